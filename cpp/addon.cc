@@ -1,0 +1,382 @@
+// kernelnet's native surface. Each exported function checks its arguments (args.h), then calls the
+// environment's backend (backend.h). The TypeScript declaration of everything here is lib/native.ts.
+#include <napi.h>
+
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+
+#include "args.h"
+#include "backend.h"
+#include "cpu_gemm.h"
+#include "tensor.h"
+#include "threadpool.h"
+
+namespace kn {
+namespace {
+
+constexpr int64_t kAny = -1;
+constexpr long long kMaxScratch = 1LL << 28;  // floats of im2col scratch per image (1 GiB)
+
+// Output size of a conv/pool window along one axis; -1 if the window does not fit.
+int out_size(int in, int k, int stride, bool same, int* pad_before) {
+  *pad_before = 0;
+  if (same) {
+    const int out = (in + stride - 1) / stride;
+    const long long total = std::max<long long>(static_cast<long long>(out - 1) * stride + k - in, 0);
+    *pad_before = static_cast<int>(total / 2);
+    return out;
+  }
+  return in >= k ? (in - k) / stride + 1 : -1;
+}
+
+Conv2dShape conv_shape(Args& a, TensorHandle* x, TensorHandle* w, TensorHandle* y, int sh, int sw, bool same) {
+  a.expect_rank(x, "x", DType::kFloat32, 4, "[N,H,W,C]");
+  a.expect_rank(w, "w", DType::kFloat32, 4, "[KH,KW,C,F]");
+  const auto& xs = x->shape();
+  const auto& ws = w->shape();
+  if (ws[2] != xs[3])
+    a.fail("ERR_KERNELNET_SHAPE", "expected w's input channels (shape[2]) to equal x's channels " + std::to_string(xs[3]) + " but received " + w->describe());
+  Conv2dShape s{};
+  s.n = static_cast<int>(xs[0]), s.h = static_cast<int>(xs[1]), s.w = static_cast<int>(xs[2]), s.c = static_cast<int>(xs[3]);
+  s.kh = static_cast<int>(ws[0]), s.kw = static_cast<int>(ws[1]), s.f = static_cast<int>(ws[3]);
+  s.sh = sh, s.sw = sw;
+  s.oh = out_size(s.h, s.kh, sh, same, &s.pt);
+  s.ow = out_size(s.w, s.kw, sw, same, &s.pl);
+  if (s.oh < 1 || s.ow < 1 || s.kh < 1 || s.kw < 1)
+    a.fail("ERR_KERNELNET_SHAPE", "the kernel " + w->describe() + " does not fit the input " + x->describe() + " with 'valid' padding");
+  a.expect(y, "y", DType::kFloat32, {s.n, s.oh, s.ow, s.f}, "[N,OH,OW,F]");
+  if (s.col_rows() * s.col_cols() > kMaxScratch)
+    a.fail("ERR_KERNELNET_SHAPE", "one image's im2col matrix (" + std::to_string(s.col_rows()) + " x " + std::to_string(s.col_cols()) + ") exceeds 2^28 elements");
+  return s;
+}
+
+// conv2dForward(x, w, b, y, strideH, strideW, padding, relu)
+void Conv2dForward(const Napi::CallbackInfo& info) {
+  Args a(info, "conv2dForward");
+  TensorHandle *x = a.tensor(0, "x"), *w = a.tensor(1, "w"), *b = a.tensor(2, "b"), *y = a.tensor(3, "y");
+  const int sh = a.integer(4, "strideH", 1, 1 << 16), sw = a.integer(5, "strideW", 1, 1 << 16);
+  const bool same = a.choice(6, "padding", {"valid", "same"}) == "same";
+  const bool relu = a.boolean(7, "relu");
+  const Conv2dShape s = conv_shape(a, x, w, y, sh, sw, same);
+  a.expect(b, "b", DType::kFloat32, {s.f}, "[F]");
+  a.distinct({y, x, w, b});
+  check_status(a.env(), a.data().backend->conv2d_forward(s, x->f32(), w->f32(), b->f32(), y->f32(), relu));
+}
+
+// conv2dBackward(x, w, y, dy, dx | null, dw, db, strideH, strideW, padding, relu)
+void Conv2dBackward(const Napi::CallbackInfo& info) {
+  Args a(info, "conv2dBackward");
+  TensorHandle *x = a.tensor(0, "x"), *w = a.tensor(1, "w"), *y = a.tensor(2, "y"), *dy = a.tensor(3, "dy");
+  TensorHandle *dx = a.optional_tensor(4, "dx"), *dw = a.tensor(5, "dw"), *db = a.tensor(6, "db");
+  const int sh = a.integer(7, "strideH", 1, 1 << 16), sw = a.integer(8, "strideW", 1, 1 << 16);
+  const bool same = a.choice(9, "padding", {"valid", "same"}) == "same";
+  const bool relu = a.boolean(10, "relu");
+  const Conv2dShape s = conv_shape(a, x, w, y, sh, sw, same);
+  a.expect(dy, "dy", DType::kFloat32, {s.n, s.oh, s.ow, s.f}, "[N,OH,OW,F]");
+  if (dx) a.expect(dx, "dx", DType::kFloat32, {s.n, s.h, s.w, s.c}, "[N,H,W,C]");
+  a.expect(dw, "dw", DType::kFloat32, {s.kh, s.kw, s.c, s.f}, "[KH,KW,C,F]");
+  a.expect(db, "db", DType::kFloat32, {s.f}, "[F]");
+  a.distinct({dx, dw, db, x, w, y, dy});
+  check_status(a.env(), a.data().backend->conv2d_backward(s, x->f32(), w->f32(), y->f32(), dy->f32(),
+                                                          dx ? dx->f32() : nullptr, dw->f32(), db->f32(), relu));
+}
+
+Pool2dShape pool_shape(Args& a, TensorHandle* x, int first_window_arg) {
+  a.expect_rank(x, "x", DType::kFloat32, 4, "[N,H,W,C]");
+  Pool2dShape s{};
+  const auto& xs = x->shape();
+  s.n = static_cast<int>(xs[0]), s.h = static_cast<int>(xs[1]), s.w = static_cast<int>(xs[2]), s.c = static_cast<int>(xs[3]);
+  const int i = first_window_arg;
+  s.ph = a.integer(i, "poolH", 1, 1 << 16), s.pw = a.integer(i + 1, "poolW", 1, 1 << 16);
+  s.sh = a.integer(i + 2, "strideH", 1, 1 << 16), s.sw = a.integer(i + 3, "strideW", 1, 1 << 16);
+  int unused;
+  s.oh = out_size(s.h, s.ph, s.sh, false, &unused);
+  s.ow = out_size(s.w, s.pw, s.sw, false, &unused);
+  if (s.oh < 1 || s.ow < 1)
+    a.fail("ERR_KERNELNET_SHAPE", "a " + std::to_string(s.ph) + "x" + std::to_string(s.pw) + " pool window does not fit " + x->describe());
+  return s;
+}
+
+// maxPool2dForward(x, y, argmax, poolH, poolW, strideH, strideW)
+void MaxPool2dForward(const Napi::CallbackInfo& info) {
+  Args a(info, "maxPool2dForward");
+  TensorHandle *x = a.tensor(0, "x"), *y = a.tensor(1, "y"), *argmax = a.tensor(2, "argmax");
+  const Pool2dShape s = pool_shape(a, x, 3);
+  a.expect(y, "y", DType::kFloat32, {s.n, s.oh, s.ow, s.c}, "[N,OH,OW,C]");
+  a.expect(argmax, "argmax", DType::kInt32, {s.n, s.oh, s.ow, s.c}, "[N,OH,OW,C]");
+  a.distinct({y, argmax, x});
+  check_status(a.env(), a.data().backend->maxpool2d_forward(s, x->f32(), y->f32(), argmax->i32()));
+}
+
+// maxPool2dBackward(dy, argmax, dx, poolH, poolW, strideH, strideW)
+void MaxPool2dBackward(const Napi::CallbackInfo& info) {
+  Args a(info, "maxPool2dBackward");
+  TensorHandle *dy = a.tensor(0, "dy"), *argmax = a.tensor(1, "argmax"), *dx = a.tensor(2, "dx");
+  const Pool2dShape s = pool_shape(a, dx, 3);
+  a.expect(dy, "dy", DType::kFloat32, {s.n, s.oh, s.ow, s.c}, "[N,OH,OW,C]");
+  a.expect(argmax, "argmax", DType::kInt32, {s.n, s.oh, s.ow, s.c}, "[N,OH,OW,C]");
+  a.distinct({dx, dy, argmax});
+  check_status(a.env(), a.data().backend->maxpool2d_backward(s, dy->f32(), argmax->i32(), dx->f32()));
+}
+
+void dense_dims(Args& a, TensorHandle* x, TensorHandle* w, int* n, int* in, int* out) {
+  a.expect_rank(x, "x", DType::kFloat32, 2, "[N,I]");
+  a.expect(w, "w", DType::kFloat32, {x->shape()[1], kAny}, "[I,O]");
+  if (x->shape()[0] * x->shape()[1] > INT_MAX || w->size() > INT_MAX)
+    a.fail("ERR_KERNELNET_SHAPE", "dense operands over 2^31 elements are not supported");
+  *n = static_cast<int>(x->shape()[0]), *in = static_cast<int>(x->shape()[1]), *out = static_cast<int>(w->shape()[1]);
+}
+
+// denseForward(x, w, b, y, relu)
+void DenseForward(const Napi::CallbackInfo& info) {
+  Args a(info, "denseForward");
+  TensorHandle *x = a.tensor(0, "x"), *w = a.tensor(1, "w"), *b = a.tensor(2, "b"), *y = a.tensor(3, "y");
+  const bool relu = a.boolean(4, "relu");
+  int n, in, out;
+  dense_dims(a, x, w, &n, &in, &out);
+  a.expect(b, "b", DType::kFloat32, {out}, "[O]");
+  a.expect(y, "y", DType::kFloat32, {n, out}, "[N,O]");
+  a.distinct({y, x, w, b});
+  check_status(a.env(), a.data().backend->dense_forward(n, in, out, x->f32(), w->f32(), b->f32(), y->f32(), relu));
+}
+
+// denseBackward(x, w, y, dy, dx | null, dw, db, relu)
+void DenseBackward(const Napi::CallbackInfo& info) {
+  Args a(info, "denseBackward");
+  TensorHandle *x = a.tensor(0, "x"), *w = a.tensor(1, "w"), *y = a.tensor(2, "y"), *dy = a.tensor(3, "dy");
+  TensorHandle *dx = a.optional_tensor(4, "dx"), *dw = a.tensor(5, "dw"), *db = a.tensor(6, "db");
+  const bool relu = a.boolean(7, "relu");
+  int n, in, out;
+  dense_dims(a, x, w, &n, &in, &out);
+  a.expect(y, "y", DType::kFloat32, {n, out}, "[N,O]");
+  a.expect(dy, "dy", DType::kFloat32, {n, out}, "[N,O]");
+  if (dx) a.expect(dx, "dx", DType::kFloat32, {n, in}, "[N,I]");
+  a.expect(dw, "dw", DType::kFloat32, {in, out}, "[I,O]");
+  a.expect(db, "db", DType::kFloat32, {out}, "[O]");
+  a.distinct({dx, dw, db, x, w, y, dy});
+  check_status(a.env(), a.data().backend->dense_backward(n, in, out, x->f32(), w->f32(), y->f32(), dy->f32(),
+                                                         dx ? dx->f32() : nullptr, dw->f32(), db->f32(), relu));
+}
+
+void same_size(Args& a, TensorHandle* src, const char* src_name, TensorHandle* dst, const char* dst_name) {
+  if (src->dtype() != DType::kFloat32 || dst->dtype() != DType::kFloat32 || src->size() != dst->size())
+    a.fail("ERR_KERNELNET_SHAPE", std::string("expected ") + src_name + " and " + dst_name + " to be float32 tensors of the same size but received " + src->describe() + " and " + dst->describe());
+}
+
+// dropoutForward(x, y, rate, seed, offset) / dropoutBackward(dy, dx, rate, seed, offset)
+template <bool kForward>
+void Dropout(const Napi::CallbackInfo& info) {
+  Args a(info, kForward ? "dropoutForward" : "dropoutBackward");
+  TensorHandle *src = a.tensor(0, kForward ? "x" : "dy"), *dst = a.tensor(1, kForward ? "y" : "dx");
+  const float rate = static_cast<float>(a.number(2, "rate", 0.0, 0.999999));
+  const uint64_t seed = a.uint53(3, "seed"), offset = a.uint53(4, "offset");
+  same_size(a, src, kForward ? "x" : "dy", dst, kForward ? "y" : "dx");
+  Backend* be = a.data().backend;
+  check_status(a.env(), kForward ? be->dropout_forward(src->size(), src->f32(), dst->f32(), rate, seed, offset)
+                                 : be->dropout_backward(src->size(), src->f32(), dst->f32(), rate, seed, offset));
+}
+
+// softmaxCrossEntropy(logits, labels, dlogits | null, metrics)
+void SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
+  Args a(info, "softmaxCrossEntropy");
+  TensorHandle *z = a.tensor(0, "logits"), *y = a.tensor(1, "labels"), *dz = a.optional_tensor(2, "dlogits");
+  TensorHandle* m = a.tensor(3, "metrics");
+  a.expect_rank(z, "logits", DType::kFloat32, 2, "[N,K]");
+  const int64_t n = z->shape()[0], k = z->shape()[1];
+  if (k < 1) a.fail("ERR_KERNELNET_SHAPE", "expected logits to have at least one class but received " + z->describe());
+  a.expect(y, "labels", DType::kFloat32, {n, k}, "[N,K]");
+  if (dz) a.expect(dz, "dlogits", DType::kFloat32, {n, k}, "[N,K]");
+  a.expect(m, "metrics", DType::kFloat32, {3}, "[loss sum, correct, count]");
+  a.distinct({dz, m, z, y});
+  if (n == 0) return;
+  check_status(a.env(), a.data().backend->softmax_cross_entropy(static_cast<int>(n), static_cast<int>(k), z->f32(), y->f32(),
+                                                                dz ? dz->f32() : nullptr, m->f32()));
+}
+
+// softmax(logits, probs)
+void Softmax(const Napi::CallbackInfo& info) {
+  Args a(info, "softmax");
+  TensorHandle *z = a.tensor(0, "logits"), *p = a.tensor(1, "probs");
+  a.expect_rank(z, "logits", DType::kFloat32, 2, "[N,K]");
+  a.expect(p, "probs", DType::kFloat32, {z->shape()[0], z->shape()[1]}, "[N,K]");
+  a.distinct({p, z});
+  if (z->size() == 0) return;
+  check_status(a.env(), a.data().backend->softmax(static_cast<int>(z->shape()[0]), static_cast<int>(z->shape()[1]), z->f32(), p->f32()));
+}
+
+// adadelta(params[], grads[], accums[], deltaAccums[], learningRate, rho, epsilon)
+void Adadelta(const Napi::CallbackInfo& info) {
+  Args a(info, "adadelta");
+  const auto params = a.tensor_array(0, "params"), grads = a.tensor_array(1, "grads");
+  const auto accums = a.tensor_array(2, "accums"), deltas = a.tensor_array(3, "deltaAccums");
+  const float lr = static_cast<float>(a.number(4, "learningRate", 0.0, 1e30));
+  const float rho = static_cast<float>(a.number(5, "rho", 0.0, 1.0));
+  const float eps = static_cast<float>(a.number(6, "epsilon", 0.0, 1e30));
+  if (grads.size() != params.size() || accums.size() != params.size() || deltas.size() != params.size())
+    a.fail("ERR_KERNELNET_ARG", "expected params, grads, accums and deltaAccums to have the same length but received " + std::to_string(params.size()) + ", " + std::to_string(grads.size()) + ", " + std::to_string(accums.size()) + " and " + std::to_string(deltas.size()));
+  std::vector<AdadeltaTensor> list;
+  std::vector<Buffer*> seen;
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    TensorHandle* group[4] = {params[i], grads[i], accums[i], deltas[i]};
+    for (TensorHandle* t : group) {
+      if (t->dtype() != DType::kFloat32 || t->shape() != params[i]->shape())
+        a.fail("ERR_KERNELNET_SHAPE", "expected grads[" + std::to_string(i) + "], accums[" + std::to_string(i) + "] and deltaAccums[" + std::to_string(i) + "] to match params[" + std::to_string(i) + "], a " + params[i]->describe() + ", but received " + t->describe());
+      for (Buffer* b : seen)
+        if (b == t->buffer()) a.fail("ERR_KERNELNET_ARG", "a tensor appears twice among params, grads, accums and deltaAccums (at index " + std::to_string(i) + ")");
+      seen.push_back(t->buffer());
+    }
+    list.push_back({params[i]->f32(), grads[i]->f32(), accums[i]->f32(), deltas[i]->f32(), params[i]->size()});
+  }
+  check_status(a.env(), a.data().backend->adadelta(list.data(), static_cast<int>(list.size()), lr, rho, eps));
+}
+
+// gatherRows(src, indices, start, dst): dst[i] = src[indices[start + i]]
+void GatherRows(const Napi::CallbackInfo& info) {
+  Args a(info, "gatherRows");
+  TensorHandle *src = a.tensor(0, "src"), *idx = a.tensor(1, "indices"), *dst = a.tensor(3, "dst");
+  const int64_t start = a.integer(2, "start", 0, INT_MAX);
+  if (src->dtype() != DType::kFloat32 || src->shape().empty())
+    a.fail("ERR_KERNELNET_SHAPE", "expected src to be a float32 tensor of rank >= 1 but received " + src->describe());
+  a.expect_rank(idx, "indices", DType::kInt32, 1, "[M]");
+  if (dst->dtype() != DType::kFloat32 || dst->shape().size() != src->shape().size() ||
+      !std::equal(src->shape().begin() + 1, src->shape().end(), dst->shape().begin() + 1))
+    a.fail("ERR_KERNELNET_SHAPE", "expected dst to be a float32 tensor with the row shape of src (" + src->describe() + ") but received " + dst->describe());
+  const int64_t rows = dst->shape()[0];
+  if (start + rows > idx->shape()[0])
+    a.fail("ERR_KERNELNET_SHAPE", "rows " + std::to_string(start) + " to " + std::to_string(start + rows) + " are past the end of indices (" + idx->describe() + ")");
+  a.distinct({dst, src, idx});
+  const std::size_t src_rows = static_cast<std::size_t>(src->shape()[0]);
+  const std::size_t row_size = src_rows ? src->size() / src_rows : 0;
+  if (rows == 0 || row_size == 0) return;
+  check_status(a.env(), a.data().backend->gather_rows(src->f32(), src_rows, row_size, idx->i32(), static_cast<std::size_t>(start), static_cast<std::size_t>(rows), dst->f32()));
+}
+
+// permutation(indices, seed, offset)
+void Permutation(const Napi::CallbackInfo& info) {
+  Args a(info, "permutation");
+  TensorHandle* idx = a.tensor(0, "indices");
+  const uint64_t seed = a.uint53(1, "seed"), offset = a.uint53(2, "offset");
+  a.expect_rank(idx, "indices", DType::kInt32, 1, "[N]");
+  check_status(a.env(), a.data().backend->permutation(idx->i32(), idx->size(), seed, offset));
+}
+
+// randomUniform(t, low, high, seed, offset)
+void RandomUniform(const Napi::CallbackInfo& info) {
+  Args a(info, "randomUniform");
+  TensorHandle* t = a.tensor(0, "t");
+  const double low = a.number(1, "low", -3.4e38, 3.4e38), high = a.number(2, "high", -3.4e38, 3.4e38);
+  const uint64_t seed = a.uint53(3, "seed"), offset = a.uint53(4, "offset");
+  if (t->dtype() != DType::kFloat32) a.fail("ERR_KERNELNET_SHAPE", "expected t to be a float32 tensor but received " + t->describe());
+  if (!(low <= high)) a.fail("ERR_KERNELNET_ARG", "expected low <= high");
+  check_status(a.env(), a.data().backend->random_uniform(t->f32(), t->size(), static_cast<float>(low), static_cast<float>(high), seed, offset));
+}
+
+// oneHot(labels, out)
+void OneHot(const Napi::CallbackInfo& info) {
+  Args a(info, "oneHot");
+  TensorHandle *labels = a.tensor(0, "labels"), *out = a.tensor(1, "out");
+  a.expect_rank(labels, "labels", DType::kInt32, 1, "[N]");
+  a.expect(out, "out", DType::kFloat32, {labels->shape()[0], kAny}, "[N,K]");
+  if (out->shape()[1] > INT_MAX) a.fail("ERR_KERNELNET_SHAPE", "too many classes");
+  check_status(a.env(), a.data().backend->one_hot(labels->i32(), labels->size(), static_cast<int>(out->shape()[1]), out->f32()));
+}
+
+// fromBytes(bytes: Uint8Array, divisor, out)
+void FromBytes(const Napi::CallbackInfo& info) {
+  Args a(info, "fromBytes");
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+    a.fail("ERR_KERNELNET_ARG", "expected bytes to be a Uint8Array but received " + describe_value(info[0]), true);
+  Napi::Uint8Array bytes = info[0].As<Napi::Uint8Array>();
+  const float divisor = static_cast<float>(a.number(1, "divisor", 1e-30, 1e30));
+  TensorHandle* out = a.tensor(2, "out");
+  if (out->dtype() != DType::kFloat32 || out->size() != bytes.ElementLength())
+    a.fail("ERR_KERNELNET_SHAPE", "expected out to be a float32 tensor of " + std::to_string(bytes.ElementLength()) + " elements but received " + out->describe());
+  if (out->size() == 0) return;
+  check_status(a.env(), a.data().backend->from_bytes(bytes.Data(), bytes.ElementLength(), divisor, out->f32()));
+}
+
+Napi::Value Stats(const Napi::CallbackInfo& info) {
+  Args a(info, "stats");
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("liveTensors", static_cast<double>(a.data().registry->live.size()));
+  o.Set("bytesInUse", static_cast<double>(a.data().registry->bytes));
+  return o;
+}
+
+Napi::Value BackendInfo(const Napi::CallbackInfo& info) {
+  Args a(info, "backend");
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("name", a.data().backend_name);
+  o.Set("device", a.data().device);
+  o.Set("reason", a.data().reason);
+  return o;
+}
+
+// numThreads(n?): sets the CPU thread count when given; returns the count in use.
+Napi::Value NumThreads(const Napi::CallbackInfo& info) {
+  Args a(info, "numThreads");
+  if (info.Length() > 0 && !info[0].IsUndefined()) set_num_threads(a.integer(0, "n", 1, 1024));
+  return Napi::Number::New(info.Env(), num_threads());
+}
+
+Napi::Value CpuKernel(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), gemm_kernel_name()); }
+
+std::string cpu_device_name() {
+  return "CPU, " + std::to_string(num_threads()) + " threads, " + gemm_kernel_name() + " GEMM";
+}
+
+void choose_backend(Napi::Env env, EnvData& d) {
+  const char* forced = std::getenv("KERNELNET_BACKEND");
+  const std::string f = forced ? forced : "";
+  if (!f.empty() && f != "cpu" && f != "cuda")
+    throw_error(env, "ERR_KERNELNET_BACKEND", "KERNELNET_BACKEND must be 'cpu' or 'cuda' but is '" + f + "'");
+  if (f == "cuda")
+    throw_error(env, "ERR_KERNELNET_BACKEND", "KERNELNET_BACKEND=cuda, but this build of kernelnet has no CUDA backend (it was built without nvcc); unset KERNELNET_BACKEND to use the CPU backend");
+  d.backend = &cpu_backend();
+  d.backend_name = "cpu";
+  d.device = cpu_device_name();
+  d.reason = f == "cpu" ? "forced by KERNELNET_BACKEND=cpu" : "this build of kernelnet has no CUDA backend (nvcc was not found when it was built)";
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* data = new EnvData();
+  data->registry = std::make_shared<Registry>();
+  data->registry->env = env;
+  env.SetInstanceData<EnvData>(data);  // deleted with the environment
+  choose_backend(env, *data);
+  Napi::Function ctor = TensorHandle::Define(env);
+  data->tensor_ctor = Napi::Persistent(ctor);
+  // Frees every buffer still alive when the environment (a worker or the process) shuts down.
+  std::shared_ptr<Registry> registry = data->registry;
+  env.AddCleanupHook([registry]() { registry->release_all(); });
+
+  exports.Set("Tensor", ctor);
+  exports.Set("conv2dForward", Napi::Function::New<Conv2dForward>(env, "conv2dForward"));
+  exports.Set("conv2dBackward", Napi::Function::New<Conv2dBackward>(env, "conv2dBackward"));
+  exports.Set("maxPool2dForward", Napi::Function::New<MaxPool2dForward>(env, "maxPool2dForward"));
+  exports.Set("maxPool2dBackward", Napi::Function::New<MaxPool2dBackward>(env, "maxPool2dBackward"));
+  exports.Set("denseForward", Napi::Function::New<DenseForward>(env, "denseForward"));
+  exports.Set("denseBackward", Napi::Function::New<DenseBackward>(env, "denseBackward"));
+  exports.Set("dropoutForward", Napi::Function::New<Dropout<true>>(env, "dropoutForward"));
+  exports.Set("dropoutBackward", Napi::Function::New<Dropout<false>>(env, "dropoutBackward"));
+  exports.Set("softmaxCrossEntropy", Napi::Function::New<SoftmaxCrossEntropy>(env, "softmaxCrossEntropy"));
+  exports.Set("softmax", Napi::Function::New<Softmax>(env, "softmax"));
+  exports.Set("adadelta", Napi::Function::New<Adadelta>(env, "adadelta"));
+  exports.Set("gatherRows", Napi::Function::New<GatherRows>(env, "gatherRows"));
+  exports.Set("permutation", Napi::Function::New<Permutation>(env, "permutation"));
+  exports.Set("randomUniform", Napi::Function::New<RandomUniform>(env, "randomUniform"));
+  exports.Set("oneHot", Napi::Function::New<OneHot>(env, "oneHot"));
+  exports.Set("fromBytes", Napi::Function::New<FromBytes>(env, "fromBytes"));
+  exports.Set("stats", Napi::Function::New<Stats>(env, "stats"));
+  exports.Set("backend", Napi::Function::New<BackendInfo>(env, "backend"));
+  exports.Set("numThreads", Napi::Function::New<NumThreads>(env, "numThreads"));
+  exports.Set("cpuKernel", Napi::Function::New<CpuKernel>(env, "cpuKernel"));
+  return exports;
+}
+
+}  // namespace
+}  // namespace kn
+
+static Napi::Object InitKernelnet(Napi::Env env, Napi::Object exports) { return kn::Init(env, exports); }
+NODE_API_MODULE(kernelnet, InitKernelnet)

@@ -1,0 +1,175 @@
+#include "args.h"
+
+#include <sstream>
+
+namespace kn {
+
+void throw_error(Napi::Env env, const char* code, const std::string& message, bool type_error) {
+  Napi::Error e = type_error ? Napi::TypeError::New(env, message) : Napi::Error::New(env, message);
+  e.Set("code", Napi::String::New(env, code));
+  throw e;
+}
+
+void throw_status(Napi::Env env, const Status& st) {
+  Napi::Error e = Napi::Error::New(env, st.message + " failed: " + st.code);
+  e.Set("code", Napi::String::New(env, st.code));
+  throw e;
+}
+
+std::string shape_string(const std::vector<int64_t>& shape) {
+  std::ostringstream os;
+  os << '[';
+  for (std::size_t i = 0; i < shape.size(); ++i) os << (i ? "," : "") << shape[i];
+  os << ']';
+  return os.str();
+}
+
+std::string describe_value(const Napi::Value& v) {
+  switch (v.Type()) {
+    case napi_undefined: return "undefined";
+    case napi_null: return "null";
+    case napi_boolean: return std::string("boolean ") + (v.As<Napi::Boolean>().Value() ? "true" : "false");
+    case napi_number: {
+      std::ostringstream os;
+      os << v.As<Napi::Number>().DoubleValue() << " of type number";
+      return os.str();
+    }
+    case napi_string: {
+      std::string s = v.As<Napi::String>().Utf8Value();
+      if (s.size() > 40) s = s.substr(0, 40) + "...";
+      return "'" + s + "' of type string";
+    }
+    case napi_symbol: return "a symbol";
+    case napi_function: return "a function";
+    case napi_bigint: return "a bigint";
+    case napi_external: return "an external";
+    case napi_object: {
+      if (v.IsArray()) return "an array";
+      if (v.IsTypedArray()) {
+        static const char* names[] = {"Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array",
+                                      "Int32Array", "Uint32Array", "Float32Array", "Float64Array",
+                                      "BigInt64Array", "BigUint64Array"};
+        const int t = v.As<Napi::TypedArray>().TypedArrayType();
+        return std::string("a ") + (t >= 0 && t <= 10 ? names[t] : "typed array");
+      }
+      return "an object";
+    }
+  }
+  return "a value";
+}
+
+Args::Args(const Napi::CallbackInfo& info, const char* op) : info_(info), op_(op) {
+  data_ = info.Env().GetInstanceData<EnvData>();
+  if (!data_) throw_error(info.Env(), "ERR_KERNELNET_DEVICE", std::string(op) + ": kernelnet is not initialised in this environment");
+}
+
+void Args::fail(const char* code, const std::string& what, bool type_error) const {
+  throw_error(info_.Env(), code, std::string(op_) + ": " + what, type_error);
+}
+
+TensorHandle* Args::tensor_at(int i, const char* name, bool optional) {
+  Napi::Value v = info_[i];
+  if (optional && (v.IsNull() || v.IsUndefined())) return nullptr;
+  TensorHandle* t = TensorHandle::From(v);
+  if (!t) fail("ERR_KERNELNET_ARG", std::string("expected ") + name + " to be a Tensor" + (optional ? " or null" : "") + " but received " + describe_value(v), true);
+  if (t->disposed()) fail("ERR_KERNELNET_DISPOSED", std::string("expected ") + name + " to be a live Tensor but it was disposed");
+  if (t->backend() != data_->backend) fail("ERR_KERNELNET_DEVICE", std::string(name) + " lives on " + t->backend()->name() + " but this environment computes on " + data_->backend->name());
+  return t;
+}
+
+TensorHandle* Args::tensor(int i, const char* name) { return tensor_at(i, name, false); }
+TensorHandle* Args::optional_tensor(int i, const char* name) { return tensor_at(i, name, true); }
+
+double Args::number(int i, const char* name, double min, double max) {
+  Napi::Value v = info_[i];
+  const double x = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : NAN;
+  if (!v.IsNumber() || !(x >= min && x <= max)) {
+    std::ostringstream os;
+    os << "expected " << name << " to be a number in [" << min << ", " << max << "] but received " << describe_value(v);
+    fail("ERR_KERNELNET_ARG", os.str(), !v.IsNumber());
+  }
+  return x;
+}
+
+int Args::integer(int i, const char* name, int64_t min, int64_t max) {
+  Napi::Value v = info_[i];
+  const double x = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : NAN;
+  if (!v.IsNumber() || !(x >= static_cast<double>(min) && x <= static_cast<double>(max)) || x != std::floor(x))
+    fail("ERR_KERNELNET_ARG", std::string("expected ") + name + " to be an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "] but received " + describe_value(v), !v.IsNumber());
+  return static_cast<int>(x);
+}
+
+uint64_t Args::uint53(int i, const char* name) {
+  Napi::Value v = info_[i];
+  const double x = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : NAN;
+  if (!v.IsNumber() || !(x >= 0 && x <= 9007199254740991.0) || x != std::floor(x))
+    fail("ERR_KERNELNET_ARG", std::string("expected ") + name + " to be a non-negative safe integer but received " + describe_value(v), !v.IsNumber());
+  return static_cast<uint64_t>(x);
+}
+
+bool Args::boolean(int i, const char* name) {
+  Napi::Value v = info_[i];
+  if (!v.IsBoolean()) fail("ERR_KERNELNET_ARG", std::string("expected ") + name + " to be a boolean but received " + describe_value(v), true);
+  return v.As<Napi::Boolean>().Value();
+}
+
+std::string Args::choice(int i, const char* name, std::initializer_list<const char*> allowed) {
+  Napi::Value v = info_[i];
+  std::string list;
+  for (const char* a : allowed) {
+    if (v.IsString() && v.As<Napi::String>().Utf8Value() == a) return a;
+    list += (list.empty() ? "'" : ", '") + std::string(a) + "'";
+  }
+  fail("ERR_KERNELNET_ARG", std::string("expected ") + name + " to be one of " + list + " but received " + describe_value(v), !v.IsString());
+}
+
+std::vector<TensorHandle*> Args::tensor_array(int i, const char* name) {
+  Napi::Value v = info_[i];
+  if (!v.IsArray()) fail("ERR_KERNELNET_ARG", std::string("expected ") + name + " to be an array of Tensors but received " + describe_value(v), true);
+  Napi::Array a = v.As<Napi::Array>();
+  std::vector<TensorHandle*> out;
+  for (uint32_t k = 0; k < a.Length(); ++k) {
+    Napi::Value e = a[k];
+    const std::string label = std::string(name) + "[" + std::to_string(k) + "]";
+    TensorHandle* t = TensorHandle::From(e);
+    if (!t) fail("ERR_KERNELNET_ARG", "expected " + label + " to be a Tensor but received " + describe_value(e), true);
+    if (t->disposed()) fail("ERR_KERNELNET_DISPOSED", "expected " + label + " to be a live Tensor but it was disposed");
+    if (t->backend() != data_->backend) fail("ERR_KERNELNET_DEVICE", label + " lives on another backend");
+    out.push_back(t);
+  }
+  return out;
+}
+
+void Args::expect(TensorHandle* t, const char* name, DType dtype, std::initializer_list<int64_t> dims,
+                  const char* layout) {
+  bool ok = t->dtype() == dtype && t->shape().size() == dims.size();
+  std::vector<int64_t> want;
+  std::size_t k = 0;
+  for (int64_t d : dims) {
+    want.push_back(d);
+    if (ok && d >= 0 && t->shape()[k] != d) ok = false;
+    ++k;
+  }
+  if (ok) return;
+  std::string w = "[";
+  for (std::size_t j = 0; j < want.size(); ++j) w += (j ? "," : "") + (want[j] < 0 ? std::string("*") : std::to_string(want[j]));
+  w += "]";
+  fail("ERR_KERNELNET_SHAPE", std::string("expected ") + name + " to be a " + dtype_name(dtype) + " tensor of shape " + w + " " + layout + " but received " + t->describe());
+}
+
+void Args::expect_rank(TensorHandle* t, const char* name, DType dtype, int rank, const char* layout) {
+  if (t->dtype() == dtype && static_cast<int>(t->shape().size()) == rank) return;
+  fail("ERR_KERNELNET_SHAPE", std::string("expected ") + name + " to be a " + dtype_name(dtype) + " tensor of rank " + std::to_string(rank) + " " + layout + " but received " + t->describe());
+}
+
+void Args::distinct(std::initializer_list<TensorHandle*> tensors) {
+  std::vector<Buffer*> seen;
+  for (TensorHandle* t : tensors) {
+    if (!t) continue;
+    for (Buffer* b : seen)
+      if (b == t->buffer()) fail("ERR_KERNELNET_ARG", "the same tensor was passed for two arguments; inputs and outputs must be distinct tensors");
+    seen.push_back(t->buffer());
+  }
+}
+
+}  // namespace kn

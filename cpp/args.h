@@ -1,0 +1,63 @@
+// Argument guards for the native surface. The TypeScript layer validates first, with friendlier messages;
+// these guards exist so that no call from JS, however wrong, can crash the process. Every failure throws a JS
+// error whose message says what was expected and what was received, with a `code`:
+//   ERR_KERNELNET_ARG       wrong type or out-of-range value
+//   ERR_KERNELNET_SHAPE     a tensor of the wrong rank, shape or dtype
+//   ERR_KERNELNET_DISPOSED  a tensor used after dispose()
+//   ERR_KERNELNET_DEVICE    tensors from another environment or backend
+//   ERR_KERNELNET_OOM       an allocation failed (the process and other tensors stay usable)
+#pragma once
+#include <napi.h>
+
+#include <cmath>
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+#include "backend.h"
+#include "tensor.h"
+
+namespace kn {
+
+[[noreturn]] void throw_error(Napi::Env env, const char* code, const std::string& message, bool type_error = false);
+[[noreturn]] void throw_status(Napi::Env env, const Status& st);
+std::string describe_value(const Napi::Value& v);
+std::string shape_string(const std::vector<int64_t>& shape);
+
+inline void check_status(Napi::Env env, const Status& st) {
+  if (!st.ok()) throw_status(env, st);
+}
+
+// Reads the arguments of one native call; `op` names the call in every message.
+class Args {
+ public:
+  Args(const Napi::CallbackInfo& info, const char* op);
+  Napi::Env env() const { return info_.Env(); }
+  EnvData& data() const { return *data_; }
+
+  TensorHandle* tensor(int i, const char* name);
+  TensorHandle* optional_tensor(int i, const char* name);  // null or undefined -> nullptr
+  double number(int i, const char* name, double min, double max);
+  int integer(int i, const char* name, int64_t min, int64_t max);
+  uint64_t uint53(int i, const char* name);
+  bool boolean(int i, const char* name);
+  std::string choice(int i, const char* name, std::initializer_list<const char*> allowed);
+  std::vector<TensorHandle*> tensor_array(int i, const char* name);
+
+  // Shape guards: dims of -1 match anything.
+  void expect(TensorHandle* t, const char* name, DType dtype, std::initializer_list<int64_t> dims,
+              const char* layout);
+  void expect_rank(TensorHandle* t, const char* name, DType dtype, int rank, const char* layout);
+  // Outputs must not share memory with any other argument.
+  void distinct(std::initializer_list<TensorHandle*> tensors);
+
+  [[noreturn]] void fail(const char* code, const std::string& what, bool type_error = false) const;
+
+ private:
+  TensorHandle* tensor_at(int i, const char* name, bool optional);
+  const Napi::CallbackInfo& info_;
+  const char* op_;
+  EnvData* data_;
+};
+
+}  // namespace kn

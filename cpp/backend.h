@@ -1,0 +1,109 @@
+// The op interface every backend implements (cpu always; cuda where built and a device answers).
+//
+// Layout is channels-last, as Keras: activations are [N, H, W, C], conv kernels [KH, KW, C, F], dense
+// kernels [I, O]. Every op writes into outputs the caller allocated; nothing here allocates per call except a
+// backend's own scratch, which grows once to the largest size asked for and is then reused.
+// Pointers are backend memory (host for cpu, device for cuda). Shapes were validated by the caller.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace kn {
+
+// An op's result: empty code means success. Never an exception across the backend boundary.
+struct Status {
+  std::string code;     // e.g. "cudaErrorMemoryAllocation"
+  std::string message;  // what failed, e.g. "cudaMalloc(1024 bytes)"
+  bool ok() const { return code.empty(); }
+  static Status Ok() { return {}; }
+};
+
+struct Conv2dShape {
+  int n, h, w, c;  // input
+  int kh, kw, f;   // kernel [kh, kw, c, f]
+  int oh, ow;      // output [n, oh, ow, f]
+  int sh, sw;      // strides
+  int pt, pl;      // zero padding before the first row / column
+  long long col_rows() const { return static_cast<long long>(oh) * ow; }  // per image
+  long long col_cols() const { return static_cast<long long>(kh) * kw * c; }
+};
+
+struct Pool2dShape {
+  int n, h, w, c;
+  int ph, pw;  // window
+  int sh, sw;  // strides
+  int oh, ow;
+};
+
+struct AdadeltaTensor {
+  float* param;
+  const float* grad;
+  float* accum;        // running average of squared gradients
+  float* delta_accum;  // running average of squared updates
+  std::size_t size;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual const char* name() const = 0;
+
+  // Memory. alloc returns nullptr when out of memory; the caller turns that into a JS error.
+  virtual void* alloc(std::size_t bytes) = 0;
+  virtual void release(void* p) = 0;
+  virtual Status upload(void* dst, const void* src, std::size_t bytes) = 0;
+  virtual Status download(void* dst, const void* src, std::size_t bytes) = 0;
+  virtual Status fill(float* dst, float value, std::size_t count) = 0;
+
+  // y = act(conv(x, w) + b), act = relu or identity.
+  virtual Status conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* y,
+                                bool relu) = 0;
+  // dy is the gradient with respect to y (the post-activation output). dx may be null (first layer).
+  virtual Status conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* y,
+                                 const float* dy, float* dx, float* dw, float* db, bool relu) = 0;
+
+  // Max-pool; argmax records the flat input index (within the image) chosen for each output.
+  virtual Status maxpool2d_forward(const Pool2dShape& s, const float* x, float* y, int32_t* argmax) = 0;
+  virtual Status maxpool2d_backward(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx) = 0;
+
+  // y[n, o] = act(x[n, i] w[i, o] + b[o]).
+  virtual Status dense_forward(int n, int in, int out, const float* x, const float* w, const float* b, float* y,
+                               bool relu) = 0;
+  virtual Status dense_backward(int n, int in, int out, const float* x, const float* w, const float* y,
+                                const float* dy, float* dx, float* dw, float* db, bool relu) = 0;
+
+  // Inverted dropout: keep with probability 1 - rate, scale kept values by 1 / (1 - rate). The mask is a pure
+  // function of (seed, offset, element index) (Philox4x32-10), so backward regenerates it instead of storing it.
+  virtual Status dropout_forward(std::size_t count, const float* x, float* y, float rate, uint64_t seed,
+                                 uint64_t offset) = 0;
+  virtual Status dropout_backward(std::size_t count, const float* dy, float* dx, float rate, uint64_t seed,
+                                  uint64_t offset) = 0;
+
+  // Fused softmax + categorical cross-entropy over rows of logits [n, k] with target distributions [n, k].
+  // Accumulates metrics[0] += sum of row losses, metrics[1] += correct argmax predictions, metrics[2] += n.
+  // dlogits (optional) = (softmax(logits) - labels) / n, the gradient of the batch-mean loss.
+  virtual Status softmax_cross_entropy(int n, int k, const float* logits, const float* labels, float* dlogits,
+                                       float* metrics) = 0;
+  virtual Status softmax(int n, int k, const float* logits, float* probs) = 0;
+
+  // Keras Adadelta over every parameter tensor in one call.
+  virtual Status adadelta(const AdadeltaTensor* tensors, int count, float lr, float rho, float eps) = 0;
+
+  // dst[i, :] = src[indices[start + i], :] for i < rows; row_size floats per row.
+  virtual Status gather_rows(const float* src, std::size_t src_rows, std::size_t row_size,
+                             const int32_t* indices, std::size_t start, std::size_t rows, float* dst) = 0;
+  // indices = a uniformly random permutation of [0, n) drawn from (seed, offset).
+  virtual Status permutation(int32_t* indices, std::size_t n, uint64_t seed, uint64_t offset) = 0;
+  // Uniform in [low, high) from (seed, offset).
+  virtual Status random_uniform(float* dst, std::size_t count, float low, float high, uint64_t seed,
+                                uint64_t offset) = 0;
+  // out[i, :] = one-hot(labels[i]) over k classes; labels outside [0, k) give an all-zero row.
+  virtual Status one_hot(const int32_t* labels, std::size_t n, int k, float* out) = 0;
+  // dst = src / divisor (as Keras: x.astype("float32") / 255), from bytes (image pixels) on the host.
+  virtual Status from_bytes(const uint8_t* src, std::size_t count, float divisor, float* dst) = 0;
+};
+
+Backend& cpu_backend();
+
+}  // namespace kn

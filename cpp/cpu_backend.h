@@ -1,0 +1,69 @@
+// The CPU backend: the reference implementation of every op and the fallback on machines without a GPU.
+// Multithreaded over the thread pool (threadpool.h), GEMMs cache-blocked (cpu_gemm.h). Its methods are
+// defined one op family per file: cpu_memory.cc, cpu_conv.cc, cpu_pool.cc, cpu_dense.cc, cpu_random.cc,
+// cpu_loss.cc, cpu_optim.cc.
+#pragma once
+#include "backend.h"
+
+namespace kn {
+
+class CpuBackend final : public Backend {
+ public:
+  const char* name() const override { return "cpu"; }
+  void* alloc(std::size_t bytes) override;
+  void release(void* p) override;
+  Status upload(void* dst, const void* src, std::size_t bytes) override;
+  Status download(void* dst, const void* src, std::size_t bytes) override;
+  Status fill(float* dst, float value, std::size_t count) override;
+
+  Status conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* y,
+                        bool relu) override;
+  Status conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* y, const float* dy,
+                         float* dx, float* dw, float* db, bool relu) override;
+  Status maxpool2d_forward(const Pool2dShape& s, const float* x, float* y, int32_t* argmax) override;
+  Status maxpool2d_backward(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx) override;
+  Status dense_forward(int n, int in, int out, const float* x, const float* w, const float* b, float* y,
+                       bool relu) override;
+  Status dense_backward(int n, int in, int out, const float* x, const float* w, const float* y, const float* dy,
+                        float* dx, float* dw, float* db, bool relu) override;
+  Status dropout_forward(std::size_t count, const float* x, float* y, float rate, uint64_t seed,
+                         uint64_t offset) override;
+  Status dropout_backward(std::size_t count, const float* dy, float* dx, float rate, uint64_t seed,
+                          uint64_t offset) override;
+  Status softmax_cross_entropy(int n, int k, const float* logits, const float* labels, float* dlogits,
+                               float* metrics) override;
+  Status softmax(int n, int k, const float* logits, float* probs) override;
+  Status adadelta(const AdadeltaTensor* tensors, int count, float lr, float rho, float eps) override;
+  Status gather_rows(const float* src, std::size_t src_rows, std::size_t row_size, const int32_t* indices,
+                     std::size_t start, std::size_t rows, float* dst) override;
+  Status permutation(int32_t* indices, std::size_t n, uint64_t seed, uint64_t offset) override;
+  Status random_uniform(float* dst, std::size_t count, float low, float high, uint64_t seed,
+                        uint64_t offset) override;
+  Status one_hot(const int32_t* labels, std::size_t n, int k, float* out) override;
+  Status from_bytes(const uint8_t* src, std::size_t count, float divisor, float* dst) override;
+};
+
+// Elementwise work is split into chunks of at least this many elements per thread.
+constexpr std::size_t kGrain = 1 << 15;
+
+// parallel_for over [0, n) in chunks no smaller than grain (a single chunk for small n).
+template <typename F>
+void parallel_chunks(std::size_t n, std::size_t grain, F&& fn);
+
+}  // namespace kn
+
+#include "threadpool.h"
+
+namespace kn {
+template <typename F>
+void parallel_chunks(std::size_t n, std::size_t grain, F&& fn) {
+  if (n <= grain) {
+    if (n) fn(std::size_t{0}, n);
+    return;
+  }
+  const std::size_t chunks = (n + grain - 1) / grain;
+  parallel_for(chunks, [&](std::size_t c0, std::size_t c1, int) {
+    fn(c0 * grain, c1 * grain < n ? c1 * grain : n);
+  });
+}
+}  // namespace kn

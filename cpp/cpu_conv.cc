@@ -1,0 +1,167 @@
+// Conv2d on the CPU as im2col + GEMM, one image at a time so the column matrix stays in cache.
+//
+//   x [N, H, W, C], w [KH, KW, C, F], b [F], y [N, OH, OW, F]
+//   col[r, (ky*KW + kx)*C + ci] = x[n, oy*SH - PT + ky, ox*SW - PL + kx, ci]   (0 outside the image),
+//   r = oy*OW + ox; y[n] = act(col * w + b), w viewed as a [KH*KW*C, F] matrix.
+// Backward: dz = dy * act'(y); dw = sum_n col^T dz; db = sum_n,r dz; dcol = dz w^T; dx = col2im(dcol).
+// Images are split across threads; each thread keeps its own dw/db partial sums, reduced at the end.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "cpu_backend.h"
+#include "cpu_gemm.h"
+
+namespace kn {
+namespace {
+
+struct ConvScratch {
+  std::vector<float> col, dcol, dz, dw, db;
+};
+
+ConvScratch& scratch() {
+  thread_local ConvScratch s;
+  return s;
+}
+
+void grow(std::vector<float>& v, std::size_t n) {
+  if (v.size() < n) v.resize(n);
+}
+
+void im2col(const Conv2dShape& s, const float* x, float* col) {
+  const long cols = s.col_cols();
+  for (int oy = 0; oy < s.oh; ++oy)
+    for (int ox = 0; ox < s.ow; ++ox) {
+      float* dst = col + (static_cast<long>(oy) * s.ow + ox) * cols;
+      for (int ky = 0; ky < s.kh; ++ky) {
+        const int iy = oy * s.sh - s.pt + ky;
+        for (int kx = 0; kx < s.kw; ++kx, dst += s.c) {
+          const int ix = ox * s.sw - s.pl + kx;
+          if (iy < 0 || iy >= s.h || ix < 0 || ix >= s.w) {
+            std::memset(dst, 0, sizeof(float) * s.c);
+          } else {
+            const float* src = x + (static_cast<long>(iy) * s.w + ix) * s.c;
+            if (s.c == 1)
+              dst[0] = src[0];
+            else
+              std::memcpy(dst, src, sizeof(float) * s.c);
+          }
+        }
+      }
+    }
+}
+
+// dx (one image, zeroed by the caller) += col2im(dcol).
+void col2im_add(const Conv2dShape& s, const float* dcol, float* dx) {
+  const long cols = s.col_cols();
+  for (int oy = 0; oy < s.oh; ++oy)
+    for (int ox = 0; ox < s.ow; ++ox) {
+      const float* src = dcol + (static_cast<long>(oy) * s.ow + ox) * cols;
+      for (int ky = 0; ky < s.kh; ++ky) {
+        const int iy = oy * s.sh - s.pt + ky;
+        for (int kx = 0; kx < s.kw; ++kx, src += s.c) {
+          const int ix = ox * s.sw - s.pl + kx;
+          if (iy < 0 || iy >= s.h || ix < 0 || ix >= s.w) continue;
+          float* dst = dx + (static_cast<long>(iy) * s.w + ix) * s.c;
+          for (int ci = 0; ci < s.c; ++ci) dst[ci] += src[ci];
+        }
+      }
+    }
+}
+
+void bias_act(float* y, long rows, int f, const float* b, bool relu) {
+  for (long r = 0; r < rows; ++r) {
+    float* row = y + r * f;
+    if (relu)
+      for (int j = 0; j < f; ++j) row[j] = std::max(row[j] + b[j], 0.0f);
+    else
+      for (int j = 0; j < f; ++j) row[j] += b[j];
+  }
+}
+
+}  // namespace
+
+Status CpuBackend::conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* y,
+                                  bool relu) {
+  const long rows = s.col_rows(), cols = s.col_cols();
+  const long in_size = static_cast<long>(s.h) * s.w * s.c, out_size = rows * s.f;
+  // With fewer images than threads, parallelise inside each image's GEMM instead.
+  const bool per_image_threads = s.n < num_threads();
+  auto one = [&](int i, bool parallel_gemm) {
+    ConvScratch& sc = scratch();
+    grow(sc.col, rows * cols);
+    im2col(s, x + i * in_size, sc.col.data());
+    float* yi = y + i * out_size;
+    (parallel_gemm ? sgemm_parallel : sgemm)(false, false, rows, s.f, cols, sc.col.data(), cols, w, s.f, yi, s.f,
+                                             false);
+    bias_act(yi, rows, s.f, b, relu);
+  };
+  if (per_image_threads) {
+    for (int i = 0; i < s.n; ++i) one(i, true);
+  } else {
+    parallel_for(s.n, [&](std::size_t i0, std::size_t i1, int) {
+      for (std::size_t i = i0; i < i1; ++i) one(static_cast<int>(i), false);
+    });
+  }
+  return Status::Ok();
+}
+
+Status CpuBackend::conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* y,
+                                   const float* dy, float* dx, float* dw, float* db, bool relu) {
+  const long rows = s.col_rows(), cols = s.col_cols();
+  const long in_size = static_cast<long>(s.h) * s.w * s.c, out_size = rows * s.f;
+  const long wsize = cols * s.f;
+  const int threads = num_threads();
+  std::vector<float*> dw_parts(threads, nullptr), db_parts(threads, nullptr);
+
+  parallel_for(s.n, [&](std::size_t i0, std::size_t i1, int t) {
+    ConvScratch& sc = scratch();
+    grow(sc.col, rows * cols);
+    grow(sc.dw, wsize);
+    grow(sc.db, s.f);
+    if (dx) grow(sc.dcol, rows * cols);
+    if (relu) grow(sc.dz, out_size);
+    std::fill_n(sc.dw.data(), wsize, 0.0f);
+    std::fill_n(sc.db.data(), s.f, 0.0f);
+    dw_parts[t] = sc.dw.data();
+    db_parts[t] = sc.db.data();
+    for (std::size_t i = i0; i < i1; ++i) {
+      const float* dyi = dy + i * out_size;
+      const float* dz = dyi;
+      if (relu) {
+        const float* yi = y + i * out_size;
+        for (long e = 0; e < out_size; ++e) sc.dz[e] = yi[e] > 0.0f ? dyi[e] : 0.0f;
+        dz = sc.dz.data();
+      }
+      for (long r = 0; r < rows; ++r)
+        for (int j = 0; j < s.f; ++j) sc.db[j] += dz[r * s.f + j];
+      im2col(s, x + i * in_size, sc.col.data());
+      sgemm(true, false, cols, s.f, rows, sc.col.data(), cols, dz, s.f, sc.dw.data(), s.f, true);
+      if (dx) {
+        sgemm(false, true, rows, cols, s.f, dz, s.f, w, s.f, sc.dcol.data(), cols, false);
+        float* dxi = dx + i * in_size;
+        std::memset(dxi, 0, sizeof(float) * in_size);
+        col2im_add(s, sc.dcol.data(), dxi);
+      }
+    }
+  });
+
+  // Reduce the per-thread partial sums (threads that got no image left their slot null).
+  parallel_chunks(wsize, kGrain, [&](std::size_t e0, std::size_t e1) {
+    for (std::size_t e = e0; e < e1; ++e) {
+      float sum = 0.0f;
+      for (int t = 0; t < threads; ++t)
+        if (dw_parts[t]) sum += dw_parts[t][e];
+      dw[e] = sum;
+    }
+  });
+  for (int j = 0; j < s.f; ++j) {
+    float sum = 0.0f;
+    for (int t = 0; t < threads; ++t)
+      if (db_parts[t]) sum += db_parts[t][j];
+    db[j] = sum;
+  }
+  return Status::Ok();
+}
+
+}  // namespace kn

@@ -1,0 +1,190 @@
+#include "cpu_gemm.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "threadpool.h"
+
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+namespace kn {
+namespace {
+
+constexpr int MR = 6, NR = 16;
+constexpr int KC = 256, MC = 96, NC = 2048;
+static_assert(MC % MR == 0 && NC % NR == 0, "blocks must hold whole micro-tiles");
+
+typedef float v8 __attribute__((vector_size(32)));
+typedef float v8u __attribute__((vector_size(32), aligned(4)));
+
+// acc = sum_k a[k][0..MR) (x) b[k][0..NR); then C (=|+=) acc for the mr x nr corner that is inside C.
+__attribute__((always_inline)) inline void micro_body(int kc, const float* __restrict a, const float* __restrict b,
+                                                      float* __restrict c, int ldc, int mr, int nr, bool add) {
+  v8 acc[MR][2];
+  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = v8{};
+  for (int k = 0; k < kc; ++k) {
+    const v8 b0 = *reinterpret_cast<const v8*>(b + k * NR);
+    const v8 b1 = *reinterpret_cast<const v8*>(b + k * NR + 8);
+    for (int i = 0; i < MR; ++i) {
+      const float ai = a[k * MR + i];
+      const v8 av = {ai, ai, ai, ai, ai, ai, ai, ai};
+      acc[i][0] += av * b0;
+      acc[i][1] += av * b1;
+    }
+  }
+  if (mr == MR && nr == NR) {
+    for (int i = 0; i < MR; ++i) {
+      v8u* row = reinterpret_cast<v8u*>(c + static_cast<long>(i) * ldc);
+      if (add) {
+        row[0] += acc[i][0];
+        row[1] += acc[i][1];
+      } else {
+        row[0] = acc[i][0];
+        row[1] = acc[i][1];
+      }
+    }
+    return;
+  }
+  alignas(32) float tile[MR][NR];
+  for (int i = 0; i < MR; ++i) {
+    *reinterpret_cast<v8*>(&tile[i][0]) = acc[i][0];
+    *reinterpret_cast<v8*>(&tile[i][8]) = acc[i][1];
+  }
+  for (int i = 0; i < mr; ++i)
+    for (int j = 0; j < nr; ++j) {
+      float& dst = c[static_cast<long>(i) * ldc + j];
+      dst = add ? dst + tile[i][j] : tile[i][j];
+    }
+}
+
+__attribute__((target("avx2,fma"))) void micro_avx2(int kc, const float* a, const float* b, float* c, int ldc,
+                                                     int mr, int nr, bool add) {
+  micro_body(kc, a, b, c, ldc, mr, nr, add);
+}
+
+void micro_generic(int kc, const float* a, const float* b, float* c, int ldc, int mr, int nr, bool add) {
+  micro_body(kc, a, b, c, ldc, mr, nr, add);
+}
+
+using MicroFn = void (*)(int, const float*, const float*, float*, int, int, int, bool);
+
+bool use_avx2() {
+  const char* force = std::getenv("KERNELNET_CPU");
+  if (force && std::strcmp(force, "generic") == 0) return false;
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+const bool kAvx2 = use_avx2();
+const MicroFn kMicro = kAvx2 ? micro_avx2 : micro_generic;
+
+struct Packed {
+  float* a = nullptr;
+  float* b = nullptr;
+  Packed() {
+    a = static_cast<float*>(std::aligned_alloc(64, sizeof(float) * MC * KC));
+    b = static_cast<float*>(std::aligned_alloc(64, sizeof(float) * KC * NC));
+  }
+  ~Packed() {
+    std::free(a);
+    std::free(b);
+  }
+};
+
+// Packs op(A)[i0 .. i0+mc, p0 .. p0+kc) into MR-row panels, zero-padding the last panel.
+void pack_a(bool ta, const float* a, int lda, int i0, int mc, int p0, int kc, float* out) {
+  for (int ip = 0; ip < mc; ip += MR) {
+    const int rows = std::min(MR, mc - ip);
+    for (int k = 0; k < kc; ++k) {
+      float* dst = out + static_cast<long>(ip) * kc + k * MR;
+      for (int i = 0; i < rows; ++i) {
+        const long r = i0 + ip + i, col = p0 + k;
+        dst[i] = ta ? a[col * lda + r] : a[r * lda + col];
+      }
+      for (int i = rows; i < MR; ++i) dst[i] = 0.0f;
+    }
+  }
+}
+
+// Packs op(B)[p0 .. p0+kc, j0 .. j0+nc) into NR-column panels, zero-padding the last panel.
+void pack_b(bool tb, const float* b, int ldb, int p0, int kc, int j0, int nc, float* out) {
+  for (int jp = 0; jp < nc; jp += NR) {
+    const int cols = std::min(NR, nc - jp);
+    float* panel = out + static_cast<long>(jp) * kc;
+    for (int k = 0; k < kc; ++k) {
+      float* dst = panel + k * NR;
+      const long row = p0 + k;
+      if (!tb && cols == NR) {
+        std::memcpy(dst, b + row * ldb + j0 + jp, sizeof(float) * NR);
+        continue;
+      }
+      for (int j = 0; j < cols; ++j) {
+        const long col = j0 + jp + j;
+        dst[j] = tb ? b[col * ldb + row] : b[row * ldb + col];
+      }
+      for (int j = cols; j < NR; ++j) dst[j] = 0.0f;
+    }
+  }
+}
+
+}  // namespace
+
+const char* gemm_kernel_name() { return kAvx2 ? "avx2+fma" : "generic"; }
+
+void sgemm(bool ta, bool tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c,
+           int ldc, bool accumulate) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {
+    if (!accumulate)
+      for (int i = 0; i < m; ++i) std::memset(c + static_cast<long>(i) * ldc, 0, sizeof(float) * n);
+    return;
+  }
+  thread_local Packed buf;
+  for (int j0 = 0; j0 < n; j0 += NC) {
+    const int nc = std::min(NC, n - j0);
+    for (int p0 = 0; p0 < k; p0 += KC) {
+      const int kc = std::min(KC, k - p0);
+      const bool add = accumulate || p0 > 0;
+      pack_b(tb, b, ldb, p0, kc, j0, nc, buf.b);
+      for (int i0 = 0; i0 < m; i0 += MC) {
+        const int mc = std::min(MC, m - i0);
+        pack_a(ta, a, lda, i0, mc, p0, kc, buf.a);
+        for (int jr = 0; jr < nc; jr += NR) {
+          const float* bp = buf.b + static_cast<long>(jr) * kc;
+          for (int ir = 0; ir < mc; ir += MR) {
+            float* cp = c + static_cast<long>(i0 + ir) * ldc + j0 + jr;
+            kMicro(kc, buf.a + static_cast<long>(ir) * kc, bp, cp, ldc, std::min(MR, mc - ir),
+                   std::min(NR, nc - jr), add);
+          }
+        }
+      }
+    }
+  }
+}
+
+void sgemm_parallel(bool ta, bool tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb,
+                    float* c, int ldc, bool accumulate) {
+  const int t = num_threads();
+  const long work = static_cast<long>(m) * n * std::max(k, 1);
+  if (t == 1 || work < (1L << 18)) return sgemm(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+  if (m >= n) {
+    // Split rows of C in multiples of MR.
+    const int tiles = (m + MR - 1) / MR;
+    parallel_for(tiles, [&](std::size_t t0, std::size_t t1, int) {
+      const int i0 = static_cast<int>(t0) * MR, i1 = std::min(m, static_cast<int>(t1) * MR);
+      const float* ap = ta ? a + i0 : a + static_cast<long>(i0) * lda;
+      sgemm(ta, tb, i1 - i0, n, k, ap, lda, b, ldb, c + static_cast<long>(i0) * ldc, ldc, accumulate);
+    });
+  } else {
+    const int tiles = (n + NR - 1) / NR;
+    parallel_for(tiles, [&](std::size_t t0, std::size_t t1, int) {
+      const int j0 = static_cast<int>(t0) * NR, j1 = std::min(n, static_cast<int>(t1) * NR);
+      const float* bp = tb ? b + static_cast<long>(j0) * ldb : b + j0;
+      sgemm(ta, tb, m, j1 - j0, k, a, lda, bp, ldb, c + j0, ldc, accumulate);
+    });
+  }
+}
+
+}  // namespace kn

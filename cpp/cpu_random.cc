@@ -1,0 +1,64 @@
+// Randomness on the CPU, all drawn from Philox4x32-10 streams (philox.h) keyed by (seed, offset):
+// inverted dropout (the mask is recomputed in backward, never stored), a shuffle permutation, and uniform
+// initialisation. Element i of a stream uses word i % 4 of block i / 4, so results do not depend on threading.
+#include "cpu_backend.h"
+#include "philox.h"
+
+namespace kn {
+namespace {
+
+// fn(i, u) for every element i in [0, count) with its uniform u in [0, 1).
+template <typename F>
+void for_each_uniform(std::size_t count, uint64_t seed, uint64_t offset, F&& fn) {
+  const std::size_t blocks = (count + 3) / 4;
+  parallel_chunks(blocks, kGrain / 4, [&](std::size_t b0, std::size_t b1) {
+    float u[4];
+    for (std::size_t blk = b0; blk < b1; ++blk) {
+      philox_uniform4(seed, offset, blk, u);
+      const std::size_t i0 = blk * 4;
+      const std::size_t lanes = count - i0 < 4 ? count - i0 : 4;
+      for (std::size_t l = 0; l < lanes; ++l) fn(i0 + l, u[l]);
+    }
+  });
+}
+
+}  // namespace
+
+Status CpuBackend::dropout_forward(std::size_t count, const float* x, float* y, float rate, uint64_t seed,
+                                   uint64_t offset) {
+  const float scale = 1.0f / (1.0f - rate);
+  for_each_uniform(count, seed, offset, [&](std::size_t i, float u) { y[i] = u >= rate ? x[i] * scale : 0.0f; });
+  return Status::Ok();
+}
+
+Status CpuBackend::dropout_backward(std::size_t count, const float* dy, float* dx, float rate, uint64_t seed,
+                                    uint64_t offset) {
+  const float scale = 1.0f / (1.0f - rate);
+  for_each_uniform(count, seed, offset,
+                   [&](std::size_t i, float u) { dx[i] = u >= rate ? dy[i] * scale : 0.0f; });
+  return Status::Ok();
+}
+
+Status CpuBackend::random_uniform(float* dst, std::size_t count, float low, float high, uint64_t seed,
+                                  uint64_t offset) {
+  const float span = high - low;
+  for_each_uniform(count, seed, offset, [&](std::size_t i, float u) { dst[i] = low + span * u; });
+  return Status::Ok();
+}
+
+Status CpuBackend::permutation(int32_t* indices, std::size_t n, uint64_t seed, uint64_t offset) {
+  for (std::size_t i = 0; i < n; ++i) indices[i] = static_cast<int32_t>(i);
+  // Fisher-Yates from the top; j is drawn by Lemire's multiply-shift from a 32-bit Philox word.
+  for (std::size_t i = n; i > 1; --i) {
+    const Philox4 r = philox4x32_10(static_cast<uint32_t>(i), static_cast<uint32_t>(i >> 32),
+                                    static_cast<uint32_t>(offset), static_cast<uint32_t>(offset >> 32),
+                                    static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
+    const std::size_t j = static_cast<std::size_t>((static_cast<uint64_t>(r.v[0]) * i) >> 32);
+    const int32_t t = indices[i - 1];
+    indices[i - 1] = indices[j];
+    indices[j] = t;
+  }
+  return Status::Ok();
+}
+
+}  // namespace kn

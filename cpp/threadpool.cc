@@ -1,0 +1,125 @@
+#include "threadpool.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace kn {
+namespace {
+
+// Index of the pool thread running a job on this thread, or -1 outside a job. A parallel_for nested inside a
+// job runs inline on its caller's slot instead of deadlocking on the job mutex.
+thread_local int tl_index = -1;
+
+class Pool {
+ public:
+  explicit Pool(int n) { resize(n); }
+  ~Pool() { stop(); }
+
+  int size() const { return static_cast<int>(workers_.size()) + 1; }
+
+  void resize(int n) {
+    std::lock_guard<std::mutex> job(job_mutex_);
+    stop();
+    stopping_ = false;
+    for (int i = 1; i < n; ++i) workers_.emplace_back([this, i] { loop(i); });
+  }
+
+  void run(std::size_t n, const std::function<void(std::size_t, std::size_t, int)>& fn) {
+    if (tl_index >= 0) {
+      if (n) fn(0, n, tl_index);
+      return;
+    }
+    std::lock_guard<std::mutex> job(job_mutex_);
+    const int t = static_cast<int>(workers_.size()) + 1;
+    if (t == 1 || n < 2) {
+      tl_index = 0;
+      if (n) fn(0, n, 0);
+      tl_index = -1;
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lk(m_);
+      fn_ = &fn;
+      n_ = n;
+      pending_ = t - 1;
+      ++generation_;
+    }
+    cv_.notify_all();
+    chunk(0, t);
+    std::unique_lock<std::mutex> lk(m_);
+    done_cv_.wait(lk, [this] { return pending_ == 0; });
+    fn_ = nullptr;
+  }
+
+ private:
+  void chunk(int i, int t) {
+    const std::size_t begin = n_ * i / t, end = n_ * (i + 1) / t;
+    tl_index = i;
+    if (begin < end) (*fn_)(begin, end, i);
+    tl_index = -1;
+  }
+
+  void loop(int i) {
+    unsigned long seen = 0;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lk(m_);
+        cv_.wait(lk, [&] { return stopping_ || generation_ != seen; });
+        if (stopping_) return;
+        seen = generation_;
+      }
+      chunk(i, static_cast<int>(workers_.size()) + 1);
+      std::lock_guard<std::mutex> lk(m_);
+      if (--pending_ == 0) done_cv_.notify_one();
+    }
+  }
+
+  void stop() {
+    {
+      std::lock_guard<std::mutex> lk(m_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    for (auto& w : workers_) w.join();
+    workers_.clear();
+  }
+
+  std::mutex job_mutex_;  // one parallel job at a time
+  std::mutex m_;
+  std::condition_variable cv_, done_cv_;
+  std::vector<std::thread> workers_;
+  const std::function<void(std::size_t, std::size_t, int)>* fn_ = nullptr;
+  std::size_t n_ = 0;
+  int pending_ = 0;
+  unsigned long generation_ = 0;
+  bool stopping_ = false;
+};
+
+int default_threads() {
+  if (const char* s = std::getenv("KERNELNET_NUM_THREADS")) {
+    const int n = std::atoi(s);
+    if (n > 0 && n <= 1024) return n;
+  }
+  const unsigned hc = std::thread::hardware_concurrency();
+  return hc ? static_cast<int>(hc) : 1;
+}
+
+Pool& pool() {
+  // Intentionally leaked: worker threads must not be joined from static destructors at process exit.
+  static Pool* p = new Pool(default_threads());
+  return *p;
+}
+
+}  // namespace
+
+int num_threads() { return pool().size(); }
+void set_num_threads(int n) { pool().resize(n < 1 ? 1 : n); }
+void parallel_for(std::size_t n, const std::function<void(std::size_t, std::size_t, int)>& fn) {
+  pool().run(n, fn);
+}
+
+}  // namespace kn

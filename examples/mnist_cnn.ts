@@ -1,0 +1,83 @@
+// Trains a simple convnet on the MNIST dataset: the Keras example mnist_cnn.py, line for line.
+// Gets to 99.25% test accuracy after 12 epochs (there is still a lot of margin for parameter tuning).
+//
+//   npm run mnist -- [--epochs 12] [--batch-size 128] [--train-limit N] [--data DIR] [--backend cpu|cuda]
+//                    [--seed S] [--json FILE]
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+
+const { values: opts } = parseArgs({
+  options: {
+    epochs: { type: 'string', default: '12' },
+    'batch-size': { type: 'string', default: '128' },
+    'train-limit': { type: 'string' },
+    data: { type: 'string' },
+    backend: { type: 'string' },
+    seed: { type: 'string' },
+    json: { type: 'string' },
+  },
+});
+const int = (name: string, v: string | undefined) => {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v)) throw new Error(`--${name} expects a non-negative integer, received '${v}'`);
+  return Number(v);
+};
+if (opts.backend !== undefined) {
+  if (opts.backend !== 'cpu' && opts.backend !== 'cuda') throw new Error(`--backend expects cpu or cuda, received '${opts.backend}'`);
+  process.env.KERNELNET_BACKEND = opts.backend; // read when the addon loads, below
+}
+const { Sequential, Conv2D, MaxPooling2D, Dropout, Flatten, Dense, Adadelta, loadMnist, toCategorical, backend } =
+  await import('../lib/index.js');
+
+const batchSize = int('batch-size', opts['batch-size'])!;
+const numClasses = 10;
+const epochs = int('epochs', opts.epochs)!;
+
+// input image dimensions
+const [imgRows, imgCols] = [28, 28];
+
+// the data, split between train and test sets (pixels already scaled to [0, 1], channels last)
+const { train, test } = loadMnist(opts.data, { trainLimit: int('train-limit', opts['train-limit']) });
+const xTrain = train.images, xTest = test.images;
+const inputShape = [imgRows, imgCols, 1];
+console.log('x_train shape:', xTrain.shape);
+console.log(xTrain.shape[0], 'train samples');
+console.log(xTest.shape[0], 'test samples');
+console.log('backend:', backend());
+
+// convert class vectors to binary class matrices
+const yTrain = toCategorical(train.labels, numClasses);
+const yTest = toCategorical(test.labels, numClasses);
+
+const model = new Sequential({ seed: int('seed', opts.seed) });
+model.add(new Conv2D({ filters: 32, kernelSize: [3, 3], activation: 'relu', inputShape }));
+model.add(new Conv2D({ filters: 64, kernelSize: [3, 3], activation: 'relu' }));
+model.add(new MaxPooling2D({ poolSize: [2, 2] }));
+model.add(new Dropout({ rate: 0.25 }));
+model.add(new Flatten());
+model.add(new Dense({ units: 128, activation: 'relu' }));
+model.add(new Dropout({ rate: 0.5 }));
+model.add(new Dense({ units: numClasses, activation: 'softmax' }));
+
+model.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta({ learningRate: 1.0 }), metrics: ['accuracy'] });
+model.summary();
+
+const epochSeconds: number[] = [];
+let t0 = performance.now();
+const history = await model.fit(xTrain, yTrain, {
+  batchSize, epochs, verbose: 1, validationData: [xTest, yTest],
+  callbacks: { onEpochEnd: () => { const t = performance.now(); epochSeconds.push((t - t0) / 1e3); t0 = t; } },
+});
+const score = model.evaluate(xTest, yTest, { verbose: 0 });
+console.log('Test loss:', score[0]);
+console.log('Test accuracy:', score[1]);
+
+if (opts.json) {
+  writeFileSync(opts.json, JSON.stringify({
+    history: history.history, testLoss: score[0], testAccuracy: score[1],
+    secondsPerEpoch: epochSeconds, backend: backend(), seed: model.seed, batchSize, epochs,
+    trainSamples: xTrain.shape[0],
+  }, null, 2) + '\n');
+  console.log('wrote', opts.json);
+}
+model.dispose();

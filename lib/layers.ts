@@ -1,0 +1,319 @@
+// Layers, shaped like TensorFlow.js's layers API: constructor(args) -> build(inputShape) -> forward/backward.
+// A layer holds no math: forward and backward call the addon, writing into buffers allocated once per
+// (model, batch size). Shapes here are per example (no batch axis), channels-last as Keras.
+import { native, type NativeTensor, type Padding } from './native.js';
+import { empty } from './tensor.js';
+import { fail, intPair, numberIn, oneOf, positiveInt, shapeArg } from './validate.js';
+
+export type Activation = 'relu' | 'linear' | 'softmax';
+
+export interface ParamSpec {
+  name: string;
+  shape: number[];
+  /** glorot_uniform with these fans, or zeros. */
+  init: { kind: 'glorotUniform'; fanIn: number; fanOut: number } | { kind: 'zeros' };
+}
+
+/** A trainable tensor and its gradient, allocated by the model. */
+export interface Param extends ParamSpec {
+  value: NativeTensor;
+  grad: NativeTensor;
+}
+
+/** Per-batch-size buffers of one layer. */
+export interface LayerBuffers {
+  y: NativeTensor | null;
+  dx: NativeTensor | null;
+  extra: NativeTensor | null;
+  views: WeakMap<NativeTensor, NativeTensor>;
+}
+
+/** What a step passes down: the dropout stream of this layer. */
+export interface StepContext {
+  training: boolean;
+  seed: number;
+  offset: number;
+}
+
+export interface LayerArgs {
+  name?: string;
+  inputShape?: number[];
+}
+
+export abstract class Layer {
+  abstract readonly className: string;
+  name: string;
+  readonly inputShapeArg?: number[];
+  inputShape: number[] = [];
+  outputShape: number[] = [];
+  specs: ParamSpec[] = [];
+  params: Param[] = [];
+
+  constructor(args: LayerArgs = {}) {
+    if (args === null || typeof args !== 'object') fail('an args object', 'layer args', args);
+    this.name = args.name ?? '';
+    if (args.inputShape !== undefined) this.inputShapeArg = shapeArg(args.inputShape, 'inputShape');
+  }
+
+  /** Infers the output shape from the input shape and declares the parameters. */
+  build(inputShape: number[]): void {
+    this.inputShape = inputShape;
+    this.outputShape = this.computeOutputShape(inputShape);
+  }
+
+  protected abstract computeOutputShape(inputShape: number[]): number[];
+
+  countParams(): number {
+    return this.specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
+  }
+
+  /** Buffers for a batch of `batch` examples; dx only when the gradient must flow to the previous layer. */
+  allocate(batch: number, needInputGrad: boolean): LayerBuffers {
+    return {
+      y: empty([batch, ...this.outputShape]),
+      dx: needInputGrad ? empty([batch, ...this.inputShape]) : null,
+      extra: null,
+      views: new WeakMap(),
+    };
+  }
+
+  abstract forward(x: NativeTensor, buf: LayerBuffers, ctx: StepContext): NativeTensor;
+  /** Writes parameter gradients and returns the gradient with respect to x (null if not needed). */
+  abstract backward(x: NativeTensor, y: NativeTensor, dy: NativeTensor, buf: LayerBuffers,
+    ctx: StepContext): NativeTensor | null;
+
+  getConfig(): Record<string, unknown> {
+    return { name: this.name };
+  }
+}
+
+function activationArg(value: unknown, name: string, allowed: readonly Activation[]): Activation {
+  return oneOf(value ?? 'linear', name, allowed);
+}
+
+function param(layer: Layer, name: string): Param {
+  const p = layer.params.find(q => q.name === name);
+  if (!p) throw new Error(`${layer.name}: parameters are not allocated; compile the model first`);
+  return p;
+}
+
+export interface Conv2DArgs extends LayerArgs {
+  filters: number;
+  kernelSize: number | [number, number];
+  strides?: number | [number, number];
+  padding?: Padding;
+  activation?: 'relu' | 'linear';
+}
+
+/** 2-D convolution (im2col + GEMM), kernel [KH, KW, C, F] initialised glorot_uniform, bias zeros. */
+export class Conv2D extends Layer {
+  readonly className = 'Conv2D';
+  readonly filters: number;
+  readonly kernelSize: [number, number];
+  readonly strides: [number, number];
+  readonly padding: Padding;
+  readonly activation: Activation;
+
+  constructor(args: Conv2DArgs) {
+    super(args);
+    this.filters = positiveInt(args.filters, 'filters');
+    this.kernelSize = intPair(args.kernelSize, 'kernelSize');
+    this.strides = intPair(args.strides ?? 1, 'strides');
+    this.padding = oneOf(args.padding ?? 'valid', 'padding', ['valid', 'same'] as const);
+    this.activation = activationArg(args.activation, 'activation', ['relu', 'linear']);
+  }
+
+  protected computeOutputShape(s: number[]): number[] {
+    if (s.length !== 3) fail('an input shape [height, width, channels]', `${this.name} input shape`, s);
+    const [kh, kw] = this.kernelSize, [sh, sw] = this.strides;
+    const out = (n: number, k: number, st: number) =>
+      this.padding === 'same' ? Math.ceil(n / st) : Math.floor((n - k) / st) + 1;
+    const oh = out(s[0], kh, sh), ow = out(s[1], kw, sw);
+    if (oh < 1 || ow < 1)
+      throw new RangeError(`${this.name}: a ${kh}x${kw} kernel does not fit an input of shape [${s.join(', ')}] with 'valid' padding`);
+    this.specs = [
+      { name: 'kernel', shape: [kh, kw, s[2], this.filters], init: { kind: 'glorotUniform', fanIn: kh * kw * s[2], fanOut: kh * kw * this.filters } },
+      { name: 'bias', shape: [this.filters], init: { kind: 'zeros' } },
+    ];
+    return [oh, ow, this.filters];
+  }
+
+  forward(x: NativeTensor, buf: LayerBuffers): NativeTensor {
+    native.conv2dForward(x, param(this, 'kernel').value, param(this, 'bias').value, buf.y!, this.strides[0],
+      this.strides[1], this.padding, this.activation === 'relu');
+    return buf.y!;
+  }
+
+  backward(x: NativeTensor, y: NativeTensor, dy: NativeTensor, buf: LayerBuffers): NativeTensor | null {
+    const k = param(this, 'kernel'), b = param(this, 'bias');
+    native.conv2dBackward(x, k.value, y, dy, buf.dx, k.grad, b.grad, this.strides[0], this.strides[1], this.padding,
+      this.activation === 'relu');
+    return buf.dx;
+  }
+
+  override getConfig() {
+    return { ...super.getConfig(), filters: this.filters, kernelSize: this.kernelSize, strides: this.strides,
+      padding: this.padding, activation: this.activation };
+  }
+}
+
+export interface MaxPooling2DArgs extends LayerArgs {
+  poolSize?: number | [number, number];
+  strides?: number | [number, number];
+  padding?: 'valid';
+}
+
+/** Max-pooling over windows (default 2x2, strides = poolSize), 'valid' padding. */
+export class MaxPooling2D extends Layer {
+  readonly className = 'MaxPooling2D';
+  readonly poolSize: [number, number];
+  readonly strides: [number, number];
+
+  constructor(args: MaxPooling2DArgs = {}) {
+    super(args);
+    this.poolSize = intPair(args.poolSize ?? 2, 'poolSize');
+    this.strides = intPair(args.strides ?? this.poolSize, 'strides');
+    oneOf(args.padding ?? 'valid', 'padding', ['valid'] as const);
+  }
+
+  protected computeOutputShape(s: number[]): number[] {
+    if (s.length !== 3) fail('an input shape [height, width, channels]', `${this.name} input shape`, s);
+    const oh = Math.floor((s[0] - this.poolSize[0]) / this.strides[0]) + 1;
+    const ow = Math.floor((s[1] - this.poolSize[1]) / this.strides[1]) + 1;
+    if (oh < 1 || ow < 1)
+      throw new RangeError(`${this.name}: a ${this.poolSize.join('x')} pool does not fit an input of shape [${s.join(', ')}]`);
+    return [oh, ow, s[2]];
+  }
+
+  override allocate(batch: number, needInputGrad: boolean): LayerBuffers {
+    const buf = super.allocate(batch, needInputGrad);
+    buf.extra = empty([batch, ...this.outputShape], 'int32');
+    return buf;
+  }
+
+  forward(x: NativeTensor, buf: LayerBuffers): NativeTensor {
+    native.maxPool2dForward(x, buf.y!, buf.extra!, ...this.poolSize, ...this.strides);
+    return buf.y!;
+  }
+
+  backward(_x: NativeTensor, _y: NativeTensor, dy: NativeTensor, buf: LayerBuffers): NativeTensor | null {
+    if (!buf.dx) return null;
+    native.maxPool2dBackward(dy, buf.extra!, buf.dx, ...this.poolSize, ...this.strides);
+    return buf.dx;
+  }
+
+  override getConfig() {
+    return { ...super.getConfig(), poolSize: this.poolSize, strides: this.strides };
+  }
+}
+
+export interface DropoutArgs extends LayerArgs {
+  rate: number;
+}
+
+/** Inverted dropout: in training, zeroes each unit with probability `rate` and scales the rest by 1/(1-rate). */
+export class Dropout extends Layer {
+  readonly className = 'Dropout';
+  readonly rate: number;
+
+  constructor(args: DropoutArgs) {
+    super(args);
+    this.rate = numberIn(args.rate, 'rate', 0, 1, true);
+  }
+
+  protected computeOutputShape(s: number[]): number[] {
+    return s;
+  }
+
+  forward(x: NativeTensor, buf: LayerBuffers, ctx: StepContext): NativeTensor {
+    if (!ctx.training || this.rate === 0) return x;
+    native.dropoutForward(x, buf.y!, this.rate, ctx.seed, ctx.offset);
+    return buf.y!;
+  }
+
+  backward(_x: NativeTensor, _y: NativeTensor, dy: NativeTensor, buf: LayerBuffers, ctx: StepContext) {
+    if (!buf.dx) return null;
+    if (this.rate === 0) return dy;
+    native.dropoutBackward(dy, buf.dx, this.rate, ctx.seed, ctx.offset);
+    return buf.dx;
+  }
+
+  override getConfig() {
+    return { ...super.getConfig(), rate: this.rate };
+  }
+}
+
+/** Flattens each example to one axis. No copy: the output is a view of the input. */
+export class Flatten extends Layer {
+  readonly className = 'Flatten';
+
+  constructor(args: LayerArgs = {}) {
+    super(args);
+  }
+
+  protected computeOutputShape(s: number[]): number[] {
+    return [s.reduce((a, b) => a * b, 1)];
+  }
+
+  override allocate(): LayerBuffers {
+    return { y: null, dx: null, extra: null, views: new WeakMap() };
+  }
+
+  private view(t: NativeTensor, shape: number[], buf: LayerBuffers): NativeTensor {
+    let v = buf.views.get(t);
+    if (!v) buf.views.set(t, (v = t.reshape([t.shape[0], ...shape])));
+    return v;
+  }
+
+  forward(x: NativeTensor, buf: LayerBuffers): NativeTensor {
+    return this.view(x, this.outputShape, buf);
+  }
+
+  backward(_x: NativeTensor, _y: NativeTensor, dy: NativeTensor, buf: LayerBuffers): NativeTensor | null {
+    return this.view(dy, this.inputShape, buf);
+  }
+}
+
+export interface DenseArgs extends LayerArgs {
+  units: number;
+  activation?: Activation;
+}
+
+/** Fully connected layer: y = activation(x w + b), kernel [I, O] glorot_uniform, bias zeros. */
+export class Dense extends Layer {
+  readonly className = 'Dense';
+  readonly units: number;
+  readonly activation: Activation;
+
+  constructor(args: DenseArgs) {
+    super(args);
+    this.units = positiveInt(args.units, 'units');
+    this.activation = activationArg(args.activation, 'activation', ['relu', 'linear', 'softmax']);
+  }
+
+  protected computeOutputShape(s: number[]): number[] {
+    if (s.length !== 1)
+      throw new RangeError(`${this.name}: Dense expects a flat input but the input shape is [${s.join(', ')}]; add a Flatten layer before it`);
+    this.specs = [
+      { name: 'kernel', shape: [s[0], this.units], init: { kind: 'glorotUniform', fanIn: s[0], fanOut: this.units } },
+      { name: 'bias', shape: [this.units], init: { kind: 'zeros' } },
+    ];
+    return [this.units];
+  }
+
+  /** Softmax is applied by the model's head (fused with the loss in training), so the layer emits logits. */
+  forward(x: NativeTensor, buf: LayerBuffers): NativeTensor {
+    native.denseForward(x, param(this, 'kernel').value, param(this, 'bias').value, buf.y!, this.activation === 'relu');
+    return buf.y!;
+  }
+
+  backward(x: NativeTensor, y: NativeTensor, dy: NativeTensor, buf: LayerBuffers): NativeTensor | null {
+    const k = param(this, 'kernel'), b = param(this, 'bias');
+    native.denseBackward(x, k.value, y, dy, buf.dx, k.grad, b.grad, this.activation === 'relu');
+    return buf.dx;
+  }
+
+  override getConfig() {
+    return { ...super.getConfig(), units: this.units, activation: this.activation };
+  }
+}

