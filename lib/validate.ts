@@ -6,7 +6,7 @@ export class ValidationError extends TypeError {
 export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (value === undefined) return 'undefined';
-  if (Array.isArray(value)) return `[${value.map(describe).join(', ')}] of type array`;
+  if (Array.isArray(value)) return `[${value.map(v => (typeof v === 'string' ? `'${v}'` : String(v))).join(', ')}]`;
   if (typeof value === 'string') return `'${value}' of type string`;
   if (typeof value === 'object') return `an object of type ${(value as object).constructor?.name ?? 'Object'}`;
   return `${String(value)} of type ${typeof value}`;

@@ -1,0 +1,284 @@
+// The public API: layer and model validation messages, summary, tensors and memory, the native guards, the
+// backend choice, and the portable (non-AVX2) GEMM path.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  Adadelta, Conv2D, Dense, Dropout, Flatten, MaxPooling2D, Sequential, backend, memory, tensor, toCategorical,
+} from '../lib/index.js';
+import { native } from '../lib/native.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+function seedModel(seed = 1): Sequential {
+  const model = new Sequential({ seed });
+  model.add(new Conv2D({ filters: 32, kernelSize: [3, 3], activation: 'relu', inputShape: [28, 28, 1] }));
+  model.add(new Conv2D({ filters: 64, kernelSize: [3, 3], activation: 'relu' }));
+  model.add(new MaxPooling2D({ poolSize: [2, 2] }));
+  model.add(new Dropout({ rate: 0.25 }));
+  model.add(new Flatten());
+  model.add(new Dense({ units: 128, activation: 'relu' }));
+  model.add(new Dropout({ rate: 0.5 }));
+  model.add(new Dense({ units: 10, activation: 'softmax' }));
+  return model;
+}
+
+function smallModel(seed: number): Sequential {
+  return new Sequential({
+    seed,
+    layers: [
+      new Conv2D({ filters: 4, kernelSize: 3, activation: 'relu', inputShape: [8, 8, 1] }),
+      new MaxPooling2D({ poolSize: 2 }),
+      new Dropout({ rate: 0.25 }),
+      new Flatten(),
+      new Dense({ units: 3, activation: 'softmax' }),
+    ],
+  });
+}
+
+function syntheticData(n: number) {
+  // Class = which third of the image is brightest: learnable by the small model in a few epochs.
+  const x = new Float32Array(n * 64), labels: number[] = [];
+  for (let i = 0; i < n; ++i) {
+    const c = i % 3;
+    labels.push(c);
+    for (let p = 0; p < 64; ++p) x[i * 64 + p] = ((p % 8) >= c * 3 && (p % 8) < c * 3 + 3 ? 0.8 : 0.1) + 0.1 * Math.sin(i * 7 + p);
+  }
+  return { x: tensor(x, [n, 8, 8, 1]), y: toCategorical(labels, 3) };
+}
+
+
+const Layers = suite('layers and model validation');
+
+Layers('layer arguments are checked with one message shape', () => {
+  assert.throws(() => new Conv2D({ filters: -3, kernelSize: 3 }), /^Expected positive integer for filters but received -3 of type number$/);
+  assert.throws(() => new Conv2D({ filters: 8, kernelSize: [3, 0] as [number, number] }), /Expected positive integer or \[positive integer, positive integer\] for kernelSize but received \[3, 0\]/);
+  assert.throws(() => new Conv2D({ filters: 8, kernelSize: 3, activation: 'tanh' as 'relu' }), /Expected one of 'relu', 'linear' for activation but received 'tanh' of type string/);
+  assert.throws(() => new Dropout({ rate: 1 }), /Expected number in \[0, 1\) for rate but received 1 of type number/);
+  assert.throws(() => new Dense({ units: 2.5 }), /Expected positive integer for units but received 2.5 of type number/);
+  assert.throws(() => new Adadelta({ rho: 2 }), /Expected number in \[0, 1\] for rho but received 2/);
+});
+
+Layers('models check shapes as layers are added', () => {
+  assert.throws(() => new Sequential().add(new Dense({ units: 3 })), /first layer of a Sequential model needs an inputShape/);
+  const m = new Sequential();
+  m.add(new Conv2D({ filters: 2, kernelSize: 3, inputShape: [8, 8, 1] }));
+  assert.throws(() => m.add(new Dense({ units: 3 })), /Dense expects a flat input but the input shape is \[6, 6, 2\]; add a Flatten layer/);
+  assert.throws(() => m.add(new Conv2D({ filters: 2, kernelSize: 7 })), /a 7x7 kernel does not fit an input of shape \[6, 6, 2\]/);
+});
+
+Layers('compile checks the loss, the head and the optimizer', () => {
+  const m = smallModel(1);
+  assert.throws(() => m.compile({ loss: 'mse' as 'categoricalCrossentropy', optimizer: new Adadelta() }), /Expected one of 'categoricalCrossentropy' for loss but received 'mse'/);
+  const linear = new Sequential({ layers: [new Flatten({ inputShape: [2, 2] }), new Dense({ units: 2 })] });
+  assert.throws(() => linear.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta() }), /needs a last layer with activation 'softmax'/);
+  assert.throws(() => m.compile({ loss: 'categorical_crossentropy', optimizer: 'sgd' as 'adadelta' }), /Expected an optimizer/);
+  assert.throws(() => m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta(), metrics: ['auc'] }), /Expected one of 'accuracy' for metric/);
+});
+
+Layers('summary prints the Keras table with 1,199,882 parameters for the seed model', () => {
+  const lines: string[] = [];
+  const text = seedModel().summary(l => lines.push(l));
+  assert.is(lines.join('\n'), text);
+  assert.match(text, /conv2d \(Conv2D\) +\(None, 26, 26, 32\) +320\n/);
+  assert.match(text, /conv2d_1 \(Conv2D\) +\(None, 24, 24, 64\) +18496\n/);
+  assert.match(text, /max_pooling2d \(MaxPooling2D\) \(None, 12, 12, 64\) +0\n/);
+  assert.match(text, /flatten \(Flatten\) +\(None, 9216\) +0\n/);
+  assert.match(text, /dense \(Dense\) +\(None, 128\) +1179776\n/);
+  assert.match(text, /dense_1 \(Dense\) +\(None, 10\) +1290\n/);
+  assert.match(text, /Total params: 1,199,882\n/);
+});
+
+Layers('fit, evaluate and predict refuse wrong data with the shapes', async () => {
+  const m = smallModel(1);
+  const { x, y } = syntheticData(6);
+  try {
+    await m.fit(x, y);
+    assert.unreachable('fit before compile');
+  } catch (e) {
+    assert.match((e as Error).message, /not compiled; call compile\(\) first/);
+  }
+  m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta() });
+  const wrong = tensor(new Float32Array(6 * 49), [6, 7, 7, 1]);
+  const short = toCategorical([0, 1, 2], 3);
+  const errors: string[] = [];
+  for (const run of [
+    () => m.fit(wrong, y, { verbose: 0 }),
+    () => m.fit(x, short, { verbose: 0 }),
+    () => m.fit(x, y, { batchSize: 0, verbose: 0 }),
+    () => m.fit(x, y, { verbose: 0, validationData: [x] as unknown as [typeof x, typeof y] }),
+  ]) {
+    try {
+      await run();
+      errors.push('no error');
+    } catch (e) {
+      errors.push((e as Error).message);
+    }
+  }
+  assert.match(errors[0], /Expected x to be a float32 tensor of shape \[N, 8, 8, 1\] but received float32 \[6, 7, 7, 1\]/);
+  assert.match(errors[1], /Expected x and y to hold the same number of examples but received 6 and 3/);
+  assert.match(errors[2], /Expected positive integer for batchSize but received 0/);
+  assert.match(errors[3], /Expected \[x, y\] tensors for validationData/);
+  y.dispose();
+  assert.throws(() => m.evaluate(x, y), (e: Error & { code?: string }) => e.code === 'ERR_KERNELNET_DISPOSED' && /y is a disposed Tensor/.test(e.message));
+  m.dispose();
+  x.dispose();
+  wrong.dispose();
+  short.dispose();
+});
+
+Layers.run();
+
+const Tensors = suite('tensors and memory');
+
+Tensors('tensor() checks its data against the shape; dispose frees memory', () => {
+  const before = memory();
+  assert.throws(() => tensor(new Float32Array(5), [2, 3]), /Expected 6 values for shape \[2, 3\] but received 5/);
+  const t = tensor([1, 2, 3, 4, 5, 6], [2, 3]);
+  assert.equal(t.shape, [2, 3]);
+  assert.is(t.dtype, 'float32');
+  assert.equal(Array.from(t.reshape([3, 2]).dataSync()), [1, 2, 3, 4, 5, 6]);
+  assert.is(memory().liveTensors, before.liveTensors + 1);
+  assert.is(memory().bytesInUse, before.bytesInUse + 24);
+  t.dispose();
+  assert.ok(t.isDisposed);
+  assert.throws(() => t.dataSync(), /the tensor was disposed/);
+  assert.equal(memory(), before);
+});
+
+Tensors('toCategorical one-hot encodes and rejects labels out of range', () => {
+  const y = toCategorical([2, 0, 1], 3);
+  assert.equal(Array.from(y.dataSync()), [0, 0, 1, 1, 0, 0, 0, 1, 0]);
+  y.dispose();
+  assert.throws(() => toCategorical([0, 3], 3), /Expected labels in \[0, 3\) but labels\[1\] is 3/);
+});
+
+Tensors('training, evaluating, predicting and disposing a model leave no tensor behind', async () => {
+  const before = memory();
+  const { x, y } = syntheticData(30);
+  const m = smallModel(3);
+  m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta(), metrics: ['accuracy'] });
+  const history = await m.fit(x, y, { batchSize: 8, epochs: 2, verbose: 0, validationData: [x, y] });
+  assert.equal(Object.keys(history.history), ['loss', 'accuracy', 'val_loss', 'val_accuracy']);
+  assert.is(history.history.loss.length, 2);
+  const [loss, acc] = m.evaluate(x, y, { batchSize: 7 });
+  assert.ok(loss > 0 && acc >= 0 && acc <= 1);
+  const p = m.predict(x, { batchSize: 9 });
+  assert.equal(p.shape, [30, 3]);
+  const probs = p.dataSync();
+  for (let i = 0; i < 30; ++i) assert.ok(Math.abs(probs[i * 3] + probs[i * 3 + 1] + probs[i * 3 + 2] - 1) < 1e-5);
+  p.dispose();
+  m.dispose();
+  x.dispose();
+  y.dispose();
+  assert.equal(memory(), before);
+});
+
+Tensors('a seed makes training reproducible; another seed changes it', async () => {
+  const { x, y } = syntheticData(24);
+  const losses = async (seed: number) => {
+    const m = smallModel(seed);
+    m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta() });
+    const h = await m.fit(x, y, { batchSize: 5, epochs: 3, verbose: 0 });
+    m.dispose();
+    return h.history.loss;
+  };
+  const a = await losses(11);
+  assert.equal(await losses(11), a);
+  assert.not.equal(await losses(12), a);
+  assert.ok(a[2] < a[0], `loss went from ${a[0]} to ${a[2]}`);
+  x.dispose();
+  y.dispose();
+});
+
+Tensors('the progress bar prints one Keras line per epoch off a TTY', async () => {
+  const { x, y } = syntheticData(10);
+  const m = smallModel(5);
+  m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta(), metrics: ['accuracy'] });
+  let text = '';
+  await m.fit(x, y, { batchSize: 4, epochs: 2, verbose: 1, validationData: [x, y], out: { write: (s: string) => (text += s) } });
+  const lines = text.trimEnd().split('\n');
+  assert.is(lines.length, 4);
+  assert.is(lines[0], 'Epoch 1/2');
+  assert.match(lines[1], /^3\/3 \[={30}\] - \d+s \d+(ms|us)\/step - loss: \d\.\d{4} - accuracy: \d\.\d{4} - val_loss: \d\.\d{4} - val_accuracy: \d\.\d{4}$/);
+  m.dispose();
+  x.dispose();
+  y.dispose();
+});
+
+Tensors.run();
+
+const Guards = suite('native guards');
+
+Guards('every native function throws a coded error, never crashes, on hostile arguments', () => {
+  const t = new native.Tensor([2, 2], 'float32');
+  const disposed = new native.Tensor([2], 'float32');
+  disposed.dispose();
+  const hostile: unknown[][] = [
+    [], [1, 2, 3], [null, null, null, null, null, null, null, null, null, null, null],
+    [{}, {}, {}, {}, 1, 1, 'valid', true], [t, t, t, t, t, t, t, 1, 1, 'valid', true],
+    [disposed, disposed, disposed, disposed], [t, 'x', NaN, -1, 1e300], [Object.create(native.Tensor.prototype), t, t, t, true],
+  ];
+  let calls = 0;
+  for (const [name, fn] of Object.entries(native)) {
+    if (typeof fn !== 'function' || name === 'Tensor' || ['stats', 'backend', 'numThreads', 'cpuKernel'].includes(name)) continue;
+    for (const args of hostile) {
+      calls++;
+      try {
+        (fn as (...a: unknown[]) => unknown)(...args);
+        assert.unreachable(`${name}(${args.length} args) did not throw`);
+      } catch (e) {
+        const err = e as Error & { code?: string };
+        assert.ok(err.code?.startsWith('ERR_KERNELNET_'), `${name}: ${err.message}`);
+        assert.match(err.message, new RegExp(`^${name}: `), `${name}: ${err.message}`);
+      }
+    }
+  }
+  assert.ok(calls > 100);
+  assert.throws(() => native.denseForward(t, t, t, t, true), /^denseForward: expected b to be a float32 tensor of shape \[2\] \[O\] but received float32 tensor of shape \[2,2\]$/);
+  assert.throws(() => new native.Tensor([-1], 'float32'), /expected shape\[0\] to be an integer in \[0, 2147483647\] but received -1/);
+  assert.throws(() => new native.Tensor([2 ** 20, 2 ** 20], 'float32'), /more than 2\^36 elements/);
+  assert.throws(() => new native.Tensor([2], 'float64' as 'float32'), /expected dtype to be one of 'float32', 'int32' but received 'float64'/);
+  assert.throws(() => t.write(new Float64Array(4) as unknown as Float32Array), /expected data to be a Float32Array but received a Float64Array/);
+  t.dispose();
+});
+
+Guards.run();
+
+const Backend = suite('backend choice');
+
+function child(env: Record<string, string>, code: string) {
+  return spawnSync(process.execPath, ['--input-type=module', '-e', code], { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8' });
+}
+
+Backend('backend() names the CPU backend and why it was chosen', () => {
+  const b = backend();
+  assert.is(b.name, 'cpu');
+  assert.match(b.device, /CPU, \d+ threads/);
+  assert.ok(b.reason.length > 10, b.reason);
+});
+
+Backend('KERNELNET_BACKEND forces a backend, and an impossible one is a clear error', () => {
+  const cpu = child({ KERNELNET_BACKEND: 'cpu' }, "const k = await import('./dist/lib/index.js'); console.log(k.backend().reason)");
+  assert.is(cpu.status, 0, cpu.stderr);
+  assert.match(cpu.stdout, /forced by KERNELNET_BACKEND=cpu/);
+  const bad = child({ KERNELNET_BACKEND: 'tpu' }, "await import('./dist/lib/index.js')");
+  assert.is.not(bad.status, 0);
+  assert.match(bad.stderr, /KERNELNET_BACKEND must be 'cpu' or 'cuda' but is 'tpu'/);
+  if (backend().name !== 'cuda') {
+    const cuda = child({ KERNELNET_BACKEND: 'cuda' }, "await import('./dist/lib/index.js')");
+    assert.is.not(cuda.status, 0);
+    assert.match(cuda.stderr, /KERNELNET_BACKEND=cuda, but/);
+  }
+});
+
+Backend('the portable GEMM (KERNELNET_CPU=generic) passes the whole op suite', () => {
+  const probe = child({ KERNELNET_CPU: 'generic' }, "const { native } = await import('./dist/lib/native.js'); console.log(native.cpuKernel())");
+  assert.is(probe.stdout.trim(), 'generic', probe.stderr);
+  const run = spawnSync(process.execPath, ['node_modules/uvu/bin.js', 'dist/test', 'ops\\.test\\.js$'], { cwd: root, env: { ...process.env, KERNELNET_CPU: 'generic' }, encoding: 'utf8' });
+  assert.is(run.status, 0, run.stdout + run.stderr);
+  assert.match(run.stdout, /Passed:\s+\d+/);
+});
+
+Backend.run();

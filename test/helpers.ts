@@ -1,0 +1,195 @@
+// Test helpers: naive float64 references of every op, seeded random data, tolerance checks, and tensors made
+// and read through the addon. Tolerances are |a - b| <= atol + rtol * |ref|, and a failure names the worst
+// element with both values.
+import * as assert from 'uvu/assert';
+import { native, type NativeTensor } from '../lib/native.js';
+
+/** A small deterministic PRNG (mulberry32) for test data. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function randomArray(n: number, r: () => number, lo = -1, hi = 1): Float32Array {
+  return Float32Array.from({ length: n }, () => lo + (hi - lo) * r());
+}
+
+/** Small integers in [lo, hi]: products and sums stay exact in float32, so results must match bit for bit. */
+export function intArray(n: number, r: () => number, lo = -3, hi = 3): Float32Array {
+  return Float32Array.from({ length: n }, () => lo + Math.floor((hi - lo + 1) * r()));
+}
+
+export const live: NativeTensor[] = [];
+
+/** A float32 tensor holding data (tracked so tests can dispose everything they made). */
+export function T(shape: number[], data?: Float32Array): NativeTensor {
+  const t = new native.Tensor(shape, 'float32', data);
+  live.push(t);
+  return t;
+}
+
+/** An output tensor poisoned with NaN, so an element the op forgets to write fails the comparison. */
+export function out(shape: number[]): NativeTensor {
+  const t = T(shape);
+  t.fill(NaN);
+  return t;
+}
+
+export function I(shape: number[], data?: Int32Array): NativeTensor {
+  const t = new native.Tensor(shape, 'int32', data);
+  live.push(t);
+  return t;
+}
+
+export function disposeAll(): void {
+  for (const t of live.splice(0)) t.dispose();
+}
+
+export function close(actual: ArrayLike<number>, expected: ArrayLike<number>, atol: number, rtol: number, what: string): void {
+  assert.is(actual.length, expected.length, `${what}: length`);
+  let worst = -1, worstExcess = 0;
+  for (let i = 0; i < expected.length; ++i) {
+    const err = Math.abs(actual[i] - expected[i]);
+    const excess = err - (atol + rtol * Math.abs(expected[i]));
+    if (!(excess <= 0) && (worst < 0 || !(excess <= worstExcess))) {
+      worst = i;
+      worstExcess = excess;
+      if (Number.isNaN(excess)) break;
+    }
+  }
+  if (worst >= 0)
+    assert.unreachable(`${what}: element ${worst} is ${actual[worst]}, expected ${expected[worst]} (atol ${atol}, rtol ${rtol})`);
+}
+
+export function exact(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
+  close(actual, expected, 0, 0, what);
+}
+
+// ---- naive references (float64), channels-last ----
+
+export interface ConvCase { n: number; h: number; w: number; c: number; kh: number; kw: number; f: number; sh: number; sw: number; same: boolean }
+
+export function convOut(s: ConvCase) {
+  const o = (n: number, k: number, st: number) => (s.same ? Math.ceil(n / st) : Math.floor((n - k) / st) + 1);
+  const oh = o(s.h, s.kh, s.sh), ow = o(s.w, s.kw, s.sw);
+  const pt = s.same ? Math.floor(Math.max((oh - 1) * s.sh + s.kh - s.h, 0) / 2) : 0;
+  const pl = s.same ? Math.floor(Math.max((ow - 1) * s.sw + s.kw - s.w, 0) / 2) : 0;
+  return { oh, ow, pt, pl };
+}
+
+export function convRef(s: ConvCase, x: Float32Array, w: Float32Array, b: Float32Array, relu: boolean): Float64Array {
+  const { oh, ow, pt, pl } = convOut(s);
+  const y = new Float64Array(s.n * oh * ow * s.f);
+  for (let n = 0; n < s.n; ++n)
+    for (let oy = 0; oy < oh; ++oy)
+      for (let ox = 0; ox < ow; ++ox)
+        for (let f = 0; f < s.f; ++f) {
+          let acc = b[f];
+          for (let ky = 0; ky < s.kh; ++ky)
+            for (let kx = 0; kx < s.kw; ++kx) {
+              const iy = oy * s.sh - pt + ky, ix = ox * s.sw - pl + kx;
+              if (iy < 0 || iy >= s.h || ix < 0 || ix >= s.w) continue;
+              for (let c = 0; c < s.c; ++c)
+                acc += x[((n * s.h + iy) * s.w + ix) * s.c + c] * w[((ky * s.kw + kx) * s.c + c) * s.f + f];
+            }
+          y[((n * oh + oy) * ow + ox) * s.f + f] = relu ? Math.max(acc, 0) : acc;
+        }
+  return y;
+}
+
+/** Gradients of sum(y * dy) through conv (+relu, masked by the reference output y). */
+export function convBackwardRef(s: ConvCase, x: Float32Array, w: Float32Array, y: ArrayLike<number>, dy: Float32Array, relu: boolean) {
+  const { oh, ow, pt, pl } = convOut(s);
+  const dx = new Float64Array(x.length), dw = new Float64Array(w.length), db = new Float64Array(s.f);
+  for (let n = 0; n < s.n; ++n)
+    for (let oy = 0; oy < oh; ++oy)
+      for (let ox = 0; ox < ow; ++ox)
+        for (let f = 0; f < s.f; ++f) {
+          const o = ((n * oh + oy) * ow + ox) * s.f + f;
+          const g = relu && !(y[o] > 0) ? 0 : dy[o];
+          db[f] += g;
+          for (let ky = 0; ky < s.kh; ++ky)
+            for (let kx = 0; kx < s.kw; ++kx) {
+              const iy = oy * s.sh - pt + ky, ix = ox * s.sw - pl + kx;
+              if (iy < 0 || iy >= s.h || ix < 0 || ix >= s.w) continue;
+              for (let c = 0; c < s.c; ++c) {
+                const xi = ((n * s.h + iy) * s.w + ix) * s.c + c, wi = ((ky * s.kw + kx) * s.c + c) * s.f + f;
+                dx[xi] += g * w[wi];
+                dw[wi] += g * x[xi];
+              }
+            }
+        }
+  return { dx, dw, db };
+}
+
+export function denseRef(n: number, i: number, o: number, x: Float32Array, w: Float32Array, b: Float32Array, relu: boolean): Float64Array {
+  const y = new Float64Array(n * o);
+  for (let r = 0; r < n; ++r)
+    for (let j = 0; j < o; ++j) {
+      let acc = b[j];
+      for (let k = 0; k < i; ++k) acc += x[r * i + k] * w[k * o + j];
+      y[r * o + j] = relu ? Math.max(acc, 0) : acc;
+    }
+  return y;
+}
+
+export function denseBackwardRef(n: number, i: number, o: number, x: Float32Array, w: Float32Array, y: ArrayLike<number>, dy: Float32Array, relu: boolean) {
+  const dx = new Float64Array(n * i), dw = new Float64Array(i * o), db = new Float64Array(o);
+  for (let r = 0; r < n; ++r)
+    for (let j = 0; j < o; ++j) {
+      const g = relu && !(y[r * o + j] > 0) ? 0 : dy[r * o + j];
+      db[j] += g;
+      for (let k = 0; k < i; ++k) {
+        dx[r * i + k] += g * w[k * o + j];
+        dw[k * o + j] += g * x[r * i + k];
+      }
+    }
+  return { dx, dw, db };
+}
+
+export function maxPoolRef(n: number, h: number, w: number, c: number, ph: number, pw: number, sh: number, sw: number, x: Float32Array) {
+  const oh = Math.floor((h - ph) / sh) + 1, ow = Math.floor((w - pw) / sw) + 1;
+  const y = new Float64Array(n * oh * ow * c), arg = new Int32Array(y.length);
+  for (let b = 0; b < n; ++b)
+    for (let oy = 0; oy < oh; ++oy)
+      for (let ox = 0; ox < ow; ++ox)
+        for (let ch = 0; ch < c; ++ch) {
+          let best = -Infinity, bi = -1;
+          for (let ky = 0; ky < ph; ++ky)
+            for (let kx = 0; kx < pw; ++kx) {
+              const i = ((oy * sh + ky) * w + ox * sw + kx) * c + ch;
+              if (x[b * h * w * c + i] > best) best = x[b * h * w * c + i], bi = i;
+            }
+          const o = ((b * oh + oy) * ow + ox) * c + ch;
+          y[o] = best;
+          arg[o] = bi;
+        }
+  return { y, arg, oh, ow };
+}
+
+export function softmaxCrossEntropyRef(n: number, k: number, z: Float32Array, labels: Float32Array) {
+  let loss = 0, correct = 0;
+  const grad = new Float64Array(n * k), probs = new Float64Array(n * k);
+  for (let r = 0; r < n; ++r) {
+    const row = z.subarray(r * k, r * k + k), lab = labels.subarray(r * k, r * k + k);
+    const m = Math.max(...row);
+    const sum = row.reduce((s, v) => s + Math.exp(v - m), 0);
+    const lse = m + Math.log(sum);
+    let zi = 0, yi = 0;
+    for (let j = 0; j < k; ++j) {
+      if (row[j] > row[zi]) zi = j;
+      if (lab[j] > lab[yi]) yi = j;
+      probs[r * k + j] = Math.exp(row[j] - lse);
+      loss += lab[j] * (lse - row[j]);
+      grad[r * k + j] = (probs[r * k + j] - lab[j]) / n;
+    }
+    correct += zi === yi ? 1 : 0;
+  }
+  return { loss, correct, grad, probs };
+}

@@ -1,0 +1,264 @@
+// Every CPU op against a naive float64 reference (test/helpers.ts), on small random shapes including awkward
+// ones (1, odd, prime, larger than a GEMM tile). Two layers of checks: small-integer data, where any summation
+// order is exact and results must match bit for bit; then random floats within the tolerances written below.
+// Outputs are poisoned with NaN before each run, so an element an op forgets to write fails.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { native } from '../lib/native.js';
+import {
+  I, T, close, convBackwardRef, convOut, convRef, denseBackwardRef, denseRef, disposeAll, exact, intArray, maxPoolRef,
+  out, randomArray, rng, softmaxCrossEntropyRef, type ConvCase,
+} from './helpers.js';
+
+// Tolerances (float32 kernels vs float64 reference): GEMM-based ops accumulate up to a few hundred products.
+const GEMM_TOL = { atol: 1e-5, rtol: 1e-4 };
+const ELEMENTWISE_TOL = { atol: 1e-6, rtol: 1e-6 };
+
+const CONV_CASES: ConvCase[] = [
+  { n: 1, h: 3, w: 3, c: 1, kh: 3, kw: 3, f: 1, sh: 1, sw: 1, same: false },
+  { n: 3, h: 7, w: 6, c: 3, kh: 3, kw: 2, f: 5, sh: 1, sw: 1, same: false },
+  { n: 2, h: 9, w: 8, c: 4, kh: 3, kw: 3, f: 17, sh: 2, sw: 2, same: true },
+  { n: 3, h: 11, w: 13, c: 2, kh: 5, kw: 3, f: 7, sh: 2, sw: 3, same: false },
+  { n: 2, h: 6, w: 7, c: 3, kh: 4, kw: 4, f: 3, sh: 1, sw: 1, same: true },
+  { n: 4, h: 28, w: 28, c: 1, kh: 3, kw: 3, f: 32, sh: 1, sw: 1, same: false }, // the seed's conv1
+  { n: 2, h: 26, w: 26, c: 32, kh: 3, kw: 3, f: 64, sh: 1, sw: 1, same: false }, // the seed's conv2
+];
+
+const label = (s: ConvCase) => `conv ${JSON.stringify(s)}`;
+
+const Conv = suite('conv2d');
+Conv.after.each(disposeAll);
+
+for (const [kind, gen] of [['int', intArray], ['float', randomArray]] as const) {
+  Conv(`forward matches the reference (${kind} data)`, () => {
+    const r = rng(1);
+    for (const s of CONV_CASES) for (const relu of [false, true]) {
+      const { oh, ow } = convOut(s);
+      const x = gen(s.n * s.h * s.w * s.c, r), w = gen(s.kh * s.kw * s.c * s.f, r), b = gen(s.f, r);
+      const y = out([s.n, oh, ow, s.f]);
+      native.conv2dForward(T([s.n, s.h, s.w, s.c], x), T([s.kh, s.kw, s.c, s.f], w), T([s.f], b), y, s.sh, s.sw,
+        s.same ? 'same' : 'valid', relu);
+      const ref = convRef(s, x, w, b, relu);
+      if (kind === 'int') exact(y.read(), ref, label(s));
+      else close(y.read(), ref, GEMM_TOL.atol, GEMM_TOL.rtol, label(s));
+    }
+  });
+
+  Conv(`backward matches the reference (${kind} data)`, () => {
+    const r = rng(2);
+    for (const s of CONV_CASES) for (const relu of [false, true]) for (const withDx of [true, false]) {
+      const { oh, ow } = convOut(s);
+      const x = gen(s.n * s.h * s.w * s.c, r), w = gen(s.kh * s.kw * s.c * s.f, r), b = gen(s.f, r);
+      const dyData = gen(s.n * oh * ow * s.f, r);
+      const X = T([s.n, s.h, s.w, s.c], x), W = T([s.kh, s.kw, s.c, s.f], w), Y = out([s.n, oh, ow, s.f]);
+      native.conv2dForward(X, W, T([s.f], b), Y, s.sh, s.sw, s.same ? 'same' : 'valid', relu);
+      const y = Y.read();
+      const dx = withDx ? out([s.n, s.h, s.w, s.c]) : null, dw = out([s.kh, s.kw, s.c, s.f]), db = out([s.f]);
+      native.conv2dBackward(X, W, Y, T([s.n, oh, ow, s.f], dyData), dx, dw, db, s.sh, s.sw, s.same ? 'same' : 'valid', relu);
+      const ref = convBackwardRef(s, x, w, y, dyData, relu);
+      const cmp = kind === 'int' ? (a: ArrayLike<number>, e: ArrayLike<number>, what: string) => exact(a, e, what)
+        : (a: ArrayLike<number>, e: ArrayLike<number>, what: string) => close(a, e, GEMM_TOL.atol * 10, GEMM_TOL.rtol, what);
+      if (dx) cmp(dx.read(), ref.dx, `dx of ${label(s)}`);
+      cmp(dw.read(), ref.dw, `dw of ${label(s)}`);
+      cmp(db.read(), ref.db, `db of ${label(s)}`);
+    }
+  });
+}
+Conv.run();
+
+const DENSE_CASES = [[1, 1, 1], [7, 13, 19], [3, 300, 10], [128, 300, 37], [5, 200, 700], [33, 9216, 17]];
+
+const DenseSuite = suite('dense');
+DenseSuite.after.each(disposeAll);
+for (const [kind, gen] of [['int', intArray], ['float', randomArray]] as const) {
+  DenseSuite(`forward and backward match the reference (${kind} data)`, () => {
+    const r = rng(3);
+    for (const [n, i, o] of DENSE_CASES) for (const relu of [false, true]) {
+      const what = `dense n=${n} i=${i} o=${o} relu=${relu}`;
+      const x = gen(n * i, r), w = gen(i * o, r), b = gen(o, r), dyData = gen(n * o, r);
+      const X = T([n, i], x), W = T([i, o], w), Y = out([n, o]);
+      native.denseForward(X, W, T([o], b), Y, relu);
+      const y = Y.read();
+      const cmp = (a: ArrayLike<number>, e: ArrayLike<number>, s: string, scale = 1) => kind === 'int' ? exact(a, e, s)
+        : close(a, e, GEMM_TOL.atol * scale, GEMM_TOL.rtol * scale, s);
+      cmp(y, denseRef(n, i, o, x, w, b, relu), what, i > 1000 ? 10 : 1);
+      const dx = out([n, i]), dw = out([i, o]), db = out([o]);
+      native.denseBackward(X, W, Y, T([n, o], dyData), dx, dw, db, relu);
+      const ref = denseBackwardRef(n, i, o, x, w, y, dyData, relu);
+      cmp(dx.read(), ref.dx, `dx of ${what}`);
+      cmp(dw.read(), ref.dw, `dw of ${what}`, 10);
+      cmp(db.read(), ref.db, `db of ${what}`, 10);
+    }
+  });
+}
+DenseSuite.run();
+
+const Pool = suite('maxPool2d');
+Pool.after.each(disposeAll);
+Pool('forward, argmax and backward match the reference', () => {
+  const r = rng(4);
+  for (const [n, h, w, c, ph, pw, sh, sw] of [[1, 2, 2, 1, 2, 2, 2, 2], [2, 7, 7, 3, 2, 2, 2, 2], [3, 24, 24, 64, 2, 2, 2, 2], [2, 9, 11, 5, 3, 3, 2, 2], [1, 5, 6, 2, 3, 2, 1, 1]]) {
+    const what = `pool ${[n, h, w, c, ph, pw, sh, sw]}`;
+    const x = intArray(n * h * w * c, r, -50, 50); // ties happen: the first maximum must win
+    const ref = maxPoolRef(n, h, w, c, ph, pw, sh, sw, x);
+    const y = out([n, ref.oh, ref.ow, c]), arg = I([n, ref.oh, ref.ow, c]);
+    native.maxPool2dForward(T([n, h, w, c], x), y, arg, ph, pw, sh, sw);
+    exact(y.read(), ref.y, what);
+    exact(arg.read(), ref.arg, `argmax of ${what}`);
+    const dy = intArray(y.size, r);
+    const dx = out([n, h, w, c]);
+    native.maxPool2dBackward(T(y.shape, dy), arg, dx, ph, pw, sh, sw);
+    const dxRef = new Float64Array(x.length);
+    for (let o = 0; o < dy.length; ++o) {
+      const b = Math.floor(o / (ref.oh * ref.ow * c));
+      dxRef[b * h * w * c + ref.arg[o]] += dy[o];
+    }
+    exact(dx.read(), dxRef, `dx of ${what}`);
+  }
+});
+Pool.run();
+
+const Drop = suite('dropout');
+Drop.after.each(disposeAll);
+Drop('keeps 1 - rate of the units, scales them by 1 / (1 - rate), and backward uses the same mask', () => {
+  const n = 100_003;
+  const x = randomArray(n, rng(5), 0.5, 2);
+  for (const rate of [0.25, 0.5]) {
+    const y = out([n]);
+    native.dropoutForward(T([n], x), y, rate, 7, 3);
+    const yv = y.read();
+    let kept = 0;
+    for (let i = 0; i < n; ++i) {
+      if (yv[i] === 0) continue;
+      kept++;
+      assert.ok(Math.abs(yv[i] - Math.fround(x[i] * Math.fround(1 / (1 - rate)))) <= 1e-6 * yv[i], `kept value at ${i}`);
+    }
+    const p = 1 - rate, sigma = Math.sqrt(n * p * (1 - p));
+    assert.ok(Math.abs(kept - n * p) < 5 * sigma, `kept ${kept} of ${n} at rate ${rate}`);
+    const dx = out([n]);
+    native.dropoutBackward(T([n], new Float32Array(n).fill(1)), dx, rate, 7, 3);
+    const dxv = dx.read();
+    for (let i = 0; i < n; ++i) assert.is(dxv[i] === 0, yv[i] === 0, `mask differs at ${i}`);
+  }
+});
+Drop('a new offset draws a new mask; the same (seed, offset) the same one', () => {
+  const n = 4096, x = T([n], new Float32Array(n).fill(1));
+  const masks = [[7, 1], [7, 1], [7, 2], [8, 1]].map(([seed, offset]) => {
+    const y = out([n]);
+    native.dropoutForward(x, y, 0.5, seed, offset);
+    return Array.from(y.read(), v => (v === 0 ? 0 : 1)).join('');
+  });
+  assert.is(masks[0], masks[1]);
+  assert.is.not(masks[0], masks[2]);
+  assert.is.not(masks[0], masks[3]);
+});
+Drop.run();
+
+const Loss = suite('softmaxCrossEntropy');
+Loss.after.each(disposeAll);
+Loss('loss, gradient and correct count match the reference and accumulate', () => {
+  const r = rng(6);
+  for (const [n, k] of [[1, 1], [1, 10], [7, 10], [128, 10], [5, 3]]) {
+    const z = randomArray(n * k, r, -4, 4);
+    const labels = new Float32Array(n * k);
+    for (let i = 0; i < n; ++i) labels[i * k + Math.floor(r() * k)] = 1;
+    const ref = softmaxCrossEntropyRef(n, k, z, labels);
+    const metrics = T([3], new Float32Array([1, 2, 3]));
+    const dz = out([n, k]);
+    native.softmaxCrossEntropy(T([n, k], z), T([n, k], labels), dz, metrics);
+    const m = metrics.read();
+    close([m[0] - 1, m[1] - 2, m[2] - 3], [ref.loss, ref.correct, n], 1e-4, 1e-5, `metrics n=${n} k=${k}`);
+    close(dz.read(), ref.grad, ELEMENTWISE_TOL.atol, 1e-5, `dlogits n=${n} k=${k}`);
+    const p = out([n, k]);
+    native.softmax(T([n, k], z), p);
+    close(p.read(), ref.probs, ELEMENTWISE_TOL.atol, 1e-5, `softmax n=${n} k=${k}`);
+  }
+});
+Loss('is stable for huge logits', () => {
+  const z = T([2, 3], new Float32Array([1000, 0, -1000, -1e30, 1e30, 0]));
+  const labels = T([2, 3], new Float32Array([1, 0, 0, 0, 0, 1]));
+  const metrics = T([3], new Float32Array(3)), dz = out([2, 3]);
+  native.softmaxCrossEntropy(z, labels, dz, metrics);
+  const m = metrics.read();
+  assert.ok(Number.isFinite(m[0]), `loss ${m[0]}`);
+  close([m[0], m[1], m[2]], [1e30, 1, 2], 0, 1e-6, 'metrics');
+  close(dz.read(), [0, 0, 0, 0, 0.5, -0.5], 1e-7, 0, 'dlogits');
+});
+Loss.run();
+
+const Opt = suite('adadelta');
+Opt.after.each(disposeAll);
+Opt('two steps match the hand-worked example (Keras semantics)', () => {
+  // lr 1, rho 0.95, eps 1e-7, p = 1, gradients 0.5 then -0.25:
+  //   a1 = 0.05 * 0.25 = 0.0125; delta1 = 0.5 * sqrt(0 + 1e-7) / sqrt(0.0125 + 1e-7) = 0.00141420791
+  //   p1 = 0.99858579209; d1 = 0.05 * delta1^2 = 9.99992e-8
+  //   a2 = 0.95 * 0.0125 + 0.05 * 0.0625 = 0.015; delta2 = -0.25 * sqrt(d1 + 1e-7) / sqrt(0.015 + 1e-7) = -0.00091286606
+  //   p2 = 0.99949865816; d2 = 0.95 * d1 + 0.05 * delta2^2 = 1.36665462e-7
+  const p = T([2], new Float32Array([1, 1])), g = T([2], new Float32Array([0.5, 0.5]));
+  const a = T([2], new Float32Array(2)), d = T([2], new Float32Array(2));
+  const q = T([1], new Float32Array([3])), gq = T([1], new Float32Array([0])), aq = T([1], new Float32Array(1)), dq = T([1], new Float32Array(1));
+  native.adadelta([p, q], [g, gq], [a, aq], [d, dq], 1.0, 0.95, 1e-7);
+  close(p.read(), [0.99858579209, 0.99858579209], 0, 1e-6, 'p after step 1');
+  close(a.read(), [0.0125, 0.0125], 0, 1e-6, 'accum after step 1');
+  close(d.read(), [9.99992e-8, 9.99992e-8], 0, 1e-5, 'delta accum after step 1');
+  g.write(new Float32Array([-0.25, -0.25]));
+  native.adadelta([p, q], [g, gq], [a, aq], [d, dq], 1.0, 0.95, 1e-7);
+  close(p.read(), [0.99949865816, 0.99949865816], 0, 1e-6, 'p after step 2');
+  close(a.read(), [0.015, 0.015], 0, 1e-6, 'accum after step 2');
+  close(d.read(), [1.36665462e-7, 1.36665462e-7], 0, 1e-5, 'delta accum after step 2');
+  exact(q.read(), [3], 'a zero gradient leaves the parameter unchanged');
+});
+Opt('updates every tensor of a long list in one call', () => {
+  const shapes = [[3, 3, 1, 32], [32], [9216, 128], [10]];
+  const ps = shapes.map(s => T(s)), gs = shapes.map(s => T(s)), as = shapes.map(s => T(s)), ds = shapes.map(s => T(s));
+  for (const t of [...ps, ...as, ...ds]) t.fill(0);
+  for (const t of gs) t.fill(1);
+  native.adadelta(ps, gs, as, ds, 1.0, 0.95, 1e-7);
+  const expected = -Math.sqrt(1e-7) / Math.sqrt(0.05 + 1e-7);
+  for (const p of ps) close(p.read(), new Float64Array(p.size).fill(expected), 0, 1e-5, `param ${p.shape}`);
+});
+Opt.run();
+
+const Data = suite('data ops');
+Data.after.each(disposeAll);
+Data('gatherRows copies the indexed rows', () => {
+  const src = intArray(10 * 6, rng(7), -100, 100);
+  const idx = I([5], new Int32Array([9, 0, 3, 3, 7]));
+  const dst = out([3, 2, 3]);
+  native.gatherRows(T([10, 2, 3], src), idx, 1, dst);
+  const expected = [0, 3, 3].flatMap(i => Array.from(src.subarray(i * 6, i * 6 + 6)));
+  exact(dst.read(), expected, 'gathered rows');
+});
+Data('permutation is a permutation, reproducible from (seed, offset)', () => {
+  const draw = (seed: number, offset: number) => {
+    const t = I([1000]);
+    native.permutation(t, seed, offset);
+    return Array.from(t.read());
+  };
+  const a = draw(1, 0);
+  assert.equal([...a].sort((x, y) => x - y), Array.from({ length: 1000 }, (_, i) => i));
+  assert.equal(draw(1, 0), a);
+  assert.not.equal(draw(1, 1), a);
+  assert.not.equal(draw(2, 0), a);
+});
+Data('randomUniform fills [low, high) with mean near the middle', () => {
+  const n = 100_000, t = out([n]);
+  native.randomUniform(t, -0.5, 1.5, 3, 0);
+  const v = t.read();
+  let sum = 0;
+  for (const x of v) {
+    assert.ok(x >= -0.5 && x < 1.5, `value ${x}`);
+    sum += x;
+  }
+  assert.ok(Math.abs(sum / n - 0.5) < 0.01, `mean ${sum / n}`);
+});
+Data('oneHot and fromBytes', () => {
+  const oh = out([4, 3]);
+  native.oneHot(I([4], new Int32Array([2, 0, 1, 2])), oh);
+  exact(oh.read(), [0, 0, 1, 1, 0, 0, 0, 1, 0, 0, 0, 1], 'one-hot');
+  const bytes = Uint8Array.from({ length: 256 }, (_, i) => i);
+  const f = out([256]);
+  native.fromBytes(bytes, 255, f);
+  exact(f.read(), Array.from(bytes, b => Math.fround(b / 255)), 'bytes / 255 as Keras computes it');
+});
+Data.run();
