@@ -65,6 +65,9 @@ def main():
     args = ap.parse_args()
     dev = torch.device(args.device)
     torch.manual_seed(1)
+    cores = len(os.sched_getaffinity(0))
+    if torch.get_num_threads() < cores:  # some builds default to one thread; a fair peer uses every core
+        torch.set_num_threads(cores)
 
     x_train = read_idx(os.path.join(args.data, "train-images-idx3-ubyte")).float().div_(255).unsqueeze(1).to(dev)
     y_train = read_idx(os.path.join(args.data, "train-labels-idx1-ubyte")).long().to(dev)

@@ -1,6 +1,7 @@
 // The public API: layer and model validation messages, summary, tensors and memory, the native guards, the
 // backend choice, and the portable (non-AVX2) GEMM path.
 import { spawnSync } from 'node:child_process';
+import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -282,3 +283,35 @@ Backend('the portable GEMM (KERNELNET_CPU=generic) passes the whole op suite', (
 });
 
 Backend.run();
+
+const Threads = suite('worker threads');
+
+Threads('the addon loads and trains in two worker threads at once, and a worker exiting with live tensors exits cleanly', async () => {
+  const code = `
+    const { parentPort } = await import('node:worker_threads');
+    const k = await import(${JSON.stringify(new URL('../lib/index.js', import.meta.url).href)});
+    const x = k.tensor(new Float32Array(1000).map((_, i) => Math.sin(i)), [10, 100]);
+    const y = k.toCategorical([0, 1, 2, 0, 1, 2, 0, 1, 2, 0], 3);
+    const m = new k.Sequential({ seed: 1, layers: [new k.Flatten({ inputShape: [100] }), new k.Dense({ units: 3, activation: 'softmax' })] });
+    m.compile({ loss: 'categoricalCrossentropy', optimizer: new k.Adadelta() });
+    const h = await m.fit(x, y, { epochs: 2, verbose: 0 });
+    parentPort.postMessage({ loss: h.history.loss, live: k.memory().liveTensors }); // exits holding its tensors
+  `;
+  const before = memory();
+  const results = await Promise.all([0, 1].map(() => new Promise<{ loss: number[]; live: number; exit: number }>((resolve, reject) => {
+    const w = new Worker(code, { eval: true, type: 'module' } as ConstructorParameters<typeof Worker>[1]);
+    let msg: { loss: number[]; live: number };
+    w.on('message', m => (msg = m));
+    w.on('error', reject);
+    w.on('exit', exit => resolve({ ...msg, exit }));
+  })));
+  for (const r of results) {
+    assert.is(r.exit, 0);
+    assert.is(r.loss.length, 2);
+    assert.ok(r.live > 0, 'the worker held tensors when it exited');
+  }
+  assert.equal(results[0].loss, results[1].loss, 'the same seed trains the same in two threads at once');
+  assert.equal(memory(), before, "a worker's tensors are not counted in the main thread");
+});
+
+Threads.run();
