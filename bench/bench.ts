@@ -7,10 +7,9 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import {
-  Adadelta, Conv2D, Dense, Dropout, Flatten, MaxPooling2D, Sequential, backend, loadMnist, toCategorical,
-} from '../lib/index.js';
+import { backend, loadMnist, toCategorical } from '../lib/index.js';
 import { native, type NativeTensor } from '../lib/native.js';
+import { seedModel } from '../test/helpers.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -99,16 +98,7 @@ for (const t of made) t.dispose();
 // End to end: fit() on real MNIST, timed over whole epochs of `steps` batches (after a warm-up epoch).
 const { train } = loadMnist(undefined, { trainLimit: steps * B, testLimit: 0 });
 const y = toCategorical(train.labels, 10);
-const model = new Sequential({ seed: 1 });
-model.add(new Conv2D({ filters: 32, kernelSize: [3, 3], activation: 'relu', inputShape: [28, 28, 1] }));
-model.add(new Conv2D({ filters: 64, kernelSize: [3, 3], activation: 'relu' }));
-model.add(new MaxPooling2D({ poolSize: [2, 2] }));
-model.add(new Dropout({ rate: 0.25 }));
-model.add(new Flatten());
-model.add(new Dense({ units: 128, activation: 'relu' }));
-model.add(new Dropout({ rate: 0.5 }));
-model.add(new Dense({ units: 10, activation: 'softmax' }));
-model.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta({ learningRate: 1.0 }), metrics: ['accuracy'] });
+const model = seedModel(1);
 await model.fit(train.images, y, { batchSize: B, epochs: 1, verbose: 0 });
 const epochMs: number[] = [];
 for (let r = 0; r < 3; ++r) {

@@ -2,7 +2,24 @@
 // and read through the addon. Tolerances are |a - b| <= atol + rtol * |ref|, and a failure names the worst
 // element with both values.
 import * as assert from 'uvu/assert';
+import { Adadelta, Conv2D, Dense, Dropout, Flatten, MaxPooling2D, Sequential } from '../lib/index.js';
 import { native, type NativeTensor } from '../lib/native.js';
+
+/** The seed model (Keras mnist_cnn), compiled unless told otherwise. */
+export function seedModel(seed: number, compile = true): Sequential {
+  const model = new Sequential({ seed });
+  model.add(new Conv2D({ filters: 32, kernelSize: [3, 3], activation: 'relu', inputShape: [28, 28, 1] }));
+  model.add(new Conv2D({ filters: 64, kernelSize: [3, 3], activation: 'relu' }));
+  model.add(new MaxPooling2D({ poolSize: [2, 2] }));
+  model.add(new Dropout({ rate: 0.25 }));
+  model.add(new Flatten());
+  model.add(new Dense({ units: 128, activation: 'relu' }));
+  model.add(new Dropout({ rate: 0.5 }));
+  model.add(new Dense({ units: 10, activation: 'softmax' }));
+  if (compile)
+    model.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta({ learningRate: 1.0 }), metrics: ['accuracy'] });
+  return model;
+}
 
 /** A small deterministic PRNG (mulberry32) for test data. */
 export function rng(seed: number): () => number {
