@@ -111,6 +111,9 @@ Status CpuBackend::conv2d_backward(const Conv2dShape& s, const float* x, const f
   const long rows = s.col_rows(), cols = s.col_cols();
   const long in_size = static_cast<long>(s.h) * s.w * s.c, out_size = rows * s.f;
   const long wsize = cols * s.f;
+  // The partial sums live in the pool threads' scratch between the two parallel jobs below: another Node
+  // environment (a worker thread) must not run a conv backward, or resize the pool, in between.
+  std::lock_guard<std::mutex> lock(multi_job_mutex());
   const int threads = num_threads();
   std::vector<float*> dw_parts(threads, nullptr), db_parts(threads, nullptr);
 

@@ -116,8 +116,16 @@ Pool& pool() {
 
 }  // namespace
 
+std::mutex& multi_job_mutex() {
+  static std::mutex* m = new std::mutex();
+  return *m;
+}
+
 int num_threads() { return pool().size(); }
-void set_num_threads(int n) { pool().resize(n < 1 ? 1 : n); }
+void set_num_threads(int n) {
+  std::lock_guard<std::mutex> lock(multi_job_mutex());
+  pool().resize(n < 1 ? 1 : n);
+}
 void parallel_for(std::size_t n, const std::function<void(std::size_t, std::size_t, int)>& fn) {
   pool().run(n, fn);
 }
