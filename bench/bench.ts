@@ -34,10 +34,12 @@ const T = (shape: number[], dtype: 'float32' | 'int32' = 'float32') => {
 
 function time(fn: () => void): number {
   fn(); // warm-up: scratch buffers grow on first use
+  native.synchronize();
   const ms: number[] = [];
   for (let r = 0; r < reps; ++r) {
     const t0 = performance.now();
     fn();
+    native.synchronize(); // GPU launches are asynchronous: time their completion
     ms.push(performance.now() - t0);
   }
   return median(ms);

@@ -61,7 +61,7 @@ void Conv2dForward(const Napi::CallbackInfo& info) {
   const Conv2dShape s = conv_shape(a, x, w, y, sh, sw, same);
   a.expect(b, "b", DType::kFloat32, {s.f}, "[F]");
   a.distinct({y, x, w, b});
-  check_status(a.env(), a.data().backend->conv2d_forward(s, x->f32(), w->f32(), b->f32(), y->f32(), relu));
+  check_status(a.env(), a.backend()->conv2d_forward(s, x->f32(), w->f32(), b->f32(), y->f32(), relu));
 }
 
 // conv2dBackward(x, w, y, dy, dx | null, dw, db, strideH, strideW, padding, relu)
@@ -78,7 +78,7 @@ void Conv2dBackward(const Napi::CallbackInfo& info) {
   a.expect(dw, "dw", DType::kFloat32, {s.kh, s.kw, s.c, s.f}, "[KH,KW,C,F]");
   a.expect(db, "db", DType::kFloat32, {s.f}, "[F]");
   a.distinct({dx, dw, db, x, w, y, dy});
-  check_status(a.env(), a.data().backend->conv2d_backward(s, x->f32(), w->f32(), y->f32(), dy->f32(),
+  check_status(a.env(), a.backend()->conv2d_backward(s, x->f32(), w->f32(), y->f32(), dy->f32(),
                                                           dx ? dx->f32() : nullptr, dw->f32(), db->f32(), relu));
 }
 
@@ -106,7 +106,7 @@ void MaxPool2dForward(const Napi::CallbackInfo& info) {
   a.expect(y, "y", DType::kFloat32, {s.n, s.oh, s.ow, s.c}, "[N,OH,OW,C]");
   a.expect(argmax, "argmax", DType::kInt32, {s.n, s.oh, s.ow, s.c}, "[N,OH,OW,C]");
   a.distinct({y, argmax, x});
-  check_status(a.env(), a.data().backend->maxpool2d_forward(s, x->f32(), y->f32(), argmax->i32()));
+  check_status(a.env(), a.backend()->maxpool2d_forward(s, x->f32(), y->f32(), argmax->i32()));
 }
 
 // maxPool2dBackward(dy, argmax, dx, poolH, poolW, strideH, strideW)
@@ -117,7 +117,7 @@ void MaxPool2dBackward(const Napi::CallbackInfo& info) {
   a.expect(dy, "dy", DType::kFloat32, {s.n, s.oh, s.ow, s.c}, "[N,OH,OW,C]");
   a.expect(argmax, "argmax", DType::kInt32, {s.n, s.oh, s.ow, s.c}, "[N,OH,OW,C]");
   a.distinct({dx, dy, argmax});
-  check_status(a.env(), a.data().backend->maxpool2d_backward(s, dy->f32(), argmax->i32(), dx->f32()));
+  check_status(a.env(), a.backend()->maxpool2d_backward(s, dy->f32(), argmax->i32(), dx->f32()));
 }
 
 void dense_dims(Args& a, TensorHandle* x, TensorHandle* w, int* n, int* in, int* out) {
@@ -138,7 +138,7 @@ void DenseForward(const Napi::CallbackInfo& info) {
   a.expect(b, "b", DType::kFloat32, {out}, "[O]");
   a.expect(y, "y", DType::kFloat32, {n, out}, "[N,O]");
   a.distinct({y, x, w, b});
-  check_status(a.env(), a.data().backend->dense_forward(n, in, out, x->f32(), w->f32(), b->f32(), y->f32(), relu));
+  check_status(a.env(), a.backend()->dense_forward(n, in, out, x->f32(), w->f32(), b->f32(), y->f32(), relu));
 }
 
 // denseBackward(x, w, y, dy, dx | null, dw, db, relu)
@@ -155,7 +155,7 @@ void DenseBackward(const Napi::CallbackInfo& info) {
   a.expect(dw, "dw", DType::kFloat32, {in, out}, "[I,O]");
   a.expect(db, "db", DType::kFloat32, {out}, "[O]");
   a.distinct({dx, dw, db, x, w, y, dy});
-  check_status(a.env(), a.data().backend->dense_backward(n, in, out, x->f32(), w->f32(), y->f32(), dy->f32(),
+  check_status(a.env(), a.backend()->dense_backward(n, in, out, x->f32(), w->f32(), y->f32(), dy->f32(),
                                                          dx ? dx->f32() : nullptr, dw->f32(), db->f32(), relu));
 }
 
@@ -172,7 +172,7 @@ void Dropout(const Napi::CallbackInfo& info) {
   const float rate = static_cast<float>(a.number(2, "rate", 0.0, 0.999999));
   const uint64_t seed = a.uint53(3, "seed"), offset = a.uint53(4, "offset");
   same_size(a, src, kForward ? "x" : "dy", dst, kForward ? "y" : "dx");
-  Backend* be = a.data().backend;
+  Backend* be = a.backend();
   check_status(a.env(), kForward ? be->dropout_forward(src->size(), src->f32(), dst->f32(), rate, seed, offset)
                                  : be->dropout_backward(src->size(), src->f32(), dst->f32(), rate, seed, offset));
 }
@@ -190,7 +190,7 @@ void SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
   a.expect(m, "metrics", DType::kFloat32, {3}, "[loss sum, correct, count]");
   a.distinct({dz, m, z, y});
   if (n == 0) return;
-  check_status(a.env(), a.data().backend->softmax_cross_entropy(static_cast<int>(n), static_cast<int>(k), z->f32(), y->f32(),
+  check_status(a.env(), a.backend()->softmax_cross_entropy(static_cast<int>(n), static_cast<int>(k), z->f32(), y->f32(),
                                                                 dz ? dz->f32() : nullptr, m->f32()));
 }
 
@@ -202,7 +202,7 @@ void Softmax(const Napi::CallbackInfo& info) {
   a.expect(p, "probs", DType::kFloat32, {z->shape()[0], z->shape()[1]}, "[N,K]");
   a.distinct({p, z});
   if (z->size() == 0) return;
-  check_status(a.env(), a.data().backend->softmax(static_cast<int>(z->shape()[0]), static_cast<int>(z->shape()[1]), z->f32(), p->f32()));
+  check_status(a.env(), a.backend()->softmax(static_cast<int>(z->shape()[0]), static_cast<int>(z->shape()[1]), z->f32(), p->f32()));
 }
 
 // adadelta(params[], grads[], accums[], deltaAccums[], learningRate, rho, epsilon)
@@ -228,7 +228,7 @@ void Adadelta(const Napi::CallbackInfo& info) {
     }
     list.push_back({params[i]->f32(), grads[i]->f32(), accums[i]->f32(), deltas[i]->f32(), params[i]->size()});
   }
-  check_status(a.env(), a.data().backend->adadelta(list.data(), static_cast<int>(list.size()), lr, rho, eps));
+  check_status(a.env(), a.backend()->adadelta(list.data(), static_cast<int>(list.size()), lr, rho, eps));
 }
 
 // gatherRows(src, indices, start, dst): dst[i] = src[indices[start + i]]
@@ -249,7 +249,7 @@ void GatherRows(const Napi::CallbackInfo& info) {
   const std::size_t src_rows = static_cast<std::size_t>(src->shape()[0]);
   const std::size_t row_size = src_rows ? src->size() / src_rows : 0;
   if (rows == 0 || row_size == 0) return;
-  check_status(a.env(), a.data().backend->gather_rows(src->f32(), src_rows, row_size, idx->i32(), static_cast<std::size_t>(start), static_cast<std::size_t>(rows), dst->f32()));
+  check_status(a.env(), a.backend()->gather_rows(src->f32(), src_rows, row_size, idx->i32(), static_cast<std::size_t>(start), static_cast<std::size_t>(rows), dst->f32()));
 }
 
 // permutation(indices, seed, offset)
@@ -258,7 +258,7 @@ void Permutation(const Napi::CallbackInfo& info) {
   TensorHandle* idx = a.tensor(0, "indices");
   const uint64_t seed = a.uint53(1, "seed"), offset = a.uint53(2, "offset");
   a.expect_rank(idx, "indices", DType::kInt32, 1, "[N]");
-  check_status(a.env(), a.data().backend->permutation(idx->i32(), idx->size(), seed, offset));
+  check_status(a.env(), a.backend()->permutation(idx->i32(), idx->size(), seed, offset));
 }
 
 // randomUniform(t, low, high, seed, offset)
@@ -269,7 +269,7 @@ void RandomUniform(const Napi::CallbackInfo& info) {
   const uint64_t seed = a.uint53(3, "seed"), offset = a.uint53(4, "offset");
   if (t->dtype() != DType::kFloat32) a.fail("ERR_KERNELNET_SHAPE", "expected t to be a float32 tensor but received " + t->describe());
   if (!(low <= high)) a.fail("ERR_KERNELNET_ARG", "expected low <= high");
-  check_status(a.env(), a.data().backend->random_uniform(t->f32(), t->size(), static_cast<float>(low), static_cast<float>(high), seed, offset));
+  check_status(a.env(), a.backend()->random_uniform(t->f32(), t->size(), static_cast<float>(low), static_cast<float>(high), seed, offset));
 }
 
 // oneHot(labels, out)
@@ -279,7 +279,7 @@ void OneHot(const Napi::CallbackInfo& info) {
   a.expect_rank(labels, "labels", DType::kInt32, 1, "[N]");
   a.expect(out, "out", DType::kFloat32, {labels->shape()[0], kAny}, "[N,K]");
   if (out->shape()[1] > INT_MAX) a.fail("ERR_KERNELNET_SHAPE", "too many classes");
-  check_status(a.env(), a.data().backend->one_hot(labels->i32(), labels->size(), static_cast<int>(out->shape()[1]), out->f32()));
+  check_status(a.env(), a.backend()->one_hot(labels->i32(), labels->size(), static_cast<int>(out->shape()[1]), out->f32()));
 }
 
 // fromBytes(bytes: Uint8Array, divisor, out)
@@ -293,7 +293,7 @@ void FromBytes(const Napi::CallbackInfo& info) {
   if (out->dtype() != DType::kFloat32 || out->size() != bytes.ElementLength())
     a.fail("ERR_KERNELNET_SHAPE", "expected out to be a float32 tensor of " + std::to_string(bytes.ElementLength()) + " elements but received " + out->describe());
   if (out->size() == 0) return;
-  check_status(a.env(), a.data().backend->from_bytes(bytes.Data(), bytes.ElementLength(), divisor, out->f32()));
+  check_status(a.env(), a.backend()->from_bytes(bytes.Data(), bytes.ElementLength(), divisor, out->f32()));
 }
 
 Napi::Value Stats(const Napi::CallbackInfo& info) {
@@ -326,17 +326,56 @@ std::string cpu_device_name() {
   return "CPU, " + std::to_string(num_threads()) + " threads, " + gemm_kernel_name() + " GEMM";
 }
 
+// CUDA where a device and driver answer, else the CPU, with the reason; KERNELNET_BACKEND=cpu|cuda forces one.
 void choose_backend(Napi::Env env, EnvData& d) {
   const char* forced = std::getenv("KERNELNET_BACKEND");
   const std::string f = forced ? forced : "";
   if (!f.empty() && f != "cpu" && f != "cuda")
     throw_error(env, "ERR_KERNELNET_BACKEND", "KERNELNET_BACKEND must be 'cpu' or 'cuda' but is '" + f + "'");
-  if (f == "cuda")
-    throw_error(env, "ERR_KERNELNET_BACKEND", "KERNELNET_BACKEND=cuda, but this build of kernelnet has no CUDA backend (it was built without nvcc); unset KERNELNET_BACKEND to use the CPU backend");
+#ifdef KERNELNET_WITH_CUDA
+  d.cuda = cuda_backend(&d.cuda_device, &d.cuda_reason);
+#else
+  d.cuda_reason = "this build of kernelnet has no CUDA backend (it was built where nvcc was not found, or as the CPU-only fallback)";
+#endif
+  if (f == "cuda" && !d.cuda)
+    throw_error(env, "ERR_KERNELNET_BACKEND", "KERNELNET_BACKEND=cuda, but the CUDA backend cannot run: " + d.cuda_reason + "; unset KERNELNET_BACKEND to use the CPU backend");
+  if (d.cuda && f != "cpu") {
+    d.backend = d.cuda;
+    d.backend_name = "cuda";
+    d.device = d.cuda_device;
+    d.reason = f == "cuda" ? "forced by KERNELNET_BACKEND=cuda" : "a CUDA device answered";
+    return;
+  }
   d.backend = &cpu_backend();
   d.backend_name = "cpu";
   d.device = cpu_device_name();
-  d.reason = f == "cpu" ? "forced by KERNELNET_BACKEND=cpu" : "this build of kernelnet has no CUDA backend (nvcc was not found when it was built)";
+  d.reason = f == "cpu" ? "forced by KERNELNET_BACKEND=cpu" : d.cuda_reason;
+}
+
+// backends(): what each backend would run on, and whether it can.
+Napi::Value Backends(const Napi::CallbackInfo& info) {
+  Args a(info, "backends");
+  Napi::Env env = info.Env();
+  Napi::Object cpu = Napi::Object::New(env), cuda = Napi::Object::New(env), o = Napi::Object::New(env);
+  cpu.Set("available", true);
+  cpu.Set("device", cpu_device_name());
+  cuda.Set("available", a.data().cuda != nullptr);
+  cuda.Set("device", a.data().cuda_device);
+  cuda.Set("reason", a.data().cuda_reason);
+  o.Set("cpu", cpu);
+  o.Set("cuda", cuda);
+  return o;
+}
+
+// synchronize(device?): waits for the queued work of a backend (default: the environment's).
+void Synchronize(const Napi::CallbackInfo& info) {
+  Args a(info, "synchronize");
+  Backend* be = a.data().backend;
+  if (info.Length() > 0 && !info[0].IsUndefined()) {
+    be = a.choice(0, "device", {"cpu", "cuda"}) == "cpu" ? &cpu_backend() : a.data().cuda;
+    if (!be) a.fail("ERR_KERNELNET_DEVICE", "no CUDA device is usable: " + a.data().cuda_reason);
+  }
+  check_status(info.Env(), be->synchronize());
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -370,6 +409,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("fromBytes", Napi::Function::New<FromBytes>(env, "fromBytes"));
   exports.Set("stats", Napi::Function::New<Stats>(env, "stats"));
   exports.Set("backend", Napi::Function::New<BackendInfo>(env, "backend"));
+  exports.Set("backends", Napi::Function::New<Backends>(env, "backends"));
+  exports.Set("synchronize", Napi::Function::New<Synchronize>(env, "synchronize"));
   exports.Set("numThreads", Napi::Function::New<NumThreads>(env, "numThreads"));
   exports.Set("cpuKernel", Napi::Function::New<CpuKernel>(env, "cpuKernel"));
   return exports;

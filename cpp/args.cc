@@ -73,8 +73,17 @@ TensorHandle* Args::tensor_at(int i, const char* name, bool optional) {
   TensorHandle* t = TensorHandle::From(v);
   if (!t) fail("ERR_KERNELNET_ARG", std::string("expected ") + name + " to be a Tensor" + (optional ? " or null" : "") + " but received " + describe_value(v), true);
   if (t->disposed()) fail("ERR_KERNELNET_DISPOSED", std::string("expected ") + name + " to be a live Tensor but it was disposed");
-  if (t->backend() != data_->backend) fail("ERR_KERNELNET_DEVICE", std::string(name) + " lives on " + t->backend()->name() + " but this environment computes on " + data_->backend->name());
+  same_backend(t, name);
   return t;
+}
+
+void Args::same_backend(TensorHandle* t, const std::string& name) {
+  if (!backend_) {
+    backend_ = t->backend();
+    backend_arg_ = name;
+  } else if (t->backend() != backend_) {
+    fail("ERR_KERNELNET_DEVICE", name + " lives on " + t->backend()->name() + " but " + backend_arg_ + " on " + backend_->name() + "; all tensors of an op must be on one device");
+  }
 }
 
 TensorHandle* Args::tensor(int i, const char* name) { return tensor_at(i, name, false); }
@@ -134,7 +143,7 @@ std::vector<TensorHandle*> Args::tensor_array(int i, const char* name) {
     TensorHandle* t = TensorHandle::From(e);
     if (!t) fail("ERR_KERNELNET_ARG", "expected " + label + " to be a Tensor but received " + describe_value(e), true);
     if (t->disposed()) fail("ERR_KERNELNET_DISPOSED", "expected " + label + " to be a live Tensor but it was disposed");
-    if (t->backend() != data_->backend) fail("ERR_KERNELNET_DEVICE", label + " lives on another backend");
+    same_backend(t, label);
     out.push_back(t);
   }
   return out;

@@ -34,6 +34,8 @@ class Args {
   Args(const Napi::CallbackInfo& info, const char* op);
   Napi::Env env() const { return info_.Env(); }
   EnvData& data() const { return *data_; }
+  // The backend of the tensors read so far (all must share one): the op runs there.
+  Backend* backend() const { return backend_ ? backend_ : data_->backend; }
 
   TensorHandle* tensor(int i, const char* name);
   TensorHandle* optional_tensor(int i, const char* name);  // null or undefined -> nullptr
@@ -58,6 +60,9 @@ class Args {
   const Napi::CallbackInfo& info_;
   const char* op_;
   EnvData* data_;
+  Backend* backend_ = nullptr;
+  std::string backend_arg_;
+  void same_backend(TensorHandle* t, const std::string& name);
 };
 
 }  // namespace kn

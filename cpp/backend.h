@@ -55,6 +55,8 @@ class Backend {
   virtual Status upload(void* dst, const void* src, std::size_t bytes) = 0;
   virtual Status download(void* dst, const void* src, std::size_t bytes) = 0;
   virtual Status fill(float* dst, float value, std::size_t count) = 0;
+  // Waits for all queued work (a no-op on the CPU, whose ops are synchronous).
+  virtual Status synchronize() { return Status::Ok(); }
 
   // y = act(conv(x, w) + b), act = relu or identity.
   virtual Status conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* y,
@@ -105,5 +107,11 @@ class Backend {
 };
 
 Backend& cpu_backend();
+
+#ifdef KERNELNET_WITH_CUDA
+// The CUDA backend (cuda/), if a device and a new enough driver answer; else nullptr with *reason saying why.
+// *device names the device. Probed once per process.
+Backend* cuda_backend(std::string* device, std::string* reason);
+#endif
 
 }  // namespace kn

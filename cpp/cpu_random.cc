@@ -2,6 +2,7 @@
 // inverted dropout (the mask is recomputed in backward, never stored), a shuffle permutation, and uniform
 // initialisation. Element i of a stream uses word i % 4 of block i / 4, so results do not depend on threading.
 #include "cpu_backend.h"
+#include "permutation.h"
 #include "philox.h"
 
 namespace kn {
@@ -47,17 +48,7 @@ Status CpuBackend::random_uniform(float* dst, std::size_t count, float low, floa
 }
 
 Status CpuBackend::permutation(int32_t* indices, std::size_t n, uint64_t seed, uint64_t offset) {
-  for (std::size_t i = 0; i < n; ++i) indices[i] = static_cast<int32_t>(i);
-  // Fisher-Yates from the top; j is drawn by Lemire's multiply-shift from a 32-bit Philox word.
-  for (std::size_t i = n; i > 1; --i) {
-    const Philox4 r = philox4x32_10(static_cast<uint32_t>(i), static_cast<uint32_t>(i >> 32),
-                                    static_cast<uint32_t>(offset), static_cast<uint32_t>(offset >> 32),
-                                    static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
-    const std::size_t j = static_cast<std::size_t>((static_cast<uint64_t>(r.v[0]) * i) >> 32);
-    const int32_t t = indices[i - 1];
-    indices[i - 1] = indices[j];
-    indices[j] = t;
-  }
+  fisher_yates(indices, n, seed, offset);
   return Status::Ok();
 }
 

@@ -54,7 +54,9 @@ Napi::Function TensorHandle::Define(Napi::Env env) {
                      });
 }
 
-// new NativeTensor(shape: number[], dtype: 'float32' | 'int32', data?: Float32Array | Int32Array)
+// new NativeTensor(shape: number[], dtype: 'float32' | 'int32', data?: Float32Array | Int32Array,
+//                  device?: 'cpu' | 'cuda')   (default: the environment's backend)
+// new NativeTensor(shape, dtype, source: NativeTensor)   a view of source's buffer
 TensorHandle::TensorHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TensorHandle>(info) {
   Args args(info, "new Tensor");
   Napi::Env env = info.Env();
@@ -90,12 +92,18 @@ TensorHandle::TensorHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Te
       return;
     }
   }
+  Backend* backend = data.backend;
+  if (info.Length() > 3 && !info[3].IsUndefined()) {
+    const std::string device = args.choice(3, "device", {"cpu", "cuda"});
+    backend = device == "cpu" ? &cpu_backend() : data.cuda;
+    if (!backend) args.fail("ERR_KERNELNET_DEVICE", "no CUDA device is usable: " + data.cuda_reason);
+  }
   const std::size_t bytes = size_ * 4;
   buffer_ = std::make_shared<Buffer>();
-  buffer_->backend = data.backend;
-  buffer_->data = data.backend->alloc(bytes);
+  buffer_->backend = backend;
+  buffer_->data = backend->alloc(bytes);
   if (!buffer_->data)
-    args.fail("ERR_KERNELNET_OOM", "out of memory allocating " + std::to_string(bytes) + " bytes for a tensor of shape " + shape_string(shape_) + " on " + data.backend->name());
+    args.fail("ERR_KERNELNET_OOM", "out of memory allocating " + std::to_string(bytes) + " bytes for a tensor of shape " + shape_string(shape_) + " on " + backend->name());
   buffer_->bytes = bytes;
   buffer_->registry = registry_.get();
   registry_->live.insert(buffer_.get());
@@ -166,7 +174,7 @@ void TensorHandle::Fill(const Napi::CallbackInfo& info) {
 Napi::Value TensorHandle::Reshape(const Napi::CallbackInfo& info) {
   check_live("reshape");
   EnvData* data = info.Env().GetInstanceData<EnvData>();
-  return data->tensor_ctor.New({info[0], Napi::String::New(info.Env(), dtype_name(dtype_)), Value()});
+  return data->tensor_ctor.New({info[0], Napi::String::New(info.Env(), dtype_name(dtype_)), Value(), info.Env().Undefined()});
 }
 
 void TensorHandle::Dispose(const Napi::CallbackInfo&) {

@@ -44,8 +44,10 @@ struct Registry {
 struct EnvData {
   Napi::FunctionReference tensor_ctor;
   std::shared_ptr<Registry> registry;
-  Backend* backend = nullptr;
+  Backend* backend = nullptr;  // where new tensors live unless told otherwise
   std::string backend_name, device, reason;
+  Backend* cuda = nullptr;  // the CUDA backend when usable, else null with cuda_reason saying why
+  std::string cuda_device, cuda_reason;
 };
 
 class TensorHandle : public Napi::ObjectWrap<TensorHandle> {

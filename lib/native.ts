@@ -5,11 +5,12 @@ import { fileURLToPath } from 'node:url';
 
 export type DType = 'float32' | 'int32';
 export type Padding = 'valid' | 'same';
+export type Device = 'cpu' | 'cuda';
 
 export interface NativeTensor {
   readonly shape: number[];
   readonly dtype: DType;
-  readonly device: string;
+  readonly device: Device;
   readonly size: number;
   readonly disposed: boolean;
   read(): Float32Array | Int32Array;
@@ -35,7 +36,8 @@ export interface MemoryStats {
 }
 
 export interface Native {
-  Tensor: new (shape: number[], dtype: DType, data?: Float32Array | Int32Array | NativeTensor) => NativeTensor;
+  /** A tensor on `device` (default: the environment's backend), or a view of another tensor's buffer. */
+  Tensor: new (shape: number[], dtype: DType, data?: Float32Array | Int32Array | NativeTensor, device?: Device) => NativeTensor;
   conv2dForward(x: NativeTensor, w: NativeTensor, b: NativeTensor, y: NativeTensor, strideH: number,
     strideW: number, padding: Padding, relu: boolean): void;
   conv2dBackward(x: NativeTensor, w: NativeTensor, y: NativeTensor, dy: NativeTensor, dx: NativeTensor | null,
@@ -62,6 +64,9 @@ export interface Native {
   fromBytes(bytes: Uint8Array, divisor: number, out: NativeTensor): void;
   stats(): MemoryStats;
   backend(): BackendInfo;
+  backends(): { cpu: { available: true; device: string }; cuda: { available: boolean; device: string; reason: string } };
+  /** Waits for the queued work of a backend (default: the environment's). */
+  synchronize(device?: Device): void;
   numThreads(n?: number): number;
   cpuKernel(): string;
 }

@@ -211,7 +211,7 @@ Guards('every native function throws a coded error, never crashes, on hostile ar
   ];
   let calls = 0;
   for (const [name, fn] of Object.entries(native)) {
-    if (typeof fn !== 'function' || name === 'Tensor' || ['stats', 'backend', 'numThreads', 'cpuKernel'].includes(name)) continue;
+    if (typeof fn !== 'function' || name === 'Tensor' || ['stats', 'backend', 'backends', 'synchronize', 'numThreads', 'cpuKernel'].includes(name)) continue;
     for (const args of hostile) {
       calls++;
       try {
@@ -241,10 +241,13 @@ function child(env: Record<string, string>, code: string) {
   return spawnSync(process.execPath, ['--input-type=module', '-e', code], { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8' });
 }
 
-Backend('backend() names the CPU backend and why it was chosen', () => {
-  const b = backend();
-  assert.is(b.name, 'cpu');
-  assert.match(b.device, /CPU, \d+ threads/);
+Backend('backend() names the backend in use and why it was chosen', () => {
+  const b = backend(), all = native.backends();
+  assert.is(b.name, all.cuda.available ? 'cuda' : 'cpu');
+  if (b.name === 'cpu') {
+    assert.match(b.device, /CPU, \d+ threads/);
+    assert.is(b.reason, all.cuda.reason, 'the CPU backend says why CUDA is not used');
+  }
   assert.ok(b.reason.length > 10, b.reason);
 });
 

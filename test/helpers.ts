@@ -3,7 +3,7 @@
 // element with both values.
 import * as assert from 'uvu/assert';
 import { Adadelta, Conv2D, Dense, Dropout, Flatten, MaxPooling2D, Sequential } from '../lib/index.js';
-import { native, type NativeTensor } from '../lib/native.js';
+import { native, type Device, type NativeTensor } from '../lib/native.js';
 
 /** The seed model (Keras mnist_cnn), compiled unless told otherwise. */
 export function seedModel(seed: number, compile = true): Sequential {
@@ -45,21 +45,21 @@ export function intArray(n: number, r: () => number, lo = -3, hi = 3): Float32Ar
 export const live: NativeTensor[] = [];
 
 /** A float32 tensor holding data (tracked so tests can dispose everything they made). */
-export function T(shape: number[], data?: Float32Array): NativeTensor {
-  const t = new native.Tensor(shape, 'float32', data);
+export function T(shape: number[], data?: Float32Array, device?: Device): NativeTensor {
+  const t = new native.Tensor(shape, 'float32', data, device);
   live.push(t);
   return t;
 }
 
 /** An output tensor poisoned with NaN, so an element the op forgets to write fails the comparison. */
-export function out(shape: number[]): NativeTensor {
-  const t = T(shape);
+export function out(shape: number[], device?: Device): NativeTensor {
+  const t = T(shape, undefined, device);
   t.fill(NaN);
   return t;
 }
 
-export function I(shape: number[], data?: Int32Array): NativeTensor {
-  const t = new native.Tensor(shape, 'int32', data);
+export function I(shape: number[], data?: Int32Array, device?: Device): NativeTensor {
+  const t = new native.Tensor(shape, 'int32', data, device);
   live.push(t);
   return t;
 }
@@ -89,6 +89,20 @@ export function exact(actual: ArrayLike<number>, expected: ArrayLike<number>, wh
 }
 
 // ---- naive references (float64), channels-last ----
+
+/** Convolution shapes for op tests: awkward sizes, strides, 'same' padding, and the seed model's layers. */
+export const CONV_CASES: ConvCase[] = [
+  { n: 1, h: 3, w: 3, c: 1, kh: 3, kw: 3, f: 1, sh: 1, sw: 1, same: false },
+  { n: 3, h: 7, w: 6, c: 3, kh: 3, kw: 2, f: 5, sh: 1, sw: 1, same: false },
+  { n: 2, h: 9, w: 8, c: 4, kh: 3, kw: 3, f: 17, sh: 2, sw: 2, same: true },
+  { n: 3, h: 11, w: 13, c: 2, kh: 5, kw: 3, f: 7, sh: 2, sw: 3, same: false },
+  { n: 2, h: 6, w: 7, c: 3, kh: 4, kw: 4, f: 3, sh: 1, sw: 1, same: true },
+  { n: 4, h: 28, w: 28, c: 1, kh: 3, kw: 3, f: 32, sh: 1, sw: 1, same: false }, // the seed's conv1
+  { n: 2, h: 26, w: 26, c: 32, kh: 3, kw: 3, f: 64, sh: 1, sw: 1, same: false }, // the seed's conv2
+];
+
+/** Dense shapes [n, in, out]: 1s, odd and prime sizes, bigger than a tile, the seed's flattened input. */
+export const DENSE_CASES: [number, number, number][] = [[1, 1, 1], [7, 13, 19], [3, 300, 10], [128, 300, 37], [5, 200, 700], [33, 9216, 17]];
 
 export interface ConvCase { n: number; h: number; w: number; c: number; kh: number; kw: number; f: number; sh: number; sw: number; same: boolean }
 

@@ -7,22 +7,13 @@ import * as assert from 'uvu/assert';
 import { native } from '../lib/native.js';
 import {
   I, T, close, convBackwardRef, convOut, convRef, denseBackwardRef, denseRef, disposeAll, exact, intArray, maxPoolRef,
-  out, randomArray, rng, softmaxCrossEntropyRef, type ConvCase,
+  out, randomArray, rng, softmaxCrossEntropyRef, CONV_CASES, DENSE_CASES, type ConvCase,
 } from './helpers.js';
 
 // Tolerances (float32 kernels vs float64 reference): GEMM-based ops accumulate up to a few hundred products.
 const GEMM_TOL = { atol: 1e-5, rtol: 1e-4 };
 const ELEMENTWISE_TOL = { atol: 1e-6, rtol: 1e-6 };
 
-const CONV_CASES: ConvCase[] = [
-  { n: 1, h: 3, w: 3, c: 1, kh: 3, kw: 3, f: 1, sh: 1, sw: 1, same: false },
-  { n: 3, h: 7, w: 6, c: 3, kh: 3, kw: 2, f: 5, sh: 1, sw: 1, same: false },
-  { n: 2, h: 9, w: 8, c: 4, kh: 3, kw: 3, f: 17, sh: 2, sw: 2, same: true },
-  { n: 3, h: 11, w: 13, c: 2, kh: 5, kw: 3, f: 7, sh: 2, sw: 3, same: false },
-  { n: 2, h: 6, w: 7, c: 3, kh: 4, kw: 4, f: 3, sh: 1, sw: 1, same: true },
-  { n: 4, h: 28, w: 28, c: 1, kh: 3, kw: 3, f: 32, sh: 1, sw: 1, same: false }, // the seed's conv1
-  { n: 2, h: 26, w: 26, c: 32, kh: 3, kw: 3, f: 64, sh: 1, sw: 1, same: false }, // the seed's conv2
-];
 
 const label = (s: ConvCase) => `conv ${JSON.stringify(s)}`;
 
@@ -66,7 +57,6 @@ for (const [kind, gen] of [['int', intArray], ['float', randomArray]] as const) 
 }
 Conv.run();
 
-const DENSE_CASES = [[1, 1, 1], [7, 13, 19], [3, 300, 10], [128, 300, 37], [5, 200, 700], [33, 9216, 17]];
 
 const DenseSuite = suite('dense');
 DenseSuite.after.each(disposeAll);

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The GPU check (npm run test:gpu): the whole test suite on the CUDA backend, compute-sanitizer memcheck and
+# racecheck on the CUDA op suite, the full 12-epoch seed example on CUDA, and the bench; then one record with
+# the git commit, GPU, driver, tests passed/failed, sanitizer verdicts, test accuracy, seconds per epoch and
+# peak GPU memory, written to bench/results/gpu-<date>-<commit>.json (and to $OUT when set).
+#   EPOCHS=12 SANITIZE=1 bash bench/gpu-check.sh
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+epochs=${EPOCHS:-12}
+logs=${OUT:-$(mktemp -d)}
+mkdir -p "$logs" bench/results
+commit=${COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}
+export KERNELNET_BACKEND=cuda
+strip() { sed 's/\x1b\[[0-9;]*m//g' "$1"; }
+count() { strip "$1" | grep -E "^\s*$2:" | tail -1 | grep -oE '[0-9]+' || echo 0; }
+
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$logs/gpu.txt" 2>&1
+echo "== GPU: $(cat "$logs/gpu.txt")"
+npx tsc -p tsconfig.json || exit 1
+
+echo "== test suite on CUDA"
+npx uvu dist/test '\.test\.js$' > "$logs/test.log" 2>&1
+test_status=$?
+tail -5 "$logs/test.log"
+total=$(count "$logs/test.log" Total) passed=$(count "$logs/test.log" Passed) skipped=$(count "$logs/test.log" Skipped)
+
+sanitize() { # tool -> verdict
+  if ! command -v compute-sanitizer > /dev/null; then echo "not run: compute-sanitizer not found"; return; fi
+  timeout 900 compute-sanitizer --tool "$1" --error-exitcode 9 node dist/test/cuda.test.js > "$logs/sanitizer-$1.log" 2>&1
+  case $? in
+    0) echo "clean";;
+    9) echo "errors: $(grep -m1 -E '========= (Invalid|Race|Error)' "$logs/sanitizer-$1.log" | head -c 200)";;
+    124) echo "not finished in 900 s";;
+    *) echo "failed to run (see sanitizer-$1.log)";;
+  esac
+}
+memcheck="not run" racecheck="not run"
+if [ "${SANITIZE:-1}" = 1 ]; then
+  echo "== compute-sanitizer"
+  memcheck=$(sanitize memcheck); echo "memcheck: $memcheck"
+  racecheck=$(sanitize racecheck); echo "racecheck: $racecheck"
+fi
+
+echo "== mnist_cnn, $epochs epochs on CUDA"
+( peak=0; while sleep 0.5; do
+    m=$(nvidia-smi --query-compute-apps=used_memory --format=csv,noheader,nounits 2>/dev/null | sort -n | tail -1)
+    [ -n "$m" ] && [ "$m" -gt "$peak" ] && peak=$m && echo "$peak" > "$logs/peak-mib.txt"
+  done ) & sampler=$!
+node dist/examples/mnist_cnn.js --backend cuda --epochs "$epochs" --seed 1 --json "$logs/mnist.json" > "$logs/mnist.log" 2>&1
+mnist_status=$?
+kill $sampler 2>/dev/null
+tail -3 "$logs/mnist.log"
+
+echo "== bench"
+node dist/bench/bench.js --json "$logs/bench.json" > "$logs/bench.log" 2>&1
+cat "$logs/bench.log"
+
+record="bench/results/gpu-$(date -u +%Y%m%d)-$commit.json"
+node -e '
+const fs = require("fs"), [logs, record, commit, total, passed, skipped, testStatus, memcheck, racecheck, mnistStatus] = process.argv.slice(1);
+const read = f => { try { return JSON.parse(fs.readFileSync(`${logs}/${f}`, "utf8")); } catch { return null; } };
+const mnist = read("mnist.json"), bench = read("bench.json");
+const peak = fs.existsSync(`${logs}/peak-mib.txt`) ? Number(fs.readFileSync(`${logs}/peak-mib.txt`, "utf8")) : null;
+const r = {
+  commit, date: new Date().toISOString(), gpu: fs.readFileSync(`${logs}/gpu.txt`, "utf8").trim(),
+  backend: mnist?.backend ?? bench?.backend ?? null,
+  tests: { total: +total, passed: +passed, failed: +total - +passed, skipped: +skipped, exitStatus: +testStatus },
+  sanitizers: { memcheck, racecheck },
+  mnist: mnist ? { epochs: mnist.epochs, testAccuracy: mnist.testAccuracy, testLoss: mnist.testLoss, secondsPerEpoch: mnist.secondsPerEpoch,
+    valAccuracy: mnist.history.val_accuracy } : { exitStatus: +mnistStatus },
+  peakGpuMemoryMiB: peak,
+  bench: bench ? { imagesPerSecond: bench.imagesPerSecond, secondsPerEpoch: bench.secondsPerEpoch, ops: bench.ops } : null,
+};
+fs.writeFileSync(record, JSON.stringify(r, null, 2) + "\n");
+if (process.env.OUT) fs.writeFileSync(`${process.env.OUT}/${record.split("/").pop()}`, JSON.stringify(r, null, 2) + "\n");
+console.log(JSON.stringify({ ...r, bench: undefined }, null, 2));
+' "$logs" "$record" "$commit" "$total" "$passed" "$skipped" "$test_status" "$memcheck" "$racecheck" "$mnist_status"
+echo "wrote $record"
+[ "$test_status" = 0 ] && [ "$mnist_status" = 0 ]

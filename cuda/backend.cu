@@ -1,0 +1,231 @@
+// The CUDA backend's device probe, memory, scratch buffers and data ops: fill, gather of a shuffled batch,
+// one-hot, bytes to floats, and the shuffle permutation (drawn on the host once per epoch by the same code as
+// the CPU backend, then uploaded: never inside a training step).
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "cuda_backend.cuh"
+#include "gemm.cuh"
+#include "permutation.h"
+
+namespace kn {
+namespace cu {
+
+bool debug_sync() {
+  static const bool on = [] {
+    const char* s = std::getenv("KERNELNET_CUDA_SYNC");
+    return s && *s && std::strcmp(s, "0") != 0;
+  }();
+  return on;
+}
+
+namespace {
+
+__global__ void fill_kernel(float* dst, float value, long long n) {
+  const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+  if (i < n) dst[i] = value;
+}
+
+// dst[r, :] = src[indices[start + r], :]; an index out of range gives a zero row.
+__global__ void gather_rows_kernel(const float* __restrict__ src, long long src_rows, long long row_size,
+                                   const int32_t* __restrict__ indices, long long start, long long total,
+                                   float* __restrict__ dst) {
+  const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+  if (i >= total) return;
+  const long long r = i / row_size, c = i % row_size;
+  const int32_t s = indices[start + r];
+  dst[i] = (s >= 0 && s < src_rows) ? src[s * row_size + c] : 0.0f;
+}
+
+__global__ void one_hot_kernel(const int32_t* __restrict__ labels, long long n, int k, float* __restrict__ out) {
+  const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+  if (i >= n * k) return;
+  out[i] = labels[i / k] == (int)(i % k) ? 1.0f : 0.0f;
+}
+
+__global__ void from_bytes_kernel(const uint8_t* __restrict__ src, long long n, float divisor, float* __restrict__ dst) {
+  const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+  if (i < n) dst[i] = static_cast<float>(src[i]) / divisor;
+}
+
+std::string version_string(int v) { return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10); }
+
+}  // namespace
+
+void* CudaBackend::alloc(std::size_t bytes) {
+  void* p = nullptr;
+  if (cudaMalloc(&p, bytes ? bytes : 4) != cudaSuccess) {
+    cudaGetLastError();  // out of memory is not sticky: clear it so the process and other tensors stay usable
+    return nullptr;
+  }
+  return p;
+}
+
+void CudaBackend::release(void* p) { cudaFree(p); }
+
+Status CudaBackend::upload(void* dst, const void* src, std::size_t bytes) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  KN_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_));
+  KN_CUDA(cudaStreamSynchronize(stream_));  // the JS array may be collected once we return
+  return Status::Ok();
+}
+
+Status CudaBackend::download(void* dst, const void* src, std::size_t bytes) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  KN_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_));
+  KN_CUDA(cudaStreamSynchronize(stream_));
+  return Status::Ok();
+}
+
+Status CudaBackend::synchronize() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  KN_CUDA(cudaStreamSynchronize(stream_));
+  return Status::Ok();
+}
+
+Status CudaBackend::fill(float* dst, float value, std::size_t count) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!count) return Status::Ok();
+  fill_kernel<<<CEIL_DIV((long long)count, 256), 256, 0, stream_>>>(dst, value, count);
+  KN_LAUNCHED(stream_, "fill_kernel");
+  return Status::Ok();
+}
+
+Status CudaBackend::scratch(Scratch slot, std::size_t bytes, void** out) {
+  if (scratch_size_[slot] < bytes) {
+    if (scratch_[slot]) KN_CUDA(cudaFree(scratch_[slot]));  // waits for queued work that may still use it
+    scratch_[slot] = nullptr;
+    scratch_size_[slot] = 0;
+    const std::size_t grown = bytes + bytes / 4;
+    KN_CUDA(cudaMalloc(&scratch_[slot], grown));
+    scratch_size_[slot] = grown;
+  }
+  *out = scratch_[slot];
+  return Status::Ok();
+}
+
+std::size_t CudaBackend::scratch_bytes() const {
+  std::size_t total = 0;
+  for (std::size_t s : scratch_size_) total += s;
+  return total;
+}
+
+Status CudaBackend::gemm(bool ta, bool tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb,
+                         float* c, int ldc, const float* bias, bool relu, bool accumulate) {
+  // Split K when the output tiles alone leave most SMs idle and K is long enough to share out.
+  const long long tiles = (long long)CEIL_DIV(m, kGemmTile) * CEIL_DIV(n, kGemmTile);
+  int splits = 1;
+  if (tiles < 2LL * sm_count_ && k >= 1024) {
+    splits = (int)std::min<long long>(CEIL_DIV(2LL * sm_count_, tiles), k / 256);
+    splits = std::max(1, std::min(splits, 64));
+  }
+  float* partial = nullptr;
+  if (splits > 1) {
+    void* p;
+    KN_TRY(scratch(kSplitK, sizeof(float) * (std::size_t)splits * m * n, &p));
+    partial = static_cast<float*>(p);
+  }
+  return launch_sgemm(stream_, ta, tb, m, n, k, a, lda, b, ldb, c, ldc, bias, relu, accumulate, splits, partial);
+}
+
+Status CudaBackend::gather_rows(const float* src, std::size_t src_rows, std::size_t row_size,
+                                const int32_t* indices, std::size_t start, std::size_t rows, float* dst) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const long long total = (long long)rows * row_size;
+  gather_rows_kernel<<<CEIL_DIV(total, 256), 256, 0, stream_>>>(src, src_rows, row_size, indices, start, total, dst);
+  KN_LAUNCHED(stream_, "gather_rows_kernel");
+  return Status::Ok();
+}
+
+Status CudaBackend::permutation(int32_t* indices, std::size_t n, uint64_t seed, uint64_t offset) {
+  std::vector<int32_t> host(n);
+  fisher_yates(host.data(), n, seed, offset);
+  return upload(indices, host.data(), n * sizeof(int32_t));
+}
+
+Status CudaBackend::one_hot(const int32_t* labels, std::size_t n, int k, float* out) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const long long total = (long long)n * k;
+  if (!total) return Status::Ok();
+  one_hot_kernel<<<CEIL_DIV(total, 256), 256, 0, stream_>>>(labels, n, k, out);
+  KN_LAUNCHED(stream_, "one_hot_kernel");
+  return Status::Ok();
+}
+
+Status CudaBackend::from_bytes(const uint8_t* src, std::size_t count, float divisor, float* dst) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  void* staging;
+  KN_TRY(scratch(kBytes, count, &staging));
+  KN_CUDA(cudaMemcpyAsync(staging, src, count, cudaMemcpyHostToDevice, stream_));
+  from_bytes_kernel<<<CEIL_DIV((long long)count, 256), 256, 0, stream_>>>(static_cast<const uint8_t*>(staging), count, divisor, dst);
+  KN_LAUNCHED(stream_, "from_bytes_kernel");
+  KN_CUDA(cudaStreamSynchronize(stream_));
+  return Status::Ok();
+}
+
+}  // namespace cu
+
+Backend* cuda_backend(std::string* device, std::string* reason) {
+  static std::once_flag once;
+  static Backend* backend = nullptr;
+  static std::string dev, why;
+  std::call_once(once, [] {
+    int count = 0;
+    cudaError_t err = cudaGetDeviceCount(&count);
+    if (err != cudaSuccess) {
+      why = std::string("no usable CUDA driver: cudaGetDeviceCount returned ") + cudaGetErrorName(err) + " (" +
+            std::to_string(static_cast<int>(err)) + ", " + cudaGetErrorString(err) + ")";
+      cudaGetLastError();
+      return;
+    }
+    if (count == 0) {
+      why = "no CUDA device found";
+      return;
+    }
+    int driver = 0;
+    cudaDriverGetVersion(&driver);
+    if (driver < CUDART_VERSION) {
+      why = "the NVIDIA driver supports CUDA " + cu::version_string(driver) + " but kernelnet's CUDA runtime is " +
+            cu::version_string(CUDART_VERSION) + "; update the driver";
+      return;
+    }
+    cudaDeviceProp prop;
+    if ((err = cudaGetDeviceProperties(&prop, 0)) != cudaSuccess || (err = cudaSetDevice(0)) != cudaSuccess) {
+      why = std::string("CUDA device 0 did not answer: ") + cudaGetErrorName(err);
+      cudaGetLastError();
+      return;
+    }
+    const int cc = prop.major * 10 + prop.minor;
+    const std::string name = std::string(prop.name) + " (sm_" + std::to_string(cc) + ", " +
+                             std::to_string((prop.totalGlobalMem + (1 << 29)) >> 30) + " GiB)";
+    if (cc < 75) {
+      why = name + " is older than Turing (sm_75), the oldest GPU kernelnet's kernels are built for";
+      return;
+    }
+    cudaStream_t stream;
+    if ((err = cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking)) != cudaSuccess) {
+      why = std::string("cudaStreamCreate failed: ") + cudaGetErrorName(err);
+      cudaGetLastError();
+      return;
+    }
+    auto* be = new cu::CudaBackend(stream, prop.multiProcessorCount);
+    // One real launch proves the binary carries code this device can run.
+    void* probe = be->alloc(4);
+    Status st = probe ? be->fill(static_cast<float*>(probe), 0.0f, 1) : Status{"cudaErrorMemoryAllocation", "cudaMalloc(4 bytes)"};
+    if (st.ok()) st = be->synchronize();
+    if (probe) be->release(probe);
+    if (!st.ok()) {
+      why = name + " cannot run kernelnet's kernels: " + st.message + " failed: " + st.code;
+      return;
+    }
+    backend = be;
+    dev = name + ", driver " + cu::version_string(driver) + ", CUDA runtime " + cu::version_string(CUDART_VERSION);
+  });
+  *device = dev;
+  *reason = why;
+  return backend;
+}
+
+}  // namespace kn

@@ -1,0 +1,39 @@
+// Shared by every kernel family: error handling and launch checks.
+// CUDA errors never throw or exit: they become a Status with the error's name as `code` and the failing call
+// as `message`, which the addon turns into a JS error. KERNELNET_CUDA_SYNC=1 synchronises after every launch,
+// so an asynchronous fault is reported by the launch that caused it.
+#pragma once
+#include <cuda_runtime.h>
+
+#include "backend.h"
+
+#define CEIL_DIV(a, b) (((a) + (b) - 1) / (b))
+
+namespace kn {
+namespace cu {
+
+inline Status cuda_status(cudaError_t err, const char* what) {
+  if (err == cudaSuccess) return Status::Ok();
+  cudaGetLastError();  // clear a non-sticky error (e.g. out of memory) so the process stays usable
+  return Status{cudaGetErrorName(err), what};
+}
+
+bool debug_sync();
+
+// Checks the launch just made on `stream` (and, in debug mode, its completion).
+inline Status check_launch(cudaStream_t stream, const char* kernel) {
+  cudaError_t err = cudaGetLastError();
+  if (err == cudaSuccess && debug_sync()) err = cudaStreamSynchronize(stream);
+  return cuda_status(err, kernel);
+}
+
+}  // namespace cu
+}  // namespace kn
+
+#define KN_TRY(expr)                  \
+  do {                                \
+    ::kn::Status st_ = (expr);        \
+    if (!st_.ok()) return st_;        \
+  } while (0)
+#define KN_CUDA(call) KN_TRY(::kn::cu::cuda_status((call), #call))
+#define KN_LAUNCHED(stream, name) KN_TRY(::kn::cu::check_launch((stream), name))

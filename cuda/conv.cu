@@ -1,0 +1,148 @@
+// Conv2d on the GPU as im2col + SGEMM over the whole batch (N = batch, channels-last as Keras):
+//   x [N, H, W, C], w [KH, KW, C, F] (a [KH*KW*C, F] matrix), b [F], y [N, OH, OW, F]
+//   col[(n*OH + oy)*OW + ox, (ky*KW + kx)*C + c] = x[n, oy*SH - PT + ky, ox*SW - PL + kx, c]  (0 outside)
+//   forward:  y = act(col w + b)                    one GEMM, bias and ReLU fused in its epilogue
+//   backward: dz = dy * act'(y); db = column sums of dz; dw = col^T dz (split-K: K = N*OH*OW is long);
+//             dcol = dz w^T; dx = col2im(dcol), computed as a gather (each dx element sums its own
+//             contributions: no atomics, deterministic).
+#include "cuda_backend.cuh"
+#include "gemm.cuh"
+
+namespace kn {
+namespace cu {
+namespace {
+
+struct ConvDims {
+  int n, h, w, c, kh, kw, f, oh, ow, sh, sw, pt, pl;
+};
+
+ConvDims dims(const Conv2dShape& s) { return {s.n, s.h, s.w, s.c, s.kh, s.kw, s.f, s.oh, s.ow, s.sh, s.sw, s.pt, s.pl}; }
+
+__global__ void im2col_kernel(ConvDims d, const float* __restrict__ x, float* __restrict__ col, long long total) {
+  const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+  if (i >= total) return;
+  const int K = d.kh * d.kw * d.c;
+  const long long row = i / K;
+  const int kidx = i % K;
+  const int ci = kidx % d.c, kx = (kidx / d.c) % d.kw, ky = kidx / (d.c * d.kw);
+  const int ox = row % d.ow, oy = (row / d.ow) % d.oh;
+  const long long n = row / ((long long)d.ow * d.oh);
+  const int iy = oy * d.sh - d.pt + ky, ix = ox * d.sw - d.pl + kx;
+  col[i] = (iy >= 0 && iy < d.h && ix >= 0 && ix < d.w) ? x[((n * d.h + iy) * d.w + ix) * d.c + ci] : 0.0f;
+}
+
+// dx[n, iy, ix, c] = sum over (ky, kx) of dcol[(n, oy, ox), (ky, kx, c)] where oy*SH - PT + ky = iy, ...
+__global__ void col2im_kernel(ConvDims d, const float* __restrict__ dcol, float* __restrict__ dx, long long total) {
+  const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+  if (i >= total) return;
+  const int ci = i % d.c, ix = (i / d.c) % d.w, iy = (i / ((long long)d.c * d.w)) % d.h;
+  const long long n = i / ((long long)d.c * d.w * d.h);
+  const int K = d.kh * d.kw * d.c;
+  float sum = 0.0f;
+  for (int ky = 0; ky < d.kh; ++ky) {
+    const int ty = iy + d.pt - ky;
+    if (ty < 0 || ty % d.sh) continue;
+    const int oy = ty / d.sh;
+    if (oy >= d.oh) continue;
+    for (int kx = 0; kx < d.kw; ++kx) {
+      const int tx = ix + d.pl - kx;
+      if (tx < 0 || tx % d.sw) continue;
+      const int ox = tx / d.sw;
+      if (ox >= d.ow) continue;
+      sum += dcol[((n * d.oh + oy) * d.ow + ox) * K + (ky * d.kw + kx) * d.c + ci];
+    }
+  }
+  dx[i] = sum;
+}
+
+__global__ void relu_mask_kernel(const float* __restrict__ y, const float* __restrict__ dy, float* __restrict__ dz,
+                                 long long n) {
+  const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+  if (i < n) dz[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+int column_sum_parts(long long rows) { return (int)std::min<long long>(std::max<long long>(CEIL_DIV(rows, 256), 1), 256); }
+
+}  // namespace
+
+Status CudaBackend::relu_mask(std::size_t count, const float* y, const float* dy, float** dz) {
+  void* p;
+  KN_TRY(scratch(kDz, count * sizeof(float), &p));
+  *dz = static_cast<float*>(p);
+  relu_mask_kernel<<<CEIL_DIV((long long)count, 256), 256, 0, stream_>>>(y, dy, *dz, count);
+  KN_LAUNCHED(stream_, "relu_mask_kernel");
+  return Status::Ok();
+}
+
+Status CudaBackend::conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* y,
+                                   bool relu) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const long long rows = (long long)s.n * s.oh * s.ow, cols = s.col_cols();
+  if (rows == 0 || s.f == 0) return Status::Ok();
+  if (rows > INT32_MAX) return Status{"ERR_KERNELNET_SHAPE", "conv2d_forward: more than 2^31 output positions"};
+  void* col;
+  KN_TRY(scratch(kCol, sizeof(float) * rows * cols, &col));
+  im2col_kernel<<<CEIL_DIV(rows * cols, 256), 256, 0, stream_>>>(dims(s), x, static_cast<float*>(col), rows * cols);
+  KN_LAUNCHED(stream_, "im2col_kernel");
+  return gemm(false, false, rows, s.f, cols, static_cast<float*>(col), cols, w, s.f, y, s.f, b, relu, false);
+}
+
+Status CudaBackend::conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* y,
+                                    const float* dy, float* dx, float* dw, float* db, bool relu) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const long long rows = (long long)s.n * s.oh * s.ow, cols = s.col_cols();
+  if (rows > INT32_MAX) return Status{"ERR_KERNELNET_SHAPE", "conv2d_backward: more than 2^31 output positions"};
+  const float* dz = dy;
+  if (relu) {
+    float* masked;
+    KN_TRY(relu_mask(rows * s.f, y, dy, &masked));
+    dz = masked;
+  }
+  const int parts = column_sum_parts(rows);
+  void *partial, *col;
+  KN_TRY(scratch(kColSum, sizeof(float) * parts * std::max(s.f, 1), &partial));
+  KN_TRY(launch_column_sums(stream_, dz, rows, s.f, db, parts, static_cast<float*>(partial)));
+  KN_TRY(scratch(kCol, sizeof(float) * std::max<long long>(rows * cols, 1), &col));
+  if (rows * cols) {
+    im2col_kernel<<<CEIL_DIV(rows * cols, 256), 256, 0, stream_>>>(dims(s), x, static_cast<float*>(col), rows * cols);
+    KN_LAUNCHED(stream_, "im2col_kernel");
+  }
+  KN_TRY(gemm(true, false, cols, s.f, rows, static_cast<float*>(col), cols, dz, s.f, dw, s.f, nullptr, false, false));
+  if (!dx) return Status::Ok();
+  void* dcol;
+  KN_TRY(scratch(kDcol, sizeof(float) * std::max<long long>(rows * cols, 1), &dcol));
+  KN_TRY(gemm(false, true, rows, cols, s.f, dz, s.f, w, s.f, static_cast<float*>(dcol), cols, nullptr, false, false));
+  const long long in_total = (long long)s.n * s.h * s.w * s.c;
+  if (in_total) {
+    col2im_kernel<<<CEIL_DIV(in_total, 256), 256, 0, stream_>>>(dims(s), static_cast<float*>(dcol), dx, in_total);
+    KN_LAUNCHED(stream_, "col2im_kernel");
+  }
+  return Status::Ok();
+}
+
+Status CudaBackend::dense_forward(int n, int in, int out, const float* x, const float* w, const float* b, float* y,
+                                  bool relu) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return gemm(false, false, n, out, in, x, in, w, out, y, out, b, relu, false);
+}
+
+Status CudaBackend::dense_backward(int n, int in, int out, const float* x, const float* w, const float* y,
+                                   const float* dy, float* dx, float* dw, float* db, bool relu) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const float* dz = dy;
+  if (relu) {
+    float* masked;
+    KN_TRY(relu_mask((std::size_t)n * out, y, dy, &masked));
+    dz = masked;
+  }
+  const int parts = column_sum_parts(n);
+  void* partial;
+  KN_TRY(scratch(kColSum, sizeof(float) * parts * std::max(out, 1), &partial));
+  KN_TRY(launch_column_sums(stream_, dz, n, out, db, parts, static_cast<float*>(partial)));
+  KN_TRY(gemm(true, false, in, out, n, x, in, dz, out, dw, out, nullptr, false, false));
+  if (dx) KN_TRY(gemm(false, true, n, in, out, dz, out, w, out, dx, in, nullptr, false, false));
+  return Status::Ok();
+}
+
+}  // namespace cu
+}  // namespace kn

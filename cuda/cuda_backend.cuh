@@ -1,0 +1,78 @@
+// The CUDA backend: the op interface of cpp/backend.h on one device, every op a hand-written kernel (no cuDNN,
+// no cuBLAS), all work queued on one stream. Tensors are plain cudaMalloc buffers (never managed memory);
+// scratch buffers (im2col columns, split-K partials, ...) grow once to the largest size asked for and are
+// reused, so a training step allocates nothing, copies nothing to the host and never synchronises.
+// Methods are defined one kernel family per file: backend.cu (memory, probe, data ops), gemm.cu, conv.cu,
+// pool.cu, dense.cu, random.cu, loss.cu, optim.cu.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <mutex>
+#include <string>
+
+#include "backend.h"
+#include "common.cuh"
+
+namespace kn {
+namespace cu {
+
+enum Scratch { kCol, kDz, kDcol, kSplitK, kColSum, kBytes, kScratchSlots };
+
+class CudaBackend final : public Backend {
+ public:
+  CudaBackend(cudaStream_t stream, int sm_count) : stream_(stream), sm_count_(sm_count) {}
+  const char* name() const override { return "cuda"; }
+  void* alloc(std::size_t bytes) override;
+  void release(void* p) override;
+  Status upload(void* dst, const void* src, std::size_t bytes) override;
+  Status download(void* dst, const void* src, std::size_t bytes) override;
+  Status fill(float* dst, float value, std::size_t count) override;
+  Status synchronize() override;
+
+  Status conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* y,
+                        bool relu) override;
+  Status conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* y, const float* dy,
+                         float* dx, float* dw, float* db, bool relu) override;
+  Status maxpool2d_forward(const Pool2dShape& s, const float* x, float* y, int32_t* argmax) override;
+  Status maxpool2d_backward(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx) override;
+  Status dense_forward(int n, int in, int out, const float* x, const float* w, const float* b, float* y,
+                       bool relu) override;
+  Status dense_backward(int n, int in, int out, const float* x, const float* w, const float* y, const float* dy,
+                        float* dx, float* dw, float* db, bool relu) override;
+  Status dropout_forward(std::size_t count, const float* x, float* y, float rate, uint64_t seed,
+                         uint64_t offset) override;
+  Status dropout_backward(std::size_t count, const float* dy, float* dx, float rate, uint64_t seed,
+                          uint64_t offset) override;
+  Status softmax_cross_entropy(int n, int k, const float* logits, const float* labels, float* dlogits,
+                               float* metrics) override;
+  Status softmax(int n, int k, const float* logits, float* probs) override;
+  Status adadelta(const AdadeltaTensor* tensors, int count, float lr, float rho, float eps) override;
+  Status gather_rows(const float* src, std::size_t src_rows, std::size_t row_size, const int32_t* indices,
+                     std::size_t start, std::size_t rows, float* dst) override;
+  Status permutation(int32_t* indices, std::size_t n, uint64_t seed, uint64_t offset) override;
+  Status random_uniform(float* dst, std::size_t count, float low, float high, uint64_t seed,
+                        uint64_t offset) override;
+  Status one_hot(const int32_t* labels, std::size_t n, int k, float* out) override;
+  Status from_bytes(const uint8_t* src, std::size_t count, float divisor, float* dst) override;
+
+  // Bytes held by scratch buffers (reported with the tensors' bytes).
+  std::size_t scratch_bytes() const;
+
+ private:
+  // A scratch buffer of at least `bytes`, grown (never shrunk) on demand.
+  Status scratch(Scratch slot, std::size_t bytes, void** out);
+  // C = op(A) op(B) (+ C) (+ bias) (relu), splitting K across blocks (with a deterministic reduction) when
+  // M x N alone cannot fill the device.
+  Status gemm(bool ta, bool tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c,
+              int ldc, const float* bias, bool relu, bool accumulate);
+  Status relu_mask(std::size_t count, const float* y, const float* dy, float** dz);
+
+  std::mutex mutex_;  // several Node environments (worker threads) may share the backend
+  cudaStream_t stream_;
+  int sm_count_;
+  void* scratch_[kScratchSlots] = {};
+  std::size_t scratch_size_[kScratchSlots] = {};
+};
+
+}  // namespace cu
+}  // namespace kn

@@ -1,0 +1,165 @@
+// SGEMM for the CUDA backend, row-major: C[M, N] (+)= op(A)[M, K] * op(B)[K, N] (+ bias[N]) (ReLU).
+//
+// Tiles of 64 x 64 outputs per block of 256 threads, K in steps of 16 through shared memory; each thread
+// holds a 4 x 4 register block and reads its operands from shared memory as float4. The transposed variants
+// (forward: A B; input gradient: A B^T; weight gradient: A^T B) differ only in how a tile is loaded, chosen
+// at compile time, and every load is bounds-checked, so any M, N, K works. Split-K (gridDim.z > 1) writes
+// partial products that a second kernel sums in a fixed order: deterministic, unlike atomics.
+#include "common.cuh"
+#include "gemm.cuh"
+
+namespace kn {
+namespace cu {
+namespace {
+
+constexpr int BM = 64, BN = 64, BK = 16, TM = 4, TN = 4, THREADS = 256;
+
+template <bool TA, bool TB>
+__global__ void __launch_bounds__(THREADS)
+    sgemm_kernel(int M, int N, int K, const float* __restrict__ A, int lda, const float* __restrict__ B, int ldb,
+                 float* __restrict__ C, int ldc, long long split_stride, int k_per_split,
+                 const float* __restrict__ bias, bool relu, bool accumulate) {
+  __shared__ __align__(16) float As[BK][BM];
+  __shared__ __align__(16) float Bs[BK][BN];
+  const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
+  const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
+  const int k_begin = blockIdx.z * k_per_split;
+  const int k_end = min(K, k_begin + k_per_split);
+  C += blockIdx.z * split_stride;
+
+  float acc[TM][TN] = {};
+  for (int k0 = k_begin; k0 < k_end; k0 += BK) {
+#pragma unroll
+    for (int i = 0; i < (BM * BK) / THREADS; ++i) {
+      const int e = tid + i * THREADS;
+      int mm, kk;
+      if (TA) kk = e / BM, mm = e % BM;  // stored A is [K, M]: consecutive threads read consecutive m
+      else mm = e / BK, kk = e % BK;     // stored A is [M, K]: consecutive threads read consecutive k
+      const int gm = m0 + mm, gk = k0 + kk;
+      float v = 0.0f;
+      if (gm < M && gk < k_end) v = TA ? A[(long long)gk * lda + gm] : A[(long long)gm * lda + gk];
+      As[kk][mm] = v;
+    }
+#pragma unroll
+    for (int i = 0; i < (BN * BK) / THREADS; ++i) {
+      const int e = tid + i * THREADS;
+      int nn, kk;
+      if (TB) nn = e / BK, kk = e % BK;  // stored B is [N, K]
+      else kk = e / BN, nn = e % BN;     // stored B is [K, N]
+      const int gn = n0 + nn, gk = k0 + kk;
+      float v = 0.0f;
+      if (gn < N && gk < k_end) v = TB ? B[(long long)gn * ldb + gk] : B[(long long)gk * ldb + gn];
+      Bs[kk][nn] = v;
+    }
+    __syncthreads();
+#pragma unroll
+    for (int kk = 0; kk < BK; ++kk) {
+      const float4 a = *reinterpret_cast<const float4*>(&As[kk][ty * TM]);
+      const float4 b = *reinterpret_cast<const float4*>(&Bs[kk][tx * TN]);
+      const float av[TM] = {a.x, a.y, a.z, a.w}, bv[TN] = {b.x, b.y, b.z, b.w};
+#pragma unroll
+      for (int i = 0; i < TM; ++i)
+#pragma unroll
+        for (int j = 0; j < TN; ++j) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
+    }
+    __syncthreads();
+  }
+
+#pragma unroll
+  for (int i = 0; i < TM; ++i) {
+    const int gm = m0 + ty * TM + i;
+    if (gm >= M) continue;
+#pragma unroll
+    for (int j = 0; j < TN; ++j) {
+      const int gn = n0 + tx * TN + j;
+      if (gn >= N) continue;
+      float* dst = C + (long long)gm * ldc + gn;
+      float v = acc[i][j];
+      if (accumulate) v += *dst;
+      if (bias) v += bias[gn];
+      if (relu) v = fmaxf(v, 0.0f);
+      *dst = v;
+    }
+  }
+}
+
+// C[i, j] (+)= sum_z partial[z, i, j] (+ bias) (ReLU), summed in z order.
+__global__ void splitk_reduce_kernel(int M, int N, int splits, const float* __restrict__ partial,
+                                     float* __restrict__ C, int ldc, const float* __restrict__ bias, bool relu,
+                                     bool accumulate) {
+  const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+  const long long mn = (long long)M * N;
+  if (i >= mn) return;
+  const int r = i / N, col = i % N;
+  float v = 0.0f;
+  for (int z = 0; z < splits; ++z) v += partial[z * mn + i];
+  float* dst = C + (long long)r * ldc + col;
+  if (accumulate) v += *dst;
+  if (bias) v += bias[col];
+  if (relu) v = fmaxf(v, 0.0f);
+  *dst = v;
+}
+
+// partial[p, j] = sum of x[i, j] over rows i = p*8 + ty (mod parts*8); 32 columns x 8 row lanes per block.
+__global__ void column_sums_kernel(const float* __restrict__ x, int M, int N, float* __restrict__ partial) {
+  __shared__ float sums[8][33];
+  const int col = blockIdx.x * 32 + threadIdx.x;
+  float s = 0.0f;
+  if (col < N)
+    for (int r = blockIdx.y * 8 + threadIdx.y; r < M; r += gridDim.y * 8) s += x[(long long)r * N + col];
+  sums[threadIdx.y][threadIdx.x] = s;
+  __syncthreads();
+  if (threadIdx.y == 0 && col < N) {
+    for (int t = 1; t < 8; ++t) s += sums[t][threadIdx.x];
+    partial[(long long)blockIdx.y * N + col] = s;
+  }
+}
+
+__global__ void sum_parts_kernel(const float* __restrict__ partial, int parts, int N, float* __restrict__ out) {
+  const int col = blockIdx.x * blockDim.x + threadIdx.x;
+  if (col >= N) return;
+  float s = 0.0f;
+  for (int p = 0; p < parts; ++p) s += partial[(long long)p * N + col];
+  out[col] = s;
+}
+
+}  // namespace
+
+Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, const float* a, int lda,
+                    const float* b, int ldb, float* c, int ldc, const float* bias, bool relu, bool accumulate,
+                    int splits, float* partial) {
+  if (m <= 0 || n <= 0) return Status::Ok();
+  if (splits < 1 || (splits > 1 && !partial)) return Status{"ERR_KERNELNET_INTERNAL", "launch_sgemm: bad split"};
+  const int kps = splits > 1 ? CEIL_DIV(CEIL_DIV(k, splits), BK) * BK : (k > 0 ? k : 1);
+  const int z = splits > 1 ? CEIL_DIV(k, kps) : 1;
+  const dim3 grid(CEIL_DIV(n, BN), CEIL_DIV(m, BM), z), block(THREADS);
+  float* out = splits > 1 ? partial : c;
+  const int ldo = splits > 1 ? n : ldc;
+  const long long stride = splits > 1 ? (long long)m * n : 0;
+  const float* ep_bias = splits > 1 ? nullptr : bias;
+  const bool ep_relu = splits > 1 ? false : relu, ep_acc = splits > 1 ? false : accumulate;
+  if (!ta && !tb) sgemm_kernel<false, false><<<grid, block, 0, stream>>>(m, n, k, a, lda, b, ldb, out, ldo, stride, kps, ep_bias, ep_relu, ep_acc);
+  else if (!ta && tb) sgemm_kernel<false, true><<<grid, block, 0, stream>>>(m, n, k, a, lda, b, ldb, out, ldo, stride, kps, ep_bias, ep_relu, ep_acc);
+  else if (ta && !tb) sgemm_kernel<true, false><<<grid, block, 0, stream>>>(m, n, k, a, lda, b, ldb, out, ldo, stride, kps, ep_bias, ep_relu, ep_acc);
+  else sgemm_kernel<true, true><<<grid, block, 0, stream>>>(m, n, k, a, lda, b, ldb, out, ldo, stride, kps, ep_bias, ep_relu, ep_acc);
+  KN_LAUNCHED(stream, "sgemm_kernel");
+  if (splits > 1) {
+    const long long mn = (long long)m * n;
+    splitk_reduce_kernel<<<CEIL_DIV(mn, 256), 256, 0, stream>>>(m, n, z, partial, c, ldc, bias, relu, accumulate);
+    KN_LAUNCHED(stream, "splitk_reduce_kernel");
+  }
+  return Status::Ok();
+}
+
+Status launch_column_sums(cudaStream_t stream, const float* x, int m, int n, float* out, int parts,
+                          float* partial) {
+  if (n <= 0) return Status::Ok();
+  column_sums_kernel<<<dim3(CEIL_DIV(n, 32), parts), dim3(32, 8), 0, stream>>>(x, m, n, partial);
+  KN_LAUNCHED(stream, "column_sums_kernel");
+  sum_parts_kernel<<<CEIL_DIV(n, 256), 256, 0, stream>>>(partial, parts, n, out);
+  KN_LAUNCHED(stream, "sum_parts_kernel");
+  return Status::Ok();
+}
+
+}  // namespace cu
+}  // namespace kn

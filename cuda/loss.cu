@@ -1,0 +1,100 @@
+// Softmax and the fused softmax + categorical cross-entropy on the GPU, one warp per row of logits [N, K]:
+//   lse = max + log(sum exp(z - max));  loss_row = sum_j y_j (lse - z_j);
+//   dz = (softmax(z) - y) / N;  correct += argmax(z) == argmax(y) (first maximum, as the CPU).
+// Each block sums its rows' losses and hits and adds them to metrics = [loss sum, correct, rows] with one
+// atomicAdd each: the metrics stay on the device until the host asks for them.
+#include "cuda_backend.cuh"
+
+namespace kn {
+namespace cu {
+namespace {
+
+constexpr int WARPS = 8;
+
+__device__ void warp_argmax(float& v, int& i) {
+  for (int o = 16; o; o >>= 1) {
+    const float ov = __shfl_xor_sync(0xffffffffu, v, o);
+    const int oi = __shfl_xor_sync(0xffffffffu, i, o);
+    if (ov > v || (ov == v && oi < i)) v = ov, i = oi;
+  }
+}
+
+__device__ float warp_sum(float v) {
+  for (int o = 16; o; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+__global__ void softmax_xent_kernel(int n, int k, const float* __restrict__ z, const float* __restrict__ y,
+                                    float* __restrict__ dz, float* __restrict__ metrics) {
+  __shared__ float block_loss[WARPS], block_correct[WARPS];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int r = blockIdx.x * WARPS + warp;
+  float loss = 0.0f, correct = 0.0f;
+  if (r < n) {
+    const float* zr = z + (long long)r * k;
+    const float* yr = y + (long long)r * k;
+    float zmax = -INFINITY, ymax = -INFINITY;
+    int zi = k, yi = k;
+    for (int j = lane; j < k; j += 32) {
+      if (zr[j] > zmax) zmax = zr[j], zi = j;
+      if (yr[j] > ymax) ymax = yr[j], yi = j;
+    }
+    warp_argmax(zmax, zi);
+    warp_argmax(ymax, yi);
+    float sum = 0.0f;
+    for (int j = lane; j < k; j += 32) sum += expf(zr[j] - zmax);
+    const float lse = zmax + logf(warp_sum(sum));
+    float l = 0.0f;
+    for (int j = lane; j < k; j += 32) l += yr[j] * (lse - zr[j]);
+    loss = warp_sum(l);
+    correct = zi == yi ? 1.0f : 0.0f;
+    if (dz) {
+      const float inv_n = 1.0f / n;
+      for (int j = lane; j < k; j += 32) dz[(long long)r * k + j] = (expf(zr[j] - lse) - yr[j]) * inv_n;
+    }
+  }
+  if (lane == 0) block_loss[warp] = loss, block_correct[warp] = correct;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    float bl = 0.0f, bc = 0.0f;
+    for (int w = 0; w < WARPS; ++w) bl += block_loss[w], bc += block_correct[w];
+    atomicAdd(metrics, bl);
+    atomicAdd(metrics + 1, bc);
+    if (blockIdx.x == 0) atomicAdd(metrics + 2, (float)n);
+  }
+}
+
+__global__ void softmax_kernel(int n, int k, const float* __restrict__ z, float* __restrict__ p) {
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int r = blockIdx.x * WARPS + warp;
+  if (r >= n) return;
+  const float* zr = z + (long long)r * k;
+  float zmax = -INFINITY;
+  int unused = 0;
+  for (int j = lane; j < k; j += 32) zmax = fmaxf(zmax, zr[j]);
+  warp_argmax(zmax, unused);
+  float sum = 0.0f;
+  for (int j = lane; j < k; j += 32) sum += expf(zr[j] - zmax);
+  const float inv = 1.0f / warp_sum(sum);
+  for (int j = lane; j < k; j += 32) p[(long long)r * k + j] = expf(zr[j] - zmax) * inv;
+}
+
+}  // namespace
+
+Status CudaBackend::softmax_cross_entropy(int n, int k, const float* logits, const float* labels, float* dlogits,
+                                          float* metrics) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  softmax_xent_kernel<<<CEIL_DIV(n, WARPS), WARPS * 32, 0, stream_>>>(n, k, logits, labels, dlogits, metrics);
+  KN_LAUNCHED(stream_, "softmax_xent_kernel");
+  return Status::Ok();
+}
+
+Status CudaBackend::softmax(int n, int k, const float* logits, float* probs) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  softmax_kernel<<<CEIL_DIV(n, WARPS), WARPS * 32, 0, stream_>>>(n, k, logits, probs);
+  KN_LAUNCHED(stream_, "softmax_kernel");
+  return Status::Ok();
+}
+
+}  // namespace cu
+}  // namespace kn

@@ -1,0 +1,59 @@
+// Adadelta on the GPU, Keras semantics (see cpp/cpu_optim.cc), over every parameter tensor in ONE launch:
+// the tensors' pointers and sizes travel in the kernel's argument block (up to kMaxTensors per launch; longer
+// lists take one launch per group). Each thread walks the concatenation of all tensors in a grid-stride loop.
+#include "cuda_backend.cuh"
+
+namespace kn {
+namespace cu {
+namespace {
+
+constexpr int kMaxTensors = 24;  // 24 x (4 pointers + 1 offset) x 8 bytes: well inside the 4 KB argument limit
+
+struct TensorList {
+  float* param[kMaxTensors];
+  const float* grad[kMaxTensors];
+  float* accum[kMaxTensors];
+  float* delta[kMaxTensors];
+  long long start[kMaxTensors + 1];  // prefix sums of the sizes
+  int count;
+};
+
+__global__ void adadelta_kernel(TensorList t, float lr, float rho, float eps) {
+  const long long total = t.start[t.count];
+  int which = 0;
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x) {
+    while (i >= t.start[which + 1]) ++which;  // i only grows, so the tensor index only moves forward
+    const long long e = i - t.start[which];
+    const float g = t.grad[which][e];
+    const float a = rho * t.accum[which][e] + (1.0f - rho) * g * g;
+    const float d = t.delta[which][e];
+    const float delta = g * sqrtf(d + eps) / sqrtf(a + eps);
+    t.param[which][e] -= lr * delta;
+    t.accum[which][e] = a;
+    t.delta[which][e] = rho * d + (1.0f - rho) * delta * delta;
+  }
+}
+
+}  // namespace
+
+Status CudaBackend::adadelta(const AdadeltaTensor* tensors, int count, float lr, float rho, float eps) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (int g0 = 0; g0 < count; g0 += kMaxTensors) {
+    TensorList list{};
+    list.count = std::min(kMaxTensors, count - g0);
+    for (int j = 0; j < list.count; ++j) {
+      const AdadeltaTensor& t = tensors[g0 + j];
+      list.param[j] = t.param, list.grad[j] = t.grad, list.accum[j] = t.accum, list.delta[j] = t.delta_accum;
+      list.start[j + 1] = list.start[j] + (long long)t.size;
+    }
+    const long long total = list.start[list.count];
+    if (!total) continue;
+    const int blocks = (int)std::min<long long>(CEIL_DIV(total, 256), 8LL * sm_count_);
+    adadelta_kernel<<<blocks, 256, 0, stream_>>>(list, lr, rho, eps);
+    KN_LAUNCHED(stream_, "adadelta_kernel");
+  }
+  return Status::Ok();
+}
+
+}  // namespace cu
+}  // namespace kn

@@ -1,0 +1,62 @@
+// Randomness on the GPU from the same Philox4x32-10 streams as the CPU backend (philox.h): element i of a
+// stream (seed, offset) uses word i % 4 of block i / 4, so masks and initial weights match the CPU bit for bit.
+//   dropout: y = u >= rate ? x / (1 - rate) : 0 (inverted); backward regenerates the same mask.
+//   uniform: low + (high - low) * u.
+#include "cuda_backend.cuh"
+#include "philox.h"
+
+namespace kn {
+namespace cu {
+namespace {
+
+__global__ void dropout_kernel(const float* __restrict__ src, float* __restrict__ dst, long long count, float rate,
+                               float scale, uint64_t seed, uint64_t offset) {
+  const long long blk = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+  if (blk * 4 >= count) return;
+  float u[4];
+  philox_uniform4(seed, offset, blk, u);
+#pragma unroll
+  for (int l = 0; l < 4; ++l) {
+    const long long i = blk * 4 + l;
+    if (i < count) dst[i] = u[l] >= rate ? __fmul_rn(src[i], scale) : 0.0f;
+  }
+}
+
+__global__ void uniform_kernel(float* __restrict__ dst, long long count, float low, float span, uint64_t seed,
+                               uint64_t offset) {
+  const long long blk = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+  if (blk * 4 >= count) return;
+  float u[4];
+  philox_uniform4(seed, offset, blk, u);
+#pragma unroll
+  for (int l = 0; l < 4; ++l)
+    if (blk * 4 + l < count) dst[blk * 4 + l] = __fadd_rn(low, __fmul_rn(span, u[l]));  // unfused, as the CPU
+}
+
+}  // namespace
+
+Status CudaBackend::dropout_forward(std::size_t count, const float* x, float* y, float rate, uint64_t seed,
+                                    uint64_t offset) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!count) return Status::Ok();
+  dropout_kernel<<<CEIL_DIV((long long)CEIL_DIV(count, 4), 256), 256, 0, stream_>>>(x, y, count, rate, 1.0f / (1.0f - rate), seed, offset);
+  KN_LAUNCHED(stream_, "dropout_kernel");
+  return Status::Ok();
+}
+
+Status CudaBackend::dropout_backward(std::size_t count, const float* dy, float* dx, float rate, uint64_t seed,
+                                     uint64_t offset) {
+  return dropout_forward(count, dy, dx, rate, seed, offset);  // the same mask and scale, applied to dy
+}
+
+Status CudaBackend::random_uniform(float* dst, std::size_t count, float low, float high, uint64_t seed,
+                                   uint64_t offset) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!count) return Status::Ok();
+  uniform_kernel<<<CEIL_DIV((long long)CEIL_DIV(count, 4), 256), 256, 0, stream_>>>(dst, count, low, high - low, seed, offset);
+  KN_LAUNCHED(stream_, "uniform_kernel");
+  return Status::Ok();
+}
+
+}  // namespace cu
+}  // namespace kn

@@ -1,0 +1,164 @@
+// The CUDA backend against its CPU twin: every op runs on the same data on both devices and the results are
+// compared, bit for bit where the arithmetic is the same (small integers through the GEMMs, pooling, dropout
+// masks, data movement) and within stated tolerances where the order of float sums or the math library
+// differs. GPU outputs are poisoned with NaN first. Without a usable CUDA device these tests are skipped and
+// say why ("skipped: no CUDA device").
+import { spawnSync } from 'node:child_process';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { native, type NativeTensor } from '../lib/native.js';
+import {
+  CONV_CASES, DENSE_CASES, I, T, close, convOut, disposeAll, exact, intArray, out, randomArray, rng,
+} from './helpers.js';
+
+const cuda = native.backends().cuda;
+const GEMM_TOL = { atol: 1e-5, rtol: 1e-4 };
+
+/** The same data on the CPU and on the GPU. */
+function twin(shape: number[], data: Float32Array): [NativeTensor, NativeTensor] {
+  return [T(shape, data, 'cpu'), T(shape, data, 'cuda')];
+}
+
+function outs(shape: number[]): [NativeTensor, NativeTensor] {
+  return [out(shape, 'cpu'), out(shape, 'cuda')];
+}
+
+function same(pair: [NativeTensor, NativeTensor], what: string, tol?: { atol: number; rtol: number }): void {
+  const [c, g] = pair.map(t => t.read());
+  if (tol) close(g, c, tol.atol, tol.rtol, what);
+  else exact(g, c, what);
+}
+
+const Cuda = suite('cuda backend vs cpu');
+Cuda.after.each(disposeAll);
+
+if (!cuda.available) {
+  console.log(`  skipped: no CUDA device (${cuda.reason})`);
+  Cuda.skip('every op matches the CPU backend (skipped: no CUDA device)', () => {});
+} else {
+  Cuda('conv2d forward and backward', () => {
+    const r = rng(21);
+    for (const [kind, gen] of [['int', intArray], ['float', randomArray]] as const)
+      for (const s of CONV_CASES) for (const relu of [false, true]) {
+        const tol = kind === 'int' ? undefined : GEMM_TOL, label = `${kind} conv ${JSON.stringify(s)} relu=${relu}`;
+        const { oh, ow } = convOut(s);
+        const pad = s.same ? 'same' : 'valid';
+        const x = twin([s.n, s.h, s.w, s.c], gen(s.n * s.h * s.w * s.c, r)), w = twin([s.kh, s.kw, s.c, s.f], gen(s.kh * s.kw * s.c * s.f, r));
+        const b = twin([s.f], gen(s.f, r)), y = outs([s.n, oh, ow, s.f]);
+        for (const d of [0, 1]) native.conv2dForward(x[d], w[d], b[d], y[d], s.sh, s.sw, pad, relu);
+        same(y, `y of ${label}`, tol);
+        const dyData = gen(y[0].size, r);
+        const dy = twin(y[0].shape, dyData), dx = outs(x[0].shape), dw = outs(w[0].shape), db = outs([s.f]);
+        // Both backward passes use the CPU's y so that the ReLU masks agree exactly.
+        y[1].write(y[0].read() as Float32Array);
+        for (const d of [0, 1]) native.conv2dBackward(x[d], w[d], y[d], dy[d], dx[d], dw[d], db[d], s.sh, s.sw, pad, relu);
+        const gtol = tol && { atol: tol.atol * 10, rtol: tol.rtol * 10 };
+        same(dx, `dx of ${label}`, gtol);
+        same(dw, `dw of ${label}`, gtol);
+        same(db, `db of ${label}`, gtol);
+      }
+  });
+
+  Cuda('dense forward and backward', () => {
+    const r = rng(22);
+    for (const [kind, gen] of [['int', intArray], ['float', randomArray]] as const)
+      for (const [n, i, o] of DENSE_CASES) for (const relu of [false, true]) {
+        const tol = kind === 'int' ? undefined : { atol: 1e-4, rtol: 1e-4 }, label = `${kind} dense ${n}x${i}x${o} relu=${relu}`;
+        const x = twin([n, i], gen(n * i, r)), w = twin([i, o], gen(i * o, r)), b = twin([o], gen(o, r)), y = outs([n, o]);
+        for (const d of [0, 1]) native.denseForward(x[d], w[d], b[d], y[d], relu);
+        same(y, `y of ${label}`, tol);
+        y[1].write(y[0].read() as Float32Array);
+        const dy = twin([n, o], gen(n * o, r)), dx = outs([n, i]), dw = outs([i, o]), db = outs([o]);
+        for (const d of [0, 1]) native.denseBackward(x[d], w[d], y[d], dy[d], dx[d], dw[d], db[d], relu);
+        same(dx, `dx of ${label}`, tol);
+        same(dw, `dw of ${label}`, tol);
+        same(db, `db of ${label}`, tol);
+      }
+  });
+
+  Cuda('max-pool, dropout, softmax cross-entropy, data ops', () => {
+    const r = rng(23);
+    for (const [n, h, w, c, ph, pw, sh, sw] of [[2, 7, 7, 3, 2, 2, 2, 2], [3, 24, 24, 64, 2, 2, 2, 2], [1, 5, 6, 2, 3, 2, 1, 1]]) {
+      const oh = Math.floor((h - ph) / sh) + 1, ow = Math.floor((w - pw) / sw) + 1;
+      const x = twin([n, h, w, c], intArray(n * h * w * c, r, -20, 20)), y = outs([n, oh, ow, c]);
+      const arg: [NativeTensor, NativeTensor] = [I([n, oh, ow, c], undefined, 'cpu'), I([n, oh, ow, c], undefined, 'cuda')];
+      for (const d of [0, 1]) native.maxPool2dForward(x[d], y[d], arg[d], ph, pw, sh, sw);
+      same(y, 'pool y');
+      same(arg, 'pool argmax');
+      const dy = twin(y[0].shape, intArray(y[0].size, r)), dx = outs(x[0].shape);
+      for (const d of [0, 1]) native.maxPool2dBackward(dy[d], arg[d], dx[d], ph, pw, sh, sw);
+      same(dx, 'pool dx');
+    }
+    const x = twin([1001], randomArray(1001, r)), y = outs([1001]), dx = outs([1001]);
+    for (const d of [0, 1]) native.dropoutForward(x[d], y[d], 0.4, 5, 77);
+    same(y, 'dropout y (same Philox mask, same scaling)');
+    for (const d of [0, 1]) native.dropoutBackward(x[d], dx[d], 0.4, 5, 77);
+    same(dx, 'dropout dx');
+    for (const [n, k] of [[1, 1], [7, 10], [128, 10], [3, 50]]) {
+      const z = twin([n, k], randomArray(n * k, r, -5, 5)), labels = new Float32Array(n * k);
+      for (let i = 0; i < n; ++i) labels[i * k + Math.floor(r() * k)] = 1;
+      const yl = twin([n, k], labels), dz = outs([n, k]), m = twin([3], new Float32Array([1, 2, 3])), p = outs([n, k]);
+      for (const d of [0, 1]) native.softmaxCrossEntropy(z[d], yl[d], dz[d], m[d]);
+      same(m, `metrics n=${n} k=${k}`, { atol: 1e-4, rtol: 1e-5 });
+      same(dz, `dlogits n=${n} k=${k}`, { atol: 1e-7, rtol: 1e-5 });
+      for (const d of [0, 1]) native.softmax(z[d], p[d]);
+      same(p, `softmax n=${n} k=${k}`, { atol: 1e-7, rtol: 1e-5 });
+    }
+    const src = twin([50, 3, 2], randomArray(300, r));
+    const idx: [NativeTensor, NativeTensor] = [I([50], undefined, 'cpu'), I([50], undefined, 'cuda')];
+    for (const d of [0, 1]) native.permutation(idx[d], 9, 4);
+    same(idx, 'permutation');
+    const g = outs([20, 3, 2]);
+    for (const d of [0, 1]) native.gatherRows(src[d], idx[d], 30, g[d]);
+    same(g, 'gatherRows');
+    const u = outs([1003]);
+    for (const d of [0, 1]) native.randomUniform(u[d], -0.3, 0.3, 12, 1);
+    same(u, 'randomUniform');
+    const labels: [NativeTensor, NativeTensor] = [I([5], new Int32Array([3, 0, 9, 1, 3]), 'cpu'), I([5], new Int32Array([3, 0, 9, 1, 3]), 'cuda')];
+    const oh = outs([5, 10]);
+    for (const d of [0, 1]) native.oneHot(labels[d], oh[d]);
+    same(oh, 'oneHot');
+    const bytes = Uint8Array.from({ length: 777 }, (_, i) => (i * 37) % 256), fb = outs([777]);
+    for (const d of [0, 1]) native.fromBytes(bytes, 255, fb[d]);
+    same(fb, 'fromBytes');
+  });
+
+  Cuda('adadelta: one launch over many tensors', () => {
+    const r = rng(24);
+    const shapes = Array.from({ length: 30 }, (_, i) => [1 + ((i * 7) % 13), 1 + ((i * 3) % 5)]); // more than one group
+    const make = (lo: number, hi: number) => shapes.map(s => twin(s, randomArray(s[0] * s[1], r, lo, hi)));
+    const p = make(-1, 1), g = make(-1, 1), a = make(0, 0.1), dd = make(0, 0.01);
+    for (const d of [0, 1]) native.adadelta(p.map(t => t[d]), g.map(t => t[d]), a.map(t => t[d]), dd.map(t => t[d]), 1.0, 0.95, 1e-7);
+    p.forEach((t, i) => same(t, `param ${i}`, { atol: 1e-6, rtol: 1e-5 }));
+    a.forEach((t, i) => same(t, `accum ${i}`, { atol: 1e-7, rtol: 1e-5 }));
+    dd.forEach((t, i) => same(t, `delta accum ${i}`, { atol: 1e-7, rtol: 1e-4 }));
+  });
+
+  Cuda('errors: mixed devices are refused; an allocation too big for the GPU leaves it usable', () => {
+    const c = T([4], new Float32Array(4), 'cpu'), g = T([4], new Float32Array(4), 'cuda');
+    assert.throws(() => native.dropoutForward(c, g, 0.5, 1, 1), (e: Error & { code?: string }) => e.code === 'ERR_KERNELNET_DEVICE' && /y lives on cuda but x on cpu/.test(e.message));
+    assert.throws(() => new native.Tensor([2 ** 18, 2 ** 18], 'float32', undefined, 'cuda'), (e: Error & { code?: string }) => e.code === 'ERR_KERNELNET_OOM');
+    native.dropoutForward(g, out([4], 'cuda'), 0.5, 1, 1);
+    native.synchronize('cuda');
+    assert.equal(Array.from(g.read()), [0, 0, 0, 0]);
+  });
+
+  Cuda('the seed model trains the same on both devices from the same seed', () => {
+    // Each backend in its own process (KERNELNET_BACKEND picks the environment's backend).
+    const script = `
+      const { loadMnist, toCategorical } = await import(${JSON.stringify(new URL('../lib/index.js', import.meta.url).href)});
+      const { seedModel } = await import(${JSON.stringify(new URL('./helpers.js', import.meta.url).href)});
+      const { train } = loadMnist(undefined, { trainLimit: 1024, testLimit: 0 });
+      const m = seedModel(5);
+      const h = await m.fit(train.images, toCategorical(train.labels, 10), { batchSize: 128, epochs: 2, verbose: 0 });
+      console.log(JSON.stringify(h.history.loss));`;
+    const losses = (['cpu', 'cuda'] as const).map(backend => {
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, KERNELNET_BACKEND: backend }, encoding: 'utf8' });
+      assert.is(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as number[];
+    });
+    close(losses[1], losses[0], 1e-3, 1e-3, 'per-epoch training loss, cuda vs cpu');
+  });
+}
+
+Cuda.run();
