@@ -301,6 +301,7 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("liveTensors", static_cast<double>(a.data().registry->live.size()));
   o.Set("bytesInUse", static_cast<double>(a.data().registry->bytes));
+  o.Set("scratchBytes", static_cast<double>(a.data().cuda ? a.data().cuda->scratch_bytes() : 0));
   return o;
 }
 

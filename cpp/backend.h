@@ -55,6 +55,8 @@ class Backend {
   virtual Status upload(void* dst, const void* src, std::size_t bytes) = 0;
   virtual Status download(void* dst, const void* src, std::size_t bytes) = 0;
   virtual Status fill(float* dst, float value, std::size_t count) = 0;
+  // Bytes of the backend's own grow-once scratch buffers (device memory on CUDA; not tracked on the CPU).
+  virtual std::size_t scratch_bytes() const { return 0; }
   // Waits for all queued work (a no-op on the CPU, whose ops are synchronous).
   virtual Status synchronize() { return Status::Ok(); }
 

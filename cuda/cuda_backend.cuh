@@ -56,7 +56,7 @@ class CudaBackend final : public Backend {
   Status from_bytes(const uint8_t* src, std::size_t count, float divisor, float* dst) override;
 
   // Bytes held by scratch buffers (reported with the tensors' bytes).
-  std::size_t scratch_bytes() const;
+  std::size_t scratch_bytes() const override;
 
  private:
   // A scratch buffer of at least `bytes`, grown (never shrunk) on demand.

@@ -32,7 +32,10 @@ export interface BackendInfo {
 
 export interface MemoryStats {
   liveTensors: number;
+  /** Bytes held by this environment's tensors. */
   bytesInUse: number;
+  /** Bytes of the CUDA backend's scratch buffers (im2col columns, split-K partials), shared by the process. */
+  scratchBytes: number;
 }
 
 export interface Native {

@@ -1,6 +1,6 @@
 // The public Tensor: a thin owner of a native tensor handle. Memory is freed by dispose(), or by the garbage
 // collector when the Tensor is unreachable, or when the process or worker ends.
-import { native, type DType, type NativeTensor } from './native.js';
+import { native, type DType, type MemoryStats, type NativeTensor } from './native.js';
 import { fail, shapeArg } from './validate.js';
 
 const HANDLE = Symbol('kernelnet.handle');
@@ -56,8 +56,8 @@ export function empty(shape: number[], dtype: DType = 'float32'): NativeTensor {
   return new native.Tensor(shape, dtype);
 }
 
-/** Live tensors and bytes held by this thread's kernelnet (for leak checks). */
-export function memory(): { liveTensors: number; bytesInUse: number } {
+/** Live tensors and bytes held by this thread's kernelnet (for leak checks), and the GPU scratch in use. */
+export function memory(): MemoryStats {
   return native.stats();
 }
 
