@@ -321,6 +321,12 @@ Napi::Value NumThreads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), num_threads());
 }
 
+#ifndef KERNELNET_VERSION
+#define KERNELNET_VERSION "unknown"
+#endif
+// version(): the package version this binary was built from.
+Napi::Value Version(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), KERNELNET_VERSION); }
+
 Napi::Value CpuKernel(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), gemm_kernel_name()); }
 
 std::string cpu_device_name() {
@@ -413,6 +419,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("backends", Napi::Function::New<Backends>(env, "backends"));
   exports.Set("synchronize", Napi::Function::New<Synchronize>(env, "synchronize"));
   exports.Set("numThreads", Napi::Function::New<NumThreads>(env, "numThreads"));
+  exports.Set("version", Napi::Function::New<Version>(env, "version"));
   exports.Set("cpuKernel", Napi::Function::New<CpuKernel>(env, "cpuKernel"));
   return exports;
 }

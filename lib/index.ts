@@ -9,3 +9,5 @@ export { Tensor, tensor, toCategorical, memory, backend } from './tensor.js';
 export { parseIdx, loadMnist, defaultMnistDir, IdxError, MAX_IDX_BYTES } from './mnist.js';
 export type { IdxArray, MnistSplit, LoadMnistOptions } from './mnist.js';
 export { ValidationError } from './validate.js';
+export { nativeBinary } from './native.js';
+export type { NativeBinary, BackendInfo, MemoryStats } from './native.js';

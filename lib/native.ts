@@ -1,4 +1,5 @@
 // The whole native surface of kernelnet, declared once. Nothing else in lib/ touches the raw addon.
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -72,24 +73,74 @@ export interface Native {
   synchronize(device?: Device): void;
   numThreads(n?: number): number;
   cpuKernel(): string;
+  /** The package version the binary was built from. */
+  version(): string;
 }
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const require = createRequire(import.meta.url);
+const packageVersion: string = require(join(root, 'package.json')).version;
 
-function load(): Native {
-  try {
-    return require('node-gyp-build')(root) as Native;
-  } catch (err) {
-    const e = err as Error;
-    throw new Error(
-      `kernelnet: could not load the native addon: ${e.message}\n` +
-      'Possible solutions:\n' +
-      '  - run `npm install` (or `npm rebuild kernelnet`) to build it: it needs cmake and a C++ compiler, or node-gyp;\n' +
-      `  - check that this platform (${process.platform}-${process.arch}, Node ${process.version}) is supported (Linux x64, Node 20+).`,
-      { cause: err });
-  }
+/** The places a binary may be, in order: a local build (from source), then the prebuild for this platform. */
+function candidates(): { kind: string; path: string }[] {
+  return [
+    { kind: 'local build', path: join(root, 'build', 'Release', 'kernelnet.node') },
+    { kind: 'prebuild', path: join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'kernelnet.node') },
+  ];
 }
 
+/**
+ * Loads the addon: the local build when it was built from this version of the package, else the prebuild. A
+ * stale local build (left from another version) never shadows the prebuild. On failure, the error lists what
+ * was tried and possible solutions for the cause.
+ */
+function load(): { addon: Native; binary: NativeBinary } {
+  const tried: string[] = [];
+  let loadError: Error | undefined;
+  for (const c of candidates()) {
+    if (!existsSync(c.path)) {
+      tried.push(`${c.kind} ${c.path}: not found`);
+      continue;
+    }
+    let addon: Native;
+    try {
+      addon = require(c.path) as Native;
+    } catch (err) {
+      loadError ??= err as Error;
+      tried.push(`${c.kind} ${c.path}: ${(err as Error).message.split('\n')[0]}`);
+      continue;
+    }
+    const built = typeof addon.version === 'function' ? addon.version() : 'unknown';
+    if (built === packageVersion) return { addon, binary: { kind: c.kind, path: c.path, version: built } };
+    tried.push(`${c.kind} ${c.path}: built for kernelnet ${built}, this is ${packageVersion} (stale, skipped)`);
+  }
+  const solutions: string[] = [];
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  if (major < 20 || (major === 20 && minor < 19))
+    solutions.push(`upgrade Node.js: kernelnet needs Node 20.19 or newer, this is ${process.version}`);
+  if (!['linux-x64'].includes(`${process.platform}-${process.arch}`))
+    solutions.push(`no prebuilt binary exists for ${process.platform}-${process.arch} (prebuilds cover linux-x64): build from source`);
+  if (loadError && /GLIBC|GLIBCXX/.test(loadError.message))
+    solutions.push('this system\'s C/C++ runtime is older than the prebuild needs (glibc 2.34, libstdc++ of GCC 12): build from source');
+  solutions.push('build from source: `npm rebuild kernelnet` (needs cmake and a C++17 compiler, or node-gyp\'s toolchain; nvcc on PATH adds the CUDA backend)');
+  const err = new Error(`kernelnet: could not load the native addon.\nTried:\n${tried.map(t => `  - ${t}`).join('\n')}\n` +
+    `Possible solutions:\n${solutions.map(t => `  - ${t}`).join('\n')}`, { cause: loadError });
+  throw Object.assign(err, { code: 'ERR_KERNELNET_LOAD' });
+}
+
+export interface NativeBinary {
+  /** 'local build' or 'prebuild'. */
+  kind: string;
+  path: string;
+  version: string;
+}
+
+const loaded = load();
+
 /** The loaded addon. */
-export const native: Native = load();
+export const native: Native = loaded.addon;
+
+/** Which binary was loaded, and from where. */
+export function nativeBinary(): NativeBinary {
+  return { ...loaded.binary };
+}

@@ -1,12 +1,14 @@
 // The public API: layer and model validation messages, summary, tensors and memory, the native guards, the
 // backend choice, and the portable (non-AVX2) GEMM path.
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  Adadelta, Conv2D, Dense, Dropout, Flatten, MaxPooling2D, Sequential, backend, memory, tensor, toCategorical,
+  Adadelta, Conv2D, Dense, Dropout, Flatten, MaxPooling2D, Sequential, backend, memory, nativeBinary, tensor,
+  toCategorical,
 } from '../lib/index.js';
 import { native } from '../lib/native.js';
 import { seedModel } from './helpers.js';
@@ -217,7 +219,7 @@ Guards('every native function throws a coded error, never crashes, on hostile ar
   ];
   let calls = 0;
   for (const [name, fn] of Object.entries(native)) {
-    if (typeof fn !== 'function' || name === 'Tensor' || ['stats', 'backend', 'backends', 'synchronize', 'numThreads', 'cpuKernel'].includes(name)) continue;
+    if (typeof fn !== 'function' || name === 'Tensor' || ['stats', 'backend', 'backends', 'synchronize', 'numThreads', 'cpuKernel', 'version'].includes(name)) continue;
     for (const args of hostile) {
       calls++;
       try {
@@ -246,6 +248,12 @@ const Backend = suite('backend choice');
 function child(env: Record<string, string>, code: string) {
   return spawnSync(process.execPath, ['--input-type=module', '-e', code], { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8' });
 }
+
+Backend('the loaded binary is the local build or the prebuild of this very version', () => {
+  const b = nativeBinary();
+  assert.ok(['local build', 'prebuild'].includes(b.kind), b.kind);
+  assert.is(b.version, JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version);
+});
 
 Backend('backend() names the backend in use and why it was chosen', () => {
   const b = backend(), all = native.backends();

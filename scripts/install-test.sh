@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The clean-machine install test (npm run test:install; run by CI): build the prebuild if missing, `npm pack`,
+# install the tarball into an empty folder with a PATH that holds only node, npm and sh (no compiler, no cmake,
+# no nvcc), then import kernelnet there (ESM and CommonJS), train the seed model for a few steps on synthetic
+# data and check the backend's reason. Fails if anything was compiled during the install.
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+[ -f prebuilds/linux-x64/kernelnet.node ] || npm run prebuilds
+if ldd prebuilds/linux-x64/kernelnet.node | grep -E 'libcuda|libcudart'; then
+  echo "install test: the prebuild links the CUDA runtime or driver dynamically" >&2
+  exit 1
+fi
+tgz="$repo/$(npm pack --silent 2> /dev/null | tail -1)"
+work=$(mktemp -d)
+full_path=$PATH
+trap 'PATH=$full_path rm -rf "$work" "$tgz"' EXIT
+mkdir -p "$work/bin" "$work/app"
+for tool in node npm sh; do ln -s "$(command -v $tool)" "$work/bin/$tool"; done
+export PATH="$work/bin"
+if command -v cc > /dev/null || command -v c++ > /dev/null || command -v cmake > /dev/null || command -v nvcc > /dev/null; then
+  echo "install test: the restricted PATH still reaches a compiler" >&2
+  exit 1
+fi
+cd "$work/app"
+echo '{ "name": "app", "private": true, "type": "module" }' > package.json
+npm install --no-audit --no-fund --prefer-offline "$tgz" > install.log 2>&1 || { cat install.log; exit 1; }
+if [ -e node_modules/kernelnet/build ]; then
+  echo "install test: the install compiled the addon instead of using the prebuild" >&2
+  cat install.log
+  exit 1
+fi
+node --input-type=module -e '
+import { Sequential, Conv2D, MaxPooling2D, Dropout, Flatten, Dense, Adadelta, tensor, toCategorical, backend, memory } from "kernelnet";
+const n = 64, x = new Float32Array(n * 784).map((_, i) => (Math.sin(i * 0.7) + 1) / 2);
+const model = new Sequential({ seed: 1 });
+model.add(new Conv2D({ filters: 32, kernelSize: [3, 3], activation: "relu", inputShape: [28, 28, 1] }));
+model.add(new Conv2D({ filters: 64, kernelSize: [3, 3], activation: "relu" }));
+model.add(new MaxPooling2D({ poolSize: [2, 2] }));
+model.add(new Dropout({ rate: 0.25 }));
+model.add(new Flatten());
+model.add(new Dense({ units: 128, activation: "relu" }));
+model.add(new Dropout({ rate: 0.5 }));
+model.add(new Dense({ units: 10, activation: "softmax" }));
+model.compile({ loss: "categoricalCrossentropy", optimizer: new Adadelta({ learningRate: 1.0 }), metrics: ["accuracy"] });
+if (model.countParams() !== 1199882) throw new Error(`params ${model.countParams()}`);
+const h = await model.fit(tensor(x, [n, 28, 28, 1]), toCategorical(Array.from({ length: n }, (_, i) => i % 10), 10), { batchSize: 16, epochs: 2, verbose: 0 });
+if (!h.history.loss.every(Number.isFinite)) throw new Error(`losses ${h.history.loss}`);
+const b = backend();
+if (!b.reason) throw new Error("no backend reason");
+console.log(`ESM: trained ${h.history.loss.length} epochs, losses ${h.history.loss.map(l => l.toFixed(4)).join(", ")}; backend ${b.name}: ${b.reason}`);
+model.dispose();
+'
+node -e '
+const k = require("kernelnet");
+if (typeof k.Sequential !== "function") throw new Error("no Sequential from require()");
+console.log(`CommonJS: require("kernelnet") works, backend ${k.backend().name}`);
+'
+# A stale local build (here: the prebuild relabelled as version 0.0.0) must not shadow the prebuild.
+node -e '
+const fs = require("fs");
+fs.mkdirSync("node_modules/kernelnet/build/Release", { recursive: true });
+const bin = fs.readFileSync("node_modules/kernelnet/prebuilds/linux-x64/kernelnet.node");
+const version = Buffer.from(require("kernelnet/package.json").version + "\0");
+const at = bin.indexOf(version);
+if (at < 0 || bin.indexOf(version, at + 1) >= 0) throw new Error("version string not found exactly once");
+Buffer.from("0.0.0".padEnd(version.length - 1, "0") + "\0").copy(bin, at);
+fs.writeFileSync("node_modules/kernelnet/build/Release/kernelnet.node", bin);'
+node --input-type=module -e '
+import { backend, nativeBinary } from "kernelnet";
+import { createRequire } from "node:module";
+const require = createRequire(import.meta.url);
+const stale = require("./node_modules/kernelnet/build/Release/kernelnet.node").version();
+if (!stale.startsWith("0.0.0")) throw new Error(`the stale copy says ${stale}`);
+const used = nativeBinary();
+if (used.kind !== "prebuild") throw new Error(`loaded ${used.kind} ${used.path}`);
+console.log(`stale local build (${stale}) skipped: loaded the ${used.kind} ${used.version}, backend ${backend().name}`);
+'
+kb() { node -p "Math.round(require('fs').statSync('$1').size / 1024)"; }
+echo "install test: passed (tarball $(kb "$tgz") kB, binary $(kb node_modules/kernelnet/prebuilds/linux-x64/kernelnet.node) kB, nothing compiled)"
