@@ -12,7 +12,7 @@
                   "KERNELNET_VERSION=<!(node -p \"JSON.stringify(require('./package.json').version)\")"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
-      "cflags_cc": ["-std=c++17", "-O3", "-fexceptions"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno", "-fexceptions"],
       "ldflags": ["-pthread"]
     }
   ]

@@ -11,6 +11,7 @@
 
 #include "cpu_backend.h"
 #include "cpu_gemm.h"
+#include "cpu_simd.h"
 
 namespace kn {
 namespace {
@@ -69,16 +70,6 @@ void col2im_add(const Conv2dShape& s, const float* dcol, float* dx) {
     }
 }
 
-void bias_act(float* y, long rows, int f, const float* b, bool relu) {
-  for (long r = 0; r < rows; ++r) {
-    float* row = y + r * f;
-    if (relu)
-      for (int j = 0; j < f; ++j) row[j] = std::max(row[j] + b[j], 0.0f);
-    else
-      for (int j = 0; j < f; ++j) row[j] += b[j];
-  }
-}
-
 }  // namespace
 
 Status CpuBackend::conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* y,
@@ -132,12 +123,10 @@ Status CpuBackend::conv2d_backward(const Conv2dShape& s, const float* x, const f
       const float* dyi = dy + i * out_size;
       const float* dz = dyi;
       if (relu) {
-        const float* yi = y + i * out_size;
-        for (long e = 0; e < out_size; ++e) sc.dz[e] = yi[e] > 0.0f ? dyi[e] : 0.0f;
+        relu_mask(y + i * out_size, dyi, sc.dz.data(), out_size);
         dz = sc.dz.data();
       }
-      for (long r = 0; r < rows; ++r)
-        for (int j = 0; j < s.f; ++j) sc.db[j] += dz[r * s.f + j];
+      add_column_sums(dz, rows, s.f, sc.db.data());
       im2col(s, x + i * in_size, sc.col.data());
       sgemm(true, false, cols, s.f, rows, sc.col.data(), cols, dz, s.f, sc.dw.data(), s.f, true);
       if (dx) {

@@ -4,21 +4,30 @@
 #include <cmath>
 
 #include "cpu_backend.h"
+#include "cpu_simd.h"
 
 namespace kn {
+namespace {
+
+KN_CLONES void adadelta_range(float* __restrict p, const float* __restrict g, float* __restrict a,
+                              float* __restrict d, std::size_t i0, std::size_t i1, float lr, float rho, float eps) {
+  for (std::size_t i = i0; i < i1; ++i) {
+    const float gi = g[i];
+    const float ai = rho * a[i] + (1.0f - rho) * gi * gi;
+    const float delta = gi * std::sqrt(d[i] + eps) / std::sqrt(ai + eps);
+    p[i] -= lr * delta;
+    a[i] = ai;
+    d[i] = rho * d[i] + (1.0f - rho) * delta * delta;
+  }
+}
+
+}  // namespace
 
 Status CpuBackend::adadelta(const AdadeltaTensor* tensors, int count, float lr, float rho, float eps) {
   for (int t = 0; t < count; ++t) {
     const AdadeltaTensor& T = tensors[t];
     parallel_chunks(T.size, kGrain, [&](std::size_t i0, std::size_t i1) {
-      for (std::size_t i = i0; i < i1; ++i) {
-        const float g = T.grad[i];
-        const float a = rho * T.accum[i] + (1.0f - rho) * g * g;
-        const float delta = g * std::sqrt(T.delta_accum[i] + eps) / std::sqrt(a + eps);
-        T.param[i] -= lr * delta;
-        T.accum[i] = a;
-        T.delta_accum[i] = rho * T.delta_accum[i] + (1.0f - rho) * delta * delta;
-      }
+      adadelta_range(T.param, T.grad, T.accum, T.delta_accum, i0, i1, lr, rho, eps);
     });
   }
   return Status::Ok();

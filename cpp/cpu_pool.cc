@@ -4,31 +4,44 @@
 #include <cstring>
 
 #include "cpu_backend.h"
+#include "cpu_simd.h"
 
 namespace kn {
 
-Status CpuBackend::maxpool2d_forward(const Pool2dShape& s, const float* x, float* y, int32_t* argmax) {
-  const long in_size = static_cast<long>(s.h) * s.w * s.c;
-  const long out_rows = static_cast<long>(s.n) * s.oh;
-  parallel_chunks(out_rows, 16, [&](std::size_t r0, std::size_t r1) {
-    for (std::size_t r = r0; r < r1; ++r) {
-      const long n = r / s.oh, oy = r % s.oh;
-      const float* xi = x + n * in_size;
-      for (int ox = 0; ox < s.ow; ++ox) {
-        const long o = ((n * s.oh + oy) * s.ow + ox) * s.c;
+namespace {
+
+// One output row (n, oy): the window's first maximum per channel, vectorised over channels with selects
+// instead of branches (which value wins is data-dependent and mispredicts).
+KN_CLONES void maxpool_row(const Pool2dShape& s, const float* __restrict xi, long oy, float* __restrict y,
+                           int32_t* __restrict argmax) {
+  for (int ox = 0; ox < s.ow; ++ox) {
+    float* best = y + static_cast<long>(ox) * s.c;
+    int32_t* arg = argmax + static_cast<long>(ox) * s.c;
+    for (int ky = 0; ky < s.ph; ++ky)
+      for (int kx = 0; kx < s.pw; ++kx) {
+        const int32_t base = static_cast<int32_t>(((oy * s.sh + ky) * s.w + ox * s.sw + kx) * s.c);
+        const float* v = xi + base;
+        if (ky == 0 && kx == 0) {
+          for (int c = 0; c < s.c; ++c) best[c] = v[c], arg[c] = base + c;
+          continue;
+        }
         for (int c = 0; c < s.c; ++c) {
-          long best_i = ((oy * s.sh) * s.w + ox * s.sw) * s.c + c;
-          float best = xi[best_i];
-          for (int ky = 0; ky < s.ph; ++ky)
-            for (int kx = 0; kx < s.pw; ++kx) {
-              const long i = ((oy * s.sh + ky) * s.w + ox * s.sw + kx) * s.c + c;
-              if (xi[i] > best) best = xi[i], best_i = i;
-            }
-          y[o + c] = best;
-          argmax[o + c] = static_cast<int32_t>(best_i);
+          const bool more = v[c] > best[c];
+          best[c] = more ? v[c] : best[c];
+          arg[c] = more ? base + c : arg[c];
         }
       }
-    }
+  }
+}
+
+}  // namespace
+
+Status CpuBackend::maxpool2d_forward(const Pool2dShape& s, const float* x, float* y, int32_t* argmax) {
+  const long in_size = static_cast<long>(s.h) * s.w * s.c;
+  const long row = static_cast<long>(s.ow) * s.c;
+  parallel_chunks(static_cast<std::size_t>(s.n) * s.oh, 16, [&](std::size_t r0, std::size_t r1) {
+    for (std::size_t r = r0; r < r1; ++r)
+      maxpool_row(s, x + (r / s.oh) * in_size, r % s.oh, y + r * row, argmax + r * row);
   });
   return Status::Ok();
 }

@@ -77,7 +77,7 @@ __global__ void __launch_bounds__(THREADS)
       float v = acc[i][j];
       if (accumulate) v += *dst;
       if (bias) v += bias[gn];
-      if (relu) v = fmaxf(v, 0.0f);
+      if (relu) v = v < 0.0f ? 0.0f : v;  // keeps NaN, as the CPU
       *dst = v;
     }
   }
@@ -96,7 +96,7 @@ __global__ void splitk_reduce_kernel(int M, int N, int splits, const float* __re
   float* dst = C + (long long)r * ldc + col;
   if (accumulate) v += *dst;
   if (bias) v += bias[col];
-  if (relu) v = fmaxf(v, 0.0f);
+  if (relu) v = v < 0.0f ? 0.0f : v;  // keeps NaN, as the CPU
   *dst = v;
 }
 

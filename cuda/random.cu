@@ -1,6 +1,6 @@
 // Randomness on the GPU from the same Philox4x32-10 streams as the CPU backend (philox.h): element i of a
 // stream (seed, offset) uses word i % 4 of block i / 4, so masks and initial weights match the CPU bit for bit.
-//   dropout: y = u >= rate ? x / (1 - rate) : 0 (inverted); backward regenerates the same mask.
+//   dropout: y = x * (u >= rate ? 1 / (1 - rate) : 0) (inverted); backward regenerates the same mask.
 //   uniform: low + (high - low) * u.
 #include "cuda_backend.cuh"
 #include "philox.h"
@@ -18,7 +18,7 @@ __global__ void dropout_kernel(const float* __restrict__ src, float* __restrict_
 #pragma unroll
   for (int l = 0; l < 4; ++l) {
     const long long i = blk * 4 + l;
-    if (i < count) dst[i] = u[l] >= rate ? __fmul_rn(src[i], scale) : 0.0f;
+    if (i < count) dst[i] = __fmul_rn(src[i], u[l] >= rate ? scale : 0.0f);  // as the CPU: NaN stays NaN
   }
 }
 
