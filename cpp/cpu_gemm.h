@@ -19,4 +19,8 @@ void sgemm_parallel(bool trans_a, bool trans_b, int m, int n, int k, const float
 // "avx2+fma" or "generic": the micro-kernel in use.
 const char* gemm_kernel_name();
 
+// The CPU's measured single-precision peak, in GFLOP/s, on all pool threads: the best of repeated runs of
+// independent multiply-add chains (with the same instruction set as the GEMM) over about `seconds`.
+double measure_peak_gflops(double seconds);
+
 }  // namespace kn

@@ -73,6 +73,8 @@ export interface Native {
   synchronize(device?: Device): void;
   numThreads(n?: number): number;
   cpuKernel(): string;
+  /** The CPU's measured FMA peak over all threads, GFLOP/s, measured for about `seconds`. */
+  cpuPeakGflops(seconds: number): number;
   /** The package version the binary was built from. */
   version(): string;
 }
