@@ -177,7 +177,7 @@ void Dropout(const Napi::CallbackInfo& info) {
                                  : be->dropout_backward(src->size(), src->f32(), dst->f32(), rate, seed, offset));
 }
 
-// softmaxCrossEntropy(logits, labels, dlogits | null, metrics)
+// softmaxCrossEntropy(logits, labels, dlogits | null, metrics, step)
 void SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
   Args a(info, "softmaxCrossEntropy");
   TensorHandle *z = a.tensor(0, "logits"), *y = a.tensor(1, "labels"), *dz = a.optional_tensor(2, "dlogits");
@@ -187,11 +187,12 @@ void SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
   if (k < 1) a.fail("ERR_KERNELNET_SHAPE", "expected logits to have at least one class but received " + z->describe());
   a.expect(y, "labels", DType::kFloat32, {n, k}, "[N,K]");
   if (dz) a.expect(dz, "dlogits", DType::kFloat32, {n, k}, "[N,K]");
-  a.expect(m, "metrics", DType::kFloat32, {3}, "[loss sum, correct, count]");
+  a.expect(m, "metrics", DType::kFloat32, {4}, "[loss sum, correct, count, first non-finite step + 1]");
+  const uint64_t step = a.uint53(4, "step");
   a.distinct({dz, m, z, y});
   if (n == 0) return;
   check_status(a.env(), a.backend()->softmax_cross_entropy(static_cast<int>(n), static_cast<int>(k), z->f32(), y->f32(),
-                                                                dz ? dz->f32() : nullptr, m->f32()));
+                                                                dz ? dz->f32() : nullptr, m->f32(), step));
 }
 
 // softmax(logits, probs)

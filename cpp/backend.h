@@ -85,10 +85,12 @@ class Backend {
                                   uint64_t offset) = 0;
 
   // Fused softmax + categorical cross-entropy over rows of logits [n, k] with target distributions [n, k].
-  // Accumulates metrics[0] += sum of row losses, metrics[1] += correct argmax predictions, metrics[2] += n.
+  // Accumulates metrics[0] += sum of row losses, metrics[1] += correct argmax predictions, metrics[2] += n,
+  // and sets metrics[3] = step + 1 if this batch's loss is not finite and metrics[3] is still 0 (so the host
+  // learns the first bad step whenever it next reads the metrics, without a synchronisation per step).
   // dlogits (optional) = (softmax(logits) - labels) / n, the gradient of the batch-mean loss.
   virtual Status softmax_cross_entropy(int n, int k, const float* logits, const float* labels, float* dlogits,
-                                       float* metrics) = 0;
+                                       float* metrics, uint64_t step) = 0;
   virtual Status softmax(int n, int k, const float* logits, float* probs) = 0;
 
   // Keras Adadelta over every parameter tensor in one call.

@@ -1,7 +1,8 @@
 // Softmax and the fused softmax + categorical cross-entropy on the CPU, one row of logits [N, K] at a time:
 //   lse = max + log(sum exp(z - max));  loss_row = sum_j y_j * (lse - z_j);
 //   dz = (softmax(z) - y) / N  (gradient of the batch-mean loss);  correct += argmax(z) == argmax(y).
-// Row results are summed in double and added to metrics = [loss sum, correct count, rows seen].
+// Row results are summed in double and added to metrics = [loss sum, correct count, rows seen, first
+// non-finite step + 1].
 #include <cmath>
 
 #include "cpu_backend.h"
@@ -9,7 +10,7 @@
 namespace kn {
 
 Status CpuBackend::softmax_cross_entropy(int n, int k, const float* logits, const float* labels, float* dlogits,
-                                         float* metrics) {
+                                         float* metrics, uint64_t step) {
   double loss_sum = 0.0;
   long correct = 0;
   const float inv_n = 1.0f / static_cast<float>(n);
@@ -37,6 +38,7 @@ Status CpuBackend::softmax_cross_entropy(int n, int k, const float* logits, cons
   metrics[0] += static_cast<float>(loss_sum);
   metrics[1] += static_cast<float>(correct);
   metrics[2] += static_cast<float>(n);
+  if (!std::isfinite(loss_sum) && metrics[3] == 0.0f) metrics[3] = static_cast<float>(step + 1);
   return Status::Ok();
 }
 

@@ -44,7 +44,7 @@ class CudaBackend final : public Backend {
   Status dropout_backward(std::size_t count, const float* dy, float* dx, float rate, uint64_t seed,
                           uint64_t offset) override;
   Status softmax_cross_entropy(int n, int k, const float* logits, const float* labels, float* dlogits,
-                               float* metrics) override;
+                               float* metrics, uint64_t step) override;
   Status softmax(int n, int k, const float* logits, float* probs) override;
   Status adadelta(const AdadeltaTensor* tensors, int count, float lr, float rho, float eps) override;
   Status gather_rows(const float* src, std::size_t src_rows, std::size_t row_size, const int32_t* indices,

@@ -1,8 +1,8 @@
 // Softmax and the fused softmax + categorical cross-entropy on the GPU, one warp per row of logits [N, K]:
 //   lse = max + log(sum exp(z - max));  loss_row = sum_j y_j (lse - z_j);
 //   dz = (softmax(z) - y) / N;  correct += argmax(z) == argmax(y) (first maximum, as the CPU).
-// Each block sums its rows' losses and hits and adds them to metrics = [loss sum, correct, rows] with one
-// atomicAdd each: the metrics stay on the device until the host asks for them.
+// Each block sums its rows' losses and hits and adds them to metrics = [loss sum, correct, rows, first
+// non-finite step + 1] with one atomic each: the metrics stay on the device until the host asks for them.
 #include "cuda_backend.cuh"
 
 namespace kn {
@@ -25,7 +25,7 @@ __device__ float warp_sum(float v) {
 }
 
 __global__ void softmax_xent_kernel(int n, int k, const float* __restrict__ z, const float* __restrict__ y,
-                                    float* __restrict__ dz, float* __restrict__ metrics) {
+                                    float* __restrict__ dz, float* __restrict__ metrics, float step1) {
   __shared__ float block_loss[WARPS], block_correct[WARPS];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int r = blockIdx.x * WARPS + warp;
@@ -61,6 +61,8 @@ __global__ void softmax_xent_kernel(int n, int k, const float* __restrict__ z, c
     atomicAdd(metrics, bl);
     atomicAdd(metrics + 1, bc);
     if (blockIdx.x == 0) atomicAdd(metrics + 2, (float)n);
+    // The first non-finite batch: 0.0f and 0 share their bits, so a compare-and-swap on the bits sets it once.
+    if (!isfinite(bl)) atomicCAS(reinterpret_cast<int*>(metrics + 3), 0, __float_as_int(step1));
   }
 }
 
@@ -82,9 +84,9 @@ __global__ void softmax_kernel(int n, int k, const float* __restrict__ z, float*
 }  // namespace
 
 Status CudaBackend::softmax_cross_entropy(int n, int k, const float* logits, const float* labels, float* dlogits,
-                                          float* metrics) {
+                                          float* metrics, uint64_t step) {
   std::lock_guard<std::mutex> lock(mutex_);
-  softmax_xent_kernel<<<CEIL_DIV(n, WARPS), WARPS * 32, 0, stream_>>>(n, k, logits, labels, dlogits, metrics);
+  softmax_xent_kernel<<<CEIL_DIV(n, WARPS), WARPS * 32, 0, stream_>>>(n, k, logits, labels, dlogits, metrics, (float)(step + 1));
   KN_LAUNCHED(stream_, "softmax_xent_kernel");
   return Status::Ok();
 }

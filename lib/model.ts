@@ -37,6 +37,11 @@ export interface FitArgs {
   };
   /** Where the progress bar goes (default process.stdout). */
   out?: ProgressStream;
+  /**
+   * Stop with an error naming the epoch and step when the training loss becomes NaN or infinite (default true;
+   * as Keras's TerminateOnNaN). The check costs no synchronisation: the loss kernel records the first bad step.
+   */
+  stopOnNonFiniteLoss?: boolean;
 }
 
 export interface History {
@@ -128,7 +133,7 @@ export class Sequential {
     this.optimizer?.dispose();
     this.optimizer = optimizer;
     optimizer.attach(this.params);
-    this.metrics ??= empty([3]);
+    this.metrics ??= empty([4]);
   }
 
   /** Keras's summary table; printed with printFn (default console.log) and returned. */
@@ -154,6 +159,7 @@ export class Sequential {
     const batchSize = positiveInt(args.batchSize ?? 32, 'batchSize');
     const epochs = nonNegativeInt(args.epochs ?? 1, 'epochs');
     const verbose = oneOf(String(args.verbose ?? 1), 'verbose', ['0', '1', '2'] as const);
+    const stopOnNonFinite = args.stopOnNonFiniteLoss ?? true;
     const out: ProgressStream = args.out ?? process.stdout;
     const X = handleOf(x, 'x'), Y = handleOf(y, 'y');
     const n = this.checkData(X, Y, 'x', 'y');
@@ -176,15 +182,26 @@ export class Sequential {
         if (verbose !== '0') out.write(`Epoch ${epoch + 1}/${epochs}\n`);
         const bar = new ProgressBar(steps, out);
         metrics.fill(0);
+        const firstStep = this.steps;
+        // Reading the metrics is free on the CPU, so check every step there; on a GPU, whenever they are read.
+        const checkEveryStep = stopOnNonFinite && native.backend().name === 'cpu';
+        const check = (logs: Logs) => {
+          if (stopOnNonFinite && this.nonFiniteStep) {
+            const step = this.nonFiniteStep - firstStep;
+            throw Object.assign(new Error(`fit: the training loss became non-finite at epoch ${epoch + 1}/${epochs}, step ${step}/${steps} ` +
+              `(the model's step ${this.nonFiniteStep}); lower the learning rate or check the data for NaN or huge values ` +
+              '(pass stopOnNonFiniteLoss: false to train on)'), { code: 'ERR_KERNELNET_NON_FINITE', epoch: epoch + 1, step });
+          }
+          return logs;
+        };
         for (let s = 0; s < steps; ++s) {
           const start = s * batchSize;
           this.trainStep(X, Y, indices, start, Math.min(batchSize, n - start), optimizer, metrics);
-          if (verbose === '1' && bar.wantsUpdate(s + 1)) bar.update(s + 1, this.readLogs(metrics));
+          if (verbose === '1' && bar.wantsUpdate(s + 1)) bar.update(s + 1, check(this.readLogs(metrics)));
+          else if (checkEveryStep) check(this.readLogs(metrics));
           await new Promise(setImmediate); // keep the event loop (timers, I/O, signals) alive between steps
         }
-        const logs = this.readLogs(metrics);
-        if (!Number.isFinite(logs.loss))
-          throw new Error(`fit: the loss became ${logs.loss} in epoch ${epoch + 1}; lower the learning rate or check the data`);
+        const logs = check(this.readLogs(metrics));
         if (validation) {
           const [vl, va] = this.evaluate(validation[0], validation[1], { batchSize });
           logs.val_loss = vl;
@@ -207,7 +224,7 @@ export class Sequential {
     const batchSize = positiveInt(args.batchSize ?? 32, 'batchSize');
     const X = handleOf(x, 'x'), Y = handleOf(y, 'y');
     const n = this.checkData(X, Y, 'x', 'y');
-    const metrics = empty([3]);
+    const metrics = empty([4]);
     const indices = this.identity(n);
     try {
       metrics.fill(0);
@@ -215,7 +232,7 @@ export class Sequential {
         const ws = this.workspace(Math.min(batchSize, n - start));
         native.gatherRows(X, indices, start, ws.x);
         native.gatherRows(Y, indices, start, ws.y);
-        native.softmaxCrossEntropy(this.forward(ws, false), ws.y, null, metrics);
+        native.softmaxCrossEntropy(this.forward(ws, false), ws.y, null, metrics, 0);
       }
       const logs = this.readLogs(metrics);
       if (args.verbose) process.stdout.write(`${formatLogs(logs).slice(3)}\n`);
@@ -389,7 +406,7 @@ export class Sequential {
     native.gatherRows(Y, indices, start, ws.y);
     const inputs: NativeTensor[] = [], outputs: NativeTensor[] = [];
     const logits = this.forward(ws, true, inputs, outputs);
-    native.softmaxCrossEntropy(logits, ws.y, ws.dlogits, metrics);
+    native.softmaxCrossEntropy(logits, ws.y, ws.dlogits, metrics, this.steps);
     let grad: NativeTensor | null = ws.dlogits;
     for (let i = this.layers.length - 1; i >= 0 && grad; --i)
       grad = this.layers[i].backward(inputs[i], outputs[i], grad, ws.layers[i], this.context(i, true));
@@ -397,8 +414,12 @@ export class Sequential {
     this.steps++;
   }
 
+  /** The model's step (1-based) whose loss was first non-finite in the current epoch, or 0; set by readLogs. */
+  private nonFiniteStep = 0;
+
   private readLogs(metrics: NativeTensor): Logs {
-    const [lossSum, correct, count] = metrics.read();
+    const [lossSum, correct, count, badStep] = metrics.read();
+    this.nonFiniteStep = badStep;
     const logs: Logs = { loss: lossSum / count };
     if (this.reportAccuracy) logs.accuracy = correct / count;
     return logs;

@@ -55,9 +55,12 @@ export interface Native {
     dw: NativeTensor, db: NativeTensor, relu: boolean): void;
   dropoutForward(x: NativeTensor, y: NativeTensor, rate: number, seed: number, offset: number): void;
   dropoutBackward(dy: NativeTensor, dx: NativeTensor, rate: number, seed: number, offset: number): void;
-  /** Accumulates metrics += [sum of row losses, correct predictions, rows]. */
+  /**
+   * Accumulates metrics += [sum of row losses, correct predictions, rows], and sets metrics[3] = step + 1 when
+   * this batch's loss is not finite and metrics[3] is still 0.
+   */
   softmaxCrossEntropy(logits: NativeTensor, labels: NativeTensor, dlogits: NativeTensor | null,
-    metrics: NativeTensor): void;
+    metrics: NativeTensor, step: number): void;
   softmax(logits: NativeTensor, probs: NativeTensor): void;
   adadelta(params: NativeTensor[], grads: NativeTensor[], accums: NativeTensor[], deltaAccums: NativeTensor[],
     learningRate: number, rho: number, epsilon: number): void;

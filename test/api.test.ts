@@ -204,6 +204,28 @@ Tensors('the progress bar prints one Keras line per epoch off a TTY', async () =
   y.dispose();
 });
 
+Tensors('a non-finite loss stops fit with the epoch and step, unless told to train on', async () => {
+  const { x, y } = syntheticData(12);
+  const data = x.dataSync() as Float32Array;
+  data.fill(NaN, 9 * 64, 10 * 64); // example 9 is all NaN: with batches of 4 in order, step 3 of epoch 1
+  const bad = tensor(data, [12, 8, 8, 1]);
+  const m = smallModel(9);
+  m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta() });
+  try {
+    await m.fit(bad, y, { batchSize: 4, epochs: 2, verbose: 0, shuffle: false });
+    assert.unreachable('fit went on');
+  } catch (e) {
+    const err = e as Error & { code?: string; epoch?: number; step?: number };
+    assert.is(err.code, 'ERR_KERNELNET_NON_FINITE', err.message);
+    assert.match(err.message, /non-finite at epoch 1\/2, step 3\/3/);
+    assert.equal([err.epoch, err.step], [1, 3]);
+  }
+  const h = await m.fit(bad, y, { batchSize: 4, epochs: 1, verbose: 0, shuffle: false, stopOnNonFiniteLoss: false });
+  assert.ok(Number.isNaN(h.history.loss[0]));
+  m.dispose();
+  for (const t of [x, y, bad]) t.dispose();
+});
+
 Tensors.run();
 
 const Guards = suite('native guards');

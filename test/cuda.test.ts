@@ -97,8 +97,8 @@ if (!cuda.available) {
     for (const [n, k] of [[1, 1], [7, 10], [128, 10], [3, 50]]) {
       const z = twin([n, k], randomArray(n * k, r, -5, 5)), labels = new Float32Array(n * k);
       for (let i = 0; i < n; ++i) labels[i * k + Math.floor(r() * k)] = 1;
-      const yl = twin([n, k], labels), dz = outs([n, k]), m = twin([3], new Float32Array([1, 2, 3])), p = outs([n, k]);
-      for (const d of [0, 1]) native.softmaxCrossEntropy(z[d], yl[d], dz[d], m[d]);
+      const yl = twin([n, k], labels), dz = outs([n, k]), m = twin([4], new Float32Array([1, 2, 3, 0])), p = outs([n, k]);
+      for (const d of [0, 1]) native.softmaxCrossEntropy(z[d], yl[d], dz[d], m[d], 7);
       same(m, `metrics n=${n} k=${k}`, { atol: 1e-4, rtol: 1e-5 });
       same(dz, `dlogits n=${n} k=${k}`, { atol: 1e-7, rtol: 1e-5 });
       for (const d of [0, 1]) native.softmax(z[d], p[d]);

@@ -106,13 +106,13 @@ Grad('softmax cross-entropy (batch mean)', () => {
   const [n, k] = [4, 10];
   const z = T([n, k], randomArray(n * k, rand, -3, 3)), labels = new Float32Array(n * k);
   for (let i = 0; i < n; ++i) labels[i * k + ((i * 3) % k)] = 1;
-  const Y = T([n, k], labels), dz = T([n, k]), m = T([3]);
+  const Y = T([n, k], labels), dz = T([n, k]), m = T([4]);
   m.fill(0);
-  native.softmaxCrossEntropy(z, Y, dz, m);
+  native.softmaxCrossEntropy(z, Y, dz, m, 0);
   // L = mean loss = metrics[0] / n: express it as sum(out * r) with out = [loss sum] and r = [1 / n].
-  const out = T([3]);
-  const fwd = () => (out.fill(0), native.softmaxCrossEntropy(z, Y, null, out), out);
-  check('softmax-xent dlogits', z, dz.read(), fwd, new Float32Array([1 / n, 0, 0]), 20);
+  const out = T([4]);
+  const fwd = () => (out.fill(0), native.softmaxCrossEntropy(z, Y, null, out, 0), out);
+  check('softmax-xent dlogits', z, dz.read(), fwd, new Float32Array([1 / n, 0, 0, 0]), 20);
 });
 
 Grad.run();

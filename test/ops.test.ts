@@ -153,11 +153,11 @@ Loss('loss, gradient and correct count match the reference and accumulate', () =
     const labels = new Float32Array(n * k);
     for (let i = 0; i < n; ++i) labels[i * k + Math.floor(r() * k)] = 1;
     const ref = softmaxCrossEntropyRef(n, k, z, labels);
-    const metrics = T([3], new Float32Array([1, 2, 3]));
+    const metrics = T([4], new Float32Array([1, 2, 3, 0]));
     const dz = out([n, k]);
-    native.softmaxCrossEntropy(T([n, k], z), T([n, k], labels), dz, metrics);
+    native.softmaxCrossEntropy(T([n, k], z), T([n, k], labels), dz, metrics, 5);
     const m = metrics.read();
-    close([m[0] - 1, m[1] - 2, m[2] - 3], [ref.loss, ref.correct, n], 1e-4, 1e-5, `metrics n=${n} k=${k}`);
+    close([m[0] - 1, m[1] - 2, m[2] - 3, m[3]], [ref.loss, ref.correct, n, 0], 1e-4, 1e-5, `metrics n=${n} k=${k}`);
     close(dz.read(), ref.grad, ELEMENTWISE_TOL.atol, 1e-5, `dlogits n=${n} k=${k}`);
     const p = out([n, k]);
     native.softmax(T([n, k], z), p);
@@ -167,12 +167,21 @@ Loss('loss, gradient and correct count match the reference and accumulate', () =
 Loss('is stable for huge logits', () => {
   const z = T([2, 3], new Float32Array([1000, 0, -1000, -1e30, 1e30, 0]));
   const labels = T([2, 3], new Float32Array([1, 0, 0, 0, 0, 1]));
-  const metrics = T([3], new Float32Array(3)), dz = out([2, 3]);
-  native.softmaxCrossEntropy(z, labels, dz, metrics);
+  const metrics = T([4], new Float32Array(4)), dz = out([2, 3]);
+  native.softmaxCrossEntropy(z, labels, dz, metrics, 0);
   const m = metrics.read();
   assert.ok(Number.isFinite(m[0]), `loss ${m[0]}`);
-  close([m[0], m[1], m[2]], [1e30, 1, 2], 0, 1e-6, 'metrics');
+  close([m[0], m[1], m[2], m[3]], [1e30, 1, 2, 0], 0, 1e-6, 'metrics');
   close(dz.read(), [0, 0, 0, 0, 0.5, -0.5], 1e-7, 0, 'dlogits');
+});
+Loss('records the first step whose loss is not finite', () => {
+  const labels = T([1, 2], new Float32Array([1, 0]));
+  const metrics = T([4], new Float32Array(4));
+  native.softmaxCrossEntropy(T([1, 2], new Float32Array([1, 2])), labels, null, metrics, 3);
+  assert.is(metrics.read()[3], 0);
+  native.softmaxCrossEntropy(T([1, 2], new Float32Array([NaN, 2])), labels, null, metrics, 41);
+  native.softmaxCrossEntropy(T([1, 2], new Float32Array([Infinity, 2])), labels, null, metrics, 42);
+  assert.is(metrics.read()[3], 42, 'step 41 (0-based) is recorded as 42 and kept');
 });
 Loss.run();
 
