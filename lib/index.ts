@@ -1,5 +1,6 @@
 // kernelnet: train convolutional networks from Node.js with a Keras-like Sequential API.
-export { Sequential } from './model.js';
+export { Sequential, loadModel } from './model.js';
+export { CheckpointError } from './checkpoint.js';
 export type { SequentialArgs, CompileArgs, FitArgs, History, Logs } from './model.js';
 export { Layer, Conv2D, MaxPooling2D, Dropout, Flatten, Dense } from './layers.js';
 export type { Activation, Conv2DArgs, MaxPooling2DArgs, DropoutArgs, DenseArgs, LayerArgs } from './layers.js';

@@ -3,7 +3,8 @@
 // writing into buffers allocated once per (model, batch size). Randomness (initialisation, dropout, shuffling)
 // comes from counter-based streams keyed by the model's seed, so a run is reproducible from its seed.
 import { randomInt } from 'node:crypto';
-import { Layer, type LayerBuffers, type Param, type StepContext } from './layers.js';
+import { CheckpointError, readCheckpoint, writeCheckpoint, type NamedTensor } from './checkpoint.js';
+import { Conv2D, Dense, Dropout, Flatten, Layer, MaxPooling2D, type LayerBuffers, type Param, type StepContext } from './layers.js';
 import { native, type NativeTensor } from './native.js';
 import { Adadelta, type Optimizer } from './optimizers.js';
 import { ProgressBar, formatLogs, type ProgressStream } from './progress.js';
@@ -284,6 +285,58 @@ export class Sequential {
     weights.forEach((w, i) => params[i].value.write(handleOf(w, `weights[${i}]`).read()));
   }
 
+  /**
+   * Saves the parameters to a safetensors file (tensor names "<layer>/<param>"), atomically: a crash while
+   * saving leaves the previous file intact.
+   */
+  saveWeights(path: string): void {
+    writeCheckpoint(path, this.weightTensors(), { architecture: JSON.stringify(this.architecture()) });
+  }
+
+  /** Loads parameters saved by saveWeights or save; refuses a file that does not match, changing nothing. */
+  loadWeights(path: string): void {
+    const { tensors } = readCheckpoint(path);
+    const params = this.requireParams('loadWeights');
+    const values = this.matchParams(path, tensors, '');
+    params.forEach((p, i) => p.value.write(values[i]));
+  }
+
+  /**
+   * Saves everything needed to resume training exactly: architecture, compile settings, parameters, optimizer
+   * state, and the step, epoch and seed that drive dropout and shuffling. Atomic, like saveWeights.
+   */
+  save(path: string): void {
+    const { optimizer } = this.requireCompiled('save');
+    const { accums, deltas } = optimizer.slots();
+    const tensors = this.weightTensors();
+    this.params.forEach((p, i) => {
+      const name = this.paramName(i);
+      tensors.push({ name: `optimizer/${name}/accum`, shape: p.shape, data: accums[i].read() as Float32Array });
+      tensors.push({ name: `optimizer/${name}/delta_accum`, shape: p.shape, data: deltas[i].read() as Float32Array });
+    });
+    writeCheckpoint(path, tensors, {
+      architecture: JSON.stringify(this.architecture()),
+      compile: JSON.stringify({ loss: 'categoricalCrossentropy', optimizer: { className: optimizer.className, config: optimizer.getConfig() },
+        metrics: this.reportAccuracy ? ['accuracy'] : [] }),
+      training: JSON.stringify({ seed: this.seed, steps: this.steps, epochs: this.epochsRun }),
+    });
+  }
+
+  /** @internal Restores what save() wrote; used by loadModel. */
+  restore(path: string, tensors: Map<string, NamedTensor>, training: { steps: number; epochs: number }): void {
+    const { optimizer } = this.requireCompiled('restore');
+    const values = this.matchParams(path, tensors, '');
+    const accums = this.matchParams(path, tensors, 'accum'), deltas = this.matchParams(path, tensors, 'delta_accum');
+    const slots = optimizer.slots();
+    this.params.forEach((p, i) => {
+      p.value.write(values[i]);
+      slots.accums[i].write(accums[i]);
+      slots.deltas[i].write(deltas[i]);
+    });
+    this.steps = training.steps;
+    this.epochsRun = training.epochs;
+  }
+
   /** Frees every tensor the model holds (parameters, optimizer state, buffers). */
   dispose(): void {
     for (const p of this.params) {
@@ -300,6 +353,32 @@ export class Sequential {
   }
 
   // ---- internals ----
+
+  private paramName(i: number): string {
+    const layer = this.layers.find(l => l.params.includes(this.params[i]))!;
+    return `${layer.name}/${this.params[i].name}`;
+  }
+
+  private weightTensors(): NamedTensor[] {
+    return this.requireParams('saveWeights').map((p, i) => ({ name: this.paramName(i), shape: p.shape, data: p.value.read() as Float32Array }));
+  }
+
+  /** The data of every parameter (or optimizer slot) from a checkpoint, all checked before any is used. */
+  private matchParams(path: string, tensors: Map<string, NamedTensor>, slot: '' | 'accum' | 'delta_accum'): Float32Array[] {
+    return this.params.map((p, i) => {
+      const name = slot ? `optimizer/${this.paramName(i)}/${slot}` : this.paramName(i);
+      const t = tensors.get(name);
+      if (!t) throw new CheckpointError(path, `has no tensor ${name}: it was saved from a different model`);
+      if (t.shape.join() !== p.shape.join())
+        throw new CheckpointError(path, `tensor ${name} has shape [${t.shape}] but this model's is [${p.shape}]`);
+      return t.data;
+    });
+  }
+
+  /** @internal The model's layers as data, for checkpoints. */
+  architecture(): { name: string; inputShape: number[]; layers: { className: string; config: Record<string, unknown> }[] } {
+    return { name: this.name, inputShape: this.inputShape, layers: this.layers.map(l => ({ className: l.className, config: l.getConfig() })) };
+  }
 
   private key(stream: number): number {
     return stream * 2 ** 32 + this.seed;
@@ -424,4 +503,40 @@ export class Sequential {
     if (this.reportAccuracy) logs.accuracy = correct / count;
     return logs;
   }
+}
+
+const LAYERS: Record<string, (config: Record<string, unknown>) => Layer> = {
+  Conv2D: c => new Conv2D(c as never),
+  MaxPooling2D: c => new MaxPooling2D(c as never),
+  Dropout: c => new Dropout(c as never),
+  Flatten: c => new Flatten(c as never),
+  Dense: c => new Dense(c as never),
+};
+
+/** Loads a model saved by `model.save(path)`, compiled and ready to predict or to resume training exactly. */
+export function loadModel(path: string): Sequential {
+  const { metadata, tensors } = readCheckpoint(path);
+  const parse = (key: string) => {
+    try {
+      return JSON.parse(metadata[key]);
+    } catch {
+      throw new CheckpointError(path, `no valid "${key}" in the metadata: it was not written by model.save()`);
+    }
+  };
+  const arch = parse('architecture'), compile = parse('compile'), training = parse('training');
+  const model = new Sequential({ name: arch.name, seed: training.seed });
+  arch.layers.forEach((l: { className: string; config: Record<string, unknown> }, i: number) => {
+    const make = LAYERS[l.className];
+    if (!make) throw new CheckpointError(path, `unknown layer class ${l.className}`);
+    model.add(make(i === 0 ? { ...l.config, inputShape: arch.inputShape } : l.config));
+  });
+  if (compile.optimizer?.className !== 'Adadelta') throw new CheckpointError(path, `unknown optimizer ${compile.optimizer?.className}`);
+  model.compile({ loss: compile.loss, optimizer: new Adadelta(compile.optimizer.config), metrics: compile.metrics });
+  try {
+    model.restore(path, tensors, training);
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+  return model;
 }

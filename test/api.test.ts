@@ -7,11 +7,11 @@ import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  Adadelta, Conv2D, Dense, Dropout, Flatten, MaxPooling2D, Sequential, backend, memory, nativeBinary, tensor,
+  Adadelta, Conv2D, Dense, Dropout, Flatten, Sequential, backend, memory, nativeBinary, tensor,
   toCategorical,
 } from '../lib/index.js';
 import { native } from '../lib/native.js';
-import { seedModel } from './helpers.js';
+import { seedModel, smallModel, syntheticData } from './helpers.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -19,30 +19,6 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 function owned() {
   const { liveTensors, bytesInUse } = memory();
   return { liveTensors, bytesInUse };
-}
-
-function smallModel(seed: number): Sequential {
-  return new Sequential({
-    seed,
-    layers: [
-      new Conv2D({ filters: 4, kernelSize: 3, activation: 'relu', inputShape: [8, 8, 1] }),
-      new MaxPooling2D({ poolSize: 2 }),
-      new Dropout({ rate: 0.25 }),
-      new Flatten(),
-      new Dense({ units: 3, activation: 'softmax' }),
-    ],
-  });
-}
-
-function syntheticData(n: number) {
-  // Class = which third of the image is brightest: learnable by the small model in a few epochs.
-  const x = new Float32Array(n * 64), labels: number[] = [];
-  for (let i = 0; i < n; ++i) {
-    const c = i % 3;
-    labels.push(c);
-    for (let p = 0; p < 64; ++p) x[i * 64 + p] = ((p % 8) >= c * 3 && (p % 8) < c * 3 + 3 ? 0.8 : 0.1) + 0.1 * Math.sin(i * 7 + p);
-  }
-  return { x: tensor(x, [n, 8, 8, 1]), y: toCategorical(labels, 3) };
 }
 
 

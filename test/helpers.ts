@@ -2,8 +2,34 @@
 // and read through the addon. Tolerances are |a - b| <= atol + rtol * |ref|, and a failure names the worst
 // element with both values.
 import * as assert from 'uvu/assert';
-import { Adadelta, Conv2D, Dense, Dropout, Flatten, MaxPooling2D, Sequential } from '../lib/index.js';
+import { Adadelta, Conv2D, Dense, Dropout, Flatten, MaxPooling2D, Sequential, tensor, toCategorical } from '../lib/index.js';
 import { native, type Device, type NativeTensor } from '../lib/native.js';
+
+/** A small conv model on 8x8x1 inputs with 3 classes, for API tests. */
+export function smallModel(seed: number): Sequential {
+  return new Sequential({
+    seed,
+    layers: [
+      new Conv2D({ filters: 4, kernelSize: 3, activation: 'relu', inputShape: [8, 8, 1] }),
+      new MaxPooling2D({ poolSize: 2 }),
+      new Dropout({ rate: 0.25 }),
+      new Flatten(),
+      new Dense({ units: 3, activation: 'softmax' }),
+    ],
+  });
+}
+
+/** n learnable examples for smallModel: the class is which third of the image is brightest. */
+export function syntheticData(n: number) {
+  // Class = which third of the image is brightest: learnable by the small model in a few epochs.
+  const x = new Float32Array(n * 64), labels: number[] = [];
+  for (let i = 0; i < n; ++i) {
+    const c = i % 3;
+    labels.push(c);
+    for (let p = 0; p < 64; ++p) x[i * 64 + p] = ((p % 8) >= c * 3 && (p % 8) < c * 3 + 3 ? 0.8 : 0.1) + 0.1 * Math.sin(i * 7 + p);
+  }
+  return { x: tensor(x, [n, 8, 8, 1]), y: toCategorical(labels, 3) };
+}
 
 /** The seed model (Keras mnist_cnn), compiled unless told otherwise. */
 export function seedModel(seed: number, compile = true): Sequential {
