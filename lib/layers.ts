@@ -3,7 +3,7 @@
 // (model, batch size). Shapes here are per example (no batch axis), channels-last as Keras.
 import { native, type NativeTensor, type Padding } from './native.js';
 import { empty } from './tensor.js';
-import { fail, intPair, numberIn, oneOf, positiveInt, shapeArg } from './validate.js';
+import { fail, intPair, numberIn, oneOf, positiveInt, shapeArg, stateError } from './validate.js';
 
 export type Activation = 'relu' | 'linear' | 'softmax';
 
@@ -93,7 +93,7 @@ function activationArg(value: unknown, name: string, allowed: readonly Activatio
 
 function param(layer: Layer, name: string): Param {
   const p = layer.params.find(q => q.name === name);
-  if (!p) throw new Error(`${layer.name}: parameters are not allocated; compile the model first`);
+  if (!p) throw stateError(`${layer.name}: parameters are not allocated; compile the model first`);
   return p;
 }
 

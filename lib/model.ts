@@ -9,7 +9,7 @@ import { native, type NativeTensor } from './native.js';
 import { Adadelta, type Optimizer } from './optimizers.js';
 import { ProgressBar, formatLogs, type ProgressStream } from './progress.js';
 import { Tensor, empty, handleOf } from './tensor.js';
-import { describe, fail, nonNegativeInt, oneOf, positiveInt, ValidationError } from './validate.js';
+import { describe, fail, nonNegativeInt, oneOf, positiveInt, ValidationError, stateError } from './validate.js';
 
 export interface SequentialArgs {
   layers?: Layer[];
@@ -88,7 +88,7 @@ export class Sequential {
 
   add(layer: Layer): void {
     if (!(layer instanceof Layer)) fail('a Layer', 'layer', layer);
-    if (this.params.length) throw new Error(`${this.name}: cannot add layers after compile()`);
+    if (this.params.length) throw stateError(`${this.name}: cannot add layers after compile()`);
     const prev = this.layers.at(-1);
     const input = prev ? prev.outputShape : layer.inputShapeArg;
     if (!input) throw new ValidationError(`The first layer of a Sequential model needs an inputShape, e.g. new ${layer.className}({ ..., inputShape: [28, 28, 1] })`);
@@ -139,6 +139,7 @@ export class Sequential {
 
   /** Keras's summary table; printed with printFn (default console.log) and returned. */
   summary(printFn: (line: string) => void = console.log): string {
+    if (typeof printFn !== 'function') fail('a function', 'printFn', printFn);
     this.requireLayers();
     const cols = [29, 26, 10];
     const row = (a: string, b: string, c: string) =>
@@ -385,12 +386,12 @@ export class Sequential {
   }
 
   private requireLayers(): Layer {
-    if (!this.layers.length) throw new Error(`${this.name}: the model has no layers; add() some first`);
+    if (!this.layers.length) throw stateError(`${this.name}: the model has no layers; add() some first`);
     return this.layers[0];
   }
 
   private requireParams(op: string): Param[] {
-    if (!this.params.length) throw new Error(`${this.name}.${op}: the model is not compiled; call compile() first`);
+    if (!this.params.length) throw stateError(`${this.name}.${op}: the model is not compiled; call compile() first`);
     return this.params;
   }
 

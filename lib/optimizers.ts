@@ -3,7 +3,7 @@
 import { native, type NativeTensor } from './native.js';
 import type { Param } from './layers.js';
 import { empty } from './tensor.js';
-import { numberIn } from './validate.js';
+import { numberIn, stateError } from './validate.js';
 
 export interface AdadeltaArgs {
   /** Default 1.0, as in Keras 2 and the mnist_cnn example (tf.keras's 0.001 trains far slower). */
@@ -44,13 +44,13 @@ export class Adadelta {
   /** @internal One update of every parameter from its gradient. */
   step(): void {
     const s = this.state;
-    if (!s) throw new Error('Adadelta: step() before attach(); compile the model first');
+    if (!s) throw stateError('Adadelta: step() before attach(); compile the model first');
     native.adadelta(s.params, s.grads, s.accums, s.deltas, this.learningRate, this.rho, this.epsilon);
   }
 
   /** @internal The accumulators, in parameter order (for checkpoints and tests). */
   slots(): { accums: NativeTensor[]; deltas: NativeTensor[] } {
-    if (!this.state) throw new Error('Adadelta: no state; compile the model first');
+    if (!this.state) throw stateError('Adadelta: no state; compile the model first');
     return { accums: this.state.accums, deltas: this.state.deltas };
   }
 

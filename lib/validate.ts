@@ -3,6 +3,11 @@ export class ValidationError extends TypeError {
   readonly code = 'ERR_KERNELNET_ARG';
 }
 
+/** An operation the object's state does not allow yet (or any more), e.g. fit before compile. */
+export function stateError(message: string): Error {
+  return Object.assign(new Error(message), { code: 'ERR_KERNELNET_STATE' });
+}
+
 export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (value === undefined) return 'undefined';
