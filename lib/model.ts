@@ -73,7 +73,7 @@ export class Sequential {
   private optimizer: Optimizer | null = null;
   private reportAccuracy = false;
   private params: Param[] = [];
-  private readonly workspaces = new Map<number, Workspace>();
+  private readonly workspaces = new Map<string, Workspace>();
   private metrics: NativeTensor | null = null;
   private steps = 0;
   private epochsRun = 0;
@@ -231,7 +231,7 @@ export class Sequential {
     try {
       metrics.fill(0);
       for (let start = 0; start < n; start += batchSize) {
-        const ws = this.workspace(Math.min(batchSize, n - start));
+        const ws = this.workspace(Math.min(batchSize, n - start), false);
         native.gatherRows(X, indices, start, ws.x);
         native.gatherRows(Y, indices, start, ws.y);
         native.softmaxCrossEntropy(this.forward(ws, false), ws.y, null, metrics, 0);
@@ -256,7 +256,7 @@ export class Sequential {
     const indices = this.identity(n);
     try {
       for (let start = 0; start < n; start += batchSize) {
-        const ws = this.workspace(Math.min(batchSize, n - start));
+        const ws = this.workspace(Math.min(batchSize, n - start), false);
         native.gatherRows(X, indices, start, ws.x);
         const logits = this.forward(ws, false);
         const last = this.layers.at(-1)!;
@@ -440,18 +440,22 @@ export class Sequential {
     return new native.Tensor([n], 'int32', Int32Array.from({ length: n }, (_, i) => i));
   }
 
-  private workspace(batch: number): Workspace {
-    let ws = this.workspaces.get(batch);
+  /**
+   * Buffers for a batch size, made once. Inference (evaluate, predict) reuses a training workspace of the same
+   * size when there is one and otherwise makes one without gradient buffers, about half the memory.
+   */
+  private workspace(batch: number, training: boolean): Workspace {
+    let ws = this.workspaces.get(`${batch}:train`) ?? (training ? undefined : this.workspaces.get(`${batch}:infer`));
     if (!ws) {
       const k = this.outputShape[0];
       ws = {
         x: empty([batch, ...this.inputShape]),
         y: empty([batch, k]),
-        dlogits: empty([batch, k]),
+        dlogits: empty([batch, training ? k : 0]),
         probs: empty([batch, k]),
-        layers: this.layers.map((l, i) => l.allocate(batch, i > 0)),
+        layers: this.layers.map((l, i) => l.allocate(batch, training && i > 0)),
       };
-      this.workspaces.set(batch, ws);
+      this.workspaces.set(`${batch}:${training ? 'train' : 'infer'}`, ws);
     }
     return ws;
   }
@@ -481,7 +485,7 @@ export class Sequential {
 
   private trainStep(X: NativeTensor, Y: NativeTensor, indices: NativeTensor, start: number, rows: number,
     optimizer: Optimizer, metrics: NativeTensor): void {
-    const ws = this.workspace(rows);
+    const ws = this.workspace(rows, true);
     native.gatherRows(X, indices, start, ws.x);
     native.gatherRows(Y, indices, start, ws.y);
     const inputs: NativeTensor[] = [], outputs: NativeTensor[] = [];
