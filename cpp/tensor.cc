@@ -142,7 +142,7 @@ Napi::Value TensorHandle::Read(const Napi::CallbackInfo& info) {
   check_live("read");
   Napi::Env env = info.Env();
   Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, size_ * 4);
-  check_status(env, buffer_->backend->download(ab.Data(), buffer_->data, size_ * 4));
+  if (size_) check_status(env, buffer_->backend->download(ab.Data(), buffer_->data, size_ * 4));
   if (dtype_ == DType::kFloat32) return Napi::Float32Array::New(env, size_, ab, 0);
   return Napi::Int32Array::New(env, size_, ab, 0);
 }

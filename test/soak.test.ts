@@ -27,7 +27,9 @@ Soak('10,000 training steps, 250 predictions and 250 evaluations leave no tensor
   const grown = process.memoryUsage().rss - rss0;
   console.log(`  soak: 10,000 steps + 250 predictions + 250 evaluations; live tensors ${live0} -> ${memory().liveTensors}; RSS ${(grown / 2 ** 20).toFixed(1)} MB`);
   assert.is(memory().liveTensors, live0, 'the model holds the same tensors');
-  assert.ok(grown < 32 * 2 ** 20, `RSS grew by ${(grown / 2 ** 20).toFixed(1)} MB`);
+  // KERNELNET_SOAK_RSS_MB widens the bound under AddressSanitizer, whose quarantine keeps freed memory.
+  const limit = Number(process.env.KERNELNET_SOAK_RSS_MB ?? 32);
+  assert.ok(grown < limit * 2 ** 20, `RSS grew by ${(grown / 2 ** 20).toFixed(1)} MB (bound ${limit} MB)`);
   model.dispose();
   x.dispose();
   y.dispose();
