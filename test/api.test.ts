@@ -317,4 +317,24 @@ Threads('the addon loads and trains in two worker threads at once, and a worker 
   assert.equal(owned(), before, "a worker's tensors are not counted in the main thread");
 });
 
+Threads('a worker that exits holding tensors frees them (ten workers with 64 MB each leave memory flat)', async () => {
+  const code = `
+    const k = await import(${JSON.stringify(new URL('../lib/index.js', import.meta.url).href)});
+    const t = k.tensor(new Float32Array(16 << 20).fill(1), [16 << 20]); // 64 MB, touched, never disposed
+    (await import('node:worker_threads')).parentPort.postMessage(k.memory().bytesInUse);`;
+  const run = () => new Promise<number>((resolve, reject) => {
+    const w = new Worker(code, { eval: true, type: 'module' } as ConstructorParameters<typeof Worker>[1]);
+    let bytes = 0;
+    w.on('message', b => (bytes = b));
+    w.on('error', reject);
+    w.on('exit', () => resolve(bytes));
+  });
+  assert.is(await run(), 64 << 20);
+  global.gc?.();
+  const rss0 = process.memoryUsage().rss;
+  for (let i = 0; i < 10; ++i) await run();
+  const grown = process.memoryUsage().rss - rss0;
+  assert.ok(grown < 256 << 20, `RSS grew by ${(grown / 2 ** 20).toFixed(0)} MB after ten workers left 640 MB of tensors`);
+});
+
 Threads.run();
