@@ -28,8 +28,15 @@ export interface NamedTensor {
   data: Float32Array;
 }
 
-/** Writes tensors and metadata to `path` atomically. */
+function checkPath(path: unknown): string {
+  if (typeof path !== 'string' || path.length === 0)
+    throw Object.assign(new TypeError(`Expected a file path for path but received ${path === '' ? "''" : typeof path}`), { code: 'ERR_KERNELNET_ARG' });
+  return path;
+}
+
+/** Writes tensors and metadata to `path` atomically; file system errors become a CheckpointError. */
 export function writeCheckpoint(path: string, tensors: NamedTensor[], metadata: Record<string, string>): void {
+  checkPath(path);
   const header: Record<string, unknown> = {};
   let offset = 0;
   const hash = createHash('sha256');
@@ -59,7 +66,7 @@ export function writeCheckpoint(path: string, tensors: NamedTensor[], metadata: 
   } catch (err) {
     if (fd >= 0) closeSync(fd);
     rmSync(tmp, { force: true });
-    throw err;
+    throw new CheckpointError(path, `cannot write: ${(err as Error).message}`);
   }
   try {
     const dir = openSync(dirname(path), 'r'); // make the rename itself durable
@@ -72,6 +79,7 @@ export function writeCheckpoint(path: string, tensors: NamedTensor[], metadata: 
 
 /** Reads and fully validates a checkpoint (header, offsets, checksum) before returning anything. */
 export function readCheckpoint(path: string): { metadata: Record<string, string>; tensors: Map<string, NamedTensor> } {
+  checkPath(path);
   let file: Buffer;
   try {
     file = readFileSync(path);

@@ -23,7 +23,10 @@ Fuzz('hostile calls across the addon boundary never crash the process', () => {
   let calls = 0;
   for (const seed of [1, 2, 3, Date.now() % 1_000_000]) {
     const runs = String(Math.round(1500 * scale));
-    const r = spawnSync(process.execPath, [script, '--seed', String(seed), '--runs', runs], { encoding: 'utf8', timeout: 300_000 });
+    // In a scratch folder: hostile strings become file names for save() and friends.
+    const cwd = mkdtempSync(join(tmpdir(), 'kernelnet-fuzz-'));
+    const r = spawnSync(process.execPath, [script, '--seed', String(seed), '--runs', runs], { cwd, encoding: 'utf8', timeout: 600_000 });
+    rmSync(cwd, { recursive: true, force: true });
     const reproduce = `reproduce with: node dist/test/fuzz/native-fuzz.js --seed ${seed} --runs ${runs}`;
     assert.is(r.signal, null, `the fuzzer's process died of ${r.signal}; ${reproduce}\n${r.stderr.slice(-2000)}`);
     assert.is(r.status, 0, `a call misbehaved; ${reproduce}\n${r.stderr.slice(-3000)}`);
