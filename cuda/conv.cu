@@ -69,6 +69,7 @@ Status CudaBackend::relu_mask(std::size_t count, const float* y, const float* dy
   void* p;
   KN_TRY(scratch(kDz, count * sizeof(float), &p));
   *dz = static_cast<float*>(p);
+  if (!count) return Status::Ok();  // a grid of zero blocks is a launch error
   relu_mask_kernel<<<CEIL_DIV((long long)count, 256), 256, 0, stream_>>>(y, dy, *dz, count);
   KN_LAUNCHED(stream_, "relu_mask_kernel");
   return Status::Ok();
@@ -81,9 +82,11 @@ Status CudaBackend::conv2d_forward(const Conv2dShape& s, const float* x, const f
   if (rows == 0 || s.f == 0) return Status::Ok();
   if (rows > INT32_MAX) return Status{"ERR_KERNELNET_SHAPE", "conv2d_forward: more than 2^31 output positions"};
   void* col;
-  KN_TRY(scratch(kCol, sizeof(float) * rows * cols, &col));
-  im2col_kernel<<<CEIL_DIV(rows * cols, 256), 256, 0, stream_>>>(dims(s), x, static_cast<float*>(col), rows * cols);
-  KN_LAUNCHED(stream_, "im2col_kernel");
+  KN_TRY(scratch(kCol, sizeof(float) * std::max<long long>(rows * cols, 1), &col));
+  if (cols) {  // with no input channels the output is just the bias (a K = 0 GEMM)
+    im2col_kernel<<<CEIL_DIV(rows * cols, 256), 256, 0, stream_>>>(dims(s), x, static_cast<float*>(col), rows * cols);
+    KN_LAUNCHED(stream_, "im2col_kernel");
+  }
   return gemm(false, false, rows, s.f, cols, static_cast<float*>(col), cols, w, s.f, y, s.f, b, relu, false);
 }
 

@@ -19,7 +19,9 @@ __global__ void __launch_bounds__(THREADS)
     sgemm_kernel(int M, int N, int K, const float* __restrict__ A, int lda, const float* __restrict__ B, int ldb,
                  float* __restrict__ C, int ldc, long long split_stride, int k_per_split,
                  const float* __restrict__ bias, bool relu, bool accumulate) {
-  __shared__ __align__(16) float As[BK][BM];
+  // A's rows are padded by 4 floats: the untransposed load writes a column of the tile (16 k values per m),
+  // which without padding would hit 2 of the 32 banks; rows stay 16-byte aligned for the float4 reads.
+  __shared__ __align__(16) float As[BK][BM + 4];
   __shared__ __align__(16) float Bs[BK][BN];
   const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
   const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
