@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Adadelta, CheckpointError, Dense, Flatten, Sequential, loadModel } from '../lib/index.js';
-import { smallModel, syntheticData } from './helpers.js';
+import { smallModel, syntheticData, throwsA } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kernelnet-ckpt-'));
 const file = (name: string) => join(dir, name);
@@ -21,16 +21,7 @@ function weights(m: Sequential): number[][] {
   });
 }
 
-function refused(fn: () => unknown, pattern: RegExp, what: string): void {
-  try {
-    fn();
-  } catch (e) {
-    assert.instance(e, CheckpointError, `${what}: ${String(e)}`);
-    assert.match((e as Error).message, pattern, what);
-    return;
-  }
-  assert.unreachable(`${what}: accepted`);
-}
+const refused = (fn: () => unknown, pattern: RegExp, what: string) => throwsA(CheckpointError, fn, pattern, what);
 
 const Ckpt = suite('checkpoints');
 Ckpt.after(() => rmSync(dir, { recursive: true, force: true }));

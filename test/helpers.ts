@@ -68,6 +68,18 @@ export function intArray(n: number, r: () => number, lo = -3, hi = 3): Float32Ar
   return Float32Array.from({ length: n }, () => lo + Math.floor((hi - lo + 1) * r()));
 }
 
+/** fn must throw an instance of `kind` whose message matches `pattern`; `what` names the case in failures. */
+export function throwsA(kind: new (...args: never[]) => Error, fn: () => unknown, pattern: RegExp, what: string): void {
+  try {
+    fn();
+  } catch (err) {
+    assert.instance(err, kind, `${what}: ${String(err)}`);
+    assert.match((err as Error).message, pattern, what);
+    return;
+  }
+  assert.unreachable(`${what}: no error`);
+}
+
 export const live: NativeTensor[] = [];
 
 /** A float32 tensor holding data (tracked so tests can dispose everything they made). */

@@ -5,6 +5,7 @@ import { gzipSync } from 'node:zlib';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { IdxError, defaultMnistDir, loadMnist, memory, parseIdx } from '../lib/index.js';
+import { throwsA } from './helpers.js';
 
 function idx(dims: number[], data: Uint8Array | number[], type = 0x08): Uint8Array {
   const header = Buffer.alloc(4 + 4 * dims.length);
@@ -14,16 +15,7 @@ function idx(dims: number[], data: Uint8Array | number[], type = 0x08): Uint8Arr
   return Buffer.concat([header, Buffer.from(data)]);
 }
 
-function throwsIdx(fn: () => unknown, pattern: RegExp, what: string): void {
-  try {
-    fn();
-  } catch (err) {
-    assert.instance(err, IdxError, `${what}: ${String(err)}`);
-    assert.match((err as Error).message, pattern, what);
-    return;
-  }
-  assert.unreachable(`${what}: no error`);
-}
+const throwsIdx = (fn: () => unknown, pattern: RegExp, what: string) => throwsA(IdxError, fn, pattern, what);
 
 const Parse = suite('parseIdx');
 
