@@ -111,6 +111,8 @@ function load(): { addon: Native; binary: NativeBinary } {
     try {
       addon = require(c.path) as Native;
     } catch (err) {
+      // The binary loaded but refused the forced backend (KERNELNET_BACKEND): that is the user's answer.
+      if ((err as { code?: string }).code === 'ERR_KERNELNET_BACKEND') throw err;
       loadError ??= err as Error;
       tried.push(`${c.kind} ${c.path}: ${(err as Error).message.split('\n')[0]}`);
       continue;
