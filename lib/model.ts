@@ -64,6 +64,8 @@ const STREAM_DROPOUT = 1; // + layer index
 const STREAM_INIT = 1000; // + parameter index
 const STREAM_SHUFFLE = 3000;
 
+const isSoftmax = (l: Layer) => 'activation' in l && l.activation === 'softmax';
+
 const LOSS_ALIASES = { categorical_crossentropy: 'categoricalCrossentropy' } as const;
 
 export class Sequential {
@@ -119,10 +121,10 @@ export class Sequential {
     this.requireLayers();
     oneOf(args.loss, 'loss', ['categoricalCrossentropy'] as const, LOSS_ALIASES);
     const last = this.layers.at(-1)!;
-    if (!('activation' in last) || last.activation !== 'softmax' || this.outputShape.length !== 1)
+    if (!isSoftmax(last) || this.outputShape.length !== 1)
       throw new ValidationError(`categoricalCrossentropy needs a last layer with activation 'softmax' (a Dense layer), but the last layer is ${last.name} (${last.className})`);
     for (const l of this.layers.slice(0, -1))
-      if ('activation' in l && l.activation === 'softmax')
+      if (isSoftmax(l))
         throw new ValidationError(`${l.name}: activation 'softmax' is supported on the last layer only`);
     const optimizer = args.optimizer === 'adadelta' ? new Adadelta() : args.optimizer;
     if (!(optimizer instanceof Adadelta)) fail("an optimizer (new Adadelta(...) or 'adadelta')", 'optimizer', args.optimizer);
@@ -258,10 +260,9 @@ export class Sequential {
       for (let start = 0; start < n; start += batchSize) {
         const ws = this.workspace(Math.min(batchSize, n - start), false);
         native.gatherRows(X, indices, start, ws.x);
-        const logits = this.forward(ws, false);
-        const last = this.layers.at(-1)!;
-        const out = 'activation' in last && last.activation === 'softmax' ? (native.softmax(logits, ws.probs), ws.probs) : logits;
-        result.set(out.read() as Float32Array, start * k);
+        // compile() made sure the head is softmax; the last layer emits logits.
+        native.softmax(this.forward(ws, false), ws.probs);
+        result.set(ws.probs.read() as Float32Array, start * k);
       }
     } finally {
       indices.dispose();
