@@ -164,20 +164,37 @@ void same_size(Args& a, TensorHandle* src, const char* src_name, TensorHandle* d
     a.fail("ERR_KERNELNET_SHAPE", std::string("expected ") + src_name + " and " + dst_name + " to be float32 tensors of the same size but received " + src->describe() + " and " + dst->describe());
 }
 
-// dropoutForward(x, y, rate, seed, offset) / dropoutBackward(dy, dx, rate, seed, offset)
+// The optional step counter of an op (see backend.h): an int32 tensor of shape [1], or null.
+const int32_t* step_counter(Args& a, int i) {
+  TensorHandle* c = a.optional_tensor(i, "counter");
+  if (!c) return nullptr;
+  a.expect(c, "counter", DType::kInt32, {1}, "(the step counter)");
+  return c->i32();
+}
+
+// dropoutForward(x, y, rate, seed, offset, counter?) / dropoutBackward(dy, dx, rate, seed, offset, counter?)
 template <bool kForward>
 void Dropout(const Napi::CallbackInfo& info) {
   Args a(info, kForward ? "dropoutForward" : "dropoutBackward");
   TensorHandle *src = a.tensor(0, kForward ? "x" : "dy"), *dst = a.tensor(1, kForward ? "y" : "dx");
   const float rate = static_cast<float>(a.number(2, "rate", 0.0, 0.999999));
   const uint64_t seed = a.uint53(3, "seed"), offset = a.uint53(4, "offset");
+  const int32_t* counter = step_counter(a, 5);
   same_size(a, src, kForward ? "x" : "dy", dst, kForward ? "y" : "dx");
   Backend* be = a.backend();
-  check_status(a.env(), kForward ? be->dropout_forward(src->size(), src->f32(), dst->f32(), rate, seed, offset)
-                                 : be->dropout_backward(src->size(), src->f32(), dst->f32(), rate, seed, offset));
+  check_status(a.env(), kForward ? be->dropout_forward(src->size(), src->f32(), dst->f32(), rate, seed, offset, counter)
+                                 : be->dropout_backward(src->size(), src->f32(), dst->f32(), rate, seed, offset, counter));
 }
 
-// softmaxCrossEntropy(logits, labels, dlogits | null, metrics, step)
+// advance(counter): counter[0] += 1 on the counter's device, queued after the work that reads it.
+void Advance(const Napi::CallbackInfo& info) {
+  Args a(info, "advance");
+  TensorHandle* c = a.tensor(0, "counter");
+  a.expect(c, "counter", DType::kInt32, {1}, "(the step counter)");
+  check_status(a.env(), a.backend()->advance(c->i32()));
+}
+
+// softmaxCrossEntropy(logits, labels, dlogits | null, metrics, step, counter?)
 void SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
   Args a(info, "softmaxCrossEntropy");
   TensorHandle *z = a.tensor(0, "logits"), *y = a.tensor(1, "labels"), *dz = a.optional_tensor(2, "dlogits");
@@ -189,10 +206,11 @@ void SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
   if (dz) a.expect(dz, "dlogits", DType::kFloat32, {n, k}, "[N,K]");
   a.expect(m, "metrics", DType::kFloat32, {4}, "[loss sum, correct, count, first non-finite step + 1]");
   const uint64_t step = a.uint53(4, "step");
+  const int32_t* counter = step_counter(a, 5);
   a.distinct({dz, m, z, y});
   if (n == 0) return;
   check_status(a.env(), a.backend()->softmax_cross_entropy(static_cast<int>(n), static_cast<int>(k), z->f32(), y->f32(),
-                                                                dz ? dz->f32() : nullptr, m->f32(), step));
+                                                                dz ? dz->f32() : nullptr, m->f32(), step, counter));
 }
 
 // softmax(logits, probs)
@@ -232,7 +250,7 @@ void Adadelta(const Napi::CallbackInfo& info) {
   check_status(a.env(), a.backend()->adadelta(list.data(), static_cast<int>(list.size()), lr, rho, eps));
 }
 
-// gatherRows(src, indices, start, dst): dst[i] = src[indices[start + i]]
+// gatherRows(src, indices, start, dst, counter?): dst[i] = src[indices[start + counter * rows + i]]
 void GatherRows(const Napi::CallbackInfo& info) {
   Args a(info, "gatherRows");
   TensorHandle *src = a.tensor(0, "src"), *idx = a.tensor(1, "indices"), *dst = a.tensor(3, "dst");
@@ -243,14 +261,16 @@ void GatherRows(const Napi::CallbackInfo& info) {
   if (dst->dtype() != DType::kFloat32 || dst->shape().size() != src->shape().size() ||
       !std::equal(src->shape().begin() + 1, src->shape().end(), dst->shape().begin() + 1))
     a.fail("ERR_KERNELNET_SHAPE", "expected dst to be a float32 tensor with the row shape of src (" + src->describe() + ") but received " + dst->describe());
+  const int32_t* counter = step_counter(a, 4);
   const int64_t rows = dst->shape()[0];
+  // With a counter the first row is only known on the device, which gives zero rows past the end.
   if (start + rows > idx->shape()[0])
     a.fail("ERR_KERNELNET_SHAPE", "rows " + std::to_string(start) + " to " + std::to_string(start + rows) + " are past the end of indices (" + idx->describe() + ")");
   a.distinct({dst, src, idx});
   const std::size_t src_rows = static_cast<std::size_t>(src->shape()[0]);
   const std::size_t row_size = src_rows ? src->size() / src_rows : 0;
   if (rows == 0 || row_size == 0) return;
-  check_status(a.env(), a.backend()->gather_rows(src->f32(), src_rows, row_size, idx->i32(), static_cast<std::size_t>(start), static_cast<std::size_t>(rows), dst->f32()));
+  check_status(a.env(), a.backend()->gather_rows(src->f32(), src_rows, row_size, idx->i32(), idx->size(), static_cast<std::size_t>(start), counter, static_cast<std::size_t>(rows), dst->f32()));
 }
 
 // permutation(indices, seed, offset)
@@ -413,6 +433,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("denseBackward", Napi::Function::New<DenseBackward>(env, "denseBackward"));
   exports.Set("dropoutForward", Napi::Function::New<Dropout<true>>(env, "dropoutForward"));
   exports.Set("dropoutBackward", Napi::Function::New<Dropout<false>>(env, "dropoutBackward"));
+  exports.Set("advance", Napi::Function::New<Advance>(env, "advance"));
   exports.Set("softmaxCrossEntropy", Napi::Function::New<SoftmaxCrossEntropy>(env, "softmaxCrossEntropy"));
   exports.Set("softmax", Napi::Function::New<Softmax>(env, "softmax"));
   exports.Set("adadelta", Napi::Function::New<Adadelta>(env, "adadelta"));

@@ -163,12 +163,12 @@ void Args::expect(TensorHandle* t, const char* name, DType dtype, std::initializ
   std::string w = "[";
   for (std::size_t j = 0; j < want.size(); ++j) w += (j ? "," : "") + (want[j] < 0 ? std::string("*") : std::to_string(want[j]));
   w += "]";
-  fail("ERR_KERNELNET_SHAPE", std::string("expected ") + name + " to be a " + dtype_name(dtype) + " tensor of shape " + w + " " + layout + " but received " + t->describe());
+  fail("ERR_KERNELNET_SHAPE", std::string("expected ") + name + " to be " + (dtype == DType::kInt32 ? "an " : "a ") + dtype_name(dtype) + " tensor of shape " + w + (*layout ? " " : "") + layout + " but received " + t->describe());
 }
 
 void Args::expect_rank(TensorHandle* t, const char* name, DType dtype, int rank, const char* layout) {
   if (t->dtype() == dtype && static_cast<int>(t->shape().size()) == rank) return;
-  fail("ERR_KERNELNET_SHAPE", std::string("expected ") + name + " to be a " + dtype_name(dtype) + " tensor of rank " + std::to_string(rank) + " " + layout + " but received " + t->describe());
+  fail("ERR_KERNELNET_SHAPE", std::string("expected ") + name + " to be " + (dtype == DType::kInt32 ? "an " : "a ") + dtype_name(dtype) + " tensor of rank " + std::to_string(rank) + (*layout ? " " : "") + layout + " but received " + t->describe());
 }
 
 void Args::distinct(std::initializer_list<TensorHandle*> tensors) {

@@ -44,6 +44,15 @@ struct AdadeltaTensor {
   std::size_t size;
 };
 
+// The step counter. Ops whose arguments change from one training step to the next (dropout's offset, the
+// batch's first row, the loss's step number) also take `counter`: one int32 in backend memory, or null for 0,
+// added to the host's base value. A training step then makes the same calls every time, with only the counter
+// (advanced by advance(), on the device) changing, so on a GPU it can be recorded once and replayed.
+// Negative counters count as 0.
+inline uint64_t counter_value(const int32_t* counter) {
+  return counter && *counter > 0 ? static_cast<uint64_t>(*counter) : 0;
+}
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -78,27 +87,33 @@ class Backend {
                                 const float* dy, float* dx, float* dw, float* db, bool relu) = 0;
 
   // Inverted dropout: keep with probability 1 - rate, scale kept values by 1 / (1 - rate). The mask is a pure
-  // function of (seed, offset, element index) (Philox4x32-10), so backward regenerates it instead of storing it.
+  // function of (seed, offset + *counter, element index) (Philox4x32-10), so backward regenerates it instead of
+  // storing it.
   virtual Status dropout_forward(std::size_t count, const float* x, float* y, float rate, uint64_t seed,
-                                 uint64_t offset) = 0;
+                                 uint64_t offset, const int32_t* counter) = 0;
   virtual Status dropout_backward(std::size_t count, const float* dy, float* dx, float rate, uint64_t seed,
-                                  uint64_t offset) = 0;
+                                  uint64_t offset, const int32_t* counter) = 0;
 
   // Fused softmax + categorical cross-entropy over rows of logits [n, k] with target distributions [n, k].
   // Accumulates metrics[0] += sum of row losses, metrics[1] += correct argmax predictions, metrics[2] += n,
-  // and sets metrics[3] = step + 1 if this batch's loss is not finite and metrics[3] is still 0 (so the host
-  // learns the first bad step whenever it next reads the metrics, without a synchronisation per step).
+  // and sets metrics[3] = step + *counter + 1 if this batch's loss is not finite and metrics[3] is still 0 (so
+  // the host learns the first bad step whenever it next reads the metrics, without a synchronisation per step).
   // dlogits (optional) = (softmax(logits) - labels) / n, the gradient of the batch-mean loss.
   virtual Status softmax_cross_entropy(int n, int k, const float* logits, const float* labels, float* dlogits,
-                                       float* metrics, uint64_t step) = 0;
+                                       float* metrics, uint64_t step, const int32_t* counter) = 0;
   virtual Status softmax(int n, int k, const float* logits, float* probs) = 0;
 
   // Keras Adadelta over every parameter tensor in one call.
   virtual Status adadelta(const AdadeltaTensor* tensors, int count, float lr, float rho, float eps) = 0;
 
-  // dst[i, :] = src[indices[start + i], :] for i < rows; row_size floats per row.
+  // dst[i, :] = src[indices[first + i], :] for i < rows, first = start + *counter * rows; row_size floats per
+  // row. A position past n_indices, or an index outside [0, src_rows), gives a zero row (never a stray read:
+  // with a counter the first row is only known on the device).
   virtual Status gather_rows(const float* src, std::size_t src_rows, std::size_t row_size,
-                             const int32_t* indices, std::size_t start, std::size_t rows, float* dst) = 0;
+                             const int32_t* indices, std::size_t n_indices, std::size_t start,
+                             const int32_t* counter, std::size_t rows, float* dst) = 0;
+  // *counter += 1 (saturating at INT32_MAX), on the backend's queue.
+  virtual Status advance(int32_t* counter) = 0;
   // indices = a uniformly random permutation of [0, n) drawn from (seed, offset).
   virtual Status permutation(int32_t* indices, std::size_t n, uint64_t seed, uint64_t offset) = 0;
   // Uniform in [low, high) from (seed, offset).

@@ -1,5 +1,6 @@
 // CPU memory, fills and data movement: alloc/release, copies, fill, gather of shuffled rows, one-hot, bytes to
 // floats.
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
@@ -38,18 +39,24 @@ Status CpuBackend::fill(float* dst, float value, std::size_t count) {
 }
 
 Status CpuBackend::gather_rows(const float* src, std::size_t src_rows, std::size_t row_size,
-                               const int32_t* indices, std::size_t start, std::size_t rows, float* dst) {
+                               const int32_t* indices, std::size_t n_indices, std::size_t start,
+                               const int32_t* counter, std::size_t rows, float* dst) {
+  const std::size_t first = start + counter_value(counter) * rows;
   parallel_chunks(rows, (kGrain + row_size - 1) / row_size, [&](std::size_t r0, std::size_t r1) {
     for (std::size_t r = r0; r < r1; ++r) {
-      const int32_t i = indices[start + r];
+      const int32_t i = first + r < n_indices ? indices[first + r] : -1;
       float* out = dst + r * row_size;
-      // Indices were validated by the binding; a stray one still reads nothing out of bounds.
       if (i < 0 || static_cast<std::size_t>(i) >= src_rows)
         std::memset(out, 0, sizeof(float) * row_size);
       else
         std::memcpy(out, src + static_cast<std::size_t>(i) * row_size, sizeof(float) * row_size);
     }
   });
+  return Status::Ok();
+}
+
+Status CpuBackend::advance(int32_t* counter) {
+  if (*counter < INT32_MAX) ++*counter;
   return Status::Ok();
 }
 

@@ -51,14 +51,14 @@ void for_each_uniform(std::size_t count, uint64_t seed, uint64_t offset, F&& fn)
 }  // namespace
 
 Status CpuBackend::dropout_forward(std::size_t count, const float* x, float* y, float rate, uint64_t seed,
-                                   uint64_t offset) {
-  dropout(count, x, y, rate, seed, offset);
+                                   uint64_t offset, const int32_t* counter) {
+  dropout(count, x, y, rate, seed, offset + counter_value(counter));
   return Status::Ok();
 }
 
 Status CpuBackend::dropout_backward(std::size_t count, const float* dy, float* dx, float rate, uint64_t seed,
-                                    uint64_t offset) {
-  dropout(count, dy, dx, rate, seed, offset);  // the same mask and scale, applied to dy
+                                    uint64_t offset, const int32_t* counter) {
+  dropout(count, dy, dx, rate, seed, offset + counter_value(counter));  // the same mask and scale, applied to dy
   return Status::Ok();
 }
 

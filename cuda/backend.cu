@@ -28,15 +28,22 @@ __global__ void fill_kernel(float* dst, float value, long long n) {
   if (i < n) dst[i] = value;
 }
 
-// dst[r, :] = src[indices[start + r], :]; an index out of range gives a zero row.
+// dst[r, :] = src[indices[first + r], :], first = start + *counter * rows; a position past n_indices or an
+// index out of range gives a zero row.
 __global__ void gather_rows_kernel(const float* __restrict__ src, long long src_rows, long long row_size,
-                                   const int32_t* __restrict__ indices, long long start, long long total,
-                                   float* __restrict__ dst) {
+                                   const int32_t* __restrict__ indices, unsigned long long n_indices,
+                                   unsigned long long start, const int32_t* __restrict__ counter,
+                                   long long rows, float* __restrict__ dst) {
   const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
-  if (i >= total) return;
+  if (i >= rows * row_size) return;
   const long long r = i / row_size, c = i % row_size;
-  const int32_t s = indices[start + r];
+  const unsigned long long pos = start + device_counter(counter) * (unsigned long long)rows + r;
+  const int32_t s = pos < n_indices ? indices[pos] : -1;
   dst[i] = (s >= 0 && s < src_rows) ? src[s * row_size + c] : 0.0f;
+}
+
+__global__ void advance_kernel(int32_t* counter) {
+  if (*counter < INT32_MAX) ++*counter;
 }
 
 __global__ void one_hot_kernel(const int32_t* __restrict__ labels, long long n, int k, float* __restrict__ out) {
@@ -131,11 +138,19 @@ Status CudaBackend::gemm(bool ta, bool tb, int m, int n, int k, const float* a, 
 }
 
 Status CudaBackend::gather_rows(const float* src, std::size_t src_rows, std::size_t row_size,
-                                const int32_t* indices, std::size_t start, std::size_t rows, float* dst) {
+                                const int32_t* indices, std::size_t n_indices, std::size_t start,
+                                const int32_t* counter, std::size_t rows, float* dst) {
   std::lock_guard<std::mutex> lock(mutex_);
   const long long total = (long long)rows * row_size;
-  gather_rows_kernel<<<CEIL_DIV(total, 256), 256, 0, stream_>>>(src, src_rows, row_size, indices, start, total, dst);
+  gather_rows_kernel<<<CEIL_DIV(total, 256), 256, 0, stream_>>>(src, src_rows, row_size, indices, n_indices, start, counter, rows, dst);
   KN_LAUNCHED(stream_, "gather_rows_kernel");
+  return Status::Ok();
+}
+
+Status CudaBackend::advance(int32_t* counter) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  advance_kernel<<<1, 1, 0, stream_>>>(counter);
+  KN_LAUNCHED(stream_, "advance_kernel");
   return Status::Ok();
 }
 

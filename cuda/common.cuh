@@ -20,6 +20,13 @@ inline Status cuda_status(cudaError_t err, const char* what) {
 
 bool debug_sync();
 
+// counter_value() of backend.h, read on the device.
+__device__ __forceinline__ unsigned long long device_counter(const int32_t* counter) {
+  if (!counter) return 0;
+  const int32_t v = *counter;
+  return v > 0 ? static_cast<unsigned long long>(v) : 0;
+}
+
 // Checks the launch just made on `stream` (and, in debug mode, its completion).
 inline Status check_launch(cudaStream_t stream, const char* kernel) {
   cudaError_t err = cudaGetLastError();

@@ -25,7 +25,8 @@ __device__ float warp_sum(float v) {
 }
 
 __global__ void softmax_xent_kernel(int n, int k, const float* __restrict__ z, const float* __restrict__ y,
-                                    float* __restrict__ dz, float* __restrict__ metrics, float step1) {
+                                    float* __restrict__ dz, float* __restrict__ metrics, unsigned long long step,
+                                    const int32_t* __restrict__ counter) {
   __shared__ float block_loss[WARPS], block_correct[WARPS];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int r = blockIdx.x * WARPS + warp;
@@ -62,7 +63,10 @@ __global__ void softmax_xent_kernel(int n, int k, const float* __restrict__ z, c
     atomicAdd(metrics + 1, bc);
     if (blockIdx.x == 0) atomicAdd(metrics + 2, (float)n);
     // The first non-finite batch: 0.0f and 0 share their bits, so a compare-and-swap on the bits sets it once.
-    if (!isfinite(bl)) atomicCAS(reinterpret_cast<int*>(metrics + 3), 0, __float_as_int(step1));
+    if (!isfinite(bl)) {
+      const float step1 = (float)(step + device_counter(counter) + 1);  // as the CPU: uint64 rounded to float
+      atomicCAS(reinterpret_cast<int*>(metrics + 3), 0, __float_as_int(step1));
+    }
   }
 }
 
@@ -84,9 +88,9 @@ __global__ void softmax_kernel(int n, int k, const float* __restrict__ z, float*
 }  // namespace
 
 Status CudaBackend::softmax_cross_entropy(int n, int k, const float* logits, const float* labels, float* dlogits,
-                                          float* metrics, uint64_t step) {
+                                          float* metrics, uint64_t step, const int32_t* counter) {
   std::lock_guard<std::mutex> lock(mutex_);
-  softmax_xent_kernel<<<CEIL_DIV(n, WARPS), WARPS * 32, 0, stream_>>>(n, k, logits, labels, dlogits, metrics, (float)(step + 1));
+  softmax_xent_kernel<<<CEIL_DIV(n, WARPS), WARPS * 32, 0, stream_>>>(n, k, logits, labels, dlogits, metrics, step, counter);
   KN_LAUNCHED(stream_, "softmax_xent_kernel");
   return Status::Ok();
 }

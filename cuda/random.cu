@@ -1,6 +1,7 @@
 // Randomness on the GPU from the same Philox4x32-10 streams as the CPU backend (philox.h): element i of a
 // stream (seed, offset) uses word i % 4 of block i / 4, so masks and initial weights match the CPU bit for bit.
-//   dropout: y = x * (u >= rate ? 1 / (1 - rate) : 0) (inverted); backward regenerates the same mask.
+//   dropout: y = x * (u >= rate ? 1 / (1 - rate) : 0) (inverted), u from (seed, offset + *counter): the step
+//            counter lives on the device, so a replayed step draws new numbers; backward regenerates the mask.
 //   uniform: low + (high - low) * u.
 #include "cuda_backend.cuh"
 #include "philox.h"
@@ -10,11 +11,11 @@ namespace cu {
 namespace {
 
 __global__ void dropout_kernel(const float* __restrict__ src, float* __restrict__ dst, long long count, float rate,
-                               float scale, uint64_t seed, uint64_t offset) {
+                               float scale, uint64_t seed, uint64_t offset, const int32_t* __restrict__ counter) {
   const long long blk = blockIdx.x * (long long)blockDim.x + threadIdx.x;
   if (blk * 4 >= count) return;
   float u[4];
-  philox_uniform4(seed, offset, blk, u);
+  philox_uniform4(seed, offset + device_counter(counter), blk, u);
 #pragma unroll
   for (int l = 0; l < 4; ++l) {
     const long long i = blk * 4 + l;
@@ -36,17 +37,17 @@ __global__ void uniform_kernel(float* __restrict__ dst, long long count, float l
 }  // namespace
 
 Status CudaBackend::dropout_forward(std::size_t count, const float* x, float* y, float rate, uint64_t seed,
-                                    uint64_t offset) {
+                                    uint64_t offset, const int32_t* counter) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!count) return Status::Ok();
-  dropout_kernel<<<CEIL_DIV((long long)CEIL_DIV(count, 4), 256), 256, 0, stream_>>>(x, y, count, rate, 1.0f / (1.0f - rate), seed, offset);
+  dropout_kernel<<<CEIL_DIV((long long)CEIL_DIV(count, 4), 256), 256, 0, stream_>>>(x, y, count, rate, 1.0f / (1.0f - rate), seed, offset, counter);
   KN_LAUNCHED(stream_, "dropout_kernel");
   return Status::Ok();
 }
 
 Status CudaBackend::dropout_backward(std::size_t count, const float* dy, float* dx, float rate, uint64_t seed,
-                                     uint64_t offset) {
-  return dropout_forward(count, dy, dx, rate, seed, offset);  // the same mask and scale, applied to dy
+                                     uint64_t offset, const int32_t* counter) {
+  return dropout_forward(count, dy, dx, rate, seed, offset, counter);  // the same mask and scale, applied to dy
 }
 
 Status CudaBackend::random_uniform(float* dst, std::size_t count, float low, float high, uint64_t seed,

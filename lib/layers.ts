@@ -28,11 +28,13 @@ export interface LayerBuffers {
   views: WeakMap<NativeTensor, NativeTensor>;
 }
 
-/** What a step passes down: the dropout stream of this layer. */
+/** What a step passes down: the dropout stream of this layer, (seed, offset + counter[0]). */
 export interface StepContext {
   training: boolean;
   seed: number;
   offset: number;
+  /** The step counter (an int32 tensor [1] advanced on the device after each step), or null for 0. */
+  counter: NativeTensor | null;
 }
 
 export interface LayerArgs {
@@ -227,14 +229,14 @@ export class Dropout extends Layer {
 
   forward(x: NativeTensor, buf: LayerBuffers, ctx: StepContext): NativeTensor {
     if (!ctx.training || this.rate === 0) return x;
-    native.dropoutForward(x, buf.y!, this.rate, ctx.seed, ctx.offset);
+    native.dropoutForward(x, buf.y!, this.rate, ctx.seed, ctx.offset, ctx.counter);
     return buf.y!;
   }
 
   backward(_x: NativeTensor, _y: NativeTensor, dy: NativeTensor, buf: LayerBuffers, ctx: StepContext) {
     if (!buf.dx) return null;
     if (this.rate === 0) return dy;
-    native.dropoutBackward(dy, buf.dx, this.rate, ctx.seed, ctx.offset);
+    native.dropoutBackward(dy, buf.dx, this.rate, ctx.seed, ctx.offset, ctx.counter);
     return buf.dx;
   }
 

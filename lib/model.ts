@@ -59,6 +59,20 @@ interface Workspace {
   layers: LayerBuffers[];
 }
 
+/** What stays the same for every step of one epoch of fit(). */
+interface TrainStep {
+  X: NativeTensor;
+  Y: NativeTensor;
+  indices: NativeTensor;
+  batchSize: number;
+  /** The step within the epoch, on the device: 0 at the epoch's start, advanced after each step. */
+  counter: NativeTensor;
+  /** The model's step count at the epoch's start. */
+  base: number;
+  optimizer: Optimizer;
+  metrics: NativeTensor;
+}
+
 // Random streams: key = stream * 2^32 + seed (see philox.h); offsets count steps or epochs.
 const STREAM_DROPOUT = 1; // + layer index
 const STREAM_INIT = 1000; // + parameter index
@@ -178,6 +192,7 @@ export class Sequential {
     const steps = Math.ceil(n / batchSize);
     const history: History = { epoch: [], history: {}, params: { epochs, steps, batchSize, samples: n } };
     const indices = empty([n], 'int32');
+    const counter = empty([1], 'int32');
     try {
       if (args.shuffle === false) indices.write(Int32Array.from({ length: n }, (_, i) => i));
       for (let epoch = 0; epoch < epochs; ++epoch) {
@@ -198,9 +213,10 @@ export class Sequential {
           }
           return logs;
         };
+        counter.write(Int32Array.of(0));
+        const step: TrainStep = { X, Y, indices, batchSize, counter, base: this.steps, optimizer, metrics };
         for (let s = 0; s < steps; ++s) {
-          const start = s * batchSize;
-          this.trainStep(X, Y, indices, start, Math.min(batchSize, n - start), optimizer, metrics);
+          this.trainStep(step, s * batchSize, Math.min(batchSize, n - s * batchSize));
           if (verbose === '1' && bar.wantsUpdate(s + 1)) bar.update(s + 1, check(this.readLogs(metrics)));
           else if (checkEveryStep) check(this.readLogs(metrics));
           await new Promise(setImmediate); // keep the event loop (timers, I/O, signals) alive between steps
@@ -218,6 +234,7 @@ export class Sequential {
       }
     } finally {
       indices.dispose();
+      counter.dispose();
     }
     return history;
   }
@@ -236,7 +253,7 @@ export class Sequential {
         const ws = this.workspace(Math.min(batchSize, n - start), false);
         native.gatherRows(X, indices, start, ws.x);
         native.gatherRows(Y, indices, start, ws.y);
-        native.softmaxCrossEntropy(this.forward(ws, false), ws.y, null, metrics, 0);
+        native.softmaxCrossEntropy(this.forward(ws, null), ws.y, null, metrics, 0);
       }
       const logs = this.readLogs(metrics);
       if (args.verbose) process.stdout.write(`${formatLogs(logs).slice(3)}\n`);
@@ -261,7 +278,7 @@ export class Sequential {
         const ws = this.workspace(Math.min(batchSize, n - start), false);
         native.gatherRows(X, indices, start, ws.x);
         // compile() made sure the head is softmax; the last layer emits logits.
-        native.softmax(this.forward(ws, false), ws.probs);
+        native.softmax(this.forward(ws, null), ws.probs);
         result.set(ws.probs.read() as Float32Array, start * k);
       }
     } finally {
@@ -469,33 +486,41 @@ export class Sequential {
     this.workspaces.clear();
   }
 
-  private context(layerIndex: number, training: boolean): StepContext {
-    return { training, seed: this.key(STREAM_DROPOUT + layerIndex), offset: this.steps };
+  private context(layerIndex: number, training: boolean, step?: TrainStep): StepContext {
+    return { training, seed: this.key(STREAM_DROPOUT + layerIndex), offset: step?.base ?? this.steps, counter: step?.counter ?? null };
   }
 
   /** Runs every layer forward from ws.x; returns the last layer's output (logits for a softmax head). */
-  private forward(ws: Workspace, training: boolean, inputs?: NativeTensor[], outputs?: NativeTensor[]): NativeTensor {
+  private forward(ws: Workspace, step: TrainStep | null, inputs?: NativeTensor[], outputs?: NativeTensor[]): NativeTensor {
     let a = ws.x;
     this.layers.forEach((layer, i) => {
       inputs?.push(a);
-      a = layer.forward(a, ws.layers[i], this.context(i, training));
+      a = layer.forward(a, ws.layers[i], this.context(i, step !== null, step ?? undefined));
       outputs?.push(a);
     });
     return a;
   }
 
-  private trainStep(X: NativeTensor, Y: NativeTensor, indices: NativeTensor, start: number, rows: number,
-    optimizer: Optimizer, metrics: NativeTensor): void {
+  /**
+   * One training step on rows [start, start + rows) of the epoch's order. What varies from step to step (the
+   * batch's rows, dropout's offset, the step number the loss records) comes from the step counter on the
+   * device, so every full batch of an epoch makes exactly the same calls; only the short last batch names its
+   * rows from the host.
+   */
+  private trainStep(step: TrainStep, start: number, rows: number): void {
+    const { X, Y, indices, counter, base, optimizer, metrics } = step;
+    const full = rows === step.batchSize;
     const ws = this.workspace(rows, true);
-    native.gatherRows(X, indices, start, ws.x);
-    native.gatherRows(Y, indices, start, ws.y);
+    native.gatherRows(X, indices, full ? 0 : start, ws.x, full ? counter : null);
+    native.gatherRows(Y, indices, full ? 0 : start, ws.y, full ? counter : null);
     const inputs: NativeTensor[] = [], outputs: NativeTensor[] = [];
-    const logits = this.forward(ws, true, inputs, outputs);
-    native.softmaxCrossEntropy(logits, ws.y, ws.dlogits, metrics, this.steps);
+    const logits = this.forward(ws, step, inputs, outputs);
+    native.softmaxCrossEntropy(logits, ws.y, ws.dlogits, metrics, base, counter);
     let grad: NativeTensor | null = ws.dlogits;
     for (let i = this.layers.length - 1; i >= 0 && grad; --i)
-      grad = this.layers[i].backward(inputs[i], outputs[i], grad, ws.layers[i], this.context(i, true));
+      grad = this.layers[i].backward(inputs[i], outputs[i], grad, ws.layers[i], this.context(i, true, step));
     optimizer.step();
+    native.advance(counter);
     this.steps++;
   }
 

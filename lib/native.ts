@@ -53,18 +53,29 @@ export interface Native {
   denseForward(x: NativeTensor, w: NativeTensor, b: NativeTensor, y: NativeTensor, relu: boolean): void;
   denseBackward(x: NativeTensor, w: NativeTensor, y: NativeTensor, dy: NativeTensor, dx: NativeTensor | null,
     dw: NativeTensor, db: NativeTensor, relu: boolean): void;
-  dropoutForward(x: NativeTensor, y: NativeTensor, rate: number, seed: number, offset: number): void;
-  dropoutBackward(dy: NativeTensor, dx: NativeTensor, rate: number, seed: number, offset: number): void;
   /**
-   * Accumulates metrics += [sum of row losses, correct predictions, rows], and sets metrics[3] = step + 1 when
-   * this batch's loss is not finite and metrics[3] is still 0.
+   * Inverted dropout with the Philox stream (seed, offset + counter[0]). `counter` is the step counter: an
+   * int32 tensor [1] on the same device that ops read on the device, so a step's calls stay the same from one
+   * step to the next (and can be replayed) while its randomness, batch and step number move on.
+   */
+  dropoutForward(x: NativeTensor, y: NativeTensor, rate: number, seed: number, offset: number, counter?: NativeTensor | null): void;
+  dropoutBackward(dy: NativeTensor, dx: NativeTensor, rate: number, seed: number, offset: number, counter?: NativeTensor | null): void;
+  /**
+   * Accumulates metrics += [sum of row losses, correct predictions, rows], and sets metrics[3] = step +
+   * counter[0] + 1 when this batch's loss is not finite and metrics[3] is still 0.
    */
   softmaxCrossEntropy(logits: NativeTensor, labels: NativeTensor, dlogits: NativeTensor | null,
-    metrics: NativeTensor, step: number): void;
+    metrics: NativeTensor, step: number, counter?: NativeTensor | null): void;
   softmax(logits: NativeTensor, probs: NativeTensor): void;
   adadelta(params: NativeTensor[], grads: NativeTensor[], accums: NativeTensor[], deltaAccums: NativeTensor[],
     learningRate: number, rho: number, epsilon: number): void;
-  gatherRows(src: NativeTensor, indices: NativeTensor, start: number, dst: NativeTensor): void;
+  /**
+   * dst[i] = src[indices[start + counter[0] * rows + i]] (rows = dst.shape[0]); positions past the end of
+   * indices, which only the device sees when there is a counter, give zero rows.
+   */
+  gatherRows(src: NativeTensor, indices: NativeTensor, start: number, dst: NativeTensor, counter?: NativeTensor | null): void;
+  /** counter[0] += 1 on the counter's device (saturating at 2^31 - 1). */
+  advance(counter: NativeTensor): void;
   permutation(indices: NativeTensor, seed: number, offset: number): void;
   randomUniform(t: NativeTensor, low: number, high: number, seed: number, offset: number): void;
   oneHot(labels: NativeTensor, out: NativeTensor): void;

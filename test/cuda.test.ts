@@ -94,6 +94,14 @@ if (!cuda.available) {
     same(y, 'dropout y (same Philox mask, same scaling)');
     for (const d of [0, 1]) native.dropoutBackward(x[d], dx[d], 0.4, 5, 77);
     same(dx, 'dropout dx');
+    // The step counter lives on each device; a replayed call (same arguments) draws the next mask.
+    const counter: [NativeTensor, NativeTensor] = [I([1], new Int32Array([3]), 'cpu'), I([1], new Int32Array([3]), 'cuda')];
+    for (let step = 0; step < 3; ++step) {
+      for (const d of [0, 1]) native.dropoutForward(x[d], y[d], 0.4, 5, 77, counter[d]);
+      same(y, `dropout y with the step counter at ${3 + step}`);
+      for (const d of [0, 1]) native.advance(counter[d]);
+    }
+    same(counter, 'advanced counter');
     for (const [n, k] of [[1, 1], [7, 10], [128, 10], [3, 50]]) {
       const z = twin([n, k], randomArray(n * k, r, -5, 5)), labels = new Float32Array(n * k);
       for (let i = 0; i < n; ++i) labels[i * k + Math.floor(r() * k)] = 1;
@@ -111,6 +119,15 @@ if (!cuda.available) {
     const g = outs([20, 3, 2]);
     for (const d of [0, 1]) native.gatherRows(src[d], idx[d], 30, g[d]);
     same(g, 'gatherRows');
+    for (let batch = 0; batch < 4; ++batch) { // the third batch runs past the 50 indices: zero rows, no stray read
+      for (const d of [0, 1]) counter[d].write(new Int32Array([batch]));
+      for (const d of [0, 1]) native.gatherRows(src[d], idx[d], 0, g[d], counter[d]);
+      same(g, `gatherRows of batch ${batch} by the step counter`);
+    }
+    const bad = twin([1, 2], new Float32Array([NaN, 1])), badLabels = twin([1, 2], new Float32Array([1, 0])), bm = outs([4]);
+    for (const d of [0, 1]) bm[d].fill(0);
+    for (const d of [0, 1]) native.softmaxCrossEntropy(bad[d], badLabels[d], null, bm[d], 1000, counter[d]);
+    same(bm, 'metrics with a non-finite loss: step + counter + 1');
     const u = outs([1003]);
     for (const d of [0, 1]) native.randomUniform(u[d], -0.3, 0.3, 12, 1);
     same(u, 'randomUniform');

@@ -4,7 +4,7 @@
 // Outputs are poisoned with NaN before each run, so an element an op forgets to write fails.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { native } from '../lib/native.js';
+import { native, type NativeTensor } from '../lib/native.js';
 import {
   I, T, close, convBackwardRef, convOut, convRef, denseBackwardRef, denseRef, disposeAll, exact, intArray, maxPoolRef,
   out, randomArray, rng, softmaxCrossEntropyRef, CONV_CASES, DENSE_CASES, type ConvCase,
@@ -142,6 +142,37 @@ Drop('a new offset draws a new mask; the same (seed, offset) the same one', () =
   assert.is.not(masks[0], masks[2]);
   assert.is.not(masks[0], masks[3]);
 });
+Drop('the step counter adds to the offset on the device, so the same call draws a new mask each step', () => {
+  const n = 4096, x = T([n], new Float32Array(n).fill(1)), counter = I([1], new Int32Array([0]));
+  const mask = (offset: number, c: NativeTensor | null) => {
+    const y = out([n]);
+    native.dropoutForward(x, y, 0.5, 7, offset, c);
+    return Array.from(y.read(), v => (v === 0 ? 0 : 1)).join('');
+  };
+  const replayed = [0, 1, 2].map(() => {
+    const m = mask(10, counter);
+    native.advance(counter);
+    return m;
+  });
+  assert.equal(replayed, [mask(10, null), mask(11, null), mask(12, null)]);
+  assert.is.not(replayed[0], replayed[1]);
+  assert.equal(Array.from(counter.read()), [3]);
+  const dx = out([n]);
+  native.dropoutBackward(x, dx, 0.5, 7, 9, counter);
+  assert.is(Array.from(dx.read(), v => (v === 0 ? 0 : 1)).join(''), mask(12, null), 'backward reads the counter too');
+  counter.write(new Int32Array([-5]));
+  assert.is(mask(10, counter), mask(10, null), 'a negative counter counts as 0');
+  counter.write(new Int32Array([2 ** 31 - 1]));
+  native.advance(counter);
+  assert.equal(Array.from(counter.read()), [2 ** 31 - 1], 'advance saturates');
+});
+Drop('counters must be int32 tensors of shape [1]', () => {
+  const x = T([4], new Float32Array(4)), y = out([4]);
+  for (const bad of [I([2]), out([1]), I([1, 1])])
+    assert.throws(() => native.dropoutForward(x, y, 0.5, 1, 1, bad), (e: Error & { code?: string }) => e.code === 'ERR_KERNELNET_SHAPE' && /expected counter to be an int32 tensor of shape \[1\]/.test(e.message));
+  assert.throws(() => native.advance(out([1])), (e: Error & { code?: string }) => e.code === 'ERR_KERNELNET_SHAPE');
+  assert.throws(() => native.dropoutForward(x, y, 0.5, 1, 1, 3 as never), (e: Error & { code?: string }) => e.code === 'ERR_KERNELNET_ARG');
+});
 Drop.run();
 
 const Loss = suite('softmaxCrossEntropy');
@@ -182,6 +213,9 @@ Loss('records the first step whose loss is not finite', () => {
   native.softmaxCrossEntropy(T([1, 2], new Float32Array([NaN, 2])), labels, null, metrics, 41);
   native.softmaxCrossEntropy(T([1, 2], new Float32Array([Infinity, 2])), labels, null, metrics, 42);
   assert.is(metrics.read()[3], 42, 'step 41 (0-based) is recorded as 42 and kept');
+  const m2 = T([4], new Float32Array(4)), counter = I([1], new Int32Array([5]));
+  native.softmaxCrossEntropy(T([1, 2], new Float32Array([NaN, 2])), labels, null, m2, 100, counter);
+  assert.is(m2.read()[3], 106, 'with a step counter: step + counter + 1');
 });
 Loss.run();
 
@@ -227,6 +261,22 @@ Data('gatherRows copies the indexed rows', () => {
   native.gatherRows(T([10, 2, 3], src), idx, 1, dst);
   const expected = [0, 3, 3].flatMap(i => Array.from(src.subarray(i * 6, i * 6 + 6)));
   exact(dst.read(), expected, 'gathered rows');
+});
+Data('gatherRows with a step counter reads batch counter[0]; rows past the end of indices are zero', () => {
+  const src = intArray(10 * 6, rng(8), -100, 100), S = T([10, 2, 3], src);
+  const idx = I([7], new Int32Array([9, 0, 3, 3, 7, 1, 2])), counter = I([1], new Int32Array([0]));
+  const rows = (is: number[]) => is.flatMap(i => (i < 0 ? new Array(6).fill(0) : Array.from(src.subarray(i * 6, i * 6 + 6))));
+  const expected = [[9, 0, 3], [3, 7, 1], [2, -1, -1], [-1, -1, -1]];
+  for (const want of expected) {
+    const dst = out([3, 2, 3]);
+    native.gatherRows(S, idx, 0, dst, counter);
+    exact(dst.read(), rows(want), `batch ${counter.read()[0]}`);
+    native.advance(counter);
+  }
+  counter.write(new Int32Array([1]));
+  const dst = out([2, 2, 3]);
+  native.gatherRows(S, idx, 1, dst, counter); // start + counter * rows = 3
+  exact(dst.read(), rows([3, 7]), 'start plus counter times rows');
 });
 Data('permutation is a permutation, reproducible from (seed, offset)', () => {
   const draw = (seed: number, offset: number) => {
