@@ -9,6 +9,7 @@
 #include "args.h"
 #include "backend.h"
 #include "cpu_gemm.h"
+#include "recording.h"
 #include "tensor.h"
 #include "threadpool.h"
 
@@ -61,7 +62,9 @@ void Conv2dForward(const Napi::CallbackInfo& info) {
   const Conv2dShape s = conv_shape(a, x, w, y, sh, sw, same);
   a.expect(b, "b", DType::kFloat32, {s.f}, "[F]");
   a.distinct({y, x, w, b});
-  check_status(a.env(), a.backend()->conv2d_forward(s, x->f32(), w->f32(), b->f32(), y->f32(), relu));
+  a.run([s, x = x->f32(), w = w->f32(), b = b->f32(), y = y->f32(), relu](Backend& be) {
+    return be.conv2d_forward(s, x, w, b, y, relu);
+  });
 }
 
 // conv2dBackward(x, w, y, dy, dx | null, dw, db, strideH, strideW, padding, relu)
@@ -78,8 +81,8 @@ void Conv2dBackward(const Napi::CallbackInfo& info) {
   a.expect(dw, "dw", DType::kFloat32, {s.kh, s.kw, s.c, s.f}, "[KH,KW,C,F]");
   a.expect(db, "db", DType::kFloat32, {s.f}, "[F]");
   a.distinct({dx, dw, db, x, w, y, dy});
-  check_status(a.env(), a.backend()->conv2d_backward(s, x->f32(), w->f32(), y->f32(), dy->f32(),
-                                                          dx ? dx->f32() : nullptr, dw->f32(), db->f32(), relu));
+  a.run([s, x = x->f32(), w = w->f32(), y = y->f32(), dy = dy->f32(), dx = dx ? dx->f32() : nullptr, dw = dw->f32(),
+         db = db->f32(), relu](Backend& be) { return be.conv2d_backward(s, x, w, y, dy, dx, dw, db, relu); });
 }
 
 Pool2dShape pool_shape(Args& a, TensorHandle* x, int first_window_arg) {
@@ -106,7 +109,7 @@ void MaxPool2dForward(const Napi::CallbackInfo& info) {
   a.expect(y, "y", DType::kFloat32, {s.n, s.oh, s.ow, s.c}, "[N,OH,OW,C]");
   a.expect(argmax, "argmax", DType::kInt32, {s.n, s.oh, s.ow, s.c}, "[N,OH,OW,C]");
   a.distinct({y, argmax, x});
-  check_status(a.env(), a.backend()->maxpool2d_forward(s, x->f32(), y->f32(), argmax->i32()));
+  a.run([s, x = x->f32(), y = y->f32(), argmax = argmax->i32()](Backend& be) { return be.maxpool2d_forward(s, x, y, argmax); });
 }
 
 // maxPool2dBackward(dy, argmax, dx, poolH, poolW, strideH, strideW)
@@ -117,7 +120,7 @@ void MaxPool2dBackward(const Napi::CallbackInfo& info) {
   a.expect(dy, "dy", DType::kFloat32, {s.n, s.oh, s.ow, s.c}, "[N,OH,OW,C]");
   a.expect(argmax, "argmax", DType::kInt32, {s.n, s.oh, s.ow, s.c}, "[N,OH,OW,C]");
   a.distinct({dx, dy, argmax});
-  check_status(a.env(), a.backend()->maxpool2d_backward(s, dy->f32(), argmax->i32(), dx->f32()));
+  a.run([s, dy = dy->f32(), argmax = argmax->i32(), dx = dx->f32()](Backend& be) { return be.maxpool2d_backward(s, dy, argmax, dx); });
 }
 
 void dense_dims(Args& a, TensorHandle* x, TensorHandle* w, int* n, int* in, int* out) {
@@ -138,7 +141,9 @@ void DenseForward(const Napi::CallbackInfo& info) {
   a.expect(b, "b", DType::kFloat32, {out}, "[O]");
   a.expect(y, "y", DType::kFloat32, {n, out}, "[N,O]");
   a.distinct({y, x, w, b});
-  check_status(a.env(), a.backend()->dense_forward(n, in, out, x->f32(), w->f32(), b->f32(), y->f32(), relu));
+  a.run([n, in, out, x = x->f32(), w = w->f32(), b = b->f32(), y = y->f32(), relu](Backend& be) {
+    return be.dense_forward(n, in, out, x, w, b, y, relu);
+  });
 }
 
 // denseBackward(x, w, y, dy, dx | null, dw, db, relu)
@@ -155,8 +160,8 @@ void DenseBackward(const Napi::CallbackInfo& info) {
   a.expect(dw, "dw", DType::kFloat32, {in, out}, "[I,O]");
   a.expect(db, "db", DType::kFloat32, {out}, "[O]");
   a.distinct({dx, dw, db, x, w, y, dy});
-  check_status(a.env(), a.backend()->dense_backward(n, in, out, x->f32(), w->f32(), y->f32(), dy->f32(),
-                                                         dx ? dx->f32() : nullptr, dw->f32(), db->f32(), relu));
+  a.run([n, in, out, x = x->f32(), w = w->f32(), y = y->f32(), dy = dy->f32(), dx = dx ? dx->f32() : nullptr,
+         dw = dw->f32(), db = db->f32(), relu](Backend& be) { return be.dense_backward(n, in, out, x, w, y, dy, dx, dw, db, relu); });
 }
 
 void same_size(Args& a, TensorHandle* src, const char* src_name, TensorHandle* dst, const char* dst_name) {
@@ -181,9 +186,10 @@ void Dropout(const Napi::CallbackInfo& info) {
   const uint64_t seed = a.uint53(3, "seed"), offset = a.uint53(4, "offset");
   const int32_t* counter = step_counter(a, 5);
   same_size(a, src, kForward ? "x" : "dy", dst, kForward ? "y" : "dx");
-  Backend* be = a.backend();
-  check_status(a.env(), kForward ? be->dropout_forward(src->size(), src->f32(), dst->f32(), rate, seed, offset, counter)
-                                 : be->dropout_backward(src->size(), src->f32(), dst->f32(), rate, seed, offset, counter));
+  a.run([count = src->size(), src = src->f32(), dst = dst->f32(), rate, seed, offset, counter](Backend& be) {
+    return kForward ? be.dropout_forward(count, src, dst, rate, seed, offset, counter)
+                    : be.dropout_backward(count, src, dst, rate, seed, offset, counter);
+  });
 }
 
 // advance(counter): counter[0] += 1 on the counter's device, queued after the work that reads it.
@@ -191,7 +197,7 @@ void Advance(const Napi::CallbackInfo& info) {
   Args a(info, "advance");
   TensorHandle* c = a.tensor(0, "counter");
   a.expect(c, "counter", DType::kInt32, {1}, "(the step counter)");
-  check_status(a.env(), a.backend()->advance(c->i32()));
+  a.run([c = c->i32()](Backend& be) { return be.advance(c); });
 }
 
 // softmaxCrossEntropy(logits, labels, dlogits | null, metrics, step, counter?)
@@ -209,8 +215,8 @@ void SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
   const int32_t* counter = step_counter(a, 5);
   a.distinct({dz, m, z, y});
   if (n == 0) return;
-  check_status(a.env(), a.backend()->softmax_cross_entropy(static_cast<int>(n), static_cast<int>(k), z->f32(), y->f32(),
-                                                                dz ? dz->f32() : nullptr, m->f32(), step, counter));
+  a.run([n = static_cast<int>(n), k = static_cast<int>(k), z = z->f32(), y = y->f32(), dz = dz ? dz->f32() : nullptr,
+         m = m->f32(), step, counter](Backend& be) { return be.softmax_cross_entropy(n, k, z, y, dz, m, step, counter); });
 }
 
 // softmax(logits, probs)
@@ -221,7 +227,9 @@ void Softmax(const Napi::CallbackInfo& info) {
   a.expect(p, "probs", DType::kFloat32, {z->shape()[0], z->shape()[1]}, "[N,K]");
   a.distinct({p, z});
   if (z->size() == 0) return;
-  check_status(a.env(), a.backend()->softmax(static_cast<int>(z->shape()[0]), static_cast<int>(z->shape()[1]), z->f32(), p->f32()));
+  a.run([n = static_cast<int>(z->shape()[0]), k = static_cast<int>(z->shape()[1]), z = z->f32(), p = p->f32()](Backend& be) {
+    return be.softmax(n, k, z, p);
+  });
 }
 
 // adadelta(params[], grads[], accums[], deltaAccums[], learningRate, rho, epsilon)
@@ -247,7 +255,9 @@ void Adadelta(const Napi::CallbackInfo& info) {
     }
     list.push_back({params[i]->f32(), grads[i]->f32(), accums[i]->f32(), deltas[i]->f32(), params[i]->size()});
   }
-  check_status(a.env(), a.backend()->adadelta(list.data(), static_cast<int>(list.size()), lr, rho, eps));
+  a.run([list = std::move(list), lr, rho, eps](Backend& be) {
+    return be.adadelta(list.data(), static_cast<int>(list.size()), lr, rho, eps);
+  });
 }
 
 // gatherRows(src, indices, start, dst, counter?): dst[i] = src[indices[start + counter * rows + i]]
@@ -270,7 +280,10 @@ void GatherRows(const Napi::CallbackInfo& info) {
   const std::size_t src_rows = static_cast<std::size_t>(src->shape()[0]);
   const std::size_t row_size = src_rows ? src->size() / src_rows : 0;
   if (rows == 0 || row_size == 0) return;
-  check_status(a.env(), a.backend()->gather_rows(src->f32(), src_rows, row_size, idx->i32(), idx->size(), static_cast<std::size_t>(start), counter, static_cast<std::size_t>(rows), dst->f32()));
+  a.run([src = src->f32(), src_rows, row_size, idx = idx->i32(), n_idx = idx->size(), start = static_cast<std::size_t>(start),
+         counter, rows = static_cast<std::size_t>(rows), dst = dst->f32()](Backend& be) {
+    return be.gather_rows(src, src_rows, row_size, idx, n_idx, start, counter, rows, dst);
+  });
 }
 
 // permutation(indices, seed, offset)
@@ -279,7 +292,8 @@ void Permutation(const Napi::CallbackInfo& info) {
   TensorHandle* idx = a.tensor(0, "indices");
   const uint64_t seed = a.uint53(1, "seed"), offset = a.uint53(2, "offset");
   a.expect_rank(idx, "indices", DType::kInt32, 1, "[N]");
-  check_status(a.env(), a.backend()->permutation(idx->i32(), idx->size(), seed, offset));
+  // Drawn on the host and uploaded (once per epoch): not recordable.
+  a.run([idx = idx->i32(), n = idx->size(), seed, offset](Backend& be) { return be.permutation(idx, n, seed, offset); }, false);
 }
 
 // randomUniform(t, low, high, seed, offset)
@@ -290,7 +304,9 @@ void RandomUniform(const Napi::CallbackInfo& info) {
   const uint64_t seed = a.uint53(3, "seed"), offset = a.uint53(4, "offset");
   if (t->dtype() != DType::kFloat32) a.fail("ERR_KERNELNET_SHAPE", "expected t to be a float32 tensor but received " + t->describe());
   if (!(low <= high)) a.fail("ERR_KERNELNET_ARG", "expected low <= high");
-  check_status(a.env(), a.backend()->random_uniform(t->f32(), t->size(), static_cast<float>(low), static_cast<float>(high), seed, offset));
+  a.run([t = t->f32(), n = t->size(), low = static_cast<float>(low), high = static_cast<float>(high), seed, offset](Backend& be) {
+    return be.random_uniform(t, n, low, high, seed, offset);
+  });
 }
 
 // oneHot(labels, out)
@@ -300,7 +316,9 @@ void OneHot(const Napi::CallbackInfo& info) {
   a.expect_rank(labels, "labels", DType::kInt32, 1, "[N]");
   a.expect(out, "out", DType::kFloat32, {labels->shape()[0], kAny}, "[N,K]");
   if (out->shape()[1] > INT_MAX) a.fail("ERR_KERNELNET_SHAPE", "too many classes");
-  check_status(a.env(), a.backend()->one_hot(labels->i32(), labels->size(), static_cast<int>(out->shape()[1]), out->f32()));
+  a.run([labels = labels->i32(), n = labels->size(), k = static_cast<int>(out->shape()[1]), out = out->f32()](Backend& be) {
+    return be.one_hot(labels, n, k, out);
+  });
 }
 
 // fromBytes(bytes: Uint8Array, divisor, out)
@@ -314,7 +332,10 @@ void FromBytes(const Napi::CallbackInfo& info) {
   if (out->dtype() != DType::kFloat32 || out->size() != bytes.ElementLength())
     a.fail("ERR_KERNELNET_SHAPE", "expected out to be a float32 tensor of " + std::to_string(bytes.ElementLength()) + " elements but received " + out->describe());
   if (out->size() == 0) return;
-  check_status(a.env(), a.backend()->from_bytes(bytes.Data(), bytes.ElementLength(), divisor, out->f32()));
+  // Reads the caller's bytes now: not recordable.
+  a.run([src = bytes.Data(), n = bytes.ElementLength(), divisor, out = out->f32()](Backend& be) {
+    return be.from_bytes(src, n, divisor, out);
+  }, false);
 }
 
 Napi::Value Stats(const Napi::CallbackInfo& info) {
@@ -409,6 +430,7 @@ void Synchronize(const Napi::CallbackInfo& info) {
     be = a.choice(0, "device", {"cpu", "cuda"}) == "cpu" ? &cpu_backend() : a.data().cuda;
     if (!be) a.fail("ERR_KERNELNET_DEVICE", "no CUDA device is usable: " + a.data().cuda_reason);
   }
+  if (a.data().recording) a.fail("ERR_KERNELNET_STATE", "not allowed while ops are being recorded");
   check_status(info.Env(), be->synchronize());
 }
 
@@ -450,6 +472,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("version", Napi::Function::New<Version>(env, "version"));
   exports.Set("cpuPeakGflops", Napi::Function::New<CpuPeakGflops>(env, "cpuPeakGflops"));
   exports.Set("cpuKernel", Napi::Function::New<CpuKernel>(env, "cpuKernel"));
+  init_recording(env, exports);
   return exports;
 }
 

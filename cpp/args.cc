@@ -74,7 +74,22 @@ TensorHandle* Args::tensor_at(int i, const char* name, bool optional) {
   if (!t) fail("ERR_KERNELNET_ARG", std::string("expected ") + name + " to be a Tensor" + (optional ? " or null" : "") + " but received " + describe_value(v), true);
   if (t->disposed()) fail("ERR_KERNELNET_DISPOSED", std::string("expected ") + name + " to be a live Tensor but it was disposed");
   same_backend(t, name);
+  seen_.push_back(t);
   return t;
+}
+
+void Args::run(Op op, bool recordable) {
+  Recording* rec = data_->recording.get();
+  if (!rec) {
+    check_status(env(), op(*backend()));
+    return;
+  }
+  if (!recordable)
+    fail("ERR_KERNELNET_STATE", "cannot be recorded (it reads host memory or draws on the host); call it before record() or after endRecord()");
+  if (backend() != rec->backend)
+    fail("ERR_KERNELNET_DEVICE", std::string("the recording is on ") + rec->backend->name() + " but this op's tensors live on " + backend()->name());
+  for (TensorHandle* t : seen_) rec->buffers.push_back(t->shared_buffer());
+  rec->ops.push_back(std::move(op));
 }
 
 void Args::same_backend(TensorHandle* t, const std::string& name) {

@@ -34,6 +34,7 @@ class Args {
   Args(const Napi::CallbackInfo& info, const char* op);
   Napi::Env env() const { return info_.Env(); }
   EnvData& data() const { return *data_; }
+  Napi::Value value(int i) const { return info_[i]; }
   // The backend of the tensors read so far (all must share one): the op runs there.
   Backend* backend() const { return backend_ ? backend_ : data_->backend; }
 
@@ -55,6 +56,11 @@ class Args {
 
   [[noreturn]] void fail(const char* code, const std::string& what, bool type_error = false) const;
 
+  // Runs op on backend() now, throwing its error, or, while the environment records, stores it (with the
+  // buffers of every tensor read) for a Program. Ops that cannot be replayed pass recordable = false and are
+  // refused while recording.
+  void run(Op op, bool recordable = true);
+
  private:
   TensorHandle* tensor_at(int i, const char* name, bool optional);
   const Napi::CallbackInfo& info_;
@@ -62,6 +68,7 @@ class Args {
   EnvData* data_;
   Backend* backend_ = nullptr;
   std::string backend_arg_;
+  std::vector<TensorHandle*> seen_;
   void same_backend(TensorHandle* t, const std::string& name);
 };
 

@@ -7,7 +7,10 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
+#include <vector>
 
 namespace kn {
 
@@ -53,6 +56,22 @@ inline uint64_t counter_value(const int32_t* counter) {
   return counter && *counter > 0 ? static_cast<uint64_t>(*counter) : 0;
 }
 
+class Backend;
+
+// A recorded op: one call on a backend with its arguments (raw pointers included) fixed at recording time.
+using Op = std::function<Status(Backend&)>;
+
+// Recorded ops made ready to run again and again (a training step: see Sequential.fit). run() does the same
+// work as making the calls again, in order; the caller keeps every buffer the ops touch alive.
+class Program {
+ public:
+  virtual ~Program() = default;
+  virtual Status run() = 0;
+  // Whether the last run() was one CUDA graph launch, and if not, why (empty when it was).
+  virtual bool graph() const { return false; }
+  virtual std::string why_not_graph() const { return "the backend runs ops as they are called"; }
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -68,6 +87,9 @@ class Backend {
   virtual std::size_t scratch_bytes() const { return 0; }
   // Waits for all queued work (a no-op on the CPU, whose ops are synchronous).
   virtual Status synchronize() { return Status::Ok(); }
+  // Recorded ops as a Program. By default run() replays them; CUDA captures them into a CUDA graph, so one
+  // launch runs the whole sequence (replaying them where capture is not possible, with the reason).
+  virtual std::unique_ptr<Program> compile(std::vector<Op> ops);
 
   // y = act(conv(x, w) + b), act = relu or identity.
   virtual Status conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* y,

@@ -122,6 +122,14 @@ void TensorHandle::check_live(const char* method) const {
     throw_error(Env(), "ERR_KERNELNET_DISPOSED", std::string("Tensor.") + method + ": the tensor was disposed");
 }
 
+// Reads and writes happen when called, recorded ops only when their Program runs: mixing them would reorder
+// work silently, so they are refused while recording.
+void TensorHandle::check_not_recording(const char* method) const {
+  EnvData* data = Env().GetInstanceData<EnvData>();
+  if (data && data->recording)
+    throw_error(Env(), "ERR_KERNELNET_STATE", std::string("Tensor.") + method + ": not allowed while ops are being recorded (between record() and endRecord())");
+}
+
 Napi::Value TensorHandle::Shape(const Napi::CallbackInfo& info) {
   Napi::Array a = Napi::Array::New(info.Env(), shape_.size());
   for (std::size_t i = 0; i < shape_.size(); ++i) a[i] = Napi::Number::New(info.Env(), static_cast<double>(shape_[i]));
@@ -140,6 +148,7 @@ Napi::Value TensorHandle::Disposed(const Napi::CallbackInfo& info) { return Napi
 
 Napi::Value TensorHandle::Read(const Napi::CallbackInfo& info) {
   check_live("read");
+  check_not_recording("read");
   Napi::Env env = info.Env();
   Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, size_ * 4);
   if (size_) check_status(env, buffer_->backend->download(ab.Data(), buffer_->data, size_ * 4));
@@ -148,7 +157,10 @@ Napi::Value TensorHandle::Read(const Napi::CallbackInfo& info) {
 }
 
 // write(data: Float32Array | Int32Array): copies exactly size elements of the tensor's dtype.
-void TensorHandle::Write(const Napi::CallbackInfo& info) { write_from(info.Env(), info[0]); }
+void TensorHandle::Write(const Napi::CallbackInfo& info) {
+  check_not_recording("write");
+  write_from(info.Env(), info[0]);
+}
 
 void TensorHandle::write_from(Napi::Env env, const Napi::Value& v) {
   check_live("write");
@@ -165,6 +177,7 @@ void TensorHandle::write_from(Napi::Env env, const Napi::Value& v) {
 
 void TensorHandle::Fill(const Napi::CallbackInfo& info) {
   check_live("fill");
+  check_not_recording("fill");
   if (!info[0].IsNumber()) throw_error(info.Env(), "ERR_KERNELNET_ARG", "Tensor.fill: expected value to be a number but received " + describe_value(info[0]), true);
   if (dtype_ != DType::kFloat32) throw_error(info.Env(), "ERR_KERNELNET_SHAPE", "Tensor.fill: expected a float32 tensor but this is " + describe());
   check_status(info.Env(), buffer_->backend->fill(f32(), info[0].As<Napi::Number>().FloatValue(), size_));

@@ -40,14 +40,24 @@ struct Registry {
   void release_all();
 };
 
+// Ops being recorded into a Program (native.record() .. native.endRecord()): while it lasts, ops on `backend`
+// are stored instead of run, and every buffer they touch is noted so that a run can check they are still alive.
+struct Recording {
+  Backend* backend = nullptr;
+  std::vector<Op> ops;
+  std::vector<std::shared_ptr<Buffer>> buffers;
+};
+
 // Per-environment state, stored as the addon's instance data.
 struct EnvData {
   Napi::FunctionReference tensor_ctor;
+  Napi::FunctionReference program_ctor;
   std::shared_ptr<Registry> registry;
   Backend* backend = nullptr;  // where new tensors live unless told otherwise
   std::string backend_name, device, reason;
   Backend* cuda = nullptr;  // the CUDA backend when usable, else null with cuda_reason saying why
   std::string cuda_device, cuda_reason;
+  std::unique_ptr<Recording> recording;  // non-null between record() and endRecord()
 };
 
 class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
@@ -62,6 +72,7 @@ class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
   const std::vector<int64_t>& shape() const { return shape_; }
   std::size_t size() const { return size_; }
   Buffer* buffer() const { return buffer_.get(); }
+  const std::shared_ptr<Buffer>& shared_buffer() const { return buffer_; }
   Backend* backend() const { return buffer_ ? buffer_->backend : nullptr; }
   float* f32() const { return static_cast<float*>(buffer_->data); }
   int32_t* i32() const { return static_cast<int32_t*>(buffer_->data); }
@@ -79,6 +90,7 @@ class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
   void Dispose(const Napi::CallbackInfo& info);
   Napi::Value Reshape(const Napi::CallbackInfo& info);
   void check_live(const char* method) const;
+  void check_not_recording(const char* method) const;
   void write_from(Napi::Env env, const Napi::Value& v);
 
   std::shared_ptr<Registry> registry_;

@@ -95,13 +95,17 @@ Status CudaBackend::synchronize() {
 Status CudaBackend::fill(float* dst, float value, std::size_t count) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!count) return Status::Ok();
-  fill_kernel<<<CEIL_DIV((long long)count, 256), 256, 0, stream_>>>(dst, value, count);
-  KN_LAUNCHED(stream_, "fill_kernel");
+  fill_kernel<<<CEIL_DIV((long long)count, 256), 256, 0, stream()>>>(dst, value, count);
+  KN_LAUNCHED(stream(), "fill_kernel");
   return Status::Ok();
 }
 
 Status CudaBackend::scratch(Scratch slot, std::size_t bytes, void** out) {
   if (scratch_size_[slot] < bytes) {
+    // A graph being captured cannot free or allocate; its Program replays the ops once instead (growing the
+    // buffer) and captures again.
+    if (capturing()) return Status{"ERR_KERNELNET_CAPTURE", "a scratch buffer must grow during graph capture"};
+    ++scratch_generation_;
     if (scratch_[slot]) KN_CUDA(cudaFree(scratch_[slot]));  // waits for queued work that may still use it
     scratch_[slot] = nullptr;
     scratch_size_[slot] = 0;
@@ -134,7 +138,7 @@ Status CudaBackend::gemm(bool ta, bool tb, int m, int n, int k, const float* a, 
     KN_TRY(scratch(kSplitK, sizeof(float) * (std::size_t)splits * m * n, &p));
     partial = static_cast<float*>(p);
   }
-  return launch_sgemm(stream_, ta, tb, m, n, k, a, lda, b, ldb, c, ldc, bias, relu, accumulate, splits, partial);
+  return launch_sgemm(stream(), ta, tb, m, n, k, a, lda, b, ldb, c, ldc, bias, relu, accumulate, splits, partial);
 }
 
 Status CudaBackend::gather_rows(const float* src, std::size_t src_rows, std::size_t row_size,
@@ -142,15 +146,15 @@ Status CudaBackend::gather_rows(const float* src, std::size_t src_rows, std::siz
                                 const int32_t* counter, std::size_t rows, float* dst) {
   std::lock_guard<std::mutex> lock(mutex_);
   const long long total = (long long)rows * row_size;
-  gather_rows_kernel<<<CEIL_DIV(total, 256), 256, 0, stream_>>>(src, src_rows, row_size, indices, n_indices, start, counter, rows, dst);
-  KN_LAUNCHED(stream_, "gather_rows_kernel");
+  gather_rows_kernel<<<CEIL_DIV(total, 256), 256, 0, stream()>>>(src, src_rows, row_size, indices, n_indices, start, counter, rows, dst);
+  KN_LAUNCHED(stream(), "gather_rows_kernel");
   return Status::Ok();
 }
 
 Status CudaBackend::advance(int32_t* counter) {
   std::lock_guard<std::mutex> lock(mutex_);
-  advance_kernel<<<1, 1, 0, stream_>>>(counter);
-  KN_LAUNCHED(stream_, "advance_kernel");
+  advance_kernel<<<1, 1, 0, stream()>>>(counter);
+  KN_LAUNCHED(stream(), "advance_kernel");
   return Status::Ok();
 }
 
@@ -164,8 +168,8 @@ Status CudaBackend::one_hot(const int32_t* labels, std::size_t n, int k, float* 
   std::lock_guard<std::mutex> lock(mutex_);
   const long long total = (long long)n * k;
   if (!total) return Status::Ok();
-  one_hot_kernel<<<CEIL_DIV(total, 256), 256, 0, stream_>>>(labels, n, k, out);
-  KN_LAUNCHED(stream_, "one_hot_kernel");
+  one_hot_kernel<<<CEIL_DIV(total, 256), 256, 0, stream()>>>(labels, n, k, out);
+  KN_LAUNCHED(stream(), "one_hot_kernel");
   return Status::Ok();
 }
 

@@ -30,7 +30,11 @@ __device__ __forceinline__ unsigned long long device_counter(const int32_t* coun
 // Checks the launch just made on `stream` (and, in debug mode, its completion).
 inline Status check_launch(cudaStream_t stream, const char* kernel) {
   cudaError_t err = cudaGetLastError();
-  if (err == cudaSuccess && debug_sync()) err = cudaStreamSynchronize(stream);
+  if (err == cudaSuccess && debug_sync()) {
+    cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+    cudaStreamIsCapturing(stream, &capture);
+    if (capture == cudaStreamCaptureStatusNone) err = cudaStreamSynchronize(stream);  // not while capturing
+  }
   return cuda_status(err, kernel);
 }
 

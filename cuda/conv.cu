@@ -70,8 +70,8 @@ Status CudaBackend::relu_mask(std::size_t count, const float* y, const float* dy
   KN_TRY(scratch(kDz, count * sizeof(float), &p));
   *dz = static_cast<float*>(p);
   if (!count) return Status::Ok();  // a grid of zero blocks is a launch error
-  relu_mask_kernel<<<CEIL_DIV((long long)count, 256), 256, 0, stream_>>>(y, dy, *dz, count);
-  KN_LAUNCHED(stream_, "relu_mask_kernel");
+  relu_mask_kernel<<<CEIL_DIV((long long)count, 256), 256, 0, stream()>>>(y, dy, *dz, count);
+  KN_LAUNCHED(stream(), "relu_mask_kernel");
   return Status::Ok();
 }
 
@@ -84,8 +84,8 @@ Status CudaBackend::conv2d_forward(const Conv2dShape& s, const float* x, const f
   void* col;
   KN_TRY(scratch(kCol, sizeof(float) * std::max<long long>(rows * cols, 1), &col));
   if (cols) {  // with no input channels the output is just the bias (a K = 0 GEMM)
-    im2col_kernel<<<CEIL_DIV(rows * cols, 256), 256, 0, stream_>>>(dims(s), x, static_cast<float*>(col), rows * cols);
-    KN_LAUNCHED(stream_, "im2col_kernel");
+    im2col_kernel<<<CEIL_DIV(rows * cols, 256), 256, 0, stream()>>>(dims(s), x, static_cast<float*>(col), rows * cols);
+    KN_LAUNCHED(stream(), "im2col_kernel");
   }
   return gemm(false, false, rows, s.f, cols, static_cast<float*>(col), cols, w, s.f, y, s.f, b, relu, false);
 }
@@ -104,11 +104,11 @@ Status CudaBackend::conv2d_backward(const Conv2dShape& s, const float* x, const 
   const int parts = column_sum_parts(rows);
   void *partial, *col;
   KN_TRY(scratch(kColSum, sizeof(float) * parts * std::max(s.f, 1), &partial));
-  KN_TRY(launch_column_sums(stream_, dz, rows, s.f, db, parts, static_cast<float*>(partial)));
+  KN_TRY(launch_column_sums(stream(), dz, rows, s.f, db, parts, static_cast<float*>(partial)));
   KN_TRY(scratch(kCol, sizeof(float) * std::max<long long>(rows * cols, 1), &col));
   if (rows * cols) {
-    im2col_kernel<<<CEIL_DIV(rows * cols, 256), 256, 0, stream_>>>(dims(s), x, static_cast<float*>(col), rows * cols);
-    KN_LAUNCHED(stream_, "im2col_kernel");
+    im2col_kernel<<<CEIL_DIV(rows * cols, 256), 256, 0, stream()>>>(dims(s), x, static_cast<float*>(col), rows * cols);
+    KN_LAUNCHED(stream(), "im2col_kernel");
   }
   KN_TRY(gemm(true, false, cols, s.f, rows, static_cast<float*>(col), cols, dz, s.f, dw, s.f, nullptr, false, false));
   if (!dx) return Status::Ok();
@@ -117,8 +117,8 @@ Status CudaBackend::conv2d_backward(const Conv2dShape& s, const float* x, const 
   KN_TRY(gemm(false, true, rows, cols, s.f, dz, s.f, w, s.f, static_cast<float*>(dcol), cols, nullptr, false, false));
   const long long in_total = (long long)s.n * s.h * s.w * s.c;
   if (in_total) {
-    col2im_kernel<<<CEIL_DIV(in_total, 256), 256, 0, stream_>>>(dims(s), static_cast<float*>(dcol), dx, in_total);
-    KN_LAUNCHED(stream_, "col2im_kernel");
+    col2im_kernel<<<CEIL_DIV(in_total, 256), 256, 0, stream()>>>(dims(s), static_cast<float*>(dcol), dx, in_total);
+    KN_LAUNCHED(stream(), "col2im_kernel");
   }
   return Status::Ok();
 }
@@ -141,7 +141,7 @@ Status CudaBackend::dense_backward(int n, int in, int out, const float* x, const
   const int parts = column_sum_parts(n);
   void* partial;
   KN_TRY(scratch(kColSum, sizeof(float) * parts * std::max(out, 1), &partial));
-  KN_TRY(launch_column_sums(stream_, dz, n, out, db, parts, static_cast<float*>(partial)));
+  KN_TRY(launch_column_sums(stream(), dz, n, out, db, parts, static_cast<float*>(partial)));
   KN_TRY(gemm(true, false, in, out, n, x, in, dz, out, dw, out, nullptr, false, false));
   if (dx) KN_TRY(gemm(false, true, n, in, out, dz, out, w, out, dx, in, nullptr, false, false));
   return Status::Ok();

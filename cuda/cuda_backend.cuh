@@ -3,10 +3,11 @@
 // scratch buffers (im2col columns, split-K partials, ...) grow once to the largest size asked for and are
 // reused, so a training step allocates nothing, copies nothing to the host and never synchronises.
 // Methods are defined one kernel family per file: backend.cu (memory, probe, data ops), gemm.cu, conv.cu,
-// pool.cu, dense.cu, random.cu, loss.cu, optim.cu.
+// pool.cu, dense.cu, random.cu, loss.cu, optim.cu; graph.cu turns recorded ops into CUDA graphs.
 #pragma once
 #include <cuda_runtime.h>
 
+#include <atomic>
 #include <mutex>
 #include <string>
 
@@ -60,6 +61,14 @@ class CudaBackend final : public Backend {
   // Bytes held by scratch buffers (reported with the tensors' bytes).
   std::size_t scratch_bytes() const override;
 
+  // Recorded ops as a CUDA graph (graph.cu).
+  std::unique_ptr<Program> compile(std::vector<Op> ops) override;
+  // Bumped whenever a scratch buffer moves: a graph captured before then holds stale pointers.
+  uint64_t scratch_generation() const { return scratch_generation_.load(); }
+  // Launches a captured graph on the stream unless the scratch buffers moved since `generation` (then
+  // *launched = false and nothing runs).
+  Status launch_graph(cudaGraphExec_t exec, uint64_t generation, bool* launched);
+
  private:
   // A scratch buffer of at least `bytes`, grown (never shrunk) on demand.
   Status scratch(Scratch slot, std::size_t bytes, void** out);
@@ -68,13 +77,19 @@ class CudaBackend final : public Backend {
   Status gemm(bool ta, bool tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c,
               int ldc, const float* bias, bool relu, bool accumulate);
   Status relu_mask(std::size_t count, const float* y, const float* dy, float** dz);
+  // Where ops queue their work: the stream, or the capture stream while this thread captures a graph.
+  cudaStream_t stream() const;
 
   std::mutex mutex_;  // several Node environments (worker threads) may share the backend
   cudaStream_t stream_;
   int sm_count_;
   void* scratch_[kScratchSlots] = {};
   std::size_t scratch_size_[kScratchSlots] = {};
+  std::atomic<uint64_t> scratch_generation_{0};
 };
+
+// Whether this thread is capturing a graph (ops then must not allocate or synchronise).
+bool capturing();
 
 }  // namespace cu
 }  // namespace kn

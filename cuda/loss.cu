@@ -90,15 +90,15 @@ __global__ void softmax_kernel(int n, int k, const float* __restrict__ z, float*
 Status CudaBackend::softmax_cross_entropy(int n, int k, const float* logits, const float* labels, float* dlogits,
                                           float* metrics, uint64_t step, const int32_t* counter) {
   std::lock_guard<std::mutex> lock(mutex_);
-  softmax_xent_kernel<<<CEIL_DIV(n, WARPS), WARPS * 32, 0, stream_>>>(n, k, logits, labels, dlogits, metrics, step, counter);
-  KN_LAUNCHED(stream_, "softmax_xent_kernel");
+  softmax_xent_kernel<<<CEIL_DIV(n, WARPS), WARPS * 32, 0, stream()>>>(n, k, logits, labels, dlogits, metrics, step, counter);
+  KN_LAUNCHED(stream(), "softmax_xent_kernel");
   return Status::Ok();
 }
 
 Status CudaBackend::softmax(int n, int k, const float* logits, float* probs) {
   std::lock_guard<std::mutex> lock(mutex_);
-  softmax_kernel<<<CEIL_DIV(n, WARPS), WARPS * 32, 0, stream_>>>(n, k, logits, probs);
-  KN_LAUNCHED(stream_, "softmax_kernel");
+  softmax_kernel<<<CEIL_DIV(n, WARPS), WARPS * 32, 0, stream()>>>(n, k, logits, probs);
+  KN_LAUNCHED(stream(), "softmax_kernel");
   return Status::Ok();
 }
 

@@ -40,18 +40,18 @@ Status CudaBackend::maxpool2d_forward(const Pool2dShape& s, const float* x, floa
   std::lock_guard<std::mutex> lock(mutex_);
   const long long total = (long long)s.n * s.oh * s.ow * s.c;
   if (!total) return Status::Ok();
-  maxpool_forward_kernel<<<CEIL_DIV(total, 256), 256, 0, stream_>>>(s, x, y, argmax, total);
-  KN_LAUNCHED(stream_, "maxpool_forward_kernel");
+  maxpool_forward_kernel<<<CEIL_DIV(total, 256), 256, 0, stream()>>>(s, x, y, argmax, total);
+  KN_LAUNCHED(stream(), "maxpool_forward_kernel");
   return Status::Ok();
 }
 
 Status CudaBackend::maxpool2d_backward(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx) {
   std::lock_guard<std::mutex> lock(mutex_);
   const long long in_total = (long long)s.n * s.h * s.w * s.c, total = (long long)s.n * s.oh * s.ow * s.c;
-  KN_CUDA(cudaMemsetAsync(dx, 0, sizeof(float) * in_total, stream_));
+  KN_CUDA(cudaMemsetAsync(dx, 0, sizeof(float) * in_total, stream()));
   if (!total) return Status::Ok();
-  maxpool_backward_kernel<<<CEIL_DIV(total, 256), 256, 0, stream_>>>(s, dy, argmax, dx, total);
-  KN_LAUNCHED(stream_, "maxpool_backward_kernel");
+  maxpool_backward_kernel<<<CEIL_DIV(total, 256), 256, 0, stream()>>>(s, dy, argmax, dx, total);
+  KN_LAUNCHED(stream(), "maxpool_backward_kernel");
   return Status::Ok();
 }
 

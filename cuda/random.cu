@@ -40,8 +40,8 @@ Status CudaBackend::dropout_forward(std::size_t count, const float* x, float* y,
                                     uint64_t offset, const int32_t* counter) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!count) return Status::Ok();
-  dropout_kernel<<<CEIL_DIV((long long)CEIL_DIV(count, 4), 256), 256, 0, stream_>>>(x, y, count, rate, 1.0f / (1.0f - rate), seed, offset, counter);
-  KN_LAUNCHED(stream_, "dropout_kernel");
+  dropout_kernel<<<CEIL_DIV((long long)CEIL_DIV(count, 4), 256), 256, 0, stream()>>>(x, y, count, rate, 1.0f / (1.0f - rate), seed, offset, counter);
+  KN_LAUNCHED(stream(), "dropout_kernel");
   return Status::Ok();
 }
 
@@ -54,8 +54,8 @@ Status CudaBackend::random_uniform(float* dst, std::size_t count, float low, flo
                                    uint64_t offset) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!count) return Status::Ok();
-  uniform_kernel<<<CEIL_DIV((long long)CEIL_DIV(count, 4), 256), 256, 0, stream_>>>(dst, count, low, high - low, seed, offset);
-  KN_LAUNCHED(stream_, "uniform_kernel");
+  uniform_kernel<<<CEIL_DIV((long long)CEIL_DIV(count, 4), 256), 256, 0, stream()>>>(dst, count, low, high - low, seed, offset);
+  KN_LAUNCHED(stream(), "uniform_kernel");
   return Status::Ok();
 }
 

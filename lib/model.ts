@@ -5,7 +5,7 @@
 import { randomInt } from 'node:crypto';
 import { CheckpointError, readCheckpoint, writeCheckpoint, type NamedTensor } from './checkpoint.js';
 import { Conv2D, Dense, Dropout, Flatten, Layer, MaxPooling2D, type LayerBuffers, type Param, type StepContext } from './layers.js';
-import { native, type NativeTensor } from './native.js';
+import { native, type NativeProgram, type NativeTensor } from './native.js';
 import { Adadelta, type Optimizer } from './optimizers.js';
 import { ProgressBar, formatLogs, type ProgressStream } from './progress.js';
 import { Tensor, empty, handleOf } from './tensor.js';
@@ -193,6 +193,10 @@ export class Sequential {
     const history: History = { epoch: [], history: {}, params: { epochs, steps, batchSize, samples: n } };
     const indices = empty([n], 'int32');
     const counter = empty([1], 'int32');
+    // Full batches run as one recorded program per epoch (a CUDA graph on a GPU); KERNELNET_GRAPHS=0 makes
+    // every op its own call instead. Same work, same results.
+    const useProgram = process.env.KERNELNET_GRAPHS !== '0';
+    let program: NativeProgram | null = null;
     try {
       if (args.shuffle === false) indices.write(Int32Array.from({ length: n }, (_, i) => i));
       for (let epoch = 0; epoch < epochs; ++epoch) {
@@ -216,12 +220,24 @@ export class Sequential {
         counter.write(Int32Array.of(0));
         const step: TrainStep = { X, Y, indices, batchSize, counter, base: this.steps, optimizer, metrics };
         for (let s = 0; s < steps; ++s) {
-          this.trainStep(step, s * batchSize, Math.min(batchSize, n - s * batchSize));
+          const rows = Math.min(batchSize, n - s * batchSize);
+          if (rows === batchSize && useProgram) {
+            program ??= this.recordStep(step);
+            program.run();
+            this.steps++;
+          } else {
+            this.trainStep(step, s * batchSize, rows);
+          }
           if (verbose === '1' && bar.wantsUpdate(s + 1)) bar.update(s + 1, check(this.readLogs(metrics)));
           else if (checkEveryStep) check(this.readLogs(metrics));
           await new Promise(setImmediate); // keep the event loop (timers, I/O, signals) alive between steps
         }
         const logs = check(this.readLogs(metrics));
+        if (program) {
+          this.lastStepProgram = { ops: program.ops, device: program.device, graph: program.graph, reason: program.reason };
+          program.dispose();
+          program = null;
+        }
         if (validation) {
           const [vl, va] = this.evaluate(validation[0], validation[1], { batchSize });
           logs.val_loss = vl;
@@ -233,6 +249,7 @@ export class Sequential {
         await args.callbacks?.onEpochEnd?.(epoch, logs);
       }
     } finally {
+      program?.dispose();
       indices.dispose();
       counter.dispose();
     }
@@ -508,9 +525,29 @@ export class Sequential {
    * rows from the host.
    */
   private trainStep(step: TrainStep, start: number, rows: number): void {
+    this.stepOps(step, start, rows, this.workspace(rows, true));
+    this.steps++;
+  }
+
+  /** Records the ops of a full-batch step (the same for every full batch of the epoch) as a program. */
+  private recordStep(step: TrainStep): NativeProgram {
+    const ws = this.workspace(step.batchSize, true);
+    native.record();
+    try {
+      this.stepOps(step, 0, step.batchSize, ws);
+    } catch (err) {
+      native.endRecord().dispose();
+      throw err;
+    }
+    return native.endRecord();
+  }
+
+  /** @internal How the last epoch's full batches ran: as a recorded program of `ops` ops, a CUDA graph or not. */
+  lastStepProgram: { ops: number; device: string; graph: boolean; reason: string } | null = null;
+
+  private stepOps(step: TrainStep, start: number, rows: number, ws: Workspace): void {
     const { X, Y, indices, counter, base, optimizer, metrics } = step;
     const full = rows === step.batchSize;
-    const ws = this.workspace(rows, true);
     native.gatherRows(X, indices, full ? 0 : start, ws.x, full ? counter : null);
     native.gatherRows(Y, indices, full ? 0 : start, ws.y, full ? counter : null);
     const inputs: NativeTensor[] = [], outputs: NativeTensor[] = [];
@@ -521,7 +558,6 @@ export class Sequential {
       grad = this.layers[i].backward(inputs[i], outputs[i], grad, ws.layers[i], this.context(i, true, step));
     optimizer.step();
     native.advance(counter);
-    this.steps++;
   }
 
   /** The model's step (1-based) whose loss was first non-finite in the current epoch, or 0; set by readLogs. */

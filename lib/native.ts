@@ -39,6 +39,23 @@ export interface MemoryStats {
   scratchBytes: number;
 }
 
+/**
+ * Ops recorded between native.record() and native.endRecord(), ready to run again: run() does the work of making
+ * all those calls again, in order (on a GPU, as one CUDA graph launch). It keeps the tensors it uses from being
+ * collected, and refuses to run once one of them was disposed.
+ */
+export interface NativeProgram {
+  run(): void;
+  dispose(): void;
+  readonly ops: number;
+  readonly device: Device;
+  /** Whether the last run() was one CUDA graph launch. */
+  readonly graph: boolean;
+  /** Why the last run() was not a graph launch ('' when it was). */
+  readonly reason: string;
+  readonly disposed: boolean;
+}
+
 export interface Native {
   /** A tensor on `device` (default: the environment's backend), or a view of another tensor's buffer. */
   Tensor: new (shape: number[], dtype: DType, data?: Float32Array | Int32Array | NativeTensor, device?: Device) => NativeTensor;
@@ -76,6 +93,13 @@ export interface Native {
   gatherRows(src: NativeTensor, indices: NativeTensor, start: number, dst: NativeTensor, counter?: NativeTensor | null): void;
   /** counter[0] += 1 on the counter's device (saturating at 2^31 - 1). */
   advance(counter: NativeTensor): void;
+  /**
+   * Starts recording: until endRecord(), ops on `device` (default: the environment's backend) are checked and
+   * stored instead of run. Tensor reads and writes, permutation, fromBytes and synchronize are refused meanwhile.
+   */
+  record(device?: Device): void;
+  /** Stops recording and returns the recorded ops as a program. */
+  endRecord(): NativeProgram;
   permutation(indices: NativeTensor, seed: number, offset: number): void;
   randomUniform(t: NativeTensor, low: number, high: number, seed: number, offset: number): void;
   oneHot(labels: NativeTensor, out: NativeTensor): void;

@@ -7,8 +7,10 @@ import { spawnSync } from 'node:child_process';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { native, type NativeTensor } from '../lib/native.js';
+import { Adadelta } from '../lib/index.js';
 import {
-  CONV_CASES, DENSE_CASES, I, T, close, convOut, disposeAll, exact, intArray, out, randomArray, rng,
+  CONV_CASES, DENSE_CASES, I, T, checkProgramMatchesCalls, close, convOut, disposeAll, exact, intArray, out,
+  randomArray, rng, smallModel, syntheticData,
 } from './helpers.js';
 
 const cuda = native.backends().cuda;
@@ -149,6 +151,41 @@ if (!cuda.available) {
     p.forEach((t, i) => same(t, `param ${i}`, { atol: 1e-6, rtol: 1e-5 }));
     a.forEach((t, i) => same(t, `accum ${i}`, { atol: 1e-7, rtol: 1e-5 }));
     dd.forEach((t, i) => same(t, `delta accum ${i}`, { atol: 1e-7, rtol: 1e-4 }));
+  });
+
+  Cuda('recorded programs run as one CUDA graph and do exactly the work of the calls', () => {
+    const { graph, reason } = checkProgramMatchesCalls('cuda');
+    assert.ok(graph, `the last run was a graph launch (${reason})`);
+  });
+
+  Cuda('fit on CUDA: full batches as a CUDA graph, the same weights as op-by-op calls', async () => {
+    const { x, y } = syntheticData(70);
+    const saved = process.env.KERNELNET_GRAPHS;
+    const train = async (graphs: boolean) => {
+      process.env.KERNELNET_GRAPHS = graphs ? '1' : '0';
+      try {
+        const m = smallModel(5);
+        m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta(), metrics: ['accuracy'] });
+        const h = await m.fit(x, y, { batchSize: 16, epochs: 3, verbose: 0 });
+        const weights = m.getWeights().map(w => {
+          const v = Array.from(w.dataSync());
+          w.dispose();
+          return v;
+        });
+        const info = m.lastStepProgram;
+        m.dispose();
+        return { h, weights, info };
+      } finally {
+        if (saved === undefined) delete process.env.KERNELNET_GRAPHS;
+        else process.env.KERNELNET_GRAPHS = saved;
+      }
+    };
+    const graphed = await train(true), calls = await train(false);
+    assert.ok(graphed.info?.graph, `the step ran as a CUDA graph: ${JSON.stringify(graphed.info)}`);
+    assert.equal(graphed.weights, calls.weights, 'same weights bit for bit');
+    close(graphed.h.history.loss, calls.h.history.loss, 0, 1e-6, 'loss (summed with atomics, so to rounding)');
+    x.dispose();
+    y.dispose();
   });
 
   Cuda('errors: mixed devices are refused; an allocation too big for the GPU leaves it usable', () => {

@@ -262,3 +262,54 @@ export function softmaxCrossEntropyRef(n: number, k: number, z: Float32Array, la
   }
   return { loss, correct, grad, probs };
 }
+
+/**
+ * A recorded sequence of ops (a dense layer forward and backward, dropout by the step counter, Adadelta, the
+ * counter's advance) run three times by a program, against the same calls made one by one on twin tensors:
+ * the results must agree bit for bit, and nothing may run while recording. Returns the program's last state.
+ */
+export function checkProgramMatchesCalls(device: Device): { graph: boolean; reason: string } {
+  const r = rng(31);
+  const make = () => {
+    const x = T([16, 24], randomArray(16 * 24, r), device), w = T([24, 8], randomArray(24 * 8, r), device);
+    const b = T([8], randomArray(8, r), device), y = T([16, 8], undefined, device), dy = T([16, 8], randomArray(16 * 8, r), device);
+    const d = T([16, 8], undefined, device), dx = T([16, 24], undefined, device), dw = T([24, 8], undefined, device), db = T([8], undefined, device);
+    const acc = [T([24, 8], new Float32Array(24 * 8), device), T([8], new Float32Array(8), device)];
+    const dacc = [T([24, 8], new Float32Array(24 * 8), device), T([8], new Float32Array(8), device)];
+    const counter = I([1], new Int32Array([0]), device);
+    return { x, w, b, y, dy, d, dx, dw, db, acc, dacc, counter };
+  };
+  const a = make(), b = make();
+  for (const k of ['x', 'w', 'b', 'dy'] as const) b[k].write(a[k].read() as Float32Array);
+  const step = (t: ReturnType<typeof make>) => {
+    native.denseForward(t.x, t.w, t.b, t.y, true);
+    native.dropoutForward(t.y, t.d, 0.5, 3, 100, t.counter);
+    native.denseBackward(t.x, t.w, t.y, t.dy, t.dx, t.dw, t.db, true);
+    native.adadelta([t.w, t.b], [t.dw, t.db], t.acc, t.dacc, 1.0, 0.95, 1e-7);
+    native.advance(t.counter);
+  };
+  a.d.fill(NaN);
+  native.record(device);
+  try {
+    step(a);
+  } catch (err) {
+    native.endRecord().dispose();
+    throw err;
+  }
+  const program = native.endRecord();
+  try {
+    assert.is(program.ops, 5);
+    assert.is(program.device, device);
+    assert.ok(Number.isNaN(a.d.read()[0]), 'nothing runs while recording');
+    assert.equal(Array.from(a.counter.read()), [0], 'the counter did not move while recording');
+    for (let i = 0; i < 3; ++i) {
+      program.run();
+      step(b);
+    }
+    for (const k of ['y', 'd', 'dx', 'w', 'b', 'counter'] as const) exact(a[k].read(), b[k].read(), `${k} after 3 runs`);
+    for (let j = 0; j < 2; ++j) exact(a.acc[j].read(), b.acc[j].read(), `accumulator ${j}`);
+    return { graph: program.graph, reason: program.reason };
+  } finally {
+    program.dispose();
+  }
+}

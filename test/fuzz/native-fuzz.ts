@@ -16,7 +16,7 @@ const seed = Number(values.seed), runs = Number(values.runs);
 
 const OPS = ['conv2dForward', 'conv2dBackward', 'maxPool2dForward', 'maxPool2dBackward', 'denseForward', 'denseBackward',
   'dropoutForward', 'dropoutBackward', 'softmaxCrossEntropy', 'softmax', 'adadelta', 'gatherRows', 'permutation',
-  'randomUniform', 'oneHot', 'fromBytes', 'advance', 'stats', 'backend', 'backends', 'synchronize', 'cpuKernel', 'version'] as const;
+  'randomUniform', 'oneHot', 'fromBytes', 'advance', 'record', 'endRecord', 'stats', 'backend', 'backends', 'synchronize', 'cpuKernel', 'version'] as const;
 
 let calls = 0, threw = 0;
 const pool: NativeTensor[] = [];
@@ -74,7 +74,19 @@ fc.assert(
       return typeof m === 'function' ? (m as (...a: unknown[]) => unknown).apply(t.target, t.args) : m;
     });
     expectSafe('new Tensor', () => new (native.Tensor as unknown as new (...a: unknown[]) => unknown)(...c));
+    // If a call above started a recording, end it and run what it recorded, before and after its tensors go.
+    let program: ReturnType<typeof native.endRecord> | null = null;
+    try {
+      program = native.endRecord();
+    } catch {
+      // not recording
+    }
+    if (program) expectSafe('program.run', () => program.run());
     for (const x of pool.splice(0)) x.dispose();
+    if (program) {
+      expectSafe('program.run after dispose', () => program.run());
+      program.dispose();
+    }
   }),
   { seed, numRuns: runs },
 );

@@ -1,0 +1,121 @@
+// Programs on the GPU: recorded ops (a training step) captured into one CUDA graph, so a step is a single
+// cudaGraphLaunch instead of one launch per kernel, with no host work between kernels.
+//
+// Capture is lazy, on the first run(): the ops are called again on this thread with their work redirected to
+// a private capture stream (thread-local capture mode, so other threads' work on the main stream is not
+// swept in), then instantiated. The graph bakes in the scratch buffers' addresses, so every scratch move
+// (CudaBackend::scratch_generation) makes it stale: run() captures again. Where capture is not possible (a
+// scratch buffer must grow first, or the driver refuses), run() replays the ops one by one instead, which
+// does the same work, and says why in why_not_graph().
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cuda_backend.cuh"
+
+namespace kn {
+namespace cu {
+namespace {
+
+thread_local cudaStream_t capture_stream = nullptr;
+
+class GraphProgram final : public Program {
+ public:
+  GraphProgram(CudaBackend& backend, std::vector<Op> ops) : be_(backend), ops_(std::move(ops)) {}
+  ~GraphProgram() override { drop(); }
+
+  Status run() override {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      if (!exec_ || generation_ != be_.scratch_generation()) {
+        drop();
+        // Capture failed with the scratch buffers as they are: replay (which grows them), capture next time.
+        if (failed_ && failed_generation_ == be_.scratch_generation()) break;
+        capture();
+        if (!exec_) break;
+      }
+      bool launched = false;
+      KN_TRY(be_.launch_graph(exec_, generation_, &launched));
+      if (launched) {
+        graph_ = true;
+        return Status::Ok();
+      }
+      // Another thread moved a scratch buffer between capture and launch: capture again, once.
+    }
+    graph_ = false;
+    for (const Op& op : ops_) KN_TRY(op(be_));
+    return Status::Ok();
+  }
+
+  bool graph() const override { return graph_; }
+  std::string why_not_graph() const override {
+    return why_.empty() ? "the program has not run yet" : why_;
+  }
+
+ private:
+  void drop() {
+    if (exec_) cudaGraphExecDestroy(exec_);
+    exec_ = nullptr;
+  }
+
+  void capture() {
+    const uint64_t generation = be_.scratch_generation();
+    cudaStream_t s = nullptr;
+    Status st = cuda_status(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
+    if (st.ok()) st = cuda_status(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
+    if (st.ok()) {
+      capture_stream = s;
+      for (const Op& op : ops_) {
+        st = op(be_);
+        if (!st.ok()) break;
+      }
+      capture_stream = nullptr;
+      cudaGraph_t graph = nullptr;
+      const cudaError_t end = cudaStreamEndCapture(s, &graph);
+      if (st.ok()) st = cuda_status(end, "cudaStreamEndCapture");
+      cudaGetLastError();  // a failed op invalidates the capture; that error is not sticky
+      if (st.ok()) st = cuda_status(cudaGraphInstantiate(&exec_, graph, 0), "cudaGraphInstantiate");
+      if (graph) cudaGraphDestroy(graph);
+    }
+    if (s) cudaStreamDestroy(s);
+    if (!st.ok()) {
+      exec_ = nullptr;
+      failed_ = true;
+      failed_generation_ = generation;
+      why_ = "graph capture failed (" + st.code + ": " + st.message + "); the ops are replayed one by one";
+      return;
+    }
+    generation_ = generation;
+    why_.clear();
+  }
+
+  CudaBackend& be_;
+  std::vector<Op> ops_;
+  cudaGraphExec_t exec_ = nullptr;
+  uint64_t generation_ = 0;
+  bool failed_ = false;
+  uint64_t failed_generation_ = 0;
+  bool graph_ = false;
+  std::string why_;
+};
+
+}  // namespace
+
+bool capturing() { return capture_stream != nullptr; }
+
+cudaStream_t CudaBackend::stream() const { return capture_stream ? capture_stream : stream_; }
+
+std::unique_ptr<Program> CudaBackend::compile(std::vector<Op> ops) {
+  return std::make_unique<GraphProgram>(*this, std::move(ops));
+}
+
+Status CudaBackend::launch_graph(cudaGraphExec_t exec, uint64_t generation, bool* launched) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  *launched = false;
+  if (generation != scratch_generation_.load()) return Status::Ok();
+  KN_CUDA(cudaGraphLaunch(exec, stream_));
+  *launched = true;
+  return Status::Ok();
+}
+
+}  // namespace cu
+}  // namespace kn

@@ -1,0 +1,93 @@
+// Recorded programs (native.record / endRecord / program.run), which fit() uses for every full-batch step:
+// a program does exactly the work of the calls it recorded, nothing runs while recording, what cannot be
+// replayed is refused, and a program never touches a disposed tensor. The CUDA twins are in cuda.test.ts.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { native } from '../lib/native.js';
+import { I, T, checkProgramMatchesCalls, disposeAll, out, smallModel, syntheticData } from './helpers.js';
+import { Adadelta } from '../lib/index.js';
+
+const coded = (code: string, pattern: RegExp) => (e: Error & { code?: string }) => e.code === code && pattern.test(e.message);
+
+const Program = suite('recorded programs');
+Program.after.each(() => {
+  try {
+    native.endRecord().dispose(); // a failed test must not leave the environment recording
+  } catch {
+    // not recording
+  }
+  disposeAll();
+});
+
+Program('a program run N times matches the same calls made N times, bit for bit', () => {
+  const { graph, reason } = checkProgramMatchesCalls('cpu');
+  assert.is(graph, false);
+  assert.match(reason, /runs ops as they are called/);
+});
+
+Program('while recording: reads, writes, host-side ops and a second record() are refused; the recording survives', () => {
+  const t = T([4], new Float32Array(4)), y = out([4]), idx = I([4]);
+  native.record();
+  assert.throws(() => t.read(), coded('ERR_KERNELNET_STATE', /Tensor.read: not allowed while ops are being recorded/));
+  assert.throws(() => t.write(new Float32Array(4)), coded('ERR_KERNELNET_STATE', /Tensor.write/));
+  assert.throws(() => t.fill(1), coded('ERR_KERNELNET_STATE', /Tensor.fill/));
+  assert.throws(() => native.permutation(idx, 1, 1), coded('ERR_KERNELNET_STATE', /^permutation: cannot be recorded/));
+  assert.throws(() => native.fromBytes(new Uint8Array(4), 255, t), coded('ERR_KERNELNET_STATE', /^fromBytes: cannot be recorded/));
+  assert.throws(() => native.synchronize(), coded('ERR_KERNELNET_STATE', /^synchronize: not allowed while/));
+  assert.throws(() => native.record(), coded('ERR_KERNELNET_STATE', /^record: already recording/));
+  assert.throws(() => native.dropoutForward(t, I([4]), 0.5, 1, 1), coded('ERR_KERNELNET_SHAPE', /dropoutForward/)); // checked as usual
+  native.dropoutForward(t, y, 0.5, 1, 1);
+  const p = native.endRecord();
+  assert.is(p.ops, 1, 'the refused calls were not recorded');
+  p.run();
+  assert.equal(Array.from(y.read()), [0, 0, 0, 0]);
+  p.dispose();
+  assert.throws(() => native.endRecord(), coded('ERR_KERNELNET_STATE', /^endRecord: not recording/));
+});
+
+Program('a program refuses to run once a tensor it uses was disposed, or once disposed itself', () => {
+  const x = T([8], new Float32Array(8).fill(1)), y = out([8]);
+  native.record();
+  native.dropoutForward(x, y, 0.5, 1, 1);
+  const p = native.endRecord();
+  p.run();
+  x.dispose();
+  assert.throws(() => p.run(), coded('ERR_KERNELNET_DISPOSED', /Program.run: a tensor the recorded ops use was disposed/));
+  p.dispose();
+  assert.ok(p.disposed);
+  assert.throws(() => p.run(), coded('ERR_KERNELNET_DISPOSED', /Program.run: the program was disposed/));
+  assert.throws(() => new (native as unknown as { Program: new () => unknown }).Program(), coded('ERR_KERNELNET_STATE', /made only by endRecord/));
+});
+
+Program('fit runs full batches as one recorded program per epoch, with the same results as op-by-op calls', async () => {
+  const { x, y } = syntheticData(70); // 70 = 4 full batches of 16 and a short one of 6
+  const train = async (graphs: boolean) => {
+    const before = process.env.KERNELNET_GRAPHS;
+    if (!graphs) process.env.KERNELNET_GRAPHS = '0';
+    try {
+      const m = smallModel(5);
+      m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta(), metrics: ['accuracy'] });
+      const h = await m.fit(x, y, { batchSize: 16, epochs: 3, verbose: 0 });
+      const weights = m.getWeights().map(w => {
+        const v = Array.from(w.dataSync());
+        w.dispose();
+        return v;
+      });
+      const info = m.lastStepProgram;
+      m.dispose();
+      return { h, weights, info };
+    } finally {
+      if (before === undefined) delete process.env.KERNELNET_GRAPHS;
+      else process.env.KERNELNET_GRAPHS = before;
+    }
+  };
+  const recorded = await train(true), calls = await train(false);
+  assert.ok(recorded.info && recorded.info.ops > 10, `a program of the step's ops: ${JSON.stringify(recorded.info)}`);
+  assert.is(calls.info, null, 'KERNELNET_GRAPHS=0 records nothing');
+  assert.equal(recorded.h.history, calls.h.history);
+  assert.equal(recorded.weights, calls.weights, 'same weights bit for bit');
+  x.dispose();
+  y.dispose();
+});
+
+Program.run();
