@@ -1,8 +1,10 @@
 // npm run bench: per-op timings of the backend in use at the seed model's shapes (batch 128), then end-to-end
-// training throughput of the seed model on real MNIST, then the same model trained by PyTorch's CPU build side
-// by side in the same run (bench/torch_mnist.py with /usr/bin/python3, where `import torch` works; twice: with
-// the thread count the build picks by default, and with every core). On the CPU, GFLOP/s are also given as a
-// percentage of the cores' measured FMA peak.
+// training throughput of the seed model on real MNIST, then the same model trained by PyTorch side by side in
+// the same run (bench/torch_mnist.py with python3, where `import torch` works). On the CPU: PyTorch with the
+// thread count its build picks by default and with every core, GFLOP/s as a percentage of the cores' measured
+// FMA peak. On a GPU: PyTorch eager on the same card with the data already on the GPU and with a standard
+// DataLoader, GFLOP/s and GB/s as percentages of the card's datasheet FP32 peak and DRAM bandwidth, and the
+// end-to-end time over whole 60,000-image epochs.
 //
 //   npm run bench -- [--steps N] [--reps N] [--no-torch] [--json FILE]
 import { spawnSync } from 'node:child_process';
@@ -15,14 +17,16 @@ import { seedModel } from '../test/helpers.js';
 
 const { values: opts } = parseArgs({
   options: {
-    steps: { type: 'string', default: '40' },
+    steps: { type: 'string' }, // default: 40 batches on the CPU, a whole epoch (469) on a GPU
     reps: { type: 'string', default: '7' },
     'no-torch': { type: 'boolean', default: false },
     json: { type: 'string' },
   },
 });
-const steps = Number(opts.steps), reps = Number(opts.reps);
 const B = 128;
+const info = backend();
+const gpu = info.name === 'cuda';
+const steps = Number(opts.steps ?? (gpu ? Math.ceil(60000 / B) : 40)), reps = Number(opts.reps);
 const FLOP_PER_IMAGE = 71.6e6; // forward + backward of the seed model, per training image
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -47,12 +51,15 @@ function time(fn: () => void): number {
   return median(ms);
 }
 
-const info = backend();
 console.log(`kernelnet bench: backend ${info.name} (${info.device}); ${info.reason}`);
-const peak = info.name === 'cpu' ? native.cpuPeakGflops(1.0) : NaN;
-if (info.name === 'cpu') console.log(`measured FMA peak of the ${native.numThreads()} CPU threads: ${peak.toFixed(0)} GFLOP/s`);
+const cudaInfo = native.backends().cuda;
+const peak = gpu ? cudaInfo.peakGflops ?? NaN : native.cpuPeakGflops(1.0);
+const peakGBs = gpu ? cudaInfo.peakGBs ?? NaN : NaN;
+if (gpu) console.log(`datasheet peaks of the GPU: ${peak.toFixed(0)} GFLOP/s FP32, ${peakGBs.toFixed(0)} GB/s DRAM`);
+else console.log(`measured FMA peak of the ${native.numThreads()} CPU threads: ${peak.toFixed(0)} GFLOP/s`);
 console.log(`median of ${reps} runs per op, batch ${B}\n`);
-const pct = (gflops: number) => (Number.isFinite(peak) && gflops ? `${((100 * gflops) / peak).toFixed(0)}%` : '-');
+const pctOf = (value: number, of: number) => (Number.isFinite(of) && value ? `${((100 * value) / of).toFixed(0)}%` : '-');
+const pct = (gflops: number) => pctOf(gflops, peak);
 
 // Seed model shapes.
 const x0 = T([B, 28, 28, 1]), w1 = T([3, 3, 1, 32]), b1 = T([32]), y1 = T([B, 26, 26, 32]);
@@ -90,21 +97,23 @@ const rows: [string, () => void, number, number][] = [
 ];
 
 const table: { op: string; ms: number; gflops: number; gbs: number }[] = [];
-console.log(`${'op'.padEnd(18)}${'ms'.padStart(9)}${'GFLOP/s'.padStart(10)}${'% peak'.padStart(8)}${'GB/s'.padStart(8)}`);
+console.log(`${'op'.padEnd(18)}${'ms'.padStart(9)}${'GFLOP/s'.padStart(10)}${'% peak'.padStart(8)}${'GB/s'.padStart(8)}${gpu ? '% BW'.padStart(7) : ''}`);
 let totalMs = 0;
 for (const [name, fn, flop, bytes] of rows) {
   const ms = time(fn);
   totalMs += ms;
   const gflops = flop / ms / 1e6, gbs = bytes / ms / 1e6;
   table.push({ op: name, ms, gflops, gbs });
-  console.log(`${name.padEnd(18)}${ms.toFixed(2).padStart(9)}${(flop ? gflops.toFixed(1) : '-').padStart(10)}${pct(flop && gflops).padStart(8)}${(bytes ? gbs.toFixed(1) : '-').padStart(8)}`);
+  console.log(`${name.padEnd(18)}${ms.toFixed(gpu ? 3 : 2).padStart(9)}${(flop ? gflops.toFixed(1) : '-').padStart(10)}${pct(flop && gflops).padStart(8)}` +
+    `${(bytes ? gbs.toFixed(1) : '-').padStart(8)}${gpu ? pctOf(bytes && gbs, peakGBs).padStart(7) : ''}`);
 }
 const opsGflops = FLOP_PER_IMAGE * B / totalMs / 1e6;
 console.log(`${'sum of ops'.padEnd(18)}${totalMs.toFixed(2).padStart(9)}${opsGflops.toFixed(1).padStart(10)}${pct(opsGflops).padStart(8)}\n`);
 for (const t of made) t.dispose();
 
 // End to end: fit() on real MNIST, timed over whole epochs of `steps` batches (after a warm-up epoch).
-const { train } = loadMnist(undefined, { trainLimit: steps * B, testLimit: 0 });
+const { train } = loadMnist(undefined, { trainLimit: Math.min(steps * B, 60000), testLimit: 0 });
+const images = train.images.shape[0];
 const y = toCategorical(train.labels, 10);
 const model = seedModel(1);
 await model.fit(train.images, y, { batchSize: B, epochs: 1, verbose: 0 });
@@ -114,29 +123,42 @@ for (let r = 0; r < 3; ++r) {
   await model.fit(train.images, y, { batchSize: B, epochs: 1, verbose: 0 });
   epochMs.push(performance.now() - t0);
 }
-const imagesPerSecond = (steps * B) / (median(epochMs) / 1e3);
+const imagesPerSecond = images / (median(epochMs) / 1e3);
 const secondsPerEpoch = 60000 / imagesPerSecond;
 const gflops = (imagesPerSecond * FLOP_PER_IMAGE) / 1e9;
-console.log(`kernelnet training (fit, batch ${B}, ${steps} steps, median of 3): ${imagesPerSecond.toFixed(0)} images/s, ` +
-  `${secondsPerEpoch.toFixed(1)} s per 60,000-image epoch, ${gflops.toFixed(1)} GFLOP/s (${pct(gflops)} of peak)`);
+const stepRun = model.lastStepProgram;
+const memory = native.stats();
+console.log(`kernelnet training (fit, batch ${B}, ${images} images, median of 3 epochs): ${imagesPerSecond.toFixed(0)} images/s, ` +
+  `${secondsPerEpoch.toFixed(gpu ? 3 : 1)} s per 60,000-image epoch, ${(median(epochMs) / Math.ceil(images / B)).toFixed(3)} ms per step, ` +
+  `${gflops.toFixed(1)} GFLOP/s (${pct(gflops)} of peak)`);
+console.log(`  full-batch steps: ${stepRun ? `one recorded program of ${stepRun.ops} ops${stepRun.graph ? ', a CUDA graph launch' : ` (${stepRun.reason})`}` : 'op by op'}; ` +
+  `memory: ${(memory.bytesInUse / 2 ** 20).toFixed(1)} MiB of tensors + ${(memory.scratchBytes / 2 ** 20).toFixed(1)} MiB of scratch`);
 model.dispose();
 
-interface TorchRun { imagesPerSecond: number; secondsPerEpoch: number; threads: number; torch: string }
+interface TorchRun { imagesPerSecond: number; secondsPerEpoch: number; threads: number; torch: string; gpu?: string }
 const torch: Record<string, TorchRun> = {};
 if (!opts['no-torch']) {
   const script = fileURLToPath(new URL('../../bench/torch_mnist.py', import.meta.url));
-  for (const [label, extra] of [['default threads', ['--threads', 'default']], ['all cores', ['--threads', 'all']]] as const) {
-    const r = spawnSync('/usr/bin/python3', [script, '--steps', String(steps), '--batch-size', String(B), '--repeats', '3', ...extra], { encoding: 'utf8' });
+  // Debian's python3-torch lives under /usr/bin/python3; elsewhere (a CUDA machine) the python3 on PATH.
+  const python = gpu ? 'python3' : '/usr/bin/python3';
+  const runs = gpu
+    ? [['data on the GPU', ['--device', 'cuda', '--loader', 'tensor']], ['DataLoader', ['--device', 'cuda', '--loader', 'dataloader']]] as const
+    : [['default threads', ['--threads', 'default']], ['all cores', ['--threads', 'all']]] as const;
+  for (const [label, extra] of runs) {
+    const r = spawnSync(python, [script, '--steps', String(Math.ceil(images / B)), '--batch-size', String(B), '--repeats', '3', ...extra], { encoding: 'utf8' });
     if (r.status !== 0) {
       console.log(`PyTorch: skipped (${(r.stderr || r.error?.message || '').trim().split('\n').at(-1)}); install it with: apt-get install python3-torch libopenblas0-pthread`);
       break;
     }
     const t: TorchRun = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
     torch[label] = t;
-    console.log(`PyTorch ${t.torch} CPU, ${label} (${t.threads}), same model and loop, median of 3: ${t.imagesPerSecond.toFixed(0)} images/s, ` +
-      `${t.secondsPerEpoch.toFixed(1)} s per epoch; kernelnet / PyTorch = ${(imagesPerSecond / t.imagesPerSecond).toFixed(2)}x`);
+    console.log(`PyTorch ${t.torch} ${t.gpu ?? 'CPU'}, ${label}${gpu ? '' : ` (${t.threads})`}, same model and loop, median of 3: ${t.imagesPerSecond.toFixed(0)} images/s, ` +
+      `${t.secondsPerEpoch.toFixed(gpu ? 3 : 1)} s per epoch; kernelnet / PyTorch = ${(imagesPerSecond / t.imagesPerSecond).toFixed(2)}x`);
   }
 }
 
 if (opts.json)
-  writeFileSync(opts.json, JSON.stringify({ backend: info, peakGflops: peak, batch: B, ops: table, imagesPerSecond, secondsPerEpoch, gflops, torch }, null, 2) + '\n');
+  writeFileSync(opts.json, JSON.stringify({
+    backend: info, peakGflops: peak, peakGBs, batch: B, ops: table, images, imagesPerSecond, secondsPerEpoch, gflops,
+    stepProgram: stepRun, memory: { bytesInUse: memory.bytesInUse, scratchBytes: memory.scratchBytes }, torch,
+  }, null, 2) + '\n');

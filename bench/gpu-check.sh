@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The GPU check (npm run test:gpu): the whole test suite on the CUDA backend, compute-sanitizer memcheck and
-# racecheck on the CUDA op suite, the full 12-epoch seed example on CUDA, and the bench; then one record with
-# the git commit, GPU, driver, tests passed/failed, sanitizer verdicts, test accuracy, seconds per epoch and
-# peak GPU memory, written to bench/results/gpu-<date>-<commit>.json (and to $OUT when set).
-#   EPOCHS=12 SANITIZE=1 bash bench/gpu-check.sh
+# racecheck on the CUDA op suite, the full 12-epoch seed example on CUDA, the bench (kernel table against the
+# card's peaks, end-to-end epoch time, PyTorch on the same card with data on the GPU and with a DataLoader), and
+# an Nsight Compute profile of training steps (top kernels and what limits each); then one record with the git
+# commit, GPU, driver, tests passed/failed, sanitizer verdicts, test accuracy, seconds per epoch, peak GPU
+# memory, the bench and the profile, written to bench/results/gpu-<date>-<commit>.json (and to $OUT when set).
+# If the prebuilt or carried addon does not load there, it is rebuilt for sm_90 first.
+#   EPOCHS=12 SANITIZE=1 PROFILE=1 bash bench/gpu-check.sh
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 epochs=${EPOCHS:-12}
@@ -17,6 +20,10 @@ count() { strip "$1" | grep -E "^\s*$2:" | tail -1 | grep -oE '[0-9]+' || echo 0
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$logs/gpu.txt" 2>&1
 echo "== GPU: $(cat "$logs/gpu.txt")"
 npx tsc -p tsconfig.json || exit 1
+if ! node -e 'import("./dist/lib/native.js").then(m => { if (m.native.backend().name !== "cuda") process.exit(1) })' > "$logs/load.log" 2>&1; then
+  echo "== the addon did not load on CUDA here ($(tail -1 "$logs/load.log")): building it for sm_90"
+  KERNELNET_CUDA_ARCHS=90-real npx cmake-js rebuild > "$logs/build.log" 2>&1 || { tail -20 "$logs/build.log"; exit 1; }
+fi
 
 echo "== test suite on CUDA"
 npx uvu dist/test '\.test\.js$' > "$logs/test.log" 2>&1
@@ -55,11 +62,19 @@ echo "== bench"
 node dist/bench/bench.js --json "$logs/bench.json" > "$logs/bench.log" 2>&1
 cat "$logs/bench.log"
 
+if [ "${PROFILE:-1}" = 1 ] && command -v ncu > /dev/null; then
+  echo "== Nsight Compute: kernels of training steps 3 and 4 (the clocks left as they are)"
+  KERNELNET_GRAPHS=0 timeout 600 ncu --clock-control none --csv --page details --section SpeedOfLight \
+    --section Occupancy --section LaunchStats --launch-skip 80 --launch-count 40 \
+    node dist/bench/profile-step.js --steps 8 > "$logs/ncu.csv" 2> "$logs/ncu.log"
+  node dist/bench/ncu-summary.js "$logs/ncu.csv" --top 3 --json "$logs/profile.json" || tail -5 "$logs/ncu.log"
+fi
+
 record="bench/results/gpu-$(date -u +%Y%m%d)-$commit.json"
 node -e '
 const fs = require("fs"), [logs, record, commit, total, passed, skipped, testStatus, memcheck, racecheck, mnistStatus] = process.argv.slice(1);
 const read = f => { try { return JSON.parse(fs.readFileSync(`${logs}/${f}`, "utf8")); } catch { return null; } };
-const mnist = read("mnist.json"), bench = read("bench.json");
+const mnist = read("mnist.json"), bench = read("bench.json"), profile = read("profile.json");
 const peak = fs.existsSync(`${logs}/peak-mib.txt`) ? Number(fs.readFileSync(`${logs}/peak-mib.txt`, "utf8")) : null;
 const r = {
   commit, date: new Date().toISOString(), gpu: fs.readFileSync(`${logs}/gpu.txt`, "utf8").trim(),
@@ -69,11 +84,15 @@ const r = {
   mnist: mnist ? { epochs: mnist.epochs, testAccuracy: mnist.testAccuracy, testLoss: mnist.testLoss, secondsPerEpoch: mnist.secondsPerEpoch,
     valAccuracy: mnist.history.val_accuracy } : { exitStatus: +mnistStatus },
   peakGpuMemoryMiB: peak,
-  bench: bench ? { imagesPerSecond: bench.imagesPerSecond, secondsPerEpoch: bench.secondsPerEpoch, ops: bench.ops } : null,
+  bench: bench ? { peakGflops: bench.peakGflops, peakGBs: bench.peakGBs, imagesPerSecond: bench.imagesPerSecond,
+    secondsPerEpoch: bench.secondsPerEpoch, stepProgram: bench.stepProgram, memory: bench.memory, torch: bench.torch,
+    kernelnetOverTorch: Object.fromEntries(Object.entries(bench.torch ?? {}).map(([k, t]) => [k, bench.imagesPerSecond / t.imagesPerSecond])),
+    ops: bench.ops } : null,
+  profile,
 };
 fs.writeFileSync(record, JSON.stringify(r, null, 2) + "\n");
 if (process.env.OUT) fs.writeFileSync(`${process.env.OUT}/${record.split("/").pop()}`, JSON.stringify(r, null, 2) + "\n");
-console.log(JSON.stringify({ ...r, bench: undefined }, null, 2));
+console.log(JSON.stringify({ ...r, bench: r.bench && { ...r.bench, ops: undefined } }, null, 2));
 ' "$logs" "$record" "$commit" "$total" "$passed" "$skipped" "$test_status" "$memcheck" "$racecheck" "$mnist_status"
 echo "wrote $record"
 [ "$test_status" = 0 ] && [ "$mnist_status" = 0 ]

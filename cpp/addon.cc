@@ -417,6 +417,11 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
   cuda.Set("available", a.data().cuda != nullptr);
   cuda.Set("device", a.data().cuda_device);
   cuda.Set("reason", a.data().cuda_reason);
+  if (a.data().cuda) {
+    const Backend::Peak peak = a.data().cuda->peak();
+    cuda.Set("peakGflops", peak.gflops);
+    cuda.Set("peakGBs", peak.gbs);
+  }
   o.Set("cpu", cpu);
   o.Set("cuda", cuda);
   return o;

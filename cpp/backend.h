@@ -85,6 +85,12 @@ class Backend {
   virtual Status fill(float* dst, float value, std::size_t count) = 0;
   // Bytes of the backend's own grow-once scratch buffers (device memory on CUDA; not tracked on the CPU).
   virtual std::size_t scratch_bytes() const { return 0; }
+  // The device's datasheet peaks, for "% of peak" figures: FP32 GFLOP/s (FMA = 2) and DRAM GB/s; 0 where
+  // unknown (the CPU's peak is measured instead: cpu_gemm.h).
+  struct Peak {
+    double gflops = 0, gbs = 0;
+  };
+  virtual Peak peak() const { return {}; }
   // Waits for all queued work (a no-op on the CPU, whose ops are synchronous).
   virtual Status synchronize() { return Status::Ok(); }
   // Recorded ops as a Program. By default run() replays them; CUDA captures them into a CUDA graph, so one

@@ -229,7 +229,18 @@ Backend* cuda_backend(std::string* device, std::string* reason) {
       cudaGetLastError();
       return;
     }
-    auto* be = new cu::CudaBackend(stream, prop.multiProcessorCount);
+    // Datasheet peaks: FP32 lanes per SM (64 on sm_75 and sm_80, 128 since sm_86) x 2 (FMA) x SM clock, and
+    // 2 (double data rate) x memory clock x bus width.
+    int clock_khz = 0, mem_khz = 0, bus_bits = 0;
+    cudaDeviceGetAttribute(&clock_khz, cudaDevAttrClockRate, 0);
+    cudaDeviceGetAttribute(&mem_khz, cudaDevAttrMemoryClockRate, 0);
+    cudaDeviceGetAttribute(&bus_bits, cudaDevAttrGlobalMemoryBusWidth, 0);
+    cudaGetLastError();
+    Backend::Peak peak;
+    const int lanes = (cc == 75 || cc == 80) ? 64 : 128;
+    peak.gflops = prop.multiProcessorCount * lanes * 2.0 * clock_khz * 1e3 / 1e9;
+    peak.gbs = 2.0 * mem_khz * 1e3 * (bus_bits / 8.0) / 1e9;
+    auto* be = new cu::CudaBackend(stream, prop.multiProcessorCount, peak);
     // One real launch proves the binary carries code this device can run.
     void* probe = be->alloc(4);
     Status st = probe ? be->fill(static_cast<float*>(probe), 0.0f, 1) : Status{"cudaErrorMemoryAllocation", "cudaMalloc(4 bytes)"};

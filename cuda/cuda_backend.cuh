@@ -21,7 +21,8 @@ enum Scratch { kCol, kDz, kDcol, kSplitK, kColSum, kBytes, kScratchSlots };
 
 class CudaBackend final : public Backend {
  public:
-  CudaBackend(cudaStream_t stream, int sm_count) : stream_(stream), sm_count_(sm_count) {}
+  CudaBackend(cudaStream_t stream, int sm_count, Peak peak) : stream_(stream), sm_count_(sm_count), peak_(peak) {}
+  Peak peak() const override { return peak_; }
   const char* name() const override { return "cuda"; }
   void* alloc(std::size_t bytes) override;
   void release(void* p) override;
@@ -83,6 +84,7 @@ class CudaBackend final : public Backend {
   std::mutex mutex_;  // several Node environments (worker threads) may share the backend
   cudaStream_t stream_;
   int sm_count_;
+  Peak peak_;
   void* scratch_[kScratchSlots] = {};
   std::size_t scratch_size_[kScratchSlots] = {};
   std::atomic<uint64_t> scratch_generation_{0};

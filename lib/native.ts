@@ -106,7 +106,11 @@ export interface Native {
   fromBytes(bytes: Uint8Array, divisor: number, out: NativeTensor): void;
   stats(): MemoryStats;
   backend(): BackendInfo;
-  backends(): { cpu: { available: true; device: string }; cuda: { available: boolean; device: string; reason: string } };
+  /** What each backend would run on; for a usable GPU also its datasheet FP32 peak and DRAM bandwidth. */
+  backends(): {
+    cpu: { available: true; device: string };
+    cuda: { available: boolean; device: string; reason: string; peakGflops?: number; peakGBs?: number };
+  };
   /** Waits for the queued work of a backend (default: the environment's). */
   synchronize(device?: Device): void;
   numThreads(n?: number): number;
