@@ -146,6 +146,8 @@ Status CudaBackend::gather_rows(const float* src, std::size_t src_rows, std::siz
                                 const int32_t* counter, std::size_t rows, float* dst) {
   std::lock_guard<std::mutex> lock(mutex_);
   const long long total = (long long)rows * row_size;
+  if (!total) return Status::Ok();
+  KN_EXPECT(src && indices && dst, "gather_rows");
   gather_rows_kernel<<<CEIL_DIV(total, 256), 256, 0, stream()>>>(src, src_rows, row_size, indices, n_indices, start, counter, rows, dst);
   KN_LAUNCHED(stream(), "gather_rows_kernel");
   return Status::Ok();

@@ -1,9 +1,11 @@
-// Shared by every kernel family: error handling and launch checks.
+// Shared by every kernel family: error handling, launch checks and launcher preconditions.
 // CUDA errors never throw or exit: they become a Status with the error's name as `code` and the failing call
 // as `message`, which the addon turns into a JS error. KERNELNET_CUDA_SYNC=1 synchronises after every launch,
 // so an asynchronous fault is reported by the launch that caused it.
 #pragma once
 #include <cuda_runtime.h>
+
+#include <string>
 
 #include "backend.h"
 
@@ -48,3 +50,10 @@ inline Status check_launch(cudaStream_t stream, const char* kernel) {
   } while (0)
 #define KN_CUDA(call) KN_TRY(::kn::cu::cuda_status((call), #call))
 #define KN_LAUNCHED(stream, name) KN_TRY(::kn::cu::check_launch((stream), name))
+// A launcher's precondition (the binding validated the user's arguments, so a failure is a kernelnet bug or a
+// size past what a launch can cover): an error with the condition, never an abort of the process.
+#define KN_EXPECT(cond, launcher)                                                                      \
+  do {                                                                                                 \
+    if (!(cond))                                                                                       \
+      return ::kn::Status{"ERR_KERNELNET_INTERNAL", std::string(launcher) + ": precondition failed: " #cond}; \
+  } while (0)

@@ -24,7 +24,7 @@ __global__ void __launch_bounds__(THREADS)
   __shared__ __align__(16) float As[BK][BM + 4];
   __shared__ __align__(16) float Bs[BK][BN];
   const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
-  const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
+  const int m0 = blockIdx.x * BM, n0 = blockIdx.y * BN;  // M tiles on x: a batch's M can pass gridDim.y's 65535
   const int k_begin = blockIdx.z * k_per_split;
   const int k_end = min(K, k_begin + k_per_split);
   C += blockIdx.z * split_stride;
@@ -131,10 +131,13 @@ Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, 
                     const float* b, int ldb, float* c, int ldc, const float* bias, bool relu, bool accumulate,
                     int splits, float* partial) {
   if (m <= 0 || n <= 0) return Status::Ok();
-  if (splits < 1 || (splits > 1 && !partial)) return Status{"ERR_KERNELNET_INTERNAL", "launch_sgemm: bad split"};
+  KN_EXPECT(k >= 0 && a && b && c, "launch_sgemm");
+  KN_EXPECT(lda >= (ta ? m : k) && ldb >= (tb ? k : n) && ldc >= n, "launch_sgemm");
+  KN_EXPECT(splits >= 1 && (splits == 1 || partial), "launch_sgemm");
   const int kps = splits > 1 ? CEIL_DIV(CEIL_DIV(k, splits), BK) * BK : (k > 0 ? k : 1);
   const int z = splits > 1 ? CEIL_DIV(k, kps) : 1;
-  const dim3 grid(CEIL_DIV(n, BN), CEIL_DIV(m, BM), z), block(THREADS);
+  KN_EXPECT(CEIL_DIV(n, BN) <= 65535 && z <= 65535, "launch_sgemm");
+  const dim3 grid(CEIL_DIV(m, BM), CEIL_DIV(n, BN), z), block(THREADS);
   float* out = splits > 1 ? partial : c;
   const int ldo = splits > 1 ? n : ldc;
   const long long stride = splits > 1 ? (long long)m * n : 0;
@@ -156,6 +159,7 @@ Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, 
 Status launch_column_sums(cudaStream_t stream, const float* x, int m, int n, float* out, int parts,
                           float* partial) {
   if (n <= 0) return Status::Ok();
+  KN_EXPECT(m >= 0 && parts >= 1 && parts <= 65535 && x && out && partial, "launch_column_sums");
   column_sums_kernel<<<dim3(CEIL_DIV(n, 32), parts), dim3(32, 8), 0, stream>>>(x, m, n, partial);
   KN_LAUNCHED(stream, "column_sums_kernel");
   sum_parts_kernel<<<CEIL_DIV(n, 256), 256, 0, stream>>>(partial, parts, n, out);

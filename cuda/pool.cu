@@ -40,6 +40,7 @@ Status CudaBackend::maxpool2d_forward(const Pool2dShape& s, const float* x, floa
   std::lock_guard<std::mutex> lock(mutex_);
   const long long total = (long long)s.n * s.oh * s.ow * s.c;
   if (!total) return Status::Ok();
+  KN_EXPECT(s.ph >= 1 && s.pw >= 1 && s.sh >= 1 && s.sw >= 1 && (s.oh - 1) * s.sh + s.ph <= s.h && (s.ow - 1) * s.sw + s.pw <= s.w, "maxpool2d_forward");
   maxpool_forward_kernel<<<CEIL_DIV(total, 256), 256, 0, stream()>>>(s, x, y, argmax, total);
   KN_LAUNCHED(stream(), "maxpool_forward_kernel");
   return Status::Ok();
@@ -48,6 +49,7 @@ Status CudaBackend::maxpool2d_forward(const Pool2dShape& s, const float* x, floa
 Status CudaBackend::maxpool2d_backward(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx) {
   std::lock_guard<std::mutex> lock(mutex_);
   const long long in_total = (long long)s.n * s.h * s.w * s.c, total = (long long)s.n * s.oh * s.ow * s.c;
+  KN_EXPECT(s.ph >= 1 && s.pw >= 1 && s.sh >= 1 && s.sw >= 1 && (s.oh - 1) * s.sh + s.ph <= s.h && (s.ow - 1) * s.sw + s.pw <= s.w, "maxpool2d_backward");
   KN_CUDA(cudaMemsetAsync(dx, 0, sizeof(float) * in_total, stream()));
   if (!total) return Status::Ok();
   maxpool_backward_kernel<<<CEIL_DIV(total, 256), 256, 0, stream()>>>(s, dy, argmax, dx, total);

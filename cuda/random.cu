@@ -40,6 +40,7 @@ Status CudaBackend::dropout_forward(std::size_t count, const float* x, float* y,
                                     uint64_t offset, const int32_t* counter) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!count) return Status::Ok();
+  KN_EXPECT(rate >= 0.0f && rate < 1.0f, "dropout_forward");
   dropout_kernel<<<CEIL_DIV((long long)CEIL_DIV(count, 4), 256), 256, 0, stream()>>>(x, y, count, rate, 1.0f / (1.0f - rate), seed, offset, counter);
   KN_LAUNCHED(stream(), "dropout_kernel");
   return Status::Ok();
