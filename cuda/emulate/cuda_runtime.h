@@ -1,0 +1,423 @@
+// A CPU emulation of as much of CUDA as kernelnet's kernels use, so that the CUDA backend's own code (launchers,
+// kernels, scratch buffers, graph capture) runs and is tested where there is no GPU: scripts/emulate-cuda.sh
+// builds cuda/*.cu as C++ with this directory first on the include path, after rewriting each
+// `kernel<<<grid, block, shared, stream>>>(args)` as `::kn_emu::launch(kernel, grid, block, shared, stream)(args)`.
+//
+// A launch runs its blocks one after another; a block's threads are real threads (a pool), meeting at
+// __syncthreads() on a barrier, with __shared__ variables as statics (one block runs at a time), so kernels run
+// with their real indexing, shared memory and barriers, and a missing barrier can show as a wrong result. Warp
+// shuffles exchange through a per-warp buffer. Launch configurations are checked as a GPU checks them (at most
+// 1024 threads per block, grid y and z at most 65535). Device memory is host memory, with a 16 GiB budget so
+// that out-of-memory paths run. Streams run work at once, except while capturing, when launches, copies and
+// memsets are recorded; a graph replays them in order.
+//
+// It is a functional model only: no timing, no memory model beyond what real threads give, no warp divergence.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <barrier>
+#include <cmath>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <tuple>
+#include <type_traits>
+#include <unordered_map>
+#include <vector>
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __restrict__ __restrict
+#define __shared__ static
+#define __align__(n) __attribute__((aligned(n)))
+#define __launch_bounds__(...)
+#define CUDART_VERSION 13000
+#define cudaStreamNonBlocking 0x01
+
+struct dim3 {
+  unsigned x, y, z;
+  constexpr dim3(unsigned x_ = 1, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}
+};
+struct alignas(16) float4 {
+  float x, y, z, w;
+};
+
+enum cudaError_t {
+  cudaSuccess = 0,
+  cudaErrorInvalidValue = 1,
+  cudaErrorMemoryAllocation = 2,
+  cudaErrorInvalidConfiguration = 9,
+  cudaErrorStreamCaptureUnsupported = 900,
+  cudaErrorStreamCaptureInvalidated = 901,
+};
+enum cudaMemcpyKind { cudaMemcpyHostToHost, cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost, cudaMemcpyDeviceToDevice };
+enum cudaStreamCaptureStatus { cudaStreamCaptureStatusNone, cudaStreamCaptureStatusActive, cudaStreamCaptureStatusInvalidated };
+enum cudaStreamCaptureMode { cudaStreamCaptureModeGlobal, cudaStreamCaptureModeThreadLocal, cudaStreamCaptureModeRelaxed };
+enum cudaDeviceAttr { cudaDevAttrClockRate = 13, cudaDevAttrMemoryClockRate = 36, cudaDevAttrGlobalMemoryBusWidth = 37 };
+
+struct cudaDeviceProp {
+  char name[256];
+  int major, minor, multiProcessorCount;
+  std::size_t totalGlobalMem;
+};
+
+struct CUstream_st {
+  bool capturing = false;
+  bool invalidated = false;
+  std::vector<std::function<void()>> recorded;
+};
+struct CUgraph_st {
+  std::vector<std::function<void()>> ops;
+};
+struct CUgraphExec_st {
+  std::vector<std::function<void()>> ops;
+};
+using cudaStream_t = CUstream_st*;
+using cudaGraph_t = CUgraph_st*;
+using cudaGraphExec_t = CUgraphExec_st*;
+
+namespace kn_emu {
+
+inline thread_local cudaError_t last_error = cudaSuccess;
+inline cudaError_t fail(cudaError_t e) {
+  last_error = e;
+  return e;
+}
+
+// The stream work goes to when a launch names none (stream 0): runs at once.
+inline CUstream_st* legacy_stream() {
+  static CUstream_st s;
+  return &s;
+}
+inline CUstream_st* stream_of(cudaStream_t s) { return s ? s : legacy_stream(); }
+
+// Runs fn now, or records it while the stream captures.
+inline void submit(cudaStream_t s, std::function<void()> fn) {
+  CUstream_st* st = stream_of(s);
+  if (st->capturing) st->recorded.push_back(std::move(fn));
+  else fn();
+}
+
+// --- memory: host memory with a device-sized budget ---
+constexpr std::size_t kDeviceBytes = std::size_t{16} << 30;
+struct Heap {
+  std::mutex mutex;
+  std::unordered_map<void*, std::size_t> sizes;
+  std::size_t used = 0;
+};
+inline Heap& heap() {
+  static Heap h;
+  return h;
+}
+
+// --- threads of a block ---
+struct Warp {
+  explicit Warp(std::ptrdiff_t lanes) : bar(lanes) {}
+  std::barrier<> bar;
+  uint64_t buf[32] = {};
+};
+struct Block {
+  explicit Block(std::ptrdiff_t threads) : bar(threads) {}
+  std::barrier<> bar;
+  std::vector<std::unique_ptr<Warp>> warps;
+};
+
+}  // namespace kn_emu
+
+inline thread_local dim3 threadIdx, blockIdx, blockDim, gridDim;
+inline constexpr int warpSize = 32;
+
+namespace kn_emu {
+
+inline thread_local Block* block = nullptr;
+inline thread_local unsigned linear_tid = 0;
+
+// A pool of threads that run the threads of one block at a time.
+class Pool {
+ public:
+  static Pool& get() {
+    static Pool* p = new Pool;  // never destroyed: its threads wait on it until the process ends
+    return *p;
+  }
+  // Runs body(t) for t in [0, n) on n pool threads at once, and waits for all of them.
+  void run(unsigned n, const std::function<void(unsigned)>& body) {
+    std::lock_guard<std::mutex> one_block_at_a_time(run_mutex_);
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (threads_.size() < n) {
+      const unsigned id = static_cast<unsigned>(threads_.size());
+      threads_.emplace_back([this, id] { loop(id); });
+      threads_.back().detach();
+    }
+    body_ = &body;
+    active_ = n;
+    remaining_ = n;
+    ++generation_;
+    start_.notify_all();
+    done_.wait(lock, [this] { return remaining_ == 0; });
+    body_ = nullptr;
+  }
+
+ private:
+  void loop(unsigned id) {
+    uint64_t seen = 0;
+    for (;;) {
+      const std::function<void(unsigned)>* body;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        start_.wait(lock, [&] { return generation_ != seen && id < active_; });
+        seen = generation_;
+        body = body_;
+      }
+      (*body)(id);
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (--remaining_ == 0) done_.notify_one();
+    }
+  }
+  std::mutex run_mutex_, mutex_;
+  std::condition_variable start_, done_;
+  std::vector<std::thread> threads_;
+  const std::function<void(unsigned)>* body_ = nullptr;
+  unsigned active_ = 0, remaining_ = 0;
+  uint64_t generation_ = 0;
+};
+
+template <typename... P, typename... A>
+void run_kernel(void (*kernel)(P...), dim3 grid, dim3 blk, std::tuple<A...> args) {
+  const unsigned n = blk.x * blk.y * blk.z;
+  for (unsigned bz = 0; bz < grid.z; ++bz)
+    for (unsigned by = 0; by < grid.y; ++by)
+      for (unsigned bx = 0; bx < grid.x; ++bx) {
+        Block b(n);
+        for (unsigned w = 0; w < (n + 31) / 32; ++w) b.warps.push_back(std::make_unique<Warp>(std::min(32u, n - w * 32)));
+        const std::function<void(unsigned)> body = [&](unsigned t) {
+          threadIdx = dim3(t % blk.x, (t / blk.x) % blk.y, t / (blk.x * blk.y));
+          blockIdx = dim3(bx, by, bz);
+          blockDim = blk;
+          gridDim = grid;
+          block = &b;
+          linear_tid = t;
+          std::apply([&](auto&... a) { kernel(static_cast<P>(a)...); }, args);
+          // A thread that has finished no longer counts at later barriers (as a GPU treats exited threads).
+          b.warps[t / 32]->bar.arrive_and_drop();
+          b.bar.arrive_and_drop();
+          block = nullptr;
+        };
+        Pool::get().run(n, body);
+      }
+}
+
+// kernel<<<grid, block, shared, stream>>>(args) becomes launch(kernel, grid, block, shared, stream)(args).
+template <typename... P>
+auto launch(void (*kernel)(P...), dim3 grid, dim3 blk, std::size_t shared = 0, cudaStream_t stream = nullptr) {
+  (void)shared;
+  return [=](auto&&... args) {
+    const unsigned long long threads = 1ull * blk.x * blk.y * blk.z;
+    if (threads == 0 || threads > 1024 || blk.z > 64 || grid.x == 0 || grid.y == 0 || grid.z == 0 ||
+        grid.x > 2147483647u || grid.y > 65535 || grid.z > 65535) {
+      fail(cudaErrorInvalidConfiguration);
+      return;
+    }
+    auto tuple = std::make_tuple(static_cast<P>(args)...);  // arguments are copied at launch, as on a GPU
+    submit(stream, [=] { run_kernel(kernel, grid, blk, tuple); });
+  };
+}
+
+template <typename T>
+T shuffle(T v, unsigned lane_of_source) {
+  Warp& w = *block->warps[linear_tid / 32];
+  uint64_t bits = 0;
+  std::memcpy(&bits, &v, sizeof(T));
+  w.buf[linear_tid % 32] = bits;
+  w.bar.arrive_and_wait();
+  T out;
+  const uint64_t src = w.buf[lane_of_source % 32];
+  std::memcpy(&out, &src, sizeof(T));
+  w.bar.arrive_and_wait();
+  return out;
+}
+
+}  // namespace kn_emu
+
+// --- device functions ---
+inline void __syncthreads() { kn_emu::block->bar.arrive_and_wait(); }
+template <typename T>
+T __shfl_xor_sync(unsigned, T v, int mask) {
+  return kn_emu::shuffle(v, (kn_emu::linear_tid % 32) ^ static_cast<unsigned>(mask));
+}
+template <typename T>
+T __shfl_down_sync(unsigned, T v, unsigned delta) {
+  const unsigned lane = kn_emu::linear_tid % 32;
+  const T other = kn_emu::shuffle(v, lane + delta < 32 ? lane + delta : lane);
+  return other;
+}
+template <typename T>
+T __shfl_sync(unsigned, T v, int src) {
+  return kn_emu::shuffle(v, static_cast<unsigned>(src));
+}
+inline float atomicAdd(float* p, float v) { return std::atomic_ref<float>(*p).fetch_add(v); }
+inline int atomicAdd(int* p, int v) { return std::atomic_ref<int>(*p).fetch_add(v); }
+inline int atomicCAS(int* p, int expected, int desired) {
+  std::atomic_ref<int>(*p).compare_exchange_strong(expected, desired);
+  return expected;
+}
+inline int __float_as_int(float f) {
+  int i;
+  std::memcpy(&i, &f, 4);
+  return i;
+}
+inline float __int_as_float(int i) {
+  float f;
+  std::memcpy(&f, &i, 4);
+  return f;
+}
+inline float __fmul_rn(float a, float b) { return a * b; }  // the emulation is built with -ffp-contract=off
+inline float __fadd_rn(float a, float b) { return a + b; }
+using std::isfinite;
+// CUDA's device min and max for mixed integer types.
+template <typename A, typename B>
+inline std::common_type_t<A, B> min(A a, B b) {
+  return a < b ? a : b;
+}
+template <typename A, typename B>
+inline std::common_type_t<A, B> max(A a, B b) {
+  return a < b ? b : a;
+}
+
+// --- runtime API ---
+inline cudaError_t cudaGetLastError() {
+  const cudaError_t e = kn_emu::last_error;
+  kn_emu::last_error = cudaSuccess;
+  return e;
+}
+inline cudaError_t cudaPeekAtLastError() { return kn_emu::last_error; }
+inline const char* cudaGetErrorName(cudaError_t e) {
+  switch (e) {
+    case cudaSuccess: return "cudaSuccess";
+    case cudaErrorInvalidValue: return "cudaErrorInvalidValue";
+    case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
+    case cudaErrorInvalidConfiguration: return "cudaErrorInvalidConfiguration";
+    case cudaErrorStreamCaptureUnsupported: return "cudaErrorStreamCaptureUnsupported";
+    case cudaErrorStreamCaptureInvalidated: return "cudaErrorStreamCaptureInvalidated";
+  }
+  return "cudaErrorUnknown";
+}
+inline const char* cudaGetErrorString(cudaError_t e) { return cudaGetErrorName(e); }
+inline cudaError_t cudaGetDeviceCount(int* n) {
+  *n = 1;
+  return cudaSuccess;
+}
+inline cudaError_t cudaDriverGetVersion(int* v) {
+  *v = CUDART_VERSION;
+  return cudaSuccess;
+}
+inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int) {
+  std::memset(p, 0, sizeof(*p));
+  std::strcpy(p->name, "CUDA emulated on the CPU");
+  p->major = 9, p->minor = 0, p->multiProcessorCount = 4, p->totalGlobalMem = kn_emu::kDeviceBytes;
+  return cudaSuccess;
+}
+inline cudaError_t cudaSetDevice(int) { return cudaSuccess; }
+inline cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr a, int) {
+  *v = a == cudaDevAttrGlobalMemoryBusWidth ? 256 : 1000000;
+  return cudaSuccess;
+}
+inline cudaError_t cudaMalloc(void** p, std::size_t bytes) {
+  auto& h = kn_emu::heap();
+  std::lock_guard<std::mutex> lock(h.mutex);
+  *p = nullptr;
+  if (bytes > kn_emu::kDeviceBytes - h.used) return kn_emu::fail(cudaErrorMemoryAllocation);
+  void* q = std::aligned_alloc(256, (bytes + 255) / 256 * 256);
+  if (!q) return kn_emu::fail(cudaErrorMemoryAllocation);
+  std::memset(q, 0xA5, bytes);  // like fresh device memory: not zeros
+  h.sizes[q] = bytes;
+  h.used += bytes;
+  *p = q;
+  return cudaSuccess;
+}
+inline cudaError_t cudaFree(void* p) {
+  if (!p) return cudaSuccess;
+  auto& h = kn_emu::heap();
+  std::lock_guard<std::mutex> lock(h.mutex);
+  auto it = h.sizes.find(p);
+  if (it == h.sizes.end()) return kn_emu::fail(cudaErrorInvalidValue);
+  h.used -= it->second;
+  h.sizes.erase(it);
+  std::free(p);
+  return cudaSuccess;
+}
+inline cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned) {
+  *s = new CUstream_st;
+  return cudaSuccess;
+}
+inline cudaError_t cudaStreamDestroy(cudaStream_t s) {
+  delete s;
+  return cudaSuccess;
+}
+inline cudaError_t cudaStreamSynchronize(cudaStream_t s) {
+  CUstream_st* st = kn_emu::stream_of(s);
+  if (st->capturing) {
+    st->invalidated = true;
+    return kn_emu::fail(cudaErrorStreamCaptureUnsupported);
+  }
+  return cudaSuccess;
+}
+inline cudaError_t cudaMemcpyAsync(void* dst, const void* src, std::size_t n, cudaMemcpyKind kind, cudaStream_t s) {
+  if (kn_emu::stream_of(s)->capturing && (kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToHost)) {
+    kn_emu::stream_of(s)->invalidated = true;  // host memory in a graph: refused as for pageable memory on a GPU
+    return kn_emu::fail(cudaErrorStreamCaptureUnsupported);
+  }
+  kn_emu::submit(s, [=] { std::memcpy(dst, src, n); });
+  return cudaSuccess;
+}
+inline cudaError_t cudaMemsetAsync(void* p, int v, std::size_t n, cudaStream_t s) {
+  kn_emu::submit(s, [=] { std::memset(p, v, n); });
+  return cudaSuccess;
+}
+inline cudaError_t cudaStreamIsCapturing(cudaStream_t s, cudaStreamCaptureStatus* status) {
+  const CUstream_st* st = kn_emu::stream_of(s);
+  *status = !st->capturing ? cudaStreamCaptureStatusNone
+            : st->invalidated ? cudaStreamCaptureStatusInvalidated
+                              : cudaStreamCaptureStatusActive;
+  return cudaSuccess;
+}
+inline cudaError_t cudaStreamBeginCapture(cudaStream_t s, cudaStreamCaptureMode) {
+  if (!s || s->capturing) return kn_emu::fail(cudaErrorInvalidValue);
+  s->capturing = true;
+  s->invalidated = false;
+  s->recorded.clear();
+  return cudaSuccess;
+}
+inline cudaError_t cudaStreamEndCapture(cudaStream_t s, cudaGraph_t* graph) {
+  *graph = nullptr;
+  if (!s || !s->capturing) return kn_emu::fail(cudaErrorInvalidValue);
+  s->capturing = false;
+  if (s->invalidated) return kn_emu::fail(cudaErrorStreamCaptureInvalidated);
+  *graph = new CUgraph_st{std::move(s->recorded)};
+  s->recorded.clear();
+  return cudaSuccess;
+}
+inline cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsigned long long) {
+  *exec = new CUgraphExec_st{graph->ops};
+  return cudaSuccess;
+}
+inline cudaError_t cudaGraphDestroy(cudaGraph_t g) {
+  delete g;
+  return cudaSuccess;
+}
+inline cudaError_t cudaGraphExecDestroy(cudaGraphExec_t e) {
+  delete e;
+  return cudaSuccess;
+}
+inline cudaError_t cudaGraphLaunch(cudaGraphExec_t e, cudaStream_t s) {
+  for (const auto& op : e->ops) kn_emu::submit(s, op);
+  return cudaSuccess;
+}

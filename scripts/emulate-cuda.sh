@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The CUDA backend's own code, run without a GPU. Builds the addon in a scratch copy of the project with
+# cuda/*.cu compiled as C++ against cuda/emulate/cuda_runtime.h (kernels on CPU threads, launches checked as a GPU
+# checks them, graphs recorded and replayed), each `kernel<<<...>>>(...)` rewritten as a call, then runs the CUDA
+# suite (every op against the CPU backend, programs as graphs, training on both) and the program suite against
+# it. A functional check of the kernels' indexing, barriers, launchers and host logic; it says nothing of speed
+# or of the GPU's memory model, which `npm run test:gpu` covers on a real GPU. About a minute.
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+work=$(mktemp -d)
+trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+cd "$repo"
+npx tsc -p tsconfig.json
+cp -r cpp CMakeLists.txt package.json dist "$work/"
+mkdir -p "$work/cuda"
+cp -r cuda/*.cuh cuda/emulate "$work/cuda/"
+for f in cuda/*.cu; do
+  perl -0pe 's/(\w+(?:<[^<>;]*>)?)<<<(.*?)>>>\(/::kn_emu::launch($1, $2)(/gs' "$f" > "$work/cuda/$(basename "$f").cc"
+  if grep -q '<<<' "$work/cuda/$(basename "$f").cc"; then echo "emulate-cuda: a launch in $f was not rewritten" >&2; exit 1; fi
+done
+ln -s "$repo/node_modules" "$work/node_modules"
+cd "$work"
+echo "== building the CUDA backend for an emulated GPU"
+KERNELNET_CUDA_EMULATE=1 npx cmake-js compile > build.log 2>&1 || { grep -E "error|Error" -A3 build.log | head -40; exit 1; }
+node -e 'import("./dist/lib/native.js").then(m => { const c = m.native.backends().cuda; if (!c.available) { console.error(c.reason); process.exit(1) } console.log(`cuda backend: ${c.device}`) })'
+status=0 passed=0 failed=0 skipped=0
+num() { sed 's/\x1b\[[0-9;]*m//g' "$1" | grep -E "^\s*$2:" | tail -1 | grep -oE '[0-9]+' || echo 0; }
+for suite in ${SUITES:-cuda program}; do
+  echo "== $suite on the emulated GPU"
+  code=0
+  KERNELNET_BACKEND=${BACKEND:-cpu} node node_modules/uvu/bin.js dist/test "^$suite\\.test\\.js$" > "$suite.log" 2>&1 || code=$?
+  sed 's/\x1b\[[0-9;]*m//g' "$suite.log" | grep -v "^\s*at " | grep -vE "^\s*$" | tail -$([ $code = 0 ] && echo 4 || echo 40)
+  t=$(num "$suite.log" Total) p=$(num "$suite.log" Passed) s=$(num "$suite.log" Skipped)
+  f=$((t - p)); if [ $code != 0 ] && [ $f = 0 ]; then f=1; fi
+  passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+  [ $code = 0 ] || status=1
+done
+echo "emulated GPU: $passed passed, $failed failed, $skipped skipped"
+exit $status
