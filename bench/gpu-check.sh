@@ -4,7 +4,8 @@
 # card's peaks, end-to-end epoch time, PyTorch on the same card with data on the GPU and with a DataLoader), and
 # an Nsight Compute profile of training steps (top kernels and what limits each); then one record with the git
 # commit, GPU, driver, tests passed/failed, sanitizer verdicts, test accuracy, seconds per epoch, peak GPU
-# memory, the bench and the profile, written to bench/results/gpu-<date>-<commit>.json (and to $OUT when set).
+# memory, the bench and the profile, and the same example and bench with TF32 tensor cores (KERNELNET_TF32=1),
+# written to bench/results/gpu-<date>-<commit>.json (and to $OUT when set).
 # If the prebuilt or carried addon does not load there, it is rebuilt for sm_90 first.
 #   EPOCHS=12 SANITIZE=1 PROFILE=1 bash bench/gpu-check.sh
 set -uo pipefail
@@ -20,9 +21,15 @@ count() { strip "$1" | grep -E "^\s*$2:" | tail -1 | grep -oE '[0-9]+' || echo 0
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$logs/gpu.txt" 2>&1
 echo "== GPU: $(cat "$logs/gpu.txt")"
 npx tsc -p tsconfig.json || exit 1
-if ! node -e 'import("./dist/lib/native.js").then(m => { if (m.native.backend().name !== "cuda") process.exit(1) })' > "$logs/load.log" 2>&1; then
-  echo "== the addon did not load on CUDA here ($(tail -1 "$logs/load.log")): building it for sm_90"
+# A binary built elsewhere may not load here (other system libraries): then build it here, for sm_90. A binary
+# that loads but finds no usable GPU (ERR_KERNELNET_BACKEND, with the reason) is not helped by a rebuild.
+load() { node -e 'import("./dist/lib/native.js").then(m => console.log(`backend: ${JSON.stringify(m.native.backend())}`), e => { console.log(`${e.code}: ${e.message}`); process.exit(e.code === "ERR_KERNELNET_LOAD" ? 2 : 3) })'; }
+load > "$logs/load.log" 2>&1; loaded=$?
+cat "$logs/load.log"
+if [ "$loaded" = 2 ]; then
+  echo "== the addon did not load here: building it for sm_90"
   KERNELNET_CUDA_ARCHS=90-real npx cmake-js rebuild > "$logs/build.log" 2>&1 || { tail -20 "$logs/build.log"; exit 1; }
+  load
 fi
 
 echo "== test suite on CUDA"
@@ -62,6 +69,12 @@ echo "== bench"
 node dist/bench/bench.js --json "$logs/bench.json" > "$logs/bench.log" 2>&1
 cat "$logs/bench.log"
 
+echo "== TF32 tensor cores (KERNELNET_TF32=1): $epochs epochs and the bench"
+KERNELNET_TF32=1 node dist/examples/mnist_cnn.js --backend cuda --epochs "$epochs" --seed 1 --json "$logs/mnist-tf32.json" > "$logs/mnist-tf32.log" 2>&1
+tail -2 "$logs/mnist-tf32.log"
+KERNELNET_TF32=1 node dist/bench/bench.js --no-torch --json "$logs/bench-tf32.json" > "$logs/bench-tf32.log" 2>&1
+cat "$logs/bench-tf32.log"
+
 if [ "${PROFILE:-1}" = 1 ] && command -v ncu > /dev/null; then
   echo "== Nsight Compute: kernels of training steps 3 and 4 (the clocks left as they are)"
   KERNELNET_GRAPHS=0 timeout 600 ncu --clock-control none --csv --page details --section SpeedOfLight \
@@ -75,6 +88,7 @@ node -e '
 const fs = require("fs"), [logs, record, commit, total, passed, skipped, testStatus, memcheck, racecheck, mnistStatus] = process.argv.slice(1);
 const read = f => { try { return JSON.parse(fs.readFileSync(`${logs}/${f}`, "utf8")); } catch { return null; } };
 const mnist = read("mnist.json"), bench = read("bench.json"), profile = read("profile.json");
+const mnistTf32 = read("mnist-tf32.json"), benchTf32 = read("bench-tf32.json");
 const peak = fs.existsSync(`${logs}/peak-mib.txt`) ? Number(fs.readFileSync(`${logs}/peak-mib.txt`, "utf8")) : null;
 const r = {
   commit, date: new Date().toISOString(), gpu: fs.readFileSync(`${logs}/gpu.txt`, "utf8").trim(),
@@ -88,11 +102,15 @@ const r = {
     secondsPerEpoch: bench.secondsPerEpoch, stepProgram: bench.stepProgram, memory: bench.memory, torch: bench.torch,
     kernelnetOverTorch: Object.fromEntries(Object.entries(bench.torch ?? {}).map(([k, t]) => [k, bench.imagesPerSecond / t.imagesPerSecond])),
     ops: bench.ops } : null,
+  tf32: {
+    mnist: mnistTf32 ? { testAccuracy: mnistTf32.testAccuracy, secondsPerEpoch: mnistTf32.secondsPerEpoch } : null,
+    bench: benchTf32 ? { imagesPerSecond: benchTf32.imagesPerSecond, secondsPerEpoch: benchTf32.secondsPerEpoch, ops: benchTf32.ops } : null,
+  },
   profile,
 };
 fs.writeFileSync(record, JSON.stringify(r, null, 2) + "\n");
 if (process.env.OUT) fs.writeFileSync(`${process.env.OUT}/${record.split("/").pop()}`, JSON.stringify(r, null, 2) + "\n");
-console.log(JSON.stringify({ ...r, bench: r.bench && { ...r.bench, ops: undefined } }, null, 2));
+console.log(JSON.stringify({ ...r, bench: r.bench && { ...r.bench, ops: undefined }, tf32: { ...r.tf32, bench: r.tf32.bench && { ...r.tf32.bench, ops: undefined } } }, null, 2));
 ' "$logs" "$record" "$commit" "$total" "$passed" "$skipped" "$test_status" "$memcheck" "$racecheck" "$mnist_status"
 echo "wrote $record"
 [ "$test_status" = 0 ] && [ "$mnist_status" = 0 ]

@@ -421,6 +421,7 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
     const Backend::Peak peak = a.data().cuda->peak();
     cuda.Set("peakGflops", peak.gflops);
     cuda.Set("peakGBs", peak.gbs);
+    cuda.Set("tf32", a.data().cuda->tf32());
   }
   o.Set("cpu", cpu);
   o.Set("cuda", cuda);

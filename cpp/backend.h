@@ -91,6 +91,8 @@ class Backend {
     double gflops = 0, gbs = 0;
   };
   virtual Peak peak() const { return {}; }
+  // Whether GEMMs round their inputs to TF32 on tensor cores (CUDA with KERNELNET_TF32=1 on sm_80+).
+  virtual bool tf32() const { return false; }
   // Waits for all queued work (a no-op on the CPU, whose ops are synchronous).
   virtual Status synchronize() { return Status::Ok(); }
   // Recorded ops as a Program. By default run() replays them; CUDA captures them into a CUDA graph, so one

@@ -138,7 +138,7 @@ Status CudaBackend::gemm(bool ta, bool tb, int m, int n, int k, const float* a, 
     KN_TRY(scratch(kSplitK, sizeof(float) * (std::size_t)splits * m * n, &p));
     partial = static_cast<float*>(p);
   }
-  return launch_sgemm(stream(), ta, tb, m, n, k, a, lda, b, ldb, c, ldc, bias, relu, accumulate, splits, partial);
+  return launch_sgemm(stream(), ta, tb, m, n, k, a, lda, b, ldb, c, ldc, bias, relu, accumulate, splits, partial, tf32_);
 }
 
 Status CudaBackend::gather_rows(const float* src, std::size_t src_rows, std::size_t row_size,
@@ -242,7 +242,10 @@ Backend* cuda_backend(std::string* device, std::string* reason) {
     const int lanes = (cc == 75 || cc == 80) ? 64 : 128;
     peak.gflops = prop.multiProcessorCount * lanes * 2.0 * clock_khz * 1e3 / 1e9;
     peak.gbs = 2.0 * mem_khz * 1e3 * (bus_bits / 8.0) / 1e9;
-    auto* be = new cu::CudaBackend(stream, prop.multiProcessorCount, peak);
+    // TF32 tensor cores for the GEMMs: opt-in (KERNELNET_TF32=1) and only from Ampere (sm_80) on.
+    const char* tf32_env = std::getenv("KERNELNET_TF32");
+    const bool tf32 = cc >= 80 && tf32_env && std::strcmp(tf32_env, "1") == 0;
+    auto* be = new cu::CudaBackend(stream, prop.multiProcessorCount, peak, tf32);
     // One real launch proves the binary carries code this device can run.
     void* probe = be->alloc(4);
     Status st = probe ? be->fill(static_cast<float*>(probe), 0.0f, 1) : Status{"cudaErrorMemoryAllocation", "cudaMalloc(4 bytes)"};

@@ -21,8 +21,10 @@ enum Scratch { kCol, kDz, kDcol, kSplitK, kColSum, kBytes, kScratchSlots };
 
 class CudaBackend final : public Backend {
  public:
-  CudaBackend(cudaStream_t stream, int sm_count, Peak peak) : stream_(stream), sm_count_(sm_count), peak_(peak) {}
+  CudaBackend(cudaStream_t stream, int sm_count, Peak peak, bool tf32)
+      : stream_(stream), sm_count_(sm_count), peak_(peak), tf32_(tf32) {}
   Peak peak() const override { return peak_; }
+  bool tf32() const override { return tf32_; }
   const char* name() const override { return "cuda"; }
   void* alloc(std::size_t bytes) override;
   void release(void* p) override;
@@ -85,6 +87,7 @@ class CudaBackend final : public Backend {
   cudaStream_t stream_;
   int sm_count_;
   Peak peak_;
+  bool tf32_;
   void* scratch_[kScratchSlots] = {};
   std::size_t scratch_size_[kScratchSlots] = {};
   std::atomic<uint64_t> scratch_generation_{0};

@@ -5,6 +5,8 @@
 // (forward: A B; input gradient: A B^T; weight gradient: A^T B) differ only in how a tile is loaded, chosen
 // at compile time, and every load is bounds-checked, so any M, N, K works. Split-K (gridDim.z > 1) writes
 // partial products that a second kernel sums in a fixed order: deterministic, unlike atomics.
+#include <mma.h>
+
 #include "common.cuh"
 #include "gemm.cuh"
 
@@ -85,6 +87,89 @@ __global__ void __launch_bounds__(THREADS)
   }
 }
 
+// The tensor-core variant (sm_80 and newer, when KERNELNET_TF32=1): the same 64 x 64 block tiles, loads,
+// split-K and epilogue, with each of the 8 warps computing a 16 x 32 piece as two 16 x 16 x 8 WMMA fragments.
+// Inputs are rounded to TF32 (10-bit mantissa, as TensorFlow and cuDNN do by default on these GPUs) and the
+// products summed in FP32. Small integers are exact in TF32, so integer data still matches the CPU bit for bit.
+template <bool TA, bool TB>
+__global__ void __launch_bounds__(THREADS)
+    sgemm_tf32_kernel(int M, int N, int K, const float* __restrict__ A, int lda, const float* __restrict__ B, int ldb,
+                      float* __restrict__ C, int ldc, long long split_stride, int k_per_split,
+                      const float* __restrict__ bias, bool relu, bool accumulate) {
+#if (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800) || defined(KERNELNET_CUDA_EMULATED)
+  using namespace nvcuda;
+  // Row strides padded by 4 floats; every fragment pointer stays 32-byte aligned, as WMMA requires.
+  constexpr int LDA = BK + 4, LDB = BN + 4, LDC = BN + 4;
+  __shared__ __align__(32) float As[BM * LDA];  // [m][k]
+  __shared__ __align__(32) float Bs[BK * LDB];  // [k][n]
+  __shared__ __align__(32) float Cs[BM * LDC];  // the block's results, for the epilogue
+  const int tid = threadIdx.x, warp = tid / 32;
+  const int wm = (warp % 4) * 16, wn = (warp / 4) * 32;
+  const int m0 = blockIdx.x * BM, n0 = blockIdx.y * BN;
+  const int k_begin = blockIdx.z * k_per_split;
+  const int k_end = min(K, k_begin + k_per_split);
+  C += blockIdx.z * split_stride;
+
+  wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc[2];
+  wmma::fill_fragment(acc[0], 0.0f);
+  wmma::fill_fragment(acc[1], 0.0f);
+  for (int k0 = k_begin; k0 < k_end; k0 += BK) {
+#pragma unroll
+    for (int i = 0; i < (BM * BK) / THREADS; ++i) {
+      const int e = tid + i * THREADS;
+      int mm, kk;
+      if (TA) kk = e / BM, mm = e % BM;
+      else mm = e / BK, kk = e % BK;
+      const int gm = m0 + mm, gk = k0 + kk;
+      float v = 0.0f;
+      if (gm < M && gk < k_end) v = TA ? A[(long long)gk * lda + gm] : A[(long long)gm * lda + gk];
+      As[mm * LDA + kk] = v;
+    }
+#pragma unroll
+    for (int i = 0; i < (BN * BK) / THREADS; ++i) {
+      const int e = tid + i * THREADS;
+      int nn, kk;
+      if (TB) nn = e / BK, kk = e % BK;
+      else kk = e / BN, nn = e % BN;
+      const int gn = n0 + nn, gk = k0 + kk;
+      float v = 0.0f;
+      if (gn < N && gk < k_end) v = TB ? B[(long long)gn * ldb + gk] : B[(long long)gk * ldb + gn];
+      Bs[kk * LDB + nn] = v;
+    }
+    __syncthreads();
+#pragma unroll
+    for (int kk = 0; kk < BK; kk += 8) {
+      wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> a;
+      wmma::load_matrix_sync(a, As + wm * LDA + kk, LDA);
+#pragma unroll
+      for (int t = 0; t < a.num_elements; ++t) a.x[t] = wmma::__float_to_tf32(a.x[t]);
+#pragma unroll
+      for (int j = 0; j < 2; ++j) {
+        wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> b;
+        wmma::load_matrix_sync(b, Bs + kk * LDB + wn + 16 * j, LDB);
+#pragma unroll
+        for (int t = 0; t < b.num_elements; ++t) b.x[t] = wmma::__float_to_tf32(b.x[t]);
+        wmma::mma_sync(acc[j], a, b, acc[j]);
+      }
+    }
+    __syncthreads();
+  }
+  wmma::store_matrix_sync(Cs + wm * LDC + wn, acc[0], LDC, wmma::mem_row_major);
+  wmma::store_matrix_sync(Cs + wm * LDC + wn + 16, acc[1], LDC, wmma::mem_row_major);
+  __syncthreads();
+  for (int e = tid; e < BM * BN; e += THREADS) {
+    const int r = e / BN, col = e % BN, gm = m0 + r, gn = n0 + col;
+    if (gm >= M || gn >= N) continue;
+    float* dst = C + (long long)gm * ldc + gn;
+    float v = Cs[r * LDC + col];
+    if (accumulate) v += *dst;
+    if (bias) v += bias[gn];
+    if (relu) v = v < 0.0f ? 0.0f : v;
+    *dst = v;
+  }
+#endif
+}
+
 // C[i, j] (+)= sum_z partial[z, i, j] (+ bias) (ReLU), summed in z order.
 __global__ void splitk_reduce_kernel(int M, int N, int splits, const float* __restrict__ partial,
                                      float* __restrict__ C, int ldc, const float* __restrict__ bias, bool relu,
@@ -129,7 +214,7 @@ __global__ void sum_parts_kernel(const float* __restrict__ partial, int parts, i
 
 Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, const float* a, int lda,
                     const float* b, int ldb, float* c, int ldc, const float* bias, bool relu, bool accumulate,
-                    int splits, float* partial) {
+                    int splits, float* partial, bool tf32) {
   if (m <= 0 || n <= 0) return Status::Ok();
   KN_EXPECT(k >= 0 && a && b && c, "launch_sgemm");
   KN_EXPECT(lda >= (ta ? m : k) && ldb >= (tb ? k : n) && ldc >= n, "launch_sgemm");
@@ -143,11 +228,19 @@ Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, 
   const long long stride = splits > 1 ? (long long)m * n : 0;
   const float* ep_bias = splits > 1 ? nullptr : bias;
   const bool ep_relu = splits > 1 ? false : relu, ep_acc = splits > 1 ? false : accumulate;
-  if (!ta && !tb) sgemm_kernel<false, false><<<grid, block, 0, stream>>>(m, n, k, a, lda, b, ldb, out, ldo, stride, kps, ep_bias, ep_relu, ep_acc);
-  else if (!ta && tb) sgemm_kernel<false, true><<<grid, block, 0, stream>>>(m, n, k, a, lda, b, ldb, out, ldo, stride, kps, ep_bias, ep_relu, ep_acc);
-  else if (ta && !tb) sgemm_kernel<true, false><<<grid, block, 0, stream>>>(m, n, k, a, lda, b, ldb, out, ldo, stride, kps, ep_bias, ep_relu, ep_acc);
-  else sgemm_kernel<true, true><<<grid, block, 0, stream>>>(m, n, k, a, lda, b, ldb, out, ldo, stride, kps, ep_bias, ep_relu, ep_acc);
-  KN_LAUNCHED(stream, "sgemm_kernel");
+  if (tf32) {
+    if (!ta && !tb) sgemm_tf32_kernel<false, false><<<grid, block, 0, stream>>>(m, n, k, a, lda, b, ldb, out, ldo, stride, kps, ep_bias, ep_relu, ep_acc);
+    else if (!ta && tb) sgemm_tf32_kernel<false, true><<<grid, block, 0, stream>>>(m, n, k, a, lda, b, ldb, out, ldo, stride, kps, ep_bias, ep_relu, ep_acc);
+    else if (ta && !tb) sgemm_tf32_kernel<true, false><<<grid, block, 0, stream>>>(m, n, k, a, lda, b, ldb, out, ldo, stride, kps, ep_bias, ep_relu, ep_acc);
+    else sgemm_tf32_kernel<true, true><<<grid, block, 0, stream>>>(m, n, k, a, lda, b, ldb, out, ldo, stride, kps, ep_bias, ep_relu, ep_acc);
+    KN_LAUNCHED(stream, "sgemm_tf32_kernel");
+  } else {
+    if (!ta && !tb) sgemm_kernel<false, false><<<grid, block, 0, stream>>>(m, n, k, a, lda, b, ldb, out, ldo, stride, kps, ep_bias, ep_relu, ep_acc);
+    else if (!ta && tb) sgemm_kernel<false, true><<<grid, block, 0, stream>>>(m, n, k, a, lda, b, ldb, out, ldo, stride, kps, ep_bias, ep_relu, ep_acc);
+    else if (ta && !tb) sgemm_kernel<true, false><<<grid, block, 0, stream>>>(m, n, k, a, lda, b, ldb, out, ldo, stride, kps, ep_bias, ep_relu, ep_acc);
+    else sgemm_kernel<true, true><<<grid, block, 0, stream>>>(m, n, k, a, lda, b, ldb, out, ldo, stride, kps, ep_bias, ep_relu, ep_acc);
+    KN_LAUNCHED(stream, "sgemm_kernel");
+  }
   if (splits > 1) {
     const long long mn = (long long)m * n;
     splitk_reduce_kernel<<<CEIL_DIV(mn, 256), 256, 0, stream>>>(m, n, z, partial, c, ldc, bias, relu, accumulate);

@@ -109,7 +109,7 @@ export interface Native {
   /** What each backend would run on; for a usable GPU also its datasheet FP32 peak and DRAM bandwidth. */
   backends(): {
     cpu: { available: true; device: string };
-    cuda: { available: boolean; device: string; reason: string; peakGflops?: number; peakGBs?: number };
+    cuda: { available: boolean; device: string; reason: string; peakGflops?: number; peakGBs?: number; tf32?: boolean };
   };
   /** Waits for the queued work of a backend (default: the environment's). */
   synchronize(device?: Device): void;

@@ -182,6 +182,52 @@ if (!cuda.available) {
     close(graphed.loss, calls.loss, 0, 1e-6, 'loss (summed with atomics, so to rounding)');
   });
 
+  // TF32 tensor cores exist from compute capability 8.0 (the device string names it, e.g. "(sm_90, 80 GiB)").
+  const sm = Number(/\(sm_(\d+)/.exec(cuda.device)?.[1] ?? 0);
+  if (sm < 80) console.log(`  skipped: TF32 GEMMs need sm_80 or newer; ${cuda.device}`);
+  (sm >= 80 ? Cuda : Cuda.skip)('KERNELNET_TF32=1: the GEMMs on tensor cores match the CPU exactly on integers, to TF32 rounding on floats', () => {
+    // The math mode is chosen at load, so this runs in a child process.
+    const script = `
+      const { native } = await import(${JSON.stringify(new URL('../lib/native.js', import.meta.url).href)});
+      const h = await import(${JSON.stringify(new URL('./helpers.js', import.meta.url).href)});
+      if (!native.backends().cuda.tf32) throw new Error('KERNELNET_TF32=1 did not turn TF32 on: ' + JSON.stringify(native.backends().cuda));
+      const r = h.rng(41), worst = { int: 0, float: 0 };
+      const relNorm = (g, c) => { let d = 0, n = 0; for (let i = 0; i < c.length; ++i) { d += (g[i] - c[i]) ** 2; n += c[i] ** 2; } return Math.sqrt(d / (n || 1)); };
+      const twin = (shape, data) => [h.T(shape, data, 'cpu'), h.T(shape, data, 'cuda')];
+      const cmp = (pair, kind, what) => {
+        const [c, g] = pair.map(t => t.read());
+        if (kind === 'int') h.exact(g, c, what);
+        else worst.float = Math.max(worst.float, relNorm(g, c));
+      };
+      for (const [kind, gen] of [['int', h.intArray], ['float', h.randomArray]]) {
+        for (const [n, i, o] of h.DENSE_CASES) {
+          const x = twin([n, i], gen(n * i, r)), w = twin([i, o], gen(i * o, r)), b = twin([o], gen(o, r)), y = [h.out([n, o], 'cpu'), h.out([n, o], 'cuda')];
+          for (const d of [0, 1]) native.denseForward(x[d], w[d], b[d], y[d], false);
+          cmp(y, kind, 'dense y ' + n + 'x' + i + 'x' + o);
+          const dy = twin([n, o], gen(n * o, r)), dx = [h.out([n, i], 'cpu'), h.out([n, i], 'cuda')], dw = [h.out([i, o], 'cpu'), h.out([i, o], 'cuda')], db = [h.out([o], 'cpu'), h.out([o], 'cuda')];
+          for (const d of [0, 1]) native.denseBackward(x[d], w[d], y[d], dy[d], dx[d], dw[d], db[d], false);
+          cmp(dx, kind, 'dense dx'); cmp(dw, kind, 'dense dw');
+        }
+        for (const s of h.CONV_CASES) {
+          const { oh, ow } = h.convOut(s), pad = s.same ? 'same' : 'valid';
+          const x = twin([s.n, s.h, s.w, s.c], gen(s.n * s.h * s.w * s.c, r)), w = twin([s.kh, s.kw, s.c, s.f], gen(s.kh * s.kw * s.c * s.f, r)), b = twin([s.f], gen(s.f, r));
+          const y = [h.out([s.n, oh, ow, s.f], 'cpu'), h.out([s.n, oh, ow, s.f], 'cuda')];
+          for (const d of [0, 1]) native.conv2dForward(x[d], w[d], b[d], y[d], s.sh, s.sw, pad, false);
+          cmp(y, kind, 'conv y ' + JSON.stringify(s));
+          const dy = twin(y[0].shape, gen(y[0].size, r)), dx = [h.out(x[0].shape, 'cpu'), h.out(x[0].shape, 'cuda')], dw = [h.out(w[0].shape, 'cpu'), h.out(w[0].shape, 'cuda')], db = [h.out([s.f], 'cpu'), h.out([s.f], 'cuda')];
+          for (const d of [0, 1]) native.conv2dBackward(x[d], w[d], y[d], dy[d], dx[d], dw[d], db[d], s.sh, s.sw, pad, false);
+          cmp(dx, kind, 'conv dx'); cmp(dw, kind, 'conv dw');
+        }
+      }
+      console.log(JSON.stringify({ worst }));`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, KERNELNET_TF32: '1' }, encoding: 'utf8' });
+    assert.is(r.status, 0, r.stderr);
+    const result = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { worst: { float: number } };
+    // TF32 keeps 10 of float32's 23 mantissa bits: about 3e-4 relative error per product, less over long sums.
+    assert.ok(result.worst.float < 2e-3, `float data: worst relative error ${result.worst.float}`);
+    assert.ok(result.worst.float > 1e-6, `float data: the results differ from FP32 as TF32 rounding should (${result.worst.float})`);
+  });
+
   Cuda('errors: mixed devices are refused; an allocation too big for the GPU leaves it usable', () => {
     const c = T([4], new Float32Array(4), 'cpu'), g = T([4], new Float32Array(4), 'cuda');
     assert.throws(() => native.dropoutForward(c, g, 0.5, 1, 1), (e: Error & { code?: string }) => e.code === 'ERR_KERNELNET_DEVICE' && /y lives on cuda but x on cpu/.test(e.message));

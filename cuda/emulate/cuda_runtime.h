@@ -5,7 +5,8 @@
 //
 // A launch runs its blocks one after another; a block's threads are real threads (a pool), meeting at
 // __syncthreads() on a barrier, with __shared__ variables as statics (one block runs at a time), so kernels run
-// with their real indexing, shared memory and barriers, and a missing barrier can show as a wrong result. Warp
+// with their real indexing, shared memory and barriers, and a missing barrier can show as a wrong result. A
+// kernel whose first launch never reached a barrier or shuffle runs its threads in turn on one thread after that. Warp
 // shuffles exchange through a per-warp buffer. Launch configurations are checked as a GPU checks them (at most
 // 1024 threads per block, grid y and z at most 65535). Device memory is host memory, with a 16 GiB budget so
 // that out-of-memory paths run. Streams run work at once, except while capturing, when launches, copies and
@@ -21,6 +22,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -190,9 +192,53 @@ class Pool {
   uint64_t generation_ = 0;
 };
 
+// What the emulator learned of a kernel: whether its threads ever met at a barrier or exchanged through a
+// shuffle. Kernels that never do run their threads one after another on the launching thread, far faster.
+struct KernelInfo {
+  std::atomic<bool> syncs{false};
+  bool seen = false;
+};
+inline KernelInfo& info_of(const void* kernel) {
+  static std::mutex mutex;
+  static std::unordered_map<const void*, std::unique_ptr<KernelInfo>> infos;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto& slot = infos[kernel];
+  if (!slot) slot = std::make_unique<KernelInfo>();
+  return *slot;
+}
+inline thread_local KernelInfo* running = nullptr;
+inline thread_local bool sequential = false;
+
+// Called by every barrier and shuffle.
+inline void note_sync(const char* what) {
+  if (sequential) {
+    std::fprintf(stderr, "cuda emulation: a kernel reached %s for the first time on a later launch; it cannot be run "
+                         "thread by thread (a barrier behind a condition that every thread skipped before?)\n", what);
+    std::abort();
+  }
+  running->syncs.store(true, std::memory_order_relaxed);
+}
+
 template <typename... P, typename... A>
 void run_kernel(void (*kernel)(P...), dim3 grid, dim3 blk, std::tuple<A...> args) {
   const unsigned n = blk.x * blk.y * blk.z;
+  KernelInfo& info = info_of(reinterpret_cast<const void*>(kernel));
+  if (info.seen && !info.syncs.load()) {
+    sequential = true;
+    for (unsigned bz = 0; bz < grid.z; ++bz)
+      for (unsigned by = 0; by < grid.y; ++by)
+        for (unsigned bx = 0; bx < grid.x; ++bx)
+          for (unsigned t = 0; t < n; ++t) {
+            threadIdx = dim3(t % blk.x, (t / blk.x) % blk.y, t / (blk.x * blk.y));
+            blockIdx = dim3(bx, by, bz);
+            blockDim = blk;
+            gridDim = grid;
+            linear_tid = t;
+            std::apply([&](auto&... a) { kernel(static_cast<P>(a)...); }, args);
+          }
+    sequential = false;
+    return;
+  }
   for (unsigned bz = 0; bz < grid.z; ++bz)
     for (unsigned by = 0; by < grid.y; ++by)
       for (unsigned bx = 0; bx < grid.x; ++bx) {
@@ -205,6 +251,7 @@ void run_kernel(void (*kernel)(P...), dim3 grid, dim3 blk, std::tuple<A...> args
           gridDim = grid;
           block = &b;
           linear_tid = t;
+          running = &info;
           std::apply([&](auto&... a) { kernel(static_cast<P>(a)...); }, args);
           // A thread that has finished no longer counts at later barriers (as a GPU treats exited threads).
           b.warps[t / 32]->bar.arrive_and_drop();
@@ -213,6 +260,7 @@ void run_kernel(void (*kernel)(P...), dim3 grid, dim3 blk, std::tuple<A...> args
         };
         Pool::get().run(n, body);
       }
+  info.seen = true;
 }
 
 // kernel<<<grid, block, shared, stream>>>(args) becomes launch(kernel, grid, block, shared, stream)(args).
@@ -233,6 +281,7 @@ auto launch(void (*kernel)(P...), dim3 grid, dim3 blk, std::size_t shared = 0, c
 
 template <typename T>
 T shuffle(T v, unsigned lane_of_source) {
+  note_sync("a warp shuffle");
   Warp& w = *block->warps[linear_tid / 32];
   uint64_t bits = 0;
   std::memcpy(&bits, &v, sizeof(T));
@@ -248,7 +297,10 @@ T shuffle(T v, unsigned lane_of_source) {
 }  // namespace kn_emu
 
 // --- device functions ---
-inline void __syncthreads() { kn_emu::block->bar.arrive_and_wait(); }
+inline void __syncthreads() {
+  kn_emu::note_sync("__syncthreads");
+  kn_emu::block->bar.arrive_and_wait();
+}
 template <typename T>
 T __shfl_xor_sync(unsigned, T v, int mask) {
   return kn_emu::shuffle(v, (kn_emu::linear_tid % 32) ^ static_cast<unsigned>(mask));
