@@ -228,19 +228,15 @@ Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, 
   const long long stride = splits > 1 ? (long long)m * n : 0;
   const float* ep_bias = splits > 1 ? nullptr : bias;
   const bool ep_relu = splits > 1 ? false : relu, ep_acc = splits > 1 ? false : accumulate;
-  if (tf32) {
-    if (!ta && !tb) sgemm_tf32_kernel<false, false><<<grid, block, 0, stream>>>(m, n, k, a, lda, b, ldb, out, ldo, stride, kps, ep_bias, ep_relu, ep_acc);
-    else if (!ta && tb) sgemm_tf32_kernel<false, true><<<grid, block, 0, stream>>>(m, n, k, a, lda, b, ldb, out, ldo, stride, kps, ep_bias, ep_relu, ep_acc);
-    else if (ta && !tb) sgemm_tf32_kernel<true, false><<<grid, block, 0, stream>>>(m, n, k, a, lda, b, ldb, out, ldo, stride, kps, ep_bias, ep_relu, ep_acc);
-    else sgemm_tf32_kernel<true, true><<<grid, block, 0, stream>>>(m, n, k, a, lda, b, ldb, out, ldo, stride, kps, ep_bias, ep_relu, ep_acc);
-    KN_LAUNCHED(stream, "sgemm_tf32_kernel");
-  } else {
-    if (!ta && !tb) sgemm_kernel<false, false><<<grid, block, 0, stream>>>(m, n, k, a, lda, b, ldb, out, ldo, stride, kps, ep_bias, ep_relu, ep_acc);
-    else if (!ta && tb) sgemm_kernel<false, true><<<grid, block, 0, stream>>>(m, n, k, a, lda, b, ldb, out, ldo, stride, kps, ep_bias, ep_relu, ep_acc);
-    else if (ta && !tb) sgemm_kernel<true, false><<<grid, block, 0, stream>>>(m, n, k, a, lda, b, ldb, out, ldo, stride, kps, ep_bias, ep_relu, ep_acc);
-    else sgemm_kernel<true, true><<<grid, block, 0, stream>>>(m, n, k, a, lda, b, ldb, out, ldo, stride, kps, ep_bias, ep_relu, ep_acc);
-    KN_LAUNCHED(stream, "sgemm_kernel");
-  }
+  // The variant for (transposes, math mode), chosen at run time among the compiled instances.
+  using Kernel = decltype(&sgemm_kernel<false, false>);
+  const Kernel variants[2][2][2] = {
+      {{sgemm_kernel<false, false>, sgemm_kernel<false, true>}, {sgemm_kernel<true, false>, sgemm_kernel<true, true>}},
+      {{sgemm_tf32_kernel<false, false>, sgemm_tf32_kernel<false, true>},
+       {sgemm_tf32_kernel<true, false>, sgemm_tf32_kernel<true, true>}}};
+  const Kernel kernel = variants[tf32][ta][tb];
+  kernel<<<grid, block, 0, stream>>>(m, n, k, a, lda, b, ldb, out, ldo, stride, kps, ep_bias, ep_relu, ep_acc);
+  KN_LAUNCHED(stream, tf32 ? "sgemm_tf32_kernel" : "sgemm_kernel");
   if (splits > 1) {
     const long long mn = (long long)m * n;
     splitk_reduce_kernel<<<CEIL_DIV(mn, 256), 256, 0, stream>>>(m, n, z, partial, c, ldc, bias, relu, accumulate);
