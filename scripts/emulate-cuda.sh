@@ -4,7 +4,8 @@
 # checks them, graphs recorded and replayed), each `kernel<<<...>>>(...)` rewritten as a call, then runs the CUDA
 # suite (every op against the CPU backend, programs as graphs, training on both) and the program suite against
 # it. A functional check of the kernels' indexing, barriers, launchers and host logic; it says nothing of speed
-# or of the GPU's memory model, which `npm run test:gpu` covers on a real GPU. About a minute.
+# or of the GPU's memory model, which `npm run test:gpu` covers on a real GPU. About two minutes.
+#   SANITIZE=1 bash scripts/emulate-cuda.sh   also AddressSanitizer + UBSan over kernels and host code (slower)
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 work=$(mktemp -d)
@@ -20,8 +21,13 @@ for f in cuda/*.cu; do
 done
 ln -s "$repo/node_modules" "$work/node_modules"
 cd "$work"
-echo "== building the CUDA backend for an emulated GPU"
-KERNELNET_CUDA_EMULATE=1 npx cmake-js compile > build.log 2>&1 || { grep -E "error|Error" -A3 build.log | head -40; exit 1; }
+echo "== building the CUDA backend for an emulated GPU${SANITIZE:+ with AddressSanitizer and UBSan}"
+KERNELNET_CUDA_EMULATE=1 KERNELNET_SANITIZE=${SANITIZE:-} npx cmake-js compile > build.log 2>&1 || { grep -E "error|Error" -A3 build.log | head -40; exit 1; }
+if [ -n "${SANITIZE:-}" ]; then # as scripts/sanitize.sh: Node is not instrumented, the addon is
+  export LD_PRELOAD="$(g++ -print-file-name=libasan.so) $(g++ -print-file-name=libubsan.so)"
+  export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:halt_on_error=1:exitcode=86
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=87
+fi
 node -e 'import("./dist/lib/native.js").then(m => { const c = m.native.backends().cuda; if (!c.available) { console.error(c.reason); process.exit(1) } console.log(`cuda backend: ${c.device}`) })'
 status=0 passed=0 failed=0 skipped=0
 num() { sed 's/\x1b\[[0-9;]*m//g' "$1" | grep -E "^\s*$2:" | tail -1 | grep -oE '[0-9]+' || echo 0; }

@@ -13,6 +13,8 @@
 // memsets are recorded; a graph replays them in order.
 //
 // It is a functional model only: no timing, no memory model beyond what real threads give, no warp divergence.
+// Built with AddressSanitizer (SANITIZE=1 scripts/emulate-cuda.sh), it is also a memory checker for the kernels:
+// device buffers are exactly their size, so a kernel reading or writing past one is reported.
 #pragma once
 
 #include <algorithm>
@@ -387,8 +389,8 @@ inline cudaError_t cudaMalloc(void** p, std::size_t bytes) {
   std::lock_guard<std::mutex> lock(h.mutex);
   *p = nullptr;
   if (bytes > kn_emu::kDeviceBytes - h.used) return kn_emu::fail(cudaErrorMemoryAllocation);
-  void* q = std::aligned_alloc(256, (bytes + 255) / 256 * 256);
-  if (!q) return kn_emu::fail(cudaErrorMemoryAllocation);
+  void* q = nullptr;  // exactly `bytes` (256-byte aligned, as cudaMalloc): AddressSanitizer then sees overruns
+  if (posix_memalign(&q, 256, bytes ? bytes : 1) != 0) return kn_emu::fail(cudaErrorMemoryAllocation);
   std::memset(q, 0xA5, bytes);  // like fresh device memory: not zeros
   h.sizes[q] = bytes;
   h.used += bytes;
