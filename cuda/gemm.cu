@@ -16,6 +16,41 @@ namespace {
 
 constexpr int BM = 64, BN = 64, BK = 16, TM = 4, TN = 4, THREADS = 256;
 
+// Loads the BM x BK tile of op(A) at rows m0, depth k0 (zero outside [0, M) x [.., k_end)), handing each element
+// to put(mm, kk, v). Consecutive threads read consecutive addresses of A as stored ([M, K], or [K, M] if TA).
+template <bool TA, typename Put>
+__device__ __forceinline__ void load_a_tile(const float* __restrict__ A, int lda, int M, int m0, int k0, int k_end,
+                                            int tid, Put put) {
+#pragma unroll
+  for (int i = 0; i < (BM * BK) / THREADS; ++i) {
+    const int e = tid + i * THREADS;
+    int mm, kk;
+    if (TA) kk = e / BM, mm = e % BM;
+    else mm = e / BK, kk = e % BK;
+    const int gm = m0 + mm, gk = k0 + kk;
+    float v = 0.0f;
+    if (gm < M && gk < k_end) v = TA ? A[(long long)gk * lda + gm] : A[(long long)gm * lda + gk];
+    put(mm, kk, v);
+  }
+}
+
+// The BK x BN tile of op(B) at depth k0, columns n0, as put(kk, nn, v); B is stored [K, N], or [N, K] if TB.
+template <bool TB, typename Put>
+__device__ __forceinline__ void load_b_tile(const float* __restrict__ B, int ldb, int N, int n0, int k0, int k_end,
+                                            int tid, Put put) {
+#pragma unroll
+  for (int i = 0; i < (BN * BK) / THREADS; ++i) {
+    const int e = tid + i * THREADS;
+    int nn, kk;
+    if (TB) nn = e / BK, kk = e % BK;
+    else kk = e / BN, nn = e % BN;
+    const int gn = n0 + nn, gk = k0 + kk;
+    float v = 0.0f;
+    if (gn < N && gk < k_end) v = TB ? B[(long long)gn * ldb + gk] : B[(long long)gk * ldb + gn];
+    put(kk, nn, v);
+  }
+}
+
 template <bool TA, bool TB>
 __global__ void __launch_bounds__(THREADS)
     sgemm_kernel(int M, int N, int K, const float* __restrict__ A, int lda, const float* __restrict__ B, int ldb,
@@ -33,28 +68,8 @@ __global__ void __launch_bounds__(THREADS)
 
   float acc[TM][TN] = {};
   for (int k0 = k_begin; k0 < k_end; k0 += BK) {
-#pragma unroll
-    for (int i = 0; i < (BM * BK) / THREADS; ++i) {
-      const int e = tid + i * THREADS;
-      int mm, kk;
-      if (TA) kk = e / BM, mm = e % BM;  // stored A is [K, M]: consecutive threads read consecutive m
-      else mm = e / BK, kk = e % BK;     // stored A is [M, K]: consecutive threads read consecutive k
-      const int gm = m0 + mm, gk = k0 + kk;
-      float v = 0.0f;
-      if (gm < M && gk < k_end) v = TA ? A[(long long)gk * lda + gm] : A[(long long)gm * lda + gk];
-      As[kk][mm] = v;
-    }
-#pragma unroll
-    for (int i = 0; i < (BN * BK) / THREADS; ++i) {
-      const int e = tid + i * THREADS;
-      int nn, kk;
-      if (TB) nn = e / BK, kk = e % BK;  // stored B is [N, K]
-      else kk = e / BN, nn = e % BN;     // stored B is [K, N]
-      const int gn = n0 + nn, gk = k0 + kk;
-      float v = 0.0f;
-      if (gn < N && gk < k_end) v = TB ? B[(long long)gn * ldb + gk] : B[(long long)gk * ldb + gn];
-      Bs[kk][nn] = v;
-    }
+    load_a_tile<TA>(A, lda, M, m0, k0, k_end, tid, [&](int mm, int kk, float v) { As[kk][mm] = v; });
+    load_b_tile<TB>(B, ldb, N, n0, k0, k_end, tid, [&](int kk, int nn, float v) { Bs[kk][nn] = v; });
     __syncthreads();
 #pragma unroll
     for (int kk = 0; kk < BK; ++kk) {
@@ -114,28 +129,8 @@ __global__ void __launch_bounds__(THREADS)
   wmma::fill_fragment(acc[0], 0.0f);
   wmma::fill_fragment(acc[1], 0.0f);
   for (int k0 = k_begin; k0 < k_end; k0 += BK) {
-#pragma unroll
-    for (int i = 0; i < (BM * BK) / THREADS; ++i) {
-      const int e = tid + i * THREADS;
-      int mm, kk;
-      if (TA) kk = e / BM, mm = e % BM;
-      else mm = e / BK, kk = e % BK;
-      const int gm = m0 + mm, gk = k0 + kk;
-      float v = 0.0f;
-      if (gm < M && gk < k_end) v = TA ? A[(long long)gk * lda + gm] : A[(long long)gm * lda + gk];
-      As[mm * LDA + kk] = v;
-    }
-#pragma unroll
-    for (int i = 0; i < (BN * BK) / THREADS; ++i) {
-      const int e = tid + i * THREADS;
-      int nn, kk;
-      if (TB) nn = e / BK, kk = e % BK;
-      else kk = e / BN, nn = e % BN;
-      const int gn = n0 + nn, gk = k0 + kk;
-      float v = 0.0f;
-      if (gn < N && gk < k_end) v = TB ? B[(long long)gn * ldb + gk] : B[(long long)gk * ldb + gn];
-      Bs[kk * LDB + nn] = v;
-    }
+    load_a_tile<TA>(A, lda, M, m0, k0, k_end, tid, [&](int mm, int kk, float v) { As[mm * LDA + kk] = v; });
+    load_b_tile<TB>(B, ldb, N, n0, k0, k_end, tid, [&](int kk, int nn, float v) { Bs[kk * LDB + nn] = v; });
     __syncthreads();
 #pragma unroll
     for (int kk = 0; kk < BK; kk += 8) {
