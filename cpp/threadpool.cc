@@ -25,7 +25,9 @@ class Pool {
     std::lock_guard<std::mutex> job(job_mutex_);
     stop();
     stopping_ = false;
-    for (int i = 1; i < n; ++i) workers_.emplace_back([this, i] { loop(i); });
+    // A new worker waits for the next job, not the last one: starting from generation 0 it would run the
+    // finished job again, through a null fn_.
+    for (int i = 1; i < n; ++i) workers_.emplace_back([this, i, seen = generation_] { loop(i, seen); });
   }
 
   void run(std::size_t n, const std::function<void(std::size_t, std::size_t, int)>& fn) {
@@ -63,8 +65,7 @@ class Pool {
     tl_index = -1;
   }
 
-  void loop(int i) {
-    unsigned long seen = 0;
+  void loop(int i, unsigned long seen) {
     for (;;) {
       {
         std::unique_lock<std::mutex> lk(m_);
