@@ -428,16 +428,29 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
   return o;
 }
 
-// synchronize(device?): waits for the queued work of a backend (default: the environment's).
-void Synchronize(const Napi::CallbackInfo& info) {
-  Args a(info, "synchronize");
+// The backend named by the optional device argument i (default: the environment's), for calls that act on a
+// whole backend and so are refused while ops are being recorded.
+Backend* backend_arg(Args& a, const Napi::CallbackInfo& info, int i) {
   Backend* be = a.data().backend;
-  if (info.Length() > 0 && !info[0].IsUndefined()) {
-    be = a.choice(0, "device", {"cpu", "cuda"}) == "cpu" ? &cpu_backend() : a.data().cuda;
+  if (info.Length() > (std::size_t)i && !info[i].IsUndefined()) {
+    be = a.choice(i, "device", {"cpu", "cuda"}) == "cpu" ? &cpu_backend() : a.data().cuda;
     if (!be) a.fail("ERR_KERNELNET_DEVICE", "no CUDA device is usable: " + a.data().cuda_reason);
   }
   if (a.data().recording) a.fail("ERR_KERNELNET_STATE", "not allowed while ops are being recorded");
-  check_status(info.Env(), be->synchronize());
+  return be;
+}
+
+// synchronize(device?): waits for the queued work of a backend (default: the environment's).
+void Synchronize(const Napi::CallbackInfo& info) {
+  Args a(info, "synchronize");
+  check_status(info.Env(), backend_arg(a, info, 0)->synchronize());
+}
+
+// profile(on, device?): starts or stops a profiler's collection range (cudaProfilerStart/Stop on CUDA).
+void Profile(const Napi::CallbackInfo& info) {
+  Args a(info, "profile");
+  const bool on = a.boolean(0, "on");
+  check_status(info.Env(), backend_arg(a, info, 1)->profile(on));
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -474,6 +487,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("backend", Napi::Function::New<BackendInfo>(env, "backend"));
   exports.Set("backends", Napi::Function::New<Backends>(env, "backends"));
   exports.Set("synchronize", Napi::Function::New<Synchronize>(env, "synchronize"));
+  exports.Set("profile", Napi::Function::New<Profile>(env, "profile"));
   exports.Set("numThreads", Napi::Function::New<NumThreads>(env, "numThreads"));
   exports.Set("version", Napi::Function::New<Version>(env, "version"));
   exports.Set("cpuPeakGflops", Napi::Function::New<CpuPeakGflops>(env, "cpuPeakGflops"));

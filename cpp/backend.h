@@ -95,6 +95,9 @@ class Backend {
   virtual bool tf32() const { return false; }
   // Waits for all queued work (a no-op on the CPU, whose ops are synchronous).
   virtual Status synchronize() { return Status::Ok(); }
+  // Marks where a profiler collects (CUDA: cudaProfilerStart/Stop, for `ncu --profile-from-start off`), after
+  // waiting for the queued work so the range holds exactly the launches made inside it. A no-op on the CPU.
+  virtual Status profile(bool on) { return Status::Ok(); }
   // Recorded ops as a Program. By default run() replays them; CUDA captures them into a CUDA graph, so one
   // launch runs the whole sequence (replaying them where capture is not possible, with the reason).
   virtual std::unique_ptr<Program> compile(std::vector<Op> ops);

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <vector>
 
+#include <cuda_profiler_api.h>
+
 #include "cuda_backend.cuh"
 #include "gemm.cuh"
 #include "permutation.h"
@@ -89,6 +91,13 @@ Status CudaBackend::download(void* dst, const void* src, std::size_t bytes) {
 Status CudaBackend::synchronize() {
   std::lock_guard<std::mutex> lock(mutex_);
   KN_CUDA(cudaStreamSynchronize(stream_));
+  return Status::Ok();
+}
+
+Status CudaBackend::profile(bool on) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  KN_CUDA(cudaStreamSynchronize(stream_));
+  KN_CUDA(on ? cudaProfilerStart() : cudaProfilerStop());
   return Status::Ok();
 }
 

@@ -32,6 +32,7 @@ class CudaBackend final : public Backend {
   Status download(void* dst, const void* src, std::size_t bytes) override;
   Status fill(float* dst, float value, std::size_t count) override;
   Status synchronize() override;
+  Status profile(bool on) override;
 
   Status conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* y,
                         bool relu) override;

@@ -113,6 +113,11 @@ export interface Native {
   };
   /** Waits for the queued work of a backend (default: the environment's). */
   synchronize(device?: Device): void;
+  /**
+   * Starts (true) or stops (false) a profiler's collection range after waiting for the queued work: on CUDA
+   * cudaProfilerStart/Stop, which `ncu --profile-from-start off` honours; a no-op on the CPU.
+   */
+  profile(on: boolean, device?: Device): void;
   numThreads(n?: number): number;
   cpuKernel(): string;
   /** The CPU's measured FMA peak over all threads, GFLOP/s, measured for about `seconds`. */
