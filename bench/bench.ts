@@ -6,12 +6,16 @@
 // DataLoader, GFLOP/s and GB/s as percentages of the card's datasheet FP32 peak and DRAM bandwidth, and the
 // end-to-end time over whole 60,000-image epochs.
 //
-//   npm run bench -- [--steps N] [--reps N] [--no-torch] [--json FILE]
+// --torch-loaders picks PyTorch's GPU runs (tensor: data on the GPU; dataloader: a DataLoader); --scaling
+// 1,2,4,8 also times fit() on the CPU backend at each of those thread counts, to show how it scales.
+//
+//   npm run bench -- [--steps N] [--reps N] [--no-torch] [--torch-loaders tensor,dataloader]
+//                    [--scaling 1,2,4,...] [--json FILE]
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { backend, loadMnist, toCategorical } from '../lib/index.js';
+import { backend, loadMnist, toCategorical, type Tensor } from '../lib/index.js';
 import { native, type NativeTensor } from '../lib/native.js';
 import { seedModel } from '../test/helpers.js';
 
@@ -20,6 +24,8 @@ const { values: opts } = parseArgs({
     steps: { type: 'string' }, // default: 40 batches on the CPU, a whole epoch (469) on a GPU
     reps: { type: 'string', default: '7' },
     'no-torch': { type: 'boolean', default: false },
+    'torch-loaders': { type: 'string', default: 'tensor,dataloader' },
+    scaling: { type: 'string' },
     json: { type: 'string' },
   },
 });
@@ -27,6 +33,15 @@ const B = 128;
 const info = backend();
 const gpu = info.name === 'cuda';
 const steps = Number(opts.steps ?? (gpu ? Math.ceil(60000 / B) : 40)), reps = Number(opts.reps);
+const list = (name: string, v: string, ok: (x: string) => boolean) => {
+  const xs = v.split(',').filter(Boolean);
+  const bad = xs.find(x => !ok(x));
+  if (bad !== undefined || !xs.length) throw new Error(`--${name} expects a comma-separated list, received '${v}'`);
+  return xs;
+};
+const torchLoaders = list('torch-loaders', opts['torch-loaders'], x => x === 'tensor' || x === 'dataloader');
+const scaling = opts.scaling === undefined ? [] : list('scaling', opts.scaling, x => /^[1-9]\d*$/.test(x)).map(Number);
+if (scaling.length && gpu) throw new Error('--scaling measures the CPU backend: run it with KERNELNET_BACKEND=cpu');
 const FLOP_PER_IMAGE = 71.6e6; // forward + backward of the seed model, per training image
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -112,28 +127,50 @@ console.log(`${'sum of ops'.padEnd(18)}${totalMs.toFixed(2).padStart(9)}${opsGfl
 for (const t of made) t.dispose();
 
 // End to end: fit() on real MNIST, timed over whole epochs of `steps` batches (after a warm-up epoch).
+/**
+ * Median milliseconds of 3 epochs of fit() on the seed model over `images` and `labels`, after a warm-up epoch,
+ * with how its full-batch steps ran and the memory held while the model was alive.
+ */
+async function timeEpochs(images: Tensor, labels: Tensor) {
+  const model = seedModel(1);
+  await model.fit(images, labels, { batchSize: B, epochs: 1, verbose: 0 });
+  const epochMs: number[] = [];
+  for (let r = 0; r < 3; ++r) {
+    const t0 = performance.now();
+    await model.fit(images, labels, { batchSize: B, epochs: 1, verbose: 0 });
+    epochMs.push(performance.now() - t0);
+  }
+  const run = { ms: median(epochMs), stepRun: model.lastStepProgram, memory: native.stats() };
+  model.dispose();
+  return run;
+}
 const { train } = loadMnist(undefined, { trainLimit: Math.min(steps * B, 60000), testLimit: 0 });
 const images = train.images.shape[0];
 const y = toCategorical(train.labels, 10);
-const model = seedModel(1);
-await model.fit(train.images, y, { batchSize: B, epochs: 1, verbose: 0 });
-const epochMs: number[] = [];
-for (let r = 0; r < 3; ++r) {
-  const t0 = performance.now();
-  await model.fit(train.images, y, { batchSize: B, epochs: 1, verbose: 0 });
-  epochMs.push(performance.now() - t0);
-}
-const imagesPerSecond = images / (median(epochMs) / 1e3);
+const { ms: epochMs, stepRun, memory } = await timeEpochs(train.images, y);
+const imagesPerSecond = images / (epochMs / 1e3);
 const secondsPerEpoch = 60000 / imagesPerSecond;
 const gflops = (imagesPerSecond * FLOP_PER_IMAGE) / 1e9;
-const stepRun = model.lastStepProgram;
-const memory = native.stats();
 console.log(`kernelnet training (fit, batch ${B}, ${images} images, median of 3 epochs): ${imagesPerSecond.toFixed(0)} images/s, ` +
-  `${secondsPerEpoch.toFixed(gpu ? 3 : 1)} s per 60,000-image epoch, ${(median(epochMs) / Math.ceil(images / B)).toFixed(3)} ms per step, ` +
+  `${secondsPerEpoch.toFixed(gpu ? 3 : 1)} s per 60,000-image epoch, ${(epochMs / Math.ceil(images / B)).toFixed(3)} ms per step, ` +
   `${gflops.toFixed(1)} GFLOP/s (${pct(gflops)} of peak)`);
 console.log(`  full-batch steps: ${stepRun ? `one recorded program of ${stepRun.ops} ops${stepRun.graph ? ', a CUDA graph launch' : ` (${stepRun.reason})`}` : 'op by op'}; ` +
   `memory: ${(memory.bytesInUse / 2 ** 20).toFixed(1)} MiB of tensors + ${(memory.scratchBytes / 2 ** 20).toFixed(1)} MiB of scratch`);
-model.dispose();
+
+// How the CPU backend scales with threads: fit() over 10 batches at each thread count.
+const scaled: { threads: number; imagesPerSecond: number; speedup: number }[] = [];
+if (scaling.length) {
+  const all = native.numThreads();
+  const small = loadMnist(undefined, { trainLimit: 10 * B, testLimit: 0 }).train;
+  const smallY = toCategorical(small.labels, 10);
+  for (const threads of scaling) {
+    native.numThreads(threads);
+    const ips = small.images.shape[0] / ((await timeEpochs(small.images, smallY)).ms / 1e3);
+    scaled.push({ threads: native.numThreads(), imagesPerSecond: ips, speedup: ips / (scaled[0]?.imagesPerSecond ?? ips) });
+    console.log(`  ${String(native.numThreads()).padStart(3)} threads: ${ips.toFixed(0).padStart(6)} images/s (${scaled.at(-1)!.speedup.toFixed(2)}x ${scaled[0].threads} thread${scaled[0].threads > 1 ? 's' : ''})`);
+  }
+  native.numThreads(all);
+}
 
 interface TorchRun { imagesPerSecond: number; secondsPerEpoch: number; threads: number; torch: string; gpu?: string }
 const torch: Record<string, TorchRun> = {};
@@ -142,7 +179,7 @@ if (!opts['no-torch']) {
   // Debian's python3-torch lives under /usr/bin/python3; elsewhere (a CUDA machine) the python3 on PATH.
   const python = gpu ? 'python3' : '/usr/bin/python3';
   const runs = gpu
-    ? [['data on the GPU', ['--device', 'cuda', '--loader', 'tensor']], ['DataLoader', ['--device', 'cuda', '--loader', 'dataloader']]] as const
+    ? torchLoaders.map(l => [l === 'tensor' ? 'data on the GPU' : 'DataLoader', ['--device', 'cuda', '--loader', l]] as const)
     : [['default threads', ['--threads', 'default']], ['all cores', ['--threads', 'all']]] as const;
   for (const [label, extra] of runs) {
     const r = spawnSync(python, [script, '--steps', String(Math.ceil(images / B)), '--batch-size', String(B), '--repeats', '3', ...extra], { encoding: 'utf8' });
@@ -160,5 +197,5 @@ if (!opts['no-torch']) {
 if (opts.json)
   writeFileSync(opts.json, JSON.stringify({
     backend: info, peakGflops: peak, peakGBs, batch: B, ops: table, images, imagesPerSecond, secondsPerEpoch, gflops,
-    stepProgram: stepRun, memory: { bytesInUse: memory.bytesInUse, scratchBytes: memory.scratchBytes }, torch,
+    stepProgram: stepRun, memory: { bytesInUse: memory.bytesInUse, scratchBytes: memory.scratchBytes }, torch, scaling: scaled,
   }, null, 2) + '\n');

@@ -1,7 +1,7 @@
 // Summarises an Nsight Compute report, exported as CSV (`ncu --csv --page details ...`), per kernel: launches,
 // total and mean time, ncu's speed-of-light throughputs (SM and memory, as % of the device's peak), achieved
-// occupancy, registers, and what limits the kernel by those figures. bench/gpu-check.sh runs it on a profile of
-// training steps and puts the top kernels in the GPU record.
+// occupancy, registers, and what limits the kernel by those figures. bench/gpu-check.ts runs it on a profile of
+// a training step and puts the top kernels in the GPU record.
 //
 //   node dist/bench/ncu-summary.js REPORT.csv [--top N] [--json FILE]
 import { readFileSync, writeFileSync } from 'node:fs';

@@ -26,7 +26,7 @@ if (opts.backend !== undefined) {
   if (opts.backend !== 'cpu' && opts.backend !== 'cuda') throw new Error(`--backend expects cpu or cuda, received '${opts.backend}'`);
   process.env.KERNELNET_BACKEND = opts.backend; // read when the addon loads, below
 }
-const { Sequential, Conv2D, MaxPooling2D, Dropout, Flatten, Dense, Adadelta, loadMnist, toCategorical, backend } =
+const { Sequential, Conv2D, MaxPooling2D, Dropout, Flatten, Dense, Adadelta, loadMnist, toCategorical, backend, memory } =
   await import('../lib/index.js');
 
 const batchSize = int('batch-size', opts['batch-size'])!;
@@ -68,6 +68,7 @@ const history = await model.fit(xTrain, yTrain, {
   batchSize, epochs, verbose: 1, validationData: [xTest, yTest],
   callbacks: { onEpochEnd: () => { const t = performance.now(); epochSeconds.push((t - t0) / 1e3); t0 = t; } },
 });
+const held = memory(); // the model's buffers for both batch sizes are alive: what training holds at its peak
 const score = model.evaluate(xTest, yTest, { verbose: 0 });
 console.log('Test loss:', score[0]);
 console.log('Test accuracy:', score[1]);
@@ -76,7 +77,7 @@ if (opts.json) {
   writeFileSync(opts.json, JSON.stringify({
     history: history.history, testLoss: score[0], testAccuracy: score[1],
     secondsPerEpoch: epochSeconds, backend: backend(), seed: model.seed, batchSize, epochs,
-    trainSamples: xTrain.shape[0],
+    trainSamples: xTrain.shape[0], memory: { bytesInUse: held.bytesInUse, scratchBytes: held.scratchBytes },
   }, null, 2) + '\n');
   console.log('wrote', opts.json);
 }
