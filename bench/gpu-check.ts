@@ -1,6 +1,6 @@
-// The GPU check (`npm run test:gpu`), in two modes sized to fit 15 minutes of a rented GPU machine (its
-// start, copying the files over and a rerun included), each part in its own process group under its own limit and all under
-// one budget. The record, bench/results/gpu-<mode>-<date>-<commit>.json, is rewritten after every part, so a
+// The GPU check (`npm run test:gpu`), in two modes sized to fit 15 minutes of a rented GPU machine (its start,
+// copying the files over and a rerun included), each part in its own process group under its own limit and all
+// under one budget. The record, bench/results/gpu-<mode>-<date>-<commit>.json, is rewritten after every part, so a
 // part that fails or hangs, or the whole run being cut short, still leaves what ran recorded, with each part's
 // status (ok, failed, timeout, skipped, not run), limit, seconds, summary and last lines of output.
 //
