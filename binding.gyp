@@ -8,7 +8,7 @@
         "cpp/cpu_loss.cc", "cpp/cpu_optim.cc", "cpp/program.cc", "cpp/recording.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "cpp"],
-      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_CPP_EXCEPTIONS_ALL",
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_CPP_EXCEPTIONS_ALL", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS",
                   "KERNELNET_VERSION=<!(node -p \"JSON.stringify(require('./package.json').version)\")"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
