@@ -381,19 +381,24 @@ std::string cpu_device_name() {
   return "CPU, " + std::to_string(num_threads()) + " threads, " + gemm_kernel_name() + " GEMM";
 }
 
-// CUDA where a device and driver answer, else the CPU, with the reason; KERNELNET_BACKEND=cpu|cuda forces one.
-void choose_backend(Napi::Env env, EnvData& d) {
+// CUDA where a device and driver answer, else the CPU, with the reason; KERNELNET_BACKEND=cpu|cuda forces one,
+// and forcing one that cannot run sets choice_error, which every call then throws.
+void choose_backend(EnvData& d) {
   const char* forced = std::getenv("KERNELNET_BACKEND");
   const std::string f = forced ? forced : "";
-  if (!f.empty() && f != "cpu" && f != "cuda")
-    throw_error(env, "ERR_KERNELNET_BACKEND", "KERNELNET_BACKEND must be 'cpu' or 'cuda' but is '" + f + "'");
+  if (!f.empty() && f != "cpu" && f != "cuda") {
+    d.choice_error = "KERNELNET_BACKEND must be 'cpu' or 'cuda' but is '" + f + "'";
+    return;
+  }
 #ifdef KERNELNET_WITH_CUDA
   d.cuda = cuda_backend(&d.cuda_device, &d.cuda_reason);
 #else
   d.cuda_reason = "this build of kernelnet has no CUDA backend (it was built where nvcc was not found, or as the CPU-only fallback)";
 #endif
-  if (f == "cuda" && !d.cuda)
-    throw_error(env, "ERR_KERNELNET_BACKEND", "KERNELNET_BACKEND=cuda, but the CUDA backend cannot run: " + d.cuda_reason + "; unset KERNELNET_BACKEND to use the CPU backend");
+  if (f == "cuda" && !d.cuda) {
+    d.choice_error = "KERNELNET_BACKEND=cuda, but the CUDA backend cannot run: " + d.cuda_reason + "; unset KERNELNET_BACKEND to use the CPU backend";
+    return;
+  }
   if (d.cuda && f != "cpu") {
     d.backend = d.cuda;
     d.backend_name = "cuda";
@@ -405,6 +410,27 @@ void choose_backend(Napi::Env env, EnvData& d) {
   d.backend_name = "cpu";
   d.device = cpu_device_name();
   d.reason = f == "cpu" ? "forced by KERNELNET_BACKEND=cpu" : d.cuda_reason;
+}
+
+}  // namespace
+
+void ensure_backend(Napi::Env env, EnvData& d) {
+  if (!d.chosen) {
+    d.chosen = true;
+    choose_backend(d);
+  }
+  if (!d.choice_error.empty()) throw_error(env, "ERR_KERNELNET_BACKEND", d.choice_error);
+}
+
+namespace {
+
+// setErrorFactory(makeError): from now on every error this environment throws is makeError(code, message,
+// props), lib/errors.ts's, so it has kernelnet's classes. lib/native.ts calls it first thing.
+void SetErrorFactory(const Napi::CallbackInfo& info) {
+  EnvData* data = info.Env().GetInstanceData<EnvData>();
+  if (!data || !info[0].IsFunction())
+    throw_error(info.Env(), "ERR_KERNELNET_ARG", "setErrorFactory: expected a function", true);
+  data->make_error = Napi::Persistent(info[0].As<Napi::Function>());
 }
 
 // backends(): what each backend would run on, and whether it can.
@@ -430,12 +456,8 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
 
 // The backend named by the optional device argument i (default: the environment's), for calls that act on a
 // whole backend and so are refused while ops are being recorded.
-Backend* backend_arg(Args& a, const Napi::CallbackInfo& info, int i) {
-  Backend* be = a.data().backend;
-  if (info.Length() > (std::size_t)i && !info[i].IsUndefined()) {
-    be = a.choice(i, "device", {"cpu", "cuda"}) == "cpu" ? &cpu_backend() : a.data().cuda;
-    if (!be) a.fail("ERR_KERNELNET_DEVICE", "no CUDA device is usable: " + a.data().cuda_reason);
-  }
+Backend* backend_arg(Args& a, int i) {
+  Backend* be = a.device(i);
   if (a.data().recording) a.fail("ERR_KERNELNET_STATE", "not allowed while ops are being recorded");
   return be;
 }
@@ -443,22 +465,21 @@ Backend* backend_arg(Args& a, const Napi::CallbackInfo& info, int i) {
 // synchronize(device?): waits for the queued work of a backend (default: the environment's).
 void Synchronize(const Napi::CallbackInfo& info) {
   Args a(info, "synchronize");
-  check_status(info.Env(), backend_arg(a, info, 0)->synchronize());
+  check_status(info.Env(), backend_arg(a, 0)->synchronize());
 }
 
 // profile(on, device?): starts or stops a profiler's collection range (cudaProfilerStart/Stop on CUDA).
 void Profile(const Napi::CallbackInfo& info) {
   Args a(info, "profile");
   const bool on = a.boolean(0, "on");
-  check_status(info.Env(), backend_arg(a, info, 1)->profile(on));
+  check_status(info.Env(), backend_arg(a, 1)->profile(on));
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new EnvData();
   data->registry = std::make_shared<Registry>();
   data->registry->env = env;
-  env.SetInstanceData<EnvData>(data);  // deleted with the environment
-  choose_backend(env, *data);
+  env.SetInstanceData<EnvData>(data);  // deleted with the environment; the backend is chosen at first use
   Napi::Function ctor = TensorHandle::Define(env);
   data->tensor_ctor = Napi::Persistent(ctor);
   // Frees every buffer still alive when the environment (a worker or the process) shuts down.
@@ -466,6 +487,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.AddCleanupHook([registry]() { registry->release_all(); });
 
   exports.Set("Tensor", ctor);
+  exports.Set("setErrorFactory", Napi::Function::New<SetErrorFactory>(env, "setErrorFactory"));
   exports.Set("conv2dForward", Napi::Function::New<Conv2dForward>(env, "conv2dForward"));
   exports.Set("conv2dBackward", Napi::Function::New<Conv2dBackward>(env, "conv2dBackward"));
   exports.Set("maxPool2dForward", Napi::Function::New<MaxPool2dForward>(env, "maxPool2dForward"));

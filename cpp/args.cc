@@ -4,16 +4,37 @@
 
 namespace kn {
 
-void throw_error(Napi::Env env, const char* code, const std::string& message, bool type_error) {
+namespace {
+
+[[noreturn]] void throw_coded(Napi::Env env, const char* code, const std::string& message, bool type_error,
+                              const char* cuda_error) {
+  EnvData* data = env.GetInstanceData<EnvData>();
+  if (data && !data->make_error.IsEmpty()) {
+    Napi::Object props = Napi::Object::New(env);
+    if (cuda_error) props.Set("cudaError", Napi::String::New(env, cuda_error));
+    // If JavaScript cannot run any more (a terminating worker) this call fails and throws instead: the error
+    // is dropped on the way out (NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS), never aborting the process.
+    Napi::Value e = data->make_error.Call({Napi::String::New(env, code), Napi::String::New(env, message), props});
+    throw Napi::Error(env, e);
+  }
   Napi::Error e = type_error ? Napi::TypeError::New(env, message) : Napi::Error::New(env, message);
   e.Set("code", Napi::String::New(env, code));
+  if (cuda_error) e.Set("cudaError", Napi::String::New(env, cuda_error));
   throw e;
 }
 
+}  // namespace
+
+void throw_error(Napi::Env env, const char* code, const std::string& message, bool type_error) {
+  throw_coded(env, code, message, type_error, nullptr);
+}
+
+// A backend's Status: kernelnet's own codes pass through; a CUDA error name becomes ERR_KERNELNET_CUDA (or
+// ERR_KERNELNET_OOM for an allocation) with the name as the error's cudaError.
 void throw_status(Napi::Env env, const Status& st) {
-  Napi::Error e = Napi::Error::New(env, st.message + " failed: " + st.code);
-  e.Set("code", Napi::String::New(env, st.code));
-  throw e;
+  if (st.code.rfind("ERR_KERNELNET_", 0) == 0) throw_coded(env, st.code.c_str(), st.message, false, nullptr);
+  const char* code = st.code == "cudaErrorMemoryAllocation" ? "ERR_KERNELNET_OOM" : "ERR_KERNELNET_CUDA";
+  throw_coded(env, code, st.message + " failed: " + st.code, false, st.code.c_str());
 }
 
 std::string shape_string(const std::vector<int64_t>& shape) {
@@ -61,6 +82,14 @@ std::string describe_value(const Napi::Value& v) {
 Args::Args(const Napi::CallbackInfo& info, const char* op) : info_(info), op_(op) {
   data_ = info.Env().GetInstanceData<EnvData>();
   if (!data_) throw_error(info.Env(), "ERR_KERNELNET_DEVICE", std::string(op) + ": kernelnet is not initialised in this environment");
+  ensure_backend(info.Env(), *data_);
+}
+
+Backend* Args::device(int i) {
+  if (info_.Length() <= static_cast<std::size_t>(i) || info_[i].IsUndefined()) return data_->backend;
+  if (choice(i, "device", {"cpu", "cuda"}) == "cpu") return &cpu_backend();
+  if (!data_->cuda) fail("ERR_KERNELNET_DEVICE", "no CUDA device is usable: " + data_->cuda_reason);
+  return data_->cuda;
 }
 
 void Args::fail(const char* code, const std::string& what, bool type_error) const {

@@ -6,6 +6,9 @@
 //   ERR_KERNELNET_DISPOSED  a tensor used after dispose()
 //   ERR_KERNELNET_DEVICE    tensors from another environment or backend
 //   ERR_KERNELNET_OOM       an allocation failed (the process and other tensors stay usable)
+//   ERR_KERNELNET_CUDA      a CUDA call failed (the error's `cudaError` property names it)
+// lib/errors.ts holds the table of codes; once lib/native.ts has handed over its makeError, every error
+// thrown here is made by it, so it is of the same class as the TypeScript layer's.
 #pragma once
 #include <napi.h>
 
@@ -21,6 +24,8 @@ namespace kn {
 
 [[noreturn]] void throw_error(Napi::Env env, const char* code, const std::string& message, bool type_error = false);
 [[noreturn]] void throw_status(Napi::Env env, const Status& st);
+// Chooses the environment's backend at its first use (defined in addon.cc); throws if a forced one cannot run.
+void ensure_backend(Napi::Env env, EnvData& d);
 std::string describe_value(const Napi::Value& v);
 std::string shape_string(const std::vector<int64_t>& shape);
 
@@ -46,6 +51,8 @@ class Args {
   bool boolean(int i, const char* name);
   std::string choice(int i, const char* name, std::initializer_list<const char*> allowed);
   std::vector<TensorHandle*> tensor_array(int i, const char* name);
+  // The backend named by the optional device argument i ('cpu' | 'cuda'), else the environment's.
+  Backend* device(int i);
 
   // Shape guards: dims of -1 match anything.
   void expect(TensorHandle* t, const char* name, DType dtype, std::initializer_list<int64_t> dims,

@@ -85,20 +85,10 @@ class ProgramHandle : public Napi::ObjectWrap<ProgramHandle> {
   std::string device_;
 };
 
-Backend* device_arg(Args& a, int i) {
-  EnvData& d = a.data();
-  if (i >= 0 && !a.value(i).IsUndefined()) {
-    if (a.choice(i, "device", {"cpu", "cuda"}) == "cpu") return &cpu_backend();
-    if (!d.cuda) a.fail("ERR_KERNELNET_DEVICE", "no CUDA device is usable: " + d.cuda_reason);
-    return d.cuda;
-  }
-  return d.backend;
-}
-
 // record(device?): starts recording the ops on a backend (default: the environment's).
 void Record(const Napi::CallbackInfo& info) {
   Args a(info, "record");
-  Backend* be = device_arg(a, 0);
+  Backend* be = a.device(0);
   if (a.data().recording) a.fail("ERR_KERNELNET_STATE", "already recording; call endRecord() first");
   a.data().recording = std::make_unique<Recording>();
   a.data().recording->backend = be;

@@ -92,12 +92,7 @@ TensorHandle::TensorHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Te
       return;
     }
   }
-  Backend* backend = data.backend;
-  if (info.Length() > 3 && !info[3].IsUndefined()) {
-    const std::string device = args.choice(3, "device", {"cpu", "cuda"});
-    backend = device == "cpu" ? &cpu_backend() : data.cuda;
-    if (!backend) args.fail("ERR_KERNELNET_DEVICE", "no CUDA device is usable: " + data.cuda_reason);
-  }
+  Backend* backend = args.device(3);
   const std::size_t bytes = size_ * 4;
   buffer_ = std::make_shared<Buffer>();
   buffer_->backend = backend;

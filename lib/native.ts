@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LoadError, makeError } from './errors.js';
 
 export type DType = 'float32' | 'int32';
 export type Padding = 'valid' | 'same';
@@ -124,6 +125,8 @@ export interface Native {
   cpuPeakGflops(seconds: number): number;
   /** The package version the binary was built from. */
   version(): string;
+  /** Hands the addon lib/errors.ts's makeError: every error it throws is then one of kernelnet's classes. */
+  setErrorFactory(makeError: (code: string, message: string, props?: Record<string, unknown>) => Error): void;
 }
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -155,14 +158,15 @@ function load(): { addon: Native; binary: NativeBinary } {
     try {
       addon = require(c.path) as Native;
     } catch (err) {
-      // The binary loaded but refused the forced backend (KERNELNET_BACKEND): that is the user's answer.
-      if ((err as { code?: string }).code === 'ERR_KERNELNET_BACKEND') throw err;
       loadError ??= err as Error;
       tried.push(`${c.kind} ${c.path}: ${(err as Error).message.split('\n')[0]}`);
       continue;
     }
     const built = typeof addon.version === 'function' ? addon.version() : 'unknown';
-    if (built === packageVersion) return { addon, binary: { kind: c.kind, path: c.path, version: built } };
+    if (built === packageVersion) {
+      addon.setErrorFactory(makeError);
+      return { addon, binary: { kind: c.kind, path: c.path, version: built } };
+    }
     tried.push(`${c.kind} ${c.path}: built for kernelnet ${built}, this is ${packageVersion} (stale, skipped)`);
   }
   const solutions: string[] = [];
@@ -174,9 +178,8 @@ function load(): { addon: Native; binary: NativeBinary } {
   if (loadError && /GLIBC|GLIBCXX/.test(loadError.message))
     solutions.push('this system\'s C/C++ runtime is older than the prebuild needs (glibc 2.34, libstdc++ of GCC 12): build from source');
   solutions.push('build from source: `npm rebuild kernelnet` (needs cmake and a C++17 compiler, or node-gyp\'s toolchain; nvcc on PATH adds the CUDA backend)');
-  const err = new Error(`kernelnet: could not load the native addon.\nTried:\n${tried.map(t => `  - ${t}`).join('\n')}\n` +
-    `Possible solutions:\n${solutions.map(t => `  - ${t}`).join('\n')}`, { cause: loadError });
-  throw Object.assign(err, { code: 'ERR_KERNELNET_LOAD' });
+  throw new LoadError(`kernelnet: could not load the native addon.\nTried:\n${tried.map(t => `  - ${t}`).join('\n')}\n` +
+    `Possible solutions:\n${solutions.map(t => `  - ${t}`).join('\n')}`, 'ERR_KERNELNET_LOAD', { cause: loadError });
 }
 
 export interface NativeBinary {
@@ -190,6 +193,9 @@ const loaded = load();
 
 /** The loaded addon. */
 export const native: Native = loaded.addon;
+// The backend is chosen here, at import, so that a KERNELNET_BACKEND that cannot run is reported now (a
+// DeviceError, ERR_KERNELNET_BACKEND) rather than at the first op.
+native.backend();
 
 /** Which binary was loaded, and from where. */
 export function nativeBinary(): NativeBinary {

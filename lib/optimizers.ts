@@ -3,7 +3,8 @@
 import { native, type NativeTensor } from './native.js';
 import type { Param } from './layers.js';
 import { empty } from './tensor.js';
-import { numberIn, stateError } from './validate.js';
+import { stateError } from './errors.js';
+import { numberIn } from './validate.js';
 
 export interface AdadeltaArgs {
   /** Default 1.0, as in Keras 2 and the mnist_cnn example (tf.keras's 0.001 trains far slower). */

@@ -1,6 +1,7 @@
 // The public Tensor: a thin owner of a native tensor handle. Memory is freed by dispose(), or by the garbage
 // collector when the Tensor is unreachable, or when the process or worker ends.
 import { native, type DType, type MemoryStats, type NativeTensor } from './native.js';
+import { StateError, ValidationError } from './errors.js';
 import { fail, shapeArg } from './validate.js';
 
 const HANDLE = Symbol('kernelnet.handle');
@@ -35,7 +36,7 @@ export class Tensor {
 /** @internal The native handle of a public tensor, checked. */
 export function handleOf(t: unknown, name: string): NativeTensor {
   if (!(t instanceof Tensor)) fail('a Tensor', name, t);
-  if (t.isDisposed) throw Object.assign(new Error(`${name} is a disposed Tensor`), { code: 'ERR_KERNELNET_DISPOSED' });
+  if (t.isDisposed) throw new StateError(`${name} is a disposed Tensor`, 'ERR_KERNELNET_DISPOSED');
   return t[HANDLE];
 }
 
@@ -47,7 +48,7 @@ export function tensor(data: Float32Array | Int32Array | number[], shape?: numbe
   const dims = shape === undefined ? [array.length] : shapeArg(shape, 'shape');
   const size = dims.reduce((a, b) => a * b, 1);
   if (size !== array.length)
-    throw new RangeError(`Expected ${size} values for shape [${dims.join(', ')}] but received ${array.length}`);
+    throw new ValidationError(`Expected ${size} values for shape [${dims.join(', ')}] but received ${array.length}`, 'ERR_KERNELNET_SHAPE');
   return new Tensor(new native.Tensor(dims, array instanceof Float32Array ? 'float32' : 'int32', array));
 }
 
@@ -74,10 +75,10 @@ export function toCategorical(labels: Tensor | Int32Array | number[], numClasses
     : new native.Tensor([labels.length], 'int32', Int32Array.from(labels));
   try {
     if (src.dtype !== 'int32' || src.shape.length !== 1)
-      throw new RangeError(`Expected labels to be an int32 tensor of shape [N] but received ${src.dtype} [${src.shape}]`);
+      throw new ValidationError(`Expected labels to be an int32 tensor of shape [N] but received ${src.dtype} [${src.shape}]`, 'ERR_KERNELNET_SHAPE');
     const values = src.read();
     const bad = values.findIndex(v => !(v >= 0 && v < numClasses));
-    if (bad >= 0) throw new RangeError(`Expected labels in [0, ${numClasses}) but labels[${bad}] is ${values[bad]}`);
+    if (bad >= 0) throw new ValidationError(`Expected labels in [0, ${numClasses}) but labels[${bad}] is ${values[bad]}`, 'ERR_KERNELNET_SHAPE');
     const out = new native.Tensor([src.shape[0], numClasses], 'float32');
     native.oneHot(src, out);
     return new Tensor(out);

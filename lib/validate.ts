@@ -1,12 +1,5 @@
 // Argument checks with one message shape: `Expected <what> for <name> but received <value>`.
-export class ValidationError extends TypeError {
-  readonly code = 'ERR_KERNELNET_ARG';
-}
-
-/** An operation the object's state does not allow yet (or any more), e.g. fit before compile. */
-export function stateError(message: string): Error {
-  return Object.assign(new Error(message), { code: 'ERR_KERNELNET_STATE' });
-}
+import { ValidationError } from './errors.js';
 
 export function describe(value: unknown): string {
   if (value === null) return 'null';

@@ -1,15 +1,16 @@
 // The public API: layer and model validation messages, summary, tensors and memory, the native guards, the
 // backend choice, and the portable (non-AVX2) GEMM path.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  Adadelta, Conv2D, Dense, Dropout, Flatten, Sequential, backend, memory, nativeBinary, tensor,
-  toCategorical,
+  Adadelta, Conv2D, Dense, DeviceError, Dropout, ERROR_CODES, Flatten, KernelnetError, Sequential, StateError,
+  ValidationError, backend, memory, nativeBinary, tensor, toCategorical,
 } from '../lib/index.js';
+import { makeError } from '../lib/errors.js';
 import { native } from '../lib/native.js';
 import { seedModel, smallModel, syntheticData } from './helpers.js';
 
@@ -225,7 +226,8 @@ Guards('every native function throws a coded error, never crashes, on hostile ar
         assert.unreachable(`${name}(${args.length} args) did not throw`);
       } catch (e) {
         const err = e as Error & { code?: string };
-        assert.ok(err.code?.startsWith('ERR_KERNELNET_'), `${name}: ${err.message}`);
+        assert.instance(err, KernelnetError, `${name}: ${err.message}`);
+        assert.ok(err.code! in ERROR_CODES, `${name}: ${err.code}`);
         assert.match(err.message, new RegExp(`^${name}: `), `${name}: ${err.message}`);
       }
     }
@@ -237,6 +239,48 @@ Guards('every native function throws a coded error, never crashes, on hostile ar
   assert.throws(() => new native.Tensor([2], 'float64' as 'float32'), /expected dtype to be one of 'float32', 'int32' but received 'float64'/);
   assert.throws(() => t.write(new Float64Array(4) as unknown as Float32Array), /expected data to be a Float32Array but received a Float64Array/);
   t.dispose();
+});
+
+// One error model (lib/errors.ts): the addon throws the classes TypeScript throws, made by the factory it is
+// handed at load, with a code from the one table and the class that table names for it.
+Guards('errors from C++ and from TypeScript share classes, codes and the table', () => {
+  const t = new native.Tensor([2], 'float32');
+  const caught = (fn: () => unknown): KernelnetError => {
+    try {
+      fn();
+    } catch (e) {
+      return e as KernelnetError;
+    }
+    throw new Error('did not throw');
+  };
+  const fromCpp = caught(() => native.denseForward(t, t, t, t, true));
+  assert.instance(fromCpp, ValidationError);
+  assert.is(fromCpp.code, 'ERR_KERNELNET_SHAPE');
+  assert.is(fromCpp.name, 'ValidationError');
+  assert.match(fromCpp.stack!, /api\.test\.js/, 'the stack points at the caller');
+  const fromTs = caught(() => tensor([1, 2, 3], [2]));
+  assert.instance(fromTs, ValidationError);
+  assert.is(fromTs.code, 'ERR_KERNELNET_SHAPE');
+  t.dispose();
+  const disposed = caught(() => t.read());
+  assert.instance(disposed, StateError);
+  assert.is(disposed.code, 'ERR_KERNELNET_DISPOSED');
+  for (const [code, [className]] of Object.entries(ERROR_CODES)) {
+    const e = makeError(code, 'x');
+    assert.is(e.code, code);
+    assert.is(e.constructor.name, className === 'IdxError' ? 'DataError' : className === 'CheckpointError' ? 'KernelnetError' : className, code);
+  }
+  // A CUDA error name from a backend's status becomes ERR_KERNELNET_CUDA (or _OOM) with the name kept.
+  const cuda = makeError('ERR_KERNELNET_CUDA', 'cudaLaunchKernel failed: cudaErrorIllegalAddress', { cudaError: 'cudaErrorIllegalAddress' });
+  assert.instance(cuda, DeviceError);
+  assert.is((cuda as DeviceError).cudaError, 'cudaErrorIllegalAddress');
+  assert.is(makeError('ERR_SOMETHING_ELSE', 'x').code, 'ERR_KERNELNET_INTERNAL', 'an unknown code is a bug, still coded');
+  // The library throws no bare RangeError/TypeError: every error class derives from KernelnetError.
+  const lib = readdirSync(fileURLToPath(new URL('../../lib', import.meta.url))).filter(f => f.endsWith('.ts') && f !== 'errors.ts');
+  for (const f of lib) {
+    const src = readFileSync(fileURLToPath(new URL(`../../lib/${f}`, import.meta.url)), 'utf8');
+    assert.not.match(src, /new (RangeError|TypeError|Error)\(/, `lib/${f} throws an error outside the model`);
+  }
 });
 
 Guards.run();
@@ -270,6 +314,9 @@ Backend('KERNELNET_BACKEND forces a backend, and an impossible one is a clear er
   const bad = child({ KERNELNET_BACKEND: 'tpu' }, "await import('./dist/lib/index.js')");
   assert.is.not(bad.status, 0);
   assert.match(bad.stderr, /KERNELNET_BACKEND must be 'cpu' or 'cuda' but is 'tpu'/);
+  // Thrown as kernelnet's class: the backend is chosen after the addon was handed the error factory.
+  const named = child({ KERNELNET_BACKEND: 'tpu' }, "try { await import('./dist/lib/index.js') } catch (e) { console.log(e.name, e.code) }");
+  assert.is(named.stdout.trim(), 'DeviceError ERR_KERNELNET_BACKEND', named.stderr);
   if (backend().name !== 'cuda') {
     const cuda = child({ KERNELNET_BACKEND: 'cuda' }, "await import('./dist/lib/index.js')");
     assert.is.not(cuda.status, 0);
