@@ -1,11 +1,12 @@
 // kernelnet: train convolutional networks from Node.js with a Keras-like Sequential API.
 export { Sequential, loadModel } from './model.js';
-export type { SequentialArgs, CompileArgs, FitArgs, History, Logs } from './model.js';
+export type { SequentialArgs, CompileArgs, FitArgs, EvaluateArgs, PredictArgs, History, Logs } from './model.js';
 export { Layer, Conv2D, MaxPooling2D, Dropout, Flatten, Dense } from './layers.js';
 export type { Activation, Conv2DArgs, MaxPooling2DArgs, DropoutArgs, DenseArgs, LayerArgs } from './layers.js';
 export { Adadelta } from './optimizers.js';
 export type { AdadeltaArgs } from './optimizers.js';
-export { Tensor, tensor, toCategorical, memory, backend } from './tensor.js';
+export { Tensor, tensor, toCategorical, memory, backend, tidy, keep, dispose } from './tensor.js';
+export type { TensorLike } from './tensor.js';
 export { parseIdx, loadMnist, defaultMnistDir, MAX_IDX_BYTES } from './mnist.js';
 export type { IdxArray, MnistSplit, LoadMnistOptions } from './mnist.js';
 export {

@@ -4,7 +4,7 @@
 import { native, type NativeTensor, type Padding } from './native.js';
 import { empty } from './tensor.js';
 import { ValidationError, stateError } from './errors.js';
-import { fail, intPair, numberIn, oneOf, positiveInt, shapeArg } from './validate.js';
+import { NOT_USED, checkOptions, fail, intPair, numberIn, oneOf, positiveInt, shapeArg, type NotYet } from './validate.js';
 
 export type Activation = 'relu' | 'linear' | 'softmax';
 
@@ -43,6 +43,29 @@ export interface LayerArgs {
   inputShape?: number[];
 }
 
+// tfjs-layers' options of every layer (LayerArgs), and those of layers with a kernel and a bias: what kernelnet
+// does anyway is accepted, anything else is refused rather than ignored.
+const LAYER_OPTIONS = ['name', 'inputShape'] as const;
+const LAYER_NOT_YET: Record<string, NotYet> = {
+  batchInputShape: { hint: 'pass inputShape, without the batch axis' },
+  batchSize: { hint: 'pass inputShape; the batch size is fit()\'s' },
+  dtype: { ok: NOT_USED.float32 },
+  inputDType: { ok: NOT_USED.float32 },
+  trainable: { ok: NOT_USED.true },
+  weights: { hint: 'call model.setWeights() after compile()' },
+};
+const KERNEL_NOT_YET: Record<string, NotYet> = {
+  useBias: { ok: NOT_USED.true },
+  kernelInitializer: { ok: ['glorotUniform', 'glorot_uniform'] },
+  biasInitializer: { ok: ['zeros'] },
+  kernelRegularizer: {}, biasRegularizer: {}, activityRegularizer: {}, kernelConstraint: {}, biasConstraint: {},
+};
+
+/** The options schema of a layer class: its own options on top of every layer's. */
+function layerSchema(className: string, own: readonly string[], notYet: Record<string, NotYet> = {}) {
+  return { what: `${className} args`, supported: [...LAYER_OPTIONS, ...own], notYet: { ...LAYER_NOT_YET, ...notYet } };
+}
+
 export abstract class Layer {
   abstract readonly className: string;
   name: string;
@@ -51,11 +74,14 @@ export abstract class Layer {
   outputShape: number[] = [];
   specs: ParamSpec[] = [];
   params: Param[] = [];
+  /** @internal The model this layer was added to (a layer belongs to one model). */
+  model: object | null = null;
 
-  constructor(args: LayerArgs = {}) {
-    if (args === null || typeof args !== 'object') fail('an args object', 'layer args', args);
-    this.name = args.name ?? '';
-    if (args.inputShape !== undefined) this.inputShapeArg = shapeArg(args.inputShape, 'inputShape');
+  constructor(args: LayerArgs | undefined, schema: ReturnType<typeof layerSchema>) {
+    checkOptions(args, schema);
+    this.name = args?.name ?? '';
+    if (this.name !== '' && (typeof this.name !== 'string')) fail('a string', 'name', this.name);
+    if (args?.inputShape !== undefined) this.inputShapeArg = shapeArg(args.inputShape, 'inputShape');
   }
 
   /** Infers the output shape from the input shape and declares the parameters. */
@@ -108,6 +134,10 @@ export interface Conv2DArgs extends LayerArgs {
   activation?: 'relu' | 'linear';
 }
 
+const CONV2D_SCHEMA = layerSchema('Conv2D', ['filters', 'kernelSize', 'strides', 'padding', 'activation'], {
+  ...KERNEL_NOT_YET, dilationRate: { ok: NOT_USED.one }, dataFormat: { ok: NOT_USED.channelsLast }, groups: { ok: NOT_USED.one },
+});
+
 /** 2-D convolution (im2col + GEMM), kernel [KH, KW, C, F] initialised glorot_uniform, bias zeros. */
 export class Conv2D extends Layer {
   readonly className = 'Conv2D';
@@ -118,7 +148,8 @@ export class Conv2D extends Layer {
   readonly activation: Activation;
 
   constructor(args: Conv2DArgs) {
-    super(args);
+    super(args, CONV2D_SCHEMA);
+    args ??= {} as Conv2DArgs; // refused below with what is missing
     this.filters = positiveInt(args.filters, 'filters');
     this.kernelSize = intPair(args.kernelSize, 'kernelSize');
     this.strides = intPair(args.strides ?? 1, 'strides');
@@ -166,6 +197,8 @@ export interface MaxPooling2DArgs extends LayerArgs {
   padding?: 'valid';
 }
 
+const MAXPOOL_SCHEMA = layerSchema('MaxPooling2D', ['poolSize', 'strides', 'padding'], { dataFormat: { ok: NOT_USED.channelsLast } });
+
 /** Max-pooling over windows (default 2x2, strides = poolSize), 'valid' padding. */
 export class MaxPooling2D extends Layer {
   readonly className = 'MaxPooling2D';
@@ -173,7 +206,7 @@ export class MaxPooling2D extends Layer {
   readonly strides: [number, number];
 
   constructor(args: MaxPooling2DArgs = {}) {
-    super(args);
+    super(args, MAXPOOL_SCHEMA);
     this.poolSize = intPair(args.poolSize ?? 2, 'poolSize');
     this.strides = intPair(args.strides ?? this.poolSize, 'strides');
     oneOf(args.padding ?? 'valid', 'padding', ['valid'] as const);
@@ -214,13 +247,18 @@ export interface DropoutArgs extends LayerArgs {
   rate: number;
 }
 
+const DROPOUT_SCHEMA = layerSchema('Dropout', ['rate'], {
+  noiseShape: {}, seed: { hint: 'dropout draws from the model\'s seed: new Sequential({ seed })' },
+});
+
 /** Inverted dropout: in training, zeroes each unit with probability `rate` and scales the rest by 1/(1-rate). */
 export class Dropout extends Layer {
   readonly className = 'Dropout';
   readonly rate: number;
 
   constructor(args: DropoutArgs) {
-    super(args);
+    super(args, DROPOUT_SCHEMA);
+    args ??= {} as DropoutArgs; // refused below with what is missing
     this.rate = numberIn(args.rate, 'rate', 0, 1, true);
   }
 
@@ -246,12 +284,14 @@ export class Dropout extends Layer {
   }
 }
 
+const FLATTEN_SCHEMA = layerSchema('Flatten', [], { dataFormat: { ok: NOT_USED.channelsLast } });
+
 /** Flattens each example to one axis. No copy: the output is a view of the input. */
 export class Flatten extends Layer {
   readonly className = 'Flatten';
 
   constructor(args: LayerArgs = {}) {
-    super(args);
+    super(args, FLATTEN_SCHEMA);
   }
 
   protected computeOutputShape(s: number[]): number[] {
@@ -280,7 +320,11 @@ export class Flatten extends Layer {
 export interface DenseArgs extends LayerArgs {
   units: number;
   activation?: Activation;
+  /** The input's size, as tfjs's inputDim: the same as inputShape [inputDim]. */
+  inputDim?: number;
 }
+
+const DENSE_SCHEMA = layerSchema('Dense', ['units', 'activation', 'inputDim'], KERNEL_NOT_YET);
 
 /** Fully connected layer: y = activation(x w + b), kernel [I, O] glorot_uniform, bias zeros. */
 export class Dense extends Layer {
@@ -289,7 +333,12 @@ export class Dense extends Layer {
   readonly activation: Activation;
 
   constructor(args: DenseArgs) {
-    super(args);
+    super(args, DENSE_SCHEMA);
+    args ??= {} as DenseArgs; // refused below with what is missing
+    if (args.inputDim !== undefined) {
+      if (args.inputShape !== undefined) throw new ValidationError('Dense args: pass inputShape or inputDim, not both');
+      (this as { inputShapeArg?: number[] }).inputShapeArg = [positiveInt(args.inputDim, 'inputDim')];
+    }
     this.units = positiveInt(args.units, 'units');
     this.activation = activationArg(args.activation, 'activation', ['relu', 'linear', 'softmax']);
   }

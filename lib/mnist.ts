@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { DataError, IdxError } from './errors.js';
 import { native } from './native.js';
-import { fail } from './validate.js';
+import { checkOptions, fail, nonNegativeInt } from './validate.js';
 import { Tensor, empty } from './tensor.js';
 
 export { IdxError };
@@ -122,10 +122,11 @@ function split(dir: string, imagesName: string, labelsName: string, limit: numbe
 
 /** Loads MNIST from a folder of the four IDX files (plain or .gz). */
 export function loadMnist(dir?: string, options: LoadMnistOptions = {}): { train: MnistSplit; test: MnistSplit } {
+  if (dir !== undefined && typeof dir !== 'string') fail('a folder path', 'dir', dir);
+  checkOptions(options, { what: 'loadMnist options', supported: ['trainLimit', 'testLimit'] });
+  options ??= {};
   const folder = dir ?? defaultMnistDir();
-  for (const [k, v] of Object.entries(options))
-    if (v !== undefined && (!Number.isInteger(v) || (v as number) < 0))
-      fail('non-negative integer', k, v);
+  for (const [k, v] of Object.entries(options)) if (v !== undefined) nonNegativeInt(v, k);
   const train = split(folder, FILES.trainImages, FILES.trainLabels, options.trainLimit);
   try {
     return { train, test: split(folder, FILES.testImages, FILES.testLabels, options.testLimit) };

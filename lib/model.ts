@@ -10,7 +10,7 @@ import { Adadelta, type Optimizer } from './optimizers.js';
 import { ProgressBar, formatLogs, type ProgressStream } from './progress.js';
 import { Tensor, empty, handleOf } from './tensor.js';
 import { TrainingError, ValidationError, stateError } from './errors.js';
-import { describe, fail, nonNegativeInt, oneOf, positiveInt } from './validate.js';
+import { NOT_USED, checkOptions, describe, fail, nonNegativeInt, oneOf, positiveInt } from './validate.js';
 
 export interface SequentialArgs {
   layers?: Layer[];
@@ -44,6 +44,16 @@ export interface FitArgs {
    * as Keras's TerminateOnNaN). The check costs no synchronisation: the loss kernel records the first bad step.
    */
   stopOnNonFiniteLoss?: boolean;
+}
+
+export interface EvaluateArgs {
+  batchSize?: number;
+  /** 0 silent (default), 1 prints the loss and metrics. */
+  verbose?: 0 | 1;
+}
+
+export interface PredictArgs {
+  batchSize?: number;
 }
 
 export interface History {
@@ -83,6 +93,52 @@ const isSoftmax = (l: Layer) => 'activation' in l && l.activation === 'softmax';
 
 const LOSS_ALIASES = { categorical_crossentropy: 'categoricalCrossentropy' } as const;
 
+// The options of each method (tfjs spellings), and the Keras/tfjs ones kernelnet does not support yet: those
+// are refused unless they ask for what kernelnet does anyway, never silently ignored.
+const SEQUENTIAL_SCHEMA = { what: 'Sequential args', supported: ['layers', 'name', 'seed'] };
+const COMPILE_SCHEMA = {
+  what: 'compile args', supported: ['optimizer', 'loss', 'metrics'],
+  notYet: { lossWeights: {}, weightedMetrics: {}, runEagerly: { ok: NOT_USED.false }, stepsPerExecution: { ok: NOT_USED.one }, jitCompile: { ok: NOT_USED.false } },
+};
+const FIT_SCHEMA = {
+  what: 'fit options',
+  supported: ['batchSize', 'epochs', 'verbose', 'validationData', 'shuffle', 'callbacks', 'out', 'stopOnNonFiniteLoss'],
+  notYet: {
+    validationSplit: { ok: NOT_USED.zero, hint: 'pass validationData: [x, y] instead' },
+    initialEpoch: { ok: NOT_USED.zero },
+    classWeight: {}, sampleWeight: {}, stepsPerEpoch: {}, validationSteps: {}, validationBatchSize: {},
+    validationFreq: { ok: NOT_USED.one },
+    yieldEvery: { ok: ['auto', 'batch'], hint: 'fit yields to the event loop after every batch' },
+  },
+};
+const CALLBACKS_SCHEMA = {
+  what: 'fit callbacks', supported: ['onEpochEnd'],
+  notYet: { onTrainBegin: {}, onTrainEnd: {}, onEpochBegin: {}, onBatchBegin: {}, onBatchEnd: {}, onYield: {} },
+};
+const EVALUATE_SCHEMA = { what: 'evaluate options', supported: ['batchSize', 'verbose'], notYet: { sampleWeight: {}, steps: {} } };
+const PREDICT_SCHEMA = { what: 'predict options', supported: ['batchSize'], notYet: { verbose: { ok: [0, false] }, steps: {} } };
+
+/** The verbosity of fit (0, 1 or 2) or evaluate (0 or 1). */
+function verbosity<T extends number>(value: unknown, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (!allowed.includes(value as T)) fail(`one of ${allowed.join(', ')}`, 'verbose', value);
+  return value as T;
+}
+
+/** The fit callbacks, checked before training: each hook given must be a function. */
+function fitCallbacks(value: unknown): NonNullable<FitArgs['callbacks']> {
+  if (Array.isArray(value))
+    throw new ValidationError('fit: a callbacks array (tfjs\'s CustomCallback objects, EarlyStopping, ...) is not supported yet, and ' +
+      'kernelnet does not silently train without it; pass one object, { onEpochEnd(epoch, logs) { ... } }', 'ERR_KERNELNET_UNSUPPORTED');
+  const callbacks = checkOptions(value, CALLBACKS_SCHEMA);
+  for (const [k, f] of Object.entries(callbacks))
+    if (f !== undefined && typeof f !== 'function') fail('a function', `callbacks.${k}`, f);
+  return callbacks;
+}
+
+/** How many inference and training workspaces (buffers for one batch size) a model keeps, at most. */
+const MAX_WORKSPACES = 4;
+
 export class Sequential {
   readonly layers: Layer[] = [];
   readonly name: string;
@@ -95,16 +151,32 @@ export class Sequential {
   private steps = 0;
   private epochsRun = 0;
   private readonly nameCounts = new Map<string, number>();
+  private disposed = false;
+  /** True while fit() runs: a second fit() is refused. */
+  private fitting = false;
+  /** Batch sizes whose workspaces the running fit() uses (never evicted from the cache meanwhile). */
+  private readonly pinned = new Set<string>();
 
   constructor(args: SequentialArgs = {}) {
+    checkOptions(args, SEQUENTIAL_SCHEMA);
+    args ??= {};
+    if (args.name !== undefined && typeof args.name !== 'string') fail('a string', 'name', args.name);
     this.name = args.name ?? 'sequential';
     this.seed = args.seed === undefined ? randomInt(2 ** 32) : nonNegativeInt(args.seed, 'seed');
     if (this.seed >= 2 ** 32) fail('integer in [0, 2^32)', 'seed', args.seed);
+    if (args.layers !== undefined && !Array.isArray(args.layers)) fail('an array of layers', 'layers', args.layers);
     for (const layer of args.layers ?? []) this.add(layer);
   }
 
   add(layer: Layer): void {
+    this.alive('add');
     if (!(layer instanceof Layer)) fail('a Layer', 'layer', layer);
+    if (layer.model === this) throw new ValidationError(`${this.name}.add: layer ${layer.name} is already in this model`);
+    // Keras shares a layer's weights between the models it is added to; until both models can train and save
+    // such a layer, it is refused (compiling the second model used to replace the first model's weights).
+    if (layer.model)
+      throw new ValidationError(`${this.name}.add: layer ${layer.name} already belongs to another model; sharing a layer (and its ` +
+        'weights) between models is not supported yet: make a new layer, and copy weights with getWeights/setWeights', 'ERR_KERNELNET_UNSUPPORTED');
     if (this.params.length) throw stateError(`${this.name}: cannot add layers after compile()`);
     const prev = this.layers.at(-1);
     const input = prev ? prev.outputShape : layer.inputShapeArg;
@@ -116,6 +188,7 @@ export class Sequential {
       layer.name = n ? `${base}_${n}` : base;
     }
     layer.build(input);
+    layer.model = this;
     this.layers.push(layer);
   }
 
@@ -128,11 +201,15 @@ export class Sequential {
   }
 
   countParams(): number {
+    this.alive('countParams');
     return this.layers.reduce((n, l) => n + l.countParams(), 0);
   }
 
   compile(args: CompileArgs): void {
-    if (args === null || typeof args !== 'object') fail('an args object', 'compile args', args);
+    this.alive('compile');
+    if (args === undefined) fail('an options object', 'compile args', args);
+    checkOptions(args, COMPILE_SCHEMA);
+    if (this.fitting) throw stateError(`${this.name}.compile: the model is inside fit()`, 'ERR_KERNELNET_BUSY');
     this.requireLayers();
     oneOf(args.loss, 'loss', ['categoricalCrossentropy'] as const, LOSS_ALIASES);
     const last = this.layers.at(-1)!;
@@ -147,8 +224,9 @@ export class Sequential {
     if (!Array.isArray(metrics)) fail('an array of metric names', 'metrics', metrics);
     for (const m of metrics) oneOf(m, 'metric', ['accuracy'] as const, { acc: 'accuracy' });
     this.reportAccuracy = metrics.length > 0;
+    optimizer.claim(this, this.name); // Keras binds an optimizer to one model's variables
     if (!this.params.length) this.allocateParams();
-    this.optimizer?.dispose();
+    if (this.optimizer !== optimizer) this.optimizer?.dispose();
     this.optimizer = optimizer;
     optimizer.attach(this.params);
     this.metrics ??= empty([4]);
@@ -156,6 +234,7 @@ export class Sequential {
 
   /** Keras's summary table; printed with printFn (default console.log) and returned. */
   summary(printFn: (line: string) => void = console.log): string {
+    this.alive('summary');
     if (typeof printFn !== 'function') fail('a function', 'printFn', printFn);
     this.requireLayers();
     const cols = [29, 26, 10];
@@ -174,12 +253,21 @@ export class Sequential {
   }
 
   async fit(x: Tensor, y: Tensor, args: FitArgs = {}): Promise<History> {
+    this.alive('fit');
+    checkOptions(args, FIT_SCHEMA);
+    args ??= {};
+    if (this.fitting) throw stateError(`${this.name}.fit: the model is already training; wait for the running fit() to finish`, 'ERR_KERNELNET_BUSY');
     const { optimizer, metrics } = this.requireCompiled('fit');
     const batchSize = positiveInt(args.batchSize ?? 32, 'batchSize');
     const epochs = nonNegativeInt(args.epochs ?? 1, 'epochs');
-    const verbose = oneOf(String(args.verbose ?? 1), 'verbose', ['0', '1', '2'] as const);
+    const verbose = verbosity(args.verbose, [0, 1, 2] as const, 1);
+    const shuffle = args.shuffle ?? true;
+    if (typeof shuffle !== 'boolean') fail('a boolean', 'shuffle', shuffle);
     const stopOnNonFinite = args.stopOnNonFiniteLoss ?? true;
+    if (typeof stopOnNonFinite !== 'boolean') fail('a boolean', 'stopOnNonFiniteLoss', stopOnNonFinite);
+    const callbacks = fitCallbacks(args.callbacks);
     const out: ProgressStream = args.out ?? process.stdout;
+    if (typeof out?.write !== 'function') fail('a stream with a write() method', 'out', out);
     const X = handleOf(x, 'x'), Y = handleOf(y, 'y');
     const n = this.checkData(X, Y, 'x', 'y');
     let validation: [Tensor, Tensor] | undefined;
@@ -192,6 +280,17 @@ export class Sequential {
     }
     const steps = Math.ceil(n / batchSize);
     const history: History = { epoch: [], history: {}, params: { epochs, steps, batchSize, samples: n } };
+    const inputs: [string, Tensor][] = [['x', x], ['y', y], ...(validation ? [['validationData[0]', validation[0]], ['validationData[1]', validation[1]]] as [string, Tensor][] : [])];
+    /** After each await: the user may have disposed the model or the data meanwhile. */
+    const stillThere = (epoch: number, step: number) => {
+      const where = `(epoch ${epoch + 1}/${epochs}, step ${step}/${steps})`;
+      if (this.disposed) throw stateError(`${this.name}.fit: the model was disposed during training ${where}`, 'ERR_KERNELNET_DISPOSED');
+      for (const [name, t] of inputs)
+        if (t.isDisposed) throw stateError(`${this.name}.fit: ${name} was disposed during training ${where}`, 'ERR_KERNELNET_DISPOSED');
+    };
+    this.fitting = true;
+    this.pinned.clear();
+    for (const b of [batchSize, n % batchSize]) if (b) this.pinned.add(`${b}:train`);
     const indices = empty([n], 'int32');
     const counter = empty([1], 'int32');
     // Full batches run as one recorded program per epoch (a CUDA graph on a GPU); KERNELNET_GRAPHS=0 makes
@@ -199,11 +298,11 @@ export class Sequential {
     const useProgram = process.env.KERNELNET_GRAPHS !== '0';
     let program: NativeProgram | null = null;
     try {
-      if (args.shuffle === false) indices.write(Int32Array.from({ length: n }, (_, i) => i));
+      if (!shuffle) indices.write(Int32Array.from({ length: n }, (_, i) => i));
       for (let epoch = 0; epoch < epochs; ++epoch) {
-        if (args.shuffle !== false) native.permutation(indices, this.key(STREAM_SHUFFLE), this.epochsRun);
+        if (shuffle) native.permutation(indices, this.key(STREAM_SHUFFLE), this.epochsRun);
         this.epochsRun++;
-        if (verbose !== '0') out.write(`Epoch ${epoch + 1}/${epochs}\n`);
+        if (verbose !== 0) out.write(`Epoch ${epoch + 1}/${epochs}\n`);
         const bar = new ProgressBar(steps, out);
         metrics.fill(0);
         const firstStep = this.steps;
@@ -229,9 +328,10 @@ export class Sequential {
           } else {
             this.trainStep(step, s * batchSize, rows);
           }
-          if (verbose === '1' && bar.wantsUpdate(s + 1)) bar.update(s + 1, check(this.readLogs(metrics)));
+          if (verbose === 1 && bar.wantsUpdate(s + 1)) bar.update(s + 1, check(this.readLogs(metrics)));
           else if (checkEveryStep) check(this.readLogs(metrics));
           await new Promise(setImmediate); // keep the event loop (timers, I/O, signals) alive between steps
+          stillThere(epoch, s + 1);
         }
         const logs = check(this.readLogs(metrics));
         if (program) {
@@ -240,27 +340,69 @@ export class Sequential {
           program = null;
         }
         if (validation) {
-          const [vl, va] = this.evaluate(validation[0], validation[1], { batchSize });
+          // Awaitable: the event loop runs between validation batches too.
+          const [vl, va] = await this.evaluateAsync(validation[0], validation[1], { batchSize });
+          stillThere(epoch, steps);
           logs.val_loss = vl;
           if (this.reportAccuracy) logs.val_accuracy = va;
         }
-        if (verbose !== '0') bar.finish(logs);
+        if (verbose !== 0) bar.finish(logs);
         history.epoch.push(epoch);
         for (const [k, v] of Object.entries(logs)) (history.history[k] ??= []).push(v);
-        await args.callbacks?.onEpochEnd?.(epoch, logs);
+        await callbacks.onEpochEnd?.(epoch, logs);
+        stillThere(epoch, steps);
       }
     } finally {
       program?.dispose();
       indices.dispose();
       counter.dispose();
+      this.fitting = false;
+      this.pinned.clear();
     }
     return history;
   }
 
-  /** Loss and accuracy over (x, y), as Keras's evaluate: [loss, accuracy]. */
-  evaluate(x: Tensor, y: Tensor, args: { batchSize?: number; verbose?: 0 | 1 } = {}): number[] {
+  /**
+   * Loss and accuracy over (x, y), as Keras's evaluate: [loss, accuracy]. Synchronous, as in Keras and tfjs;
+   * evaluateAsync does the same work and lets the event loop run between batches.
+   */
+  evaluate(x: Tensor, y: Tensor, args: EvaluateArgs = {}): number[] {
+    const run = this.evaluation(x, y, args);
+    for (let r = run.next(); ; r = run.next()) if (r.done) return r.value;
+  }
+
+  /** evaluate(), yielding to the event loop after every batch: a server stays responsive while it runs. */
+  async evaluateAsync(x: Tensor, y: Tensor, args: EvaluateArgs = {}): Promise<number[]> {
+    const run = this.evaluation(x, y, args);
+    for (let r = run.next(); ; r = run.next()) {
+      if (r.done) return r.value;
+      await new Promise(setImmediate);
+    }
+  }
+
+  /** Class probabilities for each example of x: a float32 tensor [N, classes]. Synchronous; see predictAsync. */
+  predict(x: Tensor, args: PredictArgs = {}): Tensor {
+    const run = this.prediction(x, args);
+    for (let r = run.next(); ; r = run.next()) if (r.done) return r.value;
+  }
+
+  /** predict(), yielding to the event loop after every batch. */
+  async predictAsync(x: Tensor, args: PredictArgs = {}): Promise<Tensor> {
+    const run = this.prediction(x, args);
+    for (let r = run.next(); ; r = run.next()) {
+      if (r.done) return r.value;
+      await new Promise(setImmediate);
+    }
+  }
+
+  /** The work of evaluate, one batch per step of the generator. */
+  private *evaluation(x: Tensor, y: Tensor, args: EvaluateArgs): Generator<void, number[]> {
+    this.alive('evaluate');
+    checkOptions(args, EVALUATE_SCHEMA);
+    args ??= {};
     this.requireCompiled('evaluate');
     const batchSize = positiveInt(args.batchSize ?? 32, 'batchSize');
+    const verbose = verbosity(args.verbose, [0, 1] as const, 0);
     const X = handleOf(x, 'x'), Y = handleOf(y, 'y');
     const n = this.checkData(X, Y, 'x', 'y');
     const metrics = empty([4]);
@@ -268,13 +410,19 @@ export class Sequential {
     try {
       metrics.fill(0);
       for (let start = 0; start < n; start += batchSize) {
+        if (start) {
+          yield;
+          if (this.disposed) throw stateError(`${this.name}.evaluate: the model was disposed during evaluation`, 'ERR_KERNELNET_DISPOSED');
+          handleOf(x, 'x'); // still there
+          handleOf(y, 'y');
+        }
         const ws = this.workspace(Math.min(batchSize, n - start), false);
         native.gatherRows(X, indices, start, ws.x);
         native.gatherRows(Y, indices, start, ws.y);
         native.softmaxCrossEntropy(this.forward(ws, null), ws.y, null, metrics, 0);
       }
       const logs = this.readLogs(metrics);
-      if (args.verbose) process.stdout.write(`${formatLogs(logs).slice(3)}\n`);
+      if (verbose) process.stdout.write(`${formatLogs(logs).slice(3)}\n`);
       return [logs.loss, logs.accuracy ?? NaN];
     } finally {
       metrics.dispose();
@@ -282,8 +430,11 @@ export class Sequential {
     }
   }
 
-  /** Class probabilities for each example of x: a float32 tensor [N, classes]. */
-  predict(x: Tensor, args: { batchSize?: number } = {}): Tensor {
+  /** The work of predict, one batch per step of the generator. */
+  private *prediction(x: Tensor, args: PredictArgs): Generator<void, Tensor> {
+    this.alive('predict');
+    checkOptions(args, PREDICT_SCHEMA);
+    args ??= {};
     this.requireParams('predict');
     const batchSize = positiveInt(args.batchSize ?? 32, 'batchSize');
     const X = handleOf(x, 'x');
@@ -293,6 +444,11 @@ export class Sequential {
     const indices = this.identity(n);
     try {
       for (let start = 0; start < n; start += batchSize) {
+        if (start) {
+          yield;
+          if (this.disposed) throw stateError(`${this.name}.predict: the model was disposed during prediction`, 'ERR_KERNELNET_DISPOSED');
+          handleOf(x, 'x');
+        }
         const ws = this.workspace(Math.min(batchSize, n - start), false);
         native.gatherRows(X, indices, start, ws.x);
         // compile() made sure the head is softmax; the last layer emits logits.
@@ -307,19 +463,23 @@ export class Sequential {
 
   /** Copies of every parameter, in layer order (kernel then bias). */
   getWeights(): Tensor[] {
+    this.alive('getWeights');
     return this.requireParams('getWeights').map(p => new Tensor(new native.Tensor(p.shape, 'float32', p.value.read())));
   }
 
   setWeights(weights: Tensor[]): void {
+    this.alive('setWeights');
     const params = this.requireParams('setWeights');
     if (!Array.isArray(weights) || weights.length !== params.length)
       fail(`an array of ${params.length} tensors`, 'weights', weights);
-    weights.forEach((w, i) => {
+    // Atomic: every tensor is checked and read before any parameter is written.
+    const values = weights.map((w, i) => {
       const h = handleOf(w, `weights[${i}]`);
-      if (h.shape.join() !== params[i].shape.join())
-        throw new ValidationError(`Expected weights[${i}] of shape [${params[i].shape}] but received [${h.shape}]`, 'ERR_KERNELNET_SHAPE');
+      if (h.dtype !== 'float32' || h.shape.join() !== params[i].shape.join())
+        throw new ValidationError(`Expected weights[${i}] to be a float32 tensor of shape [${params[i].shape}] but received ${h.dtype} [${h.shape}]`, 'ERR_KERNELNET_SHAPE');
+      return h.read();
     });
-    weights.forEach((w, i) => params[i].value.write(handleOf(w, `weights[${i}]`).read()));
+    values.forEach((v, i) => params[i].value.write(v));
   }
 
   /**
@@ -327,11 +487,13 @@ export class Sequential {
    * saving leaves the previous file intact.
    */
   saveWeights(path: string): void {
+    this.alive('saveWeights');
     writeCheckpoint(path, this.weightTensors(), { architecture: JSON.stringify(this.architecture()) });
   }
 
   /** Loads parameters saved by saveWeights or save; refuses a file that does not match, changing nothing. */
   loadWeights(path: string): void {
+    this.alive('loadWeights');
     const { tensors } = readCheckpoint(path);
     const params = this.requireParams('loadWeights');
     const values = this.matchParams(path, tensors, '');
@@ -343,6 +505,7 @@ export class Sequential {
    * state, and the step, epoch and seed that drive dropout and shuffling. Atomic, like saveWeights.
    */
   save(path: string): void {
+    this.alive('save');
     const { optimizer } = this.requireCompiled('save');
     const { accums, deltas } = optimizer.slots();
     const tensors = this.weightTensors();
@@ -374,8 +537,9 @@ export class Sequential {
     this.epochsRun = training.epochs;
   }
 
-  /** Frees every tensor the model holds (parameters, optimizer state, buffers). */
+  /** Frees every tensor the model holds (parameters, optimizer state, buffers); every method then refuses. */
   dispose(): void {
+    this.disposed = true;
     for (const p of this.params) {
       p.value.dispose();
       p.grad.dispose();
@@ -419,6 +583,11 @@ export class Sequential {
 
   private key(stream: number): number {
     return stream * 2 ** 32 + this.seed;
+  }
+
+  /** Refuses every call on a disposed model, saying so (not "not compiled"). */
+  private alive(op: string): void {
+    if (this.disposed) throw stateError(`${this.name}.${op}: the model was disposed`, 'ERR_KERNELNET_DISPOSED');
   }
 
   private requireLayers(): Layer {
@@ -469,6 +638,7 @@ export class Sequential {
     if (Y.shape[0] !== n)
       throw new ValidationError(`Expected ${xName} and ${yName} to hold the same number of examples but received ${n} and ${Y.shape[0]}`, 'ERR_KERNELNET_SHAPE');
     if (n === 0) throw new ValidationError(`Expected at least one example in ${xName} but received ${describe(X.shape)}`, 'ERR_KERNELNET_SHAPE');
+    checkLabels(Y, yName);
     return n;
   }
 
@@ -477,12 +647,23 @@ export class Sequential {
   }
 
   /**
-   * Buffers for a batch size, made once. Inference (evaluate, predict) reuses a training workspace of the same
-   * size when there is one and otherwise makes one without gradient buffers, about half the memory.
+   * Buffers for a batch size, made once and reused. Inference (evaluate, predict) reuses a training workspace of
+   * the same size when there is one and otherwise makes one without gradient buffers, about half the memory. At
+   * most MAX_WORKSPACES are kept, the least recently used going first (never one a running fit() uses), so a
+   * server predicting at many batch sizes does not grow without bound.
    */
   private workspace(batch: number, training: boolean): Workspace {
-    let ws = this.workspaces.get(`${batch}:train`) ?? (training ? undefined : this.workspaces.get(`${batch}:infer`));
-    if (!ws) {
+    const key = this.workspaces.has(`${batch}:train`) || training ? `${batch}:train` : `${batch}:infer`;
+    let ws = this.workspaces.get(key);
+    if (ws) {
+      this.workspaces.delete(key); // most recently used last
+    } else {
+      for (const old of [...this.workspaces.keys()]) {
+        if (this.workspaces.size < MAX_WORKSPACES) break;
+        if (this.pinned.has(old)) continue;
+        disposeWorkspace(this.workspaces.get(old)!);
+        this.workspaces.delete(old);
+      }
       const k = this.outputShape[0];
       ws = {
         x: empty([batch, ...this.inputShape]),
@@ -491,16 +672,18 @@ export class Sequential {
         probs: empty([batch, k]),
         layers: this.layers.map((l, i) => l.allocate(batch, training && i > 0)),
       };
-      this.workspaces.set(`${batch}:${training ? 'train' : 'infer'}`, ws);
     }
+    this.workspaces.set(key, ws);
     return ws;
   }
 
+  /** @internal The batch sizes (and kinds) of the workspaces kept now, least recently used first. */
+  get workspaceKeys(): string[] {
+    return [...this.workspaces.keys()];
+  }
+
   private disposeWorkspaces(): void {
-    for (const ws of this.workspaces.values()) {
-      for (const t of [ws.x, ws.y, ws.dlogits, ws.probs]) t.dispose();
-      for (const b of ws.layers) for (const t of [b.y, b.dx, b.extra]) t?.dispose();
-    }
+    for (const ws of this.workspaces.values()) disposeWorkspace(ws);
     this.workspaces.clear();
   }
 
@@ -571,6 +754,35 @@ export class Sequential {
     if (this.reportAccuracy) logs.accuracy = correct / count;
     return logs;
   }
+}
+
+function disposeWorkspace(ws: Workspace): void {
+  for (const t of [ws.x, ws.y, ws.dlogits, ws.probs]) t.dispose();
+  for (const b of ws.layers) for (const t of [b.y, b.dx, b.extra]) t?.dispose();
+}
+
+/** Label tensors already checked (a Tensor's contents cannot change through the public API). */
+const checkedLabels = new WeakSet<NativeTensor>();
+
+/**
+ * Categorical cross-entropy needs one-hot (or soft) labels: every value in [0, 1] and every row summing to 1.
+ * Integer class labels, a flipped sign or unnormalised scores would otherwise train silently on nonsense.
+ */
+function checkLabels(Y: NativeTensor, name: string): void {
+  if (checkedLabels.has(Y)) return;
+  const k = Y.shape[1], values = Y.read() as Float32Array;
+  for (let r = 0; r < Y.shape[0]; ++r) {
+    let sum = 0;
+    for (let j = 0; j < k; ++j) {
+      const v = values[r * k + j];
+      if (!(v >= 0 && v <= 1))
+        throw new ValidationError(`Expected ${name} to hold one-hot labels (values in [0, 1], see toCategorical) but ${name}[${r}][${j}] is ${v}`, 'ERR_KERNELNET_ARG');
+      sum += v;
+    }
+    if (Math.abs(sum - 1) > 1e-3)
+      throw new ValidationError(`Expected ${name} to hold one-hot labels (each row summing to 1, see toCategorical) but row ${r} sums to ${sum}`, 'ERR_KERNELNET_ARG');
+  }
+  checkedLabels.add(Y);
 }
 
 const LAYERS: Record<string, (config: Record<string, unknown>) => Layer> = {

@@ -1,8 +1,10 @@
-// The public Tensor: a thin owner of a native tensor handle. Memory is freed by dispose(), or by the garbage
-// collector when the Tensor is unreachable, or when the process or worker ends.
+// The public Tensor: a thin owner of a native tensor handle. Memory is freed by dispose(), by tidy() (the tensors
+// a function makes, but those it returns), by `using` (Symbol.dispose), by the garbage collector when the Tensor
+// is unreachable, and when the process or worker ends. The garbage collector runs native finalizers only when
+// the event loop turns (N-API 8), so a synchronous loop that drops tensors should use tidy() or dispose().
 import { native, type DType, type MemoryStats, type NativeTensor } from './native.js';
 import { StateError, ValidationError } from './errors.js';
-import { fail, shapeArg } from './validate.js';
+import { describe, fail, shapeArg } from './validate.js';
 
 const HANDLE = Symbol('kernelnet.handle');
 
@@ -13,6 +15,7 @@ export class Tensor {
   /** @internal Use tensor() to make one. */
   constructor(handle: NativeTensor) {
     this[HANDLE] = handle;
+    scopes.at(-1)?.add(this);
   }
 
   get shape(): number[] { return this[HANDLE].shape; }
@@ -28,9 +31,71 @@ export class Tensor {
 
   dispose(): void { this[HANDLE].dispose(); }
 
+  /** `using t = tensor(...)` disposes t at the end of the block. */
+  [Symbol.dispose](): void { this.dispose(); }
+
   toString(): string {
     return this.isDisposed ? 'Tensor(disposed)' : `Tensor(${this.dtype}, [${this.shape.join(', ')}])`;
   }
+}
+
+/** The tensors made inside each running tidy(), innermost last. */
+const scopes: Set<Tensor>[] = [];
+/** Tensors tidy() must not dispose (keep()). */
+const kept = new WeakSet<Tensor>();
+
+/** The tensors in a value: a Tensor, or arrays and plain objects holding tensors (tfjs's TensorContainer). */
+function tensorsIn(value: unknown, into = new Set<Tensor>(), seen = new Set<unknown>()): Set<Tensor> {
+  if (value instanceof Tensor) into.add(value);
+  else if (value !== null && typeof value === 'object' && !seen.has(value) && (Array.isArray(value) || Object.getPrototypeOf(value) === Object.prototype)) {
+    seen.add(value);
+    for (const v of Object.values(value)) tensorsIn(v, into, seen);
+  }
+  return into;
+}
+
+/**
+ * Runs fn and disposes every Tensor made while it ran (by tensor(), predict(), getWeights(), toCategorical(), ...),
+ * except those it returns (a Tensor, or arrays and objects of tensors) and those passed to keep(): tfjs's tidy.
+ * Memory is freed at once, inside synchronous code, where the garbage collector's finalizers would wait for the
+ * event loop. Tidies nest: what an inner one returns belongs to the outer one. fn must be synchronous.
+ */
+export function tidy<T>(fn: () => T): T;
+export function tidy<T>(name: string, fn: () => T): T;
+export function tidy<T>(nameOrFn: string | (() => T), maybeFn?: () => T): T {
+  const fn = typeof nameOrFn === 'function' ? nameOrFn : maybeFn;
+  if (typeof fn !== 'function') fail('a function', 'tidy fn', fn);
+  const scope = new Set<Tensor>();
+  scopes.push(scope);
+  let result: T | undefined, returned = new Set<Tensor>();
+  try {
+    result = fn();
+    if (result instanceof Promise) {
+      result.catch(() => {}); // refused below; its rejection is not the caller's to handle
+      throw new ValidationError('tidy: fn returned a Promise; tidy() runs synchronous code only (dispose() tensors in async code)');
+    }
+    returned = tensorsIn(result);
+    return result;
+  } finally {
+    scopes.pop();
+    for (const t of scope) {
+      if (kept.has(t)) continue; // no tidy disposes it
+      if (returned.has(t)) scopes.at(-1)?.add(t);
+      else t.dispose();
+    }
+  }
+}
+
+/** Keeps a tensor made inside tidy() from being disposed by it. */
+export function keep<T extends Tensor>(t: T): T {
+  if (!(t instanceof Tensor)) fail('a Tensor', 'keep', t);
+  kept.add(t);
+  return t;
+}
+
+/** Disposes a Tensor, or every Tensor in arrays and plain objects of them. */
+export function dispose(container: unknown): void {
+  for (const t of tensorsIn(container)) t.dispose();
 }
 
 /** @internal The native handle of a public tensor, checked. */
@@ -40,16 +105,68 @@ export function handleOf(t: unknown, name: string): NativeTensor {
   return t[HANDLE];
 }
 
-/** Makes a tensor from data (copied) with the given shape; dtype follows the array (Float32Array or Int32Array). */
-export function tensor(data: Float32Array | Int32Array | number[], shape?: number[]): Tensor {
-  const array = Array.isArray(data) ? Float32Array.from(data) : data;
-  if (!(array instanceof Float32Array) && !(array instanceof Int32Array))
-    fail('a Float32Array, Int32Array or number[]', 'data', data);
-  const dims = shape === undefined ? [array.length] : shapeArg(shape, 'shape');
+/** Numbers, nested arrays of numbers (as tfjs takes them), or a typed array. */
+export type TensorLike = number | number[] | number[][] | number[][][] | number[][][][] | number[][][][][] | ArrayLike<number> | ArrayLike<number>[];
+
+type Numeric = Exclude<ArrayBufferView, DataView | BigInt64Array | BigUint64Array>;
+const isNumericArray = (v: unknown): v is Numeric =>
+  ArrayBuffer.isView(v) && !(v instanceof DataView) && !(v instanceof BigInt64Array) && !(v instanceof BigUint64Array);
+
+/**
+ * The shape of nested arrays (tfjs's rule: each level's length; every sibling must have the same shape) and
+ * their numbers, flattened. Ragged arrays and anything but numbers (strings, booleans, null, ...) are refused.
+ */
+function flatten(data: unknown): { shape: number[]; values: Float32Array } {
+  const shape: number[] = [];
+  for (let level: unknown = data; Array.isArray(level) || isNumericArray(level); level = (level as ArrayLike<unknown>)[0]) {
+    shape.push((level as ArrayLike<unknown>).length);
+    if (!(level as ArrayLike<unknown>).length) break;
+  }
+  const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  let at = 0;
+  const walk = (v: unknown, depth: number, path: string): void => {
+    if (depth === shape.length) {
+      if (typeof v !== 'number') fail('a number', `data${path}`, v);
+      values[at++] = v;
+      return;
+    }
+    if (!(Array.isArray(v) || isNumericArray(v)) || (v as ArrayLike<unknown>).length !== shape[depth])
+      throw new ValidationError(`Expected data${path} to be an array of length ${shape[depth]} (nested arrays must not be ragged; ` +
+        `the first element's shape is [${shape.slice(depth).join(', ')}]) but received ${describe(v)}`, 'ERR_KERNELNET_SHAPE');
+    for (let i = 0; i < shape[depth]; ++i) walk((v as ArrayLike<unknown>)[i], depth + 1, `${path}[${i}]`);
+  };
+  walk(data, 0, '');
+  return { shape, values };
+}
+
+/**
+ * Makes a tensor from data (copied). A Float32Array or Int32Array keeps its dtype; numbers, nested arrays (their
+ * shape inferred as tfjs does) and other numeric typed arrays make a float32 tensor. `shape` reshapes flat data;
+ * for nested arrays it must match theirs.
+ */
+export function tensor(data: TensorLike, shape?: number[]): Tensor {
+  let array: Float32Array | Int32Array, dims: number[];
+  if (data instanceof Float32Array || data instanceof Int32Array) {
+    array = data;
+    dims = [data.length];
+  } else if (typeof data === 'number') {
+    array = Float32Array.of(data);
+    dims = [];
+  } else if (Array.isArray(data) || isNumericArray(data)) {
+    ({ shape: dims, values: array } = flatten(data));
+  } else {
+    return fail('numbers, nested arrays of numbers, or a typed array', 'data', data);
+  }
+  if (shape !== undefined) {
+    const want = shapeArg(shape, 'shape');
+    if (dims.length > 1 && want.join() !== dims.join())
+      throw new ValidationError(`Expected shape [${want.join(', ')}] to match the nested data's shape [${dims.join(', ')}]`, 'ERR_KERNELNET_SHAPE');
+    dims = want;
+  }
   const size = dims.reduce((a, b) => a * b, 1);
   if (size !== array.length)
     throw new ValidationError(`Expected ${size} values for shape [${dims.join(', ')}] but received ${array.length}`, 'ERR_KERNELNET_SHAPE');
-  return new Tensor(new native.Tensor(dims, array instanceof Float32Array ? 'float32' : 'int32', array));
+  return new Tensor(new native.Tensor(dims, array instanceof Int32Array ? 'int32' : 'float32', array));
 }
 
 /** @internal A new uninitialised native tensor. */
@@ -71,6 +188,11 @@ export function backend(): { name: string; device: string; reason: string } {
 export function toCategorical(labels: Tensor | Int32Array | number[], numClasses: number): Tensor {
   if (!Number.isInteger(numClasses) || numClasses <= 0) fail('positive integer', 'numClasses', numClasses);
   const owned = !(labels instanceof Tensor);
+  if (owned) {
+    if (!Array.isArray(labels) && !(labels instanceof Int32Array)) fail('a Tensor, an Int32Array or an array of class indices', 'labels', labels);
+    const bad = Array.prototype.findIndex.call(labels, (v: unknown) => !Number.isInteger(v));
+    if (bad >= 0) fail('an integer class index', `labels[${bad}]`, labels[bad]);
+  }
   const src = labels instanceof Tensor ? handleOf(labels, 'labels')
     : new native.Tensor([labels.length], 'int32', Int32Array.from(labels));
   try {

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Adadelta, CheckpointError, Dense, Flatten, Sequential, loadModel } from '../lib/index.js';
-import { smallModel, syntheticData, throwsA } from './helpers.js';
+import { fileURLToPath } from 'node:url';
+import { close, smallModel, syntheticData, throwsA } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kernelnet-ckpt-'));
 const file = (name: string) => join(dir, name);
@@ -121,6 +122,21 @@ Ckpt('kill -9 during save() leaves the previous checkpoint loadable', async () =
   // Each kill that landed inside a write leaves its temporary file (never the target) behind.
   assert.ok(leftovers.length <= 4, `temporary files: ${leftovers}`);
   console.log(`  kill -9 landed inside ${leftovers.length} of 4 writes`);
+});
+
+// A checkpoint this version wrote (test/fixtures/small-model-v1.*: test/helpers.ts's smallModel(5) trained 2
+// epochs on syntheticData(24), batch 8, with its predictions on syntheticData(6)) must stay loadable by every
+// later version: if the format changes, its version changes and this file is still read.
+Ckpt('a checkpoint written by kernelnet 0.1.0 (format 1) loads, predicts as it did and resumes training', async () => {
+  const fixture = (f: string) => fileURLToPath(new URL(`../../test/fixtures/${f}`, import.meta.url));
+  const expected = JSON.parse(readFileSync(fixture('small-model-v1.json'), 'utf8'));
+  const m = loadModel(fixture('small-model-v1.safetensors'));
+  const p = m.predict(syntheticData(6).x);
+  close(p.dataSync(), expected.predictions, 1e-6, 1e-5, 'predictions of the 0.1.0 checkpoint');
+  const { x, y } = syntheticData(24);
+  const h = await m.fit(x, y, { batchSize: 8, epochs: 1, verbose: 0 });
+  assert.ok(Number.isFinite(h.history.loss[0]));
+  m.dispose();
 });
 
 Ckpt.run();
