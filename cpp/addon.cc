@@ -425,11 +425,13 @@ void ensure_backend(Napi::Env env, EnvData& d) {
 namespace {
 
 // setErrorFactory(makeError): from now on every error this environment throws is makeError(code, message,
-// props), lib/errors.ts's, so it has kernelnet's classes. lib/native.ts calls it first thing.
+// props), lib/errors.ts's, so it has kernelnet's classes. lib/native.ts calls it first thing, once.
 void SetErrorFactory(const Napi::CallbackInfo& info) {
   EnvData* data = info.Env().GetInstanceData<EnvData>();
   if (!data || !info[0].IsFunction())
     throw_error(info.Env(), "ERR_KERNELNET_ARG", "setErrorFactory: expected a function", true);
+  if (!data->make_error.IsEmpty())  // once, by lib/native.ts: nothing may swap kernelnet's errors afterwards
+    throw_error(info.Env(), "ERR_KERNELNET_STATE", "setErrorFactory: the error factory is already set");
   data->make_error = Napi::Persistent(info[0].As<Napi::Function>());
 }
 

@@ -275,6 +275,8 @@ Guards('errors from C++ and from TypeScript share classes, codes and the table',
   assert.instance(cuda, DeviceError);
   assert.is((cuda as DeviceError).cudaError, 'cudaErrorIllegalAddress');
   assert.is(makeError('ERR_SOMETHING_ELSE', 'x').code, 'ERR_KERNELNET_INTERNAL', 'an unknown code is a bug, still coded');
+  // The factory is handed over once, at load: nothing can swap kernelnet's errors afterwards.
+  assert.instance(caught(() => native.setErrorFactory(() => new Error('x'))), StateError);
   // The library throws no bare RangeError/TypeError: every error class derives from KernelnetError.
   const lib = readdirSync(fileURLToPath(new URL('../../lib', import.meta.url))).filter(f => f.endsWith('.ts') && f !== 'errors.ts');
   for (const f of lib) {
