@@ -1,6 +1,7 @@
 // kernelnet: train convolutional networks from Node.js with a Keras-like Sequential API.
 export { Sequential, loadModel } from './model.js';
-export type { SequentialArgs, CompileArgs, FitArgs, EvaluateArgs, PredictArgs, History, Logs } from './model.js';
+export type { SequentialArgs, CompileArgs } from './model.js';
+export type { FitArgs, EvaluateArgs, PredictArgs, History, Logs, Callback } from './training.js';
 export { Layer, Conv2D, MaxPooling2D, Dropout, Flatten, Dense } from './layers.js';
 export type { Activation, Conv2DArgs, MaxPooling2DArgs, DropoutArgs, DenseArgs, LayerArgs } from './layers.js';
 export { Adadelta } from './optimizers.js';

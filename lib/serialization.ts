@@ -1,0 +1,122 @@
+// Models to and from checkpoint files (lib/checkpoint.ts: safetensors, atomic, checksummed): the weights alone
+// (saveWeights/loadWeights), or everything needed to resume training exactly (save/loadModel): architecture,
+// compile settings, parameters, optimizer slots, and the step, epoch and seed that drive dropout and shuffling.
+import { readCheckpoint, writeCheckpoint, type NamedTensor } from './checkpoint.js';
+import { CheckpointError } from './errors.js';
+import { Conv2D, Dense, Dropout, Flatten, Layer, MaxPooling2D } from './layers.js';
+import type { Sequential } from './model.js';
+import { Adadelta } from './optimizers.js';
+
+type Slot = '' | 'accum' | 'delta_accum';
+
+/** "<layer>/<param>", the name of parameter i in a checkpoint. */
+function paramName(model: Sequential, i: number): string {
+  const layer = model.layers.find(l => l.params.includes(model.params[i]))!;
+  return `${layer.name}/${model.params[i].name}`;
+}
+
+function weightTensors(model: Sequential): NamedTensor[] {
+  return model.requireParams('saveWeights').map((p, i) => ({ name: paramName(model, i), shape: p.shape, data: p.value.read() as Float32Array }));
+}
+
+/** The data of every parameter (or optimizer slot) from a checkpoint, all checked before any is used. */
+function matchParams(model: Sequential, path: string, tensors: Map<string, NamedTensor>, slot: Slot): Float32Array[] {
+  return model.params.map((p, i) => {
+    const name = slot ? `optimizer/${paramName(model, i)}/${slot}` : paramName(model, i);
+    const t = tensors.get(name);
+    if (!t) throw new CheckpointError(path, `has no tensor ${name}: it was saved from a different model`);
+    if (t.shape.join() !== p.shape.join())
+      throw new CheckpointError(path, `tensor ${name} has shape [${t.shape}] but this model's is [${p.shape}]`);
+    return t.data;
+  });
+}
+
+/** The model's layers as data. */
+function architecture(model: Sequential) {
+  return { name: model.name, inputShape: model.inputShape, layers: model.layers.map(l => ({ className: l.className, config: l.getConfig() })) };
+}
+
+export function saveWeights(model: Sequential, path: string): void {
+  model.alive('saveWeights');
+  writeCheckpoint(path, weightTensors(model), { architecture: JSON.stringify(architecture(model)) });
+}
+
+export function loadWeights(model: Sequential, path: string): void {
+  model.alive('loadWeights');
+  const { tensors } = readCheckpoint(path);
+  const params = model.requireParams('loadWeights');
+  const values = matchParams(model, path, tensors, '');
+  params.forEach((p, i) => p.value.write(values[i]));
+}
+
+export function save(model: Sequential, path: string): void {
+  model.alive('save');
+  const { optimizer } = model.requireCompiled('save');
+  const { accums, deltas } = optimizer.slots();
+  const tensors = weightTensors(model);
+  model.params.forEach((p, i) => {
+    const name = paramName(model, i);
+    tensors.push({ name: `optimizer/${name}/accum`, shape: p.shape, data: accums[i].read() as Float32Array });
+    tensors.push({ name: `optimizer/${name}/delta_accum`, shape: p.shape, data: deltas[i].read() as Float32Array });
+  });
+  writeCheckpoint(path, tensors, {
+    architecture: JSON.stringify(architecture(model)),
+    compile: JSON.stringify({ loss: 'categoricalCrossentropy', optimizer: { className: optimizer.className, config: optimizer.getConfig() },
+      metrics: model.reportAccuracy ? ['accuracy'] : [] }),
+    training: JSON.stringify({ seed: model.seed, steps: model.steps, epochs: model.epochsRun }),
+  });
+}
+
+/** Puts back what save() wrote into a model built and compiled from the same checkpoint. */
+function restore(model: Sequential, path: string, tensors: Map<string, NamedTensor>, training: { steps: number; epochs: number }): void {
+  const { optimizer } = model.requireCompiled('restore');
+  const values = matchParams(model, path, tensors, '');
+  const accums = matchParams(model, path, tensors, 'accum'), deltas = matchParams(model, path, tensors, 'delta_accum');
+  const slots = optimizer.slots();
+  model.params.forEach((p, i) => {
+    p.value.write(values[i]);
+    slots.accums[i].write(accums[i]);
+    slots.deltas[i].write(deltas[i]);
+  });
+  model.steps = training.steps;
+  model.epochsRun = training.epochs;
+}
+
+const LAYERS: Record<string, (config: Record<string, unknown>) => Layer> = {
+  Conv2D: c => new Conv2D(c as never),
+  MaxPooling2D: c => new MaxPooling2D(c as never),
+  Dropout: c => new Dropout(c as never),
+  Flatten: c => new Flatten(c as never),
+  Dense: c => new Dense(c as never),
+};
+
+/**
+ * Loads a model saved by `model.save(path)`, compiled and ready to predict or to resume training exactly (the
+ * class is passed in, so that this module needs only model.ts's types).
+ */
+export function loadModelAs(Model: typeof Sequential, path: string): Sequential {
+  const { metadata, tensors } = readCheckpoint(path);
+  const parse = (key: string) => {
+    try {
+      return JSON.parse(metadata[key]);
+    } catch {
+      throw new CheckpointError(path, `no valid "${key}" in the metadata: it was not written by model.save()`);
+    }
+  };
+  const arch = parse('architecture'), compile = parse('compile'), training = parse('training');
+  const model = new Model({ name: arch.name, seed: training.seed });
+  arch.layers.forEach((l: { className: string; config: Record<string, unknown> }, i: number) => {
+    const make = LAYERS[l.className];
+    if (!make) throw new CheckpointError(path, `unknown layer class ${l.className}`);
+    model.add(make(i === 0 ? { ...l.config, inputShape: arch.inputShape } : l.config));
+  });
+  if (compile.optimizer?.className !== 'Adadelta') throw new CheckpointError(path, `unknown optimizer ${compile.optimizer?.className}`);
+  model.compile({ loss: compile.loss, optimizer: new Adadelta(compile.optimizer.config), metrics: compile.metrics });
+  try {
+    restore(model, path, tensors, training);
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+  return model;
+}

@@ -1,0 +1,414 @@
+// The training engine: fit, evaluate and predict over a Sequential model's recorded steps. The fit loop calls a
+// list of callbacks at fixed points, as Keras's CallbackList does: train begin/end, epoch begin/end, batch
+// begin/end. The progress bar, History and the non-finite stop are callbacks in that list, so new training
+// behaviours (early stopping, checkpoints, schedules) plug in without touching the loop.
+//
+// Logs (what a callback sees): `loss`, then each metric (`accuracy`), running means over the epoch so far; at
+// epoch end also `val_loss` and `val_<metric>` when there is validation data. Batch logs are read from the
+// device only for a batch some callback wants them for (on a GPU each read is a synchronisation).
+import { native, type NativeProgram, type NativeTensor } from './native.js';
+import { StateError, TrainingError, ValidationError, stateError } from './errors.js';
+import type { Sequential, TrainStep } from './model.js';
+import { ProgressBar, formatLogs, type ProgressStream } from './progress.js';
+import { Tensor, empty, handleOf } from './tensor.js';
+import { NOT_USED, checkOptions, fail, nonNegativeInt, positiveInt } from './validate.js';
+
+export type Logs = Record<string, number>;
+
+/** Hooks of a fit callback (tfjs's names); each may return a promise, which fit awaits. */
+export interface Callback {
+  onTrainBegin?(logs: Logs): unknown;
+  onTrainEnd?(logs: Logs): unknown;
+  onEpochBegin?(epoch: number, logs: Logs): unknown;
+  onEpochEnd?(epoch: number, logs: Logs): unknown;
+  onBatchBegin?(batch: number, logs: Logs): unknown;
+  onBatchEnd?(batch: number, logs: Logs): unknown;
+  /** For onBatchEnd: whether this batch's logs are wanted (default: every batch). */
+  wantsBatchLogs?(batch: number): boolean;
+}
+
+export interface FitArgs {
+  batchSize?: number;
+  epochs?: number;
+  /** 0 silent, 1 progress bar, 2 one line per epoch. */
+  verbose?: 0 | 1 | 2;
+  validationData?: [Tensor, Tensor];
+  shuffle?: boolean;
+  callbacks?: {
+    onEpochEnd?: (epoch: number, logs: Logs) => void | Promise<void>;
+  };
+  /** Where the progress bar goes (default process.stdout). */
+  out?: ProgressStream;
+  /**
+   * Stop with an error naming the epoch and step when the training loss becomes NaN or infinite (default true;
+   * as Keras's TerminateOnNaN). The check costs no synchronisation: the loss kernel records the first bad step.
+   */
+  stopOnNonFiniteLoss?: boolean;
+}
+
+export interface EvaluateArgs {
+  batchSize?: number;
+  /** 0 silent (default), 1 prints the loss and metrics. */
+  verbose?: 0 | 1;
+}
+
+export interface PredictArgs {
+  batchSize?: number;
+}
+
+export interface History {
+  epoch: number[];
+  history: Record<string, number[]>;
+  params: { epochs: number; steps: number; batchSize: number; samples: number };
+}
+
+// The options of each call (tfjs spellings), and the Keras/tfjs ones kernelnet does not support yet: those are
+// refused unless they ask for what kernelnet does anyway, never silently ignored.
+const FIT_SCHEMA = {
+  what: 'fit options',
+  supported: ['batchSize', 'epochs', 'verbose', 'validationData', 'shuffle', 'callbacks', 'out', 'stopOnNonFiniteLoss'],
+  notYet: {
+    validationSplit: { ok: NOT_USED.zero, hint: 'pass validationData: [x, y] instead' },
+    initialEpoch: { ok: NOT_USED.zero },
+    classWeight: {}, sampleWeight: {}, stepsPerEpoch: {}, validationSteps: {}, validationBatchSize: {},
+    validationFreq: { ok: NOT_USED.one },
+    yieldEvery: { ok: ['auto', 'batch'], hint: 'fit yields to the event loop after every batch' },
+  },
+};
+const CALLBACKS_SCHEMA = {
+  what: 'fit callbacks', supported: ['onEpochEnd'],
+  notYet: { onTrainBegin: {}, onTrainEnd: {}, onEpochBegin: {}, onBatchBegin: {}, onBatchEnd: {}, onYield: {} },
+};
+const EVALUATE_SCHEMA = { what: 'evaluate options', supported: ['batchSize', 'verbose'], notYet: { sampleWeight: {}, steps: {} } };
+const PREDICT_SCHEMA = { what: 'predict options', supported: ['batchSize'], notYet: { verbose: { ok: [0, false] }, steps: {} } };
+
+/** The verbosity of fit (0, 1 or 2) or evaluate (0 or 1). */
+function verbosity<T extends number>(value: unknown, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (!allowed.includes(value as T)) fail(`one of ${allowed.join(', ')}`, 'verbose', value);
+  return value as T;
+}
+
+/** The user's fit callbacks, checked before training: each hook given must be a function. */
+function userCallbacks(value: unknown): Callback {
+  if (Array.isArray(value))
+    throw new ValidationError('fit: a callbacks array (tfjs\'s CustomCallback objects, EarlyStopping, ...) is not supported yet, and ' +
+      'kernelnet does not silently train without it; pass one object, { onEpochEnd(epoch, logs) { ... } }', 'ERR_KERNELNET_UNSUPPORTED');
+  const callbacks = checkOptions(value, CALLBACKS_SCHEMA);
+  for (const [k, f] of Object.entries(callbacks))
+    if (f !== undefined && typeof f !== 'function') fail('a function', `callbacks.${k}`, f);
+  return callbacks;
+}
+
+/** Runs hooks in order, awaiting those that return a promise. */
+class CallbackList {
+  constructor(private readonly callbacks: Callback[]) {}
+
+  /** Whether any callback wants this batch's logs (reading them may cost a device synchronisation). */
+  wantsBatch(batch: number): boolean {
+    return this.callbacks.some(c => c.onBatchEnd && (c.wantsBatchLogs?.(batch) ?? true));
+  }
+
+  async batchEnd(batch: number, logs: Logs): Promise<void> {
+    for (const c of this.callbacks) if (c.onBatchEnd && (c.wantsBatchLogs?.(batch) ?? true)) await c.onBatchEnd(batch, logs);
+  }
+
+  async call<K extends 'onTrainBegin' | 'onTrainEnd' | 'onEpochBegin' | 'onEpochEnd'>(hook: K, ...args: Parameters<NonNullable<Callback[K]>>): Promise<void> {
+    for (const c of this.callbacks) {
+      const f = c[hook] as ((...a: unknown[]) => unknown) | undefined;
+      if (f) await f.apply(c, args);
+    }
+  }
+}
+
+/** What one run of fit() is about, fixed before its first step. */
+interface FitRun {
+  epochs: number;
+  steps: number;
+  batchSize: number;
+  samples: number;
+  validation?: [Tensor, Tensor];
+  step: TrainStep;
+}
+
+/** What changes in an epoch: its number, where its steps started, and the first non-finite step seen. */
+interface EpochState {
+  epoch: number;
+  firstStep: number;
+  /** The model's step (1-based) whose loss was first non-finite this epoch, or 0; set when the logs are read. */
+  nonFiniteStep: number;
+}
+
+/** Keras's ProgbarLogger: `Epoch 3/12`, a bar redrawn in place on a TTY, and one closing line per epoch. */
+class ProgressBarLogger implements Callback {
+  private bar: ProgressBar | null = null;
+  constructor(private readonly run: FitRun, private readonly verbose: 1 | 2, private readonly out: ProgressStream) {}
+  onEpochBegin(epoch: number) {
+    this.out.write(`Epoch ${epoch + 1}/${this.run.epochs}\n`);
+    this.bar = new ProgressBar(this.run.steps, this.out);
+  }
+  wantsBatchLogs(batch: number) {
+    return this.verbose === 1 && this.bar!.wantsUpdate(batch + 1);
+  }
+  onBatchEnd(batch: number, logs: Logs) {
+    this.bar!.update(batch + 1, logs);
+  }
+  onEpochEnd(_epoch: number, logs: Logs) {
+    this.bar!.finish(logs);
+  }
+}
+
+/** Keras's History: every epoch's logs, returned by fit. */
+class HistoryCallback implements Callback {
+  readonly history: History;
+  constructor(run: FitRun) {
+    this.history = { epoch: [], history: {}, params: { epochs: run.epochs, steps: run.steps, batchSize: run.batchSize, samples: run.samples } };
+  }
+  onEpochEnd(epoch: number, logs: Logs) {
+    this.history.epoch.push(epoch);
+    for (const [k, v] of Object.entries(logs)) (this.history.history[k] ??= []).push(v);
+  }
+}
+
+/**
+ * Keras's TerminateOnNaN, with the step it happened at: the loss kernel records the first non-finite step on
+ * the device, so the check costs no synchronisation. On the CPU, where logs are free, it looks at every batch;
+ * on a GPU at the batches whose logs are read anyway, and always at the last one, before validation runs.
+ */
+class NonFiniteStop implements Callback {
+  constructor(private readonly run: FitRun, private readonly state: EpochState, private readonly everyBatch: boolean) {}
+  wantsBatchLogs(batch: number) {
+    return this.everyBatch || batch === this.run.steps - 1;
+  }
+  onBatchEnd() {
+    const { epoch, firstStep, nonFiniteStep } = this.state;
+    if (!nonFiniteStep) return;
+    const step = nonFiniteStep - firstStep;
+    throw new TrainingError(`fit: the training loss became non-finite at epoch ${epoch + 1}/${this.run.epochs}, step ${step}/${this.run.steps} ` +
+      `(the model's step ${nonFiniteStep}); lower the learning rate or check the data for NaN or huge values ` +
+      '(pass stopOnNonFiniteLoss: false to train on)', 'ERR_KERNELNET_NON_FINITE', { epoch: epoch + 1, step });
+  }
+}
+
+/** The running loss and metrics of the metrics tensor [sum of losses, correct, rows, first non-finite step]. */
+function readLogs(model: Sequential, metrics: NativeTensor, state?: EpochState): Logs {
+  const [lossSum, correct, count, badStep] = metrics.read();
+  if (state) state.nonFiniteStep = badStep;
+  const logs: Logs = { loss: lossSum / count };
+  if (model.reportAccuracy) logs.accuracy = correct / count;
+  return logs;
+}
+
+export async function fit(model: Sequential, x: Tensor, y: Tensor, args: FitArgs): Promise<History> {
+  model.alive('fit');
+  checkOptions(args, FIT_SCHEMA);
+  args ??= {};
+  if (model.fitting) throw stateError(`${model.name}.fit: the model is already training; wait for the running fit() to finish`, 'ERR_KERNELNET_BUSY');
+  const { optimizer, metrics } = model.requireCompiled('fit');
+  const batchSize = positiveInt(args.batchSize ?? 32, 'batchSize');
+  const epochs = nonNegativeInt(args.epochs ?? 1, 'epochs');
+  const verbose = verbosity(args.verbose, [0, 1, 2] as const, 1);
+  const shuffle = args.shuffle ?? true;
+  if (typeof shuffle !== 'boolean') fail('a boolean', 'shuffle', shuffle);
+  const stopOnNonFinite = args.stopOnNonFiniteLoss ?? true;
+  if (typeof stopOnNonFinite !== 'boolean') fail('a boolean', 'stopOnNonFiniteLoss', stopOnNonFinite);
+  const user = userCallbacks(args.callbacks);
+  const out: ProgressStream = args.out ?? process.stdout;
+  if (typeof out?.write !== 'function') fail('a stream with a write() method', 'out', out);
+  const X = handleOf(x, 'x'), Y = handleOf(y, 'y');
+  const samples = model.checkData(X, Y, 'x', 'y');
+  let validation: [Tensor, Tensor] | undefined;
+  if (args.validationData !== undefined) {
+    if (!Array.isArray(args.validationData) || args.validationData.length !== 2) fail('[x, y] tensors', 'validationData', args.validationData);
+    validation = args.validationData;
+    model.checkData(handleOf(validation[0], 'validationData[0]'), handleOf(validation[1], 'validationData[1]'), 'validationData[0]', 'validationData[1]');
+  }
+  const indices = empty([samples], 'int32'), counter = empty([1], 'int32');
+  const run: FitRun = {
+    epochs, steps: Math.ceil(samples / batchSize), batchSize, samples, validation,
+    step: { X, Y, indices, batchSize, counter, base: 0, optimizer, metrics },
+  };
+  const state: EpochState = { epoch: 0, firstStep: 0, nonFiniteStep: 0 };
+  const history = new HistoryCallback(run);
+  const callbacks = new CallbackList([
+    ...(stopOnNonFinite ? [new NonFiniteStop(run, state, native.backend().name === 'cpu')] : []),
+    ...(verbose !== 0 ? [new ProgressBarLogger(run, verbose, out)] : []),
+    history, user,
+  ]);
+  const inputs: [string, Tensor][] = [['x', x], ['y', y], ...(validation ? [['validationData[0]', validation[0]], ['validationData[1]', validation[1]]] as [string, Tensor][] : [])];
+  /** After each await: the user may have disposed the model or the data meanwhile. */
+  const stillThere = (step: number) => {
+    const where = `(epoch ${state.epoch + 1}/${epochs}, step ${step}/${run.steps})`;
+    if (model.disposed) throw stateError(`${model.name}.fit: the model was disposed during training ${where}`, 'ERR_KERNELNET_DISPOSED');
+    for (const [name, t] of inputs)
+      if (t.isDisposed) throw stateError(`${model.name}.fit: ${name} was disposed during training ${where}`, 'ERR_KERNELNET_DISPOSED');
+  };
+  model.beginFit([batchSize, samples % batchSize]);
+  try {
+    if (!shuffle) indices.write(Int32Array.from({ length: samples }, (_, i) => i));
+    await callbacks.call('onTrainBegin', {});
+    for (let epoch = 0; epoch < epochs; ++epoch) {
+      Object.assign(state, { epoch, firstStep: model.steps, nonFiniteStep: 0 });
+      if (shuffle) native.permutation(indices, model.shuffleKey(), model.epochsRun);
+      model.epochsRun++;
+      await callbacks.call('onEpochBegin', epoch, {});
+      const logs = await trainEpoch(model, run, state, callbacks, stillThere);
+      if (validation) {
+        const [vl, va] = await evaluateAsync(model, validation[0], validation[1], { batchSize }); // yields between batches
+        stillThere(run.steps);
+        logs.val_loss = vl;
+        if (model.reportAccuracy) logs.val_accuracy = va;
+      }
+      await callbacks.call('onEpochEnd', epoch, logs);
+      stillThere(run.steps);
+    }
+    await callbacks.call('onTrainEnd', {});
+  } finally {
+    indices.dispose();
+    counter.dispose();
+    model.endFit();
+  }
+  return history.history;
+}
+
+/**
+ * One epoch: its full batches run as one recorded program (a CUDA graph on a GPU; KERNELNET_GRAPHS=0 makes every
+ * op its own call instead: same work, same results), a short last batch op by op. Returns the epoch's logs.
+ */
+async function trainEpoch(model: Sequential, run: FitRun, state: EpochState, callbacks: CallbackList,
+  stillThere: (step: number) => void): Promise<Logs> {
+  const { step, steps, batchSize, samples } = run;
+  step.metrics.fill(0);
+  step.counter.write(Int32Array.of(0));
+  step.base = model.steps;
+  const useProgram = process.env.KERNELNET_GRAPHS !== '0';
+  let program: NativeProgram | null = null;
+  try {
+    for (let s = 0; s < steps; ++s) {
+      const rows = Math.min(batchSize, samples - s * batchSize);
+      if (rows === batchSize && useProgram) {
+        program ??= model.recordStep(step);
+        program.run();
+        model.steps++;
+      } else {
+        model.trainStep(step, s * batchSize, rows);
+      }
+      if (callbacks.wantsBatch(s)) await callbacks.batchEnd(s, readLogs(model, step.metrics, state));
+      await new Promise(setImmediate); // keep the event loop (timers, I/O, signals) alive between steps
+      stillThere(s + 1);
+    }
+    if (program) model.lastStepProgram = { ops: program.ops, device: program.device, graph: program.graph, reason: program.reason };
+  } finally {
+    program?.dispose();
+  }
+  return readLogs(model, step.metrics, state);
+}
+
+/** Loss and accuracy over (x, y): evaluate's work, one batch per step of the generator. */
+export function* evaluation(model: Sequential, x: Tensor, y: Tensor, args: EvaluateArgs): Generator<void, number[]> {
+  model.alive('evaluate');
+  checkOptions(args, EVALUATE_SCHEMA);
+  args ??= {};
+  model.requireCompiled('evaluate');
+  const batchSize = positiveInt(args.batchSize ?? 32, 'batchSize');
+  const verbose = verbosity(args.verbose, [0, 1] as const, 0);
+  const X = handleOf(x, 'x'), Y = handleOf(y, 'y');
+  const n = model.checkData(X, Y, 'x', 'y');
+  const metrics = empty([4]);
+  const indices = model.identity(n);
+  try {
+    metrics.fill(0);
+    for (let start = 0; start < n; start += batchSize) {
+      if (start) {
+        yield;
+        stillUsable(model, 'evaluate', [['x', x], ['y', y]]);
+      }
+      const ws = model.workspace(Math.min(batchSize, n - start), false);
+      native.gatherRows(X, indices, start, ws.x);
+      native.gatherRows(Y, indices, start, ws.y);
+      native.softmaxCrossEntropy(model.forward(ws, null), ws.y, null, metrics, 0);
+    }
+    const logs = readLogs(model, metrics);
+    if (verbose) process.stdout.write(`${formatLogs(logs).slice(3)}\n`);
+    return [logs.loss, logs.accuracy ?? NaN];
+  } finally {
+    metrics.dispose();
+    indices.dispose();
+  }
+}
+
+/** Class probabilities for each example of x: predict's work, one batch per step of the generator. */
+export function* prediction(model: Sequential, x: Tensor, args: PredictArgs): Generator<void, Tensor> {
+  model.alive('predict');
+  checkOptions(args, PREDICT_SCHEMA);
+  args ??= {};
+  model.requireParams('predict');
+  const batchSize = positiveInt(args.batchSize ?? 32, 'batchSize');
+  const X = handleOf(x, 'x');
+  const n = model.checkInput(X, 'x');
+  const k = model.outputShape[0];
+  const result = new Float32Array(n * k);
+  const indices = model.identity(n);
+  try {
+    for (let start = 0; start < n; start += batchSize) {
+      if (start) {
+        yield;
+        stillUsable(model, 'predict', [['x', x]]);
+      }
+      const ws = model.workspace(Math.min(batchSize, n - start), false);
+      native.gatherRows(X, indices, start, ws.x);
+      // compile() made sure the head is softmax; the last layer emits logits.
+      native.softmax(model.forward(ws, null), ws.probs);
+      result.set(ws.probs.read() as Float32Array, start * k);
+    }
+  } finally {
+    indices.dispose();
+  }
+  return new Tensor(new native.Tensor([n, k], 'float32', result));
+}
+
+/** Between the batches of an awaited evaluate or predict: the model and the data must still be there. */
+function stillUsable(model: Sequential, op: string, data: [string, Tensor][]): void {
+  if (model.disposed) throw stateError(`${model.name}.${op}: the model was disposed during the call`, 'ERR_KERNELNET_DISPOSED');
+  for (const [name, t] of data)
+    if (t.isDisposed) throw new StateError(`${model.name}.${op}: ${name} was disposed during the call`, 'ERR_KERNELNET_DISPOSED');
+}
+
+/** Runs a generator of batches to its end, synchronously. */
+export function drain<T>(run: Generator<void, T>): T {
+  for (let r = run.next(); ; r = run.next()) if (r.done) return r.value;
+}
+
+/** Runs a generator of batches to its end, letting the event loop run after every batch. */
+export async function drainAsync<T>(run: Generator<void, T>): Promise<T> {
+  for (let r = run.next(); ; r = run.next()) {
+    if (r.done) return r.value;
+    await new Promise(setImmediate);
+  }
+}
+
+export const evaluateAsync = (model: Sequential, x: Tensor, y: Tensor, args: EvaluateArgs) => drainAsync(evaluation(model, x, y, args));
+
+/** Categorical cross-entropy's labels, already checked (a Tensor's contents cannot change through the public API). */
+const checkedLabels = new WeakSet<NativeTensor>();
+
+/**
+ * Categorical cross-entropy needs one-hot (or soft) labels: every value in [0, 1] and every row summing to 1.
+ * Integer class labels, a flipped sign or unnormalised scores would otherwise train silently on nonsense.
+ */
+export function checkLabels(Y: NativeTensor, name: string): void {
+  if (checkedLabels.has(Y)) return;
+  const k = Y.shape[1], values = Y.read() as Float32Array;
+  for (let r = 0; r < Y.shape[0]; ++r) {
+    let sum = 0;
+    for (let j = 0; j < k; ++j) {
+      const v = values[r * k + j];
+      if (!(v >= 0 && v <= 1))
+        throw new ValidationError(`Expected ${name} to hold one-hot labels (values in [0, 1], see toCategorical) but ${name}[${r}][${j}] is ${v}`);
+      sum += v;
+    }
+    if (Math.abs(sum - 1) > 1e-3)
+      throw new ValidationError(`Expected ${name} to hold one-hot labels (each row summing to 1, see toCategorical) but row ${r} sums to ${sum}`);
+  }
+  checkedLabels.add(Y);
+}
