@@ -5,7 +5,7 @@ export type { FitArgs, EvaluateArgs, PredictArgs, History, Logs, Callback } from
 export { Layer, Conv2D, MaxPooling2D, Dropout, Flatten, Dense } from './layers.js';
 export type { Activation, Conv2DArgs, MaxPooling2DArgs, DropoutArgs, DenseArgs, LayerArgs } from './layers.js';
 export { Adadelta } from './optimizers.js';
-export type { AdadeltaArgs } from './optimizers.js';
+export type { AdadeltaArgs, Optimizer } from './optimizers.js';
 export { Tensor, tensor, toCategorical, memory, backend, tidy, keep, dispose } from './tensor.js';
 export type { TensorLike } from './tensor.js';
 export { parseIdx, loadMnist, defaultMnistDir, MAX_IDX_BYTES } from './mnist.js';
@@ -16,4 +16,4 @@ export {
 } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export { nativeBinary } from './native.js';
-export type { NativeBinary, BackendInfo, MemoryStats } from './native.js';
+export type { NativeBinary, BackendInfo, MemoryStats, DType, Device, Padding } from './native.js';

@@ -233,7 +233,10 @@ export function maxPoolRef(n: number, h: number, w: number, c: number, ph: numbe
           for (let ky = 0; ky < ph; ++ky)
             for (let kx = 0; kx < pw; ++kx) {
               const i = ((oy * sh + ky) * w + ox * sw + kx) * c + ch;
-              if (x[b * h * w * c + i] > best) best = x[b * h * w * c + i], bi = i;
+              if (x[b * h * w * c + i] > best) {
+                best = x[b * h * w * c + i];
+                bi = i;
+              }
             }
           const o = ((b * oh + oy) * ow + ox) * c + ch;
           y[o] = best;
