@@ -1,0 +1,34 @@
+// The seed example's command line (npm run mnist): --help, and bad flags or unusable data reported in one line
+// on stderr with exit status 2, never a stack trace.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+
+const script = fileURLToPath(new URL('../examples/mnist_cnn.js', import.meta.url));
+const run = (...args: string[]) => spawnSync(process.execPath, [script, ...args], { encoding: 'utf8', timeout: 60_000 });
+const Cli = suite('mnist_cnn command line');
+
+Cli('--help prints the usage and every flag', () => {
+  const r = run('--help');
+  assert.is(r.status, 0);
+  for (const flag of ['--epochs', '--batch-size', '--train-limit', '--test-limit', '--data', '--backend', '--seed', '--json'])
+    assert.ok(r.stdout.includes(flag), flag);
+});
+
+Cli('bad flags and unusable data are one line on stderr, exit status 2, no stack trace', () => {
+  const cases: [string[], RegExp][] = [
+    [['--epoch', '2'], /^mnist_cnn: Unknown option '--epoch' \(see --help\)$/],
+    [['--epochs', 'x'], /^mnist_cnn: --epochs expects a non-negative integer, received 'x'$/],
+    [['--backend', 'tpu'], /^mnist_cnn: --backend expects cpu or cuda, received 'tpu'$/],
+    [['--data', '/nonexistent-mnist'], /^mnist_cnn: ERR_KERNELNET_IDX: \/nonexistent-mnist\/train-images-idx3-ubyte: not found/],
+  ];
+  for (const [args, pattern] of cases) {
+    const r = run(...args);
+    assert.is(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.is(r.stderr.trim().split('\n').length, 1, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr.trim(), pattern);
+  }
+});
+
+Cli.run();
