@@ -95,19 +95,19 @@ const gemm = (m: number, n: number, k: number) => 2 * m * n * k;
 const rows: [string, () => void, number, number][] = [
   // name, op, FLOP, bytes moved (compulsory: inputs read + outputs written once)
   ['gather batch', () => native.gatherRows(src, idx, 0, x0), 0, 2 * x0.size * 4],
-  ['conv1 forward', () => native.conv2dForward(x0, w1, b1, y1, 1, 1, 'valid', true), gemm(B * 676, 32, 9), (x0.size + y1.size) * 4],
-  ['conv2 forward', () => native.conv2dForward(y1, w2, b2, y2, 1, 1, 'valid', true), gemm(B * 576, 64, 288), (y1.size + y2.size) * 4],
+  ['conv1 forward', () => native.conv2dForward(x0, w1, b1, y1, 1, 1, 'valid', 'relu'), gemm(B * 676, 32, 9), (x0.size + y1.size) * 4],
+  ['conv2 forward', () => native.conv2dForward(y1, w2, b2, y2, 1, 1, 'valid', 'relu'), gemm(B * 576, 64, 288), (y1.size + y2.size) * 4],
   ['maxpool forward', () => native.maxPool2dForward(y2, p, arg, 2, 2, 2, 2), 0, (y2.size + 2 * p.size) * 4],
   ['dropout forward', () => native.dropoutForward(p, d1, 0.25, 1, 1), 0, 2 * p.size * 4],
-  ['dense1 forward', () => native.denseForward(flat, w3, b3, y3, true), gemm(B, 128, 9216), (flat.size + w3.size + y3.size) * 4],
-  ['dense2 forward', () => native.denseForward(d2, w4, b4, y4, false), gemm(B, 10, 128), (d2.size + w4.size + y4.size) * 4],
+  ['dense1 forward', () => native.denseForward(flat, w3, b3, y3, 'relu'), gemm(B, 128, 9216), (flat.size + w3.size + y3.size) * 4],
+  ['dense2 forward', () => native.denseForward(d2, w4, b4, y4, 'linear'), gemm(B, 10, 128), (d2.size + w4.size + y4.size) * 4],
   ['softmax-xent', () => native.softmaxCrossEntropy(y4, labels, dy4, metrics, 0), 0, 3 * y4.size * 4],
-  ['dense2 backward', () => native.denseBackward(d2, w4, y4, dy4, dd2, gw4, gb4, false), 2 * gemm(B, 10, 128), 0],
-  ['dense1 backward', () => native.denseBackward(flat, w3, y3, dy3, dflat, gw3, gb3, true), 2 * gemm(B, 128, 9216), (flat.size * 2 + w3.size * 2) * 4],
+  ['dense2 backward', () => native.denseBackward(d2, w4, y4, dy4, dd2, gw4, gb4, 'linear'), 2 * gemm(B, 10, 128), 0],
+  ['dense1 backward', () => native.denseBackward(flat, w3, y3, dy3, dflat, gw3, gb3, 'relu'), 2 * gemm(B, 128, 9216), (flat.size * 2 + w3.size * 2) * 4],
   ['dropout backward', () => native.dropoutBackward(dflat, dp, 0.25, 1, 1), 0, 2 * p.size * 4],
   ['maxpool backward', () => native.maxPool2dBackward(dp, arg, dy2, 2, 2, 2, 2), 0, (2 * p.size + y2.size) * 4],
-  ['conv2 backward', () => native.conv2dBackward(y1, w2, y2, dy2, dx2, gw2, gb2, 1, 1, 'valid', true), 2 * gemm(B * 576, 64, 288), (2 * y1.size + 2 * y2.size) * 4],
-  ['conv1 backward', () => native.conv2dBackward(x0, w1, y1, dy1, null, gw1, gb1, 1, 1, 'valid', true), gemm(B * 676, 32, 9), (x0.size + 2 * y1.size) * 4],
+  ['conv2 backward', () => native.conv2dBackward(y1, w2, y2, dy2, dx2, gw2, gb2, 1, 1, 'valid', 'relu'), 2 * gemm(B * 576, 64, 288), (2 * y1.size + 2 * y2.size) * 4],
+  ['conv1 backward', () => native.conv2dBackward(x0, w1, y1, dy1, null, gw1, gb1, 1, 1, 'valid', 'relu'), gemm(B * 676, 32, 9), (x0.size + 2 * y1.size) * 4],
   ['adadelta (all)', () => native.adadelta(params, grads, acc, del, 1, 0.95, 1e-7), 0, 7 * 1_199_882 * 4],
 ];
 

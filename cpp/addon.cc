@@ -52,29 +52,29 @@ Conv2dShape conv_shape(Args& a, TensorHandle* x, TensorHandle* w, TensorHandle* 
   return s;
 }
 
-// conv2dForward(x, w, b, y, strideH, strideW, padding, relu)
+// conv2dForward(x, w, b | null, y, strideH, strideW, padding, activation)
 void Conv2dForward(const Napi::CallbackInfo& info) {
   Args a(info, "conv2dForward");
-  TensorHandle *x = a.tensor(0, "x"), *w = a.tensor(1, "w"), *b = a.tensor(2, "b"), *y = a.tensor(3, "y");
+  TensorHandle *x = a.tensor(0, "x"), *w = a.tensor(1, "w"), *b = a.optional_tensor(2, "b"), *y = a.tensor(3, "y");
   const int sh = a.integer(4, "strideH", 1, 1 << 16), sw = a.integer(5, "strideW", 1, 1 << 16);
   const bool same = a.choice(6, "padding", {"valid", "same"}) == "same";
-  const bool relu = a.boolean(7, "relu");
+  const Act act = a.activation(7);
   const Conv2dShape s = conv_shape(a, x, w, y, sh, sw, same);
-  a.expect(b, "b", DType::kFloat32, {s.f}, "[F]");
+  if (b) a.expect(b, "b", DType::kFloat32, {s.f}, "[F]");
   a.distinct({y, x, w, b});
-  a.run([s, x = x->f32(), w = w->f32(), b = b->f32(), y = y->f32(), relu](Backend& be) {
-    return be.conv2d_forward(s, x, w, b, y, relu);
+  a.run([s, x = x->f32(), w = w->f32(), ep = Epilogue{b ? b->f32() : nullptr, act}, y = y->f32()](Backend& be) {
+    return be.conv2d_forward(s, x, w, ep, y);
   });
 }
 
-// conv2dBackward(x, w, y, dy, dx | null, dw, db, strideH, strideW, padding, relu)
+// conv2dBackward(x, w, y, dy, dx | null, dw, db, strideH, strideW, padding, activation)
 void Conv2dBackward(const Napi::CallbackInfo& info) {
   Args a(info, "conv2dBackward");
   TensorHandle *x = a.tensor(0, "x"), *w = a.tensor(1, "w"), *y = a.tensor(2, "y"), *dy = a.tensor(3, "dy");
   TensorHandle *dx = a.optional_tensor(4, "dx"), *dw = a.tensor(5, "dw"), *db = a.tensor(6, "db");
   const int sh = a.integer(7, "strideH", 1, 1 << 16), sw = a.integer(8, "strideW", 1, 1 << 16);
   const bool same = a.choice(9, "padding", {"valid", "same"}) == "same";
-  const bool relu = a.boolean(10, "relu");
+  const Act act = a.activation(10);
   const Conv2dShape s = conv_shape(a, x, w, y, sh, sw, same);
   a.expect(dy, "dy", DType::kFloat32, {s.n, s.oh, s.ow, s.f}, "[N,OH,OW,F]");
   if (dx) a.expect(dx, "dx", DType::kFloat32, {s.n, s.h, s.w, s.c}, "[N,H,W,C]");
@@ -82,7 +82,7 @@ void Conv2dBackward(const Napi::CallbackInfo& info) {
   a.expect(db, "db", DType::kFloat32, {s.f}, "[F]");
   a.distinct({dx, dw, db, x, w, y, dy});
   a.run([s, x = x->f32(), w = w->f32(), y = y->f32(), dy = dy->f32(), dx = dx ? dx->f32() : nullptr, dw = dw->f32(),
-         db = db->f32(), relu](Backend& be) { return be.conv2d_backward(s, x, w, y, dy, dx, dw, db, relu); });
+         db = db->f32(), act](Backend& be) { return be.conv2d_backward(s, x, w, y, dy, dx, dw, db, act); });
 }
 
 Pool2dShape pool_shape(Args& a, TensorHandle* x, int first_window_arg) {
@@ -131,27 +131,27 @@ void dense_dims(Args& a, TensorHandle* x, TensorHandle* w, int* n, int* in, int*
   *n = static_cast<int>(x->shape()[0]), *in = static_cast<int>(x->shape()[1]), *out = static_cast<int>(w->shape()[1]);
 }
 
-// denseForward(x, w, b, y, relu)
+// denseForward(x, w, b | null, y, activation)
 void DenseForward(const Napi::CallbackInfo& info) {
   Args a(info, "denseForward");
-  TensorHandle *x = a.tensor(0, "x"), *w = a.tensor(1, "w"), *b = a.tensor(2, "b"), *y = a.tensor(3, "y");
-  const bool relu = a.boolean(4, "relu");
+  TensorHandle *x = a.tensor(0, "x"), *w = a.tensor(1, "w"), *b = a.optional_tensor(2, "b"), *y = a.tensor(3, "y");
+  const Act act = a.activation(4);
   int n, in, out;
   dense_dims(a, x, w, &n, &in, &out);
-  a.expect(b, "b", DType::kFloat32, {out}, "[O]");
+  if (b) a.expect(b, "b", DType::kFloat32, {out}, "[O]");
   a.expect(y, "y", DType::kFloat32, {n, out}, "[N,O]");
   a.distinct({y, x, w, b});
-  a.run([n, in, out, x = x->f32(), w = w->f32(), b = b->f32(), y = y->f32(), relu](Backend& be) {
-    return be.dense_forward(n, in, out, x, w, b, y, relu);
+  a.run([n, in, out, x = x->f32(), w = w->f32(), ep = Epilogue{b ? b->f32() : nullptr, act}, y = y->f32()](Backend& be) {
+    return be.dense_forward(n, in, out, x, w, ep, y);
   });
 }
 
-// denseBackward(x, w, y, dy, dx | null, dw, db, relu)
+// denseBackward(x, w, y, dy, dx | null, dw, db, activation)
 void DenseBackward(const Napi::CallbackInfo& info) {
   Args a(info, "denseBackward");
   TensorHandle *x = a.tensor(0, "x"), *w = a.tensor(1, "w"), *y = a.tensor(2, "y"), *dy = a.tensor(3, "dy");
   TensorHandle *dx = a.optional_tensor(4, "dx"), *dw = a.tensor(5, "dw"), *db = a.tensor(6, "db");
-  const bool relu = a.boolean(7, "relu");
+  const Act act = a.activation(7);
   int n, in, out;
   dense_dims(a, x, w, &n, &in, &out);
   a.expect(y, "y", DType::kFloat32, {n, out}, "[N,O]");
@@ -161,7 +161,7 @@ void DenseBackward(const Napi::CallbackInfo& info) {
   a.expect(db, "db", DType::kFloat32, {out}, "[O]");
   a.distinct({dx, dw, db, x, w, y, dy});
   a.run([n, in, out, x = x->f32(), w = w->f32(), y = y->f32(), dy = dy->f32(), dx = dx ? dx->f32() : nullptr,
-         dw = dw->f32(), db = db->f32(), relu](Backend& be) { return be.dense_backward(n, in, out, x, w, y, dy, dx, dw, db, relu); });
+         dw = dw->f32(), db = db->f32(), act](Backend& be) { return be.dense_backward(n, in, out, x, w, y, dy, dx, dw, db, act); });
 }
 
 void same_size(Args& a, TensorHandle* src, const char* src_name, TensorHandle* dst, const char* dst_name) {

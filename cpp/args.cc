@@ -1,5 +1,6 @@
 #include "args.h"
 
+#include <iterator>
 #include <sstream>
 
 namespace kn {
@@ -174,6 +175,16 @@ std::string Args::choice(int i, const char* name, std::initializer_list<const ch
     list += (list.empty() ? "'" : ", '") + std::string(a) + "'";
   }
   fail("ERR_KERNELNET_ARG", std::string("expected ") + name + " to be one of " + list + " but received " + describe_value(v), !v.IsString());
+}
+
+Act Args::activation(int i) {
+  Napi::Value v = info_[i];
+  std::string list;
+  for (std::size_t k = 0; k < std::size(kActNames); ++k) {
+    if (v.IsString() && v.As<Napi::String>().Utf8Value() == kActNames[k]) return static_cast<Act>(k);
+    list += (list.empty() ? "'" : ", '") + std::string(kActNames[k]) + "'";
+  }
+  fail("ERR_KERNELNET_ARG", "expected activation to be one of " + list + " but received " + describe_value(v), !v.IsString());
 }
 
 std::vector<TensorHandle*> Args::tensor_array(int i, const char* name) {

@@ -51,6 +51,8 @@ class Args {
   bool boolean(int i, const char* name);
   std::string choice(int i, const char* name, std::initializer_list<const char*> allowed);
   std::vector<TensorHandle*> tensor_array(int i, const char* name);
+  // An activation of the fused epilogue, by name (epilogue.h's kActNames).
+  Act activation(int i);
   // The backend named by the optional device argument i ('cpu' | 'cuda'), else the environment's.
   Backend* device(int i);
 

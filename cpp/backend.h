@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "epilogue.h"
+
 namespace kn {
 
 // An op's result: empty code means success. Never an exception across the backend boundary.
@@ -102,22 +104,22 @@ class Backend {
   // launch runs the whole sequence (replaying them where capture is not possible, with the reason).
   virtual std::unique_ptr<Program> compile(std::vector<Op> ops);
 
-  // y = act(conv(x, w) + b), act = relu or identity.
-  virtual Status conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* y,
-                                bool relu) = 0;
-  // dy is the gradient with respect to y (the post-activation output). dx may be null (first layer).
+  // y = act(conv(x, w) + b): the epilogue (epilogue.h) adds the bias, when there is one, and applies its act.
+  virtual Status conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const Epilogue& ep,
+                                float* y) = 0;
+  // dy is the gradient with respect to y (the output of act). dx may be null (first layer).
   virtual Status conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* y,
-                                 const float* dy, float* dx, float* dw, float* db, bool relu) = 0;
+                                 const float* dy, float* dx, float* dw, float* db, Act act) = 0;
 
   // Max-pool; argmax records the flat input index (within the image) chosen for each output.
   virtual Status maxpool2d_forward(const Pool2dShape& s, const float* x, float* y, int32_t* argmax) = 0;
   virtual Status maxpool2d_backward(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx) = 0;
 
-  // y[n, o] = act(x[n, i] w[i, o] + b[o]).
-  virtual Status dense_forward(int n, int in, int out, const float* x, const float* w, const float* b, float* y,
-                               bool relu) = 0;
+  // y[n, o] = act(x[n, i] w[i, o] + b[o]), the same epilogue.
+  virtual Status dense_forward(int n, int in, int out, const float* x, const float* w, const Epilogue& ep,
+                               float* y) = 0;
   virtual Status dense_backward(int n, int in, int out, const float* x, const float* w, const float* y,
-                                const float* dy, float* dx, float* dw, float* db, bool relu) = 0;
+                                const float* dy, float* dx, float* dw, float* db, Act act) = 0;
 
   // Inverted dropout: keep with probability 1 - rate, scale kept values by 1 / (1 - rate). The mask is a pure
   // function of (seed, offset + *counter, element index) (Philox4x32-10), so backward regenerates it instead of

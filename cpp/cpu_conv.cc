@@ -72,8 +72,8 @@ void col2im_add(const Conv2dShape& s, const float* dcol, float* dx) {
 
 }  // namespace
 
-Status CpuBackend::conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* y,
-                                  bool relu) {
+Status CpuBackend::conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const Epilogue& ep,
+                                  float* y) {
   const long rows = s.col_rows(), cols = s.col_cols();
   const long in_size = static_cast<long>(s.h) * s.w * s.c, out_size = rows * s.f;
   // With fewer images than threads, parallelise inside each image's GEMM instead.
@@ -85,7 +85,7 @@ Status CpuBackend::conv2d_forward(const Conv2dShape& s, const float* x, const fl
     float* yi = y + i * out_size;
     (parallel_gemm ? sgemm_parallel : sgemm)(false, false, rows, s.f, cols, sc.col.data(), cols, w, s.f, yi, s.f,
                                              false);
-    bias_act(yi, rows, s.f, b, relu);
+    apply_epilogue(yi, rows, s.f, ep);
   };
   if (per_image_threads) {
     for (int i = 0; i < s.n; ++i) one(i, true);
@@ -98,7 +98,7 @@ Status CpuBackend::conv2d_forward(const Conv2dShape& s, const float* x, const fl
 }
 
 Status CpuBackend::conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* y,
-                                   const float* dy, float* dx, float* dw, float* db, bool relu) {
+                                   const float* dy, float* dx, float* dw, float* db, Act act) {
   const long rows = s.col_rows(), cols = s.col_cols();
   const long in_size = static_cast<long>(s.h) * s.w * s.c, out_size = rows * s.f;
   const long wsize = cols * s.f;
@@ -114,7 +114,7 @@ Status CpuBackend::conv2d_backward(const Conv2dShape& s, const float* x, const f
     grow(sc.dw, wsize);
     grow(sc.db, s.f);
     if (dx) grow(sc.dcol, rows * cols);
-    if (relu) grow(sc.dz, out_size);
+    if (act != Act::kLinear) grow(sc.dz, out_size);
     std::fill_n(sc.dw.data(), wsize, 0.0f);
     std::fill_n(sc.db.data(), s.f, 0.0f);
     dw_parts[t] = sc.dw.data();
@@ -122,8 +122,8 @@ Status CpuBackend::conv2d_backward(const Conv2dShape& s, const float* x, const f
     for (std::size_t i = i0; i < i1; ++i) {
       const float* dyi = dy + i * out_size;
       const float* dz = dyi;
-      if (relu) {
-        relu_mask(y + i * out_size, dyi, sc.dz.data(), out_size);
+      if (act != Act::kLinear) {
+        act_mask(act, y + i * out_size, dyi, sc.dz.data(), out_size);
         dz = sc.dz.data();
       }
       add_column_sums(dz, rows, s.f, sc.db.data());

@@ -10,21 +10,21 @@
 
 namespace kn {
 
-Status CpuBackend::dense_forward(int n, int in, int out, const float* x, const float* w, const float* b, float* y,
-                                 bool relu) {
+Status CpuBackend::dense_forward(int n, int in, int out, const float* x, const float* w, const Epilogue& ep,
+                                 float* y) {
   sgemm_parallel(false, false, n, out, in, x, in, w, out, y, out, false);
-  bias_act(y, n, out, b, relu);
+  apply_epilogue(y, n, out, ep);
   return Status::Ok();
 }
 
 Status CpuBackend::dense_backward(int n, int in, int out, const float* x, const float* w, const float* y,
-                                  const float* dy, float* dx, float* dw, float* db, bool relu) {
+                                  const float* dy, float* dx, float* dw, float* db, Act act) {
   thread_local std::vector<float> dz_buf;
   const float* dz = dy;
   const std::size_t count = static_cast<std::size_t>(n) * out;
-  if (relu) {
+  if (act != Act::kLinear) {
     if (dz_buf.size() < count) dz_buf.resize(count);
-    relu_mask(y, dy, dz_buf.data(), count);
+    act_mask(act, y, dy, dz_buf.data(), count);
     dz = dz_buf.data();
   }
   for (int j = 0; j < out; ++j) db[j] = 0.0f;

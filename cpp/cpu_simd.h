@@ -12,26 +12,41 @@
 
 #include <cstddef>
 
+#include "epilogue.h"
+
 namespace kn {
 
-// dz = y > 0 ? dy : 0 (the ReLU gradient, y being the ReLU's output).
-KN_CLONES inline void relu_mask(const float* __restrict y, const float* __restrict dy, float* __restrict dz,
-                                std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) dz[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+// dz = dy * act'(y), y being the activation's output (epilogue.h). Each activation gets its own loop, so that
+// the compiler vectorises it (a branch-free select for ReLU: its keep/drop decisions are coin flips).
+KN_CLONES inline void act_mask(Act act, const float* __restrict y, const float* __restrict dy, float* __restrict dz,
+                               std::size_t n) {
+  switch (act) {
+    case Act::kRelu:
+      for (std::size_t i = 0; i < n; ++i) dz[i] = act_backward(Act::kRelu, y[i], dy[i]);
+      break;
+    default:
+      for (std::size_t i = 0; i < n; ++i) dz[i] = act_backward(act, y[i], dy[i]);
+  }
 }
 
-// Rows of y[rows, f] += b, then ReLU when asked; the ReLU keeps NaN (as PyTorch and TensorFlow do), so a
-// diverging run shows in the loss instead of being silenced.
-KN_CLONES inline void bias_act(float* __restrict y, std::size_t rows, int f, const float* __restrict b, bool relu) {
+// The epilogue of y[rows, f]: += bias[j] when there is a bias, then the activation.
+KN_CLONES inline void apply_epilogue(float* __restrict y, std::size_t rows, int f, const Epilogue& ep) {
+  const float* __restrict b = ep.bias;
   for (std::size_t r = 0; r < rows; ++r) {
     float* row = y + r * f;
-    if (relu)
-      for (int j = 0; j < f; ++j) {
-        const float v = row[j] + b[j];
-        row[j] = v < 0.0f ? 0.0f : v;
-      }
-    else
-      for (int j = 0; j < f; ++j) row[j] += b[j];
+    switch (ep.act) {
+      case Act::kRelu:
+        if (b)
+          for (int j = 0; j < f; ++j) row[j] = act_forward(Act::kRelu, row[j] + b[j]);
+        else
+          for (int j = 0; j < f; ++j) row[j] = act_forward(Act::kRelu, row[j]);
+        break;
+      default:
+        if (b)
+          for (int j = 0; j < f; ++j) row[j] = act_forward(ep.act, row[j] + b[j]);
+        else if (ep.act != Act::kLinear)
+          for (int j = 0; j < f; ++j) row[j] = act_forward(ep.act, row[j]);
+    }
   }
 }
 

@@ -133,7 +133,7 @@ std::size_t CudaBackend::scratch_bytes() const {
 }
 
 Status CudaBackend::gemm(bool ta, bool tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb,
-                         float* c, int ldc, const float* bias, bool relu, bool accumulate) {
+                         float* c, int ldc, const Epilogue& ep, bool accumulate) {
   // Split K when the output tiles alone leave most SMs idle and K is long enough to share out.
   const long long tiles = (long long)CEIL_DIV(m, kGemmTile) * CEIL_DIV(n, kGemmTile);
   int splits = 1;
@@ -147,7 +147,7 @@ Status CudaBackend::gemm(bool ta, bool tb, int m, int n, int k, const float* a, 
     KN_TRY(scratch(kSplitK, sizeof(float) * (std::size_t)splits * m * n, &p));
     partial = static_cast<float*>(p);
   }
-  return launch_sgemm(stream(), ta, tb, m, n, k, a, lda, b, ldb, c, ldc, bias, relu, accumulate, splits, partial, tf32_);
+  return launch_sgemm(stream(), ta, tb, m, n, k, a, lda, b, ldb, c, ldc, ep.bias, ep.act, accumulate, splits, partial, tf32_);
 }
 
 Status CudaBackend::gather_rows(const float* src, std::size_t src_rows, std::size_t row_size,

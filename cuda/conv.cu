@@ -55,28 +55,30 @@ __global__ void col2im_kernel(ConvDims d, const float* __restrict__ dcol, float*
   dx[i] = sum;
 }
 
-__global__ void relu_mask_kernel(const float* __restrict__ y, const float* __restrict__ dy, float* __restrict__ dz,
-                                 long long n) {
+__global__ void act_mask_kernel(Act act, const float* __restrict__ y, const float* __restrict__ dy,
+                                float* __restrict__ dz, long long n) {
   const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
-  if (i < n) dz[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+  if (i < n) dz[i] = act_backward(act, y[i], dy[i]);
 }
 
 int column_sum_parts(long long rows) { return (int)std::min<long long>(std::max<long long>(CEIL_DIV(rows, 256), 1), 256); }
 
 }  // namespace
 
-Status CudaBackend::relu_mask(std::size_t count, const float* y, const float* dy, float** dz) {
+Status CudaBackend::act_mask(Act act, std::size_t count, const float* y, const float* dy, const float** dz) {
+  *dz = dy;
+  if (act == Act::kLinear) return Status::Ok();
   void* p;
   KN_TRY(scratch(kDz, count * sizeof(float), &p));
   *dz = static_cast<float*>(p);
   if (!count) return Status::Ok();  // a grid of zero blocks is a launch error
-  relu_mask_kernel<<<CEIL_DIV((long long)count, 256), 256, 0, stream()>>>(y, dy, *dz, count);
-  KN_LAUNCHED(stream(), "relu_mask_kernel");
+  act_mask_kernel<<<CEIL_DIV((long long)count, 256), 256, 0, stream()>>>(act, y, dy, static_cast<float*>(p), count);
+  KN_LAUNCHED(stream(), "act_mask_kernel");
   return Status::Ok();
 }
 
-Status CudaBackend::conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* y,
-                                   bool relu) {
+Status CudaBackend::conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const Epilogue& ep,
+                                   float* y) {
   std::lock_guard<std::mutex> lock(mutex_);
   const long long rows = (long long)s.n * s.oh * s.ow, cols = s.col_cols();
   if (rows == 0 || s.f == 0) return Status::Ok();
@@ -87,20 +89,16 @@ Status CudaBackend::conv2d_forward(const Conv2dShape& s, const float* x, const f
     im2col_kernel<<<CEIL_DIV(rows * cols, 256), 256, 0, stream()>>>(dims(s), x, static_cast<float*>(col), rows * cols);
     KN_LAUNCHED(stream(), "im2col_kernel");
   }
-  return gemm(false, false, rows, s.f, cols, static_cast<float*>(col), cols, w, s.f, y, s.f, b, relu, false);
+  return gemm(false, false, rows, s.f, cols, static_cast<float*>(col), cols, w, s.f, y, s.f, ep, false);
 }
 
 Status CudaBackend::conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* y,
-                                    const float* dy, float* dx, float* dw, float* db, bool relu) {
+                                    const float* dy, float* dx, float* dw, float* db, Act act) {
   std::lock_guard<std::mutex> lock(mutex_);
   const long long rows = (long long)s.n * s.oh * s.ow, cols = s.col_cols();
   if (rows > INT32_MAX) return Status{"ERR_KERNELNET_SHAPE", "conv2d_backward: more than 2^31 output positions"};
-  const float* dz = dy;
-  if (relu) {
-    float* masked;
-    KN_TRY(relu_mask(rows * s.f, y, dy, &masked));
-    dz = masked;
-  }
+  const float* dz;
+  KN_TRY(act_mask(act, rows * s.f, y, dy, &dz));
   const int parts = column_sum_parts(rows);
   void *partial, *col;
   KN_TRY(scratch(kColSum, sizeof(float) * parts * std::max(s.f, 1), &partial));
@@ -110,11 +108,11 @@ Status CudaBackend::conv2d_backward(const Conv2dShape& s, const float* x, const 
     im2col_kernel<<<CEIL_DIV(rows * cols, 256), 256, 0, stream()>>>(dims(s), x, static_cast<float*>(col), rows * cols);
     KN_LAUNCHED(stream(), "im2col_kernel");
   }
-  KN_TRY(gemm(true, false, cols, s.f, rows, static_cast<float*>(col), cols, dz, s.f, dw, s.f, nullptr, false, false));
+  KN_TRY(gemm(true, false, cols, s.f, rows, static_cast<float*>(col), cols, dz, s.f, dw, s.f, Epilogue{}, false));
   if (!dx) return Status::Ok();
   void* dcol;
   KN_TRY(scratch(kDcol, sizeof(float) * std::max<long long>(rows * cols, 1), &dcol));
-  KN_TRY(gemm(false, true, rows, cols, s.f, dz, s.f, w, s.f, static_cast<float*>(dcol), cols, nullptr, false, false));
+  KN_TRY(gemm(false, true, rows, cols, s.f, dz, s.f, w, s.f, static_cast<float*>(dcol), cols, Epilogue{}, false));
   const long long in_total = (long long)s.n * s.h * s.w * s.c;
   if (in_total) {
     col2im_kernel<<<CEIL_DIV(in_total, 256), 256, 0, stream()>>>(dims(s), static_cast<float*>(dcol), dx, in_total);
@@ -123,27 +121,23 @@ Status CudaBackend::conv2d_backward(const Conv2dShape& s, const float* x, const 
   return Status::Ok();
 }
 
-Status CudaBackend::dense_forward(int n, int in, int out, const float* x, const float* w, const float* b, float* y,
-                                  bool relu) {
+Status CudaBackend::dense_forward(int n, int in, int out, const float* x, const float* w, const Epilogue& ep,
+                                  float* y) {
   std::lock_guard<std::mutex> lock(mutex_);
-  return gemm(false, false, n, out, in, x, in, w, out, y, out, b, relu, false);
+  return gemm(false, false, n, out, in, x, in, w, out, y, out, ep, false);
 }
 
 Status CudaBackend::dense_backward(int n, int in, int out, const float* x, const float* w, const float* y,
-                                   const float* dy, float* dx, float* dw, float* db, bool relu) {
+                                   const float* dy, float* dx, float* dw, float* db, Act act) {
   std::lock_guard<std::mutex> lock(mutex_);
-  const float* dz = dy;
-  if (relu) {
-    float* masked;
-    KN_TRY(relu_mask((std::size_t)n * out, y, dy, &masked));
-    dz = masked;
-  }
+  const float* dz;
+  KN_TRY(act_mask(act, (std::size_t)n * out, y, dy, &dz));
   const int parts = column_sum_parts(n);
   void* partial;
   KN_TRY(scratch(kColSum, sizeof(float) * parts * std::max(out, 1), &partial));
   KN_TRY(launch_column_sums(stream(), dz, n, out, db, parts, static_cast<float*>(partial)));
-  KN_TRY(gemm(true, false, in, out, n, x, in, dz, out, dw, out, nullptr, false, false));
-  if (dx) KN_TRY(gemm(false, true, n, in, out, dz, out, w, out, dx, in, nullptr, false, false));
+  KN_TRY(gemm(true, false, in, out, n, x, in, dz, out, dw, out, Epilogue{}, false));
+  if (dx) KN_TRY(gemm(false, true, n, in, out, dz, out, w, out, dx, in, Epilogue{}, false));
   return Status::Ok();
 }
 

@@ -34,16 +34,16 @@ class CudaBackend final : public Backend {
   Status synchronize() override;
   Status profile(bool on) override;
 
-  Status conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* y,
-                        bool relu) override;
+  Status conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const Epilogue& ep,
+                        float* y) override;
   Status conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* y, const float* dy,
-                         float* dx, float* dw, float* db, bool relu) override;
+                         float* dx, float* dw, float* db, Act act) override;
   Status maxpool2d_forward(const Pool2dShape& s, const float* x, float* y, int32_t* argmax) override;
   Status maxpool2d_backward(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx) override;
-  Status dense_forward(int n, int in, int out, const float* x, const float* w, const float* b, float* y,
-                       bool relu) override;
+  Status dense_forward(int n, int in, int out, const float* x, const float* w, const Epilogue& ep,
+                       float* y) override;
   Status dense_backward(int n, int in, int out, const float* x, const float* w, const float* y, const float* dy,
-                        float* dx, float* dw, float* db, bool relu) override;
+                        float* dx, float* dw, float* db, Act act) override;
   Status dropout_forward(std::size_t count, const float* x, float* y, float rate, uint64_t seed,
                          uint64_t offset, const int32_t* counter) override;
   Status dropout_backward(std::size_t count, const float* dy, float* dx, float rate, uint64_t seed,
@@ -76,11 +76,12 @@ class CudaBackend final : public Backend {
  private:
   // A scratch buffer of at least `bytes`, grown (never shrunk) on demand.
   Status scratch(Scratch slot, std::size_t bytes, void** out);
-  // C = op(A) op(B) (+ C) (+ bias) (relu), splitting K across blocks (with a deterministic reduction) when
+  // C = op(A) op(B) (+ C), then the epilogue (epilogue.h), splitting K across blocks (with a deterministic reduction) when
   // M x N alone cannot fill the device.
   Status gemm(bool ta, bool tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c,
-              int ldc, const float* bias, bool relu, bool accumulate);
-  Status relu_mask(std::size_t count, const float* y, const float* dy, float** dz);
+              int ldc, const Epilogue& ep, bool accumulate);
+  // dz = dy * act'(y) into a scratch buffer (epilogue.h), or dz = dy when act is linear.
+  Status act_mask(Act act, std::size_t count, const float* y, const float* dy, const float** dz);
   // Where ops queue their work: the stream, or the capture stream while this thread captures a graph.
   cudaStream_t stream() const;
 

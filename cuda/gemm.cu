@@ -55,7 +55,7 @@ template <bool TA, bool TB>
 __global__ void __launch_bounds__(THREADS)
     sgemm_kernel(int M, int N, int K, const float* __restrict__ A, int lda, const float* __restrict__ B, int ldb,
                  float* __restrict__ C, int ldc, long long split_stride, int k_per_split,
-                 const float* __restrict__ bias, bool relu, bool accumulate) {
+                 const float* __restrict__ bias, Act act, bool accumulate) {
   // A's rows are padded by 4 floats: the untransposed load writes a column of the tile (16 k values per m),
   // which without padding would hit 2 of the 32 banks; rows stay 16-byte aligned for the float4 reads.
   __shared__ __align__(16) float As[BK][BM + 4];
@@ -96,8 +96,7 @@ __global__ void __launch_bounds__(THREADS)
       float v = acc[i][j];
       if (accumulate) v += *dst;
       if (bias) v += bias[gn];
-      if (relu) v = v < 0.0f ? 0.0f : v;  // keeps NaN, as the CPU
-      *dst = v;
+      *dst = act_forward(act, v);
     }
   }
 }
@@ -110,7 +109,7 @@ template <bool TA, bool TB>
 __global__ void __launch_bounds__(THREADS)
     sgemm_tf32_kernel(int M, int N, int K, const float* __restrict__ A, int lda, const float* __restrict__ B, int ldb,
                       float* __restrict__ C, int ldc, long long split_stride, int k_per_split,
-                      const float* __restrict__ bias, bool relu, bool accumulate) {
+                      const float* __restrict__ bias, Act act, bool accumulate) {
 #if (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800) || defined(KERNELNET_CUDA_EMULATED)
   using namespace nvcuda;
   // Row strides padded by 4 floats; every fragment pointer stays 32-byte aligned, as WMMA requires.
@@ -159,15 +158,14 @@ __global__ void __launch_bounds__(THREADS)
     float v = Cs[r * LDC + col];
     if (accumulate) v += *dst;
     if (bias) v += bias[gn];
-    if (relu) v = v < 0.0f ? 0.0f : v;
-    *dst = v;
+    *dst = act_forward(act, v);
   }
 #endif
 }
 
-// C[i, j] (+)= sum_z partial[z, i, j] (+ bias) (ReLU), summed in z order.
+// C[i, j] (+)= sum_z partial[z, i, j], summed in z order, then the epilogue.
 __global__ void splitk_reduce_kernel(int M, int N, int splits, const float* __restrict__ partial,
-                                     float* __restrict__ C, int ldc, const float* __restrict__ bias, bool relu,
+                                     float* __restrict__ C, int ldc, const float* __restrict__ bias, Act act,
                                      bool accumulate) {
   const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
   const long long mn = (long long)M * N;
@@ -178,8 +176,7 @@ __global__ void splitk_reduce_kernel(int M, int N, int splits, const float* __re
   float* dst = C + (long long)r * ldc + col;
   if (accumulate) v += *dst;
   if (bias) v += bias[col];
-  if (relu) v = v < 0.0f ? 0.0f : v;  // keeps NaN, as the CPU
-  *dst = v;
+  *dst = act_forward(act, v);
 }
 
 // partial[p, j] = sum of x[i, j] over rows i = p*8 + ty (mod parts*8); 32 columns x 8 row lanes per block.
@@ -208,7 +205,7 @@ __global__ void sum_parts_kernel(const float* __restrict__ partial, int parts, i
 }  // namespace
 
 Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, const float* a, int lda,
-                    const float* b, int ldb, float* c, int ldc, const float* bias, bool relu, bool accumulate,
+                    const float* b, int ldb, float* c, int ldc, const float* bias, Act act, bool accumulate,
                     int splits, float* partial, bool tf32) {
   if (m <= 0 || n <= 0) return Status::Ok();
   KN_EXPECT(k >= 0 && a && b && c, "launch_sgemm");
@@ -222,7 +219,8 @@ Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, 
   const int ldo = splits > 1 ? n : ldc;
   const long long stride = splits > 1 ? (long long)m * n : 0;
   const float* ep_bias = splits > 1 ? nullptr : bias;
-  const bool ep_relu = splits > 1 ? false : relu, ep_acc = splits > 1 ? false : accumulate;
+  const Act ep_act = splits > 1 ? Act::kLinear : act;
+  const bool ep_acc = splits > 1 ? false : accumulate;
   // The variant for (transposes, math mode), chosen at run time among the compiled instances.
   using Kernel = decltype(&sgemm_kernel<false, false>);
   const Kernel variants[2][2][2] = {
@@ -230,11 +228,11 @@ Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, 
       {{sgemm_tf32_kernel<false, false>, sgemm_tf32_kernel<false, true>},
        {sgemm_tf32_kernel<true, false>, sgemm_tf32_kernel<true, true>}}};
   const Kernel kernel = variants[tf32][ta][tb];
-  kernel<<<grid, block, 0, stream>>>(m, n, k, a, lda, b, ldb, out, ldo, stride, kps, ep_bias, ep_relu, ep_acc);
+  kernel<<<grid, block, 0, stream>>>(m, n, k, a, lda, b, ldb, out, ldo, stride, kps, ep_bias, ep_act, ep_acc);
   KN_LAUNCHED(stream, tf32 ? "sgemm_tf32_kernel" : "sgemm_kernel");
   if (splits > 1) {
     const long long mn = (long long)m * n;
-    splitk_reduce_kernel<<<CEIL_DIV(mn, 256), 256, 0, stream>>>(m, n, z, partial, c, ldc, bias, relu, accumulate);
+    splitk_reduce_kernel<<<CEIL_DIV(mn, 256), 256, 0, stream>>>(m, n, z, partial, c, ldc, bias, act, accumulate);
     KN_LAUNCHED(stream, "splitk_reduce_kernel");
   }
   return Status::Ok();

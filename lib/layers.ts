@@ -1,7 +1,7 @@
 // Layers, shaped like TensorFlow.js's layers API: constructor(args) -> build(inputShape) -> forward/backward.
 // A layer holds no math: forward and backward call the addon, writing into buffers allocated once per
 // (model, batch size). Shapes here are per example (no batch axis), channels-last as Keras.
-import { native, type NativeTensor, type Padding } from './native.js';
+import { native, type NativeActivation, type NativeTensor, type Padding } from './native.js';
 import { empty } from './tensor.js';
 import { ValidationError, stateError } from './errors.js';
 import { NOT_USED, checkOptions, fail, intPair, numberIn, oneOf, positiveInt, shapeArg, type NotYet } from './validate.js';
@@ -116,6 +116,11 @@ export abstract class Layer {
   }
 }
 
+/** The activation a layer's fused epilogue applies: softmax belongs to the model's head (fused with the loss). */
+function epilogueActivation(a: Activation): NativeActivation {
+  return a === 'softmax' ? 'linear' : a;
+}
+
 function activationArg(value: unknown, name: string, allowed: readonly Activation[]): Activation {
   return oneOf(value ?? 'linear', name, allowed);
 }
@@ -174,14 +179,14 @@ export class Conv2D extends Layer {
 
   forward(x: NativeTensor, buf: LayerBuffers): NativeTensor {
     native.conv2dForward(x, param(this, 'kernel').value, param(this, 'bias').value, buf.y!, this.strides[0],
-      this.strides[1], this.padding, this.activation === 'relu');
+      this.strides[1], this.padding, epilogueActivation(this.activation));
     return buf.y!;
   }
 
   backward(x: NativeTensor, y: NativeTensor, dy: NativeTensor, buf: LayerBuffers): NativeTensor | null {
     const k = param(this, 'kernel'), b = param(this, 'bias');
     native.conv2dBackward(x, k.value, y, dy, buf.dx, k.grad, b.grad, this.strides[0], this.strides[1], this.padding,
-      this.activation === 'relu');
+      epilogueActivation(this.activation));
     return buf.dx;
   }
 
@@ -355,13 +360,13 @@ export class Dense extends Layer {
 
   /** Softmax is applied by the model's head (fused with the loss in training), so the layer emits logits. */
   forward(x: NativeTensor, buf: LayerBuffers): NativeTensor {
-    native.denseForward(x, param(this, 'kernel').value, param(this, 'bias').value, buf.y!, this.activation === 'relu');
+    native.denseForward(x, param(this, 'kernel').value, param(this, 'bias').value, buf.y!, epilogueActivation(this.activation));
     return buf.y!;
   }
 
   backward(x: NativeTensor, y: NativeTensor, dy: NativeTensor, buf: LayerBuffers): NativeTensor | null {
     const k = param(this, 'kernel'), b = param(this, 'bias');
-    native.denseBackward(x, k.value, y, dy, buf.dx, k.grad, b.grad, this.activation === 'relu');
+    native.denseBackward(x, k.value, y, dy, buf.dx, k.grad, b.grad, epilogueActivation(this.activation));
     return buf.dx;
   }
 

@@ -8,6 +8,8 @@ import { LoadError, makeError } from './errors.js';
 export type DType = 'float32' | 'int32';
 export type Padding = 'valid' | 'same';
 export type Device = 'cpu' | 'cuda';
+/** The activation of the fused epilogue of conv and dense ops (cpp/epilogue.h's Act). */
+export type NativeActivation = 'linear' | 'relu';
 
 export interface NativeTensor {
   readonly shape: number[];
@@ -60,17 +62,19 @@ export interface NativeProgram {
 export interface Native {
   /** A tensor on `device` (default: the environment's backend), or a view of another tensor's buffer. */
   Tensor: new (shape: number[], dtype: DType, data?: Float32Array | Int32Array | NativeTensor, device?: Device) => NativeTensor;
-  conv2dForward(x: NativeTensor, w: NativeTensor, b: NativeTensor, y: NativeTensor, strideH: number,
-    strideW: number, padding: Padding, relu: boolean): void;
+  /** y = activation(conv(x, w) + b), the bias and activation fused into the GEMM's epilogue; b may be null. */
+  conv2dForward(x: NativeTensor, w: NativeTensor, b: NativeTensor | null, y: NativeTensor, strideH: number,
+    strideW: number, padding: Padding, activation: NativeActivation): void;
+  /** dy is the gradient of y, the activation's output (its derivative is taken from y). */
   conv2dBackward(x: NativeTensor, w: NativeTensor, y: NativeTensor, dy: NativeTensor, dx: NativeTensor | null,
-    dw: NativeTensor, db: NativeTensor, strideH: number, strideW: number, padding: Padding, relu: boolean): void;
+    dw: NativeTensor, db: NativeTensor, strideH: number, strideW: number, padding: Padding, activation: NativeActivation): void;
   maxPool2dForward(x: NativeTensor, y: NativeTensor, argmax: NativeTensor, poolH: number, poolW: number,
     strideH: number, strideW: number): void;
   maxPool2dBackward(dy: NativeTensor, argmax: NativeTensor, dx: NativeTensor, poolH: number, poolW: number,
     strideH: number, strideW: number): void;
-  denseForward(x: NativeTensor, w: NativeTensor, b: NativeTensor, y: NativeTensor, relu: boolean): void;
+  denseForward(x: NativeTensor, w: NativeTensor, b: NativeTensor | null, y: NativeTensor, activation: NativeActivation): void;
   denseBackward(x: NativeTensor, w: NativeTensor, y: NativeTensor, dy: NativeTensor, dx: NativeTensor | null,
-    dw: NativeTensor, db: NativeTensor, relu: boolean): void;
+    dw: NativeTensor, db: NativeTensor, activation: NativeActivation): void;
   /**
    * Inverted dropout with the Philox stream (seed, offset + counter[0]). `counter` is the step counter: an
    * int32 tensor [1] on the same device that ops read on the device, so a step's calls stay the same from one

@@ -233,7 +233,7 @@ Guards('every native function throws a coded error, never crashes, on hostile ar
     }
   }
   assert.ok(calls > 100);
-  assert.throws(() => native.denseForward(t, t, t, t, true), /^denseForward: expected b to be a float32 tensor of shape \[2\] \[O\] but received float32 tensor of shape \[2,2\]$/);
+  assert.throws(() => native.denseForward(t, t, t, t, 'relu'), /^denseForward: expected b to be a float32 tensor of shape \[2\] \[O\] but received float32 tensor of shape \[2,2\]$/);
   assert.throws(() => new native.Tensor([-1], 'float32'), /expected shape\[0\] to be an integer in \[0, 2147483647\] but received -1/);
   assert.throws(() => new native.Tensor([2 ** 20, 2 ** 20], 'float32'), /more than 2\^36 elements/);
   assert.throws(() => new native.Tensor([2], 'float64' as 'float32'), /expected dtype to be one of 'float32', 'int32' but received 'float64'/);
@@ -253,7 +253,7 @@ Guards('errors from C++ and from TypeScript share classes, codes and the table',
     }
     throw new Error('did not throw');
   };
-  const fromCpp = caught(() => native.denseForward(t, t, t, t, true));
+  const fromCpp = caught(() => native.denseForward(t, t, t, t, 'relu'));
   assert.instance(fromCpp, ValidationError);
   assert.is(fromCpp.code, 'ERR_KERNELNET_SHAPE');
   assert.is(fromCpp.name, 'ValidationError');

@@ -46,13 +46,13 @@ if (!cuda.available) {
         const pad = s.same ? 'same' : 'valid';
         const x = twin([s.n, s.h, s.w, s.c], gen(s.n * s.h * s.w * s.c, r)), w = twin([s.kh, s.kw, s.c, s.f], gen(s.kh * s.kw * s.c * s.f, r));
         const b = twin([s.f], gen(s.f, r)), y = outs([s.n, oh, ow, s.f]);
-        for (const d of [0, 1]) native.conv2dForward(x[d], w[d], b[d], y[d], s.sh, s.sw, pad, relu);
+        for (const d of [0, 1]) native.conv2dForward(x[d], w[d], b[d], y[d], s.sh, s.sw, pad, relu ? 'relu' : 'linear');
         same(y, `y of ${label}`, tol);
         const dyData = gen(y[0].size, r);
         const dy = twin(y[0].shape, dyData), dx = outs(x[0].shape), dw = outs(w[0].shape), db = outs([s.f]);
         // Both backward passes use the CPU's y so that the ReLU masks agree exactly.
         y[1].write(y[0].read() as Float32Array);
-        for (const d of [0, 1]) native.conv2dBackward(x[d], w[d], y[d], dy[d], dx[d], dw[d], db[d], s.sh, s.sw, pad, relu);
+        for (const d of [0, 1]) native.conv2dBackward(x[d], w[d], y[d], dy[d], dx[d], dw[d], db[d], s.sh, s.sw, pad, relu ? 'relu' : 'linear');
         const gtol = tol && { atol: tol.atol * 10, rtol: tol.rtol * 10 };
         same(dx, `dx of ${label}`, gtol);
         same(dw, `dw of ${label}`, gtol);
@@ -66,15 +66,29 @@ if (!cuda.available) {
       for (const [n, i, o] of DENSE_CASES) for (const relu of [false, true]) {
         const tol = kind === 'int' ? undefined : { atol: 1e-4, rtol: 1e-4 }, label = `${kind} dense ${n}x${i}x${o} relu=${relu}`;
         const x = twin([n, i], gen(n * i, r)), w = twin([i, o], gen(i * o, r)), b = twin([o], gen(o, r)), y = outs([n, o]);
-        for (const d of [0, 1]) native.denseForward(x[d], w[d], b[d], y[d], relu);
+        for (const d of [0, 1]) native.denseForward(x[d], w[d], b[d], y[d], relu ? 'relu' : 'linear');
         same(y, `y of ${label}`, tol);
         y[1].write(y[0].read() as Float32Array);
         const dy = twin([n, o], gen(n * o, r)), dx = outs([n, i]), dw = outs([i, o]), db = outs([o]);
-        for (const d of [0, 1]) native.denseBackward(x[d], w[d], y[d], dy[d], dx[d], dw[d], db[d], relu);
+        for (const d of [0, 1]) native.denseBackward(x[d], w[d], y[d], dy[d], dx[d], dw[d], db[d], relu ? 'relu' : 'linear');
         same(dx, `dx of ${label}`, tol);
         same(dw, `dw of ${label}`, tol);
         same(db, `db of ${label}`, tol);
       }
+  });
+
+  Cuda('the fused epilogue without a bias matches the CPU', () => {
+    const r = rng(23);
+    for (const act of ['linear', 'relu'] as const) {
+      const x = twin([33, 300], intArray(33 * 300, r)), w = twin([300, 17], intArray(300 * 17, r)), y = outs([33, 17]);
+      for (const d of [0, 1]) native.denseForward(x[d], w[d], null, y[d], act);
+      same(y, `dense without a bias, ${act}`);
+      const s = CONV_CASES.at(-1)!, { oh, ow } = convOut(s);
+      const cx = twin([s.n, s.h, s.w, s.c], intArray(s.n * s.h * s.w * s.c, r)), cw = twin([s.kh, s.kw, s.c, s.f], intArray(s.kh * s.kw * s.c * s.f, r));
+      const cy = outs([s.n, oh, ow, s.f]);
+      for (const d of [0, 1]) native.conv2dForward(cx[d], cw[d], null, cy[d], s.sh, s.sw, s.same ? 'same' : 'valid', act);
+      same(cy, `conv without a bias, ${act}`);
+    }
   });
 
   Cuda('max-pool, dropout, softmax cross-entropy, data ops', () => {
@@ -202,20 +216,20 @@ if (!cuda.available) {
       for (const [kind, gen] of [['int', h.intArray], ['float', h.randomArray]]) {
         for (const [n, i, o] of h.DENSE_CASES) {
           const x = twin([n, i], gen(n * i, r)), w = twin([i, o], gen(i * o, r)), b = twin([o], gen(o, r)), y = [h.out([n, o], 'cpu'), h.out([n, o], 'cuda')];
-          for (const d of [0, 1]) native.denseForward(x[d], w[d], b[d], y[d], false);
+          for (const d of [0, 1]) native.denseForward(x[d], w[d], b[d], y[d], 'linear');
           cmp(y, kind, 'dense y ' + n + 'x' + i + 'x' + o);
           const dy = twin([n, o], gen(n * o, r)), dx = [h.out([n, i], 'cpu'), h.out([n, i], 'cuda')], dw = [h.out([i, o], 'cpu'), h.out([i, o], 'cuda')], db = [h.out([o], 'cpu'), h.out([o], 'cuda')];
-          for (const d of [0, 1]) native.denseBackward(x[d], w[d], y[d], dy[d], dx[d], dw[d], db[d], false);
+          for (const d of [0, 1]) native.denseBackward(x[d], w[d], y[d], dy[d], dx[d], dw[d], db[d], 'linear');
           cmp(dx, kind, 'dense dx'); cmp(dw, kind, 'dense dw');
         }
         for (const s of h.CONV_CASES) {
           const { oh, ow } = h.convOut(s), pad = s.same ? 'same' : 'valid';
           const x = twin([s.n, s.h, s.w, s.c], gen(s.n * s.h * s.w * s.c, r)), w = twin([s.kh, s.kw, s.c, s.f], gen(s.kh * s.kw * s.c * s.f, r)), b = twin([s.f], gen(s.f, r));
           const y = [h.out([s.n, oh, ow, s.f], 'cpu'), h.out([s.n, oh, ow, s.f], 'cuda')];
-          for (const d of [0, 1]) native.conv2dForward(x[d], w[d], b[d], y[d], s.sh, s.sw, pad, false);
+          for (const d of [0, 1]) native.conv2dForward(x[d], w[d], b[d], y[d], s.sh, s.sw, pad, 'linear');
           cmp(y, kind, 'conv y ' + JSON.stringify(s));
           const dy = twin(y[0].shape, gen(y[0].size, r)), dx = [h.out(x[0].shape, 'cpu'), h.out(x[0].shape, 'cuda')], dw = [h.out(w[0].shape, 'cpu'), h.out(w[0].shape, 'cuda')], db = [h.out([s.f], 'cpu'), h.out([s.f], 'cuda')];
-          for (const d of [0, 1]) native.conv2dBackward(x[d], w[d], y[d], dy[d], dx[d], dw[d], db[d], s.sh, s.sw, pad, false);
+          for (const d of [0, 1]) native.conv2dBackward(x[d], w[d], y[d], dy[d], dx[d], dw[d], db[d], s.sh, s.sw, pad, 'linear');
           cmp(dx, kind, 'conv dx'); cmp(dw, kind, 'conv dw');
         }
       }

@@ -52,10 +52,10 @@ Grad('Conv2D (relu, stride 1, valid) and (linear, stride 2, same)', () => {
     const x = T([n, h, w, c], randomArray(n * h * w * c, rand)), W = T([k, k, c, f], randomArray(k * k * c * f, rand));
     const b = T([f], randomArray(f, rand, -0.1, 0.1)), y = T([n, oh, ow, f]);
     const r = randomArray(y.size, rand);
-    const fwd = () => (native.conv2dForward(x, W, b, y, stride, stride, padding, relu), y);
+    const fwd = () => (native.conv2dForward(x, W, b, y, stride, stride, padding, relu ? 'relu' : 'linear'), y);
     fwd();
     const dx = T(x.shape), dw = T(W.shape), db = T([f]);
-    native.conv2dBackward(x, W, y, T(y.shape, r), dx, dw, db, stride, stride, padding, relu);
+    native.conv2dBackward(x, W, y, T(y.shape, r), dx, dw, db, stride, stride, padding, relu ? 'relu' : 'linear');
     const name = `conv relu=${relu} stride=${stride} ${padding}`;
     check(`${name} dx`, x, dx.read(), fwd, r);
     check(`${name} dw`, W, dw.read(), fwd, r);
@@ -69,10 +69,10 @@ Grad('Dense (relu and linear)', () => {
     const [n, i, o] = [5, 17, 6];
     const x = T([n, i], randomArray(n * i, rand)), W = T([i, o], randomArray(i * o, rand)), b = T([o], randomArray(o, rand, -0.1, 0.1));
     const y = T([n, o]), r = randomArray(n * o, rand);
-    const fwd = () => (native.denseForward(x, W, b, y, relu), y);
+    const fwd = () => (native.denseForward(x, W, b, y, relu ? 'relu' : 'linear'), y);
     fwd();
     const dx = T([n, i]), dw = T([i, o]), db = T([o]);
-    native.denseBackward(x, W, y, T([n, o], r), dx, dw, db, relu);
+    native.denseBackward(x, W, y, T([n, o], r), dx, dw, db, relu ? 'relu' : 'linear');
     check(`dense relu=${relu} dx`, x, dx.read(), fwd, r);
     check(`dense relu=${relu} dw`, W, dw.read(), fwd, r);
     check(`dense relu=${relu} db`, b, db.read(), fwd, r, 4);

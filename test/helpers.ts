@@ -285,9 +285,9 @@ export function checkProgramMatchesCalls(device: Device): { graph: boolean; reas
   const a = make(), b = make();
   for (const k of ['x', 'w', 'b', 'dy'] as const) b[k].write(a[k].read() as Float32Array);
   const step = (t: ReturnType<typeof make>) => {
-    native.denseForward(t.x, t.w, t.b, t.y, true);
+    native.denseForward(t.x, t.w, t.b, t.y, 'relu');
     native.dropoutForward(t.y, t.d, 0.5, 3, 100, t.counter);
-    native.denseBackward(t.x, t.w, t.y, t.dy, t.dx, t.dw, t.db, true);
+    native.denseBackward(t.x, t.w, t.y, t.dy, t.dx, t.dw, t.db, 'relu');
     native.adadelta([t.w, t.b], [t.dw, t.db], t.acc, t.dacc, 1.0, 0.95, 1e-7);
     native.advance(t.counter);
   };

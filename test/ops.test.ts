@@ -28,7 +28,7 @@ for (const [kind, gen] of [['int', intArray], ['float', randomArray]] as const) 
       const x = gen(s.n * s.h * s.w * s.c, r), w = gen(s.kh * s.kw * s.c * s.f, r), b = gen(s.f, r);
       const y = out([s.n, oh, ow, s.f]);
       native.conv2dForward(T([s.n, s.h, s.w, s.c], x), T([s.kh, s.kw, s.c, s.f], w), T([s.f], b), y, s.sh, s.sw,
-        s.same ? 'same' : 'valid', relu);
+        s.same ? 'same' : 'valid', relu ? 'relu' : 'linear');
       const ref = convRef(s, x, w, b, relu);
       if (kind === 'int') exact(y.read(), ref, label(s));
       else close(y.read(), ref, GEMM_TOL.atol, GEMM_TOL.rtol, label(s));
@@ -42,10 +42,10 @@ for (const [kind, gen] of [['int', intArray], ['float', randomArray]] as const) 
       const x = gen(s.n * s.h * s.w * s.c, r), w = gen(s.kh * s.kw * s.c * s.f, r), b = gen(s.f, r);
       const dyData = gen(s.n * oh * ow * s.f, r);
       const X = T([s.n, s.h, s.w, s.c], x), W = T([s.kh, s.kw, s.c, s.f], w), Y = out([s.n, oh, ow, s.f]);
-      native.conv2dForward(X, W, T([s.f], b), Y, s.sh, s.sw, s.same ? 'same' : 'valid', relu);
+      native.conv2dForward(X, W, T([s.f], b), Y, s.sh, s.sw, s.same ? 'same' : 'valid', relu ? 'relu' : 'linear');
       const y = Y.read();
       const dx = withDx ? out([s.n, s.h, s.w, s.c]) : null, dw = out([s.kh, s.kw, s.c, s.f]), db = out([s.f]);
-      native.conv2dBackward(X, W, Y, T([s.n, oh, ow, s.f], dyData), dx, dw, db, s.sh, s.sw, s.same ? 'same' : 'valid', relu);
+      native.conv2dBackward(X, W, Y, T([s.n, oh, ow, s.f], dyData), dx, dw, db, s.sh, s.sw, s.same ? 'same' : 'valid', relu ? 'relu' : 'linear');
       const ref = convBackwardRef(s, x, w, y, dyData, relu);
       const cmp = kind === 'int' ? (a: ArrayLike<number>, e: ArrayLike<number>, what: string) => exact(a, e, what)
         : (a: ArrayLike<number>, e: ArrayLike<number>, what: string) => close(a, e, GEMM_TOL.atol * 10, GEMM_TOL.rtol, what);
@@ -68,7 +68,7 @@ Conv('the thread count can change between ops, with the same result', () => {
     for (const n of [1, 3, 2, 4, 1, before]) {
       assert.is(native.numThreads(n), n);
       const y = out([s.n, oh, ow, s.f]);
-      native.conv2dForward(X, W, B, y, s.sh, s.sw, s.same ? 'same' : 'valid', true);
+      native.conv2dForward(X, W, B, y, s.sh, s.sw, s.same ? 'same' : 'valid', 'relu');
       results.push(y.read());
     }
   } finally {
@@ -88,13 +88,13 @@ for (const [kind, gen] of [['int', intArray], ['float', randomArray]] as const) 
       const what = `dense n=${n} i=${i} o=${o} relu=${relu}`;
       const x = gen(n * i, r), w = gen(i * o, r), b = gen(o, r), dyData = gen(n * o, r);
       const X = T([n, i], x), W = T([i, o], w), Y = out([n, o]);
-      native.denseForward(X, W, T([o], b), Y, relu);
+      native.denseForward(X, W, T([o], b), Y, relu ? 'relu' : 'linear');
       const y = Y.read();
       const cmp = (a: ArrayLike<number>, e: ArrayLike<number>, s: string, scale = 1) => kind === 'int' ? exact(a, e, s)
         : close(a, e, GEMM_TOL.atol * scale, GEMM_TOL.rtol * scale, s);
       cmp(y, denseRef(n, i, o, x, w, b, relu), what, i > 1000 ? 10 : 1);
       const dx = out([n, i]), dw = out([i, o]), db = out([o]);
-      native.denseBackward(X, W, Y, T([n, o], dyData), dx, dw, db, relu);
+      native.denseBackward(X, W, Y, T([n, o], dyData), dx, dw, db, relu ? 'relu' : 'linear');
       const ref = denseBackwardRef(n, i, o, x, w, y, dyData, relu);
       cmp(dx.read(), ref.dx, `dx of ${what}`);
       cmp(dw.read(), ref.dw, `dw of ${what}`, 10);
@@ -102,6 +102,26 @@ for (const [kind, gen] of [['int', intArray], ['float', randomArray]] as const) 
     }
   });
 }
+// The fused epilogue (cpp/epilogue.h): the bias is optional (null adds nothing, bit for bit the same as a zero
+// bias), and the activation is chosen by name at run time; an unknown one is refused, naming those there are.
+DenseSuite('the fused epilogue: a null bias, and the activation by name', () => {
+  const r = rng(4), s = CONV_CASES.at(-1)!, { oh, ow } = convOut(s), pad = s.same ? 'same' : 'valid';
+  for (const act of ['linear', 'relu'] as const) {
+    const X = T([s.n, s.h, s.w, s.c], intArray(s.n * s.h * s.w * s.c, r)), W = T([s.kh, s.kw, s.c, s.f], intArray(s.kh * s.kw * s.c * s.f, r));
+    const zero = T([s.f], new Float32Array(s.f)), y0 = out([s.n, oh, ow, s.f]), y1 = out([s.n, oh, ow, s.f]);
+    native.conv2dForward(X, W, zero, y0, s.sh, s.sw, pad, act);
+    native.conv2dForward(X, W, null, y1, s.sh, s.sw, pad, act);
+    exact(y1.read(), y0.read(), `conv without a bias, ${act}`);
+    const x = T([7, 13], intArray(91, r)), w = T([13, 5], intArray(65, r)), d0 = out([7, 5]), d1 = out([7, 5]);
+    native.denseForward(x, w, T([5], new Float32Array(5)), d0, act);
+    native.denseForward(x, w, null, d1, act);
+    exact(d1.read(), d0.read(), `dense without a bias, ${act}`);
+  }
+  const t = T([2, 2]);
+  assert.throws(() => native.denseForward(t, t, null, out([2, 2]), 'tanh' as 'relu'), /denseForward: expected activation to be one of 'linear', 'relu' but received 'tanh' of type string/);
+  assert.throws(() => native.denseForward(t, t, null, out([2, 2]), true as unknown as 'relu'), /expected activation to be one of/);
+});
+
 DenseSuite.run();
 
 const Pool = suite('maxPool2d');
