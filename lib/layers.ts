@@ -1,7 +1,7 @@
 // Layers, shaped like TensorFlow.js's layers API: constructor(args) -> build(inputShape) -> forward/backward.
 // A layer holds no math: forward and backward call the addon, writing into buffers allocated once per
 // (model, batch size). Shapes here are per example (no batch axis), channels-last as Keras.
-import { native, type NativeActivation, type NativeTensor, type Padding } from './native.js';
+import { native, type Device, type NativeActivation, type NativeTensor, type Padding } from './native.js';
 import { empty } from './tensor.js';
 import { ValidationError, stateError } from './errors.js';
 import { NOT_USED, checkOptions, fail, intPair, numberIn, oneOf, positiveInt, shapeArg, type NotYet } from './validate.js';
@@ -96,11 +96,11 @@ export abstract class Layer {
     return this.specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
   }
 
-  /** Buffers for a batch of `batch` examples; dx only when the gradient must flow to the previous layer. */
-  allocate(batch: number, needInputGrad: boolean): LayerBuffers {
+  /** Buffers for a batch of `batch` examples on the model's device; dx only when the gradient must flow back. */
+  allocate(batch: number, needInputGrad: boolean, device: Device): LayerBuffers {
     return {
-      y: empty([batch, ...this.outputShape]),
-      dx: needInputGrad ? empty([batch, ...this.inputShape]) : null,
+      y: empty([batch, ...this.outputShape], 'float32', device),
+      dx: needInputGrad ? empty([batch, ...this.inputShape], 'float32', device) : null,
       extra: null,
       views: new WeakMap(),
     };
@@ -226,9 +226,9 @@ export class MaxPooling2D extends Layer {
     return [oh, ow, s[2]];
   }
 
-  override allocate(batch: number, needInputGrad: boolean): LayerBuffers {
-    const buf = super.allocate(batch, needInputGrad);
-    buf.extra = empty([batch, ...this.outputShape], 'int32');
+  override allocate(batch: number, needInputGrad: boolean, device: Device): LayerBuffers {
+    const buf = super.allocate(batch, needInputGrad, device);
+    buf.extra = empty([batch, ...this.outputShape], 'int32', device);
     return buf;
   }
 

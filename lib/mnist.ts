@@ -8,9 +8,9 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { DataError, IdxError } from './errors.js';
-import { native } from './native.js';
+import { native, type Device } from './native.js';
 import { checkOptions, fail, nonNegativeInt } from './validate.js';
-import { Tensor, empty } from './tensor.js';
+import { Tensor, empty, parseDevice } from './tensor.js';
 
 export { IdxError };
 
@@ -77,6 +77,8 @@ export interface LoadMnistOptions {
   trainLimit?: number;
   /** Keep only the first N test images. */
   testLimit?: number;
+  /** Where the tensors go: 'cpu', 'cuda' or 'cuda:0' (default: the environment's backend). */
+  device?: string;
 }
 
 const FILES = {
@@ -103,7 +105,7 @@ function readIdx(dir: string, name: string): IdxArray {
   throw new IdxError(join(dir, name), 'not found (nor with .gz)');
 }
 
-function split(dir: string, imagesName: string, labelsName: string, limit: number | undefined): MnistSplit {
+function split(dir: string, imagesName: string, labelsName: string, limit: number | undefined, device: Device | undefined): MnistSplit {
   const images = readIdx(dir, imagesName), labels = readIdx(dir, labelsName);
   const imgFile = join(dir, imagesName), lblFile = join(dir, labelsName);
   if (images.dims.length !== 3) throw new IdxError(imgFile, `expected images [N, rows, cols] but the header declares [${images.dims.join(', ')}]`);
@@ -114,22 +116,23 @@ function split(dir: string, imagesName: string, labelsName: string, limit: numbe
   if (bad >= 0) throw new IdxError(lblFile, `label ${bad} is ${labels.data[bad]}, expected a digit 0-9`);
   const [total, rows, cols] = images.dims;
   const n = limit === undefined ? total : Math.min(limit, total);
-  const x = empty([n, rows, cols, 1]);
+  const x = empty([n, rows, cols, 1], 'float32', device);
   native.fromBytes(images.data.subarray(0, n * rows * cols), 255, x);
-  const y = new native.Tensor([n], 'int32', Int32Array.from(labels.data.subarray(0, n)));
+  const y = new native.Tensor([n], 'int32', Int32Array.from(labels.data.subarray(0, n)), device);
   return { images: new Tensor(x), labels: new Tensor(y) };
 }
 
 /** Loads MNIST from a folder of the four IDX files (plain or .gz). */
 export function loadMnist(dir?: string, options: LoadMnistOptions = {}): { train: MnistSplit; test: MnistSplit } {
   if (dir !== undefined && typeof dir !== 'string') fail('a folder path', 'dir', dir);
-  checkOptions(options, { what: 'loadMnist options', supported: ['trainLimit', 'testLimit'] });
+  checkOptions(options, { what: 'loadMnist options', supported: ['trainLimit', 'testLimit', 'device'] });
   options ??= {};
+  for (const k of ['trainLimit', 'testLimit'] as const) if (options[k] !== undefined) nonNegativeInt(options[k], k);
+  const device = options.device === undefined ? undefined : parseDevice(options.device, 'device');
   const folder = dir ?? defaultMnistDir();
-  for (const [k, v] of Object.entries(options)) if (v !== undefined) nonNegativeInt(v, k);
-  const train = split(folder, FILES.trainImages, FILES.trainLabels, options.trainLimit);
+  const train = split(folder, FILES.trainImages, FILES.trainLabels, options.trainLimit, device);
   try {
-    return { train, test: split(folder, FILES.testImages, FILES.testLabels, options.testLimit) };
+    return { train, test: split(folder, FILES.testImages, FILES.testLabels, options.testLimit, device) };
   } catch (err) {
     train.images.dispose();
     train.labels.dispose();

@@ -3,12 +3,12 @@
 // writing into buffers allocated once per (model, batch size). Randomness (initialisation, dropout, shuffling)
 // comes from counter-based streams keyed by the model's seed, so a run is reproducible from its seed.
 import { randomInt } from 'node:crypto';
-import { ValidationError, stateError } from './errors.js';
+import { DeviceError, ValidationError, stateError } from './errors.js';
 import { Layer, type LayerBuffers, type Param, type StepContext } from './layers.js';
-import { native, type NativeProgram, type NativeTensor } from './native.js';
+import { native, type Device, type NativeProgram, type NativeTensor } from './native.js';
 import { Adadelta, type Optimizer } from './optimizers.js';
 import { loadModelAs, loadWeights, save, saveWeights } from './serialization.js';
-import { Tensor, empty, handleOf } from './tensor.js';
+import { Tensor, defaultDevice, empty, handleOf, parseDevice } from './tensor.js';
 import {
   checkLabels, drain, drainAsync, evaluation, fit, prediction, type EvaluateArgs, type FitArgs, type History, type PredictArgs,
 } from './training.js';
@@ -21,6 +21,11 @@ export interface SequentialArgs {
   name?: string;
   /** Seed of every random stream of the model (uint32); random when omitted. */
   seed?: number;
+  /**
+   * Where the model's weights and buffers live and its ops run: 'cpu', or 'cuda' / 'cuda:0'. Default: the
+   * environment's backend (CUDA when a GPU answers, else the CPU; KERNELNET_BACKEND forces one).
+   */
+  device?: string;
 }
 
 export interface CompileArgs {
@@ -62,7 +67,7 @@ const LOSS_ALIASES = { categorical_crossentropy: 'categoricalCrossentropy' } as 
 
 // The options of each method (tfjs spellings), and the Keras/tfjs ones kernelnet does not support yet: those
 // are refused unless they ask for what kernelnet does anyway, never silently ignored.
-const SEQUENTIAL_SCHEMA = { what: 'Sequential args', supported: ['layers', 'name', 'seed'] };
+const SEQUENTIAL_SCHEMA = { what: 'Sequential args', supported: ['layers', 'name', 'seed', 'device'] };
 const COMPILE_SCHEMA = {
   what: 'compile args', supported: ['optimizer', 'loss', 'metrics'],
   notYet: { lossWeights: {}, weightedMetrics: {}, runEagerly: { ok: NOT_USED.false }, stepsPerExecution: { ok: NOT_USED.one }, jitCompile: { ok: NOT_USED.false } },
@@ -73,6 +78,8 @@ const MAX_WORKSPACES = 4;
 export class Sequential {
   readonly layers: Layer[] = [];
   readonly name: string;
+  /** Where the weights and buffers live and the ops run. */
+  readonly device: Device;
   readonly seed: number;
   /** @internal */
   optimizer: Optimizer | null = null;
@@ -104,6 +111,9 @@ export class Sequential {
     this.name = args.name ?? 'sequential';
     this.seed = args.seed === undefined ? randomInt(2 ** 32) : nonNegativeInt(args.seed, 'seed');
     if (this.seed >= 2 ** 32) fail('integer in [0, 2^32)', 'seed', args.seed);
+    this.device = args.device === undefined ? defaultDevice() : parseDevice(args.device, 'device');
+    if (this.device === 'cuda' && !native.backends().cuda.available)
+      throw new DeviceError(`${this.name}: device 'cuda' was asked for, but no CUDA device is usable: ${native.backends().cuda.reason}`);
     if (args.layers !== undefined && !Array.isArray(args.layers)) fail('an array of layers', 'layers', args.layers);
     for (const layer of args.layers ?? []) this.add(layer);
   }
@@ -169,7 +179,7 @@ export class Sequential {
     if (this.optimizer !== optimizer) this.optimizer?.dispose();
     this.optimizer = optimizer;
     optimizer.attach(this.params);
-    this.metrics ??= empty([4]);
+    this.metrics ??= empty([4], 'float32', this.device);
   }
 
   /** Keras's summary table; printed with printFn (default console.log) and returned. */
@@ -223,7 +233,7 @@ export class Sequential {
   /** Copies of every parameter, in layer order (kernel then bias). */
   getWeights(): Tensor[] {
     this.alive('getWeights');
-    return this.requireParams('getWeights').map(p => new Tensor(new native.Tensor(p.shape, 'float32', p.value.read())));
+    return this.requireParams('getWeights').map(p => new Tensor(new native.Tensor(p.shape, 'float32', p.value.read(), this.device)));
   }
 
   setWeights(weights: Tensor[]): void {
@@ -330,7 +340,7 @@ export class Sequential {
     let index = 0;
     for (const layer of this.layers) {
       layer.params = layer.specs.map(spec => {
-        const value = empty(spec.shape), grad = empty(spec.shape);
+        const value = empty(spec.shape, 'float32', this.device), grad = empty(spec.shape, 'float32', this.device);
         if (spec.init.kind === 'zeros') value.fill(0);
         else {
           const limit = Math.sqrt(6 / (spec.init.fanIn + spec.init.fanOut));
@@ -349,6 +359,7 @@ export class Sequential {
     const want = this.inputShape;
     if (X.dtype !== 'float32' || X.shape.length !== want.length + 1 || X.shape.slice(1).join() !== want.join())
       throw new ValidationError(`Expected ${name} to be a float32 tensor of shape [N, ${want.join(', ')}] but received ${X.dtype} [${X.shape.join(', ')}]`, 'ERR_KERNELNET_SHAPE');
+    sameDevice(this, X, name);
     return X.shape[0];
   }
 
@@ -361,13 +372,14 @@ export class Sequential {
     if (Y.shape[0] !== n)
       throw new ValidationError(`Expected ${xName} and ${yName} to hold the same number of examples but received ${n} and ${Y.shape[0]}`, 'ERR_KERNELNET_SHAPE');
     if (n === 0) throw new ValidationError(`Expected at least one example in ${xName} but received ${describe(X.shape)}`, 'ERR_KERNELNET_SHAPE');
+    sameDevice(this, Y, yName);
     checkLabels(Y, yName);
     return n;
   }
 
   /** @internal */
   identity(n: number): NativeTensor {
-    return new native.Tensor([n], 'int32', Int32Array.from({ length: n }, (_, i) => i));
+    return new native.Tensor([n], 'int32', Int32Array.from({ length: n }, (_, i) => i), this.device);
   }
 
   /**
@@ -391,11 +403,11 @@ export class Sequential {
       }
       const k = this.outputShape[0];
       ws = {
-        x: empty([batch, ...this.inputShape]),
-        y: empty([batch, k]),
-        dlogits: empty([batch, training ? k : 0]),
-        probs: empty([batch, k]),
-        layers: this.layers.map((l, i) => l.allocate(batch, training && i > 0)),
+        x: empty([batch, ...this.inputShape], 'float32', this.device),
+        y: empty([batch, k], 'float32', this.device),
+        dlogits: empty([batch, training ? k : 0], 'float32', this.device),
+        probs: empty([batch, k], 'float32', this.device),
+        layers: this.layers.map((l, i) => l.allocate(batch, training && i > 0, this.device)),
       };
     }
     this.workspaces.set(key, ws);
@@ -444,7 +456,7 @@ export class Sequential {
   /** @internal */
   recordStep(step: TrainStep): NativeProgram {
     const ws = this.workspace(step.batchSize, true);
-    native.record();
+    native.record(this.device);
     try {
       this.stepOps(step, 0, step.batchSize, ws);
     } catch (err) {
@@ -474,12 +486,23 @@ export class Sequential {
 
 }
 
+/** Data must live where the model does (kernelnet copies nothing behind the user's back). */
+function sameDevice(model: Sequential, t: NativeTensor, name: string): void {
+  if (t.device !== model.device)
+    throw new DeviceError(`${name} lives on ${t.device} but ${model.name} on ${model.device}; make the data there ` +
+      `(tensor(data, shape, { device: '${model.device}' }), loadMnist(dir, { device: '${model.device}' })) or copy it with .to('${model.device}')`);
+}
+
 function disposeWorkspace(ws: Workspace): void {
   for (const t of [ws.x, ws.y, ws.dlogits, ws.probs]) t.dispose();
   for (const b of ws.layers) for (const t of [b.y, b.dx, b.extra]) t?.dispose();
 }
 
-/** Loads a model saved by `model.save(path)`, compiled and ready to predict or to resume training exactly. */
-export function loadModel(path: string): Sequential {
-  return loadModelAs(Sequential, path);
+/**
+ * Loads a model saved by `model.save(path)`, compiled and ready to predict or to resume training exactly, on
+ * options.device (default: the environment's backend).
+ */
+export function loadModel(path: string, options?: { device?: string }): Sequential {
+  checkOptions(options, { what: 'loadModel options', supported: ['device'] });
+  return loadModelAs(Sequential, path, options?.device);
 }

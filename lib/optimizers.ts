@@ -55,7 +55,7 @@ export class Adadelta {
   attach(params: Param[]): void {
     this.freeState();
     const zeros = (p: Param) => {
-      const t = empty(p.shape);
+      const t = empty(p.shape, 'float32', p.value.device); // beside the parameter
       t.fill(0);
       return t;
     };

@@ -94,7 +94,7 @@ const LAYERS: Record<string, (config: Record<string, unknown>) => Layer> = {
  * Loads a model saved by `model.save(path)`, compiled and ready to predict or to resume training exactly (the
  * class is passed in, so that this module needs only model.ts's types).
  */
-export function loadModelAs(Model: typeof Sequential, path: string): Sequential {
+export function loadModelAs(Model: typeof Sequential, path: string, device?: string): Sequential {
   const { metadata, tensors } = readCheckpoint(path);
   const parse = (key: string) => {
     try {
@@ -104,7 +104,7 @@ export function loadModelAs(Model: typeof Sequential, path: string): Sequential 
     }
   };
   const arch = parse('architecture'), compile = parse('compile'), training = parse('training');
-  const model = new Model({ name: arch.name, seed: training.seed });
+  const model = new Model({ name: arch.name, seed: training.seed, device });
   arch.layers.forEach((l: { className: string; config: Record<string, unknown> }, i: number) => {
     const make = LAYERS[l.className];
     if (!make) throw new CheckpointError(path, `unknown layer class ${l.className}`);

@@ -2,9 +2,9 @@
 // a function makes, but those it returns), by `using` (Symbol.dispose), by the garbage collector when the Tensor
 // is unreachable, and when the process or worker ends. The garbage collector runs native finalizers only when
 // the event loop turns (N-API 8), so a synchronous loop that drops tensors should use tidy() or dispose().
-import { native, type DType, type MemoryStats, type NativeTensor } from './native.js';
+import { native, type DType, type Device, type MemoryStats, type NativeTensor } from './native.js';
 import { StateError, ValidationError } from './errors.js';
-import { describe, fail, shapeArg } from './validate.js';
+import { checkOptions, describe, fail, shapeArg } from './validate.js';
 
 const HANDLE = Symbol('kernelnet.handle');
 
@@ -22,6 +22,15 @@ export class Tensor {
   get dtype(): DType { return this[HANDLE].dtype; }
   get size(): number { return this[HANDLE].size; }
   get isDisposed(): boolean { return this[HANDLE].disposed; }
+  /** Where the tensor lives: 'cpu' or 'cuda'. */
+  get device(): Device { return this[HANDLE].device; }
+
+  /** A copy of this tensor on another device ('cpu', 'cuda', 'cuda:0'); the same tensor's copy when already there. */
+  to(device: string): Tensor {
+    const d = parseDevice(device, 'device');
+    const h = handleOf(this, 'tensor');
+    return new Tensor(new native.Tensor(h.shape, h.dtype, h.read(), d));
+  }
 
   /** A copy of the contents. */
   dataSync(): Float32Array | Int32Array { return this[HANDLE].read(); }
@@ -37,6 +46,23 @@ export class Tensor {
   toString(): string {
     return this.isDisposed ? 'Tensor(disposed)' : `Tensor(${this.dtype}, [${this.shape.join(', ')}])`;
   }
+}
+
+/**
+ * A device name: 'cpu', or 'cuda' / 'cuda:0' for the GPU. Other ordinals are refused until kernelnet drives
+ * several GPUs; a GPU that is not usable is refused where a tensor is made on it, with the reason.
+ */
+export function parseDevice(value: unknown, name: string): Device {
+  if (value === 'cpu' || value === 'cuda') return value;
+  if (value === 'cuda:0') return 'cuda';
+  if (typeof value === 'string' && /^cuda:\d+$/.test(value))
+    throw new ValidationError(`Expected 'cuda:0' for ${name}: kernelnet drives one GPU for now, but received '${value}'`, 'ERR_KERNELNET_UNSUPPORTED');
+  return fail("'cpu', 'cuda' or 'cuda:0'", name, value);
+}
+
+/** The device a new tensor or model gets when none is named: KERNELNET_BACKEND's, else CUDA when it answers. */
+export function defaultDevice(): Device {
+  return native.backend().name as Device;
 }
 
 /** The tensors made inside each running tidy(), innermost last. */
@@ -144,7 +170,9 @@ function flatten(data: unknown): { shape: number[]; values: Float32Array } {
  * shape inferred as tfjs does) and other numeric typed arrays make a float32 tensor. `shape` reshapes flat data;
  * for nested arrays it must match theirs.
  */
-export function tensor(data: TensorLike, shape?: number[]): Tensor {
+export function tensor(data: TensorLike, shape?: number[] | null, options?: { device?: string }): Tensor {
+  checkOptions(options, { what: 'tensor options', supported: ['device'] });
+  const device = options?.device === undefined ? undefined : parseDevice(options.device, 'device');
   let array: Float32Array | Int32Array, dims: number[];
   if (data instanceof Float32Array || data instanceof Int32Array) {
     array = data;
@@ -157,7 +185,7 @@ export function tensor(data: TensorLike, shape?: number[]): Tensor {
   } else {
     return fail('numbers, nested arrays of numbers, or a typed array', 'data', data);
   }
-  if (shape !== undefined) {
+  if (shape !== undefined && shape !== null) {
     const want = shapeArg(shape, 'shape');
     if (dims.length > 1 && want.join() !== dims.join())
       throw new ValidationError(`Expected shape [${want.join(', ')}] to match the nested data's shape [${dims.join(', ')}]`, 'ERR_KERNELNET_SHAPE');
@@ -166,12 +194,12 @@ export function tensor(data: TensorLike, shape?: number[]): Tensor {
   const size = dims.reduce((a, b) => a * b, 1);
   if (size !== array.length)
     throw new ValidationError(`Expected ${size} values for shape [${dims.join(', ')}] but received ${array.length}`, 'ERR_KERNELNET_SHAPE');
-  return new Tensor(new native.Tensor(dims, array instanceof Int32Array ? 'int32' : 'float32', array));
+  return new Tensor(new native.Tensor(dims, array instanceof Int32Array ? 'int32' : 'float32', array, device));
 }
 
-/** @internal A new uninitialised native tensor. */
-export function empty(shape: number[], dtype: DType = 'float32'): NativeTensor {
-  return new native.Tensor(shape, dtype);
+/** @internal A new uninitialised native tensor (on the environment's default device unless told). */
+export function empty(shape: number[], dtype: DType = 'float32', device?: Device): NativeTensor {
+  return new native.Tensor(shape, dtype, undefined, device);
 }
 
 /** Live tensors and bytes held by this thread's kernelnet (for leak checks), and the GPU scratch in use. */
@@ -201,7 +229,7 @@ export function toCategorical(labels: Tensor | Int32Array | number[], numClasses
     const values = src.read();
     const bad = values.findIndex(v => !(v >= 0 && v < numClasses));
     if (bad >= 0) throw new ValidationError(`Expected labels in [0, ${numClasses}) but labels[${bad}] is ${values[bad]}`, 'ERR_KERNELNET_SHAPE');
-    const out = new native.Tensor([src.shape[0], numClasses], 'float32');
+    const out = empty([src.shape[0], numClasses], 'float32', src.device); // beside the labels
     native.oneHot(src, out);
     return new Tensor(out);
   } finally {

@@ -223,7 +223,7 @@ export async function fit(model: Sequential, x: Tensor, y: Tensor, args: FitArgs
     validation = args.validationData;
     model.checkData(handleOf(validation[0], 'validationData[0]'), handleOf(validation[1], 'validationData[1]'), 'validationData[0]', 'validationData[1]');
   }
-  const indices = empty([samples], 'int32'), counter = empty([1], 'int32');
+  const indices = empty([samples], 'int32', model.device), counter = empty([1], 'int32', model.device);
   const run: FitRun = {
     epochs, steps: Math.ceil(samples / batchSize), batchSize, samples, validation,
     step: { X, Y, indices, batchSize, counter, base: 0, optimizer, metrics },
@@ -231,7 +231,7 @@ export async function fit(model: Sequential, x: Tensor, y: Tensor, args: FitArgs
   const state: EpochState = { epoch: 0, firstStep: 0, nonFiniteStep: 0 };
   const history = new HistoryCallback(run);
   const callbacks = new CallbackList([
-    ...(stopOnNonFinite ? [new NonFiniteStop(run, state, native.backend().name === 'cpu')] : []),
+    ...(stopOnNonFinite ? [new NonFiniteStop(run, state, model.device === 'cpu')] : []),
     ...(verbose !== 0 ? [new ProgressBarLogger(run, verbose, out)] : []),
     history, user,
   ]);
@@ -314,7 +314,7 @@ export function* evaluation(model: Sequential, x: Tensor, y: Tensor, args: Evalu
   const verbose = verbosity(args.verbose, [0, 1] as const, 0);
   const X = handleOf(x, 'x'), Y = handleOf(y, 'y');
   const n = model.checkData(X, Y, 'x', 'y');
-  const metrics = empty([4]);
+  const metrics = empty([4], 'float32', model.device);
   const indices = model.identity(n);
   try {
     metrics.fill(0);
@@ -364,7 +364,7 @@ export function* prediction(model: Sequential, x: Tensor, args: PredictArgs): Ge
   } finally {
     indices.dispose();
   }
-  return new Tensor(new native.Tensor([n, k], 'float32', result));
+  return new Tensor(new native.Tensor([n, k], 'float32', result, model.device));
 }
 
 /** Between the batches of an awaited evaluate or predict: the model and the data must still be there. */

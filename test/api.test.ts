@@ -12,7 +12,7 @@ import {
 } from '../lib/index.js';
 import { makeError } from '../lib/errors.js';
 import { native } from '../lib/native.js';
-import { seedModel, smallModel, syntheticData } from './helpers.js';
+import { seedModel, smallModel, syntheticData, throwsA } from './helpers.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -326,6 +326,22 @@ Backend('KERNELNET_BACKEND forces a backend, and an impossible one is a clear er
     assert.is.not(cuda.status, 0);
     assert.match(cuda.stderr, /KERNELNET_BACKEND=cuda, but/);
   }
+});
+
+Backend('a device per model and per tensor: cpu, cuda or cuda:0; the environment only picks the default', () => {
+  const m = new Sequential({ layers: [new Flatten({ inputShape: [2, 2, 1] }), new Dense({ units: 2, activation: 'softmax' })] });
+  assert.is(m.device, backend().name, 'the default is the environment\'s backend');
+  const t = tensor([1, 2], null, { device: 'cpu' });
+  assert.is(t.device, 'cpu');
+  t.dispose();
+  throwsA(ValidationError, () => new Sequential({ device: 'cuda:1' }), /kernelnet drives one GPU for now, but received 'cuda:1'/, 'cuda:1');
+  throwsA(ValidationError, () => new Sequential({ device: 'gpu' }), /Expected 'cpu', 'cuda' or 'cuda:0' for device but received 'gpu'/, 'gpu');
+  throwsA(ValidationError, () => tensor([1], null, { device: 'tpu' }), /for device but received 'tpu'/, 'tensor tpu');
+  if (!native.backends().cuda.available) {
+    throwsA(DeviceError, () => new Sequential({ device: 'cuda' }), /device 'cuda' was asked for, but no CUDA device is usable: /, 'no GPU');
+    throwsA(DeviceError, () => tensor([1], null, { device: 'cuda:0' }), /no CUDA device is usable/, 'no GPU tensor');
+  }
+  m.dispose();
 });
 
 Backend('the portable GEMM (KERNELNET_CPU=generic) passes the whole op suite', () => {

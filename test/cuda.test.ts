@@ -6,10 +6,13 @@
 import { spawnSync } from 'node:child_process';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import {
+  Adadelta, DeviceError, dispose, loadMnist, tidy, toCategorical, type Sequential, type Tensor,
+} from '../lib/index.js';
 import { native, type NativeTensor } from '../lib/native.js';
 import {
   CONV_CASES, DENSE_CASES, I, T, checkProgramMatchesCalls, close, convOut, disposeAll, exact, intArray, out,
-  randomArray, rng,
+  randomArray, rng, seedModel, smallModel, syntheticData,
 } from './helpers.js';
 
 const cuda = native.backends().cuda;
@@ -173,23 +176,26 @@ if (!cuda.available) {
     assert.ok(graph, `the last run was a graph launch (${reason})`);
   });
 
-  Cuda('fit on CUDA: full batches as a CUDA graph, the same weights as op-by-op calls', () => {
-    // Models live on the environment's backend: each run is a process with KERNELNET_BACKEND=cuda.
-    const script = `
-      const { Adadelta } = await import(${JSON.stringify(new URL('../lib/index.js', import.meta.url).href)});
-      const { smallModel, syntheticData } = await import(${JSON.stringify(new URL('./helpers.js', import.meta.url).href)});
-      const { x, y } = syntheticData(70); // 4 full batches of 16 and a short one
-      const m = smallModel(5);
-      m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta(), metrics: ['accuracy'] });
-      const h = await m.fit(x, y, { batchSize: 16, epochs: 3, verbose: 0 });
-      const weights = m.getWeights().map(w => Array.from(w.dataSync()));
-      console.log(JSON.stringify({ loss: h.history.loss, weights, info: m.lastStepProgram }));`;
-    const [graphed, calls] = ['1', '0'].map(graphs => {
-      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script],
-        { env: { ...process.env, KERNELNET_BACKEND: 'cuda', KERNELNET_GRAPHS: graphs }, encoding: 'utf8' });
-      assert.is(r.status, 0, r.stderr);
-      return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { loss: number[]; weights: number[][]; info: { graph: boolean; device: string } | null };
-    });
+  Cuda('fit on CUDA: full batches as a CUDA graph, the same weights as op-by-op calls', async () => {
+    const run = async (graphs: string) => {
+      const saved = process.env.KERNELNET_GRAPHS;
+      process.env.KERNELNET_GRAPHS = graphs; // read by each fit
+      try {
+        const { x, y } = syntheticData(70, 'cuda'); // 4 full batches of 16 and a short one
+        const m = smallModel(5, 'cuda');
+        m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta(), metrics: ['accuracy'] });
+        const h = await m.fit(x, y, { batchSize: 16, epochs: 3, verbose: 0 });
+        const weights = tidy(() => m.getWeights().map(w => Array.from(w.dataSync())));
+        const info = m.lastStepProgram;
+        m.dispose();
+        dispose([x, y]);
+        return { loss: h.history.loss, weights, info };
+      } finally {
+        if (saved === undefined) delete process.env.KERNELNET_GRAPHS;
+        else process.env.KERNELNET_GRAPHS = saved;
+      }
+    };
+    const graphed = await run('1'), calls = await run('0');
     assert.ok(graphed.info?.graph && graphed.info.device === 'cuda', `the step ran as a CUDA graph: ${JSON.stringify(graphed.info)}`);
     assert.is(calls.info, null);
     assert.equal(graphed.weights, calls.weights, 'same weights bit for bit');
@@ -254,29 +260,45 @@ if (!cuda.available) {
   // On the GPU emulated by scripts/emulate-cuda.sh the seed model's steps take minutes each: the small model
   // stands in there.
   const emulated = /emulated/.test(cuda.device);
-  Cuda(`the ${emulated ? 'small' : 'seed'} model trains the same on both devices from the same seed`, () => {
-    // Each backend in its own process (KERNELNET_BACKEND picks the environment's backend).
-    const lib = JSON.stringify(new URL('../lib/index.js', import.meta.url).href), helpers = JSON.stringify(new URL('./helpers.js', import.meta.url).href);
-    const script = emulated ? `
-      const { Adadelta } = await import(${lib});
-      const { smallModel, syntheticData } = await import(${helpers});
-      const { x, y } = syntheticData(96);
-      const m = smallModel(5);
-      m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta() });
-      const h = await m.fit(x, y, { batchSize: 16, epochs: 2, verbose: 0 });
-      console.log(JSON.stringify(h.history.loss));` : `
-      const { loadMnist, toCategorical } = await import(${lib});
-      const { seedModel } = await import(${helpers});
-      const { train } = loadMnist(undefined, { trainLimit: 1024, testLimit: 0 });
-      const m = seedModel(5);
-      const h = await m.fit(train.images, toCategorical(train.labels, 10), { batchSize: 128, epochs: 2, verbose: 0 });
-      console.log(JSON.stringify(h.history.loss));`;
-    const losses = (['cpu', 'cuda'] as const).map(backend => {
-      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, KERNELNET_BACKEND: backend }, encoding: 'utf8' });
-      assert.is(r.status, 0, r.stderr);
-      return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as number[];
-    });
+  Cuda(`the ${emulated ? 'small' : 'seed'} model trains the same on both devices from the same seed, in one process`, async () => {
+    const losses: number[][] = [];
+    for (const device of ['cpu', 'cuda'] as const) {
+      let m: Sequential, x: Tensor, y: Tensor;
+      if (emulated) {
+        ({ x, y } = syntheticData(96, device));
+        m = smallModel(5, device);
+        m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta() });
+      } else {
+        const { train } = loadMnist(undefined, { trainLimit: 1024, testLimit: 0, device });
+        x = train.images;
+        y = toCategorical(train.labels, 10);
+        train.labels.dispose();
+        m = seedModel(5, true, device);
+      }
+      const h = await m.fit(x, y, { batchSize: emulated ? 16 : 128, epochs: 2, verbose: 0 });
+      losses.push(h.history.loss);
+      m.dispose();
+      dispose([x, y]);
+    }
     close(losses[1], losses[0], 1e-3, 1e-3, 'per-epoch training loss, cuda vs cpu');
+  });
+
+  Cuda('a model on one device refuses data on the other, naming both', async () => {
+    const { x, y } = syntheticData(8, 'cpu');
+    const m = smallModel(5, 'cuda');
+    m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta() });
+    try {
+      await m.fit(x, y, { verbose: 0 });
+      assert.unreachable('not refused');
+    } catch (e) {
+      assert.instance(e, DeviceError);
+      assert.match((e as Error).message, /^x lives on cpu but sequential on cuda; make the data there/);
+    }
+    const moved = x.to('cuda:0'), movedY = y.to('cuda');
+    assert.is(moved.device, 'cuda');
+    await m.fit(moved, movedY, { verbose: 0 });
+    m.dispose();
+    dispose([x, y, moved, movedY]);
   });
 }
 

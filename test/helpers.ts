@@ -6,9 +6,10 @@ import { Adadelta, Conv2D, Dense, Dropout, Flatten, MaxPooling2D, Sequential, te
 import { native, type Device, type NativeTensor } from '../lib/native.js';
 
 /** A small conv model on 8x8x1 inputs with 3 classes, for API tests. */
-export function smallModel(seed: number): Sequential {
+export function smallModel(seed: number, device?: Device): Sequential {
   return new Sequential({
     seed,
+    device,
     layers: [
       new Conv2D({ filters: 4, kernelSize: 3, activation: 'relu', inputShape: [8, 8, 1] }),
       new MaxPooling2D({ poolSize: 2 }),
@@ -20,7 +21,7 @@ export function smallModel(seed: number): Sequential {
 }
 
 /** n learnable examples for smallModel: the class is which third of the image is brightest. */
-export function syntheticData(n: number) {
+export function syntheticData(n: number, device?: Device) {
   // Class = which third of the image is brightest: learnable by the small model in a few epochs.
   const x = new Float32Array(n * 64), labels: number[] = [];
   for (let i = 0; i < n; ++i) {
@@ -28,12 +29,16 @@ export function syntheticData(n: number) {
     labels.push(c);
     for (let p = 0; p < 64; ++p) x[i * 64 + p] = ((p % 8) >= c * 3 && (p % 8) < c * 3 + 3 ? 0.8 : 0.1) + 0.1 * Math.sin(i * 7 + p);
   }
-  return { x: tensor(x, [n, 8, 8, 1]), y: toCategorical(labels, 3) };
+  const y = toCategorical(labels, 3);
+  if (!device || y.device === device) return { x: tensor(x, [n, 8, 8, 1], { device }), y };
+  const moved = y.to(device);
+  y.dispose();
+  return { x: tensor(x, [n, 8, 8, 1], { device }), y: moved };
 }
 
 /** The seed model (Keras mnist_cnn), compiled unless told otherwise. */
-export function seedModel(seed: number, compile = true): Sequential {
-  const model = new Sequential({ seed });
+export function seedModel(seed: number, compile = true, device?: Device): Sequential {
+  const model = new Sequential({ seed, device });
   model.add(new Conv2D({ filters: 32, kernelSize: [3, 3], activation: 'relu', inputShape: [28, 28, 1] }));
   model.add(new Conv2D({ filters: 64, kernelSize: [3, 3], activation: 'relu' }));
   model.add(new MaxPooling2D({ poolSize: [2, 2] }));
