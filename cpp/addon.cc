@@ -31,40 +31,45 @@ int out_size(int in, int k, int stride, bool same, int* pad_before) {
   return in >= k ? (in - k) / stride + 1 : -1;
 }
 
-Conv2dShape conv_shape(Args& a, TensorHandle* x, TensorHandle* w, TensorHandle* y, int sh, int sw, bool same) {
+Conv2dShape conv_shape(Args& a, TensorHandle* x, TensorHandle* w, TensorHandle* y, int sh, int sw,
+                       bool same) {
   a.expect_rank(x, "x", DType::kFloat32, 4, "[N,H,W,C]");
   a.expect_rank(w, "w", DType::kFloat32, 4, "[KH,KW,C,F]");
   const auto& xs = x->shape();
   const auto& ws = w->shape();
   if (ws[2] != xs[3])
-    a.fail("ERR_KERNELNET_SHAPE", "expected w's input channels (shape[2]) to equal x's channels " + std::to_string(xs[3]) + " but received " + w->describe());
+    a.fail("ERR_KERNELNET_SHAPE", "expected w's input channels (shape[2]) to equal x's channels " +
+                                      std::to_string(xs[3]) + " but received " + w->describe());
   Conv2dShape s{};
-  s.n = static_cast<int>(xs[0]), s.h = static_cast<int>(xs[1]), s.w = static_cast<int>(xs[2]), s.c = static_cast<int>(xs[3]);
+  s.n = static_cast<int>(xs[0]), s.h = static_cast<int>(xs[1]), s.w = static_cast<int>(xs[2]),
+  s.c = static_cast<int>(xs[3]);
   s.kh = static_cast<int>(ws[0]), s.kw = static_cast<int>(ws[1]), s.f = static_cast<int>(ws[3]);
   s.sh = sh, s.sw = sw;
   s.oh = out_size(s.h, s.kh, sh, same, &s.pt);
   s.ow = out_size(s.w, s.kw, sw, same, &s.pl);
   if (s.oh < 1 || s.ow < 1 || s.kh < 1 || s.kw < 1)
-    a.fail("ERR_KERNELNET_SHAPE", "the kernel " + w->describe() + " does not fit the input " + x->describe() + " with 'valid' padding");
+    a.fail("ERR_KERNELNET_SHAPE", "the kernel " + w->describe() + " does not fit the input " + x->describe() +
+                                      " with 'valid' padding");
   a.expect(y, "y", DType::kFloat32, {s.n, s.oh, s.ow, s.f}, "[N,OH,OW,F]");
   if (s.col_rows() * s.col_cols() > kMaxScratch)
-    a.fail("ERR_KERNELNET_SHAPE", "one image's im2col matrix (" + std::to_string(s.col_rows()) + " x " + std::to_string(s.col_cols()) + ") exceeds 2^28 elements");
+    a.fail("ERR_KERNELNET_SHAPE", "one image's im2col matrix (" + std::to_string(s.col_rows()) + " x " +
+                                      std::to_string(s.col_cols()) + ") exceeds 2^28 elements");
   return s;
 }
 
 // conv2dForward(x, w, b | null, y, strideH, strideW, padding, activation)
 void Conv2dForward(const Napi::CallbackInfo& info) {
   Args a(info, "conv2dForward");
-  TensorHandle *x = a.tensor(0, "x"), *w = a.tensor(1, "w"), *b = a.optional_tensor(2, "b"), *y = a.tensor(3, "y");
+  TensorHandle *x = a.tensor(0, "x"), *w = a.tensor(1, "w"), *b = a.optional_tensor(2, "b"),
+               *y = a.tensor(3, "y");
   const int sh = a.integer(4, "strideH", 1, 1 << 16), sw = a.integer(5, "strideW", 1, 1 << 16);
   const bool same = a.choice(6, "padding", {"valid", "same"}) == "same";
   const Act act = a.activation(7);
   const Conv2dShape s = conv_shape(a, x, w, y, sh, sw, same);
   if (b) a.expect(b, "b", DType::kFloat32, {s.f}, "[F]");
   a.distinct({y, x, w, b});
-  a.run([s, x = x->f32(), w = w->f32(), ep = Epilogue{b ? b->f32() : nullptr, act}, y = y->f32()](Backend& be) {
-    return be.conv2d_forward(s, x, w, ep, y);
-  });
+  a.run([s, x = x->f32(), w = w->f32(), ep = Epilogue{b ? b->f32() : nullptr, act},
+         y = y->f32()](Backend& be) { return be.conv2d_forward(s, x, w, ep, y); });
 }
 
 // conv2dBackward(x, w, y, dy, dx | null, dw, db, strideH, strideW, padding, activation)
@@ -81,15 +86,17 @@ void Conv2dBackward(const Napi::CallbackInfo& info) {
   a.expect(dw, "dw", DType::kFloat32, {s.kh, s.kw, s.c, s.f}, "[KH,KW,C,F]");
   a.expect(db, "db", DType::kFloat32, {s.f}, "[F]");
   a.distinct({dx, dw, db, x, w, y, dy});
-  a.run([s, x = x->f32(), w = w->f32(), y = y->f32(), dy = dy->f32(), dx = dx ? dx->f32() : nullptr, dw = dw->f32(),
-         db = db->f32(), act](Backend& be) { return be.conv2d_backward(s, x, w, y, dy, dx, dw, db, act); });
+  a.run([s, x = x->f32(), w = w->f32(), y = y->f32(), dy = dy->f32(), dx = dx ? dx->f32() : nullptr,
+         dw = dw->f32(), db = db->f32(),
+         act](Backend& be) { return be.conv2d_backward(s, x, w, y, dy, dx, dw, db, act); });
 }
 
 Pool2dShape pool_shape(Args& a, TensorHandle* x, int first_window_arg) {
   a.expect_rank(x, "x", DType::kFloat32, 4, "[N,H,W,C]");
   Pool2dShape s{};
   const auto& xs = x->shape();
-  s.n = static_cast<int>(xs[0]), s.h = static_cast<int>(xs[1]), s.w = static_cast<int>(xs[2]), s.c = static_cast<int>(xs[3]);
+  s.n = static_cast<int>(xs[0]), s.h = static_cast<int>(xs[1]), s.w = static_cast<int>(xs[2]),
+  s.c = static_cast<int>(xs[3]);
   const int i = first_window_arg;
   s.ph = a.integer(i, "poolH", 1, 1 << 16), s.pw = a.integer(i + 1, "poolW", 1, 1 << 16);
   s.sh = a.integer(i + 2, "strideH", 1, 1 << 16), s.sw = a.integer(i + 3, "strideW", 1, 1 << 16);
@@ -97,7 +104,8 @@ Pool2dShape pool_shape(Args& a, TensorHandle* x, int first_window_arg) {
   s.oh = out_size(s.h, s.ph, s.sh, false, &unused);
   s.ow = out_size(s.w, s.pw, s.sw, false, &unused);
   if (s.oh < 1 || s.ow < 1)
-    a.fail("ERR_KERNELNET_SHAPE", "a " + std::to_string(s.ph) + "x" + std::to_string(s.pw) + " pool window does not fit " + x->describe());
+    a.fail("ERR_KERNELNET_SHAPE", "a " + std::to_string(s.ph) + "x" + std::to_string(s.pw) +
+                                      " pool window does not fit " + x->describe());
   return s;
 }
 
@@ -109,7 +117,9 @@ void MaxPool2dForward(const Napi::CallbackInfo& info) {
   a.expect(y, "y", DType::kFloat32, {s.n, s.oh, s.ow, s.c}, "[N,OH,OW,C]");
   a.expect(argmax, "argmax", DType::kInt32, {s.n, s.oh, s.ow, s.c}, "[N,OH,OW,C]");
   a.distinct({y, argmax, x});
-  a.run([s, x = x->f32(), y = y->f32(), argmax = argmax->i32()](Backend& be) { return be.maxpool2d_forward(s, x, y, argmax); });
+  a.run([s, x = x->f32(), y = y->f32(), argmax = argmax->i32()](Backend& be) {
+    return be.maxpool2d_forward(s, x, y, argmax);
+  });
 }
 
 // maxPool2dBackward(dy, argmax, dx, poolH, poolW, strideH, strideW)
@@ -120,7 +130,9 @@ void MaxPool2dBackward(const Napi::CallbackInfo& info) {
   a.expect(dy, "dy", DType::kFloat32, {s.n, s.oh, s.ow, s.c}, "[N,OH,OW,C]");
   a.expect(argmax, "argmax", DType::kInt32, {s.n, s.oh, s.ow, s.c}, "[N,OH,OW,C]");
   a.distinct({dx, dy, argmax});
-  a.run([s, dy = dy->f32(), argmax = argmax->i32(), dx = dx->f32()](Backend& be) { return be.maxpool2d_backward(s, dy, argmax, dx); });
+  a.run([s, dy = dy->f32(), argmax = argmax->i32(), dx = dx->f32()](Backend& be) {
+    return be.maxpool2d_backward(s, dy, argmax, dx);
+  });
 }
 
 void dense_dims(Args& a, TensorHandle* x, TensorHandle* w, int* n, int* in, int* out) {
@@ -128,22 +140,23 @@ void dense_dims(Args& a, TensorHandle* x, TensorHandle* w, int* n, int* in, int*
   a.expect(w, "w", DType::kFloat32, {x->shape()[1], kAny}, "[I,O]");
   if (x->shape()[0] * x->shape()[1] > INT_MAX || w->size() > INT_MAX)
     a.fail("ERR_KERNELNET_SHAPE", "dense operands over 2^31 elements are not supported");
-  *n = static_cast<int>(x->shape()[0]), *in = static_cast<int>(x->shape()[1]), *out = static_cast<int>(w->shape()[1]);
+  *n = static_cast<int>(x->shape()[0]), *in = static_cast<int>(x->shape()[1]),
+  *out = static_cast<int>(w->shape()[1]);
 }
 
 // denseForward(x, w, b | null, y, activation)
 void DenseForward(const Napi::CallbackInfo& info) {
   Args a(info, "denseForward");
-  TensorHandle *x = a.tensor(0, "x"), *w = a.tensor(1, "w"), *b = a.optional_tensor(2, "b"), *y = a.tensor(3, "y");
+  TensorHandle *x = a.tensor(0, "x"), *w = a.tensor(1, "w"), *b = a.optional_tensor(2, "b"),
+               *y = a.tensor(3, "y");
   const Act act = a.activation(4);
   int n, in, out;
   dense_dims(a, x, w, &n, &in, &out);
   if (b) a.expect(b, "b", DType::kFloat32, {out}, "[O]");
   a.expect(y, "y", DType::kFloat32, {n, out}, "[N,O]");
   a.distinct({y, x, w, b});
-  a.run([n, in, out, x = x->f32(), w = w->f32(), ep = Epilogue{b ? b->f32() : nullptr, act}, y = y->f32()](Backend& be) {
-    return be.dense_forward(n, in, out, x, w, ep, y);
-  });
+  a.run([n, in, out, x = x->f32(), w = w->f32(), ep = Epilogue{b ? b->f32() : nullptr, act},
+         y = y->f32()](Backend& be) { return be.dense_forward(n, in, out, x, w, ep, y); });
 }
 
 // denseBackward(x, w, y, dy, dx | null, dw, db, activation)
@@ -161,12 +174,15 @@ void DenseBackward(const Napi::CallbackInfo& info) {
   a.expect(db, "db", DType::kFloat32, {out}, "[O]");
   a.distinct({dx, dw, db, x, w, y, dy});
   a.run([n, in, out, x = x->f32(), w = w->f32(), y = y->f32(), dy = dy->f32(), dx = dx ? dx->f32() : nullptr,
-         dw = dw->f32(), db = db->f32(), act](Backend& be) { return be.dense_backward(n, in, out, x, w, y, dy, dx, dw, db, act); });
+         dw = dw->f32(), db = db->f32(),
+         act](Backend& be) { return be.dense_backward(n, in, out, x, w, y, dy, dx, dw, db, act); });
 }
 
 void same_size(Args& a, TensorHandle* src, const char* src_name, TensorHandle* dst, const char* dst_name) {
   if (src->dtype() != DType::kFloat32 || dst->dtype() != DType::kFloat32 || src->size() != dst->size())
-    a.fail("ERR_KERNELNET_SHAPE", std::string("expected ") + src_name + " and " + dst_name + " to be float32 tensors of the same size but received " + src->describe() + " and " + dst->describe());
+    a.fail("ERR_KERNELNET_SHAPE", std::string("expected ") + src_name + " and " + dst_name +
+                                      " to be float32 tensors of the same size but received " +
+                                      src->describe() + " and " + dst->describe());
 }
 
 // The optional step counter of an op (see backend.h): an int32 tensor of shape [1], or null.
@@ -207,7 +223,8 @@ void SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
   TensorHandle* m = a.tensor(3, "metrics");
   a.expect_rank(z, "logits", DType::kFloat32, 2, "[N,K]");
   const int64_t n = z->shape()[0], k = z->shape()[1];
-  if (k < 1) a.fail("ERR_KERNELNET_SHAPE", "expected logits to have at least one class but received " + z->describe());
+  if (k < 1)
+    a.fail("ERR_KERNELNET_SHAPE", "expected logits to have at least one class but received " + z->describe());
   a.expect(y, "labels", DType::kFloat32, {n, k}, "[N,K]");
   if (dz) a.expect(dz, "dlogits", DType::kFloat32, {n, k}, "[N,K]");
   a.expect(m, "metrics", DType::kFloat32, {4}, "[loss sum, correct, count, first non-finite step + 1]");
@@ -215,8 +232,9 @@ void SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
   const int32_t* counter = step_counter(a, 5);
   a.distinct({dz, m, z, y});
   if (n == 0) return;
-  a.run([n = static_cast<int>(n), k = static_cast<int>(k), z = z->f32(), y = y->f32(), dz = dz ? dz->f32() : nullptr,
-         m = m->f32(), step, counter](Backend& be) { return be.softmax_cross_entropy(n, k, z, y, dz, m, step, counter); });
+  a.run([n = static_cast<int>(n), k = static_cast<int>(k), z = z->f32(), y = y->f32(),
+         dz = dz ? dz->f32() : nullptr, m = m->f32(), step,
+         counter](Backend& be) { return be.softmax_cross_entropy(n, k, z, y, dz, m, step, counter); });
 }
 
 // softmax(logits, probs)
@@ -227,9 +245,8 @@ void Softmax(const Napi::CallbackInfo& info) {
   a.expect(p, "probs", DType::kFloat32, {z->shape()[0], z->shape()[1]}, "[N,K]");
   a.distinct({p, z});
   if (z->size() == 0) return;
-  a.run([n = static_cast<int>(z->shape()[0]), k = static_cast<int>(z->shape()[1]), z = z->f32(), p = p->f32()](Backend& be) {
-    return be.softmax(n, k, z, p);
-  });
+  a.run([n = static_cast<int>(z->shape()[0]), k = static_cast<int>(z->shape()[1]), z = z->f32(),
+         p = p->f32()](Backend& be) { return be.softmax(n, k, z, p); });
 }
 
 // adadelta(params[], grads[], accums[], deltaAccums[], learningRate, rho, epsilon)
@@ -241,19 +258,29 @@ void Adadelta(const Napi::CallbackInfo& info) {
   const float rho = static_cast<float>(a.number(5, "rho", 0.0, 1.0));
   const float eps = static_cast<float>(a.number(6, "epsilon", 0.0, 1e30));
   if (grads.size() != params.size() || accums.size() != params.size() || deltas.size() != params.size())
-    a.fail("ERR_KERNELNET_ARG", "expected params, grads, accums and deltaAccums to have the same length but received " + std::to_string(params.size()) + ", " + std::to_string(grads.size()) + ", " + std::to_string(accums.size()) + " and " + std::to_string(deltas.size()));
+    a.fail("ERR_KERNELNET_ARG",
+           "expected params, grads, accums and deltaAccums to have the same length but received " +
+               std::to_string(params.size()) + ", " + std::to_string(grads.size()) + ", " +
+               std::to_string(accums.size()) + " and " + std::to_string(deltas.size()));
   std::vector<AdadeltaTensor> list;
   std::vector<Buffer*> seen;
   for (std::size_t i = 0; i < params.size(); ++i) {
     TensorHandle* group[4] = {params[i], grads[i], accums[i], deltas[i]};
     for (TensorHandle* t : group) {
       if (t->dtype() != DType::kFloat32 || t->shape() != params[i]->shape())
-        a.fail("ERR_KERNELNET_SHAPE", "expected grads[" + std::to_string(i) + "], accums[" + std::to_string(i) + "] and deltaAccums[" + std::to_string(i) + "] to match params[" + std::to_string(i) + "], a " + params[i]->describe() + ", but received " + t->describe());
+        a.fail("ERR_KERNELNET_SHAPE", "expected grads[" + std::to_string(i) + "], accums[" +
+                                          std::to_string(i) + "] and deltaAccums[" + std::to_string(i) +
+                                          "] to match params[" + std::to_string(i) + "], a " +
+                                          params[i]->describe() + ", but received " + t->describe());
       for (Buffer* b : seen)
-        if (b == t->buffer()) a.fail("ERR_KERNELNET_ARG", "a tensor appears twice among params, grads, accums and deltaAccums (at index " + std::to_string(i) + ")");
+        if (b == t->buffer())
+          a.fail("ERR_KERNELNET_ARG",
+                 "a tensor appears twice among params, grads, accums and deltaAccums (at index " +
+                     std::to_string(i) + ")");
       seen.push_back(t->buffer());
     }
-    list.push_back({params[i]->f32(), grads[i]->f32(), accums[i]->f32(), deltas[i]->f32(), params[i]->size()});
+    list.push_back(
+        {params[i]->f32(), grads[i]->f32(), accums[i]->f32(), deltas[i]->f32(), params[i]->size()});
   }
   a.run([list = std::move(list), lr, rho, eps](Backend& be) {
     return be.adadelta(list.data(), static_cast<int>(list.size()), lr, rho, eps);
@@ -266,22 +293,26 @@ void GatherRows(const Napi::CallbackInfo& info) {
   TensorHandle *src = a.tensor(0, "src"), *idx = a.tensor(1, "indices"), *dst = a.tensor(3, "dst");
   const int64_t start = a.integer(2, "start", 0, INT_MAX);
   if (src->dtype() != DType::kFloat32 || src->shape().empty())
-    a.fail("ERR_KERNELNET_SHAPE", "expected src to be a float32 tensor of rank >= 1 but received " + src->describe());
+    a.fail("ERR_KERNELNET_SHAPE",
+           "expected src to be a float32 tensor of rank >= 1 but received " + src->describe());
   a.expect_rank(idx, "indices", DType::kInt32, 1, "[M]");
   if (dst->dtype() != DType::kFloat32 || dst->shape().size() != src->shape().size() ||
       !std::equal(src->shape().begin() + 1, src->shape().end(), dst->shape().begin() + 1))
-    a.fail("ERR_KERNELNET_SHAPE", "expected dst to be a float32 tensor with the row shape of src (" + src->describe() + ") but received " + dst->describe());
+    a.fail("ERR_KERNELNET_SHAPE", "expected dst to be a float32 tensor with the row shape of src (" +
+                                      src->describe() + ") but received " + dst->describe());
   const int32_t* counter = step_counter(a, 4);
   const int64_t rows = dst->shape()[0];
   // With a counter the first row is only known on the device, which gives zero rows past the end.
   if (start + rows > idx->shape()[0])
-    a.fail("ERR_KERNELNET_SHAPE", "rows " + std::to_string(start) + " to " + std::to_string(start + rows) + " are past the end of indices (" + idx->describe() + ")");
+    a.fail("ERR_KERNELNET_SHAPE", "rows " + std::to_string(start) + " to " + std::to_string(start + rows) +
+                                      " are past the end of indices (" + idx->describe() + ")");
   a.distinct({dst, src, idx});
   const std::size_t src_rows = static_cast<std::size_t>(src->shape()[0]);
   const std::size_t row_size = src_rows ? src->size() / src_rows : 0;
   if (rows == 0 || row_size == 0) return;
-  a.run([src = src->f32(), src_rows, row_size, idx = idx->i32(), n_idx = idx->size(), start = static_cast<std::size_t>(start),
-         counter, rows = static_cast<std::size_t>(rows), dst = dst->f32()](Backend& be) {
+  a.run([src = src->f32(), src_rows, row_size, idx = idx->i32(), n_idx = idx->size(),
+         start = static_cast<std::size_t>(start), counter, rows = static_cast<std::size_t>(rows),
+         dst = dst->f32()](Backend& be) {
     return be.gather_rows(src, src_rows, row_size, idx, n_idx, start, counter, rows, dst);
   });
 }
@@ -293,7 +324,9 @@ void Permutation(const Napi::CallbackInfo& info) {
   const uint64_t seed = a.uint53(1, "seed"), offset = a.uint53(2, "offset");
   a.expect_rank(idx, "indices", DType::kInt32, 1, "[N]");
   // Drawn on the host and uploaded (once per epoch): not recordable.
-  a.run([idx = idx->i32(), n = idx->size(), seed, offset](Backend& be) { return be.permutation(idx, n, seed, offset); }, false);
+  a.run([idx = idx->i32(), n = idx->size(), seed,
+         offset](Backend& be) { return be.permutation(idx, n, seed, offset); },
+        false);
 }
 
 // randomUniform(t, low, high, seed, offset)
@@ -302,11 +335,11 @@ void RandomUniform(const Napi::CallbackInfo& info) {
   TensorHandle* t = a.tensor(0, "t");
   const double low = a.number(1, "low", -3.4e38, 3.4e38), high = a.number(2, "high", -3.4e38, 3.4e38);
   const uint64_t seed = a.uint53(3, "seed"), offset = a.uint53(4, "offset");
-  if (t->dtype() != DType::kFloat32) a.fail("ERR_KERNELNET_SHAPE", "expected t to be a float32 tensor but received " + t->describe());
+  if (t->dtype() != DType::kFloat32)
+    a.fail("ERR_KERNELNET_SHAPE", "expected t to be a float32 tensor but received " + t->describe());
   if (!(low <= high)) a.fail("ERR_KERNELNET_ARG", "expected low <= high");
-  a.run([t = t->f32(), n = t->size(), low = static_cast<float>(low), high = static_cast<float>(high), seed, offset](Backend& be) {
-    return be.random_uniform(t, n, low, high, seed, offset);
-  });
+  a.run([t = t->f32(), n = t->size(), low = static_cast<float>(low), high = static_cast<float>(high), seed,
+         offset](Backend& be) { return be.random_uniform(t, n, low, high, seed, offset); });
 }
 
 // oneHot(labels, out)
@@ -316,26 +349,28 @@ void OneHot(const Napi::CallbackInfo& info) {
   a.expect_rank(labels, "labels", DType::kInt32, 1, "[N]");
   a.expect(out, "out", DType::kFloat32, {labels->shape()[0], kAny}, "[N,K]");
   if (out->shape()[1] > INT_MAX) a.fail("ERR_KERNELNET_SHAPE", "too many classes");
-  a.run([labels = labels->i32(), n = labels->size(), k = static_cast<int>(out->shape()[1]), out = out->f32()](Backend& be) {
-    return be.one_hot(labels, n, k, out);
-  });
+  a.run([labels = labels->i32(), n = labels->size(), k = static_cast<int>(out->shape()[1]),
+         out = out->f32()](Backend& be) { return be.one_hot(labels, n, k, out); });
 }
 
 // fromBytes(bytes: Uint8Array, divisor, out)
 void FromBytes(const Napi::CallbackInfo& info) {
   Args a(info, "fromBytes");
   if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
-    a.fail("ERR_KERNELNET_ARG", "expected bytes to be a Uint8Array but received " + describe_value(info[0]), true);
+    a.fail("ERR_KERNELNET_ARG", "expected bytes to be a Uint8Array but received " + describe_value(info[0]),
+           true);
   Napi::Uint8Array bytes = info[0].As<Napi::Uint8Array>();
   const float divisor = static_cast<float>(a.number(1, "divisor", 1e-30, 1e30));
   TensorHandle* out = a.tensor(2, "out");
   if (out->dtype() != DType::kFloat32 || out->size() != bytes.ElementLength())
-    a.fail("ERR_KERNELNET_SHAPE", "expected out to be a float32 tensor of " + std::to_string(bytes.ElementLength()) + " elements but received " + out->describe());
+    a.fail("ERR_KERNELNET_SHAPE", "expected out to be a float32 tensor of " +
+                                      std::to_string(bytes.ElementLength()) + " elements but received " +
+                                      out->describe());
   if (out->size() == 0) return;
   // Reads the caller's bytes now: not recordable.
-  a.run([src = bytes.Data(), n = bytes.ElementLength(), divisor, out = out->f32()](Backend& be) {
-    return be.from_bytes(src, n, divisor, out);
-  }, false);
+  a.run([src = bytes.Data(), n = bytes.ElementLength(), divisor,
+         out = out->f32()](Backend& be) { return be.from_bytes(src, n, divisor, out); },
+        false);
 }
 
 Napi::Value Stats(const Napi::CallbackInfo& info) {
@@ -367,7 +402,9 @@ Napi::Value NumThreads(const Napi::CallbackInfo& info) {
 #define KERNELNET_VERSION "unknown"
 #endif
 // version(): the package version this binary was built from.
-Napi::Value Version(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), KERNELNET_VERSION); }
+Napi::Value Version(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), KERNELNET_VERSION);
+}
 
 // cpuPeakGflops(seconds): the measured FMA peak of the CPU threads (for the bench's % of peak).
 Napi::Value CpuPeakGflops(const Napi::CallbackInfo& info) {
@@ -375,14 +412,16 @@ Napi::Value CpuPeakGflops(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), measure_peak_gflops(a.number(0, "seconds", 0.0, 60.0)));
 }
 
-Napi::Value CpuKernel(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), gemm_kernel_name()); }
+Napi::Value CpuKernel(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), gemm_kernel_name());
+}
 
 std::string cpu_device_name() {
   return "CPU, " + std::to_string(num_threads()) + " threads, " + gemm_kernel_name() + " GEMM";
 }
 
-// CUDA where a device and driver answer, else the CPU, with the reason; KERNELNET_BACKEND=cpu|cuda forces one,
-// and forcing one that cannot run sets choice_error, which every call then throws.
+// CUDA where a device and driver answer, else the CPU, with the reason; KERNELNET_BACKEND=cpu|cuda forces
+// one, and forcing one that cannot run sets choice_error, which every call then throws.
 void choose_backend(EnvData& d) {
   const char* forced = std::getenv("KERNELNET_BACKEND");
   const std::string f = forced ? forced : "";
@@ -393,10 +432,13 @@ void choose_backend(EnvData& d) {
 #ifdef KERNELNET_WITH_CUDA
   d.cuda = cuda_backend(&d.cuda_device, &d.cuda_reason);
 #else
-  d.cuda_reason = "this build of kernelnet has no CUDA backend (it was built where nvcc was not found, or as the CPU-only fallback)";
+  d.cuda_reason =
+      "this build of kernelnet has no CUDA backend (it was built where nvcc was not found, or as the "
+      "CPU-only fallback)";
 #endif
   if (f == "cuda" && !d.cuda) {
-    d.choice_error = "KERNELNET_BACKEND=cuda, but the CUDA backend cannot run: " + d.cuda_reason + "; unset KERNELNET_BACKEND to use the CPU backend";
+    d.choice_error = "KERNELNET_BACKEND=cuda, but the CUDA backend cannot run: " + d.cuda_reason +
+                     "; unset KERNELNET_BACKEND to use the CPU backend";
     return;
   }
   if (d.cuda && f != "cpu") {
@@ -523,5 +565,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 }  // namespace
 }  // namespace kn
 
-static Napi::Object InitKernelnet(Napi::Env env, Napi::Object exports) { return kn::Init(env, exports); }
+static Napi::Object InitKernelnet(Napi::Env env, Napi::Object exports) {
+  return kn::Init(env, exports);
+}
 NODE_API_MODULE(kernelnet, InitKernelnet)

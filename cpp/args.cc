@@ -15,7 +15,8 @@ namespace {
     if (cuda_error) props.Set("cudaError", Napi::String::New(env, cuda_error));
     // If JavaScript cannot run any more (a terminating worker) this call fails and throws instead: the error
     // is dropped on the way out (NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS), never aborting the process.
-    Napi::Value e = data->make_error.Call({Napi::String::New(env, code), Napi::String::New(env, message), props});
+    Napi::Value e =
+        data->make_error.Call({Napi::String::New(env, code), Napi::String::New(env, message), props});
     throw Napi::Error(env, e);
   }
   Napi::Error e = type_error ? Napi::TypeError::New(env, message) : Napi::Error::New(env, message);
@@ -48,9 +49,12 @@ std::string shape_string(const std::vector<int64_t>& shape) {
 
 std::string describe_value(const Napi::Value& v) {
   switch (v.Type()) {
-    case napi_undefined: return "undefined";
-    case napi_null: return "null";
-    case napi_boolean: return std::string("boolean ") + (v.As<Napi::Boolean>().Value() ? "true" : "false");
+    case napi_undefined:
+      return "undefined";
+    case napi_null:
+      return "null";
+    case napi_boolean:
+      return std::string("boolean ") + (v.As<Napi::Boolean>().Value() ? "true" : "false");
     case napi_number: {
       std::ostringstream os;
       os << v.As<Napi::Number>().DoubleValue() << " of type number";
@@ -61,16 +65,20 @@ std::string describe_value(const Napi::Value& v) {
       if (s.size() > 40) s = s.substr(0, 40) + "...";
       return "'" + s + "' of type string";
     }
-    case napi_symbol: return "a symbol";
-    case napi_function: return "a function";
-    case napi_bigint: return "a bigint";
-    case napi_external: return "an external";
+    case napi_symbol:
+      return "a symbol";
+    case napi_function:
+      return "a function";
+    case napi_bigint:
+      return "a bigint";
+    case napi_external:
+      return "an external";
     case napi_object: {
       if (v.IsArray()) return "an array";
       if (v.IsTypedArray()) {
-        static const char* names[] = {"Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array",
-                                      "Int32Array", "Uint32Array", "Float32Array", "Float64Array",
-                                      "BigInt64Array", "BigUint64Array"};
+        static const char* names[] = {"Int8Array",    "Uint8Array",    "Uint8ClampedArray", "Int16Array",
+                                      "Uint16Array",  "Int32Array",    "Uint32Array",       "Float32Array",
+                                      "Float64Array", "BigInt64Array", "BigUint64Array"};
         const int t = v.As<Napi::TypedArray>().TypedArrayType();
         return std::string("a ") + (t >= 0 && t <= 10 ? names[t] : "typed array");
       }
@@ -82,7 +90,9 @@ std::string describe_value(const Napi::Value& v) {
 
 Args::Args(const Napi::CallbackInfo& info, const char* op) : info_(info), op_(op) {
   data_ = info.Env().GetInstanceData<EnvData>();
-  if (!data_) throw_error(info.Env(), "ERR_KERNELNET_DEVICE", std::string(op) + ": kernelnet is not initialised in this environment");
+  if (!data_)
+    throw_error(info.Env(), "ERR_KERNELNET_DEVICE",
+                std::string(op) + ": kernelnet is not initialised in this environment");
   ensure_backend(info.Env(), *data_);
 }
 
@@ -101,8 +111,14 @@ TensorHandle* Args::tensor_at(int i, const char* name, bool optional) {
   Napi::Value v = info_[i];
   if (optional && (v.IsNull() || v.IsUndefined())) return nullptr;
   TensorHandle* t = TensorHandle::From(v);
-  if (!t) fail("ERR_KERNELNET_ARG", std::string("expected ") + name + " to be a Tensor" + (optional ? " or null" : "") + " but received " + describe_value(v), true);
-  if (t->disposed()) fail("ERR_KERNELNET_DISPOSED", std::string("expected ") + name + " to be a live Tensor but it was disposed");
+  if (!t)
+    fail("ERR_KERNELNET_ARG",
+         std::string("expected ") + name + " to be a Tensor" + (optional ? " or null" : "") +
+             " but received " + describe_value(v),
+         true);
+  if (t->disposed())
+    fail("ERR_KERNELNET_DISPOSED",
+         std::string("expected ") + name + " to be a live Tensor but it was disposed");
   same_backend(t, name);
   seen_.push_back(t);
   return t;
@@ -115,9 +131,12 @@ void Args::run(Op op, bool recordable) {
     return;
   }
   if (!recordable)
-    fail("ERR_KERNELNET_STATE", "cannot be recorded (it reads host memory or draws on the host); call it before record() or after endRecord()");
+    fail("ERR_KERNELNET_STATE",
+         "cannot be recorded (it reads host memory or draws on the host); call it before record() or after "
+         "endRecord()");
   if (backend() != rec->backend)
-    fail("ERR_KERNELNET_DEVICE", std::string("the recording is on ") + rec->backend->name() + " but this op's tensors live on " + backend()->name());
+    fail("ERR_KERNELNET_DEVICE", std::string("the recording is on ") + rec->backend->name() +
+                                     " but this op's tensors live on " + backend()->name());
   for (TensorHandle* t : seen_) rec->buffers.push_back(t->shared_buffer());
   rec->ops.push_back(std::move(op));
 }
@@ -127,19 +146,26 @@ void Args::same_backend(TensorHandle* t, const std::string& name) {
     backend_ = t->backend();
     backend_arg_ = name;
   } else if (t->backend() != backend_) {
-    fail("ERR_KERNELNET_DEVICE", name + " lives on " + t->backend()->name() + " but " + backend_arg_ + " on " + backend_->name() + "; all tensors of an op must be on one device");
+    fail("ERR_KERNELNET_DEVICE", name + " lives on " + t->backend()->name() + " but " + backend_arg_ +
+                                     " on " + backend_->name() +
+                                     "; all tensors of an op must be on one device");
   }
 }
 
-TensorHandle* Args::tensor(int i, const char* name) { return tensor_at(i, name, false); }
-TensorHandle* Args::optional_tensor(int i, const char* name) { return tensor_at(i, name, true); }
+TensorHandle* Args::tensor(int i, const char* name) {
+  return tensor_at(i, name, false);
+}
+TensorHandle* Args::optional_tensor(int i, const char* name) {
+  return tensor_at(i, name, true);
+}
 
 double Args::number(int i, const char* name, double min, double max) {
   Napi::Value v = info_[i];
   const double x = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : NAN;
   if (!v.IsNumber() || !(x >= min && x <= max)) {
     std::ostringstream os;
-    os << "expected " << name << " to be a number in [" << min << ", " << max << "] but received " << describe_value(v);
+    os << "expected " << name << " to be a number in [" << min << ", " << max << "] but received "
+       << describe_value(v);
     fail("ERR_KERNELNET_ARG", os.str(), !v.IsNumber());
   }
   return x;
@@ -148,8 +174,12 @@ double Args::number(int i, const char* name, double min, double max) {
 int Args::integer(int i, const char* name, int64_t min, int64_t max) {
   Napi::Value v = info_[i];
   const double x = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : NAN;
-  if (!v.IsNumber() || !(x >= static_cast<double>(min) && x <= static_cast<double>(max)) || x != std::floor(x))
-    fail("ERR_KERNELNET_ARG", std::string("expected ") + name + " to be an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "] but received " + describe_value(v), !v.IsNumber());
+  if (!v.IsNumber() || !(x >= static_cast<double>(min) && x <= static_cast<double>(max)) ||
+      x != std::floor(x))
+    fail("ERR_KERNELNET_ARG",
+         std::string("expected ") + name + " to be an integer in [" + std::to_string(min) + ", " +
+             std::to_string(max) + "] but received " + describe_value(v),
+         !v.IsNumber());
   return static_cast<int>(x);
 }
 
@@ -157,13 +187,18 @@ uint64_t Args::uint53(int i, const char* name) {
   Napi::Value v = info_[i];
   const double x = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : NAN;
   if (!v.IsNumber() || !(x >= 0 && x <= 9007199254740991.0) || x != std::floor(x))
-    fail("ERR_KERNELNET_ARG", std::string("expected ") + name + " to be a non-negative safe integer but received " + describe_value(v), !v.IsNumber());
+    fail("ERR_KERNELNET_ARG",
+         std::string("expected ") + name + " to be a non-negative safe integer but received " +
+             describe_value(v),
+         !v.IsNumber());
   return static_cast<uint64_t>(x);
 }
 
 bool Args::boolean(int i, const char* name) {
   Napi::Value v = info_[i];
-  if (!v.IsBoolean()) fail("ERR_KERNELNET_ARG", std::string("expected ") + name + " to be a boolean but received " + describe_value(v), true);
+  if (!v.IsBoolean())
+    fail("ERR_KERNELNET_ARG",
+         std::string("expected ") + name + " to be a boolean but received " + describe_value(v), true);
   return v.As<Napi::Boolean>().Value();
 }
 
@@ -174,7 +209,9 @@ std::string Args::choice(int i, const char* name, std::initializer_list<const ch
     if (v.IsString() && v.As<Napi::String>().Utf8Value() == a) return a;
     list += (list.empty() ? "'" : ", '") + std::string(a) + "'";
   }
-  fail("ERR_KERNELNET_ARG", std::string("expected ") + name + " to be one of " + list + " but received " + describe_value(v), !v.IsString());
+  fail("ERR_KERNELNET_ARG",
+       std::string("expected ") + name + " to be one of " + list + " but received " + describe_value(v),
+       !v.IsString());
 }
 
 Act Args::activation(int i) {
@@ -184,20 +221,27 @@ Act Args::activation(int i) {
     if (v.IsString() && v.As<Napi::String>().Utf8Value() == kActNames[k]) return static_cast<Act>(k);
     list += (list.empty() ? "'" : ", '") + std::string(kActNames[k]) + "'";
   }
-  fail("ERR_KERNELNET_ARG", "expected activation to be one of " + list + " but received " + describe_value(v), !v.IsString());
+  fail("ERR_KERNELNET_ARG", "expected activation to be one of " + list + " but received " + describe_value(v),
+       !v.IsString());
 }
 
 std::vector<TensorHandle*> Args::tensor_array(int i, const char* name) {
   Napi::Value v = info_[i];
-  if (!v.IsArray()) fail("ERR_KERNELNET_ARG", std::string("expected ") + name + " to be an array of Tensors but received " + describe_value(v), true);
+  if (!v.IsArray())
+    fail("ERR_KERNELNET_ARG",
+         std::string("expected ") + name + " to be an array of Tensors but received " + describe_value(v),
+         true);
   Napi::Array a = v.As<Napi::Array>();
   std::vector<TensorHandle*> out;
   for (uint32_t k = 0; k < a.Length(); ++k) {
     Napi::Value e = a[k];
     const std::string label = std::string(name) + "[" + std::to_string(k) + "]";
     TensorHandle* t = TensorHandle::From(e);
-    if (!t) fail("ERR_KERNELNET_ARG", "expected " + label + " to be a Tensor but received " + describe_value(e), true);
-    if (t->disposed()) fail("ERR_KERNELNET_DISPOSED", "expected " + label + " to be a live Tensor but it was disposed");
+    if (!t)
+      fail("ERR_KERNELNET_ARG", "expected " + label + " to be a Tensor but received " + describe_value(e),
+           true);
+    if (t->disposed())
+      fail("ERR_KERNELNET_DISPOSED", "expected " + label + " to be a live Tensor but it was disposed");
     same_backend(t, label);
     out.push_back(t);
   }
@@ -216,14 +260,21 @@ void Args::expect(TensorHandle* t, const char* name, DType dtype, std::initializ
   }
   if (ok) return;
   std::string w = "[";
-  for (std::size_t j = 0; j < want.size(); ++j) w += (j ? "," : "") + (want[j] < 0 ? std::string("*") : std::to_string(want[j]));
+  for (std::size_t j = 0; j < want.size(); ++j)
+    w += (j ? "," : "") + (want[j] < 0 ? std::string("*") : std::to_string(want[j]));
   w += "]";
-  fail("ERR_KERNELNET_SHAPE", std::string("expected ") + name + " to be " + (dtype == DType::kInt32 ? "an " : "a ") + dtype_name(dtype) + " tensor of shape " + w + (*layout ? " " : "") + layout + " but received " + t->describe());
+  fail("ERR_KERNELNET_SHAPE", std::string("expected ") + name + " to be " +
+                                  (dtype == DType::kInt32 ? "an " : "a ") + dtype_name(dtype) +
+                                  " tensor of shape " + w + (*layout ? " " : "") + layout + " but received " +
+                                  t->describe());
 }
 
 void Args::expect_rank(TensorHandle* t, const char* name, DType dtype, int rank, const char* layout) {
   if (t->dtype() == dtype && static_cast<int>(t->shape().size()) == rank) return;
-  fail("ERR_KERNELNET_SHAPE", std::string("expected ") + name + " to be " + (dtype == DType::kInt32 ? "an " : "a ") + dtype_name(dtype) + " tensor of rank " + std::to_string(rank) + (*layout ? " " : "") + layout + " but received " + t->describe());
+  fail("ERR_KERNELNET_SHAPE", std::string("expected ") + name + " to be " +
+                                  (dtype == DType::kInt32 ? "an " : "a ") + dtype_name(dtype) +
+                                  " tensor of rank " + std::to_string(rank) + (*layout ? " " : "") + layout +
+                                  " but received " + t->describe());
 }
 
 void Args::distinct(std::initializer_list<TensorHandle*> tensors) {
@@ -231,7 +282,9 @@ void Args::distinct(std::initializer_list<TensorHandle*> tensors) {
   for (TensorHandle* t : tensors) {
     if (!t) continue;
     for (Buffer* b : seen)
-      if (b == t->buffer()) fail("ERR_KERNELNET_ARG", "the same tensor was passed for two arguments; inputs and outputs must be distinct tensors");
+      if (b == t->buffer())
+        fail("ERR_KERNELNET_ARG",
+             "the same tensor was passed for two arguments; inputs and outputs must be distinct tensors");
     seen.push_back(t->buffer());
   }
 }

@@ -22,9 +22,11 @@
 
 namespace kn {
 
-[[noreturn]] void throw_error(Napi::Env env, const char* code, const std::string& message, bool type_error = false);
+[[noreturn]] void throw_error(Napi::Env env, const char* code, const std::string& message,
+                              bool type_error = false);
 [[noreturn]] void throw_status(Napi::Env env, const Status& st);
-// Chooses the environment's backend at its first use (defined in addon.cc); throws if a forced one cannot run.
+// Chooses the environment's backend at its first use (defined in addon.cc); throws if a forced one cannot
+// run.
 void ensure_backend(Napi::Env env, EnvData& d);
 std::string describe_value(const Napi::Value& v);
 std::string shape_string(const std::vector<int64_t>& shape);

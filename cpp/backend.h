@@ -113,7 +113,8 @@ class Backend {
 
   // Max-pool; argmax records the flat input index (within the image) chosen for each output.
   virtual Status maxpool2d_forward(const Pool2dShape& s, const float* x, float* y, int32_t* argmax) = 0;
-  virtual Status maxpool2d_backward(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx) = 0;
+  virtual Status maxpool2d_backward(const Pool2dShape& s, const float* dy, const int32_t* argmax,
+                                    float* dx) = 0;
 
   // y[n, o] = act(x[n, i] w[i, o] + b[o]), the same epilogue.
   virtual Status dense_forward(int n, int in, int out, const float* x, const float* w, const Epilogue& ep,
@@ -122,8 +123,8 @@ class Backend {
                                 const float* dy, float* dx, float* dw, float* db, Act act) = 0;
 
   // Inverted dropout: keep with probability 1 - rate, scale kept values by 1 / (1 - rate). The mask is a pure
-  // function of (seed, offset + *counter, element index) (Philox4x32-10), so backward regenerates it instead of
-  // storing it.
+  // function of (seed, offset + *counter, element index) (Philox4x32-10), so backward regenerates it instead
+  // of storing it.
   virtual Status dropout_forward(std::size_t count, const float* x, float* y, float rate, uint64_t seed,
                                  uint64_t offset, const int32_t* counter) = 0;
   virtual Status dropout_backward(std::size_t count, const float* dy, float* dx, float rate, uint64_t seed,
@@ -131,9 +132,9 @@ class Backend {
 
   // Fused softmax + categorical cross-entropy over rows of logits [n, k] with target distributions [n, k].
   // Accumulates metrics[0] += sum of row losses, metrics[1] += correct argmax predictions, metrics[2] += n,
-  // and sets metrics[3] = step + *counter + 1 if this batch's loss is not finite and metrics[3] is still 0 (so
-  // the host learns the first bad step whenever it next reads the metrics, without a synchronisation per step).
-  // dlogits (optional) = (softmax(logits) - labels) / n, the gradient of the batch-mean loss.
+  // and sets metrics[3] = step + *counter + 1 if this batch's loss is not finite and metrics[3] is still 0
+  // (so the host learns the first bad step whenever it next reads the metrics, without a synchronisation per
+  // step). dlogits (optional) = (softmax(logits) - labels) / n, the gradient of the batch-mean loss.
   virtual Status softmax_cross_entropy(int n, int k, const float* logits, const float* labels, float* dlogits,
                                        float* metrics, uint64_t step, const int32_t* counter) = 0;
   virtual Status softmax(int n, int k, const float* logits, float* probs) = 0;

@@ -18,14 +18,14 @@ class CpuBackend final : public Backend {
 
   Status conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const Epilogue& ep,
                         float* y) override;
-  Status conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* y, const float* dy,
-                         float* dx, float* dw, float* db, Act act) override;
+  Status conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* y,
+                         const float* dy, float* dx, float* dw, float* db, Act act) override;
   Status maxpool2d_forward(const Pool2dShape& s, const float* x, float* y, int32_t* argmax) override;
   Status maxpool2d_backward(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx) override;
   Status dense_forward(int n, int in, int out, const float* x, const float* w, const Epilogue& ep,
                        float* y) override;
-  Status dense_backward(int n, int in, int out, const float* x, const float* w, const float* y, const float* dy,
-                        float* dx, float* dw, float* db, Act act) override;
+  Status dense_backward(int n, int in, int out, const float* x, const float* w, const float* y,
+                        const float* dy, float* dx, float* dw, float* db, Act act) override;
   Status dropout_forward(std::size_t count, const float* x, float* y, float rate, uint64_t seed,
                          uint64_t offset, const int32_t* counter) override;
   Status dropout_backward(std::size_t count, const float* dy, float* dx, float rate, uint64_t seed,
@@ -64,8 +64,7 @@ void parallel_chunks(std::size_t n, std::size_t grain, F&& fn) {
     return;
   }
   const std::size_t chunks = (n + grain - 1) / grain;
-  parallel_for(chunks, [&](std::size_t c0, std::size_t c1, int) {
-    fn(c0 * grain, c1 * grain < n ? c1 * grain : n);
-  });
+  parallel_for(chunks,
+               [&](std::size_t c0, std::size_t c1, int) { fn(c0 * grain, c1 * grain < n ? c1 * grain : n); });
 }
 }  // namespace kn

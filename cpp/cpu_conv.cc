@@ -83,8 +83,8 @@ Status CpuBackend::conv2d_forward(const Conv2dShape& s, const float* x, const fl
     grow(sc.col, rows * cols);
     im2col(s, x + i * in_size, sc.col.data());
     float* yi = y + i * out_size;
-    (parallel_gemm ? sgemm_parallel : sgemm)(false, false, rows, s.f, cols, sc.col.data(), cols, w, s.f, yi, s.f,
-                                             false);
+    (parallel_gemm ? sgemm_parallel : sgemm)(false, false, rows, s.f, cols, sc.col.data(), cols, w, s.f, yi,
+                                             s.f, false);
     apply_epilogue(yi, rows, s.f, ep);
   };
   if (per_image_threads) {

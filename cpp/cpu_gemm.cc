@@ -21,8 +21,9 @@ typedef float v8 __attribute__((vector_size(32)));
 typedef float v8u __attribute__((vector_size(32), aligned(4)));
 
 // acc = sum_k a[k][0..MR) (x) b[k][0..NR); then C (=|+=) acc for the mr x nr corner that is inside C.
-__attribute__((always_inline)) inline void micro_body(int kc, const float* __restrict a, const float* __restrict b,
-                                                      float* __restrict c, int ldc, int mr, int nr, bool add) {
+__attribute__((always_inline)) inline void micro_body(int kc, const float* __restrict a,
+                                                      const float* __restrict b, float* __restrict c, int ldc,
+                                                      int mr, int nr, bool add) {
   v8 acc[MR][2];
   for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = v8{};
   for (int k = 0; k < kc; ++k) {
@@ -61,7 +62,7 @@ __attribute__((always_inline)) inline void micro_body(int kc, const float* __res
 }
 
 __attribute__((target("avx2,fma"))) void micro_avx2(int kc, const float* a, const float* b, float* c, int ldc,
-                                                     int mr, int nr, bool add) {
+                                                    int mr, int nr, bool add) {
   micro_body(kc, a, b, c, ldc, mr, nr, add);
 }
 
@@ -132,7 +133,9 @@ void pack_b(bool tb, const float* b, int ldb, int p0, int kc, int j0, int nc, fl
 
 }  // namespace
 
-const char* gemm_kernel_name() { return kAvx2 ? "avx2+fma" : "generic"; }
+const char* gemm_kernel_name() {
+  return kAvx2 ? "avx2+fma" : "generic";
+}
 
 namespace {
 // Independent multiply-adds in registers, the most arithmetic the cores can do: 12 chains of 8 lanes.
@@ -148,8 +151,12 @@ __attribute__((always_inline)) inline double fma_loop(long iterations) {
     for (int l = 0; l < 8; ++l) sum += acc[c][l];
   return sum;
 }
-__attribute__((target("avx2,fma"))) double fma_loop_avx2(long n) { return fma_loop<12>(n); }
-double fma_loop_generic(long n) { return fma_loop<12>(n); }
+__attribute__((target("avx2,fma"))) double fma_loop_avx2(long n) {
+  return fma_loop<12>(n);
+}
+double fma_loop_generic(long n) {
+  return fma_loop<12>(n);
+}
 }  // namespace
 
 double measure_peak_gflops(double seconds) {

@@ -9,8 +9,9 @@
 
 namespace kn {
 
-Status CpuBackend::softmax_cross_entropy(int n, int k, const float* logits, const float* labels, float* dlogits,
-                                         float* metrics, uint64_t step, const int32_t* counter) {
+Status CpuBackend::softmax_cross_entropy(int n, int k, const float* logits, const float* labels,
+                                         float* dlogits, float* metrics, uint64_t step,
+                                         const int32_t* counter) {
   double loss_sum = 0.0;
   long correct = 0;
   const float inv_n = 1.0f / static_cast<float>(n);
@@ -38,7 +39,8 @@ Status CpuBackend::softmax_cross_entropy(int n, int k, const float* logits, cons
   metrics[0] += static_cast<float>(loss_sum);
   metrics[1] += static_cast<float>(correct);
   metrics[2] += static_cast<float>(n);
-  if (!std::isfinite(loss_sum) && metrics[3] == 0.0f) metrics[3] = static_cast<float>(step + counter_value(counter) + 1);
+  if (!std::isfinite(loss_sum) && metrics[3] == 0.0f)
+    metrics[3] = static_cast<float>(step + counter_value(counter) + 1);
   return Status::Ok();
 }
 

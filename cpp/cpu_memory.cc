@@ -1,5 +1,5 @@
-// CPU memory, fills and data movement: alloc/release, copies, fill, gather of shuffled rows, one-hot, bytes to
-// floats.
+// CPU memory, fills and data movement: alloc/release, copies, fill, gather of shuffled rows, one-hot, bytes
+// to floats.
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -19,7 +19,9 @@ void* CpuBackend::alloc(std::size_t bytes) {
   return std::aligned_alloc(64, rounded ? rounded : 64);
 }
 
-void CpuBackend::release(void* p) { std::free(p); }
+void CpuBackend::release(void* p) {
+  std::free(p);
+}
 
 Status CpuBackend::upload(void* dst, const void* src, std::size_t bytes) {
   std::memcpy(dst, src, bytes);

@@ -10,7 +10,8 @@ namespace kn {
 namespace {
 
 KN_CLONES void adadelta_range(float* __restrict p, const float* __restrict g, float* __restrict a,
-                              float* __restrict d, std::size_t i0, std::size_t i1, float lr, float rho, float eps) {
+                              float* __restrict d, std::size_t i0, std::size_t i1, float lr, float rho,
+                              float eps) {
   for (std::size_t i = i0; i < i1; ++i) {
     const float gi = g[i];
     const float ai = rho * a[i] + (1.0f - rho) * gi * gi;

@@ -46,7 +46,8 @@ Status CpuBackend::maxpool2d_forward(const Pool2dShape& s, const float* x, float
   return Status::Ok();
 }
 
-Status CpuBackend::maxpool2d_backward(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx) {
+Status CpuBackend::maxpool2d_backward(const Pool2dShape& s, const float* dy, const int32_t* argmax,
+                                      float* dx) {
   const long in_size = static_cast<long>(s.h) * s.w * s.c;
   const long out_size = static_cast<long>(s.oh) * s.ow * s.c;
   parallel_chunks(s.n, 1, [&](std::size_t n0, std::size_t n1) {

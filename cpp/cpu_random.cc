@@ -1,6 +1,7 @@
 // Randomness on the CPU, all drawn from Philox4x32-10 streams (philox.h) keyed by (seed, offset):
 // inverted dropout (the mask is recomputed in backward, never stored), a shuffle permutation, and uniform
-// initialisation. Element i of a stream uses word i % 4 of block i / 4, so results do not depend on threading.
+// initialisation. Element i of a stream uses word i % 4 of block i / 4, so results do not depend on
+// threading.
 #include "cpu_backend.h"
 #include "cpu_simd.h"
 #include "permutation.h"
@@ -10,9 +11,10 @@ namespace kn {
 namespace {
 
 // dst[i] = src[i] * (u_i >= rate ? scale : 0) over the whole Philox blocks [b0, b1) (elements 4*b0 .. 4*b1).
-// A multiply by the mask rather than a branch: kept or dropped is a coin flip the branch predictor cannot learn.
-KN_CLONES void dropout_blocks(const float* __restrict src, float* __restrict dst, std::size_t b0, std::size_t b1,
-                              float rate, float scale, uint64_t seed, uint64_t offset) {
+// A multiply by the mask rather than a branch: kept or dropped is a coin flip the branch predictor cannot
+// learn.
+KN_CLONES void dropout_blocks(const float* __restrict src, float* __restrict dst, std::size_t b0,
+                              std::size_t b1, float rate, float scale, uint64_t seed, uint64_t offset) {
   for (std::size_t blk = b0; blk < b1; ++blk) {
     float u[4];
     philox_uniform4(seed, offset, blk, u);
@@ -58,7 +60,8 @@ Status CpuBackend::dropout_forward(std::size_t count, const float* x, float* y, 
 
 Status CpuBackend::dropout_backward(std::size_t count, const float* dy, float* dx, float rate, uint64_t seed,
                                     uint64_t offset, const int32_t* counter) {
-  dropout(count, dy, dx, rate, seed, offset + counter_value(counter));  // the same mask and scale, applied to dy
+  dropout(count, dy, dx, rate, seed,
+          offset + counter_value(counter));  // the same mask and scale, applied to dy
   return Status::Ok();
 }
 

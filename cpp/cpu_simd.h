@@ -18,8 +18,8 @@ namespace kn {
 
 // dz = dy * act'(y), y being the activation's output (epilogue.h). Each activation gets its own loop, so that
 // the compiler vectorises it (a branch-free select for ReLU: its keep/drop decisions are coin flips).
-KN_CLONES inline void act_mask(Act act, const float* __restrict y, const float* __restrict dy, float* __restrict dz,
-                               std::size_t n) {
+KN_CLONES inline void act_mask(Act act, const float* __restrict y, const float* __restrict dy,
+                               float* __restrict dz, std::size_t n) {
   switch (act) {
     case Act::kRelu:
       for (std::size_t i = 0; i < n; ++i) dz[i] = act_backward(Act::kRelu, y[i], dy[i]);
@@ -51,7 +51,8 @@ KN_CLONES inline void apply_epilogue(float* __restrict y, std::size_t rows, int 
 }
 
 // sums[j] += x[r, j] over rows r of x[rows, f].
-KN_CLONES inline void add_column_sums(const float* __restrict x, std::size_t rows, int f, float* __restrict sums) {
+KN_CLONES inline void add_column_sums(const float* __restrict x, std::size_t rows, int f,
+                                      float* __restrict sums) {
   for (std::size_t r = 0; r < rows; ++r)
     for (int j = 0; j < f; ++j) sums[j] += x[r * f + j];
 }

@@ -1,10 +1,11 @@
 // Recording ops into Programs. Between record() and endRecord(), every op on the recording's backend is
-// checked as usual and then stored instead of run (args.cc, Args::run); endRecord() hands the ops to the backend,
-// which makes a Program of them (a CUDA graph on the GPU). program.run() then does the work of all those calls
-// at once: one native call per training step instead of one per op, and one graph launch on a GPU.
+// checked as usual and then stored instead of run (args.cc, Args::run); endRecord() hands the ops to the
+// backend, which makes a Program of them (a CUDA graph on the GPU). program.run() then does the work of all
+// those calls at once: one native call per training step instead of one per op, and one graph launch on a
+// GPU.
 //
-// A Program holds raw pointers, so it keeps every buffer it touches from being freed by the garbage collector,
-// and run() refuses, with ERR_KERNELNET_DISPOSED, once any of them was disposed explicitly.
+// A Program holds raw pointers, so it keeps every buffer it touches from being freed by the garbage
+// collector, and run() refuses, with ERR_KERNELNET_DISPOSED, once any of them was disposed explicitly.
 #include "recording.h"
 
 #include <algorithm>
@@ -61,21 +62,30 @@ class ProgramHandle : public Napi::ObjectWrap<ProgramHandle> {
     Napi::Env env = info.Env();
     if (!program_) throw_error(env, "ERR_KERNELNET_DISPOSED", "Program.run: the program was disposed");
     EnvData* data = env.GetInstanceData<EnvData>();
-    if (data && data->recording) throw_error(env, "ERR_KERNELNET_STATE", "Program.run: not allowed while ops are being recorded");
+    if (data && data->recording)
+      throw_error(env, "ERR_KERNELNET_STATE", "Program.run: not allowed while ops are being recorded");
     for (const auto& b : buffers_)
       if (!b->data)
-        throw_error(env, "ERR_KERNELNET_DISPOSED", "Program.run: a tensor the recorded ops use was disposed after recording; record the ops again");
+        throw_error(
+            env, "ERR_KERNELNET_DISPOSED",
+            "Program.run: a tensor the recorded ops use was disposed after recording; record the ops again");
     check_status(env, program_->run());
   }
   void Dispose(const Napi::CallbackInfo&) {
     program_.reset();
     buffers_.clear();
   }
-  Napi::Value Ops(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(ops_)); }
+  Napi::Value Ops(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(ops_));
+  }
   Napi::Value Device(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), device_); }
-  Napi::Value Graph(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), program_ && program_->graph()); }
+  Napi::Value Graph(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), program_ && program_->graph());
+  }
   Napi::Value Reason(const Napi::CallbackInfo& info) {
-    return Napi::String::New(info.Env(), !program_ ? "disposed" : program_->graph() ? "" : program_->why_not_graph());
+    return Napi::String::New(info.Env(), !program_           ? "disposed"
+                                         : program_->graph() ? ""
+                                                             : program_->why_not_graph());
   }
   Napi::Value Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !program_); }
 

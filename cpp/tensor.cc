@@ -20,7 +20,9 @@ TensorHandle* TensorHandle::From(const Napi::Value& v) {
   return static_cast<TensorHandle*>(p);
 }
 
-const char* dtype_name(DType d) { return d == DType::kFloat32 ? "float32" : "int32"; }
+const char* dtype_name(DType d) {
+  return d == DType::kFloat32 ? "float32" : "int32";
+}
 
 void Buffer::release() {
   if (!data) return;
@@ -29,7 +31,8 @@ void Buffer::release() {
   if (registry) {
     registry->live.erase(this);
     registry->bytes -= bytes;
-    if (!registry->closing) Napi::MemoryManagement::AdjustExternalMemory(registry->env, -static_cast<int64_t>(bytes));
+    if (!registry->closing)
+      Napi::MemoryManagement::AdjustExternalMemory(registry->env, -static_cast<int64_t>(bytes));
   }
 }
 
@@ -61,22 +64,30 @@ TensorHandle::TensorHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Te
   Args args(info, "new Tensor");
   Napi::Env env = info.Env();
   info.This().As<Napi::Object>().TypeTag(&kTensorTag);
-  if (!info[0].IsArray()) args.fail("ERR_KERNELNET_ARG", "expected shape to be an array of integers but received " + describe_value(info[0]), true);
+  if (!info[0].IsArray())
+    args.fail("ERR_KERNELNET_ARG",
+              "expected shape to be an array of integers but received " + describe_value(info[0]), true);
   Napi::Array dims = info[0].As<Napi::Array>();
-  if (dims.Length() > 8) args.fail("ERR_KERNELNET_ARG", "expected a shape of rank 0 to 8 but received rank " + std::to_string(dims.Length()));
+  if (dims.Length() > 8)
+    args.fail("ERR_KERNELNET_ARG",
+              "expected a shape of rank 0 to 8 but received rank " + std::to_string(dims.Length()));
   constexpr int64_t kMaxElements = int64_t{1} << 36;  // 256 GiB of float32: far beyond any real tensor
   int64_t elements = 1;
   for (uint32_t i = 0; i < dims.Length(); ++i) {
     Napi::Value d = dims[i];
     const double v = d.IsNumber() ? d.As<Napi::Number>().DoubleValue() : -1.0;
     if (!d.IsNumber() || !(v >= 0) || v != std::floor(v) || v > 2147483647.0)
-      args.fail("ERR_KERNELNET_ARG", "expected shape[" + std::to_string(i) + "] to be an integer in [0, 2147483647] but received " + describe_value(d), true);
+      args.fail("ERR_KERNELNET_ARG",
+                "expected shape[" + std::to_string(i) +
+                    "] to be an integer in [0, 2147483647] but received " + describe_value(d),
+                true);
     shape_.push_back(static_cast<int64_t>(v));
     if (shape_.back() != 0 && elements > kMaxElements / shape_.back())
       args.fail("ERR_KERNELNET_ARG", "shape " + shape_string(shape_) + "... has more than 2^36 elements");
     elements *= shape_.back();
   }
-  if (elements > kMaxElements) args.fail("ERR_KERNELNET_ARG", "shape " + shape_string(shape_) + " has more than 2^36 elements");
+  if (elements > kMaxElements)
+    args.fail("ERR_KERNELNET_ARG", "shape " + shape_string(shape_) + " has more than 2^36 elements");
   size_ = static_cast<std::size_t>(elements);
   const std::string dt = args.choice(1, "dtype", {"float32", "int32"});
   dtype_ = dt == "float32" ? DType::kFloat32 : DType::kInt32;
@@ -87,7 +98,8 @@ TensorHandle::TensorHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Te
     if (TensorHandle* src = From(info[2])) {  // a view: new NativeTensor(shape, dtype, source)
       if (src->disposed()) args.fail("ERR_KERNELNET_DISPOSED", "cannot make a view of a disposed tensor");
       if (src->size_ != size_ || src->dtype_ != dtype_)
-        args.fail("ERR_KERNELNET_SHAPE", "cannot view " + src->describe() + " as a " + dt + " tensor of shape " + shape_string(shape_));
+        args.fail("ERR_KERNELNET_SHAPE", "cannot view " + src->describe() + " as a " + dt +
+                                             " tensor of shape " + shape_string(shape_));
       buffer_ = src->buffer_;
       return;
     }
@@ -98,7 +110,9 @@ TensorHandle::TensorHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Te
   buffer_->backend = backend;
   buffer_->data = backend->alloc(bytes);
   if (!buffer_->data)
-    args.fail("ERR_KERNELNET_OOM", "out of memory allocating " + std::to_string(bytes) + " bytes for a tensor of shape " + shape_string(shape_) + " on " + backend->name());
+    args.fail("ERR_KERNELNET_OOM", "out of memory allocating " + std::to_string(bytes) +
+                                       " bytes for a tensor of shape " + shape_string(shape_) + " on " +
+                                       backend->name());
   buffer_->bytes = bytes;
   buffer_->registry = registry_.get();
   registry_->live.insert(buffer_.get());
@@ -114,7 +128,8 @@ std::string TensorHandle::describe() const {
 
 void TensorHandle::check_live(const char* method) const {
   if (disposed())
-    throw_error(Env(), "ERR_KERNELNET_DISPOSED", std::string("Tensor.") + method + ": the tensor was disposed");
+    throw_error(Env(), "ERR_KERNELNET_DISPOSED",
+                std::string("Tensor.") + method + ": the tensor was disposed");
 }
 
 // Reads and writes happen when called, recorded ops only when their Program runs: mixing them would reorder
@@ -122,24 +137,33 @@ void TensorHandle::check_live(const char* method) const {
 void TensorHandle::check_not_recording(const char* method) const {
   EnvData* data = Env().GetInstanceData<EnvData>();
   if (data && data->recording)
-    throw_error(Env(), "ERR_KERNELNET_STATE", std::string("Tensor.") + method + ": not allowed while ops are being recorded (between record() and endRecord())");
+    throw_error(Env(), "ERR_KERNELNET_STATE",
+                std::string("Tensor.") + method +
+                    ": not allowed while ops are being recorded (between record() and endRecord())");
 }
 
 Napi::Value TensorHandle::Shape(const Napi::CallbackInfo& info) {
   Napi::Array a = Napi::Array::New(info.Env(), shape_.size());
-  for (std::size_t i = 0; i < shape_.size(); ++i) a[i] = Napi::Number::New(info.Env(), static_cast<double>(shape_[i]));
+  for (std::size_t i = 0; i < shape_.size(); ++i)
+    a[i] = Napi::Number::New(info.Env(), static_cast<double>(shape_[i]));
   return a;
 }
 
-Napi::Value TensorHandle::Dtype(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), dtype_name(dtype_)); }
+Napi::Value TensorHandle::Dtype(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), dtype_name(dtype_));
+}
 
 Napi::Value TensorHandle::Device(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), buffer_ && buffer_->backend ? buffer_->backend->name() : "none");
 }
 
-Napi::Value TensorHandle::Size(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(size_)); }
+Napi::Value TensorHandle::Size(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(size_));
+}
 
-Napi::Value TensorHandle::Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), disposed()); }
+Napi::Value TensorHandle::Disposed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), disposed());
+}
 
 Napi::Value TensorHandle::Read(const Napi::CallbackInfo& info) {
   check_live("read");
@@ -162,10 +186,15 @@ void TensorHandle::write_from(Napi::Env env, const Napi::Value& v) {
   const napi_typedarray_type want = dtype_ == DType::kFloat32 ? napi_float32_array : napi_int32_array;
   const char* want_name = dtype_ == DType::kFloat32 ? "Float32Array" : "Int32Array";
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != want)
-    throw_error(env, "ERR_KERNELNET_ARG", std::string("Tensor.write: expected data to be a ") + want_name + " but received " + describe_value(v), true);
+    throw_error(env, "ERR_KERNELNET_ARG",
+                std::string("Tensor.write: expected data to be a ") + want_name + " but received " +
+                    describe_value(v),
+                true);
   Napi::TypedArray ta = v.As<Napi::TypedArray>();
   if (ta.ElementLength() != size_)
-    throw_error(env, "ERR_KERNELNET_SHAPE", "Tensor.write: expected " + std::to_string(size_) + " elements for shape " + shape_string(shape_) + " but received " + std::to_string(ta.ElementLength()));
+    throw_error(env, "ERR_KERNELNET_SHAPE",
+                "Tensor.write: expected " + std::to_string(size_) + " elements for shape " +
+                    shape_string(shape_) + " but received " + std::to_string(ta.ElementLength()));
   const uint8_t* src = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
   if (size_) check_status(env, buffer_->backend->upload(buffer_->data, src, size_ * 4));
 }
@@ -173,8 +202,12 @@ void TensorHandle::write_from(Napi::Env env, const Napi::Value& v) {
 void TensorHandle::Fill(const Napi::CallbackInfo& info) {
   check_live("fill");
   check_not_recording("fill");
-  if (!info[0].IsNumber()) throw_error(info.Env(), "ERR_KERNELNET_ARG", "Tensor.fill: expected value to be a number but received " + describe_value(info[0]), true);
-  if (dtype_ != DType::kFloat32) throw_error(info.Env(), "ERR_KERNELNET_SHAPE", "Tensor.fill: expected a float32 tensor but this is " + describe());
+  if (!info[0].IsNumber())
+    throw_error(info.Env(), "ERR_KERNELNET_ARG",
+                "Tensor.fill: expected value to be a number but received " + describe_value(info[0]), true);
+  if (dtype_ != DType::kFloat32)
+    throw_error(info.Env(), "ERR_KERNELNET_SHAPE",
+                "Tensor.fill: expected a float32 tensor but this is " + describe());
   check_status(info.Env(), buffer_->backend->fill(f32(), info[0].As<Napi::Number>().FloatValue(), size_));
 }
 
@@ -182,7 +215,8 @@ void TensorHandle::Fill(const Napi::CallbackInfo& info) {
 Napi::Value TensorHandle::Reshape(const Napi::CallbackInfo& info) {
   check_live("reshape");
   EnvData* data = info.Env().GetInstanceData<EnvData>();
-  return data->tensor_ctor.New({info[0], Napi::String::New(info.Env(), dtype_name(dtype_)), Value(), info.Env().Undefined()});
+  return data->tensor_ctor.New(
+      {info[0], Napi::String::New(info.Env(), dtype_name(dtype_)), Value(), info.Env().Undefined()});
 }
 
 void TensorHandle::Dispose(const Napi::CallbackInfo&) {

@@ -41,7 +41,8 @@ struct Registry {
 };
 
 // Ops being recorded into a Program (native.record() .. native.endRecord()): while it lasts, ops on `backend`
-// are stored instead of run, and every buffer they touch is noted so that a run can check they are still alive.
+// are stored instead of run, and every buffer they touch is noted so that a run can check they are still
+// alive.
 struct Recording {
   Backend* backend = nullptr;
   std::vector<Op> ops;
@@ -58,8 +59,8 @@ struct EnvData {
   Backend* cuda = nullptr;  // the CUDA backend when usable, else null with cuda_reason saying why
   std::string cuda_device, cuda_reason;
   std::unique_ptr<Recording> recording;  // non-null between record() and endRecord()
-  // lib/errors.ts's makeError(code, message, props), handed over by setErrorFactory() when lib/native.ts loads
-  // the addon: every error thrown here is then of kernelnet's classes.
+  // lib/errors.ts's makeError(code, message, props), handed over by setErrorFactory() when lib/native.ts
+  // loads the addon: every error thrown here is then of kernelnet's classes.
   Napi::FunctionReference make_error;
   // The backend is chosen at the first call that needs one (after the error factory is set), not at load.
   bool chosen = false;

@@ -122,7 +122,9 @@ std::mutex& multi_job_mutex() {
   return *m;
 }
 
-int num_threads() { return pool().size(); }
+int num_threads() {
+  return pool().size();
+}
 void set_num_threads(int n) {
   std::lock_guard<std::mutex> lock(multi_job_mutex());
   pool().resize(n < 1 ? 1 : n);

@@ -1,12 +1,12 @@
 // The CUDA backend's device probe, memory, scratch buffers and data ops: fill, gather of a shuffled batch,
 // one-hot, bytes to floats, and the shuffle permutation (drawn on the host once per epoch by the same code as
 // the CPU backend, then uploaded: never inside a training step).
+#include <cuda_profiler_api.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
-
-#include <cuda_profiler_api.h>
 
 #include "cuda_backend.cuh"
 #include "gemm.cuh"
@@ -48,18 +48,22 @@ __global__ void advance_kernel(int32_t* counter) {
   if (*counter < INT32_MAX) ++*counter;
 }
 
-__global__ void one_hot_kernel(const int32_t* __restrict__ labels, long long n, int k, float* __restrict__ out) {
+__global__ void one_hot_kernel(const int32_t* __restrict__ labels, long long n, int k,
+                               float* __restrict__ out) {
   const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
   if (i >= n * k) return;
   out[i] = labels[i / k] == (int)(i % k) ? 1.0f : 0.0f;
 }
 
-__global__ void from_bytes_kernel(const uint8_t* __restrict__ src, long long n, float divisor, float* __restrict__ dst) {
+__global__ void from_bytes_kernel(const uint8_t* __restrict__ src, long long n, float divisor,
+                                  float* __restrict__ dst) {
   const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
   if (i < n) dst[i] = static_cast<float>(src[i]) / divisor;
 }
 
-std::string version_string(int v) { return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10); }
+std::string version_string(int v) {
+  return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10);
+}
 
 }  // namespace
 
@@ -72,7 +76,9 @@ void* CudaBackend::alloc(std::size_t bytes) {
   return p;
 }
 
-void CudaBackend::release(void* p) { cudaFree(p); }
+void CudaBackend::release(void* p) {
+  cudaFree(p);
+}
 
 Status CudaBackend::upload(void* dst, const void* src, std::size_t bytes) {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -113,7 +119,8 @@ Status CudaBackend::scratch(Scratch slot, std::size_t bytes, void** out) {
   if (scratch_size_[slot] < bytes) {
     // A graph being captured cannot free or allocate; its Program replays the ops once instead (growing the
     // buffer) and captures again.
-    if (capturing()) return Status{"ERR_KERNELNET_CAPTURE", "a scratch buffer must grow during graph capture"};
+    if (capturing())
+      return Status{"ERR_KERNELNET_CAPTURE", "a scratch buffer must grow during graph capture"};
     ++scratch_generation_;
     if (scratch_[slot]) KN_CUDA(cudaFree(scratch_[slot]));  // waits for queued work that may still use it
     scratch_[slot] = nullptr;
@@ -132,8 +139,8 @@ std::size_t CudaBackend::scratch_bytes() const {
   return total;
 }
 
-Status CudaBackend::gemm(bool ta, bool tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb,
-                         float* c, int ldc, const Epilogue& ep, bool accumulate) {
+Status CudaBackend::gemm(bool ta, bool tb, int m, int n, int k, const float* a, int lda, const float* b,
+                         int ldb, float* c, int ldc, const Epilogue& ep, bool accumulate) {
   // Split K when the output tiles alone leave most SMs idle and K is long enough to share out.
   const long long tiles = (long long)CEIL_DIV(m, kGemmTile) * CEIL_DIV(n, kGemmTile);
   int splits = 1;
@@ -147,7 +154,8 @@ Status CudaBackend::gemm(bool ta, bool tb, int m, int n, int k, const float* a, 
     KN_TRY(scratch(kSplitK, sizeof(float) * (std::size_t)splits * m * n, &p));
     partial = static_cast<float*>(p);
   }
-  return launch_sgemm(stream(), ta, tb, m, n, k, a, lda, b, ldb, c, ldc, ep.bias, ep.act, accumulate, splits, partial, tf32_);
+  return launch_sgemm(stream(), ta, tb, m, n, k, a, lda, b, ldb, c, ldc, ep.bias, ep.act, accumulate, splits,
+                      partial, tf32_);
 }
 
 Status CudaBackend::gather_rows(const float* src, std::size_t src_rows, std::size_t row_size,
@@ -157,7 +165,8 @@ Status CudaBackend::gather_rows(const float* src, std::size_t src_rows, std::siz
   const long long total = (long long)rows * row_size;
   if (!total) return Status::Ok();
   KN_EXPECT(src && indices && dst, "gather_rows");
-  gather_rows_kernel<<<CEIL_DIV(total, 256), 256, 0, stream()>>>(src, src_rows, row_size, indices, n_indices, start, counter, rows, dst);
+  gather_rows_kernel<<<CEIL_DIV(total, 256), 256, 0, stream()>>>(src, src_rows, row_size, indices, n_indices,
+                                                                 start, counter, rows, dst);
   KN_LAUNCHED(stream(), "gather_rows_kernel");
   return Status::Ok();
 }
@@ -189,7 +198,8 @@ Status CudaBackend::from_bytes(const uint8_t* src, std::size_t count, float divi
   void* staging;
   KN_TRY(scratch(kBytes, count, &staging));
   KN_CUDA(cudaMemcpyAsync(staging, src, count, cudaMemcpyHostToDevice, stream_));
-  from_bytes_kernel<<<CEIL_DIV((long long)count, 256), 256, 0, stream_>>>(static_cast<const uint8_t*>(staging), count, divisor, dst);
+  from_bytes_kernel<<<CEIL_DIV((long long)count, 256), 256, 0, stream_>>>(
+      static_cast<const uint8_t*>(staging), count, divisor, dst);
   KN_LAUNCHED(stream_, "from_bytes_kernel");
   KN_CUDA(cudaStreamSynchronize(stream_));
   return Status::Ok();
@@ -205,8 +215,8 @@ Backend* cuda_backend(std::string* device, std::string* reason) {
     int count = 0;
     cudaError_t err = cudaGetDeviceCount(&count);
     if (err != cudaSuccess) {
-      why = std::string("no usable CUDA driver: cudaGetDeviceCount returned ") + cudaGetErrorName(err) + " (" +
-            std::to_string(static_cast<int>(err)) + ", " + cudaGetErrorString(err) + ")";
+      why = std::string("no usable CUDA driver: cudaGetDeviceCount returned ") + cudaGetErrorName(err) +
+            " (" + std::to_string(static_cast<int>(err)) + ", " + cudaGetErrorString(err) + ")";
       cudaGetLastError();
       return;
     }
@@ -217,8 +227,8 @@ Backend* cuda_backend(std::string* device, std::string* reason) {
     int driver = 0;
     cudaDriverGetVersion(&driver);
     if (driver < CUDART_VERSION) {
-      why = "the NVIDIA driver supports CUDA " + cu::version_string(driver) + " but kernelnet's CUDA runtime is " +
-            cu::version_string(CUDART_VERSION) + "; update the driver";
+      why = "the NVIDIA driver supports CUDA " + cu::version_string(driver) +
+            " but kernelnet's CUDA runtime is " + cu::version_string(CUDART_VERSION) + "; update the driver";
       return;
     }
     cudaDeviceProp prop;
@@ -257,7 +267,8 @@ Backend* cuda_backend(std::string* device, std::string* reason) {
     auto* be = new cu::CudaBackend(stream, prop.multiProcessorCount, peak, tf32);
     // One real launch proves the binary carries code this device can run.
     void* probe = be->alloc(4);
-    Status st = probe ? be->fill(static_cast<float*>(probe), 0.0f, 1) : Status{"cudaErrorMemoryAllocation", "cudaMalloc(4 bytes)"};
+    Status st = probe ? be->fill(static_cast<float*>(probe), 0.0f, 1)
+                      : Status{"cudaErrorMemoryAllocation", "cudaMalloc(4 bytes)"};
     if (st.ok()) st = be->synchronize();
     if (probe) be->release(probe);
     if (!st.ok()) {
@@ -265,7 +276,8 @@ Backend* cuda_backend(std::string* device, std::string* reason) {
       return;
     }
     backend = be;
-    dev = name + ", driver " + cu::version_string(driver) + ", CUDA runtime " + cu::version_string(CUDART_VERSION);
+    dev = name + ", driver " + cu::version_string(driver) + ", CUDA runtime " +
+          cu::version_string(CUDART_VERSION);
   });
   *device = dev;
   *reason = why;

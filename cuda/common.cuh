@@ -9,7 +9,7 @@
 
 #include "backend.h"
 
-#define CEIL_DIV(a, b) (((a) + (b) - 1) / (b))
+#define CEIL_DIV(a, b) (((a) + (b)-1) / (b))
 
 namespace kn {
 namespace cu {
@@ -43,17 +43,18 @@ inline Status check_launch(cudaStream_t stream, const char* kernel) {
 }  // namespace cu
 }  // namespace kn
 
-#define KN_TRY(expr)                  \
-  do {                                \
-    ::kn::Status st_ = (expr);        \
-    if (!st_.ok()) return st_;        \
+#define KN_TRY(expr)           \
+  do {                         \
+    ::kn::Status st_ = (expr); \
+    if (!st_.ok()) return st_; \
   } while (0)
 #define KN_CUDA(call) KN_TRY(::kn::cu::cuda_status((call), #call))
 #define KN_LAUNCHED(stream, name) KN_TRY(::kn::cu::check_launch((stream), name))
 // A launcher's precondition (the binding validated the user's arguments, so a failure is a kernelnet bug or a
 // size past what a launch can cover): an error with the condition, never an abort of the process.
-#define KN_EXPECT(cond, launcher)                                                                      \
-  do {                                                                                                 \
-    if (!(cond))                                                                                       \
-      return ::kn::Status{"ERR_KERNELNET_INTERNAL", std::string(launcher) + ": precondition failed: " #cond}; \
+#define KN_EXPECT(cond, launcher)                                                   \
+  do {                                                                              \
+    if (!(cond))                                                                    \
+      return ::kn::Status{"ERR_KERNELNET_INTERNAL",                                 \
+                          std::string(launcher) + ": precondition failed: " #cond}; \
   } while (0)

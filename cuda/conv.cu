@@ -16,9 +16,12 @@ struct ConvDims {
   int n, h, w, c, kh, kw, f, oh, ow, sh, sw, pt, pl;
 };
 
-ConvDims dims(const Conv2dShape& s) { return {s.n, s.h, s.w, s.c, s.kh, s.kw, s.f, s.oh, s.ow, s.sh, s.sw, s.pt, s.pl}; }
+ConvDims dims(const Conv2dShape& s) {
+  return {s.n, s.h, s.w, s.c, s.kh, s.kw, s.f, s.oh, s.ow, s.sh, s.sw, s.pt, s.pl};
+}
 
-__global__ void im2col_kernel(ConvDims d, const float* __restrict__ x, float* __restrict__ col, long long total) {
+__global__ void im2col_kernel(ConvDims d, const float* __restrict__ x, float* __restrict__ col,
+                              long long total) {
   const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
   if (i >= total) return;
   const int K = d.kh * d.kw * d.c;
@@ -32,7 +35,8 @@ __global__ void im2col_kernel(ConvDims d, const float* __restrict__ x, float* __
 }
 
 // dx[n, iy, ix, c] = sum over (ky, kx) of dcol[(n, oy, ox), (ky, kx, c)] where oy*SH - PT + ky = iy, ...
-__global__ void col2im_kernel(ConvDims d, const float* __restrict__ dcol, float* __restrict__ dx, long long total) {
+__global__ void col2im_kernel(ConvDims d, const float* __restrict__ dcol, float* __restrict__ dx,
+                              long long total) {
   const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
   if (i >= total) return;
   const int ci = i % d.c, ix = (i / d.c) % d.w, iy = (i / ((long long)d.c * d.w)) % d.h;
@@ -61,7 +65,9 @@ __global__ void act_mask_kernel(Act act, const float* __restrict__ y, const floa
   if (i < n) dz[i] = act_backward(act, y[i], dy[i]);
 }
 
-int column_sum_parts(long long rows) { return (int)std::min<long long>(std::max<long long>(CEIL_DIV(rows, 256), 1), 256); }
+int column_sum_parts(long long rows) {
+  return (int)std::min<long long>(std::max<long long>(CEIL_DIV(rows, 256), 1), 256);
+}
 
 }  // namespace
 
@@ -72,7 +78,8 @@ Status CudaBackend::act_mask(Act act, std::size_t count, const float* y, const f
   KN_TRY(scratch(kDz, count * sizeof(float), &p));
   *dz = static_cast<float*>(p);
   if (!count) return Status::Ok();  // a grid of zero blocks is a launch error
-  act_mask_kernel<<<CEIL_DIV((long long)count, 256), 256, 0, stream()>>>(act, y, dy, static_cast<float*>(p), count);
+  act_mask_kernel<<<CEIL_DIV((long long)count, 256), 256, 0, stream()>>>(act, y, dy, static_cast<float*>(p),
+                                                                         count);
   KN_LAUNCHED(stream(), "act_mask_kernel");
   return Status::Ok();
 }
@@ -82,11 +89,13 @@ Status CudaBackend::conv2d_forward(const Conv2dShape& s, const float* x, const f
   std::lock_guard<std::mutex> lock(mutex_);
   const long long rows = (long long)s.n * s.oh * s.ow, cols = s.col_cols();
   if (rows == 0 || s.f == 0) return Status::Ok();
-  if (rows > INT32_MAX) return Status{"ERR_KERNELNET_SHAPE", "conv2d_forward: more than 2^31 output positions"};
+  if (rows > INT32_MAX)
+    return Status{"ERR_KERNELNET_SHAPE", "conv2d_forward: more than 2^31 output positions"};
   void* col;
   KN_TRY(scratch(kCol, sizeof(float) * std::max<long long>(rows * cols, 1), &col));
   if (cols) {  // with no input channels the output is just the bias (a K = 0 GEMM)
-    im2col_kernel<<<CEIL_DIV(rows * cols, 256), 256, 0, stream()>>>(dims(s), x, static_cast<float*>(col), rows * cols);
+    im2col_kernel<<<CEIL_DIV(rows * cols, 256), 256, 0, stream()>>>(dims(s), x, static_cast<float*>(col),
+                                                                    rows * cols);
     KN_LAUNCHED(stream(), "im2col_kernel");
   }
   return gemm(false, false, rows, s.f, cols, static_cast<float*>(col), cols, w, s.f, y, s.f, ep, false);
@@ -96,7 +105,8 @@ Status CudaBackend::conv2d_backward(const Conv2dShape& s, const float* x, const 
                                     const float* dy, float* dx, float* dw, float* db, Act act) {
   std::lock_guard<std::mutex> lock(mutex_);
   const long long rows = (long long)s.n * s.oh * s.ow, cols = s.col_cols();
-  if (rows > INT32_MAX) return Status{"ERR_KERNELNET_SHAPE", "conv2d_backward: more than 2^31 output positions"};
+  if (rows > INT32_MAX)
+    return Status{"ERR_KERNELNET_SHAPE", "conv2d_backward: more than 2^31 output positions"};
   const float* dz;
   KN_TRY(act_mask(act, rows * s.f, y, dy, &dz));
   const int parts = column_sum_parts(rows);
@@ -105,17 +115,21 @@ Status CudaBackend::conv2d_backward(const Conv2dShape& s, const float* x, const 
   KN_TRY(launch_column_sums(stream(), dz, rows, s.f, db, parts, static_cast<float*>(partial)));
   KN_TRY(scratch(kCol, sizeof(float) * std::max<long long>(rows * cols, 1), &col));
   if (rows * cols) {
-    im2col_kernel<<<CEIL_DIV(rows * cols, 256), 256, 0, stream()>>>(dims(s), x, static_cast<float*>(col), rows * cols);
+    im2col_kernel<<<CEIL_DIV(rows * cols, 256), 256, 0, stream()>>>(dims(s), x, static_cast<float*>(col),
+                                                                    rows * cols);
     KN_LAUNCHED(stream(), "im2col_kernel");
   }
-  KN_TRY(gemm(true, false, cols, s.f, rows, static_cast<float*>(col), cols, dz, s.f, dw, s.f, Epilogue{}, false));
+  KN_TRY(gemm(true, false, cols, s.f, rows, static_cast<float*>(col), cols, dz, s.f, dw, s.f, Epilogue{},
+              false));
   if (!dx) return Status::Ok();
   void* dcol;
   KN_TRY(scratch(kDcol, sizeof(float) * std::max<long long>(rows * cols, 1), &dcol));
-  KN_TRY(gemm(false, true, rows, cols, s.f, dz, s.f, w, s.f, static_cast<float*>(dcol), cols, Epilogue{}, false));
+  KN_TRY(gemm(false, true, rows, cols, s.f, dz, s.f, w, s.f, static_cast<float*>(dcol), cols, Epilogue{},
+              false));
   const long long in_total = (long long)s.n * s.h * s.w * s.c;
   if (in_total) {
-    col2im_kernel<<<CEIL_DIV(in_total, 256), 256, 0, stream()>>>(dims(s), static_cast<float*>(dcol), dx, in_total);
+    col2im_kernel<<<CEIL_DIV(in_total, 256), 256, 0, stream()>>>(dims(s), static_cast<float*>(dcol), dx,
+                                                                 in_total);
     KN_LAUNCHED(stream(), "col2im_kernel");
   }
   return Status::Ok();

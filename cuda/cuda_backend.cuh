@@ -1,7 +1,7 @@
-// The CUDA backend: the op interface of cpp/backend.h on one device, every op a hand-written kernel (no cuDNN,
-// no cuBLAS), all work queued on one stream. Tensors are plain cudaMalloc buffers (never managed memory);
-// scratch buffers (im2col columns, split-K partials, ...) grow once to the largest size asked for and are
-// reused, so a training step allocates nothing, copies nothing to the host and never synchronises.
+// The CUDA backend: the op interface of cpp/backend.h on one device, every op a hand-written kernel (no
+// cuDNN, no cuBLAS), all work queued on one stream. Tensors are plain cudaMalloc buffers (never managed
+// memory); scratch buffers (im2col columns, split-K partials, ...) grow once to the largest size asked for
+// and are reused, so a training step allocates nothing, copies nothing to the host and never synchronises.
 // Methods are defined one kernel family per file: backend.cu (memory, probe, data ops), gemm.cu, conv.cu,
 // pool.cu, dense.cu, random.cu, loss.cu, optim.cu; graph.cu turns recorded ops into CUDA graphs.
 #pragma once
@@ -36,14 +36,14 @@ class CudaBackend final : public Backend {
 
   Status conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const Epilogue& ep,
                         float* y) override;
-  Status conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* y, const float* dy,
-                         float* dx, float* dw, float* db, Act act) override;
+  Status conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* y,
+                         const float* dy, float* dx, float* dw, float* db, Act act) override;
   Status maxpool2d_forward(const Pool2dShape& s, const float* x, float* y, int32_t* argmax) override;
   Status maxpool2d_backward(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx) override;
   Status dense_forward(int n, int in, int out, const float* x, const float* w, const Epilogue& ep,
                        float* y) override;
-  Status dense_backward(int n, int in, int out, const float* x, const float* w, const float* y, const float* dy,
-                        float* dx, float* dw, float* db, Act act) override;
+  Status dense_backward(int n, int in, int out, const float* x, const float* w, const float* y,
+                        const float* dy, float* dx, float* dw, float* db, Act act) override;
   Status dropout_forward(std::size_t count, const float* x, float* y, float rate, uint64_t seed,
                          uint64_t offset, const int32_t* counter) override;
   Status dropout_backward(std::size_t count, const float* dy, float* dx, float rate, uint64_t seed,
@@ -76,10 +76,10 @@ class CudaBackend final : public Backend {
  private:
   // A scratch buffer of at least `bytes`, grown (never shrunk) on demand.
   Status scratch(Scratch slot, std::size_t bytes, void** out);
-  // C = op(A) op(B) (+ C), then the epilogue (epilogue.h), splitting K across blocks (with a deterministic reduction) when
-  // M x N alone cannot fill the device.
-  Status gemm(bool ta, bool tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c,
-              int ldc, const Epilogue& ep, bool accumulate);
+  // C = op(A) op(B) (+ C), then the epilogue (epilogue.h), splitting K across blocks (with a deterministic
+  // reduction) when M x N alone cannot fill the device.
+  Status gemm(bool ta, bool tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb,
+              float* c, int ldc, const Epilogue& ep, bool accumulate);
   // dz = dy * act'(y) into a scratch buffer (epilogue.h), or dz = dy when act is linear.
   Status act_mask(Act act, std::size_t count, const float* y, const float* dy, const float** dz);
   // Where ops queue their work: the stream, or the capture stream while this thread captures a graph.

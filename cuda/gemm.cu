@@ -16,17 +16,20 @@ namespace {
 
 constexpr int BM = 64, BN = 64, BK = 16, TM = 4, TN = 4, THREADS = 256;
 
-// Loads the BM x BK tile of op(A) at rows m0, depth k0 (zero outside [0, M) x [.., k_end)), handing each element
-// to put(mm, kk, v). Consecutive threads read consecutive addresses of A as stored ([M, K], or [K, M] if TA).
+// Loads the BM x BK tile of op(A) at rows m0, depth k0 (zero outside [0, M) x [.., k_end)), handing each
+// element to put(mm, kk, v). Consecutive threads read consecutive addresses of A as stored ([M, K], or [K, M]
+// if TA).
 template <bool TA, typename Put>
-__device__ __forceinline__ void load_a_tile(const float* __restrict__ A, int lda, int M, int m0, int k0, int k_end,
-                                            int tid, Put put) {
+__device__ __forceinline__ void load_a_tile(const float* __restrict__ A, int lda, int M, int m0, int k0,
+                                            int k_end, int tid, Put put) {
 #pragma unroll
   for (int i = 0; i < (BM * BK) / THREADS; ++i) {
     const int e = tid + i * THREADS;
     int mm, kk;
-    if (TA) kk = e / BM, mm = e % BM;
-    else mm = e / BK, kk = e % BK;
+    if (TA)
+      kk = e / BM, mm = e % BM;
+    else
+      mm = e / BK, kk = e % BK;
     const int gm = m0 + mm, gk = k0 + kk;
     float v = 0.0f;
     if (gm < M && gk < k_end) v = TA ? A[(long long)gk * lda + gm] : A[(long long)gm * lda + gk];
@@ -36,14 +39,16 @@ __device__ __forceinline__ void load_a_tile(const float* __restrict__ A, int lda
 
 // The BK x BN tile of op(B) at depth k0, columns n0, as put(kk, nn, v); B is stored [K, N], or [N, K] if TB.
 template <bool TB, typename Put>
-__device__ __forceinline__ void load_b_tile(const float* __restrict__ B, int ldb, int N, int n0, int k0, int k_end,
-                                            int tid, Put put) {
+__device__ __forceinline__ void load_b_tile(const float* __restrict__ B, int ldb, int N, int n0, int k0,
+                                            int k_end, int tid, Put put) {
 #pragma unroll
   for (int i = 0; i < (BN * BK) / THREADS; ++i) {
     const int e = tid + i * THREADS;
     int nn, kk;
-    if (TB) nn = e / BK, kk = e % BK;
-    else kk = e / BN, nn = e % BN;
+    if (TB)
+      nn = e / BK, kk = e % BK;
+    else
+      kk = e / BN, nn = e % BN;
     const int gn = n0 + nn, gk = k0 + kk;
     float v = 0.0f;
     if (gn < N && gk < k_end) v = TB ? B[(long long)gn * ldb + gk] : B[(long long)gk * ldb + gn];
@@ -53,15 +58,16 @@ __device__ __forceinline__ void load_b_tile(const float* __restrict__ B, int ldb
 
 template <bool TA, bool TB>
 __global__ void __launch_bounds__(THREADS)
-    sgemm_kernel(int M, int N, int K, const float* __restrict__ A, int lda, const float* __restrict__ B, int ldb,
-                 float* __restrict__ C, int ldc, long long split_stride, int k_per_split,
+    sgemm_kernel(int M, int N, int K, const float* __restrict__ A, int lda, const float* __restrict__ B,
+                 int ldb, float* __restrict__ C, int ldc, long long split_stride, int k_per_split,
                  const float* __restrict__ bias, Act act, bool accumulate) {
   // A's rows are padded by 4 floats: the untransposed load writes a column of the tile (16 k values per m),
   // which without padding would hit 2 of the 32 banks; rows stay 16-byte aligned for the float4 reads.
   __shared__ __align__(16) float As[BK][BM + 4];
   __shared__ __align__(16) float Bs[BK][BN];
   const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
-  const int m0 = blockIdx.x * BM, n0 = blockIdx.y * BN;  // M tiles on x: a batch's M can pass gridDim.y's 65535
+  const int m0 = blockIdx.x * BM,
+            n0 = blockIdx.y * BN;  // M tiles on x: a batch's M can pass gridDim.y's 65535
   const int k_begin = blockIdx.z * k_per_split;
   const int k_end = min(K, k_begin + k_per_split);
   C += blockIdx.z * split_stride;
@@ -104,11 +110,12 @@ __global__ void __launch_bounds__(THREADS)
 // The tensor-core variant (sm_80 and newer, when KERNELNET_TF32=1): the same 64 x 64 block tiles, loads,
 // split-K and epilogue, with each of the 8 warps computing a 16 x 32 piece as two 16 x 16 x 8 WMMA fragments.
 // Inputs are rounded to TF32 (10-bit mantissa, as TensorFlow and cuDNN do by default on these GPUs) and the
-// products summed in FP32. Small integers are exact in TF32, so integer data still matches the CPU bit for bit.
+// products summed in FP32. Small integers are exact in TF32, so integer data still matches the CPU bit for
+// bit.
 template <bool TA, bool TB>
 __global__ void __launch_bounds__(THREADS)
-    sgemm_tf32_kernel(int M, int N, int K, const float* __restrict__ A, int lda, const float* __restrict__ B, int ldb,
-                      float* __restrict__ C, int ldc, long long split_stride, int k_per_split,
+    sgemm_tf32_kernel(int M, int N, int K, const float* __restrict__ A, int lda, const float* __restrict__ B,
+                      int ldb, float* __restrict__ C, int ldc, long long split_stride, int k_per_split,
                       const float* __restrict__ bias, Act act, bool accumulate) {
 #if (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800) || defined(KERNELNET_CUDA_EMULATED)
   using namespace nvcuda;
@@ -194,7 +201,8 @@ __global__ void column_sums_kernel(const float* __restrict__ x, int M, int N, fl
   }
 }
 
-__global__ void sum_parts_kernel(const float* __restrict__ partial, int parts, int N, float* __restrict__ out) {
+__global__ void sum_parts_kernel(const float* __restrict__ partial, int parts, int N,
+                                 float* __restrict__ out) {
   const int col = blockIdx.x * blockDim.x + threadIdx.x;
   if (col >= N) return;
   float s = 0.0f;
@@ -223,16 +231,17 @@ Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, 
   const bool ep_acc = splits > 1 ? false : accumulate;
   // The variant for (transposes, math mode), chosen at run time among the compiled instances.
   using Kernel = decltype(&sgemm_kernel<false, false>);
-  const Kernel variants[2][2][2] = {
-      {{sgemm_kernel<false, false>, sgemm_kernel<false, true>}, {sgemm_kernel<true, false>, sgemm_kernel<true, true>}},
-      {{sgemm_tf32_kernel<false, false>, sgemm_tf32_kernel<false, true>},
-       {sgemm_tf32_kernel<true, false>, sgemm_tf32_kernel<true, true>}}};
+  const Kernel variants[2][2][2] = {{{sgemm_kernel<false, false>, sgemm_kernel<false, true>},
+                                     {sgemm_kernel<true, false>, sgemm_kernel<true, true>}},
+                                    {{sgemm_tf32_kernel<false, false>, sgemm_tf32_kernel<false, true>},
+                                     {sgemm_tf32_kernel<true, false>, sgemm_tf32_kernel<true, true>}}};
   const Kernel kernel = variants[tf32][ta][tb];
   kernel<<<grid, block, 0, stream>>>(m, n, k, a, lda, b, ldb, out, ldo, stride, kps, ep_bias, ep_act, ep_acc);
   KN_LAUNCHED(stream, tf32 ? "sgemm_tf32_kernel" : "sgemm_kernel");
   if (splits > 1) {
     const long long mn = (long long)m * n;
-    splitk_reduce_kernel<<<CEIL_DIV(mn, 256), 256, 0, stream>>>(m, n, z, partial, c, ldc, bias, act, accumulate);
+    splitk_reduce_kernel<<<CEIL_DIV(mn, 256), 256, 0, stream>>>(m, n, z, partial, c, ldc, bias, act,
+                                                                accumulate);
     KN_LAUNCHED(stream, "splitk_reduce_kernel");
   }
   return Status::Ok();

@@ -16,7 +16,8 @@ Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, 
                     int splits, float* partial, bool tf32);
 
 // out[j] = sum_i x[i, j] over an [M, N] matrix, via `parts` row groups written to partial[parts, N].
-Status launch_column_sums(cudaStream_t stream, const float* x, int m, int n, float* out, int parts, float* partial);
+Status launch_column_sums(cudaStream_t stream, const float* x, int m, int n, float* out, int parts,
+                          float* partial);
 
 constexpr int kGemmTile = 64;
 

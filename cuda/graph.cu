@@ -47,9 +47,7 @@ class GraphProgram final : public Program {
   }
 
   bool graph() const override { return graph_; }
-  std::string why_not_graph() const override {
-    return why_.empty() ? "the program has not run yet" : why_;
-  }
+  std::string why_not_graph() const override { return why_.empty() ? "the program has not run yet" : why_; }
 
  private:
   void drop() {
@@ -60,8 +58,10 @@ class GraphProgram final : public Program {
   void capture() {
     const uint64_t generation = be_.scratch_generation();
     cudaStream_t s = nullptr;
-    Status st = cuda_status(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
-    if (st.ok()) st = cuda_status(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
+    Status st =
+        cuda_status(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
+    if (st.ok())
+      st = cuda_status(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
     if (st.ok()) {
       capture_stream = s;
       for (const Op& op : ops_) {
@@ -100,9 +100,13 @@ class GraphProgram final : public Program {
 
 }  // namespace
 
-bool capturing() { return capture_stream != nullptr; }
+bool capturing() {
+  return capture_stream != nullptr;
+}
 
-cudaStream_t CudaBackend::stream() const { return capture_stream ? capture_stream : stream_; }
+cudaStream_t CudaBackend::stream() const {
+  return capture_stream ? capture_stream : stream_;
+}
 
 std::unique_ptr<Program> CudaBackend::compile(std::vector<Op> ops) {
   return std::make_unique<GraphProgram>(*this, std::move(ops));

@@ -25,8 +25,8 @@ __device__ float warp_sum(float v) {
 }
 
 __global__ void softmax_xent_kernel(int n, int k, const float* __restrict__ z, const float* __restrict__ y,
-                                    float* __restrict__ dz, float* __restrict__ metrics, unsigned long long step,
-                                    const int32_t* __restrict__ counter) {
+                                    float* __restrict__ dz, float* __restrict__ metrics,
+                                    unsigned long long step, const int32_t* __restrict__ counter) {
   __shared__ float block_loss[WARPS], block_correct[WARPS];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int r = blockIdx.x * WARPS + warp;
@@ -62,7 +62,8 @@ __global__ void softmax_xent_kernel(int n, int k, const float* __restrict__ z, c
     atomicAdd(metrics, bl);
     atomicAdd(metrics + 1, bc);
     if (blockIdx.x == 0) atomicAdd(metrics + 2, (float)n);
-    // The first non-finite batch: 0.0f and 0 share their bits, so a compare-and-swap on the bits sets it once.
+    // The first non-finite batch: 0.0f and 0 share their bits, so a compare-and-swap on the bits sets it
+    // once.
     if (!isfinite(bl)) {
       const float step1 = (float)(step + device_counter(counter) + 1);  // as the CPU: uint64 rounded to float
       atomicCAS(reinterpret_cast<int*>(metrics + 3), 0, __float_as_int(step1));
@@ -87,11 +88,13 @@ __global__ void softmax_kernel(int n, int k, const float* __restrict__ z, float*
 
 }  // namespace
 
-Status CudaBackend::softmax_cross_entropy(int n, int k, const float* logits, const float* labels, float* dlogits,
-                                          float* metrics, uint64_t step, const int32_t* counter) {
+Status CudaBackend::softmax_cross_entropy(int n, int k, const float* logits, const float* labels,
+                                          float* dlogits, float* metrics, uint64_t step,
+                                          const int32_t* counter) {
   std::lock_guard<std::mutex> lock(mutex_);
   KN_EXPECT(n >= 1 && k >= 1 && logits && labels && metrics, "softmax_cross_entropy");
-  softmax_xent_kernel<<<CEIL_DIV(n, WARPS), WARPS * 32, 0, stream()>>>(n, k, logits, labels, dlogits, metrics, step, counter);
+  softmax_xent_kernel<<<CEIL_DIV(n, WARPS), WARPS * 32, 0, stream()>>>(n, k, logits, labels, dlogits, metrics,
+                                                                       step, counter);
   KN_LAUNCHED(stream(), "softmax_xent_kernel");
   return Status::Ok();
 }

@@ -7,7 +7,8 @@ namespace kn {
 namespace cu {
 namespace {
 
-constexpr int kMaxTensors = 24;  // 24 x (4 pointers + 1 offset) x 8 bytes: well inside the 4 KB argument limit
+constexpr int kMaxTensors =
+    24;  // 24 x (4 pointers + 1 offset) x 8 bytes: well inside the 4 KB argument limit
 
 struct TensorList {
   float* param[kMaxTensors];
@@ -21,7 +22,8 @@ struct TensorList {
 __global__ void adadelta_kernel(TensorList t, float lr, float rho, float eps) {
   const long long total = t.start[t.count];
   int which = 0;
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
+       i += (long long)gridDim.x * blockDim.x) {
     while (i >= t.start[which + 1]) ++which;  // i only grows, so the tensor index only moves forward
     const long long e = i - t.start[which];
     const float g = t.grad[which][e];

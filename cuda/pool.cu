@@ -1,6 +1,7 @@
 // Max-pooling on the GPU: x [N, H, W, C] -> y [N, OH, OW, C] over PH x PW windows, strides SH, SW, valid
-// padding; argmax[n, oy, ox, c] = flat index (iy*W + ix)*C + c (within the image) of the window's first maximum,
-// the same convention as the CPU backend. Backward scatters dy to argmax (atomicAdd, as windows may overlap).
+// padding; argmax[n, oy, ox, c] = flat index (iy*W + ix)*C + c (within the image) of the window's first
+// maximum, the same convention as the CPU backend. Backward scatters dy to argmax (atomicAdd, as windows may
+// overlap).
 #include "cuda_backend.cuh"
 
 namespace kn {
@@ -25,8 +26,9 @@ __global__ void maxpool_forward_kernel(Pool2dShape s, const float* __restrict__ 
   argmax[o] = static_cast<int32_t>(best_i);
 }
 
-__global__ void maxpool_backward_kernel(Pool2dShape s, const float* __restrict__ dy, const int32_t* __restrict__ argmax,
-                                        float* __restrict__ dx, long long total) {
+__global__ void maxpool_backward_kernel(Pool2dShape s, const float* __restrict__ dy,
+                                        const int32_t* __restrict__ argmax, float* __restrict__ dx,
+                                        long long total) {
   const long long o = blockIdx.x * (long long)blockDim.x + threadIdx.x;
   if (o >= total) return;
   const long long out_size = (long long)s.oh * s.ow * s.c, in_size = (long long)s.h * s.w * s.c;
@@ -40,16 +42,21 @@ Status CudaBackend::maxpool2d_forward(const Pool2dShape& s, const float* x, floa
   std::lock_guard<std::mutex> lock(mutex_);
   const long long total = (long long)s.n * s.oh * s.ow * s.c;
   if (!total) return Status::Ok();
-  KN_EXPECT(s.ph >= 1 && s.pw >= 1 && s.sh >= 1 && s.sw >= 1 && (s.oh - 1) * s.sh + s.ph <= s.h && (s.ow - 1) * s.sw + s.pw <= s.w, "maxpool2d_forward");
+  KN_EXPECT(s.ph >= 1 && s.pw >= 1 && s.sh >= 1 && s.sw >= 1 && (s.oh - 1) * s.sh + s.ph <= s.h &&
+                (s.ow - 1) * s.sw + s.pw <= s.w,
+            "maxpool2d_forward");
   maxpool_forward_kernel<<<CEIL_DIV(total, 256), 256, 0, stream()>>>(s, x, y, argmax, total);
   KN_LAUNCHED(stream(), "maxpool_forward_kernel");
   return Status::Ok();
 }
 
-Status CudaBackend::maxpool2d_backward(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx) {
+Status CudaBackend::maxpool2d_backward(const Pool2dShape& s, const float* dy, const int32_t* argmax,
+                                       float* dx) {
   std::lock_guard<std::mutex> lock(mutex_);
   const long long in_total = (long long)s.n * s.h * s.w * s.c, total = (long long)s.n * s.oh * s.ow * s.c;
-  KN_EXPECT(s.ph >= 1 && s.pw >= 1 && s.sh >= 1 && s.sw >= 1 && (s.oh - 1) * s.sh + s.ph <= s.h && (s.ow - 1) * s.sw + s.pw <= s.w, "maxpool2d_backward");
+  KN_EXPECT(s.ph >= 1 && s.pw >= 1 && s.sh >= 1 && s.sw >= 1 && (s.oh - 1) * s.sh + s.ph <= s.h &&
+                (s.ow - 1) * s.sw + s.pw <= s.w,
+            "maxpool2d_backward");
   KN_CUDA(cudaMemsetAsync(dx, 0, sizeof(float) * in_total, stream()));
   if (!total) return Status::Ok();
   maxpool_backward_kernel<<<CEIL_DIV(total, 256), 256, 0, stream()>>>(s, dy, argmax, dx, total);

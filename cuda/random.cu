@@ -1,7 +1,9 @@
 // Randomness on the GPU from the same Philox4x32-10 streams as the CPU backend (philox.h): element i of a
-// stream (seed, offset) uses word i % 4 of block i / 4, so masks and initial weights match the CPU bit for bit.
+// stream (seed, offset) uses word i % 4 of block i / 4, so masks and initial weights match the CPU bit for
+// bit.
 //   dropout: y = x * (u >= rate ? 1 / (1 - rate) : 0) (inverted), u from (seed, offset + *counter): the step
-//            counter lives on the device, so a replayed step draws new numbers; backward regenerates the mask.
+//            counter lives on the device, so a replayed step draws new numbers; backward regenerates the
+//            mask.
 //   uniform: low + (high - low) * u.
 #include "cuda_backend.cuh"
 #include "philox.h"
@@ -10,8 +12,9 @@ namespace kn {
 namespace cu {
 namespace {
 
-__global__ void dropout_kernel(const float* __restrict__ src, float* __restrict__ dst, long long count, float rate,
-                               float scale, uint64_t seed, uint64_t offset, const int32_t* __restrict__ counter) {
+__global__ void dropout_kernel(const float* __restrict__ src, float* __restrict__ dst, long long count,
+                               float rate, float scale, uint64_t seed, uint64_t offset,
+                               const int32_t* __restrict__ counter) {
   const long long blk = blockIdx.x * (long long)blockDim.x + threadIdx.x;
   if (blk * 4 >= count) return;
   float u[4];
@@ -41,21 +44,24 @@ Status CudaBackend::dropout_forward(std::size_t count, const float* x, float* y,
   std::lock_guard<std::mutex> lock(mutex_);
   if (!count) return Status::Ok();
   KN_EXPECT(rate >= 0.0f && rate < 1.0f, "dropout_forward");
-  dropout_kernel<<<CEIL_DIV((long long)CEIL_DIV(count, 4), 256), 256, 0, stream()>>>(x, y, count, rate, 1.0f / (1.0f - rate), seed, offset, counter);
+  dropout_kernel<<<CEIL_DIV((long long)CEIL_DIV(count, 4), 256), 256, 0, stream()>>>(
+      x, y, count, rate, 1.0f / (1.0f - rate), seed, offset, counter);
   KN_LAUNCHED(stream(), "dropout_kernel");
   return Status::Ok();
 }
 
 Status CudaBackend::dropout_backward(std::size_t count, const float* dy, float* dx, float rate, uint64_t seed,
                                      uint64_t offset, const int32_t* counter) {
-  return dropout_forward(count, dy, dx, rate, seed, offset, counter);  // the same mask and scale, applied to dy
+  return dropout_forward(count, dy, dx, rate, seed, offset,
+                         counter);  // the same mask and scale, applied to dy
 }
 
 Status CudaBackend::random_uniform(float* dst, std::size_t count, float low, float high, uint64_t seed,
                                    uint64_t offset) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!count) return Status::Ok();
-  uniform_kernel<<<CEIL_DIV((long long)CEIL_DIV(count, 4), 256), 256, 0, stream()>>>(dst, count, low, high - low, seed, offset);
+  uniform_kernel<<<CEIL_DIV((long long)CEIL_DIV(count, 4), 256), 256, 0, stream()>>>(
+      dst, count, low, high - low, seed, offset);
   KN_LAUNCHED(stream(), "uniform_kernel");
   return Status::Ok();
 }

@@ -2,5 +2,9 @@
 #pragma once
 #include "cuda_runtime.h"
 
-inline cudaError_t cudaProfilerStart() { return cudaSuccess; }
-inline cudaError_t cudaProfilerStop() { return cudaSuccess; }
+inline cudaError_t cudaProfilerStart() {
+  return cudaSuccess;
+}
+inline cudaError_t cudaProfilerStop() {
+  return cudaSuccess;
+}

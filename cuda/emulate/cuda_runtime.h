@@ -1,20 +1,22 @@
-// A CPU emulation of as much of CUDA as kernelnet's kernels use, so that the CUDA backend's own code (launchers,
-// kernels, scratch buffers, graph capture) runs and is tested where there is no GPU: scripts/emulate-cuda.sh
-// builds cuda/*.cu as C++ with this directory first on the include path, after rewriting each
-// `kernel<<<grid, block, shared, stream>>>(args)` as `::kn_emu::launch(kernel, grid, block, shared, stream)(args)`.
+// A CPU emulation of as much of CUDA as kernelnet's kernels use, so that the CUDA backend's own code
+// (launchers, kernels, scratch buffers, graph capture) runs and is tested where there is no GPU:
+// scripts/emulate-cuda.sh builds cuda/*.cu as C++ with this directory first on the include path, after
+// rewriting each `kernel<<<grid, block, shared, stream>>>(args)` as `::kn_emu::launch(kernel, grid, block,
+// shared, stream)(args)`.
 //
 // A launch runs its blocks one after another; a block's threads are real threads (a pool), meeting at
-// __syncthreads() on a barrier, with __shared__ variables as statics (one block runs at a time), so kernels run
-// with their real indexing, shared memory and barriers, and a missing barrier can show as a wrong result. A
-// kernel whose first launch never reached a barrier or shuffle runs its threads in turn on one thread after that. Warp
-// shuffles exchange through a per-warp buffer. Launch configurations are checked as a GPU checks them (at most
-// 1024 threads per block, grid y and z at most 65535). Device memory is host memory, with a 16 GiB budget so
-// that out-of-memory paths run. Streams run work at once, except while capturing, when launches, copies and
-// memsets are recorded; a graph replays them in order.
+// __syncthreads() on a barrier, with __shared__ variables as statics (one block runs at a time), so kernels
+// run with their real indexing, shared memory and barriers, and a missing barrier can show as a wrong result.
+// A kernel whose first launch never reached a barrier or shuffle runs its threads in turn on one thread after
+// that. Warp shuffles exchange through a per-warp buffer. Launch configurations are checked as a GPU checks
+// them (at most 1024 threads per block, grid y and z at most 65535). Device memory is host memory, with a 16
+// GiB budget so that out-of-memory paths run. Streams run work at once, except while capturing, when
+// launches, copies and memsets are recorded; a graph replays them in order.
 //
-// It is a functional model only: no timing, no memory model beyond what real threads give, no warp divergence.
-// Built with AddressSanitizer (SANITIZE=1 scripts/emulate-cuda.sh), it is also a memory checker for the kernels:
-// device buffers are exactly their size, so a kernel reading or writing past one is reported.
+// It is a functional model only: no timing, no memory model beyond what real threads give, no warp
+// divergence. Built with AddressSanitizer (SANITIZE=1 scripts/emulate-cuda.sh), it is also a memory checker
+// for the kernels: device buffers are exactly their size, so a kernel reading or writing past one is
+// reported.
 #pragma once
 
 #include <algorithm>
@@ -63,10 +65,27 @@ enum cudaError_t {
   cudaErrorStreamCaptureUnsupported = 900,
   cudaErrorStreamCaptureInvalidated = 901,
 };
-enum cudaMemcpyKind { cudaMemcpyHostToHost, cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost, cudaMemcpyDeviceToDevice };
-enum cudaStreamCaptureStatus { cudaStreamCaptureStatusNone, cudaStreamCaptureStatusActive, cudaStreamCaptureStatusInvalidated };
-enum cudaStreamCaptureMode { cudaStreamCaptureModeGlobal, cudaStreamCaptureModeThreadLocal, cudaStreamCaptureModeRelaxed };
-enum cudaDeviceAttr { cudaDevAttrClockRate = 13, cudaDevAttrMemoryClockRate = 36, cudaDevAttrGlobalMemoryBusWidth = 37 };
+enum cudaMemcpyKind {
+  cudaMemcpyHostToHost,
+  cudaMemcpyHostToDevice,
+  cudaMemcpyDeviceToHost,
+  cudaMemcpyDeviceToDevice
+};
+enum cudaStreamCaptureStatus {
+  cudaStreamCaptureStatusNone,
+  cudaStreamCaptureStatusActive,
+  cudaStreamCaptureStatusInvalidated
+};
+enum cudaStreamCaptureMode {
+  cudaStreamCaptureModeGlobal,
+  cudaStreamCaptureModeThreadLocal,
+  cudaStreamCaptureModeRelaxed
+};
+enum cudaDeviceAttr {
+  cudaDevAttrClockRate = 13,
+  cudaDevAttrMemoryClockRate = 36,
+  cudaDevAttrGlobalMemoryBusWidth = 37
+};
 
 struct cudaDeviceProp {
   char name[256];
@@ -102,13 +121,17 @@ inline CUstream_st* legacy_stream() {
   static CUstream_st s;
   return &s;
 }
-inline CUstream_st* stream_of(cudaStream_t s) { return s ? s : legacy_stream(); }
+inline CUstream_st* stream_of(cudaStream_t s) {
+  return s ? s : legacy_stream();
+}
 
 // Runs fn now, or records it while the stream captures.
 inline void submit(cudaStream_t s, std::function<void()> fn) {
   CUstream_st* st = stream_of(s);
-  if (st->capturing) st->recorded.push_back(std::move(fn));
-  else fn();
+  if (st->capturing)
+    st->recorded.push_back(std::move(fn));
+  else
+    fn();
 }
 
 // --- memory: host memory with a device-sized budget ---
@@ -214,8 +237,10 @@ inline thread_local bool sequential = false;
 // Called by every barrier and shuffle.
 inline void note_sync(const char* what) {
   if (sequential) {
-    std::fprintf(stderr, "cuda emulation: a kernel reached %s for the first time on a later launch; it cannot be run "
-                         "thread by thread (a barrier behind a condition that every thread skipped before?)\n", what);
+    std::fprintf(stderr,
+                 "cuda emulation: a kernel reached %s for the first time on a later launch; it cannot be run "
+                 "thread by thread (a barrier behind a condition that every thread skipped before?)\n",
+                 what);
     std::abort();
   }
   running->syncs.store(true, std::memory_order_relaxed);
@@ -245,7 +270,8 @@ void run_kernel(void (*kernel)(P...), dim3 grid, dim3 blk, std::tuple<A...> args
     for (unsigned by = 0; by < grid.y; ++by)
       for (unsigned bx = 0; bx < grid.x; ++bx) {
         Block b(n);
-        for (unsigned w = 0; w < (n + 31) / 32; ++w) b.warps.push_back(std::make_unique<Warp>(std::min(32u, n - w * 32)));
+        for (unsigned w = 0; w < (n + 31) / 32; ++w)
+          b.warps.push_back(std::make_unique<Warp>(std::min(32u, n - w * 32)));
         const std::function<void(unsigned)> body = [&](unsigned t) {
           threadIdx = dim3(t % blk.x, (t / blk.x) % blk.y, t / (blk.x * blk.y));
           blockIdx = dim3(bx, by, bz);
@@ -267,7 +293,8 @@ void run_kernel(void (*kernel)(P...), dim3 grid, dim3 blk, std::tuple<A...> args
 
 // kernel<<<grid, block, shared, stream>>>(args) becomes launch(kernel, grid, block, shared, stream)(args).
 template <typename... P>
-auto launch(void (*kernel)(P...), dim3 grid, dim3 blk, std::size_t shared = 0, cudaStream_t stream = nullptr) {
+auto launch(void (*kernel)(P...), dim3 grid, dim3 blk, std::size_t shared = 0,
+            cudaStream_t stream = nullptr) {
   (void)shared;
   return [=](auto&&... args) {
     const unsigned long long threads = 1ull * blk.x * blk.y * blk.z;
@@ -317,8 +344,12 @@ template <typename T>
 T __shfl_sync(unsigned, T v, int src) {
   return kn_emu::shuffle(v, static_cast<unsigned>(src));
 }
-inline float atomicAdd(float* p, float v) { return std::atomic_ref<float>(*p).fetch_add(v); }
-inline int atomicAdd(int* p, int v) { return std::atomic_ref<int>(*p).fetch_add(v); }
+inline float atomicAdd(float* p, float v) {
+  return std::atomic_ref<float>(*p).fetch_add(v);
+}
+inline int atomicAdd(int* p, int v) {
+  return std::atomic_ref<int>(*p).fetch_add(v);
+}
 inline int atomicCAS(int* p, int expected, int desired) {
   std::atomic_ref<int>(*p).compare_exchange_strong(expected, desired);
   return expected;
@@ -333,8 +364,12 @@ inline float __int_as_float(int i) {
   std::memcpy(&f, &i, 4);
   return f;
 }
-inline float __fmul_rn(float a, float b) { return a * b; }  // the emulation is built with -ffp-contract=off
-inline float __fadd_rn(float a, float b) { return a + b; }
+inline float __fmul_rn(float a, float b) {
+  return a * b;
+}  // the emulation is built with -ffp-contract=off
+inline float __fadd_rn(float a, float b) {
+  return a + b;
+}
 using std::isfinite;
 // CUDA's device min and max for mixed integer types.
 template <typename A, typename B>
@@ -352,19 +387,29 @@ inline cudaError_t cudaGetLastError() {
   kn_emu::last_error = cudaSuccess;
   return e;
 }
-inline cudaError_t cudaPeekAtLastError() { return kn_emu::last_error; }
+inline cudaError_t cudaPeekAtLastError() {
+  return kn_emu::last_error;
+}
 inline const char* cudaGetErrorName(cudaError_t e) {
   switch (e) {
-    case cudaSuccess: return "cudaSuccess";
-    case cudaErrorInvalidValue: return "cudaErrorInvalidValue";
-    case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
-    case cudaErrorInvalidConfiguration: return "cudaErrorInvalidConfiguration";
-    case cudaErrorStreamCaptureUnsupported: return "cudaErrorStreamCaptureUnsupported";
-    case cudaErrorStreamCaptureInvalidated: return "cudaErrorStreamCaptureInvalidated";
+    case cudaSuccess:
+      return "cudaSuccess";
+    case cudaErrorInvalidValue:
+      return "cudaErrorInvalidValue";
+    case cudaErrorMemoryAllocation:
+      return "cudaErrorMemoryAllocation";
+    case cudaErrorInvalidConfiguration:
+      return "cudaErrorInvalidConfiguration";
+    case cudaErrorStreamCaptureUnsupported:
+      return "cudaErrorStreamCaptureUnsupported";
+    case cudaErrorStreamCaptureInvalidated:
+      return "cudaErrorStreamCaptureInvalidated";
   }
   return "cudaErrorUnknown";
 }
-inline const char* cudaGetErrorString(cudaError_t e) { return cudaGetErrorName(e); }
+inline const char* cudaGetErrorString(cudaError_t e) {
+  return cudaGetErrorName(e);
+}
 inline cudaError_t cudaGetDeviceCount(int* n) {
   *n = 1;
   return cudaSuccess;
@@ -379,7 +424,9 @@ inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int) {
   p->major = 9, p->minor = 0, p->multiProcessorCount = 4, p->totalGlobalMem = kn_emu::kDeviceBytes;
   return cudaSuccess;
 }
-inline cudaError_t cudaSetDevice(int) { return cudaSuccess; }
+inline cudaError_t cudaSetDevice(int) {
+  return cudaSuccess;
+}
 inline cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr a, int) {
   *v = a == cudaDevAttrGlobalMemoryBusWidth ? 256 : 1000000;
   return cudaSuccess;
@@ -389,7 +436,8 @@ inline cudaError_t cudaMalloc(void** p, std::size_t bytes) {
   std::lock_guard<std::mutex> lock(h.mutex);
   *p = nullptr;
   if (bytes > kn_emu::kDeviceBytes - h.used) return kn_emu::fail(cudaErrorMemoryAllocation);
-  void* q = nullptr;  // exactly `bytes` (256-byte aligned, as cudaMalloc): AddressSanitizer then sees overruns
+  void* q =
+      nullptr;  // exactly `bytes` (256-byte aligned, as cudaMalloc): AddressSanitizer then sees overruns
   if (posix_memalign(&q, 256, bytes ? bytes : 1) != 0) return kn_emu::fail(cudaErrorMemoryAllocation);
   std::memset(q, 0xA5, bytes);  // like fresh device memory: not zeros
   h.sizes[q] = bytes;
@@ -424,9 +472,11 @@ inline cudaError_t cudaStreamSynchronize(cudaStream_t s) {
   }
   return cudaSuccess;
 }
-inline cudaError_t cudaMemcpyAsync(void* dst, const void* src, std::size_t n, cudaMemcpyKind kind, cudaStream_t s) {
+inline cudaError_t cudaMemcpyAsync(void* dst, const void* src, std::size_t n, cudaMemcpyKind kind,
+                                   cudaStream_t s) {
   if (kn_emu::stream_of(s)->capturing && (kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToHost)) {
-    kn_emu::stream_of(s)->invalidated = true;  // host memory in a graph: refused as for pageable memory on a GPU
+    kn_emu::stream_of(s)->invalidated =
+        true;  // host memory in a graph: refused as for pageable memory on a GPU
     return kn_emu::fail(cudaErrorStreamCaptureUnsupported);
   }
   kn_emu::submit(s, [=] { std::memcpy(dst, src, n); });
@@ -438,7 +488,7 @@ inline cudaError_t cudaMemsetAsync(void* p, int v, std::size_t n, cudaStream_t s
 }
 inline cudaError_t cudaStreamIsCapturing(cudaStream_t s, cudaStreamCaptureStatus* status) {
   const CUstream_st* st = kn_emu::stream_of(s);
-  *status = !st->capturing ? cudaStreamCaptureStatusNone
+  *status = !st->capturing    ? cudaStreamCaptureStatusNone
             : st->invalidated ? cudaStreamCaptureStatusInvalidated
                               : cudaStreamCaptureStatusActive;
   return cudaSuccess;

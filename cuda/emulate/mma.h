@@ -1,7 +1,8 @@
 // The WMMA API (nvcuda::wmma) for the emulated GPU, TF32 16 x 16 x 8 fragments only. On a GPU a fragment is
-// spread over the 32 threads of a warp in an unspecified layout; here every thread holds the whole tile, which
-// computes the same results for code that touches fragments only through the API and loops over x[0, num_elements).
-// load reads the tile, mma multiplies in FP32 (FMA in k order), store is done by lane 0 for the warp.
+// spread over the 32 threads of a warp in an unspecified layout; here every thread holds the whole tile,
+// which computes the same results for code that touches fragments only through the API and loops over x[0,
+// num_elements). load reads the tile, mma multiplies in FP32 (FMA in k order), store is done by lane 0 for
+// the warp.
 // __float_to_tf32 rounds as cvt.rna.tf32.f32: to 10 mantissa bits, ties away from zero.
 #pragma once
 #include <cstdint>
@@ -51,13 +52,15 @@ inline float __float_to_tf32(float in) {
 }
 
 template <typename Layout>
-void load_matrix_sync(fragment<matrix_a, 16, 16, 8, precision::tf32, Layout>& f, const float* p, unsigned ldm) {
+void load_matrix_sync(fragment<matrix_a, 16, 16, 8, precision::tf32, Layout>& f, const float* p,
+                      unsigned ldm) {
   constexpr bool row = std::is_same_v<Layout, row_major>;
   for (int m = 0; m < 16; ++m)
     for (int k = 0; k < 8; ++k) f.x[m * 8 + k] = row ? p[m * ldm + k] : p[k * ldm + m];
 }
 template <typename Layout>
-void load_matrix_sync(fragment<matrix_b, 16, 16, 8, precision::tf32, Layout>& f, const float* p, unsigned ldm) {
+void load_matrix_sync(fragment<matrix_b, 16, 16, 8, precision::tf32, Layout>& f, const float* p,
+                      unsigned ldm) {
   constexpr bool row = std::is_same_v<Layout, row_major>;
   for (int k = 0; k < 8; ++k)
     for (int n = 0; n < 16; ++n) f.x[k * 16 + n] = row ? p[k * ldm + n] : p[n * ldm + k];
@@ -66,7 +69,8 @@ inline void fill_fragment(fragment<accumulator, 16, 16, 8, float>& f, float v) {
   for (float& e : f.x) e = v;
 }
 template <typename LA, typename LB>
-void mma_sync(fragment<accumulator, 16, 16, 8, float>& d, const fragment<matrix_a, 16, 16, 8, precision::tf32, LA>& a,
+void mma_sync(fragment<accumulator, 16, 16, 8, float>& d,
+              const fragment<matrix_a, 16, 16, 8, precision::tf32, LA>& a,
               const fragment<matrix_b, 16, 16, 8, precision::tf32, LB>& b,
               const fragment<accumulator, 16, 16, 8, float>& c) {
   float out[256];
@@ -78,10 +82,12 @@ void mma_sync(fragment<accumulator, 16, 16, 8, float>& d, const fragment<matrix_
     }
   std::memcpy(d.x, out, sizeof(out));
 }
-inline void store_matrix_sync(float* p, const fragment<accumulator, 16, 16, 8, float>& f, unsigned ldm, layout_t layout) {
+inline void store_matrix_sync(float* p, const fragment<accumulator, 16, 16, 8, float>& f, unsigned ldm,
+                              layout_t layout) {
   if (kn_emu::linear_tid % 32 != 0) return;
   for (int m = 0; m < 16; ++m)
-    for (int n = 0; n < 16; ++n) (layout == mem_row_major ? p[m * ldm + n] : p[n * ldm + m]) = f.x[m * 16 + n];
+    for (int n = 0; n < 16; ++n)
+      (layout == mem_row_major ? p[m * ldm + n] : p[n * ldm + m]) = f.x[m * 16 + n];
 }
 
 }  // namespace wmma
