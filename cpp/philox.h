@@ -5,11 +5,7 @@
 #pragma once
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define KN_HD __host__ __device__ __forceinline__
-#else
-#define KN_HD inline
-#endif
+#include "hd.h"
 
 namespace kn {
 
