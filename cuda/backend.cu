@@ -110,7 +110,7 @@ Status CudaBackend::profile(bool on) {
 Status CudaBackend::fill(float* dst, float value, std::size_t count) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!count) return Status::Ok();
-  fill_kernel<<<CEIL_DIV((long long)count, 256), 256, 0, stream()>>>(dst, value, count);
+  launch(fill_kernel, CEIL_DIV((long long)count, 256), 256, 0, stream(), dst, value, count);
   KN_LAUNCHED(stream(), "fill_kernel");
   return Status::Ok();
 }
@@ -139,25 +139,6 @@ std::size_t CudaBackend::scratch_bytes() const {
   return total;
 }
 
-Status CudaBackend::gemm(bool ta, bool tb, int m, int n, int k, const float* a, int lda, const float* b,
-                         int ldb, float* c, int ldc, const Epilogue& ep, bool accumulate) {
-  // Split K when the output tiles alone leave most SMs idle and K is long enough to share out.
-  const long long tiles = (long long)CEIL_DIV(m, kGemmTile) * CEIL_DIV(n, kGemmTile);
-  int splits = 1;
-  if (tiles < 2LL * sm_count_ && k >= 1024) {
-    splits = (int)std::min<long long>(CEIL_DIV(2LL * sm_count_, tiles), k / 256);
-    splits = std::max(1, std::min(splits, 64));
-  }
-  float* partial = nullptr;
-  if (splits > 1) {
-    void* p;
-    KN_TRY(scratch(kSplitK, sizeof(float) * (std::size_t)splits * m * n, &p));
-    partial = static_cast<float*>(p);
-  }
-  return launch_sgemm(stream(), ta, tb, m, n, k, a, lda, b, ldb, c, ldc, ep.bias, ep.act, accumulate, splits,
-                      partial, tf32_);
-}
-
 Status CudaBackend::gather_rows(const float* src, std::size_t src_rows, std::size_t row_size,
                                 const int32_t* indices, std::size_t n_indices, std::size_t start,
                                 const int32_t* counter, std::size_t rows, float* dst) {
@@ -165,15 +146,15 @@ Status CudaBackend::gather_rows(const float* src, std::size_t src_rows, std::siz
   const long long total = (long long)rows * row_size;
   if (!total) return Status::Ok();
   KN_EXPECT(src && indices && dst, "gather_rows");
-  gather_rows_kernel<<<CEIL_DIV(total, 256), 256, 0, stream()>>>(src, src_rows, row_size, indices, n_indices,
-                                                                 start, counter, rows, dst);
+  launch(gather_rows_kernel, CEIL_DIV(total, 256), 256, 0, stream(), src, src_rows, row_size, indices,
+         n_indices, start, counter, rows, dst);
   KN_LAUNCHED(stream(), "gather_rows_kernel");
   return Status::Ok();
 }
 
 Status CudaBackend::advance(int32_t* counter) {
   std::lock_guard<std::mutex> lock(mutex_);
-  advance_kernel<<<1, 1, 0, stream()>>>(counter);
+  launch(advance_kernel, 1, 1, 0, stream(), counter);
   KN_LAUNCHED(stream(), "advance_kernel");
   return Status::Ok();
 }
@@ -188,7 +169,7 @@ Status CudaBackend::one_hot(const int32_t* labels, std::size_t n, int k, float* 
   std::lock_guard<std::mutex> lock(mutex_);
   const long long total = (long long)n * k;
   if (!total) return Status::Ok();
-  one_hot_kernel<<<CEIL_DIV(total, 256), 256, 0, stream()>>>(labels, n, k, out);
+  launch(one_hot_kernel, CEIL_DIV(total, 256), 256, 0, stream(), labels, n, k, out);
   KN_LAUNCHED(stream(), "one_hot_kernel");
   return Status::Ok();
 }
@@ -198,8 +179,8 @@ Status CudaBackend::from_bytes(const uint8_t* src, std::size_t count, float divi
   void* staging;
   KN_TRY(scratch(kBytes, count, &staging));
   KN_CUDA(cudaMemcpyAsync(staging, src, count, cudaMemcpyHostToDevice, stream_));
-  from_bytes_kernel<<<CEIL_DIV((long long)count, 256), 256, 0, stream_>>>(
-      static_cast<const uint8_t*>(staging), count, divisor, dst);
+  launch(from_bytes_kernel, CEIL_DIV((long long)count, 256), 256, 0, stream_,
+         static_cast<const uint8_t*>(staging), count, divisor, dst);
   KN_LAUNCHED(stream_, "from_bytes_kernel");
   KN_CUDA(cudaStreamSynchronize(stream_));
   return Status::Ok();

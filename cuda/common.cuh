@@ -6,6 +6,7 @@
 #include <cuda_runtime.h>
 
 #include <string>
+#include <utility>
 
 #include "backend.h"
 
@@ -49,6 +50,22 @@ inline Status check_launch(cudaStream_t stream, const char* kernel) {
     if (!st_.ok()) return st_; \
   } while (0)
 #define KN_CUDA(call) KN_TRY(::kn::cu::cuda_status((call), #call))
+// Launches kernel<<<grid, block, shared, stream>>>(args...). Every kernel is launched through here, so that
+// the emulated GPU (cuda/emulate, scripts/emulate-cuda.sh) compiles the very same sources: there a launch is
+// a call run on CPU threads. KN_LAUNCHED checks the launch right after.
+template <typename... P, typename... A>
+inline void launch(void (*kernel)(P...), dim3 grid, dim3 block, std::size_t shared, cudaStream_t stream,
+                   A&&... args) {
+#ifdef KERNELNET_CUDA_EMULATED
+  ::kn_emu::launch(kernel, grid, block, shared, stream)(std::forward<A>(args)...);
+#else
+  // clang-format reads .cuh files as plain C++ and would split the chevrons.
+  // clang-format off
+  kernel<<<grid, block, shared, stream>>>(std::forward<A>(args)...);
+  // clang-format on
+#endif
+}
+
 #define KN_LAUNCHED(stream, name) KN_TRY(::kn::cu::check_launch((stream), name))
 // A launcher's precondition (the binding validated the user's arguments, so a failure is a kernelnet bug or a
 // size past what a launch can cover): an error with the condition, never an abort of the process.

@@ -1,7 +1,7 @@
 // Conv2d on the GPU as im2col + SGEMM over the whole batch (N = batch, channels-last as Keras):
 //   x [N, H, W, C], w [KH, KW, C, F] (a [KH*KW*C, F] matrix), b [F], y [N, OH, OW, F]
 //   col[(n*OH + oy)*OW + ox, (ky*KW + kx)*C + c] = x[n, oy*SH - PT + ky, ox*SW - PL + kx, c]  (0 outside)
-//   forward:  y = act(col w + b)                    one GEMM, bias and ReLU fused in its epilogue
+//   forward:  y = act(col w + b)                    one GEMM, bias and activation fused in its epilogue
 //   backward: dz = dy * act'(y); db = column sums of dz; dw = col^T dz (split-K: K = N*OH*OW is long);
 //             dcol = dz w^T; dx = col2im(dcol), computed as a gather (each dx element sums its own
 //             contributions: no atomics, deterministic).
@@ -59,30 +59,7 @@ __global__ void col2im_kernel(ConvDims d, const float* __restrict__ dcol, float*
   dx[i] = sum;
 }
 
-__global__ void act_mask_kernel(Act act, const float* __restrict__ y, const float* __restrict__ dy,
-                                float* __restrict__ dz, long long n) {
-  const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
-  if (i < n) dz[i] = act_backward(act, y[i], dy[i]);
-}
-
-int column_sum_parts(long long rows) {
-  return (int)std::min<long long>(std::max<long long>(CEIL_DIV(rows, 256), 1), 256);
-}
-
 }  // namespace
-
-Status CudaBackend::act_mask(Act act, std::size_t count, const float* y, const float* dy, const float** dz) {
-  *dz = dy;
-  if (act == Act::kLinear) return Status::Ok();
-  void* p;
-  KN_TRY(scratch(kDz, count * sizeof(float), &p));
-  *dz = static_cast<float*>(p);
-  if (!count) return Status::Ok();  // a grid of zero blocks is a launch error
-  act_mask_kernel<<<CEIL_DIV((long long)count, 256), 256, 0, stream()>>>(act, y, dy, static_cast<float*>(p),
-                                                                         count);
-  KN_LAUNCHED(stream(), "act_mask_kernel");
-  return Status::Ok();
-}
 
 Status CudaBackend::conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const Epilogue& ep,
                                    float* y) {
@@ -94,8 +71,8 @@ Status CudaBackend::conv2d_forward(const Conv2dShape& s, const float* x, const f
   void* col;
   KN_TRY(scratch(kCol, sizeof(float) * std::max<long long>(rows * cols, 1), &col));
   if (cols) {  // with no input channels the output is just the bias (a K = 0 GEMM)
-    im2col_kernel<<<CEIL_DIV(rows * cols, 256), 256, 0, stream()>>>(dims(s), x, static_cast<float*>(col),
-                                                                    rows * cols);
+    launch(im2col_kernel, CEIL_DIV(rows * cols, 256), 256, 0, stream(), dims(s), x, static_cast<float*>(col),
+           rows * cols);
     KN_LAUNCHED(stream(), "im2col_kernel");
   }
   return gemm(false, false, rows, s.f, cols, static_cast<float*>(col), cols, w, s.f, y, s.f, ep, false);
@@ -109,14 +86,12 @@ Status CudaBackend::conv2d_backward(const Conv2dShape& s, const float* x, const 
     return Status{"ERR_KERNELNET_SHAPE", "conv2d_backward: more than 2^31 output positions"};
   const float* dz;
   KN_TRY(act_mask(act, rows * s.f, y, dy, &dz));
-  const int parts = column_sum_parts(rows);
-  void *partial, *col;
-  KN_TRY(scratch(kColSum, sizeof(float) * parts * std::max(s.f, 1), &partial));
-  KN_TRY(launch_column_sums(stream(), dz, rows, s.f, db, parts, static_cast<float*>(partial)));
+  KN_TRY(column_sums(dz, rows, s.f, db));
+  void* col;
   KN_TRY(scratch(kCol, sizeof(float) * std::max<long long>(rows * cols, 1), &col));
   if (rows * cols) {
-    im2col_kernel<<<CEIL_DIV(rows * cols, 256), 256, 0, stream()>>>(dims(s), x, static_cast<float*>(col),
-                                                                    rows * cols);
+    launch(im2col_kernel, CEIL_DIV(rows * cols, 256), 256, 0, stream(), dims(s), x, static_cast<float*>(col),
+           rows * cols);
     KN_LAUNCHED(stream(), "im2col_kernel");
   }
   KN_TRY(gemm(true, false, cols, s.f, rows, static_cast<float*>(col), cols, dz, s.f, dw, s.f, Epilogue{},
@@ -128,30 +103,10 @@ Status CudaBackend::conv2d_backward(const Conv2dShape& s, const float* x, const 
               false));
   const long long in_total = (long long)s.n * s.h * s.w * s.c;
   if (in_total) {
-    col2im_kernel<<<CEIL_DIV(in_total, 256), 256, 0, stream()>>>(dims(s), static_cast<float*>(dcol), dx,
-                                                                 in_total);
+    launch(col2im_kernel, CEIL_DIV(in_total, 256), 256, 0, stream(), dims(s), static_cast<float*>(dcol), dx,
+           in_total);
     KN_LAUNCHED(stream(), "col2im_kernel");
   }
-  return Status::Ok();
-}
-
-Status CudaBackend::dense_forward(int n, int in, int out, const float* x, const float* w, const Epilogue& ep,
-                                  float* y) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return gemm(false, false, n, out, in, x, in, w, out, y, out, ep, false);
-}
-
-Status CudaBackend::dense_backward(int n, int in, int out, const float* x, const float* w, const float* y,
-                                   const float* dy, float* dx, float* dw, float* db, Act act) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  const float* dz;
-  KN_TRY(act_mask(act, (std::size_t)n * out, y, dy, &dz));
-  const int parts = column_sum_parts(n);
-  void* partial;
-  KN_TRY(scratch(kColSum, sizeof(float) * parts * std::max(out, 1), &partial));
-  KN_TRY(launch_column_sums(stream(), dz, n, out, db, parts, static_cast<float*>(partial)));
-  KN_TRY(gemm(true, false, in, out, n, x, in, dz, out, dw, out, Epilogue{}, false));
-  if (dx) KN_TRY(gemm(false, true, n, in, out, dz, out, w, out, dx, in, Epilogue{}, false));
   return Status::Ok();
 }
 

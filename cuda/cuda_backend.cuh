@@ -80,6 +80,8 @@ class CudaBackend final : public Backend {
   // reduction) when M x N alone cannot fill the device.
   Status gemm(bool ta, bool tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb,
               float* c, int ldc, const Epilogue& ep, bool accumulate);
+  // out[j] = sum_i x[i, j] over x[rows, cols] (the bias gradients), deterministic.
+  Status column_sums(const float* x, long long rows, int cols, float* out);
   // dz = dy * act'(y) into a scratch buffer (epilogue.h), or dz = dy when act is linear.
   Status act_mask(Act act, std::size_t count, const float* y, const float* dy, const float** dz);
   // Where ops queue their work: the stream, or the capture stream while this thread captures a graph.

@@ -1,4 +1,5 @@
-// SGEMM for the CUDA backend, row-major: C[M, N] (+)= op(A)[M, K] * op(B)[K, N] (+ bias[N]) (ReLU).
+// SGEMM for the CUDA backend, row-major: C[M, N] (+)= op(A)[M, K] * op(B)[K, N], then the fused epilogue
+// (cpp/epilogue.h: + bias[N] when given, then the activation).
 //
 // Tiles of 64 x 64 outputs per block of 256 threads, K in steps of 16 through shared memory; each thread
 // holds a 4 x 4 register block and reads its operands from shared memory as float4. The transposed variants
@@ -8,6 +9,7 @@
 #include <mma.h>
 
 #include "common.cuh"
+#include "cuda_backend.cuh"
 #include "gemm.cuh"
 
 namespace kn {
@@ -210,6 +212,12 @@ __global__ void sum_parts_kernel(const float* __restrict__ partial, int parts, i
   out[col] = s;
 }
 
+__global__ void act_mask_kernel(Act act, const float* __restrict__ y, const float* __restrict__ dy,
+                                float* __restrict__ dz, long long n) {
+  const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+  if (i < n) dz[i] = act_backward(act, y[i], dy[i]);
+}
+
 }  // namespace
 
 Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, const float* a, int lda,
@@ -236,12 +244,13 @@ Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, 
                                     {{sgemm_tf32_kernel<false, false>, sgemm_tf32_kernel<false, true>},
                                      {sgemm_tf32_kernel<true, false>, sgemm_tf32_kernel<true, true>}}};
   const Kernel kernel = variants[tf32][ta][tb];
-  kernel<<<grid, block, 0, stream>>>(m, n, k, a, lda, b, ldb, out, ldo, stride, kps, ep_bias, ep_act, ep_acc);
+  launch(kernel, grid, block, 0, stream, m, n, k, a, lda, b, ldb, out, ldo, stride, kps, ep_bias, ep_act,
+         ep_acc);
   KN_LAUNCHED(stream, tf32 ? "sgemm_tf32_kernel" : "sgemm_kernel");
   if (splits > 1) {
     const long long mn = (long long)m * n;
-    splitk_reduce_kernel<<<CEIL_DIV(mn, 256), 256, 0, stream>>>(m, n, z, partial, c, ldc, bias, act,
-                                                                accumulate);
+    launch(splitk_reduce_kernel, CEIL_DIV(mn, 256), 256, 0, stream, m, n, z, partial, c, ldc, bias, act,
+           accumulate);
     KN_LAUNCHED(stream, "splitk_reduce_kernel");
   }
   return Status::Ok();
@@ -251,10 +260,52 @@ Status launch_column_sums(cudaStream_t stream, const float* x, int m, int n, flo
                           float* partial) {
   if (n <= 0) return Status::Ok();
   KN_EXPECT(m >= 0 && parts >= 1 && parts <= 65535 && x && out && partial, "launch_column_sums");
-  column_sums_kernel<<<dim3(CEIL_DIV(n, 32), parts), dim3(32, 8), 0, stream>>>(x, m, n, partial);
+  launch(column_sums_kernel, dim3(CEIL_DIV(n, 32), parts), dim3(32, 8), 0, stream, x, m, n, partial);
   KN_LAUNCHED(stream, "column_sums_kernel");
-  sum_parts_kernel<<<CEIL_DIV(n, 256), 256, 0, stream>>>(partial, parts, n, out);
+  launch(sum_parts_kernel, CEIL_DIV(n, 256), 256, 0, stream, partial, parts, n, out);
   KN_LAUNCHED(stream, "sum_parts_kernel");
+  return Status::Ok();
+}
+
+// The split-K policy and the scratch of the backend's GEMMs (launch_sgemm above does the work).
+Status CudaBackend::gemm(bool ta, bool tb, int m, int n, int k, const float* a, int lda, const float* b,
+                         int ldb, float* c, int ldc, const Epilogue& ep, bool accumulate) {
+  // Split K when the output tiles alone leave most SMs idle and K is long enough to share out.
+  const long long tiles = (long long)CEIL_DIV(m, kGemmTile) * CEIL_DIV(n, kGemmTile);
+  int splits = 1;
+  if (tiles < 2LL * sm_count_ && k >= 1024) {
+    splits = (int)std::min<long long>(CEIL_DIV(2LL * sm_count_, tiles), k / 256);
+    splits = std::max(1, std::min(splits, 64));
+  }
+  float* partial = nullptr;
+  if (splits > 1) {
+    void* p;
+    KN_TRY(scratch(kSplitK, sizeof(float) * (std::size_t)splits * m * n, &p));
+    partial = static_cast<float*>(p);
+  }
+  return launch_sgemm(stream(), ta, tb, m, n, k, a, lda, b, ldb, c, ldc, ep.bias, ep.act, accumulate, splits,
+                      partial, tf32_);
+}
+
+// out[j] = sum_i x[i, j]: row groups (at most 256, of 256 rows) summed into scratch, then the groups.
+Status CudaBackend::column_sums(const float* x, long long rows, int cols, float* out) {
+  const int parts = (int)std::min<long long>(std::max<long long>(CEIL_DIV(rows, 256), 1), 256);
+  void* partial;
+  KN_TRY(scratch(kColSum, sizeof(float) * parts * std::max(cols, 1), &partial));
+  return launch_column_sums(stream(), x, rows, cols, out, parts, static_cast<float*>(partial));
+}
+
+// The fused epilogue's backward (epilogue.h), shared by conv and dense.
+Status CudaBackend::act_mask(Act act, std::size_t count, const float* y, const float* dy, const float** dz) {
+  *dz = dy;
+  if (act == Act::kLinear) return Status::Ok();
+  void* p;
+  KN_TRY(scratch(kDz, count * sizeof(float), &p));
+  *dz = static_cast<float*>(p);
+  if (!count) return Status::Ok();  // a grid of zero blocks is a launch error
+  launch(act_mask_kernel, CEIL_DIV((long long)count, 256), 256, 0, stream(), act, y, dy,
+         static_cast<float*>(p), count);
+  KN_LAUNCHED(stream(), "act_mask_kernel");
   return Status::Ok();
 }
 

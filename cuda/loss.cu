@@ -93,8 +93,8 @@ Status CudaBackend::softmax_cross_entropy(int n, int k, const float* logits, con
                                           const int32_t* counter) {
   std::lock_guard<std::mutex> lock(mutex_);
   KN_EXPECT(n >= 1 && k >= 1 && logits && labels && metrics, "softmax_cross_entropy");
-  softmax_xent_kernel<<<CEIL_DIV(n, WARPS), WARPS * 32, 0, stream()>>>(n, k, logits, labels, dlogits, metrics,
-                                                                       step, counter);
+  launch(softmax_xent_kernel, CEIL_DIV(n, WARPS), WARPS * 32, 0, stream(), n, k, logits, labels, dlogits,
+         metrics, step, counter);
   KN_LAUNCHED(stream(), "softmax_xent_kernel");
   return Status::Ok();
 }
@@ -102,7 +102,7 @@ Status CudaBackend::softmax_cross_entropy(int n, int k, const float* logits, con
 Status CudaBackend::softmax(int n, int k, const float* logits, float* probs) {
   std::lock_guard<std::mutex> lock(mutex_);
   KN_EXPECT(n >= 1 && k >= 1, "softmax");
-  softmax_kernel<<<CEIL_DIV(n, WARPS), WARPS * 32, 0, stream()>>>(n, k, logits, probs);
+  launch(softmax_kernel, CEIL_DIV(n, WARPS), WARPS * 32, 0, stream(), n, k, logits, probs);
   KN_LAUNCHED(stream(), "softmax_kernel");
   return Status::Ok();
 }

@@ -51,7 +51,7 @@ Status CudaBackend::adadelta(const AdadeltaTensor* tensors, int count, float lr,
     const long long total = list.start[list.count];
     if (!total) continue;
     const int blocks = (int)std::min<long long>(CEIL_DIV(total, 256), 8LL * sm_count_);
-    adadelta_kernel<<<blocks, 256, 0, stream()>>>(list, lr, rho, eps);
+    launch(adadelta_kernel, blocks, 256, 0, stream(), list, lr, rho, eps);
     KN_LAUNCHED(stream(), "adadelta_kernel");
   }
   return Status::Ok();

@@ -45,7 +45,7 @@ Status CudaBackend::maxpool2d_forward(const Pool2dShape& s, const float* x, floa
   KN_EXPECT(s.ph >= 1 && s.pw >= 1 && s.sh >= 1 && s.sw >= 1 && (s.oh - 1) * s.sh + s.ph <= s.h &&
                 (s.ow - 1) * s.sw + s.pw <= s.w,
             "maxpool2d_forward");
-  maxpool_forward_kernel<<<CEIL_DIV(total, 256), 256, 0, stream()>>>(s, x, y, argmax, total);
+  launch(maxpool_forward_kernel, CEIL_DIV(total, 256), 256, 0, stream(), s, x, y, argmax, total);
   KN_LAUNCHED(stream(), "maxpool_forward_kernel");
   return Status::Ok();
 }
@@ -59,7 +59,7 @@ Status CudaBackend::maxpool2d_backward(const Pool2dShape& s, const float* dy, co
             "maxpool2d_backward");
   KN_CUDA(cudaMemsetAsync(dx, 0, sizeof(float) * in_total, stream()));
   if (!total) return Status::Ok();
-  maxpool_backward_kernel<<<CEIL_DIV(total, 256), 256, 0, stream()>>>(s, dy, argmax, dx, total);
+  launch(maxpool_backward_kernel, CEIL_DIV(total, 256), 256, 0, stream(), s, dy, argmax, dx, total);
   KN_LAUNCHED(stream(), "maxpool_backward_kernel");
   return Status::Ok();
 }

@@ -44,8 +44,8 @@ Status CudaBackend::dropout_forward(std::size_t count, const float* x, float* y,
   std::lock_guard<std::mutex> lock(mutex_);
   if (!count) return Status::Ok();
   KN_EXPECT(rate >= 0.0f && rate < 1.0f, "dropout_forward");
-  dropout_kernel<<<CEIL_DIV((long long)CEIL_DIV(count, 4), 256), 256, 0, stream()>>>(
-      x, y, count, rate, 1.0f / (1.0f - rate), seed, offset, counter);
+  launch(dropout_kernel, CEIL_DIV((long long)CEIL_DIV(count, 4), 256), 256, 0, stream(), x, y, count, rate,
+         1.0f / (1.0f - rate), seed, offset, counter);
   KN_LAUNCHED(stream(), "dropout_kernel");
   return Status::Ok();
 }
@@ -60,8 +60,8 @@ Status CudaBackend::random_uniform(float* dst, std::size_t count, float low, flo
                                    uint64_t offset) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!count) return Status::Ok();
-  uniform_kernel<<<CEIL_DIV((long long)CEIL_DIV(count, 4), 256), 256, 0, stream()>>>(
-      dst, count, low, high - low, seed, offset);
+  launch(uniform_kernel, CEIL_DIV((long long)CEIL_DIV(count, 4), 256), 256, 0, stream(), dst, count, low,
+         high - low, seed, offset);
   KN_LAUNCHED(stream(), "uniform_kernel");
   return Status::Ok();
 }

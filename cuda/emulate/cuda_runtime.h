@@ -1,8 +1,8 @@
 // A CPU emulation of as much of CUDA as kernelnet's kernels use, so that the CUDA backend's own code
 // (launchers, kernels, scratch buffers, graph capture) runs and is tested where there is no GPU:
-// scripts/emulate-cuda.sh builds cuda/*.cu as C++ with this directory first on the include path, after
-// rewriting each `kernel<<<grid, block, shared, stream>>>(args)` as `::kn_emu::launch(kernel, grid, block,
-// shared, stream)(args)`.
+// scripts/emulate-cuda.sh builds cuda/*.cu as C++ with this directory first on the include path; the kernels
+// are launched through common.cuh's launch(), which here calls `::kn_emu::launch(kernel, grid, block, shared,
+// stream)(args)`.
 //
 // A launch runs its blocks one after another; a block's threads are real threads (a pool), meeting at
 // __syncthreads() on a barrier, with __shared__ variables as statics (one block runs at a time), so kernels
@@ -291,7 +291,7 @@ void run_kernel(void (*kernel)(P...), dim3 grid, dim3 blk, std::tuple<A...> args
   info.seen = true;
 }
 
-// kernel<<<grid, block, shared, stream>>>(args) becomes launch(kernel, grid, block, shared, stream)(args).
+// kernel<<<grid, block, shared, stream>>>(args), as launch(kernel, grid, block, shared, stream)(args).
 template <typename... P>
 auto launch(void (*kernel)(P...), dim3 grid, dim3 blk, std::size_t shared = 0,
             cudaStream_t stream = nullptr) {
