@@ -13,6 +13,7 @@ trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 cd "$repo"
 npx tsc -p tsconfig.json
 cp -r cpp CMakeLists.txt package.json dist "$work/"
+mkdir -p "$work/test" && cp -r test/fixtures "$work/test/" # for SUITES=checkpoint
 mkdir -p "$work/cuda"
 cp -r cuda/*.cuh cuda/emulate "$work/cuda/"
 for f in cuda/*.cu; do

@@ -11,6 +11,7 @@ trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT; echo "scratch: $work"
 cd "$repo"
 npx tsc -p tsconfig.json
 cp -r cpp cuda CMakeLists.txt package.json dist "$work/"
+mkdir -p "$work/test" && cp -r test/fixtures "$work/test/" # the checkpoint suite reads its fixture from the source tree
 ln -s "$repo/node_modules" "$work/node_modules"
 cd "$work"
 echo "== building with -fsanitize=address,undefined"
