@@ -4,8 +4,9 @@
 // behaviours (early stopping, checkpoints, schedules) plug in without touching the loop.
 //
 // Logs (what a callback sees): `loss`, then each metric (`accuracy`), running means over the epoch so far; at
-// epoch end also `val_loss` and `val_<metric>` when there is validation data. Batch logs are read from the
-// device only for a batch some callback wants them for (on a GPU each read is a synchronisation).
+// epoch end also `val_loss` and `val_<metric>` when there is validation data, and `lr`, the optimizer's
+// learning rate. Batch logs are read from the device only for a batch some callback wants them for (on a GPU
+// each read is a synchronisation).
 import { native, type NativeProgram, type NativeTensor } from './native.js';
 import { StateError, TrainingError, ValidationError, stateError } from './errors.js';
 import type { Sequential, TrainStep } from './model.js';
@@ -154,7 +155,9 @@ class ProgressBarLogger implements Callback {
     this.bar!.update(batch + 1, logs);
   }
   onEpochEnd(_epoch: number, logs: Logs) {
-    this.bar!.finish(logs);
+    const shown = { ...logs }; // as Keras's bar: the metrics, not the learning rate
+    delete shown.lr;
+    this.bar!.finish(shown);
   }
 }
 
@@ -259,6 +262,7 @@ export async function fit(model: Sequential, x: Tensor, y: Tensor, args: FitArgs
         logs.val_loss = vl;
         if (model.reportAccuracy) logs.val_accuracy = va;
       }
+      logs.lr = optimizer.learningRate;
       await callbacks.call('onEpochEnd', epoch, logs);
       stillThere(run.steps);
     }

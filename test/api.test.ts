@@ -134,7 +134,9 @@ Tensors('training, evaluating, predicting and disposing a model leave no tensor 
   const m = smallModel(3);
   m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta(), metrics: ['accuracy'] });
   const history = await m.fit(x, y, { batchSize: 8, epochs: 2, verbose: 0, validationData: [x, y] });
-  assert.equal(Object.keys(history.history), ['loss', 'accuracy', 'val_loss', 'val_accuracy']);
+  // The fixed log keys: loss, each metric, val_* with validation data, and the learning rate.
+  assert.equal(Object.keys(history.history), ['loss', 'accuracy', 'val_loss', 'val_accuracy', 'lr']);
+  assert.equal(history.history.lr, history.history.loss.map(() => 1));
   assert.is(history.history.loss.length, 2);
   const [loss, acc] = m.evaluate(x, y, { batchSize: 7 });
   assert.ok(loss > 0 && acc >= 0 && acc <= 1);
