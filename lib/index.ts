@@ -1,10 +1,12 @@
 // kernelnet: train convolutional networks from Node.js with a Keras-like Sequential API.
 export { Sequential, loadModel } from './model.js';
 export type { SequentialArgs, CompileArgs } from './model.js';
-export type { FitArgs, EvaluateArgs, PredictArgs, History, Logs, Callback } from './training.js';
+export type { FitArgs, EvaluateArgs, PredictArgs, History, Logs, Callback, FitParams } from './training.js';
 export { Layer, Conv2D, MaxPooling2D, Dropout, Flatten, Dense } from './layers.js';
 export type { Activation, Conv2DArgs, MaxPooling2DArgs, DropoutArgs, DenseArgs, LayerArgs } from './layers.js';
 export { Adadelta } from './optimizers.js';
+export { CSVLogger, EarlyStopping, KerasCallback, LearningRateScheduler, ModelCheckpoint, ReduceLROnPlateau } from './callbacks.js';
+export type { CSVLoggerArgs, EarlyStoppingArgs, ModelCheckpointArgs, ReduceLROnPlateauArgs } from './callbacks.js';
 export type { AdadeltaArgs, Optimizer } from './optimizers.js';
 export { Tensor, tensor, toCategorical, memory, backend, tidy, keep, dispose } from './tensor.js';
 export type { TensorLike } from './tensor.js';

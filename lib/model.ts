@@ -80,6 +80,11 @@ export class Sequential {
   readonly name: string;
   /** Where the weights and buffers live and the ops run. */
   readonly device: Device;
+  /**
+   * Set by a callback to end fit() after the current batch (Keras's stop_training; EarlyStopping sets it).
+   * fit() clears it when it starts.
+   */
+  stopTraining = false;
   readonly seed: number;
   /** @internal */
   optimizer: Optimizer | null = null;
@@ -270,6 +275,12 @@ export class Sequential {
    */
   save(path: string): void {
     save(this, path);
+  }
+
+  /** @internal The optimizer, for callbacks that change its learning rate. */
+  optimizerOf(who: string): Optimizer {
+    if (!this.optimizer) throw stateError(`${who}: ${this.name} is not compiled`);
+    return this.optimizer;
   }
 
   /** @internal fit() begins: a second is refused, and the workspaces of its batch sizes stay cached meanwhile. */

@@ -25,7 +25,7 @@ const ADADELTA_SCHEMA = {
 
 export class Adadelta {
   readonly className = 'Adadelta';
-  readonly learningRate: number;
+  private lr: number;
   readonly rho: number;
   readonly epsilon: number;
   readonly name: string;
@@ -38,9 +38,21 @@ export class Adadelta {
     args ??= {};
     if (args.name !== undefined && typeof args.name !== 'string') fail('a string', 'name', args.name);
     this.name = args.name ?? 'adadelta';
-    this.learningRate = numberIn(args.learningRate ?? 1.0, 'learningRate', 0, Number.MAX_VALUE);
+    this.lr = numberIn(args.learningRate ?? 1.0, 'learningRate', 0, Number.MAX_VALUE);
     this.rho = numberIn(args.rho ?? 0.95, 'rho', 0, 1);
     this.epsilon = numberIn(args.epsilon ?? 1e-7, 'epsilon', 0, Number.MAX_VALUE);
+  }
+
+  /**
+   * The learning rate. Schedules and callbacks (LearningRateScheduler, ReduceLROnPlateau) set it between
+   * epochs; a change inside an epoch takes effect from the next step.
+   */
+  get learningRate(): number {
+    return this.lr;
+  }
+
+  set learningRate(value: number) {
+    this.lr = numberIn(value, 'learningRate', 0, Number.MAX_VALUE);
   }
 
   /** @internal Binds the optimizer to a model: a second model is refused, as Keras binds it to one set of variables. */

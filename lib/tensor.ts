@@ -197,6 +197,19 @@ export function tensor(data: TensorLike, shape?: number[] | null, options?: { de
   return new Tensor(new native.Tensor(dims, array instanceof Int32Array ? 'int32' : 'float32', array, device));
 }
 
+/** @internal Rows [start, start + count) of a float32 tensor, copied on its device. */
+export function sliceRows(t: Tensor, start: number, count: number): Tensor {
+  const src = handleOf(t, 'tensor');
+  const rows = new native.Tensor([count], 'int32', Int32Array.from({ length: count }, (_, i) => start + i), src.device);
+  try {
+    const out = empty([count, ...src.shape.slice(1)], 'float32', src.device);
+    native.gatherRows(src, rows, 0, out);
+    return new Tensor(out);
+  } finally {
+    rows.dispose();
+  }
+}
+
 /** @internal A new uninitialised native tensor (on the environment's default device unless told). */
 export function empty(shape: number[], dtype: DType = 'float32', device?: Device): NativeTensor {
   return new native.Tensor(shape, dtype, undefined, device);

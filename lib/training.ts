@@ -11,21 +11,40 @@ import { native, type NativeProgram, type NativeTensor } from './native.js';
 import { StateError, TrainingError, ValidationError, stateError } from './errors.js';
 import type { Sequential, TrainStep } from './model.js';
 import { ProgressBar, formatLogs, type ProgressStream } from './progress.js';
-import { Tensor, empty, handleOf } from './tensor.js';
-import { NOT_USED, checkOptions, fail, nonNegativeInt, positiveInt } from './validate.js';
+import { Tensor, empty, handleOf, sliceRows } from './tensor.js';
+import { checkOptions, fail, nonNegativeInt, numberIn, positiveInt } from './validate.js';
 
 export type Logs = Record<string, number>;
 
-/** Hooks of a fit callback (tfjs's names); each may return a promise, which fit awaits. */
+/**
+ * Hooks of a fit callback (tfjs's names); each may return a promise, which fit awaits. onBatchEnd and onYield
+ * get the batch's logs, which on a GPU costs a synchronisation per batch: define them only when needed.
+ */
 export interface Callback {
+  /** Called once before training with the model (Keras's set_model). */
+  setModel?(model: Sequential): unknown;
+  /** Called once before training with { epochs, steps, batchSize, samples, verbose } (Keras's set_params). */
+  setParams?(params: FitParams): unknown;
   onTrainBegin?(logs: Logs): unknown;
   onTrainEnd?(logs: Logs): unknown;
   onEpochBegin?(epoch: number, logs: Logs): unknown;
   onEpochEnd?(epoch: number, logs: Logs): unknown;
   onBatchBegin?(batch: number, logs: Logs): unknown;
   onBatchEnd?(batch: number, logs: Logs): unknown;
+  /** tfjs's: after every batch, when fit yields to the event loop (which kernelnet does after every batch). */
+  onYield?(epoch: number, batch: number, logs: Logs): unknown;
   /** For onBatchEnd: whether this batch's logs are wanted (default: every batch). */
   wantsBatchLogs?(batch: number): boolean;
+}
+
+export interface FitParams {
+  epochs: number;
+  initialEpoch: number;
+  steps: number;
+  batchSize: number;
+  samples: number;
+  verbose: number;
+  doValidation: boolean;
 }
 
 export interface FitArgs {
@@ -34,10 +53,20 @@ export interface FitArgs {
   /** 0 silent, 1 progress bar, 2 one line per epoch. */
   verbose?: 0 | 1 | 2;
   validationData?: [Tensor, Tensor];
+  /**
+   * Keras's rule: the last fraction of x and y (taken before any shuffling) is held out for validation.
+   * validationData wins when both are given.
+   */
+  validationSplit?: number;
+  /** Batch size of the validation pass (default batchSize). */
+  validationBatchSize?: number;
+  /** Validate every N epochs, or at the (1-based) epochs listed (default 1). */
+  validationFreq?: number | number[];
+  /** The epoch to start from (resuming a run): epochs initialEpoch..epochs-1 are trained. */
+  initialEpoch?: number;
   shuffle?: boolean;
-  callbacks?: {
-    onEpochEnd?: (epoch: number, logs: Logs) => void | Promise<void>;
-  };
+  /** A callback (tfjs's plain object of hooks, or a Callback such as EarlyStopping), or an array of them. */
+  callbacks?: Callback | Callback[];
   /** Where the progress bar goes (default process.stdout). */
   out?: ProgressStream;
   /**
@@ -67,19 +96,15 @@ export interface History {
 // refused unless they ask for what kernelnet does anyway, never silently ignored.
 const FIT_SCHEMA = {
   what: 'fit options',
-  supported: ['batchSize', 'epochs', 'verbose', 'validationData', 'shuffle', 'callbacks', 'out', 'stopOnNonFiniteLoss'],
+  supported: ['batchSize', 'epochs', 'verbose', 'validationData', 'validationSplit', 'validationBatchSize', 'validationFreq',
+    'initialEpoch', 'shuffle', 'callbacks', 'out', 'stopOnNonFiniteLoss'],
   notYet: {
-    validationSplit: { ok: NOT_USED.zero, hint: 'pass validationData: [x, y] instead' },
-    initialEpoch: { ok: NOT_USED.zero },
-    classWeight: {}, sampleWeight: {}, stepsPerEpoch: {}, validationSteps: {}, validationBatchSize: {},
-    validationFreq: { ok: NOT_USED.one },
+    classWeight: {}, sampleWeight: {}, stepsPerEpoch: {}, validationSteps: {},
     yieldEvery: { ok: ['auto', 'batch'], hint: 'fit yields to the event loop after every batch' },
   },
 };
-const CALLBACKS_SCHEMA = {
-  what: 'fit callbacks', supported: ['onEpochEnd'],
-  notYet: { onTrainBegin: {}, onTrainEnd: {}, onEpochBegin: {}, onBatchBegin: {}, onBatchEnd: {}, onYield: {} },
-};
+const HOOKS = ['setModel', 'setParams', 'onTrainBegin', 'onTrainEnd', 'onEpochBegin', 'onEpochEnd', 'onBatchBegin', 'onBatchEnd', 'onYield'] as const;
+const CALLBACKS_SCHEMA = { what: 'fit callbacks', supported: HOOKS };
 const EVALUATE_SCHEMA = { what: 'evaluate options', supported: ['batchSize', 'verbose'], notYet: { sampleWeight: {}, steps: {} } };
 const PREDICT_SCHEMA = { what: 'predict options', supported: ['batchSize'], notYet: { verbose: { ok: [0, false] }, steps: {} } };
 
@@ -90,31 +115,44 @@ function verbosity<T extends number>(value: unknown, allowed: readonly T[], fall
   return value as T;
 }
 
-/** The user's fit callbacks, checked before training: each hook given must be a function. */
-function userCallbacks(value: unknown): Callback {
-  if (Array.isArray(value))
-    throw new ValidationError('fit: a callbacks array (tfjs\'s CustomCallback objects, EarlyStopping, ...) is not supported yet, and ' +
-      'kernelnet does not silently train without it; pass one object, { onEpochEnd(epoch, logs) { ... } }', 'ERR_KERNELNET_UNSUPPORTED');
-  const callbacks = checkOptions(value, CALLBACKS_SCHEMA);
-  for (const [k, f] of Object.entries(callbacks))
-    if (f !== undefined && typeof f !== 'function') fail('a function', `callbacks.${k}`, f);
-  return callbacks;
+/**
+ * The user's fit callbacks (one or an array, tfjs's forms), checked before training: a plain object may hold
+ * only hooks, and each hook given must be a function; a class instance (EarlyStopping, ...) is taken as it is.
+ */
+function userCallbacks(value: unknown): Callback[] {
+  if (value === undefined) return [];
+  return (Array.isArray(value) ? value : [value]).map((c, i) => {
+    const name = Array.isArray(value) ? `callbacks[${i}]` : 'callbacks';
+    if (c === null || typeof c !== 'object') fail('a callback object', name, c);
+    if (Object.getPrototypeOf(c) === Object.prototype || Object.getPrototypeOf(c) === null)
+      checkOptions(c, { ...CALLBACKS_SCHEMA, what: `fit ${name}` });
+    for (const k of HOOKS) {
+      const f = (c as Record<string, unknown>)[k];
+      if (f !== undefined && typeof f !== 'function') fail('a function', `${name}.${k}`, f);
+    }
+    return c as Callback;
+  });
 }
 
 /** Runs hooks in order, awaiting those that return a promise. */
 class CallbackList {
-  constructor(private readonly callbacks: Callback[]) {}
+  readonly wantsBatchBegin: boolean;
+  constructor(private readonly callbacks: Callback[]) {
+    this.wantsBatchBegin = callbacks.some(c => c.onBatchBegin);
+  }
 
   /** Whether any callback wants this batch's logs (reading them may cost a device synchronisation). */
   wantsBatch(batch: number): boolean {
-    return this.callbacks.some(c => c.onBatchEnd && (c.wantsBatchLogs?.(batch) ?? true));
+    return this.callbacks.some(c => c.onYield || (c.onBatchEnd && (c.wantsBatchLogs?.(batch) ?? true)));
   }
 
-  async batchEnd(batch: number, logs: Logs): Promise<void> {
+  async batchEnd(epoch: number, batch: number, logs: Logs): Promise<void> {
     for (const c of this.callbacks) if (c.onBatchEnd && (c.wantsBatchLogs?.(batch) ?? true)) await c.onBatchEnd(batch, logs);
+    for (const c of this.callbacks) if (c.onYield) await c.onYield(epoch, batch, logs);
   }
 
-  async call<K extends 'onTrainBegin' | 'onTrainEnd' | 'onEpochBegin' | 'onEpochEnd'>(hook: K, ...args: Parameters<NonNullable<Callback[K]>>): Promise<void> {
+  async call<K extends 'setModel' | 'setParams' | 'onTrainBegin' | 'onTrainEnd' | 'onEpochBegin' | 'onEpochEnd' | 'onBatchBegin'>(
+    hook: K, ...args: Parameters<NonNullable<Callback[K]>>): Promise<void> {
     for (const c of this.callbacks) {
       const f = c[hook] as ((...a: unknown[]) => unknown) | undefined;
       if (f) await f.apply(c, args);
@@ -210,6 +248,7 @@ export async function fit(model: Sequential, x: Tensor, y: Tensor, args: FitArgs
   const { optimizer, metrics } = model.requireCompiled('fit');
   const batchSize = positiveInt(args.batchSize ?? 32, 'batchSize');
   const epochs = nonNegativeInt(args.epochs ?? 1, 'epochs');
+  const initialEpoch = nonNegativeInt(args.initialEpoch ?? 0, 'initialEpoch');
   const verbose = verbosity(args.verbose, [0, 1, 2] as const, 1);
   const shuffle = args.shuffle ?? true;
   if (typeof shuffle !== 'boolean') fail('a boolean', 'shuffle', shuffle);
@@ -218,14 +257,30 @@ export async function fit(model: Sequential, x: Tensor, y: Tensor, args: FitArgs
   const user = userCallbacks(args.callbacks);
   const out: ProgressStream = args.out ?? process.stdout;
   if (typeof out?.write !== 'function') fail('a stream with a write() method', 'out', out);
+  const validationBatchSize = positiveInt(args.validationBatchSize ?? batchSize, 'validationBatchSize');
+  const validationFreq = args.validationFreq ?? 1;
+  if (!(Number.isInteger(validationFreq) && (validationFreq as number) > 0) &&
+    !(Array.isArray(validationFreq) && validationFreq.every(e => Number.isInteger(e) && e > 0)))
+    fail('a positive integer or an array of (1-based) epochs', 'validationFreq', validationFreq);
   const X = handleOf(x, 'x'), Y = handleOf(y, 'y');
-  const samples = model.checkData(X, Y, 'x', 'y');
-  let validation: [Tensor, Tensor] | undefined;
+  const n = model.checkData(X, Y, 'x', 'y');
+  let validation: [Tensor, Tensor] | undefined, owned: Tensor[] = [], samples = n;
   if (args.validationData !== undefined) {
     if (!Array.isArray(args.validationData) || args.validationData.length !== 2) fail('[x, y] tensors', 'validationData', args.validationData);
     validation = args.validationData;
     model.checkData(handleOf(validation[0], 'validationData[0]'), handleOf(validation[1], 'validationData[1]'), 'validationData[0]', 'validationData[1]');
+  } else if (args.validationSplit !== undefined && args.validationSplit !== 0) {
+    // Keras: train on x[:split_at], validate on x[split_at:], split_at = floor(n * (1 - validationSplit)).
+    const split = numberIn(args.validationSplit, 'validationSplit', 0, 1, true);
+    samples = Math.floor(n * (1 - split));
+    if (samples === 0 || samples === n)
+      throw new ValidationError(`fit: validationSplit ${split} of ${n} examples leaves ${samples === 0 ? 'no training' : 'no validation'} examples`);
+    owned = validation = [sliceRows(x, samples, n - samples), sliceRows(y, samples, n - samples)];
   }
+  const doValidation = validation !== undefined;
+  const validateAt = (epoch: number) => doValidation &&
+    (Array.isArray(validationFreq) ? validationFreq.includes(epoch + 1) : (epoch + 1) % (validationFreq as number) === 0);
+  // The first `samples` rows train (all of them without validationSplit): the epoch's order is a permutation of them.
   const indices = empty([samples], 'int32', model.device), counter = empty([1], 'int32', model.device);
   const run: FitRun = {
     epochs, steps: Math.ceil(samples / batchSize), batchSize, samples, validation,
@@ -236,9 +291,9 @@ export async function fit(model: Sequential, x: Tensor, y: Tensor, args: FitArgs
   const callbacks = new CallbackList([
     ...(stopOnNonFinite ? [new NonFiniteStop(run, state, model.device === 'cpu')] : []),
     ...(verbose !== 0 ? [new ProgressBarLogger(run, verbose, out)] : []),
-    history, user,
+    history, ...user,
   ]);
-  const inputs: [string, Tensor][] = [['x', x], ['y', y], ...(validation ? [['validationData[0]', validation[0]], ['validationData[1]', validation[1]]] as [string, Tensor][] : [])];
+  const inputs: [string, Tensor][] = [['x', x], ['y', y], ...(args.validationData ? [['validationData[0]', validation![0]], ['validationData[1]', validation![1]]] as [string, Tensor][] : [])];
   /** After each await: the user may have disposed the model or the data meanwhile. */
   const stillThere = (step: number) => {
     const where = `(epoch ${state.epoch + 1}/${epochs}, step ${step}/${run.steps})`;
@@ -247,17 +302,20 @@ export async function fit(model: Sequential, x: Tensor, y: Tensor, args: FitArgs
       if (t.isDisposed) throw stateError(`${model.name}.fit: ${name} was disposed during training ${where}`, 'ERR_KERNELNET_DISPOSED');
   };
   model.beginFit([batchSize, samples % batchSize]);
+  model.stopTraining = false;
   try {
     if (!shuffle) indices.write(Int32Array.from({ length: samples }, (_, i) => i));
+    await callbacks.call('setModel', model);
+    await callbacks.call('setParams', { epochs, initialEpoch, steps: run.steps, batchSize, samples, verbose, doValidation });
     await callbacks.call('onTrainBegin', {});
-    for (let epoch = 0; epoch < epochs; ++epoch) {
+    for (let epoch = initialEpoch; epoch < epochs && !model.stopTraining; ++epoch) {
       Object.assign(state, { epoch, firstStep: model.steps, nonFiniteStep: 0 });
       if (shuffle) native.permutation(indices, model.shuffleKey(), model.epochsRun);
       model.epochsRun++;
       await callbacks.call('onEpochBegin', epoch, {});
       const logs = await trainEpoch(model, run, state, callbacks, stillThere);
-      if (validation) {
-        const [vl, va] = await evaluateAsync(model, validation[0], validation[1], { batchSize }); // yields between batches
+      if (validateAt(epoch)) {
+        const [vl, va] = await evaluateAsync(model, validation![0], validation![1], { batchSize: validationBatchSize }); // yields between batches
         stillThere(run.steps);
         logs.val_loss = vl;
         if (model.reportAccuracy) logs.val_accuracy = va;
@@ -270,6 +328,7 @@ export async function fit(model: Sequential, x: Tensor, y: Tensor, args: FitArgs
   } finally {
     indices.dispose();
     counter.dispose();
+    for (const t of owned) t.dispose();
     model.endFit();
   }
   return history.history;
@@ -277,7 +336,9 @@ export async function fit(model: Sequential, x: Tensor, y: Tensor, args: FitArgs
 
 /**
  * One epoch: its full batches run as one recorded program (a CUDA graph on a GPU; KERNELNET_GRAPHS=0 makes every
- * op its own call instead: same work, same results), a short last batch op by op. Returns the epoch's logs.
+ * op its own call instead: same work, same results), a short last batch op by op. A learning rate changed by a
+ * callback inside the epoch takes effect from the next step (the step is recorded again). `model.stopTraining`
+ * ends the epoch after the current batch, as in Keras. Returns the epoch's logs.
  */
 async function trainEpoch(model: Sequential, run: FitRun, state: EpochState, callbacks: CallbackList,
   stillThere: (step: number) => void): Promise<Logs> {
@@ -286,18 +347,26 @@ async function trainEpoch(model: Sequential, run: FitRun, state: EpochState, cal
   step.counter.write(Int32Array.of(0));
   step.base = model.steps;
   const useProgram = process.env.KERNELNET_GRAPHS !== '0';
-  let program: NativeProgram | null = null;
+  let program: NativeProgram | null = null, recordedLr = NaN;
   try {
-    for (let s = 0; s < steps; ++s) {
+    for (let s = 0; s < steps && !model.stopTraining; ++s) {
+      if (callbacks.wantsBatchBegin) await callbacks.call('onBatchBegin', s, { batch: s, size: Math.min(batchSize, samples - s * batchSize) });
       const rows = Math.min(batchSize, samples - s * batchSize);
       if (rows === batchSize && useProgram) {
-        program ??= model.recordStep(step);
+        if (program && recordedLr !== step.optimizer.learningRate) {
+          program.dispose();
+          program = null;
+        }
+        if (!program) {
+          program = model.recordStep(step);
+          recordedLr = step.optimizer.learningRate;
+        }
         program.run();
         model.steps++;
       } else {
         model.trainStep(step, s * batchSize, rows);
       }
-      if (callbacks.wantsBatch(s)) await callbacks.batchEnd(s, readLogs(model, step.metrics, state));
+      if (callbacks.wantsBatch(s)) await callbacks.batchEnd(state.epoch, s, readLogs(model, step.metrics, state));
       await new Promise(setImmediate); // keep the event loop (timers, I/O, signals) alive between steps
       stillThere(s + 1);
     }

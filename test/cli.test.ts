@@ -12,7 +12,7 @@ const Cli = suite('mnist_cnn command line');
 Cli('--help prints the usage and every flag', () => {
   const r = run('--help');
   assert.is(r.status, 0);
-  for (const flag of ['--epochs', '--batch-size', '--train-limit', '--test-limit', '--data', '--backend', '--seed', '--json'])
+  for (const flag of ['--epochs', '--batch-size', '--train-limit', '--test-limit', '--data', '--backend', '--seed', '--validation-split', '--early-stopping', '--json'])
     assert.ok(r.stdout.includes(flag), flag);
 });
 
@@ -21,6 +21,7 @@ Cli('bad flags and unusable data are one line on stderr, exit status 2, no stack
     [['--epoch', '2'], /^mnist_cnn: Unknown option '--epoch' \(see --help\)$/],
     [['--epochs', 'x'], /^mnist_cnn: --epochs expects a non-negative integer, received 'x'$/],
     [['--backend', 'tpu'], /^mnist_cnn: --backend expects cpu or cuda, received 'tpu'$/],
+    [['--validation-split', '1.5'], /^mnist_cnn: --validation-split expects a fraction between 0 and 1, received '1.5'$/],
     [['--data', '/nonexistent-mnist'], /^mnist_cnn: ERR_KERNELNET_IDX: \/nonexistent-mnist\/train-images-idx3-ubyte: not found/],
   ];
   for (const [args, pattern] of cases) {
