@@ -370,3 +370,17 @@ export class CSVLogger extends KerasCallback {
     this.fd = -1;
   }
 }
+
+/**
+ * Keras's TerminateOnNaN: ends training after a batch whose loss is NaN or infinite, by setting
+ * model.stopTraining (fit returns normally). fit()'s own stopOnNonFiniteLoss, on by default, instead rejects
+ * fit() with a TrainingError naming the epoch and step; pass stopOnNonFiniteLoss: false to use this one.
+ */
+export class TerminateOnNaN extends KerasCallback {
+  onBatchEnd(batch: number, logs: Logs): void {
+    if (!Number.isFinite(logs.loss)) {
+      console.log(`Batch ${batch}: Invalid loss, terminating training`);
+      this.fitModel.stopTraining = true;
+    }
+  }
+}

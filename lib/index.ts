@@ -5,11 +5,13 @@ export type { FitArgs, EvaluateArgs, PredictArgs, History, Logs, Callback, FitPa
 export { Layer, Conv2D, MaxPooling2D, Dropout, Flatten, Dense } from './layers.js';
 export type { Activation, Conv2DArgs, MaxPooling2DArgs, DropoutArgs, DenseArgs, LayerArgs } from './layers.js';
 export { Adadelta } from './optimizers.js';
-export { CSVLogger, EarlyStopping, KerasCallback, LearningRateScheduler, ModelCheckpoint, ReduceLROnPlateau } from './callbacks.js';
+export {
+  CSVLogger, EarlyStopping, KerasCallback, LearningRateScheduler, ModelCheckpoint, ReduceLROnPlateau, TerminateOnNaN,
+} from './callbacks.js';
 export type { CSVLoggerArgs, EarlyStoppingArgs, ModelCheckpointArgs, ReduceLROnPlateauArgs } from './callbacks.js';
 export type { AdadeltaArgs, Optimizer } from './optimizers.js';
 export { Tensor, tensor, toCategorical, memory, backend, tidy, keep, dispose } from './tensor.js';
-export type { TensorLike } from './tensor.js';
+export type { NestedArray, TensorLike } from './tensor.js';
 export { parseIdx, loadMnist, defaultMnistDir, MAX_IDX_BYTES } from './mnist.js';
 export type { IdxArray, MnistSplit, LoadMnistOptions } from './mnist.js';
 export {

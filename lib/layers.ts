@@ -2,7 +2,7 @@
 // A layer holds no math: forward and backward call the addon, writing into buffers allocated once per
 // (model, batch size). Shapes here are per example (no batch axis), channels-last as Keras.
 import { native, type Device, type NativeActivation, type NativeTensor, type Padding } from './native.js';
-import { empty } from './tensor.js';
+import { Tensor, empty, handleOf } from './tensor.js';
 import { ValidationError, stateError } from './errors.js';
 import { NOT_USED, checkOptions, fail, intPair, numberIn, oneOf, positiveInt, shapeArg, type NotYet } from './validate.js';
 
@@ -114,6 +114,39 @@ export abstract class Layer {
   getConfig(): Record<string, unknown> {
     return { name: this.name };
   }
+
+  /** Copies of the layer's weights (kernel, then bias), as Keras's layer.get_weights(); [] for a layer without. */
+  getWeights(): Tensor[] {
+    return readParams(this.allocatedParams('getWeights'));
+  }
+
+  /** Sets the layer's weights (kernel, then bias), checking every tensor before writing any. */
+  setWeights(weights: Tensor[]): void {
+    writeParams(this.allocatedParams('setWeights'), weights);
+  }
+
+  private allocatedParams(op: string): Param[] {
+    if (this.specs.length && !this.params.length)
+      throw stateError(`${this.name || this.className}.${op}: the weights are made by the model's compile(); compile it first`);
+    return this.params;
+  }
+}
+
+/** Copies of parameters, each on its device. */
+export function readParams(params: Param[]): Tensor[] {
+  return params.map(p => new Tensor(new native.Tensor(p.shape, 'float32', p.value.read(), p.value.device)));
+}
+
+/** Writes new values into parameters, atomically: every tensor is checked and read before any is written. */
+export function writeParams(params: Param[], weights: unknown): void {
+  if (!Array.isArray(weights) || weights.length !== params.length) fail(`an array of ${params.length} tensors`, 'weights', weights);
+  const values = weights.map((w, i) => {
+    const h = handleOf(w, `weights[${i}]`);
+    if (h.dtype !== 'float32' || h.shape.join() !== params[i].shape.join())
+      throw new ValidationError(`Expected weights[${i}] to be a float32 tensor of shape [${params[i].shape}] but received ${h.dtype} [${h.shape}]`, 'ERR_KERNELNET_SHAPE');
+    return h.read();
+  });
+  values.forEach((v, i) => params[i].value.write(v));
 }
 
 /** The activation a layer's fused epilogue applies: softmax belongs to the model's head (fused with the loss). */

@@ -4,11 +4,11 @@
 // comes from counter-based streams keyed by the model's seed, so a run is reproducible from its seed.
 import { randomInt } from 'node:crypto';
 import { DeviceError, ValidationError, stateError } from './errors.js';
-import { Layer, type LayerBuffers, type Param, type StepContext } from './layers.js';
+import { Layer, readParams, writeParams, type LayerBuffers, type Param, type StepContext } from './layers.js';
 import { native, type Device, type NativeProgram, type NativeTensor } from './native.js';
 import { Adadelta, type Optimizer } from './optimizers.js';
 import { loadModelAs, loadWeights, save, saveWeights } from './serialization.js';
-import { Tensor, defaultDevice, empty, handleOf, parseDevice } from './tensor.js';
+import { Tensor, defaultDevice, empty, parseDevice } from './tensor.js';
 import {
   checkLabels, drain, drainAsync, evaluation, fit, prediction, type EvaluateArgs, type FitArgs, type History, type PredictArgs,
 } from './training.js';
@@ -238,22 +238,26 @@ export class Sequential {
   /** Copies of every parameter, in layer order (kernel then bias). */
   getWeights(): Tensor[] {
     this.alive('getWeights');
-    return this.requireParams('getWeights').map(p => new Tensor(new native.Tensor(p.shape, 'float32', p.value.read(), this.device)));
+    return readParams(this.requireParams('getWeights'));
   }
 
+  /** Sets every parameter, in getWeights()'s order; every tensor is checked before any is written. */
   setWeights(weights: Tensor[]): void {
     this.alive('setWeights');
-    const params = this.requireParams('setWeights');
-    if (!Array.isArray(weights) || weights.length !== params.length)
-      fail(`an array of ${params.length} tensors`, 'weights', weights);
-    // Atomic: every tensor is checked and read before any parameter is written.
-    const values = weights.map((w, i) => {
-      const h = handleOf(w, `weights[${i}]`);
-      if (h.dtype !== 'float32' || h.shape.join() !== params[i].shape.join())
-        throw new ValidationError(`Expected weights[${i}] to be a float32 tensor of shape [${params[i].shape}] but received ${h.dtype} [${h.shape}]`, 'ERR_KERNELNET_SHAPE');
-      return h.read();
-    });
-    values.forEach((v, i) => params[i].value.write(v));
+    writeParams(this.requireParams('setWeights'), weights);
+  }
+
+  /** A layer by name, or by index (tfjs's getLayer(name?, index?)). */
+  getLayer(name?: string, index?: number): Layer {
+    this.alive('getLayer');
+    if (name !== undefined) {
+      const layer = this.layers.find(l => l.name === name);
+      if (!layer) fail(`one of the layer names ${this.layers.map(l => `'${l.name}'`).join(', ')}`, 'name', name);
+      return layer;
+    }
+    if (index === undefined) throw new ValidationError(`${this.name}.getLayer: pass a layer name or an index`);
+    if (!Number.isInteger(index) || index < 0 || index >= this.layers.length) fail(`an index in [0, ${this.layers.length})`, 'index', index);
+    return this.layers[index];
   }
 
   /**

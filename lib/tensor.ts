@@ -43,10 +43,47 @@ export class Tensor {
   /** `using t = tensor(...)` disposes t at the end of the block. */
   [Symbol.dispose](): void { this.dispose(); }
 
+  /** The values as nested arrays of the tensor's shape (tfjs's arraySync); a number for a scalar. */
+  arraySync(): NestedArray {
+    const values = this[HANDLE].read(), shape = this.shape;
+    const build = (axis: number, offset: number): NestedArray => {
+      if (axis === shape.length) return values[offset];
+      const stride = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+      return Array.from({ length: shape[axis] }, (_, i) => build(axis + 1, offset + i * stride));
+    };
+    return build(0, 0);
+  }
+
+  /**
+   * The dtype, shape, device and values, the values cut to a few per axis for a large tensor:
+   * `Tensor float32 [2, 3] cpu [[1, 2, 3], [4, 5, 6]]`.
+   */
   toString(): string {
-    return this.isDisposed ? 'Tensor(disposed)' : `Tensor(${this.dtype}, [${this.shape.join(', ')}])`;
+    if (this.isDisposed) return 'Tensor(disposed)';
+    const head = `Tensor ${this.dtype} [${this.shape.join(', ')}] ${this.device}`;
+    const values = this[HANDLE].read(), shape = this.shape, edge = 3;
+    const show = (axis: number, offset: number): string => {
+      if (axis === shape.length) return this.dtype === 'int32' ? String(values[offset]) : String(+values[offset].toPrecision(6));
+      const n = shape[axis], stride = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+      const items = n <= 2 * edge ? Array.from({ length: n }, (_, i) => i) : [0, 1, 2, -1, n - 3, n - 2, n - 1];
+      return `[${items.map(i => (i < 0 ? '...' : show(axis + 1, offset + i * stride))).join(', ')}]`;
+    };
+    return `${head} ${show(0, 0)}`;
+  }
+
+  /** Prints toString() (tfjs's print). */
+  print(): void {
+    console.log(this.toString());
+  }
+
+  /** console.log(t) shows toString(). */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.toString();
   }
 }
+
+/** What arraySync returns: a number, or nested arrays of numbers. */
+export type NestedArray = number | NestedArray[];
 
 /**
  * A device name: 'cpu', or 'cuda' / 'cuda:0' for the GPU. Other ordinals are refused until kernelnet drives

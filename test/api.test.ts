@@ -1,6 +1,7 @@
 // The public API: layer and model validation messages, summary, tensors and memory, the native guards, the
 // backend choice, and the portable (non-AVX2) GEMM path.
 import { spawnSync } from 'node:child_process';
+import { inspect } from 'node:util';
 import { readFileSync, readdirSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
@@ -119,6 +120,22 @@ Tensors('tensor() checks its data against the shape; dispose frees memory', () =
   assert.ok(t.isDisposed);
   assert.throws(() => t.dataSync(), /the tensor was disposed/);
   assert.equal(owned(), before);
+});
+
+Tensors('arraySync gives nested arrays; toString, print and console.log show dtype, shape, device and a few values', () => {
+  const t = tensor([[1, 2.5, 3], [4, 5, 6]]);
+  assert.equal(t.arraySync(), [[1, 2.5, 3], [4, 5, 6]]);
+  const scalar = tensor(7);
+  assert.is(scalar.arraySync(), 7);
+  scalar.dispose();
+  assert.is(String(t), `Tensor float32 [2, 3] ${t.device} [[1, 2.5, 3], [4, 5, 6]]`);
+  assert.is(inspect(t), String(t));
+  const big = tensor(Int32Array.from({ length: 1000 }, (_, i) => i), [10, 100]);
+  assert.match(String(big), /^Tensor int32 \[10, 100\] \w+ \[\[0, 1, 2, \.\.\., 97, 98, 99\], \[100, 101, 102, \.\.\., 197, 198, 199\], \[200, 201, 202, \.\.\., 297, 298, 299\], \.\.\., \[700, /);
+  assert.ok(String(big).length < 400, 'a few values per axis');
+  t.dispose();
+  big.dispose();
+  assert.is(String(t), 'Tensor(disposed)');
 });
 
 Tensors('toCategorical one-hot encodes and rejects labels out of range', () => {

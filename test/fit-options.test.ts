@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  Adadelta, CSVLogger, EarlyStopping, LearningRateScheduler, ModelCheckpoint, ReduceLROnPlateau, Sequential,
-  ValidationError, dispose, loadModel, tensor, tidy, type Logs,
+  Adadelta, CSVLogger, EarlyStopping, LearningRateScheduler, ModelCheckpoint, ReduceLROnPlateau, Sequential, StateError,
+  TerminateOnNaN, ValidationError, dispose, loadModel, tensor, tidy, type Logs,
 } from '../lib/index.js';
 import { close, smallModel, syntheticData, throwsA } from './helpers.js';
 
@@ -221,6 +221,49 @@ Fit('CSVLogger writes an epoch column and the sorted log keys', async () => {
   assert.is(lines.length, 3);
   assert.is(Number(lines[2].split(',')[2]), h.history.loss[1]);
   dispose([x, y]);
+  m.dispose();
+});
+
+Fit('TerminateOnNaN (Keras: stop_training after a batch with a NaN or infinite loss, no error)', async () => {
+  const { x, y } = syntheticData(24);
+  const data = x.dataSync() as Float32Array;
+  data[0] = NaN; // the first example poisons batch 0
+  const poisoned = tensor(data, x.shape);
+  const m = compiled();
+  const log = console.log;
+  console.log = () => {};
+  try {
+    let batches = 0;
+    const h = await m.fit(poisoned, y, {
+      batchSize: 8, epochs: 3, verbose: 0, shuffle: false, stopOnNonFiniteLoss: false,
+      callbacks: [new TerminateOnNaN(), { onBatchEnd: () => { batches++; } }],
+    });
+    assert.is(batches, 1, 'stopped after the first batch');
+    assert.is(h.history.loss.length, 1);
+    assert.ok(Number.isNaN(h.history.loss[0]));
+  } finally {
+    console.log = log;
+  }
+  dispose([x, y, poisoned]);
+  m.dispose();
+});
+
+Fit('getLayer by name or index; a layer\'s getWeights/setWeights (Keras: kernel then bias; [] for a layer without)', () => {
+  const m = compiled();
+  assert.is(m.getLayer('conv2d').className, 'Conv2D');
+  assert.is(m.getLayer(undefined, 4).className, 'Dense');
+  throwsA(ValidationError, () => m.getLayer('conv'), /Expected one of the layer names 'conv2d', 'max_pooling2d', 'dropout', 'flatten', 'dense' for name but received 'conv'/, 'unknown name');
+  const dense = m.getLayer('dense');
+  const [kernel, bias] = dense.getWeights();
+  assert.equal(kernel.shape, [36, 3]);
+  assert.equal(bias.shape, [3]);
+  assert.equal(m.getLayer('flatten').getWeights(), []);
+  dense.setWeights([tensor(new Float32Array(108).fill(0.5), [36, 3]), tensor([1, 2, 3])]);
+  const all = m.getWeights();
+  assert.equal(Array.from(all[3].dataSync()), [1, 2, 3], 'the model sees the layer\'s new bias');
+  throwsA(ValidationError, () => dense.setWeights([kernel]), /Expected an array of 2 tensors for weights/, 'count');
+  throwsA(StateError, () => smallModel(1).getLayer('dense').getWeights(), /the weights are made by the model's compile\(\)/, 'before compile');
+  dispose([kernel, bias, all]);
   m.dispose();
 });
 
