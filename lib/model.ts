@@ -8,9 +8,9 @@ import { Layer, readParams, writeParams, type LayerBuffers, type Param, type Ste
 import { native, type Device, type NativeProgram, type NativeTensor } from './native.js';
 import { Adadelta, type Optimizer } from './optimizers.js';
 import { loadModelAs, loadWeights, save, saveWeights } from './serialization.js';
-import { Tensor, defaultDevice, empty, parseDevice } from './tensor.js';
+import { Tensor, defaultDevice, empty, handleOf, parseDevice } from './tensor.js';
 import {
-  checkLabels, drain, drainAsync, evaluation, fit, prediction, type EvaluateArgs, type FitArgs, type History, type PredictArgs,
+  checkLabels, drain, drainAsync, evaluation, fit, prediction, trainOnBatch, type EvaluateArgs, type FitArgs, type History, type PredictArgs,
 } from './training.js';
 import { NOT_USED, checkOptions, describe, fail, nonNegativeInt, oneOf } from './validate.js';
 
@@ -210,6 +210,16 @@ export class Sequential {
   /** Trains the model (Keras's fit): lib/training.ts runs the loop. Returns the History of every epoch's logs. */
   fit(x: Tensor, y: Tensor, args: FitArgs = {}): Promise<History> {
     return fit(this, x, y, args);
+  }
+
+  /** One training step on exactly this batch: its loss, or [loss, accuracy] with the accuracy metric (tfjs's trainOnBatch). */
+  trainOnBatch(x: Tensor, y: Tensor): Promise<number | number[]> {
+    return trainOnBatch(this, x, y);
+  }
+
+  /** Class probabilities for x as one batch (tfjs's predictOnBatch). */
+  predictOnBatch(x: Tensor): Tensor {
+    return this.predict(x, { batchSize: Math.max(1, handleOf(x, 'x').shape[0] ?? 1) });
   }
 
   /**

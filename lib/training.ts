@@ -377,6 +377,32 @@ async function trainEpoch(model: Sequential, run: FitRun, state: EpochState, cal
   return readLogs(model, step.metrics, state);
 }
 
+/**
+ * One training step on exactly this batch (Keras's train_on_batch, tfjs's trainOnBatch): returns its loss, or
+ * [loss, accuracy] when the model reports accuracy. The same step fit() takes, so a fit over one batch without
+ * shuffling trains identically.
+ */
+export async function trainOnBatch(model: Sequential, x: Tensor, y: Tensor): Promise<number | number[]> {
+  model.alive('trainOnBatch');
+  if (model.fitting) throw stateError(`${model.name}.trainOnBatch: the model is inside fit()`, 'ERR_KERNELNET_BUSY');
+  const { optimizer, metrics } = model.requireCompiled('trainOnBatch');
+  const X = handleOf(x, 'x'), Y = handleOf(y, 'y');
+  const n = model.checkData(X, Y, 'x', 'y');
+  const indices = model.identity(n), counter = empty([1], 'int32', model.device);
+  model.beginFit([n]);
+  try {
+    metrics.fill(0);
+    counter.write(Int32Array.of(0));
+    model.trainStep({ X, Y, indices, batchSize: n, counter, base: model.steps, optimizer, metrics }, 0, n);
+    const logs = readLogs(model, metrics);
+    return model.reportAccuracy ? [logs.loss, logs.accuracy] : logs.loss;
+  } finally {
+    indices.dispose();
+    counter.dispose();
+    model.endFit();
+  }
+}
+
 /** Loss and accuracy over (x, y): evaluate's work, one batch per step of the generator. */
 export function* evaluation(model: Sequential, x: Tensor, y: Tensor, args: EvaluateArgs): Generator<void, number[]> {
   model.alive('evaluate');

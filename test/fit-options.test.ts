@@ -267,4 +267,18 @@ Fit('getLayer by name or index; a layer\'s getWeights/setWeights (Keras: kernel 
   m.dispose();
 });
 
+Fit('trainOnBatch takes fit\'s step on exactly that batch; predictOnBatch predicts it as one batch', async () => {
+  const { x, y } = syntheticData(12);
+  const a = compiled(8), b = compiled(8);
+  const out = await a.trainOnBatch(x, y);
+  const h = await b.fit(x, y, { batchSize: 12, epochs: 1, verbose: 0, shuffle: false });
+  assert.equal(weightsOf(a), weightsOf(b), 'the same step');
+  assert.equal(out, [h.history.loss[0], h.history.accuracy[0]], '[loss, accuracy], as tfjs returns with a metric');
+  const p = a.predictOnBatch(x), q = a.predict(x, { batchSize: 12 });
+  assert.equal(Array.from(p.dataSync()), Array.from(q.dataSync()));
+  dispose([x, y, p, q]);
+  a.dispose();
+  b.dispose();
+});
+
 Fit.run();
