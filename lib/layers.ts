@@ -41,17 +41,18 @@ export interface StepContext {
 export interface LayerArgs {
   name?: string;
   inputShape?: number[];
+  /** false freezes the layer's weights (default true). */
+  trainable?: boolean;
 }
 
 // tfjs-layers' options of every layer (LayerArgs), and those of layers with a kernel and a bias: what kernelnet
 // does anyway is accepted, anything else is refused rather than ignored.
-const LAYER_OPTIONS = ['name', 'inputShape'] as const;
+const LAYER_OPTIONS = ['name', 'inputShape', 'trainable'] as const;
 const LAYER_NOT_YET: Record<string, NotYet> = {
   batchInputShape: { hint: 'pass inputShape, without the batch axis' },
   batchSize: { hint: 'pass inputShape; the batch size is fit()\'s' },
   dtype: { ok: NOT_USED.float32 },
   inputDType: { ok: NOT_USED.float32 },
-  trainable: { ok: NOT_USED.true },
   weights: { hint: 'call model.setWeights() after compile()' },
 };
 const KERNEL_NOT_YET: Record<string, NotYet> = {
@@ -76,10 +77,17 @@ export abstract class Layer {
   params: Param[] = [];
   /** @internal The model this layer was added to (a layer belongs to one model). */
   model: object | null = null;
+  /**
+   * Whether fit() updates this layer's weights (Keras's layer.trainable). A frozen layer's weights stay as they
+   * are; its gradients still flow to the layers before it. Read at every epoch's start.
+   */
+  trainable = true;
 
   constructor(args: LayerArgs | undefined, schema: ReturnType<typeof layerSchema>) {
     checkOptions(args, schema);
     this.name = args?.name ?? '';
+    this.trainable = args?.trainable ?? true;
+    if (typeof this.trainable !== 'boolean') fail('a boolean', 'trainable', this.trainable);
     if (this.name !== '' && (typeof this.name !== 'string')) fail('a string', 'name', this.name);
     if (args?.inputShape !== undefined) this.inputShapeArg = shapeArg(args.inputShape, 'inputShape');
   }
@@ -112,7 +120,7 @@ export abstract class Layer {
     ctx: StepContext): NativeTensor | null;
 
   getConfig(): Record<string, unknown> {
-    return { name: this.name };
+    return { name: this.name, trainable: this.trainable };
   }
 
   /** Copies of the layer's weights (kernel, then bias), as Keras's layer.get_weights(); [] for a layer without. */

@@ -201,7 +201,9 @@ export class Sequential {
       lines.push(i === this.layers.length - 1 ? '='.repeat(65) : '_'.repeat(65));
     });
     const total = this.countParams().toLocaleString('en-US');
-    lines.push(`Total params: ${total}`, `Trainable params: ${total}`, 'Non-trainable params: 0', '_'.repeat(65));
+    const trainable = this.layers.reduce((n, l) => n + (l.trainable ? l.countParams() : 0), 0);
+    const fmt = (n: number) => n.toLocaleString('en-US');
+    lines.push(`Total params: ${total}`, `Trainable params: ${fmt(trainable)}`, `Non-trainable params: ${fmt(this.countParams() - trainable)}`, '_'.repeat(65));
     const text = lines.join('\n');
     printFn(text);
     return text;
@@ -308,6 +310,11 @@ export class Sequential {
   endFit(): void {
     this.fitting = false;
     this.pinned.clear();
+  }
+
+  /** @internal Tells the optimizer which parameters train: those of layers that are trainable now. */
+  applyTrainable(): void {
+    this.optimizer?.train(this.layers.flatMap(l => l.params.map(() => l.trainable)));
   }
 
   /** @internal The key of the shuffle's random stream. */

@@ -32,6 +32,8 @@ export class Adadelta {
   /** The model whose variables this optimizer updates (one, as in Keras), once compiled. */
   private owner: object | null = null;
   private state: { params: NativeTensor[]; grads: NativeTensor[]; accums: NativeTensor[]; deltas: NativeTensor[] } | null = null;
+  /** Which parameters step() updates (all unless frozen layers say otherwise); see train(). */
+  private active: boolean[] | null = null;
 
   constructor(args: AdadeltaArgs = {}) {
     checkOptions(args, ADADELTA_SCHEMA);
@@ -79,11 +81,18 @@ export class Adadelta {
     };
   }
 
-  /** @internal One update of every parameter from its gradient. */
+  /** @internal The parameters step() updates from now on, by index (frozen layers' are left out). */
+  train(active: boolean[]): void {
+    this.active = active.every(a => a) ? null : active;
+  }
+
+  /** @internal One update of every trained parameter from its gradient. */
   step(): void {
     const s = this.state;
     if (!s) throw stateError('Adadelta: step() before attach(); compile the model first');
-    native.adadelta(s.params, s.grads, s.accums, s.deltas, this.learningRate, this.rho, this.epsilon);
+    const on = this.active, pick = <T>(xs: T[]) => (on ? xs.filter((_, i) => on[i]) : xs);
+    if (on && !on.some(a => a)) return; // every layer frozen
+    native.adadelta(pick(s.params), pick(s.grads), pick(s.accums), pick(s.deltas), this.learningRate, this.rho, this.epsilon);
   }
 
   /** @internal The accumulators, in parameter order (for checkpoints and tests). */

@@ -310,6 +310,7 @@ export async function fit(model: Sequential, x: Tensor, y: Tensor, args: FitArgs
     await callbacks.call('onTrainBegin', {});
     for (let epoch = initialEpoch; epoch < epochs && !model.stopTraining; ++epoch) {
       Object.assign(state, { epoch, firstStep: model.steps, nonFiniteStep: 0 });
+      model.applyTrainable(); // layer.trainable, read at each epoch's start (the step is recorded per epoch)
       if (shuffle) native.permutation(indices, model.shuffleKey(), model.epochsRun);
       model.epochsRun++;
       await callbacks.call('onEpochBegin', epoch, {});
@@ -393,6 +394,7 @@ export async function trainOnBatch(model: Sequential, x: Tensor, y: Tensor): Pro
   try {
     metrics.fill(0);
     counter.write(Int32Array.of(0));
+    model.applyTrainable();
     model.trainStep({ X, Y, indices, batchSize: n, counter, base: model.steps, optimizer, metrics }, 0, n);
     const logs = readLogs(model, metrics);
     return model.reportAccuracy ? [logs.loss, logs.accuracy] : logs.loss;

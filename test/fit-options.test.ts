@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  Adadelta, CSVLogger, EarlyStopping, LearningRateScheduler, ModelCheckpoint, ReduceLROnPlateau, Sequential, StateError,
+  Adadelta, CSVLogger, Dense, EarlyStopping, LearningRateScheduler, ModelCheckpoint, ReduceLROnPlateau, Sequential, StateError,
   TerminateOnNaN, ValidationError, dispose, loadModel, tensor, tidy, type Logs,
 } from '../lib/index.js';
 import { close, smallModel, syntheticData, throwsA } from './helpers.js';
@@ -279,6 +279,26 @@ Fit('trainOnBatch takes fit\'s step on exactly that batch; predictOnBatch predic
   dispose([x, y, p, q]);
   a.dispose();
   b.dispose();
+});
+
+Fit('layer.trainable = false freezes its weights (Keras: not updated; summary counts them as non-trainable)', async () => {
+  const { x, y } = syntheticData(24);
+  const m = compiled(9);
+  const conv = m.getLayer('conv2d'), dense = m.getLayer('dense');
+  conv.trainable = false;
+  const text = m.summary(() => {});
+  assert.match(text, /Total params: 151\nTrainable params: 111\nNon-trainable params: 40/);
+  const before = tidy(() => [conv, dense].map(l => l.getWeights().map(w => Array.from(w.dataSync()))));
+  await m.fit(x, y, { batchSize: 8, epochs: 2, verbose: 0 });
+  const after = tidy(() => [conv, dense].map(l => l.getWeights().map(w => Array.from(w.dataSync()))));
+  assert.equal(after[0], before[0], 'the frozen layer did not move');
+  assert.not.equal(after[1], before[1], 'the others trained');
+  conv.trainable = true; // read at the next epoch's start
+  await m.fit(x, y, { batchSize: 8, epochs: 1, verbose: 0 });
+  assert.not.equal(tidy(() => conv.getWeights().map(w => Array.from(w.dataSync()))), before[0]);
+  throwsA(ValidationError, () => new Dense({ units: 2, trainable: 'no' } as never), /Expected a boolean for trainable/, 'trainable type');
+  dispose([x, y]);
+  m.dispose();
 });
 
 Fit.run();
