@@ -316,7 +316,7 @@ export async function fit(model: Sequential, x: Tensor, y: Tensor, args: FitArgs
       await callbacks.call('onEpochBegin', epoch, {});
       const logs = await trainEpoch(model, run, state, callbacks, stillThere);
       if (validateAt(epoch)) {
-        const [vl, va] = await evaluateAsync(model, validation![0], validation![1], { batchSize: validationBatchSize }); // yields between batches
+        const [vl, va] = await model.evaluateAsync(validation![0], validation![1], { batchSize: validationBatchSize }); // yields between batches
         stillThere(run.steps);
         logs.val_loss = vl;
         if (model.reportAccuracy) logs.val_accuracy = va;
@@ -488,7 +488,6 @@ export async function drainAsync<T>(run: Generator<void, T>): Promise<T> {
   }
 }
 
-export const evaluateAsync = (model: Sequential, x: Tensor, y: Tensor, args: EvaluateArgs) => drainAsync(evaluation(model, x, y, args));
 
 /** Categorical cross-entropy's labels, already checked (a Tensor's contents cannot change through the public API). */
 const checkedLabels = new WeakSet<NativeTensor>();
