@@ -72,22 +72,26 @@ void Conv2dForward(const Napi::CallbackInfo& info) {
          y = y->f32()](Backend& be) { return be.conv2d_forward(s, x, w, ep, y); });
 }
 
-// conv2dBackward(x, w, y, dy, dx | null, dw, db, strideH, strideW, padding, activation)
+// conv2dBackward(x, w, y, dy, dx | null, dw | null, db | null, strideH, strideW, padding, activation): each
+// gradient asked for by passing its tensor (a frozen layer passes null for dw and db, the first layer for
+// dx).
 void Conv2dBackward(const Napi::CallbackInfo& info) {
   Args a(info, "conv2dBackward");
   TensorHandle *x = a.tensor(0, "x"), *w = a.tensor(1, "w"), *y = a.tensor(2, "y"), *dy = a.tensor(3, "dy");
-  TensorHandle *dx = a.optional_tensor(4, "dx"), *dw = a.tensor(5, "dw"), *db = a.tensor(6, "db");
+  TensorHandle *dx = a.optional_tensor(4, "dx"), *dw = a.optional_tensor(5, "dw"),
+               *db = a.optional_tensor(6, "db");
   const int sh = a.integer(7, "strideH", 1, 1 << 16), sw = a.integer(8, "strideW", 1, 1 << 16);
   const bool same = a.choice(9, "padding", {"valid", "same"}) == "same";
   const Act act = a.activation(10);
   const Conv2dShape s = conv_shape(a, x, w, y, sh, sw, same);
   a.expect(dy, "dy", DType::kFloat32, {s.n, s.oh, s.ow, s.f}, "[N,OH,OW,F]");
   if (dx) a.expect(dx, "dx", DType::kFloat32, {s.n, s.h, s.w, s.c}, "[N,H,W,C]");
-  a.expect(dw, "dw", DType::kFloat32, {s.kh, s.kw, s.c, s.f}, "[KH,KW,C,F]");
-  a.expect(db, "db", DType::kFloat32, {s.f}, "[F]");
+  if (dw) a.expect(dw, "dw", DType::kFloat32, {s.kh, s.kw, s.c, s.f}, "[KH,KW,C,F]");
+  if (db) a.expect(db, "db", DType::kFloat32, {s.f}, "[F]");
   a.distinct({dx, dw, db, x, w, y, dy});
+  if (!dx && !dw && !db) return;  // nothing asked for
   a.run([s, x = x->f32(), w = w->f32(), y = y->f32(), dy = dy->f32(), dx = dx ? dx->f32() : nullptr,
-         dw = dw->f32(), db = db->f32(),
+         dw = dw ? dw->f32() : nullptr, db = db ? db->f32() : nullptr,
          act](Backend& be) { return be.conv2d_backward(s, x, w, y, dy, dx, dw, db, act); });
 }
 
@@ -159,22 +163,24 @@ void DenseForward(const Napi::CallbackInfo& info) {
          y = y->f32()](Backend& be) { return be.dense_forward(n, in, out, x, w, ep, y); });
 }
 
-// denseBackward(x, w, y, dy, dx | null, dw, db, activation)
+// denseBackward(x, w, y, dy, dx | null, dw | null, db | null, activation): nulls as conv2dBackward's.
 void DenseBackward(const Napi::CallbackInfo& info) {
   Args a(info, "denseBackward");
   TensorHandle *x = a.tensor(0, "x"), *w = a.tensor(1, "w"), *y = a.tensor(2, "y"), *dy = a.tensor(3, "dy");
-  TensorHandle *dx = a.optional_tensor(4, "dx"), *dw = a.tensor(5, "dw"), *db = a.tensor(6, "db");
+  TensorHandle *dx = a.optional_tensor(4, "dx"), *dw = a.optional_tensor(5, "dw"),
+               *db = a.optional_tensor(6, "db");
   const Act act = a.activation(7);
   int n, in, out;
   dense_dims(a, x, w, &n, &in, &out);
   a.expect(y, "y", DType::kFloat32, {n, out}, "[N,O]");
   a.expect(dy, "dy", DType::kFloat32, {n, out}, "[N,O]");
   if (dx) a.expect(dx, "dx", DType::kFloat32, {n, in}, "[N,I]");
-  a.expect(dw, "dw", DType::kFloat32, {in, out}, "[I,O]");
-  a.expect(db, "db", DType::kFloat32, {out}, "[O]");
+  if (dw) a.expect(dw, "dw", DType::kFloat32, {in, out}, "[I,O]");
+  if (db) a.expect(db, "db", DType::kFloat32, {out}, "[O]");
   a.distinct({dx, dw, db, x, w, y, dy});
+  if (!dx && !dw && !db) return;  // nothing asked for
   a.run([n, in, out, x = x->f32(), w = w->f32(), y = y->f32(), dy = dy->f32(), dx = dx ? dx->f32() : nullptr,
-         dw = dw->f32(), db = db->f32(),
+         dw = dw ? dw->f32() : nullptr, db = db ? db->f32() : nullptr,
          act](Backend& be) { return be.dense_backward(n, in, out, x, w, y, dy, dx, dw, db, act); });
 }
 

@@ -107,7 +107,8 @@ class Backend {
   // y = act(conv(x, w) + b): the epilogue (epilogue.h) adds the bias, when there is one, and applies its act.
   virtual Status conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const Epilogue& ep,
                                 float* y) = 0;
-  // dy is the gradient with respect to y (the output of act). dx may be null (first layer).
+  // dy is the gradient with respect to y (the output of act). Each of dx, dw, db may be null: that gradient
+  // is not computed (dx: the first layer; dw and db: a frozen layer).
   virtual Status conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* y,
                                  const float* dy, float* dx, float* dw, float* db, Act act) = 0;
 
@@ -119,6 +120,7 @@ class Backend {
   // y[n, o] = act(x[n, i] w[i, o] + b[o]), the same epilogue.
   virtual Status dense_forward(int n, int in, int out, const float* x, const float* w, const Epilogue& ep,
                                float* y) = 0;
+  // dx, dw, db may each be null, as conv2d_backward's.
   virtual Status dense_backward(int n, int in, int out, const float* x, const float* w, const float* y,
                                 const float* dy, float* dx, float* dw, float* db, Act act) = 0;
 

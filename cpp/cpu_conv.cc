@@ -110,15 +110,19 @@ Status CpuBackend::conv2d_backward(const Conv2dShape& s, const float* x, const f
 
   parallel_for(s.n, [&](std::size_t i0, std::size_t i1, int t) {
     ConvScratch& sc = scratch();
-    grow(sc.col, rows * cols);
-    grow(sc.dw, wsize);
-    grow(sc.db, s.f);
+    if (dw) {
+      grow(sc.col, rows * cols);
+      grow(sc.dw, wsize);
+      std::fill_n(sc.dw.data(), wsize, 0.0f);
+      dw_parts[t] = sc.dw.data();
+    }
+    if (db) {
+      grow(sc.db, s.f);
+      std::fill_n(sc.db.data(), s.f, 0.0f);
+      db_parts[t] = sc.db.data();
+    }
     if (dx) grow(sc.dcol, rows * cols);
     if (act != Act::kLinear) grow(sc.dz, out_size);
-    std::fill_n(sc.dw.data(), wsize, 0.0f);
-    std::fill_n(sc.db.data(), s.f, 0.0f);
-    dw_parts[t] = sc.dw.data();
-    db_parts[t] = sc.db.data();
     for (std::size_t i = i0; i < i1; ++i) {
       const float* dyi = dy + i * out_size;
       const float* dz = dyi;
@@ -126,9 +130,11 @@ Status CpuBackend::conv2d_backward(const Conv2dShape& s, const float* x, const f
         act_mask(act, y + i * out_size, dyi, sc.dz.data(), out_size);
         dz = sc.dz.data();
       }
-      add_column_sums(dz, rows, s.f, sc.db.data());
-      im2col(s, x + i * in_size, sc.col.data());
-      sgemm(true, false, cols, s.f, rows, sc.col.data(), cols, dz, s.f, sc.dw.data(), s.f, true);
+      if (db) add_column_sums(dz, rows, s.f, sc.db.data());
+      if (dw) {
+        im2col(s, x + i * in_size, sc.col.data());
+        sgemm(true, false, cols, s.f, rows, sc.col.data(), cols, dz, s.f, sc.dw.data(), s.f, true);
+      }
       if (dx) {
         sgemm(false, true, rows, cols, s.f, dz, s.f, w, s.f, sc.dcol.data(), cols, false);
         float* dxi = dx + i * in_size;
@@ -139,20 +145,22 @@ Status CpuBackend::conv2d_backward(const Conv2dShape& s, const float* x, const f
   });
 
   // Reduce the per-thread partial sums (threads that got no image left their slot null).
-  parallel_chunks(wsize, kGrain, [&](std::size_t e0, std::size_t e1) {
-    for (std::size_t e = e0; e < e1; ++e) {
+  if (dw)
+    parallel_chunks(wsize, kGrain, [&](std::size_t e0, std::size_t e1) {
+      for (std::size_t e = e0; e < e1; ++e) {
+        float sum = 0.0f;
+        for (int t = 0; t < threads; ++t)
+          if (dw_parts[t]) sum += dw_parts[t][e];
+        dw[e] = sum;
+      }
+    });
+  if (db)
+    for (int j = 0; j < s.f; ++j) {
       float sum = 0.0f;
       for (int t = 0; t < threads; ++t)
-        if (dw_parts[t]) sum += dw_parts[t][e];
-      dw[e] = sum;
+        if (db_parts[t]) sum += db_parts[t][j];
+      db[j] = sum;
     }
-  });
-  for (int j = 0; j < s.f; ++j) {
-    float sum = 0.0f;
-    for (int t = 0; t < threads; ++t)
-      if (db_parts[t]) sum += db_parts[t][j];
-    db[j] = sum;
-  }
   return Status::Ok();
 }
 

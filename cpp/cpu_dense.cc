@@ -27,9 +27,11 @@ Status CpuBackend::dense_backward(int n, int in, int out, const float* x, const 
     act_mask(act, y, dy, dz_buf.data(), count);
     dz = dz_buf.data();
   }
-  for (int j = 0; j < out; ++j) db[j] = 0.0f;
-  add_column_sums(dz, n, out, db);
-  sgemm_parallel(true, false, in, out, n, x, in, dz, out, dw, out, false);
+  if (db) {
+    for (int j = 0; j < out; ++j) db[j] = 0.0f;
+    add_column_sums(dz, n, out, db);
+  }
+  if (dw) sgemm_parallel(true, false, in, out, n, x, in, dz, out, dw, out, false);
   if (dx) sgemm_parallel(false, true, n, in, out, dz, out, w, out, dx, in, false);
   return Status::Ok();
 }

@@ -86,16 +86,18 @@ Status CudaBackend::conv2d_backward(const Conv2dShape& s, const float* x, const 
     return Status{"ERR_KERNELNET_SHAPE", "conv2d_backward: more than 2^31 output positions"};
   const float* dz;
   KN_TRY(act_mask(act, rows * s.f, y, dy, &dz));
-  KN_TRY(column_sums(dz, rows, s.f, db));
-  void* col;
-  KN_TRY(scratch(kCol, sizeof(float) * std::max<long long>(rows * cols, 1), &col));
-  if (rows * cols) {
-    launch(im2col_kernel, CEIL_DIV(rows * cols, 256), 256, 0, stream(), dims(s), x, static_cast<float*>(col),
-           rows * cols);
-    KN_LAUNCHED(stream(), "im2col_kernel");
+  if (db) KN_TRY(column_sums(dz, rows, s.f, db));
+  if (dw) {
+    void* col;
+    KN_TRY(scratch(kCol, sizeof(float) * std::max<long long>(rows * cols, 1), &col));
+    if (rows * cols) {
+      launch(im2col_kernel, CEIL_DIV(rows * cols, 256), 256, 0, stream(), dims(s), x,
+             static_cast<float*>(col), rows * cols);
+      KN_LAUNCHED(stream(), "im2col_kernel");
+    }
+    KN_TRY(gemm(true, false, cols, s.f, rows, static_cast<float*>(col), cols, dz, s.f, dw, s.f, Epilogue{},
+                false));
   }
-  KN_TRY(gemm(true, false, cols, s.f, rows, static_cast<float*>(col), cols, dz, s.f, dw, s.f, Epilogue{},
-              false));
   if (!dx) return Status::Ok();
   void* dcol;
   KN_TRY(scratch(kDcol, sizeof(float) * std::max<long long>(rows * cols, 1), &dcol));

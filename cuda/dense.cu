@@ -19,8 +19,8 @@ Status CudaBackend::dense_backward(int n, int in, int out, const float* x, const
   std::lock_guard<std::mutex> lock(mutex_);
   const float* dz;
   KN_TRY(act_mask(act, (std::size_t)n * out, y, dy, &dz));
-  KN_TRY(column_sums(dz, n, out, db));
-  KN_TRY(gemm(true, false, in, out, n, x, in, dz, out, dw, out, Epilogue{}, false));
+  if (db) KN_TRY(column_sums(dz, n, out, db));
+  if (dw) KN_TRY(gemm(true, false, in, out, n, x, in, dz, out, dw, out, Epilogue{}, false));
   if (dx) KN_TRY(gemm(false, true, n, in, out, dz, out, w, out, dx, in, Epilogue{}, false));
   return Status::Ok();
 }

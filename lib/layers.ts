@@ -36,6 +36,10 @@ export interface StepContext {
   offset: number;
   /** The step counter (an int32 tensor [1] advanced on the device after each step), or null for 0. */
   counter: NativeTensor | null;
+  /** Backward: whether the gradient must flow on to the layer before (false for the first layer that trains). */
+  inputGrad?: boolean;
+  /** Backward: whether this layer's weights train (false for a frozen layer: no weight gradients are made). */
+  weightGrads?: boolean;
 }
 
 export interface LayerArgs {
@@ -224,11 +228,12 @@ export class Conv2D extends Layer {
     return buf.y!;
   }
 
-  backward(x: NativeTensor, y: NativeTensor, dy: NativeTensor, buf: LayerBuffers): NativeTensor | null {
-    const k = param(this, 'kernel'), b = param(this, 'bias');
-    native.conv2dBackward(x, k.value, y, dy, buf.dx, k.grad, b.grad, this.strides[0], this.strides[1], this.padding,
-      epilogueActivation(this.activation));
-    return buf.dx;
+  backward(x: NativeTensor, y: NativeTensor, dy: NativeTensor, buf: LayerBuffers, ctx: StepContext): NativeTensor | null {
+    const k = param(this, 'kernel'), b = param(this, 'bias'), dx = ctx.inputGrad === false ? null : buf.dx;
+    const grads = ctx.weightGrads !== false;
+    native.conv2dBackward(x, k.value, y, dy, dx, grads ? k.grad : null, grads ? b.grad : null, this.strides[0], this.strides[1],
+      this.padding, epilogueActivation(this.activation));
+    return dx;
   }
 
   override getConfig() {
@@ -405,10 +410,11 @@ export class Dense extends Layer {
     return buf.y!;
   }
 
-  backward(x: NativeTensor, y: NativeTensor, dy: NativeTensor, buf: LayerBuffers): NativeTensor | null {
-    const k = param(this, 'kernel'), b = param(this, 'bias');
-    native.denseBackward(x, k.value, y, dy, buf.dx, k.grad, b.grad, epilogueActivation(this.activation));
-    return buf.dx;
+  backward(x: NativeTensor, y: NativeTensor, dy: NativeTensor, buf: LayerBuffers, ctx: StepContext): NativeTensor | null {
+    const k = param(this, 'kernel'), b = param(this, 'bias'), dx = ctx.inputGrad === false ? null : buf.dx;
+    const grads = ctx.weightGrads !== false;
+    native.denseBackward(x, k.value, y, dy, dx, grads ? k.grad : null, grads ? b.grad : null, epilogueActivation(this.activation));
+    return dx;
   }
 
   override getConfig() {

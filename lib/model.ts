@@ -312,10 +312,18 @@ export class Sequential {
     this.pinned.clear();
   }
 
-  /** @internal Tells the optimizer which parameters train: those of layers that are trainable now. */
+  /**
+   * @internal Which layers train from now on (layer.trainable, read here: at each epoch's start and each
+   * trainOnBatch): the optimizer updates their parameters only, and the backward pass makes weight gradients
+   * for them only and stops at the first of them (the layers before it have nothing to learn).
+   */
   applyTrainable(): void {
-    this.optimizer?.train(this.layers.flatMap(l => l.params.map(() => l.trainable)));
+    this.training = this.layers.map(l => l.trainable);
+    this.optimizer?.train(this.layers.flatMap((l, i) => l.params.map(() => this.training[i])));
   }
+
+  /** @internal Each layer's trainable flag as applyTrainable() last read it. */
+  private training: boolean[] = [];
 
   /** @internal The key of the shuffle's random stream. */
   shuffleKey(): number {
@@ -509,9 +517,13 @@ export class Sequential {
     const inputs: NativeTensor[] = [], outputs: NativeTensor[] = [];
     const logits = this.forward(ws, step, inputs, outputs);
     native.softmaxCrossEntropy(logits, ws.y, ws.dlogits, metrics, base, counter);
+    // Backward down to the first layer with weights that train; before it there is nothing to learn.
+    const trains = (i: number) => (this.training[i] ?? true) && this.layers[i].params.length > 0;
+    const first = this.layers.findIndex((_, i) => trains(i));
     let grad: NativeTensor | null = ws.dlogits;
-    for (let i = this.layers.length - 1; i >= 0 && grad; --i)
-      grad = this.layers[i].backward(inputs[i], outputs[i], grad, ws.layers[i], this.context(i, true, step));
+    for (let i = this.layers.length - 1; first >= 0 && i >= first && grad; --i)
+      grad = this.layers[i].backward(inputs[i], outputs[i], grad, ws.layers[i],
+        { ...this.context(i, true, step), inputGrad: i > first, weightGrads: trains(i) });
     optimizer.step();
     native.advance(counter);
   }

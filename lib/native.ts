@@ -65,16 +65,19 @@ export interface Native {
   /** y = activation(conv(x, w) + b), the bias and activation fused into the GEMM's epilogue; b may be null. */
   conv2dForward(x: NativeTensor, w: NativeTensor, b: NativeTensor | null, y: NativeTensor, strideH: number,
     strideW: number, padding: Padding, activation: NativeActivation): void;
-  /** dy is the gradient of y, the activation's output (its derivative is taken from y). */
+  /**
+   * dy is the gradient of y, the activation's output (its derivative is taken from y). A gradient passed as null
+   * is not computed: dx for the first layer, dw and db for a frozen layer.
+   */
   conv2dBackward(x: NativeTensor, w: NativeTensor, y: NativeTensor, dy: NativeTensor, dx: NativeTensor | null,
-    dw: NativeTensor, db: NativeTensor, strideH: number, strideW: number, padding: Padding, activation: NativeActivation): void;
+    dw: NativeTensor | null, db: NativeTensor | null, strideH: number, strideW: number, padding: Padding, activation: NativeActivation): void;
   maxPool2dForward(x: NativeTensor, y: NativeTensor, argmax: NativeTensor, poolH: number, poolW: number,
     strideH: number, strideW: number): void;
   maxPool2dBackward(dy: NativeTensor, argmax: NativeTensor, dx: NativeTensor, poolH: number, poolW: number,
     strideH: number, strideW: number): void;
   denseForward(x: NativeTensor, w: NativeTensor, b: NativeTensor | null, y: NativeTensor, activation: NativeActivation): void;
   denseBackward(x: NativeTensor, w: NativeTensor, y: NativeTensor, dy: NativeTensor, dx: NativeTensor | null,
-    dw: NativeTensor, db: NativeTensor, activation: NativeActivation): void;
+    dw: NativeTensor | null, db: NativeTensor | null, activation: NativeActivation): void;
   /**
    * Inverted dropout with the Philox stream (seed, offset + counter[0]). `counter` is the step counter: an
    * int32 tensor [1] on the same device that ops read on the device, so a step's calls stay the same from one

@@ -60,6 +60,11 @@ if (!cuda.available) {
         same(dx, `dx of ${label}`, gtol);
         same(dw, `dw of ${label}`, gtol);
         same(db, `db of ${label}`, gtol);
+        // A frozen layer: dx alone, the same as with weight gradients.
+        const dx2 = outs(x[0].shape);
+        for (const d of [0, 1]) native.conv2dBackward(x[d], w[d], y[d], dy[d], dx2[d], null, null, s.sh, s.sw, pad, relu ? 'relu' : 'linear');
+        same(dx2, `dx alone of ${label}`, gtol);
+        exact(dx2[1].read(), dx[1].read(), `dx alone equals dx of ${label} on CUDA`);
       }
   });
 

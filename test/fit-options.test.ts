@@ -289,7 +289,9 @@ Fit('layer.trainable = false freezes its weights (Keras: not updated; summary co
   const text = m.summary(() => {});
   assert.match(text, /Total params: 151\nTrainable params: 111\nNon-trainable params: 40/);
   const before = tidy(() => [conv, dense].map(l => l.getWeights().map(w => Array.from(w.dataSync()))));
+  for (const p of conv.params) p.grad.fill(7); // a frozen layer's weight gradients are not even computed
   await m.fit(x, y, { batchSize: 8, epochs: 2, verbose: 0 });
+  assert.ok(conv.params.every(p => p.grad.read().every(v => v === 7)), 'no weight gradients for the frozen layer');
   const after = tidy(() => [conv, dense].map(l => l.getWeights().map(w => Array.from(w.dataSync()))));
   assert.equal(after[0], before[0], 'the frozen layer did not move');
   assert.not.equal(after[1], before[1], 'the others trained');

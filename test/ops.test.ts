@@ -37,7 +37,9 @@ for (const [kind, gen] of [['int', intArray], ['float', randomArray]] as const) 
 
   Conv(`backward matches the reference (${kind} data)`, () => {
     const r = rng(2);
-    for (const s of CONV_CASES) for (const relu of [false, true]) for (const withDx of [true, false]) {
+    // Each gradient is computed only when its tensor is passed: dx null for the first layer, dw and db null for a
+    // frozen layer (whose untouched outputs keep their NaN fill).
+    for (const s of CONV_CASES) for (const relu of [false, true]) for (const [withDx, withDw] of [[true, true], [false, true], [true, false]]) {
       const { oh, ow } = convOut(s);
       const x = gen(s.n * s.h * s.w * s.c, r), w = gen(s.kh * s.kw * s.c * s.f, r), b = gen(s.f, r);
       const dyData = gen(s.n * oh * ow * s.f, r);
@@ -45,13 +47,20 @@ for (const [kind, gen] of [['int', intArray], ['float', randomArray]] as const) 
       native.conv2dForward(X, W, T([s.f], b), Y, s.sh, s.sw, s.same ? 'same' : 'valid', relu ? 'relu' : 'linear');
       const y = Y.read();
       const dx = withDx ? out([s.n, s.h, s.w, s.c]) : null, dw = out([s.kh, s.kw, s.c, s.f]), db = out([s.f]);
-      native.conv2dBackward(X, W, Y, T([s.n, oh, ow, s.f], dyData), dx, dw, db, s.sh, s.sw, s.same ? 'same' : 'valid', relu ? 'relu' : 'linear');
+      dw.fill(NaN);
+      db.fill(NaN);
+      native.conv2dBackward(X, W, Y, T([s.n, oh, ow, s.f], dyData), dx, withDw ? dw : null, withDw ? db : null, s.sh, s.sw,
+        s.same ? 'same' : 'valid', relu ? 'relu' : 'linear');
       const ref = convBackwardRef(s, x, w, y, dyData, relu);
       const cmp = kind === 'int' ? (a: ArrayLike<number>, e: ArrayLike<number>, what: string) => exact(a, e, what)
         : (a: ArrayLike<number>, e: ArrayLike<number>, what: string) => close(a, e, GEMM_TOL.atol * 10, GEMM_TOL.rtol, what);
       if (dx) cmp(dx.read(), ref.dx, `dx of ${label(s)}`);
-      cmp(dw.read(), ref.dw, `dw of ${label(s)}`);
-      cmp(db.read(), ref.db, `db of ${label(s)}`);
+      if (withDw) {
+        cmp(dw.read(), ref.dw, `dw of ${label(s)}`);
+        cmp(db.read(), ref.db, `db of ${label(s)}`);
+      } else {
+        assert.ok([...dw.read(), ...db.read()].every(Number.isNaN), `dw and db untouched when not asked for (${label(s)})`);
+      }
     }
   });
 }
@@ -99,6 +108,12 @@ for (const [kind, gen] of [['int', intArray], ['float', randomArray]] as const) 
       cmp(dx.read(), ref.dx, `dx of ${what}`);
       cmp(dw.read(), ref.dw, `dw of ${what}`, 10);
       cmp(db.read(), ref.db, `db of ${what}`, 10);
+      // A frozen layer's backward: dx alone, the same values, dw and db not written.
+      const dx2 = out([n, i]), dw2 = out([i, o]);
+      dw2.fill(NaN);
+      native.denseBackward(X, W, Y, T([n, o], dyData), dx2, null, null, relu ? 'relu' : 'linear');
+      exact(dx2.read(), dx.read(), `dx without weight gradients, ${what}`);
+      assert.ok(dw2.read().every(Number.isNaN), 'dw untouched');
     }
   });
 }
