@@ -222,7 +222,8 @@ void Advance(const Napi::CallbackInfo& info) {
   a.run([c = c->i32()](Backend& be) { return be.advance(c); });
 }
 
-// softmaxCrossEntropy(logits, labels, dlogits | null, metrics, step, counter?)
+// softmaxCrossEntropy(logits, labels, dlogits | null, metrics, step, counter?, weights?): weights [N] weigh
+// the rows (Keras's sample_weight).
 void SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
   Args a(info, "softmaxCrossEntropy");
   TensorHandle *z = a.tensor(0, "logits"), *y = a.tensor(1, "labels"), *dz = a.optional_tensor(2, "dlogits");
@@ -233,14 +234,17 @@ void SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
     a.fail("ERR_KERNELNET_SHAPE", "expected logits to have at least one class but received " + z->describe());
   a.expect(y, "labels", DType::kFloat32, {n, k}, "[N,K]");
   if (dz) a.expect(dz, "dlogits", DType::kFloat32, {n, k}, "[N,K]");
-  a.expect(m, "metrics", DType::kFloat32, {4}, "[loss sum, correct, count, first non-finite step + 1]");
+  a.expect(m, "metrics", DType::kFloat32, {5},
+           "[loss sum, correct, count, first non-finite step + 1, weight sum]");
   const uint64_t step = a.uint53(4, "step");
   const int32_t* counter = step_counter(a, 5);
-  a.distinct({dz, m, z, y});
+  TensorHandle* w = a.optional_tensor(6, "weights");
+  if (w) a.expect(w, "weights", DType::kFloat32, {n}, "[N]");
+  a.distinct({dz, m, z, y, w});
   if (n == 0) return;
   a.run([n = static_cast<int>(n), k = static_cast<int>(k), z = z->f32(), y = y->f32(),
-         dz = dz ? dz->f32() : nullptr, m = m->f32(), step,
-         counter](Backend& be) { return be.softmax_cross_entropy(n, k, z, y, dz, m, step, counter); });
+         w = w ? w->f32() : nullptr, dz = dz ? dz->f32() : nullptr, m = m->f32(), step,
+         counter](Backend& be) { return be.softmax_cross_entropy(n, k, z, y, w, dz, m, step, counter); });
 }
 
 // softmax(logits, probs)
@@ -255,12 +259,89 @@ void Softmax(const Napi::CallbackInfo& info) {
          p = p->f32()](Backend& be) { return be.softmax(n, k, z, p); });
 }
 
-// adadelta(params[], grads[], accums[], deltaAccums[], learningRate, rho, epsilon)
+// A learning-rate schedule from (kind, params): 'exponential' [initial, decaySteps, decayRate, staircase],
+// 'piecewise' [boundaries..., values...] (one more value than boundaries), 'cosine' [initial, decaySteps,
+// alpha, warmupTarget (NaN: no warm-up), warmupSteps]. lib/schedules.ts checks the values with friendlier
+// messages.
+Schedule schedule_arg(Args& a, int i) {
+  const std::string kind = a.choice(i, "schedule", {"exponential", "piecewise", "cosine"});
+  const Napi::Value v = a.value(i + 1);
+  if (!v.IsArray())
+    a.fail("ERR_KERNELNET_ARG", "expected params to be an array of numbers but received " + describe_value(v),
+           true);
+  const Napi::Array arr = v.As<Napi::Array>();
+  std::vector<double> p;
+  for (uint32_t j = 0; j < arr.Length(); ++j) {
+    const Napi::Value e = arr.Get(j);
+    if (!e.IsNumber())
+      a.fail("ERR_KERNELNET_ARG",
+             "expected params[" + std::to_string(j) + "] to be a number but received " + describe_value(e),
+             true);
+    p.push_back(e.As<Napi::Number>().DoubleValue());
+  }
+  auto bad = [&](const std::string& why) { a.fail("ERR_KERNELNET_ARG", "schedule '" + kind + "': " + why); };
+  auto finite = [&](std::size_t j) {
+    if (!std::isfinite(p[j])) bad("params[" + std::to_string(j) + "] is not a finite number");
+    return static_cast<float>(p[j]);
+  };
+  Schedule s;
+  if (kind == "exponential") {
+    if (p.size() != 4) bad("expected 4 params [initial, decaySteps, decayRate, staircase]");
+    s.kind = Schedule::Kind::kExponential;
+    s.initial = finite(0), s.decay_steps = finite(1), s.decay_rate = finite(2), s.staircase = p[3] != 0;
+    if (!(s.decay_steps > 0)) bad("decaySteps must be > 0");
+  } else if (kind == "piecewise") {
+    if (p.size() % 2 != 1 || p.size() > 2 * Schedule::kMaxBoundaries + 1)
+      bad("expected n boundaries then n + 1 values, n <= " + std::to_string(Schedule::kMaxBoundaries));
+    s.kind = Schedule::Kind::kPiecewise;
+    s.pieces = static_cast<int32_t>(p.size() / 2);
+    for (int j = 0; j < s.pieces; ++j) {
+      if (p[j] != std::floor(p[j]) || !(p[j] >= INT32_MIN && p[j] <= INT32_MAX) || (j && p[j] <= p[j - 1]))
+        bad("boundaries must be strictly increasing int32 step counts");
+      s.boundaries[j] = static_cast<int32_t>(p[j]);
+    }
+    for (int j = 0; j <= s.pieces; ++j) s.values[j] = finite(s.pieces + j);
+  } else {
+    if (p.size() != 5) bad("expected 5 params [initial, decaySteps, alpha, warmupTarget, warmupSteps]");
+    s.kind = Schedule::Kind::kCosine;
+    s.initial = finite(0), s.decay_steps = finite(1), s.alpha = finite(2);
+    s.warmup = !std::isnan(p[3]);
+    if (s.warmup) s.warmup_target = finite(3), s.warmup_steps = finite(4);
+    if (!(s.decay_steps > 0)) bad("decaySteps must be > 0");
+    if (s.warmup && !(s.warmup_steps >= 0)) bad("warmupSteps must be >= 0");
+  }
+  return s;
+}
+
+// learningRate(schedule, params, iterations, lr): lr[0] = the schedule's rate at iterations[0], on their
+// device.
+void LearningRate(const Napi::CallbackInfo& info) {
+  Args a(info, "learningRate");
+  const Schedule s = schedule_arg(a, 0);
+  TensorHandle *it = a.tensor(2, "iterations"), *lr = a.tensor(3, "lr");
+  a.expect(it, "iterations", DType::kInt32, {1}, "(the optimizer's iterations)");
+  a.expect(lr, "lr", DType::kFloat32, {1}, "(the learning rate)");
+  a.run([s, it = it->i32(), lr = lr->f32()](Backend& be) { return be.learning_rate(s, it, lr); });
+}
+
+// scheduleValue(schedule, params, step): the schedule's rate at `step`, computed on the host by the same
+// function as learningRate's.
+Napi::Value ScheduleValue(const Napi::CallbackInfo& info) {
+  Args a(info, "scheduleValue");
+  const Schedule s = schedule_arg(a, 0);
+  const int step = a.integer(2, "step", 0, INT32_MAX);
+  return Napi::Number::New(info.Env(), schedule_value(s, step));
+}
+
+// adadelta(params[], grads[], accums[], deltaAccums[], lr, rho, epsilon): lr is a float32 tensor [1] beside
+// the parameters, read when the update runs.
 void Adadelta(const Napi::CallbackInfo& info) {
   Args a(info, "adadelta");
   const auto params = a.tensor_array(0, "params"), grads = a.tensor_array(1, "grads");
   const auto accums = a.tensor_array(2, "accums"), deltas = a.tensor_array(3, "deltaAccums");
-  const float lr = static_cast<float>(a.number(4, "learningRate", 0.0, 1e30));
+  TensorHandle* lr_t = a.tensor(4, "lr");
+  a.expect(lr_t, "lr", DType::kFloat32, {1}, "(the learning rate)");
+  const float* lr = lr_t->f32();
   const float rho = static_cast<float>(a.number(5, "rho", 0.0, 1.0));
   const float eps = static_cast<float>(a.number(6, "epsilon", 0.0, 1e30));
   if (grads.size() != params.size() || accums.size() != params.size() || deltas.size() != params.size())
@@ -288,8 +369,85 @@ void Adadelta(const Napi::CallbackInfo& info) {
     list.push_back(
         {params[i]->f32(), grads[i]->f32(), accums[i]->f32(), deltas[i]->f32(), params[i]->size()});
   }
+  for (Buffer* b : seen)
+    if (b == lr_t->buffer()) a.fail("ERR_KERNELNET_ARG", "lr shares memory with a parameter or slot");
   a.run([list = std::move(list), lr, rho, eps](Backend& be) {
     return be.adadelta(list.data(), static_cast<int>(list.size()), lr, rho, eps);
+  });
+}
+
+// An array of `len` integers in [0, 2^53) (argument i).
+std::vector<int64_t> int_array(Args& a, int i, const char* name, std::size_t len) {
+  const Napi::Value v = a.value(i);
+  if (!v.IsArray() || v.As<Napi::Array>().Length() != len)
+    a.fail("ERR_KERNELNET_ARG",
+           std::string("expected ") + name + " to be an array of " + std::to_string(len) +
+               " integers but received " + describe_value(v),
+           true);
+  std::vector<int64_t> out;
+  const Napi::Array arr = v.As<Napi::Array>();
+  for (uint32_t j = 0; j < len; ++j) {
+    const Napi::Value e = arr.Get(j);
+    const double x = e.IsNumber() ? e.As<Napi::Number>().DoubleValue() : -1;
+    if (!(x >= 0 && x <= 9007199254740991.0) || x != std::floor(x))
+      a.fail("ERR_KERNELNET_ARG", std::string("expected ") + name + "[" + std::to_string(j) +
+                                      "] to be a non-negative integer but received " + describe_value(e));
+    out.push_back(static_cast<int64_t>(x));
+  }
+  return out;
+}
+
+// copyRegion(src, srcBegin, dst, dstBegin, size): dst[dstBegin + i] = src[srcBegin + i] for every index i <
+// size (slice, concat); src and dst of one dtype and rank (1 to 8), the box inside both.
+void CopyRegion(const Napi::CallbackInfo& info) {
+  Args a(info, "copyRegion");
+  TensorHandle *src = a.tensor(0, "src"), *dst = a.tensor(2, "dst");
+  const std::size_t rank = src->shape().size();
+  if (src->dtype() != dst->dtype() || dst->shape().size() != rank || rank < 1 || rank > Region::kMaxRank)
+    a.fail("ERR_KERNELNET_SHAPE", "expected src and dst of the same dtype and rank (1 to 8) but received " +
+                                      src->describe() + " and " + dst->describe());
+  const auto sb = int_array(a, 1, "srcBegin", rank), db = int_array(a, 3, "dstBegin", rank),
+             size = int_array(a, 4, "size", rank);
+  Region r;
+  r.rank = static_cast<int>(rank);
+  for (std::size_t d = 0; d < rank; ++d) {
+    if (sb[d] + size[d] > src->shape()[d] || db[d] + size[d] > dst->shape()[d])
+      a.fail("ERR_KERNELNET_SHAPE", "the region at axis " + std::to_string(d) + " (" +
+                                        std::to_string(size[d]) + " from " + std::to_string(sb[d]) +
+                                        " into " + std::to_string(db[d]) + ") does not fit " +
+                                        src->describe() + " and " + dst->describe());
+    r.src_shape[d] = src->shape()[d], r.dst_shape[d] = dst->shape()[d];
+    r.src_begin[d] = sb[d], r.dst_begin[d] = db[d], r.size[d] = size[d];
+  }
+  a.distinct({dst, src});
+  if (r.count() == 0) return;
+  a.run(
+      [r, s = src->buffer()->data, t = dst->buffer()->data](Backend& be) { return be.copy_region(r, s, t); });
+}
+
+// argMax(x, axis, out): out (int32, x's shape without axis) = the first index of the largest value along
+// axis.
+void ArgMax(const Napi::CallbackInfo& info) {
+  Args a(info, "argMax");
+  TensorHandle *x = a.tensor(0, "x"), *out = a.tensor(2, "out");
+  const auto& xs = x->shape();
+  if (x->dtype() != DType::kFloat32 || xs.empty())
+    a.fail("ERR_KERNELNET_SHAPE",
+           "expected x to be a float32 tensor of rank >= 1 but received " + x->describe());
+  const int axis = a.integer(1, "axis", 0, static_cast<int64_t>(xs.size()) - 1);
+  std::vector<int64_t> want(xs);
+  want.erase(want.begin() + axis);
+  if (out->dtype() != DType::kInt32 || out->shape() != want)
+    a.fail("ERR_KERNELNET_SHAPE", "expected out to be an int32 tensor of shape " + shape_string(want) +
+                                      " but received " + out->describe());
+  if (xs[axis] == 0) a.fail("ERR_KERNELNET_SHAPE", "argMax over an empty axis of " + x->describe());
+  std::size_t outer = 1, inner = 1;
+  for (int d = 0; d < axis; ++d) outer *= xs[d];
+  for (std::size_t d = axis + 1; d < xs.size(); ++d) inner *= xs[d];
+  a.distinct({out, x});
+  if (outer * inner == 0) return;
+  a.run([x = x->f32(), outer, n = static_cast<std::size_t>(xs[axis]), inner, out = out->i32()](Backend& be) {
+    return be.argmax(x, outer, n, inner, out);
   });
 }
 
@@ -550,6 +708,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("softmaxCrossEntropy", Napi::Function::New<SoftmaxCrossEntropy>(env, "softmaxCrossEntropy"));
   exports.Set("softmax", Napi::Function::New<Softmax>(env, "softmax"));
   exports.Set("adadelta", Napi::Function::New<Adadelta>(env, "adadelta"));
+  exports.Set("learningRate", Napi::Function::New<LearningRate>(env, "learningRate"));
+  exports.Set("copyRegion", Napi::Function::New<CopyRegion>(env, "copyRegion"));
+  exports.Set("argMax", Napi::Function::New<ArgMax>(env, "argMax"));
+  exports.Set("scheduleValue", Napi::Function::New<ScheduleValue>(env, "scheduleValue"));
   exports.Set("gatherRows", Napi::Function::New<GatherRows>(env, "gatherRows"));
   exports.Set("permutation", Napi::Function::New<Permutation>(env, "permutation"));
   exports.Set("randomUniform", Napi::Function::New<RandomUniform>(env, "randomUniform"));

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "epilogue.h"
+#include "schedule.h"
 
 namespace kn {
 
@@ -39,6 +40,28 @@ struct Pool2dShape {
   int ph, pw;  // window
   int sh, sw;  // strides
   int oh, ow;
+};
+
+// A box of 4-byte elements copied from one tensor to another (slice, concat): dst[dst_begin + i] =
+// src[src_begin + i] for every index i < size, all of rank `rank` (at most kMaxRank), row-major.
+struct Region {
+  static constexpr int kMaxRank = 8;
+  int rank = 0;
+  int64_t src_shape[kMaxRank] = {}, dst_shape[kMaxRank] = {};
+  int64_t src_begin[kMaxRank] = {}, dst_begin[kMaxRank] = {}, size[kMaxRank] = {};
+  int64_t count() const {
+    int64_t c = 1;
+    for (int i = 0; i < rank; ++i) c *= size[i];
+    return c;
+  }
+};
+
+// A device-to-host copy under way (download_start): wait() blocks until the bytes are in the host buffer. It
+// may be called on another thread than the one that started it; the source may be freed once started.
+class PendingDownload {
+ public:
+  virtual ~PendingDownload() = default;
+  virtual Status wait() = 0;
 };
 
 struct AdadeltaTensor {
@@ -85,6 +108,10 @@ class Backend {
   virtual Status upload(void* dst, const void* src, std::size_t bytes) = 0;
   virtual Status download(void* dst, const void* src, std::size_t bytes) = 0;
   virtual Status fill(float* dst, float value, std::size_t count) = 0;
+  // Starts copying bytes to host memory behind the queued work, without waiting for it: `dst` must stay valid
+  // until the returned object's wait() has returned (tensor.data()'s promise). By default a synchronous copy.
+  virtual Status download_start(void* dst, const void* src, std::size_t bytes,
+                                std::unique_ptr<PendingDownload>* pending);
   // Bytes of the backend's own grow-once scratch buffers (device memory on CUDA; not tracked on the CPU).
   virtual std::size_t scratch_bytes() const { return 0; }
   // The device's datasheet peaks, for "% of peak" figures: FP32 GFLOP/s (FMA = 2) and DRAM GB/s; 0 where
@@ -132,17 +159,24 @@ class Backend {
   virtual Status dropout_backward(std::size_t count, const float* dy, float* dx, float rate, uint64_t seed,
                                   uint64_t offset, const int32_t* counter) = 0;
 
-  // Fused softmax + categorical cross-entropy over rows of logits [n, k] with target distributions [n, k].
-  // Accumulates metrics[0] += sum of row losses, metrics[1] += correct argmax predictions, metrics[2] += n,
-  // and sets metrics[3] = step + *counter + 1 if this batch's loss is not finite and metrics[3] is still 0
-  // (so the host learns the first bad step whenever it next reads the metrics, without a synchronisation per
-  // step). dlogits (optional) = (softmax(logits) - labels) / n, the gradient of the batch-mean loss.
-  virtual Status softmax_cross_entropy(int n, int k, const float* logits, const float* labels, float* dlogits,
-                                       float* metrics, uint64_t step, const int32_t* counter) = 0;
+  // Fused softmax + categorical cross-entropy over rows of logits [n, k] with target distributions [n, k],
+  // each row weighted by weights[r] (Keras's sample_weight; null: all 1). Accumulates metrics[0] += sum of
+  // weighted row losses, metrics[1] += weighted correct argmax predictions, metrics[2] += n, metrics[4] +=
+  // sum of the weights, and sets metrics[3] = step + *counter + 1 if this batch's loss is not finite and
+  // metrics[3] is still 0 (so the host learns the first bad step whenever it next reads the metrics, without
+  // a synchronisation per step). dlogits (optional) = weights[r] (softmax(logits) - labels) / n, the gradient
+  // of the batch's loss as Keras reduces it (sum over the batch size, not over the weights).
+  virtual Status softmax_cross_entropy(int n, int k, const float* logits, const float* labels,
+                                       const float* weights, float* dlogits, float* metrics, uint64_t step,
+                                       const int32_t* counter) = 0;
   virtual Status softmax(int n, int k, const float* logits, float* probs) = 0;
 
-  // Keras Adadelta over every parameter tensor in one call.
-  virtual Status adadelta(const AdadeltaTensor* tensors, int count, float lr, float rho, float eps) = 0;
+  // Keras Adadelta over every parameter tensor in one call. The learning rate is read from backend memory
+  // (*lr, one float) when the update runs, so a changed rate needs no new recording of the step.
+  virtual Status adadelta(const AdadeltaTensor* tensors, int count, const float* lr, float rho,
+                          float eps) = 0;
+  // *lr = schedule_value(s, *iterations) (schedule.h), on the backend's queue.
+  virtual Status learning_rate(const Schedule& s, const int32_t* iterations, float* lr) = 0;
 
   // dst[i, :] = src[indices[first + i], :] for i < rows, first = start + *counter * rows; row_size floats per
   // row. A position past n_indices, or an index outside [0, src_rows), gives a zero row (never a stray read:
@@ -159,6 +193,12 @@ class Backend {
                                 uint64_t offset) = 0;
   // out[i, :] = one-hot(labels[i]) over k classes; labels outside [0, k) give an all-zero row.
   virtual Status one_hot(const int32_t* labels, std::size_t n, int k, float* out) = 0;
+  // The region r of src into dst (4-byte elements, float32 or int32 alike).
+  virtual Status copy_region(const Region& r, const void* src, void* dst) = 0;
+  // out[o, i] = the first index j of the largest x[o, j, i] (j < n), for o < outer and i < inner. NaN is
+  // never larger than a number, so a row of NaN gives 0.
+  virtual Status argmax(const float* x, std::size_t outer, std::size_t n, std::size_t inner,
+                        int32_t* out) = 0;
   // dst = src / divisor (as Keras: x.astype("float32") / 255), from bytes (image pixels) on the host.
   virtual Status from_bytes(const uint8_t* src, std::size_t count, float divisor, float* dst) = 0;
 };

@@ -30,14 +30,18 @@ class CpuBackend final : public Backend {
                          uint64_t offset, const int32_t* counter) override;
   Status dropout_backward(std::size_t count, const float* dy, float* dx, float rate, uint64_t seed,
                           uint64_t offset, const int32_t* counter) override;
-  Status softmax_cross_entropy(int n, int k, const float* logits, const float* labels, float* dlogits,
-                               float* metrics, uint64_t step, const int32_t* counter) override;
+  Status softmax_cross_entropy(int n, int k, const float* logits, const float* labels, const float* weights,
+                               float* dlogits, float* metrics, uint64_t step,
+                               const int32_t* counter) override;
   Status softmax(int n, int k, const float* logits, float* probs) override;
-  Status adadelta(const AdadeltaTensor* tensors, int count, float lr, float rho, float eps) override;
+  Status adadelta(const AdadeltaTensor* tensors, int count, const float* lr, float rho, float eps) override;
+  Status learning_rate(const Schedule& s, const int32_t* iterations, float* lr) override;
   Status gather_rows(const float* src, std::size_t src_rows, std::size_t row_size, const int32_t* indices,
                      std::size_t n_indices, std::size_t start, const int32_t* counter, std::size_t rows,
                      float* dst) override;
   Status advance(int32_t* counter) override;
+  Status copy_region(const Region& r, const void* src, void* dst) override;
+  Status argmax(const float* x, std::size_t outer, std::size_t n, std::size_t inner, int32_t* out) override;
   Status permutation(int32_t* indices, std::size_t n, uint64_t seed, uint64_t offset) override;
   Status random_uniform(float* dst, std::size_t count, float low, float high, uint64_t seed,
                         uint64_t offset) override;

@@ -1,8 +1,9 @@
-// Softmax and the fused softmax + categorical cross-entropy on the CPU, one row of logits [N, K] at a time:
-//   lse = max + log(sum exp(z - max));  loss_row = sum_j y_j * (lse - z_j);
-//   dz = (softmax(z) - y) / N  (gradient of the batch-mean loss);  correct += argmax(z) == argmax(y).
-// Row results are summed in double and added to metrics = [loss sum, correct count, rows seen, first
-// non-finite step + 1].
+// Softmax and the fused softmax + categorical cross-entropy on the CPU, one row of logits [N, K] at a time,
+// row r weighted by w_r (1 without weights):
+//   lse = max + log(sum exp(z - max));  loss_row = w_r sum_j y_j * (lse - z_j);
+//   dz = w_r (softmax(z) - y) / N  (gradient of the batch's loss);  correct += w_r [argmax(z) == argmax(y)].
+// Row results are summed in double and added to metrics = [loss sum, correct, rows seen, first non-finite
+// step + 1, weight sum].
 #include <cmath>
 
 #include "cpu_backend.h"
@@ -10,10 +11,9 @@
 namespace kn {
 
 Status CpuBackend::softmax_cross_entropy(int n, int k, const float* logits, const float* labels,
-                                         float* dlogits, float* metrics, uint64_t step,
+                                         const float* weights, float* dlogits, float* metrics, uint64_t step,
                                          const int32_t* counter) {
-  double loss_sum = 0.0;
-  long correct = 0;
+  double loss_sum = 0.0, correct = 0.0, weight_sum = 0.0;
   const float inv_n = 1.0f / static_cast<float>(n);
   for (int r = 0; r < n; ++r) {
     const float* z = logits + static_cast<long>(r) * k;
@@ -29,16 +29,20 @@ Status CpuBackend::softmax_cross_entropy(int n, int k, const float* logits, cons
     const float lse = zmax + std::log(sum);
     float loss = 0.0f;
     for (int j = 0; j < k; ++j) loss += y[j] * (lse - z[j]);
-    loss_sum += loss;
-    correct += zmax_i == ymax_i;
+    const float w = weights ? weights[r] : 1.0f;
+    loss_sum += weights ? w * loss : loss;
+    correct += zmax_i == ymax_i ? w : 0.0f;
+    weight_sum += w;
     if (dlogits) {
       float* d = dlogits + static_cast<long>(r) * k;
-      for (int j = 0; j < k; ++j) d[j] = (std::exp(z[j] - lse) - y[j]) * inv_n;
+      const float scale = weights ? w * inv_n : inv_n;
+      for (int j = 0; j < k; ++j) d[j] = (std::exp(z[j] - lse) - y[j]) * scale;
     }
   }
   metrics[0] += static_cast<float>(loss_sum);
   metrics[1] += static_cast<float>(correct);
   metrics[2] += static_cast<float>(n);
+  metrics[4] += static_cast<float>(weight_sum);
   if (!std::isfinite(loss_sum) && metrics[3] == 0.0f)
     metrics[3] = static_cast<float>(step + counter_value(counter) + 1);
   return Status::Ok();

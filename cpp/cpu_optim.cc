@@ -24,13 +24,20 @@ KN_CLONES void adadelta_range(float* __restrict p, const float* __restrict g, fl
 
 }  // namespace
 
-Status CpuBackend::adadelta(const AdadeltaTensor* tensors, int count, float lr, float rho, float eps) {
+Status CpuBackend::adadelta(const AdadeltaTensor* tensors, int count, const float* lr_ptr, float rho,
+                            float eps) {
+  const float lr = *lr_ptr;
   for (int t = 0; t < count; ++t) {
     const AdadeltaTensor& T = tensors[t];
     parallel_chunks(T.size, kGrain, [&](std::size_t i0, std::size_t i1) {
       adadelta_range(T.param, T.grad, T.accum, T.delta_accum, i0, i1, lr, rho, eps);
     });
   }
+  return Status::Ok();
+}
+
+Status CpuBackend::learning_rate(const Schedule& s, const int32_t* iterations, float* lr) {
+  *lr = schedule_value(s, *iterations);
   return Status::Ok();
 }
 

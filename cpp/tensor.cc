@@ -50,6 +50,7 @@ Napi::Function TensorHandle::Define(Napi::Env env) {
                          InstanceAccessor<&TensorHandle::Size>("size"),
                          InstanceAccessor<&TensorHandle::Disposed>("disposed"),
                          InstanceMethod<&TensorHandle::Read>("read"),
+                         InstanceMethod<&TensorHandle::ReadAsync>("readAsync"),
                          InstanceMethod<&TensorHandle::Write>("write"),
                          InstanceMethod<&TensorHandle::Fill>("fill"),
                          InstanceMethod<&TensorHandle::Dispose>("dispose"),
@@ -173,6 +174,74 @@ Napi::Value TensorHandle::Read(const Napi::CallbackInfo& info) {
   if (size_) check_status(env, buffer_->backend->download(ab.Data(), buffer_->data, size_ * 4));
   if (dtype_ == DType::kFloat32) return Napi::Float32Array::New(env, size_, ab, 0);
   return Napi::Int32Array::New(env, size_, ab, 0);
+}
+
+namespace {
+
+// The typed array of a tensor's dtype over an ArrayBuffer.
+Napi::Value typed(Napi::Env env, DType dtype, std::size_t size, Napi::ArrayBuffer ab) {
+  if (dtype == DType::kFloat32) return Napi::Float32Array::New(env, size, ab, 0);
+  return Napi::Int32Array::New(env, size, ab, 0);
+}
+
+// Waits for a device-to-host copy on a libuv thread, then resolves the promise on the JS thread. The copy
+// goes into an ArrayBuffer held by a reference, so its memory stays put until then; the device buffer may be
+// disposed meanwhile (the copy was queued before any free, which waits for it).
+class ReadWorker : public Napi::AsyncWorker {
+ public:
+  ReadWorker(Napi::Env env, Napi::ArrayBuffer ab, DType dtype, std::size_t size,
+             std::unique_ptr<PendingDownload> pending)
+      : Napi::AsyncWorker(env, "kernelnet.read"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        ab_(Napi::Persistent(ab)),
+        dtype_(dtype),
+        size_(size),
+        pending_(std::move(pending)) {}
+  Napi::Promise promise() const { return deferred_.Promise(); }
+  void Execute() override { status_ = pending_->wait(); }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (!status_.ok()) {
+      try {
+        throw_status(env, status_);
+      } catch (const Napi::Error& e) {
+        deferred_.Reject(e.Value());
+      }
+      return;
+    }
+    deferred_.Resolve(typed(env, dtype_, size_, ab_.Value()));
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Napi::Reference<Napi::ArrayBuffer> ab_;
+  DType dtype_;
+  std::size_t size_;
+  std::unique_ptr<PendingDownload> pending_;
+  Status status_;
+};
+
+}  // namespace
+
+// readAsync(): a promise of read()'s copy that does not block the thread while a GPU finishes the queued
+// work.
+Napi::Value TensorHandle::ReadAsync(const Napi::CallbackInfo& info) {
+  check_live("readAsync");
+  check_not_recording("readAsync");
+  Napi::Env env = info.Env();
+  Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, size_ * 4);
+  std::unique_ptr<PendingDownload> pending;
+  if (size_)
+    check_status(env, buffer_->backend->download_start(ab.Data(), buffer_->data, size_ * 4, &pending));
+  if (!pending) {  // already copied (the CPU, an empty tensor)
+    auto d = Napi::Promise::Deferred::New(env);
+    d.Resolve(typed(env, dtype_, size_, ab));
+    return d.Promise();
+  }
+  auto* worker = new ReadWorker(env, ab, dtype_, size_, std::move(pending));
+  Napi::Promise p = worker->promise();
+  worker->Queue();
+  return p;
 }
 
 // write(data: Float32Array | Int32Array): copies exactly size elements of the tensor's dtype.

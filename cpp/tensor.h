@@ -92,6 +92,7 @@ class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
   Napi::Value Size(const Napi::CallbackInfo& info);
   Napi::Value Disposed(const Napi::CallbackInfo& info);
   Napi::Value Read(const Napi::CallbackInfo& info);
+  Napi::Value ReadAsync(const Napi::CallbackInfo& info);
   void Write(const Napi::CallbackInfo& info);
   void Fill(const Napi::CallbackInfo& info);
   void Dispose(const Napi::CallbackInfo& info);

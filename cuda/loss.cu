@@ -1,8 +1,9 @@
 // Softmax and the fused softmax + categorical cross-entropy on the GPU, one warp per row of logits [N, K]:
 //   lse = max + log(sum exp(z - max));  loss_row = sum_j y_j (lse - z_j);
-//   dz = (softmax(z) - y) / N;  correct += argmax(z) == argmax(y) (first maximum, as the CPU).
-// Each block sums its rows' losses and hits and adds them to metrics = [loss sum, correct, rows, first
-// non-finite step + 1] with one atomic each: the metrics stay on the device until the host asks for them.
+//   dz = w_r (softmax(z) - y) / N;  correct += w_r [argmax(z) == argmax(y)] (first maximum, as the CPU), with
+// w_r the row's weight (1 without weights). Each block sums its rows' losses, hits and weights and adds them
+// to metrics = [loss sum, correct, rows, first non-finite step + 1, weight sum] with one atomic each: the
+// metrics stay on the device until the host asks for them.
 #include "cuda_backend.cuh"
 
 namespace kn {
@@ -25,12 +26,13 @@ __device__ float warp_sum(float v) {
 }
 
 __global__ void softmax_xent_kernel(int n, int k, const float* __restrict__ z, const float* __restrict__ y,
-                                    float* __restrict__ dz, float* __restrict__ metrics,
-                                    unsigned long long step, const int32_t* __restrict__ counter) {
-  __shared__ float block_loss[WARPS], block_correct[WARPS];
+                                    const float* __restrict__ weights, float* __restrict__ dz,
+                                    float* __restrict__ metrics, unsigned long long step,
+                                    const int32_t* __restrict__ counter) {
+  __shared__ float block_loss[WARPS], block_correct[WARPS], block_weight[WARPS];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int r = blockIdx.x * WARPS + warp;
-  float loss = 0.0f, correct = 0.0f;
+  float loss = 0.0f, correct = 0.0f, weight = 0.0f;
   if (r < n) {
     const float* zr = z + (long long)r * k;
     const float* yr = y + (long long)r * k;
@@ -47,20 +49,22 @@ __global__ void softmax_xent_kernel(int n, int k, const float* __restrict__ z, c
     const float lse = zmax + logf(warp_sum(sum));
     float l = 0.0f;
     for (int j = lane; j < k; j += 32) l += yr[j] * (lse - zr[j]);
-    loss = warp_sum(l);
-    correct = zi == yi ? 1.0f : 0.0f;
+    weight = weights ? weights[r] : 1.0f;
+    loss = weights ? weight * warp_sum(l) : warp_sum(l);
+    correct = zi == yi ? weight : 0.0f;
     if (dz) {
-      const float inv_n = 1.0f / n;
-      for (int j = lane; j < k; j += 32) dz[(long long)r * k + j] = (expf(zr[j] - lse) - yr[j]) * inv_n;
+      const float scale = weights ? weight * (1.0f / n) : 1.0f / n;
+      for (int j = lane; j < k; j += 32) dz[(long long)r * k + j] = (expf(zr[j] - lse) - yr[j]) * scale;
     }
   }
-  if (lane == 0) block_loss[warp] = loss, block_correct[warp] = correct;
+  if (lane == 0) block_loss[warp] = loss, block_correct[warp] = correct, block_weight[warp] = weight;
   __syncthreads();
   if (threadIdx.x == 0) {
-    float bl = 0.0f, bc = 0.0f;
-    for (int w = 0; w < WARPS; ++w) bl += block_loss[w], bc += block_correct[w];
+    float bl = 0.0f, bc = 0.0f, bw = 0.0f;
+    for (int w = 0; w < WARPS; ++w) bl += block_loss[w], bc += block_correct[w], bw += block_weight[w];
     atomicAdd(metrics, bl);
     atomicAdd(metrics + 1, bc);
+    atomicAdd(metrics + 4, bw);
     if (blockIdx.x == 0) atomicAdd(metrics + 2, (float)n);
     // The first non-finite batch: 0.0f and 0 share their bits, so a compare-and-swap on the bits sets it
     // once.
@@ -89,12 +93,12 @@ __global__ void softmax_kernel(int n, int k, const float* __restrict__ z, float*
 }  // namespace
 
 Status CudaBackend::softmax_cross_entropy(int n, int k, const float* logits, const float* labels,
-                                          float* dlogits, float* metrics, uint64_t step,
+                                          const float* weights, float* dlogits, float* metrics, uint64_t step,
                                           const int32_t* counter) {
   std::lock_guard<std::mutex> lock(mutex_);
   KN_EXPECT(n >= 1 && k >= 1 && logits && labels && metrics, "softmax_cross_entropy");
-  launch(softmax_xent_kernel, CEIL_DIV(n, WARPS), WARPS * 32, 0, stream(), n, k, logits, labels, dlogits,
-         metrics, step, counter);
+  launch(softmax_xent_kernel, CEIL_DIV(n, WARPS), WARPS * 32, 0, stream(), n, k, logits, labels, weights,
+         dlogits, metrics, step, counter);
   KN_LAUNCHED(stream(), "softmax_xent_kernel");
   return Status::Ok();
 }

@@ -19,7 +19,8 @@ struct TensorList {
   int count;
 };
 
-__global__ void adadelta_kernel(TensorList t, float lr, float rho, float eps) {
+__global__ void adadelta_kernel(TensorList t, const float* __restrict__ lr_ptr, float rho, float eps) {
+  const float lr = *lr_ptr;  // the rate in device memory, set by the host or by schedule_kernel
   const long long total = t.start[t.count];
   int which = 0;
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
@@ -36,9 +37,21 @@ __global__ void adadelta_kernel(TensorList t, float lr, float rho, float eps) {
   }
 }
 
+__global__ void schedule_kernel(Schedule s, const int32_t* __restrict__ iterations, float* __restrict__ lr) {
+  *lr = schedule_value(s, *iterations);
+}
+
 }  // namespace
 
-Status CudaBackend::adadelta(const AdadeltaTensor* tensors, int count, float lr, float rho, float eps) {
+Status CudaBackend::learning_rate(const Schedule& s, const int32_t* iterations, float* lr) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  launch(schedule_kernel, 1, 1, 0, stream(), s, iterations, lr);
+  KN_LAUNCHED(stream(), "schedule_kernel");
+  return Status::Ok();
+}
+
+Status CudaBackend::adadelta(const AdadeltaTensor* tensors, int count, const float* lr, float rho,
+                             float eps) {
   std::lock_guard<std::mutex> lock(mutex_);
   for (int g0 = 0; g0 < count; g0 += kMaxTensors) {
     TensorList list{};

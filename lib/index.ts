@@ -10,7 +10,9 @@ export {
 } from './callbacks.js';
 export type { CSVLoggerArgs, EarlyStoppingArgs, ModelCheckpointArgs, ReduceLROnPlateauArgs } from './callbacks.js';
 export type { AdadeltaArgs, Optimizer } from './optimizers.js';
-export { Tensor, tensor, toCategorical, memory, backend, tidy, keep, dispose } from './tensor.js';
+export { LearningRateSchedule, ExponentialDecay, PiecewiseConstantDecay, CosineDecay } from './schedules.js';
+export type { ExponentialDecayArgs, PiecewiseConstantDecayArgs, CosineDecayArgs } from './schedules.js';
+export { Tensor, tensor, toCategorical, concat, fromPixels, memory, backend, tidy, keep, dispose } from './tensor.js';
 export type { NestedArray, TensorLike } from './tensor.js';
 export { parseIdx, loadMnist, defaultMnistDir, MAX_IDX_BYTES } from './mnist.js';
 export type { IdxArray, MnistSplit, LoadMnistOptions } from './mnist.js';

@@ -37,6 +37,8 @@ export interface CompileArgs {
 interface Workspace {
   x: NativeTensor;
   y: NativeTensor;
+  /** The batch's sample weights, when the data has them. */
+  w: NativeTensor;
   dlogits: NativeTensor;
   probs: NativeTensor;
   layers: LayerBuffers[];
@@ -46,6 +48,8 @@ interface Workspace {
 export interface TrainStep {
   X: NativeTensor;
   Y: NativeTensor;
+  /** One weight per example of X (Keras's sample_weight, or class_weight made into one), or null. */
+  W: NativeTensor | null;
   indices: NativeTensor;
   batchSize: number;
   /** The step within the epoch, on the device: 0 at the epoch's start, advanced after each step. */
@@ -184,7 +188,7 @@ export class Sequential {
     if (this.optimizer !== optimizer) this.optimizer?.dispose();
     this.optimizer = optimizer;
     optimizer.attach(this.params);
-    this.metrics ??= empty([4], 'float32', this.device);
+    this.metrics ??= empty([5], 'float32', this.device);
   }
 
   /** Keras's summary table; printed with printFn (default console.log) and returned. */
@@ -445,6 +449,7 @@ export class Sequential {
       ws = {
         x: empty([batch, ...this.inputShape], 'float32', this.device),
         y: empty([batch, k], 'float32', this.device),
+        w: empty([batch], 'float32', this.device),
         dlogits: empty([batch, training ? k : 0], 'float32', this.device),
         probs: empty([batch, k], 'float32', this.device),
         layers: this.layers.map((l, i) => l.allocate(batch, training && i > 0, this.device)),
@@ -490,6 +495,7 @@ export class Sequential {
   trainStep(step: TrainStep, start: number, rows: number): void {
     this.stepOps(step, start, rows, this.workspace(rows, true));
     this.steps++;
+    step.optimizer.counted();
   }
 
   /** Records the ops of a full-batch step (the same for every full batch of the epoch) as a program. */
@@ -510,13 +516,14 @@ export class Sequential {
   lastStepProgram: { ops: number; device: string; graph: boolean; reason: string } | null = null;
 
   private stepOps(step: TrainStep, start: number, rows: number, ws: Workspace): void {
-    const { X, Y, indices, counter, base, optimizer, metrics } = step;
+    const { X, Y, W, indices, counter, base, optimizer, metrics } = step;
     const full = rows === step.batchSize;
     native.gatherRows(X, indices, full ? 0 : start, ws.x, full ? counter : null);
     native.gatherRows(Y, indices, full ? 0 : start, ws.y, full ? counter : null);
+    if (W) native.gatherRows(W, indices, full ? 0 : start, ws.w, full ? counter : null);
     const inputs: NativeTensor[] = [], outputs: NativeTensor[] = [];
     const logits = this.forward(ws, step, inputs, outputs);
-    native.softmaxCrossEntropy(logits, ws.y, ws.dlogits, metrics, base, counter);
+    native.softmaxCrossEntropy(logits, ws.y, ws.dlogits, metrics, base, counter, W ? ws.w : null);
     // Backward down to the first layer with weights that train; before it there is nothing to learn.
     const trains = (i: number) => (this.training[i] ?? true) && this.layers[i].params.length > 0;
     const first = this.layers.findIndex((_, i) => trains(i));
@@ -538,7 +545,7 @@ function sameDevice(model: Sequential, t: NativeTensor, name: string): void {
 }
 
 function disposeWorkspace(ws: Workspace): void {
-  for (const t of [ws.x, ws.y, ws.dlogits, ws.probs]) t.dispose();
+  for (const t of [ws.x, ws.y, ws.w, ws.dlogits, ws.probs]) t.dispose();
   for (const b of ws.layers) for (const t of [b.y, b.dx, b.extra]) t?.dispose();
 }
 

@@ -10,6 +10,8 @@ export type Padding = 'valid' | 'same';
 export type Device = 'cpu' | 'cuda';
 /** The activation of the fused epilogue of conv and dense ops (cpp/epilogue.h's Act). */
 export type NativeActivation = 'linear' | 'relu';
+/** A learning-rate schedule of cpp/schedule.h (lib/schedules.ts gives each its parameters). */
+export type ScheduleKind = 'exponential' | 'piecewise' | 'cosine';
 
 export interface NativeTensor {
   readonly shape: number[];
@@ -18,6 +20,8 @@ export interface NativeTensor {
   readonly size: number;
   readonly disposed: boolean;
   read(): Float32Array | Int32Array;
+  /** read(), as a promise: on a GPU the thread does not wait for the queued work (a libuv thread does). */
+  readAsync(): Promise<Float32Array | Int32Array>;
   write(data: Float32Array | Int32Array): void;
   fill(value: number): void;
   /** A view of the same memory with another shape; disposing either disposes both. */
@@ -86,14 +90,24 @@ export interface Native {
   dropoutForward(x: NativeTensor, y: NativeTensor, rate: number, seed: number, offset: number, counter?: NativeTensor | null): void;
   dropoutBackward(dy: NativeTensor, dx: NativeTensor, rate: number, seed: number, offset: number, counter?: NativeTensor | null): void;
   /**
-   * Accumulates metrics += [sum of row losses, correct predictions, rows], and sets metrics[3] = step +
-   * counter[0] + 1 when this batch's loss is not finite and metrics[3] is still 0.
+   * Accumulates metrics += [sum of row losses, correct predictions, rows, -, sum of weights] (each row's loss
+   * and hit times its weight, 1 without weights), and sets metrics[3] = step + counter[0] + 1 when this batch's
+   * loss is not finite and metrics[3] is still 0. dlogits = weight * (softmax - labels) / rows.
    */
   softmaxCrossEntropy(logits: NativeTensor, labels: NativeTensor, dlogits: NativeTensor | null,
-    metrics: NativeTensor, step: number, counter?: NativeTensor | null): void;
+    metrics: NativeTensor, step: number, counter?: NativeTensor | null, weights?: NativeTensor | null): void;
+  /** dst[dstBegin + i] = src[srcBegin + i] for every index i < size (slice, concat), on their device. */
+  copyRegion(src: NativeTensor, srcBegin: number[], dst: NativeTensor, dstBegin: number[], size: number[]): void;
+  /** out = the first index of the largest value of x along axis (int32, x's shape without the axis). */
+  argMax(x: NativeTensor, axis: number, out: NativeTensor): void;
   softmax(logits: NativeTensor, probs: NativeTensor): void;
+  /** Adadelta over every parameter in one call; lr is a float32 tensor [1] on their device, read when the update runs. */
   adadelta(params: NativeTensor[], grads: NativeTensor[], accums: NativeTensor[], deltaAccums: NativeTensor[],
-    learningRate: number, rho: number, epsilon: number): void;
+    lr: NativeTensor, rho: number, epsilon: number): void;
+  /** lr[0] = the schedule's rate at iterations[0] (cpp/schedule.h), on their device: no host round trip. */
+  learningRate(schedule: ScheduleKind, params: number[], iterations: NativeTensor, lr: NativeTensor): void;
+  /** The schedule's rate at `step`, computed on the host by the same function. */
+  scheduleValue(schedule: ScheduleKind, params: number[], step: number): number;
   /**
    * dst[i] = src[indices[start + counter[0] * rows + i]] (rows = dst.shape[0]); positions past the end of
    * indices, which only the device sees when there is a counter, give zero rows.

@@ -6,6 +6,7 @@ import { CheckpointError } from './errors.js';
 import { Conv2D, Dense, Dropout, Flatten, Layer, MaxPooling2D } from './layers.js';
 import type { Sequential } from './model.js';
 import { Adadelta } from './optimizers.js';
+import { scheduleFromConfig } from './schedules.js';
 
 type Slot = '' | 'accum' | 'delta_accum';
 
@@ -63,12 +64,13 @@ export function save(model: Sequential, path: string): void {
     architecture: JSON.stringify(architecture(model)),
     compile: JSON.stringify({ loss: 'categoricalCrossentropy', optimizer: { className: optimizer.className, config: optimizer.getConfig() },
       metrics: model.reportAccuracy ? ['accuracy'] : [] }),
-    training: JSON.stringify({ seed: model.seed, steps: model.steps, epochs: model.epochsRun }),
+    training: JSON.stringify({ seed: model.seed, steps: model.steps, epochs: model.epochsRun, iterations: optimizer.iterations }),
   });
 }
 
 /** Puts back what save() wrote into a model built and compiled from the same checkpoint. */
-function restore(model: Sequential, path: string, tensors: Map<string, NamedTensor>, training: { steps: number; epochs: number }): void {
+function restore(model: Sequential, path: string, tensors: Map<string, NamedTensor>,
+  training: { steps: number; epochs: number; iterations?: number }): void {
   const { optimizer } = model.requireCompiled('restore');
   const values = matchParams(model, path, tensors, '');
   const accums = matchParams(model, path, tensors, 'accum'), deltas = matchParams(model, path, tensors, 'delta_accum');
@@ -80,6 +82,8 @@ function restore(model: Sequential, path: string, tensors: Map<string, NamedTens
   });
   model.steps = training.steps;
   model.epochsRun = training.epochs;
+  // Files from before the optimizer counted its own iterations: it had made one per model step.
+  optimizer.setIterations(training.iterations ?? training.steps);
 }
 
 const LAYERS: Record<string, (config: Record<string, unknown>) => Layer> = {
@@ -111,7 +115,15 @@ export function loadModelAs(Model: typeof Sequential, path: string, device?: str
     model.add(make(i === 0 ? { ...l.config, inputShape: arch.inputShape } : l.config));
   });
   if (compile.optimizer?.className !== 'Adadelta') throw new CheckpointError(path, `unknown optimizer ${compile.optimizer?.className}`);
-  model.compile({ loss: compile.loss, optimizer: new Adadelta(compile.optimizer.config), metrics: compile.metrics });
+  const config = { ...compile.optimizer.config };
+  if (config.learningRate !== null && typeof config.learningRate === 'object') {
+    try {
+      config.learningRate = scheduleFromConfig(config.learningRate);
+    } catch (err) {
+      throw new CheckpointError(path, `has an unreadable learning-rate schedule: ${(err as Error).message}`);
+    }
+  }
+  model.compile({ loss: compile.loss, optimizer: new Adadelta(config), metrics: compile.metrics });
   try {
     restore(model, path, tensors, training);
   } catch (err) {

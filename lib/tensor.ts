@@ -32,11 +32,93 @@ export class Tensor {
     return new Tensor(new native.Tensor(h.shape, h.dtype, h.read(), d));
   }
 
-  /** A copy of the contents. */
+  /** A copy of the contents. Blocks until a GPU has finished the work queued before it; see data(). */
   dataSync(): Float32Array | Int32Array { return this[HANDLE].read(); }
 
-  /** A view with another shape of the same size (as tf.reshape); shares memory with this tensor. */
-  reshape(shape: number[]): Tensor { return new Tensor(this[HANDLE].reshape(shapeArg(shape, 'shape'))); }
+  /**
+   * A copy of the contents, as a promise (tfjs's data()). On a GPU the copy is queued behind the work before it and
+   * waited for off the JavaScript thread, so the event loop keeps running meanwhile.
+   */
+  async data(): Promise<Float32Array | Int32Array> {
+    return handleOf(this, 'tensor').readAsync(); // a disposed tensor rejects, as every failure of a promise
+  }
+
+  /** The values as nested arrays, as a promise (tfjs's array()); see data(). */
+  async array(): Promise<NestedArray> {
+    return nest(await this.data(), this.shape);
+  }
+
+  /**
+   * A view with another shape of the same size (tf.reshape); one axis may be -1, inferred from the others. Shares
+   * memory with this tensor.
+   */
+  reshape(shape: number[]): Tensor {
+    const h = handleOf(this, 'tensor');
+    if (!Array.isArray(shape) || shape.filter(d => d === -1).length > 1 || !shape.every(d => d === -1 || (Number.isInteger(d) && d >= 0)))
+      fail('an array of non-negative integers, with at most one -1', 'shape', shape);
+    const known = shape.reduce((a, d) => (d === -1 ? a : a * d), 1);
+    const dims = shape.map(d => (d === -1 ? (known ? h.size / known : NaN) : d));
+    if (!dims.every(Number.isInteger) || dims.reduce((a, b) => a * b, 1) !== h.size)
+      throw new ValidationError(`reshape: a tensor of shape [${h.shape.join(', ')}] (${h.size} values) cannot take shape [${shape.join(', ')}]`, 'ERR_KERNELNET_SHAPE');
+    return new Tensor(h.reshape(dims));
+  }
+
+  /**
+   * The box of `size` values starting at `begin` (tf.slice): begin and size have an entry per axis, or fewer (the
+   * rest run whole); a size of -1 runs to the end of its axis; a number is the first axis's. A copy, made on the
+   * tensor's device.
+   */
+  slice(begin: number | number[], size?: number | number[]): Tensor {
+    const h = handleOf(this, 'tensor'), shape = h.shape;
+    const b = typeof begin === 'number' ? [begin] : begin, s = size === undefined ? [] : typeof size === 'number' ? [size] : size;
+    if (!Array.isArray(b) || b.length > shape.length || !b.every(v => Number.isInteger(v) && v >= 0))
+      fail(`at most ${shape.length} non-negative integers`, 'begin', begin);
+    if (!Array.isArray(s) || s.length > shape.length || !s.every(v => Number.isInteger(v) && v >= -1))
+      fail(`at most ${shape.length} integers (-1: to the end)`, 'size', size);
+    const from = shape.map((_, d) => b[d] ?? 0);
+    const count = shape.map((n, d) => (s[d] === undefined || s[d] === -1 ? n - from[d] : s[d]));
+    const bad = shape.findIndex((n, d) => count[d] < 0 || from[d] + count[d] > n);
+    if (bad >= 0)
+      throw new ValidationError(`slice: begin [${from}] and size [${count}] run past the shape [${shape}] at axis ${bad}`, 'ERR_KERNELNET_SHAPE');
+    return regionCopy(h, from, count);
+  }
+
+  /**
+   * The slices of this tensor at `indices` along an axis (tf.gather; axis 0, the rows, by default): indices is an
+   * int32 Tensor or an array of integers, each in range (checked). A copy, made on the tensor's device.
+   */
+  gather(indices: Tensor | number[] | Int32Array, axis = 0): Tensor {
+    const h = handleOf(this, 'tensor');
+    if (axis !== 0) throw new ValidationError('gather: only axis 0 (rows) is supported; transpose with slice and concat for others', 'ERR_KERNELNET_UNSUPPORTED');
+    if (h.dtype !== 'float32' || !h.shape.length)
+      throw new ValidationError(`gather: expected a float32 tensor of rank >= 1 but this is ${h.dtype} [${h.shape}]`, 'ERR_KERNELNET_SHAPE');
+    const given = indices instanceof Tensor ? handleOf(indices, 'indices') : null;
+    if (given && (given.dtype !== 'int32' || given.shape.length !== 1))
+      throw new ValidationError(`gather: expected indices to be an int32 tensor of shape [M] but received ${given.dtype} [${given.shape}]`, 'ERR_KERNELNET_SHAPE');
+    if (!given && !(Array.isArray(indices) || indices instanceof Int32Array)) fail('an int32 Tensor or an array of integers', 'indices', indices);
+    const values = given ? given.read() : (indices as ArrayLike<number>);
+    const bad = Array.prototype.findIndex.call(values, (v: number) => !(Number.isInteger(v) && v >= 0 && v < h.shape[0]));
+    if (bad >= 0) throw new ValidationError(`gather: indices[${bad}] is ${values[bad]}, outside [0, ${h.shape[0]})`, 'ERR_KERNELNET_SHAPE');
+    const idx = given && given.device === h.device ? given : new native.Tensor([values.length], 'int32', Int32Array.from(values), h.device);
+    try {
+      const out = empty([values.length, ...h.shape.slice(1)], 'float32', h.device);
+      native.gatherRows(h, idx, 0, out);
+      return new Tensor(out);
+    } finally {
+      if (idx !== given) idx.dispose();
+    }
+  }
+
+  /** The index of the largest value along an axis (tf.argMax; axis 0 by default, -1 the last): an int32 tensor. */
+  argMax(axis = 0): Tensor {
+    const h = handleOf(this, 'tensor'), rank = h.shape.length;
+    if (!Number.isInteger(axis) || axis < -rank || axis >= rank) fail(`an axis in [${-rank}, ${rank})`, 'axis', axis);
+    const a = axis < 0 ? axis + rank : axis;
+    if (h.dtype !== 'float32') throw new ValidationError(`argMax: expected a float32 tensor but this is ${h.dtype}`, 'ERR_KERNELNET_SHAPE');
+    const out = empty(h.shape.filter((_, d) => d !== a), 'int32', h.device);
+    native.argMax(h, a, out);
+    return new Tensor(out);
+  }
 
   dispose(): void { this[HANDLE].dispose(); }
 
@@ -45,13 +127,7 @@ export class Tensor {
 
   /** The values as nested arrays of the tensor's shape (tfjs's arraySync); a number for a scalar. */
   arraySync(): NestedArray {
-    const values = this[HANDLE].read(), shape = this.shape;
-    const build = (axis: number, offset: number): NestedArray => {
-      if (axis === shape.length) return values[offset];
-      const stride = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
-      return Array.from({ length: shape[axis] }, (_, i) => build(axis + 1, offset + i * stride));
-    };
-    return build(0, 0);
+    return nest(this[HANDLE].read(), this.shape);
   }
 
   /**
@@ -84,6 +160,70 @@ export class Tensor {
 
 /** What arraySync returns: a number, or nested arrays of numbers. */
 export type NestedArray = number | NestedArray[];
+
+/** Flat values as nested arrays of a shape. */
+function nest(values: ArrayLike<number>, shape: number[]): NestedArray {
+  const build = (axis: number, offset: number): NestedArray => {
+    if (axis === shape.length) return values[offset];
+    const stride = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+    return Array.from({ length: shape[axis] }, (_, i) => build(axis + 1, offset + i * stride));
+  };
+  return build(0, 0);
+}
+
+/** A new tensor holding the box [from, from + count) of h, copied on h's device. */
+function regionCopy(h: NativeTensor, from: number[], count: number[]): Tensor {
+  const out = empty(count, h.dtype, h.device);
+  if (count.every(c => c > 0)) native.copyRegion(h, from, out, count.map(() => 0), count);
+  return new Tensor(out);
+}
+
+/**
+ * Joins tensors along an axis (tf.concat; axis 0 by default): the same dtype, device and rank, equal sizes on
+ * the other axes. A new tensor, copied on their device.
+ */
+export function concat(tensors: Tensor[], axis = 0): Tensor {
+  if (!Array.isArray(tensors) || !tensors.length) fail('a non-empty array of tensors', 'tensors', tensors);
+  const hs = tensors.map((t, i) => handleOf(t, `tensors[${i}]`)), first = hs[0], rank = first.shape.length;
+  if (!Number.isInteger(axis) || axis < -rank || axis >= rank) fail(`an axis in [${-rank}, ${rank})`, 'axis', axis);
+  const a = axis < 0 ? axis + rank : axis;
+  hs.forEach((h, i) => {
+    if (h.dtype !== first.dtype || h.device !== first.device || h.shape.length !== rank || h.shape.some((n, d) => d !== a && n !== first.shape[d]))
+      throw new ValidationError(`concat: tensors[${i}] is ${h.dtype} [${h.shape}] on ${h.device}, which does not join ${first.dtype} ` +
+        `[${first.shape}] on ${first.device} along axis ${a}`, 'ERR_KERNELNET_SHAPE');
+  });
+  const shape = [...first.shape];
+  shape[a] = hs.reduce((n, h) => n + h.shape[a], 0);
+  const out = empty(shape, first.dtype, first.device);
+  let at = 0;
+  for (const h of hs) {
+    if (h.size) native.copyRegion(h, h.shape.map(() => 0), out, h.shape.map((_, d) => (d === a ? at : 0)), h.shape);
+    at += h.shape[a];
+  }
+  return new Tensor(out);
+}
+
+/**
+ * A float32 tensor from raw pixel bytes (a Uint8Array, Buffer or Uint8ClampedArray, e.g. sharp's raw output),
+ * each divided by `divisor` (default 1; 255 for values in [0, 1]) by the native backend: no JavaScript loop
+ * over the pixels.
+ */
+export function fromPixels(pixels: Uint8Array | Uint8ClampedArray, shape: number[], options?: { divisor?: number; device?: string }): Tensor {
+  checkOptions(options, { what: 'fromPixels options', supported: ['divisor', 'device'] });
+  if (!(pixels instanceof Uint8Array || pixels instanceof Uint8ClampedArray)) fail('a Uint8Array, Buffer or Uint8ClampedArray', 'pixels', pixels);
+  const dims = shapeArg(shape, 'shape'), divisor = options?.divisor ?? 1;
+  if (typeof divisor !== 'number' || !(divisor > 0) || !Number.isFinite(divisor)) fail('a positive number', 'divisor', divisor);
+  if (dims.reduce((a, b) => a * b, 1) !== pixels.length)
+    throw new ValidationError(`fromPixels: shape [${dims.join(', ')}] needs ${dims.reduce((a, b) => a * b, 1)} values but received ${pixels.length}`, 'ERR_KERNELNET_SHAPE');
+  const out = empty(dims, 'float32', options?.device === undefined ? undefined : parseDevice(options.device, 'device'));
+  try {
+    native.fromBytes(new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.length), divisor, out);
+  } catch (err) {
+    out.dispose();
+    throw err;
+  }
+  return new Tensor(out);
+}
 
 /**
  * A device name: 'cpu', or 'cuda' / 'cuda:0' for the GPU. Other ordinals are refused until kernelnet drives
@@ -214,6 +354,8 @@ export function tensor(data: TensorLike, shape?: number[] | null, options?: { de
   if (data instanceof Float32Array || data instanceof Int32Array) {
     array = data;
     dims = [data.length];
+  } else if ((data instanceof Uint8Array || data instanceof Uint8ClampedArray) && shape !== undefined && shape !== null) {
+    return fromPixels(data, shape, { device }); // bytes converted natively, as fromPixels
   } else if (typeof data === 'number') {
     array = Float32Array.of(data);
     dims = [];

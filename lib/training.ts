@@ -65,6 +65,16 @@ export interface FitArgs {
   /** The epoch to start from (resuming a run): epochs initialEpoch..epochs-1 are trained. */
   initialEpoch?: number;
   shuffle?: boolean;
+  /**
+   * A weight per class index, e.g. { 0: 1, 1: 5 } (Keras's class_weight; classes not listed weigh 1): each
+   * training example's loss and accuracy count times its class's weight. Not with sampleWeight (as Keras).
+   */
+  classWeight?: Record<number, number>;
+  /**
+   * One weight per example of x, a float32 tensor [N] (Keras's sample_weight). With validationSplit, the held-out
+   * rows' weights weigh the validation too, as Keras splits them with the data.
+   */
+  sampleWeight?: Tensor;
   /** A callback (tfjs's plain object of hooks, or a Callback such as EarlyStopping), or an array of them. */
   callbacks?: Callback | Callback[];
   /** Where the progress bar goes (default process.stdout). */
@@ -78,6 +88,8 @@ export interface FitArgs {
 
 export interface EvaluateArgs {
   batchSize?: number;
+  /** One weight per example, a float32 tensor [N] (Keras's sample_weight). */
+  sampleWeight?: Tensor;
   /** 0 silent (default), 1 prints the loss and metrics. */
   verbose?: 0 | 1;
 }
@@ -97,15 +109,15 @@ export interface History {
 const FIT_SCHEMA = {
   what: 'fit options',
   supported: ['batchSize', 'epochs', 'verbose', 'validationData', 'validationSplit', 'validationBatchSize', 'validationFreq',
-    'initialEpoch', 'shuffle', 'callbacks', 'out', 'stopOnNonFiniteLoss'],
+    'initialEpoch', 'shuffle', 'callbacks', 'out', 'stopOnNonFiniteLoss', 'classWeight', 'sampleWeight'],
   notYet: {
-    classWeight: {}, sampleWeight: {}, stepsPerEpoch: {}, validationSteps: {},
+    stepsPerEpoch: {}, validationSteps: {},
     yieldEvery: { ok: ['auto', 'batch'], hint: 'fit yields to the event loop after every batch' },
   },
 };
 const HOOKS = ['setModel', 'setParams', 'onTrainBegin', 'onTrainEnd', 'onEpochBegin', 'onEpochEnd', 'onBatchBegin', 'onBatchEnd', 'onYield'] as const;
 const CALLBACKS_SCHEMA = { what: 'fit callbacks', supported: HOOKS };
-const EVALUATE_SCHEMA = { what: 'evaluate options', supported: ['batchSize', 'verbose'], notYet: { sampleWeight: {}, steps: {} } };
+const EVALUATE_SCHEMA = { what: 'evaluate options', supported: ['batchSize', 'verbose', 'sampleWeight'], notYet: { steps: {} } };
 const PREDICT_SCHEMA = { what: 'predict options', supported: ['batchSize'], notYet: { verbose: { ok: [0, false] }, steps: {} } };
 
 /** The verbosity of fit (0, 1 or 2) or evaluate (0 or 1). */
@@ -231,13 +243,56 @@ class NonFiniteStop implements Callback {
   }
 }
 
-/** The running loss and metrics of the metrics tensor [sum of losses, correct, rows, first non-finite step]. */
+/**
+ * The running loss and metrics of the metrics tensor [sum of losses, correct, rows, first non-finite step, sum
+ * of weights]. As Keras 3 reduces them with sample weights: the loss is sum(w * loss) / rows (the loss's
+ * "sum_over_batch_size", tracked per batch by batch size), the accuracy sum(w * hit) / sum(w) (a weighted Mean
+ * metric; 0 when every weight is 0, as its divide_no_nan).
+ */
 function readLogs(model: Sequential, metrics: NativeTensor, state?: EpochState): Logs {
-  const [lossSum, correct, count, badStep] = metrics.read();
+  const [lossSum, correct, count, badStep, weightSum] = metrics.read();
   if (state) state.nonFiniteStep = badStep;
   const logs: Logs = { loss: lossSum / count };
-  if (model.reportAccuracy) logs.accuracy = correct / count;
+  if (model.reportAccuracy) logs.accuracy = weightSum ? correct / weightSum : 0;
   return logs;
+}
+
+/** A sampleWeight argument, checked against its data: a float32 tensor [n] of finite weights on the model's device. */
+function sampleWeights(model: Sequential, value: unknown, n: number, name: string): NativeTensor {
+  const W = handleOf(value, name);
+  if (W.dtype !== 'float32' || W.shape.length !== 1 || W.shape[0] !== n)
+    throw new ValidationError(`Expected ${name} to be a float32 tensor of shape [${n}] (one weight per example) but received ${W.dtype} [${W.shape.join(', ')}]`, 'ERR_KERNELNET_SHAPE');
+  if (W.device !== model.device)
+    throw new ValidationError(`${name} lives on ${W.device} but ${model.name} on ${model.device}; copy it with .to('${model.device}')`, 'ERR_KERNELNET_DEVICE');
+  const values = W.read(), bad = values.findIndex(v => !Number.isFinite(v));
+  if (bad >= 0) throw new ValidationError(`Expected finite weights in ${name} but ${name}[${bad}] is ${values[bad]}`);
+  return W;
+}
+
+/**
+ * Keras's class_weight made into one weight per example: the weight of each row's class (the argmax of its
+ * one-hot label, found natively on the device), 1 for classes not listed. Keys must be class indices of the
+ * model's output.
+ */
+function classWeights(model: Sequential, value: unknown, Y: NativeTensor): NativeTensor {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) fail('an object mapping class indices to weights', 'classWeight', value);
+  const k = Y.shape[1], table = new Float32Array(k).fill(1);
+  for (const [key, w] of Object.entries(value as Record<string, unknown>)) {
+    const c = Number(key);
+    if (!Number.isInteger(c) || c < 0 || c >= k) throw new ValidationError(`Expected classWeight's keys to be class indices in [0, ${k}) but received '${key}'`);
+    if (typeof w !== 'number' || !Number.isFinite(w)) fail('a finite number', `classWeight[${key}]`, w);
+    table[c] = w;
+  }
+  const classes = empty([Y.shape[0]], 'int32', model.device), perClass = new native.Tensor([k], 'float32', table, model.device);
+  try {
+    native.argMax(Y, 1, classes);
+    const W = empty([Y.shape[0]], 'float32', model.device);
+    native.gatherRows(perClass, classes, 0, W);
+    return W;
+  } finally {
+    classes.dispose();
+    perClass.dispose();
+  }
 }
 
 export async function fit(model: Sequential, x: Tensor, y: Tensor, args: FitArgs): Promise<History> {
@@ -264,7 +319,10 @@ export async function fit(model: Sequential, x: Tensor, y: Tensor, args: FitArgs
     fail('a positive integer or an array of (1-based) epochs', 'validationFreq', validationFreq);
   const X = handleOf(x, 'x'), Y = handleOf(y, 'y');
   const n = model.checkData(X, Y, 'x', 'y');
-  let validation: [Tensor, Tensor] | undefined, owned: Tensor[] = [], samples = n;
+  if (args.classWeight != null && args.sampleWeight != null)
+    throw new ValidationError('fit: classWeight and sampleWeight cannot be given together (as in Keras); fold the class weights into sampleWeight');
+  const givenW = args.sampleWeight != null ? sampleWeights(model, args.sampleWeight, n, 'sampleWeight') : null;
+  let validation: [Tensor, Tensor] | undefined, owned: Tensor[] = [], samples = n, validationW: Tensor | undefined;
   if (args.validationData !== undefined) {
     if (!Array.isArray(args.validationData) || args.validationData.length !== 2) fail('[x, y] tensors', 'validationData', args.validationData);
     validation = args.validationData;
@@ -276,15 +334,17 @@ export async function fit(model: Sequential, x: Tensor, y: Tensor, args: FitArgs
     if (samples === 0 || samples === n)
       throw new ValidationError(`fit: validationSplit ${split} of ${n} examples leaves ${samples === 0 ? 'no training' : 'no validation'} examples`);
     owned = validation = [sliceRows(x, samples, n - samples), sliceRows(y, samples, n - samples)];
+    if (givenW) owned.push(validationW = args.sampleWeight!.slice(samples, n - samples));
   }
   const doValidation = validation !== undefined;
   const validateAt = (epoch: number) => doValidation &&
     (Array.isArray(validationFreq) ? validationFreq.includes(epoch + 1) : (epoch + 1) % (validationFreq as number) === 0);
   // The first `samples` rows train (all of them without validationSplit): the epoch's order is a permutation of them.
+  const W = givenW ?? (args.classWeight != null ? classWeights(model, args.classWeight, Y) : null);
   const indices = empty([samples], 'int32', model.device), counter = empty([1], 'int32', model.device);
   const run: FitRun = {
     epochs, steps: Math.ceil(samples / batchSize), batchSize, samples, validation,
-    step: { X, Y, indices, batchSize, counter, base: 0, optimizer, metrics },
+    step: { X, Y, W, indices, batchSize, counter, base: 0, optimizer, metrics },
   };
   const state: EpochState = { epoch: 0, firstStep: 0, nonFiniteStep: 0 };
   const history = new HistoryCallback(run);
@@ -293,7 +353,8 @@ export async function fit(model: Sequential, x: Tensor, y: Tensor, args: FitArgs
     ...(verbose !== 0 ? [new ProgressBarLogger(run, verbose, out)] : []),
     history, ...user,
   ]);
-  const inputs: [string, Tensor][] = [['x', x], ['y', y], ...(args.validationData ? [['validationData[0]', validation![0]], ['validationData[1]', validation![1]]] as [string, Tensor][] : [])];
+  const inputs: [string, Tensor][] = [['x', x], ['y', y], ...(args.validationData ? [['validationData[0]', validation![0]], ['validationData[1]', validation![1]]] as [string, Tensor][] : []),
+    ...(givenW ? [['sampleWeight', args.sampleWeight!]] as [string, Tensor][] : [])];
   /** After each await: the user may have disposed the model or the data meanwhile. */
   const stillThere = (step: number) => {
     const where = `(epoch ${state.epoch + 1}/${epochs}, step ${step}/${run.steps})`;
@@ -316,7 +377,7 @@ export async function fit(model: Sequential, x: Tensor, y: Tensor, args: FitArgs
       await callbacks.call('onEpochBegin', epoch, {});
       const logs = await trainEpoch(model, run, state, callbacks, stillThere);
       if (validateAt(epoch)) {
-        const [vl, va] = await model.evaluateAsync(validation![0], validation![1], { batchSize: validationBatchSize }); // yields between batches
+        const [vl, va] = await model.evaluateAsync(validation![0], validation![1], { batchSize: validationBatchSize, sampleWeight: validationW }); // yields between batches
         stillThere(run.steps);
         logs.val_loss = vl;
         if (model.reportAccuracy) logs.val_accuracy = va;
@@ -329,6 +390,7 @@ export async function fit(model: Sequential, x: Tensor, y: Tensor, args: FitArgs
   } finally {
     indices.dispose();
     counter.dispose();
+    if (W && W !== givenW) W.dispose();
     for (const t of owned) t.dispose();
     model.endFit();
   }
@@ -338,8 +400,9 @@ export async function fit(model: Sequential, x: Tensor, y: Tensor, args: FitArgs
 /**
  * One epoch: its full batches run as one recorded program (a CUDA graph on a GPU; KERNELNET_GRAPHS=0 makes every
  * op its own call instead: same work, same results), a short last batch op by op. A learning rate changed by a
- * callback inside the epoch takes effect from the next step (the step is recorded again). `model.stopTraining`
- * ends the epoch after the current batch, as in Keras. Returns the epoch's logs.
+ * callback inside the epoch takes effect from the next step, without recording the step again (the update reads
+ * the rate from device memory). `model.stopTraining` ends the epoch after the current batch, as in Keras.
+ * Returns the epoch's logs.
  */
 async function trainEpoch(model: Sequential, run: FitRun, state: EpochState, callbacks: CallbackList,
   stillThere: (step: number) => void): Promise<Logs> {
@@ -348,22 +411,16 @@ async function trainEpoch(model: Sequential, run: FitRun, state: EpochState, cal
   step.counter.write(Int32Array.of(0));
   step.base = model.steps;
   const useProgram = process.env.KERNELNET_GRAPHS !== '0';
-  let program: NativeProgram | null = null, recordedLr = NaN;
+  let program: NativeProgram | null = null;
   try {
     for (let s = 0; s < steps && !model.stopTraining; ++s) {
       if (callbacks.wantsBatchBegin) await callbacks.call('onBatchBegin', s, { batch: s, size: Math.min(batchSize, samples - s * batchSize) });
       const rows = Math.min(batchSize, samples - s * batchSize);
       if (rows === batchSize && useProgram) {
-        if (program && recordedLr !== step.optimizer.learningRate) {
-          program.dispose();
-          program = null;
-        }
-        if (!program) {
-          program = model.recordStep(step);
-          recordedLr = step.optimizer.learningRate;
-        }
+        program ??= model.recordStep(step);
         program.run();
         model.steps++;
+        step.optimizer.counted();
       } else {
         model.trainStep(step, s * batchSize, rows);
       }
@@ -395,7 +452,7 @@ export async function trainOnBatch(model: Sequential, x: Tensor, y: Tensor): Pro
     metrics.fill(0);
     counter.write(Int32Array.of(0));
     model.applyTrainable();
-    model.trainStep({ X, Y, indices, batchSize: n, counter, base: model.steps, optimizer, metrics }, 0, n);
+    model.trainStep({ X, Y, W: null, indices, batchSize: n, counter, base: model.steps, optimizer, metrics }, 0, n);
     const logs = readLogs(model, metrics);
     return model.reportAccuracy ? [logs.loss, logs.accuracy] : logs.loss;
   } finally {
@@ -415,19 +472,21 @@ export function* evaluation(model: Sequential, x: Tensor, y: Tensor, args: Evalu
   const verbose = verbosity(args.verbose, [0, 1] as const, 0);
   const X = handleOf(x, 'x'), Y = handleOf(y, 'y');
   const n = model.checkData(X, Y, 'x', 'y');
-  const metrics = empty([4], 'float32', model.device);
+  const W = args.sampleWeight != null ? sampleWeights(model, args.sampleWeight, n, 'sampleWeight') : null;
+  const metrics = empty([5], 'float32', model.device);
   const indices = model.identity(n);
   try {
     metrics.fill(0);
     for (let start = 0; start < n; start += batchSize) {
       if (start) {
         yield;
-        stillUsable(model, 'evaluate', [['x', x], ['y', y]]);
+        stillUsable(model, 'evaluate', [['x', x], ['y', y], ...(W ? [['sampleWeight', args.sampleWeight!] as [string, Tensor]] : [])]);
       }
       const ws = model.workspace(Math.min(batchSize, n - start), false);
       native.gatherRows(X, indices, start, ws.x);
       native.gatherRows(Y, indices, start, ws.y);
-      native.softmaxCrossEntropy(model.forward(ws, null), ws.y, null, metrics, 0);
+      if (W) native.gatherRows(W, indices, start, ws.w);
+      native.softmaxCrossEntropy(model.forward(ws, null), ws.y, null, metrics, 0, null, W ? ws.w : null);
     }
     const logs = readLogs(model, metrics);
     if (verbose) process.stdout.write(`${formatLogs(logs).slice(3)}\n`);

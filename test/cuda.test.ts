@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import {
   Adadelta, DeviceError, dispose, loadMnist, tidy, toCategorical, type Sequential, type Tensor,
 } from '../lib/index.js';
-import { native, type NativeTensor } from '../lib/native.js';
+import { native, type NativeTensor, type ScheduleKind } from '../lib/native.js';
 import {
   CONV_CASES, DENSE_CASES, I, T, checkProgramMatchesCalls, close, convOut, disposeAll, exact, intArray, out,
   randomArray, rng, seedModel, smallModel, syntheticData,
@@ -128,10 +128,15 @@ if (!cuda.available) {
     for (const [n, k] of [[1, 1], [7, 10], [128, 10], [3, 50]]) {
       const z = twin([n, k], randomArray(n * k, r, -5, 5)), labels = new Float32Array(n * k);
       for (let i = 0; i < n; ++i) labels[i * k + Math.floor(r() * k)] = 1;
-      const yl = twin([n, k], labels), dz = outs([n, k]), m = twin([4], new Float32Array([1, 2, 3, 0])), p = outs([n, k]);
+      const yl = twin([n, k], labels), dz = outs([n, k]), m = twin([5], new Float32Array([1, 2, 3, 0, 4])), p = outs([n, k]);
       for (const d of [0, 1]) native.softmaxCrossEntropy(z[d], yl[d], dz[d], m[d], 7);
       same(m, `metrics n=${n} k=${k}`, { atol: 1e-4, rtol: 1e-5 });
       same(dz, `dlogits n=${n} k=${k}`, { atol: 1e-7, rtol: 1e-5 });
+      // Weighted rows (sampleWeight / classWeight), small integers and a zero.
+      const w = twin([n], Float32Array.from({ length: n }, (_, i) => i % 4));
+      for (const d of [0, 1]) native.softmaxCrossEntropy(z[d], yl[d], dz[d], m[d], 7, null, w[d]);
+      same(m, `weighted metrics n=${n} k=${k}`, { atol: 1e-4, rtol: 1e-5 });
+      same(dz, `weighted dlogits n=${n} k=${k}`, { atol: 1e-7, rtol: 1e-5 });
       for (const d of [0, 1]) native.softmax(z[d], p[d]);
       same(p, `softmax n=${n} k=${k}`, { atol: 1e-7, rtol: 1e-5 });
     }
@@ -147,12 +152,12 @@ if (!cuda.available) {
       for (const d of [0, 1]) native.gatherRows(src[d], idx[d], 0, g[d], counter[d]);
       same(g, `gatherRows of batch ${batch} by the step counter`);
     }
-    const bad = twin([1, 2], new Float32Array([NaN, 1])), badLabels = twin([1, 2], new Float32Array([1, 0])), bm = outs([4]);
+    const bad = twin([1, 2], new Float32Array([NaN, 1])), badLabels = twin([1, 2], new Float32Array([1, 0])), bm = outs([5]);
     for (const d of [0, 1]) bm[d].fill(0);
     for (const d of [0, 1]) native.softmaxCrossEntropy(bad[d], badLabels[d], null, bm[d], 1000, counter[d]);
     const [mc, mg] = bm.map(t => Array.from(t.read()));
     assert.ok(Number.isNaN(mc[0]) && Number.isNaN(mg[0]), `a NaN loss on both devices: ${mc[0]}, ${mg[0]}`);
-    exact(mg.slice(2), mc.slice(2), 'metrics with a non-finite loss: rows, and step + counter + 1');
+    exact(mg.slice(2), mc.slice(2), 'metrics with a non-finite loss: rows, step + counter + 1, and the weight sum');
     const u = outs([1003]);
     for (const d of [0, 1]) native.randomUniform(u[d], -0.3, 0.3, 12, 1);
     same(u, 'randomUniform');
@@ -165,12 +170,55 @@ if (!cuda.available) {
     same(fb, 'fromBytes');
   });
 
+  Cuda('learning-rate schedules: the device writes the host\'s rate, and adadelta reads it from device memory', () => {
+    const schedules: [ScheduleKind, number[]][] = [
+      ['exponential', [0.5, 10, 0.9, 0]], ['exponential', [2, 7, 0.5, 1]], ['piecewise', [3, 8, 1, 0.5, 0.1]],
+      ['cosine', [1, 20, 0.1, NaN, 0]], ['cosine', [0, 20, 0, 0.8, 5]],
+    ];
+    const it = new native.Tensor([1], 'int32', Int32Array.of(0), 'cuda'), lr = new native.Tensor([1], 'float32', undefined, 'cuda');
+    try {
+      for (const [kind, params] of schedules)
+        for (const t of [0, 1, 4, 5, 9, 10, 24, 25, 40]) {
+          it.write(Int32Array.of(t));
+          native.learningRate(kind, params, it, lr);
+          // powf and cosf are within 2 ulp on the device (CUDA C Programming Guide, mathematical functions).
+          close(lr.read(), [native.scheduleValue(kind, params, t)], 0, 4e-7, `${kind} ${params} at ${t}`);
+        }
+    } finally {
+      it.dispose();
+      lr.dispose();
+    }
+  });
+
+  Cuda('tensor utilities: region copies, argMax and the asynchronous read match the CPU', async () => {
+    const r = rng(25);
+    const src = twin([3, 5, 4, 2], intArray(120, r)), dst = twin([4, 6, 4, 3], intArray(288, r));
+    for (const d of [0, 1]) native.copyRegion(src[d], [1, 2, 0, 1], dst[d], [2, 0, 1, 0], [2, 3, 3, 1]);
+    same(dst, 'copyRegion into the middle of dst');
+    const ints: [NativeTensor, NativeTensor] = [I([4, 3], Int32Array.from({ length: 12 }, (_, i) => i * 7 - 30), 'cpu'),
+      I([4, 3], Int32Array.from({ length: 12 }, (_, i) => i * 7 - 30), 'cuda')];
+    const intOut: [NativeTensor, NativeTensor] = [I([2, 3], undefined, 'cpu'), I([2, 3], undefined, 'cuda')];
+    for (const d of [0, 1]) native.copyRegion(ints[d], [2, 0], intOut[d], [0, 0], [2, 3]);
+    exact(intOut[1].read(), intOut[0].read(), 'int32 rows');
+    // Small integers with many ties: the first maximum must win on both.
+    const x = twin([5, 7, 3], Float32Array.from({ length: 105 }, () => Math.floor(r() * 3)));
+    for (const axis of [0, 1, 2]) {
+      const shape = [5, 7, 3].filter((_, d) => d !== axis);
+      const out: [NativeTensor, NativeTensor] = [I(shape, undefined, 'cpu'), I(shape, undefined, 'cuda')];
+      for (const d of [0, 1]) native.argMax(x[d], axis, out[d]);
+      exact(out[1].read(), out[0].read(), `argMax axis ${axis}`);
+    }
+    const big = twin([1000, 3], randomArray(3000, r));
+    exact(await big[1].readAsync(), big[0].read(), 'readAsync on the GPU');
+  });
+
   Cuda('adadelta: one launch over many tensors', () => {
     const r = rng(24);
     const shapes = Array.from({ length: 30 }, (_, i) => [1 + ((i * 7) % 13), 1 + ((i * 3) % 5)]); // more than one group
     const make = (lo: number, hi: number) => shapes.map(s => twin(s, randomArray(s[0] * s[1], r, lo, hi)));
     const p = make(-1, 1), g = make(-1, 1), a = make(0, 0.1), dd = make(0, 0.01);
-    for (const d of [0, 1]) native.adadelta(p.map(t => t[d]), g.map(t => t[d]), a.map(t => t[d]), dd.map(t => t[d]), 1.0, 0.95, 1e-7);
+    const lr = twin([1], new Float32Array([1]));
+    for (const d of [0, 1]) native.adadelta(p.map(t => t[d]), g.map(t => t[d]), a.map(t => t[d]), dd.map(t => t[d]), lr[d], 0.95, 1e-7);
     p.forEach((t, i) => same(t, `param ${i}`, { atol: 1e-6, rtol: 1e-5 }));
     a.forEach((t, i) => same(t, `accum ${i}`, { atol: 1e-7, rtol: 1e-5 }));
     dd.forEach((t, i) => same(t, `delta accum ${i}`, { atol: 1e-7, rtol: 1e-4 }));

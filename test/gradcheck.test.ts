@@ -106,13 +106,18 @@ Grad('softmax cross-entropy (batch mean)', () => {
   const [n, k] = [4, 10];
   const z = T([n, k], randomArray(n * k, rand, -3, 3)), labels = new Float32Array(n * k);
   for (let i = 0; i < n; ++i) labels[i * k + ((i * 3) % k)] = 1;
-  const Y = T([n, k], labels), dz = T([n, k]), m = T([4]);
+  const Y = T([n, k], labels), dz = T([n, k]), m = T([5]);
   m.fill(0);
   native.softmaxCrossEntropy(z, Y, dz, m, 0);
   // L = mean loss = metrics[0] / n: express it as sum(out * r) with out = [loss sum] and r = [1 / n].
-  const out = T([4]);
+  const out = T([5]);
   const fwd = () => (out.fill(0), native.softmaxCrossEntropy(z, Y, null, out, 0), out);
-  check('softmax-xent dlogits', z, dz.read(), fwd, new Float32Array([1 / n, 0, 0, 0]), 20);
+  check('softmax-xent dlogits', z, dz.read(), fwd, new Float32Array([1 / n, 0, 0, 0, 0]), 20);
+  // With sample weights (Keras's sum(w * loss) / n): the gradient of the weighted loss.
+  const w = T([n], new Float32Array([0.5, 2, 0, 1.5]));
+  native.softmaxCrossEntropy(z, Y, dz, m, 0, null, w);
+  const wfwd = () => (out.fill(0), native.softmaxCrossEntropy(z, Y, null, out, 0, null, w), out);
+  check('weighted softmax-xent dlogits', z, dz.read(), wfwd, new Float32Array([1 / n, 0, 0, 0, 0]), 20);
 });
 
 Grad.run();

@@ -250,8 +250,9 @@ export function maxPoolRef(n: number, h: number, w: number, c: number, ph: numbe
   return { y, arg, oh, ow };
 }
 
-export function softmaxCrossEntropyRef(n: number, k: number, z: Float32Array, labels: Float32Array) {
-  let loss = 0, correct = 0;
+/** Keras's weighted categorical cross-entropy (weights null: all 1), its gradient of sum(w l) / n, and the weighted hits. */
+export function softmaxCrossEntropyRef(n: number, k: number, z: Float32Array, labels: Float32Array, weights?: Float32Array) {
+  let loss = 0, correct = 0, weightSum = 0;
   const grad = new Float64Array(n * k), probs = new Float64Array(n * k);
   for (let r = 0; r < n; ++r) {
     const row = z.subarray(r * k, r * k + k), lab = labels.subarray(r * k, r * k + k);
@@ -262,13 +263,16 @@ export function softmaxCrossEntropyRef(n: number, k: number, z: Float32Array, la
     for (let j = 0; j < k; ++j) {
       if (row[j] > row[zi]) zi = j;
       if (lab[j] > lab[yi]) yi = j;
+      const w = weights ? weights[r] : 1;
       probs[r * k + j] = Math.exp(row[j] - lse);
-      loss += lab[j] * (lse - row[j]);
-      grad[r * k + j] = (probs[r * k + j] - lab[j]) / n;
+      loss += w * lab[j] * (lse - row[j]);
+      grad[r * k + j] = w * (probs[r * k + j] - lab[j]) / n;
     }
-    correct += zi === yi ? 1 : 0;
+    const w = weights ? weights[r] : 1;
+    correct += zi === yi ? w : 0;
+    weightSum += w;
   }
-  return { loss, correct, grad, probs };
+  return { loss, correct, grad, probs, weightSum };
 }
 
 /**
@@ -284,8 +288,8 @@ export function checkProgramMatchesCalls(device: Device): { graph: boolean; reas
     const d = T([16, 8], undefined, device), dx = T([16, 24], undefined, device), dw = T([24, 8], undefined, device), db = T([8], undefined, device);
     const acc = [T([24, 8], new Float32Array(24 * 8), device), T([8], new Float32Array(8), device)];
     const dacc = [T([24, 8], new Float32Array(24 * 8), device), T([8], new Float32Array(8), device)];
-    const counter = I([1], new Int32Array([0]), device);
-    return { x, w, b, y, dy, d, dx, dw, db, acc, dacc, counter };
+    const counter = I([1], new Int32Array([0]), device), lr = T([1], new Float32Array([1]), device);
+    return { x, w, b, y, dy, d, dx, dw, db, acc, dacc, counter, lr };
   };
   const a = make(), b = make();
   for (const k of ['x', 'w', 'b', 'dy'] as const) b[k].write(a[k].read() as Float32Array);
@@ -293,7 +297,7 @@ export function checkProgramMatchesCalls(device: Device): { graph: boolean; reas
     native.denseForward(t.x, t.w, t.b, t.y, 'relu');
     native.dropoutForward(t.y, t.d, 0.5, 3, 100, t.counter);
     native.denseBackward(t.x, t.w, t.y, t.dy, t.dx, t.dw, t.db, 'relu');
-    native.adadelta([t.w, t.b], [t.dw, t.db], t.acc, t.dacc, 1.0, 0.95, 1e-7);
+    native.adadelta([t.w, t.b], [t.dw, t.db], t.acc, t.dacc, t.lr, 0.95, 1e-7);
     native.advance(t.counter);
   };
   a.d.fill(NaN);

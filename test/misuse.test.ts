@@ -57,8 +57,8 @@ Options('a Keras/tfjs option kernelnet does not support yet never trains silentl
   const m = compiled();
   const before = weightsOf(m);
   const unsupported: [string, () => unknown][] = [
-    ['classWeight', () => m.fit(x, y, { classWeight: { 0: 2 }, verbose: 0 } as never)],
-    ['sampleWeight', () => m.evaluate(x, y, { sampleWeight: x } as never)],
+    ['validationSteps', () => m.fit(x, y, { validationSteps: 2, verbose: 0 } as never)],
+    ['evaluate steps', () => m.evaluate(x, y, { steps: 1 } as never)],
     ['stepsPerEpoch', () => m.fit(x, y, { stepsPerEpoch: 2, verbose: 0 } as never)],
     ['useBias', () => new Conv2D({ filters: 2, kernelSize: 3, useBias: false } as never)],
     ['dilationRate', () => new Conv2D({ filters: 2, kernelSize: 3, dilationRate: 2 } as never)],

@@ -240,21 +240,29 @@ Loss('loss, gradient and correct count match the reference and accumulate', () =
     const labels = new Float32Array(n * k);
     for (let i = 0; i < n; ++i) labels[i * k + Math.floor(r() * k)] = 1;
     const ref = softmaxCrossEntropyRef(n, k, z, labels);
-    const metrics = T([4], new Float32Array([1, 2, 3, 0]));
+    const metrics = T([5], new Float32Array([1, 2, 3, 0, 4]));
     const dz = out([n, k]);
     native.softmaxCrossEntropy(T([n, k], z), T([n, k], labels), dz, metrics, 5);
     const m = metrics.read();
-    close([m[0] - 1, m[1] - 2, m[2] - 3, m[3]], [ref.loss, ref.correct, n, 0], 1e-4, 1e-5, `metrics n=${n} k=${k}`);
+    close([m[0] - 1, m[1] - 2, m[2] - 3, m[3], m[4] - 4], [ref.loss, ref.correct, n, 0, n], 1e-4, 1e-5, `metrics n=${n} k=${k}`);
     close(dz.read(), ref.grad, ELEMENTWISE_TOL.atol, 1e-5, `dlogits n=${n} k=${k}`);
     const p = out([n, k]);
     native.softmax(T([n, k], z), p);
     close(p.read(), ref.probs, ELEMENTWISE_TOL.atol, 1e-5, `softmax n=${n} k=${k}`);
+    // Keras's sample_weight: each row's loss, hit and gradient times its weight; the loss still divided by n.
+    const w = Float32Array.from({ length: n }, () => Math.floor(r() * 4) / 2);
+    const wref = softmaxCrossEntropyRef(n, k, z, labels, w), wm = T([5], new Float32Array(5)), wdz = out([n, k]);
+    native.softmaxCrossEntropy(T([n, k], z), T([n, k], labels), wdz, wm, 5, null, T([n], w));
+    close(wm.read(), [wref.loss, wref.correct, n, 0, wref.weightSum], 1e-4, 1e-5, `weighted metrics n=${n} k=${k}`);
+    close(wdz.read(), wref.grad, ELEMENTWISE_TOL.atol, 1e-5, `weighted dlogits n=${n} k=${k}`);
   }
+  assert.throws(() => native.softmaxCrossEntropy(T([2, 3]), T([2, 3]), null, T([5]), 0, null, T([3])),
+    (e: Error & { code?: string }) => e.code === 'ERR_KERNELNET_SHAPE' && /expected weights to be a float32 tensor of shape \[2\]/.test(e.message));
 });
 Loss('is stable for huge logits', () => {
   const z = T([2, 3], new Float32Array([1000, 0, -1000, -1e30, 1e30, 0]));
   const labels = T([2, 3], new Float32Array([1, 0, 0, 0, 0, 1]));
-  const metrics = T([4], new Float32Array(4)), dz = out([2, 3]);
+  const metrics = T([5], new Float32Array(5)), dz = out([2, 3]);
   native.softmaxCrossEntropy(z, labels, dz, metrics, 0);
   const m = metrics.read();
   assert.ok(Number.isFinite(m[0]), `loss ${m[0]}`);
@@ -263,13 +271,13 @@ Loss('is stable for huge logits', () => {
 });
 Loss('records the first step whose loss is not finite', () => {
   const labels = T([1, 2], new Float32Array([1, 0]));
-  const metrics = T([4], new Float32Array(4));
+  const metrics = T([5], new Float32Array(5));
   native.softmaxCrossEntropy(T([1, 2], new Float32Array([1, 2])), labels, null, metrics, 3);
   assert.is(metrics.read()[3], 0);
   native.softmaxCrossEntropy(T([1, 2], new Float32Array([NaN, 2])), labels, null, metrics, 41);
   native.softmaxCrossEntropy(T([1, 2], new Float32Array([Infinity, 2])), labels, null, metrics, 42);
   assert.is(metrics.read()[3], 42, 'step 41 (0-based) is recorded as 42 and kept');
-  const m2 = T([4], new Float32Array(4)), counter = I([1], new Int32Array([5]));
+  const m2 = T([5], new Float32Array(5)), counter = I([1], new Int32Array([5]));
   native.softmaxCrossEntropy(T([1, 2], new Float32Array([NaN, 2])), labels, null, m2, 100, counter);
   assert.is(m2.read()[3], 106, 'with a step counter: step + counter + 1');
 });
@@ -286,12 +294,13 @@ Opt('two steps match the hand-worked example (Keras semantics)', () => {
   const p = T([2], new Float32Array([1, 1])), g = T([2], new Float32Array([0.5, 0.5]));
   const a = T([2], new Float32Array(2)), d = T([2], new Float32Array(2));
   const q = T([1], new Float32Array([3])), gq = T([1], new Float32Array([0])), aq = T([1], new Float32Array(1)), dq = T([1], new Float32Array(1));
-  native.adadelta([p, q], [g, gq], [a, aq], [d, dq], 1.0, 0.95, 1e-7);
+  const lr = T([1], new Float32Array([1]));
+  native.adadelta([p, q], [g, gq], [a, aq], [d, dq], lr, 0.95, 1e-7);
   close(p.read(), [0.99858579209, 0.99858579209], 0, 1e-6, 'p after step 1');
   close(a.read(), [0.0125, 0.0125], 0, 1e-6, 'accum after step 1');
   close(d.read(), [9.99992e-8, 9.99992e-8], 0, 1e-5, 'delta accum after step 1');
   g.write(new Float32Array([-0.25, -0.25]));
-  native.adadelta([p, q], [g, gq], [a, aq], [d, dq], 1.0, 0.95, 1e-7);
+  native.adadelta([p, q], [g, gq], [a, aq], [d, dq], lr, 0.95, 1e-7);
   close(p.read(), [0.99949865816, 0.99949865816], 0, 1e-6, 'p after step 2');
   close(a.read(), [0.015, 0.015], 0, 1e-6, 'accum after step 2');
   close(d.read(), [1.36665462e-7, 1.36665462e-7], 0, 1e-5, 'delta accum after step 2');
@@ -302,7 +311,7 @@ Opt('updates every tensor of a long list in one call', () => {
   const ps = shapes.map(s => T(s)), gs = shapes.map(s => T(s)), as = shapes.map(s => T(s)), ds = shapes.map(s => T(s));
   for (const t of [...ps, ...as, ...ds]) t.fill(0);
   for (const t of gs) t.fill(1);
-  native.adadelta(ps, gs, as, ds, 1.0, 0.95, 1e-7);
+  native.adadelta(ps, gs, as, ds, T([1], new Float32Array([1])), 0.95, 1e-7);
   const expected = -Math.sqrt(1e-7) / Math.sqrt(0.05 + 1e-7);
   for (const p of ps) close(p.read(), new Float64Array(p.size).fill(expected), 0, 1e-5, `param ${p.shape}`);
 });

@@ -482,6 +482,33 @@ inline cudaError_t cudaMemcpyAsync(void* dst, const void* src, std::size_t n, cu
   kn_emu::submit(s, [=] { std::memcpy(dst, src, n); });
   return cudaSuccess;
 }
+// Events and pinned host memory: the emulated GPU runs work as it is queued, so an event is complete when
+// recorded.
+struct CUevent_st {};
+using cudaEvent_t = CUevent_st*;
+constexpr unsigned cudaEventDisableTiming = 2;
+inline cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned) {
+  *e = new CUevent_st;
+  return cudaSuccess;
+}
+inline cudaError_t cudaEventDestroy(cudaEvent_t e) {
+  delete e;
+  return cudaSuccess;
+}
+inline cudaError_t cudaEventRecord(cudaEvent_t, cudaStream_t) {
+  return cudaSuccess;
+}
+inline cudaError_t cudaEventSynchronize(cudaEvent_t) {
+  return cudaSuccess;
+}
+inline cudaError_t cudaMallocHost(void** p, std::size_t bytes) {
+  *p = std::malloc(bytes ? bytes : 1);
+  return *p ? cudaSuccess : kn_emu::fail(cudaErrorMemoryAllocation);
+}
+inline cudaError_t cudaFreeHost(void* p) {
+  std::free(p);
+  return cudaSuccess;
+}
 inline cudaError_t cudaMemsetAsync(void* p, int v, std::size_t n, cudaStream_t s) {
   kn_emu::submit(s, [=] { std::memset(p, v, n); });
   return cudaSuccess;

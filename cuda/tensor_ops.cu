@@ -1,0 +1,100 @@
+// Tensor utilities on the GPU, the twin of cpp/cpu_tensor.cc: region copies (slice, concat) one thread per
+// element, argmax one thread per output, and the asynchronous device-to-host copy behind tensor.data().
+#include <cstring>
+
+#include "cuda_backend.cuh"
+
+namespace kn {
+namespace cu {
+namespace {
+
+__global__ void copy_region_kernel(Region r, const uint32_t* __restrict__ src, uint32_t* __restrict__ dst,
+                                   long long count) {
+  const long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+  if (e >= count) return;
+  long long rest = e, so = 0, to = 0, ss = 1, ts = 1;
+  for (int d = r.rank - 1; d >= 0; --d) {
+    const long long i = rest % r.size[d];
+    rest /= r.size[d];
+    so += (r.src_begin[d] + i) * ss;
+    to += (r.dst_begin[d] + i) * ts;
+    ss *= r.src_shape[d];
+    ts *= r.dst_shape[d];
+  }
+  dst[to] = src[so];
+}
+
+__global__ void argmax_kernel(const float* __restrict__ x, long long outer, long long n, long long inner,
+                              int32_t* __restrict__ out) {
+  const long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+  if (e >= outer * inner) return;
+  const float* p = x + (e / inner) * n * inner + e % inner;
+  long long best = 0;
+  for (long long j = 1; j < n; ++j)
+    if (p[j * inner] > p[best * inner]) best = j;
+  out[e] = static_cast<int32_t>(best);
+}
+
+// Copies through pinned host memory (a pageable destination would make the copy synchronous), then waits on
+// an event recorded behind it.
+class CudaDownload : public PendingDownload {
+ public:
+  CudaDownload(void* dst, std::size_t bytes) : dst_(dst), bytes_(bytes) {}
+  ~CudaDownload() override {
+    if (event_) cudaEventDestroy(event_);
+    if (pinned_) cudaFreeHost(pinned_);
+  }
+  Status start(const void* src, cudaStream_t stream) {
+    KN_CUDA(cudaMallocHost(&pinned_, bytes_));
+    KN_CUDA(cudaEventCreateWithFlags(&event_, cudaEventDisableTiming));
+    KN_CUDA(cudaMemcpyAsync(pinned_, src, bytes_, cudaMemcpyDeviceToHost, stream));
+    KN_CUDA(cudaEventRecord(event_, stream));
+    return Status::Ok();
+  }
+  Status wait() override {
+    KN_CUDA(cudaEventSynchronize(event_));
+    std::memcpy(dst_, pinned_, bytes_);
+    return Status::Ok();
+  }
+
+ private:
+  void* dst_;
+  std::size_t bytes_;
+  void* pinned_ = nullptr;
+  cudaEvent_t event_ = nullptr;
+};
+
+}  // namespace
+
+Status CudaBackend::copy_region(const Region& r, const void* src, void* dst) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const long long count = r.count();
+  if (!count) return Status::Ok();
+  launch(copy_region_kernel, CEIL_DIV(count, 256), 256, 0, stream(), r, static_cast<const uint32_t*>(src),
+         static_cast<uint32_t*>(dst), count);
+  KN_LAUNCHED(stream(), "copy_region_kernel");
+  return Status::Ok();
+}
+
+Status CudaBackend::argmax(const float* x, std::size_t outer, std::size_t n, std::size_t inner,
+                           int32_t* out) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const long long total = (long long)(outer * inner);
+  if (!total) return Status::Ok();
+  launch(argmax_kernel, CEIL_DIV(total, 256), 256, 0, stream(), x, (long long)outer, (long long)n,
+         (long long)inner, out);
+  KN_LAUNCHED(stream(), "argmax_kernel");
+  return Status::Ok();
+}
+
+Status CudaBackend::download_start(void* dst, const void* src, std::size_t bytes,
+                                   std::unique_ptr<PendingDownload>* pending) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto d = std::make_unique<CudaDownload>(dst, bytes);
+  KN_TRY(d->start(src, stream_));
+  *pending = std::move(d);
+  return Status::Ok();
+}
+
+}  // namespace cu
+}  // namespace kn
