@@ -79,8 +79,11 @@ export abstract class Layer {
   outputShape: number[] = [];
   specs: ParamSpec[] = [];
   params: Param[] = [];
-  /** @internal The model this layer was added to (a layer belongs to one model). */
-  model: object | null = null;
+  /**
+   * @internal The models this layer is in. A layer added to several models is shared, as in Keras: one set of
+   * weights, made by the first of them to compile and freed with the last of them.
+   */
+  readonly models = new Set<object>();
   /**
    * Whether fit() updates this layer's weights (Keras's layer.trainable). A frozen layer's weights stay as they
    * are; its gradients still flow to the layers before it. Read at every epoch's start.

@@ -130,24 +130,32 @@ export class Sequential {
   add(layer: Layer): void {
     this.alive('add');
     if (!(layer instanceof Layer)) fail('a Layer', 'layer', layer);
-    if (layer.model === this) throw new ValidationError(`${this.name}.add: layer ${layer.name} is already in this model`);
-    // Keras shares a layer's weights between the models it is added to; until both models can train and save
-    // such a layer, it is refused (compiling the second model used to replace the first model's weights).
-    if (layer.model)
-      throw new ValidationError(`${this.name}.add: layer ${layer.name} already belongs to another model; sharing a layer (and its ` +
-        'weights) between models is not supported yet: make a new layer, and copy weights with getWeights/setWeights', 'ERR_KERNELNET_UNSUPPORTED');
+    if (layer.models.has(this)) throw new ValidationError(`${this.name}.add: layer ${layer.name} is already in this model`);
     if (this.params.length) throw stateError(`${this.name}: cannot add layers after compile()`);
     const prev = this.layers.at(-1);
-    const input = prev ? prev.outputShape : layer.inputShapeArg;
+    // A layer already in another model is shared, as in Keras: the same weights, trained by either model. It
+    // keeps the input shape it was built for.
+    const shared = layer.models.size > 0;
+    const input = prev ? prev.outputShape : shared ? layer.inputShape : layer.inputShapeArg;
     if (!input) throw new ValidationError(`The first layer of a Sequential model needs an inputShape, e.g. new ${layer.className}({ ..., inputShape: [28, 28, 1] })`);
+    if (shared && input.join() !== layer.inputShape.join())
+      throw new ValidationError(`${this.name}.add: the shared layer ${layer.name} was built for inputs of shape [${layer.inputShape.join(', ')}] ` +
+        `but here gets [${input.join(', ')}]`, 'ERR_KERNELNET_SHAPE');
+    if (shared && layer.params.length && layer.params[0].value.device !== this.device)
+      throw new DeviceError(`${this.name}.add: the shared layer ${layer.name}'s weights live on ${layer.params[0].value.device} but ${this.name} on ${this.device}`);
     if (!layer.name) {
       const base = layer.className.replace(/([a-z])([A-Z])/g, '$1_$2').replace(/([0-9])D$/, '$1d').toLowerCase();
-      const n = this.nameCounts.get(base) ?? 0;
-      this.nameCounts.set(base, n + 1);
-      layer.name = n ? `${base}_${n}` : base;
+      for (;;) { // Keras's rule: unique names within a model (a shared layer may hold one already)
+        const n = this.nameCounts.get(base) ?? 0;
+        this.nameCounts.set(base, n + 1);
+        layer.name = n ? `${base}_${n}` : base;
+        if (!this.layers.some(l => l.name === layer.name)) break;
+      }
+    } else if (this.layers.some(l => l.name === layer.name)) {
+      throw new ValidationError(`${this.name}.add: a layer named '${layer.name}' is already in this model; layer names must be unique within a model (as in Keras)`);
     }
-    layer.build(input);
-    layer.model = this;
+    if (!shared) layer.build(input);
+    layer.models.add(this);
     this.layers.push(layer);
   }
 
@@ -337,12 +345,17 @@ export class Sequential {
   /** Frees every tensor the model holds (parameters, optimizer state, buffers); every method then refuses. */
   dispose(): void {
     this.disposed = true;
-    for (const p of this.params) {
-      p.value.dispose();
-      p.grad.dispose();
+    // A shared layer's weights stay while another live model holds the layer.
+    for (const l of this.layers) {
+      l.models.delete(this);
+      if (l.models.size) continue;
+      for (const p of l.params) {
+        p.value.dispose();
+        p.grad.dispose();
+      }
+      l.params = [];
     }
     this.params = [];
-    for (const l of this.layers) l.params = [];
     this.optimizer?.dispose();
     this.optimizer = null;
     this.disposeWorkspaces();
@@ -383,6 +396,11 @@ export class Sequential {
   private allocateParams(): void {
     let index = 0;
     for (const layer of this.layers) {
+      if (layer.params.length) { // a shared layer whose weights another model made
+        index += layer.params.length;
+        this.params.push(...layer.params);
+        continue;
+      }
       layer.params = layer.specs.map(spec => {
         const value = empty(spec.shape, 'float32', this.device), grad = empty(spec.shape, 'float32', this.device);
         if (spec.init.kind === 'zeros') value.fill(0);

@@ -141,17 +141,45 @@ Models('one optimizer instance given to two models is refused (Keras binds it to
   b.dispose();
 });
 
-Models('a layer already in one model is refused by another, leaving the first model\'s weights as they were', () => {
+// Keras's shared layers (keras/src/layers/layer.py: a layer owns its variables, whatever model calls it): a
+// layer added to a second model keeps its weights (compiling the second model does not re-initialise them),
+// training either model moves them for both, and they are freed with the last model that holds the layer.
+Models('a layer in two models is shared, as in Keras: one set of weights, kept until the last model goes', async () => {
+  const { x, y } = syntheticData(24);
   const conv = new Conv2D({ filters: 2, kernelSize: 3, activation: 'relu', inputShape: [8, 8, 1] });
-  const a = new Sequential({ seed: 1, layers: [conv, new Flatten(), new Dense({ units: 3, activation: 'softmax' })] });
+  const head = new Dense({ units: 3, activation: 'softmax' });
+  const a = new Sequential({ seed: 1, layers: [conv, new Flatten(), head] });
   a.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta() });
-  const before = weightsOf(a);
-  const b = new Sequential({ seed: 2 });
-  throwsA(ValidationError, () => b.add(conv), /already belongs to another model; sharing a layer/, 'shared layer');
+  await a.fit(x, y, { batchSize: 8, epochs: 1, verbose: 0 });
+  const trained = tidy(() => conv.getWeights().map(w => Array.from(w.dataSync())));
+  // Reuse the trained feature extractor under a new head (transfer learning), frozen first.
+  const b = new Sequential({ seed: 2, layers: [conv, new Flatten(), new Dense({ units: 3, activation: 'softmax' })] });
+  assert.equal(b.layers.map(l => l.name), ['conv2d', 'flatten', 'dense'], 'names unique within each model');
+  b.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta() });
+  assert.equal(tidy(() => b.getWeights().slice(0, 2).map(w => Array.from(w.dataSync()))), trained, 'compile kept the trained weights');
+  conv.trainable = false;
+  await b.fit(x, y, { batchSize: 8, epochs: 1, verbose: 0 });
+  assert.equal(tidy(() => conv.getWeights().map(w => Array.from(w.dataSync()))), trained, 'frozen in b');
+  conv.trainable = true;
+  await b.fit(x, y, { batchSize: 8, epochs: 1, verbose: 0 });
+  const moved = tidy(() => a.getWeights().slice(0, 2).map(w => Array.from(w.dataSync())));
+  assert.not.equal(moved, trained, 'training b moved the weights a uses');
+  assert.equal(moved, tidy(() => b.getWeights().slice(0, 2).map(w => Array.from(w.dataSync()))), 'one set of weights');
+  // A third model: the shared head's name is taken, so a new Dense is named past it.
+  const c = new Sequential({ layers: [new Flatten({ inputShape: [8, 8, 2] }), new Dense({ units: 3 })] });
+  throwsA(ValidationError, () => c.add(head), /the shared layer dense was built for inputs of shape \[72\] but here gets \[3\]/, 'shape');
   throwsA(ValidationError, () => a.add(conv), /already in this model/, 'same layer twice');
-  assert.equal(weightsOf(a), before);
-  a.dispose();
+  const d = new Sequential({ layers: [new Flatten({ inputShape: [72] }), head, new Dense({ units: 3, activation: 'softmax' })] });
+  assert.equal(d.layers.map(l => l.name), ['flatten', 'dense', 'dense_1']);
+  a.dispose(); // b and d still hold conv and head
+  assert.ok([...conv.params, ...head.params].every(p => !p.value.disposed), 'shared weights outlive a');
+  const p = b.predict(x);
+  assert.equal(p.shape, [24, 3]);
+  p.dispose();
   b.dispose();
+  for (const m of [c, d]) m.dispose();
+  assert.is(conv.params.length, 0, 'freed with the last model holding it');
+  dispose([x, y]);
 });
 
 Models('setWeights is atomic: a wrong last tensor leaves every weight as it was', () => {

@@ -62,7 +62,7 @@ const value: fc.Arbitrary<unknown> = fc.oneof(
 
 const nativeCall = fc.record({ op: fc.constantFrom(...OPS), args: fc.array(value, { maxLength: 12 }) });
 const tensorCall = fc.record({
-  method: fc.constantFrom('read', 'write', 'fill', 'reshape', 'dispose', 'shape', 'size'),
+  method: fc.constantFrom('read', 'readAsync', 'write', 'fill', 'reshape', 'dispose', 'shape', 'size'),
   target: tensorArb,
   args: fc.array(value, { maxLength: 3 }),
 });

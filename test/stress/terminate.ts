@@ -70,7 +70,9 @@ const code = `
   for (let round = 0; ; ++round) {
     await model.fit(x, y, { batchSize: 16, epochs: 1, verbose: 0 });
     model.save(dir + '/model.safetensors');
-    model.predict(x).dispose();
+    const p = model.predict(x);
+    await Promise.all([p.data(), p.data(), p.array()]); // asynchronous reads in flight when the worker ends
+    p.dispose();
   }
 `;
 
