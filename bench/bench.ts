@@ -81,7 +81,7 @@ const x0 = T([B, 28, 28, 1]), w1 = T([3, 3, 1, 32]), b1 = T([32]), y1 = T([B, 26
 const w2 = T([3, 3, 32, 64]), b2 = T([64]), y2 = T([B, 24, 24, 64]);
 const p = T([B, 12, 12, 64]), arg = T([B, 12, 12, 64], 'int32'), d1 = T([B, 12, 12, 64]);
 const flat = d1.reshape([B, 9216]), w3 = T([9216, 128]), b3 = T([128]), y3 = T([B, 128]), d2 = T([B, 128]);
-const w4 = T([128, 10]), b4 = T([10]), y4 = T([B, 10]), labels = T([B, 10]), metrics = T([5]);
+const w4 = T([128, 10]), b4 = T([10]), y4 = T([B, 10]), labels = T([B, 10]), metrics = T([8]);
 const dy4 = T([B, 10]), dd2 = T([B, 128]), dy3 = T([B, 128]), dflat = T([B, 9216]), dp = T([B, 12, 12, 64]);
 const dy2 = T([B, 24, 24, 64]), dx2 = T([B, 26, 26, 32]), dy1 = T([B, 26, 26, 32]);
 const gw1 = T(w1.shape), gb1 = T([32]), gw2 = T(w2.shape), gb2 = T([64]), gw3 = T(w3.shape), gb3 = T([128]), gw4 = T(w4.shape), gb4 = T([10]);

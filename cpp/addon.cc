@@ -57,7 +57,8 @@ Conv2dShape conv_shape(Args& a, TensorHandle* x, TensorHandle* w, TensorHandle* 
   return s;
 }
 
-// conv2dForward(x, w, b | null, y, strideH, strideW, padding, activation)
+// conv2dForward(x, w, b | null, y, strideH, strideW, padding, activation, pre?, alpha?): pre receives the
+// pre-activation for the activations whose derivative needs it (Args::activation_extras).
 void Conv2dForward(const Napi::CallbackInfo& info) {
   Args a(info, "conv2dForward");
   TensorHandle *x = a.tensor(0, "x"), *w = a.tensor(1, "w"), *b = a.optional_tensor(2, "b"),
@@ -67,12 +68,18 @@ void Conv2dForward(const Napi::CallbackInfo& info) {
   const Act act = a.activation(7);
   const Conv2dShape s = conv_shape(a, x, w, y, sh, sw, same);
   if (b) a.expect(b, "b", DType::kFloat32, {s.f}, "[F]");
-  a.distinct({y, x, w, b});
-  a.run([s, x = x->f32(), w = w->f32(), ep = Epilogue{b ? b->f32() : nullptr, act},
-         y = y->f32()](Backend& be) { return be.conv2d_forward(s, x, w, ep, y); });
+  Epilogue ep;
+  TensorHandle* pre;
+  a.activation_extras(8, act, y, &ep, &pre);
+  ep.bias = b ? b->f32() : nullptr;
+  a.distinct({y, pre, x, w, b});
+  a.run([s, x = x->f32(), w = w->f32(), ep, y = y->f32()](Backend& be) {
+    return be.conv2d_forward(s, x, w, ep, y);
+  });
 }
 
-// conv2dBackward(x, w, y, dy, dx | null, dw | null, db | null, strideH, strideW, padding, activation): each
+// conv2dBackward(x, w, y, dy, dx | null, dw | null, db | null, strideH, strideW, padding, activation, pre?,
+// alpha?): pre is what the forward pass stored, for the activations that need it. Each
 // gradient asked for by passing its tensor (a frozen layer passes null for dw and db, the first layer for
 // dx).
 void Conv2dBackward(const Napi::CallbackInfo& info) {
@@ -88,11 +95,14 @@ void Conv2dBackward(const Napi::CallbackInfo& info) {
   if (dx) a.expect(dx, "dx", DType::kFloat32, {s.n, s.h, s.w, s.c}, "[N,H,W,C]");
   if (dw) a.expect(dw, "dw", DType::kFloat32, {s.kh, s.kw, s.c, s.f}, "[KH,KW,C,F]");
   if (db) a.expect(db, "db", DType::kFloat32, {s.f}, "[F]");
-  a.distinct({dx, dw, db, x, w, y, dy});
+  Epilogue ep;
+  TensorHandle* pre;
+  a.activation_extras(11, act, y, &ep, &pre);
+  a.distinct({dx, dw, db, x, w, y, dy, pre});
   if (!dx && !dw && !db) return;  // nothing asked for
   a.run([s, x = x->f32(), w = w->f32(), y = y->f32(), dy = dy->f32(), dx = dx ? dx->f32() : nullptr,
          dw = dw ? dw->f32() : nullptr, db = db ? db->f32() : nullptr,
-         act](Backend& be) { return be.conv2d_backward(s, x, w, y, dy, dx, dw, db, act); });
+         ep](Backend& be) { return be.conv2d_backward(s, x, w, y, dy, dx, dw, db, ep); });
 }
 
 Pool2dShape pool_shape(Args& a, TensorHandle* x, int first_window_arg) {
@@ -148,7 +158,7 @@ void dense_dims(Args& a, TensorHandle* x, TensorHandle* w, int* n, int* in, int*
   *out = static_cast<int>(w->shape()[1]);
 }
 
-// denseForward(x, w, b | null, y, activation)
+// denseForward(x, w, b | null, y, activation, pre?, alpha?): pre and alpha as conv2dForward's.
 void DenseForward(const Napi::CallbackInfo& info) {
   Args a(info, "denseForward");
   TensorHandle *x = a.tensor(0, "x"), *w = a.tensor(1, "w"), *b = a.optional_tensor(2, "b"),
@@ -158,12 +168,17 @@ void DenseForward(const Napi::CallbackInfo& info) {
   dense_dims(a, x, w, &n, &in, &out);
   if (b) a.expect(b, "b", DType::kFloat32, {out}, "[O]");
   a.expect(y, "y", DType::kFloat32, {n, out}, "[N,O]");
-  a.distinct({y, x, w, b});
-  a.run([n, in, out, x = x->f32(), w = w->f32(), ep = Epilogue{b ? b->f32() : nullptr, act},
-         y = y->f32()](Backend& be) { return be.dense_forward(n, in, out, x, w, ep, y); });
+  Epilogue ep;
+  TensorHandle* pre;
+  a.activation_extras(5, act, y, &ep, &pre);
+  ep.bias = b ? b->f32() : nullptr;
+  a.distinct({y, pre, x, w, b});
+  a.run([n, in, out, x = x->f32(), w = w->f32(), ep, y = y->f32()](Backend& be) {
+    return be.dense_forward(n, in, out, x, w, ep, y);
+  });
 }
 
-// denseBackward(x, w, y, dy, dx | null, dw | null, db | null, activation): nulls as conv2dBackward's.
+// denseBackward(x, w, y, dy, dx | null, dw | null, db | null, activation, pre?, alpha?): as conv2dBackward's.
 void DenseBackward(const Napi::CallbackInfo& info) {
   Args a(info, "denseBackward");
   TensorHandle *x = a.tensor(0, "x"), *w = a.tensor(1, "w"), *y = a.tensor(2, "y"), *dy = a.tensor(3, "dy");
@@ -177,11 +192,14 @@ void DenseBackward(const Napi::CallbackInfo& info) {
   if (dx) a.expect(dx, "dx", DType::kFloat32, {n, in}, "[N,I]");
   if (dw) a.expect(dw, "dw", DType::kFloat32, {in, out}, "[I,O]");
   if (db) a.expect(db, "db", DType::kFloat32, {out}, "[O]");
-  a.distinct({dx, dw, db, x, w, y, dy});
+  Epilogue ep;
+  TensorHandle* pre;
+  a.activation_extras(8, act, y, &ep, &pre);
+  a.distinct({dx, dw, db, x, w, y, dy, pre});
   if (!dx && !dw && !db) return;  // nothing asked for
   a.run([n, in, out, x = x->f32(), w = w->f32(), y = y->f32(), dy = dy->f32(), dx = dx ? dx->f32() : nullptr,
          dw = dw ? dw->f32() : nullptr, db = db ? db->f32() : nullptr,
-         act](Backend& be) { return be.dense_backward(n, in, out, x, w, y, dy, dx, dw, db, act); });
+         ep](Backend& be) { return be.dense_backward(n, in, out, x, w, y, dy, dx, dw, db, ep); });
 }
 
 void same_size(Args& a, TensorHandle* src, const char* src_name, TensorHandle* dst, const char* dst_name) {
@@ -222,29 +240,68 @@ void Advance(const Napi::CallbackInfo& info) {
   a.run([c = c->i32()](Backend& be) { return be.advance(c); });
 }
 
-// softmaxCrossEntropy(logits, labels, dlogits | null, metrics, step, counter?, weights?): weights [N] weigh
-// the rows (Keras's sample_weight).
+// The arguments shared by loss() and softmaxCrossEntropy() from index `first` on: pred, labels, then (after
+// the caller's own) metrics, step, counter. Labels are float32 [N,K] targets, or int32 [N] class indices when
+// `classes_ok`.
+void run_loss(Args& a, const LossSpec& spec, TensorHandle* z, TensorHandle* y, TensorHandle* w,
+              TensorHandle* dz, TensorHandle* m, uint64_t step, const int32_t* counter, bool classes_ok) {
+  a.expect_rank(z, "predictions", DType::kFloat32, 2, "[N,K]");
+  const int64_t n = z->shape()[0], k = z->shape()[1];
+  if (k < 1)
+    a.fail("ERR_KERNELNET_SHAPE",
+           "expected predictions with at least one column but received " + z->describe());
+  const bool classes = classes_ok && y->dtype() == DType::kInt32;
+  if (classes)
+    a.expect(y, "labels", DType::kInt32, {n}, "[N] (class indices)");
+  else
+    a.expect(y, "labels", DType::kFloat32, {n, k}, "[N,K]");
+  if (spec.accuracy == LossSpec::Accuracy::kSparse && !classes)
+    a.fail("ERR_KERNELNET_ARG", "sparse accuracy needs int32 class labels [N]");
+  if (dz) a.expect(dz, "dpred", DType::kFloat32, {n, k}, "[N,K]");
+  a.expect(m, "metrics", DType::kFloat32, {kMetricSlots}, "(loss.h's metric slots)");
+  if (w) a.expect(w, "weights", DType::kFloat32, {n}, "[N]");
+  a.distinct({dz, m, z, y, w});
+  if (n == 0) return;
+  a.run([spec, n = static_cast<int>(n), k = static_cast<int>(k), z = z->f32(),
+         labels = classes ? nullptr : y->f32(), cls = classes ? y->i32() : nullptr,
+         w = w ? w->f32() : nullptr, dz = dz ? dz->f32() : nullptr, m = m->f32(), step,
+         counter](Backend& be) { return be.loss(spec, n, k, z, labels, cls, w, dz, m, step, counter); });
+}
+
+// softmaxCrossEntropy(logits, labels, dlogits | null, metrics, step, counter?, weights?): loss() for
+// categorical cross-entropy with categorical accuracy.
 void SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
   Args a(info, "softmaxCrossEntropy");
   TensorHandle *z = a.tensor(0, "logits"), *y = a.tensor(1, "labels"), *dz = a.optional_tensor(2, "dlogits");
   TensorHandle* m = a.tensor(3, "metrics");
-  a.expect_rank(z, "logits", DType::kFloat32, 2, "[N,K]");
-  const int64_t n = z->shape()[0], k = z->shape()[1];
-  if (k < 1)
-    a.fail("ERR_KERNELNET_SHAPE", "expected logits to have at least one class but received " + z->describe());
-  a.expect(y, "labels", DType::kFloat32, {n, k}, "[N,K]");
-  if (dz) a.expect(dz, "dlogits", DType::kFloat32, {n, k}, "[N,K]");
-  a.expect(m, "metrics", DType::kFloat32, {5},
-           "[loss sum, correct, count, first non-finite step + 1, weight sum]");
   const uint64_t step = a.uint53(4, "step");
   const int32_t* counter = step_counter(a, 5);
   TensorHandle* w = a.optional_tensor(6, "weights");
-  if (w) a.expect(w, "weights", DType::kFloat32, {n}, "[N]");
-  a.distinct({dz, m, z, y, w});
-  if (n == 0) return;
-  a.run([n = static_cast<int>(n), k = static_cast<int>(k), z = z->f32(), y = y->f32(),
-         w = w ? w->f32() : nullptr, dz = dz ? dz->f32() : nullptr, m = m->f32(), step,
-         counter](Backend& be) { return be.softmax_cross_entropy(n, k, z, y, w, dz, m, step, counter); });
+  run_loss(a, LossSpec{}, z, y, w, dz, m, step, counter, false);
+}
+
+// loss(kind, accuracy, pred, labels, weights | null, dpred | null, metrics, step, counter?): kind
+// 'crossentropy' | 'binary_crossentropy' | 'mse' | 'mae', accuracy 'none' | 'categorical' | 'sparse' |
+// 'binary'; labels float32 [N,K] or, for crossentropy, int32 [N] class indices (sparse categorical
+// cross-entropy).
+void Loss(const Napi::CallbackInfo& info) {
+  Args a(info, "loss");
+  const std::string kind = a.choice(0, "kind", {"crossentropy", "binary_crossentropy", "mse", "mae"});
+  const std::string acc = a.choice(1, "accuracy", {"none", "categorical", "sparse", "binary"});
+  LossSpec spec;
+  spec.kind = kind == "crossentropy"          ? LossSpec::Kind::kCrossentropy
+              : kind == "binary_crossentropy" ? LossSpec::Kind::kBinaryCrossentropy
+              : kind == "mse"                 ? LossSpec::Kind::kMse
+                                              : LossSpec::Kind::kMae;
+  spec.accuracy = acc == "categorical" ? LossSpec::Accuracy::kCategorical
+                  : acc == "sparse"    ? LossSpec::Accuracy::kSparse
+                  : acc == "binary"    ? LossSpec::Accuracy::kBinary
+                                       : LossSpec::Accuracy::kNone;
+  TensorHandle *z = a.tensor(2, "pred"), *y = a.tensor(3, "labels"), *w = a.optional_tensor(4, "weights");
+  TensorHandle *dz = a.optional_tensor(5, "dpred"), *m = a.tensor(6, "metrics");
+  const uint64_t step = a.uint53(7, "step");
+  const int32_t* counter = step_counter(a, 8);
+  run_loss(a, spec, z, y, w, dz, m, step, counter, spec.kind == LossSpec::Kind::kCrossentropy);
 }
 
 // softmax(logits, probs)
@@ -333,6 +390,91 @@ Napi::Value ScheduleValue(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), schedule_value(s, step));
 }
 
+// optimizerStep(kind, hyper, params[], grads[], slots[][], lr, iterations): one update of every parameter by
+// SGD, Adam(W), RMSprop or Adagrad (optim.h). hyper = [beta1 (rmsprop: rho), beta2, epsilon, momentum,
+// nesterov, amsgrad, centered, weightDecay]; slots holds OptimizerHyper::slots() arrays, each with one tensor
+// per parameter; lr (float32 [1]) and iterations (int32 [1]) live beside the parameters and are read when it
+// runs.
+void OptimizerStep(const Napi::CallbackInfo& info) {
+  Args a(info, "optimizerStep");
+  const std::string kind = a.choice(0, "kind", {"sgd", "adam", "rmsprop", "adagrad"});
+  OptimizerHyper h;
+  h.kind = kind == "sgd"       ? OptimizerHyper::Kind::kSgd
+           : kind == "adam"    ? OptimizerHyper::Kind::kAdam
+           : kind == "rmsprop" ? OptimizerHyper::Kind::kRmsprop
+                               : OptimizerHyper::Kind::kAdagrad;
+  const Napi::Value hv = a.value(1);
+  if (!hv.IsArray() || hv.As<Napi::Array>().Length() != 8)
+    a.fail("ERR_KERNELNET_ARG",
+           "expected hyper to be an array of 8 numbers but received " + describe_value(hv), true);
+  double hp[8];
+  for (uint32_t j = 0; j < 8; ++j) {
+    const Napi::Value e = hv.As<Napi::Array>().Get(j);
+    hp[j] = e.IsNumber() ? e.As<Napi::Number>().DoubleValue() : NAN;
+    if (!std::isfinite(hp[j]) || hp[j] < 0)
+      a.fail("ERR_KERNELNET_ARG", "expected hyper[" + std::to_string(j) +
+                                      "] to be a finite number >= 0 but received " + describe_value(e));
+  }
+  h.beta1 = static_cast<float>(hp[0]), h.beta2 = static_cast<float>(hp[1]),
+  h.epsilon = static_cast<float>(hp[2]);
+  h.momentum = static_cast<float>(hp[3]), h.nesterov = hp[4] != 0, h.amsgrad = hp[5] != 0,
+  h.centered = hp[6] != 0;
+  h.weight_decay = static_cast<float>(hp[7]);
+  const auto params = a.tensor_array(2, "params"), grads = a.tensor_array(3, "grads");
+  const Napi::Value sv = a.value(4);
+  const int nslots = h.slots();
+  if (!sv.IsArray() || sv.As<Napi::Array>().Length() != static_cast<uint32_t>(nslots))
+    a.fail("ERR_KERNELNET_ARG",
+           "expected slots to be an array of " + std::to_string(nslots) + " arrays for " + kind +
+               " with these settings but received " + describe_value(sv),
+           true);
+  std::vector<std::vector<TensorHandle*>> slots;
+  for (int k = 0; k < nslots; ++k) {
+    const Napi::Value arr = sv.As<Napi::Array>().Get(static_cast<uint32_t>(k));
+    if (!arr.IsArray() || arr.As<Napi::Array>().Length() != params.size())
+      a.fail("ERR_KERNELNET_ARG",
+             "expected slots[" + std::to_string(k) + "] to be an array of " + std::to_string(params.size()) +
+                 " tensors but received " + describe_value(arr),
+             true);
+    std::vector<TensorHandle*> ts;
+    for (uint32_t j = 0; j < params.size(); ++j)
+      ts.push_back(a.tensor_value(arr.As<Napi::Array>().Get(j),
+                                  ("slots[" + std::to_string(k) + "][" + std::to_string(j) + "]").c_str()));
+    slots.push_back(std::move(ts));
+  }
+  TensorHandle *lr_t = a.tensor(5, "lr"), *it = a.tensor(6, "iterations");
+  a.expect(lr_t, "lr", DType::kFloat32, {1}, "(the learning rate)");
+  a.expect(it, "iterations", DType::kInt32, {1}, "(the optimizer's iterations)");
+  if (grads.size() != params.size())
+    a.fail("ERR_KERNELNET_ARG", "expected params and grads of the same length but received " +
+                                    std::to_string(params.size()) + " and " + std::to_string(grads.size()));
+  std::vector<OptimizerTensor> list;
+  std::vector<Buffer*> seen{lr_t->buffer(), it->buffer()};
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    std::vector<TensorHandle*> group{params[i], grads[i]};
+    for (auto& s : slots) group.push_back(s[i]);
+    OptimizerTensor t{params[i]->f32(), grads[i]->f32(), {nullptr, nullptr, nullptr}, params[i]->size()};
+    for (std::size_t g = 0; g < group.size(); ++g) {
+      TensorHandle* x = group[g];
+      if (x->dtype() != DType::kFloat32 || x->shape() != params[i]->shape())
+        a.fail("ERR_KERNELNET_SHAPE", "expected the gradient and slots of params[" + std::to_string(i) +
+                                          "] to match it, a " + params[i]->describe() + ", but received " +
+                                          x->describe());
+      for (Buffer* b : seen)
+        if (b == x->buffer())
+          a.fail("ERR_KERNELNET_ARG",
+                 "a tensor appears twice among params, grads, slots, lr and iterations (at index " +
+                     std::to_string(i) + ")");
+      seen.push_back(x->buffer());
+      if (g >= 2) t.slot[g - 2] = x->f32();
+    }
+    list.push_back(t);
+  }
+  a.run([h, list = std::move(list), lr = lr_t->f32(), it = it->i32()](Backend& be) {
+    return be.optimizer_step(h, list.data(), static_cast<int>(list.size()), lr, it);
+  });
+}
+
 // adadelta(params[], grads[], accums[], deltaAccums[], lr, rho, epsilon): lr is a float32 tensor [1] beside
 // the parameters, read when the update runs.
 void Adadelta(const Napi::CallbackInfo& info) {
@@ -373,6 +515,40 @@ void Adadelta(const Napi::CallbackInfo& info) {
     if (b == lr_t->buffer()) a.fail("ERR_KERNELNET_ARG", "lr shares memory with a parameter or slot");
   a.run([list = std::move(list), lr, rho, eps](Backend& be) {
     return be.adadelta(list.data(), static_cast<int>(list.size()), lr, rho, eps);
+  });
+}
+
+// activation(x, y, activation, alpha?): y = act(x) elementwise.
+void Activation(const Napi::CallbackInfo& info) {
+  Args a(info, "activation");
+  TensorHandle *x = a.tensor(0, "x"), *y = a.tensor(1, "y");
+  const Act act = a.activation(2);
+  same_size(a, x, "x", y, "y");
+  const float alpha = static_cast<float>(info[3].IsUndefined() ? (act == Act::kElu         ? 1.0
+                                                                  : act == Act::kLeakyRelu ? 0.3
+                                                                                           : 0.0)
+                                                               : a.number(3, "alpha", 0.0, 1e30));
+  a.distinct({y, x});
+  a.run([n = x->size(), x = x->f32(), y = y->f32(), act, alpha](Backend& be) {
+    return be.activation_forward(n, x, y, act, alpha);
+  });
+}
+
+// activationBackward(x, y, dy, dx, activation, alpha?): dx = dy * act'(x), from y = act(x) and x.
+void ActivationBackward(const Napi::CallbackInfo& info) {
+  Args a(info, "activationBackward");
+  TensorHandle *x = a.tensor(0, "x"), *y = a.tensor(1, "y"), *dy = a.tensor(2, "dy"), *dx = a.tensor(3, "dx");
+  const Act act = a.activation(4);
+  same_size(a, x, "x", y, "y");
+  same_size(a, x, "x", dy, "dy");
+  same_size(a, x, "x", dx, "dx");
+  const float alpha = static_cast<float>(info[5].IsUndefined() ? (act == Act::kElu         ? 1.0
+                                                                  : act == Act::kLeakyRelu ? 0.3
+                                                                                           : 0.0)
+                                                               : a.number(5, "alpha", 0.0, 1e30));
+  a.distinct({dx, x, y, dy});
+  a.run([n = x->size(), x = x->f32(), y = y->f32(), dy = dy->f32(), dx = dx->f32(), act, alpha](Backend& be) {
+    return be.activation_backward(n, x, y, dy, dx, act, alpha);
   });
 }
 
@@ -456,13 +632,13 @@ void GatherRows(const Napi::CallbackInfo& info) {
   Args a(info, "gatherRows");
   TensorHandle *src = a.tensor(0, "src"), *idx = a.tensor(1, "indices"), *dst = a.tensor(3, "dst");
   const int64_t start = a.integer(2, "start", 0, INT_MAX);
-  if (src->dtype() != DType::kFloat32 || src->shape().empty())
-    a.fail("ERR_KERNELNET_SHAPE",
-           "expected src to be a float32 tensor of rank >= 1 but received " + src->describe());
+  if (src->shape().empty())
+    a.fail("ERR_KERNELNET_SHAPE", "expected src to be a tensor of rank >= 1 but received " + src->describe());
   a.expect_rank(idx, "indices", DType::kInt32, 1, "[M]");
-  if (dst->dtype() != DType::kFloat32 || dst->shape().size() != src->shape().size() ||
+  // Rows are copied as bits, so float32 and int32 (class labels) alike.
+  if (dst->dtype() != src->dtype() || dst->shape().size() != src->shape().size() ||
       !std::equal(src->shape().begin() + 1, src->shape().end(), dst->shape().begin() + 1))
-    a.fail("ERR_KERNELNET_SHAPE", "expected dst to be a float32 tensor with the row shape of src (" +
+    a.fail("ERR_KERNELNET_SHAPE", "expected dst to be a tensor of src's dtype with its row shape (" +
                                       src->describe() + ") but received " + dst->describe());
   const int32_t* counter = step_counter(a, 4);
   const int64_t rows = dst->shape()[0];
@@ -474,9 +650,9 @@ void GatherRows(const Napi::CallbackInfo& info) {
   const std::size_t src_rows = static_cast<std::size_t>(src->shape()[0]);
   const std::size_t row_size = src_rows ? src->size() / src_rows : 0;
   if (rows == 0 || row_size == 0) return;
-  a.run([src = src->f32(), src_rows, row_size, idx = idx->i32(), n_idx = idx->size(),
-         start = static_cast<std::size_t>(start), counter, rows = static_cast<std::size_t>(rows),
-         dst = dst->f32()](Backend& be) {
+  a.run([src = static_cast<const float*>(src->buffer()->data), src_rows, row_size, idx = idx->i32(),
+         n_idx = idx->size(), start = static_cast<std::size_t>(start), counter,
+         rows = static_cast<std::size_t>(rows), dst = static_cast<float*>(dst->buffer()->data)](Backend& be) {
     return be.gather_rows(src, src_rows, row_size, idx, n_idx, start, counter, rows, dst);
   });
 }
@@ -709,8 +885,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("softmax", Napi::Function::New<Softmax>(env, "softmax"));
   exports.Set("adadelta", Napi::Function::New<Adadelta>(env, "adadelta"));
   exports.Set("learningRate", Napi::Function::New<LearningRate>(env, "learningRate"));
+  exports.Set("optimizerStep", Napi::Function::New<OptimizerStep>(env, "optimizerStep"));
+  exports.Set("loss", Napi::Function::New<Loss>(env, "loss"));
   exports.Set("copyRegion", Napi::Function::New<CopyRegion>(env, "copyRegion"));
   exports.Set("argMax", Napi::Function::New<ArgMax>(env, "argMax"));
+  exports.Set("activation", Napi::Function::New<Activation>(env, "activation"));
+  exports.Set("activationBackward", Napi::Function::New<ActivationBackward>(env, "activationBackward"));
   exports.Set("scheduleValue", Napi::Function::New<ScheduleValue>(env, "scheduleValue"));
   exports.Set("gatherRows", Napi::Function::New<GatherRows>(env, "gatherRows"));
   exports.Set("permutation", Napi::Function::New<Permutation>(env, "permutation"));

@@ -225,6 +225,22 @@ Act Args::activation(int i) {
        !v.IsString());
 }
 
+void Args::activation_extras(int i, Act act, TensorHandle* y, Epilogue* ep, TensorHandle** pre) {
+  ep->act = act;
+  *pre = optional_tensor(i, "pre");
+  const std::string name = kActNames[static_cast<int>(act)];
+  if (act_needs_input(act) && !*pre)
+    fail("ERR_KERNELNET_ARG", "activation '" + name + "' needs pre, a tensor for its input (shaped as y)");
+  if (!act_needs_input(act) && *pre)
+    fail("ERR_KERNELNET_ARG", "activation '" + name + "' takes no pre tensor (its derivative comes from y)");
+  if (*pre && ((*pre)->dtype() != DType::kFloat32 || (*pre)->shape() != y->shape()))
+    fail("ERR_KERNELNET_SHAPE", "expected pre to be a float32 tensor shaped as y, " + y->describe() +
+                                    ", but received " + (*pre)->describe());
+  ep->pre = *pre ? (*pre)->f32() : nullptr;
+  const double fallback = act == Act::kElu ? 1.0 : act == Act::kLeakyRelu ? 0.3 : 0.0;
+  ep->alpha = static_cast<float>(info_[i + 1].IsUndefined() ? fallback : number(i + 1, "alpha", 0.0, 1e30));
+}
+
 std::vector<TensorHandle*> Args::tensor_array(int i, const char* name) {
   Napi::Value v = info_[i];
   if (!v.IsArray())
@@ -233,19 +249,22 @@ std::vector<TensorHandle*> Args::tensor_array(int i, const char* name) {
          true);
   Napi::Array a = v.As<Napi::Array>();
   std::vector<TensorHandle*> out;
-  for (uint32_t k = 0; k < a.Length(); ++k) {
-    Napi::Value e = a[k];
-    const std::string label = std::string(name) + "[" + std::to_string(k) + "]";
-    TensorHandle* t = TensorHandle::From(e);
-    if (!t)
-      fail("ERR_KERNELNET_ARG", "expected " + label + " to be a Tensor but received " + describe_value(e),
-           true);
-    if (t->disposed())
-      fail("ERR_KERNELNET_DISPOSED", "expected " + label + " to be a live Tensor but it was disposed");
-    same_backend(t, label);
-    out.push_back(t);
-  }
+  for (uint32_t k = 0; k < a.Length(); ++k)
+    out.push_back(tensor_value(a[k], (std::string(name) + "[" + std::to_string(k) + "]").c_str()));
   return out;
+}
+
+TensorHandle* Args::tensor_value(const Napi::Value& e, const char* label) {
+  TensorHandle* t = TensorHandle::From(e);
+  if (!t)
+    fail("ERR_KERNELNET_ARG",
+         std::string("expected ") + label + " to be a Tensor but received " + describe_value(e), true);
+  if (t->disposed())
+    fail("ERR_KERNELNET_DISPOSED",
+         std::string("expected ") + label + " to be a live Tensor but it was disposed");
+  same_backend(t, label);
+  seen_.push_back(t);  // kept alive by a recording, as every tensor an op reads
+  return t;
 }
 
 void Args::expect(TensorHandle* t, const char* name, DType dtype, std::initializer_list<int64_t> dims,

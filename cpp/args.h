@@ -53,8 +53,14 @@ class Args {
   bool boolean(int i, const char* name);
   std::string choice(int i, const char* name, std::initializer_list<const char*> allowed);
   std::vector<TensorHandle*> tensor_array(int i, const char* name);
+  // A tensor given inside another argument (an element of an array), checked as tensor() checks arguments.
+  TensorHandle* tensor_value(const Napi::Value& v, const char* label);
   // An activation of the fused epilogue, by name (epilogue.h's kActNames).
   Act activation(int i);
+  // The rest of an epilogue after its activation: arguments i (pre: a tensor shaped as y, required exactly
+  // when the activation needs its input, else null) and i + 1 (alpha: optional number; default 1 for elu, 0.3
+  // for leaky_relu, as Keras).
+  void activation_extras(int i, Act act, TensorHandle* y, Epilogue* ep, TensorHandle** pre);
   // The backend named by the optional device argument i ('cpu' | 'cuda'), else the environment's.
   Backend* device(int i);
 

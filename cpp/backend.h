@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "epilogue.h"
+#include "loss.h"
+#include "optim.h"
 #include "schedule.h"
 
 namespace kn {
@@ -134,10 +136,11 @@ class Backend {
   // y = act(conv(x, w) + b): the epilogue (epilogue.h) adds the bias, when there is one, and applies its act.
   virtual Status conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const Epilogue& ep,
                                 float* y) = 0;
-  // dy is the gradient with respect to y (the output of act). Each of dx, dw, db may be null: that gradient
-  // is not computed (dx: the first layer; dw and db: a frozen layer).
+  // dy is the gradient with respect to y (the output of ep.act, with ep.alpha; ep.pre is the pre-activation
+  // the forward pass stored, read where act_needs_input; ep.bias is not used). Each of dx, dw, db may be
+  // null: that gradient is not computed (dx: the first layer; dw and db: a frozen layer).
   virtual Status conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* y,
-                                 const float* dy, float* dx, float* dw, float* db, Act act) = 0;
+                                 const float* dy, float* dx, float* dw, float* db, const Epilogue& ep) = 0;
 
   // Max-pool; argmax records the flat input index (within the image) chosen for each output.
   virtual Status maxpool2d_forward(const Pool2dShape& s, const float* x, float* y, int32_t* argmax) = 0;
@@ -149,7 +152,7 @@ class Backend {
                                float* y) = 0;
   // dx, dw, db may each be null, as conv2d_backward's.
   virtual Status dense_backward(int n, int in, int out, const float* x, const float* w, const float* y,
-                                const float* dy, float* dx, float* dw, float* db, Act act) = 0;
+                                const float* dy, float* dx, float* dw, float* db, const Epilogue& ep) = 0;
 
   // Inverted dropout: keep with probability 1 - rate, scale kept values by 1 / (1 - rate). The mask is a pure
   // function of (seed, offset + *counter, element index) (Philox4x32-10), so backward regenerates it instead
@@ -159,22 +162,28 @@ class Backend {
   virtual Status dropout_backward(std::size_t count, const float* dy, float* dx, float rate, uint64_t seed,
                                   uint64_t offset, const int32_t* counter) = 0;
 
-  // Fused softmax + categorical cross-entropy over rows of logits [n, k] with target distributions [n, k],
-  // each row weighted by weights[r] (Keras's sample_weight; null: all 1). Accumulates metrics[0] += sum of
-  // weighted row losses, metrics[1] += weighted correct argmax predictions, metrics[2] += n, metrics[4] +=
-  // sum of the weights, and sets metrics[3] = step + *counter + 1 if this batch's loss is not finite and
-  // metrics[3] is still 0 (so the host learns the first bad step whenever it next reads the metrics, without
-  // a synchronisation per step). dlogits (optional) = weights[r] (softmax(logits) - labels) / n, the gradient
-  // of the batch's loss as Keras reduces it (sum over the batch size, not over the weights).
-  virtual Status softmax_cross_entropy(int n, int k, const float* logits, const float* labels,
-                                       const float* weights, float* dlogits, float* metrics, uint64_t step,
-                                       const int32_t* counter) = 0;
+  // A loss over rows of predictions [n, k] (loss.h: the cross-entropies on logits, their softmax or sigmoid
+  // head fused; the errors on outputs), against targets [n, k] (labels) or class indices [n] (classes), each
+  // row weighted by weights[r] (Keras's sample_weight; null: all 1). Accumulates into metrics (loss.h's
+  // MetricSlot, kMetricSlots floats): the weighted loss sum, weighted hits of spec.accuracy, rows, weight
+  // sum, weighted squared and absolute errors of the outputs; and sets metrics[kFirstBad] = step + *counter +
+  // 1 if this batch's loss is not finite and it is still 0 (so the host learns the first bad step whenever it
+  // next reads the metrics, without a synchronisation per step). dpred (optional) = weights[r] dloss_r /
+  // dpred / n, the gradient of the batch's loss as Keras reduces it (sum over the batch size, not over the
+  // weights).
+  virtual Status loss(const LossSpec& spec, int n, int k, const float* pred, const float* labels,
+                      const int32_t* classes, const float* weights, float* dpred, float* metrics,
+                      uint64_t step, const int32_t* counter) = 0;
   virtual Status softmax(int n, int k, const float* logits, float* probs) = 0;
 
   // Keras Adadelta over every parameter tensor in one call. The learning rate is read from backend memory
   // (*lr, one float) when the update runs, so a changed rate needs no new recording of the step.
   virtual Status adadelta(const AdadeltaTensor* tensors, int count, const float* lr, float rho,
                           float eps) = 0;
+  // SGD, Adam(W), RMSprop or Adagrad (optim.h) over every parameter tensor in one call, the rate and the
+  // iteration count read from backend memory when the update runs.
+  virtual Status optimizer_step(const OptimizerHyper& h, const OptimizerTensor* tensors, int count,
+                                const float* lr, const int32_t* iterations) = 0;
   // *lr = schedule_value(s, *iterations) (schedule.h), on the backend's queue.
   virtual Status learning_rate(const Schedule& s, const int32_t* iterations, float* lr) = 0;
 
@@ -193,6 +202,11 @@ class Backend {
                                 uint64_t offset) = 0;
   // out[i, :] = one-hot(labels[i]) over k classes; labels outside [0, k) give an all-zero row.
   virtual Status one_hot(const int32_t* labels, std::size_t n, int k, float* out) = 0;
+  // y = act(x) elementwise (the Activation and LeakyReLU layers), and its backward dx = dy * act'(x) from y
+  // and x.
+  virtual Status activation_forward(std::size_t n, const float* x, float* y, Act act, float alpha) = 0;
+  virtual Status activation_backward(std::size_t n, const float* x, const float* y, const float* dy,
+                                     float* dx, Act act, float alpha) = 0;
   // The region r of src into dst (4-byte elements, float32 or int32 alike).
   virtual Status copy_region(const Region& r, const void* src, void* dst) = 0;
   // out[o, i] = the first index j of the largest x[o, j, i] (j < n), for o < outer and i < inner. NaN is

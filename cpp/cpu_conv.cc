@@ -85,7 +85,7 @@ Status CpuBackend::conv2d_forward(const Conv2dShape& s, const float* x, const fl
     float* yi = y + i * out_size;
     (parallel_gemm ? sgemm_parallel : sgemm)(false, false, rows, s.f, cols, sc.col.data(), cols, w, s.f, yi,
                                              s.f, false);
-    apply_epilogue(yi, rows, s.f, ep);
+    apply_epilogue(yi, rows, s.f, ep, i * out_size);
   };
   if (per_image_threads) {
     for (int i = 0; i < s.n; ++i) one(i, true);
@@ -98,7 +98,7 @@ Status CpuBackend::conv2d_forward(const Conv2dShape& s, const float* x, const fl
 }
 
 Status CpuBackend::conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* y,
-                                   const float* dy, float* dx, float* dw, float* db, Act act) {
+                                   const float* dy, float* dx, float* dw, float* db, const Epilogue& ep) {
   const long rows = s.col_rows(), cols = s.col_cols();
   const long in_size = static_cast<long>(s.h) * s.w * s.c, out_size = rows * s.f;
   const long wsize = cols * s.f;
@@ -122,12 +122,13 @@ Status CpuBackend::conv2d_backward(const Conv2dShape& s, const float* x, const f
       db_parts[t] = sc.db.data();
     }
     if (dx) grow(sc.dcol, rows * cols);
-    if (act != Act::kLinear) grow(sc.dz, out_size);
+    if (ep.act != Act::kLinear) grow(sc.dz, out_size);
     for (std::size_t i = i0; i < i1; ++i) {
       const float* dyi = dy + i * out_size;
       const float* dz = dyi;
-      if (act != Act::kLinear) {
-        act_mask(act, y + i * out_size, dyi, sc.dz.data(), out_size);
+      if (ep.act != Act::kLinear) {
+        act_mask(ep.act, ep.alpha, y + i * out_size, ep.pre ? ep.pre + i * out_size : nullptr, dyi,
+                 sc.dz.data(), out_size);
         dz = sc.dz.data();
       }
       if (db) add_column_sums(dz, rows, s.f, sc.db.data());

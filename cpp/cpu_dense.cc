@@ -18,13 +18,13 @@ Status CpuBackend::dense_forward(int n, int in, int out, const float* x, const f
 }
 
 Status CpuBackend::dense_backward(int n, int in, int out, const float* x, const float* w, const float* y,
-                                  const float* dy, float* dx, float* dw, float* db, Act act) {
+                                  const float* dy, float* dx, float* dw, float* db, const Epilogue& ep) {
   thread_local std::vector<float> dz_buf;
   const float* dz = dy;
   const std::size_t count = static_cast<std::size_t>(n) * out;
-  if (act != Act::kLinear) {
+  if (ep.act != Act::kLinear) {
     if (dz_buf.size() < count) dz_buf.resize(count);
-    act_mask(act, y, dy, dz_buf.data(), count);
+    act_mask(ep.act, ep.alpha, y, ep.pre, dy, dz_buf.data(), count);
     dz = dz_buf.data();
   }
   if (db) {

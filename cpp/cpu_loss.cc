@@ -1,50 +1,75 @@
-// Softmax and the fused softmax + categorical cross-entropy on the CPU, one row of logits [N, K] at a time,
-// row r weighted by w_r (1 without weights):
-//   lse = max + log(sum exp(z - max));  loss_row = w_r sum_j y_j * (lse - z_j);
-//   dz = w_r (softmax(z) - y) / N  (gradient of the batch's loss);  correct += w_r [argmax(z) == argmax(y)].
-// Row results are summed in double and added to metrics = [loss sum, correct, rows seen, first non-finite
-// step + 1, weight sum].
+// Losses and metrics on the CPU (loss.h has the definitions), one row of predictions [N, K] at a time, row r
+// weighted by w_r (1 without weights); and softmax for predict. Row results are summed in double and added to
+// the metrics tensor (loss.h's MetricSlot): loss sum, weighted hits, rows, the first non-finite step + 1,
+// weight sum, weighted squared and absolute errors. The gradient is w_r dloss_r / dpred / N.
 #include <cmath>
 
 #include "cpu_backend.h"
 
 namespace kn {
 
-Status CpuBackend::softmax_cross_entropy(int n, int k, const float* logits, const float* labels,
-                                         const float* weights, float* dlogits, float* metrics, uint64_t step,
-                                         const int32_t* counter) {
-  double loss_sum = 0.0, correct = 0.0, weight_sum = 0.0;
+Status CpuBackend::loss(const LossSpec& spec, int n, int k, const float* pred, const float* labels,
+                        const int32_t* classes, const float* weights, float* dpred, float* metrics,
+                        uint64_t step, const int32_t* counter) {
+  double loss_sum = 0.0, correct = 0.0, weight_sum = 0.0, sq_sum = 0.0, abs_sum = 0.0;
   const float inv_n = 1.0f / static_cast<float>(n);
   for (int r = 0; r < n; ++r) {
-    const float* z = logits + static_cast<long>(r) * k;
-    const float* y = labels + static_cast<long>(r) * k;
+    const float* z = pred + static_cast<long>(r) * k;
+    const float* y = labels ? labels + static_cast<long>(r) * k : nullptr;
+    const int cls = classes ? classes[r] : -1;
+    auto target = [&](int j) { return y ? y[j] : (j == cls ? 1.0f : 0.0f); };
     int zmax_i = 0, ymax_i = 0;
     for (int j = 1; j < k; ++j) {
       if (z[j] > z[zmax_i]) zmax_i = j;
-      if (y[j] > y[ymax_i]) ymax_i = j;
+      if (y && y[j] > y[ymax_i]) ymax_i = j;
     }
-    const float zmax = z[zmax_i];
-    float sum = 0.0f;
-    for (int j = 0; j < k; ++j) sum += std::exp(z[j] - zmax);
-    const float lse = zmax + std::log(sum);
-    float loss = 0.0f;
-    for (int j = 0; j < k; ++j) loss += y[j] * (lse - z[j]);
+    float lse = 0.0f;
+    if (spec.kind == LossSpec::Kind::kCrossentropy) {
+      float sum = 0.0f;
+      for (int j = 0; j < k; ++j) sum += std::exp(z[j] - z[zmax_i]);
+      lse = z[zmax_i] + std::log(sum);
+    }
     const float w = weights ? weights[r] : 1.0f;
-    loss_sum += weights ? w * loss : loss;
-    correct += zmax_i == ymax_i ? w : 0.0f;
-    weight_sum += w;
-    if (dlogits) {
-      float* d = dlogits + static_cast<long>(r) * k;
-      const float scale = weights ? w * inv_n : inv_n;
-      for (int j = 0; j < k; ++j) d[j] = (std::exp(z[j] - lse) - y[j]) * scale;
+    const float scale = weights ? w * inv_n : inv_n;
+    float loss = 0.0f, sq = 0.0f, ab = 0.0f, binary_hits = 0.0f;
+    float* d = dpred ? dpred + static_cast<long>(r) * k : nullptr;
+    for (int j = 0; j < k; ++j) {
+      float grad, out;
+      const float t = target(j);
+      loss += loss_element(spec, z[j], t, lse, k, &grad, &out);
+      if (d) d[j] = grad * scale;
+      sq += (out - t) * (out - t);
+      ab += std::fabs(out - t);
+      binary_hits += (out > 0.5f ? 1.0f : 0.0f) == t ? 1.0f : 0.0f;
     }
+    float hit = 0.0f;
+    switch (spec.accuracy) {
+      case LossSpec::Accuracy::kCategorical:
+        hit = zmax_i == ymax_i ? 1.0f : 0.0f;
+        break;
+      case LossSpec::Accuracy::kSparse:
+        hit = zmax_i == cls ? 1.0f : 0.0f;
+        break;
+      case LossSpec::Accuracy::kBinary:
+        hit = binary_hits / k;
+        break;
+      default:
+        break;
+    }
+    loss_sum += weights ? w * loss : loss;
+    correct += weights ? w * hit : hit;
+    weight_sum += w;
+    sq_sum += w * (sq / k);
+    abs_sum += w * (ab / k);
   }
-  metrics[0] += static_cast<float>(loss_sum);
-  metrics[1] += static_cast<float>(correct);
-  metrics[2] += static_cast<float>(n);
-  metrics[4] += static_cast<float>(weight_sum);
-  if (!std::isfinite(loss_sum) && metrics[3] == 0.0f)
-    metrics[3] = static_cast<float>(step + counter_value(counter) + 1);
+  metrics[kLossSum] += static_cast<float>(loss_sum);
+  metrics[kCorrect] += static_cast<float>(correct);
+  metrics[kRows] += static_cast<float>(n);
+  metrics[kWeightSum] += static_cast<float>(weight_sum);
+  metrics[kSquaredSum] += static_cast<float>(sq_sum);
+  metrics[kAbsSum] += static_cast<float>(abs_sum);
+  if (!std::isfinite(loss_sum) && metrics[kFirstBad] == 0.0f)
+    metrics[kFirstBad] = static_cast<float>(step + counter_value(counter) + 1);
   return Status::Ok();
 }
 

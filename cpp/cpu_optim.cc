@@ -36,6 +36,20 @@ Status CpuBackend::adadelta(const AdadeltaTensor* tensors, int count, const floa
   return Status::Ok();
 }
 
+Status CpuBackend::optimizer_step(const OptimizerHyper& h, const OptimizerTensor* tensors, int count,
+                                  const float* lr, const int32_t* iterations) {
+  const OptimizerScalars s = optimizer_scalars(h, *lr, *iterations);
+  for (int t = 0; t < count; ++t) {
+    const OptimizerTensor& T = tensors[t];
+    parallel_chunks(T.size, kGrain, [&](std::size_t i0, std::size_t i1) {
+      for (std::size_t i = i0; i < i1; ++i)
+        optimizer_update(h, s, T.param + i, T.grad[i], T.slot[0] ? T.slot[0] + i : nullptr,
+                         T.slot[1] ? T.slot[1] + i : nullptr, T.slot[2] ? T.slot[2] + i : nullptr);
+    });
+  }
+  return Status::Ok();
+}
+
 Status CpuBackend::learning_rate(const Schedule& s, const int32_t* iterations, float* lr) {
   *lr = schedule_value(s, *iterations);
   return Status::Ok();

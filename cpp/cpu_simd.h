@@ -16,22 +16,29 @@
 
 namespace kn {
 
-// dz = dy * act'(y), y being the activation's output (epilogue.h). Each activation gets its own loop, so that
-// the compiler vectorises it (a branch-free select for ReLU: its keep/drop decisions are coin flips).
-KN_CLONES inline void act_mask(Act act, const float* __restrict y, const float* __restrict dy,
-                               float* __restrict dz, std::size_t n) {
+// dz = dy * act'(x) from y = act(x) (epilogue.h), x being read from `pre` only by the activations that need
+// it. ReLU gets its own loop, so that the compiler vectorises it as a branch-free select (its keep/drop
+// decisions are coin flips).
+KN_CLONES inline void act_mask(Act act, float alpha, const float* __restrict y, const float* __restrict pre,
+                               const float* __restrict dy, float* __restrict dz, std::size_t n) {
   switch (act) {
     case Act::kRelu:
-      for (std::size_t i = 0; i < n; ++i) dz[i] = act_backward(Act::kRelu, y[i], dy[i]);
+      for (std::size_t i = 0; i < n; ++i) dz[i] = act_backward(Act::kRelu, y[i], 0.0f, dy[i]);
       break;
     default:
-      for (std::size_t i = 0; i < n; ++i) dz[i] = act_backward(act, y[i], dy[i]);
+      if (pre)
+        for (std::size_t i = 0; i < n; ++i) dz[i] = act_backward(act, y[i], pre[i], dy[i], alpha);
+      else
+        for (std::size_t i = 0; i < n; ++i) dz[i] = act_backward(act, y[i], 0.0f, dy[i], alpha);
   }
 }
 
-// The epilogue of y[rows, f]: += bias[j] when there is a bias, then the activation.
-KN_CLONES inline void apply_epilogue(float* __restrict y, std::size_t rows, int f, const Epilogue& ep) {
+// The epilogue of y[rows, f]: += bias[j] when there is a bias, then the activation, storing the
+// pre-activation at ep.pre (offset by `at` floats) when asked.
+KN_CLONES inline void apply_epilogue(float* __restrict y, std::size_t rows, int f, const Epilogue& ep,
+                                     std::size_t at = 0) {
   const float* __restrict b = ep.bias;
+  float* __restrict pre = ep.pre ? ep.pre + at : nullptr;
   for (std::size_t r = 0; r < rows; ++r) {
     float* row = y + r * f;
     switch (ep.act) {
@@ -42,10 +49,18 @@ KN_CLONES inline void apply_epilogue(float* __restrict y, std::size_t rows, int 
           for (int j = 0; j < f; ++j) row[j] = act_forward(Act::kRelu, row[j]);
         break;
       default:
-        if (b)
-          for (int j = 0; j < f; ++j) row[j] = act_forward(ep.act, row[j] + b[j]);
-        else if (ep.act != Act::kLinear)
-          for (int j = 0; j < f; ++j) row[j] = act_forward(ep.act, row[j]);
+        if (pre) {
+          float* p = pre + r * f;
+          for (int j = 0; j < f; ++j) {
+            const float v = b ? row[j] + b[j] : row[j];
+            p[j] = v;
+            row[j] = act_forward(ep.act, v, ep.alpha);
+          }
+        } else if (b) {
+          for (int j = 0; j < f; ++j) row[j] = act_forward(ep.act, row[j] + b[j], ep.alpha);
+        } else if (ep.act != Act::kLinear) {
+          for (int j = 0; j < f; ++j) row[j] = act_forward(ep.act, row[j], ep.alpha);
+        }
     }
   }
 }

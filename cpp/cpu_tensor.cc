@@ -1,7 +1,9 @@
-// Tensor utilities on the CPU (the twin of cuda/tensor_ops.cu): region copies (slice, concat) and argmax.
+// Tensor utilities on the CPU (the twin of cuda/tensor_ops.cu): elementwise activations (epilogue.h's),
+// region copies (slice, concat) and argmax.
 #include <cstring>
 
 #include "cpu_backend.h"
+#include "cpu_simd.h"
 
 namespace kn {
 
@@ -10,6 +12,21 @@ Status Backend::download_start(void* dst, const void* src, std::size_t bytes,
                                std::unique_ptr<PendingDownload>* pending) {
   pending->reset();
   return download(dst, src, bytes);
+}
+
+Status CpuBackend::activation_forward(std::size_t n, const float* x, float* y, Act act, float alpha) {
+  parallel_chunks(n, kGrain, [&](std::size_t i0, std::size_t i1) {
+    for (std::size_t i = i0; i < i1; ++i) y[i] = act_forward(act, x[i], alpha);
+  });
+  return Status::Ok();
+}
+
+Status CpuBackend::activation_backward(std::size_t n, const float* x, const float* y, const float* dy,
+                                       float* dx, Act act, float alpha) {
+  parallel_chunks(n, kGrain, [&](std::size_t i0, std::size_t i1) {
+    act_mask(act, alpha, y + i0, x + i0, dy + i0, dx + i0, i1 - i0);
+  });
+  return Status::Ok();
 }
 
 Status CpuBackend::copy_region(const Region& r, const void* src, void* dst) {

@@ -1,41 +1,116 @@
 // The fused epilogue of the GEMM-shaped ops (convolution, dense), one shape for both backends: after the sum,
 // + bias[channel] when there is a bias, then an activation chosen at run time from Act. Backward turns dy
-// into dz = dy * act'(.) from the activation's output y alone, so no pre-activation buffer is kept: an
-// activation added here either has a derivative expressible through its output (relu, sigmoid, tanh, elu,
-// ...) or brings its own buffer. The CPU loops (cpu_simd.h) and the CUDA kernels (gemm.cu, conv.cu) both call
-// these functions, so one definition of each activation serves both, and the float64 references in
-// test/helpers.ts check both.
+// into dz = dy * act'(.) from the activation's output y, so no pre-activation buffer is kept, except for the
+// activations whose derivative is not a function of their output (swish, gelu): for those the forward pass
+// also stores the pre-activation (Epilogue::pre) and backward reads it. The CPU loops (cpu_simd.h) and the
+// CUDA kernels (gemm.cu, conv.cu, activation.cu) call these functions, so one definition of each activation
+// serves both, and the float64 references in test/helpers.ts check both.
+//
+// The definitions are Keras 3's (keras/src/activations/activations.py): relu6 = min(max(x, 0), 6); elu =
+// x > 0 ? x : alpha (exp(x) - 1), alpha 1 as the string form; selu with Keras's alpha and scale; softplus =
+// log(exp(x) + 1); swish (silu) = x sigmoid(x); gelu exact (approximate=False, Keras's default) = x/2 (1 +
+// erf(x / sqrt 2)); leaky_relu = x < 0 ? alpha x : x (the LeakyReLU layer, negative_slope 0.3 by default).
 #pragma once
+#include <cmath>
 #include <cstdint>
 
 #include "hd.h"
 
 namespace kn {
 
-enum class Act : int32_t { kLinear = 0, kRelu = 1 };
+enum class Act : int32_t {
+  kLinear = 0,
+  kRelu,
+  kRelu6,
+  kElu,
+  kSelu,
+  kSigmoid,
+  kTanh,
+  kSoftplus,
+  kSwish,
+  kGelu,
+  kLeakyRelu,
+};
 // The names JavaScript passes (lib/native.ts's NativeActivation), in the enum's order.
-inline constexpr const char* kActNames[] = {"linear", "relu"};
+inline constexpr const char* kActNames[] = {"linear", "relu",     "relu6", "elu",  "selu",      "sigmoid",
+                                            "tanh",   "softplus", "swish", "gelu", "leaky_relu"};
+inline constexpr int kActCount = sizeof(kActNames) / sizeof(kActNames[0]);
+
+// Whether backward needs the activation's input (stored by the forward pass in Epilogue::pre).
+KN_HD bool act_needs_input(Act a) {
+  return a == Act::kSwish || a == Act::kGelu;
+}
 
 struct Epilogue {
   const float* bias = nullptr;  // [channels], or null for none
   Act act = Act::kLinear;
+  float alpha = 0.0f;    // elu's alpha, leaky_relu's negative slope
+  float* pre = nullptr;  // where to store the pre-activation (same layout as y), for act_needs_input(act)
 };
 
-// act(v). ReLU keeps NaN (as PyTorch and TensorFlow do), so a diverging run shows in the loss.
-KN_HD float act_forward(Act a, float v) {
+constexpr float kSeluAlpha = 1.67326324235437728481f, kSeluScale = 1.05070098735548049342f;
+
+KN_HD float sigmoidf_(float v) {
+  // Never exp of a large positive number: 1 / (1 + e^-v) for v >= 0, e^v / (1 + e^v) below.
+  if (v >= 0.0f) return 1.0f / (1.0f + expf(-v));
+  const float e = expf(v);
+  return e / (1.0f + e);
+}
+
+// act(v). Every activation keeps NaN (as PyTorch and TensorFlow do), so a diverging run shows in the loss.
+KN_HD float act_forward(Act a, float v, float alpha = 0.0f) {
   switch (a) {
     case Act::kRelu:
       return v < 0.0f ? 0.0f : v;
+    case Act::kRelu6:
+      return v < 0.0f ? 0.0f : (v > 6.0f ? 6.0f : v);
+    case Act::kElu:
+      return v > 0.0f ? v : alpha * expm1f(v);
+    case Act::kSelu:
+      return kSeluScale * (v > 0.0f ? v : kSeluAlpha * expm1f(v));
+    case Act::kSigmoid:
+      return sigmoidf_(v);
+    case Act::kTanh:
+      return tanhf(v);
+    case Act::kSoftplus:
+      return v > 0.0f ? v + log1pf(expf(-v)) : log1pf(expf(v));
+    case Act::kSwish:
+      return v * sigmoidf_(v);
+    case Act::kGelu:
+      return 0.5f * v * (1.0f + erff(v * 0.70710678118654752440f));
+    case Act::kLeakyRelu:
+      return v < 0.0f ? alpha * v : v;
     default:
       return v;
   }
 }
 
-// dy * act'(x), from y = act(x).
-KN_HD float act_backward(Act a, float y, float dy) {
+// dy * act'(x), from y = act(x) (and x itself where act_needs_input).
+KN_HD float act_backward(Act a, float y, float x, float dy, float alpha = 0.0f) {
   switch (a) {
     case Act::kRelu:
       return y > 0.0f ? dy : 0.0f;
+    case Act::kRelu6:
+      return y > 0.0f && y < 6.0f ? dy : 0.0f;
+    case Act::kElu:
+      return y > 0.0f ? dy : dy * (y + alpha);
+    case Act::kSelu:
+      return y > 0.0f ? dy * kSeluScale : dy * (y + kSeluScale * kSeluAlpha);
+    case Act::kSigmoid:
+      return dy * y * (1.0f - y);
+    case Act::kTanh:
+      return dy * (1.0f - y * y);
+    case Act::kSoftplus:
+      return dy * -expm1f(-y);  // sigmoid(x) = 1 - e^-softplus(x)
+    case Act::kSwish: {
+      const float s = sigmoidf_(x);
+      return dy * s * (1.0f + x * (1.0f - s));
+    }
+    case Act::kGelu:
+      return dy * (0.5f * (1.0f + erff(x * 0.70710678118654752440f)) +
+                   x * 0.39894228040143267794f * expf(-0.5f * x * x));
+    case Act::kLeakyRelu:
+      return y > 0.0f ? dy : dy * alpha;
     default:
       return dy;
   }

@@ -41,7 +41,9 @@ __global__ void gather_rows_kernel(const float* __restrict__ src, long long src_
   const long long r = i / row_size, c = i % row_size;
   const unsigned long long pos = start + device_counter(counter) * (unsigned long long)rows + r;
   const int32_t s = pos < n_indices ? indices[pos] : -1;
-  dst[i] = (s >= 0 && s < src_rows) ? src[s * row_size + c] : 0.0f;
+  // Copied as bits: int32 rows (class labels) travel through here too.
+  reinterpret_cast<uint32_t*>(dst)[i] =
+      (s >= 0 && s < src_rows) ? reinterpret_cast<const uint32_t*>(src)[s * row_size + c] : 0u;
 }
 
 __global__ void advance_kernel(int32_t* counter) {

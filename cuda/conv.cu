@@ -79,13 +79,13 @@ Status CudaBackend::conv2d_forward(const Conv2dShape& s, const float* x, const f
 }
 
 Status CudaBackend::conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* y,
-                                    const float* dy, float* dx, float* dw, float* db, Act act) {
+                                    const float* dy, float* dx, float* dw, float* db, const Epilogue& ep) {
   std::lock_guard<std::mutex> lock(mutex_);
   const long long rows = (long long)s.n * s.oh * s.ow, cols = s.col_cols();
   if (rows > INT32_MAX)
     return Status{"ERR_KERNELNET_SHAPE", "conv2d_backward: more than 2^31 output positions"};
   const float* dz;
-  KN_TRY(act_mask(act, rows * s.f, y, dy, &dz));
+  KN_TRY(act_mask(ep, rows * s.f, y, dy, &dz));
   if (db) KN_TRY(column_sums(dz, rows, s.f, db));
   if (dw) {
     void* col;

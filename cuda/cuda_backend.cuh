@@ -37,23 +37,25 @@ class CudaBackend final : public Backend {
   Status conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const Epilogue& ep,
                         float* y) override;
   Status conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* y,
-                         const float* dy, float* dx, float* dw, float* db, Act act) override;
+                         const float* dy, float* dx, float* dw, float* db, const Epilogue& ep) override;
   Status maxpool2d_forward(const Pool2dShape& s, const float* x, float* y, int32_t* argmax) override;
   Status maxpool2d_backward(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx) override;
   Status dense_forward(int n, int in, int out, const float* x, const float* w, const Epilogue& ep,
                        float* y) override;
   Status dense_backward(int n, int in, int out, const float* x, const float* w, const float* y,
-                        const float* dy, float* dx, float* dw, float* db, Act act) override;
+                        const float* dy, float* dx, float* dw, float* db, const Epilogue& ep) override;
   Status dropout_forward(std::size_t count, const float* x, float* y, float rate, uint64_t seed,
                          uint64_t offset, const int32_t* counter) override;
   Status dropout_backward(std::size_t count, const float* dy, float* dx, float rate, uint64_t seed,
                           uint64_t offset, const int32_t* counter) override;
-  Status softmax_cross_entropy(int n, int k, const float* logits, const float* labels, const float* weights,
-                               float* dlogits, float* metrics, uint64_t step,
-                               const int32_t* counter) override;
+  Status loss(const LossSpec& spec, int n, int k, const float* pred, const float* labels,
+              const int32_t* classes, const float* weights, float* dpred, float* metrics, uint64_t step,
+              const int32_t* counter) override;
   Status softmax(int n, int k, const float* logits, float* probs) override;
   Status adadelta(const AdadeltaTensor* tensors, int count, const float* lr, float rho, float eps) override;
   Status learning_rate(const Schedule& s, const int32_t* iterations, float* lr) override;
+  Status optimizer_step(const OptimizerHyper& h, const OptimizerTensor* tensors, int count, const float* lr,
+                        const int32_t* iterations) override;
   Status gather_rows(const float* src, std::size_t src_rows, std::size_t row_size, const int32_t* indices,
                      std::size_t n_indices, std::size_t start, const int32_t* counter, std::size_t rows,
                      float* dst) override;
@@ -61,6 +63,9 @@ class CudaBackend final : public Backend {
   Status download_start(void* dst, const void* src, std::size_t bytes,
                         std::unique_ptr<PendingDownload>* pending) override;
   Status copy_region(const Region& r, const void* src, void* dst) override;
+  Status activation_forward(std::size_t n, const float* x, float* y, Act act, float alpha) override;
+  Status activation_backward(std::size_t n, const float* x, const float* y, const float* dy, float* dx,
+                             Act act, float alpha) override;
   Status argmax(const float* x, std::size_t outer, std::size_t n, std::size_t inner, int32_t* out) override;
   Status permutation(int32_t* indices, std::size_t n, uint64_t seed, uint64_t offset) override;
   Status random_uniform(float* dst, std::size_t count, float low, float high, uint64_t seed,
@@ -89,7 +94,7 @@ class CudaBackend final : public Backend {
   // out[j] = sum_i x[i, j] over x[rows, cols] (the bias gradients), deterministic.
   Status column_sums(const float* x, long long rows, int cols, float* out);
   // dz = dy * act'(y) into a scratch buffer (epilogue.h), or dz = dy when act is linear.
-  Status act_mask(Act act, std::size_t count, const float* y, const float* dy, const float** dz);
+  Status act_mask(const Epilogue& ep, std::size_t count, const float* y, const float* dy, const float** dz);
   // Where ops queue their work: the stream, or the capture stream while this thread captures a graph.
   cudaStream_t stream() const;
 

@@ -15,10 +15,10 @@ Status CudaBackend::dense_forward(int n, int in, int out, const float* x, const 
 }
 
 Status CudaBackend::dense_backward(int n, int in, int out, const float* x, const float* w, const float* y,
-                                   const float* dy, float* dx, float* dw, float* db, Act act) {
+                                   const float* dy, float* dx, float* dw, float* db, const Epilogue& ep) {
   std::lock_guard<std::mutex> lock(mutex_);
   const float* dz;
-  KN_TRY(act_mask(act, (std::size_t)n * out, y, dy, &dz));
+  KN_TRY(act_mask(ep, (std::size_t)n * out, y, dy, &dz));
   if (db) KN_TRY(column_sums(dz, n, out, db));
   if (dw) KN_TRY(gemm(true, false, in, out, n, x, in, dz, out, dw, out, Epilogue{}, false));
   if (dx) KN_TRY(gemm(false, true, n, in, out, dz, out, w, out, dx, in, Epilogue{}, false));

@@ -62,7 +62,8 @@ template <bool TA, bool TB>
 __global__ void __launch_bounds__(THREADS)
     sgemm_kernel(int M, int N, int K, const float* __restrict__ A, int lda, const float* __restrict__ B,
                  int ldb, float* __restrict__ C, int ldc, long long split_stride, int k_per_split,
-                 const float* __restrict__ bias, Act act, bool accumulate) {
+                 const float* __restrict__ bias, Act act, float alpha, float* __restrict__ pre,
+                 bool accumulate) {
   // A's rows are padded by 4 floats: the untransposed load writes a column of the tile (16 k values per m),
   // which without padding would hit 2 of the 32 banks; rows stay 16-byte aligned for the float4 reads.
   __shared__ __align__(16) float As[BK][BM + 4];
@@ -104,7 +105,8 @@ __global__ void __launch_bounds__(THREADS)
       float v = acc[i][j];
       if (accumulate) v += *dst;
       if (bias) v += bias[gn];
-      *dst = act_forward(act, v);
+      if (pre) pre[(long long)gm * ldc + gn] = v;
+      *dst = act_forward(act, v, alpha);
     }
   }
 }
@@ -118,7 +120,8 @@ template <bool TA, bool TB>
 __global__ void __launch_bounds__(THREADS)
     sgemm_tf32_kernel(int M, int N, int K, const float* __restrict__ A, int lda, const float* __restrict__ B,
                       int ldb, float* __restrict__ C, int ldc, long long split_stride, int k_per_split,
-                      const float* __restrict__ bias, Act act, bool accumulate) {
+                      const float* __restrict__ bias, Act act, float alpha, float* __restrict__ pre,
+                      bool accumulate) {
 #if (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800) || defined(KERNELNET_CUDA_EMULATED)
   using namespace nvcuda;
   // Row strides padded by 4 floats; every fragment pointer stays 32-byte aligned, as WMMA requires.
@@ -167,7 +170,8 @@ __global__ void __launch_bounds__(THREADS)
     float v = Cs[r * LDC + col];
     if (accumulate) v += *dst;
     if (bias) v += bias[gn];
-    *dst = act_forward(act, v);
+    if (pre) pre[(long long)gm * ldc + gn] = v;
+    *dst = act_forward(act, v, alpha);
   }
 #endif
 }
@@ -175,7 +179,7 @@ __global__ void __launch_bounds__(THREADS)
 // C[i, j] (+)= sum_z partial[z, i, j], summed in z order, then the epilogue.
 __global__ void splitk_reduce_kernel(int M, int N, int splits, const float* __restrict__ partial,
                                      float* __restrict__ C, int ldc, const float* __restrict__ bias, Act act,
-                                     bool accumulate) {
+                                     float alpha, float* __restrict__ pre, bool accumulate) {
   const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
   const long long mn = (long long)M * N;
   if (i >= mn) return;
@@ -185,7 +189,8 @@ __global__ void splitk_reduce_kernel(int M, int N, int splits, const float* __re
   float* dst = C + (long long)r * ldc + col;
   if (accumulate) v += *dst;
   if (bias) v += bias[col];
-  *dst = act_forward(act, v);
+  if (pre) pre[(long long)r * ldc + col] = v;
+  *dst = act_forward(act, v, alpha);
 }
 
 // partial[p, j] = sum of x[i, j] over rows i = p*8 + ty (mod parts*8); 32 columns x 8 row lanes per block.
@@ -212,16 +217,17 @@ __global__ void sum_parts_kernel(const float* __restrict__ partial, int parts, i
   out[col] = s;
 }
 
-__global__ void act_mask_kernel(Act act, const float* __restrict__ y, const float* __restrict__ dy,
+__global__ void act_mask_kernel(Act act, float alpha, const float* __restrict__ y,
+                                const float* __restrict__ pre, const float* __restrict__ dy,
                                 float* __restrict__ dz, long long n) {
   const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
-  if (i < n) dz[i] = act_backward(act, y[i], dy[i]);
+  if (i < n) dz[i] = act_backward(act, y[i], pre ? pre[i] : 0.0f, dy[i], alpha);
 }
 
 }  // namespace
 
 Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, const float* a, int lda,
-                    const float* b, int ldb, float* c, int ldc, const float* bias, Act act, bool accumulate,
+                    const float* b, int ldb, float* c, int ldc, const Epilogue& ep, bool accumulate,
                     int splits, float* partial, bool tf32) {
   if (m <= 0 || n <= 0) return Status::Ok();
   KN_EXPECT(k >= 0 && a && b && c, "launch_sgemm");
@@ -234,8 +240,9 @@ Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, 
   float* out = splits > 1 ? partial : c;
   const int ldo = splits > 1 ? n : ldc;
   const long long stride = splits > 1 ? (long long)m * n : 0;
-  const float* ep_bias = splits > 1 ? nullptr : bias;
-  const Act ep_act = splits > 1 ? Act::kLinear : act;
+  const float* ep_bias = splits > 1 ? nullptr : ep.bias;
+  const Act ep_act = splits > 1 ? Act::kLinear : ep.act;
+  float* ep_pre = splits > 1 ? nullptr : ep.pre;
   const bool ep_acc = splits > 1 ? false : accumulate;
   // The variant for (transposes, math mode), chosen at run time among the compiled instances.
   using Kernel = decltype(&sgemm_kernel<false, false>);
@@ -245,12 +252,12 @@ Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, 
                                      {sgemm_tf32_kernel<true, false>, sgemm_tf32_kernel<true, true>}}};
   const Kernel kernel = variants[tf32][ta][tb];
   launch(kernel, grid, block, 0, stream, m, n, k, a, lda, b, ldb, out, ldo, stride, kps, ep_bias, ep_act,
-         ep_acc);
+         ep.alpha, ep_pre, ep_acc);
   KN_LAUNCHED(stream, tf32 ? "sgemm_tf32_kernel" : "sgemm_kernel");
   if (splits > 1) {
     const long long mn = (long long)m * n;
-    launch(splitk_reduce_kernel, CEIL_DIV(mn, 256), 256, 0, stream, m, n, z, partial, c, ldc, bias, act,
-           accumulate);
+    launch(splitk_reduce_kernel, CEIL_DIV(mn, 256), 256, 0, stream, m, n, z, partial, c, ldc, ep.bias, ep.act,
+           ep.alpha, ep.pre, accumulate);
     KN_LAUNCHED(stream, "splitk_reduce_kernel");
   }
   return Status::Ok();
@@ -283,8 +290,8 @@ Status CudaBackend::gemm(bool ta, bool tb, int m, int n, int k, const float* a, 
     KN_TRY(scratch(kSplitK, sizeof(float) * (std::size_t)splits * m * n, &p));
     partial = static_cast<float*>(p);
   }
-  return launch_sgemm(stream(), ta, tb, m, n, k, a, lda, b, ldb, c, ldc, ep.bias, ep.act, accumulate, splits,
-                      partial, tf32_);
+  return launch_sgemm(stream(), ta, tb, m, n, k, a, lda, b, ldb, c, ldc, ep, accumulate, splits, partial,
+                      tf32_);
 }
 
 // out[j] = sum_i x[i, j]: row groups (at most 256, of 256 rows) summed into scratch, then the groups.
@@ -296,15 +303,16 @@ Status CudaBackend::column_sums(const float* x, long long rows, int cols, float*
 }
 
 // The fused epilogue's backward (epilogue.h), shared by conv and dense.
-Status CudaBackend::act_mask(Act act, std::size_t count, const float* y, const float* dy, const float** dz) {
+Status CudaBackend::act_mask(const Epilogue& ep, std::size_t count, const float* y, const float* dy,
+                             const float** dz) {
   *dz = dy;
-  if (act == Act::kLinear) return Status::Ok();
+  if (ep.act == Act::kLinear) return Status::Ok();
   void* p;
   KN_TRY(scratch(kDz, count * sizeof(float), &p));
   *dz = static_cast<float*>(p);
   if (!count) return Status::Ok();  // a grid of zero blocks is a launch error
-  launch(act_mask_kernel, CEIL_DIV((long long)count, 256), 256, 0, stream(), act, y, dy,
-         static_cast<float*>(p), count);
+  launch(act_mask_kernel, CEIL_DIV((long long)count, 256), 256, 0, stream(), ep.act, ep.alpha, y,
+         static_cast<const float*>(ep.pre), dy, static_cast<float*>(p), count);
   KN_LAUNCHED(stream(), "act_mask_kernel");
   return Status::Ok();
 }

@@ -8,11 +8,11 @@ namespace kn {
 namespace cu {
 
 // C (+)= op(A)[M, K] op(B)[K, N], row-major, then the epilogue (epilogue.h): + bias[col] when bias is not
-// null, then act. With splits > 1, block z
-// computes K range z of `splits` into partial[z] (M x N each) and a second kernel sums them into C. tf32 uses
-// the tensor cores (sm_80 and newer only) with inputs rounded to TF32.
+// null, the pre-activation stored at ep.pre (laid out as C) when it is not null, then act. With splits > 1,
+// block z computes K range z of `splits` into partial[z] (M x N each) and a second kernel sums them into C.
+// tf32 uses the tensor cores (sm_80 and newer only) with inputs rounded to TF32.
 Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, const float* a, int lda,
-                    const float* b, int ldb, float* c, int ldc, const float* bias, Act act, bool accumulate,
+                    const float* b, int ldb, float* c, int ldc, const Epilogue& ep, bool accumulate,
                     int splits, float* partial, bool tf32);
 
 // out[j] = sum_i x[i, j] over an [M, N] matrix, via `parts` row groups written to partial[parts, N].

@@ -1,9 +1,8 @@
-// Softmax and the fused softmax + categorical cross-entropy on the GPU, one warp per row of logits [N, K]:
-//   lse = max + log(sum exp(z - max));  loss_row = sum_j y_j (lse - z_j);
-//   dz = w_r (softmax(z) - y) / N;  correct += w_r [argmax(z) == argmax(y)] (first maximum, as the CPU), with
-// w_r the row's weight (1 without weights). Each block sums its rows' losses, hits and weights and adds them
-// to metrics = [loss sum, correct, rows, first non-finite step + 1, weight sum] with one atomic each: the
-// metrics stay on the device until the host asks for them.
+// Losses and metrics on the GPU (loss.h has the definitions; the twin of cpp/cpu_loss.cc), one warp per row
+// of predictions [N, K]: the row's maximum and log-sum-exp by warp reductions, each element's loss, gradient
+// and output by loss_element, then the row's sums. Each block adds its rows' weighted loss, hits, weights and
+// errors to the metrics tensor (loss.h's MetricSlot) with one atomic each: the metrics stay on the device
+// until the host asks for them. Softmax for predict, one warp per row too.
 #include "cuda_backend.cuh"
 
 namespace kn {
@@ -25,52 +24,76 @@ __device__ float warp_sum(float v) {
   return v;
 }
 
-__global__ void softmax_xent_kernel(int n, int k, const float* __restrict__ z, const float* __restrict__ y,
-                                    const float* __restrict__ weights, float* __restrict__ dz,
-                                    float* __restrict__ metrics, unsigned long long step,
-                                    const int32_t* __restrict__ counter) {
-  __shared__ float block_loss[WARPS], block_correct[WARPS], block_weight[WARPS];
+__global__ void loss_kernel(LossSpec spec, int n, int k, const float* __restrict__ z,
+                            const float* __restrict__ y, const int32_t* __restrict__ classes,
+                            const float* __restrict__ weights, float* __restrict__ dz,
+                            float* __restrict__ metrics, unsigned long long step,
+                            const int32_t* __restrict__ counter) {
+  constexpr int kSums = 5;  // loss, hits, weight, squared, absolute
+  __shared__ float block[kSums][WARPS];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int r = blockIdx.x * WARPS + warp;
-  float loss = 0.0f, correct = 0.0f, weight = 0.0f;
+  float sums[kSums] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
   if (r < n) {
     const float* zr = z + (long long)r * k;
-    const float* yr = y + (long long)r * k;
+    const float* yr = y ? y + (long long)r * k : nullptr;
+    const int cls = classes ? classes[r] : -1;
     float zmax = -INFINITY, ymax = -INFINITY;
     int zi = k, yi = k;
     for (int j = lane; j < k; j += 32) {
       if (zr[j] > zmax) zmax = zr[j], zi = j;
-      if (yr[j] > ymax) ymax = yr[j], yi = j;
+      if (yr && yr[j] > ymax) ymax = yr[j], yi = j;
     }
     warp_argmax(zmax, zi);
     warp_argmax(ymax, yi);
-    float sum = 0.0f;
-    for (int j = lane; j < k; j += 32) sum += expf(zr[j] - zmax);
-    const float lse = zmax + logf(warp_sum(sum));
-    float l = 0.0f;
-    for (int j = lane; j < k; j += 32) l += yr[j] * (lse - zr[j]);
-    weight = weights ? weights[r] : 1.0f;
-    loss = weights ? weight * warp_sum(l) : warp_sum(l);
-    correct = zi == yi ? weight : 0.0f;
-    if (dz) {
-      const float scale = weights ? weight * (1.0f / n) : 1.0f / n;
-      for (int j = lane; j < k; j += 32) dz[(long long)r * k + j] = (expf(zr[j] - lse) - yr[j]) * scale;
+    float lse = 0.0f;
+    if (spec.kind == LossSpec::Kind::kCrossentropy) {
+      float sum = 0.0f;
+      for (int j = lane; j < k; j += 32) sum += expf(zr[j] - zmax);
+      lse = zmax + logf(warp_sum(sum));
     }
+    const float w = weights ? weights[r] : 1.0f;
+    const float scale = weights ? w * (1.0f / n) : 1.0f / n;
+    float l = 0.0f, sq = 0.0f, ab = 0.0f, bh = 0.0f;
+    for (int j = lane; j < k; j += 32) {
+      const float t = yr ? yr[j] : (j == cls ? 1.0f : 0.0f);
+      float grad, out;
+      l += loss_element(spec, zr[j], t, lse, k, &grad, &out);
+      if (dz) dz[(long long)r * k + j] = grad * scale;
+      sq += (out - t) * (out - t);
+      ab += fabsf(out - t);
+      bh += (out > 0.5f ? 1.0f : 0.0f) == t ? 1.0f : 0.0f;
+    }
+    const float loss = warp_sum(l);
+    sq = warp_sum(sq), ab = warp_sum(ab), bh = warp_sum(bh);
+    float hit = 0.0f;
+    if (spec.accuracy == LossSpec::Accuracy::kCategorical) hit = zi == yi ? 1.0f : 0.0f;
+    if (spec.accuracy == LossSpec::Accuracy::kSparse) hit = zi == cls ? 1.0f : 0.0f;
+    if (spec.accuracy == LossSpec::Accuracy::kBinary) hit = bh / k;
+    sums[0] = weights ? w * loss : loss;
+    sums[1] = weights ? w * hit : hit;
+    sums[2] = w;
+    sums[3] = w * (sq / k);
+    sums[4] = w * (ab / k);
   }
-  if (lane == 0) block_loss[warp] = loss, block_correct[warp] = correct, block_weight[warp] = weight;
+  if (lane == 0)
+    for (int q = 0; q < kSums; ++q) block[q][warp] = sums[q];
   __syncthreads();
   if (threadIdx.x == 0) {
-    float bl = 0.0f, bc = 0.0f, bw = 0.0f;
-    for (int w = 0; w < WARPS; ++w) bl += block_loss[w], bc += block_correct[w], bw += block_weight[w];
-    atomicAdd(metrics, bl);
-    atomicAdd(metrics + 1, bc);
-    atomicAdd(metrics + 4, bw);
-    if (blockIdx.x == 0) atomicAdd(metrics + 2, (float)n);
+    float b[kSums] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+    for (int w = 0; w < WARPS; ++w)
+      for (int q = 0; q < kSums; ++q) b[q] += block[q][w];
+    atomicAdd(metrics + kLossSum, b[0]);
+    atomicAdd(metrics + kCorrect, b[1]);
+    atomicAdd(metrics + kWeightSum, b[2]);
+    atomicAdd(metrics + kSquaredSum, b[3]);
+    atomicAdd(metrics + kAbsSum, b[4]);
+    if (blockIdx.x == 0) atomicAdd(metrics + kRows, (float)n);
     // The first non-finite batch: 0.0f and 0 share their bits, so a compare-and-swap on the bits sets it
     // once.
-    if (!isfinite(bl)) {
+    if (!isfinite(b[0])) {
       const float step1 = (float)(step + device_counter(counter) + 1);  // as the CPU: uint64 rounded to float
-      atomicCAS(reinterpret_cast<int*>(metrics + 3), 0, __float_as_int(step1));
+      atomicCAS(reinterpret_cast<int*>(metrics + kFirstBad), 0, __float_as_int(step1));
     }
   }
 }
@@ -92,14 +115,14 @@ __global__ void softmax_kernel(int n, int k, const float* __restrict__ z, float*
 
 }  // namespace
 
-Status CudaBackend::softmax_cross_entropy(int n, int k, const float* logits, const float* labels,
-                                          const float* weights, float* dlogits, float* metrics, uint64_t step,
-                                          const int32_t* counter) {
+Status CudaBackend::loss(const LossSpec& spec, int n, int k, const float* pred, const float* labels,
+                         const int32_t* classes, const float* weights, float* dpred, float* metrics,
+                         uint64_t step, const int32_t* counter) {
   std::lock_guard<std::mutex> lock(mutex_);
-  KN_EXPECT(n >= 1 && k >= 1 && logits && labels && metrics, "softmax_cross_entropy");
-  launch(softmax_xent_kernel, CEIL_DIV(n, WARPS), WARPS * 32, 0, stream(), n, k, logits, labels, weights,
-         dlogits, metrics, step, counter);
-  KN_LAUNCHED(stream(), "softmax_xent_kernel");
+  KN_EXPECT(n >= 1 && k >= 1 && pred && (labels || classes) && metrics, "loss");
+  launch(loss_kernel, CEIL_DIV(n, WARPS), WARPS * 32, 0, stream(), spec, n, k, pred, labels, classes, weights,
+         dpred, metrics, step, counter);
+  KN_LAUNCHED(stream(), "loss_kernel");
   return Status::Ok();
 }
 

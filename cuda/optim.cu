@@ -37,11 +37,57 @@ __global__ void adadelta_kernel(TensorList t, const float* __restrict__ lr_ptr, 
   }
 }
 
+// The other optimizers (optim.h), the same multi-tensor shape: every tensor's pointers in the argument block.
+struct OptimizerList {
+  float* param[kMaxTensors];
+  const float* grad[kMaxTensors];
+  float* slot[3][kMaxTensors];
+  long long start[kMaxTensors + 1];
+  int count;
+};
+
+__global__ void optimizer_kernel(OptimizerHyper h, OptimizerList t, const float* __restrict__ lr,
+                                 const int32_t* __restrict__ iterations) {
+  const OptimizerScalars s = optimizer_scalars(h, *lr, *iterations);  // once per thread, from device memory
+  const long long total = t.start[t.count];
+  int which = 0;
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
+       i += (long long)gridDim.x * blockDim.x) {
+    while (i >= t.start[which + 1]) ++which;
+    const long long e = i - t.start[which];
+    float* s0 = t.slot[0][which] ? t.slot[0][which] + e : nullptr;
+    float* s1 = t.slot[1][which] ? t.slot[1][which] + e : nullptr;
+    float* s2 = t.slot[2][which] ? t.slot[2][which] + e : nullptr;
+    optimizer_update(h, s, t.param[which] + e, t.grad[which][e], s0, s1, s2);
+  }
+}
+
 __global__ void schedule_kernel(Schedule s, const int32_t* __restrict__ iterations, float* __restrict__ lr) {
   *lr = schedule_value(s, *iterations);
 }
 
 }  // namespace
+
+Status CudaBackend::optimizer_step(const OptimizerHyper& h, const OptimizerTensor* tensors, int count,
+                                   const float* lr, const int32_t* iterations) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (int g0 = 0; g0 < count; g0 += kMaxTensors) {
+    OptimizerList list{};
+    list.count = std::min(kMaxTensors, count - g0);
+    for (int j = 0; j < list.count; ++j) {
+      const OptimizerTensor& t = tensors[g0 + j];
+      list.param[j] = t.param, list.grad[j] = t.grad;
+      for (int k = 0; k < 3; ++k) list.slot[k][j] = t.slot[k];
+      list.start[j + 1] = list.start[j] + (long long)t.size;
+    }
+    const long long total = list.start[list.count];
+    if (!total) continue;
+    const int blocks = (int)std::min<long long>(CEIL_DIV(total, 256), 8LL * sm_count_);
+    launch(optimizer_kernel, blocks, 256, 0, stream(), h, list, lr, iterations);
+    KN_LAUNCHED(stream(), "optimizer_kernel");
+  }
+  return Status::Ok();
+}
 
 Status CudaBackend::learning_rate(const Schedule& s, const int32_t* iterations, float* lr) {
   std::lock_guard<std::mutex> lock(mutex_);

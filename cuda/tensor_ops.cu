@@ -1,5 +1,6 @@
-// Tensor utilities on the GPU, the twin of cpp/cpu_tensor.cc: region copies (slice, concat) one thread per
-// element, argmax one thread per output, and the asynchronous device-to-host copy behind tensor.data().
+// Tensor utilities on the GPU, the twin of cpp/cpu_tensor.cc: elementwise activations (epilogue.h's), region
+// copies (slice, concat) one thread per element, argmax one thread per output, and the asynchronous
+// device-to-host copy behind tensor.data().
 #include <cstring>
 
 #include "cuda_backend.cuh"
@@ -35,6 +36,19 @@ __global__ void argmax_kernel(const float* __restrict__ x, long long outer, long
   out[e] = static_cast<int32_t>(best);
 }
 
+__global__ void activation_kernel(long long n, const float* __restrict__ x, float* __restrict__ y, Act act,
+                                  float alpha) {
+  const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+  if (i < n) y[i] = act_forward(act, x[i], alpha);
+}
+
+__global__ void activation_backward_kernel(long long n, const float* __restrict__ x,
+                                           const float* __restrict__ y, const float* __restrict__ dy,
+                                           float* __restrict__ dx, Act act, float alpha) {
+  const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+  if (i < n) dx[i] = act_backward(act, y[i], x[i], dy[i], alpha);
+}
+
 // Copies through pinned host memory (a pageable destination would make the copy synchronous), then waits on
 // an event recorded behind it.
 class CudaDownload : public PendingDownload {
@@ -65,6 +79,24 @@ class CudaDownload : public PendingDownload {
 };
 
 }  // namespace
+
+Status CudaBackend::activation_forward(std::size_t n, const float* x, float* y, Act act, float alpha) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!n) return Status::Ok();
+  launch(activation_kernel, CEIL_DIV((long long)n, 256), 256, 0, stream(), (long long)n, x, y, act, alpha);
+  KN_LAUNCHED(stream(), "activation_kernel");
+  return Status::Ok();
+}
+
+Status CudaBackend::activation_backward(std::size_t n, const float* x, const float* y, const float* dy,
+                                        float* dx, Act act, float alpha) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!n) return Status::Ok();
+  launch(activation_backward_kernel, CEIL_DIV((long long)n, 256), 256, 0, stream(), (long long)n, x, y, dy,
+         dx, act, alpha);
+  KN_LAUNCHED(stream(), "activation_backward_kernel");
+  return Status::Ok();
+}
 
 Status CudaBackend::copy_region(const Region& r, const void* src, void* dst) {
   std::lock_guard<std::mutex> lock(mutex_);

@@ -2,14 +2,18 @@
 export { Sequential, loadModel } from './model.js';
 export type { SequentialArgs, CompileArgs } from './model.js';
 export type { FitArgs, EvaluateArgs, PredictArgs, History, Logs, Callback, FitParams } from './training.js';
-export { Layer, Conv2D, MaxPooling2D, Dropout, Flatten, Dense } from './layers.js';
-export type { Activation, Conv2DArgs, MaxPooling2DArgs, DropoutArgs, DenseArgs, LayerArgs } from './layers.js';
-export { Adadelta } from './optimizers.js';
+export { Layer, Conv2D, MaxPooling2D, Dropout, Flatten, Dense, Activation, LeakyReLU } from './layers.js';
+export type { ActivationIdentifier, ActivationArgs, LeakyReLUArgs, Conv2DArgs, MaxPooling2DArgs, DropoutArgs, DenseArgs, LayerArgs } from './layers.js';
+export { Optimizer, SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta } from './optimizers.js';
 export {
   CSVLogger, EarlyStopping, KerasCallback, LearningRateScheduler, ModelCheckpoint, ReduceLROnPlateau, TerminateOnNaN,
 } from './callbacks.js';
 export type { CSVLoggerArgs, EarlyStoppingArgs, ModelCheckpointArgs, ReduceLROnPlateauArgs } from './callbacks.js';
-export type { AdadeltaArgs, Optimizer } from './optimizers.js';
+export type { OptimizerArgs, SGDArgs, AdamArgs, RMSpropArgs, AdagradArgs, AdadeltaArgs } from './optimizers.js';
+export {
+  Loss, CategoricalCrossentropy, SparseCategoricalCrossentropy, BinaryCrossentropy, MeanSquaredError, MeanAbsoluteError,
+} from './losses.js';
+export type { LossIdentifier } from './losses.js';
 export { LearningRateSchedule, ExponentialDecay, PiecewiseConstantDecay, CosineDecay } from './schedules.js';
 export type { ExponentialDecayArgs, PiecewiseConstantDecayArgs, CosineDecayArgs } from './schedules.js';
 export { Tensor, tensor, toCategorical, concat, fromPixels, memory, backend, tidy, keep, dispose } from './tensor.js';

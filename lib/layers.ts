@@ -1,12 +1,16 @@
 // Layers, shaped like TensorFlow.js's layers API: constructor(args) -> build(inputShape) -> forward/backward.
 // A layer holds no math: forward and backward call the addon, writing into buffers allocated once per
 // (model, batch size). Shapes here are per example (no batch axis), channels-last as Keras.
-import { native, type Device, type NativeActivation, type NativeTensor, type Padding } from './native.js';
+import { NATIVE_ACTIVATIONS, NEEDS_INPUT, native, type Device, type NativeActivation, type NativeTensor, type Padding } from './native.js';
 import { Tensor, empty, handleOf } from './tensor.js';
 import { ValidationError, stateError } from './errors.js';
 import { NOT_USED, checkOptions, fail, intPair, numberIn, oneOf, positiveInt, shapeArg, type NotYet } from './validate.js';
 
-export type Activation = 'relu' | 'linear' | 'softmax';
+/**
+ * An activation by name (tfjs's ActivationIdentifier): Keras 3's relu, relu6, elu, selu, sigmoid, tanh,
+ * softplus, swish (alias silu), gelu, leaky_relu (alias leakyRelu), linear, and softmax on a model's last layer.
+ */
+export type ActivationIdentifier = NativeActivation | 'softmax' | 'silu' | 'leakyRelu';
 
 export interface ParamSpec {
   name: string;
@@ -89,6 +93,11 @@ export abstract class Layer {
    * are; its gradients still flow to the layers before it. Read at every epoch's start.
    */
   trainable = true;
+  /**
+   * @internal Set by compile on the last layer when the loss applies its activation (softmax for the
+   * categorical cross-entropies, sigmoid for binary cross-entropy), fused and stable: the layer then emits logits.
+   */
+  headFused = false;
 
   constructor(args: LayerArgs | undefined, schema: ReturnType<typeof layerSchema>) {
     checkOptions(args, schema);
@@ -165,12 +174,22 @@ export function writeParams(params: Param[], weights: unknown): void {
 }
 
 /** The activation a layer's fused epilogue applies: softmax belongs to the model's head (fused with the loss). */
-function epilogueActivation(a: Activation): NativeActivation {
+function epilogueActivation(a: NativeActivation | 'softmax'): NativeActivation {
   return a === 'softmax' ? 'linear' : a;
 }
 
-function activationArg(value: unknown, name: string, allowed: readonly Activation[]): Activation {
-  return oneOf(value ?? 'linear', name, allowed);
+const ACTIVATION_ALIASES = { silu: 'swish', leakyRelu: 'leaky_relu' } as const;
+
+/** An activation name, aliases resolved; softmax only where the layer may end a model. */
+function activationArg(value: unknown, name: string, softmax: boolean): NativeActivation | 'softmax' {
+  const names = softmax ? [...NATIVE_ACTIVATIONS, 'softmax' as const] : NATIVE_ACTIVATIONS;
+  return oneOf(value ?? 'linear', name, names, ACTIVATION_ALIASES);
+}
+
+/** Buffers of a layer with a fused activation: `extra` holds its input when its derivative needs it (swish, gelu). */
+function withPre(buf: LayerBuffers, activation: NativeActivation | 'softmax', shape: number[], device: Device): LayerBuffers {
+  if (NEEDS_INPUT.includes(epilogueActivation(activation))) buf.extra = empty(shape, 'float32', device);
+  return buf;
 }
 
 function param(layer: Layer, name: string): Param {
@@ -184,7 +203,7 @@ export interface Conv2DArgs extends LayerArgs {
   kernelSize: number | [number, number];
   strides?: number | [number, number];
   padding?: Padding;
-  activation?: 'relu' | 'linear';
+  activation?: ActivationIdentifier;
 }
 
 const CONV2D_SCHEMA = layerSchema('Conv2D', ['filters', 'kernelSize', 'strides', 'padding', 'activation'], {
@@ -198,7 +217,7 @@ export class Conv2D extends Layer {
   readonly kernelSize: [number, number];
   readonly strides: [number, number];
   readonly padding: Padding;
-  readonly activation: Activation;
+  readonly activation: NativeActivation;
 
   constructor(args: Conv2DArgs) {
     super(args, CONV2D_SCHEMA);
@@ -207,7 +226,7 @@ export class Conv2D extends Layer {
     this.kernelSize = intPair(args.kernelSize, 'kernelSize');
     this.strides = intPair(args.strides ?? 1, 'strides');
     this.padding = oneOf(args.padding ?? 'valid', 'padding', ['valid', 'same'] as const);
-    this.activation = activationArg(args.activation, 'activation', ['relu', 'linear']);
+    this.activation = activationArg(args.activation, 'activation', false) as NativeActivation;
   }
 
   protected computeOutputShape(s: number[]): number[] {
@@ -225,9 +244,13 @@ export class Conv2D extends Layer {
     return [oh, ow, this.filters];
   }
 
+  override allocate(batch: number, needInputGrad: boolean, device: Device): LayerBuffers {
+    return withPre(super.allocate(batch, needInputGrad, device), this.activation, [batch, ...this.outputShape], device);
+  }
+
   forward(x: NativeTensor, buf: LayerBuffers): NativeTensor {
     native.conv2dForward(x, param(this, 'kernel').value, param(this, 'bias').value, buf.y!, this.strides[0],
-      this.strides[1], this.padding, epilogueActivation(this.activation));
+      this.strides[1], this.padding, this.activation, buf.extra);
     return buf.y!;
   }
 
@@ -235,7 +258,7 @@ export class Conv2D extends Layer {
     const k = param(this, 'kernel'), b = param(this, 'bias'), dx = ctx.inputGrad === false ? null : buf.dx;
     const grads = ctx.weightGrads !== false;
     native.conv2dBackward(x, k.value, y, dy, dx, grads ? k.grad : null, grads ? b.grad : null, this.strides[0], this.strides[1],
-      this.padding, epilogueActivation(this.activation));
+      this.padding, this.activation, buf.extra);
     return dx;
   }
 
@@ -373,7 +396,7 @@ export class Flatten extends Layer {
 
 export interface DenseArgs extends LayerArgs {
   units: number;
-  activation?: Activation;
+  activation?: ActivationIdentifier;
   /** The input's size, as tfjs's inputDim: the same as inputShape [inputDim]. */
   inputDim?: number;
 }
@@ -384,7 +407,7 @@ const DENSE_SCHEMA = layerSchema('Dense', ['units', 'activation', 'inputDim'], K
 export class Dense extends Layer {
   readonly className = 'Dense';
   readonly units: number;
-  readonly activation: Activation;
+  readonly activation: NativeActivation | 'softmax';
 
   constructor(args: DenseArgs) {
     super(args, DENSE_SCHEMA);
@@ -394,7 +417,7 @@ export class Dense extends Layer {
       (this as { inputShapeArg?: number[] }).inputShapeArg = [positiveInt(args.inputDim, 'inputDim')];
     }
     this.units = positiveInt(args.units, 'units');
-    this.activation = activationArg(args.activation, 'activation', ['relu', 'linear', 'softmax']);
+    this.activation = activationArg(args.activation, 'activation', true);
   }
 
   protected computeOutputShape(s: number[]): number[] {
@@ -408,19 +431,108 @@ export class Dense extends Layer {
   }
 
   /** Softmax is applied by the model's head (fused with the loss in training), so the layer emits logits. */
+  override allocate(batch: number, needInputGrad: boolean, device: Device): LayerBuffers {
+    return withPre(super.allocate(batch, needInputGrad, device), this.epilogue(), [batch, this.units], device);
+  }
+
+  /** The activation the epilogue applies: none when the loss applies it (a fused head). */
+  private epilogue(): NativeActivation {
+    return this.headFused ? 'linear' : epilogueActivation(this.activation);
+  }
+
   forward(x: NativeTensor, buf: LayerBuffers): NativeTensor {
-    native.denseForward(x, param(this, 'kernel').value, param(this, 'bias').value, buf.y!, epilogueActivation(this.activation));
+    native.denseForward(x, param(this, 'kernel').value, param(this, 'bias').value, buf.y!, this.epilogue(), buf.extra);
     return buf.y!;
   }
 
   backward(x: NativeTensor, y: NativeTensor, dy: NativeTensor, buf: LayerBuffers, ctx: StepContext): NativeTensor | null {
     const k = param(this, 'kernel'), b = param(this, 'bias'), dx = ctx.inputGrad === false ? null : buf.dx;
     const grads = ctx.weightGrads !== false;
-    native.denseBackward(x, k.value, y, dy, dx, grads ? k.grad : null, grads ? b.grad : null, epilogueActivation(this.activation));
+    native.denseBackward(x, k.value, y, dy, dx, grads ? k.grad : null, grads ? b.grad : null, this.epilogue(), buf.extra);
     return dx;
   }
 
   override getConfig() {
     return { ...super.getConfig(), units: this.units, activation: this.activation };
+  }
+}
+
+export interface ActivationArgs extends LayerArgs {
+  activation: ActivationIdentifier;
+}
+
+const ACTIVATION_SCHEMA = layerSchema('Activation', ['activation']);
+
+/**
+ * Applies an activation to its input (Keras's and tfjs's Activation layer), elementwise and natively. As the last
+ * layer, 'softmax' makes the model's head (fused with the loss, so the layer passes logits on).
+ */
+export class Activation extends Layer {
+  readonly className: string = 'Activation';
+  readonly activation: NativeActivation | 'softmax';
+  /** leaky_relu's negative slope (LeakyReLU), elu's alpha (1). */
+  protected alpha: number | undefined;
+
+  constructor(args: ActivationArgs);
+  /** @internal A subclass fixing the activation (LeakyReLU), with its own options. */
+  constructor(args: LayerArgs, schema: ReturnType<typeof layerSchema>, fixed: NativeActivation);
+  constructor(args: ActivationArgs | LayerArgs, schema = ACTIVATION_SCHEMA, fixed?: NativeActivation) {
+    super(args, schema);
+    const given = (args as ActivationArgs | undefined)?.activation;
+    if (!fixed && given === undefined) fail('an activation name', 'activation', given);
+    this.activation = fixed ?? activationArg(given, 'activation', true);
+  }
+
+  protected computeOutputShape(s: number[]): number[] {
+    return s;
+  }
+
+  private passes(): boolean {
+    return this.activation === 'linear' || this.activation === 'softmax' || this.headFused;
+  }
+
+  override allocate(batch: number, needInputGrad: boolean, device: Device): LayerBuffers {
+    if (this.passes()) return { y: null, dx: null, extra: null, views: new WeakMap() };
+    return super.allocate(batch, needInputGrad, device);
+  }
+
+  forward(x: NativeTensor, buf: LayerBuffers): NativeTensor {
+    if (this.passes()) return x;
+    native.activation(x, buf.y!, this.activation as NativeActivation, this.alpha);
+    return buf.y!;
+  }
+
+  backward(x: NativeTensor, y: NativeTensor, dy: NativeTensor, buf: LayerBuffers, ctx: StepContext): NativeTensor | null {
+    if (this.passes()) return dy;
+    if (!buf.dx || ctx.inputGrad === false) return null;
+    native.activationBackward(x, y, dy, buf.dx, this.activation as NativeActivation, this.alpha);
+    return buf.dx;
+  }
+
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), activation: this.activation };
+  }
+}
+
+export interface LeakyReLUArgs extends LayerArgs {
+  /** The slope for x < 0 (tfjs's alpha, Keras 3's negative_slope), default 0.3. */
+  alpha?: number;
+}
+
+const LEAKY_SCHEMA = layerSchema('LeakyReLU', ['alpha'], { negativeSlope: { hint: 'tfjs spells it alpha' } });
+
+/** max(x, 0) + alpha min(x, 0) elementwise (Keras's and tfjs's LeakyReLU, alpha 0.3 by default). */
+export class LeakyReLU extends Activation {
+  override readonly className = 'LeakyReLU';
+
+  constructor(args: LeakyReLUArgs = {}) {
+    super(args, LEAKY_SCHEMA, 'leaky_relu');
+    this.alpha = numberIn(args?.alpha ?? 0.3, 'alpha', 0, Number.MAX_VALUE);
+  }
+
+  override getConfig(): Record<string, unknown> {
+    const config = super.getConfig();
+    delete config.activation; // fixed by the class
+    return { ...config, alpha: this.alpha };
   }
 }

@@ -5,14 +5,15 @@
 import { randomInt } from 'node:crypto';
 import { DeviceError, ValidationError, stateError } from './errors.js';
 import { Layer, readParams, writeParams, type LayerBuffers, type Param, type StepContext } from './layers.js';
-import { native, type Device, type NativeProgram, type NativeTensor } from './native.js';
-import { Adadelta, type Optimizer } from './optimizers.js';
+import { METRIC_SLOTS, native, type Device, type NativeProgram, type NativeTensor } from './native.js';
+import { OPTIMIZERS, OPTIMIZER_NAMES, Optimizer } from './optimizers.js';
 import { loadModelAs, loadWeights, save, saveWeights } from './serialization.js';
 import { Tensor, defaultDevice, empty, handleOf, parseDevice } from './tensor.js';
 import {
   checkLabels, drain, drainAsync, evaluation, fit, prediction, trainOnBatch, type EvaluateArgs, type FitArgs, type History, type PredictArgs,
 } from './training.js';
-import { NOT_USED, checkOptions, describe, fail, nonNegativeInt, oneOf } from './validate.js';
+import { NOT_USED, checkOptions, describe, fail, nonNegativeInt } from './validate.js';
+import { resolveLoss, resolveMetrics, type AccuracyKind, type Loss, type LossIdentifier, type MetricSpec } from './losses.js';
 
 export type { EvaluateArgs, FitArgs, History, Logs, PredictArgs } from './training.js';
 
@@ -29,8 +30,14 @@ export interface SequentialArgs {
 }
 
 export interface CompileArgs {
-  optimizer: Optimizer | 'adadelta';
-  loss: 'categoricalCrossentropy' | 'categorical_crossentropy';
+  /**
+   * A loss by name ('categoricalCrossentropy', 'sparseCategoricalCrossentropy', 'binaryCrossentropy', 'mse',
+   * 'mae', or Keras's snake_case) or an instance (new BinaryCrossentropy({ fromLogits: true })).
+   */
+  loss: LossIdentifier | Loss;
+  /** An optimizer, or Keras's name for one with its defaults: 'sgd', 'adam', 'adamw', 'rmsprop', 'adagrad', 'adadelta'. */
+  optimizer: Optimizer | keyof typeof OPTIMIZER_NAMES;
+  /** 'accuracy' (resolved from the loss and the output, as Keras), the explicit accuracies, 'mse', 'mae'. */
   metrics?: string[];
 }
 
@@ -65,9 +72,8 @@ const STREAM_DROPOUT = 1; // + layer index
 const STREAM_INIT = 1000; // + parameter index
 const STREAM_SHUFFLE = 3000;
 
-const isSoftmax = (l: Layer) => 'activation' in l && l.activation === 'softmax';
-
-const LOSS_ALIASES = { categorical_crossentropy: 'categoricalCrossentropy' } as const;
+const activationOf = (l: Layer): string => ('activation' in l ? String(l.activation) : 'linear');
+const isSoftmax = (l: Layer) => activationOf(l) === 'softmax';
 
 // The options of each method (tfjs spellings), and the Keras/tfjs ones kernelnet does not support yet: those
 // are refused unless they ask for what kernelnet does anyway, never silently ignored.
@@ -92,8 +98,12 @@ export class Sequential {
   readonly seed: number;
   /** @internal */
   optimizer: Optimizer | null = null;
+  /** @internal The compiled loss, the metrics it reports, and the accuracy the loss op measures. */
+  loss: Loss | null = null;
   /** @internal */
-  reportAccuracy = false;
+  metricSpecs: MetricSpec[] = [];
+  /** @internal */
+  accuracy: AccuracyKind = 'none';
   /** @internal */
   params: Param[] = [];
   private readonly workspaces = new Map<string, Workspace>();
@@ -178,25 +188,38 @@ export class Sequential {
     checkOptions(args, COMPILE_SCHEMA);
     if (this.fitting) throw stateError(`${this.name}.compile: the model is inside fit()`, 'ERR_KERNELNET_BUSY');
     this.requireLayers();
-    oneOf(args.loss, 'loss', ['categoricalCrossentropy'] as const, LOSS_ALIASES);
-    const last = this.layers.at(-1)!;
-    if (!isSoftmax(last) || this.outputShape.length !== 1)
-      throw new ValidationError(`categoricalCrossentropy needs a last layer with activation 'softmax' (a Dense layer), but the last layer is ${last.name} (${last.className})`);
+    const loss = resolveLoss(args.loss);
+    const last = this.layers.at(-1)!, head = loss.head(), lastAct = activationOf(last);
+    if (this.outputShape.length !== 1)
+      throw new ValidationError(`${loss.className} needs a flat output [N, units] but ${last.name} outputs [N, ${this.outputShape.join(', ')}]; add Flatten and Dense`, 'ERR_KERNELNET_SHAPE');
     for (const l of this.layers.slice(0, -1))
       if (isSoftmax(l))
         throw new ValidationError(`${l.name}: activation 'softmax' is supported on the last layer only`);
-    const optimizer = args.optimizer === 'adadelta' ? new Adadelta() : args.optimizer;
-    if (!(optimizer instanceof Adadelta)) fail("an optimizer (new Adadelta(...) or 'adadelta')", 'optimizer', args.optimizer);
-    const metrics = args.metrics ?? [];
-    if (!Array.isArray(metrics)) fail('an array of metric names', 'metrics', metrics);
-    for (const m of metrics) oneOf(m, 'metric', ['accuracy'] as const, { acc: 'accuracy' });
-    this.reportAccuracy = metrics.length > 0;
+    // The cross-entropies fuse their head: the last layer's softmax (sigmoid) is applied by the loss, stably.
+    if (head && lastAct !== head)
+      throw new ValidationError(`${loss.className} needs a last layer with activation '${head}' (or fromLogits: true on a layer without one), ` +
+        `but the last layer is ${last.name} (${last.className}, activation '${lastAct}')`);
+    if (!head && lastAct === 'softmax')
+      throw new ValidationError(`${loss.className}${loss.fromLogits ? ' with fromLogits' : ''} takes the last layer's outputs as they are, but ${last.name} ends in softmax, ` +
+        'whose gradient kernelnet computes fused with cross-entropy only: use categoricalCrossentropy, or a last layer without softmax');
+    if (loss.kind === 'binary_crossentropy' && loss.fromLogits && lastAct === 'sigmoid')
+      throw new ValidationError(`BinaryCrossentropy with fromLogits: true, but ${last.name} already applies sigmoid: drop one of them`);
+    const { metrics: metricSpecs, accuracy } = resolveMetrics(args.metrics, loss, this.outputShape[0]);
+    const optimizer = typeof args.optimizer === 'string' && Object.hasOwn(OPTIMIZER_NAMES, args.optimizer)
+      ? OPTIMIZERS[OPTIMIZER_NAMES[args.optimizer as keyof typeof OPTIMIZER_NAMES]]({}) : args.optimizer;
+    if (!(optimizer instanceof Optimizer))
+      fail(`an optimizer (new Adam(...), ...) or one of ${Object.keys(OPTIMIZER_NAMES).map(n => `'${n}'`).join(', ')}`, 'optimizer', args.optimizer);
     optimizer.claim(this, this.name); // Keras binds an optimizer to one model's variables
+    if (this.loss && this.loss.labels !== loss.labels) this.disposeWorkspaces(); // the label buffers change dtype
+    this.loss = loss;
+    this.metricSpecs = metricSpecs;
+    this.accuracy = accuracy;
+    this.layers.forEach((l, i) => { l.headFused = i === this.layers.length - 1 && head !== null; });
     if (!this.params.length) this.allocateParams();
     if (this.optimizer !== optimizer) this.optimizer?.dispose();
     this.optimizer = optimizer;
     optimizer.attach(this.params);
-    this.metrics ??= empty([5], 'float32', this.device);
+    this.metrics ??= empty([METRIC_SLOTS], 'float32', this.device);
   }
 
   /** Keras's summary table; printed with printFn (default console.log) and returned. */
@@ -226,7 +249,7 @@ export class Sequential {
     return fit(this, x, y, args);
   }
 
-  /** One training step on exactly this batch: its loss, or [loss, accuracy] with the accuracy metric (tfjs's trainOnBatch). */
+  /** One training step on exactly this batch: its loss, or [loss, ...metrics] when compiled with metrics (tfjs's trainOnBatch). */
   trainOnBatch(x: Tensor, y: Tensor): Promise<number | number[]> {
     return trainOnBatch(this, x, y);
   }
@@ -237,7 +260,8 @@ export class Sequential {
   }
 
   /**
-   * Loss and accuracy over (x, y), as Keras's evaluate: [loss, accuracy]. Synchronous, as in Keras and tfjs;
+   * The loss and metrics over (x, y), as Keras's evaluate: [loss, ...metrics in compile's order]. Synchronous, as in
+   * Keras and tfjs;
    * evaluateAsync does the same work and lets the event loop run between batches.
    */
   evaluate(x: Tensor, y: Tensor, args: EvaluateArgs = {}): number[] {
@@ -322,6 +346,15 @@ export class Sequential {
   endFit(): void {
     this.fitting = false;
     this.pinned.clear();
+  }
+
+  /**
+   * @internal The activation the loss applies to the last layer's output (fused in training), which predict
+   * applies too: the compiled loss's, or before compile the last layer's softmax or sigmoid.
+   */
+  head(): 'softmax' | 'sigmoid' | null {
+    if (this.loss) return this.loss.head();
+    return isSoftmax(this.layers.at(-1)!) ? 'softmax' : null;
   }
 
   /**
@@ -428,14 +461,19 @@ export class Sequential {
   /** @internal */
   checkData(X: NativeTensor, Y: NativeTensor, xName: string, yName: string): number {
     const n = this.checkInput(X, xName);
-    const k = this.outputShape[0];
-    if (Y.dtype !== 'float32' || Y.shape.length !== 2 || Y.shape[1] !== k)
-      throw new ValidationError(`Expected ${yName} to be a float32 tensor of shape [N, ${k}] (one-hot, see toCategorical) but received ${Y.dtype} [${Y.shape.join(', ')}]`, 'ERR_KERNELNET_SHAPE');
+    const k = this.outputShape[0], labels = this.loss?.labels ?? 'onehot';
+    if (labels === 'classes') {
+      if (Y.dtype !== 'int32' || Y.shape.length !== 1)
+        throw new ValidationError(`Expected ${yName} to be an int32 tensor of shape [N] (class indices, for ${this.loss!.className}) but received ${Y.dtype} [${Y.shape.join(', ')}]`, 'ERR_KERNELNET_SHAPE');
+    } else if (Y.dtype !== 'float32' || Y.shape.length !== 2 || Y.shape[1] !== k) {
+      const hint = labels === 'onehot' ? ' (one-hot, see toCategorical; or sparseCategoricalCrossentropy for int32 class indices)' : '';
+      throw new ValidationError(`Expected ${yName} to be a float32 tensor of shape [N, ${k}]${hint} but received ${Y.dtype} [${Y.shape.join(', ')}]`, 'ERR_KERNELNET_SHAPE');
+    }
     if (Y.shape[0] !== n)
       throw new ValidationError(`Expected ${xName} and ${yName} to hold the same number of examples but received ${n} and ${Y.shape[0]}`, 'ERR_KERNELNET_SHAPE');
     if (n === 0) throw new ValidationError(`Expected at least one example in ${xName} but received ${describe(X.shape)}`, 'ERR_KERNELNET_SHAPE');
     sameDevice(this, Y, yName);
-    checkLabels(Y, yName);
+    checkLabels(Y, yName, labels, k);
     return n;
   }
 
@@ -466,7 +504,7 @@ export class Sequential {
       const k = this.outputShape[0];
       ws = {
         x: empty([batch, ...this.inputShape], 'float32', this.device),
-        y: empty([batch, k], 'float32', this.device),
+        y: this.loss?.labels === 'classes' ? empty([batch], 'int32', this.device) : empty([batch, k], 'float32', this.device),
         w: empty([batch], 'float32', this.device),
         dlogits: empty([batch, training ? k : 0], 'float32', this.device),
         probs: empty([batch, k], 'float32', this.device),
@@ -482,7 +520,8 @@ export class Sequential {
     return [...this.workspaces.keys()];
   }
 
-  private disposeWorkspaces(): void {
+  /** @internal */
+  disposeWorkspaces(): void {
     for (const ws of this.workspaces.values()) disposeWorkspace(ws);
     this.workspaces.clear();
   }
@@ -541,7 +580,8 @@ export class Sequential {
     if (W) native.gatherRows(W, indices, full ? 0 : start, ws.w, full ? counter : null);
     const inputs: NativeTensor[] = [], outputs: NativeTensor[] = [];
     const logits = this.forward(ws, step, inputs, outputs);
-    native.softmaxCrossEntropy(logits, ws.y, ws.dlogits, metrics, base, counter, W ? ws.w : null);
+    const loss = this.loss!;
+    native.loss(loss.kind, this.accuracy, logits, ws.y, W ? ws.w : null, ws.dlogits, metrics, base, counter);
     // Backward down to the first layer with weights that train; before it there is nothing to learn.
     const trains = (i: number) => (this.training[i] ?? true) && this.layers[i].params.length > 0;
     const first = this.layers.findIndex((_, i) => trains(i));

@@ -6,10 +6,15 @@ import { fileURLToPath } from 'node:url';
 import { LoadError, makeError } from './errors.js';
 
 export type DType = 'float32' | 'int32';
+/** The size of a metrics tensor (cpp/loss.h's MetricSlot): loss sum, hits, rows, first bad step, weight sum, squared and absolute error. */
+export const METRIC_SLOTS = 8;
 export type Padding = 'valid' | 'same';
 export type Device = 'cpu' | 'cuda';
-/** The activation of the fused epilogue of conv and dense ops (cpp/epilogue.h's Act). */
-export type NativeActivation = 'linear' | 'relu';
+/** The activation of the fused epilogue of conv and dense ops (cpp/epilogue.h's Act), and of activation(). */
+export const NATIVE_ACTIVATIONS = ['linear', 'relu', 'relu6', 'elu', 'selu', 'sigmoid', 'tanh', 'softplus', 'swish', 'gelu', 'leaky_relu'] as const;
+export type NativeActivation = typeof NATIVE_ACTIVATIONS[number];
+/** The activations whose derivative needs their input: their forward op stores it in `pre` for the backward op. */
+export const NEEDS_INPUT: readonly NativeActivation[] = ['swish', 'gelu'];
 /** A learning-rate schedule of cpp/schedule.h (lib/schedules.ts gives each its parameters). */
 export type ScheduleKind = 'exponential' | 'piecewise' | 'cosine';
 
@@ -68,20 +73,27 @@ export interface Native {
   Tensor: new (shape: number[], dtype: DType, data?: Float32Array | Int32Array | NativeTensor, device?: Device) => NativeTensor;
   /** y = activation(conv(x, w) + b), the bias and activation fused into the GEMM's epilogue; b may be null. */
   conv2dForward(x: NativeTensor, w: NativeTensor, b: NativeTensor | null, y: NativeTensor, strideH: number,
-    strideW: number, padding: Padding, activation: NativeActivation): void;
+    strideW: number, padding: Padding, activation: NativeActivation, pre?: NativeTensor | null, alpha?: number): void;
   /**
    * dy is the gradient of y, the activation's output (its derivative is taken from y). A gradient passed as null
    * is not computed: dx for the first layer, dw and db for a frozen layer.
    */
   conv2dBackward(x: NativeTensor, w: NativeTensor, y: NativeTensor, dy: NativeTensor, dx: NativeTensor | null,
-    dw: NativeTensor | null, db: NativeTensor | null, strideH: number, strideW: number, padding: Padding, activation: NativeActivation): void;
+    dw: NativeTensor | null, db: NativeTensor | null, strideH: number, strideW: number, padding: Padding, activation: NativeActivation,
+    pre?: NativeTensor | null, alpha?: number): void;
   maxPool2dForward(x: NativeTensor, y: NativeTensor, argmax: NativeTensor, poolH: number, poolW: number,
     strideH: number, strideW: number): void;
   maxPool2dBackward(dy: NativeTensor, argmax: NativeTensor, dx: NativeTensor, poolH: number, poolW: number,
     strideH: number, strideW: number): void;
-  denseForward(x: NativeTensor, w: NativeTensor, b: NativeTensor | null, y: NativeTensor, activation: NativeActivation): void;
+  /** pre: where swish and gelu store their input (shaped as y), for the backward op; alpha: elu's and leaky_relu's. */
+  denseForward(x: NativeTensor, w: NativeTensor, b: NativeTensor | null, y: NativeTensor, activation: NativeActivation,
+    pre?: NativeTensor | null, alpha?: number): void;
   denseBackward(x: NativeTensor, w: NativeTensor, y: NativeTensor, dy: NativeTensor, dx: NativeTensor | null,
-    dw: NativeTensor | null, db: NativeTensor | null, activation: NativeActivation): void;
+    dw: NativeTensor | null, db: NativeTensor | null, activation: NativeActivation, pre?: NativeTensor | null, alpha?: number): void;
+  /** y = activation(x) elementwise (alpha: elu's, default 1, and leaky_relu's negative slope, default 0.3). */
+  activation(x: NativeTensor, y: NativeTensor, activation: NativeActivation, alpha?: number): void;
+  /** dx = dy * activation'(x), from y = activation(x) and x. */
+  activationBackward(x: NativeTensor, y: NativeTensor, dy: NativeTensor, dx: NativeTensor, activation: NativeActivation, alpha?: number): void;
   /**
    * Inverted dropout with the Philox stream (seed, offset + counter[0]). `counter` is the step counter: an
    * int32 tensor [1] on the same device that ops read on the device, so a step's calls stay the same from one
@@ -101,9 +113,24 @@ export interface Native {
   /** out = the first index of the largest value of x along axis (int32, x's shape without the axis). */
   argMax(x: NativeTensor, axis: number, out: NativeTensor): void;
   softmax(logits: NativeTensor, probs: NativeTensor): void;
+  /**
+   * A loss over predictions [N, K] (cpp/loss.h): kind 'crossentropy' (logits; labels float32 [N, K] or int32 [N]
+   * class indices), 'binary_crossentropy' (logits), 'mse', 'mae'; accumulates into metrics (METRIC_SLOTS floats)
+   * and writes dpred = weight * dloss / dpred / N when given.
+   */
+  loss(kind: 'crossentropy' | 'binary_crossentropy' | 'mse' | 'mae', accuracy: 'none' | 'categorical' | 'sparse' | 'binary',
+    pred: NativeTensor, labels: NativeTensor, weights: NativeTensor | null, dpred: NativeTensor | null, metrics: NativeTensor,
+    step: number, counter?: NativeTensor | null): void;
   /** Adadelta over every parameter in one call; lr is a float32 tensor [1] on their device, read when the update runs. */
   adadelta(params: NativeTensor[], grads: NativeTensor[], accums: NativeTensor[], deltaAccums: NativeTensor[],
     lr: NativeTensor, rho: number, epsilon: number): void;
+  /**
+   * One update of every parameter by SGD, Adam(W), RMSprop or Adagrad (cpp/optim.h), in one call. hyper = [beta1
+   * (RMSprop: rho), beta2, epsilon, momentum, nesterov, amsgrad, centered, weightDecay]; slots holds one array per
+   * slot, one tensor per parameter; lr (float32 [1]) and iterations (int32 [1]) are read when the update runs.
+   */
+  optimizerStep(kind: 'sgd' | 'adam' | 'rmsprop' | 'adagrad', hyper: number[], params: NativeTensor[], grads: NativeTensor[],
+    slots: NativeTensor[][], lr: NativeTensor, iterations: NativeTensor): void;
   /** lr[0] = the schedule's rate at iterations[0] (cpp/schedule.h), on their device: no host round trip. */
   learningRate(schedule: ScheduleKind, params: number[], iterations: NativeTensor, lr: NativeTensor): void;
   /** The schedule's rate at `step`, computed on the host by the same function. */

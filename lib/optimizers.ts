@@ -1,5 +1,7 @@
-// Optimizers. Adadelta follows Keras 2 (keras/optimizers.py): learning rate 1.0, rho 0.95, epsilon 1e-7,
-// accumulators starting at zero; the update of every parameter runs in one native call.
+// Optimizers, with Keras 3's semantics and defaults (keras/src/optimizers/*.py) and tfjs's argument spellings:
+// SGD (momentum, nesterov), Adam (amsgrad), AdamW (decoupled weight decay), RMSprop (momentum, centered),
+// Adagrad, and Adadelta, which keeps the seed model's learning rate 1.0 (Keras 3's default is 0.001). Each
+// update of every parameter is one native call (one launch on a GPU): cpp/optim.h and Adadelta's own op.
 //
 // The learning rate lives in device memory beside the parameters (one float the update reads when it runs),
 // with the iteration count (Keras's optimizer.iterations, an int32 there too): setting a number writes it
@@ -10,56 +12,77 @@ import { native, type NativeTensor } from './native.js';
 import type { Param } from './layers.js';
 import { empty } from './tensor.js';
 import { ValidationError, stateError } from './errors.js';
-import { NOT_USED, checkOptions, fail, nonNegativeInt, numberIn } from './validate.js';
+import { NOT_USED, checkOptions, fail, nonNegativeInt, numberIn, type NotYet } from './validate.js';
 import { LearningRateSchedule } from './schedules.js';
 
-export interface AdadeltaArgs {
-  /**
-   * Default 1.0, as in Keras 2 and the mnist_cnn example (tf.keras's 0.001 trains far slower); or a schedule
-   * (ExponentialDecay, PiecewiseConstantDecay, CosineDecay) of the iteration count.
-   */
+/** Every optimizer's arguments. */
+export interface OptimizerArgs {
+  /** A number, or a schedule (ExponentialDecay, PiecewiseConstantDecay, CosineDecay) of the iteration count. */
   learningRate?: number | LearningRateSchedule;
-  rho?: number;
-  epsilon?: number;
+  /**
+   * Decoupled weight decay (Keras 3's weight_decay, as AdamW's): before each update every trained parameter
+   * loses weightDecay * learningRate of itself.
+   */
+  weightDecay?: number | null;
   name?: string;
 }
 
 // Keras 3's optimizer options kernelnet does not support yet: refused unless they ask for nothing.
-const ADADELTA_SCHEMA = {
-  what: 'Adadelta args', supported: ['learningRate', 'rho', 'epsilon', 'name'],
-  notYet: {
-    weightDecay: { ok: NOT_USED.zero }, clipnorm: {}, clipvalue: {}, globalClipnorm: {}, useEma: { ok: NOT_USED.false },
-    emaMomentum: {}, emaOverwriteFrequency: {}, lossScaleFactor: {}, gradientAccumulationSteps: {}, decay: { ok: NOT_USED.zero },
-  },
+const BASE_NOT_YET: Record<string, NotYet> = {
+  clipnorm: {}, clipvalue: {}, globalClipnorm: {}, useEma: { ok: NOT_USED.false }, emaMomentum: {}, emaOverwriteFrequency: {},
+  lossScaleFactor: {}, gradientAccumulationSteps: {}, decay: { ok: NOT_USED.zero }, excludeFromWeightDecay: {},
 };
 
-export class Adadelta {
-  readonly className = 'Adadelta';
-  private lr: number;
+function schema(className: string, own: string[], weightDecay = true) {
+  return {
+    what: `${className} args`,
+    supported: ['learningRate', 'name', ...(weightDecay ? ['weightDecay'] : []), ...own],
+    notYet: { ...BASE_NOT_YET, ...(weightDecay ? {} : { weightDecay: { ok: NOT_USED.zero } }) },
+  };
+}
+
+function bool(value: unknown, name: string, fallback: boolean): boolean {
+  const v = value ?? fallback;
+  if (typeof v !== 'boolean') fail('a boolean', name, v);
+  return v;
+}
+
+/** The base of every optimizer: the rate and its schedule, the iteration count, the slots, the update. */
+export abstract class Optimizer {
+  abstract readonly className: string;
+  readonly name: string;
   /** The schedule the rate follows, when it was given one (then the rate is not settable, as in Keras). */
   readonly schedule: LearningRateSchedule | null;
+  readonly weightDecay: number | null;
+  private lr: number;
   private iters = 0;
   /** The rate and the iteration count on the device, once attached: float32 [1] and int32 [1]. */
   private hyper: { lr: NativeTensor; iterations: NativeTensor } | null = null;
-  readonly rho: number;
-  readonly epsilon: number;
-  readonly name: string;
   /** The model whose variables this optimizer updates (one, as in Keras), once compiled. */
   private owner: object | null = null;
-  private state: { params: NativeTensor[]; grads: NativeTensor[]; accums: NativeTensor[]; deltas: NativeTensor[] } | null = null;
+  private state: { params: NativeTensor[]; grads: NativeTensor[]; slots: NativeTensor[][] } | null = null;
   /** Which parameters step() updates (all unless frozen layers say otherwise); see train(). */
   private active: boolean[] | null = null;
 
-  constructor(args: AdadeltaArgs = {}) {
-    checkOptions(args, ADADELTA_SCHEMA);
+  protected constructor(args: OptimizerArgs | undefined, defaults: { learningRate: number; name: string; weightDecay?: number }) {
     args ??= {};
     if (args.name !== undefined && typeof args.name !== 'string') fail('a string', 'name', args.name);
-    this.name = args.name ?? 'adadelta';
+    this.name = args.name ?? defaults.name;
     this.schedule = args.learningRate instanceof LearningRateSchedule ? args.learningRate : null;
-    this.lr = this.schedule ? NaN : numberIn(args.learningRate ?? 1.0, 'learningRate', 0, Number.MAX_VALUE);
-    this.rho = numberIn(args.rho ?? 0.95, 'rho', 0, 1);
-    this.epsilon = numberIn(args.epsilon ?? 1e-7, 'epsilon', 0, Number.MAX_VALUE);
+    this.lr = this.schedule ? NaN : numberIn(args.learningRate ?? defaults.learningRate, 'learningRate', 0, Number.MAX_VALUE);
+    const wd = args.weightDecay === undefined ? defaults.weightDecay ?? null : args.weightDecay;
+    this.weightDecay = wd === null || wd === 0 ? null : numberIn(wd, 'weightDecay', 0, Number.MAX_VALUE);
   }
+
+  /** The slots of each parameter, by Keras's names, in the native update's order. */
+  abstract slotNames(): string[];
+  /** A slot's starting value (0 but Adagrad's accumulator). */
+  protected slotStart(_slot: string): number {
+    return 0;
+  }
+  /** One update of these parameters (already filtered to the trained ones). */
+  protected abstract update(params: NativeTensor[], grads: NativeTensor[], slots: NativeTensor[][], lr: NativeTensor, iterations: NativeTensor): void;
+  protected abstract ownConfig(): Record<string, unknown>;
 
   /**
    * The learning rate the next update uses: with a schedule, its value at the current iteration count (as Keras's
@@ -102,14 +125,9 @@ export class Adadelta {
     this.owner = model;
   }
 
-  /** @internal Allocates the accumulators (zeros) for these parameters. */
+  /** @internal Allocates the slots for these parameters, beside each of them. */
   attach(params: Param[]): void {
     this.freeState();
-    const zeros = (p: Param) => {
-      const t = empty(p.shape, 'float32', p.value.device); // beside the parameter
-      t.fill(0);
-      return t;
-    };
     const device = params[0]?.value.device;
     this.hyper = { lr: empty([1], 'float32', device), iterations: empty([1], 'int32', device) };
     this.hyper.lr.fill(this.schedule ? 0 : this.lr);
@@ -117,8 +135,11 @@ export class Adadelta {
     this.state = {
       params: params.map(p => p.value),
       grads: params.map(p => p.grad),
-      accums: params.map(zeros),
-      deltas: params.map(zeros),
+      slots: this.slotNames().map(slot => params.map(p => {
+        const t = empty(p.shape, 'float32', p.value.device);
+        t.fill(this.slotStart(slot));
+        return t;
+      })),
     };
   }
 
@@ -127,10 +148,10 @@ export class Adadelta {
     this.active = active.every(a => a) ? null : active;
   }
 
-  /** @internal One update of every trained parameter from its gradient. */
+  /** @internal One update of every trained parameter from its gradient, then the iteration count's advance. */
   step(): void {
     const s = this.state;
-    if (!s) throw stateError('Adadelta: step() before attach(); compile the model first');
+    if (!s) throw stateError(`${this.className}: step() before attach(); compile the model first`);
     const on = this.active, pick = <T>(xs: T[]) => (on ? xs.filter((_, i) => on[i]) : xs);
     const { lr, iterations } = this.hyper!;
     if (!on || on.some(a => a)) { // unless every layer is frozen
@@ -138,18 +159,18 @@ export class Adadelta {
         const { kind, params } = this.schedule.native();
         native.learningRate(kind, params, iterations, lr);
       }
-      native.adadelta(pick(s.params), pick(s.grads), pick(s.accums), pick(s.deltas), lr, this.rho, this.epsilon);
+      this.update(pick(s.params), pick(s.grads), s.slots.map(pick), lr, iterations);
     }
     native.advance(iterations);
   }
 
-  /** @internal The accumulators, in parameter order (for checkpoints and tests). */
-  slots(): { accums: NativeTensor[]; deltas: NativeTensor[] } {
-    if (!this.state) throw stateError('Adadelta: no state; compile the model first');
-    return { accums: this.state.accums, deltas: this.state.deltas };
+  /** @internal The slots by name, each in parameter order (for checkpoints and tests). */
+  slots(): Record<string, NativeTensor[]> {
+    if (!this.state) throw stateError(`${this.className}: no state; compile the model first`);
+    return Object.fromEntries(this.slotNames().map((n, i) => [n, this.state!.slots[i]]));
   }
 
-  /** Frees the accumulators and unbinds the optimizer from its model. */
+  /** Frees the slots and unbinds the optimizer from its model. */
   dispose(): void {
     this.owner = null;
     this.freeState();
@@ -159,14 +180,233 @@ export class Adadelta {
     if (this.hyper) for (const t of [this.hyper.lr, this.hyper.iterations]) t.dispose();
     this.hyper = null;
     if (!this.state) return;
-    for (const t of [...this.state.accums, ...this.state.deltas]) t.dispose();
+    for (const t of this.state.slots.flat()) t.dispose();
     this.state = null;
   }
 
-  getConfig() {
+  getConfig(): Record<string, unknown> {
     const learningRate = this.schedule ? { className: this.schedule.className, config: this.schedule.getConfig() } : this.lr;
-    return { learningRate, rho: this.rho, epsilon: this.epsilon, name: this.name };
+    return { name: this.name, learningRate, ...(this.weightDecay !== null ? { weightDecay: this.weightDecay } : {}), ...this.ownConfig() };
   }
 }
 
-export type Optimizer = Adadelta;
+/** The native optimizers of cpp/optim.h: hyper = [beta1 (rho), beta2, epsilon, momentum, nesterov, amsgrad, centered, weightDecay]. */
+abstract class NativeOptimizer extends Optimizer {
+  protected abstract kind(): 'sgd' | 'adam' | 'rmsprop' | 'adagrad';
+  protected abstract hyperParams(): { beta1?: number; beta2?: number; epsilon?: number; momentum?: number; nesterov?: boolean; amsgrad?: boolean; centered?: boolean };
+
+  protected update(params: NativeTensor[], grads: NativeTensor[], slots: NativeTensor[][], lr: NativeTensor, iterations: NativeTensor): void {
+    const h = this.hyperParams();
+    native.optimizerStep(this.kind(), [h.beta1 ?? 0, h.beta2 ?? 0, h.epsilon ?? 0, h.momentum ?? 0, h.nesterov ? 1 : 0,
+      h.amsgrad ? 1 : 0, h.centered ? 1 : 0, this.weightDecay ?? 0], params, grads, slots, lr, iterations);
+  }
+}
+
+export interface SGDArgs extends OptimizerArgs {
+  /** Default 0 (plain SGD); in [0, 1]. */
+  momentum?: number;
+  nesterov?: boolean;
+}
+
+/** Stochastic gradient descent, with momentum and Nesterov momentum (Keras 3's SGD: learning rate 0.01). */
+export class SGD extends NativeOptimizer {
+  readonly className = 'SGD';
+  readonly momentum: number;
+  readonly nesterov: boolean;
+
+  constructor(args: SGDArgs = {}) {
+    checkOptions(args, schema('SGD', ['momentum', 'nesterov']));
+    super(args, { learningRate: 0.01, name: 'SGD' });
+    this.momentum = numberIn(args?.momentum ?? 0, 'momentum', 0, 1);
+    this.nesterov = bool(args?.nesterov, 'nesterov', false);
+  }
+
+  slotNames() {
+    return this.momentum !== 0 ? ['momentum'] : [];
+  }
+
+  protected kind() {
+    return 'sgd' as const;
+  }
+
+  protected hyperParams() {
+    return { momentum: this.momentum, nesterov: this.nesterov };
+  }
+
+  protected ownConfig() {
+    return { momentum: this.momentum, nesterov: this.nesterov };
+  }
+}
+
+export interface AdamArgs extends OptimizerArgs {
+  beta1?: number;
+  beta2?: number;
+  epsilon?: number;
+  amsgrad?: boolean;
+}
+
+/** Adam (Keras 3's: learning rate 0.001, beta1 0.9, beta2 0.999, epsilon 1e-7), with AMSGrad as an option. */
+export class Adam extends NativeOptimizer {
+  readonly className: string = 'Adam';
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly epsilon: number;
+  readonly amsgrad: boolean;
+
+  constructor(args: AdamArgs = {}, defaults = { learningRate: 0.001, name: 'adam' } as { learningRate: number; name: string; weightDecay?: number }) {
+    checkOptions(args, schema(defaults.name === 'adamw' ? 'AdamW' : 'Adam', ['beta1', 'beta2', 'epsilon', 'amsgrad']));
+    super(args, defaults);
+    this.beta1 = numberIn(args?.beta1 ?? 0.9, 'beta1', 0, 1, true);
+    this.beta2 = numberIn(args?.beta2 ?? 0.999, 'beta2', 0, 1, true);
+    this.epsilon = numberIn(args?.epsilon ?? 1e-7, 'epsilon', 0, Number.MAX_VALUE);
+    this.amsgrad = bool(args?.amsgrad, 'amsgrad', false);
+  }
+
+  slotNames() {
+    return this.amsgrad ? ['momentum', 'velocity', 'velocity_hat'] : ['momentum', 'velocity'];
+  }
+
+  protected kind() {
+    return 'adam' as const;
+  }
+
+  protected hyperParams() {
+    return { beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, amsgrad: this.amsgrad };
+  }
+
+  protected ownConfig() {
+    return { beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, amsgrad: this.amsgrad };
+  }
+}
+
+/** Adam with decoupled weight decay (Keras 3's AdamW: weightDecay 0.004, applied before each update). */
+export class AdamW extends Adam {
+  override readonly className = 'AdamW';
+
+  constructor(args: AdamArgs = {}) {
+    super(args, { learningRate: 0.001, name: 'adamw', weightDecay: 0.004 });
+  }
+}
+
+export interface RMSpropArgs extends OptimizerArgs {
+  /** The moving average's discount (PyTorch's alpha), default 0.9. */
+  rho?: number;
+  momentum?: number;
+  epsilon?: number;
+  /** Normalise by the gradient's estimated variance instead of its second moment. */
+  centered?: boolean;
+}
+
+/** RMSprop (Keras 3's: learning rate 0.001, rho 0.9, momentum 0, epsilon 1e-7, not centered). */
+export class RMSprop extends NativeOptimizer {
+  readonly className = 'RMSprop';
+  readonly rho: number;
+  readonly momentum: number;
+  readonly epsilon: number;
+  readonly centered: boolean;
+
+  constructor(args: RMSpropArgs = {}) {
+    checkOptions(args, schema('RMSprop', ['rho', 'momentum', 'epsilon', 'centered']));
+    super(args, { learningRate: 0.001, name: 'rmsprop' });
+    this.rho = numberIn(args?.rho ?? 0.9, 'rho', 0, 1);
+    this.momentum = numberIn(args?.momentum ?? 0, 'momentum', 0, Number.MAX_VALUE);
+    this.epsilon = numberIn(args?.epsilon ?? 1e-7, 'epsilon', 0, Number.MAX_VALUE);
+    this.centered = bool(args?.centered, 'centered', false);
+  }
+
+  slotNames() {
+    return ['velocity', ...(this.momentum > 0 ? ['momentum'] : []), ...(this.centered ? ['average_gradient'] : [])];
+  }
+
+  protected kind() {
+    return 'rmsprop' as const;
+  }
+
+  protected hyperParams() {
+    return { beta1: this.rho, epsilon: this.epsilon, momentum: this.momentum, centered: this.centered };
+  }
+
+  protected ownConfig() {
+    return { rho: this.rho, momentum: this.momentum, epsilon: this.epsilon, centered: this.centered };
+  }
+}
+
+export interface AdagradArgs extends OptimizerArgs {
+  initialAccumulatorValue?: number;
+  epsilon?: number;
+}
+
+/** Adagrad (Keras 3's: learning rate 0.001, accumulators starting at 0.1, epsilon 1e-7). */
+export class Adagrad extends NativeOptimizer {
+  readonly className = 'Adagrad';
+  readonly initialAccumulatorValue: number;
+  readonly epsilon: number;
+
+  constructor(args: AdagradArgs = {}) {
+    checkOptions(args, schema('Adagrad', ['initialAccumulatorValue', 'epsilon']));
+    super(args, { learningRate: 0.001, name: 'adagrad' });
+    this.initialAccumulatorValue = numberIn(args?.initialAccumulatorValue ?? 0.1, 'initialAccumulatorValue', 0, Number.MAX_VALUE);
+    this.epsilon = numberIn(args?.epsilon ?? 1e-7, 'epsilon', 0, Number.MAX_VALUE);
+  }
+
+  slotNames() {
+    return ['accumulator'];
+  }
+
+  protected override slotStart() {
+    return this.initialAccumulatorValue;
+  }
+
+  protected kind() {
+    return 'adagrad' as const;
+  }
+
+  protected hyperParams() {
+    return { epsilon: this.epsilon };
+  }
+
+  protected ownConfig() {
+    return { initialAccumulatorValue: this.initialAccumulatorValue, epsilon: this.epsilon };
+  }
+}
+
+export interface AdadeltaArgs extends OptimizerArgs {
+  rho?: number;
+  epsilon?: number;
+}
+
+/**
+ * Adadelta as Keras 2 and the mnist_cnn example (keras/optimizers.py): learning rate 1.0 (Keras 3's default is
+ * 0.001, which trains the example far slower), rho 0.95, epsilon 1e-7, accumulators starting at zero.
+ */
+export class Adadelta extends Optimizer {
+  readonly className = 'Adadelta';
+  readonly rho: number;
+  readonly epsilon: number;
+
+  constructor(args: AdadeltaArgs = {}) {
+    checkOptions(args, schema('Adadelta', ['rho', 'epsilon'], false));
+    super(args, { learningRate: 1.0, name: 'adadelta' });
+    this.rho = numberIn(args?.rho ?? 0.95, 'rho', 0, 1);
+    this.epsilon = numberIn(args?.epsilon ?? 1e-7, 'epsilon', 0, Number.MAX_VALUE);
+  }
+
+  slotNames() {
+    return ['accum', 'delta_accum'];
+  }
+
+  protected update(params: NativeTensor[], grads: NativeTensor[], slots: NativeTensor[][], lr: NativeTensor): void {
+    native.adadelta(params, grads, slots[0], slots[1], lr, this.rho, this.epsilon);
+  }
+
+  protected ownConfig() {
+    return { rho: this.rho, epsilon: this.epsilon };
+  }
+}
+
+/** The optimizers by class name (checkpoints) and by Keras's string identifiers (compile). */
+export const OPTIMIZERS: Record<string, (config: Record<string, unknown>) => Optimizer> = {
+  SGD: c => new SGD(c), Adam: c => new Adam(c), AdamW: c => new AdamW(c), RMSprop: c => new RMSprop(c),
+  Adagrad: c => new Adagrad(c), Adadelta: c => new Adadelta(c),
+};
+export const OPTIMIZER_NAMES = { sgd: 'SGD', adam: 'Adam', adamw: 'AdamW', rmsprop: 'RMSprop', adagrad: 'Adagrad', adadelta: 'Adadelta' } as const;

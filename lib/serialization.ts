@@ -3,12 +3,14 @@
 // compile settings, parameters, optimizer slots, and the step, epoch and seed that drive dropout and shuffling.
 import { readCheckpoint, writeCheckpoint, type NamedTensor } from './checkpoint.js';
 import { CheckpointError } from './errors.js';
-import { Conv2D, Dense, Dropout, Flatten, Layer, MaxPooling2D } from './layers.js';
+import { Activation, Conv2D, Dense, Dropout, Flatten, Layer, LeakyReLU, MaxPooling2D } from './layers.js';
 import type { Sequential } from './model.js';
-import { Adadelta } from './optimizers.js';
+import { OPTIMIZERS } from './optimizers.js';
 import { scheduleFromConfig } from './schedules.js';
+import { lossFromConfig } from './losses.js';
 
-type Slot = '' | 'accum' | 'delta_accum';
+/** '' for the parameter itself, else an optimizer slot's name (Keras's: momentum, velocity, accum, ...). */
+type Slot = string;
 
 /** "<layer>/<param>", the name of parameter i in a checkpoint. */
 function paramName(model: Sequential, i: number): string {
@@ -53,17 +55,16 @@ export function loadWeights(model: Sequential, path: string): void {
 export function save(model: Sequential, path: string): void {
   model.alive('save');
   const { optimizer } = model.requireCompiled('save');
-  const { accums, deltas } = optimizer.slots();
+  const slots = Object.entries(optimizer.slots());
   const tensors = weightTensors(model);
   model.params.forEach((p, i) => {
     const name = paramName(model, i);
-    tensors.push({ name: `optimizer/${name}/accum`, shape: p.shape, data: accums[i].read() as Float32Array });
-    tensors.push({ name: `optimizer/${name}/delta_accum`, shape: p.shape, data: deltas[i].read() as Float32Array });
+    for (const [slot, ts] of slots) tensors.push({ name: `optimizer/${name}/${slot}`, shape: p.shape, data: ts[i].read() as Float32Array });
   });
   writeCheckpoint(path, tensors, {
     architecture: JSON.stringify(architecture(model)),
-    compile: JSON.stringify({ loss: 'categoricalCrossentropy', optimizer: { className: optimizer.className, config: optimizer.getConfig() },
-      metrics: model.reportAccuracy ? ['accuracy'] : [] }),
+    compile: JSON.stringify({ loss: { className: model.loss!.className, config: model.loss!.getConfig() },
+      optimizer: { className: optimizer.className, config: optimizer.getConfig() }, metrics: model.metricSpecs.map(m => m.key) }),
     training: JSON.stringify({ seed: model.seed, steps: model.steps, epochs: model.epochsRun, iterations: optimizer.iterations }),
   });
 }
@@ -73,12 +74,10 @@ function restore(model: Sequential, path: string, tensors: Map<string, NamedTens
   training: { steps: number; epochs: number; iterations?: number }): void {
   const { optimizer } = model.requireCompiled('restore');
   const values = matchParams(model, path, tensors, '');
-  const accums = matchParams(model, path, tensors, 'accum'), deltas = matchParams(model, path, tensors, 'delta_accum');
-  const slots = optimizer.slots();
+  const slots = Object.entries(optimizer.slots()).map(([slot, ts]) => [ts, matchParams(model, path, tensors, slot)] as const);
   model.params.forEach((p, i) => {
     p.value.write(values[i]);
-    slots.accums[i].write(accums[i]);
-    slots.deltas[i].write(deltas[i]);
+    for (const [ts, data] of slots) ts[i].write(data[i]);
   });
   model.steps = training.steps;
   model.epochsRun = training.epochs;
@@ -92,6 +91,8 @@ const LAYERS: Record<string, (config: Record<string, unknown>) => Layer> = {
   Dropout: c => new Dropout(c as never),
   Flatten: c => new Flatten(c as never),
   Dense: c => new Dense(c as never),
+  Activation: c => new Activation(c as never),
+  LeakyReLU: c => new LeakyReLU(c as never),
 };
 
 /**
@@ -114,7 +115,8 @@ export function loadModelAs(Model: typeof Sequential, path: string, device?: str
     if (!make) throw new CheckpointError(path, `unknown layer class ${l.className}`);
     model.add(make(i === 0 ? { ...l.config, inputShape: arch.inputShape } : l.config));
   });
-  if (compile.optimizer?.className !== 'Adadelta') throw new CheckpointError(path, `unknown optimizer ${compile.optimizer?.className}`);
+  const makeOptimizer = OPTIMIZERS[compile.optimizer?.className];
+  if (!makeOptimizer || !Object.hasOwn(OPTIMIZERS, compile.optimizer.className)) throw new CheckpointError(path, `unknown optimizer ${compile.optimizer?.className}`);
   const config = { ...compile.optimizer.config };
   if (config.learningRate !== null && typeof config.learningRate === 'object') {
     try {
@@ -123,7 +125,13 @@ export function loadModelAs(Model: typeof Sequential, path: string, device?: str
       throw new CheckpointError(path, `has an unreadable learning-rate schedule: ${(err as Error).message}`);
     }
   }
-  model.compile({ loss: compile.loss, optimizer: new Adadelta(config), metrics: compile.metrics });
+  let loss;
+  try {
+    loss = lossFromConfig(compile.loss);
+  } catch (err) {
+    throw new CheckpointError(path, `has an unreadable loss: ${(err as Error).message}`);
+  }
+  model.compile({ loss, optimizer: makeOptimizer(config), metrics: compile.metrics });
   try {
     restore(model, path, tensors, training);
   } catch (err) {

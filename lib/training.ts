@@ -7,7 +7,7 @@
 // epoch end also `val_loss` and `val_<metric>` when there is validation data, and `lr`, the optimizer's
 // learning rate. Batch logs are read from the device only for a batch some callback wants them for (on a GPU
 // each read is a synchronisation).
-import { native, type NativeProgram, type NativeTensor } from './native.js';
+import { METRIC_SLOTS, native, type NativeProgram, type NativeTensor } from './native.js';
 import { StateError, TrainingError, ValidationError, stateError } from './errors.js';
 import type { Sequential, TrainStep } from './model.js';
 import { ProgressBar, formatLogs, type ProgressStream } from './progress.js';
@@ -250,11 +250,17 @@ class NonFiniteStop implements Callback {
  * metric; 0 when every weight is 0, as its divide_no_nan).
  */
 function readLogs(model: Sequential, metrics: NativeTensor, state?: EpochState): Logs {
-  const [lossSum, correct, count, badStep, weightSum] = metrics.read();
+  const [lossSum, correct, count, badStep, weightSum, squared, absolute] = metrics.read();
   if (state) state.nonFiniteStep = badStep;
   const logs: Logs = { loss: lossSum / count };
-  if (model.reportAccuracy) logs.accuracy = weightSum ? correct / weightSum : 0;
+  const mean = (sum: number) => (weightSum ? sum / weightSum : 0);
+  for (const m of model.metricSpecs) logs[m.key] = mean(m.measures === 'accuracy' ? correct : m.measures === 'mse' ? squared : absolute);
   return logs;
+}
+
+/** The logs as Keras's evaluate returns them: [loss, ...metrics in compile's order]. */
+function logList(model: Sequential, logs: Logs): number[] {
+  return [logs.loss, ...model.metricSpecs.map(m => logs[m.key])];
 }
 
 /** A sampleWeight argument, checked against its data: a float32 tensor [n] of finite weights on the model's device. */
@@ -377,10 +383,9 @@ export async function fit(model: Sequential, x: Tensor, y: Tensor, args: FitArgs
       await callbacks.call('onEpochBegin', epoch, {});
       const logs = await trainEpoch(model, run, state, callbacks, stillThere);
       if (validateAt(epoch)) {
-        const [vl, va] = await model.evaluateAsync(validation![0], validation![1], { batchSize: validationBatchSize, sampleWeight: validationW }); // yields between batches
+        const values = await model.evaluateAsync(validation![0], validation![1], { batchSize: validationBatchSize, sampleWeight: validationW }); // yields between batches
         stillThere(run.steps);
-        logs.val_loss = vl;
-        if (model.reportAccuracy) logs.val_accuracy = va;
+        ['loss', ...model.metricSpecs.map(m => m.key)].forEach((key, i) => { logs[`val_${key}`] = values[i]; });
       }
       logs.lr = optimizer.learningRate;
       await callbacks.call('onEpochEnd', epoch, logs);
@@ -437,7 +442,7 @@ async function trainEpoch(model: Sequential, run: FitRun, state: EpochState, cal
 
 /**
  * One training step on exactly this batch (Keras's train_on_batch, tfjs's trainOnBatch): returns its loss, or
- * [loss, accuracy] when the model reports accuracy. The same step fit() takes, so a fit over one batch without
+ * [loss, ...metrics] when the model was compiled with metrics. The same step fit() takes, so a fit over one batch without
  * shuffling trains identically.
  */
 export async function trainOnBatch(model: Sequential, x: Tensor, y: Tensor): Promise<number | number[]> {
@@ -454,7 +459,7 @@ export async function trainOnBatch(model: Sequential, x: Tensor, y: Tensor): Pro
     model.applyTrainable();
     model.trainStep({ X, Y, W: null, indices, batchSize: n, counter, base: model.steps, optimizer, metrics }, 0, n);
     const logs = readLogs(model, metrics);
-    return model.reportAccuracy ? [logs.loss, logs.accuracy] : logs.loss;
+    return model.metricSpecs.length ? logList(model, logs) : logs.loss;
   } finally {
     indices.dispose();
     counter.dispose();
@@ -473,7 +478,7 @@ export function* evaluation(model: Sequential, x: Tensor, y: Tensor, args: Evalu
   const X = handleOf(x, 'x'), Y = handleOf(y, 'y');
   const n = model.checkData(X, Y, 'x', 'y');
   const W = args.sampleWeight != null ? sampleWeights(model, args.sampleWeight, n, 'sampleWeight') : null;
-  const metrics = empty([5], 'float32', model.device);
+  const metrics = empty([METRIC_SLOTS], 'float32', model.device);
   const indices = model.identity(n);
   try {
     metrics.fill(0);
@@ -486,11 +491,11 @@ export function* evaluation(model: Sequential, x: Tensor, y: Tensor, args: Evalu
       native.gatherRows(X, indices, start, ws.x);
       native.gatherRows(Y, indices, start, ws.y);
       if (W) native.gatherRows(W, indices, start, ws.w);
-      native.softmaxCrossEntropy(model.forward(ws, null), ws.y, null, metrics, 0, null, W ? ws.w : null);
+      native.loss(model.loss!.kind, model.accuracy, model.forward(ws, null), ws.y, W ? ws.w : null, null, metrics, 0);
     }
     const logs = readLogs(model, metrics);
     if (verbose) process.stdout.write(`${formatLogs(logs).slice(3)}\n`);
-    return [logs.loss, logs.accuracy ?? NaN];
+    return logList(model, logs);
   } finally {
     metrics.dispose();
     indices.dispose();
@@ -517,9 +522,11 @@ export function* prediction(model: Sequential, x: Tensor, args: PredictArgs): Ge
       }
       const ws = model.workspace(Math.min(batchSize, n - start), false);
       native.gatherRows(X, indices, start, ws.x);
-      // compile() made sure the head is softmax; the last layer emits logits.
-      native.softmax(model.forward(ws, null), ws.probs);
-      result.set(ws.probs.read() as Float32Array, start * k);
+      // A head fused with the loss (softmax, sigmoid) is applied here: the last layer emits logits.
+      const out = model.forward(ws, null), head = model.head();
+      if (head === 'softmax') native.softmax(out, ws.probs);
+      else if (head === 'sigmoid') native.activation(out, ws.probs, 'sigmoid');
+      result.set((head ? ws.probs : out).read() as Float32Array, start * k);
     }
   } finally {
     indices.dispose();
@@ -548,16 +555,36 @@ export async function drainAsync<T>(run: Generator<void, T>): Promise<T> {
 }
 
 
-/** Categorical cross-entropy's labels, already checked (a Tensor's contents cannot change through the public API). */
-const checkedLabels = new WeakSet<NativeTensor>();
+/** Labels already checked, by what they were checked for (a Tensor's contents cannot change through the public API). */
+const checkedLabels = new WeakMap<NativeTensor, string>();
 
 /**
- * Categorical cross-entropy needs one-hot (or soft) labels: every value in [0, 1] and every row summing to 1.
- * Integer class labels, a flipped sign or unnormalised scores would otherwise train silently on nonsense.
+ * Labels as the loss needs them, checked once per tensor. Categorical cross-entropy: one-hot (or soft) rows,
+ * every value in [0, 1] and every row summing to 1 (integer class labels, a flipped sign or unnormalised scores
+ * would otherwise train silently on nonsense). Sparse: class indices in [0, classes). Binary: values in [0, 1].
+ * Errors: finite values.
  */
-export function checkLabels(Y: NativeTensor, name: string): void {
-  if (checkedLabels.has(Y)) return;
-  const k = Y.shape[1], values = Y.read() as Float32Array;
+export function checkLabels(Y: NativeTensor, name: string, kind: 'onehot' | 'classes' | 'binary' | 'targets' = 'onehot', classes = 0): void {
+  if (checkedLabels.get(Y) === `${kind}:${classes}`) return;
+  const values = Y.read();
+  const bad = (what: string, i: number) => new ValidationError(`Expected ${name} to hold ${what} but ${name}[${i}] is ${values[i]}`);
+  if (kind === 'classes') {
+    const i = values.findIndex(v => !(v >= 0 && v < classes));
+    if (i >= 0) throw bad(`class indices in [0, ${classes})`, i);
+  } else if (kind === 'binary') {
+    const i = values.findIndex(v => !(v >= 0 && v <= 1));
+    if (i >= 0) throw bad('binary labels (values in [0, 1])', i);
+  } else if (kind === 'targets') {
+    const i = values.findIndex(v => !Number.isFinite(v));
+    if (i >= 0) throw bad('finite targets', i);
+  } else {
+    checkOneHot(Y, values as Float32Array, name);
+  }
+  checkedLabels.set(Y, `${kind}:${classes}`);
+}
+
+function checkOneHot(Y: NativeTensor, values: Float32Array, name: string): void {
+  const k = Y.shape[1];
   for (let r = 0; r < Y.shape[0]; ++r) {
     let sum = 0;
     for (let j = 0; j < k; ++j) {
@@ -569,5 +596,4 @@ export function checkLabels(Y: NativeTensor, name: string): void {
     if (Math.abs(sum - 1) > 1e-3)
       throw new ValidationError(`Expected ${name} to hold one-hot labels (each row summing to 1, see toCategorical) but row ${r} sums to ${sum}`);
   }
-  checkedLabels.add(Y);
 }

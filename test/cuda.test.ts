@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import {
   Adadelta, DeviceError, dispose, loadMnist, tidy, toCategorical, type Sequential, type Tensor,
 } from '../lib/index.js';
-import { native, type NativeTensor, type ScheduleKind } from '../lib/native.js';
+import { NATIVE_ACTIVATIONS, NEEDS_INPUT, native, type NativeTensor, type ScheduleKind } from '../lib/native.js';
 import {
   CONV_CASES, DENSE_CASES, I, T, checkProgramMatchesCalls, close, convOut, disposeAll, exact, intArray, out,
   randomArray, rng, seedModel, smallModel, syntheticData,
@@ -66,6 +66,38 @@ if (!cuda.available) {
         same(dx2, `dx alone of ${label}`, gtol);
         exact(dx2[1].read(), dx[1].read(), `dx alone equals dx of ${label} on CUDA`);
       }
+  });
+
+  Cuda('every activation of the fused epilogue, conv and dense, forward and backward (pre stored for swish and gelu)', () => {
+    const r = rng(26), s = CONV_CASES.at(-1)!, { oh, ow } = convOut(s), pad = s.same ? 'same' : 'valid';
+    // Transcendentals differ from the host's by a few ulp on a GPU (CUDA C Programming Guide, appendix on
+    // mathematical functions: expf 2 ulp, tanhf 2, erff 2, log1pf 1, expm1f 1): relative 1e-5 after the sums.
+    const tol = { atol: 1e-5, rtol: 1e-5 }, gtol = { atol: 1e-4, rtol: 1e-4 };
+    for (const act of NATIVE_ACTIVATIONS) {
+      const alpha = act === 'elu' ? 0.7 : act === 'leaky_relu' ? 0.2 : undefined;
+      const x = twin([s.n, s.h, s.w, s.c], randomArray(s.n * s.h * s.w * s.c, r)), w = twin([s.kh, s.kw, s.c, s.f], randomArray(s.kh * s.kw * s.c * s.f, r));
+      const b = twin([s.f], randomArray(s.f, r)), y = outs([s.n, oh, ow, s.f]);
+      const pre = NEEDS_INPUT.includes(act) ? outs(y[0].shape) : [null, null];
+      for (const d of [0, 1]) native.conv2dForward(x[d], w[d], b[d], y[d], s.sh, s.sw, pad, act, pre[d], alpha);
+      same(y, `conv ${act} y`, tol);
+      y[1].write(y[0].read() as Float32Array);
+      if (pre[0]) pre[1]!.write(pre[0].read() as Float32Array);
+      const dy = twin(y[0].shape, randomArray(y[0].size, r)), dx = outs(x[0].shape), dw = outs(w[0].shape), db = outs([s.f]);
+      for (const d of [0, 1]) native.conv2dBackward(x[d], w[d], y[d], dy[d], dx[d], dw[d], db[d], s.sh, s.sw, pad, act, pre[d], alpha);
+      for (const [t, name] of [[dx, 'dx'], [dw, 'dw'], [db, 'db']] as const) same(t, `conv ${act} ${name}`, gtol);
+      const [n, i, o] = [33, 70, 17];
+      const dxx = twin([n, i], randomArray(n * i, r)), dww = twin([i, o], randomArray(i * o, r)), dyy = outs([n, o]);
+      const dpre = NEEDS_INPUT.includes(act) ? outs([n, o]) : [null, null];
+      for (const d of [0, 1]) native.denseForward(dxx[d], dww[d], null, dyy[d], act, dpre[d], alpha);
+      same(dyy, `dense ${act} y`, tol);
+      const e = twin([n * o], randomArray(n * o, r, -8, 8)), ey = outs([n * o]), ed = outs([n * o]);
+      for (const d of [0, 1]) native.activation(e[d], ey[d], act, alpha);
+      same(ey, `elementwise ${act}`, tol);
+      ey[1].write(ey[0].read() as Float32Array);
+      const g = twin([n * o], randomArray(n * o, r));
+      for (const d of [0, 1]) native.activationBackward(e[d], ey[d], g[d], ed[d], act, alpha);
+      same(ed, `elementwise ${act} backward`, tol);
+    }
   });
 
   Cuda('dense forward and backward', () => {
@@ -128,7 +160,7 @@ if (!cuda.available) {
     for (const [n, k] of [[1, 1], [7, 10], [128, 10], [3, 50]]) {
       const z = twin([n, k], randomArray(n * k, r, -5, 5)), labels = new Float32Array(n * k);
       for (let i = 0; i < n; ++i) labels[i * k + Math.floor(r() * k)] = 1;
-      const yl = twin([n, k], labels), dz = outs([n, k]), m = twin([5], new Float32Array([1, 2, 3, 0, 4])), p = outs([n, k]);
+      const yl = twin([n, k], labels), dz = outs([n, k]), m = twin([8], new Float32Array([1, 2, 3, 0, 4, 5, 6, 0])), p = outs([n, k]);
       for (const d of [0, 1]) native.softmaxCrossEntropy(z[d], yl[d], dz[d], m[d], 7);
       same(m, `metrics n=${n} k=${k}`, { atol: 1e-4, rtol: 1e-5 });
       same(dz, `dlogits n=${n} k=${k}`, { atol: 1e-7, rtol: 1e-5 });
@@ -139,6 +171,17 @@ if (!cuda.available) {
       same(dz, `weighted dlogits n=${n} k=${k}`, { atol: 1e-7, rtol: 1e-5 });
       for (const d of [0, 1]) native.softmax(z[d], p[d]);
       same(p, `softmax n=${n} k=${k}`, { atol: 1e-7, rtol: 1e-5 });
+    }
+    // Every loss kind, with class labels and weights, on the GPU as on the CPU.
+    for (const [kind, acc, k] of [['crossentropy', 'sparse', 7], ['binary_crossentropy', 'binary', 3], ['mse', 'none', 40], ['mae', 'none', 2]] as const) {
+      const n = 37, z = twin([n, k], randomArray(n * k, r, -3, 3)), wt = twin([n], randomArray(n, r, 0, 2));
+      const cls = Int32Array.from({ length: n }, () => Math.floor(r() * k));
+      const labels: [NativeTensor, NativeTensor] = kind === 'crossentropy' ? [I([n], cls, 'cpu'), I([n], cls, 'cuda')]
+        : twin([n, k], Float32Array.from({ length: n * k }, () => (kind === 'binary_crossentropy' ? Math.round(r()) : r())));
+      const mm = twin([8], new Float32Array(8)), dd = outs([n, k]);
+      for (const d of [0, 1]) native.loss(kind, acc, z[d], labels[d], wt[d], dd[d], mm[d], 3);
+      same(mm, `${kind} metrics`, { atol: 1e-4, rtol: 1e-5 });
+      same(dd, `${kind} gradient`, { atol: 1e-7, rtol: 1e-5 });
     }
     const src = twin([50, 3, 2], randomArray(300, r));
     const idx: [NativeTensor, NativeTensor] = [I([50], undefined, 'cpu'), I([50], undefined, 'cuda')];
@@ -152,12 +195,12 @@ if (!cuda.available) {
       for (const d of [0, 1]) native.gatherRows(src[d], idx[d], 0, g[d], counter[d]);
       same(g, `gatherRows of batch ${batch} by the step counter`);
     }
-    const bad = twin([1, 2], new Float32Array([NaN, 1])), badLabels = twin([1, 2], new Float32Array([1, 0])), bm = outs([5]);
+    const bad = twin([1, 2], new Float32Array([NaN, 1])), badLabels = twin([1, 2], new Float32Array([1, 0])), bm = outs([8]);
     for (const d of [0, 1]) bm[d].fill(0);
     for (const d of [0, 1]) native.softmaxCrossEntropy(bad[d], badLabels[d], null, bm[d], 1000, counter[d]);
     const [mc, mg] = bm.map(t => Array.from(t.read()));
     assert.ok(Number.isNaN(mc[0]) && Number.isNaN(mg[0]), `a NaN loss on both devices: ${mc[0]}, ${mg[0]}`);
-    exact(mg.slice(2), mc.slice(2), 'metrics with a non-finite loss: rows, step + counter + 1, and the weight sum');
+    exact(mg.slice(2, 5), mc.slice(2, 5), 'metrics with a non-finite loss: rows, step + counter + 1, and the weight sum');
     const u = outs([1003]);
     for (const d of [0, 1]) native.randomUniform(u[d], -0.3, 0.3, 12, 1);
     same(u, 'randomUniform');
@@ -210,6 +253,25 @@ if (!cuda.available) {
     }
     const big = twin([1000, 3], randomArray(3000, r));
     exact(await big[1].readAsync(), big[0].read(), 'readAsync on the GPU');
+  });
+
+  Cuda('SGD, Adam(W), RMSprop and Adagrad: one launch over many tensors, the rate and step count from device memory', () => {
+    const r = rng(27);
+    const cases: ['sgd' | 'adam' | 'rmsprop' | 'adagrad', number[], number][] = [
+      ['sgd', [0, 0, 0, 0.9, 1, 0, 0, 0], 1], ['adam', [0.9, 0.999, 1e-7, 0, 0, 1, 0, 0.004], 3],
+      ['rmsprop', [0.9, 0, 1e-7, 0.5, 0, 0, 1, 0], 3], ['adagrad', [0, 0, 1e-7, 0, 0, 0, 0, 0], 1],
+    ];
+    const shapes = Array.from({ length: 30 }, (_, i) => [1 + ((i * 5) % 11), 1 + (i % 4)]); // more than one launch group
+    for (const [kind, hyper, nslots] of cases) {
+      const p = shapes.map(s => twin(s, randomArray(s[0] * s[1], r))), g = shapes.map(s => twin(s, randomArray(s[0] * s[1], r)));
+      // The first slot (RMSprop's second moment) well above the centred one's square: a real run's state.
+      const slots = Array.from({ length: nslots }, (_, j) => shapes.map(s => twin(s, randomArray(s[0] * s[1], r, j ? 0 : 0.5, j ? 0.1 : 1))));
+      const lr = twin([1], Float32Array.of(0.01));
+      const it: [NativeTensor, NativeTensor] = [I([1], Int32Array.of(6), 'cpu'), I([1], Int32Array.of(6), 'cuda')];
+      for (const d of [0, 1]) native.optimizerStep(kind, hyper, p.map(t => t[d]), g.map(t => t[d]), slots.map(ts => ts.map(t => t[d])), lr[d], it[d]);
+      p.forEach((t, i) => same(t, `${kind} param ${i}`, { atol: 1e-6, rtol: 1e-5 }));
+      slots.forEach((ts, j) => ts.forEach((t, i) => same(t, `${kind} slot ${j} of ${i}`, { atol: 1e-7, rtol: 1e-5 })));
+    }
   });
 
   Cuda('adadelta: one launch over many tensors', () => {

@@ -6,7 +6,7 @@
 // least half of the samples must be smooth.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { native, type NativeTensor } from '../lib/native.js';
+import { NATIVE_ACTIVATIONS, NEEDS_INPUT, native, type NativeTensor } from '../lib/native.js';
 import { I, T, disposeAll, randomArray, rng } from './helpers.js';
 
 const H = 1e-2, ATOL = 2e-3, RTOL = 2e-2;
@@ -101,23 +101,54 @@ Grad('Dropout (a fixed mask is linear)', () => {
   check('dropout dx', x, dx.read(), fwd, r, 20);
 });
 
+Grad('Dense with every fused activation (swish and gelu through their stored input)', () => {
+  const rand = rng(15);
+  for (const act of NATIVE_ACTIVATIONS) {
+    const [n, i, o] = [4, 9, 5];
+    const x = T([n, i], randomArray(n * i, rand)), W = T([i, o], randomArray(i * o, rand)), b = T([o], randomArray(o, rand, -0.1, 0.1));
+    const y = T([n, o]), r = randomArray(n * o, rand), pre = NEEDS_INPUT.includes(act) ? T([n, o]) : null;
+    const fwd = () => (native.denseForward(x, W, b, y, act, pre), y);
+    fwd();
+    const dx = T([n, i]), dw = T([i, o]), db = T([o]);
+    native.denseBackward(x, W, y, T([n, o], r), dx, dw, db, act, pre);
+    check(`dense ${act} dx`, x, dx.read(), fwd, r);
+    check(`dense ${act} dw`, W, dw.read(), fwd, r);
+  }
+});
+
 Grad('softmax cross-entropy (batch mean)', () => {
   const rand = rng(14);
   const [n, k] = [4, 10];
   const z = T([n, k], randomArray(n * k, rand, -3, 3)), labels = new Float32Array(n * k);
   for (let i = 0; i < n; ++i) labels[i * k + ((i * 3) % k)] = 1;
-  const Y = T([n, k], labels), dz = T([n, k]), m = T([5]);
+  const Y = T([n, k], labels), dz = T([n, k]), m = T([8]);
   m.fill(0);
   native.softmaxCrossEntropy(z, Y, dz, m, 0);
   // L = mean loss = metrics[0] / n: express it as sum(out * r) with out = [loss sum] and r = [1 / n].
-  const out = T([5]);
+  const out = T([8]);
   const fwd = () => (out.fill(0), native.softmaxCrossEntropy(z, Y, null, out, 0), out);
-  check('softmax-xent dlogits', z, dz.read(), fwd, new Float32Array([1 / n, 0, 0, 0, 0]), 20);
+  check('softmax-xent dlogits', z, dz.read(), fwd, new Float32Array([1 / n, 0, 0, 0, 0, 0, 0, 0]), 20);
   // With sample weights (Keras's sum(w * loss) / n): the gradient of the weighted loss.
   const w = T([n], new Float32Array([0.5, 2, 0, 1.5]));
   native.softmaxCrossEntropy(z, Y, dz, m, 0, null, w);
   const wfwd = () => (out.fill(0), native.softmaxCrossEntropy(z, Y, null, out, 0, null, w), out);
-  check('weighted softmax-xent dlogits', z, dz.read(), wfwd, new Float32Array([1 / n, 0, 0, 0, 0]), 20);
+  check('weighted softmax-xent dlogits', z, dz.read(), wfwd, new Float32Array([1 / n, 0, 0, 0, 0, 0, 0, 0]), 20);
+});
+
+Grad('every loss (sparse cross-entropy, binary cross-entropy, mse, mae) by finite differences', () => {
+  const rand = rng(16);
+  const [n, k] = [4, 3];
+  const cases = [['crossentropy', true], ['binary_crossentropy', false], ['mse', false], ['mae', false]] as const;
+  for (const [kind, sparse] of cases) {
+    const z = T([n, k], randomArray(n * k, rand, -2, 2));
+    const labels = sparse ? I([n], Int32Array.from([0, 2, 1, 2])) : T([n, k], Float32Array.from({ length: n * k }, (_, i) => (kind === 'binary_crossentropy' ? i % 2 : (i % 5) / 2)));
+    const dz = T([n, k]), m = T([8]), w = T([n], Float32Array.from([1, 0.5, 2, 1]));
+    m.fill(0);
+    native.loss(kind, 'none', z, labels, w, dz, m, 0);
+    const out = T([8]);
+    const fwd = () => (out.fill(0), native.loss(kind, 'none', z, labels, w, null, out, 0), out);
+    check(`${kind} dpred`, z, dz.read(), fwd, new Float32Array([1 / n, 0, 0, 0, 0, 0, 0, 0]), 10);
+  }
 });
 
 Grad.run();

@@ -251,6 +251,39 @@ export function maxPoolRef(n: number, h: number, w: number, c: number, ph: numbe
 }
 
 /** Keras's weighted categorical cross-entropy (weights null: all 1), its gradient of sum(w l) / n, and the weighted hits. */
+/** Keras 3's activations in float64 (keras/src/activations/activations.py), and their derivatives. */
+export const ACTIVATION_REFS: Record<string, { f: (x: number, alpha: number) => number; df: (x: number, alpha: number) => number }> = (() => {
+  const sig = (x: number) => 1 / (1 + Math.exp(-x));
+  const SA = 1.6732632423543772, SS = 1.0507009873554805;
+  const erf = (x: number) => { // Abramowitz-Stegun 7.1.26 is too coarse; a series/continued fraction to 1e-15
+    const t = Math.abs(x);
+    if (t < 3) {
+      let sum = t, term = t;
+      for (let n = 1; n < 100; ++n) {
+        term *= -t * t / n;
+        sum += term / (2 * n + 1);
+      }
+      return Math.sign(x) * (2 / Math.sqrt(Math.PI)) * sum;
+    }
+    let f = 0;
+    for (let n = 60; n >= 1; --n) f = (n / 2) / (t + f);
+    return Math.sign(x) * (1 - Math.exp(-t * t) / Math.sqrt(Math.PI) / (t + f));
+  };
+  return {
+    linear: { f: x => x, df: () => 1 },
+    relu: { f: x => Math.max(x, 0), df: x => (x > 0 ? 1 : 0) },
+    relu6: { f: x => Math.min(Math.max(x, 0), 6), df: x => (x > 0 && x < 6 ? 1 : 0) },
+    elu: { f: (x, a) => (x > 0 ? x : a * Math.expm1(x)), df: (x, a) => (x > 0 ? 1 : a * Math.exp(x)) },
+    selu: { f: x => SS * (x > 0 ? x : SA * Math.expm1(x)), df: x => (x > 0 ? SS : SS * SA * Math.exp(x)) },
+    sigmoid: { f: sig, df: x => sig(x) * (1 - sig(x)) },
+    tanh: { f: Math.tanh, df: x => 1 - Math.tanh(x) ** 2 },
+    softplus: { f: x => Math.log1p(Math.exp(x)), df: sig },
+    swish: { f: x => x * sig(x), df: x => sig(x) * (1 + x * (1 - sig(x))) },
+    gelu: { f: x => 0.5 * x * (1 + erf(x / Math.SQRT2)), df: x => 0.5 * (1 + erf(x / Math.SQRT2)) + x * Math.exp(-x * x / 2) / Math.sqrt(2 * Math.PI) },
+    leaky_relu: { f: (x, a) => (x < 0 ? a * x : x), df: (x, a) => (x > 0 ? 1 : a) },
+  };
+})();
+
 export function softmaxCrossEntropyRef(n: number, k: number, z: Float32Array, labels: Float32Array, weights?: Float32Array) {
   let loss = 0, correct = 0, weightSum = 0;
   const grad = new Float64Array(n * k), probs = new Float64Array(n * k);

@@ -1,0 +1,65 @@
+// The Keras vocabulary beyond the seed model, end to end: layers built with every activation train (the loss
+// falls on learnable data), save/loadModel round-trips them exactly, names and aliases are Keras's and tfjs's.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  Activation, Adadelta, Conv2D, Dense, Flatten, LeakyReLU, Sequential, ValidationError, dispose, loadModel, tidy,
+} from '../lib/index.js';
+import { syntheticData, throwsA } from './helpers.js';
+
+const V = suite('Keras vocabulary');
+const dir = mkdtempSync(join(tmpdir(), 'kernelnet-vocab-'));
+V.after(() => rmSync(dir, { recursive: true, force: true }));
+
+V('activations on Conv2D and Dense, Activation and LeakyReLU layers: a model trains, and save/load keeps it exactly', async () => {
+  const { x, y } = syntheticData(48);
+  const m = new Sequential({
+    seed: 4,
+    layers: [
+      new Conv2D({ filters: 4, kernelSize: 3, activation: 'swish', inputShape: [8, 8, 1] }),
+      new Activation({ activation: 'tanh' }),
+      new LeakyReLU({ alpha: 0.1 }),
+      new Conv2D({ filters: 4, kernelSize: 3, activation: 'elu' }),
+      new Flatten(),
+      new Dense({ units: 16, activation: 'gelu' }),
+      new Dense({ units: 8, activation: 'selu' }),
+      new Dense({ units: 8, activation: 'softplus' }),
+      new Dense({ units: 8, activation: 'relu6' }),
+      new Dense({ units: 8, activation: 'sigmoid' }),
+      new Dense({ units: 3 }),
+      new Activation({ activation: 'softmax' }),
+    ],
+  });
+  m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta(), metrics: ['accuracy'] });
+  const h = await m.fit(x, y, { batchSize: 8, epochs: 12, verbose: 0 });
+  const loss = h.history.loss;
+  assert.ok(loss.every(Number.isFinite), `finite losses ${loss}`);
+  assert.ok(loss.at(-1)! < loss[0] * 0.9, `the loss falls: ${loss.map(l => l.toFixed(4))}`);
+  const path = join(dir, 'acts.safetensors');
+  m.save(path);
+  const back = loadModel(path);
+  assert.equal(back.layers.map(l => l.className), m.layers.map(l => l.className));
+  assert.equal(back.layers.map(l => l.getConfig()), m.layers.map(l => l.getConfig()));
+  const same = tidy(() => [m, back].map(model => Array.from(model.predict(x).dataSync())));
+  assert.equal(same[1], same[0], 'the same predictions after loading');
+  dispose([x, y]);
+  m.dispose();
+  back.dispose();
+});
+
+V('activation names: Keras and tfjs spellings and aliases; softmax only at the end; unknown names refused', () => {
+  assert.is(new Dense({ units: 2, activation: 'silu' }).activation, 'swish');
+  assert.is(new Conv2D({ filters: 2, kernelSize: 3, activation: 'leakyRelu' }).activation, 'leaky_relu');
+  throwsA(ValidationError, () => new Conv2D({ filters: 2, kernelSize: 3, activation: 'softmax' as never }), /Expected one of 'linear', 'relu'/, 'conv softmax');
+  throwsA(ValidationError, () => new Dense({ units: 2, activation: 'mish' as never }), /Expected one of .*'softmax' for activation but received 'mish'/, 'unknown');
+  throwsA(ValidationError, () => new Activation({} as never), /Expected an activation name for activation/, 'missing');
+  throwsA(ValidationError, () => new LeakyReLU({ negativeSlope: 0.2 } as never), /negativeSlope is not supported yet.*tfjs spells it alpha/, 'Keras 3 spelling');
+  const m = new Sequential({ layers: [new Flatten({ inputShape: [4] }), new Activation({ activation: 'softmax' }), new Dense({ units: 2, activation: 'softmax' })] });
+  throwsA(ValidationError, () => m.compile({ loss: 'categoricalCrossentropy', optimizer: 'adadelta' }), /activation 'softmax' is supported on the last layer only/, 'softmax inside');
+  m.dispose();
+});
+
+V.run();
