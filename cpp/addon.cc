@@ -114,16 +114,16 @@ Pool2dShape pool_shape(Args& a, TensorHandle* x, int first_window_arg) {
   const int i = first_window_arg;
   s.ph = a.integer(i, "poolH", 1, 1 << 16), s.pw = a.integer(i + 1, "poolW", 1, 1 << 16);
   s.sh = a.integer(i + 2, "strideH", 1, 1 << 16), s.sw = a.integer(i + 3, "strideW", 1, 1 << 16);
-  int unused;
-  s.oh = out_size(s.h, s.ph, s.sh, false, &unused);
-  s.ow = out_size(s.w, s.pw, s.sw, false, &unused);
+  const bool same = !a.value(i + 4).IsUndefined() && a.choice(i + 4, "padding", {"valid", "same"}) == "same";
+  s.oh = out_size(s.h, s.ph, s.sh, same, &s.pt);
+  s.ow = out_size(s.w, s.pw, s.sw, same, &s.pl);
   if (s.oh < 1 || s.ow < 1)
     a.fail("ERR_KERNELNET_SHAPE", "a " + std::to_string(s.ph) + "x" + std::to_string(s.pw) +
                                       " pool window does not fit " + x->describe());
   return s;
 }
 
-// maxPool2dForward(x, y, argmax, poolH, poolW, strideH, strideW)
+// maxPool2dForward(x, y, argmax, poolH, poolW, strideH, strideW, padding = 'valid')
 void MaxPool2dForward(const Napi::CallbackInfo& info) {
   Args a(info, "maxPool2dForward");
   TensorHandle *x = a.tensor(0, "x"), *y = a.tensor(1, "y"), *argmax = a.tensor(2, "argmax");
@@ -136,7 +136,7 @@ void MaxPool2dForward(const Napi::CallbackInfo& info) {
   });
 }
 
-// maxPool2dBackward(dy, argmax, dx, poolH, poolW, strideH, strideW)
+// maxPool2dBackward(dy, argmax, dx, poolH, poolW, strideH, strideW, padding = 'valid')
 void MaxPool2dBackward(const Napi::CallbackInfo& info) {
   Args a(info, "maxPool2dBackward");
   TensorHandle *dy = a.tensor(0, "dy"), *argmax = a.tensor(1, "argmax"), *dx = a.tensor(2, "dx");
@@ -147,6 +147,26 @@ void MaxPool2dBackward(const Napi::CallbackInfo& info) {
   a.run([s, dy = dy->f32(), argmax = argmax->i32(), dx = dx->f32()](Backend& be) {
     return be.maxpool2d_backward(s, dy, argmax, dx);
   });
+}
+
+// avgPool2dForward(x, y, poolH, poolW, strideH, strideW, padding = 'valid')
+void AvgPool2dForward(const Napi::CallbackInfo& info) {
+  Args a(info, "avgPool2dForward");
+  TensorHandle *x = a.tensor(0, "x"), *y = a.tensor(1, "y");
+  const Pool2dShape s = pool_shape(a, x, 2);
+  a.expect(y, "y", DType::kFloat32, {s.n, s.oh, s.ow, s.c}, "[N,OH,OW,C]");
+  a.distinct({y, x});
+  a.run([s, x = x->f32(), y = y->f32()](Backend& be) { return be.avgpool2d_forward(s, x, y); });
+}
+
+// avgPool2dBackward(dy, dx, poolH, poolW, strideH, strideW, padding = 'valid')
+void AvgPool2dBackward(const Napi::CallbackInfo& info) {
+  Args a(info, "avgPool2dBackward");
+  TensorHandle *dy = a.tensor(0, "dy"), *dx = a.tensor(1, "dx");
+  const Pool2dShape s = pool_shape(a, dx, 2);
+  a.expect(dy, "dy", DType::kFloat32, {s.n, s.oh, s.ow, s.c}, "[N,OH,OW,C]");
+  a.distinct({dx, dy});
+  a.run([s, dy = dy->f32(), dx = dx->f32()](Backend& be) { return be.avgpool2d_backward(s, dy, dx); });
 }
 
 void dense_dims(Args& a, TensorHandle* x, TensorHandle* w, int* n, int* in, int* out) {
@@ -552,6 +572,78 @@ void ActivationBackward(const Napi::CallbackInfo& info) {
   });
 }
 
+// The channel count and rows of x (rank >= 2, channels last), and a [C] tensor argument's check.
+void bn_dims(Args& a, TensorHandle* x, BatchNormArgs* b) {
+  if (x->dtype() != DType::kFloat32 || x->shape().size() < 2)
+    a.fail("ERR_KERNELNET_SHAPE",
+           "expected x to be a float32 tensor of rank >= 2 (channels last) but received " + x->describe());
+  b->c = static_cast<int>(x->shape().back());
+  b->m = b->c ? x->size() / b->c : 0;
+  if (static_cast<long long>(b->m) > 16LL * 1024 * 1024)
+    a.fail("ERR_KERNELNET_SHAPE",
+           "batch normalization over more than 2^24 rows is not supported: " + x->describe());
+}
+
+// batchNormForward(x, y, gamma | null, beta | null, mean, invstd, movingMean, movingVar, momentum, epsilon,
+// training): batchnorm.h; mean and invstd [C] receive the statistics used, for the backward op.
+void BatchNormForward(const Napi::CallbackInfo& info) {
+  Args a(info, "batchNormForward");
+  TensorHandle *x = a.tensor(0, "x"), *y = a.tensor(1, "y"), *g = a.optional_tensor(2, "gamma"),
+               *b = a.optional_tensor(3, "beta"), *mean = a.tensor(4, "mean"), *inv = a.tensor(5, "invstd"),
+               *mm = a.tensor(6, "movingMean"), *mv = a.tensor(7, "movingVar");
+  BatchNormArgs args;
+  bn_dims(a, x, &args);
+  args.momentum = static_cast<float>(a.number(8, "momentum", 0.0, 1.0));
+  args.epsilon = static_cast<float>(a.number(9, "epsilon", 0.0, 1e30));
+  args.training = a.boolean(10, "training");
+  same_size(a, x, "x", y, "y");
+  for (auto [t, name] : {std::pair{g, "gamma"},
+                         {b, "beta"},
+                         {mean, "mean"},
+                         {inv, "invstd"},
+                         {mm, "movingMean"},
+                         {mv, "movingVar"}})
+    if (t) a.expect(t, name, DType::kFloat32, {args.c}, "[C]");
+  a.distinct({y, mean, inv, mm, mv, x, g, b});
+  args.gamma = g ? g->f32() : nullptr, args.beta = b ? b->f32() : nullptr;
+  a.run([args, x = x->f32(), y = y->f32(), mean = mean->f32(), inv = inv->f32(), mm = mm->f32(),
+         mv = mv->f32()](Backend& be) { return be.batchnorm_forward(args, x, y, mean, inv, mm, mv); });
+}
+
+// batchNormBackward(x, dy, gamma | null, mean, invstd, dx | null, dgamma | null, dbeta | null, training)
+void BatchNormBackward(const Napi::CallbackInfo& info) {
+  Args a(info, "batchNormBackward");
+  TensorHandle *x = a.tensor(0, "x"), *dy = a.tensor(1, "dy"), *g = a.optional_tensor(2, "gamma"),
+               *mean = a.tensor(3, "mean"), *inv = a.tensor(4, "invstd"), *dx = a.optional_tensor(5, "dx"),
+               *dg = a.optional_tensor(6, "dgamma"), *db = a.optional_tensor(7, "dbeta");
+  BatchNormArgs args;
+  bn_dims(a, x, &args);
+  args.training = a.boolean(8, "training");
+  same_size(a, x, "x", dy, "dy");
+  if (dx) same_size(a, x, "x", dx, "dx");
+  for (auto [t, name] :
+       {std::pair{g, "gamma"}, {mean, "mean"}, {inv, "invstd"}, {dg, "dgamma"}, {db, "dbeta"}})
+    if (t) a.expect(t, name, DType::kFloat32, {args.c}, "[C]");
+  a.distinct({dx, dg, db, x, dy, g, mean, inv});
+  args.gamma = g ? g->f32() : nullptr;
+  a.run([args, x = x->f32(), dy = dy->f32(), mean = mean->f32(), inv = inv->f32(),
+         dx = dx ? dx->f32() : nullptr, dg = dg ? dg->f32() : nullptr, db = db ? db->f32() : nullptr](
+            Backend& be) { return be.batchnorm_backward(args, x, dy, mean, inv, dx, dg, db); });
+}
+
+// affine(x, y, scale, offset): y = x * scale + offset elementwise.
+void Affine(const Napi::CallbackInfo& info) {
+  Args a(info, "affine");
+  TensorHandle *x = a.tensor(0, "x"), *y = a.tensor(1, "y");
+  same_size(a, x, "x", y, "y");
+  const float scale = static_cast<float>(a.number(2, "scale", -1e30, 1e30));
+  const float offset = static_cast<float>(a.number(3, "offset", -1e30, 1e30));
+  a.distinct({y, x});
+  a.run([n = x->size(), x = x->f32(), y = y->f32(), scale, offset](Backend& be) {
+    return be.affine(n, x, y, scale, offset);
+  });
+}
+
 // An array of `len` integers in [0, 2^53) (argument i).
 std::vector<int64_t> int_array(Args& a, int i, const char* name, std::size_t len) {
   const Napi::Value v = a.value(i);
@@ -889,6 +981,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("loss", Napi::Function::New<Loss>(env, "loss"));
   exports.Set("copyRegion", Napi::Function::New<CopyRegion>(env, "copyRegion"));
   exports.Set("argMax", Napi::Function::New<ArgMax>(env, "argMax"));
+  exports.Set("affine", Napi::Function::New<Affine>(env, "affine"));
+  exports.Set("batchNormForward", Napi::Function::New<BatchNormForward>(env, "batchNormForward"));
+  exports.Set("batchNormBackward", Napi::Function::New<BatchNormBackward>(env, "batchNormBackward"));
+  exports.Set("avgPool2dForward", Napi::Function::New<AvgPool2dForward>(env, "avgPool2dForward"));
+  exports.Set("avgPool2dBackward", Napi::Function::New<AvgPool2dBackward>(env, "avgPool2dBackward"));
   exports.Set("activation", Napi::Function::New<Activation>(env, "activation"));
   exports.Set("activationBackward", Napi::Function::New<ActivationBackward>(env, "activationBackward"));
   exports.Set("scheduleValue", Napi::Function::New<ScheduleValue>(env, "scheduleValue"));

@@ -12,7 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "batchnorm.h"
 #include "epilogue.h"
+#include "hd.h"
 #include "loss.h"
 #include "optim.h"
 #include "schedule.h"
@@ -42,7 +44,15 @@ struct Pool2dShape {
   int ph, pw;  // window
   int sh, sw;  // strides
   int oh, ow;
+  int pt = 0, pl = 0;  // 'same' padding before the first row / column: window positions outside are skipped
 };
+
+// The window of output (oy, ox) clipped to the input: rows [y0, y1), columns [x0, x1).
+KN_HD void pool_window(const Pool2dShape& s, int oy, int ox, int* y0, int* y1, int* x0, int* x1) {
+  const int iy = oy * s.sh - s.pt, ix = ox * s.sw - s.pl;
+  *y0 = iy < 0 ? 0 : iy, *x0 = ix < 0 ? 0 : ix;
+  *y1 = iy + s.ph > s.h ? s.h : iy + s.ph, *x1 = ix + s.pw > s.w ? s.w : ix + s.pw;
+}
 
 // A box of 4-byte elements copied from one tensor to another (slice, concat): dst[dst_begin + i] =
 // src[src_begin + i] for every index i < size, all of rank `rank` (at most kMaxRank), row-major.
@@ -142,10 +152,15 @@ class Backend {
   virtual Status conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* y,
                                  const float* dy, float* dx, float* dw, float* db, const Epilogue& ep) = 0;
 
-  // Max-pool; argmax records the flat input index (within the image) chosen for each output.
+  // Max-pool; argmax records the flat input index (within the image) chosen for each output (the first
+  // maximum of the window's positions inside the input).
   virtual Status maxpool2d_forward(const Pool2dShape& s, const float* x, float* y, int32_t* argmax) = 0;
   virtual Status maxpool2d_backward(const Pool2dShape& s, const float* dy, const int32_t* argmax,
                                     float* dx) = 0;
+  // Average-pool over the window's positions inside the input (Keras's 'same' excludes the padding), and its
+  // backward: dx[i] = sum over the windows covering i of dy / the window's count, summed in output order.
+  virtual Status avgpool2d_forward(const Pool2dShape& s, const float* x, float* y) = 0;
+  virtual Status avgpool2d_backward(const Pool2dShape& s, const float* dy, float* dx) = 0;
 
   // y[n, o] = act(x[n, i] w[i, o] + b[o]), the same epilogue.
   virtual Status dense_forward(int n, int in, int out, const float* x, const float* w, const Epilogue& ep,
@@ -207,6 +222,16 @@ class Backend {
   virtual Status activation_forward(std::size_t n, const float* x, float* y, Act act, float alpha) = 0;
   virtual Status activation_backward(std::size_t n, const float* x, const float* y, const float* dy,
                                      float* dx, Act act, float alpha) = 0;
+  // Batch normalization over x [a.m, a.c] (batchnorm.h). Forward writes the statistics it normalised with
+  // (batch statistics in training, which also update the moving averages; else the moving ones) to mean and
+  // invstd [c], for backward. Backward writes each gradient that is not null.
+  virtual Status batchnorm_forward(const BatchNormArgs& a, const float* x, float* y, float* mean,
+                                   float* invstd, float* moving_mean, float* moving_var) = 0;
+  virtual Status batchnorm_backward(const BatchNormArgs& a, const float* x, const float* dy,
+                                    const float* mean, const float* invstd, float* dx, float* dgamma,
+                                    float* dbeta) = 0;
+  // y = x * scale + offset elementwise (the Rescaling layer; its backward is the same with offset 0).
+  virtual Status affine(std::size_t n, const float* x, float* y, float scale, float offset) = 0;
   // The region r of src into dst (4-byte elements, float32 or int32 alike).
   virtual Status copy_region(const Region& r, const void* src, void* dst) = 0;
   // out[o, i] = the first index j of the largest x[o, j, i] (j < n), for o < outer and i < inner. NaN is

@@ -22,6 +22,8 @@ class CpuBackend final : public Backend {
                          const float* dy, float* dx, float* dw, float* db, const Epilogue& ep) override;
   Status maxpool2d_forward(const Pool2dShape& s, const float* x, float* y, int32_t* argmax) override;
   Status maxpool2d_backward(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx) override;
+  Status avgpool2d_forward(const Pool2dShape& s, const float* x, float* y) override;
+  Status avgpool2d_backward(const Pool2dShape& s, const float* dy, float* dx) override;
   Status dense_forward(int n, int in, int out, const float* x, const float* w, const Epilogue& ep,
                        float* y) override;
   Status dense_backward(int n, int in, int out, const float* x, const float* w, const float* y,
@@ -43,6 +45,11 @@ class CpuBackend final : public Backend {
                      float* dst) override;
   Status advance(int32_t* counter) override;
   Status copy_region(const Region& r, const void* src, void* dst) override;
+  Status batchnorm_forward(const BatchNormArgs& a, const float* x, float* y, float* mean, float* invstd,
+                           float* moving_mean, float* moving_var) override;
+  Status batchnorm_backward(const BatchNormArgs& a, const float* x, const float* dy, const float* mean,
+                            const float* invstd, float* dx, float* dgamma, float* dbeta) override;
+  Status affine(std::size_t n, const float* x, float* y, float scale, float offset) override;
   Status activation_forward(std::size_t n, const float* x, float* y, Act act, float alpha) override;
   Status activation_backward(std::size_t n, const float* x, const float* y, const float* dy, float* dx,
                              Act act, float alpha) override;

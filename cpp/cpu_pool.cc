@@ -1,6 +1,8 @@
-// Max-pooling on the CPU: x [N, H, W, C] -> y [N, OH, OW, C] over PH x PW windows with strides SH, SW (valid
-// padding). argmax[n, oy, ox, c] is the flat index (iy*W + ix)*C + c of the window's first maximum, so the
-// backward pass routes each gradient to exactly that input.
+// Pooling on the CPU: x [N, H, W, C] -> y [N, OH, OW, C] over PH x PW windows with strides SH, SW, the window
+// clipped to the input ('same' padding adds positions that are skipped: pool_window in backend.h).
+// Max-pooling records argmax[n, oy, ox, c], the flat index (iy*W + ix)*C + c of the window's first maximum,
+// so the backward pass routes each gradient to exactly that input. Average-pooling divides by the positions
+// inside the input.
 #include <cstring>
 
 #include "cpu_backend.h"
@@ -17,11 +19,13 @@ KN_CLONES void maxpool_row(const Pool2dShape& s, const float* __restrict xi, lon
   for (int ox = 0; ox < s.ow; ++ox) {
     float* best = y + static_cast<long>(ox) * s.c;
     int32_t* arg = argmax + static_cast<long>(ox) * s.c;
-    for (int ky = 0; ky < s.ph; ++ky)
-      for (int kx = 0; kx < s.pw; ++kx) {
-        const int32_t base = static_cast<int32_t>(((oy * s.sh + ky) * s.w + ox * s.sw + kx) * s.c);
+    int y0, y1, x0, x1;
+    pool_window(s, static_cast<int>(oy), ox, &y0, &y1, &x0, &x1);
+    for (int iy = y0; iy < y1; ++iy)
+      for (int ix = x0; ix < x1; ++ix) {
+        const int32_t base = static_cast<int32_t>((static_cast<long>(iy) * s.w + ix) * s.c);
         const float* v = xi + base;
-        if (ky == 0 && kx == 0) {
+        if (iy == y0 && ix == x0) {
           for (int c = 0; c < s.c; ++c) best[c] = v[c], arg[c] = base + c;
           continue;
         }
@@ -58,6 +62,53 @@ Status CpuBackend::maxpool2d_backward(const Pool2dShape& s, const float* dy, con
         const int32_t i = argmax[n * out_size + o];
         if (i >= 0 && i < in_size) dxi[i] += dy[n * out_size + o];
       }
+    }
+  });
+  return Status::Ok();
+}
+
+Status CpuBackend::avgpool2d_forward(const Pool2dShape& s, const float* x, float* y) {
+  const long in_size = static_cast<long>(s.h) * s.w * s.c;
+  parallel_chunks(static_cast<std::size_t>(s.n) * s.oh, 16, [&](std::size_t r0, std::size_t r1) {
+    for (std::size_t r = r0; r < r1; ++r) {
+      const float* xi = x + (r / s.oh) * in_size;
+      const int oy = static_cast<int>(r % s.oh);
+      for (int ox = 0; ox < s.ow; ++ox) {
+        float* out = y + (r * s.ow + ox) * s.c;
+        int y0, y1, x0, x1;
+        pool_window(s, oy, ox, &y0, &y1, &x0, &x1);
+        for (int c = 0; c < s.c; ++c) out[c] = 0.0f;
+        for (int iy = y0; iy < y1; ++iy)
+          for (int ix = x0; ix < x1; ++ix) {
+            const float* v = xi + (static_cast<long>(iy) * s.w + ix) * s.c;
+            for (int c = 0; c < s.c; ++c) out[c] += v[c];
+          }
+        const float count = static_cast<float>((y1 - y0) * (x1 - x0));
+        for (int c = 0; c < s.c; ++c) out[c] /= count;
+      }
+    }
+  });
+  return Status::Ok();
+}
+
+Status CpuBackend::avgpool2d_backward(const Pool2dShape& s, const float* dy, float* dx) {
+  const long in_size = static_cast<long>(s.h) * s.w * s.c;
+  parallel_chunks(s.n, 1, [&](std::size_t n0, std::size_t n1) {
+    for (std::size_t n = n0; n < n1; ++n) {
+      float* dxi = dx + n * in_size;
+      std::memset(dxi, 0, sizeof(float) * in_size);
+      for (int oy = 0; oy < s.oh; ++oy)
+        for (int ox = 0; ox < s.ow; ++ox) {
+          const float* g = dy + ((static_cast<long>(n) * s.oh + oy) * s.ow + ox) * s.c;
+          int y0, y1, x0, x1;
+          pool_window(s, oy, ox, &y0, &y1, &x0, &x1);
+          const float count = static_cast<float>((y1 - y0) * (x1 - x0));
+          for (int iy = y0; iy < y1; ++iy)
+            for (int ix = x0; ix < x1; ++ix) {
+              float* d = dxi + (static_cast<long>(iy) * s.w + ix) * s.c;
+              for (int c = 0; c < s.c; ++c) d[c] += g[c] / count;
+            }
+        }
     }
   });
   return Status::Ok();

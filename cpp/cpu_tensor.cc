@@ -29,6 +29,13 @@ Status CpuBackend::activation_backward(std::size_t n, const float* x, const floa
   return Status::Ok();
 }
 
+Status CpuBackend::affine(std::size_t n, const float* x, float* y, float scale, float offset) {
+  parallel_chunks(n, kGrain, [&](std::size_t i0, std::size_t i1) {
+    for (std::size_t i = i0; i < i1; ++i) y[i] = x[i] * scale + offset;
+  });
+  return Status::Ok();
+}
+
 Status CpuBackend::copy_region(const Region& r, const void* src, void* dst) {
   const int64_t count = r.count();
   if (count == 0) return Status::Ok();

@@ -17,7 +17,7 @@
 namespace kn {
 namespace cu {
 
-enum Scratch { kCol, kDz, kDcol, kSplitK, kColSum, kBytes, kScratchSlots };
+enum Scratch { kCol, kDz, kDcol, kSplitK, kColSum, kBytes, kBatchNorm, kScratchSlots };
 
 class CudaBackend final : public Backend {
  public:
@@ -40,6 +40,8 @@ class CudaBackend final : public Backend {
                          const float* dy, float* dx, float* dw, float* db, const Epilogue& ep) override;
   Status maxpool2d_forward(const Pool2dShape& s, const float* x, float* y, int32_t* argmax) override;
   Status maxpool2d_backward(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx) override;
+  Status avgpool2d_forward(const Pool2dShape& s, const float* x, float* y) override;
+  Status avgpool2d_backward(const Pool2dShape& s, const float* dy, float* dx) override;
   Status dense_forward(int n, int in, int out, const float* x, const float* w, const Epilogue& ep,
                        float* y) override;
   Status dense_backward(int n, int in, int out, const float* x, const float* w, const float* y,
@@ -63,6 +65,11 @@ class CudaBackend final : public Backend {
   Status download_start(void* dst, const void* src, std::size_t bytes,
                         std::unique_ptr<PendingDownload>* pending) override;
   Status copy_region(const Region& r, const void* src, void* dst) override;
+  Status batchnorm_forward(const BatchNormArgs& a, const float* x, float* y, float* mean, float* invstd,
+                           float* moving_mean, float* moving_var) override;
+  Status batchnorm_backward(const BatchNormArgs& a, const float* x, const float* dy, const float* mean,
+                            const float* invstd, float* dx, float* dgamma, float* dbeta) override;
+  Status affine(std::size_t n, const float* x, float* y, float scale, float offset) override;
   Status activation_forward(std::size_t n, const float* x, float* y, Act act, float alpha) override;
   Status activation_backward(std::size_t n, const float* x, const float* y, const float* dy, float* dx,
                              Act act, float alpha) override;

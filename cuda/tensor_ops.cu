@@ -49,6 +49,12 @@ __global__ void activation_backward_kernel(long long n, const float* __restrict_
   if (i < n) dx[i] = act_backward(act, y[i], x[i], dy[i], alpha);
 }
 
+__global__ void affine_kernel(long long n, const float* __restrict__ x, float* __restrict__ y, float scale,
+                              float offset) {
+  const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+  if (i < n) y[i] = __fmul_rn(x[i], scale) + offset;  // no FMA contraction: the CPU rounds the product first
+}
+
 // Copies through pinned host memory (a pageable destination would make the copy synchronous), then waits on
 // an event recorded behind it.
 class CudaDownload : public PendingDownload {
@@ -95,6 +101,14 @@ Status CudaBackend::activation_backward(std::size_t n, const float* x, const flo
   launch(activation_backward_kernel, CEIL_DIV((long long)n, 256), 256, 0, stream(), (long long)n, x, y, dy,
          dx, act, alpha);
   KN_LAUNCHED(stream(), "activation_backward_kernel");
+  return Status::Ok();
+}
+
+Status CudaBackend::affine(std::size_t n, const float* x, float* y, float scale, float offset) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!n) return Status::Ok();
+  launch(affine_kernel, CEIL_DIV((long long)n, 256), 256, 0, stream(), (long long)n, x, y, scale, offset);
+  KN_LAUNCHED(stream(), "affine_kernel");
   return Status::Ok();
 }
 

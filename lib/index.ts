@@ -2,8 +2,14 @@
 export { Sequential, loadModel } from './model.js';
 export type { SequentialArgs, CompileArgs } from './model.js';
 export type { FitArgs, EvaluateArgs, PredictArgs, History, Logs, Callback, FitParams } from './training.js';
-export { Layer, Conv2D, MaxPooling2D, Dropout, Flatten, Dense, Activation, LeakyReLU } from './layers.js';
-export type { ActivationIdentifier, ActivationArgs, LeakyReLUArgs, Conv2DArgs, MaxPooling2DArgs, DropoutArgs, DenseArgs, LayerArgs } from './layers.js';
+export {
+  Layer, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, Dropout, Flatten, Reshape, Rescaling, Dense,
+  Activation, LeakyReLU, BatchNormalization,
+} from './layers.js';
+export type {
+  ActivationIdentifier, ActivationArgs, LeakyReLUArgs, Conv2DArgs, MaxPooling2DArgs, Pooling2DArgs, DropoutArgs, DenseArgs, LayerArgs,
+  ReshapeArgs, RescalingArgs, BatchNormalizationArgs,
+} from './layers.js';
 export { Optimizer, SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta } from './optimizers.js';
 export {
   CSVLogger, EarlyStopping, KerasCallback, LearningRateScheduler, ModelCheckpoint, ReduceLROnPlateau, TerminateOnNaN,

@@ -16,7 +16,9 @@ export interface ParamSpec {
   name: string;
   shape: number[];
   /** glorot_uniform with these fans, or zeros. */
-  init: { kind: 'glorotUniform'; fanIn: number; fanOut: number } | { kind: 'zeros' };
+  init: { kind: 'glorotUniform'; fanIn: number; fanOut: number } | { kind: 'zeros' } | { kind: 'ones' };
+  /** false for a weight no optimizer updates (BatchNormalization's moving statistics); default true. */
+  trainable?: boolean;
 }
 
 /** A trainable tensor and its gradient, allocated by the model. */
@@ -30,6 +32,8 @@ export interface LayerBuffers {
   y: NativeTensor | null;
   dx: NativeTensor | null;
   extra: NativeTensor | null;
+  /** A second layer-specific buffer (GlobalMaxPooling2D's argmax). */
+  aux?: NativeTensor;
   views: WeakMap<NativeTensor, NativeTensor>;
 }
 
@@ -116,8 +120,8 @@ export abstract class Layer {
 
   protected abstract computeOutputShape(inputShape: number[]): number[];
 
-  countParams(): number {
-    return this.specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
+  countParams(trainableOnly = false): number {
+    return this.specs.filter(s => !trainableOnly || s.trainable !== false).reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
   }
 
   /** Buffers for a batch of `batch` examples on the model's device; dx only when the gradient must flow back. */
@@ -268,34 +272,53 @@ export class Conv2D extends Layer {
   }
 }
 
-export interface MaxPooling2DArgs extends LayerArgs {
+export interface Pooling2DArgs extends LayerArgs {
   poolSize?: number | [number, number];
   strides?: number | [number, number];
-  padding?: 'valid';
+  /** 'valid' (default) or 'same' (positions outside the input are left out: of the max, and of the average's count). */
+  padding?: Padding;
+}
+export type MaxPooling2DArgs = Pooling2DArgs;
+
+/** The output size of a pooling window along one axis, or 0 when it does not fit. */
+function pooledSize(size: number, pool: number, stride: number, padding: Padding): number {
+  return padding === 'same' ? Math.ceil(size / stride) : size >= pool ? Math.floor((size - pool) / stride) + 1 : 0;
 }
 
-const MAXPOOL_SCHEMA = layerSchema('MaxPooling2D', ['poolSize', 'strides', 'padding'], { dataFormat: { ok: NOT_USED.channelsLast } });
-
-/** Max-pooling over windows (default 2x2, strides = poolSize), 'valid' padding. */
-export class MaxPooling2D extends Layer {
-  readonly className = 'MaxPooling2D';
+/** Max- and average-pooling over windows (default 2x2, strides = poolSize), channels last. */
+abstract class Pooling2D extends Layer {
   readonly poolSize: [number, number];
   readonly strides: [number, number];
+  readonly padding: Padding;
 
-  constructor(args: MaxPooling2DArgs = {}) {
-    super(args, MAXPOOL_SCHEMA);
+  constructor(args: Pooling2DArgs, className: string) {
+    super(args, layerSchema(className, ['poolSize', 'strides', 'padding'], { dataFormat: { ok: NOT_USED.channelsLast } }));
+    args ??= {};
     this.poolSize = intPair(args.poolSize ?? 2, 'poolSize');
     this.strides = intPair(args.strides ?? this.poolSize, 'strides');
-    oneOf(args.padding ?? 'valid', 'padding', ['valid'] as const);
+    this.padding = oneOf(args.padding ?? 'valid', 'padding', ['valid', 'same'] as const);
   }
 
   protected computeOutputShape(s: number[]): number[] {
     if (s.length !== 3) fail('an input shape [height, width, channels]', `${this.name} input shape`, s);
-    const oh = Math.floor((s[0] - this.poolSize[0]) / this.strides[0]) + 1;
-    const ow = Math.floor((s[1] - this.poolSize[1]) / this.strides[1]) + 1;
+    const oh = pooledSize(s[0], this.poolSize[0], this.strides[0], this.padding);
+    const ow = pooledSize(s[1], this.poolSize[1], this.strides[1], this.padding);
     if (oh < 1 || ow < 1)
       throw new ValidationError(`${this.name}: a ${this.poolSize.join('x')} pool does not fit an input of shape [${s.join(', ')}]`, 'ERR_KERNELNET_SHAPE');
     return [oh, ow, s[2]];
+  }
+
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), poolSize: this.poolSize, strides: this.strides, padding: this.padding };
+  }
+}
+
+/** Max-pooling: the first maximum of each window. */
+export class MaxPooling2D extends Pooling2D {
+  readonly className = 'MaxPooling2D';
+
+  constructor(args: Pooling2DArgs = {}) {
+    super(args, 'MaxPooling2D');
   }
 
   override allocate(batch: number, needInputGrad: boolean, device: Device): LayerBuffers {
@@ -305,18 +328,111 @@ export class MaxPooling2D extends Layer {
   }
 
   forward(x: NativeTensor, buf: LayerBuffers): NativeTensor {
-    native.maxPool2dForward(x, buf.y!, buf.extra!, ...this.poolSize, ...this.strides);
+    native.maxPool2dForward(x, buf.y!, buf.extra!, ...this.poolSize, ...this.strides, this.padding);
     return buf.y!;
   }
 
   backward(_x: NativeTensor, _y: NativeTensor, dy: NativeTensor, buf: LayerBuffers): NativeTensor | null {
     if (!buf.dx) return null;
-    native.maxPool2dBackward(dy, buf.extra!, buf.dx, ...this.poolSize, ...this.strides);
+    native.maxPool2dBackward(dy, buf.extra!, buf.dx, ...this.poolSize, ...this.strides, this.padding);
     return buf.dx;
   }
+}
 
-  override getConfig() {
-    return { ...super.getConfig(), poolSize: this.poolSize, strides: this.strides };
+/** Average-pooling: the mean of each window's positions inside the input (Keras's: 'same' padding excluded). */
+export class AveragePooling2D extends Pooling2D {
+  readonly className = 'AveragePooling2D';
+
+  constructor(args: Pooling2DArgs = {}) {
+    super(args, 'AveragePooling2D');
+  }
+
+  forward(x: NativeTensor, buf: LayerBuffers): NativeTensor {
+    native.avgPool2dForward(x, buf.y!, ...this.poolSize, ...this.strides, this.padding);
+    return buf.y!;
+  }
+
+  backward(_x: NativeTensor, _y: NativeTensor, dy: NativeTensor, buf: LayerBuffers): NativeTensor | null {
+    if (!buf.dx) return null;
+    native.avgPool2dBackward(dy, buf.dx, ...this.poolSize, ...this.strides, this.padding);
+    return buf.dx;
+  }
+}
+
+/** Pooling over the whole image, per channel: [H, W, C] -> [C] (Keras's global pooling, keepdims false). */
+abstract class GlobalPooling2D extends Layer {
+  constructor(args: LayerArgs | undefined, className: string) {
+    super(args, layerSchema(className, [], { dataFormat: { ok: NOT_USED.channelsLast }, keepdims: { ok: NOT_USED.false } }));
+  }
+
+  protected computeOutputShape(s: number[]): number[] {
+    if (s.length !== 3) fail('an input shape [height, width, channels]', `${this.name} input shape`, s);
+    return [s[2]];
+  }
+
+  /** The pooled [N, 1, 1, C] buffer behind the [N, C] output, and views between the two shapes. */
+  override allocate(batch: number, needInputGrad: boolean, device: Device): LayerBuffers {
+    const pooled = empty([batch, 1, 1, this.inputShape[2]], 'float32', device);
+    return {
+      y: pooled.reshape([batch, this.inputShape[2]]), dx: needInputGrad ? empty([batch, ...this.inputShape], 'float32', device) : null,
+      extra: pooled, views: new WeakMap(),
+    };
+  }
+
+  protected view4(t: NativeTensor, buf: LayerBuffers): NativeTensor {
+    let v = buf.views.get(t);
+    if (!v) buf.views.set(t, (v = t.reshape([t.shape[0], 1, 1, this.inputShape[2]])));
+    return v;
+  }
+
+  protected window(): [number, number, number, number] {
+    return [this.inputShape[0], this.inputShape[1], 1, 1];
+  }
+}
+
+/** The mean over each channel's image (Keras's GlobalAveragePooling2D). */
+export class GlobalAveragePooling2D extends GlobalPooling2D {
+  readonly className = 'GlobalAveragePooling2D';
+
+  constructor(args: LayerArgs = {}) {
+    super(args, 'GlobalAveragePooling2D');
+  }
+
+  forward(x: NativeTensor, buf: LayerBuffers): NativeTensor {
+    native.avgPool2dForward(x, buf.extra!, ...this.window());
+    return buf.y!;
+  }
+
+  backward(_x: NativeTensor, _y: NativeTensor, dy: NativeTensor, buf: LayerBuffers): NativeTensor | null {
+    if (!buf.dx) return null;
+    native.avgPool2dBackward(this.view4(dy, buf), buf.dx, ...this.window());
+    return buf.dx;
+  }
+}
+
+/** The maximum over each channel's image (Keras's GlobalMaxPooling2D). */
+export class GlobalMaxPooling2D extends GlobalPooling2D {
+  readonly className = 'GlobalMaxPooling2D';
+
+  override allocate(batch: number, needInputGrad: boolean, device: Device): LayerBuffers {
+    const buf = super.allocate(batch, needInputGrad, device);
+    buf.aux = empty([batch, 1, 1, this.inputShape[2]], 'int32', device); // the argmax
+    return buf;
+  }
+
+  constructor(args: LayerArgs = {}) {
+    super(args, 'GlobalMaxPooling2D');
+  }
+
+  forward(x: NativeTensor, buf: LayerBuffers): NativeTensor {
+    native.maxPool2dForward(x, buf.extra!, buf.aux!, ...this.window());
+    return buf.y!;
+  }
+
+  backward(_x: NativeTensor, _y: NativeTensor, dy: NativeTensor, buf: LayerBuffers): NativeTensor | null {
+    if (!buf.dx) return null;
+    native.maxPool2dBackward(this.view4(dy, buf), buf.aux!, buf.dx, ...this.window());
+    return buf.dx;
   }
 }
 
@@ -534,5 +650,190 @@ export class LeakyReLU extends Activation {
     const config = super.getConfig();
     delete config.activation; // fixed by the class
     return { ...config, alpha: this.alpha };
+  }
+}
+
+export interface ReshapeArgs extends LayerArgs {
+  /** The shape of each example (no batch axis); one axis may be -1, inferred. */
+  targetShape: number[];
+}
+
+/** Gives each example another shape of the same size (Keras's Reshape). No copy: a view of the input. */
+export class Reshape extends Layer {
+  readonly className = 'Reshape';
+  readonly targetShape: number[];
+
+  constructor(args: ReshapeArgs) {
+    super(args, layerSchema('Reshape', ['targetShape']));
+    const t = args?.targetShape;
+    if (!Array.isArray(t) || !t.length || t.filter(d => d === -1).length > 1 || !t.every(d => d === -1 || (Number.isInteger(d) && d > 0)))
+      fail('an array of positive integers, with at most one -1', 'targetShape', t);
+    this.targetShape = [...t];
+  }
+
+  protected computeOutputShape(s: number[]): number[] {
+    const size = s.reduce((a, b) => a * b, 1), known = this.targetShape.reduce((a, d) => (d === -1 ? a : a * d), 1);
+    const shape = this.targetShape.map(d => (d === -1 ? size / known : d));
+    if (!shape.every(Number.isInteger) || shape.reduce((a, b) => a * b, 1) !== size)
+      throw new ValidationError(`${this.name}: an input of shape [${s.join(', ')}] (${size} values) cannot take the shape [${this.targetShape.join(', ')}]`, 'ERR_KERNELNET_SHAPE');
+    return shape;
+  }
+
+  override allocate(): LayerBuffers {
+    return { y: null, dx: null, extra: null, views: new WeakMap() };
+  }
+
+  private view(t: NativeTensor, shape: number[], buf: LayerBuffers): NativeTensor {
+    let v = buf.views.get(t);
+    if (!v) buf.views.set(t, (v = t.reshape([t.shape[0], ...shape])));
+    return v;
+  }
+
+  forward(x: NativeTensor, buf: LayerBuffers): NativeTensor {
+    return this.view(x, this.outputShape, buf);
+  }
+
+  backward(_x: NativeTensor, _y: NativeTensor, dy: NativeTensor, buf: LayerBuffers): NativeTensor | null {
+    return this.view(dy, this.inputShape, buf);
+  }
+
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), targetShape: this.targetShape };
+  }
+}
+
+export interface RescalingArgs extends LayerArgs {
+  /** Multiplies each input, e.g. 1 / 255 for 0-255 pixels. */
+  scale: number;
+  /** Added after scaling (default 0). */
+  offset?: number;
+}
+
+/** x * scale + offset (Keras's Rescaling): how Keras users feed 0-255 pixels. */
+export class Rescaling extends Layer {
+  readonly className = 'Rescaling';
+  readonly scale: number;
+  readonly offset: number;
+
+  constructor(args: RescalingArgs) {
+    super(args, layerSchema('Rescaling', ['scale', 'offset']));
+    const finite = (v: unknown, name: string) => {
+      if (typeof v !== 'number' || !Number.isFinite(v)) fail('a finite number', name, v);
+      return v;
+    };
+    this.scale = finite(args?.scale, 'scale');
+    this.offset = finite(args?.offset ?? 0, 'offset');
+  }
+
+  protected computeOutputShape(s: number[]): number[] {
+    return s;
+  }
+
+  forward(x: NativeTensor, buf: LayerBuffers): NativeTensor {
+    native.affine(x, buf.y!, this.scale, this.offset);
+    return buf.y!;
+  }
+
+  backward(_x: NativeTensor, _y: NativeTensor, dy: NativeTensor, buf: LayerBuffers, ctx: StepContext): NativeTensor | null {
+    if (!buf.dx || ctx.inputGrad === false) return null;
+    native.affine(dy, buf.dx, this.scale, 0);
+    return buf.dx;
+  }
+
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), scale: this.scale, offset: this.offset };
+  }
+}
+
+export interface BatchNormalizationArgs extends LayerArgs {
+  /** The normalised axis: -1 (the channels, as Keras's default), the only one supported. */
+  axis?: number;
+  /** Of the moving averages (default 0.99; PyTorch's momentum 0.01). */
+  momentum?: number;
+  /** Added to the variance (default 1e-3). */
+  epsilon?: number;
+  /** Learn beta, an offset (default true). */
+  center?: boolean;
+  /** Learn gamma, a scale (default true). */
+  scale?: boolean;
+}
+
+const BN_SCHEMA = layerSchema('BatchNormalization', ['axis', 'momentum', 'epsilon', 'center', 'scale'], {
+  betaInitializer: { ok: ['zeros'] }, gammaInitializer: { ok: ['ones'] }, movingMeanInitializer: { ok: ['zeros'] },
+  movingVarianceInitializer: { ok: ['ones'] }, betaRegularizer: {}, gammaRegularizer: {}, betaConstraint: {}, gammaConstraint: {},
+  synchronized: { ok: NOT_USED.false }, renorm: { ok: NOT_USED.false },
+});
+
+/**
+ * Keras's BatchNormalization over the last axis (cpp/batchnorm.h): in training, each channel normalised by the
+ * batch's mean and variance, which also move the moving averages; in evaluate and predict, and while the layer is
+ * frozen (trainable = false, as Keras), by the moving averages. Weights, in Keras's order: gamma, beta (trained),
+ * moving_mean, moving_variance (not trained; saved in checkpoints).
+ */
+export class BatchNormalization extends Layer {
+  readonly className = 'BatchNormalization';
+  readonly momentum: number;
+  readonly epsilon: number;
+  readonly center: boolean;
+  readonly scale: boolean;
+
+  constructor(args: BatchNormalizationArgs = {}) {
+    super(args, BN_SCHEMA);
+    args ??= {};
+    const rank = args.inputShape?.length;
+    if (args.axis !== undefined && args.axis !== -1 && !(rank !== undefined && args.axis === rank))
+      throw new ValidationError(`BatchNormalization: axis ${args.axis} is not supported yet; kernelnet normalises the last axis (-1), the channels`, 'ERR_KERNELNET_UNSUPPORTED');
+    this.momentum = numberIn(args.momentum ?? 0.99, 'momentum', 0, 1);
+    this.epsilon = numberIn(args.epsilon ?? 1e-3, 'epsilon', 0, Number.MAX_VALUE);
+    for (const k of ['center', 'scale'] as const) if (args[k] !== undefined && typeof args[k] !== 'boolean') fail('a boolean', k, args[k]);
+    this.center = args.center ?? true;
+    this.scale = args.scale ?? true;
+  }
+
+  protected computeOutputShape(s: number[]): number[] {
+    const c = s.at(-1)!;
+    if (!s.length) fail('an input shape with a channel axis', `${this.name} input shape`, s);
+    this.specs = [
+      ...(this.scale ? [{ name: 'gamma', shape: [c], init: { kind: 'ones' as const } }] : []),
+      ...(this.center ? [{ name: 'beta', shape: [c], init: { kind: 'zeros' as const } }] : []),
+      { name: 'moving_mean', shape: [c], init: { kind: 'zeros' as const }, trainable: false },
+      { name: 'moving_variance', shape: [c], init: { kind: 'ones' as const }, trainable: false },
+    ];
+    return s;
+  }
+
+  /** y and dx, and the statistics the forward pass normalised with: extra = mean, aux = 1 / sqrt(var + eps). */
+  override allocate(batch: number, needInputGrad: boolean, device: Device): LayerBuffers {
+    const buf = super.allocate(batch, needInputGrad, device), c = this.inputShape.at(-1)!;
+    buf.extra = empty([c], 'float32', device);
+    buf.aux = empty([c], 'float32', device);
+    return buf;
+  }
+
+  private p(name: string): Param | null {
+    return this.params.find(q => q.name === name) ?? null;
+  }
+
+  /** Batch statistics in training, unless the layer is frozen (Keras then runs it in inference mode). */
+  private batchMode(ctx: StepContext): boolean {
+    return ctx.training && ctx.weightGrads !== false;
+  }
+
+  forward(x: NativeTensor, buf: LayerBuffers, ctx: StepContext): NativeTensor {
+    native.batchNormForward(x, buf.y!, this.p('gamma')?.value ?? null, this.p('beta')?.value ?? null, buf.extra!, buf.aux!,
+      param(this, 'moving_mean').value, param(this, 'moving_variance').value, this.momentum, this.epsilon, this.batchMode(ctx));
+    return buf.y!;
+  }
+
+  backward(x: NativeTensor, _y: NativeTensor, dy: NativeTensor, buf: LayerBuffers, ctx: StepContext): NativeTensor | null {
+    const dx = ctx.inputGrad === false ? null : buf.dx, grads = ctx.weightGrads !== false;
+    const g = this.p('gamma'), b = this.p('beta');
+    native.batchNormBackward(x, dy, g?.value ?? null, buf.extra!, buf.aux!, dx, grads && g ? g.grad : null, grads && b ? b.grad : null,
+      this.batchMode(ctx));
+    return dx;
+  }
+
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), axis: -1, momentum: this.momentum, epsilon: this.epsilon, center: this.center, scale: this.scale };
   }
 }

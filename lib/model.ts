@@ -218,7 +218,7 @@ export class Sequential {
     if (!this.params.length) this.allocateParams();
     if (this.optimizer !== optimizer) this.optimizer?.dispose();
     this.optimizer = optimizer;
-    optimizer.attach(this.params);
+    optimizer.attach(this.trainableParams);
     this.metrics ??= empty([METRIC_SLOTS], 'float32', this.device);
   }
 
@@ -236,7 +236,7 @@ export class Sequential {
       lines.push(i === this.layers.length - 1 ? '='.repeat(65) : '_'.repeat(65));
     });
     const total = this.countParams().toLocaleString('en-US');
-    const trainable = this.layers.reduce((n, l) => n + (l.trainable ? l.countParams() : 0), 0);
+    const trainable = this.layers.reduce((n, l) => n + (l.trainable ? l.countParams(true) : 0), 0);
     const fmt = (n: number) => n.toLocaleString('en-US');
     lines.push(`Total params: ${total}`, `Trainable params: ${fmt(trainable)}`, `Non-trainable params: ${fmt(this.countParams() - trainable)}`, '_'.repeat(65));
     const text = lines.join('\n');
@@ -364,7 +364,7 @@ export class Sequential {
    */
   applyTrainable(): void {
     this.training = this.layers.map(l => l.trainable);
-    this.optimizer?.train(this.layers.flatMap((l, i) => l.params.map(() => this.training[i])));
+    this.optimizer?.train(this.layers.flatMap((l, i) => l.params.filter(p => p.trainable !== false).map(() => this.training[i])));
   }
 
   /** @internal Each layer's trainable flag as applyTrainable() last read it. */
@@ -436,7 +436,7 @@ export class Sequential {
       }
       layer.params = layer.specs.map(spec => {
         const value = empty(spec.shape, 'float32', this.device), grad = empty(spec.shape, 'float32', this.device);
-        if (spec.init.kind === 'zeros') value.fill(0);
+        if (spec.init.kind === 'zeros' || spec.init.kind === 'ones') value.fill(spec.init.kind === 'ones' ? 1 : 0);
         else {
           const limit = Math.sqrt(6 / (spec.init.fanIn + spec.init.fanOut));
           native.randomUniform(value, -limit, limit, this.key(STREAM_INIT + index), 0);
@@ -526,8 +526,16 @@ export class Sequential {
     this.workspaces.clear();
   }
 
+  /** @internal The parameters an optimizer updates (all but BatchNormalization's moving statistics). */
+  get trainableParams(): Param[] {
+    return this.params.filter(p => p.trainable !== false);
+  }
+
   private context(layerIndex: number, training: boolean, step?: TrainStep): StepContext {
-    return { training, seed: this.key(STREAM_DROPOUT + layerIndex), offset: step?.base ?? this.steps, counter: step?.counter ?? null };
+    return {
+      training, seed: this.key(STREAM_DROPOUT + layerIndex), offset: step?.base ?? this.steps, counter: step?.counter ?? null,
+      weightGrads: this.training[layerIndex] ?? true, // a frozen layer (BatchNormalization then runs in inference mode, as Keras)
+    };
   }
 
   /** Runs every layer forward from ws.x; returns the last layer's output (logits for a softmax head). */
@@ -604,7 +612,7 @@ function sameDevice(model: Sequential, t: NativeTensor, name: string): void {
 
 function disposeWorkspace(ws: Workspace): void {
   for (const t of [ws.x, ws.y, ws.w, ws.dlogits, ws.probs]) t.dispose();
-  for (const b of ws.layers) for (const t of [b.y, b.dx, b.extra]) t?.dispose();
+  for (const b of ws.layers) for (const t of [b.y, b.dx, b.extra, b.aux]) t?.dispose();
 }
 
 /**

@@ -82,9 +82,12 @@ export interface Native {
     dw: NativeTensor | null, db: NativeTensor | null, strideH: number, strideW: number, padding: Padding, activation: NativeActivation,
     pre?: NativeTensor | null, alpha?: number): void;
   maxPool2dForward(x: NativeTensor, y: NativeTensor, argmax: NativeTensor, poolH: number, poolW: number,
-    strideH: number, strideW: number): void;
+    strideH: number, strideW: number, padding?: Padding): void;
   maxPool2dBackward(dy: NativeTensor, argmax: NativeTensor, dx: NativeTensor, poolH: number, poolW: number,
-    strideH: number, strideW: number): void;
+    strideH: number, strideW: number, padding?: Padding): void;
+  /** The mean of each window's positions inside the input ('same' padding excluded from the count). */
+  avgPool2dForward(x: NativeTensor, y: NativeTensor, poolH: number, poolW: number, strideH: number, strideW: number, padding?: Padding): void;
+  avgPool2dBackward(dy: NativeTensor, dx: NativeTensor, poolH: number, poolW: number, strideH: number, strideW: number, padding?: Padding): void;
   /** pre: where swish and gelu store their input (shaped as y), for the backward op; alpha: elu's and leaky_relu's. */
   denseForward(x: NativeTensor, w: NativeTensor, b: NativeTensor | null, y: NativeTensor, activation: NativeActivation,
     pre?: NativeTensor | null, alpha?: number): void;
@@ -108,6 +111,16 @@ export interface Native {
    */
   softmaxCrossEntropy(logits: NativeTensor, labels: NativeTensor, dlogits: NativeTensor | null,
     metrics: NativeTensor, step: number, counter?: NativeTensor | null, weights?: NativeTensor | null): void;
+  /**
+   * Batch normalization over x [..., C] (cpp/batchnorm.h): training uses the batch's statistics and updates the
+   * moving ones, else the moving ones; mean and invstd [C] receive the statistics used, for the backward op.
+   */
+  batchNormForward(x: NativeTensor, y: NativeTensor, gamma: NativeTensor | null, beta: NativeTensor | null, mean: NativeTensor,
+    invstd: NativeTensor, movingMean: NativeTensor, movingVar: NativeTensor, momentum: number, epsilon: number, training: boolean): void;
+  batchNormBackward(x: NativeTensor, dy: NativeTensor, gamma: NativeTensor | null, mean: NativeTensor, invstd: NativeTensor,
+    dx: NativeTensor | null, dgamma: NativeTensor | null, dbeta: NativeTensor | null, training: boolean): void;
+  /** y = x * scale + offset elementwise (the Rescaling layer). */
+  affine(x: NativeTensor, y: NativeTensor, scale: number, offset: number): void;
   /** dst[dstBegin + i] = src[srcBegin + i] for every index i < size (slice, concat), on their device. */
   copyRegion(src: NativeTensor, srcBegin: number[], dst: NativeTensor, dstBegin: number[], size: number[]): void;
   /** out = the first index of the largest value of x along axis (int32, x's shape without the axis). */

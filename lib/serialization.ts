@@ -3,8 +3,12 @@
 // compile settings, parameters, optimizer slots, and the step, epoch and seed that drive dropout and shuffling.
 import { readCheckpoint, writeCheckpoint, type NamedTensor } from './checkpoint.js';
 import { CheckpointError } from './errors.js';
-import { Activation, Conv2D, Dense, Dropout, Flatten, Layer, LeakyReLU, MaxPooling2D } from './layers.js';
+import {
+  Activation, AveragePooling2D, Conv2D, Dense, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, Layer, LeakyReLU, MaxPooling2D,
+  Reshape, Rescaling, BatchNormalization,
+} from './layers.js';
 import type { Sequential } from './model.js';
+import type { Param } from './layers.js';
 import { OPTIMIZERS } from './optimizers.js';
 import { scheduleFromConfig } from './schedules.js';
 import { lossFromConfig } from './losses.js';
@@ -12,10 +16,14 @@ import { lossFromConfig } from './losses.js';
 /** '' for the parameter itself, else an optimizer slot's name (Keras's: momentum, velocity, accum, ...). */
 type Slot = string;
 
-/** "<layer>/<param>", the name of parameter i in a checkpoint. */
+/** "<layer>/<param>", a parameter's name in a checkpoint. */
+function nameOf(model: Sequential, p: Param): string {
+  const layer = model.layers.find(l => l.params.includes(p))!;
+  return `${layer.name}/${p.name}`;
+}
+
 function paramName(model: Sequential, i: number): string {
-  const layer = model.layers.find(l => l.params.includes(model.params[i]))!;
-  return `${layer.name}/${model.params[i].name}`;
+  return nameOf(model, model.params[i]);
 }
 
 function weightTensors(model: Sequential): NamedTensor[] {
@@ -24,8 +32,9 @@ function weightTensors(model: Sequential): NamedTensor[] {
 
 /** The data of every parameter (or optimizer slot) from a checkpoint, all checked before any is used. */
 function matchParams(model: Sequential, path: string, tensors: Map<string, NamedTensor>, slot: Slot): Float32Array[] {
-  return model.params.map((p, i) => {
-    const name = slot ? `optimizer/${paramName(model, i)}/${slot}` : paramName(model, i);
+  // An optimizer's slots exist for the parameters it updates only.
+  return (slot ? model.trainableParams : model.params).map(p => {
+    const name = slot ? `optimizer/${nameOf(model, p)}/${slot}` : nameOf(model, p);
     const t = tensors.get(name);
     if (!t) throw new CheckpointError(path, `has no tensor ${name}: it was saved from a different model`);
     if (t.shape.join() !== p.shape.join())
@@ -57,8 +66,8 @@ export function save(model: Sequential, path: string): void {
   const { optimizer } = model.requireCompiled('save');
   const slots = Object.entries(optimizer.slots());
   const tensors = weightTensors(model);
-  model.params.forEach((p, i) => {
-    const name = paramName(model, i);
+  model.trainableParams.forEach((p, i) => {
+    const name = nameOf(model, p);
     for (const [slot, ts] of slots) tensors.push({ name: `optimizer/${name}/${slot}`, shape: p.shape, data: ts[i].read() as Float32Array });
   });
   writeCheckpoint(path, tensors, {
@@ -75,10 +84,8 @@ function restore(model: Sequential, path: string, tensors: Map<string, NamedTens
   const { optimizer } = model.requireCompiled('restore');
   const values = matchParams(model, path, tensors, '');
   const slots = Object.entries(optimizer.slots()).map(([slot, ts]) => [ts, matchParams(model, path, tensors, slot)] as const);
-  model.params.forEach((p, i) => {
-    p.value.write(values[i]);
-    for (const [ts, data] of slots) ts[i].write(data[i]);
-  });
+  model.params.forEach((p, i) => p.value.write(values[i]));
+  for (const [ts, data] of slots) ts.forEach((t, i) => t.write(data[i]));
   model.steps = training.steps;
   model.epochsRun = training.epochs;
   // Files from before the optimizer counted its own iterations: it had made one per model step.
@@ -93,6 +100,12 @@ const LAYERS: Record<string, (config: Record<string, unknown>) => Layer> = {
   Dense: c => new Dense(c as never),
   Activation: c => new Activation(c as never),
   LeakyReLU: c => new LeakyReLU(c as never),
+  AveragePooling2D: c => new AveragePooling2D(c as never),
+  GlobalAveragePooling2D: c => new GlobalAveragePooling2D(c as never),
+  GlobalMaxPooling2D: c => new GlobalMaxPooling2D(c as never),
+  Reshape: c => new Reshape(c as never),
+  Rescaling: c => new Rescaling(c as never),
+  BatchNormalization: c => new BatchNormalization(c as never),
 };
 
 /**

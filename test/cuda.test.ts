@@ -274,6 +274,44 @@ if (!cuda.available) {
     }
   });
 
+  Cuda('max and average pooling with same padding, and the affine op (Rescaling), match the CPU', () => {
+    const r = rng(28);
+    for (const [shape, ph, pw, sh, sw] of [[[2, 7, 6, 3], 3, 2, 2, 1], [[3, 5, 5, 4], 2, 2, 2, 2], [[1, 9, 4, 2], 4, 3, 3, 2]] as const) {
+      const oh = Math.ceil(shape[1] / sh), ow = Math.ceil(shape[2] / sw), size = (shape as readonly number[]).reduce((a, b) => a * b, 1);
+      const x = twin([...shape], intArray(size, r)), y = outs([shape[0], oh, ow, shape[3]]), dy = twin(y[0].shape, intArray(y[0].size, r));
+      const arg: [NativeTensor, NativeTensor] = [I(y[0].shape, undefined, 'cpu'), I(y[0].shape, undefined, 'cuda')];
+      const dx = outs([...shape]);
+      for (const d of [0, 1]) native.maxPool2dForward(x[d], y[d], arg[d], ph, pw, sh, sw, 'same');
+      same(y, `max same ${shape}`);
+      same(arg, `argmax same ${shape}`);
+      for (const d of [0, 1]) native.maxPool2dBackward(dy[d], arg[d], dx[d], ph, pw, sh, sw, 'same');
+      same(dx, `max same backward ${shape}`);
+      for (const d of [0, 1]) native.avgPool2dForward(x[d], y[d], ph, pw, sh, sw, 'same');
+      same(y, `avg same ${shape}`);
+      for (const d of [0, 1]) native.avgPool2dBackward(dy[d], dx[d], ph, pw, sh, sw, 'same');
+      same(dx, `avg same backward ${shape} (the same summation order)`);
+    }
+    const a = twin([1000], randomArray(1000, r, 0, 255)), b = outs([1000]);
+    for (const d of [0, 1]) native.affine(a[d], b[d], 1 / 255, -0.5);
+    same(b, 'affine');
+  });
+
+  Cuda('batch normalization: training and inference forward, moving averages, backward match the CPU', () => {
+    const r = rng(29);
+    for (const [m, c] of [[600, 6], [37, 70], [1, 3]]) {
+      for (const training of [true, false]) {
+        const x = twin([m, c], randomArray(m * c, r, -2, 4)), y = outs([m, c]), g = twin([c], randomArray(c, r, 0.5, 2)), b = twin([c], randomArray(c, r));
+        const mean = outs([c]), inv = outs([c]), mm = twin([c], randomArray(c, r)), mv = twin([c], randomArray(c, r, 0.5, 2));
+        for (const d of [0, 1]) native.batchNormForward(x[d], y[d], g[d], b[d], mean[d], inv[d], mm[d], mv[d], 0.99, 1e-3, training);
+        const tol = { atol: 1e-5, rtol: 1e-5 }, what = `${m}x${c} training=${training}`;
+        for (const [t, name] of [[y, 'y'], [mean, 'mean'], [inv, 'invstd'], [mm, 'moving mean'], [mv, 'moving variance']] as const) same(t, `${name} ${what}`, tol);
+        const dy = twin([m, c], randomArray(m * c, r)), dx = outs([m, c]), dg = outs([c]), db = outs([c]);
+        for (const d of [0, 1]) native.batchNormBackward(x[d], dy[d], g[d], mean[d], inv[d], dx[d], dg[d], db[d], training);
+        for (const [t, name] of [[dx, 'dx'], [dg, 'dgamma'], [db, 'dbeta']] as const) same(t, `${name} ${what}`, { atol: 1e-4, rtol: 1e-4 });
+      }
+    }
+  });
+
   Cuda('adadelta: one launch over many tensors', () => {
     const r = rng(24);
     const shapes = Array.from({ length: 30 }, (_, i) => [1 + ((i * 7) % 13), 1 + ((i * 3) % 5)]); // more than one group

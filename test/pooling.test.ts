@@ -1,0 +1,118 @@
+// Pooling as Keras defines it (keras/src/ops/nn.py's max_pool / average_pool, TensorFlow's 'SAME' padding):
+// max and average over each window's positions inside the input, the average's count excluding the padding;
+// global pooling over the whole image, Reshape and Rescaling. Against float64 references, by finite
+// differences, and in models that train and round-trip through save/loadModel.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  Adam, AveragePooling2D, Conv2D, Dense, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D, Reshape, Rescaling,
+  Sequential, ValidationError, dispose, loadModel, tensor, tidy,
+} from '../lib/index.js';
+import { native } from '../lib/native.js';
+import { I, T, close, disposeAll, exact, intArray, out, rng, syntheticData, throwsA } from './helpers.js';
+
+const P = suite('pooling, Reshape, Rescaling');
+P.after.each(disposeAll);
+const dir = mkdtempSync(join(tmpdir(), 'kernelnet-pool-'));
+P.after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Keras's pooling in float64: windows clipped to the input; y, and dx for upstream dy (max: to the first maximum). */
+function poolRef(kind: 'max' | 'avg', [n, h, w, c]: number[], ph: number, pw: number, sh: number, sw: number, same: boolean,
+  x: ArrayLike<number>, dy?: ArrayLike<number>) {
+  const oh = same ? Math.ceil(h / sh) : Math.floor((h - ph) / sh) + 1, ow = same ? Math.ceil(w / sw) : Math.floor((w - pw) / sw) + 1;
+  const pt = same ? Math.floor(Math.max((oh - 1) * sh + ph - h, 0) / 2) : 0, pl = same ? Math.floor(Math.max((ow - 1) * sw + pw - w, 0) / 2) : 0;
+  const y = new Float64Array(n * oh * ow * c), dx = new Float64Array(n * h * w * c);
+  for (let b = 0; b < n; ++b) for (let oy = 0; oy < oh; ++oy) for (let ox = 0; ox < ow; ++ox) for (let ch = 0; ch < c; ++ch) {
+    const at = (iy: number, ix: number) => ((b * h + iy) * w + ix) * c + ch;
+    const cells: number[] = [];
+    for (let iy = Math.max(0, oy * sh - pt); iy < Math.min(h, oy * sh - pt + ph); ++iy)
+      for (let ix = Math.max(0, ox * sw - pl); ix < Math.min(w, ox * sw - pl + pw); ++ix) cells.push(at(iy, ix));
+    const o = ((b * oh + oy) * ow + ox) * c + ch;
+    if (kind === 'max') {
+      let best = cells[0];
+      for (const i of cells) if (x[i] > x[best]) best = i;
+      y[o] = x[best];
+      if (dy) dx[best] += dy[o];
+    } else {
+      y[o] = cells.reduce((s, i) => s + x[i], 0) / cells.length;
+      if (dy) for (const i of cells) dx[i] += dy[o] / cells.length;
+    }
+  }
+  return { y, dx, oh, ow };
+}
+
+const CASES: [number[], number, number, number, number, boolean][] = [
+  [[2, 6, 7, 3], 2, 2, 2, 2, false], [[2, 6, 7, 3], 2, 2, 2, 2, true], [[1, 5, 5, 2], 3, 3, 2, 2, true],
+  [[2, 7, 6, 1], 3, 2, 1, 2, true], [[1, 4, 4, 5], 4, 4, 1, 1, false], [[3, 5, 3, 2], 2, 3, 3, 1, true],
+];
+
+P('max and average pooling, valid and same, forward and backward match float64', () => {
+  const r = rng(71);
+  for (const [shape, ph, pw, sh, sw, same] of CASES) for (const kind of ['max', 'avg'] as const) {
+    const size = shape.reduce((a, b) => a * b), x = intArray(size, r); // small integers: sums are exact
+    const ref = poolRef(kind, shape, ph, pw, sh, sw, same, x);
+    const X = T(shape, x), Y = out([shape[0], ref.oh, ref.ow, shape[3]]), pad = same ? 'same' : 'valid';
+    const dy = intArray(Y.size, r), dX = out(shape);
+    const what = `${kind} ${shape} ${ph}x${pw}/${sh},${sw} ${pad}`;
+    if (kind === 'max') {
+      const arg = I(Y.shape);
+      native.maxPool2dForward(X, Y, arg, ph, pw, sh, sw, pad);
+      native.maxPool2dBackward(T(Y.shape, dy), arg, dX, ph, pw, sh, sw, pad);
+    } else {
+      native.avgPool2dForward(X, Y, ph, pw, sh, sw, pad);
+      native.avgPool2dBackward(T(Y.shape, dy), dX, ph, pw, sh, sw, pad);
+    }
+    const { dx } = poolRef(kind, shape, ph, pw, sh, sw, same, x, dy);
+    if (kind === 'max') {
+      exact(Y.read(), ref.y, `${what} y`);
+      exact(dX.read(), dx, `${what} dx`);
+    } else {
+      close(Y.read(), ref.y, 1e-6, 1e-6, `${what} y`);
+      close(dX.read(), dx, 1e-6, 1e-6, `${what} dx`);
+    }
+  }
+  throwsA(Error, () => native.avgPool2dForward(T([1, 2, 2, 1]), out([1, 1, 1, 1]), 3, 3, 1, 1, 'valid'), /pool window does not fit/, 'too big');
+});
+
+P('layers: shapes as Keras computes them; pooling CNNs with Rescaling and Reshape train and round-trip exactly', async () => {
+  assert.equal(new Sequential({ layers: [new AveragePooling2D({ poolSize: 2, padding: 'same', inputShape: [7, 5, 3] })] }).outputShape, [4, 3, 3]);
+  assert.equal(new Sequential({ layers: [new MaxPooling2D({ poolSize: 3, strides: 2, inputShape: [7, 7, 1] })] }).outputShape, [3, 3, 1]);
+  assert.equal(new Sequential({ layers: [new GlobalMaxPooling2D({ inputShape: [7, 7, 6] })] }).outputShape, [6]);
+  assert.equal(new Sequential({ layers: [new Reshape({ targetShape: [-1, 4], inputShape: [2, 6] })] }).outputShape, [3, 4]);
+  throwsA(ValidationError, () => new Sequential({ layers: [new Reshape({ targetShape: [5, -1], inputShape: [2, 6] })] }), /cannot take the shape \[5, -1\]/, 'reshape');
+  throwsA(ValidationError, () => new Rescaling({ scale: '1/255' } as never), /Expected a finite number for scale/, 'scale');
+  const { x, y } = syntheticData(48);
+  const pixels = tidy(() => tensor(Float32Array.from(x.dataSync(), v => Math.round(v * 255)), x.shape));
+  const m = new Sequential({
+    seed: 5,
+    layers: [
+      new Rescaling({ scale: 1 / 255, inputShape: [8, 8, 1] }),
+      new Reshape({ targetShape: [8, 8, 1] }),
+      new Conv2D({ filters: 6, kernelSize: 3, padding: 'same', activation: 'relu' }),
+      new AveragePooling2D({ poolSize: 2 }),
+      new Conv2D({ filters: 8, kernelSize: 3, padding: 'same', activation: 'relu' }),
+      new MaxPooling2D({ poolSize: 3, strides: 2, padding: 'same' }),
+      new GlobalAveragePooling2D(),
+      new Dense({ units: 3, activation: 'softmax' }),
+    ],
+  });
+  m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adam({ learningRate: 0.01 }), metrics: ['accuracy'] });
+  const h = await m.fit(pixels, y, { batchSize: 8, epochs: 10, verbose: 0 });
+  assert.ok(h.history.loss[9] < h.history.loss[0] * 0.8, `the loss falls: ${h.history.loss}`);
+  const path = join(dir, 'pool.safetensors');
+  m.save(path);
+  const back = loadModel(path);
+  assert.equal(back.layers.map(l => l.getConfig()), m.layers.map(l => l.getConfig()));
+  assert.equal(tidy(() => Array.from(back.predict(pixels).dataSync())), tidy(() => Array.from(m.predict(pixels).dataSync())));
+  const g = new Sequential({ seed: 6, layers: [new Conv2D({ filters: 4, kernelSize: 3, activation: 'relu', inputShape: [8, 8, 1] }), new GlobalMaxPooling2D(), new Flatten(), new Dense({ units: 3, activation: 'softmax' })] });
+  g.compile({ loss: 'categoricalCrossentropy', optimizer: 'adam' });
+  const hg = await g.fit(x, y, { batchSize: 8, epochs: 3, verbose: 0 });
+  assert.ok(hg.history.loss.every(Number.isFinite));
+  dispose([x, y, pixels]);
+  for (const model of [m, back, g]) model.dispose();
+});
+
+P.run();
