@@ -126,6 +126,47 @@ for (const [name, fn, flop, bytes] of rows) {
 }
 const opsGflops = FLOP_PER_IMAGE * B / totalMs / 1e6;
 console.log(`${'sum of ops'.padEnd(18)}${totalMs.toFixed(2).padStart(9)}${opsGflops.toFixed(1).padStart(10)}${pct(opsGflops).padStart(8)}\n`);
+
+// The rest of the vocabulary at the same shapes (conv2's output, [128, 24, 24, 64], and the seed model's
+// parameters): per byte, these elementwise and per-channel passes should run near the memory's bandwidth, as
+// the seed model's elementwise rows do.
+const c64 = T([64]), beta64 = T([64]), bnMean = T([64]), bnInv = T([64]), mm = T([64]), mv = T([64]), pre = T(y2.shape), ya = T(y2.shape);
+mv.fill(1);
+const pooled = T([B, 12, 12, 64]), g1 = T([B, 1, 1, 64]), cls = T([B], 'int32'), bin = T([B, 10]);
+cls.write(Int32Array.from({ length: B }, (_, i) => i % 10));
+bin.write(Float32Array.from({ length: B * 10 }, (_, i) => i % 2));
+const slotsOf = (n: number) => Array.from({ length: n }, () => params.map(t => {
+  const s = T(t.shape);
+  s.fill(0);
+  return s;
+}));
+const adamSlots = slotsOf(2), sgdSlots = slotsOf(1), iters = T([1], 'int32');
+const elementwise = y2.size * 4;
+const vocab: [string, () => void, number, number][] = [
+  ['conv2 fwd swish', () => native.conv2dForward(y1, w2, b2, ya, 1, 1, 'valid', 'swish', pre), gemm(B * 576, 64, 288), (y1.size + 2 * y2.size) * 4],
+  ['conv2 bwd swish', () => native.conv2dBackward(y1, w2, ya, dy2, dx2, gw2, gb2, 1, 1, 'valid', 'swish', pre), 2 * gemm(B * 576, 64, 288), (2 * y1.size + 3 * y2.size) * 4],
+  ['batchnorm fwd', () => native.batchNormForward(y2, ya, c64, beta64, bnMean, bnInv, mm, mv, 0.99, 1e-3, true), 0, 3 * elementwise],
+  ['batchnorm bwd', () => native.batchNormBackward(y2, dy2, c64, bnMean, bnInv, pre, gb2, null, true), 0, 4 * elementwise],
+  ['tanh (Activation)', () => native.activation(y2, ya, 'tanh'), 0, 2 * elementwise],
+  ['gelu backward', () => native.activationBackward(y2, ya, dy2, pre, 'gelu'), 0, 4 * elementwise],
+  ['avgpool fwd 2x2', () => native.avgPool2dForward(y2, pooled, 2, 2, 2, 2), 0, elementwise + pooled.size * 4],
+  ['avgpool bwd 2x2', () => native.avgPool2dBackward(pooled, pre, 2, 2, 2, 2), 0, elementwise + pooled.size * 4],
+  ['global avgpool', () => native.avgPool2dForward(y2, g1, 24, 24, 1, 1), 0, elementwise],
+  ['sparse xent', () => native.loss('crossentropy', 'sparse', y4, cls, null, dy4, metrics, 0), 0, 2 * y4.size * 4],
+  ['binary xent', () => native.loss('binary_crossentropy', 'binary', y4, bin, null, dy4, metrics, 0), 0, 3 * y4.size * 4],
+  ['adam (all)', () => native.optimizerStep('adam', [0.9, 0.999, 1e-7, 0, 0, 0, 0, 0], params, grads, adamSlots, lr, iters), 0, 7 * 1_199_882 * 4],
+  ['sgd momentum', () => native.optimizerStep('sgd', [0, 0, 0, 0.9, 0, 0, 0, 0], params, grads, sgdSlots, lr, iters), 0, 5 * 1_199_882 * 4],
+];
+lr.fill(1e-6); // the optimizers' rows must not blow the parameters up between repetitions
+const vocabTable: typeof table = [];
+console.log('the rest of the vocabulary, at the same shapes:');
+for (const [name, fn, flop, bytes] of vocab) {
+  const ms = time(fn), gflops = flop / ms / 1e6, gbs = bytes / ms / 1e6;
+  vocabTable.push({ op: name, ms, gflops, gbs });
+  console.log(`${name.padEnd(18)}${ms.toFixed(gpu ? 3 : 2).padStart(9)}${(flop ? gflops.toFixed(1) : '-').padStart(10)}${pct(flop && gflops).padStart(8)}` +
+    `${(bytes ? gbs.toFixed(1) : '-').padStart(8)}${gpu ? pctOf(bytes && gbs, peakGBs).padStart(7) : ''}`);
+}
+console.log('');
 for (const t of made) t.dispose();
 
 // End to end: fit() on real MNIST, timed over whole epochs of `steps` batches (after a warm-up epoch).
@@ -198,6 +239,6 @@ if (!opts['no-torch']) {
 
 if (opts.json)
   writeFileSync(opts.json, JSON.stringify({
-    backend: info, peakGflops: peak, peakGBs, batch: B, ops: table, images, imagesPerSecond, secondsPerEpoch, gflops,
+    backend: info, peakGflops: peak, peakGBs, batch: B, ops: table, vocabularyOps: vocabTable, images, imagesPerSecond, secondsPerEpoch, gflops,
     stepProgram: stepRun, memory: { bytesInUse: memory.bytesInUse, scratchBytes: memory.scratchBytes }, torch, scaling: scaled,
   }, null, 2) + '\n');

@@ -761,6 +761,19 @@ void Permutation(const Napi::CallbackInfo& info) {
         false);
 }
 
+// randomNormal(t, stddev, seed, offset): normal, truncated at two standard deviations (philox.h).
+void RandomNormal(const Napi::CallbackInfo& info) {
+  Args a(info, "randomNormal");
+  TensorHandle* t = a.tensor(0, "t");
+  const double stddev = a.number(1, "stddev", 0.0, 3.4e38);
+  const uint64_t seed = a.uint53(2, "seed"), offset = a.uint53(3, "offset");
+  if (t->dtype() != DType::kFloat32)
+    a.fail("ERR_KERNELNET_SHAPE", "expected t to be a float32 tensor but received " + t->describe());
+  a.run([t = t->f32(), n = t->size(), stddev = static_cast<float>(stddev), seed, offset](Backend& be) {
+    return be.random_normal(t, n, stddev, seed, offset);
+  });
+}
+
 // randomUniform(t, low, high, seed, offset)
 void RandomUniform(const Napi::CallbackInfo& info) {
   Args a(info, "randomUniform");
@@ -992,6 +1005,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("gatherRows", Napi::Function::New<GatherRows>(env, "gatherRows"));
   exports.Set("permutation", Napi::Function::New<Permutation>(env, "permutation"));
   exports.Set("randomUniform", Napi::Function::New<RandomUniform>(env, "randomUniform"));
+  exports.Set("randomNormal", Napi::Function::New<RandomNormal>(env, "randomNormal"));
   exports.Set("oneHot", Napi::Function::New<OneHot>(env, "oneHot"));
   exports.Set("fromBytes", Napi::Function::New<FromBytes>(env, "fromBytes"));
   exports.Set("stats", Napi::Function::New<Stats>(env, "stats"));

@@ -212,6 +212,9 @@ class Backend {
   virtual Status advance(int32_t* counter) = 0;
   // indices = a uniformly random permutation of [0, n) drawn from (seed, offset).
   virtual Status permutation(int32_t* indices, std::size_t n, uint64_t seed, uint64_t offset) = 0;
+  // Normal with this standard deviation, truncated at two of them (philox.h), from (seed, offset).
+  virtual Status random_normal(float* dst, std::size_t count, float stddev, uint64_t seed,
+                               uint64_t offset) = 0;
   // Uniform in [low, high) from (seed, offset).
   virtual Status random_uniform(float* dst, std::size_t count, float low, float high, uint64_t seed,
                                 uint64_t offset) = 0;

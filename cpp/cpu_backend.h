@@ -55,6 +55,7 @@ class CpuBackend final : public Backend {
                              Act act, float alpha) override;
   Status argmax(const float* x, std::size_t outer, std::size_t n, std::size_t inner, int32_t* out) override;
   Status permutation(int32_t* indices, std::size_t n, uint64_t seed, uint64_t offset) override;
+  Status random_normal(float* dst, std::size_t count, float stddev, uint64_t seed, uint64_t offset) override;
   Status random_uniform(float* dst, std::size_t count, float low, float high, uint64_t seed,
                         uint64_t offset) override;
   Status one_hot(const int32_t* labels, std::size_t n, int k, float* out) override;

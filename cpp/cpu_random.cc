@@ -72,6 +72,14 @@ Status CpuBackend::random_uniform(float* dst, std::size_t count, float low, floa
   return Status::Ok();
 }
 
+Status CpuBackend::random_normal(float* dst, std::size_t count, float stddev, uint64_t seed,
+                                 uint64_t offset) {
+  parallel_chunks(count, kGrain / 4, [&](std::size_t i0, std::size_t i1) {
+    for (std::size_t i = i0; i < i1; ++i) dst[i] = philox_truncated_normal(seed, offset, i, count, stddev);
+  });
+  return Status::Ok();
+}
+
 Status CpuBackend::permutation(int32_t* indices, std::size_t n, uint64_t seed, uint64_t offset) {
   fisher_yates(indices, n, seed, offset);
   return Status::Ok();

@@ -3,6 +3,7 @@
 // computed directly from (seed, offset, index) on any thread or device, in any order. Header-only and usable
 // from CUDA (__host__ __device__) so both backends draw the same numbers.
 #pragma once
+#include <cmath>
 #include <cstdint>
 
 #include "hd.h"
@@ -39,6 +40,25 @@ KN_HD void philox_uniform4(uint64_t seed, uint64_t offset, uint64_t block, float
                                   static_cast<uint32_t>(offset), static_cast<uint32_t>(offset >> 32),
                                   static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
   for (int i = 0; i < 4; ++i) out[i] = static_cast<float>(r.v[i] >> 8) * (1.0f / 16777216.0f);
+}
+
+// Element i of a normal stream truncated at two standard deviations (Keras's TruncatedNormal, behind its
+// glorot_normal, he_normal and lecun_normal): Box-Muller on the uniforms of block i + attempt * count, two
+// draws per block, redrawn (a fixed sequence of attempts, the same on every backend) while beyond 2 sigma.
+KN_HD float philox_truncated_normal(uint64_t seed, uint64_t offset, uint64_t i, uint64_t count,
+                                    float stddev) {
+  float z = 0.0f;
+  for (uint64_t attempt = 0; attempt < 16; ++attempt) {
+    float u[4];
+    philox_uniform4(seed, offset, i + attempt * count, u);
+    for (int pair = 0; pair < 2; ++pair) {
+      const float u1 = 1.0f - u[2 * pair];  // in (0, 1]: the log is finite
+      const float r = sqrtf(-2.0f * logf(u1));
+      z = r * cosf(6.28318530717958647692f * u[2 * pair + 1]);
+      if (fabsf(z) <= 2.0f) return z * stddev;
+    }
+  }
+  return (z > 0.0f ? 2.0f : -2.0f) * stddev;  // 32 draws beyond 2 sigma: probability about 1e-43
 }
 
 }  // namespace kn

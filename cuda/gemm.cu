@@ -106,7 +106,7 @@ __global__ void __launch_bounds__(THREADS)
       if (accumulate) v += *dst;
       if (bias) v += bias[gn];
       if (pre) pre[(long long)gm * ldc + gn] = v;
-      *dst = act_forward(act, v, alpha);
+      *dst = act_epilogue(act, v, alpha);
     }
   }
 }
@@ -171,7 +171,7 @@ __global__ void __launch_bounds__(THREADS)
     if (accumulate) v += *dst;
     if (bias) v += bias[gn];
     if (pre) pre[(long long)gm * ldc + gn] = v;
-    *dst = act_forward(act, v, alpha);
+    *dst = act_epilogue(act, v, alpha);
   }
 #endif
 }
@@ -190,7 +190,7 @@ __global__ void splitk_reduce_kernel(int M, int N, int splits, const float* __re
   if (accumulate) v += *dst;
   if (bias) v += bias[col];
   if (pre) pre[(long long)r * ldc + col] = v;
-  *dst = act_forward(act, v, alpha);
+  *dst = act_epilogue(act, v, alpha);
 }
 
 // partial[p, j] = sum of x[i, j] over rows i = p*8 + ty (mod parts*8); 32 columns x 8 row lanes per block.

@@ -37,7 +37,23 @@ __global__ void uniform_kernel(float* __restrict__ dst, long long count, float l
     if (blk * 4 + l < count) dst[blk * 4 + l] = __fadd_rn(low, __fmul_rn(span, u[l]));  // unfused, as the CPU
 }
 
+__global__ void normal_kernel(float* __restrict__ dst, long long count, float stddev, uint64_t seed,
+                              uint64_t offset) {
+  const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+  if (i < count) dst[i] = philox_truncated_normal(seed, offset, i, count, stddev);
+}
+
 }  // namespace
+
+Status CudaBackend::random_normal(float* dst, std::size_t count, float stddev, uint64_t seed,
+                                  uint64_t offset) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!count) return Status::Ok();
+  launch(normal_kernel, CEIL_DIV((long long)count, 256), 256, 0, stream(), dst, (long long)count, stddev,
+         seed, offset);
+  KN_LAUNCHED(stream(), "normal_kernel");
+  return Status::Ok();
+}
 
 Status CudaBackend::dropout_forward(std::size_t count, const float* x, float* y, float rate, uint64_t seed,
                                     uint64_t offset, const int32_t* counter) {

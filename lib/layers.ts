@@ -16,7 +16,7 @@ export interface ParamSpec {
   name: string;
   shape: number[];
   /** glorot_uniform with these fans, or zeros. */
-  init: { kind: 'glorotUniform'; fanIn: number; fanOut: number } | { kind: 'zeros' } | { kind: 'ones' };
+  init: { kind: Exclude<Initializer, 'zeros' | 'ones'>; fanIn: number; fanOut: number } | { kind: 'zeros' } | { kind: 'ones' };
   /** false for a weight no optimizer updates (BatchNormalization's moving statistics); default true. */
   trainable?: boolean;
 }
@@ -68,11 +68,37 @@ const LAYER_NOT_YET: Record<string, NotYet> = {
   weights: { hint: 'call model.setWeights() after compile()' },
 };
 const KERNEL_NOT_YET: Record<string, NotYet> = {
-  useBias: { ok: NOT_USED.true },
-  kernelInitializer: { ok: ['glorotUniform', 'glorot_uniform'] },
-  biasInitializer: { ok: ['zeros'] },
   kernelRegularizer: {}, biasRegularizer: {}, activityRegularizer: {}, kernelConstraint: {}, biasConstraint: {},
 };
+const KERNEL_OPTIONS = ['useBias', 'kernelInitializer', 'biasInitializer'] as const;
+
+/** Keras's initializers by name (tfjs spellings; snake_case accepted): the variance-scaling ones and constants. */
+export type Initializer = 'glorotUniform' | 'glorotNormal' | 'heUniform' | 'heNormal' | 'lecunUniform' | 'lecunNormal' | 'zeros' | 'ones';
+const INITIALIZERS = ['glorotUniform', 'glorotNormal', 'heUniform', 'heNormal', 'lecunUniform', 'lecunNormal', 'zeros', 'ones'] as const;
+const INITIALIZER_ALIASES: Record<string, Initializer> = {
+  glorot_uniform: 'glorotUniform', glorot_normal: 'glorotNormal', he_uniform: 'heUniform', he_normal: 'heNormal',
+  lecun_uniform: 'lecunUniform', lecun_normal: 'lecunNormal',
+};
+
+/** The kernel and bias of a layer with useBias, kernelInitializer and biasInitializer (Keras's defaults). */
+function kernelSpecs(args: KernelArgs, kernelShape: number[], fanIn: number, fanOut: number, units: number): ParamSpec[] {
+  const init = (v: unknown, name: string, fallback: Initializer): ParamSpec['init'] => {
+    const kind = oneOf(v ?? fallback, name, INITIALIZERS, INITIALIZER_ALIASES);
+    return kind === 'zeros' || kind === 'ones' ? { kind } : { kind, fanIn, fanOut };
+  };
+  const kernel: ParamSpec = { name: 'kernel', shape: kernelShape, init: init(args.kernelInitializer, 'kernelInitializer', 'glorotUniform') };
+  return args.useBias === false ? [kernel] : [kernel, { name: 'bias', shape: [units], init: init(args.biasInitializer, 'biasInitializer', 'zeros') }];
+}
+
+/** Options of the layers with a kernel (Conv2D, Dense). */
+export interface KernelArgs {
+  /** Add a learned bias (default true). */
+  useBias?: boolean;
+  /** Default 'glorotUniform'. */
+  kernelInitializer?: Initializer;
+  /** Default 'zeros'. */
+  biasInitializer?: Initializer;
+}
 
 /** The options schema of a layer class: its own options on top of every layer's. */
 function layerSchema(className: string, own: readonly string[], notYet: Record<string, NotYet> = {}) {
@@ -196,13 +222,31 @@ function withPre(buf: LayerBuffers, activation: NativeActivation | 'softmax', sh
   return buf;
 }
 
+/** The bias, when the layer has one (useBias). */
+function bias(layer: Layer): Param | null {
+  if (!layer.specs.some(s => s.name === 'bias')) return null;
+  return param(layer, 'bias');
+}
+
+/** useBias and the initializers, checked (kept as given, for getConfig; Keras's defaults apply when absent). */
+function kernelArgs(args: KernelArgs): KernelArgs {
+  const out: KernelArgs = {};
+  if (args.useBias !== undefined) {
+    if (typeof args.useBias !== 'boolean') fail('a boolean', 'useBias', args.useBias);
+    out.useBias = args.useBias;
+  }
+  for (const k of ['kernelInitializer', 'biasInitializer'] as const)
+    if (args[k] !== undefined) out[k] = oneOf(args[k], k, INITIALIZERS, INITIALIZER_ALIASES);
+  return out;
+}
+
 function param(layer: Layer, name: string): Param {
   const p = layer.params.find(q => q.name === name);
   if (!p) throw stateError(`${layer.name}: parameters are not allocated; compile the model first`);
   return p;
 }
 
-export interface Conv2DArgs extends LayerArgs {
+export interface Conv2DArgs extends LayerArgs, KernelArgs {
   filters: number;
   kernelSize: number | [number, number];
   strides?: number | [number, number];
@@ -210,13 +254,15 @@ export interface Conv2DArgs extends LayerArgs {
   activation?: ActivationIdentifier;
 }
 
-const CONV2D_SCHEMA = layerSchema('Conv2D', ['filters', 'kernelSize', 'strides', 'padding', 'activation'], {
+const CONV2D_SCHEMA = layerSchema('Conv2D', ['filters', 'kernelSize', 'strides', 'padding', 'activation', ...KERNEL_OPTIONS], {
   ...KERNEL_NOT_YET, dilationRate: { ok: NOT_USED.one }, dataFormat: { ok: NOT_USED.channelsLast }, groups: { ok: NOT_USED.one },
 });
 
-/** 2-D convolution (im2col + GEMM), kernel [KH, KW, C, F] initialised glorot_uniform, bias zeros. */
+/** 2-D convolution (im2col + GEMM), kernel [KH, KW, C, F] (glorot_uniform by default), bias (zeros). */
 export class Conv2D extends Layer {
   readonly className = 'Conv2D';
+  /** @internal useBias and the initializers, as given. */
+  readonly kernelArgs: KernelArgs;
   readonly filters: number;
   readonly kernelSize: [number, number];
   readonly strides: [number, number];
@@ -231,6 +277,7 @@ export class Conv2D extends Layer {
     this.strides = intPair(args.strides ?? 1, 'strides');
     this.padding = oneOf(args.padding ?? 'valid', 'padding', ['valid', 'same'] as const);
     this.activation = activationArg(args.activation, 'activation', false) as NativeActivation;
+    this.kernelArgs = kernelArgs(args);
   }
 
   protected computeOutputShape(s: number[]): number[] {
@@ -241,10 +288,7 @@ export class Conv2D extends Layer {
     const oh = out(s[0], kh, sh), ow = out(s[1], kw, sw);
     if (oh < 1 || ow < 1)
       throw new ValidationError(`${this.name}: a ${kh}x${kw} kernel does not fit an input of shape [${s.join(', ')}] with 'valid' padding`, 'ERR_KERNELNET_SHAPE');
-    this.specs = [
-      { name: 'kernel', shape: [kh, kw, s[2], this.filters], init: { kind: 'glorotUniform', fanIn: kh * kw * s[2], fanOut: kh * kw * this.filters } },
-      { name: 'bias', shape: [this.filters], init: { kind: 'zeros' } },
-    ];
+    this.specs = kernelSpecs(this.kernelArgs, [kh, kw, s[2], this.filters], kh * kw * s[2], kh * kw * this.filters, this.filters);
     return [oh, ow, this.filters];
   }
 
@@ -253,22 +297,22 @@ export class Conv2D extends Layer {
   }
 
   forward(x: NativeTensor, buf: LayerBuffers): NativeTensor {
-    native.conv2dForward(x, param(this, 'kernel').value, param(this, 'bias').value, buf.y!, this.strides[0],
+    native.conv2dForward(x, param(this, 'kernel').value, bias(this)?.value ?? null, buf.y!, this.strides[0],
       this.strides[1], this.padding, this.activation, buf.extra);
     return buf.y!;
   }
 
   backward(x: NativeTensor, y: NativeTensor, dy: NativeTensor, buf: LayerBuffers, ctx: StepContext): NativeTensor | null {
-    const k = param(this, 'kernel'), b = param(this, 'bias'), dx = ctx.inputGrad === false ? null : buf.dx;
+    const k = param(this, 'kernel'), b = bias(this), dx = ctx.inputGrad === false ? null : buf.dx;
     const grads = ctx.weightGrads !== false;
-    native.conv2dBackward(x, k.value, y, dy, dx, grads ? k.grad : null, grads ? b.grad : null, this.strides[0], this.strides[1],
+    native.conv2dBackward(x, k.value, y, dy, dx, grads ? k.grad : null, grads && b ? b.grad : null, this.strides[0], this.strides[1],
       this.padding, this.activation, buf.extra);
     return dx;
   }
 
   override getConfig() {
     return { ...super.getConfig(), filters: this.filters, kernelSize: this.kernelSize, strides: this.strides,
-      padding: this.padding, activation: this.activation };
+      padding: this.padding, activation: this.activation, ...this.kernelArgs };
   }
 }
 
@@ -510,20 +554,22 @@ export class Flatten extends Layer {
   }
 }
 
-export interface DenseArgs extends LayerArgs {
+export interface DenseArgs extends LayerArgs, KernelArgs {
   units: number;
   activation?: ActivationIdentifier;
   /** The input's size, as tfjs's inputDim: the same as inputShape [inputDim]. */
   inputDim?: number;
 }
 
-const DENSE_SCHEMA = layerSchema('Dense', ['units', 'activation', 'inputDim'], KERNEL_NOT_YET);
+const DENSE_SCHEMA = layerSchema('Dense', ['units', 'activation', 'inputDim', ...KERNEL_OPTIONS], KERNEL_NOT_YET);
 
 /** Fully connected layer: y = activation(x w + b), kernel [I, O] glorot_uniform, bias zeros. */
 export class Dense extends Layer {
   readonly className = 'Dense';
   readonly units: number;
   readonly activation: NativeActivation | 'softmax';
+  /** @internal useBias and the initializers, as given. */
+  readonly kernelArgs: KernelArgs;
 
   constructor(args: DenseArgs) {
     super(args, DENSE_SCHEMA);
@@ -534,15 +580,13 @@ export class Dense extends Layer {
     }
     this.units = positiveInt(args.units, 'units');
     this.activation = activationArg(args.activation, 'activation', true);
+    this.kernelArgs = kernelArgs(args);
   }
 
   protected computeOutputShape(s: number[]): number[] {
     if (s.length !== 1)
       throw new ValidationError(`${this.name}: Dense expects a flat input but the input shape is [${s.join(', ')}]; add a Flatten layer before it`, 'ERR_KERNELNET_SHAPE');
-    this.specs = [
-      { name: 'kernel', shape: [s[0], this.units], init: { kind: 'glorotUniform', fanIn: s[0], fanOut: this.units } },
-      { name: 'bias', shape: [this.units], init: { kind: 'zeros' } },
-    ];
+    this.specs = kernelSpecs(this.kernelArgs, [s[0], this.units], s[0], this.units, this.units);
     return [this.units];
   }
 
@@ -557,19 +601,19 @@ export class Dense extends Layer {
   }
 
   forward(x: NativeTensor, buf: LayerBuffers): NativeTensor {
-    native.denseForward(x, param(this, 'kernel').value, param(this, 'bias').value, buf.y!, this.epilogue(), buf.extra);
+    native.denseForward(x, param(this, 'kernel').value, bias(this)?.value ?? null, buf.y!, this.epilogue(), buf.extra);
     return buf.y!;
   }
 
   backward(x: NativeTensor, y: NativeTensor, dy: NativeTensor, buf: LayerBuffers, ctx: StepContext): NativeTensor | null {
-    const k = param(this, 'kernel'), b = param(this, 'bias'), dx = ctx.inputGrad === false ? null : buf.dx;
+    const k = param(this, 'kernel'), b = bias(this), dx = ctx.inputGrad === false ? null : buf.dx;
     const grads = ctx.weightGrads !== false;
-    native.denseBackward(x, k.value, y, dy, dx, grads ? k.grad : null, grads ? b.grad : null, this.epilogue(), buf.extra);
+    native.denseBackward(x, k.value, y, dy, dx, grads ? k.grad : null, grads && b ? b.grad : null, this.epilogue(), buf.extra);
     return dx;
   }
 
   override getConfig() {
-    return { ...super.getConfig(), units: this.units, activation: this.activation };
+    return { ...super.getConfig(), units: this.units, activation: this.activation, ...this.kernelArgs };
   }
 }
 

@@ -426,6 +426,12 @@ export class Sequential {
     return { optimizer: this.optimizer!, metrics: this.metrics! };
   }
 
+  /** @internal Makes the weights (as compile does) if no compile has yet: predict works on a model never compiled. */
+  ensureParams(): void {
+    this.requireLayers();
+    if (!this.params.length) this.allocateParams();
+  }
+
   private allocateParams(): void {
     let index = 0;
     for (const layer of this.layers) {
@@ -436,10 +442,22 @@ export class Sequential {
       }
       layer.params = layer.specs.map(spec => {
         const value = empty(spec.shape, 'float32', this.device), grad = empty(spec.shape, 'float32', this.device);
-        if (spec.init.kind === 'zeros' || spec.init.kind === 'ones') value.fill(spec.init.kind === 'ones' ? 1 : 0);
-        else {
-          const limit = Math.sqrt(6 / (spec.init.fanIn + spec.init.fanOut));
-          native.randomUniform(value, -limit, limit, this.key(STREAM_INIT + index), 0);
+        const init = spec.init;
+        if (init.kind === 'zeros' || init.kind === 'ones') {
+          value.fill(init.kind === 'ones' ? 1 : 0);
+        } else {
+          // Keras's VarianceScaling: scale 1 (glorot, lecun) or 2 (he) over fan_avg (glorot) or fan_in; uniform
+          // within sqrt(3 scale / fan), or a normal truncated at 2 sigma with stddev sqrt(scale / fan) / 0.8796...
+          // (glorot's variance written 2 / (fan_in + fan_out), the seed model's own arithmetic).
+          const variance = init.kind.startsWith('glorot') ? 2 / (init.fanIn + init.fanOut)
+            : (init.kind.startsWith('he') ? 2 : 1) / Math.max(1, init.fanIn);
+          const key = this.key(STREAM_INIT + index);
+          if (init.kind.endsWith('Uniform')) {
+            const limit = init.kind === 'glorotUniform' ? Math.sqrt(6 / (init.fanIn + init.fanOut)) : Math.sqrt(3 * variance);
+            native.randomUniform(value, -limit, limit, key, 0);
+          } else {
+            native.randomNormal(value, Math.sqrt(variance) / 0.87962566103423978, key, 0);
+          }
         }
         grad.fill(0);
         index++;

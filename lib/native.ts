@@ -164,6 +164,8 @@ export interface Native {
   endRecord(): NativeProgram;
   permutation(indices: NativeTensor, seed: number, offset: number): void;
   randomUniform(t: NativeTensor, low: number, high: number, seed: number, offset: number): void;
+  /** Normal with this standard deviation, redrawn beyond two of them (Keras's TruncatedNormal). */
+  randomNormal(t: NativeTensor, stddev: number, seed: number, offset: number): void;
   oneHot(labels: NativeTensor, out: NativeTensor): void;
   fromBytes(bytes: Uint8Array, divisor: number, out: NativeTensor): void;
   stats(): MemoryStats;

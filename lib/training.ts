@@ -507,7 +507,7 @@ export function* prediction(model: Sequential, x: Tensor, args: PredictArgs): Ge
   model.alive('predict');
   checkOptions(args, PREDICT_SCHEMA);
   args ??= {};
-  model.requireParams('predict');
+  model.ensureParams(); // Keras predicts with a built model that was never compiled
   const batchSize = positiveInt(args.batchSize ?? 32, 'batchSize');
   const X = handleOf(x, 'x');
   const n = model.checkInput(X, 'x');

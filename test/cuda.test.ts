@@ -204,6 +204,8 @@ if (!cuda.available) {
     const u = outs([1003]);
     for (const d of [0, 1]) native.randomUniform(u[d], -0.3, 0.3, 12, 1);
     same(u, 'randomUniform');
+    for (const d of [0, 1]) native.randomNormal(u[d], 0.7, 12, 2);
+    same(u, 'randomNormal (truncated; logf, cosf within a few ulp)', { atol: 1e-6, rtol: 1e-5 });
     const labels: [NativeTensor, NativeTensor] = [I([5], new Int32Array([3, 0, 9, 1, 3]), 'cpu'), I([5], new Int32Array([3, 0, 9, 1, 3]), 'cuda')];
     const oh = outs([5, 10]);
     for (const d of [0, 1]) native.oneHot(labels[d], oh[d]);

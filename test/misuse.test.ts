@@ -60,10 +60,9 @@ Options('a Keras/tfjs option kernelnet does not support yet never trains silentl
     ['validationSteps', () => m.fit(x, y, { validationSteps: 2, verbose: 0 } as never)],
     ['evaluate steps', () => m.evaluate(x, y, { steps: 1 } as never)],
     ['stepsPerEpoch', () => m.fit(x, y, { stepsPerEpoch: 2, verbose: 0 } as never)],
-    ['useBias', () => new Conv2D({ filters: 2, kernelSize: 3, useBias: false } as never)],
     ['dilationRate', () => new Conv2D({ filters: 2, kernelSize: 3, dilationRate: 2 } as never)],
     ['dataFormat', () => new Conv2D({ filters: 2, kernelSize: 3, dataFormat: 'channelsFirst' } as never)],
-    ['kernelInitializer', () => new Dense({ units: 2, kernelInitializer: 'heNormal' } as never)],
+    ['kernelRegularizer', () => new Dense({ units: 2, kernelRegularizer: 'l2' } as never)],
     ['Adadelta clipnorm', () => new Adadelta({ clipnorm: 1 } as never)],
   ];
   for (const [what, fn] of unsupported) await refused(fn, 'ERR_KERNELNET_UNSUPPORTED', /not supported yet/, what);
