@@ -1,6 +1,9 @@
 // The seed example's command line (npm run mnist): --help, and bad flags or unusable data reported in one line
 // on stderr with exit status 2, never a stack trace.
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -30,6 +33,27 @@ Cli('bad flags and unusable data are one line on stderr, exit status 2, no stack
     assert.is(r.stderr.trim().split('\n').length, 1, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr.trim(), pattern);
   }
+});
+
+// examples/keras_models.ts: the three acceptance models of the vocabulary; each runs end to end on a few images.
+const models = fileURLToPath(new URL('../examples/keras_models.js', import.meta.url));
+Cli('the Keras models example: lenet, bncnn and binary each train and report; a bad --model is one line', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kernelnet-models-'));
+  try {
+    for (const model of ['lenet', 'bncnn', 'binary']) {
+      const json = join(dir, `${model}.json`);
+      const r = spawnSync(process.execPath, [models, '--model', model, '--epochs', '1', '--train-limit', '300', '--test-limit', '100', '--json', json],
+        { encoding: 'utf8', timeout: 120_000 });
+      assert.is(r.status, 0, `${model}: ${r.stderr.slice(-800)}`);
+      const out = JSON.parse(readFileSync(json, 'utf8'));
+      assert.ok(Number.isFinite(out.testLoss) && out.testAccuracy >= 0 && out.testAccuracy <= 1, `${model}: ${JSON.stringify(out).slice(0, 200)}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const bad = spawnSync(process.execPath, [models, '--model', 'vgg'], { encoding: 'utf8' });
+  assert.is(bad.status, 2);
+  assert.is(bad.stderr.trim(), "keras_models: --model expects lenet, bncnn or binary, received 'vgg'");
 });
 
 Cli.run();
