@@ -116,6 +116,18 @@ Grad('Dense with every fused activation (swish and gelu through their stored inp
   }
 });
 
+Grad('average pooling (valid and same) by finite differences', () => {
+  const rand = rng(17);
+  for (const padding of ['valid', 'same'] as const) {
+    const x = T([2, 5, 6, 3], randomArray(180, rand)), oh = padding === 'same' ? 3 : 2, ow = 3;
+    const y = T([2, oh, ow, 3]), r = randomArray(y.size, rand), dx = T(x.shape);
+    const fwd = () => (native.avgPool2dForward(x, y, 2, 2, 2, 2, padding), y);
+    fwd();
+    native.avgPool2dBackward(T(y.shape, r), dx, 2, 2, 2, 2, padding);
+    check(`avgpool ${padding} dx`, x, dx.read(), fwd, r);
+  }
+});
+
 Grad('softmax cross-entropy (batch mean)', () => {
   const rand = rng(14);
   const [n, k] = [4, 10];
