@@ -523,18 +523,8 @@ export class Dropout extends Layer {
 
 const FLATTEN_SCHEMA = layerSchema('Flatten', [], { dataFormat: { ok: NOT_USED.channelsLast } });
 
-/** Flattens each example to one axis. No copy: the output is a view of the input. */
-export class Flatten extends Layer {
-  readonly className = 'Flatten';
-
-  constructor(args: LayerArgs = {}) {
-    super(args, FLATTEN_SCHEMA);
-  }
-
-  protected computeOutputShape(s: number[]): number[] {
-    return [s.reduce((a, b) => a * b, 1)];
-  }
-
+/** A layer that only gives each example another shape: no buffers, views of its input and of its gradient. */
+abstract class ViewLayer extends Layer {
   override allocate(): LayerBuffers {
     return { y: null, dx: null, extra: null, views: new WeakMap() };
   }
@@ -552,6 +542,20 @@ export class Flatten extends Layer {
   backward(_x: NativeTensor, _y: NativeTensor, dy: NativeTensor, buf: LayerBuffers): NativeTensor | null {
     return this.view(dy, this.inputShape, buf);
   }
+}
+
+/** Flattens each example to one axis. No copy: the output is a view of the input. */
+export class Flatten extends ViewLayer {
+  readonly className = 'Flatten';
+
+  constructor(args: LayerArgs = {}) {
+    super(args, FLATTEN_SCHEMA);
+  }
+
+  protected computeOutputShape(s: number[]): number[] {
+    return [s.reduce((a, b) => a * b, 1)];
+  }
+
 }
 
 export interface DenseArgs extends LayerArgs, KernelArgs {
@@ -703,7 +707,7 @@ export interface ReshapeArgs extends LayerArgs {
 }
 
 /** Gives each example another shape of the same size (Keras's Reshape). No copy: a view of the input. */
-export class Reshape extends Layer {
+export class Reshape extends ViewLayer {
   readonly className = 'Reshape';
   readonly targetShape: number[];
 
@@ -723,23 +727,6 @@ export class Reshape extends Layer {
     return shape;
   }
 
-  override allocate(): LayerBuffers {
-    return { y: null, dx: null, extra: null, views: new WeakMap() };
-  }
-
-  private view(t: NativeTensor, shape: number[], buf: LayerBuffers): NativeTensor {
-    let v = buf.views.get(t);
-    if (!v) buf.views.set(t, (v = t.reshape([t.shape[0], ...shape])));
-    return v;
-  }
-
-  forward(x: NativeTensor, buf: LayerBuffers): NativeTensor {
-    return this.view(x, this.outputShape, buf);
-  }
-
-  backward(_x: NativeTensor, _y: NativeTensor, dy: NativeTensor, buf: LayerBuffers): NativeTensor | null {
-    return this.view(dy, this.inputShape, buf);
-  }
 
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), targetShape: this.targetShape };
