@@ -31,8 +31,9 @@ int out_size(int in, int k, int stride, bool same, int* pad_before) {
   return in >= k ? (in - k) / stride + 1 : -1;
 }
 
-Conv2dShape conv_shape(Args& a, TensorHandle* x, TensorHandle* w, TensorHandle* y, int sh, int sw,
-                       bool same) {
+// dilation_arg: the index of the optional dilationH, dilationW pair (default 1, 1).
+Conv2dShape conv_shape(Args& a, TensorHandle* x, TensorHandle* w, TensorHandle* y, int sh, int sw, bool same,
+                       int dilation_arg) {
   a.expect_rank(x, "x", DType::kFloat32, 4, "[N,H,W,C]");
   a.expect_rank(w, "w", DType::kFloat32, 4, "[KH,KW,C,F]");
   const auto& xs = x->shape();
@@ -45,11 +46,21 @@ Conv2dShape conv_shape(Args& a, TensorHandle* x, TensorHandle* w, TensorHandle* 
   s.c = static_cast<int>(xs[3]);
   s.kh = static_cast<int>(ws[0]), s.kw = static_cast<int>(ws[1]), s.f = static_cast<int>(ws[3]);
   s.sh = sh, s.sw = sw;
-  s.oh = out_size(s.h, s.kh, sh, same, &s.pt);
-  s.ow = out_size(s.w, s.kw, sw, same, &s.pl);
-  if (s.oh < 1 || s.ow < 1 || s.kh < 1 || s.kw < 1)
-    a.fail("ERR_KERNELNET_SHAPE", "the kernel " + w->describe() + " does not fit the input " + x->describe() +
-                                      " with 'valid' padding");
+  auto dilation = [&](int i, const char* name) {
+    return a.value(i).IsUndefined() ? 1 : a.integer(i, name, 1, 1 << 16);
+  };
+  s.dil_h = dilation(dilation_arg, "dilationH"), s.dil_w = dilation(dilation_arg + 1, "dilationW");
+  // The dilated kernel spans (k - 1) * dilation + 1 input positions.
+  const long long span_h = static_cast<long long>(s.kh - 1) * s.dil_h + 1,
+                  span_w = static_cast<long long>(s.kw - 1) * s.dil_w + 1;
+  if (s.kh < 1 || s.kw < 1 || span_h > INT32_MAX || span_w > INT32_MAX)
+    a.fail("ERR_KERNELNET_SHAPE", "the kernel " + w->describe() + " is empty or its dilated span too large");
+  s.oh = out_size(s.h, static_cast<int>(span_h), sh, same, &s.pt);
+  s.ow = out_size(s.w, static_cast<int>(span_w), sw, same, &s.pl);
+  if (s.oh < 1 || s.ow < 1)
+    a.fail("ERR_KERNELNET_SHAPE", "the kernel " + w->describe() +
+                                      (s.dil_h * s.dil_w > 1 ? " (dilated)" : "") +
+                                      " does not fit the input " + x->describe() + " with 'valid' padding");
   a.expect(y, "y", DType::kFloat32, {s.n, s.oh, s.ow, s.f}, "[N,OH,OW,F]");
   if (s.col_rows() * s.col_cols() > kMaxScratch)
     a.fail("ERR_KERNELNET_SHAPE", "one image's im2col matrix (" + std::to_string(s.col_rows()) + " x " +
@@ -57,8 +68,9 @@ Conv2dShape conv_shape(Args& a, TensorHandle* x, TensorHandle* w, TensorHandle* 
   return s;
 }
 
-// conv2dForward(x, w, b | null, y, strideH, strideW, padding, activation, pre?, alpha?): pre receives the
-// pre-activation for the activations whose derivative needs it (Args::activation_extras).
+// conv2dForward(x, w, b | null, y, strideH, strideW, padding, activation, pre?, alpha?, dilationH?,
+// dilationW?): pre receives the pre-activation for the activations whose derivative needs it
+// (Args::activation_extras).
 void Conv2dForward(const Napi::CallbackInfo& info) {
   Args a(info, "conv2dForward");
   TensorHandle *x = a.tensor(0, "x"), *w = a.tensor(1, "w"), *b = a.optional_tensor(2, "b"),
@@ -66,7 +78,7 @@ void Conv2dForward(const Napi::CallbackInfo& info) {
   const int sh = a.integer(4, "strideH", 1, 1 << 16), sw = a.integer(5, "strideW", 1, 1 << 16);
   const bool same = a.choice(6, "padding", {"valid", "same"}) == "same";
   const Act act = a.activation(7);
-  const Conv2dShape s = conv_shape(a, x, w, y, sh, sw, same);
+  const Conv2dShape s = conv_shape(a, x, w, y, sh, sw, same, 10);
   if (b) a.expect(b, "b", DType::kFloat32, {s.f}, "[F]");
   Epilogue ep;
   TensorHandle* pre;
@@ -79,9 +91,9 @@ void Conv2dForward(const Napi::CallbackInfo& info) {
 }
 
 // conv2dBackward(x, w, y, dy, dx | null, dw | null, db | null, strideH, strideW, padding, activation, pre?,
-// alpha?): pre is what the forward pass stored, for the activations that need it. Each
-// gradient asked for by passing its tensor (a frozen layer passes null for dw and db, the first layer for
-// dx).
+// alpha?, dilationH?, dilationW?): pre is what the forward pass stored, for the activations that need it.
+// Each gradient asked for by passing its tensor (a frozen layer passes null for dw and db, the first layer
+// for dx).
 void Conv2dBackward(const Napi::CallbackInfo& info) {
   Args a(info, "conv2dBackward");
   TensorHandle *x = a.tensor(0, "x"), *w = a.tensor(1, "w"), *y = a.tensor(2, "y"), *dy = a.tensor(3, "dy");
@@ -90,7 +102,7 @@ void Conv2dBackward(const Napi::CallbackInfo& info) {
   const int sh = a.integer(7, "strideH", 1, 1 << 16), sw = a.integer(8, "strideW", 1, 1 << 16);
   const bool same = a.choice(9, "padding", {"valid", "same"}) == "same";
   const Act act = a.activation(10);
-  const Conv2dShape s = conv_shape(a, x, w, y, sh, sw, same);
+  const Conv2dShape s = conv_shape(a, x, w, y, sh, sw, same, 13);
   a.expect(dy, "dy", DType::kFloat32, {s.n, s.oh, s.ow, s.f}, "[N,OH,OW,F]");
   if (dx) a.expect(dx, "dx", DType::kFloat32, {s.n, s.h, s.w, s.c}, "[N,H,W,C]");
   if (dw) a.expect(dw, "dw", DType::kFloat32, {s.kh, s.kw, s.c, s.f}, "[KH,KW,C,F]");

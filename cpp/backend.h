@@ -30,11 +30,12 @@ struct Status {
 };
 
 struct Conv2dShape {
-  int n, h, w, c;  // input
-  int kh, kw, f;   // kernel [kh, kw, c, f]
-  int oh, ow;      // output [n, oh, ow, f]
-  int sh, sw;      // strides
-  int pt, pl;      // zero padding before the first row / column
+  int n, h, w, c;            // input
+  int kh, kw, f;             // kernel [kh, kw, c, f]
+  int oh, ow;                // output [n, oh, ow, f]
+  int sh, sw;                // strides
+  int pt, pl;                // zero padding before the first row / column
+  int dil_h = 1, dil_w = 1;  // dilation: kernel tap (ky, kx) reads input row oy*sh - pt + ky*dil_h, ...
   long long col_rows() const { return static_cast<long long>(oh) * ow; }  // per image
   long long col_cols() const { return static_cast<long long>(kh) * kw * c; }
 };

@@ -1,7 +1,8 @@
 // Conv2d on the CPU as im2col + GEMM, one image at a time so the column matrix stays in cache.
 //
 //   x [N, H, W, C], w [KH, KW, C, F], b [F], y [N, OH, OW, F]
-//   col[r, (ky*KW + kx)*C + ci] = x[n, oy*SH - PT + ky, ox*SW - PL + kx, ci]   (0 outside the image),
+//   col[r, (ky*KW + kx)*C + ci] = x[n, oy*SH - PT + ky*DH, ox*SW - PL + kx*DW, ci]   (0 outside the image;
+//   DH, DW the dilation),
 //   r = oy*OW + ox; y[n] = act(col * w + b), w viewed as a [KH*KW*C, F] matrix.
 // Backward: dz = dy * act'(y); dw = sum_n col^T dz; db = sum_n,r dz; dcol = dz w^T; dx = col2im(dcol).
 // Images are split across threads; each thread keeps its own dw/db partial sums, reduced at the end.
@@ -35,9 +36,9 @@ void im2col(const Conv2dShape& s, const float* x, float* col) {
     for (int ox = 0; ox < s.ow; ++ox) {
       float* dst = col + (static_cast<long>(oy) * s.ow + ox) * cols;
       for (int ky = 0; ky < s.kh; ++ky) {
-        const int iy = oy * s.sh - s.pt + ky;
+        const int iy = oy * s.sh - s.pt + ky * s.dil_h;
         for (int kx = 0; kx < s.kw; ++kx, dst += s.c) {
-          const int ix = ox * s.sw - s.pl + kx;
+          const int ix = ox * s.sw - s.pl + kx * s.dil_w;
           if (iy < 0 || iy >= s.h || ix < 0 || ix >= s.w) {
             std::memset(dst, 0, sizeof(float) * s.c);
           } else {
@@ -59,9 +60,9 @@ void col2im_add(const Conv2dShape& s, const float* dcol, float* dx) {
     for (int ox = 0; ox < s.ow; ++ox) {
       const float* src = dcol + (static_cast<long>(oy) * s.ow + ox) * cols;
       for (int ky = 0; ky < s.kh; ++ky) {
-        const int iy = oy * s.sh - s.pt + ky;
+        const int iy = oy * s.sh - s.pt + ky * s.dil_h;
         for (int kx = 0; kx < s.kw; ++kx, src += s.c) {
-          const int ix = ox * s.sw - s.pl + kx;
+          const int ix = ox * s.sw - s.pl + kx * s.dil_w;
           if (iy < 0 || iy >= s.h || ix < 0 || ix >= s.w) continue;
           float* dst = dx + (static_cast<long>(iy) * s.w + ix) * s.c;
           for (int ci = 0; ci < s.c; ++ci) dst[ci] += src[ci];

@@ -1,6 +1,7 @@
 // Conv2d on the GPU as im2col + SGEMM over the whole batch (N = batch, channels-last as Keras):
 //   x [N, H, W, C], w [KH, KW, C, F] (a [KH*KW*C, F] matrix), b [F], y [N, OH, OW, F]
-//   col[(n*OH + oy)*OW + ox, (ky*KW + kx)*C + c] = x[n, oy*SH - PT + ky, ox*SW - PL + kx, c]  (0 outside)
+//   col[(n*OH + oy)*OW + ox, (ky*KW + kx)*C + c] = x[n, oy*SH - PT + ky*DH, ox*SW - PL + kx*DW, c]
+//   (0 outside; DH, DW the dilation)
 //   forward:  y = act(col w + b)                    one GEMM, bias and activation fused in its epilogue
 //   backward: dz = dy * act'(y); db = column sums of dz; dw = col^T dz (split-K: K = N*OH*OW is long);
 //             dcol = dz w^T; dx = col2im(dcol), computed as a gather (each dx element sums its own
@@ -13,11 +14,11 @@ namespace cu {
 namespace {
 
 struct ConvDims {
-  int n, h, w, c, kh, kw, f, oh, ow, sh, sw, pt, pl;
+  int n, h, w, c, kh, kw, f, oh, ow, sh, sw, pt, pl, dh, dw;
 };
 
 ConvDims dims(const Conv2dShape& s) {
-  return {s.n, s.h, s.w, s.c, s.kh, s.kw, s.f, s.oh, s.ow, s.sh, s.sw, s.pt, s.pl};
+  return {s.n, s.h, s.w, s.c, s.kh, s.kw, s.f, s.oh, s.ow, s.sh, s.sw, s.pt, s.pl, s.dil_h, s.dil_w};
 }
 
 __global__ void im2col_kernel(ConvDims d, const float* __restrict__ x, float* __restrict__ col,
@@ -30,11 +31,11 @@ __global__ void im2col_kernel(ConvDims d, const float* __restrict__ x, float* __
   const int ci = kidx % d.c, kx = (kidx / d.c) % d.kw, ky = kidx / (d.c * d.kw);
   const int ox = row % d.ow, oy = (row / d.ow) % d.oh;
   const long long n = row / ((long long)d.ow * d.oh);
-  const int iy = oy * d.sh - d.pt + ky, ix = ox * d.sw - d.pl + kx;
+  const int iy = oy * d.sh - d.pt + ky * d.dh, ix = ox * d.sw - d.pl + kx * d.dw;
   col[i] = (iy >= 0 && iy < d.h && ix >= 0 && ix < d.w) ? x[((n * d.h + iy) * d.w + ix) * d.c + ci] : 0.0f;
 }
 
-// dx[n, iy, ix, c] = sum over (ky, kx) of dcol[(n, oy, ox), (ky, kx, c)] where oy*SH - PT + ky = iy, ...
+// dx[n, iy, ix, c] = sum over (ky, kx) of dcol[(n, oy, ox), (ky, kx, c)] where oy*SH - PT + ky*DH = iy, ...
 __global__ void col2im_kernel(ConvDims d, const float* __restrict__ dcol, float* __restrict__ dx,
                               long long total) {
   const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
@@ -44,12 +45,12 @@ __global__ void col2im_kernel(ConvDims d, const float* __restrict__ dcol, float*
   const int K = d.kh * d.kw * d.c;
   float sum = 0.0f;
   for (int ky = 0; ky < d.kh; ++ky) {
-    const int ty = iy + d.pt - ky;
+    const int ty = iy + d.pt - ky * d.dh;
     if (ty < 0 || ty % d.sh) continue;
     const int oy = ty / d.sh;
     if (oy >= d.oh) continue;
     for (int kx = 0; kx < d.kw; ++kx) {
-      const int tx = ix + d.pl - kx;
+      const int tx = ix + d.pl - kx * d.dw;
       if (tx < 0 || tx % d.sw) continue;
       const int ox = tx / d.sw;
       if (ox >= d.ow) continue;

@@ -251,11 +251,16 @@ export interface Conv2DArgs extends LayerArgs, KernelArgs {
   kernelSize: number | [number, number];
   strides?: number | [number, number];
   padding?: Padding;
+  /**
+   * The spacing of the kernel's taps (default 1): tap (ky, kx) reads input row oy*strideH + ky*dilationH, so a
+   * 3x3 kernel with rate 2 spans 5x5. As in Keras and tfjs, a rate above 1 needs strides of 1.
+   */
+  dilationRate?: number | [number, number];
   activation?: ActivationIdentifier;
 }
 
-const CONV2D_SCHEMA = layerSchema('Conv2D', ['filters', 'kernelSize', 'strides', 'padding', 'activation', ...KERNEL_OPTIONS], {
-  ...KERNEL_NOT_YET, dilationRate: { ok: NOT_USED.one }, dataFormat: { ok: NOT_USED.channelsLast }, groups: { ok: NOT_USED.one },
+const CONV2D_SCHEMA = layerSchema('Conv2D', ['filters', 'kernelSize', 'strides', 'padding', 'dilationRate', 'activation', ...KERNEL_OPTIONS], {
+  ...KERNEL_NOT_YET, dataFormat: { ok: NOT_USED.channelsLast }, groups: { ok: NOT_USED.one },
 });
 
 /** 2-D convolution (im2col + GEMM), kernel [KH, KW, C, F] (glorot_uniform by default), bias (zeros). */
@@ -267,6 +272,7 @@ export class Conv2D extends Layer {
   readonly kernelSize: [number, number];
   readonly strides: [number, number];
   readonly padding: Padding;
+  readonly dilationRate: [number, number];
   readonly activation: NativeActivation;
 
   constructor(args: Conv2DArgs) {
@@ -275,6 +281,10 @@ export class Conv2D extends Layer {
     this.filters = positiveInt(args.filters, 'filters');
     this.kernelSize = intPair(args.kernelSize, 'kernelSize');
     this.strides = intPair(args.strides ?? 1, 'strides');
+    this.dilationRate = intPair(args.dilationRate ?? 1, 'dilationRate');
+    // Keras's Conv2D and tfjs's conv2d refuse the pair (TensorFlow has no kernel for it).
+    if (this.dilationRate.some(d => d > 1) && this.strides.some(st => st > 1))
+      throw new ValidationError(`${this.name}: dilationRate [${this.dilationRate}] needs strides of 1, but received strides [${this.strides}] (as in Keras and tfjs)`);
     this.padding = oneOf(args.padding ?? 'valid', 'padding', ['valid', 'same'] as const);
     this.activation = activationArg(args.activation, 'activation', false) as NativeActivation;
     this.kernelArgs = kernelArgs(args);
@@ -282,12 +292,12 @@ export class Conv2D extends Layer {
 
   protected computeOutputShape(s: number[]): number[] {
     if (s.length !== 3) fail('an input shape [height, width, channels]', `${this.name} input shape`, s);
-    const [kh, kw] = this.kernelSize, [sh, sw] = this.strides;
+    const [kh, kw] = this.kernelSize, [sh, sw] = this.strides, [dh, dw] = this.dilationRate;
     const out = (n: number, k: number, st: number) =>
       this.padding === 'same' ? Math.ceil(n / st) : Math.floor((n - k) / st) + 1;
-    const oh = out(s[0], kh, sh), ow = out(s[1], kw, sw);
+    const oh = out(s[0], (kh - 1) * dh + 1, sh), ow = out(s[1], (kw - 1) * dw + 1, sw);
     if (oh < 1 || ow < 1)
-      throw new ValidationError(`${this.name}: a ${kh}x${kw} kernel does not fit an input of shape [${s.join(', ')}] with 'valid' padding`, 'ERR_KERNELNET_SHAPE');
+      throw new ValidationError(`${this.name}: a ${kh}x${kw} kernel${dh * dw > 1 ? ` dilated by [${dh}, ${dw}]` : ''} does not fit an input of shape [${s.join(', ')}] with 'valid' padding`, 'ERR_KERNELNET_SHAPE');
     this.specs = kernelSpecs(this.kernelArgs, [kh, kw, s[2], this.filters], kh * kw * s[2], kh * kw * this.filters, this.filters);
     return [oh, ow, this.filters];
   }
@@ -298,7 +308,7 @@ export class Conv2D extends Layer {
 
   forward(x: NativeTensor, buf: LayerBuffers): NativeTensor {
     native.conv2dForward(x, param(this, 'kernel').value, bias(this)?.value ?? null, buf.y!, this.strides[0],
-      this.strides[1], this.padding, this.activation, buf.extra);
+      this.strides[1], this.padding, this.activation, buf.extra, undefined, ...this.dilationRate);
     return buf.y!;
   }
 
@@ -306,13 +316,13 @@ export class Conv2D extends Layer {
     const k = param(this, 'kernel'), b = bias(this), dx = ctx.inputGrad === false ? null : buf.dx;
     const grads = ctx.weightGrads !== false;
     native.conv2dBackward(x, k.value, y, dy, dx, grads ? k.grad : null, grads && b ? b.grad : null, this.strides[0], this.strides[1],
-      this.padding, this.activation, buf.extra);
+      this.padding, this.activation, buf.extra, undefined, ...this.dilationRate);
     return dx;
   }
 
   override getConfig() {
     return { ...super.getConfig(), filters: this.filters, kernelSize: this.kernelSize, strides: this.strides,
-      padding: this.padding, activation: this.activation, ...this.kernelArgs };
+      padding: this.padding, dilationRate: this.dilationRate, activation: this.activation, ...this.kernelArgs };
   }
 }
 

@@ -71,16 +71,20 @@ export interface NativeProgram {
 export interface Native {
   /** A tensor on `device` (default: the environment's backend), or a view of another tensor's buffer. */
   Tensor: new (shape: number[], dtype: DType, data?: Float32Array | Int32Array | NativeTensor, device?: Device) => NativeTensor;
-  /** y = activation(conv(x, w) + b), the bias and activation fused into the GEMM's epilogue; b may be null. */
+  /**
+   * y = activation(conv(x, w) + b), the bias and activation fused into the GEMM's epilogue; b may be null.
+   * dilationH/W (default 1): kernel tap (ky, kx) reads input (oy*strideH - padTop + ky*dilationH, ...).
+   */
   conv2dForward(x: NativeTensor, w: NativeTensor, b: NativeTensor | null, y: NativeTensor, strideH: number,
-    strideW: number, padding: Padding, activation: NativeActivation, pre?: NativeTensor | null, alpha?: number): void;
+    strideW: number, padding: Padding, activation: NativeActivation, pre?: NativeTensor | null, alpha?: number,
+    dilationH?: number, dilationW?: number): void;
   /**
    * dy is the gradient of y, the activation's output (its derivative is taken from y). A gradient passed as null
    * is not computed: dx for the first layer, dw and db for a frozen layer.
    */
   conv2dBackward(x: NativeTensor, w: NativeTensor, y: NativeTensor, dy: NativeTensor, dx: NativeTensor | null,
     dw: NativeTensor | null, db: NativeTensor | null, strideH: number, strideW: number, padding: Padding, activation: NativeActivation,
-    pre?: NativeTensor | null, alpha?: number): void;
+    pre?: NativeTensor | null, alpha?: number, dilationH?: number, dilationW?: number): void;
   maxPool2dForward(x: NativeTensor, y: NativeTensor, argmax: NativeTensor, poolH: number, poolW: number,
     strideH: number, strideW: number, padding?: Padding): void;
   maxPool2dBackward(dy: NativeTensor, argmax: NativeTensor, dx: NativeTensor, poolH: number, poolW: number,

@@ -49,20 +49,20 @@ if (!cuda.available) {
         const pad = s.same ? 'same' : 'valid';
         const x = twin([s.n, s.h, s.w, s.c], gen(s.n * s.h * s.w * s.c, r)), w = twin([s.kh, s.kw, s.c, s.f], gen(s.kh * s.kw * s.c * s.f, r));
         const b = twin([s.f], gen(s.f, r)), y = outs([s.n, oh, ow, s.f]);
-        for (const d of [0, 1]) native.conv2dForward(x[d], w[d], b[d], y[d], s.sh, s.sw, pad, relu ? 'relu' : 'linear');
+        for (const d of [0, 1]) native.conv2dForward(x[d], w[d], b[d], y[d], s.sh, s.sw, pad, relu ? 'relu' : 'linear', null, undefined, s.dilH, s.dilW);
         same(y, `y of ${label}`, tol);
         const dyData = gen(y[0].size, r);
         const dy = twin(y[0].shape, dyData), dx = outs(x[0].shape), dw = outs(w[0].shape), db = outs([s.f]);
         // Both backward passes use the CPU's y so that the ReLU masks agree exactly.
         y[1].write(y[0].read() as Float32Array);
-        for (const d of [0, 1]) native.conv2dBackward(x[d], w[d], y[d], dy[d], dx[d], dw[d], db[d], s.sh, s.sw, pad, relu ? 'relu' : 'linear');
+        for (const d of [0, 1]) native.conv2dBackward(x[d], w[d], y[d], dy[d], dx[d], dw[d], db[d], s.sh, s.sw, pad, relu ? 'relu' : 'linear', null, undefined, s.dilH, s.dilW);
         const gtol = tol && { atol: tol.atol * 10, rtol: tol.rtol * 10 };
         same(dx, `dx of ${label}`, gtol);
         same(dw, `dw of ${label}`, gtol);
         same(db, `db of ${label}`, gtol);
         // A frozen layer: dx alone, the same as with weight gradients.
         const dx2 = outs(x[0].shape);
-        for (const d of [0, 1]) native.conv2dBackward(x[d], w[d], y[d], dy[d], dx2[d], null, null, s.sh, s.sw, pad, relu ? 'relu' : 'linear');
+        for (const d of [0, 1]) native.conv2dBackward(x[d], w[d], y[d], dy[d], dx2[d], null, null, s.sh, s.sw, pad, relu ? 'relu' : 'linear', null, undefined, s.dilH, s.dilW);
         same(dx2, `dx alone of ${label}`, gtol);
         exact(dx2[1].read(), dx[1].read(), `dx alone equals dx of ${label} on CUDA`);
       }
@@ -387,10 +387,10 @@ if (!cuda.available) {
           const { oh, ow } = h.convOut(s), pad = s.same ? 'same' : 'valid';
           const x = twin([s.n, s.h, s.w, s.c], gen(s.n * s.h * s.w * s.c, r)), w = twin([s.kh, s.kw, s.c, s.f], gen(s.kh * s.kw * s.c * s.f, r)), b = twin([s.f], gen(s.f, r));
           const y = [h.out([s.n, oh, ow, s.f], 'cpu'), h.out([s.n, oh, ow, s.f], 'cuda')];
-          for (const d of [0, 1]) native.conv2dForward(x[d], w[d], b[d], y[d], s.sh, s.sw, pad, 'linear');
+          for (const d of [0, 1]) native.conv2dForward(x[d], w[d], b[d], y[d], s.sh, s.sw, pad, 'linear', null, undefined, s.dilH, s.dilW);
           cmp(y, kind, 'conv y ' + JSON.stringify(s));
           const dy = twin(y[0].shape, gen(y[0].size, r)), dx = [h.out(x[0].shape, 'cpu'), h.out(x[0].shape, 'cuda')], dw = [h.out(w[0].shape, 'cpu'), h.out(w[0].shape, 'cuda')], db = [h.out([s.f], 'cpu'), h.out([s.f], 'cuda')];
-          for (const d of [0, 1]) native.conv2dBackward(x[d], w[d], y[d], dy[d], dx[d], dw[d], db[d], s.sh, s.sw, pad, 'linear');
+          for (const d of [0, 1]) native.conv2dBackward(x[d], w[d], y[d], dy[d], dx[d], dw[d], db[d], s.sh, s.sw, pad, 'linear', null, undefined, s.dilH, s.dilW);
           cmp(dx, kind, 'conv dx'); cmp(dw, kind, 'conv dw');
         }
       }

@@ -7,7 +7,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { NATIVE_ACTIVATIONS, NEEDS_INPUT, native, type NativeTensor } from '../lib/native.js';
-import { I, T, disposeAll, randomArray, rng } from './helpers.js';
+import { I, T, convOut, disposeAll, randomArray, rng } from './helpers.js';
 
 const H = 1e-2, ATOL = 2e-3, RTOL = 2e-2;
 
@@ -44,19 +44,19 @@ function check(what: string, param: NativeTensor, analytic: ArrayLike<number>, f
 const Grad = suite('finite-difference gradients');
 Grad.after.each(disposeAll);
 
-Grad('Conv2D (relu, stride 1, valid) and (linear, stride 2, same)', () => {
+Grad('Conv2D (relu, stride 1, valid), (linear, stride 2, same) and dilated (3x2, valid and same)', () => {
   const rand = rng(10);
-  for (const [relu, stride, padding] of [[true, 1, 'valid'], [false, 2, 'same']] as const) {
+  for (const [relu, stride, padding, dil] of [[true, 1, 'valid', [1, 1]], [false, 2, 'same', [1, 1]], [true, 1, 'valid', [3, 2]], [false, 1, 'same', [3, 2]]] as const) {
     const [n, h, w, c, k, f] = [2, 7, 6, 3, 3, 4];
-    const oh = padding === 'same' ? Math.ceil(h / stride) : h - k + 1, ow = padding === 'same' ? Math.ceil(w / stride) : w - k + 1;
+    const { oh, ow } = convOut({ n, h, w, c, kh: k, kw: k, f, sh: stride, sw: stride, same: padding === 'same', dilH: dil[0], dilW: dil[1] });
     const x = T([n, h, w, c], randomArray(n * h * w * c, rand)), W = T([k, k, c, f], randomArray(k * k * c * f, rand));
     const b = T([f], randomArray(f, rand, -0.1, 0.1)), y = T([n, oh, ow, f]);
     const r = randomArray(y.size, rand);
-    const fwd = () => (native.conv2dForward(x, W, b, y, stride, stride, padding, relu ? 'relu' : 'linear'), y);
+    const fwd = () => (native.conv2dForward(x, W, b, y, stride, stride, padding, relu ? 'relu' : 'linear', null, undefined, ...dil), y);
     fwd();
     const dx = T(x.shape), dw = T(W.shape), db = T([f]);
-    native.conv2dBackward(x, W, y, T(y.shape, r), dx, dw, db, stride, stride, padding, relu ? 'relu' : 'linear');
-    const name = `conv relu=${relu} stride=${stride} ${padding}`;
+    native.conv2dBackward(x, W, y, T(y.shape, r), dx, dw, db, stride, stride, padding, relu ? 'relu' : 'linear', null, undefined, ...dil);
+    const name = `conv relu=${relu} stride=${stride} ${padding} dilation=${dil.join('x')}`;
     check(`${name} dx`, x, dx.read(), fwd, r);
     check(`${name} dw`, W, dw.read(), fwd, r);
     check(`${name} db`, b, db.read(), fwd, r, 4);

@@ -140,6 +140,8 @@ export const CONV_CASES: ConvCase[] = [
   { n: 2, h: 9, w: 8, c: 4, kh: 3, kw: 3, f: 17, sh: 2, sw: 2, same: true },
   { n: 3, h: 11, w: 13, c: 2, kh: 5, kw: 3, f: 7, sh: 2, sw: 3, same: false },
   { n: 2, h: 6, w: 7, c: 3, kh: 4, kw: 4, f: 3, sh: 1, sw: 1, same: true },
+  { n: 2, h: 9, w: 10, c: 3, kh: 3, kw: 2, f: 4, sh: 1, sw: 1, same: false, dilH: 2, dilW: 3 }, // dilated
+  { n: 2, h: 7, w: 8, c: 2, kh: 3, kw: 3, f: 5, sh: 1, sw: 1, same: true, dilH: 3, dilW: 2 }, // dilated, 'same'
   { n: 4, h: 28, w: 28, c: 1, kh: 3, kw: 3, f: 32, sh: 1, sw: 1, same: false }, // the seed's conv1
   { n: 2, h: 26, w: 26, c: 32, kh: 3, kw: 3, f: 64, sh: 1, sw: 1, same: false }, // the seed's conv2
 ];
@@ -147,18 +149,23 @@ export const CONV_CASES: ConvCase[] = [
 /** Dense shapes [n, in, out]: 1s, odd and prime sizes, bigger than a tile, the seed's flattened input. */
 export const DENSE_CASES: [number, number, number][] = [[1, 1, 1], [7, 13, 19], [3, 300, 10], [128, 300, 37], [5, 200, 700], [33, 9216, 17]];
 
-export interface ConvCase { n: number; h: number; w: number; c: number; kh: number; kw: number; f: number; sh: number; sw: number; same: boolean }
+export interface ConvCase {
+  n: number; h: number; w: number; c: number; kh: number; kw: number; f: number; sh: number; sw: number; same: boolean;
+  /** Dilation (default 1): tap (ky, kx) reads input (oy*sh - pt + ky*dilH, ox*sw - pl + kx*dilW). */
+  dilH?: number; dilW?: number;
+}
 
 export function convOut(s: ConvCase) {
   const o = (n: number, k: number, st: number) => (s.same ? Math.ceil(n / st) : Math.floor((n - k) / st) + 1);
-  const oh = o(s.h, s.kh, s.sh), ow = o(s.w, s.kw, s.sw);
-  const pt = s.same ? Math.floor(Math.max((oh - 1) * s.sh + s.kh - s.h, 0) / 2) : 0;
-  const pl = s.same ? Math.floor(Math.max((ow - 1) * s.sw + s.kw - s.w, 0) / 2) : 0;
-  return { oh, ow, pt, pl };
+  const dh = s.dilH ?? 1, dw = s.dilW ?? 1, kh = (s.kh - 1) * dh + 1, kw = (s.kw - 1) * dw + 1; // dilated spans
+  const oh = o(s.h, kh, s.sh), ow = o(s.w, kw, s.sw);
+  const pt = s.same ? Math.floor(Math.max((oh - 1) * s.sh + kh - s.h, 0) / 2) : 0;
+  const pl = s.same ? Math.floor(Math.max((ow - 1) * s.sw + kw - s.w, 0) / 2) : 0;
+  return { oh, ow, pt, pl, dh, dw };
 }
 
 export function convRef(s: ConvCase, x: Float32Array, w: Float32Array, b: Float32Array, relu: boolean): Float64Array {
-  const { oh, ow, pt, pl } = convOut(s);
+  const { oh, ow, pt, pl, dh, dw } = convOut(s);
   const y = new Float64Array(s.n * oh * ow * s.f);
   for (let n = 0; n < s.n; ++n)
     for (let oy = 0; oy < oh; ++oy)
@@ -167,7 +174,7 @@ export function convRef(s: ConvCase, x: Float32Array, w: Float32Array, b: Float3
           let acc = b[f];
           for (let ky = 0; ky < s.kh; ++ky)
             for (let kx = 0; kx < s.kw; ++kx) {
-              const iy = oy * s.sh - pt + ky, ix = ox * s.sw - pl + kx;
+              const iy = oy * s.sh - pt + ky * dh, ix = ox * s.sw - pl + kx * dw;
               if (iy < 0 || iy >= s.h || ix < 0 || ix >= s.w) continue;
               for (let c = 0; c < s.c; ++c)
                 acc += x[((n * s.h + iy) * s.w + ix) * s.c + c] * w[((ky * s.kw + kx) * s.c + c) * s.f + f];
@@ -179,7 +186,7 @@ export function convRef(s: ConvCase, x: Float32Array, w: Float32Array, b: Float3
 
 /** Gradients of sum(y * dy) through conv (+relu, masked by the reference output y). */
 export function convBackwardRef(s: ConvCase, x: Float32Array, w: Float32Array, y: ArrayLike<number>, dy: Float32Array, relu: boolean) {
-  const { oh, ow, pt, pl } = convOut(s);
+  const { oh, ow, pt, pl, dh, dw: dilW } = convOut(s);
   const dx = new Float64Array(x.length), dw = new Float64Array(w.length), db = new Float64Array(s.f);
   for (let n = 0; n < s.n; ++n)
     for (let oy = 0; oy < oh; ++oy)
@@ -190,7 +197,7 @@ export function convBackwardRef(s: ConvCase, x: Float32Array, w: Float32Array, y
           db[f] += g;
           for (let ky = 0; ky < s.kh; ++ky)
             for (let kx = 0; kx < s.kw; ++kx) {
-              const iy = oy * s.sh - pt + ky, ix = ox * s.sw - pl + kx;
+              const iy = oy * s.sh - pt + ky * dh, ix = ox * s.sw - pl + kx * dilW;
               if (iy < 0 || iy >= s.h || ix < 0 || ix >= s.w) continue;
               for (let c = 0; c < s.c; ++c) {
                 const xi = ((n * s.h + iy) * s.w + ix) * s.c + c, wi = ((ky * s.kw + kx) * s.c + c) * s.f + f;

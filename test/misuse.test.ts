@@ -60,7 +60,7 @@ Options('a Keras/tfjs option kernelnet does not support yet never trains silentl
     ['validationSteps', () => m.fit(x, y, { validationSteps: 2, verbose: 0 } as never)],
     ['evaluate steps', () => m.evaluate(x, y, { steps: 1 } as never)],
     ['stepsPerEpoch', () => m.fit(x, y, { stepsPerEpoch: 2, verbose: 0 } as never)],
-    ['dilationRate', () => new Conv2D({ filters: 2, kernelSize: 3, dilationRate: 2 } as never)],
+    ['groups', () => new Conv2D({ filters: 2, kernelSize: 3, groups: 2 } as never)],
     ['dataFormat', () => new Conv2D({ filters: 2, kernelSize: 3, dataFormat: 'channelsFirst' } as never)],
     ['kernelRegularizer', () => new Dense({ units: 2, kernelRegularizer: 'l2' } as never)],
     ['Adadelta clipnorm', () => new Adadelta({ clipnorm: 1 } as never)],
@@ -68,7 +68,7 @@ Options('a Keras/tfjs option kernelnet does not support yet never trains silentl
   for (const [what, fn] of unsupported) await refused(fn, 'ERR_KERNELNET_UNSUPPORTED', /not supported yet/, what);
   assert.equal(weightsOf(m), before, 'nothing trained');
   // The values that ask for what kernelnet does anyway are fine.
-  new Conv2D({ filters: 2, kernelSize: 3, useBias: true, dilationRate: [1, 1], dataFormat: 'channelsLast', kernelInitializer: 'glorotUniform', biasInitializer: 'zeros', trainable: true } as never);
+  new Conv2D({ filters: 2, kernelSize: 3, useBias: true, groups: 1, dataFormat: 'channelsLast', kernelInitializer: 'glorotUniform', biasInitializer: 'zeros', trainable: true } as never);
   new Dense({ units: 2, useBias: true, kernelRegularizer: null } as never);
   await m.fit(x, y, { validationSplit: 0, initialEpoch: 0, validationFreq: 1, epochs: 1, verbose: 0 } as never);
   m.dispose();

@@ -28,7 +28,7 @@ for (const [kind, gen] of [['int', intArray], ['float', randomArray]] as const) 
       const x = gen(s.n * s.h * s.w * s.c, r), w = gen(s.kh * s.kw * s.c * s.f, r), b = gen(s.f, r);
       const y = out([s.n, oh, ow, s.f]);
       native.conv2dForward(T([s.n, s.h, s.w, s.c], x), T([s.kh, s.kw, s.c, s.f], w), T([s.f], b), y, s.sh, s.sw,
-        s.same ? 'same' : 'valid', relu ? 'relu' : 'linear');
+        s.same ? 'same' : 'valid', relu ? 'relu' : 'linear', null, undefined, s.dilH, s.dilW);
       const ref = convRef(s, x, w, b, relu);
       if (kind === 'int') exact(y.read(), ref, label(s));
       else close(y.read(), ref, GEMM_TOL.atol, GEMM_TOL.rtol, label(s));
@@ -44,13 +44,13 @@ for (const [kind, gen] of [['int', intArray], ['float', randomArray]] as const) 
       const x = gen(s.n * s.h * s.w * s.c, r), w = gen(s.kh * s.kw * s.c * s.f, r), b = gen(s.f, r);
       const dyData = gen(s.n * oh * ow * s.f, r);
       const X = T([s.n, s.h, s.w, s.c], x), W = T([s.kh, s.kw, s.c, s.f], w), Y = out([s.n, oh, ow, s.f]);
-      native.conv2dForward(X, W, T([s.f], b), Y, s.sh, s.sw, s.same ? 'same' : 'valid', relu ? 'relu' : 'linear');
+      native.conv2dForward(X, W, T([s.f], b), Y, s.sh, s.sw, s.same ? 'same' : 'valid', relu ? 'relu' : 'linear', null, undefined, s.dilH, s.dilW);
       const y = Y.read();
       const dx = withDx ? out([s.n, s.h, s.w, s.c]) : null, dw = out([s.kh, s.kw, s.c, s.f]), db = out([s.f]);
       dw.fill(NaN);
       db.fill(NaN);
       native.conv2dBackward(X, W, Y, T([s.n, oh, ow, s.f], dyData), dx, withDw ? dw : null, withDw ? db : null, s.sh, s.sw,
-        s.same ? 'same' : 'valid', relu ? 'relu' : 'linear');
+        s.same ? 'same' : 'valid', relu ? 'relu' : 'linear', null, undefined, s.dilH, s.dilW);
       const ref = convBackwardRef(s, x, w, y, dyData, relu);
       const cmp = kind === 'int' ? (a: ArrayLike<number>, e: ArrayLike<number>, what: string) => exact(a, e, what)
         : (a: ArrayLike<number>, e: ArrayLike<number>, what: string) => close(a, e, GEMM_TOL.atol * 10, GEMM_TOL.rtol, what);

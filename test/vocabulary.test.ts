@@ -50,6 +50,40 @@ V('activations on Conv2D and Dense, Activation and LeakyReLU layers: a model tra
   back.dispose();
 });
 
+V('Conv2D dilationRate: the dilated output shape, training, save/load; strides above 1 with it refused as Keras does', async () => {
+  // Keras 3's Conv2D docstring: "Specifying any stride value != 1 is incompatible with specifying any dilation_rate
+  // value != 1"; tfjs's conv2d asserts the same. Output size: 'valid' floor((n - span) / 1) + 1 with
+  // span = (k - 1) * rate + 1; 'same' keeps n.
+  const { x, y } = syntheticData(32);
+  const m = new Sequential({
+    seed: 5,
+    layers: [
+      new Conv2D({ filters: 4, kernelSize: 3, dilationRate: 2, activation: 'relu', inputShape: [8, 8, 1] }),
+      new Conv2D({ filters: 4, kernelSize: [2, 3], dilationRate: [3, 1], padding: 'same', activation: 'relu' }),
+      new Flatten(),
+      new Dense({ units: 3, activation: 'softmax' }),
+    ],
+  });
+  assert.equal(m.layers[0].outputShape, [4, 4, 4], '8 - 5 + 1');
+  assert.equal(m.layers[1].outputShape, [4, 4, 4], "'same'");
+  m.compile({ loss: 'categoricalCrossentropy', optimizer: 'adam', metrics: ['accuracy'] });
+  const h = await m.fit(x, y, { batchSize: 8, epochs: 15, verbose: 0 });
+  assert.ok(h.history.loss.at(-1)! < h.history.loss[0] * 0.9, `the loss falls: ${h.history.loss}`);
+  const path = join(dir, 'dilated.safetensors');
+  m.save(path);
+  const back = loadModel(path);
+  assert.equal((back.layers[0] as Conv2D).dilationRate, [2, 2]);
+  assert.equal((back.layers[1] as Conv2D).dilationRate, [3, 1]);
+  const same = tidy(() => [m, back].map(model => Array.from(model.predict(x).dataSync())));
+  assert.equal(same[1], same[0], 'the same predictions after loading');
+  throwsA(ValidationError, () => new Conv2D({ filters: 2, kernelSize: 3, dilationRate: 2, strides: 2 }), /dilationRate \[2,2\] needs strides of 1/, 'with strides');
+  throwsA(ValidationError, () => new Conv2D({ filters: 2, kernelSize: 3, dilationRate: 0 }), /dilationRate/, 'zero');
+  throwsA(ValidationError, () => new Sequential({ layers: [new Conv2D({ filters: 2, kernelSize: 3, dilationRate: 4, inputShape: [8, 8, 1] })] }), /3x3 kernel dilated by \[4, 4\] does not fit/, 'span 9 > 8');
+  dispose([x, y]);
+  m.dispose();
+  back.dispose();
+});
+
 V('activation names: Keras and tfjs spellings and aliases; softmax only at the end; unknown names refused', () => {
   assert.is(new Dense({ units: 2, activation: 'silu' }).activation, 'swish');
   assert.is(new Conv2D({ filters: 2, kernelSize: 3, activation: 'leakyRelu' }).activation, 'leaky_relu');
