@@ -13,7 +13,7 @@
                   "KERNELNET_VERSION=<!(node -p \"JSON.stringify(require('./package.json').version)\")"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
-      "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno", "-fexceptions"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno", "-fno-trapping-math", "-fexceptions"],
       "ldflags": ["-pthread"]
     }
   ]

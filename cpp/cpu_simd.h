@@ -11,26 +11,71 @@
 #endif
 
 #include <cstddef>
+#include <type_traits>
 
 #include "epilogue.h"
 
 namespace kn {
 
+#if defined(__GNUC__)
+#define KN_ALWAYS_INLINE __attribute__((always_inline)) inline
+#define KN_ALWAYS_INLINE_LAMBDA __attribute__((always_inline))
+#else
+#define KN_ALWAYS_INLINE inline
+#define KN_ALWAYS_INLINE_LAMBDA
+#endif
+
+// Calls body(std::integral_constant<Act, A>{}) for the run-time activation, so that every loop below is
+// compiled once per activation with its arithmetic inlined and vectorised (a loop with the switch inside
+// would run one element at a time). Called from the KN_CLONES functions, whose clones inline it with their
+// own ISA.
+template <class Body>
+KN_ALWAYS_INLINE void with_act(Act act, Body&& body) {
+  using std::integral_constant;
+  switch (act) {
+    case Act::kLinear:
+      return body(integral_constant<Act, Act::kLinear>{});
+    case Act::kRelu:
+      return body(integral_constant<Act, Act::kRelu>{});
+    case Act::kRelu6:
+      return body(integral_constant<Act, Act::kRelu6>{});
+    case Act::kElu:
+      return body(integral_constant<Act, Act::kElu>{});
+    case Act::kSelu:
+      return body(integral_constant<Act, Act::kSelu>{});
+    case Act::kSigmoid:
+      return body(integral_constant<Act, Act::kSigmoid>{});
+    case Act::kTanh:
+      return body(integral_constant<Act, Act::kTanh>{});
+    case Act::kSoftplus:
+      return body(integral_constant<Act, Act::kSoftplus>{});
+    case Act::kSwish:
+      return body(integral_constant<Act, Act::kSwish>{});
+    case Act::kGelu:
+      return body(integral_constant<Act, Act::kGelu>{});
+    case Act::kLeakyRelu:
+      return body(integral_constant<Act, Act::kLeakyRelu>{});
+  }
+}
+
+// y[i] = act(x[i]).
+KN_CLONES inline void act_apply(Act act, float alpha, const float* __restrict x, float* __restrict y,
+                                std::size_t n) {
+  with_act(act, [&](auto a) KN_ALWAYS_INLINE_LAMBDA {
+    for (std::size_t i = 0; i < n; ++i) y[i] = act_forward(a.value, x[i], alpha);
+  });
+}
+
 // dz = dy * act'(x) from y = act(x) (epilogue.h), x being read from `pre` only by the activations that need
-// it. ReLU gets its own loop, so that the compiler vectorises it as a branch-free select (its keep/drop
-// decisions are coin flips).
+// it.
 KN_CLONES inline void act_mask(Act act, float alpha, const float* __restrict y, const float* __restrict pre,
                                const float* __restrict dy, float* __restrict dz, std::size_t n) {
-  switch (act) {
-    case Act::kRelu:
-      for (std::size_t i = 0; i < n; ++i) dz[i] = act_backward(Act::kRelu, y[i], 0.0f, dy[i]);
-      break;
-    default:
-      if (pre)
-        for (std::size_t i = 0; i < n; ++i) dz[i] = act_backward(act, y[i], pre[i], dy[i], alpha);
-      else
-        for (std::size_t i = 0; i < n; ++i) dz[i] = act_backward(act, y[i], 0.0f, dy[i], alpha);
-  }
+  with_act(act, [&](auto a) KN_ALWAYS_INLINE_LAMBDA {
+    if (act_needs_input(a.value))
+      for (std::size_t i = 0; i < n; ++i) dz[i] = act_backward(a.value, y[i], pre[i], dy[i], alpha);
+    else
+      for (std::size_t i = 0; i < n; ++i) dz[i] = act_backward(a.value, y[i], 0.0f, dy[i], alpha);
+  });
 }
 
 // The epilogue of y[rows, f]: += bias[j] when there is a bias, then the activation, storing the
@@ -39,30 +84,25 @@ KN_CLONES inline void apply_epilogue(float* __restrict y, std::size_t rows, int 
                                      std::size_t at = 0) {
   const float* __restrict b = ep.bias;
   float* __restrict pre = ep.pre ? ep.pre + at : nullptr;
-  for (std::size_t r = 0; r < rows; ++r) {
-    float* row = y + r * f;
-    switch (ep.act) {
-      case Act::kRelu:
-        if (b)
-          for (int j = 0; j < f; ++j) row[j] = act_forward(Act::kRelu, row[j] + b[j]);
-        else
-          for (int j = 0; j < f; ++j) row[j] = act_forward(Act::kRelu, row[j]);
-        break;
-      default:
-        if (pre) {
-          float* p = pre + r * f;
-          for (int j = 0; j < f; ++j) {
-            const float v = b ? row[j] + b[j] : row[j];
-            p[j] = v;
-            row[j] = act_forward(ep.act, v, ep.alpha);
-          }
-        } else if (b) {
-          for (int j = 0; j < f; ++j) row[j] = act_forward(ep.act, row[j] + b[j], ep.alpha);
-        } else if (ep.act != Act::kLinear) {
-          for (int j = 0; j < f; ++j) row[j] = act_forward(ep.act, row[j], ep.alpha);
+  const float alpha = ep.alpha;
+  if (!b && !pre && ep.act == Act::kLinear) return;
+  with_act(ep.act, [&](auto a) KN_ALWAYS_INLINE_LAMBDA {
+    for (std::size_t r = 0; r < rows; ++r) {
+      float* __restrict row = y + r * f;
+      if (pre) {
+        float* __restrict p = pre + r * f;
+        for (int j = 0; j < f; ++j) {
+          const float v = b ? row[j] + b[j] : row[j];
+          p[j] = v;
+          row[j] = act_forward(a.value, v, alpha);
         }
+      } else if (b) {
+        for (int j = 0; j < f; ++j) row[j] = act_forward(a.value, row[j] + b[j], alpha);
+      } else {
+        for (int j = 0; j < f; ++j) row[j] = act_forward(a.value, row[j], alpha);
+      }
     }
-  }
+  });
 }
 
 // sums[j] += x[r, j] over rows r of x[rows, f].

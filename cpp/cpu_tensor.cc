@@ -15,9 +15,8 @@ Status Backend::download_start(void* dst, const void* src, std::size_t bytes,
 }
 
 Status CpuBackend::activation_forward(std::size_t n, const float* x, float* y, Act act, float alpha) {
-  parallel_chunks(n, kGrain, [&](std::size_t i0, std::size_t i1) {
-    for (std::size_t i = i0; i < i1; ++i) y[i] = act_forward(act, x[i], alpha);
-  });
+  parallel_chunks(n, kGrain,
+                  [&](std::size_t i0, std::size_t i1) { act_apply(act, alpha, x + i0, y + i0, i1 - i0); });
   return Status::Ok();
 }
 

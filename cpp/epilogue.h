@@ -10,11 +10,13 @@
 // x > 0 ? x : alpha (exp(x) - 1), alpha 1 as the string form; selu with Keras's alpha and scale; softplus =
 // log(exp(x) + 1); swish (silu) = x sigmoid(x); gelu exact (approximate=False, Keras's default) = x/2 (1 +
 // erf(x / sqrt 2)); leaky_relu = x < 0 ? alpha x : x (the LeakyReLU layer, negative_slope 0.3 by default).
+// The exponentials, tanh and erf are kn_math.h's: straight-line code that vectorises on the CPU and is the
+// same arithmetic on both backends.
 #pragma once
-#include <cmath>
 #include <cstdint>
 
 #include "hd.h"
+#include "kn_math.h"
 
 namespace kn {
 
@@ -50,13 +52,6 @@ struct Epilogue {
 
 constexpr float kSeluAlpha = 1.67326324235437728481f, kSeluScale = 1.05070098735548049342f;
 
-KN_HD float sigmoidf_(float v) {
-  // Never exp of a large positive number: 1 / (1 + e^-v) for v >= 0, e^v / (1 + e^v) below.
-  if (v >= 0.0f) return 1.0f / (1.0f + expf(-v));
-  const float e = expf(v);
-  return e / (1.0f + e);
-}
-
 // act(v). Every activation keeps NaN (as PyTorch and TensorFlow do), so a diverging run shows in the loss.
 KN_HD float act_forward(Act a, float v, float alpha = 0.0f) {
   switch (a) {
@@ -65,19 +60,19 @@ KN_HD float act_forward(Act a, float v, float alpha = 0.0f) {
     case Act::kRelu6:
       return v < 0.0f ? 0.0f : (v > 6.0f ? 6.0f : v);
     case Act::kElu:
-      return v > 0.0f ? v : alpha * expm1f(v);
+      return v > 0.0f ? v : alpha * expm1_(v);
     case Act::kSelu:
-      return kSeluScale * (v > 0.0f ? v : kSeluAlpha * expm1f(v));
+      return kSeluScale * (v > 0.0f ? v : kSeluAlpha * expm1_(v));
     case Act::kSigmoid:
-      return sigmoidf_(v);
+      return sigmoid_(v);
     case Act::kTanh:
-      return tanhf(v);
+      return tanh_(v);
     case Act::kSoftplus:
-      return v > 0.0f ? v + log1pf(expf(-v)) : log1pf(expf(v));
+      return softplus_(v);
     case Act::kSwish:
-      return v * sigmoidf_(v);
+      return v * sigmoid_(v);
     case Act::kGelu:
-      return 0.5f * v * (1.0f + erff(v * 0.70710678118654752440f));
+      return 0.5f * v * one_plus_erf(v * 0.70710678118654752440f);
     case Act::kLeakyRelu:
       return v < 0.0f ? alpha * v : v;
     default:
@@ -120,14 +115,14 @@ KN_HD float act_backward(Act a, float y, float x, float dy, float alpha = 0.0f) 
     case Act::kTanh:
       return dy * (1.0f - y * y);
     case Act::kSoftplus:
-      return dy * -expm1f(-y);  // sigmoid(x) = 1 - e^-softplus(x)
+      return dy * -expm1_(-y);  // sigmoid(x) = 1 - e^-softplus(x)
     case Act::kSwish: {
-      const float s = sigmoidf_(x);
+      const float s = sigmoid_(x);
       return dy * s * (1.0f + x * (1.0f - s));
     }
     case Act::kGelu:
-      return dy * (0.5f * (1.0f + erff(x * 0.70710678118654752440f)) +
-                   x * 0.39894228040143267794f * expf(-0.5f * x * x));
+      return dy * (0.5f * one_plus_erf(x * 0.70710678118654752440f) +
+                   x * 0.39894228040143267794f * exp_(-0.5f * x * x));
     case Act::kLeakyRelu:
       return y > 0.0f ? dy : dy * alpha;
     default:

@@ -78,4 +78,49 @@ A('the elementwise op: stable at extremes, NaN kept, derivatives by finite diffe
   assert.throws(() => native.activation(T([2]), out([3]), 'tanh'), (e: Error & { code?: string }) => e.code === 'ERR_KERNELNET_SHAPE');
 });
 
+A('the transcendental activations to a few ulp over a dense sweep, forward and backward (cpp/kn_math.h)', () => {
+  // The CPU loops vectorise kn_math.h's straight-line exp/expm1/log1p/erf instead of calling libm; this pins their
+  // accuracy well inside the ATOL/RTOL above: relative error under 1e-6 (about 8 ulp) against float64 wherever
+  // the result is a normal float, with the activations' saturation and flushing at the extremes.
+  const n = 40_001, xs = Float32Array.from({ length: n }, (_, i) => -30 + (60 * i) / (n - 1));
+  const dy = T([n], new Float32Array(n).fill(1));
+  for (const act of ['elu', 'selu', 'sigmoid', 'tanh', 'softplus', 'swish', 'gelu'] as const) {
+    const ref = ACTIVATION_REFS[act], alpha = act === 'elu' ? 1 : 0;
+    const X = T([n], xs), Y = out([n]), dX = out([n]);
+    native.activation(X, Y, act, alpha);
+    native.activationBackward(X, Y, dy, dX, act, alpha);
+    const y = Y.read(), d = dX.read();
+    let worstF = 0, worstD = 0, atF = 0, atD = 0;
+    for (let i = 0; i < n; ++i) {
+      const v = xs[i], f = ref.f(v, alpha), df = ref.df(v, alpha);
+      // Relative, growing as v^2 / 4 in the tails, where gelu's erfc(-v / sqrt 2) carries the float32 rounding
+      // of v^2 / 2 in its exponent (gelu(-10) is about 1e-23, 8e-6 off), with a floor for intermediates below
+      // 2^-126, flushed to 0. (1 + erf in float32, as libm's erff gives it, loses everything below -5.)
+      const ef = Math.abs(y[i] - f) / Math.max(Math.abs(f) * (1 + (v * v) / 4), 1e-30);
+      if (ef > worstF) [worstF, atF] = [ef, v];
+      // The derivative from the float32 output y: its own rounding (relative eps of y) carries through
+      // act'(y): relative error above 0.3, absolute 3e-7 below (where the derivative itself vanishes).
+      const ed = Math.abs(d[i] - df) / (Math.abs(df) + 0.3);
+      if (ed > worstD) [worstD, atD] = [ed, v];
+    }
+    assert.ok(worstF < 1e-6, `${act}: relative error ${worstF.toExponential(2)} at ${atF}`);
+    assert.ok(worstD < 1e-6, `${act}': error ${worstD.toExponential(2)} at ${atD}`);
+  }
+  // The extremes: saturation without NaN, infinities where the function has them, NaN kept.
+  const special = Float32Array.of(-Infinity, -1e30, -100, 100, 1e30, Infinity);
+  const expect: Record<string, number[]> = {
+    sigmoid: [0, 0, 0, 1, 1, 1], tanh: [-1, -1, -1, 1, 1, 1], softplus: [0, 0, 0, 100, 1e30, Infinity],
+    elu: [-1, -1, -1, 100, 1e30, Infinity], swish: [NaN, -0, -0, 100, 1e30, Infinity],
+  };
+  for (const [act, want] of Object.entries(expect)) {
+    const Y = out([special.length]);
+    native.activation(T([special.length], special), Y, act as NativeActivation, 1);
+    const y = Array.from(Y.read());
+    want.forEach((w, i) => {
+      if (Number.isNaN(w)) return; // swish(-inf) = -inf * 0: NaN in Keras too
+      assert.ok(Object.is(y[i] + 0, w + 0) || Math.abs(y[i] - w) <= 1e-6 * Math.abs(w), `${act}(${special[i]}) = ${y[i]}, expected ${w}`);
+    });
+  }
+});
+
 A.run();

@@ -262,20 +262,22 @@ export function maxPoolRef(n: number, h: number, w: number, c: number, ph: numbe
 export const ACTIVATION_REFS: Record<string, { f: (x: number, alpha: number) => number; df: (x: number, alpha: number) => number }> = (() => {
   const sig = (x: number) => 1 / (1 + Math.exp(-x));
   const SA = 1.6732632423543772, SS = 1.0507009873554805;
-  const erf = (x: number) => { // Abramowitz-Stegun 7.1.26 is too coarse; a series/continued fraction to 1e-15
-    const t = Math.abs(x);
+  // erfc(t) for t >= 0 to about 1e-15 relative: 1 - the Maclaurin series below 3, a continued fraction above
+  // (Abramowitz-Stegun 7.1.26 is too coarse). gelu takes 1 + erf(z) as erfc(-z), exact in the negative tail.
+  const erfc = (t: number) => {
     if (t < 3) {
       let sum = t, term = t;
       for (let n = 1; n < 100; ++n) {
         term *= -t * t / n;
         sum += term / (2 * n + 1);
       }
-      return Math.sign(x) * (2 / Math.sqrt(Math.PI)) * sum;
+      return 1 - (2 / Math.sqrt(Math.PI)) * sum;
     }
     let f = 0;
     for (let n = 60; n >= 1; --n) f = (n / 2) / (t + f);
-    return Math.sign(x) * (1 - Math.exp(-t * t) / Math.sqrt(Math.PI) / (t + f));
+    return Math.exp(-t * t) / Math.sqrt(Math.PI) / (t + f);
   };
+  const onePlusErf = (z: number) => (z < 0 ? erfc(-z) : 2 - erfc(z));
   return {
     linear: { f: x => x, df: () => 1 },
     relu: { f: x => Math.max(x, 0), df: x => (x > 0 ? 1 : 0) },
@@ -286,7 +288,7 @@ export const ACTIVATION_REFS: Record<string, { f: (x: number, alpha: number) => 
     tanh: { f: Math.tanh, df: x => 1 - Math.tanh(x) ** 2 },
     softplus: { f: x => Math.log1p(Math.exp(x)), df: sig },
     swish: { f: x => x * sig(x), df: x => sig(x) * (1 + x * (1 - sig(x))) },
-    gelu: { f: x => 0.5 * x * (1 + erf(x / Math.SQRT2)), df: x => 0.5 * (1 + erf(x / Math.SQRT2)) + x * Math.exp(-x * x / 2) / Math.sqrt(2 * Math.PI) },
+    gelu: { f: x => 0.5 * x * onePlusErf(x / Math.SQRT2), df: x => 0.5 * onePlusErf(x / Math.SQRT2) + x * Math.exp(-x * x / 2) / Math.sqrt(2 * Math.PI) },
     leaky_relu: { f: (x, a) => (x < 0 ? a * x : x), df: (x, a) => (x > 0 ? 1 : a) },
   };
 })();
