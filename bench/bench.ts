@@ -142,11 +142,21 @@ const slotsOf = (n: number) => Array.from({ length: n }, () => params.map(t => {
 }));
 const adamSlots = slotsOf(2), sgdSlots = slotsOf(1), iters = T([1], 'int32');
 const elementwise = y2.size * 4;
+const yLin = T(y2.shape), yBn = T(y2.shape), w2f = T(w2.shape), b2f = T([64]);
 const vocab: [string, () => void, number, number][] = [
   ['conv2 fwd swish', () => native.conv2dForward(y1, w2, b2, ya, 1, 1, 'valid', 'swish', pre), gemm(B * 576, 64, 288), (y1.size + 2 * y2.size) * 4],
   ['conv2 bwd swish', () => native.conv2dBackward(y1, w2, ya, dy2, dx2, gw2, gb2, 1, 1, 'valid', 'swish', pre), 2 * gemm(B * 576, 64, 288), (2 * y1.size + 3 * y2.size) * 4],
   ['batchnorm fwd', () => native.batchNormForward(y2, ya, c64, beta64, bnMean, bnInv, mm, mv, 0.99, 1e-3, true), 0, 3 * elementwise],
   ['batchnorm bwd', () => native.batchNormBackward(y2, dy2, c64, bnMean, bnInv, pre, gb2, null, true), 0, 4 * elementwise],
+  ['conv2+BN+relu infer', () => {
+    native.conv2dForward(y1, w2, b2, yLin, 1, 1, 'valid', 'linear');
+    native.batchNormForward(yLin, yBn, c64, beta64, bnMean, bnInv, mm, mv, 0.99, 1e-3, false);
+    native.activation(yBn, ya, 'relu');
+  }, gemm(B * 576, 64, 288), (y1.size + 5 * y2.size) * 4],
+  ['same, BN folded', () => {
+    native.batchNormFold(w2, b2, c64, beta64, mm, mv, 1e-3, w2f, b2f);
+    native.conv2dForward(y1, w2f, b2f, ya, 1, 1, 'valid', 'relu');
+  }, gemm(B * 576, 64, 288), (y1.size + y2.size) * 4],
   ['tanh (Activation)', () => native.activation(y2, ya, 'tanh'), 0, 2 * elementwise],
   ['gelu backward', () => native.activationBackward(y2, ya, dy2, pre, 'gelu'), 0, 4 * elementwise],
   ['avgpool fwd 2x2', () => native.avgPool2dForward(y2, pooled, 2, 2, 2, 2), 0, elementwise + pooled.size * 4],

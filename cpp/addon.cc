@@ -643,6 +643,38 @@ void BatchNormBackward(const Napi::CallbackInfo& info) {
             Backend& be) { return be.batchnorm_backward(args, x, dy, mean, inv, dx, dg, db); });
 }
 
+// batchNormFold(w, b | null, gamma | null, beta | null, movingMean, movingVar, epsilon, wOut, bOut): a
+// BatchNormalization's moving statistics folded into the conv or dense weights before it (batchnorm.h): w and
+// wOut of any rank with C = the last dimension, the rest [C].
+void BatchNormFold(const Napi::CallbackInfo& info) {
+  Args a(info, "batchNormFold");
+  TensorHandle *w = a.tensor(0, "w"), *b = a.optional_tensor(1, "b"), *g = a.optional_tensor(2, "gamma"),
+               *beta = a.optional_tensor(3, "beta"), *mm = a.tensor(4, "movingMean"),
+               *mv = a.tensor(5, "movingVar");
+  BatchNormArgs args;
+  args.epsilon = static_cast<float>(a.number(6, "epsilon", 0.0, 1e30));
+  TensorHandle *w_out = a.tensor(7, "wOut"), *b_out = a.tensor(8, "bOut");
+  if (w->dtype() != DType::kFloat32 || w->shape().empty())
+    a.fail("ERR_KERNELNET_SHAPE",
+           "expected w to be a float32 tensor of rank >= 1 but received " + w->describe());
+  args.c = static_cast<int>(w->shape().back());
+  same_size(a, w, "w", w_out, "wOut");
+  for (auto [t, name] : {std::pair{b, "b"},
+                         {g, "gamma"},
+                         {beta, "beta"},
+                         {mm, "movingMean"},
+                         {mv, "movingVar"},
+                         {b_out, "bOut"}})
+    if (t) a.expect(t, name, DType::kFloat32, {args.c}, "[C]");
+  a.distinct({w_out, b_out, w, b, g, beta, mm, mv});
+  args.gamma = g ? g->f32() : nullptr, args.beta = beta ? beta->f32() : nullptr;
+  const std::size_t rows = args.c ? w->size() / args.c : 0;
+  a.run([args, rows, w = w->f32(), b = b ? b->f32() : nullptr, mm = mm->f32(), mv = mv->f32(),
+         w_out = w_out->f32(), b_out = b_out->f32()](Backend& be) {
+    return be.batchnorm_fold(args, rows, w, b, mm, mv, w_out, b_out);
+  });
+}
+
 // affine(x, y, scale, offset): y = x * scale + offset elementwise.
 void Affine(const Napi::CallbackInfo& info) {
   Args a(info, "affine");
@@ -1009,6 +1041,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("affine", Napi::Function::New<Affine>(env, "affine"));
   exports.Set("batchNormForward", Napi::Function::New<BatchNormForward>(env, "batchNormForward"));
   exports.Set("batchNormBackward", Napi::Function::New<BatchNormBackward>(env, "batchNormBackward"));
+  exports.Set("batchNormFold", Napi::Function::New<BatchNormFold>(env, "batchNormFold"));
   exports.Set("avgPool2dForward", Napi::Function::New<AvgPool2dForward>(env, "avgPool2dForward"));
   exports.Set("avgPool2dBackward", Napi::Function::New<AvgPool2dBackward>(env, "avgPool2dBackward"));
   exports.Set("activation", Napi::Function::New<Activation>(env, "activation"));

@@ -234,6 +234,11 @@ class Backend {
   virtual Status batchnorm_backward(const BatchNormArgs& a, const float* x, const float* dy,
                                     const float* mean, const float* invstd, float* dx, float* dgamma,
                                     float* dbeta) = 0;
+  // The moving statistics of a BatchNormalization folded into the weights before it (batchnorm.h): w and
+  // w_out [rows, a.c], b (null: none) and b_out [a.c]. a.gamma and a.beta are read; a.m is unused.
+  virtual Status batchnorm_fold(const BatchNormArgs& a, std::size_t rows, const float* w, const float* b,
+                                const float* moving_mean, const float* moving_var, float* w_out,
+                                float* b_out) = 0;
   // y = x * scale + offset elementwise (the Rescaling layer; its backward is the same with offset 0).
   virtual Status affine(std::size_t n, const float* x, float* y, float scale, float offset) = 0;
   // The region r of src into dst (4-byte elements, float32 or int32 alike).

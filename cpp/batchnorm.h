@@ -7,6 +7,7 @@
 // Backward, training: dx = gamma invstd (dy - mean(dy) - x_hat mean(dy x_hat)), dgamma = sum dy x_hat,
 // dbeta = sum dy; inference: dx = dy gamma invstd.
 #pragma once
+#include <cmath>
 #include <cstddef>
 
 #include "hd.h"
@@ -34,6 +35,19 @@ KN_HD float batchnorm_input_grad(const BatchNormArgs& a, float x, float dy, floa
   const float inv_m = 1.0f / static_cast<float>(a.m);
   const float xhat = (x - mean) * invstd;
   return g * invstd * (dy - sum_dy * inv_m - xhat * (sum_dy_xhat * inv_m));
+}
+
+// Inference folded into the conv or dense before the layer (Conv2D without activation, then
+// BatchNormalization): with scale = gamma / sqrt(moving_var + eps), y = (conv(x, w) + b - mean) scale + beta
+// = conv(x, w scale) + (b - mean) scale + beta, so the producing GEMM's epilogue does the normalisation.
+// w_out[k, j] = w[k, j] * scale[j] for each row k of w [K, C]; b_out[j] = (b[j] - mean[j]) scale[j] +
+// beta[j].
+KN_HD float batchnorm_fold_scale(const BatchNormArgs& a, float moving_var, int j) {
+  return (a.gamma ? a.gamma[j] : 1.0f) * (1.0f / sqrtf(moving_var + a.epsilon));
+}
+
+KN_HD float batchnorm_fold_bias(const BatchNormArgs& a, float b, float moving_mean, float scale, int j) {
+  return (b - moving_mean) * scale + (a.beta ? a.beta[j] : 0.0f);
 }
 
 }  // namespace kn

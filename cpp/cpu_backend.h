@@ -49,6 +49,9 @@ class CpuBackend final : public Backend {
                            float* moving_mean, float* moving_var) override;
   Status batchnorm_backward(const BatchNormArgs& a, const float* x, const float* dy, const float* mean,
                             const float* invstd, float* dx, float* dgamma, float* dbeta) override;
+  Status batchnorm_fold(const BatchNormArgs& a, std::size_t rows, const float* w, const float* b,
+                        const float* moving_mean, const float* moving_var, float* w_out,
+                        float* b_out) override;
   Status affine(std::size_t n, const float* x, float* y, float scale, float offset) override;
   Status activation_forward(std::size_t n, const float* x, float* y, Act act, float alpha) override;
   Status activation_backward(std::size_t n, const float* x, const float* y, const float* dy, float* dx,

@@ -89,4 +89,18 @@ Status CpuBackend::batchnorm_backward(const BatchNormArgs& a, const float* x, co
   return Status::Ok();
 }
 
+Status CpuBackend::batchnorm_fold(const BatchNormArgs& a, std::size_t rows, const float* w, const float* b,
+                                  const float* moving_mean, const float* moving_var, float* w_out,
+                                  float* b_out) {
+  const int c = a.c;
+  std::vector<float> scale(c);
+  for (int j = 0; j < c; ++j) {
+    scale[j] = batchnorm_fold_scale(a, moving_var[j], j);
+    b_out[j] = batchnorm_fold_bias(a, b ? b[j] : 0.0f, moving_mean[j], scale[j], j);
+  }
+  for (std::size_t r = 0; r < rows; ++r)
+    for (int j = 0; j < c; ++j) w_out[r * c + j] = w[r * c + j] * scale[j];
+  return Status::Ok();
+}
+
 }  // namespace kn

@@ -85,6 +85,24 @@ __global__ void bn_input_grad_kernel(BatchNormArgs a, const float* __restrict__ 
   dx[i] = batchnorm_input_grad(a, x[i], dy[i], mean[j], invstd[j], sums[j], sums[a.c + j], j);
 }
 
+// w_out = w * scale[column], and (thread index < c) b_out: one thread per element of w, the scale recomputed
+// per element from the moving variance (cheaper than a second launch).
+__global__ void bn_fold_kernel(BatchNormArgs a, long long total, const float* __restrict__ w,
+                               const float* __restrict__ b, const float* __restrict__ moving_mean,
+                               const float* __restrict__ moving_var, float* __restrict__ w_out,
+                               float* __restrict__ b_out) {
+  const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+  if (i < total) {
+    const int j = (int)(i % a.c);
+    w_out[i] = w[i] * batchnorm_fold_scale(a, moving_var[j], j);
+  }
+  if (i < a.c) {
+    const int j = (int)i;
+    b_out[j] =
+        batchnorm_fold_bias(a, b ? b[j] : 0.0f, moving_mean[j], batchnorm_fold_scale(a, moving_var[j], j), j);
+  }
+}
+
 }  // namespace
 
 Status CudaBackend::batchnorm_forward(const BatchNormArgs& a, const float* x, float* y, float* mean,
@@ -134,6 +152,18 @@ Status CudaBackend::batchnorm_backward(const BatchNormArgs& a, const float* x, c
   launch(bn_input_grad_kernel, CEIL_DIV(total, 256), 256, 0, stream(), a, x, dy, mean, invstd,
          static_cast<const float*>(sums), dx);
   KN_LAUNCHED(stream(), "bn_input_grad_kernel");
+  return Status::Ok();
+}
+
+Status CudaBackend::batchnorm_fold(const BatchNormArgs& a, std::size_t rows, const float* w, const float* b,
+                                   const float* moving_mean, const float* moving_var, float* w_out,
+                                   float* b_out) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const long long total = (long long)rows * a.c, threads = std::max<long long>(total, a.c);
+  if (threads == 0) return Status::Ok();
+  launch(bn_fold_kernel, CEIL_DIV(threads, 256), 256, 0, stream(), a, total, w, b, moving_mean, moving_var,
+         w_out, b_out);
+  KN_LAUNCHED(stream(), "bn_fold_kernel");
   return Status::Ok();
 }
 

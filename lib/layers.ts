@@ -34,6 +34,8 @@ export interface LayerBuffers {
   extra: NativeTensor | null;
   /** A second layer-specific buffer (GlobalMaxPooling2D's argmax). */
   aux?: NativeTensor;
+  /** BatchNormalization folded into the layer before it for inference: the folded weights, made on first use. */
+  fold?: { w: NativeTensor; b: NativeTensor };
   views: WeakMap<NativeTensor, NativeTensor>;
 }
 
@@ -304,6 +306,11 @@ export class Conv2D extends Layer {
 
   override allocate(batch: number, needInputGrad: boolean, device: Device): LayerBuffers {
     return withPre(super.allocate(batch, needInputGrad, device), this.activation, [batch, ...this.outputShape], device);
+  }
+
+  /** @internal The layer's op with other weights and epilogue, into y (the inference folding of BatchNormalization). */
+  forwardWith(x: NativeTensor, w: NativeTensor, b: NativeTensor, y: NativeTensor, act: NativeActivation, alpha?: number): void {
+    native.conv2dForward(x, w, b, y, ...this.strides, this.padding, act, null, alpha, ...this.dilationRate);
   }
 
   forward(x: NativeTensor, buf: LayerBuffers): NativeTensor {
@@ -614,6 +621,11 @@ export class Dense extends Layer {
     return this.headFused ? 'linear' : epilogueActivation(this.activation);
   }
 
+  /** @internal The layer's op with other weights and epilogue, into y (the inference folding of BatchNormalization). */
+  forwardWith(x: NativeTensor, w: NativeTensor, b: NativeTensor, y: NativeTensor, act: NativeActivation, alpha?: number): void {
+    native.denseForward(x, w, b, y, act, null, alpha);
+  }
+
   forward(x: NativeTensor, buf: LayerBuffers): NativeTensor {
     native.denseForward(x, param(this, 'kernel').value, bias(this)?.value ?? null, buf.y!, this.epilogue(), buf.extra);
     return buf.y!;
@@ -661,8 +673,14 @@ export class Activation extends Layer {
     return s;
   }
 
-  private passes(): boolean {
+  /** @internal Whether the layer passes its input on (linear, or a head the loss or predict applies). */
+  passes(): boolean {
     return this.activation === 'linear' || this.activation === 'softmax' || this.headFused;
+  }
+
+  /** @internal The activation's parameter as the native ops take it (elu's alpha, leaky_relu's slope). */
+  get nativeAlpha(): number | undefined {
+    return this.alpha;
   }
 
   override allocate(batch: number, needInputGrad: boolean, device: Device): LayerBuffers {
@@ -874,7 +892,53 @@ export class BatchNormalization extends Layer {
     return dx;
   }
 
+  /**
+   * @internal The weights of the Conv2D or Dense before this layer with the moving statistics folded in (for
+   * inference: see foldedInference), made in this layer's buffers.
+   */
+  fold(buf: LayerBuffers, producer: Conv2D | Dense): { w: NativeTensor; b: NativeTensor } {
+    const k = param(producer, 'kernel').value;
+    buf.fold ??= { w: empty(k.shape, 'float32', k.device), b: empty([k.shape.at(-1)!], 'float32', k.device) };
+    native.batchNormFold(k, bias(producer)?.value ?? null, this.p('gamma')?.value ?? null, this.p('beta')?.value ?? null,
+      param(this, 'moving_mean').value, param(this, 'moving_variance').value, this.epsilon, buf.fold.w, buf.fold.b);
+    return buf.fold;
+  }
+
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), axis: -1, momentum: this.momentum, epsilon: this.epsilon, center: this.center, scale: this.scale };
   }
+}
+
+/**
+ * Where inference runs layers as one op: a Conv2D or Dense without activation, the BatchNormalization after it
+ * and, if one follows, an Activation (or LeakyReLU) whose function the epilogue has (not softmax, swish or gelu,
+ * and not a head the loss applies). With the moving statistics BatchNormalization is an affine map per channel,
+ * so the GEMM runs with folded weights and bias (batchnorm.h) and the activation in its epilogue: one op instead of
+ * three, and two passes over the activations fewer. Training (batch statistics) runs the layers one by one.
+ * Keyed by the first layer's index.
+ */
+export interface FusedGroup {
+  producer: Conv2D | Dense;
+  bn: BatchNormalization;
+  /** The index of the group's last layer, whose output buffer receives the result. */
+  last: number;
+  activation: NativeActivation;
+  alpha?: number;
+}
+
+export function foldedInference(layers: readonly Layer[]): Map<number, FusedGroup> {
+  const groups = new Map<number, FusedGroup>();
+  for (let i = 0; i + 1 < layers.length; ++i) {
+    const producer = layers[i], bn = layers[i + 1];
+    if (!(producer instanceof Conv2D || producer instanceof Dense) || producer.activation !== 'linear' || !(bn instanceof BatchNormalization))
+      continue;
+    const act = layers[i + 2];
+    const fusesAct = act instanceof Activation && !act.passes() && !NEEDS_INPUT.includes(act.activation as NativeActivation);
+    groups.set(i, {
+      producer, bn, last: fusesAct ? i + 2 : i + 1,
+      activation: fusesAct ? act.activation as NativeActivation : 'linear', alpha: fusesAct ? act.nativeAlpha : undefined,
+    });
+    i += fusesAct ? 2 : 1;
+  }
+  return groups;
 }

@@ -4,7 +4,7 @@
 // comes from counter-based streams keyed by the model's seed, so a run is reproducible from its seed.
 import { randomInt } from 'node:crypto';
 import { DeviceError, ValidationError, stateError } from './errors.js';
-import { Layer, readParams, writeParams, type LayerBuffers, type Param, type StepContext } from './layers.js';
+import { Layer, foldedInference, readParams, writeParams, type LayerBuffers, type Param, type StepContext } from './layers.js';
 import { METRIC_SLOTS, native, type Device, type NativeProgram, type NativeTensor } from './native.js';
 import { OPTIMIZERS, OPTIMIZER_NAMES, Optimizer } from './optimizers.js';
 import { loadModelAs, loadWeights, save, saveWeights } from './serialization.js';
@@ -556,15 +556,29 @@ export class Sequential {
     };
   }
 
-  /** Runs every layer forward from ws.x; returns the last layer's output (logits for a softmax head). */
+  /**
+   * Runs every layer forward from ws.x; returns the last layer's output (logits for a softmax head). Inference
+   * (no step) runs Conv2D/Dense + BatchNormalization (+ Activation) as one op with folded weights
+   * (layers.ts's foldedInference).
+   */
   /** @internal */
   forward(ws: Workspace, step: TrainStep | null, inputs?: NativeTensor[], outputs?: NativeTensor[]): NativeTensor {
     let a = ws.x;
-    this.layers.forEach((layer, i) => {
+    const fused = step === null && !inputs && this.foldInference ? foldedInference(this.layers) : null;
+    for (let i = 0; i < this.layers.length; ++i) {
+      const group = fused?.get(i);
+      if (group) {
+        const { w, b } = group.bn.fold(ws.layers[i + 1], group.producer);
+        const y = ws.layers[group.last].y!;
+        group.producer.forwardWith(a, w, b, y, group.activation, group.alpha);
+        a = y;
+        i = group.last;
+        continue;
+      }
       inputs?.push(a);
-      a = layer.forward(a, ws.layers[i], this.context(i, step !== null, step ?? undefined));
+      a = this.layers[i].forward(a, ws.layers[i], this.context(i, step !== null, step ?? undefined));
       outputs?.push(a);
-    });
+    }
     return a;
   }
 
@@ -594,6 +608,9 @@ export class Sequential {
     }
     return native.endRecord();
   }
+
+  /** @internal Whether inference folds BatchNormalization into the layer before it (tests compare both ways). */
+  foldInference = true;
 
   /** @internal How the last epoch's full batches ran: as a recorded program of `ops` ops, a CUDA graph or not. */
   lastStepProgram: { ops: number; device: string; graph: boolean; reason: string } | null = null;
@@ -630,7 +647,7 @@ function sameDevice(model: Sequential, t: NativeTensor, name: string): void {
 
 function disposeWorkspace(ws: Workspace): void {
   for (const t of [ws.x, ws.y, ws.w, ws.dlogits, ws.probs]) t.dispose();
-  for (const b of ws.layers) for (const t of [b.y, b.dx, b.extra, b.aux]) t?.dispose();
+  for (const b of ws.layers) for (const t of [b.y, b.dx, b.extra, b.aux, b.fold?.w, b.fold?.b]) t?.dispose();
 }
 
 /**

@@ -123,6 +123,13 @@ export interface Native {
     invstd: NativeTensor, movingMean: NativeTensor, movingVar: NativeTensor, momentum: number, epsilon: number, training: boolean): void;
   batchNormBackward(x: NativeTensor, dy: NativeTensor, gamma: NativeTensor | null, mean: NativeTensor, invstd: NativeTensor,
     dx: NativeTensor | null, dgamma: NativeTensor | null, dbeta: NativeTensor | null, training: boolean): void;
+  /**
+   * A BatchNormalization's moving statistics folded into the conv or dense weights before it, for inference:
+   * wOut = w * scale (per last-axis channel), bOut = (b - movingMean) * scale + beta, scale = gamma /
+   * sqrt(movingVar + epsilon). w of any rank, channels last; b, gamma and beta may be null.
+   */
+  batchNormFold(w: NativeTensor, b: NativeTensor | null, gamma: NativeTensor | null, beta: NativeTensor | null,
+    movingMean: NativeTensor, movingVar: NativeTensor, epsilon: number, wOut: NativeTensor, bOut: NativeTensor): void;
   /** y = x * scale + offset elementwise (the Rescaling layer). */
   affine(x: NativeTensor, y: NativeTensor, scale: number, offset: number): void;
   /** dst[dstBegin + i] = src[srcBegin + i] for every index i < size (slice, concat), on their device. */

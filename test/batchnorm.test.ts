@@ -8,8 +8,10 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  Activation, Adam, BatchNormalization, Conv2D, Dense, GlobalAveragePooling2D, Sequential, ValidationError, dispose, loadModel, tidy,
+  Activation, Adam, BatchNormalization, Conv2D, Dense, Flatten, GlobalAveragePooling2D, LeakyReLU, Sequential, ValidationError, dispose,
+  loadModel, tidy,
 } from '../lib/index.js';
+import { foldedInference } from '../lib/layers.js';
 import { native } from '../lib/native.js';
 import { T, close, disposeAll, out, randomArray, rng, syntheticData, throwsA } from './helpers.js';
 
@@ -69,6 +71,22 @@ B('backward by finite differences (training mode)', () => {
     }
 });
 
+B('batchNormFold: folded weights and bias against float64, with and without bias, gamma and beta', () => {
+  const r = rng(31), [k, c, eps] = [3 * 3 * 4, 5, 1e-3];
+  for (const [withB, withG, withBeta] of [[true, true, true], [false, true, false], [true, false, true], [false, false, false]]) {
+    const w = randomArray(k * c, r), b = randomArray(c, r), g = randomArray(c, r, 0.5, 2), be = randomArray(c, r);
+    const mm = randomArray(c, r), mv = randomArray(c, r, 0.1, 3);
+    const wOut = out([3, 3, 4, c]), bOut = out([c]);
+    native.batchNormFold(T([3, 3, 4, c], w), withB ? T([c], b) : null, withG ? T([c], g) : null, withBeta ? T([c], be) : null,
+      T([c], mm), T([c], mv), eps, wOut, bOut);
+    const scale = Array.from({ length: c }, (_, j) => (withG ? g[j] : 1) / Math.sqrt(mv[j] + eps));
+    close(wOut.read(), Array.from(w, (v, i) => v * scale[i % c]), 1e-7, 1e-6, 'w folded');
+    close(bOut.read(), scale.map((s, j) => ((withB ? b[j] : 0) - mm[j]) * s + (withBeta ? be[j] : 0)), 1e-6, 1e-6, 'b folded');
+  }
+  assert.throws(() => native.batchNormFold(T([4, 5]), null, null, null, T([4]), T([4]), 1e-3, out([4, 5]), out([5])),
+    (e: Error & { code?: string }) => e.code === 'ERR_KERNELNET_SHAPE' && /movingMean/.test(e.message));
+});
+
 const bnCnn = (seed: number) => new Sequential({
   seed,
   layers: [
@@ -116,6 +134,34 @@ B('save/loadModel keeps the moving averages: a resumed run equals an uninterrupt
   assert.equal(w(c), w(a));
   dispose([x, y]);
   for (const m of [a, b, c]) m.dispose();
+});
+
+B('inference folds BatchNormalization (and the Activation after it) into the conv or dense before it, with the same results', async () => {
+  const { x, y } = syntheticData(48);
+  const m = new Sequential({
+    seed: 12,
+    layers: [
+      new Conv2D({ filters: 6, kernelSize: 3, inputShape: [8, 8, 1] }), new BatchNormalization(), new Activation({ activation: 'relu' }),
+      new Conv2D({ filters: 8, kernelSize: 3, useBias: false, padding: 'same' }), new BatchNormalization({ center: false, momentum: 0.5 }),
+      new Activation({ activation: 'swish' }), // needs its input: not fused, runs on its own
+      new Conv2D({ filters: 4, kernelSize: 3, dilationRate: 2, activation: 'relu' }), new BatchNormalization(), // not fused: relu before it
+      new Flatten(), new Dense({ units: 12 }), new BatchNormalization({ scale: false, momentum: 0.5 }), new LeakyReLU({ alpha: 0.2 }),
+      new Dense({ units: 3 }), new BatchNormalization({ momentum: 0.5 }), new Activation({ activation: 'softmax' }), // the head: not fused
+    ],
+  });
+  const groups = [...foldedInference(m.layers)].map(([i, g]) => [i, g.last, g.activation]);
+  assert.equal(groups, [[0, 2, 'relu'], [3, 4, 'linear'], [9, 11, 'leaky_relu'], [12, 13, 'linear']]);
+  m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adam({ learningRate: 0.01 }), metrics: ['accuracy'] });
+  await m.fit(x, y, { batchSize: 8, epochs: 4, verbose: 0 }); // moving statistics away from 0 and 1
+  const run = (fold: boolean) => {
+    m.foldInference = fold;
+    return { p: tidy(() => Array.from(m.predict(x, { batchSize: 16 }).dataSync())), e: m.evaluate(x, y) };
+  };
+  const folded = run(true), plain = run(false);
+  close(folded.p, plain.p, 1e-6, 1e-4, 'predict, folded against layer by layer');
+  close(folded.e, plain.e, 1e-6, 1e-4, 'evaluate, folded against layer by layer');
+  dispose([x, y]);
+  m.dispose();
 });
 
 B.run();

@@ -312,6 +312,17 @@ if (!cuda.available) {
         for (const [t, name] of [[dx, 'dx'], [dg, 'dgamma'], [db, 'dbeta']] as const) same(t, `${name} ${what}`, { atol: 1e-4, rtol: 1e-4 });
       }
     }
+    // Inference folded into the weights before the layer (batchnorm.h's fold: the same arithmetic both sides).
+    for (const [k, c] of [[288, 64], [1, 300], [5, 1]]) {
+      const w = twin([k, c], randomArray(k * c, r)), b = twin([c], randomArray(c, r)), g = twin([c], randomArray(c, r, 0.5, 2));
+      const be = twin([c], randomArray(c, r)), mm = twin([c], randomArray(c, r)), mv = twin([c], randomArray(c, r, 0.5, 2));
+      const wOut = outs([k, c]), bOut = outs([c]);
+      for (const d of [0, 1]) native.batchNormFold(w[d], b[d], g[d], be[d], mm[d], mv[d], 1e-3, wOut[d], bOut[d]);
+      same(wOut, `folded w ${k}x${c}`);
+      same(bOut, `folded b ${k}x${c}`, { atol: 1e-6, rtol: 1e-6 }); // a GPU may fuse its multiply-add
+      for (const d of [0, 1]) native.batchNormFold(w[d], null, null, null, mm[d], mv[d], 1e-3, wOut[d], bOut[d]);
+      same(bOut, `folded b without bias, gamma, beta ${k}x${c}`, { atol: 1e-6, rtol: 1e-6 });
+    }
   });
 
   Cuda('adadelta: one launch over many tensors', () => {
