@@ -102,6 +102,8 @@ export class Sequential {
   loss: Loss | null = null;
   /** @internal */
   metricSpecs: MetricSpec[] = [];
+  /** @internal More names for a metric's log (kernelnet/tfjs logs 'accuracy' also as tfjs's 'acc'). */
+  logAliases: Record<string, string> = {};
   /** @internal */
   accuracy: AccuracyKind = 'none';
   /** @internal */

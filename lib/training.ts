@@ -255,6 +255,10 @@ function readLogs(model: Sequential, metrics: NativeTensor, state?: EpochState):
   const logs: Logs = { loss: lossSum / count };
   const mean = (sum: number) => (weightSum ? sum / weightSum : 0);
   for (const m of model.metricSpecs) logs[m.key] = mean(m.measures === 'accuracy' ? correct : m.measures === 'mse' ? squared : absolute);
+  for (const m of model.metricSpecs) {
+    const alias = model.logAliases[m.key];
+    if (alias && !(alias in logs)) logs[alias] = logs[m.key];
+  }
   return logs;
 }
 
@@ -386,6 +390,10 @@ export async function fit(model: Sequential, x: Tensor, y: Tensor, args: FitArgs
         const values = await model.evaluateAsync(validation![0], validation![1], { batchSize: validationBatchSize, sampleWeight: validationW }); // yields between batches
         stillThere(run.steps);
         ['loss', ...model.metricSpecs.map(m => m.key)].forEach((key, i) => { logs[`val_${key}`] = values[i]; });
+        for (const m of model.metricSpecs) {
+          const alias = model.logAliases[m.key];
+          if (alias && !(`val_${alias}` in logs)) logs[`val_${alias}`] = logs[`val_${m.key}`];
+        }
       }
       logs.lr = optimizer.learningRate;
       await callbacks.call('onEpochEnd', epoch, logs);

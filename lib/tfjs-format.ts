@@ -1,0 +1,296 @@
+// TensorFlow.js's layers-model format, both ways: model.json (a Keras topology in snake_case JSON, as tfjs-layers
+// writes it, and a weights manifest) beside one binary file of little-endian float32 weights. A kernelnet model
+// saved here loads in tfjs (tf.loadLayersModel) and predicts the same; a model tfjs saved loads here (for the
+// layers kernelnet has) and trains on. Anything in a file that kernelnet would not honour (a regularizer, a
+// constraint, channels-first data, an initializer it does not have) is refused by name, never dropped.
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { LoadError, ValidationError } from './errors.js';
+import {
+  Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, LeakyReLU,
+  MaxPooling2D, Rescaling, Reshape, type Layer,
+} from './layers.js';
+import type { Sequential, SequentialArgs } from './model.js';
+import { nativeBinary } from './native.js';
+
+type Json = Record<string, unknown>;
+
+/** The parts of a layers model, as tfjs's ModelArtifacts names them. */
+export interface TfjsArtifacts {
+  modelTopology: Json;
+  weightSpecs: { name: string; shape: number[]; dtype: 'float32' }[];
+  weightData: ArrayBuffer;
+  format: 'layers-model';
+  generatedBy: string;
+  convertedBy: null;
+}
+
+// Keras's variance-scaling initializers as tfjs-layers serialises them ('normal' is the truncated normal).
+const VARIANCE_SCALING: Record<string, { scale: number; mode: string; distribution: string }> = {
+  glorotUniform: { scale: 1, mode: 'fan_avg', distribution: 'uniform' },
+  glorotNormal: { scale: 1, mode: 'fan_avg', distribution: 'normal' },
+  heUniform: { scale: 2, mode: 'fan_in', distribution: 'uniform' },
+  heNormal: { scale: 2, mode: 'fan_in', distribution: 'normal' },
+  lecunUniform: { scale: 1, mode: 'fan_in', distribution: 'uniform' },
+  lecunNormal: { scale: 1, mode: 'fan_in', distribution: 'normal' },
+};
+const CLASS_INITIALIZERS: Record<string, string> = {
+  GlorotUniform: 'glorotUniform', GlorotNormal: 'glorotNormal', HeUniform: 'heUniform', HeNormal: 'heNormal',
+  LeCunUniform: 'lecunUniform', LeCunNormal: 'lecunNormal', LecunUniform: 'lecunUniform', LecunNormal: 'lecunNormal', Zeros: 'zeros', Ones: 'ones',
+};
+
+function initializerJson(name: unknown, fallback: string): Json {
+  const n = (name as string | undefined) ?? fallback;
+  if (n === 'zeros') return { class_name: 'Zeros', config: {} };
+  if (n === 'ones') return { class_name: 'Ones', config: {} };
+  return { class_name: 'VarianceScaling', config: { ...VARIANCE_SCALING[n], seed: null } };
+}
+
+function initializerName(value: unknown, where: string): string {
+  if (value === null || value === undefined) return value as never;
+  const v = value as { class_name?: string; config?: Json };
+  if (v.class_name && CLASS_INITIALIZERS[v.class_name]) return CLASS_INITIALIZERS[v.class_name];
+  if (v.class_name === 'VarianceScaling' && v.config) {
+    const distribution = v.config.distribution === 'truncated_normal' ? 'normal' : v.config.distribution;
+    const hit = Object.entries(VARIANCE_SCALING).find(([, s]) => s.scale === v.config!.scale && s.mode === v.config!.mode && s.distribution === distribution);
+    if (hit) return hit[0];
+  }
+  throw new ValidationError(`${where}: the initializer ${JSON.stringify(value)} is not one kernelnet has (glorot, he and lecun, uniform or normal; zeros; ones)`, 'ERR_KERNELNET_UNSUPPORTED');
+}
+
+const snake = (k: string) => k.replace(/[A-Z]/g, c => `_${c.toLowerCase()}`);
+const camel = (k: string) => k.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+
+/** Keras's activation names where kernelnet's differ (tfjs-layers knows no leaky_relu activation, only the layer). */
+function activationJson(layer: Layer, a: unknown): unknown {
+  if (a === 'leaky_relu')
+    throw new ValidationError(`${layer.name}: tfjs has no 'leaky_relu' activation on a layer; use a LeakyReLU layer after it to save in the tfjs format`, 'ERR_KERNELNET_UNSUPPORTED');
+  return a;
+}
+
+/** One layer as tfjs-layers serialises it: {class_name, config} with snake_case keys and Keras's defaults spelled out. */
+function layerJson(layer: Layer, first: boolean, inputShape: number[]): Json {
+  const c = layer.getConfig() as Json;
+  const config: Json = { name: c.name, trainable: c.trainable, dtype: 'float32' };
+  if (first) config.batch_input_shape = [null, ...inputShape];
+  const put = (k: string, v: unknown) => { config[k] = v; };
+  const kernel = () => {
+    put('use_bias', c.useBias ?? true);
+    put('kernel_initializer', initializerJson(c.kernelInitializer, 'glorotUniform'));
+    put('bias_initializer', initializerJson(c.biasInitializer, 'zeros'));
+    for (const k of ['kernel_regularizer', 'bias_regularizer', 'activity_regularizer', 'kernel_constraint', 'bias_constraint']) put(k, null);
+  };
+  switch (layer.className) {
+    case 'Conv2D':
+      for (const k of ['filters', 'kernelSize', 'strides', 'padding', 'dilationRate']) put(snake(k), c[k]);
+      put('data_format', 'channels_last');
+      put('activation', activationJson(layer, c.activation));
+      kernel();
+      break;
+    case 'Dense':
+      put('units', c.units);
+      put('activation', activationJson(layer, c.activation));
+      kernel();
+      break;
+    case 'MaxPooling2D': case 'AveragePooling2D':
+      for (const k of ['poolSize', 'strides', 'padding']) put(snake(k), c[k]);
+      put('data_format', 'channels_last');
+      break;
+    case 'GlobalAveragePooling2D': case 'GlobalMaxPooling2D':
+      put('data_format', 'channels_last');
+      break;
+    case 'Dropout':
+      put('rate', c.rate);
+      put('noise_shape', null);
+      put('seed', null);
+      break;
+    case 'Flatten':
+      break;
+    case 'Reshape':
+      put('target_shape', c.targetShape);
+      break;
+    case 'Rescaling':
+      put('scale', c.scale);
+      put('offset', c.offset);
+      break;
+    case 'Activation':
+      put('activation', c.activation);
+      break;
+    case 'LeakyReLU':
+      put('alpha', c.alpha);
+      break;
+    case 'BatchNormalization':
+      for (const k of ['axis', 'momentum', 'epsilon', 'center', 'scale']) put(k, c[k]);
+      put('beta_initializer', initializerJson('zeros', 'zeros'));
+      put('gamma_initializer', initializerJson('ones', 'ones'));
+      put('moving_mean_initializer', initializerJson('zeros', 'zeros'));
+      put('moving_variance_initializer', initializerJson('ones', 'ones'));
+      for (const k of ['beta_regularizer', 'gamma_regularizer', 'beta_constraint', 'gamma_constraint']) put(k, null);
+      break;
+    default:
+      throw new ValidationError(`${layer.name}: ${layer.className} has no tfjs-layers counterpart`, 'ERR_KERNELNET_UNSUPPORTED');
+  }
+  return { class_name: layer.className, config };
+}
+
+/** The model as tfjs's ModelArtifacts: the topology, the weights' specs and their bytes (every weight, by name). */
+export function toTfjsArtifacts(model: Sequential): TfjsArtifacts {
+  model.alive('save');
+  model.ensureParams(); // tfjs saves a built model that was never compiled
+  const params = model.params;
+  const modelTopology = {
+    class_name: 'Sequential',
+    config: { name: model.name, layers: model.layers.map((l, i) => layerJson(l, i === 0, model.inputShape)) },
+    keras_version: `kernelnet ${nativeBinary().version}`,
+    backend: 'kernelnet',
+  };
+  const weightSpecs = params.map(p => {
+    const layer = model.layers.find(l => l.params.includes(p))!;
+    return { name: `${layer.name}/${p.name}`, shape: p.shape, dtype: 'float32' as const };
+  });
+  const total = params.reduce((n, p) => n + p.value.size, 0);
+  const data = new Float32Array(total);
+  let at = 0;
+  for (const p of params) {
+    data.set(p.value.read() as Float32Array, at);
+    at += p.value.size;
+  }
+  return { modelTopology, weightSpecs, weightData: data.buffer, format: 'layers-model', generatedBy: `kernelnet ${nativeBinary().version}`, convertedBy: null };
+}
+
+const LAYER_CLASSES: Record<string, (args: never) => Layer> = {
+  Conv2D: a => new Conv2D(a), Dense: a => new Dense(a), MaxPooling2D: a => new MaxPooling2D(a), AveragePooling2D: a => new AveragePooling2D(a),
+  MaxPool2D: a => new MaxPooling2D(a), AvgPool2D: a => new AveragePooling2D(a),
+  GlobalAveragePooling2D: a => new GlobalAveragePooling2D(a), GlobalMaxPooling2D: a => new GlobalMaxPooling2D(a), Dropout: a => new Dropout(a),
+  Flatten: a => new Flatten(a), Reshape: a => new Reshape(a), Rescaling: a => new Rescaling(a), Activation: a => new Activation(a),
+  LeakyReLU: a => new LeakyReLU(a), BatchNormalization: a => new BatchNormalization(a),
+};
+
+// Keys tfjs writes whose value kernelnet checks rather than passes on: the initializers it has (or refuses),
+// the input shape, and nulls for options it has none of.
+const NULL_ONLY = new Set(['noise_shape', 'seed', 'kernel_regularizer', 'bias_regularizer', 'activity_regularizer', 'kernel_constraint',
+  'bias_constraint', 'beta_regularizer', 'gamma_regularizer', 'beta_constraint', 'gamma_constraint']);
+const BN_INITIALIZERS: Record<string, string> = {
+  beta_initializer: 'zeros', gamma_initializer: 'ones', moving_mean_initializer: 'zeros', moving_variance_initializer: 'ones',
+};
+
+/** A layer from its tfjs JSON; an option kernelnet lacks is refused by the layer's own schema, by name. */
+function layerFrom(json: Json, where: string): Layer {
+  const className = json.class_name as string, config = (json.config ?? {}) as Json;
+  const make = LAYER_CLASSES[className];
+  if (!make) throw new ValidationError(`${where}: layer class ${className} is not one kernelnet has`, 'ERR_KERNELNET_UNSUPPORTED');
+  const args: Json = {};
+  for (const [key, value] of Object.entries(config)) {
+    if (NULL_ONLY.has(key)) {
+      if (value !== null && value !== undefined)
+        throw new ValidationError(`${where} (${className}): ${key} ${JSON.stringify(value)} is not supported; kernelnet would train without it`, 'ERR_KERNELNET_UNSUPPORTED');
+    } else if (key === 'batch_input_shape') {
+      args.inputShape = (value as (number | null)[]).slice(1);
+    } else if (key === 'kernel_initializer' || key === 'bias_initializer') {
+      args[camel(key)] = initializerName(value, `${where} (${className}) ${key}`);
+    } else if (key in BN_INITIALIZERS) {
+      const name = initializerName(value, `${where} (${className}) ${key}`);
+      if (name !== BN_INITIALIZERS[key])
+        throw new ValidationError(`${where} (${className}): ${key} must be ${BN_INITIALIZERS[key]} (Keras's default) in kernelnet`, 'ERR_KERNELNET_UNSUPPORTED');
+    } else if (key === 'data_format') {
+      args.dataFormat = value === 'channels_last' ? 'channelsLast' : value;
+    } else if (key === 'activation' && className !== 'Activation' && value === 'linear') {
+      args.activation = 'linear';
+    } else {
+      args[camel(key)] = value;
+    }
+  }
+  if (className === 'LeakyReLU' && args.negativeSlope !== undefined && args.alpha === undefined) {
+    args.alpha = args.negativeSlope; // Keras 3 spelling
+    delete args.negativeSlope;
+  }
+  return make(args as never);
+}
+
+/**
+ * Builds a model from tfjs artifacts (uncompiled, as tf.loadLayersModel returns it) and writes its weights,
+ * matched by name. The class is passed in so that this module needs only model.ts's types.
+ */
+export function fromTfjsArtifacts(Model: typeof Sequential, a: { modelTopology: Json; weightSpecs: TfjsArtifacts['weightSpecs']; weightData: ArrayBuffer },
+  where: string, options: SequentialArgs = {}): Sequential {
+  let topology = a.modelTopology;
+  if (topology.model_config) topology = topology.model_config as Json; // Keras's full form
+  if (topology.class_name !== 'Sequential')
+    throw new ValidationError(`${where}: a ${String(topology.class_name)} model; kernelnet loads Sequential models`, 'ERR_KERNELNET_UNSUPPORTED');
+  const config = topology.config as Json | Json[];
+  const layerList = (Array.isArray(config) ? config : config.layers) as Json[];
+  const name = Array.isArray(config) ? undefined : config.name as string | undefined;
+  // Keras writes the input as an InputLayer first; tfjs-layers as the first layer's batch_input_shape.
+  const input = layerList.find(l => l.class_name === 'InputLayer'), rest = layerList.filter(l => l !== input);
+  if (input && rest.length && !(rest[0].config as Json | undefined)?.batch_input_shape)
+    rest[0] = { ...rest[0], config: { ...(rest[0].config as Json), batch_input_shape: (input.config as Json).batch_input_shape } };
+  const layers = rest.map((l, i) => layerFrom(l, `${where}, layer ${i}`));
+  const model = new Model({ ...options, name: options.name ?? name });
+  try {
+    for (const l of layers) model.add(l);
+    model.ensureParams();
+    const bytes = new Float32Array(a.weightData);
+    let at = 0;
+    const byName = new Map<string, Float32Array>();
+    for (const spec of a.weightSpecs) {
+      if (spec.dtype !== 'float32') throw new LoadError(`${where}: weight ${spec.name} is ${spec.dtype}; kernelnet reads float32 weights`);
+      const size = spec.shape.reduce((n, d) => n * d, 1);
+      if (at + size > bytes.length) throw new LoadError(`${where}: the weight data ends before ${spec.name}`);
+      byName.set(spec.name, bytes.subarray(at, at + size));
+      at += size;
+    }
+    for (const l of model.layers)
+      for (const p of l.params) {
+        // tfjs-layers names weights "<layer>/<weight>"; Keras 3 files may add a suffix (":0").
+        const data = byName.get(`${l.name}/${p.name}`) ?? byName.get(`${l.name}/${p.name}:0`);
+        if (!data) throw new LoadError(`${where}: no weight ${l.name}/${p.name}`);
+        if (data.length !== p.value.size) throw new LoadError(`${where}: weight ${l.name}/${p.name} has ${data.length} values; the layer needs [${p.shape}]`);
+        p.value.write(data);
+      }
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+  return model;
+}
+
+/** A `file://` URL or a plain path, resolved. */
+function pathOf(url: string): string {
+  return resolve(url.startsWith('file://') ? url.slice('file://'.length) : url);
+}
+
+/** Writes DIR/model.json and DIR/weights.bin (each written whole, then renamed into place), as tfjs-node does. */
+export function saveTfjs(model: Sequential, url: string): { modelArtifactsInfo: { dateSaved: Date; modelTopologyType: 'JSON'; weightDataBytes: number } } {
+  const a = toTfjsArtifacts(model), dir = pathOf(url);
+  mkdirSync(dir, { recursive: true });
+  const json = { modelTopology: a.modelTopology, format: a.format, generatedBy: a.generatedBy, convertedBy: a.convertedBy,
+    weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }] };
+  for (const [file, data] of [['weights.bin', new Uint8Array(a.weightData)], ['model.json', JSON.stringify(json)]] as const) {
+    const tmp = join(dir, `.${file}.${process.pid}.tmp`);
+    writeFileSync(tmp, data);
+    renameSync(tmp, join(dir, file));
+  }
+  return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON', weightDataBytes: a.weightData.byteLength } };
+}
+
+/** Reads a model.json (and the weight files its manifest names, beside it) written by tfjs or by saveTfjs. */
+export function loadTfjs(Model: typeof Sequential, url: string, options: SequentialArgs = {}): Sequential {
+  const file = pathOf(url);
+  let json: Json;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new LoadError(`${file}: is not a readable model.json: ${(err as Error).message}`);
+  }
+  const manifest = (json.weightsManifest ?? []) as { paths: string[]; weights: TfjsArtifacts['weightSpecs'] }[];
+  const chunks: Uint8Array[] = [];
+  for (const group of manifest) for (const p of group.paths) chunks.push(readFileSync(join(dirname(file), p)));
+  const total = chunks.reduce((n, c) => n + c.length, 0), weightData = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    weightData.set(c, at);
+    at += c.length;
+  }
+  if (!json.modelTopology) throw new LoadError(`${file}: no modelTopology (not a layers model)`);
+  return fromTfjsArtifacts(Model, { modelTopology: json.modelTopology as Json, weightSpecs: manifest.flatMap(g => g.weights), weightData: weightData.buffer }, file, options);
+}

@@ -1,0 +1,347 @@
+// kernelnet/tfjs: what a TensorFlow.js (tfjs-node) training script calls, with tfjs's names, signatures and return
+// types, on kernelnet's layers, optimizers and native tensors, so that such a script runs with one changed import:
+//   import * as tf from 'kernelnet/tfjs';   // was '@tensorflow/tfjs-node'
+// In scope: sequential models of the layers kernelnet has (tf.layers.*), tf.train.* optimizers, fit/evaluate/
+// predict as tfjs returns them, tensor creation, the tensor methods used around a model, memory management
+// (tidy, dispose, keep, memory) and the tfjs layers-model format (model.save('file://DIR'), loadLayersModel).
+// Out of scope, and refused with ERR_KERNELNET_UNSUPPORTED naming the call: general tensor math (tf.add,
+// tf.matMul, ...), gradients, custom layers, functional models, other layers.
+import { performance } from 'node:perf_hooks';
+import { EarlyStopping, type EarlyStoppingArgs } from './callbacks.js';
+import { ValidationError } from './errors.js';
+import {
+  Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, LeakyReLU,
+  MaxPooling2D, Rescaling, Reshape, type ActivationArgs, type BatchNormalizationArgs, type Conv2DArgs, type DenseArgs, type DropoutArgs,
+  type Layer, type LayerArgs, type LeakyReLUArgs, type Pooling2DArgs, type RescalingArgs, type ReshapeArgs,
+} from './layers.js';
+import { Sequential, type CompileArgs, type SequentialArgs } from './model.js';
+import { native, type Device } from './native.js';
+import { Adadelta, Adagrad, Adam, RMSprop, SGD, type Optimizer } from './optimizers.js';
+import { fromTfjsArtifacts, loadTfjs, saveTfjs, toTfjsArtifacts, type TfjsArtifacts } from './tfjs-format.js';
+import { Tensor, dispose, empty, keep, tensor as makeTensor, tidy, toCategorical, type TensorLike } from './tensor.js';
+import type { EvaluateArgs, FitArgs, History, PredictArgs } from './training.js';
+
+export { Tensor, tidy, dispose, keep };
+export type { History, FitArgs, EvaluateArgs, PredictArgs, Layer, Optimizer };
+
+const unsupported = (what: string, hint: string) =>
+  new ValidationError(`${what} is not supported by kernelnet/tfjs: ${hint}`, 'ERR_KERNELNET_UNSUPPORTED');
+
+/** An object whose unknown members fail with the list of what it has (tf.layers.lstm, tf.train.ftrl, ...). */
+function strict<T extends object>(what: string, target: T): T {
+  return new Proxy(target, {
+    get(t, key, receiver) {
+      if (typeof key === 'symbol' || key in t || key === 'then' || key === 'toJSON' || !/^[a-z][A-Za-z0-9]*$/.test(key)) return Reflect.get(t, key, receiver);
+      throw unsupported(`${what}.${key}`, `kernelnet has ${Object.keys(t).join(', ')}`);
+    },
+  });
+}
+
+// --- backends: tfjs's names onto kernelnet's devices ---------------------------------------------------------
+
+let device: Device | undefined;
+
+function usable(d: Device): boolean {
+  try {
+    new native.Tensor([1], 'float32', undefined, d).dispose();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * 'cpu' runs on kernelnet's CPU backend; 'tensorflow' (tfjs-node's name) takes kernelnet's default device (the GPU
+ * when one answers, else the CPU); 'cuda' (or 'cuda:0', 'gpu') the GPU. Resolves false, as tfjs does, for a
+ * backend that is not there (a browser one, or a GPU that does not answer), and leaves the device as it was.
+ */
+export async function setBackend(name: string): Promise<boolean> {
+  const wanted: Device | 'default' | null = name === 'cpu' ? 'cpu' : name === 'tensorflow' ? 'default'
+    : name === 'cuda' || name === 'cuda:0' || name === 'gpu' ? 'cuda' : null;
+  if (wanted === null) {
+    console.warn(`kernelnet/tfjs: backend '${name}' is not available; kernelnet has 'cpu', 'cuda' and 'tensorflow' (its default device)`);
+    return false;
+  }
+  if (wanted === 'default') {
+    device = undefined;
+    return true;
+  }
+  if (!usable(wanted)) return false;
+  device = wanted;
+  return true;
+}
+
+/** The device new models and tensors get: 'cpu' or 'cuda'. */
+export function getBackend(): string {
+  return device ?? native.backend().name;
+}
+
+export async function ready(): Promise<void> {}
+
+// --- tensors -------------------------------------------------------------------------------------------------
+
+type DataType = 'float32' | 'int32';
+
+function checkDtype(dtype: unknown): DataType | undefined {
+  if (dtype === undefined || dtype === 'float32' || dtype === 'int32') return dtype;
+  throw unsupported(`dtype '${String(dtype)}'`, "kernelnet tensors are 'float32' or 'int32'");
+}
+
+/** tf.tensor(values, shape?, dtype?): values as nested arrays, a flat array or a typed array. */
+export function tensor(values: TensorLike, shape?: number[], dtype?: DataType): Tensor {
+  const d = checkDtype(dtype);
+  let data = values;
+  if (d === 'int32' && !(values instanceof Int32Array)) data = Int32Array.from((Array.isArray(values) ? (values as unknown[]).flat(Infinity) : Array.from(values as ArrayLike<number>)) as number[]);
+  else if (d === 'float32' && values instanceof Int32Array) data = Float32Array.from(values);
+  if (data !== values && shape === undefined && Array.isArray(values)) shape = inferShape(values);
+  return makeTensor(data, shape ?? null, { device });
+}
+
+function inferShape(v: unknown): number[] {
+  const shape: number[] = [];
+  while (Array.isArray(v)) {
+    shape.push(v.length);
+    v = v[0];
+  }
+  return shape;
+}
+
+function ofRank(rank: number, name: string) {
+  return (values: TensorLike, shape?: number[], dtype?: DataType): Tensor => {
+    const t = tensor(values, shape, dtype);
+    if (t.shape.length !== rank) {
+      t.dispose();
+      throw new ValidationError(`${name}: expected a rank-${rank} tensor but the values make shape [${t.shape}]`, 'ERR_KERNELNET_SHAPE');
+    }
+    return t;
+  };
+}
+
+export function scalar(value: number, dtype?: DataType): Tensor {
+  return tensor([value], [], dtype);
+}
+export function tensor1d(values: TensorLike, dtype?: DataType): Tensor {
+  return ofRank(1, 'tensor1d')(values, undefined, dtype);
+}
+export const tensor2d = ofRank(2, 'tensor2d');
+export const tensor3d = ofRank(3, 'tensor3d');
+export const tensor4d = ofRank(4, 'tensor4d');
+
+function filled(shape: number[], dtype: DataType | undefined, value: number): Tensor {
+  if (checkDtype(dtype) === 'int32') return tensor(new Int32Array(shape.reduce((n, d) => n * d, 1)).fill(value), shape);
+  const t = empty(shape, 'float32', device); // filled natively, where it lives
+  t.fill(value);
+  return new Tensor(t);
+}
+export const zeros = (shape: number[], dtype?: DataType): Tensor => filled(shape, dtype, 0);
+export const ones = (shape: number[], dtype?: DataType): Tensor => filled(shape, dtype, 1);
+
+/**
+ * One-hot rows for int32 class indices [N] (or an array of them): a float32 [N, depth] tensor. tfjs returns
+ * int32 and casts it to float in fit(); kernelnet's losses take float labels, so it returns them as float32.
+ */
+export function oneHot(indices: Tensor | number[] | Int32Array, depth: number): Tensor {
+  return toCategorical(indices, depth);
+}
+
+/** tf.memory(): numTensors and numBytes as tfjs counts them (kernelnet's own counters). */
+export function memory(): { numTensors: number; numDataBuffers: number; numBytes: number; unreliable: false } {
+  const s = native.stats();
+  return { numTensors: s.liveTensors, numDataBuffers: s.liveTensors, numBytes: s.bytesInUse, unreliable: false };
+}
+
+export const util = strict('tf.util', { now: (): number => performance.now() });
+
+/** Resolves after the event loop turns (tfjs's nextFrame; in Node there is no animation frame). */
+export function nextFrame(): Promise<void> {
+  return new Promise(resolve => setImmediate(resolve));
+}
+
+// --- layers, optimizers, callbacks ---------------------------------------------------------------------------
+
+export const layers = strict('tf.layers', {
+  conv2d: (args: Conv2DArgs) => new Conv2D(args),
+  dense: (args: DenseArgs) => new Dense(args),
+  maxPooling2d: (args?: Pooling2DArgs) => new MaxPooling2D(args),
+  maxPool2d: (args?: Pooling2DArgs) => new MaxPooling2D(args),
+  averagePooling2d: (args?: Pooling2DArgs) => new AveragePooling2D(args),
+  avgPool2d: (args?: Pooling2DArgs) => new AveragePooling2D(args),
+  avgPooling2d: (args?: Pooling2DArgs) => new AveragePooling2D(args),
+  globalAveragePooling2d: (args?: LayerArgs) => new GlobalAveragePooling2D(args),
+  globalMaxPooling2d: (args?: LayerArgs) => new GlobalMaxPooling2D(args),
+  globalMaxPool2d: (args?: LayerArgs) => new GlobalMaxPooling2D(args),
+  dropout: (args: DropoutArgs) => new Dropout(args),
+  flatten: (args?: LayerArgs) => new Flatten(args),
+  reshape: (args: ReshapeArgs) => new Reshape(args),
+  rescaling: (args: RescalingArgs) => new Rescaling(args),
+  activation: (args: ActivationArgs) => new Activation(args),
+  leakyReLU: (args?: LeakyReLUArgs) => new LeakyReLU(args),
+  batchNormalization: (args?: BatchNormalizationArgs) => new BatchNormalization(args),
+});
+
+const lr = (value: unknown, name: string) => {
+  if (typeof value !== 'number') throw new ValidationError(`${name}: expected a learning rate (a number) but received ${String(value)}`);
+  return value;
+};
+
+/**
+ * tfjs's optimizer factories with its defaults, onto kernelnet's optimizers (Keras 3's update rules; tfjs-core's
+ * RMSProp puts epsilon inside the square root, Keras and kernelnet outside).
+ */
+export const train = strict('tf.train', {
+  sgd: (learningRate: number) => new SGD({ learningRate: lr(learningRate, 'tf.train.sgd') }),
+  momentum: (learningRate: number, momentum: number, useNesterov = false) =>
+    new SGD({ learningRate: lr(learningRate, 'tf.train.momentum'), momentum, nesterov: useNesterov }),
+  adam: (learningRate = 0.001, beta1 = 0.9, beta2 = 0.999, epsilon?: number) => new Adam({ learningRate, beta1, beta2, epsilon }),
+  rmsprop: (learningRate: number, decay = 0.9, momentum = 0, epsilon?: number, centered = false) =>
+    new RMSprop({ learningRate: lr(learningRate, 'tf.train.rmsprop'), rho: decay, momentum, epsilon, centered }),
+  adagrad: (learningRate: number, initialAccumulatorValue = 0.1) => new Adagrad({ learningRate: lr(learningRate, 'tf.train.adagrad'), initialAccumulatorValue }),
+  adadelta: (learningRate = 0.001, rho = 0.95, epsilon?: number) => new Adadelta({ learningRate, rho, epsilon }),
+});
+
+export const callbacks = strict('tf.callbacks', {
+  earlyStopping: (args?: EarlyStoppingArgs) => new EarlyStopping(args),
+});
+
+// --- models --------------------------------------------------------------------------------------------------
+
+/** What tfjs's save handlers receive and return (tf.io.withSaveHandler, custom IOHandlers). */
+export interface IOHandler {
+  save?: (artifacts: TfjsArtifacts) => Promise<unknown>;
+  load?: () => Promise<{ modelTopology: unknown; weightSpecs?: TfjsArtifacts['weightSpecs']; weightData?: ArrayBuffer | ArrayBuffer[] }>;
+}
+
+/** One scalar tensor per number, as tfjs's evaluate returns them. */
+function scalars(v: number | number[]): Tensor | Tensor[] {
+  return Array.isArray(v) ? v.map(x => scalar(x)) : scalar(v);
+}
+
+/**
+ * A tfjs LayersModel: a kernelnet Sequential model behind tfjs's method signatures (evaluate returns scalar
+ * tensors, fit logs 'acc' and 'val_acc' beside 'accuracy', save takes a URL or an IOHandler).
+ */
+export class LayersModel {
+  /** @internal */
+  readonly model: Sequential;
+
+  /** @internal */
+  constructor(model: Sequential) {
+    this.model = model;
+    model.logAliases = { accuracy: 'acc' };
+  }
+
+  get name(): string { return this.model.name; }
+  get layers(): Layer[] { return this.model.layers; }
+  get stopTraining(): boolean { return this.model.stopTraining; }
+  set stopTraining(v: boolean) { this.model.stopTraining = v; }
+  get optimizer(): Optimizer | null { return this.model.optimizer; }
+
+  add(layer: Layer): void { this.model.add(layer); }
+  compile(args: CompileArgs): void { this.model.compile(args); }
+
+  /** tfjs's summary(lineLength?, positions?, printFn?); the column layout is kernelnet's (Keras's widths). */
+  summary(lineLength?: number, positions?: number[], printFn: (line: string) => void = console.log): void {
+    if (lineLength !== undefined && typeof lineLength !== 'number') throw new ValidationError(`summary: expected lineLength to be a number but received ${String(lineLength)}`);
+    if (positions !== undefined && !Array.isArray(positions)) throw new ValidationError(`summary: expected positions to be an array but received ${String(positions)}`);
+    this.model.summary(printFn);
+  }
+
+  fit(x: Tensor, y: Tensor, args?: FitArgs): Promise<History> { return this.model.fit(x, y, args); }
+  fitDataset(): never {
+    throw unsupported('model.fitDataset', 'pass tensors to model.fit (datasets are not supported yet)');
+  }
+  evaluate(x: Tensor, y: Tensor, args?: EvaluateArgs): Tensor | Tensor[] {
+    const v = this.model.evaluate(x, y, args) as number | number[];
+    return scalars(v);
+  }
+  predict(x: Tensor, args?: PredictArgs): Tensor { return this.model.predict(x, args); }
+  predictOnBatch(x: Tensor): Tensor { return this.model.predictOnBatch(x); }
+  trainOnBatch(x: Tensor, y: Tensor): Promise<number | number[]> { return this.model.trainOnBatch(x, y); }
+  getWeights(): Tensor[] { return this.model.getWeights(); }
+  setWeights(weights: Tensor[]): void { this.model.setWeights(weights); }
+  getLayer(name?: string, index?: number): Layer { return this.model.getLayer(name, index); }
+
+  /**
+   * Writes tfjs's layers-model format: 'file://DIR' gives DIR/model.json and DIR/weights.bin (tfjs-node's layout,
+   * which tf.loadLayersModel reads in a browser or in Node); an IOHandler receives the artifacts.
+   */
+  async save(handlerOrUrl: string | IOHandler): Promise<unknown> {
+    if (typeof handlerOrUrl === 'string') {
+      if (!handlerOrUrl.startsWith('file://')) throw unsupported(`model.save('${handlerOrUrl}')`, "save to a 'file://' URL or pass an IOHandler");
+      return saveTfjs(this.model, handlerOrUrl);
+    }
+    if (!handlerOrUrl || typeof handlerOrUrl.save !== 'function') throw new ValidationError('model.save: expected a file:// URL or an IOHandler with a save method');
+    return handlerOrUrl.save(toTfjsArtifacts(this.model));
+  }
+
+  dispose(): { refCountAfterDispose: number; numDisposedVariables: number } {
+    const n = this.model.params.length;
+    this.model.dispose();
+    return { refCountAfterDispose: 0, numDisposedVariables: n };
+  }
+}
+
+/** tf.sequential({ layers?, name? }): a model on the current backend's device. */
+export function sequential(config: { layers?: Layer[]; name?: string } = {}): LayersModel {
+  return new LayersModel(new Sequential({ ...config, device } as SequentialArgs));
+}
+
+/**
+ * Loads a tfjs layers model: 'file://DIR/model.json' (written by tfjs-node's model.save('file://DIR') or by
+ * kernelnet), or an IOHandler (tf.io.fromMemory's shape). Returned uncompiled, as tfjs does: compile it to train.
+ */
+export async function loadLayersModel(pathOrHandler: string | IOHandler): Promise<LayersModel> {
+  if (typeof pathOrHandler === 'string') {
+    if (!pathOrHandler.startsWith('file://')) throw unsupported(`loadLayersModel('${pathOrHandler}')`, "load from a 'file://' URL or pass an IOHandler");
+    return new LayersModel(loadTfjs(Sequential, pathOrHandler, { device }));
+  }
+  if (!pathOrHandler || typeof pathOrHandler.load !== 'function') throw new ValidationError('loadLayersModel: expected a file:// URL or an IOHandler with a load method');
+  const a = await pathOrHandler.load();
+  const data = a.weightData;
+  const weightData = Array.isArray(data) ? concatBuffers(data) : data ?? new ArrayBuffer(0);
+  return new LayersModel(fromTfjsArtifacts(Sequential, { modelTopology: a.modelTopology as Record<string, unknown>, weightSpecs: a.weightSpecs ?? [], weightData },
+    'loadLayersModel', { device }));
+}
+
+function concatBuffers(parts: ArrayBuffer[]): ArrayBuffer {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(new Uint8Array(p), at);
+    at += p.byteLength;
+  }
+  return out.buffer;
+}
+
+// --- out of scope: tfjs's general tensor math, refused by name ---------------------------------------------
+
+const OUT_OF_SCOPE = [
+  'add', 'sub', 'mul', 'div', 'matMul', 'dot', 'conv2d', 'maxPool', 'avgPool', 'relu', 'sigmoid', 'tanh', 'softmax', 'exp', 'log', 'sqrt',
+  'square', 'pow', 'abs', 'neg', 'mean', 'sum', 'max', 'min', 'argMin', 'variable', 'grad', 'grads', 'valueAndGrad', 'valueAndGrads',
+  'randomNormal', 'randomUniform', 'truncatedNormal', 'stack', 'unstack', 'split', 'cast', 'squeeze', 'expandDims', 'transpose', 'pad', 'clipByValue',
+  'where', 'equal', 'greater', 'less', 'logicalAnd', 'fill', 'zerosLike', 'onesLike', 'linspace', 'range', 'model', 'input', 'loadGraphModel',
+] as const;
+
+function refuse(name: string) {
+  return (): never => {
+    throw unsupported(`tf.${name}`, 'kernelnet trains Keras-style models and does not do general tensor math or graph models; '
+      + 'compute with typed arrays, or with @tensorflow/tfjs itself');
+  };
+}
+
+export const add = refuse('add'), sub = refuse('sub'), mul = refuse('mul'), div = refuse('div'), matMul = refuse('matMul');
+export const dot = refuse('dot'), conv2d = refuse('conv2d'), maxPool = refuse('maxPool'), avgPool = refuse('avgPool');
+export const relu = refuse('relu'), sigmoid = refuse('sigmoid'), tanh = refuse('tanh'), softmax = refuse('softmax');
+export const exp = refuse('exp'), log = refuse('log'), sqrt = refuse('sqrt'), square = refuse('square'), pow = refuse('pow');
+export const abs = refuse('abs'), neg = refuse('neg'), mean = refuse('mean'), sum = refuse('sum'), max = refuse('max');
+export const min = refuse('min'), argMin = refuse('argMin'), variable = refuse('variable'), grad = refuse('grad');
+export const grads = refuse('grads'), valueAndGrad = refuse('valueAndGrad'), valueAndGrads = refuse('valueAndGrads');
+export const randomNormal = refuse('randomNormal'), randomUniform = refuse('randomUniform'), truncatedNormal = refuse('truncatedNormal');
+export const stack = refuse('stack'), unstack = refuse('unstack'), split = refuse('split'), cast = refuse('cast');
+export const squeeze = refuse('squeeze'), expandDims = refuse('expandDims'), transpose = refuse('transpose'), pad = refuse('pad');
+export const clipByValue = refuse('clipByValue'), where = refuse('where'), equal = refuse('equal'), greater = refuse('greater');
+export const less = refuse('less'), logicalAnd = refuse('logicalAnd'), fill = refuse('fill'), zerosLike = refuse('zerosLike');
+export const onesLike = refuse('onesLike'), linspace = refuse('linspace'), range = refuse('range'), model = refuse('model');
+export const input = refuse('input'), loadGraphModel = refuse('loadGraphModel');
+/** @internal The names above, for the test that each is refused. */
+export const OUT_OF_SCOPE_NAMES: readonly string[] = OUT_OF_SCOPE;
