@@ -3,8 +3,9 @@
 //
 //   npm run mnist -- [--epochs 12] [--batch-size 128] [--train-limit N] [--test-limit N] [--data DIR]
 //                    [--backend cpu|cuda] [--seed S] [--validation-split F] [--early-stopping PATIENCE]
-//                    [--json FILE] [--help]
-import { writeFileSync } from 'node:fs';
+//                    [--images DIR] [--write-png DIR] [--json FILE] [--help]
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 const USAGE = `Trains the Keras mnist_cnn example on MNIST (60,000 training images, 12 epochs, batch 128).
@@ -20,6 +21,10 @@ usage: npm run mnist -- [options]
   --seed S          seed of initialisation, dropout and shuffling (default: random)
   --validation-split F   validate on the last fraction F of the training images instead of the test set
   --early-stopping P     stop when val_loss has not improved for P epochs, keeping the best epoch's weights
+  --images DIR      train on the image files DIR/train/<digit>/*.png and test on DIR/test/<digit>/*.png
+                    (imageDatasetFromDirectory: grayscale, 28x28, decoded by sharp while training runs; the
+                    model gets a Rescaling(1/255) layer first, as Keras's tutorials do for 0-255 pixels)
+  --write-png DIR   write MNIST (with --train-limit/--test-limit) as such a folder of PNG files, and exit
   --json FILE       write the history, test loss and accuracy, and seconds per epoch to FILE
   --help            this text`;
 
@@ -43,6 +48,8 @@ try {
       'validation-split': { type: 'string' },
       'early-stopping': { type: 'string' },
       json: { type: 'string' },
+      images: { type: 'string' },
+      'write-png': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   }).values;
@@ -69,7 +76,10 @@ const epochs = int('epochs')!;
 const seed = int('seed');
 // kernelnet's own errors (no GPU for --backend cuda, unreadable data) are one line too.
 const kn = await import('../lib/index.js').catch((e: Error & { code?: string }) => die(`${e.code ?? 'error'}: ${e.message}`));
-const { Sequential, Conv2D, MaxPooling2D, Dropout, Flatten, Dense, Adadelta, EarlyStopping, loadMnist, toCategorical, backend, memory, KernelnetError } = kn;
+const {
+  Sequential, Conv2D, MaxPooling2D, Dropout, Flatten, Dense, Rescaling, Adadelta, EarlyStopping, loadMnist, toCategorical, backend, memory,
+  imageDatasetFromDirectory, KernelnetError,
+} = kn;
 const validationSplit = opts['validation-split'] === undefined ? undefined : Number(opts['validation-split']);
 if (validationSplit !== undefined && !(validationSplit > 0 && validationSplit < 1))
   die(`--validation-split expects a fraction between 0 and 1, received '${opts['validation-split']}'`);
@@ -85,6 +95,24 @@ const [imgRows, imgCols] = [28, 28];
 
 // the data, split between train and test sets (pixels already scaled to [0, 1], channels last)
 const { train, test } = loadMnist(opts.data as string | undefined, { trainLimit: int('train-limit'), testLimit: int('test-limit') });
+if (opts['write-png']) {
+  const sharp = (await import('sharp').catch(() => die('--write-png needs the sharp package (npm install sharp)'))).default;
+  const root = opts['write-png'] as string;
+  for (const [name, split] of [['train', train], ['test', test]] as const) {
+    const pixels = split.images.dataSync(), labels = split.labels.dataSync();
+    for (let d = 0; d < numClasses; ++d) mkdirSync(join(root, name, String(d)), { recursive: true });
+    for (let i = 0; i < labels.length; i += 256) // a few hundred files in flight at a time
+      await Promise.all(Array.from({ length: Math.min(256, labels.length - i) }, (_, j) => {
+        const k = i + j, bytes = Buffer.from(Array.from(pixels.subarray(k * 784, (k + 1) * 784), v => Math.round(v * 255)));
+        return sharp(bytes, { raw: { width: 28, height: 28, channels: 1 } }).png().toFile(join(root, name, String(labels[k]), `${String(k).padStart(5, '0')}.png`));
+      }));
+    console.log(`wrote ${labels.length} ${name} images under ${join(root, name)}`);
+  }
+  process.exit(0);
+}
+const images = opts.images as string | undefined;
+const trainSet = images ? imageDatasetFromDirectory(join(images, 'train'), { colorMode: 'grayscale', imageSize: [28, 28], batchSize, labelMode: 'categorical', seed: seed ?? 1 }) : null;
+const testSet = images ? imageDatasetFromDirectory(join(images, 'test'), { colorMode: 'grayscale', imageSize: [28, 28], batchSize, labelMode: 'categorical', shuffle: false }) : null;
 const xTrain = train.images, xTest = test.images;
 const inputShape = [imgRows, imgCols, 1];
 console.log('x_train shape:', xTrain.shape);
@@ -97,6 +125,7 @@ const yTrain = toCategorical(train.labels, numClasses);
 const yTest = toCategorical(test.labels, numClasses);
 
 const model = new Sequential({ seed });
+if (images) model.add(new Rescaling({ scale: 1 / 255, inputShape })); // image files hold 0-255 pixels
 model.add(new Conv2D({ filters: 32, kernelSize: [3, 3], activation: 'relu', inputShape }));
 model.add(new Conv2D({ filters: 64, kernelSize: [3, 3], activation: 'relu' }));
 model.add(new MaxPooling2D({ poolSize: [2, 2] }));
@@ -112,14 +141,18 @@ model.summary();
 const epochSeconds: number[] = [];
 let t0 = performance.now();
 const timer = { onEpochEnd: () => { const t = performance.now(); epochSeconds.push((t - t0) / 1e3); t0 = t; } };
-const history = await model.fit(xTrain, yTrain, {
-  batchSize, epochs, verbose: 1,
-  // Keras's example validates on the test set; --validation-split holds out the last training images instead.
-  ...(validationSplit ? { validationSplit } : { validationData: [xTest, yTest] as [typeof xTest, typeof yTest] }),
-  callbacks: [timer, ...(patience !== undefined ? [new EarlyStopping({ patience, restoreBestWeights: true, verbose: 1 })] : [])],
-});
+const callbacks = [timer, ...(patience !== undefined ? [new EarlyStopping({ patience, restoreBestWeights: true, verbose: 1 })] : [])];
+if (images && validationSplit) die('--validation-split works on the IDX data; with --images the test folder validates');
+const history = trainSet
+  ? await model.fit(trainSet, { epochs, verbose: 1, validationData: testSet!, callbacks })
+  : await model.fit(xTrain, yTrain, {
+    batchSize, epochs, verbose: 1,
+    // Keras's example validates on the test set; --validation-split holds out the last training images instead.
+    ...(validationSplit ? { validationSplit } : { validationData: [xTest, yTest] as [typeof xTest, typeof yTest] }),
+    callbacks,
+  });
 const held = memory(); // the model's buffers for both batch sizes are alive: what training holds at its peak
-const score = model.evaluate(xTest, yTest, { verbose: 0 });
+const score = testSet ? await model.evaluate(testSet) : model.evaluate(xTest, yTest, { verbose: 0 });
 console.log('Test loss:', score[0]);
 console.log('Test accuracy:', score[1]);
 
@@ -127,7 +160,7 @@ if (opts.json) {
   writeFileSync(opts.json as string, JSON.stringify({
     history: history.history, testLoss: score[0], testAccuracy: score[1],
     secondsPerEpoch: epochSeconds, backend: backend(), seed: model.seed, batchSize, epochs,
-    trainSamples: xTrain.shape[0], memory: { bytesInUse: held.bytesInUse, scratchBytes: held.scratchBytes },
+    trainSamples: xTrain.shape[0], images: images ?? null, memory: { bytesInUse: held.bytesInUse, scratchBytes: held.scratchBytes },
   }, null, 2) + '\n');
   console.log('wrote', opts.json);
 }

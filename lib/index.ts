@@ -24,6 +24,11 @@ export { LearningRateSchedule, ExponentialDecay, PiecewiseConstantDecay, CosineD
 export type { ExponentialDecayArgs, PiecewiseConstantDecayArgs, CosineDecayArgs } from './schedules.js';
 export { Tensor, tensor, toCategorical, concat, fromPixels, memory, backend, tidy, keep, dispose } from './tensor.js';
 export type { NestedArray, TensorLike } from './tensor.js';
+export { Dataset } from './data.js';
+export type { Batch, BatchLike, FromTensorsOptions } from './data.js';
+export { imageDatasetFromDirectory, ImageDataset } from './images.js';
+export type { ImageDatasetOptions } from './images.js';
+export type { FitDatasetArgs } from './training.js';
 export { parseIdx, loadMnist, defaultMnistDir, MAX_IDX_BYTES } from './mnist.js';
 export type { IdxArray, MnistSplit, LoadMnistOptions } from './mnist.js';
 export {

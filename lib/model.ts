@@ -10,9 +10,11 @@ import { OPTIMIZERS, OPTIMIZER_NAMES, Optimizer } from './optimizers.js';
 import { loadModelAs, loadWeights, save, saveWeights } from './serialization.js';
 import { Tensor, defaultDevice, empty, handleOf, parseDevice } from './tensor.js';
 import {
-  checkLabels, drain, drainAsync, evaluation, fit, prediction, trainOnBatch, type EvaluateArgs, type FitArgs, type History, type PredictArgs,
+  checkLabels, drain, drainAsync, evaluateDataset, evaluation, fit, fitDataset, predictDataset, prediction, trainOnBatch, type EvaluateArgs,
+  type FitArgs, type FitDatasetArgs, type History, type PredictArgs,
 } from './training.js';
 import { NOT_USED, checkOptions, describe, fail, nonNegativeInt } from './validate.js';
+import { isDataset, type Dataset } from './data.js';
 import { resolveLoss, resolveMetrics, type AccuracyKind, type Loss, type LossIdentifier, type MetricSpec } from './losses.js';
 
 export type { EvaluateArgs, FitArgs, History, Logs, PredictArgs } from './training.js';
@@ -246,9 +248,24 @@ export class Sequential {
     return text;
   }
 
-  /** Trains the model (Keras's fit): lib/training.ts runs the loop. Returns the History of every epoch's logs. */
-  fit(x: Tensor, y: Tensor, args: FitArgs = {}): Promise<History> {
-    return fit(this, x, y, args);
+  /**
+   * Trains the model (Keras's fit): lib/training.ts runs the loop. Returns the History of every epoch's logs. With
+   * a Dataset in place of x and y (Keras's fit(dataset)), one step per batch it yields.
+   */
+  fit(x: Tensor, y: Tensor, args?: FitArgs): Promise<History>;
+  fit(dataset: Dataset, args?: FitDatasetArgs): Promise<History>;
+  fit(x: Tensor | Dataset, y?: Tensor | FitDatasetArgs, args: FitArgs = {}): Promise<History> {
+    if (isDataset(x)) {
+      if (y instanceof Tensor) return Promise.reject(new ValidationError('fit: with a dataset, pass no y (the dataset yields the targets): fit(dataset, options)'));
+      return fitDataset(this, x, (y ?? {}) as FitDatasetArgs);
+    }
+    return fit(this, x, y as Tensor, args);
+  }
+
+  /** tfjs's fitDataset(dataset, args): fit on a Dataset. */
+  fitDataset(dataset: Dataset, args: FitDatasetArgs = {}): Promise<History> {
+    if (!isDataset(dataset)) return Promise.reject(new ValidationError(`fitDataset: expected a Dataset but received ${describe(dataset)}`));
+    return fitDataset(this, dataset, args);
   }
 
   /** One training step on exactly this batch: its loss, or [loss, ...metrics] when compiled with metrics (tfjs's trainOnBatch). */
@@ -266,8 +283,17 @@ export class Sequential {
    * Keras and tfjs;
    * evaluateAsync does the same work and lets the event loop run between batches.
    */
-  evaluate(x: Tensor, y: Tensor, args: EvaluateArgs = {}): number[] {
-    return drain(evaluation(this, x, y, args));
+  evaluate(x: Tensor, y: Tensor, args?: EvaluateArgs): number[];
+  /** Over a Dataset's batches (asynchronous: the batches may come from disk). */
+  evaluate(dataset: Dataset, args?: { verbose?: 0 | 1 }): Promise<number[]>;
+  evaluate(x: Tensor | Dataset, y?: Tensor | { verbose?: 0 | 1 }, args: EvaluateArgs = {}): number[] | Promise<number[]> {
+    if (isDataset(x)) return evaluateDataset(this, x, (y ?? {}) as { verbose?: 0 | 1 });
+    return drain(evaluation(this, x, y as Tensor, args));
+  }
+
+  /** tfjs's evaluateDataset: evaluate over a Dataset. */
+  evaluateDataset(dataset: Dataset, args: { verbose?: 0 | 1 } = {}): Promise<number[]> {
+    return evaluateDataset(this, dataset, args);
   }
 
   /** evaluate(), yielding to the event loop after every batch: a server stays responsive while it runs. */
@@ -276,7 +302,11 @@ export class Sequential {
   }
 
   /** Class probabilities for each example of x: a float32 tensor [N, classes]. Synchronous; see predictAsync. */
-  predict(x: Tensor, args: PredictArgs = {}): Tensor {
+  predict(x: Tensor, args?: PredictArgs): Tensor;
+  /** Over a Dataset's batches (their targets unused): asynchronous, one [N, outputs] tensor. */
+  predict(dataset: Dataset): Promise<Tensor>;
+  predict(x: Tensor | Dataset, args: PredictArgs = {}): Tensor | Promise<Tensor> {
+    if (isDataset(x)) return predictDataset(this, x);
     return drain(prediction(this, x, args));
   }
 

@@ -29,6 +29,7 @@ export class ProgressBar {
   private lastDraw = 0;
   private readonly width = 30;
 
+  /** total 0: unknown (a dataset whose length is counted in its first pass), shown as Keras does, `12/Unknown`. */
   constructor(private readonly total: number, private readonly out: ProgressStream) {}
 
   /** True when update() would redraw now (so the caller reads metrics only then). */
@@ -39,6 +40,10 @@ export class ProgressBar {
   update(step: number, logs: Record<string, number>): void {
     this.lastDraw = performance.now();
     const elapsed = (this.lastDraw - this.start) / 1e3;
+    if (!this.total) {
+      this.out.write(`\r${step}/Unknown - ${formatDuration(elapsed)} ${perStep(elapsed / step)}${formatLogs(logs)}\x1b[K`);
+      return;
+    }
     const digits = String(this.total).length;
     const done = step >= this.total ? this.width : Math.floor((this.width * step) / this.total);
     const bar = done >= this.width ? '='.repeat(this.width)
@@ -48,9 +53,9 @@ export class ProgressBar {
   }
 
   /** The closing line of an epoch, with the validation metrics. */
-  finish(logs: Record<string, number>): void {
+  finish(logs: Record<string, number>, steps = this.total): void {
     const elapsed = (performance.now() - this.start) / 1e3;
-    const line = `${this.total}/${this.total} [${'='.repeat(this.width)}] - ${formatDuration(elapsed)} ${perStep(elapsed / this.total)}${formatLogs(logs)}`;
+    const line = `${steps}/${steps} [${'='.repeat(this.width)}] - ${formatDuration(elapsed)} ${perStep(elapsed / steps)}${formatLogs(logs)}`;
     this.out.write(this.out.isTTY ? `\r${line}\x1b[K\n` : `${line}\n`);
   }
 }

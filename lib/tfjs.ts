@@ -19,7 +19,8 @@ import { native, type Device } from './native.js';
 import { Adadelta, Adagrad, Adam, RMSprop, SGD, type Optimizer } from './optimizers.js';
 import { fromTfjsArtifacts, loadTfjs, saveTfjs, toTfjsArtifacts, type TfjsArtifacts } from './tfjs-format.js';
 import { Tensor, dispose, empty, keep, tensor as makeTensor, tidy, toCategorical, type TensorLike } from './tensor.js';
-import type { EvaluateArgs, FitArgs, History, PredictArgs } from './training.js';
+import type { EvaluateArgs, FitArgs, FitDatasetArgs, History, PredictArgs } from './training.js';
+import type { Dataset } from './data.js';
 
 export { Tensor, tidy, dispose, keep };
 export type { History, FitArgs, EvaluateArgs, PredictArgs, Layer, Optimizer };
@@ -199,6 +200,14 @@ export const train = strict('tf.train', {
   adadelta: (learningRate = 0.001, rho = 0.95, epsilon?: number) => new Adadelta({ learningRate, rho, epsilon }),
 });
 
+/** tf.data is not here: kernelnet's Dataset (fromTensors, fromGenerator, imageDatasetFromDirectory) feeds fitDataset. */
+export const data = new Proxy({}, {
+  get(_t, key) {
+    if (typeof key === 'symbol' || key === 'then' || key === 'toJSON') return undefined;
+    throw unsupported(`tf.data.${key}`, "use kernelnet's Dataset (Dataset.fromGenerator for batches, Dataset.fromTensors, imageDatasetFromDirectory) with model.fitDataset");
+  },
+});
+
 export const callbacks = strict('tf.callbacks', {
   earlyStopping: (args?: EarlyStoppingArgs) => new EarlyStopping(args),
 });
@@ -247,8 +256,10 @@ export class LayersModel {
   }
 
   fit(x: Tensor, y: Tensor, args?: FitArgs): Promise<History> { return this.model.fit(x, y, args); }
-  fitDataset(): never {
-    throw unsupported('model.fitDataset', 'pass tensors to model.fit (datasets are not supported yet)');
+  /** Trains on a kernelnet Dataset (Dataset.fromTensors, Dataset.fromGenerator, imageDatasetFromDirectory). */
+  fitDataset(dataset: Dataset, args?: FitDatasetArgs): Promise<History> { return this.model.fitDataset(dataset, args); }
+  async evaluateDataset(dataset: Dataset, args?: { verbose?: 0 | 1 }): Promise<Tensor | Tensor[]> {
+    return scalars(await this.model.evaluateDataset(dataset, args));
   }
   evaluate(x: Tensor, y: Tensor, args?: EvaluateArgs): Tensor | Tensor[] {
     const v = this.model.evaluate(x, y, args) as number | number[];

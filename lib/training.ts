@@ -12,6 +12,7 @@ import { StateError, TrainingError, ValidationError, stateError } from './errors
 import type { Sequential, TrainStep } from './model.js';
 import { ProgressBar, formatLogs, type ProgressStream } from './progress.js';
 import { Tensor, empty, handleOf, sliceRows } from './tensor.js';
+import { isDataset, type Dataset } from './data.js';
 import { checkOptions, fail, nonNegativeInt, numberIn, positiveInt } from './validate.js';
 
 export type Logs = Record<string, number>;
@@ -52,7 +53,8 @@ export interface FitArgs {
   epochs?: number;
   /** 0 silent, 1 progress bar, 2 one line per epoch. */
   verbose?: 0 | 1 | 2;
-  validationData?: [Tensor, Tensor];
+  /** [x, y] tensors, or a Dataset of batches with targets. */
+  validationData?: [Tensor, Tensor] | Dataset;
   /**
    * Keras's rule: the last fraction of x and y (taken before any shuffling) is held out for validation.
    * validationData wins when both are given.
@@ -178,7 +180,7 @@ interface FitRun {
   steps: number;
   batchSize: number;
   samples: number;
-  validation?: [Tensor, Tensor];
+  validation?: [Tensor, Tensor] | Dataset;
   step: TrainStep;
 }
 
@@ -207,7 +209,7 @@ class ProgressBarLogger implements Callback {
   onEpochEnd(_epoch: number, logs: Logs) {
     const shown = { ...logs }; // as Keras's bar: the metrics, not the learning rate
     delete shown.lr;
-    this.bar!.finish(shown);
+    this.bar!.finish(shown, this.run.steps); // a dataset's, counted by now
   }
 }
 
@@ -333,8 +335,11 @@ export async function fit(model: Sequential, x: Tensor, y: Tensor, args: FitArgs
     throw new ValidationError('fit: classWeight and sampleWeight cannot be given together (as in Keras); fold the class weights into sampleWeight');
   const givenW = args.sampleWeight != null ? sampleWeights(model, args.sampleWeight, n, 'sampleWeight') : null;
   let validation: [Tensor, Tensor] | undefined, owned: Tensor[] = [], samples = n, validationW: Tensor | undefined;
-  if (args.validationData !== undefined) {
-    if (!Array.isArray(args.validationData) || args.validationData.length !== 2) fail('[x, y] tensors', 'validationData', args.validationData);
+  let validationSet: Dataset | undefined;
+  if (isDataset(args.validationData)) {
+    validationSet = args.validationData;
+  } else if (args.validationData !== undefined) {
+    if (!Array.isArray(args.validationData) || args.validationData.length !== 2) fail('[x, y] tensors or a Dataset', 'validationData', args.validationData);
     validation = args.validationData;
     model.checkData(handleOf(validation[0], 'validationData[0]'), handleOf(validation[1], 'validationData[1]'), 'validationData[0]', 'validationData[1]');
   } else if (args.validationSplit !== undefined && args.validationSplit !== 0) {
@@ -346,14 +351,14 @@ export async function fit(model: Sequential, x: Tensor, y: Tensor, args: FitArgs
     owned = validation = [sliceRows(x, samples, n - samples), sliceRows(y, samples, n - samples)];
     if (givenW) owned.push(validationW = args.sampleWeight!.slice(samples, n - samples));
   }
-  const doValidation = validation !== undefined;
+  const doValidation = validation !== undefined || validationSet !== undefined;
   const validateAt = (epoch: number) => doValidation &&
     (Array.isArray(validationFreq) ? validationFreq.includes(epoch + 1) : (epoch + 1) % (validationFreq as number) === 0);
   // The first `samples` rows train (all of them without validationSplit): the epoch's order is a permutation of them.
   const W = givenW ?? (args.classWeight != null ? classWeights(model, args.classWeight, Y) : null);
   const indices = empty([samples], 'int32', model.device), counter = empty([1], 'int32', model.device);
   const run: FitRun = {
-    epochs, steps: Math.ceil(samples / batchSize), batchSize, samples, validation,
+    epochs, steps: Math.ceil(samples / batchSize), batchSize, samples, validation: validation ?? validationSet,
     step: { X, Y, W, indices, batchSize, counter, base: 0, optimizer, metrics },
   };
   const state: EpochState = { epoch: 0, firstStep: 0, nonFiniteStep: 0 };
@@ -363,7 +368,7 @@ export async function fit(model: Sequential, x: Tensor, y: Tensor, args: FitArgs
     ...(verbose !== 0 ? [new ProgressBarLogger(run, verbose, out)] : []),
     history, ...user,
   ]);
-  const inputs: [string, Tensor][] = [['x', x], ['y', y], ...(args.validationData ? [['validationData[0]', validation![0]], ['validationData[1]', validation![1]]] as [string, Tensor][] : []),
+  const inputs: [string, Tensor][] = [['x', x], ['y', y], ...(args.validationData && validation ? [['validationData[0]', validation[0]], ['validationData[1]', validation[1]]] as [string, Tensor][] : []),
     ...(givenW ? [['sampleWeight', args.sampleWeight!]] as [string, Tensor][] : [])];
   /** After each await: the user may have disposed the model or the data meanwhile. */
   const stillThere = (step: number) => {
@@ -387,13 +392,10 @@ export async function fit(model: Sequential, x: Tensor, y: Tensor, args: FitArgs
       await callbacks.call('onEpochBegin', epoch, {});
       const logs = await trainEpoch(model, run, state, callbacks, stillThere);
       if (validateAt(epoch)) {
-        const values = await model.evaluateAsync(validation![0], validation![1], { batchSize: validationBatchSize, sampleWeight: validationW }); // yields between batches
+        const values = validationSet ? await evaluateDataset(model, validationSet, {})
+          : await model.evaluateAsync(validation![0], validation![1], { batchSize: validationBatchSize, sampleWeight: validationW }); // yields between batches
         stillThere(run.steps);
-        ['loss', ...model.metricSpecs.map(m => m.key)].forEach((key, i) => { logs[`val_${key}`] = values[i]; });
-        for (const m of model.metricSpecs) {
-          const alias = model.logAliases[m.key];
-          if (alias && !(`val_${alias}` in logs)) logs[`val_${alias}`] = logs[`val_${m.key}`];
-        }
+        addValidationLogs(model, logs, values);
       }
       logs.lr = optimizer.learningRate;
       await callbacks.call('onEpochEnd', epoch, logs);
@@ -408,6 +410,199 @@ export async function fit(model: Sequential, x: Tensor, y: Tensor, args: FitArgs
     model.endFit();
   }
   return history.history;
+}
+
+/** val_loss and val_<metric> (and their aliases) from evaluate's [loss, ...metrics]. */
+function addValidationLogs(model: Sequential, logs: Logs, values: number[]): void {
+  ['loss', ...model.metricSpecs.map(m => m.key)].forEach((key, i) => { logs[`val_${key}`] = values[i]; });
+  for (const m of model.metricSpecs) {
+    const alias = model.logAliases[m.key];
+    if (alias && !(`val_${alias}` in logs)) logs[`val_${alias}`] = logs[`val_${m.key}`];
+  }
+}
+
+// fit over a Dataset: Keras's fit(dataset) and tfjs's fitDataset. The dataset makes the batches, so the options
+// that make them from tensors are refused with what to do instead.
+const FIT_DATASET_SCHEMA = {
+  what: 'fit options (with a dataset)',
+  supported: ['epochs', 'verbose', 'validationData', 'validationFreq', 'initialEpoch', 'callbacks', 'out', 'stopOnNonFiniteLoss'],
+  notYet: {
+    batchSize: { hint: 'the dataset makes the batches (Dataset.fromTensors(x, y, { batchSize }))' },
+    validationSplit: { ok: [0], hint: 'not with a dataset, as in Keras: pass validationData' },
+    shuffle: { ok: [false], hint: 'shuffle the dataset itself (Dataset.fromTensors(x, y, { shuffle: true }), or imageDatasetFromDirectory shuffles)' },
+    validationBatchSize: { hint: 'validation batches come from the validation data' },
+    classWeight: {}, sampleWeight: {}, stepsPerEpoch: {}, batchesPerEpoch: {}, validationSteps: {}, validationBatches: {},
+    yieldEvery: { ok: ['auto', 'batch'], hint: 'fit yields to the event loop after every batch' },
+  },
+};
+
+export type FitDatasetArgs = Pick<FitArgs, 'epochs' | 'verbose' | 'validationData' | 'validationFreq' | 'initialEpoch' | 'callbacks' | 'out' | 'stopOnNonFiniteLoss'>;
+
+/**
+ * Trains on the batches of a Dataset, one step per batch, every epoch a new pass over it. Each batch is disposed
+ * after its step (fit owns what the dataset yields). The steps per epoch are the dataset's `batches` when known,
+ * else counted in the first epoch.
+ */
+export async function fitDataset(model: Sequential, dataset: Dataset, args: FitDatasetArgs): Promise<History> {
+  model.alive('fit');
+  checkOptions(args, FIT_DATASET_SCHEMA);
+  args ??= {};
+  if (model.fitting) throw stateError(`${model.name}.fit: the model is already training; wait for the running fit() to finish`, 'ERR_KERNELNET_BUSY');
+  const { optimizer, metrics } = model.requireCompiled('fit');
+  const epochs = nonNegativeInt(args.epochs ?? 1, 'epochs');
+  const initialEpoch = nonNegativeInt(args.initialEpoch ?? 0, 'initialEpoch');
+  const verbose = verbosity(args.verbose, [0, 1, 2] as const, 1);
+  const stopOnNonFinite = args.stopOnNonFiniteLoss ?? true;
+  if (typeof stopOnNonFinite !== 'boolean') fail('a boolean', 'stopOnNonFiniteLoss', stopOnNonFinite);
+  const user = userCallbacks(args.callbacks);
+  const out: ProgressStream = args.out ?? process.stdout;
+  if (typeof out?.write !== 'function') fail('a stream with a write() method', 'out', out);
+  const validationFreq = args.validationFreq ?? 1;
+  if (!(Number.isInteger(validationFreq) && (validationFreq as number) > 0) &&
+    !(Array.isArray(validationFreq) && validationFreq.every(e => Number.isInteger(e) && e > 0)))
+    fail('a positive integer or an array of (1-based) epochs', 'validationFreq', validationFreq);
+  const validation = args.validationData;
+  if (validation !== undefined && !isDataset(validation)) {
+    if (!Array.isArray(validation) || validation.length !== 2) fail('[x, y] tensors or a Dataset', 'validationData', validation);
+    model.checkData(handleOf(validation[0], 'validationData[0]'), handleOf(validation[1], 'validationData[1]'), 'validationData[0]', 'validationData[1]');
+  }
+  const validateAt = (epoch: number) => validation !== undefined &&
+    (Array.isArray(validationFreq) ? validationFreq.includes(epoch + 1) : (epoch + 1) % (validationFreq as number) === 0);
+  const counter = empty([1], 'int32', model.device), identities = new Map<number, ReturnType<typeof model.identity>>();
+  const run: FitRun = {
+    epochs, steps: dataset.batches ?? 0, batchSize: 0, samples: 0, validation,
+    step: { X: counter, Y: counter, W: null, indices: counter, batchSize: 0, counter, base: 0, optimizer, metrics },
+  };
+  const state: EpochState = { epoch: 0, firstStep: 0, nonFiniteStep: 0 };
+  const history = new HistoryCallback(run);
+  const callbacks = new CallbackList([
+    ...(stopOnNonFinite ? [new NonFiniteStop(run, state, true)] : []),
+    ...(verbose !== 0 ? [new ProgressBarLogger(run, verbose, out)] : []),
+    history, ...user,
+  ]);
+  const stillThere = (step: number) => {
+    if (model.disposed) throw stateError(`${model.name}.fit: the model was disposed during training (epoch ${state.epoch + 1}/${epochs}, step ${step})`, 'ERR_KERNELNET_DISPOSED');
+  };
+  model.beginFit([]);
+  model.stopTraining = false;
+  try {
+    await callbacks.call('setModel', model);
+    await callbacks.call('setParams', { epochs, initialEpoch, steps: run.steps, batchSize: 0, samples: 0, verbose, doValidation: validation !== undefined });
+    await callbacks.call('onTrainBegin', {});
+    for (let epoch = initialEpoch; epoch < epochs && !model.stopTraining; ++epoch) {
+      Object.assign(state, { epoch, firstStep: model.steps, nonFiniteStep: 0 });
+      model.applyTrainable();
+      model.epochsRun++;
+      await callbacks.call('onEpochBegin', epoch, {});
+      metrics.fill(0);
+      let s = 0;
+      for await (const batch of dataset.pass(model.device)) {
+        try {
+          if (model.stopTraining) break;
+          if (!batch.ys) throw new ValidationError(`fit: batch ${s} of the dataset has no targets (ys)`);
+          const X = handleOf(batch.xs, `batch ${s} xs`), Y = handleOf(batch.ys, `batch ${s} ys`);
+          const rows = model.checkData(X, Y, `batch ${s} xs`, `batch ${s} ys`);
+          if (callbacks.wantsBatchBegin) await callbacks.call('onBatchBegin', s, { batch: s, size: rows });
+          let indices = identities.get(rows);
+          if (!indices) identities.set(rows, indices = model.identity(rows));
+          counter.write(Int32Array.of(0));
+          model.trainStep({ X, Y, W: null, indices, batchSize: rows, counter, base: model.steps, optimizer, metrics }, 0, rows);
+          run.samples = Math.max(run.samples, rows);
+          if (callbacks.wantsBatch(s)) await callbacks.batchEnd(epoch, s, readLogs(model, metrics, state));
+        } finally {
+          batch.xs.dispose();
+          batch.ys?.dispose();
+        }
+        s++;
+        await new Promise(setImmediate);
+        stillThere(s);
+      }
+      if (s === 0) throw new ValidationError(`fit: the dataset yielded no batches in epoch ${epoch + 1}`);
+      if (!run.steps || (s !== run.steps && !model.stopTraining)) run.steps = s; // counted (a generator's length may change)
+      const logs = readLogs(model, metrics, state);
+      if (validateAt(epoch)) {
+        const values = isDataset(validation) ? await evaluateDataset(model, validation, {})
+          : await model.evaluateAsync(validation![0], validation![1]);
+        stillThere(s);
+        addValidationLogs(model, logs, values);
+      }
+      logs.lr = optimizer.learningRate;
+      await callbacks.call('onEpochEnd', epoch, logs);
+      stillThere(s);
+    }
+    await callbacks.call('onTrainEnd', {});
+  } finally {
+    counter.dispose();
+    for (const t of identities.values()) t.dispose();
+    model.endFit();
+  }
+  return history.history;
+}
+
+/** The loss and metrics over every batch of a dataset ([loss, ...metrics]); each batch disposed after use. */
+export async function evaluateDataset(model: Sequential, dataset: Dataset, args: { verbose?: 0 | 1 }): Promise<number[]> {
+  model.alive('evaluate');
+  checkOptions(args, { what: 'evaluate options (with a dataset)', supported: ['verbose'], notYet: { batchSize: { hint: 'the dataset makes the batches' }, steps: {}, sampleWeight: {} } });
+  args ??= {};
+  model.requireCompiled('evaluate');
+  const verbose = verbosity(args.verbose, [0, 1] as const, 0);
+  const metrics = empty([METRIC_SLOTS], 'float32', model.device), identities = new Map<number, ReturnType<typeof model.identity>>();
+  try {
+    metrics.fill(0);
+    let s = 0;
+    for await (const batch of dataset.pass(model.device)) {
+      try {
+        if (!batch.ys) throw new ValidationError(`evaluate: batch ${s} of the dataset has no targets (ys)`);
+        const X = handleOf(batch.xs, `batch ${s} xs`), Y = handleOf(batch.ys, `batch ${s} ys`);
+        const rows = model.checkData(X, Y, `batch ${s} xs`, `batch ${s} ys`);
+        let indices = identities.get(rows);
+        if (!indices) identities.set(rows, indices = model.identity(rows));
+        const ws = model.workspace(rows, false);
+        native.gatherRows(X, indices, 0, ws.x);
+        native.gatherRows(Y, indices, 0, ws.y);
+        native.loss(model.loss!.kind, model.accuracy, model.forward(ws, null), ws.y, null, null, metrics, 0);
+      } finally {
+        batch.xs.dispose();
+        batch.ys?.dispose();
+      }
+      s++;
+      await new Promise(setImmediate);
+      model.alive('evaluate');
+    }
+    if (s === 0) throw new ValidationError('evaluate: the dataset yielded no batches');
+    const logs = readLogs(model, metrics);
+    if (verbose) process.stdout.write(`${formatLogs(logs).slice(3)}\n`);
+    return logList(model, logs);
+  } finally {
+    metrics.dispose();
+    for (const t of identities.values()) t.dispose();
+  }
+}
+
+/** predict over every batch of a dataset (its targets, if any, unused): one [N, outputs] tensor. */
+export async function predictDataset(model: Sequential, dataset: Dataset): Promise<Tensor> {
+  model.alive('predict');
+  model.ensureParams();
+  const k = model.outputShape[0], parts: Float32Array[] = [];
+  for await (const batch of dataset.pass(model.device)) {
+    try {
+      const p = model.predict(batch.xs, { batchSize: Math.max(1, batch.xs.shape[0]) });
+      parts.push(p.dataSync() as Float32Array);
+      p.dispose();
+    } finally {
+      batch.xs.dispose();
+      batch.ys?.dispose();
+    }
+    await new Promise(setImmediate);
+    model.alive('predict');
+  }
+  const n = parts.reduce((a, p) => a + p.length / k, 0), result = new Float32Array(n * k);
+  let at = 0;
+  for (const p of parts) {
+    result.set(p, at);
+    at += p.length;
+  }
+  return new Tensor(new native.Tensor([n, k], 'float32', result, model.device));
 }
 
 /**

@@ -94,7 +94,7 @@ Layers('fit, evaluate and predict refuse wrong data with the shapes', async () =
   assert.match(errors[0], /Expected x to be a float32 tensor of shape \[N, 8, 8, 1\] but received float32 \[6, 7, 7, 1\]/);
   assert.match(errors[1], /Expected x and y to hold the same number of examples but received 6 and 3/);
   assert.match(errors[2], /Expected positive integer for batchSize but received 0/);
-  assert.match(errors[3], /Expected \[x, y\] tensors for validationData/);
+  assert.match(errors[3], /Expected \[x, y\] tensors or a Dataset for validationData/);
   y.dispose();
   assert.throws(() => m.evaluate(x, y), (e: Error & { code?: string }) => e.code === 'ERR_KERNELNET_DISPOSED' && /y is a disposed Tensor/.test(e.message));
   m.dispose();

@@ -35,6 +35,23 @@ Cli('bad flags and unusable data are one line on stderr, exit status 2, no stack
   }
 });
 
+Cli('--write-png writes MNIST as class folders of PNG files, and --images trains the seed model from them', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kernelnet-png-'));
+  try {
+    const w = run('--write-png', dir, '--train-limit', '300', '--test-limit', '100');
+    assert.is(w.status, 0, w.stderr);
+    assert.match(w.stdout, /wrote 300 train images/);
+    const json = join(dir, 'run.json');
+    const r = run('--images', dir, '--epochs', '1', '--batch-size', '50', '--seed', '2', '--json', json);
+    assert.is(r.status, 0, r.stderr);
+    assert.match(r.stdout, /Found 300 files belonging to 10 classes\./);
+    const out = JSON.parse(readFileSync(json, 'utf8'));
+    assert.ok(out.testAccuracy > 0.1 && out.history.val_loss.length === 1, JSON.stringify(out));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 // examples/keras_models.ts: the three acceptance models of the vocabulary; each runs end to end on a few images.
 const models = fileURLToPath(new URL('../examples/keras_models.js', import.meta.url));
 Cli('the Keras models example: lenet, bncnn and binary each train and report; a bad --model is one line', () => {
