@@ -3,7 +3,7 @@
 //
 //   npm run mnist -- [--epochs 12] [--batch-size 128] [--train-limit N] [--test-limit N] [--data DIR]
 //                    [--backend cpu|cuda] [--seed S] [--validation-split F] [--early-stopping PATIENCE]
-//                    [--images DIR] [--write-png DIR] [--json FILE] [--help]
+//                    [--images DIR] [--write-png DIR] [--report FILE] [--json FILE] [--help]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -25,6 +25,8 @@ usage: npm run mnist -- [options]
                     (imageDatasetFromDirectory: grayscale, 28x28, decoded by sharp while training runs; the
                     model gets a Rescaling(1/255) layer first, as Keras's tutorials do for 0-255 pixels)
   --write-png DIR   write MNIST (with --train-limit/--test-limit) as such a folder of PNG files, and exit
+  --report FILE     write an HTML training report (curves, confusion matrix, misclassified test images),
+                    rewritten after every epoch; open it in a browser while training runs
   --json FILE       write the history, test loss and accuracy, and seconds per epoch to FILE
   --help            this text`;
 
@@ -49,6 +51,7 @@ try {
       'early-stopping': { type: 'string' },
       json: { type: 'string' },
       images: { type: 'string' },
+      report: { type: 'string' },
       'write-png': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -78,7 +81,7 @@ const seed = int('seed');
 const kn = await import('../lib/index.js').catch((e: Error & { code?: string }) => die(`${e.code ?? 'error'}: ${e.message}`));
 const {
   Sequential, Conv2D, MaxPooling2D, Dropout, Flatten, Dense, Rescaling, Adadelta, EarlyStopping, loadMnist, toCategorical, backend, memory,
-  imageDatasetFromDirectory, KernelnetError,
+  imageDatasetFromDirectory, TrainingReport, KernelnetError,
 } = kn;
 const validationSplit = opts['validation-split'] === undefined ? undefined : Number(opts['validation-split']);
 if (validationSplit !== undefined && !(validationSplit > 0 && validationSplit < 1))
@@ -141,7 +144,9 @@ model.summary();
 const epochSeconds: number[] = [];
 let t0 = performance.now();
 const timer = { onEpochEnd: () => { const t = performance.now(); epochSeconds.push((t - t0) / 1e3); t0 = t; } };
-const callbacks = [timer, ...(patience !== undefined ? [new EarlyStopping({ patience, restoreBestWeights: true, verbose: 1 })] : [])];
+const callbacks: import('../lib/index.js').Callback[] = [timer, ...(patience !== undefined ? [new EarlyStopping({ patience, restoreBestWeights: true, verbose: 1 })] : [])];
+if (opts.report) // curves, and when training ends the test set's confusion matrix and misclassified images
+  callbacks.push(new TrainingReport({ path: opts.report as string, title: 'mnist_cnn', validationData: testSet ?? [xTest, yTest], batchEvery: 10 }));
 if (images && validationSplit) die('--validation-split works on the IDX data; with --images the test folder validates');
 const history = trainSet
   ? await model.fit(trainSet, { epochs, verbose: 1, validationData: testSet!, callbacks })

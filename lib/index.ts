@@ -24,6 +24,8 @@ export { LearningRateSchedule, ExponentialDecay, PiecewiseConstantDecay, CosineD
 export type { ExponentialDecayArgs, PiecewiseConstantDecayArgs, CosineDecayArgs } from './schedules.js';
 export { Tensor, tensor, toCategorical, concat, fromPixels, memory, backend, tidy, keep, dispose } from './tensor.js';
 export type { NestedArray, TensorLike } from './tensor.js';
+export { TrainingReport } from './report.js';
+export type { TrainingReportArgs } from './report.js';
 export { Dataset } from './data.js';
 export type { Batch, BatchLike, FromTensorsOptions } from './data.js';
 export { imageDatasetFromDirectory, ImageDataset } from './images.js';
