@@ -12,10 +12,12 @@
 //   npm run bench -- [--steps N] [--reps N] [--no-torch] [--torch-loaders tensor,dataloader]
 //                    [--scaling 1,2,4,...] [--json FILE]
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { backend, loadMnist, toCategorical, type Tensor } from '../lib/index.js';
+import { backend, fromPixels, imageDatasetFromDirectory, loadMnist, toCategorical, type Dataset, type Tensor } from '../lib/index.js';
 import { native, type NativeTensor } from '../lib/native.js';
 import { seedModel } from '../test/helpers.js';
 
@@ -24,6 +26,7 @@ const { values: opts } = parseArgs({
     steps: { type: 'string' }, // default: 40 batches on the CPU, a whole epoch (469) on a GPU
     reps: { type: 'string', default: '7' },
     'no-torch': { type: 'boolean', default: false },
+    'no-png': { type: 'boolean', default: false }, // skip the row training from PNG files
     'torch-loaders': { type: 'string', default: 'tensor,dataloader' },
     scaling: { type: 'string' },
     json: { type: 'string' },
@@ -225,6 +228,45 @@ if (scaling.length) {
   native.numThreads(all);
 }
 
+// Training from image files: the same images from PNG files (imageDatasetFromDirectory: sharp decodes the next
+// batches on libuv's threads while the current one trains) and from memory, the seed model with a Rescaling layer
+// first in both, at the same batch size: images/s and their ratio (median of 2 epochs after a warm-up).
+let png: { images: number; memoryImagesPerSecond: number; pngImagesPerSecond: number; ratio: number; cachedImagesPerSecond: number } | null = null;
+if (!opts['no-png']) {
+  const { default: sharp } = await import('sharp');
+  const dir = mkdtempSync(join(tmpdir(), 'kernelnet-bench-png-'));
+  try {
+    const pixels = train.images.dataSync(), labels = train.labels.dataSync(), bytes = Uint8Array.from(pixels, v => Math.round(v * 255));
+    for (let d = 0; d < 10; ++d) mkdirSync(join(dir, String(d)));
+    for (let i = 0; i < images; i += 256)
+      await Promise.all(Array.from({ length: Math.min(256, images - i) }, (_, j) => sharp(Buffer.from(bytes.subarray((i + j) * 784, (i + j + 1) * 784)),
+        { raw: { width: 28, height: 28, channels: 1 } }).png().toFile(join(dir, String(labels[i + j]), `${String(i + j).padStart(5, '0')}.png`))));
+    const x255 = fromPixels(bytes, [images, 28, 28, 1]);
+    const files = imageDatasetFromDirectory(dir, { colorMode: 'grayscale', imageSize: [28, 28], batchSize: B, labelMode: 'categorical', seed: 1, verbose: false });
+    const time = async (data: Dataset | [Tensor, Tensor]) => {
+      const m = seedModel(1, true, undefined, true);
+      const fitOnce = () => (Array.isArray(data) ? m.fit(data[0], data[1], { batchSize: B, epochs: 1, verbose: 0 }) : m.fit(data, { epochs: 1, verbose: 0 }));
+      await fitOnce();
+      const ms: number[] = [];
+      for (let r = 0; r < 2; ++r) {
+        const t0 = performance.now();
+        await fitOnce();
+        ms.push(performance.now() - t0);
+      }
+      m.dispose();
+      return images / (median(ms) / 1e3);
+    };
+    const cachedFiles = imageDatasetFromDirectory(dir, { colorMode: 'grayscale', imageSize: [28, 28], batchSize: B, labelMode: 'categorical', seed: 1, verbose: false, cache: true });
+    const memoryIps = await time([x255, y]), pngIps = await time(files), cachedIps = await time(cachedFiles); // the cache fills in the warm-up epoch
+    png = { images, memoryImagesPerSecond: memoryIps, pngImagesPerSecond: pngIps, ratio: pngIps / memoryIps, cachedImagesPerSecond: cachedIps };
+    console.log(`training from ${images} PNG files (decoded by sharp, 2 batches ahead) vs the same images in memory: ${pngIps.toFixed(0)} vs ` +
+      `${memoryIps.toFixed(0)} images/s (${(100 * png.ratio).toFixed(0)}%); with the decode cache (cache: true), after its first epoch: ${cachedIps.toFixed(0)} images/s`);
+    x255.dispose();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 interface TorchRun { imagesPerSecond: number; secondsPerEpoch: number; threads: number; torch: string; gpu?: string }
 const torch: Record<string, TorchRun> = {};
 if (!opts['no-torch']) {
@@ -250,5 +292,5 @@ if (!opts['no-torch']) {
 if (opts.json)
   writeFileSync(opts.json, JSON.stringify({
     backend: info, peakGflops: peak, peakGBs, batch: B, ops: table, vocabularyOps: vocabTable, images, imagesPerSecond, secondsPerEpoch, gflops,
-    stepProgram: stepRun, memory: { bytesInUse: memory.bytesInUse, scratchBytes: memory.scratchBytes }, torch, scaling: scaled,
+    stepProgram: stepRun, memory: { bytesInUse: memory.bytesInUse, scratchBytes: memory.scratchBytes }, torch, scaling: scaled, png,
   }, null, 2) + '\n');

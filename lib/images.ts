@@ -48,6 +48,11 @@ export interface ImageDatasetOptions {
   onBadImage?: 'fail' | 'skip';
   /** kernelnet: batches decoded ahead of the one in use (default 2). */
   prefetch?: number;
+  /**
+   * kernelnet: keep every decoded image in memory after the first pass (height x width x channels bytes each),
+   * so later epochs skip decoding (tf.data's cache()). Default false.
+   */
+  cache?: boolean;
   /** kernelnet: where skipped images are reported (default console.warn). */
   warn?: (message: string) => void;
 }
@@ -108,7 +113,7 @@ export function imageDatasetFromDirectory(dir: string, options: ImageDatasetOpti
   checkOptions(options, {
     what: 'imageDatasetFromDirectory options',
     supported: ['labels', 'labelMode', 'classNames', 'colorMode', 'batchSize', 'imageSize', 'shuffle', 'seed', 'validationSplit', 'subset',
-      'interpolation', 'followLinks', 'verbose', 'onBadImage', 'prefetch', 'warn'],
+      'interpolation', 'followLinks', 'verbose', 'onBadImage', 'prefetch', 'warn', 'cache'],
     notYet: { cropToAspectRatio: { ok: [false] }, padToAspectRatio: { ok: [false] }, dataFormat: { ok: ['channelsLast', 'channels_last'] } },
   });
   options ??= {};
@@ -122,13 +127,16 @@ export function imageDatasetFromDirectory(dir: string, options: ImageDatasetOpti
   const colorMode = oneOf(options.colorMode ?? 'rgb', 'colorMode', ['grayscale', 'rgb', 'rgba'] as const);
   const channels = colorMode === 'grayscale' ? 1 : colorMode === 'rgb' ? 3 : 4;
   const batchSize = positiveInt(options.batchSize ?? 32, 'batchSize');
-  const [height, width] = (options.imageSize ?? [256, 256]).map((v, i) => positiveInt(v, `imageSize[${i}]`));
-  if (!Array.isArray(options.imageSize ?? []) || (options.imageSize && options.imageSize.length !== 2)) fail('[height, width]', 'imageSize', options.imageSize);
+  const size = options.imageSize ?? [256, 256];
+  if (!Array.isArray(size) || size.length !== 2) fail('[height, width]', 'imageSize', size);
+  const [height, width] = size.map((v, i) => positiveInt(v, `imageSize[${i}]`));
   const shuffle = options.shuffle ?? true;
   if (typeof shuffle !== 'boolean') fail('a boolean', 'shuffle', shuffle);
   const interpolation = oneOf(options.interpolation ?? 'bilinear', 'interpolation', ['bilinear', 'nearest'] as const);
   const onBadImage = oneOf(options.onBadImage ?? 'fail', 'onBadImage', ['fail', 'skip'] as const);
   const prefetch = options.prefetch === undefined ? 2 : options.prefetch === 0 ? 0 : positiveInt(options.prefetch, 'prefetch');
+  const cache = options.cache ?? false;
+  if (typeof cache !== 'boolean') fail('a boolean', 'cache', cache);
   const warn = options.warn ?? ((m: string) => console.warn(m));
   if (typeof warn !== 'function') fail('a function', 'warn', warn);
   const split = options.validationSplit === undefined ? 0 : numberIn(options.validationSplit, 'validationSplit', 0, 1, true);
@@ -184,12 +192,13 @@ export function imageDatasetFromDirectory(dir: string, options: ImageDatasetOpti
     const [from, to] = which === 'validation' ? [paths.length - nVal, paths.length] : [0, paths.length - (which ? nVal : 0)];
     if (from === to) throw new ValidationError(`imageDatasetFromDirectory: validationSplit ${split} of ${paths.length} files leaves the ${which} subset empty`);
     const files = paths.slice(from, to), ys = labels.slice(from, to);
+    const decoded = cache ? new Map<number, Buffer | null>() : null; // by file index; null: skipped
     let pass = 0;
     // Each pass after the first reshuffles (tf.data's reshuffle_each_iteration), from the same seed.
     async function* batches(fs: string[], ls: number[], p: number, device: Device | undefined) {
       const order = shuffle && p > 0 ? permutation(fs.length, seed + 1, p) : Int32Array.from({ length: fs.length }, (_, i) => i);
       const count = Math.ceil(fs.length / batchSize);
-      const decode = (b: number) => decodeBatch(Array.from(order.subarray(b * batchSize, (b + 1) * batchSize)), fs, ls);
+      const decode = (b: number) => decodeBatch(Array.from(order.subarray(b * batchSize, (b + 1) * batchSize)), fs, ls, decoded);
       const queue: ReturnType<typeof decode>[] = [];
       try {
         for (let b = 0; b < count; ++b) {
@@ -206,9 +215,16 @@ export function imageDatasetFromDirectory(dir: string, options: ImageDatasetOpti
   };
 
   /** Decodes the images `idx` of the pass into one [rows, height, width, channels] uint8 buffer. */
-  async function decodeBatch(idx: number[], files: string[], ys: number[]) {
+  async function decodeBatch(idx: number[], files: string[], ys: number[], decoded: Map<number, Buffer | null> | null) {
     const sharp = loadSharp(), frame = height * width * channels;
     const results = await Promise.all(idx.map(async i => {
+      const known = decoded?.get(i);
+      if (known !== undefined) return known;
+      const image = await decodeOne(i);
+      decoded?.set(i, image);
+      return image;
+    }));
+    async function decodeOne(i: number): Promise<Buffer | null> {
       try {
         let img = sharp(files[i], { failOn: 'error' });
         const meta = await img.metadata();
@@ -226,7 +242,7 @@ export function imageDatasetFromDirectory(dir: string, options: ImageDatasetOpti
         warn(`${message} (skipped)`);
         return null;
       }
-    }));
+    }
     const kept = results.flatMap((r, j) => (r ? [j] : []));
     const pixels = new Uint8Array(kept.length * frame);
     kept.forEach((j, k) => pixels.set(results[j]!, k * frame));

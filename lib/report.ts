@@ -69,7 +69,7 @@ interface Series {
 
 /** A line chart as inline SVG: axes with round ticks, one polyline per series, a legend. */
 function lineChart(title: string, xLabel: string, series: Series[]): string {
-  const W = 460, H = 260, L = 56, R = 12, T = 28, B = 40;
+  const W = 440, H = 250, L = 56, R = 12, T = 28, B = 40;
   const all = series.flatMap(s => s.points).filter(([, y]) => Number.isFinite(y));
   if (!all.length) return '';
   let [x0, x1] = [Math.min(...all.map(p => p[0])), Math.max(...all.map(p => p[0]))];
@@ -104,9 +104,9 @@ export class TrainingReport extends KerasCallback {
   private readonly args: TrainingReportArgs;
   private readonly batchEvery: number;
   private readonly epochs: EpochRecord[] = [];
-  private readonly batches: [number, number][] = [];
+  /** [epochs finished before, batch within the epoch, loss]. */
+  private readonly batches: [number, number, number][] = [];
   private epochStart = 0;
-  private batchCount = 0;
   private running = false;
   private final: Final | null = null;
   private startedAt = '';
@@ -141,15 +141,12 @@ export class TrainingReport extends KerasCallback {
     return batch % this.batchEvery === 0;
   }
 
-  onBatchEnd(_batch: number, logs: Logs): void {
-    this.batches.push([this.batchCount++, logs.loss]);
+  onBatchEnd(batch: number, logs: Logs): void {
+    this.batches.push([this.epochs.length, batch, logs.loss]);
   }
 
   onEpochEnd(epoch: number, logs: Logs): void {
     this.epochs.push({ epoch: epoch + 1, logs: { ...logs }, seconds: (performance.now() - this.epochStart) / 1e3 });
-    // Batches between records still count: the x axis is the batch number since training began.
-    const steps = this.params?.steps ?? 0;
-    if (steps) this.batchCount = this.epochs.length * steps;
     this.write();
   }
 
@@ -241,9 +238,10 @@ export class TrainingReport extends KerasCallback {
       if (keys.includes(`val_${m}`)) series.push({ name: `val_${m}`, points: this.epochs.filter(e => `val_${m}` in e.logs).map(e => [e.epoch, e.logs[`val_${m}`]]), dashed: true });
       charts.push(lineChart(m, 'epoch', series));
     }
-    const steps = this.params?.steps ?? 0;
+    // x: epochs as a fraction (steps per epoch from fit, or counted for a dataset of unknown length).
+    const steps = this.params?.steps || Math.max(1, ...this.batches.map(([, b]) => b + 1));
     if (this.batches.length > 1)
-      charts.push(lineChart('loss per batch', 'epoch', [{ name: 'batch loss', points: this.batches.map(([b, l]) => [steps ? b / steps : b, l]), thin: true },
+      charts.push(lineChart('loss per batch', 'epoch', [{ name: 'batch loss', points: this.batches.map(([e, b, l]) => [e + (b + 1) / steps, l]), thin: true },
         { name: 'epoch mean', points: this.epochs.map(e => [e.epoch, e.logs.loss]) }]));
     if (keys.includes('lr')) charts.push(lineChart('learning rate', 'epoch', [{ name: 'lr', points: this.epochs.map(e => [e.epoch, e.logs.lr]) }]));
     if (this.epochs.length) charts.push(lineChart('seconds per epoch', 'epoch', [{ name: 'time', points: this.epochs.map(e => [e.epoch, e.seconds]) }]));
@@ -270,7 +268,7 @@ export class TrainingReport extends KerasCallback {
 ${this.running ? `<meta http-equiv="refresh" content="${this.args.refreshSeconds ?? 5}">` : ''}
 <title>${escape(title)}</title>
 <style>
-body{font:14px system-ui,sans-serif;margin:24px;color:#222}h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:24px 0 8px}
+body{font:14px system-ui,sans-serif;margin:20px;color:#222;max-width:1400px}h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:24px 0 8px}
 .note{color:#666;font-weight:normal;font-size:13px}.charts{display:flex;flex-wrap:wrap;gap:12px}
 .chart{border:1px solid #ddd;background:#fff}.chart .title{font-size:13px;font-weight:600}.chart .axis,.chart .legend{font-size:11px;fill:#444}
 .chart .grid{stroke:#eee}.chart .frame{fill:none;stroke:#999}

@@ -5,6 +5,7 @@
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import puppeteer from 'puppeteer-core';
+import sharp from 'sharp';
 
 const [html, png] = process.argv.slice(2);
 if (!html || !png) {
@@ -18,7 +19,8 @@ try {
   const page = await browser.newPage();
   await page.setViewport({ width: 980, height: 700, deviceScaleFactor: 1 });
   await page.goto(pathToFileURL(resolve(html)).href, { waitUntil: 'load' });
-  await page.screenshot({ path: png, fullPage: true });
+  const shot = await page.screenshot({ fullPage: true });
+  await sharp(shot).png({ palette: true, effort: 10 }).toFile(png); // a small file for the repository
   console.log('wrote', png);
 } finally {
   await browser.close();

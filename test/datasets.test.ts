@@ -207,4 +207,26 @@ D('imageDatasetFromDirectory: the same seeded split on every call, a seed requir
   assert.ok(warnings.length === 1 && warnings[0].includes('broken.png'), warnings.join());
 });
 
+D('imageDatasetFromDirectory cache: later passes come from memory (the files may even be gone)', async () => {
+  const root = join(dir, 'cached');
+  for (const c of ['a', 'b']) {
+    mkdirSync(join(root, c), { recursive: true });
+    for (let i = 0; i < 3; ++i)
+      await sharp({ create: { width: 4, height: 4, channels: 3, background: { r: 40 * i, g: c === 'a' ? 10 : 200, b: 7 } } }).png().toFile(join(root, c, `${i}.png`));
+  }
+  const passOf = async (d: Dataset) => {
+    const out: number[] = [];
+    for await (const b of d) { out.push(...(b.xs.dataSync() as Float32Array)); dispose([b.xs, b.ys]); }
+    return out;
+  };
+  const cached = imageDatasetFromDirectory(root, { verbose: false, imageSize: [4, 4], batchSize: 4, shuffle: false, cache: true });
+  const plain = imageDatasetFromDirectory(root, { verbose: false, imageSize: [4, 4], batchSize: 4, shuffle: false });
+  const first = await passOf(cached);
+  assert.equal(await passOf(plain), first);
+  rmSync(root, { recursive: true, force: true });
+  assert.equal(await passOf(cached), first, 'the second pass, from the cache');
+  const err = await passOf(plain).then(() => null, (e: Error) => e);
+  assert.ok(err instanceof DataError && /cannot read/.test(err.message), 'without the cache the files are read again');
+});
+
 D.run();

@@ -2,7 +2,7 @@
 // and read through the addon. Tolerances are |a - b| <= atol + rtol * |ref|, and a failure names the worst
 // element with both values.
 import * as assert from 'uvu/assert';
-import { Adadelta, Conv2D, Dense, Dropout, Flatten, MaxPooling2D, Sequential, tensor, toCategorical } from '../lib/index.js';
+import { Adadelta, Conv2D, Dense, Dropout, Flatten, MaxPooling2D, Rescaling, Sequential, tensor, toCategorical } from '../lib/index.js';
 import { native, type Device, type NativeTensor } from '../lib/native.js';
 
 /** A small conv model on 8x8x1 inputs with 3 classes, for API tests. */
@@ -36,9 +36,10 @@ export function syntheticData(n: number, device?: Device) {
   return { x: tensor(x, [n, 8, 8, 1], { device }), y: moved };
 }
 
-/** The seed model (Keras mnist_cnn), compiled unless told otherwise. */
-export function seedModel(seed: number, compile = true, device?: Device): Sequential {
+/** The seed model (Keras mnist_cnn), compiled unless told otherwise; `rescale`: a Rescaling(1/255) layer first, for 0-255 pixels. */
+export function seedModel(seed: number, compile = true, device?: Device, rescale = false): Sequential {
   const model = new Sequential({ seed, device });
+  if (rescale) model.add(new Rescaling({ scale: 1 / 255, inputShape: [28, 28, 1] }));
   model.add(new Conv2D({ filters: 32, kernelSize: [3, 3], activation: 'relu', inputShape: [28, 28, 1] }));
   model.add(new Conv2D({ filters: 64, kernelSize: [3, 3], activation: 'relu' }));
   model.add(new MaxPooling2D({ poolSize: [2, 2] }));
