@@ -61,10 +61,16 @@ __attribute__((always_inline)) inline void micro_body(int kc, const float* __res
     }
 }
 
+// x86-64: the same body compiled for AVX2 + FMA, chosen at run time (the baseline is SSE2). AArch64: NEON
+// with fused multiply-add is the baseline ISA, so the generic body is already the NEON kernel (each 8-float
+// vector is two 128-bit registers: 24 accumulators, 4 for B, one broadcast of the 32).
+#if defined(__x86_64__)
+#define KN_X86_CLONE 1
 __attribute__((target("avx2,fma"))) void micro_avx2(int kc, const float* a, const float* b, float* c, int ldc,
                                                     int mr, int nr, bool add) {
   micro_body(kc, a, b, c, ldc, mr, nr, add);
 }
+#endif
 
 void micro_generic(int kc, const float* a, const float* b, float* c, int ldc, int mr, int nr, bool add) {
   micro_body(kc, a, b, c, ldc, mr, nr, add);
@@ -73,14 +79,22 @@ void micro_generic(int kc, const float* a, const float* b, float* c, int ldc, in
 using MicroFn = void (*)(int, const float*, const float*, float*, int, int, int, bool);
 
 bool use_avx2() {
+#if defined(KN_X86_CLONE)
   const char* force = std::getenv("KERNELNET_CPU");
   if (force && std::strcmp(force, "generic") == 0) return false;
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+  return false;
+#endif
 }
 
 const bool kAvx2 = use_avx2();
+#if defined(KN_X86_CLONE)
 const MicroFn kMicro = kAvx2 ? micro_avx2 : micro_generic;
+#else
+const MicroFn kMicro = micro_generic;
+#endif
 
 struct Packed {
   float* a = nullptr;
@@ -134,7 +148,11 @@ void pack_b(bool tb, const float* b, int ldb, int p0, int kc, int j0, int nc, fl
 }  // namespace
 
 const char* gemm_kernel_name() {
+#if defined(__aarch64__)
+  return "neon";
+#else
   return kAvx2 ? "avx2+fma" : "generic";
+#endif
 }
 
 namespace {
@@ -151,9 +169,11 @@ __attribute__((always_inline)) inline double fma_loop(long iterations) {
     for (int l = 0; l < 8; ++l) sum += acc[c][l];
   return sum;
 }
+#if defined(KN_X86_CLONE)
 __attribute__((target("avx2,fma"))) double fma_loop_avx2(long n) {
   return fma_loop<12>(n);
 }
+#endif
 double fma_loop_generic(long n) {
   return fma_loop<12>(n);
 }
@@ -168,7 +188,11 @@ double measure_peak_gflops(double seconds) {
     std::vector<double> sink(threads);
     const auto t0 = std::chrono::steady_clock::now();
     parallel_for(threads, [&](std::size_t, std::size_t, int t) {
+#if defined(KN_X86_CLONE)
       sink[t] = kAvx2 ? fma_loop_avx2(iterations) : fma_loop_generic(iterations);
+#else
+      sink[t] = fma_loop_generic(iterations);
+#endif
     });
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     best = std::max(best, 2.0 * 8 * 12 * iterations * threads / s / 1e9 + 0 * sink[0]);

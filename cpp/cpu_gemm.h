@@ -16,7 +16,7 @@ void sgemm(bool trans_a, bool trans_b, int m, int n, int k, const float* a, int 
 void sgemm_parallel(bool trans_a, bool trans_b, int m, int n, int k, const float* a, int lda, const float* b,
                     int ldb, float* c, int ldc, bool accumulate);
 
-// "avx2+fma" or "generic": the micro-kernel in use.
+// "avx2+fma" or "generic" (x86-64), "neon" (AArch64): the micro-kernel in use.
 const char* gemm_kernel_name();
 
 // The CPU's measured single-precision peak, in GFLOP/s, on all pool threads: the best of repeated runs of

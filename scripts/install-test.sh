@@ -6,7 +6,10 @@
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
-[ -f prebuilds/linux-x64/kernelnet.node ] || npm run prebuilds
+[ -f prebuilds/linux-x64/kernelnet.node ] && [ -f prebuilds/linux-arm64/kernelnet.node ] || npm run prebuilds
+# The arm64 Node.js that runs the arm64 prebuild under qemu below (fetched now, while npm is on PATH).
+arm_node=""
+if [ -x /usr/bin/qemu-aarch64 ]; then arm_node=$(bash scripts/arm64.sh nodepath); fi
 if ldd prebuilds/linux-x64/kernelnet.node | grep -E 'libcuda|libcudart'; then
   echo "install test: the prebuild links the CUDA runtime or driver dynamically" >&2
   exit 1
@@ -76,5 +79,19 @@ const used = nativeBinary();
 if (used.kind !== "prebuild") throw new Error(`loaded ${used.kind} ${used.path}`);
 console.log(`stale local build (${stale}) skipped: loaded the ${used.kind} ${used.version}, backend ${backend().name}`);
 '
+# linux-arm64: the tarball's arm64 prebuild loads and trains under qemu with the arm64 Node.js, nothing compiled.
+if [ -n "$arm_node" ]; then
+  [ -f node_modules/kernelnet/prebuilds/linux-arm64/kernelnet.node ] || { echo "install test: the tarball has no linux-arm64 prebuild" >&2; exit 1; }
+  /usr/bin/qemu-aarch64 -L /usr/aarch64-linux-gnu "$arm_node" --input-type=module -e '
+import { Sequential, Conv2D, Flatten, Dense, tensor, toCategorical, nativeBinary, backend } from "kernelnet";
+const n = 32, x = new Float32Array(n * 784).map((_, i) => (Math.sin(i * 0.3 + (Math.floor(i / 784) % 4)) + 1) / 2);
+const m = new Sequential({ seed: 1, layers: [new Conv2D({ filters: 8, kernelSize: 3, activation: "relu", inputShape: [28, 28, 1] }), new Flatten(), new Dense({ units: 4, activation: "softmax" })] });
+m.compile({ loss: "categoricalCrossentropy", optimizer: "adam" });
+const h = await m.fit(tensor(x, [n, 28, 28, 1]), toCategorical(Array.from({ length: n }, (_, i) => i % 4), 4), { batchSize: 8, epochs: 3, verbose: 0 });
+const b = nativeBinary();
+if (b.kind !== "prebuild" || !b.path.includes("linux-arm64") || !(h.history.loss[2] < h.history.loss[0])) throw new Error(`${b.kind} ${b.path}: ${h.history.loss}`);
+console.log(`arm64 (qemu): the ${b.kind} ${b.path.split("/").slice(-2).join("/")} trained, losses ${h.history.loss.map(l => l.toFixed(4)).join(", ")}; ${backend().device}`);
+'
+fi
 kb() { node -p "Math.round(require('fs').statSync('$1').size / 1024)"; }
-echo "install test: passed (tarball $(kb "$tgz") kB, binary $(kb node_modules/kernelnet/prebuilds/linux-x64/kernelnet.node) kB, nothing compiled)"
+echo "install test: passed (tarball $(kb "$tgz") kB, binaries $(kb node_modules/kernelnet/prebuilds/linux-x64/kernelnet.node) kB x64 and $(kb node_modules/kernelnet/prebuilds/linux-arm64/kernelnet.node) kB arm64, nothing compiled)"
