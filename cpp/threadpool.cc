@@ -1,11 +1,18 @@
 #include "threadpool.h"
 
 #include <atomic>
+#include <cmath>
 #include <condition_variable>
 #include <cstdlib>
+#include <fstream>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
+
+#if defined(__linux__)
+#include <sched.h>
+#endif
 
 namespace kn {
 namespace {
@@ -100,13 +107,40 @@ class Pool {
   bool stopping_ = false;
 };
 
+// A container's CPU quota in CPUs (rounded up), or 0 for none: cgroup v2's cpu.max ("max 100000" or
+// "200000 100000"), else cgroup v1's cpu.cfs_quota_us / cpu.cfs_period_us (-1: none).
+int cgroup_cpu_quota() {
+  long long quota = -1, period = 0;
+  std::ifstream v2("/sys/fs/cgroup/cpu.max");
+  std::string q;
+  if (v2 >> q >> period) {
+    if (q == "max") return 0;
+    quota = std::atoll(q.c_str());
+  } else {
+    std::ifstream qf("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"), pf("/sys/fs/cgroup/cpu/cpu.cfs_period_us");
+    if (!(qf >> quota) || !(pf >> period)) return 0;
+  }
+  if (quota <= 0 || period <= 0) return 0;
+  return static_cast<int>(std::ceil(static_cast<double>(quota) / static_cast<double>(period)));
+}
+
+// The threads of the pool: KERNELNET_NUM_THREADS, else the CPUs this process may use: those of its affinity
+// mask (taskset, a cpuset), no more than its container's CPU quota, rather than every core of the machine
+// (more threads than CPUs only time-share them, and a throttled quota stalls every thread).
 int default_threads() {
   if (const char* s = std::getenv("KERNELNET_NUM_THREADS")) {
     const int n = std::atoi(s);
     if (n > 0 && n <= 1024) return n;
   }
   const unsigned hc = std::thread::hardware_concurrency();
-  return hc ? static_cast<int>(hc) : 1;
+  int n = hc ? static_cast<int>(hc) : 1;
+#if defined(__linux__)
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) n = CPU_COUNT(&set);
+  if (const int quota = cgroup_cpu_quota(); quota > 0 && quota < n) n = quota;
+#endif
+  return n;
 }
 
 Pool& pool() {

@@ -2,7 +2,8 @@
 // backend choice, and the portable (non-AVX2) GEMM path.
 import { spawnSync } from 'node:child_process';
 import { inspect } from 'node:util';
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
@@ -328,6 +329,21 @@ Backend('backend() names the backend in use and why it was chosen', () => {
     assert.is(b.reason, all.cuda.reason, 'the CPU backend says why CUDA is not used');
   }
   assert.ok(b.reason.length > 10, b.reason);
+});
+
+Backend('the CPU pool has as many threads as the CPUs the process may use (its affinity), or KERNELNET_NUM_THREADS', () => {
+  const threads = (env: Record<string, string>, prefix: string[] = []) => {
+    const r = spawnSync(prefix[0] ?? process.execPath, [...prefix.slice(1), ...(prefix.length ? [process.execPath] : []), '--input-type=module', '-e',
+      "const { native } = await import('./dist/lib/native.js'); process.stdout.write(String(native.numThreads()))"], { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8' });
+    assert.is(r.status, 0, r.stderr);
+    return Number(r.stdout.trim());
+  };
+  // An empty KERNELNET_NUM_THREADS is no setting. (Node's availableParallelism counts the affinity mask too.)
+  const quota = existsSync('/sys/fs/cgroup/cpu.max') ? readFileSync('/sys/fs/cgroup/cpu.max', 'utf8').split(' ') : ['max'];
+  const cap = quota[0] === 'max' ? Infinity : Math.ceil(Number(quota[0]) / Number(quota[1]));
+  assert.is(threads({ KERNELNET_NUM_THREADS: '' }), Math.min(availableParallelism(), cap), 'the CPUs this process may use (affinity, CPU quota)');
+  assert.is(threads({ KERNELNET_NUM_THREADS: '3' }), 3);
+  if (existsSync('/usr/bin/taskset')) assert.is(threads({ KERNELNET_NUM_THREADS: '' }, ['/usr/bin/taskset', '-c', '0']), 1, 'pinned to one CPU: one thread');
 });
 
 Backend('KERNELNET_BACKEND forces a backend, and an impossible one is a clear error', () => {
