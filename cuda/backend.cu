@@ -244,9 +244,11 @@ Backend* cuda_backend(std::string* device, std::string* reason) {
     const int lanes = (cc == 75 || cc == 80) ? 64 : 128;
     peak.gflops = prop.multiProcessorCount * lanes * 2.0 * clock_khz * 1e3 / 1e9;
     peak.gbs = 2.0 * mem_khz * 1e3 * (bus_bits / 8.0) / 1e9;
-    // TF32 tensor cores for the GEMMs: opt-in (KERNELNET_TF32=1) and only from Ampere (sm_80) on.
+    // TF32 tensor cores for the GEMMs: opt-in (KERNELNET_TF32=1), only from Ampere (sm_80) on, and only where
+    // the kernel image loaded for this device was compiled for them (not an sm_75 build or PTX run on a newer
+    // GPU).
     const char* tf32_env = std::getenv("KERNELNET_TF32");
-    const bool tf32 = cc >= 80 && tf32_env && std::strcmp(tf32_env, "1") == 0;
+    const bool tf32 = cc >= 80 && tf32_env && std::strcmp(tf32_env, "1") == 0 && cu::tf32_kernel_usable();
     auto* be = new cu::CudaBackend(stream, prop.multiProcessorCount, peak, tf32);
     // One real launch proves the binary carries code this device can run.
     void* probe = be->alloc(4);

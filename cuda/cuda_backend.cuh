@@ -122,5 +122,8 @@ class CudaBackend final : public Backend {
 // Whether this thread is capturing a graph (ops then must not allocate or synchronise).
 bool capturing();
 
+// Whether the loaded image's TF32 GEMM kernel has a body (compiled from compute_80 or newer): gemm.cu.
+bool tf32_kernel_usable();
+
 }  // namespace cu
 }  // namespace kn

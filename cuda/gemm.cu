@@ -173,6 +173,10 @@ __global__ void __launch_bounds__(THREADS)
     if (pre) pre[(long long)gm * ldc + gn] = v;
     *dst = act_epilogue(act, v, alpha);
   }
+#elif defined(__CUDA_ARCH__)
+  // Compiled for a GPU without TF32 tensor cores (or as its PTX): empty, it would write nothing. The host
+  // never launches it there (tf32_kernel_usable), and a launch that got here anyway fails loudly instead.
+  __trap();
 #endif
 }
 
@@ -225,6 +229,18 @@ __global__ void act_mask_kernel(Act act, float alpha, const float* __restrict__ 
 }
 
 }  // namespace
+
+// Whether the TF32 kernel the runtime loaded for this device has its body: compiled from compute_80 or newer.
+// A binary for an older GPU (or only its PTX, JIT-compiled for a newer one) carries the empty variant, so
+// KERNELNET_TF32 must not route GEMMs there even where the device itself has tensor cores.
+bool tf32_kernel_usable() {
+  cudaFuncAttributes attr;
+  if (cudaFuncGetAttributes(&attr, sgemm_tf32_kernel<false, false>) != cudaSuccess) {
+    cudaGetLastError();
+    return false;
+  }
+  return attr.ptxVersion >= 80;
+}
 
 Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, const float* a, int lda,
                     const float* b, int ldb, float* c, int ldc, const Epilogue& ep, bool accumulate,

@@ -424,6 +424,16 @@ inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int) {
   p->major = 9, p->minor = 0, p->multiProcessorCount = 4, p->totalGlobalMem = kn_emu::kDeviceBytes;
   return cudaSuccess;
 }
+// The emulated device runs every kernel's code as compiled for it: sm_90, from compute_90.
+struct cudaFuncAttributes {
+  int binaryVersion, ptxVersion, numRegs, maxThreadsPerBlock;
+  std::size_t sharedSizeBytes;
+};
+template <class F>
+cudaError_t cudaFuncGetAttributes(cudaFuncAttributes* a, F) {
+  *a = cudaFuncAttributes{90, 90, 0, 1024, 0};
+  return cudaSuccess;
+}
 inline cudaError_t cudaSetDevice(int) {
   return cudaSuccess;
 }
