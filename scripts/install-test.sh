@@ -79,6 +79,12 @@ const used = nativeBinary();
 if (used.kind !== "prebuild") throw new Error(`loaded ${used.kind} ${used.path}`);
 console.log(`stale local build (${stale}) skipped: loaded the ${used.kind} ${used.version}, backend ${backend().name}`);
 '
+# The package's command: `npx kernelnet doctor` finds the prebuild and reports no problem here.
+./node_modules/.bin/kernelnet doctor > doctor.log || { node -e 'process.stdout.write(require("fs").readFileSync("doctor.log", "utf8"))'; echo "install test: kernelnet doctor reported problems" >&2; exit 1; }
+node -e '
+const t = require("fs").readFileSync("doctor.log", "utf8");
+if (!t.includes("native binary: prebuild")) { console.log(t); throw new Error("doctor did not name the prebuild"); }
+console.log(`kernelnet doctor: ${t.trim().split("\n").length} lines, no problems`);'
 # linux-arm64: the tarball's arm64 prebuild loads and trains under qemu with the arm64 Node.js, nothing compiled.
 if [ -n "$arm_node" ]; then
   [ -f node_modules/kernelnet/prebuilds/linux-arm64/kernelnet.node ] || { echo "install test: the tarball has no linux-arm64 prebuild" >&2; exit 1; }
