@@ -21,43 +21,63 @@ ConvDims dims(const Conv2dShape& s) {
   return {s.n, s.h, s.w, s.c, s.kh, s.kw, s.f, s.oh, s.ow, s.sh, s.sw, s.pt, s.pl, s.dil_h, s.dil_w};
 }
 
-__global__ void im2col_kernel(ConvDims d, const float* __restrict__ x, float* __restrict__ col,
-                              long long total) {
-  const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+// One thread per column element. The index math runs in I: 32-bit unsigned wherever the column matrix and the
+// input both have fewer than 2^32 elements (every realistic batch), so the 6 divisions and remainders below
+// are 32-bit (about 20 instructions each) instead of 64-bit (a subroutine of about 70); 64-bit otherwise.
+template <typename I>
+__global__ void im2col_kernel(ConvDims d, const float* __restrict__ x, float* __restrict__ col, I total) {
+  const I i = blockIdx.x * (I)blockDim.x + threadIdx.x;
   if (i >= total) return;
-  const int K = d.kh * d.kw * d.c;
-  const long long row = i / K;
-  const int kidx = i % K;
-  const int ci = kidx % d.c, kx = (kidx / d.c) % d.kw, ky = kidx / (d.c * d.kw);
-  const int ox = row % d.ow, oy = (row / d.ow) % d.oh;
-  const long long n = row / ((long long)d.ow * d.oh);
-  const int iy = oy * d.sh - d.pt + ky * d.dh, ix = ox * d.sw - d.pl + kx * d.dw;
-  col[i] = (iy >= 0 && iy < d.h && ix >= 0 && ix < d.w) ? x[((n * d.h + iy) * d.w + ix) * d.c + ci] : 0.0f;
+  const I K = (I)d.kh * d.kw * d.c;
+  const I row = i / K, kidx = i - row * K;
+  const I ci = kidx % d.c, kk = kidx / d.c, kx = kk % d.kw, ky = kk / d.kw;
+  const I rest = row / d.ow, ox = row - rest * d.ow, n = rest / d.oh, oy = rest - n * d.oh;
+  const int iy = (int)oy * d.sh - d.pt + (int)ky * d.dh, ix = (int)ox * d.sw - d.pl + (int)kx * d.dw;
+  col[i] =
+      (iy >= 0 && iy < d.h && ix >= 0 && ix < d.w) ? x[((n * d.h + (I)iy) * d.w + (I)ix) * d.c + ci] : 0.0f;
 }
 
 // dx[n, iy, ix, c] = sum over (ky, kx) of dcol[(n, oy, ox), (ky, kx, c)] where oy*SH - PT + ky*DH = iy, ...
-__global__ void col2im_kernel(ConvDims d, const float* __restrict__ dcol, float* __restrict__ dx,
-                              long long total) {
-  const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+template <typename I>
+__global__ void col2im_kernel(ConvDims d, const float* __restrict__ dcol, float* __restrict__ dx, I total) {
+  const I i = blockIdx.x * (I)blockDim.x + threadIdx.x;
   if (i >= total) return;
-  const int ci = i % d.c, ix = (i / d.c) % d.w, iy = (i / ((long long)d.c * d.w)) % d.h;
-  const long long n = i / ((long long)d.c * d.w * d.h);
-  const int K = d.kh * d.kw * d.c;
+  const I pix = i / d.c, ci = i - pix * d.c, row = pix / d.w, ix = pix - row * d.w, n = row / d.h,
+          iy = row - n * d.h;
+  const I K = (I)d.kh * d.kw * d.c;
   float sum = 0.0f;
   for (int ky = 0; ky < d.kh; ++ky) {
-    const int ty = iy + d.pt - ky * d.dh;
+    const int ty = (int)iy + d.pt - ky * d.dh;
     if (ty < 0 || ty % d.sh) continue;
     const int oy = ty / d.sh;
     if (oy >= d.oh) continue;
     for (int kx = 0; kx < d.kw; ++kx) {
-      const int tx = ix + d.pl - kx * d.dw;
+      const int tx = (int)ix + d.pl - kx * d.dw;
       if (tx < 0 || tx % d.sw) continue;
       const int ox = tx / d.sw;
       if (ox >= d.ow) continue;
-      sum += dcol[((n * d.oh + oy) * d.ow + ox) * K + (ky * d.kw + kx) * d.c + ci];
+      sum += dcol[((n * d.oh + (I)oy) * d.ow + (I)ox) * K + (I)(ky * d.kw + kx) * d.c + ci];
     }
   }
   dx[i] = sum;
+}
+
+// Launches kernel<unsigned> when every index fits in 32 bits, else kernel<unsigned long long>.
+template <typename Launch>
+void with_index_type(long long largest, Launch&& launch_with) {
+  if (largest < (1LL << 32))
+    launch_with((unsigned)0);
+  else
+    launch_with((unsigned long long)0);
+}
+
+// The column matrix of x (total = rows * cols elements) on stream st.
+void im2col(cudaStream_t st, const Conv2dShape& s, const float* x, float* col, long long total) {
+  const long long in_total = (long long)s.n * s.h * s.w * s.c;
+  with_index_type(std::max(total, in_total), [&](auto index) {
+    using I = decltype(index);
+    launch(im2col_kernel<I>, CEIL_DIV(total, 256), 256, 0, st, dims(s), x, col, (I)total);
+  });
 }
 
 }  // namespace
@@ -72,8 +92,7 @@ Status CudaBackend::conv2d_forward(const Conv2dShape& s, const float* x, const f
   void* col;
   KN_TRY(scratch(kCol, sizeof(float) * std::max<long long>(rows * cols, 1), &col));
   if (cols) {  // with no input channels the output is just the bias (a K = 0 GEMM)
-    launch(im2col_kernel, CEIL_DIV(rows * cols, 256), 256, 0, stream(), dims(s), x, static_cast<float*>(col),
-           rows * cols);
+    im2col(stream(), s, x, static_cast<float*>(col), rows * cols);
     KN_LAUNCHED(stream(), "im2col_kernel");
   }
   return gemm(false, false, rows, s.f, cols, static_cast<float*>(col), cols, w, s.f, y, s.f, ep, false);
@@ -92,8 +111,7 @@ Status CudaBackend::conv2d_backward(const Conv2dShape& s, const float* x, const 
     void* col;
     KN_TRY(scratch(kCol, sizeof(float) * std::max<long long>(rows * cols, 1), &col));
     if (rows * cols) {
-      launch(im2col_kernel, CEIL_DIV(rows * cols, 256), 256, 0, stream(), dims(s), x,
-             static_cast<float*>(col), rows * cols);
+      im2col(stream(), s, x, static_cast<float*>(col), rows * cols);
       KN_LAUNCHED(stream(), "im2col_kernel");
     }
     KN_TRY(gemm(true, false, cols, s.f, rows, static_cast<float*>(col), cols, dz, s.f, dw, s.f, Epilogue{},
@@ -106,8 +124,11 @@ Status CudaBackend::conv2d_backward(const Conv2dShape& s, const float* x, const 
               false));
   const long long in_total = (long long)s.n * s.h * s.w * s.c;
   if (in_total) {
-    launch(col2im_kernel, CEIL_DIV(in_total, 256), 256, 0, stream(), dims(s), static_cast<float*>(dcol), dx,
-           in_total);
+    with_index_type(std::max(rows * cols, in_total), [&](auto index) {
+      using I = decltype(index);
+      launch(col2im_kernel<I>, CEIL_DIV(in_total, 256), 256, 0, stream(), dims(s), static_cast<float*>(dcol),
+             dx, (I)in_total);
+    });
     KN_LAUNCHED(stream(), "col2im_kernel");
   }
   return Status::Ok();
