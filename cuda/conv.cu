@@ -62,15 +62,6 @@ __global__ void col2im_kernel(ConvDims d, const float* __restrict__ dcol, float*
   dx[i] = sum;
 }
 
-// Launches kernel<unsigned> when every index fits in 32 bits, else kernel<unsigned long long>.
-template <typename Launch>
-void with_index_type(long long largest, Launch&& launch_with) {
-  if (largest < (1LL << 32))
-    launch_with((unsigned)0);
-  else
-    launch_with((unsigned long long)0);
-}
-
 // The column matrix of x (total = rows * cols elements) on stream st.
 void im2col(cudaStream_t st, const Conv2dShape& s, const float* x, float* col, long long total) {
   const long long in_total = (long long)s.n * s.h * s.w * s.c;

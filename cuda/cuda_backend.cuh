@@ -122,6 +122,17 @@ class CudaBackend final : public Backend {
 // Whether this thread is capturing a graph (ops then must not allocate or synchronise).
 bool capturing();
 
+// Calls launch_with(I{}) with I = unsigned when every index a kernel computes is below `largest` < 2^32, else
+// unsigned long long: index math in 32 bits where it fits, as the GPU has no 64-bit division instruction
+// (each 64-bit division or remainder is a subroutine of about 70 instructions).
+template <typename Launch>
+void with_index_type(long long largest, Launch&& launch_with) {
+  if (largest < (1LL << 32))
+    launch_with((unsigned)0);
+  else
+    launch_with((unsigned long long)0);
+}
+
 // Whether the loaded image's TF32 GEMM kernel has a body (compiled from compute_80 or newer): gemm.cu.
 bool tf32_kernel_usable();
 

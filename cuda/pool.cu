@@ -10,57 +10,63 @@ namespace kn {
 namespace cu {
 namespace {
 
+// The index math of each kernel is in I (see with_index_type); positions within one image fit 32 bits (argmax
+// is int32).
+template <typename I>
 __global__ void maxpool_forward_kernel(Pool2dShape s, const float* __restrict__ x, float* __restrict__ y,
-                                       int32_t* __restrict__ argmax, long long total) {
-  const long long o = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+                                       int32_t* __restrict__ argmax, I total) {
+  const I o = blockIdx.x * (I)blockDim.x + threadIdx.x;
   if (o >= total) return;
-  const int c = o % s.c, ox = (o / s.c) % s.ow, oy = (o / ((long long)s.c * s.ow)) % s.oh;
-  const long long n = o / ((long long)s.c * s.ow * s.oh);
-  const float* xi = x + n * s.h * s.w * (long long)s.c;
+  const I pix = o / s.c, c = o - pix * s.c, row = pix / s.ow, ox = pix - row * s.ow, n = row / s.oh,
+          oy = row - n * s.oh;
+  const float* xi = x + n * ((I)s.h * s.w * s.c);
   int y0, y1, x0, x1;
-  pool_window(s, oy, ox, &y0, &y1, &x0, &x1);
-  long long best_i = ((long long)y0 * s.w + x0) * s.c + c;
+  pool_window(s, (int)oy, (int)ox, &y0, &y1, &x0, &x1);
+  int best_i = (y0 * s.w + x0) * s.c + (int)c;
   float best = xi[best_i];
   for (int iy = y0; iy < y1; ++iy)
     for (int ix = x0; ix < x1; ++ix) {
-      const long long i = ((long long)iy * s.w + ix) * s.c + c;
+      const int i = (iy * s.w + ix) * s.c + (int)c;
       if (xi[i] > best) best = xi[i], best_i = i;
     }
   y[o] = best;
-  argmax[o] = static_cast<int32_t>(best_i);
+  argmax[o] = best_i;
 }
 
+template <typename I>
 __global__ void maxpool_backward_kernel(Pool2dShape s, const float* __restrict__ dy,
-                                        const int32_t* __restrict__ argmax, float* __restrict__ dx,
-                                        long long total) {
-  const long long o = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+                                        const int32_t* __restrict__ argmax, float* __restrict__ dx, I total) {
+  const I o = blockIdx.x * (I)blockDim.x + threadIdx.x;
   if (o >= total) return;
-  const long long out_size = (long long)s.oh * s.ow * s.c, in_size = (long long)s.h * s.w * s.c;
+  const I out_size = (I)s.oh * s.ow * s.c, in_size = (I)s.h * s.w * s.c;
   const int32_t i = argmax[o];
-  if (i >= 0 && i < in_size) atomicAdd(dx + (o / out_size) * in_size + i, dy[o]);
+  if (i >= 0 && (I)i < in_size) atomicAdd(dx + (o / out_size) * in_size + i, dy[o]);
 }
 
+template <typename I>
 __global__ void avgpool_forward_kernel(Pool2dShape s, const float* __restrict__ x, float* __restrict__ y,
-                                       long long total) {
-  const long long o = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+                                       I total) {
+  const I o = blockIdx.x * (I)blockDim.x + threadIdx.x;
   if (o >= total) return;
-  const int c = o % s.c, ox = (o / s.c) % s.ow, oy = (o / ((long long)s.c * s.ow)) % s.oh;
-  const long long n = o / ((long long)s.c * s.ow * s.oh);
-  const float* xi = x + n * s.h * s.w * (long long)s.c;
+  const I pix = o / s.c, c = o - pix * s.c, row = pix / s.ow, ox = pix - row * s.ow, n = row / s.oh,
+          oy = row - n * s.oh;
+  const float* xi = x + n * ((I)s.h * s.w * s.c);
   int y0, y1, x0, x1;
-  pool_window(s, oy, ox, &y0, &y1, &x0, &x1);
+  pool_window(s, (int)oy, (int)ox, &y0, &y1, &x0, &x1);
   float sum = 0.0f;
   for (int iy = y0; iy < y1; ++iy)
-    for (int ix = x0; ix < x1; ++ix) sum += xi[((long long)iy * s.w + ix) * s.c + c];
+    for (int ix = x0; ix < x1; ++ix) sum += xi[(iy * s.w + ix) * s.c + (int)c];
   y[o] = sum / (float)((y1 - y0) * (x1 - x0));
 }
 
+template <typename I>
 __global__ void avgpool_backward_kernel(Pool2dShape s, const float* __restrict__ dy, float* __restrict__ dx,
-                                        long long total) {
-  const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+                                        I total) {
+  const I i = blockIdx.x * (I)blockDim.x + threadIdx.x;
   if (i >= total) return;
-  const int c = i % s.c, ix = (i / s.c) % s.w, iy = (i / ((long long)s.c * s.w)) % s.h;
-  const long long n = i / ((long long)s.c * s.w * s.h);
+  const I pix = i / s.c, cc = i - pix * s.c, row = pix / s.w, ixx = pix - row * s.w, n = row / s.h,
+          iyy = row - n * s.h;
+  const int c = (int)cc, ix = (int)ixx, iy = (int)iyy;
   // The outputs whose windows cover (iy, ix): oy * sh - pt <= iy < oy * sh - pt + ph, likewise for x.
   const int oy_lo = max(0, (iy + s.pt - s.ph + s.sh) / s.sh), oy_hi = min(s.oh - 1, (iy + s.pt) / s.sh);
   const int ox_lo = max(0, (ix + s.pl - s.pw + s.sw) / s.sw), ox_hi = min(s.ow - 1, (ix + s.pl) / s.sw);
@@ -70,7 +76,7 @@ __global__ void avgpool_backward_kernel(Pool2dShape s, const float* __restrict__
       int y0, y1, x0, x1;
       pool_window(s, oy, ox, &y0, &y1, &x0, &x1);
       if (iy < y0 || iy >= y1 || ix < x0 || ix >= x1) continue;
-      sum += dy[((n * s.oh + oy) * s.ow + ox) * s.c + c] / (float)((y1 - y0) * (x1 - x0));
+      sum += dy[((n * s.oh + (I)oy) * s.ow + (I)ox) * s.c + (I)c] / (float)((y1 - y0) * (x1 - x0));
     }
   dx[i] = sum;
 }
@@ -81,7 +87,10 @@ Status CudaBackend::avgpool2d_forward(const Pool2dShape& s, const float* x, floa
   std::lock_guard<std::mutex> lock(mutex_);
   const long long total = (long long)s.n * s.oh * s.ow * s.c;
   if (!total) return Status::Ok();
-  launch(avgpool_forward_kernel, CEIL_DIV(total, 256), 256, 0, stream(), s, x, y, total);
+  with_index_type(std::max(total, (long long)s.n * s.h * s.w * s.c), [&](auto index) {
+    using I = decltype(index);
+    launch(avgpool_forward_kernel<I>, CEIL_DIV(total, 256), 256, 0, stream(), s, x, y, (I)total);
+  });
   KN_LAUNCHED(stream(), "avgpool_forward_kernel");
   return Status::Ok();
 }
@@ -90,7 +99,10 @@ Status CudaBackend::avgpool2d_backward(const Pool2dShape& s, const float* dy, fl
   std::lock_guard<std::mutex> lock(mutex_);
   const long long total = (long long)s.n * s.h * s.w * s.c;
   if (!total) return Status::Ok();
-  launch(avgpool_backward_kernel, CEIL_DIV(total, 256), 256, 0, stream(), s, dy, dx, total);
+  with_index_type(std::max(total, (long long)s.n * s.oh * s.ow * s.c), [&](auto index) {
+    using I = decltype(index);
+    launch(avgpool_backward_kernel<I>, CEIL_DIV(total, 256), 256, 0, stream(), s, dy, dx, (I)total);
+  });
   KN_LAUNCHED(stream(), "avgpool_backward_kernel");
   return Status::Ok();
 }
@@ -102,7 +114,10 @@ Status CudaBackend::maxpool2d_forward(const Pool2dShape& s, const float* x, floa
   KN_EXPECT(s.ph >= 1 && s.pw >= 1 && s.sh >= 1 && s.sw >= 1 && (s.oh - 1) * s.sh - s.pt < s.h &&
                 (s.ow - 1) * s.sw - s.pl < s.w,
             "maxpool2d_forward");
-  launch(maxpool_forward_kernel, CEIL_DIV(total, 256), 256, 0, stream(), s, x, y, argmax, total);
+  with_index_type(std::max(total, (long long)s.n * s.h * s.w * s.c), [&](auto index) {
+    using I = decltype(index);
+    launch(maxpool_forward_kernel<I>, CEIL_DIV(total, 256), 256, 0, stream(), s, x, y, argmax, (I)total);
+  });
   KN_LAUNCHED(stream(), "maxpool_forward_kernel");
   return Status::Ok();
 }
@@ -114,7 +129,10 @@ Status CudaBackend::maxpool2d_backward(const Pool2dShape& s, const float* dy, co
   KN_EXPECT(s.ph >= 1 && s.pw >= 1 && s.sh >= 1 && s.sw >= 1, "maxpool2d_backward");
   KN_CUDA(cudaMemsetAsync(dx, 0, sizeof(float) * in_total, stream()));
   if (!total) return Status::Ok();
-  launch(maxpool_backward_kernel, CEIL_DIV(total, 256), 256, 0, stream(), s, dy, argmax, dx, total);
+  with_index_type(std::max(total, in_total), [&](auto index) {
+    using I = decltype(index);
+    launch(maxpool_backward_kernel<I>, CEIL_DIV(total, 256), 256, 0, stream(), s, dy, argmax, dx, (I)total);
+  });
   KN_LAUNCHED(stream(), "maxpool_backward_kernel");
   return Status::Ok();
 }
