@@ -307,28 +307,47 @@ function classWeights(model: Sequential, value: unknown, Y: NativeTensor): Nativ
   }
 }
 
-export async function fit(model: Sequential, x: Tensor, y: Tensor, args: FitArgs): Promise<History> {
-  model.alive('fit');
-  checkOptions(args, FIT_SCHEMA);
-  args ??= {};
+/** The options fit over tensors and fit over a dataset share, checked in one place. */
+function commonFitArgs(model: Sequential, args: FitDatasetArgs) {
   if (model.fitting) throw stateError(`${model.name}.fit: the model is already training; wait for the running fit() to finish`, 'ERR_KERNELNET_BUSY');
-  const { optimizer, metrics } = model.requireCompiled('fit');
-  const batchSize = positiveInt(args.batchSize ?? 32, 'batchSize');
   const epochs = nonNegativeInt(args.epochs ?? 1, 'epochs');
   const initialEpoch = nonNegativeInt(args.initialEpoch ?? 0, 'initialEpoch');
   const verbose = verbosity(args.verbose, [0, 1, 2] as const, 1);
-  const shuffle = args.shuffle ?? true;
-  if (typeof shuffle !== 'boolean') fail('a boolean', 'shuffle', shuffle);
   const stopOnNonFinite = args.stopOnNonFiniteLoss ?? true;
   if (typeof stopOnNonFinite !== 'boolean') fail('a boolean', 'stopOnNonFiniteLoss', stopOnNonFinite);
   const user = userCallbacks(args.callbacks);
   const out: ProgressStream = args.out ?? process.stdout;
   if (typeof out?.write !== 'function') fail('a stream with a write() method', 'out', out);
-  const validationBatchSize = positiveInt(args.validationBatchSize ?? batchSize, 'validationBatchSize');
   const validationFreq = args.validationFreq ?? 1;
   if (!(Number.isInteger(validationFreq) && (validationFreq as number) > 0) &&
     !(Array.isArray(validationFreq) && validationFreq.every(e => Number.isInteger(e) && e > 0)))
     fail('a positive integer or an array of (1-based) epochs', 'validationFreq', validationFreq);
+  /** Whether to validate after `epoch` (0-based), given validation data. */
+  const validateAt = (epoch: number, doValidation: boolean) => doValidation &&
+    (Array.isArray(validationFreq) ? validationFreq.includes(epoch + 1) : (epoch + 1) % (validationFreq as number) === 0);
+  /** The callback list: the non-finite stop, the progress bar, History, then the user's. */
+  const callbackList = (run: FitRun, state: EpochState, everyBatch: boolean) => {
+    const history = new HistoryCallback(run);
+    const callbacks = new CallbackList([
+      ...(stopOnNonFinite ? [new NonFiniteStop(run, state, everyBatch)] : []),
+      ...(verbose !== 0 ? [new ProgressBarLogger(run, verbose, out)] : []),
+      history, ...user,
+    ]);
+    return { history, callbacks };
+  };
+  return { epochs, initialEpoch, verbose, validateAt, callbackList };
+}
+
+export async function fit(model: Sequential, x: Tensor, y: Tensor, args: FitArgs): Promise<History> {
+  model.alive('fit');
+  checkOptions(args, FIT_SCHEMA);
+  args ??= {};
+  const { epochs, initialEpoch, verbose, validateAt: validateAfter, callbackList } = commonFitArgs(model, args);
+  const { optimizer, metrics } = model.requireCompiled('fit');
+  const batchSize = positiveInt(args.batchSize ?? 32, 'batchSize');
+  const shuffle = args.shuffle ?? true;
+  if (typeof shuffle !== 'boolean') fail('a boolean', 'shuffle', shuffle);
+  const validationBatchSize = positiveInt(args.validationBatchSize ?? batchSize, 'validationBatchSize');
   const X = handleOf(x, 'x'), Y = handleOf(y, 'y');
   const n = model.checkData(X, Y, 'x', 'y');
   if (args.classWeight != null && args.sampleWeight != null)
@@ -352,8 +371,7 @@ export async function fit(model: Sequential, x: Tensor, y: Tensor, args: FitArgs
     if (givenW) owned.push(validationW = args.sampleWeight!.slice(samples, n - samples));
   }
   const doValidation = validation !== undefined || validationSet !== undefined;
-  const validateAt = (epoch: number) => doValidation &&
-    (Array.isArray(validationFreq) ? validationFreq.includes(epoch + 1) : (epoch + 1) % (validationFreq as number) === 0);
+  const validateAt = (epoch: number) => validateAfter(epoch, doValidation);
   // The first `samples` rows train (all of them without validationSplit): the epoch's order is a permutation of them.
   const W = givenW ?? (args.classWeight != null ? classWeights(model, args.classWeight, Y) : null);
   const indices = empty([samples], 'int32', model.device), counter = empty([1], 'int32', model.device);
@@ -362,12 +380,7 @@ export async function fit(model: Sequential, x: Tensor, y: Tensor, args: FitArgs
     step: { X, Y, W, indices, batchSize, counter, base: 0, optimizer, metrics },
   };
   const state: EpochState = { epoch: 0, firstStep: 0, nonFiniteStep: 0 };
-  const history = new HistoryCallback(run);
-  const callbacks = new CallbackList([
-    ...(stopOnNonFinite ? [new NonFiniteStop(run, state, model.device === 'cpu')] : []),
-    ...(verbose !== 0 ? [new ProgressBarLogger(run, verbose, out)] : []),
-    history, ...user,
-  ]);
+  const { history, callbacks } = callbackList(run, state, model.device === 'cpu');
   const inputs: [string, Tensor][] = [['x', x], ['y', y], ...(args.validationData && validation ? [['validationData[0]', validation[0]], ['validationData[1]', validation[1]]] as [string, Tensor][] : []),
     ...(givenW ? [['sampleWeight', args.sampleWeight!]] as [string, Tensor][] : [])];
   /** After each await: the user may have disposed the model or the data meanwhile. */
@@ -447,39 +460,21 @@ export async function fitDataset(model: Sequential, dataset: Dataset, args: FitD
   model.alive('fit');
   checkOptions(args, FIT_DATASET_SCHEMA);
   args ??= {};
-  if (model.fitting) throw stateError(`${model.name}.fit: the model is already training; wait for the running fit() to finish`, 'ERR_KERNELNET_BUSY');
+  const { epochs, initialEpoch, verbose, validateAt: validateAfter, callbackList } = commonFitArgs(model, args);
   const { optimizer, metrics } = model.requireCompiled('fit');
-  const epochs = nonNegativeInt(args.epochs ?? 1, 'epochs');
-  const initialEpoch = nonNegativeInt(args.initialEpoch ?? 0, 'initialEpoch');
-  const verbose = verbosity(args.verbose, [0, 1, 2] as const, 1);
-  const stopOnNonFinite = args.stopOnNonFiniteLoss ?? true;
-  if (typeof stopOnNonFinite !== 'boolean') fail('a boolean', 'stopOnNonFiniteLoss', stopOnNonFinite);
-  const user = userCallbacks(args.callbacks);
-  const out: ProgressStream = args.out ?? process.stdout;
-  if (typeof out?.write !== 'function') fail('a stream with a write() method', 'out', out);
-  const validationFreq = args.validationFreq ?? 1;
-  if (!(Number.isInteger(validationFreq) && (validationFreq as number) > 0) &&
-    !(Array.isArray(validationFreq) && validationFreq.every(e => Number.isInteger(e) && e > 0)))
-    fail('a positive integer or an array of (1-based) epochs', 'validationFreq', validationFreq);
   const validation = args.validationData;
   if (validation !== undefined && !isDataset(validation)) {
     if (!Array.isArray(validation) || validation.length !== 2) fail('[x, y] tensors or a Dataset', 'validationData', validation);
     model.checkData(handleOf(validation[0], 'validationData[0]'), handleOf(validation[1], 'validationData[1]'), 'validationData[0]', 'validationData[1]');
   }
-  const validateAt = (epoch: number) => validation !== undefined &&
-    (Array.isArray(validationFreq) ? validationFreq.includes(epoch + 1) : (epoch + 1) % (validationFreq as number) === 0);
+  const validateAt = (epoch: number) => validateAfter(epoch, validation !== undefined);
   const counter = empty([1], 'int32', model.device), identities = new Map<number, ReturnType<typeof model.identity>>();
   const run: FitRun = {
     epochs, steps: dataset.batches ?? 0, batchSize: 0, samples: 0, validation,
     step: { X: counter, Y: counter, W: null, indices: counter, batchSize: 0, counter, base: 0, optimizer, metrics },
   };
   const state: EpochState = { epoch: 0, firstStep: 0, nonFiniteStep: 0 };
-  const history = new HistoryCallback(run);
-  const callbacks = new CallbackList([
-    ...(stopOnNonFinite ? [new NonFiniteStop(run, state, true)] : []),
-    ...(verbose !== 0 ? [new ProgressBarLogger(run, verbose, out)] : []),
-    history, ...user,
-  ]);
+  const { history, callbacks } = callbackList(run, state, true);
   const stillThere = (step: number) => {
     if (model.disposed) throw stateError(`${model.name}.fit: the model was disposed during training (epoch ${state.epoch + 1}/${epochs}, step ${step})`, 'ERR_KERNELNET_DISPOSED');
   };
