@@ -20,22 +20,9 @@ static_assert(MC % MR == 0 && NC % NR == 0, "blocks must hold whole micro-tiles"
 typedef float v8 __attribute__((vector_size(32)));
 typedef float v8u __attribute__((vector_size(32), aligned(4)));
 
-// acc = sum_k a[k][0..MR) (x) b[k][0..NR); then C (=|+=) acc for the mr x nr corner that is inside C.
-__attribute__((always_inline)) inline void micro_body(int kc, const float* __restrict a,
-                                                      const float* __restrict b, float* __restrict c, int ldc,
+// C (=|+=) acc for the mr x nr corner of the tile that is inside C.
+__attribute__((always_inline)) inline void store_tile(const v8 (&acc)[MR][2], float* __restrict c, int ldc,
                                                       int mr, int nr, bool add) {
-  v8 acc[MR][2];
-  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = v8{};
-  for (int k = 0; k < kc; ++k) {
-    const v8 b0 = *reinterpret_cast<const v8*>(b + k * NR);
-    const v8 b1 = *reinterpret_cast<const v8*>(b + k * NR + 8);
-    for (int i = 0; i < MR; ++i) {
-      const float ai = a[k * MR + i];
-      const v8 av = {ai, ai, ai, ai, ai, ai, ai, ai};
-      acc[i][0] += av * b0;
-      acc[i][1] += av * b1;
-    }
-  }
   if (mr == MR && nr == NR) {
     for (int i = 0; i < MR; ++i) {
       v8u* row = reinterpret_cast<v8u*>(c + static_cast<long>(i) * ldc);
@@ -61,6 +48,25 @@ __attribute__((always_inline)) inline void micro_body(int kc, const float* __res
     }
 }
 
+// acc = sum_k a[k][0..MR) (x) b[k][0..NR); then C (=|+=) acc for the mr x nr corner that is inside C.
+__attribute__((always_inline)) inline void micro_body(int kc, const float* __restrict a,
+                                                      const float* __restrict b, float* __restrict c, int ldc,
+                                                      int mr, int nr, bool add) {
+  v8 acc[MR][2];
+  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = v8{};
+  for (int k = 0; k < kc; ++k) {
+    const v8 b0 = *reinterpret_cast<const v8*>(b + k * NR);
+    const v8 b1 = *reinterpret_cast<const v8*>(b + k * NR + 8);
+    for (int i = 0; i < MR; ++i) {
+      const float ai = a[k * MR + i];
+      const v8 av = {ai, ai, ai, ai, ai, ai, ai, ai};
+      acc[i][0] += av * b0;
+      acc[i][1] += av * b1;
+    }
+  }
+  store_tile(acc, c, ldc, mr, nr, add);
+}
+
 // x86-64: the same body compiled for AVX2 + FMA, chosen at run time (the baseline is SSE2). AArch64: NEON
 // with fused multiply-add is the baseline ISA, so the generic body is already the NEON kernel (each 8-float
 // vector is two 128-bit registers: 24 accumulators, 4 for B, one broadcast of the 32).
@@ -75,6 +81,81 @@ __attribute__((target("avx2,fma"))) void micro_avx2(int kc, const float* a, cons
 void micro_generic(int kc, const float* a, const float* b, float* c, int ldc, int mr, int nr, bool add) {
   micro_body(kc, a, b, c, ldc, mr, nr, add);
 }
+
+// Implicit GEMM, A unpacked: acc = sum over taps t, k < kt of a_t,i[k] (x) b[t*kt + k][0..NR), where row i's
+// run for tap t is ap[i * stride + t] (kt floats; a row of zeros where the tap falls outside the input).
+__attribute__((always_inline)) inline void micro_ind_body(int taps, int kt, const float* const* __restrict ap,
+                                                          int stride, const float* __restrict b,
+                                                          float* __restrict c, int ldc, int mr, int nr,
+                                                          bool add) {
+  v8 acc[MR][2];
+  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = v8{};
+  for (int t = 0; t < taps; ++t) {
+    const float* __restrict a[MR];
+    for (int i = 0; i < MR; ++i) a[i] = ap[i * stride + t];
+    for (int k = 0; k < kt; ++k, b += NR) {
+      const v8 b0 = *reinterpret_cast<const v8u*>(b);  // packed by the caller: maybe not 32-byte aligned
+      const v8 b1 = *reinterpret_cast<const v8u*>(b + 8);
+      for (int i = 0; i < MR; ++i) {
+        const float ai = a[i][k];
+        const v8 av = {ai, ai, ai, ai, ai, ai, ai, ai};
+        acc[i][0] += av * b0;
+        acc[i][1] += av * b1;
+      }
+    }
+  }
+  store_tile(acc, c, ldc, mr, nr, add);
+}
+
+// Both operands unpacked, for a sum over K that runs along A's columns: C[0..R) x [0..NR) += sum_k a[k * lda
+// + i] (x) b_rows[k][boff .. boff + NR). Rows of A are contiguous per k (A stored transposed), rows of B
+// found through a pointer per k (a row of zeros where a tap falls outside the input).
+template <int R>
+__attribute__((always_inline)) inline void micro_at_rows_body(int kc, const float* __restrict a, int lda,
+                                                              const float* const* __restrict b_rows, int boff,
+                                                              float* __restrict c, int ldc) {
+  v8 acc[R][2];
+  for (int i = 0; i < R; ++i) acc[i][0] = acc[i][1] = v8{};
+  for (int k = 0; k < kc; ++k, a += lda) {
+    const float* __restrict bk = b_rows[k] + boff;
+    const v8 b0 = *reinterpret_cast<const v8u*>(bk);
+    const v8 b1 = *reinterpret_cast<const v8u*>(bk + 8);
+    for (int i = 0; i < R; ++i) {
+      const float ai = a[i];
+      const v8 av = {ai, ai, ai, ai, ai, ai, ai, ai};
+      acc[i][0] += av * b0;
+      acc[i][1] += av * b1;
+    }
+  }
+  for (int i = 0; i < R; ++i) {
+    v8u* row = reinterpret_cast<v8u*>(c + static_cast<long>(i) * ldc);
+    row[0] += acc[i][0];
+    row[1] += acc[i][1];
+  }
+}
+
+template <int R>
+void micro_at_rows_generic(int kc, const float* a, int lda, const float* const* b_rows, int boff, float* c,
+                           int ldc) {
+  micro_at_rows_body<R>(kc, a, lda, b_rows, boff, c, ldc);
+}
+void micro_ind_generic(int taps, int kt, const float* const* ap, int stride, const float* b, float* c,
+                       int ldc, int mr, int nr, bool add) {
+  micro_ind_body(taps, kt, ap, stride, b, c, ldc, mr, nr, add);
+}
+#if defined(KN_X86_CLONE)
+template <int R>
+__attribute__((target("avx2,fma"))) void micro_at_rows_avx2(int kc, const float* a, int lda,
+                                                            const float* const* b_rows, int boff, float* c,
+                                                            int ldc) {
+  micro_at_rows_body<R>(kc, a, lda, b_rows, boff, c, ldc);
+}
+__attribute__((target("avx2,fma"))) void micro_ind_avx2(int taps, int kt, const float* const* ap, int stride,
+                                                        const float* b, float* c, int ldc, int mr, int nr,
+                                                        bool add) {
+  micro_ind_body(taps, kt, ap, stride, b, c, ldc, mr, nr, add);
+}
+#endif
 
 using MicroFn = void (*)(int, const float*, const float*, float*, int, int, int, bool);
 
@@ -94,6 +175,32 @@ const bool kAvx2 = use_avx2();
 const MicroFn kMicro = kAvx2 ? micro_avx2 : micro_generic;
 #else
 const MicroFn kMicro = micro_generic;
+#endif
+
+using MicroIndFn = void (*)(int, int, const float* const*, int, const float*, float*, int, int, int, bool);
+using MicroAtRowsFn = void (*)(int, const float*, int, const float* const*, int, float*, int);
+#if defined(KN_X86_CLONE)
+const MicroIndFn kMicroInd = kAvx2 ? micro_ind_avx2 : micro_ind_generic;
+const MicroAtRowsFn kMicroAtRows[MR + 1] = {
+    nullptr,
+    kAvx2 ? micro_at_rows_avx2<1> : micro_at_rows_generic<1>,
+    kAvx2 ? micro_at_rows_avx2<2> : micro_at_rows_generic<2>,
+    kAvx2 ? micro_at_rows_avx2<3> : micro_at_rows_generic<3>,
+    kAvx2 ? micro_at_rows_avx2<4> : micro_at_rows_generic<4>,
+    kAvx2 ? micro_at_rows_avx2<5> : micro_at_rows_generic<5>,
+    kAvx2 ? micro_at_rows_avx2<6> : micro_at_rows_generic<6>,
+};
+#else
+const MicroIndFn kMicroInd = micro_ind_generic;
+const MicroAtRowsFn kMicroAtRows[MR + 1] = {
+    nullptr,
+    micro_at_rows_generic<1>,
+    micro_at_rows_generic<2>,
+    micro_at_rows_generic<3>,
+    micro_at_rows_generic<4>,
+    micro_at_rows_generic<5>,
+    micro_at_rows_generic<6>,
+};
 #endif
 
 struct Packed {
@@ -252,6 +359,58 @@ void sgemm_parallel(bool ta, bool tb, int m, int n, int k, const float* a, int l
       sgemm(ta, tb, m, j1 - j0, k, a, lda, bp, ldb, c + j0, ldc, accumulate);
     });
   }
+}
+
+int gemm_panel_width() {
+  return NR;
+}
+
+std::size_t packed_b_floats(int k, int n) {
+  return static_cast<std::size_t>((n + NR - 1) / NR) * NR * k;
+}
+
+void pack_b_all(bool tb, const float* b, int ldb, int k, int n, float* out) {
+  pack_b(tb, b, ldb, 0, k, 0, n, out);
+}
+
+void igemm(int m, int n, int taps, int kt, const float* const* a_rows, const float* bp, const float* zeros,
+           float* c, int ldc, bool accumulate, const RowsDone& done) {
+  if (m <= 0 || n <= 0 || taps <= 0 || kt <= 0) return;
+  const long k = static_cast<long>(taps) * kt;
+  // Taps per block: the block's B panel (tb * kt x NR) stays in L1 while MC rows of A stream past it.
+  const int tb = std::max(1, KC / kt);
+  const float* pad[MR * KC];  // nt <= tb <= KC
+  for (int i0 = 0; i0 < m; i0 += MC) {
+    const int mc = std::min(MC, m - i0);
+    for (int t0 = 0; t0 < taps; t0 += tb) {
+      const int nt = std::min(tb, taps - t0);
+      const bool add = accumulate || t0 > 0;
+      for (int jr = 0; jr < n; jr += NR) {
+        const float* b = bp + static_cast<long>(jr) * k + static_cast<long>(t0) * kt * NR;
+        for (int ir = 0; ir < mc; ir += MR) {
+          const int r0 = i0 + ir, mr = std::min(MR, m - r0);
+          const float* const* ap = a_rows + static_cast<long>(r0) * taps + t0;
+          float* cp = c + static_cast<long>(r0) * ldc + jr;
+          if (mr < MR) {  // rows past the end read zeros
+            for (int i = 0; i < MR; ++i)
+              for (int t = 0; t < nt; ++t) pad[i * nt + t] = i < mr ? ap[i * taps + t] : zeros;
+            kMicroInd(nt, kt, pad, nt, b, cp, ldc, mr, std::min(NR, n - jr), add);
+          } else {
+            kMicroInd(nt, kt, ap, taps, b, cp, ldc, mr, std::min(NR, n - jr), add);
+          }
+        }
+      }
+    }
+    if (done) done(i0, mc);  // while the block's rows of C are still in cache
+  }
+}
+
+void gemm_at_rows(int m, int n, int k, const float* a, int lda, const float* const* b_rows, float* c,
+                  int ldc) {
+  for (int jr = 0; jr < n; jr += NR)
+    for (int ir = 0; ir < m; ir += MR)
+      kMicroAtRows[std::min(MR, m - ir)](k, a + ir, lda, b_rows, jr, c + static_cast<long>(ir) * ldc + jr,
+                                         ldc);
 }
 
 }  // namespace kn

@@ -143,6 +143,11 @@ export const CONV_CASES: ConvCase[] = [
   { n: 2, h: 6, w: 7, c: 3, kh: 4, kw: 4, f: 3, sh: 1, sw: 1, same: true },
   { n: 2, h: 9, w: 10, c: 3, kh: 3, kw: 2, f: 4, sh: 1, sw: 1, same: false, dilH: 2, dilW: 3 }, // dilated
   { n: 2, h: 7, w: 8, c: 2, kh: 3, kw: 3, f: 5, sh: 1, sw: 1, same: true, dilH: 3, dilW: 2 }, // dilated, 'same'
+  // Channels a multiple of 16 (the CPU's implicit weight gradient) with strides and 'same' padding, more images
+  // than the backward pass's 16 chunks (uneven), filters not a multiple of a tile
+  { n: 17, h: 6, w: 5, c: 16, kh: 3, kw: 3, f: 20, sh: 2, sw: 1, same: true },
+  // K = 432 taps x channels: the CPU's implicit GEMM splits the taps into two blocks; dilated, 'same'
+  { n: 3, h: 7, w: 6, c: 48, kh: 3, kw: 3, f: 9, sh: 1, sw: 1, same: true, dilH: 2, dilW: 1 },
   { n: 4, h: 28, w: 28, c: 1, kh: 3, kw: 3, f: 32, sh: 1, sw: 1, same: false }, // the seed's conv1
   { n: 2, h: 26, w: 26, c: 32, kh: 3, kw: 3, f: 64, sh: 1, sw: 1, same: false }, // the seed's conv2
 ];

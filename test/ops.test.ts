@@ -85,6 +85,31 @@ Conv('the thread count can change between ops, with the same result', () => {
   }
   for (const y of results.slice(1)) exact(y, results[0], `conv at another thread count`);
 });
+// The backward pass too: its weight and bias gradients are sums over the batch, taken in chunks that depend on
+// the batch size only and added in a fixed order, so every thread count gives the same bits (float data, where
+// a different order would show).
+Conv('backward gives the same bits at every thread count', () => {
+  const r = rng(5);
+  for (const s of [CONV_CASES.at(-1)!, CONV_CASES.find((c) => c.n === 17)!]) {
+    const { oh, ow } = convOut(s), pad = s.same ? 'same' : 'valid';
+    const X = T([s.n, s.h, s.w, s.c], randomArray(s.n * s.h * s.w * s.c, r));
+    const W = T([s.kh, s.kw, s.c, s.f], randomArray(s.kh * s.kw * s.c * s.f, r));
+    const Y = out([s.n, oh, ow, s.f]), DY = T([s.n, oh, ow, s.f], randomArray(s.n * oh * ow * s.f, r));
+    native.conv2dForward(X, W, T([s.f], randomArray(s.f, r)), Y, s.sh, s.sw, pad, 'relu');
+    const before = native.numThreads(), results: ArrayLike<number>[][] = [];
+    try {
+      for (const n of [1, 2, 3, before]) {
+        native.numThreads(n);
+        const dx = out([s.n, s.h, s.w, s.c]), dw = out([s.kh, s.kw, s.c, s.f]), db = out([s.f]);
+        native.conv2dBackward(X, W, Y, DY, dx, dw, db, s.sh, s.sw, pad, 'relu');
+        results.push([dx.read(), dw.read(), db.read()]);
+      }
+    } finally {
+      native.numThreads(before);
+    }
+    for (const res of results.slice(1)) res.forEach((a, i) => exact(a, results[0][i], `${['dx', 'dw', 'db'][i]} of ${label(s)} at another thread count`));
+  }
+});
 Conv.run();
 
 
