@@ -42,45 +42,76 @@ void grow(std::vector<float>& v, std::size_t n) {
   if (v.size() < n) v.resize(n);
 }
 
-void im2col(const Conv2dShape& s, const float* x, float* col) {
-  const long cols = s.col_cols();
-  for (int oy = 0; oy < s.oh; ++oy)
-    for (int ox = 0; ox < s.ow; ++ox) {
-      float* dst = col + (static_cast<long>(oy) * s.ow + ox) * cols;
-      for (int ky = 0; ky < s.kh; ++ky) {
+// The output columns [lo, hi) whose tap at kernel column kx falls inside the input (ix in [0, W)).
+void inside_columns(const Conv2dShape& s, int kx, int* lo, int* hi) {
+  const auto first_at_least = [&](int bound) {  // the least ox >= 0 with ox*SW - PL + kx*DW >= bound
+    const int n = bound + s.pl - kx * s.dil_w;
+    return n <= 0 ? 0 : std::min(s.ow, (n + s.sw - 1) / s.sw);
+  };
+  *lo = first_at_least(0);
+  *hi = std::max(*lo, first_at_least(s.w));
+}
+
+template <int C>  // C > 0: the channel count known at compile time; 0: s.c
+void im2col_t(const Conv2dShape& s, const float* __restrict x, float* __restrict col) {
+  const int c = C > 0 ? C : s.c;
+  const long k = s.col_cols();
+  const auto copy = [&](float* __restrict d, const float* __restrict src) {
+    for (int ci = 0; ci < c; ++ci) d[ci] = src[ci];
+  };
+  const auto zero = [&](float* __restrict d) {
+    for (int ci = 0; ci < c; ++ci) d[ci] = 0.0f;
+  };
+  // Tap by tap, with the inside range of each row worked out once: no test per element.
+  for (int ky = 0; ky < s.kh; ++ky)
+    for (int kx = 0; kx < s.kw; ++kx) {
+      int lo, hi;
+      inside_columns(s, kx, &lo, &hi);
+      const long t = (static_cast<long>(ky) * s.kw + kx) * c;
+      for (int oy = 0; oy < s.oh; ++oy) {
         const int iy = oy * s.sh - s.pt + ky * s.dil_h;
-        for (int kx = 0; kx < s.kw; ++kx, dst += s.c) {
-          const int ix = ox * s.sw - s.pl + kx * s.dil_w;
-          if (iy < 0 || iy >= s.h || ix < 0 || ix >= s.w) {
-            std::memset(dst, 0, sizeof(float) * s.c);
-          } else {
-            const float* src = x + (static_cast<long>(iy) * s.w + ix) * s.c;
-            if (s.c == 1)
-              dst[0] = src[0];
-            else
-              std::memcpy(dst, src, sizeof(float) * s.c);
-          }
+        float* row = col + static_cast<long>(oy) * s.ow * k + t;
+        if (iy < 0 || iy >= s.h) {
+          for (int ox = 0; ox < s.ow; ++ox) zero(row + ox * k);
+          continue;
         }
+        const long base =
+            (static_cast<long>(iy) * s.w - s.pl + kx * s.dil_w) * c;  // + ox*SW*C: inside for lo..hi
+        for (int ox = 0; ox < lo; ++ox) zero(row + ox * k);
+        for (int ox = lo; ox < hi; ++ox) copy(row + ox * k, x + (base + static_cast<long>(ox) * s.sw * c));
+        for (int ox = hi; ox < s.ow; ++ox) zero(row + ox * k);
       }
     }
 }
 
-// dx (one image, zeroed by the caller) += col2im(dcol).
-void col2im_add(const Conv2dShape& s, const float* dcol, float* dx) {
+void im2col(const Conv2dShape& s, const float* x, float* col) {
+  switch (s.c) {
+    case 1:
+      return im2col_t<1>(s, x, col);
+    case 3:
+      return im2col_t<3>(s, x, col);
+    default:
+      return im2col_t<0>(s, x, col);
+  }
+}
+
+// dx (one image, zeroed by the caller) += col2im(dcol) for the output pixels [r0, r1), dcol holding their
+// rows.
+void col2im_add(const Conv2dShape& s, const float* dcol, long r0, long r1, float* dx) {
   const long cols = s.col_cols();
-  for (int oy = 0; oy < s.oh; ++oy)
-    for (int ox = 0; ox < s.ow; ++ox) {
-      const float* src = dcol + (static_cast<long>(oy) * s.ow + ox) * cols;
-      for (int ky = 0; ky < s.kh; ++ky) {
-        const int iy = oy * s.sh - s.pt + ky * s.dil_h;
-        for (int kx = 0; kx < s.kw; ++kx, src += s.c) {
-          const int ix = ox * s.sw - s.pl + kx * s.dil_w;
-          if (iy < 0 || iy >= s.h || ix < 0 || ix >= s.w) continue;
-          float* dst = dx + (static_cast<long>(iy) * s.w + ix) * s.c;
-          for (int ci = 0; ci < s.c; ++ci) dst[ci] += src[ci];
-        }
+  for (long r = r0; r < r1; ++r) {
+    const int oy = static_cast<int>(r / s.ow), ox = static_cast<int>(r % s.ow);
+    const float* src = dcol + (r - r0) * cols;
+    for (int ky = 0; ky < s.kh; ++ky) {
+      const int iy = oy * s.sh - s.pt + ky * s.dil_h;
+      for (int kx = 0; kx < s.kw; ++kx, src += s.c) {
+        const int ix = ox * s.sw - s.pl + kx * s.dil_w;
+        if (iy < 0 || iy >= s.h || ix < 0 || ix >= s.w) continue;
+        float* dst = dx + (static_cast<long>(iy) * s.w + ix) * s.c;
+        for (int ci = 0; ci < s.c; ++ci) dst[ci] += src[ci];
       }
     }
+  }
 }
 
 // Pointers to every output pixel's tap runs in image x: rows[(oy*OW + ox)*taps + ky*KW + kx] (zeros outside).
@@ -107,6 +138,17 @@ void weight_grad_implicit(const Conv2dShape& s, const float* x, const float* dz,
   for (int p0 = 0; p0 < pixels; p0 += kBlock) {
     const int kc = std::min(kBlock, pixels - p0);
     for (int j = 0; j < kc; ++j) oy[j] = (p0 + j) / s.ow, ox[j] = (p0 + j) % s.ow;
+    if (p0 + kBlock < pixels) {
+      // The next block's rows of dz and of x (its output rows' receptive field) on their way to cache: the
+      // micro-kernel's reads through pointers are not a pattern the hardware prefetcher follows well.
+      const int q1 = std::min(pixels, p0 + 2 * kBlock);
+      const float* nz = dz + static_cast<long>(p0 + kBlock) * s.f;
+      for (long e = 0; e < static_cast<long>(q1 - p0 - kBlock) * s.f; e += 16) __builtin_prefetch(nz + e);
+      const int y0 = std::max(0, ((p0 + kBlock) / s.ow) * s.sh - s.pt);
+      const int y1 = std::min(s.h, ((q1 - 1) / s.ow) * s.sh - s.pt + (s.kh - 1) * s.dil_h + 1);
+      for (long e = static_cast<long>(y0) * s.w * s.c; e < static_cast<long>(y1) * s.w * s.c; e += 16)
+        __builtin_prefetch(x + e);
+    }
     for (int ky = 0; ky < s.kh; ++ky)
       for (int kx = 0; kx < s.kw; ++kx) {
         for (int j = 0; j < kc; ++j) {
@@ -121,6 +163,7 @@ void weight_grad_implicit(const Conv2dShape& s, const float* x, const float* dz,
 }
 
 constexpr int kMinTapChannels = 8;
+constexpr long kDcolRows = 96;  // rows of dcol per block: 96 x 288 floats at conv2's shape, 108 KB
 
 // At least max(C, F) zero floats, shared read-only by the pool threads during one call.
 const float* zero_run(int n) {
@@ -213,7 +256,7 @@ Status CpuBackend::conv2d_backward(const Conv2dShape& s, const float* x, const f
     ConvScratch& sc = scratch();
     if (dw && !implicit_dw) grow(sc.col, rows * cols);
     if (dx) {
-      grow(sc.dcol, rows * cols);
+      grow(sc.dcol, std::min<long>(rows, kDcolRows) * cols);
       sc.rows.resize(rows);
     }
     if (ep.act != Act::kLinear) grow(sc.dz, out_size);
@@ -241,11 +284,15 @@ Status CpuBackend::conv2d_backward(const Conv2dShape& s, const float* x, const f
         }
         if (dx) {
           for (long r = 0; r < rows; ++r) sc.rows[r] = dz + r * s.f;
-          igemm(static_cast<int>(rows), static_cast<int>(cols), 1, s.f, sc.rows.data(), packed, zeros,
-                sc.dcol.data(), static_cast<int>(cols), false);
           float* dxi = dx + i * in_size;
           std::memset(dxi, 0, sizeof(float) * in_size);
-          col2im_add(s, sc.dcol.data(), dxi);
+          // dcol a block of rows at a time, each added into dx while it is in cache.
+          for (long r0 = 0; r0 < rows; r0 += kDcolRows) {
+            const long r1 = std::min(rows, r0 + kDcolRows);
+            igemm(static_cast<int>(r1 - r0), static_cast<int>(cols), 1, s.f, sc.rows.data() + r0, packed,
+                  zeros, sc.dcol.data(), static_cast<int>(cols), false);
+            col2im_add(s, sc.dcol.data(), r0, r1, dxi);
+          }
         }
       }
     }
