@@ -255,10 +255,8 @@ Status CpuBackend::conv2d_backward(const Conv2dShape& s, const float* x, const f
   parallel_for(chunks, [&](std::size_t c0, std::size_t c1, int) {
     ConvScratch& sc = scratch();
     if (dw && !implicit_dw) grow(sc.col, rows * cols);
-    if (dx) {
-      grow(sc.dcol, std::min<long>(rows, kDcolRows) * cols);
-      sc.rows.resize(rows);
-    }
+    if (dx) grow(sc.dcol, std::min<long>(rows, kDcolRows) * cols);
+    sc.rows.resize(rows);
     if (ep.act != Act::kLinear) grow(sc.dz, out_size);
     for (std::size_t c = c0; c < c1; ++c) {
       float* pdw = parts + c * (wsize + s.f);
@@ -280,7 +278,13 @@ Status CpuBackend::conv2d_backward(const Conv2dShape& s, const float* x, const f
           weight_grad_implicit(s, x + i * in_size, dz, zeros, pdw);
         } else if (dw) {
           im2col(s, x + i * in_size, sc.col.data());
-          sgemm(true, false, cols, s.f, rows, sc.col.data(), cols, dz, s.f, pdw, s.f, true);
+          if (s.f % gemm_panel_width() == 0) {  // col and dz read in place
+            for (long r = 0; r < rows; ++r) sc.rows[r] = dz + r * s.f;
+            gemm_at_rows(static_cast<int>(cols), s.f, static_cast<int>(rows), sc.col.data(),
+                         static_cast<int>(cols), sc.rows.data(), pdw, s.f);
+          } else {
+            sgemm(true, false, cols, s.f, rows, sc.col.data(), cols, dz, s.f, pdw, s.f, true);
+          }
         }
         if (dx) {
           for (long r = 0; r < rows; ++r) sc.rows[r] = dz + r * s.f;
