@@ -194,6 +194,40 @@ Pool.run();
 
 const Drop = suite('dropout');
 Drop.after.each(disposeAll);
+
+/** Philox4x32-10 (cpp/philox.h) in JavaScript: the four words of block `block` of the stream (seed, offset). */
+function philox4(block: number, offset: number, seed: number): number[] {
+  const lo = (v: number) => v >>> 0, hi = (v: number) => Math.floor(v / 2 ** 32) >>> 0;
+  let [c0, c1, c2, c3] = [lo(block), hi(block), lo(offset), hi(offset)];
+  let [k0, k1] = [lo(seed), hi(seed)];
+  const mul = (a: number, b: number) => { const p = BigInt(a) * BigInt(b); return [Number(p & 0xffffffffn), Number(p >> 32n)]; };
+  for (let r = 0; r < 10; ++r) {
+    const [lo0, hi0] = mul(0xD2511F53, c0), [lo1, hi1] = mul(0xCD9E8D57, c2);
+    [c0, c1, c2, c3] = [(hi1 ^ c1 ^ k0) >>> 0, lo1, (hi0 ^ c3 ^ k1) >>> 0, lo0];
+    k0 = (k0 + 0x9E3779B9) >>> 0;
+    k1 = (k1 + 0xBB67AE85) >>> 0;
+  }
+  return [c0, c1, c2, c3];
+}
+
+// The mask is Philox's, element i taking word i % 4 of block i / 4, whichever way the CPU computes it (eight
+// blocks at a time with AVX2, one at a time otherwise and for the tail): checked against the reference above.
+Drop('the mask is the Philox stream, element by element', () => {
+  const n = 1003, rate = 0.3, scale = Math.fround(1 / (1 - rate)), x = randomArray(n, rng(9), 0.5, 2);
+  for (const [seed, offset] of [[7, 3], [2 ** 40 + 5, 2 ** 33 + 1]]) {
+    const y = out([n]);
+    native.dropoutForward(T([n], x), y, rate, seed, offset);
+    const yv = y.read();
+    for (let b = 0; b * 4 < n; ++b) {
+      const words = philox4(b, offset, seed);
+      for (let l = 0; l < 4 && b * 4 + l < n; ++l) {
+        const u = Math.fround((words[l] >>> 8) * (1 / 16777216));
+        const i = b * 4 + l, want = u >= Math.fround(rate) ? Math.fround(x[i] * scale) : 0;
+        assert.is(yv[i], want, `element ${i} (seed ${seed}, offset ${offset})`);
+      }
+    }
+  }
+});
 Drop('keeps 1 - rate of the units, scales them by 1 / (1 - rate), and backward uses the same mask', () => {
   const n = 100_003;
   const x = randomArray(n, rng(5), 0.5, 2);
