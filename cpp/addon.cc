@@ -31,7 +31,8 @@ int out_size(int in, int k, int stride, bool same, int* pad_before) {
   return in >= k ? (in - k) / stride + 1 : -1;
 }
 
-// dilation_arg: the index of the optional dilationH, dilationW pair (default 1, 1).
+// dilation_arg: the index of the optional dilationH, dilationW pair (default 1, 1). y: the output, checked
+// against the shape (null for the conv + pool op, whose conv output is not stored).
 Conv2dShape conv_shape(Args& a, TensorHandle* x, TensorHandle* w, TensorHandle* y, int sh, int sw, bool same,
                        int dilation_arg) {
   a.expect_rank(x, "x", DType::kFloat32, 4, "[N,H,W,C]");
@@ -61,7 +62,7 @@ Conv2dShape conv_shape(Args& a, TensorHandle* x, TensorHandle* w, TensorHandle* 
     a.fail("ERR_KERNELNET_SHAPE", "the kernel " + w->describe() +
                                       (s.dil_h * s.dil_w > 1 ? " (dilated)" : "") +
                                       " does not fit the input " + x->describe() + " with 'valid' padding");
-  a.expect(y, "y", DType::kFloat32, {s.n, s.oh, s.ow, s.f}, "[N,OH,OW,F]");
+  if (y) a.expect(y, "y", DType::kFloat32, {s.n, s.oh, s.ow, s.f}, "[N,OH,OW,F]");
   if (s.col_rows() * s.col_cols() > kMaxScratch)
     a.fail("ERR_KERNELNET_SHAPE", "one image's im2col matrix (" + std::to_string(s.col_rows()) + " x " +
                                       std::to_string(s.col_cols()) + ") exceeds 2^28 elements");
@@ -158,6 +159,91 @@ void MaxPool2dBackward(const Napi::CallbackInfo& info) {
   a.distinct({dx, dy, argmax});
   a.run([s, dy = dy->f32(), argmax = argmax->i32(), dx = dx->f32()](Backend& be) {
     return be.maxpool2d_backward(s, dy, argmax, dx);
+  });
+}
+
+// The max-pool of the conv + pool op, over the conv's output [N, OH, OW, F]: a window of poolH x poolW at
+// arguments i, i + 1, its strides the window (non-overlapping), padding at i + 2.
+Pool2dShape conv_pool_shape(Args& a, const Conv2dShape& c, int i) {
+  Pool2dShape p{};
+  p.n = c.n, p.h = c.oh, p.w = c.ow, p.c = c.f;
+  p.ph = a.integer(i, "poolH", 1, 1 << 16), p.pw = a.integer(i + 1, "poolW", 1, 1 << 16);
+  p.sh = p.ph, p.sw = p.pw;
+  const bool same = a.choice(i + 2, "poolPadding", {"valid", "same"}) == "same";
+  p.oh = out_size(p.h, p.ph, p.sh, same, &p.pt);
+  p.ow = out_size(p.w, p.pw, p.sw, same, &p.pl);
+  if (p.oh < 1 || p.ow < 1)
+    a.fail("ERR_KERNELNET_SHAPE", "a " + std::to_string(p.ph) + "x" + std::to_string(p.pw) +
+                                      " pool window does not fit the convolution's output [" +
+                                      std::to_string(c.n) + ", " + std::to_string(c.oh) + ", " +
+                                      std::to_string(c.ow) + ", " + std::to_string(c.f) + "]");
+  return p;
+}
+
+// The conv + pool op's epilogue: the activation at `act_arg`, its optional alpha at `alpha_arg`. An
+// activation whose derivative needs its input is refused: the op keeps only the pooled output.
+Epilogue conv_pool_epilogue(Args& a, int act_arg, int alpha_arg) {
+  Epilogue ep;
+  ep.act = a.activation(act_arg);
+  if (act_needs_input(ep.act))
+    a.fail("ERR_KERNELNET_ARG",
+           std::string("activation '") + kActNames[static_cast<int>(ep.act)] +
+               "' needs its input in backward, which the conv + pool op does not keep; use "
+               "conv2dForward and maxPool2dForward");
+  const double fallback = ep.act == Act::kElu ? 1.0 : ep.act == Act::kLeakyRelu ? 0.3 : 0.0;
+  ep.alpha = static_cast<float>(a.value(alpha_arg).IsUndefined() ? fallback
+                                                                 : a.number(alpha_arg, "alpha", 0.0, 1e30));
+  return ep;
+}
+
+// conv2dPoolForward(x, w, b | null, pooled, argmax, strideH, strideW, padding, activation, poolH, poolW,
+// poolPadding, alpha?, dilationH?, dilationW?): conv2dForward then maxPool2dForward with strides equal to the
+// window, as one op that keeps no conv output.
+void Conv2dPoolForward(const Napi::CallbackInfo& info) {
+  Args a(info, "conv2dPoolForward");
+  TensorHandle *x = a.tensor(0, "x"), *w = a.tensor(1, "w"), *b = a.optional_tensor(2, "b"),
+               *pooled = a.tensor(3, "pooled"), *argmax = a.tensor(4, "argmax");
+  const int sh = a.integer(5, "strideH", 1, 1 << 16), sw = a.integer(6, "strideW", 1, 1 << 16);
+  const bool same = a.choice(7, "padding", {"valid", "same"}) == "same";
+  Epilogue ep = conv_pool_epilogue(a, 8, 12);
+  const Conv2dShape s = conv_shape(a, x, w, nullptr, sh, sw, same, 13);
+  const Pool2dShape p = conv_pool_shape(a, s, 9);
+  if (b) a.expect(b, "b", DType::kFloat32, {s.f}, "[F]");
+  a.expect(pooled, "pooled", DType::kFloat32, {p.n, p.oh, p.ow, p.c}, "[N,POH,POW,F]");
+  a.expect(argmax, "argmax", DType::kInt32, {p.n, p.oh, p.ow, p.c}, "[N,POH,POW,F]");
+  ep.bias = b ? b->f32() : nullptr;
+  a.distinct({pooled, argmax, x, w, b});
+  a.run([s, p, x = x->f32(), w = w->f32(), ep, pooled = pooled->f32(), argmax = argmax->i32()](Backend& be) {
+    return be.conv2d_pool_forward(s, p, x, w, ep, pooled, argmax);
+  });
+}
+
+// conv2dPoolBackward(x, w, pooled, argmax, dpooled, dx | null, dw | null, db | null, strideH, strideW,
+// padding, activation, poolH, poolW, poolPadding, alpha?, dilationH?, dilationW?): from what
+// conv2dPoolForward wrote and the pooled output's gradient, as maxPool2dBackward then conv2dBackward.
+void Conv2dPoolBackward(const Napi::CallbackInfo& info) {
+  Args a(info, "conv2dPoolBackward");
+  TensorHandle *x = a.tensor(0, "x"), *w = a.tensor(1, "w"), *pooled = a.tensor(2, "pooled"),
+               *argmax = a.tensor(3, "argmax"), *dpooled = a.tensor(4, "dpooled");
+  TensorHandle *dx = a.optional_tensor(5, "dx"), *dw = a.optional_tensor(6, "dw"),
+               *db = a.optional_tensor(7, "db");
+  const int sh = a.integer(8, "strideH", 1, 1 << 16), sw = a.integer(9, "strideW", 1, 1 << 16);
+  const bool same = a.choice(10, "padding", {"valid", "same"}) == "same";
+  const Epilogue ep = conv_pool_epilogue(a, 11, 15);
+  const Conv2dShape s = conv_shape(a, x, w, nullptr, sh, sw, same, 16);
+  const Pool2dShape p = conv_pool_shape(a, s, 12);
+  a.expect(pooled, "pooled", DType::kFloat32, {p.n, p.oh, p.ow, p.c}, "[N,POH,POW,F]");
+  a.expect(argmax, "argmax", DType::kInt32, {p.n, p.oh, p.ow, p.c}, "[N,POH,POW,F]");
+  a.expect(dpooled, "dpooled", DType::kFloat32, {p.n, p.oh, p.ow, p.c}, "[N,POH,POW,F]");
+  if (dx) a.expect(dx, "dx", DType::kFloat32, {s.n, s.h, s.w, s.c}, "[N,H,W,C]");
+  if (dw) a.expect(dw, "dw", DType::kFloat32, {s.kh, s.kw, s.c, s.f}, "[KH,KW,C,F]");
+  if (db) a.expect(db, "db", DType::kFloat32, {s.f}, "[F]");
+  a.distinct({dx, dw, db, x, w, pooled, argmax, dpooled});
+  if (!dx && !dw && !db) return;  // nothing asked for
+  a.run([s, p, x = x->f32(), w = w->f32(), pooled = pooled->f32(), argmax = argmax->i32(),
+         dpooled = dpooled->f32(), dx = dx ? dx->f32() : nullptr, dw = dw ? dw->f32() : nullptr,
+         db = db ? db->f32() : nullptr, ep](Backend& be) {
+    return be.conv2d_pool_backward(s, p, x, w, pooled, argmax, dpooled, dx, dw, db, ep);
   });
 }
 
@@ -1023,6 +1109,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setErrorFactory", Napi::Function::New<SetErrorFactory>(env, "setErrorFactory"));
   exports.Set("conv2dForward", Napi::Function::New<Conv2dForward>(env, "conv2dForward"));
   exports.Set("conv2dBackward", Napi::Function::New<Conv2dBackward>(env, "conv2dBackward"));
+  exports.Set("conv2dPoolForward", Napi::Function::New<Conv2dPoolForward>(env, "conv2dPoolForward"));
+  exports.Set("conv2dPoolBackward", Napi::Function::New<Conv2dPoolBackward>(env, "conv2dPoolBackward"));
   exports.Set("maxPool2dForward", Napi::Function::New<MaxPool2dForward>(env, "maxPool2dForward"));
   exports.Set("maxPool2dBackward", Napi::Function::New<MaxPool2dBackward>(env, "maxPool2dBackward"));
   exports.Set("denseForward", Napi::Function::New<DenseForward>(env, "denseForward"));

@@ -153,6 +153,19 @@ class Backend {
   virtual Status conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* y,
                                  const float* dy, float* dx, float* dw, float* db, const Epilogue& ep) = 0;
 
+  // A convolution whose activation output goes straight into a max-pool with non-overlapping windows (the
+  // pool's strides equal its window; p describes the pool over the conv's output), as one op: the conv's
+  // output is never stored. Forward writes what maxpool2d_forward would write from it: pooled and argmax.
+  // Backward takes them and the pooled output's gradient: the conv's dz is zero except at each window's
+  // argmax, where it is act'(pooled) * dpooled (an activation whose derivative needs its input is not taken).
+  // Bit for bit the same as the two ops apart.
+  virtual Status conv2d_pool_forward(const Conv2dShape& s, const Pool2dShape& p, const float* x,
+                                     const float* w, const Epilogue& ep, float* pooled, int32_t* argmax) = 0;
+  virtual Status conv2d_pool_backward(const Conv2dShape& s, const Pool2dShape& p, const float* x,
+                                      const float* w, const float* pooled, const int32_t* argmax,
+                                      const float* dpooled, float* dx, float* dw, float* db,
+                                      const Epilogue& ep) = 0;
+
   // Max-pool; argmax records the flat input index (within the image) chosen for each output (the first
   // maximum of the window's positions inside the input).
   virtual Status maxpool2d_forward(const Pool2dShape& s, const float* x, float* y, int32_t* argmax) = 0;

@@ -20,6 +20,11 @@ class CpuBackend final : public Backend {
                         float* y) override;
   Status conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* y,
                          const float* dy, float* dx, float* dw, float* db, const Epilogue& ep) override;
+  Status conv2d_pool_forward(const Conv2dShape& s, const Pool2dShape& p, const float* x, const float* w,
+                             const Epilogue& ep, float* pooled, int32_t* argmax) override;
+  Status conv2d_pool_backward(const Conv2dShape& s, const Pool2dShape& p, const float* x, const float* w,
+                              const float* pooled, const int32_t* argmax, const float* dpooled, float* dx,
+                              float* dw, float* db, const Epilogue& ep) override;
   Status maxpool2d_forward(const Pool2dShape& s, const float* x, float* y, int32_t* argmax) override;
   Status maxpool2d_backward(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx) override;
   Status avgpool2d_forward(const Pool2dShape& s, const float* x, float* y) override;
@@ -64,6 +69,10 @@ class CpuBackend final : public Backend {
   Status one_hot(const int32_t* labels, std::size_t n, int k, float* out) override;
   Status from_bytes(const uint8_t* src, std::size_t count, float divisor, float* dst) override;
 };
+
+// Max-pool output row oy of one image xi [H, W, C] into y and argmax (its row of OW x C each): cpu_pool.cc's,
+// shared with the conv + max-pool op.
+void maxpool_row(const Pool2dShape& s, const float* xi, long oy, float* y, int32_t* argmax);
 
 // Elementwise work is split into chunks of at least this many elements per thread.
 constexpr std::size_t kGrain = 1 << 15;

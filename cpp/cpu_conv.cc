@@ -29,7 +29,7 @@ namespace kn {
 namespace {
 
 struct ConvScratch {
-  std::vector<float> col, dcol, dz;
+  std::vector<float> col, dcol, dz, y;
   std::vector<const float*> rows;
 };
 
@@ -172,78 +172,49 @@ const float* zero_run(int n) {
   return z.data();
 }
 
-}  // namespace
-
-Status CpuBackend::conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const Epilogue& ep,
-                                  float* y) {
-  const long rows = s.col_rows(), cols = s.col_cols();
-  const int taps = s.kh * s.kw;
-  const long in_size = static_cast<long>(s.h) * s.w * s.c, out_size = rows * s.f;
-  const float* zeros = zero_run(std::max(s.c, s.f));
-  // thread_local buffers are named through plain pointers: inside the pool's lambdas the name would denote
-  // the pool thread's own instance.
-  thread_local std::vector<float> packed_buf;
-  packed_buf.resize(packed_b_floats(cols, s.f));
-  const float* packed = packed_buf.data();
-  pack_b_all(false, w, s.f, cols, s.f, packed_buf.data());
-  // With fewer images than threads, split each image's output rows across the threads instead.
-  if (s.n < num_threads()) {
-    thread_local std::vector<const float*> table_buf;
-    table_buf.resize(rows * taps);
-    const float** table = table_buf.data();
-    const int mr = 6, groups = static_cast<int>((rows + mr - 1) / mr);
-    for (int i = 0; i < s.n; ++i) {
-      float* yi = y + i * out_size;
-      tap_rows(s, x + i * in_size, zeros, table);
-      parallel_for(groups, [&](std::size_t g0, std::size_t g1, int) {
-        const long r0 = static_cast<long>(g0) * mr, r1 = std::min<long>(rows, static_cast<long>(g1) * mr);
-        igemm(static_cast<int>(r1 - r0), s.f, taps, s.c, table + r0 * taps, packed, zeros, yi + r0 * s.f, s.f,
-              false);
-      });
-      apply_epilogue(yi, rows, s.f, ep, i * out_size);
-    }
-    return Status::Ok();
-  }
-  // Few channels (an image's first layer): a tap's run is too short to pay for a pointer per tap, so the
-  // column matrix is built (it is small) and each of its rows is one run.
-  const bool with_col = s.c < kMinTapChannels;
-  parallel_for(s.n, [&](std::size_t i0, std::size_t i1, int) {
-    ConvScratch& sc = scratch();
-    sc.rows.resize(with_col ? rows : rows * taps);
-    if (with_col) {
-      grow(sc.col, rows * cols);
-      for (long r = 0; r < rows; ++r) sc.rows[r] = sc.col.data() + r * cols;
-    }
-    for (std::size_t i = i0; i < i1; ++i) {
-      float* yi = y + i * out_size;
-      const RowsDone epilogue = [&](int r0, int nr) {
-        apply_epilogue(yi + static_cast<long>(r0) * s.f, nr, s.f, ep,
-                       i * out_size + static_cast<long>(r0) * s.f);
-      };
-      if (with_col) {
-        im2col(s, x + i * in_size, sc.col.data());
-        igemm(static_cast<int>(rows), s.f, 1, static_cast<int>(cols), sc.rows.data(), packed, zeros, yi, s.f,
-              false, epilogue);
-      } else {
-        tap_rows(s, x + i * in_size, zeros, sc.rows.data());
-        igemm(static_cast<int>(rows), s.f, taps, s.c, sc.rows.data(), packed, zeros, yi, s.f, false,
-              epilogue);
-      }
-    }
-  });
-  return Status::Ok();
+// w [K, F] packed for igemm, once per call (thread_local, named through the returned pointer: inside the
+// pool's lambdas the name would denote the pool thread's own instance).
+const float* pack_weights(const Conv2dShape& s, const float* w) {
+  thread_local std::vector<float> packed;
+  const long cols = s.col_cols();
+  packed.resize(packed_b_floats(cols, s.f));
+  pack_b_all(false, w, s.f, static_cast<int>(cols), s.f, packed.data());
+  return packed.data();
 }
 
-Status CpuBackend::conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* y,
-                                   const float* dy, float* dx, float* dw, float* db, const Epilogue& ep) {
+// One image's convolution into yi [OH*OW, F], done(r0, rows) after each block of rows (the epilogue's place).
+void conv_image(const Conv2dShape& s, const float* xi, const float* packed, const float* zeros, float* yi,
+                ConvScratch& sc, const RowsDone& done) {
   const long rows = s.col_rows(), cols = s.col_cols();
-  const long in_size = static_cast<long>(s.h) * s.w * s.c, out_size = rows * s.f;
+  const int taps = s.kh * s.kw;
+  if (s.c < kMinTapChannels) {
+    // Few channels (an image's first layer): a tap's run is too short to pay for a pointer per tap, so the
+    // column matrix is built (it is small) and each of its rows is one run.
+    grow(sc.col, rows * cols);
+    sc.rows.resize(rows);
+    for (long r = 0; r < rows; ++r) sc.rows[r] = sc.col.data() + r * cols;
+    im2col(s, xi, sc.col.data());
+    igemm(static_cast<int>(rows), s.f, 1, static_cast<int>(cols), sc.rows.data(), packed, zeros, yi, s.f,
+          false, done);
+  } else {
+    sc.rows.resize(rows * taps);
+    tap_rows(s, xi, zeros, sc.rows.data());
+    igemm(static_cast<int>(rows), s.f, taps, s.c, sc.rows.data(), packed, zeros, yi, s.f, false, done);
+  }
+}
+
+// The backward pass, with dz_of(i, sc) giving image i's dz [OH*OW, F] (a pointer valid until the next call).
+template <class DzOf>
+void conv_backward(const Conv2dShape& s, const float* x, const float* w, float* dx, float* dw, float* db,
+                   DzOf&& dz_of) {
+  const long rows = s.col_rows(), cols = s.col_cols();
+  const long in_size = static_cast<long>(s.h) * s.w * s.c;
   const long wsize = cols * s.f;
   const float* zeros = zero_run(std::max(s.c, s.f));
   const bool implicit_dw = s.c % gemm_panel_width() == 0;
   // The chunks depend on N only, so that the sums do not depend on the thread count.
   const int chunks = std::min(s.n, 16);
-  thread_local std::vector<float> parts_buf, packed_buf;  // named through pointers below (see forward)
+  thread_local std::vector<float> parts_buf, packed_buf;  // named through pointers below (see pack_weights)
   if (dw || db) parts_buf.resize(static_cast<std::size_t>(chunks) * (wsize + s.f));
   float* const parts = parts_buf.data();
   if (dx) {  // w^T, packed once for all images
@@ -256,8 +227,6 @@ Status CpuBackend::conv2d_backward(const Conv2dShape& s, const float* x, const f
     ConvScratch& sc = scratch();
     if (dw && !implicit_dw) grow(sc.col, rows * cols);
     if (dx) grow(sc.dcol, std::min<long>(rows, kDcolRows) * cols);
-    sc.rows.resize(rows);
-    if (ep.act != Act::kLinear) grow(sc.dz, out_size);
     for (std::size_t c = c0; c < c1; ++c) {
       float* pdw = parts + c * (wsize + s.f);
       float* pdb = pdw + wsize;
@@ -266,13 +235,8 @@ Status CpuBackend::conv2d_backward(const Conv2dShape& s, const float* x, const f
       const long i_begin = static_cast<long>(c) * s.n / chunks,
                  i_end = static_cast<long>(c + 1) * s.n / chunks;
       for (long i = i_begin; i < i_end; ++i) {
-        const float* dyi = dy + i * out_size;
-        const float* dz = dyi;
-        if (ep.act != Act::kLinear) {
-          act_mask(ep.act, ep.alpha, y + i * out_size, ep.pre ? ep.pre + i * out_size : nullptr, dyi,
-                   sc.dz.data(), out_size);
-          dz = sc.dz.data();
-        }
+        const float* dz = dz_of(i, sc);
+        sc.rows.resize(rows);
         if (db) add_column_sums(dz, rows, s.f, pdb);
         if (dw && implicit_dw) {
           weight_grad_implicit(s, x + i * in_size, dz, zeros, pdw);
@@ -325,6 +289,98 @@ Status CpuBackend::conv2d_backward(const Conv2dShape& s, const float* x, const f
       for (int c = 1; c < chunks; ++c) acc += parts[c * (wsize + s.f) + wsize + j];
       db[j] = acc;
     }
+}
+
+}  // namespace
+
+Status CpuBackend::conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const Epilogue& ep,
+                                  float* y) {
+  const long rows = s.col_rows();
+  const int taps = s.kh * s.kw;
+  const long in_size = static_cast<long>(s.h) * s.w * s.c, out_size = rows * s.f;
+  const float* zeros = zero_run(std::max(s.c, s.f));
+  const float* packed = pack_weights(s, w);
+  // With fewer images than threads, split each image's output rows across the threads instead.
+  if (s.n < num_threads() && s.c >= kMinTapChannels) {
+    thread_local std::vector<const float*> table_buf;
+    table_buf.resize(rows * taps);
+    const float** table = table_buf.data();
+    const int mr = 6, groups = static_cast<int>((rows + mr - 1) / mr);
+    for (int i = 0; i < s.n; ++i) {
+      float* yi = y + i * out_size;
+      tap_rows(s, x + i * in_size, zeros, table);
+      parallel_for(groups, [&](std::size_t g0, std::size_t g1, int) {
+        const long r0 = static_cast<long>(g0) * mr, r1 = std::min<long>(rows, static_cast<long>(g1) * mr);
+        igemm(static_cast<int>(r1 - r0), s.f, taps, s.c, table + r0 * taps, packed, zeros, yi + r0 * s.f, s.f,
+              false);
+      });
+      apply_epilogue(yi, rows, s.f, ep, i * out_size);
+    }
+    return Status::Ok();
+  }
+  parallel_for(s.n, [&](std::size_t i0, std::size_t i1, int) {
+    ConvScratch& sc = scratch();
+    for (std::size_t i = i0; i < i1; ++i) {
+      float* yi = y + i * out_size;
+      conv_image(s, x + i * in_size, packed, zeros, yi, sc, [&](int r0, int nr) {
+        apply_epilogue(yi + static_cast<long>(r0) * s.f, nr, s.f, ep,
+                       i * out_size + static_cast<long>(r0) * s.f);
+      });
+    }
+  });
+  return Status::Ok();
+}
+
+Status CpuBackend::conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* y,
+                                   const float* dy, float* dx, float* dw, float* db, const Epilogue& ep) {
+  const long out_size = s.col_rows() * s.f;
+  conv_backward(s, x, w, dx, dw, db, [&](long i, ConvScratch& sc) {
+    if (ep.act == Act::kLinear) return dy + i * out_size;
+    grow(sc.dz, out_size);
+    act_mask(ep.act, ep.alpha, y + i * out_size, ep.pre ? ep.pre + i * out_size : nullptr, dy + i * out_size,
+             sc.dz.data(), out_size);
+    return static_cast<const float*>(sc.dz.data());
+  });
+  return Status::Ok();
+}
+
+// The conv's output of one image lives only in the thread's scratch, between its GEMM and the pool.
+Status CpuBackend::conv2d_pool_forward(const Conv2dShape& s, const Pool2dShape& p, const float* x,
+                                       const float* w, const Epilogue& ep, float* pooled, int32_t* argmax) {
+  const long in_size = static_cast<long>(s.h) * s.w * s.c, out_size = s.col_rows() * s.f;
+  const long pooled_size = static_cast<long>(p.oh) * p.ow * p.c, pooled_row = static_cast<long>(p.ow) * p.c;
+  const float* zeros = zero_run(std::max(s.c, s.f));
+  const float* packed = pack_weights(s, w);
+  parallel_for(s.n, [&](std::size_t i0, std::size_t i1, int) {
+    ConvScratch& sc = scratch();
+    grow(sc.y, out_size);
+    float* yi = sc.y.data();
+    for (std::size_t i = i0; i < i1; ++i) {
+      conv_image(s, x + i * in_size, packed, zeros, yi, sc,
+                 [&](int r0, int nr) { apply_epilogue(yi + static_cast<long>(r0) * s.f, nr, s.f, ep); });
+      for (int oy = 0; oy < p.oh; ++oy)
+        maxpool_row(p, yi, oy, pooled + i * pooled_size + oy * pooled_row,
+                    argmax + i * pooled_size + oy * pooled_row);
+    }
+  });
+  return Status::Ok();
+}
+
+// dz of one image from the pool's side: zero but at each window's argmax, act'(pooled) * dpooled there (0 +
+// v, as the two ops apart add the routed gradient, and the output, into zeros).
+Status CpuBackend::conv2d_pool_backward(const Conv2dShape& s, const Pool2dShape& p, const float* x,
+                                        const float* w, const float* pooled, const int32_t* argmax,
+                                        const float* dpooled, float* dx, float* dw, float* db,
+                                        const Epilogue& ep) {
+  const long out_size = s.col_rows() * s.f;
+  const long pooled_size = static_cast<long>(p.oh) * p.ow * p.c;
+  conv_backward(s, x, w, dx, dw, db, [&](long i, ConvScratch& sc) {
+    grow(sc.dz, out_size);
+    float* dz = sc.dz.data();
+    act_mask_scatter(ep.act, ep.alpha, pooled + i * pooled_size, dpooled + i * pooled_size,
+                     argmax + i * pooled_size, pooled_size, dz, out_size);
+    return static_cast<const float*>(dz);
+  });
   return Status::Ok();
 }
 

@@ -10,8 +10,6 @@
 
 namespace kn {
 
-namespace {
-
 // One output row (n, oy): the window's first maximum per channel, vectorised over channels with selects
 // instead of branches (which value wins is data-dependent and mispredicts).
 KN_CLONES void maxpool_row(const Pool2dShape& s, const float* __restrict xi, long oy, float* __restrict y,
@@ -37,8 +35,6 @@ KN_CLONES void maxpool_row(const Pool2dShape& s, const float* __restrict xi, lon
       }
   }
 }
-
-}  // namespace
 
 Status CpuBackend::maxpool2d_forward(const Pool2dShape& s, const float* x, float* y, int32_t* argmax) {
   const long in_size = static_cast<long>(s.h) * s.w * s.c;

@@ -11,6 +11,7 @@
 #endif
 
 #include <cstddef>
+#include <cstdint>
 #include <type_traits>
 
 #include "epilogue.h"
@@ -75,6 +76,22 @@ KN_CLONES inline void act_mask(Act act, float alpha, const float* __restrict y, 
       for (std::size_t i = 0; i < n; ++i) dz[i] = act_backward(a.value, y[i], pre[i], dy[i], alpha);
     else
       for (std::size_t i = 0; i < n; ++i) dz[i] = act_backward(a.value, y[i], 0.0f, dy[i], alpha);
+  });
+}
+
+// dz [size] = 0 except at each argmax[o] (o < count; inside [0, size)), where dz = act'(0 + y[o]) * (0 +
+// dy[o]): the conv + max-pool op's dz from the pooled side, compiled as act_mask is (the same contractions),
+// so that it equals act_mask over the values the two ops apart would scatter.
+KN_CLONES inline void act_mask_scatter(Act act, float alpha, const float* __restrict y,
+                                       const float* __restrict dy, const int32_t* __restrict argmax,
+                                       std::size_t count, float* __restrict dz, std::size_t size) {
+  for (std::size_t i = 0; i < size; ++i) dz[i] = 0.0f;
+  with_act(act, [&](auto a) KN_ALWAYS_INLINE_LAMBDA {
+    for (std::size_t o = 0; o < count; ++o) {
+      const int32_t q = argmax[o];
+      if (q >= 0 && static_cast<std::size_t>(q) < size)
+        dz[q] = act_backward(a.value, 0.0f + y[o], 0.0f, 0.0f + dy[o], alpha);
+    }
   });
 }
 

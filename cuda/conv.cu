@@ -125,5 +125,38 @@ Status CudaBackend::conv2d_backward(const Conv2dShape& s, const float* x, const 
   return Status::Ok();
 }
 
+// The conv + pool op as the two ops in turn, through a scratch copy of the conv's output (one kernel that
+// pools in the GEMM's epilogue is the GPU's next step for it). Backward rebuilds what the two ops apart would
+// see: the conv's output at each window's argmax (the pooled value) and the routed gradient, zeros elsewhere,
+// by max-pool backward, then the conv's backward; bit for bit the CPU's one pass.
+Status CudaBackend::conv2d_pool_forward(const Conv2dShape& s, const Pool2dShape& p, const float* x,
+                                        const float* w, const Epilogue& ep, float* pooled, int32_t* argmax) {
+  std::lock_guard<std::mutex> turn(conv_pool_mutex_);
+  void* y;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    KN_TRY(scratch(kConvOut, sizeof(float) * std::max<long long>((long long)s.n * s.oh * s.ow * s.f, 1), &y));
+  }
+  KN_TRY(conv2d_forward(s, x, w, ep, static_cast<float*>(y)));
+  return maxpool2d_forward(p, static_cast<float*>(y), pooled, argmax);
+}
+
+Status CudaBackend::conv2d_pool_backward(const Conv2dShape& s, const Pool2dShape& p, const float* x,
+                                         const float* w, const float* pooled, const int32_t* argmax,
+                                         const float* dpooled, float* dx, float* dw, float* db,
+                                         const Epilogue& ep) {
+  std::lock_guard<std::mutex> turn(conv_pool_mutex_);
+  void *y, *dy;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const std::size_t bytes = sizeof(float) * std::max<long long>((long long)s.n * s.oh * s.ow * s.f, 1);
+    KN_TRY(scratch(kConvOut, bytes, &y));
+    KN_TRY(scratch(kConvOutGrad, bytes, &dy));
+  }
+  KN_TRY(maxpool2d_backward(p, pooled, argmax, static_cast<float*>(y)));
+  KN_TRY(maxpool2d_backward(p, dpooled, argmax, static_cast<float*>(dy)));
+  return conv2d_backward(s, x, w, static_cast<float*>(y), static_cast<float*>(dy), dx, dw, db, ep);
+}
+
 }  // namespace cu
 }  // namespace kn

@@ -17,7 +17,18 @@
 namespace kn {
 namespace cu {
 
-enum Scratch { kCol, kDz, kDcol, kSplitK, kColSum, kBytes, kBatchNorm, kScratchSlots };
+enum Scratch {
+  kCol,
+  kDz,
+  kDcol,
+  kSplitK,
+  kColSum,
+  kBytes,
+  kBatchNorm,
+  kConvOut,
+  kConvOutGrad,
+  kScratchSlots
+};
 
 class CudaBackend final : public Backend {
  public:
@@ -38,6 +49,11 @@ class CudaBackend final : public Backend {
                         float* y) override;
   Status conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* y,
                          const float* dy, float* dx, float* dw, float* db, const Epilogue& ep) override;
+  Status conv2d_pool_forward(const Conv2dShape& s, const Pool2dShape& p, const float* x, const float* w,
+                             const Epilogue& ep, float* pooled, int32_t* argmax) override;
+  Status conv2d_pool_backward(const Conv2dShape& s, const Pool2dShape& p, const float* x, const float* w,
+                              const float* pooled, const int32_t* argmax, const float* dpooled, float* dx,
+                              float* dw, float* db, const Epilogue& ep) override;
   Status maxpool2d_forward(const Pool2dShape& s, const float* x, float* y, int32_t* argmax) override;
   Status maxpool2d_backward(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx) override;
   Status avgpool2d_forward(const Pool2dShape& s, const float* x, float* y) override;
@@ -110,6 +126,9 @@ class CudaBackend final : public Backend {
   cudaStream_t stream() const;
 
   std::mutex mutex_;  // several Node environments (worker threads) may share the backend
+  // Held across the ops that the conv + pool op runs in turn: its scratch copies (kConvOut, kConvOutGrad) are
+  // used by nothing else, one call at a time.
+  std::mutex conv_pool_mutex_;
   cudaStream_t stream_;
   int sm_count_;
   Peak peak_;

@@ -327,6 +327,27 @@ export class Conv2D extends Layer {
     return dx;
   }
 
+  /**
+   * @internal This layer and the MaxPooling2D after it as one op (see convPoolPairs): the pool's output and argmax
+   * are written to its buffers, and the conv's output is never stored.
+   */
+  forwardPooled(x: NativeTensor, pool: MaxPooling2D, poolBuf: LayerBuffers): NativeTensor {
+    native.conv2dPoolForward(x, param(this, 'kernel').value, bias(this)?.value ?? null, poolBuf.y!, poolBuf.extra!,
+      ...this.strides, this.padding, this.activation, ...pool.poolSize, pool.padding, undefined, ...this.dilationRate);
+    return poolBuf.y!;
+  }
+
+  /** @internal The backward of forwardPooled, from the pool's output gradient. */
+  backwardPooled(x: NativeTensor, pool: MaxPooling2D, poolBuf: LayerBuffers, dpooled: NativeTensor, buf: LayerBuffers,
+    ctx: StepContext): NativeTensor | null {
+    const k = param(this, 'kernel'), b = bias(this), dx = ctx.inputGrad === false ? null : buf.dx;
+    const grads = ctx.weightGrads !== false;
+    native.conv2dPoolBackward(x, k.value, poolBuf.y!, poolBuf.extra!, dpooled, dx, grads ? k.grad : null,
+      grads && b ? b.grad : null, ...this.strides, this.padding, this.activation, ...pool.poolSize, pool.padding,
+      undefined, ...this.dilationRate);
+    return dx;
+  }
+
   override getConfig() {
     return { ...super.getConfig(), filters: this.filters, kernelSize: this.kernelSize, strides: this.strides,
       padding: this.padding, dilationRate: this.dilationRate, activation: this.activation, ...this.kernelArgs };
@@ -941,4 +962,21 @@ export function foldedInference(layers: readonly Layer[]): Map<number, FusedGrou
     i += fusesAct ? 2 : 1;
   }
   return groups;
+}
+
+/**
+ * Where a Conv2D's output goes only into a MaxPooling2D whose windows do not overlap (strides equal to the
+ * window, Keras's default): the two run as one op, native.conv2dPoolForward/Backward, in training and inference
+ * alike. The conv's output is never stored: the pool reads it from cache, and backward builds the conv's dz
+ * straight from the pooled gradient at each window's argmax, bit for bit the layers one by one. Not for an
+ * activation whose derivative needs its input (swish, gelu). The indices of the Conv2D layers.
+ */
+export function convPoolPairs(layers: readonly Layer[]): Set<number> {
+  const pairs = new Set<number>();
+  for (let i = 0; i + 1 < layers.length; ++i) {
+    const conv = layers[i], pool = layers[i + 1];
+    if (conv instanceof Conv2D && !NEEDS_INPUT.includes(conv.activation) && pool instanceof MaxPooling2D &&
+      pool.strides[0] === pool.poolSize[0] && pool.strides[1] === pool.poolSize[1]) pairs.add(i++);
+  }
+  return pairs;
 }

@@ -4,7 +4,7 @@
 // comes from counter-based streams keyed by the model's seed, so a run is reproducible from its seed.
 import { randomInt } from 'node:crypto';
 import { DeviceError, ValidationError, stateError } from './errors.js';
-import { Layer, foldedInference, readParams, writeParams, type LayerBuffers, type Param, type StepContext } from './layers.js';
+import { Conv2D, Layer, MaxPooling2D, convPoolPairs, foldedInference, readParams, writeParams, type LayerBuffers, type Param, type StepContext } from './layers.js';
 import { METRIC_SLOTS, native, type Device, type NativeProgram, type NativeTensor } from './native.js';
 import { OPTIMIZERS, OPTIMIZER_NAMES, Optimizer } from './optimizers.js';
 import { loadModelAs, loadWeights, save, saveWeights } from './serialization.js';
@@ -558,7 +558,7 @@ export class Sequential {
         w: empty([batch], 'float32', this.device),
         dlogits: empty([batch, training ? k : 0], 'float32', this.device),
         probs: empty([batch, k], 'float32', this.device),
-        layers: this.layers.map((l, i) => l.allocate(batch, training && i > 0, this.device)),
+        layers: this.allocateLayers(batch, training),
       };
     }
     this.workspaces.set(key, ws);
@@ -597,6 +597,7 @@ export class Sequential {
   forward(ws: Workspace, step: TrainStep | null, inputs?: NativeTensor[], outputs?: NativeTensor[]): NativeTensor {
     let a = ws.x;
     const fused = step === null && !inputs && this.foldInference ? foldedInference(this.layers) : null;
+    const pooled = this.convPools();
     for (let i = 0; i < this.layers.length; ++i) {
       const group = fused?.get(i);
       if (group) {
@@ -605,6 +606,17 @@ export class Sequential {
         group.producer.forwardWith(a, w, b, y, group.activation, group.alpha);
         a = y;
         i = group.last;
+        continue;
+      }
+      if (pooled?.has(i)) {
+        // Conv2D + MaxPooling2D as one op. The conv's output is never stored: the pooled output stands in for it
+        // in inputs/outputs, where backward (which takes the pair at once) does not read it.
+        inputs?.push(a);
+        a = (this.layers[i] as Conv2D).forwardPooled(a, this.layers[i + 1] as MaxPooling2D, ws.layers[i + 1]);
+        outputs?.push(a);
+        inputs?.push(a);
+        outputs?.push(a);
+        i++;
         continue;
       }
       inputs?.push(a);
@@ -644,6 +656,36 @@ export class Sequential {
   /** @internal Whether inference folds BatchNormalization into the layer before it (tests compare both ways). */
   foldInference = true;
 
+  /** @internal Whether Conv2D + MaxPooling2D pairs run as one op (layers.ts's convPoolPairs; tests compare both ways). */
+  get fuseConvPool(): boolean {
+    return this.fusingConvPool;
+  }
+  set fuseConvPool(on: boolean) {
+    this.fusingConvPool = on;
+    this.disposeWorkspaces(); // their buffers depend on it
+  }
+  private fusingConvPool = true;
+
+  private convPools(): Set<number> | null {
+    return this.fusingConvPool ? convPoolPairs(this.layers) : null;
+  }
+
+  /**
+   * Each layer's buffers. A fused Conv2D + MaxPooling2D pair stores neither the conv's output nor the pool's
+   * input gradient (the conv's dz is built from the pooled gradient inside the op).
+   */
+  private allocateLayers(batch: number, training: boolean): LayerBuffers[] {
+    const pooled = this.convPools();
+    return this.layers.map((l, i) => {
+      const buf = l.allocate(batch, training && i > 0 && !pooled?.has(i - 1), this.device);
+      if (pooled?.has(i)) {
+        buf.y?.dispose();
+        buf.y = null;
+      }
+      return buf;
+    });
+  }
+
   /** @internal How the last epoch's full batches ran: as a recorded program of `ops` ops, a CUDA graph or not. */
   lastStepProgram: { ops: number; device: string; graph: boolean; reason: string } | null = null;
 
@@ -661,9 +703,17 @@ export class Sequential {
     const trains = (i: number) => (this.training[i] ?? true) && this.layers[i].params.length > 0;
     const first = this.layers.findIndex((_, i) => trains(i));
     let grad: NativeTensor | null = ws.dlogits;
-    for (let i = this.layers.length - 1; first >= 0 && i >= first && grad; --i)
+    const pooled = this.convPools();
+    for (let i = this.layers.length - 1; first >= 0 && i >= first && grad; --i) {
+      if (pooled?.has(i - 1)) { // the MaxPooling2D of a fused pair: both layers at once
+        const c = --i;
+        grad = (this.layers[c] as Conv2D).backwardPooled(inputs[c], this.layers[c + 1] as MaxPooling2D, ws.layers[c + 1],
+          grad, ws.layers[c], { ...this.context(c, true, step), inputGrad: c > first, weightGrads: trains(c) });
+        continue;
+      }
       grad = this.layers[i].backward(inputs[i], outputs[i], grad, ws.layers[i],
         { ...this.context(i, true, step), inputGrad: i > first, weightGrads: trains(i) });
+    }
     optimizer.step();
     native.advance(counter);
   }

@@ -85,6 +85,19 @@ export interface Native {
   conv2dBackward(x: NativeTensor, w: NativeTensor, y: NativeTensor, dy: NativeTensor, dx: NativeTensor | null,
     dw: NativeTensor | null, db: NativeTensor | null, strideH: number, strideW: number, padding: Padding, activation: NativeActivation,
     pre?: NativeTensor | null, alpha?: number, dilationH?: number, dilationW?: number): void;
+  /**
+   * conv2dForward then maxPool2dForward (strides equal to the window) as one op that stores no conv output: the
+   * pooled output and its argmax, bit for bit those of the two ops. Not for an activation whose derivative needs
+   * its input (swish, gelu).
+   */
+  conv2dPoolForward(x: NativeTensor, w: NativeTensor, b: NativeTensor | null, pooled: NativeTensor, argmax: NativeTensor,
+    strideH: number, strideW: number, padding: Padding, activation: NativeActivation, poolH: number, poolW: number,
+    poolPadding: Padding, alpha?: number, dilationH?: number, dilationW?: number): void;
+  /** The backward of conv2dPoolForward from its outputs and the pooled gradient: as maxPool2dBackward then conv2dBackward. */
+  conv2dPoolBackward(x: NativeTensor, w: NativeTensor, pooled: NativeTensor, argmax: NativeTensor, dpooled: NativeTensor,
+    dx: NativeTensor | null, dw: NativeTensor | null, db: NativeTensor | null, strideH: number, strideW: number,
+    padding: Padding, activation: NativeActivation, poolH: number, poolW: number, poolPadding: Padding, alpha?: number,
+    dilationH?: number, dilationW?: number): void;
   maxPool2dForward(x: NativeTensor, y: NativeTensor, argmax: NativeTensor, poolH: number, poolW: number,
     strideH: number, strideW: number, padding?: Padding): void;
   maxPool2dBackward(dy: NativeTensor, argmax: NativeTensor, dx: NativeTensor, poolH: number, poolW: number,

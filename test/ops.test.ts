@@ -4,7 +4,7 @@
 // Outputs are poisoned with NaN before each run, so an element an op forgets to write fails.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { native, type NativeTensor } from '../lib/native.js';
+import { native, type NativeActivation, type NativeTensor } from '../lib/native.js';
 import {
   I, T, close, convBackwardRef, convOut, convRef, denseBackwardRef, denseRef, disposeAll, exact, intArray, maxPoolRef,
   out, randomArray, rng, softmaxCrossEntropyRef, CONV_CASES, DENSE_CASES, type ConvCase,
@@ -166,6 +166,65 @@ DenseSuite('the fused epilogue: a null bias, and the activation by name', () => 
 });
 
 DenseSuite.run();
+
+// The conv + max-pool op is the two ops in one pass with no conv output stored: its pooled output, argmax and
+// every gradient must be the two ops' bit for bit (float data, where any other order of work would show).
+const ConvPool = suite('conv2dPool');
+ConvPool.after.each(disposeAll);
+ConvPool('is conv2d then maxPool2d, forward and backward, bit for bit', () => {
+  const r = rng(11);
+  const cases: [ConvCase, number, number, 'valid' | 'same', string, number?][] = [
+    [CONV_CASES.at(-1)!, 2, 2, 'valid', 'relu'], // the seed's conv2 and pool
+    [CONV_CASES.at(-2)!, 2, 2, 'valid', 'linear'], // few channels (the column-matrix path)
+    [CONV_CASES.find((c) => c.n === 17)!, 2, 2, 'same', 'elu', 0.7], // odd output [3, 5]: clipped 'same' windows
+    [CONV_CASES.find((c) => c.c === 48)!, 3, 2, 'valid', 'leaky_relu'],
+    [CONV_CASES[1], 2, 3, 'same', 'tanh'],
+  ];
+  for (const [s, ph, pw, poolPad, act, alpha] of cases) {
+    const what = `${label(s)} pool ${ph}x${pw} ${poolPad} ${act}`;
+    const { oh, ow } = convOut(s), pad = s.same ? 'same' : 'valid';
+    const po = (n: number, k: number) => (poolPad === 'same' ? Math.ceil(n / k) : Math.floor(n / k));
+    const poh = po(oh, ph), pow = po(ow, pw);
+    const X = T([s.n, s.h, s.w, s.c], randomArray(s.n * s.h * s.w * s.c, r));
+    const W = T([s.kh, s.kw, s.c, s.f], randomArray(s.kh * s.kw * s.c * s.f, r)), B = T([s.f], randomArray(s.f, r));
+    const act1 = act as NativeActivation;
+    // Apart.
+    const Y = out([s.n, oh, ow, s.f]), P = out([s.n, poh, pow, s.f]), A = I([s.n, poh, pow, s.f]);
+    native.conv2dForward(X, W, B, Y, s.sh, s.sw, pad, act1, null, alpha, s.dilH, s.dilW);
+    native.maxPool2dForward(Y, P, A, ph, pw, ph, pw, poolPad);
+    const DP = T([s.n, poh, pow, s.f], randomArray(s.n * poh * pow * s.f, r));
+    const DY = out([s.n, oh, ow, s.f]), dx = out([s.n, s.h, s.w, s.c]), dw = out([s.kh, s.kw, s.c, s.f]), db = out([s.f]);
+    native.maxPool2dBackward(DP, A, DY, ph, pw, ph, pw, poolPad);
+    native.conv2dBackward(X, W, Y, DY, dx, dw, db, s.sh, s.sw, pad, act1, null, alpha, s.dilH, s.dilW);
+    // Together.
+    const P2 = out([s.n, poh, pow, s.f]), A2 = I([s.n, poh, pow, s.f]);
+    native.conv2dPoolForward(X, W, B, P2, A2, s.sh, s.sw, pad, act1, ph, pw, poolPad, alpha, s.dilH, s.dilW);
+    exact(P2.read(), P.read(), `pooled of ${what}`);
+    exact(A2.read(), A.read(), `argmax of ${what}`);
+    const dx2 = out([s.n, s.h, s.w, s.c]), dw2 = out([s.kh, s.kw, s.c, s.f]), db2 = out([s.f]);
+    native.conv2dPoolBackward(X, W, P2, A2, DP, dx2, dw2, db2, s.sh, s.sw, pad, act1, ph, pw, poolPad, alpha, s.dilH, s.dilW);
+    exact(dx2.read(), dx.read(), `dx of ${what}`);
+    exact(dw2.read(), dw.read(), `dw of ${what}`);
+    exact(db2.read(), db.read(), `db of ${what}`);
+    // Each gradient only when asked for.
+    const dw3 = out([s.kh, s.kw, s.c, s.f]);
+    native.conv2dPoolBackward(X, W, P2, A2, DP, null, dw3, null, s.sh, s.sw, pad, act1, ph, pw, poolPad, alpha, s.dilH, s.dilW);
+    exact(dw3.read(), dw.read(), `dw alone of ${what}`);
+  }
+});
+ConvPool('refuses an activation that needs its input, and shapes that do not match', () => {
+  const X = T([2, 6, 6, 3]), W = T([3, 3, 3, 4]), P = T([2, 2, 2, 4]), A = I([2, 2, 2, 4]);
+  const code = (c: string, re: RegExp) => (e: Error & { code?: string }) => e.code === c && re.test(e.message);
+  assert.throws(() => native.conv2dPoolForward(X, W, null, P, A, 1, 1, 'valid', 'swish', 2, 2, 'valid'),
+    code('ERR_KERNELNET_ARG', /activation 'swish' needs its input in backward/));
+  assert.throws(() => native.conv2dPoolForward(X, W, null, T([2, 3, 3, 4]), A, 1, 1, 'valid', 'relu', 2, 2, 'valid'),
+    code('ERR_KERNELNET_SHAPE', /expected pooled to be a float32 tensor of shape \[2,2,2,4\]/));
+  assert.throws(() => native.conv2dPoolForward(X, W, null, P, A, 1, 1, 'valid', 'relu', 5, 2, 'valid'),
+    code('ERR_KERNELNET_SHAPE', /a 5x2 pool window does not fit the convolution's output \[2, 4, 4, 4\]/));
+  assert.throws(() => native.conv2dPoolBackward(X, W, P, T([2, 2, 2, 4]), P, null, null, null, 1, 1, 'valid', 'relu', 2, 2, 'valid'),
+    code('ERR_KERNELNET_SHAPE', /expected argmax to be an int32 tensor/));
+});
+ConvPool.run();
 
 const Pool = suite('maxPool2d');
 Pool.after.each(disposeAll);

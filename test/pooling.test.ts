@@ -11,6 +11,7 @@ import {
   Adam, AveragePooling2D, Conv2D, Dense, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D, Reshape, Rescaling,
   Sequential, ValidationError, dispose, loadModel, tensor, tidy,
 } from '../lib/index.js';
+import { convPoolPairs } from '../lib/layers.js';
 import { native } from '../lib/native.js';
 import { I, T, close, disposeAll, exact, intArray, out, rng, syntheticData, throwsA } from './helpers.js';
 
@@ -113,6 +114,44 @@ P('layers: shapes as Keras computes them; pooling CNNs with Rescaling and Reshap
   assert.ok(hg.history.loss.every(Number.isFinite));
   dispose([x, y, pixels]);
   for (const model of [m, back, g]) model.dispose();
+});
+
+// Conv2D + MaxPooling2D with non-overlapping windows run as one op (layers.ts's convPoolPairs), in training and
+// inference: the same weights, bit for bit, as the layers one by one after a few epochs, and the same predictions.
+P('Conv2D + MaxPooling2D run as one op, bit for bit the layers one by one', async () => {
+  const { x, y } = syntheticData(40);
+  const make = () => new Sequential({
+    seed: 9,
+    layers: [
+      new Conv2D({ filters: 4, kernelSize: 3, activation: 'relu', inputShape: [8, 8, 1], trainable: false }), // frozen, first
+      new MaxPooling2D({ poolSize: 2 }), // fused: [3, 3]
+      new Conv2D({ filters: 8, kernelSize: 2, padding: 'same', activation: 'elu' }),
+      new MaxPooling2D({ poolSize: 2, padding: 'same' }), // fused, a clipped window: [2, 2]
+      new Conv2D({ filters: 6, kernelSize: 1, activation: 'swish' }),
+      new MaxPooling2D({ poolSize: 1 }), // not fused: swish needs its input
+      new Conv2D({ filters: 6, kernelSize: 1, activation: 'tanh' }),
+      new MaxPooling2D({ poolSize: 2, strides: 1 }), // not fused: the windows overlap
+      new Flatten(),
+      new Dense({ units: 3, activation: 'softmax' }),
+    ],
+  });
+  const runs = [true, false].map((fuse) => {
+    const m = make();
+    m.fuseConvPool = fuse;
+    m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adam({ learningRate: 0.01 }), metrics: ['accuracy'] });
+    return m;
+  });
+  assert.equal([...convPoolPairs(runs[0].layers)], [0, 2]);
+  const histories = [];
+  for (const m of runs) histories.push((await m.fit(x, y, { batchSize: 16, epochs: 3, verbose: 0 })).history.loss);
+  assert.equal(histories[0], histories[1], 'the same losses');
+  assert.ok(histories[0][2] < histories[0][0], `the loss falls: ${histories[0]}`);
+  const weights = runs.map((m) => tidy(() => m.getWeights().map((w) => Array.from(w.dataSync()))));
+  weights[0].forEach((w, i) => exact(w, weights[1][i], `weight ${i}`));
+  const predictions = runs.map((m) => tidy(() => Array.from(m.predict(x).dataSync())));
+  exact(predictions[0], predictions[1], 'predict');
+  dispose([x, y]);
+  for (const m of runs) m.dispose();
 });
 
 P.run();
