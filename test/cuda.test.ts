@@ -68,6 +68,27 @@ if (!cuda.available) {
       }
   });
 
+  // The conv + max-pool op: on CUDA the two ops in turn through scratch, on the CPU one pass; the same bits on
+  // small-integer data (ties of the max included: both take the window's first maximum).
+  Cuda('conv2d + max-pool as one op', () => {
+    const r = rng(27);
+    for (const [s, ph, pw, poolPad, act] of [[CONV_CASES.at(-1)!, 2, 2, 'valid', 'relu'], [CONV_CASES[2], 2, 3, 'same', 'linear']] as const) {
+      const label = `conv ${JSON.stringify(s)} pool ${ph}x${pw} ${poolPad} ${act}`, pad = s.same ? 'same' : 'valid';
+      const { oh, ow } = convOut(s), po = (n: number, k: number) => (poolPad === 'same' ? Math.ceil(n / k) : Math.floor(n / k));
+      const pshape = [s.n, po(oh, ph), po(ow, pw), s.f];
+      const x = twin([s.n, s.h, s.w, s.c], intArray(s.n * s.h * s.w * s.c, r)), w = twin([s.kh, s.kw, s.c, s.f], intArray(s.kh * s.kw * s.c * s.f, r));
+      const b = twin([s.f], intArray(s.f, r)), p = outs(pshape), a = [I(pshape, undefined, 'cpu'), I(pshape, undefined, 'cuda')];
+      for (const d of [0, 1]) native.conv2dPoolForward(x[d], w[d], b[d], p[d], a[d], s.sh, s.sw, pad, act, ph, pw, poolPad);
+      same(p, `pooled of ${label}`);
+      same(a as [NativeTensor, NativeTensor], `argmax of ${label}`);
+      const dp = twin(pshape, intArray(p[0].size, r)), dx = outs(x[0].shape), dw = outs(w[0].shape), db = outs([s.f]);
+      for (const d of [0, 1]) native.conv2dPoolBackward(x[d], w[d], p[d], a[d], dp[d], dx[d], dw[d], db[d], s.sh, s.sw, pad, act, ph, pw, poolPad);
+      same(dx, `dx of ${label}`);
+      same(dw, `dw of ${label}`);
+      same(db, `db of ${label}`);
+    }
+  });
+
   Cuda('every activation of the fused epilogue, conv and dense, forward and backward (pre stored for swish and gelu)', () => {
     const r = rng(26), s = CONV_CASES.at(-1)!, { oh, ow } = convOut(s), pad = s.same ? 'same' : 'valid';
     // Transcendentals differ from the host's by a few ulp on a GPU (CUDA C Programming Guide, appendix on
