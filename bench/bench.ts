@@ -101,8 +101,8 @@ const rows: [string, () => void, number, number][] = [
   // name, op, FLOP, bytes moved (compulsory: inputs read + outputs written once)
   ['gather batch', () => native.gatherRows(src, idx, 0, x0), 0, 2 * x0.size * 4],
   ['conv1 forward', () => native.conv2dForward(x0, w1, b1, y1, 1, 1, 'valid', 'relu'), gemm(B * 676, 32, 9), (x0.size + y1.size) * 4],
-  ['conv2 forward', () => native.conv2dForward(y1, w2, b2, y2, 1, 1, 'valid', 'relu'), gemm(B * 576, 64, 288), (y1.size + y2.size) * 4],
-  ['maxpool forward', () => native.maxPool2dForward(y2, p, arg, 2, 2, 2, 2), 0, (y2.size + 2 * p.size) * 4],
+  // conv2 and the max-pool run as one op in the model's step (layers.ts's convPoolPairs); apart in the second table.
+  ['conv2+pool forward', () => native.conv2dPoolForward(y1, w2, b2, p, arg, 1, 1, 'valid', 'relu', 2, 2, 'valid'), gemm(B * 576, 64, 288), (y1.size + 2 * p.size) * 4],
   ['dropout forward', () => native.dropoutForward(p, d1, 0.25, 1, 1), 0, 2 * p.size * 4],
   ['dense1 forward', () => native.denseForward(flat, w3, b3, y3, 'relu'), gemm(B, 128, 9216), (flat.size + w3.size + y3.size) * 4],
   ['dense2 forward', () => native.denseForward(d2, w4, b4, y4, 'linear'), gemm(B, 10, 128), (d2.size + w4.size + y4.size) * 4],
@@ -110,25 +110,24 @@ const rows: [string, () => void, number, number][] = [
   ['dense2 backward', () => native.denseBackward(d2, w4, y4, dy4, dd2, gw4, gb4, 'linear'), 2 * gemm(B, 10, 128), 0],
   ['dense1 backward', () => native.denseBackward(flat, w3, y3, dy3, dflat, gw3, gb3, 'relu'), 2 * gemm(B, 128, 9216), (flat.size * 2 + w3.size * 2) * 4],
   ['dropout backward', () => native.dropoutBackward(dflat, dp, 0.25, 1, 1), 0, 2 * p.size * 4],
-  ['maxpool backward', () => native.maxPool2dBackward(dp, arg, dy2, 2, 2, 2, 2), 0, (2 * p.size + y2.size) * 4],
-  ['conv2 backward', () => native.conv2dBackward(y1, w2, y2, dy2, dx2, gw2, gb2, 1, 1, 'valid', 'relu'), 2 * gemm(B * 576, 64, 288), (2 * y1.size + 2 * y2.size) * 4],
+  ['conv2+pool backward', () => native.conv2dPoolBackward(y1, w2, p, arg, dp, dx2, gw2, gb2, 1, 1, 'valid', 'relu', 2, 2, 'valid'), 2 * gemm(B * 576, 64, 288), (2 * y1.size + 3 * p.size) * 4],
   ['conv1 backward', () => native.conv2dBackward(x0, w1, y1, dy1, null, gw1, gb1, 1, 1, 'valid', 'relu'), gemm(B * 676, 32, 9), (x0.size + 2 * y1.size) * 4],
   ['adadelta (all)', () => native.adadelta(params, grads, acc, del, lr, 0.95, 1e-7), 0, 7 * 1_199_882 * 4],
 ];
 
 const table: { op: string; ms: number; gflops: number; gbs: number }[] = [];
-console.log(`${'op'.padEnd(18)}${'ms'.padStart(9)}${'GFLOP/s'.padStart(10)}${'% peak'.padStart(8)}${'GB/s'.padStart(8)}${gpu ? '% BW'.padStart(7) : ''}`);
+console.log(`${'op'.padEnd(20)}${'ms'.padStart(9)}${'GFLOP/s'.padStart(10)}${'% peak'.padStart(8)}${'GB/s'.padStart(8)}${gpu ? '% BW'.padStart(7) : ''}`);
 let totalMs = 0;
 for (const [name, fn, flop, bytes] of rows) {
   const ms = time(fn);
   totalMs += ms;
   const gflops = flop / ms / 1e6, gbs = bytes / ms / 1e6;
   table.push({ op: name, ms, gflops, gbs });
-  console.log(`${name.padEnd(18)}${ms.toFixed(gpu ? 3 : 2).padStart(9)}${(flop ? gflops.toFixed(1) : '-').padStart(10)}${pct(flop && gflops).padStart(8)}` +
+  console.log(`${name.padEnd(20)}${ms.toFixed(gpu ? 3 : 2).padStart(9)}${(flop ? gflops.toFixed(1) : '-').padStart(10)}${pct(flop && gflops).padStart(8)}` +
     `${(bytes ? gbs.toFixed(1) : '-').padStart(8)}${gpu ? pctOf(bytes && gbs, peakGBs).padStart(7) : ''}`);
 }
 const opsGflops = FLOP_PER_IMAGE * B / totalMs / 1e6;
-console.log(`${'sum of ops'.padEnd(18)}${totalMs.toFixed(2).padStart(9)}${opsGflops.toFixed(1).padStart(10)}${pct(opsGflops).padStart(8)}\n`);
+console.log(`${'sum of ops'.padEnd(20)}${totalMs.toFixed(2).padStart(9)}${opsGflops.toFixed(1).padStart(10)}${pct(opsGflops).padStart(8)}\n`);
 
 // The rest of the vocabulary at the same shapes (conv2's output, [128, 24, 24, 64], and the seed model's
 // parameters): per byte, these elementwise and per-channel passes should run near the memory's bandwidth, as
@@ -147,6 +146,10 @@ const adamSlots = slotsOf(2), sgdSlots = slotsOf(1), iters = T([1], 'int32');
 const elementwise = y2.size * 4;
 const yLin = T(y2.shape), yBn = T(y2.shape), w2f = T(w2.shape), b2f = T([64]);
 const vocab: [string, () => void, number, number][] = [
+  ['conv2 forward', () => native.conv2dForward(y1, w2, b2, y2, 1, 1, 'valid', 'relu'), gemm(B * 576, 64, 288), (y1.size + y2.size) * 4],
+  ['maxpool forward', () => native.maxPool2dForward(y2, p, arg, 2, 2, 2, 2), 0, (y2.size + 2 * p.size) * 4],
+  ['maxpool backward', () => native.maxPool2dBackward(dp, arg, dy2, 2, 2, 2, 2), 0, (2 * p.size + y2.size) * 4],
+  ['conv2 backward', () => native.conv2dBackward(y1, w2, y2, dy2, dx2, gw2, gb2, 1, 1, 'valid', 'relu'), 2 * gemm(B * 576, 64, 288), (2 * y1.size + 2 * y2.size) * 4],
   ['conv2 fwd swish', () => native.conv2dForward(y1, w2, b2, ya, 1, 1, 'valid', 'swish', pre), gemm(B * 576, 64, 288), (y1.size + 2 * y2.size) * 4],
   ['conv2 bwd swish', () => native.conv2dBackward(y1, w2, ya, dy2, dx2, gw2, gb2, 1, 1, 'valid', 'swish', pre), 2 * gemm(B * 576, 64, 288), (2 * y1.size + 3 * y2.size) * 4],
   ['batchnorm fwd', () => native.batchNormForward(y2, ya, c64, beta64, bnMean, bnInv, mm, mv, 0.99, 1e-3, true), 0, 3 * elementwise],
@@ -176,7 +179,7 @@ console.log('the rest of the vocabulary, at the same shapes:');
 for (const [name, fn, flop, bytes] of vocab) {
   const ms = time(fn), gflops = flop / ms / 1e6, gbs = bytes / ms / 1e6;
   vocabTable.push({ op: name, ms, gflops, gbs });
-  console.log(`${name.padEnd(18)}${ms.toFixed(gpu ? 3 : 2).padStart(9)}${(flop ? gflops.toFixed(1) : '-').padStart(10)}${pct(flop && gflops).padStart(8)}` +
+  console.log(`${name.padEnd(20)}${ms.toFixed(gpu ? 3 : 2).padStart(9)}${(flop ? gflops.toFixed(1) : '-').padStart(10)}${pct(flop && gflops).padStart(8)}` +
     `${(bytes ? gbs.toFixed(1) : '-').padStart(8)}${gpu ? pctOf(bytes && gbs, peakGBs).padStart(7) : ''}`);
 }
 console.log('');
