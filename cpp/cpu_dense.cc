@@ -1,5 +1,5 @@
 // Dense (fully connected) layer on the CPU: y[N, O] = act(x[N, I] w[I, O] + b[O]).
-// Backward: dz = dy * act'(y); dw = x^T dz; db = column sums of dz; dx = dz w^T. Each GEMM is split across
+// Backward: dz = dy * act'(y); dw = x^T dz; db = column sums of dz; dx = dz w^T, each GEMM split across
 // threads along its larger dimension.
 #include <algorithm>
 #include <vector>
@@ -10,9 +10,36 @@
 
 namespace kn {
 
+// Forward: x's rows are read in place, each as one run of igemm (no packed copy of x), and the columns of y
+// are split across the threads in whole panels, each thread packing only its columns of w. (Measured against
+// sgemm_parallel at the seed's dense1, [128, 9216] x [9216, 128] on 2 threads: 1.95-2.1 ms against 2.6-3.3.)
 Status CpuBackend::dense_forward(int n, int in, int out, const float* x, const float* w, const Epilogue& ep,
                                  float* y) {
-  sgemm_parallel(false, false, n, out, in, x, in, w, out, y, out, false);
+  if (in == 0) {
+    std::fill_n(y, static_cast<std::size_t>(n) * out, 0.0f);
+    apply_epilogue(y, n, out, ep);
+    return Status::Ok();
+  }
+  thread_local std::vector<float> packed_buf, zero_buf;  // named through pointers inside the lambda
+  thread_local std::vector<const float*> rows_buf;
+  packed_buf.resize(packed_b_floats(in, out));
+  if (zero_buf.size() < static_cast<std::size_t>(in)) zero_buf.assign(in, 0.0f);
+  rows_buf.resize(n);
+  for (int r = 0; r < n; ++r) rows_buf[r] = x + static_cast<long>(r) * in;
+  float* const packed = packed_buf.data();
+  const float* const zeros = zero_buf.data();
+  const float* const* const rows = rows_buf.data();
+  const int nr = gemm_panel_width(), panels = (out + nr - 1) / nr;
+  const auto columns = [&](std::size_t p0, std::size_t p1) {
+    const int j0 = static_cast<int>(p0) * nr, nc = std::min(out, static_cast<int>(p1) * nr) - j0;
+    float* bp = packed + static_cast<long>(j0) * in;
+    pack_b_all(false, w + j0, out, in, nc, bp);
+    igemm(n, nc, 1, in, rows, bp, zeros, y + j0, out, false);
+  };
+  if (static_cast<long>(n) * out * in < (1L << 18))
+    columns(0, panels);  // too small to split
+  else
+    parallel_for(panels, [&](std::size_t p0, std::size_t p1, int) { columns(p0, p1); });
   apply_epilogue(y, n, out, ep);
   return Status::Ok();
 }
