@@ -18,6 +18,7 @@
 // chunk sums its own dw/db partials in image order and the partials are added in chunk order, so the result
 // is the same bit for bit at every thread count.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -203,30 +204,19 @@ void conv_image(const Conv2dShape& s, const float* xi, const float* packed, cons
   }
 }
 
-// The backward pass, with dz_of(i, sc) giving image i's dz [OH*OW, F] (a pointer valid until the next call).
-template <class DzOf>
-void conv_backward(const Conv2dShape& s, const float* x, const float* w, float* dx, float* dw, float* db,
-                   DzOf&& dz_of) {
-  const long rows = s.col_rows(), cols = s.col_cols();
-  const long in_size = static_cast<long>(s.h) * s.w * s.c;
-  const long wsize = cols * s.f;
-  const float* zeros = zero_run(std::max(s.c, s.f));
-  const bool implicit_dw = s.c % gemm_panel_width() == 0;
-  // The chunks depend on N only, so that the sums do not depend on the thread count.
+// The batch's weight and bias gradients summed in chunks of images fixed by N (never by the thread count),
+// each chunk's partials in image order, then the chunks in order: the same bits at every thread count.
+// per_image(i, sc, pdw, pdb) adds image i's gradients into its chunk's partials (pdw in dw's layout, or dw^T
+// [F, K] when transposed; either null when not asked for) and writes its dx.
+template <class PerImage>
+void conv_backward_chunks(const Conv2dShape& s, float* dw, float* db, bool transposed, PerImage&& per_image) {
+  const long cols = s.col_cols(), wsize = cols * s.f;
   const int chunks = std::min(s.n, 16);
-  thread_local std::vector<float> parts_buf, packed_buf;  // named through pointers below (see pack_weights)
+  thread_local std::vector<float> parts_buf;  // named through a pointer below (see pack_weights)
   if (dw || db) parts_buf.resize(static_cast<std::size_t>(chunks) * (wsize + s.f));
   float* const parts = parts_buf.data();
-  if (dx) {  // w^T, packed once for all images
-    packed_buf.resize(packed_b_floats(s.f, cols));
-    pack_b_all(true, w, s.f, s.f, static_cast<int>(cols), packed_buf.data());
-  }
-  const float* const packed = packed_buf.data();
-
   parallel_for(chunks, [&](std::size_t c0, std::size_t c1, int) {
     ConvScratch& sc = scratch();
-    if (dw && !implicit_dw) grow(sc.col, rows * cols);
-    if (dx) grow(sc.dcol, std::min<long>(rows, kDcolRows) * cols);
     for (std::size_t c = c0; c < c1; ++c) {
       float* pdw = parts + c * (wsize + s.f);
       float* pdb = pdw + wsize;
@@ -234,44 +224,13 @@ void conv_backward(const Conv2dShape& s, const float* x, const float* w, float* 
       if (db) std::fill_n(pdb, s.f, 0.0f);
       const long i_begin = static_cast<long>(c) * s.n / chunks,
                  i_end = static_cast<long>(c + 1) * s.n / chunks;
-      for (long i = i_begin; i < i_end; ++i) {
-        const float* dz = dz_of(i, sc);
-        sc.rows.resize(rows);
-        if (db) add_column_sums(dz, rows, s.f, pdb);
-        if (dw && implicit_dw) {
-          weight_grad_implicit(s, x + i * in_size, dz, zeros, pdw);
-        } else if (dw) {
-          im2col(s, x + i * in_size, sc.col.data());
-          if (s.f % gemm_panel_width() == 0) {  // col and dz read in place
-            for (long r = 0; r < rows; ++r) sc.rows[r] = dz + r * s.f;
-            gemm_at_rows(static_cast<int>(cols), s.f, static_cast<int>(rows), sc.col.data(),
-                         static_cast<int>(cols), sc.rows.data(), pdw, s.f);
-          } else {
-            sgemm(true, false, cols, s.f, rows, sc.col.data(), cols, dz, s.f, pdw, s.f, true);
-          }
-        }
-        if (dx) {
-          for (long r = 0; r < rows; ++r) sc.rows[r] = dz + r * s.f;
-          float* dxi = dx + i * in_size;
-          std::memset(dxi, 0, sizeof(float) * in_size);
-          // dcol a block of rows at a time, each added into dx while it is in cache.
-          for (long r0 = 0; r0 < rows; r0 += kDcolRows) {
-            const long r1 = std::min(rows, r0 + kDcolRows);
-            igemm(static_cast<int>(r1 - r0), static_cast<int>(cols), 1, s.f, sc.rows.data() + r0, packed,
-                  zeros, sc.dcol.data(), static_cast<int>(cols), false);
-            col2im_add(s, sc.dcol.data(), r0, r1, dxi);
-          }
-        }
-      }
+      for (long i = i_begin; i < i_end; ++i) per_image(i, sc, dw ? pdw : nullptr, db ? pdb : nullptr);
     }
   });
-
-  // Add the chunks' partial sums in chunk order. The implicit weight gradient is dw^T [F, K]: summed in that
-  // layout, then transposed.
   if (dw) {
     thread_local std::vector<float> sum;
-    if (implicit_dw) sum.resize(wsize);
-    float* const out = implicit_dw ? sum.data() : dw;
+    if (transposed) sum.resize(wsize);
+    float* const out = transposed ? sum.data() : dw;
     parallel_chunks(wsize, kGrain, [&](std::size_t e0, std::size_t e1) {
       for (std::size_t e = e0; e < e1; ++e) {
         float acc = parts[e];
@@ -279,7 +238,7 @@ void conv_backward(const Conv2dShape& s, const float* x, const float* w, float* 
         out[e] = acc;
       }
     });
-    if (implicit_dw)
+    if (transposed)
       for (long f = 0; f < s.f; ++f)
         for (long k = 0; k < cols; ++k) dw[k * s.f + f] = out[f * cols + k];
   }
@@ -290,6 +249,197 @@ void conv_backward(const Conv2dShape& s, const float* x, const float* w, float* 
       db[j] = acc;
     }
 }
+
+// The backward pass by GEMMs, with dz_of(i, sc) giving image i's dz [OH*OW, F] (a pointer valid until the
+// next call).
+template <class DzOf>
+void conv_backward(const Conv2dShape& s, const float* x, const float* w, float* dx, float* dw, float* db,
+                   DzOf&& dz_of) {
+  const long rows = s.col_rows(), cols = s.col_cols();
+  const long in_size = static_cast<long>(s.h) * s.w * s.c;
+  const float* zeros = zero_run(std::max(s.c, s.f));
+  const bool implicit_dw = s.c % gemm_panel_width() == 0;
+  thread_local std::vector<float> packed_buf;  // named through a pointer below (see pack_weights)
+  if (dx) {                                    // w^T, packed once for all images
+    packed_buf.resize(packed_b_floats(s.f, cols));
+    pack_b_all(true, w, s.f, s.f, static_cast<int>(cols), packed_buf.data());
+  }
+  const float* const packed = packed_buf.data();
+  conv_backward_chunks(s, dw, db, implicit_dw, [&](long i, ConvScratch& sc, float* pdw, float* pdb) {
+    const float* dz = dz_of(i, sc);
+    sc.rows.resize(rows);
+    if (pdb) add_column_sums(dz, rows, s.f, pdb);
+    if (pdw && implicit_dw) {
+      weight_grad_implicit(s, x + i * in_size, dz, zeros, pdw);
+    } else if (pdw) {
+      grow(sc.col, rows * cols);
+      im2col(s, x + i * in_size, sc.col.data());
+      if (s.f % gemm_panel_width() == 0) {  // col and dz read in place
+        for (long r = 0; r < rows; ++r) sc.rows[r] = dz + r * s.f;
+        gemm_at_rows(static_cast<int>(cols), s.f, static_cast<int>(rows), sc.col.data(),
+                     static_cast<int>(cols), sc.rows.data(), pdw, s.f);
+      } else {
+        sgemm(true, false, cols, s.f, rows, sc.col.data(), cols, dz, s.f, pdw, s.f, true);
+      }
+    }
+    if (dx) {
+      grow(sc.dcol, std::min<long>(rows, kDcolRows) * cols);
+      for (long r = 0; r < rows; ++r) sc.rows[r] = dz + r * s.f;
+      float* dxi = dx + i * in_size;
+      std::memset(dxi, 0, sizeof(float) * in_size);
+      // dcol a block of rows at a time, each added into dx while it is in cache.
+      for (long r0 = 0; r0 < rows; r0 += kDcolRows) {
+        const long r1 = std::min(rows, r0 + kDcolRows);
+        igemm(static_cast<int>(r1 - r0), static_cast<int>(cols), 1, s.f, sc.rows.data() + r0, packed, zeros,
+              sc.dcol.data(), static_cast<int>(cols), false);
+        col2im_add(s, sc.dcol.data(), r0, r1, dxi);
+      }
+    }
+  });
+}
+
+// ---- The conv + max-pool backward through the argmax ----
+//
+// Past a max-pool with non-overlapping windows the conv's dz is zero except at one pixel per window and
+// channel, the window's argmax: a quarter of the entries for 2x2 windows (fewer still where the activation's
+// derivative is zero). The weight and input gradients are sums over those entries only, a quarter of the
+// dense GEMMs' multiply-adds:
+//   dw[t, ci, c] += g * x[tap t of pixel q, ci]        dx[tap t of pixel q, ci] += g * w[t, ci, c]
+// for every entry (q, c, g). Vectorised over ci (C a multiple of 8), each entry's g broadcast once per tap.
+// Sums in another order than the dense GEMMs' (so equal to them within rounding, exactly on integers).
+
+// One entry list of a pixel or a channel: where the pixel's taps start in the input, and g.
+struct SparseEntry {
+  int iy, ix;  // input row and column of tap (0, 0): oy*SH - PT, ox*SW - PL
+  int c;       // the channel (dx) or unused (dw)
+  float g;
+};
+
+typedef float v8 __attribute__((vector_size(32)));
+typedef float v8u __attribute__((vector_size(32), aligned(4)));
+
+// dwt_c [taps * C] (channel c's row of dw^T) += sum over entries of g * x[tap of entry][cc .. cc + 8 NV), for
+// the taps (ky, kx0 .. kx0 + TG): TG x NV accumulators, so that the multiply-adds of one entry do not wait on
+// each other.
+template <int NV, int TG, bool Checked>
+KN_ALWAYS_INLINE void sparse_dw_taps(const Conv2dShape& s, const float* __restrict x, int cc, int ky, int kx0,
+                                     const SparseEntry* __restrict e, int n, float* __restrict dwt_c) {
+  v8 acc[TG][NV];
+  for (int t = 0; t < TG; ++t)
+    for (int v = 0; v < NV; ++v) acc[t][v] = v8{};
+  const int dy = ky * s.dil_h;
+  for (int k = 0; k < n; ++k) {
+    const int iy = e[k].iy + dy;
+    if (Checked && (iy < 0 || iy >= s.h)) continue;
+    const float gk = e[k].g;
+    const v8 gv = {gk, gk, gk, gk, gk, gk, gk, gk};
+    const float* row = x + static_cast<long>(iy) * s.w * s.c + cc;
+    for (int t = 0; t < TG; ++t) {
+      const int ix = e[k].ix + (kx0 + t) * s.dil_w;
+      if (Checked && (ix < 0 || ix >= s.w)) continue;
+      const float* src = row + static_cast<long>(ix) * s.c;
+      for (int v = 0; v < NV; ++v) acc[t][v] += gv * *reinterpret_cast<const v8u*>(src + 8 * v);
+    }
+  }
+  for (int t = 0; t < TG; ++t) {
+    float* dst = dwt_c + static_cast<long>(ky * s.kw + kx0 + t) * s.c + cc;
+    for (int v = 0; v < NV; ++v) *reinterpret_cast<v8u*>(dst + 8 * v) += acc[t][v];
+  }
+}
+
+// dx (one image) at the taps (ky, kx0 .. kx0 + TG) of one pixel += sum over the pixel's entries of g *
+// wt[t][c][cc .. cc + 8 NV), wt being w with each tap's [C, F] transposed to [F, C].
+template <int NV, int TG, bool Checked>
+KN_ALWAYS_INLINE void sparse_dx_taps(const Conv2dShape& s, const float* __restrict wt, int cc, int ky,
+                                     int kx0, const SparseEntry* __restrict e, int n, float* __restrict dx) {
+  const int iy = e[0].iy + ky * s.dil_h, ix0 = e[0].ix;  // one pixel: the same for all its entries
+  if (Checked && (iy < 0 || iy >= s.h)) return;
+  v8 acc[TG][NV];
+  for (int t = 0; t < TG; ++t)
+    for (int v = 0; v < NV; ++v) acc[t][v] = v8{};
+  const long tap_stride = static_cast<long>(s.f) * s.c;
+  const float* wrow = wt + static_cast<long>(ky * s.kw + kx0) * tap_stride + cc;
+  for (int k = 0; k < n; ++k) {
+    const float gk = e[k].g;
+    const v8 gv = {gk, gk, gk, gk, gk, gk, gk, gk};
+    const float* wr = wrow + static_cast<long>(e[k].c) * s.c;
+    for (int t = 0; t < TG; ++t)
+      for (int v = 0; v < NV; ++v)
+        acc[t][v] += gv * *reinterpret_cast<const v8u*>(wr + t * tap_stride + 8 * v);
+  }
+  for (int t = 0; t < TG; ++t) {
+    const int ix = ix0 + (kx0 + t) * s.dil_w;
+    if (Checked && (ix < 0 || ix >= s.w)) continue;
+    float* dst = dx + (static_cast<long>(iy) * s.w + ix) * s.c + cc;
+    for (int v = 0; v < NV; ++v) *reinterpret_cast<v8u*>(dst + 8 * v) += acc[t][v];
+  }
+}
+
+// Either over every chunk of 8 NV <= 32 channels and every row of taps in groups of TG <= 3, NV x TG <= 12.
+template <bool Dw, bool Checked>
+KN_ALWAYS_INLINE void sparse_all_chunks(const Conv2dShape& s, const float* src, const SparseEntry* e, int n,
+                                        float* dst) {
+  for (int cc = 0; cc < s.c; cc += 32)
+    for (int ky = 0; ky < s.kh; ++ky)
+      for (int kx0 = 0; kx0 < s.kw; kx0 += 3) {
+        const auto body = [&](auto nv, auto tg) KN_ALWAYS_INLINE_LAMBDA {
+          if constexpr (Dw)
+            sparse_dw_taps<decltype(nv)::value, decltype(tg)::value, Checked>(s, src, cc, ky, kx0, e, n, dst);
+          else
+            sparse_dx_taps<decltype(nv)::value, decltype(tg)::value, Checked>(s, src, cc, ky, kx0, e, n, dst);
+        };
+        const auto with_tg = [&](auto nv) KN_ALWAYS_INLINE_LAMBDA {
+          switch (std::min(3, s.kw - kx0)) {
+            case 3:
+              return body(nv, std::integral_constant<int, 3>{});
+            case 2:
+              return body(nv, std::integral_constant<int, 2>{});
+            default:
+              return body(nv, std::integral_constant<int, 1>{});
+          }
+        };
+        switch (std::min(4, (s.c - cc) / 8)) {
+          case 4:
+            with_tg(std::integral_constant<int, 4>{});
+            break;
+          case 3:
+            with_tg(std::integral_constant<int, 3>{});
+            break;
+          case 2:
+            with_tg(std::integral_constant<int, 2>{});
+            break;
+          default:
+            with_tg(std::integral_constant<int, 1>{});
+            break;
+        }
+      }
+}
+
+using SparseFn = void (*)(const Conv2dShape&, const float*, const SparseEntry*, int, float*);
+template <bool Dw, bool Checked>
+void sparse_generic(const Conv2dShape& s, const float* src, const SparseEntry* e, int n, float* dst) {
+  sparse_all_chunks<Dw, Checked>(s, src, e, n, dst);
+}
+#if defined(__x86_64__)
+template <bool Dw, bool Checked>
+__attribute__((target("avx2,fma"))) void sparse_avx2(const Conv2dShape& s, const float* src,
+                                                     const SparseEntry* e, int n, float* dst) {
+  sparse_all_chunks<Dw, Checked>(s, src, e, n, dst);
+}
+#endif
+template <bool Dw, bool Checked>
+SparseFn sparse_fn() {
+#if defined(__x86_64__)
+  if (gemm_uses_avx2()) return sparse_avx2<Dw, Checked>;
+#endif
+  return sparse_generic<Dw, Checked>;
+}
+
+struct SparseScratch {
+  std::vector<float> g;
+  std::vector<int> count;
+  std::vector<SparseEntry> list;
+};
 
 }  // namespace
 
@@ -366,20 +516,112 @@ Status CpuBackend::conv2d_pool_forward(const Conv2dShape& s, const Pool2dShape& 
   return Status::Ok();
 }
 
-// dz of one image from the pool's side: zero but at each window's argmax, act'(pooled) * dpooled there (0 +
-// v, as the two ops apart add the routed gradient, and the output, into zeros).
+// Channels a multiple of 8: through the argmax alone (above). Otherwise dz is built whole (zero but at each
+// window's argmax, where act'(pooled) * dpooled) and the dense GEMMs run.
 Status CpuBackend::conv2d_pool_backward(const Conv2dShape& s, const Pool2dShape& p, const float* x,
                                         const float* w, const float* pooled, const int32_t* argmax,
                                         const float* dpooled, float* dx, float* dw, float* db,
                                         const Epilogue& ep) {
-  const long out_size = s.col_rows() * s.f;
-  const long pooled_size = static_cast<long>(p.oh) * p.ow * p.c;
-  conv_backward(s, x, w, dx, dw, db, [&](long i, ConvScratch& sc) {
-    grow(sc.dz, out_size);
-    float* dz = sc.dz.data();
-    act_mask_scatter(ep.act, ep.alpha, pooled + i * pooled_size, dpooled + i * pooled_size,
-                     argmax + i * pooled_size, pooled_size, dz, out_size);
-    return static_cast<const float*>(dz);
+  const long rows = s.col_rows(), out_size = rows * s.f;
+  const long pooled_size = static_cast<long>(p.oh) * p.ow * p.c, windows = static_cast<long>(p.oh) * p.ow;
+  if (s.c % 8 != 0) {
+    conv_backward(s, x, w, dx, dw, db, [&](long i, ConvScratch& sc) {
+      grow(sc.dz, out_size);
+      float* dz = sc.dz.data();
+      act_mask_scatter(ep.act, ep.alpha, pooled + i * pooled_size, dpooled + i * pooled_size,
+                       argmax + i * pooled_size, pooled_size, dz, out_size);
+      return static_cast<const float*>(dz);
+    });
+    return Status::Ok();
+  }
+  const long in_size = static_cast<long>(s.h) * s.w * s.c, cols = s.col_cols();
+  // Whether some tap falls outside the input ('same' padding): then each tap is checked.
+  const bool checked = s.pt > 0 || s.pl > 0 || (s.oh - 1) * s.sh - s.pt + (s.kh - 1) * s.dil_h >= s.h ||
+                       (s.ow - 1) * s.sw - s.pl + (s.kw - 1) * s.dil_w >= s.w;
+  const SparseFn dw_fn = checked ? sparse_fn<true, true>() : sparse_fn<true, false>();
+  const SparseFn dx_fn = checked ? sparse_fn<false, true>() : sparse_fn<false, false>();
+  thread_local std::vector<float>
+      wt_buf;  // w with each tap's [C, F] transposed to [F, C]; named through a pointer
+  if (dx) {
+    wt_buf.resize(cols * s.f);
+    for (long t = 0; t < s.kh * s.kw; ++t)
+      for (long ci = 0; ci < s.c; ++ci)
+        for (long f = 0; f < s.f; ++f) wt_buf[(t * s.f + f) * s.c + ci] = w[(t * s.c + ci) * s.f + f];
+  }
+  const float* const wt = wt_buf.data();
+  // Where each output pixel's taps start in the input: tap_y[r], tap_x[r] = oy*SH - PT, ox*SW - PL.
+  thread_local std::vector<int> tap_y_buf, tap_x_buf;
+  tap_y_buf.resize(rows);
+  tap_x_buf.resize(rows);
+  for (long r = 0; r < rows; ++r) {
+    tap_y_buf[r] = static_cast<int>(r / s.ow) * s.sh - s.pt;
+    tap_x_buf[r] = static_cast<int>(r % s.ow) * s.sw - s.pl;
+  }
+  const int* const tap_y = tap_y_buf.data();
+  const int* const tap_x = tap_x_buf.data();
+  const double inv_f = 1.0 / s.f;
+  conv_backward_chunks(s, dw, db, true, [&](long i, ConvScratch&, float* pdw, float* pdb) {
+    thread_local SparseScratch sp;
+    // dz at the argmaxes: g = act'(pooled) * dpooled, [windows, F].
+    sp.g.resize(pooled_size);
+    act_mask(ep.act, ep.alpha, pooled + i * pooled_size, nullptr, dpooled + i * pooled_size, sp.g.data(),
+             pooled_size);
+    const int32_t* ai = argmax + i * pooled_size;
+    // The output pixel r of entry `at` (q = r*F + c): by a multiply, checked; -1 for an index outside the
+    // image.
+    const auto pixel_of = [&](long at, int c) {
+      const int32_t q = ai[at];
+      const long r = std::lround((static_cast<double>(q) - c) * inv_f);
+      return r >= 0 && r < rows && r * s.f + c == q ? r : -1L;
+    };
+    if (pdw || pdb) {  // channel by channel, its entries in window order (db: their sum)
+      sp.list.resize(windows);
+      for (int c = 0; c < s.f; ++c) {
+        int n = 0;
+        float sum = 0.0f;
+        for (long o = 0; o < windows; ++o) {
+          const long at = o * s.f + c;
+          const float g = sp.g[at];
+          if (g == 0.0f) continue;
+          const long r = pixel_of(at, c);
+          if (r < 0) continue;
+          sp.list[n++] = SparseEntry{tap_y[r], tap_x[r], c, g};
+          sum += g;
+        }
+        if (pdb) pdb[c] += sum;
+        if (pdw && n) dw_fn(s, x + i * in_size, sp.list.data(), n, pdw + c * cols);
+      }
+    }
+    if (dx) {  // window by window, each of its pixels with the channels whose argmax it is
+      float* dxi = dx + i * in_size;
+      std::memset(dxi, 0, sizeof(float) * in_size);
+      const int slots = p.ph * p.pw;
+      sp.count.resize(slots);
+      sp.list.resize(static_cast<std::size_t>(slots) * s.f);
+      for (long o = 0; o < windows; ++o) {
+        const int wy = static_cast<int>(o / p.ow) * p.sh - p.pt,
+                  wx = static_cast<int>(o % p.ow) * p.sw - p.pl;
+        std::fill_n(sp.count.data(), slots, 0);
+        for (int c = 0; c < s.f; ++c) {
+          const long at = o * s.f + c;
+          const float g = sp.g[at];
+          if (g == 0.0f) continue;
+          const long r = pixel_of(at, c);
+          if (r < 0) continue;
+          const SparseEntry e{tap_y[r], tap_x[r], c, g};
+          const int dy = static_cast<int>(r / s.ow) - wy, dxw = static_cast<int>(r % s.ow) - wx;
+          if (dy < 0 || dy >= p.ph || dxw < 0 ||
+              dxw >= p.pw) {  // not in its window (an argmax not made here)
+            dx_fn(s, wt, &e, 1, dxi);
+            continue;
+          }
+          const int slot = dy * p.pw + dxw;
+          sp.list[static_cast<std::size_t>(slot) * s.f + sp.count[slot]++] = e;
+        }
+        for (int j = 0; j < slots; ++j)
+          if (sp.count[j]) dx_fn(s, wt, sp.list.data() + static_cast<std::size_t>(j) * s.f, sp.count[j], dxi);
+      }
+    }
   });
   return Status::Ok();
 }

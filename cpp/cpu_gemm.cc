@@ -254,6 +254,10 @@ void pack_b(bool tb, const float* b, int ldb, int p0, int kc, int j0, int nc, fl
 
 }  // namespace
 
+bool gemm_uses_avx2() {
+  return kAvx2;
+}
+
 const char* gemm_kernel_name() {
 #if defined(__aarch64__)
   return "neon";

@@ -40,6 +40,9 @@ int gemm_panel_width();
 void gemm_at_rows(int m, int n, int k, const float* a, int lda, const float* const* b_rows, float* c,
                   int ldc);
 
+// Whether the AVX2 + FMA kernels are in use (x86-64 with both, unless KERNELNET_CPU=generic).
+bool gemm_uses_avx2();
+
 // "avx2+fma" or "generic" (x86-64), "neon" (AArch64): the micro-kernel in use.
 const char* gemm_kernel_name();
 

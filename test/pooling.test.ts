@@ -117,8 +117,9 @@ P('layers: shapes as Keras computes them; pooling CNNs with Rescaling and Reshap
 });
 
 // Conv2D + MaxPooling2D with non-overlapping windows run as one op (layers.ts's convPoolPairs), in training and
-// inference: the same weights, bit for bit, as the layers one by one after a few epochs, and the same predictions.
-P('Conv2D + MaxPooling2D run as one op, bit for bit the layers one by one', async () => {
+// inference: the same predictions bit for bit (the forward pass is the same arithmetic), and after a few epochs
+// the same losses and weights up to float32 rounding (its backward sums the argmax entries in another order).
+P('Conv2D + MaxPooling2D run as one op, as the layers one by one', async () => {
   const { x, y } = syntheticData(40);
   const make = () => new Sequential({
     seed: 9,
@@ -144,10 +145,14 @@ P('Conv2D + MaxPooling2D run as one op, bit for bit the layers one by one', asyn
   assert.equal([...convPoolPairs(runs[0].layers)], [0, 2]);
   const histories = [];
   for (const m of runs) histories.push((await m.fit(x, y, { batchSize: 16, epochs: 3, verbose: 0 })).history.loss);
-  assert.equal(histories[0], histories[1], 'the same losses');
+  close(histories[0], histories[1], 1e-5, 1e-4, 'the same losses');
   assert.ok(histories[0][2] < histories[0][0], `the loss falls: ${histories[0]}`);
   const weights = runs.map((m) => tidy(() => m.getWeights().map((w) => Array.from(w.dataSync()))));
-  weights[0].forEach((w, i) => exact(w, weights[1][i], `weight ${i}`));
+  weights[0].forEach((w, i) => close(w, weights[1][i], 1e-5, 1e-3, `weight ${i}`));
+  // Inference alone: the fused model with the other's weights predicts the same bits.
+  const trained = runs[1].getWeights();
+  runs[0].setWeights(trained);
+  dispose(trained);
   const predictions = runs.map((m) => tidy(() => Array.from(m.predict(x).dataSync())));
   exact(predictions[0], predictions[1], 'predict');
   dispose([x, y]);
