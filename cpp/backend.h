@@ -157,8 +157,9 @@ class Backend {
   // pool's strides equal its window; p describes the pool over the conv's output), as one op: the conv's
   // output is never stored. Forward writes what maxpool2d_forward would write from it: pooled and argmax.
   // Backward takes them and the pooled output's gradient: the conv's dz is zero except at each window's
-  // argmax, where it is act'(pooled) * dpooled (an activation whose derivative needs its input is not taken).
-  // Bit for bit the same as the two ops apart.
+  // argmax, where it is act'(pooled) * dpooled (an activation whose derivative needs its input is not taken),
+  // so dw and dx may be summed over those entries alone. Forward: bit for bit the two ops apart; backward:
+  // the same sums, possibly in another order (the CPU's), exactly so on integers.
   virtual Status conv2d_pool_forward(const Conv2dShape& s, const Pool2dShape& p, const float* x,
                                      const float* w, const Epilogue& ep, float* pooled, int32_t* argmax) = 0;
   virtual Status conv2d_pool_backward(const Conv2dShape& s, const Pool2dShape& p, const float* x,

@@ -128,7 +128,8 @@ Status CudaBackend::conv2d_backward(const Conv2dShape& s, const float* x, const 
 // The conv + pool op as the two ops in turn, through a scratch copy of the conv's output (one kernel that
 // pools in the GEMM's epilogue is the GPU's next step for it). Backward rebuilds what the two ops apart would
 // see: the conv's output at each window's argmax (the pooled value) and the routed gradient, zeros elsewhere,
-// by max-pool backward, then the conv's backward; bit for bit the CPU's one pass.
+// by max-pool backward, then the conv's dense backward: the CPU's sums over the argmax entries, in another
+// order (exactly equal on small integers).
 Status CudaBackend::conv2d_pool_forward(const Conv2dShape& s, const Pool2dShape& p, const float* x,
                                         const float* w, const Epilogue& ep, float* pooled, int32_t* argmax) {
   std::lock_guard<std::mutex> turn(conv_pool_mutex_);

@@ -968,7 +968,8 @@ export function foldedInference(layers: readonly Layer[]): Map<number, FusedGrou
  * Where a Conv2D's output goes only into a MaxPooling2D whose windows do not overlap (strides equal to the
  * window, Keras's default): the two run as one op, native.conv2dPoolForward/Backward, in training and inference
  * alike. The conv's output is never stored: the pool reads it from cache, and backward builds the conv's dz
- * straight from the pooled gradient at each window's argmax, bit for bit the layers one by one. Not for an
+ * straight from the pooled gradient at each window's argmax and sums over those entries alone (a quarter of the
+ * multiply-adds at 2x2): the layers' forward pass bit for bit, their gradients up to float32 rounding. Not for an
  * activation whose derivative needs its input (swish, gelu). The indices of the Conv2D layers.
  */
 export function convPoolPairs(layers: readonly Layer[]): Set<number> {

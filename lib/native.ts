@@ -87,7 +87,8 @@ export interface Native {
     pre?: NativeTensor | null, alpha?: number, dilationH?: number, dilationW?: number): void;
   /**
    * conv2dForward then maxPool2dForward (strides equal to the window) as one op that stores no conv output: the
-   * pooled output and its argmax, bit for bit those of the two ops. Not for an activation whose derivative needs
+   * pooled output and its argmax, bit for bit those of the two ops. Its backward sums over each window's argmax
+   * alone (dz is zero elsewhere): the two ops' gradients up to float32 rounding. Not for an activation whose derivative needs
    * its input (swish, gelu).
    */
   conv2dPoolForward(x: NativeTensor, w: NativeTensor, b: NativeTensor | null, pooled: NativeTensor, argmax: NativeTensor,
