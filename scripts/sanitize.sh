@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Native memory safety (not in the default test run: about three minutes). Builds the addon with
 # AddressSanitizer and UndefinedBehaviorSanitizer in a scratch copy of the project (CPU backend; the normal build
-# is untouched), then runs the native-heavy suites (ops, gradients, activations, batch normalization, datasets,
+# is untouched), then runs the native-heavy suites (ops, gradients, activations, batch normalization, pooling, datasets,
 # optimizers, tensor utilities, weights, schedules, API guards, programs, checkpoints, soak, fuzzing) against it
 # with the sanitizer runtimes preloaded into Node. Any report fails the run. GPU: `npm run test:gpu` runs
 # compute-sanitizer memcheck and racecheck on the CUDA suite.
@@ -24,7 +24,7 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=87
 export FUZZ_RUNS=${FUZZ_RUNS:-0.3}
 export KERNELNET_SOAK_RSS_MB=1024  # ASan's quarantine holds freed memory: RSS is not a leak signal here
 status=0
-for suite in ops gradcheck activations batchnorm datasets optimizers tensor-utils weights schedules api program checkpoint soak fuzz; do
+for suite in ops gradcheck activations batchnorm pooling datasets optimizers tensor-utils weights schedules api program checkpoint soak fuzz; do
   echo "== $suite under ASan + UBSan"
   if LD_PRELOAD="$asan $ubsan" node node_modules/uvu/bin.js dist/test "^$suite\\.test\\.js$" > "$suite.log" 2>&1; then
     grep -E "Total|Passed" "$suite.log" | tr -s ' ' | tr '\n' ' '; echo
