@@ -166,7 +166,8 @@ void weight_grad_implicit(const Conv2dShape& s, const float* x, const float* dz,
 constexpr int kMinTapChannels = 8;
 constexpr long kDcolRows = 96;  // rows of dcol per block: 96 x 288 floats at conv2's shape, 108 KB
 
-// At least max(C, F) zero floats, shared read-only by the pool threads during one call.
+// At least n zero floats (a run of any length igemm reads: C, F, or a column-matrix row), shared read-only by
+// the pool threads during one call.
 const float* zero_run(int n) {
   thread_local std::vector<float> z;
   if (z.size() < static_cast<std::size_t>(n)) z.assign(n, 0.0f);
@@ -184,8 +185,10 @@ const float* pack_weights(const Conv2dShape& s, const float* w) {
 }
 
 // One image's convolution into yi [OH*OW, F], done(r0, rows) after each block of rows (the epilogue's place).
+// prev_xi: the image the thread's pointer table was last built for in this call (or null): with no tap
+// outside the input, the table is that one moved by the distance between the images, not rebuilt.
 void conv_image(const Conv2dShape& s, const float* xi, const float* packed, const float* zeros, float* yi,
-                ConvScratch& sc, const RowsDone& done) {
+                ConvScratch& sc, const RowsDone& done, const float* prev_xi = nullptr) {
   const long rows = s.col_rows(), cols = s.col_cols();
   const int taps = s.kh * s.kw;
   if (s.c < kMinTapChannels) {
@@ -198,8 +201,15 @@ void conv_image(const Conv2dShape& s, const float* xi, const float* packed, cons
     igemm(static_cast<int>(rows), s.f, 1, static_cast<int>(cols), sc.rows.data(), packed, zeros, yi, s.f,
           false, done);
   } else {
-    sc.rows.resize(rows * taps);
-    tap_rows(s, xi, zeros, sc.rows.data());
+    const bool inside = s.pt == 0 && s.pl == 0 && (s.oh - 1) * s.sh + (s.kh - 1) * s.dil_h < s.h &&
+                        (s.ow - 1) * s.sw + (s.kw - 1) * s.dil_w < s.w;
+    if (prev_xi && inside && sc.rows.size() == static_cast<std::size_t>(rows * taps)) {
+      const std::ptrdiff_t delta = xi - prev_xi;
+      for (const float*& p : sc.rows) p += delta;
+    } else {
+      sc.rows.resize(rows * taps);
+      tap_rows(s, xi, zeros, sc.rows.data());
+    }
     igemm(static_cast<int>(rows), s.f, taps, s.c, sc.rows.data(), packed, zeros, yi, s.f, false, done);
   }
 }
@@ -448,7 +458,7 @@ Status CpuBackend::conv2d_forward(const Conv2dShape& s, const float* x, const fl
   const long rows = s.col_rows();
   const int taps = s.kh * s.kw;
   const long in_size = static_cast<long>(s.h) * s.w * s.c, out_size = rows * s.f;
-  const float* zeros = zero_run(std::max(s.c, s.f));
+  const float* zeros = zero_run(std::max({s.c, s.f, static_cast<int>(s.col_cols())}));
   const float* packed = pack_weights(s, w);
   // With fewer images than threads, split each image's output rows across the threads instead.
   if (s.n < num_threads() && s.c >= kMinTapChannels) {
@@ -472,10 +482,13 @@ Status CpuBackend::conv2d_forward(const Conv2dShape& s, const float* x, const fl
     ConvScratch& sc = scratch();
     for (std::size_t i = i0; i < i1; ++i) {
       float* yi = y + i * out_size;
-      conv_image(s, x + i * in_size, packed, zeros, yi, sc, [&](int r0, int nr) {
-        apply_epilogue(yi + static_cast<long>(r0) * s.f, nr, s.f, ep,
-                       i * out_size + static_cast<long>(r0) * s.f);
-      });
+      conv_image(
+          s, x + i * in_size, packed, zeros, yi, sc,
+          [&](int r0, int nr) {
+            apply_epilogue(yi + static_cast<long>(r0) * s.f, nr, s.f, ep,
+                           i * out_size + static_cast<long>(r0) * s.f);
+          },
+          i > i0 ? x + (i - 1) * in_size : nullptr);
     }
   });
   return Status::Ok();
@@ -499,18 +512,33 @@ Status CpuBackend::conv2d_pool_forward(const Conv2dShape& s, const Pool2dShape& 
                                        const float* w, const Epilogue& ep, float* pooled, int32_t* argmax) {
   const long in_size = static_cast<long>(s.h) * s.w * s.c, out_size = s.col_rows() * s.f;
   const long pooled_size = static_cast<long>(p.oh) * p.ow * p.c, pooled_row = static_cast<long>(p.ow) * p.c;
-  const float* zeros = zero_run(std::max(s.c, s.f));
+  const float* zeros = zero_run(std::max({s.c, s.f, static_cast<int>(s.col_cols())}));
   const float* packed = pack_weights(s, w);
   parallel_for(s.n, [&](std::size_t i0, std::size_t i1, int) {
     ConvScratch& sc = scratch();
     grow(sc.y, out_size);
     float* yi = sc.y.data();
     for (std::size_t i = i0; i < i1; ++i) {
-      conv_image(s, x + i * in_size, packed, zeros, yi, sc,
-                 [&](int r0, int nr) { apply_epilogue(yi + static_cast<long>(r0) * s.f, nr, s.f, ep); });
-      for (int oy = 0; oy < p.oh; ++oy)
-        maxpool_row(p, yi, oy, pooled + i * pooled_size + oy * pooled_row,
-                    argmax + i * pooled_size + oy * pooled_row);
+      // Each block of rows gets its epilogue as the GEMM completes it, and every pooled row whose windows are
+      // then complete is pooled at once, while the block is still in cache.
+      int next = 0;  // the next pooled row
+      const auto pool_ready = [&](long done_rows) {
+        for (; next < p.oh; ++next) {
+          const int last =
+              std::min(s.oh, next * p.sh - p.pt + p.ph);  // conv rows [.., last) of this pooled row
+          if (static_cast<long>(last) * s.ow > done_rows) break;
+          maxpool_row(p, yi, next, pooled + i * pooled_size + next * pooled_row,
+                      argmax + i * pooled_size + next * pooled_row);
+        }
+      };
+      conv_image(
+          s, x + i * in_size, packed, zeros, yi, sc,
+          [&](int r0, int nr) {
+            apply_epilogue(yi + static_cast<long>(r0) * s.f, nr, s.f, ep);
+            pool_ready(r0 + nr);
+          },
+          i > i0 ? x + (i - 1) * in_size : nullptr);
+      pool_ready(s.col_rows());
     }
   });
   return Status::Ok();

@@ -31,28 +31,29 @@ __global__ void fill_kernel(float* dst, float value, long long n) {
 }
 
 // dst[r, :] = src[indices[first + r], :], first = start + *counter * rows; a position past n_indices or an
-// index out of range gives a zero row.
-__global__ void gather_rows_kernel(const float* __restrict__ src, long long src_rows, long long row_size,
+// index out of range gives a zero row. Index math in I (with_index_type: both tensors' element counts).
+template <typename I>
+__global__ void gather_rows_kernel(const float* __restrict__ src, I src_rows, I row_size,
                                    const int32_t* __restrict__ indices, unsigned long long n_indices,
-                                   unsigned long long start, const int32_t* __restrict__ counter,
-                                   long long rows, float* __restrict__ dst) {
-  const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+                                   unsigned long long start, const int32_t* __restrict__ counter, I rows,
+                                   float* __restrict__ dst) {
+  const I i = blockIdx.x * (I)blockDim.x + threadIdx.x;
   if (i >= rows * row_size) return;
-  const long long r = i / row_size, c = i % row_size;
+  const I r = i / row_size, c = i % row_size;
   const unsigned long long pos = start + device_counter(counter) * (unsigned long long)rows + r;
   const int32_t s = pos < n_indices ? indices[pos] : -1;
   // Copied as bits: int32 rows (class labels) travel through here too.
   reinterpret_cast<uint32_t*>(dst)[i] =
-      (s >= 0 && s < src_rows) ? reinterpret_cast<const uint32_t*>(src)[s * row_size + c] : 0u;
+      (s >= 0 && (I)s < src_rows) ? reinterpret_cast<const uint32_t*>(src)[(I)s * row_size + c] : 0u;
 }
 
 __global__ void advance_kernel(int32_t* counter) {
   if (*counter < INT32_MAX) ++*counter;
 }
 
-__global__ void one_hot_kernel(const int32_t* __restrict__ labels, long long n, int k,
-                               float* __restrict__ out) {
-  const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+template <typename I>
+__global__ void one_hot_kernel(const int32_t* __restrict__ labels, I n, I k, float* __restrict__ out) {
+  const I i = blockIdx.x * (I)blockDim.x + threadIdx.x;
   if (i >= n * k) return;
   out[i] = labels[i / k] == (int)(i % k) ? 1.0f : 0.0f;
 }
@@ -148,8 +149,11 @@ Status CudaBackend::gather_rows(const float* src, std::size_t src_rows, std::siz
   const long long total = (long long)rows * row_size;
   if (!total) return Status::Ok();
   KN_EXPECT(src && indices && dst, "gather_rows");
-  launch(gather_rows_kernel, CEIL_DIV(total, 256), 256, 0, stream(), src, src_rows, row_size, indices,
-         n_indices, start, counter, rows, dst);
+  with_index_type(std::max(total, (long long)(src_rows * row_size)), [&](auto index) {
+    using I = decltype(index);
+    launch(gather_rows_kernel<I>, CEIL_DIV(total, 256), 256, 0, stream(), src, (I)src_rows, (I)row_size,
+           indices, (unsigned long long)n_indices, (unsigned long long)start, counter, (I)rows, dst);
+  });
   KN_LAUNCHED(stream(), "gather_rows_kernel");
   return Status::Ok();
 }
@@ -171,7 +175,10 @@ Status CudaBackend::one_hot(const int32_t* labels, std::size_t n, int k, float* 
   std::lock_guard<std::mutex> lock(mutex_);
   const long long total = (long long)n * k;
   if (!total) return Status::Ok();
-  launch(one_hot_kernel, CEIL_DIV(total, 256), 256, 0, stream(), labels, n, k, out);
+  with_index_type(total, [&](auto index) {
+    using I = decltype(index);
+    launch(one_hot_kernel<I>, CEIL_DIV(total, 256), 256, 0, stream(), labels, (I)n, (I)k, out);
+  });
   KN_LAUNCHED(stream(), "one_hot_kernel");
   return Status::Ok();
 }

@@ -181,19 +181,21 @@ __global__ void __launch_bounds__(THREADS)
 }
 
 // C[i, j] (+)= sum_z partial[z, i, j], summed in z order, then the epilogue.
+// Index math in I (with_index_type: every partial and every element of C).
+template <typename I>
 __global__ void splitk_reduce_kernel(int M, int N, int splits, const float* __restrict__ partial,
                                      float* __restrict__ C, int ldc, const float* __restrict__ bias, Act act,
                                      float alpha, float* __restrict__ pre, bool accumulate) {
-  const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
-  const long long mn = (long long)M * N;
+  const I i = blockIdx.x * (I)blockDim.x + threadIdx.x;
+  const I mn = (I)M * (I)N;
   if (i >= mn) return;
-  const int r = i / N, col = i % N;
+  const I r = i / (I)N, col = i % (I)N;
   float v = 0.0f;
-  for (int z = 0; z < splits; ++z) v += partial[z * mn + i];
-  float* dst = C + (long long)r * ldc + col;
+  for (int z = 0; z < splits; ++z) v += partial[(I)z * mn + i];
+  float* dst = C + r * (I)ldc + col;
   if (accumulate) v += *dst;
   if (bias) v += bias[col];
-  if (pre) pre[(long long)r * ldc + col] = v;
+  if (pre) pre[r * (I)ldc + col] = v;
   *dst = act_epilogue(act, v, alpha);
 }
 
@@ -272,8 +274,11 @@ Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, 
   KN_LAUNCHED(stream, tf32 ? "sgemm_tf32_kernel" : "sgemm_kernel");
   if (splits > 1) {
     const long long mn = (long long)m * n;
-    launch(splitk_reduce_kernel, CEIL_DIV(mn, 256), 256, 0, stream, m, n, z, partial, c, ldc, ep.bias, ep.act,
-           ep.alpha, ep.pre, accumulate);
+    with_index_type(std::max(mn * z, (long long)m * ldc), [&](auto index) {
+      using I = decltype(index);
+      launch(splitk_reduce_kernel<I>, CEIL_DIV(mn, 256), 256, 0, stream, m, n, z, partial, c, ldc, ep.bias,
+             ep.act, ep.alpha, ep.pre, accumulate);
+    });
     KN_LAUNCHED(stream, "splitk_reduce_kernel");
   }
   return Status::Ok();

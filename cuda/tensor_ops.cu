@@ -1,6 +1,7 @@
 // Tensor utilities on the GPU, the twin of cpp/cpu_tensor.cc: elementwise activations (epilogue.h's), region
 // copies (slice, concat) one thread per element, argmax one thread per output, and the asynchronous
 // device-to-host copy behind tensor.data().
+#include <algorithm>
 #include <cstring>
 
 #include "cuda_backend.cuh"
@@ -9,29 +10,32 @@ namespace kn {
 namespace cu {
 namespace {
 
+// Index math in I (with_index_type: the region and both tensors' element counts).
+template <typename I>
 __global__ void copy_region_kernel(Region r, const uint32_t* __restrict__ src, uint32_t* __restrict__ dst,
-                                   long long count) {
-  const long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+                                   I count) {
+  const I e = blockIdx.x * (I)blockDim.x + threadIdx.x;
   if (e >= count) return;
-  long long rest = e, so = 0, to = 0, ss = 1, ts = 1;
+  I rest = e, so = 0, to = 0, ss = 1, ts = 1;
   for (int d = r.rank - 1; d >= 0; --d) {
-    const long long i = rest % r.size[d];
-    rest /= r.size[d];
-    so += (r.src_begin[d] + i) * ss;
-    to += (r.dst_begin[d] + i) * ts;
-    ss *= r.src_shape[d];
-    ts *= r.dst_shape[d];
+    const I size = (I)r.size[d], i = rest % size;
+    rest /= size;
+    so += ((I)r.src_begin[d] + i) * ss;
+    to += ((I)r.dst_begin[d] + i) * ts;
+    ss *= (I)r.src_shape[d];
+    ts *= (I)r.dst_shape[d];
   }
   dst[to] = src[so];
 }
 
-__global__ void argmax_kernel(const float* __restrict__ x, long long outer, long long n, long long inner,
-                              int32_t* __restrict__ out) {
-  const long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+// Index math in I (with_index_type: every element of x).
+template <typename I>
+__global__ void argmax_kernel(const float* __restrict__ x, I outer, I n, I inner, int32_t* __restrict__ out) {
+  const I e = blockIdx.x * (I)blockDim.x + threadIdx.x;
   if (e >= outer * inner) return;
   const float* p = x + (e / inner) * n * inner + e % inner;
-  long long best = 0;
-  for (long long j = 1; j < n; ++j)
+  I best = 0;
+  for (I j = 1; j < n; ++j)
     if (p[j * inner] > p[best * inner]) best = j;
   out[e] = static_cast<int32_t>(best);
 }
@@ -116,8 +120,13 @@ Status CudaBackend::copy_region(const Region& r, const void* src, void* dst) {
   std::lock_guard<std::mutex> lock(mutex_);
   const long long count = r.count();
   if (!count) return Status::Ok();
-  launch(copy_region_kernel, CEIL_DIV(count, 256), 256, 0, stream(), r, static_cast<const uint32_t*>(src),
-         static_cast<uint32_t*>(dst), count);
+  long long src_total = 1, dst_total = 1;
+  for (int d = 0; d < r.rank; ++d) src_total *= r.src_shape[d], dst_total *= r.dst_shape[d];
+  with_index_type(std::max({count, src_total, dst_total}), [&](auto index) {
+    using I = decltype(index);
+    launch(copy_region_kernel<I>, CEIL_DIV(count, 256), 256, 0, stream(), r,
+           static_cast<const uint32_t*>(src), static_cast<uint32_t*>(dst), (I)count);
+  });
   KN_LAUNCHED(stream(), "copy_region_kernel");
   return Status::Ok();
 }
@@ -127,8 +136,10 @@ Status CudaBackend::argmax(const float* x, std::size_t outer, std::size_t n, std
   std::lock_guard<std::mutex> lock(mutex_);
   const long long total = (long long)(outer * inner);
   if (!total) return Status::Ok();
-  launch(argmax_kernel, CEIL_DIV(total, 256), 256, 0, stream(), x, (long long)outer, (long long)n,
-         (long long)inner, out);
+  with_index_type((long long)(outer * n * inner), [&](auto index) {
+    using I = decltype(index);
+    launch(argmax_kernel<I>, CEIL_DIV(total, 256), 256, 0, stream(), x, (I)outer, (I)n, (I)inner, out);
+  });
   KN_LAUNCHED(stream(), "argmax_kernel");
   return Status::Ok();
 }
