@@ -220,6 +220,24 @@ console.log(`kernelnet training (fit, batch ${B}, ${images} images, median of 3 
 console.log(`  full-batch steps: ${stepRun ? `one recorded program of ${stepRun.ops} ops${stepRun.graph ? ', a CUDA graph launch' : ` (${stepRun.reason})`}` : 'op by op'}; ` +
   `memory: ${(memory.bytesInUse / 2 ** 20).toFixed(1)} MiB of tensors + ${(memory.scratchBytes / 2 ** 20).toFixed(1)} MiB of scratch`);
 
+// The validation pass: evaluate() over MNIST's 10,000 test images at the training batch size (the forward pass
+// does the same work whatever the weights: an untrained model times the same).
+const validation = await (async () => {
+  const { test } = loadMnist(undefined, { trainLimit: 0 });
+  const yTest = toCategorical(test.labels, 10), model = seedModel(1);
+  model.evaluate(test.images, yTest, { batchSize: B }); // warm-up
+  const seconds: number[] = [];
+  for (let r = 0; r < 3; ++r) {
+    const t0 = performance.now();
+    model.evaluate(test.images, yTest, { batchSize: B });
+    seconds.push((performance.now() - t0) / 1e3);
+  }
+  model.dispose();
+  for (const t of [test.images, test.labels, yTest]) t.dispose();
+  return { images: 10000, seconds: median(seconds) };
+})();
+console.log(`  validation pass (evaluate, 10,000 test images, batch ${B}, median of 3): ${validation.seconds.toFixed(3)} s`);
+
 // How the CPU backend scales with threads: fit() over 10 batches at each thread count.
 const scaled: { threads: number; imagesPerSecond: number; speedup: number }[] = [];
 if (scaling.length) {
@@ -384,5 +402,5 @@ if (!opts['no-torch'] && gpu) {
 if (opts.json)
   writeFileSync(opts.json, JSON.stringify({
     backend: info, peakGflops: peak, peakGBs, batch: B, ops: table, vocabularyOps: vocabTable, images, imagesPerSecond, secondsPerEpoch, gflops,
-    stepProgram: stepRun, memory: { bytesInUse: memory.bytesInUse, scratchBytes: memory.scratchBytes }, torch, interleaved, scaling: scaled, png,
+    stepProgram: stepRun, memory: { bytesInUse: memory.bytesInUse, scratchBytes: memory.scratchBytes }, validation, torch, interleaved, scaling: scaled, png,
   }, null, 2) + '\n');
