@@ -148,6 +148,10 @@ export const CONV_CASES: ConvCase[] = [
   { n: 17, h: 6, w: 5, c: 16, kh: 3, kw: 3, f: 20, sh: 2, sw: 1, same: true },
   // K = 432 taps x channels: the CPU's implicit GEMM splits the taps into two blocks; dilated, 'same'
   { n: 3, h: 7, w: 6, c: 48, kh: 3, kw: 3, f: 9, sh: 1, sw: 1, same: true, dilH: 2, dilW: 1 },
+  // 3x3, stride 1, channels and filters multiples of 8: the CPU's Winograd forward; odd outputs (partial 2x2
+  // tiles), with and without padding
+  { n: 3, h: 7, w: 9, c: 8, kh: 3, kw: 3, f: 24, sh: 1, sw: 1, same: true },
+  { n: 2, h: 8, w: 7, c: 16, kh: 3, kw: 3, f: 8, sh: 1, sw: 1, same: false },
   { n: 4, h: 28, w: 28, c: 1, kh: 3, kw: 3, f: 32, sh: 1, sw: 1, same: false }, // the seed's conv1
   { n: 2, h: 26, w: 26, c: 32, kh: 3, kw: 3, f: 64, sh: 1, sw: 1, same: false }, // the seed's conv2
 ];
