@@ -148,9 +148,11 @@ inline Heap& heap() {
 
 // --- threads of a block ---
 struct Warp {
-  explicit Warp(std::ptrdiff_t lanes) : bar(lanes) {}
+  explicit Warp(std::ptrdiff_t n) : bar(n), lanes(static_cast<int>(n)) {}
   std::barrier<> bar;
+  int lanes;
   uint64_t buf[32] = {};
+  uint32_t frag[32][10] = {};  // mma.sync's fragment registers, lane by lane (ptx.h)
 };
 struct Block {
   explicit Block(std::ptrdiff_t threads) : bar(threads) {}
