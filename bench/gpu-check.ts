@@ -18,9 +18,11 @@
 //   mnist-tf32   the same with KERNELNET_TF32=1                                        8 s   60 s
 //   bench        kernel table, 3 whole epochs after a warm-up, PyTorch on the card    45 s  120 s
 //                with the data on the GPU
+//   lab          the kernel lab: each GEMM variant at the step's shapes, checked      10 s   45 s
+//                against variant 1 and timed side by side (bench/lab.ts)
 //   ncu          Nsight Compute over one training step (about 45 kernels replayed)    40 s   90 s
 //   cpu-bench    the CPU backend on all cores: kernel table, fit, 1..N-thread scaling 45 s   90 s
-//   total                                                                            ~170 s  450 s (budget)
+//   total                                                                            ~180 s  450 s (budget)
 // With about 2 minutes to start the machine and 1 to carry and unpack the files, a quick run costs about 6
 // minutes of machine time and at most 11 (budget spent), leaving room to rerun a part.
 //
@@ -135,6 +137,12 @@ const quick: Part[] = [
       const b = readJson('bench.json');
       return { ...b, kernelnetOverTorch: Object.fromEntries(Object.entries(b.torch ?? {}).map(([k, t]) => [k, b.imagesPerSecond / (t as { imagesPerSecond: number }).imagesPerSecond])) };
     },
+  },
+  {
+    name: 'lab', what: 'the kernel lab: each GEMM variant at the training step\'s shapes, checked against variant 1, timed side by side',
+    capS: 45, skip: noGpu,
+    command: () => ({ argv: [node, js('bench/lab.js'), '--json', join(logs, 'lab.json')], env: onCuda }),
+    summarize: () => readJson('lab.json'),
   },
   {
     name: 'ncu', what: 'Nsight Compute over one training step (after a warm-up step), kernel by kernel', capS: 90, skip: noGpu,

@@ -296,6 +296,31 @@ void DenseForward(const Napi::CallbackInfo& info) {
   });
 }
 
+// gemmVariant(kernel, a, b, c, ta, tb): c = op(a) op(b) with the backend's numbered GEMM variant `kernel`
+// (backends().cuda.variants.gemm), for the kernel lab (bench/lab.ts) and its tests; a is [M, K] ([K, M] if
+// ta), b [K, N] ([N, K] if tb), c [M, N]. Not recordable: the lab runs it directly.
+void GemmVariant(const Napi::CallbackInfo& info) {
+  Args a(info, "gemmVariant");
+  const int kernel = a.integer(0, "kernel", 1, 1000);
+  TensorHandle *ta_ = a.tensor(1, "a"), *tb_ = a.tensor(2, "b"), *tc = a.tensor(3, "c");
+  const bool ta = a.boolean(4, "ta"), tb = a.boolean(5, "tb");
+  a.expect_rank(ta_, "a", DType::kFloat32, 2, ta ? "[K,M]" : "[M,K]");
+  a.expect_rank(tb_, "b", DType::kFloat32, 2, tb ? "[N,K]" : "[K,N]");
+  const int64_t m = ta_->shape()[ta ? 1 : 0], k = ta_->shape()[ta ? 0 : 1];
+  const int64_t n = tb_->shape()[tb ? 0 : 1];
+  if (m > INT32_MAX || n > INT32_MAX || k > INT32_MAX)
+    a.fail("ERR_KERNELNET_SHAPE", "dimensions past 2^31 - 1");
+  a.expect(tb_, "b", DType::kFloat32, {tb ? n : k, tb ? k : n}, tb ? "[N,K]" : "[K,N]");
+  a.expect(tc, "c", DType::kFloat32, {m, n}, "[M,N]");
+  a.distinct({tc, ta_, tb_});
+  a.run(
+      [=, a_ = ta_->f32(), b_ = tb_->f32(), c = tc->f32()](Backend& be) {
+        return be.gemm_variant(kernel, ta, tb, (int)m, (int)n, (int)k, a_, ta ? (int)m : (int)k, b_,
+                               tb ? (int)k : (int)n, c);
+      },
+      false);
+}
+
 // denseBackward(x, w, y, dy, dx | null, dw | null, db | null, activation, pre?, alpha?): as conv2dBackward's.
 void DenseBackward(const Napi::CallbackInfo& info) {
   Args a(info, "denseBackward");
@@ -1067,6 +1092,15 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
     cuda.Set("peakGflops", peak.gflops);
     cuda.Set("peakGBs", peak.gbs);
     cuda.Set("tf32", a.data().cuda->tf32());
+    Napi::Object kernels = Napi::Object::New(env), variants = Napi::Object::New(env);
+    for (const Backend::KernelFamily& f : a.data().cuda->kernel_families()) {
+      kernels.Set(f.family, f.adopted);
+      Napi::Array list = Napi::Array::New(env, f.variants.size());
+      for (std::size_t i = 0; i < f.variants.size(); ++i) list.Set(static_cast<uint32_t>(i), f.variants[i]);
+      variants.Set(f.family, list);
+    }
+    cuda.Set("kernels", kernels);
+    cuda.Set("variants", variants);
   }
   o.Set("cpu", cpu);
   o.Set("cuda", cuda);
@@ -1114,6 +1148,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("maxPool2dForward", Napi::Function::New<MaxPool2dForward>(env, "maxPool2dForward"));
   exports.Set("maxPool2dBackward", Napi::Function::New<MaxPool2dBackward>(env, "maxPool2dBackward"));
   exports.Set("denseForward", Napi::Function::New<DenseForward>(env, "denseForward"));
+  exports.Set("gemmVariant", Napi::Function::New<GemmVariant>(env, "gemmVariant"));
   exports.Set("denseBackward", Napi::Function::New<DenseBackward>(env, "denseBackward"));
   exports.Set("dropoutForward", Napi::Function::New<Dropout<true>>(env, "dropoutForward"));
   exports.Set("dropoutBackward", Napi::Function::New<Dropout<false>>(env, "dropoutBackward"));

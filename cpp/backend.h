@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "batchnorm.h"
@@ -135,6 +136,22 @@ class Backend {
   virtual Peak peak() const { return {}; }
   // Whether GEMMs round their inputs to TF32 on tensor cores (CUDA with KERNELNET_TF32=1 on sm_80+).
   virtual bool tf32() const { return false; }
+  // The kernel lab: an op family's numbered variants, the one the backend adopted, and a way to run any of
+  // them (cuda/gemm.cuh's GEMMs; bench/lab.ts checks and times them). Reported by backends(); empty where an
+  // op has one implementation.
+  struct KernelFamily {
+    std::string family, adopted;
+    std::vector<std::string> variants;  // "number name", numbered from 1
+  };
+  virtual std::vector<KernelFamily> kernel_families() const { return {}; }
+  // C[M, N] = op(A) op(B) (row-major, ldc = n) with GEMM variant `kernel` (1-based), no epilogue, K split as
+  // the backend's own GEMMs split it.
+  virtual Status gemm_variant(int kernel, bool ta, bool tb, int m, int n, int k, const float* a, int lda,
+                              const float* b, int ldb, float* c) {
+    return Status{"ERR_KERNELNET_DEVICE",
+                  std::string("gemmVariant: the ") + name() +
+                      " backend has no numbered GEMM variants (the kernel lab is CUDA's)"};
+  }
   // Waits for all queued work (a no-op on the CPU, whose ops are synchronous).
   virtual Status synchronize() { return Status::Ok(); }
   // Marks where a profiler collects (CUDA: cudaProfilerStart/Stop, for `ncu --profile-from-start off`), after

@@ -3,6 +3,9 @@
 //   col[(n*OH + oy)*OW + ox, (ky*KW + kx)*C + c] = x[n, oy*SH - PT + ky*DH, ox*SW - PL + kx*DW, c]
 //   (0 outside; DH, DW the dilation)
 //   forward:  y = act(col w + b)                    one GEMM, bias and activation fused in its epilogue
+//   (a window of at most 32 taps, as a first layer's, runs as direct kernels instead; with TF32 on and C, F
+//   multiples of 4, forward and dw run as implicit GEMMs on the tensor cores: the
+//   columns are gathered from x tile by tile, never stored; gemm.cu's ConvForwardA / ConvWeightGradA)
 //   backward: dz = dy * act'(y); db = column sums of dz; dw = col^T dz (split-K: K = N*OH*OW is long);
 //             dcol = dz w^T; dx = col2im(dcol), computed as a gather (each dx element sums its own
 //             contributions: no atomics, deterministic).
@@ -71,6 +74,140 @@ void im2col(cudaStream_t st, const Conv2dShape& s, const float* x, float* col, l
   });
 }
 
+// Direct kernels for a small window (KH*KW*C <= 32 taps: a first layer on gray or RGB images, such as the
+// seed model's conv1, 9 taps x 32 filters) and at most 256 filters. As im2col + GEMM these are latency-bound
+// chains of small launches (a K = 9 GEMM; backward: the mask, column sums, im2col and a split-K GEMM over
+// 86,528 pixels). Direct: forward is one kernel, backward (when no input gradient is needed) one kernel that
+// applies the activation's mask, sums the bias and weight gradients per block of pixels, and one fixed-order
+// tree over the blocks: deterministic, the number of blocks fixed by the shape, not by the GPU.
+constexpr int kDirectTaps = 32, kDirectThreads = 256, kDirectPixelsPerBlock = 128;
+
+bool direct_conv(const Conv2dShape& s) {
+  return s.col_cols() >= 1 && s.col_cols() <= kDirectTaps && s.f >= 1 && s.f <= kDirectThreads;
+}
+// Blocks of (F filters) x (256 / F pixel lanes).
+dim3 direct_block(const Conv2dShape& s) {
+  return dim3(s.f, kDirectThreads / s.f);
+}
+int direct_parts(long long rows) {
+  return (int)std::min<long long>(std::max<long long>(CEIL_DIV(rows, kDirectPixelsPerBlock), 1), 4096);
+}
+
+// The taps' offsets, once per block: input row and column offsets and channel of tap k = (ky * KW + kx) * C +
+// c.
+__device__ __forceinline__ void direct_taps(const ConvDims& d, int K, int* ty, int* tx, int* tc) {
+  for (int k = threadIdx.y * blockDim.x + threadIdx.x; k < K; k += blockDim.x * blockDim.y) {
+    const int tap = k / d.c;
+    ty[k] = (tap / d.kw) * d.dh, tx[k] = (tap % d.kw) * d.dw, tc[k] = k % d.c;
+  }
+}
+
+// y[p, f] = act(b[f] + sum_k patch(p)[k] w[k, f]), thread (f, lane) of block b computing pixel b * lanes +
+// lane.
+__global__ void conv_direct_forward_kernel(ConvDims d, const float* __restrict__ x,
+                                           const float* __restrict__ w, const float* __restrict__ bias,
+                                           Act act, float alpha, float* __restrict__ pre,
+                                           float* __restrict__ y, int rows) {
+  __shared__ float ws[kDirectTaps * kDirectThreads];
+  __shared__ int ty[kDirectTaps], tx[kDirectTaps], tc[kDirectTaps];
+  const int K = d.kh * d.kw * d.c, F = d.f, f = threadIdx.x;
+  for (int i = threadIdx.y * blockDim.x + threadIdx.x; i < K * F; i += blockDim.x * blockDim.y) ws[i] = w[i];
+  direct_taps(d, K, ty, tx, tc);
+  __syncthreads();
+  const int p = blockIdx.x * blockDim.y + threadIdx.y;
+  if (p >= rows) return;
+  const int ox = p % d.ow, rest = p / d.ow, oy = rest % d.oh, n = rest / d.oh;
+  const int iy0 = oy * d.sh - d.pt, ix0 = ox * d.sw - d.pl;
+  const float* xn = x + (long long)n * d.h * d.w * d.c;
+  float sum = 0.0f;
+  for (int k = 0; k < K; ++k) {
+    const int iy = iy0 + ty[k], ix = ix0 + tx[k];
+    if ((unsigned)iy < (unsigned)d.h && (unsigned)ix < (unsigned)d.w)
+      sum = fmaf(xn[((long long)iy * d.w + ix) * d.c + tc[k]], ws[k * F + f], sum);
+  }
+  if (bias) sum += bias[f];
+  const long long o = (long long)p * F + f;
+  if (pre) pre[o] = sum;
+  y[o] = act_epilogue(act, sum, alpha);
+}
+
+// partial[b, e] for e = k * F + f: the sum over block b's 128 pixels p of patch(p)[k] dz[p, f] (k < K), and
+// of dz[p, f] (k = K, the bias), dz = dy * act'(.) computed on the fly. Per chunk of 32 pixels, the block
+// stages dz (thread (f, lane) reading rows lane, lane + lanes, ...: coalesced) and the pixels' patches in
+// shared memory; then each thread adds the chunk into the (k, f) entries it owns, tid + 256 j. No thread
+// shares an entry, so nothing is reduced across threads and the order is fixed.
+constexpr int kDirectChunk = 32, kDirectEntries = 4;  // (K + 1) * F <= 4 * 256
+
+bool direct_conv_backward(const Conv2dShape& s) {
+  return direct_conv(s) && (s.col_cols() + 1) * s.f <= kDirectEntries * kDirectThreads;
+}
+
+__global__ void conv_direct_backward_kernel(ConvDims d, const float* __restrict__ x,
+                                            const float* __restrict__ y, const float* __restrict__ pre,
+                                            const float* __restrict__ dy, Act act, float alpha, int rows,
+                                            float* __restrict__ partial) {
+  __shared__ int ty[kDirectTaps], tx[kDirectTaps], tc[kDirectTaps];
+  __shared__ int pix_base[kDirectChunk], pix_iy0[kDirectChunk], pix_ix0[kDirectChunk];
+  __shared__ float dzs[kDirectChunk * kDirectThreads], patch[kDirectChunk * (kDirectTaps + 1)];
+  const int K = d.kh * d.kw * d.c, F = d.f, tid = threadIdx.y * blockDim.x + threadIdx.x;
+  const int threads = blockDim.x * blockDim.y, entries = (K + 1) * F;
+  direct_taps(d, K, ty, tx, tc);
+  int ek[kDirectEntries], ef[kDirectEntries];
+  float acc[kDirectEntries] = {};
+#pragma unroll
+  for (int j = 0; j < kDirectEntries; ++j) {
+    const int e = tid + j * threads;
+    ek[j] = e < entries ? e / F : -1, ef[j] = e < entries ? e % F : 0;
+  }
+  const int p_begin = blockIdx.x * kDirectPixelsPerBlock, p_end = min(rows, p_begin + kDirectPixelsPerBlock);
+  for (int q = p_begin; q < p_end; q += kDirectChunk) {
+    const int count = min(kDirectChunk, p_end - q);
+    __syncthreads();  // the previous chunk is consumed
+    if (tid < count) {
+      const int p = q + tid, ox = p % d.ow, rest = p / d.ow, oy = rest % d.oh, n = rest / d.oh;
+      pix_base[tid] = n * d.h, pix_iy0[tid] = oy * d.sh - d.pt, pix_ix0[tid] = ox * d.sw - d.pl;
+    }
+    for (int r = threadIdx.y; r < count; r += blockDim.y) {
+      const long long o = (long long)(q + r) * F + threadIdx.x;
+      dzs[r * F + threadIdx.x] = act_backward(act, y[o], pre ? pre[o] : 0.0f, dy[o], alpha);
+    }
+    __syncthreads();  // the pixels' coordinates are in
+    for (int i = tid; i < count * kDirectTaps; i += threads) {
+      const int r = i / kDirectTaps, k = i % kDirectTaps;  // constant divisor: a shift and a mask
+      if (k >= K) continue;
+      const int iy = pix_iy0[r] + ty[k], ix = pix_ix0[r] + tx[k];
+      patch[r * (kDirectTaps + 1) + k] = (unsigned)iy < (unsigned)d.h && (unsigned)ix < (unsigned)d.w
+                                             ? x[(((long long)pix_base[r] + iy) * d.w + ix) * d.c + tc[k]]
+                                             : 0.0f;
+    }
+    __syncthreads();
+#pragma unroll
+    for (int j = 0; j < kDirectEntries; ++j) {
+      if (ek[j] < 0) continue;
+      const int k = ek[j], f = ef[j];
+      float a = acc[j];
+      for (int r = 0; r < count; ++r)
+        a = fmaf(k < K ? patch[r * (kDirectTaps + 1) + k] : 1.0f, dzs[r * F + f], a);
+      acc[j] = a;
+    }
+  }
+  float* out = partial + (long long)blockIdx.x * entries;
+#pragma unroll
+  for (int j = 0; j < kDirectEntries; ++j)
+    if (ek[j] >= 0) out[ek[j] * F + ef[j]] = acc[j];
+}
+
+// Whether the convolution runs as an implicit GEMM (kernel 3: TF32 on): its 16-byte runs need whole groups of
+// 4 channels and filters and 16-byte aligned tensors. Otherwise im2col + GEMM.
+bool implicit_gemm(GemmKernel kernel, const Conv2dShape& s, const float* x, const float* b) {
+  return kernel == GemmKernel::kMmaTf32 && s.c % 4 == 0 && s.f % 4 == 0 &&
+         reinterpret_cast<uintptr_t>(x) % 16 == 0 && reinterpret_cast<uintptr_t>(b) % 16 == 0;
+}
+
+ConvGeom geom(const Conv2dShape& s, bool input_grad = false) {
+  return {s.h, s.w, s.c, s.kw, s.oh, s.ow, s.sh, s.sw, s.pt, s.pl, s.dil_h, s.dil_w, s.f, input_grad};
+}
+
 }  // namespace
 
 Status CudaBackend::conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const Epilogue& ep,
@@ -80,6 +217,17 @@ Status CudaBackend::conv2d_forward(const Conv2dShape& s, const float* x, const f
   if (rows == 0 || s.f == 0) return Status::Ok();
   if (rows > INT32_MAX)
     return Status{"ERR_KERNELNET_SHAPE", "conv2d_forward: more than 2^31 output positions"};
+  if (direct_conv(s)) {
+    const dim3 block = direct_block(s);
+    launch(conv_direct_forward_kernel, (unsigned)CEIL_DIV(rows, (long long)block.y), block, 0, stream(),
+           dims(s), x, w, ep.bias, ep.act, ep.alpha, ep.pre, y, (int)rows);
+    KN_LAUNCHED(stream(), "conv_direct_forward_kernel");
+    return Status::Ok();
+  }
+  if (cols && implicit_gemm(gemm_kernel(), s, x, w)) {
+    const ConvGeom g = geom(s);
+    return gemm_with(gemm_kernel(), false, false, rows, s.f, cols, x, cols, w, s.f, y, s.f, ep, false, &g);
+  }
   void* col;
   KN_TRY(scratch(kCol, sizeof(float) * std::max<long long>(rows * cols, 1), &col));
   if (cols) {  // with no input channels the output is just the bias (a K = 0 GEMM)
@@ -95,10 +243,26 @@ Status CudaBackend::conv2d_backward(const Conv2dShape& s, const float* x, const 
   const long long rows = (long long)s.n * s.oh * s.ow, cols = s.col_cols();
   if (rows > INT32_MAX)
     return Status{"ERR_KERNELNET_SHAPE", "conv2d_backward: more than 2^31 output positions"};
+  if (!dx && dw && rows && direct_conv_backward(s)) {  // the seed's conv1: no input gradient
+    const int K = (int)cols, parts = direct_parts(rows);
+    void* partial;
+    KN_TRY(scratch(kColSum, sizeof(float) * parts * (K + 1) * s.f, &partial));
+    float* pt = static_cast<float*>(partial);
+    launch(conv_direct_backward_kernel, parts, direct_block(s), 0, stream(), dims(s), x, y,
+           static_cast<const float*>(ep.pre), dy, ep.act, ep.alpha, (int)rows, pt);
+    KN_LAUNCHED(stream(), "conv_direct_backward_kernel");
+    KN_TRY(launch_sum_parts(stream(), pt, parts, (K + 1) * s.f, K * s.f, dw));
+    if (db) KN_TRY(launch_sum_parts(stream(), pt + K * s.f, parts, (K + 1) * s.f, s.f, db));
+    return Status::Ok();
+  }
   const float* dz;
   KN_TRY(act_mask(ep, rows * s.f, y, dy, &dz));
   if (db) KN_TRY(column_sums(dz, rows, s.f, db));
-  if (dw) {
+  if (dw && rows && cols && implicit_gemm(gemm_kernel(), s, x, dz)) {
+    const ConvGeom g = geom(s);
+    KN_TRY(gemm_with(gemm_kernel(), true, false, cols, s.f, rows, x, cols, dz, s.f, dw, s.f, Epilogue{},
+                     false, &g));
+  } else if (dw) {
     void* col;
     KN_TRY(scratch(kCol, sizeof(float) * std::max<long long>(rows * cols, 1), &col));
     if (rows * cols) {
@@ -109,6 +273,14 @@ Status CudaBackend::conv2d_backward(const Conv2dShape& s, const float* x, const 
                 false));
   }
   if (!dx) return Status::Ok();
+  const long long in_rows = (long long)s.n * s.h * s.w;
+  if (s.sh == 1 && s.sw == 1 && rows && cols && in_rows <= INT32_MAX &&
+      implicit_gemm(gemm_kernel(), s, dz, w)) {
+    const ConvGeom g = geom(s, true);
+    const int taps_f = s.kh * s.kw * s.f;  // this GEMM's K: (tap, filter) pairs
+    return gemm_with(gemm_kernel(), false, true, (int)in_rows, s.c, taps_f, dz, taps_f, w, taps_f, dx, s.c,
+                     Epilogue{}, false, &g);
+  }
   void* dcol;
   KN_TRY(scratch(kDcol, sizeof(float) * std::max<long long>(rows * cols, 1), &dcol));
   KN_TRY(gemm(false, true, rows, cols, s.f, dz, s.f, w, s.f, static_cast<float*>(dcol), cols, Epilogue{},

@@ -13,6 +13,7 @@
 
 #include "backend.h"
 #include "common.cuh"
+#include "gemm.cuh"
 
 namespace kn {
 namespace cu {
@@ -27,6 +28,7 @@ enum Scratch {
   kBatchNorm,
   kConvOut,
   kConvOutGrad,
+  kLossPartial,
   kScratchSlots
 };
 
@@ -36,6 +38,11 @@ class CudaBackend final : public Backend {
       : stream_(stream), sm_count_(sm_count), peak_(peak), tf32_(tf32) {}
   Peak peak() const override { return peak_; }
   bool tf32() const override { return tf32_; }
+  // The GEMM variant every GEMM of this backend runs (gemm.cuh's numbered kernels).
+  GemmKernel gemm_kernel() const { return tf32_ ? GemmKernel::kMmaTf32 : GemmKernel::kSimt; }
+  std::vector<KernelFamily> kernel_families() const override;
+  Status gemm_variant(int kernel, bool ta, bool tb, int m, int n, int k, const float* a, int lda,
+                      const float* b, int ldb, float* c) override;
   const char* name() const override { return "cuda"; }
   void* alloc(std::size_t bytes) override;
   void release(void* p) override;
@@ -118,6 +125,11 @@ class CudaBackend final : public Backend {
   // reduction) when M x N alone cannot fill the device.
   Status gemm(bool ta, bool tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb,
               float* c, int ldc, const Epilogue& ep, bool accumulate);
+  // The same with a given variant (the kernel lab's gemm_variant), and, with conv, as an implicit GEMM whose
+  // A is gathered from a convolution's input (gemm.cuh's ConvGeom).
+  Status gemm_with(GemmKernel kernel, bool ta, bool tb, int m, int n, int k, const float* a, int lda,
+                   const float* b, int ldb, float* c, int ldc, const Epilogue& ep, bool accumulate,
+                   const ConvGeom* conv = nullptr);
   // out[j] = sum_i x[i, j] over x[rows, cols] (the bias gradients), deterministic.
   Status column_sums(const float* x, long long rows, int cols, float* out);
   // dz = dy * act'(y) into a scratch buffer (epilogue.h), or dz = dy when act is linear.

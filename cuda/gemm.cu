@@ -11,12 +11,15 @@
 #include "common.cuh"
 #include "cuda_backend.cuh"
 #include "gemm.cuh"
+#include "gemm_layout.cuh"
+#include "ptx.cuh"
 
 namespace kn {
 namespace cu {
 namespace {
 
-constexpr int BM = 64, BN = 64, BK = 16, TM = 4, TN = 4, THREADS = 256;
+constexpr int BM = layout::simt::BM, BN = layout::simt::BN, BK = layout::simt::BK, TM = layout::simt::TM,
+              TN = layout::simt::TN, THREADS = layout::simt::THREADS;
 
 // Loads the BM x BK tile of op(A) at rows m0, depth k0 (zero outside [0, M) x [.., k_end)), handing each
 // element to put(mm, kk, v). Consecutive threads read consecutive addresses of A as stored ([M, K], or [K, M]
@@ -26,12 +29,7 @@ __device__ __forceinline__ void load_a_tile(const float* __restrict__ A, int lda
                                             int k_end, int tid, Put put) {
 #pragma unroll
   for (int i = 0; i < (BM * BK) / THREADS; ++i) {
-    const int e = tid + i * THREADS;
-    int mm, kk;
-    if (TA)
-      kk = e / BM, mm = e % BM;
-    else
-      mm = e / BK, kk = e % BK;
+    const int e = tid + i * THREADS, mm = layout::simt::a_load_m(TA, e), kk = layout::simt::a_load_k(TA, e);
     const int gm = m0 + mm, gk = k0 + kk;
     float v = 0.0f;
     if (gm < M && gk < k_end) v = TA ? A[(long long)gk * lda + gm] : A[(long long)gm * lda + gk];
@@ -45,12 +43,7 @@ __device__ __forceinline__ void load_b_tile(const float* __restrict__ B, int ldb
                                             int k_end, int tid, Put put) {
 #pragma unroll
   for (int i = 0; i < (BN * BK) / THREADS; ++i) {
-    const int e = tid + i * THREADS;
-    int nn, kk;
-    if (TB)
-      nn = e / BK, kk = e % BK;
-    else
-      kk = e / BN, nn = e % BN;
+    const int e = tid + i * THREADS, nn = layout::simt::b_load_n(TB, e), kk = layout::simt::b_load_k(TB, e);
     const int gn = n0 + nn, gk = k0 + kk;
     float v = 0.0f;
     if (gn < N && gk < k_end) v = TB ? B[(long long)gn * ldb + gk] : B[(long long)gk * ldb + gn];
@@ -59,15 +52,17 @@ __device__ __forceinline__ void load_b_tile(const float* __restrict__ B, int ldb
 }
 
 template <bool TA, bool TB>
-__global__ void __launch_bounds__(THREADS)
+__global__ void __launch_bounds__(THREADS, 4)
     sgemm_kernel(int M, int N, int K, const float* __restrict__ A, int lda, const float* __restrict__ B,
                  int ldb, float* __restrict__ C, int ldc, long long split_stride, int k_per_split,
                  const float* __restrict__ bias, Act act, float alpha, float* __restrict__ pre,
-                 bool accumulate) {
-  // A's rows are padded by 4 floats: the untransposed load writes a column of the tile (16 k values per m),
-  // which without padding would hit 2 of the 32 banks; rows stay 16-byte aligned for the float4 reads.
-  __shared__ __align__(16) float As[BK][BM + 4];
-  __shared__ __align__(16) float Bs[BK][BN];
+                 bool accumulate, ConvGeom) {
+  // Both tiles k-major with rows padded by 4 floats (gemm_layout.cuh: the transposed loads' stores 2-way
+  // instead of 16-way bank conflicts; rows stay 16-byte aligned for the float4 reads).
+  using layout::simt::a_word;
+  using layout::simt::b_word;
+  __shared__ __align__(16) float As[BK * layout::simt::LDA];
+  __shared__ __align__(16) float Bs[BK * layout::simt::LDB];
   const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
   const int m0 = blockIdx.x * BM,
             n0 = blockIdx.y * BN;  // M tiles on x: a batch's M can pass gridDim.y's 65535
@@ -77,13 +72,13 @@ __global__ void __launch_bounds__(THREADS)
 
   float acc[TM][TN] = {};
   for (int k0 = k_begin; k0 < k_end; k0 += BK) {
-    load_a_tile<TA>(A, lda, M, m0, k0, k_end, tid, [&](int mm, int kk, float v) { As[kk][mm] = v; });
-    load_b_tile<TB>(B, ldb, N, n0, k0, k_end, tid, [&](int kk, int nn, float v) { Bs[kk][nn] = v; });
+    load_a_tile<TA>(A, lda, M, m0, k0, k_end, tid, [&](int mm, int kk, float v) { As[a_word(mm, kk)] = v; });
+    load_b_tile<TB>(B, ldb, N, n0, k0, k_end, tid, [&](int kk, int nn, float v) { Bs[b_word(kk, nn)] = v; });
     __syncthreads();
 #pragma unroll
     for (int kk = 0; kk < BK; ++kk) {
-      const float4 a = *reinterpret_cast<const float4*>(&As[kk][ty * TM]);
-      const float4 b = *reinterpret_cast<const float4*>(&Bs[kk][tx * TN]);
+      const float4 a = *reinterpret_cast<const float4*>(&As[layout::simt::a_read_word(tid, kk)]);
+      const float4 b = *reinterpret_cast<const float4*>(&Bs[layout::simt::b_read_word(tid, kk)]);
       const float av[TM] = {a.x, a.y, a.z, a.w}, bv[TN] = {b.x, b.y, b.z, b.w};
 #pragma unroll
       for (int i = 0; i < TM; ++i)
@@ -111,17 +106,17 @@ __global__ void __launch_bounds__(THREADS)
   }
 }
 
-// The tensor-core variant (sm_80 and newer, when KERNELNET_TF32=1): the same 64 x 64 block tiles, loads,
-// split-K and epilogue, with each of the 8 warps computing a 16 x 32 piece as two 16 x 16 x 8 WMMA fragments.
-// Inputs are rounded to TF32 (10-bit mantissa, as TensorFlow and cuDNN do by default on these GPUs) and the
-// products summed in FP32. Small integers are exact in TF32, so integer data still matches the CPU bit for
-// bit.
+// The first tensor-core variant (kernel 2, kept in the lab; sgemm_mma_kernel below replaced it in
+// production): the same 64 x 64 block tiles, loads, split-K and epilogue as the SIMT kernel, with each of the
+// 8 warps computing a 16 x 32 piece as two 16 x 16 x 8 WMMA fragments. Inputs are rounded to TF32 (10-bit
+// mantissa, as TensorFlow and cuDNN do by default on these GPUs) and the products summed in FP32. Small
+// integers are exact in TF32, so integer data still matches the CPU bit for bit.
 template <bool TA, bool TB>
 __global__ void __launch_bounds__(THREADS)
     sgemm_tf32_kernel(int M, int N, int K, const float* __restrict__ A, int lda, const float* __restrict__ B,
                       int ldb, float* __restrict__ C, int ldc, long long split_stride, int k_per_split,
                       const float* __restrict__ bias, Act act, float alpha, float* __restrict__ pre,
-                      bool accumulate) {
+                      bool accumulate, ConvGeom) {
 #if (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800) || defined(KERNELNET_CUDA_EMULATED)
   using namespace nvcuda;
   // Row strides padded by 4 floats; every fragment pointer stays 32-byte aligned, as WMMA requires.
@@ -180,6 +175,290 @@ __global__ void __launch_bounds__(THREADS)
 #endif
 }
 
+// The tensor-core GEMM (sm_80 and newer, with TF32 on): mma.sync m16n8k8 TF32 on 128 x 64 block tiles, K in
+// steps of 16 through a 3-stage cp.async pipeline (the copies of tile k+2 fly while tile k is multiplied), 8
+// warps of 32 x 32 outputs each (2 x 4 mma tiles, 32 accumulators per thread).
+//
+// Tiles sit in shared memory as they are stored in global memory (cp.async copies, it cannot transpose), laid
+// out so that neither the fragment loads nor the cp.async stores have bank conflicts (cuda/gemm_layout.cuh):
+// 16-wide tiles (k contiguous) XOR-swizzled, the others padded. A warp's 32 lanes read A[g][t] (lane 4g + t):
+// stored [m][k] at word 16g + (t ^ 4(g/2 % 4)), banks 16(g % 2) + 4(g/2) + t, all distinct; stored [k][m] at
+// t * 136 + g (rows of 128 padded to 136: banks 8t + g). test/banks.test.ts counts the banks of every access.
+//
+// VEC = 4 copies 16-byte runs (lda, ldb multiples of 4 and 16-byte aligned bases: every conv and most dense
+// GEMMs), VEC = 1 single floats (any layout). Edges are zero-filled by cp.async's source size, so any M, N, K
+// works; split-K, the epilogue and the rounding of inputs to TF32 are as in the WMMA kernel below.
+namespace tc {
+// Spelled out, not `using namespace layout::mma`: a using-directive's names rank below the enclosing unnamed
+// namespace's BM, BN, BK (the SIMT kernel's 64 x 64 x 16), which would silently win here.
+constexpr int BM = layout::mma::BM, BN = layout::mma::BN, BK = layout::mma::BK,
+              THREADS = layout::mma::THREADS;
+constexpr int LD_AM = layout::mma::LD_AM, LD_BN = layout::mma::LD_BN, STAGES = 3;
+template <bool TA>
+constexpr int kAFloats = TA ? BK * LD_AM : BM * BK;  // one stage of A
+template <bool TB>
+constexpr int kBFloats = TB ? BN * BK : BK * LD_BN;
+static_assert(kAFloats<false> == 128 * 16 && kBFloats<true> == 64 * 16, "the stages hold whole tiles");
+}  // namespace tc
+
+// Starts the copy of the ROWS x COLS tile of g (row stride ld) at (row0, col0) into s (laid out by
+// gemm_layout.cuh's tile_word, LD its padded row stride); rows at or past row_end and columns at or past
+// col_end read as zeros.
+template <int ROWS, int COLS, int LD, int VEC>
+__device__ __forceinline__ void cp_tile(float* s, const float* __restrict__ g, int ld, int row0, int col0,
+                                        int row_end, int col_end, int tid) {
+  constexpr int PER_ROW = COLS / VEC, CHUNKS = ROWS * PER_ROW;
+  static_assert(CHUNKS % tc::THREADS == 0, "whole chunks per thread");
+#pragma unroll
+  for (int i = 0; i < CHUNKS / tc::THREADS; ++i) {
+    const int c = tid + i * tc::THREADS, r = layout::mma::chunk_row(COLS, VEC, c),
+              cc = layout::mma::chunk_col(COLS, VEC, c);
+    const int gr = row0 + r, gc = col0 + cc;
+    const int valid = gr < row_end ? min(max(col_end - gc, 0), VEC) : 0;
+    ptx::cp_async<4 * VEC>(s + layout::mma::tile_word<COLS>(r, cc, LD),
+                           valid ? g + (long long)gr * ld + gc : g, 4 * valid);
+  }
+}
+
+// Implicit GEMM: A is the im2col matrix of a convolution's input x (channels-last), never stored. Its 16-byte
+// runs are 4 channels of one tap of one pixel, copied by cp.async straight from x, or zero-filled in the
+// padding. Each thread's runs keep their tile position from one K step to the next, so the index math is
+// done once per thread (with divisions) and then advanced by additions: the loop divides nothing
+// (test/ptx.test.ts checks). Needs C % 4 == 0 (a run stays in one tap) and 16-byte aligned x.
+//
+// Forward, A = col [pixels, KH*KW*C]: thread tid copies rows tid / 4 and tid / 4 + 64 of the tile, columns
+// (tid % 4) * 4 .. + 3; the rows fix two pixels (base pointer and top-left input corner), the column a
+// (ky, kx, c) that steps by 16 channels per tile.
+struct ConvForwardA {
+  const float* px[2];
+  int iy0[2], ix0[2], ci, kx, ky;
+  __device__ __forceinline__ void init(const ConvGeom& g, const float* x, int M, int m0, int k_begin,
+                                       int tid) {
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      const int gm = m0 + tid / 4 + 64 * i;
+      px[i] = nullptr;
+      iy0[i] = ix0[i] = 0;
+      if (gm < M) {
+        const int ox = gm % g.ow, rest = gm / g.ow, oy = rest % g.oh, n = rest / g.oh;
+        px[i] = x + (long long)n * g.h * g.w * g.c;
+        iy0[i] = oy * g.sh - g.pt, ix0[i] = ox * g.sw - g.pl;
+      }
+    }
+    const int k = k_begin + (tid % 4) * 4, tap = k / g.c;
+    ci = k % g.c, kx = tap % g.kw, ky = tap / g.kw;
+  }
+  // Starts the copies of the tile at depth k0 into `stage`, then steps to k0 + 16.
+  __device__ __forceinline__ void issue(const ConvGeom& g, const float* x, float* stage, int k0, int k_end,
+                                        int tid) {
+    const int cc = (tid % 4) * 4;
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      const int iy = iy0[i] + ky * g.dh, ix = ix0[i] + kx * g.dw;
+      const bool valid =
+          px[i] && k0 + cc < k_end && (unsigned)iy < (unsigned)g.h && (unsigned)ix < (unsigned)g.w;
+      ptx::cp_async<16>(stage + layout::mma::tile_word<tc::BK>(tid / 4 + 64 * i, cc, 0),
+                        valid ? px[i] + ((long long)iy * g.w + ix) * g.c + ci : x, valid ? 16 : 0);
+    }
+    ci += tc::BK;
+    while (ci >= g.c) {
+      ci -= g.c;
+      if (++kx == g.kw) kx = 0, ++ky;
+    }
+  }
+};
+
+// Weight gradient, A = col^T (col stored [K = pixels, M = KH*KW*C]): thread tid copies tile rows (pixels)
+// tid / 32 and tid / 32 + 8, columns (tid % 32) * 4 .. + 3; the column fixes (ky, kx, c) once, each row's
+// pixel (n, oy, ox) steps by 16 pixels per tile.
+struct ConvWeightGradA {
+  int n[2], oy[2], ox[2], offy, offx, ci;
+  bool m_ok;
+  __device__ __forceinline__ void init(const ConvGeom& g, const float* x, int M, int m0, int k_begin,
+                                       int tid) {
+    const int m = m0 + (tid % 32) * 4, tap = m / g.c;
+    m_ok = m < M;
+    ci = m % g.c;
+    offy = (tap / g.kw) * g.dh - g.pt, offx = (tap % g.kw) * g.dw - g.pl;
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      const int p = k_begin + tid / 32 + 8 * i, rest = p / g.ow;
+      ox[i] = p % g.ow, oy[i] = rest % g.oh, n[i] = rest / g.oh;
+    }
+  }
+  __device__ __forceinline__ void issue(const ConvGeom& g, const float* x, float* stage, int k0, int k_end,
+                                        int tid) {
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      const int r = tid / 32 + 8 * i, iy = oy[i] * g.sh + offy, ix = ox[i] * g.sw + offx;
+      const bool valid =
+          m_ok && k0 + r < k_end && (unsigned)iy < (unsigned)g.h && (unsigned)ix < (unsigned)g.w;
+      ptx::cp_async<16>(stage + layout::mma::tile_word<tc::BM>(r, (tid % 32) * 4, tc::LD_AM),
+                        valid ? x + (((long long)n[i] * g.h + iy) * g.w + ix) * g.c + ci : x, valid ? 16 : 0);
+      ox[i] += tc::BK;
+      while (ox[i] >= g.ow) {
+        ox[i] -= g.ow;
+        if (++oy[i] == g.oh) oy[i] = 0, ++n[i];
+      }
+    }
+  }
+};
+
+// Input gradient (stride 1), dx = sum over taps of dz w^T: M = input pixels, N = C, K = KH*KW*F with k = tap
+// * F + f. A[m][k] = dz at the output pixel (iy + pt - ky*dh, ix + pl - kx*dw) (zero outside), B[k][c] =
+// w[tap][c][f], read as kernel 3's transposed B: 4 filters of one tap and channel per 16-byte run. No column
+// matrix (conv2: 85 MB written and read back by col2im before). Thread tid copies A rows tid / 4 and tid / 4
+// + 64 and B row (channel) tid / 4, all at k columns (tid % 4) * 4: one (ky, kx, f) state serves both,
+// stepped by 16.
+struct ConvInputGradAB {
+  const float* pz[2];
+  int ty[2], tx[2], f, kx, ky;
+  __device__ __forceinline__ void init(const ConvGeom& g, const float* dz, int M, int m0, int k_begin,
+                                       int tid) {
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      const int gm = m0 + tid / 4 + 64 * i;
+      pz[i] = nullptr;
+      ty[i] = tx[i] = 0;
+      if (gm < M) {
+        const int ix = gm % g.w, rest = gm / g.w, iy = rest % g.h, n = rest / g.h;
+        pz[i] = dz + (long long)n * g.oh * g.ow * g.f;
+        ty[i] = iy + g.pt, tx[i] = ix + g.pl;
+      }
+    }
+    const int k = k_begin + (tid % 4) * 4, tap = k / g.f;
+    f = k % g.f, kx = tap % g.kw, ky = tap / g.kw;
+  }
+  __device__ __forceinline__ void issue(const ConvGeom& g, const float* dz, const float* w, float* a_stage,
+                                        float* b_stage, int N, int n0, int k0, int k_end, int tid) {
+    const int kc = (tid % 4) * 4;
+    const bool k_ok = k0 + kc < k_end;
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      const int oy = ty[i] - ky * g.dh, ox = tx[i] - kx * g.dw;
+      const bool valid = pz[i] && k_ok && (unsigned)oy < (unsigned)g.oh && (unsigned)ox < (unsigned)g.ow;
+      ptx::cp_async<16>(a_stage + layout::mma::tile_word<tc::BK>(tid / 4 + 64 * i, kc, 0),
+                        valid ? pz[i] + ((long long)oy * g.ow + ox) * g.f + f : dz, valid ? 16 : 0);
+    }
+    const int c = n0 + tid / 4;
+    const bool valid = k_ok && c < N;
+    ptx::cp_async<16>(b_stage + layout::mma::tile_word<tc::BK>(tid / 4, kc, 0),
+                      valid ? w + ((long long)(ky * g.kw + kx) * g.c + c) * g.f + f : w, valid ? 16 : 0);
+    f += tc::BK;
+    while (f >= g.f) {
+      f -= g.f;
+      if (++kx == g.kw) kx = 0, ++ky;
+    }
+  }
+};
+
+template <bool TA, bool TB, int VEC, int CONV>
+__global__ void __launch_bounds__(tc::THREADS, VEC == 4 ? 3 : 2)
+    sgemm_mma_kernel(int M, int N, int K, const float* __restrict__ A, int lda, const float* __restrict__ B,
+                     int ldb, float* __restrict__ C, int ldc, long long split_stride, int k_per_split,
+                     const float* __restrict__ bias, Act act, float alpha, float* __restrict__ pre,
+                     bool accumulate, ConvGeom conv) {
+#if (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800) || defined(KERNELNET_CUDA_EMULATED)
+  // CONV: 0 a plain GEMM; 1 A gathered from a convolution's input (ConvForwardA, or ConvWeightGradA if TA);
+  // 2 the input gradient, A gathered from dz and B from w (ConvInputGradAB).
+  static_assert(!CONV || VEC == 4, "the implicit-GEMM loaders copy 16-byte runs");
+  static_assert(CONV != 2 || (!TA && TB), "the input gradient reads w as a transposed B");
+  constexpr int BM = tc::BM, BN = tc::BN, BK = tc::BK, STAGES = tc::STAGES;
+  constexpr int LD_AM = tc::LD_AM, LD_BN = tc::LD_BN;
+  constexpr int AF = tc::kAFloats<TA>, BF = tc::kBFloats<TB>;
+  __shared__ __align__(16) float As[STAGES * AF];
+  __shared__ __align__(16) float Bs[STAGES * BF];
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32, g = lane / 4, t = lane % 4;
+  const int wm = (warp % 4) * 32, wn = (warp / 4) * 32;
+  const int m0 = blockIdx.x * BM, n0 = blockIdx.y * BN;
+  const int k_begin = blockIdx.z * k_per_split;
+  const int k_end = min(K, k_begin + k_per_split);
+  const int tiles = k_end > k_begin ? CEIL_DIV(k_end - k_begin, BK) : 0;
+  C += blockIdx.z * split_stride;
+  int a_lane[4], b_lane[4];  // this lane's fragment words for each k chunk (gemm_layout.cuh)
+#pragma unroll
+  for (int c = 0; c < 4; ++c) {
+    a_lane[c] = layout::mma::a_frag_base(TA, wm, lane, c);
+    b_lane[c] = layout::mma::b_frag_base(TB, wn, lane, c);
+  }
+
+  std::conditional_t<CONV == 2, ConvInputGradAB, std::conditional_t<TA, ConvWeightGradA, ConvForwardA>>
+      gather;
+  if constexpr (CONV) gather.init(conv, A, M, m0, k_begin, tid);
+  auto load = [&](int stage, int k0) {
+    if constexpr (CONV == 2) {
+      gather.issue(conv, A, B, As + stage * AF, Bs + stage * BF, N, n0, k0, k_end, tid);
+      return;
+    } else if constexpr (CONV)
+      gather.issue(conv, A, As + stage * AF, k0, k_end, tid);
+    else if (TA)
+      cp_tile<BK, BM, LD_AM, VEC>(As + stage * AF, A, lda, k0, m0, k_end, M, tid);
+    else
+      cp_tile<BM, BK, 0, VEC>(As + stage * AF, A, lda, m0, k0, M, k_end, tid);
+    if (TB)
+      cp_tile<BN, BK, 0, VEC>(Bs + stage * BF, B, ldb, n0, k0, N, k_end, tid);
+    else
+      cp_tile<BK, BN, LD_BN, VEC>(Bs + stage * BF, B, ldb, k0, n0, k_end, N, tid);
+  };
+  // One commit per stage, empty or not, so that "at most STAGES - 2 pending" always means "tile kt landed".
+#pragma unroll
+  for (int s = 0; s < STAGES - 1; ++s) {
+    if (s < tiles) load(s, k_begin + s * BK);
+    ptx::cp_async_commit();
+  }
+
+  float acc[2][4][4] = {};
+  for (int kt = 0; kt < tiles; ++kt) {
+    ptx::cp_async_wait<STAGES - 2>();
+    __syncthreads();  // tile kt is in for every thread, and all are done with the stage refilled next
+    if (kt + STAGES - 1 < tiles) load((kt + STAGES - 1) % STAGES, k_begin + (kt + STAGES - 1) * BK);
+    ptx::cp_async_commit();
+    const float* as = As + (kt % STAGES) * AF;
+    const float* bs = Bs + (kt % STAGES) * BF;
+#pragma unroll
+    for (int kk = 0; kk < BK; kk += 8) {
+      uint32_t a[2][4], b[4][2];
+#pragma unroll
+      for (int mi = 0; mi < 2; ++mi)
+#pragma unroll
+        for (int q = 0; q < 4; ++q)
+          a[mi][q] = ptx::to_tf32(as[a_lane[layout::mma::a_frag_chunk(kk, q)] +
+                                     (mi * 16 + (q & 1) * 8) * layout::mma::a_row_step(TA)]);
+#pragma unroll
+      for (int ni = 0; ni < 4; ++ni)
+#pragma unroll
+        for (int q = 0; q < 2; ++q)
+          b[ni][q] = ptx::to_tf32(
+              bs[b_lane[layout::mma::b_frag_chunk(kk, q)] + ni * 8 * layout::mma::b_col_step(TB)]);
+#pragma unroll
+      for (int mi = 0; mi < 2; ++mi)
+#pragma unroll
+        for (int ni = 0; ni < 4; ++ni) ptx::mma_tf32_16x8x8(acc[mi][ni], a[mi], b[ni]);
+    }
+  }
+  ptx::cp_async_wait<0>();  // no copy in flight at exit (the last groups are empty)
+  __syncthreads();          // one barrier that every launch reaches, K empty or not
+
+#pragma unroll
+  for (int mi = 0; mi < 2; ++mi)
+#pragma unroll
+    for (int ni = 0; ni < 4; ++ni)
+#pragma unroll
+      for (int q = 0; q < 4; ++q) {  // D[g][2t], D[g][2t+1], D[g+8][2t], D[g+8][2t+1]
+        const int gm = m0 + wm + mi * 16 + g + (q >> 1) * 8, gn = n0 + wn + ni * 8 + 2 * t + (q & 1);
+        if (gm >= M || gn >= N) continue;
+        float* dst = C + (long long)gm * ldc + gn;
+        float v = acc[mi][ni][q];
+        if (accumulate) v += *dst;
+        if (bias) v += bias[gn];
+        if (pre) pre[(long long)gm * ldc + gn] = v;
+        *dst = act_epilogue(act, v, alpha);
+      }
+#elif defined(__CUDA_ARCH__)
+  __trap();  // compiled below sm_80: see sgemm_tf32_kernel
+#endif
+}
+
 // C[i, j] (+)= sum_z partial[z, i, j], summed in z order, then the epilogue.
 // Index math in I (with_index_type: every partial and every element of C).
 template <typename I>
@@ -214,13 +493,25 @@ __global__ void column_sums_kernel(const float* __restrict__ x, int M, int N, fl
   }
 }
 
-__global__ void sum_parts_kernel(const float* __restrict__ partial, int parts, int N,
+// out[j] = sum_p partial[p * stride + j], as a tree: a block of 32 columns x 32 lanes, lane y summing parts
+// y, y + 32,
+// ... (at most 8 of the 256), then the 32 lane sums halved 5 times in shared memory. A fixed order, so the
+// result is deterministic, and a dependent chain of about 13 adds instead of one thread's 256 (the
+// single-block tail of every bias gradient).
+__global__ void sum_parts_kernel(const float* __restrict__ partial, int parts, int stride, int N,
                                  float* __restrict__ out) {
-  const int col = blockIdx.x * blockDim.x + threadIdx.x;
-  if (col >= N) return;
+  __shared__ float sums[32][33];
+  const int col = blockIdx.x * 32 + threadIdx.x;
   float s = 0.0f;
-  for (int p = 0; p < parts; ++p) s += partial[(long long)p * N + col];
-  out[col] = s;
+  if (col < N)
+    for (int p = threadIdx.y; p < parts; p += 32) s += partial[(long long)p * stride + col];
+  sums[threadIdx.y][threadIdx.x] = s;
+#pragma unroll
+  for (int half = 16; half > 0; half /= 2) {
+    __syncthreads();
+    if (threadIdx.y < half) sums[threadIdx.y][threadIdx.x] += sums[threadIdx.y + half][threadIdx.x];
+  }
+  if (threadIdx.y == 0 && col < N) out[col] = sums[0][threadIdx.x];
 }
 
 __global__ void act_mask_kernel(Act act, float alpha, const float* __restrict__ y,
@@ -237,24 +528,47 @@ __global__ void act_mask_kernel(Act act, float alpha, const float* __restrict__ 
 // KERNELNET_TF32 must not route GEMMs there even where the device itself has tensor cores.
 bool tf32_kernel_usable() {
   cudaFuncAttributes attr;
-  if (cudaFuncGetAttributes(&attr, sgemm_tf32_kernel<false, false>) != cudaSuccess) {
+  if (cudaFuncGetAttributes(&attr, sgemm_mma_kernel<false, false, 4, 0>) != cudaSuccess) {
     cudaGetLastError();
     return false;
   }
   return attr.ptxVersion >= 80;
 }
 
+const char* gemm_kernel_name(GemmKernel kernel) {
+  switch (kernel) {
+    case GemmKernel::kSimt:
+      return "1 simt-fp32-64x64";
+    case GemmKernel::kWmmaTf32:
+      return "2 wmma-tf32-64x64";
+    case GemmKernel::kMmaTf32:
+      return "3 mma-tf32-128x64-cp.async-3stage";
+  }
+  return "?";
+}
+
+int gemm_tile_m(GemmKernel kernel) {
+  return kernel == GemmKernel::kMmaTf32 ? tc::BM : BM;
+}
+
 Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, const float* a, int lda,
                     const float* b, int ldb, float* c, int ldc, const Epilogue& ep, bool accumulate,
-                    int splits, float* partial, bool tf32) {
+                    int splits, float* partial, GemmKernel kernel, const ConvGeom* conv) {
   if (m <= 0 || n <= 0) return Status::Ok();
+  KN_EXPECT(!conv || (kernel == GemmKernel::kMmaTf32 && conv->c % 4 == 0 && conv->f % 4 == 0 &&
+                      reinterpret_cast<uintptr_t>(a) % 16 == 0 && reinterpret_cast<uintptr_t>(b) % 16 == 0 &&
+                      (conv->input_grad ? !ta && tb && conv->sh == 1 && conv->sw == 1 : !tb && ldb % 4 == 0)),
+            "launch_sgemm (implicit GEMM)");
   KN_EXPECT(k >= 0 && a && b && c, "launch_sgemm");
   KN_EXPECT(lda >= (ta ? m : k) && ldb >= (tb ? k : n) && ldc >= n, "launch_sgemm");
   KN_EXPECT(splits >= 1 && (splits == 1 || partial), "launch_sgemm");
+  // Every kernel steps K by 16 (BK == tc::BK), so a split's K range starts on a whole step.
+  static_assert(BK == tc::BK, "one K step for every kernel");
   const int kps = splits > 1 ? CEIL_DIV(CEIL_DIV(k, splits), BK) * BK : (k > 0 ? k : 1);
   const int z = splits > 1 ? CEIL_DIV(k, kps) : 1;
+  const int tile_m = gemm_tile_m(kernel);
   KN_EXPECT(CEIL_DIV(n, BN) <= 65535 && z <= 65535, "launch_sgemm");
-  const dim3 grid(CEIL_DIV(m, BM), CEIL_DIV(n, BN), z), block(THREADS);
+  const dim3 grid(CEIL_DIV(m, tile_m), CEIL_DIV(n, BN), z), block(THREADS);
   float* out = splits > 1 ? partial : c;
   const int ldo = splits > 1 ? n : ldc;
   const long long stride = splits > 1 ? (long long)m * n : 0;
@@ -262,16 +576,33 @@ Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, 
   const Act ep_act = splits > 1 ? Act::kLinear : ep.act;
   float* ep_pre = splits > 1 ? nullptr : ep.pre;
   const bool ep_acc = splits > 1 ? false : accumulate;
-  // The variant for (transposes, math mode), chosen at run time among the compiled instances.
+  // The instance for (kernel, transposes[, 16-byte copies]), chosen at run time among the compiled ones.
   using Kernel = decltype(&sgemm_kernel<false, false>);
-  const Kernel variants[2][2][2] = {{{sgemm_kernel<false, false>, sgemm_kernel<false, true>},
-                                     {sgemm_kernel<true, false>, sgemm_kernel<true, true>}},
-                                    {{sgemm_tf32_kernel<false, false>, sgemm_tf32_kernel<false, true>},
-                                     {sgemm_tf32_kernel<true, false>, sgemm_tf32_kernel<true, true>}}};
-  const Kernel kernel = variants[tf32][ta][tb];
-  launch(kernel, grid, block, 0, stream, m, n, k, a, lda, b, ldb, out, ldo, stride, kps, ep_bias, ep_act,
-         ep.alpha, ep_pre, ep_acc);
-  KN_LAUNCHED(stream, tf32 ? "sgemm_tf32_kernel" : "sgemm_kernel");
+  Kernel f;
+  if (kernel == GemmKernel::kMmaTf32) {
+    const bool vec = lda % 4 == 0 && ldb % 4 == 0 && reinterpret_cast<uintptr_t>(a) % 16 == 0 &&
+                     reinterpret_cast<uintptr_t>(b) % 16 == 0;
+    const Kernel variants[2][2][2] = {
+        {{sgemm_mma_kernel<false, false, 1, 0>, sgemm_mma_kernel<false, false, 4, 0>},
+         {sgemm_mma_kernel<false, true, 1, 0>, sgemm_mma_kernel<false, true, 4, 0>}},
+        {{sgemm_mma_kernel<true, false, 1, 0>, sgemm_mma_kernel<true, false, 4, 0>},
+         {sgemm_mma_kernel<true, true, 1, 0>, sgemm_mma_kernel<true, true, 4, 0>}}};
+    if (!conv)
+      f = variants[ta][tb][vec];
+    else if (conv->input_grad)
+      f = sgemm_mma_kernel<false, true, 4, 2>;
+    else
+      f = ta ? sgemm_mma_kernel<true, false, 4, 1> : sgemm_mma_kernel<false, false, 4, 1>;
+  } else {
+    const Kernel variants[2][2][2] = {{{sgemm_kernel<false, false>, sgemm_kernel<false, true>},
+                                       {sgemm_kernel<true, false>, sgemm_kernel<true, true>}},
+                                      {{sgemm_tf32_kernel<false, false>, sgemm_tf32_kernel<false, true>},
+                                       {sgemm_tf32_kernel<true, false>, sgemm_tf32_kernel<true, true>}}};
+    f = variants[kernel == GemmKernel::kWmmaTf32][ta][tb];
+  }
+  launch(f, grid, block, 0, stream, m, n, k, a, lda, b, ldb, out, ldo, stride, kps, ep_bias, ep_act, ep.alpha,
+         ep_pre, ep_acc, conv ? *conv : ConvGeom{});
+  KN_LAUNCHED(stream, gemm_kernel_name(kernel));
   if (splits > 1) {
     const long long mn = (long long)m * n;
     with_index_type(std::max(mn * z, (long long)m * ldc), [&](auto index) {
@@ -290,7 +621,13 @@ Status launch_column_sums(cudaStream_t stream, const float* x, int m, int n, flo
   KN_EXPECT(m >= 0 && parts >= 1 && parts <= 65535 && x && out && partial, "launch_column_sums");
   launch(column_sums_kernel, dim3(CEIL_DIV(n, 32), parts), dim3(32, 8), 0, stream, x, m, n, partial);
   KN_LAUNCHED(stream, "column_sums_kernel");
-  launch(sum_parts_kernel, CEIL_DIV(n, 256), 256, 0, stream, partial, parts, n, out);
+  return launch_sum_parts(stream, partial, parts, n, n, out);
+}
+
+Status launch_sum_parts(cudaStream_t stream, const float* partial, int parts, int stride, int n, float* out) {
+  if (n <= 0) return Status::Ok();
+  KN_EXPECT(parts >= 1 && stride >= n && partial && out, "launch_sum_parts");
+  launch(sum_parts_kernel, CEIL_DIV(n, 32), dim3(32, 32), 0, stream, partial, parts, stride, n, out);
   KN_LAUNCHED(stream, "sum_parts_kernel");
   return Status::Ok();
 }
@@ -298,8 +635,14 @@ Status launch_column_sums(cudaStream_t stream, const float* x, int m, int n, flo
 // The split-K policy and the scratch of the backend's GEMMs (launch_sgemm above does the work).
 Status CudaBackend::gemm(bool ta, bool tb, int m, int n, int k, const float* a, int lda, const float* b,
                          int ldb, float* c, int ldc, const Epilogue& ep, bool accumulate) {
+  return gemm_with(gemm_kernel(), ta, tb, m, n, k, a, lda, b, ldb, c, ldc, ep, accumulate);
+}
+
+Status CudaBackend::gemm_with(GemmKernel kernel, bool ta, bool tb, int m, int n, int k, const float* a,
+                              int lda, const float* b, int ldb, float* c, int ldc, const Epilogue& ep,
+                              bool accumulate, const ConvGeom* conv) {
   // Split K when the output tiles alone leave most SMs idle and K is long enough to share out.
-  const long long tiles = (long long)CEIL_DIV(m, kGemmTile) * CEIL_DIV(n, kGemmTile);
+  const long long tiles = (long long)CEIL_DIV(m, gemm_tile_m(kernel)) * CEIL_DIV(n, kGemmTile);
   int splits = 1;
   if (tiles < 2LL * sm_count_ && k >= 1024) {
     splits = (int)std::min<long long>(CEIL_DIV(2LL * sm_count_, tiles), k / 256);
@@ -312,7 +655,28 @@ Status CudaBackend::gemm(bool ta, bool tb, int m, int n, int k, const float* a, 
     partial = static_cast<float*>(p);
   }
   return launch_sgemm(stream(), ta, tb, m, n, k, a, lda, b, ldb, c, ldc, ep, accumulate, splits, partial,
-                      tf32_);
+                      kernel, conv);
+}
+
+std::vector<Backend::KernelFamily> CudaBackend::kernel_families() const {
+  KernelFamily gemm{"gemm", gemm_kernel_name(gemm_kernel()), {}};
+  for (int i = 1; i <= kGemmKernels; ++i)
+    gemm.variants.push_back(gemm_kernel_name(static_cast<GemmKernel>(i)));
+  return {gemm};
+}
+
+Status CudaBackend::gemm_variant(int kernel, bool ta, bool tb, int m, int n, int k, const float* a, int lda,
+                                 const float* b, int ldb, float* c) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (kernel < 1 || kernel > kGemmKernels)
+    return Status{"ERR_KERNELNET_ARG", "gemmVariant: kernel " + std::to_string(kernel) +
+                                           " is not one of 1.." + std::to_string(kGemmKernels)};
+  const GemmKernel g = static_cast<GemmKernel>(kernel);
+  if (g != GemmKernel::kSimt && !tf32_kernel_usable())
+    return Status{"ERR_KERNELNET_DEVICE",
+                  std::string("gemmVariant: kernel ") + gemm_kernel_name(g) +
+                      " needs TF32 tensor cores (sm_80 or newer, and this binary built for it)"};
+  return gemm_with(g, ta, tb, m, n, k, a, lda, b, ldb, c, n, Epilogue{}, false);  // with the split-K policy
 }
 
 // out[j] = sum_i x[i, j]: row groups (at most 256, of 256 rows) summed into scratch, then the groups.

@@ -10,12 +10,33 @@ namespace cu {
 // C (+)= op(A)[M, K] op(B)[K, N], row-major, then the epilogue (epilogue.h): + bias[col] when bias is not
 // null, the pre-activation stored at ep.pre (laid out as C) when it is not null, then act. With splits > 1,
 // block z computes K range z of `splits` into partial[z] (M x N each) and a second kernel sums them into C.
-// tf32 uses the tensor cores (sm_80 and newer only) with inputs rounded to TF32.
+// `kernel` picks the implementation: the GEMM family's numbered variants (the kernel lab, bench/lab.ts, times
+// them side by side); the TF32 ones use the tensor cores (sm_80 and newer only) with inputs rounded to TF32.
+enum class GemmKernel : int {
+  kSimt = 1,      // FP32 on the CUDA cores, 64 x 64 tiles: production without TF32
+  kWmmaTf32 = 2,  // WMMA 16x16x8 TF32, 64 x 64 tiles, loads through registers
+  kMmaTf32 = 3,   // mma.sync m16n8k8 TF32, 128 x 64 tiles, 3-stage cp.async: production with TF32
+};
+constexpr int kGemmKernels = 3;
+const char* gemm_kernel_name(GemmKernel kernel);  // "3 mma-tf32-128x64-cp.async-3stage"
+int gemm_tile_m(GemmKernel kernel);               // rows of C per block
+// A convolution's geometry (channels-last x [N, H, W, C], kernel KH x KW, output OH x OW) for the implicit
+// GEMM: with `conv`, A is x and op(A) is x's im2col matrix (forward: [N*OH*OW, KH*KW*C]) or its transpose
+// (ta: the weight gradient's), gathered tile by tile and never stored. Kernel 3 only, C % 4 == 0, 16-byte
+// aligned x and B.
+// With input_grad (stride 1 only), A is the output gradient dz and B the weights w, and the product is the
+// input gradient dx [N*H*W, C] (K = KH*KW*F): neither dz's column matrix nor col2im.
+struct ConvGeom {
+  int h, w, c, kw, oh, ow, sh, sw, pt, pl, dh, dw, f;
+  bool input_grad;
+};
 Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, const float* a, int lda,
                     const float* b, int ldb, float* c, int ldc, const Epilogue& ep, bool accumulate,
-                    int splits, float* partial, bool tf32);
+                    int splits, float* partial, GemmKernel kernel, const ConvGeom* conv = nullptr);
 
 // out[j] = sum_i x[i, j] over an [M, N] matrix, via `parts` row groups written to partial[parts, N].
+// out[j] = sum_p partial[p * stride + j] for j < n, in a fixed order (a tree over the parts).
+Status launch_sum_parts(cudaStream_t stream, const float* partial, int parts, int stride, int n, float* out);
 Status launch_column_sums(cudaStream_t stream, const float* x, int m, int n, float* out, int parts,
                           float* partial);
 

@@ -1,8 +1,9 @@
 // Losses and metrics on the GPU (loss.h has the definitions; the twin of cpp/cpu_loss.cc), one warp per row
 // of predictions [N, K]: the row's maximum and log-sum-exp by warp reductions, each element's loss, gradient
-// and output by loss_element, then the row's sums. Each block adds its rows' weighted loss, hits, weights and
-// errors to the metrics tensor (loss.h's MetricSlot) with one atomic each: the metrics stay on the device
-// until the host asks for them. Softmax for predict, one warp per row too.
+// and output by loss_element, then the row's sums. Each block writes its rows' weighted loss, hits, weights
+// and errors to scratch; a one-thread kernel adds them to the metrics tensor (loss.h's MetricSlot) in block
+// order: no atomics, the same bits every run. The metrics stay on the device until the host asks for them.
+// Softmax for predict, one warp per row too.
 #include "cuda_backend.cuh"
 
 namespace kn {
@@ -24,12 +25,12 @@ __device__ float warp_sum(float v) {
   return v;
 }
 
+constexpr int kSums = 5;  // per block: loss, hits, weight, squared, absolute
+
 __global__ void loss_kernel(LossSpec spec, int n, int k, const float* __restrict__ z,
                             const float* __restrict__ y, const int32_t* __restrict__ classes,
                             const float* __restrict__ weights, float* __restrict__ dz,
-                            float* __restrict__ metrics, unsigned long long step,
-                            const int32_t* __restrict__ counter) {
-  constexpr int kSums = 5;  // loss, hits, weight, squared, absolute
+                            float* __restrict__ partial) {
   __shared__ float block[kSums][WARPS];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int r = blockIdx.x * WARPS + warp;
@@ -83,19 +84,26 @@ __global__ void loss_kernel(LossSpec spec, int n, int k, const float* __restrict
     float b[kSums] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
     for (int w = 0; w < WARPS; ++w)
       for (int q = 0; q < kSums; ++q) b[q] += block[q][w];
-    atomicAdd(metrics + kLossSum, b[0]);
-    atomicAdd(metrics + kCorrect, b[1]);
-    atomicAdd(metrics + kWeightSum, b[2]);
-    atomicAdd(metrics + kSquaredSum, b[3]);
-    atomicAdd(metrics + kAbsSum, b[4]);
-    if (blockIdx.x == 0) atomicAdd(metrics + kRows, (float)n);
-    // The first non-finite batch: 0.0f and 0 share their bits, so a compare-and-swap on the bits sets it
-    // once.
-    if (!isfinite(b[0])) {
-      const float step1 = (float)(step + device_counter(counter) + 1);  // as the CPU: uint64 rounded to float
-      atomicCAS(reinterpret_cast<int*>(metrics + kFirstBad), 0, __float_as_int(step1));
-    }
+    for (int q = 0; q < kSums; ++q) partial[blockIdx.x * kSums + q] = b[q];
   }
+}
+
+// Adds the blocks' sums to the metrics in block order (one thread: a fixed order, unlike atomics, so the
+// metrics are bit-identical from run to run), and notes the first non-finite batch.
+__global__ void loss_metrics_kernel(const float* __restrict__ partial, int blocks, int n,
+                                    float* __restrict__ metrics, unsigned long long step,
+                                    const int32_t* __restrict__ counter) {
+  float b[kSums] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+  for (int i = 0; i < blocks; ++i)
+    for (int q = 0; q < kSums; ++q) b[q] += partial[i * kSums + q];
+  metrics[kLossSum] += b[0];
+  metrics[kCorrect] += b[1];
+  metrics[kWeightSum] += b[2];
+  metrics[kSquaredSum] += b[3];
+  metrics[kAbsSum] += b[4];
+  metrics[kRows] += (float)n;
+  if (!isfinite(b[0]) && metrics[kFirstBad] == 0.0f)
+    metrics[kFirstBad] = (float)(step + device_counter(counter) + 1);  // as the CPU: uint64 rounded to float
 }
 
 __global__ void softmax_kernel(int n, int k, const float* __restrict__ z, float* __restrict__ p) {
@@ -120,9 +128,15 @@ Status CudaBackend::loss(const LossSpec& spec, int n, int k, const float* pred, 
                          uint64_t step, const int32_t* counter) {
   std::lock_guard<std::mutex> lock(mutex_);
   KN_EXPECT(n >= 1 && k >= 1 && pred && (labels || classes) && metrics, "loss");
-  launch(loss_kernel, CEIL_DIV(n, WARPS), WARPS * 32, 0, stream(), spec, n, k, pred, labels, classes, weights,
-         dpred, metrics, step, counter);
+  const int blocks = CEIL_DIV(n, WARPS);
+  void* partial;
+  KN_TRY(scratch(kLossPartial, sizeof(float) * kSums * blocks, &partial));
+  launch(loss_kernel, blocks, WARPS * 32, 0, stream(), spec, n, k, pred, labels, classes, weights, dpred,
+         static_cast<float*>(partial));
   KN_LAUNCHED(stream(), "loss_kernel");
+  launch(loss_metrics_kernel, 1, 1, 0, stream(), static_cast<const float*>(partial), blocks, n, metrics, step,
+         counter);
+  KN_LAUNCHED(stream(), "loss_metrics_kernel");
   return Status::Ok();
 }
 

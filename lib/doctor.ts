@@ -64,7 +64,7 @@ export async function doctor(): Promise<DoctorReport> {
   lines.push(`CPU: ${cpus()[0]?.model?.trim() ?? 'unknown'}; GEMM kernel ${native.native.cpuKernel()}; ${native.native.numThreads()} threads ` +
     `(CPUs this process may use: ${cpu.why}; KERNELNET_NUM_THREADS changes it)`);
   if (all.cuda.available) {
-    lines.push(`GPU: ${all.cuda.device}${all.cuda.tf32 ? ', TF32 on' : ''}`);
+    lines.push(`GPU: ${all.cuda.device}${all.cuda.tf32 ? ', TF32 on' : ''}${all.cuda.kernels?.gemm ? `, GEMM kernel ${all.cuda.kernels.gemm}` : ''}`);
   } else {
     lines.push(`GPU: none usable: ${all.cuda.reason}`);
     const advice = CUDA_ADVICE.find(([re]) => re.test(all.cuda.reason))?.[1] ?? 'see the reason above';

@@ -198,10 +198,16 @@ export interface Native {
   /** What each backend would run on; for a usable GPU also its datasheet FP32 peak and DRAM bandwidth. */
   backends(): {
     cpu: { available: true; device: string };
-    cuda: { available: boolean; device: string; reason: string; peakGflops?: number; peakGBs?: number; tf32?: boolean };
+    cuda: { available: boolean; device: string; reason: string; peakGflops?: number; peakGBs?: number; tf32?: boolean;
+      /** The variant each op family runs (the kernel lab's numbering), e.g. { gemm: '1 simt-fp32-64x64' }. */
+      kernels?: Record<string, string>;
+      /** Every numbered variant per family, as gemmVariant() takes them (1-based). */
+      variants?: Record<string, string[]> };
   };
   /** Waits for the queued work of a backend (default: the environment's). */
   synchronize(device?: Device): void;
+  /** The kernel lab: c = op(a) op(b) with the backend's GEMM variant `kernel` (backends().cuda.variants.gemm, 1-based). */
+  gemmVariant(kernel: number, a: NativeTensor, b: NativeTensor, c: NativeTensor, ta: boolean, tb: boolean): void;
   /**
    * Starts (true) or stops (false) a profiler's collection range after waiting for the queued work: on CUDA
    * cudaProfilerStart/Stop, which `ncu --profile-from-start off` honours; a no-op on the CPU.

@@ -386,7 +386,8 @@ if (!cuda.available) {
     assert.ok(graphed.info?.graph && graphed.info.device === 'cuda', `the step ran as a CUDA graph: ${JSON.stringify(graphed.info)}`);
     assert.is(calls.info, null);
     assert.equal(graphed.weights, calls.weights, 'same weights bit for bit');
-    close(graphed.loss, calls.loss, 0, 1e-6, 'loss (summed with atomics, so to rounding)');
+    // The loss metrics are summed in block order (no atomics, cuda/loss.cu): the same bits both ways.
+    assert.equal(graphed.loss, calls.loss, 'same loss bit for bit');
   });
 
   // TF32 tensor cores exist from compute capability 8.0 (the device string names it, e.g. "(sm_90, 80 GiB)").
@@ -398,6 +399,7 @@ if (!cuda.available) {
       const { native } = await import(${JSON.stringify(new URL('../lib/native.js', import.meta.url).href)});
       const h = await import(${JSON.stringify(new URL('./helpers.js', import.meta.url).href)});
       if (!native.backends().cuda.tf32) throw new Error('KERNELNET_TF32=1 did not turn TF32 on: ' + JSON.stringify(native.backends().cuda));
+      if (!/^3 mma-tf32/.test(native.backends().cuda.kernels?.gemm ?? '')) throw new Error('TF32 GEMMs should run kernel 3: ' + JSON.stringify(native.backends().cuda.kernels));
       const r = h.rng(41), worst = { int: 0, float: 0 };
       const relNorm = (g, c) => { let d = 0, n = 0; for (let i = 0; i < c.length; ++i) { d += (g[i] - c[i]) ** 2; n += c[i] ** 2; } return Math.sqrt(d / (n || 1)); };
       const twin = (shape, data) => [h.T(shape, data, 'cpu'), h.T(shape, data, 'cuda')];
@@ -433,6 +435,49 @@ if (!cuda.available) {
     // TF32 keeps 10 of float32's 23 mantissa bits: about 3e-4 relative error per product, less over long sums.
     assert.ok(result.worst.float < 2e-3, `float data: worst relative error ${result.worst.float}`);
     assert.ok(result.worst.float > 1e-6, `float data: the results differ from FP32 as TF32 rounding should (${result.worst.float})`);
+  });
+
+  // The kernel lab (cuda/gemm.cuh's numbered GEMMs, bench/lab.ts): every variant, every transpose, shapes that
+  // cross tile edges, K not a multiple of the 16-deep step, and leading dimensions both multiples of 4 (the
+  // tensor-core kernel's 16-byte cp.async copies) and not (its 4-byte copies). Small integers: every variant,
+  // TF32 included, must give the exact product, so a wrong tile index or fragment register fails here.
+  Cuda('kernel lab: every GEMM variant gives the exact product on small integers, every transpose and edge', () => {
+    const names = cuda.variants?.gemm ?? [];
+    assert.ok(names.length >= 3, `GEMM variants: ${JSON.stringify(names)}`);
+    names.forEach((name, i) => assert.ok(name.startsWith(`${i + 1} `), `numbered from 1: ${name}`));
+    assert.is(cuda.kernels?.gemm, names[0], 'FP32 by default: the SIMT kernel');
+    const r = rng(77);
+    const shapes: [number, number, number][] = [[1, 1, 1], [37, 19, 23], [132, 68, 48], [257, 64, 200], [64, 288, 64]];
+    for (let v = 1; v <= names.length; ++v) {
+      if (v > 1 && sm < 80) {
+        const [a, b, c] = [T([4, 4], undefined, 'cuda'), T([4, 4], undefined, 'cuda'), out([4, 4], 'cuda')];
+        assert.throws(() => native.gemmVariant(v, a, b, c, false, false), (e: Error & { code?: string }) => e.code === 'ERR_KERNELNET_DEVICE');
+        [a, b, c].forEach(t => t.dispose());
+        continue;
+      }
+      for (const [m, n, k] of shapes)
+        for (const ta of [false, true])
+          for (const tb of [false, true]) {
+            const av = intArray(m * k, r), bv = intArray(k * n, r);
+            const a = T(ta ? [k, m] : [m, k], av, 'cuda'), b = T(tb ? [n, k] : [k, n], bv, 'cuda'), c = out([m, n], 'cuda');
+            native.gemmVariant(v, a, b, c, ta, tb);
+            const got = c.read(), want = new Float32Array(m * n);
+            for (let i = 0; i < m; ++i)
+              for (let j = 0; j < n; ++j) {
+                let sum = 0;
+                for (let p = 0; p < k; ++p) sum += av[ta ? p * m + i : i * k + p] * bv[tb ? j * k + p : p * n + j];
+                want[i * n + j] = sum;
+              }
+            exact(got, want, `${names[v - 1]} ${m}x${n}x${k} ta=${ta} tb=${tb}`);
+            [a, b, c].forEach(t => t.dispose());
+          }
+    }
+    const [a, b, c] = [T([4, 4], undefined, 'cuda'), T([4, 4], undefined, 'cuda'), out([4, 4], 'cuda')];
+    assert.throws(() => native.gemmVariant(names.length + 1, a, b, c, false, false), (e: Error & { code?: string }) => e.code === 'ERR_KERNELNET_ARG');
+    [a, b, c].forEach(t => t.dispose());
+    const [x, y, z] = [T([4, 4], undefined, 'cpu'), T([4, 4], undefined, 'cpu'), out([4, 4], 'cpu')];
+    assert.throws(() => native.gemmVariant(1, x, y, z, false, false), (e: Error & { code?: string }) => e.code === 'ERR_KERNELNET_DEVICE');
+    [x, y, z].forEach(t => t.dispose());
   });
 
   Cuda('errors: mixed devices are refused; an allocation too big for the GPU leaves it usable', () => {

@@ -98,7 +98,7 @@ for (const mode of ['quick', 'full']) {
     assert.is(record.commit, 'test');
     const names = record.parts.map((p: PartResult) => p.name);
     assert.equal(names, mode === 'quick'
-      ? ['load', 'build', 'cuda-suite', 'mnist-fp32', 'mnist-tf32', 'bench', 'ncu', 'cpu-bench']
+      ? ['load', 'build', 'cuda-suite', 'mnist-fp32', 'mnist-tf32', 'bench', 'lab', 'ncu', 'cpu-bench']
       : ['load', 'build', 'mnist12-fp32', 'mnist12-tf32', 'memcheck', 'racecheck']);
     const [load, build, ...gpuParts] = record.parts as PartResult[];
     assert.is(load.status, 'ok');

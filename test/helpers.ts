@@ -152,6 +152,14 @@ export const CONV_CASES: ConvCase[] = [
   // tiles), with and without padding
   { n: 3, h: 7, w: 9, c: 8, kh: 3, kw: 3, f: 24, sh: 1, sw: 1, same: true },
   { n: 2, h: 8, w: 7, c: 16, kh: 3, kw: 3, f: 8, sh: 1, sw: 1, same: false },
+  // Channels and filters multiples of 4 (CUDA's implicit GEMMs with TF32): 4 channels, so each K step wraps the
+  // taps 4 times, dilated and strided with 'same' padding; then more than 1024 output pixels, so the weight
+  // gradient's implicit GEMM is split along K
+  { n: 2, h: 9, w: 8, c: 4, kh: 3, kw: 3, f: 8, sh: 1, sw: 2, same: true, dilH: 2, dilW: 2 },
+  { n: 4, h: 18, w: 18, c: 8, kh: 3, kw: 3, f: 12, sh: 1, sw: 1, same: true },
+  // ... and its input gradient (stride 1): filters spanning K steps unevenly (20 = 16 + 4), a dilated 'same'
+  // window, and more than one 64-channel tile of dx
+  { n: 2, h: 7, w: 6, c: 68, kh: 3, kw: 2, f: 20, sh: 1, sw: 1, same: true, dilH: 2, dilW: 1 },
   { n: 4, h: 28, w: 28, c: 1, kh: 3, kw: 3, f: 32, sh: 1, sw: 1, same: false }, // the seed's conv1
   { n: 2, h: 26, w: 26, c: 32, kh: 3, kw: 3, f: 64, sh: 1, sw: 1, same: false }, // the seed's conv2
 ];

@@ -1,10 +1,13 @@
-// What the emulated GPU cannot show, read from the PTX nvcc emits: the TF32 GEMM kernel compiled for a GPU
-// without TF32 tensor cores (compute_75) must trap rather than be empty (an empty kernel writes nothing), and
-// compiled for Ampere (compute_80) it must use the tensor cores. The host side (cuda/gemm.cu's
-// tf32_kernel_usable) enables TF32 only where the loaded image was compiled from compute_80 or newer. And the
-// kernels that index tensors element by element do their index math in 32 bits where the tensors allow it
-// (with_index_type): their 32-bit instances hold no 64-bit division or remainder, each a subroutine of about 70
-// instructions on the GPU. Without nvcc this says skipped.
+// What the emulated GPU cannot show, read from what nvcc emits. The TF32 GEMM kernels compiled for a GPU without
+// TF32 tensor cores (compute_75) must trap rather than be empty (an empty kernel writes nothing), and compiled
+// for Ampere (compute_80) they must use the tensor cores; the host side (cuda/gemm.cu's tf32_kernel_usable)
+// enables TF32 only where the loaded image was compiled from compute_80 or newer. And bench/ptx-report.ts's
+// offline report (`nvcc -Xptxas -v` and the PTX, for sm_90) holds every kernel to: no register spills; no float
+// atomics (determinism); the
+// GEMMs' register budgets (the occupancy they were designed for); no integer division in the tensor-core
+// GEMM's tile loaders; and, in the kernels that index tensors element by element, 32-bit index math where the
+// tensors allow it (with_index_type): their 32-bit instances hold no 64-bit division or remainder, each a
+// subroutine of about 70 instructions on the GPU. Without nvcc this says skipped.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -13,6 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { ptxReport, type KernelReport } from '../bench/ptx-report.js';
 
 const P = suite('CUDA kernels in PTX');
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -31,22 +35,31 @@ function entries(arch: string, dir: string, source = 'gemm'): Map<string, string
 
 if (!nvcc) {
   console.log('  skipped: no nvcc on PATH for the PTX checks');
-  P.skip('the TF32 kernel traps below sm_80 and uses tensor cores from sm_80 (skipped: no nvcc)', () => {});
+  P.skip('the TF32 kernels trap below sm_80 and use tensor cores from sm_80 (skipped: no nvcc)', () => {});
+  P.skip('ptxas report: spills, GEMM budgets (skipped: no nvcc)', () => {});
   P.skip('element-indexing kernels have no 64-bit division in their 32-bit instances (skipped: no nvcc)', () => {});
 } else {
-  P('the TF32 kernel traps below sm_80 and uses tensor cores from sm_80', () => {
+  P('the TF32 kernels trap below sm_80 and use tensor cores from sm_80', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kernelnet-ptx-'));
     try {
       for (const [arch, expect] of [['compute_75', 'trap'], ['compute_80', 'tensor cores']] as const) {
-        const tf32 = [...entries(arch, dir)].filter(([name]) => name.includes('sgemm_tf32_kernel'));
-        assert.is(tf32.length, 4, `${arch}: the four transpose variants`);
-        for (const [name, body] of tf32) {
+        const all = [...entries(arch, dir)];
+        const wmma = all.filter(([name]) => name.includes('sgemm_tf32_kernel')), mma = all.filter(([name]) => name.includes('sgemm_mma_kernel'));
+        assert.is(wmma.length, 4, `${arch}: the WMMA kernel's four transpose variants`);
+        assert.is(mma.length, 11, `${arch}: the mma.sync kernel's four transpose variants with 16-byte and 4-byte copies, and its three implicit-GEMM convolutions (forward, weight and input gradients)`);
+        for (const [name, body] of [...wmma, ...mma]) {
           if (expect === 'trap') {
             assert.match(body, /\btrap;/, `${arch} ${name}: traps`);
-            assert.not.match(body, /wmma\./, `${arch} ${name}: no tensor-core instruction`);
+            assert.not.match(body, /\b(wmma|mma)\.|cp\.async/, `${arch} ${name}: no tensor-core or cp.async instruction`);
           } else {
-            assert.match(body, /wmma\.mma\.sync\.aligned\.row\.row\.m16n16k8\.f32\.tf32/, `${arch} ${name}: tensor cores`);
             assert.not.match(body, /\btrap;/, `${arch} ${name}: no trap`);
+            if (name.includes('sgemm_tf32_kernel')) assert.match(body, /wmma\.mma\.sync\.aligned\.row\.row\.m16n16k8\.f32\.tf32/, `${arch} ${name}: tensor cores`);
+            else {
+              assert.match(body, /\bmma\.sync\.aligned\.m16n8k8\.row\.col\.f32\.tf32\.tf32\.f32/, `${arch} ${name}: mma.sync TF32`);
+              assert.match(body, /cp\.async\.(cg|ca)\.shared\.global/, `${arch} ${name}: cp.async copies`);
+              assert.match(body, /cp\.async\.wait_group 1;/, `${arch} ${name}: a 3-stage pipeline waits for all but the newest group`);
+              assert.match(body, /cvt\.rna\.tf32\.f32/, `${arch} ${name}: operands rounded to TF32`);
+            }
           }
         }
       }
@@ -54,33 +67,53 @@ if (!nvcc) {
       rmSync(dir, { recursive: true, force: true });
     }
   });
-}
 
-if (nvcc) {
-  P('element-indexing kernels have no 64-bit division in their 32-bit instances', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kernelnet-ptx-'));
-    try {
-      const kernels: Record<string, string[]> = {
-        conv: ['im2col_kernel', 'col2im_kernel'],
-        pool: ['maxpool_forward_kernel', 'maxpool_backward_kernel', 'avgpool_forward_kernel', 'avgpool_backward_kernel'],
-        backend: ['gather_rows_kernel', 'one_hot_kernel'],
-        gemm: ['splitk_reduce_kernel'],
-        tensor_ops: ['copy_region_kernel', 'argmax_kernel'],
-      };
-      for (const [source, names] of Object.entries(kernels)) {
-        const ptx = [...entries('compute_90', dir, source)];
-        for (const name of names) {
-          // The instance with I = unsigned (mangled IjE) and the one with unsigned long long (IyE).
-          const narrow = ptx.filter(([mangled]) => mangled.includes(name) && mangled.includes('IjE'));
-          const wide = ptx.filter(([mangled]) => mangled.includes(name) && mangled.includes('IyE'));
-          assert.is(narrow.length, 1, `${source}.cu: one 32-bit instance of ${name}`);
-          assert.is(wide.length, 1, `${source}.cu: one 64-bit instance of ${name}`);
-          assert.not.match(narrow[0][1], /\b(div|rem)\.[su]64\b/, `${name}<unsigned>: no 64-bit division`);
-          assert.match(wide[0][1], /\b(div|rem)\.[su]64\b/, `${name}<unsigned long long>: the 64-bit divisions the check would see`);
-        }
+  // The offline report of every kernel (about 30 s of nvcc), shared by the checks below.
+  let report: KernelReport[] | null = null;
+  const kernels = () => (report ??= ptxReport('sm_90'));
+  const named = (prefix: string) => kernels().filter(k => k.kernel.startsWith(prefix + '<') || k.kernel === prefix);
+
+  P('ptxas report: no kernel spills registers, and none adds floats atomically (determinism)', () => {
+    const all = kernels();
+    assert.ok(all.length >= 50, `kernels reported: ${all.length}`);
+    for (const k of all) assert.is(k.spillStores + k.spillLoads, 0, `${k.source} ${k.kernel}: ${k.spillStores}/${k.spillLoads} bytes spilled`);
+    // Two runs with one seed give bit-identical weights and metrics on the GPU only if no sum depends on the
+    // order in which blocks finish: no float atomics anywhere (the loss metrics and max-pool backward had them).
+    for (const k of all) assert.is(k.floatAtomics, 0, `${k.source} ${k.kernel}: ${k.floatAtomics} float atomic adds`);
+  });
+
+  P('ptxas report: the GEMM kernels fit their occupancy budgets and the tensor-core loaders do not divide', () => {
+    const mma = named('sgemm_mma_kernel'), simt = named('sgemm_kernel');
+    assert.is(mma.length, 11);
+    assert.is(simt.length, 4);
+    for (const k of mma) {
+      // 16-byte copies (every conv GEMM): 3 blocks of 256 per SM (<= 80 registers); 4-byte copies: 2.
+      assert.ok(k.blocks256 >= (/, 4, \d>$/.test(k.kernel) ? 3 : 2), `${k.kernel}: ${k.registers} registers, ${k.smem} B shared, ${k.blocks256} blocks per SM`);
+      assert.ok(k.smem <= 48 * 1024, `${k.kernel}: static shared memory ${k.smem} B`);
+      if (k.kernel.endsWith(', 0>'))
+        assert.is(k.div32 + k.div64, 0, `${k.kernel}: ${k.div32} 32-bit and ${k.div64} 64-bit div/rem (the tile loaders' index math is shifts and masks)`);
+      else {
+        // The implicit-GEMM convolutions decompose each thread's pixels and taps once, before the first copy; the
+        // loader (inlined at every copy site: the prologue's and the loop's) only adds. A division in it would show
+        // after the first cp.async.
+        assert.ok(k.div32 > 0, `${k.kernel}: the set-up divisions the check would see`);
+        assert.is(k.div64, 0, `${k.kernel}: no 64-bit division`);
+        assert.is(k.divAfterCopy, 0, `${k.kernel}: ${k.divAfterCopy} div/rem after the first cp.async (in the tile loader)`);
       }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
+    }
+    // The FP32 SIMT kernel was capped at 3 blocks per SM by 80 registers; __launch_bounds__(256, 4) makes it 4.
+    for (const k of simt) assert.ok(k.blocks256 >= 4 && k.registers <= 64, `${k.kernel}: ${k.registers} registers`);
+  });
+
+  P('element-indexing kernels have no 64-bit division in their 32-bit instances', () => {
+    const names = ['im2col_kernel', 'col2im_kernel', 'maxpool_forward_kernel', 'maxpool_backward_kernel', 'maxpool_backward_overlap_kernel', 'avgpool_forward_kernel',
+      'avgpool_backward_kernel', 'gather_rows_kernel', 'one_hot_kernel', 'splitk_reduce_kernel', 'copy_region_kernel', 'argmax_kernel'];
+    for (const name of names) {
+      const narrow = kernels().filter(k => k.kernel === `${name}<unsigned int>`), wide = kernels().filter(k => k.kernel === `${name}<unsigned long long>`);
+      assert.is(narrow.length, 1, `one 32-bit instance of ${name}`);
+      assert.is(wide.length, 1, `one 64-bit instance of ${name}`);
+      assert.is(narrow[0].div64, 0, `${name}<unsigned>: no 64-bit division`);
+      assert.ok(wide[0].div64 > 0, `${name}<unsigned long long>: the 64-bit divisions the check would see`);
     }
   });
 }
