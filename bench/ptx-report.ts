@@ -27,9 +27,9 @@ export interface KernelReport {
   blocks256: number;
   div32: number;
   div64: number;
-  /** Divisions and remainders after the kernel's first cp.async (the tile loops of the pipelined GEMMs: index math
-   * set up once before the copies start, and advanced by additions after); -1 for kernels without cp.async. */
-  divAfterCopy: number;
+  /** Divisions and remainders after the kernel's first read of global memory (a cp.async or ld.global): in the
+   * GEMMs' tile loops, whose index math is set up once before the first read and advanced by additions after. */
+  divAfterLoad: number;
   /** Floating-point atomic adds (atom/red ... .add.f32): their order varies from run to run. */
   floatAtomics: number;
 }
@@ -44,6 +44,12 @@ function nvccArgs(arch: string): string[] {
 function demangle(names: string[]): string[] {
   const r = spawnSync('c++filt', { input: names.join('\n'), encoding: 'utf8' });
   return r.status === 0 ? r.stdout.trim().split('\n') : names;
+}
+
+function divisionsAfterFirstLoad(body: string): number {
+  const starts = [body.indexOf('cp.async.'), body.indexOf('ld.global')].filter(i => i >= 0);
+  if (!starts.length) return 0;
+  return (body.slice(Math.min(...starts)).match(/\b(div|rem)\.[su](32|64)\b/g) ?? []).length;
 }
 
 /** Compiles every cuda/*.cu for `arch` and reports each kernel. Throws with nvcc's message if one fails. */
@@ -79,7 +85,7 @@ export function ptxReport(arch = 'sm_90'): KernelReport[] {
           rows.push({ source, registers, smem, stack: props.stack ?? 0, spillStores: props.spillStores ?? 0, spillLoads: props.spillLoads ?? 0,
             blocks256: Math.min(byRegs, bySmem, 8), div32: (body.match(/\b(div|rem)\.[su]32\b/g) ?? []).length, div64: (body.match(/\b(div|rem)\.[su]64\b/g) ?? []).length,
             floatAtomics: (body.match(/\b(atom|red)(\.\w+)*\.add(\.\w+)*\.f(32|64)\b/g) ?? []).length,
-            divAfterCopy: body.includes('cp.async.') ? (body.slice(body.indexOf('cp.async.')).match(/\b(div|rem)\.[su](32|64)\b/g) ?? []).length : -1 });
+            divAfterLoad: divisionsAfterFirstLoad(body) });
           mangled.push(current);
           current = null;
         }
@@ -94,8 +100,8 @@ export function ptxReport(arch = 'sm_90'): KernelReport[] {
 }
 
 export function reportTable(rows: KernelReport[]): string {
-  const lines = ['| source | kernel | registers | spills (st/ld B) | stack B | smem B | 256-thread blocks/SM | div/rem 32 | div/rem 64 | in copy loops |', '|---|---|---|---|---|---|---|---|---|---|'];
-  for (const r of rows) lines.push(`| ${r.source} | ${r.kernel} | ${r.registers} | ${r.spillStores}/${r.spillLoads} | ${r.stack} | ${r.smem} | ${r.blocks256} | ${r.div32} | ${r.div64} | ${r.divAfterCopy < 0 ? '' : r.divAfterCopy} |`);
+  const lines = ['| source | kernel | registers | spills (st/ld B) | stack B | smem B | 256-thread blocks/SM | div/rem 32 | div/rem 64 | div/rem after the first load |', '|---|---|---|---|---|---|---|---|---|---|'];
+  for (const r of rows) lines.push(`| ${r.source} | ${r.kernel} | ${r.registers} | ${r.spillStores}/${r.spillLoads} | ${r.stack} | ${r.smem} | ${r.blocks256} | ${r.div32} | ${r.div64} | ${r.divAfterLoad} |`);
   return lines.join('\n');
 }
 

@@ -3,10 +3,12 @@
 //   col[(n*OH + oy)*OW + ox, (ky*KW + kx)*C + c] = x[n, oy*SH - PT + ky*DH, ox*SW - PL + kx*DW, c]
 //   (0 outside; DH, DW the dilation)
 //   forward:  y = act(col w + b)                    one GEMM, bias and activation fused in its epilogue
-//   (a window of at most 32 taps, as a first layer's, runs as direct kernels instead; with TF32 on and C, F
-//   multiples of 4, forward and dw run as implicit GEMMs on the tensor cores: the
-//   columns are gathered from x tile by tile, never stored; gemm.cu's ConvForwardA / ConvWeightGradA)
-//   backward: dz = dy * act'(y); db = column sums of dz; dw = col^T dz (split-K: K = N*OH*OW is long);
+//   A window of at most 32 taps (a first layer's) runs as direct kernels instead. Otherwise forward and dw
+//   run as implicit GEMMs: the columns are gathered from x tile by tile, never stored (gemm.cu:
+//   SimtConvForwardA / SimtConvWeightGradA in FP32; with TF32 on and C, F multiples of 4, ConvForwardA /
+//   ConvWeightGradA on the tensor cores, and for stride 1 the input gradient too, ConvInputGradAB: no dcol,
+//   no col2im). backward: dz = dy * act'(y); db = column sums of dz; dw = col^T dz (split-K: K = N*OH*OW is
+//   long);
 //             dcol = dz w^T; dx = col2im(dcol), computed as a gather (each dx element sums its own
 //             contributions: no atomics, deterministic).
 #include "cuda_backend.cuh"
@@ -197,11 +199,16 @@ __global__ void conv_direct_backward_kernel(ConvDims d, const float* __restrict_
     if (ek[j] >= 0) out[ek[j] * F + ef[j]] = acc[j];
 }
 
-// Whether the convolution runs as an implicit GEMM (kernel 3: TF32 on): its 16-byte runs need whole groups of
-// 4 channels and filters and 16-byte aligned tensors. Otherwise im2col + GEMM.
-bool implicit_gemm(GemmKernel kernel, const Conv2dShape& s, const float* x, const float* b) {
+// Whether the convolution's forward pass and weight gradient run as implicit GEMMs: always on kernel 1 (FP32:
+// scalar gathers), and on kernel 3 (TF32) where its 16-byte runs fit: whole groups of 4 channels and filters,
+// 16-byte aligned tensors. The input gradient (input_grad) only on kernel 3, stride 1. Otherwise im2col +
+// GEMM (and dcol + col2im).
+bool implicit_gemm(GemmKernel kernel, const Conv2dShape& s, const float* x, const float* b,
+                   bool input_grad = false) {
+  if (kernel == GemmKernel::kSimt) return !input_grad;
   return kernel == GemmKernel::kMmaTf32 && s.c % 4 == 0 && s.f % 4 == 0 &&
-         reinterpret_cast<uintptr_t>(x) % 16 == 0 && reinterpret_cast<uintptr_t>(b) % 16 == 0;
+         reinterpret_cast<uintptr_t>(x) % 16 == 0 && reinterpret_cast<uintptr_t>(b) % 16 == 0 &&
+         (!input_grad || (s.sh == 1 && s.sw == 1));
 }
 
 ConvGeom geom(const Conv2dShape& s, bool input_grad = false) {
@@ -274,8 +281,7 @@ Status CudaBackend::conv2d_backward(const Conv2dShape& s, const float* x, const 
   }
   if (!dx) return Status::Ok();
   const long long in_rows = (long long)s.n * s.h * s.w;
-  if (s.sh == 1 && s.sw == 1 && rows && cols && in_rows <= INT32_MAX &&
-      implicit_gemm(gemm_kernel(), s, dz, w)) {
+  if (rows && cols && in_rows <= INT32_MAX && implicit_gemm(gemm_kernel(), s, dz, w, true)) {
     const ConvGeom g = geom(s, true);
     const int taps_f = s.kh * s.kw * s.f;  // this GEMM's K: (tap, filter) pairs
     return gemm_with(gemm_kernel(), false, true, (int)in_rows, s.c, taps_f, dz, taps_f, w, taps_f, dx, s.c,

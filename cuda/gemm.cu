@@ -51,12 +51,92 @@ __device__ __forceinline__ void load_b_tile(const float* __restrict__ B, int ldb
   }
 }
 
-template <bool TA, bool TB>
-__global__ void __launch_bounds__(THREADS, 4)
+// Implicit GEMM on the SIMT kernel (FP32, any C): A's elements gathered from x as they are loaded, in the
+// tile positions gemm_layout.cuh's a_load_m / a_load_k give element e = tid + 256 i. Forward (A = col): every
+// element of a thread has k column tid % 16 and rows tid / 16 + 16 i, so four pixels are decomposed once and
+// one (ky, kx, c) is stepped by 16 per tile. Weight gradient (A = col^T): column (tid % 64) fixes (ky, kx,
+// c), and the four pixel rows tid / 64 + 4 i step by 16. No division after set-up, as in kernel 3's loaders.
+struct SimtConvForwardA {
+  const float* px[4];
+  int iy0[4], ix0[4], ci, kx, ky;
+  __device__ __forceinline__ void init(const ConvGeom& g, const float* x, int M, int m0, int k_begin,
+                                       int tid) {
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int gm = m0 + layout::simt::a_load_m(false, tid + i * THREADS);
+      px[i] = nullptr;
+      iy0[i] = ix0[i] = 0;
+      if (gm < M) {
+        const int ox = gm % g.ow, rest = gm / g.ow, oy = rest % g.oh, n = rest / g.oh;
+        px[i] = x + (long long)n * g.h * g.w * g.c;
+        iy0[i] = oy * g.sh - g.pt, ix0[i] = ox * g.sw - g.pl;
+      }
+    }
+    const int k = k_begin + layout::simt::a_load_k(false, tid), tap = k / g.c;
+    ci = k % g.c, kx = tap % g.kw, ky = tap / g.kw;
+  }
+  template <typename Put>
+  __device__ __forceinline__ void load(const ConvGeom& g, int k0, int k_end, int tid, Put put) {
+    const int kk = layout::simt::a_load_k(false, tid);
+    const bool k_ok = k0 + kk < k_end;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int iy = iy0[i] + ky * g.dh, ix = ix0[i] + kx * g.dw;
+      float v = 0.0f;
+      if (px[i] && k_ok && (unsigned)iy < (unsigned)g.h && (unsigned)ix < (unsigned)g.w)
+        v = px[i][((long long)iy * g.w + ix) * g.c + ci];
+      put(layout::simt::a_load_m(false, tid + i * THREADS), kk, v);
+    }
+    ci += BK;
+    while (ci >= g.c) {
+      ci -= g.c;
+      if (++kx == g.kw) kx = 0, ++ky;
+    }
+  }
+};
+
+struct SimtConvWeightGradA {
+  const float* x;
+  int n[4], oy[4], ox[4], offy, offx, ci;
+  bool m_ok;
+  __device__ __forceinline__ void init(const ConvGeom& g, const float* x_, int M, int m0, int k_begin,
+                                       int tid) {
+    x = x_;
+    const int m = m0 + layout::simt::a_load_m(true, tid), tap = m / g.c;
+    m_ok = m < M;
+    ci = m % g.c;
+    offy = (tap / g.kw) * g.dh - g.pt, offx = (tap % g.kw) * g.dw - g.pl;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int p = k_begin + layout::simt::a_load_k(true, tid + i * THREADS), rest = p / g.ow;
+      ox[i] = p % g.ow, oy[i] = rest % g.oh, n[i] = rest / g.oh;
+    }
+  }
+  template <typename Put>
+  __device__ __forceinline__ void load(const ConvGeom& g, int k0, int k_end, int tid, Put put) {
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int kk = layout::simt::a_load_k(true, tid + i * THREADS);
+      const int iy = oy[i] * g.sh + offy, ix = ox[i] * g.sw + offx;
+      float v = 0.0f;
+      if (m_ok && k0 + kk < k_end && (unsigned)iy < (unsigned)g.h && (unsigned)ix < (unsigned)g.w)
+        v = x[(((long long)n[i] * g.h + iy) * g.w + ix) * g.c + ci];
+      put(layout::simt::a_load_m(true, tid), kk, v);
+      ox[i] += BK;
+      while (ox[i] >= g.ow) {
+        ox[i] -= g.ow;
+        if (++oy[i] == g.oh) oy[i] = 0, ++n[i];
+      }
+    }
+  }
+};
+
+template <bool TA, bool TB, bool CONV>
+__global__ void __launch_bounds__(THREADS, CONV ? 3 : 4)
     sgemm_kernel(int M, int N, int K, const float* __restrict__ A, int lda, const float* __restrict__ B,
                  int ldb, float* __restrict__ C, int ldc, long long split_stride, int k_per_split,
                  const float* __restrict__ bias, Act act, float alpha, float* __restrict__ pre,
-                 bool accumulate, ConvGeom) {
+                 bool accumulate, ConvGeom conv) {
   // Both tiles k-major with rows padded by 4 floats (gemm_layout.cuh: the transposed loads' stores 2-way
   // instead of 16-way bank conflicts; rows stay 16-byte aligned for the float4 reads).
   using layout::simt::a_word;
@@ -70,9 +150,16 @@ __global__ void __launch_bounds__(THREADS, 4)
   const int k_end = min(K, k_begin + k_per_split);
   C += blockIdx.z * split_stride;
 
+  // CONV: A gathered from a convolution's input (SimtConvForwardA, or SimtConvWeightGradA if TA).
+  std::conditional_t<TA, SimtConvWeightGradA, SimtConvForwardA> gather;
+  if constexpr (CONV) gather.init(conv, A, M, m0, k_begin, tid);
   float acc[TM][TN] = {};
   for (int k0 = k_begin; k0 < k_end; k0 += BK) {
-    load_a_tile<TA>(A, lda, M, m0, k0, k_end, tid, [&](int mm, int kk, float v) { As[a_word(mm, kk)] = v; });
+    const auto put_a = [&](int mm, int kk, float v) { As[a_word(mm, kk)] = v; };
+    if constexpr (CONV)
+      gather.load(conv, k0, k_end, tid, put_a);
+    else
+      load_a_tile<TA>(A, lda, M, m0, k0, k_end, tid, put_a);
     load_b_tile<TB>(B, ldb, N, n0, k0, k_end, tid, [&](int kk, int nn, float v) { Bs[b_word(kk, nn)] = v; });
     __syncthreads();
 #pragma unroll
@@ -555,9 +642,13 @@ Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, 
                     const float* b, int ldb, float* c, int ldc, const Epilogue& ep, bool accumulate,
                     int splits, float* partial, GemmKernel kernel, const ConvGeom* conv) {
   if (m <= 0 || n <= 0) return Status::Ok();
-  KN_EXPECT(!conv || (kernel == GemmKernel::kMmaTf32 && conv->c % 4 == 0 && conv->f % 4 == 0 &&
-                      reinterpret_cast<uintptr_t>(a) % 16 == 0 && reinterpret_cast<uintptr_t>(b) % 16 == 0 &&
-                      (conv->input_grad ? !ta && tb && conv->sh == 1 && conv->sw == 1 : !tb && ldb % 4 == 0)),
+  // Implicit GEMMs: kernel 3 (16-byte runs: C and F multiples of 4, aligned tensors; the input gradient with
+  // stride 1 only), or kernel 1 (any C; forward and weight gradient).
+  KN_EXPECT(!conv ||
+                (kernel == GemmKernel::kMmaTf32 && conv->c % 4 == 0 && conv->f % 4 == 0 &&
+                 reinterpret_cast<uintptr_t>(a) % 16 == 0 && reinterpret_cast<uintptr_t>(b) % 16 == 0 &&
+                 (conv->input_grad ? !ta && tb && conv->sh == 1 && conv->sw == 1 : !tb && ldb % 4 == 0)) ||
+                (kernel == GemmKernel::kSimt && !conv->input_grad && !tb),
             "launch_sgemm (implicit GEMM)");
   KN_EXPECT(k >= 0 && a && b && c, "launch_sgemm");
   KN_EXPECT(lda >= (ta ? m : k) && ldb >= (tb ? k : n) && ldc >= n, "launch_sgemm");
@@ -577,7 +668,7 @@ Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, 
   float* ep_pre = splits > 1 ? nullptr : ep.pre;
   const bool ep_acc = splits > 1 ? false : accumulate;
   // The instance for (kernel, transposes[, 16-byte copies]), chosen at run time among the compiled ones.
-  using Kernel = decltype(&sgemm_kernel<false, false>);
+  using Kernel = decltype(&sgemm_kernel<false, false, false>);
   Kernel f;
   if (kernel == GemmKernel::kMmaTf32) {
     const bool vec = lda % 4 == 0 && ldb % 4 == 0 && reinterpret_cast<uintptr_t>(a) % 16 == 0 &&
@@ -594,11 +685,14 @@ Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, 
     else
       f = ta ? sgemm_mma_kernel<true, false, 4, 1> : sgemm_mma_kernel<false, false, 4, 1>;
   } else {
-    const Kernel variants[2][2][2] = {{{sgemm_kernel<false, false>, sgemm_kernel<false, true>},
-                                       {sgemm_kernel<true, false>, sgemm_kernel<true, true>}},
+    const Kernel variants[2][2][2] = {{{sgemm_kernel<false, false, false>, sgemm_kernel<false, true, false>},
+                                       {sgemm_kernel<true, false, false>, sgemm_kernel<true, true, false>}},
                                       {{sgemm_tf32_kernel<false, false>, sgemm_tf32_kernel<false, true>},
                                        {sgemm_tf32_kernel<true, false>, sgemm_tf32_kernel<true, true>}}};
-    f = variants[kernel == GemmKernel::kWmmaTf32][ta][tb];
+    if (conv)
+      f = ta ? sgemm_kernel<true, false, true> : sgemm_kernel<false, false, true>;
+    else
+      f = variants[kernel == GemmKernel::kWmmaTf32][ta][tb];
   }
   launch(f, grid, block, 0, stream, m, n, k, a, lda, b, ldb, out, ldo, stride, kps, ep_bias, ep_act, ep.alpha,
          ep_pre, ep_acc, conv ? *conv : ConvGeom{});
