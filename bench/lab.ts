@@ -14,7 +14,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { native, type NativeTensor } from '../lib/native.js';
 
-/** The GEMMs of one training step of the seed model at batch 128: [name, m, n, k, ta, tb]. */
+/** The GEMM shapes of one training step of the seed model at batch 128: [name, m, n, k, ta, tb]. The lab runs them
+ * on explicit matrices; production runs conv2's as implicit GEMMs (the same tiles, A gathered from x) and conv1
+ * as direct kernels, so these time the GEMM variants themselves, not the ops. */
 export const STEP_GEMMS: [string, number, number, number, boolean, boolean][] = [
   ['conv1 forward (col w)', 128 * 26 * 26, 32, 9, false, false],
   ['conv1 weight grad (col^T dz)', 9, 32, 128 * 26 * 26, true, false],
