@@ -51,6 +51,39 @@ __device__ __forceinline__ void load_b_tile(const float* __restrict__ B, int ldb
   }
 }
 
+// The implicit-GEMM loaders' positions, set up once per thread with divisions and then stepped by additions
+// (their K loops divide nothing: test/ptx.test.ts checks). A column k = (ky * KW + kx) * C + c of the im2col
+// matrix (for the input gradient, (tap, f) with C = F):
+struct TapCursor {
+  int c, kx, ky;
+  __device__ __forceinline__ void init(int k, int channels, int kw) {
+    const int tap = k / channels;
+    c = k % channels, kx = tap % kw, ky = tap / kw;
+  }
+  __device__ __forceinline__ void step(int by, int channels, int kw) {
+    c += by;
+    while (c >= channels) {
+      c -= channels;
+      if (++kx == kw) kx = 0, ++ky;
+    }
+  }
+};
+// ... and a pixel p = (n * H + y) * W + x of an [N, H, W] grid.
+struct PixelCursor {
+  int n, y, x;
+  __device__ __forceinline__ void init(int p, int h, int w) {
+    const int rest = p / w;
+    x = p % w, y = rest % h, n = rest / h;
+  }
+  __device__ __forceinline__ void step(int by, int h, int w) {
+    x += by;
+    while (x >= w) {
+      x -= w;
+      if (++y == h) y = 0, ++n;
+    }
+  }
+};
+
 // Implicit GEMM on the SIMT kernel (FP32, any C): A's elements gathered from x as they are loaded, in the
 // tile positions gemm_layout.cuh's a_load_m / a_load_k give element e = tid + 256 i. Forward (A = col): every
 // element of a thread has k column tid % 16 and rows tid / 16 + 16 i, so four pixels are decomposed once and
@@ -58,7 +91,8 @@ __device__ __forceinline__ void load_b_tile(const float* __restrict__ B, int ldb
 // c), and the four pixel rows tid / 64 + 4 i step by 16. No division after set-up, as in kernel 3's loaders.
 struct SimtConvForwardA {
   const float* px[4];
-  int iy0[4], ix0[4], ci, kx, ky;
+  int iy0[4], ix0[4];
+  TapCursor tap;
   __device__ __forceinline__ void init(const ConvGeom& g, const float* x, int M, int m0, int k_begin,
                                        int tid) {
 #pragma unroll
@@ -67,13 +101,13 @@ struct SimtConvForwardA {
       px[i] = nullptr;
       iy0[i] = ix0[i] = 0;
       if (gm < M) {
-        const int ox = gm % g.ow, rest = gm / g.ow, oy = rest % g.oh, n = rest / g.oh;
-        px[i] = x + (long long)n * g.h * g.w * g.c;
-        iy0[i] = oy * g.sh - g.pt, ix0[i] = ox * g.sw - g.pl;
+        PixelCursor o;
+        o.init(gm, g.oh, g.ow);
+        px[i] = x + (long long)o.n * g.h * g.w * g.c;
+        iy0[i] = o.y * g.sh - g.pt, ix0[i] = o.x * g.sw - g.pl;
       }
     }
-    const int k = k_begin + layout::simt::a_load_k(false, tid), tap = k / g.c;
-    ci = k % g.c, kx = tap % g.kw, ky = tap / g.kw;
+    tap.init(k_begin + layout::simt::a_load_k(false, tid), g.c, g.kw);
   }
   template <typename Put>
   __device__ __forceinline__ void load(const ConvGeom& g, int k0, int k_end, int tid, Put put) {
@@ -81,23 +115,20 @@ struct SimtConvForwardA {
     const bool k_ok = k0 + kk < k_end;
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
-      const int iy = iy0[i] + ky * g.dh, ix = ix0[i] + kx * g.dw;
+      const int iy = iy0[i] + tap.ky * g.dh, ix = ix0[i] + tap.kx * g.dw;
       float v = 0.0f;
       if (px[i] && k_ok && (unsigned)iy < (unsigned)g.h && (unsigned)ix < (unsigned)g.w)
-        v = px[i][((long long)iy * g.w + ix) * g.c + ci];
+        v = px[i][((long long)iy * g.w + ix) * g.c + tap.c];
       put(layout::simt::a_load_m(false, tid + i * THREADS), kk, v);
     }
-    ci += BK;
-    while (ci >= g.c) {
-      ci -= g.c;
-      if (++kx == g.kw) kx = 0, ++ky;
-    }
+    tap.step(BK, g.c, g.kw);
   }
 };
 
 struct SimtConvWeightGradA {
   const float* x;
-  int n[4], oy[4], ox[4], offy, offx, ci;
+  PixelCursor pix[4];
+  int offy, offx, ci;
   bool m_ok;
   __device__ __forceinline__ void init(const ConvGeom& g, const float* x_, int M, int m0, int k_begin,
                                        int tid) {
@@ -107,26 +138,20 @@ struct SimtConvWeightGradA {
     ci = m % g.c;
     offy = (tap / g.kw) * g.dh - g.pt, offx = (tap % g.kw) * g.dw - g.pl;
 #pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      const int p = k_begin + layout::simt::a_load_k(true, tid + i * THREADS), rest = p / g.ow;
-      ox[i] = p % g.ow, oy[i] = rest % g.oh, n[i] = rest / g.oh;
-    }
+    for (int i = 0; i < 4; ++i)
+      pix[i].init(k_begin + layout::simt::a_load_k(true, tid + i * THREADS), g.oh, g.ow);
   }
   template <typename Put>
   __device__ __forceinline__ void load(const ConvGeom& g, int k0, int k_end, int tid, Put put) {
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
       const int kk = layout::simt::a_load_k(true, tid + i * THREADS);
-      const int iy = oy[i] * g.sh + offy, ix = ox[i] * g.sw + offx;
+      const int iy = pix[i].y * g.sh + offy, ix = pix[i].x * g.sw + offx;
       float v = 0.0f;
       if (m_ok && k0 + kk < k_end && (unsigned)iy < (unsigned)g.h && (unsigned)ix < (unsigned)g.w)
-        v = x[(((long long)n[i] * g.h + iy) * g.w + ix) * g.c + ci];
+        v = x[(((long long)pix[i].n * g.h + iy) * g.w + ix) * g.c + ci];
       put(layout::simt::a_load_m(true, tid), kk, v);
-      ox[i] += BK;
-      while (ox[i] >= g.ow) {
-        ox[i] -= g.ow;
-        if (++oy[i] == g.oh) oy[i] = 0, ++n[i];
-      }
+      pix[i].step(BK, g.oh, g.ow);
     }
   }
 };
@@ -318,7 +343,8 @@ __device__ __forceinline__ void cp_tile(float* s, const float* __restrict__ g, i
 // (ky, kx, c) that steps by 16 channels per tile.
 struct ConvForwardA {
   const float* px[2];
-  int iy0[2], ix0[2], ci, kx, ky;
+  int iy0[2], ix0[2];
+  TapCursor tap;
   __device__ __forceinline__ void init(const ConvGeom& g, const float* x, int M, int m0, int k_begin,
                                        int tid) {
 #pragma unroll
@@ -327,13 +353,13 @@ struct ConvForwardA {
       px[i] = nullptr;
       iy0[i] = ix0[i] = 0;
       if (gm < M) {
-        const int ox = gm % g.ow, rest = gm / g.ow, oy = rest % g.oh, n = rest / g.oh;
-        px[i] = x + (long long)n * g.h * g.w * g.c;
-        iy0[i] = oy * g.sh - g.pt, ix0[i] = ox * g.sw - g.pl;
+        PixelCursor o;
+        o.init(gm, g.oh, g.ow);
+        px[i] = x + (long long)o.n * g.h * g.w * g.c;
+        iy0[i] = o.y * g.sh - g.pt, ix0[i] = o.x * g.sw - g.pl;
       }
     }
-    const int k = k_begin + (tid % 4) * 4, tap = k / g.c;
-    ci = k % g.c, kx = tap % g.kw, ky = tap / g.kw;
+    tap.init(k_begin + (tid % 4) * 4, g.c, g.kw);
   }
   // Starts the copies of the tile at depth k0 into `stage`, then steps to k0 + 16.
   __device__ __forceinline__ void issue(const ConvGeom& g, const float* x, float* stage, int k0, int k_end,
@@ -341,17 +367,13 @@ struct ConvForwardA {
     const int cc = (tid % 4) * 4;
 #pragma unroll
     for (int i = 0; i < 2; ++i) {
-      const int iy = iy0[i] + ky * g.dh, ix = ix0[i] + kx * g.dw;
+      const int iy = iy0[i] + tap.ky * g.dh, ix = ix0[i] + tap.kx * g.dw;
       const bool valid =
           px[i] && k0 + cc < k_end && (unsigned)iy < (unsigned)g.h && (unsigned)ix < (unsigned)g.w;
       ptx::cp_async<16>(stage + layout::mma::tile_word<tc::BK>(tid / 4 + 64 * i, cc, 0),
-                        valid ? px[i] + ((long long)iy * g.w + ix) * g.c + ci : x, valid ? 16 : 0);
+                        valid ? px[i] + ((long long)iy * g.w + ix) * g.c + tap.c : x, valid ? 16 : 0);
     }
-    ci += tc::BK;
-    while (ci >= g.c) {
-      ci -= g.c;
-      if (++kx == g.kw) kx = 0, ++ky;
-    }
+    tap.step(tc::BK, g.c, g.kw);
   }
 };
 
@@ -359,7 +381,8 @@ struct ConvForwardA {
 // tid / 32 and tid / 32 + 8, columns (tid % 32) * 4 .. + 3; the column fixes (ky, kx, c) once, each row's
 // pixel (n, oy, ox) steps by 16 pixels per tile.
 struct ConvWeightGradA {
-  int n[2], oy[2], ox[2], offy, offx, ci;
+  PixelCursor pix[2];
+  int offy, offx, ci;
   bool m_ok;
   __device__ __forceinline__ void init(const ConvGeom& g, const float* x, int M, int m0, int k_begin,
                                        int tid) {
@@ -368,25 +391,19 @@ struct ConvWeightGradA {
     ci = m % g.c;
     offy = (tap / g.kw) * g.dh - g.pt, offx = (tap % g.kw) * g.dw - g.pl;
 #pragma unroll
-    for (int i = 0; i < 2; ++i) {
-      const int p = k_begin + tid / 32 + 8 * i, rest = p / g.ow;
-      ox[i] = p % g.ow, oy[i] = rest % g.oh, n[i] = rest / g.oh;
-    }
+    for (int i = 0; i < 2; ++i) pix[i].init(k_begin + tid / 32 + 8 * i, g.oh, g.ow);
   }
   __device__ __forceinline__ void issue(const ConvGeom& g, const float* x, float* stage, int k0, int k_end,
                                         int tid) {
 #pragma unroll
     for (int i = 0; i < 2; ++i) {
-      const int r = tid / 32 + 8 * i, iy = oy[i] * g.sh + offy, ix = ox[i] * g.sw + offx;
+      const int r = tid / 32 + 8 * i, iy = pix[i].y * g.sh + offy, ix = pix[i].x * g.sw + offx;
       const bool valid =
           m_ok && k0 + r < k_end && (unsigned)iy < (unsigned)g.h && (unsigned)ix < (unsigned)g.w;
       ptx::cp_async<16>(stage + layout::mma::tile_word<tc::BM>(r, (tid % 32) * 4, tc::LD_AM),
-                        valid ? x + (((long long)n[i] * g.h + iy) * g.w + ix) * g.c + ci : x, valid ? 16 : 0);
-      ox[i] += tc::BK;
-      while (ox[i] >= g.ow) {
-        ox[i] -= g.ow;
-        if (++oy[i] == g.oh) oy[i] = 0, ++n[i];
-      }
+                        valid ? x + (((long long)pix[i].n * g.h + iy) * g.w + ix) * g.c + ci : x,
+                        valid ? 16 : 0);
+      pix[i].step(tc::BK, g.oh, g.ow);
     }
   }
 };
@@ -399,7 +416,8 @@ struct ConvWeightGradA {
 // stepped by 16.
 struct ConvInputGradAB {
   const float* pz[2];
-  int ty[2], tx[2], f, kx, ky;
+  int ty[2], tx[2];
+  TapCursor tap;  // (ky, kx, f)
   __device__ __forceinline__ void init(const ConvGeom& g, const float* dz, int M, int m0, int k_begin,
                                        int tid) {
 #pragma unroll
@@ -408,13 +426,13 @@ struct ConvInputGradAB {
       pz[i] = nullptr;
       ty[i] = tx[i] = 0;
       if (gm < M) {
-        const int ix = gm % g.w, rest = gm / g.w, iy = rest % g.h, n = rest / g.h;
-        pz[i] = dz + (long long)n * g.oh * g.ow * g.f;
-        ty[i] = iy + g.pt, tx[i] = ix + g.pl;
+        PixelCursor in;
+        in.init(gm, g.h, g.w);
+        pz[i] = dz + (long long)in.n * g.oh * g.ow * g.f;
+        ty[i] = in.y + g.pt, tx[i] = in.x + g.pl;
       }
     }
-    const int k = k_begin + (tid % 4) * 4, tap = k / g.f;
-    f = k % g.f, kx = tap % g.kw, ky = tap / g.kw;
+    tap.init(k_begin + (tid % 4) * 4, g.f, g.kw);
   }
   __device__ __forceinline__ void issue(const ConvGeom& g, const float* dz, const float* w, float* a_stage,
                                         float* b_stage, int N, int n0, int k0, int k_end, int tid) {
@@ -422,20 +440,17 @@ struct ConvInputGradAB {
     const bool k_ok = k0 + kc < k_end;
 #pragma unroll
     for (int i = 0; i < 2; ++i) {
-      const int oy = ty[i] - ky * g.dh, ox = tx[i] - kx * g.dw;
+      const int oy = ty[i] - tap.ky * g.dh, ox = tx[i] - tap.kx * g.dw;
       const bool valid = pz[i] && k_ok && (unsigned)oy < (unsigned)g.oh && (unsigned)ox < (unsigned)g.ow;
       ptx::cp_async<16>(a_stage + layout::mma::tile_word<tc::BK>(tid / 4 + 64 * i, kc, 0),
-                        valid ? pz[i] + ((long long)oy * g.ow + ox) * g.f + f : dz, valid ? 16 : 0);
+                        valid ? pz[i] + ((long long)oy * g.ow + ox) * g.f + tap.c : dz, valid ? 16 : 0);
     }
     const int c = n0 + tid / 4;
     const bool valid = k_ok && c < N;
     ptx::cp_async<16>(b_stage + layout::mma::tile_word<tc::BK>(tid / 4, kc, 0),
-                      valid ? w + ((long long)(ky * g.kw + kx) * g.c + c) * g.f + f : w, valid ? 16 : 0);
-    f += tc::BK;
-    while (f >= g.f) {
-      f -= g.f;
-      if (++kx == g.kw) kx = 0, ++ky;
-    }
+                      valid ? w + ((long long)(tap.ky * g.kw + tap.kx) * g.c + c) * g.f + tap.c : w,
+                      valid ? 16 : 0);
+    tap.step(tc::BK, g.f, g.kw);
   }
 };
 
