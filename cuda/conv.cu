@@ -303,13 +303,62 @@ Status CudaBackend::conv2d_backward(const Conv2dShape& s, const float* x, const 
   return Status::Ok();
 }
 
-// The conv + pool op as the two ops in turn, through a scratch copy of the conv's output (one kernel that
-// pools in the GEMM's epilogue is the GPU's next step for it). Backward rebuilds what the two ops apart would
-// see: the conv's output at each window's argmax (the pooled value) and the routed gradient, zeros elsewhere,
-// by max-pool backward, then the conv's dense backward: the CPU's sums over the argmax entries, in another
-// order (exactly equal on small integers).
+// The conv + pool op. Where the conv runs as an implicit GEMM and the pool's windows hold 2 or 4 positions
+// without padding (2x2: every pooling of the seed models), forward is one GEMM whose epilogue pools
+// (gemm.cuh's ConvGeom::pool_h): the conv's output is never stored, and the GEMM computes no pixel the pool
+// drops. Otherwise the two ops in turn through a scratch copy of the conv's output. Backward builds the
+// conv's dz in one pass over the pooled output (pool_dz_kernel: act'(pooled) * dpooled at each window's
+// argmax, zero at its other positions), then runs the conv's backward with a linear activation: the CPU's
+// sums over the argmax entries, in another order (exactly equal on small integers).
+namespace {
+
+bool pool_in_epilogue(GemmKernel kernel, const Conv2dShape& s, const Pool2dShape& p, const float* x,
+                      const float* w, const Epilogue& ep) {
+  const int win = p.ph * p.pw;
+  return (win == 2 || win == 4) && p.sh == p.ph && p.sw == p.pw && p.pt == 0 && p.pl == 0 && !ep.pre &&
+         s.col_cols() > 0 && !direct_conv(s) && implicit_gemm(kernel, s, x, w) &&
+         (long long)p.n * p.oh * p.ow * win <= INT32_MAX;
+}
+
+// One thread per pooled element (n, py, px, f): block row y walks pooled rows (n, py), so the only
+// per-element division is px = e / F. Writes every position of the element's window (the windows do not
+// overlap), coalesced along f.
+__global__ void pool_dz_kernel(Pool2dShape p, Act act, float alpha, const float* __restrict__ pooled,
+                               const int32_t* __restrict__ argmax, const float* __restrict__ dpooled,
+                               float* __restrict__ dz) {
+  const int e = blockIdx.x * blockDim.x + threadIdx.x;
+  if (e >= p.ow * p.c) return;
+  const int px = e / p.c, f = e - px * p.c;
+  for (int r = blockIdx.y; r < p.n * p.oh; r += gridDim.y) {
+    const int n = r / p.oh, py = r - n * p.oh;
+    const long long o = (long long)r * p.ow * p.c + e;
+    const float g = act_backward(act, pooled[o], 0.0f, dpooled[o], alpha);
+    const int32_t arg = argmax[o];
+    int y0, y1, x0, x1;
+    pool_window(p, py, px, &y0, &y1, &x0, &x1);
+    float* dzn = dz + (long long)n * p.h * p.w * p.c;
+    for (int iy = y0; iy < y1; ++iy)
+      for (int ix = x0; ix < x1; ++ix) {
+        const int i = (iy * p.w + ix) * p.c + f;
+        dzn[i] = i == arg ? g : 0.0f;
+      }
+  }
+}
+
+}  // namespace
+
 Status CudaBackend::conv2d_pool_forward(const Conv2dShape& s, const Pool2dShape& p, const float* x,
                                         const float* w, const Epilogue& ep, float* pooled, int32_t* argmax) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (pool_in_epilogue(gemm_kernel(), s, p, x, w, ep)) {
+      ConvGeom g = geom(s);
+      g.pool_h = p.ph, g.pool_w = p.pw, g.pool_oh = p.oh, g.pool_ow = p.ow, g.argmax = argmax;
+      const int m = p.n * p.oh * p.ow * p.ph * p.pw, cols = (int)s.col_cols();
+      return gemm_with(gemm_kernel(), false, false, m, s.f, cols, x, cols, w, s.f, pooled, s.f, ep, false,
+                       &g);
+    }
+  }
   std::lock_guard<std::mutex> turn(conv_pool_mutex_);
   void* y;
   {
@@ -325,16 +374,27 @@ Status CudaBackend::conv2d_pool_backward(const Conv2dShape& s, const Pool2dShape
                                          const float* dpooled, float* dx, float* dw, float* db,
                                          const Epilogue& ep) {
   std::lock_guard<std::mutex> turn(conv_pool_mutex_);
-  void *y, *dy;
+  void* dz;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    const std::size_t bytes = sizeof(float) * std::max<long long>((long long)s.n * s.oh * s.ow * s.f, 1);
-    KN_TRY(scratch(kConvOut, bytes, &y));
-    KN_TRY(scratch(kConvOutGrad, bytes, &dy));
+    KN_EXPECT(p.sh >= p.ph && p.sw >= p.pw && p.h == s.oh && p.w == s.ow && p.c == s.f,
+              "conv2d_pool_backward");
+    const long long conv_out = (long long)s.n * s.oh * s.ow * s.f;
+    KN_TRY(scratch(kConvOutGrad, sizeof(float) * std::max<long long>(conv_out, 1), &dz));
+    // Positions no window covers (a 'valid' pool's last rows or columns) get no gradient.
+    if (conv_out && (p.oh * p.sh - p.pt < p.h || p.ow * p.sw - p.pl < p.w))
+      KN_CUDA(cudaMemsetAsync(dz, 0, sizeof(float) * conv_out, stream()));
+    const long long rows = (long long)p.n * p.oh, row_elems = (long long)p.ow * p.c;
+    if (rows && row_elems) {
+      KN_EXPECT(row_elems <= INT32_MAX && rows <= INT32_MAX, "conv2d_pool_backward");
+      const dim3 grid((unsigned)CEIL_DIV(row_elems, 128), (unsigned)std::min<long long>(rows, 65535));
+      launch(pool_dz_kernel, grid, 128, 0, stream(), p, ep.act, ep.alpha, pooled, argmax, dpooled,
+             static_cast<float*>(dz));
+      KN_LAUNCHED(stream(), "pool_dz_kernel");
+    }
   }
-  KN_TRY(maxpool2d_backward(p, pooled, argmax, static_cast<float*>(y)));
-  KN_TRY(maxpool2d_backward(p, dpooled, argmax, static_cast<float*>(dy)));
-  return conv2d_backward(s, x, w, static_cast<float*>(y), static_cast<float*>(dy), dx, dw, db, ep);
+  const float* g = static_cast<float*>(dz);
+  return conv2d_backward(s, x, w, g, g, dx, dw, db, Epilogue{});
 }
 
 }  // namespace cu

@@ -84,6 +84,40 @@ struct PixelCursor {
   }
 };
 
+// The conv output pixel (n, oy, ox) of GEMM row m: row-major, or with a pool in the epilogue (ConvGeom's
+// pool_h) window by window: position j = (dy, dx) of window q = (n, py, px) is row q * PH * PW + j.
+__device__ __forceinline__ PixelCursor conv_row_pixel(const ConvGeom& g, int m) {
+  PixelCursor o;
+  if (!g.pool_h) {
+    o.init(m, g.oh, g.ow);
+    return o;
+  }
+  const int win = g.pool_h * g.pool_w, q = m / win, j = m - q * win;
+  o.init(q, g.pool_oh, g.pool_ow);
+  o.y = o.y * g.pool_h + j / g.pool_w, o.x = o.x * g.pool_w + j % g.pool_w;
+  return o;
+}
+
+// The pool epilogue's window arithmetic (ConvGeom's pool_h), a few divisions per thread after the K loop:
+// the flat index of a window's first position in the conv's output image, and each position's offset from it.
+struct PoolWindows {
+  int off[4];  // position d = (dy, dx): (dy * OW + dx) * F
+  __device__ __forceinline__ void init(const ConvGeom& g) {
+#pragma unroll
+    for (int d = 0; d < 4; ++d) off[d] = ((d / g.pool_w) * g.ow + d % g.pool_w) * g.f;
+  }
+  // The window q of GEMM row m (its first position) and the flat index of that position.
+  __device__ __forceinline__ void window(const ConvGeom& g, int m, int* q, int* base) const {
+    *q = m / (g.pool_h * g.pool_w);
+    PixelCursor w;
+    w.init(*q, g.pool_oh, g.pool_ow);
+    *base = (w.y * g.pool_h * g.ow + w.x * g.pool_w) * g.f;
+  }
+  __device__ __forceinline__ int offset(int at) const {
+    return at == 0 ? off[0] : at == 1 ? off[1] : at == 2 ? off[2] : off[3];
+  }
+};
+
 // Implicit GEMM on the SIMT kernel (FP32, any C): A's elements gathered from x as they are loaded, in the
 // tile positions gemm_layout.cuh's a_load_m / a_load_k give element e = tid + 256 i. Forward (A = col): every
 // element of a thread has k column tid % 16 and rows tid / 16 + 16 i, so four pixels are decomposed once and
@@ -101,8 +135,7 @@ struct SimtConvForwardA {
       px[i] = nullptr;
       iy0[i] = ix0[i] = 0;
       if (gm < M) {
-        PixelCursor o;
-        o.init(gm, g.oh, g.ow);
+        const PixelCursor o = conv_row_pixel(g, gm);
         px[i] = x + (long long)o.n * g.h * g.w * g.c;
         iy0[i] = o.y * g.sh - g.pt, ix0[i] = o.x * g.sw - g.pl;
       }
@@ -200,6 +233,38 @@ __global__ void __launch_bounds__(THREADS, CONV ? 3 : 4)
     __syncthreads();
   }
 
+  if constexpr (CONV && !TA) {
+    if (conv.pool_h) {  // a max-pool of 2 or 4 positions: whole windows in each thread's 4 rows
+      const int last = conv.pool_h * conv.pool_w - 1;
+      PoolWindows pw;
+      pw.init(conv);
+      float best[TN] = {};
+      int at[TN] = {};
+#pragma unroll
+      for (int i = 0; i < TM; ++i) {  // the window's positions in order, its first maximum kept
+        const int d = i & last, gm = m0 + ty * TM + i;
+#pragma unroll
+        for (int j = 0; j < TN; ++j) {
+          const int gn = n0 + tx * TN + j;
+          float v = acc[i][j];
+          if (bias && gn < N) v += bias[gn];
+          v = act_epilogue(act, v, alpha);
+          if (d == 0 || v > best[j]) best[j] = v, at[j] = d;
+        }
+        if (d != last || gm >= M) continue;
+        int q, base;
+        pw.window(conv, gm, &q, &base);
+#pragma unroll
+        for (int j = 0; j < TN; ++j) {
+          const int gn = n0 + tx * TN + j;
+          if (gn >= N) continue;
+          C[(long long)q * N + gn] = best[j];
+          conv.argmax[(long long)q * N + gn] = base + pw.offset(at[j]) + gn;
+        }
+      }
+      return;
+    }
+  }
 #pragma unroll
   for (int i = 0; i < TM; ++i) {
     const int gm = m0 + ty * TM + i;
@@ -353,8 +418,7 @@ struct ConvForwardA {
       px[i] = nullptr;
       iy0[i] = ix0[i] = 0;
       if (gm < M) {
-        PixelCursor o;
-        o.init(gm, g.oh, g.ow);
+        const PixelCursor o = conv_row_pixel(g, gm);
         px[i] = x + (long long)o.n * g.h * g.w * g.c;
         iy0[i] = o.y * g.sh - g.pt, ix0[i] = o.x * g.sw - g.pl;
       }
@@ -541,6 +605,43 @@ __global__ void __launch_bounds__(tc::THREADS, VEC == 4 ? 3 : 2)
   ptx::cp_async_wait<0>();  // no copy in flight at exit (the last groups are empty)
   __syncthreads();          // one barrier that every launch reaches, K empty or not
 
+  if constexpr (CONV == 1 && !TA) {
+    if (conv.pool_h) {  // a max-pool of 2 or 4 positions: a window's rows g, g + 1, ... sit in lanes 4 apart
+      const int last = conv.pool_h * conv.pool_w - 1;
+      PoolWindows pw;
+      pw.init(conv);
+#pragma unroll
+      for (int mi = 0; mi < 2; ++mi)
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {  // rows g and g + 8
+          const int gm = m0 + wm + mi * 16 + g + h * 8;
+          const bool first = (g & last) == 0 && gm < M;  // this lane holds its window's first position
+          int wq = 0, base = 0;
+          if (first) pw.window(conv, gm, &wq, &base);
+#pragma unroll
+          for (int ni = 0; ni < 4; ++ni)
+#pragma unroll
+            for (int e = 0; e < 2; ++e) {
+              const int gn = n0 + wn + ni * 8 + 2 * t + e;
+              float v = acc[mi][ni][h * 2 + e];
+              if (bias && gn < N) v += bias[gn];
+              v = act_epilogue(act, v, alpha);
+              float best = v;  // the first lane gathers the window's other positions in order
+              int at = 0;
+#pragma unroll
+              for (int d = 1; d < 4; ++d) {
+                const float other = __shfl_down_sync(0xffffffffu, v, 4 * d);
+                if (d <= last && other > best) best = other, at = d;
+              }
+              if (first && gn < N) {
+                C[(long long)wq * N + gn] = best;
+                conv.argmax[(long long)wq * N + gn] = base + pw.offset(at) + gn;
+              }
+            }
+        }
+      return;
+    }
+  }
 #pragma unroll
   for (int mi = 0; mi < 2; ++mi)
 #pragma unroll
@@ -665,6 +766,12 @@ Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, 
                  (conv->input_grad ? !ta && tb && conv->sh == 1 && conv->sw == 1 : !tb && ldb % 4 == 0)) ||
                 (kernel == GemmKernel::kSimt && !conv->input_grad && !tb),
             "launch_sgemm (implicit GEMM)");
+  // A pool in the epilogue: forward, one K range, nothing but bias and activation (gemm.cuh).
+  KN_EXPECT(!conv || !conv->pool_h ||
+                (!conv->input_grad && !ta && splits == 1 && !accumulate && !ep.pre && conv->argmax &&
+                 (conv->pool_h * conv->pool_w == 2 || conv->pool_h * conv->pool_w == 4) &&
+                 m % (conv->pool_h * conv->pool_w) == 0 && n == conv->f && ldc == n),
+            "launch_sgemm (pool epilogue)");
   KN_EXPECT(k >= 0 && a && b && c, "launch_sgemm");
   KN_EXPECT(lda >= (ta ? m : k) && ldb >= (tb ? k : n) && ldc >= n, "launch_sgemm");
   KN_EXPECT(splits >= 1 && (splits == 1 || partial), "launch_sgemm");
@@ -753,7 +860,7 @@ Status CudaBackend::gemm_with(GemmKernel kernel, bool ta, bool tb, int m, int n,
   // Split K when the output tiles alone leave most SMs idle and K is long enough to share out.
   const long long tiles = (long long)CEIL_DIV(m, gemm_tile_m(kernel)) * CEIL_DIV(n, kGemmTile);
   int splits = 1;
-  if (tiles < 2LL * sm_count_ && k >= 1024) {
+  if (tiles < 2LL * sm_count_ && k >= 1024 && !(conv && conv->pool_h)) {  // a pool epilogue needs whole sums
     splits = (int)std::min<long long>(CEIL_DIV(2LL * sm_count_, tiles), k / 256);
     splits = std::max(1, std::min(splits, 64));
   }

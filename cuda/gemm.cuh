@@ -26,9 +26,16 @@ int gemm_tile_m(GemmKernel kernel);               // rows of C per block
 // aligned x and B.
 // With input_grad (stride 1 only), A is the output gradient dz and B the weights w, and the product is the
 // input gradient dx [N*H*W, C] (K = KH*KW*F): neither dz's column matrix nor col2im.
+// With pool_h > 0 (forward only), a max-pool with non-overlapping pool_h x pool_w windows (2 or 4 positions,
+// no padding) over the conv's output [N, OH, OW, F] runs in the epilogue: the GEMM's rows are the conv's
+// output pixels window by window (M = windows * positions, windows in the pooled output's order [N, POH,
+// POW]), and C receives the pooled output [windows, F] and `argmax` the flat index (oy * OW + ox) * F + f of
+// each window's first maximum, as maxpool2d_forward writes them; the conv's output is never stored.
 struct ConvGeom {
   int h, w, c, kw, oh, ow, sh, sw, pt, pl, dh, dw, f;
   bool input_grad;
+  int pool_h = 0, pool_w = 0, pool_oh = 0, pool_ow = 0;
+  int32_t* argmax = nullptr;
 };
 Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, const float* a, int lda,
                     const float* b, int ldb, float* c, int ldc, const Epilogue& ep, bool accumulate,

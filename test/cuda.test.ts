@@ -68,11 +68,17 @@ if (!cuda.available) {
       }
   });
 
-  // The conv + max-pool op: on CUDA the two ops in turn through scratch, on the CPU one pass; the same bits on
-  // small-integer data (ties of the max included: both take the window's first maximum).
+  // The conv + max-pool op: on CUDA one GEMM that pools in its epilogue (windows of 2 or 4 positions without
+  // padding, on an implicit-GEMM conv) or else the two ops through scratch, on the CPU one pass; the same bits
+  // on small-integer data (ties of the max included: both take the window's first maximum; ReLU makes many).
+  // Cases: the seed's conv2 (2x2); a 7x9 output whose last row and column no 2x2 window covers; 1x2 and 2x1
+  // windows (2 positions) on a dilated, strided conv; and two the epilogue does not take (a 6-position window
+  // with 'same' padding, and the direct kernels' small window).
   Cuda('conv2d + max-pool as one op', () => {
     const r = rng(27);
-    for (const [s, ph, pw, poolPad, act] of [[CONV_CASES.at(-1)!, 2, 2, 'valid', 'relu'], [CONV_CASES[2], 2, 3, 'same', 'linear']] as const) {
+    const cases = [[CONV_CASES.at(-1)!, 2, 2, 'valid', 'relu'], [CONV_CASES[9], 2, 2, 'valid', 'relu'], [CONV_CASES[11], 1, 2, 'valid', 'linear'],
+      [CONV_CASES[11], 2, 1, 'valid', 'relu'], [CONV_CASES[2], 2, 3, 'same', 'linear'], [CONV_CASES[1], 2, 2, 'valid', 'relu']] as const;
+    for (const [s, ph, pw, poolPad, act] of cases) {
       const label = `conv ${JSON.stringify(s)} pool ${ph}x${pw} ${poolPad} ${act}`, pad = s.same ? 'same' : 'valid';
       const { oh, ow } = convOut(s), po = (n: number, k: number) => (poolPad === 'same' ? Math.ceil(n / k) : Math.floor(n / k));
       const pshape = [s.n, po(oh, ph), po(ow, pw), s.f];
@@ -439,6 +445,51 @@ if (!cuda.available) {
     assert.ok(result.worst.float < 2e-3, `float data: worst relative error ${result.worst.float}`);
     assert.ok(result.worst.float > 1e-6, `float data: the results differ from FP32 as TF32 rounding should (${result.worst.float})`);
   });
+
+  // The conv + pool op's fused path, in a fresh process per math mode (FP32: the SIMT kernel's epilogue; TF32:
+  // kernel 3's, whose windows span lanes 4 apart) so that the scratch it leaves can be read: forward stores no
+  // conv output (no scratch at all: the implicit GEMM needs none, the two ops would need the conv's output), and
+  // backward builds dz with the mask applied (the conv's own backward with a ReLU then still needs a buffer for
+  // its masked dz: the two ops needed that one too, and the conv's output and its gradient). Exact against the
+  // CPU on integers: the 2x2 and 1x2 windows, relu with its ties.
+  for (const tf32 of [false, true]) {
+    const mode = tf32 ? 'TF32' : 'FP32';
+    (tf32 && sm < 80 ? Cuda.skip : Cuda)(`${mode}: the conv + pool op pools in the GEMM epilogue and keeps no conv output`, () => {
+      const script = `
+        const { native } = await import(${JSON.stringify(new URL('../lib/native.js', import.meta.url).href)});
+        const h = await import(${JSON.stringify(new URL('./helpers.js', import.meta.url).href)});
+        if (native.backends().cuda.tf32 !== ${tf32}) throw new Error('math mode: ' + JSON.stringify(native.backends().cuda));
+        const r = h.rng(43), scratch = [];
+        const twin = (shape, data) => [h.T(shape, data, 'cpu'), h.T(shape, data, 'cuda')];
+        const outs = shape => [h.out(shape, 'cpu'), h.out(shape, 'cuda')];
+        const cases = [[h.CONV_CASES.at(-1), 2, 2], ...(${tf32} ? [[h.CONV_CASES[11], 1, 2], [h.CONV_CASES[12], 2, 2]] : [])];
+        for (const [s, ph, pw] of cases) {
+          const { oh, ow } = h.convOut(s), pad = s.same ? 'same' : 'valid', label = JSON.stringify(s) + ' ' + ph + 'x' + pw;
+          const ps = [s.n, Math.floor(oh / ph), Math.floor(ow / pw), s.f];
+          const x = twin([s.n, s.h, s.w, s.c], h.intArray(s.n * s.h * s.w * s.c, r)), w = twin([s.kh, s.kw, s.c, s.f], h.intArray(s.kh * s.kw * s.c * s.f, r));
+          const b = twin([s.f], h.intArray(s.f, r)), p = outs(ps), a = [h.I(ps, undefined, 'cpu'), h.I(ps, undefined, 'cuda')];
+          for (const d of [0, 1]) native.conv2dPoolForward(x[d], w[d], b[d], p[d], a[d], s.sh, s.sw, pad, 'relu', ph, pw, 'valid');
+          h.exact(p[1].read(), p[0].read(), 'pooled ' + label);
+          h.exact(a[1].read(), a[0].read(), 'argmax ' + label);
+          const afterForward = native.stats().scratchBytes;
+          const dp = twin(ps, h.intArray(p[0].size, r)), dx = outs(x[0].shape), dw = outs(w[0].shape), db = outs([s.f]);
+          for (const d of [0, 1]) native.conv2dPoolBackward(x[d], w[d], p[d], a[d], dp[d], dx[d], dw[d], db[d], s.sh, s.sw, pad, 'relu', ph, pw, 'valid');
+          for (const [t, name] of [[dx, 'dx'], [dw, 'dw'], [db, 'db']]) h.exact(t[1].read(), t[0].read(), name + ' ' + label);
+          const afterBackward = native.stats().scratchBytes;
+          // The conv's own backward with the ReLU's mask, on the same shape: the same GEMM scratch, plus dz.
+          const y = h.out([s.n, oh, ow, s.f], 'cuda'), dy = h.T([s.n, oh, ow, s.f], h.intArray(s.n * oh * ow * s.f, r), 'cuda');
+          native.conv2dBackward(x[1], w[1], y, dy, dx[1], dw[1], db[1], s.sh, s.sw, pad, 'relu', null, undefined, s.dilH, s.dilW);
+          scratch.push({ convBytes: 4 * s.n * oh * ow * s.f, afterForward, afterBackward, afterMasked: native.stats().scratchBytes });
+        }
+        console.log(JSON.stringify(scratch));`;
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, KERNELNET_TF32: tf32 ? '1' : '0' }, encoding: 'utf8' });
+      assert.is(r.status, 0, r.stderr);
+      const [first] = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { convBytes: number; afterForward: number; afterBackward: number; afterMasked: number }[];
+      assert.is(first.afterForward, 0, `${mode}: forward stored a conv output (${first.afterForward} B of scratch)`);
+      assert.ok(first.afterBackward >= first.convBytes, `${mode}: backward's dz (${first.afterBackward} B)`);
+      assert.ok(first.afterMasked >= first.afterBackward + first.convBytes, `${mode}: the conv + pool backward held a masked dz of its own (${JSON.stringify(first)})`);
+    });
+  }
 
   // The kernel lab (cuda/gemm.cuh's numbered GEMMs, bench/lab.ts): every variant, every transpose, shapes that
   // cross tile edges, K not a multiple of the 16-deep step, and leading dimensions both multiples of 4 (the
