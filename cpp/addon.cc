@@ -427,10 +427,10 @@ void SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
 // 'crossentropy' | 'binary_crossentropy' | 'mse' | 'mae', accuracy 'none' | 'categorical' | 'sparse' |
 // 'binary'; labels float32 [N,K] or, for crossentropy, int32 [N] class indices (sparse categorical
 // cross-entropy).
-void Loss(const Napi::CallbackInfo& info) {
-  Args a(info, "loss");
-  const std::string kind = a.choice(0, "kind", {"crossentropy", "binary_crossentropy", "mse", "mae"});
-  const std::string acc = a.choice(1, "accuracy", {"none", "categorical", "sparse", "binary"});
+// The loss kind and accuracy at arguments i, i + 1.
+LossSpec loss_spec(Args& a, int i) {
+  const std::string kind = a.choice(i, "kind", {"crossentropy", "binary_crossentropy", "mse", "mae"});
+  const std::string acc = a.choice(i + 1, "accuracy", {"none", "categorical", "sparse", "binary"});
   LossSpec spec;
   spec.kind = kind == "crossentropy"          ? LossSpec::Kind::kCrossentropy
               : kind == "binary_crossentropy" ? LossSpec::Kind::kBinaryCrossentropy
@@ -440,11 +440,61 @@ void Loss(const Napi::CallbackInfo& info) {
                   : acc == "sparse"    ? LossSpec::Accuracy::kSparse
                   : acc == "binary"    ? LossSpec::Accuracy::kBinary
                                        : LossSpec::Accuracy::kNone;
+  return spec;
+}
+
+void Loss(const Napi::CallbackInfo& info) {
+  Args a(info, "loss");
+  const LossSpec spec = loss_spec(a, 0);
   TensorHandle *z = a.tensor(2, "pred"), *y = a.tensor(3, "labels"), *w = a.optional_tensor(4, "weights");
   TensorHandle *dz = a.optional_tensor(5, "dpred"), *m = a.tensor(6, "metrics");
   const uint64_t step = a.uint53(7, "step");
   const int32_t* counter = step_counter(a, 8);
   run_loss(a, spec, z, y, w, dz, m, step, counter, spec.kind == LossSpec::Kind::kCrossentropy);
+}
+
+// denseLoss(kind, accuracy, x, w, b | null, logits, labels, weights | null, dlogits, dx | null, dw | null,
+// db | null, metrics, step, counter?): a linear Dense layer's forward into logits, loss() on them (dlogits
+// its gradient) and the layer's backward, as one op (backend.h's dense_loss: the model's head in a training
+// step).
+void DenseLoss(const Napi::CallbackInfo& info) {
+  Args a(info, "denseLoss");
+  const LossSpec spec = loss_spec(a, 0);
+  TensorHandle *x = a.tensor(2, "x"), *w = a.tensor(3, "w"), *b = a.optional_tensor(4, "b"),
+               *z = a.tensor(5, "logits"), *y = a.tensor(6, "labels"), *wt = a.optional_tensor(7, "weights"),
+               *dz = a.tensor(8, "dlogits"), *dx = a.optional_tensor(9, "dx"),
+               *dw = a.optional_tensor(10, "dw"), *db = a.optional_tensor(11, "db"),
+               *m = a.tensor(12, "metrics");
+  const uint64_t step = a.uint53(13, "step");
+  const int32_t* counter = step_counter(a, 14);
+  int n, in, k;
+  dense_dims(a, x, w, &n, &in, &k);
+  if (k < 1)
+    a.fail("ERR_KERNELNET_SHAPE", "expected w with at least one column but received " + w->describe());
+  if (b) a.expect(b, "b", DType::kFloat32, {k}, "[K]");
+  a.expect(z, "logits", DType::kFloat32, {n, k}, "[N,K]");
+  if (dx) a.expect(dx, "dx", DType::kFloat32, {n, in}, "[N,I]");
+  if (dw) a.expect(dw, "dw", DType::kFloat32, {in, k}, "[I,K]");
+  if (db) a.expect(db, "db", DType::kFloat32, {k}, "[K]");
+  const bool classes = spec.kind == LossSpec::Kind::kCrossentropy && y->dtype() == DType::kInt32;
+  if (classes)
+    a.expect(y, "labels", DType::kInt32, {n}, "[N] (class indices)");
+  else
+    a.expect(y, "labels", DType::kFloat32, {n, k}, "[N,K]");
+  if (spec.accuracy == LossSpec::Accuracy::kSparse && !classes)
+    a.fail("ERR_KERNELNET_ARG", "sparse accuracy needs int32 class labels [N]");
+  a.expect(dz, "dlogits", DType::kFloat32, {n, k}, "[N,K]");
+  a.expect(m, "metrics", DType::kFloat32, {kMetricSlots}, "(loss.h's metric slots)");
+  if (wt) a.expect(wt, "weights", DType::kFloat32, {n}, "[N]");
+  a.distinct({z, dz, dx, dw, db, m, x, w, b, y, wt});
+  if (n == 0) return;
+  a.run([spec, n, in, k, x = x->f32(), w = w->f32(), b = b ? b->f32() : nullptr, z = z->f32(),
+         labels = classes ? nullptr : y->f32(), cls = classes ? y->i32() : nullptr,
+         wt = wt ? wt->f32() : nullptr, dz = dz->f32(), dx = dx ? dx->f32() : nullptr,
+         dw = dw ? dw->f32() : nullptr, db = db ? db->f32() : nullptr, m = m->f32(), step,
+         counter](Backend& be) {
+    return be.dense_loss(spec, n, in, k, x, w, b, z, labels, cls, wt, dz, dx, dw, db, m, step, counter);
+  });
 }
 
 // softmax(logits, probs)
@@ -1159,6 +1209,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("learningRate", Napi::Function::New<LearningRate>(env, "learningRate"));
   exports.Set("optimizerStep", Napi::Function::New<OptimizerStep>(env, "optimizerStep"));
   exports.Set("loss", Napi::Function::New<Loss>(env, "loss"));
+  exports.Set("denseLoss", Napi::Function::New<DenseLoss>(env, "denseLoss"));
   exports.Set("copyRegion", Napi::Function::New<CopyRegion>(env, "copyRegion"));
   exports.Set("argMax", Napi::Function::New<ArgMax>(env, "argMax"));
   exports.Set("affine", Napi::Function::New<Affine>(env, "affine"));

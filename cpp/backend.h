@@ -222,6 +222,22 @@ class Backend {
                       const int32_t* classes, const float* weights, float* dpred, float* metrics,
                       uint64_t step, const int32_t* counter) = 0;
   virtual Status softmax(int n, int k, const float* logits, float* probs) = 0;
+  // The model's head as one op: logits = x w + b ([n, in] x [in, k], no activation: a softmax or sigmoid head
+  // is the loss's), then loss() on them with dpred = dlogits, then dense_backward's linear gradients dx, dw,
+  // db (each may be null). By default the three ops in turn (the same bits); CUDA runs a small head as one
+  // kernel (sums in other orders: exactly equal on small integers).
+  virtual Status dense_loss(const LossSpec& spec, int n, int in, int k, const float* x, const float* w,
+                            const float* b, float* logits, const float* labels, const int32_t* classes,
+                            const float* weights, float* dlogits, float* dx, float* dw, float* db,
+                            float* metrics, uint64_t step, const int32_t* counter) {
+    Epilogue ep;
+    ep.bias = b;
+    Status st = dense_forward(n, in, k, x, w, ep, logits);
+    if (st.ok()) st = loss(spec, n, k, logits, labels, classes, weights, dlogits, metrics, step, counter);
+    if (st.ok() && (dx || dw || db))
+      st = dense_backward(n, in, k, x, w, logits, dlogits, dx, dw, db, Epilogue{});
+    return st;
+  }
 
   // Keras Adadelta over every parameter tensor in one call. The learning rate is read from backend memory
   // (*lr, one float) when the update runs, so a changed rate needs no new recording of the step.

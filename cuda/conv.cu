@@ -5,10 +5,10 @@
 //   forward:  y = act(col w + b)                    one GEMM, bias and activation fused in its epilogue
 //   A window of at most 32 taps (a first layer's) runs as direct kernels instead. Otherwise forward and dw
 //   run as implicit GEMMs: the columns are gathered from x tile by tile, never stored (gemm.cu:
-//   SimtConvForwardA / SimtConvWeightGradA in FP32; with TF32 on and C, F multiples of 4, ConvForwardA /
-//   ConvWeightGradA on the tensor cores, and for stride 1 the input gradient too, ConvInputGradAB: no dcol,
-//   no col2im). backward: dz = dy * act'(y); db = column sums of dz; dw = col^T dz (split-K: K = N*OH*OW is
-//   long);
+//   SimtConvForwardA / SimtConvWeightGradA / SimtConvInputGradAB in FP32; with TF32 on and C, F multiples of
+//   4, ConvForwardA / ConvWeightGradA / ConvInputGradAB on the tensor cores; the input gradients for stride
+//   1: no dcol, no col2im). backward: dz = dy * act'(y); db = column sums of dz; dw = col^T dz (split-K: K =
+//   N*OH*OW is long);
 //             dcol = dz w^T; dx = col2im(dcol), computed as a gather (each dx element sums its own
 //             contributions: no atomics, deterministic).
 #include "cuda_backend.cuh"
@@ -201,11 +201,14 @@ __global__ void conv_direct_backward_kernel(ConvDims d, const float* __restrict_
 
 // Whether the convolution's forward pass and weight gradient run as implicit GEMMs: always on kernel 1 (FP32:
 // scalar gathers), and on kernel 3 (TF32) where its 16-byte runs fit: whole groups of 4 channels and filters,
-// 16-byte aligned tensors. The input gradient (input_grad) only on kernel 3, stride 1. Otherwise im2col +
-// GEMM (and dcol + col2im).
+// 16-byte aligned tensors. The input gradient (input_grad) likewise, for stride 1, and on kernel 1 only where
+// its N = C fills at least 3/4 of the 64-wide tiles: the implicit product runs over the input pixels with N = C,
+// so C = 32 (the seed's conv2) would do twice its arithmetic on the CUDA cores, predicted slower than dcol +
+// col2im there (bench/NOTES.md). Otherwise im2col + GEMM (and dcol + col2im).
 bool implicit_gemm(GemmKernel kernel, const Conv2dShape& s, const float* x, const float* b,
                    bool input_grad = false) {
-  if (kernel == GemmKernel::kSimt) return !input_grad;
+  if (kernel == GemmKernel::kSimt)
+    return !input_grad || (s.sh == 1 && s.sw == 1 && 4 * s.c >= 3 * CEIL_DIV(s.c, kGemmTile) * kGemmTile);
   return kernel == GemmKernel::kMmaTf32 && s.c % 4 == 0 && s.f % 4 == 0 &&
          reinterpret_cast<uintptr_t>(x) % 16 == 0 && reinterpret_cast<uintptr_t>(b) % 16 == 0 &&
          (!input_grad || (s.sh == 1 && s.sw == 1));

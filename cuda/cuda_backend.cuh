@@ -77,6 +77,10 @@ class CudaBackend final : public Backend {
               const int32_t* classes, const float* weights, float* dpred, float* metrics, uint64_t step,
               const int32_t* counter) override;
   Status softmax(int n, int k, const float* logits, float* probs) override;
+  Status dense_loss(const LossSpec& spec, int n, int in, int k, const float* x, const float* w,
+                    const float* b, float* logits, const float* labels, const int32_t* classes,
+                    const float* weights, float* dlogits, float* dx, float* dw, float* db, float* metrics,
+                    uint64_t step, const int32_t* counter) override;
   Status adadelta(const AdadeltaTensor* tensors, int count, const float* lr, float rho, float eps) override;
   Status learning_rate(const Schedule& s, const int32_t* iterations, float* lr) override;
   Status optimizer_step(const OptimizerHyper& h, const OptimizerTensor* tensors, int count, const float* lr,

@@ -189,7 +189,55 @@ struct SimtConvWeightGradA {
   }
 };
 
-template <bool TA, bool TB, bool CONV>
+// Input gradient (stride 1) on the SIMT kernel, as kernel 3's ConvInputGradAB: dx = sum over taps of dz w^T,
+// M = input pixels, N = C, K = KH*KW*F with k = tap * F + f. Every element a thread loads, of A (rows tid /
+// 16 + 16 i: input pixels) and of B (stored transposed, rows tid / 16 + 16 i: channels), has k column tid %
+// 16, so one (ky, kx, f) cursor serves both, stepped by 16; A reads dz at the output pixel the tap maps the
+// input pixel to (zero outside), B reads w[tap][c][f]. No dcol matrix, no col2im, no division after set-up.
+struct SimtConvInputGradAB {
+  const float* pz[4];
+  int ty[4], tx[4];
+  TapCursor tap;  // (ky, kx, f)
+  __device__ __forceinline__ void init(const ConvGeom& g, const float* dz, int M, int m0, int k_begin,
+                                       int tid) {
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int gm = m0 + layout::simt::a_load_m(false, tid + i * THREADS);
+      pz[i] = nullptr;
+      ty[i] = tx[i] = 0;
+      if (gm < M) {
+        PixelCursor in;
+        in.init(gm, g.h, g.w);
+        pz[i] = dz + (long long)in.n * g.oh * g.ow * g.f;
+        ty[i] = in.y + g.pt, tx[i] = in.x + g.pl;
+      }
+    }
+    tap.init(k_begin + layout::simt::a_load_k(false, tid), g.f, g.kw);
+  }
+  template <typename PutA, typename PutB>
+  __device__ __forceinline__ void load(const ConvGeom& g, const float* w, int N, int n0, int k0, int k_end,
+                                       int tid, PutA put_a, PutB put_b) {
+    const int kk = layout::simt::a_load_k(false, tid);
+    const bool k_ok = k0 + kk < k_end;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int oy = ty[i] - tap.ky * g.dh, ox = tx[i] - tap.kx * g.dw;
+      float v = 0.0f;
+      if (pz[i] && k_ok && (unsigned)oy < (unsigned)g.oh && (unsigned)ox < (unsigned)g.ow)
+        v = pz[i][((long long)oy * g.ow + ox) * g.f + tap.c];
+      put_a(layout::simt::a_load_m(false, tid + i * THREADS), kk, v);
+    }
+    const float* wt = w + (long long)(tap.ky * g.kw + tap.kx) * g.c * g.f + tap.c;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int nn = layout::simt::b_load_n(true, tid + i * THREADS), c = n0 + nn;
+      put_b(kk, nn, k_ok && c < N ? wt[(long long)c * g.f] : 0.0f);
+    }
+    tap.step(BK, g.f, g.kw);
+  }
+};
+
+template <bool TA, bool TB, int CONV>
 __global__ void __launch_bounds__(THREADS, CONV ? 3 : 4)
     sgemm_kernel(int M, int N, int K, const float* __restrict__ A, int lda, const float* __restrict__ B,
                  int ldb, float* __restrict__ C, int ldc, long long split_stride, int k_per_split,
@@ -208,17 +256,26 @@ __global__ void __launch_bounds__(THREADS, CONV ? 3 : 4)
   const int k_end = min(K, k_begin + k_per_split);
   C += blockIdx.z * split_stride;
 
-  // CONV: A gathered from a convolution's input (SimtConvForwardA, or SimtConvWeightGradA if TA).
-  std::conditional_t<TA, SimtConvWeightGradA, SimtConvForwardA> gather;
+  // CONV: 0 a plain GEMM; 1 A gathered from a convolution's input (SimtConvForwardA, or SimtConvWeightGradA
+  // if TA); 2 the input gradient, A gathered from dz and B from w (SimtConvInputGradAB).
+  static_assert(CONV != 2 || (!TA && TB), "the input gradient reads w as a transposed B");
+  std::conditional_t<CONV == 2, SimtConvInputGradAB,
+                     std::conditional_t<TA, SimtConvWeightGradA, SimtConvForwardA>>
+      gather;
   if constexpr (CONV) gather.init(conv, A, M, m0, k_begin, tid);
   float acc[TM][TN] = {};
   for (int k0 = k_begin; k0 < k_end; k0 += BK) {
     const auto put_a = [&](int mm, int kk, float v) { As[a_word(mm, kk)] = v; };
-    if constexpr (CONV)
-      gather.load(conv, k0, k_end, tid, put_a);
-    else
-      load_a_tile<TA>(A, lda, M, m0, k0, k_end, tid, put_a);
-    load_b_tile<TB>(B, ldb, N, n0, k0, k_end, tid, [&](int kk, int nn, float v) { Bs[b_word(kk, nn)] = v; });
+    const auto put_b = [&](int kk, int nn, float v) { Bs[b_word(kk, nn)] = v; };
+    if constexpr (CONV == 2) {
+      gather.load(conv, B, N, n0, k0, k_end, tid, put_a, put_b);
+    } else {
+      if constexpr (CONV)
+        gather.load(conv, k0, k_end, tid, put_a);
+      else
+        load_a_tile<TA>(A, lda, M, m0, k0, k_end, tid, put_a);
+      load_b_tile<TB>(B, ldb, N, n0, k0, k_end, tid, put_b);
+    }
     __syncthreads();
 #pragma unroll
     for (int kk = 0; kk < BK; ++kk) {
@@ -233,7 +290,7 @@ __global__ void __launch_bounds__(THREADS, CONV ? 3 : 4)
     __syncthreads();
   }
 
-  if constexpr (CONV && !TA) {
+  if constexpr (CONV == 1 && !TA) {
     if (conv.pool_h) {  // a max-pool of 2 or 4 positions: whole windows in each thread's 4 rows
       const int last = conv.pool_h * conv.pool_w - 1;
       PoolWindows pw;
@@ -758,13 +815,14 @@ Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, 
                     const float* b, int ldb, float* c, int ldc, const Epilogue& ep, bool accumulate,
                     int splits, float* partial, GemmKernel kernel, const ConvGeom* conv) {
   if (m <= 0 || n <= 0) return Status::Ok();
-  // Implicit GEMMs: kernel 3 (16-byte runs: C and F multiples of 4, aligned tensors; the input gradient with
-  // stride 1 only), or kernel 1 (any C; forward and weight gradient).
+  // Implicit GEMMs: kernel 3 (16-byte runs: C and F multiples of 4, aligned tensors) or kernel 1 (any C); the
+  // input gradient with stride 1 only.
   KN_EXPECT(!conv ||
                 (kernel == GemmKernel::kMmaTf32 && conv->c % 4 == 0 && conv->f % 4 == 0 &&
                  reinterpret_cast<uintptr_t>(a) % 16 == 0 && reinterpret_cast<uintptr_t>(b) % 16 == 0 &&
                  (conv->input_grad ? !ta && tb && conv->sh == 1 && conv->sw == 1 : !tb && ldb % 4 == 0)) ||
-                (kernel == GemmKernel::kSimt && !conv->input_grad && !tb),
+                (kernel == GemmKernel::kSimt &&
+                 (conv->input_grad ? !ta && tb && conv->sh == 1 && conv->sw == 1 : !tb)),
             "launch_sgemm (implicit GEMM)");
   // A pool in the epilogue: forward, one K range, nothing but bias and activation (gemm.cuh).
   KN_EXPECT(!conv || !conv->pool_h ||
@@ -790,7 +848,7 @@ Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, 
   float* ep_pre = splits > 1 ? nullptr : ep.pre;
   const bool ep_acc = splits > 1 ? false : accumulate;
   // The instance for (kernel, transposes[, 16-byte copies]), chosen at run time among the compiled ones.
-  using Kernel = decltype(&sgemm_kernel<false, false, false>);
+  using Kernel = decltype(&sgemm_kernel<false, false, 0>);
   Kernel f;
   if (kernel == GemmKernel::kMmaTf32) {
     const bool vec = lda % 4 == 0 && ldb % 4 == 0 && reinterpret_cast<uintptr_t>(a) % 16 == 0 &&
@@ -807,12 +865,14 @@ Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, 
     else
       f = ta ? sgemm_mma_kernel<true, false, 4, 1> : sgemm_mma_kernel<false, false, 4, 1>;
   } else {
-    const Kernel variants[2][2][2] = {{{sgemm_kernel<false, false, false>, sgemm_kernel<false, true, false>},
-                                       {sgemm_kernel<true, false, false>, sgemm_kernel<true, true, false>}},
+    const Kernel variants[2][2][2] = {{{sgemm_kernel<false, false, 0>, sgemm_kernel<false, true, 0>},
+                                       {sgemm_kernel<true, false, 0>, sgemm_kernel<true, true, 0>}},
                                       {{sgemm_tf32_kernel<false, false>, sgemm_tf32_kernel<false, true>},
                                        {sgemm_tf32_kernel<true, false>, sgemm_tf32_kernel<true, true>}}};
-    if (conv)
-      f = ta ? sgemm_kernel<true, false, true> : sgemm_kernel<false, false, true>;
+    if (conv && conv->input_grad)
+      f = sgemm_kernel<false, true, 2>;
+    else if (conv)
+      f = ta ? sgemm_kernel<true, false, 1> : sgemm_kernel<false, false, 1>;
     else
       f = variants[kernel == GemmKernel::kWmmaTf32][ta][tb];
   }
@@ -857,11 +917,13 @@ Status CudaBackend::gemm(bool ta, bool tb, int m, int n, int k, const float* a, 
 Status CudaBackend::gemm_with(GemmKernel kernel, bool ta, bool tb, int m, int n, int k, const float* a,
                               int lda, const float* b, int ldb, float* c, int ldc, const Epilogue& ep,
                               bool accumulate, const ConvGeom* conv) {
-  // Split K when the output tiles alone leave most SMs idle and K is long enough to share out.
+  // Split K when the output tiles alone leave most SMs idle and K is long enough to share out: towards two
+  // blocks per SM, each split at least 8 K steps (128). (The seed's dense1 forward, 128 x 128 x 9216: 64
+  // splits, 128 blocks on kernel 3's 2 tiles, 256 on kernel 1's 4; with 256-deep splits it had 72 and 144.)
   const long long tiles = (long long)CEIL_DIV(m, gemm_tile_m(kernel)) * CEIL_DIV(n, kGemmTile);
   int splits = 1;
   if (tiles < 2LL * sm_count_ && k >= 1024 && !(conv && conv->pool_h)) {  // a pool epilogue needs whole sums
-    splits = (int)std::min<long long>(CEIL_DIV(2LL * sm_count_, tiles), k / 256);
+    splits = (int)std::min<long long>(CEIL_DIV(2LL * sm_count_, tiles), k / 128);
     splits = std::max(1, std::min(splits, 64));
   }
   float* partial = nullptr;

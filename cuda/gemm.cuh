@@ -22,8 +22,8 @@ const char* gemm_kernel_name(GemmKernel kernel);  // "3 mma-tf32-128x64-cp.async
 int gemm_tile_m(GemmKernel kernel);               // rows of C per block
 // A convolution's geometry (channels-last x [N, H, W, C], kernel KH x KW, output OH x OW) for the implicit
 // GEMM: with `conv`, A is x and op(A) is x's im2col matrix (forward: [N*OH*OW, KH*KW*C]) or its transpose
-// (ta: the weight gradient's), gathered tile by tile and never stored. Kernel 3 only, C % 4 == 0, 16-byte
-// aligned x and B.
+// (ta: the weight gradient's), gathered tile by tile and never stored. Kernel 1 (any C), or kernel 3 with
+// C % 4 == 0 and 16-byte aligned x and B.
 // With input_grad (stride 1 only), A is the output gradient dz and B the weights w, and the product is the
 // input gradient dx [N*H*W, C] (K = KH*KW*F): neither dz's column matrix nor col2im.
 // With pool_h > 0 (forward only), a max-pool with non-overlapping pool_h x pool_w windows (2 or 4 positions,

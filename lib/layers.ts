@@ -40,6 +40,17 @@ export interface LayerBuffers {
 }
 
 /** What a step passes down: the dropout stream of this layer, (seed, offset + counter[0]). */
+/** What a training step's head hands the loss (Dense.forwardLossBackward; native.loss's arguments). */
+export interface HeadLoss {
+  kind: Parameters<typeof native.loss>[0];
+  accuracy: Parameters<typeof native.loss>[1];
+  labels: NativeTensor;
+  weights: NativeTensor | null;
+  dlogits: NativeTensor;
+  metrics: NativeTensor;
+  step: number;
+}
+
 export interface StepContext {
   training: boolean;
   seed: number;
@@ -656,6 +667,23 @@ export class Dense extends Layer {
     const k = param(this, 'kernel'), b = bias(this), dx = ctx.inputGrad === false ? null : buf.dx;
     const grads = ctx.weightGrads !== false;
     native.denseBackward(x, k.value, y, dy, dx, grads ? k.grad : null, grads && b ? b.grad : null, this.epilogue(), buf.extra);
+    return dx;
+  }
+
+  /** @internal Whether the layer emits logits or plain outputs with no activation (it can then be a training step's head). */
+  get linear(): boolean {
+    return this.epilogue() === 'linear';
+  }
+
+  /**
+   * @internal A training step's head: this (linear) layer's forward, the loss and this layer's backward as one op
+   * (native.denseLoss: one kernel on a GPU for a small head). Returns the gradient for the layer before.
+   */
+  forwardLossBackward(x: NativeTensor, buf: LayerBuffers, ctx: StepContext, loss: HeadLoss): NativeTensor | null {
+    const k = param(this, 'kernel'), b = bias(this), dx = ctx.inputGrad === false ? null : buf.dx;
+    const grads = ctx.weightGrads !== false;
+    native.denseLoss(loss.kind, loss.accuracy, x, k.value, b?.value ?? null, buf.y!, loss.labels, loss.weights, loss.dlogits, dx,
+      grads ? k.grad : null, grads && b ? b.grad : null, loss.metrics, loss.step, ctx.counter);
     return dx;
   }
 

@@ -4,7 +4,7 @@
 // comes from counter-based streams keyed by the model's seed, so a run is reproducible from its seed.
 import { randomInt } from 'node:crypto';
 import { DeviceError, ValidationError, stateError } from './errors.js';
-import { Conv2D, Layer, MaxPooling2D, convPoolPairs, foldedInference, readParams, writeParams, type LayerBuffers, type Param, type StepContext } from './layers.js';
+import { Conv2D, Dense, Layer, MaxPooling2D, convPoolPairs, foldedInference, readParams, writeParams, type LayerBuffers, type Param, type StepContext } from './layers.js';
 import { METRIC_SLOTS, native, type Device, type NativeProgram, type NativeTensor } from './native.js';
 import { OPTIMIZERS, OPTIMIZER_NAMES, Optimizer } from './optimizers.js';
 import { loadModelAs, loadWeights, save, saveWeights } from './serialization.js';
@@ -591,14 +591,14 @@ export class Sequential {
   /**
    * Runs every layer forward from ws.x; returns the last layer's output (logits for a softmax head). Inference
    * (no step) runs Conv2D/Dense + BatchNormalization (+ Activation) as one op with folded weights
-   * (layers.ts's foldedInference).
+   * (layers.ts's foldedInference). With upTo, the layers before that index only (returns the input of layer upTo).
    */
   /** @internal */
-  forward(ws: Workspace, step: TrainStep | null, inputs?: NativeTensor[], outputs?: NativeTensor[]): NativeTensor {
+  forward(ws: Workspace, step: TrainStep | null, inputs?: NativeTensor[], outputs?: NativeTensor[], upTo = this.layers.length): NativeTensor {
     let a = ws.x;
     const fused = step === null && !inputs && this.foldInference ? foldedInference(this.layers) : null;
     const pooled = this.convPools();
-    for (let i = 0; i < this.layers.length; ++i) {
+    for (let i = 0; i < upTo; ++i) {
       const group = fused?.get(i);
       if (group) {
         const { w, b } = group.bn.fold(ws.layers[i + 1], group.producer);
@@ -696,15 +696,26 @@ export class Sequential {
     native.gatherRows(Y, indices, full ? 0 : start, ws.y, full ? counter : null);
     if (W) native.gatherRows(W, indices, full ? 0 : start, ws.w, full ? counter : null);
     const inputs: NativeTensor[] = [], outputs: NativeTensor[] = [];
-    const logits = this.forward(ws, step, inputs, outputs);
     const loss = this.loss!;
-    native.loss(loss.kind, this.accuracy, logits, ws.y, W ? ws.w : null, ws.dlogits, metrics, base, counter);
     // Backward down to the first layer with weights that train; before it there is nothing to learn.
     const trains = (i: number) => (this.training[i] ?? true) && this.layers[i].params.length > 0;
     const first = this.layers.findIndex((_, i) => trains(i));
-    let grad: NativeTensor | null = ws.dlogits;
+    // A linear Dense head (logits for the loss, or outputs with no activation) runs its forward, the loss and its
+    // backward as one op: the same results, one GPU kernel for a small head.
+    const last = this.layers.length - 1, head = this.layers[last];
+    const fusedHead = head instanceof Dense && head.linear && first >= 0 && first <= last && !this.convPools()?.has(last - 1);
+    let grad: NativeTensor | null = ws.dlogits, from = last;
+    if (fusedHead) {
+      const x = this.forward(ws, step, inputs, outputs, last);
+      grad = head.forwardLossBackward(x, ws.layers[last], { ...this.context(last, true, step), inputGrad: last > first, weightGrads: trains(last) },
+        { kind: loss.kind, accuracy: this.accuracy, labels: ws.y, weights: W ? ws.w : null, dlogits: ws.dlogits, metrics, step: base });
+      from = last - 1;
+    } else {
+      const logits = this.forward(ws, step, inputs, outputs);
+      native.loss(loss.kind, this.accuracy, logits, ws.y, W ? ws.w : null, ws.dlogits, metrics, base, counter);
+    }
     const pooled = this.convPools();
-    for (let i = this.layers.length - 1; first >= 0 && i >= first && grad; --i) {
+    for (let i = from; first >= 0 && i >= first && grad; --i) {
       if (pooled?.has(i - 1)) { // the MaxPooling2D of a fused pair: both layers at once
         const c = --i;
         grad = (this.layers[c] as Conv2D).backwardPooled(inputs[c], this.layers[c + 1] as MaxPooling2D, ws.layers[c + 1],

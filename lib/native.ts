@@ -159,6 +159,14 @@ export interface Native {
   loss(kind: 'crossentropy' | 'binary_crossentropy' | 'mse' | 'mae', accuracy: 'none' | 'categorical' | 'sparse' | 'binary',
     pred: NativeTensor, labels: NativeTensor, weights: NativeTensor | null, dpred: NativeTensor | null, metrics: NativeTensor,
     step: number, counter?: NativeTensor | null): void;
+  /**
+   * The model's head in one op: logits = x w + b (a linear Dense layer), loss() on them with dlogits as dpred, then
+   * the layer's backward dx, dw, db (each may be null).
+   */
+  denseLoss(kind: 'crossentropy' | 'binary_crossentropy' | 'mse' | 'mae', accuracy: 'none' | 'categorical' | 'sparse' | 'binary',
+    x: NativeTensor, w: NativeTensor, b: NativeTensor | null, logits: NativeTensor, labels: NativeTensor, weights: NativeTensor | null,
+    dlogits: NativeTensor, dx: NativeTensor | null, dw: NativeTensor | null, db: NativeTensor | null, metrics: NativeTensor,
+    step: number, counter?: NativeTensor | null): void;
   /** Adadelta over every parameter in one call; lr is a float32 tensor [1] on their device, read when the update runs. */
   adadelta(params: NativeTensor[], grads: NativeTensor[], accums: NativeTensor[], deltaAccums: NativeTensor[],
     lr: NativeTensor, rho: number, epsilon: number): void;

@@ -352,6 +352,37 @@ if (!cuda.available) {
     }
   });
 
+  // The model's head as one op (native.denseLoss): on CUDA one kernel for a small head (K <= 32 classes, I <= 512
+  // inputs), the three ops otherwise; on the CPU the three ops. Mean squared error with N and K powers of 2 keeps
+  // every value exact on small integers (dlogits = 2 (out - y) / K / N), so logits, dlogits, dx, dw, db and the
+  // metrics must match bit for bit; the cross-entropies (exp, log) to float tolerance, with rows that do not fill
+  // the kernel's 8-row blocks, class indices, sample weights, a frozen head, and a head too big for the kernel.
+  Cuda('the model head as one op: a linear Dense layer, the loss and its backward', () => {
+    const r = rng(29);
+    const cases = [[16, 128, 8, 'mse', 'none', false, false, false], [37, 128, 10, 'crossentropy', 'categorical', false, true, false],
+      [9, 64, 10, 'crossentropy', 'sparse', true, false, true], [20, 30, 1, 'binary_crossentropy', 'binary', false, true, false],
+      [12, 600, 40, 'crossentropy', 'categorical', false, false, false]] as const;
+    for (const [n, i, k, kind, acc, sparse, weighted, frozen] of cases) {
+      const exactCase = kind === 'mse', gen = exactCase ? intArray : randomArray, what = `${kind} n=${n} i=${i} k=${k}`;
+      const x = twin([n, i], gen(n * i, r)), w = twin([i, k], gen(i * k, r)), b = twin([k], gen(k, r));
+      const cls = Int32Array.from({ length: n }, () => Math.floor(r() * k));
+      const labels: [NativeTensor, NativeTensor] = sparse ? [I([n], cls, 'cpu'), I([n], cls, 'cuda')] : twin([n, k], Float32Array.from({ length: n * k }, (_, e) =>
+        kind === 'crossentropy' ? (cls[Math.floor(e / k)] === e % k ? 1 : 0) : kind === 'binary_crossentropy' ? Math.round(r()) : Math.round(4 * r())));
+      const wt = weighted ? twin([n], randomArray(n, r, 0, 2)) : [null, null];
+      const z = outs([n, k]), dz = outs([n, k]), dx = outs([n, i]), dw = outs([i, k]), db = outs([k]), m = twin([8], new Float32Array(8));
+      for (const d of [0, 1]) native.denseLoss(kind, acc, x[d], w[d], b[d], z[d], labels[d], wt[d], dz[d], dx[d], frozen ? null : dw[d], frozen ? null : db[d], m[d], 2);
+      const tol = exactCase ? undefined : { atol: 1e-5, rtol: 1e-4 };
+      same(z, `logits of ${what}`, tol);
+      same(dz, `dlogits of ${what}`, tol && { atol: 1e-7, rtol: 1e-4 });
+      same(dx, `dx of ${what}`, tol);
+      same(m, `metrics of ${what}`, tol);
+      if (!frozen) {
+        same(dw, `dw of ${what}`, tol);
+        same(db, `db of ${what}`, tol);
+      } else assert.ok(dw[1].read().every(Number.isNaN), `a frozen head's dw is not written (${what})`);
+    }
+  });
+
   Cuda('adadelta: one launch over many tensors', () => {
     const r = rng(24);
     const shapes = Array.from({ length: 30 }, (_, i) => [1 + ((i * 7) % 13), 1 + ((i * 3) % 5)]); // more than one group

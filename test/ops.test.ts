@@ -165,6 +165,38 @@ DenseSuite('the fused epilogue: a null bias, and the activation by name', () => 
   assert.throws(() => native.denseForward(t, t, null, out([2, 2]), true as unknown as 'relu'), /expected activation to be one of/);
 });
 
+// The model's head as one op (native.denseLoss, what a training step runs for a linear Dense last layer): on the
+// CPU bit for bit the three ops it stands for (denseForward, loss, denseBackward), for each loss kind, with
+// class indices, sample weights and a frozen head (dx alone); shapes that do not fit are refused with a code.
+DenseSuite('the head as one op equals the dense layer, the loss and the backward in turn', () => {
+  const r = rng(5);
+  for (const [n, i, k, kind, acc, sparse, weighted, frozen] of [[16, 128, 8, 'mse', 'none', false, false, false], [37, 128, 10, 'crossentropy', 'categorical', false, true, false],
+    [9, 64, 10, 'crossentropy', 'sparse', true, false, true], [20, 30, 1, 'binary_crossentropy', 'binary', false, true, false], [5, 7, 3, 'mae', 'none', false, false, true]] as const) {
+    const what = `${kind} n=${n} i=${i} k=${k}`;
+    const x = T([n, i], randomArray(n * i, r)), w = T([i, k], randomArray(i * k, r)), b = T([k], randomArray(k, r));
+    const cls = Int32Array.from({ length: n }, () => Math.floor(r() * k));
+    const labels = sparse ? I([n], cls) : T([n, k], Float32Array.from({ length: n * k }, (_, e) =>
+      kind === 'crossentropy' ? (cls[Math.floor(e / k)] === e % k ? 1 : 0) : kind === 'binary_crossentropy' ? Math.round(r()) : r()));
+    const wt = weighted ? T([n], randomArray(n, r, 0, 2)) : null;
+    const got = { z: out([n, k]), dz: out([n, k]), dx: out([n, i]), dw: out([i, k]), db: out([k]), m: T([8], new Float32Array(8)) };
+    const want = { z: out([n, k]), dz: out([n, k]), dx: out([n, i]), dw: out([i, k]), db: out([k]), m: T([8], new Float32Array(8)) };
+    if (frozen) for (const t of [got.dw, got.db]) t.fill(NaN);
+    native.denseLoss(kind, acc, x, w, b, got.z, labels, wt, got.dz, got.dx, frozen ? null : got.dw, frozen ? null : got.db, got.m, 4);
+    native.denseForward(x, w, b, want.z, 'linear');
+    native.loss(kind, acc, want.z, labels, wt, want.dz, want.m, 4);
+    native.denseBackward(x, w, want.z, want.dz, want.dx, frozen ? null : want.dw, frozen ? null : want.db, 'linear');
+    const keys: (keyof typeof got)[] = ['z', 'dz', 'dx', 'm', ...(frozen ? [] : ['dw', 'db'] as const)];
+    for (const key of keys) exact(got[key].read(), want[key].read(), `${key} of ${what}`);
+    if (frozen) assert.ok(got.dw.read().every(Number.isNaN) && got.db.read().every(Number.isNaN), `a frozen head's dw and db untouched (${what})`);
+  }
+  const x = T([4, 3]), w = T([3, 2]), z = out([4, 2]), y = T([4, 2]), m = T([8]);
+  const refused = (f: () => void, re: RegExp) => assert.throws(f, (e: Error & { code?: string }) => re.test(e.message) && e.code === 'ERR_KERNELNET_SHAPE');
+  refused(() => native.denseLoss('mse', 'none', x, T([4, 2]), null, z, y, null, out([4, 2]), null, null, null, m, 0), /denseLoss: expected w to be/);
+  refused(() => native.denseLoss('mse', 'none', x, w, null, out([4, 3]), y, null, out([4, 2]), null, null, null, m, 0), /denseLoss: expected logits to be/);
+  refused(() => native.denseLoss('mse', 'none', x, w, null, z, y, null, out([4, 2]), out([4, 2]), null, null, m, 0), /denseLoss: expected dx to be/);
+  assert.throws(() => native.denseLoss('mse', 'none', x, w, null, z, y, null, z, null, null, null, m, 0), /denseLoss: .*(same|distinct|alias)/i);
+});
+
 DenseSuite.run();
 
 // The conv + max-pool op is the two ops in one pass with no conv output stored; its backward sums only the

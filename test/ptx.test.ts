@@ -85,7 +85,7 @@ if (!nvcc) {
   P('ptxas report: the GEMM kernels fit their occupancy budgets and the tensor-core loaders do not divide', () => {
     const mma = named('sgemm_mma_kernel'), simt = named('sgemm_kernel');
     assert.is(mma.length, 11);
-    assert.is(simt.length, 6);
+    assert.is(simt.length, 7);
     for (const k of mma) {
       // 16-byte copies (every conv GEMM): 3 blocks of 256 per SM (<= 80 registers); 4-byte copies: 2.
       assert.ok(k.blocks256 >= (/, 4, \d>$/.test(k.kernel) ? 3 : 2), `${k.kernel}: ${k.registers} registers, ${k.smem} B shared, ${k.blocks256} blocks per SM`);
@@ -96,14 +96,14 @@ if (!nvcc) {
     // The FP32 SIMT kernel was capped at 3 blocks per SM by 80 registers; __launch_bounds__(256, 4) makes it 4
     // (its implicit-GEMM instances, with four pixels' state per thread, 3).
     for (const k of simt) {
-      const conv = k.kernel.endsWith(', true>');
+      const conv = !k.kernel.endsWith(', 0>');
       assert.ok(k.blocks256 >= (conv ? 3 : 4), `${k.kernel}: ${k.registers} registers, ${k.blocks256} blocks per SM`);
       if (!conv) assert.is(k.div32 + k.div64, 0, `${k.kernel}: no division`);
     }
     // The implicit-GEMM convolutions decompose each thread's pixels and taps once, before the first read of
     // global memory; the loaders in the K loop only add. A division in a loader would show in the tile loop (the
     // pool epilogue after the last barrier divides a few times per thread).
-    for (const k of [...mma, ...simt].filter(k => /, (1|2|true)>$/.test(k.kernel))) {
+    for (const k of [...mma, ...simt].filter(k => /, (1|2)>$/.test(k.kernel))) {
       assert.ok(k.div32 > 0, `${k.kernel}: the set-up divisions the check would see`);
       assert.is(k.div64, 0, `${k.kernel}: no 64-bit division`);
       assert.is(k.divInLoop, 0, `${k.kernel}: ${k.divInLoop} div/rem in the tile loop (a loader)`);

@@ -17,7 +17,7 @@ const { values } = parseArgs({ options: { seed: { type: 'string', default: '1' }
 const seed = Number(values.seed), runs = Number(values.runs);
 
 const OPS = ['conv2dForward', 'conv2dBackward', 'maxPool2dForward', 'maxPool2dBackward', 'denseForward', 'denseBackward',
-  'dropoutForward', 'dropoutBackward', 'softmaxCrossEntropy', 'softmax', 'adadelta', 'gatherRows', 'permutation',
+  'dropoutForward', 'dropoutBackward', 'softmaxCrossEntropy', 'softmax', 'denseLoss', 'adadelta', 'gatherRows', 'permutation',
   'randomUniform', 'oneHot', 'fromBytes', 'advance', 'gemmVariant', 'record', 'endRecord', 'stats', 'backend', 'backends', 'synchronize', 'cpuKernel', 'version'] as const;
 
 let calls = 0, threw = 0;
