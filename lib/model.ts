@@ -13,7 +13,7 @@ import {
   checkLabels, drain, drainAsync, evaluateDataset, evaluation, fit, fitDataset, predictDataset, prediction, trainOnBatch, type EvaluateArgs,
   type FitArgs, type FitDatasetArgs, type History, type PredictArgs,
 } from './training.js';
-import { NOT_USED, checkOptions, describe, fail, nonNegativeInt } from './validate.js';
+import { NOT_USED, checkOptions, describe, fail, nonNegativeInt, positiveInt } from './validate.js';
 import { isDataset, type Dataset } from './data.js';
 import { resolveLoss, resolveMetrics, type AccuracyKind, type Loss, type LossIdentifier, type MetricSpec } from './losses.js';
 
@@ -41,6 +41,12 @@ export interface CompileArgs {
   optimizer: Optimizer | keyof typeof OPTIMIZER_NAMES;
   /** 'accuracy' (resolved from the loss and the output, as Keras), the explicit accuracies, 'mse', 'mae'. */
   metrics?: string[];
+  /**
+   * Training steps per execution (Keras's steps_per_execution; default 1): fit runs this many batches as one
+   * recorded program (one CUDA graph launch on a GPU) and calls the batch callbacks once per execution, as Keras
+   * does: onBatchBegin with the execution's first batch, onBatchEnd with its last, the logs as of then.
+   */
+  stepsPerExecution?: number;
 }
 
 interface Workspace {
@@ -81,8 +87,8 @@ const isSoftmax = (l: Layer) => activationOf(l) === 'softmax';
 // are refused unless they ask for what kernelnet does anyway, never silently ignored.
 const SEQUENTIAL_SCHEMA = { what: 'Sequential args', supported: ['layers', 'name', 'seed', 'device'] };
 const COMPILE_SCHEMA = {
-  what: 'compile args', supported: ['optimizer', 'loss', 'metrics'],
-  notYet: { lossWeights: {}, weightedMetrics: {}, runEagerly: { ok: NOT_USED.false }, stepsPerExecution: { ok: NOT_USED.one }, jitCompile: { ok: NOT_USED.false } },
+  what: 'compile args', supported: ['optimizer', 'loss', 'metrics', 'stepsPerExecution'],
+  notYet: { lossWeights: {}, weightedMetrics: {}, runEagerly: { ok: NOT_USED.false }, jitCompile: { ok: NOT_USED.false } },
 };
 /** How many inference and training workspaces (buffers for one batch size) a model keeps, at most. */
 const MAX_WORKSPACES = 4;
@@ -108,6 +114,8 @@ export class Sequential {
   logAliases: Record<string, string> = {};
   /** @internal */
   accuracy: AccuracyKind = 'none';
+  /** Training steps fit runs per execution (compile's stepsPerExecution, Keras's steps_per_execution). */
+  stepsPerExecution = 1;
   /** @internal */
   params: Param[] = [];
   private readonly workspaces = new Map<string, Workspace>();
@@ -193,6 +201,7 @@ export class Sequential {
     if (this.fitting) throw stateError(`${this.name}.compile: the model is inside fit()`, 'ERR_KERNELNET_BUSY');
     this.requireLayers();
     const loss = resolveLoss(args.loss);
+    const stepsPerExecution = args.stepsPerExecution === undefined ? 1 : positiveInt(args.stepsPerExecution, 'stepsPerExecution');
     const last = this.layers.at(-1)!, head = loss.head(), lastAct = activationOf(last);
     if (this.outputShape.length !== 1)
       throw new ValidationError(`${loss.className} needs a flat output [N, units] but ${last.name} outputs [N, ${this.outputShape.join(', ')}]; add Flatten and Dense`, 'ERR_KERNELNET_SHAPE');
@@ -216,6 +225,7 @@ export class Sequential {
     optimizer.claim(this, this.name); // Keras binds an optimizer to one model's variables
     if (this.loss && this.loss.labels !== loss.labels) this.disposeWorkspaces(); // the label buffers change dtype
     this.loss = loss;
+    this.stepsPerExecution = stepsPerExecution;
     this.metricSpecs = metricSpecs;
     this.accuracy = accuracy;
     this.layers.forEach((l, i) => { l.headFused = i === this.layers.length - 1 && head !== null; });
@@ -639,13 +649,16 @@ export class Sequential {
     step.optimizer.counted();
   }
 
-  /** Records the ops of a full-batch step (the same for every full batch of the epoch) as a program. */
+  /**
+   * Records the ops of `count` full-batch steps (the same for every full batch of the epoch: each step's batch,
+   * dropout offset and step number come from the step counter, which each step advances) as one program.
+   */
   /** @internal */
-  recordStep(step: TrainStep): NativeProgram {
+  recordStep(step: TrainStep, count = 1): NativeProgram {
     const ws = this.workspace(step.batchSize, true);
     native.record(this.device);
     try {
-      this.stepOps(step, 0, step.batchSize, ws);
+      for (let i = 0; i < count; ++i) this.stepOps(step, 0, step.batchSize, ws); // each advances the step counter
     } catch (err) {
       native.endRecord().dispose();
       throw err;

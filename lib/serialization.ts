@@ -73,7 +73,8 @@ export function save(model: Sequential, path: string): void {
   writeCheckpoint(path, tensors, {
     architecture: JSON.stringify(architecture(model)),
     compile: JSON.stringify({ loss: { className: model.loss!.className, config: model.loss!.getConfig() },
-      optimizer: { className: optimizer.className, config: optimizer.getConfig() }, metrics: model.metricSpecs.map(m => m.key) }),
+      optimizer: { className: optimizer.className, config: optimizer.getConfig() }, metrics: model.metricSpecs.map(m => m.key),
+      stepsPerExecution: model.stepsPerExecution }),
     training: JSON.stringify({ seed: model.seed, steps: model.steps, epochs: model.epochsRun, iterations: optimizer.iterations }),
   });
 }
@@ -144,7 +145,7 @@ export function loadModelAs(Model: typeof Sequential, path: string, device?: str
   } catch (err) {
     throw new CheckpointError(path, `has an unreadable loss: ${(err as Error).message}`);
   }
-  model.compile({ loss, optimizer: makeOptimizer(config), metrics: compile.metrics });
+  model.compile({ loss, optimizer: makeOptimizer(config), metrics: compile.metrics, stepsPerExecution: compile.stepsPerExecution ?? 1 });
   try {
     restore(model, path, tensors, training);
   } catch (err) {

@@ -490,20 +490,23 @@ export async function fitDataset(model: Sequential, dataset: Dataset, args: FitD
       model.epochsRun++;
       await callbacks.call('onEpochBegin', epoch, {});
       metrics.fill(0);
+      // stepsPerExecution: the batch callbacks once per execution of that many batches (Keras's fit); the batches
+      // themselves come from the dataset one by one.
       let s = 0;
+      const per = model.stepsPerExecution;
       for await (const batch of dataset.pass(model.device)) {
         try {
-          if (model.stopTraining) break;
+          if (model.stopTraining && s % per === 0) break;
           if (!batch.ys) throw new ValidationError(`fit: batch ${s} of the dataset has no targets (ys)`);
           const X = handleOf(batch.xs, `batch ${s} xs`), Y = handleOf(batch.ys, `batch ${s} ys`);
           const rows = model.checkData(X, Y, `batch ${s} xs`, `batch ${s} ys`);
-          if (callbacks.wantsBatchBegin) await callbacks.call('onBatchBegin', s, { batch: s, size: rows });
+          if (callbacks.wantsBatchBegin && s % per === 0) await callbacks.call('onBatchBegin', s, { batch: s, size: rows });
           let indices = identities.get(rows);
           if (!indices) identities.set(rows, indices = model.identity(rows));
           counter.write(Int32Array.of(0));
           model.trainStep({ X, Y, W: null, indices, batchSize: rows, counter, base: model.steps, optimizer, metrics }, 0, rows);
           run.samples = Math.max(run.samples, rows);
-          if (callbacks.wantsBatch(s)) await callbacks.batchEnd(epoch, s, readLogs(model, metrics, state));
+          if ((s + 1) % per === 0 && callbacks.wantsBatch(s)) await callbacks.batchEnd(epoch, s, readLogs(model, metrics, state));
         } finally {
           batch.xs.dispose();
           batch.ys?.dispose();
@@ -513,6 +516,7 @@ export async function fitDataset(model: Sequential, dataset: Dataset, args: FitD
         stillThere(s);
       }
       if (s === 0) throw new ValidationError(`fit: the dataset yielded no batches in epoch ${epoch + 1}`);
+      if (s % per && callbacks.wantsBatch(s - 1)) await callbacks.batchEnd(epoch, s - 1, readLogs(model, metrics, state)); // a shorter last execution
       if (!run.steps || (s !== run.steps && !model.stopTraining)) run.steps = s; // counted (a generator's length may change)
       const logs = readLogs(model, metrics, state);
       if (validateAt(epoch)) {
@@ -602,10 +606,12 @@ export async function predictDataset(model: Sequential, dataset: Dataset): Promi
 
 /**
  * One epoch: its full batches run as one recorded program (a CUDA graph on a GPU; KERNELNET_GRAPHS=0 makes every
- * op its own call instead: same work, same results), a short last batch op by op. A learning rate changed by a
- * callback inside the epoch takes effect from the next step, without recording the step again (the update reads
- * the rate from device memory). `model.stopTraining` ends the epoch after the current batch, as in Keras.
- * Returns the epoch's logs.
+ * op its own call instead: same work, same results), a short last batch op by op. With stepsPerExecution N, an
+ * execution is N batches: one program of N steps (a shorter one for the epoch's last full batches), and the batch
+ * callbacks once per execution, as Keras's fit: onBatchBegin(first batch), onBatchEnd(last batch, logs). A learning
+ * rate changed by a callback takes effect from the next execution, without recording the step again (the update
+ * reads the rate from device memory). `model.stopTraining` ends the epoch after the current execution, as in
+ * Keras. Returns the epoch's logs.
  */
 async function trainEpoch(model: Sequential, run: FitRun, state: EpochState, callbacks: CallbackList,
   stillThere: (step: number) => void): Promise<Logs> {
@@ -613,27 +619,36 @@ async function trainEpoch(model: Sequential, run: FitRun, state: EpochState, cal
   step.metrics.fill(0);
   step.counter.write(Int32Array.of(0));
   step.base = model.steps;
-  const useProgram = process.env.KERNELNET_GRAPHS !== '0';
-  let program: NativeProgram | null = null;
+  const useProgram = process.env.KERNELNET_GRAPHS !== '0', per = model.stepsPerExecution;
+  const programs = new Map<number, NativeProgram>(); // by steps per program: per, and the epoch's last execution's
+  const rowsOf = (s: number) => Math.min(batchSize, samples - s * batchSize);
   try {
-    for (let s = 0; s < steps && !model.stopTraining; ++s) {
-      if (callbacks.wantsBatchBegin) await callbacks.call('onBatchBegin', s, { batch: s, size: Math.min(batchSize, samples - s * batchSize) });
-      const rows = Math.min(batchSize, samples - s * batchSize);
-      if (rows === batchSize && useProgram) {
-        program ??= model.recordStep(step);
+    for (let s = 0; s < steps && !model.stopTraining;) {
+      const end = Math.min(s + per, steps); // this execution: batches s .. end - 1
+      if (callbacks.wantsBatchBegin) await callbacks.call('onBatchBegin', s, { batch: s, size: rowsOf(s) });
+      const fullEnd = rowsOf(end - 1) === batchSize ? end : end - 1; // a short last batch runs op by op
+      if (useProgram && fullEnd > s) {
+        const count = fullEnd - s;
+        let program = programs.get(count);
+        if (!program) programs.set(count, program = model.recordStep(step, count));
         program.run();
-        model.steps++;
-        step.optimizer.counted();
+        for (let b = s; b < fullEnd; ++b) {
+          model.steps++;
+          step.optimizer.counted();
+        }
       } else {
-        model.trainStep(step, s * batchSize, rows);
+        for (let b = s; b < fullEnd; ++b) model.trainStep(step, b * batchSize, batchSize);
       }
-      if (callbacks.wantsBatch(s)) await callbacks.batchEnd(state.epoch, s, readLogs(model, step.metrics, state));
-      await new Promise(setImmediate); // keep the event loop (timers, I/O, signals) alive between steps
-      stillThere(s + 1);
+      if (fullEnd < end) model.trainStep(step, fullEnd * batchSize, rowsOf(fullEnd));
+      s = end;
+      if (callbacks.wantsBatch(end - 1)) await callbacks.batchEnd(state.epoch, end - 1, readLogs(model, step.metrics, state));
+      await new Promise(setImmediate); // keep the event loop (timers, I/O, signals) alive between executions
+      stillThere(end);
     }
-    if (program) model.lastStepProgram = { ops: program.ops, device: program.device, graph: program.graph, reason: program.reason };
+    const last = programs.get(per) ?? [...programs.values()][0];
+    if (last) model.lastStepProgram = { ops: last.ops, device: last.device, graph: last.graph, reason: last.reason };
   } finally {
-    program?.dispose();
+    for (const p of programs.values()) p.dispose();
   }
   return readLogs(model, step.metrics, state);
 }

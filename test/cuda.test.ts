@@ -400,14 +400,14 @@ if (!cuda.available) {
     assert.ok(graph, `the last run was a graph launch (${reason})`);
   });
 
-  Cuda('fit on CUDA: full batches as a CUDA graph, the same weights as op-by-op calls', async () => {
-    const run = async (graphs: string) => {
+  Cuda('fit on CUDA: full batches as a CUDA graph, the same weights as op-by-op calls (and with stepsPerExecution)', async () => {
+    const run = async (graphs: string, stepsPerExecution?: number) => {
       const saved = process.env.KERNELNET_GRAPHS;
       process.env.KERNELNET_GRAPHS = graphs; // read by each fit
       try {
         const { x, y } = syntheticData(70, 'cuda'); // 4 full batches of 16 and a short one
         const m = smallModel(5, 'cuda');
-        m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta(), metrics: ['accuracy'] });
+        m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta(), metrics: ['accuracy'], stepsPerExecution });
         const h = await m.fit(x, y, { batchSize: 16, epochs: 3, verbose: 0 });
         const weights = tidy(() => m.getWeights().map(w => Array.from(w.dataSync())));
         const info = m.lastStepProgram;
@@ -419,12 +419,16 @@ if (!cuda.available) {
         else process.env.KERNELNET_GRAPHS = saved;
       }
     };
-    const graphed = await run('1'), calls = await run('0');
+    const graphed = await run('1'), calls = await run('0'), two = await run('1', 2);
     assert.ok(graphed.info?.graph && graphed.info.device === 'cuda', `the step ran as a CUDA graph: ${JSON.stringify(graphed.info)}`);
     assert.is(calls.info, null);
     assert.equal(graphed.weights, calls.weights, 'same weights bit for bit');
     // The loss metrics are summed in block order (no atomics, cuda/loss.cu): the same bits both ways.
     assert.equal(graphed.loss, calls.loss, 'same loss bit for bit');
+    // Two steps per execution: one graph of both steps, the same training.
+    assert.ok(two.info?.graph && two.info.ops === 2 * graphed.info!.ops, `two steps per graph: ${JSON.stringify(two.info)}`);
+    assert.equal(two.weights, graphed.weights, 'stepsPerExecution 2: the same weights bit for bit');
+    assert.equal(two.loss, graphed.loss, 'stepsPerExecution 2: the same loss');
   });
 
   // TF32 tensor cores exist from compute capability 8.0 (the device string names it, e.g. "(sm_90, 80 GiB)").

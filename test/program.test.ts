@@ -5,7 +5,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { native } from '../lib/native.js';
 import { I, T, checkProgramMatchesCalls, disposeAll, out, smallModel, syntheticData } from './helpers.js';
-import { Adadelta } from '../lib/index.js';
+import { Adadelta, Dataset } from '../lib/index.js';
 
 const coded = (code: string, pattern: RegExp) => (e: Error & { code?: string }) => e.code === code && pattern.test(e.message);
 
@@ -88,6 +88,62 @@ Program('fit runs full batches as one recorded program per epoch, with the same 
   assert.is(calls.info, null, 'KERNELNET_GRAPHS=0 records nothing');
   assert.equal(recorded.h.history, calls.h.history);
   assert.equal(recorded.weights, calls.weights, 'same weights bit for bit');
+  x.dispose();
+  y.dispose();
+});
+
+// compile({ stepsPerExecution: N }), Keras's steps_per_execution: N batches per recorded program, the batch
+// callbacks once per execution with Keras 3's indices (keras/src/trainers: on_train_batch_begin(begin_step) and
+// on_train_batch_end(end_step, logs), end_step the execution's last batch, a shorter last execution included),
+// and training itself unchanged: the same weights and history bit for bit as one step per execution, with or
+// without programs. 70 samples in batches of 16: 4 full batches and a short one.
+Program('stepsPerExecution: several steps per program, the batch callbacks per execution, the same training', async () => {
+  const { x, y } = syntheticData(70);
+  const train = async (per: number | undefined, graphs = true) => {
+    const before = process.env.KERNELNET_GRAPHS;
+    if (!graphs) process.env.KERNELNET_GRAPHS = '0';
+    try {
+      const m = smallModel(5), seen: string[] = [];
+      m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta(), metrics: ['accuracy'], stepsPerExecution: per });
+      const h = await m.fit(x, y, { batchSize: 16, epochs: 2, verbose: 0, callbacks: [{
+        onBatchBegin: (b: number, logs?: { size?: number }) => { seen.push(`begin ${b} (${logs?.size})`); },
+        onBatchEnd: (b: number) => { seen.push(`end ${b}`); },
+      }] });
+      const weights = m.getWeights().map(w => {
+        const v = Array.from(w.dataSync());
+        w.dispose();
+        return v;
+      });
+      const info = m.lastStepProgram, steps = m.steps, spe = m.stepsPerExecution;
+      m.dispose();
+      return { h, weights, info, seen, steps, spe };
+    } finally {
+      if (before === undefined) delete process.env.KERNELNET_GRAPHS;
+      else process.env.KERNELNET_GRAPHS = before;
+    }
+  };
+  const one = await train(undefined), three = await train(3), two = await train(2, false);
+  assert.is(one.spe, 1, 'one step per execution by default');
+  assert.equal(one.seen.slice(0, 10), ['begin 0 (16)', 'end 0', 'begin 1 (16)', 'end 1', 'begin 2 (16)', 'end 2', 'begin 3 (16)', 'end 3', 'begin 4 (6)', 'end 4']);
+  assert.equal(three.seen, ['begin 0 (16)', 'end 2', 'begin 3 (16)', 'end 4', 'begin 0 (16)', 'end 2', 'begin 3 (16)', 'end 4']);
+  assert.equal(two.seen.slice(0, 6), ['begin 0 (16)', 'end 1', 'begin 2 (16)', 'end 3', 'begin 4 (6)', 'end 4']);
+  for (const [r, what] of [[three, 'three'], [two, 'two, op by op']] as const) {
+    assert.equal(r.weights, one.weights, `stepsPerExecution ${what}: the same weights bit for bit`);
+    assert.equal(r.h.history, one.h.history, `stepsPerExecution ${what}: the same history`);
+    assert.is(r.steps, one.steps, 'every batch a step');
+  }
+  assert.is(three.info!.ops, 3 * one.info!.ops, 'one program holds the three steps of an execution');
+  // A dataset's batches come one by one: only the callbacks are grouped, the last shorter execution included.
+  const m = smallModel(5), seen: string[] = [];
+  m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta(), stepsPerExecution: 2 });
+  await m.fit(Dataset.fromTensors(x, y, { batchSize: 16 }), { epochs: 1, verbose: 0, callbacks: [{
+    onBatchBegin: (b: number) => { seen.push(`begin ${b}`); }, onBatchEnd: (b: number) => { seen.push(`end ${b}`); },
+  }] });
+  m.dispose();
+  assert.equal(seen, ['begin 0', 'end 1', 'begin 2', 'end 3', 'begin 4', 'end 4']);
+  for (const bad of [0, 1.5, -2, 'auto', NaN])
+    assert.throws(() => smallModel(1).compile({ loss: 'mse', optimizer: 'sgd', stepsPerExecution: bad as number }),
+      (e: Error & { code?: string }) => e.code === 'ERR_KERNELNET_ARG' && /stepsPerExecution/.test(e.message), `stepsPerExecution ${String(bad)} refused`);
   x.dispose();
   y.dispose();
 });
