@@ -30,10 +30,11 @@ Ckpt.after(() => rmSync(dir, { recursive: true, force: true }));
 Ckpt('save and loadModel give bit-identical predictions; the file is plain safetensors', async () => {
   const { x, y } = syntheticData(20);
   const m = smallModel(4);
-  m.compile({ loss: 'categorical_crossentropy', optimizer: new Adadelta({ rho: 0.9 }), metrics: ['accuracy'] });
+  m.compile({ loss: 'categorical_crossentropy', optimizer: new Adadelta({ rho: 0.9 }), metrics: ['accuracy'], stepsPerExecution: 2 });
   await m.fit(x, y, { batchSize: 8, epochs: 1, verbose: 0 });
   m.save(file('a.safetensors'));
   const loaded = loadModel(file('a.safetensors'));
+  assert.is(loaded.stepsPerExecution, 2, 'the compile settings come back, stepsPerExecution included');
   const [p, q] = [m.predict(x), loaded.predict(x)];
   assert.equal(Array.from(q.dataSync()), Array.from(p.dataSync()));
   assert.equal(loaded.layers.map(l => l.name), m.layers.map(l => l.name));
