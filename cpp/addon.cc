@@ -218,9 +218,13 @@ void Conv2dPoolForward(const Napi::CallbackInfo& info) {
   });
 }
 
+const int32_t* step_counter(Args& a, int i);
+
 // conv2dPoolBackward(x, w, pooled, argmax, dpooled, dx | null, dw | null, db | null, strideH, strideW,
-// padding, activation, poolH, poolW, poolPadding, alpha?, dilationH?, dilationW?): from what
-// conv2dPoolForward wrote and the pooled output's gradient, as maxPool2dBackward then conv2dBackward.
+// padding, activation, poolH, poolW, poolPadding, alpha?, dilationH?, dilationW?, dropRate?, dropSeed?,
+// dropOffset?, counter?): from what conv2dPoolForward wrote and the pooled output's gradient, as
+// maxPool2dBackward then conv2dBackward. With dropRate > 0, dpooled is the gradient of dropoutForward(pooled,
+// dropRate, dropSeed, dropOffset, counter) (a Dropout after the pool), whose backward runs first.
 void Conv2dPoolBackward(const Napi::CallbackInfo& info) {
   Args a(info, "conv2dPoolBackward");
   TensorHandle *x = a.tensor(0, "x"), *w = a.tensor(1, "w"), *pooled = a.tensor(2, "pooled"),
@@ -238,12 +242,18 @@ void Conv2dPoolBackward(const Napi::CallbackInfo& info) {
   if (dx) a.expect(dx, "dx", DType::kFloat32, {s.n, s.h, s.w, s.c}, "[N,H,W,C]");
   if (dw) a.expect(dw, "dw", DType::kFloat32, {s.kh, s.kw, s.c, s.f}, "[KH,KW,C,F]");
   if (db) a.expect(db, "db", DType::kFloat32, {s.f}, "[F]");
+  DropoutArgs drop;
+  if (!a.value(18).IsUndefined()) {
+    drop.rate = static_cast<float>(a.number(18, "dropRate", 0.0, 0.999999));
+    drop.seed = a.uint53(19, "dropSeed"), drop.offset = a.uint53(20, "dropOffset");
+    drop.counter = step_counter(a, 21);
+  }
   a.distinct({dx, dw, db, x, w, pooled, argmax, dpooled});
   if (!dx && !dw && !db) return;  // nothing asked for
   a.run([s, p, x = x->f32(), w = w->f32(), pooled = pooled->f32(), argmax = argmax->i32(),
          dpooled = dpooled->f32(), dx = dx ? dx->f32() : nullptr, dw = dw ? dw->f32() : nullptr,
-         db = db ? db->f32() : nullptr, ep](Backend& be) {
-    return be.conv2d_pool_backward(s, p, x, w, pooled, argmax, dpooled, dx, dw, db, ep);
+         db = db ? db->f32() : nullptr, ep, drop](Backend& be) {
+    return be.conv2d_pool_backward(s, p, x, w, pooled, argmax, dpooled, dx, dw, db, ep, drop);
   });
 }
 

@@ -78,6 +78,13 @@ class PendingDownload {
   virtual Status wait() = 0;
 };
 
+// An inverted dropout, as dropout_forward's arguments (rate 0: none).
+struct DropoutArgs {
+  float rate = 0.0f;
+  uint64_t seed = 0, offset = 0;
+  const int32_t* counter = nullptr;
+};
+
 struct AdadeltaTensor {
   float* param;
   const float* grad;
@@ -176,13 +183,15 @@ class Backend {
   // Backward takes them and the pooled output's gradient: the conv's dz is zero except at each window's
   // argmax, where it is act'(pooled) * dpooled (an activation whose derivative needs its input is not taken),
   // so dw and dx may be summed over those entries alone. Forward: bit for bit the two ops apart; backward:
-  // the same sums, possibly in another order (the CPU's), exactly so on integers.
+  // the same sums, possibly in another order (the CPU's), exactly so on integers. With drop.rate > 0, dpooled
+  // is the gradient of a dropout applied to the pooled output (a Dropout layer after the pool): backward
+  // applies dropout_backward's mask to it first, as the three ops apart would.
   virtual Status conv2d_pool_forward(const Conv2dShape& s, const Pool2dShape& p, const float* x,
                                      const float* w, const Epilogue& ep, float* pooled, int32_t* argmax) = 0;
   virtual Status conv2d_pool_backward(const Conv2dShape& s, const Pool2dShape& p, const float* x,
                                       const float* w, const float* pooled, const int32_t* argmax,
                                       const float* dpooled, float* dx, float* dw, float* db,
-                                      const Epilogue& ep) = 0;
+                                      const Epilogue& ep, const DropoutArgs& drop) = 0;
 
   // Max-pool; argmax records the flat input index (within the image) chosen for each output (the first
   // maximum of the window's positions inside the input).

@@ -701,9 +701,17 @@ Status CpuBackend::conv2d_pool_forward(const Conv2dShape& s, const Pool2dShape& 
 Status CpuBackend::conv2d_pool_backward(const Conv2dShape& s, const Pool2dShape& p, const float* x,
                                         const float* w, const float* pooled, const int32_t* argmax,
                                         const float* dpooled, float* dx, float* dw, float* db,
-                                        const Epilogue& ep) {
+                                        const Epilogue& ep, const DropoutArgs& drop) {
   const long rows = s.col_rows(), out_size = rows * s.f;
   const long pooled_size = static_cast<long>(p.oh) * p.ow * p.c, windows = static_cast<long>(p.oh) * p.ow;
+  if (drop.rate > 0.0f) {  // the dropout after the pool: its backward first (the same mask and scale)
+    thread_local std::vector<float> masked;
+    masked.resize(static_cast<std::size_t>(s.n) * pooled_size);
+    const Status st = dropout_backward(masked.size(), dpooled, masked.data(), drop.rate, drop.seed,
+                                       drop.offset, drop.counter);
+    if (!st.ok()) return st;
+    dpooled = masked.data();
+  }
   if (s.c % 8 != 0) {
     conv_backward(s, x, w, dx, dw, db, [&](long i, ConvScratch& sc) {
       grow(sc.dz, out_size);

@@ -13,6 +13,7 @@
 //             contributions: no atomics, deterministic).
 #include "cuda_backend.cuh"
 #include "gemm.cuh"
+#include "philox.h"
 
 namespace kn {
 namespace cu {
@@ -202,9 +203,9 @@ __global__ void conv_direct_backward_kernel(ConvDims d, const float* __restrict_
 // Whether the convolution's forward pass and weight gradient run as implicit GEMMs: always on kernel 1 (FP32:
 // scalar gathers), and on kernel 3 (TF32) where its 16-byte runs fit: whole groups of 4 channels and filters,
 // 16-byte aligned tensors. The input gradient (input_grad) likewise, for stride 1, and on kernel 1 only where
-// its N = C fills at least 3/4 of the 64-wide tiles: the implicit product runs over the input pixels with N = C,
-// so C = 32 (the seed's conv2) would do twice its arithmetic on the CUDA cores, predicted slower than dcol +
-// col2im there (bench/NOTES.md). Otherwise im2col + GEMM (and dcol + col2im).
+// its N = C fills at least 3/4 of the 64-wide tiles: the implicit product runs over the input pixels with N =
+// C, so C = 32 (the seed's conv2) would do twice its arithmetic on the CUDA cores, predicted slower than dcol
+// + col2im there (bench/NOTES.md). Otherwise im2col + GEMM (and dcol + col2im).
 bool implicit_gemm(GemmKernel kernel, const Conv2dShape& s, const float* x, const float* b,
                    bool input_grad = false) {
   if (kernel == GemmKernel::kSimt)
@@ -311,8 +312,11 @@ Status CudaBackend::conv2d_backward(const Conv2dShape& s, const float* x, const 
 // (gemm.cuh's ConvGeom::pool_h): the conv's output is never stored, and the GEMM computes no pixel the pool
 // drops. Otherwise the two ops in turn through a scratch copy of the conv's output. Backward builds the
 // conv's dz in one pass over the pooled output (pool_dz_kernel: act'(pooled) * dpooled at each window's
-// argmax, zero at its other positions), then runs the conv's backward with a linear activation: the CPU's
-// sums over the argmax entries, in another order (exactly equal on small integers).
+// argmax, zero at its other positions; a Dropout after the pool has its backward folded in, its mask applied
+// to dpooled first), then runs the conv's backward with a linear activation: the CPU's sums over the argmax
+// entries, in another order (exactly equal on small integers). The dropout's forward stays its own kernel: in
+// the GEMM's epilogue its Philox draws (about 100 instructions per element, by a quarter of the lanes) would
+// cost the GEMM more issue slots than the separate 9 MB pass costs (predicted 3 us).
 namespace {
 
 bool pool_in_epilogue(GemmKernel kernel, const Conv2dShape& s, const Pool2dShape& p, const float* x,
@@ -326,16 +330,27 @@ bool pool_in_epilogue(GemmKernel kernel, const Conv2dShape& s, const Pool2dShape
 // One thread per pooled element (n, py, px, f): block row y walks pooled rows (n, py), so the only
 // per-element division is px = e / F. Writes every position of the element's window (the windows do not
 // overlap), coalesced along f.
+// With a dropout after the pool (rate > 0), dpooled is the dropout's output gradient: its mask (element o of
+// the Philox stream, as dropout_kernel) is applied first, the dropout's backward folded in.
 __global__ void pool_dz_kernel(Pool2dShape p, Act act, float alpha, const float* __restrict__ pooled,
                                const int32_t* __restrict__ argmax, const float* __restrict__ dpooled,
-                               float* __restrict__ dz) {
+                               float* __restrict__ dz, float rate, float scale, uint64_t seed,
+                               uint64_t offset, const int32_t* __restrict__ counter) {
   const int e = blockIdx.x * blockDim.x + threadIdx.x;
   if (e >= p.ow * p.c) return;
   const int px = e / p.c, f = e - px * p.c;
   for (int r = blockIdx.y; r < p.n * p.oh; r += gridDim.y) {
     const int n = r / p.oh, py = r - n * p.oh;
     const long long o = (long long)r * p.ow * p.c + e;
-    const float g = act_backward(act, pooled[o], 0.0f, dpooled[o], alpha);
+    float d = dpooled[o];
+    if (rate > 0.0f) {
+      float u[4];
+      philox_uniform4(seed, offset + device_counter(counter), (unsigned long long)o >> 2, u);
+      const int lane = (int)(o & 3);
+      const float uo = lane == 0 ? u[0] : lane == 1 ? u[1] : lane == 2 ? u[2] : u[3];
+      d = __fmul_rn(d, uo >= rate ? scale : 0.0f);  // dropout_kernel's product
+    }
+    const float g = act_backward(act, pooled[o], 0.0f, d, alpha);
     const int32_t arg = argmax[o];
     int y0, y1, x0, x1;
     pool_window(p, py, px, &y0, &y1, &x0, &x1);
@@ -375,7 +390,7 @@ Status CudaBackend::conv2d_pool_forward(const Conv2dShape& s, const Pool2dShape&
 Status CudaBackend::conv2d_pool_backward(const Conv2dShape& s, const Pool2dShape& p, const float* x,
                                          const float* w, const float* pooled, const int32_t* argmax,
                                          const float* dpooled, float* dx, float* dw, float* db,
-                                         const Epilogue& ep) {
+                                         const Epilogue& ep, const DropoutArgs& drop) {
   std::lock_guard<std::mutex> turn(conv_pool_mutex_);
   void* dz;
   {
@@ -391,8 +406,10 @@ Status CudaBackend::conv2d_pool_backward(const Conv2dShape& s, const Pool2dShape
     if (rows && row_elems) {
       KN_EXPECT(row_elems <= INT32_MAX && rows <= INT32_MAX, "conv2d_pool_backward");
       const dim3 grid((unsigned)CEIL_DIV(row_elems, 128), (unsigned)std::min<long long>(rows, 65535));
+      KN_EXPECT(drop.rate >= 0.0f && drop.rate < 1.0f, "conv2d_pool_backward");
       launch(pool_dz_kernel, grid, 128, 0, stream(), p, ep.act, ep.alpha, pooled, argmax, dpooled,
-             static_cast<float*>(dz));
+             static_cast<float*>(dz), drop.rate, drop.rate > 0.0f ? 1.0f / (1.0f - drop.rate) : 1.0f,
+             drop.seed, drop.offset, drop.counter);
       KN_LAUNCHED(stream(), "pool_dz_kernel");
     }
   }

@@ -60,7 +60,7 @@ class CudaBackend final : public Backend {
                              const Epilogue& ep, float* pooled, int32_t* argmax) override;
   Status conv2d_pool_backward(const Conv2dShape& s, const Pool2dShape& p, const float* x, const float* w,
                               const float* pooled, const int32_t* argmax, const float* dpooled, float* dx,
-                              float* dw, float* db, const Epilogue& ep) override;
+                              float* dw, float* db, const Epilogue& ep, const DropoutArgs& drop) override;
   Status maxpool2d_forward(const Pool2dShape& s, const float* x, float* y, int32_t* argmax) override;
   Status maxpool2d_backward(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx) override;
   Status avgpool2d_forward(const Pool2dShape& s, const float* x, float* y) override;

@@ -348,14 +348,17 @@ export class Conv2D extends Layer {
     return poolBuf.y!;
   }
 
-  /** @internal The backward of forwardPooled, from the pool's output gradient. */
+  /**
+   * @internal The backward of forwardPooled, from the pool's output gradient; with `dropout` (the Dropout layer
+   * after the pool and its step context), from the dropout's output gradient, the dropout's backward folded in.
+   */
   backwardPooled(x: NativeTensor, pool: MaxPooling2D, poolBuf: LayerBuffers, dpooled: NativeTensor, buf: LayerBuffers,
-    ctx: StepContext): NativeTensor | null {
+    ctx: StepContext, dropout?: { layer: Dropout; ctx: StepContext }): NativeTensor | null {
     const k = param(this, 'kernel'), b = bias(this), dx = ctx.inputGrad === false ? null : buf.dx;
     const grads = ctx.weightGrads !== false;
     native.conv2dPoolBackward(x, k.value, poolBuf.y!, poolBuf.extra!, dpooled, dx, grads ? k.grad : null,
       grads && b ? b.grad : null, ...this.strides, this.padding, this.activation, ...pool.poolSize, pool.padding,
-      undefined, ...this.dilationRate);
+      undefined, ...this.dilationRate, dropout?.layer.rate, dropout?.ctx.seed, dropout?.ctx.offset, dropout?.ctx.counter);
     return dx;
   }
 

@@ -4,7 +4,7 @@
 // comes from counter-based streams keyed by the model's seed, so a run is reproducible from its seed.
 import { randomInt } from 'node:crypto';
 import { DeviceError, ValidationError, stateError } from './errors.js';
-import { Conv2D, Dense, Layer, MaxPooling2D, convPoolPairs, foldedInference, readParams, writeParams, type LayerBuffers, type Param, type StepContext } from './layers.js';
+import { Conv2D, Dense, Dropout, Layer, MaxPooling2D, convPoolPairs, foldedInference, readParams, writeParams, type LayerBuffers, type Param, type StepContext } from './layers.js';
 import { METRIC_SLOTS, native, type Device, type NativeProgram, type NativeTensor } from './native.js';
 import { OPTIMIZERS, OPTIMIZER_NAMES, Optimizer } from './optimizers.js';
 import { loadModelAs, loadWeights, save, saveWeights } from './serialization.js';
@@ -729,6 +729,16 @@ export class Sequential {
     }
     const pooled = this.convPools();
     for (let i = from; first >= 0 && i >= first && grad; --i) {
+      const drop = this.layers[i];
+      if (pooled?.has(i - 2) && drop instanceof Dropout && drop.rate > 0) {
+        // A Dropout after a fused pair: its backward folded into the pair's (the same mask, one pass on a GPU).
+        const c = i - 2;
+        grad = (this.layers[c] as Conv2D).backwardPooled(inputs[c], this.layers[c + 1] as MaxPooling2D, ws.layers[c + 1],
+          grad, ws.layers[c], { ...this.context(c, true, step), inputGrad: c > first, weightGrads: trains(c) },
+          { layer: drop, ctx: this.context(i, true, step) });
+        i = c;
+        continue;
+      }
       if (pooled?.has(i - 1)) { // the MaxPooling2D of a fused pair: both layers at once
         const c = --i;
         grad = (this.layers[c] as Conv2D).backwardPooled(inputs[c], this.layers[c + 1] as MaxPooling2D, ws.layers[c + 1],

@@ -98,7 +98,8 @@ export interface Native {
   conv2dPoolBackward(x: NativeTensor, w: NativeTensor, pooled: NativeTensor, argmax: NativeTensor, dpooled: NativeTensor,
     dx: NativeTensor | null, dw: NativeTensor | null, db: NativeTensor | null, strideH: number, strideW: number,
     padding: Padding, activation: NativeActivation, poolH: number, poolW: number, poolPadding: Padding, alpha?: number,
-    dilationH?: number, dilationW?: number): void;
+    dilationH?: number, dilationW?: number, dropRate?: number, dropSeed?: number, dropOffset?: number,
+    counter?: NativeTensor | null): void;
   maxPool2dForward(x: NativeTensor, y: NativeTensor, argmax: NativeTensor, poolH: number, poolW: number,
     strideH: number, strideW: number, padding?: Padding): void;
   maxPool2dBackward(dy: NativeTensor, argmax: NativeTensor, dx: NativeTensor, poolH: number, poolW: number,

@@ -84,14 +84,21 @@ if (!cuda.available) {
       const pshape = [s.n, po(oh, ph), po(ow, pw), s.f];
       const x = twin([s.n, s.h, s.w, s.c], intArray(s.n * s.h * s.w * s.c, r)), w = twin([s.kh, s.kw, s.c, s.f], intArray(s.kh * s.kw * s.c * s.f, r));
       const b = twin([s.f], intArray(s.f, r)), p = outs(pshape), a = [I(pshape, undefined, 'cpu'), I(pshape, undefined, 'cuda')];
-      for (const d of [0, 1]) native.conv2dPoolForward(x[d], w[d], b[d], p[d], a[d], s.sh, s.sw, pad, act, ph, pw, poolPad);
+      for (const d of [0, 1]) native.conv2dPoolForward(x[d], w[d], b[d], p[d], a[d], s.sh, s.sw, pad, act, ph, pw, poolPad, undefined, s.dilH, s.dilW);
       same(p, `pooled of ${label}`);
       same(a as [NativeTensor, NativeTensor], `argmax of ${label}`);
       const dp = twin(pshape, intArray(p[0].size, r)), dx = outs(x[0].shape), dw = outs(w[0].shape), db = outs([s.f]);
-      for (const d of [0, 1]) native.conv2dPoolBackward(x[d], w[d], p[d], a[d], dp[d], dx[d], dw[d], db[d], s.sh, s.sw, pad, act, ph, pw, poolPad);
+      for (const d of [0, 1]) native.conv2dPoolBackward(x[d], w[d], p[d], a[d], dp[d], dx[d], dw[d], db[d], s.sh, s.sw, pad, act, ph, pw, poolPad, undefined, s.dilH, s.dilW);
       same(dx, `dx of ${label}`);
       same(dw, `dw of ${label}`);
       same(db, `db of ${label}`);
+      // A Dropout after the pool, its backward folded in (the same Philox mask; rate 0.5 keeps integers exact).
+      const counter: [NativeTensor, NativeTensor] = [I([1], Int32Array.of(2), 'cpu'), I([1], Int32Array.of(2), 'cuda')];
+      const ddx = outs(x[0].shape), ddw = outs(w[0].shape), ddb = outs([s.f]);
+      for (const d of [0, 1]) native.conv2dPoolBackward(x[d], w[d], p[d], a[d], dp[d], ddx[d], ddw[d], ddb[d], s.sh, s.sw, pad, act, ph, pw, poolPad, undefined, s.dilH, s.dilW, 0.5, 7, 11, counter[d]);
+      same(ddx, `dx through the dropout of ${label}`);
+      same(ddw, `dw through the dropout of ${label}`);
+      same(ddb, `db through the dropout of ${label}`);
     }
   });
 

@@ -251,6 +251,14 @@ for (const [kind, gen] of [['int', intArray], ['float', randomArray]] as const) 
       native.conv2dPoolBackward(X, W, P2, A2, DP, dx3, null, null, s.sh, s.sw, pad, act1, ph, pw, poolPad, alpha, s.dilH, s.dilW);
       exact(dw3.read(), dw2.read(), `dw alone of ${what}`);
       exact(dx3.read(), dx2.read(), `dx alone of ${what}`);
+      // A Dropout after the pool, its backward folded in: bit for bit dropoutBackward and then the op.
+      const counter = I([1], Int32Array.of(3)), DD = out([s.n, poh, pow, s.f]);
+      native.dropoutBackward(DP, DD, 0.25, 9, 40, counter);
+      const dx4 = out([s.n, s.h, s.w, s.c]), dw4 = out([s.kh, s.kw, s.c, s.f]), db4 = out([s.f]);
+      const dx5 = out([s.n, s.h, s.w, s.c]), dw5 = out([s.kh, s.kw, s.c, s.f]), db5 = out([s.f]);
+      native.conv2dPoolBackward(X, W, P2, A2, DD, dx4, dw4, db4, s.sh, s.sw, pad, act1, ph, pw, poolPad, alpha, s.dilH, s.dilW);
+      native.conv2dPoolBackward(X, W, P2, A2, DP, dx5, dw5, db5, s.sh, s.sw, pad, act1, ph, pw, poolPad, alpha, s.dilH, s.dilW, 0.25, 9, 40, counter);
+      for (const [a, e, n] of [[dx5, dx4, 'dx'], [dw5, dw4, 'dw'], [db5, db4, 'db']] as const) exact(a.read(), e.read(), `${n} with the dropout folded in, ${what}`);
     }
   });
 }
