@@ -555,6 +555,7 @@ struct ConvInputGradAB {
     }
     tap.init(k_begin + (tid % 4) * 4, g.f, g.kw);
   }
+  template <int BN_ROWS>  // the block's N tile: 64 channels, or 32 (threads past it copy no B)
   __device__ __forceinline__ void issue(const ConvGeom& g, const float* dz, const float* w, float* a_stage,
                                         float* b_stage, int N, int n0, int k0, int k_end, int tid) {
     const int kc = (tid % 4) * 4;
@@ -566,16 +567,18 @@ struct ConvInputGradAB {
       ptx::cp_async<16>(a_stage + layout::mma::tile_word<tc::BK>(tid / 4 + 64 * i, kc, 0),
                         valid ? pz[i] + ((long long)oy * g.ow + ox) * g.f + tap.c : dz, valid ? 16 : 0);
     }
-    const int c = n0 + tid / 4;
-    const bool valid = k_ok && c < N;
-    ptx::cp_async<16>(b_stage + layout::mma::tile_word<tc::BK>(tid / 4, kc, 0),
-                      valid ? w + ((long long)(tap.ky * g.kw + tap.kx) * g.c + c) * g.f + tap.c : w,
-                      valid ? 16 : 0);
+    if (tid / 4 < BN_ROWS) {
+      const int c = n0 + tid / 4;
+      const bool valid = k_ok && c < N;
+      ptx::cp_async<16>(b_stage + layout::mma::tile_word<tc::BK>(tid / 4, kc, 0),
+                        valid ? w + ((long long)(tap.ky * g.kw + tap.kx) * g.c + c) * g.f + tap.c : w,
+                        valid ? 16 : 0);
+    }
     tap.step(tc::BK, g.f, g.kw);
   }
 };
 
-template <bool TA, bool TB, int VEC, int CONV>
+template <bool TA, bool TB, int VEC, int CONV, int BNT>
 __global__ void __launch_bounds__(tc::THREADS, VEC == 4 ? 3 : 2)
     sgemm_mma_kernel(int M, int N, int K, const float* __restrict__ A, int lda, const float* __restrict__ B,
                      int ldb, float* __restrict__ C, int ldc, long long split_stride, int k_per_split,
@@ -586,13 +589,16 @@ __global__ void __launch_bounds__(tc::THREADS, VEC == 4 ? 3 : 2)
   // 2 the input gradient, A gathered from dz and B from w (ConvInputGradAB).
   static_assert(!CONV || VEC == 4, "the implicit-GEMM loaders copy 16-byte runs");
   static_assert(CONV != 2 || (!TA && TB), "the input gradient reads w as a transposed B");
-  constexpr int BM = tc::BM, BN = tc::BN, BK = tc::BK, STAGES = tc::STAGES;
+  // BNT: the block's N tile. 64: 8 warps of 32 x 32 (4 x 2). 32 (the input gradient of a layer with 32 or
+  // fewer input channels, whose 64-wide tiles would be half empty): 8 warps of 16 x 32 stacked along M.
+  static_assert(BNT == 64 || (BNT == 32 && CONV == 2), "32-wide N tiles for the input gradient only");
+  constexpr int BM = tc::BM, BN = BNT, BK = tc::BK, STAGES = tc::STAGES, MI = BNT == 64 ? 2 : 1;
   constexpr int LD_AM = tc::LD_AM, LD_BN = tc::LD_BN;
-  constexpr int AF = tc::kAFloats<TA>, BF = tc::kBFloats<TB>;
+  constexpr int AF = tc::kAFloats<TA>, BF = TB ? BN * BK : tc::kBFloats<TB>;
   __shared__ __align__(16) float As[STAGES * AF];
   __shared__ __align__(16) float Bs[STAGES * BF];
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32, g = lane / 4, t = lane % 4;
-  const int wm = (warp % 4) * 32, wn = (warp / 4) * 32;
+  const int wm = BNT == 64 ? (warp % 4) * 32 : warp * 16, wn = BNT == 64 ? (warp / 4) * 32 : 0;
   const int m0 = blockIdx.x * BM, n0 = blockIdx.y * BN;
   const int k_begin = blockIdx.z * k_per_split;
   const int k_end = min(K, k_begin + k_per_split);
@@ -610,18 +616,19 @@ __global__ void __launch_bounds__(tc::THREADS, VEC == 4 ? 3 : 2)
   if constexpr (CONV) gather.init(conv, A, M, m0, k_begin, tid);
   auto load = [&](int stage, int k0) {
     if constexpr (CONV == 2) {
-      gather.issue(conv, A, B, As + stage * AF, Bs + stage * BF, N, n0, k0, k_end, tid);
-      return;
-    } else if constexpr (CONV)
-      gather.issue(conv, A, As + stage * AF, k0, k_end, tid);
-    else if (TA)
-      cp_tile<BK, BM, LD_AM, VEC>(As + stage * AF, A, lda, k0, m0, k_end, M, tid);
-    else
-      cp_tile<BM, BK, 0, VEC>(As + stage * AF, A, lda, m0, k0, M, k_end, tid);
-    if (TB)
-      cp_tile<BN, BK, 0, VEC>(Bs + stage * BF, B, ldb, n0, k0, N, k_end, tid);
-    else
-      cp_tile<BK, BN, LD_BN, VEC>(Bs + stage * BF, B, ldb, k0, n0, k_end, N, tid);
+      gather.template issue<BN>(conv, A, B, As + stage * AF, Bs + stage * BF, N, n0, k0, k_end, tid);
+    } else {
+      if constexpr (CONV)
+        gather.issue(conv, A, As + stage * AF, k0, k_end, tid);
+      else if (TA)
+        cp_tile<BK, BM, LD_AM, VEC>(As + stage * AF, A, lda, k0, m0, k_end, M, tid);
+      else
+        cp_tile<BM, BK, 0, VEC>(As + stage * AF, A, lda, m0, k0, M, k_end, tid);
+      if (TB)
+        cp_tile<BN, BK, 0, VEC>(Bs + stage * BF, B, ldb, n0, k0, N, k_end, tid);
+      else
+        cp_tile<BK, BN, LD_BN, VEC>(Bs + stage * BF, B, ldb, k0, n0, k_end, N, tid);
+    }
   };
   // One commit per stage, empty or not, so that "at most STAGES - 2 pending" always means "tile kt landed".
 #pragma unroll
@@ -630,7 +637,7 @@ __global__ void __launch_bounds__(tc::THREADS, VEC == 4 ? 3 : 2)
     ptx::cp_async_commit();
   }
 
-  float acc[2][4][4] = {};
+  float acc[MI][4][4] = {};
   for (int kt = 0; kt < tiles; ++kt) {
     ptx::cp_async_wait<STAGES - 2>();
     __syncthreads();  // tile kt is in for every thread, and all are done with the stage refilled next
@@ -640,9 +647,9 @@ __global__ void __launch_bounds__(tc::THREADS, VEC == 4 ? 3 : 2)
     const float* bs = Bs + (kt % STAGES) * BF;
 #pragma unroll
     for (int kk = 0; kk < BK; kk += 8) {
-      uint32_t a[2][4], b[4][2];
+      uint32_t a[MI][4], b[4][2];
 #pragma unroll
-      for (int mi = 0; mi < 2; ++mi)
+      for (int mi = 0; mi < MI; ++mi)
 #pragma unroll
         for (int q = 0; q < 4; ++q)
           a[mi][q] = ptx::to_tf32(as[a_lane[layout::mma::a_frag_chunk(kk, q)] +
@@ -654,7 +661,7 @@ __global__ void __launch_bounds__(tc::THREADS, VEC == 4 ? 3 : 2)
           b[ni][q] = ptx::to_tf32(
               bs[b_lane[layout::mma::b_frag_chunk(kk, q)] + ni * 8 * layout::mma::b_col_step(TB)]);
 #pragma unroll
-      for (int mi = 0; mi < 2; ++mi)
+      for (int mi = 0; mi < MI; ++mi)
 #pragma unroll
         for (int ni = 0; ni < 4; ++ni) ptx::mma_tf32_16x8x8(acc[mi][ni], a[mi], b[ni]);
     }
@@ -668,7 +675,7 @@ __global__ void __launch_bounds__(tc::THREADS, VEC == 4 ? 3 : 2)
       PoolWindows pw;
       pw.init(conv);
 #pragma unroll
-      for (int mi = 0; mi < 2; ++mi)
+      for (int mi = 0; mi < MI; ++mi)
 #pragma unroll
         for (int h = 0; h < 2; ++h) {  // rows g and g + 8
           const int gm = m0 + wm + mi * 16 + g + h * 8;
@@ -700,7 +707,7 @@ __global__ void __launch_bounds__(tc::THREADS, VEC == 4 ? 3 : 2)
     }
   }
 #pragma unroll
-  for (int mi = 0; mi < 2; ++mi)
+  for (int mi = 0; mi < MI; ++mi)
 #pragma unroll
     for (int ni = 0; ni < 4; ++ni)
 #pragma unroll
@@ -788,7 +795,7 @@ __global__ void act_mask_kernel(Act act, float alpha, const float* __restrict__ 
 // KERNELNET_TF32 must not route GEMMs there even where the device itself has tensor cores.
 bool tf32_kernel_usable() {
   cudaFuncAttributes attr;
-  if (cudaFuncGetAttributes(&attr, sgemm_mma_kernel<false, false, 4, 0>) != cudaSuccess) {
+  if (cudaFuncGetAttributes(&attr, sgemm_mma_kernel<false, false, 4, 0, 64>) != cudaSuccess) {
     cudaGetLastError();
     return false;
   }
@@ -838,8 +845,10 @@ Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, 
   const int kps = splits > 1 ? CEIL_DIV(CEIL_DIV(k, splits), BK) * BK : (k > 0 ? k : 1);
   const int z = splits > 1 ? CEIL_DIV(k, kps) : 1;
   const int tile_m = gemm_tile_m(kernel);
-  KN_EXPECT(CEIL_DIV(n, BN) <= 65535 && z <= 65535, "launch_sgemm");
-  const dim3 grid(CEIL_DIV(m, tile_m), CEIL_DIV(n, BN), z), block(THREADS);
+  // Kernel 3's input gradient with at most 32 channels: 32-wide N tiles (not half-empty 64-wide ones).
+  const int tile_n = kernel == GemmKernel::kMmaTf32 && conv && conv->input_grad && n <= 32 ? 32 : BN;
+  KN_EXPECT(CEIL_DIV(n, tile_n) <= 65535 && z <= 65535, "launch_sgemm");
+  const dim3 grid(CEIL_DIV(m, tile_m), CEIL_DIV(n, tile_n), z), block(THREADS);
   float* out = splits > 1 ? partial : c;
   const int ldo = splits > 1 ? n : ldc;
   const long long stride = splits > 1 ? (long long)m * n : 0;
@@ -854,16 +863,16 @@ Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, 
     const bool vec = lda % 4 == 0 && ldb % 4 == 0 && reinterpret_cast<uintptr_t>(a) % 16 == 0 &&
                      reinterpret_cast<uintptr_t>(b) % 16 == 0;
     const Kernel variants[2][2][2] = {
-        {{sgemm_mma_kernel<false, false, 1, 0>, sgemm_mma_kernel<false, false, 4, 0>},
-         {sgemm_mma_kernel<false, true, 1, 0>, sgemm_mma_kernel<false, true, 4, 0>}},
-        {{sgemm_mma_kernel<true, false, 1, 0>, sgemm_mma_kernel<true, false, 4, 0>},
-         {sgemm_mma_kernel<true, true, 1, 0>, sgemm_mma_kernel<true, true, 4, 0>}}};
+        {{sgemm_mma_kernel<false, false, 1, 0, 64>, sgemm_mma_kernel<false, false, 4, 0, 64>},
+         {sgemm_mma_kernel<false, true, 1, 0, 64>, sgemm_mma_kernel<false, true, 4, 0, 64>}},
+        {{sgemm_mma_kernel<true, false, 1, 0, 64>, sgemm_mma_kernel<true, false, 4, 0, 64>},
+         {sgemm_mma_kernel<true, true, 1, 0, 64>, sgemm_mma_kernel<true, true, 4, 0, 64>}}};
     if (!conv)
       f = variants[ta][tb][vec];
     else if (conv->input_grad)
-      f = sgemm_mma_kernel<false, true, 4, 2>;
+      f = n <= 32 ? sgemm_mma_kernel<false, true, 4, 2, 32> : sgemm_mma_kernel<false, true, 4, 2, 64>;
     else
-      f = ta ? sgemm_mma_kernel<true, false, 4, 1> : sgemm_mma_kernel<false, false, 4, 1>;
+      f = ta ? sgemm_mma_kernel<true, false, 4, 1, 64> : sgemm_mma_kernel<false, false, 4, 1, 64>;
   } else {
     const Kernel variants[2][2][2] = {{{sgemm_kernel<false, false, 0>, sgemm_kernel<false, true, 0>},
                                        {sgemm_kernel<true, false, 0>, sgemm_kernel<true, true, 0>}},

@@ -46,7 +46,7 @@ if (!nvcc) {
         const all = [...entries(arch, dir)];
         const wmma = all.filter(([name]) => name.includes('sgemm_tf32_kernel')), mma = all.filter(([name]) => name.includes('sgemm_mma_kernel'));
         assert.is(wmma.length, 4, `${arch}: the WMMA kernel's four transpose variants`);
-        assert.is(mma.length, 11, `${arch}: the mma.sync kernel's four transpose variants with 16-byte and 4-byte copies, and its three implicit-GEMM convolutions (forward, weight and input gradients)`);
+        assert.is(mma.length, 12, `${arch}: the mma.sync kernel's four transpose variants with 16-byte and 4-byte copies, and its implicit-GEMM convolutions (forward, weight gradient, input gradient with 64- and 32-wide N tiles)`);
         for (const [name, body] of [...wmma, ...mma]) {
           if (expect === 'trap') {
             assert.match(body, /\btrap;/, `${arch} ${name}: traps`);
@@ -84,13 +84,13 @@ if (!nvcc) {
 
   P('ptxas report: the GEMM kernels fit their occupancy budgets and the tensor-core loaders do not divide', () => {
     const mma = named('sgemm_mma_kernel'), simt = named('sgemm_kernel');
-    assert.is(mma.length, 11);
+    assert.is(mma.length, 12);
     assert.is(simt.length, 7);
     for (const k of mma) {
       // 16-byte copies (every conv GEMM): 3 blocks of 256 per SM (<= 80 registers); 4-byte copies: 2.
-      assert.ok(k.blocks256 >= (/, 4, \d>$/.test(k.kernel) ? 3 : 2), `${k.kernel}: ${k.registers} registers, ${k.smem} B shared, ${k.blocks256} blocks per SM`);
+      assert.ok(k.blocks256 >= (/, 4, \d, \d+>$/.test(k.kernel) ? 3 : 2), `${k.kernel}: ${k.registers} registers, ${k.smem} B shared, ${k.blocks256} blocks per SM`);
       assert.ok(k.smem <= 48 * 1024, `${k.kernel}: static shared memory ${k.smem} B`);
-      if (k.kernel.endsWith(', 0>'))
+      if (/, 0, \d+>$/.test(k.kernel))
         assert.is(k.div32 + k.div64, 0, `${k.kernel}: ${k.div32} 32-bit and ${k.div64} 64-bit div/rem (the tile loaders' index math is shifts and masks)`);
     }
     // The FP32 SIMT kernel was capped at 3 blocks per SM by 80 registers; __launch_bounds__(256, 4) makes it 4
@@ -103,7 +103,7 @@ if (!nvcc) {
     // The implicit-GEMM convolutions decompose each thread's pixels and taps once, before the first read of
     // global memory; the loaders in the K loop only add. A division in a loader would show in the tile loop (the
     // pool epilogue after the last barrier divides a few times per thread).
-    for (const k of [...mma, ...simt].filter(k => /, (1|2)>$/.test(k.kernel))) {
+    for (const k of [...mma, ...simt].filter(k => /, (1|2)(, \d+)?>$/.test(k.kernel))) {
       assert.ok(k.div32 > 0, `${k.kernel}: the set-up divisions the check would see`);
       assert.is(k.div64, 0, `${k.kernel}: no 64-bit division`);
       assert.is(k.divInLoop, 0, `${k.kernel}: ${k.divInLoop} div/rem in the tile loop (a loader)`);
