@@ -396,13 +396,9 @@ void Advance(const Napi::CallbackInfo& info) {
 // The arguments shared by loss() and softmaxCrossEntropy() from index `first` on: pred, labels, then (after
 // the caller's own) metrics, step, counter. Labels are float32 [N,K] targets, or int32 [N] class indices when
 // `classes_ok`.
-void run_loss(Args& a, const LossSpec& spec, TensorHandle* z, TensorHandle* y, TensorHandle* w,
-              TensorHandle* dz, TensorHandle* m, uint64_t step, const int32_t* counter, bool classes_ok) {
-  a.expect_rank(z, "predictions", DType::kFloat32, 2, "[N,K]");
-  const int64_t n = z->shape()[0], k = z->shape()[1];
-  if (k < 1)
-    a.fail("ERR_KERNELNET_SHAPE",
-           "expected predictions with at least one column but received " + z->describe());
+// A loss's labels for n rows of k predictions: float32 [N,K] targets, or int32 [N] class indices when
+// `classes_ok`. Returns whether they are class indices.
+bool loss_labels(Args& a, const LossSpec& spec, TensorHandle* y, int64_t n, int64_t k, bool classes_ok) {
   const bool classes = classes_ok && y->dtype() == DType::kInt32;
   if (classes)
     a.expect(y, "labels", DType::kInt32, {n}, "[N] (class indices)");
@@ -410,6 +406,17 @@ void run_loss(Args& a, const LossSpec& spec, TensorHandle* z, TensorHandle* y, T
     a.expect(y, "labels", DType::kFloat32, {n, k}, "[N,K]");
   if (spec.accuracy == LossSpec::Accuracy::kSparse && !classes)
     a.fail("ERR_KERNELNET_ARG", "sparse accuracy needs int32 class labels [N]");
+  return classes;
+}
+
+void run_loss(Args& a, const LossSpec& spec, TensorHandle* z, TensorHandle* y, TensorHandle* w,
+              TensorHandle* dz, TensorHandle* m, uint64_t step, const int32_t* counter, bool classes_ok) {
+  a.expect_rank(z, "predictions", DType::kFloat32, 2, "[N,K]");
+  const int64_t n = z->shape()[0], k = z->shape()[1];
+  if (k < 1)
+    a.fail("ERR_KERNELNET_SHAPE",
+           "expected predictions with at least one column but received " + z->describe());
+  const bool classes = loss_labels(a, spec, y, n, k, classes_ok);
   if (dz) a.expect(dz, "dpred", DType::kFloat32, {n, k}, "[N,K]");
   a.expect(m, "metrics", DType::kFloat32, {kMetricSlots}, "(loss.h's metric slots)");
   if (w) a.expect(w, "weights", DType::kFloat32, {n}, "[N]");
@@ -486,13 +493,7 @@ void DenseLoss(const Napi::CallbackInfo& info) {
   if (dx) a.expect(dx, "dx", DType::kFloat32, {n, in}, "[N,I]");
   if (dw) a.expect(dw, "dw", DType::kFloat32, {in, k}, "[I,K]");
   if (db) a.expect(db, "db", DType::kFloat32, {k}, "[K]");
-  const bool classes = spec.kind == LossSpec::Kind::kCrossentropy && y->dtype() == DType::kInt32;
-  if (classes)
-    a.expect(y, "labels", DType::kInt32, {n}, "[N] (class indices)");
-  else
-    a.expect(y, "labels", DType::kFloat32, {n, k}, "[N,K]");
-  if (spec.accuracy == LossSpec::Accuracy::kSparse && !classes)
-    a.fail("ERR_KERNELNET_ARG", "sparse accuracy needs int32 class labels [N]");
+  const bool classes = loss_labels(a, spec, y, n, k, spec.kind == LossSpec::Kind::kCrossentropy);
   a.expect(dz, "dlogits", DType::kFloat32, {n, k}, "[N,K]");
   a.expect(m, "metrics", DType::kFloat32, {kMetricSlots}, "(loss.h's metric slots)");
   if (wt) a.expect(wt, "weights", DType::kFloat32, {n}, "[N]");

@@ -118,6 +118,18 @@ struct PoolWindows {
   }
 };
 
+// An input-gradient GEMM row: input pixel m's image in dz ([N, OH, OW, F]) and its position shifted by the
+// padding (tap (ky, kx) then reads output pixel (ty - ky * DH, tx - kx * DW)); null past M.
+__device__ __forceinline__ void input_grad_row(const ConvGeom& g, const float* dz, int m, int M,
+                                               const float** pz, int* ty, int* tx) {
+  *pz = nullptr, *ty = *tx = 0;
+  if (m >= M) return;
+  PixelCursor in;
+  in.init(m, g.h, g.w);
+  *pz = dz + (long long)in.n * g.oh * g.ow * g.f;
+  *ty = in.y + g.pt, *tx = in.x + g.pl;
+}
+
 // Implicit GEMM on the SIMT kernel (FP32, any C): A's elements gathered from x as they are loaded, in the
 // tile positions gemm_layout.cuh's a_load_m / a_load_k give element e = tid + 256 i. Forward (A = col): every
 // element of a thread has k column tid % 16 and rows tid / 16 + 16 i, so four pixels are decomposed once and
@@ -201,17 +213,8 @@ struct SimtConvInputGradAB {
   __device__ __forceinline__ void init(const ConvGeom& g, const float* dz, int M, int m0, int k_begin,
                                        int tid) {
 #pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      const int gm = m0 + layout::simt::a_load_m(false, tid + i * THREADS);
-      pz[i] = nullptr;
-      ty[i] = tx[i] = 0;
-      if (gm < M) {
-        PixelCursor in;
-        in.init(gm, g.h, g.w);
-        pz[i] = dz + (long long)in.n * g.oh * g.ow * g.f;
-        ty[i] = in.y + g.pt, tx[i] = in.x + g.pl;
-      }
-    }
+    for (int i = 0; i < 4; ++i)
+      input_grad_row(g, dz, m0 + layout::simt::a_load_m(false, tid + i * THREADS), M, &pz[i], &ty[i], &tx[i]);
     tap.init(k_begin + layout::simt::a_load_k(false, tid), g.f, g.kw);
   }
   template <typename PutA, typename PutB>
@@ -542,17 +545,7 @@ struct ConvInputGradAB {
   __device__ __forceinline__ void init(const ConvGeom& g, const float* dz, int M, int m0, int k_begin,
                                        int tid) {
 #pragma unroll
-    for (int i = 0; i < 2; ++i) {
-      const int gm = m0 + tid / 4 + 64 * i;
-      pz[i] = nullptr;
-      ty[i] = tx[i] = 0;
-      if (gm < M) {
-        PixelCursor in;
-        in.init(gm, g.h, g.w);
-        pz[i] = dz + (long long)in.n * g.oh * g.ow * g.f;
-        ty[i] = in.y + g.pt, tx[i] = in.x + g.pl;
-      }
-    }
+    for (int i = 0; i < 2; ++i) input_grad_row(g, dz, m0 + tid / 4 + 64 * i, M, &pz[i], &ty[i], &tx[i]);
     tap.init(k_begin + (tid % 4) * 4, g.f, g.kw);
   }
   template <int BN_ROWS>  // the block's N tile: 64 channels, or 32 (threads past it copy no B)
