@@ -52,36 +52,34 @@ __device__ __forceinline__ void load_b_tile(const float* __restrict__ B, int ldb
 }
 
 // The implicit-GEMM loaders' positions, set up once per thread with divisions and then stepped by additions
-// (their K loops divide nothing: test/ptx.test.ts checks). A column k = (ky * KW + kx) * C + c of the im2col
-// matrix (for the input gradient, (tap, f) with C = F):
+// (their K loops divide nothing: test/ptx.test.ts checks). Both are a number in three mixed-radix digits, v =
+// (hi * r1 + mid) * r0 + lo with lo < r0 and mid < r1: split once, then carried along.
+__device__ __forceinline__ void split_digits(int v, int r0, int r1, int* lo, int* mid, int* hi) {
+  const int rest = v / r0;
+  *lo = v % r0, *mid = rest % r1, *hi = rest / r1;
+}
+__device__ __forceinline__ void carry_digits(int by, int r0, int r1, int& lo, int& mid, int& hi) {
+  lo += by;
+  while (lo >= r0) {
+    lo -= r0;
+    if (++mid == r1) mid = 0, ++hi;
+  }
+}
+// A column k = (ky * KW + kx) * C + c of the im2col matrix (for the input gradient, (tap, f) with C = F) ...
 struct TapCursor {
   int c, kx, ky;
   __device__ __forceinline__ void init(int k, int channels, int kw) {
-    const int tap = k / channels;
-    c = k % channels, kx = tap % kw, ky = tap / kw;
+    split_digits(k, channels, kw, &c, &kx, &ky);
   }
   __device__ __forceinline__ void step(int by, int channels, int kw) {
-    c += by;
-    while (c >= channels) {
-      c -= channels;
-      if (++kx == kw) kx = 0, ++ky;
-    }
+    carry_digits(by, channels, kw, c, kx, ky);
   }
 };
 // ... and a pixel p = (n * H + y) * W + x of an [N, H, W] grid.
 struct PixelCursor {
   int n, y, x;
-  __device__ __forceinline__ void init(int p, int h, int w) {
-    const int rest = p / w;
-    x = p % w, y = rest % h, n = rest / h;
-  }
-  __device__ __forceinline__ void step(int by, int h, int w) {
-    x += by;
-    while (x >= w) {
-      x -= w;
-      if (++y == h) y = 0, ++n;
-    }
-  }
+  __device__ __forceinline__ void init(int p, int h, int w) { split_digits(p, w, h, &x, &y, &n); }
+  __device__ __forceinline__ void step(int by, int h, int w) { carry_digits(by, w, h, x, y, n); }
 };
 
 // The conv output pixel (n, oy, ox) of GEMM row m: row-major, or with a pool in the epilogue (ConvGeom's

@@ -715,8 +715,8 @@ export class Sequential {
     const first = this.layers.findIndex((_, i) => trains(i));
     // A linear Dense head (logits for the loss, or outputs with no activation) runs its forward, the loss and its
     // backward as one op: the same results, one GPU kernel for a small head.
-    const last = this.layers.length - 1, head = this.layers[last];
-    const fusedHead = head instanceof Dense && head.linear && first >= 0 && first <= last && !this.convPools()?.has(last - 1);
+    const last = this.layers.length - 1, head = this.layers[last], pooled = this.convPools();
+    const fusedHead = head instanceof Dense && head.linear && first >= 0;
     let grad: NativeTensor | null = ws.dlogits, from = last;
     if (fusedHead) {
       const x = this.forward(ws, step, inputs, outputs, last);
@@ -727,7 +727,6 @@ export class Sequential {
       const logits = this.forward(ws, step, inputs, outputs);
       native.loss(loss.kind, this.accuracy, logits, ws.y, W ? ws.w : null, ws.dlogits, metrics, base, counter);
     }
-    const pooled = this.convPools();
     for (let i = from; first >= 0 && i >= first && grad; --i) {
       const drop = this.layers[i];
       if (pooled?.has(i - 2) && drop instanceof Dropout && drop.rate > 0) {
