@@ -91,10 +91,29 @@ void Conv2dForward(const Napi::CallbackInfo& info) {
   });
 }
 
+// The optional (belowActivation, belowAlpha?) at args i, i + 1 (epilogue.h's BelowAct): x is the output of
+// the layer below, made by this activation, and the input gradient dx takes its derivative (from x), so that
+// layer's backward takes the result as its dz (with activation 'linear').
+void below_act(Args& a, int i, TensorHandle* x, TensorHandle* dx, Epilogue* ep) {
+  if (a.value(i).IsUndefined()) return;
+  const Act act = a.activation(i);
+  if (!dx)
+    a.fail("ERR_KERNELNET_ARG",
+           "belowActivation applies the layer below's activation to the input gradient, but dx is null");
+  if (act_needs_input(act))
+    a.fail("ERR_KERNELNET_ARG", std::string("activation '") + kActNames[static_cast<int>(act)] +
+                                    "' needs its input in backward: the layer below applies it itself");
+  const double fallback = act == Act::kElu ? 1.0 : act == Act::kLeakyRelu ? 0.3 : 0.0;
+  ep->below.act = act;
+  ep->below.alpha =
+      static_cast<float>(a.value(i + 1).IsUndefined() ? fallback : a.number(i + 1, "belowAlpha", 0.0, 1e30));
+  if (act != Act::kLinear) ep->below.y = x->f32();
+}
+
 // conv2dBackward(x, w, y, dy, dx | null, dw | null, db | null, strideH, strideW, padding, activation, pre?,
-// alpha?, dilationH?, dilationW?): pre is what the forward pass stored, for the activations that need it.
-// Each gradient asked for by passing its tensor (a frozen layer passes null for dw and db, the first layer
-// for dx).
+// alpha?, dilationH?, dilationW?, belowActivation?, belowAlpha?): pre is what the forward pass stored, for
+// the activations that need it. Each gradient asked for by passing its tensor (a frozen layer passes null for
+// dw and db, the first layer for dx). belowActivation: the layer below's, applied to dx (below_act).
 void Conv2dBackward(const Napi::CallbackInfo& info) {
   Args a(info, "conv2dBackward");
   TensorHandle *x = a.tensor(0, "x"), *w = a.tensor(1, "w"), *y = a.tensor(2, "y"), *dy = a.tensor(3, "dy");
@@ -111,6 +130,7 @@ void Conv2dBackward(const Napi::CallbackInfo& info) {
   Epilogue ep;
   TensorHandle* pre;
   a.activation_extras(11, act, y, &ep, &pre);
+  below_act(a, 15, x, dx, &ep);
   a.distinct({dx, dw, db, x, w, y, dy, pre});
   if (!dx && !dw && !db) return;  // nothing asked for
   a.run([s, x = x->f32(), w = w->f32(), y = y->f32(), dy = dy->f32(), dx = dx ? dx->f32() : nullptr,
@@ -222,7 +242,8 @@ const int32_t* step_counter(Args& a, int i);
 
 // conv2dPoolBackward(x, w, pooled, argmax, dpooled, dx | null, dw | null, db | null, strideH, strideW,
 // padding, activation, poolH, poolW, poolPadding, alpha?, dilationH?, dilationW?, dropRate?, dropSeed?,
-// dropOffset?, counter?): from what conv2dPoolForward wrote and the pooled output's gradient, as
+// dropOffset?, counter?, belowActivation?, belowAlpha?): from what conv2dPoolForward wrote and the pooled
+// output's gradient, as
 // maxPool2dBackward then conv2dBackward. With dropRate > 0, dpooled is the gradient of dropoutForward(pooled,
 // dropRate, dropSeed, dropOffset, counter) (a Dropout after the pool), whose backward runs first.
 void Conv2dPoolBackward(const Napi::CallbackInfo& info) {
@@ -233,7 +254,7 @@ void Conv2dPoolBackward(const Napi::CallbackInfo& info) {
                *db = a.optional_tensor(7, "db");
   const int sh = a.integer(8, "strideH", 1, 1 << 16), sw = a.integer(9, "strideW", 1, 1 << 16);
   const bool same = a.choice(10, "padding", {"valid", "same"}) == "same";
-  const Epilogue ep = conv_pool_epilogue(a, 11, 15);
+  Epilogue ep = conv_pool_epilogue(a, 11, 15);
   const Conv2dShape s = conv_shape(a, x, w, nullptr, sh, sw, same, 16);
   const Pool2dShape p = conv_pool_shape(a, s, 12);
   a.expect(pooled, "pooled", DType::kFloat32, {p.n, p.oh, p.ow, p.c}, "[N,POH,POW,F]");
@@ -248,6 +269,7 @@ void Conv2dPoolBackward(const Napi::CallbackInfo& info) {
     drop.seed = a.uint53(19, "dropSeed"), drop.offset = a.uint53(20, "dropOffset");
     drop.counter = step_counter(a, 21);
   }
+  below_act(a, 22, x, dx, &ep);
   a.distinct({dx, dw, db, x, w, pooled, argmax, dpooled});
   if (!dx && !dw && !db) return;  // nothing asked for
   a.run([s, p, x = x->f32(), w = w->f32(), pooled = pooled->f32(), argmax = argmax->i32(),
@@ -331,7 +353,8 @@ void GemmVariant(const Napi::CallbackInfo& info) {
       false);
 }
 
-// denseBackward(x, w, y, dy, dx | null, dw | null, db | null, activation, pre?, alpha?): as conv2dBackward's.
+// denseBackward(x, w, y, dy, dx | null, dw | null, db | null, activation, pre?, alpha?, belowActivation?,
+// belowAlpha?): as conv2dBackward's.
 void DenseBackward(const Napi::CallbackInfo& info) {
   Args a(info, "denseBackward");
   TensorHandle *x = a.tensor(0, "x"), *w = a.tensor(1, "w"), *y = a.tensor(2, "y"), *dy = a.tensor(3, "dy");
@@ -348,6 +371,7 @@ void DenseBackward(const Napi::CallbackInfo& info) {
   Epilogue ep;
   TensorHandle* pre;
   a.activation_extras(8, act, y, &ep, &pre);
+  below_act(a, 10, x, dx, &ep);
   a.distinct({dx, dw, db, x, w, y, dy, pre});
   if (!dx && !dw && !db) return;  // nothing asked for
   a.run([n, in, out, x = x->f32(), w = w->f32(), y = y->f32(), dy = dy->f32(), dx = dx ? dx->f32() : nullptr,

@@ -173,7 +173,9 @@ class Backend {
                                 float* y) = 0;
   // dy is the gradient with respect to y (the output of ep.act, with ep.alpha; ep.pre is the pre-activation
   // the forward pass stored, read where act_needs_input; ep.bias is not used). Each of dx, dw, db may be
-  // null: that gradient is not computed (dx: the first layer; dw and db: a frozen layer).
+  // null: that gradient is not computed (dx: the first layer; dw and db: a frozen layer). Where ep.below.y is
+  // set, dx is multiplied by the layer below's act'(.) (epilogue.h's BelowAct; conv2d_pool_backward and
+  // dense_backward the same): on CUDA in the input gradient's own epilogue.
   virtual Status conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* y,
                                  const float* dy, float* dx, float* dw, float* db, const Epilogue& ep) = 0;
 

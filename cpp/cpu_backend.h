@@ -74,6 +74,10 @@ class CpuBackend final : public Backend {
 // shared with the conv + max-pool op.
 void maxpool_row(const Pool2dShape& s, const float* xi, long oy, float* y, int32_t* argmax);
 
+// dx *= act'(below.y) (epilogue.h's BelowAct) over n elements, where below.y is set: the backward ops' input
+// gradient taking the layer below's activation (cpu_tensor.cc).
+void apply_below(const BelowAct& below, float* dx, std::size_t n);
+
 // Elementwise work is split into chunks of at least this many elements per thread.
 constexpr std::size_t kGrain = 1 << 15;
 

@@ -653,6 +653,7 @@ Status CpuBackend::conv2d_backward(const Conv2dShape& s, const float* x, const f
              sc.dz.data(), out_size);
     return static_cast<const float*>(sc.dz.data());
   });
+  apply_below(ep.below, dx, static_cast<std::size_t>(s.n) * s.h * s.w * s.c);
   return Status::Ok();
 }
 
@@ -720,6 +721,7 @@ Status CpuBackend::conv2d_pool_backward(const Conv2dShape& s, const Pool2dShape&
                        argmax + i * pooled_size, pooled_size, dz, out_size);
       return static_cast<const float*>(dz);
     });
+    apply_below(ep.below, dx, static_cast<std::size_t>(s.n) * s.h * s.w * s.c);
     return Status::Ok();
   }
   const long in_size = static_cast<long>(s.h) * s.w * s.c, cols = s.col_cols();
@@ -809,6 +811,8 @@ Status CpuBackend::conv2d_pool_backward(const Conv2dShape& s, const Pool2dShape&
         for (int j = 0; j < slots; ++j)
           if (sp.count[j]) dx_fn(s, wt, sp.list.data() + static_cast<std::size_t>(j) * s.f, sp.count[j], dxi);
       }
+      if (ep.below.y)  // the layer below's activation, while the image's dx is in cache
+        act_mask_in_place(ep.below.act, ep.below.alpha, ep.below.y + i * in_size, dxi, in_size);
     }
   });
   return Status::Ok();

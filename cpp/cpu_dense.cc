@@ -60,6 +60,7 @@ Status CpuBackend::dense_backward(int n, int in, int out, const float* x, const 
   }
   if (dw) sgemm_parallel(true, false, in, out, n, x, in, dz, out, dw, out, false);
   if (dx) sgemm_parallel(false, true, n, in, out, dz, out, w, out, dx, in, false);
+  apply_below(ep.below, dx, static_cast<std::size_t>(n) * in);
   return Status::Ok();
 }
 

@@ -79,6 +79,15 @@ KN_CLONES inline void act_mask(Act act, float alpha, const float* __restrict y, 
   });
 }
 
+// d = d * act'(x) from y = act(x), in place: act_mask for an input gradient that takes the layer below's
+// activation (epilogue.h's BelowAct), the same arithmetic.
+KN_CLONES inline void act_mask_in_place(Act act, float alpha, const float* __restrict y, float* __restrict d,
+                                        std::size_t n) {
+  with_act(act, [&](auto a) KN_ALWAYS_INLINE_LAMBDA {
+    for (std::size_t i = 0; i < n; ++i) d[i] = act_backward(a.value, y[i], 0.0f, d[i], alpha);
+  });
+}
+
 // dz [size] = 0 except at each argmax[o] (o < count; inside [0, size)), where dz = act'(0 + y[o]) * (0 +
 // dy[o]): the conv + max-pool op's dz from the pooled side, compiled as act_mask is (the same contractions),
 // so that it equals act_mask over the values the two ops apart would scatter.

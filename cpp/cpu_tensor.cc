@@ -28,6 +28,13 @@ Status CpuBackend::activation_backward(std::size_t n, const float* x, const floa
   return Status::Ok();
 }
 
+void apply_below(const BelowAct& below, float* dx, std::size_t n) {
+  if (!below.y || !dx) return;
+  parallel_chunks(n, kGrain, [&](std::size_t i0, std::size_t i1) {
+    act_mask_in_place(below.act, below.alpha, below.y + i0, dx + i0, i1 - i0);
+  });
+}
+
 Status CpuBackend::affine(std::size_t n, const float* x, float* y, float scale, float offset) {
   parallel_chunks(n, kGrain, [&](std::size_t i0, std::size_t i1) {
     for (std::size_t i = i0; i < i1; ++i) y[i] = x[i] * scale + offset;

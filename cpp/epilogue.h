@@ -43,12 +43,29 @@ KN_HD bool act_needs_input(Act a) {
   return a == Act::kSwish || a == Act::kGelu;
 }
 
+// The layer below's activation, folded into an op's input gradient (backward only): dx becomes dx * act'(.)
+// from that layer's output y (the op's input x, laid out as dx), so the layer below's backward takes it as
+// its dz and makes no pass of its own over y. Not for an activation whose derivative needs its input.
+struct BelowAct {
+  const float* y = nullptr;  // null: none
+  Act act = Act::kLinear;
+  float alpha = 0.0f;
+};
+
 struct Epilogue {
   const float* bias = nullptr;  // [channels], or null for none
   Act act = Act::kLinear;
   float alpha = 0.0f;    // elu's alpha, leaky_relu's negative slope
   float* pre = nullptr;  // where to store the pre-activation (same layout as y), for act_needs_input(act)
+  BelowAct below;        // backward ops: applied to dx (above); forward ops: not used
 };
+
+// The epilogue of a backward op's input-gradient product: nothing but the layer below's activation.
+inline Epilogue input_grad_epilogue(const Epilogue& ep) {
+  Epilogue e;
+  e.below = ep.below;
+  return e;
+}
 
 constexpr float kSeluAlpha = 1.67326324235437728481f, kSeluScale = 1.05070098735548049342f;
 
@@ -128,6 +145,21 @@ KN_HD float act_backward(Act a, float y, float x, float dy, float alpha = 0.0f) 
     default:
       return dy;
   }
+}
+
+// The layer below's activations a GEMM's epilogue applies (BelowAct; below_epilogue): the cheap ones, inline.
+// A call out of the epilogue would cost the accumulators' registers (ptxas spills them around it), and the
+// others inline push a tile's accumulators to local memory, so the CUDA backend applies those in a pass
+// after.
+KN_HD constexpr bool below_in_epilogue(Act a) {
+  return a == Act::kLinear || a == Act::kRelu || a == Act::kLeakyRelu;
+}
+
+// dy * act'(.) from y, for below_in_epilogue(a): act_backward's arithmetic.
+KN_HD float below_epilogue(Act a, float y, float dy, float alpha) {
+  if (a == Act::kRelu) return act_backward(Act::kRelu, y, 0.0f, dy, alpha);
+  if (a == Act::kLeakyRelu) return act_backward(Act::kLeakyRelu, y, 0.0f, dy, alpha);
+  return dy;
 }
 
 }  // namespace kn

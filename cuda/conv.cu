@@ -44,8 +44,10 @@ __global__ void im2col_kernel(ConvDims d, const float* __restrict__ x, float* __
 }
 
 // dx[n, iy, ix, c] = sum over (ky, kx) of dcol[(n, oy, ox), (ky, kx, c)] where oy*SH - PT + ky*DH = iy, ...
+// then times the layer below's act' where `below` has its y (epilogue.h's BelowAct, below_in_epilogue).
 template <typename I>
-__global__ void col2im_kernel(ConvDims d, const float* __restrict__ dcol, float* __restrict__ dx, I total) {
+__global__ void col2im_kernel(ConvDims d, const float* __restrict__ dcol, float* __restrict__ dx, I total,
+                              BelowAct below) {
   const I i = blockIdx.x * (I)blockDim.x + threadIdx.x;
   if (i >= total) return;
   const I pix = i / d.c, ci = i - pix * d.c, row = pix / d.w, ix = pix - row * d.w, n = row / d.h,
@@ -65,7 +67,7 @@ __global__ void col2im_kernel(ConvDims d, const float* __restrict__ dcol, float*
       sum += dcol[((n * d.oh + (I)oy) * d.ow + (I)ox) * K + (I)(ky * d.kw + kx) * d.c + ci];
     }
   }
-  dx[i] = sum;
+  dx[i] = below.y ? below_epilogue(below.act, below.y[i], sum, below.alpha) : sum;
 }
 
 // The column matrix of x (total = rows * cols elements) on stream st.
@@ -172,7 +174,9 @@ __global__ void conv_direct_backward_kernel(ConvDims d, const float* __restrict_
     }
     for (int r = threadIdx.y; r < count; r += blockDim.y) {
       const long long o = (long long)(q + r) * F + threadIdx.x;
-      dzs[r * F + threadIdx.x] = act_backward(act, y[o], pre ? pre[o] : 0.0f, dy[o], alpha);
+      // (linear: dy is dz already, the layer above applied this activation; y is not read)
+      dzs[r * F + threadIdx.x] =
+          act == Act::kLinear ? dy[o] : act_backward(act, y[o], pre ? pre[o] : 0.0f, dy[o], alpha);
     }
     __syncthreads();  // the pixels' coordinates are in
     for (int i = tid; i < count * kDirectTaps; i += threads) {
@@ -289,7 +293,7 @@ Status CudaBackend::conv2d_backward(const Conv2dShape& s, const float* x, const 
     const ConvGeom g = geom(s, true);
     const int taps_f = s.kh * s.kw * s.f;  // this GEMM's K: (tap, filter) pairs
     return gemm_with(gemm_kernel(), false, true, (int)in_rows, s.c, taps_f, dz, taps_f, w, taps_f, dx, s.c,
-                     Epilogue{}, false, &g);
+                     input_grad_epilogue(ep), false, &g);
   }
   void* dcol;
   KN_TRY(scratch(kDcol, sizeof(float) * std::max<long long>(rows * cols, 1), &dcol));
@@ -297,12 +301,14 @@ Status CudaBackend::conv2d_backward(const Conv2dShape& s, const float* x, const 
               false));
   const long long in_total = (long long)s.n * s.h * s.w * s.c;
   if (in_total) {
+    const bool fused = below_in_epilogue(ep.below.act);  // else a pass after
     with_index_type(std::max(rows * cols, in_total), [&](auto index) {
       using I = decltype(index);
       launch(col2im_kernel<I>, CEIL_DIV(in_total, 256), 256, 0, stream(), dims(s), static_cast<float*>(dcol),
-             dx, (I)in_total);
+             dx, (I)in_total, fused ? ep.below : BelowAct{});
     });
     KN_LAUNCHED(stream(), "col2im_kernel");
+    if (!fused) KN_TRY(launch_below_pass(stream(), ep.below, dx, in_rows, s.c, s.c));
   }
   return Status::Ok();
 }
@@ -314,9 +320,12 @@ Status CudaBackend::conv2d_backward(const Conv2dShape& s, const float* x, const 
 // conv's dz in one pass over the pooled output (pool_dz_kernel: act'(pooled) * dpooled at each window's
 // argmax, zero at its other positions; a Dropout after the pool has its backward folded in, its mask applied
 // to dpooled first), then runs the conv's backward with a linear activation: the CPU's sums over the argmax
-// entries, in another order (exactly equal on small integers). The dropout's forward stays its own kernel: in
-// the GEMM's epilogue its Philox draws (about 100 instructions per element, by a quarter of the lanes) would
-// cost the GEMM more issue slots than the separate 9 MB pass costs (predicted 3 us).
+// entries, in another order (exactly equal on small integers). The dropout's forward stays its own kernel (a
+// 9 MB pass, predicted 3 us): a Philox block (about 110 instructions) gives 4 elements, but kernel 3's window
+// maxima sit in a quarter of the lanes, 2 adjacent filters each, so its tile's 64 blocks per warp would be
+// drawn by every lane (2 each) and handed over by ballots: about 12% more instructions for the conv2 GEMM
+// (predicted +2-3 us), what the pass costs. Only the SIMT kernel (one block per thread's 4 filters) would
+// gain, 1-2 us per FP32 step.
 namespace {
 
 bool pool_in_epilogue(GemmKernel kernel, const Conv2dShape& s, const Pool2dShape& p, const float* x,
@@ -414,7 +423,7 @@ Status CudaBackend::conv2d_pool_backward(const Conv2dShape& s, const Pool2dShape
     }
   }
   const float* g = static_cast<float*>(dz);
-  return conv2d_backward(s, x, w, g, g, dx, dw, db, Epilogue{});
+  return conv2d_backward(s, x, w, g, g, dx, dw, db, input_grad_epilogue(ep));
 }
 
 }  // namespace cu

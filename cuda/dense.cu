@@ -21,7 +21,7 @@ Status CudaBackend::dense_backward(int n, int in, int out, const float* x, const
   KN_TRY(act_mask(ep, (std::size_t)n * out, y, dy, &dz));
   if (db) KN_TRY(column_sums(dz, n, out, db));
   if (dw) KN_TRY(gemm(true, false, in, out, n, x, in, dz, out, dw, out, Epilogue{}, false));
-  if (dx) KN_TRY(gemm(false, true, n, in, out, dz, out, w, out, dx, in, Epilogue{}, false));
+  if (dx) KN_TRY(gemm(false, true, n, in, out, dz, out, w, out, dx, in, input_grad_epilogue(ep), false));
   return Status::Ok();
 }
 

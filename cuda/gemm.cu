@@ -1,5 +1,7 @@
 // SGEMM for the CUDA backend, row-major: C[M, N] (+)= op(A)[M, K] * op(B)[K, N], then the fused epilogue
-// (cpp/epilogue.h: + bias[N] when given, then the activation).
+// (cpp/epilogue.h: + bias[N] when given, then the activation; for an input gradient, the layer below's act'),
+// storing a thread's adjacent columns as one float4 (SIMT kernel) or float2 (kernel 3) where rows are
+// aligned.
 //
 // Tiles of 64 x 64 outputs per block of 256 threads, K in steps of 16 through shared memory; each thread
 // holds a 4 x 4 register block and reads its operands from shared memory as float4. The transposed variants
@@ -128,6 +130,57 @@ __device__ __forceinline__ void input_grad_row(const ConvGeom& g, const float* d
   *ty = in.y + g.pt, *tx = in.x + g.pl;
 }
 
+// The epilogue of one output C[at] (column gn): + the old value when accumulating, + bias[gn], the
+// pre-activation stored, the activation, then the layer below's act' (an input gradient's BelowAct). Without
+// kOwn, the product has no bias, pre-activation or activation of its own (the implicit input gradient's).
+template <bool kOwn = true>
+__device__ __forceinline__ void epilogue_one(const Epilogue& ep, bool accumulate, float* __restrict__ C,
+                                             long long at, int gn, float v) {
+  if (accumulate) v += C[at];
+  if (kOwn && ep.bias) v += ep.bias[gn];
+  if (kOwn && ep.pre) ep.pre[at] = v;
+  if (kOwn) v = act_epilogue(ep.act, v, ep.alpha);
+  if (ep.below.y) v = below_epilogue(ep.below.act, ep.below.y[at], v, ep.below.alpha);
+  C[at] = v;
+}
+
+__device__ __forceinline__ float& part(float2& v, int j) {
+  return j ? v.y : v.x;
+}
+__device__ __forceinline__ float& part(float4& v, int j) {
+  return j == 0 ? v.x : j == 1 ? v.y : j == 2 ? v.z : v.w;
+}
+
+// Whether a block's epilogue may move runs of V floats: its columns all inside N, rows aligned (ldc, C and
+// ep.below.y multiples of V floats), not accumulating, and an activation of its own that is linear or relu
+// (inline: the others are a call, whose registers the two epilogue paths together could not spare).
+template <int V>
+__device__ __forceinline__ bool epilogue_vec(const Epilogue& ep, bool accumulate, const float* C, int ldc,
+                                             bool whole) {
+  const auto ok = [](const float* p) { return reinterpret_cast<uintptr_t>(p) % (4 * V) == 0; };
+  return whole && !accumulate && (ep.act == Act::kLinear || ep.act == Act::kRelu) && ldc % V == 0 && ok(C) &&
+         (!ep.below.y || ok(ep.below.y));
+}
+
+// The epilogue of V (2 or 4) consecutive outputs of one row, C[at ..] at columns gn .., where epilogue_vec:
+// as epilogue_one, with one V-float load or store per array.
+template <int V, bool kOwn = true>
+__device__ __forceinline__ void epilogue_run(const Epilogue& ep, float* __restrict__ C, long long at, int gn,
+                                             const float (&v)[V]) {
+  using VT = std::conditional_t<V == 4, float4, float2>;
+  VT out{}, below{};
+  if (ep.below.y) below = *reinterpret_cast<const VT*>(ep.below.y + at);
+#pragma unroll
+  for (int j = 0; j < V; ++j) {
+    float x = v[j];
+    if (kOwn && ep.bias) x += ep.bias[gn + j];
+    if (kOwn && ep.act == Act::kRelu) x = x < 0.0f ? 0.0f : x;  // act_epilogue's relu
+    if (ep.below.y) x = below_epilogue(ep.below.act, part(below, j), x, ep.below.alpha);
+    part(out, j) = x;
+  }
+  *reinterpret_cast<VT*>(C + at) = out;
+}
+
 // Implicit GEMM on the SIMT kernel (FP32, any C): A's elements gathered from x as they are loaded, in the
 // tile positions gemm_layout.cuh's a_load_m / a_load_k give element e = tid + 256 i. Forward (A = col): every
 // element of a thread has k column tid % 16 and rows tid / 16 + 16 i, so four pixels are decomposed once and
@@ -242,8 +295,7 @@ template <bool TA, bool TB, int CONV>
 __global__ void __launch_bounds__(THREADS, CONV ? 3 : 4)
     sgemm_kernel(int M, int N, int K, const float* __restrict__ A, int lda, const float* __restrict__ B,
                  int ldb, float* __restrict__ C, int ldc, long long split_stride, int k_per_split,
-                 const float* __restrict__ bias, Act act, float alpha, float* __restrict__ pre,
-                 bool accumulate, ConvGeom conv) {
+                 Epilogue ep, bool accumulate, ConvGeom conv) {
   // Both tiles k-major with rows padded by 4 floats (gemm_layout.cuh: the transposed loads' stores 2-way
   // instead of 16-way bank conflicts; rows stay 16-byte aligned for the float4 reads).
   using layout::simt::a_word;
@@ -305,8 +357,8 @@ __global__ void __launch_bounds__(THREADS, CONV ? 3 : 4)
         for (int j = 0; j < TN; ++j) {
           const int gn = n0 + tx * TN + j;
           float v = acc[i][j];
-          if (bias && gn < N) v += bias[gn];
-          v = act_epilogue(act, v, alpha);
+          if (ep.bias && gn < N) v += ep.bias[gn];
+          v = act_epilogue(ep.act, v, ep.alpha);
           if (d == 0 || v > best[j]) best[j] = v, at[j] = d;
         }
         if (d != last || gm >= M) continue;
@@ -323,20 +375,23 @@ __global__ void __launch_bounds__(THREADS, CONV ? 3 : 4)
       return;
     }
   }
+  if (epilogue_vec<TN>(ep, accumulate, C, ldc, n0 + BN <= N)) {  // a thread's 4 columns as one float4
+    const int gn = n0 + tx * TN;
+#pragma unroll
+    for (int i = 0; i < TM; ++i) {
+      const int gm = m0 + ty * TM + i;
+      if (gm < M) epilogue_run<TN, CONV != 2>(ep, C, (long long)gm * ldc + gn, gn, acc[i]);
+    }
+    return;
+  }
 #pragma unroll
   for (int i = 0; i < TM; ++i) {
     const int gm = m0 + ty * TM + i;
-    if (gm >= M) continue;
 #pragma unroll
     for (int j = 0; j < TN; ++j) {
       const int gn = n0 + tx * TN + j;
-      if (gn >= N) continue;
-      float* dst = C + (long long)gm * ldc + gn;
-      float v = acc[i][j];
-      if (accumulate) v += *dst;
-      if (bias) v += bias[gn];
-      if (pre) pre[(long long)gm * ldc + gn] = v;
-      *dst = act_epilogue(act, v, alpha);
+      if (gm < M && gn < N)
+        epilogue_one<CONV != 2>(ep, accumulate, C, (long long)gm * ldc + gn, gn, acc[i][j]);
     }
   }
 }
@@ -350,8 +405,7 @@ template <bool TA, bool TB>
 __global__ void __launch_bounds__(THREADS)
     sgemm_tf32_kernel(int M, int N, int K, const float* __restrict__ A, int lda, const float* __restrict__ B,
                       int ldb, float* __restrict__ C, int ldc, long long split_stride, int k_per_split,
-                      const float* __restrict__ bias, Act act, float alpha, float* __restrict__ pre,
-                      bool accumulate, ConvGeom) {
+                      Epilogue ep, bool accumulate, ConvGeom) {
 #if (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800) || defined(KERNELNET_CUDA_EMULATED)
   using namespace nvcuda;
   // Row strides padded by 4 floats; every fragment pointer stays 32-byte aligned, as WMMA requires.
@@ -395,13 +449,7 @@ __global__ void __launch_bounds__(THREADS)
   __syncthreads();
   for (int e = tid; e < BM * BN; e += THREADS) {
     const int r = e / BN, col = e % BN, gm = m0 + r, gn = n0 + col;
-    if (gm >= M || gn >= N) continue;
-    float* dst = C + (long long)gm * ldc + gn;
-    float v = Cs[r * LDC + col];
-    if (accumulate) v += *dst;
-    if (bias) v += bias[gn];
-    if (pre) pre[(long long)gm * ldc + gn] = v;
-    *dst = act_epilogue(act, v, alpha);
+    if (gm < M && gn < N) epilogue_one(ep, accumulate, C, (long long)gm * ldc + gn, gn, Cs[r * LDC + col]);
   }
 #elif defined(__CUDA_ARCH__)
   // Compiled for a GPU without TF32 tensor cores (or as its PTX): empty, it would write nothing. The host
@@ -573,8 +621,7 @@ template <bool TA, bool TB, int VEC, int CONV, int BNT>
 __global__ void __launch_bounds__(tc::THREADS, VEC == 4 ? 3 : 2)
     sgemm_mma_kernel(int M, int N, int K, const float* __restrict__ A, int lda, const float* __restrict__ B,
                      int ldb, float* __restrict__ C, int ldc, long long split_stride, int k_per_split,
-                     const float* __restrict__ bias, Act act, float alpha, float* __restrict__ pre,
-                     bool accumulate, ConvGeom conv) {
+                     Epilogue ep, bool accumulate, ConvGeom conv) {
 #if (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800) || defined(KERNELNET_CUDA_EMULATED)
   // CONV: 0 a plain GEMM; 1 A gathered from a convolution's input (ConvForwardA, or ConvWeightGradA if TA);
   // 2 the input gradient, A gathered from dz and B from w (ConvInputGradAB).
@@ -679,8 +726,8 @@ __global__ void __launch_bounds__(tc::THREADS, VEC == 4 ? 3 : 2)
             for (int e = 0; e < 2; ++e) {
               const int gn = n0 + wn + ni * 8 + 2 * t + e;
               float v = acc[mi][ni][h * 2 + e];
-              if (bias && gn < N) v += bias[gn];
-              v = act_epilogue(act, v, alpha);
+              if (ep.bias && gn < N) v += ep.bias[gn];
+              v = act_epilogue(ep.act, v, ep.alpha);
               float best = v;  // the first lane gathers the window's other positions in order
               int at = 0;
 #pragma unroll
@@ -697,6 +744,19 @@ __global__ void __launch_bounds__(tc::THREADS, VEC == 4 ? 3 : 2)
       return;
     }
   }
+  if (epilogue_vec<2>(ep, accumulate, C, ldc, n0 + BN <= N)) {  // a lane's adjacent columns as one float2
+#pragma unroll
+    for (int mi = 0; mi < MI; ++mi)
+#pragma unroll
+      for (int ni = 0; ni < 4; ++ni)
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {  // D[g][2t], D[g][2t+1]; then D[g+8][2t], D[g+8][2t+1]
+          const int gm = m0 + wm + mi * 16 + g + h * 8, gn = n0 + wn + ni * 8 + 2 * t;
+          const float pair[2] = {acc[mi][ni][2 * h], acc[mi][ni][2 * h + 1]};
+          if (gm < M) epilogue_run<2, CONV != 2>(ep, C, (long long)gm * ldc + gn, gn, pair);
+        }
+    return;
+  }
 #pragma unroll
   for (int mi = 0; mi < MI; ++mi)
 #pragma unroll
@@ -704,13 +764,8 @@ __global__ void __launch_bounds__(tc::THREADS, VEC == 4 ? 3 : 2)
 #pragma unroll
       for (int q = 0; q < 4; ++q) {  // D[g][2t], D[g][2t+1], D[g+8][2t], D[g+8][2t+1]
         const int gm = m0 + wm + mi * 16 + g + (q >> 1) * 8, gn = n0 + wn + ni * 8 + 2 * t + (q & 1);
-        if (gm >= M || gn >= N) continue;
-        float* dst = C + (long long)gm * ldc + gn;
-        float v = acc[mi][ni][q];
-        if (accumulate) v += *dst;
-        if (bias) v += bias[gn];
-        if (pre) pre[(long long)gm * ldc + gn] = v;
-        *dst = act_epilogue(act, v, alpha);
+        if (gm < M && gn < N)
+          epilogue_one<CONV != 2>(ep, accumulate, C, (long long)gm * ldc + gn, gn, acc[mi][ni][q]);
       }
 #elif defined(__CUDA_ARCH__)
   __trap();  // compiled below sm_80: see sgemm_tf32_kernel
@@ -721,19 +776,24 @@ __global__ void __launch_bounds__(tc::THREADS, VEC == 4 ? 3 : 2)
 // Index math in I (with_index_type: every partial and every element of C).
 template <typename I>
 __global__ void splitk_reduce_kernel(int M, int N, int splits, const float* __restrict__ partial,
-                                     float* __restrict__ C, int ldc, const float* __restrict__ bias, Act act,
-                                     float alpha, float* __restrict__ pre, bool accumulate) {
+                                     float* __restrict__ C, int ldc, Epilogue ep, bool accumulate) {
   const I i = blockIdx.x * (I)blockDim.x + threadIdx.x;
   const I mn = (I)M * (I)N;
   if (i >= mn) return;
   const I r = i / (I)N, col = i % (I)N;
   float v = 0.0f;
   for (int z = 0; z < splits; ++z) v += partial[(I)z * mn + i];
-  float* dst = C + r * (I)ldc + col;
-  if (accumulate) v += *dst;
-  if (bias) v += bias[col];
-  if (pre) pre[r * (I)ldc + col] = v;
-  *dst = act_epilogue(act, v, alpha);
+  epilogue_one(ep, accumulate, C, (long long)(r * (I)ldc + col), (int)col, v);
+}
+
+// C[r, j] *= act'(below.y[r, j]) for r < M, j < N (rows of ldc): the layer below's activation where a GEMM's
+// epilogue does not take it (below_in_epilogue). Index math in I (with_index_type).
+template <typename I>
+__global__ void below_pass_kernel(BelowAct below, float* __restrict__ C, int N, int ldc, I total) {
+  const I i = blockIdx.x * (I)blockDim.x + threadIdx.x;
+  if (i >= total) return;
+  const I r = i / (I)N, at = r * (I)ldc + (i - r * (I)N);
+  C[at] = act_backward(below.act, below.y[at], 0.0f, C[at], below.alpha);
 }
 
 // partial[p, j] = sum of x[i, j] over rows i = p*8 + ty (mod parts*8); 32 columns x 8 row lanes per block.
@@ -809,10 +869,29 @@ int gemm_tile_m(GemmKernel kernel) {
   return kernel == GemmKernel::kMmaTf32 ? tc::BM : BM;
 }
 
+Status launch_below_pass(cudaStream_t stream, const BelowAct& below, float* c, long long m, int n, int ldc) {
+  if (!below.y || m <= 0 || n <= 0) return Status::Ok();
+  KN_EXPECT(!act_needs_input(below.act) && ldc >= n, "launch_below_pass");
+  const long long total = m * n;
+  with_index_type(m * ldc, [&](auto index) {
+    using I = decltype(index);
+    launch(below_pass_kernel<I>, CEIL_DIV(total, 256), 256, 0, stream, below, c, n, ldc, (I)total);
+  });
+  KN_LAUNCHED(stream, "below_pass_kernel");
+  return Status::Ok();
+}
+
 Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, const float* a, int lda,
                     const float* b, int ldb, float* c, int ldc, const Epilogue& ep, bool accumulate,
                     int splits, float* partial, GemmKernel kernel, const ConvGeom* conv) {
   if (m <= 0 || n <= 0) return Status::Ok();
+  if (ep.below.y && !below_in_epilogue(ep.below.act)) {  // the GEMM, then the layer below's activation
+    Epilogue own = ep;
+    own.below = BelowAct{};
+    KN_TRY(launch_sgemm(stream, ta, tb, m, n, k, a, lda, b, ldb, c, ldc, own, accumulate, splits, partial,
+                        kernel, conv));
+    return launch_below_pass(stream, ep.below, c, m, n, ldc);
+  }
   // Implicit GEMMs: kernel 3 (16-byte runs: C and F multiples of 4, aligned tensors) or kernel 1 (any C); the
   // input gradient with stride 1 only.
   KN_EXPECT(!conv ||
@@ -828,6 +907,11 @@ Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, 
                  (conv->pool_h * conv->pool_w == 2 || conv->pool_h * conv->pool_w == 4) &&
                  m % (conv->pool_h * conv->pool_w) == 0 && n == conv->f && ldc == n),
             "launch_sgemm (pool epilogue)");
+  KN_EXPECT(!ep.below.y || (!act_needs_input(ep.below.act) && !(conv && conv->pool_h)),
+            "launch_sgemm (the layer below's activation)");
+  // The implicit input gradient's epilogue has nothing of its own (kOwn false): no bias, pre or activation.
+  KN_EXPECT(!conv || !conv->input_grad || (!ep.bias && !ep.pre && ep.act == Act::kLinear),
+            "launch_sgemm (input gradient epilogue)");
   KN_EXPECT(k >= 0 && a && b && c, "launch_sgemm");
   KN_EXPECT(lda >= (ta ? m : k) && ldb >= (tb ? k : n) && ldc >= n, "launch_sgemm");
   KN_EXPECT(splits >= 1 && (splits == 1 || partial), "launch_sgemm");
@@ -843,10 +927,9 @@ Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, 
   float* out = splits > 1 ? partial : c;
   const int ldo = splits > 1 ? n : ldc;
   const long long stride = splits > 1 ? (long long)m * n : 0;
-  const float* ep_bias = splits > 1 ? nullptr : ep.bias;
-  const Act ep_act = splits > 1 ? Act::kLinear : ep.act;
-  float* ep_pre = splits > 1 ? nullptr : ep.pre;
-  const bool ep_acc = splits > 1 ? false : accumulate;
+  // With split-K the partial products get no epilogue: the reduction applies it.
+  const Epilogue tile_ep = splits > 1 ? Epilogue{} : ep;
+  const bool tile_acc = splits > 1 ? false : accumulate;
   // The instance for (kernel, transposes[, 16-byte copies]), chosen at run time among the compiled ones.
   using Kernel = decltype(&sgemm_kernel<false, false, 0>);
   Kernel f;
@@ -876,15 +959,15 @@ Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, 
     else
       f = variants[kernel == GemmKernel::kWmmaTf32][ta][tb];
   }
-  launch(f, grid, block, 0, stream, m, n, k, a, lda, b, ldb, out, ldo, stride, kps, ep_bias, ep_act, ep.alpha,
-         ep_pre, ep_acc, conv ? *conv : ConvGeom{});
+  launch(f, grid, block, 0, stream, m, n, k, a, lda, b, ldb, out, ldo, stride, kps, tile_ep, tile_acc,
+         conv ? *conv : ConvGeom{});
   KN_LAUNCHED(stream, gemm_kernel_name(kernel));
   if (splits > 1) {
     const long long mn = (long long)m * n;
     with_index_type(std::max(mn * z, (long long)m * ldc), [&](auto index) {
       using I = decltype(index);
-      launch(splitk_reduce_kernel<I>, CEIL_DIV(mn, 256), 256, 0, stream, m, n, z, partial, c, ldc, ep.bias,
-             ep.act, ep.alpha, ep.pre, accumulate);
+      launch(splitk_reduce_kernel<I>, CEIL_DIV(mn, 256), 256, 0, stream, m, n, z, partial, c, ldc, ep,
+             accumulate);
     });
     KN_LAUNCHED(stream, "splitk_reduce_kernel");
   }

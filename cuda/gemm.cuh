@@ -8,7 +8,8 @@ namespace kn {
 namespace cu {
 
 // C (+)= op(A)[M, K] op(B)[K, N], row-major, then the epilogue (epilogue.h): + bias[col] when bias is not
-// null, the pre-activation stored at ep.pre (laid out as C) when it is not null, then act. With splits > 1,
+// null, the pre-activation stored at ep.pre (laid out as C) when it is not null, then act, then (an input
+// gradient's) the layer below's act' from ep.below.y (laid out as C). With splits > 1,
 // block z computes K range z of `splits` into partial[z] (M x N each) and a second kernel sums them into C.
 // `kernel` picks the implementation: the GEMM family's numbered variants (the kernel lab, bench/lab.ts, times
 // them side by side); the TF32 ones use the tensor cores (sm_80 and newer only) with inputs rounded to TF32.
@@ -40,6 +41,10 @@ struct ConvGeom {
 Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, const float* a, int lda,
                     const float* b, int ldb, float* c, int ldc, const Epilogue& ep, bool accumulate,
                     int splits, float* partial, GemmKernel kernel, const ConvGeom* conv = nullptr);
+
+// C[r, j] = C[r, j] * act'(below.y[r, j]) over an [M, N] matrix with rows of ldc (BelowAct, epilogue.h): the
+// layer below's activation where an epilogue does not apply it (below_in_epilogue); launch_sgemm calls it.
+Status launch_below_pass(cudaStream_t stream, const BelowAct& below, float* c, long long m, int n, int ldc);
 
 // out[j] = sum_i x[i, j] over an [M, N] matrix, via `parts` row groups written to partial[parts, N].
 // out[j] = sum_p partial[p * stride + j] for j < n, in a fixed order (a tree over the parts).

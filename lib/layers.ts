@@ -1,7 +1,7 @@
 // Layers, shaped like TensorFlow.js's layers API: constructor(args) -> build(inputShape) -> forward/backward.
 // A layer holds no math: forward and backward call the addon, writing into buffers allocated once per
 // (model, batch size). Shapes here are per example (no batch axis), channels-last as Keras.
-import { NATIVE_ACTIVATIONS, NEEDS_INPUT, native, type Device, type NativeActivation, type NativeTensor, type Padding } from './native.js';
+import { NATIVE_ACTIVATIONS, NEEDS_INPUT, native, type BelowAct, type Device, type NativeActivation, type NativeTensor, type Padding } from './native.js';
 import { Tensor, empty, handleOf } from './tensor.js';
 import { ValidationError, stateError } from './errors.js';
 import { NOT_USED, checkOptions, fail, intPair, numberIn, oneOf, positiveInt, shapeArg, type NotYet } from './validate.js';
@@ -61,6 +61,10 @@ export interface StepContext {
   inputGrad?: boolean;
   /** Backward: whether this layer's weights train (false for a frozen layer: no weight gradients are made). */
   weightGrads?: boolean;
+  /** Backward: the layer below's activation, applied to this layer's input gradient (native.ts's BelowAct). */
+  below?: BelowAct;
+  /** Backward: dy is already the gradient of this layer's activation's input (the layer above applied it). */
+  dzGiven?: boolean;
 }
 
 export interface LayerArgs {
@@ -334,8 +338,14 @@ export class Conv2D extends Layer {
     const k = param(this, 'kernel'), b = bias(this), dx = ctx.inputGrad === false ? null : buf.dx;
     const grads = ctx.weightGrads !== false;
     native.conv2dBackward(x, k.value, y, dy, dx, grads ? k.grad : null, grads && b ? b.grad : null, this.strides[0], this.strides[1],
-      this.padding, this.activation, buf.extra, undefined, ...this.dilationRate);
+      this.padding, ctx.dzGiven ? 'linear' : this.activation, ctx.dzGiven ? null : buf.extra, undefined, ...this.dilationRate,
+      ctx.below?.activation, ctx.below?.alpha);
     return dx;
+  }
+
+  /** @internal The activation backward applies (and the layer above may apply for it: StepContext's below). */
+  get epilogueActivation(): NativeActivation {
+    return this.activation;
   }
 
   /**
@@ -358,7 +368,8 @@ export class Conv2D extends Layer {
     const grads = ctx.weightGrads !== false;
     native.conv2dPoolBackward(x, k.value, poolBuf.y!, poolBuf.extra!, dpooled, dx, grads ? k.grad : null,
       grads && b ? b.grad : null, ...this.strides, this.padding, this.activation, ...pool.poolSize, pool.padding,
-      undefined, ...this.dilationRate, dropout?.layer.rate, dropout?.ctx.seed, dropout?.ctx.offset, dropout?.ctx.counter);
+      undefined, ...this.dilationRate, dropout?.layer.rate, dropout?.ctx.seed, dropout?.ctx.offset, dropout?.ctx.counter,
+      ctx.below?.activation, ctx.below?.alpha);
     return dx;
   }
 
@@ -669,8 +680,14 @@ export class Dense extends Layer {
   backward(x: NativeTensor, y: NativeTensor, dy: NativeTensor, buf: LayerBuffers, ctx: StepContext): NativeTensor | null {
     const k = param(this, 'kernel'), b = bias(this), dx = ctx.inputGrad === false ? null : buf.dx;
     const grads = ctx.weightGrads !== false;
-    native.denseBackward(x, k.value, y, dy, dx, grads ? k.grad : null, grads && b ? b.grad : null, this.epilogue(), buf.extra);
+    native.denseBackward(x, k.value, y, dy, dx, grads ? k.grad : null, grads && b ? b.grad : null,
+      ctx.dzGiven ? 'linear' : this.epilogue(), ctx.dzGiven ? null : buf.extra, undefined, ctx.below?.activation, ctx.below?.alpha);
     return dx;
+  }
+
+  /** @internal The activation backward applies (and the layer above may apply for it: StepContext's below). */
+  get epilogueActivation(): NativeActivation {
+    return this.epilogue();
   }
 
   /** @internal Whether the layer emits logits or plain outputs with no activation (it can then be a training step's head). */

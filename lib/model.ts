@@ -5,7 +5,7 @@
 import { randomInt } from 'node:crypto';
 import { DeviceError, ValidationError, stateError } from './errors.js';
 import { Conv2D, Dense, Dropout, Layer, MaxPooling2D, convPoolPairs, foldedInference, readParams, writeParams, type LayerBuffers, type Param, type StepContext } from './layers.js';
-import { METRIC_SLOTS, native, type Device, type NativeProgram, type NativeTensor } from './native.js';
+import { METRIC_SLOTS, NEEDS_INPUT, native, type BelowAct, type Device, type NativeProgram, type NativeTensor } from './native.js';
 import { OPTIMIZERS, OPTIMIZER_NAMES, Optimizer } from './optimizers.js';
 import { loadModelAs, loadWeights, save, saveWeights } from './serialization.js';
 import { Tensor, defaultDevice, empty, handleOf, parseDevice } from './tensor.js';
@@ -669,6 +669,12 @@ export class Sequential {
   /** @internal Whether inference folds BatchNormalization into the layer before it (tests compare both ways). */
   foldInference = true;
 
+  /**
+   * @internal Whether a Conv2D or Dense layer's activation is applied by the input gradient of the op above it
+   * (StepContext's below; tests compare both ways).
+   */
+  foldBelow = true;
+
   /** @internal Whether Conv2D + MaxPooling2D pairs run as one op (layers.ts's convPoolPairs; tests compare both ways). */
   get fuseConvPool(): boolean {
     return this.fusingConvPool;
@@ -727,25 +733,39 @@ export class Sequential {
       const logits = this.forward(ws, step, inputs, outputs);
       native.loss(loss.kind, this.accuracy, logits, ws.y, W ? ws.w : null, ws.dlogits, metrics, base, counter);
     }
+    // A Conv2D or Dense layer j's activation, when the op above it can apply it to its input gradient (its
+    // epilogue on a GPU): layer j's backward then starts from that dz, and no pass of its own reads its output.
+    const below = (j: number): BelowAct | undefined => {
+      const l = this.layers[j];
+      if (!this.foldBelow || j < first || !(l instanceof Conv2D || l instanceof Dense) || pooled?.has(j)) return undefined;
+      const act = l.epilogueActivation;
+      return act === 'linear' || NEEDS_INPUT.includes(act) ? undefined : { activation: act };
+    };
+    let dzGiven = false;
     for (let i = from; first >= 0 && i >= first && grad; --i) {
       const drop = this.layers[i];
       if (pooled?.has(i - 2) && drop instanceof Dropout && drop.rate > 0) {
         // A Dropout after a fused pair: its backward folded into the pair's (the same mask, one pass on a GPU).
-        const c = i - 2;
+        const c = i - 2, fold = below(c - 1);
         grad = (this.layers[c] as Conv2D).backwardPooled(inputs[c], this.layers[c + 1] as MaxPooling2D, ws.layers[c + 1],
-          grad, ws.layers[c], { ...this.context(c, true, step), inputGrad: c > first, weightGrads: trains(c) },
+          grad, ws.layers[c], { ...this.context(c, true, step), inputGrad: c > first, weightGrads: trains(c), below: fold },
           { layer: drop, ctx: this.context(i, true, step) });
         i = c;
+        dzGiven = fold !== undefined;
         continue;
       }
       if (pooled?.has(i - 1)) { // the MaxPooling2D of a fused pair: both layers at once
-        const c = --i;
+        const c = --i, fold = below(c - 1);
         grad = (this.layers[c] as Conv2D).backwardPooled(inputs[c], this.layers[c + 1] as MaxPooling2D, ws.layers[c + 1],
-          grad, ws.layers[c], { ...this.context(c, true, step), inputGrad: c > first, weightGrads: trains(c) });
+          grad, ws.layers[c], { ...this.context(c, true, step), inputGrad: c > first, weightGrads: trains(c), below: fold });
+        dzGiven = fold !== undefined;
         continue;
       }
-      grad = this.layers[i].backward(inputs[i], outputs[i], grad, ws.layers[i],
-        { ...this.context(i, true, step), inputGrad: i > first, weightGrads: trains(i) });
+      const layer = this.layers[i];
+      const fold = layer instanceof Conv2D || layer instanceof Dense ? below(i - 1) : undefined;
+      grad = layer.backward(inputs[i], outputs[i], grad, ws.layers[i],
+        { ...this.context(i, true, step), inputGrad: i > first, weightGrads: trains(i), below: fold, dzGiven });
+      dzGiven = fold !== undefined;
     }
     optimizer.step();
     native.advance(counter);

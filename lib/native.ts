@@ -15,6 +15,16 @@ export const NATIVE_ACTIVATIONS = ['linear', 'relu', 'relu6', 'elu', 'selu', 'si
 export type NativeActivation = typeof NATIVE_ACTIVATIONS[number];
 /** The activations whose derivative needs their input: their forward op stores it in `pre` for the backward op. */
 export const NEEDS_INPUT: readonly NativeActivation[] = ['swish', 'gelu'];
+/**
+ * A backward op's trailing (belowActivation, belowAlpha?): its input x is the output of the layer below, made by
+ * this activation; the input gradient takes the activation's derivative (from x), and that layer's backward then
+ * runs with activation 'linear'. Not for an activation whose derivative needs its input.
+ */
+export interface BelowAct {
+  activation: NativeActivation;
+  alpha?: number;
+}
+
 /** A learning-rate schedule of cpp/schedule.h (lib/schedules.ts gives each its parameters). */
 export type ScheduleKind = 'exponential' | 'piecewise' | 'cosine';
 
@@ -84,7 +94,8 @@ export interface Native {
    */
   conv2dBackward(x: NativeTensor, w: NativeTensor, y: NativeTensor, dy: NativeTensor, dx: NativeTensor | null,
     dw: NativeTensor | null, db: NativeTensor | null, strideH: number, strideW: number, padding: Padding, activation: NativeActivation,
-    pre?: NativeTensor | null, alpha?: number, dilationH?: number, dilationW?: number): void;
+    pre?: NativeTensor | null, alpha?: number, dilationH?: number, dilationW?: number,
+    belowActivation?: NativeActivation, belowAlpha?: number): void;
   /**
    * conv2dForward then maxPool2dForward (strides equal to the window) as one op that stores no conv output: the
    * pooled output and its argmax, bit for bit those of the two ops. Its backward sums over each window's argmax
@@ -99,7 +110,7 @@ export interface Native {
     dx: NativeTensor | null, dw: NativeTensor | null, db: NativeTensor | null, strideH: number, strideW: number,
     padding: Padding, activation: NativeActivation, poolH: number, poolW: number, poolPadding: Padding, alpha?: number,
     dilationH?: number, dilationW?: number, dropRate?: number, dropSeed?: number, dropOffset?: number,
-    counter?: NativeTensor | null): void;
+    counter?: NativeTensor | null, belowActivation?: NativeActivation, belowAlpha?: number): void;
   maxPool2dForward(x: NativeTensor, y: NativeTensor, argmax: NativeTensor, poolH: number, poolW: number,
     strideH: number, strideW: number, padding?: Padding): void;
   maxPool2dBackward(dy: NativeTensor, argmax: NativeTensor, dx: NativeTensor, poolH: number, poolW: number,
@@ -111,7 +122,8 @@ export interface Native {
   denseForward(x: NativeTensor, w: NativeTensor, b: NativeTensor | null, y: NativeTensor, activation: NativeActivation,
     pre?: NativeTensor | null, alpha?: number): void;
   denseBackward(x: NativeTensor, w: NativeTensor, y: NativeTensor, dy: NativeTensor, dx: NativeTensor | null,
-    dw: NativeTensor | null, db: NativeTensor | null, activation: NativeActivation, pre?: NativeTensor | null, alpha?: number): void;
+    dw: NativeTensor | null, db: NativeTensor | null, activation: NativeActivation, pre?: NativeTensor | null, alpha?: number,
+    belowActivation?: NativeActivation, belowAlpha?: number): void;
   /** y = activation(x) elementwise (alpha: elu's, default 1, and leaky_relu's negative slope, default 0.3). */
   activation(x: NativeTensor, y: NativeTensor, activation: NativeActivation, alpha?: number): void;
   /** dx = dy * activation'(x), from y = activation(x) and x. */

@@ -102,6 +102,46 @@ if (!cuda.available) {
     }
   });
 
+  // The layer below's activation (the op's input x its output) applied to the input gradient (epilogue.h's
+  // BelowAct): relu and leaky_relu in the epilogue of the implicit input gradient's GEMM (stride 1), of col2im
+  // (strided), of the dense input gradient (with split-K: K = 1100 > 1024 over an 8 x 40 output, the reduction's
+  // epilogue) and of the conv + pool op; tanh and elu in a pass after. Exact against the CPU on integers (slopes
+  // of 0.5 keep them exact), and equal on CUDA to the gradient without it followed by activationBackward.
+  Cuda('the layer below\'s activation in the input gradient\'s epilogue', () => {
+    const r = rng(29), acts = ['relu', 'leaky_relu', 'tanh', 'elu'] as const;
+    const check = (dx: [NativeTensor, NativeTensor], plain: NativeTensor, x: NativeTensor, act: typeof acts[number], label: string) => {
+      same(dx, `dx of ${label}`);
+      const after = out(plain.shape, 'cuda');
+      native.activationBackward(T(x.shape, x.read() as Float32Array, 'cuda'), x, plain, after, act, 0.5); // (x unused: a copy)
+      exact(dx[1].read(), after.read(), `dx of ${label}: the gradient, then activationBackward`);
+    };
+    CONV_CASES.forEach((s, k) => {
+      const act = acts[k % acts.length], label = `conv ${JSON.stringify(s)} below ${act}`;
+      const { oh, ow } = convOut(s), pad = s.same ? 'same' : 'valid';
+      const x = twin([s.n, s.h, s.w, s.c], intArray(s.n * s.h * s.w * s.c, r)), w = twin([s.kh, s.kw, s.c, s.f], intArray(s.kh * s.kw * s.c * s.f, r));
+      const y = twin([s.n, oh, ow, s.f], intArray(s.n * oh * ow * s.f, r)), dy = twin(y[0].shape, intArray(y[0].size, r));
+      const dx = outs(x[0].shape), plain = out(x[0].shape, 'cuda');
+      for (const d of [0, 1]) native.conv2dBackward(x[d], w[d], y[d], dy[d], dx[d], null, null, s.sh, s.sw, pad, 'relu', null, undefined, s.dilH, s.dilW, act, 0.5);
+      native.conv2dBackward(x[1], w[1], y[1], dy[1], plain, null, null, s.sh, s.sw, pad, 'relu', null, undefined, s.dilH, s.dilW);
+      check(dx, plain, x[1], act, label);
+    });
+    for (const [n, i, o, act] of [[33, 70, 17, 'relu'], [8, 40, 1100, 'leaky_relu'], [8, 40, 1100, 'tanh']] as const) {
+      const x = twin([n, i], intArray(n * i, r)), w = twin([i, o], intArray(i * o, r)), y = twin([n, o], intArray(n * o, r));
+      const dy = twin([n, o], intArray(n * o, r)), dx = outs([n, i]), plain = out([n, i], 'cuda');
+      for (const d of [0, 1]) native.denseBackward(x[d], w[d], y[d], dy[d], dx[d], null, null, 'linear', null, undefined, act, 0.5);
+      native.denseBackward(x[1], w[1], y[1], dy[1], plain, null, null, 'linear');
+      check(dx, plain, x[1], act, `dense ${n}x${i}x${o} below ${act}`);
+    }
+    const s = CONV_CASES.at(-1)!, { oh, ow } = convOut(s), ps = [s.n, oh >> 1, ow >> 1, s.f];
+    const x = twin([s.n, s.h, s.w, s.c], intArray(s.n * s.h * s.w * s.c, r)), w = twin([s.kh, s.kw, s.c, s.f], intArray(s.kh * s.kw * s.c * s.f, r));
+    const b = twin([s.f], intArray(s.f, r)), p = outs(ps), a = [I(ps, undefined, 'cpu'), I(ps, undefined, 'cuda')];
+    for (const d of [0, 1]) native.conv2dPoolForward(x[d], w[d], b[d], p[d], a[d], s.sh, s.sw, 'valid', 'relu', 2, 2, 'valid');
+    const dp = twin(ps, intArray(p[0].size, r)), dx = outs(x[0].shape), plain = out(x[0].shape, 'cuda');
+    for (const d of [0, 1]) native.conv2dPoolBackward(x[d], w[d], p[d], a[d], dp[d], dx[d], null, null, s.sh, s.sw, 'valid', 'relu', 2, 2, 'valid', undefined, 1, 1, undefined, undefined, undefined, null, 'leaky_relu', 0.5);
+    native.conv2dPoolBackward(x[1], w[1], p[1], a[1], dp[1], plain, null, null, s.sh, s.sw, 'valid', 'relu', 2, 2, 'valid');
+    check(dx, plain, x[1], 'leaky_relu', 'conv + pool below leaky_relu');
+  });
+
   Cuda('every activation of the fused epilogue, conv and dense, forward and backward (pre stored for swish and gelu)', () => {
     const r = rng(26), s = CONV_CASES.at(-1)!, { oh, ow } = convOut(s), pad = s.same ? 'same' : 'valid';
     // Transcendentals differ from the host's by a few ulp on a GPU (CUDA C Programming Guide, appendix on
@@ -475,7 +515,9 @@ if (!cuda.available) {
           for (const d of [0, 1]) native.conv2dForward(x[d], w[d], b[d], y[d], s.sh, s.sw, pad, 'linear', null, undefined, s.dilH, s.dilW);
           cmp(y, kind, 'conv y ' + JSON.stringify(s));
           const dy = twin(y[0].shape, gen(y[0].size, r)), dx = [h.out(x[0].shape, 'cpu'), h.out(x[0].shape, 'cuda')], dw = [h.out(w[0].shape, 'cpu'), h.out(w[0].shape, 'cuda')], db = [h.out([s.f], 'cpu'), h.out([s.f], 'cuda')];
-          for (const d of [0, 1]) native.conv2dBackward(x[d], w[d], y[d], dy[d], dx[d], dw[d], db[d], s.sh, s.sw, pad, 'linear', null, undefined, s.dilH, s.dilW);
+          // Every other case with the layer below's ReLU in the input gradient's epilogue.
+          const below = h.CONV_CASES.indexOf(s) % 2 ? 'relu' : undefined;
+          for (const d of [0, 1]) native.conv2dBackward(x[d], w[d], y[d], dy[d], dx[d], dw[d], db[d], s.sh, s.sw, pad, 'linear', null, undefined, s.dilH, s.dilW, below);
           cmp(dx, kind, 'conv dx'); cmp(dw, kind, 'conv dw');
         }
       }

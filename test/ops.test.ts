@@ -259,6 +259,12 @@ for (const [kind, gen] of [['int', intArray], ['float', randomArray]] as const) 
       native.conv2dPoolBackward(X, W, P2, A2, DD, dx4, dw4, db4, s.sh, s.sw, pad, act1, ph, pw, poolPad, alpha, s.dilH, s.dilW);
       native.conv2dPoolBackward(X, W, P2, A2, DP, dx5, dw5, db5, s.sh, s.sw, pad, act1, ph, pw, poolPad, alpha, s.dilH, s.dilW, 0.25, 9, 40, counter);
       for (const [a, e, n] of [[dx5, dx4, 'dx'], [dw5, dw4, 'dw'], [db5, db4, 'db']] as const) exact(a.read(), e.read(), `${n} with the dropout folded in, ${what}`);
+      // The layer below's activation (x its output) folded into dx: bit for bit activationBackward after the op.
+      const dx6 = out(X.shape), after = out(X.shape);
+      native.conv2dPoolBackward(X, W, P2, A2, DP, dx6, null, null, s.sh, s.sw, pad, act1, ph, pw, poolPad, alpha, s.dilH, s.dilW,
+        undefined, undefined, undefined, null, 'elu', 0.7);
+      native.activationBackward(T(X.shape, X.read() as Float32Array), X, dx3, after, 'elu', 0.7); // (x unused: a copy)
+      exact(dx6.read(), after.read(), `dx taking the layer below's elu, ${what}`);
     }
   });
 }
@@ -304,6 +310,46 @@ ConvPool('refuses an activation that needs its input, and shapes that do not mat
     code('ERR_KERNELNET_SHAPE', /expected argmax to be an int32 tensor/));
 });
 ConvPool.run();
+
+// The backward ops' trailing (belowActivation, belowAlpha?): their input x is the output of the layer below, made
+// by that activation, and the input gradient takes its derivative, so that layer's backward starts from dz (the
+// model's training step does this for a Conv2D or Dense layer under a Conv2D or Dense one). Bit for bit the op
+// and then activationBackward.
+const Below = suite('the layer below\'s activation in an input gradient');
+Below.after.each(disposeAll);
+Below('conv2dBackward and denseBackward: the same bits as activationBackward after the op', () => {
+  const r = rng(13), acts = [['relu', undefined], ['leaky_relu', 0.2], ['elu', 0.7], ['sigmoid', undefined], ['tanh', undefined]] as const;
+  CONV_CASES.forEach((s, k) => {
+    const [act, alpha] = acts[k % acts.length], { oh, ow } = convOut(s), pad = s.same ? 'same' : 'valid';
+    const X = T([s.n, s.h, s.w, s.c], randomArray(s.n * s.h * s.w * s.c, r)), W = T([s.kh, s.kw, s.c, s.f], randomArray(s.kh * s.kw * s.c * s.f, r));
+    const Y = T([s.n, oh, ow, s.f], randomArray(s.n * oh * ow * s.f, r)), DY = T(Y.shape, randomArray(Y.size, r));
+    const dx = out(X.shape), plain = out(X.shape), after = out(X.shape), dw = out(W.shape), dw2 = out(W.shape);
+    native.conv2dBackward(X, W, Y, DY, dx, dw, null, s.sh, s.sw, pad, 'relu', null, undefined, s.dilH, s.dilW, act, alpha);
+    native.conv2dBackward(X, W, Y, DY, plain, dw2, null, s.sh, s.sw, pad, 'relu', null, undefined, s.dilH, s.dilW);
+    native.activationBackward(T(X.shape, X.read() as Float32Array), X, plain, after, act, alpha); // (x unused: a copy)
+    exact(dx.read(), after.read(), `dx of ${label(s)} taking ${act}`);
+    exact(dw.read(), dw2.read(), `dw of ${label(s)} unchanged`);
+  });
+  for (const [n, i, o] of DENSE_CASES) {
+    const X = T([n, i], randomArray(n * i, r)), W = T([i, o], randomArray(i * o, r)), Y = T([n, o], randomArray(n * o, r));
+    const DY = T([n, o], randomArray(n * o, r)), dx = out([n, i]), plain = out([n, i]), after = out([n, i]);
+    native.denseBackward(X, W, Y, DY, dx, null, null, 'relu', null, undefined, 'relu');
+    native.denseBackward(X, W, Y, DY, plain, null, null, 'relu');
+    native.activationBackward(T(X.shape, X.read() as Float32Array), X, plain, after, 'relu');
+    exact(dx.read(), after.read(), `dx of dense ${n}x${i}x${o} taking relu`);
+  }
+});
+Below('refuses it without dx, and for an activation that needs its input', () => {
+  const X = T([2, 5]), W = T([5, 3]), Y = T([2, 3]), DY = T([2, 3]), DX = out([2, 5]), DW = out([5, 3]);
+  const code = (c: string, re: RegExp) => (e: Error & { code?: string }) => e.code === c && re.test(e.message);
+  assert.throws(() => native.denseBackward(X, W, Y, DY, null, DW, null, 'relu', null, undefined, 'relu'),
+    code('ERR_KERNELNET_ARG', /belowActivation applies the layer below's activation to the input gradient, but dx is null/));
+  assert.throws(() => native.denseBackward(X, W, Y, DY, DX, null, null, 'relu', null, undefined, 'gelu'),
+    code('ERR_KERNELNET_ARG', /activation 'gelu' needs its input in backward/));
+  assert.throws(() => native.denseBackward(X, W, Y, DY, DX, null, null, 'relu', null, undefined, 'softmax' as never),
+    code('ERR_KERNELNET_ARG', /softmax/));
+});
+Below.run();
 
 const Pool = suite('maxPool2d');
 Pool.after.each(disposeAll);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  Adam, AveragePooling2D, Conv2D, Dense, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D, Reshape, Rescaling,
+  Adam, AveragePooling2D, Conv2D, Dense, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D, Reshape, Rescaling,
   Sequential, ValidationError, dispose, loadModel, tensor, tidy,
 } from '../lib/index.js';
 import { convPoolPairs } from '../lib/layers.js';
@@ -155,6 +155,56 @@ P('Conv2D + MaxPooling2D run as one op, as the layers one by one', async () => {
   dispose(trained);
   const predictions = runs.map((m) => tidy(() => Array.from(m.predict(x).dataSync())));
   exact(predictions[0], predictions[1], 'predict');
+  dispose([x, y]);
+  for (const m of runs) m.dispose();
+});
+
+// A Conv2D or Dense layer's activation applied by the input gradient of the Conv2D or Dense op above it (on a
+// GPU in that GEMM's epilogue; StepContext's below), that layer's backward then starting from dz: the same
+// arithmetic, so the same weights bit for bit as each layer applying its own. Covered: a conv under a conv, a
+// conv under a fused conv + pool + dropout, a dense under a dense (the head's own input gradient does not fold).
+P('the layer below\'s activation in the input gradient above it: the same weights bit for bit', async () => {
+  const { x, y } = syntheticData(40);
+  const make = () => new Sequential({
+    seed: 10,
+    layers: [
+      new Conv2D({ filters: 4, kernelSize: 3, activation: 'relu', inputShape: [8, 8, 1] }),
+      new Conv2D({ filters: 6, kernelSize: 3, activation: 'elu' }),
+      new Conv2D({ filters: 8, kernelSize: 2, padding: 'same', activation: 'leaky_relu' }),
+      new MaxPooling2D({ poolSize: 2 }),
+      new Dropout({ rate: 0.25 }),
+      new Flatten(),
+      new Dense({ units: 12, activation: 'sigmoid' }),
+      new Dense({ units: 10, activation: 'tanh' }),
+      new Dense({ units: 3, activation: 'softmax' }),
+    ],
+  });
+  const runs = [true, false].map((fold) => {
+    const m = make();
+    m.foldBelow = fold;
+    m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adam({ learningRate: 0.01 }) });
+    return m;
+  });
+  // Which backward calls take a layer below's activation (their trailing belowActivation).
+  const folded: string[] = [], saved = { ...native };
+  const spy = <K extends 'conv2dBackward' | 'denseBackward' | 'conv2dPoolBackward'>(name: K, at: number) =>
+    (native[name] = ((...args: unknown[]) => {
+      if (args[at]) folded.push(`${name} ${String(args[at])}`);
+      return (saved[name] as (...a: unknown[]) => void)(...args);
+    }) as never);
+  const losses = [];
+  try {
+    spy('conv2dBackward', 15);
+    spy('denseBackward', 10);
+    spy('conv2dPoolBackward', 22);
+    for (const m of runs) losses.push((await m.fit(x, y, { batchSize: 16, epochs: 2, verbose: 0 })).history.loss);
+  } finally {
+    Object.assign(native, saved);
+  }
+  assert.equal([...new Set(folded)].sort(), ['conv2dBackward relu', 'conv2dPoolBackward elu', 'denseBackward sigmoid']);
+  assert.equal(losses[0], losses[1], 'the same losses');
+  const weights = runs.map((m) => tidy(() => m.getWeights().map((w) => Array.from(w.dataSync()))));
+  weights[0].forEach((w, i) => exact(w, weights[1][i], `weight ${i}`));
   dispose([x, y]);
   for (const m of runs) m.dispose();
 });
