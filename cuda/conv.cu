@@ -7,8 +7,9 @@
 //   run as implicit GEMMs: the columns are gathered from x tile by tile, never stored (gemm.cu:
 //   SimtConvForwardA / SimtConvWeightGradA / SimtConvInputGradAB in FP32; with TF32 on and C, F multiples of
 //   4, ConvForwardA / ConvWeightGradA / ConvInputGradAB on the tensor cores; the input gradients for stride
-//   1: no dcol, no col2im). backward: dz = dy * act'(y); db = column sums of dz; dw = col^T dz (split-K: K =
-//   N*OH*OW is long);
+//   1, in FP32 where C fills 3/4 of kernel 1's tile width (64, or 32 on its narrow tile): no dcol, no
+//   col2im). backward: dz = dy * act'(y); db = column sums of dz; dw = col^T dz (split-K: K = N*OH*OW is
+//   long);
 //             dcol = dz w^T; dx = col2im(dcol), computed as a gather (each dx element sums its own
 //             contributions: no atomics, deterministic).
 #include "cuda_backend.cuh"
@@ -212,8 +213,10 @@ __global__ void conv_direct_backward_kernel(ConvDims d, const float* __restrict_
 // + col2im there (bench/NOTES.md). Otherwise im2col + GEMM (and dcol + col2im).
 bool implicit_gemm(GemmKernel kernel, const Conv2dShape& s, const float* x, const float* b,
                    bool input_grad = false) {
-  if (kernel == GemmKernel::kSimt)
-    return !input_grad || (s.sh == 1 && s.sw == 1 && 4 * s.c >= 3 * CEIL_DIV(s.c, kGemmTile) * kGemmTile);
+  if (kernel == GemmKernel::kSimt) {  // the input gradient where C fills 3/4 of its tiles' width (32 or 64)
+    const int tile = s.c <= 32 ? 32 : kGemmTile;
+    return !input_grad || (s.sh == 1 && s.sw == 1 && 4 * s.c >= 3 * CEIL_DIV(s.c, tile) * tile);
+  }
   return kernel == GemmKernel::kMmaTf32 && s.c % 4 == 0 && s.f % 4 == 0 &&
          reinterpret_cast<uintptr_t>(x) % 16 == 0 && reinterpret_cast<uintptr_t>(b) % 16 == 0 &&
          (!input_grad || (s.sh == 1 && s.sw == 1));

@@ -20,8 +20,8 @@ namespace kn {
 namespace cu {
 namespace {
 
-constexpr int BM = layout::simt::BM, BN = layout::simt::BN, BK = layout::simt::BK, TM = layout::simt::TM,
-              TN = layout::simt::TN, THREADS = layout::simt::THREADS;
+constexpr int BM = layout::Simt::BM, BN = layout::Simt::BN, BK = layout::Simt::BK, TM = layout::Simt::TM,
+              TN = layout::Simt::TN, THREADS = layout::Simt::THREADS;
 
 // Loads the BM x BK tile of op(A) at rows m0, depth k0 (zero outside [0, M) x [.., k_end)), handing each
 // element to put(mm, kk, v). Consecutive threads read consecutive addresses of A as stored ([M, K], or [K, M]
@@ -31,7 +31,7 @@ __device__ __forceinline__ void load_a_tile(const float* __restrict__ A, int lda
                                             int k_end, int tid, Put put) {
 #pragma unroll
   for (int i = 0; i < (BM * BK) / THREADS; ++i) {
-    const int e = tid + i * THREADS, mm = layout::simt::a_load_m(TA, e), kk = layout::simt::a_load_k(TA, e);
+    const int e = tid + i * THREADS, mm = layout::Simt::a_load_m(TA, e), kk = layout::Simt::a_load_k(TA, e);
     const int gm = m0 + mm, gk = k0 + kk;
     float v = 0.0f;
     if (gm < M && gk < k_end) v = TA ? A[(long long)gk * lda + gm] : A[(long long)gm * lda + gk];
@@ -45,7 +45,7 @@ __device__ __forceinline__ void load_b_tile(const float* __restrict__ B, int ldb
                                             int k_end, int tid, Put put) {
 #pragma unroll
   for (int i = 0; i < (BN * BK) / THREADS; ++i) {
-    const int e = tid + i * THREADS, nn = layout::simt::b_load_n(TB, e), kk = layout::simt::b_load_k(TB, e);
+    const int e = tid + i * THREADS, nn = layout::Simt::b_load_n(TB, e), kk = layout::Simt::b_load_k(TB, e);
     const int gn = n0 + nn, gk = k0 + kk;
     float v = 0.0f;
     if (gn < N && gk < k_end) v = TB ? B[(long long)gn * ldb + gk] : B[(long long)gk * ldb + gn];
@@ -194,7 +194,7 @@ struct SimtConvForwardA {
                                        int tid) {
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
-      const int gm = m0 + layout::simt::a_load_m(false, tid + i * THREADS);
+      const int gm = m0 + layout::Simt::a_load_m(false, tid + i * THREADS);
       px[i] = nullptr;
       iy0[i] = ix0[i] = 0;
       if (gm < M) {
@@ -203,11 +203,11 @@ struct SimtConvForwardA {
         iy0[i] = o.y * g.sh - g.pt, ix0[i] = o.x * g.sw - g.pl;
       }
     }
-    tap.init(k_begin + layout::simt::a_load_k(false, tid), g.c, g.kw);
+    tap.init(k_begin + layout::Simt::a_load_k(false, tid), g.c, g.kw);
   }
   template <typename Put>
   __device__ __forceinline__ void load(const ConvGeom& g, int k0, int k_end, int tid, Put put) {
-    const int kk = layout::simt::a_load_k(false, tid);
+    const int kk = layout::Simt::a_load_k(false, tid);
     const bool k_ok = k0 + kk < k_end;
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
@@ -215,7 +215,7 @@ struct SimtConvForwardA {
       float v = 0.0f;
       if (px[i] && k_ok && (unsigned)iy < (unsigned)g.h && (unsigned)ix < (unsigned)g.w)
         v = px[i][((long long)iy * g.w + ix) * g.c + tap.c];
-      put(layout::simt::a_load_m(false, tid + i * THREADS), kk, v);
+      put(layout::Simt::a_load_m(false, tid + i * THREADS), kk, v);
     }
     tap.step(BK, g.c, g.kw);
   }
@@ -229,24 +229,24 @@ struct SimtConvWeightGradA {
   __device__ __forceinline__ void init(const ConvGeom& g, const float* x_, int M, int m0, int k_begin,
                                        int tid) {
     x = x_;
-    const int m = m0 + layout::simt::a_load_m(true, tid), tap = m / g.c;
+    const int m = m0 + layout::Simt::a_load_m(true, tid), tap = m / g.c;
     m_ok = m < M;
     ci = m % g.c;
     offy = (tap / g.kw) * g.dh - g.pt, offx = (tap % g.kw) * g.dw - g.pl;
 #pragma unroll
     for (int i = 0; i < 4; ++i)
-      pix[i].init(k_begin + layout::simt::a_load_k(true, tid + i * THREADS), g.oh, g.ow);
+      pix[i].init(k_begin + layout::Simt::a_load_k(true, tid + i * THREADS), g.oh, g.ow);
   }
   template <typename Put>
   __device__ __forceinline__ void load(const ConvGeom& g, int k0, int k_end, int tid, Put put) {
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
-      const int kk = layout::simt::a_load_k(true, tid + i * THREADS);
+      const int kk = layout::Simt::a_load_k(true, tid + i * THREADS);
       const int iy = pix[i].y * g.sh + offy, ix = pix[i].x * g.sw + offx;
       float v = 0.0f;
       if (m_ok && k0 + kk < k_end && (unsigned)iy < (unsigned)g.h && (unsigned)ix < (unsigned)g.w)
         v = x[(((long long)pix[i].n * g.h + iy) * g.w + ix) * g.c + ci];
-      put(layout::simt::a_load_m(true, tid), kk, v);
+      put(layout::Simt::a_load_m(true, tid), kk, v);
       pix[i].step(BK, g.oh, g.ow);
     }
   }
@@ -254,55 +254,59 @@ struct SimtConvWeightGradA {
 
 // Input gradient (stride 1) on the SIMT kernel, as kernel 3's ConvInputGradAB: dx = sum over taps of dz w^T,
 // M = input pixels, N = C, K = KH*KW*F with k = tap * F + f. Every element a thread loads, of A (rows tid /
-// 16 + 16 i: input pixels) and of B (stored transposed, rows tid / 16 + 16 i: channels), has k column tid %
-// 16, so one (ky, kx, f) cursor serves both, stepped by 16; A reads dz at the output pixel the tap maps the
-// input pixel to (zero outside), B reads w[tap][c][f]. No dcol matrix, no col2im, no division after set-up.
+// BK + (256 / BK) i: input pixels) and of B (stored transposed, rows tid / BK + (256 / BK) i: channels), has
+// k column tid % BK, so one (ky, kx, f) cursor serves both, stepped by BK; A reads dz at the output pixel the
+// tap maps the input pixel to (zero outside), B reads w[tap][c][f]. No dcol matrix, no col2im, no division
+// after set-up. L: the tile (layout::Simt, or SimtNarrow for 32 or fewer channels).
+template <typename L>
 struct SimtConvInputGradAB {
-  const float* pz[4];
-  int ty[4], tx[4];
+  static constexpr int kA = L::BM * L::BK / L::THREADS, kB = L::BN * L::BK / L::THREADS;  // loads per thread
+  const float* pz[kA];
+  int ty[kA], tx[kA];
   TapCursor tap;  // (ky, kx, f)
   __device__ __forceinline__ void init(const ConvGeom& g, const float* dz, int M, int m0, int k_begin,
                                        int tid) {
 #pragma unroll
-    for (int i = 0; i < 4; ++i)
-      input_grad_row(g, dz, m0 + layout::simt::a_load_m(false, tid + i * THREADS), M, &pz[i], &ty[i], &tx[i]);
-    tap.init(k_begin + layout::simt::a_load_k(false, tid), g.f, g.kw);
+    for (int i = 0; i < kA; ++i)
+      input_grad_row(g, dz, m0 + L::a_load_m(false, tid + i * L::THREADS), M, &pz[i], &ty[i], &tx[i]);
+    tap.init(k_begin + L::a_load_k(false, tid), g.f, g.kw);
   }
   template <typename PutA, typename PutB>
   __device__ __forceinline__ void load(const ConvGeom& g, const float* w, int N, int n0, int k0, int k_end,
                                        int tid, PutA put_a, PutB put_b) {
-    const int kk = layout::simt::a_load_k(false, tid);
+    const int kk = L::a_load_k(false, tid);
     const bool k_ok = k0 + kk < k_end;
 #pragma unroll
-    for (int i = 0; i < 4; ++i) {
+    for (int i = 0; i < kA; ++i) {
       const int oy = ty[i] - tap.ky * g.dh, ox = tx[i] - tap.kx * g.dw;
       float v = 0.0f;
       if (pz[i] && k_ok && (unsigned)oy < (unsigned)g.oh && (unsigned)ox < (unsigned)g.ow)
         v = pz[i][((long long)oy * g.ow + ox) * g.f + tap.c];
-      put_a(layout::simt::a_load_m(false, tid + i * THREADS), kk, v);
+      put_a(L::a_load_m(false, tid + i * L::THREADS), kk, v);
     }
     const float* wt = w + (long long)(tap.ky * g.kw + tap.kx) * g.c * g.f + tap.c;
 #pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      const int nn = layout::simt::b_load_n(true, tid + i * THREADS), c = n0 + nn;
+    for (int i = 0; i < kB; ++i) {
+      const int nn = L::b_load_n(true, tid + i * L::THREADS), c = n0 + nn;
       put_b(kk, nn, k_ok && c < N ? wt[(long long)c * g.f] : 0.0f);
     }
-    tap.step(BK, g.f, g.kw);
+    tap.step(L::BK, g.f, g.kw);
   }
 };
 
-template <bool TA, bool TB, int CONV>
+template <bool TA, bool TB, int CONV, typename L = layout::Simt>
 __global__ void __launch_bounds__(THREADS, CONV ? 3 : 4)
     sgemm_kernel(int M, int N, int K, const float* __restrict__ A, int lda, const float* __restrict__ B,
                  int ldb, float* __restrict__ C, int ldc, long long split_stride, int k_per_split,
                  Epilogue ep, bool accumulate, ConvGeom conv) {
-  // Both tiles k-major with rows padded by 4 floats (gemm_layout.cuh: the transposed loads' stores 2-way
-  // instead of 16-way bank conflicts; rows stay 16-byte aligned for the float4 reads).
-  using layout::simt::a_word;
-  using layout::simt::b_word;
-  __shared__ __align__(16) float As[BK * layout::simt::LDA];
-  __shared__ __align__(16) float Bs[BK * layout::simt::LDB];
-  const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
+  // L: the tile, 64 x 64 x 16 (layout::Simt), or 128 x 32 x 8 (SimtNarrow: the input gradient of a layer with
+  // at most 32 channels). Both tiles k-major with rows padded by 4 floats (gemm_layout.cuh: the transposed
+  // loads' stores 2-way instead of 16-way bank conflicts; rows stay 16-byte aligned for the float4 reads).
+  static_assert(std::is_same_v<L, layout::Simt> || CONV == 2, "the narrow tile is the input gradient's");
+  constexpr int BM = L::BM, BN = L::BN, BK = L::BK;
+  __shared__ __align__(16) float As[BK * L::LDA];
+  __shared__ __align__(16) float Bs[BK * L::LDB];
+  const int tid = threadIdx.x, tx = tid % L::COLS, ty = tid / L::COLS;
   const int m0 = blockIdx.x * BM,
             n0 = blockIdx.y * BN;  // M tiles on x: a batch's M can pass gridDim.y's 65535
   const int k_begin = blockIdx.z * k_per_split;
@@ -312,14 +316,14 @@ __global__ void __launch_bounds__(THREADS, CONV ? 3 : 4)
   // CONV: 0 a plain GEMM; 1 A gathered from a convolution's input (SimtConvForwardA, or SimtConvWeightGradA
   // if TA); 2 the input gradient, A gathered from dz and B from w (SimtConvInputGradAB).
   static_assert(CONV != 2 || (!TA && TB), "the input gradient reads w as a transposed B");
-  std::conditional_t<CONV == 2, SimtConvInputGradAB,
+  std::conditional_t<CONV == 2, SimtConvInputGradAB<L>,
                      std::conditional_t<TA, SimtConvWeightGradA, SimtConvForwardA>>
       gather;
   if constexpr (CONV) gather.init(conv, A, M, m0, k_begin, tid);
   float acc[TM][TN] = {};
   for (int k0 = k_begin; k0 < k_end; k0 += BK) {
-    const auto put_a = [&](int mm, int kk, float v) { As[a_word(mm, kk)] = v; };
-    const auto put_b = [&](int kk, int nn, float v) { Bs[b_word(kk, nn)] = v; };
+    const auto put_a = [&](int mm, int kk, float v) { As[L::a_word(mm, kk)] = v; };
+    const auto put_b = [&](int kk, int nn, float v) { Bs[L::b_word(kk, nn)] = v; };
     if constexpr (CONV == 2) {
       gather.load(conv, B, N, n0, k0, k_end, tid, put_a, put_b);
     } else {
@@ -332,8 +336,8 @@ __global__ void __launch_bounds__(THREADS, CONV ? 3 : 4)
     __syncthreads();
 #pragma unroll
     for (int kk = 0; kk < BK; ++kk) {
-      const float4 a = *reinterpret_cast<const float4*>(&As[layout::simt::a_read_word(tid, kk)]);
-      const float4 b = *reinterpret_cast<const float4*>(&Bs[layout::simt::b_read_word(tid, kk)]);
+      const float4 a = *reinterpret_cast<const float4*>(&As[L::a_read_word(tid, kk)]);
+      const float4 b = *reinterpret_cast<const float4*>(&Bs[L::b_read_word(tid, kk)]);
       const float av[TM] = {a.x, a.y, a.z, a.w}, bv[TN] = {b.x, b.y, b.z, b.w};
 #pragma unroll
       for (int i = 0; i < TM; ++i)
@@ -919,9 +923,11 @@ Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, 
   static_assert(BK == tc::BK, "one K step for every kernel");
   const int kps = splits > 1 ? CEIL_DIV(CEIL_DIV(k, splits), BK) * BK : (k > 0 ? k : 1);
   const int z = splits > 1 ? CEIL_DIV(k, kps) : 1;
-  const int tile_m = gemm_tile_m(kernel);
-  // Kernel 3's input gradient with at most 32 channels: 32-wide N tiles (not half-empty 64-wide ones).
-  const int tile_n = kernel == GemmKernel::kMmaTf32 && conv && conv->input_grad && n <= 32 ? 32 : BN;
+  // The input gradient of a layer with at most 32 channels: 32-wide N tiles (not half-empty 64-wide ones), on
+  // kernel 3 128 x 32, on kernel 1 the narrow tile (128 x 32 x 8).
+  const bool narrow = conv && conv->input_grad && n <= 32;
+  const int tile_m = narrow && kernel == GemmKernel::kSimt ? layout::SimtNarrow::BM : gemm_tile_m(kernel);
+  const int tile_n = narrow ? 32 : BN;
   KN_EXPECT(CEIL_DIV(n, tile_n) <= 65535 && z <= 65535, "launch_sgemm");
   const dim3 grid(CEIL_DIV(m, tile_m), CEIL_DIV(n, tile_n), z), block(THREADS);
   float* out = splits > 1 ? partial : c;
@@ -953,7 +959,7 @@ Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, 
                                       {{sgemm_tf32_kernel<false, false>, sgemm_tf32_kernel<false, true>},
                                        {sgemm_tf32_kernel<true, false>, sgemm_tf32_kernel<true, true>}}};
     if (conv && conv->input_grad)
-      f = sgemm_kernel<false, true, 2>;
+      f = narrow ? sgemm_kernel<false, true, 2, layout::SimtNarrow> : sgemm_kernel<false, true, 2>;
     else if (conv)
       f = ta ? sgemm_kernel<true, false, 1> : sgemm_kernel<false, false, 1>;
     else

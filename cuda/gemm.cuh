@@ -14,7 +14,7 @@ namespace cu {
 // `kernel` picks the implementation: the GEMM family's numbered variants (the kernel lab, bench/lab.ts, times
 // them side by side); the TF32 ones use the tensor cores (sm_80 and newer only) with inputs rounded to TF32.
 enum class GemmKernel : int {
-  kSimt = 1,      // FP32 on the CUDA cores, 64 x 64 tiles: production without TF32
+  kSimt = 1,  // FP32 on the CUDA cores, 64 x 64 tiles (128 x 32 for a narrow input gradient): without TF32
   kWmmaTf32 = 2,  // WMMA 16x16x8 TF32, 64 x 64 tiles, loads through registers
   kMmaTf32 = 3,   // mma.sync m16n8k8 TF32, 128 x 64 tiles, 3-stage cp.async: production with TF32
 };

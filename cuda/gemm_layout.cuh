@@ -10,41 +10,31 @@ namespace kn {
 namespace cu {
 namespace layout {
 
-// Kernel 1, the FP32 SIMT GEMM: 64 x 64 x 16 tiles, 256 threads, each with a 4 x 4 block of outputs. Both
+// Kernel 1, the FP32 SIMT GEMM: BM x BN x BK tiles, 256 threads, each with a 4 x 4 block of outputs. Both
 // tiles are stored k-major, As[k][m] and Bs[k][n], rows padded by 4 words (rows stay 16-byte aligned for the
-// float4 reads; without the padding the transposed loads' stores put 16 lanes on one bank).
-namespace simt {
-constexpr int BM = 64, BN = 64, BK = 16, THREADS = 256, TM = 4, TN = 4;
-constexpr int LDA = BM + 4, LDB = BN + 4;
-// Element e (= tid + i * THREADS) of the A tile load: m and k. Consecutive e read consecutive addresses of A
-// as stored: [M, K] (m = e / BK) or, transposed, [K, M] (m = e % BM).
-KN_HD constexpr int a_load_m(bool ta, int e) {
-  return ta ? e % BM : e / BK;
-}
-KN_HD constexpr int a_load_k(bool ta, int e) {
-  return ta ? e / BM : e % BK;
-}
-KN_HD constexpr int b_load_n(bool tb, int e) {
-  return tb ? e / BK : e % BN;
-}
-KN_HD constexpr int b_load_k(bool tb, int e) {
-  return tb ? e % BK : e / BN;
-}
-KN_HD constexpr int a_word(int m, int k, int lda = LDA) {
-  return k * lda + m;
-}
-KN_HD constexpr int b_word(int k, int n, int ldb = LDB) {
-  return k * ldb + n;
-}
-// The float4 reads of the inner loop: thread (tx, ty) = (tid % 16, tid / 16) reads A's 4 rows from m = ty *
-// TM and B's 4 columns from n = tx * TN at depth k.
-KN_HD constexpr int a_read_word(int tid, int k) {
-  return a_word((tid / 16) * TM, k);
-}
-KN_HD constexpr int b_read_word(int tid, int k) {
-  return b_word(k, (tid % 16) * TN);
-}
-}  // namespace simt
+// float4 reads; without the padding the transposed loads' stores put 16 lanes on one bank). Simt (64 x 64 x
+// 16) serves every product; SimtNarrow (128 x 32 x 8) the input gradient of a layer with at most 32 channels,
+// whose 64-wide tiles would be half empty. Both give each thread 4 elements of A per K step.
+template <int BM_, int BN_, int BK_>
+struct SimtTile {
+  static constexpr int BM = BM_, BN = BN_, BK = BK_, THREADS = 256, TM = 4, TN = 4;
+  static constexpr int LDA = BM + 4, LDB = BN + 4;
+  static constexpr int COLS = BN / TN;  // threads across a row of the block's outputs
+  // Element e (= tid + i * THREADS) of the A tile load: m and k. Consecutive e read consecutive addresses of
+  // A as stored: [M, K] (m = e / BK) or, transposed, [K, M] (m = e % BM).
+  static KN_HD constexpr int a_load_m(bool ta, int e) { return ta ? e % BM : e / BK; }
+  static KN_HD constexpr int a_load_k(bool ta, int e) { return ta ? e / BM : e % BK; }
+  static KN_HD constexpr int b_load_n(bool tb, int e) { return tb ? e / BK : e % BN; }
+  static KN_HD constexpr int b_load_k(bool tb, int e) { return tb ? e % BK : e / BN; }
+  static KN_HD constexpr int a_word(int m, int k, int lda = LDA) { return k * lda + m; }
+  static KN_HD constexpr int b_word(int k, int n, int ldb = LDB) { return k * ldb + n; }
+  // The float4 reads of the inner loop: thread (tx, ty) = (tid % COLS, tid / COLS) reads A's 4 rows from m =
+  // ty * TM and B's 4 columns from n = tx * TN at depth k.
+  static KN_HD constexpr int a_read_word(int tid, int k) { return a_word((tid / COLS) * TM, k); }
+  static KN_HD constexpr int b_read_word(int tid, int k) { return b_word(k, (tid % COLS) * TN); }
+};
+using Simt = SimtTile<64, 64, 16>;
+using SimtNarrow = SimtTile<128, 32, 8>;
 
 // Kernel 3, the mma.sync TF32 GEMM: 128 x 64 x 16 tiles, 8 warps of 32 x 32 outputs (warp w at rows
 // (w % 4) * 32, columns (w / 4) * 32), tiles stored as in global memory (cp.async cannot transpose).

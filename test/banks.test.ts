@@ -56,6 +56,9 @@ if (!haveCxx) {
     // transposed B store was 16-way before its rows were padded).
     for (const name of ['simt A read (float4)', 'simt B read (float4)']) assert.is(get(name).worst, get(name).ideal, name);
     for (const name of ['simt AN store', 'simt AT store', 'simt BN store', 'simt BT store']) assert.ok(get(name).worst <= 2, `${name}: ${get(name).worst}-way`);
+    // Its narrow tile (128 x 32 x 8, the input gradient of 32 or fewer channels): every access ideal.
+    for (const name of ['simt narrow AN store', 'simt narrow BT store', 'simt narrow A read (float4)', 'simt narrow B read (float4)'])
+      assert.is(get(name).worst, get(name).ideal, `${name}: ${get(name).worst} passes, ideal ${get(name).ideal}`);
     // The controls: the same formulas without padding or swizzle conflict, so the count would see a regression.
     const controls = [...all.values()].filter(a => a.access.startsWith('control:'));
     assert.ok(controls.length >= 6, `controls: ${controls.length}`);

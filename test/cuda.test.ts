@@ -563,14 +563,18 @@ if (!cuda.available) {
           // The conv's own backward with the ReLU's mask, on the same shape: the same GEMM scratch, plus dz.
           const y = h.out([s.n, oh, ow, s.f], 'cuda'), dy = h.T([s.n, oh, ow, s.f], h.intArray(s.n * oh * ow * s.f, r), 'cuda');
           native.conv2dBackward(x[1], w[1], y, dy, dx[1], dw[1], db[1], s.sh, s.sw, pad, 'relu', null, undefined, s.dilH, s.dilW);
-          scratch.push({ convBytes: 4 * s.n * oh * ow * s.f, afterForward, afterBackward, afterMasked: native.stats().scratchBytes });
+          scratch.push({ convBytes: 4 * s.n * oh * ow * s.f, dcolBytes: 4 * s.n * oh * ow * s.kh * s.kw * s.c, afterForward, afterBackward,
+            afterMasked: native.stats().scratchBytes });
         }
         console.log(JSON.stringify(scratch));`;
       const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, KERNELNET_TF32: tf32 ? '1' : '0' }, encoding: 'utf8' });
       assert.is(r.status, 0, r.stderr);
-      const [first] = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { convBytes: number; afterForward: number; afterBackward: number; afterMasked: number }[];
+      const [first] = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { convBytes: number; dcolBytes: number; afterForward: number; afterBackward: number; afterMasked: number }[];
       assert.is(first.afterForward, 0, `${mode}: forward stored a conv output (${first.afterForward} B of scratch)`);
       assert.ok(first.afterBackward >= first.convBytes, `${mode}: backward's dz (${first.afterBackward} B)`);
+      // The input gradient (32 channels, stride 1) as an implicit GEMM in both modes (FP32: kernel 1's narrow
+      // tile): no dcol matrix beside dz.
+      assert.ok(first.afterBackward < first.convBytes + first.dcolBytes, `${mode}: backward held a dcol matrix (${JSON.stringify(first)})`);
       assert.ok(first.afterMasked >= first.afterBackward + first.convBytes, `${mode}: the conv + pool backward held a masked dz of its own (${JSON.stringify(first)})`);
     });
   }

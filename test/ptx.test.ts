@@ -71,7 +71,10 @@ if (!nvcc) {
   // The offline report of every kernel (about 30 s of nvcc), shared by the checks below.
   let report: KernelReport[] | null = null;
   const kernels = () => (report ??= ptxReport('sm_90'));
-  const named = (prefix: string) => kernels().filter(k => k.kernel.startsWith(prefix + '<') || k.kernel === prefix);
+  // Kernel 1's tile (its last template argument, layout::Simt by default) named by its width: ', narrow' for the
+  // 128 x 32 x 8 tile, nothing for the 64 x 64 x 16 one.
+  const tile = (name: string) => name.replace(/, kn::cu::layout::SimtTile<64, 64, 16> ?>$/, '>').replace(/, kn::cu::layout::SimtTile<128, 32, 8> ?>$/, ', narrow>');
+  const named = (prefix: string) => kernels().filter(k => k.kernel.startsWith(prefix + '<') || k.kernel === prefix).map(k => ({ ...k, kernel: tile(k.kernel) }));
 
   P('ptxas report: no kernel spills registers, and none adds floats atomically (determinism)', () => {
     const all = kernels();
@@ -85,7 +88,8 @@ if (!nvcc) {
   P('ptxas report: the GEMM kernels fit their occupancy budgets and the tensor-core loaders do not divide', () => {
     const mma = named('sgemm_mma_kernel'), simt = named('sgemm_kernel');
     assert.is(mma.length, 12);
-    assert.is(simt.length, 7);
+    assert.is(simt.length, 8);
+    assert.ok(simt.some(k => k.kernel === 'sgemm_kernel<false, true, 2, narrow>'), simt.map(k => k.kernel).join('; '));
     for (const k of mma) {
       // 16-byte copies (every conv GEMM): 3 blocks of 256 per SM (<= 80 registers); 4-byte copies: 2.
       assert.ok(k.blocks256 >= (/, 4, \d, \d+>$/.test(k.kernel) ? 3 : 2), `${k.kernel}: ${k.registers} registers, ${k.smem} B shared, ${k.blocks256} blocks per SM`);
@@ -103,7 +107,7 @@ if (!nvcc) {
     // The implicit-GEMM convolutions decompose each thread's pixels and taps once, before the first read of
     // global memory; the loaders in the K loop only add. A division in a loader would show in the tile loop (the
     // pool epilogue after the last barrier divides a few times per thread).
-    for (const k of [...mma, ...simt].filter(k => /, (1|2)(, \d+)?>$/.test(k.kernel))) {
+    for (const k of [...mma, ...simt].filter(k => /, (1|2)(, \d+|, narrow)?>$/.test(k.kernel))) {
       assert.ok(k.div32 > 0, `${k.kernel}: the set-up divisions the check would see`);
       assert.is(k.div64, 0, `${k.kernel}: no 64-bit division`);
       assert.is(k.divInLoop, 0, `${k.kernel}: ${k.divInLoop} div/rem in the tile loop (a loader)`);

@@ -43,32 +43,49 @@ static void add(const std::string& name, const std::function<int(int)>& word, in
   ++s.count;
 }
 
+// Kernel 1's inner-loop float4 reads of tile L, for each warp and k.
+template <typename L>
+static void simt_reads(const std::string& tile) {
+  for (int warp = 0; warp < L::THREADS / 32; ++warp)
+    for (int k = 0; k < L::BK; ++k) {
+      add(
+          tile + " A read (float4)", [&](int l) { return L::a_read_word(warp * 32 + l, k); }, 4);
+      add(
+          tile + " B read (float4)", [&](int l) { return L::b_read_word(warp * 32 + l, k); }, 4);
+    }
+}
+
 int main() {
   // Kernel 1 (SIMT): the tile loads' stores and the inner loop's float4 reads.
   for (int ta = 0; ta < 2; ++ta)
-    for (int e0 = 0; e0 < simt::BM * simt::BK; e0 += 32) {
+    for (int e0 = 0; e0 < Simt::BM * Simt::BK; e0 += 32) {
       const std::string t = ta ? "T" : "N";
       add(
           "simt A" + t + " store",
-          [&](int l) { return simt::a_word(simt::a_load_m(ta, e0 + l), simt::a_load_k(ta, e0 + l)); }, 1);
+          [&](int l) { return Simt::a_word(Simt::a_load_m(ta, e0 + l), Simt::a_load_k(ta, e0 + l)); }, 1);
       add(
           "simt B" + t + " store",
-          [&](int l) { return simt::b_word(simt::b_load_k(ta, e0 + l), simt::b_load_n(ta, e0 + l)); }, 1);
+          [&](int l) { return Simt::b_word(Simt::b_load_k(ta, e0 + l), Simt::b_load_n(ta, e0 + l)); }, 1);
       if (ta)
         add(
             "control: simt B" + t + " store unpadded",
             [&](int l) {
-              return simt::b_word(simt::b_load_k(ta, e0 + l), simt::b_load_n(ta, e0 + l), simt::BN);
+              return Simt::b_word(Simt::b_load_k(ta, e0 + l), Simt::b_load_n(ta, e0 + l), Simt::BN);
             },
             1);
     }
-  for (int warp = 0; warp < simt::THREADS / 32; ++warp)
-    for (int k = 0; k < simt::BK; ++k) {
-      add(
-          "simt A read (float4)", [&](int l) { return simt::a_read_word(warp * 32 + l, k); }, 4);
-      add(
-          "simt B read (float4)", [&](int l) { return simt::b_read_word(warp * 32 + l, k); }, 4);
-    }
+  simt_reads<Simt>("simt");
+  // Kernel 1's narrow tile (the input gradient of 32 or fewer channels: A as stored, B transposed).
+  using N = SimtNarrow;
+  for (int e0 = 0; e0 < N::BM * N::BK; e0 += 32)
+    add(
+        "simt narrow AN store",
+        [&](int l) { return N::a_word(N::a_load_m(false, e0 + l), N::a_load_k(false, e0 + l)); }, 1);
+  for (int e0 = 0; e0 < N::BN * N::BK; e0 += 32)
+    add(
+        "simt narrow BT store",
+        [&](int l) { return N::b_word(N::b_load_k(true, e0 + l), N::b_load_n(true, e0 + l)); }, 1);
+  simt_reads<N>("simt narrow");
   // Kernel 3 (mma.sync): fragment loads for each warp, k step and register, and the cp.async stores.
   for (int t = 0; t < 2; ++t) {
     const std::string s = t ? "T" : "N";
