@@ -109,7 +109,10 @@ Models('a second fit() on a model that is fitting is refused; predict and evalua
   const reference = compiled(3);
   await reference.fit(x, y, { batchSize: 8, epochs: 2, verbose: 0 });
   const m = compiled(3);
-  const running = m.fit(x, y, { batchSize: 8, epochs: 2, verbose: 0 });
+  // Each batch waits 2 ms (fit awaits a callback's promise), so the interval below runs between steps however
+  // fast they are: without it a fast machine could finish all 12 before the timer's first millisecond.
+  const pause = { onBatchEnd: () => new Promise<void>((resolve) => setTimeout(resolve, 2)) };
+  const running = m.fit(x, y, { batchSize: 8, epochs: 2, verbose: 0, callbacks: pause });
   await refused(() => m.fit(x, y, { verbose: 0 }), 'ERR_KERNELNET_BUSY', /already training/, 'second fit');
   await refused(() => m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta() }), 'ERR_KERNELNET_BUSY', /inside fit/, 'compile during fit');
   // Between the steps of the running fit: evaluate and predict, at the training batch size and at others.
