@@ -103,10 +103,8 @@ void below_act(Args& a, int i, TensorHandle* x, TensorHandle* dx, Epilogue* ep) 
   if (act_needs_input(act))
     a.fail("ERR_KERNELNET_ARG", std::string("activation '") + kActNames[static_cast<int>(act)] +
                                     "' needs its input in backward: the layer below applies it itself");
-  const double fallback = act == Act::kElu ? 1.0 : act == Act::kLeakyRelu ? 0.3 : 0.0;
   ep->below.act = act;
-  ep->below.alpha =
-      static_cast<float>(a.value(i + 1).IsUndefined() ? fallback : a.number(i + 1, "belowAlpha", 0.0, 1e30));
+  ep->below.alpha = a.alpha(i + 1, act, "belowAlpha");
   if (act != Act::kLinear) ep->below.y = x->f32();
 }
 
@@ -210,9 +208,7 @@ Epilogue conv_pool_epilogue(Args& a, int act_arg, int alpha_arg) {
            std::string("activation '") + kActNames[static_cast<int>(ep.act)] +
                "' needs its input in backward, which the conv + pool op does not keep; use "
                "conv2dForward and maxPool2dForward");
-  const double fallback = ep.act == Act::kElu ? 1.0 : ep.act == Act::kLeakyRelu ? 0.3 : 0.0;
-  ep.alpha = static_cast<float>(a.value(alpha_arg).IsUndefined() ? fallback
-                                                                 : a.number(alpha_arg, "alpha", 0.0, 1e30));
+  ep.alpha = a.alpha(alpha_arg, ep.act);
   return ep;
 }
 
@@ -752,10 +748,7 @@ void Activation(const Napi::CallbackInfo& info) {
   TensorHandle *x = a.tensor(0, "x"), *y = a.tensor(1, "y");
   const Act act = a.activation(2);
   same_size(a, x, "x", y, "y");
-  const float alpha = static_cast<float>(info[3].IsUndefined() ? (act == Act::kElu         ? 1.0
-                                                                  : act == Act::kLeakyRelu ? 0.3
-                                                                                           : 0.0)
-                                                               : a.number(3, "alpha", 0.0, 1e30));
+  const float alpha = a.alpha(3, act);
   a.distinct({y, x});
   a.run([n = x->size(), x = x->f32(), y = y->f32(), act, alpha](Backend& be) {
     return be.activation_forward(n, x, y, act, alpha);
@@ -770,10 +763,7 @@ void ActivationBackward(const Napi::CallbackInfo& info) {
   same_size(a, x, "x", y, "y");
   same_size(a, x, "x", dy, "dy");
   same_size(a, x, "x", dx, "dx");
-  const float alpha = static_cast<float>(info[5].IsUndefined() ? (act == Act::kElu         ? 1.0
-                                                                  : act == Act::kLeakyRelu ? 0.3
-                                                                                           : 0.0)
-                                                               : a.number(5, "alpha", 0.0, 1e30));
+  const float alpha = a.alpha(5, act);
   a.distinct({dx, x, y, dy});
   a.run([n = x->size(), x = x->f32(), y = y->f32(), dy = dy->f32(), dx = dx->f32(), act, alpha](Backend& be) {
     return be.activation_backward(n, x, y, dy, dx, act, alpha);

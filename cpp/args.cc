@@ -237,8 +237,12 @@ void Args::activation_extras(int i, Act act, TensorHandle* y, Epilogue* ep, Tens
     fail("ERR_KERNELNET_SHAPE", "expected pre to be a float32 tensor shaped as y, " + y->describe() +
                                     ", but received " + (*pre)->describe());
   ep->pre = *pre ? (*pre)->f32() : nullptr;
+  ep->alpha = alpha(i + 1, act);
+}
+
+float Args::alpha(int i, Act act, const char* name) {
   const double fallback = act == Act::kElu ? 1.0 : act == Act::kLeakyRelu ? 0.3 : 0.0;
-  ep->alpha = static_cast<float>(info_[i + 1].IsUndefined() ? fallback : number(i + 1, "alpha", 0.0, 1e30));
+  return static_cast<float>(info_[i].IsUndefined() ? fallback : number(i, name, 0.0, 1e30));
 }
 
 std::vector<TensorHandle*> Args::tensor_array(int i, const char* name) {

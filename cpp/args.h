@@ -61,6 +61,9 @@ class Args {
   // when the activation needs its input, else null) and i + 1 (alpha: optional number; default 1 for elu, 0.3
   // for leaky_relu, as Keras).
   void activation_extras(int i, Act act, TensorHandle* y, Epilogue* ep, TensorHandle** pre);
+  // An activation's optional alpha at argument i: elu's alpha (default 1), leaky_relu's negative slope
+  // (default 0.3, as Keras), unused by the others (0).
+  float alpha(int i, Act act, const char* name = "alpha");
   // The backend named by the optional device argument i ('cpu' | 'cuda'), else the environment's.
   Backend* device(int i);
 
