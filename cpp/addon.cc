@@ -212,9 +212,13 @@ Epilogue conv_pool_epilogue(Args& a, int act_arg, int alpha_arg) {
   return ep;
 }
 
+const int32_t* step_counter(Args& a, int i);
+
 // conv2dPoolForward(x, w, b | null, pooled, argmax, strideH, strideW, padding, activation, poolH, poolW,
-// poolPadding, alpha?, dilationH?, dilationW?): conv2dForward then maxPool2dForward with strides equal to the
-// window, as one op that keeps no conv output.
+// poolPadding, alpha?, dilationH?, dilationW?, dropRate?, dropSeed?, dropOffset?, counter?, dropped?):
+// conv2dForward then maxPool2dForward with strides equal to the window, as one op that keeps no conv output.
+// With dropRate, also dropoutForward(pooled, dropped, dropRate, dropSeed, dropOffset, counter) (a Dropout
+// after the pool, in training).
 void Conv2dPoolForward(const Napi::CallbackInfo& info) {
   Args a(info, "conv2dPoolForward");
   TensorHandle *x = a.tensor(0, "x"), *w = a.tensor(1, "w"), *b = a.optional_tensor(2, "b"),
@@ -228,13 +232,21 @@ void Conv2dPoolForward(const Napi::CallbackInfo& info) {
   a.expect(pooled, "pooled", DType::kFloat32, {p.n, p.oh, p.ow, p.c}, "[N,POH,POW,F]");
   a.expect(argmax, "argmax", DType::kInt32, {p.n, p.oh, p.ow, p.c}, "[N,POH,POW,F]");
   ep.bias = b ? b->f32() : nullptr;
-  a.distinct({pooled, argmax, x, w, b});
-  a.run([s, p, x = x->f32(), w = w->f32(), ep, pooled = pooled->f32(), argmax = argmax->i32()](Backend& be) {
-    return be.conv2d_pool_forward(s, p, x, w, ep, pooled, argmax);
+  DropoutArgs drop;
+  TensorHandle* dropped = nullptr;
+  if (!a.value(15).IsUndefined()) {
+    drop.rate = static_cast<float>(a.number(15, "dropRate", 0.0, 0.999999));
+    drop.seed = a.uint53(16, "dropSeed"), drop.offset = a.uint53(17, "dropOffset");
+    drop.counter = step_counter(a, 18);
+    dropped = a.tensor(19, "dropped");
+    a.expect(dropped, "dropped", DType::kFloat32, {p.n, p.oh, p.ow, p.c}, "[N,POH,POW,F]");
+  }
+  a.distinct({pooled, argmax, dropped, x, w, b});
+  a.run([s, p, x = x->f32(), w = w->f32(), ep, pooled = pooled->f32(), argmax = argmax->i32(), drop,
+         dropped = dropped ? dropped->f32() : nullptr](Backend& be) {
+    return be.conv2d_pool_forward(s, p, x, w, ep, pooled, argmax, drop, dropped);
   });
 }
-
-const int32_t* step_counter(Args& a, int i);
 
 // conv2dPoolBackward(x, w, pooled, argmax, dpooled, dx | null, dw | null, db | null, strideH, strideW,
 // padding, activation, poolH, poolW, poolPadding, alpha?, dilationH?, dilationW?, dropRate?, dropSeed?,

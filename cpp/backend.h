@@ -187,9 +187,13 @@ class Backend {
   // so dw and dx may be summed over those entries alone. Forward: bit for bit the two ops apart; backward:
   // the same sums, possibly in another order (the CPU's), exactly so on integers. With drop.rate > 0, dpooled
   // is the gradient of a dropout applied to the pooled output (a Dropout layer after the pool): backward
-  // applies dropout_backward's mask to it first, as the three ops apart would.
+  // applies dropout_backward's mask to it first, as the three ops apart would. Forward given `dropped` also
+  // writes it: dropout_forward(pooled) with drop's arguments (the Dropout's output in training): bit for
+  // bit that op after this one (the GPU's FP32 GEMM draws the mask in its epilogue, while the window maxima
+  // are in registers).
   virtual Status conv2d_pool_forward(const Conv2dShape& s, const Pool2dShape& p, const float* x,
-                                     const float* w, const Epilogue& ep, float* pooled, int32_t* argmax) = 0;
+                                     const float* w, const Epilogue& ep, float* pooled, int32_t* argmax,
+                                     const DropoutArgs& drop, float* dropped) = 0;
   virtual Status conv2d_pool_backward(const Conv2dShape& s, const Pool2dShape& p, const float* x,
                                       const float* w, const float* pooled, const int32_t* argmax,
                                       const float* dpooled, float* dx, float* dw, float* db,

@@ -659,7 +659,8 @@ Status CpuBackend::conv2d_backward(const Conv2dShape& s, const float* x, const f
 
 // The conv's output of one image lives only in the thread's scratch, between its GEMM and the pool.
 Status CpuBackend::conv2d_pool_forward(const Conv2dShape& s, const Pool2dShape& p, const float* x,
-                                       const float* w, const Epilogue& ep, float* pooled, int32_t* argmax) {
+                                       const float* w, const Epilogue& ep, float* pooled, int32_t* argmax,
+                                       const DropoutArgs& drop, float* dropped) {
   const long in_size = static_cast<long>(s.h) * s.w * s.c, out_size = s.col_rows() * s.f;
   const long pooled_size = static_cast<long>(p.oh) * p.ow * p.c, pooled_row = static_cast<long>(p.ow) * p.c;
   const float* zeros = zero_run(std::max({s.c, s.f, static_cast<int>(s.col_cols())}));
@@ -694,6 +695,10 @@ Status CpuBackend::conv2d_pool_forward(const Conv2dShape& s, const Pool2dShape& 
       pool_ready(s.col_rows());
     }
   });
+  // A Dropout after the pool: its own pass (vectorised, threaded), the same bits as the op after this one.
+  if (dropped)
+    return dropout_forward(static_cast<std::size_t>(p.n) * pooled_size, pooled, dropped, drop.rate, drop.seed,
+                           drop.offset, drop.counter);
   return Status::Ok();
 }
 

@@ -323,12 +323,13 @@ Status CudaBackend::conv2d_backward(const Conv2dShape& s, const float* x, const 
 // conv's dz in one pass over the pooled output (pool_dz_kernel: act'(pooled) * dpooled at each window's
 // argmax, zero at its other positions; a Dropout after the pool has its backward folded in, its mask applied
 // to dpooled first), then runs the conv's backward with a linear activation: the CPU's sums over the argmax
-// entries, in another order (exactly equal on small integers). The dropout's forward stays its own kernel (a
-// 9 MB pass, predicted 3 us): a Philox block (about 110 instructions) gives 4 elements, but kernel 3's window
-// maxima sit in a quarter of the lanes, 2 adjacent filters each, so its tile's 64 blocks per warp would be
-// drawn by every lane (2 each) and handed over by ballots: about 12% more instructions for the conv2 GEMM
-// (predicted +2-3 us), what the pass costs. Only the SIMT kernel (one block per thread's 4 filters) would
-// gain, 1-2 us per FP32 step.
+// entries, in another order (exactly equal on small integers). A Dropout after the pool (training): kernel 1
+// (FP32) draws its mask in the pool epilogue, one Philox block (about 110 instructions) per thread's 4
+// filters, and writes the dropped output beside the pooled one: no pass reading the pooled output back (9 MB,
+// predicted 1-2 us per FP32 step). Kernel 3 (TF32) keeps the pass (predicted 3 us): its window maxima sit in
+// a quarter of the lanes, 2 adjacent filters each, so its tile's 64 blocks per warp would be drawn by every
+// lane (2 each) and handed over by ballots, about 12% more instructions for the conv2 GEMM (predicted +2-3
+// us), what the pass costs.
 namespace {
 
 bool pool_in_epilogue(GemmKernel kernel, const Conv2dShape& s, const Pool2dShape& p, const float* x,
@@ -378,25 +379,43 @@ __global__ void pool_dz_kernel(Pool2dShape p, Act act, float alpha, const float*
 }  // namespace
 
 Status CudaBackend::conv2d_pool_forward(const Conv2dShape& s, const Pool2dShape& p, const float* x,
-                                        const float* w, const Epilogue& ep, float* pooled, int32_t* argmax) {
+                                        const float* w, const Epilogue& ep, float* pooled, int32_t* argmax,
+                                        const DropoutArgs& drop, float* dropped) {
+  const bool dropout = dropped != nullptr;  // (rate 0: a copy, as dropout_forward's)
+  KN_EXPECT(drop.rate >= 0.0f && drop.rate < 1.0f, "conv2d_pool_forward");
+  bool fused, mask_drawn = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (pool_in_epilogue(gemm_kernel(), s, p, x, w, ep)) {
+    fused = pool_in_epilogue(gemm_kernel(), s, p, x, w, ep);
+    if (fused) {
       ConvGeom g = geom(s);
       g.pool_h = p.ph, g.pool_w = p.pw, g.pool_oh = p.oh, g.pool_ow = p.ow, g.argmax = argmax;
+      // A Dropout after the pool: its mask drawn in kernel 1's epilogue (one Philox block per thread's 4
+      // filters); kernel 3 runs the pass after (see above).
+      mask_drawn = dropout && gemm_kernel() == GemmKernel::kSimt && s.f % 4 == 0;
+      if (mask_drawn) {
+        g.dropped = dropped, g.drop_rate = drop.rate, g.drop_scale = 1.0f / (1.0f - drop.rate);
+        g.drop_seed = drop.seed, g.drop_offset = drop.offset, g.drop_counter = drop.counter;
+      }
       const int m = p.n * p.oh * p.ow * p.ph * p.pw, cols = (int)s.col_cols();
-      return gemm_with(gemm_kernel(), false, false, m, s.f, cols, x, cols, w, s.f, pooled, s.f, ep, false,
-                       &g);
+      KN_TRY(
+          gemm_with(gemm_kernel(), false, false, m, s.f, cols, x, cols, w, s.f, pooled, s.f, ep, false, &g));
     }
   }
-  std::lock_guard<std::mutex> turn(conv_pool_mutex_);
-  void* y;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    KN_TRY(scratch(kConvOut, sizeof(float) * std::max<long long>((long long)s.n * s.oh * s.ow * s.f, 1), &y));
+  if (!fused) {  // the conv, then the pool, through a scratch copy of the conv's output
+    std::lock_guard<std::mutex> turn(conv_pool_mutex_);
+    void* y;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      KN_TRY(
+          scratch(kConvOut, sizeof(float) * std::max<long long>((long long)s.n * s.oh * s.ow * s.f, 1), &y));
+    }
+    KN_TRY(conv2d_forward(s, x, w, ep, static_cast<float*>(y)));
+    KN_TRY(maxpool2d_forward(p, static_cast<float*>(y), pooled, argmax));
   }
-  KN_TRY(conv2d_forward(s, x, w, ep, static_cast<float*>(y)));
-  return maxpool2d_forward(p, static_cast<float*>(y), pooled, argmax);
+  if (!dropout || mask_drawn) return Status::Ok();
+  return dropout_forward((std::size_t)p.n * p.oh * p.ow * p.c, pooled, dropped, drop.rate, drop.seed,
+                         drop.offset, drop.counter);
 }
 
 Status CudaBackend::conv2d_pool_backward(const Conv2dShape& s, const Pool2dShape& p, const float* x,

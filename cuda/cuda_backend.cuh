@@ -57,7 +57,8 @@ class CudaBackend final : public Backend {
   Status conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* y,
                          const float* dy, float* dx, float* dw, float* db, const Epilogue& ep) override;
   Status conv2d_pool_forward(const Conv2dShape& s, const Pool2dShape& p, const float* x, const float* w,
-                             const Epilogue& ep, float* pooled, int32_t* argmax) override;
+                             const Epilogue& ep, float* pooled, int32_t* argmax, const DropoutArgs& drop,
+                             float* dropped) override;
   Status conv2d_pool_backward(const Conv2dShape& s, const Pool2dShape& p, const float* x, const float* w,
                               const float* pooled, const int32_t* argmax, const float* dpooled, float* dx,
                               float* dw, float* db, const Epilogue& ep, const DropoutArgs& drop) override;

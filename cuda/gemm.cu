@@ -14,6 +14,7 @@
 #include "cuda_backend.cuh"
 #include "gemm.cuh"
 #include "gemm_layout.cuh"
+#include "philox.h"
 #include "ptx.cuh"
 
 namespace kn {
@@ -374,6 +375,17 @@ __global__ void __launch_bounds__(THREADS, CONV ? 3 : 4)
           if (gn >= N) continue;
           C[(long long)q * N + gn] = best[j];
           conv.argmax[(long long)q * N + gn] = base + pw.offset(at[j]) + gn;
+        }
+        const int gn0 = n0 + tx * TN;
+        if (conv.dropped &&
+            gn0 < N) {  // a Dropout after the pool: N % 4 == 0, so the 4 filters are one block
+          const long long o = (long long)q * N + gn0;
+          float u[4];
+          philox_uniform4(conv.drop_seed, conv.drop_offset + device_counter(conv.drop_counter),
+                          (unsigned long long)o >> 2, u);
+#pragma unroll
+          for (int j = 0; j < TN; ++j)  // dropout_kernel's product: NaN stays NaN
+            conv.dropped[o + j] = __fmul_rn(best[j], u[j] >= conv.drop_rate ? conv.drop_scale : 0.0f);
         }
       }
       return;
@@ -911,6 +923,10 @@ Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, 
                  (conv->pool_h * conv->pool_w == 2 || conv->pool_h * conv->pool_w == 4) &&
                  m % (conv->pool_h * conv->pool_w) == 0 && n == conv->f && ldc == n),
             "launch_sgemm (pool epilogue)");
+  KN_EXPECT(!conv || !conv->dropped ||
+                (conv->pool_h && kernel == GemmKernel::kSimt && n % 4 == 0 && conv->drop_rate >= 0.0f &&
+                 conv->drop_rate < 1.0f),
+            "launch_sgemm (dropout epilogue)");
   KN_EXPECT(!ep.below.y || (!act_needs_input(ep.below.act) && !(conv && conv->pool_h)),
             "launch_sgemm (the layer below's activation)");
   // The implicit input gradient's epilogue has nothing of its own (kOwn false): no bias, pre or activation.

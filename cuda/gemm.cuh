@@ -32,11 +32,18 @@ int gemm_tile_m(GemmKernel kernel);               // rows of C per block
 // output pixels window by window (M = windows * positions, windows in the pooled output's order [N, POH,
 // POW]), and C receives the pooled output [windows, F] and `argmax` the flat index (oy * OW + ox) * F + f of
 // each window's first maximum, as maxpool2d_forward writes them; the conv's output is never stored.
+// With `dropped` as well (kernel 1, F a multiple of 4: a thread's 4 filters are one Philox block), the pooled
+// output through an inverted dropout, as dropout_kernel writes it: the mask of pooled element o is word o % 4
+// of Philox block o / 4 under (drop_seed, drop_offset + *drop_counter).
 struct ConvGeom {
   int h, w, c, kw, oh, ow, sh, sw, pt, pl, dh, dw, f;
   bool input_grad;
   int pool_h = 0, pool_w = 0, pool_oh = 0, pool_ow = 0;
   int32_t* argmax = nullptr;
+  float* dropped = nullptr;
+  float drop_rate = 0.0f, drop_scale = 1.0f;
+  unsigned long long drop_seed = 0, drop_offset = 0;
+  const int32_t* drop_counter = nullptr;
 };
 Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, const float* a, int lda,
                     const float* b, int ldb, float* c, int ldc, const Epilogue& ep, bool accumulate,

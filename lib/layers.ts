@@ -350,12 +350,16 @@ export class Conv2D extends Layer {
 
   /**
    * @internal This layer and the MaxPooling2D after it as one op (see convPoolPairs): the pool's output and argmax
-   * are written to its buffers, and the conv's output is never stored.
+   * are written to its buffers, and the conv's output is never stored. With `dropout` (the Dropout layer after the
+   * pool, its buffers and its step context, in training), the dropout's forward too: returns its output.
    */
-  forwardPooled(x: NativeTensor, pool: MaxPooling2D, poolBuf: LayerBuffers): NativeTensor {
+  forwardPooled(x: NativeTensor, pool: MaxPooling2D, poolBuf: LayerBuffers,
+    dropout?: { layer: Dropout; buf: LayerBuffers; ctx: StepContext }): NativeTensor {
+    const d = dropout;
     native.conv2dPoolForward(x, param(this, 'kernel').value, bias(this)?.value ?? null, poolBuf.y!, poolBuf.extra!,
-      ...this.strides, this.padding, this.activation, ...pool.poolSize, pool.padding, undefined, ...this.dilationRate);
-    return poolBuf.y!;
+      ...this.strides, this.padding, this.activation, ...pool.poolSize, pool.padding, undefined, ...this.dilationRate,
+      d?.layer.rate, d?.ctx.seed, d?.ctx.offset, d?.ctx.counter, d?.buf.y ?? undefined);
+    return d ? d.buf.y! : poolBuf.y!;
   }
 
   /**

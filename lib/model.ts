@@ -620,13 +620,24 @@ export class Sequential {
       }
       if (pooled?.has(i)) {
         // Conv2D + MaxPooling2D as one op. The conv's output is never stored: the pooled output stands in for it
-        // in inputs/outputs, where backward (which takes the pair at once) does not read it.
+        // in inputs/outputs, where backward (which takes the pair at once) does not read it. In training, a
+        // Dropout after the pair runs in the same op (its mask drawn in the conv's epilogue on a GPU).
+        const drop = this.layers[i + 2];
+        const dropout = step !== null && this.foldDropout && i + 2 < upTo && drop instanceof Dropout && drop.rate > 0
+          ? { layer: drop, buf: ws.layers[i + 2], ctx: this.context(i + 2, true, step) } : undefined;
         inputs?.push(a);
-        a = (this.layers[i] as Conv2D).forwardPooled(a, this.layers[i + 1] as MaxPooling2D, ws.layers[i + 1]);
-        outputs?.push(a);
-        inputs?.push(a);
-        outputs?.push(a);
+        const y = (this.layers[i] as Conv2D).forwardPooled(a, this.layers[i + 1] as MaxPooling2D, ws.layers[i + 1], dropout);
+        const p = ws.layers[i + 1].y!;
+        outputs?.push(p);
+        inputs?.push(p);
+        outputs?.push(p);
+        a = y;
         i++;
+        if (dropout) {
+          inputs?.push(p);
+          outputs?.push(y);
+          i++;
+        }
         continue;
       }
       inputs?.push(a);
@@ -674,6 +685,9 @@ export class Sequential {
    * (StepContext's below; tests compare both ways).
    */
   foldBelow = true;
+
+  /** @internal Whether a Dropout after a Conv2D + MaxPooling2D pair runs its forward in the pair's op (tests compare both ways). */
+  foldDropout = true;
 
   /** @internal Whether Conv2D + MaxPooling2D pairs run as one op (layers.ts's convPoolPairs; tests compare both ways). */
   get fuseConvPool(): boolean {

@@ -100,11 +100,14 @@ export interface Native {
    * conv2dForward then maxPool2dForward (strides equal to the window) as one op that stores no conv output: the
    * pooled output and its argmax, bit for bit those of the two ops. Its backward sums over each window's argmax
    * alone (dz is zero elsewhere): the two ops' gradients up to float32 rounding. Not for an activation whose derivative needs
-   * its input (swish, gelu).
+   * its input (swish, gelu). With dropRate (a Dropout after the pool, in training), also dropped =
+   * dropoutForward(pooled, dropRate, dropSeed, dropOffset, counter), bit for bit: on a GPU's FP32 path the mask is
+   * drawn in the conv's epilogue, with no pass reading the pooled output back.
    */
   conv2dPoolForward(x: NativeTensor, w: NativeTensor, b: NativeTensor | null, pooled: NativeTensor, argmax: NativeTensor,
     strideH: number, strideW: number, padding: Padding, activation: NativeActivation, poolH: number, poolW: number,
-    poolPadding: Padding, alpha?: number, dilationH?: number, dilationW?: number): void;
+    poolPadding: Padding, alpha?: number, dilationH?: number, dilationW?: number, dropRate?: number, dropSeed?: number,
+    dropOffset?: number, counter?: NativeTensor | null, dropped?: NativeTensor): void;
   /** The backward of conv2dPoolForward from its outputs and the pooled gradient: as maxPool2dBackward then conv2dBackward. */
   conv2dPoolBackward(x: NativeTensor, w: NativeTensor, pooled: NativeTensor, argmax: NativeTensor, dpooled: NativeTensor,
     dx: NativeTensor | null, dw: NativeTensor | null, db: NativeTensor | null, strideH: number, strideW: number,

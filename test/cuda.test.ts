@@ -87,6 +87,15 @@ if (!cuda.available) {
       for (const d of [0, 1]) native.conv2dPoolForward(x[d], w[d], b[d], p[d], a[d], s.sh, s.sw, pad, act, ph, pw, poolPad, undefined, s.dilH, s.dilW);
       same(p, `pooled of ${label}`);
       same(a as [NativeTensor, NativeTensor], `argmax of ${label}`);
+      // A Dropout after the pool, its forward in the op (in the SIMT epilogue for the first four cases, whose F are
+      // multiples of 4; a pass after for the last two): the CPU's bits, pooled and argmax unchanged (rate 0.5 keeps
+      // integers exact).
+      const ctr: [NativeTensor, NativeTensor] = [I([1], Int32Array.of(4), 'cpu'), I([1], Int32Array.of(4), 'cuda')];
+      const p2 = outs(pshape), a2 = [I(pshape, undefined, 'cpu'), I(pshape, undefined, 'cuda')], dropped = outs(pshape);
+      for (const d of [0, 1]) native.conv2dPoolForward(x[d], w[d], b[d], p2[d], a2[d], s.sh, s.sw, pad, act, ph, pw, poolPad, undefined, s.dilH, s.dilW, 0.5, 5, 13, ctr[d], dropped[d]);
+      same(dropped, `dropped of ${label}`);
+      exact(p2[1].read(), p[1].read(), `pooled beside the dropout of ${label}`);
+      exact(a2[1].read(), a[1].read(), `argmax beside the dropout of ${label}`);
       const dp = twin(pshape, intArray(p[0].size, r)), dx = outs(x[0].shape), dw = outs(w[0].shape), db = outs([s.f]);
       for (const d of [0, 1]) native.conv2dPoolBackward(x[d], w[d], p[d], a[d], dp[d], dx[d], dw[d], db[d], s.sh, s.sw, pad, act, ph, pw, poolPad, undefined, s.dilH, s.dilW);
       same(dx, `dx of ${label}`);
@@ -555,6 +564,15 @@ if (!cuda.available) {
           for (const d of [0, 1]) native.conv2dPoolForward(x[d], w[d], b[d], p[d], a[d], s.sh, s.sw, pad, 'relu', ph, pw, 'valid');
           h.exact(p[1].read(), p[0].read(), 'pooled ' + label);
           h.exact(a[1].read(), a[0].read(), 'argmax ' + label);
+          // A Dropout after the pool (FP32: its mask drawn in the epilogue; TF32: a pass after): the CPU's bits, and
+          // on CUDA those of dropoutForward after the op; no scratch either way.
+          const ctr = [h.I([1], Int32Array.of(6), 'cpu'), h.I([1], Int32Array.of(6), 'cuda')], dropped = outs(ps), p2 = outs(ps);
+          const a2 = [h.I(ps, undefined, 'cpu'), h.I(ps, undefined, 'cuda')], after = h.out(ps, 'cuda');
+          for (const d of [0, 1]) native.conv2dPoolForward(x[d], w[d], b[d], p2[d], a2[d], s.sh, s.sw, pad, 'relu', ph, pw, 'valid', undefined, 1, 1, 0.5, 3, 17, ctr[d], dropped[d]);
+          native.dropoutForward(p[1], after, 0.5, 3, 17, ctr[1]);
+          h.exact(dropped[1].read(), dropped[0].read(), 'dropped ' + label);
+          h.exact(dropped[1].read(), after.read(), 'dropped, as dropoutForward after the op, ' + label);
+          h.exact(p2[1].read(), p[1].read(), 'pooled beside the dropout ' + label);
           const afterForward = native.stats().scratchBytes;
           const dp = twin(ps, h.intArray(p[0].size, r)), dx = outs(x[0].shape), dw = outs(w[0].shape), db = outs([s.f]);
           for (const d of [0, 1]) native.conv2dPoolBackward(x[d], w[d], p[d], a[d], dp[d], dx[d], dw[d], db[d], s.sh, s.sw, pad, 'relu', ph, pw, 'valid');

@@ -240,6 +240,16 @@ for (const [kind, gen] of [['int', intArray], ['float', randomArray]] as const) 
       native.conv2dPoolForward(X, W, B, P2, A2, s.sh, s.sw, pad, act1, ph, pw, poolPad, alpha, s.dilH, s.dilW);
       exact(P2.read(), P.read(), `pooled of ${what}`);
       exact(A2.read(), A.read(), `argmax of ${what}`);
+      // A Dropout after the pool, its forward in the op: bit for bit dropoutForward after it, the pooled output
+      // and argmax unchanged; rate 0 a copy, as dropoutForward's.
+      for (const rate of [0.25, 0]) {
+        const ctr = I([1], Int32Array.of(5)), P3 = out(P.shape), A3 = I(A.shape), D3 = out(P.shape), D = out(P.shape);
+        native.conv2dPoolForward(X, W, B, P3, A3, s.sh, s.sw, pad, act1, ph, pw, poolPad, alpha, s.dilH, s.dilW, rate, 11, 70, ctr, D3);
+        native.dropoutForward(P, D, rate, 11, 70, ctr);
+        exact(P3.read(), P.read(), `pooled beside the dropout (rate ${rate}) of ${what}`);
+        exact(A3.read(), A.read(), `argmax beside the dropout (rate ${rate}) of ${what}`);
+        exact(D3.read(), D.read(), `dropped (rate ${rate}) of ${what}`);
+      }
       const dx2 = out([s.n, s.h, s.w, s.c]), dw2 = out([s.kh, s.kw, s.c, s.f]), db2 = out([s.f]);
       native.conv2dPoolBackward(X, W, P2, A2, DP, dx2, dw2, db2, s.sh, s.sw, pad, act1, ph, pw, poolPad, alpha, s.dilH, s.dilW);
       cmp(dx2.read(), dx.read(), `dx of ${what}`);
@@ -304,6 +314,15 @@ ConvPool('refuses an activation that needs its input, and shapes that do not mat
     code('ERR_KERNELNET_ARG', /activation 'swish' needs its input in backward/));
   assert.throws(() => native.conv2dPoolForward(X, W, null, T([2, 3, 3, 4]), A, 1, 1, 'valid', 'relu', 2, 2, 'valid'),
     code('ERR_KERNELNET_SHAPE', /expected pooled to be a float32 tensor of shape \[2,2,2,4\]/));
+  // The dropout's output: required with a rate, shaped as the pooled output, not one of the op's other tensors.
+  assert.throws(() => native.conv2dPoolForward(X, W, null, P, A, 1, 1, 'valid', 'relu', 2, 2, 'valid', undefined, 1, 1, 0.5, 1, 0),
+    code('ERR_KERNELNET_ARG', /expected dropped to be a Tensor but received undefined/));
+  assert.throws(() => native.conv2dPoolForward(X, W, null, P, A, 1, 1, 'valid', 'relu', 2, 2, 'valid', undefined, 1, 1, 0.5, 1, 0, null, T([2, 2, 2, 3])),
+    code('ERR_KERNELNET_SHAPE', /expected dropped to be a float32 tensor of shape \[2,2,2,4\]/));
+  assert.throws(() => native.conv2dPoolForward(X, W, null, P, A, 1, 1, 'valid', 'relu', 2, 2, 'valid', undefined, 1, 1, 0.5, 1, 0, null, P),
+    code('ERR_KERNELNET_ARG', /the same tensor was passed for two arguments/));
+  assert.throws(() => native.conv2dPoolForward(X, W, null, P, A, 1, 1, 'valid', 'relu', 2, 2, 'valid', undefined, 1, 1, 1, 1, 0, null, T([2, 2, 2, 4])),
+    code('ERR_KERNELNET_ARG', /dropRate/));
   assert.throws(() => native.conv2dPoolForward(X, W, null, P, A, 1, 1, 'valid', 'relu', 5, 2, 'valid'),
     code('ERR_KERNELNET_SHAPE', /a 5x2 pool window does not fit the convolution's output \[2, 4, 4, 4\]/));
   assert.throws(() => native.conv2dPoolBackward(X, W, P, T([2, 2, 2, 4]), P, null, null, null, 1, 1, 'valid', 'relu', 2, 2, 'valid'),

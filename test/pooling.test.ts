@@ -209,4 +209,54 @@ P('the layer below\'s activation in the input gradient above it: the same weight
   for (const m of runs) m.dispose();
 });
 
+// A Dropout after a fused Conv2D + MaxPooling2D pair, its forward in the pair's op in training (on a GPU's FP32
+// path drawn in the conv's epilogue): the same masks, so the same weights bit for bit as the Dropout's own op;
+// inference does not draw it (Keras's Dropout is the identity outside training).
+P('a Dropout after the conv + pool: its forward in the pair\'s op, the same weights bit for bit', async () => {
+  const { x, y } = syntheticData(40);
+  const make = () => new Sequential({
+    seed: 12,
+    layers: [
+      new Conv2D({ filters: 4, kernelSize: 3, activation: 'relu', inputShape: [8, 8, 1] }),
+      new MaxPooling2D({ poolSize: 2 }),
+      new Dropout({ rate: 0.3 }),
+      new Flatten(),
+      new Dense({ units: 3, activation: 'softmax' }), // the fused head, whose step runs the forward up to the layer before it
+    ],
+  });
+  const runs = [true, false].map((fold) => {
+    const m = make();
+    m.foldDropout = fold;
+    m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adam({ learningRate: 0.01 }) });
+    return m;
+  });
+  const calls: string[] = [], saved = { ...native };
+  const spy = (name: 'conv2dPoolForward' | 'dropoutForward', what: (args: unknown[]) => string) =>
+    (native[name] = ((...args: unknown[]) => {
+      calls.push(what(args));
+      return (saved[name] as (...a: unknown[]) => void)(...args);
+    }) as never);
+  const losses = [], seen: string[][] = [];
+  try {
+    spy('conv2dPoolForward', (a) => `conv2dPoolForward${a[19] ? ' dropped' : ''}`);
+    spy('dropoutForward', () => 'dropoutForward');
+    for (const m of runs) {
+      calls.length = 0;
+      losses.push((await m.fit(x, y, { batchSize: 16, epochs: 2, verbose: 0 })).history.loss);
+      seen.push([...new Set(calls)].sort());
+    }
+    calls.length = 0;
+    dispose(runs[0].predict(x));
+    seen.push([...new Set(calls)]);
+  } finally {
+    Object.assign(native, saved);
+  }
+  assert.equal(seen, [['conv2dPoolForward dropped'], ['conv2dPoolForward', 'dropoutForward'], ['conv2dPoolForward']]);
+  assert.equal(losses[0], losses[1], 'the same losses');
+  const weights = runs.map((m) => tidy(() => m.getWeights().map((w) => Array.from(w.dataSync()))));
+  weights[0].forEach((w, i) => exact(w, weights[1][i], `weight ${i}`));
+  dispose([x, y]);
+  for (const m of runs) m.dispose();
+});
+
 P.run();
