@@ -115,6 +115,8 @@ class Program {
   virtual Status run() = 0;
   // Whether the last run() was one CUDA graph launch, and if not, why (empty when it was).
   virtual bool graph() const { return false; }
+  // Parallel branches in the graph the last run() launched (0 for a chain, or when not a graph).
+  virtual int branches() const { return 0; }
   virtual std::string why_not_graph() const { return "the backend runs ops as they are called"; }
 };
 

@@ -42,6 +42,7 @@ class ProgramHandle : public Napi::ObjectWrap<ProgramHandle> {
                            InstanceAccessor<&ProgramHandle::Ops>("ops"),
                            InstanceAccessor<&ProgramHandle::Device>("device"),
                            InstanceAccessor<&ProgramHandle::Graph>("graph"),
+                           InstanceAccessor<&ProgramHandle::Branches>("branches"),
                            InstanceAccessor<&ProgramHandle::Reason>("reason"),
                            InstanceAccessor<&ProgramHandle::Disposed>("disposed"),
                        });
@@ -86,6 +87,9 @@ class ProgramHandle : public Napi::ObjectWrap<ProgramHandle> {
     return Napi::String::New(info.Env(), !program_           ? "disposed"
                                          : program_->graph() ? ""
                                                              : program_->why_not_graph());
+  }
+  Napi::Value Branches(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), program_ ? program_->branches() : 0);
   }
   Napi::Value Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !program_); }
 

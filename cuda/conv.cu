@@ -275,6 +275,7 @@ Status CudaBackend::conv2d_backward(const Conv2dShape& s, const float* x, const 
   }
   const float* dz;
   KN_TRY(act_mask(ep, rows * s.f, y, dy, &dz));
+  Branch weights(dx && (dw || db));  // db and dw beside dx (a parallel branch in a captured graph)
   if (db) KN_TRY(column_sums(dz, rows, s.f, db));
   if (dw && rows && cols && implicit_gemm(gemm_kernel(), s, x, dz)) {
     const ConvGeom g = geom(s);
@@ -290,6 +291,7 @@ Status CudaBackend::conv2d_backward(const Conv2dShape& s, const float* x, const 
     KN_TRY(gemm(true, false, cols, s.f, rows, static_cast<float*>(col), cols, dz, s.f, dw, s.f, Epilogue{},
                 false));
   }
+  weights.leave();
   if (!dx) return Status::Ok();
   const long long in_rows = (long long)s.n * s.h * s.w;
   if (rows && cols && in_rows <= INT32_MAX && implicit_gemm(gemm_kernel(), s, dz, w, true)) {

@@ -23,6 +23,8 @@ enum Scratch {
   kDz,
   kDcol,
   kSplitK,
+  kSplitKWeights,  // split-K partials of a backward op's weight-gradient branch (Branch), beside its input
+                   // gradient's
   kColSum,
   kBytes,
   kBatchNorm,
@@ -157,6 +159,27 @@ class CudaBackend final : public Backend {
 
 // Whether this thread is capturing a graph (ops then must not allocate or synchronise).
 bool capturing();
+
+// A backward op's weight-gradient branch (its db and dw), which shares only its inputs with the op's input
+// gradient: constructed before the branch's work, leave() before the input gradient's, and the destructor
+// joins. While a graph is captured the branch's work goes to a second stream, forked from the op's stream
+// and joined back at the end of the op, so the graph holds the two as parallel branches and the GPU overlaps
+// them (a GEMM that fills a partial wave beside another, the bias sums' small launches beside a GEMM).
+// Outside a capture the work runs in order on the one stream. Either way the branch takes its split-K
+// partials from its own scratch slot (kSplitKWeights), so the branches share no buffer.
+class Branch {
+ public:
+  explicit Branch(bool wanted);  // wanted: the op has work for both branches
+  ~Branch();
+  Branch(const Branch&) = delete;
+  Branch& operator=(const Branch&) = delete;
+  void leave();
+
+ private:
+  bool active_ = false, forked_ = false;
+};
+// Whether this thread is enqueuing a weight-gradient branch (its split-K scratch slot is kSplitKWeights).
+bool in_weight_branch();
 
 // Calls launch_with(I{}) with I = unsigned when every index a kernel computes is below `largest` < 2^32, else
 // unsigned long long: index math in 32 bits where it fits, as the GPU has no 64-bit division instruction

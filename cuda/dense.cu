@@ -19,8 +19,10 @@ Status CudaBackend::dense_backward(int n, int in, int out, const float* x, const
   std::lock_guard<std::mutex> lock(mutex_);
   const float* dz;
   KN_TRY(act_mask(ep, (std::size_t)n * out, y, dy, &dz));
+  Branch weights(dx && (dw || db));  // db and dw beside dx (a parallel branch in a captured graph)
   if (db) KN_TRY(column_sums(dz, n, out, db));
   if (dw) KN_TRY(gemm(true, false, in, out, n, x, in, dz, out, dw, out, Epilogue{}, false));
+  weights.leave();
   if (dx) KN_TRY(gemm(false, true, n, in, out, dz, out, w, out, dx, in, input_grad_epilogue(ep), false));
   return Status::Ok();
 }

@@ -1034,7 +1034,8 @@ Status CudaBackend::gemm_with(GemmKernel kernel, bool ta, bool tb, int m, int n,
   float* partial = nullptr;
   if (splits > 1) {
     void* p;
-    KN_TRY(scratch(kSplitK, sizeof(float) * (std::size_t)splits * m * n, &p));
+    KN_TRY(scratch(in_weight_branch() ? kSplitKWeights : kSplitK, sizeof(float) * (std::size_t)splits * m * n,
+                   &p));
     partial = static_cast<float*>(p);
   }
   return launch_sgemm(stream(), ta, tb, m, n, k, a, lda, b, ldb, c, ldc, ep, accumulate, splits, partial,

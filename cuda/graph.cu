@@ -7,6 +7,10 @@
 // (CudaBackend::scratch_generation) makes it stale: run() captures again. Where capture is not possible (a
 // scratch buffer must grow first, or the driver refuses), run() replays the ops one by one instead, which
 // does the same work, and says why in why_not_graph().
+//
+// The graph is not a chain: a backward op's weight-gradient work (Branch, cuda_backend.cuh) is captured on a
+// second stream forked from the op's and joined at its end, so within each such op the graph holds two
+// parallel branches (fork/join), which the GPU runs side by side.
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,6 +22,13 @@ namespace cu {
 namespace {
 
 thread_local cudaStream_t capture_stream = nullptr;
+// The capture's second stream and the events that fork it from the capture stream and join it back; the
+// stream work goes to while a branch is forked; whether a weight-gradient branch is being enqueued; the
+// branches forked in this capture.
+thread_local cudaStream_t capture_side = nullptr, branch_stream = nullptr;
+thread_local cudaEvent_t capture_fork = nullptr, capture_join = nullptr;
+thread_local bool weight_branch = false;
+thread_local int capture_branches = 0;
 
 class GraphProgram final : public Program {
  public:
@@ -47,6 +58,7 @@ class GraphProgram final : public Program {
   }
 
   bool graph() const override { return graph_; }
+  int branches() const override { return graph_ ? branches_ : 0; }
   std::string why_not_graph() const override { return why_.empty() ? "the program has not run yet" : why_; }
 
  private:
@@ -57,18 +69,29 @@ class GraphProgram final : public Program {
 
   void capture() {
     const uint64_t generation = be_.scratch_generation();
-    cudaStream_t s = nullptr;
+    cudaStream_t s = nullptr, side = nullptr;
+    cudaEvent_t fork = nullptr, join = nullptr;
     Status st =
         cuda_status(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
+    // The branches' stream and events (without them the graph is a chain: the same work).
+    const bool branches = cudaStreamCreateWithFlags(&side, cudaStreamNonBlocking) == cudaSuccess &&
+                          cudaEventCreateWithFlags(&fork, cudaEventDisableTiming) == cudaSuccess &&
+                          cudaEventCreateWithFlags(&join, cudaEventDisableTiming) == cudaSuccess;
+    cudaGetLastError();
     if (st.ok())
       st = cuda_status(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
     if (st.ok()) {
       capture_stream = s;
+      capture_side = branches ? side : nullptr;
+      capture_fork = fork, capture_join = join;
+      capture_branches = 0;
       for (const Op& op : ops_) {
         st = op(be_);
         if (!st.ok()) break;
       }
-      capture_stream = nullptr;
+      capture_stream = capture_side = branch_stream = nullptr;
+      capture_fork = capture_join = nullptr;
+      branches_ = capture_branches;
       cudaGraph_t graph = nullptr;
       const cudaError_t end = cudaStreamEndCapture(s, &graph);
       if (st.ok()) st = cuda_status(end, "cudaStreamEndCapture");
@@ -77,6 +100,9 @@ class GraphProgram final : public Program {
       if (graph) cudaGraphDestroy(graph);
     }
     if (s) cudaStreamDestroy(s);
+    if (side) cudaStreamDestroy(side);
+    if (fork) cudaEventDestroy(fork);
+    if (join) cudaEventDestroy(join);
     if (!st.ok()) {
       exec_ = nullptr;
       failed_ = true;
@@ -95,6 +121,7 @@ class GraphProgram final : public Program {
   bool failed_ = false;
   uint64_t failed_generation_ = 0;
   bool graph_ = false;
+  int branches_ = 0;
   std::string why_;
 };
 
@@ -104,8 +131,40 @@ bool capturing() {
   return capture_stream != nullptr;
 }
 
+bool in_weight_branch() {
+  return weight_branch;
+}
+
+Branch::Branch(bool wanted) {
+  if (!wanted || weight_branch) return;  // (not nested)
+  active_ = weight_branch = true;
+  if (!capture_stream || !capture_side) return;
+  // Fork: the side stream joins the capture after the capture stream's last node. A failure here ends in
+  // cudaStreamEndCapture's error, and the ops are then replayed one by one.
+  if (cudaEventRecord(capture_fork, capture_stream) == cudaSuccess &&
+      cudaStreamWaitEvent(capture_side, capture_fork, 0) == cudaSuccess) {
+    branch_stream = capture_side;
+    forked_ = true;
+    ++capture_branches;
+  }
+}
+
+void Branch::leave() {
+  if (!active_) return;
+  active_ = weight_branch = false;
+  branch_stream = nullptr;
+}
+
+Branch::~Branch() {
+  leave();
+  if (forked_) {  // join: the capture stream's next node waits for the branch's last
+    cudaEventRecord(capture_join, capture_side);
+    cudaStreamWaitEvent(capture_stream, capture_join, 0);
+  }
+}
+
 cudaStream_t CudaBackend::stream() const {
-  return capture_stream ? capture_stream : stream_;
+  return branch_stream ? branch_stream : capture_stream ? capture_stream : stream_;
 }
 
 std::unique_ptr<Program> CudaBackend::compile(std::vector<Op> ops) {

@@ -720,7 +720,7 @@ export class Sequential {
   }
 
   /** @internal How the last epoch's full batches ran: as a recorded program of `ops` ops, a CUDA graph or not. */
-  lastStepProgram: { ops: number; device: string; graph: boolean; reason: string } | null = null;
+  lastStepProgram: { ops: number; device: string; graph: boolean; branches: number; reason: string } | null = null;
 
   private stepOps(step: TrainStep, start: number, rows: number, ws: Workspace): void {
     const { X, Y, W, indices, counter, base, optimizer, metrics } = step;

@@ -75,6 +75,11 @@ export interface NativeProgram {
   readonly graph: boolean;
   /** Why the last run() was not a graph launch ('' when it was). */
   readonly reason: string;
+  /**
+   * Parallel branches in that graph: each backward op with both weight and input gradients forks its weight
+   * gradient onto a second stream and joins it at the op's end (0 when not a graph).
+   */
+  readonly branches: number;
   readonly disposed: boolean;
 }
 

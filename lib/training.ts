@@ -646,7 +646,7 @@ async function trainEpoch(model: Sequential, run: FitRun, state: EpochState, cal
       stillThere(end);
     }
     const last = programs.get(per) ?? [...programs.values()][0];
-    if (last) model.lastStepProgram = { ops: last.ops, device: last.device, graph: last.graph, reason: last.reason };
+    if (last) model.lastStepProgram = { ops: last.ops, device: last.device, graph: last.graph, branches: last.branches, reason: last.reason };
   } finally {
     for (const p of programs.values()) p.dispose();
   }

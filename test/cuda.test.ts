@@ -7,7 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  Adadelta, DeviceError, dispose, loadMnist, tidy, toCategorical, type Sequential, type Tensor,
+  Adadelta, Conv2D, Dense, DeviceError, Dropout, Flatten, MaxPooling2D, Sequential, dispose, loadMnist, tidy, toCategorical,
+  type Tensor,
 } from '../lib/index.js';
 import { NATIVE_ACTIVATIONS, NEEDS_INPUT, native, type NativeTensor, type ScheduleKind } from '../lib/native.js';
 import {
@@ -34,6 +35,25 @@ function same(pair: [NativeTensor, NativeTensor], what: string, tol?: { atol: nu
 }
 
 const Cuda = suite('cuda backend vs cpu');
+
+/** Fits make()'s compiled model on `examples` of syntheticData (batches of 16) with KERNELNET_GRAPHS = graphs. */
+async function fitGraphs(graphs: string, examples: number, epochs: number, make: () => Sequential) {
+  const saved = process.env.KERNELNET_GRAPHS;
+  process.env.KERNELNET_GRAPHS = graphs; // read by each fit
+  try {
+    const { x, y } = syntheticData(examples, 'cuda');
+    const m = make();
+    const h = await m.fit(x, y, { batchSize: 16, epochs, verbose: 0 });
+    const weights = tidy(() => m.getWeights().map(w => Array.from(w.dataSync())));
+    const info = m.lastStepProgram;
+    m.dispose();
+    dispose([x, y]);
+    return { loss: h.history.loss, weights, info };
+  } finally {
+    if (saved === undefined) delete process.env.KERNELNET_GRAPHS;
+    else process.env.KERNELNET_GRAPHS = saved;
+  }
+}
 Cuda.after.each(disposeAll);
 
 if (!cuda.available) {
@@ -452,29 +472,17 @@ if (!cuda.available) {
   });
 
   Cuda('recorded programs run as one CUDA graph and do exactly the work of the calls', () => {
-    const { graph, reason } = checkProgramMatchesCalls('cuda');
+    const { graph, reason, branches } = checkProgramMatchesCalls('cuda');
     assert.ok(graph, `the last run was a graph launch (${reason})`);
+    assert.is(branches, 1, 'denseBackward with dx, dw and db: its weight gradients a branch beside dx');
   });
 
   Cuda('fit on CUDA: full batches as a CUDA graph, the same weights as op-by-op calls (and with stepsPerExecution)', async () => {
-    const run = async (graphs: string, stepsPerExecution?: number) => {
-      const saved = process.env.KERNELNET_GRAPHS;
-      process.env.KERNELNET_GRAPHS = graphs; // read by each fit
-      try {
-        const { x, y } = syntheticData(70, 'cuda'); // 4 full batches of 16 and a short one
-        const m = smallModel(5, 'cuda');
-        m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta(), metrics: ['accuracy'], stepsPerExecution });
-        const h = await m.fit(x, y, { batchSize: 16, epochs: 3, verbose: 0 });
-        const weights = tidy(() => m.getWeights().map(w => Array.from(w.dataSync())));
-        const info = m.lastStepProgram;
-        m.dispose();
-        dispose([x, y]);
-        return { loss: h.history.loss, weights, info };
-      } finally {
-        if (saved === undefined) delete process.env.KERNELNET_GRAPHS;
-        else process.env.KERNELNET_GRAPHS = saved;
-      }
-    };
+    const run = (graphs: string, stepsPerExecution?: number) => fitGraphs(graphs, 70, 3, () => { // 4 full batches of 16 and a short one
+      const m = smallModel(5, 'cuda');
+      m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta(), metrics: ['accuracy'], stepsPerExecution });
+      return m;
+    });
     const graphed = await run('1'), calls = await run('0'), two = await run('1', 2);
     assert.ok(graphed.info?.graph && graphed.info.device === 'cuda', `the step ran as a CUDA graph: ${JSON.stringify(graphed.info)}`);
     assert.is(calls.info, null);
@@ -485,6 +493,36 @@ if (!cuda.available) {
     assert.ok(two.info?.graph && two.info.ops === 2 * graphed.info!.ops, `two steps per graph: ${JSON.stringify(two.info)}`);
     assert.equal(two.weights, graphed.weights, 'stepsPerExecution 2: the same weights bit for bit');
     assert.equal(two.loss, graphed.loss, 'stepsPerExecution 2: the same loss');
+  });
+
+  // Fork/join in the captured step (cuda/graph.cu's Branch): each backward op with both weight and input gradients
+  // (conv2 under the conv + pool op, the hidden Dense) runs its db and dw on a second stream beside its dx. The
+  // emulated GPU replays a graph in orders unlike the capture's (the latest-captured ready node first; the lanes
+  // interleaved node by node), so a dependency the fork misses (a branch reading a dz not yet written, the next op
+  // reading dw before the join) or a buffer the branches share shows as weights that differ from the op-by-op
+  // calls' (a fork made from a stale point failed here).
+  Cuda('fit on CUDA: the weight gradients as parallel branches of the graph, the same weights as op-by-op calls', async () => {
+    const run = (graphs: string) => fitGraphs(graphs, 48, 2, () => {
+      const m = new Sequential({
+        seed: 8, device: 'cuda',
+        layers: [
+          new Conv2D({ filters: 4, kernelSize: 3, activation: 'relu', inputShape: [8, 8, 1] }),
+          new Conv2D({ filters: 8, kernelSize: 3, activation: 'relu' }),
+          new MaxPooling2D({ poolSize: 2 }),
+          new Dropout({ rate: 0.25 }),
+          new Flatten(),
+          new Dense({ units: 40, activation: 'relu' }),
+          new Dense({ units: 3, activation: 'softmax' }),
+        ],
+      });
+      m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta({ learningRate: 1 }) });
+      return m;
+    });
+    const graphed = await run('1'), calls = await run('0');
+    assert.ok(graphed.info?.graph, `the step ran as a CUDA graph: ${JSON.stringify(graphed.info)}`);
+    assert.is(graphed.info!.branches, 2, `two backward ops forked their weight gradients: ${JSON.stringify(graphed.info)}`);
+    assert.equal(graphed.weights, calls.weights, 'same weights bit for bit');
+    assert.equal(graphed.loss, calls.loss, 'same loss bit for bit');
   });
 
   // TF32 tensor cores exist from compute capability 8.0 (the device string names it, e.g. "(sm_90, 80 GiB)").

@@ -343,7 +343,7 @@ export function softmaxCrossEntropyRef(n: number, k: number, z: Float32Array, la
  * counter's advance) run three times by a program, against the same calls made one by one on twin tensors:
  * the results must agree bit for bit, and nothing may run while recording. Returns the program's last state.
  */
-export function checkProgramMatchesCalls(device: Device): { graph: boolean; reason: string } {
+export function checkProgramMatchesCalls(device: Device): { graph: boolean; reason: string; branches: number } {
   const r = rng(31);
   const make = () => {
     const x = T([16, 24], randomArray(16 * 24, r), device), w = T([24, 8], randomArray(24 * 8, r), device);
@@ -383,7 +383,7 @@ export function checkProgramMatchesCalls(device: Device): { graph: boolean; reas
     }
     for (const k of ['y', 'd', 'dx', 'w', 'b', 'counter'] as const) exact(a[k].read(), b[k].read(), `${k} after 3 runs`);
     for (let j = 0; j < 2; ++j) exact(a.acc[j].read(), b.acc[j].read(), `accumulator ${j}`);
-    return { graph: program.graph, reason: program.reason };
+    return { graph: program.graph, reason: program.reason, branches: program.branches };
   } finally {
     program.dispose();
   }

@@ -11,7 +11,11 @@
 // that. Warp shuffles exchange through a per-warp buffer. Launch configurations are checked as a GPU checks
 // them (at most 1024 threads per block, grid y and z at most 65535). Device memory is host memory, with a 16
 // GiB budget so that out-of-memory paths run. Streams run work at once, except while capturing, when
-// launches, copies and memsets are recorded; a graph replays them in order.
+// launches, copies and memsets are recorded as graph nodes, each depending on its stream's last node; a
+// stream that waits on an event recorded in a capture joins it (a fork), and a capture ends only once every
+// node is joined back to the capturing stream, as on a GPU. A graph replays its nodes in dependency orders
+// chosen to differ from the capture's (cudaGraphLaunch), so a missing edge between two branches (one reading
+// what the other writes, or both using one buffer) shows as a wrong result.
 //
 // It is a functional model only: no timing, no memory model beyond what real threads give, no warp
 // divergence. Built with AddressSanitizer (SANITIZE=1 scripts/emulate-cuda.sh), it is also a memory checker
@@ -67,6 +71,8 @@ enum cudaError_t {
   cudaErrorInvalidConfiguration = 9,
   cudaErrorStreamCaptureUnsupported = 900,
   cudaErrorStreamCaptureInvalidated = 901,
+  cudaErrorStreamCaptureUnjoined = 904,
+  cudaErrorStreamCaptureIsolation = 905,
 };
 enum cudaMemcpyKind {
   cudaMemcpyHostToHost,
@@ -96,16 +102,28 @@ struct cudaDeviceProp {
   std::size_t totalGlobalMem;
 };
 
+// A captured node: its work, the nodes it waits for (all earlier), and the stream that enqueued it (0: the
+// capturing stream, then each stream in the order it joined).
+struct EmuGraphNode {
+  std::function<void()> fn;
+  std::vector<int> deps;
+  int lane = 0;
+};
 struct CUstream_st {
   bool capturing = false;
-  bool invalidated = false;
-  std::vector<std::function<void()>> recorded;
+  bool invalidated = false;          // (on the capturing stream)
+  CUstream_st* origin = nullptr;     // while capturing: the stream whose capture this one takes part in
+  int lane = 0;                      // its lane in that capture
+  std::vector<int> tail;             // the nodes its next node waits for
+  std::vector<EmuGraphNode> nodes;   // the capturing stream: the graph so far
+  std::vector<CUstream_st*> joined;  // the capturing stream: the streams that joined
 };
 struct CUgraph_st {
-  std::vector<std::function<void()>> ops;
+  std::vector<EmuGraphNode> nodes;
 };
 struct CUgraphExec_st {
-  std::vector<std::function<void()>> ops;
+  std::vector<EmuGraphNode> nodes;
+  unsigned long long launches = 0;
 };
 using cudaStream_t = CUstream_st*;
 using cudaGraph_t = CUgraph_st*;
@@ -128,13 +146,21 @@ inline CUstream_st* stream_of(cudaStream_t s) {
   return s ? s : legacy_stream();
 }
 
-// Runs fn now, or records it while the stream captures.
+// Runs fn now, or records it as a node after the stream's last one while the stream captures.
 inline void submit(cudaStream_t s, std::function<void()> fn) {
   CUstream_st* st = stream_of(s);
-  if (st->capturing)
-    st->recorded.push_back(std::move(fn));
-  else
+  if (!st->capturing) {
     fn();
+    return;
+  }
+  CUstream_st* o = st->origin;
+  const int id = static_cast<int>(o->nodes.size());
+  o->nodes.push_back({std::move(fn), st->tail, st->lane});
+  st->tail = {id};
+}
+// Marks the capture that stream s takes part in as invalidated.
+inline void invalidate(CUstream_st* st) {
+  st->origin->invalidated = true;
 }
 
 // --- memory: host memory with a device-sized budget ---
@@ -409,6 +435,10 @@ inline const char* cudaGetErrorName(cudaError_t e) {
       return "cudaErrorStreamCaptureUnsupported";
     case cudaErrorStreamCaptureInvalidated:
       return "cudaErrorStreamCaptureInvalidated";
+    case cudaErrorStreamCaptureUnjoined:
+      return "cudaErrorStreamCaptureUnjoined";
+    case cudaErrorStreamCaptureIsolation:
+      return "cudaErrorStreamCaptureIsolation";
   }
   return "cudaErrorUnknown";
 }
@@ -482,7 +512,7 @@ inline cudaError_t cudaStreamDestroy(cudaStream_t s) {
 inline cudaError_t cudaStreamSynchronize(cudaStream_t s) {
   CUstream_st* st = kn_emu::stream_of(s);
   if (st->capturing) {
-    st->invalidated = true;
+    kn_emu::invalidate(st);
     return kn_emu::fail(cudaErrorStreamCaptureUnsupported);
   }
   return cudaSuccess;
@@ -490,16 +520,20 @@ inline cudaError_t cudaStreamSynchronize(cudaStream_t s) {
 inline cudaError_t cudaMemcpyAsync(void* dst, const void* src, std::size_t n, cudaMemcpyKind kind,
                                    cudaStream_t s) {
   if (kn_emu::stream_of(s)->capturing && (kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToHost)) {
-    kn_emu::stream_of(s)->invalidated =
-        true;  // host memory in a graph: refused as for pageable memory on a GPU
+    kn_emu::invalidate(
+        kn_emu::stream_of(s));  // host memory in a graph: refused as for pageable memory on a GPU
     return kn_emu::fail(cudaErrorStreamCaptureUnsupported);
   }
   kn_emu::submit(s, [=] { std::memcpy(dst, src, n); });
   return cudaSuccess;
 }
 // Events and pinned host memory: the emulated GPU runs work as it is queued, so an event is complete when
-// recorded.
-struct CUevent_st {};
+// recorded, except one recorded in a capture: it stands for the stream's last nodes there, and a stream that
+// waits on it joins the capture after them.
+struct CUevent_st {
+  CUstream_st* origin = nullptr;  // the capturing stream, when recorded in a capture
+  std::vector<int> nodes;
+};
 using cudaEvent_t = CUevent_st*;
 constexpr unsigned cudaEventDisableTiming = 2;
 inline cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned) {
@@ -510,7 +544,30 @@ inline cudaError_t cudaEventDestroy(cudaEvent_t e) {
   delete e;
   return cudaSuccess;
 }
-inline cudaError_t cudaEventRecord(cudaEvent_t, cudaStream_t) {
+inline cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
+  CUstream_st* st = kn_emu::stream_of(s);
+  e->origin = st->capturing ? st->origin : nullptr;
+  e->nodes = st->capturing ? st->tail : std::vector<int>{};
+  return cudaSuccess;
+}
+inline cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned = 0) {
+  CUstream_st* st = kn_emu::stream_of(s);
+  if (!e->origin || !e->origin->capturing) return cudaSuccess;  // complete
+  if (!st->capturing) {                                         // joins the capture
+    if (st == kn_emu::legacy_stream()) return kn_emu::fail(cudaErrorStreamCaptureIsolation);
+    st->capturing = true;
+    st->origin = e->origin;
+    st->lane = static_cast<int>(e->origin->joined.size()) + 1;
+    st->tail = e->nodes;
+    e->origin->joined.push_back(st);
+    return cudaSuccess;
+  }
+  if (st->origin != e->origin) {
+    kn_emu::invalidate(st);
+    return kn_emu::fail(cudaErrorStreamCaptureIsolation);
+  }
+  for (int n : e->nodes)
+    if (std::find(st->tail.begin(), st->tail.end(), n) == st->tail.end()) st->tail.push_back(n);
   return cudaSuccess;
 }
 inline cudaError_t cudaEventSynchronize(cudaEvent_t) {
@@ -530,29 +587,55 @@ inline cudaError_t cudaMemsetAsync(void* p, int v, std::size_t n, cudaStream_t s
 }
 inline cudaError_t cudaStreamIsCapturing(cudaStream_t s, cudaStreamCaptureStatus* status) {
   const CUstream_st* st = kn_emu::stream_of(s);
-  *status = !st->capturing    ? cudaStreamCaptureStatusNone
-            : st->invalidated ? cudaStreamCaptureStatusInvalidated
-                              : cudaStreamCaptureStatusActive;
+  *status = !st->capturing            ? cudaStreamCaptureStatusNone
+            : st->origin->invalidated ? cudaStreamCaptureStatusInvalidated
+                                      : cudaStreamCaptureStatusActive;
   return cudaSuccess;
 }
 inline cudaError_t cudaStreamBeginCapture(cudaStream_t s, cudaStreamCaptureMode) {
   if (!s || s->capturing) return kn_emu::fail(cudaErrorInvalidValue);
   s->capturing = true;
   s->invalidated = false;
-  s->recorded.clear();
+  s->origin = s;
+  s->lane = 0;
+  s->tail.clear();
+  s->nodes.clear();
+  s->joined.clear();
   return cudaSuccess;
 }
+// Ends the capture begun on s: an error unless every node is joined back to s (its last nodes wait for it).
 inline cudaError_t cudaStreamEndCapture(cudaStream_t s, cudaGraph_t* graph) {
   *graph = nullptr;
   if (!s || !s->capturing) return kn_emu::fail(cudaErrorInvalidValue);
+  if (s->origin != s) return kn_emu::fail(cudaErrorStreamCaptureUnjoined);  // (not the capturing stream)
+  std::vector<char> reached(s->nodes.size(), 0);
+  std::vector<int> todo = s->tail;
+  while (!todo.empty()) {
+    const int n = todo.back();
+    todo.pop_back();
+    if (reached[n]) continue;
+    reached[n] = 1;
+    for (int d : s->nodes[n].deps) todo.push_back(d);
+  }
+  const bool joined = std::find(reached.begin(), reached.end(), 0) == reached.end();
+  for (CUstream_st* j : s->joined) {
+    j->capturing = false;
+    j->origin = nullptr;
+    j->tail.clear();
+  }
   s->capturing = false;
+  s->origin = nullptr;
+  std::vector<EmuGraphNode> nodes = std::move(s->nodes);
+  s->nodes.clear();
+  s->joined.clear();
+  s->tail.clear();
   if (s->invalidated) return kn_emu::fail(cudaErrorStreamCaptureInvalidated);
-  *graph = new CUgraph_st{std::move(s->recorded)};
-  s->recorded.clear();
+  if (!joined) return kn_emu::fail(cudaErrorStreamCaptureUnjoined);
+  *graph = new CUgraph_st{std::move(nodes)};
   return cudaSuccess;
 }
 inline cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsigned long long) {
-  *exec = new CUgraphExec_st{graph->ops};
+  *exec = new CUgraphExec_st{graph->nodes, 0};
   return cudaSuccess;
 }
 inline cudaError_t cudaGraphDestroy(cudaGraph_t g) {
@@ -563,7 +646,36 @@ inline cudaError_t cudaGraphExecDestroy(cudaGraphExec_t e) {
   delete e;
   return cudaSuccess;
 }
+// Runs the nodes in an order their dependencies allow, in turn by two rules, each of which breaks a graph
+// that lacks an edge its work needs: the 1st, 3rd, ... launches take the latest-captured ready node first (a
+// node ready too early runs before the work it should wait for), the others alternate between lanes, taking
+// the first ready node of another lane than the last one's (branches interleave node by node: two that share
+// a buffer clash).
 inline cudaError_t cudaGraphLaunch(cudaGraphExec_t e, cudaStream_t s) {
-  for (const auto& op : e->ops) kn_emu::submit(s, op);
+  const bool latest_first = (e->launches++ % 2) == 0;
+  const std::size_t n = e->nodes.size();
+  std::vector<int> waiting(n);
+  std::vector<std::vector<int>> after(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    waiting[i] = static_cast<int>(e->nodes[i].deps.size());
+    for (int d : e->nodes[i].deps) after[d].push_back(static_cast<int>(i));
+  }
+  std::vector<int> ready;
+  for (std::size_t i = 0; i < n; ++i)
+    if (!waiting[i]) ready.push_back(static_cast<int>(i));
+  int lane = -1;
+  while (!ready.empty()) {
+    std::sort(ready.begin(), ready.end());
+    auto pick = latest_first ? ready.end() - 1 : std::find_if(ready.begin(), ready.end(), [&](int i) {
+      return e->nodes[i].lane != lane;
+    });
+    if (pick == ready.end()) pick = ready.begin();
+    const int i = *pick;
+    ready.erase(pick);
+    lane = e->nodes[i].lane;
+    kn_emu::submit(s, e->nodes[i].fn);
+    for (int j : after[i])
+      if (--waiting[j] == 0) ready.push_back(j);
+  }
   return cudaSuccess;
 }
