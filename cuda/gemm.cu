@@ -376,9 +376,9 @@ __global__ void __launch_bounds__(THREADS, CONV ? 3 : 4)
           C[(long long)q * N + gn] = best[j];
           conv.argmax[(long long)q * N + gn] = base + pw.offset(at[j]) + gn;
         }
+        // A Dropout after the pool: N % 4 == 0, so the thread's 4 filters are one Philox block.
         const int gn0 = n0 + tx * TN;
-        if (conv.dropped &&
-            gn0 < N) {  // a Dropout after the pool: N % 4 == 0, so the 4 filters are one block
+        if (conv.dropped && gn0 < N) {
           const long long o = (long long)q * N + gn0;
           float u[4];
           philox_uniform4(conv.drop_seed, conv.drop_offset + device_counter(conv.drop_counter),
