@@ -228,6 +228,20 @@ const perExecution = gpu ? await (async () => {
 })() : null;
 if (perExecution)
   console.log(`  with stepsPerExecution 8: ${perExecution.secondsPerEpoch.toFixed(3)} s per 60,000-image epoch, ${perExecution.msPerStep.toFixed(3)} ms per step`);
+// The graph's fork/join (each backward op's weight gradient a branch beside its input gradient) against the same
+// graph as a chain (KERNELNET_GRAPH_BRANCHES=0, read at capture): bench/NOTES.md predicts 8-25 us per step.
+const chain = gpu && stepRun?.graph ? await (async () => {
+  process.env.KERNELNET_GRAPH_BRANCHES = '0';
+  try {
+    const { ms, stepRun: run } = await timeEpochs(train.images, y);
+    return { branches: run?.branches ?? 0, secondsPerEpoch: (60000 / images) * (ms / 1e3), msPerStep: ms / Math.ceil(images / B) };
+  } finally {
+    delete process.env.KERNELNET_GRAPH_BRANCHES;
+  }
+})() : null;
+if (chain)
+  console.log(`  the graph as a chain (KERNELNET_GRAPH_BRANCHES=0, ${chain.branches} branches, against ${stepRun!.branches}): ` +
+    `${chain.secondsPerEpoch.toFixed(3)} s per 60,000-image epoch, ${chain.msPerStep.toFixed(3)} ms per step`);
 
 // The validation pass: evaluate() over MNIST's 10,000 test images at the training batch size (the forward pass
 // does the same work whatever the weights: an untrained model times the same).
@@ -411,5 +425,5 @@ if (!opts['no-torch'] && gpu) {
 if (opts.json)
   writeFileSync(opts.json, JSON.stringify({
     backend: info, peakGflops: peak, peakGBs, batch: B, ops: table, vocabularyOps: vocabTable, images, imagesPerSecond, secondsPerEpoch, gflops,
-    stepProgram: stepRun, memory: { bytesInUse: memory.bytesInUse, scratchBytes: memory.scratchBytes }, perExecution, validation, torch, interleaved, scaling: scaled, png,
+    stepProgram: stepRun, memory: { bytesInUse: memory.bytesInUse, scratchBytes: memory.scratchBytes }, perExecution, chain, validation, torch, interleaved, scaling: scaled, png,
   }, null, 2) + '\n');

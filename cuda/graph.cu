@@ -11,6 +11,7 @@
 // The graph is not a chain: a backward op's weight-gradient work (Branch, cuda_backend.cuh) is captured on a
 // second stream forked from the op's and joined at its end, so within each such op the graph holds two
 // parallel branches (fork/join), which the GPU runs side by side.
+#include <cstdlib>
 #include <string>
 #include <utility>
 #include <vector>
@@ -73,8 +74,11 @@ class GraphProgram final : public Program {
     cudaEvent_t fork = nullptr, join = nullptr;
     Status st =
         cuda_status(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
-    // The branches' stream and events (without them the graph is a chain: the same work).
-    const bool branches = cudaStreamCreateWithFlags(&side, cudaStreamNonBlocking) == cudaSuccess &&
+    // The branches' stream and events (without them the graph is a chain: the same work, in order;
+    // KERNELNET_GRAPH_BRANCHES=0 asks for that, to time the two).
+    const char* env = std::getenv("KERNELNET_GRAPH_BRANCHES");
+    const bool branches = !(env && std::string(env) == "0") &&
+                          cudaStreamCreateWithFlags(&side, cudaStreamNonBlocking) == cudaSuccess &&
                           cudaEventCreateWithFlags(&fork, cudaEventDisableTiming) == cudaSuccess &&
                           cudaEventCreateWithFlags(&join, cudaEventDisableTiming) == cudaSuccess;
     cudaGetLastError();

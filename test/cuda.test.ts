@@ -523,6 +523,11 @@ if (!cuda.available) {
     assert.is(graphed.info!.branches, 2, `two backward ops forked their weight gradients: ${JSON.stringify(graphed.info)}`);
     assert.equal(graphed.weights, calls.weights, 'same weights bit for bit');
     assert.equal(graphed.loss, calls.loss, 'same loss bit for bit');
+    // KERNELNET_GRAPH_BRANCHES=0 (read at capture, for timing the two): a chain, the same training.
+    process.env.KERNELNET_GRAPH_BRANCHES = '0';
+    const chain = await run('1').finally(() => delete process.env.KERNELNET_GRAPH_BRANCHES);
+    assert.ok(chain.info?.graph && chain.info.branches === 0, `a graph without branches: ${JSON.stringify(chain.info)}`);
+    assert.equal(chain.weights, graphed.weights, 'KERNELNET_GRAPH_BRANCHES=0: the same weights bit for bit');
   });
 
   // TF32 tensor cores exist from compute capability 8.0 (the device string names it, e.g. "(sm_90, 80 GiB)").
