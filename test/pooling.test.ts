@@ -159,6 +159,35 @@ P('Conv2D + MaxPooling2D run as one op, as the layers one by one', async () => {
   for (const m of runs) m.dispose();
 });
 
+/** make()'s model twice, compiled alike, with `flag` on in the first and off in the second. */
+function bothWays(make: () => Sequential, flag: (m: Sequential, on: boolean) => void): Sequential[] {
+  return [true, false].map((on) => {
+    const m = make();
+    flag(m, on);
+    m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adam({ learningRate: 0.01 }) });
+    return m;
+  });
+}
+
+/** Calls note(name, args) before each call of the named natives until the returned function restores them. */
+function spyNatives(names: (keyof typeof native)[], note: (name: string, args: unknown[]) => void): () => void {
+  const saved = { ...native };
+  for (const name of names)
+    native[name] = ((...args: unknown[]) => {
+      note(name, args);
+      return (saved[name] as (...a: unknown[]) => void)(...args);
+    }) as never;
+  return () => Object.assign(native, saved);
+}
+
+/** The two runs trained to the same losses and the same weights bit for bit; disposes them. */
+function sameTraining(runs: Sequential[], losses: unknown[]): void {
+  assert.equal(losses[0], losses[1], 'the same losses');
+  const weights = runs.map((m) => tidy(() => m.getWeights().map((w) => Array.from(w.dataSync()))));
+  weights[0].forEach((w, i) => exact(w, weights[1][i], `weight ${i}`));
+  for (const m of runs) m.dispose();
+}
+
 // A Conv2D or Dense layer's activation applied by the input gradient of the Conv2D or Dense op above it (on a
 // GPU in that GEMM's epilogue; StepContext's below), that layer's backward then starting from dz: the same
 // arithmetic, so the same weights bit for bit as each layer applying its own. Covered: a conv under a conv, a
@@ -179,34 +208,21 @@ P('the layer below\'s activation in the input gradient above it: the same weight
       new Dense({ units: 3, activation: 'softmax' }),
     ],
   });
-  const runs = [true, false].map((fold) => {
-    const m = make();
-    m.foldBelow = fold;
-    m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adam({ learningRate: 0.01 }) });
-    return m;
-  });
+  const runs = bothWays(make, (m, on) => (m.foldBelow = on));
   // Which backward calls take a layer below's activation (their trailing belowActivation).
-  const folded: string[] = [], saved = { ...native };
-  const spy = <K extends 'conv2dBackward' | 'denseBackward' | 'conv2dPoolBackward'>(name: K, at: number) =>
-    (native[name] = ((...args: unknown[]) => {
-      if (args[at]) folded.push(`${name} ${String(args[at])}`);
-      return (saved[name] as (...a: unknown[]) => void)(...args);
-    }) as never);
+  const folded: string[] = [], at: Record<string, number> = { conv2dBackward: 15, denseBackward: 10, conv2dPoolBackward: 22 };
+  const restore = spyNatives(['conv2dBackward', 'denseBackward', 'conv2dPoolBackward'], (name, args) => {
+    if (args[at[name]]) folded.push(`${name} ${String(args[at[name]])}`);
+  });
   const losses = [];
   try {
-    spy('conv2dBackward', 15);
-    spy('denseBackward', 10);
-    spy('conv2dPoolBackward', 22);
     for (const m of runs) losses.push((await m.fit(x, y, { batchSize: 16, epochs: 2, verbose: 0 })).history.loss);
   } finally {
-    Object.assign(native, saved);
+    restore();
   }
   assert.equal([...new Set(folded)].sort(), ['conv2dBackward relu', 'conv2dPoolBackward elu', 'denseBackward sigmoid']);
-  assert.equal(losses[0], losses[1], 'the same losses');
-  const weights = runs.map((m) => tidy(() => m.getWeights().map((w) => Array.from(w.dataSync()))));
-  weights[0].forEach((w, i) => exact(w, weights[1][i], `weight ${i}`));
+  sameTraining(runs, losses);
   dispose([x, y]);
-  for (const m of runs) m.dispose();
 });
 
 // A Dropout after a fused Conv2D + MaxPooling2D pair, its forward in the pair's op in training (on a GPU's FP32
@@ -224,22 +240,13 @@ P('a Dropout after the conv + pool: its forward in the pair\'s op, the same weig
       new Dense({ units: 3, activation: 'softmax' }), // the fused head, whose step runs the forward up to the layer before it
     ],
   });
-  const runs = [true, false].map((fold) => {
-    const m = make();
-    m.foldDropout = fold;
-    m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adam({ learningRate: 0.01 }) });
-    return m;
-  });
-  const calls: string[] = [], saved = { ...native };
-  const spy = (name: 'conv2dPoolForward' | 'dropoutForward', what: (args: unknown[]) => string) =>
-    (native[name] = ((...args: unknown[]) => {
-      calls.push(what(args));
-      return (saved[name] as (...a: unknown[]) => void)(...args);
-    }) as never);
+  const runs = bothWays(make, (m, on) => (m.foldDropout = on));
+  // The forward calls made: the pair's op with or without the dropout's output (its argument 19), the dropout's own.
+  const calls: string[] = [];
+  const restore = spyNatives(['conv2dPoolForward', 'dropoutForward'], (name, args) =>
+    calls.push(`${name}${args[19] ? ' dropped' : ''}`));
   const losses = [], seen: string[][] = [];
   try {
-    spy('conv2dPoolForward', (a) => `conv2dPoolForward${a[19] ? ' dropped' : ''}`);
-    spy('dropoutForward', () => 'dropoutForward');
     for (const m of runs) {
       calls.length = 0;
       losses.push((await m.fit(x, y, { batchSize: 16, epochs: 2, verbose: 0 })).history.loss);
@@ -249,14 +256,11 @@ P('a Dropout after the conv + pool: its forward in the pair\'s op, the same weig
     dispose(runs[0].predict(x));
     seen.push([...new Set(calls)]);
   } finally {
-    Object.assign(native, saved);
+    restore();
   }
   assert.equal(seen, [['conv2dPoolForward dropped'], ['conv2dPoolForward', 'dropoutForward'], ['conv2dPoolForward']]);
-  assert.equal(losses[0], losses[1], 'the same losses');
-  const weights = runs.map((m) => tidy(() => m.getWeights().map((w) => Array.from(w.dataSync()))));
-  weights[0].forEach((w, i) => exact(w, weights[1][i], `weight ${i}`));
+  sameTraining(runs, losses);
   dispose([x, y]);
-  for (const m of runs) m.dispose();
 });
 
 P.run();
