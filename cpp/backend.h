@@ -30,6 +30,11 @@ struct Status {
   static Status Ok() { return {}; }
 };
 
+// KERNELNET_POISON_SCRATCH=1 (tests): every scratch buffer a backend hands an op is filled with NaN first
+// (all bits set), so an entry the op reads without having written it shows in the result instead of passing
+// on a stale value. Read at each call, so a test can switch it on and off; off costs one getenv per op.
+bool poison_scratch();
+
 struct Conv2dShape {
   int n, h, w, c;            // input
   int kh, kw, f;             // kernel [kh, kw, c, f]

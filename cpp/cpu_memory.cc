@@ -8,6 +8,11 @@
 
 namespace kn {
 
+bool poison_scratch() {
+  const char* s = std::getenv("KERNELNET_POISON_SCRATCH");
+  return s && *s && std::strcmp(s, "0") != 0;
+}
+
 Backend& cpu_backend() {
   static CpuBackend* backend = new CpuBackend();  // lives for the process: tensors of any env may use it
   return *backend;

@@ -133,6 +133,8 @@ Status CudaBackend::scratch(Scratch slot, std::size_t bytes, void** out) {
     scratch_size_[slot] = grown;
   }
   *out = scratch_[slot];
+  if (poison_scratch() && !capturing())  // (a captured step replays without it: the op's own launch order)
+    KN_CUDA(cudaMemsetAsync(scratch_[slot], 0xff, bytes, stream()));
   return Status::Ok();
 }
 
