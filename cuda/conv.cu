@@ -88,15 +88,23 @@ void im2col(cudaStream_t st, const Conv2dShape& s, const float* x, float* col, l
 // tree over the blocks: deterministic, the number of blocks fixed by the shape, not by the GPU.
 constexpr int kDirectTaps = 32, kDirectThreads = 256, kDirectPixelsPerBlock = 128;
 
+// The direct kernels' pixel index is an int: a run of 256 past the last row must still fit.
+constexpr long long kDirectMaxRows = INT32_MAX - 2 * kDirectThreads;
+
 bool direct_conv(const Conv2dShape& s) {
-  return s.col_cols() >= 1 && s.col_cols() <= kDirectTaps && s.f >= 1 && s.f <= kDirectThreads;
+  return s.col_cols() >= 1 && s.col_cols() <= kDirectTaps && s.f >= 1 && s.f <= kDirectThreads &&
+         (long long)s.n * s.oh * s.ow <= kDirectMaxRows;
 }
-// Blocks of (F filters) x (256 / F pixel lanes).
+// Blocks of (F filters) x (256 / F pixel lanes): F * floor(256 / F) threads, 256 only where F divides 256.
 dim3 direct_block(const Conv2dShape& s) {
   return dim3(s.f, kDirectThreads / s.f);
 }
+// The backward's blocks (its partial sums, summed after in a fixed order): one per 128-pixel run, at most
+// 4096; past that each block walks the runs b, b + 4096, ... (a count fixed by the shape, not by the GPU).
+constexpr int kDirectMaxParts = 4096;
 int direct_parts(long long rows) {
-  return (int)std::min<long long>(std::max<long long>(CEIL_DIV(rows, kDirectPixelsPerBlock), 1), 4096);
+  return (int)std::min<long long>(std::max<long long>(CEIL_DIV(rows, kDirectPixelsPerBlock), 1),
+                                  kDirectMaxParts);
 }
 
 // The taps' offsets, once per block: input row and column offsets and channel of tap k = (ky * KW + kx) * C +
@@ -142,10 +150,13 @@ __global__ void conv_direct_forward_kernel(ConvDims d, const float* __restrict__
 // stages dz (thread (f, lane) reading rows lane, lane + lanes, ...: coalesced) and the pixels' patches in
 // shared memory; then each thread adds the chunk into the (k, f) entries it owns, tid + 256 j. No thread
 // shares an entry, so nothing is reduced across threads and the order is fixed.
-constexpr int kDirectChunk = 32, kDirectEntries = 4;  // (K + 1) * F <= 4 * 256
+constexpr int kDirectChunk = 32, kDirectEntries = 4;  // (K + 1) * F <= 4 * threads
 
+// What the backward kernel can take: each of the block's F * floor(256 / F) threads owns at most 4 of the
+// (K + 1) * F entries, so they must fit (F = 96 with 9 taps: 960 entries, but 192 threads own only 768).
 bool direct_conv_backward(const Conv2dShape& s) {
-  return direct_conv(s) && (s.col_cols() + 1) * s.f <= kDirectEntries * kDirectThreads;
+  const dim3 block = direct_block(s);
+  return direct_conv(s) && (s.col_cols() + 1) * s.f <= (long long)kDirectEntries * block.x * block.y;
 }
 
 __global__ void conv_direct_backward_kernel(ConvDims d, const float* __restrict__ x,
@@ -153,7 +164,8 @@ __global__ void conv_direct_backward_kernel(ConvDims d, const float* __restrict_
                                             const float* __restrict__ dy, Act act, float alpha, int rows,
                                             float* __restrict__ partial) {
   __shared__ int ty[kDirectTaps], tx[kDirectTaps], tc[kDirectTaps];
-  __shared__ int pix_base[kDirectChunk], pix_iy0[kDirectChunk], pix_ix0[kDirectChunk];
+  __shared__ long long pix_base[kDirectChunk];
+  __shared__ int pix_iy0[kDirectChunk], pix_ix0[kDirectChunk];
   __shared__ float dzs[kDirectChunk * kDirectThreads], patch[kDirectChunk * (kDirectTaps + 1)];
   const int K = d.kh * d.kw * d.c, F = d.f, tid = threadIdx.y * blockDim.x + threadIdx.x;
   const int threads = blockDim.x * blockDim.y, entries = (K + 1) * F;
@@ -165,38 +177,42 @@ __global__ void conv_direct_backward_kernel(ConvDims d, const float* __restrict_
     const int e = tid + j * threads;
     ek[j] = e < entries ? e / F : -1, ef[j] = e < entries ? e % F : 0;
   }
-  const int p_begin = blockIdx.x * kDirectPixelsPerBlock, p_end = min(rows, p_begin + kDirectPixelsPerBlock);
-  for (int q = p_begin; q < p_end; q += kDirectChunk) {
-    const int count = min(kDirectChunk, p_end - q);
-    __syncthreads();  // the previous chunk is consumed
-    if (tid < count) {
-      const int p = q + tid, ox = p % d.ow, rest = p / d.ow, oy = rest % d.oh, n = rest / d.oh;
-      pix_base[tid] = n * d.h, pix_iy0[tid] = oy * d.sh - d.pt, pix_ix0[tid] = ox * d.sw - d.pl;
-    }
-    for (int r = threadIdx.y; r < count; r += blockDim.y) {
-      const long long o = (long long)(q + r) * F + threadIdx.x;
-      // (linear: dy is dz already, the layer above applied this activation; y is not read)
-      dzs[r * F + threadIdx.x] =
-          act == Act::kLinear ? dy[o] : act_backward(act, y[o], pre ? pre[o] : 0.0f, dy[o], alpha);
-    }
-    __syncthreads();  // the pixels' coordinates are in
-    for (int i = tid; i < count * kDirectTaps; i += threads) {
-      const int r = i / kDirectTaps, k = i % kDirectTaps;  // constant divisor: a shift and a mask
-      if (k >= K) continue;
-      const int iy = pix_iy0[r] + ty[k], ix = pix_ix0[r] + tx[k];
-      patch[r * (kDirectTaps + 1) + k] = (unsigned)iy < (unsigned)d.h && (unsigned)ix < (unsigned)d.w
-                                             ? x[(((long long)pix_base[r] + iy) * d.w + ix) * d.c + tc[k]]
-                                             : 0.0f;
-    }
-    __syncthreads();
+  // Runs of 128 pixels: blockIdx.x, + gridDim.x, ... (int arithmetic: rows <= direct_rows_limit).
+  const int runs = CEIL_DIV(rows, kDirectPixelsPerBlock);
+  for (int run = blockIdx.x; run < runs; run += gridDim.x) {
+    const int p_begin = run * kDirectPixelsPerBlock, p_end = min(rows, p_begin + kDirectPixelsPerBlock);
+    for (int q = p_begin; q < p_end; q += kDirectChunk) {
+      const int count = min(kDirectChunk, p_end - q);
+      __syncthreads();  // the previous chunk is consumed
+      if (tid < count) {
+        const int p = q + tid, ox = p % d.ow, rest = p / d.ow, oy = rest % d.oh, n = rest / d.oh;
+        pix_base[tid] = (long long)n * d.h, pix_iy0[tid] = oy * d.sh - d.pt, pix_ix0[tid] = ox * d.sw - d.pl;
+      }
+      for (int r = threadIdx.y; r < count; r += blockDim.y) {
+        const long long o = (long long)(q + r) * F + threadIdx.x;
+        // (linear: dy is dz already, the layer above applied this activation; y is not read)
+        dzs[r * F + threadIdx.x] =
+            act == Act::kLinear ? dy[o] : act_backward(act, y[o], pre ? pre[o] : 0.0f, dy[o], alpha);
+      }
+      __syncthreads();  // the pixels' coordinates are in
+      for (int i = tid; i < count * kDirectTaps; i += threads) {
+        const int r = i / kDirectTaps, k = i % kDirectTaps;  // constant divisor: a shift and a mask
+        if (k >= K) continue;
+        const int iy = pix_iy0[r] + ty[k], ix = pix_ix0[r] + tx[k];
+        patch[r * (kDirectTaps + 1) + k] = (unsigned)iy < (unsigned)d.h && (unsigned)ix < (unsigned)d.w
+                                               ? x[((pix_base[r] + iy) * d.w + ix) * d.c + tc[k]]
+                                               : 0.0f;
+      }
+      __syncthreads();
 #pragma unroll
-    for (int j = 0; j < kDirectEntries; ++j) {
-      if (ek[j] < 0) continue;
-      const int k = ek[j], f = ef[j];
-      float a = acc[j];
-      for (int r = 0; r < count; ++r)
-        a = fmaf(k < K ? patch[r * (kDirectTaps + 1) + k] : 1.0f, dzs[r * F + f], a);
-      acc[j] = a;
+      for (int j = 0; j < kDirectEntries; ++j) {
+        if (ek[j] < 0) continue;
+        const int k = ek[j], f = ef[j];
+        float a = acc[j];
+        for (int r = 0; r < count; ++r)
+          a = fmaf(k < K ? patch[r * (kDirectTaps + 1) + k] : 1.0f, dzs[r * F + f], a);
+        acc[j] = a;
+      }
     }
   }
   float* out = partial + (long long)blockIdx.x * entries;
@@ -336,10 +352,13 @@ namespace {
 
 bool pool_in_epilogue(GemmKernel kernel, const Conv2dShape& s, const Pool2dShape& p, const float* x,
                       const float* w, const Epilogue& ep) {
+  // Every window whole: the GEMM computes each window's positions, so a window cut short by the conv's edge
+  // ('same' pooling of an odd output: no padding before, one row or column missing after) would pool a pixel
+  // that does not exist.
   const int win = p.ph * p.pw;
-  return (win == 2 || win == 4) && p.sh == p.ph && p.sw == p.pw && p.pt == 0 && p.pl == 0 && !ep.pre &&
-         s.col_cols() > 0 && !direct_conv(s) && implicit_gemm(kernel, s, x, w) &&
-         (long long)p.n * p.oh * p.ow * win <= INT32_MAX;
+  return (win == 2 || win == 4) && p.sh == p.ph && p.sw == p.pw && p.pt == 0 && p.pl == 0 &&
+         (long long)p.oh * p.ph <= p.h && (long long)p.ow * p.pw <= p.w && !ep.pre && s.col_cols() > 0 &&
+         !direct_conv(s) && implicit_gemm(kernel, s, x, w) && (long long)p.n * p.oh * p.ow * win <= INT32_MAX;
 }
 
 // One thread per pooled element (n, py, px, f): block row y walks pooled rows (n, py), so the only
@@ -437,7 +456,11 @@ Status CudaBackend::conv2d_pool_backward(const Conv2dShape& s, const Pool2dShape
       KN_CUDA(cudaMemsetAsync(dz, 0, sizeof(float) * conv_out, stream()));
     const long long rows = (long long)p.n * p.oh, row_elems = (long long)p.ow * p.c;
     if (rows && row_elems) {
-      KN_EXPECT(row_elems <= INT32_MAX && rows <= INT32_MAX, "conv2d_pool_backward");
+      // (int indices: a block's element e up to row_elems + 127, rows stepping by gridDim.y)
+      if (row_elems > INT32_MAX - 128 || rows > INT32_MAX - 65536)
+        return Status{"ERR_KERNELNET_SHAPE",
+                      "conv2d_pool_backward: more than 2^31 - 65536 pooled rows or "
+                      "2^31 - 128 elements per pooled row"};
       const dim3 grid((unsigned)CEIL_DIV(row_elems, 128), (unsigned)std::min<long long>(rows, 65535));
       KN_EXPECT(drop.rate >= 0.0f && drop.rate < 1.0f, "conv2d_pool_backward");
       launch(pool_dz_kernel, grid, 128, 0, stream(), p, ep.act, ep.alpha, pooled, argmax, dpooled,
