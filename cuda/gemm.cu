@@ -153,14 +153,15 @@ __device__ __forceinline__ float& part(float4& v, int j) {
 }
 
 // Whether a block's epilogue may move runs of V floats: its columns all inside N, rows aligned (ldc, C and
-// ep.below.y multiples of V floats), not accumulating, and an activation of its own that is linear or relu
-// (inline: the others are a call, whose registers the two epilogue paths together could not spare).
+// ep.below.y multiples of V floats), not accumulating, no pre-activation to store (epilogue_run writes none),
+// and an activation of its own that is linear or relu (inline: the others are a call, whose registers the two
+// epilogue paths together could not spare).
 template <int V>
 __device__ __forceinline__ bool epilogue_vec(const Epilogue& ep, bool accumulate, const float* C, int ldc,
                                              bool whole) {
   const auto ok = [](const float* p) { return reinterpret_cast<uintptr_t>(p) % (4 * V) == 0; };
-  return whole && !accumulate && (ep.act == Act::kLinear || ep.act == Act::kRelu) && ldc % V == 0 && ok(C) &&
-         (!ep.below.y || ok(ep.below.y));
+  return whole && !accumulate && !ep.pre && (ep.act == Act::kLinear || ep.act == Act::kRelu) &&
+         ldc % V == 0 && ok(C) && (!ep.below.y || ok(ep.below.y));
 }
 
 // The epilogue of V (2 or 4) consecutive outputs of one row, C[at ..] at columns gn .., where epilogue_vec:
@@ -921,7 +922,8 @@ Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, 
   KN_EXPECT(!conv || !conv->pool_h ||
                 (!conv->input_grad && !ta && splits == 1 && !accumulate && !ep.pre && conv->argmax &&
                  (conv->pool_h * conv->pool_w == 2 || conv->pool_h * conv->pool_w == 4) &&
-                 m % (conv->pool_h * conv->pool_w) == 0 && n == conv->f && ldc == n),
+                 m % (conv->pool_h * conv->pool_w) == 0 && n == conv->f && ldc == n &&
+                 conv->pool_oh * conv->pool_h <= conv->oh && conv->pool_ow * conv->pool_w <= conv->ow),
             "launch_sgemm (pool epilogue)");
   KN_EXPECT(!conv || !conv->dropped ||
                 (conv->pool_h && kernel == GemmKernel::kSimt && n % 4 == 0 && conv->drop_rate >= 0.0f &&
@@ -937,13 +939,36 @@ Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, 
   KN_EXPECT(splits >= 1 && (splits == 1 || partial), "launch_sgemm");
   // Every kernel steps K by 16 (BK == tc::BK), so a split's K range starts on a whole step.
   static_assert(BK == tc::BK, "one K step for every kernel");
-  const int kps = splits > 1 ? CEIL_DIV(CEIL_DIV(k, splits), BK) * BK : (k > 0 ? k : 1);
+  const long long kps_wide = splits > 1 ? CEIL_DIV(CEIL_DIV((long long)k, splits), BK) * BK : (k > 0 ? k : 1);
+  // What the kernels' int tile and split indices can reach: a row or column tile, or a K split, starting
+  // before the end and running one tile past it.
+  if (m > INT32_MAX - 256 || n > INT32_MAX - 256 || k + kps_wide > INT32_MAX)
+    return Status{"ERR_KERNELNET_SHAPE", "gemm: " + std::to_string(m) + " x " + std::to_string(n) + " x " +
+                                             std::to_string(k) + " passes the GEMM's 32-bit tile indices"};
+  const int kps = (int)kps_wide;
   const int z = splits > 1 ? CEIL_DIV(k, kps) : 1;
   // The input gradient of a layer with at most 32 channels: 32-wide N tiles (not half-empty 64-wide ones), on
   // kernel 3 128 x 32, on kernel 1 the narrow tile (128 x 32 x 8).
   const bool narrow = conv && conv->input_grad && n <= 32;
   const int tile_m = narrow && kernel == GemmKernel::kSimt ? layout::SimtNarrow::BM : gemm_tile_m(kernel);
   const int tile_n = narrow ? 32 : BN;
+  // N tiles sit on grid.y (at most 65535): a wider product runs as slices of 65535 tiles of columns, each its
+  // own launch (the same arithmetic per output: a column's sum does not depend on the others). Implicit GEMMs
+  // (N = filters or channels) never come near.
+  constexpr int kSliceN = 65535 * BN;
+  if (n > kSliceN && !conv) {
+    for (int j0 = 0; j0 < n; j0 += kSliceN) {
+      const int nn = std::min(kSliceN, n - j0);
+      Epilogue slice = ep;
+      if (slice.bias) slice.bias += j0;
+      if (slice.pre) slice.pre += j0;
+      if (slice.below.y) slice.below.y += j0;
+      KN_TRY(launch_sgemm(stream, ta, tb, m, nn, k, a, lda, tb ? b + (long long)j0 * ldb : b + j0, ldb,
+                          c + j0, ldc, slice, accumulate, splits, partial, kernel, nullptr));
+      if (n - j0 <= kSliceN) break;  // (j0 + kSliceN would pass INT32_MAX near the top)
+    }
+    return Status::Ok();
+  }
   KN_EXPECT(CEIL_DIV(n, tile_n) <= 65535 && z <= 65535, "launch_sgemm");
   const dim3 grid(CEIL_DIV(m, tile_m), CEIL_DIV(n, tile_n), z), block(THREADS);
   float* out = splits > 1 ? partial : c;
@@ -1022,13 +1047,15 @@ Status CudaBackend::gemm(bool ta, bool tb, int m, int n, int k, const float* a, 
 Status CudaBackend::gemm_with(GemmKernel kernel, bool ta, bool tb, int m, int n, int k, const float* a,
                               int lda, const float* b, int ldb, float* c, int ldc, const Epilogue& ep,
                               bool accumulate, const ConvGeom* conv) {
-  // Split K when the output tiles alone leave most SMs idle and K is long enough to share out: towards two
-  // blocks per SM, each split at least 8 K steps (128). (The seed's dense1 forward, 128 x 128 x 9216: 64
-  // splits, 128 blocks on kernel 3's 2 tiles, 256 on kernel 1's 4; with 256-deep splits it had 72 and 144.)
+  // Split K when the output tiles alone would leave most of a GPU idle and K is long enough to share out:
+  // towards kSplitKBlocks blocks, each split at least 8 K steps (128). (The seed's dense1 forward, 128 x 128
+  // x 9216: 64 splits, 128 blocks on kernel 3's 2 tiles, 256 on kernel 1's 4.) The target is a constant, not
+  // the device's SM count, so that the same model gives the same bits on every GPU model (README:
+  // determinism): the split decides the order of the float sums.
   const long long tiles = (long long)CEIL_DIV(m, gemm_tile_m(kernel)) * CEIL_DIV(n, kGemmTile);
   int splits = 1;
-  if (tiles < 2LL * sm_count_ && k >= 1024 && !(conv && conv->pool_h)) {  // a pool epilogue needs whole sums
-    splits = (int)std::min<long long>(CEIL_DIV(2LL * sm_count_, tiles), k / 128);
+  if (tiles < kSplitKBlocks && k >= 1024 && !(conv && conv->pool_h)) {  // a pool epilogue needs whole sums
+    splits = (int)std::min<long long>(CEIL_DIV(kSplitKBlocks, tiles), k / 128);
     splits = std::max(1, std::min(splits, 64));
   }
   float* partial = nullptr;
@@ -1065,6 +1092,10 @@ Status CudaBackend::gemm_variant(int kernel, bool ta, bool tb, int m, int n, int
 
 // out[j] = sum_i x[i, j]: row groups (at most 256, of 256 rows) summed into scratch, then the groups.
 Status CudaBackend::column_sums(const float* x, long long rows, int cols, float* out) {
+  // column_sums_kernel's rows step by 8 x parts (at most 2048) in int.
+  if (rows > INT32_MAX - 4096)
+    return Status{"ERR_KERNELNET_SHAPE",
+                  "column sums over " + std::to_string(rows) + " rows: more than 2^31 - 4096"};
   const int parts = (int)std::min<long long>(std::max<long long>(CEIL_DIV(rows, 256), 1), 256);
   void* partial;
   KN_TRY(scratch(kColSum, sizeof(float) * parts * std::max(cols, 1), &partial));

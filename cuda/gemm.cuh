@@ -60,6 +60,9 @@ Status launch_column_sums(cudaStream_t stream, const float* x, int m, int n, flo
                           float* partial);
 
 constexpr int kGemmTile = 64;
+// The split-K policy's target of blocks per GEMM (gemm.cu, CudaBackend::gemm_with): two per SM of an H100 SXM
+// (132 SMs), fixed so that no device property changes the order of a sum.
+constexpr long long kSplitKBlocks = 264;
 
 }  // namespace cu
 }  // namespace kn
