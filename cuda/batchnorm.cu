@@ -12,26 +12,33 @@ namespace {
 constexpr long long kBnBlock = 256;
 
 // partial[b, 0, j] = sum over block b's rows of x[r, j], partial[b, 1, j] = of x[r, j]^2 (kind 0); or of dy
-// and dy * x_hat (kind 1).
+// and dy * x_hat (kind 1). Block rows y, y + gridDim.y, ... walk the row blocks: gridDim.y is at most 65535,
+// the row blocks are as many as m needs (their sums, and so the result, do not depend on the grid).
 __global__ void bn_partial_kernel(int kind, long long m, int c, const float* __restrict__ x,
                                   const float* __restrict__ dy, const float* __restrict__ mean,
                                   const float* __restrict__ invstd, double* __restrict__ partial) {
   const int j = blockIdx.x * blockDim.x + threadIdx.x;
-  const long long b = blockIdx.y;
   if (j >= c) return;
-  double s = 0.0, q = 0.0;
-  const long long end = min(m, (b + 1) * kBnBlock);
-  for (long long r = b * kBnBlock; r < end; ++r) {
-    const float v = x[r * c + j];
-    if (kind == 0) {
-      s += v, q += (double)v * v;
-    } else {
-      const float g = dy[r * c + j];
-      s += g, q += (double)g * ((v - mean[j]) * invstd[j]);
+  const long long blocks = CEIL_DIV(m, kBnBlock);
+  for (long long b = blockIdx.y; b < blocks; b += gridDim.y) {
+    double s = 0.0, q = 0.0;
+    const long long end = min(m, (b + 1) * kBnBlock);
+    for (long long r = b * kBnBlock; r < end; ++r) {
+      const float v = x[r * c + j];
+      if (kind == 0) {
+        s += v, q += (double)v * v;
+      } else {
+        const float g = dy[r * c + j];
+        s += g, q += (double)g * ((v - mean[j]) * invstd[j]);
+      }
     }
+    partial[(b * 2) * c + j] = s;
+    partial[(b * 2 + 1) * c + j] = q;
   }
-  partial[(b * 2) * c + j] = s;
-  partial[(b * 2 + 1) * c + j] = q;
+}
+
+unsigned bn_partial_grid_y(long long blocks) {
+  return (unsigned)std::min<long long>(blocks, 65535);
 }
 
 // Forward statistics from the block sums, and the moving averages' update.
@@ -109,18 +116,18 @@ Status CudaBackend::batchnorm_forward(const BatchNormArgs& a, const float* x, fl
                                       float* invstd, float* moving_mean, float* moving_var) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!a.c) return Status::Ok();
-  const long long blocks = std::max<long long>(CEIL_DIV((long long)a.m, kBnBlock), 1);
-  KN_EXPECT(blocks <= 65535, "batchnorm_forward");
-  void* partial;
-  KN_TRY(scratch(kBatchNorm, sizeof(double) * 2 * blocks * a.c + sizeof(float) * 2 * a.c, &partial));
-  if (a.training && a.m) {
+  // Training: the batch's sums per block of 256 rows into scratch (inference reads none).
+  const long long blocks = a.training ? CEIL_DIV((long long)a.m, kBnBlock) : 0;
+  void* partial = nullptr;
+  if (blocks) {
+    KN_TRY(scratch(kBatchNorm, sizeof(double) * 2 * blocks * a.c, &partial));
     const float* none = nullptr;
-    launch(bn_partial_kernel, dim3(CEIL_DIV(a.c, 64), blocks), 64, 0, stream(), 0, (long long)a.m, a.c, x,
-           none, none, none, static_cast<double*>(partial));
+    launch(bn_partial_kernel, dim3(CEIL_DIV(a.c, 64), bn_partial_grid_y(blocks)), 64, 0, stream(), 0,
+           (long long)a.m, a.c, x, none, none, none, static_cast<double*>(partial));
     KN_LAUNCHED(stream(), "bn_partial_kernel");
   }
-  launch(bn_stats_kernel, CEIL_DIV(a.c, 64), 64, 0, stream(), a, a.m ? blocks : 0LL,
-         static_cast<const double*>(partial), mean, invstd, moving_mean, moving_var);
+  launch(bn_stats_kernel, CEIL_DIV(a.c, 64), 64, 0, stream(), a, blocks, static_cast<const double*>(partial),
+         mean, invstd, moving_mean, moving_var);
   KN_LAUNCHED(stream(), "bn_stats_kernel");
   const long long total = (long long)a.m * a.c;
   if (!total) return Status::Ok();
@@ -134,21 +141,23 @@ Status CudaBackend::batchnorm_backward(const BatchNormArgs& a, const float* x, c
                                        const float* mean, const float* invstd, float* dx, float* dgamma,
                                        float* dbeta) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (!a.c || !a.m) return Status::Ok();
+  if (!a.c) return Status::Ok();
+  // An empty batch still writes dgamma and dbeta (zeros: sums over no block), as the CPU does.
   const long long blocks = CEIL_DIV((long long)a.m, kBnBlock);
-  KN_EXPECT(blocks <= 65535, "batchnorm_backward");
   void* p;
   KN_TRY(scratch(kBatchNorm, sizeof(double) * 2 * blocks * a.c + sizeof(float) * 2 * a.c, &p));
   double* partial = static_cast<double*>(p);
   float* sums = reinterpret_cast<float*>(partial + 2 * blocks * a.c);
-  launch(bn_partial_kernel, dim3(CEIL_DIV(a.c, 64), blocks), 64, 0, stream(), 1, (long long)a.m, a.c, x, dy,
-         mean, invstd, partial);
-  KN_LAUNCHED(stream(), "bn_partial_kernel");
+  if (blocks) {
+    launch(bn_partial_kernel, dim3(CEIL_DIV(a.c, 64), bn_partial_grid_y(blocks)), 64, 0, stream(), 1,
+           (long long)a.m, a.c, x, dy, mean, invstd, partial);
+    KN_LAUNCHED(stream(), "bn_partial_kernel");
+  }
   launch(bn_grad_sums_kernel, CEIL_DIV(a.c, 64), 64, 0, stream(), a, blocks,
          static_cast<const double*>(partial), sums, dgamma, dbeta);
   KN_LAUNCHED(stream(), "bn_grad_sums_kernel");
-  if (!dx) return Status::Ok();
   const long long total = (long long)a.m * a.c;
+  if (!dx || !total) return Status::Ok();
   launch(bn_input_grad_kernel, CEIL_DIV(total, 256), 256, 0, stream(), a, x, dy, mean, invstd,
          static_cast<const float*>(sums), dx);
   KN_LAUNCHED(stream(), "bn_input_grad_kernel");
