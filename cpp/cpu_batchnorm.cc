@@ -31,6 +31,7 @@ Status CpuBackend::batchnorm_forward(const BatchNormArgs& a, const float* x, flo
                                      float* invstd, float* moving_mean, float* moving_var) {
   const std::size_t m = a.m;
   const int c = a.c;
+  if (c == 0) return Status::Ok();  // (no channels: nothing to compute; the block sums below divide by c)
   if (a.training) {
     std::vector<double> sums;
     block_sums(

@@ -23,6 +23,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "cpu_backend.h"
@@ -42,8 +43,10 @@ ConvScratch& scratch() {
   return s;
 }
 
+// v holds at least n floats; under KERNELNET_POISON_SCRATCH its first n are NaN (backend.h).
 void grow(std::vector<float>& v, std::size_t n) {
   if (v.size() < n) v.resize(n);
+  if (poison_scratch()) std::fill(v.begin(), v.begin() + n, std::numeric_limits<float>::quiet_NaN());
 }
 
 // The output columns [lo, hi) whose tap at kernel column kx falls inside the input (ix in [0, W)).
@@ -362,8 +365,8 @@ void conv_image(const Conv2dShape& s, const float* xi, const float* packed, cons
 template <class PerImage>
 void conv_backward_chunks(const Conv2dShape& s, float* dw, float* db, bool transposed, PerImage&& per_image) {
   const long cols = s.col_cols(), wsize = cols * s.f;
-  const int chunks = std::min(s.n, 16);
-  thread_local std::vector<float> parts_buf;  // named through a pointer below (see pack_weights)
+  const int chunks = std::max(1, std::min(s.n, 16));  // (an empty batch: one chunk, zero gradients)
+  thread_local std::vector<float> parts_buf;          // named through a pointer below (see pack_weights)
   if (dw || db) parts_buf.resize(static_cast<std::size_t>(chunks) * (wsize + s.f));
   float* const parts = parts_buf.data();
   parallel_for(chunks, [&](std::size_t c0, std::size_t c1, int) {
@@ -594,6 +597,13 @@ struct SparseScratch {
 
 }  // namespace
 
+// Whether conv2d_forward splits each image's rows across the threads (fewer images than threads) rather than
+// taking the images in parallel, Winograd's included: conv2d_pool_forward makes the same choice, so that the
+// two give the same bits (their products differ in rounding between the direct and the Winograd forms).
+static bool rows_across_threads(const Conv2dShape& s) {
+  return s.n < num_threads() && s.c >= kMinTapChannels;
+}
+
 Status CpuBackend::conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const Epilogue& ep,
                                   float* y) {
   const long rows = s.col_rows();
@@ -602,7 +612,7 @@ Status CpuBackend::conv2d_forward(const Conv2dShape& s, const float* x, const fl
   const float* zeros = zero_run(std::max({s.c, s.f, static_cast<int>(s.col_cols())}));
   const float* packed = pack_weights(s, w);
   // With fewer images than threads, split each image's output rows across the threads instead.
-  if (s.n < num_threads() && s.c >= kMinTapChannels) {
+  if (rows_across_threads(s)) {
     thread_local std::vector<const float*> table_buf;
     table_buf.resize(rows * taps);
     const float** table = table_buf.data();
@@ -665,7 +675,7 @@ Status CpuBackend::conv2d_pool_forward(const Conv2dShape& s, const Pool2dShape& 
   const long pooled_size = static_cast<long>(p.oh) * p.ow * p.c, pooled_row = static_cast<long>(p.ow) * p.c;
   const float* zeros = zero_run(std::max({s.c, s.f, static_cast<int>(s.col_cols())}));
   const float* packed = pack_weights(s, w);
-  const float* wino = winograd_ok(s) ? winograd_weights(s, w) : nullptr;
+  const float* wino = winograd_ok(s) && !rows_across_threads(s) ? winograd_weights(s, w) : nullptr;
   parallel_for(s.n, [&](std::size_t i0, std::size_t i1, int) {
     ConvScratch& sc = scratch();
     grow(sc.y, out_size);

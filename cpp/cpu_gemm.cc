@@ -379,7 +379,17 @@ void pack_b_all(bool tb, const float* b, int ldb, int k, int n, float* out) {
 
 void igemm(int m, int n, int taps, int kt, const float* const* a_rows, const float* bp, const float* zeros,
            float* c, int ldc, bool accumulate, const RowsDone& done) {
-  if (m <= 0 || n <= 0 || taps <= 0 || kt <= 0) return;
+  if (m <= 0 || n <= 0) return;
+  if (taps <= 0 || kt <= 0) {  // an empty sum (no input channels, or no filters for an input gradient): C = 0
+    for (int i0 = 0; i0 < m; i0 += MC) {
+      const int mc = std::min(MC, m - i0);
+      if (!accumulate)
+        for (int i = i0; i < i0 + mc; ++i)
+          std::fill(c + static_cast<long>(i) * ldc, c + static_cast<long>(i) * ldc + n, 0.0f);
+      if (done) done(i0, mc);
+    }
+    return;
+  }
   const long k = static_cast<long>(taps) * kt;
   // Taps per block: the block's B panel (tb * kt x NR) stays in L1 while MC rows of A stream past it.
   const int tb = std::max(1, KC / kt);
