@@ -136,6 +136,15 @@ void Conv2dBackward(const Napi::CallbackInfo& info) {
          ep](Backend& be) { return be.conv2d_backward(s, x, w, y, dy, dx, dw, db, ep); });
 }
 
+// The max-pool's argmax is an int32 index into one image ([H, W, C]), and both backends' pools index an image
+// in 32 bits: an image of 2^31 elements or more is refused.
+void check_argmax_range(Args& a, const Pool2dShape& s) {
+  if ((long long)s.h * s.w * s.c > INT32_MAX)
+    a.fail("ERR_KERNELNET_SHAPE",
+           "pooling over images of " + std::to_string((long long)s.h * s.w * s.c) +
+               " elements: indices within an image (and the int32 argmax) reach 2^31 - 1");
+}
+
 Pool2dShape pool_shape(Args& a, TensorHandle* x, int first_window_arg) {
   a.expect_rank(x, "x", DType::kFloat32, 4, "[N,H,W,C]");
   Pool2dShape s{};
@@ -151,6 +160,7 @@ Pool2dShape pool_shape(Args& a, TensorHandle* x, int first_window_arg) {
   if (s.oh < 1 || s.ow < 1)
     a.fail("ERR_KERNELNET_SHAPE", "a " + std::to_string(s.ph) + "x" + std::to_string(s.pw) +
                                       " pool window does not fit " + x->describe());
+  check_argmax_range(a, s);
   return s;
 }
 
@@ -195,6 +205,7 @@ Pool2dShape conv_pool_shape(Args& a, const Conv2dShape& c, int i) {
                                       " pool window does not fit the convolution's output [" +
                                       std::to_string(c.n) + ", " + std::to_string(c.oh) + ", " +
                                       std::to_string(c.ow) + ", " + std::to_string(c.f) + "]");
+  check_argmax_range(a, p);
   return p;
 }
 

@@ -65,6 +65,7 @@ Status CpuBackend::batchnorm_backward(const BatchNormArgs& a, const float* x, co
                                       float* dbeta) {
   const std::size_t m = a.m;
   const int c = a.c;
+  if (c == 0) return Status::Ok();
   std::vector<double> sums;
   block_sums(
       m, c, sums, [&](std::size_t r, int j) { return static_cast<double>(dy[r * c + j]); },
