@@ -9,8 +9,15 @@
 #include <vector>
 
 #include "cuda_backend.cuh"
+#include "driver_policy.h"
 #include "gemm.cuh"
 #include "permutation.h"
+
+// The CUDA architectures the build compiled for (CMakeLists.txt), which decide the drivers that can run them
+// (cpp/driver_policy.h). Without it the code is unknown and the driver must be as new as the runtime.
+#ifndef KERNELNET_CUDA_ARCHS
+#define KERNELNET_CUDA_ARCHS ""
+#endif
 
 namespace kn {
 namespace cu {
@@ -62,10 +69,6 @@ __global__ void from_bytes_kernel(const uint8_t* __restrict__ src, long long n, 
                                   float* __restrict__ dst) {
   const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
   if (i < n) dst[i] = static_cast<float>(src[i]) / divisor;
-}
-
-std::string version_string(int v) {
-  return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10);
 }
 
 }  // namespace
@@ -218,11 +221,6 @@ Backend* cuda_backend(std::string* device, std::string* reason) {
     }
     int driver = 0;
     cudaDriverGetVersion(&driver);
-    if (driver < CUDART_VERSION) {
-      why = "the NVIDIA driver supports CUDA " + cu::version_string(driver) +
-            " but kernelnet's CUDA runtime is " + cu::version_string(CUDART_VERSION) + "; update the driver";
-      return;
-    }
     cudaDeviceProp prop;
     if ((err = cudaGetDeviceProperties(&prop, 0)) != cudaSuccess || (err = cudaSetDevice(0)) != cudaSuccess) {
       why = std::string("CUDA device 0 did not answer: ") + cudaGetErrorName(err);
@@ -232,8 +230,13 @@ Backend* cuda_backend(std::string* device, std::string* reason) {
     const int cc = prop.major * 10 + prop.minor;
     const std::string name = std::string(prop.name) + " (sm_" + std::to_string(cc) + ", " +
                              std::to_string((prop.totalGlobalMem + (1 << 29)) >> 30) + " GiB)";
-    if (cc < 75) {
-      why = name + " is older than Turing (sm_75), the oldest GPU kernelnet's kernels are built for";
+    // The GPU's age and the driver's version against the code this binary carries for the GPU: machine code
+    // runs on any driver of the runtime's major (minor version compatibility), PTX needs a driver as new as
+    // the runtime to compile it.
+    const driver_policy::Verdict verdict = driver_policy::decide(
+        driver, CUDART_VERSION, cc, driver_policy::parse_archs(KERNELNET_CUDA_ARCHS), name);
+    if (!verdict.ok) {
+      why = verdict.reason;
       return;
     }
     cudaStream_t stream;
@@ -259,7 +262,9 @@ Backend* cuda_backend(std::string* device, std::string* reason) {
     const char* tf32_env = std::getenv("KERNELNET_TF32");
     const bool tf32 = cc >= 80 && tf32_env && std::strcmp(tf32_env, "1") == 0 && cu::tf32_kernel_usable();
     auto* be = new cu::CudaBackend(stream, prop.multiProcessorCount, peak, tf32);
-    // One real launch proves the binary carries code this device can run.
+    // One real launch proves the binary carries code this device can run, and that the driver loads it (under
+    // minor version compatibility a feature newer than the driver fails when used, with
+    // cudaErrorCallRequiresNewerDriver).
     void* probe = be->alloc(4);
     Status st = probe ? be->fill(static_cast<float*>(probe), 0.0f, 1)
                       : Status{"cudaErrorMemoryAllocation", "cudaMalloc(4 bytes)"};
@@ -270,8 +275,8 @@ Backend* cuda_backend(std::string* device, std::string* reason) {
       return;
     }
     backend = be;
-    dev = name + ", driver " + cu::version_string(driver) + ", CUDA runtime " +
-          cu::version_string(CUDART_VERSION);
+    dev = name + ", driver " + driver_policy::cuda_version_string(driver) + ", CUDA runtime " +
+          driver_policy::cuda_version_string(CUDART_VERSION);
   });
   *device = dev;
   *reason = why;

@@ -22,7 +22,8 @@ const CUDA_ADVICE: [RegExp, string][] = [
   [/cudaErrorInsufficientDriver|cudaErrorNoDevice|no CUDA device/,
     'no NVIDIA GPU with a driver for CUDA 13 is visible: install the NVIDIA driver (R580 branch or newer) and check nvidia-smi; ' +
     'in a container, start it with the GPU exposed (docker run --gpus all); CUDA_VISIBLE_DEVICES must not hide it'],
-  [/update the driver/, 'update the NVIDIA driver to one supporting CUDA 13 (R580 branch or newer)'],
+  [/update the driver/, 'update the NVIDIA driver to one supporting the CUDA version the reason asks for (CUDA 13 needs the R580 ' +
+    'branch or newer; a GPU running kernelnet\'s PTX needs a driver for the runtime\'s own CUDA version)'],
   [/older than Turing/, 'kernelnet\'s GPU kernels need a Turing (sm_75) or newer GPU; the CPU backend is used'],
   [/cannot run kernelnet's kernels/,
     'the binary carries no code this GPU can run: build from source for it (KERNELNET_CUDA_ARCHS=<sm> npm rebuild kernelnet)'],

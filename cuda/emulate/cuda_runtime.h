@@ -51,6 +51,9 @@
 #define __align__(n) __attribute__((aligned(n)))
 #define __launch_bounds__(...)
 #define CUDART_VERSION 13000
+// The code an emulated build carries, as CMake passes it to a real one (cpp/driver_policy.h): machine code
+// for the emulated device, sm_90 (cudaGetDeviceProperties).
+#define KERNELNET_CUDA_ARCHS "90-real"
 #define cudaStreamNonBlocking 0x01
 
 struct dim3 {
