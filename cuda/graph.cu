@@ -33,7 +33,7 @@ thread_local int capture_branches = 0;
 
 class GraphProgram final : public Program {
  public:
-  GraphProgram(CudaBackend& backend, std::vector<Op> ops) : be_(backend), ops_(std::move(ops)) {}
+  GraphProgram(CudaBackend& backend, std::vector<RecordedOp> ops) : be_(backend), ops_(std::move(ops)) {}
   ~GraphProgram() override { drop(); }
 
   Status run() override {
@@ -54,8 +54,7 @@ class GraphProgram final : public Program {
       // Another thread moved a scratch buffer between capture and launch: capture again, once.
     }
     graph_ = false;
-    for (const Op& op : ops_) KN_TRY(op(be_));
-    return Status::Ok();
+    return replay();
   }
 
   bool graph() const override { return graph_; }
@@ -63,6 +62,11 @@ class GraphProgram final : public Program {
   std::string why_not_graph() const override { return why_.empty() ? "the program has not run yet" : why_; }
 
  private:
+  Status replay() {
+    for (std::size_t i = 0; i < ops_.size(); ++i) KN_TRY(run_recorded_op(ops_, i, be_));
+    return Status::Ok();
+  }
+
   void drop() {
     if (exec_) cudaGraphExecDestroy(exec_);
     exec_ = nullptr;
@@ -89,8 +93,8 @@ class GraphProgram final : public Program {
       capture_side = branches ? side : nullptr;
       capture_fork = fork, capture_join = join;
       capture_branches = 0;
-      for (const Op& op : ops_) {
-        st = op(be_);
+      for (const RecordedOp& op : ops_) {
+        st = op.fn(be_);
         if (!st.ok()) break;
       }
       capture_stream = capture_side = branch_stream = nullptr;
@@ -119,7 +123,7 @@ class GraphProgram final : public Program {
   }
 
   CudaBackend& be_;
-  std::vector<Op> ops_;
+  std::vector<RecordedOp> ops_;
   cudaGraphExec_t exec_ = nullptr;
   uint64_t generation_ = 0;
   bool failed_ = false;
@@ -171,7 +175,7 @@ cudaStream_t CudaBackend::stream() const {
   return branch_stream ? branch_stream : capture_stream ? capture_stream : stream_;
 }
 
-std::unique_ptr<Program> CudaBackend::compile(std::vector<Op> ops) {
+std::unique_ptr<Program> CudaBackend::compile(std::vector<RecordedOp> ops) {
   return std::make_unique<GraphProgram>(*this, std::move(ops));
 }
 
