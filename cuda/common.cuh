@@ -1,7 +1,8 @@
 // Shared by every kernel family: error handling, launch checks and launcher preconditions.
 // CUDA errors never throw or exit: they become a Status with the error's name as `code` and the failing call
 // as `message`, which the addon turns into a JS error. KERNELNET_CUDA_SYNC=1 synchronises after every launch,
-// so an asynchronous fault is reported by the launch that caused it.
+// so an asynchronous fault is reported by the launch that caused it, and makes a recorded program replay its
+// ops instead of launching its graph (graph.cu), so that its launches do so too.
 #pragma once
 #include <cuda_runtime.h>
 
