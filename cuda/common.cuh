@@ -33,6 +33,9 @@ __device__ __forceinline__ unsigned long long device_counter(const int32_t* coun
 
 // Checks the launch just made on `stream` (and, in debug mode, its completion).
 inline Status check_launch(cudaStream_t stream, const char* kernel) {
+#ifdef KERNELNET_CUDA_EMULATED
+  ::kn_emu::launched(kernel);  // names the kernel for an injected fault (emulate/cuda_runtime.h)
+#endif
   cudaError_t err = cudaGetLastError();
   if (err == cudaSuccess && debug_sync()) {
     cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
