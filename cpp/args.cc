@@ -138,7 +138,7 @@ void Args::run(Op op, bool recordable) {
     fail("ERR_KERNELNET_DEVICE", std::string("the recording is on ") + rec->backend->name() +
                                      " but this op's tensors live on " + backend()->name());
   for (TensorHandle* t : seen_) rec->buffers.push_back(t->shared_buffer());
-  rec->ops.push_back(std::move(op));
+  rec->ops.push_back({std::move(op), op_});
 }
 
 void Args::same_backend(TensorHandle* t, const std::string& name) {

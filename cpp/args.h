@@ -35,7 +35,8 @@ inline void check_status(Napi::Env env, const Status& st) {
   if (!st.ok()) throw_status(env, st);
 }
 
-// Reads the arguments of one native call; `op` names the call in every message.
+// Reads the arguments of one native call; `op` names the call in every message. It must outlive the process's
+// Programs (a string literal): a recorded op keeps it, to name the op when a program's run fails.
 class Args {
  public:
   Args(const Napi::CallbackInfo& info, const char* op);

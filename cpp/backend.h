@@ -111,6 +111,14 @@ class Backend;
 
 // A recorded op: one call on a backend with its arguments (raw pointers included) fixed at recording time.
 using Op = std::function<Status(Backend&)>;
+// An op as a Program holds it: the call, and the name of the native function that recorded it (a string
+// literal, e.g. "denseBackward"), so that a failure can say which op of the program it was.
+struct RecordedOp {
+  Op fn;
+  const char* name = nullptr;
+};
+// Runs ops[i] on `backend`; a failure names the op: "Program.run: op 4 of 5 (adadelta): " before its message.
+Status run_recorded_op(const std::vector<RecordedOp>& ops, std::size_t i, Backend& backend);
 
 // Recorded ops made ready to run again and again (a training step: see Sequential.fit). run() does the same
 // work as making the calls again, in order; the caller keeps every buffer the ops touch alive.
@@ -173,7 +181,7 @@ class Backend {
   virtual Status profile(bool on) { return Status::Ok(); }
   // Recorded ops as a Program. By default run() replays them; CUDA captures them into a CUDA graph, so one
   // launch runs the whole sequence (replaying them where capture is not possible, with the reason).
-  virtual std::unique_ptr<Program> compile(std::vector<Op> ops);
+  virtual std::unique_ptr<Program> compile(std::vector<RecordedOp> ops);
 
   // y = act(conv(x, w) + b): the epilogue (epilogue.h) adds the bias, when there is one, and applies its act.
   virtual Status conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const Epilogue& ep,

@@ -1,4 +1,6 @@
 // The default Program: the recorded ops replayed in order on their backend, stopping at the first failure.
+#include <string>
+
 #include "backend.h"
 
 namespace kn {
@@ -6,10 +8,10 @@ namespace {
 
 class ReplayProgram final : public Program {
  public:
-  ReplayProgram(Backend& backend, std::vector<Op> ops) : backend_(backend), ops_(std::move(ops)) {}
+  ReplayProgram(Backend& backend, std::vector<RecordedOp> ops) : backend_(backend), ops_(std::move(ops)) {}
   Status run() override {
-    for (const Op& op : ops_) {
-      Status st = op(backend_);
+    for (std::size_t i = 0; i < ops_.size(); ++i) {
+      Status st = run_recorded_op(ops_, i, backend_);
       if (!st.ok()) return st;
     }
     return Status::Ok();
@@ -17,12 +19,20 @@ class ReplayProgram final : public Program {
 
  private:
   Backend& backend_;
-  std::vector<Op> ops_;
+  std::vector<RecordedOp> ops_;
 };
 
 }  // namespace
 
-std::unique_ptr<Program> Backend::compile(std::vector<Op> ops) {
+Status run_recorded_op(const std::vector<RecordedOp>& ops, std::size_t i, Backend& backend) {
+  Status st = ops[i].fn(backend);
+  if (st.ok()) return st;
+  st.message = "Program.run: op " + std::to_string(i + 1) + " of " + std::to_string(ops.size()) +
+               (ops[i].name ? std::string(" (") + ops[i].name + ")" : std::string()) + ": " + st.message;
+  return st;
+}
+
+std::unique_ptr<Program> Backend::compile(std::vector<RecordedOp> ops) {
   return std::make_unique<ReplayProgram>(*this, std::move(ops));
 }
 

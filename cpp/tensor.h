@@ -45,7 +45,7 @@ struct Registry {
 // alive.
 struct Recording {
   Backend* backend = nullptr;
-  std::vector<Op> ops;
+  std::vector<RecordedOp> ops;
   std::vector<std::shared_ptr<Buffer>> buffers;
 };
 

@@ -1,7 +1,8 @@
 // Shared by every kernel family: error handling, launch checks and launcher preconditions.
 // CUDA errors never throw or exit: they become a Status with the error's name as `code` and the failing call
 // as `message`, which the addon turns into a JS error. KERNELNET_CUDA_SYNC=1 synchronises after every launch,
-// so an asynchronous fault is reported by the launch that caused it.
+// so an asynchronous fault is reported by the launch that caused it, and makes a recorded program replay its
+// ops instead of launching its graph (graph.cu), so that its launches do so too.
 #pragma once
 #include <cuda_runtime.h>
 
@@ -32,6 +33,9 @@ __device__ __forceinline__ unsigned long long device_counter(const int32_t* coun
 
 // Checks the launch just made on `stream` (and, in debug mode, its completion).
 inline Status check_launch(cudaStream_t stream, const char* kernel) {
+#ifdef KERNELNET_CUDA_EMULATED
+  ::kn_emu::launched(kernel);  // names the kernel for an injected fault (emulate/cuda_runtime.h)
+#endif
   cudaError_t err = cudaGetLastError();
   if (err == cudaSuccess && debug_sync()) {
     cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;

@@ -118,7 +118,7 @@ class CudaBackend final : public Backend {
   std::size_t scratch_bytes() const override;
 
   // Recorded ops as a CUDA graph (graph.cu).
-  std::unique_ptr<Program> compile(std::vector<Op> ops) override;
+  std::unique_ptr<Program> compile(std::vector<RecordedOp> ops) override;
   // Bumped whenever a scratch buffer moves: a graph captured before then holds stale pointers.
   uint64_t scratch_generation() const { return scratch_generation_.load(); }
   // Launches a captured graph on the stream unless the scratch buffers moved since `generation` (then

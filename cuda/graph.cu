@@ -8,6 +8,12 @@
 // scratch buffer must grow first, or the driver refuses), run() replays the ops one by one instead, which
 // does the same work, and says why in why_not_graph().
 //
+// A fault inside a graph (an illegal address, say) is asynchronous: it shows at the next synchronising call,
+// often a download, and names no kernel. With KERNELNET_CUDA_SYNC=1 (debug_sync(), common.cuh), run() never
+// launches the graph: it replays the ops one by one, each launch synchronised, so the error names the op of
+// the program (its index and native name) and the kernel that faulted. Without it, a CUDA error that such a
+// fault leaves says that KERNELNET_CUDA_SYNC=1 would name its cause.
+//
 // The graph is not a chain: a backward op's weight-gradient work (Branch, cuda_backend.cuh) is captured on a
 // second stream forked from the op's and joined at its end, so within each such op the graph holds two
 // parallel branches (fork/join), which the GPU runs side by side.
@@ -31,12 +37,39 @@ thread_local cudaEvent_t capture_fork = nullptr, capture_join = nullptr;
 thread_local bool weight_branch = false;
 thread_local int capture_branches = 0;
 
+const char kSyncReason[] =
+    "KERNELNET_CUDA_SYNC is set: the ops are replayed one by one, each launch synchronised, so that a fault "
+    "names its op and kernel";
+
+// The errors a fault of earlier, asynchronous GPU work leaves (sticky: every later call returns them), which
+// are reported by whatever call synchronises next rather than by the launch that faulted.
+bool asynchronous_fault(const std::string& code) {
+  for (const char* name : {"cudaErrorIllegalAddress", "cudaErrorLaunchFailure", "cudaErrorIllegalInstruction",
+                           "cudaErrorMisalignedAddress", "cudaErrorInvalidAddressSpace", "cudaErrorInvalidPc",
+                           "cudaErrorHardwareStackError", "cudaErrorAssert", "cudaErrorLaunchTimeout"})
+    if (code == name) return true;
+  return false;
+}
+
+// A failed run's Status, with where to look when the fault may not be the reporting call's own.
+Status with_sync_hint(Status st) {
+  if (!st.ok() && !debug_sync() && asynchronous_fault(st.code))
+    st.message +=
+        " (reported here, possibly for earlier GPU work: with KERNELNET_CUDA_SYNC=1 a program replays "
+        "its ops one by one and names the op and kernel that faulted)";
+  return st;
+}
+
 class GraphProgram final : public Program {
  public:
-  GraphProgram(CudaBackend& backend, std::vector<Op> ops) : be_(backend), ops_(std::move(ops)) {}
+  GraphProgram(CudaBackend& backend, std::vector<RecordedOp> ops) : be_(backend), ops_(std::move(ops)) {}
   ~GraphProgram() override { drop(); }
 
   Status run() override {
+    if (debug_sync()) {  // each launch synchronises (check_launch) and a failure names its op: no graph
+      graph_ = false;
+      return replay();
+    }
     for (int attempt = 0; attempt < 2; ++attempt) {
       if (!exec_ || generation_ != be_.scratch_generation()) {
         drop();
@@ -46,7 +79,11 @@ class GraphProgram final : public Program {
         if (!exec_) break;
       }
       bool launched = false;
-      KN_TRY(be_.launch_graph(exec_, generation_, &launched));
+      Status st = be_.launch_graph(exec_, generation_, &launched);
+      if (!st.ok()) {
+        st.message = "Program.run: " + st.message;
+        return with_sync_hint(st);
+      }
       if (launched) {
         graph_ = true;
         return Status::Ok();
@@ -54,15 +91,24 @@ class GraphProgram final : public Program {
       // Another thread moved a scratch buffer between capture and launch: capture again, once.
     }
     graph_ = false;
-    for (const Op& op : ops_) KN_TRY(op(be_));
-    return Status::Ok();
+    return replay();
   }
 
   bool graph() const override { return graph_; }
   int branches() const override { return graph_ ? branches_ : 0; }
-  std::string why_not_graph() const override { return why_.empty() ? "the program has not run yet" : why_; }
+  std::string why_not_graph() const override {
+    return debug_sync() ? kSyncReason : why_.empty() ? "the program has not run yet" : why_;
+  }
 
  private:
+  Status replay() {
+    for (std::size_t i = 0; i < ops_.size(); ++i) {
+      Status st = run_recorded_op(ops_, i, be_);
+      if (!st.ok()) return with_sync_hint(st);
+    }
+    return Status::Ok();
+  }
+
   void drop() {
     if (exec_) cudaGraphExecDestroy(exec_);
     exec_ = nullptr;
@@ -89,8 +135,8 @@ class GraphProgram final : public Program {
       capture_side = branches ? side : nullptr;
       capture_fork = fork, capture_join = join;
       capture_branches = 0;
-      for (const Op& op : ops_) {
-        st = op(be_);
+      for (const RecordedOp& op : ops_) {
+        st = op.fn(be_);
         if (!st.ok()) break;
       }
       capture_stream = capture_side = branch_stream = nullptr;
@@ -119,7 +165,7 @@ class GraphProgram final : public Program {
   }
 
   CudaBackend& be_;
-  std::vector<Op> ops_;
+  std::vector<RecordedOp> ops_;
   cudaGraphExec_t exec_ = nullptr;
   uint64_t generation_ = 0;
   bool failed_ = false;
@@ -171,7 +217,7 @@ cudaStream_t CudaBackend::stream() const {
   return branch_stream ? branch_stream : capture_stream ? capture_stream : stream_;
 }
 
-std::unique_ptr<Program> CudaBackend::compile(std::vector<Op> ops) {
+std::unique_ptr<Program> CudaBackend::compile(std::vector<RecordedOp> ops) {
   return std::make_unique<GraphProgram>(*this, std::move(ops));
 }
 

@@ -17,6 +17,23 @@
 // chosen to differ from the capture's (cudaGraphLaunch), so a missing edge between two branches (one reading
 // what the other writes, or both using one buffer) shows as a wrong result.
 //
+// A device fault can be injected (KERNELNET_EMULATE_FAULT, read once, at the first kernel run): a run that
+// faults as at an illegal address on a GPU. The faulting kernel does not run, and the context is lost: the
+// launch itself succeeded (cudaGetLastError right after it returns cudaSuccess, as on a GPU, where the fault
+// happens later, on the device), but nothing runs on the device after it, and every later call that does or
+// waits for device work (a launch, cudaStreamSynchronize, cudaDeviceSynchronize, cudaEventSynchronize, a
+// copy, a memset, cudaGraphLaunch, cudaStreamBeginCapture, cudaMalloc, cudaFree) returns
+// cudaErrorIllegalAddress. The error is sticky, as CUDA documents it: "the process is left in an inconsistent
+// state and any further CUDA work will return the same error"; once a call has returned it, cudaGetLastError
+// returns it too and cannot clear it. Two forms:
+//   KERNELNET_EMULATE_FAULT=<n>           the n-th kernel run of the process (from 1), counting every kernel
+//                                         that a launch or a graph launch runs (a launch into a capture runs
+//                                         only when its graph is launched)
+//   KERNELNET_EMULATE_FAULT=<name>[:<k>]  the k-th run (default 1) of a kernel launched as <name>, the name
+//                                         its launcher gives KN_LAUNCHED (common.cuh), e.g. adadelta_kernel
+//                                         or "1 simt-fp32-64x64"; runs in graph launches count
+// Unset or empty, nothing changes.
+//
 // It is a functional model only: no timing, no memory model beyond what real threads give, no warp
 // divergence. Built with AddressSanitizer (SANITIZE=1 scripts/emulate-cuda.sh), it is also a memory checker
 // for the kernels: device buffers are exactly their size, so a kernel reading or writing past one is
@@ -36,6 +53,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <tuple>
 #include <type_traits>
@@ -72,6 +90,7 @@ enum cudaError_t {
   cudaErrorInvalidValue = 1,
   cudaErrorMemoryAllocation = 2,
   cudaErrorInvalidConfiguration = 9,
+  cudaErrorIllegalAddress = 700,
   cudaErrorStreamCaptureUnsupported = 900,
   cudaErrorStreamCaptureInvalidated = 901,
   cudaErrorStreamCaptureUnjoined = 904,
@@ -140,6 +159,78 @@ inline cudaError_t fail(cudaError_t e) {
   return e;
 }
 
+// --- an injected device fault (KERNELNET_EMULATE_FAULT, in the header comment) ---
+inline std::atomic<cudaError_t> lost{cudaSuccess};  // the lost context's sticky error
+inline std::atomic<bool> lost_reported{false};      // whether a call has returned it yet
+struct Fault {
+  bool on = false;
+  unsigned long long at = 0;  // <n>: the n-th kernel run
+  std::string name;           // <name>[:<k>]: the k-th run of the kernel launched as name
+  unsigned long long nth = 1;
+  std::mutex mutex;
+  unsigned long long runs = 0, named_runs = 0;
+  std::unordered_map<const void*, std::string> names;  // kernels named by KN_LAUNCHED so far
+};
+inline Fault& fault() {
+  static Fault* f = [] {
+    auto* f = new Fault;  // never destroyed: kernels may run while the process exits
+    const char* env = std::getenv("KERNELNET_EMULATE_FAULT");
+    if (!env || !*env) return f;
+    const std::string s(env);
+    const auto digits = [](const std::string& t) {
+      return !t.empty() && t.size() < 19 && t.find_first_not_of("0123456789") == std::string::npos;
+    };
+    f->on = true;
+    if (digits(s)) {
+      f->at = std::stoull(s);
+      return f;
+    }
+    const std::size_t colon = s.rfind(':');
+    f->name = s;
+    if (colon != std::string::npos && digits(s.substr(colon + 1))) {
+      f->name = s.substr(0, colon);
+      f->nth = std::stoull(s.substr(colon + 1));
+    }
+    return f;
+  }();
+  return *f;
+}
+// The error a call that does or waits for device work returns: cudaSuccess, or the lost context's.
+inline cudaError_t dead() {
+  const cudaError_t e = lost.load();
+  if (e != cudaSuccess) lost_reported = true;
+  return e;
+}
+// Whether this run of `kernel` faults (the injected fault), or cannot run (the context is lost).
+inline bool faults(const void* kernel) {
+  if (lost.load() != cudaSuccess) return true;
+  Fault& f = fault();
+  if (!f.on) return false;
+  std::lock_guard<std::mutex> lock(f.mutex);
+  bool hit = ++f.runs == f.at;
+  if (!f.name.empty()) {
+    const auto it = f.names.find(kernel);
+    if (it != f.names.end() && it->second == f.name && ++f.named_runs == f.nth) hit = true;
+  }
+  if (hit) lost = cudaErrorIllegalAddress;
+  return hit;
+}
+// The kernel this thread launched last, and whether that launch ran it (not captured, not refused).
+inline thread_local const void* last_kernel = nullptr;
+inline thread_local bool last_ran = false;
+// Called by check_launch (common.cuh) with the name of the kernel just launched, which the name form of the
+// fault needs. A kernel's first run comes before its name is known: it is counted here, after it ran.
+inline void launched(const char* name) {
+  Fault& f = fault();
+  const void* kernel = last_kernel;
+  last_kernel = nullptr;
+  if (!f.on || f.name.empty() || !kernel || !name) return;
+  std::lock_guard<std::mutex> lock(f.mutex);
+  const bool fresh = f.names.emplace(kernel, name).second;
+  if (fresh && last_ran && f.name == name && lost.load() == cudaSuccess && ++f.named_runs == f.nth)
+    lost = cudaErrorIllegalAddress;
+}
+
 // The stream work goes to when a launch names none (stream 0): runs at once.
 inline CUstream_st* legacy_stream() {
   static CUstream_st s;
@@ -153,7 +244,7 @@ inline CUstream_st* stream_of(cudaStream_t s) {
 inline void submit(cudaStream_t s, std::function<void()> fn) {
   CUstream_st* st = stream_of(s);
   if (!st->capturing) {
-    fn();
+    if (lost.load() == cudaSuccess) fn();  // a lost device runs nothing
     return;
   }
   CUstream_st* o = st->origin;
@@ -282,6 +373,7 @@ inline void note_sync(const char* what) {
 
 template <typename... P, typename... A>
 void run_kernel(void (*kernel)(P...), dim3 grid, dim3 blk, std::tuple<A...> args) {
+  if (faults(reinterpret_cast<const void*>(kernel))) return;
   const unsigned n = blk.x * blk.y * blk.z;
   KernelInfo& info = info_of(reinterpret_cast<const void*>(kernel));
   if (info.seen && !info.syncs.load()) {
@@ -332,12 +424,19 @@ auto launch(void (*kernel)(P...), dim3 grid, dim3 blk, std::size_t shared = 0,
   (void)shared;
   return [=](auto&&... args) {
     const unsigned long long threads = 1ull * blk.x * blk.y * blk.z;
+    last_kernel = reinterpret_cast<const void*>(kernel);
+    last_ran = false;
+    if (const cudaError_t e = dead()) {
+      fail(e);
+      return;
+    }
     if (threads == 0 || threads > 1024 || blk.z > 64 || grid.x == 0 || grid.y == 0 || grid.z == 0 ||
         grid.x > 2147483647u || grid.y > 65535 || grid.z > 65535) {
       fail(cudaErrorInvalidConfiguration);
       return;
     }
     auto tuple = std::make_tuple(static_cast<P>(args)...);  // arguments are copied at launch, as on a GPU
+    last_ran = !stream_of(stream)->capturing;
     submit(stream, [=] { run_kernel(kernel, grid, blk, tuple); });
   };
 }
@@ -416,13 +515,15 @@ inline std::common_type_t<A, B> max(A a, B b) {
 }
 
 // --- runtime API ---
+// A lost context's error, once a call has returned it, cannot be cleared (sticky).
 inline cudaError_t cudaGetLastError() {
   const cudaError_t e = kn_emu::last_error;
   kn_emu::last_error = cudaSuccess;
-  return e;
+  return e == cudaSuccess && kn_emu::lost_reported ? kn_emu::lost.load() : e;
 }
 inline cudaError_t cudaPeekAtLastError() {
-  return kn_emu::last_error;
+  const cudaError_t e = kn_emu::last_error;
+  return e == cudaSuccess && kn_emu::lost_reported ? kn_emu::lost.load() : e;
 }
 inline const char* cudaGetErrorName(cudaError_t e) {
   switch (e) {
@@ -434,6 +535,8 @@ inline const char* cudaGetErrorName(cudaError_t e) {
       return "cudaErrorMemoryAllocation";
     case cudaErrorInvalidConfiguration:
       return "cudaErrorInvalidConfiguration";
+    case cudaErrorIllegalAddress:
+      return "cudaErrorIllegalAddress";
     case cudaErrorStreamCaptureUnsupported:
       return "cudaErrorStreamCaptureUnsupported";
     case cudaErrorStreamCaptureInvalidated:
@@ -483,6 +586,7 @@ inline cudaError_t cudaMalloc(void** p, std::size_t bytes) {
   auto& h = kn_emu::heap();
   std::lock_guard<std::mutex> lock(h.mutex);
   *p = nullptr;
+  if (const cudaError_t e = kn_emu::dead()) return kn_emu::fail(e);
   if (bytes > kn_emu::kDeviceBytes - h.used) return kn_emu::fail(cudaErrorMemoryAllocation);
   void* q =
       nullptr;  // exactly `bytes` (256-byte aligned, as cudaMalloc): AddressSanitizer then sees overruns
@@ -494,6 +598,8 @@ inline cudaError_t cudaMalloc(void** p, std::size_t bytes) {
   return cudaSuccess;
 }
 inline cudaError_t cudaFree(void* p) {
+  // A lost context frees nothing either (the process has to end to use CUDA again).
+  if (const cudaError_t e = kn_emu::dead()) return kn_emu::fail(e);
   if (!p) return cudaSuccess;
   auto& h = kn_emu::heap();
   std::lock_guard<std::mutex> lock(h.mutex);
@@ -518,10 +624,16 @@ inline cudaError_t cudaStreamSynchronize(cudaStream_t s) {
     kn_emu::invalidate(st);
     return kn_emu::fail(cudaErrorStreamCaptureUnsupported);
   }
+  if (const cudaError_t e = kn_emu::dead()) return kn_emu::fail(e);
+  return cudaSuccess;
+}
+inline cudaError_t cudaDeviceSynchronize() {
+  if (const cudaError_t e = kn_emu::dead()) return kn_emu::fail(e);
   return cudaSuccess;
 }
 inline cudaError_t cudaMemcpyAsync(void* dst, const void* src, std::size_t n, cudaMemcpyKind kind,
                                    cudaStream_t s) {
+  if (const cudaError_t e = kn_emu::dead()) return kn_emu::fail(e);
   if (kn_emu::stream_of(s)->capturing && (kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToHost)) {
     kn_emu::invalidate(
         kn_emu::stream_of(s));  // host memory in a graph: refused as for pageable memory on a GPU
@@ -529,6 +641,9 @@ inline cudaError_t cudaMemcpyAsync(void* dst, const void* src, std::size_t n, cu
   }
   kn_emu::submit(s, [=] { std::memcpy(dst, src, n); });
   return cudaSuccess;
+}
+inline cudaError_t cudaMemcpy(void* dst, const void* src, std::size_t n, cudaMemcpyKind kind) {
+  return cudaMemcpyAsync(dst, src, n, kind, nullptr);
 }
 // Events and pinned host memory: the emulated GPU runs work as it is queued, so an event is complete when
 // recorded, except one recorded in a capture: it stands for the stream's last nodes there, and a stream that
@@ -574,6 +689,7 @@ inline cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned =
   return cudaSuccess;
 }
 inline cudaError_t cudaEventSynchronize(cudaEvent_t) {
+  if (const cudaError_t e = kn_emu::dead()) return kn_emu::fail(e);
   return cudaSuccess;
 }
 inline cudaError_t cudaMallocHost(void** p, std::size_t bytes) {
@@ -585,6 +701,7 @@ inline cudaError_t cudaFreeHost(void* p) {
   return cudaSuccess;
 }
 inline cudaError_t cudaMemsetAsync(void* p, int v, std::size_t n, cudaStream_t s) {
+  if (const cudaError_t e = kn_emu::dead()) return kn_emu::fail(e);
   kn_emu::submit(s, [=] { std::memset(p, v, n); });
   return cudaSuccess;
 }
@@ -596,6 +713,7 @@ inline cudaError_t cudaStreamIsCapturing(cudaStream_t s, cudaStreamCaptureStatus
   return cudaSuccess;
 }
 inline cudaError_t cudaStreamBeginCapture(cudaStream_t s, cudaStreamCaptureMode) {
+  if (const cudaError_t e = kn_emu::dead()) return kn_emu::fail(e);
   if (!s || s->capturing) return kn_emu::fail(cudaErrorInvalidValue);
   s->capturing = true;
   s->invalidated = false;
@@ -655,6 +773,7 @@ inline cudaError_t cudaGraphExecDestroy(cudaGraphExec_t e) {
 // the first ready node of another lane than the last one's (branches interleave node by node: two that share
 // a buffer clash).
 inline cudaError_t cudaGraphLaunch(cudaGraphExec_t e, cudaStream_t s) {
+  if (const cudaError_t lost = kn_emu::dead()) return kn_emu::fail(lost);
   const bool latest_first = (e->launches++ % 2) == 0;
   const std::size_t n = e->nodes.size();
   std::vector<int> waiting(n);
