@@ -2,9 +2,11 @@
 # The CUDA backend's own code, run without a GPU. Builds the addon in a scratch copy of the project with
 # cuda/*.cu compiled as C++ against cuda/emulate/cuda_runtime.h (kernels on CPU threads, launches checked as a GPU
 # checks them, graphs recorded and replayed; every launch goes through common.cuh's launch()), then runs the CUDA
-# suite (every op against the CPU backend, programs as graphs, training on both) and the program suite against
-# it. A functional check of the kernels' indexing, barriers, launchers and host logic; it says nothing of speed
-# or of the GPU's memory model, which `npm run test:gpu` covers on a real GPU. About two minutes.
+# suite (every op against the CPU backend, programs as graphs, training on both), the program suite, the shape
+# edges (limits), faults injected into recorded programs (cuda-faults) and the GPU part of the shape sweep (sweep:
+# CUDA against the CPU over generated shapes, scratch poisoned; KERNELNET_SWEEP=long for its long mode) against
+# it. A functional check of the kernels' indexing, barriers, launchers and host logic; it says nothing of speed or
+# of the GPU's memory model, which `npm run test:gpu` covers on a real GPU. About seven minutes on 2 cores.
 #   SANITIZE=1 bash scripts/emulate-cuda.sh   also AddressSanitizer + UBSan over kernels and host code (slower)
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -33,7 +35,8 @@ fi
 node -e 'import("./dist/lib/native.js").then(m => { const c = m.native.backends().cuda; if (!c.available) { console.error(c.reason); process.exit(1) } console.log(`cuda backend: ${c.device}`) })'
 status=0 passed=0 failed=0 skipped=0
 num() { sed 's/\x1b\[[0-9;]*m//g' "$1" | grep -E "^\s*$2:" | tail -1 | grep -oE '[0-9]+' || echo 0; }
-for suite in ${SUITES:-cuda program}; do
+export KERNELNET_SWEEP_PART=${KERNELNET_SWEEP_PART:-gpu} # the sweep's CPU half runs in npm test
+for suite in ${SUITES:-cuda program limits cuda-faults sweep}; do
   echo "== $suite on the emulated GPU"
   code=0
   KERNELNET_BACKEND=${BACKEND:-cpu} node node_modules/uvu/bin.js dist/test "^$suite\\.test\\.js$" > "$suite.log" 2>&1 || code=$?
