@@ -45,6 +45,12 @@ for (const device of devices) {
   // No input channels: the product is an empty sum, so y = act(bias) (the CPU left y, or the Winograd path's stale
   // scratch, in place); and no filters: the input gradient is zero.
   L(`conv2dForward with no input channels is act(bias); conv2dBackward with no filters gives dx = 0 (${device})`, () => {
+    // The emulated GPU runs a kernel thread by thread only once it has seen it reach its barriers: launch the
+    // GEMMs with a non-empty sum first, as any model does before an edge case.
+    const r0 = rng(9), wx = T([2, 5, 5, 3], intArray(150, r0), device), ww = T([3, 3, 3, 8], intArray(216, r0), device);
+    const wy = out([2, 3, 3, 8], device);
+    native.conv2dForward(wx, ww, null, wy, 1, 1, 'valid', 'linear');
+    native.conv2dBackward(wx, ww, wy, T([2, 3, 3, 8], intArray(144, r0), device), out([2, 5, 5, 3], device), out([3, 3, 3, 8], device), out([8], device), 1, 1, 'valid', 'linear');
     for (const [kh, kw] of [[1, 1], [3, 3]]) {
       const x = T([2, 4, 4, 0], undefined, device), w = T([kh, kw, 0, 8], undefined, device);
       const b = T([8], Float32Array.from({ length: 8 }, (_, i) => i - 4), device);
