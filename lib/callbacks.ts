@@ -83,8 +83,7 @@ export class EarlyStopping extends KerasCallback {
 
   constructor(args: EarlyStoppingArgs = {}) {
     super();
-    checkOptions(args, { what: 'EarlyStopping args', supported: ['monitor', 'minDelta', 'patience', 'verbose', 'mode', 'baseline', 'restoreBestWeights', 'startFromEpoch'] });
-    args ??= {};
+    args = checkOptions(args, { what: 'EarlyStopping args', supported: ['monitor', 'minDelta', 'patience', 'verbose', 'mode', 'baseline', 'restoreBestWeights', 'startFromEpoch'] });
     this.monitor = args.monitor ?? 'val_loss';
     if (typeof this.monitor !== 'string') fail('a log key', 'monitor', this.monitor);
     this.minDelta = Math.abs(numberIn(args.minDelta ?? 0, 'minDelta', -Number.MAX_VALUE, Number.MAX_VALUE));
@@ -195,7 +194,7 @@ export class ModelCheckpoint extends KerasCallback {
   constructor(args: ModelCheckpointArgs) {
     super();
     if (args === undefined) fail('an options object with a filepath', 'ModelCheckpoint args', args);
-    checkOptions(args, { what: 'ModelCheckpoint args', supported: ['filepath', 'monitor', 'verbose', 'saveBestOnly', 'saveWeightsOnly', 'mode', 'saveFreq', 'initialValueThreshold'] });
+    args = checkOptions(args, { what: 'ModelCheckpoint args', supported: ['filepath', 'monitor', 'verbose', 'saveBestOnly', 'saveWeightsOnly', 'mode', 'saveFreq', 'initialValueThreshold'] });
     if (typeof args.filepath !== 'string' || !args.filepath) fail('a file path', 'filepath', args.filepath);
     this.filepath = args.filepath;
     this.monitor = args.monitor ?? 'val_loss';
@@ -269,8 +268,7 @@ export class ReduceLROnPlateau extends KerasCallback {
 
   constructor(args: ReduceLROnPlateauArgs = {}) {
     super();
-    checkOptions(args, { what: 'ReduceLROnPlateau args', supported: ['monitor', 'factor', 'patience', 'verbose', 'mode', 'minDelta', 'cooldown', 'minLr'] });
-    args ??= {};
+    args = checkOptions(args, { what: 'ReduceLROnPlateau args', supported: ['monitor', 'factor', 'patience', 'verbose', 'mode', 'minDelta', 'cooldown', 'minLr'] });
     this.monitor = args.monitor ?? 'val_loss';
     this.factor = numberIn(args.factor ?? 0.1, 'factor', 0, 1, true);
     this.patience = nonNegativeInt(args.patience ?? 10, 'patience');
@@ -315,10 +313,12 @@ export class ReduceLROnPlateau extends KerasCallback {
  * LearningRateScheduler; epochs count from 0).
  */
 export class LearningRateScheduler extends KerasCallback {
-  constructor(readonly schedule: (epoch: number, lr: number) => number, readonly options: { verbose?: 0 | 1 } = {}) {
+  readonly options: { verbose?: 0 | 1 };
+
+  constructor(readonly schedule: (epoch: number, lr: number) => number, options: { verbose?: 0 | 1 } = {}) {
     super();
     if (typeof schedule !== 'function') fail('a function (epoch, lr) => lr', 'schedule', schedule);
-    checkOptions(options, { what: 'LearningRateScheduler options', supported: ['verbose'] });
+    this.options = checkOptions(options, { what: 'LearningRateScheduler options', supported: ['verbose'] });
   }
 
   onEpochBegin(epoch: number): void {
@@ -347,7 +347,7 @@ export class CSVLogger extends KerasCallback {
   constructor(readonly filename: string, args: CSVLoggerArgs = {}) {
     super();
     if (typeof filename !== 'string' || !filename) fail('a file path', 'filename', filename);
-    checkOptions(args, { what: 'CSVLogger args', supported: ['separator', 'append'] });
+    args = checkOptions(args, { what: 'CSVLogger args', supported: ['separator', 'append'] });
     this.separator = args?.separator ?? ',';
     this.append = args?.append ?? false;
   }

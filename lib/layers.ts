@@ -4,7 +4,7 @@
 import { NATIVE_ACTIVATIONS, NEEDS_INPUT, native, type BelowAct, type Device, type NativeActivation, type NativeTensor, type Padding } from './native.js';
 import { Tensor, empty, handleOf } from './tensor.js';
 import { ValidationError, stateError } from './errors.js';
-import { NOT_USED, checkOptions, fail, intPair, numberIn, oneOf, positiveInt, shapeArg, type NotYet } from './validate.js';
+import { NOT_USED, checkOptions, ownOptions, fail, intPair, numberIn, oneOf, positiveInt, shapeArg, type NotYet } from './validate.js';
 
 /**
  * An activation by name (tfjs's ActivationIdentifier): Keras 3's relu, relu6, elu, selu, sigmoid, tanh,
@@ -147,7 +147,7 @@ export abstract class Layer {
   headFused = false;
 
   constructor(args: LayerArgs | undefined, schema: ReturnType<typeof layerSchema>) {
-    checkOptions(args, schema);
+    args = checkOptions(args, schema);
     this.name = args?.name ?? '';
     this.trainable = args?.trainable ?? true;
     if (typeof this.trainable !== 'boolean') fail('a boolean', 'trainable', this.trainable);
@@ -294,6 +294,7 @@ export class Conv2D extends Layer {
 
   constructor(args: Conv2DArgs) {
     super(args, CONV2D_SCHEMA);
+    args = ownOptions(args); // own properties only (see checkOptions)
     args ??= {} as Conv2DArgs; // refused below with what is missing
     this.filters = positiveInt(args.filters, 'filters');
     this.kernelSize = intPair(args.kernelSize, 'kernelSize');
@@ -404,6 +405,7 @@ abstract class Pooling2D extends Layer {
 
   constructor(args: Pooling2DArgs, className: string) {
     super(args, layerSchema(className, ['poolSize', 'strides', 'padding'], { dataFormat: { ok: NOT_USED.channelsLast } }));
+    args = ownOptions(args); // own properties only (see checkOptions)
     args ??= {};
     this.poolSize = intPair(args.poolSize ?? 2, 'poolSize');
     this.strides = intPair(args.strides ?? this.poolSize, 'strides');
@@ -562,6 +564,7 @@ export class Dropout extends Layer {
 
   constructor(args: DropoutArgs) {
     super(args, DROPOUT_SCHEMA);
+    args = ownOptions(args); // own properties only (see checkOptions)
     args ??= {} as DropoutArgs; // refused below with what is missing
     this.rate = numberIn(args.rate, 'rate', 0, 1, true);
   }
@@ -644,6 +647,7 @@ export class Dense extends Layer {
 
   constructor(args: DenseArgs) {
     super(args, DENSE_SCHEMA);
+    args = ownOptions(args); // own properties only (see checkOptions)
     args ??= {} as DenseArgs; // refused below with what is missing
     if (args.inputDim !== undefined) {
       if (args.inputShape !== undefined) throw new ValidationError('Dense args: pass inputShape or inputDim, not both');
@@ -737,6 +741,7 @@ export class Activation extends Layer {
   constructor(args: LayerArgs, schema: ReturnType<typeof layerSchema>, fixed: NativeActivation);
   constructor(args: ActivationArgs | LayerArgs, schema = ACTIVATION_SCHEMA, fixed?: NativeActivation) {
     super(args, schema);
+    args = ownOptions(args); // own properties only (see checkOptions)
     const given = (args as ActivationArgs | undefined)?.activation;
     if (!fixed && given === undefined) fail('an activation name', 'activation', given);
     this.activation = fixed ?? activationArg(given, 'activation', true);
@@ -792,6 +797,7 @@ export class LeakyReLU extends Activation {
 
   constructor(args: LeakyReLUArgs = {}) {
     super(args, LEAKY_SCHEMA, 'leaky_relu');
+    args = ownOptions(args); // own properties only (see checkOptions)
     this.alpha = numberIn(args?.alpha ?? 0.3, 'alpha', 0, Number.MAX_VALUE);
   }
 
@@ -814,6 +820,7 @@ export class Reshape extends ViewLayer {
 
   constructor(args: ReshapeArgs) {
     super(args, layerSchema('Reshape', ['targetShape']));
+    args = ownOptions(args); // own properties only (see checkOptions)
     const t = args?.targetShape;
     if (!Array.isArray(t) || !t.length || t.filter(d => d === -1).length > 1 || !t.every(d => d === -1 || (Number.isInteger(d) && d > 0)))
       fail('an array of positive integers, with at most one -1', 'targetShape', t);
@@ -849,6 +856,7 @@ export class Rescaling extends Layer {
 
   constructor(args: RescalingArgs) {
     super(args, layerSchema('Rescaling', ['scale', 'offset']));
+    args = ownOptions(args); // own properties only (see checkOptions)
     const finite = (v: unknown, name: string) => {
       if (typeof v !== 'number' || !Number.isFinite(v)) fail('a finite number', name, v);
       return v;
@@ -911,6 +919,7 @@ export class BatchNormalization extends Layer {
 
   constructor(args: BatchNormalizationArgs = {}) {
     super(args, BN_SCHEMA);
+    args = ownOptions(args); // own properties only (see checkOptions)
     args ??= {};
     const rank = args.inputShape?.length;
     if (args.axis !== undefined && args.axis !== -1 && !(rank !== undefined && args.axis === rank))

@@ -27,7 +27,7 @@ export abstract class Loss {
   readonly name: string | undefined;
 
   protected constructor(args: LossArgs | undefined, what: string, fromLogits: boolean) {
-    checkOptions(args, { what: `${what} args`, supported: fromLogits ? ['fromLogits', 'name'] : ['name'], notYet: LOSS_NOT_YET });
+    args = checkOptions(args, { what: `${what} args`, supported: fromLogits ? ['fromLogits', 'name'] : ['name'], notYet: LOSS_NOT_YET });
     const v = args?.fromLogits ?? false;
     if (typeof v !== 'boolean') fail('a boolean', 'fromLogits', v);
     this.fromLogits = v;

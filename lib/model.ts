@@ -91,6 +91,13 @@ const COMPILE_SCHEMA = {
   notYet: { lossWeights: {}, weightedMetrics: {}, runEagerly: { ok: NOT_USED.false }, jitCompile: { ok: NOT_USED.false } },
 };
 /** How many inference and training workspaces (buffers for one batch size) a model keeps, at most. */
+/** Checked data: the number of examples, the labels as the loss takes them, and how to free them when they were converted. */
+export interface LabelData {
+  n: number;
+  Y: NativeTensor;
+  release(): void;
+}
+
 const MAX_WORKSPACES = 4;
 
 export class Sequential {
@@ -136,8 +143,7 @@ export class Sequential {
   readonly pinned = new Set<string>();
 
   constructor(args: SequentialArgs = {}) {
-    checkOptions(args, SEQUENTIAL_SCHEMA);
-    args ??= {};
+    args = checkOptions(args, SEQUENTIAL_SCHEMA);
     if (args.name !== undefined && typeof args.name !== 'string') fail('a string', 'name', args.name);
     this.name = args.name ?? 'sequential';
     this.seed = args.seed === undefined ? randomInt(2 ** 32) : nonNegativeInt(args.seed, 'seed');
@@ -153,7 +159,7 @@ export class Sequential {
     this.alive('add');
     if (!(layer instanceof Layer)) fail('a Layer', 'layer', layer);
     if (layer.models.has(this)) throw new ValidationError(`${this.name}.add: layer ${layer.name} is already in this model`);
-    if (this.params.length) throw stateError(`${this.name}: cannot add layers after compile()`);
+    if (this.optimizer) throw stateError(`${this.name}.add: cannot add layers after compile(); add every layer, then compile`);
     const prev = this.layers.at(-1);
     // A layer already in another model is shared, as in Keras: the same weights, trained by either model. It
     // keeps the input shape it was built for.
@@ -179,6 +185,11 @@ export class Sequential {
     if (!shared) layer.build(input);
     layer.models.add(this);
     this.layers.push(layer);
+    if (this.params.length) { // weights made by predict or getWeights before compile: the new layer's are made now
+      this.disposeWorkspaces();
+      this.params = [];
+      this.allocateParams(); // keeps the layers' existing weights, initialises the new layer's as compile would have
+    }
   }
 
   get inputShape(): number[] {
@@ -197,7 +208,7 @@ export class Sequential {
   compile(args: CompileArgs): void {
     this.alive('compile');
     if (args === undefined) fail('an options object', 'compile args', args);
-    checkOptions(args, COMPILE_SCHEMA);
+    args = checkOptions(args, COMPILE_SCHEMA);
     if (this.fitting) throw stateError(`${this.name}.compile: the model is inside fit()`, 'ERR_KERNELNET_BUSY');
     this.requireLayers();
     const loss = resolveLoss(args.loss);
@@ -241,18 +252,21 @@ export class Sequential {
     this.alive('summary');
     if (typeof printFn !== 'function') fail('a function', 'printFn', printFn);
     this.requireLayers();
-    const cols = [29, 26, 10];
+    // Keras's column widths, each widened to its longest entry (plus a space) so that long names stay aligned.
+    const cells = this.layers.map(l => [`${l.name} (${l.className})`, `(None, ${l.outputShape.join(', ')})`, String(l.countParams())]);
+    const cols = [29, 26, 10].map((w, c) => Math.max(w, ...cells.map(r => r[c].length + 1)));
+    const width = cols[0] + cols[1] + cols[2];
     const row = (a: string, b: string, c: string) =>
       (a.padEnd(cols[0]) + b.padEnd(cols[1]) + c.padEnd(cols[2])).trimEnd();
-    const lines = [`Model: "${this.name}"`, '_'.repeat(65), row('Layer (type)', 'Output Shape', 'Param #'), '='.repeat(65)];
-    this.layers.forEach((l, i) => {
-      lines.push(row(`${l.name} (${l.className})`, `(None, ${l.outputShape.join(', ')})`, String(l.countParams())));
-      lines.push(i === this.layers.length - 1 ? '='.repeat(65) : '_'.repeat(65));
+    const lines = [`Model: "${this.name}"`, '_'.repeat(width), row('Layer (type)', 'Output Shape', 'Param #'), '='.repeat(width)];
+    cells.forEach(([a, b, c], i) => {
+      lines.push(row(a, b, c));
+      lines.push(i === cells.length - 1 ? '='.repeat(width) : '_'.repeat(width));
     });
     const total = this.countParams().toLocaleString('en-US');
     const trainable = this.layers.reduce((n, l) => n + (l.trainable ? l.countParams(true) : 0), 0);
     const fmt = (n: number) => n.toLocaleString('en-US');
-    lines.push(`Total params: ${total}`, `Trainable params: ${fmt(trainable)}`, `Non-trainable params: ${fmt(this.countParams() - trainable)}`, '_'.repeat(65));
+    lines.push(`Total params: ${total}`, `Trainable params: ${fmt(trainable)}`, `Non-trainable params: ${fmt(this.countParams() - trainable)}`, '_'.repeat(width));
     const text = lines.join('\n');
     printFn(text);
     return text;
@@ -458,14 +472,16 @@ export class Sequential {
 
   /** @internal */
   requireParams(op: string): Param[] {
-    if (!this.params.length) throw stateError(`${this.name}.${op}: the model is not compiled; call compile() first`);
+    this.alive(op);
+    this.ensureParams(); // as Keras: a model with an input shape is built, its weights made, before compile
     return this.params;
   }
 
   /** @internal */
   requireCompiled(op: string): { optimizer: Optimizer; metrics: NativeTensor } {
-    this.requireParams(op);
-    return { optimizer: this.optimizer!, metrics: this.metrics! };
+    // compile() makes the optimizer; the weights alone may come from predict() or getWeights() before it
+    if (!this.optimizer || !this.loss) throw stateError(`${this.name}.${op}: the model is not compiled; call compile() first`);
+    return { optimizer: this.optimizer, metrics: this.metrics! };
   }
 
   /** @internal Makes the weights (as compile does) if no compile has yet: predict works on a model never compiled. */
@@ -518,23 +534,48 @@ export class Sequential {
     return X.shape[0];
   }
 
-  /** @internal */
-  checkData(X: NativeTensor, Y: NativeTensor, xName: string, yName: string): number {
+  /**
+   * @internal x and y checked against the model and its loss, y in the layout the loss kernels take. As Keras,
+   * sparse class labels may be int32 or float32 (whole numbers), of shape [N] or [N, 1], and a one-unit head's
+   * labels [N] or [N, 1]; `Y` is then a new tensor (a view, or int32 class indices copied from whole-number floats)
+   * that the caller disposes with `release()`.
+   */
+  checkData(X: NativeTensor, Y: NativeTensor, xName: string, yName: string): LabelData {
     const n = this.checkInput(X, xName);
     const k = this.outputShape[0], labels = this.loss?.labels ?? 'onehot';
+    const got = `${Y.dtype} [${Y.shape.join(', ')}]`;
+    let Z = Y;
     if (labels === 'classes') {
-      if (Y.dtype !== 'int32' || Y.shape.length !== 1)
-        throw new ValidationError(`Expected ${yName} to be an int32 tensor of shape [N] (class indices, for ${this.loss!.className}) but received ${Y.dtype} [${Y.shape.join(', ')}]`, 'ERR_KERNELNET_SHAPE');
-    } else if (Y.dtype !== 'float32' || Y.shape.length !== 2 || Y.shape[1] !== k) {
-      const hint = labels === 'onehot' ? ' (one-hot, see toCategorical; or sparseCategoricalCrossentropy for int32 class indices)' : '';
-      throw new ValidationError(`Expected ${yName} to be a float32 tensor of shape [N, ${k}]${hint} but received ${Y.dtype} [${Y.shape.join(', ')}]`, 'ERR_KERNELNET_SHAPE');
+      if (!(Y.shape.length === 1 || (Y.shape.length === 2 && Y.shape[1] === 1)))
+        throw new ValidationError(`Expected ${yName} to be class indices of shape [N] or [N, 1] (int32, or float32 whole numbers; for ${this.loss!.className}) but received ${got}`, 'ERR_KERNELNET_SHAPE');
+      if (Y.dtype === 'float32') {
+        // Keras casts sparse labels to int; a fractional value is refused rather than truncated without a word.
+        const values = Y.read(), bad = values.findIndex(v => !Number.isInteger(v));
+        if (bad >= 0) throw new ValidationError(`Expected ${yName} to hold class indices (whole numbers) but ${yName}[${bad}] is ${values[bad]}`);
+        Z = new native.Tensor([Y.shape[0]], 'int32', Int32Array.from(values), Y.device);
+      } else if (Y.shape.length === 2) {
+        Z = Y.reshape([Y.shape[0]]);
+      }
+    } else {
+      if (k === 1 && Y.dtype === 'float32' && Y.shape.length === 1) Z = Y.reshape([Y.shape[0], 1]); // a one-unit head's [N]
+      if (Z.dtype !== 'float32' || Z.shape.length !== 2 || Z.shape[1] !== k) {
+        if (Z !== Y) Z.dispose();
+        const hint = labels === 'onehot' ? ' (one-hot, see toCategorical; or sparseCategoricalCrossentropy for class indices)' : '';
+        throw new ValidationError(`Expected ${yName} to be a float32 tensor of shape [N, ${k}]${k === 1 ? ' or [N]' : ''}${hint} but received ${got}`, 'ERR_KERNELNET_SHAPE');
+      }
     }
-    if (Y.shape[0] !== n)
-      throw new ValidationError(`Expected ${xName} and ${yName} to hold the same number of examples but received ${n} and ${Y.shape[0]}`, 'ERR_KERNELNET_SHAPE');
-    if (n === 0) throw new ValidationError(`Expected at least one example in ${xName} but received ${describe(X.shape)}`, 'ERR_KERNELNET_SHAPE');
-    sameDevice(this, Y, yName);
-    checkLabels(Y, yName, labels, k);
-    return n;
+    const release = () => { if (Z !== Y) Z.dispose(); };
+    try {
+      if (Y.shape[0] !== n)
+        throw new ValidationError(`Expected ${xName} and ${yName} to hold the same number of examples but received ${n} and ${Y.shape[0]}`, 'ERR_KERNELNET_SHAPE');
+      if (n === 0) throw new ValidationError(`Expected at least one example in ${xName} but received ${describe(X.shape)}`, 'ERR_KERNELNET_SHAPE');
+      sameDevice(this, Y, yName);
+      checkLabels(Z, yName, labels, k);
+    } catch (e) {
+      release();
+      throw e;
+    }
+    return { n, Y: Z, release };
   }
 
   /** @internal */
@@ -561,6 +602,7 @@ export class Sequential {
         disposeWorkspace(this.workspaces.get(old)!);
         this.workspaces.delete(old);
       }
+      this.checkBatchFits(batch);
       const k = this.outputShape[0];
       ws = {
         x: empty([batch, ...this.inputShape], 'float32', this.device),
@@ -573,6 +615,20 @@ export class Sequential {
     }
     this.workspaces.set(key, ws);
     return ws;
+  }
+
+  /**
+   * A batch whose input or some layer's output would not fit in one tensor (2^36 elements, the addon's limit) is
+   * refused as out of memory, naming batchSize and the largest that fits, before anything is allocated.
+   */
+  private checkBatchFits(batch: number): void {
+    const LIMIT = 2 ** 36, size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+    let shape = this.inputShape, what = 'the input';
+    for (const l of this.layers) if (size(l.outputShape) > size(shape)) [shape, what] = [l.outputShape, `${l.name}'s output`];
+    if (batch * size(shape) > LIMIT)
+      throw new DeviceError(`${this.name}: a batch of ${batch} examples needs ${what} of [${[batch, ...shape].join(', ')}], ` +
+        `${(batch * size(shape)).toExponential(2)} elements, more than one tensor holds (2^36); ` +
+        `pass a smaller batchSize (at most ${Math.floor(LIMIT / size(shape))} here)`, 'ERR_KERNELNET_OOM');
   }
 
   /** @internal The batch sizes (and kinds) of the workspaces kept now, least recently used first. */
@@ -804,6 +860,6 @@ function disposeWorkspace(ws: Workspace): void {
  * options.device (default: the environment's backend).
  */
 export function loadModel(path: string, options?: { device?: string }): Sequential {
-  checkOptions(options, { what: 'loadModel options', supported: ['device'] });
+  options = checkOptions(options, { what: 'loadModel options', supported: ['device'] });
   return loadModelAs(Sequential, path, options?.device);
 }

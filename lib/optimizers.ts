@@ -215,7 +215,7 @@ export class SGD extends NativeOptimizer {
   readonly nesterov: boolean;
 
   constructor(args: SGDArgs = {}) {
-    checkOptions(args, schema('SGD', ['momentum', 'nesterov']));
+    args = checkOptions(args, schema('SGD', ['momentum', 'nesterov']));
     super(args, { learningRate: 0.01, name: 'SGD' });
     this.momentum = numberIn(args?.momentum ?? 0, 'momentum', 0, 1);
     this.nesterov = bool(args?.nesterov, 'nesterov', false);
@@ -254,7 +254,7 @@ export class Adam extends NativeOptimizer {
   readonly amsgrad: boolean;
 
   constructor(args: AdamArgs = {}, defaults = { learningRate: 0.001, name: 'adam' } as { learningRate: number; name: string; weightDecay?: number }) {
-    checkOptions(args, schema(defaults.name === 'adamw' ? 'AdamW' : 'Adam', ['beta1', 'beta2', 'epsilon', 'amsgrad']));
+    args = checkOptions(args, schema(defaults.name === 'adamw' ? 'AdamW' : 'Adam', ['beta1', 'beta2', 'epsilon', 'amsgrad']));
     super(args, defaults);
     this.beta1 = numberIn(args?.beta1 ?? 0.9, 'beta1', 0, 1, true);
     this.beta2 = numberIn(args?.beta2 ?? 0.999, 'beta2', 0, 1, true);
@@ -306,7 +306,7 @@ export class RMSprop extends NativeOptimizer {
   readonly centered: boolean;
 
   constructor(args: RMSpropArgs = {}) {
-    checkOptions(args, schema('RMSprop', ['rho', 'momentum', 'epsilon', 'centered']));
+    args = checkOptions(args, schema('RMSprop', ['rho', 'momentum', 'epsilon', 'centered']));
     super(args, { learningRate: 0.001, name: 'rmsprop' });
     this.rho = numberIn(args?.rho ?? 0.9, 'rho', 0, 1);
     this.momentum = numberIn(args?.momentum ?? 0, 'momentum', 0, Number.MAX_VALUE);
@@ -343,7 +343,7 @@ export class Adagrad extends NativeOptimizer {
   readonly epsilon: number;
 
   constructor(args: AdagradArgs = {}) {
-    checkOptions(args, schema('Adagrad', ['initialAccumulatorValue', 'epsilon']));
+    args = checkOptions(args, schema('Adagrad', ['initialAccumulatorValue', 'epsilon']));
     super(args, { learningRate: 0.001, name: 'adagrad' });
     this.initialAccumulatorValue = numberIn(args?.initialAccumulatorValue ?? 0.1, 'initialAccumulatorValue', 0, Number.MAX_VALUE);
     this.epsilon = numberIn(args?.epsilon ?? 1e-7, 'epsilon', 0, Number.MAX_VALUE);
@@ -385,7 +385,7 @@ export class Adadelta extends Optimizer {
   readonly epsilon: number;
 
   constructor(args: AdadeltaArgs = {}) {
-    checkOptions(args, schema('Adadelta', ['rho', 'epsilon'], false));
+    args = checkOptions(args, schema('Adadelta', ['rho', 'epsilon'], false));
     super(args, { learningRate: 1.0, name: 'adadelta' });
     this.rho = numberIn(args?.rho ?? 0.95, 'rho', 0, 1);
     this.epsilon = numberIn(args?.epsilon ?? 1e-7, 'epsilon', 0, Number.MAX_VALUE);

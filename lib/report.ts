@@ -169,8 +169,9 @@ export class TrainingReport extends KerasCallback {
       try {
         const classes = (t: Tensor | typeof Y) => {
           const h = t instanceof Tensor ? handleOf(t, 'tensor') : t;
-          if (h.dtype === 'int32') return h.read() as Int32Array;
-          if (h.shape[1] === 1) return Int32Array.from(h.read(), v => (v > 0.5 ? 1 : 0)); // a sigmoid column
+          if (h.dtype === 'int32') return Int32Array.from(h.read()); // class indices, [N] or [N, 1]
+          if (h.shape.length === 1 || h.shape[1] === 1) // a sigmoid column, or class indices as floats (as Keras takes them)
+            return Int32Array.from(h.read(), v => (model.outputShape[0] === 1 ? (v > 0.5 ? 1 : 0) : v));
           const out = new native.Tensor([h.shape[0]], 'int32', undefined, h.device);
           try {
             native.argMax(h, 1, out);

@@ -51,7 +51,7 @@ export class ExponentialDecay extends LearningRateSchedule {
   constructor(args: ExponentialDecayArgs) {
     super();
     if (args === undefined) fail('an options object', 'ExponentialDecay args', args);
-    checkOptions(args, { what: 'ExponentialDecay args', supported: ['initialLearningRate', 'decaySteps', 'decayRate', 'staircase', 'name'] });
+    args = checkOptions(args, { what: 'ExponentialDecay args', supported: ['initialLearningRate', 'decaySteps', 'decayRate', 'staircase', 'name'] });
     this.initialLearningRate = finite(args.initialLearningRate, 'initialLearningRate');
     this.decaySteps = positive(args.decaySteps, 'decaySteps');
     this.decayRate = finite(args.decayRate, 'decayRate');
@@ -87,7 +87,7 @@ export class PiecewiseConstantDecay extends LearningRateSchedule {
   constructor(args: PiecewiseConstantDecayArgs) {
     super();
     if (args === undefined) fail('an options object', 'PiecewiseConstantDecay args', args);
-    checkOptions(args, { what: 'PiecewiseConstantDecay args', supported: ['boundaries', 'values', 'name'] });
+    args = checkOptions(args, { what: 'PiecewiseConstantDecay args', supported: ['boundaries', 'values', 'name'] });
     const { boundaries, values } = args;
     if (!Array.isArray(boundaries) || boundaries.length < 1 || boundaries.length > 32 ||
       !boundaries.every((b, i) => Number.isInteger(b) && b >= 0 && b < 2 ** 31 && (i === 0 || b > boundaries[i - 1])))
@@ -134,7 +134,7 @@ export class CosineDecay extends LearningRateSchedule {
   constructor(args: CosineDecayArgs) {
     super();
     if (args === undefined) fail('an options object', 'CosineDecay args', args);
-    checkOptions(args, { what: 'CosineDecay args', supported: ['initialLearningRate', 'decaySteps', 'alpha', 'warmupTarget', 'warmupSteps', 'name'] });
+    args = checkOptions(args, { what: 'CosineDecay args', supported: ['initialLearningRate', 'decaySteps', 'alpha', 'warmupTarget', 'warmupSteps', 'name'] });
     this.initialLearningRate = finite(args.initialLearningRate, 'initialLearningRate');
     this.decaySteps = positiveInt(args.decaySteps, 'decaySteps');
     this.alpha = finite(args.alpha ?? 0, 'alpha');

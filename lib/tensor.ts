@@ -209,7 +209,7 @@ export function concat(tensors: Tensor[], axis = 0): Tensor {
  * over the pixels.
  */
 export function fromPixels(pixels: Uint8Array | Uint8ClampedArray, shape: number[], options?: { divisor?: number; device?: string }): Tensor {
-  checkOptions(options, { what: 'fromPixels options', supported: ['divisor', 'device'] });
+  options = checkOptions(options, { what: 'fromPixels options', supported: ['divisor', 'device'] });
   if (!(pixels instanceof Uint8Array || pixels instanceof Uint8ClampedArray)) fail('a Uint8Array, Buffer or Uint8ClampedArray', 'pixels', pixels);
   const dims = shapeArg(shape, 'shape'), divisor = options?.divisor ?? 1;
   if (typeof divisor !== 'number' || !(divisor > 0) || !Number.isFinite(divisor)) fail('a positive number', 'divisor', divisor);
@@ -348,7 +348,7 @@ function flatten(data: unknown): { shape: number[]; values: Float32Array } {
  * for nested arrays it must match theirs.
  */
 export function tensor(data: TensorLike, shape?: number[] | null, options?: { device?: string }): Tensor {
-  checkOptions(options, { what: 'tensor options', supported: ['device'] });
+  options = checkOptions(options, { what: 'tensor options', supported: ['device'] });
   const device = options?.device === undefined ? undefined : parseDevice(options.device, 'device');
   let array: Float32Array | Int32Array, dims: number[];
   if (data instanceof Float32Array || data instanceof Int32Array) {

@@ -9,6 +9,7 @@
 import { performance } from 'node:perf_hooks';
 import { EarlyStopping, type EarlyStoppingArgs } from './callbacks.js';
 import { ValidationError } from './errors.js';
+import { fail } from './validate.js';
 import {
   Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, LeakyReLU,
   MaxPooling2D, Rescaling, Reshape, type ActivationArgs, type BatchNormalizationArgs, type Conv2DArgs, type DenseArgs, type DropoutArgs,
@@ -220,9 +221,12 @@ export interface IOHandler {
   load?: () => Promise<{ modelTopology: unknown; weightSpecs?: TfjsArtifacts['weightSpecs']; weightData?: ArrayBuffer | ArrayBuffer[] }>;
 }
 
-/** One scalar tensor per number, as tfjs's evaluate returns them. */
+/**
+ * One scalar tensor per number, as tfjs's evaluate returns them: the loss alone (no metrics) as one Scalar, not a
+ * list of one (tfjs-layers' singletonOrArray), so `model.evaluate(x, y).dataSync()` works as in tfjs.
+ */
 function scalars(v: number | number[]): Tensor | Tensor[] {
-  return Array.isArray(v) ? v.map(x => scalar(x)) : scalar(v);
+  return Array.isArray(v) && v.length !== 1 ? v.map(x => scalar(x)) : scalar(Array.isArray(v) ? v[0] : v);
 }
 
 /**
@@ -248,11 +252,44 @@ export class LayersModel {
   add(layer: Layer): void { this.model.add(layer); }
   compile(args: CompileArgs): void { this.model.compile(args); }
 
-  /** tfjs's summary(lineLength?, positions?, printFn?); the column layout is kernelnet's (Keras's widths). */
+  /**
+   * tfjs's summary(lineLength?, positions?, printFn?) with tfjs's layout (tfjs-layers' printSummary for a
+   * sequential model): columns Layer (type), Input Shape, Output shape, Param #, at `positions` (fractions of
+   * lineLength, or columns), default 90 and [0.32, 0.61, 0.89, 1]; fields cut at their column as tfjs cuts them;
+   * printFn called once per line.
+   */
   summary(lineLength?: number, positions?: number[], printFn: (line: string) => void = console.log): void {
-    if (lineLength !== undefined && typeof lineLength !== 'number') throw new ValidationError(`summary: expected lineLength to be a number but received ${String(lineLength)}`);
-    if (positions !== undefined && !Array.isArray(positions)) throw new ValidationError(`summary: expected positions to be an array but received ${String(positions)}`);
-    this.model.summary(printFn);
+    this.model.alive('summary');
+    if (lineLength !== undefined && !(Number.isInteger(lineLength) && lineLength > 0)) fail('a positive integer', 'lineLength', lineLength);
+    if (positions !== undefined && !(Array.isArray(positions) && positions.length === 4 &&
+      positions.every((p, i) => typeof p === 'number' && p > 0 && (i === 0 || p > positions[i - 1]))))
+      fail('4 increasing column positions (fractions of lineLength, or columns)', 'positions', positions);
+    if (typeof printFn !== 'function') fail('a function', 'printFn', printFn);
+    const length = lineLength || 90;
+    let at = positions ?? [0.32, 0.61, 0.89, 1];
+    if (at[at.length - 1] <= 1) at = at.map(p => Math.floor(length * p));
+    const row = (fields: string[]) => {
+      let line = '';
+      fields.forEach((f, i) => {
+        if (i > 0) line = `${line.slice(0, line.length - 1)} `;
+        line = (line + f).slice(0, at[i]);
+        line += ' '.repeat(at[i] - line.length);
+      });
+      printFn(line);
+    };
+    const layers = this.model.layers;
+    printFn('_'.repeat(length));
+    row(['Layer (type)', 'Input Shape', 'Output shape', 'Param #']);
+    printFn('='.repeat(length));
+    layers.forEach((l, i) => {
+      row([`${l.name} (${l.className})`, JSON.stringify([[null, ...l.inputShape]]), JSON.stringify([null, ...l.outputShape]), String(l.countParams())]);
+      printFn((i === layers.length - 1 ? '=' : '_').repeat(length));
+    });
+    const trainable = layers.reduce((n, l) => n + (l.trainable ? l.countParams(true) : 0), 0);
+    printFn(`Total params: ${this.model.countParams()}`);
+    printFn(`Trainable params: ${trainable}`);
+    printFn(`Non-trainable params: ${this.model.countParams() - trainable}`);
+    printFn('_'.repeat(length));
   }
 
   fit(x: Tensor, y: Tensor, args?: FitArgs): Promise<History> { return this.model.fit(x, y, args); }

@@ -9,7 +9,7 @@
 // each read is a synchronisation).
 import { METRIC_SLOTS, native, type NativeProgram, type NativeTensor } from './native.js';
 import { StateError, TrainingError, ValidationError, stateError } from './errors.js';
-import type { Sequential, TrainStep } from './model.js';
+import type { LabelData, Sequential, TrainStep } from './model.js';
 import { ProgressBar, formatLogs, type ProgressStream } from './progress.js';
 import { Tensor, empty, handleOf, sliceRows } from './tensor.js';
 import { isDataset, type Dataset } from './data.js';
@@ -138,13 +138,17 @@ function userCallbacks(value: unknown): Callback[] {
   return (Array.isArray(value) ? value : [value]).map((c, i) => {
     const name = Array.isArray(value) ? `callbacks[${i}]` : 'callbacks';
     if (c === null || typeof c !== 'object') fail('a callback object', name, c);
-    if (Object.getPrototypeOf(c) === Object.prototype || Object.getPrototypeOf(c) === null)
-      checkOptions(c, { ...CALLBACKS_SCHEMA, what: `fit ${name}` });
+    const plain = Object.getPrototypeOf(c) === Object.prototype || Object.getPrototypeOf(c) === null;
+    // A plain object's own hooks only (never one set on Object.prototype), still called on the user's object.
+    const hooks = plain ? checkOptions(c, { ...CALLBACKS_SCHEMA, what: `fit ${name}` }) as Record<string, unknown> : c as Record<string, unknown>;
     for (const k of HOOKS) {
-      const f = (c as Record<string, unknown>)[k];
+      const f = hooks[k];
       if (f !== undefined && typeof f !== 'function') fail('a function', `${name}.${k}`, f);
     }
-    return c as Callback;
+    if (!plain) return c as Callback;
+    const own: Record<string, unknown> = {};
+    for (const k of HOOKS) if (hooks[k]) own[k] = (...a: unknown[]) => (hooks[k] as (...a: unknown[]) => unknown).apply(c, a);
+    return own as Callback;
   });
 }
 
@@ -282,28 +286,44 @@ function sampleWeights(model: Sequential, value: unknown, n: number, name: strin
 }
 
 /**
- * Keras's class_weight made into one weight per example: the weight of each row's class (the argmax of its
- * one-hot label, found natively on the device), 1 for classes not listed. Keys must be class indices of the
- * model's output.
+ * Keras's class_weight made into one weight per example (keras/src/trainers/data_adapters/data_adapter_utils.py,
+ * class_weight_to_sample_weights): each row's class is the argmax of its one-hot label, a sparse label itself, or a
+ * one-unit head's label rounded (np.round: 0.5 goes to 0); classes not listed weigh 1. Found natively on the
+ * device. Keys must be classes the model can output ([0, 2) for a one-unit head): a weight for a class that can
+ * never occur is refused as a mistake rather than ignored.
  */
 function classWeights(model: Sequential, value: unknown, Y: NativeTensor): NativeTensor {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) fail('an object mapping class indices to weights', 'classWeight', value);
-  const k = Y.shape[1], table = new Float32Array(k).fill(1);
+  const labels = model.loss!.labels, units = model.outputShape[0];
+  if (labels === 'targets')
+    throw new ValidationError(`fit: classWeight needs class labels (a crossentropy loss), not ${model.loss!.className}'s targets; pass sampleWeight instead`, 'ERR_KERNELNET_UNSUPPORTED');
+  const k = labels === 'classes' || units > 1 ? units : 2, n = Y.shape[0], table = new Float32Array(k).fill(1);
   for (const [key, w] of Object.entries(value as Record<string, unknown>)) {
     const c = Number(key);
     if (!Number.isInteger(c) || c < 0 || c >= k) throw new ValidationError(`Expected classWeight's keys to be class indices in [0, ${k}) but received '${key}'`);
     if (typeof w !== 'number' || !Number.isFinite(w)) fail('a finite number', `classWeight[${key}]`, w);
     table[c] = w;
   }
-  const classes = empty([Y.shape[0]], 'int32', model.device), perClass = new native.Tensor([k], 'float32', table, model.device);
+  const owned: NativeTensor[] = [];
   try {
-    native.argMax(Y, 1, classes);
-    const W = empty([Y.shape[0]], 'float32', model.device);
+    const perClass = new native.Tensor([k], 'float32', table, model.device);
+    owned.push(perClass);
+    let classes = Y;
+    if (labels !== 'classes') {
+      let scores = Y;
+      if (units === 1) { // round(y) for y in [0, 1] as the argmax of [0.5, y]: the first of equals wins, as np.round(0.5) = 0
+        owned.push(scores = empty([n, 2], 'float32', model.device));
+        scores.fill(0.5);
+        native.copyRegion(Y, [0, 0], scores, [0, 1], [n, 1]);
+      }
+      owned.push(classes = empty([n], 'int32', model.device));
+      native.argMax(scores, 1, classes);
+    }
+    const W = empty([n], 'float32', model.device);
     native.gatherRows(perClass, classes, 0, W);
     return W;
   } finally {
-    classes.dispose();
-    perClass.dispose();
+    for (const t of owned) t.dispose();
   }
 }
 
@@ -340,16 +360,28 @@ function commonFitArgs(model: Sequential, args: FitDatasetArgs) {
 
 export async function fit(model: Sequential, x: Tensor, y: Tensor, args: FitArgs): Promise<History> {
   model.alive('fit');
-  checkOptions(args, FIT_SCHEMA);
-  args ??= {};
+  args = checkOptions(args, FIT_SCHEMA);
   const { epochs, initialEpoch, verbose, validateAt: validateAfter, callbackList } = commonFitArgs(model, args);
   const { optimizer, metrics } = model.requireCompiled('fit');
   const batchSize = positiveInt(args.batchSize ?? 32, 'batchSize');
   const shuffle = args.shuffle ?? true;
   if (typeof shuffle !== 'boolean') fail('a boolean', 'shuffle', shuffle);
   const validationBatchSize = positiveInt(args.validationBatchSize ?? batchSize, 'validationBatchSize');
-  const X = handleOf(x, 'x'), Y = handleOf(y, 'y');
-  const n = model.checkData(X, Y, 'x', 'y');
+  const X = handleOf(x, 'x'), data = model.checkData(X, handleOf(y, 'y'), 'x', 'y');
+  try {
+    return await fitTensors(model, x, y, X, data, args,
+      { epochs, initialEpoch, verbose, validateAfter, callbackList, optimizer, metrics, batchSize, shuffle, validationBatchSize });
+  } finally {
+    data.release(); // labels converted for the loss (see checkData)
+  }
+}
+
+type FitSetup = ReturnType<typeof commonFitArgs> & ReturnType<Sequential['requireCompiled']> &
+  { validateAfter: ReturnType<typeof commonFitArgs>['validateAt']; batchSize: number; shuffle: boolean; validationBatchSize: number };
+
+/** fit over tensors, its options and data checked. */
+async function fitTensors(model: Sequential, x: Tensor, y: Tensor, X: NativeTensor, { n, Y }: LabelData, args: FitArgs,
+  { epochs, initialEpoch, verbose, validateAfter, callbackList, optimizer, metrics, batchSize, shuffle, validationBatchSize }: Omit<FitSetup, 'validateAt'>): Promise<History> {
   if (args.classWeight != null && args.sampleWeight != null)
     throw new ValidationError('fit: classWeight and sampleWeight cannot be given together (as in Keras); fold the class weights into sampleWeight');
   const givenW = args.sampleWeight != null ? sampleWeights(model, args.sampleWeight, n, 'sampleWeight') : null;
@@ -360,7 +392,7 @@ export async function fit(model: Sequential, x: Tensor, y: Tensor, args: FitArgs
   } else if (args.validationData !== undefined) {
     if (!Array.isArray(args.validationData) || args.validationData.length !== 2) fail('[x, y] tensors or a Dataset', 'validationData', args.validationData);
     validation = args.validationData;
-    model.checkData(handleOf(validation[0], 'validationData[0]'), handleOf(validation[1], 'validationData[1]'), 'validationData[0]', 'validationData[1]');
+    model.checkData(handleOf(validation[0], 'validationData[0]'), handleOf(validation[1], 'validationData[1]'), 'validationData[0]', 'validationData[1]').release();
   } else if (args.validationSplit !== undefined && args.validationSplit !== 0) {
     // Keras: train on x[:split_at], validate on x[split_at:], split_at = floor(n * (1 - validationSplit)).
     const split = numberIn(args.validationSplit, 'validationSplit', 0, 1, true);
@@ -397,6 +429,7 @@ export async function fit(model: Sequential, x: Tensor, y: Tensor, args: FitArgs
     await callbacks.call('setModel', model);
     await callbacks.call('setParams', { epochs, initialEpoch, steps: run.steps, batchSize, samples, verbose, doValidation });
     await callbacks.call('onTrainBegin', {});
+    let last: Logs = {}; // Keras 3 ends with the last epoch's logs (none when no epoch ran)
     for (let epoch = initialEpoch; epoch < epochs && !model.stopTraining; ++epoch) {
       Object.assign(state, { epoch, firstStep: model.steps, nonFiniteStep: 0 });
       model.applyTrainable(); // layer.trainable, read at each epoch's start (the step is recorded per epoch)
@@ -412,9 +445,10 @@ export async function fit(model: Sequential, x: Tensor, y: Tensor, args: FitArgs
       }
       logs.lr = optimizer.learningRate;
       await callbacks.call('onEpochEnd', epoch, logs);
+      last = logs;
       stillThere(run.steps);
     }
-    await callbacks.call('onTrainEnd', {});
+    await callbacks.call('onTrainEnd', last);
   } finally {
     indices.dispose();
     counter.dispose();
@@ -458,14 +492,13 @@ export type FitDatasetArgs = Pick<FitArgs, 'epochs' | 'verbose' | 'validationDat
  */
 export async function fitDataset(model: Sequential, dataset: Dataset, args: FitDatasetArgs): Promise<History> {
   model.alive('fit');
-  checkOptions(args, FIT_DATASET_SCHEMA);
-  args ??= {};
+  args = checkOptions(args, FIT_DATASET_SCHEMA);
   const { epochs, initialEpoch, verbose, validateAt: validateAfter, callbackList } = commonFitArgs(model, args);
   const { optimizer, metrics } = model.requireCompiled('fit');
   const validation = args.validationData;
   if (validation !== undefined && !isDataset(validation)) {
     if (!Array.isArray(validation) || validation.length !== 2) fail('[x, y] tensors or a Dataset', 'validationData', validation);
-    model.checkData(handleOf(validation[0], 'validationData[0]'), handleOf(validation[1], 'validationData[1]'), 'validationData[0]', 'validationData[1]');
+    model.checkData(handleOf(validation[0], 'validationData[0]'), handleOf(validation[1], 'validationData[1]'), 'validationData[0]', 'validationData[1]').release();
   }
   const validateAt = (epoch: number) => validateAfter(epoch, validation !== undefined);
   const counter = empty([1], 'int32', model.device), identities = new Map<number, ReturnType<typeof model.identity>>();
@@ -484,6 +517,7 @@ export async function fitDataset(model: Sequential, dataset: Dataset, args: FitD
     await callbacks.call('setModel', model);
     await callbacks.call('setParams', { epochs, initialEpoch, steps: run.steps, batchSize: 0, samples: 0, verbose, doValidation: validation !== undefined });
     await callbacks.call('onTrainBegin', {});
+    let last: Logs = {}; // Keras 3 ends with the last epoch's logs (none when no epoch ran)
     for (let epoch = initialEpoch; epoch < epochs && !model.stopTraining; ++epoch) {
       Object.assign(state, { epoch, firstStep: model.steps, nonFiniteStep: 0 });
       model.applyTrainable();
@@ -495,11 +529,13 @@ export async function fitDataset(model: Sequential, dataset: Dataset, args: FitD
       let s = 0;
       const per = model.stepsPerExecution;
       for await (const batch of dataset.pass(model.device)) {
+        let labels = () => {};
         try {
           if (model.stopTraining && s % per === 0) break;
           if (!batch.ys) throw new ValidationError(`fit: batch ${s} of the dataset has no targets (ys)`);
-          const X = handleOf(batch.xs, `batch ${s} xs`), Y = handleOf(batch.ys, `batch ${s} ys`);
-          const rows = model.checkData(X, Y, `batch ${s} xs`, `batch ${s} ys`);
+          const X = handleOf(batch.xs, `batch ${s} xs`);
+          const { n: rows, Y, release } = model.checkData(X, handleOf(batch.ys, `batch ${s} ys`), `batch ${s} xs`, `batch ${s} ys`);
+          labels = release;
           if (callbacks.wantsBatchBegin && s % per === 0) await callbacks.call('onBatchBegin', s, { batch: s, size: rows });
           let indices = identities.get(rows);
           if (!indices) identities.set(rows, indices = model.identity(rows));
@@ -508,6 +544,7 @@ export async function fitDataset(model: Sequential, dataset: Dataset, args: FitD
           run.samples = Math.max(run.samples, rows);
           if ((s + 1) % per === 0 && callbacks.wantsBatch(s)) await callbacks.batchEnd(epoch, s, readLogs(model, metrics, state));
         } finally {
+          labels();
           batch.xs.dispose();
           batch.ys?.dispose();
         }
@@ -527,9 +564,10 @@ export async function fitDataset(model: Sequential, dataset: Dataset, args: FitD
       }
       logs.lr = optimizer.learningRate;
       await callbacks.call('onEpochEnd', epoch, logs);
+      last = logs;
       stillThere(s);
     }
-    await callbacks.call('onTrainEnd', {});
+    await callbacks.call('onTrainEnd', last);
   } finally {
     counter.dispose();
     for (const t of identities.values()) t.dispose();
@@ -541,8 +579,7 @@ export async function fitDataset(model: Sequential, dataset: Dataset, args: FitD
 /** The loss and metrics over every batch of a dataset ([loss, ...metrics]); each batch disposed after use. */
 export async function evaluateDataset(model: Sequential, dataset: Dataset, args: { verbose?: 0 | 1 }): Promise<number[]> {
   model.alive('evaluate');
-  checkOptions(args, { what: 'evaluate options (with a dataset)', supported: ['verbose'], notYet: { batchSize: { hint: 'the dataset makes the batches' }, steps: {}, sampleWeight: {} } });
-  args ??= {};
+  args = checkOptions(args, { what: 'evaluate options (with a dataset)', supported: ['verbose'], notYet: { batchSize: { hint: 'the dataset makes the batches' }, steps: {}, sampleWeight: {} } });
   model.requireCompiled('evaluate');
   const verbose = verbosity(args.verbose, [0, 1] as const, 0);
   const metrics = empty([METRIC_SLOTS], 'float32', model.device), identities = new Map<number, ReturnType<typeof model.identity>>();
@@ -550,10 +587,12 @@ export async function evaluateDataset(model: Sequential, dataset: Dataset, args:
     metrics.fill(0);
     let s = 0;
     for await (const batch of dataset.pass(model.device)) {
+      let labels = () => {};
       try {
         if (!batch.ys) throw new ValidationError(`evaluate: batch ${s} of the dataset has no targets (ys)`);
-        const X = handleOf(batch.xs, `batch ${s} xs`), Y = handleOf(batch.ys, `batch ${s} ys`);
-        const rows = model.checkData(X, Y, `batch ${s} xs`, `batch ${s} ys`);
+        const X = handleOf(batch.xs, `batch ${s} xs`);
+        const { n: rows, Y, release } = model.checkData(X, handleOf(batch.ys, `batch ${s} ys`), `batch ${s} xs`, `batch ${s} ys`);
+        labels = release;
         let indices = identities.get(rows);
         if (!indices) identities.set(rows, indices = model.identity(rows));
         const ws = model.workspace(rows, false);
@@ -561,6 +600,7 @@ export async function evaluateDataset(model: Sequential, dataset: Dataset, args:
         native.gatherRows(Y, indices, 0, ws.y);
         native.loss(model.loss!.kind, model.accuracy, model.forward(ws, null), ws.y, null, null, metrics, 0);
       } finally {
+        labels();
         batch.xs.dispose();
         batch.ys?.dispose();
       }
@@ -582,7 +622,7 @@ export async function evaluateDataset(model: Sequential, dataset: Dataset, args:
 export async function predictDataset(model: Sequential, dataset: Dataset): Promise<Tensor> {
   model.alive('predict');
   model.ensureParams();
-  const k = model.outputShape[0], parts: Float32Array[] = [];
+  const shape = model.outputShape, k = shape.reduce((a, b) => a * b, 1), parts: Float32Array[] = [];
   for await (const batch of dataset.pass(model.device)) {
     try {
       const p = model.predict(batch.xs, { batchSize: Math.max(1, batch.xs.shape[0]) });
@@ -601,7 +641,7 @@ export async function predictDataset(model: Sequential, dataset: Dataset): Promi
     result.set(p, at);
     at += p.length;
   }
-  return new Tensor(new native.Tensor([n, k], 'float32', result, model.device));
+  return new Tensor(new native.Tensor([n, ...shape], 'float32', result, model.device));
 }
 
 /**
@@ -662,8 +702,7 @@ export async function trainOnBatch(model: Sequential, x: Tensor, y: Tensor): Pro
   model.alive('trainOnBatch');
   if (model.fitting) throw stateError(`${model.name}.trainOnBatch: the model is inside fit()`, 'ERR_KERNELNET_BUSY');
   const { optimizer, metrics } = model.requireCompiled('trainOnBatch');
-  const X = handleOf(x, 'x'), Y = handleOf(y, 'y');
-  const n = model.checkData(X, Y, 'x', 'y');
+  const X = handleOf(x, 'x'), { n, Y, release } = model.checkData(X, handleOf(y, 'y'), 'x', 'y');
   const indices = model.identity(n), counter = empty([1], 'int32', model.device);
   model.beginFit([n]);
   try {
@@ -674,6 +713,7 @@ export async function trainOnBatch(model: Sequential, x: Tensor, y: Tensor): Pro
     const logs = readLogs(model, metrics);
     return model.metricSpecs.length ? logList(model, logs) : logs.loss;
   } finally {
+    release();
     indices.dispose();
     counter.dispose();
     model.endFit();
@@ -683,17 +723,16 @@ export async function trainOnBatch(model: Sequential, x: Tensor, y: Tensor): Pro
 /** Loss and accuracy over (x, y): evaluate's work, one batch per step of the generator. */
 export function* evaluation(model: Sequential, x: Tensor, y: Tensor, args: EvaluateArgs): Generator<void, number[]> {
   model.alive('evaluate');
-  checkOptions(args, EVALUATE_SCHEMA);
-  args ??= {};
+  args = checkOptions(args, EVALUATE_SCHEMA);
   model.requireCompiled('evaluate');
   const batchSize = positiveInt(args.batchSize ?? 32, 'batchSize');
   const verbose = verbosity(args.verbose, [0, 1] as const, 0);
-  const X = handleOf(x, 'x'), Y = handleOf(y, 'y');
-  const n = model.checkData(X, Y, 'x', 'y');
-  const W = args.sampleWeight != null ? sampleWeights(model, args.sampleWeight, n, 'sampleWeight') : null;
-  const metrics = empty([METRIC_SLOTS], 'float32', model.device);
-  const indices = model.identity(n);
+  const X = handleOf(x, 'x'), { n, Y, release } = model.checkData(X, handleOf(y, 'y'), 'x', 'y');
+  let W: NativeTensor | null = null, metrics: NativeTensor | null = null, indices: NativeTensor | null = null;
   try {
+    W = args.sampleWeight != null ? sampleWeights(model, args.sampleWeight, n, 'sampleWeight') : null;
+    metrics = empty([METRIC_SLOTS], 'float32', model.device);
+    indices = model.identity(n);
     metrics.fill(0);
     for (let start = 0; start < n; start += batchSize) {
       if (start) {
@@ -710,21 +749,22 @@ export function* evaluation(model: Sequential, x: Tensor, y: Tensor, args: Evalu
     if (verbose) process.stdout.write(`${formatLogs(logs).slice(3)}\n`);
     return logList(model, logs);
   } finally {
-    metrics.dispose();
-    indices.dispose();
+    release();
+    metrics?.dispose();
+    indices?.dispose();
   }
 }
 
 /** Class probabilities for each example of x: predict's work, one batch per step of the generator. */
 export function* prediction(model: Sequential, x: Tensor, args: PredictArgs): Generator<void, Tensor> {
   model.alive('predict');
-  checkOptions(args, PREDICT_SCHEMA);
-  args ??= {};
+  args = checkOptions(args, PREDICT_SCHEMA);
   model.ensureParams(); // Keras predicts with a built model that was never compiled
   const batchSize = positiveInt(args.batchSize ?? 32, 'batchSize');
   const X = handleOf(x, 'x');
   const n = model.checkInput(X, 'x');
-  const k = model.outputShape[0];
+  // Any output shape, as Keras: a Conv2D or Reshape last layer predicts [N, h, w, c].
+  const shape = model.outputShape, k = shape.reduce((a, b) => a * b, 1);
   const result = new Float32Array(n * k);
   const indices = model.identity(n);
   try {
@@ -744,7 +784,7 @@ export function* prediction(model: Sequential, x: Tensor, args: PredictArgs): Ge
   } finally {
     indices.dispose();
   }
-  return new Tensor(new native.Tensor([n, k], 'float32', result, model.device));
+  return new Tensor(new native.Tensor([n, ...shape], 'float32', result, model.device));
 }
 
 /** Between the batches of an awaited evaluate or predict: the model and the data must still be there. */

@@ -126,10 +126,11 @@ function editDistance(a: string, b: string): number {
  * Checks an options object against its schema, before anything runs: a value that is not a plain object (e.g. a
  * positional `fit(x, y, 8)`) is refused, an unknown key is refused naming the supported ones (and the closest
  * spelling), and a known option that kernelnet does not support yet is refused with ERR_KERNELNET_UNSUPPORTED
- * unless it asks for what kernelnet does anyway (its default). Returns the object ({} when undefined).
+ * unless it asks for what kernelnet does anyway (its default). Returns a copy of its own properties ({} when
+ * undefined), which is what the caller must read (see ownOptions).
  */
-export function checkOptions(value: unknown, schema: OptionsSchema): Record<string, unknown> {
-  if (value === undefined) return {};
+export function checkOptions<T>(value: T, schema: OptionsSchema): NonNullable<T> {
+  if (value === undefined) return ownOptions(value);
   if (!isPlainObject(value)) fail('an options object', schema.what, value);
   for (const key of Object.keys(value)) {
     if (schema.supported.includes(key)) continue;
@@ -146,5 +147,14 @@ export function checkOptions(value: unknown, schema: OptionsSchema): Record<stri
     throw new ValidationError(`Unknown option '${key}' in ${schema.what}${close ? ` (did you mean '${close}'?)` : ''}; ` +
       `supported: ${schema.supported.join(', ')}`);
   }
-  return value;
+  return ownOptions(value);
+}
+
+/**
+ * The options object's own properties, in an object with no prototype: what the caller reads afterwards. Reading
+ * the user's object instead would see a property set on Object.prototype by any other code in the process (for
+ * example `Object.prototype.epochs = 3` would make every fit train 3 epochs), which must never reach an option.
+ */
+export function ownOptions<T>(value: T): NonNullable<T> {
+  return Object.assign(Object.create(null), value ?? {});
 }
