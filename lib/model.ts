@@ -537,34 +537,35 @@ export class Sequential {
   /**
    * @internal x and y checked against the model and its loss, y in the layout the loss kernels take. As Keras,
    * sparse class labels may be int32 or float32 (whole numbers), of shape [N] or [N, 1], and a one-unit head's
-   * labels [N] or [N, 1]; `Y` is then a new tensor (a view, or int32 class indices copied from whole-number floats)
-   * that the caller disposes with `release()`.
+   * labels [N] or [N, 1]; `Y` is then a view of y, or int32 class indices copied from whole-number floats, which
+   * the caller frees with `release()` when done.
    */
   checkData(X: NativeTensor, Y: NativeTensor, xName: string, yName: string): LabelData {
     const n = this.checkInput(X, xName);
     const k = this.outputShape[0], labels = this.loss?.labels ?? 'onehot';
     const got = `${Y.dtype} [${Y.shape.join(', ')}]`;
-    let Z = Y;
+    let Z = Y, copied = false; // a view (reshape) shares Y's buffer and is never disposed; a copy is
     if (labels === 'classes') {
       if (!(Y.shape.length === 1 || (Y.shape.length === 2 && Y.shape[1] === 1)))
-        throw new ValidationError(`Expected ${yName} to be class indices of shape [N] or [N, 1] (int32, or float32 whole numbers; for ${this.loss!.className}) but received ${got}`, 'ERR_KERNELNET_SHAPE');
+        throw new ValidationError(`Expected ${yName} to be class indices of shape [N] or [N, 1] (int32, or float32 whole numbers; for ${this.loss!.className}) but received ${got}` +
+          (Y.shape.length === 2 && Y.shape[1] === k ? '; one-hot labels take categoricalCrossentropy' : ''), 'ERR_KERNELNET_SHAPE');
       if (Y.dtype === 'float32') {
         // Keras casts sparse labels to int; a fractional value is refused rather than truncated without a word.
         const values = Y.read(), bad = values.findIndex(v => !Number.isInteger(v));
         if (bad >= 0) throw new ValidationError(`Expected ${yName} to hold class indices (whole numbers) but ${yName}[${bad}] is ${values[bad]}`);
         Z = new native.Tensor([Y.shape[0]], 'int32', Int32Array.from(values), Y.device);
+        copied = true;
       } else if (Y.shape.length === 2) {
         Z = Y.reshape([Y.shape[0]]);
       }
     } else {
       if (k === 1 && Y.dtype === 'float32' && Y.shape.length === 1) Z = Y.reshape([Y.shape[0], 1]); // a one-unit head's [N]
       if (Z.dtype !== 'float32' || Z.shape.length !== 2 || Z.shape[1] !== k) {
-        if (Z !== Y) Z.dispose();
         const hint = labels === 'onehot' ? ' (one-hot, see toCategorical; or sparseCategoricalCrossentropy for class indices)' : '';
         throw new ValidationError(`Expected ${yName} to be a float32 tensor of shape [N, ${k}]${k === 1 ? ' or [N]' : ''}${hint} but received ${got}`, 'ERR_KERNELNET_SHAPE');
       }
     }
-    const release = () => { if (Z !== Y) Z.dispose(); };
+    const release = () => { if (copied) Z.dispose(); };
     try {
       if (Y.shape[0] !== n)
         throw new ValidationError(`Expected ${xName} and ${yName} to hold the same number of examples but received ${n} and ${Y.shape[0]}`, 'ERR_KERNELNET_SHAPE');

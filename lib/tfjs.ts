@@ -9,7 +9,7 @@
 import { performance } from 'node:perf_hooks';
 import { EarlyStopping, type EarlyStoppingArgs } from './callbacks.js';
 import { ValidationError } from './errors.js';
-import { fail } from './validate.js';
+import { checkOptions, fail } from './validate.js';
 import {
   Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, LeakyReLU,
   MaxPooling2D, Rescaling, Reshape, type ActivationArgs, type BatchNormalizationArgs, type Conv2DArgs, type DenseArgs, type DropoutArgs,
@@ -305,7 +305,15 @@ export class LayersModel {
   predict(x: Tensor, args?: PredictArgs): Tensor { return this.model.predict(x, args); }
   predictOnBatch(x: Tensor): Tensor { return this.model.predictOnBatch(x); }
   trainOnBatch(x: Tensor, y: Tensor): Promise<number | number[]> { return this.model.trainOnBatch(x, y); }
-  getWeights(): Tensor[] { return this.model.getWeights(); }
+  /** tfjs's getWeights(trainableOnly = false): with trainableOnly, the weights of trainable layers that training updates. */
+  getWeights(trainableOnly = false): Tensor[] {
+    if (typeof trainableOnly !== 'boolean') fail('a boolean', 'trainableOnly', trainableOnly);
+    const all = this.model.getWeights();
+    if (!trainableOnly) return all;
+    const keep = this.model.layers.flatMap(l => l.params.map(p => l.trainable && p.trainable !== false));
+    all.forEach((t, i) => { if (!keep[i]) t.dispose(); });
+    return all.filter((_, i) => keep[i]);
+  }
   setWeights(weights: Tensor[]): void { this.model.setWeights(weights); }
   getLayer(name?: string, index?: number): Layer { return this.model.getLayer(name, index); }
 
@@ -313,7 +321,8 @@ export class LayersModel {
    * Writes tfjs's layers-model format: 'file://DIR' gives DIR/model.json and DIR/weights.bin (tfjs-node's layout,
    * which tf.loadLayersModel reads in a browser or in Node); an IOHandler receives the artifacts.
    */
-  async save(handlerOrUrl: string | IOHandler): Promise<unknown> {
+  async save(handlerOrUrl: string | IOHandler, config?: { trainableOnly?: boolean; includeOptimizer?: boolean }): Promise<unknown> {
+    checkOptions(config, { what: 'save config', supported: [], notYet: { trainableOnly: { ok: [false] }, includeOptimizer: { ok: [false] } } });
     if (typeof handlerOrUrl === 'string') {
       if (!handlerOrUrl.startsWith('file://')) throw unsupported(`model.save('${handlerOrUrl}')`, "save to a 'file://' URL or pass an IOHandler");
       return saveTfjs(this.model, handlerOrUrl);

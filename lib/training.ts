@@ -146,8 +146,8 @@ function userCallbacks(value: unknown): Callback[] {
       if (f !== undefined && typeof f !== 'function') fail('a function', `${name}.${k}`, f);
     }
     if (!plain) return c as Callback;
-    const own: Record<string, unknown> = {};
-    for (const k of HOOKS) if (hooks[k]) own[k] = (...a: unknown[]) => (hooks[k] as (...a: unknown[]) => unknown).apply(c, a);
+    const own: Record<string, unknown> = Object.create(null);
+    for (const k of HOOKS) if (hooks[k]) own[k] = (hooks[k] as (...a: unknown[]) => unknown).bind(c);
     return own as Callback;
   });
 }
@@ -155,8 +155,19 @@ function userCallbacks(value: unknown): Callback[] {
 /** Runs hooks in order, awaiting those that return a promise. */
 class CallbackList {
   readonly wantsBatchBegin: boolean;
-  constructor(private readonly callbacks: Callback[]) {
-    this.wantsBatchBegin = callbacks.some(c => c.onBatchBegin);
+  private readonly callbacks: Callback[];
+  constructor(callbacks: Callback[]) {
+    // Each callback's hooks, bound to it; one found only on Object.prototype (set there by other code) is not a hook.
+    const inherited = Object.prototype as Record<string, unknown>;
+    this.callbacks = callbacks.map(c => {
+      const hooks: Record<string, unknown> = Object.create(null);
+      for (const k of [...HOOKS, 'wantsBatchLogs']) {
+        const f = (c as Record<string, unknown>)[k];
+        if (typeof f === 'function' && f !== inherited[k]) hooks[k] = f.bind(c);
+      }
+      return hooks as Callback;
+    });
+    this.wantsBatchBegin = this.callbacks.some(c => c.onBatchBegin);
   }
 
   /** Whether any callback wants this batch's logs (reading them may cost a device synchronisation). */
@@ -173,7 +184,7 @@ class CallbackList {
     hook: K, ...args: Parameters<NonNullable<Callback[K]>>): Promise<void> {
     for (const c of this.callbacks) {
       const f = c[hook] as ((...a: unknown[]) => unknown) | undefined;
-      if (f) await f.apply(c, args);
+      if (f) await f(...args);
     }
   }
 }
