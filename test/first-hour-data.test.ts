@@ -1,8 +1,8 @@
-// What a user meets in their first hour with data: an unreadable image in a folder, a missing MNIST folder.
-// Each must be an error the user's own try/catch receives, with a code and a message that says what to do, and
-// never a process that dies of an unhandled rejection: batches decoded ahead of need fail while nothing awaits
-// them yet, so their rejections must wait until a consumer asks for the batch (or be settled and dropped when
-// the pass ends early).
+// What a user meets in their first hour with data: an unreadable image in a folder, a missing MNIST folder, a
+// NaN from a generator. Each must be an error the user's own try/catch receives, with a code and a message that
+// says what to do, and never a process that dies of an unhandled rejection: batches decoded ahead of need fail
+// while nothing awaits them yet, so their rejections must wait until a consumer asks for the batch (or be
+// settled and dropped when the pass ends early).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,8 +12,8 @@ import sharp from 'sharp';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  DataError, Dense, Flatten, IdxError, KernelnetError, Sequential, ValidationError, defaultMnistDir, dispose, imageDatasetFromDirectory, loadMnist,
-  memory, type ImageDatasetOptions,
+  DataError, Dataset, Dense, Flatten, IdxError, KernelnetError, Sequential, TrainingError, ValidationError, defaultMnistDir, dispose,
+  imageDatasetFromDirectory, loadMnist, memory, tensor, type ImageDatasetOptions,
 } from '../lib/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kernelnet-first-hour-'));
@@ -290,3 +290,35 @@ Mnist('a missing folder or file is a DataError naming it and where MNIST comes f
 });
 
 Mnist.run();
+
+const NaNs = suite('first hour: a NaN from a generator');
+
+NaNs('the error names the step without a total when the number of steps is not known yet', async () => {
+  const m = model();
+  /** Six batches; the fourth holds a NaN from pass `bad` on (0-based). */
+  const generator = (bad: number) => {
+    let pass = 0;
+    return Dataset.fromGenerator(function* () {
+      for (let s = 0; s < 6; ++s) {
+        const xs = new Float32Array(2 * 48).fill(0.5);
+        if (s === 3 && pass >= bad) xs[5] = NaN;
+        yield { xs: tensor(xs, [2, 4, 4, 3]), ys: tensor(Int32Array.of(0, 1), [2]) };
+      }
+      pass++;
+    });
+  };
+  const err = await rejection(m.fit(generator(0), { epochs: 1, verbose: 0 }), 'NaN');
+  assert.instance(err, TrainingError);
+  assert.is(err.code, 'ERR_KERNELNET_NON_FINITE');
+  assert.match(err.message, /^fit: the training loss became non-finite at epoch 1\/1, step 4 \(the model's step \d+\)/);
+  assert.equal([(err as TrainingError).epoch, (err as TrainingError).step], [1, 4]);
+  m.dispose();
+  // From the second epoch on, the first pass has counted the steps: the total is shown. (A fresh model: the
+  // first one's weights are NaN now.)
+  const fresh = model();
+  const later = await rejection(fresh.fit(generator(1), { epochs: 2, verbose: 0 }), 'NaN in epoch 2');
+  assert.match(later.message, /at epoch 2\/2, step 4\/6 \(/);
+  fresh.dispose();
+});
+
+NaNs.run();
