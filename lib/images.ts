@@ -59,8 +59,16 @@ export interface ImageDatasetOptions {
 
 /** A Dataset of images with what Keras's has beside it: the class names and the files, in pass order 0. */
 export class ImageDataset extends Dataset {
-  constructor(source: Dataset['source'], batches: number, readonly classNames: string[], readonly filePaths: string[]) {
+  readonly classNames: string[];
+  readonly filePaths: string[];
+
+  // Internal as Dataset's is: its source parameter is a type the published declarations leave out (stripInternal),
+  // so a public constructor here would not type-check for a consumer. Use imageDatasetFromDirectory.
+  /** @internal */
+  constructor(source: Dataset['source'], batches: number, classNames: string[], filePaths: string[]) {
     super(source, batches);
+    this.classNames = classNames;
+    this.filePaths = filePaths;
   }
 }
 
