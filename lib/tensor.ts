@@ -2,6 +2,10 @@
 // a function makes, but those it returns), by `using` (Symbol.dispose), by the garbage collector when the Tensor
 // is unreachable, and when the process or worker ends. The garbage collector runs native finalizers only when
 // the event loop turns (N-API 8), so a synchronous loop that drops tensors should use tidy() or dispose().
+//
+// The reference below is kept in the published tensor.d.ts (preserve) so that Symbol.dispose there type-checks
+// for a consumer whose lib and types do not declare it (no @types/node, a target below ESNext).
+/// <reference lib="esnext.disposable" preserve="true" />
 import { native, type DType, type Device, type MemoryStats, type NativeTensor } from './native.js';
 import { StateError, ValidationError } from './errors.js';
 import { checkOptions, describe, fail, shapeArg } from './validate.js';

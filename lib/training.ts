@@ -254,7 +254,9 @@ class NonFiniteStop implements Callback {
     const { epoch, firstStep, nonFiniteStep } = this.state;
     if (!nonFiniteStep) return;
     const step = nonFiniteStep - firstStep;
-    throw new TrainingError(`fit: the training loss became non-finite at epoch ${epoch + 1}/${this.run.epochs}, step ${step}/${this.run.steps} ` +
+    // A generator's steps are 0 (unknown) until its first pass is counted: then no total, rather than "4/0".
+    const of = this.run.steps ? `/${this.run.steps}` : '';
+    throw new TrainingError(`fit: the training loss became non-finite at epoch ${epoch + 1}/${this.run.epochs}, step ${step}${of} ` +
       `(the model's step ${nonFiniteStep}); lower the learning rate or check the data for NaN or huge values ` +
       '(pass stopOnNonFiniteLoss: false to train on)', 'ERR_KERNELNET_NON_FINITE', { epoch: epoch + 1, step });
   }

