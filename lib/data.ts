@@ -63,8 +63,7 @@ export class Dataset {
    * batch is a copy made on the tensors' device, which its consumer disposes.
    */
   static fromTensors(x: Tensor, y?: Tensor, options: FromTensorsOptions = {}): Dataset {
-    checkOptions(options, { what: 'Dataset.fromTensors options', supported: ['batchSize', 'shuffle', 'seed'] });
-    options ??= {};
+    options = checkOptions(options, { what: 'Dataset.fromTensors options', supported: ['batchSize', 'shuffle', 'seed'] });
     const X = handleOf(x, 'x'), Y = y === undefined ? null : handleOf(y, 'y');
     const n = X.shape[0];
     if (!X.shape.length || !n) throw new ValidationError(`Dataset.fromTensors: expected x with at least one row but received shape [${X.shape}]`, 'ERR_KERNELNET_SHAPE');

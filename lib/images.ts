@@ -118,13 +118,12 @@ function permutation(n: number, seed: number, pass: number): Int32Array {
 export function imageDatasetFromDirectory(dir: string, options: ImageDatasetOptions & { subset: 'both' }): [ImageDataset, ImageDataset];
 export function imageDatasetFromDirectory(dir: string, options?: ImageDatasetOptions): ImageDataset;
 export function imageDatasetFromDirectory(dir: string, options: ImageDatasetOptions = {}): ImageDataset | [ImageDataset, ImageDataset] {
-  checkOptions(options, {
+  options = checkOptions(options, {
     what: 'imageDatasetFromDirectory options',
     supported: ['labels', 'labelMode', 'classNames', 'colorMode', 'batchSize', 'imageSize', 'shuffle', 'seed', 'validationSplit', 'subset',
       'interpolation', 'followLinks', 'verbose', 'onBadImage', 'prefetch', 'warn', 'cache'],
     notYet: { cropToAspectRatio: { ok: [false] }, padToAspectRatio: { ok: [false] }, dataFormat: { ok: ['channelsLast', 'channels_last'] } },
   });
-  options ??= {};
   if (typeof dir !== 'string') fail('a folder path', 'dir', dir);
   const root = resolve(dir);
   if (!statSync(root, { throwIfNoEntry: false })?.isDirectory()) throw new DataError(`imageDatasetFromDirectory: ${root} is not a folder`);

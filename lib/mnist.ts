@@ -138,8 +138,7 @@ function split(dir: string, imagesName: string, labelsName: string, limit: numbe
 /** Loads MNIST from a folder of the four IDX files (plain or .gz). */
 export function loadMnist(dir?: string, options: LoadMnistOptions = {}): { train: MnistSplit; test: MnistSplit } {
   if (dir !== undefined && typeof dir !== 'string') fail('a folder path', 'dir', dir);
-  checkOptions(options, { what: 'loadMnist options', supported: ['trainLimit', 'testLimit', 'device'] });
-  options ??= {};
+  options = checkOptions(options, { what: 'loadMnist options', supported: ['trainLimit', 'testLimit', 'device'] });
   for (const k of ['trainLimit', 'testLimit'] as const) if (options[k] !== undefined) nonNegativeInt(options[k], k);
   const device = options.device === undefined ? undefined : parseDevice(options.device, 'device');
   const folder = dir ?? defaultMnistDir();

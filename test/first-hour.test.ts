@@ -8,7 +8,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  Conv2D, Dense, DeviceError, Flatten, MaxPooling2D, SGD, Sequential, StateError, ValidationError, dispose, tensor, tidy, toCategorical,
+  Conv2D, Dataset, Dense, DeviceError, Flatten, MaxPooling2D, SGD, Sequential, StateError, ValidationError, dispose, tensor, tidy, toCategorical,
   type Logs,
 } from '../lib/index.js';
 import * as tf from '../lib/tfjs.js';
@@ -46,6 +46,7 @@ First('options are read from their own properties: nothing set on Object.prototy
     assert.equal(weightsOf(m), weightsOf(reference));
     const d = new Dense({ units: 2, inputShape: [3] });
     assert.is(d.getConfig().activation, 'linear', "Dense's activation defaults to linear");
+    assert.is(Dataset.fromTensors(x, y).batches, 1, "fromTensors' batchSize defaults to 32, not the inherited 1");
     m.dispose();
   } finally {
     for (const k of Object.keys(polluted)) delete proto[k];
