@@ -120,9 +120,9 @@ Ckpt('kill -9 during save() leaves the previous checkpoint loadable', async () =
     m.dispose();
   }
   const leftovers = readdirSync(dir).filter(f => f.startsWith('.killed.safetensors.'));
-  // Each kill that landed inside a write leaves its temporary file (never the target) behind.
-  assert.ok(leftovers.length <= 4, `temporary files: ${leftovers}`);
-  console.log(`  kill -9 landed inside ${leftovers.length} of 4 writes`);
+  // A kill that lands inside a write leaves its temporary file (never the target) behind, and the next child's
+  // first save deletes it: at most the last kill's file remains (test/checkpoint-tmp.test.ts has the details).
+  assert.ok(leftovers.length <= 1, `temporary files: ${leftovers}`);
 });
 
 /** A checkpoint's header, with its metadata's JSON strings parsed, and a writer of an edited copy. */
