@@ -34,7 +34,7 @@ function checkPath(path: unknown): string {
 // A write's temporary file: .<target's name>.<writer's pid>.<8 random hex digits>.tmp, beside the target. The
 // pid says whose it is; the random part keeps two writes of one process (worker threads) apart.
 const TEMPORARY = /^(\d+)\.[0-9a-f]{8}\.tmp$/;
-function temporaryName(path: string): string {
+export function temporaryName(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
 }
 
@@ -67,7 +67,7 @@ function processExists(pid: number): boolean {
  * mean nothing across pid namespaces: processes in different containers must not write one path at once.
  * Cleaning never fails the save: whatever cannot be listed or deleted is left for the next one.
  */
-function removeStaleTemporaries(path: string): void {
+export function removeStaleTemporaries(path: string): void {
   const dir = dirname(path), prefix = `.${basename(path)}.`;
   let entries: string[];
   try {
