@@ -246,7 +246,7 @@ function buildFromArtifacts(Model: typeof Sequential, a: { modelTopology: Json; 
       throw new ValidationError(`${where}: a ${String(topology.class_name)} model; kernelnet loads Sequential models`, 'ERR_KERNELNET_UNSUPPORTED');
     const config = topology.config as Json | Json[];
     const layerList = (Array.isArray(config) ? config : config.layers) as Json[];
-    if (!Array.isArray(layerList)) throw new TypeError(`expected a list of layers but found ${JSON.stringify(layerList)}`);
+    if (!Array.isArray(layerList)) throw damaged(`modelTopology: expected a list of layers but found ${JSON.stringify(layerList)}`);
     const name = Array.isArray(config) ? undefined : config.name as string | undefined;
     // Keras writes the input as an InputLayer first; tfjs-layers as the first layer's batch_input_shape.
     const input = layerList.find(l => l?.class_name === 'InputLayer'), rest = layerList.filter(l => l !== input);

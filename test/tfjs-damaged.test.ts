@@ -32,7 +32,7 @@ Damaged('each damage is a CheckpointError naming model.json and where; unsupport
     ['negative units', j => { layers(j)[4].config.units = -3; }, /layer 4 \(Dense\): Expected positive integer for units/, ValidationError],
     ['units that do not match the weights', j => { layers(j)[4].config.units = 5; }, /weight dense\/kernel has 108 values; the layer needs \[36,5\]/, undefined],
     ['a size no file holds (never allocated)', j => { layers(j)[4].config.units = 1e9; }, /the layer needs \[36,1000000000\]/, undefined],
-    ['layers that are not a list', j => { j.modelTopology.config.layers = null; }, /modelTopology: expected a list of layers but found null/, TypeError],
+    ['layers that are not a list', j => { j.modelTopology.config.layers = null; }, /modelTopology: expected a list of layers but found null/, undefined],
     ['a layer that is not an object', j => { layers(j)[2] = null; }, /layer 2: /, TypeError],
     ['a wrong type (batch_input_shape)', j => { layers(j)[0].config.batch_input_shape = 5; }, /layer 0 \(Conv2D\): /, TypeError],
     ['a manifest that is not a list', j => { j.weightsManifest = 5; }, /weightsManifest: /, TypeError],
