@@ -220,11 +220,15 @@ Ckpt('a checkpoint written by kernelnet 0.1.0 (format 1) loads, predicts as it d
   const fixture = (f: string) => fileURLToPath(new URL(`../../test/fixtures/${f}`, import.meta.url));
   const expected = JSON.parse(readFileSync(fixture('small-model-v1.json'), 'utf8'));
   const m = loadModel(fixture('small-model-v1.safetensors'));
-  const p = m.predict(syntheticData(6).x);
+  const probe = syntheticData(6);
+  const p = m.predict(probe.x);
   close(p.dataSync(), expected.predictions, 1e-6, 1e-5, 'predictions of the 0.1.0 checkpoint');
   const { x, y } = syntheticData(24);
   const h = await m.fit(x, y, { batchSize: 8, epochs: 1, verbose: 0 });
   assert.ok(Number.isFinite(h.history.loss[0]));
+  // Disposed here, not left to the garbage collector, whose later frees would upset the live-tensor counts
+  // of tests that run after this file in the same process.
+  for (const t of [p, probe.x, probe.y, x, y]) t.dispose();
   m.dispose();
 });
 
