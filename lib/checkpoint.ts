@@ -5,9 +5,10 @@
 // data section) and holds string metadata under "__metadata__": kernelnet's format name and version, the
 // model's architecture, training state, and a SHA-256 of the data section, checked on every read.
 // Writes are atomic: a temporary file in the same folder, fsync, rename over the target, fsync of the folder;
-// a crash at any point leaves the previous file intact.
+// a crash at any point leaves the previous file intact. A process killed mid-write leaves its temporary file
+// behind; the next write to the same path deletes it (removeStaleTemporaries says when that is safe).
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { CheckpointError } from './errors.js';
 import { fail } from './validate.js';
@@ -30,9 +31,74 @@ function checkPath(path: unknown): string {
   return path;
 }
 
-/** Writes tensors and metadata to `path` atomically; file system errors become a CheckpointError. */
+// A write's temporary file: .<target's name>.<writer's pid>.<8 random hex digits>.tmp, beside the target. The
+// pid says whose it is; the random part keeps two writes of one process (worker threads) apart.
+const TEMPORARY = /^(\d+)\.[0-9a-f]{8}\.tmp$/;
+export function temporaryName(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+}
+
+// When this process started, by the clock file times use. Taken late (after Node's own start-up), and the rule
+// below allows a second more because file times come from a coarser clock: both err towards keeping a file.
+const STARTED_MS = Date.now() - process.uptime() * 1000;
+// Temporary files of this thread's failed writes that it could not delete at the time.
+const undeleted = new Set<string>();
+
+/** Whether a process with this pid exists: EPERM (another user's) counts as alive, so does any doubt. */
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
+/**
+ * Deletes the temporary files that earlier writes to `path` left behind and that can no longer be finished.
+ * A file is deleted only when its writer is certainly gone, never on age alone (a write to a slow disk may
+ * take minutes):
+ * - its pid is not a running process (kill(pid, 0) fails with ESRCH), so no one will rename it;
+ * - its pid is this process's own and the file was last written before this process started: a previous
+ *   holder of the pid left it (the usual case in a container, where every run is pid 1). A file of this pid
+ *   written since may belong to a write running in another worker thread, and is kept;
+ * - it is a file this thread's own failed write could not delete then.
+ * A file whose pid now belongs to an unrelated live process (pid reuse) is kept until that process ends. Pids
+ * mean nothing across pid namespaces: processes in different containers must not write one path at once.
+ * Cleaning never fails the save: whatever cannot be listed or deleted is left for the next one.
+ */
+export function removeStaleTemporaries(path: string): void {
+  const dir = dirname(path), prefix = `.${basename(path)}.`;
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    const owner = entry.startsWith(prefix) ? TEMPORARY.exec(entry.slice(prefix.length)) : null;
+    if (!owner) continue;
+    const pid = Number(owner[1]), tmp = join(dir, entry);
+    if (!Number.isSafeInteger(pid) || pid <= 0) continue;
+    try {
+      const stale = pid === process.pid ? undeleted.has(tmp) || statSync(tmp).mtimeMs < STARTED_MS - 1000 : !processExists(pid);
+      if (stale) {
+        rmSync(tmp, { force: true });
+        undeleted.delete(tmp);
+      }
+    } catch {
+      // gone already (another process cleaned it), or not ours to delete: leave it
+    }
+  }
+}
+
+/**
+ * Writes tensors and metadata to `path` atomically; file system errors become a CheckpointError. Temporary
+ * files that killed writes to the same path left behind are deleted first.
+ */
 export function writeCheckpoint(path: string, tensors: NamedTensor[], metadata: Record<string, string>): void {
   checkPath(path);
+  removeStaleTemporaries(path);
   const header: Record<string, unknown> = {};
   let offset = 0;
   const hash = createHash('sha256');
@@ -49,7 +115,7 @@ export function writeCheckpoint(path: string, tensors: NamedTensor[], metadata: 
   head.writeBigUInt64LE(BigInt(Buffer.byteLength(json)), 0);
   head.write(json, 8);
 
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const tmp = temporaryName(path);
   let fd = -1;
   try {
     fd = openSync(tmp, 'wx', 0o644);
@@ -60,9 +126,13 @@ export function writeCheckpoint(path: string, tensors: NamedTensor[], metadata: 
     fd = -1;
     renameSync(tmp, path);
   } catch (err) {
-    if (fd >= 0) closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw new CheckpointError(path, `cannot write: ${(err as Error).message}`);
+    try {
+      if (fd >= 0) closeSync(fd);
+      rmSync(tmp, { force: true });
+    } catch {
+      undeleted.add(tmp); // the next write to this path tries again
+    }
+    throw new CheckpointError(path, `cannot write: ${(err as Error).message}`, { cause: err });
   }
   try {
     const dir = openSync(dirname(path), 'r'); // make the rename itself durable
@@ -80,7 +150,7 @@ export function readCheckpoint(path: string): { metadata: Record<string, string>
   try {
     file = readFileSync(path);
   } catch (err) {
-    throw new CheckpointError(path, `cannot read: ${(err as Error).message}`);
+    throw new CheckpointError(path, `cannot read: ${(err as Error).message}`, { cause: err });
   }
   if (file.length < 8) throw new CheckpointError(path, `truncated: ${file.length} bytes, not even a header size`);
   const n = file.readBigUInt64LE(0);

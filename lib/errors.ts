@@ -78,10 +78,15 @@ export class IdxError extends DataError {
   }
 }
 
-/** A checkpoint that cannot be written, or is corrupt or does not match the model; `file` names it. */
+/**
+ * A checkpoint that cannot be written, or is corrupt or does not match the model; `file` names it, and `cause`
+ * holds the error underneath where there was one (a file system error, a layer's refusal of a corrupt config).
+ */
 export class CheckpointError extends KernelnetError {
-  constructor(readonly file: string, problem: string) {
+  constructor(readonly file: string, problem: string, options?: { cause?: unknown }) {
     super(`${file}: ${problem}`, 'ERR_KERNELNET_CHECKPOINT');
+    // Set as Error's own constructor sets it (not enumerable), so it prints as [cause] and not as a field.
+    if (options && 'cause' in options) Object.defineProperty(this, 'cause', { value: options.cause, writable: true, configurable: true });
   }
 }
 

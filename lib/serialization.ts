@@ -2,7 +2,7 @@
 // (saveWeights/loadWeights), or everything needed to resume training exactly (save/loadModel): architecture,
 // compile settings, parameters, optimizer slots, and the step, epoch and seed that drive dropout and shuffling.
 import { readCheckpoint, writeCheckpoint, type NamedTensor } from './checkpoint.js';
-import { CheckpointError } from './errors.js';
+import { CheckpointError, KernelnetError, ValidationError } from './errors.js';
 import {
   Activation, AveragePooling2D, Conv2D, Dense, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, Layer, LeakyReLU, MaxPooling2D,
   Reshape, Rescaling, BatchNormalization,
@@ -109,45 +109,119 @@ const LAYERS: Record<string, (config: Record<string, unknown>) => Layer> = {
   BatchNormalization: c => new BatchNormalization(c as never),
 };
 
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+const show = (v: unknown) => (v === undefined ? 'nothing' : JSON.stringify(v).slice(0, 80));
+
+/** A checkpoint whose metadata model.save() cannot have written: `field` says where, e.g. `training.seed`. */
+function corrupt(path: string, field: string, problem: string, cause?: unknown): CheckpointError {
+  return new CheckpointError(path, `corrupt metadata, ${field}: ${problem}`, cause === undefined ? undefined : { cause });
+}
+
+/**
+ * Runs a step that builds part of the model from the metadata. The classes it calls check their arguments as
+ * they check a user's, so their refusal (or a TypeError from a value of the wrong type) means the file is
+ * corrupt: it becomes a CheckpointError that names the file and the field. A device or state error is about
+ * this process, not the file, and passes through.
+ */
+function from<T>(path: string, field: string, step: () => T): T {
+  try {
+    return step();
+  } catch (err) {
+    if (err instanceof CheckpointError || (err instanceof KernelnetError && !(err instanceof ValidationError))) throw err;
+    throw corrupt(path, field, err instanceof Error ? err.message : String(err), err);
+  }
+}
+
+/** The architecture, compile settings and training state as save() writes them, each field's type checked. */
+function readMetadata(path: string, metadata: Record<string, string>) {
+  const json = (key: string): Json => {
+    if (metadata[key] === undefined) throw new CheckpointError(path, `no valid "${key}" in the metadata: it was not written by model.save()`);
+    let value: unknown;
+    try {
+      value = JSON.parse(metadata[key]);
+    } catch (err) {
+      throw corrupt(path, key, `not valid JSON (${(err as Error).message})`, err);
+    }
+    if (!isObject(value)) throw corrupt(path, key, `expected a JSON object but found ${show(value)}`);
+    return value;
+  };
+  const expect = (ok: boolean, field: string, what: string, value: unknown) => {
+    if (!ok) throw corrupt(path, field, `expected ${what} but found ${show(value)}`);
+  };
+  const arch = json('architecture'), compile = json('compile'), training = json('training');
+  expect(typeof arch.name === 'string', 'architecture.name', 'a string', arch.name);
+  const inputShape = arch.inputShape;
+  expect(Array.isArray(inputShape) && inputShape.length > 0 && inputShape.every(d => isCount(d) && d > 0), 'architecture.inputShape',
+    'an array of positive integers', inputShape);
+  const layers = arch.layers;
+  expect(Array.isArray(layers) && layers.length > 0, 'architecture.layers', 'an array of layers', layers);
+  (layers as unknown[]).forEach((l, i) => {
+    expect(isObject(l), `architecture.layers[${i}]`, 'an object { className, config }', l);
+    const { className, config } = l as Json;
+    expect(typeof className === 'string' && Object.hasOwn(LAYERS, className), `architecture.layers[${i}].className`,
+      `one of ${Object.keys(LAYERS).join(', ')}`, className);
+    expect(isObject(config), `architecture.layers[${i}].config`, 'an object', config);
+  });
+  expect(isCount(training.seed) && training.seed < 2 ** 32, 'training.seed', 'an integer in [0, 2^32)', training.seed);
+  for (const k of ['steps', 'epochs']) expect(isCount(training[k]), `training.${k}`, 'a non-negative integer', training[k]);
+  // Files from before the optimizer counted its own iterations have none.
+  expect(training.iterations === undefined || isCount(training.iterations), 'training.iterations', 'a non-negative integer', training.iterations);
+  const optimizer = compile.optimizer as Json;
+  expect(isObject(optimizer), 'compile.optimizer', 'an object { className, config }', optimizer);
+  expect(typeof optimizer.className === 'string' && Object.hasOwn(OPTIMIZERS, optimizer.className), 'compile.optimizer.className',
+    `one of ${Object.keys(OPTIMIZERS).join(', ')}`, optimizer.className);
+  expect(isObject(optimizer.config), 'compile.optimizer.config', 'an object', optimizer.config);
+  return {
+    name: arch.name as string, inputShape: inputShape as number[], layers: layers as { className: string; config: Json }[],
+    compile, optimizer: optimizer as { className: string; config: Json },
+    training: training as { seed: number; steps: number; epochs: number; iterations?: number },
+  };
+}
+
+/**
+ * Checks that the weights the architecture declares are the tensors the file holds, before compile() allocates
+ * them: a corrupt size (units: 1e9) must be refused, not allocated.
+ */
+function checkDeclaredWeights(model: Sequential, path: string, tensors: Map<string, NamedTensor>): void {
+  model.layers.forEach((layer, i) => {
+    for (const spec of layer.specs) {
+      const name = `${layer.name}/${spec.name}`, t = tensors.get(name);
+      const field = `architecture.layers[${i}] (${layer.className} ${layer.name})`;
+      if (!t) throw corrupt(path, field, `declares the weight ${name} [${spec.shape}], which the file does not hold`);
+      if (t.shape.join() !== spec.shape.join())
+        throw corrupt(path, field, `declares the weight ${name} as [${spec.shape}] but the file holds it as [${t.shape}]`);
+    }
+  });
+}
+
 /**
  * Loads a model saved by `model.save(path)`, compiled and ready to predict or to resume training exactly (the
- * class is passed in, so that this module needs only model.ts's types).
+ * class is passed in, so that this module needs only model.ts's types). Every field of the metadata is checked,
+ * and a corrupt one is a CheckpointError naming the file and the field; nothing is allocated for a field
+ * that does not match the weights in the file.
  */
 export function loadModelAs(Model: typeof Sequential, path: string, device?: string): Sequential {
   const { metadata, tensors } = readCheckpoint(path);
-  const parse = (key: string) => {
-    try {
-      return JSON.parse(metadata[key]);
-    } catch {
-      throw new CheckpointError(path, `no valid "${key}" in the metadata: it was not written by model.save()`);
-    }
-  };
-  const arch = parse('architecture'), compile = parse('compile'), training = parse('training');
-  const model = new Model({ name: arch.name, seed: training.seed, device });
-  arch.layers.forEach((l: { className: string; config: Record<string, unknown> }, i: number) => {
-    const make = LAYERS[l.className];
-    if (!make) throw new CheckpointError(path, `unknown layer class ${l.className}`);
-    model.add(make(i === 0 ? { ...l.config, inputShape: arch.inputShape } : l.config));
-  });
-  const makeOptimizer = OPTIMIZERS[compile.optimizer?.className];
-  if (!makeOptimizer || !Object.hasOwn(OPTIMIZERS, compile.optimizer.className)) throw new CheckpointError(path, `unknown optimizer ${compile.optimizer?.className}`);
-  const config = { ...compile.optimizer.config };
-  if (config.learningRate !== null && typeof config.learningRate === 'object') {
-    try {
-      config.learningRate = scheduleFromConfig(config.learningRate);
-    } catch (err) {
-      throw new CheckpointError(path, `has an unreadable learning-rate schedule: ${(err as Error).message}`);
-    }
-  }
-  let loss;
+  const meta = readMetadata(path, metadata);
+  // Outside `from`: with the name and seed checked, what this can refuse is the caller's device.
+  const model = new Model({ name: meta.name, seed: meta.training.seed, device });
   try {
-    loss = lossFromConfig(compile.loss);
-  } catch (err) {
-    throw new CheckpointError(path, `has an unreadable loss: ${(err as Error).message}`);
-  }
-  model.compile({ loss, optimizer: makeOptimizer(config), metrics: compile.metrics, stepsPerExecution: compile.stepsPerExecution ?? 1 });
-  try {
-    restore(model, path, tensors, training);
+    meta.layers.forEach((l, i) => {
+      const field = `architecture.layers[${i}]`;
+      const layer = from(path, `${field}.config (${l.className})`, () => LAYERS[l.className](i === 0 ? { ...l.config, inputShape: meta.inputShape } : l.config));
+      from(path, `${field} (${l.className})`, () => model.add(layer));
+    });
+    checkDeclaredWeights(model, path, tensors);
+    const config = { ...meta.optimizer.config };
+    if (config.learningRate !== null && typeof config.learningRate === 'object')
+      config.learningRate = from(path, 'compile.optimizer.config.learningRate', () => scheduleFromConfig(config.learningRate as never));
+    const optimizer = from(path, 'compile.optimizer.config', () => OPTIMIZERS[meta.optimizer.className](config));
+    const loss = from(path, 'compile.loss', () => lossFromConfig(meta.compile.loss as never));
+    const { metrics, stepsPerExecution } = meta.compile;
+    from(path, 'compile', () => model.compile({ loss, optimizer, metrics: metrics as never, stepsPerExecution: (stepsPerExecution ?? 1) as never }));
+    restore(model, path, tensors, meta.training);
   } catch (err) {
     model.dispose();
     throw err;

@@ -2,10 +2,13 @@
 // writes it, and a weights manifest) beside one binary file of little-endian float32 weights. A kernelnet model
 // saved here loads in tfjs (tf.loadLayersModel) and predicts the same; a model tfjs saved loads here (for the
 // layers kernelnet has) and trains on. Anything in a file that kernelnet would not honour (a regularizer, a
-// constraint, channels-first data, an initializer it does not have) is refused by name, never dropped.
+// constraint, channels-first data, an initializer it does not have) is refused by name, never dropped. A
+// model.json that is damaged (bad JSON, a value of the wrong type, weights that do not fit the layers) is a
+// CheckpointError naming the file, as a damaged checkpoint is.
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { LoadError, ValidationError } from './errors.js';
+import { CheckpointError, KernelnetError, LoadError, ValidationError } from './errors.js';
+import { removeStaleTemporaries, temporaryName } from './checkpoint.js';
 import {
   Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, LeakyReLU,
   MaxPooling2D, Rescaling, Reshape, type Layer,
@@ -207,46 +210,82 @@ function layerFrom(json: Json, where: string): Layer {
   return make(args as never);
 }
 
+/** What a damaged model.json or weight file is refused with: `problem` comes after the file's (or source's) name. */
+type Damaged = (problem: string, cause?: unknown) => KernelnetError;
+
+/**
+ * Runs a step that reads the topology or the weights. A refusal of what the file holds becomes `damaged`: a
+ * layer's ValidationError about a value or a shape, or a TypeError from a value of the wrong type. An option
+ * kernelnet knows but does not support (ERR_KERNELNET_UNSUPPORTED) is about the model, not damage, and passes
+ * through, as does a device or state error.
+ */
+function reading<T>(damaged: Damaged, where: string, step: () => T): T {
+  try {
+    return step();
+  } catch (err) {
+    if (err instanceof ValidationError ? err.code === 'ERR_KERNELNET_UNSUPPORTED' : err instanceof KernelnetError) throw err;
+    throw damaged(`${where}: ${err instanceof Error ? err.message : String(err)}`, err);
+  }
+}
+
 /**
  * Builds a model from tfjs artifacts (uncompiled, as tf.loadLayersModel returns it) and writes its weights,
  * matched by name. The class is passed in so that this module needs only model.ts's types.
  */
 export function fromTfjsArtifacts(Model: typeof Sequential, a: { modelTopology: Json; weightSpecs: TfjsArtifacts['weightSpecs']; weightData: ArrayBuffer },
   where: string, options: SequentialArgs = {}): Sequential {
-  let topology = a.modelTopology;
-  if (topology.model_config) topology = topology.model_config as Json; // Keras's full form
-  if (topology.class_name !== 'Sequential')
-    throw new ValidationError(`${where}: a ${String(topology.class_name)} model; kernelnet loads Sequential models`, 'ERR_KERNELNET_UNSUPPORTED');
-  const config = topology.config as Json | Json[];
-  const layerList = (Array.isArray(config) ? config : config.layers) as Json[];
-  const name = Array.isArray(config) ? undefined : config.name as string | undefined;
-  // Keras writes the input as an InputLayer first; tfjs-layers as the first layer's batch_input_shape.
-  const input = layerList.find(l => l.class_name === 'InputLayer'), rest = layerList.filter(l => l !== input);
-  if (input && rest.length && !(rest[0].config as Json | undefined)?.batch_input_shape)
-    rest[0] = { ...rest[0], config: { ...(rest[0].config as Json), batch_input_shape: (input.config as Json).batch_input_shape } };
-  const layers = rest.map((l, i) => layerFrom(l, `${where}, layer ${i}`));
-  const model = new Model({ ...options, name: options.name ?? name });
-  try {
-    for (const l of layers) model.add(l);
-    model.ensureParams();
+  return buildFromArtifacts(Model, a, where, options, (problem, cause) => new LoadError(`${where}: ${problem}`, undefined, cause === undefined ? undefined : { cause }));
+}
+
+function buildFromArtifacts(Model: typeof Sequential, a: { modelTopology: Json; weightSpecs: TfjsArtifacts['weightSpecs']; weightData: ArrayBuffer },
+  where: string, options: SequentialArgs, damaged: Damaged): Sequential {
+  const { layers, name } = reading(damaged, 'modelTopology', () => {
+    let topology = a.modelTopology;
+    if (topology.model_config) topology = topology.model_config as Json; // Keras's full form
+    if (topology.class_name !== 'Sequential')
+      throw new ValidationError(`${where}: a ${String(topology.class_name)} model; kernelnet loads Sequential models`, 'ERR_KERNELNET_UNSUPPORTED');
+    const config = topology.config as Json | Json[];
+    const layerList = (Array.isArray(config) ? config : config.layers) as Json[];
+    if (!Array.isArray(layerList)) throw damaged(`modelTopology: expected a list of layers but found ${JSON.stringify(layerList)}`);
+    const name = Array.isArray(config) ? undefined : config.name as string | undefined;
+    // Keras writes the input as an InputLayer first; tfjs-layers as the first layer's batch_input_shape.
+    const input = layerList.find(l => l?.class_name === 'InputLayer'), rest = layerList.filter(l => l !== input);
+    if (input && rest.length && !(rest[0].config as Json | undefined)?.batch_input_shape)
+      rest[0] = { ...rest[0], config: { ...(rest[0].config as Json), batch_input_shape: (input.config as Json).batch_input_shape } };
+    const label = (l: Json | null, i: number) => (typeof l?.class_name === 'string' ? `layer ${i} (${l.class_name})` : `layer ${i}`);
+    return { layers: rest.map((l, i) => reading(damaged, label(l, i), () => layerFrom(l, `${where}, layer ${i}`))), name };
+  });
+  // The weights by name, each checked against the data before any layer is built from them.
+  const byName = reading(damaged, 'weightsManifest', () => {
     const bytes = new Float32Array(a.weightData);
     let at = 0;
-    const byName = new Map<string, Float32Array>();
+    const found = new Map<string, Float32Array>();
     for (const spec of a.weightSpecs) {
-      if (spec.dtype !== 'float32') throw new LoadError(`${where}: weight ${spec.name} is ${spec.dtype}; kernelnet reads float32 weights`);
+      if (spec.dtype !== 'float32') throw damaged(`weight ${spec.name} is ${spec.dtype}; kernelnet reads float32 weights`);
+      if (!Array.isArray(spec.shape) || !spec.shape.every(d => Number.isSafeInteger(d) && d >= 0))
+        throw damaged(`weight ${spec.name} has the shape ${JSON.stringify(spec.shape)}, not a list of sizes`);
       const size = spec.shape.reduce((n, d) => n * d, 1);
-      if (at + size > bytes.length) throw new LoadError(`${where}: the weight data ends before ${spec.name}`);
-      byName.set(spec.name, bytes.subarray(at, at + size));
+      if (at + size > bytes.length) throw damaged(`the weight data ends before ${spec.name}`);
+      found.set(spec.name, bytes.subarray(at, at + size));
       at += size;
     }
-    for (const l of model.layers)
-      for (const p of l.params) {
-        // tfjs-layers names weights "<layer>/<weight>"; Keras 3 files may add a suffix (":0").
-        const data = byName.get(`${l.name}/${p.name}`) ?? byName.get(`${l.name}/${p.name}:0`);
-        if (!data) throw new LoadError(`${where}: no weight ${l.name}/${p.name}`);
-        if (data.length !== p.value.size) throw new LoadError(`${where}: weight ${l.name}/${p.name} has ${data.length} values; the layer needs [${p.shape}]`);
-        p.value.write(data);
-      }
+    return found;
+  });
+  const model = new Model({ ...options, name: options.name ?? name });
+  try {
+    layers.forEach((l, i) => reading(damaged, `layer ${i} (${l.className})`, () => model.add(l)));
+    // Every weight the layers declare must be in the file with its size before any is allocated: a damaged
+    // units (1e9) is refused here, not allocated.
+    const weights = model.layers.flatMap(l => l.specs.map(spec => {
+      // tfjs-layers names weights "<layer>/<weight>"; Keras 3 files may add a suffix (":0").
+      const data = byName.get(`${l.name}/${spec.name}`) ?? byName.get(`${l.name}/${spec.name}:0`);
+      if (!data) throw damaged(`no weight ${l.name}/${spec.name}`);
+      if (data.length !== spec.shape.reduce((n, d) => n * d, 1))
+        throw damaged(`weight ${l.name}/${spec.name} has ${data.length} values; the layer needs [${spec.shape}]`);
+      return data;
+    }));
+    model.ensureParams();
+    model.params.forEach((p, i) => p.value.write(weights[i]));
   } catch (err) {
     model.dispose();
     throw err;
@@ -266,7 +305,9 @@ export function saveTfjs(model: Sequential, url: string): { modelArtifactsInfo: 
   const json = { modelTopology: a.modelTopology, format: a.format, generatedBy: a.generatedBy, convertedBy: a.convertedBy,
     weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }] };
   for (const [file, data] of [['weights.bin', new Uint8Array(a.weightData)], ['model.json', JSON.stringify(json)]] as const) {
-    const tmp = join(dir, `.${file}.${process.pid}.tmp`);
+    // Named and cleaned as checkpoints are (lib/checkpoint.ts): a killed save's temporary file goes with the next.
+    removeStaleTemporaries(join(dir, file));
+    const tmp = temporaryName(join(dir, file));
     writeFileSync(tmp, data);
     renameSync(tmp, join(dir, file));
   }
@@ -276,21 +317,33 @@ export function saveTfjs(model: Sequential, url: string): { modelArtifactsInfo: 
 /** Reads a model.json (and the weight files its manifest names, beside it) written by tfjs or by saveTfjs. */
 export function loadTfjs(Model: typeof Sequential, url: string, options: SequentialArgs = {}): Sequential {
   const file = pathOf(url);
+  const damaged: Damaged = (problem, cause) => new CheckpointError(file, problem, cause === undefined ? undefined : { cause });
   let json: Json;
   try {
     json = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new LoadError(`${file}: is not a readable model.json: ${(err as Error).message}`);
+    throw damaged(`is not a readable model.json: ${(err as Error).message}`, err);
   }
-  const manifest = (json.weightsManifest ?? []) as { paths: string[]; weights: TfjsArtifacts['weightSpecs'] }[];
-  const chunks: Uint8Array[] = [];
-  for (const group of manifest) for (const p of group.paths) chunks.push(readFileSync(join(dirname(file), p)));
-  const total = chunks.reduce((n, c) => n + c.length, 0), weightData = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    weightData.set(c, at);
-    at += c.length;
-  }
-  if (!json.modelTopology) throw new LoadError(`${file}: no modelTopology (not a layers model)`);
-  return fromTfjsArtifacts(Model, { modelTopology: json.modelTopology as Json, weightSpecs: manifest.flatMap(g => g.weights), weightData: weightData.buffer }, file, options);
+  if (json === null || typeof json !== 'object' || !json.modelTopology || typeof json.modelTopology !== 'object')
+    throw damaged('no modelTopology (not a layers model)');
+  const { weightSpecs, weightData } = reading(damaged, 'weightsManifest', () => {
+    const manifest = (json.weightsManifest ?? []) as { paths: string[]; weights: TfjsArtifacts['weightSpecs'] }[];
+    const chunks: Uint8Array[] = [];
+    for (const group of manifest)
+      for (const p of group.paths) {
+        try {
+          chunks.push(readFileSync(join(dirname(file), p)));
+        } catch (err) {
+          throw damaged(`cannot read the weight file ${p} its manifest names: ${(err as Error).message}`, err);
+        }
+      }
+    const weightData = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+    let at = 0;
+    for (const c of chunks) {
+      weightData.set(c, at);
+      at += c.length;
+    }
+    return { weightSpecs: manifest.flatMap(g => g.weights), weightData };
+  });
+  return buildFromArtifacts(Model, { modelTopology: json.modelTopology as Json, weightSpecs, weightData: weightData.buffer }, file, options, damaged);
 }
