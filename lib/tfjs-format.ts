@@ -7,7 +7,7 @@
 // CheckpointError naming the file, as a damaged checkpoint is.
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { CheckpointError, KernelnetError, LoadError, ValidationError } from './errors.js';
+import { CheckpointError, KernelnetError, ValidationError } from './errors.js';
 import { removeStaleTemporaries, temporaryName } from './checkpoint.js';
 import {
   Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, LeakyReLU,
@@ -210,6 +210,12 @@ function layerFrom(json: Json, where: string): Layer {
   return make(args as never);
 }
 
+/** A ValidationError already saying what is damaged in an IOHandler's artifacts: passed on as it is, not wrapped again. */
+class DamagedArtifacts extends ValidationError {
+  static override readonly defaultCode = 'ERR_KERNELNET_ARG' as const;
+  override name = 'ValidationError'; // a ValidationError to the user; the subclass only marks it as already said
+}
+
 /** What a damaged model.json or weight file is refused with: `problem` comes after the file's (or source's) name. */
 type Damaged = (problem: string, cause?: unknown) => KernelnetError;
 
@@ -223,7 +229,7 @@ function reading<T>(damaged: Damaged, where: string, step: () => T): T {
   try {
     return step();
   } catch (err) {
-    if (err instanceof ValidationError ? err.code === 'ERR_KERNELNET_UNSUPPORTED' : err instanceof KernelnetError) throw err;
+    if (err instanceof DamagedArtifacts || (err instanceof ValidationError ? err.code === 'ERR_KERNELNET_UNSUPPORTED' : err instanceof KernelnetError)) throw err;
     throw damaged(`${where}: ${err instanceof Error ? err.message : String(err)}`, err);
   }
 }
@@ -234,7 +240,10 @@ function reading<T>(damaged: Damaged, where: string, step: () => T): T {
  */
 export function fromTfjsArtifacts(Model: typeof Sequential, a: { modelTopology: Json; weightSpecs: TfjsArtifacts['weightSpecs']; weightData: ArrayBuffer },
   where: string, options: SequentialArgs = {}): Sequential {
-  return buildFromArtifacts(Model, a, where, options, (problem, cause) => new LoadError(`${where}: ${problem}`, undefined, cause === undefined ? undefined : { cause }));
+  // Artifacts handed over by an IOHandler are an argument, not a file: damage is a ValidationError (ERR_KERNELNET_LOAD
+  // means the addon itself could not load).
+  return buildFromArtifacts(Model, a, where, options, (problem, cause) =>
+    new DamagedArtifacts(`${where}: the IOHandler's artifacts are damaged: ${problem}`, 'ERR_KERNELNET_ARG', cause === undefined ? undefined : { cause }));
 }
 
 function buildFromArtifacts(Model: typeof Sequential, a: { modelTopology: Json; weightSpecs: TfjsArtifacts['weightSpecs']; weightData: ArrayBuffer },

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CheckpointError, Sequential, ValidationError, memory } from '../lib/index.js';
-import { loadTfjs, saveTfjs } from '../lib/tfjs-format.js';
+import { loadTfjs, saveTfjs, toTfjsArtifacts } from '../lib/tfjs-format.js';
+import { loadLayersModel } from '../lib/tfjs.js';
 import { smallModel } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kernelnet-tfjs-damaged-'));
@@ -86,6 +87,18 @@ Damaged('saving deletes the temporary files of a killed save to the same folder'
   saveTfjs(m, join(dir, 'good'));
   m.dispose();
   assert.not.ok(existsSync(stale));
+});
+
+Damaged("damaged artifacts from an IOHandler are a ValidationError about the handler's artifacts, not the addon's LoadError", async () => {
+  const m = smallModel(3);
+  const artifacts = toTfjsArtifacts(m) as unknown as Json;
+  m.dispose();
+  artifacts.modelTopology.config.layers[0].config.activation = 'relux';
+  const err = await loadLayersModel({ load: async () => artifacts as never }).then(() => undefined, e => e as ValidationError);
+  assert.instance(err, ValidationError);
+  assert.is(err!.code, 'ERR_KERNELNET_ARG');
+  assert.is(err!.name, 'ValidationError');
+  assert.match(err!.message, /^loadLayersModel: the IOHandler's artifacts are damaged: layer 0 \(Conv2D\): Expected one of/);
 });
 
 Damaged.run();
