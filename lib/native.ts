@@ -132,7 +132,7 @@ export interface Native {
   denseBackward(x: NativeTensor, w: NativeTensor, y: NativeTensor, dy: NativeTensor, dx: NativeTensor | null,
     dw: NativeTensor | null, db: NativeTensor | null, activation: NativeActivation, pre?: NativeTensor | null, alpha?: number,
     belowActivation?: NativeActivation, belowAlpha?: number): void;
-  /** y = activation(x) elementwise (alpha: elu's, default 1, and leaky_relu's negative slope, default 0.3). */
+  /** y = activation(x) elementwise (alpha: elu's, default 1, and leaky_relu's negative slope, default 0.2 as keras.activations.leaky_relu; the LeakyReLU layer passes its 0.3). */
   activation(x: NativeTensor, y: NativeTensor, activation: NativeActivation, alpha?: number): void;
   /** dx = dy * activation'(x), from y = activation(x) and x. */
   activationBackward(x: NativeTensor, y: NativeTensor, dy: NativeTensor, dx: NativeTensor, activation: NativeActivation, alpha?: number): void;
