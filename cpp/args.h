@@ -26,7 +26,7 @@ namespace kn {
                               bool type_error = false);
 [[noreturn]] void throw_status(Napi::Env env, const Status& st);
 // Chooses the environment's backend at its first use (defined in addon.cc); throws if a forced one cannot
-// run.
+// run, or if an environment variable has a value it does not accept (env.h).
 void ensure_backend(Napi::Env env, EnvData& d);
 std::string describe_value(const Napi::Value& v);
 std::string shape_string(const std::vector<int64_t>& shape);

@@ -316,8 +316,10 @@ const loaded = load();
 
 /** The loaded addon. */
 export const native: Native = loaded.addon;
-// The backend is chosen here, at import, so that a KERNELNET_BACKEND that cannot run is reported now (a
-// DeviceError, ERR_KERNELNET_BACKEND) rather than at the first op.
+// The first call checks the environment variables (cpp/env.h) and chooses the backend: made here, at import, so
+// that a variable set to a value kernelnet does not accept (a ValidationError, ERR_KERNELNET_ARG) or a
+// KERNELNET_BACKEND that cannot run (a DeviceError, ERR_KERNELNET_BACKEND) is reported now rather than at the
+// first op.
 native.backend();
 
 /** Which binary was loaded, and from where. */
