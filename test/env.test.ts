@@ -4,6 +4,7 @@
 // signal: nothing aborts). Valid values and empty ones (no setting) still work. The variables read at each use are
 // also refused when set to a bad value after the import, by the next call, and not afterwards once restored.
 import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -82,6 +83,15 @@ E('valid values, and empty ones (the default), work', () => {
   assert.is((JSON.parse(leading.stdout.trim()) as { threads: number }).threads, 12, 'a decimal integer with leading zeros');
   const empty = child(Object.fromEntries(VARS.map(v => [v, ''])), run);
   assert.is(empty.status, 0, empty.stdout + empty.stderr);
+});
+
+E('`kernelnet doctor` names the variable rather than advising a reinstall', () => {
+  const r = spawnSync(process.execPath, [join(root, 'dist', 'lib', 'cli.js'), 'doctor'],
+    { env: { ...process.env, KERNELNET_NUM_THREADS: 'abc' }, encoding: 'utf8', timeout: 60_000 });
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /native binary: loaded, but refuses the environment: Expected a positive integer \(at most 1024\) for KERNELNET_NUM_THREADS but received 'abc'/);
+  assert.match(r.stdout, /- an environment variable has a value kernelnet does not accept: .*; change it or unset it/);
+  assert.not.match(r.stdout, /reinstall/);
 });
 
 /** Sets name to value for fn, then restores it. */
