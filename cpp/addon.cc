@@ -9,6 +9,7 @@
 #include "args.h"
 #include "backend.h"
 #include "cpu_gemm.h"
+#include "env.h"
 #include "recording.h"
 #include "tensor.h"
 #include "threadpool.h"
@@ -1121,12 +1122,7 @@ std::string cpu_device_name() {
 // CUDA where a device and driver answer, else the CPU, with the reason; KERNELNET_BACKEND=cpu|cuda forces
 // one, and forcing one that cannot run sets choice_error, which every call then throws.
 void choose_backend(EnvData& d) {
-  const char* forced = std::getenv("KERNELNET_BACKEND");
-  const std::string f = forced ? forced : "";
-  if (!f.empty() && f != "cpu" && f != "cuda") {
-    d.choice_error = "KERNELNET_BACKEND must be 'cpu' or 'cuda' but is '" + f + "'";
-    return;
-  }
+  const std::string f = env::choice(env::Var::kBackend);
 #ifdef KERNELNET_WITH_CUDA
   d.cuda = cuda_backend(&d.cuda_device, &d.cuda_reason);
 #else
@@ -1157,9 +1153,17 @@ void choose_backend(EnvData& d) {
 void ensure_backend(Napi::Env env, EnvData& d) {
   if (!d.chosen) {
     d.chosen = true;
-    choose_backend(d);
+    // Every variable once, before any is acted on: a bad one stops this environment's every call, as a
+    // backend forced but unusable does, rather than leaving a default in its place.
+    d.env_problem = env::problem();
+    if (d.env_problem.empty()) choose_backend(d);
   }
+  if (!d.env_problem.empty()) throw_error(env, "ERR_KERNELNET_ARG", d.env_problem);
   if (!d.choice_error.empty()) throw_error(env, "ERR_KERNELNET_BACKEND", d.choice_error);
+  // Those read at each use again, so that one set to a bad value since (through process.env) is refused
+  // before the op reads it. Two getenv calls a call.
+  const std::string later = env::per_use_problem();
+  if (!later.empty()) throw_error(env, "ERR_KERNELNET_ARG", later);
 }
 
 namespace {

@@ -241,7 +241,7 @@ void Args::activation_extras(int i, Act act, TensorHandle* y, Epilogue* ep, Tens
 }
 
 float Args::alpha(int i, Act act, const char* name) {
-  const double fallback = act == Act::kElu ? 1.0 : act == Act::kLeakyRelu ? 0.3 : 0.0;
+  const double fallback = act == Act::kElu ? 1.0 : act == Act::kLeakyRelu ? 0.2 : 0.0;
   return static_cast<float>(info_[i].IsUndefined() ? fallback : number(i, name, 0.0, 1e30));
 }
 

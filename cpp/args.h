@@ -26,7 +26,7 @@ namespace kn {
                               bool type_error = false);
 [[noreturn]] void throw_status(Napi::Env env, const Status& st);
 // Chooses the environment's backend at its first use (defined in addon.cc); throws if a forced one cannot
-// run.
+// run, or if an environment variable has a value it does not accept (env.h).
 void ensure_backend(Napi::Env env, EnvData& d);
 std::string describe_value(const Napi::Value& v);
 std::string shape_string(const std::vector<int64_t>& shape);
@@ -59,11 +59,12 @@ class Args {
   // An activation of the fused epilogue, by name (epilogue.h's kActNames).
   Act activation(int i);
   // The rest of an epilogue after its activation: arguments i (pre: a tensor shaped as y, required exactly
-  // when the activation needs its input, else null) and i + 1 (alpha: optional number; default 1 for elu, 0.3
-  // for leaky_relu, as Keras).
+  // when the activation needs its input, else null) and i + 1 (alpha: optional number; default 1 for elu, 0.2
+  // for leaky_relu, as Keras's activation functions).
   void activation_extras(int i, Act act, TensorHandle* y, Epilogue* ep, TensorHandle** pre);
   // An activation's optional alpha at argument i: elu's alpha (default 1), leaky_relu's negative slope
-  // (default 0.3, as Keras), unused by the others (0).
+  // (default 0.2, keras.activations.leaky_relu's; the LeakyReLU layer passes its own 0.3), unused by the
+  // others (0).
   float alpha(int i, Act act, const char* name = "alpha");
   // The backend named by the optional device argument i ('cpu' | 'cuda'), else the environment's.
   Backend* device(int i);

@@ -29,6 +29,7 @@
 #include "cpu_backend.h"
 #include "cpu_gemm.h"
 #include "cpu_simd.h"
+#include "env.h"
 
 namespace kn {
 namespace {
@@ -199,10 +200,7 @@ const float* pack_weights(const Conv2dShape& s, const float* w) {
 // transforms' factors are 0, +-1 and 1/2, so small-integer data stays exact; float data differs from the
 // direct sum by rounding (about 1e-6 relative). KERNELNET_WINOGRAD=0 turns it off (the direct implicit GEMM
 // for every shape).
-const bool kWinograd = [] {
-  const char* v = std::getenv("KERNELNET_WINOGRAD");
-  return !(v && std::strcmp(v, "0") == 0);
-}();
+const bool kWinograd = env::flag(env::Var::kWinograd);
 
 bool winograd_ok(const Conv2dShape& s) {
   return kWinograd && s.kh == 3 && s.kw == 3 && s.sh == 1 && s.sw == 1 && s.dil_h == 1 && s.dil_w == 1 &&

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <vector>
 
+#include "env.h"
 #include "threadpool.h"
 
 #pragma GCC diagnostic ignored "-Wpsabi"
@@ -161,8 +162,7 @@ using MicroFn = void (*)(int, const float*, const float*, float*, int, int, int,
 
 bool use_avx2() {
 #if defined(KN_X86_CLONE)
-  const char* force = std::getenv("KERNELNET_CPU");
-  if (force && std::strcmp(force, "generic") == 0) return false;
+  if (env::choice(env::Var::kCpu) == "generic") return false;  // KERNELNET_CPU=generic
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #else

@@ -5,12 +5,12 @@
 #include <cstring>
 
 #include "cpu_backend.h"
+#include "env.h"
 
 namespace kn {
 
 bool poison_scratch() {
-  const char* s = std::getenv("KERNELNET_POISON_SCRATCH");
-  return s && *s && std::strcmp(s, "0") != 0;
+  return env::flag(env::Var::kPoisonScratch);
 }
 
 Backend& cpu_backend() {

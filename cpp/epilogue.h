@@ -9,7 +9,8 @@
 // The definitions are Keras 3's (keras/src/activations/activations.py): relu6 = min(max(x, 0), 6); elu =
 // x > 0 ? x : alpha (exp(x) - 1), alpha 1 as the string form; selu with Keras's alpha and scale; softplus =
 // log(exp(x) + 1); swish (silu) = x sigmoid(x); gelu exact (approximate=False, Keras's default) = x/2 (1 +
-// erf(x / sqrt 2)); leaky_relu = x < 0 ? alpha x : x (the LeakyReLU layer, negative_slope 0.3 by default).
+// erf(x / sqrt 2)); leaky_relu = x < 0 ? alpha x : x, negative_slope 0.2 as the string form (the function's
+// default; the LeakyReLU layer's own default, 0.3, is passed by the layer).
 // The exponentials, tanh and erf are kn_math.h's: straight-line code that vectorises on the CPU and is the
 // same arithmetic on both backends.
 #pragma once

@@ -64,6 +64,7 @@ struct EnvData {
   Napi::FunctionReference make_error;
   // The backend is chosen at the first call that needs one (after the error factory is set), not at load.
   bool chosen = false;
+  std::string env_problem;   // set when an environment variable has a value it does not accept (env.h)
   std::string choice_error;  // set when KERNELNET_BACKEND forces a backend that cannot run
 };
 

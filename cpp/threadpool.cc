@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include "env.h"
+
 #if defined(__linux__)
 #include <sched.h>
 #endif
@@ -128,10 +130,7 @@ int cgroup_cpu_quota() {
 // mask (taskset, a cpuset), no more than its container's CPU quota, rather than every core of the machine
 // (more threads than CPUs only time-share them, and a throttled quota stalls every thread).
 int default_threads() {
-  if (const char* s = std::getenv("KERNELNET_NUM_THREADS")) {
-    const int n = std::atoi(s);
-    if (n > 0 && n <= 1024) return n;
-  }
+  if (const int n = env::count(env::Var::kNumThreads)) return n;
   const unsigned hc = std::thread::hardware_concurrency();
   int n = hc ? static_cast<int>(hc) : 1;
 #if defined(__linux__)

@@ -10,6 +10,7 @@
 
 #include "cuda_backend.cuh"
 #include "driver_policy.h"
+#include "env.h"
 #include "gemm.cuh"
 #include "permutation.h"
 
@@ -23,10 +24,7 @@ namespace kn {
 namespace cu {
 
 bool debug_sync() {
-  static const bool on = [] {
-    const char* s = std::getenv("KERNELNET_CUDA_SYNC");
-    return s && *s && std::strcmp(s, "0") != 0;
-  }();
+  static const bool on = env::flag(env::Var::kCudaSync);  // KERNELNET_CUDA_SYNC
   return on;
 }
 
@@ -259,8 +257,7 @@ Backend* cuda_backend(std::string* device, std::string* reason) {
     // TF32 tensor cores for the GEMMs: opt-in (KERNELNET_TF32=1), only from Ampere (sm_80) on, and only where
     // the kernel image loaded for this device was compiled for them (not an sm_75 build or PTX run on a newer
     // GPU).
-    const char* tf32_env = std::getenv("KERNELNET_TF32");
-    const bool tf32 = cc >= 80 && tf32_env && std::strcmp(tf32_env, "1") == 0 && cu::tf32_kernel_usable();
+    const bool tf32 = cc >= 80 && env::flag(env::Var::kTf32) && cu::tf32_kernel_usable();
     auto* be = new cu::CudaBackend(stream, prop.multiProcessorCount, peak, tf32);
     // One real launch proves the binary carries code this device can run, and that the driver loads it (under
     // minor version compatibility a feature newer than the driver fails when used, with

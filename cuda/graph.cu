@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "cuda_backend.cuh"
+#include "env.h"
 
 namespace kn {
 namespace cu {
@@ -122,8 +123,7 @@ class GraphProgram final : public Program {
         cuda_status(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
     // The branches' stream and events (without them the graph is a chain: the same work, in order;
     // KERNELNET_GRAPH_BRANCHES=0 asks for that, to time the two).
-    const char* env = std::getenv("KERNELNET_GRAPH_BRANCHES");
-    const bool branches = !(env && std::string(env) == "0") &&
+    const bool branches = env::flag(env::Var::kGraphBranches) &&
                           cudaStreamCreateWithFlags(&side, cudaStreamNonBlocking) == cudaSuccess &&
                           cudaEventCreateWithFlags(&fork, cudaEventDisableTiming) == cudaSuccess &&
                           cudaEventCreateWithFlags(&join, cudaEventDisableTiming) == cudaSuccess;

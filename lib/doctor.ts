@@ -52,6 +52,12 @@ export async function doctor(): Promise<DoctorReport> {
     native = await import('./native.js');
   } catch (err) {
     const e = err as Error & { code?: string };
+    // The binary loaded, but refuses an environment variable's value (cpp/env.h): reinstalling would not help.
+    if (e.code === 'ERR_KERNELNET_ARG' && / for KERNELNET_\w+ but received /.test(e.message)) {
+      lines.push(`native binary: loaded, but refuses the environment: ${e.message}`);
+      problems.push(`an environment variable has a value kernelnet does not accept: ${e.message}; change it or unset it (README, Environment variables)`);
+      return { lines, problems, notes };
+    }
     lines.push(`native binary: did not load: ${e.code ? `${e.code}: ` : ''}${e.message}`);
     problems.push('the native addon did not load: reinstall (npm rebuild kernelnet); a prebuild needs glibc 2.34+ and x86-64 Linux, ' +
       'elsewhere a build from source needs cmake and a C++17 compiler (see the README, Installing)');

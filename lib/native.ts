@@ -132,7 +132,7 @@ export interface Native {
   denseBackward(x: NativeTensor, w: NativeTensor, y: NativeTensor, dy: NativeTensor, dx: NativeTensor | null,
     dw: NativeTensor | null, db: NativeTensor | null, activation: NativeActivation, pre?: NativeTensor | null, alpha?: number,
     belowActivation?: NativeActivation, belowAlpha?: number): void;
-  /** y = activation(x) elementwise (alpha: elu's, default 1, and leaky_relu's negative slope, default 0.3). */
+  /** y = activation(x) elementwise (alpha: elu's, default 1, and leaky_relu's negative slope, default 0.2 as keras.activations.leaky_relu; the LeakyReLU layer passes its 0.3). */
   activation(x: NativeTensor, y: NativeTensor, activation: NativeActivation, alpha?: number): void;
   /** dx = dy * activation'(x), from y = activation(x) and x. */
   activationBackward(x: NativeTensor, y: NativeTensor, dy: NativeTensor, dx: NativeTensor, activation: NativeActivation, alpha?: number): void;
@@ -316,8 +316,10 @@ const loaded = load();
 
 /** The loaded addon. */
 export const native: Native = loaded.addon;
-// The backend is chosen here, at import, so that a KERNELNET_BACKEND that cannot run is reported now (a
-// DeviceError, ERR_KERNELNET_BACKEND) rather than at the first op.
+// The first call checks the environment variables (cpp/env.h) and chooses the backend: made here, at import, so
+// that a variable set to a value kernelnet does not accept (a ValidationError, ERR_KERNELNET_ARG) or a
+// KERNELNET_BACKEND that cannot run (a DeviceError, ERR_KERNELNET_BACKEND) is reported now rather than at the
+// first op.
 native.backend();
 
 /** Which binary was loaded, and from where. */

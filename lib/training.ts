@@ -13,7 +13,7 @@ import type { LabelData, Sequential, TrainStep } from './model.js';
 import { ProgressBar, formatLogs, type ProgressStream } from './progress.js';
 import { Tensor, empty, handleOf, sliceRows } from './tensor.js';
 import { isDataset, type Dataset } from './data.js';
-import { checkOptions, fail, nonNegativeInt, numberIn, positiveInt } from './validate.js';
+import { checkOptions, envFlag, fail, nonNegativeInt, numberIn, positiveInt } from './validate.js';
 
 export type Logs = Record<string, number>;
 
@@ -672,7 +672,7 @@ async function trainEpoch(model: Sequential, run: FitRun, state: EpochState, cal
   step.metrics.fill(0);
   step.counter.write(Int32Array.of(0));
   step.base = model.steps;
-  const useProgram = process.env.KERNELNET_GRAPHS !== '0', per = model.stepsPerExecution;
+  const useProgram = envFlag('KERNELNET_GRAPHS', true), per = model.stepsPerExecution;
   const programs = new Map<number, NativeProgram>(); // by steps per program: per, and the epoch's last execution's
   const rowsOf = (s: number) => Math.min(batchSize, samples - s * batchSize);
   try {

@@ -35,6 +35,17 @@ export function fail(what: string, name: string, value: unknown): never {
   throw new ValidationError(`Expected ${what} for ${name} but received ${describe(value)}`);
 }
 
+/**
+ * A flag from the environment, read as the addon reads its own (cpp/env.h): unset or empty is the default, '0' and
+ * '1' are off and on, and anything else is refused rather than taken for either.
+ */
+export function envFlag(name: string, fallback: boolean): boolean {
+  const value = process.env[name];
+  if (value === undefined || value === '') return fallback;
+  if (value !== '0' && value !== '1') throw new ValidationError(`Expected '0' or '1' for ${name} but received '${value}'`);
+  return value === '1';
+}
+
 export function positiveInt(value: unknown, name: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) fail('positive integer', name, value);
   return value;

@@ -5,6 +5,7 @@
 // transcendentals (a few ulp) against float64.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { Activation, Conv2D, Dense, Flatten, LeakyReLU, Sequential, tensor, type ActivationIdentifier, type Layer } from '../lib/index.js';
 import { NATIVE_ACTIVATIONS, NEEDS_INPUT, native, type NativeActivation } from '../lib/native.js';
 import { ACTIVATION_REFS, CONV_CASES, T, close, convBackwardRef, convOut, convRef, denseBackwardRef, denseRef, disposeAll, out, randomArray, rng } from './helpers.js';
 
@@ -16,7 +17,7 @@ const ALPHA: Partial<Record<NativeActivation, number>> = { elu: 0.7, leaky_relu:
 A('Dense with every activation: forward and backward match float64', () => {
   const r = rng(41), [n, i, o] = [9, 13, 7];
   for (const act of NATIVE_ACTIVATIONS) {
-    const alpha = ALPHA[act] ?? (act === 'elu' ? 1 : 0.3), ref = ACTIVATION_REFS[act];
+    const alpha = ALPHA[act] ?? (act === 'elu' ? 1 : 0.2), ref = ACTIVATION_REFS[act];
     const x = randomArray(n * i, r), w = randomArray(i * o, r), b = randomArray(o, r), dy = randomArray(n * o, r);
     const X = T([n, i], x), W = T([i, o], w), Y = out([n, o]), pre = NEEDS_INPUT.includes(act) ? out([n, o]) : null;
     native.denseForward(X, W, T([o], b), Y, act, pre, alpha);
@@ -121,6 +122,65 @@ A('the transcendental activations to a few ulp over a dense sweep, forward and b
       assert.ok(Object.is(y[i] + 0, w + 0) || Math.abs(y[i] - w) <= 1e-6 * Math.abs(w), `${act}(${special[i]}) = ${y[i]}, expected ${w}`);
     });
   }
+});
+
+
+// The defaults an activation named by a string takes, pinned against Keras 3's functions as written in
+// keras/src/activations/activations.py (and the ops they call), in float64: a Dense or Conv2D with
+// `activation: 'leaky_relu'` is keras.activations.leaky_relu(x), whose negative_slope is 0.2, not the
+// LeakyReLU layer's 0.3.
+const SELU_ALPHA = 1.6732632423543772848170429916717, SELU_SCALE = 1.0507009873554804934193349852946; // ops.selu
+/** erf by its Taylor series: exact to float64 rounding for the |x| <= 3 / sqrt 2 used here. */
+function erf(x: number): number {
+  let term = x, sum = x;
+  for (let n = 1; n < 60; ++n) {
+    term *= (-x * x) / n;
+    sum += term / (2 * n + 1);
+  }
+  return (2 / Math.sqrt(Math.PI)) * sum;
+}
+const KERAS_DEFAULTS: Record<string, (x: number) => number> = {
+  linear: x => x, // linear(x)
+  relu: x => Math.max(x, 0), // relu(x, negative_slope=0.0, max_value=None, threshold=0.0)
+  relu6: x => Math.min(Math.max(x, 0), 6), // relu6(x)
+  elu: x => (x > 0 ? x : 1.0 * Math.expm1(x)), // elu(x, alpha=1.0)
+  selu: x => SELU_SCALE * (x > 0 ? x : SELU_ALPHA * Math.expm1(x)), // selu(x): fixed alpha and scale
+  sigmoid: x => 1 / (1 + Math.exp(-x)), // sigmoid(x)
+  tanh: x => Math.tanh(x), // tanh(x)
+  softplus: x => Math.log(Math.exp(x) + 1), // softplus(x) = log(exp(x) + 1)
+  swish: x => x / (1 + Math.exp(-x)), // silu(x) = swish(x) = x * sigmoid(x)
+  silu: x => x / (1 + Math.exp(-x)),
+  gelu: x => 0.5 * x * (1 + erf(x / Math.SQRT2)), // gelu(x, approximate=False)
+  leaky_relu: x => (x < 0 ? 0.2 * x : x), // leaky_relu(x, negative_slope=0.2)
+  leakyRelu: x => (x < 0 ? 0.2 * x : x),
+};
+
+A('a string activation on Dense, Conv2D and Activation takes Keras 3\'s default parameters', () => {
+  const xs = [-3, -1, -0.5, 0, 0.5, 1, 3], n = xs.length;
+  assert.equal(Object.keys(KERAS_DEFAULTS).filter(a => !['silu', 'leakyRelu'].includes(a)).sort(), [...NATIVE_ACTIVATIONS].sort());
+  const through = (layer: Layer, shape: number[]) => {
+    const m = new Sequential({ layers: [layer, new Flatten()] }); // predict gives [N, outputs]
+    const x = tensor(Float32Array.from(xs), shape), y = m.predict(x);
+    const values = Array.from(y.dataSync());
+    m.dispose();
+    x.dispose();
+    y.dispose();
+    return values;
+  };
+  for (const [act, f] of Object.entries(KERAS_DEFAULTS)) {
+    const a = act as ActivationIdentifier, want = xs.map(f);
+    // A one-by-one kernel of ones and no bias: the layer's output is the activation of its input.
+    const ones = { useBias: false, kernelInitializer: 'ones' as const, activation: a };
+    const dense = through(new Dense({ units: 1, inputShape: [1], ...ones }), [n, 1]);
+    const conv = through(new Conv2D({ filters: 1, kernelSize: 1, inputShape: [1, n, 1], ...ones }), [1, 1, n, 1]);
+    const layer = through(new Activation({ activation: a, inputShape: [n] }), [1, n]);
+    for (const [where, got] of [['Dense', dense], ['Conv2D', conv], ['Activation', layer]] as const)
+      got.forEach((g, k) => assert.ok(Math.abs(g - want[k]) <= 1e-6 + 1e-6 * Math.abs(want[k]),
+        `${where} '${act}'(${xs[k]}) = ${g}, Keras gives ${want[k]}`));
+  }
+  // The LeakyReLU layer keeps its own default, keras/src/layers/activations/leaky_relu.py's negative_slope=0.3.
+  const leaky = through(new LeakyReLU({ inputShape: [n] }), [1, n]);
+  leaky.forEach((g, k) => assert.ok(Math.abs(g - (xs[k] < 0 ? 0.3 * xs[k] : xs[k])) <= 1e-6, `LeakyReLU(${xs[k]}) = ${g}`));
 });
 
 A.run();

@@ -5,9 +5,9 @@
 import type { NativeActivation } from '../lib/native.js';
 import { ACTIVATION_REFS, convOut, convRef, type ConvCase } from './helpers.js';
 
-/** The alpha an op uses (Args::alpha): elu's default 1, leaky_relu's 0.3, as float32. */
+/** The alpha an op uses (Args::alpha): elu's default 1, leaky_relu's 0.2, as float32. */
 export function alphaOf(act: NativeActivation, alpha?: number): number {
-  return Math.fround(alpha ?? (act === 'elu' ? 1 : act === 'leaky_relu' ? 0.3 : 0));
+  return Math.fround(alpha ?? (act === 'elu' ? 1 : act === 'leaky_relu' ? 0.2 : 0));
 }
 
 /** y = act(z) elementwise (Keras's definitions, helpers.ts's ACTIVATION_REFS). */
