@@ -40,3 +40,10 @@ export {
 export type { ErrorCode } from './errors.js';
 export { nativeBinary } from './native.js';
 export type { NativeBinary, BackendInfo, MemoryStats, DType, Device, Padding } from './native.js';
+
+// The default export is this module's namespace, so `import kn from 'kernelnet'` gives what `import * as kn`
+// does: TypeScript's bundler resolution accepts that spelling whether or not a default exists, so without one it
+// would type-check and then fail in Node. (Typed without its own 'default', which TypeScript finds circular.)
+import * as self from './index.js';
+const kernelnet: Omit<typeof self, 'default'> = self;
+export default kernelnet;

@@ -256,6 +256,9 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const require = createRequire(import.meta.url);
 const packageVersion: string = require(join(root, 'package.json')).version;
 
+/** The platforms whose prebuilt binary the package ships (scripts/pack-check.mjs holds a tarball to the same list). */
+export const PREBUILD_PLATFORMS: readonly string[] = ['linux-x64', 'linux-arm64'];
+
 /** The places a binary may be, in order: a local build (from source), then the prebuild for this platform. */
 function candidates(): { kind: string; path: string }[] {
   return [
@@ -292,17 +295,62 @@ function load(): { addon: Native; binary: NativeBinary } {
     }
     tried.push(`${c.kind} ${c.path}: built for kernelnet ${built}, this is ${packageVersion} (stale, skipped)`);
   }
-  const solutions: string[] = [];
-  const [major, minor] = process.versions.node.split('.').map(Number);
-  if (major < 20 || (major === 20 && minor < 19))
-    solutions.push(`upgrade Node.js: kernelnet needs Node 20.19 or newer, this is ${process.version}`);
-  if (!['linux-x64'].includes(`${process.platform}-${process.arch}`))
-    solutions.push(`no prebuilt binary exists for ${process.platform}-${process.arch} (prebuilds cover linux-x64): build from source`);
-  if (loadError && /GLIBC|GLIBCXX/.test(loadError.message))
-    solutions.push('this system\'s C/C++ runtime is older than the prebuild needs (glibc 2.34, libstdc++ of GCC 12): build from source');
-  solutions.push('build from source: `npm rebuild kernelnet` (needs cmake and a C++17 compiler, or node-gyp\'s toolchain; nvcc on PATH adds the CUDA backend)');
   throw new LoadError(`kernelnet: could not load the native addon.\nTried:\n${tried.map(t => `  - ${t}`).join('\n')}\n` +
-    `Possible solutions:\n${solutions.map(t => `  - ${t}`).join('\n')}`, 'ERR_KERNELNET_LOAD', { cause: loadError });
+    `Possible solutions:\n${loadSolutions({
+      platform: `${process.platform}-${process.arch}`, nodeVersion: process.versions.node, root, loadError: loadError?.message,
+      built: existsSync(join(root, 'build')),
+    }).map(t => `  - ${t}`).join('\n')}`, 'ERR_KERNELNET_LOAD', { cause: loadError });
+}
+
+/** What was found when no binary loaded, for loadSolutions. */
+export interface LoadFacts {
+  /** process.platform-process.arch. */
+  platform: string;
+  nodeVersion: string;
+  /** The package's folder: how it was installed shows in its path (pnpm's node_modules/.pnpm/, Yarn's .yarn/). */
+  root: string;
+  /** The first error of a binary that was found but did not load. */
+  loadError?: string;
+  /** Whether the package has a build/ folder, i.e. a build from source was at least attempted. */
+  built: boolean;
+}
+
+/**
+ * What to do when no binary loads, most likely first. A platform without a prebuild needs the install script to
+ * build from source, and package managers increasingly skip dependencies' install scripts until allowed (pnpm
+ * 10 and later, npm 12, Yarn 4, bun): with no build/ folder at all, that is the likely cause.
+ */
+export function loadSolutions(f: LoadFacts): string[] {
+  const solutions: string[] = [];
+  const [major, minor] = f.nodeVersion.split('.').map(Number);
+  if (major < 20 || (major === 20 && minor < 19))
+    solutions.push(`upgrade Node.js: kernelnet needs Node 20.19 or newer, this is v${f.nodeVersion}`);
+  const hasPrebuild = PREBUILD_PLATFORMS.includes(f.platform);
+  if (!hasPrebuild)
+    solutions.push(`no prebuilt binary exists for ${f.platform} (prebuilds cover ${PREBUILD_PLATFORMS.join(', ')}): build from source`);
+  if (f.loadError && /GLIBC|GLIBCXX/.test(f.loadError))
+    solutions.push('this system\'s C/C++ runtime is older than the prebuild needs (glibc 2.34, libstdc++ of GCC 12): build from source');
+  const tools = 'needs cmake and a C++17 compiler, or node-gyp\'s toolchain; nvcc on PATH adds the CUDA backend';
+  const path = f.root.replaceAll('\\', '/');
+  if (!f.built && !f.loadError) {
+    // Nothing was built and nothing failed to load: the install script that builds from source never ran.
+    const skipped = 'no binary was built at install: install scripts may have been skipped';
+    if (path.includes('/node_modules/.pnpm/'))
+      solutions.push(`${skipped} (pnpm runs a dependency's only once allowed): run \`pnpm approve-builds\` and choose kernelnet, ` +
+        `which builds it (${tools})`);
+    else if (path.includes('/.yarn/'))
+      solutions.push(`${skipped} (Yarn 4 runs a dependency's only once allowed): add "dependenciesMeta": { "kernelnet": { "built": true } } ` +
+        `to package.json, then run \`yarn install\` (${tools})`);
+    else if (path.includes('/node_modules/.bun/') || path.includes('/.bun/install/'))
+      solutions.push(`${skipped} (bun runs a dependency's only once trusted): run \`bun pm trust kernelnet\` (${tools})`);
+    else
+      solutions.push(`${skipped} (npm 12, pnpm, Yarn 4 and bun run a dependency's only once allowed; --ignore-scripts skips them): ` +
+        `with npm 12 run \`npm approve-scripts kernelnet\` then \`npm rebuild kernelnet\`; with npm 11 or older \`npm rebuild kernelnet\`; ` +
+        `with pnpm \`pnpm approve-builds\` (${tools})`);
+  } else {
+    solutions.push(`build from source: \`npm rebuild kernelnet --foreground-scripts\` (${tools}), which shows the build's output`);
+  }
+  return solutions;
 }
 
 export interface NativeBinary {

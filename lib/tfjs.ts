@@ -402,3 +402,9 @@ export const onesLike = refuse('onesLike'), linspace = refuse('linspace'), range
 export const input = refuse('input'), loadGraphModel = refuse('loadGraphModel');
 /** @internal The names above, for the test that each is refused. */
 export const OUT_OF_SCOPE_NAMES: readonly string[] = OUT_OF_SCOPE;
+
+// The namespace as the default export too: tfjs-node is CommonJS, so `import tf from '@tensorflow/tfjs-node'`
+// works in Node, and the same line with 'kernelnet/tfjs' must as well.
+import * as self from './tfjs.js';
+const tf: Omit<typeof self, 'default'> = self;
+export default tf;

@@ -7,11 +7,26 @@
 const { spawnSync } = require('node:child_process');
 const path = require('node:path');
 
-const args = ['rebuild'];
-for (const a of process.argv.slice(2)) {
-  if (a === '--debug') args.push('--debug');
-  else if (a.startsWith('--arch=')) args.push('--arch', a.slice('--arch='.length));
+/**
+ * The build's environment: KERNELNET_PREBUILD=1 makes scripts/cuda-archs.cjs choose every architecture the
+ * package ships, where a build from source chooses only this machine's GPUs.
+ */
+function prebuildEnv(env) {
+  return { ...env, KERNELNET_PREBUILD: '1' };
 }
-const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
-const r = spawnSync(process.execPath, [cmakeJs, ...args], { stdio: 'inherit', cwd: path.join(__dirname, '..') });
-process.exit(r.status ?? 1);
+
+if (require.main === module) {
+  const args = ['rebuild'];
+  for (const a of process.argv.slice(2)) {
+    if (a === '--debug') args.push('--debug');
+    else if (a.startsWith('--arch=')) args.push('--arch', a.slice('--arch='.length));
+  }
+  // Still honoured, for a quick local prebuild, but such a binary must not be published.
+  if ((process.env.KERNELNET_CUDA_ARCHS ?? '').trim())
+    console.warn(`prebuild: KERNELNET_CUDA_ARCHS=${process.env.KERNELNET_CUDA_ARCHS} builds fewer GPU architectures than the package ships`);
+  const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
+  const r = spawnSync(process.execPath, [cmakeJs, ...args], { stdio: 'inherit', cwd: path.join(__dirname, '..'), env: prebuildEnv(process.env) });
+  process.exit(r.status ?? 1);
+}
+
+module.exports = { prebuildEnv };
