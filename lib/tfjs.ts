@@ -9,7 +9,7 @@
 import { performance } from 'node:perf_hooks';
 import { EarlyStopping, type EarlyStoppingArgs } from './callbacks.js';
 import { ValidationError } from './errors.js';
-import { checkOptions, fail } from './validate.js';
+import { checkOptions, fail, ownOptions } from './validate.js';
 import {
   Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, LeakyReLU,
   MaxPooling2D, Rescaling, Reshape, type ActivationArgs, type BatchNormalizationArgs, type Conv2DArgs, type DenseArgs, type DropoutArgs,
@@ -201,6 +201,31 @@ export const train = strict('tf.train', {
   adadelta: (learningRate = 0.001, rho = 0.95, epsilon?: number) => new Adadelta({ learningRate, rho, epsilon }),
 });
 
+/**
+ * The optimizer names tfjs's compile takes (tfjs-layers' getOptimizer), each with tfjs's defaults, which are not
+ * Keras's: Adagrad at 0.01 and Adadelta at 1. 'Adamax' is tfjs's too, and refused: kernelnet has no Adamax.
+ */
+const TFJS_OPTIMIZERS: Record<string, () => Optimizer> = {
+  Adagrad: () => train.adagrad(0.01),
+  Adadelta: () => train.adadelta(1, 0.95, 1e-7),
+  Adam: () => train.adam(0.001, 0.9, 0.999, 1e-7),
+  RMSProp: () => train.rmsprop(0.001, 0.9, 0, 1e-7),
+  SGD: () => train.sgd(0.01),
+};
+for (const name of Object.keys(TFJS_OPTIMIZERS)) TFJS_OPTIMIZERS[name.toLowerCase()] = TFJS_OPTIMIZERS[name];
+
+function tfjsOptimizer(name: string): Optimizer {
+  if (Object.hasOwn(TFJS_OPTIMIZERS, name)) return TFJS_OPTIMIZERS[name]();
+  if (name === 'Adamax' || name === 'adamax') throw unsupported(`optimizer '${name}'`, 'kernelnet has no Adamax; use adam');
+  return fail(`an optimizer or one of tfjs's names (${Object.keys(TFJS_OPTIMIZERS).map(n => `'${n}'`).join(', ')})`, 'optimizer', name);
+}
+
+/** tfjs's compile arguments: the optimizer by tfjs's names, and metrics as one name or a list. */
+export interface TfjsCompileArgs extends Omit<CompileArgs, 'optimizer' | 'metrics'> {
+  optimizer: Optimizer | string;
+  metrics?: string | string[];
+}
+
 /** tf.data is not here: kernelnet's Dataset (fromTensors, fromGenerator, imageDatasetFromDirectory) feeds fitDataset. */
 export const data = new Proxy({}, {
   get(_t, key) {
@@ -250,7 +275,22 @@ export class LayersModel {
   get optimizer(): Optimizer | null { return this.model.optimizer; }
 
   add(layer: Layer): void { this.model.add(layer); }
-  compile(args: CompileArgs): void { this.model.compile(args); }
+  /**
+   * tfjs's compile: optimizer names and defaults as tfjs's getOptimizer ('adagrad' is Adagrad at 0.01 here, where
+   * Keras's is 0.001), and `metrics` as one name or a list, as tfjs takes them.
+   */
+  compile(args: TfjsCompileArgs): void {
+    const own = ownOptions(args);
+    const optimizer = typeof own.optimizer === 'string' ? tfjsOptimizer(own.optimizer) : own.optimizer;
+    const metrics = typeof own.metrics === 'string' ? [own.metrics] : own.metrics;
+    this.model.compile({ ...own, optimizer, metrics } as CompileArgs);
+  }
+
+  /** tfjs's metricsNames once compiled: 'loss', then each metric by the name fit logs it under ('acc' for 'accuracy'). */
+  get metricsNames(): string[] {
+    if (!this.model.optimizer) return [];
+    return ['loss', ...this.model.metricSpecs.map(m => this.model.logAliases[m.key] ?? m.key)];
+  }
 
   /**
    * tfjs's summary(lineLength?, positions?, printFn?) with tfjs's layout (tfjs-layers' printSummary for a
@@ -292,9 +332,17 @@ export class LayersModel {
     printFn('_'.repeat(length));
   }
 
-  fit(x: Tensor, y: Tensor, args?: FitArgs): Promise<History> { return this.model.fit(x, y, args); }
+  /** tfjs's fit; the History's params also list the logged names (`params.metrics`), as tfjs's do. */
+  async fit(x: Tensor, y: Tensor, args?: FitArgs): Promise<TfjsHistory> { return this.withMetrics(await this.model.fit(x, y, args)); }
   /** Trains on a kernelnet Dataset (Dataset.fromTensors, Dataset.fromGenerator, imageDatasetFromDirectory). */
-  fitDataset(dataset: Dataset, args?: FitDatasetArgs): Promise<History> { return this.model.fitDataset(dataset, args); }
+  async fitDataset(dataset: Dataset, args?: FitDatasetArgs): Promise<TfjsHistory> {
+    return this.withMetrics(await this.model.fitDataset(dataset, args));
+  }
+  private withMetrics(h: History): TfjsHistory {
+    const names = this.metricsNames;
+    const validated = Object.hasOwn(h.history, 'val_loss');
+    return { ...h, params: { ...h.params, metrics: validated ? [...names, ...names.map(n => `val_${n}`)] : names } };
+  }
   async evaluateDataset(dataset: Dataset, args?: { verbose?: 0 | 1 }): Promise<Tensor | Tensor[]> {
     return scalars(await this.model.evaluateDataset(dataset, args));
   }
@@ -336,6 +384,11 @@ export class LayersModel {
     this.model.dispose();
     return { refCountAfterDispose: 0, numDisposedVariables: n };
   }
+}
+
+/** A History as tfjs's fit returns it: params.metrics lists the names logged each epoch. */
+export interface TfjsHistory extends History {
+  params: History['params'] & { metrics: string[] };
 }
 
 /** tf.sequential({ layers?, name? }): a model on the current backend's device. */

@@ -247,4 +247,34 @@ First("kernelnet/tfjs: summary prints tfjs's layout line by line, as tfjs-layers
   tfc.disposeVariables();
 });
 
+// tfjs-layers' compile (4.22): getOptimizer's names with tfjs's defaults (Adagrad 0.01, Adadelta 1, not Keras's
+// 0.001), `metrics` as one string, model.metricsNames ('accuracy' named 'acc'), and History.params.metrics listing
+// the logged names with their val_ twins. Each compared with tfjs itself on the same model and data.
+First("kernelnet/tfjs: compile takes tfjs's optimizer names and a metric string; metricsNames and params.metrics as tfjs's", async () => {
+  const x = [[0, 1, 2], [1, 0, 1], [2, 2, 0], [1, 1, 1]], y = [[1, 0], [0, 1], [1, 0], [0, 1]];
+  for (const optimizer of ['Adagrad', 'adagrad', 'Adadelta', 'Adam', 'RMSProp', 'rmsprop', 'SGD', 'sgd']) {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const runs = await Promise.all([tf, { ...tfc, ...tfl, layers: tfl.layers }].map(async (lib: any) => {
+      const m = lib.sequential({ layers: [lib.layers.dense({ units: 2, activation: 'softmax', inputShape: [3] })] });
+      m.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: 'accuracy' });
+      const xs = lib.tensor2d(x), ys = lib.tensor2d(y);
+      const h = await m.fit(xs, ys, { epochs: 1, verbose: 0, validationData: [xs, ys] });
+      const out = { lr: m.optimizer.learningRate as number, names: m.metricsNames as string[], metrics: h.params.metrics as string[] };
+      xs.dispose();
+      ys.dispose();
+      m.dispose();
+      return out;
+    }));
+    assert.is(runs[0].lr, runs[1].lr, `${optimizer}: learning rate`);
+    assert.equal(runs[0].names, runs[1].names, `${optimizer}: metricsNames`);
+    assert.equal([...runs[0].metrics].sort(), [...runs[1].metrics].sort(), `${optimizer}: params.metrics`);
+  }
+  const m = tf.sequential({ layers: [tf.layers.dense({ units: 1, inputShape: [3] })] });
+  assert.throws(() => m.compile({ optimizer: 'Adamax', loss: 'meanSquaredError' }), (e: Error) =>
+    (e as ValidationError).code === 'ERR_KERNELNET_UNSUPPORTED' && /no Adamax/.test(e.message));
+  assert.throws(() => m.compile({ optimizer: 'nesterov', loss: 'meanSquaredError' }), /'Adagrad', 'Adadelta', 'Adam', 'RMSProp', 'SGD'/);
+  m.dispose();
+  tfc.disposeVariables();
+});
+
 First.run();
