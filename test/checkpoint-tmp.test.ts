@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Adadelta, loadModel } from '../lib/index.js';
-import { smallModel } from './helpers.js';
+import { SAVE_FOREVER_SCRIPT, smallModel } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kernelnet-ckpt-tmp-'));
 const file = (name: string) => join(dir, name);
@@ -65,13 +65,7 @@ Tmp('a save deletes the temporary files of dead writers to its path and keeps th
 
 Tmp('kill -9 in the middle of saves, then one save: no temporary file remains and the checkpoint loads', async () => {
   const target = 'killed.safetensors';
-  const script = `
-    const k = await import(${JSON.stringify(new URL('../lib/index.js', import.meta.url).href)});
-    const { seedModel } = await import(${JSON.stringify(new URL('./helpers.js', import.meta.url).href)});
-    const m = seedModel(1); // 14 MB with the optimizer state: each save takes a while
-    m.save(process.argv[1]);
-    process.stdout.write('saved\\n');
-    for (;;) m.save(process.argv[1]);`;
+  const script = SAVE_FOREVER_SCRIPT;
   // Three rounds at least, and more until the last kill lands inside a write, so that the final save has a
   // file to clean.
   let left: string[] = [];

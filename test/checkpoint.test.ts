@@ -9,7 +9,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Adadelta, Adam, CheckpointError, Dense, Flatten, Sequential, ValidationError, loadModel, memory } from '../lib/index.js';
 import { fileURLToPath } from 'node:url';
-import { close, smallModel, syntheticData, throwsA } from './helpers.js';
+import { SAVE_FOREVER_SCRIPT, close, smallModel, syntheticData, throwsA, throwsCheckpointError } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kernelnet-ckpt-'));
 const file = (name: string) => join(dir, name);
@@ -102,13 +102,7 @@ Ckpt('saveWeights / loadWeights round trip; damaged or mismatched files are refu
 
 Ckpt('kill -9 during save() leaves the previous checkpoint loadable', async () => {
   const target = file('killed.safetensors');
-  const script = `
-    const k = await import(${JSON.stringify(new URL('../lib/index.js', import.meta.url).href)});
-    const { seedModel } = await import(${JSON.stringify(new URL('./helpers.js', import.meta.url).href)});
-    const m = seedModel(1); // 14 MB with the optimizer state: each save takes a while
-    m.save(process.argv[1]);
-    process.stdout.write('saved\\n');
-    for (;;) m.save(process.argv[1]);`;
+  const script = SAVE_FOREVER_SCRIPT;
   for (let round = 0; round < 4; ++round) {
     const child = spawn(process.execPath, ['--input-type=module', '-e', script, target], { stdio: ['ignore', 'pipe', 'inherit'] });
     await new Promise<void>(resolve => child.stdout.once('data', () => resolve()));
@@ -192,19 +186,7 @@ Ckpt('corrupt metadata is a CheckpointError naming the file and the field, whate
   const before = memory().liveTensors;
   for (const [what, edit, pattern, cause] of cases) {
     write(target, edit);
-    let err: unknown;
-    try {
-      loadModel(target).dispose();
-    } catch (e) {
-      err = e;
-    }
-    assert.instance(err, CheckpointError, `${what}: ${String(err)}`);
-    const e = err as CheckpointError;
-    assert.is(e.code, 'ERR_KERNELNET_CHECKPOINT', what);
-    assert.is(e.file, target, `${what}: err.file`);
-    assert.ok(e.message.startsWith(`${target}: `), `${what}: the message names the file: ${e.message}`);
-    assert.match(e.message, pattern, what);
-    if (cause) assert.instance(e.cause, cause, `${what}: the cause is the original error`);
+    throwsCheckpointError(() => loadModel(target).dispose(), target, pattern, cause, what);
   }
   assert.is(memory().liveTensors, before, 'refused loads leave no tensor behind');
   write(target, () => undefined);

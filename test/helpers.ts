@@ -2,7 +2,7 @@
 // and read through the addon. Tolerances are |a - b| <= atol + rtol * |ref|, and a failure names the worst
 // element with both values.
 import * as assert from 'uvu/assert';
-import { Adadelta, Conv2D, Dense, Dropout, Flatten, MaxPooling2D, Rescaling, Sequential, tensor, toCategorical } from '../lib/index.js';
+import { Adadelta, CheckpointError, Conv2D, Dense, Dropout, Flatten, MaxPooling2D, Rescaling, Sequential, tensor, toCategorical } from '../lib/index.js';
 import { native, type Device, type NativeTensor } from '../lib/native.js';
 
 /** A small conv model on 8x8x1 inputs with 3 classes, for API tests. */
@@ -85,6 +85,38 @@ export function throwsA(kind: new (...args: never[]) => Error, fn: () => unknown
   }
   assert.unreachable(`${what}: no error`);
 }
+
+/**
+ * load must fail with a CheckpointError (ERR_KERNELNET_CHECKPOINT) that names `file` (err.file and the message's
+ * start) and matches `pattern`, keeping the original error as its cause when `cause` is given.
+ */
+export function throwsCheckpointError(load: () => unknown, file: string, pattern: RegExp, cause: (new (...args: never[]) => Error) | undefined, what: string): void {
+  let err: unknown;
+  try {
+    load();
+  } catch (e) {
+    err = e;
+  }
+  assert.instance(err, CheckpointError, `${what}: ${String(err)}`);
+  const e = err as CheckpointError;
+  assert.is(e.code, 'ERR_KERNELNET_CHECKPOINT', what);
+  assert.is(e.file, file, `${what}: err.file`);
+  assert.ok(e.message.startsWith(`${file}: `), `${what}: the message names the file: ${e.message}`);
+  assert.match(e.message, pattern, what);
+  if (cause) assert.instance(e.cause, cause, `${what}: the cause is the original error`);
+}
+
+/**
+ * A child process's script (node --input-type=module -e SCRIPT PATH) that saves the seed model to PATH, prints
+ * 'saved' once the first save is done, then saves again forever: for tests that kill it in the middle of a save.
+ */
+export const SAVE_FOREVER_SCRIPT = `
+    const k = await import(${JSON.stringify(new URL('../lib/index.js', import.meta.url).href)});
+    const { seedModel } = await import(${JSON.stringify(new URL('./helpers.js', import.meta.url).href)});
+    const m = seedModel(1); // 14 MB with the optimizer state: each save takes a while
+    m.save(process.argv[1]);
+    process.stdout.write('saved\\n');
+    for (;;) m.save(process.argv[1]);`;
 
 export const live: NativeTensor[] = [];
 

@@ -11,7 +11,7 @@ import * as assert from 'uvu/assert';
 import { CheckpointError, Sequential, ValidationError, memory } from '../lib/index.js';
 import { loadTfjs, saveTfjs, toTfjsArtifacts } from '../lib/tfjs-format.js';
 import { loadLayersModel } from '../lib/tfjs.js';
-import { smallModel } from './helpers.js';
+import { smallModel, throwsCheckpointError } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kernelnet-tfjs-damaged-'));
 const Damaged = suite('damaged tfjs model files');
@@ -47,19 +47,7 @@ Damaged('each damage is a CheckpointError naming model.json and where; unsupport
     const j = structuredClone(good);
     const text = edit(j);
     writeFileSync(target, text ?? JSON.stringify(j));
-    let err: unknown;
-    try {
-      loadTfjs(Sequential, `file://${target}`).dispose();
-    } catch (e) {
-      err = e;
-    }
-    assert.instance(err, CheckpointError, `${what}: ${String(err)}`);
-    const e = err as CheckpointError;
-    assert.is(e.code, 'ERR_KERNELNET_CHECKPOINT', what);
-    assert.is(e.file, target, `${what}: err.file`);
-    assert.ok(e.message.startsWith(`${target}: `), `${what}: ${e.message}`);
-    assert.match(e.message, pattern, what);
-    if (cause) assert.instance(e.cause, cause, `${what}: the cause is the original error`);
+    throwsCheckpointError(() => loadTfjs(Sequential, `file://${target}`).dispose(), target, pattern, cause, what);
   }
   // A short weight file.
   writeFileSync(target, JSON.stringify(good));
