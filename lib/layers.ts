@@ -350,7 +350,7 @@ export class Conv2D extends Layer {
   }
 
   /**
-   * @internal This layer and the MaxPooling2D after it as one op (see convPoolPairs): the pool's output and argmax
+   * @internal This layer and the MaxPooling2D after it as one op (plan.ts's convPool rule): the pool's output and argmax
    * are written to its buffers, and the conv's output is never stored. With `dropout` (the Dropout layer after the
    * pool, its buffers and its step context, in training), the dropout's forward too: returns its output.
    */
@@ -976,7 +976,7 @@ export class BatchNormalization extends Layer {
 
   /**
    * @internal The weights of the Conv2D or Dense before this layer with the moving statistics folded in (for
-   * inference: see foldedInference), made in this layer's buffers.
+   * inference: plan.ts's foldedBatchNorm rule), made in this layer's buffers.
    */
   fold(buf: LayerBuffers, producer: Conv2D | Dense): { w: NativeTensor; b: NativeTensor } {
     const k = param(producer, 'kernel').value;
@@ -989,56 +989,4 @@ export class BatchNormalization extends Layer {
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), axis: -1, momentum: this.momentum, epsilon: this.epsilon, center: this.center, scale: this.scale };
   }
-}
-
-/**
- * Where inference runs layers as one op: a Conv2D or Dense without activation, the BatchNormalization after it
- * and, if one follows, an Activation (or LeakyReLU) whose function the epilogue has (not softmax, swish or gelu,
- * and not a head the loss applies). With the moving statistics BatchNormalization is an affine map per channel,
- * so the GEMM runs with folded weights and bias (batchnorm.h) and the activation in its epilogue: one op instead of
- * three, and two passes over the activations fewer. Training (batch statistics) runs the layers one by one.
- * Keyed by the first layer's index.
- */
-export interface FusedGroup {
-  producer: Conv2D | Dense;
-  bn: BatchNormalization;
-  /** The index of the group's last layer, whose output buffer receives the result. */
-  last: number;
-  activation: NativeActivation;
-  alpha?: number;
-}
-
-export function foldedInference(layers: readonly Layer[]): Map<number, FusedGroup> {
-  const groups = new Map<number, FusedGroup>();
-  for (let i = 0; i + 1 < layers.length; ++i) {
-    const producer = layers[i], bn = layers[i + 1];
-    if (!(producer instanceof Conv2D || producer instanceof Dense) || producer.activation !== 'linear' || !(bn instanceof BatchNormalization))
-      continue;
-    const act = layers[i + 2];
-    const fusesAct = act instanceof Activation && !act.passes() && !NEEDS_INPUT.includes(act.activation as NativeActivation);
-    groups.set(i, {
-      producer, bn, last: fusesAct ? i + 2 : i + 1,
-      activation: fusesAct ? act.activation as NativeActivation : 'linear', alpha: fusesAct ? act.nativeAlpha : undefined,
-    });
-    i += fusesAct ? 2 : 1;
-  }
-  return groups;
-}
-
-/**
- * Where a Conv2D's output goes only into a MaxPooling2D whose windows do not overlap (strides equal to the
- * window, Keras's default): the two run as one op, native.conv2dPoolForward/Backward, in training and inference
- * alike. The conv's output is never stored: the pool reads it from cache, and backward builds the conv's dz
- * straight from the pooled gradient at each window's argmax and sums over those entries alone (a quarter of the
- * multiply-adds at 2x2): the layers' forward pass bit for bit, their gradients up to float32 rounding. Not for an
- * activation whose derivative needs its input (swish, gelu). The indices of the Conv2D layers.
- */
-export function convPoolPairs(layers: readonly Layer[]): Set<number> {
-  const pairs = new Set<number>();
-  for (let i = 0; i + 1 < layers.length; ++i) {
-    const conv = layers[i], pool = layers[i + 1];
-    if (conv instanceof Conv2D && !NEEDS_INPUT.includes(conv.activation) && pool instanceof MaxPooling2D &&
-      pool.strides[0] === pool.poolSize[0] && pool.strides[1] === pool.poolSize[1]) pairs.add(i++);
-  }
-  return pairs;
 }

@@ -4,8 +4,9 @@
 // comes from counter-based streams keyed by the model's seed, so a run is reproducible from its seed.
 import { randomInt } from 'node:crypto';
 import { DeviceError, ValidationError, stateError } from './errors.js';
-import { Conv2D, Dense, Dropout, Layer, MaxPooling2D, convPoolPairs, foldedInference, readParams, writeParams, type LayerBuffers, type Param, type StepContext } from './layers.js';
-import { METRIC_SLOTS, NEEDS_INPUT, native, type BelowAct, type Device, type NativeProgram, type NativeTensor } from './native.js';
+import { Conv2D, Dense, Dropout, Layer, MaxPooling2D, readParams, writeParams, type LayerBuffers, type Param, type StepContext } from './layers.js';
+import { bufferNeeds, forwardPlan, stepPlan, type ForwardOp, type FusionSwitches } from './plan.js';
+import { METRIC_SLOTS, native, type Device, type NativeProgram, type NativeTensor } from './native.js';
 import { OPTIMIZERS, OPTIMIZER_NAMES, Optimizer } from './optimizers.js';
 import { loadModelAs, loadWeights, save, saveWeights } from './serialization.js';
 import { Tensor, defaultDevice, empty, handleOf, parseDevice } from './tensor.js';
@@ -656,50 +657,46 @@ export class Sequential {
   }
 
   /**
-   * Runs every layer forward from ws.x; returns the last layer's output (logits for a softmax head). Inference
-   * (no step) runs Conv2D/Dense + BatchNormalization (+ Activation) as one op with folded weights
-   * (layers.ts's foldedInference). With upTo, the layers before that index only (returns the input of layer upTo).
+   * Runs the forward plan (plan.ts) from ws.x; returns the last layer's output (logits for a softmax head). In
+   * training, `step` is given and each layer's input and output are collected for backward, by layer index (a
+   * fused group's pooled output stands in for the outputs it does not store; backward, which takes the group at
+   * once, does not read them). Inference applies the inference rules too (BatchNormalization folded). With upTo,
+   * the layers before that index only (returns the input of layer upTo).
    */
   /** @internal */
   forward(ws: Workspace, step: TrainStep | null, inputs?: NativeTensor[], outputs?: NativeTensor[], upTo = this.layers.length): NativeTensor {
+    return this.runForward(forwardPlan(this.layers, step !== null, this.fusion, upTo), ws, step, inputs, outputs);
+  }
+
+  private runForward(ops: ForwardOp[], ws: Workspace, step: TrainStep | null, inputs?: NativeTensor[], outputs?: NativeTensor[]): NativeTensor {
     let a = ws.x;
-    const fused = step === null && !inputs && this.foldInference ? foldedInference(this.layers) : null;
-    const pooled = this.convPools();
-    for (let i = 0; i < upTo; ++i) {
-      const group = fused?.get(i);
-      if (group) {
+    for (const node of ops) {
+      const i = node.at;
+      if (node.op === 'foldedBatchNorm') {
+        const { group } = node;
         const { w, b } = group.bn.fold(ws.layers[i + 1], group.producer);
         const y = ws.layers[group.last].y!;
         group.producer.forwardWith(a, w, b, y, group.activation, group.alpha);
         a = y;
-        i = group.last;
-        continue;
-      }
-      if (pooled?.has(i)) {
-        // Conv2D + MaxPooling2D as one op. The conv's output is never stored: the pooled output stands in for it
-        // in inputs/outputs, where backward (which takes the pair at once) does not read it. In training, a
-        // Dropout after the pair runs in the same op (its mask drawn in the conv's epilogue on a GPU).
-        const drop = this.layers[i + 2];
-        const dropout = step !== null && this.foldDropout && i + 2 < upTo && drop instanceof Dropout && drop.rate > 0
-          ? { layer: drop, buf: ws.layers[i + 2], ctx: this.context(i + 2, true, step) } : undefined;
+      } else if (node.op === 'convPool') {
+        // The conv's output is never stored; a Dropout in the op has its mask drawn in the conv's epilogue on a GPU.
+        const drop = node.dropout === null ? undefined : { layer: this.layers[node.dropout] as Dropout, buf: ws.layers[node.dropout], ctx: this.context(node.dropout, true, step!) };
         inputs?.push(a);
-        const y = (this.layers[i] as Conv2D).forwardPooled(a, this.layers[i + 1] as MaxPooling2D, ws.layers[i + 1], dropout);
+        const y = (this.layers[i] as Conv2D).forwardPooled(a, this.layers[i + 1] as MaxPooling2D, ws.layers[i + 1], drop);
         const p = ws.layers[i + 1].y!;
         outputs?.push(p);
         inputs?.push(p);
         outputs?.push(p);
-        a = y;
-        i++;
-        if (dropout) {
+        if (drop) {
           inputs?.push(p);
           outputs?.push(y);
-          i++;
         }
-        continue;
+        a = y;
+      } else {
+        inputs?.push(a);
+        a = this.layers[i].forward(a, ws.layers[i], this.context(i, step !== null, step ?? undefined));
+        outputs?.push(a);
       }
-      inputs?.push(a);
-      a = this.layers[i].forward(a, ws.layers[i], this.context(i, step !== null, step ?? undefined));
-      outputs?.push(a);
     }
     return a;
   }
@@ -746,7 +743,7 @@ export class Sequential {
   /** @internal Whether a Dropout after a Conv2D + MaxPooling2D pair runs its forward in the pair's op (tests compare both ways). */
   foldDropout = true;
 
-  /** @internal Whether Conv2D + MaxPooling2D pairs run as one op (layers.ts's convPoolPairs; tests compare both ways). */
+  /** @internal Whether Conv2D + MaxPooling2D pairs run as one op (plan.ts's convPool rule; tests compare both ways). */
   get fuseConvPool(): boolean {
     return this.fusingConvPool;
   }
@@ -756,19 +753,20 @@ export class Sequential {
   }
   private fusingConvPool = true;
 
-  private convPools(): Set<number> | null {
-    return this.fusingConvPool ? convPoolPairs(this.layers) : null;
+  /** @internal Whether a linear Dense head runs its forward, the loss and its backward as one op (tests compare both ways). */
+  fuseHead = true;
+
+  /** The fusion rules' switches, as plan.ts takes them. */
+  private get fusion(): FusionSwitches {
+    return { fuseConvPool: this.fusingConvPool, fuseHead: this.fuseHead, foldInference: this.foldInference, foldDropout: this.foldDropout, foldBelow: this.foldBelow };
   }
 
-  /**
-   * Each layer's buffers. A fused Conv2D + MaxPooling2D pair stores neither the conv's output nor the pool's
-   * input gradient (the conv's dz is built from the pooled gradient inside the op).
-   */
+  /** Each layer's buffers, as the plan needs them (plan.ts's bufferNeeds). */
   private allocateLayers(batch: number, training: boolean): LayerBuffers[] {
-    const pooled = this.convPools();
+    const needs = bufferNeeds(this.layers, training, this.fusion);
     return this.layers.map((l, i) => {
-      const buf = l.allocate(batch, training && i > 0 && !pooled?.has(i - 1), this.device);
-      if (pooled?.has(i)) {
+      const buf = l.allocate(batch, needs[i].inputGrad, this.device);
+      if (!needs[i].output) {
         buf.y?.dispose();
         buf.y = null;
       }
@@ -787,56 +785,30 @@ export class Sequential {
     if (W) native.gatherRows(W, indices, full ? 0 : start, ws.w, full ? counter : null);
     const inputs: NativeTensor[] = [], outputs: NativeTensor[] = [];
     const loss = this.loss!;
-    // Backward down to the first layer with weights that train; before it there is nothing to learn.
     const trains = (i: number) => (this.training[i] ?? true) && this.layers[i].params.length > 0;
-    const first = this.layers.findIndex((_, i) => trains(i));
-    // A linear Dense head (logits for the loss, or outputs with no activation) runs its forward, the loss and its
-    // backward as one op: the same results, one GPU kernel for a small head.
-    const last = this.layers.length - 1, head = this.layers[last], pooled = this.convPools();
-    const fusedHead = head instanceof Dense && head.linear && first >= 0;
-    let grad: NativeTensor | null = ws.dlogits, from = last;
-    if (fusedHead) {
-      const x = this.forward(ws, step, inputs, outputs, last);
-      grad = head.forwardLossBackward(x, ws.layers[last], { ...this.context(last, true, step), inputGrad: last > first, weightGrads: trains(last) },
+    const plan = stepPlan(this.layers, trains, this.fusion);
+    const { first } = plan;
+    const last = this.layers.length - 1;
+    const x = this.runForward(plan.forward, ws, step, inputs, outputs);
+    let grad: NativeTensor | null = ws.dlogits;
+    if (plan.fusedHead) {
+      grad = (this.layers[last] as Dense).forwardLossBackward(x, ws.layers[last], { ...this.context(last, true, step), inputGrad: last > first, weightGrads: trains(last) },
         { kind: loss.kind, accuracy: this.accuracy, labels: ws.y, weights: W ? ws.w : null, dlogits: ws.dlogits, metrics, step: base });
-      from = last - 1;
     } else {
-      const logits = this.forward(ws, step, inputs, outputs);
-      native.loss(loss.kind, this.accuracy, logits, ws.y, W ? ws.w : null, ws.dlogits, metrics, base, counter);
+      native.loss(loss.kind, this.accuracy, x, ws.y, W ? ws.w : null, ws.dlogits, metrics, base, counter);
     }
-    // A Conv2D or Dense layer j's activation, when the op above it can apply it to its input gradient (its
-    // epilogue on a GPU): layer j's backward then starts from that dz, and no pass of its own reads its output.
-    const below = (j: number): BelowAct | undefined => {
-      const l = this.layers[j];
-      if (!this.foldBelow || j < first || !(l instanceof Conv2D || l instanceof Dense) || pooled?.has(j)) return undefined;
-      const act = l.epilogueActivation;
-      return act === 'linear' || NEEDS_INPUT.includes(act) ? undefined : { activation: act };
-    };
     let dzGiven = false;
-    for (let i = from; first >= 0 && i >= first && grad; --i) {
-      const drop = this.layers[i];
-      if (pooled?.has(i - 2) && drop instanceof Dropout && drop.rate > 0) {
-        // A Dropout after a fused pair: its backward folded into the pair's (the same mask, one pass on a GPU).
-        const c = i - 2, fold = below(c - 1);
-        grad = (this.layers[c] as Conv2D).backwardPooled(inputs[c], this.layers[c + 1] as MaxPooling2D, ws.layers[c + 1],
-          grad, ws.layers[c], { ...this.context(c, true, step), inputGrad: c > first, weightGrads: trains(c), below: fold },
-          { layer: drop, ctx: this.context(i, true, step) });
-        i = c;
-        dzGiven = fold !== undefined;
-        continue;
+    for (const node of plan.backward) {
+      if (!grad) break;
+      const i = node.at;
+      const ctx = { ...this.context(i, true, step), inputGrad: i > first, weightGrads: trains(i), below: node.below };
+      if (node.op === 'convPool') {
+        const drop = node.dropout === null ? undefined : { layer: this.layers[node.dropout] as Dropout, ctx: this.context(node.dropout, true, step) };
+        grad = (this.layers[i] as Conv2D).backwardPooled(inputs[i], this.layers[i + 1] as MaxPooling2D, ws.layers[i + 1], grad, ws.layers[i], ctx, drop);
+      } else {
+        grad = this.layers[i].backward(inputs[i], outputs[i], grad, ws.layers[i], { ...ctx, dzGiven });
       }
-      if (pooled?.has(i - 1)) { // the MaxPooling2D of a fused pair: both layers at once
-        const c = --i, fold = below(c - 1);
-        grad = (this.layers[c] as Conv2D).backwardPooled(inputs[c], this.layers[c + 1] as MaxPooling2D, ws.layers[c + 1],
-          grad, ws.layers[c], { ...this.context(c, true, step), inputGrad: c > first, weightGrads: trains(c), below: fold });
-        dzGiven = fold !== undefined;
-        continue;
-      }
-      const layer = this.layers[i];
-      const fold = layer instanceof Conv2D || layer instanceof Dense ? below(i - 1) : undefined;
-      grad = layer.backward(inputs[i], outputs[i], grad, ws.layers[i],
-        { ...this.context(i, true, step), inputGrad: i > first, weightGrads: trains(i), below: fold, dzGiven });
-      dzGiven = fold !== undefined;
+      dzGiven = node.below !== undefined;
     }
     optimizer.step();
     native.advance(counter);

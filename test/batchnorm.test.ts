@@ -11,7 +11,7 @@ import {
   Activation, Adam, BatchNormalization, Conv2D, Dense, Flatten, GlobalAveragePooling2D, LeakyReLU, Sequential, ValidationError, dispose,
   loadModel, tidy,
 } from '../lib/index.js';
-import { foldedInference } from '../lib/layers.js';
+import { foldedInference } from '../lib/plan.js';
 import { native } from '../lib/native.js';
 import { T, close, disposeAll, out, randomArray, rng, syntheticData, throwsA } from './helpers.js';
 

@@ -1,0 +1,92 @@
+// The plan (lib/plan.ts): the fusion rules as data. Which ops the seed model's step and inference run, that each
+// rule leaves its layers alone where it does not apply, and that the dense + loss head rule (the one rule with
+// no other comparison) trains to what the unfused plan trains to. The other rules' fused-against-unfused checks
+// are in pooling.test.ts (convPool, its Dropout, activationBelow) and batchnorm.test.ts (foldedBatchNorm).
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  Activation, Adam, BatchNormalization, Conv2D, Dense, Dropout, Flatten, MaxPooling2D, Sequential, dispose, tidy, type Layer,
+} from '../lib/index.js';
+import { forwardPlan, stepPlan, type BackwardOp, type ForwardOp, type FusionSwitches } from '../lib/plan.js';
+import { exact, seedModel, syntheticData } from './helpers.js';
+
+const Plan = suite('plan');
+
+const ALL: FusionSwitches = { fuseConvPool: true, fuseHead: true, foldInference: true, foldDropout: true, foldBelow: true };
+const show = (ops: (ForwardOp | BackwardOp)[]) => ops.map(o =>
+  `${o.op}@${o.at}${'dropout' in o && o.dropout !== null ? `+${o.dropout}` : ''}${'below' in o && o.below ? ` below:${o.below.activation}` : ''}`);
+const trainsAll = (layers: Layer[]) => (i: number) => layers[i].params.length > 0;
+
+Plan("the seed model's step: conv + pool + dropout as one op, the dense + loss head as one, activations folded below", () => {
+  const m = seedModel(1);
+  const plan = stepPlan(m.layers, trainsAll(m.layers), ALL);
+  // conv 0, conv 1 + pool 2 + dropout 3, flatten 4, dense 5, dropout 6, dense 7 (the head, with the loss)
+  assert.equal(show(plan.forward), ['layer@0', 'convPool@1+3', 'layer@4', 'layer@5', 'layer@6']);
+  assert.ok(plan.fusedHead);
+  assert.equal(show(plan.backward), ['layer@6', 'layer@5', 'layer@4', 'convPool@1+3 below:relu', 'layer@0']);
+  assert.equal(show(forwardPlan(m.layers, false, ALL)), ['layer@0', 'convPool@1', 'layer@3', 'layer@4', 'layer@5', 'layer@6', 'layer@7'],
+    'inference: no dropout in the pair (Dropout is the identity outside training)');
+  const none = { fuseConvPool: false, fuseHead: false, foldInference: false, foldDropout: false, foldBelow: false };
+  const plain = stepPlan(m.layers, trainsAll(m.layers), none);
+  assert.equal(show(plain.forward), m.layers.map((_, i) => `layer@${i}`), 'every rule off: one op per layer');
+  assert.equal(show(plain.backward), [...m.layers.keys()].reverse().map(i => `layer@${i}`));
+  m.dispose();
+});
+
+Plan('a rule that does not match leaves its layers to their own ops', () => {
+  const layers: Layer[] = [
+    new Conv2D({ filters: 2, kernelSize: 3, activation: 'swish', inputShape: [12, 12, 1] }), // swish: derivative needs its input
+    new MaxPooling2D({ poolSize: 2 }),
+    new Conv2D({ filters: 2, kernelSize: 3, activation: 'relu' }),
+    new MaxPooling2D({ poolSize: 2, strides: 1 }), // overlapping windows
+    new Dropout({ rate: 0 }),
+    new Conv2D({ filters: 2, kernelSize: 1, activation: 'relu' }), // BatchNormalization after an activated conv: not folded
+    new BatchNormalization(),
+    new Flatten(),
+    new Dense({ units: 3, activation: 'softmax' }),
+  ];
+  const m = new Sequential({ seed: 2, layers });
+  m.compile({ loss: 'categoricalCrossentropy', optimizer: 'sgd' });
+  assert.equal(show(forwardPlan(m.layers, false, ALL)), m.layers.map((_, i) => `layer@${i}`));
+  const plan = stepPlan(m.layers, trainsAll(m.layers), { ...ALL, fuseHead: false });
+  assert.equal(show(plan.forward), m.layers.map((_, i) => `layer@${i}`));
+  assert.not.ok(plan.fusedHead);
+  // Frozen layers below: backward stops at the first layer that trains.
+  const frozen = stepPlan(m.layers, i => i >= 5 && m.layers[i].params.length > 0, ALL);
+  assert.is(frozen.first, 5);
+  assert.equal(frozen.backward.map(o => o.at), [7, 6, 5]);
+  m.dispose();
+});
+
+Plan('an inference group: Dense + BatchNormalization + Activation as one op', () => {
+  const m = new Sequential({ seed: 3, layers: [
+    new Dense({ units: 4, inputShape: [3] }), new BatchNormalization(), new Activation({ activation: 'relu' }), new Dense({ units: 2 }),
+  ] });
+  assert.equal(show(forwardPlan(m.layers, false, ALL)), ['foldedBatchNorm@0', 'layer@3']);
+  assert.equal(show(forwardPlan(m.layers, true, ALL)), ['layer@0', 'layer@1', 'layer@2', 'layer@3'], 'training uses batch statistics');
+  m.dispose();
+});
+
+// The rule denseLossHead: forward, loss and backward of a linear Dense head in one op. The same arithmetic as
+// the three ops, so the same losses and weights bit for bit on the CPU.
+Plan('the dense + loss head as one op trains to the same weights bit for bit as its three ops', async () => {
+  const { x, y } = syntheticData(40);
+  const runs = [true, false].map(on => {
+    const m = new Sequential({ seed: 4, layers: [
+      new Conv2D({ filters: 3, kernelSize: 3, activation: 'relu', inputShape: [8, 8, 1] }), new Flatten(),
+      new Dense({ units: 8, activation: 'relu' }), new Dropout({ rate: 0.2 }), new Dense({ units: 3, activation: 'softmax' }),
+    ] });
+    m.fuseHead = on;
+    m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adam({ learningRate: 0.01 }), metrics: ['accuracy'] });
+    return m;
+  });
+  const histories = [];
+  for (const m of runs) histories.push((await m.fit(x, y, { batchSize: 16, epochs: 2, verbose: 0 })).history);
+  assert.equal(histories[0], histories[1], 'the same losses and accuracies');
+  const weights = runs.map(m => tidy(() => m.getWeights().map(w => Array.from(w.dataSync()))));
+  weights[0].forEach((w, i) => exact(w, weights[1][i], `weight ${i}`));
+  for (const m of runs) m.dispose();
+  dispose([x, y]);
+});
+
+Plan.run();
