@@ -7,7 +7,7 @@ import {
   Activation, AveragePooling2D, Conv2D, Dense, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, Layer, LeakyReLU, MaxPooling2D,
   Reshape, Rescaling, BatchNormalization,
 } from './layers.js';
-import type { Sequential } from './model.js';
+import type { Network } from './network.js';
 import type { Param } from './layers.js';
 import { OPTIMIZERS } from './optimizers.js';
 import { scheduleFromConfig } from './schedules.js';
@@ -17,21 +17,21 @@ import { lossFromConfig } from './losses.js';
 type Slot = string;
 
 /** "<layer>/<param>", a parameter's name in a checkpoint. */
-function nameOf(model: Sequential, p: Param): string {
+function nameOf(model: Network, p: Param): string {
   const layer = model.layers.find(l => l.params.includes(p))!;
   return `${layer.name}/${p.name}`;
 }
 
-function paramName(model: Sequential, i: number): string {
+function paramName(model: Network, i: number): string {
   return nameOf(model, model.params[i]);
 }
 
-function weightTensors(model: Sequential): NamedTensor[] {
+function weightTensors(model: Network): NamedTensor[] {
   return model.requireParams('saveWeights').map((p, i) => ({ name: paramName(model, i), shape: p.shape, data: p.value.read() as Float32Array }));
 }
 
 /** The data of every parameter (or optimizer slot) from a checkpoint, all checked before any is used. */
-function matchParams(model: Sequential, path: string, tensors: Map<string, NamedTensor>, slot: Slot): Float32Array[] {
+function matchParams(model: Network, path: string, tensors: Map<string, NamedTensor>, slot: Slot): Float32Array[] {
   // An optimizer's slots exist for the parameters it updates only.
   return (slot ? model.trainableParams : model.params).map(p => {
     const name = slot ? `optimizer/${nameOf(model, p)}/${slot}` : nameOf(model, p);
@@ -44,16 +44,16 @@ function matchParams(model: Sequential, path: string, tensors: Map<string, Named
 }
 
 /** The model's layers as data. */
-function architecture(model: Sequential) {
+function architecture(model: Network) {
   return { name: model.name, inputShape: model.inputShape, layers: model.layers.map(l => ({ className: l.className, config: l.getConfig() })) };
 }
 
-export function saveWeights(model: Sequential, path: string): void {
+export function saveWeights(model: Network, path: string): void {
   model.alive('saveWeights');
   writeCheckpoint(path, weightTensors(model), { architecture: JSON.stringify(architecture(model)) });
 }
 
-export function loadWeights(model: Sequential, path: string): void {
+export function loadWeights(model: Network, path: string): void {
   model.alive('loadWeights');
   const { tensors } = readCheckpoint(path);
   const params = model.requireParams('loadWeights');
@@ -61,7 +61,7 @@ export function loadWeights(model: Sequential, path: string): void {
   params.forEach((p, i) => p.value.write(values[i]));
 }
 
-export function save(model: Sequential, path: string): void {
+export function save(model: Network, path: string): void {
   model.alive('save');
   const { optimizer } = model.requireCompiled('save');
   const slots = Object.entries(optimizer.slots());
@@ -80,7 +80,7 @@ export function save(model: Sequential, path: string): void {
 }
 
 /** Puts back what save() wrote into a model built and compiled from the same checkpoint. */
-function restore(model: Sequential, path: string, tensors: Map<string, NamedTensor>,
+function restore(model: Network, path: string, tensors: Map<string, NamedTensor>,
   training: { steps: number; epochs: number; iterations?: number }): void {
   const { optimizer } = model.requireCompiled('restore');
   const values = matchParams(model, path, tensors, '');
@@ -184,7 +184,7 @@ function readMetadata(path: string, metadata: Record<string, string>) {
  * Checks that the weights the architecture declares are the tensors the file holds, before compile() allocates
  * them: a corrupt size (units: 1e9) must be refused, not allocated.
  */
-function checkDeclaredWeights(model: Sequential, path: string, tensors: Map<string, NamedTensor>): void {
+function checkDeclaredWeights(model: Network, path: string, tensors: Map<string, NamedTensor>): void {
   model.layers.forEach((layer, i) => {
     for (const spec of layer.specs) {
       const name = `${layer.name}/${spec.name}`, t = tensors.get(name);
@@ -198,11 +198,12 @@ function checkDeclaredWeights(model: Sequential, path: string, tensors: Map<stri
 
 /**
  * Loads a model saved by `model.save(path)`, compiled and ready to predict or to resume training exactly (the
- * class is passed in, so that this module needs only model.ts's types). Every field of the metadata is checked,
+ * class is passed in: a Network that add() builds, so that this module needs only network.ts's types). Every field of the metadata is checked,
  * and a corrupt one is a CheckpointError naming the file and the field; nothing is allocated for a field
  * that does not match the weights in the file.
  */
-export function loadModelAs(Model: typeof Sequential, path: string, device?: string): Sequential {
+export function loadModelAs<M extends Network & { add(layer: Layer): void }>(
+  Model: new (args: { name?: string; seed?: number; device?: string }) => M, path: string, device?: string): M {
   const { metadata, tensors } = readCheckpoint(path);
   const meta = readMetadata(path, metadata);
   // Outside `from`: with the name and seed checked, what this can refuse is the caller's device.

@@ -1,4 +1,4 @@
-// The training engine: fit, evaluate and predict over a Sequential model's recorded steps. The fit loop calls a
+// The training engine: fit, evaluate and predict over a model's (a Network's) recorded steps. The fit loop calls a
 // list of callbacks at fixed points, as Keras's CallbackList does: train begin/end, epoch begin/end, batch
 // begin/end. The progress bar, History and the non-finite stop are callbacks in that list, so new training
 // behaviours (early stopping, checkpoints, schedules) plug in without touching the loop.
@@ -9,7 +9,7 @@
 // each read is a synchronisation).
 import { METRIC_SLOTS, native, type NativeProgram, type NativeTensor } from './native.js';
 import { StateError, TrainingError, ValidationError, stateError } from './errors.js';
-import type { LabelData, Sequential, TrainStep } from './model.js';
+import type { LabelData, Network, TrainStep } from './network.js';
 import { ProgressBar, formatLogs, type ProgressStream } from './progress.js';
 import { Tensor, empty, handleOf, sliceRows } from './tensor.js';
 import { isDataset, type Dataset } from './data.js';
@@ -23,7 +23,7 @@ export type Logs = Record<string, number>;
  */
 export interface Callback {
   /** Called once before training with the model (Keras's set_model). */
-  setModel?(model: Sequential): unknown;
+  setModel?(model: Network): unknown;
   /** Called once before training with { epochs, steps, batchSize, samples, verbose } (Keras's set_params). */
   setParams?(params: FitParams): unknown;
   onTrainBegin?(logs: Logs): unknown;
@@ -268,7 +268,7 @@ class NonFiniteStop implements Callback {
  * "sum_over_batch_size", tracked per batch by batch size), the accuracy sum(w * hit) / sum(w) (a weighted Mean
  * metric; 0 when every weight is 0, as its divide_no_nan).
  */
-function readLogs(model: Sequential, metrics: NativeTensor, state?: EpochState): Logs {
+function readLogs(model: Network, metrics: NativeTensor, state?: EpochState): Logs {
   const [lossSum, correct, count, badStep, weightSum, squared, absolute] = metrics.read();
   if (state) state.nonFiniteStep = badStep;
   const logs: Logs = { loss: lossSum / count };
@@ -282,12 +282,12 @@ function readLogs(model: Sequential, metrics: NativeTensor, state?: EpochState):
 }
 
 /** The logs as Keras's evaluate returns them: [loss, ...metrics in compile's order]. */
-function logList(model: Sequential, logs: Logs): number[] {
+function logList(model: Network, logs: Logs): number[] {
   return [logs.loss, ...model.metricSpecs.map(m => logs[m.key])];
 }
 
 /** A sampleWeight argument, checked against its data: a float32 tensor [n] of finite weights on the model's device. */
-function sampleWeights(model: Sequential, value: unknown, n: number, name: string): NativeTensor {
+function sampleWeights(model: Network, value: unknown, n: number, name: string): NativeTensor {
   const W = handleOf(value, name);
   if (W.dtype !== 'float32' || W.shape.length !== 1 || W.shape[0] !== n)
     throw new ValidationError(`Expected ${name} to be a float32 tensor of shape [${n}] (one weight per example) but received ${W.dtype} [${W.shape.join(', ')}]`, 'ERR_KERNELNET_SHAPE');
@@ -305,7 +305,7 @@ function sampleWeights(model: Sequential, value: unknown, n: number, name: strin
  * device. Keys must be classes the model can output ([0, 2) for a one-unit head): a weight for a class that can
  * never occur is refused as a mistake rather than ignored.
  */
-function classWeights(model: Sequential, value: unknown, Y: NativeTensor): NativeTensor {
+function classWeights(model: Network, value: unknown, Y: NativeTensor): NativeTensor {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) fail('an object mapping class indices to weights', 'classWeight', value);
   const labels = model.loss!.labels, units = model.outputShape[0];
   if (labels === 'targets')
@@ -341,7 +341,7 @@ function classWeights(model: Sequential, value: unknown, Y: NativeTensor): Nativ
 }
 
 /** The options fit over tensors and fit over a dataset share, checked in one place. */
-function commonFitArgs(model: Sequential, args: FitDatasetArgs) {
+function commonFitArgs(model: Network, args: FitDatasetArgs) {
   if (model.fitting) throw stateError(`${model.name}.fit: the model is already training; wait for the running fit() to finish`, 'ERR_KERNELNET_BUSY');
   const epochs = nonNegativeInt(args.epochs ?? 1, 'epochs');
   const initialEpoch = nonNegativeInt(args.initialEpoch ?? 0, 'initialEpoch');
@@ -371,7 +371,7 @@ function commonFitArgs(model: Sequential, args: FitDatasetArgs) {
   return { epochs, initialEpoch, verbose, validateAt, callbackList };
 }
 
-export async function fit(model: Sequential, x: Tensor, y: Tensor, args: FitArgs): Promise<History> {
+export async function fit(model: Network, x: Tensor, y: Tensor, args: FitArgs): Promise<History> {
   model.alive('fit');
   args = checkOptions(args, FIT_SCHEMA);
   const { epochs, initialEpoch, verbose, validateAt: validateAfter, callbackList } = commonFitArgs(model, args);
@@ -389,11 +389,11 @@ export async function fit(model: Sequential, x: Tensor, y: Tensor, args: FitArgs
   }
 }
 
-type FitSetup = ReturnType<typeof commonFitArgs> & ReturnType<Sequential['requireCompiled']> &
+type FitSetup = ReturnType<typeof commonFitArgs> & ReturnType<Network['requireCompiled']> &
   { validateAfter: ReturnType<typeof commonFitArgs>['validateAt']; batchSize: number; shuffle: boolean; validationBatchSize: number };
 
 /** fit over tensors, its options and data checked. */
-async function fitTensors(model: Sequential, x: Tensor, y: Tensor, X: NativeTensor, { n, Y }: LabelData, args: FitArgs,
+async function fitTensors(model: Network, x: Tensor, y: Tensor, X: NativeTensor, { n, Y }: LabelData, args: FitArgs,
   { epochs, initialEpoch, verbose, validateAfter, callbackList, optimizer, metrics, batchSize, shuffle, validationBatchSize }: Omit<FitSetup, 'validateAt'>): Promise<History> {
   if (args.classWeight != null && args.sampleWeight != null)
     throw new ValidationError('fit: classWeight and sampleWeight cannot be given together (as in Keras); fold the class weights into sampleWeight');
@@ -452,7 +452,7 @@ async function fitTensors(model: Sequential, x: Tensor, y: Tensor, X: NativeTens
       const logs = await trainEpoch(model, run, state, callbacks, stillThere);
       if (validateAt(epoch)) {
         const values = validationSet ? await evaluateDataset(model, validationSet, {})
-          : await model.evaluateAsync(validation![0], validation![1], { batchSize: validationBatchSize, sampleWeight: validationW }); // yields between batches
+          : await drainAsync(evaluation(model, validation![0], validation![1], { batchSize: validationBatchSize, sampleWeight: validationW })); // yields between batches
         stillThere(run.steps);
         addValidationLogs(model, logs, values);
       }
@@ -473,7 +473,7 @@ async function fitTensors(model: Sequential, x: Tensor, y: Tensor, X: NativeTens
 }
 
 /** val_loss and val_<metric> (and their aliases) from evaluate's [loss, ...metrics]. */
-function addValidationLogs(model: Sequential, logs: Logs, values: number[]): void {
+function addValidationLogs(model: Network, logs: Logs, values: number[]): void {
   ['loss', ...model.metricSpecs.map(m => m.key)].forEach((key, i) => { logs[`val_${key}`] = values[i]; });
   for (const m of model.metricSpecs) {
     const alias = model.logAliases[m.key];
@@ -503,7 +503,7 @@ export type FitDatasetArgs = Pick<FitArgs, 'epochs' | 'verbose' | 'validationDat
  * after its step (fit owns what the dataset yields). The steps per epoch are the dataset's `batches` when known,
  * else counted in the first epoch.
  */
-export async function fitDataset(model: Sequential, dataset: Dataset, args: FitDatasetArgs): Promise<History> {
+export async function fitDataset(model: Network, dataset: Dataset, args: FitDatasetArgs): Promise<History> {
   model.alive('fit');
   args = checkOptions(args, FIT_DATASET_SCHEMA);
   const { epochs, initialEpoch, verbose, validateAt: validateAfter, callbackList } = commonFitArgs(model, args);
@@ -571,7 +571,7 @@ export async function fitDataset(model: Sequential, dataset: Dataset, args: FitD
       const logs = readLogs(model, metrics, state);
       if (validateAt(epoch)) {
         const values = isDataset(validation) ? await evaluateDataset(model, validation, {})
-          : await model.evaluateAsync(validation![0], validation![1]);
+          : await drainAsync(evaluation(model, validation![0], validation![1], {}));
         stillThere(s);
         addValidationLogs(model, logs, values);
       }
@@ -590,7 +590,7 @@ export async function fitDataset(model: Sequential, dataset: Dataset, args: FitD
 }
 
 /** The loss and metrics over every batch of a dataset ([loss, ...metrics]); each batch disposed after use. */
-export async function evaluateDataset(model: Sequential, dataset: Dataset, args: { verbose?: 0 | 1 }): Promise<number[]> {
+export async function evaluateDataset(model: Network, dataset: Dataset, args: { verbose?: 0 | 1 }): Promise<number[]> {
   model.alive('evaluate');
   args = checkOptions(args, { what: 'evaluate options (with a dataset)', supported: ['verbose'], notYet: { batchSize: { hint: 'the dataset makes the batches' }, steps: {}, sampleWeight: {} } });
   model.requireCompiled('evaluate');
@@ -632,13 +632,13 @@ export async function evaluateDataset(model: Sequential, dataset: Dataset, args:
 }
 
 /** predict over every batch of a dataset (its targets, if any, unused): one [N, outputs] tensor. */
-export async function predictDataset(model: Sequential, dataset: Dataset): Promise<Tensor> {
+export async function predictDataset(model: Network, dataset: Dataset): Promise<Tensor> {
   model.alive('predict');
   model.ensureParams();
   const shape = model.outputShape, k = shape.reduce((a, b) => a * b, 1), parts: Float32Array[] = [];
   for await (const batch of dataset.pass(model.device)) {
     try {
-      const p = model.predict(batch.xs, { batchSize: Math.max(1, batch.xs.shape[0]) });
+      const p = drain(prediction(model, batch.xs, { batchSize: Math.max(1, batch.xs.shape[0]) }));
       parts.push(p.dataSync() as Float32Array);
       p.dispose();
     } finally {
@@ -666,7 +666,7 @@ export async function predictDataset(model: Sequential, dataset: Dataset): Promi
  * reads the rate from device memory). `model.stopTraining` ends the epoch after the current execution, as in
  * Keras. Returns the epoch's logs.
  */
-async function trainEpoch(model: Sequential, run: FitRun, state: EpochState, callbacks: CallbackList,
+async function trainEpoch(model: Network, run: FitRun, state: EpochState, callbacks: CallbackList,
   stillThere: (step: number) => void): Promise<Logs> {
   const { step, steps, batchSize, samples } = run;
   step.metrics.fill(0);
@@ -711,7 +711,7 @@ async function trainEpoch(model: Sequential, run: FitRun, state: EpochState, cal
  * [loss, ...metrics] when the model was compiled with metrics. The same step fit() takes, so a fit over one batch without
  * shuffling trains identically.
  */
-export async function trainOnBatch(model: Sequential, x: Tensor, y: Tensor): Promise<number | number[]> {
+export async function trainOnBatch(model: Network, x: Tensor, y: Tensor): Promise<number | number[]> {
   model.alive('trainOnBatch');
   if (model.fitting) throw stateError(`${model.name}.trainOnBatch: the model is inside fit()`, 'ERR_KERNELNET_BUSY');
   const { optimizer, metrics } = model.requireCompiled('trainOnBatch');
@@ -734,7 +734,7 @@ export async function trainOnBatch(model: Sequential, x: Tensor, y: Tensor): Pro
 }
 
 /** Loss and accuracy over (x, y): evaluate's work, one batch per step of the generator. */
-export function* evaluation(model: Sequential, x: Tensor, y: Tensor, args: EvaluateArgs): Generator<void, number[]> {
+export function* evaluation(model: Network, x: Tensor, y: Tensor, args: EvaluateArgs): Generator<void, number[]> {
   model.alive('evaluate');
   args = checkOptions(args, EVALUATE_SCHEMA);
   model.requireCompiled('evaluate');
@@ -769,7 +769,7 @@ export function* evaluation(model: Sequential, x: Tensor, y: Tensor, args: Evalu
 }
 
 /** Class probabilities for each example of x: predict's work, one batch per step of the generator. */
-export function* prediction(model: Sequential, x: Tensor, args: PredictArgs): Generator<void, Tensor> {
+export function* prediction(model: Network, x: Tensor, args: PredictArgs): Generator<void, Tensor> {
   model.alive('predict');
   args = checkOptions(args, PREDICT_SCHEMA);
   model.ensureParams(); // Keras predicts with a built model that was never compiled
@@ -801,7 +801,7 @@ export function* prediction(model: Sequential, x: Tensor, args: PredictArgs): Ge
 }
 
 /** Between the batches of an awaited evaluate or predict: the model and the data must still be there. */
-function stillUsable(model: Sequential, op: string, data: [string, Tensor][]): void {
+function stillUsable(model: Network, op: string, data: [string, Tensor][]): void {
   if (model.disposed) throw stateError(`${model.name}.${op}: the model was disposed during the call`, 'ERR_KERNELNET_DISPOSED');
   for (const [name, t] of data)
     if (t.isDisposed) throw new StateError(`${model.name}.${op}: ${name} was disposed during the call`, 'ERR_KERNELNET_DISPOSED');
@@ -817,49 +817,5 @@ export async function drainAsync<T>(run: Generator<void, T>): Promise<T> {
   for (let r = run.next(); ; r = run.next()) {
     if (r.done) return r.value;
     await new Promise(setImmediate);
-  }
-}
-
-
-/** Labels already checked, by what they were checked for (a Tensor's contents cannot change through the public API). */
-const checkedLabels = new WeakMap<NativeTensor, string>();
-
-/**
- * Labels as the loss needs them, checked once per tensor. Categorical cross-entropy: one-hot (or soft) rows,
- * every value in [0, 1] and every row summing to 1 (integer class labels, a flipped sign or unnormalised scores
- * would otherwise train silently on nonsense). Sparse: class indices in [0, classes). Binary: values in [0, 1].
- * Errors: finite values.
- */
-export function checkLabels(Y: NativeTensor, name: string, kind: 'onehot' | 'classes' | 'binary' | 'targets' = 'onehot', classes = 0): void {
-  if (checkedLabels.get(Y) === `${kind}:${classes}`) return;
-  const values = Y.read();
-  const bad = (what: string, i: number) => new ValidationError(`Expected ${name} to hold ${what} but ${name}[${i}] is ${values[i]}`);
-  if (kind === 'classes') {
-    const i = values.findIndex(v => !(v >= 0 && v < classes));
-    if (i >= 0) throw bad(`class indices in [0, ${classes})`, i);
-  } else if (kind === 'binary') {
-    const i = values.findIndex(v => !(v >= 0 && v <= 1));
-    if (i >= 0) throw bad('binary labels (values in [0, 1])', i);
-  } else if (kind === 'targets') {
-    const i = values.findIndex(v => !Number.isFinite(v));
-    if (i >= 0) throw bad('finite targets', i);
-  } else {
-    checkOneHot(Y, values as Float32Array, name);
-  }
-  checkedLabels.set(Y, `${kind}:${classes}`);
-}
-
-function checkOneHot(Y: NativeTensor, values: Float32Array, name: string): void {
-  const k = Y.shape[1];
-  for (let r = 0; r < Y.shape[0]; ++r) {
-    let sum = 0;
-    for (let j = 0; j < k; ++j) {
-      const v = values[r * k + j];
-      if (!(v >= 0 && v <= 1))
-        throw new ValidationError(`Expected ${name} to hold one-hot labels (values in [0, 1], see toCategorical) but ${name}[${r}][${j}] is ${v}`);
-      sum += v;
-    }
-    if (Math.abs(sum - 1) > 1e-3)
-      throw new ValidationError(`Expected ${name} to hold one-hot labels (each row summing to 1, see toCategorical) but row ${r} sums to ${sum}`);
   }
 }
