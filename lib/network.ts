@@ -120,11 +120,9 @@ export abstract class Network {
   epochsRun = 0;
   /** @internal */
   disposed = false;
-  /** True while fit() runs: a second fit() is refused. */
-  /** @internal */
+  /** @internal True while fit() runs: a second fit() is refused. */
   fitting = false;
-  /** Batch sizes whose workspaces the running fit() uses (never evicted from the cache meanwhile). */
-  /** @internal */
+  /** @internal Batch sizes whose workspaces the running fit() uses (never evicted from the cache meanwhile). */
   readonly pinned = new Set<string>();
 
   /** Checks and takes the model's name (default `defaultName`), seed and device. */
@@ -268,8 +266,7 @@ export abstract class Network {
     return stream * 2 ** 32 + this.seed;
   }
 
-  /** Refuses every call on a disposed model, saying so (not "not compiled"). */
-  /** @internal */
+  /** @internal Refuses every call on a disposed model, saying so (not "not compiled"). */
   alive(op: string): void {
     if (this.disposed) throw stateError(`${this.name}.${op}: the model was disposed`, 'ERR_KERNELNET_DISPOSED');
   }
@@ -394,12 +391,11 @@ export abstract class Network {
   }
 
   /**
-   * Buffers for a batch size, made once and reused. Inference (evaluate, predict) reuses a training workspace of
+   * @internal Buffers for a batch size, made once and reused. Inference (evaluate, predict) reuses a training workspace of
    * the same size when there is one and otherwise makes one without gradient buffers, about half the memory. At
    * most MAX_WORKSPACES are kept, the least recently used going first (never one a running fit() uses), so a
    * server predicting at many batch sizes does not grow without bound.
    */
-  /** @internal */
   workspace(batch: number, training: boolean): Workspace {
     const key = this.workspaces.has(`${batch}:train`) || training ? `${batch}:train` : `${batch}:infer`;
     let ws = this.workspaces.get(key);
@@ -465,13 +461,12 @@ export abstract class Network {
   }
 
   /**
-   * Runs the forward plan (plan.ts) from ws.x; returns the last layer's output (logits for a softmax head). In
+   * @internal Runs the forward plan (plan.ts) from ws.x; returns the last layer's output (logits for a softmax head). In
    * training, `step` is given and each layer's input and output are collected for backward, by layer index (a
    * fused group's pooled output stands in for the outputs it does not store; backward, which takes the group at
    * once, does not read them). Inference applies the inference rules too (BatchNormalization folded). With upTo,
    * the layers before that index only (returns the input of layer upTo).
    */
-  /** @internal */
   forward(ws: Workspace, step: TrainStep | null, inputs?: NativeTensor[], outputs?: NativeTensor[], upTo = this.layers.length): NativeTensor {
     return this.runForward(forwardPlan(this.layers, step !== null, this.fusion, upTo), ws, step, inputs, outputs);
   }
@@ -510,12 +505,11 @@ export abstract class Network {
   }
 
   /**
-   * One training step on rows [start, start + rows) of the epoch's order. What varies from step to step (the
+   * @internal One training step on rows [start, start + rows) of the epoch's order. What varies from step to step (the
    * batch's rows, dropout's offset, the step number the loss records) comes from the step counter on the
    * device, so every full batch of an epoch makes exactly the same calls; only the short last batch names its
    * rows from the host.
    */
-  /** @internal */
   trainStep(step: TrainStep, start: number, rows: number): void {
     this.stepOps(step, start, rows, this.workspace(rows, true));
     this.steps++;
@@ -523,10 +517,9 @@ export abstract class Network {
   }
 
   /**
-   * Records the ops of `count` full-batch steps (the same for every full batch of the epoch: each step's batch,
+   * @internal Records the ops of `count` full-batch steps (the same for every full batch of the epoch: each step's batch,
    * dropout offset and step number come from the step counter, which each step advances) as one program.
    */
-  /** @internal */
   recordStep(step: TrainStep, count = 1): NativeProgram {
     const ws = this.workspace(step.batchSize, true);
     native.record(this.device);
