@@ -345,7 +345,7 @@ export function loadSolutions(f: LoadFacts): string[] {
       solutions.push(`${skipped} (bun runs a dependency's only once trusted): run \`bun pm trust kernelnet\` (${tools})`);
     else
       solutions.push(`${skipped} (npm 12, pnpm, Yarn 4 and bun run a dependency's only once allowed; --ignore-scripts skips them): ` +
-        `with npm 12 run \`npm approve-scripts kernelnet\` then \`npm rebuild kernelnet\`; with npm 11 or older \`npm rebuild kernelnet\`; ` +
+        `with npm 12 run \`npm install-scripts approve kernelnet\` then \`npm rebuild kernelnet\`; with npm 11 or older \`npm rebuild kernelnet\`; ` +
         `with pnpm \`pnpm approve-builds\` (${tools})`);
   } else {
     solutions.push(`build from source: \`npm rebuild kernelnet --foreground-scripts\` (${tools}), which shows the build's output`);

@@ -23,7 +23,7 @@ L('pnpm skipped the install script: pnpm approve-builds', () => {
 L('npm (or an unknown manager) skipped it: npm 12\'s approval, npm 11\'s rebuild, pnpm\'s approval', () => {
   const [s] = loadSolutions(facts);
   assert.match(s, /install scripts may have been skipped/);
-  for (const fix of ['`npm approve-scripts kernelnet` then `npm rebuild kernelnet`', 'with npm 11 or older `npm rebuild kernelnet`', '`pnpm approve-builds`'])
+  for (const fix of ['`npm install-scripts approve kernelnet` then `npm rebuild kernelnet`', 'with npm 11 or older `npm rebuild kernelnet`', '`pnpm approve-builds`'])
     assert.ok(s.includes(fix), `${fix}: ${s}`);
   assert.match(loadSolutions({ ...facts, root: '/app/.yarn/unplugged/kernelnet-npm-0.1.0-abc/node_modules/kernelnet' })[0],
     /Yarn 4 .*"dependenciesMeta": \{ "kernelnet": \{ "built": true \} \}/);
@@ -44,7 +44,7 @@ L('the real loader, in a copy of the package with no binary, under pnpm\'s layou
   const dir = mkdtempSync(join(tmpdir(), 'kernelnet-loader-'));
   try {
     for (const [layout, expect] of [['node_modules/.pnpm/kernelnet@0.1.0/node_modules/kernelnet', /run `pnpm approve-builds`/],
-      ['node_modules/kernelnet', /with npm 12 run `npm approve-scripts kernelnet` then `npm rebuild kernelnet`/]] as const) {
+      ['node_modules/kernelnet', /with npm 12 run `npm install-scripts approve kernelnet` then `npm rebuild kernelnet`/]] as const) {
       const pkg = join(dir, layout);
       mkdirSync(join(pkg, 'dist'), { recursive: true });
       cpSync(fileURLToPath(new URL('../lib', import.meta.url)), join(pkg, 'dist', 'lib'), { recursive: true });
