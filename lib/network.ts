@@ -11,7 +11,7 @@ import { Conv2D, Dense, Dropout, Layer, MaxPooling2D, type LayerBuffers, type Pa
 import { resolveLoss, resolveMetrics, type AccuracyKind, type Loss, type LossIdentifier, type MetricSpec } from './losses.js';
 import { METRIC_SLOTS, native, type Device, type NativeProgram, type NativeTensor } from './native.js';
 import { OPTIMIZERS, OPTIMIZER_NAMES, Optimizer } from './optimizers.js';
-import { bufferNeeds, forwardPlan, stepPlan, type ForwardOp, type FusionSwitches } from './plan.js';
+import { Graph, INPUT, bufferNeeds, forwardPlan, stepPlan, type ForwardOp, type FusionSwitches } from './plan.js';
 import { defaultDevice, empty, parseDevice } from './tensor.js';
 import { NOT_USED, checkOptions, describe, fail, nonNegativeInt, positiveInt } from './validate.js';
 
@@ -460,48 +460,57 @@ export abstract class Network {
     };
   }
 
-  /**
-   * @internal Runs the forward plan (plan.ts) from ws.x; returns the last layer's output (logits for a softmax head). In
-   * training, `step` is given and each layer's input and output are collected for backward, by layer index (a
-   * fused group's pooled output stands in for the outputs it does not store; backward, which takes the group at
-   * once, does not read them). Inference applies the inference rules too (BatchNormalization folded). With upTo,
-   * the layers before that index only (returns the input of layer upTo).
-   */
-  forward(ws: Workspace, step: TrainStep | null, inputs?: NativeTensor[], outputs?: NativeTensor[], upTo = this.layers.length): NativeTensor {
-    return this.runForward(forwardPlan(this.layers, step !== null, this.fusion, upTo), ws, step, inputs, outputs);
+  /** @internal The model's layers as a graph (a chain for Sequential), which the plan is made from. */
+  get graph(): Graph {
+    return Graph.chain(this.layers);
   }
 
-  private runForward(ops: ForwardOp[], ws: Workspace, step: TrainStep | null, inputs?: NativeTensor[], outputs?: NativeTensor[]): NativeTensor {
-    let a = ws.x;
+  /**
+   * @internal Runs the forward plan (plan.ts) from ws.x and returns the model's output (logits for a softmax
+   * head). Inference applies the inference rules too (BatchNormalization folded).
+   */
+  forward(ws: Workspace, step: TrainStep | null): NativeTensor {
+    const graph = this.graph;
+    return this.runForward(graph, forwardPlan(graph, step !== null, this.fusion), ws, step)[graph.output];
+  }
+
+  /**
+   * Runs forward ops, returning each node's output by node id. In training (`step` given) each node's input and
+   * output are also collected for backward, by node id (a fused group's pooled output stands in for the outputs
+   * it does not store; backward, which takes the group at once, does not read them).
+   */
+  private runForward(graph: Graph, ops: ForwardOp[], ws: Workspace, step: TrainStep | null, inputs?: NativeTensor[], outputs?: NativeTensor[]): NativeTensor[] {
+    const value: NativeTensor[] = [];
+    const input = (id: number) => {
+      const from = graph.nodes[id].inputs[0]; // one input per node until merge layers
+      return from === INPUT ? ws.x : value[from];
+    };
     for (const node of ops) {
-      const i = node.at;
+      const i = node.at, a = input(i);
       if (node.op === 'foldedBatchNorm') {
         const { group } = node;
-        const { w, b } = group.bn.fold(ws.layers[i + 1], group.producer);
+        const { w, b } = group.bn.fold(ws.layers[group.bnAt], group.producer);
         const y = ws.layers[group.last].y!;
         group.producer.forwardWith(a, w, b, y, group.activation, group.alpha);
-        a = y;
+        value[group.last] = y;
       } else if (node.op === 'convPool') {
         // The conv's output is never stored; a Dropout in the op has its mask drawn in the conv's epilogue on a GPU.
-        const drop = node.dropout === null ? undefined : { layer: this.layers[node.dropout] as Dropout, buf: ws.layers[node.dropout], ctx: this.context(node.dropout, true, step!) };
-        inputs?.push(a);
-        const y = (this.layers[i] as Conv2D).forwardPooled(a, this.layers[i + 1] as MaxPooling2D, ws.layers[i + 1], drop);
-        const p = ws.layers[i + 1].y!;
-        outputs?.push(p);
-        inputs?.push(p);
-        outputs?.push(p);
-        if (drop) {
-          inputs?.push(p);
-          outputs?.push(y);
+        const d = node.dropout;
+        const drop = d === null ? undefined : { layer: this.layers[d] as Dropout, buf: ws.layers[d], ctx: this.context(d, true, step!) };
+        const y = (this.layers[i] as Conv2D).forwardPooled(a, this.layers[node.pool] as MaxPooling2D, ws.layers[node.pool], drop);
+        const p = ws.layers[node.pool].y!;
+        if (inputs && outputs) {
+          [inputs[i], outputs[i], inputs[node.pool], outputs[node.pool]] = [a, p, p, p];
+          if (d !== null) [inputs[d], outputs[d]] = [p, y];
         }
-        a = y;
+        value[node.out] = y;
       } else {
-        inputs?.push(a);
-        a = this.layers[i].forward(a, ws.layers[i], this.context(i, step !== null, step ?? undefined));
-        outputs?.push(a);
+        const y = this.layers[i].forward(a, ws.layers[i], this.context(i, step !== null, step ?? undefined));
+        if (inputs && outputs) [inputs[i], outputs[i]] = [a, y];
+        value[i] = y;
       }
     }
-    return a;
+    return value;
   }
 
   /**
@@ -564,7 +573,7 @@ export abstract class Network {
 
   /** Each layer's buffers, as the plan needs them (plan.ts's bufferNeeds). */
   private allocateLayers(batch: number, training: boolean): LayerBuffers[] {
-    const needs = bufferNeeds(this.layers, training, this.fusion);
+    const needs = bufferNeeds(this.graph, training, this.fusion);
     return this.layers.map((l, i) => {
       const buf = l.allocate(batch, needs[i].inputGrad, this.device);
       if (!needs[i].output) {
@@ -587,29 +596,33 @@ export abstract class Network {
     const inputs: NativeTensor[] = [], outputs: NativeTensor[] = [];
     const loss = this.loss!;
     const trains = (i: number) => (this.training[i] ?? true) && this.layers[i].params.length > 0;
-    const plan = stepPlan(this.layers, trains, this.fusion);
-    const { first } = plan;
-    const last = this.layers.length - 1;
-    const x = this.runForward(plan.forward, ws, step, inputs, outputs);
-    let grad: NativeTensor | null = ws.dlogits;
+    const graph = this.graph, plan = stepPlan(graph, trains, this.fusion), out = graph.output;
+    const inputGrad = (id: number) => graph.nodes[id].inputs.some(plan.needsBackward);
+    const value = this.runForward(graph, plan.forward, ws, step, inputs, outputs);
+    // The gradient of each node's output, by node id (one consumer per node until merge layers).
+    const grads = new Map<number, NativeTensor | null>();
     if (plan.fusedHead) {
-      grad = (this.layers[last] as Dense).forwardLossBackward(x, ws.layers[last], { ...this.context(last, true, step), inputGrad: last > first, weightGrads: trains(last) },
-        { kind: loss.kind, accuracy: this.accuracy, labels: ws.y, weights: W ? ws.w : null, dlogits: ws.dlogits, metrics, step: base });
+      const from = graph.nodes[out].inputs[0], x = from === INPUT ? ws.x : value[from];
+      grads.set(from, (this.layers[out] as Dense).forwardLossBackward(x, ws.layers[out],
+        { ...this.context(out, true, step), inputGrad: inputGrad(out), weightGrads: trains(out) },
+        { kind: loss.kind, accuracy: this.accuracy, labels: ws.y, weights: W ? ws.w : null, dlogits: ws.dlogits, metrics, step: base }));
     } else {
-      native.loss(loss.kind, this.accuracy, x, ws.y, W ? ws.w : null, ws.dlogits, metrics, base, counter);
+      native.loss(loss.kind, this.accuracy, value[out], ws.y, W ? ws.w : null, ws.dlogits, metrics, base, counter);
+      grads.set(out, ws.dlogits);
     }
-    let dzGiven = false;
-    for (const node of plan.backward) {
-      if (!grad) break;
-      const i = node.at;
-      const ctx = { ...this.context(i, true, step), inputGrad: i > first, weightGrads: trains(i), below: node.below };
-      if (node.op === 'convPool') {
-        const drop = node.dropout === null ? undefined : { layer: this.layers[node.dropout] as Dropout, ctx: this.context(node.dropout, true, step) };
-        grad = (this.layers[i] as Conv2D).backwardPooled(inputs[i], this.layers[i + 1] as MaxPooling2D, ws.layers[i + 1], grad, ws.layers[i], ctx, drop);
+    const dzGiven = new Set<number>(); // nodes whose activation the op above applied to their gradient
+    for (const op of plan.backward) {
+      const grad = grads.get(op.out);
+      if (!grad) continue;
+      const i = op.at, from = graph.nodes[i].inputs[0];
+      const ctx = { ...this.context(i, true, step), inputGrad: inputGrad(i), weightGrads: trains(i), below: op.below };
+      if (op.op === 'convPool') {
+        const drop = op.dropout === null ? undefined : { layer: this.layers[op.dropout] as Dropout, ctx: this.context(op.dropout, true, step) };
+        grads.set(from, (this.layers[i] as Conv2D).backwardPooled(inputs[i], this.layers[op.pool] as MaxPooling2D, ws.layers[op.pool], grad, ws.layers[i], ctx, drop));
       } else {
-        grad = this.layers[i].backward(inputs[i], outputs[i], grad, ws.layers[i], { ...ctx, dzGiven });
+        grads.set(from, this.layers[i].backward(inputs[i], outputs[i], grad, ws.layers[i], { ...ctx, dzGiven: dzGiven.has(i) }));
       }
-      dzGiven = node.below !== undefined;
+      if (op.below) dzGiven.add(from);
     }
     optimizer.step();
     native.advance(counter);

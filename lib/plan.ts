@@ -1,8 +1,10 @@
-// A model's plan: its layers as the ops that run them, after the fusion rules. Each rule is a function over the
-// layers that says where it applies; the plan lists, in order, the op that runs each layer or group of layers,
-// and the model's executor (model.ts's forward and stepOps) only walks the plan. A rule that does not match
-// leaves its layers to their own ops, and every rule can be switched off (the model's fuse/fold switches), so
-// tests compare each fused plan with the plan without it.
+// A model's graph and its plan. The graph: one node per layer, each naming the nodes whose outputs it takes (a
+// Sequential model is a chain). The plan: the ops that run the nodes, in topological order, after the fusion
+// rules. Each rule is a function over the graph that says where it applies, and applies only along
+// single-consumer edges (a tensor another node also reads is never folded away); the model's executor
+// (network.ts's forward and stepOps) only walks the plan. A rule that does not match leaves its nodes to their
+// own ops, and every rule can be switched off (the model's fuse/fold switches), so tests compare each fused
+// plan with the plan without it.
 //
 // The rules:
 // - convPool: a Conv2D whose output goes only into a MaxPooling2D with non-overlapping windows runs with it as
@@ -13,6 +15,7 @@
 // - denseLossHead (training): a linear Dense last layer runs its forward, the loss and its backward as one op.
 // - activationBelow (training): a Conv2D or Dense layer's activation is applied by the input gradient of the op
 //   above it, so the layer's own backward starts from dz.
+import { KernelnetError } from './errors.js';
 import { Activation, BatchNormalization, Conv2D, Dense, Dropout, MaxPooling2D, type Layer } from './layers.js';
 import { NEEDS_INPUT, type BelowAct, type NativeActivation } from './native.js';
 
@@ -29,31 +32,95 @@ export interface FusionSwitches {
 export interface FusedGroup {
   producer: Conv2D | Dense;
   bn: BatchNormalization;
-  /** The index of the group's last layer, whose output buffer receives the result. */
+  /** The BatchNormalization's node. */
+  bnAt: number;
+  /** The group's last node, whose output buffer receives the result. */
   last: number;
   activation: NativeActivation;
   alpha?: number;
 }
 
-/** One forward op of the plan; `at` is the index of its first layer. */
-export type ForwardOp =
-  | { op: 'layer'; at: number }
-  | { op: 'convPool'; at: number; /** the Dropout run in the same op, or null */ dropout: number | null }
-  | { op: 'foldedBatchNorm'; at: number; group: FusedGroup };
+/** The model's input, as a node's input. */
+export const INPUT = -1;
 
-/** One backward op of the plan, from the top; `below` is the activation of the layer under it that it applies. */
+/** A node of the graph: a layer and the nodes whose outputs it takes (INPUT for the model's input). */
+export interface GraphNode {
+  readonly id: number;
+  readonly layer: Layer;
+  readonly inputs: readonly number[];
+}
+
+/** The layers of a model as a directed acyclic graph; node ids index the model's layers and their buffers. */
+export class Graph {
+  readonly nodes: readonly GraphNode[];
+  /** The node whose output is the model's output. */
+  readonly output: number;
+  /** The nodes in topological order (ties broken by id, so a chain runs in layer order). */
+  readonly order: readonly GraphNode[];
+  private readonly users: number[][];
+
+  constructor(nodes: GraphNode[], output: number) {
+    this.nodes = nodes;
+    this.output = output;
+    this.users = nodes.map(() => []);
+    for (const n of nodes) for (const i of n.inputs) if (i !== INPUT) this.users[i].push(n.id);
+    // Kahn's algorithm, always taking the ready node of lowest id.
+    const waiting = nodes.map(n => n.inputs.filter(i => i !== INPUT).length);
+    const ready = nodes.filter((_, i) => waiting[i] === 0).map(n => n.id);
+    const order: GraphNode[] = [];
+    while (ready.length) {
+      ready.sort((a, b) => a - b);
+      const id = ready.shift()!;
+      order.push(nodes[id]);
+      for (const u of this.users[id]) if (--waiting[u] === 0) ready.push(u);
+    }
+    if (order.length !== nodes.length) throw new KernelnetError('the layer graph has a cycle', 'ERR_KERNELNET_INTERNAL'); // models build DAGs
+    this.order = order;
+  }
+
+  /** A chain: each layer takes the previous one's output (a Sequential model). */
+  static chain(layers: readonly Layer[]): Graph {
+    return new Graph(layers.map((layer, id) => ({ id, layer, inputs: [id === 0 ? INPUT : id - 1] })), layers.length - 1);
+  }
+
+  /** The nodes that take node id's output. */
+  consumers(id: number): readonly number[] {
+    return this.users[id];
+  }
+
+  /** Node id's one input, when it has one and that node feeds node id alone (a single-consumer edge); else null. */
+  soleInput(id: number): GraphNode | null {
+    const { inputs } = this.nodes[id];
+    if (inputs.length !== 1 || inputs[0] === INPUT || this.users[inputs[0]].length !== 1) return null;
+    return this.nodes[inputs[0]];
+  }
+
+  /** The one node that takes node id's output, when exactly one does and takes nothing else; else null. */
+  soleConsumer(id: number): GraphNode | null {
+    const users = this.users[id];
+    return users.length === 1 && this.nodes[users[0]].inputs.length === 1 ? this.nodes[users[0]] : null;
+  }
+}
+
+/** One forward op of the plan; `at` is its first node, `out` the node whose output it produces. */
+export type ForwardOp =
+  | { op: 'layer'; at: number; out: number }
+  | { op: 'convPool'; at: number; pool: number; /** the Dropout run in the same op, or null */ dropout: number | null; out: number }
+  | { op: 'foldedBatchNorm'; at: number; group: FusedGroup; out: number };
+
+/** One backward op of the plan, from the top; `below` is the activation of the node under it that it applies. */
 export type BackwardOp =
-  | { op: 'layer'; at: number; below?: BelowAct }
-  | { op: 'convPool'; at: number; dropout: number | null; below?: BelowAct };
+  | { op: 'layer'; at: number; out: number; below?: BelowAct }
+  | { op: 'convPool'; at: number; pool: number; dropout: number | null; out: number; below?: BelowAct };
 
 /** A training step's plan: the forward ops, whether the head is fused with the loss, and the backward ops. */
 export interface StepPlan {
-  /** The first layer with weights that train (backward stops there), or -1 when none trains. */
-  first: number;
-  /** denseLossHead: the last layer's forward, loss and backward as one op. */
+  /** denseLossHead: the output node's forward, loss and backward as one op. */
   fusedHead: boolean;
   forward: ForwardOp[];
   backward: BackwardOp[];
+  /** Whether node id's backward runs: it has weights that train, or some node it depends on does. */
+  needsBackward: (id: number) => boolean;
 }
 
 /**
@@ -62,21 +129,20 @@ export interface StepPlan {
  * (not softmax, swish or gelu, and not a head the loss applies). With the moving statistics BatchNormalization is
  * an affine map per channel, so the GEMM runs with folded weights and bias (batchnorm.h) and the activation in its
  * epilogue: one op instead of three, and two passes over the activations fewer. Training (batch statistics) runs
- * the layers one by one. Keyed by the first layer's index.
+ * the layers one by one. Keyed by the Conv2D/Dense node.
  */
-export function foldedInference(layers: readonly Layer[]): Map<number, FusedGroup> {
+export function foldedInference(graph: Graph): Map<number, FusedGroup> {
   const groups = new Map<number, FusedGroup>();
-  for (let i = 0; i + 1 < layers.length; ++i) {
-    const producer = layers[i], bn = layers[i + 1];
-    if (!(producer instanceof Conv2D || producer instanceof Dense) || producer.activation !== 'linear' || !(bn instanceof BatchNormalization))
-      continue;
-    const act = layers[i + 2];
+  for (const bnNode of graph.order) {
+    const bn = bnNode.layer, producerNode = graph.soleInput(bnNode.id);
+    const producer = producerNode?.layer;
+    if (!(bn instanceof BatchNormalization) || !(producer instanceof Conv2D || producer instanceof Dense) || producer.activation !== 'linear') continue;
+    const actNode = graph.soleConsumer(bnNode.id), act = actNode?.layer;
     const fusesAct = act instanceof Activation && !act.passes() && !NEEDS_INPUT.includes(act.activation as NativeActivation);
-    groups.set(i, {
-      producer, bn, last: fusesAct ? i + 2 : i + 1,
+    groups.set(producerNode!.id, {
+      producer, bn, bnAt: bnNode.id, last: fusesAct ? actNode!.id : bnNode.id,
       activation: fusesAct ? act.activation as NativeActivation : 'linear', alpha: fusesAct ? act.nativeAlpha : undefined,
     });
-    i += fusesAct ? 2 : 1;
   }
   return groups;
 }
@@ -87,14 +153,14 @@ export function foldedInference(layers: readonly Layer[]): Map<number, FusedGrou
  * and inference alike. The conv's output is never stored: the pool reads it from cache, and backward builds the
  * conv's dz straight from the pooled gradient at each window's argmax and sums over those entries alone (a
  * quarter of the multiply-adds at 2x2): the layers' forward pass bit for bit, their gradients up to float32
- * rounding. Not for an activation whose derivative needs its input (swish, gelu). The indices of the Conv2D layers.
+ * rounding. Not for an activation whose derivative needs its input (swish, gelu). Conv2D node -> MaxPooling2D node.
  */
-export function convPoolPairs(layers: readonly Layer[]): Set<number> {
-  const pairs = new Set<number>();
-  for (let i = 0; i + 1 < layers.length; ++i) {
-    const conv = layers[i], pool = layers[i + 1];
-    if (conv instanceof Conv2D && !NEEDS_INPUT.includes(conv.activation) && pool instanceof MaxPooling2D &&
-      pool.strides[0] === pool.poolSize[0] && pool.strides[1] === pool.poolSize[1]) pairs.add(i++);
+export function convPoolPairs(graph: Graph): Map<number, number> {
+  const pairs = new Map<number, number>();
+  for (const poolNode of graph.order) {
+    const pool = poolNode.layer, convNode = graph.soleInput(poolNode.id), conv = convNode?.layer;
+    if (pool instanceof MaxPooling2D && pool.strides[0] === pool.poolSize[0] && pool.strides[1] === pool.poolSize[1] &&
+      conv instanceof Conv2D && !NEEDS_INPUT.includes(conv.activation)) pairs.set(convNode!.id, poolNode.id);
   }
   return pairs;
 }
@@ -102,70 +168,88 @@ export function convPoolPairs(layers: readonly Layer[]): Set<number> {
 const isDropout = (l: Layer | undefined): l is Dropout => l instanceof Dropout && l.rate > 0;
 
 /**
- * The forward ops over layers [0, upTo): in training (where every layer's input is kept for backward) without
- * foldedBatchNorm, which is an inference rule.
+ * The forward ops, in topological order: in training (where every node's input is kept for backward) without
+ * foldedBatchNorm, which is an inference rule; `skip`, a node the caller runs itself (the fused head).
  */
-export function forwardPlan(layers: readonly Layer[], training: boolean, sw: FusionSwitches, upTo = layers.length): ForwardOp[] {
-  const folded = !training && sw.foldInference ? foldedInference(layers) : null;
-  const pooled = sw.fuseConvPool ? convPoolPairs(layers) : null;
+export function forwardPlan(graph: Graph, training: boolean, sw: FusionSwitches, skip?: number): ForwardOp[] {
+  const folded = !training && sw.foldInference ? foldedInference(graph) : null;
+  const pooled = sw.fuseConvPool ? convPoolPairs(graph) : null;
+  const done = new Set<number>(skip === undefined ? [] : [skip]);
   const ops: ForwardOp[] = [];
-  for (let i = 0; i < upTo; ++i) {
-    const group = folded?.get(i);
+  for (const { id } of graph.order) {
+    if (done.has(id)) continue;
+    const group = folded?.get(id), pool = pooled?.get(id);
     if (group) {
-      ops.push({ op: 'foldedBatchNorm', at: i, group });
-      i = group.last;
-    } else if (pooled?.has(i)) {
-      const dropout = training && sw.foldDropout && i + 2 < upTo && isDropout(layers[i + 2]) ? i + 2 : null;
-      ops.push({ op: 'convPool', at: i, dropout });
-      i += dropout === null ? 1 : 2;
+      ops.push({ op: 'foldedBatchNorm', at: id, group, out: group.last });
+      done.add(group.bnAt).add(group.last);
+    } else if (pool !== undefined) {
+      const drop = graph.soleConsumer(pool);
+      const dropout = training && sw.foldDropout && drop && drop.id !== skip && isDropout(drop.layer) ? drop.id : null;
+      ops.push({ op: 'convPool', at: id, pool, dropout, out: dropout ?? pool });
+      done.add(pool);
+      if (dropout !== null) done.add(dropout);
     } else {
-      ops.push({ op: 'layer', at: i });
+      ops.push({ op: 'layer', at: id, out: id });
     }
   }
   return ops;
 }
 
-/**
- * A training step's plan. `trains(i)`: whether layer i has weights that train; backward runs from the top down
- * to the first such layer (before it there is nothing to learn).
- */
-export function stepPlan(layers: readonly Layer[], trains: (i: number) => boolean, sw: FusionSwitches): StepPlan {
-  const first = layers.findIndex((_, i) => trains(i));
-  const last = layers.length - 1, head = layers[last];
+/** A training step's plan. `trains(id)`: whether node id has weights that train. */
+export function stepPlan(graph: Graph, trains: (id: number) => boolean, sw: FusionSwitches): StepPlan {
+  // A node's backward runs when it, or a node it depends on, has weights that train: before them there is
+  // nothing to learn.
+  const needs = new Map<number, boolean>();
+  for (const n of graph.order) needs.set(n.id, trains(n.id) || n.inputs.some(i => i !== INPUT && needs.get(i)!));
+  const needsBackward = (id: number) => id !== INPUT && needs.get(id)!;
+  // A node read by several others gets the sum of their gradients: not there until the layers that make such
+  // graphs (merge layers) are, so a plan for one is refused rather than wrong.
+  for (const n of graph.nodes)
+    if (needsBackward(n.id) && graph.consumers(n.id).length > 1)
+      throw new KernelnetError(`node ${n.id} (${n.layer.name || n.layer.className}) is read by ${graph.consumers(n.id).length} nodes: ` +
+        'training through a fan-out needs gradient sums, which the plan does not make yet', 'ERR_KERNELNET_INTERNAL');
+  const out = graph.nodes[graph.output];
   // Rule denseLossHead: a linear Dense head (logits for the loss, or outputs with no activation) runs its forward,
   // the loss and its backward as one op: the same results, one GPU kernel for a small head.
-  const fusedHead = sw.fuseHead && head instanceof Dense && head.linear && first >= 0;
-  const pooled = sw.fuseConvPool ? convPoolPairs(layers) : null;
-  // Rule activationBelow: layer j's activation, when the op above it can apply it to its input gradient (its
-  // epilogue on a GPU): layer j's backward then starts from that dz, and no pass of its own reads its output.
-  const below = (j: number): BelowAct | undefined => {
-    const l = layers[j];
-    if (!sw.foldBelow || j < first || !(l instanceof Conv2D || l instanceof Dense) || pooled?.has(j)) return undefined;
+  const fusedHead = sw.fuseHead && out.layer instanceof Dense && out.layer.linear && needsBackward(out.id);
+  const pooled = sw.fuseConvPool ? convPoolPairs(graph) : null;
+  const pairedPools = new Map([...(pooled ?? [])].map(([conv, pool]) => [pool, conv]));
+  // Rule activationBelow: the activation of the node under an op (its single input, along a single-consumer
+  // edge), when the op can apply it to its input gradient (its epilogue on a GPU): that node's backward then
+  // starts from dz, and no pass of its own reads its output.
+  const below = (id: number): BelowAct | undefined => {
+    const under = graph.soleInput(id), l = under?.layer;
+    if (!sw.foldBelow || !under || !needsBackward(under.id) || !(l instanceof Conv2D || l instanceof Dense) || pooled?.has(under.id)) return undefined;
     const act = l.epilogueActivation;
     return act === 'linear' || NEEDS_INPUT.includes(act) ? undefined : { activation: act };
   };
   const backward: BackwardOp[] = [];
-  for (let i = fusedHead ? last - 1 : last; first >= 0 && i >= first; --i) {
-    if (pooled?.has(i - 2) && isDropout(layers[i])) {
+  const done = new Set<number>(fusedHead ? [out.id] : []);
+  for (const { id, layer } of [...graph.order].reverse()) {
+    if (done.has(id) || !needsBackward(id)) continue;
+    const under = graph.soleInput(id);
+    if (isDropout(layer) && under && pairedPools.has(under.id)) {
       // A Dropout after a fused pair: its backward folded into the pair's (the same mask, one pass on a GPU).
-      backward.push({ op: 'convPool', at: i - 2, dropout: i, below: below(i - 3) });
-      i -= 2;
-    } else if (pooled?.has(i - 1)) { // the MaxPooling2D of a fused pair: both layers at once
-      backward.push({ op: 'convPool', at: i - 1, dropout: null, below: below(i - 2) });
-      i -= 1;
+      const conv = pairedPools.get(under.id)!;
+      backward.push({ op: 'convPool', at: conv, pool: under.id, dropout: id, out: id, below: below(conv) });
+      done.add(under.id).add(conv);
+    } else if (pairedPools.has(id)) { // the MaxPooling2D of a fused pair: both layers at once
+      const conv = pairedPools.get(id)!;
+      backward.push({ op: 'convPool', at: conv, pool: id, dropout: null, out: id, below: below(conv) });
+      done.add(conv);
     } else {
-      const l = layers[i];
-      backward.push({ op: 'layer', at: i, below: l instanceof Conv2D || l instanceof Dense ? below(i - 1) : undefined });
+      backward.push({ op: 'layer', at: id, out: id, below: layer instanceof Conv2D || layer instanceof Dense ? below(id) : undefined });
     }
   }
-  return { first, fusedHead, forward: forwardPlan(layers, true, sw, fusedHead ? last : layers.length), backward };
+  return { fusedHead, forward: forwardPlan(graph, true, sw, fusedHead ? out.id : undefined), backward, needsBackward };
 }
 
 /**
- * What each layer's buffers hold under the plan: a fused pair's conv stores no output (the pool reads it from
+ * What each node's buffers hold under the plan: a fused pair's conv stores no output (the pool reads it from
  * cache), and its pool no input gradient (the conv's dz is built from the pooled gradient inside the op).
  */
-export function bufferNeeds(layers: readonly Layer[], training: boolean, sw: FusionSwitches): { output: boolean; inputGrad: boolean }[] {
-  const pooled = sw.fuseConvPool ? convPoolPairs(layers) : null;
-  return layers.map((_, i) => ({ output: !pooled?.has(i), inputGrad: training && i > 0 && !pooled?.has(i - 1) }));
+export function bufferNeeds(graph: Graph, training: boolean, sw: FusionSwitches): { output: boolean; inputGrad: boolean }[] {
+  const pooled = sw.fuseConvPool ? convPoolPairs(graph) : new Map<number, number>();
+  const pools = new Set(pooled.values());
+  return graph.nodes.map(n => ({ output: !pooled.has(n.id), inputGrad: training && !n.inputs.includes(INPUT) && !pools.has(n.id) }));
 }

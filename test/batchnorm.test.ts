@@ -11,7 +11,7 @@ import {
   Activation, Adam, BatchNormalization, Conv2D, Dense, Flatten, GlobalAveragePooling2D, LeakyReLU, Sequential, ValidationError, dispose,
   loadModel, tidy,
 } from '../lib/index.js';
-import { foldedInference } from '../lib/plan.js';
+import { Graph, foldedInference } from '../lib/plan.js';
 import { native } from '../lib/native.js';
 import { T, close, disposeAll, out, randomArray, rng, syntheticData, throwsA } from './helpers.js';
 
@@ -149,7 +149,7 @@ B('inference folds BatchNormalization (and the Activation after it) into the con
       new Dense({ units: 3 }), new BatchNormalization({ momentum: 0.5 }), new Activation({ activation: 'softmax' }), // the head: not fused
     ],
   });
-  const groups = [...foldedInference(m.layers)].map(([i, g]) => [i, g.last, g.activation]);
+  const groups = [...foldedInference(Graph.chain(m.layers))].map(([i, g]) => [i, g.last, g.activation]);
   assert.equal(groups, [[0, 2, 'relu'], [3, 4, 'linear'], [9, 11, 'leaky_relu'], [12, 13, 'linear']]);
   m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adam({ learningRate: 0.01 }), metrics: ['accuracy'] });
   await m.fit(x, y, { batchSize: 8, epochs: 4, verbose: 0 }); // moving statistics away from 0 and 1
