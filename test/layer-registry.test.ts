@@ -92,6 +92,36 @@ for (const e of entries) {
     m.dispose();
     back.dispose();
   });
+
+  R(`${e.className}: the gradient of its parameters agrees with finite differences`, async () => {
+    if (e.sample.noGradcheck) return; // the registry says why
+    const m = model(e);
+    if (m.layers[0].params.length === 0) return m.dispose();
+    // With SGD at learning rate 1 one step moves each weight by minus its gradient of the loss evaluate() reports.
+    m.compile({ loss: 'meanSquaredError', optimizer: new kn.SGD({ learningRate: 1 }) });
+    const { data, shape } = input(e), x = kn.tensor(data, shape);
+    const target = kn.tensor(Float32Array.from({ length: BATCH * m.outputShape[0] }, (_, i) => Math.cos(i)), [BATCH, m.outputShape[0]]);
+    const read = () => m.getWeights().map(w => { const v = Float32Array.from(w.dataSync()); w.dispose(); return v; });
+    const w0 = read(), shapes = m.getWeights().map(w => { const s = w.shape; w.dispose(); return s; });
+    await m.trainOnBatch(x, target);
+    const w1 = read();
+    const loss = (ws: Float32Array[]) => {
+      const ts = ws.map((v, k) => kn.tensor(v, shapes[k]));
+      m.setWeights(ts);
+      kn.dispose(ts);
+      return m.evaluate(x, target)[0];
+    };
+    const H = 1e-2;
+    w0.forEach((v, k) => {
+      for (let i = 0; i < v.length; i += Math.max(1, Math.floor(v.length / 6))) {
+        const at = (d: number) => loss(w0.map((u, j) => { const c = Float32Array.from(u); if (j === k) c[i] += d; return c; }));
+        const fd = (at(H) - at(-H)) / (2 * H), analytic = v[i] - w1[k][i];
+        assert.ok(Math.abs(analytic - fd) <= 2e-3 + 2e-2 * Math.abs(fd), `${e.className} weight ${k}[${i}]: analytic ${analytic}, finite difference ${fd}`);
+      }
+    });
+    kn.dispose([x, target]);
+    m.dispose();
+  });
 }
 
 R.after(() => rmSync(dir, { recursive: true, force: true }));
