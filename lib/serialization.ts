@@ -3,10 +3,8 @@
 // compile settings, parameters, optimizer slots, and the step, epoch and seed that drive dropout and shuffling.
 import { readCheckpoint, writeCheckpoint, type NamedTensor } from './checkpoint.js';
 import { CheckpointError, KernelnetError, ValidationError } from './errors.js';
-import {
-  Activation, AveragePooling2D, Conv2D, Dense, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, Layer, LeakyReLU, MaxPooling2D,
-  Reshape, Rescaling, BatchNormalization,
-} from './layers.js';
+import type { Layer } from './layers.js';
+import { REGISTRY, makeLayer, type LayerEntry } from './registry.js';
 import type { Network } from './network.js';
 import type { Param } from './layers.js';
 import { OPTIMIZERS } from './optimizers.js';
@@ -93,21 +91,9 @@ function restore(model: Network, path: string, tensors: Map<string, NamedTensor>
   optimizer.setIterations(training.iterations ?? training.steps);
 }
 
-const LAYERS: Record<string, (config: Record<string, unknown>) => Layer> = {
-  Conv2D: c => new Conv2D(c as never),
-  MaxPooling2D: c => new MaxPooling2D(c as never),
-  Dropout: c => new Dropout(c as never),
-  Flatten: c => new Flatten(c as never),
-  Dense: c => new Dense(c as never),
-  Activation: c => new Activation(c as never),
-  LeakyReLU: c => new LeakyReLU(c as never),
-  AveragePooling2D: c => new AveragePooling2D(c as never),
-  GlobalAveragePooling2D: c => new GlobalAveragePooling2D(c as never),
-  GlobalMaxPooling2D: c => new GlobalMaxPooling2D(c as never),
-  Reshape: c => new Reshape(c as never),
-  Rescaling: c => new Rescaling(c as never),
-  BatchNormalization: c => new BatchNormalization(c as never),
-};
+// The checkpoint's class names, from the one registry of layers.
+const LAYERS: Record<string, (config: Record<string, unknown>) => Layer> = Object.fromEntries(
+  REGISTRY.map(e => [e.className, (c: Record<string, unknown>) => makeLayer(e as LayerEntry, c)]));
 
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);

@@ -9,10 +9,8 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { CheckpointError, KernelnetError, ValidationError } from './errors.js';
 import { removeStaleTemporaries, temporaryName } from './checkpoint.js';
-import {
-  Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, LeakyReLU,
-  MaxPooling2D, Rescaling, Reshape, type Layer,
-} from './layers.js';
+import type { Layer } from './layers.js';
+import { TFJS_FIXED_INITIALIZERS, TFJS_KERNEL_NULLS, TFJS_NULLS, layerEntry, makeLayer } from './registry.js';
 import type { Sequential, SequentialArgs } from './model.js';
 import { nativeBinary } from './native.js';
 
@@ -77,62 +75,20 @@ function layerJson(layer: Layer, first: boolean, inputShape: number[]): Json {
   const config: Json = { name: c.name, trainable: c.trainable, dtype: 'float32' };
   if (first) config.batch_input_shape = [null, ...inputShape];
   const put = (k: string, v: unknown) => { config[k] = v; };
-  const kernel = () => {
+  const entry = layerEntry(layer.className);
+  if (!entry) throw new ValidationError(`${layer.name}: ${layer.className} has no tfjs-layers counterpart`, 'ERR_KERNELNET_UNSUPPORTED');
+  const spec = entry.tfjs;
+  for (const k of spec.keys ?? []) put(snake(k), c[k]);
+  if (spec.channelsLast) put('data_format', 'channels_last');
+  if (spec.activation) put('activation', activationJson(layer, c.activation));
+  if (spec.kernel) {
     put('use_bias', c.useBias ?? true);
     put('kernel_initializer', initializerJson(c.kernelInitializer, 'glorotUniform'));
     put('bias_initializer', initializerJson(c.biasInitializer, 'zeros'));
-    for (const k of ['kernel_regularizer', 'bias_regularizer', 'activity_regularizer', 'kernel_constraint', 'bias_constraint']) put(k, null);
-  };
-  switch (layer.className) {
-    case 'Conv2D':
-      for (const k of ['filters', 'kernelSize', 'strides', 'padding', 'dilationRate']) put(snake(k), c[k]);
-      put('data_format', 'channels_last');
-      put('activation', activationJson(layer, c.activation));
-      kernel();
-      break;
-    case 'Dense':
-      put('units', c.units);
-      put('activation', activationJson(layer, c.activation));
-      kernel();
-      break;
-    case 'MaxPooling2D': case 'AveragePooling2D':
-      for (const k of ['poolSize', 'strides', 'padding']) put(snake(k), c[k]);
-      put('data_format', 'channels_last');
-      break;
-    case 'GlobalAveragePooling2D': case 'GlobalMaxPooling2D':
-      put('data_format', 'channels_last');
-      break;
-    case 'Dropout':
-      put('rate', c.rate);
-      put('noise_shape', null);
-      put('seed', null);
-      break;
-    case 'Flatten':
-      break;
-    case 'Reshape':
-      put('target_shape', c.targetShape);
-      break;
-    case 'Rescaling':
-      put('scale', c.scale);
-      put('offset', c.offset);
-      break;
-    case 'Activation':
-      put('activation', c.activation);
-      break;
-    case 'LeakyReLU':
-      put('alpha', c.alpha);
-      break;
-    case 'BatchNormalization':
-      for (const k of ['axis', 'momentum', 'epsilon', 'center', 'scale']) put(k, c[k]);
-      put('beta_initializer', initializerJson('zeros', 'zeros'));
-      put('gamma_initializer', initializerJson('ones', 'ones'));
-      put('moving_mean_initializer', initializerJson('zeros', 'zeros'));
-      put('moving_variance_initializer', initializerJson('ones', 'ones'));
-      for (const k of ['beta_regularizer', 'gamma_regularizer', 'beta_constraint', 'gamma_constraint']) put(k, null);
-      break;
-    default:
-      throw new ValidationError(`${layer.name}: ${layer.className} has no tfjs-layers counterpart`, 'ERR_KERNELNET_UNSUPPORTED');
+    for (const k of TFJS_KERNEL_NULLS) put(k, null);
   }
+  for (const [k, name] of Object.entries(spec.initializers ?? {})) put(k, initializerJson(name, name));
+  for (const k of spec.nulls ?? []) put(k, null);
   return { class_name: layer.className, config };
 }
 
@@ -161,40 +117,27 @@ export function toTfjsArtifacts(model: Sequential): TfjsArtifacts {
   return { modelTopology, weightSpecs, weightData: data.buffer, format: 'layers-model', generatedBy: `kernelnet ${nativeBinary().version}`, convertedBy: null };
 }
 
-const LAYER_CLASSES: Record<string, (args: never) => Layer> = {
-  Conv2D: a => new Conv2D(a), Dense: a => new Dense(a), MaxPooling2D: a => new MaxPooling2D(a), AveragePooling2D: a => new AveragePooling2D(a),
-  MaxPool2D: a => new MaxPooling2D(a), AvgPool2D: a => new AveragePooling2D(a),
-  GlobalAveragePooling2D: a => new GlobalAveragePooling2D(a), GlobalMaxPooling2D: a => new GlobalMaxPooling2D(a), Dropout: a => new Dropout(a),
-  Flatten: a => new Flatten(a), Reshape: a => new Reshape(a), Rescaling: a => new Rescaling(a), Activation: a => new Activation(a),
-  LeakyReLU: a => new LeakyReLU(a), BatchNormalization: a => new BatchNormalization(a),
-};
 
 // Keys tfjs writes whose value kernelnet checks rather than passes on: the initializers it has (or refuses),
 // the input shape, and nulls for options it has none of.
-const NULL_ONLY = new Set(['noise_shape', 'seed', 'kernel_regularizer', 'bias_regularizer', 'activity_regularizer', 'kernel_constraint',
-  'bias_constraint', 'beta_regularizer', 'gamma_regularizer', 'beta_constraint', 'gamma_constraint']);
-const BN_INITIALIZERS: Record<string, string> = {
-  beta_initializer: 'zeros', gamma_initializer: 'ones', moving_mean_initializer: 'zeros', moving_variance_initializer: 'ones',
-};
-
 /** A layer from its tfjs JSON; an option kernelnet lacks is refused by the layer's own schema, by name. */
 function layerFrom(json: Json, where: string): Layer {
   const className = json.class_name as string, config = (json.config ?? {}) as Json;
-  const make = LAYER_CLASSES[className];
-  if (!make) throw new ValidationError(`${where}: layer class ${className} is not one kernelnet has`, 'ERR_KERNELNET_UNSUPPORTED');
+  const entry = layerEntry(className, true);
+  if (!entry) throw new ValidationError(`${where}: layer class ${className} is not one kernelnet has`, 'ERR_KERNELNET_UNSUPPORTED');
   const args: Json = {};
   for (const [key, value] of Object.entries(config)) {
-    if (NULL_ONLY.has(key)) {
+    if (TFJS_NULLS.has(key)) {
       if (value !== null && value !== undefined)
         throw new ValidationError(`${where} (${className}): ${key} ${JSON.stringify(value)} is not supported; kernelnet would train without it`, 'ERR_KERNELNET_UNSUPPORTED');
     } else if (key === 'batch_input_shape') {
       args.inputShape = (value as (number | null)[]).slice(1);
     } else if (key === 'kernel_initializer' || key === 'bias_initializer') {
       args[camel(key)] = initializerName(value, `${where} (${className}) ${key}`);
-    } else if (key in BN_INITIALIZERS) {
+    } else if (key in TFJS_FIXED_INITIALIZERS) {
       const name = initializerName(value, `${where} (${className}) ${key}`);
-      if (name !== BN_INITIALIZERS[key])
-        throw new ValidationError(`${where} (${className}): ${key} must be ${BN_INITIALIZERS[key]} (Keras's default) in kernelnet`, 'ERR_KERNELNET_UNSUPPORTED');
+      if (name !== TFJS_FIXED_INITIALIZERS[key])
+        throw new ValidationError(`${where} (${className}): ${key} must be ${TFJS_FIXED_INITIALIZERS[key]} (Keras's default) in kernelnet`, 'ERR_KERNELNET_UNSUPPORTED');
     } else if (key === 'data_format') {
       args.dataFormat = value === 'channels_last' ? 'channelsLast' : value;
     } else if (key === 'activation' && className !== 'Activation' && value === 'linear') {
@@ -203,11 +146,8 @@ function layerFrom(json: Json, where: string): Layer {
       args[camel(key)] = value;
     }
   }
-  if (className === 'LeakyReLU' && args.negativeSlope !== undefined && args.alpha === undefined) {
-    args.alpha = args.negativeSlope; // Keras 3 spelling
-    delete args.negativeSlope;
-  }
-  return make(args as never);
+  entry.tfjs.fromTfjs?.(args);
+  return makeLayer(entry, args);
 }
 
 /** A ValidationError already saying what is damaged in an IOHandler's artifacts: passed on as it is, not wrapped again. */

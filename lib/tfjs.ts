@@ -10,11 +10,8 @@ import { performance } from 'node:perf_hooks';
 import { EarlyStopping, type EarlyStoppingArgs } from './callbacks.js';
 import { ValidationError } from './errors.js';
 import { checkOptions, fail, ownOptions } from './validate.js';
-import {
-  Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, LeakyReLU,
-  MaxPooling2D, Rescaling, Reshape, type ActivationArgs, type BatchNormalizationArgs, type Conv2DArgs, type DenseArgs, type DropoutArgs,
-  type Layer, type LayerArgs, type LeakyReLUArgs, type Pooling2DArgs, type RescalingArgs, type ReshapeArgs,
-} from './layers.js';
+import type { Layer } from './layers.js';
+import { layerFactories } from './registry.js';
 import { Sequential, type CompileArgs, type SequentialArgs } from './model.js';
 import { native, type Device } from './native.js';
 import { Adadelta, Adagrad, Adam, RMSprop, SGD, type Optimizer } from './optimizers.js';
@@ -161,25 +158,8 @@ export function nextFrame(): Promise<void> {
 
 // --- layers, optimizers, callbacks ---------------------------------------------------------------------------
 
-export const layers = strict('tf.layers', {
-  conv2d: (args: Conv2DArgs) => new Conv2D(args),
-  dense: (args: DenseArgs) => new Dense(args),
-  maxPooling2d: (args?: Pooling2DArgs) => new MaxPooling2D(args),
-  maxPool2d: (args?: Pooling2DArgs) => new MaxPooling2D(args),
-  averagePooling2d: (args?: Pooling2DArgs) => new AveragePooling2D(args),
-  avgPool2d: (args?: Pooling2DArgs) => new AveragePooling2D(args),
-  avgPooling2d: (args?: Pooling2DArgs) => new AveragePooling2D(args),
-  globalAveragePooling2d: (args?: LayerArgs) => new GlobalAveragePooling2D(args),
-  globalMaxPooling2d: (args?: LayerArgs) => new GlobalMaxPooling2D(args),
-  globalMaxPool2d: (args?: LayerArgs) => new GlobalMaxPooling2D(args),
-  dropout: (args: DropoutArgs) => new Dropout(args),
-  flatten: (args?: LayerArgs) => new Flatten(args),
-  reshape: (args: ReshapeArgs) => new Reshape(args),
-  rescaling: (args: RescalingArgs) => new Rescaling(args),
-  activation: (args: ActivationArgs) => new Activation(args),
-  leakyReLU: (args?: LeakyReLUArgs) => new LeakyReLU(args),
-  batchNormalization: (args?: BatchNormalizationArgs) => new BatchNormalization(args),
-});
+/** tf.layers' factories (tf.layers.dense(args) is new Dense(args)), named by the layer registry. */
+export const layers = strict('tf.layers', layerFactories());
 
 const lr = (value: unknown, name: string) => {
   if (typeof value !== 'number') throw new ValidationError(`${name}: expected a learning rate (a number) but received ${String(value)}`);
