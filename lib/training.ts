@@ -435,41 +435,22 @@ async function fitTensors(model: Sequential, x: Tensor, y: Tensor, X: NativeTens
     for (const [name, t] of inputs)
       if (t.isDisposed) throw stateError(`${model.name}.fit: ${name} was disposed during training ${where}`, 'ERR_KERNELNET_DISPOSED');
   };
-  model.beginFit([batchSize, samples % batchSize]);
-  model.stopTraining = false;
-  try {
-    if (!shuffle) indices.write(Int32Array.from({ length: samples }, (_, i) => i));
-    await callbacks.call('setModel', model);
-    await callbacks.call('setParams', { epochs, initialEpoch, steps: run.steps, batchSize, samples, verbose, doValidation });
-    await callbacks.call('onTrainBegin', {});
-    let last: Logs = {}; // Keras 3 ends with the last epoch's logs (none when no epoch ran)
-    for (let epoch = initialEpoch; epoch < epochs && !model.stopTraining; ++epoch) {
-      Object.assign(state, { epoch, firstStep: model.steps, nonFiniteStep: 0 });
-      model.applyTrainable(); // layer.trainable, read at each epoch's start (the step is recorded per epoch)
-      if (shuffle) native.permutation(indices, model.shuffleKey(), model.epochsRun);
-      model.epochsRun++;
-      await callbacks.call('onEpochBegin', epoch, {});
-      const logs = await trainEpoch(model, run, state, callbacks, stillThere);
-      if (validateAt(epoch)) {
-        const values = validationSet ? await evaluateDataset(model, validationSet, {})
-          : await model.evaluateAsync(validation![0], validation![1], { batchSize: validationBatchSize, sampleWeight: validationW }); // yields between batches
-        stillThere(run.steps);
-        addValidationLogs(model, logs, values);
-      }
-      logs.lr = optimizer.learningRate;
-      await callbacks.call('onEpochEnd', epoch, logs);
-      last = logs;
-      stillThere(run.steps);
-    }
-    await callbacks.call('onTrainEnd', last);
-  } finally {
-    indices.dispose();
-    counter.dispose();
-    if (W && W !== givenW) W.dispose();
-    for (const t of owned) t.dispose();
-    model.endFit();
-  }
-  return history.history;
+  return trainLoop(model, { epochs, initialEpoch, verbose, validateAt }, {
+    run, state, callbacks, history, fitShape: [batchSize, samples % batchSize],
+    start: () => { if (!shuffle) indices.write(Int32Array.from({ length: samples }, (_, i) => i)); },
+    beginEpoch: () => { if (shuffle) native.permutation(indices, model.shuffleKey(), model.epochsRun); },
+    epoch: () => trainEpoch(model, run, state, callbacks, stillThere),
+    stepsDone: () => run.steps,
+    validate: () => validationSet ? evaluateDataset(model, validationSet, {})
+      : model.evaluateAsync(validation![0], validation![1], { batchSize: validationBatchSize, sampleWeight: validationW }), // yields between batches
+    stillThere,
+    dispose: () => {
+      indices.dispose();
+      counter.dispose();
+      if (W && W !== givenW) W.dispose();
+      for (const t of owned) t.dispose();
+    },
+  });
 }
 
 /** val_loss and val_<metric> (and their aliases) from evaluate's [loss, ...metrics]. */
@@ -524,66 +505,114 @@ export async function fitDataset(model: Sequential, dataset: Dataset, args: FitD
   const stillThere = (step: number) => {
     if (model.disposed) throw stateError(`${model.name}.fit: the model was disposed during training (epoch ${state.epoch + 1}/${epochs}, step ${step})`, 'ERR_KERNELNET_DISPOSED');
   };
-  model.beginFit([]);
+  let s = 0; // the batches of the current epoch so far
+  /** One pass over the dataset, one step per batch. */
+  const epoch = async (): Promise<Logs> => {
+    const { epoch } = state;
+    metrics.fill(0);
+    // stepsPerExecution: the batch callbacks once per execution of that many batches (Keras's fit); the batches
+    // themselves come from the dataset one by one.
+    s = 0;
+    const per = model.stepsPerExecution;
+    for await (const batch of dataset.pass(model.device)) {
+      let labels = () => {};
+      try {
+        if (model.stopTraining && s % per === 0) break;
+        if (!batch.ys) throw new ValidationError(`fit: batch ${s} of the dataset has no targets (ys)`);
+        const X = handleOf(batch.xs, `batch ${s} xs`);
+        const { n: rows, Y, release } = model.checkData(X, handleOf(batch.ys, `batch ${s} ys`), `batch ${s} xs`, `batch ${s} ys`);
+        labels = release;
+        if (callbacks.wantsBatchBegin && s % per === 0) await callbacks.call('onBatchBegin', s, { batch: s, size: rows });
+        let indices = identities.get(rows);
+        if (!indices) identities.set(rows, indices = model.identity(rows));
+        counter.write(Int32Array.of(0));
+        model.trainStep({ X, Y, W: null, indices, batchSize: rows, counter, base: model.steps, optimizer, metrics }, 0, rows);
+        run.samples = Math.max(run.samples, rows);
+        if ((s + 1) % per === 0 && callbacks.wantsBatch(s)) await callbacks.batchEnd(epoch, s, readLogs(model, metrics, state));
+      } finally {
+        labels();
+        batch.xs.dispose();
+        batch.ys?.dispose();
+      }
+      s++;
+      await new Promise(setImmediate);
+      stillThere(s);
+    }
+    if (s === 0) throw new ValidationError(`fit: the dataset yielded no batches in epoch ${epoch + 1}`);
+    if (s % per && callbacks.wantsBatch(s - 1)) await callbacks.batchEnd(epoch, s - 1, readLogs(model, metrics, state)); // a shorter last execution
+    if (!run.steps || (s !== run.steps && !model.stopTraining)) run.steps = s; // counted (a generator's length may change)
+    return readLogs(model, metrics, state);
+  };
+  return trainLoop(model, { epochs, initialEpoch, verbose, validateAt }, {
+    run, state, callbacks, history, fitShape: [],
+    start: () => {}, beginEpoch: () => {}, epoch,
+    stepsDone: () => s,
+    validate: () => isDataset(validation) ? evaluateDataset(model, validation, {}) : model.evaluateAsync(validation![0], validation![1]),
+    stillThere,
+    dispose: () => {
+      counter.dispose();
+      for (const t of identities.values()) t.dispose();
+    },
+  });
+}
+
+/**
+ * Where fit's batches come from, behind one loop (as Keras 3's EpochIterator): the resident tensors (a known
+ * step count, the epoch's order a permutation on the device, recorded programs) or a dataset's passes (steps
+ * counted in the first). The loop owns the callbacks' order, validation, the `lr` log and epochsRun.
+ */
+interface TrainSource {
+  run: FitRun;
+  state: EpochState;
+  callbacks: CallbackList;
+  history: HistoryCallback;
+  /** model.beginFit's batch shapes. */
+  fitShape: number[];
+  start(): void;
+  /** Before the epoch is counted: a new order for the tensors' rows. */
+  beginEpoch(): void;
+  /** Trains one epoch; returns its logs. */
+  epoch(): Promise<Logs>;
+  /** The steps the epoch just ended ran, for the messages of stillThere. */
+  stepsDone(): number;
+  validate(): Promise<number[]>;
+  /** After each await: the user may have disposed the model or the data meanwhile. */
+  stillThere(step: number): void;
+  dispose(): void;
+}
+
+/** fit's loop over the epochs, from tensors or a dataset alike. */
+async function trainLoop(model: Sequential, { epochs, initialEpoch, verbose, validateAt }:
+  { epochs: number; initialEpoch: number; verbose: 0 | 1 | 2; validateAt: (epoch: number) => boolean }, source: TrainSource): Promise<History> {
+  const { run, state, callbacks, history } = source;
+  model.beginFit(source.fitShape);
   model.stopTraining = false;
   try {
+    source.start();
     await callbacks.call('setModel', model);
-    await callbacks.call('setParams', { epochs, initialEpoch, steps: run.steps, batchSize: 0, samples: 0, verbose, doValidation: validation !== undefined });
+    await callbacks.call('setParams', { epochs, initialEpoch, steps: run.steps, batchSize: run.batchSize, samples: run.samples, verbose, doValidation: run.validation !== undefined });
     await callbacks.call('onTrainBegin', {});
     let last: Logs = {}; // Keras 3 ends with the last epoch's logs (none when no epoch ran)
     for (let epoch = initialEpoch; epoch < epochs && !model.stopTraining; ++epoch) {
       Object.assign(state, { epoch, firstStep: model.steps, nonFiniteStep: 0 });
-      model.applyTrainable();
+      model.applyTrainable(); // layer.trainable, read at each epoch's start (the step is recorded per epoch)
+      source.beginEpoch();
       model.epochsRun++;
       await callbacks.call('onEpochBegin', epoch, {});
-      metrics.fill(0);
-      // stepsPerExecution: the batch callbacks once per execution of that many batches (Keras's fit); the batches
-      // themselves come from the dataset one by one.
-      let s = 0;
-      const per = model.stepsPerExecution;
-      for await (const batch of dataset.pass(model.device)) {
-        let labels = () => {};
-        try {
-          if (model.stopTraining && s % per === 0) break;
-          if (!batch.ys) throw new ValidationError(`fit: batch ${s} of the dataset has no targets (ys)`);
-          const X = handleOf(batch.xs, `batch ${s} xs`);
-          const { n: rows, Y, release } = model.checkData(X, handleOf(batch.ys, `batch ${s} ys`), `batch ${s} xs`, `batch ${s} ys`);
-          labels = release;
-          if (callbacks.wantsBatchBegin && s % per === 0) await callbacks.call('onBatchBegin', s, { batch: s, size: rows });
-          let indices = identities.get(rows);
-          if (!indices) identities.set(rows, indices = model.identity(rows));
-          counter.write(Int32Array.of(0));
-          model.trainStep({ X, Y, W: null, indices, batchSize: rows, counter, base: model.steps, optimizer, metrics }, 0, rows);
-          run.samples = Math.max(run.samples, rows);
-          if ((s + 1) % per === 0 && callbacks.wantsBatch(s)) await callbacks.batchEnd(epoch, s, readLogs(model, metrics, state));
-        } finally {
-          labels();
-          batch.xs.dispose();
-          batch.ys?.dispose();
-        }
-        s++;
-        await new Promise(setImmediate);
-        stillThere(s);
-      }
-      if (s === 0) throw new ValidationError(`fit: the dataset yielded no batches in epoch ${epoch + 1}`);
-      if (s % per && callbacks.wantsBatch(s - 1)) await callbacks.batchEnd(epoch, s - 1, readLogs(model, metrics, state)); // a shorter last execution
-      if (!run.steps || (s !== run.steps && !model.stopTraining)) run.steps = s; // counted (a generator's length may change)
-      const logs = readLogs(model, metrics, state);
+      const logs = await source.epoch();
       if (validateAt(epoch)) {
-        const values = isDataset(validation) ? await evaluateDataset(model, validation, {})
-          : await model.evaluateAsync(validation![0], validation![1]);
-        stillThere(s);
+        const values = await source.validate();
+        source.stillThere(source.stepsDone());
         addValidationLogs(model, logs, values);
       }
-      logs.lr = optimizer.learningRate;
+      logs.lr = run.step.optimizer.learningRate;
       await callbacks.call('onEpochEnd', epoch, logs);
       last = logs;
-      stillThere(s);
+      source.stillThere(source.stepsDone());
     }
     await callbacks.call('onTrainEnd', last);
   } finally {
-    counter.dispose();
-    for (const t of identities.values()) t.dispose();
+    source.dispose();
     model.endFit();
   }
   return history.history;
