@@ -637,10 +637,7 @@ export async function evaluateDataset(model: Sequential, dataset: Dataset, args:
         labels = release;
         let indices = identities.get(rows);
         if (!indices) identities.set(rows, indices = model.identity(rows));
-        const ws = model.workspace(rows, false);
-        native.gatherRows(X, indices, 0, ws.x);
-        native.gatherRows(Y, indices, 0, ws.y);
-        native.loss(model.loss!.kind, model.accuracy, model.forward(ws, null), ws.y, null, null, metrics, 0);
+        evaluateRows(model, X, Y, null, indices, 0, rows, metrics);
       } finally {
         labels();
         batch.xs.dispose();
@@ -651,9 +648,7 @@ export async function evaluateDataset(model: Sequential, dataset: Dataset, args:
       model.alive('evaluate');
     }
     if (s === 0) throw new ValidationError('evaluate: the dataset yielded no batches');
-    const logs = readLogs(model, metrics);
-    if (verbose) process.stdout.write(`${formatLogs(logs).slice(3)}\n`);
-    return logList(model, logs);
+    return evaluateResult(model, metrics, verbose);
   } finally {
     metrics.dispose();
     for (const t of identities.values()) t.dispose();
@@ -781,20 +776,31 @@ export function* evaluation(model: Sequential, x: Tensor, y: Tensor, args: Evalu
         yield;
         stillUsable(model, 'evaluate', [['x', x], ['y', y], ...(W ? [['sampleWeight', args.sampleWeight!] as [string, Tensor]] : [])]);
       }
-      const ws = model.workspace(Math.min(batchSize, n - start), false);
-      native.gatherRows(X, indices, start, ws.x);
-      native.gatherRows(Y, indices, start, ws.y);
-      if (W) native.gatherRows(W, indices, start, ws.w);
-      native.loss(model.loss!.kind, model.accuracy, model.forward(ws, null), ws.y, W ? ws.w : null, null, metrics, 0);
+      evaluateRows(model, X, Y, W, indices, start, Math.min(batchSize, n - start), metrics);
     }
-    const logs = readLogs(model, metrics);
-    if (verbose) process.stdout.write(`${formatLogs(logs).slice(3)}\n`);
-    return logList(model, logs);
+    return evaluateResult(model, metrics, verbose);
   } finally {
     release();
     metrics?.dispose();
     indices?.dispose();
   }
+}
+
+/** evaluate's step, from tensors or a dataset's batch alike: `rows` rows from `start` added to the running metrics. */
+function evaluateRows(model: Sequential, X: NativeTensor, Y: NativeTensor, W: NativeTensor | null, indices: NativeTensor,
+  start: number, rows: number, metrics: NativeTensor): void {
+  const ws = model.workspace(rows, false);
+  native.gatherRows(X, indices, start, ws.x);
+  native.gatherRows(Y, indices, start, ws.y);
+  if (W) native.gatherRows(W, indices, start, ws.w);
+  native.loss(model.loss!.kind, model.accuracy, model.forward(ws, null), ws.y, W ? ws.w : null, null, metrics, 0);
+}
+
+/** evaluate's [loss, ...metrics], printed on one line when verbose. */
+function evaluateResult(model: Sequential, metrics: NativeTensor, verbose: 0 | 1): number[] {
+  const logs = readLogs(model, metrics);
+  if (verbose) process.stdout.write(`${formatLogs(logs).slice(3)}\n`);
+  return logList(model, logs);
 }
 
 /** Class probabilities for each example of x: predict's work, one batch per step of the generator. */
