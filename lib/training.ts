@@ -435,41 +435,22 @@ async function fitTensors(model: Network, x: Tensor, y: Tensor, X: NativeTensor,
     for (const [name, t] of inputs)
       if (t.isDisposed) throw stateError(`${model.name}.fit: ${name} was disposed during training ${where}`, 'ERR_KERNELNET_DISPOSED');
   };
-  model.beginFit([batchSize, samples % batchSize]);
-  model.stopTraining = false;
-  try {
-    if (!shuffle) indices.write(Int32Array.from({ length: samples }, (_, i) => i));
-    await callbacks.call('setModel', model);
-    await callbacks.call('setParams', { epochs, initialEpoch, steps: run.steps, batchSize, samples, verbose, doValidation });
-    await callbacks.call('onTrainBegin', {});
-    let last: Logs = {}; // Keras 3 ends with the last epoch's logs (none when no epoch ran)
-    for (let epoch = initialEpoch; epoch < epochs && !model.stopTraining; ++epoch) {
-      Object.assign(state, { epoch, firstStep: model.steps, nonFiniteStep: 0 });
-      model.applyTrainable(); // layer.trainable, read at each epoch's start (the step is recorded per epoch)
-      if (shuffle) native.permutation(indices, model.shuffleKey(), model.epochsRun);
-      model.epochsRun++;
-      await callbacks.call('onEpochBegin', epoch, {});
-      const logs = await trainEpoch(model, run, state, callbacks, stillThere);
-      if (validateAt(epoch)) {
-        const values = validationSet ? await evaluateDataset(model, validationSet, {})
-          : await drainAsync(evaluation(model, validation![0], validation![1], { batchSize: validationBatchSize, sampleWeight: validationW })); // yields between batches
-        stillThere(run.steps);
-        addValidationLogs(model, logs, values);
-      }
-      logs.lr = optimizer.learningRate;
-      await callbacks.call('onEpochEnd', epoch, logs);
-      last = logs;
-      stillThere(run.steps);
-    }
-    await callbacks.call('onTrainEnd', last);
-  } finally {
-    indices.dispose();
-    counter.dispose();
-    if (W && W !== givenW) W.dispose();
-    for (const t of owned) t.dispose();
-    model.endFit();
-  }
-  return history.history;
+  return trainLoop(model, { epochs, initialEpoch, verbose, validateAt }, {
+    run, state, callbacks, history, fitShape: [batchSize, samples % batchSize],
+    start: () => { if (!shuffle) indices.write(Int32Array.from({ length: samples }, (_, i) => i)); },
+    beginEpoch: () => { if (shuffle) native.permutation(indices, model.shuffleKey(), model.epochsRun); },
+    epoch: () => trainEpoch(model, run, state, callbacks, stillThere),
+    stepsDone: () => run.steps,
+    validate: () => validationSet ? evaluateDataset(model, validationSet, {})
+      : drainAsync(evaluation(model, validation![0], validation![1], { batchSize: validationBatchSize, sampleWeight: validationW })), // yields between batches
+    stillThere,
+    dispose: () => {
+      indices.dispose();
+      counter.dispose();
+      if (W && W !== givenW) W.dispose();
+      for (const t of owned) t.dispose();
+    },
+  });
 }
 
 /** val_loss and val_<metric> (and their aliases) from evaluate's [loss, ...metrics]. */
@@ -524,66 +505,114 @@ export async function fitDataset(model: Network, dataset: Dataset, args: FitData
   const stillThere = (step: number) => {
     if (model.disposed) throw stateError(`${model.name}.fit: the model was disposed during training (epoch ${state.epoch + 1}/${epochs}, step ${step})`, 'ERR_KERNELNET_DISPOSED');
   };
-  model.beginFit([]);
+  let s = 0; // the batches of the current epoch so far
+  /** One pass over the dataset, one step per batch. */
+  const epoch = async (): Promise<Logs> => {
+    const { epoch } = state;
+    metrics.fill(0);
+    // stepsPerExecution: the batch callbacks once per execution of that many batches (Keras's fit); the batches
+    // themselves come from the dataset one by one.
+    s = 0;
+    const per = model.stepsPerExecution;
+    for await (const batch of dataset.pass(model.device)) {
+      let labels = () => {};
+      try {
+        if (model.stopTraining && s % per === 0) break;
+        if (!batch.ys) throw new ValidationError(`fit: batch ${s} of the dataset has no targets (ys)`);
+        const X = handleOf(batch.xs, `batch ${s} xs`);
+        const { n: rows, Y, release } = model.checkData(X, handleOf(batch.ys, `batch ${s} ys`), `batch ${s} xs`, `batch ${s} ys`);
+        labels = release;
+        if (callbacks.wantsBatchBegin && s % per === 0) await callbacks.call('onBatchBegin', s, { batch: s, size: rows });
+        let indices = identities.get(rows);
+        if (!indices) identities.set(rows, indices = model.identity(rows));
+        counter.write(Int32Array.of(0));
+        model.trainStep({ X, Y, W: null, indices, batchSize: rows, counter, base: model.steps, optimizer, metrics }, 0, rows);
+        run.samples = Math.max(run.samples, rows);
+        if ((s + 1) % per === 0 && callbacks.wantsBatch(s)) await callbacks.batchEnd(epoch, s, readLogs(model, metrics, state));
+      } finally {
+        labels();
+        batch.xs.dispose();
+        batch.ys?.dispose();
+      }
+      s++;
+      await new Promise(setImmediate);
+      stillThere(s);
+    }
+    if (s === 0) throw new ValidationError(`fit: the dataset yielded no batches in epoch ${epoch + 1}`);
+    if (s % per && callbacks.wantsBatch(s - 1)) await callbacks.batchEnd(epoch, s - 1, readLogs(model, metrics, state)); // a shorter last execution
+    if (!run.steps || (s !== run.steps && !model.stopTraining)) run.steps = s; // counted (a generator's length may change)
+    return readLogs(model, metrics, state);
+  };
+  return trainLoop(model, { epochs, initialEpoch, verbose, validateAt }, {
+    run, state, callbacks, history, fitShape: [],
+    start: () => {}, beginEpoch: () => {}, epoch,
+    stepsDone: () => s,
+    validate: () => isDataset(validation) ? evaluateDataset(model, validation, {}) : drainAsync(evaluation(model, validation![0], validation![1], {})),
+    stillThere,
+    dispose: () => {
+      counter.dispose();
+      for (const t of identities.values()) t.dispose();
+    },
+  });
+}
+
+/**
+ * Where fit's batches come from, behind one loop (as Keras 3's EpochIterator): the resident tensors (a known
+ * step count, the epoch's order a permutation on the device, recorded programs) or a dataset's passes (steps
+ * counted in the first). The loop owns the callbacks' order, validation, the `lr` log and epochsRun.
+ */
+interface TrainSource {
+  run: FitRun;
+  state: EpochState;
+  callbacks: CallbackList;
+  history: HistoryCallback;
+  /** model.beginFit's batch shapes. */
+  fitShape: number[];
+  start(): void;
+  /** Before the epoch is counted: a new order for the tensors' rows. */
+  beginEpoch(): void;
+  /** Trains one epoch; returns its logs. */
+  epoch(): Promise<Logs>;
+  /** The steps the epoch just ended ran, for the messages of stillThere. */
+  stepsDone(): number;
+  validate(): Promise<number[]>;
+  /** After each await: the user may have disposed the model or the data meanwhile. */
+  stillThere(step: number): void;
+  dispose(): void;
+}
+
+/** fit's loop over the epochs, from tensors or a dataset alike. */
+async function trainLoop(model: Network, { epochs, initialEpoch, verbose, validateAt }:
+  { epochs: number; initialEpoch: number; verbose: 0 | 1 | 2; validateAt: (epoch: number) => boolean }, source: TrainSource): Promise<History> {
+  const { run, state, callbacks, history } = source;
+  model.beginFit(source.fitShape);
   model.stopTraining = false;
   try {
+    source.start();
     await callbacks.call('setModel', model);
-    await callbacks.call('setParams', { epochs, initialEpoch, steps: run.steps, batchSize: 0, samples: 0, verbose, doValidation: validation !== undefined });
+    await callbacks.call('setParams', { epochs, initialEpoch, steps: run.steps, batchSize: run.batchSize, samples: run.samples, verbose, doValidation: run.validation !== undefined });
     await callbacks.call('onTrainBegin', {});
     let last: Logs = {}; // Keras 3 ends with the last epoch's logs (none when no epoch ran)
     for (let epoch = initialEpoch; epoch < epochs && !model.stopTraining; ++epoch) {
       Object.assign(state, { epoch, firstStep: model.steps, nonFiniteStep: 0 });
-      model.applyTrainable();
+      model.applyTrainable(); // layer.trainable, read at each epoch's start (the step is recorded per epoch)
+      source.beginEpoch();
       model.epochsRun++;
       await callbacks.call('onEpochBegin', epoch, {});
-      metrics.fill(0);
-      // stepsPerExecution: the batch callbacks once per execution of that many batches (Keras's fit); the batches
-      // themselves come from the dataset one by one.
-      let s = 0;
-      const per = model.stepsPerExecution;
-      for await (const batch of dataset.pass(model.device)) {
-        let labels = () => {};
-        try {
-          if (model.stopTraining && s % per === 0) break;
-          if (!batch.ys) throw new ValidationError(`fit: batch ${s} of the dataset has no targets (ys)`);
-          const X = handleOf(batch.xs, `batch ${s} xs`);
-          const { n: rows, Y, release } = model.checkData(X, handleOf(batch.ys, `batch ${s} ys`), `batch ${s} xs`, `batch ${s} ys`);
-          labels = release;
-          if (callbacks.wantsBatchBegin && s % per === 0) await callbacks.call('onBatchBegin', s, { batch: s, size: rows });
-          let indices = identities.get(rows);
-          if (!indices) identities.set(rows, indices = model.identity(rows));
-          counter.write(Int32Array.of(0));
-          model.trainStep({ X, Y, W: null, indices, batchSize: rows, counter, base: model.steps, optimizer, metrics }, 0, rows);
-          run.samples = Math.max(run.samples, rows);
-          if ((s + 1) % per === 0 && callbacks.wantsBatch(s)) await callbacks.batchEnd(epoch, s, readLogs(model, metrics, state));
-        } finally {
-          labels();
-          batch.xs.dispose();
-          batch.ys?.dispose();
-        }
-        s++;
-        await new Promise(setImmediate);
-        stillThere(s);
-      }
-      if (s === 0) throw new ValidationError(`fit: the dataset yielded no batches in epoch ${epoch + 1}`);
-      if (s % per && callbacks.wantsBatch(s - 1)) await callbacks.batchEnd(epoch, s - 1, readLogs(model, metrics, state)); // a shorter last execution
-      if (!run.steps || (s !== run.steps && !model.stopTraining)) run.steps = s; // counted (a generator's length may change)
-      const logs = readLogs(model, metrics, state);
+      const logs = await source.epoch();
       if (validateAt(epoch)) {
-        const values = isDataset(validation) ? await evaluateDataset(model, validation, {})
-          : await drainAsync(evaluation(model, validation![0], validation![1], {}));
-        stillThere(s);
+        const values = await source.validate();
+        source.stillThere(source.stepsDone());
         addValidationLogs(model, logs, values);
       }
-      logs.lr = optimizer.learningRate;
+      logs.lr = run.step.optimizer.learningRate;
       await callbacks.call('onEpochEnd', epoch, logs);
       last = logs;
-      stillThere(s);
+      source.stillThere(source.stepsDone());
     }
     await callbacks.call('onTrainEnd', last);
   } finally {
-    counter.dispose();
-    for (const t of identities.values()) t.dispose();
+    source.dispose();
     model.endFit();
   }
   return history.history;
@@ -608,10 +637,7 @@ export async function evaluateDataset(model: Network, dataset: Dataset, args: { 
         labels = release;
         let indices = identities.get(rows);
         if (!indices) identities.set(rows, indices = model.identity(rows));
-        const ws = model.workspace(rows, false);
-        native.gatherRows(X, indices, 0, ws.x);
-        native.gatherRows(Y, indices, 0, ws.y);
-        native.loss(model.loss!.kind, model.accuracy, model.forward(ws, null), ws.y, null, null, metrics, 0);
+        evaluateRows(model, X, Y, null, indices, 0, rows, metrics);
       } finally {
         labels();
         batch.xs.dispose();
@@ -622,9 +648,7 @@ export async function evaluateDataset(model: Network, dataset: Dataset, args: { 
       model.alive('evaluate');
     }
     if (s === 0) throw new ValidationError('evaluate: the dataset yielded no batches');
-    const logs = readLogs(model, metrics);
-    if (verbose) process.stdout.write(`${formatLogs(logs).slice(3)}\n`);
-    return logList(model, logs);
+    return evaluateResult(model, metrics, verbose);
   } finally {
     metrics.dispose();
     for (const t of identities.values()) t.dispose();
@@ -752,20 +776,31 @@ export function* evaluation(model: Network, x: Tensor, y: Tensor, args: Evaluate
         yield;
         stillUsable(model, 'evaluate', [['x', x], ['y', y], ...(W ? [['sampleWeight', args.sampleWeight!] as [string, Tensor]] : [])]);
       }
-      const ws = model.workspace(Math.min(batchSize, n - start), false);
-      native.gatherRows(X, indices, start, ws.x);
-      native.gatherRows(Y, indices, start, ws.y);
-      if (W) native.gatherRows(W, indices, start, ws.w);
-      native.loss(model.loss!.kind, model.accuracy, model.forward(ws, null), ws.y, W ? ws.w : null, null, metrics, 0);
+      evaluateRows(model, X, Y, W, indices, start, Math.min(batchSize, n - start), metrics);
     }
-    const logs = readLogs(model, metrics);
-    if (verbose) process.stdout.write(`${formatLogs(logs).slice(3)}\n`);
-    return logList(model, logs);
+    return evaluateResult(model, metrics, verbose);
   } finally {
     release();
     metrics?.dispose();
     indices?.dispose();
   }
+}
+
+/** evaluate's step, from tensors or a dataset's batch alike: `rows` rows from `start` added to the running metrics. */
+function evaluateRows(model: Network, X: NativeTensor, Y: NativeTensor, W: NativeTensor | null, indices: NativeTensor,
+  start: number, rows: number, metrics: NativeTensor): void {
+  const ws = model.workspace(rows, false);
+  native.gatherRows(X, indices, start, ws.x);
+  native.gatherRows(Y, indices, start, ws.y);
+  if (W) native.gatherRows(W, indices, start, ws.w);
+  native.loss(model.loss!.kind, model.accuracy, model.forward(ws, null), ws.y, W ? ws.w : null, null, metrics, 0);
+}
+
+/** evaluate's [loss, ...metrics], printed on one line when verbose. */
+function evaluateResult(model: Network, metrics: NativeTensor, verbose: 0 | 1): number[] {
+  const logs = readLogs(model, metrics);
+  if (verbose) process.stdout.write(`${formatLogs(logs).slice(3)}\n`);
+  return logList(model, logs);
 }
 
 /** Class probabilities for each example of x: predict's work, one batch per step of the generator. */
