@@ -4,7 +4,8 @@
 //
 // The convention that keeps the examples fast: in the temporary folder, 'kernelnet' is this checkout's dist/ with
 // two defaults changed, so that an example written for the full MNIST run trains on a small slice: `loadMnist()`
-// takes 512 training and 256 test images unless the example asks for limits, and `fit` runs at most one epoch.
+// takes 512 training and 256 test images unless the example asks for limits, and `fit` (on tensors or a dataset)
+// runs at most one epoch.
 // Nothing else differs. A ```ts block is compiled by TypeScript's transpileModule (types removed) first.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,9 +33,9 @@ export function loadMnist(dir, options = {}) {
   return kn.loadMnist(dir, { trainLimit: 512, testLimit: 256, ...options });
 }
 const fit = kn.Sequential.prototype.fit;
+const cap = a => a !== null && typeof a === 'object' && !(a instanceof kn.Tensor) && a.epochs > 1 ? { ...a, epochs: 1 } : a;
 kn.Sequential.prototype.fit = function (x, y, args) {
-  if (args && typeof args === 'object' && args.epochs > 1) args = { ...args, epochs: 1 };
-  return fit.call(this, x, y, args);
+  return arguments.length < 3 ? fit.call(this, x, cap(y)) : fit.call(this, x, y, cap(args));
 };
 `;
 
