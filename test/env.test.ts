@@ -1,4 +1,4 @@
-// The environment variables kernelnet reads (cpp/env.cc, README "Environment variables"), each with a value it does
+// The environment variables kernelnet reads (cpp/env.cc, docs/install.md "Environment variables"), each with a value it does
 // not accept, in a child process: importing kernelnet throws a ValidationError (ERR_KERNELNET_ARG) that names the
 // variable, the value and what it accepts, and the child ends as any uncaught exception does (exit code 1, no
 // signal: nothing aborts). Valid values and empty ones (no setting) still work. The variables read at each use are
