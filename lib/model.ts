@@ -110,12 +110,13 @@ export class Sequential extends Network {
    */
   fit(x: Tensor, y: Tensor, args?: FitArgs): Promise<History>;
   fit(dataset: Dataset, args?: FitDatasetArgs): Promise<History>;
-  fit(x: Tensor | Dataset, y?: Tensor | FitDatasetArgs, args: FitArgs = {}): Promise<History> {
+  fit(x: Tensor | Dataset, y?: Tensor | FitDatasetArgs, args?: FitArgs): Promise<History> {
     if (isDataset(x)) {
       if (y instanceof Tensor) return Promise.reject(new ValidationError('fit: with a dataset, pass no y (the dataset yields the targets): fit(dataset, options)'));
+      if (args !== undefined) return Promise.reject(datasetOptionsSecond('fit'));
       return fitDataset(this, x, (y ?? {}) as FitDatasetArgs);
     }
-    return fit(this, x, y as Tensor, args);
+    return fit(this, x, y as Tensor, args ?? {});
   }
 
   /** tfjs's fitDataset(dataset, args): fit on a Dataset. */
@@ -142,9 +143,13 @@ export class Sequential extends Network {
   evaluate(x: Tensor, y: Tensor, args?: EvaluateArgs): number[];
   /** Over a Dataset's batches (asynchronous: the batches may come from disk). */
   evaluate(dataset: Dataset, args?: { verbose?: 0 | 1 }): Promise<number[]>;
-  evaluate(x: Tensor | Dataset, y?: Tensor | { verbose?: 0 | 1 }, args: EvaluateArgs = {}): number[] | Promise<number[]> {
-    if (isDataset(x)) return evaluateDataset(this, x, (y ?? {}) as { verbose?: 0 | 1 });
-    return drain(evaluation(this, x, y as Tensor, args));
+  evaluate(x: Tensor | Dataset, y?: Tensor | { verbose?: 0 | 1 }, args?: EvaluateArgs): number[] | Promise<number[]> {
+    if (isDataset(x)) {
+      if (y instanceof Tensor) return Promise.reject(new ValidationError('evaluate: with a dataset, pass no y (the dataset yields the targets): evaluate(dataset, options)'));
+      if (args !== undefined) return Promise.reject(datasetOptionsSecond('evaluate'));
+      return evaluateDataset(this, x, (y ?? {}) as { verbose?: 0 | 1 });
+    }
+    return drain(evaluation(this, x, y as Tensor, args ?? {}));
   }
 
   /** tfjs's evaluateDataset: evaluate over a Dataset. */
@@ -161,9 +166,14 @@ export class Sequential extends Network {
   predict(x: Tensor, args?: PredictArgs): Tensor;
   /** Over a Dataset's batches (their targets unused): asynchronous, one [N, outputs] tensor. */
   predict(dataset: Dataset): Promise<Tensor>;
-  predict(x: Tensor | Dataset, args: PredictArgs = {}): Tensor | Promise<Tensor> {
-    if (isDataset(x)) return predictDataset(this, x);
-    return drain(prediction(this, x, args));
+  predict(x: Tensor | Dataset, args?: PredictArgs): Tensor | Promise<Tensor> {
+    if (isDataset(x)) {
+      // Nothing predict's options set applies to a dataset (its batches are the dataset's): refused, not ignored.
+      if (args !== undefined)
+        return Promise.reject(new ValidationError('predict: a dataset takes no options (its batches are the dataset\'s): predict(dataset)'));
+      return predictDataset(this, x);
+    }
+    return drain(prediction(this, x, args ?? {}));
   }
 
   /** predict(), yielding to the event loop after every batch. */
@@ -225,4 +235,9 @@ export class Sequential extends Network {
 export function loadModel(path: string, options?: { device?: string }): Sequential {
   options = checkOptions(options, { what: 'loadModel options', supported: ['device'] });
   return loadModelAs(Sequential, path, options?.device);
+}
+
+/** fit(dataset, undefined, options) would otherwise drop the options: with a dataset they are the second argument. */
+function datasetOptionsSecond(method: string): ValidationError {
+  return new ValidationError(`${method}: with a dataset, options are the second argument: ${method}(dataset, options)`);
 }

@@ -91,6 +91,11 @@ D('fit on a generator of batches: unknown length counted, validationData as a da
   await refused(m.fit(gen, { batchSize: 8 } as never), /batchSize is not supported.*the dataset makes the batches/);
   await refused(m.fit(gen, { shuffle: true } as never), /shuffle the dataset itself/);
   await refused(m.fit(gen, y as never), /with a dataset, pass no y/);
+  // Options where the (x, y) form puts them would be silently dropped: refused, naming where they go.
+  await refused(m.fit(gen as never, undefined as never, { epochs: 2 }), /fit: with a dataset, options are the second argument/);
+  await refused(m.evaluate(gen as never, undefined as never, { batchSize: 8 }) as unknown as Promise<number[]>, /evaluate: with a dataset, options are the second argument/);
+  await refused(m.evaluate(gen as never, y as never) as unknown as Promise<number[]>, /evaluate: with a dataset, pass no y/);
+  await refused(m.predict(gen as never, { batchSize: 8 }) as unknown as Promise<unknown>, /predict: a dataset takes no options/);
   await refused(m.fit(Dataset.fromGenerator(() => []), {}), /yielded no batches/);
   await refused(m.fit(Dataset.fromGenerator(() => [{ xs: 3 } as never]), {}), /batch 0/);
   dispose([x, y]);
