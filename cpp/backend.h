@@ -183,75 +183,10 @@ class Backend {
   // launch runs the whole sequence (replaying them where capture is not possible, with the reason).
   virtual std::unique_ptr<Program> compile(std::vector<RecordedOp> ops);
 
-  // y = act(conv(x, w) + b): the epilogue (epilogue.h) adds the bias, when there is one, and applies its act.
-  virtual Status conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const Epilogue& ep,
-                                float* y) = 0;
-  // dy is the gradient with respect to y (the output of ep.act, with ep.alpha; ep.pre is the pre-activation
-  // the forward pass stored, read where act_needs_input; ep.bias is not used). Each of dx, dw, db may be
-  // null: that gradient is not computed (dx: the first layer; dw and db: a frozen layer). Where ep.below.y is
-  // set, dx is multiplied by the layer below's act'(.) (epilogue.h's BelowAct; conv2d_pool_backward and
-  // dense_backward the same): on CUDA in the input gradient's own epilogue.
-  virtual Status conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* y,
-                                 const float* dy, float* dx, float* dw, float* db, const Epilogue& ep) = 0;
+#define KN_OP(name, params) virtual Status name params = 0;
+#include "ops.def"
+#undef KN_OP
 
-  // A convolution whose activation output goes straight into a max-pool with non-overlapping windows (the
-  // pool's strides equal its window; p describes the pool over the conv's output), as one op: the conv's
-  // output is never stored. Forward writes what maxpool2d_forward would write from it: pooled and argmax.
-  // Backward takes them and the pooled output's gradient: the conv's dz is zero except at each window's
-  // argmax, where it is act'(pooled) * dpooled (an activation whose derivative needs its input is not taken),
-  // so dw and dx may be summed over those entries alone. Forward: bit for bit the two ops apart; backward:
-  // the same sums, possibly in another order (the CPU's), exactly so on integers. With drop.rate > 0, dpooled
-  // is the gradient of a dropout applied to the pooled output (a Dropout layer after the pool): backward
-  // applies dropout_backward's mask to it first, as the three ops apart would. Forward given `dropped` also
-  // writes it: dropout_forward(pooled) with drop's arguments (the Dropout's output in training): bit for
-  // bit that op after this one (the GPU's FP32 GEMM draws the mask in its epilogue, while the window maxima
-  // are in registers).
-  virtual Status conv2d_pool_forward(const Conv2dShape& s, const Pool2dShape& p, const float* x,
-                                     const float* w, const Epilogue& ep, float* pooled, int32_t* argmax,
-                                     const DropoutArgs& drop, float* dropped) = 0;
-  virtual Status conv2d_pool_backward(const Conv2dShape& s, const Pool2dShape& p, const float* x,
-                                      const float* w, const float* pooled, const int32_t* argmax,
-                                      const float* dpooled, float* dx, float* dw, float* db,
-                                      const Epilogue& ep, const DropoutArgs& drop) = 0;
-
-  // Max-pool; argmax records the flat input index (within the image) chosen for each output (the first
-  // maximum of the window's positions inside the input).
-  virtual Status maxpool2d_forward(const Pool2dShape& s, const float* x, float* y, int32_t* argmax) = 0;
-  virtual Status maxpool2d_backward(const Pool2dShape& s, const float* dy, const int32_t* argmax,
-                                    float* dx) = 0;
-  // Average-pool over the window's positions inside the input (Keras's 'same' excludes the padding), and its
-  // backward: dx[i] = sum over the windows covering i of dy / the window's count, summed in output order.
-  virtual Status avgpool2d_forward(const Pool2dShape& s, const float* x, float* y) = 0;
-  virtual Status avgpool2d_backward(const Pool2dShape& s, const float* dy, float* dx) = 0;
-
-  // y[n, o] = act(x[n, i] w[i, o] + b[o]), the same epilogue.
-  virtual Status dense_forward(int n, int in, int out, const float* x, const float* w, const Epilogue& ep,
-                               float* y) = 0;
-  // dx, dw, db may each be null, as conv2d_backward's.
-  virtual Status dense_backward(int n, int in, int out, const float* x, const float* w, const float* y,
-                                const float* dy, float* dx, float* dw, float* db, const Epilogue& ep) = 0;
-
-  // Inverted dropout: keep with probability 1 - rate, scale kept values by 1 / (1 - rate). The mask is a pure
-  // function of (seed, offset + *counter, element index) (Philox4x32-10), so backward regenerates it instead
-  // of storing it.
-  virtual Status dropout_forward(std::size_t count, const float* x, float* y, float rate, uint64_t seed,
-                                 uint64_t offset, const int32_t* counter) = 0;
-  virtual Status dropout_backward(std::size_t count, const float* dy, float* dx, float rate, uint64_t seed,
-                                  uint64_t offset, const int32_t* counter) = 0;
-
-  // A loss over rows of predictions [n, k] (loss.h: the cross-entropies on logits, their softmax or sigmoid
-  // head fused; the errors on outputs), against targets [n, k] (labels) or class indices [n] (classes), each
-  // row weighted by weights[r] (Keras's sample_weight; null: all 1). Accumulates into metrics (loss.h's
-  // MetricSlot, kMetricSlots floats): the weighted loss sum, weighted hits of spec.accuracy, rows, weight
-  // sum, weighted squared and absolute errors of the outputs; and sets metrics[kFirstBad] = step + *counter +
-  // 1 if this batch's loss is not finite and it is still 0 (so the host learns the first bad step whenever it
-  // next reads the metrics, without a synchronisation per step). dpred (optional) = weights[r] dloss_r /
-  // dpred / n, the gradient of the batch's loss as Keras reduces it (sum over the batch size, not over the
-  // weights).
-  virtual Status loss(const LossSpec& spec, int n, int k, const float* pred, const float* labels,
-                      const int32_t* classes, const float* weights, float* dpred, float* metrics,
-                      uint64_t step, const int32_t* counter) = 0;
-  virtual Status softmax(int n, int k, const float* logits, float* probs) = 0;
   // The model's head as one op: logits = x w + b ([n, in] x [in, k], no activation: a softmax or sigmoid head
   // is the loss's), then loss() on them with dpred = dlogits, then dense_backward's linear gradients dx, dw,
   // db (each may be null). By default the three ops in turn (the same bits); CUDA runs a small head as one
@@ -268,64 +203,6 @@ class Backend {
       st = dense_backward(n, in, k, x, w, logits, dlogits, dx, dw, db, Epilogue{});
     return st;
   }
-
-  // Keras Adadelta over every parameter tensor in one call. The learning rate is read from backend memory
-  // (*lr, one float) when the update runs, so a changed rate needs no new recording of the step.
-  virtual Status adadelta(const AdadeltaTensor* tensors, int count, const float* lr, float rho,
-                          float eps) = 0;
-  // SGD, Adam(W), RMSprop or Adagrad (optim.h) over every parameter tensor in one call, the rate and the
-  // iteration count read from backend memory when the update runs.
-  virtual Status optimizer_step(const OptimizerHyper& h, const OptimizerTensor* tensors, int count,
-                                const float* lr, const int32_t* iterations) = 0;
-  // *lr = schedule_value(s, *iterations) (schedule.h), on the backend's queue.
-  virtual Status learning_rate(const Schedule& s, const int32_t* iterations, float* lr) = 0;
-
-  // dst[i, :] = src[indices[first + i], :] for i < rows, first = start + *counter * rows; row_size floats per
-  // row. A position past n_indices, or an index outside [0, src_rows), gives a zero row (never a stray read:
-  // with a counter the first row is only known on the device).
-  virtual Status gather_rows(const float* src, std::size_t src_rows, std::size_t row_size,
-                             const int32_t* indices, std::size_t n_indices, std::size_t start,
-                             const int32_t* counter, std::size_t rows, float* dst) = 0;
-  // *counter += 1 (saturating at INT32_MAX), on the backend's queue.
-  virtual Status advance(int32_t* counter) = 0;
-  // indices = a uniformly random permutation of [0, n) drawn from (seed, offset).
-  virtual Status permutation(int32_t* indices, std::size_t n, uint64_t seed, uint64_t offset) = 0;
-  // Normal with this standard deviation, truncated at two of them (philox.h), from (seed, offset).
-  virtual Status random_normal(float* dst, std::size_t count, float stddev, uint64_t seed,
-                               uint64_t offset) = 0;
-  // Uniform in [low, high) from (seed, offset).
-  virtual Status random_uniform(float* dst, std::size_t count, float low, float high, uint64_t seed,
-                                uint64_t offset) = 0;
-  // out[i, :] = one-hot(labels[i]) over k classes; labels outside [0, k) give an all-zero row.
-  virtual Status one_hot(const int32_t* labels, std::size_t n, int k, float* out) = 0;
-  // y = act(x) elementwise (the Activation and LeakyReLU layers), and its backward dx = dy * act'(x) from y
-  // and x.
-  virtual Status activation_forward(std::size_t n, const float* x, float* y, Act act, float alpha) = 0;
-  virtual Status activation_backward(std::size_t n, const float* x, const float* y, const float* dy,
-                                     float* dx, Act act, float alpha) = 0;
-  // Batch normalization over x [a.m, a.c] (batchnorm.h). Forward writes the statistics it normalised with
-  // (batch statistics in training, which also update the moving averages; else the moving ones) to mean and
-  // invstd [c], for backward. Backward writes each gradient that is not null.
-  virtual Status batchnorm_forward(const BatchNormArgs& a, const float* x, float* y, float* mean,
-                                   float* invstd, float* moving_mean, float* moving_var) = 0;
-  virtual Status batchnorm_backward(const BatchNormArgs& a, const float* x, const float* dy,
-                                    const float* mean, const float* invstd, float* dx, float* dgamma,
-                                    float* dbeta) = 0;
-  // The moving statistics of a BatchNormalization folded into the weights before it (batchnorm.h): w and
-  // w_out [rows, a.c], b (null: none) and b_out [a.c]. a.gamma and a.beta are read; a.m is unused.
-  virtual Status batchnorm_fold(const BatchNormArgs& a, std::size_t rows, const float* w, const float* b,
-                                const float* moving_mean, const float* moving_var, float* w_out,
-                                float* b_out) = 0;
-  // y = x * scale + offset elementwise (the Rescaling layer; its backward is the same with offset 0).
-  virtual Status affine(std::size_t n, const float* x, float* y, float scale, float offset) = 0;
-  // The region r of src into dst (4-byte elements, float32 or int32 alike).
-  virtual Status copy_region(const Region& r, const void* src, void* dst) = 0;
-  // out[o, i] = the first index j of the largest x[o, j, i] (j < n), for o < outer and i < inner. NaN is
-  // never larger than a number, so a row of NaN gives 0.
-  virtual Status argmax(const float* x, std::size_t outer, std::size_t n, std::size_t inner,
-                        int32_t* out) = 0;
-  // dst = src / divisor (as Keras: x.astype("float32") / 255), from bytes (image pixels) on the host.
-  virtual Status from_bytes(const uint8_t* src, std::size_t count, float divisor, float* dst) = 0;
 };
 
 Backend& cpu_backend();

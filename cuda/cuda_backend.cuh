@@ -54,65 +54,12 @@ class CudaBackend final : public Backend {
   Status synchronize() override;
   Status profile(bool on) override;
 
-  Status conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const Epilogue& ep,
-                        float* y) override;
-  Status conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* y,
-                         const float* dy, float* dx, float* dw, float* db, const Epilogue& ep) override;
-  Status conv2d_pool_forward(const Conv2dShape& s, const Pool2dShape& p, const float* x, const float* w,
-                             const Epilogue& ep, float* pooled, int32_t* argmax, const DropoutArgs& drop,
-                             float* dropped) override;
-  Status conv2d_pool_backward(const Conv2dShape& s, const Pool2dShape& p, const float* x, const float* w,
-                              const float* pooled, const int32_t* argmax, const float* dpooled, float* dx,
-                              float* dw, float* db, const Epilogue& ep, const DropoutArgs& drop) override;
-  Status maxpool2d_forward(const Pool2dShape& s, const float* x, float* y, int32_t* argmax) override;
-  Status maxpool2d_backward(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx) override;
-  Status avgpool2d_forward(const Pool2dShape& s, const float* x, float* y) override;
-  Status avgpool2d_backward(const Pool2dShape& s, const float* dy, float* dx) override;
-  Status dense_forward(int n, int in, int out, const float* x, const float* w, const Epilogue& ep,
-                       float* y) override;
-  Status dense_backward(int n, int in, int out, const float* x, const float* w, const float* y,
-                        const float* dy, float* dx, float* dw, float* db, const Epilogue& ep) override;
-  Status dropout_forward(std::size_t count, const float* x, float* y, float rate, uint64_t seed,
-                         uint64_t offset, const int32_t* counter) override;
-  Status dropout_backward(std::size_t count, const float* dy, float* dx, float rate, uint64_t seed,
-                          uint64_t offset, const int32_t* counter) override;
-  Status loss(const LossSpec& spec, int n, int k, const float* pred, const float* labels,
-              const int32_t* classes, const float* weights, float* dpred, float* metrics, uint64_t step,
-              const int32_t* counter) override;
-  Status softmax(int n, int k, const float* logits, float* probs) override;
   Status dense_loss(const LossSpec& spec, int n, int in, int k, const float* x, const float* w,
                     const float* b, float* logits, const float* labels, const int32_t* classes,
                     const float* weights, float* dlogits, float* dx, float* dw, float* db, float* metrics,
                     uint64_t step, const int32_t* counter) override;
-  Status adadelta(const AdadeltaTensor* tensors, int count, const float* lr, float rho, float eps) override;
-  Status learning_rate(const Schedule& s, const int32_t* iterations, float* lr) override;
-  Status optimizer_step(const OptimizerHyper& h, const OptimizerTensor* tensors, int count, const float* lr,
-                        const int32_t* iterations) override;
-  Status gather_rows(const float* src, std::size_t src_rows, std::size_t row_size, const int32_t* indices,
-                     std::size_t n_indices, std::size_t start, const int32_t* counter, std::size_t rows,
-                     float* dst) override;
-  Status advance(int32_t* counter) override;
   Status download_start(void* dst, const void* src, std::size_t bytes,
                         std::unique_ptr<PendingDownload>* pending) override;
-  Status copy_region(const Region& r, const void* src, void* dst) override;
-  Status batchnorm_forward(const BatchNormArgs& a, const float* x, float* y, float* mean, float* invstd,
-                           float* moving_mean, float* moving_var) override;
-  Status batchnorm_backward(const BatchNormArgs& a, const float* x, const float* dy, const float* mean,
-                            const float* invstd, float* dx, float* dgamma, float* dbeta) override;
-  Status batchnorm_fold(const BatchNormArgs& a, std::size_t rows, const float* w, const float* b,
-                        const float* moving_mean, const float* moving_var, float* w_out,
-                        float* b_out) override;
-  Status affine(std::size_t n, const float* x, float* y, float scale, float offset) override;
-  Status activation_forward(std::size_t n, const float* x, float* y, Act act, float alpha) override;
-  Status activation_backward(std::size_t n, const float* x, const float* y, const float* dy, float* dx,
-                             Act act, float alpha) override;
-  Status argmax(const float* x, std::size_t outer, std::size_t n, std::size_t inner, int32_t* out) override;
-  Status permutation(int32_t* indices, std::size_t n, uint64_t seed, uint64_t offset) override;
-  Status random_normal(float* dst, std::size_t count, float stddev, uint64_t seed, uint64_t offset) override;
-  Status random_uniform(float* dst, std::size_t count, float low, float high, uint64_t seed,
-                        uint64_t offset) override;
-  Status one_hot(const int32_t* labels, std::size_t n, int k, float* out) override;
-  Status from_bytes(const uint8_t* src, std::size_t count, float divisor, float* dst) override;
 
   // Bytes held by scratch buffers (reported with the tensors' bytes).
   std::size_t scratch_bytes() const override;
@@ -124,6 +71,11 @@ class CudaBackend final : public Backend {
   // Launches a captured graph on the stream unless the scratch buffers moved since `generation` (then
   // *launched = false and nothing runs).
   Status launch_graph(cudaGraphExec_t exec, uint64_t generation, bool* launched);
+
+  // The op table (ops.def), each op as an override.
+#define KN_OP(name, params) Status name params override;
+#include "ops.def"
+#undef KN_OP
 
  private:
   // A scratch buffer of at least `bytes`, grown (never shrunk) on demand.

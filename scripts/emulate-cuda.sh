@@ -17,7 +17,7 @@ npx tsc -p tsconfig.json
 cp -r cpp CMakeLists.txt package.json dist "$work/"
 mkdir -p "$work/test" && cp -r test/fixtures "$work/test/" # for SUITES=checkpoint
 mkdir -p "$work/cuda"
-cp -r cuda/*.cuh cuda/emulate "$work/cuda/"
+cp -r cuda/*.cuh cuda/emulate cuda/lab "$work/cuda/"
 for f in cuda/*.cu; do
   # A kernel launched with <<<...>>> instead of launch() would not compile as C++: say which.
   if grep -n '<<<' "$f"; then echo "emulate-cuda: launch kernels with launch() (common.cuh), not <<<...>>>, in $f" >&2; exit 1; fi

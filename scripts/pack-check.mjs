@@ -42,8 +42,9 @@ export function requiredFiles(pkg, dir = root) {
   const targets = x => typeof x === 'string' ? [x] : x && typeof x === 'object' ? Object.values(x).flatMap(targets) : [];
   for (const t of targets(pkg.exports)) need.add(strip(t));
   for (const t of targets(pkg.bin)) need.add(strip(t));
-  // CMakeLists.txt globs cpp/*.cc and cuda/*.cu; their headers come along.
-  for (const [folder, ext] of [['cpp', /\.(cc|h)$/], ['cuda', /\.(cu|cuh)$/]])
+  // CMakeLists.txt globs cpp/*.cc and cuda/*.cu; their headers (the op table cpp/ops.def, the kernel lab's
+  // cuda/lab/*.cuh that gemm.cu includes) come along.
+  for (const [folder, ext] of [['cpp', /\.(cc|h|def)$/], ['cuda', /\.(cu|cuh)$/], ['cuda/lab', /\.(cu|cuh)$/]])
     for (const f of readdirSync(join(dir, folder))) if (ext.test(f)) need.add(`${folder}/${f}`);
   const gyp = JSON.parse(readFileSync(join(dir, 'binding.gyp'), 'utf8'));
   for (const t of gyp.targets) for (const s of t.sources) need.add(s);
