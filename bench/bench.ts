@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Adadelta, backend, fromPixels, imageDatasetFromDirectory, loadMnist, toCategorical, type Dataset, type Tensor } from '../lib/index.js';
-import { native, type NativeTensor } from '../lib/native.js';
+import { native, type NativeTensor } from '../lib/core/native.js';
 import { seedModel } from '../test/helpers.js';
 
 const { values: opts } = parseArgs({

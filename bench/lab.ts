@@ -12,7 +12,7 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { native, type NativeTensor } from '../lib/native.js';
+import { native, type NativeTensor } from '../lib/core/native.js';
 
 /** The GEMM shapes of one training step of the seed model at batch 128: [name, m, n, k, ta, tb]. The lab runs them
  * on explicit matrices; production runs conv2's as implicit GEMMs (the same tiles, A gathered from x) and conv1

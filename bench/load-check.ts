@@ -2,7 +2,7 @@
 // Exit status 2 when no binary loads (ERR_KERNELNET_LOAD: a rebuild may help), 3 on any other load error.
 //   node dist/bench/load-check.js
 try {
-  const { native, nativeBinary } = await import('../lib/native.js');
+  const { native, nativeBinary } = await import('../lib/core/native.js');
   console.log(JSON.stringify({ node: process.version, binary: nativeBinary(), backend: native.backend(), backends: native.backends() }));
 } catch (e) {
   const err = e as Error & { code?: string };

@@ -6,7 +6,7 @@
 //   node dist/bench/profile-step.js [--steps N | --one-step]
 import { parseArgs } from 'node:util';
 import { loadMnist, toCategorical } from '../lib/index.js';
-import { native } from '../lib/native.js';
+import { native } from '../lib/core/native.js';
 import { seedModel } from '../test/helpers.js';
 
 const { values } = parseArgs({ options: { steps: { type: 'string', default: '8' }, 'one-step': { type: 'boolean', default: false } } });

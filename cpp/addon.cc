@@ -1,5 +1,5 @@
 // kernelnet's native surface. Each exported function checks its arguments (args.h), then calls the
-// environment's backend (backend.h). The TypeScript declaration of everything here is lib/native.ts.
+// environment's backend (backend.h). The TypeScript declaration of everything here is lib/core/native.ts.
 #include <napi.h>
 
 #include <climits>
@@ -566,7 +566,7 @@ void Softmax(const Napi::CallbackInfo& info) {
 
 // A learning-rate schedule from (kind, params): 'exponential' [initial, decaySteps, decayRate, staircase],
 // 'piecewise' [boundaries..., values...] (one more value than boundaries), 'cosine' [initial, decaySteps,
-// alpha, warmupTarget (NaN: no warm-up), warmupSteps]. lib/schedules.ts checks the values with friendlier
+// alpha, warmupTarget (NaN: no warm-up), warmupSteps]. lib/engine/schedules.ts checks the values with friendlier
 // messages.
 Schedule schedule_arg(Args& a, int i) {
   const std::string kind = a.choice(i, "schedule", {"exponential", "piecewise", "cosine"});
@@ -1169,12 +1169,12 @@ void ensure_backend(Napi::Env env, EnvData& d) {
 namespace {
 
 // setErrorFactory(makeError): from now on every error this environment throws is makeError(code, message,
-// props), lib/errors.ts's, so it has kernelnet's classes. lib/native.ts calls it first thing, once.
+// props), lib/core/errors.ts's, so it has kernelnet's classes. lib/core/native.ts calls it first thing, once.
 void SetErrorFactory(const Napi::CallbackInfo& info) {
   EnvData* data = info.Env().GetInstanceData<EnvData>();
   if (!data || !info[0].IsFunction())
     throw_error(info.Env(), "ERR_KERNELNET_ARG", "setErrorFactory: expected a function", true);
-  if (!data->make_error.IsEmpty())  // once, by lib/native.ts: nothing may swap kernelnet's errors afterwards
+  if (!data->make_error.IsEmpty())  // once, by lib/core/native.ts: nothing may swap kernelnet's errors afterwards
     throw_error(info.Env(), "ERR_KERNELNET_STATE", "setErrorFactory: the error factory is already set");
   data->make_error = Napi::Persistent(info[0].As<Napi::Function>());
 }

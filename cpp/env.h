@@ -2,7 +2,7 @@
 // is ignored without a word. Unset or empty is no setting. A flag is '0' or '1', a count a decimal integer in
 // its range, a choice one of its names; any other value is refused with ERR_KERNELNET_ARG ("Expected '0' or
 // '1' for KERNELNET_TF32 but received 'yes'"), thrown by an environment's first call into the addon, which
-// lib/native.ts makes at import, and by every call after it: the value was read, or will be, and would
+// lib/core/native.ts makes at import, and by every call after it: the value was read, or will be, and would
 // otherwise change nothing, or something else, silently. Variables read at each use are also checked at each
 // call, so a bad value set later through process.env is refused before an op reads it.
 #pragma once
@@ -20,7 +20,7 @@ enum class Var {
   kCudaSync,       // KERNELNET_CUDA_SYNC: flag, default 0
   kGraphBranches,  // KERNELNET_GRAPH_BRANCHES: flag, default 1, read at each capture
   kPoisonScratch,  // KERNELNET_POISON_SCRATCH: flag, default 0, read at each op
-  kGraphs,         // KERNELNET_GRAPHS: flag, default 1, read by lib/training.ts at each fit
+  kGraphs,         // KERNELNET_GRAPHS: flag, default 1, read by lib/engine/training.ts at each fit
 };
 
 // The readers, for the places that use a variable. An unset, empty or invalid variable gives the default:

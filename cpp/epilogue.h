@@ -34,7 +34,7 @@ enum class Act : int32_t {
   kGelu,
   kLeakyRelu,
 };
-// The names JavaScript passes (lib/native.ts's NativeActivation), in the enum's order.
+// The names JavaScript passes (lib/core/native.ts's NativeActivation), in the enum's order.
 inline constexpr const char* kActNames[] = {"linear", "relu",     "relu6", "elu",  "selu",      "sigmoid",
                                             "tanh",   "softplus", "swish", "gelu", "leaky_relu"};
 inline constexpr int kActCount = sizeof(kActNames) / sizeof(kActNames[0]);

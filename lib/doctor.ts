@@ -47,9 +47,9 @@ export async function doctor(): Promise<DoctorReport> {
   const lines: string[] = [], problems: string[] = [], notes: string[] = [];
   const version = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
   lines.push(`kernelnet ${version} on Node ${process.version} (${process.platform} ${process.arch}, N-API ${process.versions.napi})`);
-  let native: typeof import('./native.js');
+  let native: typeof import('./core/native.js');
   try {
-    native = await import('./native.js');
+    native = await import('./core/native.js');
   } catch (err) {
     const e = err as Error & { code?: string };
     // The binary loaded, but refuses an environment variable's value (cpp/env.h): reinstalling would not help.

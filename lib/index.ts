@@ -1,45 +1,45 @@
 // kernelnet: train convolutional networks from Node.js with a Keras-like Sequential API.
-export { Sequential, loadModel } from './model.js';
-export type { SequentialArgs, CompileArgs } from './model.js';
-export type { FitArgs, EvaluateArgs, PredictArgs, History, Logs, Callback, FitParams } from './training.js';
+export { Sequential, loadModel } from './models/model.js';
+export type { SequentialArgs, CompileArgs } from './models/model.js';
+export type { FitArgs, EvaluateArgs, PredictArgs, History, Logs, Callback, FitParams } from './engine/training.js';
 export {
   Layer, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, Dropout, Flatten, Reshape, Rescaling, Dense,
   Activation, LeakyReLU, BatchNormalization,
-} from './layers.js';
+} from './layers/layers.js';
 export type {
   ActivationIdentifier, ActivationArgs, LeakyReLUArgs, Conv2DArgs, MaxPooling2DArgs, Pooling2DArgs, DropoutArgs, DenseArgs, LayerArgs,
   ReshapeArgs, RescalingArgs, BatchNormalizationArgs,
-} from './layers.js';
-export { Optimizer, SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta } from './optimizers.js';
+} from './layers/layers.js';
+export { Optimizer, SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta } from './engine/optimizers.js';
 export {
   CSVLogger, EarlyStopping, KerasCallback, LearningRateScheduler, ModelCheckpoint, ReduceLROnPlateau, TerminateOnNaN,
-} from './callbacks.js';
-export type { CSVLoggerArgs, EarlyStoppingArgs, ModelCheckpointArgs, ReduceLROnPlateauArgs } from './callbacks.js';
-export type { OptimizerArgs, SGDArgs, AdamArgs, RMSpropArgs, AdagradArgs, AdadeltaArgs } from './optimizers.js';
+} from './callbacks/callbacks.js';
+export type { CSVLoggerArgs, EarlyStoppingArgs, ModelCheckpointArgs, ReduceLROnPlateauArgs } from './callbacks/callbacks.js';
+export type { OptimizerArgs, SGDArgs, AdamArgs, RMSpropArgs, AdagradArgs, AdadeltaArgs } from './engine/optimizers.js';
 export {
   Loss, CategoricalCrossentropy, SparseCategoricalCrossentropy, BinaryCrossentropy, MeanSquaredError, MeanAbsoluteError,
-} from './losses.js';
-export type { LossIdentifier } from './losses.js';
-export { LearningRateSchedule, ExponentialDecay, PiecewiseConstantDecay, CosineDecay } from './schedules.js';
-export type { ExponentialDecayArgs, PiecewiseConstantDecayArgs, CosineDecayArgs } from './schedules.js';
-export { Tensor, tensor, toCategorical, concat, fromPixels, memory, backend, tidy, keep, dispose } from './tensor.js';
-export type { NestedArray, TensorLike } from './tensor.js';
-export { TrainingReport } from './report.js';
-export type { TrainingReportArgs } from './report.js';
-export { Dataset } from './data.js';
-export type { Batch, BatchLike, FromTensorsOptions } from './data.js';
-export { imageDatasetFromDirectory, ImageDataset } from './images.js';
-export type { ImageDatasetOptions } from './images.js';
-export type { FitDatasetArgs } from './training.js';
-export { parseIdx, loadMnist, defaultMnistDir, MAX_IDX_BYTES } from './mnist.js';
-export type { IdxArray, MnistSplit, LoadMnistOptions } from './mnist.js';
+} from './engine/losses.js';
+export type { LossIdentifier } from './engine/losses.js';
+export { LearningRateSchedule, ExponentialDecay, PiecewiseConstantDecay, CosineDecay } from './engine/schedules.js';
+export type { ExponentialDecayArgs, PiecewiseConstantDecayArgs, CosineDecayArgs } from './engine/schedules.js';
+export { Tensor, tensor, toCategorical, concat, fromPixels, memory, backend, tidy, keep, dispose } from './core/tensor.js';
+export type { NestedArray, TensorLike } from './core/tensor.js';
+export { TrainingReport } from './callbacks/report.js';
+export type { TrainingReportArgs } from './callbacks/report.js';
+export { Dataset } from './data/data.js';
+export type { Batch, BatchLike, FromTensorsOptions } from './data/data.js';
+export { imageDatasetFromDirectory, ImageDataset } from './data/images.js';
+export type { ImageDatasetOptions } from './data/images.js';
+export type { FitDatasetArgs } from './engine/training.js';
+export { parseIdx, loadMnist, defaultMnistDir, MAX_IDX_BYTES } from './data/mnist.js';
+export type { IdxArray, MnistSplit, LoadMnistOptions } from './data/mnist.js';
 export {
   ERROR_CODES, KernelnetError, ValidationError, StateError, DeviceError, TrainingError, DataError, LoadError, IdxError,
   CheckpointError,
-} from './errors.js';
-export type { ErrorCode } from './errors.js';
-export { nativeBinary } from './native.js';
-export type { NativeBinary, BackendInfo, MemoryStats, DType, Device, Padding } from './native.js';
+} from './core/errors.js';
+export type { ErrorCode } from './core/errors.js';
+export { nativeBinary } from './core/native.js';
+export type { NativeBinary, BackendInfo, MemoryStats, DType, Device, Padding } from './core/native.js';
 
 // The default export is this module's namespace, so `import kn from 'kernelnet'` gives what `import * as kn`
 // does: TypeScript's bundler resolution accepts that spelling whether or not a default exists, so without one it

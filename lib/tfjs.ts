@@ -7,18 +7,18 @@
 // Out of scope, and refused with ERR_KERNELNET_UNSUPPORTED naming the call: general tensor math (tf.add,
 // tf.matMul, ...), gradients, custom layers, functional models, other layers.
 import { performance } from 'node:perf_hooks';
-import { EarlyStopping, type EarlyStoppingArgs } from './callbacks.js';
-import { ValidationError } from './errors.js';
-import { checkOptions, fail, ownOptions } from './validate.js';
-import type { Layer } from './layers.js';
-import { layerFactories } from './registry.js';
-import { Sequential, type CompileArgs, type SequentialArgs } from './model.js';
-import { native, type Device } from './native.js';
-import { Adadelta, Adagrad, Adam, RMSprop, SGD, type Optimizer } from './optimizers.js';
-import { fromTfjsArtifacts, loadTfjs, saveTfjs, toTfjsArtifacts, type TfjsArtifacts } from './tfjs-format.js';
-import { Tensor, dispose, empty, keep, tensor as makeTensor, tidy, toCategorical, type TensorLike } from './tensor.js';
-import type { EvaluateArgs, FitArgs, FitDatasetArgs, History, PredictArgs } from './training.js';
-import type { Dataset } from './data.js';
+import { EarlyStopping, type EarlyStoppingArgs } from './callbacks/callbacks.js';
+import { ValidationError } from './core/errors.js';
+import { checkOptions, fail, ownOptions } from './core/validate.js';
+import type { Layer } from './layers/layers.js';
+import { layerFactories } from './layers/registry.js';
+import { Sequential, type CompileArgs, type SequentialArgs } from './models/model.js';
+import { native, type Device } from './core/native.js';
+import { Adadelta, Adagrad, Adam, RMSprop, SGD, type Optimizer } from './engine/optimizers.js';
+import { fromTfjsArtifacts, loadTfjs, saveTfjs, toTfjsArtifacts, type TfjsArtifacts } from './io/tfjs-format.js';
+import { Tensor, dispose, empty, keep, tensor as makeTensor, tidy, toCategorical, type TensorLike } from './core/tensor.js';
+import type { EvaluateArgs, FitArgs, FitDatasetArgs, History, PredictArgs } from './engine/training.js';
+import type { Dataset } from './data/data.js';
 
 export { Tensor, tidy, dispose, keep };
 export type { History, FitArgs, EvaluateArgs, PredictArgs, Layer, Optimizer };

@@ -32,7 +32,7 @@ if [ -n "${SANITIZE:-}" ]; then # as scripts/sanitize.sh: Node is not instrument
   export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:halt_on_error=1:exitcode=86
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=87
 fi
-node -e 'import("./dist/lib/native.js").then(m => { const c = m.native.backends().cuda; if (!c.available) { console.error(c.reason); process.exit(1) } console.log(`cuda backend: ${c.device}`) })'
+node -e 'import("./dist/lib/core/native.js").then(m => { const c = m.native.backends().cuda; if (!c.available) { console.error(c.reason); process.exit(1) } console.log(`cuda backend: ${c.device}`) })'
 status=0 passed=0 failed=0 skipped=0
 num() { sed 's/\x1b\[[0-9;]*m//g' "$1" | grep -E "^\s*$2:" | tail -1 | grep -oE '[0-9]+' || echo 0; }
 export KERNELNET_SWEEP_PART=${KERNELNET_SWEEP_PART:-gpu} # the sweep's CPU half runs in npm test

@@ -14,7 +14,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The platforms that ship a prebuilt binary (lib/native.ts's loader names the same ones when none loads). */
+/** The platforms that ship a prebuilt binary (lib/core/native.ts's loader names the same ones when none loads). */
 export const PREBUILD_PLATFORMS = ['linux-x64', 'linux-arm64'];
 
 const root = fileURLToPath(new URL('..', import.meta.url));

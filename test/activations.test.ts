@@ -6,7 +6,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Activation, Conv2D, Dense, Flatten, LeakyReLU, Sequential, tensor, type ActivationIdentifier, type Layer } from '../lib/index.js';
-import { NATIVE_ACTIVATIONS, NEEDS_INPUT, native, type NativeActivation } from '../lib/native.js';
+import { NATIVE_ACTIVATIONS, NEEDS_INPUT, native, type NativeActivation } from '../lib/core/native.js';
 import { ACTIVATION_REFS, CONV_CASES, T, close, convBackwardRef, convOut, convRef, denseBackwardRef, denseRef, disposeAll, out, randomArray, rng } from './helpers.js';
 
 const A = suite('activations');

@@ -12,8 +12,8 @@ import {
   Adadelta, Conv2D, Dense, DeviceError, Dropout, ERROR_CODES, Flatten, KernelnetError, Sequential, StateError,
   ValidationError, backend, memory, nativeBinary, tensor, toCategorical,
 } from '../lib/index.js';
-import { makeError } from '../lib/errors.js';
-import { native } from '../lib/native.js';
+import { makeError } from '../lib/core/errors.js';
+import { native } from '../lib/core/native.js';
 import { seedModel, smallModel, syntheticData, throwsA } from './helpers.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -261,7 +261,7 @@ Guards('every native function throws a coded error, never crashes, on hostile ar
   t.dispose();
 });
 
-// One error model (lib/errors.ts): the addon throws the classes TypeScript throws, made by the factory it is
+// One error model (lib/core/errors.ts): the addon throws the classes TypeScript throws, made by the factory it is
 // handed at load, with a code from the one table and the class that table names for it.
 Guards('errors from C++ and from TypeScript share classes, codes and the table', () => {
   const t = new native.Tensor([2], 'float32');
@@ -299,7 +299,8 @@ Guards('errors from C++ and from TypeScript share classes, codes and the table',
   assert.instance(caught(() => native.setErrorFactory(() => new Error('x'))), StateError);
   // The library throws no bare RangeError/TypeError: every error class derives from KernelnetError (read from
   // the compiled library, which is there wherever the tests run).
-  const lib = readdirSync(fileURLToPath(new URL('../lib', import.meta.url))).filter(f => f.endsWith('.js') && f !== 'errors.js');
+  const lib = (readdirSync(fileURLToPath(new URL('../lib', import.meta.url)), { recursive: true }) as string[])
+    .filter(f => f.endsWith('.js') && f !== 'core/errors.js');
   assert.ok(lib.length >= 8, lib.join());
   for (const f of lib) {
     const src = readFileSync(fileURLToPath(new URL(`../lib/${f}`, import.meta.url)), 'utf8');
@@ -334,7 +335,7 @@ Backend('backend() names the backend in use and why it was chosen', () => {
 Backend('the CPU pool has as many threads as the CPUs the process may use (its affinity), or KERNELNET_NUM_THREADS', () => {
   const threads = (env: Record<string, string>, prefix: string[] = []) => {
     const r = spawnSync(prefix[0] ?? process.execPath, [...prefix.slice(1), ...(prefix.length ? [process.execPath] : []), '--input-type=module', '-e',
-      "const { native } = await import('./dist/lib/native.js'); process.stdout.write(String(native.numThreads()))"], { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8' });
+      "const { native } = await import('./dist/lib/core/native.js'); process.stdout.write(String(native.numThreads()))"], { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8' });
     assert.is(r.status, 0, r.stderr);
     return Number(r.stdout.trim());
   };
@@ -381,7 +382,7 @@ Backend('a device per model and per tensor: cpu, cuda or cuda:0; the environment
 });
 
 Backend('the portable GEMM (KERNELNET_CPU=generic) passes the whole op suite', () => {
-  const probe = child({ KERNELNET_CPU: 'generic' }, "const { native } = await import('./dist/lib/native.js'); console.log(native.cpuKernel())");
+  const probe = child({ KERNELNET_CPU: 'generic' }, "const { native } = await import('./dist/lib/core/native.js'); console.log(native.cpuKernel())");
   assert.is(probe.stdout.trim(), 'generic', probe.stderr);
   const run = spawnSync(process.execPath, ['node_modules/uvu/bin.js', 'dist/test', 'ops\\.test\\.js$'], { cwd: root, env: { ...process.env, KERNELNET_CPU: 'generic' }, encoding: 'utf8' });
   assert.is(run.status, 0, run.stdout + run.stderr);

@@ -11,8 +11,8 @@ import {
   Activation, Adam, BatchNormalization, Conv2D, Dense, Flatten, GlobalAveragePooling2D, LeakyReLU, Sequential, ValidationError, dispose,
   loadModel, tidy,
 } from '../lib/index.js';
-import { Graph, foldedInference } from '../lib/plan.js';
-import { native } from '../lib/native.js';
+import { Graph, foldedInference } from '../lib/engine/plan.js';
+import { native } from '../lib/core/native.js';
 import { T, close, disposeAll, out, randomArray, rng, syntheticData, throwsA } from './helpers.js';
 
 const B = suite('BatchNormalization');

@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { native } from '../lib/native.js';
+import { native } from '../lib/core/native.js';
 
 const cuda = native.backends().cuda;
 const emulated = cuda.available && /emulated/.test(cuda.device);
@@ -30,7 +30,7 @@ const url = (path: string) => JSON.stringify(new URL(path, import.meta.url).href
 // adadelta, advance: 5 ops. `body` runs with `program`, its tensors `t` and `fail(at, err)` in scope.
 function child(env: Record<string, string>, body: string): Result {
   const script = `
-    const { native } = await import(${url('../lib/native.js')});
+    const { native } = await import(${url('../lib/core/native.js')});
     const h = await import(${url('./helpers.js')});
     const failure = (at, e) => ({ at, code: e.code, cudaError: e.cudaError, message: String(e.message) });
     const out = { cuda: native.backends().cuda };

@@ -10,7 +10,7 @@ import {
   Adadelta, Conv2D, Dense, DeviceError, Dropout, Flatten, MaxPooling2D, Sequential, dispose, loadMnist, tidy, toCategorical,
   type Tensor,
 } from '../lib/index.js';
-import { NATIVE_ACTIVATIONS, NEEDS_INPUT, native, type NativeTensor, type ScheduleKind } from '../lib/native.js';
+import { NATIVE_ACTIVATIONS, NEEDS_INPUT, native, type NativeTensor, type ScheduleKind } from '../lib/core/native.js';
 import {
   CONV_CASES, DENSE_CASES, I, T, checkProgramMatchesCalls, close, convOut, disposeAll, exact, intArray, out,
   randomArray, rng, seedModel, smallModel, syntheticData,
@@ -536,7 +536,7 @@ if (!cuda.available) {
   (sm >= 80 ? Cuda : Cuda.skip)('KERNELNET_TF32=1: the GEMMs on tensor cores match the CPU exactly on integers, to TF32 rounding on floats', () => {
     // The math mode is chosen at load, so this runs in a child process.
     const script = `
-      const { native } = await import(${JSON.stringify(new URL('../lib/native.js', import.meta.url).href)});
+      const { native } = await import(${JSON.stringify(new URL('../lib/core/native.js', import.meta.url).href)});
       const h = await import(${JSON.stringify(new URL('./helpers.js', import.meta.url).href)});
       if (!native.backends().cuda.tf32) throw new Error('KERNELNET_TF32=1 did not turn TF32 on: ' + JSON.stringify(native.backends().cuda));
       if (!/^3 mma-tf32/.test(native.backends().cuda.kernels?.gemm ?? '')) throw new Error('TF32 GEMMs should run kernel 3: ' + JSON.stringify(native.backends().cuda.kernels));
@@ -592,7 +592,7 @@ if (!cuda.available) {
     const mode = tf32 ? 'TF32' : 'FP32';
     (tf32 && sm < 80 ? Cuda.skip : Cuda)(`${mode}: the conv + pool op pools in the GEMM epilogue and keeps no conv output`, () => {
       const script = `
-        const { native } = await import(${JSON.stringify(new URL('../lib/native.js', import.meta.url).href)});
+        const { native } = await import(${JSON.stringify(new URL('../lib/core/native.js', import.meta.url).href)});
         const h = await import(${JSON.stringify(new URL('./helpers.js', import.meta.url).href)});
         if (native.backends().cuda.tf32 !== ${tf32}) throw new Error('math mode: ' + JSON.stringify(native.backends().cuda));
         const r = h.rng(43), scratch = [];

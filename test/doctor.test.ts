@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { native } from '../lib/native.js';
+import { native } from '../lib/core/native.js';
 
 const cli = fileURLToPath(new URL('../lib/cli.js', import.meta.url));
 const run = (script: string, ...args: string[]) => spawnSync(process.execPath, [script, ...args], { encoding: 'utf8', timeout: 60_000 });

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadMnist, tidy, toCategorical } from '../lib/index.js';
-import { native } from '../lib/native.js';
+import { native } from '../lib/core/native.js';
 import { seedModel } from './helpers.js';
 
 /** The hash per CPU GEMM family, as backends().cpu.device names it ('avx2+fma GEMM', ...). */

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Dense, Flatten, Sequential, ValidationError, tensor } from '../lib/index.js';
-import { native } from '../lib/native.js';
+import { native } from '../lib/core/native.js';
 import { syntheticData } from './helpers.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -66,8 +66,8 @@ E('a variable set to a value it does not accept: a ValidationError at import, an
 
 E('valid values, and empty ones (the default), work', () => {
   const run = "const m = new k.Sequential({ layers: [new k.Dense({ units: 2, inputShape: [3] })] });" +
-    "const y = m.predict(k.tensor([[1, 2, 3]])); console.log(JSON.stringify({ n: y.shape, threads: (await import('./dist/lib/native.js')).native.numThreads(), " +
-    "backend: k.backend().name, kernel: (await import('./dist/lib/native.js')).native.cpuKernel() }));";
+    "const y = m.predict(k.tensor([[1, 2, 3]])); console.log(JSON.stringify({ n: y.shape, threads: (await import('./dist/lib/core/native.js')).native.numThreads(), " +
+    "backend: k.backend().name, kernel: (await import('./dist/lib/core/native.js')).native.cpuKernel() }));";
   const set = child({
     KERNELNET_BACKEND: 'cpu', KERNELNET_NUM_THREADS: '3', KERNELNET_CPU: 'generic', KERNELNET_WINOGRAD: '0', KERNELNET_TF32: '1',
     KERNELNET_CUDA_SYNC: '1', KERNELNET_GRAPHS: '0', KERNELNET_GRAPH_BRANCHES: '0', KERNELNET_POISON_SCRATCH: '1',

@@ -6,7 +6,7 @@
 // least half of the samples must be smooth.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { NATIVE_ACTIVATIONS, NEEDS_INPUT, native, type NativeTensor } from '../lib/native.js';
+import { NATIVE_ACTIVATIONS, NEEDS_INPUT, native, type NativeTensor } from '../lib/core/native.js';
 import { I, T, convOut, disposeAll, randomArray, rng } from './helpers.js';
 
 const H = 1e-2, ATOL = 2e-3, RTOL = 2e-2;

@@ -3,7 +3,7 @@
 // element with both values.
 import * as assert from 'uvu/assert';
 import { Adadelta, CheckpointError, Conv2D, Dense, Dropout, Flatten, MaxPooling2D, Rescaling, Sequential, tensor, toCategorical } from '../lib/index.js';
-import { native, type Device, type NativeTensor } from '../lib/native.js';
+import { native, type Device, type NativeTensor } from '../lib/core/native.js';
 
 /** A small conv model on 8x8x1 inputs with 3 classes, for API tests. */
 export function smallModel(seed: number, device?: Device): Sequential {

@@ -11,9 +11,9 @@ import * as tfc from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as kn from '../lib/index.js';
-import { Layer } from '../lib/layers.js';
-import { REGISTRY, type LayerEntry } from '../lib/registry.js';
-import { fromTfjsArtifacts, toTfjsArtifacts, type TfjsArtifacts } from '../lib/tfjs-format.js';
+import { Layer } from '../lib/layers/layers.js';
+import { REGISTRY, type LayerEntry } from '../lib/layers/registry.js';
+import { fromTfjsArtifacts, toTfjsArtifacts, type TfjsArtifacts } from '../lib/io/tfjs-format.js';
 import { close } from './helpers.js';
 
 const R = suite('layer registry');

@@ -4,7 +4,7 @@
 // (KERNELNET_POISON_SCRATCH) so that a stale read shows as NaN. On CUDA (the emulated GPU in CI) the same cases
 // run against the CPU.
 import { suite } from 'uvu';
-import { native, type Device } from '../lib/native.js';
+import { native, type Device } from '../lib/core/native.js';
 import { I, T, convOut, disposeAll, exact, intArray, out, randomArray, rng, type ConvCase } from './helpers.js';
 
 const L = suite('shape edges');

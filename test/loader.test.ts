@@ -1,4 +1,4 @@
-// The loader's error when no binary loads (lib/native.ts, ERR_KERNELNET_LOAD) names the fix for the likely cause:
+// The loader's error when no binary loads (lib/core/native.ts, ERR_KERNELNET_LOAD) names the fix for the likely cause:
 // above all, a package manager that skipped the install script (pnpm, npm 12, Yarn 4, bun), where a platform
 // without a prebuild needs it to build from source.
 import { spawnSync } from 'node:child_process';
@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { PREBUILD_PLATFORMS, loadSolutions } from '../lib/native.js';
+import { PREBUILD_PLATFORMS, loadSolutions } from '../lib/core/native.js';
 
 const L = suite('native loader errors');
 const facts = { platform: 'linux-x64', nodeVersion: '20.19.0', root: '/app/node_modules/kernelnet', built: false };
@@ -49,7 +49,7 @@ L('the real loader, in a copy of the package with no binary, under pnpm\'s layou
       mkdirSync(join(pkg, 'dist'), { recursive: true });
       cpSync(fileURLToPath(new URL('../lib', import.meta.url)), join(pkg, 'dist', 'lib'), { recursive: true });
       cpSync(fileURLToPath(new URL('../../package.json', import.meta.url)), join(pkg, 'package.json'));
-      const url = pathToFileURL(join(pkg, 'dist', 'lib', 'native.js')).href;
+      const url = pathToFileURL(join(pkg, 'dist', 'lib', 'core', 'native.js')).href;
       const r = spawnSync(process.execPath, ['--input-type=module', '-e',
         `import(${JSON.stringify(url)}).then(() => process.exit(3), e => { console.log(e.code); console.log(e.message); })`], { encoding: 'utf8', timeout: 30_000 });
       assert.is(r.status, 0, r.stdout + r.stderr);

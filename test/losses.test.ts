@@ -12,7 +12,7 @@ import {
   Adam, BinaryCrossentropy, CategoricalCrossentropy, Dense, Flatten, MeanAbsoluteError, SGD, Sequential, SparseCategoricalCrossentropy,
   ValidationError, dispose, loadModel, tensor, tidy, toCategorical,
 } from '../lib/index.js';
-import { native } from '../lib/native.js';
+import { native } from '../lib/core/native.js';
 import { I, T, close, disposeAll, out, randomArray, rng, syntheticData, throwsA } from './helpers.js';
 
 const L = suite('losses and metrics');

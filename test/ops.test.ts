@@ -4,7 +4,7 @@
 // Outputs are poisoned with NaN before each run, so an element an op forgets to write fails.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { native, type NativeActivation, type NativeTensor } from '../lib/native.js';
+import { native, type NativeActivation, type NativeTensor } from '../lib/core/native.js';
 import {
   I, T, close, convBackwardRef, convOut, convRef, denseBackwardRef, denseRef, disposeAll, exact, intArray, maxPoolRef,
   out, randomArray, rng, softmaxCrossEntropyRef, CONV_CASES, DENSE_CASES, type ConvCase,

@@ -11,7 +11,7 @@ import {
   Adadelta, Adagrad, Adam, AdamW, ExponentialDecay, RMSprop, SGD, Sequential, ValidationError, dispose, loadModel, tidy,
   type Optimizer,
 } from '../lib/index.js';
-import { native } from '../lib/native.js';
+import { native } from '../lib/core/native.js';
 import { I, T, close, disposeAll, randomArray, rng, smallModel, syntheticData, throwsA } from './helpers.js';
 
 const O = suite('optimizers');

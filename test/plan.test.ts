@@ -1,4 +1,4 @@
-// The plan (lib/plan.ts): the fusion rules as data. Which ops the seed model's step and inference run, that each
+// The plan (lib/engine/plan.ts): the fusion rules as data. Which ops the seed model's step and inference run, that each
 // rule leaves its layers alone where it does not apply, and that the dense + loss head rule (the one rule with
 // no other comparison) trains to what the unfused plan trains to. The other rules' fused-against-unfused checks
 // are in pooling.test.ts (convPool, its Dropout, activationBelow) and batchnorm.test.ts (foldedBatchNorm).
@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import {
   Activation, Adam, BatchNormalization, Conv2D, Dense, Dropout, Flatten, MaxPooling2D, Sequential, dispose, tidy, type Layer,
 } from '../lib/index.js';
-import { Graph, INPUT, convPoolPairs, foldedInference, forwardPlan, stepPlan, type BackwardOp, type ForwardOp, type FusionSwitches } from '../lib/plan.js';
+import { Graph, INPUT, convPoolPairs, foldedInference, forwardPlan, stepPlan, type BackwardOp, type ForwardOp, type FusionSwitches } from '../lib/engine/plan.js';
 import { exact, seedModel, syntheticData } from './helpers.js';
 
 const Plan = suite('plan');

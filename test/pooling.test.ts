@@ -11,8 +11,8 @@ import {
   Adam, AveragePooling2D, Conv2D, Dense, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D, Reshape, Rescaling,
   Sequential, ValidationError, dispose, loadModel, tensor, tidy,
 } from '../lib/index.js';
-import { Graph, convPoolPairs } from '../lib/plan.js';
-import { native } from '../lib/native.js';
+import { Graph, convPoolPairs } from '../lib/engine/plan.js';
+import { native } from '../lib/core/native.js';
 import { I, T, close, disposeAll, exact, intArray, out, rng, syntheticData, throwsA } from './helpers.js';
 
 const P = suite('pooling, Reshape, Rescaling');

@@ -3,7 +3,7 @@
 // replayed is refused, and a program never touches a disposed tensor. The CUDA twins are in cuda.test.ts.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { native } from '../lib/native.js';
+import { native } from '../lib/core/native.js';
 import { I, T, checkProgramMatchesCalls, disposeAll, out, smallModel, syntheticData } from './helpers.js';
 import { Adadelta, Dataset } from '../lib/index.js';
 

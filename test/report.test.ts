@@ -1,4 +1,4 @@
-// TrainingReport (lib/report.ts): the HTML file is rewritten after every epoch (refreshing itself while training
+// TrainingReport (lib/callbacks/report.ts): the HTML file is rewritten after every epoch (refreshing itself while training
 // runs), and when training ends it holds the curves, a confusion matrix that counts every validation example and
 // the misclassified images. Then a real browser (Debian's chromium, driven by puppeteer-core) opens it: the
 // charts, the matrix and the images render, with no console error. Without chromium the browser test says

@@ -12,7 +12,7 @@ import {
   Adadelta, CosineDecay, ExponentialDecay, LearningRateScheduler, PiecewiseConstantDecay, ReduceLROnPlateau, Sequential,
   ValidationError, dispose, loadModel, tensor, tidy, type LearningRateSchedule,
 } from '../lib/index.js';
-import { native } from '../lib/native.js';
+import { native } from '../lib/core/native.js';
 import { close, smallModel, syntheticData, throwsA } from './helpers.js';
 
 const S = suite('learning-rate schedules');

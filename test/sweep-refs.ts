@@ -2,7 +2,7 @@
 // products with any activation and an optional bias, their gradients from a given dz, max and average pooling
 // with 'same' padding and overlapping windows, every loss kind with its metrics, softmax, batch
 // normalization and its fold, and the data ops. Channels last, as the addon; every sum in float64.
-import type { NativeActivation } from '../lib/native.js';
+import type { NativeActivation } from '../lib/core/native.js';
 import { ACTIVATION_REFS, convOut, convRef, type ConvCase } from './helpers.js';
 
 /** The alpha an op uses (Args::alpha): elu's default 1, leaky_relu's 0.2, as float32. */

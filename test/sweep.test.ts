@@ -45,7 +45,7 @@ import { totalmem } from 'node:os';
 import fc from 'fast-check';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { NATIVE_ACTIVATIONS, NEEDS_INPUT, native, type NativeActivation, type NativeTensor } from '../lib/native.js';
+import { NATIVE_ACTIVATIONS, NEEDS_INPUT, native, type NativeActivation, type NativeTensor } from '../lib/core/native.js';
 import { I, T, close, convOut, disposeAll, exact, intArray, out, randomArray, rng, type ConvCase } from './helpers.js';
 import * as R from './sweep-refs.js';
 

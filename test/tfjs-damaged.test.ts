@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CheckpointError, Sequential, ValidationError, memory } from '../lib/index.js';
-import { loadTfjs, saveTfjs, toTfjsArtifacts } from '../lib/tfjs-format.js';
+import { loadTfjs, saveTfjs, toTfjsArtifacts } from '../lib/io/tfjs-format.js';
 import { loadLayersModel } from '../lib/tfjs.js';
 import { smallModel, throwsCheckpointError } from './helpers.js';
 

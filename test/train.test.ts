@@ -3,7 +3,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { dispose, loadMnist, memory, tidy, toCategorical } from '../lib/index.js';
-import { native } from '../lib/native.js';
+import { native } from '../lib/core/native.js';
 import { exact, seedModel } from './helpers.js';
 
 const Train = suite('mnist_cnn end to end');

@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import {
   Adadelta, Conv2D, Dense, Dropout, ERROR_CODES, Flatten, KernelnetError, MaxPooling2D, Sequential, Tensor, tensor, toCategorical,
 } from '../../lib/index.js';
-import { native, type NativeTensor } from '../../lib/native.js';
+import { native, type NativeTensor } from '../../lib/core/native.js';
 
 const { values } = parseArgs({ options: { seed: { type: 'string', default: '1' }, runs: { type: 'string', default: '500' } } });
 const seed = Number(values.seed), runs = Number(values.runs);

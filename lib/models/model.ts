@@ -1,20 +1,20 @@
 // Sequential: a stack of layers, and the API users train it with (Keras's and tfjs's names): build it with add,
 // compile it, fit, evaluate, predict, save and load it. The engine that runs it is Network (network.ts); the
 // training loop is training.ts.
-import { DeviceError, ValidationError, stateError } from './errors.js';
-import { Layer, readParams, writeParams } from './layers.js';
-import { Network } from './network.js';
-import { loadModelAs, loadWeights, save, saveWeights } from './serialization.js';
-import { Tensor, handleOf } from './tensor.js';
+import { DeviceError, ValidationError, stateError } from '../core/errors.js';
+import { Layer, readParams, writeParams } from '../layers/layers.js';
+import { Network } from '../engine/network.js';
+import { loadModelAs, loadWeights, save, saveWeights } from '../io/serialization.js';
+import { Tensor, handleOf } from '../core/tensor.js';
 import {
   drain, drainAsync, evaluateDataset, evaluation, fit, fitDataset, predictDataset, prediction, trainOnBatch, type EvaluateArgs,
   type FitArgs, type FitDatasetArgs, type History, type PredictArgs,
-} from './training.js';
-import { checkOptions, describe, fail } from './validate.js';
-import { isDataset, type Dataset } from './data.js';
+} from '../engine/training.js';
+import { checkOptions, describe, fail } from '../core/validate.js';
+import { isDataset, type Dataset } from '../data/data.js';
 
-export type { EvaluateArgs, FitArgs, History, Logs, PredictArgs } from './training.js';
-export type { CompileArgs } from './network.js';
+export type { EvaluateArgs, FitArgs, History, Logs, PredictArgs } from '../engine/training.js';
+export type { CompileArgs } from '../engine/network.js';
 
 
 export interface SequentialArgs {
@@ -105,7 +105,7 @@ export class Sequential extends Network {
   }
 
   /**
-   * Trains the model (Keras's fit): lib/training.ts runs the loop. Returns the History of every epoch's logs. With
+   * Trains the model (Keras's fit): lib/engine/training.ts runs the loop. Returns the History of every epoch's logs. With
    * a Dataset in place of x and y (Keras's fit(dataset)), one step per batch it yields.
    */
   fit(x: Tensor, y: Tensor, args?: FitArgs): Promise<History>;

@@ -1,10 +1,10 @@
 // Layers, shaped like TensorFlow.js's layers API: constructor(args) -> build(inputShape) -> forward/backward.
 // A layer holds no math: forward and backward call the addon, writing into buffers allocated once per
 // (model, batch size). Shapes here are per example (no batch axis), channels-last as Keras.
-import { NATIVE_ACTIVATIONS, NEEDS_INPUT, native, type BelowAct, type Device, type NativeActivation, type NativeTensor, type Padding } from './native.js';
-import { Tensor, empty, handleOf } from './tensor.js';
-import { ValidationError, stateError } from './errors.js';
-import { NOT_USED, checkOptions, ownOptions, fail, intPair, numberIn, oneOf, positiveInt, shapeArg, type NotYet } from './validate.js';
+import { NATIVE_ACTIVATIONS, NEEDS_INPUT, native, type BelowAct, type Device, type NativeActivation, type NativeTensor, type Padding } from '../core/native.js';
+import { Tensor, empty, handleOf } from '../core/tensor.js';
+import { ValidationError, stateError } from '../core/errors.js';
+import { NOT_USED, checkOptions, ownOptions, fail, intPair, numberIn, oneOf, positiveInt, shapeArg, type NotYet } from '../core/validate.js';
 
 /**
  * An activation by name (tfjs's ActivationIdentifier): Keras 3's relu, relu6, elu, selu, sigmoid, tanh,

@@ -7,12 +7,12 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { KerasCallback } from './callbacks.js';
-import { isDataset, type Dataset } from './data.js';
-import { ValidationError } from './errors.js';
-import { native } from './native.js';
-import { Tensor, handleOf } from './tensor.js';
-import type { Logs } from './training.js';
-import { checkOptions, fail, positiveInt } from './validate.js';
+import { isDataset, type Dataset } from '../data/data.js';
+import { ValidationError } from '../core/errors.js';
+import { native } from '../core/native.js';
+import { Tensor, handleOf } from '../core/tensor.js';
+import type { Logs } from '../engine/training.js';
+import { checkOptions, fail, positiveInt } from '../core/validate.js';
 
 export interface TrainingReportArgs {
   /** Where the HTML file goes. */

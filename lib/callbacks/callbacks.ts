@@ -1,14 +1,14 @@
 // Keras's built-in callbacks, with Keras 3's semantics (keras/src/callbacks/*.py) and tfjs-style option
 // spellings: EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, LearningRateScheduler, CSVLogger. Each is a
-// Callback of lib/training.ts; fit() hands it the model (setModel) before training. Where Keras only warns
+// Callback of lib/engine/training.ts; fit() hands it the model (setModel) before training. Where Keras only warns
 // (a monitored quantity missing from the logs), these refuse with a ValidationError instead: nothing is
 // silently ignored.
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { ValidationError } from './errors.js';
-import type { Sequential } from './model.js';
-import { dispose, type Tensor } from './tensor.js';
-import type { Callback, FitParams, Logs } from './training.js';
-import { checkOptions, fail, nonNegativeInt, numberIn, oneOf } from './validate.js';
+import { ValidationError } from '../core/errors.js';
+import type { Sequential } from '../models/model.js';
+import { dispose, type Tensor } from '../core/tensor.js';
+import type { Callback, FitParams, Logs } from '../engine/training.js';
+import { checkOptions, fail, nonNegativeInt, numberIn, oneOf } from '../core/validate.js';
 
 type Mode = 'auto' | 'min' | 'max';
 

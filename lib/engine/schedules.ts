@@ -3,9 +3,9 @@
 // decayRate: 0.9 }) })`. The rate is a function of the optimizer's iteration count (0 for the first update),
 // evaluated natively (cpp/schedule.h) on the model's device before every update: a recorded step replays
 // unchanged and the host never waits to learn the rate. This file only checks arguments and names them.
-import { native } from './native.js';
-import { ValidationError } from './errors.js';
-import { checkOptions, fail, nonNegativeInt, positiveInt } from './validate.js';
+import { native } from '../core/native.js';
+import { ValidationError } from '../core/errors.js';
+import { checkOptions, fail, nonNegativeInt, positiveInt } from '../core/validate.js';
 
 const finite = (v: unknown, name: string): number => {
   if (typeof v !== 'number' || !Number.isFinite(v)) fail('a finite number', name, v);

@@ -5,15 +5,15 @@
 // reproducible from its seed. The API users call (fit, evaluate, predict, save, ...) is Sequential's (model.ts);
 // the training loop (training.ts) drives a Network.
 import { randomInt } from 'node:crypto';
-import { DeviceError, ValidationError, stateError } from './errors.js';
+import { DeviceError, ValidationError, stateError } from '../core/errors.js';
 import { checkLabels } from './labels.js';
-import { Conv2D, Dense, Dropout, Layer, MaxPooling2D, type LayerBuffers, type Param, type StepContext } from './layers.js';
+import { Conv2D, Dense, Dropout, Layer, MaxPooling2D, type LayerBuffers, type Param, type StepContext } from '../layers/layers.js';
 import { resolveLoss, resolveMetrics, type AccuracyKind, type Loss, type LossIdentifier, type MetricSpec } from './losses.js';
-import { METRIC_SLOTS, native, type Device, type NativeProgram, type NativeTensor } from './native.js';
+import { METRIC_SLOTS, native, type Device, type NativeProgram, type NativeTensor } from '../core/native.js';
 import { OPTIMIZERS, OPTIMIZER_NAMES, Optimizer } from './optimizers.js';
 import { Graph, INPUT, bufferNeeds, forwardPlan, stepPlan, type ForwardOp, type FusionSwitches } from './plan.js';
-import { defaultDevice, empty, parseDevice } from './tensor.js';
-import { NOT_USED, checkOptions, describe, fail, nonNegativeInt, positiveInt } from './validate.js';
+import { defaultDevice, empty, parseDevice } from '../core/tensor.js';
+import { NOT_USED, checkOptions, describe, fail, nonNegativeInt, positiveInt } from '../core/validate.js';
 
 
 export interface CompileArgs {

@@ -1,15 +1,15 @@
-// Models to and from checkpoint files (lib/checkpoint.ts: safetensors, atomic, checksummed): the weights alone
+// Models to and from checkpoint files (lib/io/checkpoint.ts: safetensors, atomic, checksummed): the weights alone
 // (saveWeights/loadWeights), or everything needed to resume training exactly (save/loadModel): architecture,
 // compile settings, parameters, optimizer slots, and the step, epoch and seed that drive dropout and shuffling.
 import { readCheckpoint, writeCheckpoint, type NamedTensor } from './checkpoint.js';
-import { CheckpointError, KernelnetError, ValidationError } from './errors.js';
-import type { Layer } from './layers.js';
-import { REGISTRY, makeLayer, type LayerEntry } from './registry.js';
-import type { Network } from './network.js';
-import type { Param } from './layers.js';
-import { OPTIMIZERS } from './optimizers.js';
-import { scheduleFromConfig } from './schedules.js';
-import { lossFromConfig } from './losses.js';
+import { CheckpointError, KernelnetError, ValidationError } from '../core/errors.js';
+import type { Layer } from '../layers/layers.js';
+import { REGISTRY, makeLayer, type LayerEntry } from '../layers/registry.js';
+import type { Network } from '../engine/network.js';
+import type { Param } from '../layers/layers.js';
+import { OPTIMIZERS } from '../engine/optimizers.js';
+import { scheduleFromConfig } from '../engine/schedules.js';
+import { lossFromConfig } from '../engine/losses.js';
 
 /** '' for the parameter itself, else an optimizer slot's name (Keras's: momentum, velocity, accum, ...). */
 type Slot = string;

@@ -7,10 +7,10 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { DataError, IdxError } from './errors.js';
-import { native, type Device } from './native.js';
-import { checkOptions, fail, nonNegativeInt } from './validate.js';
-import { Tensor, empty, parseDevice } from './tensor.js';
+import { DataError, IdxError } from '../core/errors.js';
+import { native, type Device } from '../core/native.js';
+import { checkOptions, fail, nonNegativeInt } from '../core/validate.js';
+import { Tensor, empty, parseDevice } from '../core/tensor.js';
 
 export { IdxError };
 

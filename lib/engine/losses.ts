@@ -3,8 +3,8 @@
 // head themselves, fused and stable, so a last layer with that activation emits logits in training (and predict
 // applies the head); with fromLogits the last layer's output is the logits. The errors take the outputs as
 // they are. This file only names, checks and resolves.
-import { ValidationError } from './errors.js';
-import { checkOptions, fail } from './validate.js';
+import { ValidationError } from '../core/errors.js';
+import { checkOptions, fail } from '../core/validate.js';
 
 export type LossKind = 'crossentropy' | 'binary_crossentropy' | 'mse' | 'mae';
 export type AccuracyKind = 'none' | 'categorical' | 'sparse' | 'binary';

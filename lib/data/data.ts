@@ -6,11 +6,11 @@
 //   Dataset.fromTensors(x, y, { batchSize, shuffle, seed })   slices of tensors already in memory
 //   Dataset.fromGenerator(() => batches)                      a function returning a (sync or async) iterable of
 //                                                             { xs, ys } batches (tfjs's shape) or [x, y] pairs
-//   imageDatasetFromDirectory(dir, options)                   lib/images.ts: image files, decoded by sharp
-import { ValidationError } from './errors.js';
-import { native, type Device } from './native.js';
-import { Tensor, empty, handleOf } from './tensor.js';
-import { checkOptions, fail, positiveInt } from './validate.js';
+//   imageDatasetFromDirectory(dir, options)                   lib/data/images.ts: image files, decoded by sharp
+import { ValidationError } from '../core/errors.js';
+import { native, type Device } from '../core/native.js';
+import { Tensor, empty, handleOf } from '../core/tensor.js';
+import { checkOptions, fail, positiveInt } from '../core/validate.js';
 
 /** One batch: inputs and, for training and evaluation, targets (tfjs's { xs, ys }). */
 export interface Batch {

@@ -1,5 +1,5 @@
 // One error model. Every error kernelnet throws, from TypeScript or from the addon, is one of these classes with
-// a `code` from ERROR_CODES: the addon is handed `makeError` when it loads (lib/native.ts), as better-sqlite3
+// a `code` from ERROR_CODES: the addon is handed `makeError` when it loads (lib/core/native.ts), as better-sqlite3
 // hands its error class to C++, so a failed guard in C++ throws the same class, code and message shape as a
 // check in TypeScript. TypeScript owns the user-facing messages; C++ keeps terse guards so no call can crash.
 

@@ -15,9 +15,9 @@
 // - denseLossHead (training): a linear Dense last layer runs its forward, the loss and its backward as one op.
 // - activationBelow (training): a Conv2D or Dense layer's activation is applied by the input gradient of the op
 //   above it, so the layer's own backward starts from dz.
-import { KernelnetError } from './errors.js';
-import { Activation, BatchNormalization, Conv2D, Dense, Dropout, MaxPooling2D, type Layer } from './layers.js';
-import { NEEDS_INPUT, type BelowAct, type NativeActivation } from './native.js';
+import { KernelnetError } from '../core/errors.js';
+import { Activation, BatchNormalization, Conv2D, Dense, Dropout, MaxPooling2D, type Layer } from '../layers/layers.js';
+import { NEEDS_INPUT, type BelowAct, type NativeActivation } from '../core/native.js';
 
 /** The fusion switches (all on by default; tests turn each off to compare). */
 export interface FusionSwitches {

@@ -12,10 +12,10 @@ import { readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { extname, join, resolve } from 'node:path';
 import { Dataset } from './data.js';
-import { DataError, ValidationError } from './errors.js';
-import { native, type Device } from './native.js';
-import { Tensor, fromPixels } from './tensor.js';
-import { checkOptions, fail, numberIn, oneOf, positiveInt } from './validate.js';
+import { DataError, ValidationError } from '../core/errors.js';
+import { native, type Device } from '../core/native.js';
+import { Tensor, fromPixels } from '../core/tensor.js';
+import { checkOptions, fail, numberIn, oneOf, positiveInt } from '../core/validate.js';
 
 /** Keras's allowed extensions. */
 const FORMATS = new Set(['.bmp', '.gif', '.jpeg', '.jpg', '.png']);

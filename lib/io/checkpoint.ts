@@ -10,8 +10,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { CheckpointError } from './errors.js';
-import { fail } from './validate.js';
+import { CheckpointError } from '../core/errors.js';
+import { fail } from '../core/validate.js';
 
 export const FORMAT = 'kernelnet';
 export const FORMAT_VERSION = '1';

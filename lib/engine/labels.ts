@@ -1,6 +1,6 @@
 // Labels checked against what the loss needs, once per tensor.
-import { ValidationError } from './errors.js';
-import type { NativeTensor } from './native.js';
+import { ValidationError } from '../core/errors.js';
+import type { NativeTensor } from '../core/native.js';
 
 /** Labels already checked, by what they were checked for (a Tensor's contents cannot change through the public API). */
 const checkedLabels = new WeakMap<NativeTensor, string>();

@@ -25,7 +25,7 @@ export interface BelowAct {
   alpha?: number;
 }
 
-/** A learning-rate schedule of cpp/schedule.h (lib/schedules.ts gives each its parameters). */
+/** A learning-rate schedule of cpp/schedule.h (lib/engine/schedules.ts gives each its parameters). */
 export type ScheduleKind = 'exponential' | 'piecewise' | 'cosine';
 
 export interface NativeTensor {
@@ -248,11 +248,11 @@ export interface Native {
   cpuPeakGflops(seconds: number): number;
   /** The package version the binary was built from. */
   version(): string;
-  /** Hands the addon lib/errors.ts's makeError: every error it throws is then one of kernelnet's classes. */
+  /** Hands the addon lib/core/errors.ts's makeError: every error it throws is then one of kernelnet's classes. */
   setErrorFactory(makeError: (code: string, message: string, props?: Record<string, unknown>) => Error): void;
 }
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const require = createRequire(import.meta.url);
 const packageVersion: string = require(join(root, 'package.json')).version;
 

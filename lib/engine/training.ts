@@ -7,13 +7,13 @@
 // epoch end also `val_loss` and `val_<metric>` when there is validation data, and `lr`, the optimizer's
 // learning rate. Batch logs are read from the device only for a batch some callback wants them for (on a GPU
 // each read is a synchronisation).
-import { METRIC_SLOTS, native, type NativeProgram, type NativeTensor } from './native.js';
-import { StateError, TrainingError, ValidationError, stateError } from './errors.js';
+import { METRIC_SLOTS, native, type NativeProgram, type NativeTensor } from '../core/native.js';
+import { StateError, TrainingError, ValidationError, stateError } from '../core/errors.js';
 import type { LabelData, Network, TrainStep } from './network.js';
 import { ProgressBar, formatLogs, type ProgressStream } from './progress.js';
-import { Tensor, empty, handleOf, sliceRows } from './tensor.js';
-import { isDataset, type Dataset } from './data.js';
-import { checkOptions, envFlag, fail, nonNegativeInt, numberIn, positiveInt } from './validate.js';
+import { Tensor, empty, handleOf, sliceRows } from '../core/tensor.js';
+import { isDataset, type Dataset } from '../data/data.js';
+import { checkOptions, envFlag, fail, nonNegativeInt, numberIn, positiveInt } from '../core/validate.js';
 
 export type Logs = Record<string, number>;
 

@@ -5,14 +5,14 @@
 //
 // The learning rate lives in device memory beside the parameters (one float the update reads when it runs),
 // with the iteration count (Keras's optimizer.iterations, an int32 there too): setting a number writes it
-// there, and a schedule (lib/schedules.ts) is evaluated there before each update. So a rate changed by a
+// there, and a schedule (lib/engine/schedules.ts) is evaluated there before each update. So a rate changed by a
 // callback, or moved by a schedule at every iteration, needs no new recording of the training step and no
 // host round trip per step.
-import { native, type NativeTensor } from './native.js';
-import type { Param } from './layers.js';
-import { empty } from './tensor.js';
-import { ValidationError, stateError } from './errors.js';
-import { NOT_USED, checkOptions, fail, nonNegativeInt, numberIn, type NotYet } from './validate.js';
+import { native, type NativeTensor } from '../core/native.js';
+import type { Param } from '../layers/layers.js';
+import { empty } from '../core/tensor.js';
+import { ValidationError, stateError } from '../core/errors.js';
+import { NOT_USED, checkOptions, fail, nonNegativeInt, numberIn, type NotYet } from '../core/validate.js';
 import { LearningRateSchedule } from './schedules.js';
 
 /** Every optimizer's arguments. */

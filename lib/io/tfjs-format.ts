@@ -7,12 +7,12 @@
 // CheckpointError naming the file, as a damaged checkpoint is.
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { CheckpointError, KernelnetError, ValidationError } from './errors.js';
+import { CheckpointError, KernelnetError, ValidationError } from '../core/errors.js';
 import { removeStaleTemporaries, temporaryName } from './checkpoint.js';
-import type { Layer } from './layers.js';
-import { TFJS_FIXED_INITIALIZERS, TFJS_KERNEL_NULLS, TFJS_NULLS, layerEntry, makeLayer } from './registry.js';
-import type { Sequential, SequentialArgs } from './model.js';
-import { nativeBinary } from './native.js';
+import type { Layer } from '../layers/layers.js';
+import { TFJS_FIXED_INITIALIZERS, TFJS_KERNEL_NULLS, TFJS_NULLS, layerEntry, makeLayer } from '../layers/registry.js';
+import type { Sequential, SequentialArgs } from '../models/model.js';
+import { nativeBinary } from '../core/native.js';
 
 type Json = Record<string, unknown>;
 
@@ -254,7 +254,7 @@ export function saveTfjs(model: Sequential, url: string): { modelArtifactsInfo: 
   const json = { modelTopology: a.modelTopology, format: a.format, generatedBy: a.generatedBy, convertedBy: a.convertedBy,
     weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }] };
   for (const [file, data] of [['weights.bin', new Uint8Array(a.weightData)], ['model.json', JSON.stringify(json)]] as const) {
-    // Named and cleaned as checkpoints are (lib/checkpoint.ts): a killed save's temporary file goes with the next.
+    // Named and cleaned as checkpoints are (lib/io/checkpoint.ts): a killed save's temporary file goes with the next.
     removeStaleTemporaries(join(dir, file));
     const tmp = temporaryName(join(dir, file));
     writeFileSync(tmp, data);
