@@ -566,8 +566,8 @@ void Softmax(const Napi::CallbackInfo& info) {
 
 // A learning-rate schedule from (kind, params): 'exponential' [initial, decaySteps, decayRate, staircase],
 // 'piecewise' [boundaries..., values...] (one more value than boundaries), 'cosine' [initial, decaySteps,
-// alpha, warmupTarget (NaN: no warm-up), warmupSteps]. lib/engine/schedules.ts checks the values with friendlier
-// messages.
+// alpha, warmupTarget (NaN: no warm-up), warmupSteps]. lib/engine/schedules.ts checks the values with
+// friendlier messages.
 Schedule schedule_arg(Args& a, int i) {
   const std::string kind = a.choice(i, "schedule", {"exponential", "piecewise", "cosine"});
   const Napi::Value v = a.value(i + 1);
@@ -1174,7 +1174,8 @@ void SetErrorFactory(const Napi::CallbackInfo& info) {
   EnvData* data = info.Env().GetInstanceData<EnvData>();
   if (!data || !info[0].IsFunction())
     throw_error(info.Env(), "ERR_KERNELNET_ARG", "setErrorFactory: expected a function", true);
-  if (!data->make_error.IsEmpty())  // once, by lib/core/native.ts: nothing may swap kernelnet's errors afterwards
+  if (!data->make_error
+           .IsEmpty())  // once, by lib/core/native.ts: nothing may swap kernelnet's errors afterwards
     throw_error(info.Env(), "ERR_KERNELNET_STATE", "setErrorFactory: the error factory is already set");
   data->make_error = Napi::Persistent(info[0].As<Napi::Function>());
 }

@@ -7,8 +7,8 @@
 //   ERR_KERNELNET_DEVICE    tensors from another environment or backend
 //   ERR_KERNELNET_OOM       an allocation failed (the process and other tensors stay usable)
 //   ERR_KERNELNET_CUDA      a CUDA call failed (the error's `cudaError` property names it)
-// lib/core/errors.ts holds the table of codes; once lib/core/native.ts has handed over its makeError, every error
-// thrown here is made by it, so it is of the same class as the TypeScript layer's.
+// lib/core/errors.ts holds the table of codes; once lib/core/native.ts has handed over its makeError, every
+// error thrown here is made by it, so it is of the same class as the TypeScript layer's.
 #pragma once
 #include <napi.h>
 

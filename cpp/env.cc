@@ -32,8 +32,8 @@ const std::vector<Spec>& table() {
       {Var::kCudaSync, "KERNELNET_CUDA_SYNC", Kind::kFlag, false, false},
       {Var::kGraphBranches, "KERNELNET_GRAPH_BRANCHES", Kind::kFlag, true, true},
       {Var::kPoisonScratch, "KERNELNET_POISON_SCRATCH", Kind::kFlag, true, false},
-      // Read by lib/engine/training.ts at each fit (with the same rule); listed so that a bad value is refused at
-      // load.
+      // Read by lib/engine/training.ts at each fit (with the same rule); listed so that a bad value is
+      // refused at load.
       {Var::kGraphs, "KERNELNET_GRAPHS", Kind::kFlag, false, true},
   };
   return *specs;

@@ -2,8 +2,8 @@
 // function of the optimizer's iteration count that both backends evaluate: the CPU inline, the GPU in a
 // one-thread kernel that writes the rate into device memory before the optimizer's update reads it. A
 // recorded training step then replays unchanged while its rate follows the schedule, and the host never waits
-// for the device to learn the rate. lib/engine/schedules.ts holds the classes; the same function answers the host's
-// questions (optimizer.learningRate, the logs' lr) through native.scheduleValue.
+// for the device to learn the rate. lib/engine/schedules.ts holds the classes; the same function answers the
+// host's questions (optimizer.learningRate, the logs' lr) through native.scheduleValue.
 #pragma once
 #include <cmath>
 #include <cstdint>

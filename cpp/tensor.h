@@ -59,8 +59,8 @@ struct EnvData {
   Backend* cuda = nullptr;  // the CUDA backend when usable, else null with cuda_reason saying why
   std::string cuda_device, cuda_reason;
   std::unique_ptr<Recording> recording;  // non-null between record() and endRecord()
-  // lib/core/errors.ts's makeError(code, message, props), handed over by setErrorFactory() when lib/core/native.ts
-  // loads the addon: every error thrown here is then of kernelnet's classes.
+  // lib/core/errors.ts's makeError(code, message, props), handed over by setErrorFactory() when
+  // lib/core/native.ts loads the addon: every error thrown here is then of kernelnet's classes.
   Napi::FunctionReference make_error;
   // The backend is chosen at the first call that needs one (after the error factory is set), not at load.
   bool chosen = false;
