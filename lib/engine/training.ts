@@ -659,18 +659,28 @@ export async function evaluateDataset(model: Network, dataset: Dataset, args: { 
 export async function predictDataset(model: Network, dataset: Dataset): Promise<Tensor> {
   model.alive('predict');
   model.ensureParams();
-  const shape = model.outputShape, k = shape.reduce((a, b) => a * b, 1), parts: Float32Array[] = [];
-  for await (const batch of dataset.pass(model.device)) {
-    try {
-      const p = drain(prediction(model, batch.xs, { batchSize: Math.max(1, batch.xs.shape[0]) }));
-      parts.push(p.dataSync() as Float32Array);
-      p.dispose();
-    } finally {
-      batch.xs.dispose();
-      batch.ys?.dispose();
+  const k = model.outputShape.reduce((a, b) => a * b, 1), parts: Float32Array[] = [];
+  const identities = new Map<number, NativeTensor>();
+  try {
+    let s = 0;
+    for await (const batch of dataset.pass(model.device)) {
+      try {
+        const X = handleOf(batch.xs, `batch ${s} xs`), rows = model.checkInput(X, `batch ${s} xs`);
+        let indices = identities.get(rows);
+        if (!indices) identities.set(rows, indices = model.identity(rows));
+        const part = new Float32Array(rows * k);
+        predictRows(model, X, indices, 0, rows, part, 0);
+        parts.push(part);
+      } finally {
+        batch.xs.dispose();
+        batch.ys?.dispose();
+      }
+      s++;
+      await new Promise(setImmediate);
+      model.alive('predict');
     }
-    await new Promise(setImmediate);
-    model.alive('predict');
+  } finally {
+    for (const t of identities.values()) t.dispose();
   }
   const n = parts.reduce((a, p) => a + p.length / k, 0), result = new Float32Array(n * k);
   let at = 0;
@@ -678,7 +688,7 @@ export async function predictDataset(model: Network, dataset: Dataset): Promise<
     result.set(p, at);
     at += p.length;
   }
-  return new Tensor(new native.Tensor([n, ...shape], 'float32', result, model.device));
+  return new Tensor(new native.Tensor([n, ...model.outputShape], 'float32', result, model.device));
 }
 
 /**
@@ -821,18 +831,23 @@ export function* prediction(model: Network, x: Tensor, args: PredictArgs): Gener
         yield;
         stillUsable(model, 'predict', [['x', x]]);
       }
-      const ws = model.workspace(Math.min(batchSize, n - start), false);
-      native.gatherRows(X, indices, start, ws.x);
-      // A head fused with the loss (softmax, sigmoid) is applied here: the last layer emits logits.
-      const out = model.forward(ws, null), head = model.head();
-      if (head === 'softmax') native.softmax(out, ws.probs);
-      else if (head === 'sigmoid') native.activation(out, ws.probs, 'sigmoid');
-      result.set((head ? ws.probs : out).read() as Float32Array, start * k);
+      predictRows(model, X, indices, start, Math.min(batchSize, n - start), result, start * k);
     }
   } finally {
     indices.dispose();
   }
   return new Tensor(new native.Tensor([n, ...shape], 'float32', result, model.device));
+}
+
+/** predict's step, from tensors or a dataset's batch alike: the outputs of `rows` rows from `start`, into result at `at`. */
+function predictRows(model: Network, X: NativeTensor, indices: NativeTensor, start: number, rows: number, result: Float32Array, at: number): void {
+  const ws = model.workspace(rows, false);
+  native.gatherRows(X, indices, start, ws.x);
+  // A head fused with the loss (softmax, sigmoid) is applied here: the last layer emits logits.
+  const out = model.forward(ws, null), head = model.head();
+  if (head === 'softmax') native.softmax(out, ws.probs);
+  else if (head === 'sigmoid') native.activation(out, ws.probs, 'sigmoid');
+  result.set((head ? ws.probs : out).read() as Float32Array, at);
 }
 
 /** Between the batches of an awaited evaluate or predict: the model and the data must still be there. */
