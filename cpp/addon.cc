@@ -1279,53 +1279,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.AddCleanupHook([registry]() { registry->release_all(); });
 
   exports.Set("Tensor", ctor);
-  exports.Set("setErrorFactory", Napi::Function::New<SetErrorFactory>(env, "setErrorFactory"));
-  exports.Set("conv2dForward", Napi::Function::New<Conv2dForward>(env, "conv2dForward"));
-  exports.Set("conv2dBackward", Napi::Function::New<Conv2dBackward>(env, "conv2dBackward"));
-  exports.Set("conv2dPoolForward", Napi::Function::New<Conv2dPoolForward>(env, "conv2dPoolForward"));
-  exports.Set("conv2dPoolBackward", Napi::Function::New<Conv2dPoolBackward>(env, "conv2dPoolBackward"));
-  exports.Set("maxPool2dForward", Napi::Function::New<MaxPool2dForward>(env, "maxPool2dForward"));
-  exports.Set("maxPool2dBackward", Napi::Function::New<MaxPool2dBackward>(env, "maxPool2dBackward"));
-  exports.Set("denseForward", Napi::Function::New<DenseForward>(env, "denseForward"));
-  exports.Set("gemmVariant", Napi::Function::New<GemmVariant>(env, "gemmVariant"));
-  exports.Set("denseBackward", Napi::Function::New<DenseBackward>(env, "denseBackward"));
-  exports.Set("dropoutForward", Napi::Function::New<Dropout<true>>(env, "dropoutForward"));
-  exports.Set("dropoutBackward", Napi::Function::New<Dropout<false>>(env, "dropoutBackward"));
-  exports.Set("advance", Napi::Function::New<Advance>(env, "advance"));
-  exports.Set("softmaxCrossEntropy", Napi::Function::New<SoftmaxCrossEntropy>(env, "softmaxCrossEntropy"));
-  exports.Set("softmax", Napi::Function::New<Softmax>(env, "softmax"));
-  exports.Set("adadelta", Napi::Function::New<Adadelta>(env, "adadelta"));
-  exports.Set("learningRate", Napi::Function::New<LearningRate>(env, "learningRate"));
-  exports.Set("optimizerStep", Napi::Function::New<OptimizerStep>(env, "optimizerStep"));
-  exports.Set("loss", Napi::Function::New<Loss>(env, "loss"));
-  exports.Set("denseLoss", Napi::Function::New<DenseLoss>(env, "denseLoss"));
-  exports.Set("copyRegion", Napi::Function::New<CopyRegion>(env, "copyRegion"));
-  exports.Set("argMax", Napi::Function::New<ArgMax>(env, "argMax"));
-  exports.Set("affine", Napi::Function::New<Affine>(env, "affine"));
-  exports.Set("batchNormForward", Napi::Function::New<BatchNormForward>(env, "batchNormForward"));
-  exports.Set("batchNormBackward", Napi::Function::New<BatchNormBackward>(env, "batchNormBackward"));
-  exports.Set("batchNormFold", Napi::Function::New<BatchNormFold>(env, "batchNormFold"));
-  exports.Set("avgPool2dForward", Napi::Function::New<AvgPool2dForward>(env, "avgPool2dForward"));
-  exports.Set("avgPool2dBackward", Napi::Function::New<AvgPool2dBackward>(env, "avgPool2dBackward"));
-  exports.Set("activation", Napi::Function::New<Activation>(env, "activation"));
-  exports.Set("activationBackward", Napi::Function::New<ActivationBackward>(env, "activationBackward"));
-  exports.Set("scheduleValue", Napi::Function::New<ScheduleValue>(env, "scheduleValue"));
-  exports.Set("gatherRows", Napi::Function::New<GatherRows>(env, "gatherRows"));
-  exports.Set("permutation", Napi::Function::New<Permutation>(env, "permutation"));
-  exports.Set("randomUniform", Napi::Function::New<RandomUniform>(env, "randomUniform"));
-  exports.Set("randomNormal", Napi::Function::New<RandomNormal>(env, "randomNormal"));
-  exports.Set("oneHot", Napi::Function::New<OneHot>(env, "oneHot"));
-  exports.Set("fromBytes", Napi::Function::New<FromBytes>(env, "fromBytes"));
-  exports.Set("stats", Napi::Function::New<Stats>(env, "stats"));
-  exports.Set("backend", Napi::Function::New<BackendInfo>(env, "backend"));
-  exports.Set("backends", Napi::Function::New<Backends>(env, "backends"));
-  exports.Set("synchronize", Napi::Function::New<Synchronize>(env, "synchronize"));
-  exports.Set("profile", Napi::Function::New<Profile>(env, "profile"));
-  exports.Set("numThreads", Napi::Function::New<NumThreads>(env, "numThreads"));
-  exports.Set("version", Napi::Function::New<Version>(env, "version"));
-  exports.Set("cpuPeakGflops", Napi::Function::New<CpuPeakGflops>(env, "cpuPeakGflops"));
-  exports.Set("cpuKernel", Napi::Function::New<CpuKernel>(env, "cpuKernel"));
-  init_recording(env, exports);
+  exports.Set("Program", define_program(env));
+#define KN_EXPORT(js_name, function) exports.Set(#js_name, Napi::Function::New<function>(env, #js_name));
+#include "exports.def"
+#undef KN_EXPORT
   return exports;
 }
 

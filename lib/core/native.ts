@@ -122,6 +122,8 @@ export interface NativeProgram {
 export interface Native {
   /** A tensor on `device` (default: the environment's backend), or a view of another tensor's buffer. */
   Tensor: new (shape: number[], dtype: DType, data?: Float32Array | Int32Array | NativeTensor, device?: Device) => NativeTensor;
+  /** The class of endRecord()'s programs: made only by endRecord() (constructing one throws a StateError). */
+  Program: new () => NativeProgram;
   /** y = conv.activation(conv(x, w) + b), the bias and activation fused into the GEMM's epilogue; b may be null. */
   conv2dForward(x: NativeTensor, w: NativeTensor, b: NativeTensor | null, y: NativeTensor, conv: ConvArgs): void;
   /**
