@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Adadelta, backend, fromPixels, imageDatasetFromDirectory, loadMnist, toCategorical, type Dataset, type Tensor } from '../lib/index.js';
-import { native, type NativeTensor } from '../lib/core/native.js';
+import { native, type ConvArgs, type NativeActivation, type NativeTensor, type PoolArgs } from '../lib/core/native.js';
 import { seedModel } from '../test/helpers.js';
 
 const { values: opts } = parseArgs({
@@ -101,12 +101,15 @@ const src = T([1024, 28, 28, 1]), idx = T([1024], 'int32');
 native.permutation(idx, 1, 0);
 
 const gemm = (m: number, n: number, k: number) => 2 * m * n * k;
+/** The seed model's convolutions: stride 1, 'valid'; the pool after conv2: 2x2. */
+const conv = (activation: NativeActivation, pre?: NativeTensor): ConvArgs => ({ strides: [1, 1], padding: 'valid', activation, pre });
+const pool2: PoolArgs = { poolSize: [2, 2], padding: 'valid' };
 const rows: [string, () => void, number, number][] = [
   // name, op, FLOP, bytes moved (compulsory: inputs read + outputs written once)
   ['gather batch', () => native.gatherRows(src, idx, 0, x0), 0, 2 * x0.size * 4],
-  ['conv1 forward', () => native.conv2dForward(x0, w1, b1, y1, 1, 1, 'valid', 'relu'), gemm(B * 676, 32, 9), (x0.size + y1.size) * 4],
+  ['conv1 forward', () => native.conv2dForward(x0, w1, b1, y1, conv('relu')), gemm(B * 676, 32, 9), (x0.size + y1.size) * 4],
   // conv2 and the max-pool run as one op in the model's step (layers.ts's convPoolPairs); apart in the second table.
-  ['conv2+pool forward', () => native.conv2dPoolForward(y1, w2, b2, p, arg, 1, 1, 'valid', 'relu', 2, 2, 'valid'), gemm(B * 576, 64, 288), (y1.size + 2 * p.size) * 4],
+  ['conv2+pool forward', () => native.conv2dPoolForward(y1, w2, b2, p, arg, conv('relu'), pool2), gemm(B * 576, 64, 288), (y1.size + 2 * p.size) * 4],
   ['dropout forward', () => native.dropoutForward(p, d1, 0.25, 1, 1), 0, 2 * p.size * 4],
   ['dense1 forward', () => native.denseForward(flat, w3, b3, y3, 'relu'), gemm(B, 128, 9216), (flat.size + w3.size + y3.size) * 4],
   ['dense2 forward', () => native.denseForward(d2, w4, b4, y4, 'linear'), gemm(B, 10, 128), (d2.size + w4.size + y4.size) * 4],
@@ -114,8 +117,8 @@ const rows: [string, () => void, number, number][] = [
   ['dense2 backward', () => native.denseBackward(d2, w4, y4, dy4, dd2, gw4, gb4, 'linear'), 2 * gemm(B, 10, 128), 0],
   ['dense1 backward', () => native.denseBackward(flat, w3, y3, dy3, dflat, gw3, gb3, 'relu'), 2 * gemm(B, 128, 9216), (flat.size * 2 + w3.size * 2) * 4],
   ['dropout backward', () => native.dropoutBackward(dflat, dp, 0.25, 1, 1), 0, 2 * p.size * 4],
-  ['conv2+pool backward', () => native.conv2dPoolBackward(y1, w2, p, arg, dp, dx2, gw2, gb2, 1, 1, 'valid', 'relu', 2, 2, 'valid'), 2 * gemm(B * 576, 64, 288), (2 * y1.size + 3 * p.size) * 4],
-  ['conv1 backward', () => native.conv2dBackward(x0, w1, y1, dy1, null, gw1, gb1, 1, 1, 'valid', 'relu'), gemm(B * 676, 32, 9), (x0.size + 2 * y1.size) * 4],
+  ['conv2+pool backward', () => native.conv2dPoolBackward(y1, w2, p, arg, dp, dx2, gw2, gb2, conv('relu'), pool2), 2 * gemm(B * 576, 64, 288), (2 * y1.size + 3 * p.size) * 4],
+  ['conv1 backward', () => native.conv2dBackward(x0, w1, y1, dy1, null, gw1, gb1, conv('relu')), gemm(B * 676, 32, 9), (x0.size + 2 * y1.size) * 4],
   ['adadelta (all)', () => native.adadelta(params, grads, acc, del, lr, 0.95, 1e-7), 0, 7 * 1_199_882 * 4],
 ];
 
@@ -150,22 +153,22 @@ const adamSlots = slotsOf(2), sgdSlots = slotsOf(1), iters = T([1], 'int32');
 const elementwise = y2.size * 4;
 const yLin = T(y2.shape), yBn = T(y2.shape), w2f = T(w2.shape), b2f = T([64]);
 const vocab: [string, () => void, number, number][] = [
-  ['conv2 forward', () => native.conv2dForward(y1, w2, b2, y2, 1, 1, 'valid', 'relu'), gemm(B * 576, 64, 288), (y1.size + y2.size) * 4],
+  ['conv2 forward', () => native.conv2dForward(y1, w2, b2, y2, conv('relu')), gemm(B * 576, 64, 288), (y1.size + y2.size) * 4],
   ['maxpool forward', () => native.maxPool2dForward(y2, p, arg, 2, 2, 2, 2), 0, (y2.size + 2 * p.size) * 4],
   ['maxpool backward', () => native.maxPool2dBackward(dp, arg, dy2, 2, 2, 2, 2), 0, (2 * p.size + y2.size) * 4],
-  ['conv2 backward', () => native.conv2dBackward(y1, w2, y2, dy2, dx2, gw2, gb2, 1, 1, 'valid', 'relu'), 2 * gemm(B * 576, 64, 288), (2 * y1.size + 2 * y2.size) * 4],
-  ['conv2 fwd swish', () => native.conv2dForward(y1, w2, b2, ya, 1, 1, 'valid', 'swish', pre), gemm(B * 576, 64, 288), (y1.size + 2 * y2.size) * 4],
-  ['conv2 bwd swish', () => native.conv2dBackward(y1, w2, ya, dy2, dx2, gw2, gb2, 1, 1, 'valid', 'swish', pre), 2 * gemm(B * 576, 64, 288), (2 * y1.size + 3 * y2.size) * 4],
+  ['conv2 backward', () => native.conv2dBackward(y1, w2, y2, dy2, dx2, gw2, gb2, conv('relu')), 2 * gemm(B * 576, 64, 288), (2 * y1.size + 2 * y2.size) * 4],
+  ['conv2 fwd swish', () => native.conv2dForward(y1, w2, b2, ya, conv('swish', pre)), gemm(B * 576, 64, 288), (y1.size + 2 * y2.size) * 4],
+  ['conv2 bwd swish', () => native.conv2dBackward(y1, w2, ya, dy2, dx2, gw2, gb2, conv('swish', pre)), 2 * gemm(B * 576, 64, 288), (2 * y1.size + 3 * y2.size) * 4],
   ['batchnorm fwd', () => native.batchNormForward(y2, ya, c64, beta64, bnMean, bnInv, mm, mv, 0.99, 1e-3, true), 0, 3 * elementwise],
   ['batchnorm bwd', () => native.batchNormBackward(y2, dy2, c64, bnMean, bnInv, pre, gb2, null, true), 0, 4 * elementwise],
   ['conv2+BN+relu infer', () => {
-    native.conv2dForward(y1, w2, b2, yLin, 1, 1, 'valid', 'linear');
+    native.conv2dForward(y1, w2, b2, yLin, conv('linear'));
     native.batchNormForward(yLin, yBn, c64, beta64, bnMean, bnInv, mm, mv, 0.99, 1e-3, false);
     native.activation(yBn, ya, 'relu');
   }, gemm(B * 576, 64, 288), (y1.size + 5 * y2.size) * 4],
   ['same, BN folded', () => {
     native.batchNormFold(w2, b2, c64, beta64, mm, mv, 1e-3, w2f, b2f);
-    native.conv2dForward(y1, w2f, b2f, ya, 1, 1, 'valid', 'relu');
+    native.conv2dForward(y1, w2f, b2f, ya, conv('relu'));
   }, gemm(B * 576, 64, 288), (y1.size + y2.size) * 4],
   ['tanh (Activation)', () => native.activation(y2, ya, 'tanh'), 0, 2 * elementwise],
   ['gelu backward', () => native.activationBackward(y2, ya, dy2, pre, 'gelu'), 0, 4 * elementwise],

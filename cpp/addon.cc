@@ -32,10 +32,41 @@ int out_size(int in, int k, int stride, bool same, int* pad_before) {
   return in >= k ? (in - k) / stride + 1 : -1;
 }
 
-// dilation_arg: the index of the optional dilationH, dilationW pair (default 1, 1). y: the output, checked
+// The optional step counter of an op (see backend.h): an int32 tensor of shape [1], or null.
+const int32_t* step_counter(Args& a, const Arg& v) {
+  TensorHandle* c = a.optional_tensor(v);
+  if (!c) return nullptr;
+  a.expect(c, v.name.c_str(), DType::kInt32, {1}, "(the step counter)");
+  return c->i32();
+}
+const int32_t* step_counter(Args& a, int i) {
+  return step_counter(a, a.arg(i, "counter"));
+}
+
+// The options objects of the convolution ops (lib/core/native.ts's ConvArgs, PoolArgs, DropArgs, BelowAct),
+// each read once into the structs below by one function, shared by the four ops.
+Options conv_options(Args& a, int i) {
+  return a.options(i, "conv", {"strides", "padding", "activation", "alpha", "dilationRate", "pre"});
+}
+Options pool_options(Args& a, int i) {
+  return a.options(i, "pool", {"poolSize", "padding"});
+}
+Options drop_options(Args& a, int i) {
+  return a.options(i, "drop", {"rate", "seed", "offset", "counter"}, true);
+}
+Options below_options(Args& a, int i) {
+  return a.options(i, "below", {"activation", "alpha"}, true);
+}
+
+// The geometry of a convolution of x by w from conv's strides, padding and dilationRate (default [1, 1]):
+// kernel tap (ky, kx) reads input (oy*strides[0] - padTop + ky*dilationRate[0], ...). y: the output, checked
 // against the shape (null for the conv + pool op, whose conv output is not stored).
-Conv2dShape conv_shape(Args& a, TensorHandle* x, TensorHandle* w, TensorHandle* y, int sh, int sw, bool same,
-                       int dilation_arg) {
+Conv2dShape conv_shape(Args& a, TensorHandle* x, TensorHandle* w, TensorHandle* y, const Options& conv) {
+  const std::array<int, 2> strides = a.integer_pair(conv["strides"], 1, 1 << 16);
+  const bool same = a.choice(conv["padding"], {"valid", "same"}) == "same";
+  const Arg dilation = conv["dilationRate"];
+  const std::array<int, 2> dil =
+      dilation.undefined() ? std::array<int, 2>{1, 1} : a.integer_pair(dilation, 1, 1 << 16);
   a.expect_rank(x, "x", DType::kFloat32, 4, "[N,H,W,C]");
   a.expect_rank(w, "w", DType::kFloat32, 4, "[KH,KW,C,F]");
   const auto& xs = x->shape();
@@ -47,18 +78,15 @@ Conv2dShape conv_shape(Args& a, TensorHandle* x, TensorHandle* w, TensorHandle* 
   s.n = static_cast<int>(xs[0]), s.h = static_cast<int>(xs[1]), s.w = static_cast<int>(xs[2]),
   s.c = static_cast<int>(xs[3]);
   s.kh = static_cast<int>(ws[0]), s.kw = static_cast<int>(ws[1]), s.f = static_cast<int>(ws[3]);
-  s.sh = sh, s.sw = sw;
-  auto dilation = [&](int i, const char* name) {
-    return a.value(i).IsUndefined() ? 1 : a.integer(i, name, 1, 1 << 16);
-  };
-  s.dil_h = dilation(dilation_arg, "dilationH"), s.dil_w = dilation(dilation_arg + 1, "dilationW");
+  s.sh = strides[0], s.sw = strides[1];
+  s.dil_h = dil[0], s.dil_w = dil[1];
   // The dilated kernel spans (k - 1) * dilation + 1 input positions.
   const long long span_h = static_cast<long long>(s.kh - 1) * s.dil_h + 1,
                   span_w = static_cast<long long>(s.kw - 1) * s.dil_w + 1;
   if (s.kh < 1 || s.kw < 1 || span_h > INT32_MAX || span_w > INT32_MAX)
     a.fail("ERR_KERNELNET_SHAPE", "the kernel " + w->describe() + " is empty or its dilated span too large");
-  s.oh = out_size(s.h, static_cast<int>(span_h), sh, same, &s.pt);
-  s.ow = out_size(s.w, static_cast<int>(span_w), sw, same, &s.pl);
+  s.oh = out_size(s.h, static_cast<int>(span_h), s.sh, same, &s.pt);
+  s.ow = out_size(s.w, static_cast<int>(span_w), s.sw, same, &s.pl);
   if (s.oh < 1 || s.ow < 1)
     a.fail("ERR_KERNELNET_SHAPE", "the kernel " + w->describe() +
                                       (s.dil_h * s.dil_w > 1 ? " (dilated)" : "") +
@@ -70,21 +98,44 @@ Conv2dShape conv_shape(Args& a, TensorHandle* x, TensorHandle* w, TensorHandle* 
   return s;
 }
 
-// conv2dForward(x, w, b | null, y, strideH, strideW, padding, activation, pre?, alpha?, dilationH?,
-// dilationW?): pre receives the pre-activation for the activations whose derivative needs it
-// (Args::activation_extras).
+// The epilogue of a convolution from conv's activation, alpha and pre (Args::activation_extras); the bias and
+// the layer below's activation are the caller's. y: the conv's output, shaped as pre; null for the conv +
+// pool op, which keeps neither it nor a pre-activation, and so refuses an activation whose derivative needs
+// its input, and any pre.
+Epilogue conv_epilogue(Args& a, const Options& conv, TensorHandle* y, TensorHandle** pre) {
+  Epilogue ep;
+  const Act act = a.activation(conv["activation"]);
+  if (y) {
+    a.activation_extras(conv["pre"], conv["alpha"], act, y, &ep, pre);
+    return ep;
+  }
+  const std::string name = kActNames[static_cast<int>(act)];
+  if (act_needs_input(act))
+    a.fail("ERR_KERNELNET_ARG",
+           "activation '" + name +
+               "' needs its input in backward, which the conv + pool op does not keep; use "
+               "conv2dForward and maxPool2dForward");
+  *pre = a.optional_tensor(conv["pre"]);
+  if (*pre)
+    a.fail(
+        "ERR_KERNELNET_ARG",
+        "activation '" + name + "' takes no conv.pre tensor (its derivative comes from the pooled output)");
+  ep.act = act;
+  ep.alpha = a.alpha(conv["alpha"], act);
+  return ep;
+}
+
+// conv2dForward(x, w, b | null, y, conv): conv as conv_shape and conv_epilogue read it; conv.pre receives the
+// pre-activation for the activations whose derivative needs it (Args::activation_extras).
 void Conv2dForward(const Napi::CallbackInfo& info) {
   Args a(info, "conv2dForward");
   TensorHandle *x = a.tensor(0, "x"), *w = a.tensor(1, "w"), *b = a.optional_tensor(2, "b"),
                *y = a.tensor(3, "y");
-  const int sh = a.integer(4, "strideH", 1, 1 << 16), sw = a.integer(5, "strideW", 1, 1 << 16);
-  const bool same = a.choice(6, "padding", {"valid", "same"}) == "same";
-  const Act act = a.activation(7);
-  const Conv2dShape s = conv_shape(a, x, w, y, sh, sw, same, 10);
+  const Options conv = conv_options(a, 4);
+  const Conv2dShape s = conv_shape(a, x, w, y, conv);
   if (b) a.expect(b, "b", DType::kFloat32, {s.f}, "[F]");
-  Epilogue ep;
   TensorHandle* pre;
-  a.activation_extras(8, act, y, &ep, &pre);
+  Epilogue ep = conv_epilogue(a, conv, y, &pre);
   ep.bias = b ? b->f32() : nullptr;
   a.distinct({y, pre, x, w, b});
   a.run([s, x = x->f32(), w = w->f32(), ep, y = y->f32()](Backend& be) {
@@ -92,44 +143,50 @@ void Conv2dForward(const Napi::CallbackInfo& info) {
   });
 }
 
-// The optional (belowActivation, belowAlpha?) at args i, i + 1 (epilogue.h's BelowAct): x is the output of
-// the layer below, made by this activation, and the input gradient dx takes its derivative (from x), so that
-// layer's backward takes the result as its dz (with activation 'linear').
-void below_act(Args& a, int i, TensorHandle* x, TensorHandle* dx, Epilogue* ep) {
-  if (a.value(i).IsUndefined()) return;
-  const Act act = a.activation(i);
+// The layer below's activation (epilogue.h's BelowAct), when `act` is given, with its optional alpha: x is
+// the output of the layer below, made by this activation, and the input gradient dx takes its derivative
+// (from x), so that layer's backward takes the result as its dz (with activation 'linear'). The conv ops read
+// both from their below object, denseBackward from its trailing (belowActivation, belowAlpha?).
+void below_act(Args& a, const Arg& act_arg, const Arg& alpha_arg, TensorHandle* x, TensorHandle* dx,
+               Epilogue* ep) {
+  if (act_arg.undefined()) return;
+  const Act act = a.activation(act_arg);
   if (!dx)
     a.fail("ERR_KERNELNET_ARG",
-           "belowActivation applies the layer below's activation to the input gradient, but dx is null");
+           act_arg.name + " applies the layer below's activation to the input gradient, but dx is null");
   if (act_needs_input(act))
     a.fail("ERR_KERNELNET_ARG", std::string("activation '") + kActNames[static_cast<int>(act)] +
                                     "' needs its input in backward: the layer below applies it itself");
   ep->below.act = act;
-  ep->below.alpha = a.alpha(i + 1, act, "belowAlpha");
+  ep->below.alpha = a.alpha(alpha_arg, act);
   if (act != Act::kLinear) ep->below.y = x->f32();
 }
+// The same from an op's below object (undefined: none; given, its activation is required).
+void below_act(Args& a, const Options& below, TensorHandle* x, TensorHandle* dx, Epilogue* ep) {
+  if (!below.given()) return;
+  const Arg act = below["activation"];
+  if (act.undefined()) a.activation(act);  // refused, naming below.activation
+  below_act(a, act, below["alpha"], x, dx, ep);
+}
 
-// conv2dBackward(x, w, y, dy, dx | null, dw | null, db | null, strideH, strideW, padding, activation, pre?,
-// alpha?, dilationH?, dilationW?, belowActivation?, belowAlpha?): pre is what the forward pass stored, for
-// the activations that need it. Each gradient asked for by passing its tensor (a frozen layer passes null for
-// dw and db, the first layer for dx). belowActivation: the layer below's, applied to dx (below_act).
+// conv2dBackward(x, w, y, dy, dx | null, dw | null, db | null, conv, below?): conv as conv2dForward's, its
+// pre what the forward pass stored, for the activations that need it. Each gradient asked for by passing its
+// tensor (a frozen layer passes null for dw and db, the first layer for dx). below: the layer below's
+// activation, applied to dx (below_act).
 void Conv2dBackward(const Napi::CallbackInfo& info) {
   Args a(info, "conv2dBackward");
   TensorHandle *x = a.tensor(0, "x"), *w = a.tensor(1, "w"), *y = a.tensor(2, "y"), *dy = a.tensor(3, "dy");
   TensorHandle *dx = a.optional_tensor(4, "dx"), *dw = a.optional_tensor(5, "dw"),
                *db = a.optional_tensor(6, "db");
-  const int sh = a.integer(7, "strideH", 1, 1 << 16), sw = a.integer(8, "strideW", 1, 1 << 16);
-  const bool same = a.choice(9, "padding", {"valid", "same"}) == "same";
-  const Act act = a.activation(10);
-  const Conv2dShape s = conv_shape(a, x, w, y, sh, sw, same, 13);
+  const Options conv = conv_options(a, 7), below = below_options(a, 8);
+  const Conv2dShape s = conv_shape(a, x, w, y, conv);
   a.expect(dy, "dy", DType::kFloat32, {s.n, s.oh, s.ow, s.f}, "[N,OH,OW,F]");
   if (dx) a.expect(dx, "dx", DType::kFloat32, {s.n, s.h, s.w, s.c}, "[N,H,W,C]");
   if (dw) a.expect(dw, "dw", DType::kFloat32, {s.kh, s.kw, s.c, s.f}, "[KH,KW,C,F]");
   if (db) a.expect(db, "db", DType::kFloat32, {s.f}, "[F]");
-  Epilogue ep;
   TensorHandle* pre;
-  a.activation_extras(11, act, y, &ep, &pre);
-  below_act(a, 15, x, dx, &ep);
+  Epilogue ep = conv_epilogue(a, conv, y, &pre);
+  below_act(a, below, x, dx, &ep);
   a.distinct({dx, dw, db, x, w, y, dy, pre});
   if (!dx && !dw && !db) return;  // nothing asked for
   a.run([s, x = x->f32(), w = w->f32(), y = y->f32(), dy = dy->f32(), dx = dx ? dx->f32() : nullptr,
@@ -191,14 +248,15 @@ void MaxPool2dBackward(const Napi::CallbackInfo& info) {
   });
 }
 
-// The max-pool of the conv + pool op, over the conv's output [N, OH, OW, F]: a window of poolH x poolW at
-// arguments i, i + 1, its strides the window (non-overlapping), padding at i + 2.
-Pool2dShape conv_pool_shape(Args& a, const Conv2dShape& c, int i) {
+// The max-pool of the conv + pool op, over the conv's output [N, OH, OW, F]: a window of pool.poolSize, its
+// strides the window (non-overlapping), with pool.padding.
+Pool2dShape conv_pool_shape(Args& a, const Conv2dShape& c, const Options& pool) {
   Pool2dShape p{};
   p.n = c.n, p.h = c.oh, p.w = c.ow, p.c = c.f;
-  p.ph = a.integer(i, "poolH", 1, 1 << 16), p.pw = a.integer(i + 1, "poolW", 1, 1 << 16);
+  const std::array<int, 2> window = a.integer_pair(pool["poolSize"], 1, 1 << 16);
+  p.ph = window[0], p.pw = window[1];
   p.sh = p.ph, p.sw = p.pw;
-  const bool same = a.choice(i + 2, "poolPadding", {"valid", "same"}) == "same";
+  const bool same = a.choice(pool["padding"], {"valid", "same"}) == "same";
   p.oh = out_size(p.h, p.ph, p.sh, same, &p.pt);
   p.ow = out_size(p.w, p.pw, p.sw, same, &p.pl);
   if (p.oh < 1 || p.ow < 1)
@@ -210,47 +268,38 @@ Pool2dShape conv_pool_shape(Args& a, const Conv2dShape& c, int i) {
   return p;
 }
 
-// The conv + pool op's epilogue: the activation at `act_arg`, its optional alpha at `alpha_arg`. An
-// activation whose derivative needs its input is refused: the op keeps only the pooled output.
-Epilogue conv_pool_epilogue(Args& a, int act_arg, int alpha_arg) {
-  Epilogue ep;
-  ep.act = a.activation(act_arg);
-  if (act_needs_input(ep.act))
-    a.fail("ERR_KERNELNET_ARG",
-           std::string("activation '") + kActNames[static_cast<int>(ep.act)] +
-               "' needs its input in backward, which the conv + pool op does not keep; use "
-               "conv2dForward and maxPool2dForward");
-  ep.alpha = a.alpha(alpha_arg, ep.act);
-  return ep;
+// A Dropout after the conv + pool op's pool, from drop (given: the op applies it): dropoutForward's rate,
+// seed, offset and counter.
+DropoutArgs drop_args(Args& a, const Options& drop) {
+  DropoutArgs d;
+  d.rate = static_cast<float>(a.number(drop["rate"], 0.0, 0.999999));
+  d.seed = a.uint53(drop["seed"]), d.offset = a.uint53(drop["offset"]);
+  d.counter = step_counter(a, drop["counter"]);
+  return d;
 }
 
-const int32_t* step_counter(Args& a, int i);
-
-// conv2dPoolForward(x, w, b | null, pooled, argmax, strideH, strideW, padding, activation, poolH, poolW,
-// poolPadding, alpha?, dilationH?, dilationW?, dropRate?, dropSeed?, dropOffset?, counter?, dropped?):
-// conv2dForward then maxPool2dForward with strides equal to the window, as one op that keeps no conv output.
-// With dropRate, also dropoutForward(pooled, dropped, dropRate, dropSeed, dropOffset, counter) (a Dropout
-// after the pool, in training).
+// conv2dPoolForward(x, w, b | null, pooled, argmax, conv, pool, drop?, dropped?): conv2dForward then
+// maxPool2dForward with strides equal to the window, as one op that keeps no conv output. With drop, also
+// dropoutForward(pooled, dropped, drop.rate, drop.seed, drop.offset, drop.counter) (a Dropout after the pool,
+// in training).
 void Conv2dPoolForward(const Napi::CallbackInfo& info) {
   Args a(info, "conv2dPoolForward");
   TensorHandle *x = a.tensor(0, "x"), *w = a.tensor(1, "w"), *b = a.optional_tensor(2, "b"),
                *pooled = a.tensor(3, "pooled"), *argmax = a.tensor(4, "argmax");
-  const int sh = a.integer(5, "strideH", 1, 1 << 16), sw = a.integer(6, "strideW", 1, 1 << 16);
-  const bool same = a.choice(7, "padding", {"valid", "same"}) == "same";
-  Epilogue ep = conv_pool_epilogue(a, 8, 12);
-  const Conv2dShape s = conv_shape(a, x, w, nullptr, sh, sw, same, 13);
-  const Pool2dShape p = conv_pool_shape(a, s, 9);
+  const Options conv = conv_options(a, 5), pool = pool_options(a, 6), drop_obj = drop_options(a, 7);
+  TensorHandle* pre;
+  Epilogue ep = conv_epilogue(a, conv, nullptr, &pre);
+  const Conv2dShape s = conv_shape(a, x, w, nullptr, conv);
+  const Pool2dShape p = conv_pool_shape(a, s, pool);
   if (b) a.expect(b, "b", DType::kFloat32, {s.f}, "[F]");
   a.expect(pooled, "pooled", DType::kFloat32, {p.n, p.oh, p.ow, p.c}, "[N,POH,POW,F]");
   a.expect(argmax, "argmax", DType::kInt32, {p.n, p.oh, p.ow, p.c}, "[N,POH,POW,F]");
   ep.bias = b ? b->f32() : nullptr;
   DropoutArgs drop;
   TensorHandle* dropped = nullptr;
-  if (!a.value(15).IsUndefined()) {
-    drop.rate = static_cast<float>(a.number(15, "dropRate", 0.0, 0.999999));
-    drop.seed = a.uint53(16, "dropSeed"), drop.offset = a.uint53(17, "dropOffset");
-    drop.counter = step_counter(a, 18);
-    dropped = a.tensor(19, "dropped");
+  if (drop_obj.given()) {
+    drop = drop_args(a, drop_obj);
+    dropped = a.tensor(8, "dropped");
     a.expect(dropped, "dropped", DType::kFloat32, {p.n, p.oh, p.ow, p.c}, "[N,POH,POW,F]");
   }
   a.distinct({pooled, argmax, dropped, x, w, b});
@@ -260,36 +309,30 @@ void Conv2dPoolForward(const Napi::CallbackInfo& info) {
   });
 }
 
-// conv2dPoolBackward(x, w, pooled, argmax, dpooled, dx | null, dw | null, db | null, strideH, strideW,
-// padding, activation, poolH, poolW, poolPadding, alpha?, dilationH?, dilationW?, dropRate?, dropSeed?,
-// dropOffset?, counter?, belowActivation?, belowAlpha?): from what conv2dPoolForward wrote and the pooled
-// output's gradient, as
-// maxPool2dBackward then conv2dBackward. With dropRate > 0, dpooled is the gradient of dropoutForward(pooled,
-// dropRate, dropSeed, dropOffset, counter) (a Dropout after the pool), whose backward runs first.
+// conv2dPoolBackward(x, w, pooled, argmax, dpooled, dx | null, dw | null, db | null, conv, pool, drop?,
+// below?): from what conv2dPoolForward wrote and the pooled output's gradient, as maxPool2dBackward then
+// conv2dBackward. With drop, dpooled is the gradient of dropoutForward(pooled, drop.rate, drop.seed,
+// drop.offset, drop.counter) (a Dropout after the pool), whose backward runs first.
 void Conv2dPoolBackward(const Napi::CallbackInfo& info) {
   Args a(info, "conv2dPoolBackward");
   TensorHandle *x = a.tensor(0, "x"), *w = a.tensor(1, "w"), *pooled = a.tensor(2, "pooled"),
                *argmax = a.tensor(3, "argmax"), *dpooled = a.tensor(4, "dpooled");
   TensorHandle *dx = a.optional_tensor(5, "dx"), *dw = a.optional_tensor(6, "dw"),
                *db = a.optional_tensor(7, "db");
-  const int sh = a.integer(8, "strideH", 1, 1 << 16), sw = a.integer(9, "strideW", 1, 1 << 16);
-  const bool same = a.choice(10, "padding", {"valid", "same"}) == "same";
-  Epilogue ep = conv_pool_epilogue(a, 11, 15);
-  const Conv2dShape s = conv_shape(a, x, w, nullptr, sh, sw, same, 16);
-  const Pool2dShape p = conv_pool_shape(a, s, 12);
+  const Options conv = conv_options(a, 8), pool = pool_options(a, 9), drop_obj = drop_options(a, 10),
+                below = below_options(a, 11);
+  TensorHandle* pre;
+  Epilogue ep = conv_epilogue(a, conv, nullptr, &pre);
+  const Conv2dShape s = conv_shape(a, x, w, nullptr, conv);
+  const Pool2dShape p = conv_pool_shape(a, s, pool);
   a.expect(pooled, "pooled", DType::kFloat32, {p.n, p.oh, p.ow, p.c}, "[N,POH,POW,F]");
   a.expect(argmax, "argmax", DType::kInt32, {p.n, p.oh, p.ow, p.c}, "[N,POH,POW,F]");
   a.expect(dpooled, "dpooled", DType::kFloat32, {p.n, p.oh, p.ow, p.c}, "[N,POH,POW,F]");
   if (dx) a.expect(dx, "dx", DType::kFloat32, {s.n, s.h, s.w, s.c}, "[N,H,W,C]");
   if (dw) a.expect(dw, "dw", DType::kFloat32, {s.kh, s.kw, s.c, s.f}, "[KH,KW,C,F]");
   if (db) a.expect(db, "db", DType::kFloat32, {s.f}, "[F]");
-  DropoutArgs drop;
-  if (!a.value(18).IsUndefined()) {
-    drop.rate = static_cast<float>(a.number(18, "dropRate", 0.0, 0.999999));
-    drop.seed = a.uint53(19, "dropSeed"), drop.offset = a.uint53(20, "dropOffset");
-    drop.counter = step_counter(a, 21);
-  }
-  below_act(a, 22, x, dx, &ep);
+  const DropoutArgs drop = drop_obj.given() ? drop_args(a, drop_obj) : DropoutArgs{};
+  below_act(a, below, x, dx, &ep);
   a.distinct({dx, dw, db, x, w, pooled, argmax, dpooled});
   if (!dx && !dw && !db) return;  // nothing asked for
   a.run([s, p, x = x->f32(), w = w->f32(), pooled = pooled->f32(), argmax = argmax->i32(),
@@ -328,7 +371,8 @@ void dense_dims(Args& a, TensorHandle* x, TensorHandle* w, int* n, int* in, int*
   *out = static_cast<int>(w->shape()[1]);
 }
 
-// denseForward(x, w, b | null, y, activation, pre?, alpha?): pre and alpha as conv2dForward's.
+// denseForward(x, w, b | null, y, activation, pre?, alpha?): pre and alpha as conv2dForward's conv.pre and
+// conv.alpha.
 void DenseForward(const Napi::CallbackInfo& info) {
   Args a(info, "denseForward");
   TensorHandle *x = a.tensor(0, "x"), *w = a.tensor(1, "w"), *b = a.optional_tensor(2, "b"),
@@ -374,7 +418,7 @@ void GemmVariant(const Napi::CallbackInfo& info) {
 }
 
 // denseBackward(x, w, y, dy, dx | null, dw | null, db | null, activation, pre?, alpha?, belowActivation?,
-// belowAlpha?): as conv2dBackward's.
+// belowAlpha?): as conv2dBackward's, whose below object holds what belowActivation and belowAlpha are here.
 void DenseBackward(const Napi::CallbackInfo& info) {
   Args a(info, "denseBackward");
   TensorHandle *x = a.tensor(0, "x"), *w = a.tensor(1, "w"), *y = a.tensor(2, "y"), *dy = a.tensor(3, "dy");
@@ -391,7 +435,7 @@ void DenseBackward(const Napi::CallbackInfo& info) {
   Epilogue ep;
   TensorHandle* pre;
   a.activation_extras(8, act, y, &ep, &pre);
-  below_act(a, 10, x, dx, &ep);
+  below_act(a, a.arg(10, "belowActivation"), a.arg(11, "belowAlpha"), x, dx, &ep);
   a.distinct({dx, dw, db, x, w, y, dy, pre});
   if (!dx && !dw && !db) return;  // nothing asked for
   a.run([n, in, out, x = x->f32(), w = w->f32(), y = y->f32(), dy = dy->f32(), dx = dx ? dx->f32() : nullptr,
@@ -404,14 +448,6 @@ void same_size(Args& a, TensorHandle* src, const char* src_name, TensorHandle* d
     a.fail("ERR_KERNELNET_SHAPE", std::string("expected ") + src_name + " and " + dst_name +
                                       " to be float32 tensors of the same size but received " +
                                       src->describe() + " and " + dst->describe());
-}
-
-// The optional step counter of an op (see backend.h): an int32 tensor of shape [1], or null.
-const int32_t* step_counter(Args& a, int i) {
-  TensorHandle* c = a.optional_tensor(i, "counter");
-  if (!c) return nullptr;
-  a.expect(c, "counter", DType::kInt32, {1}, "(the step counter)");
-  return c->i32();
 }
 
 // dropoutForward(x, y, rate, seed, offset, counter?) / dropoutBackward(dy, dx, rate, seed, offset, counter?)
@@ -1243,53 +1279,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.AddCleanupHook([registry]() { registry->release_all(); });
 
   exports.Set("Tensor", ctor);
-  exports.Set("setErrorFactory", Napi::Function::New<SetErrorFactory>(env, "setErrorFactory"));
-  exports.Set("conv2dForward", Napi::Function::New<Conv2dForward>(env, "conv2dForward"));
-  exports.Set("conv2dBackward", Napi::Function::New<Conv2dBackward>(env, "conv2dBackward"));
-  exports.Set("conv2dPoolForward", Napi::Function::New<Conv2dPoolForward>(env, "conv2dPoolForward"));
-  exports.Set("conv2dPoolBackward", Napi::Function::New<Conv2dPoolBackward>(env, "conv2dPoolBackward"));
-  exports.Set("maxPool2dForward", Napi::Function::New<MaxPool2dForward>(env, "maxPool2dForward"));
-  exports.Set("maxPool2dBackward", Napi::Function::New<MaxPool2dBackward>(env, "maxPool2dBackward"));
-  exports.Set("denseForward", Napi::Function::New<DenseForward>(env, "denseForward"));
-  exports.Set("gemmVariant", Napi::Function::New<GemmVariant>(env, "gemmVariant"));
-  exports.Set("denseBackward", Napi::Function::New<DenseBackward>(env, "denseBackward"));
-  exports.Set("dropoutForward", Napi::Function::New<Dropout<true>>(env, "dropoutForward"));
-  exports.Set("dropoutBackward", Napi::Function::New<Dropout<false>>(env, "dropoutBackward"));
-  exports.Set("advance", Napi::Function::New<Advance>(env, "advance"));
-  exports.Set("softmaxCrossEntropy", Napi::Function::New<SoftmaxCrossEntropy>(env, "softmaxCrossEntropy"));
-  exports.Set("softmax", Napi::Function::New<Softmax>(env, "softmax"));
-  exports.Set("adadelta", Napi::Function::New<Adadelta>(env, "adadelta"));
-  exports.Set("learningRate", Napi::Function::New<LearningRate>(env, "learningRate"));
-  exports.Set("optimizerStep", Napi::Function::New<OptimizerStep>(env, "optimizerStep"));
-  exports.Set("loss", Napi::Function::New<Loss>(env, "loss"));
-  exports.Set("denseLoss", Napi::Function::New<DenseLoss>(env, "denseLoss"));
-  exports.Set("copyRegion", Napi::Function::New<CopyRegion>(env, "copyRegion"));
-  exports.Set("argMax", Napi::Function::New<ArgMax>(env, "argMax"));
-  exports.Set("affine", Napi::Function::New<Affine>(env, "affine"));
-  exports.Set("batchNormForward", Napi::Function::New<BatchNormForward>(env, "batchNormForward"));
-  exports.Set("batchNormBackward", Napi::Function::New<BatchNormBackward>(env, "batchNormBackward"));
-  exports.Set("batchNormFold", Napi::Function::New<BatchNormFold>(env, "batchNormFold"));
-  exports.Set("avgPool2dForward", Napi::Function::New<AvgPool2dForward>(env, "avgPool2dForward"));
-  exports.Set("avgPool2dBackward", Napi::Function::New<AvgPool2dBackward>(env, "avgPool2dBackward"));
-  exports.Set("activation", Napi::Function::New<Activation>(env, "activation"));
-  exports.Set("activationBackward", Napi::Function::New<ActivationBackward>(env, "activationBackward"));
-  exports.Set("scheduleValue", Napi::Function::New<ScheduleValue>(env, "scheduleValue"));
-  exports.Set("gatherRows", Napi::Function::New<GatherRows>(env, "gatherRows"));
-  exports.Set("permutation", Napi::Function::New<Permutation>(env, "permutation"));
-  exports.Set("randomUniform", Napi::Function::New<RandomUniform>(env, "randomUniform"));
-  exports.Set("randomNormal", Napi::Function::New<RandomNormal>(env, "randomNormal"));
-  exports.Set("oneHot", Napi::Function::New<OneHot>(env, "oneHot"));
-  exports.Set("fromBytes", Napi::Function::New<FromBytes>(env, "fromBytes"));
-  exports.Set("stats", Napi::Function::New<Stats>(env, "stats"));
-  exports.Set("backend", Napi::Function::New<BackendInfo>(env, "backend"));
-  exports.Set("backends", Napi::Function::New<Backends>(env, "backends"));
-  exports.Set("synchronize", Napi::Function::New<Synchronize>(env, "synchronize"));
-  exports.Set("profile", Napi::Function::New<Profile>(env, "profile"));
-  exports.Set("numThreads", Napi::Function::New<NumThreads>(env, "numThreads"));
-  exports.Set("version", Napi::Function::New<Version>(env, "version"));
-  exports.Set("cpuPeakGflops", Napi::Function::New<CpuPeakGflops>(env, "cpuPeakGflops"));
-  exports.Set("cpuKernel", Napi::Function::New<CpuKernel>(env, "cpuKernel"));
-  init_recording(env, exports);
+  exports.Set("Program", define_program(env));
+#define KN_EXPORT(js_name, function) exports.Set(#js_name, Napi::Function::New<function>(env, #js_name));
+#include "exports.def"
+#undef KN_EXPORT
   return exports;
 }
 

@@ -107,20 +107,19 @@ void Args::fail(const char* code, const std::string& what, bool type_error) cons
   throw_error(info_.Env(), code, std::string(op_) + ": " + what, type_error);
 }
 
-TensorHandle* Args::tensor_at(int i, const char* name, bool optional) {
-  Napi::Value v = info_[i];
+TensorHandle* Args::tensor_at(const Arg& a, bool optional) {
+  const Napi::Value& v = a.value;
   if (optional && (v.IsNull() || v.IsUndefined())) return nullptr;
   TensorHandle* t = TensorHandle::From(v);
   if (!t)
     fail("ERR_KERNELNET_ARG",
-         std::string("expected ") + name + " to be a Tensor" + (optional ? " or null" : "") +
-             " but received " + describe_value(v),
+         "expected " + a.name + " to be a Tensor" + (optional ? " or null" : "") + " but received " +
+             describe_value(v),
          true);
   if (t->disposed())
-    fail("ERR_KERNELNET_DISPOSED",
-         std::string("expected ") + name + " to be a live Tensor but it was disposed");
-  same_backend(t, name);
-  seen_.push_back(t);
+    fail("ERR_KERNELNET_DISPOSED", "expected " + a.name + " to be a live Tensor but it was disposed");
+  same_backend(t, a.name);
+  seen_.push_back(t);  // kept alive by a recording, as every tensor an op reads
   return t;
 }
 
@@ -152,44 +151,56 @@ void Args::same_backend(TensorHandle* t, const std::string& name) {
   }
 }
 
-TensorHandle* Args::tensor(int i, const char* name) {
-  return tensor_at(i, name, false);
+TensorHandle* Args::tensor(const Arg& v) {
+  return tensor_at(v, false);
 }
-TensorHandle* Args::optional_tensor(int i, const char* name) {
-  return tensor_at(i, name, true);
+TensorHandle* Args::optional_tensor(const Arg& v) {
+  return tensor_at(v, true);
 }
 
-double Args::number(int i, const char* name, double min, double max) {
-  Napi::Value v = info_[i];
+double Args::number(const Arg& a, double min, double max) {
+  const Napi::Value& v = a.value;
   const double x = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : NAN;
   if (!v.IsNumber() || !(x >= min && x <= max)) {
     std::ostringstream os;
-    os << "expected " << name << " to be a number in [" << min << ", " << max << "] but received "
+    os << "expected " << a.name << " to be a number in [" << min << ", " << max << "] but received "
        << describe_value(v);
     fail("ERR_KERNELNET_ARG", os.str(), !v.IsNumber());
   }
   return x;
 }
 
-int Args::integer(int i, const char* name, int64_t min, int64_t max) {
-  Napi::Value v = info_[i];
+int Args::integer(const Arg& a, int64_t min, int64_t max) {
+  const Napi::Value& v = a.value;
   const double x = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : NAN;
   if (!v.IsNumber() || !(x >= static_cast<double>(min) && x <= static_cast<double>(max)) ||
       x != std::floor(x))
     fail("ERR_KERNELNET_ARG",
-         std::string("expected ") + name + " to be an integer in [" + std::to_string(min) + ", " +
-             std::to_string(max) + "] but received " + describe_value(v),
+         "expected " + a.name + " to be an integer in [" + std::to_string(min) + ", " + std::to_string(max) +
+             "] but received " + describe_value(v),
          !v.IsNumber());
   return static_cast<int>(x);
 }
 
-uint64_t Args::uint53(int i, const char* name) {
-  Napi::Value v = info_[i];
+std::array<int, 2> Args::integer_pair(const Arg& a, int64_t min, int64_t max) {
+  const Napi::Value& v = a.value;
+  if (!v.IsArray() || v.As<Napi::Array>().Length() != 2)
+    fail("ERR_KERNELNET_ARG",
+         "expected " + a.name + " to be an array of two integers in [" + std::to_string(min) + ", " +
+             std::to_string(max) + "] but received " +
+             (v.IsArray() ? "an array of length " + std::to_string(v.As<Napi::Array>().Length())
+                          : describe_value(v)),
+         !v.IsArray());
+  Napi::Array pair = v.As<Napi::Array>();
+  return {integer(Arg{pair[0u], a.name + "[0]"}, min, max), integer(Arg{pair[1u], a.name + "[1]"}, min, max)};
+}
+
+uint64_t Args::uint53(const Arg& a) {
+  const Napi::Value& v = a.value;
   const double x = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : NAN;
   if (!v.IsNumber() || !(x >= 0 && x <= 9007199254740991.0) || x != std::floor(x))
     fail("ERR_KERNELNET_ARG",
-         std::string("expected ") + name + " to be a non-negative safe integer but received " +
-             describe_value(v),
+         "expected " + a.name + " to be a non-negative safe integer but received " + describe_value(v),
          !v.IsNumber());
   return static_cast<uint64_t>(x);
 }
@@ -202,47 +213,91 @@ bool Args::boolean(int i, const char* name) {
   return v.As<Napi::Boolean>().Value();
 }
 
-std::string Args::choice(int i, const char* name, std::initializer_list<const char*> allowed) {
-  Napi::Value v = info_[i];
+std::string Args::choice(const Arg& a, std::initializer_list<const char*> allowed) {
+  const Napi::Value& v = a.value;
   std::string list;
-  for (const char* a : allowed) {
-    if (v.IsString() && v.As<Napi::String>().Utf8Value() == a) return a;
-    list += (list.empty() ? "'" : ", '") + std::string(a) + "'";
+  for (const char* c : allowed) {
+    if (v.IsString() && v.As<Napi::String>().Utf8Value() == c) return c;
+    list += (list.empty() ? "'" : ", '") + std::string(c) + "'";
   }
   fail("ERR_KERNELNET_ARG",
-       std::string("expected ") + name + " to be one of " + list + " but received " + describe_value(v),
-       !v.IsString());
+       "expected " + a.name + " to be one of " + list + " but received " + describe_value(v), !v.IsString());
 }
 
-Act Args::activation(int i) {
-  Napi::Value v = info_[i];
+Act Args::activation(const Arg& a) {
+  const Napi::Value& v = a.value;
   std::string list;
   for (std::size_t k = 0; k < std::size(kActNames); ++k) {
     if (v.IsString() && v.As<Napi::String>().Utf8Value() == kActNames[k]) return static_cast<Act>(k);
     list += (list.empty() ? "'" : ", '") + std::string(kActNames[k]) + "'";
   }
-  fail("ERR_KERNELNET_ARG", "expected activation to be one of " + list + " but received " + describe_value(v),
-       !v.IsString());
+  fail("ERR_KERNELNET_ARG",
+       "expected " + a.name + " to be one of " + list + " but received " + describe_value(v), !v.IsString());
 }
 
-void Args::activation_extras(int i, Act act, TensorHandle* y, Epilogue* ep, TensorHandle** pre) {
+void Args::activation_extras(const Arg& pre_arg, const Arg& alpha_arg, Act act, TensorHandle* y, Epilogue* ep,
+                             TensorHandle** pre) {
   ep->act = act;
-  *pre = optional_tensor(i, "pre");
+  *pre = optional_tensor(pre_arg);
   const std::string name = kActNames[static_cast<int>(act)];
+  const std::string& pre_name = pre_arg.name;
   if (act_needs_input(act) && !*pre)
-    fail("ERR_KERNELNET_ARG", "activation '" + name + "' needs pre, a tensor for its input (shaped as y)");
+    fail("ERR_KERNELNET_ARG",
+         "activation '" + name + "' needs " + pre_name + ", a tensor for its input (shaped as y)");
   if (!act_needs_input(act) && *pre)
-    fail("ERR_KERNELNET_ARG", "activation '" + name + "' takes no pre tensor (its derivative comes from y)");
+    fail("ERR_KERNELNET_ARG",
+         "activation '" + name + "' takes no " + pre_name + " tensor (its derivative comes from y)");
   if (*pre && ((*pre)->dtype() != DType::kFloat32 || (*pre)->shape() != y->shape()))
-    fail("ERR_KERNELNET_SHAPE", "expected pre to be a float32 tensor shaped as y, " + y->describe() +
-                                    ", but received " + (*pre)->describe());
+    fail("ERR_KERNELNET_SHAPE", "expected " + pre_name + " to be a float32 tensor shaped as y, " +
+                                    y->describe() + ", but received " + (*pre)->describe());
   ep->pre = *pre ? (*pre)->f32() : nullptr;
-  ep->alpha = alpha(i + 1, act);
+  ep->alpha = alpha(alpha_arg, act);
 }
 
-float Args::alpha(int i, Act act, const char* name) {
+float Args::alpha(const Arg& a, Act act) {
   const double fallback = act == Act::kElu ? 1.0 : act == Act::kLeakyRelu ? 0.2 : 0.0;
-  return static_cast<float>(info_[i].IsUndefined() ? fallback : number(i, name, 0.0, 1e30));
+  return static_cast<float>(a.undefined() ? fallback : number(a, 0.0, 1e30));
+}
+
+Options Args::options(int i, const char* name, std::initializer_list<const char*> keys, bool optional) {
+  Options o;
+  o.env_ = env();
+  o.name_ = name;
+  const Napi::Value v = info_[i];
+  if (optional && (v.IsUndefined() || v.IsNull())) return o;
+  std::string list;
+  for (const char* k : keys) list += (list.empty() ? "" : ", ") + std::string(k);
+  if (!v.IsObject() || v.IsArray() || v.IsTypedArray() || v.IsFunction() || TensorHandle::From(v))
+    fail("ERR_KERNELNET_ARG",
+         std::string("expected ") + name + " to be an object with fields " + list +
+             (optional ? ", or undefined" : "") + " but received " +
+             (TensorHandle::From(v) ? "a Tensor" : describe_value(v)),
+         true);
+  o.object_ = v.As<Napi::Object>();
+  o.given_ = true;
+  // Own enumerable string keys (what a spread or an object literal gives): each must be one it takes.
+  napi_value names;
+  const napi_status st =
+      napi_get_all_property_names(env(), o.object_, napi_key_own_only,
+                                  static_cast<napi_key_filter>(napi_key_enumerable | napi_key_skip_symbols),
+                                  napi_key_numbers_to_strings, &names);
+  NAPI_THROW_IF_FAILED(env(), st, o);
+  Napi::Array own(env(), names);
+  for (uint32_t k = 0; k < own.Length(); ++k) {
+    const std::string key = Napi::Value(own[k]).ToString().Utf8Value();
+    bool known = false;
+    for (const char* allowed : keys) known = known || key == allowed;
+    if (!known)
+      fail("ERR_KERNELNET_ARG",
+           std::string("unknown field ") + name + "." + key + ": " + name + " takes " + list);
+  }
+  return o;
+}
+
+Arg Options::operator[](const char* key) const {
+  const std::string name = name_ + "." + key;
+  if (!given_) return {Napi::Env(env_).Undefined(), name};
+  return {object_.Get(key), name};
 }
 
 std::vector<TensorHandle*> Args::tensor_array(int i, const char* name) {
@@ -256,19 +311,6 @@ std::vector<TensorHandle*> Args::tensor_array(int i, const char* name) {
   for (uint32_t k = 0; k < a.Length(); ++k)
     out.push_back(tensor_value(a[k], (std::string(name) + "[" + std::to_string(k) + "]").c_str()));
   return out;
-}
-
-TensorHandle* Args::tensor_value(const Napi::Value& e, const char* label) {
-  TensorHandle* t = TensorHandle::From(e);
-  if (!t)
-    fail("ERR_KERNELNET_ARG",
-         std::string("expected ") + label + " to be a Tensor but received " + describe_value(e), true);
-  if (t->disposed())
-    fail("ERR_KERNELNET_DISPOSED",
-         std::string("expected ") + label + " to be a live Tensor but it was disposed");
-  same_backend(t, label);
-  seen_.push_back(t);  // kept alive by a recording, as every tensor an op reads
-  return t;
 }
 
 void Args::expect(TensorHandle* t, const char* name, DType dtype, std::initializer_list<int64_t> dims,

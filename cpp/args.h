@@ -12,6 +12,7 @@
 #pragma once
 #include <napi.h>
 
+#include <array>
 #include <cmath>
 #include <initializer_list>
 #include <string>
@@ -35,6 +36,30 @@ inline void check_status(Napi::Env env, const Status& st) {
   if (!st.ok()) throw_status(env, st);
 }
 
+// One value to check and the name its messages give it: an argument ("strideH"), a field of an options object
+// ("conv.strides") or an element of an array ("conv.strides[1]").
+struct Arg {
+  Napi::Value value;
+  std::string name;
+  bool undefined() const { return value.IsUndefined(); }
+};
+
+// An options object given as one argument (conv2dForward's conv, ...), its own keys already checked against
+// those it takes (Args::options). A field is read by its key and named "<object>.<key>" in messages.
+class Options {
+ public:
+  // False for an optional object left out (undefined or null): its every field then reads as undefined.
+  bool given() const { return given_; }
+  Arg operator[](const char* key) const;
+
+ private:
+  friend class Args;
+  napi_env env_ = nullptr;
+  Napi::Object object_;
+  std::string name_;
+  bool given_ = false;
+};
+
 // Reads the arguments of one native call; `op` names the call in every message. It must outlive the process's
 // Programs (a string literal): a recorded op keeps it, to name the op when a program's run fails.
 class Args {
@@ -43,29 +68,52 @@ class Args {
   Napi::Env env() const { return info_.Env(); }
   EnvData& data() const { return *data_; }
   Napi::Value value(int i) const { return info_[i]; }
+  Arg arg(int i, const char* name) const { return {info_[i], name}; }
   // The backend of the tensors read so far (all must share one): the op runs there.
   Backend* backend() const { return backend_ ? backend_ : data_->backend; }
 
-  TensorHandle* tensor(int i, const char* name);
-  TensorHandle* optional_tensor(int i, const char* name);  // null or undefined -> nullptr
-  double number(int i, const char* name, double min, double max);
-  int integer(int i, const char* name, int64_t min, int64_t max);
-  uint64_t uint53(int i, const char* name);
+  // Each check reads a value given as an Arg (an argument, or a field of an options object), or as argument i
+  // named `name`: the same checks and messages either way.
+  TensorHandle* tensor(const Arg& v);
+  TensorHandle* optional_tensor(const Arg& v);  // null or undefined -> nullptr
+  double number(const Arg& v, double min, double max);
+  int integer(const Arg& v, int64_t min, int64_t max);
+  // An array of exactly two integers in [min, max] (strides, a window, a dilation rate).
+  std::array<int, 2> integer_pair(const Arg& v, int64_t min, int64_t max);
+  uint64_t uint53(const Arg& v);
+  std::string choice(const Arg& v, std::initializer_list<const char*> allowed);
+  // An activation of the fused epilogue, by name (epilogue.h's kActNames).
+  Act activation(const Arg& v);
+  // An activation's optional alpha: elu's alpha (default 1), leaky_relu's negative slope (default 0.2,
+  // keras.activations.leaky_relu's; the LeakyReLU layer passes its own 0.3), unused by the others (0).
+  float alpha(const Arg& v, Act act);
+
+  TensorHandle* tensor(int i, const char* name) { return tensor(arg(i, name)); }
+  TensorHandle* optional_tensor(int i, const char* name) { return optional_tensor(arg(i, name)); }
+  double number(int i, const char* name, double min, double max) { return number(arg(i, name), min, max); }
+  int integer(int i, const char* name, int64_t min, int64_t max) { return integer(arg(i, name), min, max); }
+  uint64_t uint53(int i, const char* name) { return uint53(arg(i, name)); }
   bool boolean(int i, const char* name);
-  std::string choice(int i, const char* name, std::initializer_list<const char*> allowed);
+  std::string choice(int i, const char* name, std::initializer_list<const char*> allowed) {
+    return choice(arg(i, name), allowed);
+  }
+  Act activation(int i) { return activation(arg(i, "activation")); }
+  float alpha(int i, Act act, const char* name = "alpha") { return alpha(arg(i, name), act); }
   std::vector<TensorHandle*> tensor_array(int i, const char* name);
   // A tensor given inside another argument (an element of an array), checked as tensor() checks arguments.
-  TensorHandle* tensor_value(const Napi::Value& v, const char* label);
-  // An activation of the fused epilogue, by name (epilogue.h's kActNames).
-  Act activation(int i);
-  // The rest of an epilogue after its activation: arguments i (pre: a tensor shaped as y, required exactly
-  // when the activation needs its input, else null) and i + 1 (alpha: optional number; default 1 for elu, 0.2
-  // for leaky_relu, as Keras's activation functions).
-  void activation_extras(int i, Act act, TensorHandle* y, Epilogue* ep, TensorHandle** pre);
-  // An activation's optional alpha at argument i: elu's alpha (default 1), leaky_relu's negative slope
-  // (default 0.2, keras.activations.leaky_relu's; the LeakyReLU layer passes its own 0.3), unused by the
-  // others (0).
-  float alpha(int i, Act act, const char* name = "alpha");
+  TensorHandle* tensor_value(const Napi::Value& v, const char* label) { return tensor(Arg{v, label}); }
+  // The options object at argument i, named `name` in messages: refused unless an object (not an array, a
+  // function or a Tensor) whose own enumerable keys are all among `keys`, so that a misspelt field is an
+  // error rather than a default. An optional one may be left out (undefined or null).
+  Options options(int i, const char* name, std::initializer_list<const char*> keys, bool optional = false);
+  // The rest of an epilogue after its activation: pre (a tensor shaped as y, required exactly when the
+  // activation needs its input, else null) and alpha (optional number, as alpha()).
+  void activation_extras(const Arg& pre_arg, const Arg& alpha_arg, Act act, TensorHandle* y, Epilogue* ep,
+                         TensorHandle** pre);
+  // The same at arguments i (pre) and i + 1 (alpha).
+  void activation_extras(int i, Act act, TensorHandle* y, Epilogue* ep, TensorHandle** pre) {
+    activation_extras(arg(i, "pre"), arg(i + 1, "alpha"), act, y, ep, pre);
+  }
   // The backend named by the optional device argument i ('cpu' | 'cuda'), else the environment's.
   Backend* device(int i);
 
@@ -84,7 +132,7 @@ class Args {
   void run(Op op, bool recordable = true);
 
  private:
-  TensorHandle* tensor_at(int i, const char* name, bool optional);
+  TensorHandle* tensor_at(const Arg& v, bool optional);
   const Napi::CallbackInfo& info_;
   const char* op_;
   EnvData* data_;

@@ -99,6 +99,8 @@ class ProgramHandle : public Napi::ObjectWrap<ProgramHandle> {
   std::string device_;
 };
 
+}  // namespace
+
 // record(device?): starts recording the ops on a backend (default: the environment's).
 void Record(const Napi::CallbackInfo& info) {
   Args a(info, "record");
@@ -128,15 +130,11 @@ Napi::Value EndRecord(const Napi::CallbackInfo& info) {
   return out;
 }
 
-}  // namespace
-
-void init_recording(Napi::Env env, Napi::Object exports) {
+Napi::Function define_program(Napi::Env env) {
   EnvData* data = env.GetInstanceData<EnvData>();
   Napi::Function ctor = ProgramHandle::Define(env);
   data->program_ctor = Napi::Persistent(ctor);
-  exports.Set("Program", ctor);
-  exports.Set("record", Napi::Function::New<Record>(env, "record"));
-  exports.Set("endRecord", Napi::Function::New<EndRecord>(env, "endRecord"));
+  return ctor;
 }
 
 }  // namespace kn

@@ -4,7 +4,10 @@
 
 namespace kn {
 
-// Adds record, endRecord and the Program class to the addon's exports.
-void init_recording(Napi::Env env, Napi::Object exports);
+// record(device?) and endRecord(), exported through exports.def.
+void Record(const Napi::CallbackInfo& info);
+Napi::Value EndRecord(const Napi::CallbackInfo& info);
+// Defines the Program class (the class of endRecord()'s results) for this environment and returns it.
+Napi::Function define_program(Napi::Env env);
 
 }  // namespace kn

@@ -7,7 +7,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Activation, Conv2D, Dense, Flatten, LeakyReLU, Sequential, tensor, type ActivationIdentifier, type Layer } from '../lib/index.js';
 import { NATIVE_ACTIVATIONS, NEEDS_INPUT, native, type NativeActivation } from '../lib/core/native.js';
-import { ACTIVATION_REFS, CONV_CASES, T, close, convBackwardRef, convOut, convRef, denseBackwardRef, denseRef, disposeAll, out, randomArray, rng } from './helpers.js';
+import { ACTIVATION_REFS, CONV_CASES, T, close, convArgs, convBackwardRef, convOut, convRef, denseBackwardRef, denseRef, disposeAll, out, randomArray, rng } from './helpers.js';
 
 const A = suite('activations');
 A.after.each(disposeAll);
@@ -35,17 +35,17 @@ A('Dense with every activation: forward and backward match float64', () => {
 });
 
 A('Conv2D with every activation (the per-image epilogue offsets of pre included)', () => {
-  const r = rng(42), s = CONV_CASES.at(-1)!, { oh, ow } = convOut(s), pad = s.same ? 'same' : 'valid';
+  const r = rng(42), s = CONV_CASES.at(-1)!, { oh, ow } = convOut(s);
   for (const act of NATIVE_ACTIVATIONS) {
     const alpha = ALPHA[act] ?? 1, ref = ACTIVATION_REFS[act];
     const x = randomArray(s.n * s.h * s.w * s.c, r), w = randomArray(s.kh * s.kw * s.c * s.f, r), b = randomArray(s.f, r);
     const X = T([s.n, s.h, s.w, s.c], x), W = T([s.kh, s.kw, s.c, s.f], w), Y = out([s.n, oh, ow, s.f]);
     const pre = NEEDS_INPUT.includes(act) ? out(Y.shape) : null;
-    native.conv2dForward(X, W, T([s.f], b), Y, s.sh, s.sw, pad, act, pre, alpha);
+    native.conv2dForward(X, W, T([s.f], b), Y, convArgs(s, act, { pre, alpha }));
     const z = convRef(s, x, w, b, false);
     close(Y.read(), z.map(v => ref.f(v, alpha)), ATOL, RTOL, `conv ${act} forward`);
     const dy = randomArray(Y.size, r), dx = out(X.shape), dw = out(W.shape), db = out([s.f]);
-    native.conv2dBackward(X, W, Y, T(Y.shape, dy), dx, dw, db, s.sh, s.sw, pad, act, pre, alpha);
+    native.conv2dBackward(X, W, Y, T(Y.shape, dy), dx, dw, db, convArgs(s, act, { pre, alpha }));
     const g = convBackwardRef(s, x, w, z, Float32Array.from(z, (v, k) => dy[k] * ref.df(v, alpha)), false);
     close(dx.read(), g.dx, ATOL * 10, RTOL, `conv ${act} dx`);
     close(dw.read(), g.dw, ATOL * 10, RTOL, `conv ${act} dw`);

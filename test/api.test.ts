@@ -5,7 +5,9 @@ import { inspect } from 'node:util';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
@@ -306,6 +308,23 @@ Guards('errors from C++ and from TypeScript share classes, codes and the table',
     const src = readFileSync(fileURLToPath(new URL(`../lib/${f}`, import.meta.url)), 'utf8');
     assert.not.match(src, /new (RangeError|TypeError|Error)\(/, `lib/${f} throws an error outside the model`);
   }
+});
+
+// The addon's exports (cpp/exports.def's functions, and the Tensor and Program classes) are exactly the function
+// members of `interface Native`, read from lib/core/native.ts's source: a function exported but not declared, or
+// declared but not exported, fails here.
+Guards('the addon exports exactly the functions that interface Native declares', () => {
+  const path = join(root, 'lib', 'core', 'native.ts');
+  const file = ts.createSourceFile(path, readFileSync(path, 'utf8'), ts.ScriptTarget.Latest);
+  const iface = file.statements.find((s): s is ts.InterfaceDeclaration => ts.isInterfaceDeclaration(s) && s.name.text === 'Native');
+  assert.ok(iface, `interface Native in ${path}`);
+  const isFunction = (m: ts.TypeElement) => ts.isMethodSignature(m) ||
+    (ts.isPropertySignature(m) && !!m.type && (ts.isFunctionTypeNode(m.type) || ts.isConstructorTypeNode(m.type)));
+  const declared = iface.members.filter(isFunction).map(m => m.name!.getText(file)).sort();
+  assert.ok(declared.length > 40, declared.join());
+  const exports = native as unknown as Record<string, unknown>;
+  assert.equal(Object.keys(exports).filter(k => typeof exports[k] === 'function').sort(), declared);
+  assert.equal(Object.keys(exports).sort(), declared, 'the addon exports nothing but functions');
 });
 
 Guards.run();

@@ -10,9 +10,9 @@ import {
   Adadelta, Conv2D, Dense, DeviceError, Dropout, Flatten, MaxPooling2D, Sequential, dispose, loadMnist, tidy, toCategorical,
   type Tensor,
 } from '../lib/index.js';
-import { NATIVE_ACTIVATIONS, NEEDS_INPUT, native, type NativeTensor, type ScheduleKind } from '../lib/core/native.js';
+import { NATIVE_ACTIVATIONS, NEEDS_INPUT, native, type ConvArgs, type NativeTensor, type PoolArgs, type ScheduleKind } from '../lib/core/native.js';
 import {
-  CONV_CASES, DENSE_CASES, I, T, checkProgramMatchesCalls, close, convOut, disposeAll, exact, intArray, out,
+  CONV_CASES, DENSE_CASES, I, T, checkProgramMatchesCalls, close, convArgs, convOut, disposeAll, exact, intArray, out,
   randomArray, rng, seedModel, smallModel, syntheticData,
 } from './helpers.js';
 
@@ -65,24 +65,23 @@ if (!cuda.available) {
     for (const [kind, gen] of [['int', intArray], ['float', randomArray]] as const)
       for (const s of CONV_CASES) for (const relu of [false, true]) {
         const tol = kind === 'int' ? undefined : GEMM_TOL, label = `${kind} conv ${JSON.stringify(s)} relu=${relu}`;
-        const { oh, ow } = convOut(s);
-        const pad = s.same ? 'same' : 'valid';
+        const { oh, ow } = convOut(s), conv = convArgs(s, relu ? 'relu' : 'linear');
         const x = twin([s.n, s.h, s.w, s.c], gen(s.n * s.h * s.w * s.c, r)), w = twin([s.kh, s.kw, s.c, s.f], gen(s.kh * s.kw * s.c * s.f, r));
         const b = twin([s.f], gen(s.f, r)), y = outs([s.n, oh, ow, s.f]);
-        for (const d of [0, 1]) native.conv2dForward(x[d], w[d], b[d], y[d], s.sh, s.sw, pad, relu ? 'relu' : 'linear', null, undefined, s.dilH, s.dilW);
+        for (const d of [0, 1]) native.conv2dForward(x[d], w[d], b[d], y[d], conv);
         same(y, `y of ${label}`, tol);
         const dyData = gen(y[0].size, r);
         const dy = twin(y[0].shape, dyData), dx = outs(x[0].shape), dw = outs(w[0].shape), db = outs([s.f]);
         // Both backward passes use the CPU's y so that the ReLU masks agree exactly.
         y[1].write(y[0].read() as Float32Array);
-        for (const d of [0, 1]) native.conv2dBackward(x[d], w[d], y[d], dy[d], dx[d], dw[d], db[d], s.sh, s.sw, pad, relu ? 'relu' : 'linear', null, undefined, s.dilH, s.dilW);
+        for (const d of [0, 1]) native.conv2dBackward(x[d], w[d], y[d], dy[d], dx[d], dw[d], db[d], conv);
         const gtol = tol && { atol: tol.atol * 10, rtol: tol.rtol * 10 };
         same(dx, `dx of ${label}`, gtol);
         same(dw, `dw of ${label}`, gtol);
         same(db, `db of ${label}`, gtol);
         // A frozen layer: dx alone, the same as with weight gradients.
         const dx2 = outs(x[0].shape);
-        for (const d of [0, 1]) native.conv2dBackward(x[d], w[d], y[d], dy[d], dx2[d], null, null, s.sh, s.sw, pad, relu ? 'relu' : 'linear', null, undefined, s.dilH, s.dilW);
+        for (const d of [0, 1]) native.conv2dBackward(x[d], w[d], y[d], dy[d], dx2[d], null, null, conv);
         same(dx2, `dx alone of ${label}`, gtol);
         exact(dx2[1].read(), dx[1].read(), `dx alone equals dx of ${label} on CUDA`);
       }
@@ -99,12 +98,13 @@ if (!cuda.available) {
     const cases = [[CONV_CASES.at(-1)!, 2, 2, 'valid', 'relu'], [CONV_CASES[9], 2, 2, 'valid', 'relu'], [CONV_CASES[11], 1, 2, 'valid', 'linear'],
       [CONV_CASES[11], 2, 1, 'valid', 'relu'], [CONV_CASES[2], 2, 3, 'same', 'linear'], [CONV_CASES[1], 2, 2, 'valid', 'relu']] as const;
     for (const [s, ph, pw, poolPad, act] of cases) {
-      const label = `conv ${JSON.stringify(s)} pool ${ph}x${pw} ${poolPad} ${act}`, pad = s.same ? 'same' : 'valid';
+      const label = `conv ${JSON.stringify(s)} pool ${ph}x${pw} ${poolPad} ${act}`;
+      const conv = convArgs(s, act), pool: PoolArgs = { poolSize: [ph, pw], padding: poolPad };
       const { oh, ow } = convOut(s), po = (n: number, k: number) => (poolPad === 'same' ? Math.ceil(n / k) : Math.floor(n / k));
       const pshape = [s.n, po(oh, ph), po(ow, pw), s.f];
       const x = twin([s.n, s.h, s.w, s.c], intArray(s.n * s.h * s.w * s.c, r)), w = twin([s.kh, s.kw, s.c, s.f], intArray(s.kh * s.kw * s.c * s.f, r));
       const b = twin([s.f], intArray(s.f, r)), p = outs(pshape), a = [I(pshape, undefined, 'cpu'), I(pshape, undefined, 'cuda')];
-      for (const d of [0, 1]) native.conv2dPoolForward(x[d], w[d], b[d], p[d], a[d], s.sh, s.sw, pad, act, ph, pw, poolPad, undefined, s.dilH, s.dilW);
+      for (const d of [0, 1]) native.conv2dPoolForward(x[d], w[d], b[d], p[d], a[d], conv, pool);
       same(p, `pooled of ${label}`);
       same(a as [NativeTensor, NativeTensor], `argmax of ${label}`);
       // A Dropout after the pool, its forward in the op (in the SIMT epilogue for the first four cases, whose F are
@@ -112,19 +112,19 @@ if (!cuda.available) {
       // integers exact).
       const ctr: [NativeTensor, NativeTensor] = [I([1], Int32Array.of(4), 'cpu'), I([1], Int32Array.of(4), 'cuda')];
       const p2 = outs(pshape), a2 = [I(pshape, undefined, 'cpu'), I(pshape, undefined, 'cuda')], dropped = outs(pshape);
-      for (const d of [0, 1]) native.conv2dPoolForward(x[d], w[d], b[d], p2[d], a2[d], s.sh, s.sw, pad, act, ph, pw, poolPad, undefined, s.dilH, s.dilW, 0.5, 5, 13, ctr[d], dropped[d]);
+      for (const d of [0, 1]) native.conv2dPoolForward(x[d], w[d], b[d], p2[d], a2[d], conv, pool, { rate: 0.5, seed: 5, offset: 13, counter: ctr[d] }, dropped[d]);
       same(dropped, `dropped of ${label}`);
       exact(p2[1].read(), p[1].read(), `pooled beside the dropout of ${label}`);
       exact(a2[1].read(), a[1].read(), `argmax beside the dropout of ${label}`);
       const dp = twin(pshape, intArray(p[0].size, r)), dx = outs(x[0].shape), dw = outs(w[0].shape), db = outs([s.f]);
-      for (const d of [0, 1]) native.conv2dPoolBackward(x[d], w[d], p[d], a[d], dp[d], dx[d], dw[d], db[d], s.sh, s.sw, pad, act, ph, pw, poolPad, undefined, s.dilH, s.dilW);
+      for (const d of [0, 1]) native.conv2dPoolBackward(x[d], w[d], p[d], a[d], dp[d], dx[d], dw[d], db[d], conv, pool);
       same(dx, `dx of ${label}`);
       same(dw, `dw of ${label}`);
       same(db, `db of ${label}`);
       // A Dropout after the pool, its backward folded in (the same Philox mask; rate 0.5 keeps integers exact).
       const counter: [NativeTensor, NativeTensor] = [I([1], Int32Array.of(2), 'cpu'), I([1], Int32Array.of(2), 'cuda')];
       const ddx = outs(x[0].shape), ddw = outs(w[0].shape), ddb = outs([s.f]);
-      for (const d of [0, 1]) native.conv2dPoolBackward(x[d], w[d], p[d], a[d], dp[d], ddx[d], ddw[d], ddb[d], s.sh, s.sw, pad, act, ph, pw, poolPad, undefined, s.dilH, s.dilW, 0.5, 7, 11, counter[d]);
+      for (const d of [0, 1]) native.conv2dPoolBackward(x[d], w[d], p[d], a[d], dp[d], ddx[d], ddw[d], ddb[d], conv, pool, { rate: 0.5, seed: 7, offset: 11, counter: counter[d] });
       same(ddx, `dx through the dropout of ${label}`);
       same(ddw, `dw through the dropout of ${label}`);
       same(ddb, `db through the dropout of ${label}`);
@@ -146,12 +146,12 @@ if (!cuda.available) {
     };
     CONV_CASES.forEach((s, k) => {
       const act = acts[k % acts.length], label = `conv ${JSON.stringify(s)} below ${act}`;
-      const { oh, ow } = convOut(s), pad = s.same ? 'same' : 'valid';
+      const { oh, ow } = convOut(s), conv = convArgs(s, 'relu');
       const x = twin([s.n, s.h, s.w, s.c], intArray(s.n * s.h * s.w * s.c, r)), w = twin([s.kh, s.kw, s.c, s.f], intArray(s.kh * s.kw * s.c * s.f, r));
       const y = twin([s.n, oh, ow, s.f], intArray(s.n * oh * ow * s.f, r)), dy = twin(y[0].shape, intArray(y[0].size, r));
       const dx = outs(x[0].shape), plain = out(x[0].shape, 'cuda');
-      for (const d of [0, 1]) native.conv2dBackward(x[d], w[d], y[d], dy[d], dx[d], null, null, s.sh, s.sw, pad, 'relu', null, undefined, s.dilH, s.dilW, act, 0.5);
-      native.conv2dBackward(x[1], w[1], y[1], dy[1], plain, null, null, s.sh, s.sw, pad, 'relu', null, undefined, s.dilH, s.dilW);
+      for (const d of [0, 1]) native.conv2dBackward(x[d], w[d], y[d], dy[d], dx[d], null, null, conv, { activation: act, alpha: 0.5 });
+      native.conv2dBackward(x[1], w[1], y[1], dy[1], plain, null, null, conv);
       check(dx, plain, x[1], act, label);
     });
     for (const [n, i, o, act] of [[33, 70, 17, 'relu'], [8, 40, 1100, 'leaky_relu'], [8, 40, 1100, 'tanh']] as const) {
@@ -164,15 +164,16 @@ if (!cuda.available) {
     const s = CONV_CASES.at(-1)!, { oh, ow } = convOut(s), ps = [s.n, oh >> 1, ow >> 1, s.f];
     const x = twin([s.n, s.h, s.w, s.c], intArray(s.n * s.h * s.w * s.c, r)), w = twin([s.kh, s.kw, s.c, s.f], intArray(s.kh * s.kw * s.c * s.f, r));
     const b = twin([s.f], intArray(s.f, r)), p = outs(ps), a = [I(ps, undefined, 'cpu'), I(ps, undefined, 'cuda')];
-    for (const d of [0, 1]) native.conv2dPoolForward(x[d], w[d], b[d], p[d], a[d], s.sh, s.sw, 'valid', 'relu', 2, 2, 'valid');
+    const conv: ConvArgs = { strides: [s.sh, s.sw], padding: 'valid', activation: 'relu' }, pool: PoolArgs = { poolSize: [2, 2], padding: 'valid' };
+    for (const d of [0, 1]) native.conv2dPoolForward(x[d], w[d], b[d], p[d], a[d], conv, pool);
     const dp = twin(ps, intArray(p[0].size, r)), dx = outs(x[0].shape), plain = out(x[0].shape, 'cuda');
-    for (const d of [0, 1]) native.conv2dPoolBackward(x[d], w[d], p[d], a[d], dp[d], dx[d], null, null, s.sh, s.sw, 'valid', 'relu', 2, 2, 'valid', undefined, 1, 1, undefined, undefined, undefined, null, 'leaky_relu', 0.5);
-    native.conv2dPoolBackward(x[1], w[1], p[1], a[1], dp[1], plain, null, null, s.sh, s.sw, 'valid', 'relu', 2, 2, 'valid');
+    for (const d of [0, 1]) native.conv2dPoolBackward(x[d], w[d], p[d], a[d], dp[d], dx[d], null, null, conv, pool, undefined, { activation: 'leaky_relu', alpha: 0.5 });
+    native.conv2dPoolBackward(x[1], w[1], p[1], a[1], dp[1], plain, null, null, conv, pool);
     check(dx, plain, x[1], 'leaky_relu', 'conv + pool below leaky_relu');
   });
 
   Cuda('every activation of the fused epilogue, conv and dense, forward and backward (pre stored for swish and gelu)', () => {
-    const r = rng(26), s = CONV_CASES.at(-1)!, { oh, ow } = convOut(s), pad = s.same ? 'same' : 'valid';
+    const r = rng(26), s = CONV_CASES.at(-1)!, { oh, ow } = convOut(s);
     // Transcendentals differ from the host's by a few ulp on a GPU (CUDA C Programming Guide, appendix on
     // mathematical functions: expf 2 ulp, tanhf 2, erff 2, log1pf 1, expm1f 1): relative 1e-5 after the sums.
     const tol = { atol: 1e-5, rtol: 1e-5 }, gtol = { atol: 1e-4, rtol: 1e-4 };
@@ -181,12 +182,12 @@ if (!cuda.available) {
       const x = twin([s.n, s.h, s.w, s.c], randomArray(s.n * s.h * s.w * s.c, r)), w = twin([s.kh, s.kw, s.c, s.f], randomArray(s.kh * s.kw * s.c * s.f, r));
       const b = twin([s.f], randomArray(s.f, r)), y = outs([s.n, oh, ow, s.f]);
       const pre = NEEDS_INPUT.includes(act) ? outs(y[0].shape) : [null, null];
-      for (const d of [0, 1]) native.conv2dForward(x[d], w[d], b[d], y[d], s.sh, s.sw, pad, act, pre[d], alpha);
+      for (const d of [0, 1]) native.conv2dForward(x[d], w[d], b[d], y[d], convArgs(s, act, { pre: pre[d], alpha }));
       same(y, `conv ${act} y`, tol);
       y[1].write(y[0].read() as Float32Array);
       if (pre[0]) pre[1]!.write(pre[0].read() as Float32Array);
       const dy = twin(y[0].shape, randomArray(y[0].size, r)), dx = outs(x[0].shape), dw = outs(w[0].shape), db = outs([s.f]);
-      for (const d of [0, 1]) native.conv2dBackward(x[d], w[d], y[d], dy[d], dx[d], dw[d], db[d], s.sh, s.sw, pad, act, pre[d], alpha);
+      for (const d of [0, 1]) native.conv2dBackward(x[d], w[d], y[d], dy[d], dx[d], dw[d], db[d], convArgs(s, act, { pre: pre[d], alpha }));
       for (const [t, name] of [[dx, 'dx'], [dw, 'dw'], [db, 'db']] as const) same(t, `conv ${act} ${name}`, gtol);
       const [n, i, o] = [33, 70, 17];
       const dxx = twin([n, i], randomArray(n * i, r)), dww = twin([i, o], randomArray(i * o, r)), dyy = outs([n, o]);
@@ -229,7 +230,7 @@ if (!cuda.available) {
       const s = CONV_CASES.at(-1)!, { oh, ow } = convOut(s);
       const cx = twin([s.n, s.h, s.w, s.c], intArray(s.n * s.h * s.w * s.c, r)), cw = twin([s.kh, s.kw, s.c, s.f], intArray(s.kh * s.kw * s.c * s.f, r));
       const cy = outs([s.n, oh, ow, s.f]);
-      for (const d of [0, 1]) native.conv2dForward(cx[d], cw[d], null, cy[d], s.sh, s.sw, s.same ? 'same' : 'valid', act);
+      for (const d of [0, 1]) native.conv2dForward(cx[d], cw[d], null, cy[d], convArgs(s, act));
       same(cy, `conv without a bias, ${act}`);
     }
   });
@@ -558,18 +559,18 @@ if (!cuda.available) {
           cmp(dx, kind, 'dense dx'); cmp(dw, kind, 'dense dw');
         }
         for (const s of h.CONV_CASES) {
-          const { oh, ow } = h.convOut(s), pad = s.same ? 'same' : 'valid';
+          const { oh, ow } = h.convOut(s);
           // Float data only shows the TF32 rounding (exactness is the integer pass's): the small cases suffice,
           // and spare the emulated GPU, whose warp-wide mma.sync costs two barriers of 32 threads per call.
           if (kind === 'float' && s.n * oh * ow * s.kh * s.kw * s.c * s.f > 5e5) continue;
           const x = twin([s.n, s.h, s.w, s.c], gen(s.n * s.h * s.w * s.c, r)), w = twin([s.kh, s.kw, s.c, s.f], gen(s.kh * s.kw * s.c * s.f, r)), b = twin([s.f], gen(s.f, r));
           const y = [h.out([s.n, oh, ow, s.f], 'cpu'), h.out([s.n, oh, ow, s.f], 'cuda')];
-          for (const d of [0, 1]) native.conv2dForward(x[d], w[d], b[d], y[d], s.sh, s.sw, pad, 'linear', null, undefined, s.dilH, s.dilW);
+          for (const d of [0, 1]) native.conv2dForward(x[d], w[d], b[d], y[d], h.convArgs(s, 'linear'));
           cmp(y, kind, 'conv y ' + JSON.stringify(s));
           const dy = twin(y[0].shape, gen(y[0].size, r)), dx = [h.out(x[0].shape, 'cpu'), h.out(x[0].shape, 'cuda')], dw = [h.out(w[0].shape, 'cpu'), h.out(w[0].shape, 'cuda')], db = [h.out([s.f], 'cpu'), h.out([s.f], 'cuda')];
           // Every other case with the layer below's ReLU in the input gradient's epilogue.
           const below = h.CONV_CASES.indexOf(s) % 2 ? 'relu' : undefined;
-          for (const d of [0, 1]) native.conv2dBackward(x[d], w[d], y[d], dy[d], dx[d], dw[d], db[d], s.sh, s.sw, pad, 'linear', null, undefined, s.dilH, s.dilW, below);
+          for (const d of [0, 1]) native.conv2dBackward(x[d], w[d], y[d], dy[d], dx[d], dw[d], db[d], h.convArgs(s, 'linear'), below && { activation: below });
           cmp(dx, kind, 'conv dx'); cmp(dw, kind, 'conv dw');
         }
       }
@@ -600,30 +601,32 @@ if (!cuda.available) {
         const outs = shape => [h.out(shape, 'cpu'), h.out(shape, 'cuda')];
         const cases = [[h.CONV_CASES.at(-1), 2, 2], ...(${tf32} ? [[h.CONV_CASES[11], 1, 2], [h.CONV_CASES[12], 2, 2]] : [])];
         for (const [s, ph, pw] of cases) {
-          const { oh, ow } = h.convOut(s), pad = s.same ? 'same' : 'valid', label = JSON.stringify(s) + ' ' + ph + 'x' + pw;
+          const { oh, ow } = h.convOut(s), label = JSON.stringify(s) + ' ' + ph + 'x' + pw;
+          // The pair's conv without the case's dilation (its 'same' output has the same shape either way).
+          const conv = { strides: [s.sh, s.sw], padding: s.same ? 'same' : 'valid', activation: 'relu' }, pool = { poolSize: [ph, pw], padding: 'valid' };
           const ps = [s.n, Math.floor(oh / ph), Math.floor(ow / pw), s.f];
           const x = twin([s.n, s.h, s.w, s.c], h.intArray(s.n * s.h * s.w * s.c, r)), w = twin([s.kh, s.kw, s.c, s.f], h.intArray(s.kh * s.kw * s.c * s.f, r));
           const b = twin([s.f], h.intArray(s.f, r)), p = outs(ps), a = [h.I(ps, undefined, 'cpu'), h.I(ps, undefined, 'cuda')];
-          for (const d of [0, 1]) native.conv2dPoolForward(x[d], w[d], b[d], p[d], a[d], s.sh, s.sw, pad, 'relu', ph, pw, 'valid');
+          for (const d of [0, 1]) native.conv2dPoolForward(x[d], w[d], b[d], p[d], a[d], conv, pool);
           h.exact(p[1].read(), p[0].read(), 'pooled ' + label);
           h.exact(a[1].read(), a[0].read(), 'argmax ' + label);
           // A Dropout after the pool (FP32: its mask drawn in the epilogue; TF32: a pass after): the CPU's bits, and
           // on CUDA those of dropoutForward after the op; no scratch either way.
           const ctr = [h.I([1], Int32Array.of(6), 'cpu'), h.I([1], Int32Array.of(6), 'cuda')], dropped = outs(ps), p2 = outs(ps);
           const a2 = [h.I(ps, undefined, 'cpu'), h.I(ps, undefined, 'cuda')], after = h.out(ps, 'cuda');
-          for (const d of [0, 1]) native.conv2dPoolForward(x[d], w[d], b[d], p2[d], a2[d], s.sh, s.sw, pad, 'relu', ph, pw, 'valid', undefined, 1, 1, 0.5, 3, 17, ctr[d], dropped[d]);
+          for (const d of [0, 1]) native.conv2dPoolForward(x[d], w[d], b[d], p2[d], a2[d], conv, pool, { rate: 0.5, seed: 3, offset: 17, counter: ctr[d] }, dropped[d]);
           native.dropoutForward(p[1], after, 0.5, 3, 17, ctr[1]);
           h.exact(dropped[1].read(), dropped[0].read(), 'dropped ' + label);
           h.exact(dropped[1].read(), after.read(), 'dropped, as dropoutForward after the op, ' + label);
           h.exact(p2[1].read(), p[1].read(), 'pooled beside the dropout ' + label);
           const afterForward = native.stats().scratchBytes;
           const dp = twin(ps, h.intArray(p[0].size, r)), dx = outs(x[0].shape), dw = outs(w[0].shape), db = outs([s.f]);
-          for (const d of [0, 1]) native.conv2dPoolBackward(x[d], w[d], p[d], a[d], dp[d], dx[d], dw[d], db[d], s.sh, s.sw, pad, 'relu', ph, pw, 'valid');
+          for (const d of [0, 1]) native.conv2dPoolBackward(x[d], w[d], p[d], a[d], dp[d], dx[d], dw[d], db[d], conv, pool);
           for (const [t, name] of [[dx, 'dx'], [dw, 'dw'], [db, 'db']]) h.exact(t[1].read(), t[0].read(), name + ' ' + label);
           const afterBackward = native.stats().scratchBytes;
           // The conv's own backward with the ReLU's mask, on the same shape: the same GEMM scratch, plus dz.
           const y = h.out([s.n, oh, ow, s.f], 'cuda'), dy = h.T([s.n, oh, ow, s.f], h.intArray(s.n * oh * ow * s.f, r), 'cuda');
-          native.conv2dBackward(x[1], w[1], y, dy, dx[1], dw[1], db[1], s.sh, s.sw, pad, 'relu', null, undefined, s.dilH, s.dilW);
+          native.conv2dBackward(x[1], w[1], y, dy, dx[1], dw[1], db[1], h.convArgs(s, 'relu'));
           scratch.push({ convBytes: 4 * s.n * oh * ow * s.f, dcolBytes: 4 * s.n * oh * ow * s.kh * s.kw * s.c, afterForward, afterBackward,
             afterMasked: native.stats().scratchBytes });
         }

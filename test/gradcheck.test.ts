@@ -6,7 +6,7 @@
 // least half of the samples must be smooth.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { NATIVE_ACTIVATIONS, NEEDS_INPUT, native, type NativeTensor } from '../lib/core/native.js';
+import { NATIVE_ACTIVATIONS, NEEDS_INPUT, native, type ConvArgs, type NativeTensor } from '../lib/core/native.js';
 import { I, T, convOut, disposeAll, randomArray, rng } from './helpers.js';
 
 const H = 1e-2, ATOL = 2e-3, RTOL = 2e-2;
@@ -52,10 +52,11 @@ Grad('Conv2D (relu, stride 1, valid), (linear, stride 2, same) and dilated (3x2,
     const x = T([n, h, w, c], randomArray(n * h * w * c, rand)), W = T([k, k, c, f], randomArray(k * k * c * f, rand));
     const b = T([f], randomArray(f, rand, -0.1, 0.1)), y = T([n, oh, ow, f]);
     const r = randomArray(y.size, rand);
-    const fwd = () => (native.conv2dForward(x, W, b, y, stride, stride, padding, relu ? 'relu' : 'linear', null, undefined, ...dil), y);
+    const conv: ConvArgs = { strides: [stride, stride], padding, activation: relu ? 'relu' : 'linear', dilationRate: [dil[0], dil[1]] };
+    const fwd = () => (native.conv2dForward(x, W, b, y, conv), y);
     fwd();
     const dx = T(x.shape), dw = T(W.shape), db = T([f]);
-    native.conv2dBackward(x, W, y, T(y.shape, r), dx, dw, db, stride, stride, padding, relu ? 'relu' : 'linear', null, undefined, ...dil);
+    native.conv2dBackward(x, W, y, T(y.shape, r), dx, dw, db, conv);
     const name = `conv relu=${relu} stride=${stride} ${padding} dilation=${dil.join('x')}`;
     check(`${name} dx`, x, dx.read(), fwd, r);
     check(`${name} dw`, W, dw.read(), fwd, r);

@@ -3,7 +3,7 @@
 // element with both values.
 import * as assert from 'uvu/assert';
 import { Adadelta, CheckpointError, Conv2D, Dense, Dropout, Flatten, MaxPooling2D, Rescaling, Sequential, tensor, toCategorical } from '../lib/index.js';
-import { native, type Device, type NativeTensor } from '../lib/core/native.js';
+import { native, type ConvArgs, type Device, type NativeActivation, type NativeTensor } from '../lib/core/native.js';
 
 /** A small conv model on 8x8x1 inputs with 3 classes, for API tests. */
 export function smallModel(seed: number, device?: Device): Sequential {
@@ -206,6 +206,11 @@ export interface ConvCase {
   n: number; h: number; w: number; c: number; kh: number; kw: number; f: number; sh: number; sw: number; same: boolean;
   /** Dilation (default 1): tap (ky, kx) reads input (oy*sh - pt + ky*dilH, ox*sw - pl + kx*dilW). */
   dilH?: number; dilW?: number;
+}
+
+/** The conv ops' ConvArgs for a case: its strides, padding and dilation, with this activation (and alpha, pre). */
+export function convArgs(s: ConvCase, activation: NativeActivation, extra: { alpha?: number; pre?: NativeTensor | null } = {}): ConvArgs {
+  return { strides: [s.sh, s.sw], padding: s.same ? 'same' : 'valid', activation, dilationRate: [s.dilH ?? 1, s.dilW ?? 1], ...extra };
 }
 
 export function convOut(s: ConvCase) {

@@ -4,8 +4,8 @@
 // (KERNELNET_POISON_SCRATCH) so that a stale read shows as NaN. On CUDA (the emulated GPU in CI) the same cases
 // run against the CPU.
 import { suite } from 'uvu';
-import { native, type Device } from '../lib/core/native.js';
-import { I, T, convOut, disposeAll, exact, intArray, out, randomArray, rng, type ConvCase } from './helpers.js';
+import { native, type ConvArgs, type Device, type PoolArgs } from '../lib/core/native.js';
+import { I, T, convArgs, convOut, disposeAll, exact, intArray, out, randomArray, rng, type ConvCase } from './helpers.js';
 
 const L = suite('shape edges');
 const devices: Device[] = native.backends().cuda.available ? ['cpu', 'cuda'] : ['cpu'];
@@ -21,7 +21,8 @@ L.after(() => {
 L.after.each(disposeAll);
 
 const zeros = (n: number) => new Float32Array(n);
-const pad = (s: ConvCase) => (s.same ? 'same' : 'valid');
+/** A stride-1 'valid' convolution with no activation. */
+const LINEAR: ConvArgs = { strides: [1, 1], padding: 'valid', activation: 'linear' };
 
 for (const device of devices) {
   // An empty batch: the weight and bias gradients are sums over no image, zeros (the CPU summed a stale chunk's
@@ -34,7 +35,7 @@ for (const device of devices) {
       const x = T([n, 5, 5, 1], intArray(n * 25, r), device), w = T([3, 3, 1, 4], intArray(36, r), device);
       const y = T([n, oh, ow, 4], intArray(n * oh * ow * 4, r), device), dy = T([n, oh, ow, 4], intArray(n * oh * ow * 4, r), device);
       const dw = out([3, 3, 1, 4], device), db = out([4], device), dx = out([n, 5, 5, 1], device);
-      native.conv2dBackward(x, w, y, dy, n ? null : dx, dw, db, 1, 1, 'valid', 'linear');
+      native.conv2dBackward(x, w, y, dy, n ? null : dx, dw, db, LINEAR);
       if (n === 0) {
         exact(dw.read(), zeros(36), `dw of an empty batch (${device})`);
         exact(db.read(), zeros(4), `db of an empty batch (${device})`);
@@ -49,20 +50,20 @@ for (const device of devices) {
     // GEMMs with a non-empty sum first, as any model does before an edge case.
     const r0 = rng(9), wx = T([2, 5, 5, 3], intArray(150, r0), device), ww = T([3, 3, 3, 8], intArray(216, r0), device);
     const wy = out([2, 3, 3, 8], device);
-    native.conv2dForward(wx, ww, null, wy, 1, 1, 'valid', 'linear');
-    native.conv2dBackward(wx, ww, wy, T([2, 3, 3, 8], intArray(144, r0), device), out([2, 5, 5, 3], device), out([3, 3, 3, 8], device), out([8], device), 1, 1, 'valid', 'linear');
+    native.conv2dForward(wx, ww, null, wy, LINEAR);
+    native.conv2dBackward(wx, ww, wy, T([2, 3, 3, 8], intArray(144, r0), device), out([2, 5, 5, 3], device), out([3, 3, 3, 8], device), out([8], device), LINEAR);
     for (const [kh, kw] of [[1, 1], [3, 3]]) {
       const x = T([2, 4, 4, 0], undefined, device), w = T([kh, kw, 0, 8], undefined, device);
       const b = T([8], Float32Array.from({ length: 8 }, (_, i) => i - 4), device);
       const oh = 4 - kh + 1, y = out([2, oh, oh, 8], device);
-      native.conv2dForward(x, w, b, y, 1, 1, 'valid', 'relu');
+      native.conv2dForward(x, w, b, y, { ...LINEAR, activation: 'relu' });
       const want = Float32Array.from({ length: 2 * oh * oh * 8 }, (_, i) => Math.max((i % 8) - 4, 0));
       exact(y.read(), want, `relu(b) with C = 0, ${kh}x${kw} (${device})`);
     }
     const r = rng(6);
     const x = T([1, 5, 5, 3], intArray(75, r), device), w = T([3, 3, 3, 0], undefined, device);
     const y = T([1, 3, 3, 0], undefined, device), dy = T([1, 3, 3, 0], undefined, device), dx = out([1, 5, 5, 3], device);
-    native.conv2dBackward(x, w, y, dy, dx, null, null, 1, 1, 'valid', 'linear');
+    native.conv2dBackward(x, w, y, dy, dx, null, null, LINEAR);
     exact(dx.read(), zeros(75), `dx with F = 0 (${device})`);
   });
 
@@ -93,9 +94,9 @@ L('conv2dPoolForward is conv2dForward + maxPool2dForward bit for bit at every th
       const { oh, ow } = convOut(s);
       const x = T([2, 10, 10, 8], randomArray(1600, r)), w = T([3, 3, 8, 16], randomArray(1152, r)), b = T([16], randomArray(16, r));
       const y = out([2, oh, ow, 16]), p = out([2, 4, 4, 16]), a = I([2, 4, 4, 16]), p2 = out([2, 4, 4, 16]), a2 = I([2, 4, 4, 16]);
-      native.conv2dForward(x, w, b, y, 1, 1, pad(s), 'relu');
+      native.conv2dForward(x, w, b, y, convArgs(s, 'relu'));
       native.maxPool2dForward(y, p, a, 2, 2, 2, 2);
-      native.conv2dPoolForward(x, w, b, p2, a2, 1, 1, pad(s), 'relu', 2, 2, 'valid');
+      native.conv2dPoolForward(x, w, b, p2, a2, convArgs(s, 'relu'), { poolSize: [2, 2], padding: 'valid' });
       exact(p2.read(), p.read(), `pooled at ${threads} threads`);
       exact(a2.read(), a.read(), `argmax at ${threads} threads`);
     }
@@ -112,12 +113,13 @@ if (devices.includes('cuda'))
     const r = rng(8), s: ConvCase = { n: 2, h: 7, w: 9, c: 8, kh: 3, kw: 3, f: 12, sh: 1, sw: 1, same: true }; // K = 72: not the direct kernel
     const { oh, ow } = convOut(s), ps = [2, Math.ceil(oh / 2), Math.ceil(ow / 2), 12];
     const xs = intArray(2 * 7 * 9 * 8, r), ws = intArray(9 * 8 * 12, r), bs = intArray(12, r), dps = intArray(ps.reduce((a, b) => a * b), r);
+    const conv = convArgs(s, 'relu'), pool: PoolArgs = { poolSize: [2, 2], padding: 'same' };
     const run = (device: Device) => {
       const x = T([2, 7, 9, 8], xs, device), w = T([3, 3, 8, 12], ws, device), b = T([12], bs, device);
       const p = out(ps, device), a = I(ps, undefined, device);
-      native.conv2dPoolForward(x, w, b, p, a, 1, 1, 'same', 'relu', 2, 2, 'same');
+      native.conv2dPoolForward(x, w, b, p, a, conv, pool);
       const dx = out([2, 7, 9, 8], device), dw = out([3, 3, 8, 12], device), db = out([12], device);
-      native.conv2dPoolBackward(x, w, p, a, T(ps, dps, device), dx, dw, db, 1, 1, 'same', 'relu', 2, 2, 'same');
+      native.conv2dPoolBackward(x, w, p, a, T(ps, dps, device), dx, dw, db, conv, pool);
       return [p, a, dx, dw, db].map(t => t.read());
     };
     const [cpu, gpu] = [run('cpu'), run('cuda')];

@@ -4,9 +4,10 @@
 // Outputs are poisoned with NaN before each run, so an element an op forgets to write fails.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { native, type NativeActivation, type NativeTensor } from '../lib/core/native.js';
+import { ValidationError } from '../lib/index.js';
+import { native, type ConvArgs, type NativeActivation, type NativeTensor, type PoolArgs } from '../lib/core/native.js';
 import {
-  I, T, close, convBackwardRef, convOut, convRef, denseBackwardRef, denseRef, disposeAll, exact, intArray, maxPoolRef,
+  I, T, close, convArgs, convBackwardRef, convOut, convRef, denseBackwardRef, denseRef, disposeAll, exact, intArray, maxPoolRef,
   out, randomArray, rng, softmaxCrossEntropyRef, CONV_CASES, DENSE_CASES, type ConvCase,
 } from './helpers.js';
 
@@ -27,8 +28,7 @@ for (const [kind, gen] of [['int', intArray], ['float', randomArray]] as const) 
       const { oh, ow } = convOut(s);
       const x = gen(s.n * s.h * s.w * s.c, r), w = gen(s.kh * s.kw * s.c * s.f, r), b = gen(s.f, r);
       const y = out([s.n, oh, ow, s.f]);
-      native.conv2dForward(T([s.n, s.h, s.w, s.c], x), T([s.kh, s.kw, s.c, s.f], w), T([s.f], b), y, s.sh, s.sw,
-        s.same ? 'same' : 'valid', relu ? 'relu' : 'linear', null, undefined, s.dilH, s.dilW);
+      native.conv2dForward(T([s.n, s.h, s.w, s.c], x), T([s.kh, s.kw, s.c, s.f], w), T([s.f], b), y, convArgs(s, relu ? 'relu' : 'linear'));
       const ref = convRef(s, x, w, b, relu);
       if (kind === 'int') exact(y.read(), ref, label(s));
       else close(y.read(), ref, GEMM_TOL.atol, GEMM_TOL.rtol, label(s));
@@ -44,13 +44,13 @@ for (const [kind, gen] of [['int', intArray], ['float', randomArray]] as const) 
       const x = gen(s.n * s.h * s.w * s.c, r), w = gen(s.kh * s.kw * s.c * s.f, r), b = gen(s.f, r);
       const dyData = gen(s.n * oh * ow * s.f, r);
       const X = T([s.n, s.h, s.w, s.c], x), W = T([s.kh, s.kw, s.c, s.f], w), Y = out([s.n, oh, ow, s.f]);
-      native.conv2dForward(X, W, T([s.f], b), Y, s.sh, s.sw, s.same ? 'same' : 'valid', relu ? 'relu' : 'linear', null, undefined, s.dilH, s.dilW);
+      native.conv2dForward(X, W, T([s.f], b), Y, convArgs(s, relu ? 'relu' : 'linear'));
       const y = Y.read();
       const dx = withDx ? out([s.n, s.h, s.w, s.c]) : null, dw = out([s.kh, s.kw, s.c, s.f]), db = out([s.f]);
       dw.fill(NaN);
       db.fill(NaN);
-      native.conv2dBackward(X, W, Y, T([s.n, oh, ow, s.f], dyData), dx, withDw ? dw : null, withDw ? db : null, s.sh, s.sw,
-        s.same ? 'same' : 'valid', relu ? 'relu' : 'linear', null, undefined, s.dilH, s.dilW);
+      native.conv2dBackward(X, W, Y, T([s.n, oh, ow, s.f], dyData), dx, withDw ? dw : null, withDw ? db : null,
+        convArgs(s, relu ? 'relu' : 'linear'));
       const ref = convBackwardRef(s, x, w, y, dyData, relu);
       const cmp = kind === 'int' ? (a: ArrayLike<number>, e: ArrayLike<number>, what: string) => exact(a, e, what)
         : (a: ArrayLike<number>, e: ArrayLike<number>, what: string) => close(a, e, GEMM_TOL.atol * 10, GEMM_TOL.rtol, what);
@@ -77,7 +77,7 @@ Conv('the thread count can change between ops, with the same result', () => {
     for (const n of [1, 3, 2, 4, 1, before]) {
       assert.is(native.numThreads(n), n);
       const y = out([s.n, oh, ow, s.f]);
-      native.conv2dForward(X, W, B, y, s.sh, s.sw, s.same ? 'same' : 'valid', 'relu');
+      native.conv2dForward(X, W, B, y, convArgs(s, 'relu'));
       results.push(y.read());
     }
   } finally {
@@ -91,17 +91,17 @@ Conv('the thread count can change between ops, with the same result', () => {
 Conv('backward gives the same bits at every thread count', () => {
   const r = rng(5);
   for (const s of [CONV_CASES.at(-1)!, CONV_CASES.find((c) => c.n === 17)!]) {
-    const { oh, ow } = convOut(s), pad = s.same ? 'same' : 'valid';
+    const { oh, ow } = convOut(s);
     const X = T([s.n, s.h, s.w, s.c], randomArray(s.n * s.h * s.w * s.c, r));
     const W = T([s.kh, s.kw, s.c, s.f], randomArray(s.kh * s.kw * s.c * s.f, r));
     const Y = out([s.n, oh, ow, s.f]), DY = T([s.n, oh, ow, s.f], randomArray(s.n * oh * ow * s.f, r));
-    native.conv2dForward(X, W, T([s.f], randomArray(s.f, r)), Y, s.sh, s.sw, pad, 'relu');
+    native.conv2dForward(X, W, T([s.f], randomArray(s.f, r)), Y, convArgs(s, 'relu'));
     const before = native.numThreads(), results: ArrayLike<number>[][] = [];
     try {
       for (const n of [1, 2, 3, before]) {
         native.numThreads(n);
         const dx = out([s.n, s.h, s.w, s.c]), dw = out([s.kh, s.kw, s.c, s.f]), db = out([s.f]);
-        native.conv2dBackward(X, W, Y, DY, dx, dw, db, s.sh, s.sw, pad, 'relu');
+        native.conv2dBackward(X, W, Y, DY, dx, dw, db, convArgs(s, 'relu'));
         results.push([dx.read(), dw.read(), db.read()]);
       }
     } finally {
@@ -145,12 +145,12 @@ for (const [kind, gen] of [['int', intArray], ['float', randomArray]] as const) 
 // The fused epilogue (cpp/epilogue.h): the bias is optional (null adds nothing, bit for bit the same as a zero
 // bias), and the activation is chosen by name at run time; an unknown one is refused, naming those there are.
 DenseSuite('the fused epilogue: a null bias, and the activation by name', () => {
-  const r = rng(4), s = CONV_CASES.at(-1)!, { oh, ow } = convOut(s), pad = s.same ? 'same' : 'valid';
+  const r = rng(4), s = CONV_CASES.at(-1)!, { oh, ow } = convOut(s);
   for (const act of ['linear', 'relu'] as const) {
     const X = T([s.n, s.h, s.w, s.c], intArray(s.n * s.h * s.w * s.c, r)), W = T([s.kh, s.kw, s.c, s.f], intArray(s.kh * s.kw * s.c * s.f, r));
     const zero = T([s.f], new Float32Array(s.f)), y0 = out([s.n, oh, ow, s.f]), y1 = out([s.n, oh, ow, s.f]);
-    native.conv2dForward(X, W, zero, y0, s.sh, s.sw, pad, act);
-    native.conv2dForward(X, W, null, y1, s.sh, s.sw, pad, act);
+    native.conv2dForward(X, W, zero, y0, convArgs(s, act));
+    native.conv2dForward(X, W, null, y1, convArgs(s, act));
     exact(y1.read(), y0.read(), `conv without a bias, ${act}`);
     const x = T([7, 13], intArray(91, r)), w = T([13, 5], intArray(65, r)), d0 = out([7, 5]), d1 = out([7, 5]);
     native.denseForward(x, w, T([5], new Float32Array(5)), d0, act);
@@ -221,44 +221,44 @@ for (const [kind, gen] of [['int', intArray], ['float', randomArray]] as const) 
       // Exact where the activation's derivative keeps integers integral (relu, linear).
       const cmp = (a: ArrayLike<number>, e: ArrayLike<number>, m: string) => kind === 'int' && (act === 'relu' || act === 'linear')
         ? exact(a, e, m) : close(a, e, GEMM_TOL.atol * 10, GEMM_TOL.rtol * 10, m);
-      const { oh, ow } = convOut(s), pad = s.same ? 'same' : 'valid';
+      const { oh, ow } = convOut(s);
       const po = (n: number, k: number) => (poolPad === 'same' ? Math.ceil(n / k) : Math.floor(n / k));
       const poh = po(oh, ph), pow = po(ow, pw);
       const X = T([s.n, s.h, s.w, s.c], gen(s.n * s.h * s.w * s.c, r));
       const W = T([s.kh, s.kw, s.c, s.f], gen(s.kh * s.kw * s.c * s.f, r)), B = T([s.f], gen(s.f, r));
-      const act1 = act as NativeActivation;
+      const conv = convArgs(s, act as NativeActivation, { alpha }), pool: PoolArgs = { poolSize: [ph, pw], padding: poolPad };
       // Apart.
       const Y = out([s.n, oh, ow, s.f]), P = out([s.n, poh, pow, s.f]), A = I([s.n, poh, pow, s.f]);
-      native.conv2dForward(X, W, B, Y, s.sh, s.sw, pad, act1, null, alpha, s.dilH, s.dilW);
+      native.conv2dForward(X, W, B, Y, conv);
       native.maxPool2dForward(Y, P, A, ph, pw, ph, pw, poolPad);
       const DP = T([s.n, poh, pow, s.f], gen(s.n * poh * pow * s.f, r));
       const DY = out([s.n, oh, ow, s.f]), dx = out([s.n, s.h, s.w, s.c]), dw = out([s.kh, s.kw, s.c, s.f]), db = out([s.f]);
       native.maxPool2dBackward(DP, A, DY, ph, pw, ph, pw, poolPad);
-      native.conv2dBackward(X, W, Y, DY, dx, dw, db, s.sh, s.sw, pad, act1, null, alpha, s.dilH, s.dilW);
+      native.conv2dBackward(X, W, Y, DY, dx, dw, db, conv);
       // Together.
       const P2 = out([s.n, poh, pow, s.f]), A2 = I([s.n, poh, pow, s.f]);
-      native.conv2dPoolForward(X, W, B, P2, A2, s.sh, s.sw, pad, act1, ph, pw, poolPad, alpha, s.dilH, s.dilW);
+      native.conv2dPoolForward(X, W, B, P2, A2, conv, pool);
       exact(P2.read(), P.read(), `pooled of ${what}`);
       exact(A2.read(), A.read(), `argmax of ${what}`);
       // A Dropout after the pool, its forward in the op: bit for bit dropoutForward after it, the pooled output
       // and argmax unchanged; rate 0 a copy, as dropoutForward's.
       for (const rate of [0.25, 0]) {
         const ctr = I([1], Int32Array.of(5)), P3 = out(P.shape), A3 = I(A.shape), D3 = out(P.shape), D = out(P.shape);
-        native.conv2dPoolForward(X, W, B, P3, A3, s.sh, s.sw, pad, act1, ph, pw, poolPad, alpha, s.dilH, s.dilW, rate, 11, 70, ctr, D3);
+        native.conv2dPoolForward(X, W, B, P3, A3, conv, pool, { rate, seed: 11, offset: 70, counter: ctr }, D3);
         native.dropoutForward(P, D, rate, 11, 70, ctr);
         exact(P3.read(), P.read(), `pooled beside the dropout (rate ${rate}) of ${what}`);
         exact(A3.read(), A.read(), `argmax beside the dropout (rate ${rate}) of ${what}`);
         exact(D3.read(), D.read(), `dropped (rate ${rate}) of ${what}`);
       }
       const dx2 = out([s.n, s.h, s.w, s.c]), dw2 = out([s.kh, s.kw, s.c, s.f]), db2 = out([s.f]);
-      native.conv2dPoolBackward(X, W, P2, A2, DP, dx2, dw2, db2, s.sh, s.sw, pad, act1, ph, pw, poolPad, alpha, s.dilH, s.dilW);
+      native.conv2dPoolBackward(X, W, P2, A2, DP, dx2, dw2, db2, conv, pool);
       cmp(dx2.read(), dx.read(), `dx of ${what}`);
       cmp(dw2.read(), dw.read(), `dw of ${what}`);
       cmp(db2.read(), db.read(), `db of ${what}`);
       // Each gradient only when asked for, the same bits as with the others.
       const dw3 = out([s.kh, s.kw, s.c, s.f]), dx3 = out([s.n, s.h, s.w, s.c]);
-      native.conv2dPoolBackward(X, W, P2, A2, DP, null, dw3, null, s.sh, s.sw, pad, act1, ph, pw, poolPad, alpha, s.dilH, s.dilW);
-      native.conv2dPoolBackward(X, W, P2, A2, DP, dx3, null, null, s.sh, s.sw, pad, act1, ph, pw, poolPad, alpha, s.dilH, s.dilW);
+      native.conv2dPoolBackward(X, W, P2, A2, DP, null, dw3, null, conv, pool);
+      native.conv2dPoolBackward(X, W, P2, A2, DP, dx3, null, null, conv, pool);
       exact(dw3.read(), dw2.read(), `dw alone of ${what}`);
       exact(dx3.read(), dx2.read(), `dx alone of ${what}`);
       // A Dropout after the pool, its backward folded in: bit for bit dropoutBackward and then the op.
@@ -266,13 +266,12 @@ for (const [kind, gen] of [['int', intArray], ['float', randomArray]] as const) 
       native.dropoutBackward(DP, DD, 0.25, 9, 40, counter);
       const dx4 = out([s.n, s.h, s.w, s.c]), dw4 = out([s.kh, s.kw, s.c, s.f]), db4 = out([s.f]);
       const dx5 = out([s.n, s.h, s.w, s.c]), dw5 = out([s.kh, s.kw, s.c, s.f]), db5 = out([s.f]);
-      native.conv2dPoolBackward(X, W, P2, A2, DD, dx4, dw4, db4, s.sh, s.sw, pad, act1, ph, pw, poolPad, alpha, s.dilH, s.dilW);
-      native.conv2dPoolBackward(X, W, P2, A2, DP, dx5, dw5, db5, s.sh, s.sw, pad, act1, ph, pw, poolPad, alpha, s.dilH, s.dilW, 0.25, 9, 40, counter);
+      native.conv2dPoolBackward(X, W, P2, A2, DD, dx4, dw4, db4, conv, pool);
+      native.conv2dPoolBackward(X, W, P2, A2, DP, dx5, dw5, db5, conv, pool, { rate: 0.25, seed: 9, offset: 40, counter });
       for (const [a, e, n] of [[dx5, dx4, 'dx'], [dw5, dw4, 'dw'], [db5, db4, 'db']] as const) exact(a.read(), e.read(), `${n} with the dropout folded in, ${what}`);
       // The layer below's activation (x its output) folded into dx: bit for bit activationBackward after the op.
       const dx6 = out(X.shape), after = out(X.shape);
-      native.conv2dPoolBackward(X, W, P2, A2, DP, dx6, null, null, s.sh, s.sw, pad, act1, ph, pw, poolPad, alpha, s.dilH, s.dilW,
-        undefined, undefined, undefined, null, 'elu', 0.7);
+      native.conv2dPoolBackward(X, W, P2, A2, DP, dx6, null, null, conv, pool, undefined, { activation: 'elu', alpha: 0.7 });
       native.activationBackward(T(X.shape, X.read() as Float32Array), X, dx3, after, 'elu', 0.7); // (x unused: a copy)
       exact(dx6.read(), after.read(), `dx taking the layer below's elu, ${what}`);
     }
@@ -298,9 +297,10 @@ ConvPool('routes any argmax as maxPool2dBackward does', () => {
   native.maxPool2dBackward(DP, A, DY, 2, 2, 2, 2);
   native.maxPool2dBackward(P, A, Y, 2, 2, 2, 2);
   const dx = out(X.shape), dw = out(W.shape), db = out([s.f]);
-  native.conv2dBackward(X, W, Y, DY, dx, dw, db, 1, 1, 'valid', 'linear');
+  native.conv2dBackward(X, W, Y, DY, dx, dw, db, { strides: [1, 1], padding: 'valid', activation: 'linear' });
   const dx2 = out(X.shape), dw2 = out(W.shape), db2 = out([s.f]);
-  native.conv2dPoolBackward(X, W, P, A, DP, dx2, dw2, db2, 1, 1, 'valid', 'linear', 2, 2, 'valid');
+  native.conv2dPoolBackward(X, W, P, A, DP, dx2, dw2, db2, { strides: [1, 1], padding: 'valid', activation: 'linear' },
+    { poolSize: [2, 2], padding: 'valid' });
   exact(dx2.read(), dx.read(), 'dx');
   exact(dw2.read(), dw.read(), 'dw');
   assert.ok(per > 0);
@@ -310,23 +310,73 @@ ConvPool('routes any argmax as maxPool2dBackward does', () => {
 ConvPool('refuses an activation that needs its input, and shapes that do not match', () => {
   const X = T([2, 6, 6, 3]), W = T([3, 3, 3, 4]), P = T([2, 2, 2, 4]), A = I([2, 2, 2, 4]);
   const code = (c: string, re: RegExp) => (e: Error & { code?: string }) => e.code === c && re.test(e.message);
-  assert.throws(() => native.conv2dPoolForward(X, W, null, P, A, 1, 1, 'valid', 'swish', 2, 2, 'valid'),
+  const relu: ConvArgs = { strides: [1, 1], padding: 'valid', activation: 'relu' }, pool: PoolArgs = { poolSize: [2, 2], padding: 'valid' };
+  assert.throws(() => native.conv2dPoolForward(X, W, null, P, A, { ...relu, activation: 'swish' }, pool),
     code('ERR_KERNELNET_ARG', /activation 'swish' needs its input in backward/));
-  assert.throws(() => native.conv2dPoolForward(X, W, null, T([2, 3, 3, 4]), A, 1, 1, 'valid', 'relu', 2, 2, 'valid'),
+  assert.throws(() => native.conv2dPoolForward(X, W, null, P, A, { ...relu, pre: T([2, 4, 4, 4]) }, pool),
+    code('ERR_KERNELNET_ARG', /activation 'relu' takes no conv\.pre tensor/));
+  assert.throws(() => native.conv2dPoolForward(X, W, null, T([2, 3, 3, 4]), A, relu, pool),
     code('ERR_KERNELNET_SHAPE', /expected pooled to be a float32 tensor of shape \[2,2,2,4\]/));
   // The dropout's output: required with a rate, shaped as the pooled output, not one of the op's other tensors.
-  assert.throws(() => native.conv2dPoolForward(X, W, null, P, A, 1, 1, 'valid', 'relu', 2, 2, 'valid', undefined, 1, 1, 0.5, 1, 0),
+  const drop = { rate: 0.5, seed: 1, offset: 0 };
+  assert.throws(() => native.conv2dPoolForward(X, W, null, P, A, relu, pool, drop),
     code('ERR_KERNELNET_ARG', /expected dropped to be a Tensor but received undefined/));
-  assert.throws(() => native.conv2dPoolForward(X, W, null, P, A, 1, 1, 'valid', 'relu', 2, 2, 'valid', undefined, 1, 1, 0.5, 1, 0, null, T([2, 2, 2, 3])),
+  assert.throws(() => native.conv2dPoolForward(X, W, null, P, A, relu, pool, drop, T([2, 2, 2, 3])),
     code('ERR_KERNELNET_SHAPE', /expected dropped to be a float32 tensor of shape \[2,2,2,4\]/));
-  assert.throws(() => native.conv2dPoolForward(X, W, null, P, A, 1, 1, 'valid', 'relu', 2, 2, 'valid', undefined, 1, 1, 0.5, 1, 0, null, P),
+  assert.throws(() => native.conv2dPoolForward(X, W, null, P, A, relu, pool, drop, P),
     code('ERR_KERNELNET_ARG', /the same tensor was passed for two arguments/));
-  assert.throws(() => native.conv2dPoolForward(X, W, null, P, A, 1, 1, 'valid', 'relu', 2, 2, 'valid', undefined, 1, 1, 1, 1, 0, null, T([2, 2, 2, 4])),
-    code('ERR_KERNELNET_ARG', /dropRate/));
-  assert.throws(() => native.conv2dPoolForward(X, W, null, P, A, 1, 1, 'valid', 'relu', 5, 2, 'valid'),
+  assert.throws(() => native.conv2dPoolForward(X, W, null, P, A, relu, pool, { ...drop, rate: 1 }, T([2, 2, 2, 4])),
+    code('ERR_KERNELNET_ARG', /expected drop\.rate to be a number in \[0, 0\.999999\] but received 1 of type number/));
+  assert.throws(() => native.conv2dPoolForward(X, W, null, P, A, relu, { ...pool, poolSize: [5, 2] }),
     code('ERR_KERNELNET_SHAPE', /a 5x2 pool window does not fit the convolution's output \[2, 4, 4, 4\]/));
-  assert.throws(() => native.conv2dPoolBackward(X, W, P, T([2, 2, 2, 4]), P, null, null, null, 1, 1, 'valid', 'relu', 2, 2, 'valid'),
+  assert.throws(() => native.conv2dPoolBackward(X, W, P, T([2, 2, 2, 4]), P, null, null, null, relu, pool),
     code('ERR_KERNELNET_SHAPE', /expected argmax to be an int32 tensor/));
+});
+// The conv ops' options objects (native.ts's ConvArgs, PoolArgs, DropArgs, BelowAct): a key the op does not know
+// (a misspelt field, which would otherwise leave its default in place) and a field of the wrong type are refused
+// with ERR_KERNELNET_ARG, a ValidationError, whose message names the field.
+ConvPool('refuses unknown keys and wrong types in the options objects, naming the field', () => {
+  const X = T([2, 6, 6, 3]), W = T([3, 3, 3, 4]), Y = T([2, 4, 4, 4]), DY = T(Y.shape), P = T([2, 2, 2, 4]), A = I([2, 2, 2, 4]);
+  const conv: ConvArgs = { strides: [1, 1], padding: 'valid', activation: 'relu' }, pool: PoolArgs = { poolSize: [2, 2], padding: 'valid' };
+  const refused = (f: () => void, re: RegExp) => assert.throws(f, (e: Error & { code?: string }) =>
+    e instanceof ValidationError && e.code === 'ERR_KERNELNET_ARG' && re.test(e.message));
+  const bad = <V>(v: unknown) => v as V;
+  // Unknown keys.
+  refused(() => native.conv2dForward(X, W, null, Y, bad({ ...conv, stride: [1, 1] })),
+    /^conv2dForward: unknown field conv\.stride: conv takes strides, padding, activation, alpha, dilationRate, pre$/);
+  refused(() => native.conv2dBackward(X, W, Y, DY, null, T(W.shape), null, conv, bad({ activation: 'relu', slope: 0.1 })),
+    /^conv2dBackward: unknown field below\.slope: below takes activation, alpha$/);
+  refused(() => native.conv2dPoolForward(X, W, null, P, A, conv, bad({ ...pool, strides: [2, 2] })),
+    /^conv2dPoolForward: unknown field pool\.strides: pool takes poolSize, padding$/);
+  refused(() => native.conv2dPoolBackward(X, W, P, A, P, null, T(W.shape), null, conv, pool, bad({ rate: 0.5, seed: 1, offset: 0, mask: 1 })),
+    /^conv2dPoolBackward: unknown field drop\.mask: drop takes rate, seed, offset, counter$/);
+  // Wrong types, and values out of range.
+  refused(() => native.conv2dForward(X, W, null, Y, bad({ ...conv, strides: [1, '1'] })),
+    /^conv2dForward: expected conv\.strides\[1\] to be an integer in \[1, 65536\] but received '1' of type string$/);
+  refused(() => native.conv2dForward(X, W, null, Y, bad({ ...conv, strides: 1 })),
+    /^conv2dForward: expected conv\.strides to be an array of two integers in \[1, 65536\] but received 1 of type number$/);
+  refused(() => native.conv2dForward(X, W, null, Y, { ...conv, dilationRate: bad([1, 1, 1]) }),
+    /expected conv\.dilationRate to be an array of two integers in \[1, 65536\] but received an array of length 3$/);
+  refused(() => native.conv2dForward(X, W, null, Y, { ...conv, padding: bad('full') }),
+    /expected conv\.padding to be one of 'valid', 'same' but received 'full' of type string$/);
+  refused(() => native.conv2dForward(X, W, null, Y, { ...conv, activation: bad('hard_tanh') }), /expected conv\.activation to be one of 'linear'/);
+  refused(() => native.conv2dForward(X, W, null, Y, { ...conv, activation: 'elu', alpha: -1 }), /expected conv\.alpha to be a number in \[0, 1e\+30\]/);
+  refused(() => native.conv2dForward(X, W, null, Y, { ...conv, activation: 'swish' }), /activation 'swish' needs conv\.pre, a tensor for its input/);
+  refused(() => native.conv2dForward(X, W, null, Y, { ...conv, pre: bad(1) }), /expected conv\.pre to be a Tensor or null but received 1 of type number/);
+  refused(() => native.conv2dForward(X, W, null, Y, bad(Y)), /^conv2dForward: expected conv to be an object with fields strides, padding, activation, alpha, dilationRate, pre but received a Tensor$/);
+  refused(() => native.conv2dForward(X, W, null, Y, bad(undefined)), /expected conv to be an object with fields .* but received undefined$/);
+  refused(() => native.conv2dPoolForward(X, W, null, P, A, conv, { ...pool, poolSize: bad([2]) }), /expected pool\.poolSize to be an array of two integers/);
+  refused(() => native.conv2dPoolForward(X, W, null, P, A, conv, pool, { rate: 0.5, seed: -1, offset: 0 }, T(P.shape)),
+    /expected drop\.seed to be a non-negative safe integer but received -1 of type number$/);
+  refused(() => native.conv2dPoolForward(X, W, null, P, A, conv, pool, bad(0.5), T(P.shape)),
+    /expected drop to be an object with fields rate, seed, offset, counter, or undefined but received 0\.5 of type number$/);
+  refused(() => native.conv2dPoolBackward(X, W, P, A, P, T(X.shape), null, null, conv, pool, undefined, bad({ alpha: 0.3 })),
+    /expected below\.activation to be one of 'linear'.* but received undefined$/);
+  refused(() => native.conv2dBackward(X, W, Y, DY, null, T(W.shape), null, conv, { activation: 'relu' }),
+    /below\.activation applies the layer below's activation to the input gradient, but dx is null/);
+  // A float counter is a shape error, still naming the field.
+  assert.throws(() => native.conv2dPoolForward(X, W, null, P, A, conv, pool, { rate: 0.5, seed: 1, offset: 0, counter: T([1]) }, T(P.shape)),
+    (e: Error & { code?: string }) => e.code === 'ERR_KERNELNET_SHAPE' && /expected drop\.counter to be an int32 tensor of shape \[1\]/.test(e.message));
 });
 ConvPool.run();
 
@@ -339,12 +389,12 @@ Below.after.each(disposeAll);
 Below('conv2dBackward and denseBackward: the same bits as activationBackward after the op', () => {
   const r = rng(13), acts = [['relu', undefined], ['leaky_relu', 0.2], ['elu', 0.7], ['sigmoid', undefined], ['tanh', undefined]] as const;
   CONV_CASES.forEach((s, k) => {
-    const [act, alpha] = acts[k % acts.length], { oh, ow } = convOut(s), pad = s.same ? 'same' : 'valid';
+    const [act, alpha] = acts[k % acts.length], { oh, ow } = convOut(s);
     const X = T([s.n, s.h, s.w, s.c], randomArray(s.n * s.h * s.w * s.c, r)), W = T([s.kh, s.kw, s.c, s.f], randomArray(s.kh * s.kw * s.c * s.f, r));
     const Y = T([s.n, oh, ow, s.f], randomArray(s.n * oh * ow * s.f, r)), DY = T(Y.shape, randomArray(Y.size, r));
     const dx = out(X.shape), plain = out(X.shape), after = out(X.shape), dw = out(W.shape), dw2 = out(W.shape);
-    native.conv2dBackward(X, W, Y, DY, dx, dw, null, s.sh, s.sw, pad, 'relu', null, undefined, s.dilH, s.dilW, act, alpha);
-    native.conv2dBackward(X, W, Y, DY, plain, dw2, null, s.sh, s.sw, pad, 'relu', null, undefined, s.dilH, s.dilW);
+    native.conv2dBackward(X, W, Y, DY, dx, dw, null, convArgs(s, 'relu'), { activation: act, alpha });
+    native.conv2dBackward(X, W, Y, DY, plain, dw2, null, convArgs(s, 'relu'));
     native.activationBackward(T(X.shape, X.read() as Float32Array), X, plain, after, act, alpha); // (x unused: a copy)
     exact(dx.read(), after.read(), `dx of ${label(s)} taking ${act}`);
     exact(dw.read(), dw2.read(), `dw of ${label(s)} unchanged`);

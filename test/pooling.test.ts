@@ -12,7 +12,7 @@ import {
   Sequential, ValidationError, dispose, loadModel, tensor, tidy,
 } from '../lib/index.js';
 import { Graph, convPoolPairs } from '../lib/engine/plan.js';
-import { native } from '../lib/core/native.js';
+import { native, type BelowAct } from '../lib/core/native.js';
 import { I, T, close, disposeAll, exact, intArray, out, rng, syntheticData, throwsA } from './helpers.js';
 
 const P = suite('pooling, Reshape, Rescaling');
@@ -209,10 +209,11 @@ P('the layer below\'s activation in the input gradient above it: the same weight
     ],
   });
   const runs = bothWays(make, (m, on) => (m.foldBelow = on));
-  // Which backward calls take a layer below's activation (their trailing belowActivation).
-  const folded: string[] = [], at: Record<string, number> = { conv2dBackward: 15, denseBackward: 10, conv2dPoolBackward: 22 };
+  // Which backward calls take a layer below's activation (the conv ops' below, denseBackward's trailing belowActivation).
+  const folded: string[] = [], at: Record<string, number> = { conv2dBackward: 8, denseBackward: 10, conv2dPoolBackward: 11 };
   const restore = spyNatives(['conv2dBackward', 'denseBackward', 'conv2dPoolBackward'], (name, args) => {
-    if (args[at[name]]) folded.push(`${name} ${String(args[at[name]])}`);
+    const below = name === 'denseBackward' ? args[at[name]] : (args[at[name]] as BelowAct | undefined)?.activation;
+    if (below) folded.push(`${name} ${String(below)}`);
   });
   const losses = [];
   try {
@@ -241,10 +242,10 @@ P('a Dropout after the conv + pool: its forward in the pair\'s op, the same weig
     ],
   });
   const runs = bothWays(make, (m, on) => (m.foldDropout = on));
-  // The forward calls made: the pair's op with or without the dropout's output (its argument 19), the dropout's own.
+  // The forward calls made: the pair's op with or without the dropout's output (its argument 8), the dropout's own.
   const calls: string[] = [];
   const restore = spyNatives(['conv2dPoolForward', 'dropoutForward'], (name, args) =>
-    calls.push(`${name}${args[19] ? ' dropped' : ''}`));
+    calls.push(`${name}${args[8] ? ' dropped' : ''}`));
   const losses = [], seen: string[][] = [];
   try {
     for (const m of runs) {

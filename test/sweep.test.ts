@@ -45,8 +45,10 @@ import { totalmem } from 'node:os';
 import fc from 'fast-check';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { NATIVE_ACTIVATIONS, NEEDS_INPUT, native, type NativeActivation, type NativeTensor } from '../lib/core/native.js';
-import { I, T, close, convOut, disposeAll, exact, intArray, out, randomArray, rng, type ConvCase } from './helpers.js';
+import {
+  NATIVE_ACTIVATIONS, NEEDS_INPUT, native, type BelowAct, type DropArgs, type NativeActivation, type NativeTensor, type PoolArgs,
+} from '../lib/core/native.js';
+import { I, T, close, convArgs, convOut, disposeAll, exact, intArray, out, randomArray, rng, type ConvCase } from './helpers.js';
 import * as R from './sweep-refs.js';
 
 // ---- configuration ----
@@ -173,6 +175,10 @@ const actArb = fc.oneof(anyAct, fc.constantFrom<{ act: NativeActivation; alpha?:
 const BELOW: (NativeActivation | undefined)[] = [undefined, undefined, undefined, undefined, 'relu', 'relu', 'leaky_relu', 'relu6', 'linear', 'elu', 'selu',
   'sigmoid', 'tanh', 'softplus'];
 const belowAlpha = (a: NativeActivation | undefined) => (a === 'leaky_relu' ? 0.5 : a === 'elu' ? 0.7 : undefined);
+/** The conv ops' below argument for one of BELOW. */
+const belowArg = (a: NativeActivation | undefined): BelowAct | undefined => a && { activation: a, alpha: belowAlpha(a) };
+/** The conv + pool ops' dropout (rate 0: none), drawn from the stream (9, 21 + counter[0]). */
+const dropArg = (rate: number, counter: NativeTensor): DropArgs | undefined => (rate ? { rate, seed: 9, offset: 21, counter } : undefined);
 
 /** Activations whose forward and backward keep small integers exact (slopes 0, 1 and powers of two). */
 const exactAct = (act: NativeActivation, alpha?: number) =>
@@ -392,12 +398,12 @@ function check(actual: ArrayLike<number>, expected: ArrayLike<number>, what: str
 
 /** conv2dForward and conv2dBackward of one case on the CPU against float64. */
 function convCpuCase(g: ConvGen): void {
-  const { s, act, alpha } = g, { oh, ow } = convOut(s), pad = s.same ? 'same' : 'valid', label = convLabel(g);
+  const { s, act, alpha } = g, { oh, ow } = convOut(s), label = convLabel(g);
   const r = rng(g.data), gen = g.int ? intArray : randomArray;
   const x = gen(s.n * s.h * s.w * s.c, r), w = gen(s.kh * s.kw * s.c * s.f, r), b = g.bias ? gen(s.f, r) : null;
   const X = T([s.n, s.h, s.w, s.c], x), W = T([s.kh, s.kw, s.c, s.f], w), B = b && T([s.f], b), yShape = [s.n, oh, ow, s.f];
   const Y = out(yShape), P = NEEDS_INPUT.includes(act) ? out(yShape) : null;
-  onCpu(`conv2dForward of ${label}`, () => native.conv2dForward(X, W, B, Y, s.sh, s.sw, pad, act, P, alpha, s.dilH, s.dilW));
+  onCpu(`conv2dForward of ${label}`, () => native.conv2dForward(X, W, B, Y, convArgs(s, act, { pre: P, alpha })));
   const ref = R.convForwardRef(s, x, w, b, act, alpha), K = s.kh * s.kw * s.c;
   check(Y.read(), ref.y, `y of ${label}`, g.int ? null : sumTol(K, 2));
   if (P) check(P.read(), ref.z, `pre of ${label}`, sumTol(K));
@@ -406,8 +412,8 @@ function convCpuCase(g: ConvGen): void {
   const wantDx = g.grads !== 'first', wantDw = g.grads !== 'frozen', wantDb = wantDw && g.grads !== 'nodb';
   const dz = R.maskRef(act, y, pre, dy, alpha), grads = R.convGradsRef(s, x, w, dz, wantDx);
   const DX = wantDx ? out(X.shape) : null, DW = wantDw ? out(W.shape) : null, DB = wantDb ? out([s.f]) : null;
-  onCpu(`conv2dBackward of ${label}`, () => native.conv2dBackward(X, W, Y, DY, DX, DW, DB, s.sh, s.sw, pad, act, P, alpha, s.dilH, s.dilW,
-    g.below, belowAlpha(g.below)));
+  onCpu(`conv2dBackward of ${label}`, () => native.conv2dBackward(X, W, Y, DY, DX, DW, DB, convArgs(s, act, { pre: P, alpha }),
+    belowArg(g.below)));
   const rows = s.n * oh * ow;
   if (DX) check(DX.read(), R.belowRef(g.below, x, grads.dx!, belowAlpha(g.below)), `dx of ${label}`, g.int ? null : sumTol(s.kh * s.kw * s.f, 2));
   if (DW) check(DW.read(), grads.dw, `dw of ${label}`, g.int ? null : sumTol(rows, 2));
@@ -435,8 +441,9 @@ if (PART === 'gpu') {
 
   Cpu('conv2d + max-pool as one op, with the dropout after it, against the conv and pool references', () => {
     sweep('cpu conv+pool', convPoolArb(CPU_BUDGET, false), cpuRuns(100, 300), ([g, [ph, pw], samePool, rate]) => {
-      const { s, act, alpha } = g, { oh, ow } = convOut(s), pad = s.same ? 'same' : 'valid', poolPad = samePool ? 'same' : 'valid';
+      const { s, act, alpha } = g, { oh, ow } = convOut(s), poolPad = samePool ? 'same' : 'valid';
       const label = `${convLabel(g)} pool ${ph}x${pw} ${poolPad} dropout ${rate}`;
+      const convArg = convArgs(s, act, { alpha }), pool: PoolArgs = { poolSize: [ph, pw], padding: poolPad };
       const pc: R.PoolCase = { n: s.n, h: oh, w: ow, c: s.f, ph, pw, sh: ph, sw: pw, same: samePool };
       const { oh: poh, ow: pow } = R.poolOut(pc), pShape = [s.n, poh, pow, s.f];
       const r = rng(g.data), gen = g.int ? intArray : randomArray;
@@ -444,8 +451,7 @@ if (PART === 'gpu') {
       const X = T([s.n, s.h, s.w, s.c], x), W = T([s.kh, s.kw, s.c, s.f], w), B = b && T([s.f], b);
       const P = out(pShape), A = I(pShape, new Int32Array(pShape.reduce((a, v) => a * v, 1)).fill(-1234567));
       const ctr = I([1], Int32Array.of(3)), D = rate ? out(pShape) : undefined;
-      onCpu(`conv2dPoolForward of ${label}`, () => native.conv2dPoolForward(X, W, B, P, A, s.sh, s.sw, pad, act, ph, pw, poolPad, alpha, s.dilH, s.dilW,
-        rate || undefined, rate ? 9 : undefined, rate ? 21 : undefined, rate ? ctr : undefined, D));
+      onCpu(`conv2dPoolForward of ${label}`, () => native.conv2dPoolForward(X, W, B, P, A, convArg, pool, dropArg(rate, ctr), D));
       const conv = R.convForwardRef(s, x, w, b, act, alpha), ref = R.maxPoolRef(pc, conv.y), K = s.kh * s.kw * s.c;
       const pooled = P.read(), arg = A.read();
       check(pooled, ref.y, `pooled of ${label}`, g.int ? null : sumTol(K, 2));
@@ -467,8 +473,8 @@ if (PART === 'gpu') {
       }
       const wantDx = g.grads !== 'first', grads = R.convGradsRef(s, x, w, dz, wantDx);
       const DX = wantDx ? out(X.shape) : null, DW = g.grads !== 'frozen' ? out(W.shape) : null, DB = DW ? out([s.f]) : null;
-      onCpu(`conv2dPoolBackward of ${label}`, () => native.conv2dPoolBackward(X, W, P, A, DP, DX, DW, DB, s.sh, s.sw, pad, act, ph, pw, poolPad, alpha,
-        s.dilH, s.dilW, undefined, undefined, undefined, null, g.below, belowAlpha(g.below)));
+      onCpu(`conv2dPoolBackward of ${label}`, () => native.conv2dPoolBackward(X, W, P, A, DP, DX, DW, DB, convArg, pool, undefined,
+        belowArg(g.below)));
       const rows = s.n * oh * ow;
       if (DX) check(DX.read(), R.belowRef(g.below, x, grads.dx!, belowAlpha(g.below)), `dx of ${label}`, g.int ? null : sumTol(s.kh * s.kw * s.f, 2));
       if (DW) check(DW.read(), grads.dw, `dw of ${label}`, g.int ? null : sumTol(rows, 2));
@@ -629,7 +635,7 @@ if (PART === 'gpu') {
       }
       const r = rng(33), x = intArray(h * w, r), wv = intArray(f, r), b = intArray(f, r);
       const X = T([1, h, w, 1], x), W = T([1, 1, 1, f], wv), B = T([f], b), Y = out([1, h, w, f]);
-      onCpu('conv2dForward of a 2^31-element output', () => native.conv2dForward(X, W, B, Y, 1, 1, 'valid', 'linear'));
+      onCpu('conv2dForward of a 2^31-element output', () => native.conv2dForward(X, W, B, Y, { strides: [1, 1], padding: 'valid', activation: 'linear' }));
       compareInSlices([Y], h, 'y of a 2^31-element output', (v, r0) => {
         for (let i = 0; i < v.length; ++i) {
           const p = r0 * w + Math.floor(i / f), c = i % f;
@@ -639,7 +645,7 @@ if (PART === 'gpu') {
       if (totalmem() < 40 * 2 ** 30) return; // the backward's dy: 8 GiB more
       const DY = T([1, h, w, f]), DW = out([1, 1, 1, f]), DB = out([f]);
       DY.fill(1);
-      onCpu('conv2dBackward of a 2^31-element output', () => native.conv2dBackward(X, W, Y, DY, null, DW, DB, 1, 1, 'valid', 'linear'));
+      onCpu('conv2dBackward of a 2^31-element output', () => native.conv2dBackward(X, W, Y, DY, null, DW, DB, { strides: [1, 1], padding: 'valid', activation: 'linear' }));
       const sum = x.reduce((a, v) => a + v, 0);
       // dw sums x (integers in [-3, 3]) over 8.4M pixels, db counts them: every partial sum of a run of them stays far
       // below 2^24, so exact in any order.
@@ -788,11 +794,11 @@ const twice = (t: { atol: number; rtol: number }) => ({ atol: 2 * t.atol, rtol: 
 
 /** conv2dForward and conv2dBackward of one case on both devices. */
 function convGpuCase(g: ConvGen): void {
-  const { s, act, alpha } = g, { oh, ow } = convOut(s), pad = s.same ? 'same' : 'valid', label = convLabel(g);
+  const { s, act, alpha } = g, { oh, ow } = convOut(s), label = convLabel(g);
   const r = rng(g.data), gen = g.int ? intArray : randomArray, yShape = [s.n, oh, ow, s.f], K = s.kh * s.kw * s.c;
   const x = twin([s.n, s.h, s.w, s.c], gen(s.n * s.h * s.w * s.c, r)), w = twin([s.kh, s.kw, s.c, s.f], gen(s.kh * s.kw * s.c * s.f, r));
   const b = g.bias ? twin([s.f], gen(s.f, r)) : [null, null], y = outs(yShape), pre = NEEDS_INPUT.includes(act) ? outs(yShape) : [null, null];
-  if (!both(`conv2dForward of ${label}`, d => native.conv2dForward(x[d], w[d], b[d], y[d], s.sh, s.sw, pad, act, pre[d], alpha, s.dilH, s.dilW))) return;
+  if (!both(`conv2dForward of ${label}`, d => native.conv2dForward(x[d], w[d], b[d], y[d], convArgs(s, act, { pre: pre[d], alpha })))) return;
   same(y, `y of ${label}`, g.int ? null : twice(sumTol(K, 2)));
   if (pre[0]) same(pre as Pair, `pre of ${label}`, g.int ? null : twice(sumTol(K)));
   // Both backward passes from the CPU's y (and pre), so that the masks agree at every kink.
@@ -801,8 +807,8 @@ function convGpuCase(g: ConvGen): void {
   const dy = twin(yShape, gen(y[0].size, r)), rows = s.n * oh * ow;
   const dx = g.grads !== 'first' ? outs(x[0].shape) : [null, null], dw = g.grads !== 'frozen' ? outs(w[0].shape) : [null, null];
   const db = g.grads !== 'frozen' && g.grads !== 'nodb' ? outs([s.f]) : [null, null];
-  if (!both(`conv2dBackward of ${label}`, d => native.conv2dBackward(x[d], w[d], y[d], dy[d], dx[d], dw[d], db[d], s.sh, s.sw, pad, act, pre[d], alpha,
-    s.dilH, s.dilW, g.below, belowAlpha(g.below)))) return;
+  if (!both(`conv2dBackward of ${label}`, d => native.conv2dBackward(x[d], w[d], y[d], dy[d], dx[d], dw[d], db[d],
+    convArgs(s, act, { pre: pre[d], alpha }), belowArg(g.below)))) return;
   if (dx[0]) same(dx as Pair, `dx of ${label}`, g.int ? null : twice(sumTol(s.kh * s.kw * s.f, 2)));
   if (dw[0]) same(dw as Pair, `dw of ${label}`, g.int ? null : twice(sumTol(rows, 2)));
   if (db[0]) same(db as Pair, `db of ${label}`, g.int ? null : twice(sumTol(rows, 2)));
@@ -847,24 +853,24 @@ if (!cuda.available) {
 
   Gpu('conv2d + max-pool as one op (the pool in the GEMM epilogue, the dropout mask drawn there) and its backward', () => {
     sweep('gpu conv+pool', convPoolArb(GPU_BUDGET, true), gpuRuns(5, 60, 300), ([g, [ph, pw], samePool, rate]) => {
-      const { s, act, alpha } = g, { oh, ow } = convOut(s), pad = s.same ? 'same' : 'valid', poolPad = samePool ? 'same' : 'valid';
+      const { s, act, alpha } = g, { oh, ow } = convOut(s), poolPad = samePool ? 'same' : 'valid';
       const label = `${convLabel(g)} pool ${ph}x${pw} ${poolPad} dropout ${rate}`;
+      const convArg = convArgs(s, act, { alpha }), pool: PoolArgs = { poolSize: [ph, pw], padding: poolPad };
       const { oh: poh, ow: pow } = R.poolOut({ n: s.n, h: oh, w: ow, c: s.f, ph, pw, sh: ph, sw: pw, same: samePool }), pShape = [s.n, poh, pow, s.f];
       const r = rng(g.data);
       const x = twin([s.n, s.h, s.w, s.c], intArray(s.n * s.h * s.w * s.c, r)), w = twin([s.kh, s.kw, s.c, s.f], intArray(s.kh * s.kw * s.c * s.f, r));
       const b = g.bias ? twin([s.f], intArray(s.f, r)) : [null, null], p = outs(pShape), a = outsI(pShape);
       const ctr = twinI([1], Int32Array.of(2)), dropped = rate ? outs(pShape) : [undefined, undefined];
-      if (!both(`conv2dPoolForward of ${label}`, d => native.conv2dPoolForward(x[d], w[d], b[d], p[d], a[d], s.sh, s.sw, pad, act, ph, pw, poolPad, alpha,
-        s.dilH, s.dilW, rate || undefined, rate ? 9 : undefined, rate ? 21 : undefined, rate ? ctr[d] : undefined, dropped[d]))) return;
+      if (!both(`conv2dPoolForward of ${label}`, d => native.conv2dPoolForward(x[d], w[d], b[d], p[d], a[d], convArg, pool, dropArg(rate, ctr[d]),
+        dropped[d]))) return;
       same(p, `pooled of ${label}`);
       same(a, `argmax of ${label}`);
       if (dropped[0]) same(dropped as Pair, `dropped of ${label}`);
       const dp = twin(pShape, intArray(p[0].size, r));
       const dx = g.grads !== 'first' ? outs(x[0].shape) : [null, null], dw = g.grads !== 'frozen' ? outs(w[0].shape) : [null, null];
       const db = dw[0] ? outs([s.f]) : [null, null];
-      if (!both(`conv2dPoolBackward of ${label}`, d => native.conv2dPoolBackward(x[d], w[d], p[d], a[d], dp[d], dx[d], dw[d], db[d], s.sh, s.sw, pad, act,
-        ph, pw, poolPad, alpha, s.dilH, s.dilW, rate || undefined, rate ? 9 : undefined, rate ? 21 : undefined, rate ? ctr[d] : undefined,
-        g.below, belowAlpha(g.below)))) return;
+      if (!both(`conv2dPoolBackward of ${label}`, d => native.conv2dPoolBackward(x[d], w[d], p[d], a[d], dp[d], dx[d], dw[d], db[d], convArg, pool,
+        dropArg(rate, ctr[d]), belowArg(g.below)))) return;
       // The dropout's scale 1 / (1 - rate) keeps integers exact at rate 0.5, not at 0.25: sums rounded in another order.
       const rows = s.n * oh * ow, tol = rate === 0.25 ? twice(sumTol(rows, 4)) : null;
       if (dx[0]) same(dx as Pair, `dx of ${label}`, tol && twice(sumTol(s.kh * s.kw * s.f, 4)));
@@ -1064,14 +1070,14 @@ if (!cuda.available) {
         ++skippedForMemory;
         return;
       }
-      if (!both(`conv2dForward of ${JSON.stringify(s)}`, d => native.conv2dForward(x[d], w[d], b[d], y[d], 1, 1, 'valid', 'linear'))) return;
+      if (!both(`conv2dForward of ${JSON.stringify(s)}`, d => native.conv2dForward(x[d], w[d], b[d], y[d], { strides: [1, 1], padding: 'valid', activation: 'linear' }))) return;
       compareInSlices(y, s.h, `y of ${JSON.stringify(s)}`);
       // Its weight gradient (a first layer: the direct backward, 4096 blocks walking 16 runs of 128 pixels each).
       // dy: a second 8 GiB tensor on each device, of ones: dw sums x (integers in [-3, 3]) over 8.4M pixels and db
       // counts them, every partial sum of a run of them far below 2^24, so exact in any order.
       const dy = [T(y[0].shape, undefined, 'cpu'), T(y[0].shape, undefined, 'cuda')] as Pair, dw = outs([1, 1, 1, s.f]), db = outs([s.f]);
       dy.forEach(t => t.fill(1));
-      if (!both(`conv2dBackward of ${JSON.stringify(s)}`, d => native.conv2dBackward(x[d], w[d], y[d], dy[d], null, dw[d], db[d], 1, 1, 'valid', 'linear'))) return;
+      if (!both(`conv2dBackward of ${JSON.stringify(s)}`, d => native.conv2dBackward(x[d], w[d], y[d], dy[d], null, dw[d], db[d], { strides: [1, 1], padding: 'valid', activation: 'linear' }))) return;
       same(dw, `dw of ${JSON.stringify(s)}`);
       same(db, `db of ${JSON.stringify(s)}`);
     });
@@ -1083,10 +1089,10 @@ function convRegression(g: ConvGen): void {
   const { s } = g, { oh, ow } = convOut(s), label = `regression ${convLabel(g)}`, r = rng(g.data), yShape = [s.n, oh, ow, s.f];
   const x = twin([s.n, s.h, s.w, s.c], intArray(s.n * s.h * s.w * s.c, r)), w = twin([s.kh, s.kw, s.c, s.f], intArray(s.kh * s.kw * s.c * s.f, r));
   const b = twin([s.f], intArray(s.f, r)), y = [out(yShape, 'cpu'), T(yShape, undefined, 'cuda')] as Pair;
-  onCpu(`conv2dForward of ${label}`, () => native.conv2dForward(x[0], w[0], b[0], y[0], 1, 1, 'valid', g.act));
+  onCpu(`conv2dForward of ${label}`, () => native.conv2dForward(x[0], w[0], b[0], y[0], { strides: [1, 1], padding: 'valid', activation: g.act }));
   y[1].write(y[0].read() as Float32Array);
   const dy = twin(yShape, intArray(y[0].size, r)), dw = outs(w[0].shape), db = outs([s.f]);
-  if (!both(`conv2dBackward of ${label}`, d => native.conv2dBackward(x[d], w[d], y[d], dy[d], null, dw[d], db[d], 1, 1, 'valid', g.act))) return;
+  if (!both(`conv2dBackward of ${label}`, d => native.conv2dBackward(x[d], w[d], y[d], dy[d], null, dw[d], db[d], { strides: [1, 1], padding: 'valid', activation: g.act }))) return;
   same(dw, `dw of ${label}`);
   same(db, `db of ${label}`);
 }

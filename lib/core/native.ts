@@ -16,13 +16,49 @@ export type NativeActivation = typeof NATIVE_ACTIVATIONS[number];
 /** The activations whose derivative needs their input: their forward op stores it in `pre` for the backward op. */
 export const NEEDS_INPUT: readonly NativeActivation[] = ['swish', 'gelu'];
 /**
- * A backward op's trailing (belowActivation, belowAlpha?): its input x is the output of the layer below, made by
- * this activation; the input gradient takes the activation's derivative (from x), and that layer's backward then
- * runs with activation 'linear'. Not for an activation whose derivative needs its input.
+ * A backward op's layer below (conv2dBackward's and conv2dPoolBackward's below; denseBackward's trailing
+ * belowActivation, belowAlpha?): its input x is the output of the layer below, made by this activation; the input
+ * gradient takes the activation's derivative (from x), and that layer's backward then runs with activation
+ * 'linear'. Not for an activation whose derivative needs its input.
  */
 export interface BelowAct {
   activation: NativeActivation;
   alpha?: number;
+}
+
+/**
+ * A convolution's geometry and fused epilogue, as the conv ops take it. The addon refuses a key it does not know
+ * (ERR_KERNELNET_ARG), so a misspelt field is an error rather than a default.
+ */
+export interface ConvArgs {
+  strides: [number, number];
+  padding: Padding;
+  /** The activation of the fused epilogue, after the bias. */
+  activation: NativeActivation;
+  /** elu's alpha (default 1) and leaky_relu's negative slope (default 0.2); unused by the other activations. */
+  alpha?: number;
+  /** The spacing of the kernel's taps (default [1, 1]): tap (ky, kx) reads input (oy*strides[0] - padTop + ky*dilationRate[0], ...). */
+  dilationRate?: [number, number];
+  /**
+   * Where the forward op stores the pre-activation (shaped as y), which the backward op reads: given exactly for
+   * the activations whose derivative needs their input (NEEDS_INPUT), else null or left out. Not taken by the
+   * conv + pool ops.
+   */
+  pre?: NativeTensor | null;
+}
+
+/** The max-pool of the conv + pool ops, over the conv's output: its strides are the window (non-overlapping). */
+export interface PoolArgs {
+  poolSize: [number, number];
+  padding: Padding;
+}
+
+/** A Dropout after the conv + pool ops' pool, as dropoutForward's (rate, seed, offset, counter?). */
+export interface DropArgs {
+  rate: number;
+  seed: number;
+  offset: number;
+  counter?: NativeTensor | null;
 }
 
 /** A learning-rate schedule of cpp/schedule.h (lib/engine/schedules.ts gives each its parameters). */
@@ -86,39 +122,34 @@ export interface NativeProgram {
 export interface Native {
   /** A tensor on `device` (default: the environment's backend), or a view of another tensor's buffer. */
   Tensor: new (shape: number[], dtype: DType, data?: Float32Array | Int32Array | NativeTensor, device?: Device) => NativeTensor;
+  /** The class of endRecord()'s programs: made only by endRecord() (constructing one throws a StateError). */
+  Program: new () => NativeProgram;
+  /** y = conv.activation(conv(x, w) + b), the bias and activation fused into the GEMM's epilogue; b may be null. */
+  conv2dForward(x: NativeTensor, w: NativeTensor, b: NativeTensor | null, y: NativeTensor, conv: ConvArgs): void;
   /**
-   * y = activation(conv(x, w) + b), the bias and activation fused into the GEMM's epilogue; b may be null.
-   * dilationH/W (default 1): kernel tap (ky, kx) reads input (oy*strideH - padTop + ky*dilationH, ...).
-   */
-  conv2dForward(x: NativeTensor, w: NativeTensor, b: NativeTensor | null, y: NativeTensor, strideH: number,
-    strideW: number, padding: Padding, activation: NativeActivation, pre?: NativeTensor | null, alpha?: number,
-    dilationH?: number, dilationW?: number): void;
-  /**
-   * dy is the gradient of y, the activation's output (its derivative is taken from y). A gradient passed as null
-   * is not computed: dx for the first layer, dw and db for a frozen layer.
+   * dy is the gradient of y, the activation's output (its derivative is taken from y; conv.pre is what the
+   * forward op stored there). A gradient passed as null is not computed: dx for the first layer, dw and db for a
+   * frozen layer. below: the layer below's activation, applied to dx.
    */
   conv2dBackward(x: NativeTensor, w: NativeTensor, y: NativeTensor, dy: NativeTensor, dx: NativeTensor | null,
-    dw: NativeTensor | null, db: NativeTensor | null, strideH: number, strideW: number, padding: Padding, activation: NativeActivation,
-    pre?: NativeTensor | null, alpha?: number, dilationH?: number, dilationW?: number,
-    belowActivation?: NativeActivation, belowAlpha?: number): void;
+    dw: NativeTensor | null, db: NativeTensor | null, conv: ConvArgs, below?: BelowAct): void;
   /**
    * conv2dForward then maxPool2dForward (strides equal to the window) as one op that stores no conv output: the
    * pooled output and its argmax, bit for bit those of the two ops. Its backward sums over each window's argmax
    * alone (dz is zero elsewhere): the two ops' gradients up to float32 rounding. Not for an activation whose derivative needs
-   * its input (swish, gelu). With dropRate (a Dropout after the pool, in training), also dropped =
-   * dropoutForward(pooled, dropRate, dropSeed, dropOffset, counter), bit for bit: on a GPU's FP32 path the mask is
-   * drawn in the conv's epilogue, with no pass reading the pooled output back.
+   * its input (swish, gelu). With drop (a Dropout after the pool, in training), also dropped =
+   * dropoutForward(pooled, drop.rate, drop.seed, drop.offset, drop.counter), bit for bit: on a GPU's FP32 path the
+   * mask is drawn in the conv's epilogue, with no pass reading the pooled output back.
    */
   conv2dPoolForward(x: NativeTensor, w: NativeTensor, b: NativeTensor | null, pooled: NativeTensor, argmax: NativeTensor,
-    strideH: number, strideW: number, padding: Padding, activation: NativeActivation, poolH: number, poolW: number,
-    poolPadding: Padding, alpha?: number, dilationH?: number, dilationW?: number, dropRate?: number, dropSeed?: number,
-    dropOffset?: number, counter?: NativeTensor | null, dropped?: NativeTensor): void;
-  /** The backward of conv2dPoolForward from its outputs and the pooled gradient: as maxPool2dBackward then conv2dBackward. */
+    conv: ConvArgs, pool: PoolArgs, drop?: DropArgs, dropped?: NativeTensor): void;
+  /**
+   * The backward of conv2dPoolForward from its outputs and the pooled gradient: as maxPool2dBackward then
+   * conv2dBackward; with drop, dpooled is the dropout's output gradient, its backward folded in.
+   */
   conv2dPoolBackward(x: NativeTensor, w: NativeTensor, pooled: NativeTensor, argmax: NativeTensor, dpooled: NativeTensor,
-    dx: NativeTensor | null, dw: NativeTensor | null, db: NativeTensor | null, strideH: number, strideW: number,
-    padding: Padding, activation: NativeActivation, poolH: number, poolW: number, poolPadding: Padding, alpha?: number,
-    dilationH?: number, dilationW?: number, dropRate?: number, dropSeed?: number, dropOffset?: number,
-    counter?: NativeTensor | null, belowActivation?: NativeActivation, belowAlpha?: number): void;
+    dx: NativeTensor | null, dw: NativeTensor | null, db: NativeTensor | null, conv: ConvArgs, pool: PoolArgs,
+    drop?: DropArgs, below?: BelowAct): void;
   maxPool2dForward(x: NativeTensor, y: NativeTensor, argmax: NativeTensor, poolH: number, poolW: number,
     strideH: number, strideW: number, padding?: Padding): void;
   maxPool2dBackward(dy: NativeTensor, argmax: NativeTensor, dx: NativeTensor, poolH: number, poolW: number,

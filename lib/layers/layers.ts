@@ -1,7 +1,10 @@
 // Layers, shaped like TensorFlow.js's layers API: constructor(args) -> build(inputShape) -> forward/backward.
 // A layer holds no math: forward and backward call the addon, writing into buffers allocated once per
 // (model, batch size). Shapes here are per example (no batch axis), channels-last as Keras.
-import { NATIVE_ACTIVATIONS, NEEDS_INPUT, native, type BelowAct, type Device, type NativeActivation, type NativeTensor, type Padding } from '../core/native.js';
+import {
+  NATIVE_ACTIVATIONS, NEEDS_INPUT, native, type BelowAct, type ConvArgs, type Device, type DropArgs, type NativeActivation, type NativeTensor,
+  type Padding, type PoolArgs,
+} from '../core/native.js';
 import { Tensor, empty, handleOf } from '../core/tensor.js';
 import { ValidationError, stateError } from '../core/errors.js';
 import { NOT_USED, checkOptions, ownOptions, fail, intPair, numberIn, oneOf, positiveInt, shapeArg, type NotYet } from '../core/validate.js';
@@ -324,23 +327,26 @@ export class Conv2D extends Layer {
     return withPre(super.allocate(batch, needInputGrad, device), this.activation, [batch, ...this.outputShape], device);
   }
 
+  /** The conv ops' geometry and epilogue (native.ts's ConvArgs): this layer's, with this activation. */
+  private convArgs(activation: NativeActivation, pre: NativeTensor | null, alpha?: number): ConvArgs {
+    return { strides: this.strides, padding: this.padding, activation, alpha, dilationRate: this.dilationRate, pre };
+  }
+
   /** @internal The layer's op with other weights and epilogue, into y (the inference folding of BatchNormalization). */
   forwardWith(x: NativeTensor, w: NativeTensor, b: NativeTensor, y: NativeTensor, act: NativeActivation, alpha?: number): void {
-    native.conv2dForward(x, w, b, y, ...this.strides, this.padding, act, null, alpha, ...this.dilationRate);
+    native.conv2dForward(x, w, b, y, this.convArgs(act, null, alpha));
   }
 
   forward(x: NativeTensor, buf: LayerBuffers): NativeTensor {
-    native.conv2dForward(x, param(this, 'kernel').value, bias(this)?.value ?? null, buf.y!, this.strides[0],
-      this.strides[1], this.padding, this.activation, buf.extra, undefined, ...this.dilationRate);
+    native.conv2dForward(x, param(this, 'kernel').value, bias(this)?.value ?? null, buf.y!, this.convArgs(this.activation, buf.extra));
     return buf.y!;
   }
 
   backward(x: NativeTensor, y: NativeTensor, dy: NativeTensor, buf: LayerBuffers, ctx: StepContext): NativeTensor | null {
     const k = param(this, 'kernel'), b = bias(this), dx = ctx.inputGrad === false ? null : buf.dx;
     const grads = ctx.weightGrads !== false;
-    native.conv2dBackward(x, k.value, y, dy, dx, grads ? k.grad : null, grads && b ? b.grad : null, this.strides[0], this.strides[1],
-      this.padding, ctx.dzGiven ? 'linear' : this.activation, ctx.dzGiven ? null : buf.extra, undefined, ...this.dilationRate,
-      ctx.below?.activation, ctx.below?.alpha);
+    native.conv2dBackward(x, k.value, y, dy, dx, grads ? k.grad : null, grads && b ? b.grad : null,
+      ctx.dzGiven ? this.convArgs('linear', null) : this.convArgs(this.activation, buf.extra), ctx.below);
     return dx;
   }
 
@@ -358,8 +364,7 @@ export class Conv2D extends Layer {
     dropout?: { layer: Dropout; buf: LayerBuffers; ctx: StepContext }): NativeTensor {
     const d = dropout;
     native.conv2dPoolForward(x, param(this, 'kernel').value, bias(this)?.value ?? null, poolBuf.y!, poolBuf.extra!,
-      ...this.strides, this.padding, this.activation, ...pool.poolSize, pool.padding, undefined, ...this.dilationRate,
-      d?.layer.rate, d?.ctx.seed, d?.ctx.offset, d?.ctx.counter, d?.buf.y ?? undefined);
+      this.convArgs(this.activation, null), poolArgs(pool), d && dropArgs(d.layer, d.ctx), d?.buf.y ?? undefined);
     return d ? d.buf.y! : poolBuf.y!;
   }
 
@@ -372,9 +377,8 @@ export class Conv2D extends Layer {
     const k = param(this, 'kernel'), b = bias(this), dx = ctx.inputGrad === false ? null : buf.dx;
     const grads = ctx.weightGrads !== false;
     native.conv2dPoolBackward(x, k.value, poolBuf.y!, poolBuf.extra!, dpooled, dx, grads ? k.grad : null,
-      grads && b ? b.grad : null, ...this.strides, this.padding, this.activation, ...pool.poolSize, pool.padding,
-      undefined, ...this.dilationRate, dropout?.layer.rate, dropout?.ctx.seed, dropout?.ctx.offset, dropout?.ctx.counter,
-      ctx.below?.activation, ctx.below?.alpha);
+      grads && b ? b.grad : null, this.convArgs(this.activation, null), poolArgs(pool),
+      dropout && dropArgs(dropout.layer, dropout.ctx), ctx.below);
     return dx;
   }
 
@@ -382,6 +386,16 @@ export class Conv2D extends Layer {
     return { ...super.getConfig(), filters: this.filters, kernelSize: this.kernelSize, strides: this.strides,
       padding: this.padding, dilationRate: this.dilationRate, activation: this.activation, ...this.kernelArgs };
   }
+}
+
+/** The max-pool of the conv + pool ops (native.ts's PoolArgs): the layer's window and padding (its strides are the window). */
+function poolArgs(pool: MaxPooling2D): PoolArgs {
+  return { poolSize: pool.poolSize, padding: pool.padding };
+}
+
+/** A Dropout folded into the conv + pool ops (native.ts's DropArgs): its rate and the step's stream. */
+function dropArgs(layer: Dropout, ctx: StepContext): DropArgs {
+  return { rate: layer.rate, seed: ctx.seed, offset: ctx.offset, counter: ctx.counter };
 }
 
 export interface Pooling2DArgs extends LayerArgs {
