@@ -17,7 +17,7 @@ const PINNED: Record<string, string> = {
 const Pin = suite('engine behaviour pin');
 
 export async function seedWeightsHash(): Promise<{ hash: string; loss: number[] }> {
-  const { train } = loadMnist(undefined, { trainLimit: 1000, testLimit: 0 });
+  const { train, test } = loadMnist(undefined, { trainLimit: 1000, testLimit: 0 });
   const model = seedModel(7);
   const y = toCategorical(train.labels, 10);
   try {
@@ -29,6 +29,8 @@ export async function seedWeightsHash(): Promise<{ hash: string; loss: number[] 
     model.dispose();
     train.images.dispose();
     train.labels.dispose();
+    test.images.dispose(); // empty, but tensors all the same: left to the GC they would be counted live until then
+    test.labels.dispose();
     y.dispose();
   }
 }
