@@ -362,6 +362,50 @@ void AvgPool2dBackward(const Napi::CallbackInfo& info) {
   a.run([s, dy = dy->f32(), dx = dx->f32()](Backend& be) { return be.avgpool2d_backward(s, dy, dx); });
 }
 
+// The Pad2dShape of x [N,H,W,C] and padding [[top, bottom], [left, right]] (argument i).
+Pad2dShape pad_shape(Args& a, TensorHandle* x, const char* x_name, int i) {
+  a.expect_rank(x, x_name, DType::kFloat32, 4, "[N,H,W,C]");
+  const Napi::Value padding = a.value(i);
+  if (!padding.IsArray() || padding.As<Napi::Array>().Length() != 2)
+    a.fail("ERR_KERNELNET_ARG", "expected padding to be [[top, bottom], [left, right]]", !padding.IsArray());
+  const Napi::Array rows_cols = padding.As<Napi::Array>();
+  const auto rows = a.integer_pair(Arg{rows_cols[0u], "padding[0]"}, 0, 1 << 16);
+  const auto cols = a.integer_pair(Arg{rows_cols[1u], "padding[1]"}, 0, 1 << 16);
+  const auto& xs = x->shape();
+  Pad2dShape s{static_cast<int>(xs[0]),
+               static_cast<int>(xs[1]),
+               static_cast<int>(xs[2]),
+               static_cast<int>(xs[3]),
+               rows[0],
+               rows[1],
+               cols[0],
+               cols[1]};
+  if (static_cast<int64_t>(s.h) + s.top + s.bottom > INT32_MAX ||
+      static_cast<int64_t>(s.w) + s.left + s.right > INT32_MAX)
+    a.fail("ERR_KERNELNET_SHAPE", "the padded image is too large");
+  return s;
+}
+
+// pad2dForward(x, y, [[top, bottom], [left, right]]): y is x with zeros around each image.
+void Pad2dForward(const Napi::CallbackInfo& info) {
+  Args a(info, "pad2dForward");
+  TensorHandle *x = a.tensor(0, "x"), *y = a.tensor(1, "y");
+  const Pad2dShape s = pad_shape(a, x, "x", 2);
+  a.expect(y, "y", DType::kFloat32, {s.n, s.oh(), s.ow(), s.c}, "[N,H+top+bottom,W+left+right,C]");
+  a.distinct({y, x});
+  a.run([s, x = x->f32(), y = y->f32()](Backend& be) { return be.pad2d_forward(s, x, y); });
+}
+
+// pad2dBackward(dy, dx, [[top, bottom], [left, right]]): dx is dy's region inside the padding.
+void Pad2dBackward(const Napi::CallbackInfo& info) {
+  Args a(info, "pad2dBackward");
+  TensorHandle *dy = a.tensor(0, "dy"), *dx = a.tensor(1, "dx");
+  const Pad2dShape s = pad_shape(a, dx, "dx", 2);
+  a.expect(dy, "dy", DType::kFloat32, {s.n, s.oh(), s.ow(), s.c}, "[N,H+top+bottom,W+left+right,C]");
+  a.distinct({dx, dy});
+  a.run([s, dy = dy->f32(), dx = dx->f32()](Backend& be) { return be.pad2d_backward(s, dy, dx); });
+}
+
 void dense_dims(Args& a, TensorHandle* x, TensorHandle* w, int* n, int* in, int* out) {
   a.expect_rank(x, "x", DType::kFloat32, 2, "[N,I]");
   a.expect(w, "w", DType::kFloat32, {x->shape()[1], kAny}, "[I,O]");

@@ -54,6 +54,15 @@ struct Pool2dShape {
   int pt = 0, pl = 0;  // 'same' padding before the first row / column: window positions outside are skipped
 };
 
+// Zero padding of x [n, h, w, c] to y [n, oh(), ow(), c]: `top` rows above, `bottom` below, `left` and
+// `right` columns beside (the ZeroPadding2D layer).
+struct Pad2dShape {
+  int n, h, w, c;
+  int top, bottom, left, right;
+  KN_HD int oh() const { return h + top + bottom; }
+  KN_HD int ow() const { return w + left + right; }
+};
+
 // The window of output (oy, ox) clipped to the input: rows [y0, y1), columns [x0, x1).
 KN_HD void pool_window(const Pool2dShape& s, int oy, int ox, int* y0, int* y1, int* x0, int* x1) {
   const int iy = oy * s.sh - s.pt, ix = ox * s.sw - s.pl;

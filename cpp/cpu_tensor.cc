@@ -70,6 +70,41 @@ Status CpuBackend::copy_region(const Region& r, const void* src, void* dst) {
   return Status::Ok();
 }
 
+// One output row (n, oy) per task: zeros where the row or the column is padding, x's row copied between.
+Status CpuBackend::pad2d_forward(const Pad2dShape& s, const float* x, float* y) {
+  const int oh = s.oh(), ow = s.ow();
+  const std::size_t row = static_cast<std::size_t>(ow) * s.c, in_row = static_cast<std::size_t>(s.w) * s.c;
+  parallel_chunks(static_cast<std::size_t>(s.n) * oh, 16, [&](std::size_t r0, std::size_t r1) {
+    for (std::size_t r = r0; r < r1; ++r) {
+      float* out = y + r * row;
+      const long n = static_cast<long>(r / oh), iy = static_cast<long>(r % oh) - s.top;
+      if (iy < 0 || iy >= s.h) {
+        std::memset(out, 0, sizeof(float) * row);
+        continue;
+      }
+      std::memset(out, 0, sizeof(float) * s.left * s.c);
+      std::memcpy(out + static_cast<std::size_t>(s.left) * s.c, x + (n * s.h + iy) * in_row,
+                  sizeof(float) * in_row);
+      std::memset(out + static_cast<std::size_t>(s.left + s.w) * s.c, 0, sizeof(float) * s.right * s.c);
+    }
+  });
+  return Status::Ok();
+}
+
+Status CpuBackend::pad2d_backward(const Pad2dShape& s, const float* dy, float* dx) {
+  const std::size_t row = static_cast<std::size_t>(s.ow()) * s.c,
+                    in_row = static_cast<std::size_t>(s.w) * s.c;
+  parallel_chunks(static_cast<std::size_t>(s.n) * s.h, 16, [&](std::size_t r0, std::size_t r1) {
+    for (std::size_t r = r0; r < r1; ++r) {
+      const std::size_t n = r / s.h, iy = r % s.h;
+      std::memcpy(dx + r * in_row,
+                  dy + (n * s.oh() + iy + s.top) * row + static_cast<std::size_t>(s.left) * s.c,
+                  sizeof(float) * in_row);
+    }
+  });
+  return Status::Ok();
+}
+
 Status CpuBackend::argmax(const float* x, std::size_t outer, std::size_t n, std::size_t inner, int32_t* out) {
   parallel_chunks(outer * inner, 1024, [&](std::size_t e0, std::size_t e1) {
     for (std::size_t e = e0; e < e1; ++e) {

@@ -28,6 +28,29 @@ __global__ void copy_region_kernel(Region r, const uint32_t* __restrict__ src, u
   dst[to] = src[so];
 }
 
+// One thread per output element: x's element, or zero in the padding. Index math in I (y's element count).
+template <typename I>
+__global__ void pad2d_forward_kernel(Pad2dShape s, const float* __restrict__ x, float* __restrict__ y,
+                                     I total) {
+  const I o = blockIdx.x * (I)blockDim.x + threadIdx.x;
+  if (o >= total) return;
+  const I pix = o / s.c, c = o - pix * s.c, row = pix / s.ow(), ox = pix - row * s.ow(), n = row / s.oh(),
+          oy = row - n * s.oh();
+  const I iy = oy - s.top, ix = ox - s.left;
+  y[o] = iy >= 0 && iy < s.h && ix >= 0 && ix < s.w ? x[((n * s.h + iy) * s.w + ix) * s.c + c] : 0.0f;
+}
+
+// One thread per input element: dy's element at the same position inside the padding.
+template <typename I>
+__global__ void pad2d_backward_kernel(Pad2dShape s, const float* __restrict__ dy, float* __restrict__ dx,
+                                      I total) {
+  const I i = blockIdx.x * (I)blockDim.x + threadIdx.x;
+  if (i >= total) return;
+  const I pix = i / s.c, c = i - pix * s.c, row = pix / s.w, ix = pix - row * s.w, n = row / s.h,
+          iy = row - n * s.h;
+  dx[i] = dy[((n * s.oh() + iy + s.top) * s.ow() + ix + s.left) * s.c + c];
+}
+
 // Index math in I (with_index_type: every element of x).
 template <typename I>
 __global__ void argmax_kernel(const float* __restrict__ x, I outer, I n, I inner, int32_t* __restrict__ out) {
@@ -128,6 +151,30 @@ Status CudaBackend::copy_region(const Region& r, const void* src, void* dst) {
            static_cast<const uint32_t*>(src), static_cast<uint32_t*>(dst), (I)count);
   });
   KN_LAUNCHED(stream(), "copy_region_kernel");
+  return Status::Ok();
+}
+
+Status CudaBackend::pad2d_forward(const Pad2dShape& s, const float* x, float* y) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const long long total = (long long)s.n * s.oh() * s.ow() * s.c;
+  if (!total) return Status::Ok();
+  with_index_type(total, [&](auto index) {
+    using I = decltype(index);
+    launch(pad2d_forward_kernel<I>, CEIL_DIV(total, 256), 256, 0, stream(), s, x, y, (I)total);
+  });
+  KN_LAUNCHED(stream(), "pad2d_forward_kernel");
+  return Status::Ok();
+}
+
+Status CudaBackend::pad2d_backward(const Pad2dShape& s, const float* dy, float* dx) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const long long total = (long long)s.n * s.h * s.w * s.c;
+  if (!total) return Status::Ok();
+  with_index_type((long long)s.n * s.oh() * s.ow() * s.c, [&](auto index) {
+    using I = decltype(index);
+    launch(pad2d_backward_kernel<I>, CEIL_DIV(total, 256), 256, 0, stream(), s, dy, dx, (I)total);
+  });
+  KN_LAUNCHED(stream(), "pad2d_backward_kernel");
   return Status::Ok();
 }
 

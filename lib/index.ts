@@ -3,12 +3,12 @@ export { Sequential, loadModel } from './models/model.js';
 export type { SequentialArgs, CompileArgs } from './models/model.js';
 export type { FitArgs, EvaluateArgs, PredictArgs, History, Logs, Callback, FitParams } from './engine/training.js';
 export {
-  Layer, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, Dropout, Flatten, Reshape, Rescaling, Dense,
+  Layer, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, ZeroPadding2D, Dropout, Flatten, Reshape, Rescaling, Dense,
   Activation, LeakyReLU, BatchNormalization,
 } from './layers/layers.js';
 export type {
   ActivationIdentifier, ActivationArgs, LeakyReLUArgs, Conv2DArgs, MaxPooling2DArgs, Pooling2DArgs, DropoutArgs, DenseArgs, LayerArgs,
-  ReshapeArgs, RescalingArgs, BatchNormalizationArgs,
+  ReshapeArgs, RescalingArgs, BatchNormalizationArgs, ZeroPadding2DArgs,
 } from './layers/layers.js';
 export { Optimizer, SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta } from './engine/optimizers.js';
 export {

@@ -157,6 +157,10 @@ export interface Native {
   /** The mean of each window's positions inside the input ('same' padding excluded from the count). */
   avgPool2dForward(x: NativeTensor, y: NativeTensor, poolH: number, poolW: number, strideH: number, strideW: number, padding?: Padding): void;
   avgPool2dBackward(dy: NativeTensor, dx: NativeTensor, poolH: number, poolW: number, strideH: number, strideW: number, padding?: Padding): void;
+  /** y = x [N, H, W, C] with zeros around each image: [N, top + H + bottom, left + W + right, C]. */
+  pad2dForward(x: NativeTensor, y: NativeTensor, padding: [[number, number], [number, number]]): void;
+  /** dx = dy's region inside the padding (pad2dForward's gradient). */
+  pad2dBackward(dy: NativeTensor, dx: NativeTensor, padding: [[number, number], [number, number]]): void;
   /** pre: where swish and gelu store their input (shaped as y), for the backward op; alpha: elu's and leaky_relu's. */
   denseForward(x: NativeTensor, w: NativeTensor, b: NativeTensor | null, y: NativeTensor, activation: NativeActivation,
     pre?: NativeTensor | null, alpha?: number): void;

@@ -486,6 +486,62 @@ export class AveragePooling2D extends Pooling2D {
   }
 }
 
+export interface ZeroPadding2DArgs extends LayerArgs {
+  /**
+   * Keras's and tfjs's forms: n (every side), [rows, columns] (top = bottom = rows, left = right = columns), or
+   * [[top, bottom], [left, right]]. Default 1.
+   */
+  padding?: number | [number, number] | [[number, number], [number, number]];
+  /** 'channelsLast' only (kernelnet's images are NHWC). */
+  dataFormat?: 'channelsLast';
+}
+
+/** The padding as tfjs's ZeroPadding2D holds it, [[top, bottom], [left, right]], from any of its forms. */
+function paddingPairs(value: unknown): [[number, number], [number, number]] {
+  const what = 'a non-negative integer, [rows, columns] or [[top, bottom], [left, right]]';
+  const count = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+  if (count(value)) return [[value as number, value as number], [value as number, value as number]];
+  if (Array.isArray(value) && value.length === 2) {
+    if (value.every(count)) return [[value[0], value[0]], [value[1], value[1]]];
+    if (value.every(p => Array.isArray(p) && p.length === 2 && p.every(count))) return [[value[0][0], value[0][1]], [value[1][0], value[1][1]]];
+  }
+  return fail(what, 'ZeroPadding2D padding', value);
+}
+
+/** Rows and columns of zeros around each image (Keras's ZeroPadding2D): [H, W, C] -> [top + H + bottom, left + W + right, C]. */
+export class ZeroPadding2D extends Layer {
+  readonly className = 'ZeroPadding2D';
+  /** [[top, bottom], [left, right]], as tfjs's layer holds it. */
+  readonly padding: [[number, number], [number, number]];
+
+  constructor(args: ZeroPadding2DArgs = {}) {
+    super(args, layerSchema('ZeroPadding2D', ['padding'], { dataFormat: { ok: NOT_USED.channelsLast } }));
+    args = ownOptions(args); // own properties only (see checkOptions)
+    this.padding = paddingPairs(args?.padding ?? 1);
+  }
+
+  protected computeOutputShape(s: number[]): number[] {
+    if (s.length !== 3) fail('an input shape [height, width, channels]', `${this.name} input shape`, s);
+    const [[top, bottom], [left, right]] = this.padding;
+    return [top + s[0] + bottom, left + s[1] + right, s[2]];
+  }
+
+  forward(x: NativeTensor, buf: LayerBuffers): NativeTensor {
+    native.pad2dForward(x, buf.y!, this.padding);
+    return buf.y!;
+  }
+
+  backward(_x: NativeTensor, _y: NativeTensor, dy: NativeTensor, buf: LayerBuffers): NativeTensor | null {
+    if (!buf.dx) return null;
+    native.pad2dBackward(dy, buf.dx, this.padding);
+    return buf.dx;
+  }
+
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), padding: this.padding };
+  }
+}
+
 /** Pooling over the whole image, per channel: [H, W, C] -> [C] (Keras's global pooling, keepdims false). */
 abstract class GlobalPooling2D extends Layer {
   constructor(args: LayerArgs | undefined, className: string) {

@@ -4,7 +4,7 @@
 // serialization.ts, tfjs-format.ts and tfjs.ts read their names from here; no other list of layers exists.
 import {
   Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, LeakyReLU,
-  MaxPooling2D, Rescaling, Reshape, type ActivationArgs, type Layer,
+  MaxPooling2D, Rescaling, Reshape, ZeroPadding2D, type ActivationArgs, type Layer,
 } from './layers.js';
 
 type Json = Record<string, unknown>;
@@ -85,6 +85,10 @@ export const REGISTRY = [
   entry({
     className: 'GlobalMaxPooling2D', ctor: GlobalMaxPooling2D, aliases: [], factories: ['globalMaxPooling2d', 'globalMaxPool2d'], ops: ['globalPool2d'],
     tfjs: { channelsLast: true }, sample: { args: {}, inputShape: [3, 3, 2] },
+  }),
+  entry({
+    className: 'ZeroPadding2D', ctor: ZeroPadding2D, aliases: [], factories: ['zeroPadding2d'], ops: ['pad2d'],
+    tfjs: { keys: ['padding'], channelsLast: true }, sample: { args: { padding: [[1, 0], [2, 1]] }, inputShape: [3, 2, 2] },
   }),
   entry({
     className: 'Dropout', ctor: Dropout, aliases: [], factories: ['dropout'], ops: ['dropout'],
