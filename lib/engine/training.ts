@@ -495,7 +495,7 @@ export async function fitDataset(model: Network, dataset: Dataset, args: FitData
     model.checkData(handleOf(validation[0], 'validationData[0]'), handleOf(validation[1], 'validationData[1]'), 'validationData[0]', 'validationData[1]').release();
   }
   const validateAt = (epoch: number) => validateAfter(epoch, validation !== undefined);
-  const counter = empty([1], 'int32', model.device), identities = new Map<number, ReturnType<typeof model.identity>>();
+  const counter = empty([1], 'int32', model.device), batches = new DatasetBatches(model, dataset, 'fit');
   const run: FitRun = {
     epochs, steps: dataset.batches ?? 0, batchSize: 0, samples: 0, validation,
     step: { X: counter, Y: counter, W: null, indices: counter, batchSize: 0, counter, base: 0, optimizer, metrics },
@@ -514,30 +514,13 @@ export async function fitDataset(model: Network, dataset: Dataset, args: FitData
     // themselves come from the dataset one by one.
     s = 0;
     const per = model.stepsPerExecution;
-    for await (const batch of dataset.pass(model.device)) {
-      let labels = () => {};
-      try {
-        if (model.stopTraining && s % per === 0) break;
-        if (!batch.ys) throw new ValidationError(`fit: batch ${s} of the dataset has no targets (ys)`);
-        const X = handleOf(batch.xs, `batch ${s} xs`);
-        const { n: rows, Y, release } = model.checkData(X, handleOf(batch.ys, `batch ${s} ys`), `batch ${s} xs`, `batch ${s} ys`);
-        labels = release;
-        if (callbacks.wantsBatchBegin && s % per === 0) await callbacks.call('onBatchBegin', s, { batch: s, size: rows });
-        let indices = identities.get(rows);
-        if (!indices) identities.set(rows, indices = model.identity(rows));
-        counter.write(Int32Array.of(0));
-        model.trainStep({ X, Y, W: null, indices, batchSize: rows, counter, base: model.steps, optimizer, metrics }, 0, rows);
-        run.samples = Math.max(run.samples, rows);
-        if ((s + 1) % per === 0 && callbacks.wantsBatch(s)) await callbacks.batchEnd(epoch, s, readLogs(model, metrics, state));
-      } finally {
-        labels();
-        batch.xs.dispose();
-        batch.ys?.dispose();
-      }
-      s++;
-      await new Promise(setImmediate);
-      stillThere(s);
-    }
+    await batches.pass(async ({ X, Y, rows, indices }) => {
+      if (callbacks.wantsBatchBegin && s % per === 0) await callbacks.call('onBatchBegin', s, { batch: s, size: rows });
+      counter.write(Int32Array.of(0));
+      model.trainStep({ X, Y: Y!, W: null, indices, batchSize: rows, counter, base: model.steps, optimizer, metrics }, 0, rows);
+      run.samples = Math.max(run.samples, rows);
+      if ((s + 1) % per === 0 && callbacks.wantsBatch(s)) await callbacks.batchEnd(epoch, s, readLogs(model, metrics, state));
+    }, { stop: () => model.stopTraining && s % per === 0, after: done => stillThere(s = done) });
     if (s === 0) throw new ValidationError(`fit: the dataset yielded no batches in epoch ${epoch + 1}`);
     if (s % per && callbacks.wantsBatch(s - 1)) await callbacks.batchEnd(epoch, s - 1, readLogs(model, metrics, state)); // a shorter last execution
     if (!run.steps || (s !== run.steps && !model.stopTraining)) run.steps = s; // counted (a generator's length may change)
@@ -551,7 +534,7 @@ export async function fitDataset(model: Network, dataset: Dataset, args: FitData
     stillThere,
     dispose: () => {
       counter.dispose();
-      for (const t of identities.values()) t.dispose();
+      batches.dispose();
     },
   });
 }
@@ -624,20 +607,62 @@ export async function evaluateDataset(model: Network, dataset: Dataset, args: { 
   args = checkOptions(args, { what: 'evaluate options (with a dataset)', supported: ['verbose'], notYet: { batchSize: { hint: 'the dataset makes the batches' }, steps: {}, sampleWeight: {} } });
   model.requireCompiled('evaluate');
   const verbose = verbosity(args.verbose, [0, 1] as const, 0);
-  const metrics = empty([METRIC_SLOTS], 'float32', model.device), identities = new Map<number, ReturnType<typeof model.identity>>();
+  const metrics = empty([METRIC_SLOTS], 'float32', model.device), batches = new DatasetBatches(model, dataset, 'evaluate');
   try {
     metrics.fill(0);
+    const s = await batches.pass(({ X, Y, rows, indices }) => evaluateRows(model, X, Y!, null, indices, 0, rows, metrics),
+      { after: () => model.alive('evaluate') });
+    if (s === 0) throw new ValidationError('evaluate: the dataset yielded no batches');
+    return evaluateResult(model, metrics, verbose);
+  } finally {
+    metrics.dispose();
+    batches.dispose();
+  }
+}
+
+/** One batch of a dataset as a step takes it: checked against the model, with identity row indices for its size. */
+interface DatasetBatch {
+  X: NativeTensor;
+  /** The targets, checked as the loss takes them; null for predict (a batch's targets, if any, unused). */
+  Y: NativeTensor | null;
+  rows: number;
+  indices: NativeTensor;
+}
+
+/**
+ * A dataset's batches for fit, evaluate and predict alike (as Keras 3's EpochIterator adapts a tf.data dataset):
+ * each batch checked against the model, the identity row indices kept per batch size for the whole run, every
+ * batch disposed after its step whatever happens, and the event loop let run after each.
+ */
+class DatasetBatches {
+  private readonly identities = new Map<number, NativeTensor>();
+
+  constructor(private readonly model: Network, private readonly dataset: Dataset, private readonly op: 'fit' | 'evaluate' | 'predict') {}
+
+  /**
+   * One pass: `step` for each batch in order; `stop` is asked before each step and ends the pass; `after` runs
+   * once the event loop has had its turn, with the count of batches done. Returns that count.
+   */
+  async pass(step: (batch: DatasetBatch) => void | Promise<void>,
+    { stop, after }: { stop?: () => boolean; after: (done: number) => void }): Promise<number> {
+    const { model, op } = this;
     let s = 0;
-    for await (const batch of dataset.pass(model.device)) {
+    for await (const batch of this.dataset.pass(model.device)) {
       let labels = () => {};
       try {
-        if (!batch.ys) throw new ValidationError(`evaluate: batch ${s} of the dataset has no targets (ys)`);
+        if (stop?.()) break;
         const X = handleOf(batch.xs, `batch ${s} xs`);
-        const { n: rows, Y, release } = model.checkData(X, handleOf(batch.ys, `batch ${s} ys`), `batch ${s} xs`, `batch ${s} ys`);
-        labels = release;
-        let indices = identities.get(rows);
-        if (!indices) identities.set(rows, indices = model.identity(rows));
-        evaluateRows(model, X, Y, null, indices, 0, rows, metrics);
+        let rows: number, Y: NativeTensor | null = null;
+        if (op === 'predict') rows = model.checkInput(X, `batch ${s} xs`);
+        else {
+          if (!batch.ys) throw new ValidationError(`${op}: batch ${s} of the dataset has no targets (ys)`);
+          const checked = model.checkData(X, handleOf(batch.ys, `batch ${s} ys`), `batch ${s} xs`, `batch ${s} ys`);
+          ({ n: rows, Y } = checked);
+          labels = checked.release;
+        }
+        let indices = this.identities.get(rows);
+        if (!indices) this.identities.set(rows, indices = model.identity(rows));
+        await step({ X, Y, rows, indices });
       } finally {
         labels();
         batch.xs.dispose();
@@ -645,13 +670,13 @@ export async function evaluateDataset(model: Network, dataset: Dataset, args: { 
       }
       s++;
       await new Promise(setImmediate);
-      model.alive('evaluate');
+      after(s);
     }
-    if (s === 0) throw new ValidationError('evaluate: the dataset yielded no batches');
-    return evaluateResult(model, metrics, verbose);
-  } finally {
-    metrics.dispose();
-    for (const t of identities.values()) t.dispose();
+    return s;
+  }
+
+  dispose(): void {
+    for (const t of this.identities.values()) t.dispose();
   }
 }
 
@@ -660,27 +685,15 @@ export async function predictDataset(model: Network, dataset: Dataset): Promise<
   model.alive('predict');
   model.ensureParams();
   const k = model.outputShape.reduce((a, b) => a * b, 1), parts: Float32Array[] = [];
-  const identities = new Map<number, NativeTensor>();
+  const batches = new DatasetBatches(model, dataset, 'predict');
   try {
-    let s = 0;
-    for await (const batch of dataset.pass(model.device)) {
-      try {
-        const X = handleOf(batch.xs, `batch ${s} xs`), rows = model.checkInput(X, `batch ${s} xs`);
-        let indices = identities.get(rows);
-        if (!indices) identities.set(rows, indices = model.identity(rows));
-        const part = new Float32Array(rows * k);
-        predictRows(model, X, indices, 0, rows, part, 0);
-        parts.push(part);
-      } finally {
-        batch.xs.dispose();
-        batch.ys?.dispose();
-      }
-      s++;
-      await new Promise(setImmediate);
-      model.alive('predict');
-    }
+    await batches.pass(({ X, rows, indices }) => {
+      const part = new Float32Array(rows * k);
+      predictRows(model, X, indices, 0, rows, part, 0);
+      parts.push(part);
+    }, { after: () => model.alive('predict') });
   } finally {
-    for (const t of identities.values()) t.dispose();
+    batches.dispose();
   }
   const n = parts.reduce((a, p) => a + p.length / k, 0), result = new Float32Array(n * k);
   let at = 0;
