@@ -2,24 +2,26 @@
 export { Sequential, loadModel } from './models/model.js';
 export type { SequentialArgs, CompileArgs } from './models/model.js';
 export type { FitArgs, EvaluateArgs, PredictArgs, History, Logs, Callback, FitParams } from './engine/training.js';
+export type { Network } from './engine/network.js';
+export type { ProgressStream } from './engine/progress.js';
 export {
   Layer, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, ZeroPadding2D, Dropout, Flatten, Reshape, Rescaling, Dense,
   Activation, LeakyReLU, BatchNormalization,
 } from './layers/layers.js';
 export type {
   ActivationIdentifier, ActivationArgs, LeakyReLUArgs, Conv2DArgs, MaxPooling2DArgs, Pooling2DArgs, DropoutArgs, DenseArgs, LayerArgs,
-  ReshapeArgs, RescalingArgs, BatchNormalizationArgs, ZeroPadding2DArgs,
+  ReshapeArgs, RescalingArgs, BatchNormalizationArgs, ZeroPadding2DArgs, Initializer,
 } from './layers/layers.js';
 export { Optimizer, SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta } from './engine/optimizers.js';
 export {
   CSVLogger, EarlyStopping, KerasCallback, LearningRateScheduler, ModelCheckpoint, ReduceLROnPlateau, TerminateOnNaN,
 } from './callbacks/callbacks.js';
-export type { CSVLoggerArgs, EarlyStoppingArgs, ModelCheckpointArgs, ReduceLROnPlateauArgs } from './callbacks/callbacks.js';
+export type { CSVLoggerArgs, EarlyStoppingArgs, ModelCheckpointArgs, ReduceLROnPlateauArgs, Mode as MonitorMode } from './callbacks/callbacks.js';
 export type { OptimizerArgs, SGDArgs, AdamArgs, RMSpropArgs, AdagradArgs, AdadeltaArgs } from './engine/optimizers.js';
 export {
   Loss, CategoricalCrossentropy, SparseCategoricalCrossentropy, BinaryCrossentropy, MeanSquaredError, MeanAbsoluteError,
 } from './engine/losses.js';
-export type { LossIdentifier } from './engine/losses.js';
+export type { LossIdentifier, LossArgs } from './engine/losses.js';
 export { LearningRateSchedule, ExponentialDecay, PiecewiseConstantDecay, CosineDecay } from './engine/schedules.js';
 export type { ExponentialDecayArgs, PiecewiseConstantDecayArgs, CosineDecayArgs } from './engine/schedules.js';
 export { Tensor, tensor, toCategorical, concat, fromPixels, memory, backend, tidy, keep, dispose } from './core/tensor.js';
@@ -39,11 +41,12 @@ export {
 } from './core/errors.js';
 export type { ErrorCode } from './core/errors.js';
 export { nativeBinary } from './core/native.js';
-export type { NativeBinary, BackendInfo, MemoryStats, DType, Device, Padding } from './core/native.js';
+export type { NativeBinary, BackendInfo, MemoryStats, DType, Device, Padding, NativeActivation } from './core/native.js';
 
 // The default export is this module's namespace, so `import kn from 'kernelnet'` gives what `import * as kn`
 // does: TypeScript's bundler resolution accepts that spelling whether or not a default exists, so without one it
 // would type-check and then fail in Node. (Typed without its own 'default', which TypeScript finds circular.)
 import * as self from './index.js';
+/** The whole API as one object, for `import kn from 'kernelnet'`: the same as `import * as kn from 'kernelnet'`. */
 const kernelnet: Omit<typeof self, 'default'> = self;
 export default kernelnet;

@@ -21,7 +21,7 @@ import type { EvaluateArgs, FitArgs, FitDatasetArgs, History, PredictArgs } from
 import type { Dataset } from './data/data.js';
 
 export { Tensor, tidy, dispose, keep };
-export type { History, FitArgs, EvaluateArgs, PredictArgs, Layer, Optimizer };
+export type { History, FitArgs, EvaluateArgs, PredictArgs, Layer, Optimizer, TfjsArtifacts };
 
 const unsupported = (what: string, hint: string) =>
   new ValidationError(`${what} is not supported by kernelnet/tfjs: ${hint}`, 'ERR_KERNELNET_UNSUPPORTED');
@@ -75,11 +75,13 @@ export function getBackend(): string {
   return device ?? native.backend().name;
 }
 
+/** Resolves at once: kernelnet's backends need no asynchronous start-up (tfjs's ready). */
 export async function ready(): Promise<void> {}
 
 // --- tensors -------------------------------------------------------------------------------------------------
 
-type DataType = 'float32' | 'int32';
+/** The tensor element types kernelnet has (tfjs's DataType less 'bool', 'complex64' and 'string'). */
+export type DataType = 'float32' | 'int32';
 
 function checkDtype(dtype: unknown): DataType | undefined {
   if (dtype === undefined || dtype === 'float32' || dtype === 'int32') return dtype;
@@ -116,14 +118,19 @@ function ofRank(rank: number, name: string) {
   };
 }
 
+/** tf.scalar(value, dtype?): a rank-0 tensor holding one number (float32 by default). */
 export function scalar(value: number, dtype?: DataType): Tensor {
   return tensor([value], [], dtype);
 }
+/** tf.tensor1d(values, dtype?): tf.tensor whose values must make a rank-1 tensor (else ERR_KERNELNET_SHAPE). */
 export function tensor1d(values: TensorLike, dtype?: DataType): Tensor {
   return ofRank(1, 'tensor1d')(values, undefined, dtype);
 }
+/** tf.tensor2d(values, shape?, dtype?): tf.tensor whose result must be of rank 2 (else ERR_KERNELNET_SHAPE). */
 export const tensor2d = ofRank(2, 'tensor2d');
+/** tf.tensor3d(values, shape?, dtype?): tf.tensor whose result must be of rank 3 (else ERR_KERNELNET_SHAPE). */
 export const tensor3d = ofRank(3, 'tensor3d');
+/** tf.tensor4d(values, shape?, dtype?): tf.tensor whose result must be of rank 4 (else ERR_KERNELNET_SHAPE). */
 export const tensor4d = ofRank(4, 'tensor4d');
 
 function filled(shape: number[], dtype: DataType | undefined, value: number): Tensor {
@@ -132,7 +139,9 @@ function filled(shape: number[], dtype: DataType | undefined, value: number): Te
   t.fill(value);
   return new Tensor(t);
 }
+/** tf.zeros(shape, dtype?): a tensor of zeros (float32 by default) on the current backend's device. */
 export const zeros = (shape: number[], dtype?: DataType): Tensor => filled(shape, dtype, 0);
+/** tf.ones(shape, dtype?): a tensor of ones (float32 by default) on the current backend's device. */
 export const ones = (shape: number[], dtype?: DataType): Tensor => filled(shape, dtype, 1);
 
 /**
@@ -144,12 +153,25 @@ export function oneHot(indices: Tensor | number[] | Int32Array, depth: number): 
 }
 
 /** tf.memory(): numTensors and numBytes as tfjs counts them (kernelnet's own counters). */
-export function memory(): { numTensors: number; numDataBuffers: number; numBytes: number; unreliable: false } {
+export function memory(): {
+  /** Tensor buffers not yet freed, models' weights and workspaces included. */
+  numTensors: number;
+  /** numTensors again: in kernelnet each tensor has its own buffer. */
+  numDataBuffers: number;
+  /** Bytes held by those tensors. */
+  numBytes: number;
+  /** Always false: the counts are exact. */
+  unreliable: false;
+} {
   const s = native.stats();
   return { numTensors: s.liveTensors, numDataBuffers: s.liveTensors, numBytes: s.bytesInUse, unreliable: false };
 }
 
-export const util = strict('tf.util', { now: (): number => performance.now() });
+/** tf.util: only now(). */
+export const util = strict('tf.util', {
+  /** Milliseconds since the process started, sub-millisecond (performance.now()). */
+  now: (): number => performance.now(),
+});
 
 /** Resolves after the event loop turns (tfjs's nextFrame; in Node there is no animation frame). */
 export function nextFrame(): Promise<void> {
@@ -171,13 +193,19 @@ const lr = (value: unknown, name: string) => {
  * RMSProp puts epsilon inside the square root, Keras and kernelnet outside).
  */
 export const train = strict('tf.train', {
+  /** tf.train.sgd(learningRate): plain SGD; the rate is required, as in tfjs. */
   sgd: (learningRate: number) => new SGD({ learningRate: lr(learningRate, 'tf.train.sgd') }),
+  /** tf.train.momentum(learningRate, momentum, useNesterov = false): SGD with momentum. */
   momentum: (learningRate: number, momentum: number, useNesterov = false) =>
     new SGD({ learningRate: lr(learningRate, 'tf.train.momentum'), momentum, nesterov: useNesterov }),
+  /** tf.train.adam(learningRate = 0.001, beta1 = 0.9, beta2 = 0.999, epsilon?): Adam (epsilon defaults to Adam's). */
   adam: (learningRate = 0.001, beta1 = 0.9, beta2 = 0.999, epsilon?: number) => new Adam({ learningRate, beta1, beta2, epsilon }),
+  /** tf.train.rmsprop(learningRate, decay = 0.9, momentum = 0, epsilon?, centered = false): RMSprop with rho = decay. */
   rmsprop: (learningRate: number, decay = 0.9, momentum = 0, epsilon?: number, centered = false) =>
     new RMSprop({ learningRate: lr(learningRate, 'tf.train.rmsprop'), rho: decay, momentum, epsilon, centered }),
+  /** tf.train.adagrad(learningRate, initialAccumulatorValue = 0.1): Adagrad. */
   adagrad: (learningRate: number, initialAccumulatorValue = 0.1) => new Adagrad({ learningRate: lr(learningRate, 'tf.train.adagrad'), initialAccumulatorValue }),
+  /** tf.train.adadelta(learningRate = 0.001, rho = 0.95, epsilon?): Adadelta. */
   adadelta: (learningRate = 0.001, rho = 0.95, epsilon?: number) => new Adadelta({ learningRate, rho, epsilon }),
 });
 
@@ -202,7 +230,9 @@ function tfjsOptimizer(name: string): Optimizer {
 
 /** tfjs's compile arguments: the optimizer by tfjs's names, and metrics as one name or a list. */
 export interface TfjsCompileArgs extends Omit<CompileArgs, 'optimizer' | 'metrics'> {
+  /** An optimizer, or one of tfjs's names ('adam', 'sgd', 'rmsprop', 'adagrad', 'adadelta', or capitalised) with tfjs's defaults. */
   optimizer: Optimizer | string;
+  /** Metric names ('accuracy', ...), one or a list. */
   metrics?: string | string[];
 }
 
@@ -214,7 +244,9 @@ export const data = new Proxy({}, {
   },
 });
 
+/** tf.callbacks: only earlyStopping. */
 export const callbacks = strict('tf.callbacks', {
+  /** tf.callbacks.earlyStopping(args?): an EarlyStopping callback (monitor defaults to 'val_loss', patience to 0). */
   earlyStopping: (args?: EarlyStoppingArgs) => new EarlyStopping(args),
 });
 
@@ -222,8 +254,17 @@ export const callbacks = strict('tf.callbacks', {
 
 /** What tfjs's save handlers receive and return (tf.io.withSaveHandler, custom IOHandlers). */
 export interface IOHandler {
+  /** Receives the artifacts of model.save(handler); what it resolves to, model.save resolves to. */
   save?: (artifacts: TfjsArtifacts) => Promise<unknown>;
-  load?: () => Promise<{ modelTopology: unknown; weightSpecs?: TfjsArtifacts['weightSpecs']; weightData?: ArrayBuffer | ArrayBuffer[] }>;
+  /** Gives tf.loadLayersModel(handler) the artifacts to build the model from. */
+  load?: () => Promise<{
+    /** The Keras topology, as in model.json's modelTopology. */
+    modelTopology: unknown;
+    /** Every weight's name, shape and dtype, in weightData's order (default none). */
+    weightSpecs?: TfjsArtifacts['weightSpecs'];
+    /** The weights' values, little-endian float32: one buffer, or parts that are concatenated. */
+    weightData?: ArrayBuffer | ArrayBuffer[];
+  }>;
 }
 
 /**
@@ -248,12 +289,18 @@ export class LayersModel {
     model.logAliases = { accuracy: 'acc' };
   }
 
+  /** The model's name. */
   get name(): string { return this.model.name; }
+  /** The model's layers, in order. */
   get layers(): Layer[] { return this.model.layers; }
+  /** Set by a callback to end fit() after the current batch (Keras's stop_training); fit() clears it when it starts. */
   get stopTraining(): boolean { return this.model.stopTraining; }
+  /** Set by a callback to end fit() after the current batch (Keras's stop_training); fit() clears it when it starts. */
   set stopTraining(v: boolean) { this.model.stopTraining = v; }
+  /** The optimizer compile set, or null before compile. */
   get optimizer(): Optimizer | null { return this.model.optimizer; }
 
+  /** Appends a layer to the model. */
   add(layer: Layer): void { this.model.add(layer); }
   /**
    * tfjs's compile: optimizer names and defaults as tfjs's getOptimizer ('adagrad' is Adagrad at 0.01 here, where
@@ -323,15 +370,20 @@ export class LayersModel {
     const validated = Object.hasOwn(h.history, 'val_loss');
     return { ...h, params: { ...h.params, metrics: validated ? [...names, ...names.map(n => `val_${n}`)] : names } };
   }
+  /** Evaluates on a kernelnet Dataset, returning scalar tensors as evaluate does. */
   async evaluateDataset(dataset: Dataset, args?: { verbose?: 0 | 1 }): Promise<Tensor | Tensor[]> {
     return scalars(await this.model.evaluateDataset(dataset, args));
   }
+  /** The loss and metrics on (x, y) as scalar tensors: one Scalar without metrics, else a list, as tfjs returns them. */
   evaluate(x: Tensor, y: Tensor, args?: EvaluateArgs): Tensor | Tensor[] {
     const v = this.model.evaluate(x, y, args) as number | number[];
     return scalars(v);
   }
+  /** The model's outputs for x, computed in batches of args.batchSize (default 32). */
   predict(x: Tensor, args?: PredictArgs): Tensor { return this.model.predict(x, args); }
+  /** The model's outputs for x as one batch. */
   predictOnBatch(x: Tensor): Tensor { return this.model.predictOnBatch(x); }
+  /** One training step on (x, y) as one batch; resolves to the loss, or the loss and metrics. */
   trainOnBatch(x: Tensor, y: Tensor): Promise<number | number[]> { return this.model.trainOnBatch(x, y); }
   /** tfjs's getWeights(trainableOnly = false): with trainableOnly, the weights of trainable layers that training updates. */
   getWeights(trainableOnly = false): Tensor[] {
@@ -342,7 +394,9 @@ export class LayersModel {
     all.forEach((t, i) => { if (!keep[i]) t.dispose(); });
     return all.filter((_, i) => keep[i]);
   }
+  /** Writes every weight, in getWeights() order, from the given tensors (their values are copied). */
   setWeights(weights: Tensor[]): void { this.model.setWeights(weights); }
+  /** The layer called name, or the one at index. */
   getLayer(name?: string, index?: number): Layer { return this.model.getLayer(name, index); }
 
   /**
@@ -359,7 +413,13 @@ export class LayersModel {
     return handlerOrUrl.save(toTfjsArtifacts(this.model));
   }
 
-  dispose(): { refCountAfterDispose: number; numDisposedVariables: number } {
+  /** Frees every tensor the model holds (weights, optimizer state, buffers); every method then refuses. */
+  dispose(): {
+    /** Always 0: the model is freed at once. */
+    refCountAfterDispose: number;
+    /** The number of the model's weights (getWeights().length). */
+    numDisposedVariables: number;
+  } {
     const n = this.model.params.length;
     this.model.dispose();
     return { refCountAfterDispose: 0, numDisposedVariables: n };
@@ -368,7 +428,11 @@ export class LayersModel {
 
 /** A History as tfjs's fit returns it: params.metrics lists the names logged each epoch. */
 export interface TfjsHistory extends History {
-  params: History['params'] & { metrics: string[] };
+  /** fit's parameters, with the names logged each epoch. */
+  params: History['params'] & {
+    /** The names logged each epoch: 'loss' and the metrics, then their 'val_' forms when fit validated. */
+    metrics: string[];
+  };
 }
 
 /** tf.sequential({ layers?, name? }): a model on the current backend's device. */
@@ -419,19 +483,33 @@ function refuse(name: string) {
   };
 }
 
+/** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call; out of kernelnet/tfjs's scope. */
 export const add = refuse('add'), sub = refuse('sub'), mul = refuse('mul'), div = refuse('div'), matMul = refuse('matMul');
+/** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call; out of kernelnet/tfjs's scope. */
 export const dot = refuse('dot'), conv2d = refuse('conv2d'), maxPool = refuse('maxPool'), avgPool = refuse('avgPool');
+/** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call; out of kernelnet/tfjs's scope. */
 export const relu = refuse('relu'), sigmoid = refuse('sigmoid'), tanh = refuse('tanh'), softmax = refuse('softmax');
+/** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call; out of kernelnet/tfjs's scope. */
 export const exp = refuse('exp'), log = refuse('log'), sqrt = refuse('sqrt'), square = refuse('square'), pow = refuse('pow');
+/** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call; out of kernelnet/tfjs's scope. */
 export const abs = refuse('abs'), neg = refuse('neg'), mean = refuse('mean'), sum = refuse('sum'), max = refuse('max');
+/** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call; out of kernelnet/tfjs's scope. */
 export const min = refuse('min'), argMin = refuse('argMin'), variable = refuse('variable'), grad = refuse('grad');
+/** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call; out of kernelnet/tfjs's scope. */
 export const grads = refuse('grads'), valueAndGrad = refuse('valueAndGrad'), valueAndGrads = refuse('valueAndGrads');
+/** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call; out of kernelnet/tfjs's scope. */
 export const randomNormal = refuse('randomNormal'), randomUniform = refuse('randomUniform'), truncatedNormal = refuse('truncatedNormal');
+/** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call; out of kernelnet/tfjs's scope. */
 export const stack = refuse('stack'), unstack = refuse('unstack'), split = refuse('split'), cast = refuse('cast');
+/** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call; out of kernelnet/tfjs's scope. */
 export const squeeze = refuse('squeeze'), expandDims = refuse('expandDims'), transpose = refuse('transpose'), pad = refuse('pad');
+/** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call; out of kernelnet/tfjs's scope. */
 export const clipByValue = refuse('clipByValue'), where = refuse('where'), equal = refuse('equal'), greater = refuse('greater');
+/** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call; out of kernelnet/tfjs's scope. */
 export const less = refuse('less'), logicalAnd = refuse('logicalAnd'), fill = refuse('fill'), zerosLike = refuse('zerosLike');
+/** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call; out of kernelnet/tfjs's scope. */
 export const onesLike = refuse('onesLike'), linspace = refuse('linspace'), range = refuse('range'), model = refuse('model');
+/** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call; out of kernelnet/tfjs's scope. */
 export const input = refuse('input'), loadGraphModel = refuse('loadGraphModel');
 /** @internal The names above, for the test that each is refused. */
 export const OUT_OF_SCOPE_NAMES: readonly string[] = OUT_OF_SCOPE;
@@ -439,5 +517,6 @@ export const OUT_OF_SCOPE_NAMES: readonly string[] = OUT_OF_SCOPE;
 // The namespace as the default export too: tfjs-node is CommonJS, so `import tf from '@tensorflow/tfjs-node'`
 // works in Node, and the same line with 'kernelnet/tfjs' must as well.
 import * as self from './tfjs.js';
+/** The kernelnet/tfjs namespace itself, for `import tf from 'kernelnet/tfjs'`. */
 const tf: Omit<typeof self, 'default'> = self;
 export default tf;

@@ -10,11 +10,17 @@ import { dispose, type Tensor } from '../core/tensor.js';
 import type { Callback, FitParams, Logs } from '../engine/training.js';
 import { checkOptions, fail, nonNegativeInt, numberIn, oneOf } from '../core/validate.js';
 
-type Mode = 'auto' | 'min' | 'max';
+/**
+ * Whether the monitored quantity should go down ('min') or up ('max'); 'auto' (Keras's default) takes up for
+ * accuracy ('acc', 'accuracy' and their 'val_' forms), down for 'loss', and refuses any other name.
+ */
+export type Mode = 'auto' | 'min' | 'max';
 
 /** Keras's Callback base class: the model and the fit parameters, set by fit() before training. */
 export class KerasCallback implements Callback {
+  /** The model being trained, set by fit() (null before). */
   model: Sequential | null = null;
+  /** fit's parameters (epochs, steps, batchSize, ...), set by fit() (null before). */
   params: FitParams | null = null;
   setModel(model: Sequential): void {
     this.model = model;
@@ -22,6 +28,7 @@ export class KerasCallback implements Callback {
   setParams(params: FitParams): void {
     this.params = params;
   }
+  /** The model being trained; throws ERR_KERNELNET_STATE outside fit(). */
   protected get fitModel(): Sequential {
     if (!this.model) throw new ValidationError(`${this.constructor.name}: used outside fit()`, 'ERR_KERNELNET_STATE');
     return this.model;
@@ -46,6 +53,7 @@ function increasing(who: string, mode: Mode, monitor: string): boolean {
   throw new ValidationError(`${who}: cannot tell whether '${monitor}' should go up or down; pass mode: 'min' or 'max'`);
 }
 
+/** EarlyStopping's options (Keras's arguments, camelCased). */
 export interface EarlyStoppingArgs {
   /** Default 'val_loss'. */
   monitor?: string;
@@ -53,7 +61,9 @@ export interface EarlyStoppingArgs {
   minDelta?: number;
   /** Epochs without improvement before stopping (default 0). */
   patience?: number;
+  /** 1 logs when training stops early and when the best weights are restored (default 0). */
   verbose?: 0 | 1;
+  /** Whether the quantity should go down or up (default 'auto'). */
   mode?: Mode;
   /** Training stops unless the quantity does better than this (default none). */
   baseline?: number;
@@ -65,17 +75,27 @@ export interface EarlyStoppingArgs {
 
 /** Stops training when a monitored quantity has stopped improving (Keras's EarlyStopping). */
 export class EarlyStopping extends KerasCallback {
+  /** The log key watched (default 'val_loss'). */
   readonly monitor: string;
+  /** The smallest change that counts as an improvement, as an absolute value (default 0). */
   readonly minDelta: number;
+  /** Epochs without improvement before stopping (default 0). */
   readonly patience: number;
+  /** 0 or 1: whether stopping and restoring are logged. */
   readonly verbose: number;
+  /** Whether the quantity should go down or up (default 'auto'). */
   readonly mode: Mode;
+  /** The value an improvement must also beat to reset the patience count (undefined: none). */
   readonly baseline: number | undefined;
+  /** Whether the best epoch's weights are restored when training ends (default false). */
   readonly restoreBestWeights: boolean;
+  /** Epochs to wait before monitoring (default 0). */
   readonly startFromEpoch: number;
-  /** The epoch training stopped at (0 when it did not stop early), the best epoch and its value. */
+  /** The epoch (0-based) training stopped at, or 0 when it did not stop early. */
   stoppedEpoch = 0;
+  /** The epoch (0-based) with the best value so far. */
   bestEpoch = 0;
+  /** The best value of the monitored quantity so far. */
   best = Infinity;
   private wait = 0;
   private up = false;
@@ -100,6 +120,7 @@ export class EarlyStopping extends KerasCallback {
     return this.up ? value - this.minDelta > reference : value + this.minDelta < reference;
   }
 
+  /** Resets the state and resolves 'auto' mode. */
   onTrainBegin(): void {
     this.up = increasing('EarlyStopping', this.mode, this.monitor);
     this.wait = 0;
@@ -109,6 +130,7 @@ export class EarlyStopping extends KerasCallback {
     this.keepBest(null);
   }
 
+  /** Compares the monitored value with the best; sets model.stopTraining after `patience` epochs without improvement. */
   onEpochEnd(epoch: number, logs: Logs): void {
     const current = monitored('EarlyStopping', this.monitor, logs);
     if (epoch < this.startFromEpoch) return;
@@ -131,6 +153,7 @@ export class EarlyStopping extends KerasCallback {
     }
   }
 
+  /** Restores the best weights when restoreBestWeights is set. */
   onTrainEnd(): void {
     if (this.stoppedEpoch > 0 && this.verbose) console.log(`Epoch ${this.stoppedEpoch + 1}: early stopping`);
     if (this.restoreBestWeights && this.bestWeights) {
@@ -146,16 +169,19 @@ export class EarlyStopping extends KerasCallback {
   }
 }
 
+/** ModelCheckpoint's options (Keras's arguments, camelCased). */
 export interface ModelCheckpointArgs {
   /** Where to save; `{epoch}`, `{epoch:02d}`, `{val_loss:.4f}` and the like are filled in from the epoch's logs. */
   filepath: string;
   /** Default 'val_loss'. */
   monitor?: string;
+  /** 1 logs each save, and with saveBestOnly each epoch that did not improve (default 0). */
   verbose?: 0 | 1;
   /** Save only when the monitored quantity improves on the best so far (default false). */
   saveBestOnly?: boolean;
   /** saveWeights() instead of save() (default false). */
   saveWeightsOnly?: boolean;
+  /** With saveBestOnly, whether the quantity should go down or up (default 'auto'). */
   mode?: Mode;
   /** Only 'epoch' (the default): checkpoints are written at epoch ends. */
   saveFreq?: 'epoch';
@@ -180,12 +206,19 @@ function formatPath(template: string, values: Record<string, number>): string {
 
 /** Saves the model (or its weights) at epoch ends, atomically like save() (Keras's ModelCheckpoint). */
 export class ModelCheckpoint extends KerasCallback {
+  /** The path template; placeholders such as `{epoch:02d}` are filled in from the epoch's logs. */
   readonly filepath: string;
+  /** The log key saveBestOnly compares (default 'val_loss'). */
   readonly monitor: string;
+  /** 0 or 1: whether saves are logged. */
   readonly verbose: number;
+  /** Whether to save only when the monitored quantity improves (default false). */
   readonly saveBestOnly: boolean;
+  /** Whether to save the weights only (saveWeights()) rather than the model (default false). */
   readonly saveWeightsOnly: boolean;
+  /** Whether the quantity should go down or up (default 'auto'). */
   readonly mode: Mode;
+  /** The best monitored value so far (NaN before training). */
   best: number;
   /** The files written, in order. */
   readonly saved: string[] = [];
@@ -209,11 +242,13 @@ export class ModelCheckpoint extends KerasCallback {
     this.best = NaN;
   }
 
+  /** Resets best to initialValueThreshold, or to the worst value for the mode. */
   onTrainBegin(): void {
     const up = increasing('ModelCheckpoint', this.mode, this.monitor);
     this.best = this.threshold ?? (up ? -Infinity : Infinity);
   }
 
+  /** Saves to the filled-in path (with saveBestOnly, only when the monitored value improves). */
   onEpochEnd(epoch: number, logs: Logs): void {
     const path = formatPath(this.filepath, { ...logs, epoch: epoch + 1 });
     if (this.saveBestOnly) {
@@ -234,6 +269,7 @@ export class ModelCheckpoint extends KerasCallback {
   }
 }
 
+/** ReduceLROnPlateau's options (Keras's arguments, camelCased). */
 export interface ReduceLROnPlateauArgs {
   /** Default 'val_loss'. */
   monitor?: string;
@@ -241,7 +277,9 @@ export interface ReduceLROnPlateauArgs {
   factor?: number;
   /** Epochs without improvement before the rate is reduced (default 10). */
   patience?: number;
+  /** 1 logs each reduction (default 0). */
   verbose?: 0 | 1;
+  /** Whether the quantity should go down or up (default 'auto'). */
   mode?: Mode;
   /** Improvement threshold (default 1e-4). */
   minDelta?: number;
@@ -253,13 +291,21 @@ export interface ReduceLROnPlateauArgs {
 
 /** Lowers the learning rate when a monitored quantity has stopped improving (Keras's ReduceLROnPlateau). */
 export class ReduceLROnPlateau extends KerasCallback {
+  /** The log key watched (default 'val_loss'). */
   readonly monitor: string;
+  /** The factor the rate is multiplied by at each reduction (default 0.1). */
   readonly factor: number;
+  /** Epochs without improvement before the rate is reduced (default 10). */
   readonly patience: number;
+  /** 0 or 1: whether reductions are logged. */
   readonly verbose: number;
+  /** Whether the quantity should go down or up (default 'auto'). */
   readonly mode: Mode;
+  /** The smallest change that counts as an improvement (default 1e-4). */
   readonly minDelta: number;
+  /** Epochs to wait after a reduction before counting again (default 0). */
   readonly cooldown: number;
+  /** The rate's floor (default 0). */
   readonly minLr: number;
   private wait = 0;
   private cooldownCounter = 0;
@@ -279,6 +325,7 @@ export class ReduceLROnPlateau extends KerasCallback {
     this.minLr = numberIn(args.minLr ?? 0, 'minLr', 0, Number.MAX_VALUE);
   }
 
+  /** Resets the state and resolves 'auto' mode. */
   onTrainBegin(): void {
     this.up = increasing('ReduceLROnPlateau', this.mode, this.monitor);
     this.best = this.up ? -Infinity : Infinity;
@@ -286,6 +333,7 @@ export class ReduceLROnPlateau extends KerasCallback {
     this.cooldownCounter = 0;
   }
 
+  /** Multiplies the optimizer's rate by factor (not below minLr) after `patience` epochs without improvement. */
   onEpochEnd(epoch: number, logs: Logs): void {
     const current = monitored('ReduceLROnPlateau', this.monitor, logs);
     if (this.cooldownCounter > 0) {
@@ -313,14 +361,23 @@ export class ReduceLROnPlateau extends KerasCallback {
  * LearningRateScheduler; epochs count from 0).
  */
 export class LearningRateScheduler extends KerasCallback {
-  readonly options: { verbose?: 0 | 1 };
+  /** The options as given. */
+  readonly options: {
+    /** 1 logs each epoch's rate (default 0). */
+    verbose?: 0 | 1;
+  };
 
+  /**
+   * @param schedule The rate for an epoch (0-based), given the current rate.
+   * @param options verbose: 1 logs each epoch's rate (default 0).
+   */
   constructor(readonly schedule: (epoch: number, lr: number) => number, options: { verbose?: 0 | 1 } = {}) {
     super();
     if (typeof schedule !== 'function') fail('a function (epoch, lr) => lr', 'schedule', schedule);
     this.options = checkOptions(options, { what: 'LearningRateScheduler options', supported: ['verbose'] });
   }
 
+  /** Sets the optimizer's learning rate to schedule(epoch, currentRate). */
   onEpochBegin(epoch: number): void {
     const optimizer = this.fitModel.optimizerOf('LearningRateScheduler');
     const lr = this.schedule(epoch, optimizer.learningRate);
@@ -330,6 +387,7 @@ export class LearningRateScheduler extends KerasCallback {
   }
 }
 
+/** CSVLogger's options (Keras's arguments, camelCased). */
 export interface CSVLoggerArgs {
   /** Column separator (default ','). */
   separator?: string;
@@ -339,11 +397,17 @@ export interface CSVLoggerArgs {
 
 /** Writes every epoch's logs to a CSV file: an `epoch` column, then the log keys in sorted order (Keras's CSVLogger). */
 export class CSVLogger extends KerasCallback {
+  /** Column separator (default ','). */
   readonly separator: string;
+  /** Whether rows are appended to an existing file (default false: it is overwritten). */
   readonly append: boolean;
   private fd = -1;
   private keys: string[] | null = null;
 
+  /**
+   * @param filename The CSV file's path.
+   * @param args The separator and whether to append.
+   */
   constructor(readonly filename: string, args: CSVLoggerArgs = {}) {
     super();
     if (typeof filename !== 'string' || !filename) fail('a file path', 'filename', filename);
@@ -352,11 +416,13 @@ export class CSVLogger extends KerasCallback {
     this.append = args?.append ?? false;
   }
 
+  /** Opens the file (overwriting it unless append is set). */
   onTrainBegin(): void {
     this.fd = openSync(this.filename, this.append ? 'a' : 'w');
     this.keys = null;
   }
 
+  /** Writes the epoch's row, after the header row the first time (no header when appending). */
   onEpochEnd(epoch: number, logs: Logs): void {
     if (!this.keys) {
       this.keys = Object.keys(logs).sort();
@@ -365,6 +431,7 @@ export class CSVLogger extends KerasCallback {
     writeSync(this.fd, [epoch, ...this.keys.map(k => logs[k] ?? '')].join(this.separator) + '\n');
   }
 
+  /** Closes the file. */
   onTrainEnd(): void {
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;
@@ -377,6 +444,7 @@ export class CSVLogger extends KerasCallback {
  * fit() with a TrainingError naming the epoch and step; pass stopOnNonFiniteLoss: false to use this one.
  */
 export class TerminateOnNaN extends KerasCallback {
+  /** Sets model.stopTraining when the batch's loss is NaN or infinite. */
   onBatchEnd(batch: number, logs: Logs): void {
     if (!Number.isFinite(logs.loss)) {
       console.log(`Batch ${batch}: Invalid loss, terminating training`);

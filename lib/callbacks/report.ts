@@ -14,6 +14,7 @@ import { Tensor, handleOf } from '../core/tensor.js';
 import type { Logs } from '../engine/training.js';
 import { checkOptions, fail, positiveInt } from '../core/validate.js';
 
+/** TrainingReport's options. */
 export interface TrainingReportArgs {
   /** Where the HTML file goes. */
   path: string;
@@ -30,6 +31,7 @@ export interface TrainingReportArgs {
   maxMisclassified?: number;
   /** Seconds between the page's reloads while training runs (default 5). */
   refreshSeconds?: number;
+  /** The page's title (default 'Training <model name>'). */
   title?: string;
 }
 
@@ -100,6 +102,7 @@ function lineChart(title: string, xLabel: string, series: Series[]): string {
  * 'report.html', validationData: [xTest, yTest] })]`.
  */
 export class TrainingReport extends KerasCallback {
+  /** Where the HTML file goes. */
   readonly path: string;
   private readonly args: TrainingReportArgs;
   private readonly batchEvery: number;
@@ -126,6 +129,7 @@ export class TrainingReport extends KerasCallback {
     positiveInt(args.refreshSeconds ?? 5, 'refreshSeconds');
   }
 
+  /** Writes the first page, which refreshes itself while training runs. */
   onTrainBegin(): void {
     this.running = true;
     this.final = null;
@@ -133,23 +137,28 @@ export class TrainingReport extends KerasCallback {
     this.write();
   }
 
+  /** Starts the epoch's clock. */
   onEpochBegin(): void {
     this.epochStart = performance.now();
   }
 
+  /** Whether fit should pass this batch's logs: every batchEvery-th batch. */
   wantsBatchLogs(batch: number): boolean {
     return batch % this.batchEvery === 0;
   }
 
+  /** Records the batch's loss. */
   onBatchEnd(batch: number, logs: Logs): void {
     this.batches.push([this.epochs.length, batch, logs.loss]);
   }
 
+  /** Records the epoch's logs and time, and rewrites the page. */
   onEpochEnd(epoch: number, logs: Logs): void {
     this.epochs.push({ epoch: epoch + 1, logs: { ...logs }, seconds: (performance.now() - this.epochStart) / 1e3 });
     this.write();
   }
 
+  /** Evaluates validationData, if given, for the confusion matrix and misclassified grid, and writes the final page. */
   async onTrainEnd(): Promise<void> {
     this.running = false;
     if (this.args.validationData) this.final = await this.evaluate(this.args.validationData);

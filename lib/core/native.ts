@@ -5,13 +5,20 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LoadError, makeError } from './errors.js';
 
+/** A tensor's element type: 32-bit floats, or 32-bit integers (class labels, indices). */
 export type DType = 'float32' | 'int32';
 /** The size of a metrics tensor (cpp/loss.h's MetricSlot): loss sum, hits, rows, first bad step, weight sum, squared and absolute error. */
 export const METRIC_SLOTS = 8;
+/** Keras's padding of convolutions and pooling: 'valid' (none) or 'same' (zero-padded: the output is ceil(input / stride)). */
 export type Padding = 'valid' | 'same';
+/** Where a tensor lives and its ops run: the CPU, or the CUDA GPU. */
 export type Device = 'cpu' | 'cuda';
 /** The activation of the fused epilogue of conv and dense ops (cpp/epilogue.h's Act), and of activation(). */
 export const NATIVE_ACTIVATIONS = ['linear', 'relu', 'relu6', 'elu', 'selu', 'sigmoid', 'tanh', 'softplus', 'swish', 'gelu', 'leaky_relu'] as const;
+/**
+ * An activation the native ops compute (fused into conv and dense layers' output), by Keras's names.
+ * @useDeclaredType
+ */
 export type NativeActivation = typeof NATIVE_ACTIVATIONS[number];
 /** The activations whose derivative needs their input: their forward op stores it in `pre` for the backward op. */
 export const NEEDS_INPUT: readonly NativeActivation[] = ['swish', 'gelu'];
@@ -80,6 +87,7 @@ export interface NativeTensor {
   dispose(): void;
 }
 
+/** What backend() returns: the backend that computes, on what, and why. */
 export interface BackendInfo {
   /** 'cpu' or 'cuda'. */
   name: string;
@@ -89,7 +97,9 @@ export interface BackendInfo {
   reason: string;
 }
 
+/** What memory() returns: what this environment's tensors hold. */
 export interface MemoryStats {
+  /** Tensor buffers not yet freed: yours, and models' weights and workspaces (a reshape() view shares its tensor's). */
   liveTensors: number;
   /** Bytes held by this environment's tensors. */
   bytesInUse: number;
@@ -388,10 +398,13 @@ export function loadSolutions(f: LoadFacts): string[] {
   return solutions;
 }
 
+/** What nativeBinary() returns: which binary of the addon was loaded. */
 export interface NativeBinary {
   /** 'local build' or 'prebuild'. */
   kind: string;
+  /** The kernelnet.node file's absolute path. */
   path: string;
+  /** The package version the binary was built from (the same as the package's: a stale build is skipped). */
   version: string;
 }
 

@@ -6,12 +6,16 @@
 // The reference below is kept in the published tensor.d.ts (preserve) so that Symbol.dispose there type-checks
 // for a consumer whose lib and types do not declare it (no @types/node, a target below ESNext).
 /// <reference lib="esnext.disposable" preserve="true" />
-import { native, type DType, type Device, type MemoryStats, type NativeTensor } from './native.js';
+import { native, type BackendInfo, type DType, type Device, type MemoryStats, type NativeTensor } from './native.js';
 import { StateError, ValidationError } from './errors.js';
 import { checkOptions, describe, fail, shapeArg } from './validate.js';
 
 const HANDLE = Symbol('kernelnet.handle');
 
+/**
+ * An n-dimensional array of float32 or int32 values on the CPU or the GPU, as tfjs's tf.Tensor: made by tensor(),
+ * freed by dispose(), tidy(), `using` or the garbage collector.
+ */
 export class Tensor {
   /** @internal */
   readonly [HANDLE]: NativeTensor;
@@ -22,9 +26,13 @@ export class Tensor {
     scopes.at(-1)?.add(this);
   }
 
+  /** The size of each axis, e.g. [N, height, width, channels]; [] for a scalar. */
   get shape(): number[] { return this[HANDLE].shape; }
+  /** The element type: 'float32' or 'int32'. */
   get dtype(): DType { return this[HANDLE].dtype; }
+  /** The number of values: the product of the shape. */
   get size(): number { return this[HANDLE].size; }
+  /** Whether it was disposed (tfjs's isDisposed): its memory is freed and its values can no longer be read. */
   get isDisposed(): boolean { return this[HANDLE].disposed; }
   /** Where the tensor lives: 'cpu' or 'cuda'. */
   get device(): Device { return this[HANDLE].device; }
@@ -124,6 +132,7 @@ export class Tensor {
     return new Tensor(out);
   }
 
+  /** Frees the tensor's memory now (and that of views sharing it); disposing twice is harmless. */
   dispose(): void { this[HANDLE].dispose(); }
 
   /** `using t = tensor(...)` disposes t at the end of the block. */
@@ -404,7 +413,7 @@ export function memory(): MemoryStats {
 }
 
 /** Which backend computes, on what, and why it was chosen. */
-export function backend(): { name: string; device: string; reason: string } {
+export function backend(): BackendInfo {
   return native.backend();
 }
 

@@ -92,6 +92,7 @@ export function shapeArg(value: unknown, name: string): number[] {
 export interface NotYet {
   /** The values that are fine because they ask for what kernelnet does anyway (default: only null/undefined). */
   ok?: readonly unknown[];
+  /** Appended to the refusal's message, e.g. what to do instead. */
   hint?: string;
 }
 
@@ -99,7 +100,9 @@ export interface NotYet {
 export interface OptionsSchema {
   /** Names the options object in messages, e.g. 'fit options' or 'Conv2D args'. */
   what: string;
+  /** The option names kernelnet takes. */
   supported: readonly string[];
+  /** The option names it knows but does not support yet, each with the values that are fine. */
   notYet?: Record<string, NotYet>;
 }
 

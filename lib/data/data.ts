@@ -14,7 +14,9 @@ import { checkOptions, fail, positiveInt } from '../core/validate.js';
 
 /** One batch: inputs and, for training and evaluation, targets (tfjs's { xs, ys }). */
 export interface Batch {
+  /** The inputs, one row per example. */
   xs: Tensor;
+  /** The targets, one row per example; optional for predict, which ignores them. */
   ys?: Tensor;
 }
 
@@ -24,6 +26,7 @@ export type BatchLike = Batch | [Tensor, Tensor?] | Tensor;
 /** The batches of one pass, made on `device` where the source makes tensors itself (undefined: its default). */
 type Source = (device: Device | undefined) => AsyncIterable<BatchLike> | Iterable<BatchLike>;
 
+/** The options of Dataset.fromTensors. */
 export interface FromTensorsOptions {
   /** Rows per batch (default 32); the last batch may be smaller. */
   batchSize?: number;
@@ -44,6 +47,10 @@ function asBatch(v: BatchLike, where: string): Batch {
   return v;
 }
 
+/**
+ * Batches that fit, evaluate and predict take in place of whole tensors (Keras's fit(dataset), tfjs's
+ * fitDataset), made afresh on each pass (epoch), so that data larger than memory streams.
+ */
 export class Dataset {
   /**
    * Batches per pass when known (fromTensors, image folders), else null (a generator: counted after a pass).

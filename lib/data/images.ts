@@ -20,6 +20,7 @@ import { checkOptions, fail, numberIn, oneOf, positiveInt } from '../core/valida
 /** Keras's allowed extensions. */
 const FORMATS = new Set(['.bmp', '.gif', '.jpeg', '.jpg', '.png']);
 
+/** The options of imageDatasetFromDirectory: Keras's image_dataset_from_directory's, camelCase, and a few of kernelnet's. */
 export interface ImageDatasetOptions {
   /** 'inferred' (default: from the subfolders), null (no labels), or one label per file in sorted path order. */
   labels?: 'inferred' | null | number[];
@@ -37,10 +38,16 @@ export interface ImageDatasetOptions {
   shuffle?: boolean;
   /** Needed with shuffle and validationSplit, so that every call makes the same split (as Keras). */
   seed?: number;
+  /** The fraction of the files, in [0, 1), kept for validation (default 0: none); needs subset. */
   validationSplit?: number;
+  /**
+   * With validationSplit: which subset to return, or 'both' for [training, validation] (the validation subset is
+   * the last files of the shuffled order).
+   */
   subset?: 'training' | 'validation' | 'both';
   /** 'bilinear' (default) or 'nearest'. */
   interpolation?: 'bilinear' | 'nearest';
+  /** Whether to follow symbolic links to folders (default false). */
   followLinks?: boolean;
   /** Print "Found N files belonging to K classes." (default true). */
   verbose?: boolean;
@@ -59,7 +66,9 @@ export interface ImageDatasetOptions {
 
 /** A Dataset of images with what Keras's has beside it: the class names and the files, in pass order 0. */
 export class ImageDataset extends Dataset {
+  /** The class of each label index, in order (Keras's class_names); empty unless labels are 'inferred'. */
   readonly classNames: string[];
+  /** The image files of this dataset (subset), in the order of its first pass (Keras's file_paths). */
   readonly filePaths: string[];
 
   // Internal as Dataset's is: its source parameter is a type the published declarations leave out (stripInternal),

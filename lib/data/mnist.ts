@@ -14,8 +14,11 @@ import { Tensor, empty, parseDevice } from '../core/tensor.js';
 
 export { IdxError };
 
+/** What parseIdx returns: an IDX file's dimensions and its bytes. */
 export interface IdxArray {
+  /** The sizes the header declares, e.g. [60000, 28, 28] for MNIST's training images. */
   dims: number[];
+  /** The values, row-major: a view of the (decompressed) file's bytes after the header. */
   data: Uint8Array;
 }
 
@@ -65,6 +68,7 @@ export function parseIdx(buffer: Uint8Array, file = 'IDX data'): IdxArray {
   return { dims, data: bytes.subarray(headerSize) };
 }
 
+/** One half of MNIST (training or test): the images and their labels. */
 export interface MnistSplit {
   /** float32 [N, 28, 28, 1], pixels / 255. */
   images: Tensor;
@@ -72,6 +76,7 @@ export interface MnistSplit {
   labels: Tensor;
 }
 
+/** The options of loadMnist. */
 export interface LoadMnistOptions {
   /** Keep only the first N training images. */
   trainLimit?: number;
@@ -136,7 +141,12 @@ function split(dir: string, imagesName: string, labelsName: string, limit: numbe
 }
 
 /** Loads MNIST from a folder of the four IDX files (plain or .gz). */
-export function loadMnist(dir?: string, options: LoadMnistOptions = {}): { train: MnistSplit; test: MnistSplit } {
+export function loadMnist(dir?: string, options: LoadMnistOptions = {}): {
+  /** The 60,000 training images and labels (or the first trainLimit). */
+  train: MnistSplit;
+  /** The 10,000 test images and labels (or the first testLimit). */
+  test: MnistSplit;
+} {
   if (dir !== undefined && typeof dir !== 'string') fail('a folder path', 'dir', dir);
   options = checkOptions(options, { what: 'loadMnist options', supported: ['trainLimit', 'testLimit', 'device'] });
   for (const k of ['trainLimit', 'testLimit'] as const) if (options[k] !== undefined) nonNegativeInt(options[k], k);

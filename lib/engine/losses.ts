@@ -9,9 +9,11 @@ import { checkOptions, fail } from '../core/validate.js';
 export type LossKind = 'crossentropy' | 'binary_crossentropy' | 'mse' | 'mae';
 export type AccuracyKind = 'none' | 'categorical' | 'sparse' | 'binary';
 
-interface LossArgs {
+/** The arguments of the cross-entropy losses. */
+export interface LossArgs {
   /** The model's output is logits (no softmax or sigmoid on the last layer); default false. */
   fromLogits?: boolean;
+  /** The loss's name (Keras's name argument; the logs still call it `loss`). */
   name?: string;
 }
 
@@ -19,11 +21,15 @@ const LOSS_NOT_YET = { labelSmoothing: { ok: [0] }, axis: { ok: [-1] }, reductio
 
 /** A loss: its native kind, the labels it takes, and the activation it fuses (null: none). */
 export abstract class Loss {
+  /** The class's name (Keras's class_name), as checkpoints record it: 'CategoricalCrossentropy', .... */
   abstract readonly className: string;
+  /** @internal The native loss op (cpp/loss.h) that computes it. */
   abstract readonly kind: LossKind;
   /** 'onehot': float32 [N, K] distributions; 'classes': int32 [N] indices; 'binary': float32 [N, K] in [0, 1]; 'targets': any finite float32 [N, K]. */
   abstract readonly labels: 'onehot' | 'classes' | 'binary' | 'targets';
+  /** Whether the model's output is taken as logits (always false for the errors). */
   readonly fromLogits: boolean;
+  /** The name given to the constructor, if any. */
   readonly name: string | undefined;
 
   protected constructor(args: LossArgs | undefined, what: string, fromLogits: boolean) {
@@ -37,6 +43,7 @@ export abstract class Loss {
   /** The last layer's activation this loss applies itself (fused), unless fromLogits. */
   abstract head(): 'softmax' | 'sigmoid' | null;
 
+  /** The loss's configuration, as Keras's get_config: { fromLogits } for the cross-entropies, {} for the errors. */
   getConfig(): Record<string, unknown> {
     return { fromLogits: this.fromLogits };
   }
@@ -92,7 +99,7 @@ export class MeanSquaredError extends Loss {
   head() {
     return null;
   }
-  override getConfig() {
+  override getConfig(): Record<string, unknown> {
     return {};
   }
 }
@@ -108,7 +115,7 @@ export class MeanAbsoluteError extends Loss {
   head() {
     return null;
   }
-  override getConfig() {
+  override getConfig(): Record<string, unknown> {
     return {};
   }
 }
@@ -125,6 +132,7 @@ const LOSS_ALIASES: Record<string, string> = {
   binary_crossentropy: 'binaryCrossentropy', mean_squared_error: 'meanSquaredError', mse: 'meanSquaredError',
   mean_absolute_error: 'meanAbsoluteError', mae: 'meanAbsoluteError',
 };
+/** The losses by name, as compile takes them: tfjs's camelCase, Keras's snake_case, and 'mse' and 'mae'. */
 export type LossIdentifier = 'categoricalCrossentropy' | 'sparseCategoricalCrossentropy' | 'binaryCrossentropy' | 'meanSquaredError' |
   'meanAbsoluteError' | 'mse' | 'mae' | 'categorical_crossentropy' | 'sparse_categorical_crossentropy' | 'binary_crossentropy' |
   'mean_squared_error' | 'mean_absolute_error';

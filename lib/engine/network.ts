@@ -16,6 +16,7 @@ import { defaultDevice, empty, parseDevice } from '../core/tensor.js';
 import { NOT_USED, checkOptions, describe, fail, nonNegativeInt, positiveInt } from '../core/validate.js';
 
 
+/** The arguments of compile (tfjs's ModelCompileArgs spellings). */
 export interface CompileArgs {
   /**
    * A loss by name ('categoricalCrossentropy', 'sparseCategoricalCrossentropy', 'binaryCrossentropy', 'mse',
@@ -86,8 +87,14 @@ export interface LabelData {
 /** How many inference and training workspaces (buffers for one batch size) a model keeps, at most. */
 const MAX_WORKSPACES = 4;
 
+/**
+ * The engine under a model (Sequential's base): its layers, parameters, compiled loss, optimizer and metrics,
+ * and the steps fit, evaluate and predict run.
+ */
 export abstract class Network {
+  /** The model's layers, in order. */
   readonly layers: Layer[] = [];
+  /** The model's name (args.name, or a default such as 'sequential'). */
   readonly name: string;
   /** Where the weights and buffers live and the ops run. */
   readonly device: Device;
@@ -96,6 +103,7 @@ export abstract class Network {
    * fit() clears it when it starts.
    */
   stopTraining = false;
+  /** The seed of the model's random streams (initialisation, dropout, shuffling), an integer in [0, 2^32); random unless given. */
   readonly seed: number;
   /** @internal */
   optimizer: Optimizer | null = null;
@@ -136,19 +144,26 @@ export abstract class Network {
       throw new DeviceError(`${this.name}: device 'cuda' was asked for, but no CUDA device is usable: ${native.backends().cuda.reason}`);
   }
 
+  /** The shape of one input example, without the batch axis (the first layer's inputShape). */
   get inputShape(): number[] {
     return this.requireLayers().inputShape;
   }
 
+  /** The shape of one output example, without the batch axis (the last layer's outputShape). */
   get outputShape(): number[] {
     return this.layers.at(-1)!.outputShape;
   }
 
+  /** The number of weights (scalars) in every layer, trainable or not (Keras's count_params). */
   countParams(): number {
     this.alive('countParams');
     return this.layers.reduce((n, l) => n + l.countParams(), 0);
   }
 
+  /**
+   * Sets the loss, optimizer and metrics for training and evaluation (Keras's compile), making the weights if
+   * there are none yet; compiling again keeps the weights.
+   */
   compile(args: CompileArgs): void {
     this.alive('compile');
     if (args === undefined) fail('an options object', 'compile args', args);
@@ -271,6 +286,7 @@ export abstract class Network {
     if (this.disposed) throw stateError(`${this.name}.${op}: the model was disposed`, 'ERR_KERNELNET_DISPOSED');
   }
 
+  /** @internal The first layer, or a StateError when the model has none. */
   protected requireLayers(): Layer {
     if (!this.layers.length) throw stateError(`${this.name}: the model has no layers; add() some first`);
     return this.layers[0];
@@ -296,6 +312,7 @@ export abstract class Network {
     if (!this.params.length) this.allocateParams();
   }
 
+  /** @internal Makes the weights of the layers that have none yet, initialised from the model's seed. */
   protected allocateParams(): void {
     let index = 0;
     for (const layer of this.layers) {
@@ -557,6 +574,7 @@ export abstract class Network {
   get fuseConvPool(): boolean {
     return this.fusingConvPool;
   }
+  /** @internal Turns the convPool fusion on or off (frees the workspaces, whose buffers depend on it). */
   set fuseConvPool(on: boolean) {
     this.fusingConvPool = on;
     this.disposeWorkspaces(); // their buffers depend on it

@@ -24,6 +24,7 @@ export interface OptimizerArgs {
    * loses weightDecay * learningRate of itself.
    */
   weightDecay?: number | null;
+  /** The optimizer's name, kept in its config (default its Keras name: 'SGD', 'adam', 'adamw', 'rmsprop', ...). */
   name?: string;
 }
 
@@ -49,10 +50,13 @@ function bool(value: unknown, name: string, fallback: boolean): boolean {
 
 /** The base of every optimizer: the rate and its schedule, the iteration count, the slots, the update. */
 export abstract class Optimizer {
+  /** The class's name (Keras's class_name), as checkpoints record it: 'SGD', 'Adam', 'AdamW', .... */
   abstract readonly className: string;
+  /** The optimizer's name (args.name, or the Keras default such as 'adam'). */
   readonly name: string;
   /** The schedule the rate follows, when it was given one (then the rate is not settable, as in Keras). */
   readonly schedule: LearningRateSchedule | null;
+  /** The decoupled weight decay per update, or null when there is none (AdamW's default is 0.004). */
   readonly weightDecay: number | null;
   private lr: number;
   private iters = 0;
@@ -74,14 +78,15 @@ export abstract class Optimizer {
     this.weightDecay = wd === null || wd === 0 ? null : numberIn(wd, 'weightDecay', 0, Number.MAX_VALUE);
   }
 
-  /** The slots of each parameter, by Keras's names, in the native update's order. */
+  /** @internal The slots of each parameter, by Keras's names, in the native update's order. */
   abstract slotNames(): string[];
-  /** A slot's starting value (0 but Adagrad's accumulator). */
+  /** @internal A slot's starting value (0 but Adagrad's accumulator). */
   protected slotStart(_slot: string): number {
     return 0;
   }
-  /** One update of these parameters (already filtered to the trained ones). */
+  /** @internal One update of these parameters (already filtered to the trained ones). */
   protected abstract update(params: NativeTensor[], grads: NativeTensor[], slots: NativeTensor[][], lr: NativeTensor, iterations: NativeTensor): void;
+  /** @internal The subclass's own hyperparameters, for getConfig(). */
   protected abstract ownConfig(): Record<string, unknown>;
 
   /**
@@ -93,6 +98,7 @@ export abstract class Optimizer {
     return this.schedule ? this.schedule.call(this.iters) : this.lr;
   }
 
+  /** Sets the learning rate (a non-negative number) from the next update on; refused when it follows a schedule. */
   set learningRate(value: number) {
     if (this.schedule)
       throw new ValidationError(`${this.className}: the learning rate follows a ${this.schedule.className} schedule, so it is not settable ` +
@@ -184,6 +190,10 @@ export abstract class Optimizer {
     this.state = null;
   }
 
+  /**
+   * The optimizer's configuration, as Keras's get_config: name, learningRate (a number, or the schedule's
+   * { className, config }), weightDecay when set, and the class's own hyperparameters.
+   */
   getConfig(): Record<string, unknown> {
     const learningRate = this.schedule ? { className: this.schedule.className, config: this.schedule.getConfig() } : this.lr;
     return { name: this.name, learningRate, ...(this.weightDecay !== null ? { weightDecay: this.weightDecay } : {}), ...this.ownConfig() };
@@ -192,7 +202,9 @@ export abstract class Optimizer {
 
 /** The native optimizers of cpp/optim.h: hyper = [beta1 (rho), beta2, epsilon, momentum, nesterov, amsgrad, centered, weightDecay]. */
 abstract class NativeOptimizer extends Optimizer {
+  /** @internal The native update's kind. */
   protected abstract kind(): 'sgd' | 'adam' | 'rmsprop' | 'adagrad';
+  /** @internal The hyperparameters the native update takes. */
   protected abstract hyperParams(): { beta1?: number; beta2?: number; epsilon?: number; momentum?: number; nesterov?: boolean; amsgrad?: boolean; centered?: boolean };
 
   protected update(params: NativeTensor[], grads: NativeTensor[], slots: NativeTensor[][], lr: NativeTensor, iterations: NativeTensor): void {
@@ -202,16 +214,20 @@ abstract class NativeOptimizer extends Optimizer {
   }
 }
 
+/** SGD's arguments. */
 export interface SGDArgs extends OptimizerArgs {
   /** Default 0 (plain SGD); in [0, 1]. */
   momentum?: number;
+  /** Use Nesterov momentum (default false). */
   nesterov?: boolean;
 }
 
 /** Stochastic gradient descent, with momentum and Nesterov momentum (Keras 3's SGD: learning rate 0.01). */
 export class SGD extends NativeOptimizer {
   readonly className = 'SGD';
+  /** The momentum factor, in [0, 1] (0: plain SGD). */
   readonly momentum: number;
+  /** Whether the momentum is Nesterov's. */
   readonly nesterov: boolean;
 
   constructor(args: SGDArgs = {}) {
@@ -238,19 +254,28 @@ export class SGD extends NativeOptimizer {
   }
 }
 
+/** Adam's and AdamW's arguments. */
 export interface AdamArgs extends OptimizerArgs {
+  /** The decay rate of the first-moment estimates, in [0, 1) (default 0.9). */
   beta1?: number;
+  /** The decay rate of the second-moment estimates, in [0, 1) (default 0.999). */
   beta2?: number;
+  /** A small constant for numerical stability (default 1e-7, Keras's). */
   epsilon?: number;
+  /** Use AMSGrad, the maximum of past second moments (default false). */
   amsgrad?: boolean;
 }
 
 /** Adam (Keras 3's: learning rate 0.001, beta1 0.9, beta2 0.999, epsilon 1e-7), with AMSGrad as an option. */
 export class Adam extends NativeOptimizer {
   readonly className: string = 'Adam';
+  /** The decay rate of the first-moment estimates. */
   readonly beta1: number;
+  /** The decay rate of the second-moment estimates. */
   readonly beta2: number;
+  /** The constant added to the denominator for numerical stability. */
   readonly epsilon: number;
+  /** Whether the update uses AMSGrad. */
   readonly amsgrad: boolean;
 
   constructor(args: AdamArgs = {}, defaults = { learningRate: 0.001, name: 'adam' } as { learningRate: number; name: string; weightDecay?: number }) {
@@ -288,10 +313,13 @@ export class AdamW extends Adam {
   }
 }
 
+/** RMSprop's arguments. */
 export interface RMSpropArgs extends OptimizerArgs {
   /** The moving average's discount (PyTorch's alpha), default 0.9. */
   rho?: number;
+  /** The momentum factor, non-negative (default 0). */
   momentum?: number;
+  /** A small constant for numerical stability (default 1e-7). */
   epsilon?: number;
   /** Normalise by the gradient's estimated variance instead of its second moment. */
   centered?: boolean;
@@ -300,9 +328,13 @@ export interface RMSpropArgs extends OptimizerArgs {
 /** RMSprop (Keras 3's: learning rate 0.001, rho 0.9, momentum 0, epsilon 1e-7, not centered). */
 export class RMSprop extends NativeOptimizer {
   readonly className = 'RMSprop';
+  /** The moving average's discount. */
   readonly rho: number;
+  /** The momentum factor (0: none). */
   readonly momentum: number;
+  /** The constant added to the denominator for numerical stability. */
   readonly epsilon: number;
+  /** Whether the gradient is normalised by its estimated variance. */
   readonly centered: boolean;
 
   constructor(args: RMSpropArgs = {}) {
@@ -331,15 +363,20 @@ export class RMSprop extends NativeOptimizer {
   }
 }
 
+/** Adagrad's arguments. */
 export interface AdagradArgs extends OptimizerArgs {
+  /** The accumulators' starting value, non-negative (default 0.1). */
   initialAccumulatorValue?: number;
+  /** A small constant for numerical stability (default 1e-7). */
   epsilon?: number;
 }
 
 /** Adagrad (Keras 3's: learning rate 0.001, accumulators starting at 0.1, epsilon 1e-7). */
 export class Adagrad extends NativeOptimizer {
   readonly className = 'Adagrad';
+  /** The accumulators' starting value. */
   readonly initialAccumulatorValue: number;
+  /** The constant added to the denominator for numerical stability. */
   readonly epsilon: number;
 
   constructor(args: AdagradArgs = {}) {
@@ -370,8 +407,11 @@ export class Adagrad extends NativeOptimizer {
   }
 }
 
+/** Adadelta's arguments (no weightDecay). */
 export interface AdadeltaArgs extends OptimizerArgs {
+  /** The decay rate of the moving averages, in [0, 1] (default 0.95). */
   rho?: number;
+  /** A small constant for numerical stability (default 1e-7). */
   epsilon?: number;
 }
 
@@ -381,7 +421,9 @@ export interface AdadeltaArgs extends OptimizerArgs {
  */
 export class Adadelta extends Optimizer {
   readonly className = 'Adadelta';
+  /** The decay rate of the moving averages. */
   readonly rho: number;
+  /** The constant added to the denominator for numerical stability. */
   readonly epsilon: number;
 
   constructor(args: AdadeltaArgs = {}) {

@@ -2,9 +2,13 @@
 //   Epoch 3/12
 //   469/469 [==============================] - 2s 4ms/step - loss: 0.0312 - accuracy: 0.9901 - val_loss: ...
 // redrawn in place on a TTY (at most every 50 ms), one line per epoch otherwise.
+/** Where fit's progress bar goes (fit's `out`): process.stdout, or any object with a write() method. */
 export interface ProgressStream {
+  /** True for a terminal: the bar is then redrawn in place; otherwise one line per epoch. */
   isTTY?: boolean;
+  /** The terminal's width in characters, as process.stdout has it (the bar does not read it yet). */
   columns?: number;
+  /** Writes a piece of the progress text. */
   write(s: string): unknown;
 }
 

@@ -18,9 +18,11 @@ const positive = (v: unknown, name: string): number => {
 
 /** A learning rate that changes with every optimizer iteration. */
 export abstract class LearningRateSchedule {
+  /** The class's name (Keras's class_name), as an optimizer's config and checkpoints record it. */
   abstract readonly className: string;
   /** @internal The native form: cpp/schedule.h's kind and its parameters. */
   abstract native(): { kind: 'exponential' | 'piecewise' | 'cosine'; params: number[] };
+  /** The schedule's arguments, as Keras's get_config: what its constructor takes to make it again. */
   abstract getConfig(): Record<string, unknown>;
 
   /** The rate at an iteration count (Keras's schedule(step)), computed as the device computes it. */
@@ -30,22 +32,32 @@ export abstract class LearningRateSchedule {
   }
 }
 
+/** ExponentialDecay's arguments. */
 export interface ExponentialDecayArgs {
+  /** The rate at iteration 0. */
   initialLearningRate: number;
+  /** The iterations over which the rate is multiplied by decayRate once (positive). */
   decaySteps: number;
+  /** The factor per decaySteps iterations. */
   decayRate: number;
   /** Decay at whole multiples of decaySteps only (default false). */
   staircase?: boolean;
+  /** The schedule's name (default 'ExponentialDecay'). */
   name?: string;
 }
 
 /** initialLearningRate * decayRate ^ (step / decaySteps), the exponent floored with staircase (Keras's ExponentialDecay). */
 export class ExponentialDecay extends LearningRateSchedule {
   readonly className = 'ExponentialDecay';
+  /** The rate at iteration 0. */
   readonly initialLearningRate: number;
+  /** The iterations over which the rate is multiplied by decayRate once. */
   readonly decaySteps: number;
+  /** The factor per decaySteps iterations. */
   readonly decayRate: number;
+  /** Whether the rate decays at whole multiples of decaySteps only. */
   readonly staircase: boolean;
+  /** The schedule's name. */
   readonly name: string;
 
   constructor(args: ExponentialDecayArgs) {
@@ -64,24 +76,29 @@ export class ExponentialDecay extends LearningRateSchedule {
     return { kind: 'exponential' as const, params: [this.initialLearningRate, this.decaySteps, this.decayRate, this.staircase ? 1 : 0] };
   }
 
-  getConfig() {
+  getConfig(): Record<string, unknown> {
     return { initialLearningRate: this.initialLearningRate, decaySteps: this.decaySteps, decayRate: this.decayRate, staircase: this.staircase, name: this.name };
   }
 }
 
+/** PiecewiseConstantDecay's arguments. */
 export interface PiecewiseConstantDecayArgs {
   /** Strictly increasing iteration counts. */
   boundaries: number[];
   /** One more than boundaries: values[0] while step <= boundaries[0], ..., the last after the last boundary. */
   values: number[];
+  /** The schedule's name (default 'PiecewiseConstant'). */
   name?: string;
 }
 
 /** A constant rate per interval of iterations (Keras's PiecewiseConstantDecay). */
 export class PiecewiseConstantDecay extends LearningRateSchedule {
   readonly className = 'PiecewiseConstantDecay';
+  /** The iteration counts where the rate changes, strictly increasing. */
   readonly boundaries: number[];
+  /** The rate in each interval, one more than boundaries. */
   readonly values: number[];
+  /** The schedule's name. */
   readonly name: string;
 
   constructor(args: PiecewiseConstantDecayArgs) {
@@ -105,30 +122,41 @@ export class PiecewiseConstantDecay extends LearningRateSchedule {
     return { kind: 'piecewise' as const, params: [...this.boundaries, ...this.values] };
   }
 
-  getConfig() {
+  getConfig(): Record<string, unknown> {
     return { boundaries: this.boundaries, values: this.values, name: this.name };
   }
 }
 
+/** CosineDecay's arguments. */
 export interface CosineDecayArgs {
+  /** The rate at iteration 0 (where the warm-up starts, when there is one). */
   initialLearningRate: number;
+  /** The iterations the cosine decay lasts (a positive integer), counted after the warm-up. */
   decaySteps: number;
   /** The final rate as a fraction of the decay's starting rate (default 0). */
   alpha?: number;
   /** When given, the rate first rises linearly from initialLearningRate to warmupTarget over warmupSteps. */
   warmupTarget?: number | null;
+  /** The warm-up's length in iterations (default 0); needs warmupTarget. */
   warmupSteps?: number;
+  /** The schedule's name (default 'CosineDecay'). */
   name?: string;
 }
 
 /** Cosine decay over decaySteps, after an optional linear warm-up (Keras 3's CosineDecay). */
 export class CosineDecay extends LearningRateSchedule {
   readonly className = 'CosineDecay';
+  /** The rate at iteration 0. */
   readonly initialLearningRate: number;
+  /** The iterations the cosine decay lasts, after the warm-up. */
   readonly decaySteps: number;
+  /** The final rate as a fraction of the decay's starting rate. */
   readonly alpha: number;
+  /** The rate the warm-up rises to, or null without a warm-up. */
   readonly warmupTarget: number | null;
+  /** The warm-up's length in iterations (0: none). */
   readonly warmupSteps: number;
+  /** The schedule's name. */
   readonly name: string;
 
   constructor(args: CosineDecayArgs) {
@@ -149,7 +177,7 @@ export class CosineDecay extends LearningRateSchedule {
     return { kind: 'cosine' as const, params: [this.initialLearningRate, this.decaySteps, this.alpha, this.warmupTarget ?? NaN, this.warmupSteps] };
   }
 
-  getConfig() {
+  getConfig(): Record<string, unknown> {
     return { initialLearningRate: this.initialLearningRate, decaySteps: this.decaySteps, alpha: this.alpha,
       warmupTarget: this.warmupTarget, warmupSteps: this.warmupSteps, name: this.name };
   }

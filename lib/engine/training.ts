@@ -15,6 +15,7 @@ import { Tensor, empty, handleOf, sliceRows } from '../core/tensor.js';
 import { isDataset, type Dataset } from '../data/data.js';
 import { checkOptions, envFlag, fail, nonNegativeInt, numberIn, positiveInt } from '../core/validate.js';
 
+/** What a callback sees: `loss`, each metric, and at epoch end `val_*` and `lr`, by name. */
 export type Logs = Record<string, number>;
 
 /**
@@ -26,11 +27,17 @@ export interface Callback {
   setModel?(model: Network): unknown;
   /** Called once before training with { epochs, steps, batchSize, samples, verbose } (Keras's set_params). */
   setParams?(params: FitParams): unknown;
+  /** Called once when training starts, with empty logs. */
   onTrainBegin?(logs: Logs): unknown;
+  /** Called once when training ends, with the last epoch's logs (empty when no epoch ran). */
   onTrainEnd?(logs: Logs): unknown;
+  /** Called at each epoch's start (0-based epoch), with empty logs. */
   onEpochBegin?(epoch: number, logs: Logs): unknown;
+  /** Called at each epoch's end with its logs: the epoch's loss and metrics, `val_*` when it validated, and `lr`. */
   onEpochEnd?(epoch: number, logs: Logs): unknown;
+  /** Called before each batch (each execution's first, with stepsPerExecution) with { batch, size }. */
   onBatchBegin?(batch: number, logs: Logs): unknown;
+  /** Called after each batch (each execution's last) with the epoch's running loss and metrics. */
   onBatchEnd?(batch: number, logs: Logs): unknown;
   /** tfjs's: after every batch, when fit yields to the event loop (which kernelnet does after every batch). */
   onYield?(epoch: number, batch: number, logs: Logs): unknown;
@@ -38,18 +45,29 @@ export interface Callback {
   wantsBatchLogs?(batch: number): boolean;
 }
 
+/** What fit runs, given to Callback.setParams before training (Keras's callback params). */
 export interface FitParams {
+  /** The epoch fit stops before (fit's epochs). */
   epochs: number;
+  /** The first epoch trained (fit's initialEpoch). */
   initialEpoch: number;
+  /** Batches per epoch; with a dataset, its `batches`, or 0 when not known yet. */
   steps: number;
+  /** The batch size (0 with a dataset, which makes its own batches). */
   batchSize: number;
+  /** Training examples per epoch (0 with a dataset). */
   samples: number;
+  /** fit's verbose: 0, 1 or 2. */
   verbose: number;
+  /** Whether there is validation data (validationData or validationSplit). */
   doValidation: boolean;
 }
 
+/** The options of fit over tensors (tfjs's ModelFitArgs spellings). */
 export interface FitArgs {
+  /** Examples per training step (default 32). */
   batchSize?: number;
+  /** The epoch to stop before: epochs initialEpoch..epochs-1 are trained (default 1). */
   epochs?: number;
   /** 0 silent, 1 progress bar, 2 one line per epoch. */
   verbose?: 0 | 1 | 2;
@@ -66,6 +84,7 @@ export interface FitArgs {
   validationFreq?: number | number[];
   /** The epoch to start from (resuming a run): epochs initialEpoch..epochs-1 are trained. */
   initialEpoch?: number;
+  /** Shuffle the training examples before each epoch (default true). */
   shuffle?: boolean;
   /**
    * A weight per class index, e.g. { 0: 1, 1: 5 } (Keras's class_weight; classes not listed weigh 1): each
@@ -88,7 +107,9 @@ export interface FitArgs {
   stopOnNonFiniteLoss?: boolean;
 }
 
+/** The options of evaluate. */
 export interface EvaluateArgs {
+  /** Examples per step (default 32). */
   batchSize?: number;
   /** One weight per example, a float32 tensor [N] (Keras's sample_weight). */
   sampleWeight?: Tensor;
@@ -96,14 +117,29 @@ export interface EvaluateArgs {
   verbose?: 0 | 1;
 }
 
+/** The options of predict. */
 export interface PredictArgs {
+  /** Examples per step (default 32). */
   batchSize?: number;
 }
 
+/** What fit returns (Keras's History): every trained epoch's logs. */
 export interface History {
+  /** The epochs trained, 0-based. */
   epoch: number[];
+  /** Each log's value per trained epoch, by name: `loss`, the metrics, `val_*`, `lr`. */
   history: Record<string, number[]>;
-  params: { epochs: number; steps: number; batchSize: number; samples: number };
+  /** What fit ran (Keras's history.params); with a dataset, batchSize and samples are 0 and steps 0 if unknown at the start. */
+  params: {
+    /** The epoch fit stopped before (fit's epochs). */
+    epochs: number;
+    /** Batches per epoch. */
+    steps: number;
+    /** The batch size. */
+    batchSize: number;
+    /** Training examples per epoch. */
+    samples: number;
+  };
 }
 
 // The options of each call (tfjs spellings), and the Keras/tfjs ones kernelnet does not support yet: those are
@@ -477,6 +513,10 @@ const FIT_DATASET_SCHEMA = {
   },
 };
 
+/**
+ * The options of fit over a Dataset: FitArgs without batchSize, shuffle, validationSplit, validationBatchSize,
+ * classWeight and sampleWeight (the dataset makes the batches).
+ */
 export type FitDatasetArgs = Pick<FitArgs, 'epochs' | 'verbose' | 'validationData' | 'validationFreq' | 'initialEpoch' | 'callbacks' | 'out' | 'stopOnNonFiniteLoss'>;
 
 /**

@@ -18,11 +18,24 @@ type Json = Record<string, unknown>;
 
 /** The parts of a layers model, as tfjs's ModelArtifacts names them. */
 export interface TfjsArtifacts {
-  modelTopology: Json;
-  weightSpecs: { name: string; shape: number[]; dtype: 'float32' }[];
+  /** The Keras topology as tfjs-layers writes it: { class_name: 'Sequential', config: { name, layers }, ... }. */
+  modelTopology: Record<string, unknown>;
+  /** Every weight, in weightData's order. */
+  weightSpecs: {
+    /** The weight's name, "<layer>/<weight>" (e.g. 'dense/kernel'). */
+    name: string;
+    /** The weight's shape. */
+    shape: number[];
+    /** The weight's element type: always float32. */
+    dtype: 'float32';
+  }[];
+  /** The weights' values, little-endian float32, one after the other. */
   weightData: ArrayBuffer;
+  /** Always 'layers-model'. */
   format: 'layers-model';
+  /** What wrote the artifacts: 'kernelnet <version>'. */
   generatedBy: string;
+  /** Always null (no converter was involved). */
   convertedBy: null;
 }
 

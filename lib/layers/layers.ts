@@ -15,8 +15,11 @@ import { NOT_USED, checkOptions, ownOptions, fail, intPair, numberIn, oneOf, pos
  */
 export type ActivationIdentifier = NativeActivation | 'softmax' | 'silu' | 'leakyRelu';
 
+/** One weight a layer declares when it is built (kernel, bias, gamma...); the model allocates it at compile. */
 export interface ParamSpec {
+  /** Keras's weight name within the layer: kernel, bias, gamma, beta, moving_mean, moving_variance. */
   name: string;
+  /** The weight's shape (kernel [KH, KW, C, F] for Conv2D, [I, O] for Dense). */
   shape: number[];
   /** glorot_uniform with these fans, or zeros. */
   init: { kind: Exclude<Initializer, 'zeros' | 'ones'>; fanIn: number; fanOut: number } | { kind: 'zeros' } | { kind: 'ones' };
@@ -26,23 +29,28 @@ export interface ParamSpec {
 
 /** A trainable tensor and its gradient, allocated by the model. */
 export interface Param extends ParamSpec {
+  /** The weight, on the model's device. */
   value: NativeTensor;
+  /** Its gradient, written by the layer's backward. */
   grad: NativeTensor;
 }
 
 /** Per-batch-size buffers of one layer. */
 export interface LayerBuffers {
+  /** The output [N, ...outputShape], or null for a layer whose forward returns its input or a view of it. */
   y: NativeTensor | null;
+  /** The input gradient [N, ...inputShape], or null when no gradient flows back to the layer before. */
   dx: NativeTensor | null;
+  /** A layer-specific buffer: the fused activation's input, MaxPooling2D's argmax, BatchNormalization's mean. */
   extra: NativeTensor | null;
   /** A second layer-specific buffer (GlobalMaxPooling2D's argmax). */
   aux?: NativeTensor;
   /** BatchNormalization folded into the layer before it for inference: the folded weights, made on first use. */
   fold?: { w: NativeTensor; b: NativeTensor };
+  /** Reshaped views of tensors passed to the layer, made once per tensor. */
   views: WeakMap<NativeTensor, NativeTensor>;
 }
 
-/** What a step passes down: the dropout stream of this layer, (seed, offset + counter[0]). */
 /** What a training step's head hands the loss (Dense.forwardLossBackward; native.loss's arguments). */
 export interface HeadLoss {
   kind: Parameters<typeof native.loss>[0];
@@ -54,9 +62,13 @@ export interface HeadLoss {
   step: number;
 }
 
+/** What a step passes down: the dropout stream of this layer, (seed, offset + counter[0]). */
 export interface StepContext {
+  /** Whether the step trains (Dropout drops, BatchNormalization normalises by the batch). */
   training: boolean;
+  /** The dropout stream's seed. */
   seed: number;
+  /** The dropout stream's offset, to which the step counter is added. */
   offset: number;
   /** The step counter (an int32 tensor [1] advanced on the device after each step), or null for 0. */
   counter: NativeTensor | null;
@@ -70,8 +82,11 @@ export interface StepContext {
   dzGiven?: boolean;
 }
 
+/** The options every layer takes (tfjs's LayerArgs). */
 export interface LayerArgs {
+  /** The layer's name, unique within a model; by default Keras's, from the class name (conv2d, conv2d_1, ...). */
   name?: string;
+  /** The shape of one example, without the batch axis (e.g. [28, 28, 1]); needed by a model's first layer. */
   inputShape?: number[];
   /** false freezes the layer's weights (default true). */
   trainable?: boolean;
@@ -125,13 +140,24 @@ function layerSchema(className: string, own: readonly string[], notYet: Record<s
   return { what: `${className} args`, supported: [...LAYER_OPTIONS, ...own], notYet: { ...LAYER_NOT_YET, ...notYet } };
 }
 
+/**
+ * The base of kernelnet's layers (tfjs's Layer): made with its options, built by model.add() for its input shape,
+ * its weights made by the model's compile().
+ */
 export abstract class Layer {
+  /** The class name (tfjs's getClassName()), as checkpoints and tfjs's model.json record it. */
   abstract readonly className: string;
+  /** The layer's name: as given, else set by model.add() to Keras's default (conv2d, conv2d_1, ...), unique in the model. */
   name: string;
+  /** @internal The inputShape option as given (Dense's inputDim included), the input shape of a model's first layer. */
   readonly inputShapeArg?: number[];
+  /** The shape of one input example (no batch axis), set when model.add() builds the layer; [] before. */
   inputShape: number[] = [];
+  /** The shape of one output example (no batch axis), set when model.add() builds the layer; [] before. */
   outputShape: number[] = [];
+  /** @internal The weights the layer declares, set when it is built. */
   specs: ParamSpec[] = [];
+  /** @internal The weights and their gradients, allocated by the model's compile() in the order of specs. */
   params: Param[] = [];
   /**
    * @internal The models this layer is in. A layer added to several models is shared, as in Keras: one set of
@@ -149,6 +175,7 @@ export abstract class Layer {
    */
   headFused = false;
 
+  /** @internal Checks the options against the class's schema (unknown ones refused) and takes every layer's. */
   constructor(args: LayerArgs | undefined, schema: ReturnType<typeof layerSchema>) {
     args = checkOptions(args, schema);
     this.name = args?.name ?? '';
@@ -164,13 +191,18 @@ export abstract class Layer {
     this.outputShape = this.computeOutputShape(inputShape);
   }
 
+  /** @internal The output shape for an input shape (both per example); declares the weights (specs) too. */
   protected abstract computeOutputShape(inputShape: number[]): number[];
 
+  /**
+   * The number of weight values (Keras's count_params()), known once the layer is built; with `trainableOnly`,
+   * only those an optimizer updates (BatchNormalization's moving statistics left out).
+   */
   countParams(trainableOnly = false): number {
     return this.specs.filter(s => !trainableOnly || s.trainable !== false).reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
   }
 
-  /** Buffers for a batch of `batch` examples on the model's device; dx only when the gradient must flow back. */
+  /** @internal Buffers for a batch of `batch` examples on the model's device; dx only when the gradient must flow back. */
   allocate(batch: number, needInputGrad: boolean, device: Device): LayerBuffers {
     return {
       y: empty([batch, ...this.outputShape], 'float32', device),
@@ -180,11 +212,13 @@ export abstract class Layer {
     };
   }
 
+  /** @internal Computes the output for a batch x, in buf.y or as a view of x; returns it. */
   abstract forward(x: NativeTensor, buf: LayerBuffers, ctx: StepContext): NativeTensor;
-  /** Writes parameter gradients and returns the gradient with respect to x (null if not needed). */
+  /** @internal Writes parameter gradients and returns the gradient with respect to x (null if not needed). */
   abstract backward(x: NativeTensor, y: NativeTensor, dy: NativeTensor, buf: LayerBuffers,
     ctx: StepContext): NativeTensor | null;
 
+  /** The layer's configuration (Keras's get_config(), tfjs's camelCase keys): name, trainable and its own options. */
   getConfig(): Record<string, unknown> {
     return { name: this.name, trainable: this.trainable };
   }
@@ -266,16 +300,22 @@ function param(layer: Layer, name: string): Param {
   return p;
 }
 
+/** Conv2D's options (tfjs's conv2d args). */
 export interface Conv2DArgs extends LayerArgs, KernelArgs {
+  /** The number of filters: the output's channels. */
   filters: number;
+  /** The kernel's size: n for n x n, or [height, width]. */
   kernelSize: number | [number, number];
+  /** The kernel's step: n, or [down, across] (default 1). */
   strides?: number | [number, number];
+  /** 'valid' (default: no padding, the output shrinks) or 'same' (zeros around: the output is ceil(input / strides)). */
   padding?: Padding;
   /**
    * The spacing of the kernel's taps (default 1): tap (ky, kx) reads input row oy*strideH + ky*dilationH, so a
    * 3x3 kernel with rate 2 spans 5x5. As in Keras and tfjs, a rate above 1 needs strides of 1.
    */
   dilationRate?: number | [number, number];
+  /** The activation applied to the output, fused into the convolution (default 'linear'; not softmax). */
   activation?: ActivationIdentifier;
 }
 
@@ -288,11 +328,17 @@ export class Conv2D extends Layer {
   readonly className = 'Conv2D';
   /** @internal useBias and the initializers, as given. */
   readonly kernelArgs: KernelArgs;
+  /** The number of filters: the output's channels. */
   readonly filters: number;
+  /** The kernel's [height, width]. */
   readonly kernelSize: [number, number];
+  /** The kernel's step, [down, across] (default [1, 1]). */
   readonly strides: [number, number];
+  /** 'valid' (default) or 'same'. */
   readonly padding: Padding;
+  /** The spacing of the kernel's taps, [rows, columns] (default [1, 1]). */
   readonly dilationRate: [number, number];
+  /** The activation fused into the convolution's output, aliases resolved (default 'linear'). */
   readonly activation: NativeActivation;
 
   constructor(args: Conv2DArgs) {
@@ -382,7 +428,7 @@ export class Conv2D extends Layer {
     return dx;
   }
 
-  override getConfig() {
+  override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), filters: this.filters, kernelSize: this.kernelSize, strides: this.strides,
       padding: this.padding, dilationRate: this.dilationRate, activation: this.activation, ...this.kernelArgs };
   }
@@ -398,12 +444,16 @@ function dropArgs(layer: Dropout, ctx: StepContext): DropArgs {
   return { rate: layer.rate, seed: ctx.seed, offset: ctx.offset, counter: ctx.counter };
 }
 
+/** The options of MaxPooling2D and AveragePooling2D (tfjs's Pooling2DLayerArgs). */
 export interface Pooling2DArgs extends LayerArgs {
+  /** The window: n for n x n, or [height, width] (default 2). */
   poolSize?: number | [number, number];
+  /** The window's step: n, or [down, across] (default poolSize: windows that do not overlap). */
   strides?: number | [number, number];
   /** 'valid' (default) or 'same' (positions outside the input are left out: of the max, and of the average's count). */
   padding?: Padding;
 }
+/** MaxPooling2D's options: Pooling2DArgs. */
 export type MaxPooling2DArgs = Pooling2DArgs;
 
 /** The output size of a pooling window along one axis, or 0 when it does not fit. */
@@ -413,8 +463,11 @@ function pooledSize(size: number, pool: number, stride: number, padding: Padding
 
 /** Max- and average-pooling over windows (default 2x2, strides = poolSize), channels last. */
 abstract class Pooling2D extends Layer {
+  /** The window's [height, width] (default [2, 2]). */
   readonly poolSize: [number, number];
+  /** The window's step, [down, across] (default poolSize). */
   readonly strides: [number, number];
+  /** 'valid' (default) or 'same'. */
   readonly padding: Padding;
 
   constructor(args: Pooling2DArgs, className: string) {
@@ -486,6 +539,7 @@ export class AveragePooling2D extends Pooling2D {
   }
 }
 
+/** ZeroPadding2D's options (tfjs's zeroPadding2d args). */
 export interface ZeroPadding2DArgs extends LayerArgs {
   /**
    * Keras's and tfjs's forms: n (every side), [rows, columns] (top = bottom = rows, left = right = columns), or
@@ -553,7 +607,7 @@ abstract class GlobalPooling2D extends Layer {
     return [s[2]];
   }
 
-  /** The pooled [N, 1, 1, C] buffer behind the [N, C] output, and views between the two shapes. */
+  /** @internal The pooled [N, 1, 1, C] buffer behind the [N, C] output, and views between the two shapes. */
   override allocate(batch: number, needInputGrad: boolean, device: Device): LayerBuffers {
     const pooled = empty([batch, 1, 1, this.inputShape[2]], 'float32', device);
     return {
@@ -562,12 +616,14 @@ abstract class GlobalPooling2D extends Layer {
     };
   }
 
+  /** @internal A [N, C] tensor as the [N, 1, 1, C] one the pooling ops take (a view, made once). */
   protected view4(t: NativeTensor, buf: LayerBuffers): NativeTensor {
     let v = buf.views.get(t);
     if (!v) buf.views.set(t, (v = t.reshape([t.shape[0], 1, 1, this.inputShape[2]])));
     return v;
   }
 
+  /** @internal The pooling ops' window and strides: the whole image, [H, W, 1, 1]. */
   protected window(): [number, number, number, number] {
     return [this.inputShape[0], this.inputShape[1], 1, 1];
   }
@@ -619,7 +675,9 @@ export class GlobalMaxPooling2D extends GlobalPooling2D {
   }
 }
 
+/** Dropout's options (tfjs's dropout args). */
 export interface DropoutArgs extends LayerArgs {
+  /** The fraction of units zeroed in training, in [0, 1). */
   rate: number;
 }
 
@@ -630,6 +688,7 @@ const DROPOUT_SCHEMA = layerSchema('Dropout', ['rate'], {
 /** Inverted dropout: in training, zeroes each unit with probability `rate` and scales the rest by 1/(1-rate). */
 export class Dropout extends Layer {
   readonly className = 'Dropout';
+  /** The fraction of units zeroed in training, in [0, 1). */
   readonly rate: number;
 
   constructor(args: DropoutArgs) {
@@ -656,7 +715,7 @@ export class Dropout extends Layer {
     return buf.dx;
   }
 
-  override getConfig() {
+  override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), rate: this.rate };
   }
 }
@@ -698,8 +757,11 @@ export class Flatten extends ViewLayer {
 
 }
 
+/** Dense's options (tfjs's dense args). */
 export interface DenseArgs extends LayerArgs, KernelArgs {
+  /** The number of output units. */
   units: number;
+  /** The activation applied to the output, fused into the matmul (default 'linear'); 'softmax' on a model's last layer only. */
   activation?: ActivationIdentifier;
   /** The input's size, as tfjs's inputDim: the same as inputShape [inputDim]. */
   inputDim?: number;
@@ -710,7 +772,9 @@ const DENSE_SCHEMA = layerSchema('Dense', ['units', 'activation', 'inputDim', ..
 /** Fully connected layer: y = activation(x w + b), kernel [I, O] glorot_uniform, bias zeros. */
 export class Dense extends Layer {
   readonly className = 'Dense';
+  /** The number of output units. */
   readonly units: number;
+  /** The activation, aliases resolved (default 'linear'); softmax is applied by the model's head. */
   readonly activation: NativeActivation | 'softmax';
   /** @internal useBias and the initializers, as given. */
   readonly kernelArgs: KernelArgs;
@@ -735,7 +799,7 @@ export class Dense extends Layer {
     return [this.units];
   }
 
-  /** Softmax is applied by the model's head (fused with the loss in training), so the layer emits logits. */
+  /** @internal Softmax is applied by the model's head (fused with the loss in training), so the layer emits logits. */
   override allocate(batch: number, needInputGrad: boolean, device: Device): LayerBuffers {
     return withPre(super.allocate(batch, needInputGrad, device), this.epilogue(), [batch, this.units], device);
   }
@@ -785,12 +849,14 @@ export class Dense extends Layer {
     return dx;
   }
 
-  override getConfig() {
+  override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), units: this.units, activation: this.activation, ...this.kernelArgs };
   }
 }
 
+/** Activation's options (tfjs's activation args). */
 export interface ActivationArgs extends LayerArgs {
+  /** The activation, by name; 'softmax' on a model's last layer only. */
   activation: ActivationIdentifier;
 }
 
@@ -802,6 +868,7 @@ const ACTIVATION_SCHEMA = layerSchema('Activation', ['activation']);
  */
 export class Activation extends Layer {
   readonly className: string = 'Activation';
+  /** The activation, aliases resolved ('leaky_relu' for LeakyReLU). */
   readonly activation: NativeActivation | 'softmax';
   /** leaky_relu's negative slope (LeakyReLU), elu's alpha (1). */
   protected alpha: number | undefined;
@@ -854,6 +921,7 @@ export class Activation extends Layer {
   }
 }
 
+/** LeakyReLU's options (tfjs's leakyReLU args). */
 export interface LeakyReLUArgs extends LayerArgs {
   /** The slope for x < 0 (tfjs's alpha, Keras 3's negative_slope), default 0.3. */
   alpha?: number;
@@ -878,6 +946,7 @@ export class LeakyReLU extends Activation {
   }
 }
 
+/** Reshape's options (tfjs's reshape args). */
 export interface ReshapeArgs extends LayerArgs {
   /** The shape of each example (no batch axis); one axis may be -1, inferred. */
   targetShape: number[];
@@ -886,6 +955,7 @@ export interface ReshapeArgs extends LayerArgs {
 /** Gives each example another shape of the same size (Keras's Reshape). No copy: a view of the input. */
 export class Reshape extends ViewLayer {
   readonly className = 'Reshape';
+  /** The shape of each output example, as given (one axis may be -1, inferred when built). */
   readonly targetShape: number[];
 
   constructor(args: ReshapeArgs) {
@@ -911,6 +981,7 @@ export class Reshape extends ViewLayer {
   }
 }
 
+/** Rescaling's options (Keras's Rescaling args). */
 export interface RescalingArgs extends LayerArgs {
   /** Multiplies each input, e.g. 1 / 255 for 0-255 pixels. */
   scale: number;
@@ -921,7 +992,9 @@ export interface RescalingArgs extends LayerArgs {
 /** x * scale + offset (Keras's Rescaling): how Keras users feed 0-255 pixels. */
 export class Rescaling extends Layer {
   readonly className = 'Rescaling';
+  /** Multiplies each input. */
   readonly scale: number;
+  /** Added after scaling (default 0). */
   readonly offset: number;
 
   constructor(args: RescalingArgs) {
@@ -955,6 +1028,7 @@ export class Rescaling extends Layer {
   }
 }
 
+/** BatchNormalization's options (tfjs's batchNormalization args). */
 export interface BatchNormalizationArgs extends LayerArgs {
   /** The normalised axis: -1 (the channels, as Keras's default), the only one supported. */
   axis?: number;
@@ -982,9 +1056,13 @@ const BN_SCHEMA = layerSchema('BatchNormalization', ['axis', 'momentum', 'epsilo
  */
 export class BatchNormalization extends Layer {
   readonly className = 'BatchNormalization';
+  /** Of the moving averages: moving = momentum * moving + (1 - momentum) * batch's (default 0.99). */
   readonly momentum: number;
+  /** Added to the variance (default 1e-3). */
   readonly epsilon: number;
+  /** Whether the layer learns beta, an offset (default true). */
   readonly center: boolean;
+  /** Whether the layer learns gamma, a scale (default true). */
   readonly scale: boolean;
 
   constructor(args: BatchNormalizationArgs = {}) {
@@ -1013,7 +1091,7 @@ export class BatchNormalization extends Layer {
     return s;
   }
 
-  /** y and dx, and the statistics the forward pass normalised with: extra = mean, aux = 1 / sqrt(var + eps). */
+  /** @internal y and dx, and the statistics the forward pass normalised with: extra = mean, aux = 1 / sqrt(var + eps). */
   override allocate(batch: number, needInputGrad: boolean, device: Device): LayerBuffers {
     const buf = super.allocate(batch, needInputGrad, device), c = this.inputShape.at(-1)!;
     buf.extra = empty([c], 'float32', device);

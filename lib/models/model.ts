@@ -17,8 +17,11 @@ export type { EvaluateArgs, FitArgs, History, Logs, PredictArgs } from '../engin
 export type { CompileArgs } from '../engine/network.js';
 
 
+/** The options of new Sequential(...) (tfjs's tf.sequential config). */
 export interface SequentialArgs {
+  /** Layers to add(), in order; the first needs an inputShape. */
   layers?: Layer[];
+  /** The model's name (default 'sequential'), shown in summary() and error messages. */
   name?: string;
   /** Seed of every random stream of the model (uint32); random when omitted. */
   seed?: number;
@@ -31,6 +34,10 @@ export interface SequentialArgs {
 
 const SEQUENTIAL_SCHEMA = { what: 'Sequential args', supported: ['layers', 'name', 'seed', 'device'] };
 
+/**
+ * A linear stack of layers (Keras's and tfjs's Sequential): add layers, compile, then fit, evaluate, predict, and
+ * save or load it.
+ */
 export class Sequential extends Network {
   private readonly nameCounts = new Map<string, number>();
 
@@ -41,6 +48,11 @@ export class Sequential extends Network {
     for (const layer of own.layers ?? []) this.add(layer);
   }
 
+  /**
+   * Appends a layer and builds it for the previous layer's output shape (the first layer needs an inputShape); not
+   * allowed after compile(). An unnamed layer gets Keras's name (conv2d, conv2d_1, ...); a layer already in another
+   * model is shared with it, weights and all.
+   */
   add(layer: Layer): void {
     this.alive('add');
     if (!(layer instanceof Layer)) fail('a Layer', 'layer', layer);
