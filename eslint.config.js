@@ -3,7 +3,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'build/', 'prebuilds/', 'node_modules/', '.device/'] },
+  { ignores: ['dist/', 'build/', 'prebuilds/', 'node_modules/', '.device/', 'docs/api/'] }, // docs/api: TypeDoc's output
   ...tseslint.configs.recommended,
   { files: ['**/*.cjs'], rules: { '@typescript-eslint/no-require-imports': 'off' } }, // CommonJS by design
   {
