@@ -34,7 +34,8 @@ async function measure(dir: string): Promise<{ trainImagesPerSec: number; predic
   const model = seedModel(1);
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
   await model.fit(train.images, labels, { batchSize: B, epochs: 1, verbose: 0 });
-  const fits: number[] = [], predicts: number[] = [];
+  const fits: number[] = [],
+    predicts: number[] = [];
   for (let r = 0; r < 3; ++r) {
     let t = performance.now();
     await model.fit(train.images, labels, { batchSize: B, epochs: 1, verbose: 0 });
@@ -57,7 +58,10 @@ if (opts.worker) {
   if (!existsSync(resolve(base, 'dist/lib/index.js'))) throw new Error(`${base}: no dist/lib/index.js; build it first (npx tsc -p tsconfig.json)`);
   const self = fileURLToPath(import.meta.url);
   const run = (dir: string) => {
-    const r = spawnSync(process.execPath, [self, '--worker', dir, '--steps', String(steps)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    const r = spawnSync(process.execPath, [self, '--worker', dir, '--steps', String(steps)], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     if (r.status !== 0) throw new Error(`the measurement of ${dir} failed (exit ${r.status})`);
     return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Awaited<ReturnType<typeof measure>>;
   };
@@ -68,22 +72,29 @@ if (opts.worker) {
     const [first, second] = order.map(run);
     rounds.push(order[0] === here ? { current: first, base: second } : { current: second, base: first });
     const last = rounds.at(-1)!;
-    console.log(`round ${r + 1}: train ${last.current.trainImagesPerSec.toFixed(0)} vs ${last.base.trainImagesPerSec.toFixed(0)} images/s, ` +
-      `predict ${last.current.predictImagesPerSec.toFixed(0)} vs ${last.base.predictImagesPerSec.toFixed(0)} images/s (this vs base)`);
+    console.log(
+      `round ${r + 1}: train ${last.current.trainImagesPerSec.toFixed(0)} vs ${last.base.trainImagesPerSec.toFixed(0)} images/s, ` +
+        `predict ${last.current.predictImagesPerSec.toFixed(0)} vs ${last.base.predictImagesPerSec.toFixed(0)} images/s (this vs base)`,
+    );
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
   const summary = (key: 'trainImagesPerSec' | 'predictImagesPerSec') => {
     const ratios = rounds.map(r => r.current[key] / r.base[key]);
     return {
-      current: median(rounds.map(r => r.current[key])), base: median(rounds.map(r => r.base[key])),
-      medianRatio: median(ratios), minRatio: Math.min(...ratios), maxRatio: Math.max(...ratios),
+      current: median(rounds.map(r => r.current[key])),
+      base: median(rounds.map(r => r.base[key])),
+      medianRatio: median(ratios),
+      minRatio: Math.min(...ratios),
+      maxRatio: Math.max(...ratios),
     };
   };
   const result = { base, steps, batchSize: B, rounds, train: summary('trainImagesPerSec'), predict: summary('predictImagesPerSec') };
   for (const k of ['train', 'predict'] as const) {
     const s = result[k];
-    console.log(`${k}: this ${s.current.toFixed(0)}, base ${s.base.toFixed(0)} images/s (medians); this / base ${s.medianRatio.toFixed(3)}x ` +
-      `(median of ${rounds.length} interleaved rounds; range ${s.minRatio.toFixed(3)}-${s.maxRatio.toFixed(3)}x)`);
+    console.log(
+      `${k}: this ${s.current.toFixed(0)}, base ${s.base.toFixed(0)} images/s (medians); this / base ${s.medianRatio.toFixed(3)}x ` +
+        `(median of ${rounds.length} interleaved rounds; range ${s.minRatio.toFixed(3)}-${s.maxRatio.toFixed(3)}x)`,
+    );
   }
   if (opts.json) writeFileSync(opts.json, `${JSON.stringify(result, null, 2)}\n`);
 }

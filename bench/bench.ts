@@ -39,7 +39,8 @@ const { values: opts } = parseArgs({
 const B = 128;
 const info = backend();
 const gpu = info.name === 'cuda';
-const steps = Number(opts.steps ?? (gpu ? Math.ceil(60000 / B) : 40)), reps = Number(opts.reps);
+const steps = Number(opts.steps ?? (gpu ? Math.ceil(60000 / B) : 40)),
+  reps = Number(opts.reps);
 const list = (name: string, v: string, ok: (x: string) => boolean) => {
   const xs = v.split(',').filter(Boolean);
   const bad = xs.find(x => !ok(x));
@@ -75,8 +76,8 @@ function time(fn: () => void): number {
 
 console.log(`kernelnet bench: backend ${info.name} (${info.device}); ${info.reason}`);
 const cudaInfo = native.backends().cuda;
-const peak = gpu ? cudaInfo.peakGflops ?? NaN : native.cpuPeakGflops(1.0);
-const peakGBs = gpu ? cudaInfo.peakGBs ?? NaN : NaN;
+const peak = gpu ? (cudaInfo.peakGflops ?? NaN) : native.cpuPeakGflops(1.0);
+const peakGBs = gpu ? (cudaInfo.peakGBs ?? NaN) : NaN;
 if (gpu) console.log(`datasheet peaks of the GPU: ${peak.toFixed(0)} GFLOP/s FP32, ${peakGBs.toFixed(0)} GB/s DRAM`);
 else console.log(`measured FMA peak of the ${native.numThreads()} CPU threads: ${peak.toFixed(0)} GFLOP/s`);
 console.log(`median of ${reps} runs per op, batch ${B}\n`);
@@ -84,20 +85,51 @@ const pctOf = (value: number, of: number) => (Number.isFinite(of) && value ? `${
 const pct = (gflops: number) => pctOf(gflops, peak);
 
 // Seed model shapes.
-const x0 = T([B, 28, 28, 1]), w1 = T([3, 3, 1, 32]), b1 = T([32]), y1 = T([B, 26, 26, 32]);
-const w2 = T([3, 3, 32, 64]), b2 = T([64]), y2 = T([B, 24, 24, 64]);
-const p = T([B, 12, 12, 64]), arg = T([B, 12, 12, 64], 'int32'), d1 = T([B, 12, 12, 64]);
-const flat = d1.reshape([B, 9216]), w3 = T([9216, 128]), b3 = T([128]), y3 = T([B, 128]), d2 = T([B, 128]);
-const w4 = T([128, 10]), b4 = T([10]), y4 = T([B, 10]), labels = T([B, 10]), metrics = T([8]);
-const dy4 = T([B, 10]), dd2 = T([B, 128]), dy3 = T([B, 128]), dflat = T([B, 9216]), dp = T([B, 12, 12, 64]);
-const dy2 = T([B, 24, 24, 64]), dx2 = T([B, 26, 26, 32]), dy1 = T([B, 26, 26, 32]);
-const gw1 = T(w1.shape), gb1 = T([32]), gw2 = T(w2.shape), gb2 = T([64]), gw3 = T(w3.shape), gb3 = T([128]), gw4 = T(w4.shape), gb4 = T([10]);
-const params = [w1, b1, w2, b2, w3, b3, w4, b4], grads = [gw1, gb1, gw2, gb2, gw3, gb3, gw4, gb4];
+const x0 = T([B, 28, 28, 1]),
+  w1 = T([3, 3, 1, 32]),
+  b1 = T([32]),
+  y1 = T([B, 26, 26, 32]);
+const w2 = T([3, 3, 32, 64]),
+  b2 = T([64]),
+  y2 = T([B, 24, 24, 64]);
+const p = T([B, 12, 12, 64]),
+  arg = T([B, 12, 12, 64], 'int32'),
+  d1 = T([B, 12, 12, 64]);
+const flat = d1.reshape([B, 9216]),
+  w3 = T([9216, 128]),
+  b3 = T([128]),
+  y3 = T([B, 128]),
+  d2 = T([B, 128]);
+const w4 = T([128, 10]),
+  b4 = T([10]),
+  y4 = T([B, 10]),
+  labels = T([B, 10]),
+  metrics = T([8]);
+const dy4 = T([B, 10]),
+  dd2 = T([B, 128]),
+  dy3 = T([B, 128]),
+  dflat = T([B, 9216]),
+  dp = T([B, 12, 12, 64]);
+const dy2 = T([B, 24, 24, 64]),
+  dx2 = T([B, 26, 26, 32]),
+  dy1 = T([B, 26, 26, 32]);
+const gw1 = T(w1.shape),
+  gb1 = T([32]),
+  gw2 = T(w2.shape),
+  gb2 = T([64]),
+  gw3 = T(w3.shape),
+  gb3 = T([128]),
+  gw4 = T(w4.shape),
+  gb4 = T([10]);
+const params = [w1, b1, w2, b2, w3, b3, w4, b4],
+  grads = [gw1, gb1, gw2, gb2, gw3, gb3, gw4, gb4];
 const lr = T([1]);
 lr.fill(1);
-const acc = params.map(t => T(t.shape)), del = params.map(t => T(t.shape));
+const acc = params.map(t => T(t.shape)),
+  del = params.map(t => T(t.shape));
 for (const t of [...acc, ...del]) t.fill(0);
-const src = T([1024, 28, 28, 1]), idx = T([1024], 'int32');
+const src = T([1024, 28, 28, 1]),
+  idx = T([1024], 'int32');
 native.permutation(idx, 1, 0);
 
 const gemm = (m: number, n: number, k: number) => 2 * m * n * k;
@@ -115,61 +147,114 @@ const rows: [string, () => void, number, number][] = [
   ['dense2 forward', () => native.denseForward(d2, w4, b4, y4, 'linear'), gemm(B, 10, 128), (d2.size + w4.size + y4.size) * 4],
   ['softmax-xent', () => native.softmaxCrossEntropy(y4, labels, dy4, metrics, 0), 0, 3 * y4.size * 4],
   ['dense2 backward', () => native.denseBackward(d2, w4, y4, dy4, dd2, gw4, gb4, 'linear'), 2 * gemm(B, 10, 128), 0],
-  ['dense1 backward', () => native.denseBackward(flat, w3, y3, dy3, dflat, gw3, gb3, 'relu'), 2 * gemm(B, 128, 9216), (flat.size * 2 + w3.size * 2) * 4],
+  [
+    'dense1 backward',
+    () => native.denseBackward(flat, w3, y3, dy3, dflat, gw3, gb3, 'relu'),
+    2 * gemm(B, 128, 9216),
+    (flat.size * 2 + w3.size * 2) * 4,
+  ],
   ['dropout backward', () => native.dropoutBackward(dflat, dp, 0.25, 1, 1), 0, 2 * p.size * 4],
-  ['conv2+pool backward', () => native.conv2dPoolBackward(y1, w2, p, arg, dp, dx2, gw2, gb2, conv('relu'), pool2), 2 * gemm(B * 576, 64, 288), (2 * y1.size + 3 * p.size) * 4],
+  [
+    'conv2+pool backward',
+    () => native.conv2dPoolBackward(y1, w2, p, arg, dp, dx2, gw2, gb2, conv('relu'), pool2),
+    2 * gemm(B * 576, 64, 288),
+    (2 * y1.size + 3 * p.size) * 4,
+  ],
   ['conv1 backward', () => native.conv2dBackward(x0, w1, y1, dy1, null, gw1, gb1, conv('relu')), gemm(B * 676, 32, 9), (x0.size + 2 * y1.size) * 4],
   ['adadelta (all)', () => native.adadelta(params, grads, acc, del, lr, 0.95, 1e-7), 0, 7 * 1_199_882 * 4],
 ];
 
 const table: { op: string; ms: number; gflops: number; gbs: number }[] = [];
-console.log(`${'op'.padEnd(20)}${'ms'.padStart(9)}${'GFLOP/s'.padStart(10)}${'% peak'.padStart(8)}${'GB/s'.padStart(8)}${gpu ? '% BW'.padStart(7) : ''}`);
+console.log(
+  `${'op'.padEnd(20)}${'ms'.padStart(9)}${'GFLOP/s'.padStart(10)}${'% peak'.padStart(8)}${'GB/s'.padStart(8)}${gpu ? '% BW'.padStart(7) : ''}`,
+);
 let totalMs = 0;
 for (const [name, fn, flop, bytes] of rows) {
   const ms = time(fn);
   totalMs += ms;
-  const gflops = flop / ms / 1e6, gbs = bytes / ms / 1e6;
+  const gflops = flop / ms / 1e6,
+    gbs = bytes / ms / 1e6;
   table.push({ op: name, ms, gflops, gbs });
-  console.log(`${name.padEnd(20)}${ms.toFixed(gpu ? 3 : 2).padStart(9)}${(flop ? gflops.toFixed(1) : '-').padStart(10)}${pct(flop && gflops).padStart(8)}` +
-    `${(bytes ? gbs.toFixed(1) : '-').padStart(8)}${gpu ? pctOf(bytes && gbs, peakGBs).padStart(7) : ''}`);
+  console.log(
+    `${name.padEnd(20)}${ms.toFixed(gpu ? 3 : 2).padStart(9)}${(flop ? gflops.toFixed(1) : '-').padStart(10)}${pct(flop && gflops).padStart(8)}` +
+      `${(bytes ? gbs.toFixed(1) : '-').padStart(8)}${gpu ? pctOf(bytes && gbs, peakGBs).padStart(7) : ''}`,
+  );
 }
-const opsGflops = FLOP_PER_IMAGE * B / totalMs / 1e6;
+const opsGflops = (FLOP_PER_IMAGE * B) / totalMs / 1e6;
 console.log(`${'sum of ops'.padEnd(20)}${totalMs.toFixed(2).padStart(9)}${opsGflops.toFixed(1).padStart(10)}${pct(opsGflops).padStart(8)}\n`);
 
 // The rest of the vocabulary at the same shapes (conv2's output, [128, 24, 24, 64], and the seed model's
 // parameters): per byte, these elementwise and per-channel passes should run near the memory's bandwidth, as
 // the seed model's elementwise rows do.
-const c64 = T([64]), beta64 = T([64]), bnMean = T([64]), bnInv = T([64]), mm = T([64]), mv = T([64]), pre = T(y2.shape), ya = T(y2.shape);
+const c64 = T([64]),
+  beta64 = T([64]),
+  bnMean = T([64]),
+  bnInv = T([64]),
+  mm = T([64]),
+  mv = T([64]),
+  pre = T(y2.shape),
+  ya = T(y2.shape);
 mv.fill(1);
-const pooled = T([B, 12, 12, 64]), g1 = T([B, 1, 1, 64]), cls = T([B], 'int32'), bin = T([B, 10]);
+const pooled = T([B, 12, 12, 64]),
+  g1 = T([B, 1, 1, 64]),
+  cls = T([B], 'int32'),
+  bin = T([B, 10]);
 cls.write(Int32Array.from({ length: B }, (_, i) => i % 10));
 bin.write(Float32Array.from({ length: B * 10 }, (_, i) => i % 2));
-const slotsOf = (n: number) => Array.from({ length: n }, () => params.map(t => {
-  const s = T(t.shape);
-  s.fill(0);
-  return s;
-}));
-const adamSlots = slotsOf(2), sgdSlots = slotsOf(1), iters = T([1], 'int32');
+const slotsOf = (n: number) =>
+  Array.from({ length: n }, () =>
+    params.map(t => {
+      const s = T(t.shape);
+      s.fill(0);
+      return s;
+    }),
+  );
+const adamSlots = slotsOf(2),
+  sgdSlots = slotsOf(1),
+  iters = T([1], 'int32');
 const elementwise = y2.size * 4;
-const yLin = T(y2.shape), yBn = T(y2.shape), w2f = T(w2.shape), b2f = T([64]);
+const yLin = T(y2.shape),
+  yBn = T(y2.shape),
+  w2f = T(w2.shape),
+  b2f = T([64]);
 const vocab: [string, () => void, number, number][] = [
   ['conv2 forward', () => native.conv2dForward(y1, w2, b2, y2, conv('relu')), gemm(B * 576, 64, 288), (y1.size + y2.size) * 4],
   ['maxpool forward', () => native.maxPool2dForward(y2, p, arg, 2, 2, 2, 2), 0, (y2.size + 2 * p.size) * 4],
   ['maxpool backward', () => native.maxPool2dBackward(dp, arg, dy2, 2, 2, 2, 2), 0, (2 * p.size + y2.size) * 4],
-  ['conv2 backward', () => native.conv2dBackward(y1, w2, y2, dy2, dx2, gw2, gb2, conv('relu')), 2 * gemm(B * 576, 64, 288), (2 * y1.size + 2 * y2.size) * 4],
+  [
+    'conv2 backward',
+    () => native.conv2dBackward(y1, w2, y2, dy2, dx2, gw2, gb2, conv('relu')),
+    2 * gemm(B * 576, 64, 288),
+    (2 * y1.size + 2 * y2.size) * 4,
+  ],
   ['conv2 fwd swish', () => native.conv2dForward(y1, w2, b2, ya, conv('swish', pre)), gemm(B * 576, 64, 288), (y1.size + 2 * y2.size) * 4],
-  ['conv2 bwd swish', () => native.conv2dBackward(y1, w2, ya, dy2, dx2, gw2, gb2, conv('swish', pre)), 2 * gemm(B * 576, 64, 288), (2 * y1.size + 3 * y2.size) * 4],
+  [
+    'conv2 bwd swish',
+    () => native.conv2dBackward(y1, w2, ya, dy2, dx2, gw2, gb2, conv('swish', pre)),
+    2 * gemm(B * 576, 64, 288),
+    (2 * y1.size + 3 * y2.size) * 4,
+  ],
   ['batchnorm fwd', () => native.batchNormForward(y2, ya, c64, beta64, bnMean, bnInv, mm, mv, 0.99, 1e-3, true), 0, 3 * elementwise],
   ['batchnorm bwd', () => native.batchNormBackward(y2, dy2, c64, bnMean, bnInv, pre, gb2, null, true), 0, 4 * elementwise],
-  ['conv2+BN+relu infer', () => {
-    native.conv2dForward(y1, w2, b2, yLin, conv('linear'));
-    native.batchNormForward(yLin, yBn, c64, beta64, bnMean, bnInv, mm, mv, 0.99, 1e-3, false);
-    native.activation(yBn, ya, 'relu');
-  }, gemm(B * 576, 64, 288), (y1.size + 5 * y2.size) * 4],
-  ['same, BN folded', () => {
-    native.batchNormFold(w2, b2, c64, beta64, mm, mv, 1e-3, w2f, b2f);
-    native.conv2dForward(y1, w2f, b2f, ya, conv('relu'));
-  }, gemm(B * 576, 64, 288), (y1.size + y2.size) * 4],
+  [
+    'conv2+BN+relu infer',
+    () => {
+      native.conv2dForward(y1, w2, b2, yLin, conv('linear'));
+      native.batchNormForward(yLin, yBn, c64, beta64, bnMean, bnInv, mm, mv, 0.99, 1e-3, false);
+      native.activation(yBn, ya, 'relu');
+    },
+    gemm(B * 576, 64, 288),
+    (y1.size + 5 * y2.size) * 4,
+  ],
+  [
+    'same, BN folded',
+    () => {
+      native.batchNormFold(w2, b2, c64, beta64, mm, mv, 1e-3, w2f, b2f);
+      native.conv2dForward(y1, w2f, b2f, ya, conv('relu'));
+    },
+    gemm(B * 576, 64, 288),
+    (y1.size + y2.size) * 4,
+  ],
   ['tanh (Activation)', () => native.activation(y2, ya, 'tanh'), 0, 2 * elementwise],
   ['gelu backward', () => native.activationBackward(y2, ya, dy2, pre, 'gelu'), 0, 4 * elementwise],
   ['avgpool fwd 2x2', () => native.avgPool2dForward(y2, pooled, 2, 2, 2, 2), 0, elementwise + pooled.size * 4],
@@ -184,10 +269,14 @@ lr.fill(1e-6); // the optimizers' rows must not blow the parameters up between r
 const vocabTable: typeof table = [];
 console.log('the rest of the vocabulary, at the same shapes:');
 for (const [name, fn, flop, bytes] of vocab) {
-  const ms = time(fn), gflops = flop / ms / 1e6, gbs = bytes / ms / 1e6;
+  const ms = time(fn),
+    gflops = flop / ms / 1e6,
+    gbs = bytes / ms / 1e6;
   vocabTable.push({ op: name, ms, gflops, gbs });
-  console.log(`${name.padEnd(20)}${ms.toFixed(gpu ? 3 : 2).padStart(9)}${(flop ? gflops.toFixed(1) : '-').padStart(10)}${pct(flop && gflops).padStart(8)}` +
-    `${(bytes ? gbs.toFixed(1) : '-').padStart(8)}${gpu ? pctOf(bytes && gbs, peakGBs).padStart(7) : ''}`);
+  console.log(
+    `${name.padEnd(20)}${ms.toFixed(gpu ? 3 : 2).padStart(9)}${(flop ? gflops.toFixed(1) : '-').padStart(10)}${pct(flop && gflops).padStart(8)}` +
+      `${(bytes ? gbs.toFixed(1) : '-').padStart(8)}${gpu ? pctOf(bytes && gbs, peakGBs).padStart(7) : ''}`,
+  );
 }
 console.log('');
 for (const t of made) t.dispose();
@@ -218,39 +307,53 @@ const { ms: epochMs, stepRun, memory } = await timeEpochs(train.images, y);
 const imagesPerSecond = images / (epochMs / 1e3);
 const secondsPerEpoch = 60000 / imagesPerSecond;
 const gflops = (imagesPerSecond * FLOP_PER_IMAGE) / 1e9;
-console.log(`kernelnet training (fit, batch ${B}, ${images} images, median of 3 epochs): ${imagesPerSecond.toFixed(0)} images/s, ` +
-  `${secondsPerEpoch.toFixed(gpu ? 3 : 1)} s per 60,000-image epoch, ${(epochMs / Math.ceil(images / B)).toFixed(3)} ms per step, ` +
-  `${gflops.toFixed(1)} GFLOP/s (${pct(gflops)} of peak)`);
-console.log(`  full-batch steps: ${stepRun ? `one recorded program of ${stepRun.ops} ops${stepRun.graph ? ', a CUDA graph launch' : ` (${stepRun.reason})`}` : 'op by op'}; ` +
-  `memory: ${(memory.bytesInUse / 2 ** 20).toFixed(1)} MiB of tensors + ${(memory.scratchBytes / 2 ** 20).toFixed(1)} MiB of scratch`);
+console.log(
+  `kernelnet training (fit, batch ${B}, ${images} images, median of 3 epochs): ${imagesPerSecond.toFixed(0)} images/s, ` +
+    `${secondsPerEpoch.toFixed(gpu ? 3 : 1)} s per 60,000-image epoch, ${(epochMs / Math.ceil(images / B)).toFixed(3)} ms per step, ` +
+    `${gflops.toFixed(1)} GFLOP/s (${pct(gflops)} of peak)`,
+);
+console.log(
+  `  full-batch steps: ${stepRun ? `one recorded program of ${stepRun.ops} ops${stepRun.graph ? ', a CUDA graph launch' : ` (${stepRun.reason})`}` : 'op by op'}; ` +
+    `memory: ${(memory.bytesInUse / 2 ** 20).toFixed(1)} MiB of tensors + ${(memory.scratchBytes / 2 ** 20).toFixed(1)} MiB of scratch`,
+);
 // On a GPU a step is a fraction of a millisecond, so the host's share per step (the graph launch, the callbacks,
 // the event-loop turn) shows: the same epochs with 8 steps per execution (compile's stepsPerExecution).
-const perExecution = gpu ? await (async () => {
-  const { ms } = await timeEpochs(train.images, y, 8);
-  return { stepsPerExecution: 8, secondsPerEpoch: (60000 / images) * (ms / 1e3), msPerStep: ms / Math.ceil(images / B) };
-})() : null;
+const perExecution = gpu
+  ? await (async () => {
+      const { ms } = await timeEpochs(train.images, y, 8);
+      return { stepsPerExecution: 8, secondsPerEpoch: (60000 / images) * (ms / 1e3), msPerStep: ms / Math.ceil(images / B) };
+    })()
+  : null;
 if (perExecution)
-  console.log(`  with stepsPerExecution 8: ${perExecution.secondsPerEpoch.toFixed(3)} s per 60,000-image epoch, ${perExecution.msPerStep.toFixed(3)} ms per step`);
+  console.log(
+    `  with stepsPerExecution 8: ${perExecution.secondsPerEpoch.toFixed(3)} s per 60,000-image epoch, ${perExecution.msPerStep.toFixed(3)} ms per step`,
+  );
 // The graph's fork/join (each backward op's weight gradient a branch beside its input gradient) against the same
 // graph as a chain (KERNELNET_GRAPH_BRANCHES=0, read at capture): bench/NOTES.md predicts 8-25 us per step.
-const chain = gpu && stepRun?.graph ? await (async () => {
-  process.env.KERNELNET_GRAPH_BRANCHES = '0';
-  try {
-    const { ms, stepRun: run } = await timeEpochs(train.images, y);
-    return { branches: run?.branches ?? 0, secondsPerEpoch: (60000 / images) * (ms / 1e3), msPerStep: ms / Math.ceil(images / B) };
-  } finally {
-    delete process.env.KERNELNET_GRAPH_BRANCHES;
-  }
-})() : null;
+const chain =
+  gpu && stepRun?.graph
+    ? await (async () => {
+        process.env.KERNELNET_GRAPH_BRANCHES = '0';
+        try {
+          const { ms, stepRun: run } = await timeEpochs(train.images, y);
+          return { branches: run?.branches ?? 0, secondsPerEpoch: (60000 / images) * (ms / 1e3), msPerStep: ms / Math.ceil(images / B) };
+        } finally {
+          delete process.env.KERNELNET_GRAPH_BRANCHES;
+        }
+      })()
+    : null;
 if (chain)
-  console.log(`  the graph as a chain (KERNELNET_GRAPH_BRANCHES=0, ${chain.branches} branches, against ${stepRun!.branches}): ` +
-    `${chain.secondsPerEpoch.toFixed(3)} s per 60,000-image epoch, ${chain.msPerStep.toFixed(3)} ms per step`);
+  console.log(
+    `  the graph as a chain (KERNELNET_GRAPH_BRANCHES=0, ${chain.branches} branches, against ${stepRun!.branches}): ` +
+      `${chain.secondsPerEpoch.toFixed(3)} s per 60,000-image epoch, ${chain.msPerStep.toFixed(3)} ms per step`,
+  );
 
 // The validation pass: evaluate() over MNIST's 10,000 test images at the training batch size (the forward pass
 // does the same work whatever the weights: an untrained model times the same).
 const validation = await (async () => {
   const { test } = loadMnist(undefined, { trainLimit: 0 });
-  const yTest = toCategorical(test.labels, 10), model = seedModel(1);
+  const yTest = toCategorical(test.labels, 10),
+    model = seedModel(1);
   model.evaluate(test.images, yTest, { batchSize: B }); // warm-up
   const seconds: number[] = [];
   for (let r = 0; r < 3; ++r) {
@@ -274,7 +377,9 @@ if (scaling.length) {
     native.numThreads(threads);
     const ips = small.images.shape[0] / ((await timeEpochs(small.images, smallY)).ms / 1e3);
     scaled.push({ threads: native.numThreads(), imagesPerSecond: ips, speedup: ips / (scaled[0]?.imagesPerSecond ?? ips) });
-    console.log(`  ${String(native.numThreads()).padStart(3)} threads: ${ips.toFixed(0).padStart(6)} images/s (${scaled.at(-1)!.speedup.toFixed(2)}x ${scaled[0].threads} thread${scaled[0].threads > 1 ? 's' : ''})`);
+    console.log(
+      `  ${String(native.numThreads()).padStart(3)} threads: ${ips.toFixed(0).padStart(6)} images/s (${scaled.at(-1)!.speedup.toFixed(2)}x ${scaled[0].threads} thread${scaled[0].threads > 1 ? 's' : ''})`,
+    );
   }
   native.numThreads(all);
 }
@@ -287,16 +392,31 @@ if (!opts['no-png']) {
   const { default: sharp } = await import('sharp');
   const dir = mkdtempSync(join(tmpdir(), 'kernelnet-bench-png-'));
   try {
-    const pixels = train.images.dataSync(), labels = train.labels.dataSync(), bytes = Uint8Array.from(pixels, v => Math.round(v * 255));
+    const pixels = train.images.dataSync(),
+      labels = train.labels.dataSync(),
+      bytes = Uint8Array.from(pixels, v => Math.round(v * 255));
     for (let d = 0; d < 10; ++d) mkdirSync(join(dir, String(d)));
     for (let i = 0; i < images; i += 256)
-      await Promise.all(Array.from({ length: Math.min(256, images - i) }, (_, j) => sharp(Buffer.from(bytes.subarray((i + j) * 784, (i + j + 1) * 784)),
-        { raw: { width: 28, height: 28, channels: 1 } }).png().toFile(join(dir, String(labels[i + j]), `${String(i + j).padStart(5, '0')}.png`))));
+      await Promise.all(
+        Array.from({ length: Math.min(256, images - i) }, (_, j) =>
+          sharp(Buffer.from(bytes.subarray((i + j) * 784, (i + j + 1) * 784)), { raw: { width: 28, height: 28, channels: 1 } })
+            .png()
+            .toFile(join(dir, String(labels[i + j]), `${String(i + j).padStart(5, '0')}.png`)),
+        ),
+      );
     const x255 = fromPixels(bytes, [images, 28, 28, 1]);
-    const files = imageDatasetFromDirectory(dir, { colorMode: 'grayscale', imageSize: [28, 28], batchSize: B, labelMode: 'categorical', seed: 1, verbose: false });
+    const files = imageDatasetFromDirectory(dir, {
+      colorMode: 'grayscale',
+      imageSize: [28, 28],
+      batchSize: B,
+      labelMode: 'categorical',
+      seed: 1,
+      verbose: false,
+    });
     const time = async (data: Dataset | [Tensor, Tensor]) => {
       const m = seedModel(1, true, undefined, true);
-      const fitOnce = () => (Array.isArray(data) ? m.fit(data[0], data[1], { batchSize: B, epochs: 1, verbose: 0 }) : m.fit(data, { epochs: 1, verbose: 0 }));
+      const fitOnce = () =>
+        Array.isArray(data) ? m.fit(data[0], data[1], { batchSize: B, epochs: 1, verbose: 0 }) : m.fit(data, { epochs: 1, verbose: 0 });
       await fitOnce();
       const ms: number[] = [];
       for (let r = 0; r < 2; ++r) {
@@ -307,18 +427,36 @@ if (!opts['no-png']) {
       m.dispose();
       return images / (median(ms) / 1e3);
     };
-    const cachedFiles = imageDatasetFromDirectory(dir, { colorMode: 'grayscale', imageSize: [28, 28], batchSize: B, labelMode: 'categorical', seed: 1, verbose: false, cache: true });
-    const memoryIps = await time([x255, y]), pngIps = await time(files), cachedIps = await time(cachedFiles); // the cache fills in the warm-up epoch
+    const cachedFiles = imageDatasetFromDirectory(dir, {
+      colorMode: 'grayscale',
+      imageSize: [28, 28],
+      batchSize: B,
+      labelMode: 'categorical',
+      seed: 1,
+      verbose: false,
+      cache: true,
+    });
+    const memoryIps = await time([x255, y]),
+      pngIps = await time(files),
+      cachedIps = await time(cachedFiles); // the cache fills in the warm-up epoch
     png = { images, memoryImagesPerSecond: memoryIps, pngImagesPerSecond: pngIps, ratio: pngIps / memoryIps, cachedImagesPerSecond: cachedIps };
-    console.log(`training from ${images} PNG files (decoded by sharp, 2 batches ahead) vs the same images in memory: ${pngIps.toFixed(0)} vs ` +
-      `${memoryIps.toFixed(0)} images/s (${(100 * png.ratio).toFixed(0)}%); with the decode cache (cache: true), after its first epoch: ${cachedIps.toFixed(0)} images/s`);
+    console.log(
+      `training from ${images} PNG files (decoded by sharp, 2 batches ahead) vs the same images in memory: ${pngIps.toFixed(0)} vs ` +
+        `${memoryIps.toFixed(0)} images/s (${(100 * png.ratio).toFixed(0)}%); with the decode cache (cache: true), after its first epoch: ${cachedIps.toFixed(0)} images/s`,
+    );
     x255.dispose();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-interface TorchRun { imagesPerSecond: number; secondsPerEpoch: number; threads: number; torch: string; gpu?: string }
+interface TorchRun {
+  imagesPerSecond: number;
+  secondsPerEpoch: number;
+  threads: number;
+  torch: string;
+  gpu?: string;
+}
 const torch: Record<string, TorchRun> = {};
 const python = gpu ? 'python3' : '/usr/bin/python3'; // Debian's python3-torch, or the python3 on a CUDA machine's PATH
 const torchScript = fileURLToPath(new URL('../../bench/torch_mnist.py', import.meta.url));
@@ -330,10 +468,16 @@ class TorchPeer {
   private stderr = '';
   info: { torch: string; threads: number; channelsLast: boolean } | null = null;
   constructor(args: readonly string[], env: Record<string, string> = {}) {
-    this.proc = spawn(python, [torchScript, '--serve', '--steps', String(Math.ceil(images / B)), '--batch-size', String(B), ...args],
-      { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-    this.proc.stderr.on('data', (d: Buffer) => { this.stderr += d.toString(); });
-    this.proc.on('error', (e) => { this.stderr += e.message; });
+    this.proc = spawn(python, [torchScript, '--serve', '--steps', String(Math.ceil(images / B)), '--batch-size', String(B), ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
+    this.proc.stderr.on('data', (d: Buffer) => {
+      this.stderr += d.toString();
+    });
+    this.proc.on('error', e => {
+      this.stderr += e.message;
+    });
     this.lines = createInterface({ input: this.proc.stdout })[Symbol.asyncIterator]();
   }
   private async line(): Promise<Record<string, unknown>> {
@@ -342,7 +486,7 @@ class TorchPeer {
     return JSON.parse(next.value);
   }
   async start() {
-    this.info = await this.line() as TorchPeer['info']; // after its warm-up epoch
+    this.info = (await this.line()) as TorchPeer['info']; // after its warm-up epoch
     return this;
   }
   async epoch(): Promise<number> {
@@ -356,8 +500,13 @@ class TorchPeer {
 
 // CPU: PyTorch's best configuration, then its epochs interleaved with kernelnet's.
 let interleaved: {
-  configs: { label: string; imagesPerSecond: number }[]; best: string; torch: string;
-  rounds: { kernelnet: number; pytorch: number; ratio: number }[]; medianRatio: number; minRatio: number; maxRatio: number;
+  configs: { label: string; imagesPerSecond: number }[];
+  best: string;
+  torch: string;
+  rounds: { kernelnet: number; pytorch: number; ratio: number }[];
+  medianRatio: number;
+  minRatio: number;
+  maxRatio: number;
 } | null = null;
 if (!opts['no-torch'] && !gpu) {
   const cores = native.numThreads();
@@ -369,7 +518,8 @@ if (!opts['no-torch'] && !gpu) {
     for (const blas of ['1', 'default'])
       configs.push({
         label: `${threads === '1' ? '1 thread' : `${cores} threads`}, OpenBLAS ${blas === '1' ? '1 thread' : 'default threads'}`,
-        args: ['--threads', threads], env: blas === '1' ? { OPENBLAS_NUM_THREADS: '1' } : {},
+        args: ['--threads', threads],
+        env: blas === '1' ? { OPENBLAS_NUM_THREADS: '1' } : {},
       });
   try {
     const swept: { label: string; imagesPerSecond: number }[] = [];
@@ -392,20 +542,30 @@ if (!opts['no-torch'] && !gpu) {
     for (let r = 0; r < Number(opts['torch-rounds']); ++r) {
       const t0 = performance.now();
       await model.fit(train.images, y, { batchSize: B, epochs: 1, verbose: 0 });
-      const kernelnet = images / ((performance.now() - t0) / 1e3), pytorch = await peer.epoch();
+      const kernelnet = images / ((performance.now() - t0) / 1e3),
+        pytorch = await peer.epoch();
       rounds.push({ kernelnet, pytorch, ratio: kernelnet / pytorch });
     }
     peer.close();
     model.dispose();
     const ratios = rounds.map(r => r.ratio);
     interleaved = {
-      configs: swept, best: chosen.label, torch: peer.info!.torch, rounds,
-      medianRatio: median(ratios), minRatio: Math.min(...ratios), maxRatio: Math.max(...ratios),
+      configs: swept,
+      best: chosen.label,
+      torch: peer.info!.torch,
+      rounds,
+      medianRatio: median(ratios),
+      minRatio: Math.min(...ratios),
+      maxRatio: Math.max(...ratios),
     };
-    console.log(`PyTorch ${peer.info!.torch} CPU, same model and loop, images/s: ${swept.map(c => `${c.label} ${c.imagesPerSecond.toFixed(0)}`).join('; ')}`);
-    console.log(`kernelnet vs PyTorch (${chosen.label}), ${rounds.length} interleaved epochs of ${images} images: ` +
-      `${median(rounds.map(r => r.kernelnet)).toFixed(0)} vs ${median(rounds.map(r => r.pytorch)).toFixed(0)} images/s (medians); ` +
-      `kernelnet / PyTorch ${interleaved.medianRatio.toFixed(2)}x (median; range ${interleaved.minRatio.toFixed(2)}-${interleaved.maxRatio.toFixed(2)}x)`);
+    console.log(
+      `PyTorch ${peer.info!.torch} CPU, same model and loop, images/s: ${swept.map(c => `${c.label} ${c.imagesPerSecond.toFixed(0)}`).join('; ')}`,
+    );
+    console.log(
+      `kernelnet vs PyTorch (${chosen.label}), ${rounds.length} interleaved epochs of ${images} images: ` +
+        `${median(rounds.map(r => r.kernelnet)).toFixed(0)} vs ${median(rounds.map(r => r.pytorch)).toFixed(0)} images/s (medians); ` +
+        `kernelnet / PyTorch ${interleaved.medianRatio.toFixed(2)}x (median; range ${interleaved.minRatio.toFixed(2)}-${interleaved.maxRatio.toFixed(2)}x)`,
+    );
   } catch (e) {
     console.log(`PyTorch: skipped (${(e as Error).message}); install it with: apt-get install python3-torch libopenblas0-pthread`);
   }
@@ -413,20 +573,50 @@ if (!opts['no-torch'] && !gpu) {
 if (!opts['no-torch'] && gpu) {
   const runs = torchLoaders.map(l => [l === 'tensor' ? 'data on the GPU' : 'DataLoader', ['--device', 'cuda', '--loader', l]] as const);
   for (const [label, extra] of runs) {
-    const r = spawnSync(python, [torchScript, '--steps', String(Math.ceil(images / B)), '--batch-size', String(B), '--repeats', '3', ...extra], { encoding: 'utf8' });
+    const r = spawnSync(python, [torchScript, '--steps', String(Math.ceil(images / B)), '--batch-size', String(B), '--repeats', '3', ...extra], {
+      encoding: 'utf8',
+    });
     if (r.status !== 0) {
-      console.log(`PyTorch: skipped (${(r.stderr || r.error?.message || '').trim().split('\n').at(-1)}); install it with: apt-get install python3-torch libopenblas0-pthread`);
+      console.log(
+        `PyTorch: skipped (${(r.stderr || r.error?.message || '').trim().split('\n').at(-1)}); install it with: apt-get install python3-torch libopenblas0-pthread`,
+      );
       break;
     }
     const t: TorchRun = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
     torch[label] = t;
-    console.log(`PyTorch ${t.torch} ${t.gpu}, ${label}, same model and loop, median of 3: ${t.imagesPerSecond.toFixed(0)} images/s, ` +
-      `${t.secondsPerEpoch.toFixed(3)} s per epoch; kernelnet / PyTorch = ${(imagesPerSecond / t.imagesPerSecond).toFixed(2)}x`);
+    console.log(
+      `PyTorch ${t.torch} ${t.gpu}, ${label}, same model and loop, median of 3: ${t.imagesPerSecond.toFixed(0)} images/s, ` +
+        `${t.secondsPerEpoch.toFixed(3)} s per epoch; kernelnet / PyTorch = ${(imagesPerSecond / t.imagesPerSecond).toFixed(2)}x`,
+    );
   }
 }
 
 if (opts.json)
-  writeFileSync(opts.json, JSON.stringify({
-    backend: info, peakGflops: peak, peakGBs, batch: B, ops: table, vocabularyOps: vocabTable, images, imagesPerSecond, secondsPerEpoch, gflops,
-    stepProgram: stepRun, memory: { bytesInUse: memory.bytesInUse, scratchBytes: memory.scratchBytes }, perExecution, chain, validation, torch, interleaved, scaling: scaled, png,
-  }, null, 2) + '\n');
+  writeFileSync(
+    opts.json,
+    JSON.stringify(
+      {
+        backend: info,
+        peakGflops: peak,
+        peakGBs,
+        batch: B,
+        ops: table,
+        vocabularyOps: vocabTable,
+        images,
+        imagesPerSecond,
+        secondsPerEpoch,
+        gflops,
+        stepProgram: stepRun,
+        memory: { bytesInUse: memory.bytesInUse, scratchBytes: memory.scratchBytes },
+        perExecution,
+        chain,
+        validation,
+        torch,
+        interleaved,
+        scaling: scaled,
+        png,
+      },
+      null,
+      2,
+    ) + '\n',
+  );

@@ -65,17 +65,33 @@ function writeAtomic(path: string, text: string): void {
 }
 
 function tailOf(text: string, lines = 25): string[] {
-  return text.replace(/\x1b\[[0-9;]*m/g, '').split('\n').filter(l => l.trim() && !/^\s+at /.test(l)).slice(-lines);
+  return text
+    .replace(/\x1b\[[0-9;]*m/g, '')
+    .split('\n')
+    .filter(l => l.trim() && !/^\s+at /.test(l))
+    .slice(-lines);
 }
 
 /** Runs argv in its own process group with output to logPath; after limitS kills the whole group. */
-function runLimited(argv: string[], env: NodeJS.ProcessEnv, logPath: string, limitS: number, graceS: number):
-  Promise<{ code: number | null; signal: string | null; timedOut: boolean; error?: string }> {
+function runLimited(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  logPath: string,
+  limitS: number,
+  graceS: number,
+): Promise<{ code: number | null; signal: string | null; timedOut: boolean; error?: string }> {
   return new Promise(resolve => {
     const fd = openSync(logPath, 'w');
     const child = spawn(argv[0], argv.slice(1), { env, stdio: ['ignore', fd, fd], detached: true });
-    let timedOut = false, killTimer: NodeJS.Timeout | undefined;
-    const killGroup = (sig: NodeJS.Signals) => { try { process.kill(-child.pid!, sig); } catch { /* already gone */ } };
+    let timedOut = false,
+      killTimer: NodeJS.Timeout | undefined;
+    const killGroup = (sig: NodeJS.Signals) => {
+      try {
+        process.kill(-child.pid!, sig);
+      } catch {
+        /* already gone */
+      }
+    };
     const timer = setTimeout(() => {
       timedOut = true;
       killGroup('SIGTERM');
@@ -107,11 +123,18 @@ export async function runParts(parts: Part[], o: RunOptions): Promise<PartResult
     if (skip) Object.assign(r, { status: 'skipped', reason: skip });
     else if (leftS < MIN_PART_S) Object.assign(r, { status: 'not run', reason: `out of time: ${leftS} s of the ${o.budgetS} s budget left` });
     else {
-      const limitS = Math.min(p.capS, leftS), logPath = `${o.logDir}/${p.name}.log`;
+      const limitS = Math.min(p.capS, leftS),
+        logPath = `${o.logDir}/${p.name}.log`;
       const { argv, env } = p.command();
       const t0 = performance.now();
       const x = await runLimited(argv, { ...process.env, ...env }, logPath, limitS, o.graceS ?? 5);
-      const log = (() => { try { return readFileSync(logPath, 'utf8'); } catch { return ''; } })();
+      const log = (() => {
+        try {
+          return readFileSync(logPath, 'utf8');
+        } catch {
+          return '';
+        }
+      })();
       Object.assign(r, { limitS, seconds: Math.round((performance.now() - t0) / 100) / 10, exitCode: x.code, signal: x.signal, tail: tailOf(log) });
       const ok = !x.timedOut && x.code === 0;
       if (x.timedOut) Object.assign(r, { status: 'timeout', reason: `over its ${limitS} s limit: killed` });

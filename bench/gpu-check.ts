@@ -70,9 +70,17 @@ const gpu = sh('nvidia-smi', ['--query-gpu=name,driver_version,memory.total', '-
 const date = new Date().toISOString();
 const record = join(opts.results, `gpu-${opts.mode}-${date.slice(0, 10).replace(/-/g, '')}-${commit}.json`);
 
-const node = process.execPath, js = (f: string) => join(root, 'dist', f);
+const node = process.execPath,
+  js = (f: string) => join(root, 'dist', f);
 const readJson = (f: string) => JSON.parse(readFileSync(join(logs, f), 'utf8'));
-const lastJsonLine = (log: string) => JSON.parse(log.trim().split('\n').filter(l => l.startsWith('{')).at(-1)!);
+const lastJsonLine = (log: string) =>
+  JSON.parse(
+    log
+      .trim()
+      .split('\n')
+      .filter(l => l.startsWith('{'))
+      .at(-1)!,
+  );
 const uvuCounts = (log: string) => {
   const clean = log.replace(/\x1b\[[0-9;]*m/g, '');
   const n = (k: string) => Number(clean.match(new RegExp(`^\\s*${k}:\\s*(\\d+)`, 'm'))?.[1] ?? 0);
@@ -89,12 +97,16 @@ const noGpu = () => {
 const onCuda = { KERNELNET_BACKEND: 'cuda' };
 
 const load: Part = {
-  name: 'load', what: 'which binary loads, which backend it chose and why', capS: 30,
+  name: 'load',
+  what: 'which binary loads, which backend it chose and why',
+  capS: 30,
   command: () => ({ argv: [node, js('bench/load-check.js')] }),
   summarize: log => (loaded = lastJsonLine(log)),
 };
 const build: Part = {
-  name: 'build', what: 'rebuild for sm_90 (only when the carried binary does not load here)', capS: 240,
+  name: 'build',
+  what: 'rebuild for sm_90 (only when the carried binary does not load here)',
+  capS: 240,
   skip: () => (loaded?.error?.code === 'ERR_KERNELNET_LOAD' ? undefined : 'the carried binary loads'),
   command: () => ({ argv: [join(root, 'node_modules', '.bin', 'cmake-js'), 'rebuild'], env: { KERNELNET_CUDA_ARCHS: '90-real' } }),
   summarize: () => {
@@ -103,7 +115,9 @@ const build: Part = {
   },
 };
 const mnist = (name: string, epochs: number, tf32: boolean, capS: number): Part => ({
-  name, capS, skip: noGpu,
+  name,
+  capS,
+  skip: noGpu,
   what: `${epochs} whole epochs of the seed example on CUDA (${tf32 ? 'TF32 tensor cores' : 'FP32'}), then the test set`,
   command: () => ({
     argv: [node, js('examples/mnist_cnn.js'), '--backend', 'cuda', '--epochs', String(epochs), '--seed', '1', '--json', join(logs, `${name}.json`)],
@@ -111,23 +125,47 @@ const mnist = (name: string, epochs: number, tf32: boolean, capS: number): Part 
   }),
   summarize: () => {
     const m = readJson(`${name}.json`);
-    return { epochs: m.epochs, secondsPerEpoch: m.secondsPerEpoch, testAccuracy: m.testAccuracy, testLoss: m.testLoss,
-      valAccuracy: m.history.val_accuracy, loss: m.history.loss, memory: m.memory };
+    return {
+      epochs: m.epochs,
+      secondsPerEpoch: m.secondsPerEpoch,
+      testAccuracy: m.testAccuracy,
+      testLoss: m.testLoss,
+      valAccuracy: m.history.val_accuracy,
+      loss: m.history.loss,
+      memory: m.memory,
+    };
   },
 });
 const sanitizer = (tool: string): Part => ({
-  name: tool, what: `compute-sanitizer ${tool} over the CUDA suite`, capS: 150, skip: noGpu,
+  name: tool,
+  what: `compute-sanitizer ${tool} over the CUDA suite`,
+  capS: 150,
+  skip: noGpu,
   command: () => ({ argv: ['compute-sanitizer', '--tool', tool, '--error-exitcode', '9', node, js('test/cuda.test.js')], env: onCuda }),
-  summarize: log => ({ errors: log.split('\n').filter(l => /^========= (Invalid|Race|Error|Program hit)/.test(l)).slice(0, 5), ...uvuCounts(log) }),
+  summarize: log => ({
+    errors: log
+      .split('\n')
+      .filter(l => /^========= (Invalid|Race|Error|Program hit)/.test(l))
+      .slice(0, 5),
+    ...uvuCounts(log),
+  }),
 });
 
 const quick: Part[] = [
-  load, build,
+  load,
+  build,
   {
-    name: 'cuda-suite', what: 'the cuda, program, ops, gradcheck, limits and cuda-faults suites and the shape sweep\'s GPU half on the CUDA backend',
-    capS: 90, skip: noGpu,
+    name: 'cuda-suite',
+    what: "the cuda, program, ops, gradcheck, limits and cuda-faults suites and the shape sweep's GPU half on the CUDA backend",
+    capS: 90,
+    skip: noGpu,
     command: () => ({
-      argv: [node, join(root, 'node_modules', 'uvu', 'bin.js'), join(root, 'dist', 'test'), '^(cuda|program|ops|gradcheck|limits|cuda-faults|sweep)\\.test\\.js$'],
+      argv: [
+        node,
+        join(root, 'node_modules', 'uvu', 'bin.js'),
+        join(root, 'dist', 'test'),
+        '^(cuda|program|ops|gradcheck|limits|cuda-faults|sweep)\\.test\\.js$',
+      ],
       env: { ...onCuda, KERNELNET_SWEEP_PART: 'gpu' },
     }),
     summarize: uvuCounts,
@@ -135,25 +173,41 @@ const quick: Part[] = [
   mnist('mnist-fp32', 2, false, 75),
   mnist('mnist-tf32', 2, true, 60),
   {
-    name: 'bench', what: 'kernel table against the card\'s peaks, whole epochs, PyTorch on the same card (data on the GPU)',
-    capS: 120, skip: noGpu,
+    name: 'bench',
+    what: "kernel table against the card's peaks, whole epochs, PyTorch on the same card (data on the GPU)",
+    capS: 120,
+    skip: noGpu,
     command: () => ({ argv: [node, js('bench/bench.js'), '--torch-loaders', 'tensor', '--json', join(logs, 'bench.json')], env: onCuda }),
     summarize: () => {
       const b = readJson('bench.json');
-      return { ...b, kernelnetOverTorch: Object.fromEntries(Object.entries(b.torch ?? {}).map(([k, t]) => [k, b.imagesPerSecond / (t as { imagesPerSecond: number }).imagesPerSecond])) };
+      return {
+        ...b,
+        kernelnetOverTorch: Object.fromEntries(
+          Object.entries(b.torch ?? {}).map(([k, t]) => [k, b.imagesPerSecond / (t as { imagesPerSecond: number }).imagesPerSecond]),
+        ),
+      };
     },
   },
   {
-    name: 'lab', what: 'the kernel lab: each GEMM variant at the training step\'s shapes, checked against variant 1, timed side by side',
-    capS: 45, skip: noGpu,
+    name: 'lab',
+    what: "the kernel lab: each GEMM variant at the training step's shapes, checked against variant 1, timed side by side",
+    capS: 45,
+    skip: noGpu,
     command: () => ({ argv: [node, js('bench/lab.js'), '--json', join(logs, 'lab.json')], env: onCuda }),
     summarize: () => readJson('lab.json'),
   },
   {
-    name: 'ncu', what: 'Nsight Compute over one training step (after a warm-up step), kernel by kernel', capS: 90, skip: noGpu,
+    name: 'ncu',
+    what: 'Nsight Compute over one training step (after a warm-up step), kernel by kernel',
+    capS: 90,
+    skip: noGpu,
     command: () => ({
-      argv: ['bash', '-c', `ncu --profile-from-start off --clock-control none --csv --page details --section SpeedOfLight \
---section Occupancy --section LaunchStats "${node}" "${js('bench/profile-step.js')}" --one-step > "${join(logs, 'ncu.csv')}"`],
+      argv: [
+        'bash',
+        '-c',
+        `ncu --profile-from-start off --clock-control none --csv --page details --section SpeedOfLight \
+--section Occupancy --section LaunchStats "${node}" "${js('bench/profile-step.js')}" --one-step > "${join(logs, 'ncu.csv')}"`,
+      ],
       env: { ...onCuda, KERNELNET_GRAPHS: '0' },
     }),
     summarize: () => {
@@ -162,22 +216,48 @@ const quick: Part[] = [
     },
   },
   {
-    name: 'cpu-bench', what: `the CPU backend on all ${cpus().length} cores: kernel table, fit, and scaling from 1 thread`, capS: 90, skip: noGpu,
+    name: 'cpu-bench',
+    what: `the CPU backend on all ${cpus().length} cores: kernel table, fit, and scaling from 1 thread`,
+    capS: 90,
+    skip: noGpu,
     command: () => {
-      const n = cpus().length, threads = [1, 2, 4, 8, 16, 32, 64].filter(t => t < n).concat(n);
-      return { argv: [node, js('bench/bench.js'), '--no-torch', '--scaling', threads.join(','), '--json', join(logs, 'cpu-bench.json')], env: { KERNELNET_BACKEND: 'cpu' } };
+      const n = cpus().length,
+        threads = [1, 2, 4, 8, 16, 32, 64].filter(t => t < n).concat(n);
+      return {
+        argv: [node, js('bench/bench.js'), '--no-torch', '--scaling', threads.join(','), '--json', join(logs, 'cpu-bench.json')],
+        env: { KERNELNET_BACKEND: 'cpu' },
+      };
     },
     summarize: () => readJson('cpu-bench.json'),
   },
 ];
-const full: Part[] = [load, build, mnist('mnist12-fp32', 12, false, 120), mnist('mnist12-tf32', 12, true, 120), sanitizer('memcheck'), sanitizer('racecheck')];
+const full: Part[] = [
+  load,
+  build,
+  mnist('mnist12-fp32', 12, false, 120),
+  mnist('mnist12-tf32', 12, true, 120),
+  sanitizer('memcheck'),
+  sanitizer('racecheck'),
+];
 
 console.log(`== GPU check, ${opts.mode} mode, budget ${budgetS} s: ${gpu}`);
 const results = await runParts(opts.mode === 'quick' ? quick : full, {
-  budgetS, logDir: logs, recordPath: record,
-  header: () => ({ mode: opts.mode, commit, dirty: dirty === null ? null : dirty !== '', date, gpu, cpus: `${cpus().length} x ${cpus()[0]?.model ?? '?'}`, load: loaded }),
+  budgetS,
+  logDir: logs,
+  recordPath: record,
+  header: () => ({
+    mode: opts.mode,
+    commit,
+    dirty: dirty === null ? null : dirty !== '',
+    date,
+    gpu,
+    cpus: `${cpus().length} x ${cpus()[0]?.model ?? '?'}`,
+    load: loaded,
+  }),
   onPart: r => {
-    console.log(`${r.name.padEnd(13)}${r.status.padEnd(9)}${r.seconds !== undefined ? `${r.seconds} s`.padStart(8) : ''.padStart(8)}  ${r.reason ?? ''}`);
+    console.log(
+      `${r.name.padEnd(13)}${r.status.padEnd(9)}${r.seconds !== undefined ? `${r.seconds} s`.padStart(8) : ''.padStart(8)}  ${r.reason ?? ''}`,
+    );
     if (r.status === 'failed' || r.status === 'timeout') for (const l of r.tail?.slice(-8) ?? []) console.log(`    ${l}`);
     if (out) copyFileSync(record, join(out, record.split('/').at(-1)!));
   },

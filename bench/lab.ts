@@ -29,7 +29,16 @@ export const STEP_GEMMS: [string, number, number, number, boolean, boolean][] = 
   ['dense2 forward', 128, 10, 128, false, false],
 ];
 
-export interface LabRow { gemm: string; m: number; n: number; k: number; variant: string; medianUs: number; tflops: number; maxRelErr: number }
+export interface LabRow {
+  gemm: string;
+  m: number;
+  n: number;
+  k: number;
+  variant: string;
+  medianUs: number;
+  tflops: number;
+  maxRelErr: number;
+}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -85,7 +94,9 @@ export function runLab(reps = 20, rounds = 5): LabRow[] {
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({ options: { reps: { type: 'string', default: '20' }, rounds: { type: 'string', default: '5' }, json: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { reps: { type: 'string', default: '20' }, rounds: { type: 'string', default: '5' }, json: { type: 'string' } },
+  });
   const cuda = native.backends().cuda;
   if (!cuda.available) {
     console.error(`kernel lab: no CUDA device: ${cuda.reason}`);
@@ -94,7 +105,10 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const rows = runLab(Number(values.reps), Number(values.rounds));
   console.log(`kernel lab on ${cuda.device}; production GEMM: ${cuda.kernels?.gemm}`);
   console.log('| GEMM | m x n x k | variant | median us | TFLOP/s | max rel. error vs 1 |\n|---|---|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.gemm} | ${r.m}x${r.n}x${r.k} | ${r.variant} | ${r.medianUs.toFixed(1)} | ${r.tflops.toFixed(2)} | ${r.maxRelErr.toExponential(1)} |`);
+  for (const r of rows)
+    console.log(
+      `| ${r.gemm} | ${r.m}x${r.n}x${r.k} | ${r.variant} | ${r.medianUs.toFixed(1)} | ${r.tflops.toFixed(2)} | ${r.maxRelErr.toExponential(1)} |`,
+    );
   const result = { device: cuda.device, production: cuda.kernels, rows };
   console.log(JSON.stringify(result));
   if (values.json) writeFileSync(values.json, JSON.stringify(result, null, 2) + '\n');

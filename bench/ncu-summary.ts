@@ -30,8 +30,10 @@ const UNIT_US: Record<string, number> = { nsecond: 1e-3, ns: 1e-3, usecond: 1, u
 /** "void kn::cu::(anonymous namespace)::sgemm_kernel<true, false>(int, ...)" -> "sgemm_kernel<true, false>". */
 export function shortName(name: string): string {
   let s = name.replace(/^void\s+/, '');
-  let depth = 0, cut = s.length;
-  for (let i = 0; i < s.length; ++i) { // the argument list: the first '(' outside template brackets
+  let depth = 0,
+    cut = s.length;
+  for (let i = 0; i < s.length; ++i) {
+    // the argument list: the first '(' outside template brackets
     if (s[i] === '<') depth++;
     else if (s[i] === '>') depth--;
     else if (s[i] === '(' && depth === 0 && !s.startsWith('(anonymous namespace)', i)) {
@@ -50,9 +52,11 @@ function number(v: string): number {
 /** What bounds a kernel, from its speed-of-light and occupancy figures. */
 export function limiter(k: Pick<KernelSummary, 'smPct' | 'memPct' | 'occupancyPct' | 'meanUs'>): string {
   const top = Math.max(k.smPct, k.memPct);
-  if (top >= 60) return k.smPct >= k.memPct ? `compute-bound (SM ${k.smPct.toFixed(0)}% of peak)` : `memory-bound (memory ${k.memPct.toFixed(0)}% of peak)`;
+  if (top >= 60)
+    return k.smPct >= k.memPct ? `compute-bound (SM ${k.smPct.toFixed(0)}% of peak)` : `memory-bound (memory ${k.memPct.toFixed(0)}% of peak)`;
   if (k.meanUs < 5) return `launch- or size-bound (${k.meanUs.toFixed(1)} us per launch, SM ${k.smPct.toFixed(0)}%, memory ${k.memPct.toFixed(0)}%)`;
-  if (k.occupancyPct !== null && k.occupancyPct < 25) return `occupancy-bound (achieved ${k.occupancyPct.toFixed(0)}%, SM ${k.smPct.toFixed(0)}%, memory ${k.memPct.toFixed(0)}%)`;
+  if (k.occupancyPct !== null && k.occupancyPct < 25)
+    return `occupancy-bound (achieved ${k.occupancyPct.toFixed(0)}%, SM ${k.smPct.toFixed(0)}%, memory ${k.memPct.toFixed(0)}%)`;
   return `latency-bound (SM ${k.smPct.toFixed(0)}%, memory ${k.memPct.toFixed(0)}%: neither near peak)`;
 }
 
@@ -61,10 +65,16 @@ export function summariseNcu(csv: string): KernelSummary[] {
   const start = csv.indexOf('"ID"'); // ncu may print ==PROF== lines before the table
   if (start < 0) throw new Error('not an Nsight Compute CSV report: no "ID" header');
   const rows: Record<string, string>[] = parse(csv.slice(start), { columns: true, skip_empty_lines: true, relax_column_count: true });
-  interface Launch { kernel: string; metrics: Map<string, number> }
+  interface Launch {
+    kernel: string;
+    metrics: Map<string, number>;
+  }
   const launches = new Map<string, Launch>();
   for (const r of rows) {
-    const id = r['ID'], name = r['Kernel Name'], metric = r['Metric Name'], value = r['Metric Value'];
+    const id = r['ID'],
+      name = r['Kernel Name'],
+      metric = r['Metric Name'],
+      value = r['Metric Value'];
     if (id === undefined || !name || !metric || value === undefined) continue;
     let l = launches.get(id);
     if (!l) launches.set(id, (l = { kernel: shortName(name), metrics: new Map() }));
@@ -86,9 +96,15 @@ export function summariseNcu(csv: string): KernelSummary[] {
   for (const [kernel, ls] of byKernel) {
     const totalUs = ls.reduce((a, l) => a + (l.metrics.get('Duration') ?? 0), 0);
     const k = {
-      kernel, launches: ls.length, totalUs, meanUs: totalUs / ls.length,
-      smPct: mean(ls, 'Compute (SM) Throughput') ?? 0, memPct: mean(ls, 'Memory Throughput') ?? 0,
-      dramPct: mean(ls, 'DRAM Throughput'), occupancyPct: mean(ls, 'Achieved Occupancy'), registers: mean(ls, 'Registers Per Thread'),
+      kernel,
+      launches: ls.length,
+      totalUs,
+      meanUs: totalUs / ls.length,
+      smPct: mean(ls, 'Compute (SM) Throughput') ?? 0,
+      memPct: mean(ls, 'Memory Throughput') ?? 0,
+      dramPct: mean(ls, 'DRAM Throughput'),
+      occupancyPct: mean(ls, 'Achieved Occupancy'),
+      registers: mean(ls, 'Registers Per Thread'),
     };
     out.push({ ...k, limiter: limiter(k) });
   }
@@ -105,7 +121,9 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const total = all.reduce((a, k) => a + k.totalUs, 0);
   const top = all.slice(0, Number(values.top));
   for (const k of top)
-    console.log(`${k.kernel}: ${k.launches} launches, ${k.totalUs.toFixed(1)} us (${((100 * k.totalUs) / total).toFixed(0)}% of the profiled time), ` +
-      `occupancy ${k.occupancyPct?.toFixed(0) ?? '?'}%, ${k.registers ?? '?'} registers: ${k.limiter}`);
+    console.log(
+      `${k.kernel}: ${k.launches} launches, ${k.totalUs.toFixed(1)} us (${((100 * k.totalUs) / total).toFixed(0)}% of the profiled time), ` +
+        `occupancy ${k.occupancyPct?.toFixed(0) ?? '?'}%, ${k.registers ?? '?'} registers: ${k.limiter}`,
+    );
   if (values.json) writeFileSync(values.json, JSON.stringify({ profiledUs: total, kernels: all.length, top }, null, 2) + '\n');
 }

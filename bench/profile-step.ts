@@ -10,7 +10,9 @@ import { native } from '../lib/core/native.js';
 import { seedModel } from '../test/helpers.js';
 
 const { values } = parseArgs({ options: { steps: { type: 'string', default: '8' }, 'one-step': { type: 'boolean', default: false } } });
-const B = 128, oneStep = values['one-step'], steps = oneStep ? 1 : Number(values.steps);
+const B = 128,
+  oneStep = values['one-step'],
+  steps = oneStep ? 1 : Number(values.steps);
 const { train } = loadMnist(undefined, { trainLimit: steps * B, testLimit: 0 });
 const y = toCategorical(train.labels, 10);
 const model = seedModel(1);

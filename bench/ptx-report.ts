@@ -50,7 +50,8 @@ function demangle(names: string[]): string[] {
 function divisionsInTileLoop(body: string): number {
   const starts = [body.indexOf('cp.async.'), body.indexOf('ld.global')].filter(i => i >= 0);
   if (!starts.length) return 0;
-  const begin = Math.min(...starts), lastBarrier = body.lastIndexOf('bar.sync');
+  const begin = Math.min(...starts),
+    lastBarrier = body.lastIndexOf('bar.sync');
   const loop = body.slice(begin, lastBarrier > begin ? lastBarrier : undefined);
   return (loop.match(/\b(div|rem)\.[su](32|64)\b/g) ?? []).length;
 }
@@ -60,12 +61,18 @@ export function ptxReport(arch = 'sm_90'): KernelReport[] {
   const dir = mkdtempSync(join(tmpdir(), 'kernelnet-ptxas-'));
   const out: KernelReport[] = [];
   try {
-    for (const file of readdirSync(join(root, 'cuda')).filter(f => f.endsWith('.cu')).sort()) {
+    for (const file of readdirSync(join(root, 'cuda'))
+      .filter(f => f.endsWith('.cu'))
+      .sort()) {
       const source = file.replace(/\.cu$/, '');
       // One compile per source: the cubin for ptxas's figures, its PTX kept (--keep) for the instruction counts.
       const keep = join(dir, source);
       mkdirSync(keep);
-      const cubin = spawnSync('nvcc', [...nvccArgs(arch), '-Xptxas', '-v', '--keep', `--keep-dir=${keep}`, '-cubin', `cuda/${file}`, '-o', join(keep, `${source}.cubin`)], { cwd: root, encoding: 'utf8' });
+      const cubin = spawnSync(
+        'nvcc',
+        [...nvccArgs(arch), '-Xptxas', '-v', '--keep', `--keep-dir=${keep}`, '-cubin', `cuda/${file}`, '-o', join(keep, `${source}.cubin`)],
+        { cwd: root, encoding: 'utf8' },
+      );
       if (cubin.status !== 0) throw new Error(`nvcc ${file}: ${cubin.stderr}`);
       const ptxFile = readdirSync(keep).find(f => f.endsWith('.ptx'));
       if (!ptxFile) throw new Error(`nvcc ${file}: no PTX kept in ${keep}`);
@@ -73,22 +80,39 @@ export function ptxReport(arch = 'sm_90'): KernelReport[] {
       for (const part of readFileSync(join(keep, ptxFile), 'utf8').split('.entry ').slice(1)) bodies.set(part.slice(0, part.indexOf('(')), part);
       // ptxas -v: "Compiling entry function 'NAME' for 'sm_90'", "Function properties for NAME", "N bytes stack
       // frame, S bytes spill stores, L bytes spill loads", "Used R registers, ..., M bytes smem, ...".
-      const rows: Omit<KernelReport, 'kernel'>[] = [], mangled: string[] = [];
-      let current: string | null = null, props: Partial<KernelReport> = {};
+      const rows: Omit<KernelReport, 'kernel'>[] = [],
+        mangled: string[] = [];
+      let current: string | null = null,
+        props: Partial<KernelReport> = {};
       for (const line of cubin.stderr.split('\n')) {
         const entry = /Compiling entry function '([^']+)'/.exec(line);
-        if (entry) { current = entry[1]; props = {}; continue; }
+        if (entry) {
+          current = entry[1];
+          props = {};
+          continue;
+        }
         const frame = /(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads/.exec(line);
         if (frame && current) Object.assign(props, { stack: +frame[1], spillStores: +frame[2], spillLoads: +frame[3] });
         const used = /Used (\d+) registers(?:.*?(\d+) bytes smem)?/.exec(line);
         if (used && current) {
-          const registers = +used[1], smem = used[2] ? +used[2] : 0;
+          const registers = +used[1],
+            smem = used[2] ? +used[2] : 0;
           const body = bodies.get(current) ?? '';
-          const byRegs = Math.floor(65536 / (Math.ceil(registers / 8) * 8 * 256)), bySmem = smem ? Math.floor((228 * 1024) / (smem + 1024)) : 32;
-          rows.push({ source, registers, smem, stack: props.stack ?? 0, spillStores: props.spillStores ?? 0, spillLoads: props.spillLoads ?? 0,
-            blocks256: Math.min(byRegs, bySmem, 8), div32: (body.match(/\b(div|rem)\.[su]32\b/g) ?? []).length, div64: (body.match(/\b(div|rem)\.[su]64\b/g) ?? []).length,
+          const byRegs = Math.floor(65536 / (Math.ceil(registers / 8) * 8 * 256)),
+            bySmem = smem ? Math.floor((228 * 1024) / (smem + 1024)) : 32;
+          rows.push({
+            source,
+            registers,
+            smem,
+            stack: props.stack ?? 0,
+            spillStores: props.spillStores ?? 0,
+            spillLoads: props.spillLoads ?? 0,
+            blocks256: Math.min(byRegs, bySmem, 8),
+            div32: (body.match(/\b(div|rem)\.[su]32\b/g) ?? []).length,
+            div64: (body.match(/\b(div|rem)\.[su]64\b/g) ?? []).length,
             floatAtomics: (body.match(/\b(atom|red)(\.\w+)*\.add(\.\w+)*\.f(32|64)\b/g) ?? []).length,
-            divInLoop: divisionsInTileLoop(body) });
+            divInLoop: divisionsInTileLoop(body),
+          });
           mangled.push(current);
           current = null;
         }
@@ -103,8 +127,14 @@ export function ptxReport(arch = 'sm_90'): KernelReport[] {
 }
 
 export function reportTable(rows: KernelReport[]): string {
-  const lines = ['| source | kernel | registers | spills (st/ld B) | stack B | smem B | 256-thread blocks/SM | div/rem 32 | div/rem 64 | div/rem in the tile loop |', '|---|---|---|---|---|---|---|---|---|---|'];
-  for (const r of rows) lines.push(`| ${r.source} | ${r.kernel} | ${r.registers} | ${r.spillStores}/${r.spillLoads} | ${r.stack} | ${r.smem} | ${r.blocks256} | ${r.div32} | ${r.div64} | ${r.divInLoop} |`);
+  const lines = [
+    '| source | kernel | registers | spills (st/ld B) | stack B | smem B | 256-thread blocks/SM | div/rem 32 | div/rem 64 | div/rem in the tile loop |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of rows)
+    lines.push(
+      `| ${r.source} | ${r.kernel} | ${r.registers} | ${r.spillStores}/${r.spillLoads} | ${r.stack} | ${r.smem} | ${r.blocks256} | ${r.div32} | ${r.div64} | ${r.divInLoop} |`,
+    );
   return lines.join('\n');
 }
 

@@ -12,14 +12,18 @@ const y = toCategorical(train.labels, 10);
 const model = seedModel(1);
 console.log(`soak on ${backend().name}: rounds of 50 steps + predict(1000) for ${values.minutes} min`);
 const mb = (b: number) => (b / 2 ** 20).toFixed(1);
-let steps = 0, first: { rss: number; live: number } | null = null;
+let steps = 0,
+  first: { rss: number; live: number } | null = null;
 for (let round = 1; performance.now() < deadline; ++round) {
   await model.fit(train.images, y, { batchSize: 128, epochs: 1, verbose: 0 });
   model.predict(test.images, { batchSize: 256 }).dispose();
   steps += 50;
-  const m = memory(), rss = process.memoryUsage().rss;
+  const m = memory(),
+    rss = process.memoryUsage().rss;
   if (round === 3) first = { rss, live: m.liveTensors };
-  console.log(`round ${round}: ${steps} steps, live tensors ${m.liveTensors}, tensors ${mb(m.bytesInUse)} MB, GPU scratch ${mb(m.scratchBytes)} MB, RSS ${mb(rss)} MB` +
-    (first ? `, RSS since round 3 ${mb(rss - first.rss)} MB` : ''));
+  console.log(
+    `round ${round}: ${steps} steps, live tensors ${m.liveTensors}, tensors ${mb(m.bytesInUse)} MB, GPU scratch ${mb(m.scratchBytes)} MB, RSS ${mb(rss)} MB` +
+      (first ? `, RSS since round 3 ${mb(rss - first.rss)} MB` : ''),
+  );
 }
 model.dispose();

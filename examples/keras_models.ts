@@ -24,16 +24,24 @@ let opts: Record<string, string | boolean | undefined>;
 try {
   opts = parseArgs({
     options: {
-      model: { type: 'string' }, epochs: { type: 'string' }, 'train-limit': { type: 'string' }, 'test-limit': { type: 'string' },
-      seed: { type: 'string', default: '1' }, backend: { type: 'string' }, json: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      model: { type: 'string' },
+      epochs: { type: 'string' },
+      'train-limit': { type: 'string' },
+      'test-limit': { type: 'string' },
+      seed: { type: 'string', default: '1' },
+      backend: { type: 'string' },
+      json: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
     },
   }).values;
 } catch (e) {
   die(`${(e as Error).message.split('\n')[0]} (see --help)`);
 }
 if (opts.help) {
-  console.log('usage: npm run models -- --model lenet|bncnn|binary [--epochs N] [--train-limit N] [--test-limit N] [--seed S] ' +
-    '[--backend cpu|cuda] [--json FILE]');
+  console.log(
+    'usage: npm run models -- --model lenet|bncnn|binary [--epochs N] [--train-limit N] [--test-limit N] [--seed S] ' +
+      '[--backend cpu|cuda] [--json FILE]',
+  );
   process.exit(0);
 }
 const name = opts.model as ModelName;
@@ -50,26 +58,48 @@ if (opts.backend !== undefined) {
 }
 const kn = await import('../lib/index.js').catch((e: Error & { code?: string }) => die(`${e.code ?? 'error'}: ${e.message}`));
 const {
-  Sequential, Conv2D, AveragePooling2D, MaxPooling2D, GlobalAveragePooling2D, BatchNormalization, Activation, Dropout, Flatten, Dense,
-  SGD, loadMnist, tensor, backend, dispose,
+  Sequential,
+  Conv2D,
+  AveragePooling2D,
+  MaxPooling2D,
+  GlobalAveragePooling2D,
+  BatchNormalization,
+  Activation,
+  Dropout,
+  Flatten,
+  Dense,
+  SGD,
+  loadMnist,
+  tensor,
+  backend,
+  dispose,
 } = kn;
 type Tensor = InstanceType<typeof kn.Tensor>;
 
 const { epochs: defaultEpochs, batchSize } = SETTINGS[name];
-const epochs = int('epochs') ?? defaultEpochs, seed = int('seed')!;
+const epochs = int('epochs') ?? defaultEpochs,
+  seed = int('seed')!;
 const { train, test } = loadMnist(undefined, { trainLimit: int('train-limit'), testLimit: int('test-limit') });
 
 /** The images and labels of the binary task: 3 (label 0) against 8 (label 1), float32 [N, 1] targets. */
 function twoDigits(images: Tensor, labels: Tensor): [Tensor, Tensor] {
   const l = labels.dataSync();
   const rows = Array.from(l, (v, i) => (v === 3 || v === 8 ? i : -1)).filter(i => i >= 0);
-  return [images.gather(rows), tensor(rows.map(i => (l[i] === 8 ? 1 : 0)), [rows.length, 1])];
+  return [
+    images.gather(rows),
+    tensor(
+      rows.map(i => (l[i] === 8 ? 1 : 0)),
+      [rows.length, 1],
+    ),
+  ];
 }
 
 let model: InstanceType<typeof Sequential>, x: Tensor, y: Tensor, xt: Tensor, yt: Tensor;
 if (name === 'lenet') {
   model = new Sequential({
-    seed, name: 'lenet5', layers: [
+    seed,
+    name: 'lenet5',
+    layers: [
       new Conv2D({ filters: 6, kernelSize: 5, activation: 'tanh', padding: 'same', inputShape: [28, 28, 1] }),
       new AveragePooling2D({ poolSize: 2 }),
       new Conv2D({ filters: 16, kernelSize: 5, activation: 'tanh' }),
@@ -80,27 +110,45 @@ if (name === 'lenet') {
       new Dense({ units: 10, activation: 'softmax' }),
     ],
   });
-  model.compile({ loss: 'sparseCategoricalCrossentropy', optimizer: new SGD({ learningRate: 0.05, momentum: 0.9, nesterov: true }), metrics: ['accuracy'] });
+  model.compile({
+    loss: 'sparseCategoricalCrossentropy',
+    optimizer: new SGD({ learningRate: 0.05, momentum: 0.9, nesterov: true }),
+    metrics: ['accuracy'],
+  });
   [x, y, xt, yt] = [train.images, train.labels, test.images, test.labels];
 } else if (name === 'bncnn') {
   const block = (filters: number, first = false) => [
     new Conv2D({ filters, kernelSize: 3, padding: 'same', useBias: false, ...(first ? { inputShape: [28, 28, 1] } : {}) }),
-    new BatchNormalization(), new Activation({ activation: 'relu' }),
+    new BatchNormalization(),
+    new Activation({ activation: 'relu' }),
   ];
   model = new Sequential({
-    seed, name: 'bn_cnn', layers: [
-      ...block(32, true), ...block(32), new MaxPooling2D({ poolSize: 2 }),
-      ...block(64), ...block(64), new MaxPooling2D({ poolSize: 2 }),
-      new GlobalAveragePooling2D(), new Dropout({ rate: 0.3 }), new Dense({ units: 10, activation: 'softmax' }),
+    seed,
+    name: 'bn_cnn',
+    layers: [
+      ...block(32, true),
+      ...block(32),
+      new MaxPooling2D({ poolSize: 2 }),
+      ...block(64),
+      ...block(64),
+      new MaxPooling2D({ poolSize: 2 }),
+      new GlobalAveragePooling2D(),
+      new Dropout({ rate: 0.3 }),
+      new Dense({ units: 10, activation: 'softmax' }),
     ],
   });
   model.compile({ loss: 'sparseCategoricalCrossentropy', optimizer: 'adam', metrics: ['accuracy'] });
   [x, y, xt, yt] = [train.images, train.labels, test.images, test.labels];
 } else {
   model = new Sequential({
-    seed, name: 'three_or_eight', layers: [
-      new Conv2D({ filters: 16, kernelSize: 3, activation: 'relu', inputShape: [28, 28, 1] }), new MaxPooling2D({ poolSize: 2 }),
-      new Flatten(), new Dense({ units: 32, activation: 'relu' }), new Dense({ units: 1, activation: 'sigmoid' }),
+    seed,
+    name: 'three_or_eight',
+    layers: [
+      new Conv2D({ filters: 16, kernelSize: 3, activation: 'relu', inputShape: [28, 28, 1] }),
+      new MaxPooling2D({ poolSize: 2 }),
+      new Flatten(),
+      new Dense({ units: 32, activation: 'relu' }),
+      new Dense({ units: 1, activation: 'sigmoid' }),
     ],
   });
   model.compile({ loss: 'binaryCrossentropy', optimizer: 'rmsprop', metrics: ['accuracy'] });
@@ -113,12 +161,30 @@ const t0 = performance.now();
 const history = await model.fit(x, y, { batchSize, epochs, validationData: [xt, yt], verbose: process.stdout.isTTY ? 1 : 2 });
 const seconds = (performance.now() - t0) / 1e3;
 const [testLoss, testAccuracy] = model.evaluate(xt, yt, { batchSize: 256 });
-console.log(`${model.name}: test loss ${testLoss.toFixed(4)}, test accuracy ${(100 * testAccuracy).toFixed(2)}% after ${epochs} epochs (${seconds.toFixed(1)} s)`);
+console.log(
+  `${model.name}: test loss ${testLoss.toFixed(4)}, test accuracy ${(100 * testAccuracy).toFixed(2)}% after ${epochs} epochs (${seconds.toFixed(1)} s)`,
+);
 if (opts.json) {
-  writeFileSync(opts.json as string, JSON.stringify({
-    model: name, epochs, batchSize, seed, history: history.history, testLoss, testAccuracy, seconds, backend: backend(),
-    trainSamples: x.shape[0], testSamples: xt.shape[0],
-  }, null, 2) + '\n');
+  writeFileSync(
+    opts.json as string,
+    JSON.stringify(
+      {
+        model: name,
+        epochs,
+        batchSize,
+        seed,
+        history: history.history,
+        testLoss,
+        testAccuracy,
+        seconds,
+        backend: backend(),
+        trainSamples: x.shape[0],
+        testSamples: xt.shape[0],
+      },
+      null,
+      2,
+    ) + '\n',
+  );
 }
 dispose([x, y, xt, yt, train.images, train.labels, test.images, test.labels]);
 model.dispose();

@@ -80,8 +80,22 @@ const seed = int('seed');
 // kernelnet's own errors (no GPU for --backend cuda, unreadable data) are one line too.
 const kn = await import('../lib/index.js').catch((e: Error & { code?: string }) => die(`${e.code ?? 'error'}: ${e.message}`));
 const {
-  Sequential, Conv2D, MaxPooling2D, Dropout, Flatten, Dense, Rescaling, Adadelta, EarlyStopping, loadMnist, toCategorical, backend, memory,
-  imageDatasetFromDirectory, TrainingReport, KernelnetError,
+  Sequential,
+  Conv2D,
+  MaxPooling2D,
+  Dropout,
+  Flatten,
+  Dense,
+  Rescaling,
+  Adadelta,
+  EarlyStopping,
+  loadMnist,
+  toCategorical,
+  backend,
+  memory,
+  imageDatasetFromDirectory,
+  TrainingReport,
+  KernelnetError,
 } = kn;
 const validationSplit = opts['validation-split'] === undefined ? undefined : Number(opts['validation-split']);
 if (validationSplit !== undefined && !(validationSplit > 0 && validationSplit < 1))
@@ -101,22 +115,49 @@ const { train, test } = loadMnist(opts.data as string | undefined, { trainLimit:
 if (opts['write-png']) {
   const sharp = (await import('sharp').catch(() => die('--write-png needs the sharp package (npm install sharp)'))).default;
   const root = opts['write-png'] as string;
-  for (const [name, split] of [['train', train], ['test', test]] as const) {
-    const pixels = split.images.dataSync(), labels = split.labels.dataSync();
+  for (const [name, split] of [
+    ['train', train],
+    ['test', test],
+  ] as const) {
+    const pixels = split.images.dataSync(),
+      labels = split.labels.dataSync();
     for (let d = 0; d < numClasses; ++d) mkdirSync(join(root, name, String(d)), { recursive: true });
-    for (let i = 0; i < labels.length; i += 256) // a few hundred files in flight at a time
-      await Promise.all(Array.from({ length: Math.min(256, labels.length - i) }, (_, j) => {
-        const k = i + j, bytes = Buffer.from(Array.from(pixels.subarray(k * 784, (k + 1) * 784), v => Math.round(v * 255)));
-        return sharp(bytes, { raw: { width: 28, height: 28, channels: 1 } }).png().toFile(join(root, name, String(labels[k]), `${String(k).padStart(5, '0')}.png`));
-      }));
+    for (let i = 0; i < labels.length; i += 256)
+      // a few hundred files in flight at a time
+      await Promise.all(
+        Array.from({ length: Math.min(256, labels.length - i) }, (_, j) => {
+          const k = i + j,
+            bytes = Buffer.from(Array.from(pixels.subarray(k * 784, (k + 1) * 784), v => Math.round(v * 255)));
+          return sharp(bytes, { raw: { width: 28, height: 28, channels: 1 } })
+            .png()
+            .toFile(join(root, name, String(labels[k]), `${String(k).padStart(5, '0')}.png`));
+        }),
+      );
     console.log(`wrote ${labels.length} ${name} images under ${join(root, name)}`);
   }
   process.exit(0);
 }
 const images = opts.images as string | undefined;
-const trainSet = images ? imageDatasetFromDirectory(join(images, 'train'), { colorMode: 'grayscale', imageSize: [28, 28], batchSize, labelMode: 'categorical', seed: seed ?? 1 }) : null;
-const testSet = images ? imageDatasetFromDirectory(join(images, 'test'), { colorMode: 'grayscale', imageSize: [28, 28], batchSize, labelMode: 'categorical', shuffle: false }) : null;
-const xTrain = train.images, xTest = test.images;
+const trainSet = images
+  ? imageDatasetFromDirectory(join(images, 'train'), {
+      colorMode: 'grayscale',
+      imageSize: [28, 28],
+      batchSize,
+      labelMode: 'categorical',
+      seed: seed ?? 1,
+    })
+  : null;
+const testSet = images
+  ? imageDatasetFromDirectory(join(images, 'test'), {
+      colorMode: 'grayscale',
+      imageSize: [28, 28],
+      batchSize,
+      labelMode: 'categorical',
+      shuffle: false,
+    })
+  : null;
+const xTrain = train.images,
+  xTest = test.images;
 const inputShape = [imgRows, imgCols, 1];
 console.log('x_train shape:', xTrain.shape);
 console.log(xTrain.shape[0], 'train samples');
@@ -143,30 +184,57 @@ model.summary();
 
 const epochSeconds: number[] = [];
 let t0 = performance.now();
-const timer = { onEpochEnd: () => { const t = performance.now(); epochSeconds.push((t - t0) / 1e3); t0 = t; } };
-const callbacks: import('../lib/index.js').Callback[] = [timer, ...(patience !== undefined ? [new EarlyStopping({ patience, restoreBestWeights: true, verbose: 1 })] : [])];
-if (opts.report) // curves, and when training ends the test set's confusion matrix and misclassified images
+const timer = {
+  onEpochEnd: () => {
+    const t = performance.now();
+    epochSeconds.push((t - t0) / 1e3);
+    t0 = t;
+  },
+};
+const callbacks: import('../lib/index.js').Callback[] = [
+  timer,
+  ...(patience !== undefined ? [new EarlyStopping({ patience, restoreBestWeights: true, verbose: 1 })] : []),
+];
+if (opts.report)
+  // curves, and when training ends the test set's confusion matrix and misclassified images
   callbacks.push(new TrainingReport({ path: opts.report as string, title: 'mnist_cnn', validationData: testSet ?? [xTest, yTest], batchEvery: 10 }));
 if (images && validationSplit) die('--validation-split works on the IDX data; with --images the test folder validates');
 const history = trainSet
   ? await model.fit(trainSet, { epochs, verbose: 1, validationData: testSet!, callbacks })
   : await model.fit(xTrain, yTrain, {
-    batchSize, epochs, verbose: 1,
-    // Keras's example validates on the test set; --validation-split holds out the last training images instead.
-    ...(validationSplit ? { validationSplit } : { validationData: [xTest, yTest] as [typeof xTest, typeof yTest] }),
-    callbacks,
-  });
+      batchSize,
+      epochs,
+      verbose: 1,
+      // Keras's example validates on the test set; --validation-split holds out the last training images instead.
+      ...(validationSplit ? { validationSplit } : { validationData: [xTest, yTest] as [typeof xTest, typeof yTest] }),
+      callbacks,
+    });
 const held = memory(); // the model's buffers for both batch sizes are alive: what training holds at its peak
 const score = testSet ? await model.evaluate(testSet) : model.evaluate(xTest, yTest, { verbose: 0 });
 console.log('Test loss:', score[0]);
 console.log('Test accuracy:', score[1]);
 
 if (opts.json) {
-  writeFileSync(opts.json as string, JSON.stringify({
-    history: history.history, testLoss: score[0], testAccuracy: score[1],
-    secondsPerEpoch: epochSeconds, backend: backend(), seed: model.seed, batchSize, epochs,
-    trainSamples: xTrain.shape[0], images: images ?? null, memory: { bytesInUse: held.bytesInUse, scratchBytes: held.scratchBytes },
-  }, null, 2) + '\n');
+  writeFileSync(
+    opts.json as string,
+    JSON.stringify(
+      {
+        history: history.history,
+        testLoss: score[0],
+        testAccuracy: score[1],
+        secondsPerEpoch: epochSeconds,
+        backend: backend(),
+        seed: model.seed,
+        batchSize,
+        epochs,
+        trainSamples: xTrain.shape[0],
+        images: images ?? null,
+        memory: { bytesInUse: held.bytesInUse, scratchBytes: held.scratchBytes },
+      },
+      null,
+      2,
+    ) + '\n',
+  );
   console.log('wrote', opts.json);
 }
 model.dispose();

@@ -5,21 +5,57 @@ export type { FitArgs, EvaluateArgs, PredictArgs, History, Logs, Callback, FitPa
 export type { Network } from './engine/network.js';
 export type { ProgressStream } from './engine/progress.js';
 export {
-  Layer, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, ZeroPadding2D, Dropout, Flatten, Reshape, Rescaling, Dense,
-  Activation, LeakyReLU, BatchNormalization,
+  Layer,
+  Conv2D,
+  MaxPooling2D,
+  AveragePooling2D,
+  GlobalAveragePooling2D,
+  GlobalMaxPooling2D,
+  ZeroPadding2D,
+  Dropout,
+  Flatten,
+  Reshape,
+  Rescaling,
+  Dense,
+  Activation,
+  LeakyReLU,
+  BatchNormalization,
 } from './layers/layers.js';
 export type {
-  ActivationIdentifier, ActivationArgs, LeakyReLUArgs, Conv2DArgs, MaxPooling2DArgs, Pooling2DArgs, DropoutArgs, DenseArgs, LayerArgs,
-  ReshapeArgs, RescalingArgs, BatchNormalizationArgs, ZeroPadding2DArgs, Initializer,
+  ActivationIdentifier,
+  ActivationArgs,
+  LeakyReLUArgs,
+  Conv2DArgs,
+  MaxPooling2DArgs,
+  Pooling2DArgs,
+  DropoutArgs,
+  DenseArgs,
+  LayerArgs,
+  ReshapeArgs,
+  RescalingArgs,
+  BatchNormalizationArgs,
+  ZeroPadding2DArgs,
+  Initializer,
 } from './layers/layers.js';
 export { Optimizer, SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta } from './engine/optimizers.js';
 export {
-  CSVLogger, EarlyStopping, KerasCallback, LearningRateScheduler, ModelCheckpoint, ReduceLROnPlateau, TerminateOnNaN,
+  CSVLogger,
+  EarlyStopping,
+  KerasCallback,
+  LearningRateScheduler,
+  ModelCheckpoint,
+  ReduceLROnPlateau,
+  TerminateOnNaN,
 } from './callbacks/callbacks.js';
 export type { CSVLoggerArgs, EarlyStoppingArgs, ModelCheckpointArgs, ReduceLROnPlateauArgs, Mode as MonitorMode } from './callbacks/callbacks.js';
 export type { OptimizerArgs, SGDArgs, AdamArgs, RMSpropArgs, AdagradArgs, AdadeltaArgs } from './engine/optimizers.js';
 export {
-  Loss, CategoricalCrossentropy, SparseCategoricalCrossentropy, BinaryCrossentropy, MeanSquaredError, MeanAbsoluteError,
+  Loss,
+  CategoricalCrossentropy,
+  SparseCategoricalCrossentropy,
+  BinaryCrossentropy,
+  MeanSquaredError,
+  MeanAbsoluteError,
 } from './engine/losses.js';
 export type { LossIdentifier, LossArgs } from './engine/losses.js';
 export { LearningRateSchedule, ExponentialDecay, PiecewiseConstantDecay, CosineDecay } from './engine/schedules.js';
@@ -36,7 +72,15 @@ export type { FitDatasetArgs } from './engine/training.js';
 export { parseIdx, loadMnist, defaultMnistDir, MAX_IDX_BYTES } from './data/mnist.js';
 export type { IdxArray, MnistSplit, LoadMnistOptions } from './data/mnist.js';
 export {
-  ERROR_CODES, KernelnetError, ValidationError, StateError, DeviceError, TrainingError, DataError, LoadError, IdxError,
+  ERROR_CODES,
+  KernelnetError,
+  ValidationError,
+  StateError,
+  DeviceError,
+  TrainingError,
+  DataError,
+  LoadError,
+  IdxError,
   CheckpointError,
 } from './core/errors.js';
 export type { ErrorCode } from './core/errors.js';

@@ -30,7 +30,8 @@ const unsupported = (what: string, hint: string) =>
 function strict<T extends object>(what: string, target: T): T {
   return new Proxy(target, {
     get(t, key, receiver) {
-      if (typeof key === 'symbol' || key in t || key === 'then' || key === 'toJSON' || !/^[a-z][A-Za-z0-9]*$/.test(key)) return Reflect.get(t, key, receiver);
+      if (typeof key === 'symbol' || key in t || key === 'then' || key === 'toJSON' || !/^[a-z][A-Za-z0-9]*$/.test(key))
+        return Reflect.get(t, key, receiver);
       throw unsupported(`${what}.${key}`, `kernelnet has ${Object.keys(t).join(', ')}`);
     },
   });
@@ -55,8 +56,8 @@ function usable(d: Device): boolean {
  * backend that is not there (a browser one, or a GPU that does not answer), and leaves the device as it was.
  */
 export async function setBackend(name: string): Promise<boolean> {
-  const wanted: Device | 'default' | null = name === 'cpu' ? 'cpu' : name === 'tensorflow' ? 'default'
-    : name === 'cuda' || name === 'cuda:0' || name === 'gpu' ? 'cuda' : null;
+  const wanted: Device | 'default' | null =
+    name === 'cpu' ? 'cpu' : name === 'tensorflow' ? 'default' : name === 'cuda' || name === 'cuda:0' || name === 'gpu' ? 'cuda' : null;
   if (wanted === null) {
     console.warn(`kernelnet/tfjs: backend '${name}' is not available; kernelnet has 'cpu', 'cuda' and 'tensorflow' (its default device)`);
     return false;
@@ -92,7 +93,8 @@ function checkDtype(dtype: unknown): DataType | undefined {
 export function tensor(values: TensorLike, shape?: number[], dtype?: DataType): Tensor {
   const d = checkDtype(dtype);
   let data = values;
-  if (d === 'int32' && !(values instanceof Int32Array)) data = Int32Array.from((Array.isArray(values) ? (values as unknown[]).flat(Infinity) : Array.from(values as ArrayLike<number>)) as number[]);
+  if (d === 'int32' && !(values instanceof Int32Array))
+    data = Int32Array.from((Array.isArray(values) ? (values as unknown[]).flat(Infinity) : Array.from(values as ArrayLike<number>)) as number[]);
   else if (d === 'float32' && values instanceof Int32Array) data = Float32Array.from(values);
   if (data !== values && shape === undefined && Array.isArray(values)) shape = inferShape(values);
   return makeTensor(data, shape ?? null, { device });
@@ -204,7 +206,8 @@ export const train = strict('tf.train', {
   rmsprop: (learningRate: number, decay = 0.9, momentum = 0, epsilon?: number, centered = false) =>
     new RMSprop({ learningRate: lr(learningRate, 'tf.train.rmsprop'), rho: decay, momentum, epsilon, centered }),
   /** tf.train.adagrad(learningRate, initialAccumulatorValue = 0.1): Adagrad. */
-  adagrad: (learningRate: number, initialAccumulatorValue = 0.1) => new Adagrad({ learningRate: lr(learningRate, 'tf.train.adagrad'), initialAccumulatorValue }),
+  adagrad: (learningRate: number, initialAccumulatorValue = 0.1) =>
+    new Adagrad({ learningRate: lr(learningRate, 'tf.train.adagrad'), initialAccumulatorValue }),
   /** tf.train.adadelta(learningRate = 0.001, rho = 0.95, epsilon?): Adadelta. */
   adadelta: (learningRate = 0.001, rho = 0.95, epsilon?: number) => new Adadelta({ learningRate, rho, epsilon }),
 });
@@ -225,7 +228,13 @@ for (const name of Object.keys(TFJS_OPTIMIZERS)) TFJS_OPTIMIZERS[name.toLowerCas
 function tfjsOptimizer(name: string): Optimizer {
   if (Object.hasOwn(TFJS_OPTIMIZERS, name)) return TFJS_OPTIMIZERS[name]();
   if (name === 'Adamax' || name === 'adamax') throw unsupported(`optimizer '${name}'`, 'kernelnet has no Adamax; use adam');
-  return fail(`an optimizer or one of tfjs's names (${Object.keys(TFJS_OPTIMIZERS).map(n => `'${n}'`).join(', ')})`, 'optimizer', name);
+  return fail(
+    `an optimizer or one of tfjs's names (${Object.keys(TFJS_OPTIMIZERS)
+      .map(n => `'${n}'`)
+      .join(', ')})`,
+    'optimizer',
+    name,
+  );
 }
 
 /** tfjs's compile arguments: the optimizer by tfjs's names, and metrics as one name or a list. */
@@ -237,12 +246,18 @@ export interface TfjsCompileArgs extends Omit<CompileArgs, 'optimizer' | 'metric
 }
 
 /** tf.data is not here: kernelnet's Dataset (fromTensors, fromGenerator, imageDatasetFromDirectory) feeds fitDataset. */
-export const data = new Proxy({}, {
-  get(_t, key) {
-    if (typeof key === 'symbol' || key === 'then' || key === 'toJSON') return undefined;
-    throw unsupported(`tf.data.${key}`, "use kernelnet's Dataset (Dataset.fromGenerator for batches, Dataset.fromTensors, imageDatasetFromDirectory) with model.fitDataset");
+export const data = new Proxy(
+  {},
+  {
+    get(_t, key) {
+      if (typeof key === 'symbol' || key === 'then' || key === 'toJSON') return undefined;
+      throw unsupported(
+        `tf.data.${key}`,
+        "use kernelnet's Dataset (Dataset.fromGenerator for batches, Dataset.fromTensors, imageDatasetFromDirectory) with model.fitDataset",
+      );
+    },
   },
-});
+);
 
 /** tf.callbacks: only earlyStopping. */
 export const callbacks = strict('tf.callbacks', {
@@ -290,18 +305,30 @@ export class LayersModel {
   }
 
   /** The model's name. */
-  get name(): string { return this.model.name; }
+  get name(): string {
+    return this.model.name;
+  }
   /** The model's layers, in order. */
-  get layers(): Layer[] { return this.model.layers; }
+  get layers(): Layer[] {
+    return this.model.layers;
+  }
   /** Set by a callback to end fit() after the current batch (Keras's stop_training); fit() clears it when it starts. */
-  get stopTraining(): boolean { return this.model.stopTraining; }
+  get stopTraining(): boolean {
+    return this.model.stopTraining;
+  }
   /** Set by a callback to end fit() after the current batch (Keras's stop_training); fit() clears it when it starts. */
-  set stopTraining(v: boolean) { this.model.stopTraining = v; }
+  set stopTraining(v: boolean) {
+    this.model.stopTraining = v;
+  }
   /** The optimizer compile set, or null before compile. */
-  get optimizer(): Optimizer | null { return this.model.optimizer; }
+  get optimizer(): Optimizer | null {
+    return this.model.optimizer;
+  }
 
   /** Appends a layer to the model. */
-  add(layer: Layer): void { this.model.add(layer); }
+  add(layer: Layer): void {
+    this.model.add(layer);
+  }
   /**
    * tfjs's compile: optimizer names and defaults as tfjs's getOptimizer ('adagrad' is Adagrad at 0.01 here, where
    * Keras's is 0.001), and `metrics` as one name or a list, as tfjs takes them.
@@ -328,8 +355,14 @@ export class LayersModel {
   summary(lineLength?: number, positions?: number[], printFn: (line: string) => void = console.log): void {
     this.model.alive('summary');
     if (lineLength !== undefined && !(Number.isInteger(lineLength) && lineLength > 0)) fail('a positive integer', 'lineLength', lineLength);
-    if (positions !== undefined && !(Array.isArray(positions) && positions.length === 4 &&
-      positions.every((p, i) => typeof p === 'number' && p > 0 && (i === 0 || p > positions[i - 1]))))
+    if (
+      positions !== undefined &&
+      !(
+        Array.isArray(positions) &&
+        positions.length === 4 &&
+        positions.every((p, i) => typeof p === 'number' && p > 0 && (i === 0 || p > positions[i - 1]))
+      )
+    )
       fail('4 increasing column positions (fractions of lineLength, or columns)', 'positions', positions);
     if (typeof printFn !== 'function') fail('a function', 'printFn', printFn);
     const length = lineLength || 90;
@@ -349,7 +382,12 @@ export class LayersModel {
     row(['Layer (type)', 'Input Shape', 'Output shape', 'Param #']);
     printFn('='.repeat(length));
     layers.forEach((l, i) => {
-      row([`${l.name} (${l.className})`, JSON.stringify([[null, ...l.inputShape]]), JSON.stringify([null, ...l.outputShape]), String(l.countParams())]);
+      row([
+        `${l.name} (${l.className})`,
+        JSON.stringify([[null, ...l.inputShape]]),
+        JSON.stringify([null, ...l.outputShape]),
+        String(l.countParams()),
+      ]);
       printFn((i === layers.length - 1 ? '=' : '_').repeat(length));
     });
     const trainable = layers.reduce((n, l) => n + (l.trainable ? l.countParams(true) : 0), 0);
@@ -360,7 +398,9 @@ export class LayersModel {
   }
 
   /** tfjs's fit; the History's params also list the logged names (`params.metrics`), as tfjs's do. */
-  async fit(x: Tensor, y: Tensor, args?: FitArgs): Promise<TfjsHistory> { return this.withMetrics(await this.model.fit(x, y, args)); }
+  async fit(x: Tensor, y: Tensor, args?: FitArgs): Promise<TfjsHistory> {
+    return this.withMetrics(await this.model.fit(x, y, args));
+  }
   /** Trains on a kernelnet Dataset (Dataset.fromTensors, Dataset.fromGenerator, imageDatasetFromDirectory). */
   async fitDataset(dataset: Dataset, args?: FitDatasetArgs): Promise<TfjsHistory> {
     return this.withMetrics(await this.model.fitDataset(dataset, args));
@@ -380,24 +420,36 @@ export class LayersModel {
     return scalars(v);
   }
   /** The model's outputs for x, computed in batches of args.batchSize (default 32). */
-  predict(x: Tensor, args?: PredictArgs): Tensor { return this.model.predict(x, args); }
+  predict(x: Tensor, args?: PredictArgs): Tensor {
+    return this.model.predict(x, args);
+  }
   /** The model's outputs for x as one batch. */
-  predictOnBatch(x: Tensor): Tensor { return this.model.predictOnBatch(x); }
+  predictOnBatch(x: Tensor): Tensor {
+    return this.model.predictOnBatch(x);
+  }
   /** One training step on (x, y) as one batch; resolves to the loss, or the loss and metrics. */
-  trainOnBatch(x: Tensor, y: Tensor): Promise<number | number[]> { return this.model.trainOnBatch(x, y); }
+  trainOnBatch(x: Tensor, y: Tensor): Promise<number | number[]> {
+    return this.model.trainOnBatch(x, y);
+  }
   /** tfjs's getWeights(trainableOnly = false): with trainableOnly, the weights of trainable layers that training updates. */
   getWeights(trainableOnly = false): Tensor[] {
     if (typeof trainableOnly !== 'boolean') fail('a boolean', 'trainableOnly', trainableOnly);
     const all = this.model.getWeights();
     if (!trainableOnly) return all;
     const keep = this.model.layers.flatMap(l => l.params.map(p => l.trainable && p.trainable !== false));
-    all.forEach((t, i) => { if (!keep[i]) t.dispose(); });
+    all.forEach((t, i) => {
+      if (!keep[i]) t.dispose();
+    });
     return all.filter((_, i) => keep[i]);
   }
   /** Writes every weight, in getWeights() order, from the given tensors (their values are copied). */
-  setWeights(weights: Tensor[]): void { this.model.setWeights(weights); }
+  setWeights(weights: Tensor[]): void {
+    this.model.setWeights(weights);
+  }
   /** The layer called name, or the one at index. */
-  getLayer(name?: string, index?: number): Layer { return this.model.getLayer(name, index); }
+  getLayer(name?: string, index?: number): Layer {
+    return this.model.getLayer(name, index);
+  }
 
   /**
    * Writes tfjs's layers-model format: 'file://DIR' gives DIR/model.json and DIR/weights.bin (tfjs-node's layout,
@@ -409,7 +461,8 @@ export class LayersModel {
       if (!handlerOrUrl.startsWith('file://')) throw unsupported(`model.save('${handlerOrUrl}')`, "save to a 'file://' URL or pass an IOHandler");
       return saveTfjs(this.model, handlerOrUrl);
     }
-    if (!handlerOrUrl || typeof handlerOrUrl.save !== 'function') throw new ValidationError('model.save: expected a file:// URL or an IOHandler with a save method');
+    if (!handlerOrUrl || typeof handlerOrUrl.save !== 'function')
+      throw new ValidationError('model.save: expected a file:// URL or an IOHandler with a save method');
     return handlerOrUrl.save(toTfjsArtifacts(this.model));
   }
 
@@ -446,15 +499,23 @@ export function sequential(config: { layers?: Layer[]; name?: string } = {}): La
  */
 export async function loadLayersModel(pathOrHandler: string | IOHandler): Promise<LayersModel> {
   if (typeof pathOrHandler === 'string') {
-    if (!pathOrHandler.startsWith('file://')) throw unsupported(`loadLayersModel('${pathOrHandler}')`, "load from a 'file://' URL or pass an IOHandler");
+    if (!pathOrHandler.startsWith('file://'))
+      throw unsupported(`loadLayersModel('${pathOrHandler}')`, "load from a 'file://' URL or pass an IOHandler");
     return new LayersModel(loadTfjs(Sequential, pathOrHandler, { device }));
   }
-  if (!pathOrHandler || typeof pathOrHandler.load !== 'function') throw new ValidationError('loadLayersModel: expected a file:// URL or an IOHandler with a load method');
+  if (!pathOrHandler || typeof pathOrHandler.load !== 'function')
+    throw new ValidationError('loadLayersModel: expected a file:// URL or an IOHandler with a load method');
   const a = await pathOrHandler.load();
   const data = a.weightData;
-  const weightData = Array.isArray(data) ? concatBuffers(data) : data ?? new ArrayBuffer(0);
-  return new LayersModel(fromTfjsArtifacts(Sequential, { modelTopology: a.modelTopology as Record<string, unknown>, weightSpecs: a.weightSpecs ?? [], weightData },
-    'loadLayersModel', { device }));
+  const weightData = Array.isArray(data) ? concatBuffers(data) : (data ?? new ArrayBuffer(0));
+  return new LayersModel(
+    fromTfjsArtifacts(
+      Sequential,
+      { modelTopology: a.modelTopology as Record<string, unknown>, weightSpecs: a.weightSpecs ?? [], weightData },
+      'loadLayersModel',
+      { device },
+    ),
+  );
 }
 
 function concatBuffers(parts: ArrayBuffer[]): ArrayBuffer {
@@ -470,47 +531,142 @@ function concatBuffers(parts: ArrayBuffer[]): ArrayBuffer {
 // --- out of scope: tfjs's general tensor math, refused by name ---------------------------------------------
 
 const OUT_OF_SCOPE = [
-  'add', 'sub', 'mul', 'div', 'matMul', 'dot', 'conv2d', 'maxPool', 'avgPool', 'relu', 'sigmoid', 'tanh', 'softmax', 'exp', 'log', 'sqrt',
-  'square', 'pow', 'abs', 'neg', 'mean', 'sum', 'max', 'min', 'argMin', 'variable', 'grad', 'grads', 'valueAndGrad', 'valueAndGrads',
-  'randomNormal', 'randomUniform', 'truncatedNormal', 'stack', 'unstack', 'split', 'cast', 'squeeze', 'expandDims', 'transpose', 'pad', 'clipByValue',
-  'where', 'equal', 'greater', 'less', 'logicalAnd', 'fill', 'zerosLike', 'onesLike', 'linspace', 'range', 'model', 'input', 'loadGraphModel',
+  'add',
+  'sub',
+  'mul',
+  'div',
+  'matMul',
+  'dot',
+  'conv2d',
+  'maxPool',
+  'avgPool',
+  'relu',
+  'sigmoid',
+  'tanh',
+  'softmax',
+  'exp',
+  'log',
+  'sqrt',
+  'square',
+  'pow',
+  'abs',
+  'neg',
+  'mean',
+  'sum',
+  'max',
+  'min',
+  'argMin',
+  'variable',
+  'grad',
+  'grads',
+  'valueAndGrad',
+  'valueAndGrads',
+  'randomNormal',
+  'randomUniform',
+  'truncatedNormal',
+  'stack',
+  'unstack',
+  'split',
+  'cast',
+  'squeeze',
+  'expandDims',
+  'transpose',
+  'pad',
+  'clipByValue',
+  'where',
+  'equal',
+  'greater',
+  'less',
+  'logicalAnd',
+  'fill',
+  'zerosLike',
+  'onesLike',
+  'linspace',
+  'range',
+  'model',
+  'input',
+  'loadGraphModel',
 ] as const;
 
 function refuse(name: string) {
   return (): never => {
-    throw unsupported(`tf.${name}`, 'kernelnet trains Keras-style models and does not do general tensor math or graph models; '
-      + 'compute with typed arrays, or with @tensorflow/tfjs itself');
+    throw unsupported(
+      `tf.${name}`,
+      'kernelnet trains Keras-style models and does not do general tensor math or graph models; ' +
+        'compute with typed arrays, or with @tensorflow/tfjs itself',
+    );
   };
 }
 
 /** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call; out of kernelnet/tfjs's scope. */
-export const add = refuse('add'), sub = refuse('sub'), mul = refuse('mul'), div = refuse('div'), matMul = refuse('matMul');
+export const add = refuse('add'),
+  sub = refuse('sub'),
+  mul = refuse('mul'),
+  div = refuse('div'),
+  matMul = refuse('matMul');
 /** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call; out of kernelnet/tfjs's scope. */
-export const dot = refuse('dot'), conv2d = refuse('conv2d'), maxPool = refuse('maxPool'), avgPool = refuse('avgPool');
+export const dot = refuse('dot'),
+  conv2d = refuse('conv2d'),
+  maxPool = refuse('maxPool'),
+  avgPool = refuse('avgPool');
 /** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call; out of kernelnet/tfjs's scope. */
-export const relu = refuse('relu'), sigmoid = refuse('sigmoid'), tanh = refuse('tanh'), softmax = refuse('softmax');
+export const relu = refuse('relu'),
+  sigmoid = refuse('sigmoid'),
+  tanh = refuse('tanh'),
+  softmax = refuse('softmax');
 /** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call; out of kernelnet/tfjs's scope. */
-export const exp = refuse('exp'), log = refuse('log'), sqrt = refuse('sqrt'), square = refuse('square'), pow = refuse('pow');
+export const exp = refuse('exp'),
+  log = refuse('log'),
+  sqrt = refuse('sqrt'),
+  square = refuse('square'),
+  pow = refuse('pow');
 /** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call; out of kernelnet/tfjs's scope. */
-export const abs = refuse('abs'), neg = refuse('neg'), mean = refuse('mean'), sum = refuse('sum'), max = refuse('max');
+export const abs = refuse('abs'),
+  neg = refuse('neg'),
+  mean = refuse('mean'),
+  sum = refuse('sum'),
+  max = refuse('max');
 /** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call; out of kernelnet/tfjs's scope. */
-export const min = refuse('min'), argMin = refuse('argMin'), variable = refuse('variable'), grad = refuse('grad');
+export const min = refuse('min'),
+  argMin = refuse('argMin'),
+  variable = refuse('variable'),
+  grad = refuse('grad');
 /** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call; out of kernelnet/tfjs's scope. */
-export const grads = refuse('grads'), valueAndGrad = refuse('valueAndGrad'), valueAndGrads = refuse('valueAndGrads');
+export const grads = refuse('grads'),
+  valueAndGrad = refuse('valueAndGrad'),
+  valueAndGrads = refuse('valueAndGrads');
 /** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call; out of kernelnet/tfjs's scope. */
-export const randomNormal = refuse('randomNormal'), randomUniform = refuse('randomUniform'), truncatedNormal = refuse('truncatedNormal');
+export const randomNormal = refuse('randomNormal'),
+  randomUniform = refuse('randomUniform'),
+  truncatedNormal = refuse('truncatedNormal');
 /** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call; out of kernelnet/tfjs's scope. */
-export const stack = refuse('stack'), unstack = refuse('unstack'), split = refuse('split'), cast = refuse('cast');
+export const stack = refuse('stack'),
+  unstack = refuse('unstack'),
+  split = refuse('split'),
+  cast = refuse('cast');
 /** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call; out of kernelnet/tfjs's scope. */
-export const squeeze = refuse('squeeze'), expandDims = refuse('expandDims'), transpose = refuse('transpose'), pad = refuse('pad');
+export const squeeze = refuse('squeeze'),
+  expandDims = refuse('expandDims'),
+  transpose = refuse('transpose'),
+  pad = refuse('pad');
 /** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call; out of kernelnet/tfjs's scope. */
-export const clipByValue = refuse('clipByValue'), where = refuse('where'), equal = refuse('equal'), greater = refuse('greater');
+export const clipByValue = refuse('clipByValue'),
+  where = refuse('where'),
+  equal = refuse('equal'),
+  greater = refuse('greater');
 /** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call; out of kernelnet/tfjs's scope. */
-export const less = refuse('less'), logicalAnd = refuse('logicalAnd'), fill = refuse('fill'), zerosLike = refuse('zerosLike');
+export const less = refuse('less'),
+  logicalAnd = refuse('logicalAnd'),
+  fill = refuse('fill'),
+  zerosLike = refuse('zerosLike');
 /** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call; out of kernelnet/tfjs's scope. */
-export const onesLike = refuse('onesLike'), linspace = refuse('linspace'), range = refuse('range'), model = refuse('model');
+export const onesLike = refuse('onesLike'),
+  linspace = refuse('linspace'),
+  range = refuse('range'),
+  model = refuse('model');
 /** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call; out of kernelnet/tfjs's scope. */
-export const input = refuse('input'), loadGraphModel = refuse('loadGraphModel');
+export const input = refuse('input'),
+  loadGraphModel = refuse('loadGraphModel');
 /** @internal The names above, for the test that each is refused. */
 export const OUT_OF_SCOPE_NAMES: readonly string[] = OUT_OF_SCOPE;
 

@@ -7,24 +7,56 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Activation, Conv2D, Dense, Flatten, LeakyReLU, Sequential, tensor, type ActivationIdentifier, type Layer } from '../lib/index.js';
 import { NATIVE_ACTIVATIONS, NEEDS_INPUT, native, type NativeActivation } from '../lib/core/native.js';
-import { ACTIVATION_REFS, CONV_CASES, T, close, convArgs, convBackwardRef, convOut, convRef, denseBackwardRef, denseRef, disposeAll, out, randomArray, rng } from './helpers.js';
+import {
+  ACTIVATION_REFS,
+  CONV_CASES,
+  T,
+  close,
+  convArgs,
+  convBackwardRef,
+  convOut,
+  convRef,
+  denseBackwardRef,
+  denseRef,
+  disposeAll,
+  out,
+  randomArray,
+  rng,
+} from './helpers.js';
 
 const A = suite('activations');
 A.after.each(disposeAll);
-const ATOL = 2e-5, RTOL = 2e-4;
+const ATOL = 2e-5,
+  RTOL = 2e-4;
 const ALPHA: Partial<Record<NativeActivation, number>> = { elu: 0.7, leaky_relu: 0.2 };
 
 A('Dense with every activation: forward and backward match float64', () => {
-  const r = rng(41), [n, i, o] = [9, 13, 7];
+  const r = rng(41),
+    [n, i, o] = [9, 13, 7];
   for (const act of NATIVE_ACTIVATIONS) {
-    const alpha = ALPHA[act] ?? (act === 'elu' ? 1 : 0.2), ref = ACTIVATION_REFS[act];
-    const x = randomArray(n * i, r), w = randomArray(i * o, r), b = randomArray(o, r), dy = randomArray(n * o, r);
-    const X = T([n, i], x), W = T([i, o], w), Y = out([n, o]), pre = NEEDS_INPUT.includes(act) ? out([n, o]) : null;
+    const alpha = ALPHA[act] ?? (act === 'elu' ? 1 : 0.2),
+      ref = ACTIVATION_REFS[act];
+    const x = randomArray(n * i, r),
+      w = randomArray(i * o, r),
+      b = randomArray(o, r),
+      dy = randomArray(n * o, r);
+    const X = T([n, i], x),
+      W = T([i, o], w),
+      Y = out([n, o]),
+      pre = NEEDS_INPUT.includes(act) ? out([n, o]) : null;
     native.denseForward(X, W, T([o], b), Y, act, pre, alpha);
     const z = denseRef(n, i, o, x, w, b, false);
-    close(Y.read(), z.map(v => ref.f(v, alpha)), ATOL, RTOL, `${act} forward`);
+    close(
+      Y.read(),
+      z.map(v => ref.f(v, alpha)),
+      ATOL,
+      RTOL,
+      `${act} forward`,
+    );
     if (pre) close(pre.read(), z, ATOL, RTOL, `${act} stores its input`);
-    const dx = out([n, i]), dw = out([i, o]), db = out([o]);
+    const dx = out([n, i]),
+      dw = out([i, o]),
+      db = out([o]);
     native.denseBackward(X, W, Y, T([n, o], dy), dx, dw, db, act, pre, alpha);
     const dz = Float32Array.from(z, (v, k) => dy[k] * ref.df(v, alpha));
     const g = denseBackwardRef(n, i, o, x, w, z, dz, false);
@@ -35,18 +67,41 @@ A('Dense with every activation: forward and backward match float64', () => {
 });
 
 A('Conv2D with every activation (the per-image epilogue offsets of pre included)', () => {
-  const r = rng(42), s = CONV_CASES.at(-1)!, { oh, ow } = convOut(s);
+  const r = rng(42),
+    s = CONV_CASES.at(-1)!,
+    { oh, ow } = convOut(s);
   for (const act of NATIVE_ACTIVATIONS) {
-    const alpha = ALPHA[act] ?? 1, ref = ACTIVATION_REFS[act];
-    const x = randomArray(s.n * s.h * s.w * s.c, r), w = randomArray(s.kh * s.kw * s.c * s.f, r), b = randomArray(s.f, r);
-    const X = T([s.n, s.h, s.w, s.c], x), W = T([s.kh, s.kw, s.c, s.f], w), Y = out([s.n, oh, ow, s.f]);
+    const alpha = ALPHA[act] ?? 1,
+      ref = ACTIVATION_REFS[act];
+    const x = randomArray(s.n * s.h * s.w * s.c, r),
+      w = randomArray(s.kh * s.kw * s.c * s.f, r),
+      b = randomArray(s.f, r);
+    const X = T([s.n, s.h, s.w, s.c], x),
+      W = T([s.kh, s.kw, s.c, s.f], w),
+      Y = out([s.n, oh, ow, s.f]);
     const pre = NEEDS_INPUT.includes(act) ? out(Y.shape) : null;
     native.conv2dForward(X, W, T([s.f], b), Y, convArgs(s, act, { pre, alpha }));
     const z = convRef(s, x, w, b, false);
-    close(Y.read(), z.map(v => ref.f(v, alpha)), ATOL, RTOL, `conv ${act} forward`);
-    const dy = randomArray(Y.size, r), dx = out(X.shape), dw = out(W.shape), db = out([s.f]);
+    close(
+      Y.read(),
+      z.map(v => ref.f(v, alpha)),
+      ATOL,
+      RTOL,
+      `conv ${act} forward`,
+    );
+    const dy = randomArray(Y.size, r),
+      dx = out(X.shape),
+      dw = out(W.shape),
+      db = out([s.f]);
     native.conv2dBackward(X, W, Y, T(Y.shape, dy), dx, dw, db, convArgs(s, act, { pre, alpha }));
-    const g = convBackwardRef(s, x, w, z, Float32Array.from(z, (v, k) => dy[k] * ref.df(v, alpha)), false);
+    const g = convBackwardRef(
+      s,
+      x,
+      w,
+      z,
+      Float32Array.from(z, (v, k) => dy[k] * ref.df(v, alpha)),
+      false,
+    );
     close(dx.read(), g.dx, ATOL * 10, RTOL, `conv ${act} dx`);
     close(dw.read(), g.dw, ATOL * 10, RTOL, `conv ${act} dw`);
     close(db.read(), g.db, ATOL * 10, RTOL, `conv ${act} db`);
@@ -57,13 +112,22 @@ A('the elementwise op: stable at extremes, NaN kept, derivatives by finite diffe
   const r = rng(43);
   const xs = Float32Array.from([-90, -20, -1e-3, 0.5, 3, 7, 20, 90, ...randomArray(40, r, -5, 5)]);
   for (const act of NATIVE_ACTIVATIONS) {
-    const alpha = ALPHA[act] ?? 1, ref = ACTIVATION_REFS[act];
-    const X = T([xs.length], xs), Y = out([xs.length]);
+    const alpha = ALPHA[act] ?? 1,
+      ref = ACTIVATION_REFS[act];
+    const X = T([xs.length], xs),
+      Y = out([xs.length]);
     native.activation(X, Y, act, alpha);
     const y = Y.read();
-    close(y, Array.from(xs, v => ref.f(v, alpha)), ATOL, RTOL, `${act} forward`);
+    close(
+      y,
+      Array.from(xs, v => ref.f(v, alpha)),
+      ATOL,
+      RTOL,
+      `${act} forward`,
+    );
     assert.ok(y.every(Number.isFinite), `${act}: finite at +-90`);
-    const dX = out([xs.length]), ones = T([xs.length], new Float32Array(xs.length).fill(1));
+    const dX = out([xs.length]),
+      ones = T([xs.length], new Float32Array(xs.length).fill(1));
     native.activationBackward(X, Y, ones, dX, act, alpha);
     const h = 1e-3;
     const fd = Array.from(xs, v => (ref.f(v + h, alpha) - ref.f(v - h, alpha)) / (2 * h));
@@ -76,24 +140,37 @@ A('the elementwise op: stable at extremes, NaN kept, derivatives by finite diffe
     native.activation(T([1], Float32Array.of(NaN)), nan, act, alpha);
     assert.ok(Number.isNaN(nan.read()[0]), `${act} keeps NaN`);
   }
-  assert.throws(() => native.activation(T([2]), out([3]), 'tanh'), (e: Error & { code?: string }) => e.code === 'ERR_KERNELNET_SHAPE');
+  assert.throws(
+    () => native.activation(T([2]), out([3]), 'tanh'),
+    (e: Error & { code?: string }) => e.code === 'ERR_KERNELNET_SHAPE',
+  );
 });
 
 A('the transcendental activations to a few ulp over a dense sweep, forward and backward (cpp/kn_math.h)', () => {
   // The CPU loops vectorise kn_math.h's straight-line exp/expm1/log1p/erf instead of calling libm; this pins their
   // accuracy well inside the ATOL/RTOL above: relative error under 1e-6 (about 8 ulp) against float64 wherever
   // the result is a normal float, with the activations' saturation and flushing at the extremes.
-  const n = 40_001, xs = Float32Array.from({ length: n }, (_, i) => -30 + (60 * i) / (n - 1));
+  const n = 40_001,
+    xs = Float32Array.from({ length: n }, (_, i) => -30 + (60 * i) / (n - 1));
   const dy = T([n], new Float32Array(n).fill(1));
   for (const act of ['elu', 'selu', 'sigmoid', 'tanh', 'softplus', 'swish', 'gelu'] as const) {
-    const ref = ACTIVATION_REFS[act], alpha = act === 'elu' ? 1 : 0;
-    const X = T([n], xs), Y = out([n]), dX = out([n]);
+    const ref = ACTIVATION_REFS[act],
+      alpha = act === 'elu' ? 1 : 0;
+    const X = T([n], xs),
+      Y = out([n]),
+      dX = out([n]);
     native.activation(X, Y, act, alpha);
     native.activationBackward(X, Y, dy, dX, act, alpha);
-    const y = Y.read(), d = dX.read();
-    let worstF = 0, worstD = 0, atF = 0, atD = 0;
+    const y = Y.read(),
+      d = dX.read();
+    let worstF = 0,
+      worstD = 0,
+      atF = 0,
+      atD = 0;
     for (let i = 0; i < n; ++i) {
-      const v = xs[i], f = ref.f(v, alpha), df = ref.df(v, alpha);
+      const v = xs[i],
+        f = ref.f(v, alpha),
+        df = ref.df(v, alpha);
       // Relative, growing as v^2 / 4 in the tails, where gelu's erfc(-v / sqrt 2) carries the float32 rounding
       // of v^2 / 2 in its exponent (gelu(-10) is about 1e-23, 8e-6 off), with a floor for intermediates below
       // 2^-126, flushed to 0. (1 + erf in float32, as libm's erff gives it, loses everything below -5.)
@@ -110,8 +187,11 @@ A('the transcendental activations to a few ulp over a dense sweep, forward and b
   // The extremes: saturation without NaN, infinities where the function has them, NaN kept.
   const special = Float32Array.of(-Infinity, -1e30, -100, 100, 1e30, Infinity);
   const expect: Record<string, number[]> = {
-    sigmoid: [0, 0, 0, 1, 1, 1], tanh: [-1, -1, -1, 1, 1, 1], softplus: [0, 0, 0, 100, 1e30, Infinity],
-    elu: [-1, -1, -1, 100, 1e30, Infinity], swish: [NaN, -0, -0, 100, 1e30, Infinity],
+    sigmoid: [0, 0, 0, 1, 1, 1],
+    tanh: [-1, -1, -1, 1, 1, 1],
+    softplus: [0, 0, 0, 100, 1e30, Infinity],
+    elu: [-1, -1, -1, 100, 1e30, Infinity],
+    swish: [NaN, -0, -0, 100, 1e30, Infinity],
   };
   for (const [act, want] of Object.entries(expect)) {
     const Y = out([special.length]);
@@ -124,15 +204,16 @@ A('the transcendental activations to a few ulp over a dense sweep, forward and b
   }
 });
 
-
 // The defaults an activation named by a string takes, pinned against Keras 3's functions as written in
 // keras/src/activations/activations.py (and the ops they call), in float64: a Dense or Conv2D with
 // `activation: 'leaky_relu'` is keras.activations.leaky_relu(x), whose negative_slope is 0.2, not the
 // LeakyReLU layer's 0.3.
-const SELU_ALPHA = 1.6732632423543772848170429916717, SELU_SCALE = 1.0507009873554804934193349852946; // ops.selu
+const SELU_ALPHA = 1.6732632423543772848170429916717,
+  SELU_SCALE = 1.0507009873554804934193349852946; // ops.selu
 /** erf by its Taylor series: exact to float64 rounding for the |x| <= 3 / sqrt 2 used here. */
 function erf(x: number): number {
-  let term = x, sum = x;
+  let term = x,
+    sum = x;
   for (let n = 1; n < 60; ++n) {
     term *= (-x * x) / n;
     sum += term / (2 * n + 1);
@@ -155,12 +236,19 @@ const KERAS_DEFAULTS: Record<string, (x: number) => number> = {
   leakyRelu: x => (x < 0 ? 0.2 * x : x),
 };
 
-A('a string activation on Dense, Conv2D and Activation takes Keras 3\'s default parameters', () => {
-  const xs = [-3, -1, -0.5, 0, 0.5, 1, 3], n = xs.length;
-  assert.equal(Object.keys(KERAS_DEFAULTS).filter(a => !['silu', 'leakyRelu'].includes(a)).sort(), [...NATIVE_ACTIVATIONS].sort());
+A("a string activation on Dense, Conv2D and Activation takes Keras 3's default parameters", () => {
+  const xs = [-3, -1, -0.5, 0, 0.5, 1, 3],
+    n = xs.length;
+  assert.equal(
+    Object.keys(KERAS_DEFAULTS)
+      .filter(a => !['silu', 'leakyRelu'].includes(a))
+      .sort(),
+    [...NATIVE_ACTIVATIONS].sort(),
+  );
   const through = (layer: Layer, shape: number[]) => {
     const m = new Sequential({ layers: [layer, new Flatten()] }); // predict gives [N, outputs]
-    const x = tensor(Float32Array.from(xs), shape), y = m.predict(x);
+    const x = tensor(Float32Array.from(xs), shape),
+      y = m.predict(x);
     const values = Array.from(y.dataSync());
     m.dispose();
     x.dispose();
@@ -168,15 +256,21 @@ A('a string activation on Dense, Conv2D and Activation takes Keras 3\'s default 
     return values;
   };
   for (const [act, f] of Object.entries(KERAS_DEFAULTS)) {
-    const a = act as ActivationIdentifier, want = xs.map(f);
+    const a = act as ActivationIdentifier,
+      want = xs.map(f);
     // A one-by-one kernel of ones and no bias: the layer's output is the activation of its input.
     const ones = { useBias: false, kernelInitializer: 'ones' as const, activation: a };
     const dense = through(new Dense({ units: 1, inputShape: [1], ...ones }), [n, 1]);
     const conv = through(new Conv2D({ filters: 1, kernelSize: 1, inputShape: [1, n, 1], ...ones }), [1, 1, n, 1]);
     const layer = through(new Activation({ activation: a, inputShape: [n] }), [1, n]);
-    for (const [where, got] of [['Dense', dense], ['Conv2D', conv], ['Activation', layer]] as const)
-      got.forEach((g, k) => assert.ok(Math.abs(g - want[k]) <= 1e-6 + 1e-6 * Math.abs(want[k]),
-        `${where} '${act}'(${xs[k]}) = ${g}, Keras gives ${want[k]}`));
+    for (const [where, got] of [
+      ['Dense', dense],
+      ['Conv2D', conv],
+      ['Activation', layer],
+    ] as const)
+      got.forEach((g, k) =>
+        assert.ok(Math.abs(g - want[k]) <= 1e-6 + 1e-6 * Math.abs(want[k]), `${where} '${act}'(${xs[k]}) = ${g}, Keras gives ${want[k]}`),
+      );
   }
   // The LeakyReLU layer keeps its own default, keras/src/layers/activations/leaky_relu.py's negative_slope=0.3.
   const leaky = through(new LeakyReLU({ inputShape: [n] }), [1, n]);

@@ -11,8 +11,22 @@ import ts from 'typescript';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  Adadelta, Conv2D, Dense, DeviceError, Dropout, ERROR_CODES, Flatten, KernelnetError, Sequential, StateError,
-  ValidationError, backend, memory, nativeBinary, tensor, toCategorical,
+  Adadelta,
+  Conv2D,
+  Dense,
+  DeviceError,
+  Dropout,
+  ERROR_CODES,
+  Flatten,
+  KernelnetError,
+  Sequential,
+  StateError,
+  ValidationError,
+  backend,
+  memory,
+  nativeBinary,
+  tensor,
+  toCategorical,
 } from '../lib/index.js';
 import { makeError } from '../lib/core/errors.js';
 import { native } from '../lib/core/native.js';
@@ -26,13 +40,18 @@ function owned() {
   return { liveTensors, bytesInUse };
 }
 
-
 const Layers = suite('layers and model validation');
 
 Layers('layer arguments are checked with one message shape', () => {
   assert.throws(() => new Conv2D({ filters: -3, kernelSize: 3 }), /^Expected positive integer for filters but received -3 of type number$/);
-  assert.throws(() => new Conv2D({ filters: 8, kernelSize: [3, 0] as [number, number] }), /Expected positive integer or \[positive integer, positive integer\] for kernelSize but received \[3, 0\]/);
-  assert.throws(() => new Conv2D({ filters: 8, kernelSize: 3, activation: 'hardTanh' as 'relu' }), /Expected one of 'linear', 'relu', .*'leaky_relu' for activation but received 'hardTanh' of type string/);
+  assert.throws(
+    () => new Conv2D({ filters: 8, kernelSize: [3, 0] as [number, number] }),
+    /Expected positive integer or \[positive integer, positive integer\] for kernelSize but received \[3, 0\]/,
+  );
+  assert.throws(
+    () => new Conv2D({ filters: 8, kernelSize: 3, activation: 'hardTanh' as 'relu' }),
+    /Expected one of 'linear', 'relu', .*'leaky_relu' for activation but received 'hardTanh' of type string/,
+  );
   assert.throws(() => new Dropout({ rate: 1 }), /Expected number in \[0, 1\) for rate but received 1 of type number/);
   assert.throws(() => new Dense({ units: 2.5 }), /Expected positive integer for units but received 2.5 of type number/);
   assert.throws(() => new Adadelta({ rho: 2 }), /Expected number in \[0, 1\] for rho but received 2/);
@@ -48,11 +67,17 @@ Layers('models check shapes as layers are added', () => {
 
 Layers('compile checks the loss, the head and the optimizer', () => {
   const m = smallModel(1);
-  assert.throws(() => m.compile({ loss: 'hinge' as 'mse', optimizer: new Adadelta() }), /Expected a loss \('categoricalCrossentropy', .* but received 'hinge'/);
+  assert.throws(
+    () => m.compile({ loss: 'hinge' as 'mse', optimizer: new Adadelta() }),
+    /Expected a loss \('categoricalCrossentropy', .* but received 'hinge'/,
+  );
   const linear = new Sequential({ layers: [new Flatten({ inputShape: [2, 2] }), new Dense({ units: 2 })] });
   assert.throws(() => linear.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta() }), /needs a last layer with activation 'softmax'/);
   assert.throws(() => m.compile({ loss: 'categorical_crossentropy', optimizer: 'nadam' as 'adadelta' }), /Expected an optimizer/);
-  assert.throws(() => m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta(), metrics: ['auc'] }), /Expected a metric name \('accuracy', .* for metric but received 'auc'/);
+  assert.throws(
+    () => m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta(), metrics: ['auc'] }),
+    /Expected a metric name \('accuracy', .* for metric but received 'auc'/,
+  );
 });
 
 Layers('summary prints the Keras table with 1,199,882 parameters for the seed model', () => {
@@ -99,7 +124,10 @@ Layers('fit, evaluate and predict refuse wrong data with the shapes', async () =
   assert.match(errors[2], /Expected positive integer for batchSize but received 0/);
   assert.match(errors[3], /Expected \[x, y\] tensors or a Dataset for validationData/);
   y.dispose();
-  assert.throws(() => m.evaluate(x, y), (e: Error & { code?: string }) => e.code === 'ERR_KERNELNET_DISPOSED' && /y is a disposed Tensor/.test(e.message));
+  assert.throws(
+    () => m.evaluate(x, y),
+    (e: Error & { code?: string }) => e.code === 'ERR_KERNELNET_DISPOSED' && /y is a disposed Tensor/.test(e.message),
+  );
   m.dispose();
   x.dispose();
   wrong.dispose();
@@ -126,15 +154,27 @@ Tensors('tensor() checks its data against the shape; dispose frees memory', () =
 });
 
 Tensors('arraySync gives nested arrays; toString, print and console.log show dtype, shape, device and a few values', () => {
-  const t = tensor([[1, 2.5, 3], [4, 5, 6]]);
-  assert.equal(t.arraySync(), [[1, 2.5, 3], [4, 5, 6]]);
+  const t = tensor([
+    [1, 2.5, 3],
+    [4, 5, 6],
+  ]);
+  assert.equal(t.arraySync(), [
+    [1, 2.5, 3],
+    [4, 5, 6],
+  ]);
   const scalar = tensor(7);
   assert.is(scalar.arraySync(), 7);
   scalar.dispose();
   assert.is(String(t), `Tensor float32 [2, 3] ${t.device} [[1, 2.5, 3], [4, 5, 6]]`);
   assert.is(inspect(t), String(t));
-  const big = tensor(Int32Array.from({ length: 1000 }, (_, i) => i), [10, 100]);
-  assert.match(String(big), /^Tensor int32 \[10, 100\] \w+ \[\[0, 1, 2, \.\.\., 97, 98, 99\], \[100, 101, 102, \.\.\., 197, 198, 199\], \[200, 201, 202, \.\.\., 297, 298, 299\], \.\.\., \[700, /);
+  const big = tensor(
+    Int32Array.from({ length: 1000 }, (_, i) => i),
+    [10, 100],
+  );
+  assert.match(
+    String(big),
+    /^Tensor int32 \[10, 100\] \w+ \[\[0, 1, 2, \.\.\., 97, 98, 99\], \[100, 101, 102, \.\.\., 197, 198, 199\], \[200, 201, 202, \.\.\., 297, 298, 299\], \.\.\., \[700, /,
+  );
   assert.ok(String(big).length < 400, 'a few values per axis');
   t.dispose();
   big.dispose();
@@ -156,7 +196,10 @@ Tensors('training, evaluating, predicting and disposing a model leave no tensor 
   const history = await m.fit(x, y, { batchSize: 8, epochs: 2, verbose: 0, validationData: [x, y] });
   // The fixed log keys: loss, each metric, val_* with validation data, and the learning rate.
   assert.equal(Object.keys(history.history), ['loss', 'accuracy', 'val_loss', 'val_accuracy', 'lr']);
-  assert.equal(history.history.lr, history.history.loss.map(() => 1));
+  assert.equal(
+    history.history.lr,
+    history.history.loss.map(() => 1),
+  );
   assert.is(history.history.loss.length, 2);
   const [loss, acc] = m.evaluate(x, y, { batchSize: 7 });
   assert.ok(loss > 0 && acc >= 0 && acc <= 1);
@@ -197,7 +240,10 @@ Tensors('the progress bar prints one Keras line per epoch off a TTY', async () =
   const lines = text.trimEnd().split('\n');
   assert.is(lines.length, 4);
   assert.is(lines[0], 'Epoch 1/2');
-  assert.match(lines[1], /^3\/3 \[={30}\] - \d+s \d+(ms|us)\/step - loss: \d\.\d{4} - accuracy: \d\.\d{4} - val_loss: \d\.\d{4} - val_accuracy: \d\.\d{4}$/);
+  assert.match(
+    lines[1],
+    /^3\/3 \[={30}\] - \d+s \d+(ms|us)\/step - loss: \d\.\d{4} - accuracy: \d\.\d{4} - val_loss: \d\.\d{4} - val_accuracy: \d\.\d{4}$/,
+  );
   m.dispose();
   x.dispose();
   y.dispose();
@@ -234,13 +280,25 @@ Guards('every native function throws a coded error, never crashes, on hostile ar
   const disposed = new native.Tensor([2], 'float32');
   disposed.dispose();
   const hostile: unknown[][] = [
-    [], [1, 2, 3], [null, null, null, null, null, null, null, null, null, null, null],
-    [{}, {}, {}, {}, 1, 1, 'valid', true], [t, t, t, t, t, t, t, 1, 1, 'valid', true],
-    [disposed, disposed, disposed, disposed], [t, 'x', NaN, -1, 1e300], [Object.create(native.Tensor.prototype), t, t, t, true],
+    [],
+    [1, 2, 3],
+    [null, null, null, null, null, null, null, null, null, null, null],
+    [{}, {}, {}, {}, 1, 1, 'valid', true],
+    [t, t, t, t, t, t, t, 1, 1, 'valid', true],
+    [disposed, disposed, disposed, disposed],
+    [t, 'x', NaN, -1, 1e300],
+    [Object.create(native.Tensor.prototype), t, t, t, true],
   ];
   let calls = 0;
   for (const [name, fn] of Object.entries(native)) {
-    if (typeof fn !== 'function' || name === 'Tensor' || name === 'Program' || name === 'record' || ['stats', 'backend', 'backends', 'synchronize', 'numThreads', 'cpuKernel', 'version', 'cpuPeakGflops'].includes(name)) continue;
+    if (
+      typeof fn !== 'function' ||
+      name === 'Tensor' ||
+      name === 'Program' ||
+      name === 'record' ||
+      ['stats', 'backend', 'backends', 'synchronize', 'numThreads', 'cpuKernel', 'version', 'cpuPeakGflops'].includes(name)
+    )
+      continue;
     for (const args of hostile) {
       calls++;
       try {
@@ -255,7 +313,10 @@ Guards('every native function throws a coded error, never crashes, on hostile ar
     }
   }
   assert.ok(calls > 100);
-  assert.throws(() => native.denseForward(t, t, t, t, 'relu'), /^denseForward: expected b to be a float32 tensor of shape \[2\] \[O\] but received float32 tensor of shape \[2,2\]$/);
+  assert.throws(
+    () => native.denseForward(t, t, t, t, 'relu'),
+    /^denseForward: expected b to be a float32 tensor of shape \[2\] \[O\] but received float32 tensor of shape \[2,2\]$/,
+  );
   assert.throws(() => new native.Tensor([-1], 'float32'), /expected shape\[0\] to be an integer in \[0, 2147483647\] but received -1/);
   assert.throws(() => new native.Tensor([2 ** 20, 2 ** 20], 'float32'), /more than 2\^36 elements/);
   assert.throws(() => new native.Tensor([2], 'float64' as 'float32'), /expected dtype to be one of 'float32', 'int32' but received 'float64'/);
@@ -298,11 +359,15 @@ Guards('errors from C++ and from TypeScript share classes, codes and the table',
   assert.is((cuda as DeviceError).cudaError, 'cudaErrorIllegalAddress');
   assert.is(makeError('ERR_SOMETHING_ELSE', 'x').code, 'ERR_KERNELNET_INTERNAL', 'an unknown code is a bug, still coded');
   // The factory is handed over once, at load: nothing can swap kernelnet's errors afterwards.
-  assert.instance(caught(() => native.setErrorFactory(() => new Error('x'))), StateError);
+  assert.instance(
+    caught(() => native.setErrorFactory(() => new Error('x'))),
+    StateError,
+  );
   // The library throws no bare RangeError/TypeError: every error class derives from KernelnetError (read from
   // the compiled library, which is there wherever the tests run).
-  const lib = (readdirSync(fileURLToPath(new URL('../lib', import.meta.url)), { recursive: true }) as string[])
-    .filter(f => f.endsWith('.js') && f !== 'core/errors.js');
+  const lib = (readdirSync(fileURLToPath(new URL('../lib', import.meta.url)), { recursive: true }) as string[]).filter(
+    f => f.endsWith('.js') && f !== 'core/errors.js',
+  );
   assert.ok(lib.length >= 8, lib.join());
   for (const f of lib) {
     const src = readFileSync(fileURLToPath(new URL(`../lib/${f}`, import.meta.url)), 'utf8');
@@ -318,12 +383,20 @@ Guards('the addon exports exactly the functions that interface Native declares',
   const file = ts.createSourceFile(path, readFileSync(path, 'utf8'), ts.ScriptTarget.Latest);
   const iface = file.statements.find((s): s is ts.InterfaceDeclaration => ts.isInterfaceDeclaration(s) && s.name.text === 'Native');
   assert.ok(iface, `interface Native in ${path}`);
-  const isFunction = (m: ts.TypeElement) => ts.isMethodSignature(m) ||
-    (ts.isPropertySignature(m) && !!m.type && (ts.isFunctionTypeNode(m.type) || ts.isConstructorTypeNode(m.type)));
-  const declared = iface.members.filter(isFunction).map(m => m.name!.getText(file)).sort();
+  const isFunction = (m: ts.TypeElement) =>
+    ts.isMethodSignature(m) || (ts.isPropertySignature(m) && !!m.type && (ts.isFunctionTypeNode(m.type) || ts.isConstructorTypeNode(m.type)));
+  const declared = iface.members
+    .filter(isFunction)
+    .map(m => m.name!.getText(file))
+    .sort();
   assert.ok(declared.length > 40, declared.join());
   const exports = native as unknown as Record<string, unknown>;
-  assert.equal(Object.keys(exports).filter(k => typeof exports[k] === 'function').sort(), declared);
+  assert.equal(
+    Object.keys(exports)
+      .filter(k => typeof exports[k] === 'function')
+      .sort(),
+    declared,
+  );
   assert.equal(Object.keys(exports).sort(), declared, 'the addon exports nothing but functions');
 });
 
@@ -342,7 +415,8 @@ Backend('the loaded binary is the local build or the prebuild of this very versi
 });
 
 Backend('backend() names the backend in use and why it was chosen', () => {
-  const b = backend(), all = native.backends();
+  const b = backend(),
+    all = native.backends();
   assert.is(b.name, all.cuda.available ? 'cuda' : 'cpu');
   if (b.name === 'cpu') {
     assert.match(b.device, /CPU, \d+ threads/);
@@ -353,8 +427,17 @@ Backend('backend() names the backend in use and why it was chosen', () => {
 
 Backend('the CPU pool has as many threads as the CPUs the process may use (its affinity), or KERNELNET_NUM_THREADS', () => {
   const threads = (env: Record<string, string>, prefix: string[] = []) => {
-    const r = spawnSync(prefix[0] ?? process.execPath, [...prefix.slice(1), ...(prefix.length ? [process.execPath] : []), '--input-type=module', '-e',
-      "const { native } = await import('./dist/lib/core/native.js'); process.stdout.write(String(native.numThreads()))"], { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8' });
+    const r = spawnSync(
+      prefix[0] ?? process.execPath,
+      [
+        ...prefix.slice(1),
+        ...(prefix.length ? [process.execPath] : []),
+        '--input-type=module',
+        '-e',
+        "const { native } = await import('./dist/lib/core/native.js'); process.stdout.write(String(native.numThreads()))",
+      ],
+      { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8' },
+    );
     assert.is(r.status, 0, r.stderr);
     return Number(r.stdout.trim());
   };
@@ -363,7 +446,8 @@ Backend('the CPU pool has as many threads as the CPUs the process may use (its a
   const cap = quota[0] === 'max' ? Infinity : Math.ceil(Number(quota[0]) / Number(quota[1]));
   assert.is(threads({ KERNELNET_NUM_THREADS: '' }), Math.min(availableParallelism(), cap), 'the CPUs this process may use (affinity, CPU quota)');
   assert.is(threads({ KERNELNET_NUM_THREADS: '3' }), 3);
-  if (existsSync('/usr/bin/taskset')) assert.is(threads({ KERNELNET_NUM_THREADS: '' }, ['/usr/bin/taskset', '-c', '0']), 1, 'pinned to one CPU: one thread');
+  if (existsSync('/usr/bin/taskset'))
+    assert.is(threads({ KERNELNET_NUM_THREADS: '' }, ['/usr/bin/taskset', '-c', '0']), 1, 'pinned to one CPU: one thread');
 });
 
 Backend('KERNELNET_BACKEND forces a backend, and an impossible one is a clear error', () => {
@@ -386,7 +470,7 @@ Backend('KERNELNET_BACKEND forces a backend, and an impossible one is a clear er
 
 Backend('a device per model and per tensor: cpu, cuda or cuda:0; the environment only picks the default', () => {
   const m = new Sequential({ layers: [new Flatten({ inputShape: [2, 2, 1] }), new Dense({ units: 2, activation: 'softmax' })] });
-  assert.is(m.device, backend().name, 'the default is the environment\'s backend');
+  assert.is(m.device, backend().name, "the default is the environment's backend");
   const t = tensor([1, 2], null, { device: 'cpu' });
   assert.is(t.device, 'cpu');
   t.dispose();
@@ -403,7 +487,11 @@ Backend('a device per model and per tensor: cpu, cuda or cuda:0; the environment
 Backend('the portable GEMM (KERNELNET_CPU=generic) passes the whole op suite', () => {
   const probe = child({ KERNELNET_CPU: 'generic' }, "const { native } = await import('./dist/lib/core/native.js'); console.log(native.cpuKernel())");
   assert.is(probe.stdout.trim(), 'generic', probe.stderr);
-  const run = spawnSync(process.execPath, ['node_modules/uvu/bin.js', 'dist/test', 'ops\\.test\\.js$'], { cwd: root, env: { ...process.env, KERNELNET_CPU: 'generic' }, encoding: 'utf8' });
+  const run = spawnSync(process.execPath, ['node_modules/uvu/bin.js', 'dist/test', 'ops\\.test\\.js$'], {
+    cwd: root,
+    env: { ...process.env, KERNELNET_CPU: 'generic' },
+    encoding: 'utf8',
+  });
   assert.is(run.status, 0, run.stdout + run.stderr);
   assert.match(run.stdout, /Passed:\s+\d+/);
 });
@@ -424,13 +512,18 @@ Threads('the addon loads and trains in two worker threads at once, and a worker 
     parentPort.postMessage({ loss: h.history.loss, live: k.memory().liveTensors }); // exits holding its tensors
   `;
   const before = owned();
-  const results = await Promise.all([0, 1].map(() => new Promise<{ loss: number[]; live: number; exit: number }>((resolve, reject) => {
-    const w = new Worker(code, { eval: true, type: 'module' } as ConstructorParameters<typeof Worker>[1]);
-    let msg: { loss: number[]; live: number };
-    w.on('message', m => (msg = m));
-    w.on('error', reject);
-    w.on('exit', exit => resolve({ ...msg, exit }));
-  })));
+  const results = await Promise.all(
+    [0, 1].map(
+      () =>
+        new Promise<{ loss: number[]; live: number; exit: number }>((resolve, reject) => {
+          const w = new Worker(code, { eval: true, type: 'module' } as ConstructorParameters<typeof Worker>[1]);
+          let msg: { loss: number[]; live: number };
+          w.on('message', m => (msg = m));
+          w.on('error', reject);
+          w.on('exit', exit => resolve({ ...msg, exit }));
+        }),
+    ),
+  );
   for (const r of results) {
     assert.is(r.exit, 0);
     assert.is(r.loss.length, 2);
@@ -445,13 +538,14 @@ Threads('a worker that exits holding tensors frees them (ten workers with 64 MB 
     const k = await import(${JSON.stringify(new URL('../lib/index.js', import.meta.url).href)});
     const t = k.tensor(new Float32Array(16 << 20).fill(1), [16 << 20]); // 64 MB, touched, never disposed
     (await import('node:worker_threads')).parentPort.postMessage(k.memory().bytesInUse);`;
-  const run = () => new Promise<number>((resolve, reject) => {
-    const w = new Worker(code, { eval: true, type: 'module' } as ConstructorParameters<typeof Worker>[1]);
-    let bytes = 0;
-    w.on('message', b => (bytes = b));
-    w.on('error', reject);
-    w.on('exit', () => resolve(bytes));
-  });
+  const run = () =>
+    new Promise<number>((resolve, reject) => {
+      const w = new Worker(code, { eval: true, type: 'module' } as ConstructorParameters<typeof Worker>[1]);
+      let bytes = 0;
+      w.on('message', b => (bytes = b));
+      w.on('error', reject);
+      w.on('exit', () => resolve(bytes));
+    });
   assert.is(await run(), 64 << 20);
   global.gc?.();
   const rss0 = process.memoryUsage().rss;

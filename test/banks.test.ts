@@ -17,7 +17,12 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const cxx = process.env.CXX ?? 'c++';
 const haveCxx = spawnSync(cxx, ['--version'], { encoding: 'utf8' }).status === 0;
 
-interface Access { access: string; worst: number; ideal: number; mean: number }
+interface Access {
+  access: string;
+  worst: number;
+  ideal: number;
+  mean: number;
+}
 
 function count(): Map<string, Access> {
   const dir = mkdtempSync(join(tmpdir(), 'kernelnet-banks-'));
@@ -27,7 +32,13 @@ function count(): Map<string, Access> {
     assert.is(build.status, 0, build.stderr);
     const run = spawnSync(exe, { encoding: 'utf8' });
     assert.is(run.status, 0, run.stderr);
-    return new Map(run.stdout.trim().split('\n').map(line => JSON.parse(line) as Access).map(a => [a.access, a]));
+    return new Map(
+      run.stdout
+        .trim()
+        .split('\n')
+        .map(line => JSON.parse(line) as Access)
+        .map(a => [a.access, a]),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -51,11 +62,12 @@ if (!haveCxx) {
           const a = get(`mma ${op}${t} ${kind}`);
           assert.is(a.worst, a.ideal, `mma ${op}${t} ${kind}: ${a.worst} passes, ideal ${a.ideal}`);
         }
-    assert.is(get('fragment base + offset differs from the layout').worst, 0, 'the kernel\'s per-lane bases give the layout\'s words');
+    assert.is(get('fragment base + offset differs from the layout').worst, 0, "the kernel's per-lane bases give the layout's words");
     // Kernel 1 (SIMT FP32): the float4 reads of the inner loop are ideal; the tile stores at most 2-way (the
     // transposed B store was 16-way before its rows were padded).
     for (const name of ['simt A read (float4)', 'simt B read (float4)']) assert.is(get(name).worst, get(name).ideal, name);
-    for (const name of ['simt AN store', 'simt AT store', 'simt BN store', 'simt BT store']) assert.ok(get(name).worst <= 2, `${name}: ${get(name).worst}-way`);
+    for (const name of ['simt AN store', 'simt AT store', 'simt BN store', 'simt BT store'])
+      assert.ok(get(name).worst <= 2, `${name}: ${get(name).worst}-way`);
     // Its narrow tile (128 x 32 x 8, the input gradient of 32 or fewer channels): every access ideal.
     for (const name of ['simt narrow AN store', 'simt narrow BT store', 'simt narrow A read (float4)', 'simt narrow B read (float4)'])
       assert.is(get(name).worst, get(name).ideal, `${name}: ${get(name).worst} passes, ideal ${get(name).ideal}`);

@@ -53,7 +53,7 @@ Tmp('a save deletes the temporary files of dead writers to its path and keeps th
     for (const f of kept) assert.ok(existsSync(file(f)), `${f} kept`);
     // saveWeights (and so ModelCheckpoint, which calls save or saveWeights) cleans the same way.
     m.saveWeights(file('other.safetensors'));
-    assert.not.ok(existsSync(file(`.other.safetensors.${dead}.0badc0de.tmp`)), 'saveWeights deleted the dead writer\'s file');
+    assert.not.ok(existsSync(file(`.other.safetensors.${dead}.0badc0de.tmp`)), "saveWeights deleted the dead writer's file");
     const loaded = loadModel(file('m.safetensors'));
     assert.is(loaded.countParams(), m.countParams());
     loaded.dispose();
@@ -73,18 +73,22 @@ Tmp('kill -9 in the middle of saves, then one save: no temporary file remains an
     const child = spawn(process.execPath, ['--input-type=module', '-e', script, file(target)], { stdio: ['ignore', 'pipe', 'inherit'] });
     await new Promise<void>(resolve => child.stdout.once('data', () => resolve()));
     // Kill the moment the child's temporary file is seen, so the kill lands inside a write.
-    const mine = `.${target}.${child.pid}.`, deadline = Date.now() + 10_000;
+    const mine = `.${target}.${child.pid}.`,
+      deadline = Date.now() + 10_000;
     while (!readdirSync(dir).some(f => f.startsWith(mine)) && Date.now() < deadline) await new Promise(setImmediate);
     child.kill('SIGKILL');
     await new Promise(resolve => child.once('exit', resolve));
     left = temporaries(target);
-    assert.ok(left.every(f => f.startsWith(mine)), `the child's saves deleted the earlier kills' files: ${left}`);
+    assert.ok(
+      left.every(f => f.startsWith(mine)),
+      `the child's saves deleted the earlier kills' files: ${left}`,
+    );
   }
   assert.is(left.length, 1, 'the last kill landed inside a write and left its temporary file');
   const m = loadModel(file(target));
   m.save(file(target));
   m.dispose();
-  assert.equal(temporaries(target), [], 'the save deleted every killed write\'s temporary file');
+  assert.equal(temporaries(target), [], "the save deleted every killed write's temporary file");
   const again = loadModel(file(target));
   assert.is(again.countParams(), 1199882);
   again.dispose();

@@ -37,7 +37,10 @@ Ckpt('save and loadModel give bit-identical predictions; the file is plain safet
   assert.is(loaded.stepsPerExecution, 2, 'the compile settings come back, stepsPerExecution included');
   const [p, q] = [m.predict(x), loaded.predict(x)];
   assert.equal(Array.from(q.dataSync()), Array.from(p.dataSync()));
-  assert.equal(loaded.layers.map(l => l.name), m.layers.map(l => l.name));
+  assert.equal(
+    loaded.layers.map(l => l.name),
+    m.layers.map(l => l.name),
+  );
   // The safetensors layout: u64 header size, JSON header with F32 entries, then data.
   const bytes = readFileSync(file('a.safetensors'));
   const header = JSON.parse(bytes.subarray(8, 8 + Number(bytes.readBigUInt64LE(0))).toString());
@@ -91,7 +94,11 @@ Ckpt('saveWeights / loadWeights round trip; damaged or mismatched files are refu
   }
   const wider = new Sequential({ seed: 1, layers: [new Flatten({ inputShape: [8, 8, 1] }), new Dense({ units: 3, activation: 'softmax' })] });
   wider.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta() });
-  refused(() => other.loadWeights(((wider.saveWeights(file('wider.safetensors'))), file('wider.safetensors'))), /has no tensor conv2d\/kernel: it was saved from a different model/, 'another architecture');
+  refused(
+    () => other.loadWeights((wider.saveWeights(file('wider.safetensors')), file('wider.safetensors'))),
+    /has no tensor conv2d\/kernel: it was saved from a different model/,
+    'another architecture',
+  );
   refused(() => other.loadWeights(file('missing.safetensors')), /cannot read/, 'a missing file');
   refused(() => loadModel(file('w.safetensors')), /no valid "compile"/, 'loadModel of a weights-only file');
   assert.equal(weights(other), original, 'refused loads changed nothing');
@@ -123,7 +130,10 @@ Ckpt('kill -9 during save() leaves the previous checkpoint loadable', async () =
 function editable(good: Buffer) {
   const n = Number(good.readBigUInt64LE(0));
   const header = JSON.parse(good.subarray(8, 8 + n).toString());
-  return (target: string, edit: (h: Record<string, Record<string, unknown>>, meta: Record<string, Record<string, unknown>>) => void | Record<string, string>) => {
+  return (
+    target: string,
+    edit: (h: Record<string, Record<string, unknown>>, meta: Record<string, Record<string, unknown>>) => void | Record<string, string>,
+  ) => {
     const h = JSON.parse(JSON.stringify(header));
     const meta = Object.fromEntries(['architecture', 'compile', 'training'].map(k => [k, JSON.parse(h.__metadata__[k])]));
     const raw = edit(h, meta); // the metadata's strings as they are to be written, or undefined to serialise meta
@@ -149,39 +159,211 @@ Ckpt('corrupt metadata is a CheckpointError naming the file and the field, whate
   // [what, edit, what the message must name, the class of the cause (ValidationError when a layer, optimizer or
   // compile refused the value it was given; undefined when the reader itself refused it)]
   const cases: [string, (h: Meta, meta: Meta) => void | Record<string, string>, RegExp, (new (...a: never[]) => Error) | undefined][] = [
-    ['an unknown activation', (_, meta) => { layer(meta, 0).config.activation = 'relux'; },
-      /corrupt metadata, architecture\.layers\[0\]\.config \(Conv2D\): Expected one of .* for activation but received 'relux'/, ValidationError],
-    ['a layer class that does not exist', (_, meta) => { layer(meta, 1).className = 'Conv3D'; },
-      /architecture\.layers\[1\]\.className: expected one of Conv2D, .* but found "Conv3D"/, undefined],
-    ['a prototype key as layer class', (_, meta) => { layer(meta, 1).className = 'constructor'; }, /architecture\.layers\[1\]\.className/, undefined],
-    ['negative units', (_, meta) => { layer(meta, 4).config.units = -3; }, /layers\[4\]\.config \(Dense\): Expected positive integer for units but received -3/, ValidationError],
-    ['NaN units (JSON writes null)', (_, meta) => { layer(meta, 4).config.units = null; }, /layers\[4\]\.config \(Dense\): .*for units but received null/, ValidationError],
-    ['NaN units, written as NaN', (h) => ({ architecture: (h.__metadata__.architecture as unknown as string).replace('"units":3', '"units":NaN') }),
-      /corrupt metadata, architecture: not valid JSON/, SyntaxError],
-    ['a missing field (filters)', (_, meta) => { delete layer(meta, 0).config.filters; }, /layers\[0\]\.config \(Conv2D\): .*filters/, ValidationError],
-    ['a missing field (the seed)', (_, meta) => { delete meta.training.seed; }, /training\.seed: expected an integer in \[0, 2\^32\) but found nothing/, undefined],
-    ['a missing field (the optimizer)', (_, meta) => { delete meta.compile.optimizer; }, /compile\.optimizer: expected an object/, undefined],
-    ['a missing field (the layers)', (_, meta) => { delete meta.architecture.layers; }, /architecture\.layers: expected an array of layers but found nothing/, undefined],
-    ['a wrong type (kernelSize)', (_, meta) => { layer(meta, 0).config.kernelSize = 'big'; }, /layers\[0\]\.config \(Conv2D\): .*kernelSize/, ValidationError],
-    ['a wrong type (a layer)', (_, meta) => { (meta.architecture.layers as unknown[])[2] = 7; }, /architecture\.layers\[2\]: expected an object \{ className, config \} but found 7/, undefined],
-    ['a wrong type (inputShape)', (_, meta) => { meta.architecture.inputShape = [8, -8, 1]; }, /architecture\.inputShape: expected an array of positive integers but found \[8,-8,1\]/, undefined],
-    ['a wrong type (steps)', (_, meta) => { meta.training.steps = '12'; }, /training\.steps: expected a non-negative integer but found "12"/, undefined],
-    ['a wrong type (the optimizer config)', (_, meta) => { (meta.compile.optimizer as Record<string, Record<string, unknown>>).config.beta1 = 'x'; },
-      /compile\.optimizer\.config: .*beta1/, ValidationError],
-    ['a wrong type (metrics)', (_, meta) => { meta.compile.metrics = [42]; }, /corrupt metadata, compile: .*metric/, ValidationError],
+    [
+      'an unknown activation',
+      (_, meta) => {
+        layer(meta, 0).config.activation = 'relux';
+      },
+      /corrupt metadata, architecture\.layers\[0\]\.config \(Conv2D\): Expected one of .* for activation but received 'relux'/,
+      ValidationError,
+    ],
+    [
+      'a layer class that does not exist',
+      (_, meta) => {
+        layer(meta, 1).className = 'Conv3D';
+      },
+      /architecture\.layers\[1\]\.className: expected one of Conv2D, .* but found "Conv3D"/,
+      undefined,
+    ],
+    [
+      'a prototype key as layer class',
+      (_, meta) => {
+        layer(meta, 1).className = 'constructor';
+      },
+      /architecture\.layers\[1\]\.className/,
+      undefined,
+    ],
+    [
+      'negative units',
+      (_, meta) => {
+        layer(meta, 4).config.units = -3;
+      },
+      /layers\[4\]\.config \(Dense\): Expected positive integer for units but received -3/,
+      ValidationError,
+    ],
+    [
+      'NaN units (JSON writes null)',
+      (_, meta) => {
+        layer(meta, 4).config.units = null;
+      },
+      /layers\[4\]\.config \(Dense\): .*for units but received null/,
+      ValidationError,
+    ],
+    [
+      'NaN units, written as NaN',
+      h => ({ architecture: (h.__metadata__.architecture as unknown as string).replace('"units":3', '"units":NaN') }),
+      /corrupt metadata, architecture: not valid JSON/,
+      SyntaxError,
+    ],
+    [
+      'a missing field (filters)',
+      (_, meta) => {
+        delete layer(meta, 0).config.filters;
+      },
+      /layers\[0\]\.config \(Conv2D\): .*filters/,
+      ValidationError,
+    ],
+    [
+      'a missing field (the seed)',
+      (_, meta) => {
+        delete meta.training.seed;
+      },
+      /training\.seed: expected an integer in \[0, 2\^32\) but found nothing/,
+      undefined,
+    ],
+    [
+      'a missing field (the optimizer)',
+      (_, meta) => {
+        delete meta.compile.optimizer;
+      },
+      /compile\.optimizer: expected an object/,
+      undefined,
+    ],
+    [
+      'a missing field (the layers)',
+      (_, meta) => {
+        delete meta.architecture.layers;
+      },
+      /architecture\.layers: expected an array of layers but found nothing/,
+      undefined,
+    ],
+    [
+      'a wrong type (kernelSize)',
+      (_, meta) => {
+        layer(meta, 0).config.kernelSize = 'big';
+      },
+      /layers\[0\]\.config \(Conv2D\): .*kernelSize/,
+      ValidationError,
+    ],
+    [
+      'a wrong type (a layer)',
+      (_, meta) => {
+        (meta.architecture.layers as unknown[])[2] = 7;
+      },
+      /architecture\.layers\[2\]: expected an object \{ className, config \} but found 7/,
+      undefined,
+    ],
+    [
+      'a wrong type (inputShape)',
+      (_, meta) => {
+        meta.architecture.inputShape = [8, -8, 1];
+      },
+      /architecture\.inputShape: expected an array of positive integers but found \[8,-8,1\]/,
+      undefined,
+    ],
+    [
+      'a wrong type (steps)',
+      (_, meta) => {
+        meta.training.steps = '12';
+      },
+      /training\.steps: expected a non-negative integer but found "12"/,
+      undefined,
+    ],
+    [
+      'a wrong type (the optimizer config)',
+      (_, meta) => {
+        (meta.compile.optimizer as Record<string, Record<string, unknown>>).config.beta1 = 'x';
+      },
+      /compile\.optimizer\.config: .*beta1/,
+      ValidationError,
+    ],
+    [
+      'a wrong type (metrics)',
+      (_, meta) => {
+        meta.compile.metrics = [42];
+      },
+      /corrupt metadata, compile: .*metric/,
+      ValidationError,
+    ],
     ['a wrong type (a metadata entry)', () => ({ training: '[1, 2]' }), /training: expected a JSON object but found \[1,2\]/, undefined],
-    ['an unknown loss', (_, meta) => { meta.compile.loss = { className: 'Hinge', config: {} }; }, /compile\.loss: unknown loss Hinge/, ValidationError],
-    ['duplicate layer names', (_, meta) => { layer(meta, 0).config.name = 'dense'; }, /architecture\.layers\[4\] \(Dense\): .*'dense' is already in this model/, ValidationError],
-    ['truncated JSON', (h) => ({ compile: (h.__metadata__.compile as unknown as string).slice(0, 30) }), /corrupt metadata, compile: not valid JSON/, SyntaxError],
-    ['units that do not match the weights', (_, meta) => { layer(meta, 4).config.units = 5; },
-      /architecture\.layers\[4\] \(Dense dense\): declares the weight dense\/kernel as \[36,5\] but the file holds it as \[36,3\]/, undefined],
-    ['a size no file holds (never allocated)', (_, meta) => { layer(meta, 0).config.filters = 1e9; },
-      /declares the weight conv2d\/kernel as \[3,3,1,1000000000\] but the file holds it as \[3,3,1,4\]/, undefined],
-    ['an input shape that does not match the weights', (_, meta) => { meta.architecture.inputShape = [10, 10, 1]; }, /declares the weight dense\/kernel as \[64,3\]/, undefined],
-    ['a renamed layer', (_, meta) => { layer(meta, 4).config.name = 'head'; }, /declares the weight head\/kernel \[36,3\], which the file does not hold/, undefined],
-    ['a missing optimizer slot', (h) => { delete h['optimizer/dense/kernel/velocity']; }, /has no tensor optimizer\/dense\/kernel\/velocity/, undefined],
-    ['an optimizer slot of another shape', (h) => { h['optimizer/dense/bias/momentum'].shape = [1, 3]; }, /tensor optimizer\/dense\/bias\/momentum has shape \[1,3\]/, undefined],
-    ['a negative iteration count', (_, meta) => { meta.training.iterations = -1; }, /training\.iterations: expected a non-negative integer but found -1/, undefined],
+    [
+      'an unknown loss',
+      (_, meta) => {
+        meta.compile.loss = { className: 'Hinge', config: {} };
+      },
+      /compile\.loss: unknown loss Hinge/,
+      ValidationError,
+    ],
+    [
+      'duplicate layer names',
+      (_, meta) => {
+        layer(meta, 0).config.name = 'dense';
+      },
+      /architecture\.layers\[4\] \(Dense\): .*'dense' is already in this model/,
+      ValidationError,
+    ],
+    [
+      'truncated JSON',
+      h => ({ compile: (h.__metadata__.compile as unknown as string).slice(0, 30) }),
+      /corrupt metadata, compile: not valid JSON/,
+      SyntaxError,
+    ],
+    [
+      'units that do not match the weights',
+      (_, meta) => {
+        layer(meta, 4).config.units = 5;
+      },
+      /architecture\.layers\[4\] \(Dense dense\): declares the weight dense\/kernel as \[36,5\] but the file holds it as \[36,3\]/,
+      undefined,
+    ],
+    [
+      'a size no file holds (never allocated)',
+      (_, meta) => {
+        layer(meta, 0).config.filters = 1e9;
+      },
+      /declares the weight conv2d\/kernel as \[3,3,1,1000000000\] but the file holds it as \[3,3,1,4\]/,
+      undefined,
+    ],
+    [
+      'an input shape that does not match the weights',
+      (_, meta) => {
+        meta.architecture.inputShape = [10, 10, 1];
+      },
+      /declares the weight dense\/kernel as \[64,3\]/,
+      undefined,
+    ],
+    [
+      'a renamed layer',
+      (_, meta) => {
+        layer(meta, 4).config.name = 'head';
+      },
+      /declares the weight head\/kernel \[36,3\], which the file does not hold/,
+      undefined,
+    ],
+    [
+      'a missing optimizer slot',
+      h => {
+        delete h['optimizer/dense/kernel/velocity'];
+      },
+      /has no tensor optimizer\/dense\/kernel\/velocity/,
+      undefined,
+    ],
+    [
+      'an optimizer slot of another shape',
+      h => {
+        h['optimizer/dense/bias/momentum'].shape = [1, 3];
+      },
+      /tensor optimizer\/dense\/bias\/momentum has shape \[1,3\]/,
+      undefined,
+    ],
+    [
+      'a negative iteration count',
+      (_, meta) => {
+        meta.training.iterations = -1;
+      },
+      /training\.iterations: expected a non-negative integer but found -1/,
+      undefined,
+    ],
   ];
   const before = memory().liveTensors;
   for (const [what, edit, pattern, cause] of cases) {

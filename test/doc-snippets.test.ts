@@ -17,12 +17,18 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-interface Block { file: string; line: number; lang: string; code: string; skip: string | null }
+interface Block {
+  file: string;
+  line: number;
+  lang: string;
+  code: string;
+  skip: string | null;
+}
 interface DocSnippets {
   snippets(): Block[];
   brokenLinks(): { file: string; line: number; target: string; why: string }[];
 }
-const ds = await import(pathToFileURL(join(root, 'scripts', 'doc-snippets.mjs')).href) as DocSnippets;
+const ds = (await import(pathToFileURL(join(root, 'scripts', 'doc-snippets.mjs')).href)) as DocSnippets;
 
 const dist = (p: string) => JSON.stringify(pathToFileURL(join(root, 'dist', 'lib', p)).href);
 const SHIM = `export * from ${dist('index.js')};
@@ -45,9 +51,14 @@ S.before(() => {
   dir = mkdtempSync(join(tmpdir(), 'kernelnet-doc-'));
   const pkg = join(dir, 'node_modules', 'kernelnet');
   mkdirSync(pkg, { recursive: true });
-  writeFileSync(join(pkg, 'package.json'), JSON.stringify({
-    name: 'kernelnet', type: 'module', exports: { '.': './index.js', './tfjs': './tfjs.js' },
-  }));
+  writeFileSync(
+    join(pkg, 'package.json'),
+    JSON.stringify({
+      name: 'kernelnet',
+      type: 'module',
+      exports: { '.': './index.js', './tfjs': './tfjs.js' },
+    }),
+  );
   writeFileSync(join(pkg, 'index.js'), SHIM);
   writeFileSync(join(pkg, 'tfjs.js'), `export * from ${dist('tfjs.js')};\nexport { default } from ${dist('tfjs.js')};\n`);
 });
@@ -55,7 +66,10 @@ S.after(() => rmSync(dir, { recursive: true, force: true }));
 
 S('every relative link names a file and heading that exist', () => {
   const broken = ds.brokenLinks();
-  assert.equal(broken.map(b => `${b.file}:${b.line} ${b.target}: ${b.why}`), []);
+  assert.equal(
+    broken.map(b => `${b.file}:${b.line} ${b.target}: ${b.why}`),
+    [],
+  );
 });
 
 const all = ds.snippets();
@@ -74,9 +88,12 @@ for (const b of all) {
     writeFileSync(join(work, 'package.json'), '{"type":"module"}');
     // node resolves bare imports from the folder's ancestors: the shim sits in dir/node_modules.
     const r = spawnSync(process.execPath, ['snippet.mjs'], {
-      cwd: work, encoding: 'utf8', timeout: 60_000, env: { ...process.env, KERNELNET_BACKEND: process.env.KERNELNET_BACKEND ?? '' },
+      cwd: work,
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, KERNELNET_BACKEND: process.env.KERNELNET_BACKEND ?? '' },
     });
-    if (process.env.DOC_SNIPPETS_VERBOSE === "1") console.log(r.stdout, r.stderr);
+    if (process.env.DOC_SNIPPETS_VERBOSE === '1') console.log(r.stdout, r.stderr);
     assert.is(r.status, 0, `${b.file}:${b.line} exited ${r.status} ${r.signal ?? ''}\n${r.stdout}\n${r.stderr}`);
   });
 }

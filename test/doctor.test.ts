@@ -16,7 +16,8 @@ const Doc = suite('kernelnet doctor');
 
 Doc('reports the binary, the backend and why, the CPU, the GPU or why there is none', () => {
   const r = run(cli, 'doctor');
-  const b = native.backend(), gpu = native.backends().cuda;
+  const b = native.backend(),
+    gpu = native.backends().cuda;
   assert.match(r.stdout, /^kernelnet \d+\.\d+\.\d+ on Node v\d+/);
   assert.match(r.stdout, /native binary: (local build|prebuild) \S+kernelnet\.node \(version /);
   assert.ok(r.stdout.includes(`backend: ${b.name} - ${b.device}`), r.stdout);

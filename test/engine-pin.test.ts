@@ -23,7 +23,9 @@ export async function seedWeightsHash(): Promise<{ hash: string; loss: number[] 
   try {
     const history = await model.fit(train.images, y, { epochs: 2, batchSize: 128, verbose: 0 });
     const h = createHash('sha256');
-    tidy(() => { for (const w of model.getWeights()) h.update(new Uint8Array(w.dataSync().buffer.slice(0))); });
+    tidy(() => {
+      for (const w of model.getWeights()) h.update(new Uint8Array(w.dataSync().buffer.slice(0)));
+    });
     return { hash: h.digest('hex'), loss: history.history.loss };
   } finally {
     model.dispose();

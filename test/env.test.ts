@@ -13,8 +13,17 @@ import { native } from '../lib/core/native.js';
 import { syntheticData } from './helpers.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const VARS = ['KERNELNET_BACKEND', 'KERNELNET_NUM_THREADS', 'KERNELNET_CPU', 'KERNELNET_WINOGRAD', 'KERNELNET_TF32', 'KERNELNET_CUDA_SYNC',
-  'KERNELNET_GRAPHS', 'KERNELNET_GRAPH_BRANCHES', 'KERNELNET_POISON_SCRATCH'];
+const VARS = [
+  'KERNELNET_BACKEND',
+  'KERNELNET_NUM_THREADS',
+  'KERNELNET_CPU',
+  'KERNELNET_WINOGRAD',
+  'KERNELNET_TF32',
+  'KERNELNET_CUDA_SYNC',
+  'KERNELNET_GRAPHS',
+  'KERNELNET_GRAPH_BRANCHES',
+  'KERNELNET_POISON_SCRATCH',
+];
 
 /** Runs `code` after importing kernelnet as `k`, in a child whose KERNELNET_* variables are only `env`'s. */
 function child(env: Record<string, string>, code: string) {
@@ -23,12 +32,18 @@ function child(env: Record<string, string>, code: string) {
   const script = `let k; try { k = await import('./dist/lib/index.js'); } catch (e) {
     console.log(JSON.stringify({ name: e.name, code: e.code, message: e.message })); throw e; }
   ${code}`;
-  return spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, env: { ...clean, ...env }, encoding: 'utf8', timeout: 60_000 });
+  return spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: root,
+    env: { ...clean, ...env },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
 }
 
 const E = suite('environment variables');
 
-const COUNT = 'a positive integer \\(at most 1024\\)', FLAG = "'0' or '1'";
+const COUNT = 'a positive integer \\(at most 1024\\)',
+  FLAG = "'0' or '1'";
 const BAD: [string, string, string][] = [
   ['KERNELNET_NUM_THREADS', 'abc', COUNT],
   ['KERNELNET_NUM_THREADS', '0', COUNT],
@@ -65,13 +80,24 @@ E('a variable set to a value it does not accept: a ValidationError at import, an
 });
 
 E('valid values, and empty ones (the default), work', () => {
-  const run = "const m = new k.Sequential({ layers: [new k.Dense({ units: 2, inputShape: [3] })] });" +
+  const run =
+    'const m = new k.Sequential({ layers: [new k.Dense({ units: 2, inputShape: [3] })] });' +
     "const y = m.predict(k.tensor([[1, 2, 3]])); console.log(JSON.stringify({ n: y.shape, threads: (await import('./dist/lib/core/native.js')).native.numThreads(), " +
     "backend: k.backend().name, kernel: (await import('./dist/lib/core/native.js')).native.cpuKernel() }));";
-  const set = child({
-    KERNELNET_BACKEND: 'cpu', KERNELNET_NUM_THREADS: '3', KERNELNET_CPU: 'generic', KERNELNET_WINOGRAD: '0', KERNELNET_TF32: '1',
-    KERNELNET_CUDA_SYNC: '1', KERNELNET_GRAPHS: '0', KERNELNET_GRAPH_BRANCHES: '0', KERNELNET_POISON_SCRATCH: '1',
-  }, run);
+  const set = child(
+    {
+      KERNELNET_BACKEND: 'cpu',
+      KERNELNET_NUM_THREADS: '3',
+      KERNELNET_CPU: 'generic',
+      KERNELNET_WINOGRAD: '0',
+      KERNELNET_TF32: '1',
+      KERNELNET_CUDA_SYNC: '1',
+      KERNELNET_GRAPHS: '0',
+      KERNELNET_GRAPH_BRANCHES: '0',
+      KERNELNET_POISON_SCRATCH: '1',
+    },
+    run,
+  );
   assert.is(set.status, 0, set.stdout + set.stderr);
   const got = JSON.parse(set.stdout.trim()) as { n: number[]; threads: number; backend: string; kernel: string };
   assert.equal(got.n, [1, 2]);
@@ -86,10 +112,16 @@ E('valid values, and empty ones (the default), work', () => {
 });
 
 E('`kernelnet doctor` names the variable rather than advising a reinstall', () => {
-  const r = spawnSync(process.execPath, [join(root, 'dist', 'lib', 'cli.js'), 'doctor'],
-    { env: { ...process.env, KERNELNET_NUM_THREADS: 'abc' }, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, [join(root, 'dist', 'lib', 'cli.js'), 'doctor'], {
+    env: { ...process.env, KERNELNET_NUM_THREADS: 'abc' },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   assert.is(r.status, 1, r.stdout + r.stderr);
-  assert.match(r.stdout, /native binary: loaded, but refuses the environment: Expected a positive integer \(at most 1024\) for KERNELNET_NUM_THREADS but received 'abc'/);
+  assert.match(
+    r.stdout,
+    /native binary: loaded, but refuses the environment: Expected a positive integer \(at most 1024\) for KERNELNET_NUM_THREADS but received 'abc'/,
+  );
   assert.match(r.stdout, /- an environment variable has a value kernelnet does not accept: .*; change it or unset it/);
   assert.not.match(r.stdout, /reinstall/);
 });
@@ -121,7 +153,10 @@ E('a variable read at each use, set to a bad value after the import: refused by 
   const m = new Sequential({ layers: [new Flatten({ inputShape: x.shape.slice(1) }), new Dense({ units: 3, activation: 'softmax' })] });
   m.compile({ loss: 'categoricalCrossentropy', optimizer: 'sgd' });
   await withEnv('KERNELNET_GRAPHS', 'off', async () => {
-    const err = await m.fit(x, y, { batchSize: 4, epochs: 1, verbose: 0 }).then(() => null, (e: unknown) => e);
+    const err = await m.fit(x, y, { batchSize: 4, epochs: 1, verbose: 0 }).then(
+      () => null,
+      (e: unknown) => e,
+    );
     assert.ok(refused('KERNELNET_GRAPHS', 'off')(err), String(err));
   });
   await m.fit(x, y, { batchSize: 4, epochs: 1, verbose: 0 }); // usable again: the failed fit left nothing behind

@@ -12,18 +12,35 @@ import sharp from 'sharp';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  DataError, Dataset, Dense, Flatten, IdxError, KernelnetError, Sequential, TrainingError, ValidationError, defaultMnistDir, dispose,
-  imageDatasetFromDirectory, loadMnist, memory, tensor, type ImageDatasetOptions,
+  DataError,
+  Dataset,
+  Dense,
+  Flatten,
+  IdxError,
+  KernelnetError,
+  Sequential,
+  TrainingError,
+  ValidationError,
+  defaultMnistDir,
+  dispose,
+  imageDatasetFromDirectory,
+  loadMnist,
+  memory,
+  tensor,
+  type ImageDatasetOptions,
 } from '../lib/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kernelnet-first-hour-'));
 const folder = join(dir, 'images');
 const broken = join(folder, 'b', 'zz-broken.png'); // sorted last: in the last batch when not shuffled
-const GOOD = 11, FILES = GOOD + 1;
+const GOOD = 11,
+  FILES = GOOD + 1;
 
 /** Rejections no one handled while a case ran (the listener also keeps one from ending the test runner). */
 const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown) => { unhandled.push(reason); };
+const onUnhandled = (reason: unknown) => {
+  unhandled.push(reason);
+};
 
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 
@@ -45,7 +62,10 @@ async function noUnhandled<T>(what: string, fn: () => Promise<T>): Promise<T> {
 
 /** The error a promise rejects with (fails when it resolves). */
 async function rejection(p: Promise<unknown>, what: string): Promise<KernelnetError> {
-  const err = await p.then(() => null, (e: unknown) => e);
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
   assert.ok(err instanceof KernelnetError, `${what}: expected a kernelnet error but received ${String(err)}`);
   return err as KernelnetError;
 }
@@ -62,7 +82,8 @@ function model() {
 
 /** A model that has run fit, evaluate and predict on good images once, so its buffers exist before a count. */
 async function warmModel() {
-  const m = model(), good = images({ classNames: ['a'] });
+  const m = model(),
+    good = images({ classNames: ['a'] });
   await m.fit(good, { epochs: 1, verbose: 0 });
   await m.evaluate(good);
   (await m.predict(good)).dispose();
@@ -82,7 +103,8 @@ Bad.before(async () => {
   for (let i = 0; i < GOOD; ++i) {
     const c = i % 2 ? 'b' : 'a';
     await sharp({ create: { width: 4, height: 4, channels: 3, background: { r: 20 * i, g: c === 'a' ? 30 : 220, b: 90 } } })
-      .png().toFile(join(folder, c, `${String(i).padStart(2, '0')}.png`));
+      .png()
+      .toFile(join(folder, c, `${String(i).padStart(2, '0')}.png`));
   }
   writeFileSync(broken, Buffer.from('\x89PNG\r\n\x1a\nthe rest of this file was lost'));
   process.on('unhandledRejection', onUnhandled);
@@ -94,7 +116,8 @@ Bad.after(() => {
 });
 
 Bad('fit, evaluate and predict reject with a DataError naming the file, which the caller catches', async () => {
-  const m = await warmModel(), live = memory().liveTensors;
+  const m = await warmModel(),
+    live = memory().liveTensors;
   // A slow batch end, so the prefetched broken batch fails while the loop is busy with an earlier one.
   const slow = { onBatchEnd: () => sleep(5) };
   const unhandledIn: string[] = [];
@@ -119,13 +142,16 @@ Bad('fit, evaluate and predict reject with a DataError naming the file, which th
 Bad('iterating by hand: the DataError comes at the broken batch, in the loop that asked for it', async () => {
   const seen = await noUnhandled('for await', async () => {
     let n = 0;
-    const err = await rejection((async () => {
-      for await (const b of images()) {
-        n++;
-        dispose([b.xs, b.ys]);
-        await sleep(5);
-      }
-    })(), 'for await');
+    const err = await rejection(
+      (async () => {
+        for await (const b of images()) {
+          n++;
+          dispose([b.xs, b.ys]);
+          await sleep(5);
+        }
+      })(),
+      'for await',
+    );
     isReadError(err, 'for await');
     return n;
   });
@@ -157,21 +183,44 @@ Bad('a pass that ends early settles what it decoded ahead before the loop exits,
       break;
     }
   });
-  const m = await warmModel(), live = memory().liveTensors;
+  const m = await warmModel(),
+    live = memory().liveTensors;
   // stopTraining from a callback (as EarlyStopping): fit ends with no error, the broken batch never used.
-  const h = await noUnhandled('stopTraining', () => m.fit(images(), {
-    epochs: 3, verbose: 0,
-    callbacks: { onBatchEnd: async (batch: number) => { await sleep(10); if (batch === 1) m.stopTraining = true; } },
-  }));
+  const h = await noUnhandled('stopTraining', () =>
+    m.fit(images(), {
+      epochs: 3,
+      verbose: 0,
+      callbacks: {
+        onBatchEnd: async (batch: number) => {
+          await sleep(10);
+          if (batch === 1) m.stopTraining = true;
+        },
+      },
+    }),
+  );
   assert.is(h.history.loss.length, 1);
   // An error in the training step (batches without targets): that error, not the data's, and nothing unhandled.
-  const err = await noUnhandled('a failing step', () => rejection(m.fit(images({ labels: null, prefetch: FILES }), { epochs: 1, verbose: 0 }), 'a failing step'));
+  const err = await noUnhandled('a failing step', () =>
+    rejection(m.fit(images({ labels: null, prefetch: FILES }), { epochs: 1, verbose: 0 }), 'a failing step'),
+  );
   assert.instance(err, ValidationError);
   assert.match(err.message, /has no targets/);
   // A callback that throws.
-  const thrown = await noUnhandled('a throwing callback', () => rejection(m.fit(images({ prefetch: FILES }), {
-    epochs: 1, verbose: 0, callbacks: { onBatchEnd: async () => { await sleep(10); throw new ValidationError('stop here'); } },
-  }), 'a throwing callback'));
+  const thrown = await noUnhandled('a throwing callback', () =>
+    rejection(
+      m.fit(images({ prefetch: FILES }), {
+        epochs: 1,
+        verbose: 0,
+        callbacks: {
+          onBatchEnd: async () => {
+            await sleep(10);
+            throw new ValidationError('stop here');
+          },
+        },
+      }),
+      'a throwing callback',
+    ),
+  );
   assert.match(thrown.message, /stop here/);
   assert.is(memory().liveTensors, live, 'every batch disposed');
   m.dispose();
@@ -181,9 +230,17 @@ Bad("onBadImage: 'skip' trains on the rest with one warning naming the file; 'fa
   const warnings: string[] = [];
   const m = model();
   const rows: number[] = [];
-  await noUnhandled('skip', () => m.fit(images({ onBadImage: 'skip', warn: w => warnings.push(w) }), {
-    epochs: 1, verbose: 0, callbacks: { onBatchBegin: (_b: number, logs?: Record<string, number>) => { rows.push(logs?.size ?? -1); } },
-  }));
+  await noUnhandled('skip', () =>
+    m.fit(images({ onBadImage: 'skip', warn: w => warnings.push(w) }), {
+      epochs: 1,
+      verbose: 0,
+      callbacks: {
+        onBatchBegin: (_b: number, logs?: Record<string, number>) => {
+          rows.push(logs?.size ?? -1);
+        },
+      },
+    }),
+  );
   assert.is(warnings.length, 1, warnings.join('\n'));
   assert.match(warnings[0], /cannot read .*zz-broken\.png: .* \(skipped\)$/);
   assert.is(rows.length, GOOD, 'the batch of only the broken image is left out');
@@ -225,7 +282,12 @@ Bad('a process that catches the error from fit lives on: no unhandled rejection 
     console.log('alive');`;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', timeout: 120_000 });
   assert.is(r.status, 0, r.stderr);
-  assert.equal(r.stdout.trim().split('\n'), ['DataError ERR_KERNELNET_DATA', 'DataError ERR_KERNELNET_DATA', 'DataError ERR_KERNELNET_DATA', 'alive']);
+  assert.equal(r.stdout.trim().split('\n'), [
+    'DataError ERR_KERNELNET_DATA',
+    'DataError ERR_KERNELNET_DATA',
+    'DataError ERR_KERNELNET_DATA',
+    'alive',
+  ]);
 });
 
 Bad.run();

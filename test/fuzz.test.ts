@@ -51,7 +51,8 @@ const MUTATIONS: Record<string, Mutation> = {
   truncation: (b, r) => b.subarray(0, int(r, b.length)),
   extension: (b, r) => Buffer.concat([b, Buffer.from(Array.from({ length: 1 + int(r, 64) }, () => int(r, 256)))]),
   'dimension field': (b, r) => {
-    const c = Buffer.from(b), ndims = c[3];
+    const c = Buffer.from(b),
+      ndims = c[3];
     if (ndims) c.writeUInt32BE(HUGE[int(r, HUGE.length)], 4 + 4 * int(r, ndims));
     return c;
   },
@@ -79,14 +80,21 @@ Fuzz('mutated IDX files parse consistently or throw IdxError, in bounded time', 
   images.writeUInt32BE(50, 4);
   const r = rng(99);
   const perKind = Math.round(400 * scale);
-  let cases = 0, parsed = 0, refused = 0, slowest = 0;
+  let cases = 0,
+    parsed = 0,
+    refused = 0,
+    slowest = 0;
   for (const [kind, mutate] of Object.entries(MUTATIONS))
     for (let i = 0; i < perKind; ++i) {
       const bytes = mutate(i % 2 ? images : labels, r);
       const t0 = performance.now();
       try {
         const { dims, data } = parseIdx(bytes, 'fuzz.idx');
-        assert.is(data.length, dims.reduce((a, b) => a * b, 1), `${kind}: data length vs dims [${dims}]`);
+        assert.is(
+          data.length,
+          dims.reduce((a, b) => a * b, 1),
+          `${kind}: data length vs dims [${dims}]`,
+        );
         parsed++;
       } catch (e) {
         if (!(e instanceof IdxError)) assert.unreachable(`${kind}: threw ${String(e)}`);
@@ -106,11 +114,12 @@ Fuzz('mutated IDX files parse consistently or throw IdxError, in bounded time', 
 });
 
 Fuzz('loadMnist refuses mismatched and damaged folders with IdxError and leaks no tensor', () => {
-  const dir = defaultMnistDir(), tmp = mkdtempSync(join(tmpdir(), 'kernelnet-idx-'));
+  const dir = defaultMnistDir(),
+    tmp = mkdtempSync(join(tmpdir(), 'kernelnet-idx-'));
   const before = memory().liveTensors;
   const files = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'];
   const small = (f: string, n: number) => {
-    const b = Buffer.from(readFileSync(join(dir, f)).subarray(0, (f.includes('images') ? 16 + n * 784 : 8 + n)));
+    const b = Buffer.from(readFileSync(join(dir, f)).subarray(0, f.includes('images') ? 16 + n * 784 : 8 + n));
     b.writeUInt32BE(n, 4);
     return b;
   };
@@ -119,8 +128,10 @@ Fuzz('loadMnist refuses mismatched and damaged folders with IdxError and leaks n
   try {
     for (let i = 0; i < Math.round(60 * scale); ++i) {
       for (const f of files) writeFileSync(join(tmp, f), small(f, 20));
-      const victim = files[int(r, 4)], kinds = Object.values(MUTATIONS);
-      if (i % 3 === 0) writeFileSync(join(tmp, victim), small(victim, 19)); // counts that disagree
+      const victim = files[int(r, 4)],
+        kinds = Object.values(MUTATIONS);
+      if (i % 3 === 0)
+        writeFileSync(join(tmp, victim), small(victim, 19)); // counts that disagree
       else writeFileSync(join(tmp, victim), kinds[int(r, kinds.length)](small(victim, 20), r));
       try {
         const { train, test } = loadMnist(tmp);

@@ -38,7 +38,11 @@ Check('parts run under their own limits and the budget; the record says how each
   const seen: string[] = [];
   const t0 = performance.now();
   const results = await runParts(parts, {
-    budgetS: 7, logDir: join(scratch, 'runner', 'logs'), recordPath, header: () => ({ mode: 'test' }), graceS: 1,
+    budgetS: 7,
+    logDir: join(scratch, 'runner', 'logs'),
+    recordPath,
+    header: () => ({ mode: 'test' }),
+    graceS: 1,
     onPart: r => {
       // Rewritten after every part: what the record holds now includes this part's result.
       const record = JSON.parse(readFileSync(recordPath, 'utf8'));
@@ -47,7 +51,10 @@ Check('parts run under their own limits and the budget; the record says how each
     },
   });
   assert.ok(performance.now() - t0 < 15_000, 'the budget bounds the run');
-  assert.equal(seen, parts.map(p => p.name));
+  assert.equal(
+    seen,
+    parts.map(p => p.name),
+  );
   const by = Object.fromEntries(results.map(r => [r.name, r]));
   assert.is(by.ok.status, 'ok');
   assert.equal(by.ok.summary, { x: 42 });
@@ -58,7 +65,7 @@ Check('parts run under their own limits and the budget; the record says how each
   assert.is(by.hangs.limitS, 1);
   const grandchild = Number(readFileSync(pidFile, 'utf8'));
   await new Promise(r => setTimeout(r, 200));
-  assert.not.ok(alive(grandchild), 'the hung part\'s grandchild was killed with it');
+  assert.not.ok(alive(grandchild), "the hung part's grandchild was killed with it");
   assert.is(by.skipped.status, 'skipped');
   assert.is(by.skipped.reason, 'no CUDA device: none here');
   assert.is(by['bad-summary'].status, 'ok');
@@ -69,13 +76,20 @@ Check('parts run under their own limits and the budget; the record says how each
   const record = JSON.parse(readFileSync(recordPath, 'utf8'));
   assert.is(record.mode, 'test');
   assert.is(record.budgetS, 7);
-  assert.equal(record.parts.map((p: PartResult) => p.status), results.map(r => r.status));
+  assert.equal(
+    record.parts.map((p: PartResult) => p.status),
+    results.map(r => r.status),
+  );
 });
 
 Check('an exhausted budget starts nothing and still writes the record', async () => {
   const recordPath = join(scratch, 'none', 'record.json');
-  const results = await runParts([{ name: 'a', what: 'a', capS: 5, command: () => ({ argv: ['true'] }) }],
-    { budgetS: 1, logDir: join(scratch, 'none', 'logs'), recordPath, header: () => ({}) });
+  const results = await runParts([{ name: 'a', what: 'a', capS: 5, command: () => ({ argv: ['true'] }) }], {
+    budgetS: 1,
+    logDir: join(scratch, 'none', 'logs'),
+    recordPath,
+    header: () => ({}),
+  });
   assert.is(results[0].status, 'not run');
   assert.match(results[0].reason!, /out of time/);
   assert.is(JSON.parse(readFileSync(recordPath, 'utf8')).parts[0].status, 'not run');
@@ -84,11 +98,15 @@ Check('an exhausted budget starts nothing and still writes the record', async ()
 // CUDA_VISIBLE_DEVICES='' hides any GPU from the CUDA runtime, so this is the no-GPU path on every machine.
 for (const mode of ['quick', 'full']) {
   Check(`the ${mode} mode without a CUDA device: every GPU part says so, the record is written`, () => {
-    const results = join(scratch, mode), out = join(scratch, `${mode}-out`);
+    const results = join(scratch, mode),
+      out = join(scratch, `${mode}-out`);
     rmSync(out, { recursive: true, force: true });
     spawnSync('mkdir', ['-p', out]);
-    const r = spawnSync(process.execPath, ['dist/bench/gpu-check.js', '--mode', mode, '--results', results],
-      { encoding: 'utf8', env: { ...process.env, CUDA_VISIBLE_DEVICES: '', OUT: out, COMMIT: 'test' }, timeout: 60_000 });
+    const r = spawnSync(process.execPath, ['dist/bench/gpu-check.js', '--mode', mode, '--results', results], {
+      encoding: 'utf8',
+      env: { ...process.env, CUDA_VISIBLE_DEVICES: '', OUT: out, COMMIT: 'test' },
+      timeout: 60_000,
+    });
     assert.is(r.status, 3, r.stdout + r.stderr); // nothing checked on a GPU: not a pass
     const files = readdirSync(results);
     assert.is(files.length, 1);
@@ -97,9 +115,12 @@ for (const mode of ['quick', 'full']) {
     assert.is(record.mode, mode);
     assert.is(record.commit, 'test');
     const names = record.parts.map((p: PartResult) => p.name);
-    assert.equal(names, mode === 'quick'
-      ? ['load', 'build', 'cuda-suite', 'mnist-fp32', 'mnist-tf32', 'bench', 'lab', 'ncu', 'cpu-bench']
-      : ['load', 'build', 'mnist12-fp32', 'mnist12-tf32', 'memcheck', 'racecheck']);
+    assert.equal(
+      names,
+      mode === 'quick'
+        ? ['load', 'build', 'cuda-suite', 'mnist-fp32', 'mnist-tf32', 'bench', 'lab', 'ncu', 'cpu-bench']
+        : ['load', 'build', 'mnist12-fp32', 'mnist12-tf32', 'memcheck', 'racecheck'],
+    );
     const [load, build, ...gpuParts] = record.parts as PartResult[];
     assert.is(load.status, 'ok');
     assert.is(record.load.backends.cuda.available, false);

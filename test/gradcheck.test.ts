@@ -9,11 +9,20 @@ import * as assert from 'uvu/assert';
 import { NATIVE_ACTIVATIONS, NEEDS_INPUT, native, type ConvArgs, type NativeTensor } from '../lib/core/native.js';
 import { I, T, convOut, disposeAll, randomArray, rng } from './helpers.js';
 
-const H = 1e-2, ATOL = 2e-3, RTOL = 2e-2;
+const H = 1e-2,
+  ATOL = 2e-3,
+  RTOL = 2e-2;
 
 /** Checks d(sum(forward() * r))/d(param) against central differences on `samples` elements of param. */
-function check(what: string, param: NativeTensor, analytic: ArrayLike<number>, forward: () => NativeTensor,
-  r: Float32Array, samples = 12, seed = 1): void {
+function check(
+  what: string,
+  param: NativeTensor,
+  analytic: ArrayLike<number>,
+  forward: () => NativeTensor,
+  r: Float32Array,
+  samples = 12,
+  seed = 1,
+): void {
   const loss = () => {
     const y = forward().read();
     let s = 0;
@@ -46,16 +55,25 @@ Grad.after.each(disposeAll);
 
 Grad('Conv2D (relu, stride 1, valid), (linear, stride 2, same) and dilated (3x2, valid and same)', () => {
   const rand = rng(10);
-  for (const [relu, stride, padding, dil] of [[true, 1, 'valid', [1, 1]], [false, 2, 'same', [1, 1]], [true, 1, 'valid', [3, 2]], [false, 1, 'same', [3, 2]]] as const) {
+  for (const [relu, stride, padding, dil] of [
+    [true, 1, 'valid', [1, 1]],
+    [false, 2, 'same', [1, 1]],
+    [true, 1, 'valid', [3, 2]],
+    [false, 1, 'same', [3, 2]],
+  ] as const) {
     const [n, h, w, c, k, f] = [2, 7, 6, 3, 3, 4];
     const { oh, ow } = convOut({ n, h, w, c, kh: k, kw: k, f, sh: stride, sw: stride, same: padding === 'same', dilH: dil[0], dilW: dil[1] });
-    const x = T([n, h, w, c], randomArray(n * h * w * c, rand)), W = T([k, k, c, f], randomArray(k * k * c * f, rand));
-    const b = T([f], randomArray(f, rand, -0.1, 0.1)), y = T([n, oh, ow, f]);
+    const x = T([n, h, w, c], randomArray(n * h * w * c, rand)),
+      W = T([k, k, c, f], randomArray(k * k * c * f, rand));
+    const b = T([f], randomArray(f, rand, -0.1, 0.1)),
+      y = T([n, oh, ow, f]);
     const r = randomArray(y.size, rand);
     const conv: ConvArgs = { strides: [stride, stride], padding, activation: relu ? 'relu' : 'linear', dilationRate: [dil[0], dil[1]] };
     const fwd = () => (native.conv2dForward(x, W, b, y, conv), y);
     fwd();
-    const dx = T(x.shape), dw = T(W.shape), db = T([f]);
+    const dx = T(x.shape),
+      dw = T(W.shape),
+      db = T([f]);
     native.conv2dBackward(x, W, y, T(y.shape, r), dx, dw, db, conv);
     const name = `conv relu=${relu} stride=${stride} ${padding} dilation=${dil.join('x')}`;
     check(`${name} dx`, x, dx.read(), fwd, r);
@@ -68,11 +86,16 @@ Grad('Dense (relu and linear)', () => {
   const rand = rng(11);
   for (const relu of [true, false]) {
     const [n, i, o] = [5, 17, 6];
-    const x = T([n, i], randomArray(n * i, rand)), W = T([i, o], randomArray(i * o, rand)), b = T([o], randomArray(o, rand, -0.1, 0.1));
-    const y = T([n, o]), r = randomArray(n * o, rand);
+    const x = T([n, i], randomArray(n * i, rand)),
+      W = T([i, o], randomArray(i * o, rand)),
+      b = T([o], randomArray(o, rand, -0.1, 0.1));
+    const y = T([n, o]),
+      r = randomArray(n * o, rand);
     const fwd = () => (native.denseForward(x, W, b, y, relu ? 'relu' : 'linear'), y);
     fwd();
-    const dx = T([n, i]), dw = T([i, o]), db = T([o]);
+    const dx = T([n, i]),
+      dw = T([i, o]),
+      db = T([o]);
     native.denseBackward(x, W, y, T([n, o], r), dx, dw, db, relu ? 'relu' : 'linear');
     check(`dense relu=${relu} dx`, x, dx.read(), fwd, r);
     check(`dense relu=${relu} dw`, W, dw.read(), fwd, r);
@@ -83,8 +106,14 @@ Grad('Dense (relu and linear)', () => {
 Grad('MaxPooling2D', () => {
   const rand = rng(12);
   // Distinct values at least 0.05 apart, so a perturbation of 1e-2 never changes which input is the maximum.
-  const n = 2 * 6 * 6 * 3, order = Array.from({ length: n }, (_, i) => i).sort(() => rand() - 0.5);
-  const x = T([2, 6, 6, 3], Float32Array.from(order, v => v * 0.05)), y = T([2, 3, 3, 3]), arg = I([2, 3, 3, 3]);
+  const n = 2 * 6 * 6 * 3,
+    order = Array.from({ length: n }, (_, i) => i).sort(() => rand() - 0.5);
+  const x = T(
+      [2, 6, 6, 3],
+      Float32Array.from(order, v => v * 0.05),
+    ),
+    y = T([2, 3, 3, 3]),
+    arg = I([2, 3, 3, 3]);
   const r = randomArray(y.size, rand);
   const fwd = () => (native.maxPool2dForward(x, y, arg, 2, 2, 2, 2), y);
   fwd();
@@ -95,7 +124,9 @@ Grad('MaxPooling2D', () => {
 
 Grad('Dropout (a fixed mask is linear)', () => {
   const rand = rng(13);
-  const x = T([64], randomArray(64, rand)), y = T([64]), r = randomArray(64, rand);
+  const x = T([64], randomArray(64, rand)),
+    y = T([64]),
+    r = randomArray(64, rand);
   const fwd = () => (native.dropoutForward(x, y, 0.3, 5, 9), y);
   const dx = T([64]);
   native.dropoutBackward(T([64], r), dx, 0.3, 5, 9);
@@ -106,11 +137,17 @@ Grad('Dense with every fused activation (swish and gelu through their stored inp
   const rand = rng(15);
   for (const act of NATIVE_ACTIVATIONS) {
     const [n, i, o] = [4, 9, 5];
-    const x = T([n, i], randomArray(n * i, rand)), W = T([i, o], randomArray(i * o, rand)), b = T([o], randomArray(o, rand, -0.1, 0.1));
-    const y = T([n, o]), r = randomArray(n * o, rand), pre = NEEDS_INPUT.includes(act) ? T([n, o]) : null;
+    const x = T([n, i], randomArray(n * i, rand)),
+      W = T([i, o], randomArray(i * o, rand)),
+      b = T([o], randomArray(o, rand, -0.1, 0.1));
+    const y = T([n, o]),
+      r = randomArray(n * o, rand),
+      pre = NEEDS_INPUT.includes(act) ? T([n, o]) : null;
     const fwd = () => (native.denseForward(x, W, b, y, act, pre), y);
     fwd();
-    const dx = T([n, i]), dw = T([i, o]), db = T([o]);
+    const dx = T([n, i]),
+      dw = T([i, o]),
+      db = T([o]);
     native.denseBackward(x, W, y, T([n, o], r), dx, dw, db, act, pre);
     check(`dense ${act} dx`, x, dx.read(), fwd, r);
     check(`dense ${act} dw`, W, dw.read(), fwd, r);
@@ -120,8 +157,12 @@ Grad('Dense with every fused activation (swish and gelu through their stored inp
 Grad('average pooling (valid and same) by finite differences', () => {
   const rand = rng(17);
   for (const padding of ['valid', 'same'] as const) {
-    const x = T([2, 5, 6, 3], randomArray(180, rand)), oh = padding === 'same' ? 3 : 2, ow = 3;
-    const y = T([2, oh, ow, 3]), r = randomArray(y.size, rand), dx = T(x.shape);
+    const x = T([2, 5, 6, 3], randomArray(180, rand)),
+      oh = padding === 'same' ? 3 : 2,
+      ow = 3;
+    const y = T([2, oh, ow, 3]),
+      r = randomArray(y.size, rand),
+      dx = T(x.shape);
     const fwd = () => (native.avgPool2dForward(x, y, 2, 2, 2, 2, padding), y);
     fwd();
     native.avgPool2dBackward(T(y.shape, r), dx, 2, 2, 2, 2, padding);
@@ -132,9 +173,12 @@ Grad('average pooling (valid and same) by finite differences', () => {
 Grad('softmax cross-entropy (batch mean)', () => {
   const rand = rng(14);
   const [n, k] = [4, 10];
-  const z = T([n, k], randomArray(n * k, rand, -3, 3)), labels = new Float32Array(n * k);
+  const z = T([n, k], randomArray(n * k, rand, -3, 3)),
+    labels = new Float32Array(n * k);
   for (let i = 0; i < n; ++i) labels[i * k + ((i * 3) % k)] = 1;
-  const Y = T([n, k], labels), dz = T([n, k]), m = T([8]);
+  const Y = T([n, k], labels),
+    dz = T([n, k]),
+    m = T([8]);
   m.fill(0);
   native.softmaxCrossEntropy(z, Y, dz, m, 0);
   // L = mean loss = metrics[0] / n: express it as sum(out * r) with out = [loss sum] and r = [1 / n].
@@ -151,11 +195,23 @@ Grad('softmax cross-entropy (batch mean)', () => {
 Grad('every loss (sparse cross-entropy, binary cross-entropy, mse, mae) by finite differences', () => {
   const rand = rng(16);
   const [n, k] = [4, 3];
-  const cases = [['crossentropy', true], ['binary_crossentropy', false], ['mse', false], ['mae', false]] as const;
+  const cases = [
+    ['crossentropy', true],
+    ['binary_crossentropy', false],
+    ['mse', false],
+    ['mae', false],
+  ] as const;
   for (const [kind, sparse] of cases) {
     const z = T([n, k], randomArray(n * k, rand, -2, 2));
-    const labels = sparse ? I([n], Int32Array.from([0, 2, 1, 2])) : T([n, k], Float32Array.from({ length: n * k }, (_, i) => (kind === 'binary_crossentropy' ? i % 2 : (i % 5) / 2)));
-    const dz = T([n, k]), m = T([8]), w = T([n], Float32Array.from([1, 0.5, 2, 1]));
+    const labels = sparse
+      ? I([n], Int32Array.from([0, 2, 1, 2]))
+      : T(
+          [n, k],
+          Float32Array.from({ length: n * k }, (_, i) => (kind === 'binary_crossentropy' ? i % 2 : (i % 5) / 2)),
+        );
+    const dz = T([n, k]),
+      m = T([8]),
+      w = T([n], Float32Array.from([1, 0.5, 2, 1]));
     m.fill(0);
     native.loss(kind, 'none', z, labels, w, dz, m, 0);
     const out = T([8]);

@@ -2,7 +2,19 @@
 // and read through the addon. Tolerances are |a - b| <= atol + rtol * |ref|, and a failure names the worst
 // element with both values.
 import * as assert from 'uvu/assert';
-import { Adadelta, CheckpointError, Conv2D, Dense, Dropout, Flatten, MaxPooling2D, Rescaling, Sequential, tensor, toCategorical } from '../lib/index.js';
+import {
+  Adadelta,
+  CheckpointError,
+  Conv2D,
+  Dense,
+  Dropout,
+  Flatten,
+  MaxPooling2D,
+  Rescaling,
+  Sequential,
+  tensor,
+  toCategorical,
+} from '../lib/index.js';
 import { native, type ConvArgs, type Device, type NativeActivation, type NativeTensor } from '../lib/core/native.js';
 
 /** A small conv model on 8x8x1 inputs with 3 classes, for API tests. */
@@ -23,11 +35,12 @@ export function smallModel(seed: number, device?: Device): Sequential {
 /** n learnable examples for smallModel: the class is which third of the image is brightest. */
 export function syntheticData(n: number, device?: Device) {
   // Class = which third of the image is brightest: learnable by the small model in a few epochs.
-  const x = new Float32Array(n * 64), labels: number[] = [];
+  const x = new Float32Array(n * 64),
+    labels: number[] = [];
   for (let i = 0; i < n; ++i) {
     const c = i % 3;
     labels.push(c);
-    for (let p = 0; p < 64; ++p) x[i * 64 + p] = ((p % 8) >= c * 3 && (p % 8) < c * 3 + 3 ? 0.8 : 0.1) + 0.1 * Math.sin(i * 7 + p);
+    for (let p = 0; p < 64; ++p) x[i * 64 + p] = (p % 8 >= c * 3 && p % 8 < c * 3 + 3 ? 0.8 : 0.1) + 0.1 * Math.sin(i * 7 + p);
   }
   const y = toCategorical(labels, 3);
   if (!device || y.device === device) return { x: tensor(x, [n, 8, 8, 1], { device }), y };
@@ -48,8 +61,7 @@ export function seedModel(seed: number, compile = true, device?: Device, rescale
   model.add(new Dense({ units: 128, activation: 'relu' }));
   model.add(new Dropout({ rate: 0.5 }));
   model.add(new Dense({ units: 10, activation: 'softmax' }));
-  if (compile)
-    model.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta({ learningRate: 1.0 }), metrics: ['accuracy'] });
+  if (compile) model.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta({ learningRate: 1.0 }), metrics: ['accuracy'] });
   return model;
 }
 
@@ -90,7 +102,13 @@ export function throwsA(kind: new (...args: never[]) => Error, fn: () => unknown
  * load must fail with a CheckpointError (ERR_KERNELNET_CHECKPOINT) that names `file` (err.file and the message's
  * start) and matches `pattern`, keeping the original error as its cause when `cause` is given.
  */
-export function throwsCheckpointError(load: () => unknown, file: string, pattern: RegExp, cause: (new (...args: never[]) => Error) | undefined, what: string): void {
+export function throwsCheckpointError(
+  load: () => unknown,
+  file: string,
+  pattern: RegExp,
+  cause: (new (...args: never[]) => Error) | undefined,
+  what: string,
+): void {
   let err: unknown;
   try {
     load();
@@ -146,7 +164,8 @@ export function disposeAll(): void {
 
 export function close(actual: ArrayLike<number>, expected: ArrayLike<number>, atol: number, rtol: number, what: string): void {
   assert.is(actual.length, expected.length, `${what}: length`);
-  let worst = -1, worstExcess = 0;
+  let worst = -1,
+    worstExcess = 0;
   for (let i = 0; i < expected.length; ++i) {
     const err = Math.abs(actual[i] - expected[i]);
     const excess = err - (atol + rtol * Math.abs(expected[i]));
@@ -156,8 +175,7 @@ export function close(actual: ArrayLike<number>, expected: ArrayLike<number>, at
       if (Number.isNaN(excess)) break;
     }
   }
-  if (worst >= 0)
-    assert.unreachable(`${what}: element ${worst} is ${actual[worst]}, expected ${expected[worst]} (atol ${atol}, rtol ${rtol})`);
+  if (worst >= 0) assert.unreachable(`${what}: element ${worst} is ${actual[worst]}, expected ${expected[worst]} (atol ${atol}, rtol ${rtol})`);
 }
 
 export function exact(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
@@ -200,12 +218,29 @@ export const CONV_CASES: ConvCase[] = [
 ];
 
 /** Dense shapes [n, in, out]: 1s, odd and prime sizes, bigger than a tile, the seed's flattened input. */
-export const DENSE_CASES: [number, number, number][] = [[1, 1, 1], [7, 13, 19], [3, 300, 10], [128, 300, 37], [5, 200, 700], [33, 9216, 17]];
+export const DENSE_CASES: [number, number, number][] = [
+  [1, 1, 1],
+  [7, 13, 19],
+  [3, 300, 10],
+  [128, 300, 37],
+  [5, 200, 700],
+  [33, 9216, 17],
+];
 
 export interface ConvCase {
-  n: number; h: number; w: number; c: number; kh: number; kw: number; f: number; sh: number; sw: number; same: boolean;
+  n: number;
+  h: number;
+  w: number;
+  c: number;
+  kh: number;
+  kw: number;
+  f: number;
+  sh: number;
+  sw: number;
+  same: boolean;
   /** Dilation (default 1): tap (ky, kx) reads input (oy*sh - pt + ky*dilH, ox*sw - pl + kx*dilW). */
-  dilH?: number; dilW?: number;
+  dilH?: number;
+  dilW?: number;
 }
 
 /** The conv ops' ConvArgs for a case: its strides, padding and dilation, with this activation (and alpha, pre). */
@@ -215,8 +250,12 @@ export function convArgs(s: ConvCase, activation: NativeActivation, extra: { alp
 
 export function convOut(s: ConvCase) {
   const o = (n: number, k: number, st: number) => (s.same ? Math.ceil(n / st) : Math.floor((n - k) / st) + 1);
-  const dh = s.dilH ?? 1, dw = s.dilW ?? 1, kh = (s.kh - 1) * dh + 1, kw = (s.kw - 1) * dw + 1; // dilated spans
-  const oh = o(s.h, kh, s.sh), ow = o(s.w, kw, s.sw);
+  const dh = s.dilH ?? 1,
+    dw = s.dilW ?? 1,
+    kh = (s.kh - 1) * dh + 1,
+    kw = (s.kw - 1) * dw + 1; // dilated spans
+  const oh = o(s.h, kh, s.sh),
+    ow = o(s.w, kw, s.sw);
   const pt = s.same ? Math.floor(Math.max((oh - 1) * s.sh + kh - s.h, 0) / 2) : 0;
   const pl = s.same ? Math.floor(Math.max((ow - 1) * s.sw + kw - s.w, 0) / 2) : 0;
   return { oh, ow, pt, pl, dh, dw };
@@ -232,10 +271,10 @@ export function convRef(s: ConvCase, x: Float32Array, w: Float32Array, b: Float3
           let acc = b[f];
           for (let ky = 0; ky < s.kh; ++ky)
             for (let kx = 0; kx < s.kw; ++kx) {
-              const iy = oy * s.sh - pt + ky * dh, ix = ox * s.sw - pl + kx * dw;
+              const iy = oy * s.sh - pt + ky * dh,
+                ix = ox * s.sw - pl + kx * dw;
               if (iy < 0 || iy >= s.h || ix < 0 || ix >= s.w) continue;
-              for (let c = 0; c < s.c; ++c)
-                acc += x[((n * s.h + iy) * s.w + ix) * s.c + c] * w[((ky * s.kw + kx) * s.c + c) * s.f + f];
+              for (let c = 0; c < s.c; ++c) acc += x[((n * s.h + iy) * s.w + ix) * s.c + c] * w[((ky * s.kw + kx) * s.c + c) * s.f + f];
             }
           y[((n * oh + oy) * ow + ox) * s.f + f] = relu ? Math.max(acc, 0) : acc;
         }
@@ -245,7 +284,9 @@ export function convRef(s: ConvCase, x: Float32Array, w: Float32Array, b: Float3
 /** Gradients of sum(y * dy) through conv (+relu, masked by the reference output y). */
 export function convBackwardRef(s: ConvCase, x: Float32Array, w: Float32Array, y: ArrayLike<number>, dy: Float32Array, relu: boolean) {
   const { oh, ow, pt, pl, dh, dw: dilW } = convOut(s);
-  const dx = new Float64Array(x.length), dw = new Float64Array(w.length), db = new Float64Array(s.f);
+  const dx = new Float64Array(x.length),
+    dw = new Float64Array(w.length),
+    db = new Float64Array(s.f);
   for (let n = 0; n < s.n; ++n)
     for (let oy = 0; oy < oh; ++oy)
       for (let ox = 0; ox < ow; ++ox)
@@ -255,10 +296,12 @@ export function convBackwardRef(s: ConvCase, x: Float32Array, w: Float32Array, y
           db[f] += g;
           for (let ky = 0; ky < s.kh; ++ky)
             for (let kx = 0; kx < s.kw; ++kx) {
-              const iy = oy * s.sh - pt + ky * dh, ix = ox * s.sw - pl + kx * dilW;
+              const iy = oy * s.sh - pt + ky * dh,
+                ix = ox * s.sw - pl + kx * dilW;
               if (iy < 0 || iy >= s.h || ix < 0 || ix >= s.w) continue;
               for (let c = 0; c < s.c; ++c) {
-                const xi = ((n * s.h + iy) * s.w + ix) * s.c + c, wi = ((ky * s.kw + kx) * s.c + c) * s.f + f;
+                const xi = ((n * s.h + iy) * s.w + ix) * s.c + c,
+                  wi = ((ky * s.kw + kx) * s.c + c) * s.f + f;
                 dx[xi] += g * w[wi];
                 dw[wi] += g * x[xi];
               }
@@ -278,8 +321,19 @@ export function denseRef(n: number, i: number, o: number, x: Float32Array, w: Fl
   return y;
 }
 
-export function denseBackwardRef(n: number, i: number, o: number, x: Float32Array, w: Float32Array, y: ArrayLike<number>, dy: Float32Array, relu: boolean) {
-  const dx = new Float64Array(n * i), dw = new Float64Array(i * o), db = new Float64Array(o);
+export function denseBackwardRef(
+  n: number,
+  i: number,
+  o: number,
+  x: Float32Array,
+  w: Float32Array,
+  y: ArrayLike<number>,
+  dy: Float32Array,
+  relu: boolean,
+) {
+  const dx = new Float64Array(n * i),
+    dw = new Float64Array(i * o),
+    db = new Float64Array(o);
   for (let r = 0; r < n; ++r)
     for (let j = 0; j < o; ++j) {
       const g = relu && !(y[r * o + j] > 0) ? 0 : dy[r * o + j];
@@ -293,13 +347,16 @@ export function denseBackwardRef(n: number, i: number, o: number, x: Float32Arra
 }
 
 export function maxPoolRef(n: number, h: number, w: number, c: number, ph: number, pw: number, sh: number, sw: number, x: Float32Array) {
-  const oh = Math.floor((h - ph) / sh) + 1, ow = Math.floor((w - pw) / sw) + 1;
-  const y = new Float64Array(n * oh * ow * c), arg = new Int32Array(y.length);
+  const oh = Math.floor((h - ph) / sh) + 1,
+    ow = Math.floor((w - pw) / sw) + 1;
+  const y = new Float64Array(n * oh * ow * c),
+    arg = new Int32Array(y.length);
   for (let b = 0; b < n; ++b)
     for (let oy = 0; oy < oh; ++oy)
       for (let ox = 0; ox < ow; ++ox)
         for (let ch = 0; ch < c; ++ch) {
-          let best = -Infinity, bi = -1;
+          let best = -Infinity,
+            bi = -1;
           for (let ky = 0; ky < ph; ++ky)
             for (let kx = 0; kx < pw; ++kx) {
               const i = ((oy * sh + ky) * w + ox * sw + kx) * c + ch;
@@ -319,20 +376,22 @@ export function maxPoolRef(n: number, h: number, w: number, c: number, ph: numbe
 /** Keras 3's activations in float64 (keras/src/activations/activations.py), and their derivatives. */
 export const ACTIVATION_REFS: Record<string, { f: (x: number, alpha: number) => number; df: (x: number, alpha: number) => number }> = (() => {
   const sig = (x: number) => 1 / (1 + Math.exp(-x));
-  const SA = 1.6732632423543772, SS = 1.0507009873554805;
+  const SA = 1.6732632423543772,
+    SS = 1.0507009873554805;
   // erfc(t) for t >= 0 to about 1e-15 relative: 1 - the Maclaurin series below 3, a continued fraction above
   // (Abramowitz-Stegun 7.1.26 is too coarse). gelu takes 1 + erf(z) as erfc(-z), exact in the negative tail.
   const erfc = (t: number) => {
     if (t < 3) {
-      let sum = t, term = t;
+      let sum = t,
+        term = t;
       for (let n = 1; n < 100; ++n) {
-        term *= -t * t / n;
+        term *= (-t * t) / n;
         sum += term / (2 * n + 1);
       }
       return 1 - (2 / Math.sqrt(Math.PI)) * sum;
     }
     let f = 0;
-    for (let n = 60; n >= 1; --n) f = (n / 2) / (t + f);
+    for (let n = 60; n >= 1; --n) f = n / 2 / (t + f);
     return Math.exp(-t * t) / Math.sqrt(Math.PI) / (t + f);
   };
   const onePlusErf = (z: number) => (z < 0 ? erfc(-z) : 2 - erfc(z));
@@ -346,27 +405,35 @@ export const ACTIVATION_REFS: Record<string, { f: (x: number, alpha: number) => 
     tanh: { f: Math.tanh, df: x => 1 - Math.tanh(x) ** 2 },
     softplus: { f: x => Math.log1p(Math.exp(x)), df: sig },
     swish: { f: x => x * sig(x), df: x => sig(x) * (1 + x * (1 - sig(x))) },
-    gelu: { f: x => 0.5 * x * onePlusErf(x / Math.SQRT2), df: x => 0.5 * onePlusErf(x / Math.SQRT2) + x * Math.exp(-x * x / 2) / Math.sqrt(2 * Math.PI) },
+    gelu: {
+      f: x => 0.5 * x * onePlusErf(x / Math.SQRT2),
+      df: x => 0.5 * onePlusErf(x / Math.SQRT2) + (x * Math.exp((-x * x) / 2)) / Math.sqrt(2 * Math.PI),
+    },
     leaky_relu: { f: (x, a) => (x < 0 ? a * x : x), df: (x, a) => (x > 0 ? 1 : a) },
   };
 })();
 
 export function softmaxCrossEntropyRef(n: number, k: number, z: Float32Array, labels: Float32Array, weights?: Float32Array) {
-  let loss = 0, correct = 0, weightSum = 0;
-  const grad = new Float64Array(n * k), probs = new Float64Array(n * k);
+  let loss = 0,
+    correct = 0,
+    weightSum = 0;
+  const grad = new Float64Array(n * k),
+    probs = new Float64Array(n * k);
   for (let r = 0; r < n; ++r) {
-    const row = z.subarray(r * k, r * k + k), lab = labels.subarray(r * k, r * k + k);
+    const row = z.subarray(r * k, r * k + k),
+      lab = labels.subarray(r * k, r * k + k);
     const m = Math.max(...row);
     const sum = row.reduce((s, v) => s + Math.exp(v - m), 0);
     const lse = m + Math.log(sum);
-    let zi = 0, yi = 0;
+    let zi = 0,
+      yi = 0;
     for (let j = 0; j < k; ++j) {
       if (row[j] > row[zi]) zi = j;
       if (lab[j] > lab[yi]) yi = j;
       const w = weights ? weights[r] : 1;
       probs[r * k + j] = Math.exp(row[j] - lse);
       loss += w * lab[j] * (lse - row[j]);
-      grad[r * k + j] = w * (probs[r * k + j] - lab[j]) / n;
+      grad[r * k + j] = (w * (probs[r * k + j] - lab[j])) / n;
     }
     const w = weights ? weights[r] : 1;
     correct += zi === yi ? w : 0;
@@ -383,15 +450,23 @@ export function softmaxCrossEntropyRef(n: number, k: number, z: Float32Array, la
 export function checkProgramMatchesCalls(device: Device): { graph: boolean; reason: string; branches: number } {
   const r = rng(31);
   const make = () => {
-    const x = T([16, 24], randomArray(16 * 24, r), device), w = T([24, 8], randomArray(24 * 8, r), device);
-    const b = T([8], randomArray(8, r), device), y = T([16, 8], undefined, device), dy = T([16, 8], randomArray(16 * 8, r), device);
-    const d = T([16, 8], undefined, device), dx = T([16, 24], undefined, device), dw = T([24, 8], undefined, device), db = T([8], undefined, device);
+    const x = T([16, 24], randomArray(16 * 24, r), device),
+      w = T([24, 8], randomArray(24 * 8, r), device);
+    const b = T([8], randomArray(8, r), device),
+      y = T([16, 8], undefined, device),
+      dy = T([16, 8], randomArray(16 * 8, r), device);
+    const d = T([16, 8], undefined, device),
+      dx = T([16, 24], undefined, device),
+      dw = T([24, 8], undefined, device),
+      db = T([8], undefined, device);
     const acc = [T([24, 8], new Float32Array(24 * 8), device), T([8], new Float32Array(8), device)];
     const dacc = [T([24, 8], new Float32Array(24 * 8), device), T([8], new Float32Array(8), device)];
-    const counter = I([1], new Int32Array([0]), device), lr = T([1], new Float32Array([1]), device);
+    const counter = I([1], new Int32Array([0]), device),
+      lr = T([1], new Float32Array([1]), device);
     return { x, w, b, y, dy, d, dx, dw, db, acc, dacc, counter, lr };
   };
-  const a = make(), b = make();
+  const a = make(),
+    b = make();
   for (const k of ['x', 'w', 'b', 'dy'] as const) b[k].write(a[k].read() as Float32Array);
   const step = (t: ReturnType<typeof make>) => {
     native.denseForward(t.x, t.w, t.b, t.y, 'relu');

@@ -13,7 +13,8 @@ const lib = fileURLToPath(new URL('../../lib', import.meta.url));
 /** Every .ts file below dir. */
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap(e =>
-    e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []);
+    e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
 }
 
 /** The relative imports of a file (import/export ... from, import type, side-effect imports, import('...') types). */
@@ -30,7 +31,10 @@ export function importsOf(file: string): string[] {
 /** The cycles of the import graph: each strongly connected component of more than one module (Tarjan). */
 export function cycles(files: string[]): string[][] {
   const graph = new Map(files.map(f => [f, importsOf(f)]));
-  const index = new Map<string, number>(), low = new Map<string, number>(), stack: string[] = [], on = new Set<string>();
+  const index = new Map<string, number>(),
+    low = new Map<string, number>(),
+    stack: string[] = [],
+    on = new Set<string>();
   const found: string[][] = [];
   let next = 0;
   const visit = (v: string) => {
@@ -66,7 +70,12 @@ const I = suite('imports');
 I('lib/ has no import cycle, type-only imports included', () => {
   const files = sources(lib);
   assert.ok(files.length > 20, `${files.length} modules`);
-  const found = cycles(files).map(c => c.map(f => relative(lib, f)).sort().join(' <-> '));
+  const found = cycles(files).map(c =>
+    c
+      .map(f => relative(lib, f))
+      .sort()
+      .join(' <-> '),
+  );
   assert.equal(found, [], `import cycles:\n${found.join('\n')}`);
 });
 

@@ -11,9 +11,13 @@ import * as assert from 'uvu/assert';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const require = createRequire(import.meta.url);
-interface Decision { archs: string; reason: string }
+interface Decision {
+  archs: string;
+  reason: string;
+}
 const archs = require(join(root, 'scripts', 'cuda-archs.cjs')) as {
-  SHIPPED: string; DEFAULT: string;
+  SHIPPED: string;
+  DEFAULT: string;
   decideCudaArchs(found: { env?: Record<string, string | undefined>; gpus?: number[]; supported?: number[] | null }): Decision;
 };
 const { prebuildEnv } = require(join(root, 'scripts', 'prebuild-cmake.cjs')) as { prebuildEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv };
@@ -61,11 +65,11 @@ A('with a GPU: machine code for the GPUs nvidia-smi lists, and only those', () =
   assert.is(run().archs, '86-real;90-real');
 });
 
-A('with a GPU nvcc does not know: PTX of nvcc\'s newest; older than Turing: left out', () => {
+A("with a GPU nvcc does not know: PTX of nvcc's newest; older than Turing: left out", () => {
   fake('nvidia-smi', '12.0\n');
   fake('nvcc', 'compute_75\ncompute_80\ncompute_86\ncompute_89\ncompute_90\n');
   assert.is(run({}, join(bin, 'nvcc')).archs, '90-virtual');
-  assert.is(run().archs, '120-real', 'without nvcc\'s list the GPU is taken as it is');
+  assert.is(run().archs, '120-real', "without nvcc's list the GPU is taken as it is");
   const old = archs.decideCudaArchs({ gpus: [70], supported: [75, 80, 90] });
   assert.is(old.archs, '90-real');
   assert.match(old.reason, /no GPU kernelnet can build for \(found 7\.0; left out 7\.0/);

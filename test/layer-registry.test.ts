@@ -45,24 +45,32 @@ function predict(m: kn.Sequential, e: LayerEntry): Float32Array {
 R('every registered class is exported from the package and every exported layer class is registered', () => {
   const exported = Object.values(kn).filter(v => typeof v === 'function' && v.prototype instanceof Layer);
   for (const e of entries) assert.ok(exported.includes(e.ctor), `${e.className} is exported`);
-  for (const c of exported) assert.ok(entries.some(e => e.ctor === c), `${(c as { name: string }).name} is registered`);
+  for (const c of exported)
+    assert.ok(
+      entries.some(e => e.ctor === c),
+      `${(c as { name: string }).name} is registered`,
+    );
 });
 
 R('names are unique across class names, aliases and factories', () => {
-  const classNames = entries.flatMap(e => [e.className, ...e.aliases]), factories = entries.flatMap(e => e.factories);
+  const classNames = entries.flatMap(e => [e.className, ...e.aliases]),
+    factories = entries.flatMap(e => e.factories);
   assert.is(new Set(classNames).size, classNames.length);
   assert.is(new Set(factories).size, factories.length);
 });
 
 for (const e of entries) {
   R(`${e.className}: getConfig -> constructor -> the same getConfig`, () => {
-    const m = model(e), config = m.layers[0].getConfig();
+    const m = model(e),
+      config = m.layers[0].getConfig();
     assert.equal(new e.ctor(config as never).getConfig(), config);
     m.dispose();
   });
 
   R(`${e.className}: a kernelnet checkpoint predicts the same`, () => {
-    const m = model(e), expected = predict(m, e), path = join(dir, `${e.className}.kn`);
+    const m = model(e),
+      expected = predict(m, e),
+      path = join(dir, `${e.className}.kn`);
     m.save(path);
     const back = kn.loadModel(path);
     assert.is(back.layers[0].className, e.className);
@@ -73,17 +81,24 @@ for (const e of entries) {
 
   R(`${e.className}: kernelnet -> tfjs-layers -> kernelnet predicts the same`, async () => {
     await tfc.setBackend('cpu');
-    const m = model(e), expected = predict(m, e), a = toTfjsArtifacts(m);
-    const theirs = await tfl.loadLayersModel(tfc.io.fromMemory({ modelTopology: a.modelTopology, weightSpecs: a.weightSpecs, weightData: a.weightData }));
+    const m = model(e),
+      expected = predict(m, e),
+      a = toTfjsArtifacts(m);
+    const theirs = await tfl.loadLayersModel(
+      tfc.io.fromMemory({ modelTopology: a.modelTopology, weightSpecs: a.weightSpecs, weightData: a.weightData }),
+    );
     const { data, shape } = input(e);
-    const x = tfc.tensor(data, shape), p = theirs.predict(x) as tfc.Tensor;
+    const x = tfc.tensor(data, shape),
+      p = theirs.predict(x) as tfc.Tensor;
     close(p.dataSync() as Float32Array, expected, 1e-5, 1e-4, `${e.className}: tfjs predicts what kernelnet predicted`);
 
     let saved: TfjsArtifacts | undefined;
-    await theirs.save(tfc.io.withSaveHandler(async s => {
-      saved = s as unknown as TfjsArtifacts;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }));
+    await theirs.save(
+      tfc.io.withSaveHandler(async s => {
+        saved = s as unknown as TfjsArtifacts;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
     const back = fromTfjsArtifacts(kn.Sequential, saved!, 'tfjs-layers');
     assert.is(back.layers[0].className, e.className);
     close(predict(back, e), p.dataSync() as Float32Array, 1e-5, 1e-4, `${e.className}: kernelnet predicts what tfjs predicted`);
@@ -99,10 +114,24 @@ for (const e of entries) {
     if (m.layers[0].params.length === 0) return m.dispose();
     // With SGD at learning rate 1 one step moves each weight by minus its gradient of the loss evaluate() reports.
     m.compile({ loss: 'meanSquaredError', optimizer: new kn.SGD({ learningRate: 1 }) });
-    const { data, shape } = input(e), x = kn.tensor(data, shape);
-    const target = kn.tensor(Float32Array.from({ length: BATCH * m.outputShape[0] }, (_, i) => Math.cos(i)), [BATCH, m.outputShape[0]]);
-    const read = () => m.getWeights().map(w => { const v = Float32Array.from(w.dataSync()); w.dispose(); return v; });
-    const w0 = read(), shapes = m.getWeights().map(w => { const s = w.shape; w.dispose(); return s; });
+    const { data, shape } = input(e),
+      x = kn.tensor(data, shape);
+    const target = kn.tensor(
+      Float32Array.from({ length: BATCH * m.outputShape[0] }, (_, i) => Math.cos(i)),
+      [BATCH, m.outputShape[0]],
+    );
+    const read = () =>
+      m.getWeights().map(w => {
+        const v = Float32Array.from(w.dataSync());
+        w.dispose();
+        return v;
+      });
+    const w0 = read(),
+      shapes = m.getWeights().map(w => {
+        const s = w.shape;
+        w.dispose();
+        return s;
+      });
     await m.trainOnBatch(x, target);
     const w1 = read();
     const loss = (ws: Float32Array[]) => {
@@ -114,9 +143,20 @@ for (const e of entries) {
     const H = 1e-2;
     w0.forEach((v, k) => {
       for (let i = 0; i < v.length; i += Math.max(1, Math.floor(v.length / 6))) {
-        const at = (d: number) => loss(w0.map((u, j) => { const c = Float32Array.from(u); if (j === k) c[i] += d; return c; }));
-        const fd = (at(H) - at(-H)) / (2 * H), analytic = v[i] - w1[k][i];
-        assert.ok(Math.abs(analytic - fd) <= 2e-3 + 2e-2 * Math.abs(fd), `${e.className} weight ${k}[${i}]: analytic ${analytic}, finite difference ${fd}`);
+        const at = (d: number) =>
+          loss(
+            w0.map((u, j) => {
+              const c = Float32Array.from(u);
+              if (j === k) c[i] += d;
+              return c;
+            }),
+          );
+        const fd = (at(H) - at(-H)) / (2 * H),
+          analytic = v[i] - w1[k][i];
+        assert.ok(
+          Math.abs(analytic - fd) <= 2e-3 + 2e-2 * Math.abs(fd),
+          `${e.className} weight ${k}[${i}]: analytic ${analytic}, finite difference ${fd}`,
+        );
       }
     });
     kn.dispose([x, target]);

@@ -32,9 +32,13 @@ for (const device of devices) {
     for (const n of [3, 0]) {
       const s: ConvCase = { n, h: 5, w: 5, c: 1, kh: 3, kw: 3, f: 4, sh: 1, sw: 1, same: false };
       const { oh, ow } = convOut(s);
-      const x = T([n, 5, 5, 1], intArray(n * 25, r), device), w = T([3, 3, 1, 4], intArray(36, r), device);
-      const y = T([n, oh, ow, 4], intArray(n * oh * ow * 4, r), device), dy = T([n, oh, ow, 4], intArray(n * oh * ow * 4, r), device);
-      const dw = out([3, 3, 1, 4], device), db = out([4], device), dx = out([n, 5, 5, 1], device);
+      const x = T([n, 5, 5, 1], intArray(n * 25, r), device),
+        w = T([3, 3, 1, 4], intArray(36, r), device);
+      const y = T([n, oh, ow, 4], intArray(n * oh * ow * 4, r), device),
+        dy = T([n, oh, ow, 4], intArray(n * oh * ow * 4, r), device);
+      const dw = out([3, 3, 1, 4], device),
+        db = out([4], device),
+        dx = out([n, 5, 5, 1], device);
       native.conv2dBackward(x, w, y, dy, n ? null : dx, dw, db, LINEAR);
       if (n === 0) {
         exact(dw.read(), zeros(36), `dw of an empty batch (${device})`);
@@ -48,21 +52,44 @@ for (const device of devices) {
   L(`conv2dForward with no input channels is act(bias); conv2dBackward with no filters gives dx = 0 (${device})`, () => {
     // The emulated GPU runs a kernel thread by thread only once it has seen it reach its barriers: launch the
     // GEMMs with a non-empty sum first, as any model does before an edge case.
-    const r0 = rng(9), wx = T([2, 5, 5, 3], intArray(150, r0), device), ww = T([3, 3, 3, 8], intArray(216, r0), device);
+    const r0 = rng(9),
+      wx = T([2, 5, 5, 3], intArray(150, r0), device),
+      ww = T([3, 3, 3, 8], intArray(216, r0), device);
     const wy = out([2, 3, 3, 8], device);
     native.conv2dForward(wx, ww, null, wy, LINEAR);
-    native.conv2dBackward(wx, ww, wy, T([2, 3, 3, 8], intArray(144, r0), device), out([2, 5, 5, 3], device), out([3, 3, 3, 8], device), out([8], device), LINEAR);
-    for (const [kh, kw] of [[1, 1], [3, 3]]) {
-      const x = T([2, 4, 4, 0], undefined, device), w = T([kh, kw, 0, 8], undefined, device);
-      const b = T([8], Float32Array.from({ length: 8 }, (_, i) => i - 4), device);
-      const oh = 4 - kh + 1, y = out([2, oh, oh, 8], device);
+    native.conv2dBackward(
+      wx,
+      ww,
+      wy,
+      T([2, 3, 3, 8], intArray(144, r0), device),
+      out([2, 5, 5, 3], device),
+      out([3, 3, 3, 8], device),
+      out([8], device),
+      LINEAR,
+    );
+    for (const [kh, kw] of [
+      [1, 1],
+      [3, 3],
+    ]) {
+      const x = T([2, 4, 4, 0], undefined, device),
+        w = T([kh, kw, 0, 8], undefined, device);
+      const b = T(
+        [8],
+        Float32Array.from({ length: 8 }, (_, i) => i - 4),
+        device,
+      );
+      const oh = 4 - kh + 1,
+        y = out([2, oh, oh, 8], device);
       native.conv2dForward(x, w, b, y, { ...LINEAR, activation: 'relu' });
       const want = Float32Array.from({ length: 2 * oh * oh * 8 }, (_, i) => Math.max((i % 8) - 4, 0));
       exact(y.read(), want, `relu(b) with C = 0, ${kh}x${kw} (${device})`);
     }
     const r = rng(6);
-    const x = T([1, 5, 5, 3], intArray(75, r), device), w = T([3, 3, 3, 0], undefined, device);
-    const y = T([1, 3, 3, 0], undefined, device), dy = T([1, 3, 3, 0], undefined, device), dx = out([1, 5, 5, 3], device);
+    const x = T([1, 5, 5, 3], intArray(75, r), device),
+      w = T([3, 3, 3, 0], undefined, device);
+    const y = T([1, 3, 3, 0], undefined, device),
+      dy = T([1, 3, 3, 0], undefined, device),
+      dx = out([1, 5, 5, 3], device);
     native.conv2dBackward(x, w, y, dy, dx, null, null, LINEAR);
     exact(dx.read(), zeros(75), `dx with F = 0 (${device})`);
   });
@@ -71,12 +98,63 @@ for (const device of devices) {
   // zero dgamma and dbeta (CUDA returned before writing them).
   L(`batchNorm with no channels, and the backward of an empty batch (${device})`, () => {
     const none = () => T([0], undefined, device);
-    native.batchNormForward(T([4, 0], undefined, device), T([4, 0], undefined, device), none(), none(), none(), none(), none(), none(), 0.9, 1e-3, true);
-    native.batchNormForward(T([4, 0], undefined, device), T([4, 0], undefined, device), none(), none(), none(), none(), none(), none(), 0.9, 1e-3, false);
-    native.batchNormBackward(T([4, 0], undefined, device), T([4, 0], undefined, device), none(), none(), none(), T([4, 0], undefined, device), none(), none(), true);
-    const c = 5, ones = () => T([c], Float32Array.from({ length: c }, () => 1), device);
-    const dg = out([c], device), dbeta = out([c], device);
-    native.batchNormBackward(T([0, c], undefined, device), T([0, c], undefined, device), ones(), ones(), ones(), T([0, c], undefined, device), dg, dbeta, true);
+    native.batchNormForward(
+      T([4, 0], undefined, device),
+      T([4, 0], undefined, device),
+      none(),
+      none(),
+      none(),
+      none(),
+      none(),
+      none(),
+      0.9,
+      1e-3,
+      true,
+    );
+    native.batchNormForward(
+      T([4, 0], undefined, device),
+      T([4, 0], undefined, device),
+      none(),
+      none(),
+      none(),
+      none(),
+      none(),
+      none(),
+      0.9,
+      1e-3,
+      false,
+    );
+    native.batchNormBackward(
+      T([4, 0], undefined, device),
+      T([4, 0], undefined, device),
+      none(),
+      none(),
+      none(),
+      T([4, 0], undefined, device),
+      none(),
+      none(),
+      true,
+    );
+    const c = 5,
+      ones = () =>
+        T(
+          [c],
+          Float32Array.from({ length: c }, () => 1),
+          device,
+        );
+    const dg = out([c], device),
+      dbeta = out([c], device);
+    native.batchNormBackward(
+      T([0, c], undefined, device),
+      T([0, c], undefined, device),
+      ones(),
+      ones(),
+      ones(),
+      T([0, c], undefined, device),
+      dg,
+      dbeta,
+      true,
+    );
     exact(dg.read(), zeros(c), `dgamma of an empty batch (${device})`);
     exact(dbeta.read(), zeros(c), `dbeta of an empty batch (${device})`);
   });
@@ -90,10 +168,17 @@ L('conv2dPoolForward is conv2dForward + maxPool2dForward bit for bit at every th
   try {
     for (const threads of [1, 2, 4]) {
       native.numThreads(threads);
-      const r = rng(7), s: ConvCase = { n: 2, h: 10, w: 10, c: 8, kh: 3, kw: 3, f: 16, sh: 1, sw: 1, same: false };
+      const r = rng(7),
+        s: ConvCase = { n: 2, h: 10, w: 10, c: 8, kh: 3, kw: 3, f: 16, sh: 1, sw: 1, same: false };
       const { oh, ow } = convOut(s);
-      const x = T([2, 10, 10, 8], randomArray(1600, r)), w = T([3, 3, 8, 16], randomArray(1152, r)), b = T([16], randomArray(16, r));
-      const y = out([2, oh, ow, 16]), p = out([2, 4, 4, 16]), a = I([2, 4, 4, 16]), p2 = out([2, 4, 4, 16]), a2 = I([2, 4, 4, 16]);
+      const x = T([2, 10, 10, 8], randomArray(1600, r)),
+        w = T([3, 3, 8, 16], randomArray(1152, r)),
+        b = T([16], randomArray(16, r));
+      const y = out([2, oh, ow, 16]),
+        p = out([2, 4, 4, 16]),
+        a = I([2, 4, 4, 16]),
+        p2 = out([2, 4, 4, 16]),
+        a2 = I([2, 4, 4, 16]);
       native.conv2dForward(x, w, b, y, convArgs(s, 'relu'));
       native.maxPool2dForward(y, p, a, 2, 2, 2, 2);
       native.conv2dPoolForward(x, w, b, p2, a2, convArgs(s, 'relu'), { poolSize: [2, 2], padding: 'valid' });
@@ -109,16 +194,30 @@ L('conv2dPoolForward is conv2dForward + maxPool2dForward bit for bit at every th
 // computed all 4 positions of every window, so it pooled a conv pixel that does not exist and lost that window's
 // gradient; such shapes now take the conv, then the pool.
 if (devices.includes('cuda'))
-  L('conv2dPool with a \'same\' pool over an odd conv output matches the CPU (cuda)', () => {
-    const r = rng(8), s: ConvCase = { n: 2, h: 7, w: 9, c: 8, kh: 3, kw: 3, f: 12, sh: 1, sw: 1, same: true }; // K = 72: not the direct kernel
-    const { oh, ow } = convOut(s), ps = [2, Math.ceil(oh / 2), Math.ceil(ow / 2), 12];
-    const xs = intArray(2 * 7 * 9 * 8, r), ws = intArray(9 * 8 * 12, r), bs = intArray(12, r), dps = intArray(ps.reduce((a, b) => a * b), r);
-    const conv = convArgs(s, 'relu'), pool: PoolArgs = { poolSize: [2, 2], padding: 'same' };
+  L("conv2dPool with a 'same' pool over an odd conv output matches the CPU (cuda)", () => {
+    const r = rng(8),
+      s: ConvCase = { n: 2, h: 7, w: 9, c: 8, kh: 3, kw: 3, f: 12, sh: 1, sw: 1, same: true }; // K = 72: not the direct kernel
+    const { oh, ow } = convOut(s),
+      ps = [2, Math.ceil(oh / 2), Math.ceil(ow / 2), 12];
+    const xs = intArray(2 * 7 * 9 * 8, r),
+      ws = intArray(9 * 8 * 12, r),
+      bs = intArray(12, r),
+      dps = intArray(
+        ps.reduce((a, b) => a * b),
+        r,
+      );
+    const conv = convArgs(s, 'relu'),
+      pool: PoolArgs = { poolSize: [2, 2], padding: 'same' };
     const run = (device: Device) => {
-      const x = T([2, 7, 9, 8], xs, device), w = T([3, 3, 8, 12], ws, device), b = T([12], bs, device);
-      const p = out(ps, device), a = I(ps, undefined, device);
+      const x = T([2, 7, 9, 8], xs, device),
+        w = T([3, 3, 8, 12], ws, device),
+        b = T([12], bs, device);
+      const p = out(ps, device),
+        a = I(ps, undefined, device);
       native.conv2dPoolForward(x, w, b, p, a, conv, pool);
-      const dx = out([2, 7, 9, 8], device), dw = out([3, 3, 8, 12], device), db = out([12], device);
+      const dx = out([2, 7, 9, 8], device),
+        dw = out([3, 3, 8, 12], device),
+        db = out([12], device);
       native.conv2dPoolBackward(x, w, p, a, T(ps, dps, device), dx, dw, db, conv, pool);
       return [p, a, dx, dw, db].map(t => t.read());
     };

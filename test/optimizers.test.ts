@@ -8,7 +8,18 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  Adadelta, Adagrad, Adam, AdamW, ExponentialDecay, RMSprop, SGD, Sequential, ValidationError, dispose, loadModel, tidy,
+  Adadelta,
+  Adagrad,
+  Adam,
+  AdamW,
+  ExponentialDecay,
+  RMSprop,
+  SGD,
+  Sequential,
+  ValidationError,
+  dispose,
+  loadModel,
+  tidy,
   type Optimizer,
 } from '../lib/index.js';
 import { native } from '../lib/core/native.js';
@@ -32,7 +43,7 @@ function reference(kind: Ref['kind'], h: number[], p: number, g: number, s: numb
     return p - g * lr;
   }
   if (kind === 'adam') {
-    const alpha = lr * Math.sqrt(1 - b2 ** (t + 1)) / (1 - b1 ** (t + 1));
+    const alpha = (lr * Math.sqrt(1 - b2 ** (t + 1))) / (1 - b1 ** (t + 1));
     s[0] += (g - s[0]) * (1 - b1);
     s[1] += (g * g - s[1]) * (1 - b2);
     let v = s[1];
@@ -41,13 +52,14 @@ function reference(kind: Ref['kind'], h: number[], p: number, g: number, s: numb
   }
   if (kind === 'rmsprop') {
     s[0] = b1 * s[0] + (1 - b1) * g * g;
-    const m = mom > 0 ? 1 : -1, a = centered ? (mom > 0 ? 2 : 1) : -1;
+    const m = mom > 0 ? 1 : -1,
+      a = centered ? (mom > 0 ? 2 : 1) : -1;
     let den = s[0] + eps;
     if (a >= 0) {
       s[a] = b1 * s[a] + (1 - b1) * g;
       den = s[0] - s[a] * s[a] + eps;
     }
-    const inc = lr * g / Math.sqrt(den);
+    const inc = (lr * g) / Math.sqrt(den);
     if (m >= 0) {
       s[m] = mom * s[m] + inc;
       return p - s[m];
@@ -55,7 +67,7 @@ function reference(kind: Ref['kind'], h: number[], p: number, g: number, s: numb
     return p - inc;
   }
   s[0] += g * g;
-  return p - lr * g / Math.sqrt(s[0] + eps);
+  return p - (lr * g) / Math.sqrt(s[0] + eps);
 }
 
 const CASES: [string, Ref][] = [
@@ -71,15 +83,26 @@ const CASES: [string, Ref][] = [
   ['adagrad', { kind: 'adagrad', h: [0, 0, 1e-7, 0, 0, 0, 0, 0], slots: 1, init: 0.1 }],
 ];
 
-O('each update matches Keras\'s rule over 4 steps, across several tensors, the rate and step count from device memory', () => {
+O("each update matches Keras's rule over 4 steps, across several tensors, the rate and step count from device memory", () => {
   const r = rng(51);
   for (const [what, c] of CASES) {
     const shapes = [[3, 4], [5], [2, 2, 2]];
-    const p = shapes.map(s => T(s, randomArray(s.reduce((a, b) => a * b), r))), g = shapes.map(s => T(s));
+    const p = shapes.map(s =>
+        T(
+          s,
+          randomArray(
+            s.reduce((a, b) => a * b),
+            r,
+          ),
+        ),
+      ),
+      g = shapes.map(s => T(s));
     const slots = Array.from({ length: c.slots }, () => shapes.map(s => T(s, new Float32Array(s.reduce((a, b) => a * b)).fill(c.init ?? 0))));
-    const ref = p.map(t => Array.from(t.read())), refSlots = p.map(t => Array.from({ length: t.size }, () => [c.init ?? 0, 0, 0]));
+    const ref = p.map(t => Array.from(t.read())),
+      refSlots = p.map(t => Array.from({ length: t.size }, () => [c.init ?? 0, 0, 0]));
     if (c.kind === 'rmsprop' || c.kind === 'adam') refSlots.forEach(rs => rs.forEach(e => e.fill(0)));
-    const lr = T([1]), it = I([1], Int32Array.of(0));
+    const lr = T([1]),
+      it = I([1], Int32Array.of(0));
     for (let step = 0; step < 4; ++step) {
       const rate = 0.05 / (step + 1);
       lr.fill(rate);
@@ -92,9 +115,24 @@ O('each update matches Keras\'s rule over 4 steps, across several tensors, the r
       native.optimizerStep(c.kind, c.h, p, g, slots, lr, it);
     }
     p.forEach((t, k) => close(t.read(), ref[k], 1e-6, 1e-4, `${what}: params ${k}`));
-    slots.forEach((ts, j) => ts.forEach((t, k) => close(t.read(), refSlots[k].map(e => e[j]), 1e-6, 1e-4, `${what}: slot ${j} of ${k}`)));
+    slots.forEach((ts, j) =>
+      ts.forEach((t, k) =>
+        close(
+          t.read(),
+          refSlots[k].map(e => e[j]),
+          1e-6,
+          1e-4,
+          `${what}: slot ${j} of ${k}`,
+        ),
+      ),
+    );
   }
-  throwsA(Error, () => native.optimizerStep('adam', [0.9, 0.999, 1e-7, 0, 0, 0, 0, 0], [T([2])], [T([2])], [[T([2])]], T([1]), I([1])), /expected slots to be an array of 2 arrays for adam/, 'slot count');
+  throwsA(
+    Error,
+    () => native.optimizerStep('adam', [0.9, 0.999, 1e-7, 0, 0, 0, 0, 0], [T([2])], [T([2])], [[T([2])]], T([1]), I([1])),
+    /expected slots to be an array of 2 arrays for adam/,
+    'slot count',
+  );
 });
 
 const OPTS: [string, () => Optimizer][] = [
@@ -110,7 +148,8 @@ const OPTS: [string, () => Optimizer][] = [
 O('each optimizer trains a small model (the loss falls), and save/loadModel resumes it exactly', async () => {
   const { x, y } = syntheticData(48);
   for (const [what, make] of OPTS) {
-    const a = smallModel(8), b = smallModel(8);
+    const a = smallModel(8),
+      b = smallModel(8);
     a.compile({ loss: 'categoricalCrossentropy', optimizer: make(), metrics: ['accuracy'] });
     b.compile({ loss: 'categoricalCrossentropy', optimizer: make(), metrics: ['accuracy'] });
     const h = await a.fit(x, y, { batchSize: 8, epochs: 4, verbose: 0 });
@@ -129,9 +168,14 @@ O('each optimizer trains a small model (the loss falls), and save/loadModel resu
   dispose([x, y]);
 });
 
-O('string forms take Keras 3\'s defaults (Adadelta keeps the seed\'s 1.0); arguments are checked', () => {
+O("string forms take Keras 3's defaults (Adadelta keeps the seed's 1.0); arguments are checked", () => {
   const expected: Record<string, [string, number]> = {
-    sgd: ['SGD', 0.01], adam: ['Adam', 0.001], adamw: ['AdamW', 0.001], rmsprop: ['RMSprop', 0.001], adagrad: ['Adagrad', 0.001], adadelta: ['Adadelta', 1],
+    sgd: ['SGD', 0.01],
+    adam: ['Adam', 0.001],
+    adamw: ['AdamW', 0.001],
+    rmsprop: ['RMSprop', 0.001],
+    adagrad: ['Adagrad', 0.001],
+    adadelta: ['Adadelta', 1],
   };
   for (const [name, [cls, lr]] of Object.entries(expected)) {
     const m = smallModel(1);
@@ -147,7 +191,12 @@ O('string forms take Keras 3\'s defaults (Adadelta keeps the seed\'s 1.0); argum
   throwsA(ValidationError, () => new RMSprop({ clipnorm: 1 } as never), /clipnorm is not supported yet/, 'clipnorm');
   throwsA(ValidationError, () => new Adadelta({ weightDecay: 0.1 } as never), /weightDecay is not supported yet/, 'Adadelta weight decay');
   const m = smallModel(1);
-  throwsA(ValidationError, () => m.compile({ loss: 'categoricalCrossentropy', optimizer: 'nadam' as never }), /Expected an optimizer .* or one of 'sgd', 'adam'/, 'unknown name');
+  throwsA(
+    ValidationError,
+    () => m.compile({ loss: 'categoricalCrossentropy', optimizer: 'nadam' as never }),
+    /Expected an optimizer .* or one of 'sgd', 'adam'/,
+    'unknown name',
+  );
   m.dispose();
 });
 

@@ -5,16 +5,40 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  Activation, Adam, BatchNormalization, Conv2D, Dense, Dropout, Flatten, MaxPooling2D, Sequential, dispose, tidy, type Layer,
+  Activation,
+  Adam,
+  BatchNormalization,
+  Conv2D,
+  Dense,
+  Dropout,
+  Flatten,
+  MaxPooling2D,
+  Sequential,
+  dispose,
+  tidy,
+  type Layer,
 } from '../lib/index.js';
-import { Graph, INPUT, convPoolPairs, foldedInference, forwardPlan, stepPlan, type BackwardOp, type ForwardOp, type FusionSwitches } from '../lib/engine/plan.js';
+import {
+  Graph,
+  INPUT,
+  convPoolPairs,
+  foldedInference,
+  forwardPlan,
+  stepPlan,
+  type BackwardOp,
+  type ForwardOp,
+  type FusionSwitches,
+} from '../lib/engine/plan.js';
 import { exact, seedModel, syntheticData } from './helpers.js';
 
 const Plan = suite('plan');
 
 const ALL: FusionSwitches = { fuseConvPool: true, fuseHead: true, foldInference: true, foldDropout: true, foldBelow: true };
-const show = (ops: (ForwardOp | BackwardOp)[]) => ops.map(o =>
-  `${o.op}@${o.at}${'dropout' in o && o.dropout !== null ? `+${o.dropout}` : ''}${'below' in o && o.below ? ` below:${o.below.activation}` : ''}`);
+const show = (ops: (ForwardOp | BackwardOp)[]) =>
+  ops.map(
+    o =>
+      `${o.op}@${o.at}${'dropout' in o && o.dropout !== null ? `+${o.dropout}` : ''}${'below' in o && o.below ? ` below:${o.below.activation}` : ''}`,
+  );
 const trainsAll = (layers: Layer[]) => (i: number) => layers[i].params.length > 0;
 const chain = (m: Sequential) => Graph.chain(m.layers);
 
@@ -25,12 +49,22 @@ Plan("the seed model's step: conv + pool + dropout as one op, the dense + loss h
   assert.equal(show(plan.forward), ['layer@0', 'convPool@1+3', 'layer@4', 'layer@5', 'layer@6']);
   assert.ok(plan.fusedHead);
   assert.equal(show(plan.backward), ['layer@6', 'layer@5', 'layer@4', 'convPool@1+3 below:relu', 'layer@0']);
-  assert.equal(show(forwardPlan(chain(m), false, ALL)), ['layer@0', 'convPool@1', 'layer@3', 'layer@4', 'layer@5', 'layer@6', 'layer@7'],
-    'inference: no dropout in the pair (Dropout is the identity outside training)');
+  assert.equal(
+    show(forwardPlan(chain(m), false, ALL)),
+    ['layer@0', 'convPool@1', 'layer@3', 'layer@4', 'layer@5', 'layer@6', 'layer@7'],
+    'inference: no dropout in the pair (Dropout is the identity outside training)',
+  );
   const none = { fuseConvPool: false, fuseHead: false, foldInference: false, foldDropout: false, foldBelow: false };
   const plain = stepPlan(chain(m), trainsAll(m.layers), none);
-  assert.equal(show(plain.forward), m.layers.map((_, i) => `layer@${i}`), 'every rule off: one op per layer');
-  assert.equal(show(plain.backward), [...m.layers.keys()].reverse().map(i => `layer@${i}`));
+  assert.equal(
+    show(plain.forward),
+    m.layers.map((_, i) => `layer@${i}`),
+    'every rule off: one op per layer',
+  );
+  assert.equal(
+    show(plain.backward),
+    [...m.layers.keys()].reverse().map(i => `layer@${i}`),
+  );
   m.dispose();
 });
 
@@ -48,21 +82,34 @@ Plan('a rule that does not match leaves its layers to their own ops', () => {
   ];
   const m = new Sequential({ seed: 2, layers });
   m.compile({ loss: 'categoricalCrossentropy', optimizer: 'sgd' });
-  assert.equal(show(forwardPlan(chain(m), false, ALL)), m.layers.map((_, i) => `layer@${i}`));
+  assert.equal(
+    show(forwardPlan(chain(m), false, ALL)),
+    m.layers.map((_, i) => `layer@${i}`),
+  );
   const plan = stepPlan(chain(m), trainsAll(m.layers), { ...ALL, fuseHead: false });
-  assert.equal(show(plan.forward), m.layers.map((_, i) => `layer@${i}`));
+  assert.equal(
+    show(plan.forward),
+    m.layers.map((_, i) => `layer@${i}`),
+  );
   assert.not.ok(plan.fusedHead);
   // Frozen layers below: backward stops at the first layer that trains.
   const frozen = stepPlan(chain(m), i => i >= 5 && m.layers[i].params.length > 0, ALL);
-  assert.equal(m.layers.map((_, i) => frozen.needsBackward(i)), m.layers.map((_, i) => i >= 5));
-  assert.equal(frozen.backward.map(o => o.at), [7, 6, 5]);
+  assert.equal(
+    m.layers.map((_, i) => frozen.needsBackward(i)),
+    m.layers.map((_, i) => i >= 5),
+  );
+  assert.equal(
+    frozen.backward.map(o => o.at),
+    [7, 6, 5],
+  );
   m.dispose();
 });
 
 Plan('an inference group: Dense + BatchNormalization + Activation as one op', () => {
-  const m = new Sequential({ seed: 3, layers: [
-    new Dense({ units: 4, inputShape: [3] }), new BatchNormalization(), new Activation({ activation: 'relu' }), new Dense({ units: 2 }),
-  ] });
+  const m = new Sequential({
+    seed: 3,
+    layers: [new Dense({ units: 4, inputShape: [3] }), new BatchNormalization(), new Activation({ activation: 'relu' }), new Dense({ units: 2 })],
+  });
   assert.equal(show(forwardPlan(chain(m), false, ALL)), ['foldedBatchNorm@0', 'layer@3']);
   assert.equal(show(forwardPlan(chain(m), true, ALL)), ['layer@0', 'layer@1', 'layer@2', 'layer@3'], 'training uses batch statistics');
   m.dispose();
@@ -82,25 +129,58 @@ Plan('on a graph with branches, rules apply only along single-consumer edges; op
     new BatchNormalization(), // 6
     new Activation({ activation: 'relu' }), // 7
   ];
-  const graph = new Graph([
-    { id: 0, layer: layers[0], inputs: [INPUT] }, { id: 1, layer: layers[1], inputs: [0] }, { id: 2, layer: layers[2], inputs: [0] },
-    { id: 3, layer: layers[3], inputs: [INPUT] }, { id: 4, layer: layers[4], inputs: [3] },
-    { id: 5, layer: layers[5], inputs: [2] }, { id: 6, layer: layers[6], inputs: [5] }, { id: 7, layer: layers[7], inputs: [5] },
-  ], 6);
+  const graph = new Graph(
+    [
+      { id: 0, layer: layers[0], inputs: [INPUT] },
+      { id: 1, layer: layers[1], inputs: [0] },
+      { id: 2, layer: layers[2], inputs: [0] },
+      { id: 3, layer: layers[3], inputs: [INPUT] },
+      { id: 4, layer: layers[4], inputs: [3] },
+      { id: 5, layer: layers[5], inputs: [2] },
+      { id: 6, layer: layers[6], inputs: [5] },
+      { id: 7, layer: layers[7], inputs: [5] },
+    ],
+    6,
+  );
   assert.equal(graph.consumers(0), [1, 2]);
-  assert.equal(graph.order.map(n => n.id), [0, 1, 2, 3, 4, 5, 6, 7]);
+  assert.equal(
+    graph.order.map(n => n.id),
+    [0, 1, 2, 3, 4, 5, 6, 7],
+  );
   assert.equal([...convPoolPairs(graph)], [[3, 4]], 'conv 0 is read twice: not paired');
   assert.equal([...foldedInference(graph)], [], 'dense 5 is read twice: BatchNormalization 6 not folded');
   assert.equal(show(forwardPlan(graph, false, ALL)), ['layer@0', 'layer@1', 'layer@2', 'convPool@3', 'layer@5', 'layer@6', 'layer@7']);
   // Topological order, not id order, where they differ: node 0 reads node 2.
-  const reordered = new Graph([
-    { id: 0, layer: layers[2], inputs: [2] }, { id: 1, layer: layers[1], inputs: [INPUT] }, { id: 2, layer: layers[0], inputs: [1] },
-  ], 0);
-  assert.equal(reordered.order.map(n => n.id), [1, 2, 0]);
-  assert.throws(() => new Graph([{ id: 0, layer: layers[2], inputs: [1] }, { id: 1, layer: layers[1], inputs: [0] }], 1), /cycle/);
+  const reordered = new Graph(
+    [
+      { id: 0, layer: layers[2], inputs: [2] },
+      { id: 1, layer: layers[1], inputs: [INPUT] },
+      { id: 2, layer: layers[0], inputs: [1] },
+    ],
+    0,
+  );
+  assert.equal(
+    reordered.order.map(n => n.id),
+    [1, 2, 0],
+  );
+  assert.throws(
+    () =>
+      new Graph(
+        [
+          { id: 0, layer: layers[2], inputs: [1] },
+          { id: 1, layer: layers[1], inputs: [0] },
+        ],
+        1,
+      ),
+    /cycle/,
+  );
   // Training through node 0, read twice, would need its two gradients summed: refused, not silently wrong.
   assert.throws(() => stepPlan(graph, id => id === 0, ALL), /node 0 .* is read by 2 nodes: training through a fan-out needs gradient sums/);
-  assert.equal(stepPlan(graph, id => id === 3, ALL).backward.map(o => `${o.op}@${o.at}`), ['convPool@3'], 'a branch without fan-out trains');
+  assert.equal(
+    stepPlan(graph, id => id === 3, ALL).backward.map(o => `${o.op}@${o.at}`),
+    ['convPool@3'],
+    'a branch without fan-out trains',
+  );
 });
 
 // The rule denseLossHead: forward, loss and backward of a linear Dense head in one op. The same arithmetic as
@@ -108,10 +188,16 @@ Plan('on a graph with branches, rules apply only along single-consumer edges; op
 Plan('the dense + loss head as one op trains to the same weights bit for bit as its three ops', async () => {
   const { x, y } = syntheticData(40);
   const runs = [true, false].map(on => {
-    const m = new Sequential({ seed: 4, layers: [
-      new Conv2D({ filters: 3, kernelSize: 3, activation: 'relu', inputShape: [8, 8, 1] }), new Flatten(),
-      new Dense({ units: 8, activation: 'relu' }), new Dropout({ rate: 0.2 }), new Dense({ units: 3, activation: 'softmax' }),
-    ] });
+    const m = new Sequential({
+      seed: 4,
+      layers: [
+        new Conv2D({ filters: 3, kernelSize: 3, activation: 'relu', inputShape: [8, 8, 1] }),
+        new Flatten(),
+        new Dense({ units: 8, activation: 'relu' }),
+        new Dropout({ rate: 0.2 }),
+        new Dense({ units: 3, activation: 'softmax' }),
+      ],
+    });
     m.fuseHead = on;
     m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adam({ learningRate: 0.01 }), metrics: ['accuracy'] });
     return m;

@@ -8,8 +8,23 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  Adam, AveragePooling2D, Conv2D, Dense, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D, Reshape, Rescaling,
-  Sequential, ValidationError, dispose, loadModel, tensor, tidy,
+  Adam,
+  AveragePooling2D,
+  Conv2D,
+  Dense,
+  Dropout,
+  Flatten,
+  GlobalAveragePooling2D,
+  GlobalMaxPooling2D,
+  MaxPooling2D,
+  Reshape,
+  Rescaling,
+  Sequential,
+  ValidationError,
+  dispose,
+  loadModel,
+  tensor,
+  tidy,
 } from '../lib/index.js';
 import { Graph, convPoolPairs } from '../lib/engine/plan.js';
 import { native, type BelowAct } from '../lib/core/native.js';
@@ -21,60 +36,84 @@ const dir = mkdtempSync(join(tmpdir(), 'kernelnet-pool-'));
 P.after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Keras's pooling in float64: windows clipped to the input; y, and dx for upstream dy (max: to the first maximum). */
-function poolRef(kind: 'max' | 'avg', [n, h, w, c]: number[], ph: number, pw: number, sh: number, sw: number, same: boolean,
-  x: ArrayLike<number>, dy?: ArrayLike<number>) {
-  const oh = same ? Math.ceil(h / sh) : Math.floor((h - ph) / sh) + 1, ow = same ? Math.ceil(w / sw) : Math.floor((w - pw) / sw) + 1;
-  const pt = same ? Math.floor(Math.max((oh - 1) * sh + ph - h, 0) / 2) : 0, pl = same ? Math.floor(Math.max((ow - 1) * sw + pw - w, 0) / 2) : 0;
-  const y = new Float64Array(n * oh * ow * c), dx = new Float64Array(n * h * w * c);
-  for (let b = 0; b < n; ++b) for (let oy = 0; oy < oh; ++oy) for (let ox = 0; ox < ow; ++ox) for (let ch = 0; ch < c; ++ch) {
-    const at = (iy: number, ix: number) => ((b * h + iy) * w + ix) * c + ch;
-    const cells: number[] = [];
-    for (let iy = Math.max(0, oy * sh - pt); iy < Math.min(h, oy * sh - pt + ph); ++iy)
-      for (let ix = Math.max(0, ox * sw - pl); ix < Math.min(w, ox * sw - pl + pw); ++ix) cells.push(at(iy, ix));
-    const o = ((b * oh + oy) * ow + ox) * c + ch;
-    if (kind === 'max') {
-      let best = cells[0];
-      for (const i of cells) if (x[i] > x[best]) best = i;
-      y[o] = x[best];
-      if (dy) dx[best] += dy[o];
-    } else {
-      y[o] = cells.reduce((s, i) => s + x[i], 0) / cells.length;
-      if (dy) for (const i of cells) dx[i] += dy[o] / cells.length;
-    }
-  }
+function poolRef(
+  kind: 'max' | 'avg',
+  [n, h, w, c]: number[],
+  ph: number,
+  pw: number,
+  sh: number,
+  sw: number,
+  same: boolean,
+  x: ArrayLike<number>,
+  dy?: ArrayLike<number>,
+) {
+  const oh = same ? Math.ceil(h / sh) : Math.floor((h - ph) / sh) + 1,
+    ow = same ? Math.ceil(w / sw) : Math.floor((w - pw) / sw) + 1;
+  const pt = same ? Math.floor(Math.max((oh - 1) * sh + ph - h, 0) / 2) : 0,
+    pl = same ? Math.floor(Math.max((ow - 1) * sw + pw - w, 0) / 2) : 0;
+  const y = new Float64Array(n * oh * ow * c),
+    dx = new Float64Array(n * h * w * c);
+  for (let b = 0; b < n; ++b)
+    for (let oy = 0; oy < oh; ++oy)
+      for (let ox = 0; ox < ow; ++ox)
+        for (let ch = 0; ch < c; ++ch) {
+          const at = (iy: number, ix: number) => ((b * h + iy) * w + ix) * c + ch;
+          const cells: number[] = [];
+          for (let iy = Math.max(0, oy * sh - pt); iy < Math.min(h, oy * sh - pt + ph); ++iy)
+            for (let ix = Math.max(0, ox * sw - pl); ix < Math.min(w, ox * sw - pl + pw); ++ix) cells.push(at(iy, ix));
+          const o = ((b * oh + oy) * ow + ox) * c + ch;
+          if (kind === 'max') {
+            let best = cells[0];
+            for (const i of cells) if (x[i] > x[best]) best = i;
+            y[o] = x[best];
+            if (dy) dx[best] += dy[o];
+          } else {
+            y[o] = cells.reduce((s, i) => s + x[i], 0) / cells.length;
+            if (dy) for (const i of cells) dx[i] += dy[o] / cells.length;
+          }
+        }
   return { y, dx, oh, ow };
 }
 
 const CASES: [number[], number, number, number, number, boolean][] = [
-  [[2, 6, 7, 3], 2, 2, 2, 2, false], [[2, 6, 7, 3], 2, 2, 2, 2, true], [[1, 5, 5, 2], 3, 3, 2, 2, true],
-  [[2, 7, 6, 1], 3, 2, 1, 2, true], [[1, 4, 4, 5], 4, 4, 1, 1, false], [[3, 5, 3, 2], 2, 3, 3, 1, true],
+  [[2, 6, 7, 3], 2, 2, 2, 2, false],
+  [[2, 6, 7, 3], 2, 2, 2, 2, true],
+  [[1, 5, 5, 2], 3, 3, 2, 2, true],
+  [[2, 7, 6, 1], 3, 2, 1, 2, true],
+  [[1, 4, 4, 5], 4, 4, 1, 1, false],
+  [[3, 5, 3, 2], 2, 3, 3, 1, true],
 ];
 
 P('max and average pooling, valid and same, forward and backward match float64', () => {
   const r = rng(71);
-  for (const [shape, ph, pw, sh, sw, same] of CASES) for (const kind of ['max', 'avg'] as const) {
-    const size = shape.reduce((a, b) => a * b), x = intArray(size, r); // small integers: sums are exact
-    const ref = poolRef(kind, shape, ph, pw, sh, sw, same, x);
-    const X = T(shape, x), Y = out([shape[0], ref.oh, ref.ow, shape[3]]), pad = same ? 'same' : 'valid';
-    const dy = intArray(Y.size, r), dX = out(shape);
-    const what = `${kind} ${shape} ${ph}x${pw}/${sh},${sw} ${pad}`;
-    if (kind === 'max') {
-      const arg = I(Y.shape);
-      native.maxPool2dForward(X, Y, arg, ph, pw, sh, sw, pad);
-      native.maxPool2dBackward(T(Y.shape, dy), arg, dX, ph, pw, sh, sw, pad);
-    } else {
-      native.avgPool2dForward(X, Y, ph, pw, sh, sw, pad);
-      native.avgPool2dBackward(T(Y.shape, dy), dX, ph, pw, sh, sw, pad);
+  for (const [shape, ph, pw, sh, sw, same] of CASES)
+    for (const kind of ['max', 'avg'] as const) {
+      const size = shape.reduce((a, b) => a * b),
+        x = intArray(size, r); // small integers: sums are exact
+      const ref = poolRef(kind, shape, ph, pw, sh, sw, same, x);
+      const X = T(shape, x),
+        Y = out([shape[0], ref.oh, ref.ow, shape[3]]),
+        pad = same ? 'same' : 'valid';
+      const dy = intArray(Y.size, r),
+        dX = out(shape);
+      const what = `${kind} ${shape} ${ph}x${pw}/${sh},${sw} ${pad}`;
+      if (kind === 'max') {
+        const arg = I(Y.shape);
+        native.maxPool2dForward(X, Y, arg, ph, pw, sh, sw, pad);
+        native.maxPool2dBackward(T(Y.shape, dy), arg, dX, ph, pw, sh, sw, pad);
+      } else {
+        native.avgPool2dForward(X, Y, ph, pw, sh, sw, pad);
+        native.avgPool2dBackward(T(Y.shape, dy), dX, ph, pw, sh, sw, pad);
+      }
+      const { dx } = poolRef(kind, shape, ph, pw, sh, sw, same, x, dy);
+      if (kind === 'max') {
+        exact(Y.read(), ref.y, `${what} y`);
+        exact(dX.read(), dx, `${what} dx`);
+      } else {
+        close(Y.read(), ref.y, 1e-6, 1e-6, `${what} y`);
+        close(dX.read(), dx, 1e-6, 1e-6, `${what} dx`);
+      }
     }
-    const { dx } = poolRef(kind, shape, ph, pw, sh, sw, same, x, dy);
-    if (kind === 'max') {
-      exact(Y.read(), ref.y, `${what} y`);
-      exact(dX.read(), dx, `${what} dx`);
-    } else {
-      close(Y.read(), ref.y, 1e-6, 1e-6, `${what} y`);
-      close(dX.read(), dx, 1e-6, 1e-6, `${what} dx`);
-    }
-  }
   throwsA(Error, () => native.avgPool2dForward(T([1, 2, 2, 1]), out([1, 1, 1, 1]), 3, 3, 1, 1, 'valid'), /pool window does not fit/, 'too big');
 });
 
@@ -83,10 +122,20 @@ P('layers: shapes as Keras computes them; pooling CNNs with Rescaling and Reshap
   assert.equal(new Sequential({ layers: [new MaxPooling2D({ poolSize: 3, strides: 2, inputShape: [7, 7, 1] })] }).outputShape, [3, 3, 1]);
   assert.equal(new Sequential({ layers: [new GlobalMaxPooling2D({ inputShape: [7, 7, 6] })] }).outputShape, [6]);
   assert.equal(new Sequential({ layers: [new Reshape({ targetShape: [-1, 4], inputShape: [2, 6] })] }).outputShape, [3, 4]);
-  throwsA(ValidationError, () => new Sequential({ layers: [new Reshape({ targetShape: [5, -1], inputShape: [2, 6] })] }), /cannot take the shape \[5, -1\]/, 'reshape');
+  throwsA(
+    ValidationError,
+    () => new Sequential({ layers: [new Reshape({ targetShape: [5, -1], inputShape: [2, 6] })] }),
+    /cannot take the shape \[5, -1\]/,
+    'reshape',
+  );
   throwsA(ValidationError, () => new Rescaling({ scale: '1/255' } as never), /Expected a finite number for scale/, 'scale');
   const { x, y } = syntheticData(48);
-  const pixels = tidy(() => tensor(Float32Array.from(x.dataSync(), v => Math.round(v * 255)), x.shape));
+  const pixels = tidy(() =>
+    tensor(
+      Float32Array.from(x.dataSync(), v => Math.round(v * 255)),
+      x.shape,
+    ),
+  );
   const m = new Sequential({
     seed: 5,
     layers: [
@@ -106,9 +155,23 @@ P('layers: shapes as Keras computes them; pooling CNNs with Rescaling and Reshap
   const path = join(dir, 'pool.safetensors');
   m.save(path);
   const back = loadModel(path);
-  assert.equal(back.layers.map(l => l.getConfig()), m.layers.map(l => l.getConfig()));
-  assert.equal(tidy(() => Array.from(back.predict(pixels).dataSync())), tidy(() => Array.from(m.predict(pixels).dataSync())));
-  const g = new Sequential({ seed: 6, layers: [new Conv2D({ filters: 4, kernelSize: 3, activation: 'relu', inputShape: [8, 8, 1] }), new GlobalMaxPooling2D(), new Flatten(), new Dense({ units: 3, activation: 'softmax' })] });
+  assert.equal(
+    back.layers.map(l => l.getConfig()),
+    m.layers.map(l => l.getConfig()),
+  );
+  assert.equal(
+    tidy(() => Array.from(back.predict(pixels).dataSync())),
+    tidy(() => Array.from(m.predict(pixels).dataSync())),
+  );
+  const g = new Sequential({
+    seed: 6,
+    layers: [
+      new Conv2D({ filters: 4, kernelSize: 3, activation: 'relu', inputShape: [8, 8, 1] }),
+      new GlobalMaxPooling2D(),
+      new Flatten(),
+      new Dense({ units: 3, activation: 'softmax' }),
+    ],
+  });
   g.compile({ loss: 'categoricalCrossentropy', optimizer: 'adam' });
   const hg = await g.fit(x, y, { batchSize: 8, epochs: 3, verbose: 0 });
   assert.ok(hg.history.loss.every(Number.isFinite));
@@ -121,39 +184,46 @@ P('layers: shapes as Keras computes them; pooling CNNs with Rescaling and Reshap
 // the same losses and weights up to float32 rounding (its backward sums the argmax entries in another order).
 P('Conv2D + MaxPooling2D run as one op, as the layers one by one', async () => {
   const { x, y } = syntheticData(40);
-  const make = () => new Sequential({
-    seed: 9,
-    layers: [
-      new Conv2D({ filters: 4, kernelSize: 3, activation: 'relu', inputShape: [8, 8, 1], trainable: false }), // frozen, first
-      new MaxPooling2D({ poolSize: 2 }), // fused: [3, 3]
-      new Conv2D({ filters: 8, kernelSize: 2, padding: 'same', activation: 'elu' }),
-      new MaxPooling2D({ poolSize: 2, padding: 'same' }), // fused, a clipped window: [2, 2]
-      new Conv2D({ filters: 6, kernelSize: 1, activation: 'swish' }),
-      new MaxPooling2D({ poolSize: 1 }), // not fused: swish needs its input
-      new Conv2D({ filters: 6, kernelSize: 1, activation: 'tanh' }),
-      new MaxPooling2D({ poolSize: 2, strides: 1 }), // not fused: the windows overlap
-      new Flatten(),
-      new Dense({ units: 3, activation: 'softmax' }),
-    ],
-  });
-  const runs = [true, false].map((fuse) => {
+  const make = () =>
+    new Sequential({
+      seed: 9,
+      layers: [
+        new Conv2D({ filters: 4, kernelSize: 3, activation: 'relu', inputShape: [8, 8, 1], trainable: false }), // frozen, first
+        new MaxPooling2D({ poolSize: 2 }), // fused: [3, 3]
+        new Conv2D({ filters: 8, kernelSize: 2, padding: 'same', activation: 'elu' }),
+        new MaxPooling2D({ poolSize: 2, padding: 'same' }), // fused, a clipped window: [2, 2]
+        new Conv2D({ filters: 6, kernelSize: 1, activation: 'swish' }),
+        new MaxPooling2D({ poolSize: 1 }), // not fused: swish needs its input
+        new Conv2D({ filters: 6, kernelSize: 1, activation: 'tanh' }),
+        new MaxPooling2D({ poolSize: 2, strides: 1 }), // not fused: the windows overlap
+        new Flatten(),
+        new Dense({ units: 3, activation: 'softmax' }),
+      ],
+    });
+  const runs = [true, false].map(fuse => {
     const m = make();
     m.fuseConvPool = fuse;
     m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adam({ learningRate: 0.01 }), metrics: ['accuracy'] });
     return m;
   });
-  assert.equal([...convPoolPairs(Graph.chain(runs[0].layers))], [[0, 1], [2, 3]]);
+  assert.equal(
+    [...convPoolPairs(Graph.chain(runs[0].layers))],
+    [
+      [0, 1],
+      [2, 3],
+    ],
+  );
   const histories = [];
   for (const m of runs) histories.push((await m.fit(x, y, { batchSize: 16, epochs: 3, verbose: 0 })).history.loss);
   close(histories[0], histories[1], 1e-5, 1e-4, 'the same losses');
   assert.ok(histories[0][2] < histories[0][0], `the loss falls: ${histories[0]}`);
-  const weights = runs.map((m) => tidy(() => m.getWeights().map((w) => Array.from(w.dataSync()))));
+  const weights = runs.map(m => tidy(() => m.getWeights().map(w => Array.from(w.dataSync()))));
   weights[0].forEach((w, i) => close(w, weights[1][i], 1e-5, 1e-3, `weight ${i}`));
   // Inference alone: the fused model with the other's weights predicts the same bits.
   const trained = runs[1].getWeights();
   runs[0].setWeights(trained);
   dispose(trained);
-  const predictions = runs.map((m) => tidy(() => Array.from(m.predict(x).dataSync())));
+  const predictions = runs.map(m => tidy(() => Array.from(m.predict(x).dataSync())));
   exact(predictions[0], predictions[1], 'predict');
   dispose([x, y]);
   for (const m of runs) m.dispose();
@@ -161,7 +231,7 @@ P('Conv2D + MaxPooling2D run as one op, as the layers one by one', async () => {
 
 /** make()'s model twice, compiled alike, with `flag` on in the first and off in the second. */
 function bothWays(make: () => Sequential, flag: (m: Sequential, on: boolean) => void): Sequential[] {
-  return [true, false].map((on) => {
+  return [true, false].map(on => {
     const m = make();
     flag(m, on);
     m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adam({ learningRate: 0.01 }) });
@@ -183,7 +253,7 @@ function spyNatives(names: (keyof typeof native)[], note: (name: string, args: u
 /** The two runs trained to the same losses and the same weights bit for bit; disposes them. */
 function sameTraining(runs: Sequential[], losses: unknown[]): void {
   assert.equal(losses[0], losses[1], 'the same losses');
-  const weights = runs.map((m) => tidy(() => m.getWeights().map((w) => Array.from(w.dataSync()))));
+  const weights = runs.map(m => tidy(() => m.getWeights().map(w => Array.from(w.dataSync()))));
   weights[0].forEach((w, i) => exact(w, weights[1][i], `weight ${i}`));
   for (const m of runs) m.dispose();
 }
@@ -192,25 +262,27 @@ function sameTraining(runs: Sequential[], losses: unknown[]): void {
 // GPU in that GEMM's epilogue; StepContext's below), that layer's backward then starting from dz: the same
 // arithmetic, so the same weights bit for bit as each layer applying its own. Covered: a conv under a conv, a
 // conv under a fused conv + pool + dropout, a dense under a dense (the head's own input gradient does not fold).
-P('the layer below\'s activation in the input gradient above it: the same weights bit for bit', async () => {
+P("the layer below's activation in the input gradient above it: the same weights bit for bit", async () => {
   const { x, y } = syntheticData(40);
-  const make = () => new Sequential({
-    seed: 10,
-    layers: [
-      new Conv2D({ filters: 4, kernelSize: 3, activation: 'relu', inputShape: [8, 8, 1] }),
-      new Conv2D({ filters: 6, kernelSize: 3, activation: 'elu' }),
-      new Conv2D({ filters: 8, kernelSize: 2, padding: 'same', activation: 'leaky_relu' }),
-      new MaxPooling2D({ poolSize: 2 }),
-      new Dropout({ rate: 0.25 }),
-      new Flatten(),
-      new Dense({ units: 12, activation: 'sigmoid' }),
-      new Dense({ units: 10, activation: 'tanh' }),
-      new Dense({ units: 3, activation: 'softmax' }),
-    ],
-  });
+  const make = () =>
+    new Sequential({
+      seed: 10,
+      layers: [
+        new Conv2D({ filters: 4, kernelSize: 3, activation: 'relu', inputShape: [8, 8, 1] }),
+        new Conv2D({ filters: 6, kernelSize: 3, activation: 'elu' }),
+        new Conv2D({ filters: 8, kernelSize: 2, padding: 'same', activation: 'leaky_relu' }),
+        new MaxPooling2D({ poolSize: 2 }),
+        new Dropout({ rate: 0.25 }),
+        new Flatten(),
+        new Dense({ units: 12, activation: 'sigmoid' }),
+        new Dense({ units: 10, activation: 'tanh' }),
+        new Dense({ units: 3, activation: 'softmax' }),
+      ],
+    });
   const runs = bothWays(make, (m, on) => (m.foldBelow = on));
   // Which backward calls take a layer below's activation (the conv ops' below, denseBackward's trailing belowActivation).
-  const folded: string[] = [], at: Record<string, number> = { conv2dBackward: 8, denseBackward: 10, conv2dPoolBackward: 11 };
+  const folded: string[] = [],
+    at: Record<string, number> = { conv2dBackward: 8, denseBackward: 10, conv2dPoolBackward: 11 };
   const restore = spyNatives(['conv2dBackward', 'denseBackward', 'conv2dPoolBackward'], (name, args) => {
     const below = name === 'denseBackward' ? args[at[name]] : (args[at[name]] as BelowAct | undefined)?.activation;
     if (below) folded.push(`${name} ${String(below)}`);
@@ -229,24 +301,25 @@ P('the layer below\'s activation in the input gradient above it: the same weight
 // A Dropout after a fused Conv2D + MaxPooling2D pair, its forward in the pair's op in training (on a GPU's FP32
 // path drawn in the conv's epilogue): the same masks, so the same weights bit for bit as the Dropout's own op;
 // inference does not draw it (Keras's Dropout is the identity outside training).
-P('a Dropout after the conv + pool: its forward in the pair\'s op, the same weights bit for bit', async () => {
+P("a Dropout after the conv + pool: its forward in the pair's op, the same weights bit for bit", async () => {
   const { x, y } = syntheticData(40);
-  const make = () => new Sequential({
-    seed: 12,
-    layers: [
-      new Conv2D({ filters: 4, kernelSize: 3, activation: 'relu', inputShape: [8, 8, 1] }),
-      new MaxPooling2D({ poolSize: 2 }),
-      new Dropout({ rate: 0.3 }),
-      new Flatten(),
-      new Dense({ units: 3, activation: 'softmax' }), // the fused head, whose step runs the forward up to the layer before it
-    ],
-  });
+  const make = () =>
+    new Sequential({
+      seed: 12,
+      layers: [
+        new Conv2D({ filters: 4, kernelSize: 3, activation: 'relu', inputShape: [8, 8, 1] }),
+        new MaxPooling2D({ poolSize: 2 }),
+        new Dropout({ rate: 0.3 }),
+        new Flatten(),
+        new Dense({ units: 3, activation: 'softmax' }), // the fused head, whose step runs the forward up to the layer before it
+      ],
+    });
   const runs = bothWays(make, (m, on) => (m.foldDropout = on));
   // The forward calls made: the pair's op with or without the dropout's output (its argument 8), the dropout's own.
   const calls: string[] = [];
-  const restore = spyNatives(['conv2dPoolForward', 'dropoutForward'], (name, args) =>
-    calls.push(`${name}${args[8] ? ' dropped' : ''}`));
-  const losses = [], seen: string[][] = [];
+  const restore = spyNatives(['conv2dPoolForward', 'dropoutForward'], (name, args) => calls.push(`${name}${args[8] ? ' dropped' : ''}`));
+  const losses = [],
+    seen: string[][] = [];
   try {
     for (const m of runs) {
       calls.length = 0;

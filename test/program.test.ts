@@ -26,7 +26,9 @@ Program('a program run N times matches the same calls made N times, bit for bit'
 });
 
 Program('while recording: reads, writes, host-side ops and a second record() are refused; the recording survives', () => {
-  const t = T([4], new Float32Array(4)), y = out([4]), idx = I([4]);
+  const t = T([4], new Float32Array(4)),
+    y = out([4]),
+    idx = I([4]);
   native.record();
   assert.throws(() => t.read(), coded('ERR_KERNELNET_STATE', /Tensor.read: not allowed while ops are being recorded/));
   assert.throws(() => t.write(new Float32Array(4)), coded('ERR_KERNELNET_STATE', /Tensor.write/));
@@ -46,7 +48,8 @@ Program('while recording: reads, writes, host-side ops and a second record() are
 });
 
 Program('a program refuses to run once a tensor it uses was disposed, or once disposed itself', () => {
-  const x = T([8], new Float32Array(8).fill(1)), y = out([8]);
+  const x = T([8], new Float32Array(8).fill(1)),
+    y = out([8]);
   native.record();
   native.dropoutForward(x, y, 0.5, 1, 1);
   const p = native.endRecord();
@@ -81,7 +84,8 @@ Program('fit runs full batches as one recorded program per epoch, with the same 
       else process.env.KERNELNET_GRAPHS = before;
     }
   };
-  const recorded = await train(true), calls = await train(false);
+  const recorded = await train(true),
+    calls = await train(false);
   // The step's 8 ops: two batch gathers; the conv + pool + dropout forward as one op; the head (the dense layer, the
   // loss and its backward as one op); the dropout's and conv + pool's backward as one op; the update; two counter
   // advances (the optimizer's iterations, the step).
@@ -104,18 +108,32 @@ Program('stepsPerExecution: several steps per program, the batch callbacks per e
     const before = process.env.KERNELNET_GRAPHS;
     if (!graphs) process.env.KERNELNET_GRAPHS = '0';
     try {
-      const m = smallModel(5), seen: string[] = [];
+      const m = smallModel(5),
+        seen: string[] = [];
       m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta(), metrics: ['accuracy'], stepsPerExecution: per });
-      const h = await m.fit(x, y, { batchSize: 16, epochs: 2, verbose: 0, callbacks: [{
-        onBatchBegin: (b: number, logs?: { size?: number }) => { seen.push(`begin ${b} (${logs?.size})`); },
-        onBatchEnd: (b: number) => { seen.push(`end ${b}`); },
-      }] });
+      const h = await m.fit(x, y, {
+        batchSize: 16,
+        epochs: 2,
+        verbose: 0,
+        callbacks: [
+          {
+            onBatchBegin: (b: number, logs?: { size?: number }) => {
+              seen.push(`begin ${b} (${logs?.size})`);
+            },
+            onBatchEnd: (b: number) => {
+              seen.push(`end ${b}`);
+            },
+          },
+        ],
+      });
       const weights = m.getWeights().map(w => {
         const v = Array.from(w.dataSync());
         w.dispose();
         return v;
       });
-      const info = m.lastStepProgram, steps = m.steps, spe = m.stepsPerExecution;
+      const info = m.lastStepProgram,
+        steps = m.steps,
+        spe = m.stepsPerExecution;
       m.dispose();
       return { h, weights, info, seen, steps, spe };
     } finally {
@@ -123,28 +141,59 @@ Program('stepsPerExecution: several steps per program, the batch callbacks per e
       else process.env.KERNELNET_GRAPHS = before;
     }
   };
-  const one = await train(undefined), three = await train(3), two = await train(2, false);
+  const one = await train(undefined),
+    three = await train(3),
+    two = await train(2, false);
   assert.is(one.spe, 1, 'one step per execution by default');
-  assert.equal(one.seen.slice(0, 10), ['begin 0 (16)', 'end 0', 'begin 1 (16)', 'end 1', 'begin 2 (16)', 'end 2', 'begin 3 (16)', 'end 3', 'begin 4 (6)', 'end 4']);
+  assert.equal(one.seen.slice(0, 10), [
+    'begin 0 (16)',
+    'end 0',
+    'begin 1 (16)',
+    'end 1',
+    'begin 2 (16)',
+    'end 2',
+    'begin 3 (16)',
+    'end 3',
+    'begin 4 (6)',
+    'end 4',
+  ]);
   assert.equal(three.seen, ['begin 0 (16)', 'end 2', 'begin 3 (16)', 'end 4', 'begin 0 (16)', 'end 2', 'begin 3 (16)', 'end 4']);
   assert.equal(two.seen.slice(0, 6), ['begin 0 (16)', 'end 1', 'begin 2 (16)', 'end 3', 'begin 4 (6)', 'end 4']);
-  for (const [r, what] of [[three, 'three'], [two, 'two, op by op']] as const) {
+  for (const [r, what] of [
+    [three, 'three'],
+    [two, 'two, op by op'],
+  ] as const) {
     assert.equal(r.weights, one.weights, `stepsPerExecution ${what}: the same weights bit for bit`);
     assert.equal(r.h.history, one.h.history, `stepsPerExecution ${what}: the same history`);
     assert.is(r.steps, one.steps, 'every batch a step');
   }
   assert.is(three.info!.ops, 3 * one.info!.ops, 'one program holds the three steps of an execution');
   // A dataset's batches come one by one: only the callbacks are grouped, the last shorter execution included.
-  const m = smallModel(5), seen: string[] = [];
+  const m = smallModel(5),
+    seen: string[] = [];
   m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta(), stepsPerExecution: 2 });
-  await m.fit(Dataset.fromTensors(x, y, { batchSize: 16 }), { epochs: 1, verbose: 0, callbacks: [{
-    onBatchBegin: (b: number) => { seen.push(`begin ${b}`); }, onBatchEnd: (b: number) => { seen.push(`end ${b}`); },
-  }] });
+  await m.fit(Dataset.fromTensors(x, y, { batchSize: 16 }), {
+    epochs: 1,
+    verbose: 0,
+    callbacks: [
+      {
+        onBatchBegin: (b: number) => {
+          seen.push(`begin ${b}`);
+        },
+        onBatchEnd: (b: number) => {
+          seen.push(`end ${b}`);
+        },
+      },
+    ],
+  });
   m.dispose();
   assert.equal(seen, ['begin 0', 'end 1', 'begin 2', 'end 3', 'begin 4', 'end 4']);
   for (const bad of [0, 1.5, -2, 'auto', NaN])
-    assert.throws(() => smallModel(1).compile({ loss: 'mse', optimizer: 'sgd', stepsPerExecution: bad as number }),
-      (e: Error & { code?: string }) => e.code === 'ERR_KERNELNET_ARG' && /stepsPerExecution/.test(e.message), `stepsPerExecution ${String(bad)} refused`);
+    assert.throws(
+      () => smallModel(1).compile({ loss: 'mse', optimizer: 'sgd', stepsPerExecution: bad as number }),
+      (e: Error & { code?: string }) => e.code === 'ERR_KERNELNET_ARG' && /stepsPerExecution/.test(e.message),
+      `stepsPerExecution ${String(bad)} refused`,
+    );
   x.dispose();
   y.dispose();
 });

@@ -24,9 +24,26 @@ const nvcc = spawnSync('nvcc', ['--version'], { encoding: 'utf8' }).status === 0
 
 /** The entries of a CUDA source's PTX for one virtual architecture, by (mangled) name. */
 function entries(arch: string, dir: string, source = 'gemm'): Map<string, string> {
-  const out = join(dir, `${source}-${arch}.ptx`), addonInclude = createRequire(import.meta.url)('node-addon-api').include_dir as string;
-  const r = spawnSync('nvcc', [`-gencode=arch=${arch},code=${arch}`, '-std=c++17', '-O3', '--expt-relaxed-constexpr', '-Icpp', '-Icuda',
-    `-I${join(root, 'node_modules', 'node-addon-api')}`, `-I${addonInclude.replace(/"/g, '')}`, '-ptx', `cuda/${source}.cu`, '-o', out], { cwd: root, encoding: 'utf8' });
+  const out = join(dir, `${source}-${arch}.ptx`),
+    addonInclude = createRequire(import.meta.url)('node-addon-api').include_dir as string;
+  const r = spawnSync(
+    'nvcc',
+    [
+      `-gencode=arch=${arch},code=${arch}`,
+      '-std=c++17',
+      '-O3',
+      '--expt-relaxed-constexpr',
+      '-Icpp',
+      '-Icuda',
+      `-I${join(root, 'node_modules', 'node-addon-api')}`,
+      `-I${addonInclude.replace(/"/g, '')}`,
+      '-ptx',
+      `cuda/${source}.cu`,
+      '-o',
+      out,
+    ],
+    { cwd: root, encoding: 'utf8' },
+  );
   assert.is(r.status, 0, r.stderr);
   const map = new Map<string, string>();
   for (const part of readFileSync(out, 'utf8').split('.entry ').slice(1)) map.set(part.slice(0, part.indexOf('(')), part);
@@ -42,18 +59,27 @@ if (!nvcc) {
   P('the TF32 kernels trap below sm_80 and use tensor cores from sm_80', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kernelnet-ptx-'));
     try {
-      for (const [arch, expect] of [['compute_75', 'trap'], ['compute_80', 'tensor cores']] as const) {
+      for (const [arch, expect] of [
+        ['compute_75', 'trap'],
+        ['compute_80', 'tensor cores'],
+      ] as const) {
         const all = [...entries(arch, dir)];
-        const wmma = all.filter(([name]) => name.includes('sgemm_tf32_kernel')), mma = all.filter(([name]) => name.includes('sgemm_mma_kernel'));
+        const wmma = all.filter(([name]) => name.includes('sgemm_tf32_kernel')),
+          mma = all.filter(([name]) => name.includes('sgemm_mma_kernel'));
         assert.is(wmma.length, 4, `${arch}: the WMMA kernel's four transpose variants`);
-        assert.is(mma.length, 12, `${arch}: the mma.sync kernel's four transpose variants with 16-byte and 4-byte copies, and its implicit-GEMM convolutions (forward, weight gradient, input gradient with 64- and 32-wide N tiles)`);
+        assert.is(
+          mma.length,
+          12,
+          `${arch}: the mma.sync kernel's four transpose variants with 16-byte and 4-byte copies, and its implicit-GEMM convolutions (forward, weight gradient, input gradient with 64- and 32-wide N tiles)`,
+        );
         for (const [name, body] of [...wmma, ...mma]) {
           if (expect === 'trap') {
             assert.match(body, /\btrap;/, `${arch} ${name}: traps`);
             assert.not.match(body, /\b(wmma|mma)\.|cp\.async/, `${arch} ${name}: no tensor-core or cp.async instruction`);
           } else {
             assert.not.match(body, /\btrap;/, `${arch} ${name}: no trap`);
-            if (name.includes('sgemm_tf32_kernel')) assert.match(body, /wmma\.mma\.sync\.aligned\.row\.row\.m16n16k8\.f32\.tf32/, `${arch} ${name}: tensor cores`);
+            if (name.includes('sgemm_tf32_kernel'))
+              assert.match(body, /wmma\.mma\.sync\.aligned\.row\.row\.m16n16k8\.f32\.tf32/, `${arch} ${name}: tensor cores`);
             else {
               assert.match(body, /\bmma\.sync\.aligned\.m16n8k8\.row\.col\.f32\.tf32\.tf32\.f32/, `${arch} ${name}: mma.sync TF32`);
               assert.match(body, /cp\.async\.(cg|ca)\.shared\.global/, `${arch} ${name}: cp.async copies`);
@@ -73,8 +99,12 @@ if (!nvcc) {
   const kernels = () => (report ??= ptxReport('sm_90'));
   // Kernel 1's tile (its last template argument, layout::Simt by default) named by its width: ', narrow' for the
   // 128 x 32 x 8 tile, nothing for the 64 x 64 x 16 one.
-  const tile = (name: string) => name.replace(/, kn::cu::layout::SimtTile<64, 64, 16> ?>$/, '>').replace(/, kn::cu::layout::SimtTile<128, 32, 8> ?>$/, ', narrow>');
-  const named = (prefix: string) => kernels().filter(k => k.kernel.startsWith(prefix + '<') || k.kernel === prefix).map(k => ({ ...k, kernel: tile(k.kernel) }));
+  const tile = (name: string) =>
+    name.replace(/, kn::cu::layout::SimtTile<64, 64, 16> ?>$/, '>').replace(/, kn::cu::layout::SimtTile<128, 32, 8> ?>$/, ', narrow>');
+  const named = (prefix: string) =>
+    kernels()
+      .filter(k => k.kernel.startsWith(prefix + '<') || k.kernel === prefix)
+      .map(k => ({ ...k, kernel: tile(k.kernel) }));
 
   P('ptxas report: no kernel spills registers, and none adds floats atomically (determinism)', () => {
     const all = kernels();
@@ -86,16 +116,27 @@ if (!nvcc) {
   });
 
   P('ptxas report: the GEMM kernels fit their occupancy budgets and the tensor-core loaders do not divide', () => {
-    const mma = named('sgemm_mma_kernel'), simt = named('sgemm_kernel');
+    const mma = named('sgemm_mma_kernel'),
+      simt = named('sgemm_kernel');
     assert.is(mma.length, 12);
     assert.is(simt.length, 8);
-    assert.ok(simt.some(k => k.kernel === 'sgemm_kernel<false, true, 2, narrow>'), simt.map(k => k.kernel).join('; '));
+    assert.ok(
+      simt.some(k => k.kernel === 'sgemm_kernel<false, true, 2, narrow>'),
+      simt.map(k => k.kernel).join('; '),
+    );
     for (const k of mma) {
       // 16-byte copies (every conv GEMM): 3 blocks of 256 per SM (<= 80 registers); 4-byte copies: 2.
-      assert.ok(k.blocks256 >= (/, 4, \d, \d+>$/.test(k.kernel) ? 3 : 2), `${k.kernel}: ${k.registers} registers, ${k.smem} B shared, ${k.blocks256} blocks per SM`);
+      assert.ok(
+        k.blocks256 >= (/, 4, \d, \d+>$/.test(k.kernel) ? 3 : 2),
+        `${k.kernel}: ${k.registers} registers, ${k.smem} B shared, ${k.blocks256} blocks per SM`,
+      );
       assert.ok(k.smem <= 48 * 1024, `${k.kernel}: static shared memory ${k.smem} B`);
       if (/, 0, \d+>$/.test(k.kernel))
-        assert.is(k.div32 + k.div64, 0, `${k.kernel}: ${k.div32} 32-bit and ${k.div64} 64-bit div/rem (the tile loaders' index math is shifts and masks)`);
+        assert.is(
+          k.div32 + k.div64,
+          0,
+          `${k.kernel}: ${k.div32} 32-bit and ${k.div64} 64-bit div/rem (the tile loaders' index math is shifts and masks)`,
+        );
     }
     // The FP32 SIMT kernel was capped at 3 blocks per SM by 80 registers; __launch_bounds__(256, 4) makes it 4
     // (its implicit-GEMM instances, with four pixels' state per thread, 3).
@@ -115,10 +156,23 @@ if (!nvcc) {
   });
 
   P('element-indexing kernels have no 64-bit division in their 32-bit instances', () => {
-    const names = ['im2col_kernel', 'col2im_kernel', 'maxpool_forward_kernel', 'maxpool_backward_kernel', 'maxpool_backward_overlap_kernel', 'avgpool_forward_kernel',
-      'avgpool_backward_kernel', 'gather_rows_kernel', 'one_hot_kernel', 'splitk_reduce_kernel', 'copy_region_kernel', 'argmax_kernel'];
+    const names = [
+      'im2col_kernel',
+      'col2im_kernel',
+      'maxpool_forward_kernel',
+      'maxpool_backward_kernel',
+      'maxpool_backward_overlap_kernel',
+      'avgpool_forward_kernel',
+      'avgpool_backward_kernel',
+      'gather_rows_kernel',
+      'one_hot_kernel',
+      'splitk_reduce_kernel',
+      'copy_region_kernel',
+      'argmax_kernel',
+    ];
     for (const name of names) {
-      const narrow = kernels().filter(k => k.kernel === `${name}<unsigned int>`), wide = kernels().filter(k => k.kernel === `${name}<unsigned long long>`);
+      const narrow = kernels().filter(k => k.kernel === `${name}<unsigned int>`),
+        wide = kernels().filter(k => k.kernel === `${name}<unsigned long long>`);
       assert.is(narrow.length, 1, `one 32-bit instance of ${name}`);
       assert.is(wide.length, 1, `one 64-bit instance of ${name}`);
       assert.is(narrow[0].div64, 0, `${name}<unsigned>: no 64-bit division`);

@@ -26,7 +26,9 @@ function build(e: LayerEntry, device: string): kn.Sequential {
   m.compile({ loss: 'meanSquaredError', optimizer: new kn.SGD({ learningRate: 0.125 }) });
   // The same weights on both devices: small integers (BatchNormalization's variance kept positive).
   const weights = m.getWeights();
-  m.setWeights(weights.map((w, i) => kn.tensor(/variance/i.test(m.params[i].name) ? ints(w.size, i).map(v => v + 3) : ints(w.size, i), w.shape, { device })));
+  m.setWeights(
+    weights.map((w, i) => kn.tensor(/variance/i.test(m.params[i].name) ? ints(w.size, i).map(v => v + 3) : ints(w.size, i), w.shape, { device })),
+  );
   kn.dispose(weights);
   return m;
 }

@@ -9,8 +9,19 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  Adadelta, CosineDecay, ExponentialDecay, LearningRateScheduler, PiecewiseConstantDecay, ReduceLROnPlateau, Sequential,
-  ValidationError, dispose, loadModel, tensor, tidy, type LearningRateSchedule,
+  Adadelta,
+  CosineDecay,
+  ExponentialDecay,
+  LearningRateScheduler,
+  PiecewiseConstantDecay,
+  ReduceLROnPlateau,
+  Sequential,
+  ValidationError,
+  dispose,
+  loadModel,
+  tensor,
+  tidy,
+  type LearningRateSchedule,
 } from '../lib/index.js';
 import { native } from '../lib/core/native.js';
 import { close, smallModel, syntheticData, throwsA } from './helpers.js';
@@ -36,7 +47,7 @@ const cosine = (init: number, steps: number, alpha: number, target: number | nul
   return s < warm ? (target - init) * (s / warm) + init : decay(s - warm, target);
 };
 
-S('each schedule matches Keras\'s formula at every step (host and device evaluate the same function)', () => {
+S("each schedule matches Keras's formula at every step (host and device evaluate the same function)", () => {
   const cases: [LearningRateSchedule, (t: number) => number][] = [
     [new ExponentialDecay({ initialLearningRate: 0.5, decaySteps: 10, decayRate: 0.9 }), exponential(0.5, 10, 0.9, false)],
     [new ExponentialDecay({ initialLearningRate: 2, decaySteps: 7, decayRate: 0.5, staircase: true }), exponential(2, 7, 0.5, true)],
@@ -66,14 +77,20 @@ S('each schedule matches Keras\'s formula at every step (host and device evaluat
 S('a schedule moves the rate at every iteration of fit, inside the recorded step (= trainOnBatch with the rate set per step)', async () => {
   const { x, y } = syntheticData(24);
   const sched = new PiecewiseConstantDecay({ boundaries: [1, 4], values: [1, 0.3, 0.05] });
-  const a = model(11, sched), b = model(11, 1);
+  const a = model(11, sched),
+    b = model(11, 1);
   const h = await a.fit(x, y, { batchSize: 8, epochs: 2, verbose: 0, shuffle: false });
-  const opt = a.optimizerOf('test'), manual = b.optimizerOf('test');
+  const opt = a.optimizerOf('test'),
+    manual = b.optimizerOf('test');
   assert.is(opt.iterations, 6, 'one iteration per batch');
   // As Keras's optimizer.learning_rate: the schedule's value at the iteration count when the epoch ended.
   assert.equal(h.history.lr, [sched.call(3), sched.call(6)]);
-  const xs = [0, 8, 16].map(r => tidy(() => [tensor((x.dataSync() as Float32Array).slice(r * 64, (r + 8) * 64), [8, 8, 8, 1]),
-    tensor((y.dataSync() as Float32Array).slice(r * 3, (r + 8) * 3), [8, 3])]));
+  const xs = [0, 8, 16].map(r =>
+    tidy(() => [
+      tensor((x.dataSync() as Float32Array).slice(r * 64, (r + 8) * 64), [8, 8, 8, 1]),
+      tensor((y.dataSync() as Float32Array).slice(r * 3, (r + 8) * 3), [8, 3]),
+    ]),
+  );
   for (let i = 0; i < 6; ++i) {
     manual.learningRate = sched.call(i);
     await b.trainOnBatch(xs[i % 3][0], xs[i % 3][1]);
@@ -88,9 +105,18 @@ S('a schedule moves the rate at every iteration of fit, inside the recorded step
 S('a scheduled rate is not settable (as Keras), so LearningRateScheduler and ReduceLROnPlateau refuse it', async () => {
   const { x, y } = syntheticData(16);
   const m = model(2, new ExponentialDecay({ initialLearningRate: 1, decaySteps: 2, decayRate: 0.5 }));
-  throwsA(ValidationError, () => { m.optimizerOf('test').learningRate = 0.1; }, /follows a ExponentialDecay schedule, so it is not settable/, 'setter');
-  await m.fit(x, y, { verbose: 0, callbacks: new LearningRateScheduler(() => 0.1) })
-    .then(() => assert.unreachable('scheduler'), e => assert.instance(e, ValidationError));
+  throwsA(
+    ValidationError,
+    () => {
+      m.optimizerOf('test').learningRate = 0.1;
+    },
+    /follows a ExponentialDecay schedule, so it is not settable/,
+    'setter',
+  );
+  await m.fit(x, y, { verbose: 0, callbacks: new LearningRateScheduler(() => 0.1) }).then(
+    () => assert.unreachable('scheduler'),
+    e => assert.instance(e, ValidationError),
+  );
   const r = new ReduceLROnPlateau({ monitor: 'loss', patience: 0 });
   r.setModel(m);
   r.onTrainBegin();
@@ -103,7 +129,8 @@ S('a scheduled rate is not settable (as Keras), so LearningRateScheduler and Red
 S('save/loadModel keep the schedule and the iteration count: a resumed run equals an uninterrupted one', async () => {
   const { x, y } = syntheticData(24);
   const sched = () => new CosineDecay({ initialLearningRate: 0.2, decaySteps: 8, warmupTarget: 1, warmupSteps: 2 });
-  const a = model(5, sched()), b = model(5, sched());
+  const a = model(5, sched()),
+    b = model(5, sched());
   await a.fit(x, y, { batchSize: 8, epochs: 3, verbose: 0 });
   await b.fit(x, y, { batchSize: 8, epochs: 1, verbose: 0 });
   const path = join(dir, 'cosine.safetensors');
@@ -119,12 +146,32 @@ S('save/loadModel keep the schedule and the iteration count: a resumed run equal
   for (const m of [a, b, c]) m.dispose();
 });
 
-S('arguments are checked (Keras\'s rules, tfjs spellings)', () => {
-  throwsA(ValidationError, () => new ExponentialDecay({ initialLearningRate: 1, decaySteps: 0, decayRate: 0.5 }), /Expected a positive number for decaySteps/, 'decaySteps');
-  throwsA(ValidationError, () => new ExponentialDecay({ initial_learning_rate: 1 } as never), /Unknown option 'initial_learning_rate'.*did you mean 'initialLearningRate'/, 'spelling');
+S("arguments are checked (Keras's rules, tfjs spellings)", () => {
+  throwsA(
+    ValidationError,
+    () => new ExponentialDecay({ initialLearningRate: 1, decaySteps: 0, decayRate: 0.5 }),
+    /Expected a positive number for decaySteps/,
+    'decaySteps',
+  );
+  throwsA(
+    ValidationError,
+    () => new ExponentialDecay({ initial_learning_rate: 1 } as never),
+    /Unknown option 'initial_learning_rate'.*did you mean 'initialLearningRate'/,
+    'spelling',
+  );
   throwsA(ValidationError, () => new PiecewiseConstantDecay({ boundaries: [5, 5], values: [1, 2, 3] }), /strictly increasing/, 'boundaries');
-  throwsA(ValidationError, () => new PiecewiseConstantDecay({ boundaries: [5], values: [1] }), /one more element than boundaries \(2\) but received 1/, 'values');
-  throwsA(ValidationError, () => new CosineDecay({ initialLearningRate: 1, decaySteps: 10, warmupSteps: 3 }), /warmupSteps without a warmupTarget/, 'warm-up');
+  throwsA(
+    ValidationError,
+    () => new PiecewiseConstantDecay({ boundaries: [5], values: [1] }),
+    /one more element than boundaries \(2\) but received 1/,
+    'values',
+  );
+  throwsA(
+    ValidationError,
+    () => new CosineDecay({ initialLearningRate: 1, decaySteps: 10, warmupSteps: 3 }),
+    /warmupSteps without a warmupTarget/,
+    'warm-up',
+  );
   throwsA(ValidationError, () => new Adadelta({ learningRate: -1 }), /learningRate/, 'a negative rate');
   throwsA(ValidationError, () => native.scheduleValue('piecewise', [1, 2], 0), /one more|n boundaries/, 'native guard');
 });

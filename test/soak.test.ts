@@ -21,11 +21,14 @@ Soak('10,000 training steps, 250 predictions and 250 evaluations leave no tensor
   };
   for (let i = 0; i < 10; ++i) await round(); // warm-up
   global.gc?.();
-  const rss0 = process.memoryUsage().rss, live0 = memory().liveTensors;
+  const rss0 = process.memoryUsage().rss,
+    live0 = memory().liveTensors;
   for (let i = 0; i < 250; ++i) await round();
   global.gc?.();
   const grown = process.memoryUsage().rss - rss0;
-  console.log(`  soak: 10,000 steps + 250 predictions + 250 evaluations; live tensors ${live0} -> ${memory().liveTensors}; RSS ${(grown / 2 ** 20).toFixed(1)} MB`);
+  console.log(
+    `  soak: 10,000 steps + 250 predictions + 250 evaluations; live tensors ${live0} -> ${memory().liveTensors}; RSS ${(grown / 2 ** 20).toFixed(1)} MB`,
+  );
   assert.is(memory().liveTensors, live0, 'the model holds the same tensors');
   // KERNELNET_SOAK_RSS_MB widens the bound under AddressSanitizer, whose quarantine keeps freed memory.
   const limit = Number(process.env.KERNELNET_SOAK_RSS_MB ?? 32);

@@ -12,11 +12,13 @@ export function alphaOf(act: NativeActivation, alpha?: number): number {
 
 /** y = act(z) elementwise (Keras's definitions, helpers.ts's ACTIVATION_REFS). */
 export function actRef(act: NativeActivation, z: ArrayLike<number>, alpha?: number): Float64Array {
-  const f = ACTIVATION_REFS[act].f, a = alphaOf(act, alpha);
+  const f = ACTIVATION_REFS[act].f,
+    a = alphaOf(act, alpha);
   return Float64Array.from(z, v => f(v, a));
 }
 
-const SELU_ALPHA = 1.6732632423543772, SELU_SCALE = 1.0507009873554805;
+const SELU_ALPHA = 1.6732632423543772,
+  SELU_SCALE = 1.0507009873554805;
 
 /**
  * act'(.) as the backward ops take it (cpp/epilogue.h's act_backward): from the activation's output y, or from
@@ -25,21 +27,38 @@ const SELU_ALPHA = 1.6732632423543772, SELU_SCALE = 1.0507009873554805;
 export function actGrad(act: NativeActivation, y: number, x: number, alpha?: number): number {
   const a = alphaOf(act, alpha);
   switch (act) {
-    case 'relu': return y > 0 ? 1 : 0;
-    case 'relu6': return y > 0 && y < 6 ? 1 : 0;
-    case 'elu': return y > 0 ? 1 : y + a;
-    case 'selu': return y > 0 ? SELU_SCALE : y + SELU_SCALE * SELU_ALPHA;
-    case 'sigmoid': return y * (1 - y);
-    case 'tanh': return 1 - y * y;
-    case 'softplus': return -Math.expm1(-y);
-    case 'swish': case 'gelu': return ACTIVATION_REFS[act].df(x, a);
-    case 'leaky_relu': return y > 0 ? 1 : a;
-    default: return 1;
+    case 'relu':
+      return y > 0 ? 1 : 0;
+    case 'relu6':
+      return y > 0 && y < 6 ? 1 : 0;
+    case 'elu':
+      return y > 0 ? 1 : y + a;
+    case 'selu':
+      return y > 0 ? SELU_SCALE : y + SELU_SCALE * SELU_ALPHA;
+    case 'sigmoid':
+      return y * (1 - y);
+    case 'tanh':
+      return 1 - y * y;
+    case 'softplus':
+      return -Math.expm1(-y);
+    case 'swish':
+    case 'gelu':
+      return ACTIVATION_REFS[act].df(x, a);
+    case 'leaky_relu':
+      return y > 0 ? 1 : a;
+    default:
+      return 1;
   }
 }
 
 /** dz = dy * act'(.) from y (and pre, the stored input, for swish and gelu). */
-export function maskRef(act: NativeActivation, y: ArrayLike<number>, pre: ArrayLike<number> | null, dy: ArrayLike<number>, alpha?: number): Float64Array {
+export function maskRef(
+  act: NativeActivation,
+  y: ArrayLike<number>,
+  pre: ArrayLike<number> | null,
+  dy: ArrayLike<number>,
+  alpha?: number,
+): Float64Array {
   const dz = new Float64Array(dy.length);
   for (let i = 0; i < dz.length; ++i) dz[i] = dy[i] * actGrad(act, y[i], pre ? pre[i] : 0, alpha);
   return dz;
@@ -62,7 +81,9 @@ export function convForwardRef(s: ConvCase, x: Float32Array, w: Float32Array, b:
 /** dx (when wantDx), dw and db of a convolution from dz, the gradient of its pre-activation output. */
 export function convGradsRef(s: ConvCase, x: Float32Array, w: Float32Array, dz: ArrayLike<number>, wantDx: boolean) {
   const { oh, ow, pt, pl, dh, dw: dil } = convOut(s);
-  const dx = wantDx ? new Float64Array(x.length) : null, dw = new Float64Array(w.length), db = new Float64Array(s.f);
+  const dx = wantDx ? new Float64Array(x.length) : null,
+    dw = new Float64Array(w.length),
+    db = new Float64Array(s.f);
   const g = new Float64Array(s.f);
   for (let n = 0; n < s.n; ++n)
     for (let oy = 0; oy < oh; ++oy)
@@ -79,7 +100,8 @@ export function convGradsRef(s: ConvCase, x: Float32Array, w: Float32Array, dz: 
             const ix = ox * s.sw - pl + kx * dil;
             if (ix < 0 || ix >= s.w) continue;
             for (let c = 0; c < s.c; ++c) {
-              const xi = ((n * s.h + iy) * s.w + ix) * s.c + c, wi = ((ky * s.kw + kx) * s.c + c) * s.f;
+              const xi = ((n * s.h + iy) * s.w + ix) * s.c + c,
+                wi = ((ky * s.kw + kx) * s.c + c) * s.f;
               const xv = x[xi];
               let acc = 0;
               for (let f = 0; f < s.f; ++f) {
@@ -96,7 +118,17 @@ export function convGradsRef(s: ConvCase, x: Float32Array, w: Float32Array, dz: 
 
 // ---- pooling ----
 
-export interface PoolCase { n: number; h: number; w: number; c: number; ph: number; pw: number; sh: number; sw: number; same: boolean }
+export interface PoolCase {
+  n: number;
+  h: number;
+  w: number;
+  c: number;
+  ph: number;
+  pw: number;
+  sh: number;
+  sw: number;
+  same: boolean;
+}
 
 /** The output size and leading padding along one axis, as the addon's out_size (-1: the window does not fit). */
 export function outSize(size: number, k: number, stride: number, same: boolean): { out: number; pad: number } {
@@ -106,7 +138,8 @@ export function outSize(size: number, k: number, stride: number, same: boolean):
 }
 
 export function poolOut(p: PoolCase) {
-  const a = outSize(p.h, p.ph, p.sh, p.same), b = outSize(p.w, p.pw, p.sw, p.same);
+  const a = outSize(p.h, p.ph, p.sh, p.same),
+    b = outSize(p.w, p.pw, p.sw, p.same);
   return { oh: a.out, ow: b.out, pt: a.pad, pl: b.pad };
 }
 
@@ -114,7 +147,8 @@ export function poolOut(p: PoolCase) {
 function windows(p: PoolCase) {
   const { oh, ow, pt, pl } = poolOut(p);
   const win = (oy: number, ox: number) => {
-    const iy = oy * p.sh - pt, ix = ox * p.sw - pl;
+    const iy = oy * p.sh - pt,
+      ix = ox * p.sw - pl;
     return [Math.max(iy, 0), Math.min(iy + p.ph, p.h), Math.max(ix, 0), Math.min(ix + p.pw, p.w)];
   };
   return { oh, ow, win };
@@ -122,16 +156,20 @@ function windows(p: PoolCase) {
 
 /** Max pooling: each window's first maximum and its flat index (iy * W + ix) * C + c within the image. */
 export function maxPoolRef(p: PoolCase, x: ArrayLike<number>) {
-  const { oh, ow, win } = windows(p), y = new Float64Array(p.n * oh * ow * p.c), arg = new Int32Array(y.length);
+  const { oh, ow, win } = windows(p),
+    y = new Float64Array(p.n * oh * ow * p.c),
+    arg = new Int32Array(y.length);
   for (let n = 0; n < p.n; ++n)
     for (let oy = 0; oy < oh; ++oy)
       for (let ox = 0; ox < ow; ++ox) {
         const [y0, y1, x0, x1] = win(oy, ox);
         for (let c = 0; c < p.c; ++c) {
-          let best = -Infinity, bi = -1;
+          let best = -Infinity,
+            bi = -1;
           for (let iy = y0; iy < y1; ++iy)
             for (let ix = x0; ix < x1; ++ix) {
-              const i = (iy * p.w + ix) * p.c + c, v = x[n * p.h * p.w * p.c + i];
+              const i = (iy * p.w + ix) * p.c + c,
+                v = x[n * p.h * p.w * p.c + i];
               if (bi < 0 || v > best) {
                 best = v;
                 bi = i;
@@ -147,7 +185,9 @@ export function maxPoolRef(p: PoolCase, x: ArrayLike<number>) {
 
 /** dx of max pooling: each dy added at its argmax (an index outside the image is dropped). */
 export function maxPoolBackwardRef(p: PoolCase, dy: ArrayLike<number>, arg: ArrayLike<number>): Float64Array {
-  const per = dy.length / p.n, size = p.h * p.w * p.c, dx = new Float64Array(p.n * size);
+  const per = dy.length / p.n,
+    size = p.h * p.w * p.c,
+    dx = new Float64Array(p.n * size);
   for (let o = 0; o < dy.length; ++o) {
     const i = arg[o];
     if (i >= 0 && i < size) dx[Math.floor(o / per) * size + i] += dy[o];
@@ -157,11 +197,13 @@ export function maxPoolBackwardRef(p: PoolCase, dy: ArrayLike<number>, arg: Arra
 
 /** Average pooling over the positions inside the input. */
 export function avgPoolRef(p: PoolCase, x: ArrayLike<number>): Float64Array {
-  const { oh, ow, win } = windows(p), y = new Float64Array(p.n * oh * ow * p.c);
+  const { oh, ow, win } = windows(p),
+    y = new Float64Array(p.n * oh * ow * p.c);
   for (let n = 0; n < p.n; ++n)
     for (let oy = 0; oy < oh; ++oy)
       for (let ox = 0; ox < ow; ++ox) {
-        const [y0, y1, x0, x1] = win(oy, ox), count = (y1 - y0) * (x1 - x0);
+        const [y0, y1, x0, x1] = win(oy, ox),
+          count = (y1 - y0) * (x1 - x0);
         for (let c = 0; c < p.c; ++c) {
           let sum = 0;
           for (let iy = y0; iy < y1; ++iy) for (let ix = x0; ix < x1; ++ix) sum += x[((n * p.h + iy) * p.w + ix) * p.c + c];
@@ -172,11 +214,13 @@ export function avgPoolRef(p: PoolCase, x: ArrayLike<number>): Float64Array {
 }
 
 export function avgPoolBackwardRef(p: PoolCase, dy: ArrayLike<number>): Float64Array {
-  const { oh, ow, win } = windows(p), dx = new Float64Array(p.n * p.h * p.w * p.c);
+  const { oh, ow, win } = windows(p),
+    dx = new Float64Array(p.n * p.h * p.w * p.c);
   for (let n = 0; n < p.n; ++n)
     for (let oy = 0; oy < oh; ++oy)
       for (let ox = 0; ox < ow; ++ox) {
-        const [y0, y1, x0, x1] = win(oy, ox), count = (y1 - y0) * (x1 - x0);
+        const [y0, y1, x0, x1] = win(oy, ox),
+          count = (y1 - y0) * (x1 - x0);
         for (let iy = y0; iy < y1; ++iy)
           for (let ix = x0; ix < x1; ++ix)
             for (let c = 0; c < p.c; ++c) dx[((n * p.h + iy) * p.w + ix) * p.c + c] += dy[((n * oh + oy) * ow + ox) * p.c + c] / count;
@@ -186,14 +230,23 @@ export function avgPoolBackwardRef(p: PoolCase, dy: ArrayLike<number>): Float64A
 
 // ---- dense ----
 
-export function denseForwardRef(n: number, i: number, o: number, x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number> | null,
-  act: NativeActivation, alpha?: number) {
+export function denseForwardRef(
+  n: number,
+  i: number,
+  o: number,
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  b: ArrayLike<number> | null,
+  act: NativeActivation,
+  alpha?: number,
+) {
   const z = new Float64Array(n * o);
   for (let r = 0; r < n; ++r) {
     const zr = z.subarray(r * o, r * o + o);
     if (b) for (let j = 0; j < o; ++j) zr[j] = b[j];
     for (let k = 0; k < i; ++k) {
-      const xv = x[r * i + k], wk = k * o;
+      const xv = x[r * i + k],
+        wk = k * o;
       if (xv !== 0) for (let j = 0; j < o; ++j) zr[j] += xv * w[wk + j];
     }
   }
@@ -201,12 +254,15 @@ export function denseForwardRef(n: number, i: number, o: number, x: ArrayLike<nu
 }
 
 export function denseGradsRef(n: number, i: number, o: number, x: ArrayLike<number>, w: ArrayLike<number>, dz: ArrayLike<number>) {
-  const dx = new Float64Array(n * i), dw = new Float64Array(i * o), db = new Float64Array(o);
-  for (let r = 0; r < n; ++r)
-    for (let j = 0; j < o; ++j) db[j] += dz[r * o + j];
+  const dx = new Float64Array(n * i),
+    dw = new Float64Array(i * o),
+    db = new Float64Array(o);
+  for (let r = 0; r < n; ++r) for (let j = 0; j < o; ++j) db[j] += dz[r * o + j];
   for (let r = 0; r < n; ++r)
     for (let k = 0; k < i; ++k) {
-      const xv = x[r * i + k], wk = k * o, dzr = r * o;
+      const xv = x[r * i + k],
+        wk = k * o,
+        dzr = r * o;
       let acc = 0;
       for (let j = 0; j < o; ++j) {
         acc += dz[dzr + j] * w[wk + j];
@@ -227,13 +283,23 @@ export type Accuracy = 'none' | 'categorical' | 'sparse' | 'binary';
  * weights: the increments of the metrics tensor (loss.h's MetricSlot: loss sum, hits, rows, first bad step,
  * weight sum, squared and absolute error sums) and dpred = weight * dloss / dpred / n.
  */
-export function lossRef(kind: LossKind, acc: Accuracy, n: number, k: number, z: ArrayLike<number>, labels: ArrayLike<number> | null,
-  classes: ArrayLike<number> | null, weights: ArrayLike<number> | null) {
-  const metrics = new Float64Array(8), grad = new Float64Array(n * k);
+export function lossRef(
+  kind: LossKind,
+  acc: Accuracy,
+  n: number,
+  k: number,
+  z: ArrayLike<number>,
+  labels: ArrayLike<number> | null,
+  classes: ArrayLike<number> | null,
+  weights: ArrayLike<number> | null,
+) {
+  const metrics = new Float64Array(8),
+    grad = new Float64Array(n * k);
   const sig = (v: number) => 1 / (1 + Math.exp(-v));
   for (let r = 0; r < n; ++r) {
     const t = (j: number) => (labels ? labels[r * k + j] : j === classes![r] ? 1 : 0);
-    let zi = 0, yi = 0;
+    let zi = 0,
+      yi = 0;
     for (let j = 1; j < k; ++j) {
       if (z[r * k + j] > z[r * k + zi]) zi = j;
       if (labels && labels[r * k + j] > labels[r * k + yi]) yi = j;
@@ -246,9 +312,13 @@ export function lossRef(kind: LossKind, acc: Accuracy, n: number, k: number, z: 
       lse = m + Math.log(s);
     }
     const w = weights ? weights[r] : 1;
-    let loss = 0, sq = 0, ab = 0, bh = 0;
+    let loss = 0,
+      sq = 0,
+      ab = 0,
+      bh = 0;
     for (let j = 0; j < k; ++j) {
-      const v = z[r * k + j], y = t(j);
+      const v = z[r * k + j],
+        y = t(j);
       let out: number, g: number;
       if (kind === 'crossentropy') {
         out = Math.exp(v - lse);
@@ -261,20 +331,20 @@ export function lossRef(kind: LossKind, acc: Accuracy, n: number, k: number, z: 
       } else {
         out = v;
         const d = v - y;
-        g = kind === 'mse' ? 2 * d / k : Math.sign(d) / k;
-        loss += kind === 'mse' ? d * d / k : Math.abs(d) / k;
+        g = kind === 'mse' ? (2 * d) / k : Math.sign(d) / k;
+        loss += kind === 'mse' ? (d * d) / k : Math.abs(d) / k;
       }
-      grad[r * k + j] = g * w / n;
+      grad[r * k + j] = (g * w) / n;
       sq += (out - y) ** 2;
       ab += Math.abs(out - y);
-      bh += ((out > 0.5 ? 1 : 0) === y ? 1 : 0);
+      bh += (out > 0.5 ? 1 : 0) === y ? 1 : 0;
     }
     const hit = acc === 'categorical' ? (zi === yi ? 1 : 0) : acc === 'sparse' ? (zi === classes![r] ? 1 : 0) : acc === 'binary' ? bh / k : 0;
     metrics[0] += w * loss;
     metrics[1] += w * hit;
     metrics[4] += w;
-    metrics[5] += w * sq / k;
-    metrics[6] += w * ab / k;
+    metrics[5] += (w * sq) / k;
+    metrics[6] += (w * ab) / k;
   }
   metrics[2] = n;
   return { metrics, grad };
@@ -283,7 +353,8 @@ export function lossRef(kind: LossKind, acc: Accuracy, n: number, k: number, z: 
 export function softmaxRef(n: number, k: number, z: ArrayLike<number>): Float64Array {
   const p = new Float64Array(n * k);
   for (let r = 0; r < n; ++r) {
-    let m = -Infinity, s = 0;
+    let m = -Infinity,
+      s = 0;
     for (let j = 0; j < k; ++j) m = Math.max(m, z[r * k + j]);
     for (let j = 0; j < k; ++j) s += Math.exp(z[r * k + j] - m);
     for (let j = 0; j < k; ++j) p[r * k + j] = Math.exp(z[r * k + j] - m) / s;
@@ -293,16 +364,30 @@ export function softmaxRef(n: number, k: number, z: ArrayLike<number>): Float64A
 
 // ---- batch normalization (cpp/batchnorm.h) ----
 
-export function batchNormRef(m: number, c: number, x: ArrayLike<number>, gamma: ArrayLike<number> | null, beta: ArrayLike<number> | null,
-  movingMean: ArrayLike<number>, movingVar: ArrayLike<number>, momentum: number, eps: number, training: boolean) {
-  const mean = new Float64Array(c), invstd = new Float64Array(c), mm = Float64Array.from(movingMean), mv = Float64Array.from(movingVar);
+export function batchNormRef(
+  m: number,
+  c: number,
+  x: ArrayLike<number>,
+  gamma: ArrayLike<number> | null,
+  beta: ArrayLike<number> | null,
+  movingMean: ArrayLike<number>,
+  movingVar: ArrayLike<number>,
+  momentum: number,
+  eps: number,
+  training: boolean,
+) {
+  const mean = new Float64Array(c),
+    invstd = new Float64Array(c),
+    mm = Float64Array.from(movingMean),
+    mv = Float64Array.from(movingVar);
   for (let j = 0; j < c; ++j) {
     if (!training) {
       mean[j] = movingMean[j];
       invstd[j] = 1 / Math.sqrt(movingVar[j] + eps);
       continue;
     }
-    let s = 0, q = 0;
+    let s = 0,
+      q = 0;
     for (let r = 0; r < m; ++r) s += x[r * c + j];
     const mu = s / m;
     for (let r = 0; r < m; ++r) q += (x[r * c + j] - mu) ** 2;
@@ -319,9 +404,19 @@ export function batchNormRef(m: number, c: number, x: ArrayLike<number>, gamma: 
 }
 
 /** The backward from the statistics the forward pass stored (mean, invstd). */
-export function batchNormBackwardRef(m: number, c: number, x: ArrayLike<number>, dy: ArrayLike<number>, gamma: ArrayLike<number> | null,
-  mean: ArrayLike<number>, invstd: ArrayLike<number>, training: boolean) {
-  const dgamma = new Float64Array(c), dbeta = new Float64Array(c), dx = new Float64Array(m * c);
+export function batchNormBackwardRef(
+  m: number,
+  c: number,
+  x: ArrayLike<number>,
+  dy: ArrayLike<number>,
+  gamma: ArrayLike<number> | null,
+  mean: ArrayLike<number>,
+  invstd: ArrayLike<number>,
+  training: boolean,
+) {
+  const dgamma = new Float64Array(c),
+    dbeta = new Float64Array(c),
+    dx = new Float64Array(m * c);
   for (let r = 0; r < m; ++r)
     for (let j = 0; j < c; ++j) {
       dbeta[j] += dy[r * c + j];
@@ -329,16 +424,27 @@ export function batchNormBackwardRef(m: number, c: number, x: ArrayLike<number>,
     }
   for (let r = 0; r < m; ++r)
     for (let j = 0; j < c; ++j) {
-      const g = gamma ? gamma[j] : 1, i = r * c + j;
-      dx[i] = training ? g * invstd[j] * (dy[i] - dbeta[j] / m - (x[i] - mean[j]) * invstd[j] * dgamma[j] / m) : dy[i] * g * invstd[j];
+      const g = gamma ? gamma[j] : 1,
+        i = r * c + j;
+      dx[i] = training ? g * invstd[j] * (dy[i] - dbeta[j] / m - ((x[i] - mean[j]) * invstd[j] * dgamma[j]) / m) : dy[i] * g * invstd[j];
     }
   return { dx, dgamma, dbeta };
 }
 
-export function batchNormFoldRef(rows: number, c: number, w: ArrayLike<number>, b: ArrayLike<number> | null, gamma: ArrayLike<number> | null,
-  beta: ArrayLike<number> | null, movingMean: ArrayLike<number>, movingVar: ArrayLike<number>, eps: number) {
+export function batchNormFoldRef(
+  rows: number,
+  c: number,
+  w: ArrayLike<number>,
+  b: ArrayLike<number> | null,
+  gamma: ArrayLike<number> | null,
+  beta: ArrayLike<number> | null,
+  movingMean: ArrayLike<number>,
+  movingVar: ArrayLike<number>,
+  eps: number,
+) {
   const scale = Float64Array.from({ length: c }, (_, j) => (gamma ? gamma[j] : 1) / Math.sqrt(movingVar[j] + eps));
-  const wOut = new Float64Array(rows * c), bOut = new Float64Array(c);
+  const wOut = new Float64Array(rows * c),
+    bOut = new Float64Array(c);
   for (let i = 0; i < rows * c; ++i) wOut[i] = w[i] * scale[i % c];
   for (let j = 0; j < c; ++j) bOut[j] = ((b ? b[j] : 0) - movingMean[j]) * scale[j] + (beta ? beta[j] : 0);
   return { wOut, bOut };
@@ -353,11 +459,23 @@ const strides = (shape: number[]) => {
 };
 
 /** dst (a copy of dstInit) with the box of `size` from src at srcBegin written at dstBegin. */
-export function copyRegionRef(srcShape: number[], src: ArrayLike<number>, srcBegin: number[], dstShape: number[], dstInit: ArrayLike<number>,
-  dstBegin: number[], size: number[]): Float64Array {
-  const dst = Float64Array.from(dstInit), ss = strides(srcShape), ds = strides(dstShape), count = size.reduce((a, b) => a * b, 1);
+export function copyRegionRef(
+  srcShape: number[],
+  src: ArrayLike<number>,
+  srcBegin: number[],
+  dstShape: number[],
+  dstInit: ArrayLike<number>,
+  dstBegin: number[],
+  size: number[],
+): Float64Array {
+  const dst = Float64Array.from(dstInit),
+    ss = strides(srcShape),
+    ds = strides(dstShape),
+    count = size.reduce((a, b) => a * b, 1);
   for (let e = 0; e < count; ++e) {
-    let rest = e, so = 0, to = 0;
+    let rest = e,
+      so = 0,
+      to = 0;
     for (let d = size.length - 1; d >= 0; --d) {
       const i = rest % size[d];
       rest = Math.floor(rest / size[d]);
@@ -371,7 +489,9 @@ export function copyRegionRef(srcShape: number[], src: ArrayLike<number>, srcBeg
 
 /** The first index of the largest value along axis. */
 export function argMaxRef(shape: number[], x: ArrayLike<number>, axis: number): Int32Array {
-  const outer = shape.slice(0, axis).reduce((a, b) => a * b, 1), n = shape[axis], inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const outer = shape.slice(0, axis).reduce((a, b) => a * b, 1),
+    n = shape[axis],
+    inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
   const out = new Int32Array(outer * inner);
   for (let o = 0; o < outer; ++o)
     for (let i = 0; i < inner; ++i) {
@@ -383,7 +503,14 @@ export function argMaxRef(shape: number[], x: ArrayLike<number>, axis: number): 
 }
 
 /** dst[r] = src[indices[first + r]] (first = start + counter * rows); zero rows past the end or out of range. */
-export function gatherRowsRef(src: ArrayLike<number>, srcRows: number, rowSize: number, indices: ArrayLike<number>, first: number, rows: number): Float64Array {
+export function gatherRowsRef(
+  src: ArrayLike<number>,
+  srcRows: number,
+  rowSize: number,
+  indices: ArrayLike<number>,
+  first: number,
+  rows: number,
+): Float64Array {
   const dst = new Float64Array(rows * rowSize);
   for (let r = 0; r < rows; ++r) {
     const i = first + r < indices.length ? indices[first + r] : -1;

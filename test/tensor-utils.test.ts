@@ -10,25 +10,41 @@ const U = suite('tensor utilities');
 const values = (t: Tensor) => Array.from(t.dataSync());
 
 U('data() and array() resolve to dataSync() and arraySync()', async () => {
-  const t = tensor([[1, 2, 3], [4, 5, 6]]);
+  const t = tensor([
+    [1, 2, 3],
+    [4, 5, 6],
+  ]);
   const pending = t.data();
   assert.instance(pending, Promise);
   assert.equal(Array.from(await pending), [1, 2, 3, 4, 5, 6]);
-  assert.equal(await t.array(), [[1, 2, 3], [4, 5, 6]]);
+  assert.equal(await t.array(), [
+    [1, 2, 3],
+    [4, 5, 6],
+  ]);
   const i = tensor(Int32Array.of(7, -8));
   assert.instance(await i.data(), Int32Array);
   t.dispose();
-  await t.data().then(() => assert.unreachable('disposed'), e => assert.is(e.code, 'ERR_KERNELNET_DISPOSED'));
+  await t.data().then(
+    () => assert.unreachable('disposed'),
+    e => assert.is(e.code, 'ERR_KERNELNET_DISPOSED'),
+  );
   i.dispose();
 });
 
 U('slice (tf.slice: begin and size per axis, fewer run whole, -1 to the end)', () => {
   tidy(() => {
-    const t = tensor(Array.from({ length: 24 }, (_, i) => i), [2, 3, 4]);
+    const t = tensor(
+      Array.from({ length: 24 }, (_, i) => i),
+      [2, 3, 4],
+    );
     const s = t.slice([1, 1, 1], [1, 2, 2]);
     assert.equal(s.shape, [1, 2, 2]);
     assert.equal(values(s), [17, 18, 21, 22]);
-    assert.equal(values(t.slice(1)), Array.from({ length: 12 }, (_, i) => 12 + i), 'a number is the first axis');
+    assert.equal(
+      values(t.slice(1)),
+      Array.from({ length: 12 }, (_, i) => 12 + i),
+      'a number is the first axis',
+    );
     assert.equal(values(t.slice([0, 2], [-1, 1])), [8, 9, 10, 11, 20, 21, 22, 23]);
     assert.equal(t.slice([0, 3]).shape, [2, 0, 4], 'an empty slice');
     throwsA(ValidationError, () => t.slice([1], [2]), /run past the shape \[2,3,4\] at axis 0/, 'past the end');
@@ -38,7 +54,11 @@ U('slice (tf.slice: begin and size per axis, fewer run whole, -1 to the end)', (
 
 U('gather rows by index (tf.gather along axis 0), indices checked', () => {
   tidy(() => {
-    const t = tensor([[1, 2], [3, 4], [5, 6]]);
+    const t = tensor([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ]);
     assert.equal(values(t.gather([2, 0, 2])), [5, 6, 1, 2, 5, 6]);
     assert.equal(values(t.gather(tensor(Int32Array.of(1)))), [3, 4]);
     throwsA(ValidationError, () => t.gather([3]), /indices\[0\] is 3, outside \[0, 3\)/, 'out of range');
@@ -48,7 +68,10 @@ U('gather rows by index (tf.gather along axis 0), indices checked', () => {
 
 U('argMax: axis 0 by default (tfjs), -1 the last; the first maximum wins ties', () => {
   tidy(() => {
-    const t = tensor([[1, 9, 9], [7, 2, 3]]);
+    const t = tensor([
+      [1, 9, 9],
+      [7, 2, 3],
+    ]);
     const a0 = t.argMax();
     assert.is(a0.dtype, 'int32');
     assert.equal(values(a0), [1, 0, 0]);
@@ -60,7 +83,12 @@ U('argMax: axis 0 by default (tfjs), -1 the last; the first maximum wins ties', 
 
 U('concat along any axis (tf.concat, axis 0 by default)', () => {
   tidy(() => {
-    const a = tensor([[1, 2], [3, 4]]), b = tensor([[5, 6]]), c = tensor([[7], [8]]);
+    const a = tensor([
+        [1, 2],
+        [3, 4],
+      ]),
+      b = tensor([[5, 6]]),
+      c = tensor([[7], [8]]);
     const rows = concat([a, b]);
     assert.equal(rows.shape, [3, 2]);
     assert.equal(values(rows), [1, 2, 3, 4, 5, 6]);
@@ -73,7 +101,10 @@ U('concat along any axis (tf.concat, axis 0 by default)', () => {
 
 U('reshape with -1 infers one axis; a view of the same memory', () => {
   tidy(() => {
-    const t = tensor(Array.from({ length: 12 }, (_, i) => i), [12]);
+    const t = tensor(
+      Array.from({ length: 12 }, (_, i) => i),
+      [12],
+    );
     assert.equal(t.reshape([-1, 4]).shape, [3, 4]);
     assert.equal(t.reshape([2, -1, 3]).shape, [2, 2, 3]);
     throwsA(ValidationError, () => t.reshape([5, -1]), /cannot take shape \[5, -1\]/, 'not divisible');
@@ -98,7 +129,10 @@ U('pixel bytes become float32 natively (fromPixels, and tensor() of a Uint8Array
 U('no utility leaks a tensor', () => {
   const before = memory().liveTensors;
   tidy(() => {
-    const t = tensor([[1, 2], [3, 4]]);
+    const t = tensor([
+      [1, 2],
+      [3, 4],
+    ]);
     [t.slice(1), t.gather([1]), t.argMax(1), concat([t, t]), t.reshape([-1]), fromPixels(Uint8Array.of(1), [1])].forEach(dispose);
   });
   assert.is(memory().liveTensors, before);

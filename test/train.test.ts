@@ -11,7 +11,8 @@ const Train = suite('mnist_cnn end to end');
 Train('one epoch on 20,000 real MNIST images reaches 95% test accuracy', async () => {
   const before = memory().liveTensors;
   const { train, test } = loadMnist(undefined, { trainLimit: 20_000 });
-  const yTrain = toCategorical(train.labels, 10), yTest = toCategorical(test.labels, 10);
+  const yTrain = toCategorical(train.labels, 10),
+    yTest = toCategorical(test.labels, 10);
   const model = seedModel(7);
   const history = await model.fit(train.images, yTrain, { batchSize: 64, epochs: 1, verbose: 0 });
   const [loss, accuracy] = model.evaluate(test.images, yTest, { batchSize: 256 });
@@ -28,13 +29,14 @@ Train('one epoch on 20,000 real MNIST images reaches 95% test accuracy', async (
 Train('the same weights, bit for bit, at every thread count', async () => {
   const { train } = loadMnist(undefined, { trainLimit: 640, testLimit: 0 });
   const y = toCategorical(train.labels, 10);
-  const before = native.numThreads(), weights: number[][][] = [];
+  const before = native.numThreads(),
+    weights: number[][][] = [];
   try {
     for (const threads of [1, 2, 3]) {
       native.numThreads(threads);
       const model = seedModel(3);
       await model.fit(train.images, y, { batchSize: 128, epochs: 2, verbose: 0 });
-      weights.push(tidy(() => model.getWeights().map((w) => Array.from(w.dataSync()))));
+      weights.push(tidy(() => model.getWeights().map(w => Array.from(w.dataSync()))));
       model.dispose();
     }
   } finally {

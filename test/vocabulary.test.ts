@@ -5,9 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import {
-  Activation, Adadelta, Conv2D, Dense, Flatten, LeakyReLU, Sequential, ValidationError, dispose, loadModel, tidy,
-} from '../lib/index.js';
+import { Activation, Adadelta, Conv2D, Dense, Flatten, LeakyReLU, Sequential, ValidationError, dispose, loadModel, tidy } from '../lib/index.js';
 import { syntheticData, throwsA } from './helpers.js';
 
 const V = suite('Keras vocabulary');
@@ -41,8 +39,14 @@ V('activations on Conv2D and Dense, Activation and LeakyReLU layers: a model tra
   const path = join(dir, 'acts.safetensors');
   m.save(path);
   const back = loadModel(path);
-  assert.equal(back.layers.map(l => l.className), m.layers.map(l => l.className));
-  assert.equal(back.layers.map(l => l.getConfig()), m.layers.map(l => l.getConfig()));
+  assert.equal(
+    back.layers.map(l => l.className),
+    m.layers.map(l => l.className),
+  );
+  assert.equal(
+    back.layers.map(l => l.getConfig()),
+    m.layers.map(l => l.getConfig()),
+  );
   const same = tidy(() => [m, back].map(model => Array.from(model.predict(x).dataSync())));
   assert.equal(same[1], same[0], 'the same predictions after loading');
   dispose([x, y]);
@@ -76,9 +80,19 @@ V('Conv2D dilationRate: the dilated output shape, training, save/load; strides a
   assert.equal((back.layers[1] as Conv2D).dilationRate, [3, 1]);
   const same = tidy(() => [m, back].map(model => Array.from(model.predict(x).dataSync())));
   assert.equal(same[1], same[0], 'the same predictions after loading');
-  throwsA(ValidationError, () => new Conv2D({ filters: 2, kernelSize: 3, dilationRate: 2, strides: 2 }), /dilationRate \[2,2\] needs strides of 1/, 'with strides');
+  throwsA(
+    ValidationError,
+    () => new Conv2D({ filters: 2, kernelSize: 3, dilationRate: 2, strides: 2 }),
+    /dilationRate \[2,2\] needs strides of 1/,
+    'with strides',
+  );
   throwsA(ValidationError, () => new Conv2D({ filters: 2, kernelSize: 3, dilationRate: 0 }), /dilationRate/, 'zero');
-  throwsA(ValidationError, () => new Sequential({ layers: [new Conv2D({ filters: 2, kernelSize: 3, dilationRate: 4, inputShape: [8, 8, 1] })] }), /3x3 kernel dilated by \[4, 4\] does not fit/, 'span 9 > 8');
+  throwsA(
+    ValidationError,
+    () => new Sequential({ layers: [new Conv2D({ filters: 2, kernelSize: 3, dilationRate: 4, inputShape: [8, 8, 1] })] }),
+    /3x3 kernel dilated by \[4, 4\] does not fit/,
+    'span 9 > 8',
+  );
   dispose([x, y]);
   m.dispose();
   back.dispose();
@@ -87,53 +101,113 @@ V('Conv2D dilationRate: the dilated output shape, training, save/load; strides a
 V('activation names: Keras and tfjs spellings and aliases; softmax only at the end; unknown names refused', () => {
   assert.is(new Dense({ units: 2, activation: 'silu' }).activation, 'swish');
   assert.is(new Conv2D({ filters: 2, kernelSize: 3, activation: 'leakyRelu' }).activation, 'leaky_relu');
-  throwsA(ValidationError, () => new Conv2D({ filters: 2, kernelSize: 3, activation: 'softmax' as never }), /Expected one of 'linear', 'relu'/, 'conv softmax');
-  throwsA(ValidationError, () => new Dense({ units: 2, activation: 'mish' as never }), /Expected one of .*'softmax' for activation but received 'mish'/, 'unknown');
+  throwsA(
+    ValidationError,
+    () => new Conv2D({ filters: 2, kernelSize: 3, activation: 'softmax' as never }),
+    /Expected one of 'linear', 'relu'/,
+    'conv softmax',
+  );
+  throwsA(
+    ValidationError,
+    () => new Dense({ units: 2, activation: 'mish' as never }),
+    /Expected one of .*'softmax' for activation but received 'mish'/,
+    'unknown',
+  );
   throwsA(ValidationError, () => new Activation({} as never), /Expected an activation name for activation/, 'missing');
-  throwsA(ValidationError, () => new LeakyReLU({ negativeSlope: 0.2 } as never), /negativeSlope is not supported yet.*tfjs spells it alpha/, 'Keras 3 spelling');
-  const m = new Sequential({ layers: [new Flatten({ inputShape: [4] }), new Activation({ activation: 'softmax' }), new Dense({ units: 2, activation: 'softmax' })] });
-  throwsA(ValidationError, () => m.compile({ loss: 'categoricalCrossentropy', optimizer: 'adadelta' }), /activation 'softmax' is supported on the last layer only/, 'softmax inside');
+  throwsA(
+    ValidationError,
+    () => new LeakyReLU({ negativeSlope: 0.2 } as never),
+    /negativeSlope is not supported yet.*tfjs spells it alpha/,
+    'Keras 3 spelling',
+  );
+  const m = new Sequential({
+    layers: [new Flatten({ inputShape: [4] }), new Activation({ activation: 'softmax' }), new Dense({ units: 2, activation: 'softmax' })],
+  });
+  throwsA(
+    ValidationError,
+    () => m.compile({ loss: 'categoricalCrossentropy', optimizer: 'adadelta' }),
+    /activation 'softmax' is supported on the last layer only/,
+    'softmax inside',
+  );
   m.dispose();
 });
 
-V('initializers are Keras\'s variance scaling (uniform within sqrt(3 v), normal truncated at 2 sigma), useBias: false drops the bias', () => {
-  const fanIn = 300, units = 200;
+V("initializers are Keras's variance scaling (uniform within sqrt(3 v), normal truncated at 2 sigma), useBias: false drops the bias", () => {
+  const fanIn = 300,
+    units = 200;
   // Keras 3's VarianceScaling: glorot scale 1 over (fan_in + fan_out) / 2, he 2 over fan_in, lecun 1 over fan_in.
   const variance: Record<string, number> = {
-    glorotUniform: 2 / (fanIn + units), glorotNormal: 2 / (fanIn + units), heUniform: 2 / fanIn, heNormal: 2 / fanIn,
-    lecunUniform: 1 / fanIn, lecunNormal: 1 / fanIn,
+    glorotUniform: 2 / (fanIn + units),
+    glorotNormal: 2 / (fanIn + units),
+    heUniform: 2 / fanIn,
+    heNormal: 2 / fanIn,
+    lecunUniform: 1 / fanIn,
+    lecunNormal: 1 / fanIn,
   };
   for (const [init, v] of Object.entries(variance)) {
-    const m = new Sequential({ seed: 3, layers: [new Dense({ units, inputShape: [fanIn], kernelInitializer: init as never, biasInitializer: 'ones' })] });
+    const m = new Sequential({
+      seed: 3,
+      layers: [new Dense({ units, inputShape: [fanIn], kernelInitializer: init as never, biasInitializer: 'ones' })],
+    });
     m.compile({ loss: 'mse', optimizer: 'sgd' });
     const [k, b] = tidy(() => m.getWeights().map(w => Array.from(w.dataSync())));
-    const mean = k.reduce((a, x) => a + x, 0) / k.length, varr = k.reduce((a, x) => a + (x - mean) ** 2, 0) / k.length;
+    const mean = k.reduce((a, x) => a + x, 0) / k.length,
+      varr = k.reduce((a, x) => a + (x - mean) ** 2, 0) / k.length;
     assert.ok(Math.abs(mean) < 0.05 * Math.sqrt(v), `${init}: mean ${mean}`);
     assert.ok(Math.abs(varr / v - 1) < 0.05, `${init}: variance ${varr} vs ${v}`);
-    const bound = init.endsWith('Uniform') ? Math.sqrt(3 * v) : 2 * Math.sqrt(v) / 0.87962566103423978;
-    assert.ok(k.every(x => Math.abs(x) <= bound * (1 + 1e-6)), `${init}: within ${bound}`);
-    assert.ok(b.every(x => x === 1), 'biasInitializer ones');
+    const bound = init.endsWith('Uniform') ? Math.sqrt(3 * v) : (2 * Math.sqrt(v)) / 0.87962566103423978;
+    assert.ok(
+      k.every(x => Math.abs(x) <= bound * (1 + 1e-6)),
+      `${init}: within ${bound}`,
+    );
+    assert.ok(
+      b.every(x => x === 1),
+      'biasInitializer ones',
+    );
     m.dispose();
   }
-  const nb = new Sequential({ layers: [new Conv2D({ filters: 4, kernelSize: 3, useBias: false, inputShape: [8, 8, 1] }), new Flatten(), new Dense({ units: 3, useBias: false, activation: 'softmax' })] });
+  const nb = new Sequential({
+    layers: [
+      new Conv2D({ filters: 4, kernelSize: 3, useBias: false, inputShape: [8, 8, 1] }),
+      new Flatten(),
+      new Dense({ units: 3, useBias: false, activation: 'softmax' }),
+    ],
+  });
   assert.is(nb.countParams(), 36 + 144 * 3);
   nb.dispose();
-  throwsA(ValidationError, () => new Dense({ units: 2, kernelInitializer: 'orthogonal' as never }), /Expected one of 'glorotUniform', .* for kernelInitializer but received 'orthogonal'/, 'unknown initializer');
+  throwsA(
+    ValidationError,
+    () => new Dense({ units: 2, kernelInitializer: 'orthogonal' as never }),
+    /Expected one of 'glorotUniform', .* for kernelInitializer but received 'orthogonal'/,
+    'unknown initializer',
+  );
 });
 
 V('predict works on a model that was built but never compiled (Keras), with the weights compile keeps', async () => {
   const { x, y } = syntheticData(6);
-  const m = new Sequential({ seed: 2, layers: [new Flatten({ inputShape: [8, 8, 1] }), new Dense({ units: 3, activation: 'softmax', useBias: false })] });
+  const m = new Sequential({
+    seed: 2,
+    layers: [new Flatten({ inputShape: [8, 8, 1] }), new Dense({ units: 3, activation: 'softmax', useBias: false })],
+  });
   const before = tidy(() => Array.from(m.predict(x).dataSync()));
   assert.is(before.length, 18);
   m.compile({ loss: 'categoricalCrossentropy', optimizer: 'sgd' });
-  assert.equal(tidy(() => Array.from(m.predict(x).dataSync())), before);
+  assert.equal(
+    tidy(() => Array.from(m.predict(x).dataSync())),
+    before,
+  );
   await m.fit(x, y, { verbose: 0 });
   const path = join(dir, 'nobias.safetensors');
   m.save(path);
   const back = loadModel(path);
-  assert.equal(back.layers.map(l => l.getConfig()), m.layers.map(l => l.getConfig()));
-  assert.equal(tidy(() => Array.from(back.predict(x).dataSync())), tidy(() => Array.from(m.predict(x).dataSync())));
+  assert.equal(
+    back.layers.map(l => l.getConfig()),
+    m.layers.map(l => l.getConfig()),
+  );
+  assert.equal(
+    tidy(() => Array.from(back.predict(x).dataSync())),
+    tidy(() => Array.from(m.predict(x).dataSync())),
+  );
   dispose([x, y]);
   m.dispose();
   back.dispose();

@@ -22,7 +22,8 @@ W('evaluate: loss = sum(w * loss) / N and accuracy = sum(w * hit) / sum(w)', () 
   const m = linear(1);
   const w = [0, 1, 2, 0.5, 3, 1, 0, 2, 1, 1, 4, 0.25];
   const perRow = tidy(() => Array.from({ length: 12 }, (_, i) => m.evaluate(x.slice(i, 1), y.slice(i, 1))));
-  const n = 12, sw = w.reduce((a, b) => a + b, 0);
+  const n = 12,
+    sw = w.reduce((a, b) => a + b, 0);
   const expectLoss = perRow.reduce((s, [l], i) => s + w[i] * l, 0) / n;
   const expectAcc = perRow.reduce((s, [, a], i) => s + w[i] * a, 0) / sw;
   const [loss, acc] = tidy(() => m.evaluate(x, y, { batchSize: 5, sampleWeight: tensor(w) }));
@@ -35,7 +36,9 @@ W('evaluate: loss = sum(w * loss) / N and accuracy = sum(w * hit) / sum(w)', () 
 
 W('fit: the logged loss is the weighted loss; weights of 1 train exactly as none', async () => {
   const { x, y } = syntheticData(12);
-  const a = linear(2), b = linear(2), c = linear(2);
+  const a = linear(2),
+    b = linear(2),
+    c = linear(2);
   const w = tensor([0, 1, 2, 0.5, 3, 1, 0, 2, 1, 1, 4, 0.25]);
   const [before] = a.evaluate(x, y, { batchSize: 12, sampleWeight: w });
   const h = await a.fit(x, y, { batchSize: 12, epochs: 1, verbose: 0, sampleWeight: w });
@@ -50,9 +53,10 @@ W('fit: the logged loss is the weighted loss; weights of 1 train exactly as none
   for (const m of [a, b, c, fresh]) m.dispose();
 });
 
-W('classWeight is the per-example weight of each label\'s class (classes not listed weigh 1)', async () => {
+W("classWeight is the per-example weight of each label's class (classes not listed weigh 1)", async () => {
   const { x, y } = syntheticData(15);
-  const a = linear(3), b = linear(3);
+  const a = linear(3),
+    b = linear(3);
   const labels = Array.from({ length: 15 }, (_, i) => i % 3); // syntheticData's classes
   const table: Record<number, number> = { 0: 0.5, 2: 3 };
   const manual = tensor(labels.map(c => table[c] ?? 1));
@@ -65,7 +69,7 @@ W('classWeight is the per-example weight of each label\'s class (classes not lis
   b.dispose();
 });
 
-W('validationSplit splits the sample weights too: val_loss is weighted by the held-out rows\' weights', async () => {
+W("validationSplit splits the sample weights too: val_loss is weighted by the held-out rows' weights", async () => {
   const { x, y } = syntheticData(20);
   const m = linear(4);
   const w = tensor(Array.from({ length: 20 }, (_, i) => (i % 5) / 2));
@@ -89,10 +93,13 @@ W('refused: both at once (as Keras), a wrong shape, a class that is not one, a n
     [{ sampleWeight: tensor([1, NaN, 1, 1, 1, 1]) }, /Expected finite weights in sampleWeight but sampleWeight\[1\] is NaN/],
   ];
   for (const [opts, pattern] of cases)
-    await m.fit(x, y, { verbose: 0, ...opts }).then(() => assert.unreachable(String(pattern)), e => {
-      assert.instance(e, ValidationError);
-      assert.match(e.message, pattern);
-    });
+    await m.fit(x, y, { verbose: 0, ...opts }).then(
+      () => assert.unreachable(String(pattern)),
+      e => {
+        assert.instance(e, ValidationError);
+        assert.match(e.message, pattern);
+      },
+    );
   dispose([x, y, cases.map(([opts]) => opts.sampleWeight)]);
   m.dispose();
 });

@@ -11,7 +11,7 @@ import { close, exact, syntheticData, throwsA } from './helpers.js';
 
 const Z = suite('ZeroPadding2D');
 
-Z('Keras\'s example: padding 1 on a [1, 1, 2, 2] input gives [1, 3, 4, 2], x in the middle row', () => {
+Z("Keras's example: padding 1 on a [1, 1, 2, 2] input gives [1, 3, 4, 2], x in the middle row", () => {
   // keras/src/layers/reshaping/zero_padding2d.py's docstring: x = arange(4).reshape(1, 1, 2, 2).
   const m = new Sequential({ layers: [new ZeroPadding2D({ padding: 1, inputShape: [1, 2, 2] })] });
   assert.equal(m.outputShape, [3, 4, 2]);
@@ -22,9 +22,47 @@ Z('Keras\'s example: padding 1 on a [1, 1, 2, 2] input gives [1, 3, 4, 2], x in 
 
 Z('every padding form as tfjs-layers reads it; the same output as tf.layers.zeroPadding2d', () => {
   const forms: [unknown, [[number, number], [number, number]]][] = [
-    [undefined, [[1, 1], [1, 1]]], [2, [[2, 2], [2, 2]]], [0, [[0, 0], [0, 0]]], [[1, 3], [[1, 1], [3, 3]]], [[[0, 2], [3, 1]], [[0, 2], [3, 1]]],
+    [
+      undefined,
+      [
+        [1, 1],
+        [1, 1],
+      ],
+    ],
+    [
+      2,
+      [
+        [2, 2],
+        [2, 2],
+      ],
+    ],
+    [
+      0,
+      [
+        [0, 0],
+        [0, 0],
+      ],
+    ],
+    [
+      [1, 3],
+      [
+        [1, 1],
+        [3, 3],
+      ],
+    ],
+    [
+      [
+        [0, 2],
+        [3, 1],
+      ],
+      [
+        [0, 2],
+        [3, 1],
+      ],
+    ],
   ];
-  const shape = [2, 3, 4, 2], data = Float32Array.from({ length: 48 }, (_, i) => Math.sin(i) * 3);
+  const shape = [2, 3, 4, 2],
+    data = Float32Array.from({ length: 48 }, (_, i) => Math.sin(i) * 3);
   for (const [padding, pairs] of forms) {
     const args = padding === undefined ? {} : { padding };
     const layer = new ZeroPadding2D({ ...args, inputShape: [3, 4, 2] } as never);
@@ -43,7 +81,18 @@ Z('every padding form as tfjs-layers reads it; the same output as tf.layers.zero
 });
 
 Z('padding that is not one of the forms, and channelsFirst, are refused by name', () => {
-  for (const bad of [-1, 1.5, [1], [1, 2, 3], [[1, 2, 3], [1, 1]], [[1, 1], 2], 'same'])
+  for (const bad of [
+    -1,
+    1.5,
+    [1],
+    [1, 2, 3],
+    [
+      [1, 2, 3],
+      [1, 1],
+    ],
+    [[1, 1], 2],
+    'same',
+  ])
     throwsA(ValidationError, () => new ZeroPadding2D({ padding: bad as never }), /ZeroPadding2D padding/, `padding ${JSON.stringify(bad)}`);
   throwsA(ValidationError, () => new ZeroPadding2D({ dataFormat: 'channelsFirst' as never }), /dataFormat/, 'channelsFirst');
   throwsA(ValidationError, () => new Sequential({ layers: [new ZeroPadding2D({ inputShape: [4, 4] })] }), /input shape/, 'a rank-2 input');

@@ -39,8 +39,10 @@ export class KerasCallback implements Callback {
 function monitored(who: string, monitor: string, logs: Logs): number {
   const v = logs[monitor];
   if (v === undefined)
-    throw new ValidationError(`${who} monitors '${monitor}', which the logs do not have (they have ${Object.keys(logs).join(', ')})` +
-      (monitor.startsWith('val_') ? '; pass validationData or validationSplit to fit, or monitor a training quantity' : ''));
+    throw new ValidationError(
+      `${who} monitors '${monitor}', which the logs do not have (they have ${Object.keys(logs).join(', ')})` +
+        (monitor.startsWith('val_') ? '; pass validationData or validationSplit to fit, or monitor a training quantity' : ''),
+    );
   return v;
 }
 
@@ -103,7 +105,10 @@ export class EarlyStopping extends KerasCallback {
 
   constructor(args: EarlyStoppingArgs = {}) {
     super();
-    args = checkOptions(args, { what: 'EarlyStopping args', supported: ['monitor', 'minDelta', 'patience', 'verbose', 'mode', 'baseline', 'restoreBestWeights', 'startFromEpoch'] });
+    args = checkOptions(args, {
+      what: 'EarlyStopping args',
+      supported: ['monitor', 'minDelta', 'patience', 'verbose', 'mode', 'baseline', 'restoreBestWeights', 'startFromEpoch'],
+    });
     this.monitor = args.monitor ?? 'val_loss';
     if (typeof this.monitor !== 'string') fail('a log key', 'monitor', this.monitor);
     this.minDelta = Math.abs(numberIn(args.minDelta ?? 0, 'minDelta', -Number.MAX_VALUE, Number.MAX_VALUE));
@@ -194,7 +199,9 @@ function formatPath(template: string, values: Record<string, number>): string {
   return template.replace(/\{(\w+)(?::([^}]*))?\}/g, (_, key: string, spec: string | undefined) => {
     const v = values[key];
     if (v === undefined)
-      throw new ValidationError(`ModelCheckpoint: the filepath names {${key}}, which the logs do not have (they have ${Object.keys(values).join(', ')})`);
+      throw new ValidationError(
+        `ModelCheckpoint: the filepath names {${key}}, which the logs do not have (they have ${Object.keys(values).join(', ')})`,
+      );
     if (!spec) return String(v);
     const m = /^(0?)(\d*)(?:\.(\d+))?([dfe])$/.exec(spec);
     if (!m) throw new ValidationError(`ModelCheckpoint: format spec '${spec}' of {${key}} is not one of d, 0Nd, .Nf, .Ne`);
@@ -227,7 +234,10 @@ export class ModelCheckpoint extends KerasCallback {
   constructor(args: ModelCheckpointArgs) {
     super();
     if (args === undefined) fail('an options object with a filepath', 'ModelCheckpoint args', args);
-    args = checkOptions(args, { what: 'ModelCheckpoint args', supported: ['filepath', 'monitor', 'verbose', 'saveBestOnly', 'saveWeightsOnly', 'mode', 'saveFreq', 'initialValueThreshold'] });
+    args = checkOptions(args, {
+      what: 'ModelCheckpoint args',
+      supported: ['filepath', 'monitor', 'verbose', 'saveBestOnly', 'saveWeightsOnly', 'mode', 'saveFreq', 'initialValueThreshold'],
+    });
     if (typeof args.filepath !== 'string' || !args.filepath) fail('a file path', 'filepath', args.filepath);
     this.filepath = args.filepath;
     this.monitor = args.monitor ?? 'val_loss';
@@ -238,7 +248,10 @@ export class ModelCheckpoint extends KerasCallback {
     this.mode = oneOf(args.mode ?? 'auto', 'mode', ['auto', 'min', 'max'] as const);
     if ((args.saveFreq ?? 'epoch') !== 'epoch')
       throw new ValidationError("ModelCheckpoint: saveFreq other than 'epoch' (every N batches) is not supported yet", 'ERR_KERNELNET_UNSUPPORTED');
-    this.threshold = args.initialValueThreshold === undefined ? undefined : numberIn(args.initialValueThreshold, 'initialValueThreshold', -Number.MAX_VALUE, Number.MAX_VALUE);
+    this.threshold =
+      args.initialValueThreshold === undefined
+        ? undefined
+        : numberIn(args.initialValueThreshold, 'initialValueThreshold', -Number.MAX_VALUE, Number.MAX_VALUE);
     this.best = NaN;
   }
 
@@ -314,7 +327,10 @@ export class ReduceLROnPlateau extends KerasCallback {
 
   constructor(args: ReduceLROnPlateauArgs = {}) {
     super();
-    args = checkOptions(args, { what: 'ReduceLROnPlateau args', supported: ['monitor', 'factor', 'patience', 'verbose', 'mode', 'minDelta', 'cooldown', 'minLr'] });
+    args = checkOptions(args, {
+      what: 'ReduceLROnPlateau args',
+      supported: ['monitor', 'factor', 'patience', 'verbose', 'mode', 'minDelta', 'cooldown', 'minLr'],
+    });
     this.monitor = args.monitor ?? 'val_loss';
     this.factor = numberIn(args.factor ?? 0.1, 'factor', 0, 1, true);
     this.patience = nonNegativeInt(args.patience ?? 10, 'patience');
@@ -371,7 +387,10 @@ export class LearningRateScheduler extends KerasCallback {
    * @param schedule The rate for an epoch (0-based), given the current rate.
    * @param options verbose: 1 logs each epoch's rate (default 0).
    */
-  constructor(readonly schedule: (epoch: number, lr: number) => number, options: { verbose?: 0 | 1 } = {}) {
+  constructor(
+    readonly schedule: (epoch: number, lr: number) => number,
+    options: { verbose?: 0 | 1 } = {},
+  ) {
     super();
     if (typeof schedule !== 'function') fail('a function (epoch, lr) => lr', 'schedule', schedule);
     this.options = checkOptions(options, { what: 'LearningRateScheduler options', supported: ['verbose'] });
@@ -408,7 +427,10 @@ export class CSVLogger extends KerasCallback {
    * @param filename The CSV file's path.
    * @param args The separator and whether to append.
    */
-  constructor(readonly filename: string, args: CSVLoggerArgs = {}) {
+  constructor(
+    readonly filename: string,
+    args: CSVLoggerArgs = {},
+  ) {
     super();
     if (typeof filename !== 'string' || !filename) fail('a file path', 'filename', filename);
     args = checkOptions(args, { what: 'CSVLogger args', supported: ['separator', 'append'] });

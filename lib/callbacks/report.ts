@@ -55,7 +55,8 @@ const escape = (s: string) => s.replace(/[&<>"']/g, c => `&#${c.charCodeAt(0)};`
 /** Round numbers for axis ticks: about `count` of them spanning [lo, hi]. */
 function ticks(lo: number, hi: number, count = 5): number[] {
   if (!(hi > lo)) return [lo];
-  const raw = (hi - lo) / count, mag = 10 ** Math.floor(Math.log10(raw));
+  const raw = (hi - lo) / count,
+    mag = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map(m => m * mag).find(s => s >= raw)!;
   const out: number[] = [];
   for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
@@ -71,27 +72,43 @@ interface Series {
 
 /** A line chart as inline SVG: axes with round ticks, one polyline per series, a legend. */
 function lineChart(title: string, xLabel: string, series: Series[]): string {
-  const W = 440, H = 250, L = 56, R = 12, T = 28, B = 40;
+  const W = 440,
+    H = 250,
+    L = 56,
+    R = 12,
+    T = 28,
+    B = 40;
   const all = series.flatMap(s => s.points).filter(([, y]) => Number.isFinite(y));
   if (!all.length) return '';
   let [x0, x1] = [Math.min(...all.map(p => p[0])), Math.max(...all.map(p => p[0]))];
   let [y0, y1] = [Math.min(...all.map(p => p[1])), Math.max(...all.map(p => p[1]))];
   if (x1 === x0) [x0, x1] = [x0 - 1, x1 + 1];
   if (y1 === y0) [y0, y1] = [y0 - Math.abs(y0 || 1) * 0.1, y1 + Math.abs(y1 || 1) * 0.1];
-  const sx = (x: number) => L + ((x - x0) / (x1 - x0)) * (W - L - R), sy = (y: number) => T + (1 - (y - y0) / (y1 - y0)) * (H - T - B);
+  const sx = (x: number) => L + ((x - x0) / (x1 - x0)) * (W - L - R),
+    sy = (y: number) => T + (1 - (y - y0) / (y1 - y0)) * (H - T - B);
   const fmt = (v: number) => (Math.abs(v) >= 1000 || (Math.abs(v) < 0.01 && v !== 0) ? v.toExponential(1) : String(Number(v.toPrecision(4))));
-  const parts = [`<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${escape(title)}">`,
+  const parts = [
+    `<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${escape(title)}">`,
     `<text x="${W / 2}" y="16" text-anchor="middle" class="title">${escape(title)}</text>`,
-    `<text x="${W / 2}" y="${H - 6}" text-anchor="middle" class="axis">${escape(xLabel)}</text>`];
-  for (const t of ticks(y0, y1)) parts.push(`<line x1="${L}" x2="${W - R}" y1="${sy(t)}" y2="${sy(t)}" class="grid"/><text x="${L - 6}" y="${sy(t) + 4}" text-anchor="end" class="axis">${fmt(t)}</text>`);
+    `<text x="${W / 2}" y="${H - 6}" text-anchor="middle" class="axis">${escape(xLabel)}</text>`,
+  ];
+  for (const t of ticks(y0, y1))
+    parts.push(
+      `<line x1="${L}" x2="${W - R}" y1="${sy(t)}" y2="${sy(t)}" class="grid"/><text x="${L - 6}" y="${sy(t) + 4}" text-anchor="end" class="axis">${fmt(t)}</text>`,
+    );
   for (const t of ticks(x0, x1, 6)) parts.push(`<text x="${sx(t)}" y="${H - B + 16}" text-anchor="middle" class="axis">${fmt(t)}</text>`);
   parts.push(`<rect x="${L}" y="${T}" width="${W - L - R}" height="${H - T - B}" class="frame"/>`);
   series.forEach((s, i) => {
-    const pts = s.points.filter(([, y]) => Number.isFinite(y)).map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ');
+    const pts = s.points
+      .filter(([, y]) => Number.isFinite(y))
+      .map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`)
+      .join(' ');
     const style = `stroke="${COLORS[i % COLORS.length]}" stroke-width="${s.thin ? 1 : 2}"${s.dashed ? ' stroke-dasharray="5 3"' : ''}${s.thin ? ' stroke-opacity="0.45"' : ''}`;
     parts.push(`<polyline fill="none" ${style} points="${pts}"/>`);
     if (s.points.length === 1) parts.push(`<circle cx="${pts.split(',')[0]}" cy="${pts.split(',')[1]}" r="3" fill="${COLORS[i % COLORS.length]}"/>`);
-    parts.push(`<line x1="${L + 8 + i * 110}" x2="${L + 26 + i * 110}" y1="${T + 10}" y2="${T + 10}" ${style}/><text x="${L + 30 + i * 110}" y="${T + 14}" class="legend">${escape(s.name)}</text>`);
+    parts.push(
+      `<line x1="${L + 8 + i * 110}" x2="${L + 26 + i * 110}" y1="${T + 10}" y2="${T + 10}" ${style}/><text x="${L + 30 + i * 110}" y="${T + 14}" class="legend">${escape(s.name)}</text>`,
+    );
   });
   parts.push('</svg>');
   return parts.join('');
@@ -116,12 +133,16 @@ export class TrainingReport extends KerasCallback {
 
   constructor(args: TrainingReportArgs) {
     super();
-    checkOptions(args, { what: 'TrainingReport args', supported: ['path', 'validationData', 'classNames', 'batchEvery', 'maxMisclassified', 'refreshSeconds', 'title'] });
+    checkOptions(args, {
+      what: 'TrainingReport args',
+      supported: ['path', 'validationData', 'classNames', 'batchEvery', 'maxMisclassified', 'refreshSeconds', 'title'],
+    });
     if (typeof args?.path !== 'string' || !args.path) fail('a file path', 'path', args?.path);
     const v = args.validationData;
     if (v !== undefined && !isDataset(v) && !(Array.isArray(v) && v.length === 2 && v.every(t => t instanceof Tensor)))
       fail('[x, y] tensors or a Dataset', 'validationData', v);
-    if (args.classNames !== undefined && (!Array.isArray(args.classNames) || args.classNames.some(c => typeof c !== 'string'))) fail('an array of strings', 'classNames', args.classNames);
+    if (args.classNames !== undefined && (!Array.isArray(args.classNames) || args.classNames.some(c => typeof c !== 'string')))
+      fail('an array of strings', 'classNames', args.classNames);
     this.args = args;
     this.path = args.path;
     this.batchEvery = positiveInt(args.batchEvery ?? 1, 'batchEvery');
@@ -167,19 +188,24 @@ export class TrainingReport extends KerasCallback {
 
   /** Predictions on the validation data: the confusion matrix, and the first misclassified images. */
   private async evaluate(data: [Tensor, Tensor] | Dataset): Promise<Final> {
-    const model = this.fitModel, k = model.outputShape[0] === 1 ? 2 : model.outputShape[0];
+    const model = this.fitModel,
+      k = model.outputShape[0] === 1 ? 2 : model.outputShape[0];
     const matrix = Array.from({ length: k }, () => new Array<number>(k).fill(0));
-    const wrong: Final['wrong'] = [], max = this.args.maxMisclassified ?? 32;
-    let samples = 0, wrongTotal = 0;
+    const wrong: Final['wrong'] = [],
+      max = this.args.maxMisclassified ?? 32;
+    let samples = 0,
+      wrongTotal = 0;
     const take = (x: Tensor, y: Tensor) => {
-      const X = handleOf(x, 'validationData x'), Y = handleOf(y, 'validationData y');
+      const X = handleOf(x, 'validationData x'),
+        Y = handleOf(y, 'validationData y');
       const n = X.shape[0];
       const p = model.predict(x, { batchSize: 256 });
       try {
         const classes = (t: Tensor | typeof Y) => {
           const h = t instanceof Tensor ? handleOf(t, 'tensor') : t;
           if (h.dtype === 'int32') return Int32Array.from(h.read()); // class indices, [N] or [N, 1]
-          if (h.shape.length === 1 || h.shape[1] === 1) // a sigmoid column, or class indices as floats (as Keras takes them)
+          if (h.shape.length === 1 || h.shape[1] === 1)
+            // a sigmoid column, or class indices as floats (as Keras takes them)
             return Int32Array.from(h.read(), v => (model.outputShape[0] === 1 ? (v > 0.5 ? 1 : 0) : v));
           const out = new native.Tensor([h.shape[0]], 'int32', undefined, h.device);
           try {
@@ -189,7 +215,8 @@ export class TrainingReport extends KerasCallback {
             out.dispose();
           }
         };
-        const predicted = classes(p), actual = classes(Y);
+        const predicted = classes(p),
+          actual = classes(Y);
         const [h, w, c] = X.shape.length === 4 ? X.shape.slice(1) : [1, X.shape.slice(1).reduce((a, b) => a * b, 1), 1];
         const frame = h * w * c;
         let pixels: Float32Array | null = null;
@@ -237,7 +264,8 @@ export class TrainingReport extends KerasCallback {
   }
 
   private html(): string {
-    const model = this.model, backend = native.backend();
+    const model = this.model,
+      backend = native.backend();
     const title = this.args.title ?? `Training ${model?.name ?? ''}`;
     const names = (i: number) => this.args.classNames?.[i] ?? String(i);
     const keys = [...new Set(this.epochs.flatMap(e => Object.keys(e.logs)))];
@@ -245,31 +273,62 @@ export class TrainingReport extends KerasCallback {
     const charts: string[] = [];
     for (const m of metrics) {
       const series: Series[] = [{ name: m, points: this.epochs.map(e => [e.epoch, e.logs[m]]) }];
-      if (keys.includes(`val_${m}`)) series.push({ name: `val_${m}`, points: this.epochs.filter(e => `val_${m}` in e.logs).map(e => [e.epoch, e.logs[`val_${m}`]]), dashed: true });
+      if (keys.includes(`val_${m}`))
+        series.push({
+          name: `val_${m}`,
+          points: this.epochs.filter(e => `val_${m}` in e.logs).map(e => [e.epoch, e.logs[`val_${m}`]]),
+          dashed: true,
+        });
       charts.push(lineChart(m, 'epoch', series));
     }
     // x: epochs as a fraction (steps per epoch from fit, or counted for a dataset of unknown length).
     const steps = this.params?.steps || Math.max(1, ...this.batches.map(([, b]) => b + 1));
     if (this.batches.length > 1)
-      charts.push(lineChart('loss per batch', 'epoch', [{ name: 'batch loss', points: this.batches.map(([e, b, l]) => [e + (b + 1) / steps, l]), thin: true },
-        { name: 'epoch mean', points: this.epochs.map(e => [e.epoch, e.logs.loss]) }]));
+      charts.push(
+        lineChart('loss per batch', 'epoch', [
+          { name: 'batch loss', points: this.batches.map(([e, b, l]) => [e + (b + 1) / steps, l]), thin: true },
+          { name: 'epoch mean', points: this.epochs.map(e => [e.epoch, e.logs.loss]) },
+        ]),
+      );
     if (keys.includes('lr')) charts.push(lineChart('learning rate', 'epoch', [{ name: 'lr', points: this.epochs.map(e => [e.epoch, e.logs.lr]) }]));
-    if (this.epochs.length) charts.push(lineChart('seconds per epoch', 'epoch', [{ name: 'time', points: this.epochs.map(e => [e.epoch, e.seconds]) }]));
+    if (this.epochs.length)
+      charts.push(lineChart('seconds per epoch', 'epoch', [{ name: 'time', points: this.epochs.map(e => [e.epoch, e.seconds]) }]));
     const last = this.epochs.at(-1);
-    const status = this.running ? `training: epoch ${this.epochs.length}/${this.params?.epochs ?? '?'} done` : `finished after ${this.epochs.length} epochs`;
-    const table = last ? `<table class="logs"><tr>${Object.keys(last.logs).map(k => `<th>${escape(k)}</th>`).join('')}</tr>` +
-      `<tr>${Object.values(last.logs).map(v => `<td>${Number(v.toPrecision(5))}</td>`).join('')}</tr></table>` : '';
+    const status = this.running
+      ? `training: epoch ${this.epochs.length}/${this.params?.epochs ?? '?'} done`
+      : `finished after ${this.epochs.length} epochs`;
+    const table = last
+      ? `<table class="logs"><tr>${Object.keys(last.logs)
+          .map(k => `<th>${escape(k)}</th>`)
+          .join('')}</tr>` +
+        `<tr>${Object.values(last.logs)
+          .map(v => `<td>${Number(v.toPrecision(5))}</td>`)
+          .join('')}</tr></table>`
+      : '';
     let final = '';
     if (this.final) {
-      const f = this.final, k = f.matrix.length, peak = Math.max(1, ...f.matrix.flat());
-      const rows = f.matrix.map((row, i) => `<tr><th>${escape(names(i))}</th>${row.map((v, j) =>
-        `<td class="${i === j ? 'diag' : v ? 'off' : ''}" style="--a:${(v / peak).toFixed(3)}">${v}</td>`).join('')}</tr>`).join('');
+      const f = this.final,
+        k = f.matrix.length,
+        peak = Math.max(1, ...f.matrix.flat());
+      const rows = f.matrix
+        .map(
+          (row, i) =>
+            `<tr><th>${escape(names(i))}</th>${row
+              .map((v, j) => `<td class="${i === j ? 'diag' : v ? 'off' : ''}" style="--a:${(v / peak).toFixed(3)}">${v}</td>`)
+              .join('')}</tr>`,
+        )
+        .join('');
       const correct = f.matrix.reduce((s, row, i) => s + row[i], 0);
-      final = `<h2>Confusion matrix <span class="note">${f.samples} validation examples, ${(100 * correct / f.samples).toFixed(2)}% correct; rows: true class, columns: predicted</span></h2>
+      final = `<h2>Confusion matrix <span class="note">${f.samples} validation examples, ${((100 * correct) / f.samples).toFixed(2)}% correct; rows: true class, columns: predicted</span></h2>
 <table class="matrix"><tr><th></th>${Array.from({ length: k }, (_, j) => `<th>${escape(names(j))}</th>`).join('')}</tr>${rows}</table>
 <h2>Misclassified <span class="note">${f.wrong.length} of ${f.wrongTotal} shown</span></h2>
-<div class="grid">${f.wrong.map(w => `<figure><canvas class="img" width="${w.w}" height="${w.h}" data-c="${w.c}" data-px="${w.pixels}"></canvas>` +
-        `<figcaption>predicted <b>${escape(names(w.predicted))}</b>, true <b>${escape(names(w.actual))}</b></figcaption></figure>`).join('')}</div>`;
+<div class="grid">${f.wrong
+        .map(
+          w =>
+            `<figure><canvas class="img" width="${w.w}" height="${w.h}" data-c="${w.c}" data-px="${w.pixels}"></canvas>` +
+            `<figcaption>predicted <b>${escape(names(w.predicted))}</b>, true <b>${escape(names(w.actual))}</b></figcaption></figure>`,
+        )
+        .join('')}</div>`;
     } else if (!this.running) {
       final = `<p class="note">${this.args.validationData ? 'No validation results.' : 'Pass validationData to TrainingReport for a confusion matrix and the misclassified images.'}</p>`;
     }

@@ -128,7 +128,14 @@ export class CheckpointError extends KernelnetError {
 
 // IdxError and CheckpointError need the file they are about; makeError gives their parent classes instead.
 const CLASSES = {
-  KernelnetError, ValidationError, StateError, DeviceError, TrainingError, DataError, LoadError, IdxError: DataError,
+  KernelnetError,
+  ValidationError,
+  StateError,
+  DeviceError,
+  TrainingError,
+  DataError,
+  LoadError,
+  IdxError: DataError,
   CheckpointError: KernelnetError,
 } as const;
 

@@ -19,7 +19,7 @@ export const NATIVE_ACTIVATIONS = ['linear', 'relu', 'relu6', 'elu', 'selu', 'si
  * An activation the native ops compute (fused into conv and dense layers' output), by Keras's names.
  * @useDeclaredType
  */
-export type NativeActivation = typeof NATIVE_ACTIVATIONS[number];
+export type NativeActivation = (typeof NATIVE_ACTIVATIONS)[number];
 /** The activations whose derivative needs their input: their forward op stores it in `pre` for the backward op. */
 export const NEEDS_INPUT: readonly NativeActivation[] = ['swish', 'gelu'];
 /**
@@ -141,8 +141,17 @@ export interface Native {
    * forward op stored there). A gradient passed as null is not computed: dx for the first layer, dw and db for a
    * frozen layer. below: the layer below's activation, applied to dx.
    */
-  conv2dBackward(x: NativeTensor, w: NativeTensor, y: NativeTensor, dy: NativeTensor, dx: NativeTensor | null,
-    dw: NativeTensor | null, db: NativeTensor | null, conv: ConvArgs, below?: BelowAct): void;
+  conv2dBackward(
+    x: NativeTensor,
+    w: NativeTensor,
+    y: NativeTensor,
+    dy: NativeTensor,
+    dx: NativeTensor | null,
+    dw: NativeTensor | null,
+    db: NativeTensor | null,
+    conv: ConvArgs,
+    below?: BelowAct,
+  ): void;
   /**
    * conv2dForward then maxPool2dForward (strides equal to the window) as one op that stores no conv output: the
    * pooled output and its argmax, bit for bit those of the two ops. Its backward sums over each window's argmax
@@ -151,19 +160,55 @@ export interface Native {
    * dropoutForward(pooled, drop.rate, drop.seed, drop.offset, drop.counter), bit for bit: on a GPU's FP32 path the
    * mask is drawn in the conv's epilogue, with no pass reading the pooled output back.
    */
-  conv2dPoolForward(x: NativeTensor, w: NativeTensor, b: NativeTensor | null, pooled: NativeTensor, argmax: NativeTensor,
-    conv: ConvArgs, pool: PoolArgs, drop?: DropArgs, dropped?: NativeTensor): void;
+  conv2dPoolForward(
+    x: NativeTensor,
+    w: NativeTensor,
+    b: NativeTensor | null,
+    pooled: NativeTensor,
+    argmax: NativeTensor,
+    conv: ConvArgs,
+    pool: PoolArgs,
+    drop?: DropArgs,
+    dropped?: NativeTensor,
+  ): void;
   /**
    * The backward of conv2dPoolForward from its outputs and the pooled gradient: as maxPool2dBackward then
    * conv2dBackward; with drop, dpooled is the dropout's output gradient, its backward folded in.
    */
-  conv2dPoolBackward(x: NativeTensor, w: NativeTensor, pooled: NativeTensor, argmax: NativeTensor, dpooled: NativeTensor,
-    dx: NativeTensor | null, dw: NativeTensor | null, db: NativeTensor | null, conv: ConvArgs, pool: PoolArgs,
-    drop?: DropArgs, below?: BelowAct): void;
-  maxPool2dForward(x: NativeTensor, y: NativeTensor, argmax: NativeTensor, poolH: number, poolW: number,
-    strideH: number, strideW: number, padding?: Padding): void;
-  maxPool2dBackward(dy: NativeTensor, argmax: NativeTensor, dx: NativeTensor, poolH: number, poolW: number,
-    strideH: number, strideW: number, padding?: Padding): void;
+  conv2dPoolBackward(
+    x: NativeTensor,
+    w: NativeTensor,
+    pooled: NativeTensor,
+    argmax: NativeTensor,
+    dpooled: NativeTensor,
+    dx: NativeTensor | null,
+    dw: NativeTensor | null,
+    db: NativeTensor | null,
+    conv: ConvArgs,
+    pool: PoolArgs,
+    drop?: DropArgs,
+    below?: BelowAct,
+  ): void;
+  maxPool2dForward(
+    x: NativeTensor,
+    y: NativeTensor,
+    argmax: NativeTensor,
+    poolH: number,
+    poolW: number,
+    strideH: number,
+    strideW: number,
+    padding?: Padding,
+  ): void;
+  maxPool2dBackward(
+    dy: NativeTensor,
+    argmax: NativeTensor,
+    dx: NativeTensor,
+    poolH: number,
+    poolW: number,
+    strideH: number,
+    strideW: number,
+    padding?: Padding,
+  ): void;
   /** The mean of each window's positions inside the input ('same' padding excluded from the count). */
   avgPool2dForward(x: NativeTensor, y: NativeTensor, poolH: number, poolW: number, strideH: number, strideW: number, padding?: Padding): void;
   avgPool2dBackward(dy: NativeTensor, dx: NativeTensor, poolH: number, poolW: number, strideH: number, strideW: number, padding?: Padding): void;
@@ -172,11 +217,29 @@ export interface Native {
   /** dx = dy's region inside the padding (pad2dForward's gradient). */
   pad2dBackward(dy: NativeTensor, dx: NativeTensor, padding: [[number, number], [number, number]]): void;
   /** pre: where swish and gelu store their input (shaped as y), for the backward op; alpha: elu's and leaky_relu's. */
-  denseForward(x: NativeTensor, w: NativeTensor, b: NativeTensor | null, y: NativeTensor, activation: NativeActivation,
-    pre?: NativeTensor | null, alpha?: number): void;
-  denseBackward(x: NativeTensor, w: NativeTensor, y: NativeTensor, dy: NativeTensor, dx: NativeTensor | null,
-    dw: NativeTensor | null, db: NativeTensor | null, activation: NativeActivation, pre?: NativeTensor | null, alpha?: number,
-    belowActivation?: NativeActivation, belowAlpha?: number): void;
+  denseForward(
+    x: NativeTensor,
+    w: NativeTensor,
+    b: NativeTensor | null,
+    y: NativeTensor,
+    activation: NativeActivation,
+    pre?: NativeTensor | null,
+    alpha?: number,
+  ): void;
+  denseBackward(
+    x: NativeTensor,
+    w: NativeTensor,
+    y: NativeTensor,
+    dy: NativeTensor,
+    dx: NativeTensor | null,
+    dw: NativeTensor | null,
+    db: NativeTensor | null,
+    activation: NativeActivation,
+    pre?: NativeTensor | null,
+    alpha?: number,
+    belowActivation?: NativeActivation,
+    belowAlpha?: number,
+  ): void;
   /** y = activation(x) elementwise (alpha: elu's, default 1, and leaky_relu's negative slope, default 0.2 as keras.activations.leaky_relu; the LeakyReLU layer passes its 0.3). */
   activation(x: NativeTensor, y: NativeTensor, activation: NativeActivation, alpha?: number): void;
   /** dx = dy * activation'(x), from y = activation(x) and x. */
@@ -193,23 +256,59 @@ export interface Native {
    * and hit times its weight, 1 without weights), and sets metrics[3] = step + counter[0] + 1 when this batch's
    * loss is not finite and metrics[3] is still 0. dlogits = weight * (softmax - labels) / rows.
    */
-  softmaxCrossEntropy(logits: NativeTensor, labels: NativeTensor, dlogits: NativeTensor | null,
-    metrics: NativeTensor, step: number, counter?: NativeTensor | null, weights?: NativeTensor | null): void;
+  softmaxCrossEntropy(
+    logits: NativeTensor,
+    labels: NativeTensor,
+    dlogits: NativeTensor | null,
+    metrics: NativeTensor,
+    step: number,
+    counter?: NativeTensor | null,
+    weights?: NativeTensor | null,
+  ): void;
   /**
    * Batch normalization over x [..., C] (cpp/batchnorm.h): training uses the batch's statistics and updates the
    * moving ones, else the moving ones; mean and invstd [C] receive the statistics used, for the backward op.
    */
-  batchNormForward(x: NativeTensor, y: NativeTensor, gamma: NativeTensor | null, beta: NativeTensor | null, mean: NativeTensor,
-    invstd: NativeTensor, movingMean: NativeTensor, movingVar: NativeTensor, momentum: number, epsilon: number, training: boolean): void;
-  batchNormBackward(x: NativeTensor, dy: NativeTensor, gamma: NativeTensor | null, mean: NativeTensor, invstd: NativeTensor,
-    dx: NativeTensor | null, dgamma: NativeTensor | null, dbeta: NativeTensor | null, training: boolean): void;
+  batchNormForward(
+    x: NativeTensor,
+    y: NativeTensor,
+    gamma: NativeTensor | null,
+    beta: NativeTensor | null,
+    mean: NativeTensor,
+    invstd: NativeTensor,
+    movingMean: NativeTensor,
+    movingVar: NativeTensor,
+    momentum: number,
+    epsilon: number,
+    training: boolean,
+  ): void;
+  batchNormBackward(
+    x: NativeTensor,
+    dy: NativeTensor,
+    gamma: NativeTensor | null,
+    mean: NativeTensor,
+    invstd: NativeTensor,
+    dx: NativeTensor | null,
+    dgamma: NativeTensor | null,
+    dbeta: NativeTensor | null,
+    training: boolean,
+  ): void;
   /**
    * A BatchNormalization's moving statistics folded into the conv or dense weights before it, for inference:
    * wOut = w * scale (per last-axis channel), bOut = (b - movingMean) * scale + beta, scale = gamma /
    * sqrt(movingVar + epsilon). w of any rank, channels last; b, gamma and beta may be null.
    */
-  batchNormFold(w: NativeTensor, b: NativeTensor | null, gamma: NativeTensor | null, beta: NativeTensor | null,
-    movingMean: NativeTensor, movingVar: NativeTensor, epsilon: number, wOut: NativeTensor, bOut: NativeTensor): void;
+  batchNormFold(
+    w: NativeTensor,
+    b: NativeTensor | null,
+    gamma: NativeTensor | null,
+    beta: NativeTensor | null,
+    movingMean: NativeTensor,
+    movingVar: NativeTensor,
+    epsilon: number,
+    wOut: NativeTensor,
+    bOut: NativeTensor,
+  ): void;
   /** y = x * scale + offset elementwise (the Rescaling layer). */
   affine(x: NativeTensor, y: NativeTensor, scale: number, offset: number): void;
   /** dst[dstBegin + i] = src[srcBegin + i] for every index i < size (slice, concat), on their device. */
@@ -222,27 +321,62 @@ export interface Native {
    * class indices), 'binary_crossentropy' (logits), 'mse', 'mae'; accumulates into metrics (METRIC_SLOTS floats)
    * and writes dpred = weight * dloss / dpred / N when given.
    */
-  loss(kind: 'crossentropy' | 'binary_crossentropy' | 'mse' | 'mae', accuracy: 'none' | 'categorical' | 'sparse' | 'binary',
-    pred: NativeTensor, labels: NativeTensor, weights: NativeTensor | null, dpred: NativeTensor | null, metrics: NativeTensor,
-    step: number, counter?: NativeTensor | null): void;
+  loss(
+    kind: 'crossentropy' | 'binary_crossentropy' | 'mse' | 'mae',
+    accuracy: 'none' | 'categorical' | 'sparse' | 'binary',
+    pred: NativeTensor,
+    labels: NativeTensor,
+    weights: NativeTensor | null,
+    dpred: NativeTensor | null,
+    metrics: NativeTensor,
+    step: number,
+    counter?: NativeTensor | null,
+  ): void;
   /**
    * The model's head in one op: logits = x w + b (a linear Dense layer), loss() on them with dlogits as dpred, then
    * the layer's backward dx, dw, db (each may be null).
    */
-  denseLoss(kind: 'crossentropy' | 'binary_crossentropy' | 'mse' | 'mae', accuracy: 'none' | 'categorical' | 'sparse' | 'binary',
-    x: NativeTensor, w: NativeTensor, b: NativeTensor | null, logits: NativeTensor, labels: NativeTensor, weights: NativeTensor | null,
-    dlogits: NativeTensor, dx: NativeTensor | null, dw: NativeTensor | null, db: NativeTensor | null, metrics: NativeTensor,
-    step: number, counter?: NativeTensor | null): void;
+  denseLoss(
+    kind: 'crossentropy' | 'binary_crossentropy' | 'mse' | 'mae',
+    accuracy: 'none' | 'categorical' | 'sparse' | 'binary',
+    x: NativeTensor,
+    w: NativeTensor,
+    b: NativeTensor | null,
+    logits: NativeTensor,
+    labels: NativeTensor,
+    weights: NativeTensor | null,
+    dlogits: NativeTensor,
+    dx: NativeTensor | null,
+    dw: NativeTensor | null,
+    db: NativeTensor | null,
+    metrics: NativeTensor,
+    step: number,
+    counter?: NativeTensor | null,
+  ): void;
   /** Adadelta over every parameter in one call; lr is a float32 tensor [1] on their device, read when the update runs. */
-  adadelta(params: NativeTensor[], grads: NativeTensor[], accums: NativeTensor[], deltaAccums: NativeTensor[],
-    lr: NativeTensor, rho: number, epsilon: number): void;
+  adadelta(
+    params: NativeTensor[],
+    grads: NativeTensor[],
+    accums: NativeTensor[],
+    deltaAccums: NativeTensor[],
+    lr: NativeTensor,
+    rho: number,
+    epsilon: number,
+  ): void;
   /**
    * One update of every parameter by SGD, Adam(W), RMSprop or Adagrad (cpp/optim.h), in one call. hyper = [beta1
    * (RMSprop: rho), beta2, epsilon, momentum, nesterov, amsgrad, centered, weightDecay]; slots holds one array per
    * slot, one tensor per parameter; lr (float32 [1]) and iterations (int32 [1]) are read when the update runs.
    */
-  optimizerStep(kind: 'sgd' | 'adam' | 'rmsprop' | 'adagrad', hyper: number[], params: NativeTensor[], grads: NativeTensor[],
-    slots: NativeTensor[][], lr: NativeTensor, iterations: NativeTensor): void;
+  optimizerStep(
+    kind: 'sgd' | 'adam' | 'rmsprop' | 'adagrad',
+    hyper: number[],
+    params: NativeTensor[],
+    grads: NativeTensor[],
+    slots: NativeTensor[][],
+    lr: NativeTensor,
+    iterations: NativeTensor,
+  ): void;
   /** lr[0] = the schedule's rate at iterations[0] (cpp/schedule.h), on their device: no host round trip. */
   learningRate(schedule: ScheduleKind, params: number[], iterations: NativeTensor, lr: NativeTensor): void;
   /** The schedule's rate at `step`, computed on the host by the same function. */
@@ -272,11 +406,18 @@ export interface Native {
   /** What each backend would run on; for a usable GPU also its datasheet FP32 peak and DRAM bandwidth. */
   backends(): {
     cpu: { available: true; device: string };
-    cuda: { available: boolean; device: string; reason: string; peakGflops?: number; peakGBs?: number; tf32?: boolean;
+    cuda: {
+      available: boolean;
+      device: string;
+      reason: string;
+      peakGflops?: number;
+      peakGBs?: number;
+      tf32?: boolean;
       /** The variant each op family runs (the kernel lab's numbering), e.g. { gemm: '1 simt-fp32-64x64' }. */
       kernels?: Record<string, string>;
       /** Every numbered variant per family, as gemmVariant() takes them (1-based). */
-      variants?: Record<string, string[]> };
+      variants?: Record<string, string[]>;
+    };
   };
   /** Waits for the queued work of a backend (default: the environment's). */
   synchronize(device?: Device): void;
@@ -340,11 +481,20 @@ function load(): { addon: Native; binary: NativeBinary } {
     }
     tried.push(`${c.kind} ${c.path}: built for kernelnet ${built}, this is ${packageVersion} (stale, skipped)`);
   }
-  throw new LoadError(`kernelnet: could not load the native addon.\nTried:\n${tried.map(t => `  - ${t}`).join('\n')}\n` +
-    `Possible solutions:\n${loadSolutions({
-      platform: `${process.platform}-${process.arch}`, nodeVersion: process.versions.node, root, loadError: loadError?.message,
-      built: existsSync(join(root, 'build')),
-    }).map(t => `  - ${t}`).join('\n')}`, 'ERR_KERNELNET_LOAD', { cause: loadError });
+  throw new LoadError(
+    `kernelnet: could not load the native addon.\nTried:\n${tried.map(t => `  - ${t}`).join('\n')}\n` +
+      `Possible solutions:\n${loadSolutions({
+        platform: `${process.platform}-${process.arch}`,
+        nodeVersion: process.versions.node,
+        root,
+        loadError: loadError?.message,
+        built: existsSync(join(root, 'build')),
+      })
+        .map(t => `  - ${t}`)
+        .join('\n')}`,
+    'ERR_KERNELNET_LOAD',
+    { cause: loadError },
+  );
 }
 
 /** What was found when no binary loaded, for loadSolutions. */
@@ -368,30 +518,34 @@ export interface LoadFacts {
 export function loadSolutions(f: LoadFacts): string[] {
   const solutions: string[] = [];
   const [major, minor] = f.nodeVersion.split('.').map(Number);
-  if (major < 20 || (major === 20 && minor < 19))
-    solutions.push(`upgrade Node.js: kernelnet needs Node 20.19 or newer, this is v${f.nodeVersion}`);
+  if (major < 20 || (major === 20 && minor < 19)) solutions.push(`upgrade Node.js: kernelnet needs Node 20.19 or newer, this is v${f.nodeVersion}`);
   const hasPrebuild = PREBUILD_PLATFORMS.includes(f.platform);
   if (!hasPrebuild)
     solutions.push(`no prebuilt binary exists for ${f.platform} (prebuilds cover ${PREBUILD_PLATFORMS.join(', ')}): build from source`);
   if (f.loadError && /GLIBC|GLIBCXX/.test(f.loadError))
-    solutions.push('this system\'s C/C++ runtime is older than the prebuild needs (glibc 2.34, libstdc++ of GCC 12): build from source');
-  const tools = 'needs cmake and a C++17 compiler, or node-gyp\'s toolchain; nvcc on PATH adds the CUDA backend';
+    solutions.push("this system's C/C++ runtime is older than the prebuild needs (glibc 2.34, libstdc++ of GCC 12): build from source");
+  const tools = "needs cmake and a C++17 compiler, or node-gyp's toolchain; nvcc on PATH adds the CUDA backend";
   const path = f.root.replaceAll('\\', '/');
   if (!f.built && !f.loadError) {
     // Nothing was built and nothing failed to load: the install script that builds from source never ran.
     const skipped = 'no binary was built at install: install scripts may have been skipped';
     if (path.includes('/node_modules/.pnpm/'))
-      solutions.push(`${skipped} (pnpm runs a dependency's only once allowed): run \`pnpm approve-builds\` and choose kernelnet, ` +
-        `which builds it (${tools})`);
+      solutions.push(
+        `${skipped} (pnpm runs a dependency's only once allowed): run \`pnpm approve-builds\` and choose kernelnet, ` + `which builds it (${tools})`,
+      );
     else if (path.includes('/.yarn/'))
-      solutions.push(`${skipped} (Yarn 4 runs a dependency's only once allowed): add "dependenciesMeta": { "kernelnet": { "built": true } } ` +
-        `to package.json, then run \`yarn install\` (${tools})`);
+      solutions.push(
+        `${skipped} (Yarn 4 runs a dependency's only once allowed): add "dependenciesMeta": { "kernelnet": { "built": true } } ` +
+          `to package.json, then run \`yarn install\` (${tools})`,
+      );
     else if (path.includes('/node_modules/.bun/') || path.includes('/.bun/install/'))
       solutions.push(`${skipped} (bun runs a dependency's only once trusted): run \`bun pm trust kernelnet\` (${tools})`);
     else
-      solutions.push(`${skipped} (npm 12, pnpm, Yarn 4 and bun run a dependency's only once allowed; --ignore-scripts skips them): ` +
-        `with npm 12 run \`npm install-scripts approve kernelnet\` then \`npm rebuild kernelnet\`; with npm 11 or older \`npm rebuild kernelnet\`; ` +
-        `with pnpm \`pnpm approve-builds\` (${tools})`);
+      solutions.push(
+        `${skipped} (npm 12, pnpm, Yarn 4 and bun run a dependency's only once allowed; --ignore-scripts skips them): ` +
+          `with npm 12 run \`npm install-scripts approve kernelnet\` then \`npm rebuild kernelnet\`; with npm 11 or older \`npm rebuild kernelnet\`; ` +
+          `with pnpm \`pnpm approve-builds\` (${tools})`,
+      );
   } else {
     solutions.push(`build from source: \`npm rebuild kernelnet --foreground-scripts\` (${tools}), which shows the build's output`);
   }

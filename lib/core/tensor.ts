@@ -27,15 +27,25 @@ export class Tensor {
   }
 
   /** The size of each axis, e.g. [N, height, width, channels]; [] for a scalar. */
-  get shape(): number[] { return this[HANDLE].shape; }
+  get shape(): number[] {
+    return this[HANDLE].shape;
+  }
   /** The element type: 'float32' or 'int32'. */
-  get dtype(): DType { return this[HANDLE].dtype; }
+  get dtype(): DType {
+    return this[HANDLE].dtype;
+  }
   /** The number of values: the product of the shape. */
-  get size(): number { return this[HANDLE].size; }
+  get size(): number {
+    return this[HANDLE].size;
+  }
   /** Whether it was disposed (tfjs's isDisposed): its memory is freed and its values can no longer be read. */
-  get isDisposed(): boolean { return this[HANDLE].disposed; }
+  get isDisposed(): boolean {
+    return this[HANDLE].disposed;
+  }
   /** Where the tensor lives: 'cpu' or 'cuda'. */
-  get device(): Device { return this[HANDLE].device; }
+  get device(): Device {
+    return this[HANDLE].device;
+  }
 
   /** A copy of this tensor on another device ('cpu', 'cuda', 'cuda:0'); the same tensor's copy when already there. */
   to(device: string): Tensor {
@@ -45,7 +55,9 @@ export class Tensor {
   }
 
   /** A copy of the contents. Blocks until a GPU has finished the work queued before it; see data(). */
-  dataSync(): Float32Array | Int32Array { return this[HANDLE].read(); }
+  dataSync(): Float32Array | Int32Array {
+    return this[HANDLE].read();
+  }
 
   /**
    * A copy of the contents, as a promise (tfjs's data()). On a GPU the copy is queued behind the work before it and
@@ -71,7 +83,10 @@ export class Tensor {
     const known = shape.reduce((a, d) => (d === -1 ? a : a * d), 1);
     const dims = shape.map(d => (d === -1 ? (known ? h.size / known : NaN) : d));
     if (!dims.every(Number.isInteger) || dims.reduce((a, b) => a * b, 1) !== h.size)
-      throw new ValidationError(`reshape: a tensor of shape [${h.shape.join(', ')}] (${h.size} values) cannot take shape [${shape.join(', ')}]`, 'ERR_KERNELNET_SHAPE');
+      throw new ValidationError(
+        `reshape: a tensor of shape [${h.shape.join(', ')}] (${h.size} values) cannot take shape [${shape.join(', ')}]`,
+        'ERR_KERNELNET_SHAPE',
+      );
     return new Tensor(h.reshape(dims));
   }
 
@@ -81,8 +96,10 @@ export class Tensor {
    * tensor's device.
    */
   slice(begin: number | number[], size?: number | number[]): Tensor {
-    const h = handleOf(this, 'tensor'), shape = h.shape;
-    const b = typeof begin === 'number' ? [begin] : begin, s = size === undefined ? [] : typeof size === 'number' ? [size] : size;
+    const h = handleOf(this, 'tensor'),
+      shape = h.shape;
+    const b = typeof begin === 'number' ? [begin] : begin,
+      s = size === undefined ? [] : typeof size === 'number' ? [size] : size;
     if (!Array.isArray(b) || b.length > shape.length || !b.every(v => Number.isInteger(v) && v >= 0))
       fail(`at most ${shape.length} non-negative integers`, 'begin', begin);
     if (!Array.isArray(s) || s.length > shape.length || !s.every(v => Number.isInteger(v) && v >= -1))
@@ -101,12 +118,16 @@ export class Tensor {
    */
   gather(indices: Tensor | number[] | Int32Array, axis = 0): Tensor {
     const h = handleOf(this, 'tensor');
-    if (axis !== 0) throw new ValidationError('gather: only axis 0 (rows) is supported; transpose with slice and concat for others', 'ERR_KERNELNET_UNSUPPORTED');
+    if (axis !== 0)
+      throw new ValidationError('gather: only axis 0 (rows) is supported; transpose with slice and concat for others', 'ERR_KERNELNET_UNSUPPORTED');
     if (h.dtype !== 'float32' || !h.shape.length)
       throw new ValidationError(`gather: expected a float32 tensor of rank >= 1 but this is ${h.dtype} [${h.shape}]`, 'ERR_KERNELNET_SHAPE');
     const given = indices instanceof Tensor ? handleOf(indices, 'indices') : null;
     if (given && (given.dtype !== 'int32' || given.shape.length !== 1))
-      throw new ValidationError(`gather: expected indices to be an int32 tensor of shape [M] but received ${given.dtype} [${given.shape}]`, 'ERR_KERNELNET_SHAPE');
+      throw new ValidationError(
+        `gather: expected indices to be an int32 tensor of shape [M] but received ${given.dtype} [${given.shape}]`,
+        'ERR_KERNELNET_SHAPE',
+      );
     if (!given && !(Array.isArray(indices) || indices instanceof Int32Array)) fail('an int32 Tensor or an array of integers', 'indices', indices);
     const values = given ? given.read() : (indices as ArrayLike<number>);
     const bad = Array.prototype.findIndex.call(values, (v: number) => !(Number.isInteger(v) && v >= 0 && v < h.shape[0]));
@@ -123,20 +144,29 @@ export class Tensor {
 
   /** The index of the largest value along an axis (tf.argMax; axis 0 by default, -1 the last): an int32 tensor. */
   argMax(axis = 0): Tensor {
-    const h = handleOf(this, 'tensor'), rank = h.shape.length;
+    const h = handleOf(this, 'tensor'),
+      rank = h.shape.length;
     if (!Number.isInteger(axis) || axis < -rank || axis >= rank) fail(`an axis in [${-rank}, ${rank})`, 'axis', axis);
     const a = axis < 0 ? axis + rank : axis;
     if (h.dtype !== 'float32') throw new ValidationError(`argMax: expected a float32 tensor but this is ${h.dtype}`, 'ERR_KERNELNET_SHAPE');
-    const out = empty(h.shape.filter((_, d) => d !== a), 'int32', h.device);
+    const out = empty(
+      h.shape.filter((_, d) => d !== a),
+      'int32',
+      h.device,
+    );
     native.argMax(h, a, out);
     return new Tensor(out);
   }
 
   /** Frees the tensor's memory now (and that of views sharing it); disposing twice is harmless. */
-  dispose(): void { this[HANDLE].dispose(); }
+  dispose(): void {
+    this[HANDLE].dispose();
+  }
 
   /** `using t = tensor(...)` disposes t at the end of the block. */
-  [Symbol.dispose](): void { this.dispose(); }
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
 
   /** The values as nested arrays of the tensor's shape (tfjs's arraySync); a number for a scalar. */
   arraySync(): NestedArray {
@@ -150,10 +180,13 @@ export class Tensor {
   toString(): string {
     if (this.isDisposed) return 'Tensor(disposed)';
     const head = `Tensor ${this.dtype} [${this.shape.join(', ')}] ${this.device}`;
-    const values = this[HANDLE].read(), shape = this.shape, edge = 3;
+    const values = this[HANDLE].read(),
+      shape = this.shape,
+      edge = 3;
     const show = (axis: number, offset: number): string => {
       if (axis === shape.length) return this.dtype === 'int32' ? String(values[offset]) : String(+values[offset].toPrecision(6));
-      const n = shape[axis], stride = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+      const n = shape[axis],
+        stride = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
       const items = n <= 2 * edge ? Array.from({ length: n }, (_, i) => i) : [0, 1, 2, -1, n - 3, n - 2, n - 1];
       return `[${items.map(i => (i < 0 ? '...' : show(axis + 1, offset + i * stride))).join(', ')}]`;
     };
@@ -187,7 +220,14 @@ function nest(values: ArrayLike<number>, shape: number[]): NestedArray {
 /** A new tensor holding the box [from, from + count) of h, copied on h's device. */
 function regionCopy(h: NativeTensor, from: number[], count: number[]): Tensor {
   const out = empty(count, h.dtype, h.device);
-  if (count.every(c => c > 0)) native.copyRegion(h, from, out, count.map(() => 0), count);
+  if (count.every(c => c > 0))
+    native.copyRegion(
+      h,
+      from,
+      out,
+      count.map(() => 0),
+      count,
+    );
   return new Tensor(out);
 }
 
@@ -197,20 +237,32 @@ function regionCopy(h: NativeTensor, from: number[], count: number[]): Tensor {
  */
 export function concat(tensors: Tensor[], axis = 0): Tensor {
   if (!Array.isArray(tensors) || !tensors.length) fail('a non-empty array of tensors', 'tensors', tensors);
-  const hs = tensors.map((t, i) => handleOf(t, `tensors[${i}]`)), first = hs[0], rank = first.shape.length;
+  const hs = tensors.map((t, i) => handleOf(t, `tensors[${i}]`)),
+    first = hs[0],
+    rank = first.shape.length;
   if (!Number.isInteger(axis) || axis < -rank || axis >= rank) fail(`an axis in [${-rank}, ${rank})`, 'axis', axis);
   const a = axis < 0 ? axis + rank : axis;
   hs.forEach((h, i) => {
     if (h.dtype !== first.dtype || h.device !== first.device || h.shape.length !== rank || h.shape.some((n, d) => d !== a && n !== first.shape[d]))
-      throw new ValidationError(`concat: tensors[${i}] is ${h.dtype} [${h.shape}] on ${h.device}, which does not join ${first.dtype} ` +
-        `[${first.shape}] on ${first.device} along axis ${a}`, 'ERR_KERNELNET_SHAPE');
+      throw new ValidationError(
+        `concat: tensors[${i}] is ${h.dtype} [${h.shape}] on ${h.device}, which does not join ${first.dtype} ` +
+          `[${first.shape}] on ${first.device} along axis ${a}`,
+        'ERR_KERNELNET_SHAPE',
+      );
   });
   const shape = [...first.shape];
   shape[a] = hs.reduce((n, h) => n + h.shape[a], 0);
   const out = empty(shape, first.dtype, first.device);
   let at = 0;
   for (const h of hs) {
-    if (h.size) native.copyRegion(h, h.shape.map(() => 0), out, h.shape.map((_, d) => (d === a ? at : 0)), h.shape);
+    if (h.size)
+      native.copyRegion(
+        h,
+        h.shape.map(() => 0),
+        out,
+        h.shape.map((_, d) => (d === a ? at : 0)),
+        h.shape,
+      );
     at += h.shape[a];
   }
   return new Tensor(out);
@@ -224,10 +276,14 @@ export function concat(tensors: Tensor[], axis = 0): Tensor {
 export function fromPixels(pixels: Uint8Array | Uint8ClampedArray, shape: number[], options?: { divisor?: number; device?: string }): Tensor {
   options = checkOptions(options, { what: 'fromPixels options', supported: ['divisor', 'device'] });
   if (!(pixels instanceof Uint8Array || pixels instanceof Uint8ClampedArray)) fail('a Uint8Array, Buffer or Uint8ClampedArray', 'pixels', pixels);
-  const dims = shapeArg(shape, 'shape'), divisor = options?.divisor ?? 1;
+  const dims = shapeArg(shape, 'shape'),
+    divisor = options?.divisor ?? 1;
   if (typeof divisor !== 'number' || !(divisor > 0) || !Number.isFinite(divisor)) fail('a positive number', 'divisor', divisor);
   if (dims.reduce((a, b) => a * b, 1) !== pixels.length)
-    throw new ValidationError(`fromPixels: shape [${dims.join(', ')}] needs ${dims.reduce((a, b) => a * b, 1)} values but received ${pixels.length}`, 'ERR_KERNELNET_SHAPE');
+    throw new ValidationError(
+      `fromPixels: shape [${dims.join(', ')}] needs ${dims.reduce((a, b) => a * b, 1)} values but received ${pixels.length}`,
+      'ERR_KERNELNET_SHAPE',
+    );
   const out = empty(dims, 'float32', options?.device === undefined ? undefined : parseDevice(options.device, 'device'));
   try {
     native.fromBytes(new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.length), divisor, out);
@@ -246,7 +302,10 @@ export function parseDevice(value: unknown, name: string): Device {
   if (value === 'cpu' || value === 'cuda') return value;
   if (value === 'cuda:0') return 'cuda';
   if (typeof value === 'string' && /^cuda:\d+$/.test(value))
-    throw new ValidationError(`Expected 'cuda:0' for ${name}: kernelnet drives one GPU for now, but received '${value}'`, 'ERR_KERNELNET_UNSUPPORTED');
+    throw new ValidationError(
+      `Expected 'cuda:0' for ${name}: kernelnet drives one GPU for now, but received '${value}'`,
+      'ERR_KERNELNET_UNSUPPORTED',
+    );
   return fail("'cpu', 'cuda' or 'cuda:0'", name, value);
 }
 
@@ -263,7 +322,12 @@ const kept = new WeakSet<Tensor>();
 /** The tensors in a value: a Tensor, or arrays and plain objects holding tensors (tfjs's TensorContainer). */
 function tensorsIn(value: unknown, into = new Set<Tensor>(), seen = new Set<unknown>()): Set<Tensor> {
   if (value instanceof Tensor) into.add(value);
-  else if (value !== null && typeof value === 'object' && !seen.has(value) && (Array.isArray(value) || Object.getPrototypeOf(value) === Object.prototype)) {
+  else if (
+    value !== null &&
+    typeof value === 'object' &&
+    !seen.has(value) &&
+    (Array.isArray(value) || Object.getPrototypeOf(value) === Object.prototype)
+  ) {
     seen.add(value);
     for (const v of Object.values(value)) tensorsIn(v, into, seen);
   }
@@ -283,7 +347,8 @@ export function tidy<T>(nameOrFn: string | (() => T), maybeFn?: () => T): T {
   if (typeof fn !== 'function') fail('a function', 'tidy fn', fn);
   const scope = new Set<Tensor>();
   scopes.push(scope);
-  let result: T | undefined, returned = new Set<Tensor>();
+  let result: T | undefined,
+    returned = new Set<Tensor>();
   try {
     result = fn();
     if (result instanceof Promise) {
@@ -347,8 +412,11 @@ function flatten(data: unknown): { shape: number[]; values: Float32Array } {
       return;
     }
     if (!(Array.isArray(v) || isNumericArray(v)) || (v as ArrayLike<unknown>).length !== shape[depth])
-      throw new ValidationError(`Expected data${path} to be an array of length ${shape[depth]} (nested arrays must not be ragged; ` +
-        `the first element's shape is [${shape.slice(depth).join(', ')}]) but received ${describe(v)}`, 'ERR_KERNELNET_SHAPE');
+      throw new ValidationError(
+        `Expected data${path} to be an array of length ${shape[depth]} (nested arrays must not be ragged; ` +
+          `the first element's shape is [${shape.slice(depth).join(', ')}]) but received ${describe(v)}`,
+        'ERR_KERNELNET_SHAPE',
+      );
     for (let i = 0; i < shape[depth]; ++i) walk((v as ArrayLike<unknown>)[i], depth + 1, `${path}[${i}]`);
   };
   walk(data, 0, '');
@@ -392,7 +460,12 @@ export function tensor(data: TensorLike, shape?: number[] | null, options?: { de
 /** @internal Rows [start, start + count) of a float32 tensor, copied on its device. */
 export function sliceRows(t: Tensor, start: number, count: number): Tensor {
   const src = handleOf(t, 'tensor');
-  const rows = new native.Tensor([count], 'int32', Int32Array.from({ length: count }, (_, i) => start + i), src.device);
+  const rows = new native.Tensor(
+    [count],
+    'int32',
+    Int32Array.from({ length: count }, (_, i) => start + i),
+    src.device,
+  );
   try {
     const out = empty([count, ...src.shape.slice(1)], 'float32', src.device);
     native.gatherRows(src, rows, 0, out);
@@ -426,8 +499,7 @@ export function toCategorical(labels: Tensor | Int32Array | number[], numClasses
     const bad = Array.prototype.findIndex.call(labels, (v: unknown) => !Number.isInteger(v));
     if (bad >= 0) fail('an integer class index', `labels[${bad}]`, labels[bad]);
   }
-  const src = labels instanceof Tensor ? handleOf(labels, 'labels')
-    : new native.Tensor([labels.length], 'int32', Int32Array.from(labels));
+  const src = labels instanceof Tensor ? handleOf(labels, 'labels') : new native.Tensor([labels.length], 'int32', Int32Array.from(labels));
   try {
     if (src.dtype !== 'int32' || src.shape.length !== 1)
       throw new ValidationError(`Expected labels to be an int32 tensor of shape [N] but received ${src.dtype} [${src.shape}]`, 'ERR_KERNELNET_SHAPE');

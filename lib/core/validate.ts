@@ -7,7 +7,7 @@ export function describe(value: unknown): string {
     if (typeof v === 'string') return `'${v.length > 40 ? `${v.slice(0, 40)}...` : v}'`;
     if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' || v == null) return String(v);
     if (Array.isArray(v)) return `[${v.length} items]`;
-    return typeof v === 'object' ? (v as object).constructor?.name ?? 'Object' : typeof v;
+    return typeof v === 'object' ? ((v as object).constructor?.name ?? 'Object') : typeof v;
   };
   const items = (xs: ArrayLike<unknown>) => {
     const head = Array.from({ length: Math.min(xs.length, 5) }, (_, i) => brief(xs[i])).join(', ');
@@ -24,7 +24,8 @@ export function describe(value: unknown): string {
   if (typeof value === 'function') return `a function ${value.name || '(anonymous)'}`;
   if (typeof value === 'symbol') return `${String(value)} of type symbol`;
   if (typeof value === 'object') {
-    const shape = (value as { shape?: unknown }).shape, name = (value as object).constructor?.name ?? 'Object';
+    const shape = (value as { shape?: unknown }).shape,
+      name = (value as object).constructor?.name ?? 'Object';
     if (Array.isArray(shape) && shape.length <= 8) return `a ${name} of shape [${shape.join(', ')}]`;
     return `an object of type ${name}`;
   }
@@ -73,8 +74,7 @@ export function intPair(value: unknown, name: string): [number, number] {
   return [value[0], value[1]];
 }
 
-export function oneOf<T extends string>(value: unknown, name: string, allowed: readonly T[],
-  aliases: Record<string, T> = {}): T {
+export function oneOf<T extends string>(value: unknown, name: string, allowed: readonly T[], aliases: Record<string, T> = {}): T {
   if (typeof value === 'string') {
     if ((allowed as readonly string[]).includes(value)) return value as T;
     if (value in aliases) return aliases[value];
@@ -83,8 +83,7 @@ export function oneOf<T extends string>(value: unknown, name: string, allowed: r
 }
 
 export function shapeArg(value: unknown, name: string): number[] {
-  if (!Array.isArray(value) || !value.every(v => Number.isInteger(v) && v >= 0))
-    fail('an array of non-negative integers', name, value);
+  if (!Array.isArray(value) || !value.every(v => Number.isInteger(v) && v >= 0)) fail('an array of non-negative integers', name, value);
   return [...value];
 }
 
@@ -152,14 +151,17 @@ export function checkOptions<T>(value: T, schema: OptionsSchema): NonNullable<T>
     if (later) {
       const v = value[key];
       if (v === undefined || v === null || (later.ok ?? []).some(d => sameValue(v, d))) continue;
-      throw new ValidationError(`${schema.what}: ${key} is not supported yet, and kernelnet does not silently train without it` +
-        `${later.hint ? `; ${later.hint}` : ''}`, 'ERR_KERNELNET_UNSUPPORTED');
+      throw new ValidationError(
+        `${schema.what}: ${key} is not supported yet, and kernelnet does not silently train without it` + `${later.hint ? `; ${later.hint}` : ''}`,
+        'ERR_KERNELNET_UNSUPPORTED',
+      );
     }
     const simple = (k: string) => k.toLowerCase().replace(/_/g, '');
     const known = [...schema.supported, ...Object.keys(schema.notYet ?? {})];
     const close = known.find(k => simple(k) === simple(key)) ?? known.find(k => editDistance(simple(k), simple(key)) <= 2);
-    throw new ValidationError(`Unknown option '${key}' in ${schema.what}${close ? ` (did you mean '${close}'?)` : ''}; ` +
-      `supported: ${schema.supported.join(', ')}`);
+    throw new ValidationError(
+      `Unknown option '${key}' in ${schema.what}${close ? ` (did you mean '${close}'?)` : ''}; ` + `supported: ${schema.supported.join(', ')}`,
+    );
   }
   return ownOptions(value);
 }

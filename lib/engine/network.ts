@@ -15,7 +15,6 @@ import { Graph, INPUT, bufferNeeds, forwardPlan, stepPlan, type ForwardOp, type 
 import { defaultDevice, empty, parseDevice } from '../core/tensor.js';
 import { NOT_USED, checkOptions, describe, fail, nonNegativeInt, positiveInt } from '../core/validate.js';
 
-
 /** The arguments of compile (tfjs's ModelCompileArgs spellings). */
 export interface CompileArgs {
   /**
@@ -34,7 +33,6 @@ export interface CompileArgs {
    */
   stepsPerExecution?: number;
 }
-
 
 interface Workspace {
   x: NativeTensor;
@@ -70,11 +68,11 @@ const STREAM_SHUFFLE = 3000;
 const activationOf = (l: Layer): string => ('activation' in l ? String(l.activation) : 'linear');
 const isSoftmax = (l: Layer) => activationOf(l) === 'softmax';
 
-
 // The options of each method (tfjs spellings), and the Keras/tfjs ones kernelnet does not support yet: those
 // are refused unless they ask for what kernelnet does anyway, never silently ignored.
 const COMPILE_SCHEMA = {
-  what: 'compile args', supported: ['optimizer', 'loss', 'metrics', 'stepsPerExecution'],
+  what: 'compile args',
+  supported: ['optimizer', 'loss', 'metrics', 'stepsPerExecution'],
   notYet: { lossWeights: {}, weightedMetrics: {}, runEagerly: { ok: NOT_USED.false }, jitCompile: { ok: NOT_USED.false } },
 };
 /** Checked data: the number of examples, the labels as the loss takes them, and how to free them when they were converted. */
@@ -172,40 +170,57 @@ export abstract class Network {
     this.requireLayers();
     const loss = resolveLoss(args.loss);
     const stepsPerExecution = args.stepsPerExecution === undefined ? 1 : positiveInt(args.stepsPerExecution, 'stepsPerExecution');
-    const last = this.layers.at(-1)!, head = loss.head(), lastAct = activationOf(last);
+    const last = this.layers.at(-1)!,
+      head = loss.head(),
+      lastAct = activationOf(last);
     if (this.outputShape.length !== 1)
-      throw new ValidationError(`${loss.className} needs a flat output [N, units] but ${last.name} outputs [N, ${this.outputShape.join(', ')}]; add Flatten and Dense`, 'ERR_KERNELNET_SHAPE');
+      throw new ValidationError(
+        `${loss.className} needs a flat output [N, units] but ${last.name} outputs [N, ${this.outputShape.join(', ')}]; add Flatten and Dense`,
+        'ERR_KERNELNET_SHAPE',
+      );
     for (const l of this.layers.slice(0, -1))
-      if (isSoftmax(l))
-        throw new ValidationError(`${l.name}: activation 'softmax' is supported on the last layer only`);
+      if (isSoftmax(l)) throw new ValidationError(`${l.name}: activation 'softmax' is supported on the last layer only`);
     // The cross-entropies fuse their head: the last layer's softmax (sigmoid) is applied by the loss, stably.
     if (head && lastAct !== head)
-      throw new ValidationError(`${loss.className} needs a last layer with activation '${head}' (or fromLogits: true on a layer without one), ` +
-        `but the last layer is ${last.name} (${last.className}, activation '${lastAct}')`);
+      throw new ValidationError(
+        `${loss.className} needs a last layer with activation '${head}' (or fromLogits: true on a layer without one), ` +
+          `but the last layer is ${last.name} (${last.className}, activation '${lastAct}')`,
+      );
     if (!head && lastAct === 'softmax')
-      throw new ValidationError(`${loss.className}${loss.fromLogits ? ' with fromLogits' : ''} takes the last layer's outputs as they are, but ${last.name} ends in softmax, ` +
-        'whose gradient kernelnet computes fused with cross-entropy only: use categoricalCrossentropy, or a last layer without softmax');
+      throw new ValidationError(
+        `${loss.className}${loss.fromLogits ? ' with fromLogits' : ''} takes the last layer's outputs as they are, but ${last.name} ends in softmax, ` +
+          'whose gradient kernelnet computes fused with cross-entropy only: use categoricalCrossentropy, or a last layer without softmax',
+      );
     if (loss.kind === 'binary_crossentropy' && loss.fromLogits && lastAct === 'sigmoid')
       throw new ValidationError(`BinaryCrossentropy with fromLogits: true, but ${last.name} already applies sigmoid: drop one of them`);
     const { metrics: metricSpecs, accuracy } = resolveMetrics(args.metrics, loss, this.outputShape[0]);
-    const optimizer = typeof args.optimizer === 'string' && Object.hasOwn(OPTIMIZER_NAMES, args.optimizer)
-      ? OPTIMIZERS[OPTIMIZER_NAMES[args.optimizer as keyof typeof OPTIMIZER_NAMES]]({}) : args.optimizer;
+    const optimizer =
+      typeof args.optimizer === 'string' && Object.hasOwn(OPTIMIZER_NAMES, args.optimizer)
+        ? OPTIMIZERS[OPTIMIZER_NAMES[args.optimizer as keyof typeof OPTIMIZER_NAMES]]({})
+        : args.optimizer;
     if (!(optimizer instanceof Optimizer))
-      fail(`an optimizer (new Adam(...), ...) or one of ${Object.keys(OPTIMIZER_NAMES).map(n => `'${n}'`).join(', ')}`, 'optimizer', args.optimizer);
+      fail(
+        `an optimizer (new Adam(...), ...) or one of ${Object.keys(OPTIMIZER_NAMES)
+          .map(n => `'${n}'`)
+          .join(', ')}`,
+        'optimizer',
+        args.optimizer,
+      );
     optimizer.claim(this, this.name); // Keras binds an optimizer to one model's variables
     if (this.loss && this.loss.labels !== loss.labels) this.disposeWorkspaces(); // the label buffers change dtype
     this.loss = loss;
     this.stepsPerExecution = stepsPerExecution;
     this.metricSpecs = metricSpecs;
     this.accuracy = accuracy;
-    this.layers.forEach((l, i) => { l.headFused = i === this.layers.length - 1 && head !== null; });
+    this.layers.forEach((l, i) => {
+      l.headFused = i === this.layers.length - 1 && head !== null;
+    });
     if (!this.params.length) this.allocateParams();
     if (this.optimizer !== optimizer) this.optimizer?.dispose();
     this.optimizer = optimizer;
     optimizer.attach(this.trainableParams);
     this.metrics ??= empty([METRIC_SLOTS], 'float32', this.device);
   }
-
 
   /** @internal The optimizer, for callbacks that change its learning rate. */
   optimizerOf(who: string): Optimizer {
@@ -316,13 +331,15 @@ export abstract class Network {
   protected allocateParams(): void {
     let index = 0;
     for (const layer of this.layers) {
-      if (layer.params.length) { // a shared layer whose weights another model made
+      if (layer.params.length) {
+        // a shared layer whose weights another model made
         index += layer.params.length;
         this.params.push(...layer.params);
         continue;
       }
       layer.params = layer.specs.map(spec => {
-        const value = empty(spec.shape, 'float32', this.device), grad = empty(spec.shape, 'float32', this.device);
+        const value = empty(spec.shape, 'float32', this.device),
+          grad = empty(spec.shape, 'float32', this.device);
         const init = spec.init;
         if (init.kind === 'zeros' || init.kind === 'ones') {
           value.fill(init.kind === 'ones' ? 1 : 0);
@@ -330,7 +347,8 @@ export abstract class Network {
           // Keras's VarianceScaling: scale 1 (glorot, lecun) or 2 (he) over fan_avg (glorot) or fan_in; uniform
           // within sqrt(3 scale / fan), or a normal truncated at 2 sigma with stddev sqrt(scale / fan) / 0.8796...
           // (glorot's variance written 2 / (fan_in + fan_out), the seed model's own arithmetic).
-          const variance = init.kind.startsWith('glorot') ? 2 / (init.fanIn + init.fanOut)
+          const variance = init.kind.startsWith('glorot')
+            ? 2 / (init.fanIn + init.fanOut)
             : (init.kind.startsWith('he') ? 2 : 1) / Math.max(1, init.fanIn);
           const key = this.key(STREAM_INIT + index);
           if (init.kind.endsWith('Uniform')) {
@@ -352,7 +370,10 @@ export abstract class Network {
   checkInput(X: NativeTensor, name: string): number {
     const want = this.inputShape;
     if (X.dtype !== 'float32' || X.shape.length !== want.length + 1 || X.shape.slice(1).join() !== want.join())
-      throw new ValidationError(`Expected ${name} to be a float32 tensor of shape [N, ${want.join(', ')}] but received ${X.dtype} [${X.shape.join(', ')}]`, 'ERR_KERNELNET_SHAPE');
+      throw new ValidationError(
+        `Expected ${name} to be a float32 tensor of shape [N, ${want.join(', ')}] but received ${X.dtype} [${X.shape.join(', ')}]`,
+        'ERR_KERNELNET_SHAPE',
+      );
     sameDevice(this, X, name);
     return X.shape[0];
   }
@@ -365,16 +386,22 @@ export abstract class Network {
    */
   checkData(X: NativeTensor, Y: NativeTensor, xName: string, yName: string): LabelData {
     const n = this.checkInput(X, xName);
-    const k = this.outputShape[0], labels = this.loss?.labels ?? 'onehot';
+    const k = this.outputShape[0],
+      labels = this.loss?.labels ?? 'onehot';
     const got = `${Y.dtype} [${Y.shape.join(', ')}]`;
-    let Z = Y, copied = false; // a view (reshape) shares Y's buffer and is never disposed; a copy is
+    let Z = Y,
+      copied = false; // a view (reshape) shares Y's buffer and is never disposed; a copy is
     if (labels === 'classes') {
       if (!(Y.shape.length === 1 || (Y.shape.length === 2 && Y.shape[1] === 1)))
-        throw new ValidationError(`Expected ${yName} to be class indices of shape [N] or [N, 1] (int32, or float32 whole numbers; for ${this.loss!.className}) but received ${got}` +
-          (Y.shape.length === 2 && Y.shape[1] === k ? '; one-hot labels take categoricalCrossentropy' : ''), 'ERR_KERNELNET_SHAPE');
+        throw new ValidationError(
+          `Expected ${yName} to be class indices of shape [N] or [N, 1] (int32, or float32 whole numbers; for ${this.loss!.className}) but received ${got}` +
+            (Y.shape.length === 2 && Y.shape[1] === k ? '; one-hot labels take categoricalCrossentropy' : ''),
+          'ERR_KERNELNET_SHAPE',
+        );
       if (Y.dtype === 'float32') {
         // Keras casts sparse labels to int; a fractional value is refused rather than truncated without a word.
-        const values = Y.read(), bad = values.findIndex(v => !Number.isInteger(v));
+        const values = Y.read(),
+          bad = values.findIndex(v => !Number.isInteger(v));
         if (bad >= 0) throw new ValidationError(`Expected ${yName} to hold class indices (whole numbers) but ${yName}[${bad}] is ${values[bad]}`);
         Z = new native.Tensor([Y.shape[0]], 'int32', Int32Array.from(values), Y.device);
         copied = true;
@@ -385,13 +412,21 @@ export abstract class Network {
       if (k === 1 && Y.dtype === 'float32' && Y.shape.length === 1) Z = Y.reshape([Y.shape[0], 1]); // a one-unit head's [N]
       if (Z.dtype !== 'float32' || Z.shape.length !== 2 || Z.shape[1] !== k) {
         const hint = labels === 'onehot' ? ' (one-hot, see toCategorical; or sparseCategoricalCrossentropy for class indices)' : '';
-        throw new ValidationError(`Expected ${yName} to be a float32 tensor of shape [N, ${k}]${k === 1 ? ' or [N]' : ''}${hint} but received ${got}`, 'ERR_KERNELNET_SHAPE');
+        throw new ValidationError(
+          `Expected ${yName} to be a float32 tensor of shape [N, ${k}]${k === 1 ? ' or [N]' : ''}${hint} but received ${got}`,
+          'ERR_KERNELNET_SHAPE',
+        );
       }
     }
-    const release = () => { if (copied) Z.dispose(); };
+    const release = () => {
+      if (copied) Z.dispose();
+    };
     try {
       if (Y.shape[0] !== n)
-        throw new ValidationError(`Expected ${xName} and ${yName} to hold the same number of examples but received ${n} and ${Y.shape[0]}`, 'ERR_KERNELNET_SHAPE');
+        throw new ValidationError(
+          `Expected ${xName} and ${yName} to hold the same number of examples but received ${n} and ${Y.shape[0]}`,
+          'ERR_KERNELNET_SHAPE',
+        );
       if (n === 0) throw new ValidationError(`Expected at least one example in ${xName} but received ${describe(X.shape)}`, 'ERR_KERNELNET_SHAPE');
       sameDevice(this, Y, yName);
       checkLabels(Z, yName, labels, k);
@@ -404,7 +439,12 @@ export abstract class Network {
 
   /** @internal */
   identity(n: number): NativeTensor {
-    return new native.Tensor([n], 'int32', Int32Array.from({ length: n }, (_, i) => i), this.device);
+    return new native.Tensor(
+      [n],
+      'int32',
+      Int32Array.from({ length: n }, (_, i) => i),
+      this.device,
+    );
   }
 
   /**
@@ -445,13 +485,18 @@ export abstract class Network {
    * refused as out of memory, naming batchSize and the largest that fits, before anything is allocated.
    */
   private checkBatchFits(batch: number): void {
-    const LIMIT = 2 ** 36, size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
-    let shape = this.inputShape, what = 'the input';
+    const LIMIT = 2 ** 36,
+      size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+    let shape = this.inputShape,
+      what = 'the input';
     for (const l of this.layers) if (size(l.outputShape) > size(shape)) [shape, what] = [l.outputShape, `${l.name}'s output`];
     if (batch * size(shape) > LIMIT)
-      throw new DeviceError(`${this.name}: a batch of ${batch} examples needs ${what} of [${[batch, ...shape].join(', ')}], ` +
-        `${(batch * size(shape)).toExponential(2)} elements, more than one tensor holds (2^36); ` +
-        `pass a smaller batchSize (at most ${Math.floor(LIMIT / size(shape))} here)`, 'ERR_KERNELNET_OOM');
+      throw new DeviceError(
+        `${this.name}: a batch of ${batch} examples needs ${what} of [${[batch, ...shape].join(', ')}], ` +
+          `${(batch * size(shape)).toExponential(2)} elements, more than one tensor holds (2^36); ` +
+          `pass a smaller batchSize (at most ${Math.floor(LIMIT / size(shape))} here)`,
+        'ERR_KERNELNET_OOM',
+      );
   }
 
   /** @internal The batch sizes (and kinds) of the workspaces kept now, least recently used first. */
@@ -472,7 +517,10 @@ export abstract class Network {
 
   private context(layerIndex: number, training: boolean, step?: TrainStep): StepContext {
     return {
-      training, seed: this.key(STREAM_DROPOUT + layerIndex), offset: step?.base ?? this.steps, counter: step?.counter ?? null,
+      training,
+      seed: this.key(STREAM_DROPOUT + layerIndex),
+      offset: step?.base ?? this.steps,
+      counter: step?.counter ?? null,
       weightGrads: this.training[layerIndex] ?? true, // a frozen layer (BatchNormalization then runs in inference mode, as Keras)
     };
   }
@@ -496,14 +544,22 @@ export abstract class Network {
    * output are also collected for backward, by node id (a fused group's pooled output stands in for the outputs
    * it does not store; backward, which takes the group at once, does not read them).
    */
-  private runForward(graph: Graph, ops: ForwardOp[], ws: Workspace, step: TrainStep | null, inputs?: NativeTensor[], outputs?: NativeTensor[]): NativeTensor[] {
+  private runForward(
+    graph: Graph,
+    ops: ForwardOp[],
+    ws: Workspace,
+    step: TrainStep | null,
+    inputs?: NativeTensor[],
+    outputs?: NativeTensor[],
+  ): NativeTensor[] {
     const value: NativeTensor[] = [];
     const input = (id: number) => {
       const from = graph.nodes[id].inputs[0]; // one input per node until merge layers
       return from === INPUT ? ws.x : value[from];
     };
     for (const node of ops) {
-      const i = node.at, a = input(i);
+      const i = node.at,
+        a = input(i);
       if (node.op === 'foldedBatchNorm') {
         const { group } = node;
         const { w, b } = group.bn.fold(ws.layers[group.bnAt], group.producer);
@@ -586,7 +642,13 @@ export abstract class Network {
 
   /** The fusion rules' switches, as plan.ts takes them. */
   private get fusion(): FusionSwitches {
-    return { fuseConvPool: this.fusingConvPool, fuseHead: this.fuseHead, foldInference: this.foldInference, foldDropout: this.foldDropout, foldBelow: this.foldBelow };
+    return {
+      fuseConvPool: this.fusingConvPool,
+      fuseHead: this.fuseHead,
+      foldInference: this.foldInference,
+      foldDropout: this.foldDropout,
+      foldBelow: this.foldBelow,
+    };
   }
 
   /** Each layer's buffers, as the plan needs them (plan.ts's bufferNeeds). */
@@ -611,19 +673,29 @@ export abstract class Network {
     native.gatherRows(X, indices, full ? 0 : start, ws.x, full ? counter : null);
     native.gatherRows(Y, indices, full ? 0 : start, ws.y, full ? counter : null);
     if (W) native.gatherRows(W, indices, full ? 0 : start, ws.w, full ? counter : null);
-    const inputs: NativeTensor[] = [], outputs: NativeTensor[] = [];
+    const inputs: NativeTensor[] = [],
+      outputs: NativeTensor[] = [];
     const loss = this.loss!;
     const trains = (i: number) => (this.training[i] ?? true) && this.layers[i].params.length > 0;
-    const graph = this.graph, plan = stepPlan(graph, trains, this.fusion), out = graph.output;
+    const graph = this.graph,
+      plan = stepPlan(graph, trains, this.fusion),
+      out = graph.output;
     const inputGrad = (id: number) => graph.nodes[id].inputs.some(plan.needsBackward);
     const value = this.runForward(graph, plan.forward, ws, step, inputs, outputs);
     // The gradient of each node's output, by node id (one consumer per node until merge layers).
     const grads = new Map<number, NativeTensor | null>();
     if (plan.fusedHead) {
-      const from = graph.nodes[out].inputs[0], x = from === INPUT ? ws.x : value[from];
-      grads.set(from, (this.layers[out] as Dense).forwardLossBackward(x, ws.layers[out],
-        { ...this.context(out, true, step), inputGrad: inputGrad(out), weightGrads: trains(out) },
-        { kind: loss.kind, accuracy: this.accuracy, labels: ws.y, weights: W ? ws.w : null, dlogits: ws.dlogits, metrics, step: base }));
+      const from = graph.nodes[out].inputs[0],
+        x = from === INPUT ? ws.x : value[from];
+      grads.set(
+        from,
+        (this.layers[out] as Dense).forwardLossBackward(
+          x,
+          ws.layers[out],
+          { ...this.context(out, true, step), inputGrad: inputGrad(out), weightGrads: trains(out) },
+          { kind: loss.kind, accuracy: this.accuracy, labels: ws.y, weights: W ? ws.w : null, dlogits: ws.dlogits, metrics, step: base },
+        ),
+      );
     } else {
       native.loss(loss.kind, this.accuracy, value[out], ws.y, W ? ws.w : null, ws.dlogits, metrics, base, counter);
       grads.set(out, ws.dlogits);
@@ -632,11 +704,23 @@ export abstract class Network {
     for (const op of plan.backward) {
       const grad = grads.get(op.out);
       if (!grad) continue;
-      const i = op.at, from = graph.nodes[i].inputs[0];
+      const i = op.at,
+        from = graph.nodes[i].inputs[0];
       const ctx = { ...this.context(i, true, step), inputGrad: inputGrad(i), weightGrads: trains(i), below: op.below };
       if (op.op === 'convPool') {
         const drop = op.dropout === null ? undefined : { layer: this.layers[op.dropout] as Dropout, ctx: this.context(op.dropout, true, step) };
-        grads.set(from, (this.layers[i] as Conv2D).backwardPooled(inputs[i], this.layers[op.pool] as MaxPooling2D, ws.layers[op.pool], grad, ws.layers[i], ctx, drop));
+        grads.set(
+          from,
+          (this.layers[i] as Conv2D).backwardPooled(
+            inputs[i],
+            this.layers[op.pool] as MaxPooling2D,
+            ws.layers[op.pool],
+            grad,
+            ws.layers[i],
+            ctx,
+            drop,
+          ),
+        );
       } else {
         grads.set(from, this.layers[i].backward(inputs[i], outputs[i], grad, ws.layers[i], { ...ctx, dzGiven: dzGiven.has(i) }));
       }
@@ -650,8 +734,10 @@ export abstract class Network {
 /** Data must live where the model does (kernelnet copies nothing behind the user's back). */
 function sameDevice(model: Network, t: NativeTensor, name: string): void {
   if (t.device !== model.device)
-    throw new DeviceError(`${name} lives on ${t.device} but ${model.name} on ${model.device}; make the data there ` +
-      `(tensor(data, shape, { device: '${model.device}' }), loadMnist(dir, { device: '${model.device}' })) or copy it with .to('${model.device}')`);
+    throw new DeviceError(
+      `${name} lives on ${t.device} but ${model.name} on ${model.device}; make the data there ` +
+        `(tensor(data, shape, { device: '${model.device}' }), loadMnist(dir, { device: '${model.device}' })) or copy it with .to('${model.device}')`,
+    );
 }
 
 function disposeWorkspace(ws: Workspace): void {

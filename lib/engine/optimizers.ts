@@ -30,8 +30,16 @@ export interface OptimizerArgs {
 
 // Keras 3's optimizer options kernelnet does not support yet: refused unless they ask for nothing.
 const BASE_NOT_YET: Record<string, NotYet> = {
-  clipnorm: {}, clipvalue: {}, globalClipnorm: {}, useEma: { ok: NOT_USED.false }, emaMomentum: {}, emaOverwriteFrequency: {},
-  lossScaleFactor: {}, gradientAccumulationSteps: {}, decay: { ok: NOT_USED.zero }, excludeFromWeightDecay: {},
+  clipnorm: {},
+  clipvalue: {},
+  globalClipnorm: {},
+  useEma: { ok: NOT_USED.false },
+  emaMomentum: {},
+  emaOverwriteFrequency: {},
+  lossScaleFactor: {},
+  gradientAccumulationSteps: {},
+  decay: { ok: NOT_USED.zero },
+  excludeFromWeightDecay: {},
 };
 
 function schema(className: string, own: string[], weightDecay = true) {
@@ -74,7 +82,7 @@ export abstract class Optimizer {
     this.name = args.name ?? defaults.name;
     this.schedule = args.learningRate instanceof LearningRateSchedule ? args.learningRate : null;
     this.lr = this.schedule ? NaN : numberIn(args.learningRate ?? defaults.learningRate, 'learningRate', 0, Number.MAX_VALUE);
-    const wd = args.weightDecay === undefined ? defaults.weightDecay ?? null : args.weightDecay;
+    const wd = args.weightDecay === undefined ? (defaults.weightDecay ?? null) : args.weightDecay;
     this.weightDecay = wd === null || wd === 0 ? null : numberIn(wd, 'weightDecay', 0, Number.MAX_VALUE);
   }
 
@@ -101,8 +109,10 @@ export abstract class Optimizer {
   /** Sets the learning rate (a non-negative number) from the next update on; refused when it follows a schedule. */
   set learningRate(value: number) {
     if (this.schedule)
-      throw new ValidationError(`${this.className}: the learning rate follows a ${this.schedule.className} schedule, so it is not settable ` +
-        '(as in Keras); give the optimizer a number to change it from callbacks');
+      throw new ValidationError(
+        `${this.className}: the learning rate follows a ${this.schedule.className} schedule, so it is not settable ` +
+          '(as in Keras); give the optimizer a number to change it from callbacks',
+      );
     this.lr = numberIn(value, 'learningRate', 0, Number.MAX_VALUE);
     this.hyper?.lr.fill(this.lr);
   }
@@ -126,8 +136,10 @@ export abstract class Optimizer {
   /** @internal Binds the optimizer to a model: a second model is refused, as Keras binds it to one set of variables. */
   claim(model: object, modelName: string): void {
     if (this.owner && this.owner !== model)
-      throw new ValidationError(`compile: this ${this.className} optimizer already updates another model's weights; an optimizer ` +
-        `belongs to one model (as in Keras): give ${modelName} an optimizer of its own`);
+      throw new ValidationError(
+        `compile: this ${this.className} optimizer already updates another model's weights; an optimizer ` +
+          `belongs to one model (as in Keras): give ${modelName} an optimizer of its own`,
+      );
     this.owner = model;
   }
 
@@ -141,11 +153,13 @@ export abstract class Optimizer {
     this.state = {
       params: params.map(p => p.value),
       grads: params.map(p => p.grad),
-      slots: this.slotNames().map(slot => params.map(p => {
-        const t = empty(p.shape, 'float32', p.value.device);
-        t.fill(this.slotStart(slot));
-        return t;
-      })),
+      slots: this.slotNames().map(slot =>
+        params.map(p => {
+          const t = empty(p.shape, 'float32', p.value.device);
+          t.fill(this.slotStart(slot));
+          return t;
+        }),
+      ),
     };
   }
 
@@ -158,9 +172,11 @@ export abstract class Optimizer {
   step(): void {
     const s = this.state;
     if (!s) throw stateError(`${this.className}: step() before attach(); compile the model first`);
-    const on = this.active, pick = <T>(xs: T[]) => (on ? xs.filter((_, i) => on[i]) : xs);
+    const on = this.active,
+      pick = <T>(xs: T[]) => (on ? xs.filter((_, i) => on[i]) : xs);
     const { lr, iterations } = this.hyper!;
-    if (!on || on.some(a => a)) { // unless every layer is frozen
+    if (!on || on.some(a => a)) {
+      // unless every layer is frozen
       if (this.schedule) {
         const { kind, params } = this.schedule.native();
         native.learningRate(kind, params, iterations, lr);
@@ -205,12 +221,27 @@ abstract class NativeOptimizer extends Optimizer {
   /** @internal The native update's kind. */
   protected abstract kind(): 'sgd' | 'adam' | 'rmsprop' | 'adagrad';
   /** @internal The hyperparameters the native update takes. */
-  protected abstract hyperParams(): { beta1?: number; beta2?: number; epsilon?: number; momentum?: number; nesterov?: boolean; amsgrad?: boolean; centered?: boolean };
+  protected abstract hyperParams(): {
+    beta1?: number;
+    beta2?: number;
+    epsilon?: number;
+    momentum?: number;
+    nesterov?: boolean;
+    amsgrad?: boolean;
+    centered?: boolean;
+  };
 
   protected update(params: NativeTensor[], grads: NativeTensor[], slots: NativeTensor[][], lr: NativeTensor, iterations: NativeTensor): void {
     const h = this.hyperParams();
-    native.optimizerStep(this.kind(), [h.beta1 ?? 0, h.beta2 ?? 0, h.epsilon ?? 0, h.momentum ?? 0, h.nesterov ? 1 : 0,
-      h.amsgrad ? 1 : 0, h.centered ? 1 : 0, this.weightDecay ?? 0], params, grads, slots, lr, iterations);
+    native.optimizerStep(
+      this.kind(),
+      [h.beta1 ?? 0, h.beta2 ?? 0, h.epsilon ?? 0, h.momentum ?? 0, h.nesterov ? 1 : 0, h.amsgrad ? 1 : 0, h.centered ? 1 : 0, this.weightDecay ?? 0],
+      params,
+      grads,
+      slots,
+      lr,
+      iterations,
+    );
   }
 }
 
@@ -448,7 +479,11 @@ export class Adadelta extends Optimizer {
 
 /** The optimizers by class name (checkpoints) and by Keras's string identifiers (compile). */
 export const OPTIMIZERS: Record<string, (config: Record<string, unknown>) => Optimizer> = {
-  SGD: c => new SGD(c), Adam: c => new Adam(c), AdamW: c => new AdamW(c), RMSprop: c => new RMSprop(c),
-  Adagrad: c => new Adagrad(c), Adadelta: c => new Adadelta(c),
+  SGD: c => new SGD(c),
+  Adam: c => new Adam(c),
+  AdamW: c => new AdamW(c),
+  RMSprop: c => new RMSprop(c),
+  Adagrad: c => new Adagrad(c),
+  Adadelta: c => new Adadelta(c),
 };
 export const OPTIMIZER_NAMES = { sgd: 'SGD', adam: 'Adam', adamw: 'AdamW', rmsprop: 'RMSprop', adagrad: 'Adagrad', adadelta: 'Adadelta' } as const;

@@ -80,7 +80,10 @@ export class Graph {
 
   /** A chain: each layer takes the previous one's output (a Sequential model). */
   static chain(layers: readonly Layer[]): Graph {
-    return new Graph(layers.map((layer, id) => ({ id, layer, inputs: [id === 0 ? INPUT : id - 1] })), layers.length - 1);
+    return new Graph(
+      layers.map((layer, id) => ({ id, layer, inputs: [id === 0 ? INPUT : id - 1] })),
+      layers.length - 1,
+    );
   }
 
   /** The nodes that take node id's output. */
@@ -134,14 +137,21 @@ export interface StepPlan {
 export function foldedInference(graph: Graph): Map<number, FusedGroup> {
   const groups = new Map<number, FusedGroup>();
   for (const bnNode of graph.order) {
-    const bn = bnNode.layer, producerNode = graph.soleInput(bnNode.id);
+    const bn = bnNode.layer,
+      producerNode = graph.soleInput(bnNode.id);
     const producer = producerNode?.layer;
-    if (!(bn instanceof BatchNormalization) || !(producer instanceof Conv2D || producer instanceof Dense) || producer.activation !== 'linear') continue;
-    const actNode = graph.soleConsumer(bnNode.id), act = actNode?.layer;
+    if (!(bn instanceof BatchNormalization) || !(producer instanceof Conv2D || producer instanceof Dense) || producer.activation !== 'linear')
+      continue;
+    const actNode = graph.soleConsumer(bnNode.id),
+      act = actNode?.layer;
     const fusesAct = act instanceof Activation && !act.passes() && !NEEDS_INPUT.includes(act.activation as NativeActivation);
     groups.set(producerNode!.id, {
-      producer, bn, bnAt: bnNode.id, last: fusesAct ? actNode!.id : bnNode.id,
-      activation: fusesAct ? act.activation as NativeActivation : 'linear', alpha: fusesAct ? act.nativeAlpha : undefined,
+      producer,
+      bn,
+      bnAt: bnNode.id,
+      last: fusesAct ? actNode!.id : bnNode.id,
+      activation: fusesAct ? (act.activation as NativeActivation) : 'linear',
+      alpha: fusesAct ? act.nativeAlpha : undefined,
     });
   }
   return groups;
@@ -158,9 +168,17 @@ export function foldedInference(graph: Graph): Map<number, FusedGroup> {
 export function convPoolPairs(graph: Graph): Map<number, number> {
   const pairs = new Map<number, number>();
   for (const poolNode of graph.order) {
-    const pool = poolNode.layer, convNode = graph.soleInput(poolNode.id), conv = convNode?.layer;
-    if (pool instanceof MaxPooling2D && pool.strides[0] === pool.poolSize[0] && pool.strides[1] === pool.poolSize[1] &&
-      conv instanceof Conv2D && !NEEDS_INPUT.includes(conv.activation)) pairs.set(convNode!.id, poolNode.id);
+    const pool = poolNode.layer,
+      convNode = graph.soleInput(poolNode.id),
+      conv = convNode?.layer;
+    if (
+      pool instanceof MaxPooling2D &&
+      pool.strides[0] === pool.poolSize[0] &&
+      pool.strides[1] === pool.poolSize[1] &&
+      conv instanceof Conv2D &&
+      !NEEDS_INPUT.includes(conv.activation)
+    )
+      pairs.set(convNode!.id, poolNode.id);
   }
   return pairs;
 }
@@ -178,7 +196,8 @@ export function forwardPlan(graph: Graph, training: boolean, sw: FusionSwitches,
   const ops: ForwardOp[] = [];
   for (const { id } of graph.order) {
     if (done.has(id)) continue;
-    const group = folded?.get(id), pool = pooled?.get(id);
+    const group = folded?.get(id),
+      pool = pooled?.get(id);
     if (group) {
       ops.push({ op: 'foldedBatchNorm', at: id, group, out: group.last });
       done.add(group.bnAt).add(group.last);
@@ -206,8 +225,11 @@ export function stepPlan(graph: Graph, trains: (id: number) => boolean, sw: Fusi
   // graphs (merge layers) are, so a plan for one is refused rather than wrong.
   for (const n of graph.nodes)
     if (needsBackward(n.id) && graph.consumers(n.id).length > 1)
-      throw new KernelnetError(`node ${n.id} (${n.layer.name || n.layer.className}) is read by ${graph.consumers(n.id).length} nodes: ` +
-        'training through a fan-out needs gradient sums, which the plan does not make yet', 'ERR_KERNELNET_INTERNAL');
+      throw new KernelnetError(
+        `node ${n.id} (${n.layer.name || n.layer.className}) is read by ${graph.consumers(n.id).length} nodes: ` +
+          'training through a fan-out needs gradient sums, which the plan does not make yet',
+        'ERR_KERNELNET_INTERNAL',
+      );
   const out = graph.nodes[graph.output];
   // Rule denseLossHead: a linear Dense head (logits for the loss, or outputs with no activation) runs its forward,
   // the loss and its backward as one op: the same results, one GPU kernel for a small head.
@@ -218,8 +240,10 @@ export function stepPlan(graph: Graph, trains: (id: number) => boolean, sw: Fusi
   // edge), when the op can apply it to its input gradient (its epilogue on a GPU): that node's backward then
   // starts from dz, and no pass of its own reads its output.
   const below = (id: number): BelowAct | undefined => {
-    const under = graph.soleInput(id), l = under?.layer;
-    if (!sw.foldBelow || !under || !needsBackward(under.id) || !(l instanceof Conv2D || l instanceof Dense) || pooled?.has(under.id)) return undefined;
+    const under = graph.soleInput(id),
+      l = under?.layer;
+    if (!sw.foldBelow || !under || !needsBackward(under.id) || !(l instanceof Conv2D || l instanceof Dense) || pooled?.has(under.id))
+      return undefined;
     const act = l.epilogueActivation;
     return act === 'linear' || NEEDS_INPUT.includes(act) ? undefined : { activation: act };
   };
@@ -233,7 +257,8 @@ export function stepPlan(graph: Graph, trains: (id: number) => boolean, sw: Fusi
       const conv = pairedPools.get(under.id)!;
       backward.push({ op: 'convPool', at: conv, pool: under.id, dropout: id, out: id, below: below(conv) });
       done.add(under.id).add(conv);
-    } else if (pairedPools.has(id)) { // the MaxPooling2D of a fused pair: both layers at once
+    } else if (pairedPools.has(id)) {
+      // the MaxPooling2D of a fused pair: both layers at once
       const conv = pairedPools.get(id)!;
       backward.push({ op: 'convPool', at: conv, pool: id, dropout: null, out: id, below: below(conv) });
       done.add(conv);

@@ -13,11 +13,14 @@ export interface ProgressStream {
 }
 
 export function formatLogs(logs: Record<string, number>): string {
-  return Object.entries(logs).map(([k, v]) => ` - ${k}: ${v.toFixed(4)}`).join('');
+  return Object.entries(logs)
+    .map(([k, v]) => ` - ${k}: ${v.toFixed(4)}`)
+    .join('');
 }
 
 function formatDuration(seconds: number): string {
-  if (seconds >= 3600) return `${Math.floor(seconds / 3600)}:${String(Math.floor(seconds / 60) % 60).padStart(2, '0')}:${String(Math.floor(seconds) % 60).padStart(2, '0')}`;
+  if (seconds >= 3600)
+    return `${Math.floor(seconds / 3600)}:${String(Math.floor(seconds / 60) % 60).padStart(2, '0')}:${String(Math.floor(seconds) % 60).padStart(2, '0')}`;
   if (seconds >= 60) return `${Math.floor(seconds / 60)}:${String(Math.floor(seconds) % 60).padStart(2, '0')}`;
   return `${Math.round(seconds)}s`;
 }
@@ -34,7 +37,10 @@ export class ProgressBar {
   private readonly width = 30;
 
   /** total 0: unknown (a dataset whose length is counted in its first pass), shown as Keras does, `12/Unknown`. */
-  constructor(private readonly total: number, private readonly out: ProgressStream) {}
+  constructor(
+    private readonly total: number,
+    private readonly out: ProgressStream,
+  ) {}
 
   /** True when update() would redraw now (so the caller reads metrics only then). */
   wantsUpdate(step: number): boolean {
@@ -50,8 +56,8 @@ export class ProgressBar {
     }
     const digits = String(this.total).length;
     const done = step >= this.total ? this.width : Math.floor((this.width * step) / this.total);
-    const bar = done >= this.width ? '='.repeat(this.width)
-      : '='.repeat(Math.max(done - 1, 0)) + (done > 0 ? '>' : '') + '.'.repeat(this.width - done);
+    const bar =
+      done >= this.width ? '='.repeat(this.width) : '='.repeat(Math.max(done - 1, 0)) + (done > 0 ? '>' : '') + '.'.repeat(this.width - done);
     const eta = step < this.total ? ` - ETA: ${formatDuration((elapsed / step) * (this.total - step))}` : '';
     this.out.write(`\r${String(step).padStart(digits)}/${this.total} [${bar}]${eta}${formatLogs(logs)}\x1b[K`);
   }

@@ -77,7 +77,13 @@ export class ExponentialDecay extends LearningRateSchedule {
   }
 
   getConfig(): Record<string, unknown> {
-    return { initialLearningRate: this.initialLearningRate, decaySteps: this.decaySteps, decayRate: this.decayRate, staircase: this.staircase, name: this.name };
+    return {
+      initialLearningRate: this.initialLearningRate,
+      decaySteps: this.decaySteps,
+      decayRate: this.decayRate,
+      staircase: this.staircase,
+      name: this.name,
+    };
   }
 }
 
@@ -106,12 +112,18 @@ export class PiecewiseConstantDecay extends LearningRateSchedule {
     if (args === undefined) fail('an options object', 'PiecewiseConstantDecay args', args);
     args = checkOptions(args, { what: 'PiecewiseConstantDecay args', supported: ['boundaries', 'values', 'name'] });
     const { boundaries, values } = args;
-    if (!Array.isArray(boundaries) || boundaries.length < 1 || boundaries.length > 32 ||
-      !boundaries.every((b, i) => Number.isInteger(b) && b >= 0 && b < 2 ** 31 && (i === 0 || b > boundaries[i - 1])))
+    if (
+      !Array.isArray(boundaries) ||
+      boundaries.length < 1 ||
+      boundaries.length > 32 ||
+      !boundaries.every((b, i) => Number.isInteger(b) && b >= 0 && b < 2 ** 31 && (i === 0 || b > boundaries[i - 1]))
+    )
       fail('1 to 32 strictly increasing non-negative integer iteration counts', 'boundaries', boundaries);
     if (!Array.isArray(values) || values.length !== boundaries.length + 1)
-      throw new ValidationError(`PiecewiseConstantDecay: expected values to have one more element than boundaries (${boundaries.length + 1}) ` +
-        `but received ${Array.isArray(values) ? values.length : typeof values}`);
+      throw new ValidationError(
+        `PiecewiseConstantDecay: expected values to have one more element than boundaries (${boundaries.length + 1}) ` +
+          `but received ${Array.isArray(values) ? values.length : typeof values}`,
+      );
     values.forEach((v, i) => finite(v, `values[${i}]`));
     this.boundaries = [...boundaries];
     this.values = [...values];
@@ -162,14 +174,19 @@ export class CosineDecay extends LearningRateSchedule {
   constructor(args: CosineDecayArgs) {
     super();
     if (args === undefined) fail('an options object', 'CosineDecay args', args);
-    args = checkOptions(args, { what: 'CosineDecay args', supported: ['initialLearningRate', 'decaySteps', 'alpha', 'warmupTarget', 'warmupSteps', 'name'] });
+    args = checkOptions(args, {
+      what: 'CosineDecay args',
+      supported: ['initialLearningRate', 'decaySteps', 'alpha', 'warmupTarget', 'warmupSteps', 'name'],
+    });
     this.initialLearningRate = finite(args.initialLearningRate, 'initialLearningRate');
     this.decaySteps = positiveInt(args.decaySteps, 'decaySteps');
     this.alpha = finite(args.alpha ?? 0, 'alpha');
     this.warmupTarget = args.warmupTarget == null ? null : finite(args.warmupTarget, 'warmupTarget');
     this.warmupSteps = nonNegativeInt(args.warmupSteps ?? 0, 'warmupSteps');
     if (this.warmupTarget === null && this.warmupSteps)
-      throw new ValidationError('CosineDecay: warmupSteps without a warmupTarget would be ignored (as Keras ignores it); give the warm-up\'s target rate');
+      throw new ValidationError(
+        "CosineDecay: warmupSteps without a warmupTarget would be ignored (as Keras ignores it); give the warm-up's target rate",
+      );
     this.name = args.name ?? 'CosineDecay';
   }
 
@@ -178,8 +195,14 @@ export class CosineDecay extends LearningRateSchedule {
   }
 
   getConfig(): Record<string, unknown> {
-    return { initialLearningRate: this.initialLearningRate, decaySteps: this.decaySteps, alpha: this.alpha,
-      warmupTarget: this.warmupTarget, warmupSteps: this.warmupSteps, name: this.name };
+    return {
+      initialLearningRate: this.initialLearningRate,
+      decaySteps: this.decaySteps,
+      alpha: this.alpha,
+      warmupTarget: this.warmupTarget,
+      warmupSteps: this.warmupSteps,
+      name: this.name,
+    };
   }
 }
 

@@ -146,10 +146,25 @@ export interface History {
 // refused unless they ask for what kernelnet does anyway, never silently ignored.
 const FIT_SCHEMA = {
   what: 'fit options',
-  supported: ['batchSize', 'epochs', 'verbose', 'validationData', 'validationSplit', 'validationBatchSize', 'validationFreq',
-    'initialEpoch', 'shuffle', 'callbacks', 'out', 'stopOnNonFiniteLoss', 'classWeight', 'sampleWeight'],
+  supported: [
+    'batchSize',
+    'epochs',
+    'verbose',
+    'validationData',
+    'validationSplit',
+    'validationBatchSize',
+    'validationFreq',
+    'initialEpoch',
+    'shuffle',
+    'callbacks',
+    'out',
+    'stopOnNonFiniteLoss',
+    'classWeight',
+    'sampleWeight',
+  ],
   notYet: {
-    stepsPerEpoch: {}, validationSteps: {},
+    stepsPerEpoch: {},
+    validationSteps: {},
     yieldEvery: { ok: ['auto', 'batch'], hint: 'fit yields to the event loop after every batch' },
   },
 };
@@ -176,7 +191,7 @@ function userCallbacks(value: unknown): Callback[] {
     if (c === null || typeof c !== 'object') fail('a callback object', name, c);
     const plain = Object.getPrototypeOf(c) === Object.prototype || Object.getPrototypeOf(c) === null;
     // A plain object's own hooks only (never one set on Object.prototype), still called on the user's object.
-    const hooks = plain ? checkOptions(c, { ...CALLBACKS_SCHEMA, what: `fit ${name}` }) as Record<string, unknown> : c as Record<string, unknown>;
+    const hooks = plain ? (checkOptions(c, { ...CALLBACKS_SCHEMA, what: `fit ${name}` }) as Record<string, unknown>) : (c as Record<string, unknown>);
     for (const k of HOOKS) {
       const f = hooks[k];
       if (f !== undefined && typeof f !== 'function') fail('a function', `${name}.${k}`, f);
@@ -217,7 +232,9 @@ class CallbackList {
   }
 
   async call<K extends 'setModel' | 'setParams' | 'onTrainBegin' | 'onTrainEnd' | 'onEpochBegin' | 'onEpochEnd' | 'onBatchBegin'>(
-    hook: K, ...args: Parameters<NonNullable<Callback[K]>>): Promise<void> {
+    hook: K,
+    ...args: Parameters<NonNullable<Callback[K]>>
+  ): Promise<void> {
     for (const c of this.callbacks) {
       const f = c[hook] as ((...a: unknown[]) => unknown) | undefined;
       if (f) await f(...args);
@@ -246,7 +263,11 @@ interface EpochState {
 /** Keras's ProgbarLogger: `Epoch 3/12`, a bar redrawn in place on a TTY, and one closing line per epoch. */
 class ProgressBarLogger implements Callback {
   private bar: ProgressBar | null = null;
-  constructor(private readonly run: FitRun, private readonly verbose: 1 | 2, private readonly out: ProgressStream) {}
+  constructor(
+    private readonly run: FitRun,
+    private readonly verbose: 1 | 2,
+    private readonly out: ProgressStream,
+  ) {}
   onEpochBegin(epoch: number) {
     this.out.write(`Epoch ${epoch + 1}/${this.run.epochs}\n`);
     this.bar = new ProgressBar(this.run.steps, this.out);
@@ -282,7 +303,11 @@ class HistoryCallback implements Callback {
  * on a GPU at the batches whose logs are read anyway, and always at the last one, before validation runs.
  */
 class NonFiniteStop implements Callback {
-  constructor(private readonly run: FitRun, private readonly state: EpochState, private readonly everyBatch: boolean) {}
+  constructor(
+    private readonly run: FitRun,
+    private readonly state: EpochState,
+    private readonly everyBatch: boolean,
+  ) {}
   wantsBatchLogs(batch: number) {
     return this.everyBatch || batch === this.run.steps - 1;
   }
@@ -292,9 +317,13 @@ class NonFiniteStop implements Callback {
     const step = nonFiniteStep - firstStep;
     // A generator's steps are 0 (unknown) until its first pass is counted: then no total, rather than "4/0".
     const of = this.run.steps ? `/${this.run.steps}` : '';
-    throw new TrainingError(`fit: the training loss became non-finite at epoch ${epoch + 1}/${this.run.epochs}, step ${step}${of} ` +
-      `(the model's step ${nonFiniteStep}); lower the learning rate or check the data for NaN or huge values ` +
-      '(pass stopOnNonFiniteLoss: false to train on)', 'ERR_KERNELNET_NON_FINITE', { epoch: epoch + 1, step });
+    throw new TrainingError(
+      `fit: the training loss became non-finite at epoch ${epoch + 1}/${this.run.epochs}, step ${step}${of} ` +
+        `(the model's step ${nonFiniteStep}); lower the learning rate or check the data for NaN or huge values ` +
+        '(pass stopOnNonFiniteLoss: false to train on)',
+      'ERR_KERNELNET_NON_FINITE',
+      { epoch: epoch + 1, step },
+    );
   }
 }
 
@@ -326,10 +355,17 @@ function logList(model: Network, logs: Logs): number[] {
 function sampleWeights(model: Network, value: unknown, n: number, name: string): NativeTensor {
   const W = handleOf(value, name);
   if (W.dtype !== 'float32' || W.shape.length !== 1 || W.shape[0] !== n)
-    throw new ValidationError(`Expected ${name} to be a float32 tensor of shape [${n}] (one weight per example) but received ${W.dtype} [${W.shape.join(', ')}]`, 'ERR_KERNELNET_SHAPE');
+    throw new ValidationError(
+      `Expected ${name} to be a float32 tensor of shape [${n}] (one weight per example) but received ${W.dtype} [${W.shape.join(', ')}]`,
+      'ERR_KERNELNET_SHAPE',
+    );
   if (W.device !== model.device)
-    throw new ValidationError(`${name} lives on ${W.device} but ${model.name} on ${model.device}; copy it with .to('${model.device}')`, 'ERR_KERNELNET_DEVICE');
-  const values = W.read(), bad = values.findIndex(v => !Number.isFinite(v));
+    throw new ValidationError(
+      `${name} lives on ${W.device} but ${model.name} on ${model.device}; copy it with .to('${model.device}')`,
+      'ERR_KERNELNET_DEVICE',
+    );
+  const values = W.read(),
+    bad = values.findIndex(v => !Number.isFinite(v));
   if (bad >= 0) throw new ValidationError(`Expected finite weights in ${name} but ${name}[${bad}] is ${values[bad]}`);
   return W;
 }
@@ -343,13 +379,20 @@ function sampleWeights(model: Network, value: unknown, n: number, name: string):
  */
 function classWeights(model: Network, value: unknown, Y: NativeTensor): NativeTensor {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) fail('an object mapping class indices to weights', 'classWeight', value);
-  const labels = model.loss!.labels, units = model.outputShape[0];
+  const labels = model.loss!.labels,
+    units = model.outputShape[0];
   if (labels === 'targets')
-    throw new ValidationError(`fit: classWeight needs class labels (a crossentropy loss), not ${model.loss!.className}'s targets; pass sampleWeight instead`, 'ERR_KERNELNET_UNSUPPORTED');
-  const k = labels === 'classes' || units > 1 ? units : 2, n = Y.shape[0], table = new Float32Array(k).fill(1);
+    throw new ValidationError(
+      `fit: classWeight needs class labels (a crossentropy loss), not ${model.loss!.className}'s targets; pass sampleWeight instead`,
+      'ERR_KERNELNET_UNSUPPORTED',
+    );
+  const k = labels === 'classes' || units > 1 ? units : 2,
+    n = Y.shape[0],
+    table = new Float32Array(k).fill(1);
   for (const [key, w] of Object.entries(value as Record<string, unknown>)) {
     const c = Number(key);
-    if (!Number.isInteger(c) || c < 0 || c >= k) throw new ValidationError(`Expected classWeight's keys to be class indices in [0, ${k}) but received '${key}'`);
+    if (!Number.isInteger(c) || c < 0 || c >= k)
+      throw new ValidationError(`Expected classWeight's keys to be class indices in [0, ${k}) but received '${key}'`);
     if (typeof w !== 'number' || !Number.isFinite(w)) fail('a finite number', `classWeight[${key}]`, w);
     table[c] = w;
   }
@@ -360,12 +403,13 @@ function classWeights(model: Network, value: unknown, Y: NativeTensor): NativeTe
     let classes = Y;
     if (labels !== 'classes') {
       let scores = Y;
-      if (units === 1) { // round(y) for y in [0, 1] as the argmax of [0.5, y]: the first of equals wins, as np.round(0.5) = 0
-        owned.push(scores = empty([n, 2], 'float32', model.device));
+      if (units === 1) {
+        // round(y) for y in [0, 1] as the argmax of [0.5, y]: the first of equals wins, as np.round(0.5) = 0
+        owned.push((scores = empty([n, 2], 'float32', model.device)));
         scores.fill(0.5);
         native.copyRegion(Y, [0, 0], scores, [0, 1], [n, 1]);
       }
-      owned.push(classes = empty([n], 'int32', model.device));
+      owned.push((classes = empty([n], 'int32', model.device)));
       native.argMax(scores, 1, classes);
     }
     const W = empty([n], 'float32', model.device);
@@ -388,19 +432,22 @@ function commonFitArgs(model: Network, args: FitDatasetArgs) {
   const out: ProgressStream = args.out ?? process.stdout;
   if (typeof out?.write !== 'function') fail('a stream with a write() method', 'out', out);
   const validationFreq = args.validationFreq ?? 1;
-  if (!(Number.isInteger(validationFreq) && (validationFreq as number) > 0) &&
-    !(Array.isArray(validationFreq) && validationFreq.every(e => Number.isInteger(e) && e > 0)))
+  if (
+    !(Number.isInteger(validationFreq) && (validationFreq as number) > 0) &&
+    !(Array.isArray(validationFreq) && validationFreq.every(e => Number.isInteger(e) && e > 0))
+  )
     fail('a positive integer or an array of (1-based) epochs', 'validationFreq', validationFreq);
   /** Whether to validate after `epoch` (0-based), given validation data. */
-  const validateAt = (epoch: number, doValidation: boolean) => doValidation &&
-    (Array.isArray(validationFreq) ? validationFreq.includes(epoch + 1) : (epoch + 1) % (validationFreq as number) === 0);
+  const validateAt = (epoch: number, doValidation: boolean) =>
+    doValidation && (Array.isArray(validationFreq) ? validationFreq.includes(epoch + 1) : (epoch + 1) % (validationFreq as number) === 0);
   /** The callback list: the non-finite stop, the progress bar, History, then the user's. */
   const callbackList = (run: FitRun, state: EpochState, everyBatch: boolean) => {
     const history = new HistoryCallback(run);
     const callbacks = new CallbackList([
       ...(stopOnNonFinite ? [new NonFiniteStop(run, state, everyBatch)] : []),
       ...(verbose !== 0 ? [new ProgressBarLogger(run, verbose, out)] : []),
-      history, ...user,
+      history,
+      ...user,
     ]);
     return { history, callbacks };
   };
@@ -416,32 +463,72 @@ export async function fit(model: Network, x: Tensor, y: Tensor, args: FitArgs): 
   const shuffle = args.shuffle ?? true;
   if (typeof shuffle !== 'boolean') fail('a boolean', 'shuffle', shuffle);
   const validationBatchSize = positiveInt(args.validationBatchSize ?? batchSize, 'validationBatchSize');
-  const X = handleOf(x, 'x'), data = model.checkData(X, handleOf(y, 'y'), 'x', 'y');
+  const X = handleOf(x, 'x'),
+    data = model.checkData(X, handleOf(y, 'y'), 'x', 'y');
   try {
-    return await fitTensors(model, x, y, X, data, args,
-      { epochs, initialEpoch, verbose, validateAfter, callbackList, optimizer, metrics, batchSize, shuffle, validationBatchSize });
+    return await fitTensors(model, x, y, X, data, args, {
+      epochs,
+      initialEpoch,
+      verbose,
+      validateAfter,
+      callbackList,
+      optimizer,
+      metrics,
+      batchSize,
+      shuffle,
+      validationBatchSize,
+    });
   } finally {
     data.release(); // labels converted for the loss (see checkData)
   }
 }
 
-type FitSetup = ReturnType<typeof commonFitArgs> & ReturnType<Network['requireCompiled']> &
-  { validateAfter: ReturnType<typeof commonFitArgs>['validateAt']; batchSize: number; shuffle: boolean; validationBatchSize: number };
+type FitSetup = ReturnType<typeof commonFitArgs> &
+  ReturnType<Network['requireCompiled']> & {
+    validateAfter: ReturnType<typeof commonFitArgs>['validateAt'];
+    batchSize: number;
+    shuffle: boolean;
+    validationBatchSize: number;
+  };
 
 /** fit over tensors, its options and data checked. */
-async function fitTensors(model: Network, x: Tensor, y: Tensor, X: NativeTensor, { n, Y }: LabelData, args: FitArgs,
-  { epochs, initialEpoch, verbose, validateAfter, callbackList, optimizer, metrics, batchSize, shuffle, validationBatchSize }: Omit<FitSetup, 'validateAt'>): Promise<History> {
+async function fitTensors(
+  model: Network,
+  x: Tensor,
+  y: Tensor,
+  X: NativeTensor,
+  { n, Y }: LabelData,
+  args: FitArgs,
+  {
+    epochs,
+    initialEpoch,
+    verbose,
+    validateAfter,
+    callbackList,
+    optimizer,
+    metrics,
+    batchSize,
+    shuffle,
+    validationBatchSize,
+  }: Omit<FitSetup, 'validateAt'>,
+): Promise<History> {
   if (args.classWeight != null && args.sampleWeight != null)
     throw new ValidationError('fit: classWeight and sampleWeight cannot be given together (as in Keras); fold the class weights into sampleWeight');
   const givenW = args.sampleWeight != null ? sampleWeights(model, args.sampleWeight, n, 'sampleWeight') : null;
-  let validation: [Tensor, Tensor] | undefined, owned: Tensor[] = [], samples = n, validationW: Tensor | undefined;
+  let validation: [Tensor, Tensor] | undefined,
+    owned: Tensor[] = [],
+    samples = n,
+    validationW: Tensor | undefined;
   let validationSet: Dataset | undefined;
   if (isDataset(args.validationData)) {
     validationSet = args.validationData;
   } else if (args.validationData !== undefined) {
-    if (!Array.isArray(args.validationData) || args.validationData.length !== 2) fail('[x, y] tensors or a Dataset', 'validationData', args.validationData);
+    if (!Array.isArray(args.validationData) || args.validationData.length !== 2)
+      fail('[x, y] tensors or a Dataset', 'validationData', args.validationData);
     validation = args.validationData;
-    model.checkData(handleOf(validation[0], 'validationData[0]'), handleOf(validation[1], 'validationData[1]'), 'validationData[0]', 'validationData[1]').release();
+    model
+      .checkData(handleOf(validation[0], 'validationData[0]'), handleOf(validation[1], 'validationData[1]'), 'validationData[0]', 'validationData[1]')
+      .release();
   } else if (args.validationSplit !== undefined && args.validationSplit !== 0) {
     // Keras: train on x[:split_at], validate on x[split_at:], split_at = floor(n * (1 - validationSplit)).
     const split = numberIn(args.validationSplit, 'validationSplit', 0, 1, true);
@@ -449,21 +536,35 @@ async function fitTensors(model: Network, x: Tensor, y: Tensor, X: NativeTensor,
     if (samples === 0 || samples === n)
       throw new ValidationError(`fit: validationSplit ${split} of ${n} examples leaves ${samples === 0 ? 'no training' : 'no validation'} examples`);
     owned = validation = [sliceRows(x, samples, n - samples), sliceRows(y, samples, n - samples)];
-    if (givenW) owned.push(validationW = args.sampleWeight!.slice(samples, n - samples));
+    if (givenW) owned.push((validationW = args.sampleWeight!.slice(samples, n - samples)));
   }
   const doValidation = validation !== undefined || validationSet !== undefined;
   const validateAt = (epoch: number) => validateAfter(epoch, doValidation);
   // The first `samples` rows train (all of them without validationSplit): the epoch's order is a permutation of them.
   const W = givenW ?? (args.classWeight != null ? classWeights(model, args.classWeight, Y) : null);
-  const indices = empty([samples], 'int32', model.device), counter = empty([1], 'int32', model.device);
+  const indices = empty([samples], 'int32', model.device),
+    counter = empty([1], 'int32', model.device);
   const run: FitRun = {
-    epochs, steps: Math.ceil(samples / batchSize), batchSize, samples, validation: validation ?? validationSet,
+    epochs,
+    steps: Math.ceil(samples / batchSize),
+    batchSize,
+    samples,
+    validation: validation ?? validationSet,
     step: { X, Y, W, indices, batchSize, counter, base: 0, optimizer, metrics },
   };
   const state: EpochState = { epoch: 0, firstStep: 0, nonFiniteStep: 0 };
   const { history, callbacks } = callbackList(run, state, model.device === 'cpu');
-  const inputs: [string, Tensor][] = [['x', x], ['y', y], ...(args.validationData && validation ? [['validationData[0]', validation[0]], ['validationData[1]', validation[1]]] as [string, Tensor][] : []),
-    ...(givenW ? [['sampleWeight', args.sampleWeight!]] as [string, Tensor][] : [])];
+  const inputs: [string, Tensor][] = [
+    ['x', x],
+    ['y', y],
+    ...(args.validationData && validation
+      ? ([
+          ['validationData[0]', validation[0]],
+          ['validationData[1]', validation[1]],
+        ] as [string, Tensor][])
+      : []),
+    ...(givenW ? ([['sampleWeight', args.sampleWeight!]] as [string, Tensor][]) : []),
+  ];
   /** After each await: the user may have disposed the model or the data meanwhile. */
   const stillThere = (step: number) => {
     const where = `(epoch ${state.epoch + 1}/${epochs}, step ${step}/${run.steps})`;
@@ -471,27 +572,43 @@ async function fitTensors(model: Network, x: Tensor, y: Tensor, X: NativeTensor,
     for (const [name, t] of inputs)
       if (t.isDisposed) throw stateError(`${model.name}.fit: ${name} was disposed during training ${where}`, 'ERR_KERNELNET_DISPOSED');
   };
-  return trainLoop(model, { epochs, initialEpoch, verbose, validateAt }, {
-    run, state, callbacks, history, fitShape: [batchSize, samples % batchSize],
-    start: () => { if (!shuffle) indices.write(Int32Array.from({ length: samples }, (_, i) => i)); },
-    beginEpoch: () => { if (shuffle) native.permutation(indices, model.shuffleKey(), model.epochsRun); },
-    epoch: () => trainEpoch(model, run, state, callbacks, stillThere),
-    stepsDone: () => run.steps,
-    validate: () => validationSet ? evaluateDataset(model, validationSet, {})
-      : drainAsync(evaluation(model, validation![0], validation![1], { batchSize: validationBatchSize, sampleWeight: validationW })), // yields between batches
-    stillThere,
-    dispose: () => {
-      indices.dispose();
-      counter.dispose();
-      if (W && W !== givenW) W.dispose();
-      for (const t of owned) t.dispose();
+  return trainLoop(
+    model,
+    { epochs, initialEpoch, verbose, validateAt },
+    {
+      run,
+      state,
+      callbacks,
+      history,
+      fitShape: [batchSize, samples % batchSize],
+      start: () => {
+        if (!shuffle) indices.write(Int32Array.from({ length: samples }, (_, i) => i));
+      },
+      beginEpoch: () => {
+        if (shuffle) native.permutation(indices, model.shuffleKey(), model.epochsRun);
+      },
+      epoch: () => trainEpoch(model, run, state, callbacks, stillThere),
+      stepsDone: () => run.steps,
+      validate: () =>
+        validationSet
+          ? evaluateDataset(model, validationSet, {})
+          : drainAsync(evaluation(model, validation![0], validation![1], { batchSize: validationBatchSize, sampleWeight: validationW })), // yields between batches
+      stillThere,
+      dispose: () => {
+        indices.dispose();
+        counter.dispose();
+        if (W && W !== givenW) W.dispose();
+        for (const t of owned) t.dispose();
+      },
     },
-  });
+  );
 }
 
 /** val_loss and val_<metric> (and their aliases) from evaluate's [loss, ...metrics]. */
 function addValidationLogs(model: Network, logs: Logs, values: number[]): void {
-  ['loss', ...model.metricSpecs.map(m => m.key)].forEach((key, i) => { logs[`val_${key}`] = values[i]; });
+  ['loss', ...model.metricSpecs.map(m => m.key)].forEach((key, i) => {
+    logs[`val_${key}`] = values[i];
+  });
   for (const m of model.metricSpecs) {
     const alias = model.logAliases[m.key];
     if (alias && !(`val_${alias}` in logs)) logs[`val_${alias}`] = logs[`val_${m.key}`];
@@ -506,9 +623,17 @@ const FIT_DATASET_SCHEMA = {
   notYet: {
     batchSize: { hint: 'the dataset makes the batches (Dataset.fromTensors(x, y, { batchSize }))' },
     validationSplit: { ok: [0], hint: 'not with a dataset, as in Keras: pass validationData' },
-    shuffle: { ok: [false], hint: 'shuffle the dataset itself (Dataset.fromTensors(x, y, { shuffle: true }), or imageDatasetFromDirectory shuffles)' },
+    shuffle: {
+      ok: [false],
+      hint: 'shuffle the dataset itself (Dataset.fromTensors(x, y, { shuffle: true }), or imageDatasetFromDirectory shuffles)',
+    },
     validationBatchSize: { hint: 'validation batches come from the validation data' },
-    classWeight: {}, sampleWeight: {}, stepsPerEpoch: {}, batchesPerEpoch: {}, validationSteps: {}, validationBatches: {},
+    classWeight: {},
+    sampleWeight: {},
+    stepsPerEpoch: {},
+    batchesPerEpoch: {},
+    validationSteps: {},
+    validationBatches: {},
     yieldEvery: { ok: ['auto', 'batch'], hint: 'fit yields to the event loop after every batch' },
   },
 };
@@ -517,7 +642,10 @@ const FIT_DATASET_SCHEMA = {
  * The options of fit over a Dataset: FitArgs without batchSize, shuffle, validationSplit, validationBatchSize,
  * classWeight and sampleWeight (the dataset makes the batches).
  */
-export type FitDatasetArgs = Pick<FitArgs, 'epochs' | 'verbose' | 'validationData' | 'validationFreq' | 'initialEpoch' | 'callbacks' | 'out' | 'stopOnNonFiniteLoss'>;
+export type FitDatasetArgs = Pick<
+  FitArgs,
+  'epochs' | 'verbose' | 'validationData' | 'validationFreq' | 'initialEpoch' | 'callbacks' | 'out' | 'stopOnNonFiniteLoss'
+>;
 
 /**
  * Trains on the batches of a Dataset, one step per batch, every epoch a new pass over it. Each batch is disposed
@@ -532,18 +660,29 @@ export async function fitDataset(model: Network, dataset: Dataset, args: FitData
   const validation = args.validationData;
   if (validation !== undefined && !isDataset(validation)) {
     if (!Array.isArray(validation) || validation.length !== 2) fail('[x, y] tensors or a Dataset', 'validationData', validation);
-    model.checkData(handleOf(validation[0], 'validationData[0]'), handleOf(validation[1], 'validationData[1]'), 'validationData[0]', 'validationData[1]').release();
+    model
+      .checkData(handleOf(validation[0], 'validationData[0]'), handleOf(validation[1], 'validationData[1]'), 'validationData[0]', 'validationData[1]')
+      .release();
   }
   const validateAt = (epoch: number) => validateAfter(epoch, validation !== undefined);
-  const counter = empty([1], 'int32', model.device), batches = new DatasetBatches(model, dataset, 'fit');
+  const counter = empty([1], 'int32', model.device),
+    batches = new DatasetBatches(model, dataset, 'fit');
   const run: FitRun = {
-    epochs, steps: dataset.batches ?? 0, batchSize: 0, samples: 0, validation,
+    epochs,
+    steps: dataset.batches ?? 0,
+    batchSize: 0,
+    samples: 0,
+    validation,
     step: { X: counter, Y: counter, W: null, indices: counter, batchSize: 0, counter, base: 0, optimizer, metrics },
   };
   const state: EpochState = { epoch: 0, firstStep: 0, nonFiniteStep: 0 };
   const { history, callbacks } = callbackList(run, state, true);
   const stillThere = (step: number) => {
-    if (model.disposed) throw stateError(`${model.name}.fit: the model was disposed during training (epoch ${state.epoch + 1}/${epochs}, step ${step})`, 'ERR_KERNELNET_DISPOSED');
+    if (model.disposed)
+      throw stateError(
+        `${model.name}.fit: the model was disposed during training (epoch ${state.epoch + 1}/${epochs}, step ${step})`,
+        'ERR_KERNELNET_DISPOSED',
+      );
   };
   let s = 0; // the batches of the current epoch so far
   /** One pass over the dataset, one step per batch. */
@@ -554,29 +693,43 @@ export async function fitDataset(model: Network, dataset: Dataset, args: FitData
     // themselves come from the dataset one by one.
     s = 0;
     const per = model.stepsPerExecution;
-    await batches.pass(async ({ X, Y, rows, indices }) => {
-      if (callbacks.wantsBatchBegin && s % per === 0) await callbacks.call('onBatchBegin', s, { batch: s, size: rows });
-      counter.write(Int32Array.of(0));
-      model.trainStep({ X, Y: Y!, W: null, indices, batchSize: rows, counter, base: model.steps, optimizer, metrics }, 0, rows);
-      run.samples = Math.max(run.samples, rows);
-      if ((s + 1) % per === 0 && callbacks.wantsBatch(s)) await callbacks.batchEnd(epoch, s, readLogs(model, metrics, state));
-    }, { stop: () => model.stopTraining && s % per === 0, after: done => stillThere(s = done) });
+    await batches.pass(
+      async ({ X, Y, rows, indices }) => {
+        if (callbacks.wantsBatchBegin && s % per === 0) await callbacks.call('onBatchBegin', s, { batch: s, size: rows });
+        counter.write(Int32Array.of(0));
+        model.trainStep({ X, Y: Y!, W: null, indices, batchSize: rows, counter, base: model.steps, optimizer, metrics }, 0, rows);
+        run.samples = Math.max(run.samples, rows);
+        if ((s + 1) % per === 0 && callbacks.wantsBatch(s)) await callbacks.batchEnd(epoch, s, readLogs(model, metrics, state));
+      },
+      { stop: () => model.stopTraining && s % per === 0, after: done => stillThere((s = done)) },
+    );
     if (s === 0) throw new ValidationError(`fit: the dataset yielded no batches in epoch ${epoch + 1}`);
     if (s % per && callbacks.wantsBatch(s - 1)) await callbacks.batchEnd(epoch, s - 1, readLogs(model, metrics, state)); // a shorter last execution
     if (!run.steps || (s !== run.steps && !model.stopTraining)) run.steps = s; // counted (a generator's length may change)
     return readLogs(model, metrics, state);
   };
-  return trainLoop(model, { epochs, initialEpoch, verbose, validateAt }, {
-    run, state, callbacks, history, fitShape: [],
-    start: () => {}, beginEpoch: () => {}, epoch,
-    stepsDone: () => s,
-    validate: () => isDataset(validation) ? evaluateDataset(model, validation, {}) : drainAsync(evaluation(model, validation![0], validation![1], {})),
-    stillThere,
-    dispose: () => {
-      counter.dispose();
-      batches.dispose();
+  return trainLoop(
+    model,
+    { epochs, initialEpoch, verbose, validateAt },
+    {
+      run,
+      state,
+      callbacks,
+      history,
+      fitShape: [],
+      start: () => {},
+      beginEpoch: () => {},
+      epoch,
+      stepsDone: () => s,
+      validate: () =>
+        isDataset(validation) ? evaluateDataset(model, validation, {}) : drainAsync(evaluation(model, validation![0], validation![1], {})),
+      stillThere,
+      dispose: () => {
+        counter.dispose();
+        batches.dispose();
+      },
     },
-  });
+  );
 }
 
 /**
@@ -605,15 +758,26 @@ interface TrainSource {
 }
 
 /** fit's loop over the epochs, from tensors or a dataset alike. */
-async function trainLoop(model: Network, { epochs, initialEpoch, verbose, validateAt }:
-  { epochs: number; initialEpoch: number; verbose: 0 | 1 | 2; validateAt: (epoch: number) => boolean }, source: TrainSource): Promise<History> {
+async function trainLoop(
+  model: Network,
+  { epochs, initialEpoch, verbose, validateAt }: { epochs: number; initialEpoch: number; verbose: 0 | 1 | 2; validateAt: (epoch: number) => boolean },
+  source: TrainSource,
+): Promise<History> {
   const { run, state, callbacks, history } = source;
   model.beginFit(source.fitShape);
   model.stopTraining = false;
   try {
     source.start();
     await callbacks.call('setModel', model);
-    await callbacks.call('setParams', { epochs, initialEpoch, steps: run.steps, batchSize: run.batchSize, samples: run.samples, verbose, doValidation: run.validation !== undefined });
+    await callbacks.call('setParams', {
+      epochs,
+      initialEpoch,
+      steps: run.steps,
+      batchSize: run.batchSize,
+      samples: run.samples,
+      verbose,
+      doValidation: run.validation !== undefined,
+    });
     await callbacks.call('onTrainBegin', {});
     let last: Logs = {}; // Keras 3 ends with the last epoch's logs (none when no epoch ran)
     for (let epoch = initialEpoch; epoch < epochs && !model.stopTraining; ++epoch) {
@@ -644,14 +808,20 @@ async function trainLoop(model: Network, { epochs, initialEpoch, verbose, valida
 /** The loss and metrics over every batch of a dataset ([loss, ...metrics]); each batch disposed after use. */
 export async function evaluateDataset(model: Network, dataset: Dataset, args: { verbose?: 0 | 1 }): Promise<number[]> {
   model.alive('evaluate');
-  args = checkOptions(args, { what: 'evaluate options (with a dataset)', supported: ['verbose'], notYet: { batchSize: { hint: 'the dataset makes the batches' }, steps: {}, sampleWeight: {} } });
+  args = checkOptions(args, {
+    what: 'evaluate options (with a dataset)',
+    supported: ['verbose'],
+    notYet: { batchSize: { hint: 'the dataset makes the batches' }, steps: {}, sampleWeight: {} },
+  });
   model.requireCompiled('evaluate');
   const verbose = verbosity(args.verbose, [0, 1] as const, 0);
-  const metrics = empty([METRIC_SLOTS], 'float32', model.device), batches = new DatasetBatches(model, dataset, 'evaluate');
+  const metrics = empty([METRIC_SLOTS], 'float32', model.device),
+    batches = new DatasetBatches(model, dataset, 'evaluate');
   try {
     metrics.fill(0);
-    const s = await batches.pass(({ X, Y, rows, indices }) => evaluateRows(model, X, Y!, null, indices, 0, rows, metrics),
-      { after: () => model.alive('evaluate') });
+    const s = await batches.pass(({ X, Y, rows, indices }) => evaluateRows(model, X, Y!, null, indices, 0, rows, metrics), {
+      after: () => model.alive('evaluate'),
+    });
     if (s === 0) throw new ValidationError('evaluate: the dataset yielded no batches');
     return evaluateResult(model, metrics, verbose);
   } finally {
@@ -677,14 +847,20 @@ interface DatasetBatch {
 class DatasetBatches {
   private readonly identities = new Map<number, NativeTensor>();
 
-  constructor(private readonly model: Network, private readonly dataset: Dataset, private readonly op: 'fit' | 'evaluate' | 'predict') {}
+  constructor(
+    private readonly model: Network,
+    private readonly dataset: Dataset,
+    private readonly op: 'fit' | 'evaluate' | 'predict',
+  ) {}
 
   /**
    * One pass: `step` for each batch in order; `stop` is asked before each step and ends the pass; `after` runs
    * once the event loop has had its turn, with the count of batches done. Returns that count.
    */
-  async pass(step: (batch: DatasetBatch) => void | Promise<void>,
-    { stop, after }: { stop?: () => boolean; after: (done: number) => void }): Promise<number> {
+  async pass(
+    step: (batch: DatasetBatch) => void | Promise<void>,
+    { stop, after }: { stop?: () => boolean; after: (done: number) => void },
+  ): Promise<number> {
     const { model, op } = this;
     let s = 0;
     for await (const batch of this.dataset.pass(model.device)) {
@@ -692,7 +868,8 @@ class DatasetBatches {
       try {
         if (stop?.()) break;
         const X = handleOf(batch.xs, `batch ${s} xs`);
-        let rows: number, Y: NativeTensor | null = null;
+        let rows: number,
+          Y: NativeTensor | null = null;
         if (op === 'predict') rows = model.checkInput(X, `batch ${s} xs`);
         else {
           if (!batch.ys) throw new ValidationError(`${op}: batch ${s} of the dataset has no targets (ys)`);
@@ -701,7 +878,7 @@ class DatasetBatches {
           labels = checked.release;
         }
         let indices = this.identities.get(rows);
-        if (!indices) this.identities.set(rows, indices = model.identity(rows));
+        if (!indices) this.identities.set(rows, (indices = model.identity(rows)));
         await step({ X, Y, rows, indices });
       } finally {
         labels();
@@ -724,18 +901,23 @@ class DatasetBatches {
 export async function predictDataset(model: Network, dataset: Dataset): Promise<Tensor> {
   model.alive('predict');
   model.ensureParams();
-  const k = model.outputShape.reduce((a, b) => a * b, 1), parts: Float32Array[] = [];
+  const k = model.outputShape.reduce((a, b) => a * b, 1),
+    parts: Float32Array[] = [];
   const batches = new DatasetBatches(model, dataset, 'predict');
   try {
-    await batches.pass(({ X, rows, indices }) => {
-      const part = new Float32Array(rows * k);
-      predictRows(model, X, indices, 0, rows, part, 0);
-      parts.push(part);
-    }, { after: () => model.alive('predict') });
+    await batches.pass(
+      ({ X, rows, indices }) => {
+        const part = new Float32Array(rows * k);
+        predictRows(model, X, indices, 0, rows, part, 0);
+        parts.push(part);
+      },
+      { after: () => model.alive('predict') },
+    );
   } finally {
     batches.dispose();
   }
-  const n = parts.reduce((a, p) => a + p.length / k, 0), result = new Float32Array(n * k);
+  const n = parts.reduce((a, p) => a + p.length / k, 0),
+    result = new Float32Array(n * k);
   let at = 0;
   for (const p of parts) {
     result.set(p, at);
@@ -753,13 +935,19 @@ export async function predictDataset(model: Network, dataset: Dataset): Promise<
  * reads the rate from device memory). `model.stopTraining` ends the epoch after the current execution, as in
  * Keras. Returns the epoch's logs.
  */
-async function trainEpoch(model: Network, run: FitRun, state: EpochState, callbacks: CallbackList,
-  stillThere: (step: number) => void): Promise<Logs> {
+async function trainEpoch(
+  model: Network,
+  run: FitRun,
+  state: EpochState,
+  callbacks: CallbackList,
+  stillThere: (step: number) => void,
+): Promise<Logs> {
   const { step, steps, batchSize, samples } = run;
   step.metrics.fill(0);
   step.counter.write(Int32Array.of(0));
   step.base = model.steps;
-  const useProgram = envFlag('KERNELNET_GRAPHS', true), per = model.stepsPerExecution;
+  const useProgram = envFlag('KERNELNET_GRAPHS', true),
+    per = model.stepsPerExecution;
   const programs = new Map<number, NativeProgram>(); // by steps per program: per, and the epoch's last execution's
   const rowsOf = (s: number) => Math.min(batchSize, samples - s * batchSize);
   try {
@@ -770,7 +958,7 @@ async function trainEpoch(model: Network, run: FitRun, state: EpochState, callba
       if (useProgram && fullEnd > s) {
         const count = fullEnd - s;
         let program = programs.get(count);
-        if (!program) programs.set(count, program = model.recordStep(step, count));
+        if (!program) programs.set(count, (program = model.recordStep(step, count)));
         program.run();
         for (let b = s; b < fullEnd; ++b) {
           model.steps++;
@@ -802,8 +990,10 @@ export async function trainOnBatch(model: Network, x: Tensor, y: Tensor): Promis
   model.alive('trainOnBatch');
   if (model.fitting) throw stateError(`${model.name}.trainOnBatch: the model is inside fit()`, 'ERR_KERNELNET_BUSY');
   const { optimizer, metrics } = model.requireCompiled('trainOnBatch');
-  const X = handleOf(x, 'x'), { n, Y, release } = model.checkData(X, handleOf(y, 'y'), 'x', 'y');
-  const indices = model.identity(n), counter = empty([1], 'int32', model.device);
+  const X = handleOf(x, 'x'),
+    { n, Y, release } = model.checkData(X, handleOf(y, 'y'), 'x', 'y');
+  const indices = model.identity(n),
+    counter = empty([1], 'int32', model.device);
   model.beginFit([n]);
   try {
     metrics.fill(0);
@@ -827,8 +1017,11 @@ export function* evaluation(model: Network, x: Tensor, y: Tensor, args: Evaluate
   model.requireCompiled('evaluate');
   const batchSize = positiveInt(args.batchSize ?? 32, 'batchSize');
   const verbose = verbosity(args.verbose, [0, 1] as const, 0);
-  const X = handleOf(x, 'x'), { n, Y, release } = model.checkData(X, handleOf(y, 'y'), 'x', 'y');
-  let W: NativeTensor | null = null, metrics: NativeTensor | null = null, indices: NativeTensor | null = null;
+  const X = handleOf(x, 'x'),
+    { n, Y, release } = model.checkData(X, handleOf(y, 'y'), 'x', 'y');
+  let W: NativeTensor | null = null,
+    metrics: NativeTensor | null = null,
+    indices: NativeTensor | null = null;
   try {
     W = args.sampleWeight != null ? sampleWeights(model, args.sampleWeight, n, 'sampleWeight') : null;
     metrics = empty([METRIC_SLOTS], 'float32', model.device);
@@ -850,8 +1043,16 @@ export function* evaluation(model: Network, x: Tensor, y: Tensor, args: Evaluate
 }
 
 /** evaluate's step, from tensors or a dataset's batch alike: `rows` rows from `start` added to the running metrics. */
-function evaluateRows(model: Network, X: NativeTensor, Y: NativeTensor, W: NativeTensor | null, indices: NativeTensor,
-  start: number, rows: number, metrics: NativeTensor): void {
+function evaluateRows(
+  model: Network,
+  X: NativeTensor,
+  Y: NativeTensor,
+  W: NativeTensor | null,
+  indices: NativeTensor,
+  start: number,
+  rows: number,
+  metrics: NativeTensor,
+): void {
   const ws = model.workspace(rows, false);
   native.gatherRows(X, indices, start, ws.x);
   native.gatherRows(Y, indices, start, ws.y);
@@ -875,7 +1076,8 @@ export function* prediction(model: Network, x: Tensor, args: PredictArgs): Gener
   const X = handleOf(x, 'x');
   const n = model.checkInput(X, 'x');
   // Any output shape, as Keras: a Conv2D or Reshape last layer predicts [N, h, w, c].
-  const shape = model.outputShape, k = shape.reduce((a, b) => a * b, 1);
+  const shape = model.outputShape,
+    k = shape.reduce((a, b) => a * b, 1);
   const result = new Float32Array(n * k);
   const indices = model.identity(n);
   try {
@@ -897,7 +1099,8 @@ function predictRows(model: Network, X: NativeTensor, indices: NativeTensor, sta
   const ws = model.workspace(rows, false);
   native.gatherRows(X, indices, start, ws.x);
   // A head fused with the loss (softmax, sigmoid) is applied here: the last layer emits logits.
-  const out = model.forward(ws, null), head = model.head();
+  const out = model.forward(ws, null),
+    head = model.head();
   if (head === 'softmax') native.softmax(out, ws.probs);
   else if (head === 'sigmoid') native.activation(out, ws.probs, 'sigmoid');
   result.set((head ? ws.probs : out).read() as Float32Array, at);

@@ -26,8 +26,7 @@ export interface NamedTensor {
 }
 
 function checkPath(path: unknown): string {
-  if (typeof path !== 'string' || path.length === 0)
-    fail('a file path', 'path', path);
+  if (typeof path !== 'string' || path.length === 0) fail('a file path', 'path', path);
   return path;
 }
 
@@ -68,7 +67,8 @@ function processExists(pid: number): boolean {
  * Cleaning never fails the save: whatever cannot be listed or deleted is left for the next one.
  */
 export function removeStaleTemporaries(path: string): void {
-  const dir = dirname(path), prefix = `.${basename(path)}.`;
+  const dir = dirname(path),
+    prefix = `.${basename(path)}.`;
   let entries: string[];
   try {
     entries = readdirSync(dir);
@@ -78,7 +78,8 @@ export function removeStaleTemporaries(path: string): void {
   for (const entry of entries) {
     const owner = entry.startsWith(prefix) ? TEMPORARY.exec(entry.slice(prefix.length)) : null;
     if (!owner) continue;
-    const pid = Number(owner[1]), tmp = join(dir, entry);
+    const pid = Number(owner[1]),
+      tmp = join(dir, entry);
     if (!Number.isSafeInteger(pid) || pid <= 0) continue;
     try {
       const stale = pid === process.pid ? undeleted.has(tmp) || statSync(tmp).mtimeMs < STARTED_MS - 1000 : !processExists(pid);
@@ -155,7 +156,10 @@ export function readCheckpoint(path: string): { metadata: Record<string, string>
   if (file.length < 8) throw new CheckpointError(path, `truncated: ${file.length} bytes, not even a header size`);
   const n = file.readBigUInt64LE(0);
   if (n > BigInt(Math.min(MAX_HEADER, file.length - 8)))
-    throw new CheckpointError(path, `the header claims ${n} bytes but the file has ${file.length - 8} after the size (truncated or not a safetensors file)`);
+    throw new CheckpointError(
+      path,
+      `the header claims ${n} bytes but the file has ${file.length - 8} after the size (truncated or not a safetensors file)`,
+    );
   let header: Record<string, unknown>;
   try {
     header = JSON.parse(file.subarray(8, 8 + Number(n)).toString('utf8'));
@@ -175,9 +179,16 @@ export function readCheckpoint(path: string): { metadata: Record<string, string>
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') continue;
     const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    const shape = e.shape, offsets = e.data_offsets;
-    if (e.dtype !== 'F32' || !Array.isArray(shape) || !shape.every(d => Number.isInteger(d) && d >= 0) ||
-      !Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(o => Number.isInteger(o) && o >= 0))
+    const shape = e.shape,
+      offsets = e.data_offsets;
+    if (
+      e.dtype !== 'F32' ||
+      !Array.isArray(shape) ||
+      !shape.every(d => Number.isInteger(d) && d >= 0) ||
+      !Array.isArray(offsets) ||
+      offsets.length !== 2 ||
+      !offsets.every(o => Number.isInteger(o) && o >= 0)
+    )
       throw new CheckpointError(path, `tensor ${name}: expected an F32 entry with a shape and data offsets`);
     const [begin, end] = offsets as number[];
     const count = (shape as number[]).reduce((a, b) => a * b, 1);

@@ -35,8 +35,7 @@ function matchParams(model: Network, path: string, tensors: Map<string, NamedTen
     const name = slot ? `optimizer/${nameOf(model, p)}/${slot}` : nameOf(model, p);
     const t = tensors.get(name);
     if (!t) throw new CheckpointError(path, `has no tensor ${name}: it was saved from a different model`);
-    if (t.shape.join() !== p.shape.join())
-      throw new CheckpointError(path, `tensor ${name} has shape [${t.shape}] but this model's is [${p.shape}]`);
+    if (t.shape.join() !== p.shape.join()) throw new CheckpointError(path, `tensor ${name} has shape [${t.shape}] but this model's is [${p.shape}]`);
     return t.data;
   });
 }
@@ -70,16 +69,23 @@ export function save(model: Network, path: string): void {
   });
   writeCheckpoint(path, tensors, {
     architecture: JSON.stringify(architecture(model)),
-    compile: JSON.stringify({ loss: { className: model.loss!.className, config: model.loss!.getConfig() },
-      optimizer: { className: optimizer.className, config: optimizer.getConfig() }, metrics: model.metricSpecs.map(m => m.key),
-      stepsPerExecution: model.stepsPerExecution }),
+    compile: JSON.stringify({
+      loss: { className: model.loss!.className, config: model.loss!.getConfig() },
+      optimizer: { className: optimizer.className, config: optimizer.getConfig() },
+      metrics: model.metricSpecs.map(m => m.key),
+      stepsPerExecution: model.stepsPerExecution,
+    }),
     training: JSON.stringify({ seed: model.seed, steps: model.steps, epochs: model.epochsRun, iterations: optimizer.iterations }),
   });
 }
 
 /** Puts back what save() wrote into a model built and compiled from the same checkpoint. */
-function restore(model: Network, path: string, tensors: Map<string, NamedTensor>,
-  training: { steps: number; epochs: number; iterations?: number }): void {
+function restore(
+  model: Network,
+  path: string,
+  tensors: Map<string, NamedTensor>,
+  training: { steps: number; epochs: number; iterations?: number },
+): void {
   const { optimizer } = model.requireCompiled('restore');
   const values = matchParams(model, path, tensors, '');
   const slots = Object.entries(optimizer.slots()).map(([slot, ts]) => [ts, matchParams(model, path, tensors, slot)] as const);
@@ -93,7 +99,8 @@ function restore(model: Network, path: string, tensors: Map<string, NamedTensor>
 
 // The checkpoint's class names, from the one registry of layers.
 const LAYERS: Record<string, (config: Record<string, unknown>) => Layer> = Object.fromEntries(
-  REGISTRY.map(e => [e.className, (c: Record<string, unknown>) => makeLayer(e as LayerEntry, c)]));
+  REGISTRY.map(e => [e.className, (c: Record<string, unknown>) => makeLayer(e as LayerEntry, c)]),
+);
 
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -136,18 +143,28 @@ function readMetadata(path: string, metadata: Record<string, string>) {
   const expect = (ok: boolean, field: string, what: string, value: unknown) => {
     if (!ok) throw corrupt(path, field, `expected ${what} but found ${show(value)}`);
   };
-  const arch = json('architecture'), compile = json('compile'), training = json('training');
+  const arch = json('architecture'),
+    compile = json('compile'),
+    training = json('training');
   expect(typeof arch.name === 'string', 'architecture.name', 'a string', arch.name);
   const inputShape = arch.inputShape;
-  expect(Array.isArray(inputShape) && inputShape.length > 0 && inputShape.every(d => isCount(d) && d > 0), 'architecture.inputShape',
-    'an array of positive integers', inputShape);
+  expect(
+    Array.isArray(inputShape) && inputShape.length > 0 && inputShape.every(d => isCount(d) && d > 0),
+    'architecture.inputShape',
+    'an array of positive integers',
+    inputShape,
+  );
   const layers = arch.layers;
   expect(Array.isArray(layers) && layers.length > 0, 'architecture.layers', 'an array of layers', layers);
   (layers as unknown[]).forEach((l, i) => {
     expect(isObject(l), `architecture.layers[${i}]`, 'an object { className, config }', l);
     const { className, config } = l as Json;
-    expect(typeof className === 'string' && Object.hasOwn(LAYERS, className), `architecture.layers[${i}].className`,
-      `one of ${Object.keys(LAYERS).join(', ')}`, className);
+    expect(
+      typeof className === 'string' && Object.hasOwn(LAYERS, className),
+      `architecture.layers[${i}].className`,
+      `one of ${Object.keys(LAYERS).join(', ')}`,
+      className,
+    );
     expect(isObject(config), `architecture.layers[${i}].config`, 'an object', config);
   });
   expect(isCount(training.seed) && training.seed < 2 ** 32, 'training.seed', 'an integer in [0, 2^32)', training.seed);
@@ -156,12 +173,19 @@ function readMetadata(path: string, metadata: Record<string, string>) {
   expect(training.iterations === undefined || isCount(training.iterations), 'training.iterations', 'a non-negative integer', training.iterations);
   const optimizer = compile.optimizer as Json;
   expect(isObject(optimizer), 'compile.optimizer', 'an object { className, config }', optimizer);
-  expect(typeof optimizer.className === 'string' && Object.hasOwn(OPTIMIZERS, optimizer.className), 'compile.optimizer.className',
-    `one of ${Object.keys(OPTIMIZERS).join(', ')}`, optimizer.className);
+  expect(
+    typeof optimizer.className === 'string' && Object.hasOwn(OPTIMIZERS, optimizer.className),
+    'compile.optimizer.className',
+    `one of ${Object.keys(OPTIMIZERS).join(', ')}`,
+    optimizer.className,
+  );
   expect(isObject(optimizer.config), 'compile.optimizer.config', 'an object', optimizer.config);
   return {
-    name: arch.name as string, inputShape: inputShape as number[], layers: layers as { className: string; config: Json }[],
-    compile, optimizer: optimizer as { className: string; config: Json },
+    name: arch.name as string,
+    inputShape: inputShape as number[],
+    layers: layers as { className: string; config: Json }[],
+    compile,
+    optimizer: optimizer as { className: string; config: Json },
     training: training as { seed: number; steps: number; epochs: number; iterations?: number },
   };
 }
@@ -173,7 +197,8 @@ function readMetadata(path: string, metadata: Record<string, string>) {
 function checkDeclaredWeights(model: Network, path: string, tensors: Map<string, NamedTensor>): void {
   model.layers.forEach((layer, i) => {
     for (const spec of layer.specs) {
-      const name = `${layer.name}/${spec.name}`, t = tensors.get(name);
+      const name = `${layer.name}/${spec.name}`,
+        t = tensors.get(name);
       const field = `architecture.layers[${i}] (${layer.className} ${layer.name})`;
       if (!t) throw corrupt(path, field, `declares the weight ${name} [${spec.shape}], which the file does not hold`);
       if (t.shape.join() !== spec.shape.join())
@@ -189,7 +214,10 @@ function checkDeclaredWeights(model: Network, path: string, tensors: Map<string,
  * that does not match the weights in the file.
  */
 export function loadModelAs<M extends Network & { add(layer: Layer): void }>(
-  Model: new (args: { name?: string; seed?: number; device?: string }) => M, path: string, device?: string): M {
+  Model: new (args: { name?: string; seed?: number; device?: string }) => M,
+  path: string,
+  device?: string,
+): M {
   const { metadata, tensors } = readCheckpoint(path);
   const meta = readMetadata(path, metadata);
   // Outside `from`: with the name and seed checked, what this can refuse is the caller's device.
@@ -197,7 +225,9 @@ export function loadModelAs<M extends Network & { add(layer: Layer): void }>(
   try {
     meta.layers.forEach((l, i) => {
       const field = `architecture.layers[${i}]`;
-      const layer = from(path, `${field}.config (${l.className})`, () => LAYERS[l.className](i === 0 ? { ...l.config, inputShape: meta.inputShape } : l.config));
+      const layer = from(path, `${field}.config (${l.className})`, () =>
+        LAYERS[l.className](i === 0 ? { ...l.config, inputShape: meta.inputShape } : l.config),
+      );
       from(path, `${field} (${l.className})`, () => model.add(layer));
     });
     checkDeclaredWeights(model, path, tensors);

@@ -49,8 +49,16 @@ const VARIANCE_SCALING: Record<string, { scale: number; mode: string; distributi
   lecunNormal: { scale: 1, mode: 'fan_in', distribution: 'normal' },
 };
 const CLASS_INITIALIZERS: Record<string, string> = {
-  GlorotUniform: 'glorotUniform', GlorotNormal: 'glorotNormal', HeUniform: 'heUniform', HeNormal: 'heNormal',
-  LeCunUniform: 'lecunUniform', LeCunNormal: 'lecunNormal', LecunUniform: 'lecunUniform', LecunNormal: 'lecunNormal', Zeros: 'zeros', Ones: 'ones',
+  GlorotUniform: 'glorotUniform',
+  GlorotNormal: 'glorotNormal',
+  HeUniform: 'heUniform',
+  HeNormal: 'heNormal',
+  LeCunUniform: 'lecunUniform',
+  LeCunNormal: 'lecunNormal',
+  LecunUniform: 'lecunUniform',
+  LecunNormal: 'lecunNormal',
+  Zeros: 'zeros',
+  Ones: 'ones',
 };
 
 function initializerJson(name: unknown, fallback: string): Json {
@@ -66,10 +74,15 @@ function initializerName(value: unknown, where: string): string {
   if (v.class_name && CLASS_INITIALIZERS[v.class_name]) return CLASS_INITIALIZERS[v.class_name];
   if (v.class_name === 'VarianceScaling' && v.config) {
     const distribution = v.config.distribution === 'truncated_normal' ? 'normal' : v.config.distribution;
-    const hit = Object.entries(VARIANCE_SCALING).find(([, s]) => s.scale === v.config!.scale && s.mode === v.config!.mode && s.distribution === distribution);
+    const hit = Object.entries(VARIANCE_SCALING).find(
+      ([, s]) => s.scale === v.config!.scale && s.mode === v.config!.mode && s.distribution === distribution,
+    );
     if (hit) return hit[0];
   }
-  throw new ValidationError(`${where}: the initializer ${JSON.stringify(value)} is not one kernelnet has (glorot, he and lecun, uniform or normal; zeros; ones)`, 'ERR_KERNELNET_UNSUPPORTED');
+  throw new ValidationError(
+    `${where}: the initializer ${JSON.stringify(value)} is not one kernelnet has (glorot, he and lecun, uniform or normal; zeros; ones)`,
+    'ERR_KERNELNET_UNSUPPORTED',
+  );
 }
 
 const snake = (k: string) => k.replace(/[A-Z]/g, c => `_${c.toLowerCase()}`);
@@ -78,7 +91,10 @@ const camel = (k: string) => k.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpp
 /** Keras's activation names where kernelnet's differ (tfjs-layers knows no leaky_relu activation, only the layer). */
 function activationJson(layer: Layer, a: unknown): unknown {
   if (a === 'leaky_relu')
-    throw new ValidationError(`${layer.name}: tfjs has no 'leaky_relu' activation on a layer; use a LeakyReLU layer after it to save in the tfjs format`, 'ERR_KERNELNET_UNSUPPORTED');
+    throw new ValidationError(
+      `${layer.name}: tfjs has no 'leaky_relu' activation on a layer; use a LeakyReLU layer after it to save in the tfjs format`,
+      'ERR_KERNELNET_UNSUPPORTED',
+    );
   return a;
 }
 
@@ -87,7 +103,9 @@ function layerJson(layer: Layer, first: boolean, inputShape: number[]): Json {
   const c = layer.getConfig() as Json;
   const config: Json = { name: c.name, trainable: c.trainable, dtype: 'float32' };
   if (first) config.batch_input_shape = [null, ...inputShape];
-  const put = (k: string, v: unknown) => { config[k] = v; };
+  const put = (k: string, v: unknown) => {
+    config[k] = v;
+  };
   const entry = layerEntry(layer.className);
   if (!entry) throw new ValidationError(`${layer.name}: ${layer.className} has no tfjs-layers counterpart`, 'ERR_KERNELNET_UNSUPPORTED');
   const spec = entry.tfjs;
@@ -127,22 +145,32 @@ export function toTfjsArtifacts(model: Sequential): TfjsArtifacts {
     data.set(p.value.read() as Float32Array, at);
     at += p.value.size;
   }
-  return { modelTopology, weightSpecs, weightData: data.buffer, format: 'layers-model', generatedBy: `kernelnet ${nativeBinary().version}`, convertedBy: null };
+  return {
+    modelTopology,
+    weightSpecs,
+    weightData: data.buffer,
+    format: 'layers-model',
+    generatedBy: `kernelnet ${nativeBinary().version}`,
+    convertedBy: null,
+  };
 }
-
 
 // Keys tfjs writes whose value kernelnet checks rather than passes on: the initializers it has (or refuses),
 // the input shape, and nulls for options it has none of.
 /** A layer from its tfjs JSON; an option kernelnet lacks is refused by the layer's own schema, by name. */
 function layerFrom(json: Json, where: string): Layer {
-  const className = json.class_name as string, config = (json.config ?? {}) as Json;
+  const className = json.class_name as string,
+    config = (json.config ?? {}) as Json;
   const entry = layerEntry(className, true);
   if (!entry) throw new ValidationError(`${where}: layer class ${className} is not one kernelnet has`, 'ERR_KERNELNET_UNSUPPORTED');
   const args: Json = {};
   for (const [key, value] of Object.entries(config)) {
     if (TFJS_NULLS.has(key)) {
       if (value !== null && value !== undefined)
-        throw new ValidationError(`${where} (${className}): ${key} ${JSON.stringify(value)} is not supported; kernelnet would train without it`, 'ERR_KERNELNET_UNSUPPORTED');
+        throw new ValidationError(
+          `${where} (${className}): ${key} ${JSON.stringify(value)} is not supported; kernelnet would train without it`,
+          'ERR_KERNELNET_UNSUPPORTED',
+        );
     } else if (key === 'batch_input_shape') {
       args.inputShape = (value as (number | null)[]).slice(1);
     } else if (key === 'kernel_initializer' || key === 'bias_initializer') {
@@ -150,7 +178,10 @@ function layerFrom(json: Json, where: string): Layer {
     } else if (key in TFJS_FIXED_INITIALIZERS) {
       const name = initializerName(value, `${where} (${className}) ${key}`);
       if (name !== TFJS_FIXED_INITIALIZERS[key])
-        throw new ValidationError(`${where} (${className}): ${key} must be ${TFJS_FIXED_INITIALIZERS[key]} (Keras's default) in kernelnet`, 'ERR_KERNELNET_UNSUPPORTED');
+        throw new ValidationError(
+          `${where} (${className}): ${key} must be ${TFJS_FIXED_INITIALIZERS[key]} (Keras's default) in kernelnet`,
+          'ERR_KERNELNET_UNSUPPORTED',
+        );
     } else if (key === 'data_format') {
       args.dataFormat = value === 'channels_last' ? 'channelsLast' : value;
     } else if (key === 'activation' && className !== 'Activation' && value === 'linear') {
@@ -182,7 +213,11 @@ function reading<T>(damaged: Damaged, where: string, step: () => T): T {
   try {
     return step();
   } catch (err) {
-    if (err instanceof DamagedArtifacts || (err instanceof ValidationError ? err.code === 'ERR_KERNELNET_UNSUPPORTED' : err instanceof KernelnetError)) throw err;
+    if (
+      err instanceof DamagedArtifacts ||
+      (err instanceof ValidationError ? err.code === 'ERR_KERNELNET_UNSUPPORTED' : err instanceof KernelnetError)
+    )
+      throw err;
     throw damaged(`${where}: ${err instanceof Error ? err.message : String(err)}`, err);
   }
 }
@@ -191,16 +226,35 @@ function reading<T>(damaged: Damaged, where: string, step: () => T): T {
  * Builds a model from tfjs artifacts (uncompiled, as tf.loadLayersModel returns it) and writes its weights,
  * matched by name. The class is passed in so that this module needs only model.ts's types.
  */
-export function fromTfjsArtifacts(Model: typeof Sequential, a: { modelTopology: Json; weightSpecs: TfjsArtifacts['weightSpecs']; weightData: ArrayBuffer },
-  where: string, options: SequentialArgs = {}): Sequential {
+export function fromTfjsArtifacts(
+  Model: typeof Sequential,
+  a: { modelTopology: Json; weightSpecs: TfjsArtifacts['weightSpecs']; weightData: ArrayBuffer },
+  where: string,
+  options: SequentialArgs = {},
+): Sequential {
   // Artifacts handed over by an IOHandler are an argument, not a file: damage is a ValidationError (ERR_KERNELNET_LOAD
   // means the addon itself could not load).
-  return buildFromArtifacts(Model, a, where, options, (problem, cause) =>
-    new DamagedArtifacts(`${where}: the IOHandler's artifacts are damaged: ${problem}`, 'ERR_KERNELNET_ARG', cause === undefined ? undefined : { cause }));
+  return buildFromArtifacts(
+    Model,
+    a,
+    where,
+    options,
+    (problem, cause) =>
+      new DamagedArtifacts(
+        `${where}: the IOHandler's artifacts are damaged: ${problem}`,
+        'ERR_KERNELNET_ARG',
+        cause === undefined ? undefined : { cause },
+      ),
+  );
 }
 
-function buildFromArtifacts(Model: typeof Sequential, a: { modelTopology: Json; weightSpecs: TfjsArtifacts['weightSpecs']; weightData: ArrayBuffer },
-  where: string, options: SequentialArgs, damaged: Damaged): Sequential {
+function buildFromArtifacts(
+  Model: typeof Sequential,
+  a: { modelTopology: Json; weightSpecs: TfjsArtifacts['weightSpecs']; weightData: ArrayBuffer },
+  where: string,
+  options: SequentialArgs,
+  damaged: Damaged,
+): Sequential {
   const { layers, name } = reading(damaged, 'modelTopology', () => {
     let topology = a.modelTopology;
     if (topology.model_config) topology = topology.model_config as Json; // Keras's full form
@@ -209,9 +263,10 @@ function buildFromArtifacts(Model: typeof Sequential, a: { modelTopology: Json; 
     const config = topology.config as Json | Json[];
     const layerList = (Array.isArray(config) ? config : config.layers) as Json[];
     if (!Array.isArray(layerList)) throw damaged(`modelTopology: expected a list of layers but found ${JSON.stringify(layerList)}`);
-    const name = Array.isArray(config) ? undefined : config.name as string | undefined;
+    const name = Array.isArray(config) ? undefined : (config.name as string | undefined);
     // Keras writes the input as an InputLayer first; tfjs-layers as the first layer's batch_input_shape.
-    const input = layerList.find(l => l?.class_name === 'InputLayer'), rest = layerList.filter(l => l !== input);
+    const input = layerList.find(l => l?.class_name === 'InputLayer'),
+      rest = layerList.filter(l => l !== input);
     if (input && rest.length && !(rest[0].config as Json | undefined)?.batch_input_shape)
       rest[0] = { ...rest[0], config: { ...(rest[0].config as Json), batch_input_shape: (input.config as Json).batch_input_shape } };
     const label = (l: Json | null, i: number) => (typeof l?.class_name === 'string' ? `layer ${i} (${l.class_name})` : `layer ${i}`);
@@ -238,14 +293,16 @@ function buildFromArtifacts(Model: typeof Sequential, a: { modelTopology: Json; 
     layers.forEach((l, i) => reading(damaged, `layer ${i} (${l.className})`, () => model.add(l)));
     // Every weight the layers declare must be in the file with its size before any is allocated: a damaged
     // units (1e9) is refused here, not allocated.
-    const weights = model.layers.flatMap(l => l.specs.map(spec => {
-      // tfjs-layers names weights "<layer>/<weight>"; Keras 3 files may add a suffix (":0").
-      const data = byName.get(`${l.name}/${spec.name}`) ?? byName.get(`${l.name}/${spec.name}:0`);
-      if (!data) throw damaged(`no weight ${l.name}/${spec.name}`);
-      if (data.length !== spec.shape.reduce((n, d) => n * d, 1))
-        throw damaged(`weight ${l.name}/${spec.name} has ${data.length} values; the layer needs [${spec.shape}]`);
-      return data;
-    }));
+    const weights = model.layers.flatMap(l =>
+      l.specs.map(spec => {
+        // tfjs-layers names weights "<layer>/<weight>"; Keras 3 files may add a suffix (":0").
+        const data = byName.get(`${l.name}/${spec.name}`) ?? byName.get(`${l.name}/${spec.name}:0`);
+        if (!data) throw damaged(`no weight ${l.name}/${spec.name}`);
+        if (data.length !== spec.shape.reduce((n, d) => n * d, 1))
+          throw damaged(`weight ${l.name}/${spec.name} has ${data.length} values; the layer needs [${spec.shape}]`);
+        return data;
+      }),
+    );
     model.ensureParams();
     model.params.forEach((p, i) => p.value.write(weights[i]));
   } catch (err) {
@@ -261,12 +318,24 @@ function pathOf(url: string): string {
 }
 
 /** Writes DIR/model.json and DIR/weights.bin (each written whole, then renamed into place), as tfjs-node does. */
-export function saveTfjs(model: Sequential, url: string): { modelArtifactsInfo: { dateSaved: Date; modelTopologyType: 'JSON'; weightDataBytes: number } } {
-  const a = toTfjsArtifacts(model), dir = pathOf(url);
+export function saveTfjs(
+  model: Sequential,
+  url: string,
+): { modelArtifactsInfo: { dateSaved: Date; modelTopologyType: 'JSON'; weightDataBytes: number } } {
+  const a = toTfjsArtifacts(model),
+    dir = pathOf(url);
   mkdirSync(dir, { recursive: true });
-  const json = { modelTopology: a.modelTopology, format: a.format, generatedBy: a.generatedBy, convertedBy: a.convertedBy,
-    weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }] };
-  for (const [file, data] of [['weights.bin', new Uint8Array(a.weightData)], ['model.json', JSON.stringify(json)]] as const) {
+  const json = {
+    modelTopology: a.modelTopology,
+    format: a.format,
+    generatedBy: a.generatedBy,
+    convertedBy: a.convertedBy,
+    weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }],
+  };
+  for (const [file, data] of [
+    ['weights.bin', new Uint8Array(a.weightData)],
+    ['model.json', JSON.stringify(json)],
+  ] as const) {
     // Named and cleaned as checkpoints are (lib/io/checkpoint.ts): a killed save's temporary file goes with the next.
     removeStaleTemporaries(join(dir, file));
     const tmp = temporaryName(join(dir, file));

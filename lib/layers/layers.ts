@@ -2,8 +2,17 @@
 // A layer holds no math: forward and backward call the addon, writing into buffers allocated once per
 // (model, batch size). Shapes here are per example (no batch axis), channels-last as Keras.
 import {
-  NATIVE_ACTIVATIONS, NEEDS_INPUT, native, type BelowAct, type ConvArgs, type Device, type DropArgs, type NativeActivation, type NativeTensor,
-  type Padding, type PoolArgs,
+  NATIVE_ACTIVATIONS,
+  NEEDS_INPUT,
+  native,
+  type BelowAct,
+  type ConvArgs,
+  type Device,
+  type DropArgs,
+  type NativeActivation,
+  type NativeTensor,
+  type Padding,
+  type PoolArgs,
 } from '../core/native.js';
 import { Tensor, empty, handleOf } from '../core/tensor.js';
 import { ValidationError, stateError } from '../core/errors.js';
@@ -97,13 +106,17 @@ export interface LayerArgs {
 const LAYER_OPTIONS = ['name', 'inputShape', 'trainable'] as const;
 const LAYER_NOT_YET: Record<string, NotYet> = {
   batchInputShape: { hint: 'pass inputShape, without the batch axis' },
-  batchSize: { hint: 'pass inputShape; the batch size is fit()\'s' },
+  batchSize: { hint: "pass inputShape; the batch size is fit()'s" },
   dtype: { ok: NOT_USED.float32 },
   inputDType: { ok: NOT_USED.float32 },
   weights: { hint: 'call model.setWeights() after compile()' },
 };
 const KERNEL_NOT_YET: Record<string, NotYet> = {
-  kernelRegularizer: {}, biasRegularizer: {}, activityRegularizer: {}, kernelConstraint: {}, biasConstraint: {},
+  kernelRegularizer: {},
+  biasRegularizer: {},
+  activityRegularizer: {},
+  kernelConstraint: {},
+  biasConstraint: {},
 };
 const KERNEL_OPTIONS = ['useBias', 'kernelInitializer', 'biasInitializer'] as const;
 
@@ -111,8 +124,12 @@ const KERNEL_OPTIONS = ['useBias', 'kernelInitializer', 'biasInitializer'] as co
 export type Initializer = 'glorotUniform' | 'glorotNormal' | 'heUniform' | 'heNormal' | 'lecunUniform' | 'lecunNormal' | 'zeros' | 'ones';
 const INITIALIZERS = ['glorotUniform', 'glorotNormal', 'heUniform', 'heNormal', 'lecunUniform', 'lecunNormal', 'zeros', 'ones'] as const;
 const INITIALIZER_ALIASES: Record<string, Initializer> = {
-  glorot_uniform: 'glorotUniform', glorot_normal: 'glorotNormal', he_uniform: 'heUniform', he_normal: 'heNormal',
-  lecun_uniform: 'lecunUniform', lecun_normal: 'lecunNormal',
+  glorot_uniform: 'glorotUniform',
+  glorot_normal: 'glorotNormal',
+  he_uniform: 'heUniform',
+  he_normal: 'heNormal',
+  lecun_uniform: 'lecunUniform',
+  lecun_normal: 'lecunNormal',
 };
 
 /** The kernel and bias of a layer with useBias, kernelInitializer and biasInitializer (Keras's defaults). */
@@ -181,7 +198,7 @@ export abstract class Layer {
     this.name = args?.name ?? '';
     this.trainable = args?.trainable ?? true;
     if (typeof this.trainable !== 'boolean') fail('a boolean', 'trainable', this.trainable);
-    if (this.name !== '' && (typeof this.name !== 'string')) fail('a string', 'name', this.name);
+    if (this.name !== '' && typeof this.name !== 'string') fail('a string', 'name', this.name);
     if (args?.inputShape !== undefined) this.inputShapeArg = shapeArg(args.inputShape, 'inputShape');
   }
 
@@ -215,8 +232,7 @@ export abstract class Layer {
   /** @internal Computes the output for a batch x, in buf.y or as a view of x; returns it. */
   abstract forward(x: NativeTensor, buf: LayerBuffers, ctx: StepContext): NativeTensor;
   /** @internal Writes parameter gradients and returns the gradient with respect to x (null if not needed). */
-  abstract backward(x: NativeTensor, y: NativeTensor, dy: NativeTensor, buf: LayerBuffers,
-    ctx: StepContext): NativeTensor | null;
+  abstract backward(x: NativeTensor, y: NativeTensor, dy: NativeTensor, buf: LayerBuffers, ctx: StepContext): NativeTensor | null;
 
   /** The layer's configuration (Keras's get_config(), tfjs's camelCase keys): name, trainable and its own options. */
   getConfig(): Record<string, unknown> {
@@ -251,7 +267,10 @@ export function writeParams(params: Param[], weights: unknown): void {
   const values = weights.map((w, i) => {
     const h = handleOf(w, `weights[${i}]`);
     if (h.dtype !== 'float32' || h.shape.join() !== params[i].shape.join())
-      throw new ValidationError(`Expected weights[${i}] to be a float32 tensor of shape [${params[i].shape}] but received ${h.dtype} [${h.shape}]`, 'ERR_KERNELNET_SHAPE');
+      throw new ValidationError(
+        `Expected weights[${i}] to be a float32 tensor of shape [${params[i].shape}] but received ${h.dtype} [${h.shape}]`,
+        'ERR_KERNELNET_SHAPE',
+      );
     return h.read();
   });
   values.forEach((v, i) => params[i].value.write(v));
@@ -320,7 +339,9 @@ export interface Conv2DArgs extends LayerArgs, KernelArgs {
 }
 
 const CONV2D_SCHEMA = layerSchema('Conv2D', ['filters', 'kernelSize', 'strides', 'padding', 'dilationRate', 'activation', ...KERNEL_OPTIONS], {
-  ...KERNEL_NOT_YET, dataFormat: { ok: NOT_USED.channelsLast }, groups: { ok: NOT_USED.one },
+  ...KERNEL_NOT_YET,
+  dataFormat: { ok: NOT_USED.channelsLast },
+  groups: { ok: NOT_USED.one },
 });
 
 /** 2-D convolution (im2col + GEMM), kernel [KH, KW, C, F] (glorot_uniform by default), bias (zeros). */
@@ -351,7 +372,9 @@ export class Conv2D extends Layer {
     this.dilationRate = intPair(args.dilationRate ?? 1, 'dilationRate');
     // Keras's Conv2D and tfjs's conv2d refuse the pair (TensorFlow has no kernel for it).
     if (this.dilationRate.some(d => d > 1) && this.strides.some(st => st > 1))
-      throw new ValidationError(`${this.name}: dilationRate [${this.dilationRate}] needs strides of 1, but received strides [${this.strides}] (as in Keras and tfjs)`);
+      throw new ValidationError(
+        `${this.name}: dilationRate [${this.dilationRate}] needs strides of 1, but received strides [${this.strides}] (as in Keras and tfjs)`,
+      );
     this.padding = oneOf(args.padding ?? 'valid', 'padding', ['valid', 'same'] as const);
     this.activation = activationArg(args.activation, 'activation', false) as NativeActivation;
     this.kernelArgs = kernelArgs(args);
@@ -359,12 +382,17 @@ export class Conv2D extends Layer {
 
   protected computeOutputShape(s: number[]): number[] {
     if (s.length !== 3) fail('an input shape [height, width, channels]', `${this.name} input shape`, s);
-    const [kh, kw] = this.kernelSize, [sh, sw] = this.strides, [dh, dw] = this.dilationRate;
-    const out = (n: number, k: number, st: number) =>
-      this.padding === 'same' ? Math.ceil(n / st) : Math.floor((n - k) / st) + 1;
-    const oh = out(s[0], (kh - 1) * dh + 1, sh), ow = out(s[1], (kw - 1) * dw + 1, sw);
+    const [kh, kw] = this.kernelSize,
+      [sh, sw] = this.strides,
+      [dh, dw] = this.dilationRate;
+    const out = (n: number, k: number, st: number) => (this.padding === 'same' ? Math.ceil(n / st) : Math.floor((n - k) / st) + 1);
+    const oh = out(s[0], (kh - 1) * dh + 1, sh),
+      ow = out(s[1], (kw - 1) * dw + 1, sw);
     if (oh < 1 || ow < 1)
-      throw new ValidationError(`${this.name}: a ${kh}x${kw} kernel${dh * dw > 1 ? ` dilated by [${dh}, ${dw}]` : ''} does not fit an input of shape [${s.join(', ')}] with 'valid' padding`, 'ERR_KERNELNET_SHAPE');
+      throw new ValidationError(
+        `${this.name}: a ${kh}x${kw} kernel${dh * dw > 1 ? ` dilated by [${dh}, ${dw}]` : ''} does not fit an input of shape [${s.join(', ')}] with 'valid' padding`,
+        'ERR_KERNELNET_SHAPE',
+      );
     this.specs = kernelSpecs(this.kernelArgs, [kh, kw, s[2], this.filters], kh * kw * s[2], kh * kw * this.filters, this.filters);
     return [oh, ow, this.filters];
   }
@@ -389,10 +417,21 @@ export class Conv2D extends Layer {
   }
 
   backward(x: NativeTensor, y: NativeTensor, dy: NativeTensor, buf: LayerBuffers, ctx: StepContext): NativeTensor | null {
-    const k = param(this, 'kernel'), b = bias(this), dx = ctx.inputGrad === false ? null : buf.dx;
+    const k = param(this, 'kernel'),
+      b = bias(this),
+      dx = ctx.inputGrad === false ? null : buf.dx;
     const grads = ctx.weightGrads !== false;
-    native.conv2dBackward(x, k.value, y, dy, dx, grads ? k.grad : null, grads && b ? b.grad : null,
-      ctx.dzGiven ? this.convArgs('linear', null) : this.convArgs(this.activation, buf.extra), ctx.below);
+    native.conv2dBackward(
+      x,
+      k.value,
+      y,
+      dy,
+      dx,
+      grads ? k.grad : null,
+      grads && b ? b.grad : null,
+      ctx.dzGiven ? this.convArgs('linear', null) : this.convArgs(this.activation, buf.extra),
+      ctx.below,
+    );
     return dx;
   }
 
@@ -406,11 +445,24 @@ export class Conv2D extends Layer {
    * are written to its buffers, and the conv's output is never stored. With `dropout` (the Dropout layer after the
    * pool, its buffers and its step context, in training), the dropout's forward too: returns its output.
    */
-  forwardPooled(x: NativeTensor, pool: MaxPooling2D, poolBuf: LayerBuffers,
-    dropout?: { layer: Dropout; buf: LayerBuffers; ctx: StepContext }): NativeTensor {
+  forwardPooled(
+    x: NativeTensor,
+    pool: MaxPooling2D,
+    poolBuf: LayerBuffers,
+    dropout?: { layer: Dropout; buf: LayerBuffers; ctx: StepContext },
+  ): NativeTensor {
     const d = dropout;
-    native.conv2dPoolForward(x, param(this, 'kernel').value, bias(this)?.value ?? null, poolBuf.y!, poolBuf.extra!,
-      this.convArgs(this.activation, null), poolArgs(pool), d && dropArgs(d.layer, d.ctx), d?.buf.y ?? undefined);
+    native.conv2dPoolForward(
+      x,
+      param(this, 'kernel').value,
+      bias(this)?.value ?? null,
+      poolBuf.y!,
+      poolBuf.extra!,
+      this.convArgs(this.activation, null),
+      poolArgs(pool),
+      d && dropArgs(d.layer, d.ctx),
+      d?.buf.y ?? undefined,
+    );
     return d ? d.buf.y! : poolBuf.y!;
   }
 
@@ -418,19 +470,47 @@ export class Conv2D extends Layer {
    * @internal The backward of forwardPooled, from the pool's output gradient; with `dropout` (the Dropout layer
    * after the pool and its step context), from the dropout's output gradient, the dropout's backward folded in.
    */
-  backwardPooled(x: NativeTensor, pool: MaxPooling2D, poolBuf: LayerBuffers, dpooled: NativeTensor, buf: LayerBuffers,
-    ctx: StepContext, dropout?: { layer: Dropout; ctx: StepContext }): NativeTensor | null {
-    const k = param(this, 'kernel'), b = bias(this), dx = ctx.inputGrad === false ? null : buf.dx;
+  backwardPooled(
+    x: NativeTensor,
+    pool: MaxPooling2D,
+    poolBuf: LayerBuffers,
+    dpooled: NativeTensor,
+    buf: LayerBuffers,
+    ctx: StepContext,
+    dropout?: { layer: Dropout; ctx: StepContext },
+  ): NativeTensor | null {
+    const k = param(this, 'kernel'),
+      b = bias(this),
+      dx = ctx.inputGrad === false ? null : buf.dx;
     const grads = ctx.weightGrads !== false;
-    native.conv2dPoolBackward(x, k.value, poolBuf.y!, poolBuf.extra!, dpooled, dx, grads ? k.grad : null,
-      grads && b ? b.grad : null, this.convArgs(this.activation, null), poolArgs(pool),
-      dropout && dropArgs(dropout.layer, dropout.ctx), ctx.below);
+    native.conv2dPoolBackward(
+      x,
+      k.value,
+      poolBuf.y!,
+      poolBuf.extra!,
+      dpooled,
+      dx,
+      grads ? k.grad : null,
+      grads && b ? b.grad : null,
+      this.convArgs(this.activation, null),
+      poolArgs(pool),
+      dropout && dropArgs(dropout.layer, dropout.ctx),
+      ctx.below,
+    );
     return dx;
   }
 
   override getConfig(): Record<string, unknown> {
-    return { ...super.getConfig(), filters: this.filters, kernelSize: this.kernelSize, strides: this.strides,
-      padding: this.padding, dilationRate: this.dilationRate, activation: this.activation, ...this.kernelArgs };
+    return {
+      ...super.getConfig(),
+      filters: this.filters,
+      kernelSize: this.kernelSize,
+      strides: this.strides,
+      padding: this.padding,
+      dilationRate: this.dilationRate,
+      activation: this.activation,
+      ...this.kernelArgs,
+    };
   }
 }
 
@@ -484,7 +564,10 @@ abstract class Pooling2D extends Layer {
     const oh = pooledSize(s[0], this.poolSize[0], this.strides[0], this.padding);
     const ow = pooledSize(s[1], this.poolSize[1], this.strides[1], this.padding);
     if (oh < 1 || ow < 1)
-      throw new ValidationError(`${this.name}: a ${this.poolSize.join('x')} pool does not fit an input of shape [${s.join(', ')}]`, 'ERR_KERNELNET_SHAPE');
+      throw new ValidationError(
+        `${this.name}: a ${this.poolSize.join('x')} pool does not fit an input of shape [${s.join(', ')}]`,
+        'ERR_KERNELNET_SHAPE',
+      );
     return [oh, ow, s[2]];
   }
 
@@ -554,10 +637,22 @@ export interface ZeroPadding2DArgs extends LayerArgs {
 function paddingPairs(value: unknown): [[number, number], [number, number]] {
   const what = 'a non-negative integer, [rows, columns] or [[top, bottom], [left, right]]';
   const count = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0;
-  if (count(value)) return [[value as number, value as number], [value as number, value as number]];
+  if (count(value))
+    return [
+      [value as number, value as number],
+      [value as number, value as number],
+    ];
   if (Array.isArray(value) && value.length === 2) {
-    if (value.every(count)) return [[value[0], value[0]], [value[1], value[1]]];
-    if (value.every(p => Array.isArray(p) && p.length === 2 && p.every(count))) return [[value[0][0], value[0][1]], [value[1][0], value[1][1]]];
+    if (value.every(count))
+      return [
+        [value[0], value[0]],
+        [value[1], value[1]],
+      ];
+    if (value.every(p => Array.isArray(p) && p.length === 2 && p.every(count)))
+      return [
+        [value[0][0], value[0][1]],
+        [value[1][0], value[1][1]],
+      ];
   }
   return fail(what, 'ZeroPadding2D padding', value);
 }
@@ -611,8 +706,10 @@ abstract class GlobalPooling2D extends Layer {
   override allocate(batch: number, needInputGrad: boolean, device: Device): LayerBuffers {
     const pooled = empty([batch, 1, 1, this.inputShape[2]], 'float32', device);
     return {
-      y: pooled.reshape([batch, this.inputShape[2]]), dx: needInputGrad ? empty([batch, ...this.inputShape], 'float32', device) : null,
-      extra: pooled, views: new WeakMap(),
+      y: pooled.reshape([batch, this.inputShape[2]]),
+      dx: needInputGrad ? empty([batch, ...this.inputShape], 'float32', device) : null,
+      extra: pooled,
+      views: new WeakMap(),
     };
   }
 
@@ -682,7 +779,8 @@ export interface DropoutArgs extends LayerArgs {
 }
 
 const DROPOUT_SCHEMA = layerSchema('Dropout', ['rate'], {
-  noiseShape: {}, seed: { hint: 'dropout draws from the model\'s seed: new Sequential({ seed })' },
+  noiseShape: {},
+  seed: { hint: "dropout draws from the model's seed: new Sequential({ seed })" },
 });
 
 /** Inverted dropout: in training, zeroes each unit with probability `rate` and scales the rest by 1/(1-rate). */
@@ -754,7 +852,6 @@ export class Flatten extends ViewLayer {
   protected computeOutputShape(s: number[]): number[] {
     return [s.reduce((a, b) => a * b, 1)];
   }
-
 }
 
 /** Dense's options (tfjs's dense args). */
@@ -794,7 +891,10 @@ export class Dense extends Layer {
 
   protected computeOutputShape(s: number[]): number[] {
     if (s.length !== 1)
-      throw new ValidationError(`${this.name}: Dense expects a flat input but the input shape is [${s.join(', ')}]; add a Flatten layer before it`, 'ERR_KERNELNET_SHAPE');
+      throw new ValidationError(
+        `${this.name}: Dense expects a flat input but the input shape is [${s.join(', ')}]; add a Flatten layer before it`,
+        'ERR_KERNELNET_SHAPE',
+      );
     this.specs = kernelSpecs(this.kernelArgs, [s[0], this.units], s[0], this.units, this.units);
     return [this.units];
   }
@@ -820,10 +920,24 @@ export class Dense extends Layer {
   }
 
   backward(x: NativeTensor, y: NativeTensor, dy: NativeTensor, buf: LayerBuffers, ctx: StepContext): NativeTensor | null {
-    const k = param(this, 'kernel'), b = bias(this), dx = ctx.inputGrad === false ? null : buf.dx;
+    const k = param(this, 'kernel'),
+      b = bias(this),
+      dx = ctx.inputGrad === false ? null : buf.dx;
     const grads = ctx.weightGrads !== false;
-    native.denseBackward(x, k.value, y, dy, dx, grads ? k.grad : null, grads && b ? b.grad : null,
-      ctx.dzGiven ? 'linear' : this.epilogue(), ctx.dzGiven ? null : buf.extra, undefined, ctx.below?.activation, ctx.below?.alpha);
+    native.denseBackward(
+      x,
+      k.value,
+      y,
+      dy,
+      dx,
+      grads ? k.grad : null,
+      grads && b ? b.grad : null,
+      ctx.dzGiven ? 'linear' : this.epilogue(),
+      ctx.dzGiven ? null : buf.extra,
+      undefined,
+      ctx.below?.activation,
+      ctx.below?.alpha,
+    );
     return dx;
   }
 
@@ -842,10 +956,27 @@ export class Dense extends Layer {
    * (native.denseLoss: one kernel on a GPU for a small head). Returns the gradient for the layer before.
    */
   forwardLossBackward(x: NativeTensor, buf: LayerBuffers, ctx: StepContext, loss: HeadLoss): NativeTensor | null {
-    const k = param(this, 'kernel'), b = bias(this), dx = ctx.inputGrad === false ? null : buf.dx;
+    const k = param(this, 'kernel'),
+      b = bias(this),
+      dx = ctx.inputGrad === false ? null : buf.dx;
     const grads = ctx.weightGrads !== false;
-    native.denseLoss(loss.kind, loss.accuracy, x, k.value, b?.value ?? null, buf.y!, loss.labels, loss.weights, loss.dlogits, dx,
-      grads ? k.grad : null, grads && b ? b.grad : null, loss.metrics, loss.step, ctx.counter);
+    native.denseLoss(
+      loss.kind,
+      loss.accuracy,
+      x,
+      k.value,
+      b?.value ?? null,
+      buf.y!,
+      loss.labels,
+      loss.weights,
+      loss.dlogits,
+      dx,
+      grads ? k.grad : null,
+      grads && b ? b.grad : null,
+      loss.metrics,
+      loss.step,
+      ctx.counter,
+    );
     return dx;
   }
 
@@ -968,13 +1099,16 @@ export class Reshape extends ViewLayer {
   }
 
   protected computeOutputShape(s: number[]): number[] {
-    const size = s.reduce((a, b) => a * b, 1), known = this.targetShape.reduce((a, d) => (d === -1 ? a : a * d), 1);
+    const size = s.reduce((a, b) => a * b, 1),
+      known = this.targetShape.reduce((a, d) => (d === -1 ? a : a * d), 1);
     const shape = this.targetShape.map(d => (d === -1 ? size / known : d));
     if (!shape.every(Number.isInteger) || shape.reduce((a, b) => a * b, 1) !== size)
-      throw new ValidationError(`${this.name}: an input of shape [${s.join(', ')}] (${size} values) cannot take the shape [${this.targetShape.join(', ')}]`, 'ERR_KERNELNET_SHAPE');
+      throw new ValidationError(
+        `${this.name}: an input of shape [${s.join(', ')}] (${size} values) cannot take the shape [${this.targetShape.join(', ')}]`,
+        'ERR_KERNELNET_SHAPE',
+      );
     return shape;
   }
-
 
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), targetShape: this.targetShape };
@@ -1043,9 +1177,16 @@ export interface BatchNormalizationArgs extends LayerArgs {
 }
 
 const BN_SCHEMA = layerSchema('BatchNormalization', ['axis', 'momentum', 'epsilon', 'center', 'scale'], {
-  betaInitializer: { ok: ['zeros'] }, gammaInitializer: { ok: ['ones'] }, movingMeanInitializer: { ok: ['zeros'] },
-  movingVarianceInitializer: { ok: ['ones'] }, betaRegularizer: {}, gammaRegularizer: {}, betaConstraint: {}, gammaConstraint: {},
-  synchronized: { ok: NOT_USED.false }, renorm: { ok: NOT_USED.false },
+  betaInitializer: { ok: ['zeros'] },
+  gammaInitializer: { ok: ['ones'] },
+  movingMeanInitializer: { ok: ['zeros'] },
+  movingVarianceInitializer: { ok: ['ones'] },
+  betaRegularizer: {},
+  gammaRegularizer: {},
+  betaConstraint: {},
+  gammaConstraint: {},
+  synchronized: { ok: NOT_USED.false },
+  renorm: { ok: NOT_USED.false },
 });
 
 /**
@@ -1071,7 +1212,10 @@ export class BatchNormalization extends Layer {
     args ??= {};
     const rank = args.inputShape?.length;
     if (args.axis !== undefined && args.axis !== -1 && !(rank !== undefined && args.axis === rank))
-      throw new ValidationError(`BatchNormalization: axis ${args.axis} is not supported yet; kernelnet normalises the last axis (-1), the channels`, 'ERR_KERNELNET_UNSUPPORTED');
+      throw new ValidationError(
+        `BatchNormalization: axis ${args.axis} is not supported yet; kernelnet normalises the last axis (-1), the channels`,
+        'ERR_KERNELNET_UNSUPPORTED',
+      );
     this.momentum = numberIn(args.momentum ?? 0.99, 'momentum', 0, 1);
     this.epsilon = numberIn(args.epsilon ?? 1e-3, 'epsilon', 0, Number.MAX_VALUE);
     for (const k of ['center', 'scale'] as const) if (args[k] !== undefined && typeof args[k] !== 'boolean') fail('a boolean', k, args[k]);
@@ -1093,7 +1237,8 @@ export class BatchNormalization extends Layer {
 
   /** @internal y and dx, and the statistics the forward pass normalised with: extra = mean, aux = 1 / sqrt(var + eps). */
   override allocate(batch: number, needInputGrad: boolean, device: Device): LayerBuffers {
-    const buf = super.allocate(batch, needInputGrad, device), c = this.inputShape.at(-1)!;
+    const buf = super.allocate(batch, needInputGrad, device),
+      c = this.inputShape.at(-1)!;
     buf.extra = empty([c], 'float32', device);
     buf.aux = empty([c], 'float32', device);
     return buf;
@@ -1109,16 +1254,38 @@ export class BatchNormalization extends Layer {
   }
 
   forward(x: NativeTensor, buf: LayerBuffers, ctx: StepContext): NativeTensor {
-    native.batchNormForward(x, buf.y!, this.p('gamma')?.value ?? null, this.p('beta')?.value ?? null, buf.extra!, buf.aux!,
-      param(this, 'moving_mean').value, param(this, 'moving_variance').value, this.momentum, this.epsilon, this.batchMode(ctx));
+    native.batchNormForward(
+      x,
+      buf.y!,
+      this.p('gamma')?.value ?? null,
+      this.p('beta')?.value ?? null,
+      buf.extra!,
+      buf.aux!,
+      param(this, 'moving_mean').value,
+      param(this, 'moving_variance').value,
+      this.momentum,
+      this.epsilon,
+      this.batchMode(ctx),
+    );
     return buf.y!;
   }
 
   backward(x: NativeTensor, _y: NativeTensor, dy: NativeTensor, buf: LayerBuffers, ctx: StepContext): NativeTensor | null {
-    const dx = ctx.inputGrad === false ? null : buf.dx, grads = ctx.weightGrads !== false;
-    const g = this.p('gamma'), b = this.p('beta');
-    native.batchNormBackward(x, dy, g?.value ?? null, buf.extra!, buf.aux!, dx, grads && g ? g.grad : null, grads && b ? b.grad : null,
-      this.batchMode(ctx));
+    const dx = ctx.inputGrad === false ? null : buf.dx,
+      grads = ctx.weightGrads !== false;
+    const g = this.p('gamma'),
+      b = this.p('beta');
+    native.batchNormBackward(
+      x,
+      dy,
+      g?.value ?? null,
+      buf.extra!,
+      buf.aux!,
+      dx,
+      grads && g ? g.grad : null,
+      grads && b ? b.grad : null,
+      this.batchMode(ctx),
+    );
     return dx;
   }
 
@@ -1129,8 +1296,17 @@ export class BatchNormalization extends Layer {
   fold(buf: LayerBuffers, producer: Conv2D | Dense): { w: NativeTensor; b: NativeTensor } {
     const k = param(producer, 'kernel').value;
     buf.fold ??= { w: empty(k.shape, 'float32', k.device), b: empty([k.shape.at(-1)!], 'float32', k.device) };
-    native.batchNormFold(k, bias(producer)?.value ?? null, this.p('gamma')?.value ?? null, this.p('beta')?.value ?? null,
-      param(this, 'moving_mean').value, param(this, 'moving_variance').value, this.epsilon, buf.fold.w, buf.fold.b);
+    native.batchNormFold(
+      k,
+      bias(producer)?.value ?? null,
+      this.p('gamma')?.value ?? null,
+      this.p('beta')?.value ?? null,
+      param(this, 'moving_mean').value,
+      param(this, 'moving_variance').value,
+      this.epsilon,
+      buf.fold.w,
+      buf.fold.b,
+    );
     return buf.fold;
   }
 

@@ -3,8 +3,22 @@
 // tfjs's model.json where that is more than the generic snake_case mapping, and the native op families it runs.
 // serialization.ts, tfjs-format.ts and tfjs.ts read their names from here; no other list of layers exists.
 import {
-  Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, LeakyReLU,
-  MaxPooling2D, Rescaling, Reshape, ZeroPadding2D, type ActivationArgs, type Layer,
+  Activation,
+  AveragePooling2D,
+  BatchNormalization,
+  Conv2D,
+  Dense,
+  Dropout,
+  Flatten,
+  GlobalAveragePooling2D,
+  GlobalMaxPooling2D,
+  LeakyReLU,
+  MaxPooling2D,
+  Rescaling,
+  Reshape,
+  ZeroPadding2D,
+  type ActivationArgs,
+  type Layer,
 } from './layers.js';
 
 type Json = Record<string, unknown>;
@@ -59,58 +73,129 @@ const KERNEL_NULLS = ['kernel_regularizer', 'bias_regularizer', 'activity_regula
 /** Every layer, in the order tf.layers lists its factories. */
 export const REGISTRY = [
   entry({
-    className: 'Conv2D', ctor: Conv2D, aliases: [], factories: ['conv2d'], ops: ['conv2d', 'bias', 'activation'],
+    className: 'Conv2D',
+    ctor: Conv2D,
+    aliases: [],
+    factories: ['conv2d'],
+    ops: ['conv2d', 'bias', 'activation'],
     tfjs: { keys: ['filters', 'kernelSize', 'strides', 'padding', 'dilationRate'], channelsLast: true, activation: true, kernel: true },
     sample: { args: { filters: 2, kernelSize: 3, padding: 'same' }, inputShape: [5, 5, 2] },
   }),
   entry({
-    className: 'Dense', ctor: Dense, aliases: [], factories: ['dense'], ops: ['matmul', 'bias', 'activation'],
+    className: 'Dense',
+    ctor: Dense,
+    aliases: [],
+    factories: ['dense'],
+    ops: ['matmul', 'bias', 'activation'],
     tfjs: { keys: ['units'], activation: true, kernel: true },
     sample: { args: { units: 3 }, inputShape: [4] },
   }),
   entry({
-    className: 'MaxPooling2D', ctor: MaxPooling2D, aliases: ['MaxPool2D'], factories: ['maxPooling2d', 'maxPool2d'], ops: ['pool2d'],
+    className: 'MaxPooling2D',
+    ctor: MaxPooling2D,
+    aliases: ['MaxPool2D'],
+    factories: ['maxPooling2d', 'maxPool2d'],
+    ops: ['pool2d'],
     tfjs: { keys: ['poolSize', 'strides', 'padding'], channelsLast: true },
     sample: { args: { poolSize: 2 }, inputShape: [4, 4, 2] },
   }),
   entry({
-    className: 'AveragePooling2D', ctor: AveragePooling2D, aliases: ['AvgPool2D'], factories: ['averagePooling2d', 'avgPool2d', 'avgPooling2d'],
-    ops: ['pool2d'], tfjs: { keys: ['poolSize', 'strides', 'padding'], channelsLast: true },
+    className: 'AveragePooling2D',
+    ctor: AveragePooling2D,
+    aliases: ['AvgPool2D'],
+    factories: ['averagePooling2d', 'avgPool2d', 'avgPooling2d'],
+    ops: ['pool2d'],
+    tfjs: { keys: ['poolSize', 'strides', 'padding'], channelsLast: true },
     sample: { args: { poolSize: 2 }, inputShape: [4, 4, 2] },
   }),
   entry({
-    className: 'GlobalAveragePooling2D', ctor: GlobalAveragePooling2D, aliases: [], factories: ['globalAveragePooling2d'], ops: ['globalPool2d'],
-    tfjs: { channelsLast: true }, sample: { args: {}, inputShape: [3, 3, 2] },
+    className: 'GlobalAveragePooling2D',
+    ctor: GlobalAveragePooling2D,
+    aliases: [],
+    factories: ['globalAveragePooling2d'],
+    ops: ['globalPool2d'],
+    tfjs: { channelsLast: true },
+    sample: { args: {}, inputShape: [3, 3, 2] },
   }),
   entry({
-    className: 'GlobalMaxPooling2D', ctor: GlobalMaxPooling2D, aliases: [], factories: ['globalMaxPooling2d', 'globalMaxPool2d'], ops: ['globalPool2d'],
-    tfjs: { channelsLast: true }, sample: { args: {}, inputShape: [3, 3, 2] },
+    className: 'GlobalMaxPooling2D',
+    ctor: GlobalMaxPooling2D,
+    aliases: [],
+    factories: ['globalMaxPooling2d', 'globalMaxPool2d'],
+    ops: ['globalPool2d'],
+    tfjs: { channelsLast: true },
+    sample: { args: {}, inputShape: [3, 3, 2] },
   }),
   entry({
-    className: 'ZeroPadding2D', ctor: ZeroPadding2D, aliases: [], factories: ['zeroPadding2d'], ops: ['pad2d'],
-    tfjs: { keys: ['padding'], channelsLast: true }, sample: { args: { padding: [[1, 0], [2, 1]] }, inputShape: [3, 2, 2] },
+    className: 'ZeroPadding2D',
+    ctor: ZeroPadding2D,
+    aliases: [],
+    factories: ['zeroPadding2d'],
+    ops: ['pad2d'],
+    tfjs: { keys: ['padding'], channelsLast: true },
+    sample: {
+      args: {
+        padding: [
+          [1, 0],
+          [2, 1],
+        ],
+      },
+      inputShape: [3, 2, 2],
+    },
   }),
   entry({
-    className: 'Dropout', ctor: Dropout, aliases: [], factories: ['dropout'], ops: ['dropout'],
-    tfjs: { keys: ['rate'], nulls: ['noise_shape', 'seed'] }, sample: { args: { rate: 0.5 }, inputShape: [4] },
+    className: 'Dropout',
+    ctor: Dropout,
+    aliases: [],
+    factories: ['dropout'],
+    ops: ['dropout'],
+    tfjs: { keys: ['rate'], nulls: ['noise_shape', 'seed'] },
+    sample: { args: { rate: 0.5 }, inputShape: [4] },
   }),
   entry({
-    className: 'Flatten', ctor: Flatten, aliases: [], factories: ['flatten'], ops: [], tfjs: {}, sample: { args: {}, inputShape: [2, 2, 1] },
+    className: 'Flatten',
+    ctor: Flatten,
+    aliases: [],
+    factories: ['flatten'],
+    ops: [],
+    tfjs: {},
+    sample: { args: {}, inputShape: [2, 2, 1] },
   }),
   entry({
-    className: 'Reshape', ctor: Reshape, aliases: [], factories: ['reshape'], ops: [], tfjs: { keys: ['targetShape'] },
+    className: 'Reshape',
+    ctor: Reshape,
+    aliases: [],
+    factories: ['reshape'],
+    ops: [],
+    tfjs: { keys: ['targetShape'] },
     sample: { args: { targetShape: [2, 2] }, inputShape: [4] },
   }),
   entry({
-    className: 'Rescaling', ctor: Rescaling, aliases: [], factories: ['rescaling'], ops: ['scale'], tfjs: { keys: ['scale', 'offset'] },
+    className: 'Rescaling',
+    ctor: Rescaling,
+    aliases: [],
+    factories: ['rescaling'],
+    ops: ['scale'],
+    tfjs: { keys: ['scale', 'offset'] },
     sample: { args: { scale: 0.5, offset: 1 }, inputShape: [4] },
   }),
   entry({
-    className: 'Activation', ctor: Activation, create: (args: ActivationArgs) => new Activation(args), aliases: [], factories: ['activation'], ops: ['activation'], tfjs: { keys: ['activation'] },
+    className: 'Activation',
+    ctor: Activation,
+    create: (args: ActivationArgs) => new Activation(args),
+    aliases: [],
+    factories: ['activation'],
+    ops: ['activation'],
+    tfjs: { keys: ['activation'] },
     sample: { args: { activation: 'tanh' }, inputShape: [4] },
   }),
   entry({
-    className: 'LeakyReLU', ctor: LeakyReLU, aliases: [], factories: ['leakyReLU'], ops: ['activation'], tfjs: {
+    className: 'LeakyReLU',
+    ctor: LeakyReLU,
+    aliases: [],
+    factories: ['leakyReLU'],
+    ops: ['activation'],
+    tfjs: {
       keys: ['alpha'],
       fromTfjs: args => {
         if (args.negativeSlope !== undefined && args.alpha === undefined) {
@@ -122,13 +207,22 @@ export const REGISTRY = [
     sample: { args: { alpha: 0.2 }, inputShape: [4] },
   }),
   entry({
-    className: 'BatchNormalization', ctor: BatchNormalization, aliases: [], factories: ['batchNormalization'], ops: ['batchnorm'],
+    className: 'BatchNormalization',
+    ctor: BatchNormalization,
+    aliases: [],
+    factories: ['batchNormalization'],
+    ops: ['batchnorm'],
     tfjs: {
       keys: ['axis', 'momentum', 'epsilon', 'center', 'scale'],
       initializers: { beta_initializer: 'zeros', gamma_initializer: 'ones', moving_mean_initializer: 'zeros', moving_variance_initializer: 'ones' },
       nulls: ['beta_regularizer', 'gamma_regularizer', 'beta_constraint', 'gamma_constraint'],
     },
-    sample: { args: {}, inputShape: [4], noGradcheck: 'training normalises by the batch, evaluation by the moving statistics, so evaluate() is not the loss that training differentiates' },
+    sample: {
+      args: {},
+      inputShape: [4],
+      noGradcheck:
+        'training normalises by the batch, evaluation by the moving statistics, so evaluate() is not the loss that training differentiates',
+    },
   }),
 ] as const;
 
@@ -149,17 +243,23 @@ export const TFJS_NULLS: ReadonlySet<string> = new Set([...KERNEL_NULLS, ...REGI
 export const TFJS_KERNEL_NULLS = KERNEL_NULLS;
 
 /** Initializers fixed to Keras's defaults, over all layers: key -> the only initializer taken. */
-export const TFJS_FIXED_INITIALIZERS: Readonly<Record<string, string>> = Object.assign({}, ...REGISTRY.map(e => (e.tfjs as TfjsSpec).initializers ?? {}));
+export const TFJS_FIXED_INITIALIZERS: Readonly<Record<string, string>> = Object.assign(
+  {},
+  ...REGISTRY.map(e => (e.tfjs as TfjsSpec).initializers ?? {}),
+);
 
 type Ctor<E> = E extends { ctor: infer C } ? C : never;
 type Factory<C> = C extends new (...args: infer A) => infer L ? (...args: A) => L : never;
 
 /** tf.layers' factories, typed by each class's constructor. */
-export type LayerFactories = { [E in Registry[number] as E['factories'][number]]: E extends { create: infer F extends (args: never) => Layer } ? F : Factory<Ctor<E>> };
+export type LayerFactories = {
+  [E in Registry[number] as E['factories'][number]]: E extends { create: infer F extends (args: never) => Layer } ? F : Factory<Ctor<E>>;
+};
 
 /** tf.layers' factories from the registry, in its order. */
 export function layerFactories(): LayerFactories {
   const out: Record<string, (args?: unknown) => Layer> = {};
-  for (const e of REGISTRY as readonly LayerEntry[]) for (const f of e.factories) out[f] = e.create ? (e.create as (args?: unknown) => Layer) : args => new e.ctor(args as never);
+  for (const e of REGISTRY as readonly LayerEntry[])
+    for (const f of e.factories) out[f] = e.create ? (e.create as (args?: unknown) => Layer) : args => new e.ctor(args as never);
   return out as unknown as LayerFactories;
 }

@@ -7,15 +7,26 @@ import { Network } from '../engine/network.js';
 import { loadModelAs, loadWeights, save, saveWeights } from '../io/serialization.js';
 import { Tensor, handleOf } from '../core/tensor.js';
 import {
-  drain, drainAsync, evaluateDataset, evaluation, fit, fitDataset, predictDataset, prediction, trainOnBatch, type EvaluateArgs,
-  type FitArgs, type FitDatasetArgs, type History, type PredictArgs,
+  drain,
+  drainAsync,
+  evaluateDataset,
+  evaluation,
+  fit,
+  fitDataset,
+  predictDataset,
+  prediction,
+  trainOnBatch,
+  type EvaluateArgs,
+  type FitArgs,
+  type FitDatasetArgs,
+  type History,
+  type PredictArgs,
 } from '../engine/training.js';
 import { checkOptions, describe, fail } from '../core/validate.js';
 import { isDataset, type Dataset } from '../data/data.js';
 
 export type { EvaluateArgs, FitArgs, History, Logs, PredictArgs } from '../engine/training.js';
 export type { CompileArgs } from '../engine/network.js';
-
 
 /** The options of new Sequential(...) (tfjs's tf.sequential config). */
 export interface SequentialArgs {
@@ -63,33 +74,47 @@ export class Sequential extends Network {
     // keeps the input shape it was built for.
     const shared = layer.models.size > 0;
     const input = prev ? prev.outputShape : shared ? layer.inputShape : layer.inputShapeArg;
-    if (!input) throw new ValidationError(`The first layer of a Sequential model needs an inputShape, e.g. new ${layer.className}({ ..., inputShape: [28, 28, 1] })`);
+    if (!input)
+      throw new ValidationError(
+        `The first layer of a Sequential model needs an inputShape, e.g. new ${layer.className}({ ..., inputShape: [28, 28, 1] })`,
+      );
     if (shared && input.join() !== layer.inputShape.join())
-      throw new ValidationError(`${this.name}.add: the shared layer ${layer.name} was built for inputs of shape [${layer.inputShape.join(', ')}] ` +
-        `but here gets [${input.join(', ')}]`, 'ERR_KERNELNET_SHAPE');
+      throw new ValidationError(
+        `${this.name}.add: the shared layer ${layer.name} was built for inputs of shape [${layer.inputShape.join(', ')}] ` +
+          `but here gets [${input.join(', ')}]`,
+        'ERR_KERNELNET_SHAPE',
+      );
     if (shared && layer.params.length && layer.params[0].value.device !== this.device)
-      throw new DeviceError(`${this.name}.add: the shared layer ${layer.name}'s weights live on ${layer.params[0].value.device} but ${this.name} on ${this.device}`);
+      throw new DeviceError(
+        `${this.name}.add: the shared layer ${layer.name}'s weights live on ${layer.params[0].value.device} but ${this.name} on ${this.device}`,
+      );
     if (!layer.name) {
-      const base = layer.className.replace(/([a-z])([A-Z])/g, '$1_$2').replace(/([0-9])D$/, '$1d').toLowerCase();
-      for (;;) { // Keras's rule: unique names within a model (a shared layer may hold one already)
+      const base = layer.className
+        .replace(/([a-z])([A-Z])/g, '$1_$2')
+        .replace(/([0-9])D$/, '$1d')
+        .toLowerCase();
+      for (;;) {
+        // Keras's rule: unique names within a model (a shared layer may hold one already)
         const n = this.nameCounts.get(base) ?? 0;
         this.nameCounts.set(base, n + 1);
         layer.name = n ? `${base}_${n}` : base;
         if (!this.layers.some(l => l.name === layer.name)) break;
       }
     } else if (this.layers.some(l => l.name === layer.name)) {
-      throw new ValidationError(`${this.name}.add: a layer named '${layer.name}' is already in this model; layer names must be unique within a model (as in Keras)`);
+      throw new ValidationError(
+        `${this.name}.add: a layer named '${layer.name}' is already in this model; layer names must be unique within a model (as in Keras)`,
+      );
     }
     if (!shared) layer.build(input);
     layer.models.add(this);
     this.layers.push(layer);
-    if (this.params.length) { // weights made by predict or getWeights before compile: the new layer's are made now
+    if (this.params.length) {
+      // weights made by predict or getWeights before compile: the new layer's are made now
       this.disposeWorkspaces();
       this.params = [];
       this.allocateParams(); // keeps the layers' existing weights, initialises the new layer's as compile would have
     }
   }
-
 
   /** Keras's summary table; printed with printFn (default console.log) and returned. */
   summary(printFn: (line: string) => void = console.log): string {
@@ -100,8 +125,7 @@ export class Sequential extends Network {
     const cells = this.layers.map(l => [`${l.name} (${l.className})`, `(None, ${l.outputShape.join(', ')})`, String(l.countParams())]);
     const cols = [29, 26, 10].map((w, c) => Math.max(w, ...cells.map(r => r[c].length + 1)));
     const width = cols[0] + cols[1] + cols[2];
-    const row = (a: string, b: string, c: string) =>
-      (a.padEnd(cols[0]) + b.padEnd(cols[1]) + c.padEnd(cols[2])).trimEnd();
+    const row = (a: string, b: string, c: string) => (a.padEnd(cols[0]) + b.padEnd(cols[1]) + c.padEnd(cols[2])).trimEnd();
     const lines = [`Model: "${this.name}"`, '_'.repeat(width), row('Layer (type)', 'Output Shape', 'Param #'), '='.repeat(width)];
     cells.forEach(([a, b, c], i) => {
       lines.push(row(a, b, c));
@@ -110,7 +134,12 @@ export class Sequential extends Network {
     const total = this.countParams().toLocaleString('en-US');
     const trainable = this.layers.reduce((n, l) => n + (l.trainable ? l.countParams(true) : 0), 0);
     const fmt = (n: number) => n.toLocaleString('en-US');
-    lines.push(`Total params: ${total}`, `Trainable params: ${fmt(trainable)}`, `Non-trainable params: ${fmt(this.countParams() - trainable)}`, '_'.repeat(width));
+    lines.push(
+      `Total params: ${total}`,
+      `Trainable params: ${fmt(trainable)}`,
+      `Non-trainable params: ${fmt(this.countParams() - trainable)}`,
+      '_'.repeat(width),
+    );
     const text = lines.join('\n');
     printFn(text);
     return text;
@@ -124,7 +153,8 @@ export class Sequential extends Network {
   fit(dataset: Dataset, args?: FitDatasetArgs): Promise<History>;
   fit(x: Tensor | Dataset, y?: Tensor | FitDatasetArgs, args?: FitArgs): Promise<History> {
     if (isDataset(x)) {
-      if (y instanceof Tensor) return Promise.reject(new ValidationError('fit: with a dataset, pass no y (the dataset yields the targets): fit(dataset, options)'));
+      if (y instanceof Tensor)
+        return Promise.reject(new ValidationError('fit: with a dataset, pass no y (the dataset yields the targets): fit(dataset, options)'));
       if (args !== undefined) return Promise.reject(datasetOptionsSecond('fit'));
       return fitDataset(this, x, (y ?? {}) as FitDatasetArgs);
     }
@@ -157,7 +187,10 @@ export class Sequential extends Network {
   evaluate(dataset: Dataset, args?: { verbose?: 0 | 1 }): Promise<number[]>;
   evaluate(x: Tensor | Dataset, y?: Tensor | { verbose?: 0 | 1 }, args?: EvaluateArgs): number[] | Promise<number[]> {
     if (isDataset(x)) {
-      if (y instanceof Tensor) return Promise.reject(new ValidationError('evaluate: with a dataset, pass no y (the dataset yields the targets): evaluate(dataset, options)'));
+      if (y instanceof Tensor)
+        return Promise.reject(
+          new ValidationError('evaluate: with a dataset, pass no y (the dataset yields the targets): evaluate(dataset, options)'),
+        );
       if (args !== undefined) return Promise.reject(datasetOptionsSecond('evaluate'));
       return evaluateDataset(this, x, (y ?? {}) as { verbose?: 0 | 1 });
     }
@@ -182,7 +215,7 @@ export class Sequential extends Network {
     if (isDataset(x)) {
       // Nothing predict's options set applies to a dataset (its batches are the dataset's): refused, not ignored.
       if (args !== undefined)
-        return Promise.reject(new ValidationError('predict: a dataset takes no options (its batches are the dataset\'s): predict(dataset)'));
+        return Promise.reject(new ValidationError("predict: a dataset takes no options (its batches are the dataset's): predict(dataset)"));
       return predictDataset(this, x);
     }
     return drain(prediction(this, x, args ?? {}));
@@ -238,7 +271,6 @@ export class Sequential extends Network {
   save(path: string): void {
     save(this, path);
   }
-
 }
 /**
  * Loads a model saved by `model.save(path)`, compiled and ready to predict or to resume training exactly, on

@@ -9,18 +9,57 @@
 import fc from 'fast-check';
 import { parseArgs } from 'node:util';
 import {
-  Adadelta, Conv2D, Dense, Dropout, ERROR_CODES, Flatten, KernelnetError, MaxPooling2D, Sequential, Tensor, tensor, toCategorical,
+  Adadelta,
+  Conv2D,
+  Dense,
+  Dropout,
+  ERROR_CODES,
+  Flatten,
+  KernelnetError,
+  MaxPooling2D,
+  Sequential,
+  Tensor,
+  tensor,
+  toCategorical,
 } from '../../lib/index.js';
 import { native, type NativeTensor } from '../../lib/core/native.js';
 
 const { values } = parseArgs({ options: { seed: { type: 'string', default: '1' }, runs: { type: 'string', default: '500' } } });
-const seed = Number(values.seed), runs = Number(values.runs);
+const seed = Number(values.seed),
+  runs = Number(values.runs);
 
-const OPS = ['conv2dForward', 'conv2dBackward', 'maxPool2dForward', 'maxPool2dBackward', 'denseForward', 'denseBackward',
-  'dropoutForward', 'dropoutBackward', 'softmaxCrossEntropy', 'softmax', 'denseLoss', 'adadelta', 'gatherRows', 'permutation',
-  'randomUniform', 'oneHot', 'fromBytes', 'advance', 'gemmVariant', 'record', 'endRecord', 'stats', 'backend', 'backends', 'synchronize', 'cpuKernel', 'version'] as const;
+const OPS = [
+  'conv2dForward',
+  'conv2dBackward',
+  'maxPool2dForward',
+  'maxPool2dBackward',
+  'denseForward',
+  'denseBackward',
+  'dropoutForward',
+  'dropoutBackward',
+  'softmaxCrossEntropy',
+  'softmax',
+  'denseLoss',
+  'adadelta',
+  'gatherRows',
+  'permutation',
+  'randomUniform',
+  'oneHot',
+  'fromBytes',
+  'advance',
+  'gemmVariant',
+  'record',
+  'endRecord',
+  'stats',
+  'backend',
+  'backends',
+  'synchronize',
+  'cpuKernel',
+  'version',
+] as const;
 
-let calls = 0, threw = 0;
+let calls = 0,
+  threw = 0;
 const pool: NativeTensor[] = [];
 
 function expectSafe(what: string, fn: () => unknown): void {
@@ -40,8 +79,13 @@ function expectSafe(what: string, fn: () => unknown): void {
 // Small shapes (so valid calls stay cheap), some of them awkward.
 const dim = fc.oneof(fc.integer({ min: 0, max: 6 }), fc.constantFrom(1, 2, 3, 7, 13, 28));
 const shape = fc.array(dim, { minLength: 0, maxLength: 4 }).filter(s => s.reduce((a, b) => a * b, 1) <= 20_000);
-const hostileNumber = fc.oneof(fc.double(), fc.integer(), fc.constantFrom(NaN, Infinity, -Infinity, -1, 0, 1, 2, 0.5, 2 ** 31, 2 ** 53, -(2 ** 40), 1e300));
-const tensorArb = fc.record({ shape, dtype: fc.constantFrom('float32', 'int32') as fc.Arbitrary<'float32' | 'int32'>, disposed: fc.boolean(), view: fc.boolean() })
+const hostileNumber = fc.oneof(
+  fc.double(),
+  fc.integer(),
+  fc.constantFrom(NaN, Infinity, -Infinity, -1, 0, 1, 2, 0.5, 2 ** 31, 2 ** 53, -(2 ** 40), 1e300),
+);
+const tensorArb = fc
+  .record({ shape, dtype: fc.constantFrom('float32', 'int32') as fc.Arbitrary<'float32' | 'int32'>, disposed: fc.boolean(), view: fc.boolean() })
   .map(({ shape: s, dtype, disposed, view }) => {
     const t = new native.Tensor(s, dtype);
     pool.push(t);
@@ -101,19 +145,37 @@ const apiCall = fc.record({
 });
 const log = console.log;
 console.log = () => {}; // summary() and friends print; keep the report clean
-const x = tensor(new Float32Array(4 * 16).fill(0.3), [4, 4, 4, 1]), y = toCategorical([0, 1, 0, 1], 2);
+const x = tensor(new Float32Array(4 * 16).fill(0.3), [4, 4, 4, 1]),
+  y = toCategorical([0, 1, 0, 1], 2);
 let pending: Promise<unknown>[] = [];
 fc.assert(
   fc.property(apiCall, a => {
-    const m = new Sequential({ seed: 1, layers: [new Conv2D({ filters: 2, kernelSize: 2, activation: 'relu', inputShape: [4, 4, 1] }), new MaxPooling2D({}), new Dropout({ rate: 0.5 }), new Flatten(), new Dense({ units: 2, activation: 'softmax' })] });
+    const m = new Sequential({
+      seed: 1,
+      layers: [
+        new Conv2D({ filters: 2, kernelSize: 2, activation: 'relu', inputShape: [4, 4, 1] }),
+        new MaxPooling2D({}),
+        new Dropout({ rate: 0.5 }),
+        new Flatten(),
+        new Dense({ units: 2, activation: 'softmax' }),
+      ],
+    });
     m.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta() });
     const other = new Sequential({ seed: 2, layers: [new Flatten({ inputShape: [4, 4, 1] }), new Dense({ units: 2, activation: 'softmax' })] });
     other.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta() });
     const args = a.args.map(v => (v === 'OTHER' ? other.getWeights() : v));
     if (a.disposeFirst) m.dispose();
     expectSafe(`model.${a.method}`, () => {
-      const r = (m as unknown as Record<string, (...x: unknown[]) => unknown>)[a.method].apply(m, a.method === 'fit' && a.args.length === 0 ? [x, y, { verbose: 0 }] : args.map(v => (v instanceof Tensor ? v : v)));
-      if (r instanceof Promise) pending.push(r.catch(e => { if (!(e instanceof Error)) throw e; }));
+      const r = (m as unknown as Record<string, (...x: unknown[]) => unknown>)[a.method].apply(
+        m,
+        a.method === 'fit' && a.args.length === 0 ? [x, y, { verbose: 0 }] : args.map(v => (v instanceof Tensor ? v : v)),
+      );
+      if (r instanceof Promise)
+        pending.push(
+          r.catch(e => {
+            if (!(e instanceof Error)) throw e;
+          }),
+        );
       return r;
     });
     expectSafe('setWeights(other model)', () => m.setWeights(other.getWeights()));

@@ -20,12 +20,17 @@ import { rng } from '../helpers.js';
 
 const { values } = parseArgs({
   options: {
-    how: { type: 'string', default: 'terminate' }, at: { type: 'string', default: 'random' }, seed: { type: 'string', default: '1' },
-    work: { type: 'string', default: 'train' }, dir: { type: 'string' },
+    how: { type: 'string', default: 'terminate' },
+    at: { type: 'string', default: 'random' },
+    seed: { type: 'string', default: '1' },
+    work: { type: 'string', default: 'train' },
+    dir: { type: 'string' },
   },
 });
 const PHASES = ['record', 'run', 'save', 'predict'];
-const seed = Number(values.seed), at = values.at!, how = values.how!;
+const seed = Number(values.seed),
+  at = values.at!,
+  how = values.how!;
 if (!PHASES.includes(at) && at !== 'random') throw new Error(`--at expects ${PHASES.join('|')}|random`);
 if (how !== 'terminate' && how !== 'exit') throw new Error('--how expects terminate or exit');
 const work = values.work!;
@@ -34,7 +39,9 @@ if (work === 'fuzz' && at !== 'random') throw new Error('--work fuzz ends the fu
 
 // Where the worker saves; with --dir the caller removes it (after process.exit() the worker may still be writing).
 const dir = values.dir ?? mkdtempSync(join(tmpdir(), 'kernelnet-terminate-'));
-const cleanup = () => { if (!values.dir) rmSync(dir, { recursive: true, force: true }); };
+const cleanup = () => {
+  if (!values.dir) rmSync(dir, { recursive: true, force: true });
+};
 const lib = (f: string) => JSON.stringify(new URL(`../../lib/${f}`, import.meta.url).href);
 const helpers = JSON.stringify(new URL('../helpers.js', import.meta.url).href);
 
@@ -84,7 +91,10 @@ const fuzzer = `
   await import(${JSON.stringify(new URL('../fuzz/native-fuzz.js', import.meta.url).href)});
 `;
 const worker = new Worker(work === 'train' ? code : fuzzer, {
-  eval: true, type: 'module', workerData: { flag, at, phases: PHASES, dir }, stdout: true,
+  eval: true,
+  type: 'module',
+  workerData: { flag, at, phases: PHASES, dir },
+  stdout: true,
   argv: ['--seed', String(seed), '--runs', '100000'],
 } as ConstructorParameters<typeof Worker>[1]);
 let workerError = '';
@@ -102,7 +112,9 @@ if (at === 'random') {
   moment = `after ${ms} ms of work`;
 } else {
   // Atomics.waitAsync (Node 16+; not in TypeScript's ES2022 library)
-  const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number, t: number): { async: boolean; value: Promise<string> | string } }).waitAsync;
+  const waitAsync = (
+    Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number, t: number): { async: boolean; value: Promise<string> | string } }
+  ).waitAsync;
   const r = waitAsync(flag, 0, 0, 20_000);
   if (r.async) await r.value;
   if (Atomics.load(flag, 0) !== 1 + PHASES.indexOf(at)) throw new Error(`the worker never reached ${at}`);
@@ -111,7 +123,8 @@ if (at === 'random') {
 // Let the worker go on, then end it a seeded 0-3 ms later: while it is making the phase's native calls.
 const delayUs = Math.floor(rand() * 3000);
 moment += `, +${delayUs} us`;
-const report = (exitCode: number | null) => console.log(JSON.stringify({ how, at, seed, moment, exitCode, workerError, ms: Math.round(performance.now() - t0) }));
+const report = (exitCode: number | null) =>
+  console.log(JSON.stringify({ how, at, seed, moment, exitCode, workerError, ms: Math.round(performance.now() - t0) }));
 Atomics.store(flag, 1, 1);
 Atomics.notify(flag, 1);
 const until = performance.now() + delayUs / 1000;
