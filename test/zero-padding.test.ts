@@ -95,6 +95,8 @@ Z('padding that is not one of the forms, and channelsFirst, are refused by name'
   ])
     throwsA(ValidationError, () => new ZeroPadding2D({ padding: bad as never }), /ZeroPadding2D padding/, `padding ${JSON.stringify(bad)}`);
   throwsA(ValidationError, () => new ZeroPadding2D({ dataFormat: 'channelsFirst' as never }), /dataFormat/, 'channelsFirst');
+  // A misspelt option is refused by name, not ignored (tfjs's spelling is `padding`).
+  throwsA(ValidationError, () => new ZeroPadding2D({ paddings: 2 } as never), /paddings/, 'a misspelt option');
   throwsA(ValidationError, () => new Sequential({ layers: [new ZeroPadding2D({ inputShape: [4, 4] })] }), /input shape/, 'a rank-2 input');
 });
 
