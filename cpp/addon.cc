@@ -5,6 +5,8 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
+#include <tuple>
 
 #include "args.h"
 #include "backend.h"
@@ -1025,6 +1027,137 @@ void CopyRegion(const Napi::CallbackInfo& info) {
   if (r.count() == 0) return;
   a.run(
       [r, s = src->buffer()->data, t = dst->buffer()->data](Backend& be) { return be.copy_region(r, s, t); });
+}
+
+// The BinaryOp named by argument i.
+BinaryOp binary_op(Args& a, int i) {
+  const std::string name = a.choice(i, "op", {"add", "sub", "mul", "div", "max", "min"});
+  for (int k = 0; k < static_cast<int>(std::size(kBinaryOpNames)); ++k)
+    if (name == kBinaryOpNames[k]) return static_cast<BinaryOp>(k);
+  a.fail("ERR_KERNELNET_INTERNAL", "op '" + name + "' has no BinaryOp");
+}
+
+// The canonical broadcast of a and b (float32, each of rank at most 8), with y's shape in *y_shape.
+BroadcastShape broadcast(Args& a, TensorHandle* x, TensorHandle* w, std::vector<int64_t>* y_shape) {
+  for (auto [t, name] : {std::pair{x, "a"}, std::pair{w, "b"}})
+    if (t->dtype() != DType::kFloat32)
+      a.fail("ERR_KERNELNET_SHAPE",
+             std::string("expected ") + name + " to be a float32 tensor but received " + t->describe());
+  BroadcastShape s;
+  if (!make_broadcast(x->shape(), w->shape(), y_shape, &s))
+    a.fail("ERR_KERNELNET_SHAPE", "a (" + x->describe() + ") and b (" + w->describe() +
+                                      ") do not broadcast: right-aligned, each pair of dimensions must be "
+                                      "equal or include a 1");
+  return s;
+}
+
+// The optional scale at argument i (default 1), a finite float32.
+float binary_scale(Args& a, int i) {
+  return a.arg(i, "scale").undefined() ? 1.0f : static_cast<float>(a.number(i, "scale", -3.4e38, 3.4e38));
+}
+
+// binary(op, a, b, y, scale = 1): y = scale * (a op b) with numpy broadcasting; y may be a or b itself when
+// that operand is not broadcast.
+void Binary(const Napi::CallbackInfo& info) {
+  Args a(info, "binary");
+  const BinaryOp op = binary_op(a, 0);
+  TensorHandle *x = a.tensor(1, "a"), *w = a.tensor(2, "b"), *y = a.tensor(3, "y");
+  const float scale = binary_scale(a, 4);
+  std::vector<int64_t> ys;
+  const BroadcastShape s = broadcast(a, x, w, &ys);
+  for (auto [t, full, name] : {std::tuple{x, s.a_full(), "a"}, std::tuple{w, s.b_full(), "b"}})
+    if (y->buffer() == t->buffer() && !full)
+      a.fail("ERR_KERNELNET_ARG", std::string("y shares memory with ") + name + ", which is broadcast (" +
+                                      t->describe() + " against " + shape_string(ys) +
+                                      "); y may be an operand only when that operand has y's shape");
+  if (y->dtype() != DType::kFloat32 || y->shape() != ys)
+    a.fail("ERR_KERNELNET_SHAPE", "expected y to be a float32 tensor of shape " + shape_string(ys) +
+                                      " (a and b broadcast) but received " + y->describe());
+  if (s.count() == 0) return;
+  a.run([s, op, scale, x = x->f32(), w = w->f32(), y = y->f32()](Backend& be) {
+    return be.binary_forward(s, op, scale, x, w, y);
+  });
+}
+
+// binaryBackward(op, a, b, dy, da | null, db | null, scale = 1): binary()'s gradients; da and db shaped as a
+// and b, sharing memory with no other argument (a and b may be one tensor).
+void BinaryBackward(const Napi::CallbackInfo& info) {
+  Args a(info, "binaryBackward");
+  const BinaryOp op = binary_op(a, 0);
+  TensorHandle *x = a.tensor(1, "a"), *w = a.tensor(2, "b"), *dy = a.tensor(3, "dy");
+  TensorHandle *da = a.optional_tensor(4, "da"), *db = a.optional_tensor(5, "db");
+  const float scale = binary_scale(a, 6);
+  std::vector<int64_t> ys;
+  const BroadcastShape s = broadcast(a, x, w, &ys);
+  if (dy->dtype() != DType::kFloat32 || dy->shape() != ys)
+    a.fail("ERR_KERNELNET_SHAPE", "expected dy to be a float32 tensor of shape " + shape_string(ys) +
+                                      " (a and b broadcast) but received " + dy->describe());
+  for (auto [g, t, name] : {std::tuple{da, x, "da"}, std::tuple{db, w, "db"}})
+    if (g && (g->dtype() != DType::kFloat32 || g->shape() != t->shape()))
+      a.fail("ERR_KERNELNET_SHAPE", std::string("expected ") + name + " to be a " + t->describe() + " (as " +
+                                        (name[1] == 'a' ? "a" : "b") + ") but received " + g->describe());
+  for (TensorHandle* g : {da, db})
+    for (TensorHandle* t : {x, w, dy, g == da ? db : da})
+      if (g && t && g->buffer() == t->buffer())
+        a.fail("ERR_KERNELNET_ARG", std::string(g == da ? "da" : "db") +
+                                        " shares memory with another argument; the gradients must be tensors "
+                                        "of their own");
+  if (!da && !db) return;
+  a.run([s, op, scale, x = x->f32(), w = w->f32(), dy = dy->f32(), da = da ? da->f32() : nullptr,
+         db = db ? db->f32() : nullptr](Backend& be) {
+    return be.binary_backward(s, op, scale, x, w, dy, da, db);
+  });
+}
+
+// The Region of concatInto (x into y's slab [offset, offset + x.shape[axis]) along axis) or, !into, of
+// sliceFrom (that slab of y into x), axis and offset at arguments 2 and 3.
+Region slab(Args& a, TensorHandle* x, TensorHandle* y, bool into) {
+  const int rank = static_cast<int>(y->shape().size());
+  if (rank < 1 || rank > Region::kMaxRank)
+    a.fail("ERR_KERNELNET_SHAPE", "expected y to be a tensor of rank 1 to 8 but received " + y->describe());
+  int axis = a.integer(2, "axis", -rank, rank - 1);
+  if (axis < 0) axis += rank;
+  const int64_t offset = static_cast<int64_t>(a.uint53(3, "offset"));
+  const auto &xs = x->shape(), &ys = y->shape();
+  bool ok = x->dtype() == y->dtype() && static_cast<int>(xs.size()) == rank;
+  for (int d = 0; ok && d < rank; ++d) ok = d == axis || xs[d] == ys[d];
+  if (!ok)
+    a.fail("ERR_KERNELNET_SHAPE",
+           "expected x to be a tensor of y's dtype and rank with y's dimensions except "
+           "along axis " +
+               std::to_string(axis) + " (y: " + y->describe() + ") but received " + x->describe());
+  if (offset > ys[axis] || xs[axis] > ys[axis] - offset)
+    a.fail("ERR_KERNELNET_SHAPE", "the slab [" + std::to_string(offset) + ", " +
+                                      std::to_string(offset + xs[axis]) + ") along axis " +
+                                      std::to_string(axis) + " is outside y (" + y->describe() + ")");
+  a.distinct({x, y});
+  Region r;
+  r.rank = rank;
+  for (int d = 0; d < rank; ++d) {
+    int64_t* outer = into ? r.dst_begin : r.src_begin;
+    r.src_shape[d] = into ? xs[d] : ys[d], r.dst_shape[d] = into ? ys[d] : xs[d];
+    outer[d] = d == axis ? offset : 0;
+    r.size[d] = xs[d];
+  }
+  return r;
+}
+
+// concatInto(x, y, axis, offset): y's slab [offset, offset + x.shape[axis]) along axis = x.
+void ConcatInto(const Napi::CallbackInfo& info) {
+  Args a(info, "concatInto");
+  TensorHandle *x = a.tensor(0, "x"), *y = a.tensor(1, "y");
+  const Region r = slab(a, x, y, true);
+  if (r.count() == 0) return;
+  a.run([r, s = x->buffer()->data, t = y->buffer()->data](Backend& be) { return be.copy_region(r, s, t); });
+}
+
+// sliceFrom(y, x, axis, offset): x = y's slab [offset, offset + x.shape[axis]) along axis.
+void SliceFrom(const Napi::CallbackInfo& info) {
+  Args a(info, "sliceFrom");
+  TensorHandle *y = a.tensor(0, "y"), *x = a.tensor(1, "x");
+  const Region r = slab(a, x, y, false);
+  if (r.count() == 0) return;
+  a.run([r, s = y->buffer()->data, t = x->buffer()->data](Backend& be) { return be.copy_region(r, s, t); });
 }
 
 // argMax(x, axis, out): out (int32, x's shape without axis) = the first index of the largest value along

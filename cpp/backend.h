@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "batchnorm.h"
+#include "elementwise.h"
 #include "epilogue.h"
 #include "hd.h"
 #include "loss.h"

@@ -1,7 +1,7 @@
 // The CPU backend: the reference implementation of every op and the fallback on machines without a GPU.
 // Multithreaded over the thread pool (threadpool.h), GEMMs cache-blocked (cpu_gemm.h). Its methods are
 // defined one op family per file: cpu_memory.cc, cpu_conv.cc, cpu_pool.cc, cpu_dense.cc, cpu_random.cc,
-// cpu_loss.cc, cpu_optim.cc.
+// cpu_loss.cc, cpu_optim.cc, cpu_batchnorm.cc, cpu_elementwise.cc, cpu_tensor.cc.
 #pragma once
 #include "backend.h"
 

@@ -3,7 +3,8 @@
 // memory); scratch buffers (im2col columns, split-K partials, ...) grow once to the largest size asked for
 // and are reused, so a training step allocates nothing, copies nothing to the host and never synchronises.
 // Methods are defined one kernel family per file: backend.cu (memory, probe, data ops), gemm.cu, conv.cu,
-// pool.cu, dense.cu, random.cu, loss.cu, optim.cu; graph.cu turns recorded ops into CUDA graphs.
+// pool.cu, dense.cu, random.cu, loss.cu, optim.cu, batchnorm.cu, elementwise.cu, tensor_ops.cu; graph.cu
+// turns recorded ops into CUDA graphs.
 #pragma once
 #include <cuda_runtime.h>
 

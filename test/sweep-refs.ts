@@ -2,7 +2,7 @@
 // products with any activation and an optional bias, their gradients from a given dz, max and average pooling
 // with 'same' padding and overlapping windows, every loss kind with its metrics, softmax, batch
 // normalization and its fold, and the data ops. Channels last, as the addon; every sum in float64.
-import type { NativeActivation } from '../lib/core/native.js';
+import type { BinaryOp, NativeActivation } from '../lib/core/native.js';
 import { ACTIVATION_REFS, convOut, convRef, type ConvCase } from './helpers.js';
 
 /** The alpha an op uses (Args::alpha): elu's default 1, leaky_relu's 0.2, as float32. */
@@ -524,4 +524,159 @@ export function oneHotRef(labels: ArrayLike<number>, k: number): Float64Array {
   const out = new Float64Array(labels.length * k);
   for (let i = 0; i < labels.length; ++i) if (labels[i] >= 0 && labels[i] < k) out[i * k + labels[i]] = 1;
   return out;
+}
+
+// ---- broadcasting elementwise ops ----
+
+/** The binary ops of the native binary() (cpp/elementwise.h). */
+export const BINARY_OPS: readonly BinaryOp[] = ['add', 'sub', 'mul', 'div', 'max', 'min'];
+
+/** Operand shapes [a, b] that broadcast: equal, trailing, inner, both ways, scalar-like, rank 5, rank 0. */
+export const BINARY_CASES: [number[], number[]][] = [
+  [
+    [2, 3, 4],
+    [2, 3, 4],
+  ],
+  [[2, 3, 4], [4]],
+  [
+    [2, 3, 4],
+    [3, 1],
+  ],
+  [
+    [2, 1, 4],
+    [1, 3, 1],
+  ],
+  [[2, 3, 4], [1]],
+  [[1], [2, 3, 4]],
+  [[5], []],
+  [
+    [2, 3, 1, 2, 3],
+    [3, 4, 1, 1],
+  ],
+  [
+    [1, 3, 1],
+    [2, 3, 4],
+  ],
+];
+
+/** numpy's broadcast shape of a and b (right-aligned; a missing or size-1 dimension repeats). */
+export function broadcastShape(a: number[], b: number[]): number[] {
+  const r = Math.max(a.length, b.length);
+  return Array.from({ length: r }, (_, d) => {
+    const da = a[d - r + a.length] ?? 1,
+      db = b[d - r + b.length] ?? 1;
+    if (da !== db && da !== 1 && db !== 1) throw new Error(`${JSON.stringify(a)} and ${JSON.stringify(b)} do not broadcast`);
+    return da === 1 ? db : da;
+  });
+}
+
+/** The element of an operand of shape `shape` that y's element o (y of shape ys) reads. */
+function broadcastIndex(ys: number[], shape: number[], o: number): number {
+  let offset = 0,
+    stride = 1,
+    rest = o;
+  for (let d = ys.length - 1; d >= 0; --d) {
+    const i = rest % ys[d];
+    rest = Math.floor(rest / ys[d]);
+    const k = d - ys.length + shape.length;
+    if (k < 0) continue;
+    if (shape[k] !== 1) offset += i * stride;
+    stride *= shape[k];
+  }
+  return offset;
+}
+
+function applyRef(op: BinaryOp, a: number, b: number): number {
+  switch (op) {
+    case 'add':
+      return a + b;
+    case 'sub':
+      return a - b;
+    case 'mul':
+      return a * b;
+    case 'div':
+      return a / b;
+    case 'max':
+      return Number.isNaN(a) || Number.isNaN(b) ? NaN : a >= b ? a : b;
+    case 'min':
+      return Number.isNaN(a) || Number.isNaN(b) ? NaN : a <= b ? a : b;
+  }
+}
+
+/** y = scale * (a op b) with numpy broadcasting. */
+export function binaryRef(op: BinaryOp, a: ArrayLike<number>, as: number[], b: ArrayLike<number>, bs: number[], scale: number): Float64Array {
+  const ys = broadcastShape(as, bs),
+    y = new Float64Array(ys.reduce((p, d) => p * d, 1));
+  for (let o = 0; o < y.length; ++o) y[o] = scale * applyRef(op, a[broadcastIndex(ys, as, o)], b[broadcastIndex(ys, bs, o)]);
+  return y;
+}
+
+/** binaryRef's gradients given dy: each term g d(a op b)/d(operand) with g = dy * scale, summed over the repeats. */
+export function binaryBackwardRef(
+  op: BinaryOp,
+  a: ArrayLike<number>,
+  as: number[],
+  b: ArrayLike<number>,
+  bs: number[],
+  dy: ArrayLike<number>,
+  scale: number,
+): { da: Float64Array; db: Float64Array } {
+  const ys = broadcastShape(as, bs);
+  const da = new Float64Array(as.reduce((p, d) => p * d, 1)),
+    db = new Float64Array(bs.reduce((p, d) => p * d, 1));
+  for (let o = 0; o < dy.length; ++o) {
+    const i = broadcastIndex(ys, as, o),
+      j = broadcastIndex(ys, bs, o);
+    const x = a[i],
+      w = b[j],
+      g = dy[o] * scale;
+    const [ga, gb] =
+      op === 'add'
+        ? [g, g]
+        : op === 'sub'
+          ? [g, -g]
+          : op === 'mul'
+            ? [g * w, g * x]
+            : op === 'div'
+              ? [g / w, (-g * x) / (w * w)]
+              : op === 'max'
+                ? x >= w
+                  ? [g, 0]
+                  : [0, g]
+                : x <= w
+                  ? [g, 0]
+                  : [0, g];
+    da[i] += ga;
+    db[j] += gb;
+  }
+  return { da, db };
+}
+
+/**
+ * Operands for op: in [-1, 1], a divisor of magnitude in [0.5, 2]; for max and min a grid where a and b differ by
+ * at least 1/8 (no ties, so finite differences see one branch).
+ */
+export function operandData(op: BinaryOp, na: number, nb: number, r: () => number): [Float32Array, Float32Array] {
+  const uniform = (n: number) => Float32Array.from({ length: n }, () => r() * 2 - 1);
+  if (op === 'div') return [uniform(na), Float32Array.from({ length: nb }, () => (r() < 0.5 ? -1 : 1) * (0.5 + 1.5 * r()))];
+  if (op === 'max' || op === 'min') {
+    const grid = (n: number, shift: number) => Float32Array.from({ length: n }, () => Math.floor(r() * 17 - 8) / 4 + shift);
+    return [grid(na, 0.125), grid(nb, 0)];
+  }
+  return [uniform(na), uniform(nb)];
+}
+
+/** The parts (each of its shape) concatenated along axis. */
+export function concatRef(parts: ArrayLike<number>[], shapes: number[][], axis: number): Float64Array {
+  const outer = shapes[0].slice(0, axis).reduce((p, d) => p * d, 1),
+    inner = shapes[0].slice(axis + 1).reduce((p, d) => p * d, 1);
+  const total = shapes.reduce((p, s) => p + s[axis], 0);
+  const y = new Float64Array(outer * total * inner);
+  let offset = 0;
+  parts.forEach((x, k) => {
+    const n = shapes[k][axis];
+    for (let o = 0; o < outer; ++o) for (let j = 0; j < n * inner; ++j) y[(o * total + offset) * inner + j] = x[o * n * inner + j];
+    offset += n;
+  });
+  return y;
 }

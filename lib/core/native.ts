@@ -68,6 +68,9 @@ export interface DropArgs {
   counter?: NativeTensor | null;
 }
 
+/** The binary elementwise ops (numpy broadcasting). */
+export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min';
+
 /** A learning-rate schedule of cpp/schedule.h (lib/engine/schedules.ts gives each its parameters). */
 export type ScheduleKind = 'exponential' | 'piecewise' | 'cosine';
 
@@ -313,6 +316,31 @@ export interface Native {
   affine(x: NativeTensor, y: NativeTensor, scale: number, offset: number): void;
   /** dst[dstBegin + i] = src[srcBegin + i] for every index i < size (slice, concat), on their device. */
   copyRegion(src: NativeTensor, srcBegin: number[], dst: NativeTensor, dstBegin: number[], size: number[]): void;
+  /** y's slab [offset, offset + x.shape[axis]) along axis = x (all other dimensions equal): a Concatenate input's place. */
+  concatInto(x: NativeTensor, y: NativeTensor, axis: number, offset: number): void;
+  /** x = y's slab [offset, offset + x.shape[axis]) along axis (concatInto's gradient; a slice). */
+  sliceFrom(y: NativeTensor, x: NativeTensor, axis: number, offset: number): void;
+  /**
+   * y = scale * (a op b), elementwise with numpy broadcasting over the full shapes (batch axis included): shapes
+   * right-aligned, a missing or size-1 dimension repeats. y must have the broadcast shape; y may be a or b itself
+   * when that operand already has y's shape. float32; scale defaults to 1.
+   */
+  binary(op: BinaryOp, a: NativeTensor, b: NativeTensor, y: NativeTensor, scale?: number): void;
+  /**
+   * The gradients of binary(op, a, b, y, scale) given dy (y's shape): da = the sum over a's broadcast axes of
+   * dy * scale * d(a op b)/da, db likewise; either may be null (not computed). Sums in a fixed order (bit-identical
+   * at every thread count, and CPU == CUDA on small-integer data). max/min: ties go to a (TensorFlow's
+   * MaximumGrad/MinimumGrad: a's mask is a >= b for max, a <= b for min; b gets the rest).
+   */
+  binaryBackward(
+    op: BinaryOp,
+    a: NativeTensor,
+    b: NativeTensor,
+    dy: NativeTensor,
+    da: NativeTensor | null,
+    db: NativeTensor | null,
+    scale?: number,
+  ): void;
   /** out = the first index of the largest value of x along axis (int32, x's shape without the axis). */
   argMax(x: NativeTensor, axis: number, out: NativeTensor): void;
   softmax(logits: NativeTensor, probs: NativeTensor): void;
