@@ -40,10 +40,16 @@ export interface FusedGroup {
   alpha?: number;
 }
 
-/** The model's input, as a node's input. */
+/** The model's (first) input, as a node's input; input k is inputRef(k), a negative id. */
 export const INPUT = -1;
 
-/** A node of the graph: a layer and the nodes whose outputs it takes (INPUT for the model's input). */
+/** Model input k as a node's input. */
+export const inputRef = (k: number): number => -1 - k;
+
+/** Which model input a negative node input names (inputRef's inverse). */
+export const inputIndex = (ref: number): number => -1 - ref;
+
+/** A node of the graph: a layer and the nodes whose outputs it takes, in order (negative: model inputs, inputRef). */
 export interface GraphNode {
   readonly id: number;
   readonly layer: Layer;
@@ -53,26 +59,30 @@ export interface GraphNode {
 /** The layers of a model as a directed acyclic graph; node ids index the model's layers and their buffers. */
 export class Graph {
   readonly nodes: readonly GraphNode[];
-  /** The node whose output is the model's output. */
-  readonly output: number;
+  /** The nodes whose outputs are the model's outputs, in order. */
+  readonly outputs: readonly number[];
   /** The nodes in topological order (ties broken by id, so a chain runs in layer order). */
   readonly order: readonly GraphNode[];
   private readonly users: number[][];
 
-  constructor(nodes: GraphNode[], output: number) {
+  constructor(nodes: GraphNode[], outputs: number | number[]) {
     this.nodes = nodes;
-    this.output = output;
+    this.outputs = typeof outputs === 'number' ? [outputs] : outputs;
     this.users = nodes.map(() => []);
-    for (const n of nodes) for (const i of n.inputs) if (i !== INPUT) this.users[i].push(n.id);
+    // A node taking one tensor twice (Add of x and x) is its consumer twice: its gradient gets both terms.
+    for (const n of nodes) for (const i of n.inputs) if (i >= 0) this.users[i].push(n.id);
     // Kahn's algorithm, always taking the ready node of lowest id.
-    const waiting = nodes.map(n => n.inputs.filter(i => i !== INPUT).length);
+    const waiting = nodes.map(n => n.inputs.filter(i => i >= 0).length);
     const ready = nodes.filter((_, i) => waiting[i] === 0).map(n => n.id);
     const order: GraphNode[] = [];
     while (ready.length) {
       ready.sort((a, b) => a - b);
       const id = ready.shift()!;
       order.push(nodes[id]);
-      for (const u of this.users[id]) if (--waiting[u] === 0) ready.push(u);
+      for (const u of new Set(this.users[id])) {
+        waiting[u] -= this.users[id].filter(v => v === u).length;
+        if (waiting[u] === 0) ready.push(u);
+      }
     }
     if (order.length !== nodes.length) throw new KernelnetError('the layer graph has a cycle', 'ERR_KERNELNET_INTERNAL'); // models build DAGs
     this.order = order;
@@ -91,17 +101,30 @@ export class Graph {
     return this.users[id];
   }
 
-  /** Node id's one input, when it has one and that node feeds node id alone (a single-consumer edge); else null. */
+  /** The node whose output is the model's only output (the single-output rules' head). */
+  get output(): number {
+    return this.outputs[0];
+  }
+
+  /**
+   * Node id's one input, when it has one and that node feeds node id alone (a single-consumer edge, and not a
+   * model output, whose value the loss reads too); else null.
+   */
   soleInput(id: number): GraphNode | null {
     const { inputs } = this.nodes[id];
-    if (inputs.length !== 1 || inputs[0] === INPUT || this.users[inputs[0]].length !== 1) return null;
+    if (inputs.length !== 1 || inputs[0] < 0 || this.users[inputs[0]].length !== 1 || this.outputs.includes(inputs[0])) return null;
     return this.nodes[inputs[0]];
   }
 
-  /** The one node that takes node id's output, when exactly one does and takes nothing else; else null. */
+  /** The one node that takes node id's output, when exactly one does and takes nothing else, and id is no model output; else null. */
   soleConsumer(id: number): GraphNode | null {
     const users = this.users[id];
-    return users.length === 1 && this.nodes[users[0]].inputs.length === 1 ? this.nodes[users[0]] : null;
+    return users.length === 1 && this.nodes[users[0]].inputs.length === 1 && !this.outputs.includes(id) ? this.nodes[users[0]] : null;
+  }
+
+  /** Whether several nodes (or one node twice) read node id's output, or the loss reads it besides a node: its gradient is a sum. */
+  fansOut(id: number): boolean {
+    return this.users[id].length + (this.outputs.includes(id) ? 1 : 0) > 1;
   }
 }
 
@@ -176,7 +199,7 @@ export function convPoolPairs(graph: Graph): Map<number, number> {
       pool.strides[0] === pool.poolSize[0] &&
       pool.strides[1] === pool.poolSize[1] &&
       conv instanceof Conv2D &&
-      !NEEDS_INPUT.includes(conv.activation)
+      !NEEDS_INPUT.includes(conv.epilogueActivation)
     )
       pairs.set(convNode!.id, poolNode.id);
   }
@@ -219,21 +242,13 @@ export function stepPlan(graph: Graph, trains: (id: number) => boolean, sw: Fusi
   // A node's backward runs when it, or a node it depends on, has weights that train: before them there is
   // nothing to learn.
   const needs = new Map<number, boolean>();
-  for (const n of graph.order) needs.set(n.id, trains(n.id) || n.inputs.some(i => i !== INPUT && needs.get(i)!));
-  const needsBackward = (id: number) => id !== INPUT && needs.get(id)!;
-  // A node read by several others gets the sum of their gradients: not there until the layers that make such
-  // graphs (merge layers) are, so a plan for one is refused rather than wrong.
-  for (const n of graph.nodes)
-    if (needsBackward(n.id) && graph.consumers(n.id).length > 1)
-      throw new KernelnetError(
-        `node ${n.id} (${n.layer.name || n.layer.className}) is read by ${graph.consumers(n.id).length} nodes: ` +
-          'training through a fan-out needs gradient sums, which the plan does not make yet',
-        'ERR_KERNELNET_INTERNAL',
-      );
+  for (const n of graph.order) needs.set(n.id, trains(n.id) || n.inputs.some(i => i >= 0 && needs.get(i)!));
+  const needsBackward = (id: number) => id >= 0 && needs.get(id)!;
   const out = graph.nodes[graph.output];
   // Rule denseLossHead: a linear Dense head (logits for the loss, or outputs with no activation) runs its forward,
   // the loss and its backward as one op: the same results, one GPU kernel for a small head.
-  const fusedHead = sw.fuseHead && out.layer instanceof Dense && out.layer.linear && needsBackward(out.id);
+  const fusedHead =
+    sw.fuseHead && graph.outputs.length === 1 && !graph.fansOut(out.id) && out.layer instanceof Dense && out.layer.linear && needsBackward(out.id);
   const pooled = sw.fuseConvPool ? convPoolPairs(graph) : null;
   const pairedPools = new Map([...(pooled ?? [])].map(([conv, pool]) => [pool, conv]));
   // Rule activationBelow: the activation of the node under an op (its single input, along a single-consumer
@@ -276,5 +291,5 @@ export function stepPlan(graph: Graph, trains: (id: number) => boolean, sw: Fusi
 export function bufferNeeds(graph: Graph, training: boolean, sw: FusionSwitches): { output: boolean; inputGrad: boolean }[] {
   const pooled = sw.fuseConvPool ? convPoolPairs(graph) : new Map<number, number>();
   const pools = new Set(pooled.values());
-  return graph.nodes.map(n => ({ output: !pooled.has(n.id), inputGrad: training && !n.inputs.includes(INPUT) && !pools.has(n.id) }));
+  return graph.nodes.map(n => ({ output: !pooled.has(n.id), inputGrad: training && n.inputs.some(i => i >= 0) && !pools.has(n.id) }));
 }
