@@ -1,6 +1,12 @@
 // kernelnet: train convolutional networks from Node.js with a Keras-like Sequential API.
-export { Sequential, loadModel } from './models/model.js';
-export type { SequentialArgs, CompileArgs } from './models/model.js';
+export { LayersModel, Sequential } from './models/model.js';
+export type { SequentialArgs, CompileArgs, ModelData } from './models/model.js';
+export { Model, model, loadModel } from './models/functional.js';
+export type { ModelArgs } from './models/functional.js';
+export { SymbolicTensor, Input, InputLayer, input } from './engine/symbolic.js';
+export type { InputArgs, AppliedModel } from './engine/symbolic.js';
+export { Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate } from './layers/merge.js';
+export type { ConcatenateArgs } from './layers/merge.js';
 export type { FitArgs, EvaluateArgs, PredictArgs, History, Logs, Callback, FitParams } from './engine/training.js';
 export type { Network } from './engine/network.js';
 export type { ProgressStream } from './engine/progress.js';
@@ -12,6 +18,7 @@ export {
   GlobalAveragePooling2D,
   GlobalMaxPooling2D,
   ZeroPadding2D,
+  UpSampling2D,
   Dropout,
   Flatten,
   Reshape,
@@ -35,6 +42,7 @@ export type {
   RescalingArgs,
   BatchNormalizationArgs,
   ZeroPadding2DArgs,
+  UpSampling2DArgs,
   Initializer,
 } from './layers/layers.js';
 export { Optimizer, SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta } from './engine/optimizers.js';

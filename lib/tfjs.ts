@@ -12,12 +12,14 @@ import { ValidationError } from './core/errors.js';
 import { checkOptions, fail, ownOptions } from './core/validate.js';
 import type { Layer } from './layers/layers.js';
 import { layerFactories } from './layers/registry.js';
-import { Sequential, type CompileArgs, type SequentialArgs } from './models/model.js';
+import { Sequential, type CompileArgs, type LayersModel as KernelnetModel, type ModelData, type SequentialArgs } from './models/model.js';
+import { Model, type ModelArgs } from './models/functional.js';
+import { input as symbolicInput, type InputArgs, type SymbolicTensor } from './engine/symbolic.js';
 import { native, type Device } from './core/native.js';
 import { Adadelta, Adagrad, Adam, RMSprop, SGD, type Optimizer } from './engine/optimizers.js';
 import { fromTfjsArtifacts, loadTfjs, saveTfjs, toTfjsArtifacts, type TfjsArtifacts } from './io/tfjs-format.js';
 import { Tensor, dispose, empty, keep, tensor as makeTensor, tidy, toCategorical, type TensorLike } from './core/tensor.js';
-import type { EvaluateArgs, FitArgs, FitDatasetArgs, History, PredictArgs } from './engine/training.js';
+import { metricKeys, type EvaluateArgs, type FitArgs, type FitDatasetArgs, type History, type PredictArgs } from './engine/training.js';
 import type { Dataset } from './data/data.js';
 
 export { Tensor, tidy, dispose, keep };
@@ -291,15 +293,16 @@ function scalars(v: number | number[]): Tensor | Tensor[] {
 }
 
 /**
- * A tfjs LayersModel: a kernelnet Sequential model behind tfjs's method signatures (evaluate returns scalar
- * tensors, fit logs 'acc' and 'val_acc' beside 'accuracy', save takes a URL or an IOHandler).
+ * A tfjs LayersModel: a kernelnet model (Sequential, or functional from tf.model) behind tfjs's method signatures
+ * (evaluate returns scalar tensors, fit logs 'acc' and 'val_acc' beside 'accuracy', save takes a URL or an
+ * IOHandler).
  */
 export class LayersModel {
   /** @internal */
-  readonly model: Sequential;
+  readonly model: KernelnetModel;
 
   /** @internal */
-  constructor(model: Sequential) {
+  constructor(model: KernelnetModel) {
     this.model = model;
     model.logAliases = { accuracy: 'acc' };
   }
@@ -325,8 +328,9 @@ export class LayersModel {
     return this.model.optimizer;
   }
 
-  /** Appends a layer to the model. */
+  /** Appends a layer to the model (a sequential model's). */
   add(layer: Layer): void {
+    if (!(this.model instanceof Sequential)) throw new ValidationError(`${this.model.name}.add: a functional model's layers are fixed by tf.model()`);
     this.model.add(layer);
   }
   /**
@@ -343,7 +347,7 @@ export class LayersModel {
   /** tfjs's metricsNames once compiled: 'loss', then each metric by the name fit logs it under ('acc' for 'accuracy'). */
   get metricsNames(): string[] {
     if (!this.model.optimizer) return [];
-    return ['loss', ...this.model.metricSpecs.map(m => this.model.logAliases[m.key] ?? m.key)];
+    return ['loss', ...metricKeys(this.model).map(k => this.model.logAliases[k] ?? k)];
   }
 
   /**
@@ -398,7 +402,7 @@ export class LayersModel {
   }
 
   /** tfjs's fit; the History's params also list the logged names (`params.metrics`), as tfjs's do. */
-  async fit(x: Tensor, y: Tensor, args?: FitArgs): Promise<TfjsHistory> {
+  async fit(x: ModelData, y: ModelData, args?: FitArgs): Promise<TfjsHistory> {
     return this.withMetrics(await this.model.fit(x, y, args));
   }
   /** Trains on a kernelnet Dataset (Dataset.fromTensors, Dataset.fromGenerator, imageDatasetFromDirectory). */
@@ -415,20 +419,20 @@ export class LayersModel {
     return scalars(await this.model.evaluateDataset(dataset, args));
   }
   /** The loss and metrics on (x, y) as scalar tensors: one Scalar without metrics, else a list, as tfjs returns them. */
-  evaluate(x: Tensor, y: Tensor, args?: EvaluateArgs): Tensor | Tensor[] {
+  evaluate(x: ModelData, y: ModelData, args?: EvaluateArgs): Tensor | Tensor[] {
     const v = this.model.evaluate(x, y, args) as number | number[];
     return scalars(v);
   }
-  /** The model's outputs for x, computed in batches of args.batchSize (default 32). */
-  predict(x: Tensor, args?: PredictArgs): Tensor {
+  /** The model's outputs for x, computed in batches of args.batchSize (default 32): one tensor per output (an array for several). */
+  predict(x: ModelData, args?: PredictArgs): Tensor | Tensor[] {
     return this.model.predict(x, args);
   }
   /** The model's outputs for x as one batch. */
-  predictOnBatch(x: Tensor): Tensor {
+  predictOnBatch(x: ModelData): Tensor | Tensor[] {
     return this.model.predictOnBatch(x);
   }
   /** One training step on (x, y) as one batch; resolves to the loss, or the loss and metrics. */
-  trainOnBatch(x: Tensor, y: Tensor): Promise<number | number[]> {
+  trainOnBatch(x: ModelData, y: ModelData): Promise<number | number[]> {
     return this.model.trainOnBatch(x, y);
   }
   /** tfjs's getWeights(trainableOnly = false): with trainableOnly, the weights of trainable layers that training updates. */
@@ -493,6 +497,16 @@ export function sequential(config: { layers?: Layer[]; name?: string } = {}): La
   return new LayersModel(new Sequential({ ...config, device } as SequentialArgs));
 }
 
+/** tf.model({ inputs, outputs, name? }): a functional model (tf.input, layer.apply) on the current backend's device. */
+export function model(config: Omit<ModelArgs, 'device' | 'seed'>): LayersModel {
+  return new LayersModel(new Model({ ...config, device }));
+}
+
+/** tf.input({ shape, name?, dtype? }): a functional model's input, a symbolic tensor. */
+export function input(config: InputArgs): SymbolicTensor {
+  return symbolicInput(config);
+}
+
 /**
  * Loads a tfjs layers model: 'file://DIR/model.json' (written by tfjs-node's model.save('file://DIR') or by
  * kernelnet), or an IOHandler (tf.io.fromMemory's shape). Returned uncompiled, as tfjs does: compile it to train.
@@ -501,7 +515,7 @@ export async function loadLayersModel(pathOrHandler: string | IOHandler): Promis
   if (typeof pathOrHandler === 'string') {
     if (!pathOrHandler.startsWith('file://'))
       throw unsupported(`loadLayersModel('${pathOrHandler}')`, "load from a 'file://' URL or pass an IOHandler");
-    return new LayersModel(loadTfjs(Sequential, pathOrHandler, { device }));
+    return new LayersModel(loadTfjs({ Sequential, Model }, pathOrHandler, { device }) as KernelnetModel);
   }
   if (!pathOrHandler || typeof pathOrHandler.load !== 'function')
     throw new ValidationError('loadLayersModel: expected a file:// URL or an IOHandler with a load method');
@@ -510,11 +524,11 @@ export async function loadLayersModel(pathOrHandler: string | IOHandler): Promis
   const weightData = Array.isArray(data) ? concatBuffers(data) : (data ?? new ArrayBuffer(0));
   return new LayersModel(
     fromTfjsArtifacts(
-      Sequential,
+      { Sequential, Model },
       { modelTopology: a.modelTopology as Record<string, unknown>, weightSpecs: a.weightSpecs ?? [], weightData },
       'loadLayersModel',
       { device },
-    ),
+    ) as KernelnetModel,
   );
 }
 
@@ -583,8 +597,6 @@ const OUT_OF_SCOPE = [
   'onesLike',
   'linspace',
   'range',
-  'model',
-  'input',
   'loadGraphModel',
 ] as const;
 
@@ -662,11 +674,9 @@ export const less = refuse('less'),
 /** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call; out of kernelnet/tfjs's scope. */
 export const onesLike = refuse('onesLike'),
   linspace = refuse('linspace'),
-  range = refuse('range'),
-  model = refuse('model');
+  range = refuse('range');
 /** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call; out of kernelnet/tfjs's scope. */
-export const input = refuse('input'),
-  loadGraphModel = refuse('loadGraphModel');
+export const loadGraphModel = refuse('loadGraphModel');
 /** @internal The names above, for the test that each is refused. */
 export const OUT_OF_SCOPE_NAMES: readonly string[] = OUT_OF_SCOPE;
 

@@ -50,7 +50,7 @@ Layers('layer arguments are checked with one message shape', () => {
   );
   assert.throws(
     () => new Conv2D({ filters: 8, kernelSize: 3, activation: 'hardTanh' as 'relu' }),
-    /Expected one of 'linear', 'relu', .*'leaky_relu' for activation but received 'hardTanh' of type string/,
+    /Expected one of 'linear', 'relu', .*'leaky_relu', 'softmax' for activation but received 'hardTanh' of type string/,
   );
   assert.throws(() => new Dropout({ rate: 1 }), /Expected number in \[0, 1\) for rate but received 1 of type number/);
   assert.throws(() => new Dense({ units: 2.5 }), /Expected positive integer for units but received 2.5 of type number/);

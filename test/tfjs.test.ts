@@ -71,7 +71,7 @@ async function tfjsScript(tfx: typeof tf, data: ReturnType<typeof mnistArrays>, 
   const testYs = tfx.tidy(() => tfx.oneHot(tfx.tensor1d(data.testLabels, 'int32'), 10));
   const [loss, acc] = model.evaluate(testXs, testYs) as tf.Tensor[];
   const evaluated = { loss: loss.dataSync()[0], acc: (await acc.data())[0], shape: acc.shape };
-  const predicted = tfx.tidy(() => Array.from(model.predict(testXs).argMax(-1).dataSync()));
+  const predicted = tfx.tidy(() => Array.from((model.predict(testXs) as tf.Tensor).argMax(-1).dataSync()));
   await model.save(saveTo);
   tfx.dispose([xs, labels, ys, testXs, testYs, loss, acc]);
   model.dispose();
@@ -134,7 +134,7 @@ J('a kernelnet model saved to file:// loads in TensorFlow.js and predicts the sa
     ys = tf.oneHot(Array.from(data.trainLabels), 10);
   await model.fit(xs, ys, { epochs: 2, batchSize: 32, verbose: 0 });
   const testXs = tf.tensor4d(data.testImages, [64, 28, 28, 1]);
-  const ours = tf.tidy(() => model.predict(testXs).dataSync() as Float32Array);
+  const ours = tf.tidy(() => (model.predict(testXs) as tf.Tensor).dataSync() as Float32Array);
   await model.save(`file://${join(dir, 'to-tfjs')}`);
 
   // Read as a browser or tfjs-node would: model.json and the weight files its manifest names.
@@ -197,7 +197,7 @@ J('a model TensorFlow.js trained and saved loads in kernelnet, predicts the same
     theirs.layers.map(l => l.getClassName()),
   );
   const testXs = tf.tensor4d(data.testImages, [64, 28, 28, 1]);
-  const ours = tf.tidy(() => model.predict(testXs).dataSync() as Float32Array);
+  const ours = tf.tidy(() => (model.predict(testXs) as tf.Tensor).dataSync() as Float32Array);
   close(ours, expected, 1e-5, 1e-3, 'kernelnet predicts what tfjs predicted');
   // And it trains on: compiled as a tfjs user would, the loss falls.
   model.compile({ optimizer: tf.train.adam(0.001), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });

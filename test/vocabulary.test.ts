@@ -101,12 +101,17 @@ V('Conv2D dilationRate: the dilated output shape, training, save/load; strides a
 V('activation names: Keras and tfjs spellings and aliases; softmax only at the end; unknown names refused', () => {
   assert.is(new Dense({ units: 2, activation: 'silu' }).activation, 'swish');
   assert.is(new Conv2D({ filters: 2, kernelSize: 3, activation: 'leakyRelu' }).activation, 'leaky_relu');
+  // Conv2D takes softmax (over the channels) as Keras does, on an output layer only (a per-pixel classifier).
+  const perPixel = new Sequential({
+    layers: [new Conv2D({ filters: 2, kernelSize: 3, activation: 'softmax', inputShape: [5, 5, 1] }), new Flatten(), new Dense({ units: 2 })],
+  });
   throwsA(
     ValidationError,
-    () => new Conv2D({ filters: 2, kernelSize: 3, activation: 'softmax' as never }),
-    /Expected one of 'linear', 'relu'/,
-    'conv softmax',
+    () => perPixel.compile({ loss: 'mse', optimizer: 'sgd' }),
+    /activation 'softmax' is supported on the last layer only/,
+    'conv softmax inside',
   );
+  perPixel.dispose();
   throwsA(
     ValidationError,
     () => new Dense({ units: 2, activation: 'mish' as never }),

@@ -458,8 +458,8 @@ export function tensor(data: TensorLike, shape?: number[] | null, options?: { de
 }
 
 /** @internal Rows [start, start + count) of a float32 tensor, copied on its device. */
-export function sliceRows(t: Tensor, start: number, count: number): Tensor {
-  const src = handleOf(t, 'tensor');
+export function sliceRows(t: Tensor | NativeTensor, start: number, count: number): Tensor {
+  const src = t instanceof Tensor ? handleOf(t, 'tensor') : t;
   const rows = new native.Tensor(
     [count],
     'int32',

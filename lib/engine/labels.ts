@@ -31,8 +31,9 @@ export function checkLabels(Y: NativeTensor, name: string, kind: 'onehot' | 'cla
 }
 
 function checkOneHot(Y: NativeTensor, values: Float32Array, name: string): void {
-  const k = Y.shape[1];
-  for (let r = 0; r < Y.shape[0]; ++r) {
+  // One row per position over the last axis (an output of any rank: [N, ..., K]).
+  const k = Y.shape.at(-1)!;
+  for (let r = 0; r * k < values.length; ++r) {
     let sum = 0;
     for (let j = 0; j < k; ++j) {
       const v = values[r * k + j];

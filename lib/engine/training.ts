@@ -18,6 +18,9 @@ import { checkOptions, envFlag, fail, nonNegativeInt, numberIn, positiveInt } fr
 /** What a callback sees: `loss`, each metric, and at epoch end `val_*` and `lr`, by name. */
 export type Logs = Record<string, number>;
 
+/** Data for a model: one tensor, or for several inputs (outputs) an array in order or an object keyed by name. */
+export type ModelData = Tensor | Tensor[] | Record<string, Tensor>;
+
 /**
  * Hooks of a fit callback (tfjs's names); each may return a promise, which fit awaits. onBatchEnd and onYield
  * get the batch's logs, which on a GPU costs a synchronisation per batch: define them only when needed.
@@ -71,8 +74,8 @@ export interface FitArgs {
   epochs?: number;
   /** 0 silent, 1 progress bar, 2 one line per epoch. */
   verbose?: 0 | 1 | 2;
-  /** [x, y] tensors, or a Dataset of batches with targets. */
-  validationData?: [Tensor, Tensor] | Dataset;
+  /** [x, y] tensors (for several inputs or outputs, each an array or an object keyed by name), or a Dataset of batches with targets. */
+  validationData?: [ModelData, ModelData] | Dataset;
   /**
    * Keras's rule: the last fraction of x and y (taken before any shuffling) is held out for validation.
    * validationData wins when both are given.
@@ -92,10 +95,11 @@ export interface FitArgs {
    */
   classWeight?: Record<number, number>;
   /**
-   * One weight per example of x, a float32 tensor [N] (Keras's sample_weight). With validationSplit, the held-out
-   * rows' weights weigh the validation too, as Keras splits them with the data.
+   * One weight per example of x, a float32 tensor [N] (Keras's sample_weight); for several outputs, one for all of
+   * them, an array (one per output) or an object keyed by output name (an output left out is unweighted). With
+   * validationSplit, the held-out rows' weights weigh the validation too, as Keras splits them with the data.
    */
-  sampleWeight?: Tensor;
+  sampleWeight?: ModelData;
   /** A callback (tfjs's plain object of hooks, or a Callback such as EarlyStopping), or an array of them. */
   callbacks?: Callback | Callback[];
   /** Where the progress bar goes (default process.stdout). */
@@ -111,8 +115,8 @@ export interface FitArgs {
 export interface EvaluateArgs {
   /** Examples per step (default 32). */
   batchSize?: number;
-  /** One weight per example, a float32 tensor [N] (Keras's sample_weight). */
-  sampleWeight?: Tensor;
+  /** One weight per example, a float32 tensor [N] (Keras's sample_weight); per output as fit's. */
+  sampleWeight?: ModelData;
   /** 0 silent (default), 1 prints the loss and metrics. */
   verbose?: 0 | 1;
 }
@@ -248,7 +252,7 @@ interface FitRun {
   steps: number;
   batchSize: number;
   samples: number;
-  validation?: [Tensor, Tensor] | Dataset;
+  validation?: [ModelData, ModelData] | Dataset;
   step: TrainStep;
 }
 
@@ -328,27 +332,49 @@ class NonFiniteStop implements Callback {
 }
 
 /**
- * The running loss and metrics of the metrics tensor [sum of losses, correct, rows, first non-finite step, sum
- * of weights]. As Keras 3 reduces them with sample weights: the loss is sum(w * loss) / rows (the loss's
- * "sum_over_batch_size", tracked per batch by batch size), the accuracy sum(w * hit) / sum(w) (a weighted Mean
- * metric; 0 when every weight is 0, as its divide_no_nan).
+ * The running loss and metrics of each output's metrics tensor [sum of losses, correct, rows, first non-finite
+ * step, sum of weights, ...]. As Keras 3 reduces them with sample weights: the loss is sum(w * loss) / rows (the
+ * loss's "sum_over_batch_size", tracked per batch by batch size), the accuracy sum(w * hit) / sum(w) (a weighted
+ * Mean metric; 0 when every weight is 0, as its divide_no_nan). With several outputs, as Keras 3 names them:
+ * `loss` is the sum of each output's loss times its lossWeights entry, `<output>_loss` each output's own, and
+ * `<output>_<metric>` its metrics.
  */
-function readLogs(model: Network, metrics: NativeTensor, state?: EpochState): Logs {
-  const [lossSum, correct, count, badStep, weightSum, squared, absolute] = metrics.read();
-  if (state) state.nonFiniteStep = badStep;
-  const logs: Logs = { loss: lossSum / count };
-  const mean = (sum: number) => (weightSum ? sum / weightSum : 0);
-  for (const m of model.metricSpecs) logs[m.key] = mean(m.measures === 'accuracy' ? correct : m.measures === 'mse' ? squared : absolute);
-  for (const m of model.metricSpecs) {
-    const alias = model.logAliases[m.key];
-    if (alias && !(alias in logs)) logs[alias] = logs[m.key];
-  }
+function readLogs(model: Network, metrics: NativeTensor[], state?: EpochState): Logs {
+  const multi = model.heads.length > 1;
+  const logs: Logs = { loss: 0 },
+    losses: Logs = {},
+    named: Logs = {};
+  if (state) state.nonFiniteStep = 0;
+  model.heads.forEach((h, o) => {
+    const [lossSum, correct, count, badStep, weightSum, squared, absolute] = metrics[o].read();
+    if (state && badStep && (!state.nonFiniteStep || badStep < state.nonFiniteStep)) state.nonFiniteStep = badStep;
+    const loss = lossSum / count;
+    if (multi) {
+      logs.loss += h.weight * loss;
+      losses[`${h.name}_loss`] = loss;
+    } else logs.loss = h.weight === 1 ? loss : h.weight * loss;
+    const mean = (sum: number) => (weightSum ? sum / weightSum : 0);
+    for (const m of h.metricSpecs)
+      named[multi ? `${h.name}_${m.key}` : m.key] = mean(m.measures === 'accuracy' ? correct : m.measures === 'mse' ? squared : absolute);
+  });
+  Object.assign(logs, losses, named); // metricKeys' order: each output's loss, then the metrics
+  if (!multi)
+    for (const m of model.metricSpecs) {
+      const alias = model.logAliases[m.key];
+      if (alias && !(alias in logs)) logs[alias] = logs[m.key];
+    }
   return logs;
+}
+
+/** The log keys after `loss`, in evaluate's order: each output's loss (several outputs), then each output's metrics. */
+export function metricKeys(model: Network): string[] {
+  if (model.heads.length === 1) return model.metricSpecs.map(m => m.key);
+  return [...model.heads.map(h => `${h.name}_loss`), ...model.heads.flatMap(h => h.metricSpecs.map(m => `${h.name}_${m.key}`))];
 }
 
 /** The logs as Keras's evaluate returns them: [loss, ...metrics in compile's order]. */
 function logList(model: Network, logs: Logs): number[] {
-  return [logs.loss, ...model.metricSpecs.map(m => logs[m.key])];
+  return [logs.loss, ...metricKeys(model).map(k => logs[k])];
 }
 
 /** A sampleWeight argument, checked against its data: a float32 tensor [n] of finite weights on the model's device. */
@@ -371,6 +397,43 @@ function sampleWeights(model: Network, value: unknown, n: number, name: string):
 }
 
 /**
+ * A sampleWeight argument per output: none, one tensor (for every output), an array in output order or an object
+ * keyed by output name (an output left out is unweighted); each checked as sampleWeights does.
+ */
+function outputWeights(model: Network, value: unknown, n: number, name: string): (NativeTensor | null)[] {
+  const names = model.outputNames;
+  if (value == null) return names.map(() => null);
+  if (value instanceof Tensor || names.length === 1) {
+    const W = sampleWeights(model, value, n, name);
+    return names.map(() => W);
+  }
+  if (Array.isArray(value)) {
+    if (value.length !== names.length) fail(`an array of ${names.length} tensors (one per output: ${names.join(', ')})`, name, value);
+    return value.map((w, o) => (w == null ? null : sampleWeights(model, w, n, `${name}[${o}]`)));
+  }
+  if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    const entries = value as Record<string, unknown>;
+    for (const key of Object.keys(entries)) if (!names.includes(key)) fail(`keys among the output names ${names.join(', ')}`, name, key);
+    return names.map(o => (entries[o] == null ? null : sampleWeights(model, entries[o], n, `${name}.${o}`)));
+  }
+  return fail('a float32 tensor [N], or one per output (an array or an object keyed by output name)', name, value);
+}
+
+/** x and y as the model's lists of tensors (see Network.dataList), with their names for messages. */
+function modelData(model: Network, x: unknown, y: unknown, xName = 'x', yName = 'y') {
+  const xs = model.dataList(x as ModelData, 'input', xName),
+    ys = model.dataList(y as ModelData, 'output', yName);
+  return {
+    x: xs.list as Tensor[],
+    y: ys.list as Tensor[],
+    Xs: xs.list.map((t, i) => handleOf(t, xs.names[i])),
+    Ys: ys.list.map((t, i) => handleOf(t, ys.names[i])),
+    xNames: xs.names,
+    yNames: ys.names,
+  };
+}
+
+/**
  * Keras's class_weight made into one weight per example (keras/src/trainers/data_adapters/data_adapter_utils.py,
  * class_weight_to_sample_weights): each row's class is the argmax of its one-hot label, a sparse label itself, or a
  * one-unit head's label rounded (np.round: 0.5 goes to 0); classes not listed weigh 1. Found natively on the
@@ -379,6 +442,16 @@ function sampleWeights(model: Network, value: unknown, n: number, name: string):
  */
 function classWeights(model: Network, value: unknown, Y: NativeTensor): NativeTensor {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) fail('an object mapping class indices to weights', 'classWeight', value);
+  if (model.heads.length > 1)
+    throw new ValidationError(
+      'fit: classWeight is only supported for models with a single output (as in Keras); pass sampleWeight per output',
+      'ERR_KERNELNET_UNSUPPORTED',
+    );
+  if (model.heads[0].per > 1)
+    throw new ValidationError(
+      'fit: classWeight needs one label per example; this output has several per example (pass sampleWeight)',
+      'ERR_KERNELNET_UNSUPPORTED',
+    );
   const labels = model.loss!.labels,
     units = model.outputShape[0];
   if (labels === 'targets')
@@ -454,7 +527,7 @@ function commonFitArgs(model: Network, args: FitDatasetArgs) {
   return { epochs, initialEpoch, verbose, validateAt, callbackList };
 }
 
-export async function fit(model: Network, x: Tensor, y: Tensor, args: FitArgs): Promise<History> {
+export async function fit(model: Network, x: ModelData, y: ModelData, args: FitArgs): Promise<History> {
   model.alive('fit');
   args = checkOptions(args, FIT_SCHEMA);
   const { epochs, initialEpoch, verbose, validateAt: validateAfter, callbackList } = commonFitArgs(model, args);
@@ -463,10 +536,10 @@ export async function fit(model: Network, x: Tensor, y: Tensor, args: FitArgs): 
   const shuffle = args.shuffle ?? true;
   if (typeof shuffle !== 'boolean') fail('a boolean', 'shuffle', shuffle);
   const validationBatchSize = positiveInt(args.validationBatchSize ?? batchSize, 'validationBatchSize');
-  const X = handleOf(x, 'x'),
-    data = model.checkData(X, handleOf(y, 'y'), 'x', 'y');
+  const d = modelData(model, x, y),
+    data = model.checkData(d.Xs, d.Ys, d.xNames, d.yNames);
   try {
-    return await fitTensors(model, x, y, X, data, args, {
+    return await fitTensors(model, d, data, args, {
       epochs,
       initialEpoch,
       verbose,
@@ -494,10 +567,8 @@ type FitSetup = ReturnType<typeof commonFitArgs> &
 /** fit over tensors, its options and data checked. */
 async function fitTensors(
   model: Network,
-  x: Tensor,
-  y: Tensor,
-  X: NativeTensor,
-  { n, Y }: LabelData,
+  { x, y, Xs, xNames, yNames }: ReturnType<typeof modelData>,
+  { n, Ys }: LabelData,
   args: FitArgs,
   {
     epochs,
@@ -514,11 +585,12 @@ async function fitTensors(
 ): Promise<History> {
   if (args.classWeight != null && args.sampleWeight != null)
     throw new ValidationError('fit: classWeight and sampleWeight cannot be given together (as in Keras); fold the class weights into sampleWeight');
-  const givenW = args.sampleWeight != null ? sampleWeights(model, args.sampleWeight, n, 'sampleWeight') : null;
-  let validation: [Tensor, Tensor] | undefined,
+  const givenW = outputWeights(model, args.sampleWeight, n, 'sampleWeight');
+  const weighted = givenW.some(w => w !== null);
+  let validation: [ModelData, ModelData] | undefined,
     owned: Tensor[] = [],
     samples = n,
-    validationW: Tensor | undefined;
+    validationW: ModelData | undefined;
   let validationSet: Dataset | undefined;
   if (isDataset(args.validationData)) {
     validationSet = args.validationData;
@@ -526,22 +598,38 @@ async function fitTensors(
     if (!Array.isArray(args.validationData) || args.validationData.length !== 2)
       fail('[x, y] tensors or a Dataset', 'validationData', args.validationData);
     validation = args.validationData;
-    model
-      .checkData(handleOf(validation[0], 'validationData[0]'), handleOf(validation[1], 'validationData[1]'), 'validationData[0]', 'validationData[1]')
-      .release();
+    const v = modelData(model, validation[0], validation[1], 'validationData[0]', 'validationData[1]');
+    model.checkData(v.Xs, v.Ys, v.xNames, v.yNames).release();
   } else if (args.validationSplit !== undefined && args.validationSplit !== 0) {
     // Keras: train on x[:split_at], validate on x[split_at:], split_at = floor(n * (1 - validationSplit)).
     const split = numberIn(args.validationSplit, 'validationSplit', 0, 1, true);
     samples = Math.floor(n * (1 - split));
     if (samples === 0 || samples === n)
       throw new ValidationError(`fit: validationSplit ${split} of ${n} examples leaves ${samples === 0 ? 'no training' : 'no validation'} examples`);
-    owned = validation = [sliceRows(x, samples, n - samples), sliceRows(y, samples, n - samples)];
-    if (givenW) owned.push((validationW = args.sampleWeight!.slice(samples, n - samples)));
+    const tail = (ts: Tensor[]) => ts.map(t => sliceRows(t, samples, n - samples));
+    const vx = tail(x),
+      vy = tail(y);
+    owned = [...vx, ...vy];
+    validation = [model.inputNames.length > 1 ? vx : vx[0], model.outputNames.length > 1 ? vy : vy[0]];
+    if (weighted) {
+      // each output's held-out weights (one tensor shared by several outputs is sliced once)
+      const cut = new Map<NativeTensor, Tensor>();
+      const vw = givenW.map(W => {
+        if (!W) return null;
+        if (!cut.has(W)) {
+          const t = sliceRows(W, samples, n - samples);
+          owned.push(t);
+          cut.set(W, t);
+        }
+        return cut.get(W)!;
+      });
+      validationW = (model.outputNames.length > 1 ? vw : vw[0]) as ModelData;
+    }
   }
   const doValidation = validation !== undefined || validationSet !== undefined;
   const validateAt = (epoch: number) => validateAfter(epoch, doValidation);
   // The first `samples` rows train (all of them without validationSplit): the epoch's order is a permutation of them.
-  const W = givenW ?? (args.classWeight != null ? classWeights(model, args.classWeight, Y) : null);
+  const Ws = args.classWeight != null ? [classWeights(model, args.classWeight, Ys[0])] : givenW;
   const indices = empty([samples], 'int32', model.device),
     counter = empty([1], 'int32', model.device);
   const run: FitRun = {
@@ -550,20 +638,17 @@ async function fitTensors(
     batchSize,
     samples,
     validation: validation ?? validationSet,
-    step: { X, Y, W, indices, batchSize, counter, base: 0, optimizer, metrics },
+    step: { Xs, Ys, Ws, indices, batchSize, counter, base: 0, optimizer, metrics },
   };
   const state: EpochState = { epoch: 0, firstStep: 0, nonFiniteStep: 0 };
   const { history, callbacks } = callbackList(run, state, model.device === 'cpu');
   const inputs: [string, Tensor][] = [
-    ['x', x],
-    ['y', y],
+    ...x.map((t, i): [string, Tensor] => [xNames[i], t]),
+    ...y.map((t, i): [string, Tensor] => [yNames[i], t]),
     ...(args.validationData && validation
-      ? ([
-          ['validationData[0]', validation[0]],
-          ['validationData[1]', validation[1]],
-        ] as [string, Tensor][])
+      ? dataTensors(validation[0], 'validationData[0]').concat(dataTensors(validation[1], 'validationData[1]'))
       : []),
-    ...(givenW ? ([['sampleWeight', args.sampleWeight!]] as [string, Tensor][]) : []),
+    ...dataTensors(args.sampleWeight, 'sampleWeight'),
   ];
   /** After each await: the user may have disposed the model or the data meanwhile. */
   const stillThere = (step: number) => {
@@ -597,22 +682,34 @@ async function fitTensors(
       dispose: () => {
         indices.dispose();
         counter.dispose();
-        if (W && W !== givenW) W.dispose();
+        if (args.classWeight != null) Ws[0]?.dispose();
         for (const t of owned) t.dispose();
       },
     },
   );
 }
 
+/** The tensors of a data argument (a tensor, an array or an object of them), named for messages. */
+function dataTensors(value: unknown, name: string): [string, Tensor][] {
+  if (value instanceof Tensor) return [[name, value]];
+  if (Array.isArray(value)) return value.filter(t => t instanceof Tensor).map((t, i) => [`${name}[${i}]`, t]);
+  if (value !== null && typeof value === 'object')
+    return Object.entries(value)
+      .filter(([, t]) => t instanceof Tensor)
+      .map(([k, t]) => [`${name}.${k}`, t as Tensor]);
+  return [];
+}
+
 /** val_loss and val_<metric> (and their aliases) from evaluate's [loss, ...metrics]. */
 function addValidationLogs(model: Network, logs: Logs, values: number[]): void {
-  ['loss', ...model.metricSpecs.map(m => m.key)].forEach((key, i) => {
+  ['loss', ...metricKeys(model)].forEach((key, i) => {
     logs[`val_${key}`] = values[i];
   });
-  for (const m of model.metricSpecs) {
-    const alias = model.logAliases[m.key];
-    if (alias && !(`val_${alias}` in logs)) logs[`val_${alias}`] = logs[`val_${m.key}`];
-  }
+  if (model.heads.length === 1)
+    for (const m of model.metricSpecs) {
+      const alias = model.logAliases[m.key];
+      if (alias && !(`val_${alias}` in logs)) logs[`val_${alias}`] = logs[`val_${m.key}`];
+    }
 }
 
 // fit over a Dataset: Keras's fit(dataset) and tfjs's fitDataset. The dataset makes the batches, so the options
@@ -660,9 +757,8 @@ export async function fitDataset(model: Network, dataset: Dataset, args: FitData
   const validation = args.validationData;
   if (validation !== undefined && !isDataset(validation)) {
     if (!Array.isArray(validation) || validation.length !== 2) fail('[x, y] tensors or a Dataset', 'validationData', validation);
-    model
-      .checkData(handleOf(validation[0], 'validationData[0]'), handleOf(validation[1], 'validationData[1]'), 'validationData[0]', 'validationData[1]')
-      .release();
+    const v = modelData(model, validation[0], validation[1], 'validationData[0]', 'validationData[1]');
+    model.checkData(v.Xs, v.Ys, v.xNames, v.yNames).release();
   }
   const validateAt = (epoch: number) => validateAfter(epoch, validation !== undefined);
   const counter = empty([1], 'int32', model.device),
@@ -673,7 +769,7 @@ export async function fitDataset(model: Network, dataset: Dataset, args: FitData
     batchSize: 0,
     samples: 0,
     validation,
-    step: { X: counter, Y: counter, W: null, indices: counter, batchSize: 0, counter, base: 0, optimizer, metrics },
+    step: { Xs: [], Ys: [], Ws: [], indices: counter, batchSize: 0, counter, base: 0, optimizer, metrics },
   };
   const state: EpochState = { epoch: 0, firstStep: 0, nonFiniteStep: 0 };
   const { history, callbacks } = callbackList(run, state, true);
@@ -688,16 +784,16 @@ export async function fitDataset(model: Network, dataset: Dataset, args: FitData
   /** One pass over the dataset, one step per batch. */
   const epoch = async (): Promise<Logs> => {
     const { epoch } = state;
-    metrics.fill(0);
+    for (const m of metrics) m.fill(0);
     // stepsPerExecution: the batch callbacks once per execution of that many batches (Keras's fit); the batches
     // themselves come from the dataset one by one.
     s = 0;
     const per = model.stepsPerExecution;
     await batches.pass(
-      async ({ X, Y, rows, indices }) => {
+      async ({ Xs, Ys, rows, indices }) => {
         if (callbacks.wantsBatchBegin && s % per === 0) await callbacks.call('onBatchBegin', s, { batch: s, size: rows });
         counter.write(Int32Array.of(0));
-        model.trainStep({ X, Y: Y!, W: null, indices, batchSize: rows, counter, base: model.steps, optimizer, metrics }, 0, rows);
+        model.trainStep({ Xs, Ys: Ys!, Ws: Ys!.map(() => null), indices, batchSize: rows, counter, base: model.steps, optimizer, metrics }, 0, rows);
         run.samples = Math.max(run.samples, rows);
         if ((s + 1) % per === 0 && callbacks.wantsBatch(s)) await callbacks.batchEnd(epoch, s, readLogs(model, metrics, state));
       },
@@ -815,26 +911,39 @@ export async function evaluateDataset(model: Network, dataset: Dataset, args: { 
   });
   model.requireCompiled('evaluate');
   const verbose = verbosity(args.verbose, [0, 1] as const, 0);
-  const metrics = empty([METRIC_SLOTS], 'float32', model.device),
+  const metrics = model.heads.map(() => empty([METRIC_SLOTS], 'float32', model.device)),
     batches = new DatasetBatches(model, dataset, 'evaluate');
   try {
-    metrics.fill(0);
-    const s = await batches.pass(({ X, Y, rows, indices }) => evaluateRows(model, X, Y!, null, indices, 0, rows, metrics), {
-      after: () => model.alive('evaluate'),
-    });
+    for (const m of metrics) m.fill(0);
+    const s = await batches.pass(
+      ({ Xs, Ys, rows, indices }) =>
+        model.evaluateBatch(
+          Xs,
+          Ys!,
+          Ys!.map(() => null),
+          indices,
+          0,
+          rows,
+          metrics,
+        ),
+      {
+        after: () => model.alive('evaluate'),
+      },
+    );
     if (s === 0) throw new ValidationError('evaluate: the dataset yielded no batches');
     return evaluateResult(model, metrics, verbose);
   } finally {
-    metrics.dispose();
+    for (const m of metrics) m.dispose();
     batches.dispose();
   }
 }
 
 /** One batch of a dataset as a step takes it: checked against the model, with identity row indices for its size. */
 interface DatasetBatch {
-  X: NativeTensor;
-  /** The targets, checked as the loss takes them; null for predict (a batch's targets, if any, unused). */
-  Y: NativeTensor | null;
+  /** One per model input. */
+  Xs: NativeTensor[];
+  /** Each output's targets, checked as its loss takes them; null for predict (a batch's targets, if any, unused). */
+  Ys: NativeTensor[] | null;
   rows: number;
   indices: NativeTensor;
 }
@@ -867,19 +976,26 @@ class DatasetBatches {
       let labels = () => {};
       try {
         if (stop?.()) break;
-        const X = handleOf(batch.xs, `batch ${s} xs`);
+        const xs = model.dataList(batch.xs as ModelData, 'input', `batch ${s} xs`);
+        const Xs = xs.list.map((t, i) => handleOf(t, xs.names[i]));
         let rows: number,
-          Y: NativeTensor | null = null;
-        if (op === 'predict') rows = model.checkInput(X, `batch ${s} xs`);
+          Ys: NativeTensor[] | null = null;
+        if (op === 'predict') rows = model.checkInputs(Xs, xs.names);
         else {
           if (!batch.ys) throw new ValidationError(`${op}: batch ${s} of the dataset has no targets (ys)`);
-          const checked = model.checkData(X, handleOf(batch.ys, `batch ${s} ys`), `batch ${s} xs`, `batch ${s} ys`);
-          ({ n: rows, Y } = checked);
+          const ys = model.dataList(batch.ys as ModelData, 'output', `batch ${s} ys`);
+          const checked = model.checkData(
+            Xs,
+            ys.list.map((t, i) => handleOf(t, ys.names[i])),
+            xs.names,
+            ys.names,
+          );
+          ({ n: rows, Ys } = checked);
           labels = checked.release;
         }
         let indices = this.identities.get(rows);
         if (!indices) this.identities.set(rows, (indices = model.identity(rows)));
-        await step({ X, Y, rows, indices });
+        await step({ Xs, Ys, rows, indices });
       } finally {
         labels();
         batch.xs.dispose();
@@ -897,33 +1013,35 @@ class DatasetBatches {
   }
 }
 
-/** predict over every batch of a dataset (its targets, if any, unused): one [N, outputs] tensor. */
-export async function predictDataset(model: Network, dataset: Dataset): Promise<Tensor> {
+/** predict over every batch of a dataset (its targets, if any, unused): one [N, ...outputShape] tensor per output. */
+export async function predictDataset(model: Network, dataset: Dataset): Promise<Tensor | Tensor[]> {
   model.alive('predict');
   model.ensureParams();
-  const k = model.outputShape.reduce((a, b) => a * b, 1),
-    parts: Float32Array[] = [];
+  const shapes = model.outputShapes,
+    parts: Float32Array[][] = shapes.map(() => []);
   const batches = new DatasetBatches(model, dataset, 'predict');
   try {
     await batches.pass(
-      ({ X, rows, indices }) => {
-        const part = new Float32Array(rows * k);
-        predictRows(model, X, indices, 0, rows, part, 0);
-        parts.push(part);
+      ({ Xs, rows, indices }) => {
+        model.predictBatch(Xs, indices, 0, rows).forEach((p, o) => parts[o].push(p));
       },
       { after: () => model.alive('predict') },
     );
   } finally {
     batches.dispose();
   }
-  const n = parts.reduce((a, p) => a + p.length / k, 0),
-    result = new Float32Array(n * k);
-  let at = 0;
-  for (const p of parts) {
-    result.set(p, at);
-    at += p.length;
-  }
-  return new Tensor(new native.Tensor([n, ...model.outputShape], 'float32', result, model.device));
+  const out = shapes.map((shape, o) => {
+    const k = shape.reduce((a, b) => a * b, 1),
+      n = parts[o].reduce((a, p) => a + p.length / k, 0),
+      result = new Float32Array(n * k);
+    let at = 0;
+    for (const p of parts[o]) {
+      result.set(p, at);
+      at += p.length;
+    }
+    return new Tensor(new native.Tensor([n, ...shape], 'float32', result, model.device));
+  });
+  return out.length === 1 ? out[0] : out;
 }
 
 /**
@@ -943,7 +1061,7 @@ async function trainEpoch(
   stillThere: (step: number) => void,
 ): Promise<Logs> {
   const { step, steps, batchSize, samples } = run;
-  step.metrics.fill(0);
+  for (const m of step.metrics) m.fill(0);
   step.counter.write(Int32Array.of(0));
   step.base = model.steps;
   const useProgram = envFlag('KERNELNET_GRAPHS', true),
@@ -986,22 +1104,22 @@ async function trainEpoch(
  * [loss, ...metrics] when the model was compiled with metrics. The same step fit() takes, so a fit over one batch without
  * shuffling trains identically.
  */
-export async function trainOnBatch(model: Network, x: Tensor, y: Tensor): Promise<number | number[]> {
+export async function trainOnBatch(model: Network, x: ModelData, y: ModelData): Promise<number | number[]> {
   model.alive('trainOnBatch');
   if (model.fitting) throw stateError(`${model.name}.trainOnBatch: the model is inside fit()`, 'ERR_KERNELNET_BUSY');
   const { optimizer, metrics } = model.requireCompiled('trainOnBatch');
-  const X = handleOf(x, 'x'),
-    { n, Y, release } = model.checkData(X, handleOf(y, 'y'), 'x', 'y');
+  const d = modelData(model, x, y),
+    { n, Ys, release } = model.checkData(d.Xs, d.Ys, d.xNames, d.yNames);
   const indices = model.identity(n),
     counter = empty([1], 'int32', model.device);
   model.beginFit([n]);
   try {
-    metrics.fill(0);
+    for (const m of metrics) m.fill(0);
     counter.write(Int32Array.of(0));
     model.applyTrainable();
-    model.trainStep({ X, Y, W: null, indices, batchSize: n, counter, base: model.steps, optimizer, metrics }, 0, n);
+    model.trainStep({ Xs: d.Xs, Ys, Ws: Ys.map(() => null), indices, batchSize: n, counter, base: model.steps, optimizer, metrics }, 0, n);
     const logs = readLogs(model, metrics);
-    return model.metricSpecs.length ? logList(model, logs) : logs.loss;
+    return metricKeys(model).length ? logList(model, logs) : logs.loss;
   } finally {
     release();
     indices.dispose();
@@ -1011,99 +1129,79 @@ export async function trainOnBatch(model: Network, x: Tensor, y: Tensor): Promis
 }
 
 /** Loss and accuracy over (x, y): evaluate's work, one batch per step of the generator. */
-export function* evaluation(model: Network, x: Tensor, y: Tensor, args: EvaluateArgs): Generator<void, number[]> {
+export function* evaluation(model: Network, x: ModelData, y: ModelData, args: EvaluateArgs): Generator<void, number[]> {
   model.alive('evaluate');
   args = checkOptions(args, EVALUATE_SCHEMA);
   model.requireCompiled('evaluate');
   const batchSize = positiveInt(args.batchSize ?? 32, 'batchSize');
   const verbose = verbosity(args.verbose, [0, 1] as const, 0);
-  const X = handleOf(x, 'x'),
-    { n, Y, release } = model.checkData(X, handleOf(y, 'y'), 'x', 'y');
-  let W: NativeTensor | null = null,
-    metrics: NativeTensor | null = null,
+  const d = modelData(model, x, y),
+    { n, Ys, release } = model.checkData(d.Xs, d.Ys, d.xNames, d.yNames);
+  let metrics: NativeTensor[] = [],
     indices: NativeTensor | null = null;
   try {
-    W = args.sampleWeight != null ? sampleWeights(model, args.sampleWeight, n, 'sampleWeight') : null;
-    metrics = empty([METRIC_SLOTS], 'float32', model.device);
+    const Ws = outputWeights(model, args.sampleWeight, n, 'sampleWeight');
+    const data: [string, Tensor][] = [
+      ...d.x.map((t, i): [string, Tensor] => [d.xNames[i], t]),
+      ...d.y.map((t, i): [string, Tensor] => [d.yNames[i], t]),
+      ...dataTensors(args.sampleWeight, 'sampleWeight'),
+    ];
+    metrics = model.heads.map(() => empty([METRIC_SLOTS], 'float32', model.device));
     indices = model.identity(n);
-    metrics.fill(0);
+    for (const m of metrics) m.fill(0);
     for (let start = 0; start < n; start += batchSize) {
       if (start) {
         yield;
-        stillUsable(model, 'evaluate', [['x', x], ['y', y], ...(W ? [['sampleWeight', args.sampleWeight!] as [string, Tensor]] : [])]);
+        stillUsable(model, 'evaluate', data);
       }
-      evaluateRows(model, X, Y, W, indices, start, Math.min(batchSize, n - start), metrics);
+      model.evaluateBatch(d.Xs, Ys, Ws, indices, start, Math.min(batchSize, n - start), metrics);
     }
     return evaluateResult(model, metrics, verbose);
   } finally {
     release();
-    metrics?.dispose();
+    for (const m of metrics) m.dispose();
     indices?.dispose();
   }
 }
 
-/** evaluate's step, from tensors or a dataset's batch alike: `rows` rows from `start` added to the running metrics. */
-function evaluateRows(
-  model: Network,
-  X: NativeTensor,
-  Y: NativeTensor,
-  W: NativeTensor | null,
-  indices: NativeTensor,
-  start: number,
-  rows: number,
-  metrics: NativeTensor,
-): void {
-  const ws = model.workspace(rows, false);
-  native.gatherRows(X, indices, start, ws.x);
-  native.gatherRows(Y, indices, start, ws.y);
-  if (W) native.gatherRows(W, indices, start, ws.w);
-  native.loss(model.loss!.kind, model.accuracy, model.forward(ws, null), ws.y, W ? ws.w : null, null, metrics, 0);
-}
-
 /** evaluate's [loss, ...metrics], printed on one line when verbose. */
-function evaluateResult(model: Network, metrics: NativeTensor, verbose: 0 | 1): number[] {
+function evaluateResult(model: Network, metrics: NativeTensor[], verbose: 0 | 1): number[] {
   const logs = readLogs(model, metrics);
   if (verbose) process.stdout.write(`${formatLogs(logs).slice(3)}\n`);
   return logList(model, logs);
 }
 
-/** Class probabilities for each example of x: predict's work, one batch per step of the generator. */
-export function* prediction(model: Network, x: Tensor, args: PredictArgs): Generator<void, Tensor> {
+/** The outputs for each example of x: predict's work, one batch per step of the generator. */
+export function* prediction(model: Network, x: ModelData, args: PredictArgs): Generator<void, Tensor | Tensor[]> {
   model.alive('predict');
   args = checkOptions(args, PREDICT_SCHEMA);
   model.ensureParams(); // Keras predicts with a built model that was never compiled
   const batchSize = positiveInt(args.batchSize ?? 32, 'batchSize');
-  const X = handleOf(x, 'x');
-  const n = model.checkInput(X, 'x');
-  // Any output shape, as Keras: a Conv2D or Reshape last layer predicts [N, h, w, c].
-  const shape = model.outputShape,
-    k = shape.reduce((a, b) => a * b, 1);
-  const result = new Float32Array(n * k);
+  const xs = model.dataList(x, 'input', 'x'),
+    Xs = xs.list.map((t, i) => handleOf(t, xs.names[i]));
+  const n = model.checkInputs(Xs, xs.names);
+  // Any output shape, as Keras: a Conv2D or Reshape output predicts [N, h, w, c].
+  const shapes = model.outputShapes,
+    sizes = shapes.map(s => s.reduce((a, b) => a * b, 1));
+  const results = sizes.map(k => new Float32Array(n * k));
   const indices = model.identity(n);
   try {
     for (let start = 0; start < n; start += batchSize) {
       if (start) {
         yield;
-        stillUsable(model, 'predict', [['x', x]]);
+        stillUsable(
+          model,
+          'predict',
+          xs.list.map((t, i): [string, Tensor] => [xs.names[i], t]),
+        );
       }
-      predictRows(model, X, indices, start, Math.min(batchSize, n - start), result, start * k);
+      model.predictBatch(Xs, indices, start, Math.min(batchSize, n - start)).forEach((p, o) => results[o].set(p, start * sizes[o]));
     }
   } finally {
     indices.dispose();
   }
-  return new Tensor(new native.Tensor([n, ...shape], 'float32', result, model.device));
-}
-
-/** predict's step, from tensors or a dataset's batch alike: the outputs of `rows` rows from `start`, into result at `at`. */
-function predictRows(model: Network, X: NativeTensor, indices: NativeTensor, start: number, rows: number, result: Float32Array, at: number): void {
-  const ws = model.workspace(rows, false);
-  native.gatherRows(X, indices, start, ws.x);
-  // A head fused with the loss (softmax, sigmoid) is applied here: the last layer emits logits.
-  const out = model.forward(ws, null),
-    head = model.head();
-  if (head === 'softmax') native.softmax(out, ws.probs);
-  else if (head === 'sigmoid') native.activation(out, ws.probs, 'sigmoid');
-  result.set((head ? ws.probs : out).read() as Float32Array, at);
+  const out = shapes.map((shape, o) => new Tensor(new native.Tensor([n, ...shape], 'float32', results[o], model.device)));
+  return out.length === 1 ? out[0] : out;
 }
 
 /** Between the batches of an awaited evaluate or predict: the model and the data must still be there. */

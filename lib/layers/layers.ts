@@ -15,6 +15,7 @@ import {
   type PoolArgs,
 } from '../core/native.js';
 import { Tensor, empty, handleOf } from '../core/tensor.js';
+import { applyLayer, type SymbolicTensor } from '../engine/symbolic.js';
 import { ValidationError, stateError } from '../core/errors.js';
 import { NOT_USED, checkOptions, ownOptions, fail, intPair, numberIn, oneOf, positiveInt, shapeArg, type NotYet } from '../core/validate.js';
 
@@ -58,6 +59,10 @@ export interface LayerBuffers {
   fold?: { w: NativeTensor; b: NativeTensor };
   /** Reshaped views of tensors passed to the layer, made once per tensor. */
   views: WeakMap<NativeTensor, NativeTensor>;
+  /** A merge layer's input gradients, one per input (null where none flows back). */
+  dxs?: (NativeTensor | null)[];
+  /** A merge of three or more inputs: the running results x0 op x1, (x0 op x1) op x2, ..., and their gradients. */
+  partials?: NativeTensor[];
 }
 
 /** What a training step's head hands the loss (Dense.forwardLossBackward; native.loss's arguments). */
@@ -152,8 +157,8 @@ export interface KernelArgs {
   biasInitializer?: Initializer;
 }
 
-/** The options schema of a layer class: its own options on top of every layer's. */
-function layerSchema(className: string, own: readonly string[], notYet: Record<string, NotYet> = {}) {
+/** @internal The options schema of a layer class: its own options on top of every layer's. */
+export function layerSchema(className: string, own: readonly string[], notYet: Record<string, NotYet> = {}) {
   return { what: `${className} args`, supported: [...LAYER_OPTIONS, ...own], notYet: { ...LAYER_NOT_YET, ...notYet } };
 }
 
@@ -206,6 +211,39 @@ export abstract class Layer {
   build(inputShape: number[]): void {
     this.inputShape = inputShape;
     this.outputShape = this.computeOutputShape(inputShape);
+    this.built = true;
+  }
+
+  /** @internal Whether build() ran: the layer's shapes (and weights' shapes) are fixed. */
+  built = false;
+
+  /**
+   * @internal Builds the layer for the shapes of its inputs (per example) the first time it is applied, and checks
+   * them on a later application (a shared layer takes one input shape); returns the output shape.
+   */
+  buildFor(shapes: number[][]): number[] {
+    const what = this.name || this.className;
+    if (shapes.length !== 1)
+      throw new ValidationError(
+        `${what} takes one input, but was applied to ${shapes.length}; merge them first (Concatenate, Add, ...)`,
+        'ERR_KERNELNET_SHAPE',
+      );
+    if (!this.built) this.build(shapes[0]);
+    else if (shapes[0].join() !== this.inputShape.join())
+      throw new ValidationError(
+        `${what} was built for inputs of shape [N, ${this.inputShape.join(', ')}] but is applied to [N, ${shapes[0].join(', ')}]`,
+        'ERR_KERNELNET_SHAPE',
+      );
+    return this.outputShape;
+  }
+
+  /**
+   * Applies the layer to a symbolic tensor (or, for a merge layer, an array of them) from `input()` or another
+   * layer's apply(), building it on first use: the functional API (tfjs's layer.apply, Keras's layer(x)). The same
+   * layer applied twice shares its weights.
+   */
+  apply(inputs: SymbolicTensor | SymbolicTensor[]): SymbolicTensor {
+    return applyLayer(this, inputs);
   }
 
   /** @internal The output shape for an input shape (both per example); declares the weights (specs) too. */
@@ -359,8 +397,8 @@ export class Conv2D extends Layer {
   readonly padding: Padding;
   /** The spacing of the kernel's taps, [rows, columns] (default [1, 1]). */
   readonly dilationRate: [number, number];
-  /** The activation fused into the convolution's output, aliases resolved (default 'linear'). */
-  readonly activation: NativeActivation;
+  /** The activation fused into the convolution's output, aliases resolved (default 'linear'); softmax (over the channels) on an output layer only. */
+  readonly activation: NativeActivation | 'softmax';
 
   constructor(args: Conv2DArgs) {
     super(args, CONV2D_SCHEMA);
@@ -376,7 +414,7 @@ export class Conv2D extends Layer {
         `${this.name}: dilationRate [${this.dilationRate}] needs strides of 1, but received strides [${this.strides}] (as in Keras and tfjs)`,
       );
     this.padding = oneOf(args.padding ?? 'valid', 'padding', ['valid', 'same'] as const);
-    this.activation = activationArg(args.activation, 'activation', false) as NativeActivation;
+    this.activation = activationArg(args.activation, 'activation', true);
     this.kernelArgs = kernelArgs(args);
   }
 
@@ -398,7 +436,7 @@ export class Conv2D extends Layer {
   }
 
   override allocate(batch: number, needInputGrad: boolean, device: Device): LayerBuffers {
-    return withPre(super.allocate(batch, needInputGrad, device), this.activation, [batch, ...this.outputShape], device);
+    return withPre(super.allocate(batch, needInputGrad, device), this.epilogue(), [batch, ...this.outputShape], device);
   }
 
   /** The conv ops' geometry and epilogue (native.ts's ConvArgs): this layer's, with this activation. */
@@ -412,7 +450,7 @@ export class Conv2D extends Layer {
   }
 
   forward(x: NativeTensor, buf: LayerBuffers): NativeTensor {
-    native.conv2dForward(x, param(this, 'kernel').value, bias(this)?.value ?? null, buf.y!, this.convArgs(this.activation, buf.extra));
+    native.conv2dForward(x, param(this, 'kernel').value, bias(this)?.value ?? null, buf.y!, this.convArgs(this.epilogue(), buf.extra));
     return buf.y!;
   }
 
@@ -429,7 +467,7 @@ export class Conv2D extends Layer {
       dx,
       grads ? k.grad : null,
       grads && b ? b.grad : null,
-      ctx.dzGiven ? this.convArgs('linear', null) : this.convArgs(this.activation, buf.extra),
+      ctx.dzGiven ? this.convArgs('linear', null) : this.convArgs(this.epilogue(), buf.extra),
       ctx.below,
     );
     return dx;
@@ -437,7 +475,12 @@ export class Conv2D extends Layer {
 
   /** @internal The activation backward applies (and the layer above may apply for it: StepContext's below). */
   get epilogueActivation(): NativeActivation {
-    return this.activation;
+    return this.epilogue();
+  }
+
+  /** The activation the epilogue applies: none when the loss applies it (an output's fused softmax or sigmoid). */
+  private epilogue(): NativeActivation {
+    return this.headFused ? 'linear' : epilogueActivation(this.activation);
   }
 
   /**
@@ -458,7 +501,7 @@ export class Conv2D extends Layer {
       bias(this)?.value ?? null,
       poolBuf.y!,
       poolBuf.extra!,
-      this.convArgs(this.activation, null),
+      this.convArgs(this.epilogue(), null),
       poolArgs(pool),
       d && dropArgs(d.layer, d.ctx),
       d?.buf.y ?? undefined,
@@ -492,7 +535,7 @@ export class Conv2D extends Layer {
       dx,
       grads ? k.grad : null,
       grads && b ? b.grad : null,
-      this.convArgs(this.activation, null),
+      this.convArgs(this.epilogue(), null),
       poolArgs(pool),
       dropout && dropArgs(dropout.layer, dropout.ctx),
       ctx.below,
@@ -688,6 +731,78 @@ export class ZeroPadding2D extends Layer {
 
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), padding: this.padding };
+  }
+}
+
+/** UpSampling2D's options (tfjs's upSampling2d args). */
+export interface UpSampling2DArgs extends LayerArgs {
+  /** The factor for rows and columns: n, or [rows, columns] (default 2). */
+  size?: number | [number, number];
+  /** 'nearest' (the default; each value repeated over its block); 'bilinear' is not supported yet. */
+  interpolation?: 'nearest';
+  /** 'channelsLast' only (kernelnet's images are NHWC). */
+  dataFormat?: 'channelsLast';
+}
+
+/**
+ * Repeats each pixel over a size[0] x size[1] block (Keras's UpSampling2D, nearest): [H, W, C] -> [H*sh, W*sw, C].
+ * It runs as the broadcasting elementwise op, the input seen as [N, H, 1, W, 1, C] times ones [1, 1, sh, 1, sw, 1]
+ * into the output seen as [N, H, sh, W, sw, C]; the backward sums each block's gradients (exactly: times one).
+ */
+export class UpSampling2D extends Layer {
+  readonly className = 'UpSampling2D';
+  /** The factor for [rows, columns]. */
+  readonly size: [number, number];
+  /** Always 'nearest'. */
+  readonly interpolation = 'nearest';
+
+  constructor(args: UpSampling2DArgs = {}) {
+    super(args, layerSchema('UpSampling2D', ['size', 'interpolation'], { dataFormat: { ok: NOT_USED.channelsLast } }));
+    args = ownOptions(args); // own properties only (see checkOptions)
+    this.size = intPair(args?.size ?? 2, 'size');
+    if (args?.interpolation !== undefined && args.interpolation !== 'nearest')
+      throw new ValidationError(
+        `${this.name || 'UpSampling2D'}: interpolation '${String(args.interpolation)}' is not supported yet; 'nearest' is`,
+        'ERR_KERNELNET_UNSUPPORTED',
+      );
+  }
+
+  protected computeOutputShape(s: number[]): number[] {
+    if (s.length !== 3) fail('an input shape [height, width, channels]', `${this.name} input shape`, s);
+    return [s[0] * this.size[0], s[1] * this.size[1], s[2]];
+  }
+
+  /** @internal With the ones [1, 1, sh, 1, sw, 1] the broadcast multiplies by. */
+  override allocate(batch: number, needInputGrad: boolean, device: Device): LayerBuffers {
+    const buf = super.allocate(batch, needInputGrad, device);
+    buf.extra = empty([1, 1, this.size[0], 1, this.size[1], 1], 'float32', device);
+    buf.extra.fill(1);
+    return buf;
+  }
+
+  /** x [N, H, W, C] as [N, H, 1, W, 1, C], and y [N, H*sh, W*sw, C] as [N, H, sh, W, sw, C] (views, made once). */
+  private views(t: NativeTensor, input: boolean, buf: LayerBuffers): NativeTensor {
+    let v = buf.views.get(t);
+    if (!v) {
+      const [h, w, c] = this.inputShape;
+      buf.views.set(t, (v = t.reshape(input ? [t.shape[0], h, 1, w, 1, c] : [t.shape[0], h, this.size[0], w, this.size[1], c])));
+    }
+    return v;
+  }
+
+  forward(x: NativeTensor, buf: LayerBuffers): NativeTensor {
+    native.binary('mul', this.views(x, true, buf), buf.extra!, this.views(buf.y!, false, buf));
+    return buf.y!;
+  }
+
+  backward(x: NativeTensor, _y: NativeTensor, dy: NativeTensor, buf: LayerBuffers): NativeTensor | null {
+    if (!buf.dx) return null;
+    native.binaryBackward('mul', this.views(x, true, buf), buf.extra!, this.views(dy, false, buf), this.views(buf.dx, true, buf), null);
+    return buf.dx;
+  }
+
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), size: this.size, interpolation: this.interpolation };
   }
 }
 

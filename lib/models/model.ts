@@ -1,10 +1,11 @@
-// Sequential: a stack of layers, and the API users train it with (Keras's and tfjs's names): build it with add,
-// compile it, fit, evaluate, predict, save and load it. The engine that runs it is Network (network.ts); the
-// training loop is training.ts.
+// LayersModel: the API users train a model with (Keras's and tfjs's names): compile it, fit, evaluate, predict,
+// save and load it; Sequential, a stack of layers built with add; the functional Model is lib/models/functional.ts.
+// The engine that runs them is Network (network.ts); the training loop is training.ts.
 import { DeviceError, ValidationError, stateError } from '../core/errors.js';
 import { Layer, readParams, writeParams } from '../layers/layers.js';
 import { Network } from '../engine/network.js';
-import { loadModelAs, loadWeights, save, saveWeights } from '../io/serialization.js';
+import { Merge } from '../layers/merge.js';
+import { loadWeights, save, saveWeights } from '../io/serialization.js';
 import { Tensor, handleOf } from '../core/tensor.js';
 import {
   drain,
@@ -20,12 +21,13 @@ import {
   type FitArgs,
   type FitDatasetArgs,
   type History,
+  type ModelData,
   type PredictArgs,
 } from '../engine/training.js';
 import { checkOptions, describe, fail } from '../core/validate.js';
 import { isDataset, type Dataset } from '../data/data.js';
 
-export type { EvaluateArgs, FitArgs, History, Logs, PredictArgs } from '../engine/training.js';
+export type { EvaluateArgs, FitArgs, History, Logs, ModelData, PredictArgs } from '../engine/training.js';
 export type { CompileArgs } from '../engine/network.js';
 
 /** The options of new Sequential(...) (tfjs's tf.sequential config). */
@@ -46,89 +48,34 @@ export interface SequentialArgs {
 const SEQUENTIAL_SCHEMA = { what: 'Sequential args', supported: ['layers', 'name', 'seed', 'device'] };
 
 /**
- * A linear stack of layers (Keras's and tfjs's Sequential): add layers, compile, then fit, evaluate, predict, and
- * save or load it.
+ * What every model has (tfjs's LayersModel, Keras's Model): compile, fit, evaluate, predict, and save or load it.
+ * Sequential and the functional Model are LayersModels.
  */
-export class Sequential extends Network {
-  private readonly nameCounts = new Map<string, number>();
-
-  constructor(args: SequentialArgs = {}) {
-    const own = checkOptions(args, SEQUENTIAL_SCHEMA);
-    super(own, 'sequential');
-    if (own.layers !== undefined && !Array.isArray(own.layers)) fail('an array of layers', 'layers', own.layers);
-    for (const layer of own.layers ?? []) this.add(layer);
-  }
-
-  /**
-   * Appends a layer and builds it for the previous layer's output shape (the first layer needs an inputShape); not
-   * allowed after compile(). An unnamed layer gets Keras's name (conv2d, conv2d_1, ...); a layer already in another
-   * model is shared with it, weights and all.
-   */
-  add(layer: Layer): void {
-    this.alive('add');
-    if (!(layer instanceof Layer)) fail('a Layer', 'layer', layer);
-    if (layer.models.has(this)) throw new ValidationError(`${this.name}.add: layer ${layer.name} is already in this model`);
-    if (this.optimizer) throw stateError(`${this.name}.add: cannot add layers after compile(); add every layer, then compile`);
-    const prev = this.layers.at(-1);
-    // A layer already in another model is shared, as in Keras: the same weights, trained by either model. It
-    // keeps the input shape it was built for.
-    const shared = layer.models.size > 0;
-    const input = prev ? prev.outputShape : shared ? layer.inputShape : layer.inputShapeArg;
-    if (!input)
-      throw new ValidationError(
-        `The first layer of a Sequential model needs an inputShape, e.g. new ${layer.className}({ ..., inputShape: [28, 28, 1] })`,
-      );
-    if (shared && input.join() !== layer.inputShape.join())
-      throw new ValidationError(
-        `${this.name}.add: the shared layer ${layer.name} was built for inputs of shape [${layer.inputShape.join(', ')}] ` +
-          `but here gets [${input.join(', ')}]`,
-        'ERR_KERNELNET_SHAPE',
-      );
-    if (shared && layer.params.length && layer.params[0].value.device !== this.device)
-      throw new DeviceError(
-        `${this.name}.add: the shared layer ${layer.name}'s weights live on ${layer.params[0].value.device} but ${this.name} on ${this.device}`,
-      );
-    if (!layer.name) {
-      const base = layer.className
-        .replace(/([a-z])([A-Z])/g, '$1_$2')
-        .replace(/([0-9])D$/, '$1d')
-        .toLowerCase();
-      for (;;) {
-        // Keras's rule: unique names within a model (a shared layer may hold one already)
-        const n = this.nameCounts.get(base) ?? 0;
-        this.nameCounts.set(base, n + 1);
-        layer.name = n ? `${base}_${n}` : base;
-        if (!this.layers.some(l => l.name === layer.name)) break;
-      }
-    } else if (this.layers.some(l => l.name === layer.name)) {
-      throw new ValidationError(
-        `${this.name}.add: a layer named '${layer.name}' is already in this model; layer names must be unique within a model (as in Keras)`,
-      );
-    }
-    if (!shared) layer.build(input);
-    layer.models.add(this);
-    this.layers.push(layer);
-    if (this.params.length) {
-      // weights made by predict or getWeights before compile: the new layer's are made now
-      this.disposeWorkspaces();
-      this.params = [];
-      this.allocateParams(); // keeps the layers' existing weights, initialises the new layer's as compile would have
-    }
+export abstract class LayersModel extends Network {
+  /** @internal */
+  protected constructor(args: { name?: string; seed?: number; device?: string }, defaultName: string) {
+    super(args, defaultName);
   }
 
   /** Keras's summary table; printed with printFn (default console.log) and returned. */
-  summary(printFn: (line: string) => void = console.log): string {
+  summary(printFn: (line: string) => void = console.log, rows?: string[][]): string {
     this.alive('summary');
     if (typeof printFn !== 'function') fail('a function', 'printFn', printFn);
     this.requireLayers();
-    // Keras's column widths, each widened to its longest entry (plus a space) so that long names stay aligned.
-    const cells = this.layers.map(l => [`${l.name} (${l.className})`, `(None, ${l.outputShape.join(', ')})`, String(l.countParams())]);
-    const cols = [29, 26, 10].map((w, c) => Math.max(w, ...cells.map(r => r[c].length + 1)));
-    const width = cols[0] + cols[1] + cols[2];
-    const row = (a: string, b: string, c: string) => (a.padEnd(cols[0]) + b.padEnd(cols[1]) + c.padEnd(cols[2])).trimEnd();
-    const lines = [`Model: "${this.name}"`, '_'.repeat(width), row('Layer (type)', 'Output Shape', 'Param #'), '='.repeat(width)];
-    cells.forEach(([a, b, c], i) => {
-      lines.push(row(a, b, c));
+    // Keras's column widths, each widened to its longest entry (plus a space) so that long names stay aligned; a
+    // graph's rows (rows given) have a fourth, "Connected to".
+    const cells = rows ?? this.layers.map(l => [`${l.name} (${l.className})`, `(None, ${l.outputShape.join(', ')})`, String(l.countParams())]);
+    const heads = ['Layer (type)', 'Output Shape', 'Param #', ...(rows ? ['Connected to'] : [])];
+    const cols = [29, 26, 10, 20].slice(0, heads.length).map((w, c) => Math.max(w, ...cells.map(r => r[c].length + 1)));
+    const width = cols.reduce((a, b) => a + b, 0);
+    const row = (r: string[]) =>
+      r
+        .map((cell, c) => cell.padEnd(cols[c]))
+        .join('')
+        .trimEnd();
+    const lines = [`Model: "${this.name}"`, '_'.repeat(width), row(heads), '='.repeat(width)];
+    cells.forEach((r, i) => {
+      lines.push(row(r));
       lines.push(i === cells.length - 1 ? '='.repeat(width) : '_'.repeat(width));
     });
     const total = this.countParams().toLocaleString('en-US');
@@ -149,16 +96,16 @@ export class Sequential extends Network {
    * Trains the model (Keras's fit): lib/engine/training.ts runs the loop. Returns the History of every epoch's logs. With
    * a Dataset in place of x and y (Keras's fit(dataset)), one step per batch it yields.
    */
-  fit(x: Tensor, y: Tensor, args?: FitArgs): Promise<History>;
+  fit(x: ModelData, y: ModelData, args?: FitArgs): Promise<History>;
   fit(dataset: Dataset, args?: FitDatasetArgs): Promise<History>;
-  fit(x: Tensor | Dataset, y?: Tensor | FitDatasetArgs, args?: FitArgs): Promise<History> {
+  fit(x: ModelData | Dataset, y?: ModelData | FitDatasetArgs, args?: FitArgs): Promise<History> {
     if (isDataset(x)) {
-      if (y instanceof Tensor)
+      if (y instanceof Tensor || Array.isArray(y))
         return Promise.reject(new ValidationError('fit: with a dataset, pass no y (the dataset yields the targets): fit(dataset, options)'));
       if (args !== undefined) return Promise.reject(datasetOptionsSecond('fit'));
       return fitDataset(this, x, (y ?? {}) as FitDatasetArgs);
     }
-    return fit(this, x, y as Tensor, args ?? {});
+    return fit(this, x, y as ModelData, args ?? {});
   }
 
   /** tfjs's fitDataset(dataset, args): fit on a Dataset. */
@@ -168,13 +115,14 @@ export class Sequential extends Network {
   }
 
   /** One training step on exactly this batch: its loss, or [loss, ...metrics] when compiled with metrics (tfjs's trainOnBatch). */
-  trainOnBatch(x: Tensor, y: Tensor): Promise<number | number[]> {
+  trainOnBatch(x: ModelData, y: ModelData): Promise<number | number[]> {
     return trainOnBatch(this, x, y);
   }
 
-  /** Class probabilities for x as one batch (tfjs's predictOnBatch). */
-  predictOnBatch(x: Tensor): Tensor {
-    return this.predict(x, { batchSize: Math.max(1, handleOf(x, 'x').shape[0] ?? 1) });
+  /** The outputs for x as one batch (tfjs's predictOnBatch). */
+  predictOnBatch(x: ModelData): Tensor | Tensor[] {
+    const first = this.dataList(x, 'input', 'x').list[0];
+    return this.predict(x, { batchSize: Math.max(1, handleOf(first, 'x').shape[0] ?? 1) });
   }
 
   /**
@@ -182,19 +130,19 @@ export class Sequential extends Network {
    * Keras and tfjs;
    * evaluateAsync does the same work and lets the event loop run between batches.
    */
-  evaluate(x: Tensor, y: Tensor, args?: EvaluateArgs): number[];
+  evaluate(x: ModelData, y: ModelData, args?: EvaluateArgs): number[];
   /** Over a Dataset's batches (asynchronous: the batches may come from disk). */
   evaluate(dataset: Dataset, args?: { verbose?: 0 | 1 }): Promise<number[]>;
-  evaluate(x: Tensor | Dataset, y?: Tensor | { verbose?: 0 | 1 }, args?: EvaluateArgs): number[] | Promise<number[]> {
+  evaluate(x: ModelData | Dataset, y?: ModelData | { verbose?: 0 | 1 }, args?: EvaluateArgs): number[] | Promise<number[]> {
     if (isDataset(x)) {
-      if (y instanceof Tensor)
+      if (y instanceof Tensor || Array.isArray(y))
         return Promise.reject(
           new ValidationError('evaluate: with a dataset, pass no y (the dataset yields the targets): evaluate(dataset, options)'),
         );
       if (args !== undefined) return Promise.reject(datasetOptionsSecond('evaluate'));
       return evaluateDataset(this, x, (y ?? {}) as { verbose?: 0 | 1 });
     }
-    return drain(evaluation(this, x, y as Tensor, args ?? {}));
+    return drain(evaluation(this, x, y as ModelData, args ?? {}));
   }
 
   /** tfjs's evaluateDataset: evaluate over a Dataset. */
@@ -203,15 +151,18 @@ export class Sequential extends Network {
   }
 
   /** evaluate(), yielding to the event loop after every batch: a server stays responsive while it runs. */
-  evaluateAsync(x: Tensor, y: Tensor, args: EvaluateArgs = {}): Promise<number[]> {
+  evaluateAsync(x: ModelData, y: ModelData, args: EvaluateArgs = {}): Promise<number[]> {
     return drainAsync(evaluation(this, x, y, args));
   }
 
-  /** Class probabilities for each example of x: a float32 tensor [N, classes]. Synchronous; see predictAsync. */
-  predict(x: Tensor, args?: PredictArgs): Tensor;
+  /**
+   * The outputs for each example of x (class probabilities for a classifier): a float32 tensor [N, ...outputShape],
+   * or for a model with several outputs an array of them in output order (as tfjs). Synchronous; see predictAsync.
+   */
+  predict(x: ModelData, args?: PredictArgs): Tensor | Tensor[];
   /** Over a Dataset's batches (their targets unused): asynchronous, one [N, outputs] tensor. */
-  predict(dataset: Dataset): Promise<Tensor>;
-  predict(x: Tensor | Dataset, args?: PredictArgs): Tensor | Promise<Tensor> {
+  predict(dataset: Dataset): Promise<Tensor | Tensor[]>;
+  predict(x: ModelData | Dataset, args?: PredictArgs): Tensor | Tensor[] | Promise<Tensor | Tensor[]> {
     if (isDataset(x)) {
       // Nothing predict's options set applies to a dataset (its batches are the dataset's): refused, not ignored.
       if (args !== undefined)
@@ -222,7 +173,7 @@ export class Sequential extends Network {
   }
 
   /** predict(), yielding to the event loop after every batch. */
-  predictAsync(x: Tensor, args: PredictArgs = {}): Promise<Tensor> {
+  predictAsync(x: ModelData, args: PredictArgs = {}): Promise<Tensor | Tensor[]> {
     return drainAsync(prediction(this, x, args));
   }
 
@@ -273,12 +224,97 @@ export class Sequential extends Network {
   }
 }
 /**
- * Loads a model saved by `model.save(path)`, compiled and ready to predict or to resume training exactly, on
- * options.device (default: the environment's backend).
+ * A linear stack of layers (Keras's and tfjs's Sequential): add layers, compile, then fit, evaluate, predict, and
+ * save or load it.
  */
-export function loadModel(path: string, options?: { device?: string }): Sequential {
-  options = checkOptions(options, { what: 'loadModel options', supported: ['device'] });
-  return loadModelAs(Sequential, path, options?.device);
+export class Sequential extends LayersModel {
+  private readonly nameCounts = new Map<string, number>();
+
+  constructor(args: SequentialArgs = {}) {
+    const own = checkOptions(args, SEQUENTIAL_SCHEMA);
+    super(own, 'sequential');
+    if (own.layers !== undefined && !Array.isArray(own.layers)) fail('an array of layers', 'layers', own.layers);
+    for (const layer of own.layers ?? []) this.add(layer);
+  }
+
+  /**
+   * Appends a layer and builds it for the previous layer's output shape (the first layer needs an inputShape); not
+   * allowed after compile(). An unnamed layer gets Keras's name (conv2d, conv2d_1, ...); a layer already in another
+   * model is shared with it, weights and all.
+   */
+  add(layer: Layer): void {
+    this.alive('add');
+    if (!(layer instanceof Layer)) fail('a Layer', 'layer', layer);
+    if (layer instanceof Merge)
+      throw new ValidationError(
+        `${this.name}.add: ${layer.className} merges several inputs, which a Sequential model does not have; build a functional model (input(), layer.apply(), model())`,
+      );
+    if (layer.models.has(this)) throw new ValidationError(`${this.name}.add: layer ${layer.name} is already in this model`);
+    if (this.optimizer) throw stateError(`${this.name}.add: cannot add layers after compile(); add every layer, then compile`);
+    const prev = this.layers.at(-1);
+    // A layer already in another model is shared, as in Keras: the same weights, trained by either model. It
+    // keeps the input shape it was built for.
+    const shared = layer.models.size > 0;
+    const input = prev ? prev.outputShape : shared ? layer.inputShape : layer.inputShapeArg;
+    if (!input)
+      throw new ValidationError(
+        `The first layer of a Sequential model needs an inputShape, e.g. new ${layer.className}({ ..., inputShape: [28, 28, 1] })`,
+      );
+    if (shared && input.join() !== layer.inputShape.join())
+      throw new ValidationError(
+        `${this.name}.add: the shared layer ${layer.name} was built for inputs of shape [${layer.inputShape.join(', ')}] ` +
+          `but here gets [${input.join(', ')}]`,
+        'ERR_KERNELNET_SHAPE',
+      );
+    if (shared && layer.params.length && layer.params[0].value.device !== this.device)
+      throw new DeviceError(
+        `${this.name}.add: the shared layer ${layer.name}'s weights live on ${layer.params[0].value.device} but ${this.name} on ${this.device}`,
+      );
+    if (!layer.name) {
+      const base = layer.className
+        .replace(/([a-z])([A-Z])/g, '$1_$2')
+        .replace(/([0-9])D$/, '$1d')
+        .toLowerCase();
+      for (;;) {
+        // Keras's rule: unique names within a model (a shared layer may hold one already)
+        const n = this.nameCounts.get(base) ?? 0;
+        this.nameCounts.set(base, n + 1);
+        layer.name = n ? `${base}_${n}` : base;
+        if (!this.layers.some(l => l.name === layer.name)) break;
+      }
+    } else if (this.layers.some(l => l.name === layer.name)) {
+      throw new ValidationError(
+        `${this.name}.add: a layer named '${layer.name}' is already in this model; layer names must be unique within a model (as in Keras)`,
+      );
+    }
+    if (!shared) layer.build(input);
+    layer.models.add(this);
+    this.layers.push(layer);
+    this.layersChanged();
+    if (this.params.length) {
+      // weights made by predict or getWeights before compile: the new layer's are made now
+      this.disposeWorkspaces();
+      this.params = [];
+      this.allocateParams(); // keeps the layers' existing weights, initialises the new layer's as compile would have
+    }
+  }
+
+  /** The outputs for each example of x: a float32 tensor [N, ...outputShape] (class probabilities for a classifier). */
+  override predict(x: Tensor, args?: PredictArgs): Tensor;
+  override predict(dataset: Dataset): Promise<Tensor>;
+  override predict(x: Tensor | Dataset, args?: PredictArgs): Tensor | Promise<Tensor> {
+    return super.predict(x as Tensor, args) as Tensor | Promise<Tensor>;
+  }
+
+  /** predict(), yielding to the event loop after every batch. */
+  override predictAsync(x: Tensor, args: PredictArgs = {}): Promise<Tensor> {
+    return super.predictAsync(x, args) as Promise<Tensor>;
+  }
+
+  /** Class probabilities for x as one batch (tfjs's predictOnBatch). */
+  override predictOnBatch(x: Tensor): Tensor {
+    return super.predictOnBatch(x) as Tensor;
+  }
 }
 
 /** fit(dataset, undefined, options) would otherwise drop the options: with a dataset they are the second argument. */
