@@ -11,10 +11,15 @@ import {
   Flatten,
   MaxPooling2D,
   Rescaling,
+  Reshape,
   Sequential,
+  input,
+  model,
   tensor,
   toCategorical,
+  type LayersModel,
 } from '../lib/index.js';
+import type { LayerEntry } from '../lib/layers/registry.js';
 import { native, type ConvArgs, type Device, type NativeActivation, type NativeTensor } from '../lib/core/native.js';
 
 /** A small conv model on 8x8x1 inputs with 3 classes, for API tests. */
@@ -499,4 +504,31 @@ export function checkProgramMatchesCalls(device: Device): { graph: boolean; reas
   } finally {
     program.dispose();
   }
+}
+
+/**
+ * A registry entry's sample model: the layer alone in a Sequential model on its sample input; a merge layer
+ * (sample.inputShapes) in a functional model whose inputs each pass through Dense (so that its backward runs
+ * into weights) before it. A Flatten after an output of more than one axis.
+ */
+export function registryModel(e: LayerEntry, args: { seed?: number; device?: string } = {}): LayersModel {
+  if (!e.sample.inputShapes) {
+    const m = new Sequential({ ...args, layers: [new e.ctor({ ...e.sample.args, inputShape: e.sample.inputShape } as never)] });
+    if (m.outputShape.length !== 1) m.add(new Flatten());
+    return m;
+  }
+  const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+  const inputs = e.sample.inputShapes.map(s => input({ shape: s }));
+  const branches = inputs.map((t, j) => {
+    const s = e.sample.inputShapes![j];
+    return new Reshape({ targetShape: s }).apply(new Dense({ units: size(s) }).apply(s.length > 1 ? new Flatten().apply(t) : t));
+  });
+  let out = new e.ctor(e.sample.args as never).apply(branches);
+  if (out.shape.length > 2) out = new Flatten().apply(out);
+  return model({ ...args, inputs, outputs: out });
+}
+
+/** The registry's layer in its sample model. */
+export function registryLayer(m: LayersModel, e: LayerEntry) {
+  return m.layers.find(l => l.className === e.className)!;
 }

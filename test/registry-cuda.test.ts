@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { native } from '../lib/core/native.js';
 import { REGISTRY, type LayerEntry } from '../lib/layers/registry.js';
 import * as kn from '../lib/index.js';
-import { close, exact } from './helpers.js';
+import { close, exact, registryModel } from './helpers.js';
 
 const R = suite('registered layers: CUDA backend vs CPU');
 const cuda = native.backends().cuda;
@@ -20,9 +20,8 @@ const TOL = { atol: 1e-5, rtol: 1e-4 };
 /** Small integers in [-2, 2], a pattern that differs per index. */
 const ints = (n: number, salt: number) => Float32Array.from({ length: n }, (_, i) => ((i * 7 + salt) % 5) - 2);
 
-function build(e: LayerEntry, device: string): kn.Sequential {
-  const m = new kn.Sequential({ seed: 1, device, layers: [new e.ctor({ ...e.sample.args, inputShape: e.sample.inputShape } as never)] });
-  if (m.outputShape.length !== 1) m.add(new kn.Flatten());
+function build(e: LayerEntry, device: string): kn.LayersModel {
+  const m = registryModel(e, { seed: 1, device });
   m.compile({ loss: 'meanSquaredError', optimizer: new kn.SGD({ learningRate: 0.125 }) });
   // The same weights on both devices: small integers (BatchNormalization's variance kept positive).
   const weights = m.getWeights();
@@ -35,12 +34,15 @@ function build(e: LayerEntry, device: string): kn.Sequential {
 
 async function run(e: LayerEntry, device: string): Promise<{ prediction: number[]; loss: number; weights: number[][] }> {
   const m = build(e, device);
-  const x = kn.tensor(ints(BATCH * e.sample.inputShape.reduce((a, b) => a * b, 1), 3), [BATCH, ...e.sample.inputShape], { device });
+  const xs = (e.sample.inputShapes ?? [e.sample.inputShape]).map((s, j) =>
+    kn.tensor(ints(BATCH * s.reduce((a, b) => a * b, 1), 3 + j), [BATCH, ...s], { device }),
+  );
+  const x = xs.length === 1 ? xs[0] : xs;
   const y = kn.tensor(ints(BATCH * m.outputShape[0], 1), [BATCH, m.outputShape[0]], { device });
-  const prediction = kn.tidy(() => Array.from(m.predict(x).dataSync()));
+  const prediction = kn.tidy(() => Array.from((m.predict(x) as kn.Tensor).dataSync()));
   const loss = (await m.trainOnBatch(x, y)) as number;
   const weights = kn.tidy(() => m.getWeights().map(w => Array.from(w.dataSync())));
-  kn.dispose([x, y]);
+  kn.dispose([...xs, y]);
   m.dispose();
   return { prediction, loss, weights };
 }

@@ -5,7 +5,8 @@ import { readCheckpoint, writeCheckpoint, type NamedTensor } from './checkpoint.
 import { CheckpointError, KernelnetError, ValidationError } from '../core/errors.js';
 import type { Layer } from '../layers/layers.js';
 import { REGISTRY, makeLayer, type LayerEntry } from '../layers/registry.js';
-import type { Network } from '../engine/network.js';
+import type { GraphConfig, Network } from '../engine/network.js';
+import { input, type SymbolicTensor } from '../engine/symbolic.js';
 import type { Param } from '../layers/layers.js';
 import { OPTIMIZERS } from '../engine/optimizers.js';
 import { scheduleFromConfig } from '../engine/schedules.js';
@@ -40,9 +41,18 @@ function matchParams(model: Network, path: string, tensors: Map<string, NamedTen
   });
 }
 
-/** The model's layers as data. */
+/**
+ * The model's layers as data; a functional model's also its graph: its inputs, each node's layer (an index into
+ * layers) and inputs (a node's index, or -1 - k for input k), and its output nodes.
+ */
 function architecture(model: Network) {
-  return { name: model.name, inputShape: model.inputShape, layers: model.layers.map(l => ({ className: l.className, config: l.getConfig() })) };
+  const graph = model.graphConfig();
+  return {
+    name: model.name,
+    inputShape: model.inputShape,
+    layers: model.layers.map(l => ({ className: l.className, config: l.getConfig() })),
+    ...(graph ? { graph } : {}),
+  };
 }
 
 export function saveWeights(model: Network, path: string): void {
@@ -70,9 +80,19 @@ export function save(model: Network, path: string): void {
   writeCheckpoint(path, tensors, {
     architecture: JSON.stringify(architecture(model)),
     compile: JSON.stringify({
-      loss: { className: model.loss!.className, config: model.loss!.getConfig() },
+      // One output: as before; several: one loss, metrics list and loss weight per output, in order.
+      ...(model.heads.length === 1
+        ? {
+            loss: { className: model.loss!.className, config: model.loss!.getConfig() },
+            metrics: model.metricSpecs.map(m => m.key),
+            ...(model.heads[0].weight !== 1 ? { lossWeights: [model.heads[0].weight] } : {}),
+          }
+        : {
+            loss: model.heads.map(h => ({ className: h.loss.className, config: h.loss.getConfig() })),
+            metrics: model.heads.map(h => h.metricSpecs.map(m => m.key)),
+            lossWeights: model.heads.map(h => h.weight),
+          }),
       optimizer: { className: optimizer.className, config: optimizer.getConfig() },
-      metrics: model.metricSpecs.map(m => m.key),
       stepsPerExecution: model.stepsPerExecution,
     }),
     training: JSON.stringify({ seed: model.seed, steps: model.steps, epochs: model.epochsRun, iterations: optimizer.iterations }),
@@ -180,10 +200,41 @@ function readMetadata(path: string, metadata: Record<string, string>) {
     optimizer.className,
   );
   expect(isObject(optimizer.config), 'compile.optimizer.config', 'an object', optimizer.config);
+  const graph = arch.graph;
+  if (graph !== undefined) {
+    expect(isObject(graph), 'architecture.graph', 'an object { inputs, nodes, outputs }', graph);
+    const g = graph as Json;
+    expect(Array.isArray(g.inputs) && g.inputs.length > 0, 'architecture.graph.inputs', 'an array of inputs', g.inputs);
+    (g.inputs as unknown[]).forEach((inp, k) => {
+      const ok = isObject(inp) && typeof inp.name === 'string' && Array.isArray(inp.shape) && inp.shape.every(d => isCount(d) && d > 0);
+      expect(ok, `architecture.graph.inputs[${k}]`, 'an object { name, shape }', inp);
+    });
+    expect(Array.isArray(g.nodes) && g.nodes.length > 0, 'architecture.graph.nodes', 'an array of nodes', g.nodes);
+    const nInputs = (g.inputs as unknown[]).length;
+    (g.nodes as unknown[]).forEach((node, j) => {
+      const n = node as Json;
+      const ok =
+        isObject(node) &&
+        isCount(n.layer) &&
+        (n.layer as number) < (layers as unknown[]).length &&
+        Array.isArray(n.inputs) &&
+        n.inputs.length > 0 &&
+        n.inputs.every(r => Number.isSafeInteger(r) && (r as number) < j && (r as number) >= -nInputs);
+      expect(ok, `architecture.graph.nodes[${j}]`, 'an object { layer, inputs } naming a layer and earlier nodes or inputs', node);
+    });
+    const nNodes = (g.nodes as unknown[]).length;
+    expect(
+      Array.isArray(g.outputs) && g.outputs.length > 0 && g.outputs.every(o => isCount(o) && (o as number) < nNodes),
+      'architecture.graph.outputs',
+      'an array of node indices',
+      g.outputs,
+    );
+  }
   return {
     name: arch.name as string,
     inputShape: inputShape as number[],
     layers: layers as { className: string; config: Json }[],
+    graph: graph as GraphConfig | undefined,
     compile,
     optimizer: optimizer as { className: string; config: Json },
     training: training as { seed: number; steps: number; epochs: number; iterations?: number },
@@ -207,37 +258,73 @@ function checkDeclaredWeights(model: Network, path: string, tensors: Map<string,
   });
 }
 
+/** The model classes loadModelAs makes (passed in, so that this module needs only network.ts's types). */
+export interface ModelClasses<S extends Network, F extends Network> {
+  Sequential: new (args: { name?: string; seed?: number; device?: string }) => S & { add(layer: Layer): void };
+  Model: new (args: { inputs: SymbolicTensor[]; outputs: SymbolicTensor[]; name?: string; seed?: number; device?: string }) => F;
+}
+
 /**
- * Loads a model saved by `model.save(path)`, compiled and ready to predict or to resume training exactly (the
- * class is passed in: a Network that add() builds, so that this module needs only network.ts's types). Every field of the metadata is checked,
- * and a corrupt one is a CheckpointError naming the file and the field; nothing is allocated for a field
- * that does not match the weights in the file.
+ * Loads a model saved by `model.save(path)`, compiled and ready to predict or to resume training exactly: a
+ * Sequential model, or a functional one when the file has a graph. Every field of the metadata is checked, and a
+ * corrupt one is a CheckpointError naming the file and the field; nothing is allocated for a field that does
+ * not match the weights in the file.
  */
-export function loadModelAs<M extends Network & { add(layer: Layer): void }>(
-  Model: new (args: { name?: string; seed?: number; device?: string }) => M,
-  path: string,
-  device?: string,
-): M {
+export function loadModelAs<S extends Network, F extends Network>(classes: ModelClasses<S, F>, path: string, device?: string): S | F {
   const { metadata, tensors } = readCheckpoint(path);
   const meta = readMetadata(path, metadata);
-  // Outside `from`: with the name and seed checked, what this can refuse is the caller's device.
-  const model = new Model({ name: meta.name, seed: meta.training.seed, device });
-  try {
-    meta.layers.forEach((l, i) => {
-      const field = `architecture.layers[${i}]`;
-      const layer = from(path, `${field}.config (${l.className})`, () =>
-        LAYERS[l.className](i === 0 ? { ...l.config, inputShape: meta.inputShape } : l.config),
-      );
-      from(path, `${field} (${l.className})`, () => model.add(layer));
+  let model: S | F;
+  if (!meta.graph) {
+    // Outside `from`: with the name and seed checked, what this can refuse is the caller's device.
+    const seq = new classes.Sequential({ name: meta.name, seed: meta.training.seed, device });
+    model = seq;
+    try {
+      meta.layers.forEach((l, i) => {
+        const field = `architecture.layers[${i}]`;
+        const layer = from(path, `${field}.config (${l.className})`, () =>
+          LAYERS[l.className](i === 0 ? { ...l.config, inputShape: meta.inputShape } : l.config),
+        );
+        from(path, `${field} (${l.className})`, () => seq.add(layer));
+      });
+    } catch (err) {
+      seq.dispose();
+      throw err;
+    }
+  } else {
+    const g = meta.graph;
+    const layers = meta.layers.map((l, i) => from(path, `architecture.layers[${i}].config (${l.className})`, () => LAYERS[l.className](l.config)));
+    const inputs = g.inputs.map((inp, k) => from(path, `architecture.graph.inputs[${k}]`, () => input({ shape: inp.shape, name: inp.name })));
+    const values: SymbolicTensor[] = [];
+    g.nodes.forEach((n, j) => {
+      const args = n.inputs.map(r => (r < 0 ? inputs[-1 - r] : values[r]));
+      values[j] = from(path, `architecture.graph.nodes[${j}] (${meta.layers[n.layer].className})`, () => layers[n.layer].apply(args));
     });
+    model = from(
+      path,
+      'architecture.graph',
+      () => new classes.Model({ inputs, outputs: g.outputs.map(o => values[o]), name: meta.name, seed: meta.training.seed, device }),
+    );
+  }
+  try {
     checkDeclaredWeights(model, path, tensors);
     const config = { ...meta.optimizer.config };
     if (config.learningRate !== null && typeof config.learningRate === 'object')
       config.learningRate = from(path, 'compile.optimizer.config.learningRate', () => scheduleFromConfig(config.learningRate as never));
     const optimizer = from(path, 'compile.optimizer.config', () => OPTIMIZERS[meta.optimizer.className](config));
-    const loss = from(path, 'compile.loss', () => lossFromConfig(meta.compile.loss as never));
-    const { metrics, stepsPerExecution } = meta.compile;
-    from(path, 'compile', () => model.compile({ loss, optimizer, metrics: metrics as never, stepsPerExecution: (stepsPerExecution ?? 1) as never }));
+    const given = meta.compile.loss;
+    const loss = Array.isArray(given)
+      ? given.map((l, o) => from(path, `compile.loss[${o}]`, () => lossFromConfig(l as never)))
+      : from(path, 'compile.loss', () => lossFromConfig(given as never));
+    const { metrics, stepsPerExecution, lossWeights } = meta.compile;
+    from(path, 'compile', () =>
+      model.compile({
+        loss,
+        optimizer,
+        metrics: metrics as never,
+        stepsPerExecution: (stepsPerExecution ?? 1) as never,
+        ...(lossWeights !== undefined ? { lossWeights: lossWeights as never } : {}),
+      }),
+    );
     restore(model, path, tensors, meta.training);
   } catch (err) {
     model.dispose();

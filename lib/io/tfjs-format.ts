@@ -12,6 +12,8 @@ import { removeStaleTemporaries, temporaryName } from './checkpoint.js';
 import type { Layer } from '../layers/layers.js';
 import { TFJS_FIXED_INITIALIZERS, TFJS_KERNEL_NULLS, TFJS_NULLS, layerEntry, makeLayer } from '../layers/registry.js';
 import type { Sequential, SequentialArgs } from '../models/model.js';
+import type { Network } from '../engine/network.js';
+import { input, type SymbolicTensor } from '../engine/symbolic.js';
 import { nativeBinary } from '../core/native.js';
 
 type Json = Record<string, unknown>;
@@ -123,14 +125,52 @@ function layerJson(layer: Layer, first: boolean, inputShape: number[]): Json {
   return { class_name: layer.className, config };
 }
 
+/**
+ * A functional model's topology as tfjs-layers writes it (class_name 'Model'): its InputLayers, then each layer
+ * once with its inbound_nodes, one per application ([[source layer, its node index, 0, {}], ...]), and the
+ * input_layers and output_layers. A model nested inside is written as its layers, in place.
+ */
+function graphJson(model: Network): Json {
+  const graph = model.graphConfig()!;
+  const nodeIndex: number[] = [];
+  const seen = new Map<number, number>();
+  for (const n of graph.nodes) {
+    nodeIndex.push(seen.get(n.layer) ?? 0);
+    seen.set(n.layer, (seen.get(n.layer) ?? 0) + 1);
+  }
+  const source = (ref: number) =>
+    ref < 0 ? [graph.inputs[-1 - ref].name, 0, 0, {}] : [model.layers[graph.nodes[ref].layer].name, nodeIndex[ref], 0, {}];
+  const inputs = graph.inputs.map(i => ({
+    name: i.name,
+    class_name: 'InputLayer',
+    config: { batch_input_shape: [null, ...i.shape], dtype: 'float32', sparse: false, name: i.name },
+    inbound_nodes: [],
+  }));
+  const layers = model.layers.map((l, li) => ({
+    name: l.name,
+    ...layerJson(l, false, []),
+    inbound_nodes: graph.nodes.filter(n => n.layer === li).map(n => n.inputs.map(source)),
+  }));
+  return {
+    class_name: 'Model',
+    config: {
+      name: model.name,
+      layers: [...inputs, ...layers],
+      input_layers: graph.inputs.map(i => [i.name, 0, 0]),
+      output_layers: graph.outputs.map(o => [model.layers[graph.nodes[o].layer].name, nodeIndex[o], 0]),
+    },
+  };
+}
+
 /** The model as tfjs's ModelArtifacts: the topology, the weights' specs and their bytes (every weight, by name). */
-export function toTfjsArtifacts(model: Sequential): TfjsArtifacts {
+export function toTfjsArtifacts(model: Network): TfjsArtifacts {
   model.alive('save');
   model.ensureParams(); // tfjs saves a built model that was never compiled
   const params = model.params;
   const modelTopology = {
-    class_name: 'Sequential',
-    config: { name: model.name, layers: model.layers.map((l, i) => layerJson(l, i === 0, model.inputShape)) },
+    ...(model.graphConfig()
+      ? graphJson(model)
+      : { class_name: 'Sequential', config: { name: model.name, layers: model.layers.map((l, i) => layerJson(l, i === 0, model.inputShape)) } }),
     keras_version: `kernelnet ${nativeBinary().version}`,
     backend: 'kernelnet',
   };
@@ -222,16 +262,34 @@ function reading<T>(damaged: Damaged, where: string, step: () => T): T {
   }
 }
 
+/** A functional model's class, as buildFromArtifacts makes one. */
+type FunctionalClass = new (args: { inputs: SymbolicTensor[]; outputs: SymbolicTensor[]; name?: string; seed?: number; device?: string }) => Network;
+
+/** The classes a tfjs topology is built as: Sequential alone (a functional topology is then refused), or both. */
+export type TfjsClasses = typeof Sequential | { Sequential: typeof Sequential; Model: FunctionalClass };
+
 /**
  * Builds a model from tfjs artifacts (uncompiled, as tf.loadLayersModel returns it) and writes its weights,
- * matched by name. The class is passed in so that this module needs only model.ts's types.
+ * matched by name. The classes are passed in so that this module needs only model.ts's types.
  */
 export function fromTfjsArtifacts(
   Model: typeof Sequential,
   a: { modelTopology: Json; weightSpecs: TfjsArtifacts['weightSpecs']; weightData: ArrayBuffer },
   where: string,
+  options?: SequentialArgs,
+): Sequential;
+export function fromTfjsArtifacts(
+  Model: TfjsClasses,
+  a: { modelTopology: Json; weightSpecs: TfjsArtifacts['weightSpecs']; weightData: ArrayBuffer },
+  where: string,
+  options?: SequentialArgs,
+): Network;
+export function fromTfjsArtifacts(
+  Model: TfjsClasses,
+  a: { modelTopology: Json; weightSpecs: TfjsArtifacts['weightSpecs']; weightData: ArrayBuffer },
+  where: string,
   options: SequentialArgs = {},
-): Sequential {
+): Network {
   // Artifacts handed over by an IOHandler are an argument, not a file: damage is a ValidationError (ERR_KERNELNET_LOAD
   // means the addon itself could not load).
   return buildFromArtifacts(
@@ -249,17 +307,23 @@ export function fromTfjsArtifacts(
 }
 
 function buildFromArtifacts(
-  Model: typeof Sequential,
+  classes: TfjsClasses,
   a: { modelTopology: Json; weightSpecs: TfjsArtifacts['weightSpecs']; weightData: ArrayBuffer },
   where: string,
   options: SequentialArgs,
   damaged: Damaged,
-): Sequential {
+): Network {
+  const Seq = typeof classes === 'function' ? classes : classes.Sequential;
+  let topology = a.modelTopology;
+  if (topology.model_config) topology = topology.model_config as Json; // Keras's full form
+  const functional = topology.class_name === 'Model' || topology.class_name === 'Functional';
+  if (functional && typeof classes !== 'function') return buildFunctional(classes.Model, topology, a, where, options, damaged);
   const { layers, name } = reading(damaged, 'modelTopology', () => {
-    let topology = a.modelTopology;
-    if (topology.model_config) topology = topology.model_config as Json; // Keras's full form
     if (topology.class_name !== 'Sequential')
-      throw new ValidationError(`${where}: a ${String(topology.class_name)} model; kernelnet loads Sequential models`, 'ERR_KERNELNET_UNSUPPORTED');
+      throw new ValidationError(
+        `${where}: a ${String(topology.class_name)} model; kernelnet loads Sequential models here`,
+        'ERR_KERNELNET_UNSUPPORTED',
+      );
     const config = topology.config as Json | Json[];
     const layerList = (Array.isArray(config) ? config : config.layers) as Json[];
     if (!Array.isArray(layerList)) throw damaged(`modelTopology: expected a list of layers but found ${JSON.stringify(layerList)}`);
@@ -272,8 +336,21 @@ function buildFromArtifacts(
     const label = (l: Json | null, i: number) => (typeof l?.class_name === 'string' ? `layer ${i} (${l.class_name})` : `layer ${i}`);
     return { layers: rest.map((l, i) => reading(damaged, label(l, i), () => layerFrom(l, `${where}, layer ${i}`))), name };
   });
-  // The weights by name, each checked against the data before any layer is built from them.
-  const byName = reading(damaged, 'weightsManifest', () => {
+  const byName = weightsByName(a, damaged);
+  const model = new Seq({ ...options, name: options.name ?? name });
+  try {
+    layers.forEach((l, i) => reading(damaged, `layer ${i} (${l.className})`, () => model.add(l)));
+    writeWeights(model, byName, damaged);
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+  return model;
+}
+
+/** The weights by name, each checked against the data before any layer is built from them. */
+function weightsByName(a: { weightSpecs: TfjsArtifacts['weightSpecs']; weightData: ArrayBuffer }, damaged: Damaged): Map<string, Float32Array> {
+  return reading(damaged, 'weightsManifest', () => {
     const bytes = new Float32Array(a.weightData);
     let at = 0;
     const found = new Map<string, Float32Array>();
@@ -288,11 +365,14 @@ function buildFromArtifacts(
     }
     return found;
   });
-  const model = new Model({ ...options, name: options.name ?? name });
-  try {
-    layers.forEach((l, i) => reading(damaged, `layer ${i} (${l.className})`, () => model.add(l)));
-    // Every weight the layers declare must be in the file with its size before any is allocated: a damaged
-    // units (1e9) is refused here, not allocated.
+}
+
+/**
+ * Every weight the layers declare must be in the file with its size before any is allocated (a damaged units:
+ * 1e9 is refused here, not allocated); then they are made and written.
+ */
+function writeWeights(model: Network, byName: Map<string, Float32Array>, damaged: Damaged): void {
+  {
     const weights = model.layers.flatMap(l =>
       l.specs.map(spec => {
         // tfjs-layers names weights "<layer>/<weight>"; Keras 3 files may add a suffix (":0").
@@ -305,6 +385,96 @@ function buildFromArtifacts(
     );
     model.ensureParams();
     model.params.forEach((p, i) => p.value.write(weights[i]));
+  }
+}
+
+/** The layer name, node index and tensor index of one inbound tensor: tfjs's [name, node, tensor, kwargs] or Keras 3's keras_history. */
+function inboundRef(v: unknown): [string, number, number] {
+  if (Array.isArray(v) && typeof v[0] === 'string') return [v[0], Number(v[1] ?? 0), Number(v[2] ?? 0)];
+  const history = (v as { config?: { keras_history?: unknown } } | null)?.config?.keras_history;
+  if (Array.isArray(history) && typeof history[0] === 'string') return [history[0], Number(history[1] ?? 0), Number(history[2] ?? 0)];
+  throw new ValidationError(`expected an inbound tensor [layer, node, tensor, kwargs] but found ${JSON.stringify(v)?.slice(0, 80)}`);
+}
+
+/** One inbound node's tensors: tfjs's list of refs, or Keras 3's { args: [tensor or [tensors]], kwargs }. */
+function inboundNode(node: unknown): [string, number, number][] {
+  if (Array.isArray(node)) return node.map(inboundRef);
+  const args = (node as { args?: unknown[] } | null)?.args;
+  if (Array.isArray(args) && args.length) return (Array.isArray(args[0]) ? args[0] : [args[0]]).map(inboundRef);
+  throw new ValidationError(`expected an inbound node but found ${JSON.stringify(node)?.slice(0, 80)}`);
+}
+
+/**
+ * A functional topology (tfjs's 'Model', Keras's 'Functional'): its InputLayers become input()s, each layer is
+ * made once and applied for each of its inbound nodes, in an order where every node's inputs exist (as
+ * tfjs-layers' Container.fromConfig does), and the model is made from input_layers and output_layers.
+ */
+function buildFunctional(
+  Functional: FunctionalClass,
+  topology: Json,
+  a: { weightSpecs: TfjsArtifacts['weightSpecs']; weightData: ArrayBuffer },
+  where: string,
+  options: SequentialArgs,
+  damaged: Damaged,
+): Network {
+  const { inputs, outputs, name } = reading(damaged, 'modelTopology', () => {
+    const config = topology.config as Json;
+    const list = config.layers as Json[];
+    if (!Array.isArray(list)) throw damaged(`modelTopology: expected a list of layers but found ${JSON.stringify(list)}`);
+    const tensors = new Map<string, SymbolicTensor>(); // "<layer>:<node>" -> its output
+    const pending: { layer: Layer; name: string; nodes: [string, number, number][][]; done: number }[] = [];
+    list.forEach((l, i) => {
+      const label = typeof l?.class_name === 'string' ? `layer ${i} (${l.class_name})` : `layer ${i}`;
+      reading(damaged, label, () => {
+        const lname = String(l.name ?? (l.config as Json)?.name);
+        if (l.class_name === 'InputLayer') {
+          const c = l.config as Json;
+          const shape = ((c.batch_input_shape ?? c.batch_shape) as (number | null)[]).slice(1) as number[];
+          tensors.set(`${lname}:0`, input({ shape, name: lname }));
+          return;
+        }
+        if (l.class_name === 'Model' || l.class_name === 'Functional' || l.class_name === 'Sequential')
+          throw new ValidationError(
+            `${where}: ${label} is a model nested as a layer; kernelnet reads nested models as their layers only`,
+            'ERR_KERNELNET_UNSUPPORTED',
+          );
+        // The input shape comes from the inbound tensors (tfjs may also write it on a layer a model input feeds).
+        const config = { ...(l.config as Json) };
+        delete config.batch_input_shape;
+        const layer = layerFrom({ ...l, config }, `${where}, layer ${i}`);
+        pending.push({ layer, name: lname, nodes: ((l.inbound_nodes ?? []) as unknown[]).map(inboundNode), done: 0 });
+      });
+    });
+    // Apply each layer's nodes in order as soon as their inputs exist.
+    for (let progress = true; progress;) {
+      progress = false;
+      for (const p of pending)
+        while (p.done < p.nodes.length) {
+          const args = p.nodes[p.done].map(([l, n]) => tensors.get(`${l}:${n}`));
+          if (args.some(t => !t)) break;
+          tensors.set(
+            `${p.name}:${p.done}`,
+            reading(damaged, `layer ${p.name} node ${p.done}`, () => p.layer.apply(args as SymbolicTensor[])),
+          );
+          p.done++;
+          progress = true;
+        }
+    }
+    const stuck = pending.find(p => p.done < p.nodes.length);
+    if (stuck) throw damaged(`modelTopology: layer ${stuck.name}'s node ${stuck.done} reads a tensor no layer makes`);
+    const refs = (key: string) =>
+      ((config[key] ?? []) as unknown[]).map(r => {
+        const [l, n] = inboundRef(r);
+        const t = tensors.get(`${l}:${n}`);
+        if (!t) throw damaged(`modelTopology: ${key} names ${l}[${n}], which no layer makes`);
+        return t;
+      });
+    return { inputs: refs('input_layers'), outputs: refs('output_layers'), name: config.name as string | undefined };
+  });
+  const byName = weightsByName(a, damaged);
+  const model = reading(damaged, 'modelTopology', () => new Functional({ ...options, inputs, outputs, name: options.name ?? name }));
+  try {
+    writeWeights(model, byName, damaged);
   } catch (err) {
     model.dispose();
     throw err;
@@ -319,7 +489,7 @@ function pathOf(url: string): string {
 
 /** Writes DIR/model.json and DIR/weights.bin (each written whole, then renamed into place), as tfjs-node does. */
 export function saveTfjs(
-  model: Sequential,
+  model: Network,
   url: string,
 ): { modelArtifactsInfo: { dateSaved: Date; modelTopologyType: 'JSON'; weightDataBytes: number } } {
   const a = toTfjsArtifacts(model),
@@ -346,7 +516,9 @@ export function saveTfjs(
 }
 
 /** Reads a model.json (and the weight files its manifest names, beside it) written by tfjs or by saveTfjs. */
-export function loadTfjs(Model: typeof Sequential, url: string, options: SequentialArgs = {}): Sequential {
+export function loadTfjs(Model: typeof Sequential, url: string, options?: SequentialArgs): Sequential;
+export function loadTfjs(Model: TfjsClasses, url: string, options?: SequentialArgs): Network;
+export function loadTfjs(Model: TfjsClasses, url: string, options: SequentialArgs = {}): Network {
   const file = pathOf(url);
   const damaged: Damaged = (problem, cause) => new CheckpointError(file, problem, cause === undefined ? undefined : { cause });
   let json: Json;

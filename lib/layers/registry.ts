@@ -17,9 +17,11 @@ import {
   Rescaling,
   Reshape,
   ZeroPadding2D,
+  UpSampling2D,
   type ActivationArgs,
   type Layer,
 } from './layers.js';
+import { Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract } from './merge.js';
 
 type Json = Record<string, unknown>;
 
@@ -47,8 +49,12 @@ export interface Sample {
   args: Json;
   /** The input shape (without the batch) the layer is tried on. */
   inputShape: number[];
+  /** A merge layer's inputs' shapes (it is tried in a functional model of that many inputs). */
+  inputShapes?: number[][];
   /** Why no finite-difference gradient check is run for it, where none is. */
   noGradcheck?: string;
+  /** Why no round trip through tfjs-layers is run for it, where none is (a Keras layer tfjs lacks). */
+  noTfjs?: string;
 }
 
 export interface LayerEntry<C extends new (...args: never[]) => Layer = new (...args: never[]) => Layer> {
@@ -125,6 +131,15 @@ export const REGISTRY = [
     ops: ['globalPool2d'],
     tfjs: { channelsLast: true },
     sample: { args: {}, inputShape: [3, 3, 2] },
+  }),
+  entry({
+    className: 'UpSampling2D',
+    ctor: UpSampling2D,
+    aliases: [],
+    factories: ['upSampling2d'],
+    ops: ['binary'],
+    tfjs: { keys: ['size', 'interpolation'], channelsLast: true },
+    sample: { args: { size: [2, 3] }, inputShape: [2, 3, 2] },
   }),
   entry({
     className: 'ZeroPadding2D',
@@ -222,6 +237,55 @@ export const REGISTRY = [
       inputShape: [4],
       noGradcheck:
         'training normalises by the batch, evaluation by the moving statistics, so evaluate() is not the loss that training differentiates',
+    },
+  }),
+  ...(
+    [
+      ['Add', Add, 'add', [[3], [3]]],
+      ['Subtract', Subtract, 'subtract', [[2, 3], [3]]],
+      [
+        'Multiply',
+        Multiply,
+        'multiply',
+        [
+          [2, 3],
+          [2, 1],
+        ],
+      ],
+      ['Average', Average, 'average', [[3], [3], [3]]],
+      ['Maximum', Maximum, 'maximum', [[3], [3]]],
+      ['Minimum', Minimum, 'minimum', [[3], [3]]],
+    ] as const
+  ).map(([className, ctor, factory, shapes]) =>
+    entry({
+      className,
+      ctor,
+      aliases: [],
+      factories: [factory],
+      ops: ['binary'],
+      tfjs: {},
+      sample: {
+        args: {},
+        inputShape: [...shapes[0]],
+        inputShapes: shapes.map(s => [...s]),
+        ...(className === 'Subtract' ? { noTfjs: 'tfjs-layers has no Subtract layer (Keras has): its files load in Keras and kernelnet' } : {}),
+      },
+    }),
+  ),
+  entry({
+    className: 'Concatenate',
+    ctor: Concatenate,
+    aliases: [],
+    factories: ['concatenate'],
+    ops: ['concat'],
+    tfjs: { keys: ['axis'] },
+    sample: {
+      args: { axis: -1 },
+      inputShape: [2, 3],
+      inputShapes: [
+        [2, 3],
+        [2, 1],
+      ],
     },
   }),
 ] as const;
