@@ -1,18 +1,37 @@
-// Three small vision models as Keras users write them, trained on MNIST:
+// Small vision models as Keras users write them, trained on MNIST. Sequential:
 //   lenet   LeNet-5 as LeCun drew it: Conv2D(6, 5x5, tanh, 'same') - AveragePooling2D - Conv2D(16, 5x5, tanh) -
 //           AveragePooling2D - Flatten - Dense(120, tanh) - Dense(84, tanh) - Dense(10, softmax); SGD with
 //           Nesterov momentum; sparse categorical cross-entropy on int32 labels.
 //   bncnn   A BatchNorm CNN: [Conv2D(no bias) - BatchNormalization - Activation('relu')] blocks, MaxPooling2D,
 //           GlobalAveragePooling2D, Dropout, Dense softmax; 'adam'.
 //   binary  A binary classifier of two digits (3 against 8) with a sigmoid head and binaryCrossentropy; 'rmsprop'.
+// Functional (input(), layer.apply(), model()):
+//   resnet     A small ResNet: a stem Conv2D-BN-relu, residual blocks conv-BN-relu-conv-BN + Add (a 1x1 strided
+//              projection where the shape changes), global average pooling, softmax; Adam.
+//   inception  An Inception-style block: Concatenate of 1x1, 3x3 and pooled branches, twice; Adam.
+//   twoinput   An image and a 4-feature vector (the ink in each quadrant) through Dense, concatenated; Adam.
+//   twooutput  One body, two heads: the class (sparse cross-entropy) and the image's ink mass (mse), lossWeights.
+//   autoencoder  A convolutional autoencoder: strided Conv2D down to 7x7x8, UpSampling2D back, mse on the images.
+//   transfer   The ResNet trained on digits 0-4, its body frozen under a new head trained on digits 5-9.
 // Each has fixed epochs and batch size (the acceptance settings); the flags shorten a run.
 //
-//   npm run models -- --model lenet|bncnn|binary [--epochs N] [--train-limit N] [--test-limit N] [--seed S]
+//   npm run models -- --model NAME [--epochs N] [--train-limit N] [--test-limit N] [--seed S]
 //                     [--backend cpu|cuda] [--json FILE]
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import type { LayersModel } from '../lib/index.js';
 
-const SETTINGS = { lenet: { epochs: 10, batchSize: 64 }, bncnn: { epochs: 5, batchSize: 128 }, binary: { epochs: 3, batchSize: 64 } } as const;
+const SETTINGS = {
+  lenet: { epochs: 10, batchSize: 64 },
+  bncnn: { epochs: 5, batchSize: 128 },
+  binary: { epochs: 3, batchSize: 64 },
+  resnet: { epochs: 2, batchSize: 128 },
+  inception: { epochs: 2, batchSize: 128 },
+  twoinput: { epochs: 2, batchSize: 128 },
+  twooutput: { epochs: 2, batchSize: 128 },
+  autoencoder: { epochs: 2, batchSize: 128 },
+  transfer: { epochs: 2, batchSize: 128 },
+} as const;
 type ModelName = keyof typeof SETTINGS;
 
 function die(message: string): never {
@@ -39,13 +58,13 @@ try {
 }
 if (opts.help) {
   console.log(
-    'usage: npm run models -- --model lenet|bncnn|binary [--epochs N] [--train-limit N] [--test-limit N] [--seed S] ' +
+    `usage: npm run models -- --model ${Object.keys(SETTINGS).join('|')} [--epochs N] [--train-limit N] [--test-limit N] [--seed S] ` +
       '[--backend cpu|cuda] [--json FILE]',
   );
   process.exit(0);
 }
 const name = opts.model as ModelName;
-if (!Object.hasOwn(SETTINGS, name ?? '')) die(`--model expects lenet, bncnn or binary, received '${opts.model}'`);
+if (!Object.hasOwn(SETTINGS, name ?? '')) die(`--model expects one of ${Object.keys(SETTINGS).join(', ')}, received '${opts.model}'`);
 const int = (flag: string) => {
   const v = opts[flag] as string | undefined;
   if (v === undefined) return undefined;
@@ -69,11 +88,19 @@ const {
   Flatten,
   Dense,
   SGD,
+  Adam,
+  Add,
+  Concatenate,
+  UpSampling2D,
+  input,
+  model: functional,
   loadMnist,
   tensor,
   backend,
   dispose,
 } = kn;
+type SymbolicTensor = InstanceType<typeof kn.SymbolicTensor>;
+type AnyModel = LayersModel;
 type Tensor = InstanceType<typeof kn.Tensor>;
 
 const { epochs: defaultEpochs, batchSize } = SETTINGS[name];
@@ -94,8 +121,162 @@ function twoDigits(images: Tensor, labels: Tensor): [Tensor, Tensor] {
   ];
 }
 
-let model: InstanceType<typeof Sequential>, x: Tensor, y: Tensor, xt: Tensor, yt: Tensor;
-if (name === 'lenet') {
+/** conv-BN(-relu): the ResNet's unit. */
+const convBn = (t: SymbolicTensor, filters: number, kernelSize: number, strides = 1, relu = true) => {
+  const z = new BatchNormalization().apply(new Conv2D({ filters, kernelSize, strides, padding: 'same', useBias: false }).apply(t));
+  return relu ? new Activation({ activation: 'relu' }).apply(z) : z;
+};
+
+/** A residual block: conv-BN-relu-conv-BN + the shortcut (a 1x1 strided projection where the shape changes), then relu. */
+const residual = (t: SymbolicTensor, filters: number, strides = 1) => {
+  const body = convBn(convBn(t, filters, 3, strides), filters, 3, 1, false);
+  const shortcut = strides !== 1 || t.shape.at(-1) !== filters ? convBn(t, filters, 1, strides, false) : t;
+  return new Activation({ activation: 'relu' }).apply(new Add().apply([body, shortcut]));
+};
+
+/** The ResNet's body for 28x28 digits: stem, stages of 16 and 32 filters, global average pooling. */
+function resnetBody(inp: SymbolicTensor): SymbolicTensor {
+  let t = convBn(inp, 16, 3);
+  t = residual(residual(t, 16), 16);
+  t = residual(residual(t, 32, 2), 32);
+  return new GlobalAveragePooling2D().apply(t);
+}
+
+/** Rows of `images` and `labels` whose digit passes `keep`, labels mapped by `relabel`. */
+function digits(images: Tensor, labels: Tensor, keep: (d: number) => boolean, relabel: (d: number) => number): [Tensor, Tensor] {
+  const l = labels.dataSync();
+  const rows = Array.from(l, (v, i) => (keep(v) ? i : -1)).filter(i => i >= 0);
+  return [
+    images.gather(rows),
+    tensor(
+      Int32Array.from(rows, i => relabel(l[i])),
+      [rows.length],
+    ),
+  ];
+}
+
+/** The ink in each quadrant of each image: a 4-feature vector per image (the two-input model's second input). */
+function quadrants(images: Tensor): Tensor {
+  const v = images.dataSync(),
+    n = images.shape[0],
+    out = new Float32Array(n * 4);
+  for (let i = 0; i < n; ++i)
+    for (let r = 0; r < 28; ++r) for (let c = 0; c < 28; ++c) out[i * 4 + (r >= 14 ? 2 : 0) + (c >= 14 ? 1 : 0)] += v[i * 784 + r * 28 + c] / 196;
+  return tensor(out, [n, 4]);
+}
+
+/** The mean ink of each image, [N, 1]: the two-output model's regression target. */
+function ink(images: Tensor): Tensor {
+  const v = images.dataSync(),
+    n = images.shape[0],
+    out = new Float32Array(n);
+  for (let i = 0; i < n; ++i) for (let j = 0; j < 784; ++j) out[i] += v[i * 784 + j] / 784;
+  return tensor(out, [n, 1]);
+}
+
+let model: AnyModel, x: Tensor | Tensor[], y: Tensor | Tensor[], xt: Tensor | Tensor[], yt: Tensor | Tensor[];
+const owned: Tensor[] = [];
+if (name === 'resnet') {
+  const inp = input({ shape: [28, 28, 1], name: 'image' });
+  model = functional({ inputs: inp, outputs: new Dense({ units: 10, activation: 'softmax' }).apply(resnetBody(inp)), name: 'resnet', seed });
+  model.compile({ loss: 'sparseCategoricalCrossentropy', optimizer: 'adam', metrics: ['accuracy'] });
+  [x, y, xt, yt] = [train.images, train.labels, test.images, test.labels];
+} else if (name === 'inception') {
+  const block = (t: SymbolicTensor, f: number) =>
+    new Concatenate().apply([
+      convBn(t, f, 1),
+      convBn(convBn(t, f, 1), f, 3),
+      convBn(new MaxPooling2D({ poolSize: 3, strides: 1, padding: 'same' }).apply(t), f, 1),
+    ]);
+  const inp = input({ shape: [28, 28, 1], name: 'image' });
+  let t = new MaxPooling2D({ poolSize: 2 }).apply(convBn(inp, 16, 3));
+  t = new MaxPooling2D({ poolSize: 2 }).apply(block(t, 16));
+  t = new GlobalAveragePooling2D().apply(block(t, 32));
+  model = functional({ inputs: inp, outputs: new Dense({ units: 10, activation: 'softmax' }).apply(t), name: 'inception', seed });
+  model.compile({ loss: 'sparseCategoricalCrossentropy', optimizer: 'adam', metrics: ['accuracy'] });
+  [x, y, xt, yt] = [train.images, train.labels, test.images, test.labels];
+} else if (name === 'twoinput') {
+  const image = input({ shape: [28, 28, 1], name: 'image' }),
+    features = input({ shape: [4], name: 'quadrants' });
+  const seen = new Flatten().apply(
+    new MaxPooling2D({ poolSize: 2 }).apply(new Conv2D({ filters: 16, kernelSize: 3, activation: 'relu' }).apply(image)),
+  );
+  const joined = new Concatenate().apply([
+    new Dense({ units: 64, activation: 'relu' }).apply(seen),
+    new Dense({ units: 8, activation: 'relu' }).apply(features),
+  ]);
+  model = functional({ inputs: [image, features], outputs: new Dense({ units: 10, activation: 'softmax' }).apply(joined), name: 'two_input', seed });
+  model.compile({ loss: 'sparseCategoricalCrossentropy', optimizer: 'adam', metrics: ['accuracy'] });
+  const [q, qt] = [quadrants(train.images), quadrants(test.images)];
+  owned.push(q, qt);
+  [x, y, xt, yt] = [{ image: train.images, quadrants: q } as never, train.labels, [test.images, qt], test.labels];
+} else if (name === 'twooutput') {
+  const image = input({ shape: [28, 28, 1], name: 'image' });
+  const body = new Dense({ units: 64, activation: 'relu' }).apply(
+    new Flatten().apply(new MaxPooling2D({ poolSize: 2 }).apply(new Conv2D({ filters: 16, kernelSize: 3, activation: 'relu' }).apply(image))),
+  );
+  const digit = new Dense({ units: 10, activation: 'softmax', name: 'digit' }).apply(body),
+    mass = new Dense({ units: 1, name: 'ink' }).apply(body);
+  model = functional({ inputs: image, outputs: [digit, mass], name: 'two_output', seed });
+  model.compile({
+    loss: { digit: 'sparseCategoricalCrossentropy', ink: 'mse' },
+    lossWeights: { digit: 1, ink: 10 },
+    optimizer: 'adam',
+    metrics: { digit: ['accuracy'], ink: ['mae'] },
+  });
+  const [m, mt] = [ink(train.images), ink(test.images)];
+  owned.push(m, mt);
+  [x, y, xt, yt] = [train.images, [train.labels, m], test.images, { digit: test.labels, ink: mt } as never];
+} else if (name === 'autoencoder') {
+  const image = input({ shape: [28, 28, 1], name: 'image' });
+  let t = new Conv2D({ filters: 16, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }).apply(image); // 14x14
+  t = new Conv2D({ filters: 8, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }).apply(t); // 7x7x8: the code
+  t = new Conv2D({ filters: 16, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(new UpSampling2D({ size: 2 }).apply(t));
+  t = new Conv2D({ filters: 1, kernelSize: 3, padding: 'same', activation: 'sigmoid' }).apply(new UpSampling2D({ size: 2 }).apply(t));
+  model = functional({ inputs: image, outputs: t, name: 'autoencoder', seed });
+  model.compile({ loss: 'mse', optimizer: 'adam', metrics: ['mae'] });
+  [x, y, xt, yt] = [train.images, train.images, test.images, test.images];
+} else if (name === 'transfer') {
+  // Train the ResNet on digits 0-4 (quietly), then reuse its body, frozen, under a new head for digits 5-9.
+  const inp = input({ shape: [28, 28, 1], name: 'image' });
+  const bodyOut = resnetBody(inp);
+  const base = functional({ inputs: inp, outputs: bodyOut, name: 'resnet_body', seed });
+  const first = functional({ inputs: inp, outputs: new Dense({ units: 5, activation: 'softmax' }).apply(bodyOut), name: 'resnet_0_4', seed });
+  first.compile({ loss: 'sparseCategoricalCrossentropy', optimizer: 'adam', metrics: ['accuracy'] });
+  const [lowX, lowY] = digits(
+      train.images,
+      train.labels,
+      d => d < 5,
+      d => d,
+    ),
+    [lowXt, lowYt] = digits(
+      test.images,
+      test.labels,
+      d => d < 5,
+      d => d,
+    );
+  owned.push(lowX, lowY, lowXt, lowYt);
+  await first.fit(lowX, lowY, { batchSize, epochs, verbose: 0 });
+  console.log(`resnet on digits 0-4: test accuracy ${(100 * first.evaluate(lowXt, lowYt, { batchSize: 256 })[1]).toFixed(2)}%`);
+  base.trainable = false;
+  const inp2 = input({ shape: [28, 28, 1], name: 'image' });
+  const features = base.apply(inp2) as SymbolicTensor;
+  model = functional({ inputs: inp2, outputs: new Dense({ units: 5, activation: 'softmax' }).apply(features), name: 'transfer_5_9', seed });
+  model.compile({ loss: 'sparseCategoricalCrossentropy', optimizer: new Adam({ learningRate: 0.003 }), metrics: ['accuracy'] });
+  [x, y] = digits(
+    train.images,
+    train.labels,
+    d => d >= 5,
+    d => d - 5,
+  );
+  [xt, yt] = digits(
+    test.images,
+    test.labels,
+    d => d >= 5,
+    d => d - 5,
+  );
+  owned.push(x, y, xt, yt);
+} else if (name === 'lenet') {
   model = new Sequential({
     seed,
     name: 'lenet5',
@@ -154,16 +335,27 @@ if (name === 'lenet') {
   model.compile({ loss: 'binaryCrossentropy', optimizer: 'rmsprop', metrics: ['accuracy'] });
   [x, y] = twoDigits(train.images, train.labels);
   [xt, yt] = twoDigits(test.images, test.labels);
+  owned.push(x, y, xt, yt);
 }
 model.summary();
-console.log('backend:', backend().name, '-', x.shape[0], 'training images,', xt.shape[0], 'test images');
+const rowsOf = (t: Tensor | Tensor[] | Record<string, Tensor>) => (t instanceof kn.Tensor ? t : Object.values(t)[0]).shape[0];
+console.log('backend:', backend().name, '-', rowsOf(x), 'training images,', rowsOf(xt), 'test images');
 const t0 = performance.now();
 const history = await model.fit(x, y, { batchSize, epochs, validationData: [xt, yt], verbose: process.stdout.isTTY ? 1 : 2 });
 const seconds = (performance.now() - t0) / 1e3;
-const [testLoss, testAccuracy] = model.evaluate(xt, yt, { batchSize: 256 });
+const values = model.evaluate(xt, yt, { batchSize: 256 });
+const testLoss = values[0],
+  metric = model.outputNames.length > 1 ? `${model.outputNames[0]}_accuracy` : name === 'autoencoder' ? 'mae' : 'accuracy';
+const testAccuracy = values[1 + metricKeysOf().indexOf(metric)];
 console.log(
-  `${model.name}: test loss ${testLoss.toFixed(4)}, test accuracy ${(100 * testAccuracy).toFixed(2)}% after ${epochs} epochs (${seconds.toFixed(1)} s)`,
+  `${model.name}: test loss ${testLoss.toFixed(4)}, test ${metric} ${metric.endsWith('accuracy') ? `${(100 * testAccuracy).toFixed(2)}%` : testAccuracy.toFixed(4)} ` +
+    `after ${epochs} epochs (${seconds.toFixed(1)} s, ${((seconds / epochs) * 1).toFixed(1)} s per epoch)`,
 );
+
+/** The names of evaluate's values after the loss, as fit logs them. */
+function metricKeysOf(): string[] {
+  return Object.keys(history.history).filter(k => k !== 'loss' && k !== 'lr' && !k.startsWith('val_'));
+}
 if (opts.json) {
   writeFileSync(
     opts.json as string,
@@ -178,13 +370,13 @@ if (opts.json) {
         testAccuracy,
         seconds,
         backend: backend(),
-        trainSamples: x.shape[0],
-        testSamples: xt.shape[0],
+        trainSamples: rowsOf(x),
+        testSamples: rowsOf(xt),
       },
       null,
       2,
     ) + '\n',
   );
 }
-dispose([x, y, xt, yt, train.images, train.labels, test.images, test.labels]);
+dispose([...owned, train.images, train.labels, test.images, test.labels]);
 model.dispose();
