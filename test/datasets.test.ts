@@ -30,6 +30,7 @@ import {
   tensor,
   tidy,
   type Tensor,
+  type Batch,
 } from '../lib/index.js';
 import { syntheticData, throwsA } from './helpers.js';
 
@@ -84,8 +85,8 @@ D('fit(Dataset.fromTensors) takes the same steps as fit(x, y) without shuffling:
     const passes: number[][] = [];
     for (let p = 0; p < 2; ++p)
       for await (const batch of d) {
-        passes.push(Array.from(batch.xs.dataSync()));
-        batch.xs.dispose();
+        passes.push(Array.from((batch.xs as Tensor).dataSync()));
+        (batch.xs as Tensor).dispose();
       }
     return passes;
   };
@@ -251,7 +252,7 @@ D('imageDatasetFromDirectory: sorted classes, labels, colorMode, imageSize; PNG 
   assert.is(weightsHash(fromPng), weightsHash(fromIdx), 'PNG files and IDX bytes train the same weights');
   assert.equal(hp.history.loss, hi.history.loss);
   // Labels and pixels as Keras gives them: 0-255 floats, rgb repeating the gray, resized, one-hot.
-  const first = async (d: Dataset) => {
+  const first = async (d: Dataset<Batch>) => {
     for await (const b of d) return b;
     throw new Error('empty');
   };
@@ -339,7 +340,7 @@ D('imageDatasetFromDirectory cache: later passes come from memory (the files may
         .png()
         .toFile(join(root, c, `${i}.png`));
   }
-  const passOf = async (d: Dataset) => {
+  const passOf = async (d: Dataset<Batch>) => {
     const out: number[] = [];
     for await (const b of d) {
       out.push(...(b.xs.dataSync() as Float32Array));

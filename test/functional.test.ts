@@ -18,6 +18,7 @@ import {
   BatchNormalization,
   Concatenate,
   Conv2D,
+  Dataset,
   Dense,
   Dropout,
   Flatten,
@@ -37,7 +38,7 @@ import {
   tensor,
   type ModelData,
 } from '../lib/index.js';
-import { randomArray, rng, throwsA } from './helpers.js';
+import { close, randomArray, rng, throwsA } from './helpers.js';
 import { ValidationError } from '../lib/core/errors.js';
 
 const Functional = suite('functional models');
@@ -297,6 +298,20 @@ Functional('two inputs and two outputs: keyed data, per-output losses, lossWeigh
   assert.ok(
     rowSums.every(s => Math.abs(s - 1) < 1e-5),
     'the softmax head is applied by predict',
+  );
+  // The same data as a Dataset of keyed batches: fitDataset, evaluate and predict take it.
+  const ds = Dataset.fromTensors(x, { cls: classes, box: y.box }, { batchSize: 5 });
+  const overDataset = await m.evaluate(ds);
+  assert.equal(overDataset.length, 5);
+  close(overDataset, values, 1e-5, 1e-5, 'evaluate over the dataset = over the tensors (same batches)');
+  await m.fitDataset(ds, { epochs: 1, verbose: 0 });
+  const fromDataset = ((await m.predict(Dataset.fromTensors([x.image, x.meta], undefined, { batchSize: 7 }))) as Tensor[]).map(own);
+  assert.equal(
+    fromDataset.map(p => p.shape),
+    [
+      [n, 3],
+      [n, 2],
+    ],
   );
   // lossWeights 0 for box: its head's weights get no gradient.
   m.compile({ optimizer: new SGD({ learningRate: 0.1 }), loss: ['sparseCategoricalCrossentropy', 'mse'], lossWeights: [1, 0] });

@@ -7,7 +7,7 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { KerasCallback } from './callbacks.js';
-import { isDataset, type Dataset } from '../data/data.js';
+import { disposeBatch, isDataset, type Dataset } from '../data/data.js';
 import { ValidationError } from '../core/errors.js';
 import { native } from '../core/native.js';
 import { Tensor, handleOf } from '../core/tensor.js';
@@ -244,10 +244,14 @@ export class TrainingReport extends KerasCallback {
       for await (const b of data.pass(model.device)) {
         try {
           if (!b.ys) throw new ValidationError('TrainingReport: the validation dataset has no targets (ys)');
+          if (!(b.xs instanceof Tensor) || !(b.ys instanceof Tensor))
+            throw new ValidationError(
+              'TrainingReport: the report shows one image input and one output; this dataset has several',
+              'ERR_KERNELNET_UNSUPPORTED',
+            );
           take(b.xs, b.ys);
         } finally {
-          b.xs.dispose();
-          b.ys?.dispose();
+          disposeBatch(b);
         }
       }
     } else {

@@ -11,7 +11,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { extname, join, resolve } from 'node:path';
-import { Dataset } from './data.js';
+import { Dataset, type Batch } from './data.js';
 import { DataError, ValidationError } from '../core/errors.js';
 import { native, type Device } from '../core/native.js';
 import { Tensor, fromPixels } from '../core/tensor.js';
@@ -65,7 +65,7 @@ export interface ImageDatasetOptions {
 }
 
 /** A Dataset of images with what Keras's has beside it: the class names and the files, in pass order 0. */
-export class ImageDataset extends Dataset {
+export class ImageDataset extends Dataset<Batch> {
   /** The class of each label index, in order (Keras's class_names); empty unless labels are 'inferred'. */
   readonly classNames: string[];
   /** The image files of this dataset (subset), in the order of its first pass (Keras's file_paths). */

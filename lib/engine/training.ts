@@ -12,7 +12,7 @@ import { StateError, TrainingError, ValidationError, stateError } from '../core/
 import type { LabelData, Network, TrainStep } from './network.js';
 import { ProgressBar, formatLogs, type ProgressStream } from './progress.js';
 import { Tensor, empty, handleOf, sliceRows } from '../core/tensor.js';
-import { isDataset, type Dataset } from '../data/data.js';
+import { disposeBatch, isDataset, type Dataset } from '../data/data.js';
 import { checkOptions, envFlag, fail, nonNegativeInt, numberIn, positiveInt } from '../core/validate.js';
 
 /** What a callback sees: `loss`, each metric, and at epoch end `val_*` and `lr`, by name. */
@@ -998,8 +998,7 @@ class DatasetBatches {
         await step({ Xs, Ys, rows, indices });
       } finally {
         labels();
-        batch.xs.dispose();
-        batch.ys?.dispose();
+        disposeBatch(batch);
       }
       s++;
       await new Promise(setImmediate);
