@@ -92,7 +92,8 @@ async function gradCheck(m: Model, x: ModelData, y: ModelData, what: string, h =
   };
   const loss = () => m.evaluate(x, y, { batchSize: n })[0];
   const pick = rng(7);
-  let checked = 0;
+  let checked = 0,
+    tried = 0;
   for (let t = 0; t < w0.length; ++t) {
     for (let s = 0; s < Math.min(4, w0[t].length); ++s) {
       const j = Math.floor(pick() * w0[t].length);
@@ -102,16 +103,19 @@ async function gradCheck(m: Model, x: ModelData, y: ModelData, what: string, h =
         set(ws);
         return loss();
       };
-      const fd = (at(h) - at(-h)) / (2 * h);
+      const [fd, half] = [h, h / 2].map(d => (at(d) - at(-d)) / (2 * d));
+      tried++;
+      // A kink (relu, max, min) within h of the point makes the difference depend on h: such samples are skipped.
+      if (Math.abs(fd - half) > 2e-3 + 3e-2 * Math.abs(half)) continue;
       assert.ok(
-        Math.abs(grads[t][j] - fd) <= 2e-3 + 3e-2 * Math.abs(fd),
-        `${what}: weight ${t}[${j}]: step gives ${grads[t][j]}, finite difference ${fd}`,
+        Math.abs(grads[t][j] - half) <= 2e-3 + 3e-2 * Math.abs(half),
+        `${what}: weight ${t}[${j}]: step gives ${grads[t][j]}, finite difference ${half}`,
       );
       checked++;
     }
   }
   set(w0);
-  assert.ok(checked >= w0.length, `${what}: checked ${checked}`);
+  assert.ok(checked >= tried / 2, `${what}: only ${checked} of ${tried} samples were away from a kink`);
 }
 
 Functional('a functional chain trains bit for bit as the same Sequential (same nodes, streams and ops)', async () => {
@@ -145,6 +149,29 @@ Functional('a functional chain trains bit for bit as the same Sequential (same n
   const [a, b] = [weightsOf(seq), weightsOf(fn)];
   a.forEach((w, i) => assert.equal(Array.from(b[i]), Array.from(w), `weight ${i}`));
   assert.equal(Array.from(read(fn.predict(x))[0]), Array.from(read(seq.predict(x))[0]));
+});
+
+Functional('determinism: a branching model with BatchNormalization and Dropout trains to the same weights from the same seed', async () => {
+  const build = () => {
+    const inp = input({ shape: [6, 6, 1] });
+    const a = new Conv2D({ filters: 3, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(inp);
+    const b = new BatchNormalization().apply(new Conv2D({ filters: 3, kernelSize: 3, padding: 'same' }).apply(a));
+    const c = new Dropout({ rate: 0.3 }).apply(new Add().apply([a, b]));
+    const d = new Concatenate().apply([new GlobalAveragePooling2D().apply(c), new GlobalAveragePooling2D().apply(a)]);
+    return own(model({ inputs: inp, outputs: new Dense({ units: 3, activation: 'softmax' }).apply(d), seed: 8 }));
+  };
+  const x = data([24, 6, 6, 1]),
+    y = ints(
+      Array.from({ length: 24 }, (_, i) => i % 3),
+      [24],
+    );
+  const runs: Float32Array[][] = [];
+  for (const m of [build(), build()]) {
+    m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy' });
+    await m.fit(x, y, { epochs: 2, batchSize: 8, verbose: 0 });
+    runs.push(weightsOf(m));
+  }
+  runs[0].forEach((w, i) => assert.equal(Array.from(runs[1][i]), Array.from(w), `weight ${i}`));
 });
 
 Functional('residual Add: the shared tensor gets the sum of both gradients (finite differences)', async () => {
