@@ -41,6 +41,7 @@ import {
   smallModel,
   syntheticData,
 } from './helpers.js';
+import { BINARY_CASES, BINARY_OPS, broadcastShape, operandData } from './sweep-refs.js';
 
 const cuda = native.backends().cuda;
 const GEMM_TOL = { atol: 1e-5, rtol: 1e-4 };
@@ -532,6 +533,77 @@ if (!cuda.available) {
     }
     const big = twin([1000, 3], randomArray(3000, r));
     exact(await big[1].readAsync(), big[0].read(), 'readAsync on the GPU');
+  });
+
+  Cuda('broadcasting binary ops, their gradients, concatInto and sliceFrom match the CPU (exactly on small integers)', () => {
+    const r = rng(26);
+    for (const op of BINARY_OPS)
+      for (const [as, bs] of [
+        ...BINARY_CASES,
+        [[64, 33], [33]] as [number[], number[]],
+        [
+          [3, 40, 5],
+          [40, 1],
+        ] as [number[], number[]],
+      ])
+        for (const kind of ['int', 'float'] as const) {
+          const ys = broadcastShape(as, bs),
+            na = as.reduce((p, d) => p * d, 1),
+            nb = bs.reduce((p, d) => p * d, 1),
+            n = ys.reduce((p, d) => p * d, 1);
+          // Divisors never 0; small integers give ties to max and min and exact products and sums.
+          const divisor = (k: number) => Float32Array.from({ length: k }, () => [-2, -1, 1, 2, 4][Math.floor(r() * 5)]);
+          const [av, bv] = kind === 'int' ? [intArray(na, r), op === 'div' ? divisor(nb) : intArray(nb, r)] : operandData(op, na, nb, r);
+          const dyv = kind === 'int' ? intArray(n, r) : randomArray(n, r);
+          const [a, b, dy] = [twin(as, av), twin(bs, bv), twin(ys, dyv)];
+          const [y, da, db] = [outs(ys), outs(as), outs(bs)];
+          const scale = kind === 'int' ? 2 : 0.7;
+          for (const d of [0, 1]) {
+            native.binary(op, a[d], b[d], y[d], scale);
+            native.binaryBackward(op, a[d], b[d], dy[d], da[d], db[d], scale);
+          }
+          const label = `${kind} ${op} ${JSON.stringify(as)} ${JSON.stringify(bs)}`;
+          // Floats: the same operations in the same order, but a CPU compiler may fuse a product into a sum.
+          const tol = kind === 'int' ? undefined : { atol: 1e-6, rtol: 1e-6 };
+          same(y, `${label}: y`, tol);
+          same(da, `${label}: da`, tol);
+          same(db, `${label}: db`, tol);
+        }
+    // In place (y = a), and an operand broadcast against an empty tensor (its gradient 0).
+    const a = twin([4, 6], intArray(24, r)),
+      b = twin([6], intArray(6, r));
+    for (const d of [0, 1]) native.binary('sub', a[d], b[d], a[d]);
+    same(a, 'y = a');
+    const db = outs([6]);
+    for (const d of [0, 1])
+      native.binaryBackward('add', T([0, 6], undefined, d ? 'cuda' : 'cpu'), b[d], T([0, 6], undefined, d ? 'cuda' : 'cpu'), null, db[d]);
+    same(db, 'the gradient of an operand broadcast against an empty tensor');
+    // concatInto and sliceFrom along every axis.
+    const whole = twin([3, 5, 4], intArray(60, r));
+    for (const axis of [0, 1, 2, -1]) {
+      const ax = axis < 0 ? axis + 3 : axis;
+      const partShape = [3, 5, 4].map((s, i) => (i === ax ? 1 : s));
+      const part = twin(
+        partShape,
+        intArray(
+          partShape.reduce((p, s) => p * s, 1),
+          r,
+        ),
+      );
+      for (const d of [0, 1]) native.concatInto(part[d], whole[d], axis, [3, 5, 4][ax] - 1);
+      const back = outs(partShape);
+      for (const d of [0, 1]) native.sliceFrom(whole[d], back[d], axis, [3, 5, 4][ax] - 1);
+      same(back, `sliceFrom along ${axis}`);
+    }
+    same(whole, 'concatInto along every axis');
+    assert.throws(
+      () => native.binary('add', a[0], b[1], outs([4, 6])[1]),
+      (e: Error & { code?: string }) => e.code === 'ERR_KERNELNET_DEVICE' && /b lives on cuda but a on cpu/.test(e.message),
+    );
+    assert.throws(
+      () => native.concatInto(b[1], whole[0], 0, 0),
+      (e: Error & { code?: string }) => e.code === 'ERR_KERNELNET_DEVICE',
+    );
   });
 
   Cuda('SGD, Adam(W), RMSprop and Adagrad: one launch over many tensors, the rate and step count from device memory', () => {

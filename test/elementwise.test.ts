@@ -337,7 +337,7 @@ E('recorded into a program, the ops replay as the calls ran', () => {
     y = out([4, 3]),
     db = out([3]),
     whole = out([4, 5]);
-  native.record('cpu');
+  native.record();
   native.binary('mul', a, b, y, 2);
   native.binaryBackward('mul', a, b, y, null, db);
   native.concatInto(y, whole, 1, 2);

@@ -169,6 +169,8 @@ if (!nvcc) {
       'splitk_reduce_kernel',
       'copy_region_kernel',
       'argmax_kernel',
+      'binary_forward_kernel',
+      'binary_backward_kernel',
     ];
     for (const name of names) {
       const narrow = kernels().filter(k => k.kernel === `${name}<unsigned int>`),

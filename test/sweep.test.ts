@@ -2,7 +2,8 @@
 // the kernels' edges, on the CPU against float64 references (test/sweep-refs.ts, test/helpers.ts) and on the
 // CUDA backend against the CPU (twin tensors, as test/cuda.test.ts). Small-integer data wherever the op's
 // arithmetic keeps it exact (conv, dense and their gradients under linear, relu, relu6 and leaky_relu with a
-// power-of-two slope; pools; the conv + pool op; copies; argmax; one-hot; the affine op), compared bit for bit;
+// power-of-two slope; pools; the conv + pool op; copies; argmax; one-hot; the affine op; the broadcasting
+// binary ops and their gradients), compared bit for bit;
 // random floats elsewhere, within the tolerances written beside each comparison (|a - b| <= atol + rtol |ref|).
 //
 // Shapes: batches around the kernels' tiles and grid caps (rows past 64 / 128-row tiles, 128-pixel blocks, the
@@ -50,6 +51,7 @@ import {
   NEEDS_INPUT,
   native,
   type BelowAct,
+  type BinaryOp,
   type DropArgs,
   type NativeActivation,
   type NativeTensor,
@@ -956,6 +958,10 @@ if (PART === 'gpu') {
     sweep('cpu data', dataArb(CPU_BUDGET), cpuRuns(150, 500), g => dataCase(g, 'cpu'));
   });
 
+  Cpu('broadcasting binary ops (every op, scale, ranks 1-8, repeated dimensions anywhere) and their gradients; concat copies', () => {
+    sweep('cpu elementwise', elementwiseArb(CPU_BUDGET), cpuRuns(150, 500), g => elementwiseCase(g, 'cpu'));
+  });
+
   if (LONG) {
     Cpu("long: the seed model's first layer at batch 2048 (a first layer's backward, and with dx), against float64", () => {
       for (const grads of selected('cpu long seed') ? (['first', 'all'] as const) : []) {
@@ -1212,6 +1218,130 @@ function dataCase(g: DataGen, mode: 'cpu' | 'gpu'): void {
     }
   }
   if (mode === 'gpu' && gpuOk) for (const [what, [c, gv]] of Object.entries(results)) exact(gv, c, `${what} of ${label}, cuda vs cpu`);
+}
+
+// ---- the broadcasting elementwise ops and the concat copies: one generator and one body for both parts ----
+
+interface ElementwiseGen {
+  ys: number[];
+  as: number[];
+  bs: number[];
+  op: BinaryOp;
+  scale: number;
+  int: boolean;
+  axis: number;
+  cut: number;
+  data: number;
+}
+function elementwiseArb(budget: Budget): fc.Arbitrary<ElementwiseGen> {
+  const dimsEdges = budget.empty ? [0, 1, 2, 3, 7, 8, 31, 32, 33, 255, 256, 257] : [1, 2, 3, 7, 8, 31, 32, 33, 255, 256, 257];
+  return fc
+    .record({
+      rank: fc.integer({ min: 1, max: 8 }),
+      dims: fc.array(num(dimsEdges, 1, 300), { minLength: 8, maxLength: 8 }),
+      // Per dimension of each operand: 0 its own, 1 a 1 (repeated); then leading dimensions dropped.
+      aOnes: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 8, maxLength: 8 }),
+      bOnes: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 8, maxLength: 8 }),
+      aDrop: fc.integer({ min: 0, max: 8 }),
+      bDrop: fc.integer({ min: 0, max: 8 }),
+      op: fc.constantFrom(...R.BINARY_OPS),
+      scale: fc.constantFrom(1, 0.5, 2, -1, 0.3),
+      int: fc.boolean(),
+      frac: fc.array(fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), { minLength: 3, maxLength: 3 }),
+      data: dataSeed,
+    })
+    .map(g => {
+      // Within the budget counting a 0 as 1: an operand may repeat a 1 where y's dimension is 0.
+      const ys = g.dims.slice(0, g.rank);
+      while (ys.reduce((a, b) => a * Math.max(b, 1), 1) > budget.elems / 4) {
+        const d = ys.indexOf(Math.max(...ys));
+        ys[d] = Math.max(1, ys[d] >> 1);
+      }
+      // An operand: y's dimensions, a third of them 1, and up to four leading ones dropped (about half the time).
+      const operand = (ones: number[], drop: number) => ys.map((d, j) => (ones[j] === 1 ? 1 : d)).slice(Math.min(Math.max(0, drop - 4), g.rank));
+      const as = operand(g.aOnes, g.aDrop),
+        bs = operand(g.bOnes, g.bDrop);
+      const full = R.broadcastShape(as, bs);
+      const axis = Math.floor(g.frac[0] * full.length) - (g.frac[1] < 0.5 ? full.length : 0);
+      const ax = axis < 0 ? axis + full.length : axis;
+      return {
+        ys: full,
+        as,
+        bs,
+        op: g.op,
+        scale: g.scale,
+        int: g.int,
+        axis,
+        cut: full.length ? Math.floor(g.frac[2] * (full[ax] + 1)) : 0,
+        data: g.data,
+      };
+    });
+}
+
+/**
+ * binary, binaryBackward, concatInto and sliceFrom of one case: on the CPU against the references, or on both
+ * devices (GPU against the CPU: exactly on small integers).
+ */
+function elementwiseCase(g: ElementwiseGen, mode: 'cpu' | 'gpu'): void {
+  const r = rng(g.data),
+    count = (s: number[]) => s.reduce((a, b) => a * b, 1),
+    label = `elementwise ${JSON.stringify(g)}`;
+  const divisor = (k: number) => Float32Array.from({ length: k }, () => [-2, -1, 1, 2, 4][Math.floor(r() * 5)]);
+  const [a, b] = g.int
+    ? [intArray(count(g.as), r), g.op === 'div' ? divisor(count(g.bs)) : intArray(count(g.bs), r)]
+    : R.operandData(g.op, count(g.as), count(g.bs), r);
+  const dy = g.int ? intArray(count(g.ys), r) : randomArray(count(g.ys), r);
+  const ax = g.axis < 0 ? g.axis + g.ys.length : g.axis;
+  const partShape = (w: number) => g.ys.map((d, j) => (j === ax ? w : d));
+  const [p1, p2] = [partShape(g.cut), partShape(g.ys[ax] - g.cut)];
+  const d1 = randomArray(count(p1), r),
+    d2 = randomArray(count(p2), r);
+  const devices = mode === 'cpu' ? (['cpu'] as const) : (['cpu', 'cuda'] as const);
+  const results: Record<string, ArrayLike<number>[]> = {};
+  const keep = (what: string, v: ArrayLike<number>) => (results[what] ??= []).push(v);
+  for (const d of devices) {
+    const run = (what: string, f: () => void): boolean => {
+      if (d === 'cuda') return onGpu(`${what} of ${label}`, f);
+      onCpu(`${what} of ${label}`, f);
+      return true;
+    };
+    const A = T(g.as, a, d),
+      B = T(g.bs, b, d),
+      Y = out(g.ys, d),
+      DA = out(g.as, d),
+      DB = out(g.bs, d);
+    if (!run('binary', () => native.binary(g.op, A, B, Y, g.scale))) return;
+    if (!run('binaryBackward', () => native.binaryBackward(g.op, A, B, T(g.ys, dy, d), DA, DB, g.scale))) return;
+    keep('y', Y.read());
+    keep('da', DA.read());
+    keep('db', DB.read());
+    if (!g.ys.length) continue; // rank 0: nothing to concatenate
+    const W = out(g.ys, d),
+      Q = out(p2, d);
+    if (!run('concatInto', () => (native.concatInto(T(p1, d1, d), W, g.axis, 0), native.concatInto(T(p2, d2, d), W, g.axis, g.cut)))) return;
+    if (!run('sliceFrom', () => native.sliceFrom(W, Q, g.axis, g.cut))) return;
+    keep('concat', W.read());
+    keep('slice', Q.read());
+  }
+  if (mode === 'gpu') {
+    // Floats: the same operations in the same order, but a CPU compiler may fuse a product into a sum.
+    const tol = g.int ? null : { atol: 1e-6, rtol: 1e-6 };
+    for (const [what, [c, gv]] of Object.entries(results))
+      check(gv, c, `${what} of ${label}, cuda vs cpu`, ['concat', 'slice'].includes(what) ? null : tol);
+    return;
+  }
+  // Small integers, a power-of-two scale and no division: every value and sum is exact.
+  const exactOp = g.int && g.op !== 'div' && g.scale !== 0.3;
+  const terms = count(g.ys) / Math.max(1, Math.min(count(g.as), count(g.bs)));
+  check(results.y[0], R.binaryRef(g.op, a, g.as, b, g.bs, Math.fround(g.scale)), `y of ${label}`, exactOp ? null : { atol: 1e-6, rtol: 1e-6 });
+  const ref = R.binaryBackwardRef(g.op, a, g.as, b, g.bs, dy, Math.fround(g.scale));
+  // A float32 sum of `terms` terms of magnitude up to 8 (a quotient's gradient) or 2 against float64.
+  const gradTol = exactOp ? null : { atol: (2e-5 + 2e-7 * terms) * (g.op === 'div' ? 8 : 2), rtol: 1e-5 };
+  check(results.da[0], ref.da, `da of ${label}`, gradTol);
+  check(results.db[0], ref.db, `db of ${label}`, gradTol);
+  if (!g.ys.length) return;
+  exact(results.concat[0], R.concatRef([d1, d2], [p1, p2], ax), `concatInto of ${label}`);
+  exact(results.slice[0], d2, `sliceFrom of ${label}`);
 }
 
 // ---- CUDA against the CPU ----
@@ -1566,6 +1696,10 @@ if (!cuda.available) {
 
   Gpu("data ops: copyRegion, argMax, gatherRows with the step counter, oneHot, affine, dropout: the CPU's bits", () => {
     sweep('gpu data', dataArb(GPU_BUDGET), gpuRuns(8, 100, 400), g => dataCase(g, 'gpu'));
+  });
+
+  Gpu("broadcasting binary ops and their gradients, concatInto and sliceFrom: the CPU's bits on small integers", () => {
+    sweep('gpu elementwise', elementwiseArb(GPU_BUDGET), gpuRuns(40, 150, 500), g => elementwiseCase(g, 'gpu'));
   });
 
   Gpu("optimizers: Adadelta, SGD, Adam, RMSprop, Adagrad over lists longer than a launch's 24 tensors, odd sizes", () => {
