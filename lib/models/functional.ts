@@ -242,9 +242,19 @@ export class Model extends LayersModel implements AppliedModel {
     return outs.length === 1 ? outs[0] : outs;
   }
 
-  /** Keras's summary table with its "Connected to" column; printed with printFn (default console.log) and returned. */
+  /**
+   * Keras's summary table, printed with printFn (default console.log) and returned: with its "Connected to"
+   * column where the graph is more than a chain (Keras 3's rule: a node with several inputs, a tensor read twice,
+   * a layer applied twice, several inputs or outputs).
+   */
   override summary(printFn: (line: string) => void = console.log): string {
-    return super.summary(printFn, this.summaryRows());
+    const g = this.graph;
+    const chain =
+      this.inputs.length === 1 &&
+      this.outputs.length === 1 &&
+      this.nodes.every(n => n.inputs.length === 1 && !g.fansOut(n.id)) &&
+      new Set(this.nodes.map(n => n.layer)).size === this.nodes.length;
+    return super.summary(printFn, chain ? undefined : this.summaryRows());
   }
 
   private summaryRows(): string[][] {
