@@ -149,6 +149,23 @@ Functional('a functional chain trains bit for bit as the same Sequential (same n
   const [a, b] = [weightsOf(seq), weightsOf(fn)];
   a.forEach((w, i) => assert.equal(Array.from(b[i]), Array.from(w), `weight ${i}`));
   assert.equal(Array.from(read(fn.predict(x))[0]), Array.from(read(seq.predict(x))[0]));
+  // A chain's summary is Sequential's table (Keras 3 adds "Connected to" only to graphs that are more than a chain).
+  assert.not.match(
+    fn.summary(() => {}),
+    /Connected to/,
+  );
+  assert.is(
+    fn
+      .summary(() => {})
+      .split('\n')
+      .slice(3)
+      .join('\n'),
+    seq
+      .summary(() => {})
+      .split('\n')
+      .slice(3)
+      .join('\n'),
+  );
 });
 
 Functional('determinism: a branching model with BatchNormalization and Dropout trains to the same weights from the same seed', async () => {
@@ -252,13 +269,16 @@ Functional('a layer applied twice (siamese) shares its weights and sums their gr
   const out = new Dense({ units: 1 }).apply(new Subtract().apply([shared.apply(a), shared.apply(b)]));
   const m = own(model({ inputs: [a, b], outputs: out, seed: 9 }));
   assert.equal(m.layers.length, 3, 'the shared layer is one layer');
-  assert.equal(m.getWeights().length, 4, 'one kernel and bias for both applications');
+  assert.equal(weightsOf(m).length, 4, 'one kernel and bias for both applications');
   m.compile({ loss: 'mse', optimizer: new SGD({ learningRate: 1 }) });
   await gradCheck(m, [data([5, 4]), data([5, 4])], data([5, 1]), 'siamese');
-  assert.match(
-    m.summary(() => {}),
-    /dense\[1\]\[0\]|subtract.*dense\[0\]\[0\], dense\[1\]\[0\]/s,
-  );
+  // Keras's "Connected to": a layer's node index counts its applications; inputs are <name>[0][0].
+  const table = m.summary(() => {});
+  assert.match(table, /Connected to/);
+  assert.match(table, /left \(InputLayer\) +\(None, 4\) +0 +-/);
+  assert.match(table, /dense \(Dense\) +\(None, 3\) +15 +left\[0\]\[0\], right\[0\]\[0\]/, 'a shared layer: one row, both inputs');
+  assert.match(table, /subtract \(Subtract\) +\(None, 3\) +0 +dense\[0\]\[0\], dense\[1\]\[0\]/);
+  assert.match(table, /Total params: 19/);
 });
 
 Functional('two inputs and two outputs: keyed data, per-output losses, lossWeights, Keras 3 log names', async () => {

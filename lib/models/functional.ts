@@ -257,17 +257,13 @@ export class Model extends LayersModel implements AppliedModel {
     return super.summary(printFn, chain ? undefined : this.summaryRows());
   }
 
+  /** One row per input and per layer (as Keras 3's print_summary): a shared layer once, connected to every input it was applied to. */
   private summaryRows(): string[][] {
     const refName = (ref: number) => (ref < 0 ? `${this.inputNames[-1 - ref]}[0][0]` : `${this.nodes[ref].layer.name}[${this.nodeIndex(ref)}][0]`);
     const rows = this.inputs.map(t => [`${t.name} (InputLayer)`, `(None, ${t.perExample.join(', ')})`, '0', '-']);
-    for (const n of this.graph.order) {
-      const first = this.nodeIndex(n.id) === 0;
-      rows.push([
-        `${n.layer.name} (${n.layer.className})`,
-        `(None, ${n.layer.outputShape.join(', ')})`,
-        first ? String(n.layer.countParams()) : '0',
-        n.inputs.map(refName).join(', '),
-      ]);
+    for (const layer of this.layers) {
+      const inbound = this.nodes.filter(n => n.layer === layer).flatMap(n => n.inputs.map(refName));
+      rows.push([`${layer.name} (${layer.className})`, `(None, ${layer.outputShape.join(', ')})`, String(layer.countParams()), inbound.join(', ')]);
     }
     return rows;
   }
