@@ -347,7 +347,11 @@ export class LayersModel {
   /** tfjs's metricsNames once compiled: 'loss', then each metric by the name fit logs it under ('acc' for 'accuracy'). */
   get metricsNames(): string[] {
     if (!this.model.optimizer) return [];
-    return ['loss', ...metricKeys(this.model).map(k => this.model.logAliases[k] ?? k)];
+    const m = this.model,
+      name = (key: string) => m.logAliases[key] ?? key;
+    if (m.heads.length === 1) return ['loss', ...metricKeys(m).map(name)];
+    // tfjs's names with several outputs: <output>_loss, then <output>_<metric> ('acc' for 'accuracy')
+    return ['loss', ...m.heads.map(h => `${h.name}_loss`), ...m.heads.flatMap(h => h.metricSpecs.map(s => `${h.name}_${name(s.key)}`))];
   }
 
   /**

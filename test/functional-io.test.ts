@@ -11,6 +11,7 @@ import * as tfc from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as kn from '../lib/index.js';
+import * as ktf from '../lib/tfjs.js';
 import { fromTfjsArtifacts, toTfjsArtifacts, type TfjsArtifacts } from '../lib/io/tfjs-format.js';
 import { close, randomArray, rng } from './helpers.js';
 
@@ -156,6 +157,31 @@ IO('a functional model written by tfjs-layers (tf.model, tf.input, a shared laye
   theirs.dispose();
   back.dispose();
   keras3.dispose();
+});
+
+IO("kernelnet/tfjs: tf.input, tf.model, tf.layers.concatenate; two outputs log tfjs's <output>_acc beside Keras's names", async () => {
+  const a = ktf.input({ shape: [4], name: 'a' });
+  const h = ktf.layers.dense({ units: 5, activation: 'relu' }).apply(a);
+  const joined = ktf.layers.concatenate().apply([h, a]);
+  const m = ktf.model({
+    inputs: a,
+    outputs: [
+      ktf.layers.dense({ units: 3, activation: 'softmax', name: 'p' }).apply(joined),
+      ktf.layers.dense({ units: 3, activation: 'softmax', name: 'q' }).apply(h),
+    ],
+  });
+  m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+  assert.equal(m.metricsNames, ['loss', 'p_loss', 'q_loss', 'p_acc', 'q_acc']);
+  const x = ownTensor(values([N, 4]), [N, 4]),
+    y = ownTensor(
+      Int32Array.from({ length: N }, (_, i) => i % 3),
+      [N],
+    );
+  const history = await m.fit(x, [y, y], { epochs: 1, verbose: 0, validationData: [x, [y, y]] });
+  for (const key of ['loss', 'p_loss', 'q_loss', 'p_acc', 'q_acc', 'p_accuracy', 'val_p_acc', 'val_q_accuracy'])
+    assert.ok(key in history.history, `${key} in ${Object.keys(history.history)}`);
+  assert.equal(history.history.p_acc, history.history.p_accuracy);
+  m.dispose();
 });
 
 IO.after(() => rmSync(dir, { recursive: true, force: true }));

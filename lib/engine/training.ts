@@ -354,8 +354,12 @@ function readLogs(model: Network, metrics: NativeTensor[], state?: EpochState): 
       losses[`${h.name}_loss`] = loss;
     } else logs.loss = h.weight === 1 ? loss : h.weight * loss;
     const mean = (sum: number) => (weightSum ? sum / weightSum : 0);
-    for (const m of h.metricSpecs)
-      named[multi ? `${h.name}_${m.key}` : m.key] = mean(m.measures === 'accuracy' ? correct : m.measures === 'mse' ? squared : absolute);
+    for (const m of h.metricSpecs) {
+      const value = mean(m.measures === 'accuracy' ? correct : m.measures === 'mse' ? squared : absolute);
+      named[multi ? `${h.name}_${m.key}` : m.key] = value;
+      const alias = model.logAliases[m.key]; // kernelnet/tfjs: tfjs's <output>_acc beside <output>_accuracy
+      if (multi && alias && !(`${h.name}_${alias}` in named)) named[`${h.name}_${alias}`] = value;
+    }
   });
   Object.assign(logs, losses, named); // metricKeys' order: each output's loss, then the metrics
   if (!multi)
@@ -705,6 +709,12 @@ function addValidationLogs(model: Network, logs: Logs, values: number[]): void {
   ['loss', ...metricKeys(model)].forEach((key, i) => {
     logs[`val_${key}`] = values[i];
   });
+  if (model.heads.length > 1)
+    for (const h of model.heads)
+      for (const m of h.metricSpecs) {
+        const alias = model.logAliases[m.key];
+        if (alias && !(`val_${h.name}_${alias}` in logs)) logs[`val_${h.name}_${alias}`] = logs[`val_${h.name}_${m.key}`];
+      }
   if (model.heads.length === 1)
     for (const m of model.metricSpecs) {
       const alias = model.logAliases[m.key];
