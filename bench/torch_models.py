@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""The three Keras models of examples/keras_models.ts in PyTorch, trained the same way, for side-by-side accuracy.
+"""The Keras models of examples/keras_models.ts in PyTorch, trained the same way, for side-by-side accuracy and time.
 
-  /usr/bin/python3 bench/torch_models.py --model lenet|bncnn|binary [--epochs E] [--seed S] [--threads N]
+  python3 bench/torch_models.py --model lenet|bncnn|binary|resnet [--epochs E] [--seed S] [--threads N]
                                          [--data DIR] [--json FILE]
 
 The Keras-to-PyTorch mapping, spelled out (Keras 3 defaults on the left):
@@ -35,7 +35,7 @@ import torch.nn.functional as F
 
 from torch_mnist import read_idx
 
-SETTINGS = {"lenet": (10, 64), "bncnn": (5, 128), "binary": (3, 64)}
+SETTINGS = {"lenet": (10, 64), "bncnn": (5, 128), "binary": (3, 64), "resnet": (2, 128)}
 
 
 def glorot(module):
@@ -87,6 +87,36 @@ class Binary(nn.Module):
         return self.f2(F.relu(self.f1(torch.flatten(x.permute(0, 2, 3, 1), 1))))
 
 
+def conv_bn(cin, cout, k, stride=1):
+    """Conv2D(padding='same', use_bias=False) + BatchNormalization(momentum=0.9), as examples/keras_models.ts's convBn."""
+    return nn.Sequential(nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2, bias=False), nn.BatchNorm2d(cout, momentum=0.1, eps=1e-3))
+
+
+class Residual(nn.Module):
+    """conv-BN-relu-conv-BN + the shortcut (a 1x1 strided projection where the shape changes), then relu."""
+
+    def __init__(self, cin, cout, stride=1):
+        super().__init__()
+        self.a, self.b = conv_bn(cin, cout, 3, stride), conv_bn(cout, cout, 3)
+        self.proj = conv_bn(cin, cout, 1, stride) if stride != 1 or cin != cout else None
+
+    def forward(self, x):
+        return F.relu(self.b(F.relu(self.a(x))) + (self.proj(x) if self.proj is not None else x))
+
+
+class ResNet(nn.Module):
+    """examples/keras_models.ts's resnet: a stem, two blocks of 16 filters, two of 32 (the first strided), GAP, softmax."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = conv_bn(1, 16, 3)
+        self.blocks = nn.Sequential(Residual(16, 16), Residual(16, 16), Residual(16, 32, 2), Residual(32, 32))
+        self.fc = nn.Linear(32, 10)
+
+    def forward(self, x):
+        return self.fc(self.blocks(F.relu(self.stem(x))).mean(dim=(2, 3)))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", required=True, choices=sorted(SETTINGS))
@@ -107,11 +137,11 @@ def main():
     if args.model == "binary":
         keep, keept = (y == 3) | (y == 8), (yt == 3) | (yt == 8)
         x, y, xt, yt = x[keep], (y[keep] == 8).float().unsqueeze(1), xt[keept], (yt[keept] == 8).float().unsqueeze(1)
-    model = {"lenet": LeNet, "bncnn": BnCnn, "binary": Binary}[args.model]()
+    model = {"lenet": LeNet, "bncnn": BnCnn, "binary": Binary, "resnet": ResNet}[args.model]()
     glorot(model)
     if args.model == "lenet":
         opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True)
-    elif args.model == "bncnn":
+    elif args.model in ("bncnn", "resnet"):
         opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
     else:
         opt = torch.optim.RMSprop(model.parameters(), lr=1e-3, alpha=0.9, eps=1e-7)
