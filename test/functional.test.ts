@@ -12,6 +12,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
+  Activation,
   Adam,
   Add,
   Average,
@@ -279,6 +280,13 @@ Functional('a layer applied twice (siamese) shares its weights and sums their gr
   assert.match(table, /dense \(Dense\) +\(None, 3\) +15 +left\[0\]\[0\], right\[0\]\[0\]/, 'a shared layer: one row, both inputs');
   assert.match(table, /subtract \(Subtract\) +\(None, 3\) +0 +dense\[0\]\[0\], dense\[1\]\[0\]/);
   assert.match(table, /Total params: 19/);
+  // One Dense applied twice in a row, the second application the model's output (the dense + loss head runs as
+  // one op there): its weights' gradient is still the sum of both applications'.
+  const z = input({ shape: [3] });
+  const twice = new Dense({ units: 3 });
+  const chained = own(model({ inputs: z, outputs: twice.apply(new Activation({ activation: 'tanh' }).apply(twice.apply(z))), seed: 4 }));
+  chained.compile({ loss: 'mse', optimizer: new SGD({ learningRate: 1 }) });
+  await gradCheck(chained, data([5, 3]), data([5, 3]), 'a Dense applied twice, the second as the head');
 });
 
 Functional('two inputs and two outputs: keyed data, per-output losses, lossWeights, Keras 3 log names', async () => {

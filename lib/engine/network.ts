@@ -1012,6 +1012,7 @@ export abstract class Network {
         grads.set(ref, sum);
       }
     };
+    const seen = new Set<Layer>(); // layers whose weight gradients this step has written (a shared layer adds the rest)
     if (plan.fusedHead) {
       const out = graph.output,
         h = this.heads[0],
@@ -1024,6 +1025,7 @@ export abstract class Network {
         { ...this.context(out, true, step), inputGrad: inputGrad(out), weightGrads: trains(out) },
         { kind: h.loss.kind, accuracy: h.accuracy, labels: hb.y, weights: Ws[0] ? hb.w : null, dlogits: hb.dlogits, metrics: metrics[0], step: base },
       );
+      if (trains(out)) seen.add(graph.nodes[out].layer);
       contribute(from, g);
     } else {
       this.heads.forEach((h, o) => {
@@ -1035,7 +1037,6 @@ export abstract class Network {
       });
     }
     const dzGiven = new Set<number>(); // nodes whose activation the op above applied to their gradient
-    const seen = new Set<Layer>();
     for (const op of plan.backward) {
       const grad = grads.get(op.out);
       if (!grad) continue;
