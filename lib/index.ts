@@ -73,7 +73,7 @@ export type { NestedArray, TensorLike } from './core/tensor.js';
 export { TrainingReport } from './callbacks/report.js';
 export type { TrainingReportArgs } from './callbacks/report.js';
 export { Dataset } from './data/data.js';
-export type { Batch, BatchLike, BatchTensors, FromTensorsOptions } from './data/data.js';
+export type { Batch, BatchLike, BatchTensors, MultiBatch, FromTensorsOptions } from './data/data.js';
 export { imageDatasetFromDirectory, ImageDataset } from './data/images.js';
 export type { ImageDatasetOptions } from './data/images.js';
 export type { FitDatasetArgs } from './engine/training.js';

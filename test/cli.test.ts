@@ -66,16 +66,17 @@ Cli('--write-png writes MNIST as class folders of PNG files, and --images trains
   }
 });
 
-// examples/keras_models.ts: the three acceptance models of the vocabulary; each runs end to end on a few images.
+// examples/keras_models.ts: the acceptance models of the vocabulary (Sequential) and of graphs (functional); each
+// runs end to end on a few images.
 const models = fileURLToPath(new URL('../examples/keras_models.js', import.meta.url));
-Cli('the Keras models example: lenet, bncnn and binary each train and report; a bad --model is one line', () => {
+Cli('the Keras models example: each Sequential and functional model trains and reports; a bad --model is one line', () => {
   const dir = mkdtempSync(join(tmpdir(), 'kernelnet-models-'));
   try {
-    for (const model of ['lenet', 'bncnn', 'binary']) {
+    for (const model of ['lenet', 'bncnn', 'binary', 'resnet', 'inception', 'twoinput', 'twooutput', 'autoencoder', 'transfer']) {
       const json = join(dir, `${model}.json`);
       const r = spawnSync(
         process.execPath,
-        [models, '--model', model, '--epochs', '1', '--train-limit', '300', '--test-limit', '100', '--json', json],
+        [models, '--model', model, '--epochs', '1', '--train-limit', '256', '--test-limit', '64', '--json', json],
         { encoding: 'utf8', timeout: 120_000 },
       );
       assert.is(r.status, 0, `${model}: ${r.stderr.slice(-800)}`);
@@ -87,7 +88,10 @@ Cli('the Keras models example: lenet, bncnn and binary each train and report; a 
   }
   const bad = spawnSync(process.execPath, [models, '--model', 'vgg'], { encoding: 'utf8' });
   assert.is(bad.status, 2);
-  assert.is(bad.stderr.trim(), "keras_models: --model expects lenet, bncnn or binary, received 'vgg'");
+  assert.is(
+    bad.stderr.trim(),
+    "keras_models: --model expects one of lenet, bncnn, binary, resnet, inception, twoinput, twooutput, autoencoder, transfer, received 'vgg'",
+  );
 });
 
 Cli.run();
