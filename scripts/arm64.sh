@@ -51,13 +51,14 @@ test_arm64() {
   log=$(mktemp)
   # Under an arm64 Node the x86-64 build/ cannot load, and the loader takes prebuilds/linux-arm64.
   run_node -e "import('./dist/lib/index.js').then(k => { const b = k.nativeBinary(), c = k.backend(); console.log('arm64:', b.kind, b.path, '-', c.device); if (b.kind !== 'prebuild' || !/neon GEMM/.test(c.device)) process.exit(1); })"
-  for suite in ops gradcheck activations batchnorm; do
+  for suite in ops gradcheck activations batchnorm elementwise functional; do
     if run_node node_modules/uvu/bin.js dist/test "^$suite\\.test\\.js$" > "$log" 2>&1; then :; fi
-    local clean total ok
+    local clean total ok skipped
     clean=$(sed 's/\x1b\[[0-9;]*m//g' "$log")
     total=$(grep -E '^\s*Total:' <<< "$clean" | grep -oE '[0-9]+' || echo 0)
     ok=$(grep -E '^\s*Passed:' <<< "$clean" | grep -oE '[0-9]+' || echo 0)
-    echo "arm64 $suite: $ok of $total passed"
+    skipped=$(grep -E '^\s*Skipped:' <<< "$clean" | grep -oE '[0-9]+' || echo 0)
+    echo "arm64 $suite: $ok of $total passed$([ "$skipped" = 0 ] || echo ", $skipped skipped: $(grep -m1 -oE 'skipped: .*' <<< "$clean" | cut -c10-)")"
     [ "$total" -gt 0 ] || { failed=$((failed + 1)); tail -20 "$log"; }
     [ "$ok" = "$total" ] || grep -E "FAIL|Error" "$log" | head -10
     passed=$((passed + ok)) failed=$((failed + total - ok))

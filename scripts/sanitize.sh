@@ -24,7 +24,7 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=87
 export FUZZ_RUNS=${FUZZ_RUNS:-0.3}
 export KERNELNET_SOAK_RSS_MB=1024  # ASan's quarantine holds freed memory: RSS is not a leak signal here
 status=0
-for suite in ops gradcheck activations batchnorm pooling datasets optimizers tensor-utils weights schedules api program checkpoint soak fuzz; do
+for suite in ops gradcheck activations batchnorm pooling elementwise functional datasets optimizers tensor-utils weights schedules api program checkpoint soak fuzz; do
   echo "== $suite under ASan + UBSan"
   if LD_PRELOAD="$asan $ubsan" node node_modules/uvu/bin.js dist/test "^$suite\\.test\\.js$" > "$suite.log" 2>&1; then
     grep -E "Total|Passed" "$suite.log" | tr -s ' ' | tr '\n' ' '; echo
