@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Native memory safety (not in the default test run: about three minutes). Builds the addon with
 # AddressSanitizer and UndefinedBehaviorSanitizer in a scratch copy of the project (CPU backend; the normal build
-# is untouched), then runs the native-heavy suites (ops, gradients, activations, batch normalization, pooling, datasets,
+# is untouched), then runs the native-heavy suites (ops, gradients, activations, batch normalization, pooling,
+# broadcasting elementwise ops, functional models, datasets,
 # optimizers, tensor utilities, weights, schedules, API guards, programs, checkpoints, soak, fuzzing) against it
 # with the sanitizer runtimes preloaded into Node. Any report fails the run. GPU: `npm run test:gpu` runs
 # compute-sanitizer memcheck and racecheck on the CUDA suite.
