@@ -12,7 +12,7 @@ work=$(mktemp -d)
 trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT; echo "scratch: $work"
 cd "$repo"
 npx tsc -p tsconfig.json
-cp -r cpp cuda CMakeLists.txt package.json dist "$work/"
+cp -r cpp cuda CMakeLists.txt package.json tsconfig.json dist lib "$work/" # lib/: the api suite reads native.ts with the TypeScript compiler
 mkdir -p "$work/test" && cp -r test/fixtures "$work/test/" # the checkpoint suite reads its fixture from the source tree
 ln -s "$repo/node_modules" "$work/node_modules"
 cd "$work"
