@@ -254,7 +254,7 @@ export class Model extends LayersModel implements AppliedModel {
       this.outputs.length === 1 &&
       this.nodes.every(n => n.inputs.length === 1 && !g.fansOut(n.id)) &&
       new Set(this.nodes.map(n => n.layer)).size === this.nodes.length;
-    return super.summary(printFn, chain ? undefined : this.summaryRows());
+    return this.summaryTable(printFn, chain ? undefined : this.summaryRows());
   }
 
   /** One row per input and per layer (as Keras 3's print_summary): a shared layer once, connected to every input it was applied to. */

@@ -58,7 +58,12 @@ export abstract class LayersModel extends Network {
   }
 
   /** Keras's summary table; printed with printFn (default console.log) and returned. */
-  summary(printFn: (line: string) => void = console.log, rows?: string[][]): string {
+  summary(printFn: (line: string) => void = console.log): string {
+    return this.summaryTable(printFn);
+  }
+
+  /** @internal The summary table, with a graph's rows (and its "Connected to" column) when given. */
+  protected summaryTable(printFn: (line: string) => void, rows?: string[][]): string {
     this.alive('summary');
     if (typeof printFn !== 'function') fail('a function', 'printFn', printFn);
     this.requireLayers();
