@@ -1100,8 +1100,8 @@ function perOutput(value: unknown, names: string[], what: string, required: bool
   return names.map(() => value);
 }
 
-/** An object keyed by output (or input) name as one entry per name; an unknown key is refused, naming the known. */
-function keyedEntries(value: Record<string, unknown>, names: string[], what: string, required: boolean, fallback?: unknown): unknown[] {
+/** @internal An object keyed by output (or input) name as one entry per name; an unknown key is refused, naming the known. */
+export function keyedEntries(value: Record<string, unknown>, names: string[], what: string, required: boolean, fallback?: unknown): unknown[] {
   for (const key of Object.keys(value)) if (!names.includes(key)) fail(`keys among the names ${names.map(m => `'${m}'`).join(', ')}`, what, key);
   return names.map(name => {
     if (Object.hasOwn(value, name)) return value[name];

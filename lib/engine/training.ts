@@ -9,7 +9,7 @@
 // each read is a synchronisation).
 import { METRIC_SLOTS, native, type NativeProgram, type NativeTensor } from '../core/native.js';
 import { StateError, TrainingError, ValidationError, stateError } from '../core/errors.js';
-import type { LabelData, Network, TrainStep } from './network.js';
+import { keyedEntries, type LabelData, type Network, type TrainStep } from './network.js';
 import { ProgressBar, formatLogs, type ProgressStream } from './progress.js';
 import { Tensor, empty, handleOf, sliceRows } from '../core/tensor.js';
 import { disposeBatch, isDataset, type Dataset } from '../data/data.js';
@@ -415,11 +415,10 @@ function outputWeights(model: Network, value: unknown, n: number, name: string):
     if (value.length !== names.length) fail(`an array of ${names.length} tensors (one per output: ${names.join(', ')})`, name, value);
     return value.map((w, o) => (w == null ? null : sampleWeights(model, w, n, `${name}[${o}]`)));
   }
-  if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
-    const entries = value as Record<string, unknown>;
-    for (const key of Object.keys(entries)) if (!names.includes(key)) fail(`keys among the output names ${names.join(', ')}`, name, key);
-    return names.map(o => (entries[o] == null ? null : sampleWeights(model, entries[o], n, `${name}.${o}`)));
-  }
+  if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype)
+    return keyedEntries(value as Record<string, unknown>, names, name, false).map((w, o) =>
+      w == null ? null : sampleWeights(model, w, n, `${name}.${names[o]}`),
+    );
   return fail('a float32 tensor [N], or one per output (an array or an object keyed by output name)', name, value);
 }
 

@@ -294,6 +294,14 @@ export abstract class Layer {
   }
 }
 
+/** @internal Keras's default name for a layer of this class: Conv2D -> conv2d, BatchNormalization -> batch_normalization. */
+export function defaultLayerName(className: string): string {
+  return className
+    .replace(/([a-z])([A-Z])/g, '$1_$2')
+    .replace(/([0-9])D$/, '$1d')
+    .toLowerCase();
+}
+
 /** Copies of parameters, each on its device. */
 export function readParams(params: Param[]): Tensor[] {
   return params.map(p => new Tensor(new native.Tensor(p.shape, 'float32', p.value.read(), p.value.device)));

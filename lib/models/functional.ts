@@ -5,7 +5,7 @@
 import { ValidationError } from '../core/errors.js';
 import { Graph, inputRef, type GraphNode } from '../engine/plan.js';
 import { SymbolicTensor, symbolicList, type AppliedModel, type InputLayer } from '../engine/symbolic.js';
-import type { Layer } from '../layers/layers.js';
+import { defaultLayerName, type Layer } from '../layers/layers.js';
 import { checkOptions } from '../core/validate.js';
 import { LayersModel, Sequential } from './model.js';
 import { loadModelAs } from '../io/serialization.js';
@@ -39,14 +39,6 @@ const applications = new WeakMap<SymbolicTensor, Application>();
 interface Scope {
   env: Map<SymbolicTensor, number>;
   done: Map<Application, Scope>;
-}
-
-/** Keras's default name for a layer of this class: Conv2D -> conv2d, BatchNormalization -> batch_normalization. */
-export function defaultLayerName(className: string): string {
-  return className
-    .replace(/([a-z])([A-Z])/g, '$1_$2')
-    .replace(/([0-9])D$/, '$1d')
-    .toLowerCase();
 }
 
 /**

@@ -2,7 +2,7 @@
 // save and load it; Sequential, a stack of layers built with add; the functional Model is lib/models/functional.ts.
 // The engine that runs them is Network (network.ts); the training loop is training.ts.
 import { DeviceError, ValidationError, stateError } from '../core/errors.js';
-import { Layer, readParams, writeParams } from '../layers/layers.js';
+import { Layer, defaultLayerName, readParams, writeParams } from '../layers/layers.js';
 import { Network } from '../engine/network.js';
 import { Merge } from '../layers/merge.js';
 import { loadWeights, save, saveWeights } from '../io/serialization.js';
@@ -276,10 +276,7 @@ export class Sequential extends LayersModel {
         `${this.name}.add: the shared layer ${layer.name}'s weights live on ${layer.params[0].value.device} but ${this.name} on ${this.device}`,
       );
     if (!layer.name) {
-      const base = layer.className
-        .replace(/([a-z])([A-Z])/g, '$1_$2')
-        .replace(/([0-9])D$/, '$1d')
-        .toLowerCase();
+      const base = defaultLayerName(layer.className);
       for (;;) {
         // Keras's rule: unique names within a model (a shared layer may hold one already)
         const n = this.nameCounts.get(base) ?? 0;
