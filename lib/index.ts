@@ -1,6 +1,6 @@
 // kernelnet: train convolutional networks from Node.js with a Keras-like Sequential API.
 export { LayersModel, Sequential } from './models/model.js';
-export type { SequentialArgs, CompileArgs, ModelData } from './models/model.js';
+export type { SequentialArgs, CompileArgs, ModelData, ExportArgs } from './models/model.js';
 export { Model, model, loadModel } from './models/functional.js';
 export type { ModelArgs } from './models/functional.js';
 export { SymbolicTensor, Input, InputLayer, input } from './engine/symbolic.js';

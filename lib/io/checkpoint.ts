@@ -99,7 +99,6 @@ export function removeStaleTemporaries(path: string): void {
  */
 export function writeCheckpoint(path: string, tensors: NamedTensor[], metadata: Record<string, string>): void {
   checkPath(path);
-  removeStaleTemporaries(path);
   const header: Record<string, unknown> = {};
   let offset = 0;
   const hash = createHash('sha256');
@@ -116,12 +115,21 @@ export function writeCheckpoint(path: string, tensors: NamedTensor[], metadata: 
   head.writeBigUInt64LE(BigInt(Buffer.byteLength(json)), 0);
   head.write(json, 8);
 
+  writeAtomic(path, [head, ...tensors.map(t => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength))]);
+}
+
+/**
+ * Writes `chunks` to `path` atomically (a temporary file beside it, fsynced, then renamed over it): a reader sees
+ * the old file or the whole new one. File system errors become a CheckpointError naming the path.
+ */
+export function writeAtomic(path: string, chunks: Uint8Array[]): void {
+  checkPath(path);
+  removeStaleTemporaries(path);
   const tmp = temporaryName(path);
   let fd = -1;
   try {
     fd = openSync(tmp, 'wx', 0o644);
-    writeSync(fd, head);
-    for (const t of tensors) writeSync(fd, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+    for (const c of chunks) writeSync(fd, c);
     fsyncSync(fd);
     closeSync(fd);
     fd = -1;

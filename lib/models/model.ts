@@ -6,6 +6,8 @@ import { Layer, defaultLayerName, readParams, writeParams } from '../layers/laye
 import { Network } from '../engine/network.js';
 import { Merge } from '../layers/merge.js';
 import { loadWeights, save, saveWeights } from '../io/serialization.js';
+import { exportOptions, onnxModel, type ExportArgs } from '../io/onnx.js';
+import { writeAtomic } from '../io/checkpoint.js';
 import { Tensor, handleOf } from '../core/tensor.js';
 import {
   drain,
@@ -29,6 +31,7 @@ import { isDataset, type Dataset } from '../data/data.js';
 
 export type { EvaluateArgs, FitArgs, History, Logs, ModelData, PredictArgs } from '../engine/training.js';
 export type { CompileArgs } from '../engine/network.js';
+export type { ExportArgs } from '../io/onnx.js';
 
 /** The options of new Sequential(...) (tfjs's tf.sequential config). */
 export interface SequentialArgs {
@@ -226,6 +229,22 @@ export abstract class LayersModel extends Network {
    */
   save(path: string): void {
     save(this, path);
+  }
+
+  /**
+   * Writes the model for inference elsewhere (Keras 3's export): `export('model.onnx', { format: 'onnx' })` writes an
+   * ONNX model (default operator set 17) that onnxruntime, and any ONNX runtime, runs on the same NHWC inputs as
+   * predict(), returning what predict() returns. Atomic, like save. A layer with no ONNX form is refused, by name.
+   */
+  export(path: string, args: ExportArgs): void {
+    const { opset, verbose } = exportOptions(args);
+    const bytes = onnxModel(this, opset);
+    writeAtomic(path, [bytes]);
+    if (verbose)
+      console.log(
+        `Saved ${this.name} as ONNX (opset ${opset}) at '${path}': inputs ${this.inputNames.map((n, k) => `${n} [batch, ${this.inputShapes[k].join(', ')}]`).join(', ')}; ` +
+          `outputs ${this.outputNames.join(', ')}`,
+      );
   }
 }
 /**
