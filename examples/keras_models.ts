@@ -1,18 +1,14 @@
-// Small vision models as Keras users write them, trained on MNIST. Sequential:
-//   lenet   LeNet-5 as LeCun drew it: Conv2D(6, 5x5, tanh, 'same') - AveragePooling2D - Conv2D(16, 5x5, tanh) -
-//           AveragePooling2D - Flatten - Dense(120, tanh) - Dense(84, tanh) - Dense(10, softmax); SGD with
-//           Nesterov momentum; sparse categorical cross-entropy on int32 labels.
-//   bncnn   A BatchNorm CNN: [Conv2D(no bias) - BatchNormalization - Activation('relu')] blocks, MaxPooling2D,
-//           GlobalAveragePooling2D, Dropout, Dense softmax; 'adam'.
-//   binary  A binary classifier of two digits (3 against 8) with a sigmoid head and binaryCrossentropy; 'rmsprop'.
-// Functional (input(), layer.apply(), model()):
-//   resnet     A small ResNet: a stem Conv2D-BN-relu, residual blocks conv-BN-relu-conv-BN + Add (a 1x1 strided
-//              projection where the shape changes), global average pooling, softmax; Adam.
-//   inception  An Inception-style block: Concatenate of 1x1, 3x3 and pooled branches, twice; Adam.
-//   twoinput   An image and a 4-feature vector (the ink in each quadrant) through Dense, concatenated; Adam.
-//   twooutput  One body, two heads: the class (sparse cross-entropy) and the image's ink mass (mse), lossWeights.
-//   autoencoder  A convolutional autoencoder: strided Conv2D down to 7x7x8, UpSampling2D back, mse on the images.
-//   transfer   The ResNet trained on digits 0-4, its body frozen under a new head trained on digits 5-9.
+// Small vision models as Keras users write them, trained on MNIST. Their architectures are in examples/zoo.ts
+// (buildModel), which tests and benches import too; here each is compiled and trained:
+//   lenet        LeNet-5 (Sequential); SGD with Nesterov momentum; sparse categorical cross-entropy on int32 labels.
+//   bncnn        A BatchNorm CNN (Sequential); 'adam'.
+//   binary       A binary classifier of two digits (3 against 8), sigmoid head, binaryCrossentropy; 'rmsprop'.
+//   resnet       A small ResNet (functional, as all below); Adam.
+//   inception    An Inception-style network; Adam.
+//   twoinput     An image and a 4-feature vector (the ink in each quadrant); Adam.
+//   twooutput    One body, two heads: the class (sparse cross-entropy) and the image's ink mass (mse), lossWeights.
+//   autoencoder  A convolutional autoencoder, mse on the images.
+//   transfer     The ResNet trained on digits 0-4, its body frozen under a new head trained on digits 5-9.
 // Each has fixed epochs and batch size (the acceptance settings); the flags shorten a run.
 //
 //   npm run models -- --model NAME [--epochs N] [--train-limit N] [--test-limit N] [--seed S]
@@ -76,30 +72,9 @@ if (opts.backend !== undefined) {
   process.env.KERNELNET_BACKEND = opts.backend as string;
 }
 const kn = await import('../lib/index.js').catch((e: Error & { code?: string }) => die(`${e.code ?? 'error'}: ${e.message}`));
-const {
-  Sequential,
-  Conv2D,
-  AveragePooling2D,
-  MaxPooling2D,
-  GlobalAveragePooling2D,
-  BatchNormalization,
-  Activation,
-  Dropout,
-  Flatten,
-  Dense,
-  SGD,
-  Adam,
-  Add,
-  Concatenate,
-  UpSampling2D,
-  input,
-  model: functional,
-  loadMnist,
-  tensor,
-  backend,
-  dispose,
-} = kn;
-type SymbolicTensor = InstanceType<typeof kn.SymbolicTensor>;
+const { SGD, Adam, loadMnist, tensor, backend, dispose } = kn;
+// zoo.ts imports the library statically: imported here, after KERNELNET_BACKEND is set.
+const { buildModel, buildTransfer } = await import('./zoo.js');
 type AnyModel = LayersModel;
 type Tensor = InstanceType<typeof kn.Tensor>;
 
@@ -119,31 +94,6 @@ function twoDigits(images: Tensor, labels: Tensor): [Tensor, Tensor] {
       [rows.length, 1],
     ),
   ];
-}
-
-/**
- * conv-BN(-relu): the ResNet's unit. BatchNormalization's momentum is 0.9 (Keras's default is 0.99): with runs
- * of two epochs the moving variance, which starts at 1 while these activations' variance is near 0.01, must
- * settle within a few hundred steps, or inference (and a frozen base) normalises with a stale scale.
- */
-const convBn = (t: SymbolicTensor, filters: number, kernelSize: number, strides = 1, relu = true) => {
-  const z = new BatchNormalization({ momentum: 0.9 }).apply(new Conv2D({ filters, kernelSize, strides, padding: 'same', useBias: false }).apply(t));
-  return relu ? new Activation({ activation: 'relu' }).apply(z) : z;
-};
-
-/** A residual block: conv-BN-relu-conv-BN + the shortcut (a 1x1 strided projection where the shape changes), then relu. */
-const residual = (t: SymbolicTensor, filters: number, strides = 1) => {
-  const body = convBn(convBn(t, filters, 3, strides), filters, 3, 1, false);
-  const shortcut = strides !== 1 || t.shape.at(-1) !== filters ? convBn(t, filters, 1, strides, false) : t;
-  return new Activation({ activation: 'relu' }).apply(new Add().apply([body, shortcut]));
-};
-
-/** The ResNet's body for 28x28 digits: stem, stages of 16 and 32 filters, global average pooling. */
-function resnetBody(inp: SymbolicTensor): SymbolicTensor {
-  let t = convBn(inp, 16, 3);
-  t = residual(residual(t, 16), 16);
-  t = residual(residual(t, 32, 2), 32);
-  return new GlobalAveragePooling2D().apply(t);
 }
 
 /** Rows of `images` and `labels` whose digit passes `keep`, labels mapped by `relabel`. */
@@ -181,47 +131,21 @@ function ink(images: Tensor): Tensor {
 let model: AnyModel, x: Tensor | Tensor[], y: Tensor | Tensor[], xt: Tensor | Tensor[], yt: Tensor | Tensor[];
 const owned: Tensor[] = [];
 if (name === 'resnet') {
-  const inp = input({ shape: [28, 28, 1], name: 'image' });
-  model = functional({ inputs: inp, outputs: new Dense({ units: 10, activation: 'softmax' }).apply(resnetBody(inp)), name: 'resnet', seed });
+  model = buildModel('resnet', seed);
   model.compile({ loss: 'sparseCategoricalCrossentropy', optimizer: 'adam', metrics: ['accuracy'] });
   [x, y, xt, yt] = [train.images, train.labels, test.images, test.labels];
 } else if (name === 'inception') {
-  const block = (t: SymbolicTensor, f: number) =>
-    new Concatenate().apply([
-      convBn(t, f, 1),
-      convBn(convBn(t, f, 1), f, 3),
-      convBn(new MaxPooling2D({ poolSize: 3, strides: 1, padding: 'same' }).apply(t), f, 1),
-    ]);
-  const inp = input({ shape: [28, 28, 1], name: 'image' });
-  let t = new MaxPooling2D({ poolSize: 2 }).apply(convBn(inp, 16, 3));
-  t = new MaxPooling2D({ poolSize: 2 }).apply(block(t, 16));
-  t = new GlobalAveragePooling2D().apply(block(t, 32));
-  model = functional({ inputs: inp, outputs: new Dense({ units: 10, activation: 'softmax' }).apply(t), name: 'inception', seed });
+  model = buildModel('inception', seed);
   model.compile({ loss: 'sparseCategoricalCrossentropy', optimizer: 'adam', metrics: ['accuracy'] });
   [x, y, xt, yt] = [train.images, train.labels, test.images, test.labels];
 } else if (name === 'twoinput') {
-  const image = input({ shape: [28, 28, 1], name: 'image' }),
-    features = input({ shape: [4], name: 'quadrants' });
-  const seen = new Flatten().apply(
-    new MaxPooling2D({ poolSize: 2 }).apply(new Conv2D({ filters: 16, kernelSize: 3, activation: 'relu' }).apply(image)),
-  );
-  const joined = new Concatenate().apply([
-    new Dense({ units: 64, activation: 'relu' }).apply(seen),
-    new Dense({ units: 8, activation: 'relu' }).apply(features),
-  ]);
-  model = functional({ inputs: [image, features], outputs: new Dense({ units: 10, activation: 'softmax' }).apply(joined), name: 'two_input', seed });
+  model = buildModel('twoinput', seed);
   model.compile({ loss: 'sparseCategoricalCrossentropy', optimizer: 'adam', metrics: ['accuracy'] });
   const [q, qt] = [quadrants(train.images), quadrants(test.images)];
   owned.push(q, qt);
   [x, y, xt, yt] = [{ image: train.images, quadrants: q } as never, train.labels, [test.images, qt], test.labels];
 } else if (name === 'twooutput') {
-  const image = input({ shape: [28, 28, 1], name: 'image' });
-  const body = new Dense({ units: 64, activation: 'relu' }).apply(
-    new Flatten().apply(new MaxPooling2D({ poolSize: 2 }).apply(new Conv2D({ filters: 16, kernelSize: 3, activation: 'relu' }).apply(image))),
-  );
-  const digit = new Dense({ units: 10, activation: 'softmax', name: 'digit' }).apply(body),
-    mass = new Dense({ units: 1, name: 'ink' }).apply(body);
-  model = functional({ inputs: image, outputs: [digit, mass], name: 'two_output', seed });
+  model = buildModel('twooutput', seed);
   model.compile({
     loss: { digit: 'sparseCategoricalCrossentropy', ink: 'mse' },
     lossWeights: { digit: 1, ink: 10 },
@@ -232,20 +156,12 @@ if (name === 'resnet') {
   owned.push(m, mt);
   [x, y, xt, yt] = [train.images, [train.labels, m], test.images, { digit: test.labels, ink: mt } as never];
 } else if (name === 'autoencoder') {
-  const image = input({ shape: [28, 28, 1], name: 'image' });
-  let t = new Conv2D({ filters: 16, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }).apply(image); // 14x14
-  t = new Conv2D({ filters: 8, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }).apply(t); // 7x7x8: the code
-  t = new Conv2D({ filters: 16, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(new UpSampling2D({ size: 2 }).apply(t));
-  t = new Conv2D({ filters: 1, kernelSize: 3, padding: 'same', activation: 'sigmoid' }).apply(new UpSampling2D({ size: 2 }).apply(t));
-  model = functional({ inputs: image, outputs: t, name: 'autoencoder', seed });
+  model = buildModel('autoencoder', seed);
   model.compile({ loss: 'mse', optimizer: 'adam', metrics: ['mae'] });
   [x, y, xt, yt] = [train.images, train.images, test.images, test.images];
 } else if (name === 'transfer') {
   // Train the ResNet on digits 0-4 (quietly), then reuse its body, frozen, under a new head for digits 5-9.
-  const inp = input({ shape: [28, 28, 1], name: 'image' });
-  const bodyOut = resnetBody(inp);
-  const base = functional({ inputs: inp, outputs: bodyOut, name: 'resnet_body', seed });
-  const first = functional({ inputs: inp, outputs: new Dense({ units: 5, activation: 'softmax' }).apply(bodyOut), name: 'resnet_0_4', seed });
+  const { first, build } = buildTransfer(seed);
   first.compile({ loss: 'sparseCategoricalCrossentropy', optimizer: 'adam', metrics: ['accuracy'] });
   const [lowX, lowY] = digits(
       train.images,
@@ -262,10 +178,7 @@ if (name === 'resnet') {
   owned.push(lowX, lowY, lowXt, lowYt);
   await first.fit(lowX, lowY, { batchSize, epochs, verbose: 0 });
   console.log(`resnet on digits 0-4: test accuracy ${(100 * first.evaluate(lowXt, lowYt, { batchSize: 256 })[1]).toFixed(2)}%`);
-  base.trainable = false;
-  const inp2 = input({ shape: [28, 28, 1], name: 'image' });
-  const features = base.apply(inp2) as SymbolicTensor;
-  model = functional({ inputs: inp2, outputs: new Dense({ units: 5, activation: 'softmax' }).apply(features), name: 'transfer_5_9', seed });
+  model = build(); // the base frozen
   model.compile({ loss: 'sparseCategoricalCrossentropy', optimizer: new Adam({ learningRate: 0.003 }), metrics: ['accuracy'] });
   [x, y] = digits(
     train.images,
@@ -281,20 +194,7 @@ if (name === 'resnet') {
   );
   owned.push(x, y, xt, yt);
 } else if (name === 'lenet') {
-  model = new Sequential({
-    seed,
-    name: 'lenet5',
-    layers: [
-      new Conv2D({ filters: 6, kernelSize: 5, activation: 'tanh', padding: 'same', inputShape: [28, 28, 1] }),
-      new AveragePooling2D({ poolSize: 2 }),
-      new Conv2D({ filters: 16, kernelSize: 5, activation: 'tanh' }),
-      new AveragePooling2D({ poolSize: 2 }),
-      new Flatten(),
-      new Dense({ units: 120, activation: 'tanh' }),
-      new Dense({ units: 84, activation: 'tanh' }),
-      new Dense({ units: 10, activation: 'softmax' }),
-    ],
-  });
+  model = buildModel('lenet', seed);
   model.compile({
     loss: 'sparseCategoricalCrossentropy',
     optimizer: new SGD({ learningRate: 0.05, momentum: 0.9, nesterov: true }),
@@ -302,40 +202,11 @@ if (name === 'resnet') {
   });
   [x, y, xt, yt] = [train.images, train.labels, test.images, test.labels];
 } else if (name === 'bncnn') {
-  const block = (filters: number, first = false) => [
-    new Conv2D({ filters, kernelSize: 3, padding: 'same', useBias: false, ...(first ? { inputShape: [28, 28, 1] } : {}) }),
-    new BatchNormalization(),
-    new Activation({ activation: 'relu' }),
-  ];
-  model = new Sequential({
-    seed,
-    name: 'bn_cnn',
-    layers: [
-      ...block(32, true),
-      ...block(32),
-      new MaxPooling2D({ poolSize: 2 }),
-      ...block(64),
-      ...block(64),
-      new MaxPooling2D({ poolSize: 2 }),
-      new GlobalAveragePooling2D(),
-      new Dropout({ rate: 0.3 }),
-      new Dense({ units: 10, activation: 'softmax' }),
-    ],
-  });
+  model = buildModel('bncnn', seed);
   model.compile({ loss: 'sparseCategoricalCrossentropy', optimizer: 'adam', metrics: ['accuracy'] });
   [x, y, xt, yt] = [train.images, train.labels, test.images, test.labels];
 } else {
-  model = new Sequential({
-    seed,
-    name: 'three_or_eight',
-    layers: [
-      new Conv2D({ filters: 16, kernelSize: 3, activation: 'relu', inputShape: [28, 28, 1] }),
-      new MaxPooling2D({ poolSize: 2 }),
-      new Flatten(),
-      new Dense({ units: 32, activation: 'relu' }),
-      new Dense({ units: 1, activation: 'sigmoid' }),
-    ],
-  });
+  model = buildModel('binary', seed);
   model.compile({ loss: 'binaryCrossentropy', optimizer: 'rmsprop', metrics: ['accuracy'] });
   [x, y] = twoDigits(train.images, train.labels);
   [xt, yt] = twoDigits(test.images, test.labels);

@@ -1,5 +1,6 @@
 // Trains a simple convnet on the MNIST dataset: the Keras example mnist_cnn.py, line for line.
 // Gets to 99.25% test accuracy after 12 epochs (there is still a lot of margin for parameter tuning).
+// The model is examples/zoo.ts's buildMnistCnn (buildModel('mnist_cnn', seed)), which tests and benches import too.
 //
 //   npm run mnist -- [--epochs 12] [--batch-size 128] [--train-limit N] [--test-limit N] [--data DIR]
 //                    [--backend cpu|cuda] [--seed S] [--validation-split F] [--early-stopping PATIENCE]
@@ -79,24 +80,9 @@ const epochs = int('epochs')!;
 const seed = int('seed');
 // kernelnet's own errors (no GPU for --backend cuda, unreadable data) are one line too.
 const kn = await import('../lib/index.js').catch((e: Error & { code?: string }) => die(`${e.code ?? 'error'}: ${e.message}`));
-const {
-  Sequential,
-  Conv2D,
-  MaxPooling2D,
-  Dropout,
-  Flatten,
-  Dense,
-  Rescaling,
-  Adadelta,
-  EarlyStopping,
-  loadMnist,
-  toCategorical,
-  backend,
-  memory,
-  imageDatasetFromDirectory,
-  TrainingReport,
-  KernelnetError,
-} = kn;
+// zoo.ts imports the library statically: imported here, after KERNELNET_BACKEND is set.
+const { buildMnistCnn } = await import('./zoo.js');
+const { Adadelta, EarlyStopping, loadMnist, toCategorical, backend, memory, imageDatasetFromDirectory, TrainingReport, KernelnetError } = kn;
 const validationSplit = opts['validation-split'] === undefined ? undefined : Number(opts['validation-split']);
 if (validationSplit !== undefined && !(validationSplit > 0 && validationSplit < 1))
   die(`--validation-split expects a fraction between 0 and 1, received '${opts['validation-split']}'`);
@@ -106,9 +92,6 @@ process.on('uncaughtException', e => {
   console.error(e); // a bug, not the user's input: the whole story
   process.exit(1);
 });
-
-// input image dimensions
-const [imgRows, imgCols] = [28, 28];
 
 // the data, split between train and test sets (pixels already scaled to [0, 1], channels last)
 const { train, test } = loadMnist(opts.data as string | undefined, { trainLimit: int('train-limit'), testLimit: int('test-limit') });
@@ -158,7 +141,6 @@ const testSet = images
   : null;
 const xTrain = train.images,
   xTest = test.images;
-const inputShape = [imgRows, imgCols, 1];
 console.log('x_train shape:', xTrain.shape);
 console.log(xTrain.shape[0], 'train samples');
 console.log(xTest.shape[0], 'test samples');
@@ -168,16 +150,8 @@ console.log('backend:', backend());
 const yTrain = toCategorical(train.labels, numClasses);
 const yTest = toCategorical(test.labels, numClasses);
 
-const model = new Sequential({ seed });
-if (images) model.add(new Rescaling({ scale: 1 / 255, inputShape })); // image files hold 0-255 pixels
-model.add(new Conv2D({ filters: 32, kernelSize: [3, 3], activation: 'relu', inputShape }));
-model.add(new Conv2D({ filters: 64, kernelSize: [3, 3], activation: 'relu' }));
-model.add(new MaxPooling2D({ poolSize: [2, 2] }));
-model.add(new Dropout({ rate: 0.25 }));
-model.add(new Flatten());
-model.add(new Dense({ units: 128, activation: 'relu' }));
-model.add(new Dropout({ rate: 0.5 }));
-model.add(new Dense({ units: numClasses, activation: 'softmax' }));
+// with --images, a Rescaling(1/255) layer first: image files hold 0-255 pixels
+const model = buildMnistCnn(seed, { rescaling: Boolean(images) });
 
 model.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta({ learningRate: 1.0 }), metrics: ['accuracy'] });
 model.summary();
