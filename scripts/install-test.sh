@@ -52,6 +52,11 @@ if (!h.history.loss.every(Number.isFinite)) throw new Error(`losses ${h.history.
 const b = backend();
 if (!b.reason) throw new Error("no backend reason");
 console.log(`ESM: trained ${h.history.loss.length} epochs, losses ${h.history.loss.map(l => l.toFixed(4)).join(", ")}; backend ${b.name}: ${b.reason}`);
+// The ONNX export runs from the installed package (protobufjs, its dependency, came with it).
+model.export("model.onnx", { format: "onnx" });
+const head = (await import("node:fs")).readFileSync("model.onnx");
+if (head.length < 4 * 1199882 || !head.includes(Buffer.from("kernelnet"))) throw new Error(`model.onnx: ${head.length} bytes`);
+console.log(`ESM: exported model.onnx, ${head.length} bytes`);
 model.dispose();
 '
 node -e '

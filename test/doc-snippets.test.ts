@@ -6,9 +6,9 @@
 // two defaults changed, so that an example written for the full MNIST run trains on a small slice: `loadMnist()`
 // takes 512 training and 256 test images unless the example asks for limits, and `fit` (on tensors or a dataset)
 // runs at most one epoch.
-// Nothing else differs. A ```ts block is compiled by TypeScript's transpileModule (types removed) first.
+// Nothing else differs; onnxruntime-node, a dev dependency, resolves too. A ```ts block is compiled by TypeScript's transpileModule (types removed) first.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -61,6 +61,9 @@ S.before(() => {
   );
   writeFileSync(join(pkg, 'index.js'), SHIM);
   writeFileSync(join(pkg, 'tfjs.js'), `export * from ${dist('tfjs.js')};\nexport { default } from ${dist('tfjs.js')};\n`);
+  // The packages an example uses beside kernelnet (the ONNX example runs its export in onnxruntime-node): this
+  // checkout's dev dependencies, linked.
+  for (const name of ['onnxruntime-node']) symlinkSync(join(root, 'node_modules', name), join(dir, 'node_modules', name), 'dir');
 });
 S.after(() => rmSync(dir, { recursive: true, force: true }));
 
