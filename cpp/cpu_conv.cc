@@ -44,12 +44,6 @@ ConvScratch& scratch() {
   return s;
 }
 
-// v holds at least n floats; under KERNELNET_POISON_SCRATCH its first n are NaN (backend.h).
-void grow(std::vector<float>& v, std::size_t n) {
-  if (v.size() < n) v.resize(n);
-  if (poison_scratch()) std::fill(v.begin(), v.begin() + n, std::numeric_limits<float>::quiet_NaN());
-}
-
 // The output columns [lo, hi) whose tap at kernel column kx falls inside the input (ix in [0, W)).
 void inside_columns(const Conv2dShape& s, int kx, int* lo, int* hi) {
   const auto first_at_least = [&](int bound) {  // the least ox >= 0 with ox*SW - PL + kx*DW >= bound
@@ -186,7 +180,7 @@ const float* zero_run(int n) {
 const float* pack_weights(const Conv2dShape& s, const float* w) {
   thread_local std::vector<float> packed;
   const long cols = s.col_cols();
-  packed.resize(packed_b_floats(cols, s.f));
+  grow(packed, packed_b_floats(cols, s.f));
   pack_b_all(false, w, s.f, static_cast<int>(cols), s.f, packed.data());
   return packed.data();
 }
@@ -211,7 +205,7 @@ bool winograd_ok(const Conv2dShape& s) {
 const float* winograd_weights(const Conv2dShape& s, const float* w) {
   thread_local std::vector<float> u, packed;
   const long cf = static_cast<long>(s.c) * s.f;
-  u.resize(16 * cf);
+  grow(u, 16 * cf);
   for (long j = 0; j < cf; ++j) {
     float g[3][3], t[4][3];
     for (int ky = 0; ky < 3; ++ky)
@@ -230,7 +224,7 @@ const float* winograd_weights(const Conv2dShape& s, const float* w) {
     }
   }
   const std::size_t each = packed_b_floats(s.c, s.f);
-  packed.resize(16 * each);
+  grow(packed, 16 * each);
   for (int e = 0; e < 16; ++e) pack_b_all(false, u.data() + e * cf, s.f, s.c, s.f, packed.data() + e * each);
   return packed.data();
 }
@@ -365,7 +359,7 @@ void conv_backward_chunks(const Conv2dShape& s, float* dw, float* db, bool trans
   const long cols = s.col_cols(), wsize = cols * s.f;
   const int chunks = std::max(1, std::min(s.n, 16));  // (an empty batch: one chunk, zero gradients)
   thread_local std::vector<float> parts_buf;          // named through a pointer below (see pack_weights)
-  if (dw || db) parts_buf.resize(static_cast<std::size_t>(chunks) * (wsize + s.f));
+  if (dw || db) grow(parts_buf, static_cast<std::size_t>(chunks) * (wsize + s.f));
   float* const parts = parts_buf.data();
   parallel_for(chunks, [&](std::size_t c0, std::size_t c1, int) {
     ConvScratch& sc = scratch();
@@ -381,7 +375,7 @@ void conv_backward_chunks(const Conv2dShape& s, float* dw, float* db, bool trans
   });
   if (dw) {
     thread_local std::vector<float> sum;
-    if (transposed) sum.resize(wsize);
+    if (transposed) grow(sum, wsize);
     float* const out = transposed ? sum.data() : dw;
     parallel_chunks(wsize, kGrain, [&](std::size_t e0, std::size_t e1) {
       for (std::size_t e = e0; e < e1; ++e) {
@@ -413,7 +407,7 @@ void conv_backward(const Conv2dShape& s, const float* x, const float* w, float* 
   const bool implicit_dw = s.c % gemm_panel_width() == 0;
   thread_local std::vector<float> packed_buf;  // named through a pointer below (see pack_weights)
   if (dx) {                                    // w^T, packed once for all images
-    packed_buf.resize(packed_b_floats(s.f, cols));
+    grow(packed_buf, packed_b_floats(s.f, cols));
     pack_b_all(true, w, s.f, s.f, static_cast<int>(cols), packed_buf.data());
   }
   const float* const packed = packed_buf.data();
@@ -598,8 +592,13 @@ struct SparseScratch {
 // Whether conv2d_forward splits each image's rows across the threads (fewer images than threads) rather than
 // taking the images in parallel, Winograd's included: conv2d_pool_forward makes the same choice, so that the
 // two give the same bits (their products differ in rounding between the direct and the Winograd forms).
+// Below this many multiply-adds per image, one image's rows are not split across threads: waking the pool and
+// leaving the Winograd path cost more than the second thread saves (at batch 1, a 28x28x16 3x3 convolution
+// took 164-190 us on 2 threads split by rows and 72-94 us on one).
+constexpr long kRowSplitMacs = 1L << 23;
+
 static bool rows_across_threads(const Conv2dShape& s) {
-  return s.n < num_threads() && s.c >= kMinTapChannels;
+  return s.n < num_threads() && s.c >= kMinTapChannels && s.col_rows() * s.col_cols() * s.f >= kRowSplitMacs;
 }
 
 Status CpuBackend::conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const Epilogue& ep,
@@ -608,9 +607,9 @@ Status CpuBackend::conv2d_forward(const Conv2dShape& s, const float* x, const fl
   const int taps = s.kh * s.kw;
   const long in_size = static_cast<long>(s.h) * s.w * s.c, out_size = rows * s.f;
   const float* zeros = zero_run(std::max({s.c, s.f, static_cast<int>(s.col_cols())}));
-  const float* packed = pack_weights(s, w);
   // With fewer images than threads, split each image's output rows across the threads instead.
   if (rows_across_threads(s)) {
+    const float* packed = pack_weights(s, w);
     thread_local std::vector<const float*> table_buf;
     table_buf.resize(rows * taps);
     const float** table = table_buf.data();
@@ -628,6 +627,7 @@ Status CpuBackend::conv2d_forward(const Conv2dShape& s, const float* x, const fl
     return Status::Ok();
   }
   const float* wino = winograd_ok(s) ? winograd_weights(s, w) : nullptr;
+  const float* packed = wino ? nullptr : pack_weights(s, w);  // the Winograd path reads only its own weights
   parallel_for(s.n, [&](std::size_t i0, std::size_t i1, int) {
     ConvScratch& sc = scratch();
     for (std::size_t i = i0; i < i1; ++i) {
@@ -746,7 +746,7 @@ Status CpuBackend::conv2d_pool_backward(const Conv2dShape& s, const Pool2dShape&
   thread_local std::vector<float>
       wt_buf;  // w with each tap's [C, F] transposed to [F, C]; named through a pointer
   if (dx) {
-    wt_buf.resize(cols * s.f);
+    grow(wt_buf, cols * s.f);
     for (long t = 0; t < s.kh * s.kw; ++t)
       for (long ci = 0; ci < s.c; ++ci)
         for (long f = 0; f < s.f; ++f) wt_buf[(t * s.f + f) * s.c + ci] = w[(t * s.c + ci) * s.f + f];

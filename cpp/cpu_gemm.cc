@@ -84,18 +84,19 @@ void micro_generic(int kc, const float* a, const float* b, float* c, int ldc, in
 }
 
 // Implicit GEMM, A unpacked: acc = sum over taps t, k < kt of a_t,i[k] (x) b[t*kt + k][0..NR), where row i's
-// run for tap t is ap[i * stride + t] (kt floats; a row of zeros where the tap falls outside the input).
+// run for tap t is ap[i * stride + t] (kt floats; a row of zeros where the tap falls outside the input). B's
+// rows are bstride floats apart: NR when packed, the matrix's row length when read in place.
 __attribute__((always_inline)) inline void micro_ind_body(int taps, int kt, const float* const* __restrict ap,
                                                           int stride, const float* __restrict b,
                                                           float* __restrict c, int ldc, int mr, int nr,
-                                                          bool add) {
+                                                          bool add, int bstride) {
   v8 acc[MR][2];
   for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = v8{};
   for (int t = 0; t < taps; ++t) {
     const float* __restrict a[MR];
     for (int i = 0; i < MR; ++i) a[i] = ap[i * stride + t];
-    for (int k = 0; k < kt; ++k, b += NR) {
-      const v8 b0 = *reinterpret_cast<const v8u*>(b);  // packed by the caller: maybe not 32-byte aligned
+    for (int k = 0; k < kt; ++k, b += bstride) {
+      const v8 b0 = *reinterpret_cast<const v8u*>(b);  // maybe not 32-byte aligned
       const v8 b1 = *reinterpret_cast<const v8u*>(b + 8);
       for (int i = 0; i < MR; ++i) {
         const float ai = a[i][k];
@@ -141,8 +142,8 @@ void micro_at_rows_generic(int kc, const float* a, int lda, const float* const* 
   micro_at_rows_body<R>(kc, a, lda, b_rows, boff, c, ldc);
 }
 void micro_ind_generic(int taps, int kt, const float* const* ap, int stride, const float* b, float* c,
-                       int ldc, int mr, int nr, bool add) {
-  micro_ind_body(taps, kt, ap, stride, b, c, ldc, mr, nr, add);
+                       int ldc, int mr, int nr, bool add, int bstride) {
+  micro_ind_body(taps, kt, ap, stride, b, c, ldc, mr, nr, add, bstride);
 }
 #if defined(KN_X86_CLONE)
 template <int R>
@@ -153,8 +154,8 @@ __attribute__((target("avx2,fma"))) void micro_at_rows_avx2(int kc, const float*
 }
 __attribute__((target("avx2,fma"))) void micro_ind_avx2(int taps, int kt, const float* const* ap, int stride,
                                                         const float* b, float* c, int ldc, int mr, int nr,
-                                                        bool add) {
-  micro_ind_body(taps, kt, ap, stride, b, c, ldc, mr, nr, add);
+                                                        bool add, int bstride) {
+  micro_ind_body(taps, kt, ap, stride, b, c, ldc, mr, nr, add, bstride);
 }
 #endif
 
@@ -177,7 +178,8 @@ const MicroFn kMicro = kAvx2 ? micro_avx2 : micro_generic;
 const MicroFn kMicro = micro_generic;
 #endif
 
-using MicroIndFn = void (*)(int, int, const float* const*, int, const float*, float*, int, int, int, bool);
+using MicroIndFn = void (*)(int, int, const float* const*, int, const float*, float*, int, int, int, bool,
+                            int);
 using MicroAtRowsFn = void (*)(int, const float*, int, const float* const*, int, float*, int);
 #if defined(KN_X86_CLONE)
 const MicroIndFn kMicroInd = kAvx2 ? micro_ind_avx2 : micro_ind_generic;
@@ -408,14 +410,42 @@ void igemm(int m, int n, int taps, int kt, const float* const* a_rows, const flo
           if (mr < MR) {  // rows past the end read zeros
             for (int i = 0; i < MR; ++i)
               for (int t = 0; t < nt; ++t) pad[i * nt + t] = i < mr ? ap[i * taps + t] : zeros;
-            kMicroInd(nt, kt, pad, nt, b, cp, ldc, mr, std::min(NR, n - jr), add);
+            kMicroInd(nt, kt, pad, nt, b, cp, ldc, mr, std::min(NR, n - jr), add, NR);
           } else {
-            kMicroInd(nt, kt, ap, taps, b, cp, ldc, mr, std::min(NR, n - jr), add);
+            kMicroInd(nt, kt, ap, taps, b, cp, ldc, mr, std::min(NR, n - jr), add, NR);
           }
         }
       }
     }
     if (done) done(i0, mc);  // while the block's rows of C are still in cache
+  }
+}
+
+void gemm_rows_b(int m, int n, int k, const float* const* a_rows, const float* b, int ldb, const float* zeros,
+                 float* c, int ldc) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {
+    for (int i = 0; i < m; ++i)
+      std::fill(c + static_cast<long>(i) * ldc, c + static_cast<long>(i) * ldc + n, 0.0f);
+    return;
+  }
+  thread_local std::vector<float> tail;  // the last, partial panel of B, packed (k x NR)
+  const float* pad[MR];
+  for (int jr = 0; jr < n; jr += NR) {
+    const int nr = std::min(NR, n - jr);
+    const float* bp = b + jr;
+    int bstride = ldb;
+    if (nr < NR) {
+      if (tail.size() < static_cast<std::size_t>(k) * NR) tail.resize(static_cast<std::size_t>(k) * NR);
+      pack_b(false, b, ldb, 0, k, jr, nr, tail.data());
+      bp = tail.data();
+      bstride = NR;
+    }
+    for (int r0 = 0; r0 < m; r0 += MR) {
+      const int mr = std::min(MR, m - r0);
+      for (int i = 0; i < MR; ++i) pad[i] = i < mr ? a_rows[r0 + i] : zeros;  // rows past the end read zeros
+      kMicroInd(1, k, pad, 1, bp, c + static_cast<long>(r0) * ldc + jr, ldc, mr, nr, false, bstride);
+    }
   }
 }
 

@@ -27,6 +27,13 @@ void sgemm_parallel(bool trans_a, bool trans_b, int m, int n, int k, const float
 using RowsDone = std::function<void(int, int)>;
 void igemm(int m, int n, int taps, int kt, const float* const* a_rows, const float* bp, const float* zeros,
            float* c, int ldc, bool accumulate, const RowsDone& done = nullptr);
+// igemm's product for one tap with B read in place, row-major [k, n] with row length ldb: C[m, n] = sum_k
+// A(r)[k] * B[k, n], A(r) = a_rows[r] (k floats; `zeros` holds at least k zeros). For a few rows of A, where
+// packing B would cost more than the product (each element of B is read once per 6 rows of C): the full
+// column panels are read in place, the last partial one from a small packed copy. The same arithmetic in the
+// same order as igemm's, so the results are bit-identical to igemm(m, n, 1, k, ...).
+void gemm_rows_b(int m, int n, int k, const float* const* a_rows, const float* b, int ldb, const float* zeros,
+                 float* c, int ldc);
 // op(B)[k, n] packed into the panels igemm reads: packed_b_floats(k, n) floats.
 std::size_t packed_b_floats(int k, int n);
 void pack_b_all(bool trans_b, const float* b, int ldb, int k, int n, float* out);
