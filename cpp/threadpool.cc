@@ -1,6 +1,7 @@
 #include "threadpool.h"
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <condition_variable>
 #include <cstdlib>
@@ -19,6 +20,32 @@
 namespace kn {
 namespace {
 
+// How long a pool thread (and a caller waiting for its job's end) keeps checking for the next job (or the
+// end) before it sleeps on the condition variable. An op's job follows the previous one within microseconds
+// in a training step or a prediction, while waking a sleeping thread costs tens of microseconds or more: at
+// batch 1 the seed model's dense1 took 0.66 ms on 2 threads and 0.31 ms on one. A thread spins at most this
+// long after each job, so an idle process sleeps.
+constexpr auto kSpin = std::chrono::microseconds(100);
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+// Spins until done() or kSpin has passed; returns done()'s last answer.
+template <typename F>
+bool spin_until(F&& done) {
+  const auto deadline = std::chrono::steady_clock::now() + kSpin;
+  for (int i = 0;; ++i) {
+    if (done()) return true;
+    cpu_relax();
+    if ((i & 63) == 63 && std::chrono::steady_clock::now() > deadline) return done();
+  }
+}
+
 // Index of the pool thread running a job on this thread, or -1 outside a job. A parallel_for nested inside a
 // job runs inline on its caller's slot instead of deadlocking on the job mutex.
 thread_local int tl_index = -1;
@@ -34,6 +61,7 @@ class Pool {
     std::lock_guard<std::mutex> job(job_mutex_);
     stop();
     stopping_ = false;
+    stopping_flag_.store(false, std::memory_order_release);
     // A new worker waits for the next job, not the last one: starting from generation 0 it would run the
     // finished job again, through a null fn_.
     for (int i = 1; i < n; ++i) workers_.emplace_back([this, i, seen = generation_] { loop(i, seen); });
@@ -57,10 +85,14 @@ class Pool {
       fn_ = &fn;
       n_ = n;
       pending_ = t - 1;
+      pending_flag_.store(pending_, std::memory_order_relaxed);
       ++generation_;
+      generation_flag_.store(generation_, std::memory_order_release);
     }
     cv_.notify_all();
     chunk(0, t);
+    // The flags only shorten the wait: what the workers wrote is seen through m_, taken below as before.
+    spin_until([this] { return pending_flag_.load(std::memory_order_acquire) == 0; });
     std::unique_lock<std::mutex> lk(m_);
     done_cv_.wait(lk, [this] { return pending_ == 0; });
     fn_ = nullptr;
@@ -76,6 +108,10 @@ class Pool {
 
   void loop(int i, unsigned long seen) {
     for (;;) {
+      spin_until([&] {
+        return generation_flag_.load(std::memory_order_acquire) != seen ||
+               stopping_flag_.load(std::memory_order_acquire);
+      });
       {
         std::unique_lock<std::mutex> lk(m_);
         cv_.wait(lk, [&] { return stopping_ || generation_ != seen; });
@@ -84,7 +120,8 @@ class Pool {
       }
       chunk(i, static_cast<int>(workers_.size()) + 1);
       std::lock_guard<std::mutex> lk(m_);
-      if (--pending_ == 0) done_cv_.notify_one();
+      pending_flag_.store(--pending_, std::memory_order_release);
+      if (pending_ == 0) done_cv_.notify_one();
     }
   }
 
@@ -92,6 +129,7 @@ class Pool {
     {
       std::lock_guard<std::mutex> lk(m_);
       stopping_ = true;
+      stopping_flag_.store(true, std::memory_order_release);
     }
     cv_.notify_all();
     for (auto& w : workers_) w.join();
@@ -107,6 +145,11 @@ class Pool {
   int pending_ = 0;
   unsigned long generation_ = 0;
   bool stopping_ = false;
+  // Copies of generation_, pending_ and stopping_, written under m_ and read without it by the spinning
+  // waits.
+  std::atomic<unsigned long> generation_flag_{0};
+  std::atomic<int> pending_flag_{0};
+  std::atomic<bool> stopping_flag_{false};
 };
 
 // A container's CPU quota in CPUs (rounded up), or 0 for none: cgroup v2's cpu.max ("max 100000" or
