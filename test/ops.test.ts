@@ -293,6 +293,31 @@ DenseSuite('the head as one op equals the dense layer, the loss and the backward
   assert.throws(() => native.denseLoss('mse', 'none', x, w, null, z, y, null, z, null, null, null, m, 0), /denseLoss: .*(same|distinct|alias)/i);
 });
 
+// A few rows (at most 12) read the kernel in place instead of packing it (cpu_dense.cc, gemm_rows_b), with the
+// packed path's arithmetic in its order: each row's output is bit-identical whatever the batch, so a prediction
+// does not depend on its batch size. Shapes with a partial last column panel (o = 37) and k past one block.
+DenseSuite('a row gives bit-identical outputs in a batch of 1, 12 (kernel read in place) and 40 (packed)', () => {
+  const r = rng(11);
+  for (const [i, o] of [
+    [9216, 128],
+    [300, 37],
+    [5, 16],
+  ]) {
+    const x = randomArray(40 * i, r),
+      w = randomArray(i * o, r),
+      b = randomArray(o, r);
+    const W = T([i, o], w),
+      B = T([o], b);
+    const rows = (n: number) => {
+      const Y = out([n, o]);
+      native.denseForward(T([n, i], x.subarray(0, n * i)), W, B, Y, 'relu');
+      return Y.read();
+    };
+    const all = rows(40);
+    for (const n of [1, 12]) exact(rows(n), all.subarray(0, n * o), `dense i=${i} o=${o}: ${n} rows against the first ${n} of 40`);
+  }
+});
+
 DenseSuite.run();
 
 // The conv + max-pool op is the two ops in one pass with no conv output stored; its backward sums only the
