@@ -673,36 +673,62 @@ Status CpuBackend::conv2d_pool_forward(const Conv2dShape& s, const Pool2dShape& 
   const long pooled_size = static_cast<long>(p.oh) * p.ow * p.c, pooled_row = static_cast<long>(p.ow) * p.c;
   const float* zeros = zero_run(std::max({s.c, s.f, static_cast<int>(s.col_cols())}));
   const float* packed = pack_weights(s, w);
-  const float* wino = winograd_ok(s) && !rows_across_threads(s) ? winograd_weights(s, w) : nullptr;
-  parallel_for(s.n, [&](std::size_t i0, std::size_t i1, int) {
-    ConvScratch& sc = scratch();
-    grow(sc.y, out_size);
-    float* yi = sc.y.data();
-    for (std::size_t i = i0; i < i1; ++i) {
-      // Each block of rows gets its epilogue as the GEMM completes it, and every pooled row whose windows are
-      // then complete is pooled at once, while the block is still in cache.
-      int next = 0;  // the next pooled row
-      const auto pool_ready = [&](long done_rows) {
-        for (; next < p.oh; ++next) {
-          const int last =
-              std::min(s.oh, next * p.sh - p.pt + p.ph);  // conv rows [.., last) of this pooled row
-          if (static_cast<long>(last) * s.ow > done_rows) break;
-          maxpool_row(p, yi, next, pooled + i * pooled_size + next * pooled_row,
-                      argmax + i * pooled_size + next * pooled_row);
-        }
-      };
-      const RowsDone ready = [&](int r0, int nr) {
-        apply_epilogue(yi + static_cast<long>(r0) * s.f, nr, s.f, ep);
-        pool_ready(r0 + nr);
-      };
-      if (wino)
-        conv_image_winograd(s, x + i * in_size, wino, zeros, yi, sc, ready);
-      else
-        conv_image(s, x + i * in_size, packed, zeros, yi, sc, ready,
-                   i > i0 ? x + (i - 1) * in_size : nullptr);
-      pool_ready(s.col_rows());
+  const bool split = rows_across_threads(s);
+  if (split) {
+    // Fewer images than threads: each image's rows split across the threads as conv2d_forward splits them
+    // (the same GEMM per row, so the same values as the unfused ops), then its epilogue and pool.
+    thread_local std::vector<const float*> table_buf;
+    thread_local std::vector<float> y_buf;
+    table_buf.resize(s.col_rows() * s.kh * s.kw);
+    grow(y_buf, out_size);
+    const float** table = table_buf.data();
+    float* yi = y_buf.data();
+    const int taps = s.kh * s.kw, mr = 6, groups = static_cast<int>((s.col_rows() + mr - 1) / mr);
+    for (int i = 0; i < s.n; ++i) {
+      tap_rows(s, x + i * in_size, zeros, table);
+      parallel_for(groups, [&](std::size_t g0, std::size_t g1, int) {
+        const long r0 = static_cast<long>(g0) * mr,
+                   r1 = std::min<long>(s.col_rows(), static_cast<long>(g1) * mr);
+        igemm(static_cast<int>(r1 - r0), s.f, taps, s.c, table + r0 * taps, packed, zeros, yi + r0 * s.f, s.f,
+              false);
+        apply_epilogue(yi + r0 * s.f, r1 - r0, s.f, ep);
+      });
+      for (int py = 0; py < p.oh; ++py)
+        maxpool_row(p, yi, py, pooled + i * pooled_size + py * pooled_row,
+                    argmax + i * pooled_size + py * pooled_row);
     }
-  });
+  }
+  const float* wino = winograd_ok(s) && !split ? winograd_weights(s, w) : nullptr;
+  if (!split)
+    parallel_for(s.n, [&](std::size_t i0, std::size_t i1, int) {
+      ConvScratch& sc = scratch();
+      grow(sc.y, out_size);
+      float* yi = sc.y.data();
+      for (std::size_t i = i0; i < i1; ++i) {
+        // Each block of rows gets its epilogue as the GEMM completes it, and every pooled row whose windows
+        // are then complete is pooled at once, while the block is still in cache.
+        int next = 0;  // the next pooled row
+        const auto pool_ready = [&](long done_rows) {
+          for (; next < p.oh; ++next) {
+            const int last =
+                std::min(s.oh, next * p.sh - p.pt + p.ph);  // conv rows [.., last) of this pooled row
+            if (static_cast<long>(last) * s.ow > done_rows) break;
+            maxpool_row(p, yi, next, pooled + i * pooled_size + next * pooled_row,
+                        argmax + i * pooled_size + next * pooled_row);
+          }
+        };
+        const RowsDone ready = [&](int r0, int nr) {
+          apply_epilogue(yi + static_cast<long>(r0) * s.f, nr, s.f, ep);
+          pool_ready(r0 + nr);
+        };
+        if (wino)
+          conv_image_winograd(s, x + i * in_size, wino, zeros, yi, sc, ready);
+        else
+          conv_image(s, x + i * in_size, packed, zeros, yi, sc, ready,
+                     i > i0 ? x + (i - 1) * in_size : nullptr);
+        pool_ready(s.col_rows());
+      }
+    });
   // A Dropout after the pool: its own pass (vectorised, threaded), the same bits as the op after this one.
   if (dropped)
     return dropout_forward(static_cast<std::size_t>(p.n) * pooled_size, pooled, dropped, drop.rate, drop.seed,
