@@ -13,6 +13,7 @@
 //
 //   npm run bench -- [--steps N] [--reps N] [--no-torch] [--torch-rounds N] [--torch-loaders tensor,dataloader]
 //                    [--scaling 1,2,4,...] [--json FILE]
+//   npm run bench -- --predict [...]: inference against onnxruntime-node (bench/predict.ts, its flags)
 import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,6 +24,14 @@ import { parseArgs } from 'node:util';
 import { Adadelta, backend, fromPixels, imageDatasetFromDirectory, loadMnist, toCategorical, type Dataset, type Tensor } from '../lib/index.js';
 import { native, type ConvArgs, type NativeActivation, type NativeTensor, type PoolArgs } from '../lib/core/native.js';
 import { seedModel } from '../test/helpers.js';
+
+// --predict: bench/predict.ts instead (kernelnet's predict against onnxruntime-node), in a process of its own so that
+// it sets the thread count before the addon loads; the other flags pass through to it.
+if (process.argv.includes('--predict')) {
+  const script = fileURLToPath(new URL('./predict.js', import.meta.url));
+  const run = spawnSync(process.execPath, [script, ...process.argv.slice(2).filter(a => a !== '--predict')], { stdio: 'inherit' });
+  process.exit(run.status ?? 1);
+}
 
 const { values: opts } = parseArgs({
   options: {
