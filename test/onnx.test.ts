@@ -163,6 +163,26 @@ O('layouts: a CHW-flattened image read by Dense, Concatenate and the output; mer
   m.dispose();
 });
 
+O('a layer applied twice (shared weights) and a model applied inside another', async () => {
+  const left = kn.input({ shape: [7, 7, 2], name: 'left' }),
+    right = kn.input({ shape: [7, 7, 2], name: 'right' });
+  const conv = new kn.Conv2D({ filters: 3, kernelSize: 3, activation: 'relu', name: 'shared_conv' });
+  const towerIn = kn.input({ shape: [7, 7, 2] });
+  const tower = kn.model({ inputs: towerIn, outputs: new kn.Flatten().apply(conv.apply(towerIn)), name: 'tower', seed: 2 });
+  const dense = new kn.Dense({ units: 4, name: 'shared_dense' });
+  const a = dense.apply(tower.apply(left) as kn.SymbolicTensor),
+    b = dense.apply(new kn.Flatten().apply(conv.apply(right)));
+  const m = kn.model({ inputs: [left, right], outputs: new kn.Subtract().apply([a, b]), seed: 6 });
+  await agree(m, 'shared');
+  // Each shared layer's weights are in the file once.
+  const file = readFileSync(exported.at(-1)!.path);
+  assert.ok(file.includes('shared_conv/kernel') && file.includes('shared_dense/kernel'));
+  assert.not.ok(file.includes('shared_conv/kernel_1'), 'one shared_conv kernel');
+  assert.not.ok(file.includes('shared_dense/kernel_1'), 'one shared_dense kernel');
+  m.dispose();
+  tower.dispose();
+});
+
 O('strides, dilation, asymmetric same padding, pooling windows and padding that overlap the edge', async () => {
   const m = new kn.Sequential({
     seed: 4,

@@ -109,6 +109,15 @@ class Builder {
     return output;
   }
 
+  private readonly memo = new Map<string, string>();
+
+  /** An initializer made once per key: a layer applied at several nodes shares its weights in the file too. */
+  once(key: string, make: () => string): string {
+    let name = this.memo.get(key);
+    if (name === undefined) this.memo.set(key, (name = make()));
+    return name;
+  }
+
   /** A float32 initializer. */
   floats(base: string, data: Float32Array | number[], dims: number[]): string {
     const name = this.fresh(base);
@@ -237,8 +246,8 @@ const conv2d: Converter = (b, l, [x]) => {
   for (let i = 0; i < kh; ++i)
     for (let j = 0; j < kw; ++j)
       for (let ci = 0; ci < c; ++ci) for (let fi = 0; fi < f; ++fi) k[((fi * c + ci) * kh + i) * kw + j] = w.kernel[((i * kw + j) * c + ci) * f + fi];
-  const inputs = [b.nchw(x).name, b.floats(`${base}/kernel`, k, [f, c, kh, kw])];
-  if (w.bias) inputs.push(b.floats(`${base}/bias`, w.bias, [f]));
+  const inputs = [b.nchw(x).name, b.once(`${base}/kernel`, () => b.floats(`${base}/kernel`, k, [f, c, kh, kw]))];
+  if (w.bias) inputs.push(b.once(`${base}/bias`, () => b.floats(`${base}/bias`, w.bias, [f])));
   const strides = l.strides as number[],
     dilations = l.dilationRate as number[];
   const y = b.op('Conv', inputs, base, {
@@ -320,8 +329,9 @@ const dense: Converter = (b, l, [x]) => {
           kernel.set(w.kernel.subarray(from, from + units), to);
         }
   } else if (x.layout !== 'nhwc') throw internal(`Dense ${l.name} reads a ${x.layout} value`);
-  const args = [x.name, b.floats(`${l.name}/kernel`, kernel, [inputs, units])];
-  if (w.bias) args.push(b.floats(`${l.name}/bias`, w.bias, [units]));
+  const layout = x.layout === 'chw-flat' ? `chw ${x.hwc!.join('x')}` : 'hwc';
+  const args = [x.name, b.once(`${l.name}/kernel ${layout}`, () => b.floats(`${l.name}/kernel`, kernel, [inputs, units]))];
+  if (w.bias) args.push(b.once(`${l.name}/bias`, () => b.floats(`${l.name}/bias`, w.bias, [units])));
   const y = b.op('Gemm', args, l.name);
   return activate(b, { name: y, layout: 'nhwc', shape: l.outputShape }, l.activation as NativeActivation, l.name);
 };
@@ -348,7 +358,10 @@ const batchNormalization: Converter = (b, l, [x]) => {
     const v = x.shape.length === 3 ? b.nchw(x) : b.nhwc(x);
     const names = [
       v.name,
-      ...[gamma, beta, w.moving_mean, w.moving_variance].map((d, i) => b.floats(`${l.name}/${['gamma', 'beta', 'mean', 'var'][i]}`, d, [c])),
+      ...[gamma, beta, w.moving_mean, w.moving_variance].map((d, i) => {
+        const key = `${l.name}/${['gamma', 'beta', 'mean', 'var'][i]}`;
+        return b.once(key, () => b.floats(key, d, [c]));
+      }),
     ];
     return { name: b.op('BatchNormalization', names, l.name, { epsilon: { f: eps } }), layout: v.layout, shape: l.outputShape };
   }
