@@ -34,7 +34,10 @@ export const ERROR_CODES = {
   /** An IdxError: a malformed IDX (MNIST) file. */
   ERR_KERNELNET_IDX: ['IdxError', 'a malformed IDX (MNIST) file (`file` names it)'],
   /** A CheckpointError: a checkpoint (or an exported model) cannot be written, or is corrupt or does not match. */
-  ERR_KERNELNET_CHECKPOINT: ['CheckpointError', 'a checkpoint (or an exported model) cannot be written, or is corrupt or does not match (`file` names it)'],
+  ERR_KERNELNET_CHECKPOINT: [
+    'CheckpointError',
+    'a checkpoint (or an exported model) cannot be written, or is corrupt or does not match (`file` names it)',
+  ],
   /** A LoadError: the native addon could not be loaded. */
   ERR_KERNELNET_LOAD: ['LoadError', 'the native addon could not be loaded (the message lists what was tried)'],
   /** A KernelnetError: a bug in kernelnet, please report it. */
