@@ -16,7 +16,7 @@ import * as ort from 'onnxruntime-node';
 import * as kn from '../lib/index.js';
 import { Layer } from '../lib/layers/layers.js';
 import { REGISTRY, type LayerEntry } from '../lib/layers/registry.js';
-import { ONNX_CONVERTERS, onnxInputNames } from '../lib/io/onnx.js';
+import { ONNX_CONVERTERS, irVersion, onnxInputNames } from '../lib/io/onnx.js';
 import { NATIVE_ACTIVATIONS } from '../lib/core/native.js';
 import { ZOO, buildModel } from '../examples/zoo.js';
 import { registryModel } from './helpers.js';
@@ -333,6 +333,7 @@ if (!hasChecker) {
     const info = JSON.parse(r.stdout) as { ir: number; opset: number; producer: string; dims: (string | number)[][]; meta: Record<string, string> }[];
     info.forEach((f, i) => {
       assert.is(f.opset, files[i].opset);
+      assert.is(f.ir, irVersion(f.opset));
       assert.is(f.ir, 8); // opsets 13-17: ONNX 1.12's IR version
       assert.is(f.producer, 'kernelnet');
       assert.is(f.meta.layout, 'NHWC');

@@ -46,9 +46,12 @@ export const ONNX_DEFAULT_OPSET = 17;
 const OPSET_MIN = 13,
   OPSET_MAX = 21;
 
-/** The IR version of the ONNX release that introduced an operator set (ONNX's versioning table). */
-function irVersion(opset: number): number {
-  return opset <= 17 ? 8 : opset <= 20 ? 9 : 10;
+/**
+ * The IR version of the ONNX release that introduced an operator set (ONNX's versioning table: 1.12 and 1.13,
+ * opsets 17 and 18, IR 8; 1.14 and 1.15, opsets 19 and 20, IR 9; 1.16, opset 21, IR 10).
+ */
+export function irVersion(opset: number): number {
+  return opset <= 18 ? 8 : opset <= 20 ? 9 : 10;
 }
 
 const root = protobuf.Root.fromJSON(ONNX_SCHEMA as unknown as protobuf.INamespace);
