@@ -2,8 +2,13 @@
 // BatchNormalization and a strided projection, an Inception-style Concatenate, two inputs, two outputs with
 // loss weights, an autoencoder through UpSampling2D, and a siamese layer applied twice. Each is built with the
 // same seed on both devices (the same initial weights bit for bit), predicts, and takes three SGD steps; the
-// predictions, losses and weights must agree to float32 rounding (sums in another order). Without a usable CUDA
-// device (a GPU, or scripts/emulate-cuda.sh's emulated one) the suite is skipped and says why.
+// predictions, losses and weights must agree to float32 rounding (sums in another order). The model on the GPU is
+// also exported to ONNX (its weights read back from the device) and run by onnxruntime-node, which must predict
+// what it predicts. Without a usable CUDA device (a GPU, or scripts/emulate-cuda.sh's emulated one) the suite is
+// skipped and says why.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { native } from '../lib/core/native.js';
@@ -93,12 +98,32 @@ async function run(build: Build, device: string) {
       : kn.tensor(pattern(N * size(t.shape), 5 + o), [N, ...(t.shape.slice(1) as number[])], { device }),
   );
   const prediction = kn.tidy(() => [m.predict(xs)].flat().map(p => Array.from(p.dataSync())));
+  if (device === 'cuda') await agreesInOnnxruntime(m, xs, prediction);
   const losses: number[] = [];
   for (let s = 0; s < 3; ++s) losses.push([await m.trainOnBatch(xs, ys)].flat()[0]);
   const weights = kn.tidy(() => m.getWeights().map(w => Array.from(w.dataSync())));
   kn.dispose([...xs, ...ys]);
   m.dispose();
   return { prediction, losses, weights };
+}
+
+/** The model exported to ONNX from its device predicts in onnxruntime-node what it predicts itself. */
+async function agreesInOnnxruntime(m: kn.LayersModel, xs: kn.Tensor[], prediction: number[][]): Promise<void> {
+  const ort = await import('onnxruntime-node');
+  const dir = mkdtempSync(join(tmpdir(), 'kernelnet-onnx-cuda-')),
+    path = join(dir, 'model.onnx');
+  try {
+    m.export(path, { format: 'onnx' });
+    const session = await ort.InferenceSession.create(path);
+    const feeds = Object.fromEntries(xs.map((x, k) => [session.inputNames[k], new ort.Tensor('float32', x.dataSync() as Float32Array, x.shape)]));
+    const out = await session.run(feeds);
+    prediction.forEach((p, o) =>
+      close(out[session.outputNames[o]].data as Float32Array, p, TOL.atol, TOL.rtol, `${m.name}: onnxruntime's output ${o}`),
+    );
+    await session.release();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 if (!cuda.available) {
