@@ -259,6 +259,7 @@ O('refusals: a coded error, nothing written', async () => {
     assert.is((err as kn.KernelnetError).code, 'ERR_KERNELNET_UNSUPPORTED');
     assert.match((err as Error).message, /my_doubler \(Doubler\)/);
   }
+  custom.dispose();
   assert.not.ok(existsSync(path));
   // A directory that does not exist: the write's error, coded, naming the path.
   try {
