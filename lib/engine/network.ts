@@ -918,10 +918,11 @@ export abstract class Network {
   }
 
   /**
-   * @internal predict's step: the outputs of `rows` rows from `start`, one array per output. A head fused with the
-   * loss (softmax, sigmoid) is applied here: the output layer emits logits.
+   * @internal predict's step: the outputs of `rows` rows from `start`, one tensor per output: the workspace's own
+   * buffers, to be copied out before the next call. A head fused with the loss (softmax, sigmoid) is applied here:
+   * the output layer emits logits.
    */
-  predictBatch(Xs: NativeTensor[], indices: NativeTensor, start: number, rows: number): Float32Array[] {
+  predictBatch(Xs: NativeTensor[], indices: NativeTensor, start: number, rows: number): NativeTensor[] {
     const ws = this.workspace(rows, false);
     Xs.forEach((X, i) => native.gatherRows(X, indices, start, ws.xs[i]));
     const outs = this.forward(ws, null),
@@ -933,7 +934,7 @@ export abstract class Network {
       const rowsOf = (t: NativeTensor) => (shapes[o].length === 1 ? t : t.reshape([t.size / k, k]));
       if (head === 'softmax') native.softmax(rowsOf(out), rowsOf(probs));
       else if (head === 'sigmoid') native.activation(out, probs, 'sigmoid');
-      return (head ? probs : out).read() as Float32Array;
+      return head ? probs : out;
     });
   }
 

@@ -1031,7 +1031,7 @@ export async function predictDataset(model: Network, dataset: Dataset): Promise<
   try {
     await batches.pass(
       ({ Xs, rows, indices }) => {
-        model.predictBatch(Xs, indices, 0, rows).forEach((p, o) => parts[o].push(p));
+        model.predictBatch(Xs, indices, 0, rows).forEach((p, o) => parts[o].push(p.read() as Float32Array));
       },
       { after: () => model.alive('predict') },
     );
@@ -1188,11 +1188,12 @@ export function* prediction(model: Network, x: ModelData, args: PredictArgs): Ge
   const xs = model.dataList(x, 'input', 'x'),
     Xs = xs.list.map((t, i) => handleOf(t, xs.names[i]));
   const n = model.checkInputs(Xs, xs.names);
-  // Any output shape, as Keras: a Conv2D or Reshape output predicts [N, h, w, c].
-  const shapes = model.outputShapes,
-    sizes = shapes.map(s => s.reduce((a, b) => a * b, 1));
-  const results = sizes.map(k => new Float32Array(n * k));
+  // Any output shape, as Keras: a Conv2D or Reshape output predicts [N, h, w, c]. Each batch's outputs are copied
+  // into the results on the model's device (no copy through JavaScript arrays).
+  const shapes = model.outputShapes;
+  const results = shapes.map(shape => empty([n, ...shape], 'float32', model.device));
   const indices = model.identity(n);
+  let done = false;
   try {
     for (let start = 0; start < n; start += batchSize) {
       if (start) {
@@ -1203,12 +1204,14 @@ export function* prediction(model: Network, x: ModelData, args: PredictArgs): Ge
           xs.list.map((t, i): [string, Tensor] => [xs.names[i], t]),
         );
       }
-      model.predictBatch(Xs, indices, start, Math.min(batchSize, n - start)).forEach((p, o) => results[o].set(p, start * sizes[o]));
+      model.predictBatch(Xs, indices, start, Math.min(batchSize, n - start)).forEach((p, o) => native.concatInto(p, results[o], 0, start));
     }
+    done = true;
   } finally {
     indices.dispose();
+    if (!done) for (const r of results) r.dispose();
   }
-  const out = shapes.map((shape, o) => new Tensor(new native.Tensor([n, ...shape], 'float32', results[o], model.device)));
+  const out = results.map(r => new Tensor(r));
   return out.length === 1 ? out[0] : out;
 }
 
