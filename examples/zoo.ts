@@ -79,11 +79,11 @@ const numClasses = 10;
  * The seed model, the Keras example mnist_cnn.py line for line: Conv2D(32, 3x3, relu) - Conv2D(64, 3x3, relu) -
  * MaxPooling2D(2x2) - Dropout(0.25) - Flatten - Dense(128, relu) - Dropout(0.5) - Dense(10, softmax); Sequential's
  * default name. `seed` undefined: a random one. `rescaling`: a Rescaling(1/255) layer first, for image files' 0-255
- * pixels (as Keras's tutorials do).
+ * pixels (as Keras's tutorials do). `device`: Sequential's (default: the environment's backend).
  */
-export function buildMnistCnn(seed?: number, { rescaling = false }: { rescaling?: boolean } = {}): Sequential {
+export function buildMnistCnn(seed?: number, { rescaling = false, device }: { rescaling?: boolean; device?: string } = {}): Sequential {
   const inputShape = [imgRows, imgCols, 1];
-  const model = new Sequential({ seed });
+  const model = new Sequential({ seed, device });
   if (rescaling) model.add(new Rescaling({ scale: 1 / 255, inputShape })); // image files hold 0-255 pixels
   model.add(new Conv2D({ filters: 32, kernelSize: [3, 3], activation: 'relu', inputShape }));
   model.add(new Conv2D({ filters: 64, kernelSize: [3, 3], activation: 'relu' }));

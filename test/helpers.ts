@@ -10,7 +10,6 @@ import {
   Dropout,
   Flatten,
   MaxPooling2D,
-  Rescaling,
   Reshape,
   Sequential,
   input,
@@ -20,6 +19,7 @@ import {
   type LayersModel,
 } from '../lib/index.js';
 import type { LayerEntry } from '../lib/layers/registry.js';
+import { buildMnistCnn } from '../examples/zoo.js';
 import { native, type ConvArgs, type Device, type NativeActivation, type NativeTensor } from '../lib/core/native.js';
 
 /** A small conv model on 8x8x1 inputs with 3 classes, for API tests. */
@@ -54,18 +54,9 @@ export function syntheticData(n: number, device?: Device) {
   return { x: tensor(x, [n, 8, 8, 1], { device }), y: moved };
 }
 
-/** The seed model (Keras mnist_cnn), compiled unless told otherwise; `rescale`: a Rescaling(1/255) layer first, for 0-255 pixels. */
+/** The seed model (Keras mnist_cnn, examples/zoo.ts), compiled unless told otherwise; `rescale`: a Rescaling(1/255) layer first, for 0-255 pixels. */
 export function seedModel(seed: number, compile = true, device?: Device, rescale = false): Sequential {
-  const model = new Sequential({ seed, device });
-  if (rescale) model.add(new Rescaling({ scale: 1 / 255, inputShape: [28, 28, 1] }));
-  model.add(new Conv2D({ filters: 32, kernelSize: [3, 3], activation: 'relu', inputShape: [28, 28, 1] }));
-  model.add(new Conv2D({ filters: 64, kernelSize: [3, 3], activation: 'relu' }));
-  model.add(new MaxPooling2D({ poolSize: [2, 2] }));
-  model.add(new Dropout({ rate: 0.25 }));
-  model.add(new Flatten());
-  model.add(new Dense({ units: 128, activation: 'relu' }));
-  model.add(new Dropout({ rate: 0.5 }));
-  model.add(new Dense({ units: 10, activation: 'softmax' }));
+  const model = buildMnistCnn(seed, { rescaling: rescale, device });
   if (compile) model.compile({ loss: 'categoricalCrossentropy', optimizer: new Adadelta({ learningRate: 1.0 }), metrics: ['accuracy'] });
   return model;
 }
