@@ -592,6 +592,25 @@ struct SparseScratch {
 // Whether conv2d_forward splits each image's rows across the threads (fewer images than threads) rather than
 // taking the images in parallel, Winograd's included: conv2d_pool_forward makes the same choice, so that the
 // two give the same bits (their products differ in rounding between the direct and the Winograd forms).
+// One image's output rows split across the threads (used with fewer images than threads): igemm over groups
+// of 6 rows, each group's epilogue(r0, rows) called by the thread that computed it.
+template <typename Epi>
+void conv_image_split(const Conv2dShape& s, const float* xi, const float* packed, const float* zeros,
+                      float* yi, Epi&& epilogue) {
+  thread_local std::vector<const float*> table_buf;
+  const long rows = s.col_rows();
+  const int taps = s.kh * s.kw, mr = 6, groups = static_cast<int>((rows + mr - 1) / mr);
+  table_buf.resize(rows * taps);
+  const float** table = table_buf.data();
+  tap_rows(s, xi, zeros, table);
+  parallel_for(groups, [&](std::size_t g0, std::size_t g1, int) {
+    const long r0 = static_cast<long>(g0) * mr, r1 = std::min<long>(rows, static_cast<long>(g1) * mr);
+    igemm(static_cast<int>(r1 - r0), s.f, taps, s.c, table + r0 * taps, packed, zeros, yi + r0 * s.f, s.f,
+          false);
+    epilogue(r0, r1 - r0);
+  });
+}
+
 // Below this many multiply-adds per image, one image's rows are not split across threads: waking the pool and
 // leaving the Winograd path cost more than the second thread saves (at batch 1, a 28x28x16 3x3 convolution
 // took 164-190 us on 2 threads split by rows and 72-94 us on one).
@@ -603,26 +622,16 @@ static bool rows_across_threads(const Conv2dShape& s) {
 
 Status CpuBackend::conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const Epilogue& ep,
                                   float* y) {
-  const long rows = s.col_rows();
-  const int taps = s.kh * s.kw;
-  const long in_size = static_cast<long>(s.h) * s.w * s.c, out_size = rows * s.f;
+  const long in_size = static_cast<long>(s.h) * s.w * s.c, out_size = s.col_rows() * s.f;
   const float* zeros = zero_run(std::max({s.c, s.f, static_cast<int>(s.col_cols())}));
   // With fewer images than threads, split each image's output rows across the threads instead.
   if (rows_across_threads(s)) {
     const float* packed = pack_weights(s, w);
-    thread_local std::vector<const float*> table_buf;
-    table_buf.resize(rows * taps);
-    const float** table = table_buf.data();
-    const int mr = 6, groups = static_cast<int>((rows + mr - 1) / mr);
     for (int i = 0; i < s.n; ++i) {
       float* yi = y + i * out_size;
-      tap_rows(s, x + i * in_size, zeros, table);
-      parallel_for(groups, [&](std::size_t g0, std::size_t g1, int) {
-        const long r0 = static_cast<long>(g0) * mr, r1 = std::min<long>(rows, static_cast<long>(g1) * mr);
-        igemm(static_cast<int>(r1 - r0), s.f, taps, s.c, table + r0 * taps, packed, zeros, yi + r0 * s.f, s.f,
-              false);
+      conv_image_split(s, x + i * in_size, packed, zeros, yi, [&](long r0, long nr) {
+        apply_epilogue(yi + r0 * s.f, nr, s.f, ep, i * out_size + r0 * s.f);
       });
-      apply_epilogue(yi, rows, s.f, ep, i * out_size);
     }
     return Status::Ok();
   }
@@ -676,23 +685,13 @@ Status CpuBackend::conv2d_pool_forward(const Conv2dShape& s, const Pool2dShape& 
   const bool split = rows_across_threads(s);
   if (split) {
     // Fewer images than threads: each image's rows split across the threads as conv2d_forward splits them
-    // (the same GEMM per row, so the same values as the unfused ops), then its epilogue and pool.
-    thread_local std::vector<const float*> table_buf;
+    // (the same GEMM per row, so the same values as the unfused ops), then its pool.
     thread_local std::vector<float> y_buf;
-    table_buf.resize(s.col_rows() * s.kh * s.kw);
     grow(y_buf, out_size);
-    const float** table = table_buf.data();
     float* yi = y_buf.data();
-    const int taps = s.kh * s.kw, mr = 6, groups = static_cast<int>((s.col_rows() + mr - 1) / mr);
     for (int i = 0; i < s.n; ++i) {
-      tap_rows(s, x + i * in_size, zeros, table);
-      parallel_for(groups, [&](std::size_t g0, std::size_t g1, int) {
-        const long r0 = static_cast<long>(g0) * mr,
-                   r1 = std::min<long>(s.col_rows(), static_cast<long>(g1) * mr);
-        igemm(static_cast<int>(r1 - r0), s.f, taps, s.c, table + r0 * taps, packed, zeros, yi + r0 * s.f, s.f,
-              false);
-        apply_epilogue(yi + r0 * s.f, r1 - r0, s.f, ep);
-      });
+      conv_image_split(s, x + i * in_size, packed, zeros, yi,
+                       [&](long r0, long nr) { apply_epilogue(yi + r0 * s.f, nr, s.f, ep); });
       for (int py = 0; py < p.oh; ++py)
         maxpool_row(p, yi, py, pooled + i * pooled_size + py * pooled_row,
                     argmax + i * pooled_size + py * pooled_row);
