@@ -236,6 +236,8 @@ O('refusals: a coded error, nothing written', async () => {
     }
     assert.not.ok(existsSync(path), 'nothing written');
   };
+  // Keras 3's export(filepath, format='tf_saved_model', ...): its default format is a SavedModel, which kernelnet
+  // cannot write, so a missing format is refused rather than silently written as ONNX; 'onnx' is Keras's spelling.
   refuses(undefined, 'ERR_KERNELNET_ARG', /format: 'onnx'/);
   refuses({}, 'ERR_KERNELNET_ARG', /format: 'onnx'/);
   refuses({ format: 'tf_saved_model' }, 'ERR_KERNELNET_UNSUPPORTED', /tf_saved_model/);

@@ -113,6 +113,14 @@ class Builder {
   }
 
   private readonly memo = new Map<string, string>();
+  private readonly read = new Map<Layer, Record<string, Float32Array>>();
+
+  /** A layer's weights, read from its device once (a layer applied at several nodes is read once). */
+  weights(layer: Layer): Record<string, Float32Array> {
+    let w = this.read.get(layer);
+    if (!w) this.read.set(layer, (w = weightsOf(layer)));
+    return w;
+  }
 
   /** An initializer made once per key: a layer applied at several nodes shares its weights in the file too. */
   once(key: string, make: () => string): string {
@@ -242,7 +250,7 @@ type Converter = (b: Builder, layer: AnyLayer, inputs: Value[]) => Value;
 
 const conv2d: Converter = (b, l, [x]) => {
   const base = l.name,
-    w = weightsOf(l);
+    w = b.weights(l);
   const [kh, kw, c, f] = l.specs[0].shape;
   // kernelnet's kernel is [KH, KW, C, F]; ONNX's [F, C, KH, KW].
   const k = new Float32Array(w.kernel.length);
@@ -317,7 +325,7 @@ const reshape: Converter = (b, l, [x]) => {
 };
 
 const dense: Converter = (b, l, [x]) => {
-  const w = weightsOf(l);
+  const w = b.weights(l);
   const [inputs, units] = l.specs[0].shape;
   let kernel = w.kernel;
   if (x.layout === 'chw-flat') {
@@ -351,7 +359,7 @@ const rescaling: Converter = (b, l, [x]) => {
 };
 
 const batchNormalization: Converter = (b, l, [x]) => {
-  const w = weightsOf(l),
+  const w = b.weights(l),
     c = l.outputShape.at(-1)!,
     eps = l.epsilon as number;
   const gamma = w.gamma ?? new Float32Array(c).fill(1),
