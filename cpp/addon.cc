@@ -12,6 +12,7 @@
 #include "backend.h"
 #include "cpu_gemm.h"
 #include "env.h"
+#include "math_addon.h"
 #include "recording.h"
 #include "tensor.h"
 #include "threadpool.h"

@@ -20,6 +20,7 @@
 #include "loss.h"
 #include "optim.h"
 #include "schedule.h"
+#include "tensor_math.h"
 
 namespace kn {
 

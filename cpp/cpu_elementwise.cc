@@ -104,6 +104,8 @@ void dispatch(BinaryOp op, A&&... args) {
       return Fn<BinaryOp::kMax>::run(args...);
     case BinaryOp::kMin:
       return Fn<BinaryOp::kMin>::run(args...);
+    default:  // the addon passes only the merge layers' ops (kMergeBinaryOps)
+      return;
   }
 }
 

@@ -19,9 +19,43 @@
 
 namespace kn {
 
-enum class BinaryOp : int { kAdd, kSub, kMul, kDiv, kMax, kMin };
-// By BinaryOp, the names the native binary() and binaryBackward() take (lib/core/native.ts's BinaryOp).
-inline constexpr const char* kBinaryOpNames[] = {"add", "sub", "mul", "div", "max", "min"};
+// The first six are the merge layers' (binary_forward and binary_backward take only those); the rest are
+// kernelnet/tfjs's tensor math (tensor_math.h's math_binary), comparisons and logical ops last (from kEqual:
+// they write bools).
+enum class BinaryOp : int {
+  kAdd,
+  kSub,
+  kMul,
+  kDiv,
+  kMax,
+  kMin,
+  kPow,
+  kMod,
+  kSquaredDiff,
+  kFloorDiv,
+  kAtan2,
+  kPrelu,
+  kEqual,
+  kNotEqual,
+  kLess,
+  kLessEqual,
+  kGreater,
+  kGreaterEqual,
+  kLogicalAnd,
+  kLogicalOr,
+  kLogicalXor,
+};
+// By BinaryOp, the names the native binary(), binaryBackward() and mathBinary() take (lib/core/native.ts's
+// BinaryOp and MathBinaryOp).
+inline constexpr const char* kBinaryOpNames[] = {"add",        "sub",       "mul",
+                                                 "div",        "max",       "min",
+                                                 "pow",        "mod",       "squaredDifference",
+                                                 "floorDiv",   "atan2",     "prelu",
+                                                 "equal",      "notEqual",  "less",
+                                                 "lessEqual",  "greater",   "greaterEqual",
+                                                 "logicalAnd", "logicalOr", "logicalXor"};
+// The ops binary_forward and binary_backward take (the merge layers'): those before kPow.
+constexpr int kMergeBinaryOps = 6;
 
 // a and b broadcast to y, in a canonical form computed once on the host (make_broadcast): y's dimensions of
 // size 1 are dropped and neighbours that both operands step through alike are merged, so [N,H,W,C] + [C] is
@@ -107,6 +141,8 @@ KN_HD float binary_apply(BinaryOp op, float a, float b) {
       return a >= b || a != a ? a : b;
     case BinaryOp::kMin:
       return a <= b || a != a ? a : b;
+    default:
+      break;
   }
   return 0.0f;
 }
@@ -126,6 +162,8 @@ KN_HD float binary_grad(BinaryOp op, bool for_a, float g, float a, float b) {
       return (a >= b) == for_a ? g : 0.0f;
     case BinaryOp::kMin:
       return (a <= b) == for_a ? g : 0.0f;
+    default:
+      break;
   }
   return 0.0f;
 }

@@ -61,4 +61,14 @@ KN_HD float philox_truncated_normal(uint64_t seed, uint64_t offset, uint64_t i, 
   return (z > 0.0f ? 2.0f : -2.0f) * stddev;  // 32 draws beyond 2 sigma: probability about 1e-43
 }
 
+// Element i of a normal stream (not truncated), mean + stddev * z: Box-Muller on block i / 2's uniforms
+// 2 (i % 2) and 2 (i % 2) + 1 (tf.randomNormal).
+KN_HD float philox_gauss(uint64_t seed, uint64_t offset, uint64_t i, float mean, float stddev) {
+  float u[4];
+  philox_uniform4(seed, offset, i / 2, u);
+  const int pair = static_cast<int>(i % 2);
+  const float r = sqrtf(-2.0f * logf(1.0f - u[2 * pair]));  // 1 - u in (0, 1]: the log is finite
+  return mean + stddev * (r * cosf(6.28318530717958647692f * u[2 * pair + 1]));
+}
+
 }  // namespace kn

@@ -21,7 +21,7 @@ TensorHandle* TensorHandle::From(const Napi::Value& v) {
 }
 
 const char* dtype_name(DType d) {
-  return d == DType::kFloat32 ? "float32" : "int32";
+  return d == DType::kFloat32 ? "float32" : d == DType::kInt32 ? "int32" : "bool";
 }
 
 void Buffer::release() {
@@ -58,7 +58,7 @@ Napi::Function TensorHandle::Define(Napi::Env env) {
                      });
 }
 
-// new NativeTensor(shape: number[], dtype: 'float32' | 'int32', data?: Float32Array | Int32Array,
+// new NativeTensor(shape: number[], dtype: 'float32' | 'int32' | 'bool', data?: Float32Array | Int32Array,
 //                  device?: 'cpu' | 'cuda')   (default: the environment's backend)
 // new NativeTensor(shape, dtype, source: NativeTensor)   a view of source's buffer
 TensorHandle::TensorHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TensorHandle>(info) {
@@ -90,8 +90,8 @@ TensorHandle::TensorHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Te
   if (elements > kMaxElements)
     args.fail("ERR_KERNELNET_ARG", "shape " + shape_string(shape_) + " has more than 2^36 elements");
   size_ = static_cast<std::size_t>(elements);
-  const std::string dt = args.choice(1, "dtype", {"float32", "int32"});
-  dtype_ = dt == "float32" ? DType::kFloat32 : DType::kInt32;
+  const std::string dt = args.choice(1, "dtype", {"float32", "int32", "bool"});
+  dtype_ = dt == "float32" ? DType::kFloat32 : dt == "int32" ? DType::kInt32 : DType::kBool;
 
   EnvData& data = args.data();
   registry_ = data.registry;
@@ -244,7 +244,8 @@ Napi::Value TensorHandle::ReadAsync(const Napi::CallbackInfo& info) {
   return p;
 }
 
-// write(data: Float32Array | Int32Array): copies exactly size elements of the tensor's dtype.
+// write(data: Float32Array | Int32Array): copies exactly size elements of the tensor's dtype (a bool's as
+// an Int32Array of 0 and 1).
 void TensorHandle::Write(const Napi::CallbackInfo& info) {
   check_not_recording("write");
   write_from(info.Env(), info[0]);
@@ -274,10 +275,13 @@ void TensorHandle::Fill(const Napi::CallbackInfo& info) {
   if (!info[0].IsNumber())
     throw_error(info.Env(), "ERR_KERNELNET_ARG",
                 "Tensor.fill: expected value to be a number but received " + describe_value(info[0]), true);
-  if (dtype_ != DType::kFloat32)
-    throw_error(info.Env(), "ERR_KERNELNET_SHAPE",
-                "Tensor.fill: expected a float32 tensor but this is " + describe());
-  check_status(info.Env(), buffer_->backend->fill(f32(), info[0].As<Napi::Number>().FloatValue(), size_));
+  float value = info[0].As<Napi::Number>().FloatValue();
+  if (dtype_ != DType::kFloat32) {  // an int32 or bool: its bits, stored as a float's (fill copies them)
+    const double v = info[0].As<Napi::Number>().DoubleValue();
+    const int32_t i = dtype_ == DType::kBool ? (v != 0 && v == v) : to_int32(v);
+    std::memcpy(&value, &i, 4);
+  }
+  check_status(info.Env(), buffer_->backend->fill(f32(), value, size_));
 }
 
 // reshape(shape): a view of the same buffer with another shape of the same size.

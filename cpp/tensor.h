@@ -1,4 +1,4 @@
-// Tensor handles: the JS-visible owner of one backend buffer (float32 or int32, up to rank 8).
+// Tensor handles: the JS-visible owner of one backend buffer (float32, int32 or bool, up to rank 8).
 // reshape() makes a view: a second handle on the same buffer, so disposing either frees both.
 //
 // Memory is freed by whichever comes first: tensor.dispose(), the GC finalizer of the handle, or the
@@ -18,7 +18,8 @@
 
 namespace kn {
 
-enum class DType { kFloat32, kInt32 };
+// kBool is stored as int32 0 or 1 (4-byte elements, like the others); read and written as an Int32Array.
+enum class DType { kFloat32, kInt32, kBool };
 const char* dtype_name(DType d);
 
 struct Registry;

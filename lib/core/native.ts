@@ -5,8 +5,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LoadError, makeError } from './errors.js';
 
-/** A tensor's element type: 32-bit floats, or 32-bit integers (class labels, indices). */
-export type DType = 'float32' | 'int32';
+/** A tensor's element type: 32-bit floats, 32-bit integers (class labels, indices), or bools (stored as int32 0 or 1). */
+export type DType = 'float32' | 'int32' | 'bool';
 /** The size of a metrics tensor (cpp/loss.h's MetricSlot): loss sum, hits, rows, first bad step, weight sum, squared and absolute error. */
 export const METRIC_SLOTS = 8;
 /** Keras's padding of convolutions and pooling: 'valid' (none) or 'same' (zero-padded: the output is ceil(input / stride)). */
@@ -68,8 +68,34 @@ export interface DropArgs {
   counter?: NativeTensor | null;
 }
 
-/** The binary elementwise ops (numpy broadcasting). */
+/** The binary elementwise ops (numpy broadcasting) of the merge layers and their gradients. */
 export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min';
+/** mathBinary's ops (cpp/elementwise.h's kBinaryOpNames): the merge layers', then tfjs's; from 'equal' on they write bools. */
+export type MathBinaryOp =
+  | BinaryOp
+  | 'pow'
+  | 'mod'
+  | 'squaredDifference'
+  | 'floorDiv'
+  | 'atan2'
+  | 'prelu'
+  | 'equal'
+  | 'notEqual'
+  | 'less'
+  | 'lessEqual'
+  | 'greater'
+  | 'greaterEqual'
+  | 'logicalAnd'
+  | 'logicalOr'
+  | 'logicalXor';
+/** mathUnary's ops (cpp/tensor_math.h's KN_UNARY_OPS). */
+export type UnaryOp =
+  | 'neg' | 'abs' | 'sign' | 'square' | 'sqrt' | 'rsqrt' | 'exp' | 'expm1' | 'log' | 'log1p' | 'sin' | 'cos' | 'tan'
+  | 'asin' | 'acos' | 'atan' | 'sinh' | 'cosh' | 'tanh' | 'asinh' | 'acosh' | 'atanh' | 'sigmoid' | 'softplus'
+  | 'relu' | 'relu6' | 'elu' | 'selu' | 'leaky_relu' | 'step' | 'round' | 'floor' | 'ceil' | 'reciprocal' | 'erf'
+  | 'clip' | 'affine' | 'cast' | 'to_bool' | 'is_nan' | 'is_inf' | 'is_finite' | 'logical_not';
+/** reduce()'s ops (cpp/tensor_math.h's kReduceOpNames). */
+export type ReduceOp = 'sum' | 'prod' | 'min' | 'max' | 'all' | 'any' | 'argMax' | 'argMin';
 
 /** A learning-rate schedule of cpp/schedule.h (lib/engine/schedules.ts gives each its parameters). */
 export type ScheduleKind = 'exponential' | 'piecewise' | 'cosine';
@@ -429,6 +455,36 @@ export interface Native {
   randomNormal(t: NativeTensor, stddev: number, seed: number, offset: number): void;
   oneHot(labels: NativeTensor, out: NativeTensor): void;
   fromBytes(bytes: Uint8Array, divisor: number, out: NativeTensor): void;
+  // General tensor math (cpp/tensor_math.h, cpp/math_addon.cc; lib/ops/ builds kernelnet/tfjs's operations on it).
+  // Every output is a fresh tensor sharing memory with no input; a bool is stored as int32 0 or 1.
+  /**
+   * y = op(x) elementwise (x and y of one size). A bool op writes a bool y; 'cast' converts float32 and int32 (a
+   * float to int32 as Int32Array stores it); the rest keep x's dtype (int32 only for neg, abs, sign, square, relu,
+   * clip). p0, p1: leakyRelu's alpha and step's value (p0), clip's [p0, p1], affine's x * p0 + p1.
+   */
+  mathUnary(op: UnaryOp, x: NativeTensor, y: NativeTensor, p0?: number, p1?: number): void;
+  /** y = a op b with numpy broadcasting, a and b of one dtype; y a bool for a comparison or logical op, else a's dtype. */
+  mathBinary(op: MathBinaryOp, a: NativeTensor, b: NativeTensor, y: NativeTensor): void;
+  /** y = cond ? a : b elementwise over one size; cond a bool, a, b and y of one dtype. */
+  mathSelect(cond: NativeTensor, a: NativeTensor, b: NativeTensor, y: NativeTensor): void;
+  /** y (its shape the view's) = x's elements offset + sum_d i_d * strides[d] (a stride may be 0 or negative); the view must lie inside x. */
+  stridedCopy(x: NativeTensor, y: NativeTensor, strides: number[], offset: number): void;
+  /** y[o, i] = op over x[o, :, i] of x as [outer, n, inner], in a fixed order; y int32 for argMax/argMin, else x's dtype (all/any: bool). */
+  reduce(op: ReduceOp, x: NativeTensor, dims: [number, number, number], y: NativeTensor): void;
+  /** y = the running sum ('add') or product ('mul') of x as [outer, n, inner] along n. */
+  scan(op: 'add' | 'mul', x: NativeTensor, dims: [number, number, number], exclusive: boolean, reverse: boolean, y: NativeTensor): void;
+  /** y[o, j, i] = x[o, indices[j], i] of x as [outer, n, inner]; indices int32 [m] in [0, n) (checked by the caller). */
+  gatherAxis(x: NativeTensor, dims: [number, number, number], indices: NativeTensor, y: NativeTensor): void;
+  /** y[i] (m x n) = a[i] (m x k) x b[i] (k x n), float32; a repeated operand is one matrix for every i. */
+  batchMatmul(a: NativeTensor, b: NativeTensor, y: NativeTensor, dims: [number, number, number, number], aRepeat: boolean, bRepeat: boolean): void;
+  /** The k largest values of each row (last axis) of a float32 x, descending (ties: lower index first), and their indices. */
+  topk(x: NativeTensor, k: number, values: NativeTensor, indices: NativeTensor): void;
+  /** tf.image's resizes of x [n, h, w, c] into y [n, oh, ow, c] (bilinear or nearest). */
+  resize2d(x: NativeTensor, y: NativeTensor, bilinear: boolean, alignCorners: boolean, halfPixelCenters: boolean): void;
+  /** y[i] = start + i * step, computed in double and rounded once (float32 or int32 y). */
+  iota(y: NativeTensor, start: number, step: number): void;
+  /** t = mean + stddev * a standard normal (not truncated), from the Philox stream (seed, offset). */
+  randomGauss(t: NativeTensor, mean: number, stddev: number, seed: number, offset: number): void;
   stats(): MemoryStats;
   backend(): BackendInfo;
   /** What each backend would run on; for a usable GPU also its datasheet FP32 peak and DRAM bandwidth. */
