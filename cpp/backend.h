@@ -20,7 +20,7 @@
 #include "loss.h"
 #include "optim.h"
 #include "schedule.h"
-#include "tensor_math.h"
+#include "tensor_math_types.h"
 
 namespace kn {
 

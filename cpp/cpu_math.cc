@@ -10,6 +10,7 @@
 
 #include "cpu_backend.h"
 #include "philox.h"
+#include "tensor_math.h"
 
 namespace kn {
 namespace {
@@ -49,9 +50,12 @@ void for_runs(const BroadcastShape& s, std::size_t o0, std::size_t o1, F&& f) {
   }
 }
 
-template <typename T>
-inline auto binary_typed_value(BinaryOp op, T a, T b) {
-  if constexpr (std::is_same_v<T, float>)
+// a op b as R: float operands to float, or to int32 where binary_float_to_int(op); int32 operands to int32.
+template <typename R, typename T>
+inline R binary_typed_value(BinaryOp op, T a, T b) {
+  if constexpr (std::is_same_v<T, float> && std::is_same_v<R, int32_t>)
+    return binary_float_int(op, a, b);
+  else if constexpr (std::is_same_v<T, float>)
     return binary_float(op, a, b);
   else
     return binary_int(op, a, b);
@@ -66,23 +70,22 @@ void binary_loop(const BroadcastShape& s, const T* a, const T* b, R* y) {
           const T *ar = a + ao, *br = b + bo;
           R* yr = y + o;
           if (sa == 1 && sb == 1)
-            for (std::size_t j = 0; j < len; ++j)
-              yr[j] = static_cast<R>(binary_typed_value<T>(OP, ar[j], br[j]));
+            for (std::size_t j = 0; j < len; ++j) yr[j] = (binary_typed_value<R, T>(OP, ar[j], br[j]));
           else if (sa == 1)
-            for (std::size_t j = 0; j < len; ++j)
-              yr[j] = static_cast<R>(binary_typed_value<T>(OP, ar[j], br[0]));
+            for (std::size_t j = 0; j < len; ++j) yr[j] = (binary_typed_value<R, T>(OP, ar[j], br[0]));
           else if (sb == 1)
-            for (std::size_t j = 0; j < len; ++j)
-              yr[j] = static_cast<R>(binary_typed_value<T>(OP, ar[0], br[j]));
+            for (std::size_t j = 0; j < len; ++j) yr[j] = (binary_typed_value<R, T>(OP, ar[0], br[j]));
           else
-            std::fill(yr, yr + len, static_cast<R>(binary_typed_value<T>(OP, ar[0], br[0])));
+            std::fill(yr, yr + len, (binary_typed_value<R, T>(OP, ar[0], br[0])));
         });
   });
 }
 
 template <BinaryOp OP, typename T>
 void binary_out(const BroadcastShape& s, const void* a, const void* b, void* y) {
-  if constexpr (static_cast<int>(OP) >= static_cast<int>(BinaryOp::kEqual))
+  // bools, and floorDiv of float32 operands, as int32 (tensor_math.h's binary_float_to_int)
+  if constexpr (static_cast<int>(OP) >= static_cast<int>(BinaryOp::kEqual) ||
+                (std::is_same_v<T, float> && OP == BinaryOp::kFloorDiv))
     binary_loop<OP, T, int32_t>(s, static_cast<const T*>(a), static_cast<const T*>(b),
                                 static_cast<int32_t*>(y));
   else

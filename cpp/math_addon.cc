@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "args.h"
+#include "tensor_math.h"
 
 namespace kn {
 namespace {
@@ -83,30 +84,29 @@ E by_name(Args& a, int i, const char* what, const char* const (&names)[N]) {
 }
 
 float opt_float(Args& a, int i, const char* name) {
-  return a.arg(i, name).undefined() ? 0.0f : static_cast<float>(a.number(i, name, -3.4e38, 3.4e38));
+  return a.arg(i, name).undefined()
+             ? 0.0f
+             : static_cast<float>(a.number(i, name, -INFINITY, INFINITY));  // Number.MAX_VALUE: +inf
 }
 
 }  // namespace
 
 // mathUnary(op, x, y, p0 = 0, p1 = 0): y = op(x) elementwise; x and y of one size. The dtypes say what is
 // read and written: a bool op (toBool, isNaN, isInf, isFinite, logicalNot) writes a bool; cast converts
-// between float32 and int32; the rest keep x's dtype (int32 only for neg, abs, sign, square, relu, clip).
+// between float32 and int32; the rest keep x's dtype (an int32 computed as tensor_math.h's unary_int).
 void MathUnary(const Napi::CallbackInfo& info) {
   Args a(info, "mathUnary");
   const UnaryOp op = by_name<UnaryOp>(a, 0, "op", kUnaryOpNames);
   TensorHandle *x = a.tensor(1, "x"), *y = a.tensor(2, "y");
   const float p0 = opt_float(a, 3, "p0"), p1 = opt_float(a, 4, "p1");
   expect_size(a, y, "y", x->size());
-  const bool int_ok = op == UnaryOp::k_neg || op == UnaryOp::k_abs || op == UnaryOp::k_sign ||
-                      op == UnaryOp::k_square || op == UnaryOp::k_relu || op == UnaryOp::k_clip;
   bool ok;
   if (unary_to_bool(op))
     ok = y->dtype() == DType::kBool;
   else if (op == UnaryOp::k_cast)
     ok = y->dtype() != DType::kBool;
   else
-    ok = y->dtype() == x->dtype() &&
-         (x->dtype() == DType::kFloat32 || (x->dtype() == DType::kInt32 && int_ok));
+    ok = y->dtype() == x->dtype() && x->dtype() != DType::kBool;
   if (!ok)
     a.fail("ERR_KERNELNET_SHAPE", std::string("mathUnary '") + kUnaryOpNames[static_cast<int>(op)] +
                                       "' does not take x " + x->describe() + " to y " + y->describe());
@@ -131,7 +131,10 @@ void MathBinary(const Napi::CallbackInfo& info) {
     a.fail("ERR_KERNELNET_SHAPE", "a (" + x->describe() + ") and b (" + w->describe() +
                                       ") do not broadcast: right-aligned, each pair of dimensions must be "
                                       "equal or include a 1");
-  const DType want = binary_to_bool(op) ? DType::kBool : x->dtype();
+  // floorDiv writes int32 whatever it reads (tfjs's FloorDiv kernel)
+  const DType want = binary_to_bool(op)          ? DType::kBool
+                     : op == BinaryOp::kFloorDiv ? DType::kInt32
+                                                 : x->dtype();
   if (y->dtype() != want || y->shape() != ys)
     a.fail("ERR_KERNELNET_SHAPE", std::string("expected y to be a ") + dtype_name(want) +
                                       " tensor of shape " + shape_string(ys) + " but received " +

@@ -68,7 +68,12 @@ KN_HD float philox_gauss(uint64_t seed, uint64_t offset, uint64_t i, float mean,
   philox_uniform4(seed, offset, i / 2, u);
   const int pair = static_cast<int>(i % 2);
   const float r = sqrtf(-2.0f * logf(1.0f - u[2 * pair]));  // 1 - u in (0, 1]: the log is finite
-  return mean + stddev * (r * cosf(6.28318530717958647692f * u[2 * pair + 1]));
+  const float z = r * cosf(6.28318530717958647692f * u[2 * pair + 1]);
+#if defined(__CUDA_ARCH__)
+  return __fadd_rn(mean, __fmul_rn(stddev, z));  // rounded as the CPU rounds it (no fused multiply-add)
+#else
+  return mean + stddev * z;
+#endif
 }
 
 }  // namespace kn

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "args.h"
+#include "tensor_math.h"
 
 namespace kn {
 

@@ -22,35 +22,9 @@
 
 #include "elementwise.h"
 #include "hd.h"
+#include "tensor_math_types.h"
 
 namespace kn {
-
-// The element type an op reads or writes. Bool is stored as kInt32 (0 or 1).
-enum class ElemType : int { kFloat32, kInt32 };
-
-// Unary functors. p0, p1: leaky_relu's alpha (p0), step's value at x <= 0 (p0), clip's [p0, p1], affine's
-// x * p0 + p1. With int32 in and out only kNeg, kAbs, kSign, kSquare, kRelu, kClip, kCast, kToBool and
-// kLogicalNot are taken (tfjs computes the others in float32, after a cast). kCast converts between the types
-// (float to int32 as JavaScript's Int32Array stores a number: truncated, wrapped modulo 2^32, NaN and
-// infinities to 0); kToBool, kIsNan, kIsInf, kIsFinite and kLogicalNot write int32 0 or 1.
-// clang-format off
-#define KN_UNARY_OPS(X) \
-  X(neg) X(abs) X(sign) X(square) X(sqrt) X(rsqrt) X(exp) X(expm1) X(log) X(log1p) X(sin) X(cos) X(tan) X(asin) \
-  X(acos) X(atan) X(sinh) X(cosh) X(tanh) X(asinh) X(acosh) X(atanh) X(sigmoid) X(softplus) X(relu) X(relu6) \
-  X(elu) X(selu) X(leaky_relu) X(step) X(round) X(floor) X(ceil) X(reciprocal) X(erf) X(clip) X(affine) X(cast) \
-  X(to_bool) X(is_nan) X(is_inf) X(is_finite) X(logical_not)
-// clang-format on
-enum class UnaryOp : int {
-#define KN_X(name) k_##name,
-  KN_UNARY_OPS(KN_X)
-#undef KN_X
-};
-// By UnaryOp, the names the native mathUnary() takes (lib/core/native.ts's UnaryOp).
-inline constexpr const char* kUnaryOpNames[] = {
-#define KN_X(name) #name,
-    KN_UNARY_OPS(KN_X)
-#undef KN_X
-};
 
 // Whether an op writes a bool whatever it reads.
 KN_HD bool unary_to_bool(UnaryOp op) {
@@ -68,103 +42,122 @@ KN_HD int32_t to_int32(double v) {
   return static_cast<int32_t>(static_cast<uint32_t>(t));
 }
 
-// f(x) for a float32 operand, as tfjs computes it (in double, rounded to float32), the bool ops as 0 or 1.
-KN_HD float unary_float(UnaryOp op, float x, float p0, float p1) {
-  const double d = x;
+// f(x) in double, as tfjs computes it before storing (unary_float rounds it to float32; an int32 operand's
+// 'keep' ops store it as Int32Array does). The bool ops give 0 or 1.
+KN_HD double unary_double(UnaryOp op, double d, float p0, float p1) {
+  const double x = d;
   switch (op) {
     case UnaryOp::k_neg:
       return -x;
     case UnaryOp::k_abs:
-      return fabsf(x);
+      return fabs(x);
     case UnaryOp::k_sign:
-      return x < 0.0f ? -1.0f : x > 0.0f ? 1.0f : 0.0f;  // tfjs: NaN and 0 give 0
+      return x < 0.0 ? -1.0 : x > 0.0 ? 1.0 : 0.0;  // tfjs: NaN and 0 give 0
     case UnaryOp::k_square:
-      return static_cast<float>(d * d);
+      return d * d;
     case UnaryOp::k_sqrt:
-      return static_cast<float>(sqrt(d));
+      return sqrt(d);
     case UnaryOp::k_rsqrt:
-      return static_cast<float>(1.0 / sqrt(d));
+      return 1.0 / sqrt(d);
     case UnaryOp::k_exp:
-      return static_cast<float>(exp(d));
+      return exp(d);
     case UnaryOp::k_expm1:
-      return static_cast<float>(expm1(d));
+      return expm1(d);
     case UnaryOp::k_log:
-      return static_cast<float>(log(d));
+      return log(d);
     case UnaryOp::k_log1p:
-      return static_cast<float>(log1p(d));
+      return log1p(d);
     case UnaryOp::k_sin:
-      return static_cast<float>(sin(d));
+      return sin(d);
     case UnaryOp::k_cos:
-      return static_cast<float>(cos(d));
+      return cos(d);
     case UnaryOp::k_tan:
-      return static_cast<float>(tan(d));
+      return tan(d);
     case UnaryOp::k_asin:
-      return static_cast<float>(asin(d));
+      return asin(d);
     case UnaryOp::k_acos:
-      return static_cast<float>(acos(d));
+      return acos(d);
     case UnaryOp::k_atan:
-      return static_cast<float>(atan(d));
+      return atan(d);
     case UnaryOp::k_sinh:
-      return static_cast<float>(sinh(d));
+      return sinh(d);
     case UnaryOp::k_cosh:
-      return static_cast<float>(cosh(d));
+      return cosh(d);
     case UnaryOp::k_tanh:
-      return static_cast<float>(tanh(d));
+      return tanh(d);
     case UnaryOp::k_asinh:
-      return static_cast<float>(asinh(d));
+      return asinh(d);
     case UnaryOp::k_acosh:
-      return static_cast<float>(acosh(d));
+      return acosh(d);
     case UnaryOp::k_atanh:
-      return static_cast<float>(atanh(d));
+      return atanh(d);
     case UnaryOp::k_sigmoid:
-      return static_cast<float>(1.0 / (1.0 + exp(-d)));
+      return 1.0 / (1.0 + exp(-d));
     case UnaryOp::k_softplus:  // log(1 + e^x) without overflow
-      return static_cast<float>(d > 0 ? d + log1p(exp(-d)) : log1p(exp(d)));
+      return d > 0 ? d + log1p(exp(-d)) : log1p(exp(d));
     case UnaryOp::k_relu:
-      return x < 0.0f ? 0.0f : x;
+      return x < 0.0 ? 0.0 : x;
     case UnaryOp::k_relu6:
-      return x < 0.0f ? 0.0f : x > 6.0f ? 6.0f : x;
+      return x < 0.0 ? 0.0 : x > 6.0 ? 6.0 : x;
     case UnaryOp::k_elu:
-      return x >= 0.0f ? x : static_cast<float>(expm1(d));
+      return x >= 0.0 ? x : (expm1(d));
     case UnaryOp::k_selu:
-      return x >= 0.0f ? static_cast<float>(1.0507009873554804934193349852946 * d)
-                       : static_cast<float>(1.0507009873554804934193349852946 *
-                                            1.6732632423543772848170429916717 * expm1(d));
+      return x >= 0.0 ? 1.0507009873554804934193349852946 * d
+                      : (1.0507009873554804934193349852946 * 1.6732632423543772848170429916717 * expm1(d));
     case UnaryOp::k_leaky_relu:
-      return x < 0.0f ? static_cast<float>(static_cast<double>(p0) * d) : x;
+      return x < 0.0 ? (static_cast<double>(p0) * d) : x;
     case UnaryOp::k_step:
-      return x > 0.0f ? 1.0f : x != x ? x : p0;
+      return x > 0.0 ? 1.0 : x != x ? x : p0;
     case UnaryOp::k_round:  // half to even, as tfjs
-      return static_cast<float>(rint(d));
+      return rint(d);
     case UnaryOp::k_floor:
-      return floorf(x);
+      return floor(x);
     case UnaryOp::k_ceil:
-      return ceilf(x);
+      return ceil(x);
     case UnaryOp::k_reciprocal:
-      return static_cast<float>(1.0 / d);
+      return 1.0 / d;
     case UnaryOp::k_erf:
-      return static_cast<float>(erf(d));
+      return erf(d);
     case UnaryOp::k_clip:
       return x > p1 ? p1 : x < p0 ? p0 : x;
     case UnaryOp::k_affine:
-      return static_cast<float>(d * p0 + p1);
+      return d * p0 + p1;
     case UnaryOp::k_cast:
       return x;
     case UnaryOp::k_to_bool:
-      return x != 0.0f && x == x ? 1.0f : 0.0f;  // Boolean(NaN) is false
+      return x != 0.0 && x == x ? 1.0 : 0.0;  // Boolean(NaN) is false
     case UnaryOp::k_is_nan:
-      return x != x ? 1.0f : 0.0f;
+      return x != x ? 1.0 : 0.0;
     case UnaryOp::k_is_inf:
-      return x == INFINITY || x == -INFINITY ? 1.0f : 0.0f;
+      return x == INFINITY || x == -INFINITY ? 1.0 : 0.0;
     case UnaryOp::k_is_finite:
-      return x == x && x != INFINITY && x != -INFINITY ? 1.0f : 0.0f;
+      return x == x && x != INFINITY && x != -INFINITY ? 1.0 : 0.0;
     case UnaryOp::k_logical_not:
-      return x == 0.0f ? 1.0f : 0.0f;
+      return x == 0.0 ? 1.0 : 0.0;
   }
-  return 0.0f;
+  return 0.0;
 }
 
-// f(x) for an int32 operand (the ops listed above; others give 0). Arithmetic wraps as Int32Array's store.
+// f(x) for a float32 operand, as tfjs computes it (in double, rounded to float32), the bool ops as 0 or 1.
+KN_HD float unary_float(UnaryOp op, float x, float p0, float p1) {
+  switch (op) {  // the exact ones in float, so that no double arithmetic is spent on them
+    case UnaryOp::k_neg:
+      return -x;
+    case UnaryOp::k_abs:
+      return fabsf(x);
+    case UnaryOp::k_relu:
+      return x < 0.0f ? 0.0f : x;
+    case UnaryOp::k_clip:
+      return x > p1 ? p1 : x < p0 ? p0 : x;
+    case UnaryOp::k_cast:
+      return x;
+    default:
+      return static_cast<float>(unary_double(op, x, p0, p1));
+  }
+}
+
+// f(x) for an int32 operand, as tfjs computes it: exactly for the integer ops, the others in double and
+// stored as Int32Array stores a number (tfjs's kernels write into the input's typed array).
 KN_HD int32_t unary_int(UnaryOp op, int32_t x, float p0, float p1) {
   const int64_t v = x;
   switch (op) {
@@ -186,8 +179,13 @@ KN_HD int32_t unary_int(UnaryOp op, int32_t x, float p0, float p1) {
       return x != 0;
     case UnaryOp::k_logical_not:
       return x == 0;
-    default:
+    case UnaryOp::k_is_nan:
+    case UnaryOp::k_is_inf:
       return 0;
+    case UnaryOp::k_is_finite:
+      return 1;
+    default:
+      return to_int32(unary_double(op, static_cast<double>(x), p0, p1));
   }
 }
 
@@ -216,6 +214,11 @@ KN_HD int32_t unary_value<int32_t, int32_t>(UnaryOp op, int32_t x, float p0, flo
 // Whether a BinaryOp writes a bool (a comparison or a logical op).
 KN_HD bool binary_to_bool(BinaryOp op) {
   return static_cast<int>(op) >= static_cast<int>(BinaryOp::kEqual);
+}
+// Whether a BinaryOp of float32 operands writes int32: the bools, and floorDiv (tfjs's FloorDiv kernel writes
+// int32 whatever it reads).
+KN_HD bool binary_float_to_int(BinaryOp op) {
+  return binary_to_bool(op) || op == BinaryOp::kFloorDiv;
 }
 
 // a op b for float32 operands, as tfjs computes it (comparisons: 1 or 0).
@@ -279,8 +282,8 @@ KN_HD int32_t binary_int(BinaryOp op, int32_t a, int32_t b) {
       return static_cast<int32_t>(static_cast<uint32_t>(a) + static_cast<uint32_t>(b));
     case BinaryOp::kSub:
       return static_cast<int32_t>(static_cast<uint32_t>(a) - static_cast<uint32_t>(b));
-    case BinaryOp::kMul:
-      return to_int32(x * y);
+    case BinaryOp::kMul:  // the product modulo 2^32: JavaScript's, exactly, while it is below 2^53
+      return static_cast<int32_t>(static_cast<uint32_t>(a) * static_cast<uint32_t>(b));
     case BinaryOp::kDiv:  // tfjs divides int32 by int32 as floorDiv
     case BinaryOp::kFloorDiv:
       return b == 0 ? 0 : to_int32(floor(x / y));
@@ -323,20 +326,12 @@ KN_HD int32_t binary_int(BinaryOp op, int32_t a, int32_t b) {
   return 0;
 }
 
-// A strided view of x as y (4-byte elements): y is row-major over dims; y's element with index (i_0, ..,
-// i_r-1) is x's element offset + sum_d i_d * stride[d] (a stride may be 0: repeated; negative: reversed).
-// Rank 1 to 8; a caller merges what it can.
-struct StridedView {
-  static constexpr int kMaxRank = 8;
-  int rank = 0;
-  int64_t dims[kMaxRank] = {}, stride[kMaxRank] = {};
-  int64_t offset = 0;
-  int64_t count() const {
-    int64_t c = 1;
-    for (int d = 0; d < rank; ++d) c *= dims[d];
-    return c;
-  }
-};
+// a op b for float32 operands where it writes int32 (binary_float_to_int): the bools as 0 or 1; floorDiv's
+// floor(a / b) in double, stored as Int32Array stores it (no float32 rounding on the way).
+KN_HD int32_t binary_float_int(BinaryOp op, float a, float b) {
+  if (op == BinaryOp::kFloorDiv) return to_int32(floor(static_cast<double>(a) / static_cast<double>(b)));
+  return binary_float(op, a, b) != 0.0f;
+}
 
 // The offset into x of y's element o.
 template <typename I>
@@ -352,7 +347,6 @@ KN_HD int64_t strided_offset(const StridedView& v, I o) {
   return off;
 }
 
-enum class ReduceOp : int { kSum, kProd, kMin, kMax, kAll, kAny, kArgMax, kArgMin };
 // By ReduceOp, the names the native reduce() takes.
 inline constexpr const char* kReduceOpNames[] = {"sum", "prod", "min",    "max",
                                                  "all", "any",  "argMax", "argMin"};
@@ -383,8 +377,8 @@ KN_HD int32_t reduce_step<int32_t>(ReduceOp op, int32_t acc, int32_t v) {
   switch (op) {
     case ReduceOp::kSum:
       return static_cast<int32_t>(static_cast<uint32_t>(acc) + static_cast<uint32_t>(v));
-    case ReduceOp::kProd:
-      return to_int32(static_cast<double>(acc) * static_cast<double>(v));
+    case ReduceOp::kProd:  // modulo 2^32: the same in any order
+      return static_cast<int32_t>(static_cast<uint32_t>(acc) * static_cast<uint32_t>(v));
     case ReduceOp::kMin:
       return v < acc ? v : acc;
     case ReduceOp::kMax:
@@ -460,22 +454,6 @@ KN_HD int32_t arg_run(bool arg_max, const T* x, int64_t n, int64_t s) {
   }
   return at;
 }
-
-// batch_matmul's operands: y[b] (m x n, contiguous) = a[b] (m x k) x b[b] (k x n), each operand row-major and
-// contiguous within a batch, its batches a_stride (b_stride) elements apart: 0 repeats one matrix.
-struct MatmulShape {
-  int64_t batch = 1, m = 0, k = 0, n = 0;
-  int64_t a_stride = 0, b_stride = 0;
-};
-
-// tf.image's resizes of x [n, h, w, c] to y [n, oh, ow, c] (tfjs-backend-cpu's ResizeBilinear and
-// ResizeNearestNeighbor): the source coordinate of output row r is scale * r (scale * (r + 0.5) - 0.5 for
-// bilinear with half-pixel centers, scale * (r + 0.5) for nearest), scale = (h - 1) / (oh - 1) with
-// align_corners (and oh > 1), else h / oh.
-struct ResizeShape {
-  int64_t n = 0, h = 0, w = 0, c = 0, oh = 0, ow = 0;
-  bool bilinear = true, align_corners = false, half_pixel = false;
-};
 
 KN_HD double resize_scale(int64_t in, int64_t out, bool align_corners) {
   return align_corners && out > 1 ? static_cast<double>(in - 1) / static_cast<double>(out - 1)

@@ -63,9 +63,11 @@
 //   random_gauss_kernel   philox_gauss per element (Philox4x32-10 and Box-Muller): compute-bound at about
 //                         5 us per million elements.
 #include <algorithm>
+#include <type_traits>
 
 #include "cuda_backend.cuh"
 #include "philox.h"
+#include "tensor_math.h"
 
 namespace kn {
 namespace cu {
@@ -114,7 +116,10 @@ __global__ void math_binary_kernel(BroadcastShape s, BinaryOp op, const T* __res
     ao = o * (I)s.a_stride[0], bo = o * (I)s.b_stride[0];
   else
     broadcast_offsets<I>(s, o, &ao, &bo);
-  y[o] = static_cast<R>(binary_value(op, a[ao], b[bo]));
+  if constexpr (std::is_same_v<T, float> && std::is_same_v<R, int32_t>)
+    y[o] = binary_float_int(op, a[ao], b[bo]);  // bools, and floorDiv's int32
+  else
+    y[o] = static_cast<R>(binary_value(op, a[ao], b[bo]));
 }
 
 template <typename I>
@@ -429,7 +434,7 @@ Status CudaBackend::math_binary(const BroadcastShape& s, BinaryOp op, ElemType t
   KN_EXPECT(s.rank >= 1 && s.rank <= BroadcastShape::kMaxRank, "math_binary");
   if (t == ElemType::kInt32)
     launch_binary<int32_t, int32_t>(stream(), s, op, a, b, y, count);
-  else if (binary_to_bool(op))
+  else if (binary_float_to_int(op))
     launch_binary<float, int32_t>(stream(), s, op, a, b, y, count);
   else
     launch_binary<float, float>(stream(), s, op, a, b, y, count);

@@ -459,8 +459,8 @@ export interface Native {
   // Every output is a fresh tensor sharing memory with no input; a bool is stored as int32 0 or 1.
   /**
    * y = op(x) elementwise (x and y of one size). A bool op writes a bool y; 'cast' converts float32 and int32 (a
-   * float to int32 as Int32Array stores it); the rest keep x's dtype (int32 only for neg, abs, sign, square, relu,
-   * clip). p0, p1: leakyRelu's alpha and step's value (p0), clip's [p0, p1], affine's x * p0 + p1.
+   * float to int32 as Int32Array stores it); the rest keep x's dtype (an int32 exactly for the integer ops, else
+   * computed in double and stored as Int32Array stores it). p0, p1: leakyRelu's alpha and step's value (p0), clip's [p0, p1], affine's x * p0 + p1.
    */
   mathUnary(op: UnaryOp, x: NativeTensor, y: NativeTensor, p0?: number, p1?: number): void;
   /** y = a op b with numpy broadcasting, a and b of one dtype; y a bool for a comparison or logical op, else a's dtype. */
