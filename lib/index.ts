@@ -68,6 +68,8 @@ export {
 export type { LossIdentifier, LossArgs } from './engine/losses.js';
 export { LearningRateSchedule, ExponentialDecay, PiecewiseConstantDecay, CosineDecay } from './engine/schedules.js';
 export type { ExponentialDecayArgs, PiecewiseConstantDecayArgs, CosineDecayArgs } from './engine/schedules.js';
+// tfjs's tensor methods (t.add(b), t.mean(), ...) on every Tensor (lib/ops/methods.ts).
+import './ops/methods.js';
 export { Tensor, tensor, toCategorical, concat, fromPixels, memory, backend, tidy, keep, dispose } from './core/tensor.js';
 export type { NestedArray, TensorLike } from './core/tensor.js';
 export { TrainingReport } from './callbacks/report.js';

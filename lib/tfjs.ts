@@ -1,12 +1,11 @@
 // kernelnet/tfjs: what a TensorFlow.js (tfjs-node) training script calls, with tfjs's names, signatures and return
 // types, on kernelnet's layers, optimizers and native tensors, so that such a script runs with one changed import:
 //   import * as tf from 'kernelnet/tfjs';   // was '@tensorflow/tfjs-node'
-// In scope: sequential models of the layers kernelnet has (tf.layers.*), tf.train.* optimizers, fit/evaluate/
-// predict as tfjs returns them, tensor creation, the tensor methods used around a model, memory management
-// (tidy, dispose, keep, memory) and the tfjs layers-model format (model.save('file://DIR'), loadLayersModel).
-// Out of scope, and refused with ERR_KERNELNET_UNSUPPORTED naming the call: general tensor math (tf.add,
-// tf.matMul, ...), gradients, custom layers, functional models, other layers.
-import { performance } from 'node:perf_hooks';
+// In scope: models of the layers kernelnet has (tf.layers.*), tf.train.* optimizers, fit/evaluate/predict as tfjs
+// returns them, tfjs's tensor operations and tensor methods (lib/ops/, computed natively on the current backend's
+// device), memory management (tidy, dispose, keep, memory) and the tfjs layers-model format
+// (model.save('file://DIR'), loadLayersModel). Refused with ERR_KERNELNET_UNSUPPORTED naming the call: gradients
+// and custom training loops, convolution and pooling as functions, graph models, and the other ops listed at the end.
 import { EarlyStopping, type EarlyStoppingArgs } from './callbacks/callbacks.js';
 import { ValidationError } from './core/errors.js';
 import { checkOptions, fail, ownOptions } from './core/validate.js';
@@ -18,7 +17,12 @@ import { input as symbolicInput, type InputArgs, type SymbolicTensor } from './e
 import { native, type Device } from './core/native.js';
 import { Adadelta, Adagrad, Adam, RMSprop, SGD, type Optimizer } from './engine/optimizers.js';
 import { fromTfjsArtifacts, loadTfjs, saveTfjs, toTfjsArtifacts, type TfjsArtifacts } from './io/tfjs-format.js';
-import { Tensor, dispose, empty, keep, tensor as makeTensor, tidy, toCategorical, type TensorLike } from './core/tensor.js';
+import { Tensor, dispose, keep, tidy } from './core/tensor.js';
+import { setOpsDevice } from './ops/base.js';
+import { cast as castOp, scalar } from './ops/ops.js';
+import './ops/methods.js';
+import { Reduction, losses as lossFunctions, metrics as metricFunctions } from './ops/metrics.js';
+import { util as utilFunctions } from './ops/util.js';
 import { metricKeys, type EvaluateArgs, type FitArgs, type FitDatasetArgs, type History, type PredictArgs } from './engine/training.js';
 import type { Dataset } from './data/data.js';
 
@@ -66,10 +70,12 @@ export async function setBackend(name: string): Promise<boolean> {
   }
   if (wanted === 'default') {
     device = undefined;
+    setOpsDevice(undefined);
     return true;
   }
   if (!usable(wanted)) return false;
   device = wanted;
+  setOpsDevice(wanted);
   return true;
 }
 
@@ -83,78 +89,7 @@ export async function ready(): Promise<void> {}
 
 // --- tensors -------------------------------------------------------------------------------------------------
 
-/** The tensor element types kernelnet has (tfjs's DataType less 'bool', 'complex64' and 'string'). */
-export type DataType = 'float32' | 'int32';
-
-function checkDtype(dtype: unknown): DataType | undefined {
-  if (dtype === undefined || dtype === 'float32' || dtype === 'int32') return dtype;
-  throw unsupported(`dtype '${String(dtype)}'`, "kernelnet tensors are 'float32' or 'int32'");
-}
-
-/** tf.tensor(values, shape?, dtype?): values as nested arrays, a flat array or a typed array. */
-export function tensor(values: TensorLike, shape?: number[], dtype?: DataType): Tensor {
-  const d = checkDtype(dtype);
-  let data = values;
-  if (d === 'int32' && !(values instanceof Int32Array))
-    data = Int32Array.from((Array.isArray(values) ? (values as unknown[]).flat(Infinity) : Array.from(values as ArrayLike<number>)) as number[]);
-  else if (d === 'float32' && values instanceof Int32Array) data = Float32Array.from(values);
-  if (data !== values && shape === undefined && Array.isArray(values)) shape = inferShape(values);
-  return makeTensor(data, shape ?? null, { device });
-}
-
-function inferShape(v: unknown): number[] {
-  const shape: number[] = [];
-  while (Array.isArray(v)) {
-    shape.push(v.length);
-    v = v[0];
-  }
-  return shape;
-}
-
-function ofRank(rank: number, name: string) {
-  return (values: TensorLike, shape?: number[], dtype?: DataType): Tensor => {
-    const t = tensor(values, shape, dtype);
-    if (t.shape.length !== rank) {
-      t.dispose();
-      throw new ValidationError(`${name}: expected a rank-${rank} tensor but the values make shape [${t.shape}]`, 'ERR_KERNELNET_SHAPE');
-    }
-    return t;
-  };
-}
-
-/** tf.scalar(value, dtype?): a rank-0 tensor holding one number (float32 by default). */
-export function scalar(value: number, dtype?: DataType): Tensor {
-  return tensor([value], [], dtype);
-}
-/** tf.tensor1d(values, dtype?): tf.tensor whose values must make a rank-1 tensor (else ERR_KERNELNET_SHAPE). */
-export function tensor1d(values: TensorLike, dtype?: DataType): Tensor {
-  return ofRank(1, 'tensor1d')(values, undefined, dtype);
-}
-/** tf.tensor2d(values, shape?, dtype?): tf.tensor whose result must be of rank 2 (else ERR_KERNELNET_SHAPE). */
-export const tensor2d = ofRank(2, 'tensor2d');
-/** tf.tensor3d(values, shape?, dtype?): tf.tensor whose result must be of rank 3 (else ERR_KERNELNET_SHAPE). */
-export const tensor3d = ofRank(3, 'tensor3d');
-/** tf.tensor4d(values, shape?, dtype?): tf.tensor whose result must be of rank 4 (else ERR_KERNELNET_SHAPE). */
-export const tensor4d = ofRank(4, 'tensor4d');
-
-function filled(shape: number[], dtype: DataType | undefined, value: number): Tensor {
-  if (checkDtype(dtype) === 'int32') return tensor(new Int32Array(shape.reduce((n, d) => n * d, 1)).fill(value), shape);
-  const t = empty(shape, 'float32', device); // filled natively, where it lives
-  t.fill(value);
-  return new Tensor(t);
-}
-/** tf.zeros(shape, dtype?): a tensor of zeros (float32 by default) on the current backend's device. */
-export const zeros = (shape: number[], dtype?: DataType): Tensor => filled(shape, dtype, 0);
-/** tf.ones(shape, dtype?): a tensor of ones (float32 by default) on the current backend's device. */
-export const ones = (shape: number[], dtype?: DataType): Tensor => filled(shape, dtype, 1);
-
-/**
- * One-hot rows for int32 class indices [N] (or an array of them): a float32 [N, depth] tensor. tfjs returns
- * int32 and casts it to float in fit(); kernelnet's losses take float labels, so it returns them as float32.
- */
-export function oneHot(indices: Tensor | number[] | Int32Array, depth: number): Tensor {
-  return toCategorical(indices, depth);
-}
+// Tensor creation and math: lib/ops/ops.ts (native, on the current backend's device), re-exported below.
 
 /** tf.memory(): numTensors and numBytes as tfjs counts them (kernelnet's own counters). */
 export function memory(): {
@@ -171,11 +106,13 @@ export function memory(): {
   return { numTensors: s.liveTensors, numDataBuffers: s.liveTensors, numBytes: s.bytesInUse, unreliable: false };
 }
 
-/** tf.util: only now(). */
-export const util = strict('tf.util', {
-  /** Milliseconds since the process started, sub-millisecond (performance.now()). */
-  now: (): number => performance.now(),
-});
+/** tf.util: tfjs's helpers (assert, shuffle, sizeFromShape, now, ...); an unknown member is refused by name. */
+export const util = strict('tf.util', utilFunctions);
+/** tf.metrics: tfjs-layers' metric functions. */
+export const metrics = strict('tf.metrics', metricFunctions);
+/** tf.losses: tfjs-core's loss functions. */
+export const losses = strict('tf.losses', lossFunctions);
+export { Reduction };
 
 /** Resolves after the event loop turns (tfjs's nextFrame; in Node there is no animation frame). */
 export function nextFrame(): Promise<void> {
@@ -405,9 +342,17 @@ export class LayersModel {
     printFn('_'.repeat(length));
   }
 
-  /** tfjs's fit; the History's params also list the logged names (`params.metrics`), as tfjs's do. */
+  /**
+   * tfjs's fit; the History's params also list the logged names (`params.metrics`), as tfjs's do. Targets may be
+   * int32 or bool (tf.oneHot's int32 rows): tfjs casts them to float32, and so does this, natively.
+   */
   async fit(x: ModelData, y: ModelData, args?: FitArgs): Promise<TfjsHistory> {
-    return this.withMetrics(await this.model.fit(x, y, args));
+    const t = floatTargets(y);
+    try {
+      return this.withMetrics(await this.model.fit(x, t.y, args));
+    } finally {
+      dispose(t.made);
+    }
   }
   /** Trains on a kernelnet Dataset (Dataset.fromTensors, Dataset.fromGenerator, imageDatasetFromDirectory). */
   async fitDataset(dataset: Dataset, args?: FitDatasetArgs): Promise<TfjsHistory> {
@@ -424,8 +369,12 @@ export class LayersModel {
   }
   /** The loss and metrics on (x, y) as scalar tensors: one Scalar without metrics, else a list, as tfjs returns them. */
   evaluate(x: ModelData, y: ModelData, args?: EvaluateArgs): Tensor | Tensor[] {
-    const v = this.model.evaluate(x, y, args) as number | number[];
-    return scalars(v);
+    const t = floatTargets(y);
+    try {
+      return scalars(this.model.evaluate(x, t.y, args) as number | number[]);
+    } finally {
+      dispose(t.made);
+    }
   }
   /** The model's outputs for x, computed in batches of args.batchSize (default 32): one tensor per output (an array for several). */
   predict(x: ModelData, args?: PredictArgs): Tensor | Tensor[] {
@@ -436,8 +385,13 @@ export class LayersModel {
     return this.model.predictOnBatch(x);
   }
   /** One training step on (x, y) as one batch; resolves to the loss, or the loss and metrics. */
-  trainOnBatch(x: ModelData, y: ModelData): Promise<number | number[]> {
-    return this.model.trainOnBatch(x, y);
+  async trainOnBatch(x: ModelData, y: ModelData): Promise<number | number[]> {
+    const t = floatTargets(y);
+    try {
+      return await this.model.trainOnBatch(x, t.y);
+    } finally {
+      dispose(t.made);
+    }
   }
   /** tfjs's getWeights(trainableOnly = false): with trainableOnly, the weights of trainable layers that training updates. */
   getWeights(trainableOnly = false): Tensor[] {
@@ -485,6 +439,24 @@ export class LayersModel {
     this.model.dispose();
     return { refCountAfterDispose: 0, numDisposedVariables: n };
   }
+}
+
+/**
+ * Targets as kernelnet's losses take them: an int32 or bool tensor of rank >= 2 (one-hot rows, binary labels) cast to
+ * float32 as tfjs's fit does (rank-1 int32 class indices are kept for the sparse losses). `made` are the casts.
+ */
+function floatTargets(y: ModelData): { y: ModelData; made: Tensor[] } {
+  const made: Tensor[] = [];
+  const conv = (t: Tensor) => {
+    if (!(t instanceof Tensor) || t.isDisposed || t.dtype === 'float32' || t.shape.length < 2) return t;
+    const c = castOp(t, 'float32');
+    made.push(c);
+    return c;
+  };
+  if (y instanceof Tensor) return { y: conv(y), made };
+  if (Array.isArray(y)) return { y: y.map(conv), made };
+  if (y && typeof y === 'object') return { y: Object.fromEntries(Object.entries(y).map(([k, v]) => [k, conv(v)])), made };
+  return { y, made };
 }
 
 /** A History as tfjs's fit returns it: params.metrics lists the names logged each epoch. */
@@ -546,141 +518,315 @@ function concatBuffers(parts: ArrayBuffer[]): ArrayBuffer {
   return out.buffer;
 }
 
-// --- out of scope: tfjs's general tensor math, refused by name ---------------------------------------------
+// --- tensor operations ---------------------------------------------------------------------------------------
+
+export {
+  tensor,
+  scalar,
+  tensor1d,
+  tensor2d,
+  tensor3d,
+  tensor4d,
+  tensor5d,
+  tensor6d,
+  fill,
+  zeros,
+  ones,
+  zerosLike,
+  onesLike,
+  clone,
+  cast,
+  range,
+  linspace,
+  eye,
+  oneHot,
+  randomNormal,
+  truncatedNormal,
+  randomUniform,
+  neg,
+  abs,
+  sign,
+  square,
+  sqrt,
+  rsqrt,
+  exp,
+  expm1,
+  log,
+  log1p,
+  logSigmoid,
+  sin,
+  cos,
+  tan,
+  asin,
+  acos,
+  atan,
+  sinh,
+  cosh,
+  tanh,
+  asinh,
+  acosh,
+  atanh,
+  sigmoid,
+  softplus,
+  relu,
+  relu6,
+  elu,
+  selu,
+  leakyRelu,
+  step,
+  round,
+  floor,
+  ceil,
+  reciprocal,
+  erf,
+  isNaN,
+  isInf,
+  isFinite,
+  clipByValue,
+  logicalNot,
+  add,
+  sub,
+  mul,
+  div,
+  divNoNan,
+  floorDiv,
+  pow,
+  mod,
+  minimum,
+  maximum,
+  squaredDifference,
+  atan2,
+  prelu,
+  equal,
+  notEqual,
+  less,
+  lessEqual,
+  greater,
+  greaterEqual,
+  logicalAnd,
+  logicalOr,
+  logicalXor,
+  where,
+  addN,
+  sum,
+  prod,
+  min,
+  max,
+  all,
+  any,
+  argMax,
+  argMin,
+  mean,
+  moments,
+  logSumExp,
+  norm,
+  cumsum,
+  cumprod,
+  transpose,
+  reshape,
+  expandDims,
+  squeeze,
+  broadcastToOp as broadcastTo,
+  tile,
+  reverse,
+  slice,
+  stridedSlice,
+  concat,
+  stack,
+  unstack,
+  split,
+  gather,
+  pad,
+  matMul,
+  dot,
+  outerProduct,
+  softmax,
+  logSoftmax,
+  topk,
+  image,
+  euclideanNorm,
+  concat1d,
+  concat2d,
+  concat3d,
+  concat4d,
+  pad1d,
+  pad2d,
+  pad3d,
+  pad4d,
+  reverse1d,
+  reverse2d,
+  reverse3d,
+  reverse4d,
+  slice1d,
+  slice2d,
+  slice3d,
+  slice4d,
+  randomStandardNormal,
+  randomUniformInt,
+  upcastType,
+  print,
+} from './ops/ops.js';
+export type { DataType, TensorInput } from './ops/ops.js';
+
+// --- out of scope: refused by name ---------------------------------------------------------------------------
 
 const OUT_OF_SCOPE = [
-  'add',
-  'sub',
-  'mul',
-  'div',
-  'matMul',
-  'dot',
+  'conv1d',
   'conv2d',
+  'conv2dTranspose',
+  'depthwiseConv2d',
+  'separableConv2d',
   'maxPool',
   'avgPool',
-  'relu',
-  'sigmoid',
-  'tanh',
-  'softmax',
-  'exp',
-  'log',
-  'sqrt',
-  'square',
-  'pow',
-  'abs',
-  'neg',
-  'mean',
-  'sum',
-  'max',
-  'min',
-  'argMin',
+  'pool',
+  'batchNorm',
+  'localResponseNormalization',
+  'fft',
+  'ifft',
+  'rfft',
+  'irfft',
+  'unique',
+  'unsortedSegmentSum',
+  'mirrorPad',
+  'spaceToBatchND',
+  'batchToSpaceND',
+  'depthToSpace',
+  'buffer',
+  'complex',
   'variable',
   'grad',
   'grads',
   'valueAndGrad',
   'valueAndGrads',
-  'randomNormal',
-  'randomUniform',
-  'truncatedNormal',
-  'stack',
-  'unstack',
-  'split',
-  'cast',
-  'squeeze',
-  'expandDims',
-  'transpose',
-  'pad',
-  'clipByValue',
-  'where',
-  'equal',
-  'greater',
-  'less',
-  'logicalAnd',
-  'fill',
-  'zerosLike',
-  'onesLike',
-  'linspace',
-  'range',
+  'variableGrads',
+  'customGrad',
   'loadGraphModel',
+  'avgPool3d',
+  'maxPool3d',
+  'maxPoolWithArgmax',
+  'conv3d',
+  'conv3dTranspose',
+  'dilation2d',
+  'einsum',
+  'basicLSTMCell',
+  'multiRNNCell',
+  'bincount',
+  'denseBincount',
+  'bitwiseAnd',
+  'booleanMaskAsync',
+  'whereAsync',
+  'setdiff1dAsync',
+  'inTopKAsync',
+  'gatherND',
+  'scatterND',
+  'tensorScatterUpdate',
+  'sparseToDense',
+  'searchSorted',
+  'lowerBound',
+  'upperBound',
+  'diag',
+  'meshgrid',
+  'multinomial',
+  'randomGamma',
+  'rand',
+  'dropout',
+  'movingAverage',
+  'cosineWindow',
+  'broadcastArgs',
+  'real',
+  'imag',
+  'raggedGather',
+  'raggedRange',
+  'raggedTensorToTensor',
 ] as const;
 
-function refuse(name: string) {
+function refuse(name: string, hint: string) {
   return (): never => {
-    throw unsupported(
-      `tf.${name}`,
-      'kernelnet trains Keras-style models and does not do general tensor math or graph models; ' +
-        'compute with typed arrays, or with @tensorflow/tfjs itself',
-    );
+    throw unsupported(`tf.${name}`, hint);
   };
 }
+const NO_OP = "kernelnet/tfjs has tfjs's tensor math (see docs/tfjs.md) but not this op; compute it with @tensorflow/tfjs itself";
+const NO_GRAD = 'gradients and custom training loops are not in kernelnet/tfjs yet; train with model.fit';
 
-/** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call; out of kernelnet/tfjs's scope. */
-export const add = refuse('add'),
-  sub = refuse('sub'),
-  mul = refuse('mul'),
-  div = refuse('div'),
-  matMul = refuse('matMul');
-/** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call; out of kernelnet/tfjs's scope. */
-export const dot = refuse('dot'),
-  conv2d = refuse('conv2d'),
-  maxPool = refuse('maxPool'),
-  avgPool = refuse('avgPool');
-/** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call; out of kernelnet/tfjs's scope. */
-export const relu = refuse('relu'),
-  sigmoid = refuse('sigmoid'),
-  tanh = refuse('tanh'),
-  softmax = refuse('softmax');
-/** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call; out of kernelnet/tfjs's scope. */
-export const exp = refuse('exp'),
-  log = refuse('log'),
-  sqrt = refuse('sqrt'),
-  square = refuse('square'),
-  pow = refuse('pow');
-/** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call; out of kernelnet/tfjs's scope. */
-export const abs = refuse('abs'),
-  neg = refuse('neg'),
-  mean = refuse('mean'),
-  sum = refuse('sum'),
-  max = refuse('max');
-/** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call; out of kernelnet/tfjs's scope. */
-export const min = refuse('min'),
-  argMin = refuse('argMin'),
-  variable = refuse('variable'),
-  grad = refuse('grad');
-/** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call; out of kernelnet/tfjs's scope. */
-export const grads = refuse('grads'),
-  valueAndGrad = refuse('valueAndGrad'),
-  valueAndGrads = refuse('valueAndGrads');
-/** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call; out of kernelnet/tfjs's scope. */
-export const randomNormal = refuse('randomNormal'),
-  randomUniform = refuse('randomUniform'),
-  truncatedNormal = refuse('truncatedNormal');
-/** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call; out of kernelnet/tfjs's scope. */
-export const stack = refuse('stack'),
-  unstack = refuse('unstack'),
-  split = refuse('split'),
-  cast = refuse('cast');
-/** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call; out of kernelnet/tfjs's scope. */
-export const squeeze = refuse('squeeze'),
-  expandDims = refuse('expandDims'),
-  transpose = refuse('transpose'),
-  pad = refuse('pad');
-/** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call; out of kernelnet/tfjs's scope. */
-export const clipByValue = refuse('clipByValue'),
-  where = refuse('where'),
-  equal = refuse('equal'),
-  greater = refuse('greater');
-/** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call; out of kernelnet/tfjs's scope. */
-export const less = refuse('less'),
-  logicalAnd = refuse('logicalAnd'),
-  fill = refuse('fill'),
-  zerosLike = refuse('zerosLike');
-/** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call; out of kernelnet/tfjs's scope. */
-export const onesLike = refuse('onesLike'),
-  linspace = refuse('linspace'),
-  range = refuse('range');
-/** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call; out of kernelnet/tfjs's scope. */
-export const loadGraphModel = refuse('loadGraphModel');
+/** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call. */
+export const conv1d = refuse('conv1d', NO_OP),
+  conv2d = refuse('conv2d', NO_OP),
+  conv2dTranspose = refuse('conv2dTranspose', NO_OP),
+  depthwiseConv2d = refuse('depthwiseConv2d', NO_OP),
+  separableConv2d = refuse('separableConv2d', NO_OP);
+/** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call. */
+export const maxPool = refuse('maxPool', NO_OP),
+  avgPool = refuse('avgPool', NO_OP),
+  pool = refuse('pool', NO_OP),
+  batchNorm = refuse('batchNorm', NO_OP),
+  localResponseNormalization = refuse('localResponseNormalization', NO_OP);
+/** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call. */
+export const fft = refuse('fft', NO_OP),
+  ifft = refuse('ifft', NO_OP),
+  rfft = refuse('rfft', NO_OP),
+  irfft = refuse('irfft', NO_OP),
+  unique = refuse('unique', NO_OP),
+  unsortedSegmentSum = refuse('unsortedSegmentSum', NO_OP);
+/** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call. */
+export const mirrorPad = refuse('mirrorPad', NO_OP),
+  spaceToBatchND = refuse('spaceToBatchND', NO_OP),
+  batchToSpaceND = refuse('batchToSpaceND', NO_OP),
+  depthToSpace = refuse('depthToSpace', NO_OP),
+  buffer = refuse('buffer', NO_OP),
+  complex = refuse('complex', NO_OP);
+/** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call. */
+export const variable = refuse('variable', NO_GRAD),
+  grad = refuse('grad', NO_GRAD),
+  grads = refuse('grads', NO_GRAD),
+  valueAndGrad = refuse('valueAndGrad', NO_GRAD),
+  valueAndGrads = refuse('valueAndGrads', NO_GRAD),
+  variableGrads = refuse('variableGrads', NO_GRAD),
+  customGrad = refuse('customGrad', NO_GRAD);
+/** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call. */
+export const avgPool3d = refuse('avgPool3d', NO_OP),
+  maxPool3d = refuse('maxPool3d', NO_OP),
+  maxPoolWithArgmax = refuse('maxPoolWithArgmax', NO_OP),
+  conv3d = refuse('conv3d', NO_OP),
+  conv3dTranspose = refuse('conv3dTranspose', NO_OP),
+  dilation2d = refuse('dilation2d', NO_OP),
+  einsum = refuse('einsum', NO_OP);
+/** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call. */
+export const basicLSTMCell = refuse('basicLSTMCell', NO_OP),
+  multiRNNCell = refuse('multiRNNCell', NO_OP),
+  bincount = refuse('bincount', NO_OP),
+  denseBincount = refuse('denseBincount', NO_OP),
+  bitwiseAnd = refuse('bitwiseAnd', NO_OP),
+  booleanMaskAsync = refuse('booleanMaskAsync', NO_OP),
+  whereAsync = refuse('whereAsync', NO_OP);
+/** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call. */
+export const setdiff1dAsync = refuse('setdiff1dAsync', NO_OP),
+  inTopKAsync = refuse('inTopKAsync', NO_OP),
+  gatherND = refuse('gatherND', NO_OP),
+  scatterND = refuse('scatterND', NO_OP),
+  tensorScatterUpdate = refuse('tensorScatterUpdate', NO_OP),
+  sparseToDense = refuse('sparseToDense', NO_OP),
+  searchSorted = refuse('searchSorted', NO_OP);
+/** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call. */
+export const lowerBound = refuse('lowerBound', NO_OP),
+  upperBound = refuse('upperBound', NO_OP),
+  diag = refuse('diag', NO_OP),
+  meshgrid = refuse('meshgrid', NO_OP),
+  multinomial = refuse('multinomial', NO_OP),
+  randomGamma = refuse('randomGamma', NO_OP),
+  rand = refuse('rand', NO_OP);
+/** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call. */
+export const dropout = refuse('dropout', NO_OP),
+  movingAverage = refuse('movingAverage', NO_OP),
+  cosineWindow = refuse('cosineWindow', NO_OP),
+  broadcastArgs = refuse('broadcastArgs', NO_OP),
+  real = refuse('real', NO_OP),
+  imag = refuse('imag', NO_OP),
+  raggedGather = refuse('raggedGather', NO_OP);
+/** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call. */
+export const raggedRange = refuse('raggedRange', NO_OP),
+  raggedTensorToTensor = refuse('raggedTensorToTensor', NO_OP);
+/** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call. */
+export const loadGraphModel = refuse('loadGraphModel', 'kernelnet loads layers models (tf.loadLayersModel), not graph models');
 /** @internal The names above, for the test that each is refused. */
 export const OUT_OF_SCOPE_NAMES: readonly string[] = OUT_OF_SCOPE;
 

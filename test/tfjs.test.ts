@@ -2,7 +2,8 @@
 // format works both ways against the real TensorFlow.js (@tensorflow/tfjs-core, -layers and -backend-cpu: the
 // pure-JavaScript packages that @tensorflow/tfjs bundles). What tfjs returns is pinned from its sources: evaluate
 // gives scalar tensors, fit's logs name the 'accuracy' metric 'acc' (tfjs-layers' training.ts), setBackend
-// resolves false for a backend it does not have, and oneHot's rows are float here (documented).
+// resolves false for a backend it does not have, oneHot's rows are int32 (tfjs-core's oneHot) and fit casts such
+// targets to float32 as tfjs's fit does.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -219,7 +220,7 @@ J('what is out of scope says so: general tensor math, unknown layers, optimizers
     refused(() => (tf as unknown as Record<string, () => unknown>)[name](), new RegExp(`tf\\.${name} is not supported`), name);
   refused(() => (tf.layers as unknown as Record<string, () => unknown>).lstm(), /tf\.layers\.lstm .*kernelnet has conv2d, dense/, 'lstm');
   refused(() => (tf.train as unknown as Record<string, () => unknown>).ftrl(), /tf\.train\.ftrl/, 'ftrl');
-  refused(() => tf.tensor([1, 2], [2], 'bool' as never), /dtype 'bool'/, 'bool');
+  refused(() => tf.tensor([1, 2], [2], 'complex64' as never), /dtype 'complex64'/, 'complex64');
   const remote = await tf.loadLayersModel('http://example.com/model.json').then(
     () => null,
     (e: Error & { code?: string }) => e,

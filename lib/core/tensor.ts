@@ -30,7 +30,7 @@ export class Tensor {
   get shape(): number[] {
     return this[HANDLE].shape;
   }
-  /** The element type: 'float32' or 'int32'. */
+  /** The element type: 'float32', 'int32' or 'bool'. */
   get dtype(): DType {
     return this[HANDLE].dtype;
   }
@@ -54,27 +54,29 @@ export class Tensor {
     return new Tensor(new native.Tensor(h.shape, h.dtype, h.read(), d));
   }
 
-  /** A copy of the contents. Blocks until a GPU has finished the work queued before it; see data(). */
-  dataSync(): Float32Array | Int32Array {
-    return this[HANDLE].read();
+  /** A copy of the contents (a bool tensor's as a Uint8Array of 0 and 1, as tfjs). Blocks until a GPU has finished the work queued before it; see data(). */
+  dataSync(): Float32Array | Int32Array | Uint8Array {
+    return asTyped(this[HANDLE], this[HANDLE].read());
   }
 
   /**
    * A copy of the contents, as a promise (tfjs's data()). On a GPU the copy is queued behind the work before it and
    * waited for off the JavaScript thread, so the event loop keeps running meanwhile.
    */
-  async data(): Promise<Float32Array | Int32Array> {
-    return handleOf(this, 'tensor').readAsync(); // a disposed tensor rejects, as every failure of a promise
+  async data(): Promise<Float32Array | Int32Array | Uint8Array> {
+    const h = handleOf(this, 'tensor');
+    return asTyped(h, await h.readAsync()); // a disposed tensor rejects, as every failure of a promise
   }
 
   /** The values as nested arrays, as a promise (tfjs's array()); see data(). */
   async array(): Promise<NestedArray> {
-    return nest(await this.data(), this.shape);
+    return nest(await this.data(), this.shape, this.dtype === 'bool');
   }
 
   /**
-   * A view with another shape of the same size (tf.reshape); one axis may be -1, inferred from the others. Shares
-   * memory with this tensor.
+   * The same values with another shape of the same size (tf.reshape); one axis may be -1, inferred from the others.
+   * A copy made on the tensor's device (as in tfjs, it outlives this tensor: `tidy(() => tensor(a).reshape(s))`
+   * returns a live tensor).
    */
   reshape(shape: number[]): Tensor {
     const h = handleOf(this, 'tensor');
@@ -87,7 +89,9 @@ export class Tensor {
         `reshape: a tensor of shape [${h.shape.join(', ')}] (${h.size} values) cannot take shape [${shape.join(', ')}]`,
         'ERR_KERNELNET_SHAPE',
       );
-    return new Tensor(h.reshape(dims));
+    const out = empty(dims, h.dtype, h.device);
+    if (h.size) native.copyRegion(h.reshape([h.size]), [0], out.reshape([h.size]), [0], [h.size]);
+    return new Tensor(out);
   }
 
   /**
@@ -170,7 +174,7 @@ export class Tensor {
 
   /** The values as nested arrays of the tensor's shape (tfjs's arraySync); a number for a scalar. */
   arraySync(): NestedArray {
-    return nest(this[HANDLE].read(), this.shape);
+    return nest(this.dataSync(), this.shape, this.dtype === 'bool');
   }
 
   /**
@@ -184,7 +188,12 @@ export class Tensor {
       shape = this.shape,
       edge = 3;
     const show = (axis: number, offset: number): string => {
-      if (axis === shape.length) return this.dtype === 'int32' ? String(values[offset]) : String(+values[offset].toPrecision(6));
+      if (axis === shape.length)
+        return this.dtype === 'int32'
+          ? String(values[offset])
+          : this.dtype === 'bool'
+            ? String(!!values[offset])
+            : String(+values[offset].toPrecision(6));
       const n = shape[axis],
         stride = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
       const items = n <= 2 * edge ? Array.from({ length: n }, (_, i) => i) : [0, 1, 2, -1, n - 3, n - 2, n - 1];
@@ -204,13 +213,18 @@ export class Tensor {
   }
 }
 
-/** What arraySync returns: a number, or nested arrays of numbers. */
-export type NestedArray = number | NestedArray[];
+/** What arraySync returns: a number (a boolean for a bool tensor, as tfjs), or nested arrays of them. */
+export type NestedArray = number | boolean | NestedArray[];
 
-/** Flat values as nested arrays of a shape. */
-function nest(values: ArrayLike<number>, shape: number[]): NestedArray {
+/** A native read as the tensor's dtype gives it to JavaScript: a bool's int32 0 and 1 as a Uint8Array. */
+function asTyped(h: NativeTensor, values: Float32Array | Int32Array): Float32Array | Int32Array | Uint8Array {
+  return h.dtype === 'bool' ? Uint8Array.from(values) : values;
+}
+
+/** Flat values as nested arrays of a shape (booleans for a bool tensor). */
+function nest(values: ArrayLike<number>, shape: number[], bool = false): NestedArray {
   const build = (axis: number, offset: number): NestedArray => {
-    if (axis === shape.length) return values[offset];
+    if (axis === shape.length) return bool ? values[offset] !== 0 : values[offset];
     const stride = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
     return Array.from({ length: shape[axis] }, (_, i) => build(axis + 1, offset + i * stride));
   };
