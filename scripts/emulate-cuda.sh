@@ -36,7 +36,7 @@ node -e 'import("./dist/lib/core/native.js").then(m => { const c = m.native.back
 status=0 passed=0 failed=0 skipped=0
 num() { sed 's/\x1b\[[0-9;]*m//g' "$1" | grep -E "^\s*$2:" | tail -1 | grep -oE '[0-9]+' || echo 0; }
 export KERNELNET_SWEEP_PART=${KERNELNET_SWEEP_PART:-gpu} # the sweep's CPU half runs in npm test
-for suite in ${SUITES:-cuda program limits cuda-faults sweep registry-cuda functional-cuda}; do
+for suite in ${SUITES:-cuda program limits cuda-faults sweep registry-cuda functional-cuda math-cuda}; do
   echo "== $suite on the emulated GPU"
   code=0
   KERNELNET_BACKEND=${BACKEND:-cpu} node node_modules/uvu/bin.js dist/test "^$suite\\.test\\.js$" > "$suite.log" 2>&1 || code=$?
