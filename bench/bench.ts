@@ -14,6 +14,7 @@
 //   npm run bench -- [--steps N] [--reps N] [--no-torch] [--torch-rounds N] [--torch-loaders tensor,dataloader]
 //                    [--scaling 1,2,4,...] [--json FILE]
 //   npm run bench -- --predict [...]: inference against onnxruntime-node (bench/predict.ts, its flags)
+//   npm run bench -- --ops [...]: tensor ops against the memory bandwidth and tfjs-backend-cpu (bench/ops.ts)
 import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,13 +26,18 @@ import { Adadelta, backend, fromPixels, imageDatasetFromDirectory, loadMnist, to
 import { native, type ConvArgs, type NativeActivation, type NativeTensor, type PoolArgs } from '../lib/core/native.js';
 import { seedModel } from '../test/helpers.js';
 
-// --predict: bench/predict.ts instead (kernelnet's predict against onnxruntime-node), in a process of its own so that
-// it sets the thread count before the addon loads; the other flags pass through to it.
-if (process.argv.includes('--predict')) {
-  const script = fileURLToPath(new URL('./predict.js', import.meta.url));
-  const run = spawnSync(process.execPath, [script, ...process.argv.slice(2).filter(a => a !== '--predict')], { stdio: 'inherit' });
-  process.exit(run.status ?? 1);
-}
+// --predict: bench/predict.ts instead (kernelnet's predict against onnxruntime-node); --ops: bench/ops.ts (tensor ops
+// against the memory bandwidth and tfjs-backend-cpu). Each in a process of its own so that it sets the thread count
+// before the addon loads; the other flags pass through to it.
+for (const [flag, file] of [
+  ['--predict', './predict.js'],
+  ['--ops', './ops.js'],
+] as const)
+  if (process.argv.includes(flag)) {
+    const script = fileURLToPath(new URL(file, import.meta.url));
+    const run = spawnSync(process.execPath, [script, ...process.argv.slice(2).filter(a => a !== flag)], { stdio: 'inherit' });
+    process.exit(run.status ?? 1);
+  }
 
 const { values: opts } = parseArgs({
   options: {
