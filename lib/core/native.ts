@@ -346,11 +346,13 @@ export interface Native {
   softmax(logits: NativeTensor, probs: NativeTensor): void;
   /**
    * A loss over predictions [N, K] (cpp/loss.h): kind 'crossentropy' (logits; labels float32 [N, K] or int32 [N]
-   * class indices), 'binary_crossentropy' (logits), 'mse', 'mae'; accumulates into metrics (METRIC_SLOTS floats)
-   * and writes dpred = weight * dloss / dpred / N when given.
+   * class indices), 'binary_crossentropy' (logits), 'mse', 'mae', or the cross-entropies as tfjs-layers computes
+   * them ('crossentropy_clipped', 'binary_crossentropy_clipped': on the head's probabilities clipped to
+   * [1e-7, 1 - 1e-7]); accumulates into metrics (METRIC_SLOTS floats) and writes dpred = weight * dloss / dpred / N
+   * when given.
    */
   loss(
-    kind: 'crossentropy' | 'binary_crossentropy' | 'mse' | 'mae',
+    kind: 'crossentropy' | 'binary_crossentropy' | 'mse' | 'mae' | 'crossentropy_clipped' | 'binary_crossentropy_clipped',
     accuracy: 'none' | 'categorical' | 'sparse' | 'binary',
     pred: NativeTensor,
     labels: NativeTensor,
@@ -365,7 +367,7 @@ export interface Native {
    * the layer's backward dx, dw, db (each may be null).
    */
   denseLoss(
-    kind: 'crossentropy' | 'binary_crossentropy' | 'mse' | 'mae',
+    kind: 'crossentropy' | 'binary_crossentropy' | 'mse' | 'mae' | 'crossentropy_clipped' | 'binary_crossentropy_clipped',
     accuracy: 'none' | 'categorical' | 'sparse' | 'binary',
     x: NativeTensor,
     w: NativeTensor,
