@@ -568,18 +568,23 @@ void SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
 }
 
 // loss(kind, accuracy, pred, labels, weights | null, dpred | null, metrics, step, counter?): kind
-// 'crossentropy' | 'binary_crossentropy' | 'mse' | 'mae', accuracy 'none' | 'categorical' | 'sparse' |
-// 'binary'; labels float32 [N,K] or, for crossentropy, int32 [N] class indices (sparse categorical
-// cross-entropy).
-// The loss kind and accuracy at arguments i, i + 1.
+// 'crossentropy' | 'binary_crossentropy' | 'mse' | 'mae', or 'crossentropy_clipped' |
+// 'binary_crossentropy_clipped' (tfjs-layers' cross-entropies on clipped probabilities: LossSpec's
+// clip_probabilities), accuracy 'none' | 'categorical' | 'sparse' | 'binary'; labels float32 [N,K] or, for
+// the categorical cross-entropies, int32 [N] class indices (sparse categorical cross-entropy). The loss kind
+// and accuracy at arguments i, i + 1.
 LossSpec loss_spec(Args& a, int i) {
-  const std::string kind = a.choice(i, "kind", {"crossentropy", "binary_crossentropy", "mse", "mae"});
+  const std::string kind = a.choice(i, "kind",
+                                    {"crossentropy", "binary_crossentropy", "mse", "mae",
+                                     "crossentropy_clipped", "binary_crossentropy_clipped"});
   const std::string acc = a.choice(i + 1, "accuracy", {"none", "categorical", "sparse", "binary"});
   LossSpec spec;
-  spec.kind = kind == "crossentropy"          ? LossSpec::Kind::kCrossentropy
-              : kind == "binary_crossentropy" ? LossSpec::Kind::kBinaryCrossentropy
-              : kind == "mse"                 ? LossSpec::Kind::kMse
-                                              : LossSpec::Kind::kMae;
+  spec.clip_probabilities = kind == "crossentropy_clipped" || kind == "binary_crossentropy_clipped";
+  spec.kind = kind == "crossentropy" || kind == "crossentropy_clipped" ? LossSpec::Kind::kCrossentropy
+              : kind == "binary_crossentropy" || kind == "binary_crossentropy_clipped"
+                  ? LossSpec::Kind::kBinaryCrossentropy
+              : kind == "mse" ? LossSpec::Kind::kMse
+                              : LossSpec::Kind::kMae;
   spec.accuracy = acc == "categorical" ? LossSpec::Accuracy::kCategorical
                   : acc == "sparse"    ? LossSpec::Accuracy::kSparse
                   : acc == "binary"    ? LossSpec::Accuracy::kBinary

@@ -47,13 +47,18 @@ __device__ void loss_row(const LossSpec& spec, int n, int k, const float* zr, co
     for (int j = lane; j < k; j += 32) sum += expf(zr[j] - zmax);
     lse = zmax + logf(warp_sum(sum));
   }
+  float kept = 0.0f;  // clipped categorical: the target mass inside the clip (loss_element's `kept`)
+  if (spec.kind == LossSpec::Kind::kCrossentropy && spec.clip_probabilities) {
+    for (int j = lane; j < k; j += 32) kept += kept_mass(zr[j], yr ? yr[j] : (j == cls ? 1.0f : 0.0f), lse);
+    kept = warp_sum(kept);
+  }
   const float w = weights ? weights[r] : 1.0f;
   const float scale = weights ? w * (1.0f / n) : 1.0f / n;
   float l = 0.0f, sq = 0.0f, ab = 0.0f, bh = 0.0f;
   for (int j = lane; j < k; j += 32) {
     const float t = yr ? yr[j] : (j == cls ? 1.0f : 0.0f);
     float grad, out;
-    l += loss_element(spec, zr[j], t, lse, k, &grad, &out);
+    l += loss_element(spec, zr[j], t, lse, kept, k, &grad, &out);
     if (dzr) dzr[j] = grad * scale;
     sq += (out - t) * (out - t);
     ab += fabsf(out - t);

@@ -10,12 +10,14 @@ import { EarlyStopping, type EarlyStoppingArgs } from './callbacks/callbacks.js'
 import { ValidationError } from './core/errors.js';
 import { checkOptions, fail, ownOptions } from './core/validate.js';
 import type { Layer } from './layers/layers.js';
-import { layerFactories } from './layers/registry.js';
+import { REGISTRY, layerFactories, type LayerEntry } from './layers/registry.js';
+import { TFJS_INITIALIZERS, TfjsInitializer, tfjsInitializer } from './layers/initializers.js';
 import { Sequential, type CompileArgs, type LayersModel as KernelnetModel, type ModelData, type SequentialArgs } from './models/model.js';
 import { Model, type ModelArgs } from './models/functional.js';
 import { input as symbolicInput, type InputArgs, type SymbolicTensor } from './engine/symbolic.js';
 import { native, type Device } from './core/native.js';
 import { Adadelta, Adagrad, Adam, RMSprop, SGD, type Optimizer } from './engine/optimizers.js';
+import { resolveTfjsLoss } from './engine/losses.js';
 import { fromTfjsArtifacts, loadTfjs, saveTfjs, toTfjsArtifacts, type TfjsArtifacts } from './io/tfjs-format.js';
 import { Tensor, dispose, keep, tidy } from './core/tensor.js';
 import { setOpsDevice } from './ops/base.js';
@@ -121,8 +123,53 @@ export function nextFrame(): Promise<void> {
 
 // --- layers, optimizers, callbacks ---------------------------------------------------------------------------
 
-/** tf.layers' factories (tf.layers.dense(args) is new Dense(args)), named by the layer registry. */
-export const layers = strict('tf.layers', layerFactories());
+/**
+ * An initializer as a layer made through kernelnet/tfjs takes it: tfjs's identifiers ('glorotNormal',
+ * 'leCunNormal', 'varianceScaling', ...; Keras's snake_case too) and class names draw as tfjs-layers' do
+ * (initializers.ts: the normals truncated at 2 sigma with no correction), as do tf.initializers' objects; the
+ * rest is left for the layer to check.
+ */
+function tfjsInit(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  const camel = value.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()).replace(/^lecun/, 'leCun');
+  return tfjsInitializer(camel) ?? value;
+}
+
+/**
+ * tf.layers' factories (tf.layers.dense(args) is new Dense(args)), named by the layer registry. The layers with
+ * a kernel take tfjs's initializers, and default to tfjs's: glorotNormal for the kernel (tfjs-layers' core.ts
+ * and convolutional.ts DEFAULT_KERNEL_INITIALIZER; Keras's is glorotUniform), zeros for the bias.
+ */
+export const layers = strict(
+  'tf.layers',
+  (() => {
+    const out = layerFactories() as unknown as Record<string, (args?: unknown) => Layer>;
+    for (const e of REGISTRY as readonly LayerEntry[]) {
+      if (!e.tfjs.kernel) continue;
+      for (const f of e.factories) {
+        const make = out[f];
+        out[f] = args => {
+          if (!args || typeof args !== 'object' || Array.isArray(args)) return make(args); // refused there, with its message
+          const own = args as Record<string, unknown>;
+          return make({
+            ...own,
+            kernelInitializer: tfjsInit(own.kernelInitializer ?? 'glorotNormal'),
+            ...(own.biasInitializer === undefined ? {} : { biasInitializer: tfjsInit(own.biasInitializer) }),
+          });
+        };
+      }
+    }
+    return out as unknown as ReturnType<typeof layerFactories>;
+  })(),
+);
+
+/**
+ * tf.initializers: tfjs-layers' factories with its names, arguments and defaults, for a layer's
+ * kernelInitializer or biasInitializer: zeros, ones, constant, randomUniform, truncatedNormal, identity,
+ * varianceScaling, glorotNormal, glorotUniform, heNormal, heUniform, leCunNormal, leCunUniform. randomNormal
+ * (an untruncated normal) and orthogonal (a QR factorisation) are refused with ERR_KERNELNET_UNSUPPORTED.
+ */
+export const initializers = strict('tf.initializers', TFJS_INITIALIZERS);
 
 const lr = (value: unknown, name: string) => {
   if (typeof value !== 'number') throw new ValidationError(`${name}: expected a learning rate (a number) but received ${String(value)}`);
@@ -174,6 +221,19 @@ function tfjsOptimizer(name: string): Optimizer {
     'optimizer',
     name,
   );
+}
+
+/**
+ * The losses of a compile, one name or a list or a record of them, with the cross-entropies named as tfjs-layers
+ * computes them (losses.ts: on the probabilities clipped to [1e-7, 1 - 1e-7], not Keras's logits); anything
+ * else is passed on for compile to check.
+ */
+function tfjsLosses(loss: unknown): unknown {
+  const one = (l: unknown) => (typeof l === 'string' ? resolveTfjsLoss(l) : l);
+  if (Array.isArray(loss)) return loss.map(one);
+  if (loss && typeof loss === 'object' && Object.getPrototypeOf(loss) === Object.prototype)
+    return Object.fromEntries(Object.entries(loss).map(([k, v]) => [k, one(v)]));
+  return one(loss);
 }
 
 /** tfjs's compile arguments: the optimizer by tfjs's names, and metrics as one name or a list. */
@@ -278,7 +338,7 @@ export class LayersModel {
     const own = ownOptions(args);
     const optimizer = typeof own.optimizer === 'string' ? tfjsOptimizer(own.optimizer) : own.optimizer;
     const metrics = typeof own.metrics === 'string' ? [own.metrics] : own.metrics;
-    this.model.compile({ ...own, optimizer, metrics } as CompileArgs);
+    this.model.compile({ ...own, optimizer, metrics, loss: tfjsLosses(own.loss) } as CompileArgs);
   }
 
   /** tfjs's metricsNames once compiled: 'loss', then each metric by the name fit logs it under ('acc' for 'accuracy'). */
@@ -419,6 +479,15 @@ export class LayersModel {
    */
   async save(handlerOrUrl: string | IOHandler, config?: { trainableOnly?: boolean; includeOptimizer?: boolean }): Promise<unknown> {
     checkOptions(config, { what: 'save config', supported: [], notYet: { trainableOnly: { ok: [false] }, includeOptimizer: { ok: [false] } } });
+    for (const l of this.model.layers) {
+      const k = (l as { kernelArgs?: Record<string, unknown> }).kernelArgs ?? {};
+      for (const key of ['kernelInitializer', 'biasInitializer'])
+        if (k[key] instanceof TfjsInitializer && (k[key] as TfjsInitializer).kerasName() === null)
+          throw unsupported(
+            `model.save with ${l.name}'s ${key} ${(k[key] as TfjsInitializer).className}(${JSON.stringify((k[key] as TfjsInitializer).config)})`,
+            "kernelnet's tfjs-format writer records the glorot, he and lecun initializers (seedless), zeros and ones",
+          );
+    }
     if (typeof handlerOrUrl === 'string') {
       if (!handlerOrUrl.startsWith('file://')) throw unsupported(`model.save('${handlerOrUrl}')`, "save to a 'file://' URL or pass an IOHandler");
       return saveTfjs(this.model, handlerOrUrl);

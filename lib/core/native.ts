@@ -90,10 +90,49 @@ export type MathBinaryOp =
   | 'logicalXor';
 /** mathUnary's ops (cpp/tensor_math.h's KN_UNARY_OPS). */
 export type UnaryOp =
-  | 'neg' | 'abs' | 'sign' | 'square' | 'sqrt' | 'rsqrt' | 'exp' | 'expm1' | 'log' | 'log1p' | 'sin' | 'cos' | 'tan'
-  | 'asin' | 'acos' | 'atan' | 'sinh' | 'cosh' | 'tanh' | 'asinh' | 'acosh' | 'atanh' | 'sigmoid' | 'softplus'
-  | 'relu' | 'relu6' | 'elu' | 'selu' | 'leaky_relu' | 'step' | 'round' | 'floor' | 'ceil' | 'reciprocal' | 'erf'
-  | 'clip' | 'affine' | 'cast' | 'to_bool' | 'is_nan' | 'is_inf' | 'is_finite' | 'logical_not';
+  | 'neg'
+  | 'abs'
+  | 'sign'
+  | 'square'
+  | 'sqrt'
+  | 'rsqrt'
+  | 'exp'
+  | 'expm1'
+  | 'log'
+  | 'log1p'
+  | 'sin'
+  | 'cos'
+  | 'tan'
+  | 'asin'
+  | 'acos'
+  | 'atan'
+  | 'sinh'
+  | 'cosh'
+  | 'tanh'
+  | 'asinh'
+  | 'acosh'
+  | 'atanh'
+  | 'sigmoid'
+  | 'softplus'
+  | 'relu'
+  | 'relu6'
+  | 'elu'
+  | 'selu'
+  | 'leaky_relu'
+  | 'step'
+  | 'round'
+  | 'floor'
+  | 'ceil'
+  | 'reciprocal'
+  | 'erf'
+  | 'clip'
+  | 'affine'
+  | 'cast'
+  | 'to_bool'
+  | 'is_nan'
+  | 'is_inf'
+  | 'is_finite'
+  | 'logical_not';
 /** reduce()'s ops (cpp/tensor_math.h's kReduceOpNames). */
 export type ReduceOp = 'sum' | 'prod' | 'min' | 'max' | 'all' | 'any' | 'argMax' | 'argMin';
 
@@ -372,11 +411,13 @@ export interface Native {
   softmax(logits: NativeTensor, probs: NativeTensor): void;
   /**
    * A loss over predictions [N, K] (cpp/loss.h): kind 'crossentropy' (logits; labels float32 [N, K] or int32 [N]
-   * class indices), 'binary_crossentropy' (logits), 'mse', 'mae'; accumulates into metrics (METRIC_SLOTS floats)
-   * and writes dpred = weight * dloss / dpred / N when given.
+   * class indices), 'binary_crossentropy' (logits), 'mse', 'mae', or the cross-entropies as tfjs-layers computes
+   * them ('crossentropy_clipped', 'binary_crossentropy_clipped': on the head's probabilities clipped to
+   * [1e-7, 1 - 1e-7]); accumulates into metrics (METRIC_SLOTS floats) and writes dpred = weight * dloss / dpred / N
+   * when given.
    */
   loss(
-    kind: 'crossentropy' | 'binary_crossentropy' | 'mse' | 'mae',
+    kind: 'crossentropy' | 'binary_crossentropy' | 'mse' | 'mae' | 'crossentropy_clipped' | 'binary_crossentropy_clipped',
     accuracy: 'none' | 'categorical' | 'sparse' | 'binary',
     pred: NativeTensor,
     labels: NativeTensor,
@@ -391,7 +432,7 @@ export interface Native {
    * the layer's backward dx, dw, db (each may be null).
    */
   denseLoss(
-    kind: 'crossentropy' | 'binary_crossentropy' | 'mse' | 'mae',
+    kind: 'crossentropy' | 'binary_crossentropy' | 'mse' | 'mae' | 'crossentropy_clipped' | 'binary_crossentropy_clipped',
     accuracy: 'none' | 'categorical' | 'sparse' | 'binary',
     x: NativeTensor,
     w: NativeTensor,

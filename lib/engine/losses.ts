@@ -6,7 +6,11 @@
 import { ValidationError } from '../core/errors.js';
 import { checkOptions, fail } from '../core/validate.js';
 
-export type LossKind = 'crossentropy' | 'binary_crossentropy' | 'mse' | 'mae';
+/**
+ * The native loss ops (cpp/loss.h). The '_clipped' cross-entropies are tfjs-layers' (src/losses.ts): on the
+ * head's probabilities clipped to [1e-7, 1 - 1e-7] rather than on the logits; kernelnet/tfjs compiles with them.
+ */
+export type LossKind = 'crossentropy' | 'binary_crossentropy' | 'mse' | 'mae' | 'crossentropy_clipped' | 'binary_crossentropy_clipped';
 export type AccuracyKind = 'none' | 'categorical' | 'sparse' | 'binary';
 
 /** The arguments of the cross-entropy losses. */
@@ -24,7 +28,7 @@ export abstract class Loss {
   /** The class's name (Keras's class_name), as checkpoints record it: 'CategoricalCrossentropy', .... */
   abstract readonly className: string;
   /** @internal The native loss op (cpp/loss.h) that computes it. */
-  abstract readonly kind: LossKind;
+  readonly kind: LossKind;
   /** 'onehot': float32 [N, K] distributions; 'classes': int32 [N] indices; 'binary': float32 [N, K] in [0, 1]; 'targets': any finite float32 [N, K]. */
   abstract readonly labels: 'onehot' | 'classes' | 'binary' | 'targets';
   /** Whether the model's output is taken as logits (always false for the errors). */
@@ -32,8 +36,9 @@ export abstract class Loss {
   /** The name given to the constructor, if any. */
   readonly name: string | undefined;
 
-  protected constructor(args: LossArgs | undefined, what: string, fromLogits: boolean) {
+  protected constructor(args: LossArgs | undefined, what: string, fromLogits: boolean, kind: LossKind) {
     args = checkOptions(args, { what: `${what} args`, supported: fromLogits ? ['fromLogits', 'name'] : ['name'], notYet: LOSS_NOT_YET });
+    this.kind = kind;
     const v = args?.fromLogits ?? false;
     if (typeof v !== 'boolean') fail('a boolean', 'fromLogits', v);
     this.fromLogits = v;
@@ -52,10 +57,9 @@ export abstract class Loss {
 /** Cross-entropy of one-hot (or soft) labels, float32 [N, K] (Keras's CategoricalCrossentropy). */
 export class CategoricalCrossentropy extends Loss {
   readonly className = 'CategoricalCrossentropy';
-  readonly kind = 'crossentropy';
   readonly labels = 'onehot';
   constructor(args?: LossArgs) {
-    super(args, 'CategoricalCrossentropy', true);
+    super(args, 'CategoricalCrossentropy', true, 'crossentropy');
   }
   head() {
     return this.fromLogits ? null : ('softmax' as const);
@@ -65,10 +69,9 @@ export class CategoricalCrossentropy extends Loss {
 /** Cross-entropy of class indices, int32 [N] (Keras's SparseCategoricalCrossentropy). */
 export class SparseCategoricalCrossentropy extends Loss {
   readonly className = 'SparseCategoricalCrossentropy';
-  readonly kind = 'crossentropy';
   readonly labels = 'classes';
   constructor(args?: LossArgs) {
-    super(args, 'SparseCategoricalCrossentropy', true);
+    super(args, 'SparseCategoricalCrossentropy', true, 'crossentropy');
   }
   head() {
     return this.fromLogits ? null : ('softmax' as const);
@@ -78,10 +81,9 @@ export class SparseCategoricalCrossentropy extends Loss {
 /** Binary cross-entropy of labels in [0, 1], float32 [N, K], averaged over K (Keras's BinaryCrossentropy). */
 export class BinaryCrossentropy extends Loss {
   readonly className = 'BinaryCrossentropy';
-  readonly kind = 'binary_crossentropy';
   readonly labels = 'binary';
   constructor(args?: LossArgs) {
-    super(args, 'BinaryCrossentropy', true);
+    super(args, 'BinaryCrossentropy', true, 'binary_crossentropy');
   }
   head() {
     return this.fromLogits ? null : ('sigmoid' as const);
@@ -91,10 +93,9 @@ export class BinaryCrossentropy extends Loss {
 /** mean((output - y)^2) over the last axis (Keras's MeanSquaredError, 'mse'). */
 export class MeanSquaredError extends Loss {
   readonly className = 'MeanSquaredError';
-  readonly kind = 'mse';
   readonly labels = 'targets';
   constructor(args?: { name?: string }) {
-    super(args, 'MeanSquaredError', false);
+    super(args, 'MeanSquaredError', false, 'mse');
   }
   head() {
     return null;
@@ -107,10 +108,9 @@ export class MeanSquaredError extends Loss {
 /** mean(|output - y|) over the last axis (Keras's MeanAbsoluteError, 'mae'). */
 export class MeanAbsoluteError extends Loss {
   readonly className = 'MeanAbsoluteError';
-  readonly kind = 'mae';
   readonly labels = 'targets';
   constructor(args?: { name?: string }) {
-    super(args, 'MeanAbsoluteError', false);
+    super(args, 'MeanAbsoluteError', false, 'mae');
   }
   head() {
     return null;
@@ -164,6 +164,20 @@ export function resolveLoss(value: unknown): Loss {
     'loss',
     value,
   );
+}
+
+/**
+ * @internal A loss as kernelnet/tfjs's compile resolves it: a cross-entropy named by a string is tfjs-layers'
+ * (src/losses.ts: categoricalCrossentropy, sparseCategoricalCrossentropy, binaryCrossentropy), computed on the
+ * head's probabilities clipped to [1e-7, 1 - 1e-7] as tfjs computes it; Loss instances and the errors resolve as
+ * resolveLoss does.
+ */
+export function resolveTfjsLoss(value: unknown): Loss {
+  const loss = resolveLoss(value);
+  if (typeof value !== 'string') return loss;
+  const clipped = loss.kind === 'crossentropy' ? 'crossentropy_clipped' : loss.kind === 'binary_crossentropy' ? 'binary_crossentropy_clipped' : null;
+  if (clipped) (loss as { kind: LossKind }).kind = clipped; // a new instance, made above for this compile only
+  return loss;
 }
 
 /** @internal A loss from a checkpoint's { className, config }. */

@@ -9,6 +9,7 @@ import { DeviceError, ValidationError, stateError } from '../core/errors.js';
 import { checkLabels } from './labels.js';
 import { Conv2D, Dense, Dropout, Layer, MaxPooling2D, type LayerBuffers, type Param, type StepContext } from '../layers/layers.js';
 import { Merge } from '../layers/merge.js';
+import { initialize } from '../layers/initializers.js';
 import { resolveLoss, resolveMetrics, type AccuracyKind, type Loss, type LossIdentifier, type MetricSpec } from './losses.js';
 import { METRIC_SLOTS, native, type Device, type NativeProgram, type NativeTensor } from '../core/native.js';
 import { OPTIMIZERS, OPTIMIZER_NAMES, Optimizer } from './optimizers.js';
@@ -457,24 +458,7 @@ export abstract class Network {
       layer.params = layer.specs.map(spec => {
         const value = empty(spec.shape, 'float32', this.device),
           grad = empty(spec.shape, 'float32', this.device);
-        const init = spec.init;
-        if (init.kind === 'zeros' || init.kind === 'ones') {
-          value.fill(init.kind === 'ones' ? 1 : 0);
-        } else {
-          // Keras's VarianceScaling: scale 1 (glorot, lecun) or 2 (he) over fan_avg (glorot) or fan_in; uniform
-          // within sqrt(3 scale / fan), or a normal truncated at 2 sigma with stddev sqrt(scale / fan) / 0.8796...
-          // (glorot's variance written 2 / (fan_in + fan_out), the seed model's own arithmetic).
-          const variance = init.kind.startsWith('glorot')
-            ? 2 / (init.fanIn + init.fanOut)
-            : (init.kind.startsWith('he') ? 2 : 1) / Math.max(1, init.fanIn);
-          const key = this.key(STREAM_INIT + index);
-          if (init.kind.endsWith('Uniform')) {
-            const limit = init.kind === 'glorotUniform' ? Math.sqrt(6 / (init.fanIn + init.fanOut)) : Math.sqrt(3 * variance);
-            native.randomUniform(value, -limit, limit, key, 0);
-          } else {
-            native.randomNormal(value, Math.sqrt(variance) / 0.87962566103423978, key, 0);
-          }
-        }
+        initialize(spec.init, value, this.key(STREAM_INIT + index)); // layers/initializers.ts
         grad.fill(0);
         index++;
         return { ...spec, value, grad };

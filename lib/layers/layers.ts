@@ -17,6 +17,7 @@ import {
 import { Tensor, empty, handleOf } from '../core/tensor.js';
 import { applyLayer, type SymbolicTensor } from '../engine/symbolic.js';
 import { ValidationError, stateError } from '../core/errors.js';
+import { TfjsInitializer, type InitSpec } from './initializers.js';
 import { NOT_USED, checkOptions, ownOptions, fail, intPair, numberIn, oneOf, positiveInt, shapeArg, type NotYet } from '../core/validate.js';
 
 /**
@@ -31,8 +32,8 @@ export interface ParamSpec {
   name: string;
   /** The weight's shape (kernel [KH, KW, C, F] for Conv2D, [I, O] for Dense). */
   shape: number[];
-  /** glorot_uniform with these fans, or zeros. */
-  init: { kind: Exclude<Initializer, 'zeros' | 'ones'>; fanIn: number; fanOut: number } | { kind: 'zeros' } | { kind: 'ones' };
+  /** How the model fills it when it makes it (Keras's initializers with these fans, or tfjs's: initializers.ts). */
+  init: InitSpec;
   /** false for a weight no optimizer updates (BatchNormalization's moving statistics); default true. */
   trainable?: boolean;
 }
@@ -137,24 +138,44 @@ const INITIALIZER_ALIASES: Record<string, Initializer> = {
   lecun_normal: 'lecunNormal',
 };
 
-/** The kernel and bias of a layer with useBias, kernelInitializer and biasInitializer (Keras's defaults). */
+/**
+ * The kernel and bias of a layer with useBias, kernelInitializer and biasInitializer (Keras's defaults). An
+ * initializer from kernelnet/tfjs's tf.initializers draws as tfjs's does, with its fans from the weight's shape.
+ */
 function kernelSpecs(args: KernelArgs, kernelShape: number[], fanIn: number, fanOut: number, units: number): ParamSpec[] {
-  const init = (v: unknown, name: string, fallback: Initializer): ParamSpec['init'] => {
+  const init = (v: unknown, name: string, fallback: Initializer, shape: number[]): InitSpec => {
+    if (v instanceof TfjsInitializer) return v.spec(shape, name);
     const kind = oneOf(v ?? fallback, name, INITIALIZERS, INITIALIZER_ALIASES);
     return kind === 'zeros' || kind === 'ones' ? { kind } : { kind, fanIn, fanOut };
   };
-  const kernel: ParamSpec = { name: 'kernel', shape: kernelShape, init: init(args.kernelInitializer, 'kernelInitializer', 'glorotUniform') };
-  return args.useBias === false ? [kernel] : [kernel, { name: 'bias', shape: [units], init: init(args.biasInitializer, 'biasInitializer', 'zeros') }];
+  const kernel: ParamSpec = {
+    name: 'kernel',
+    shape: kernelShape,
+    init: init(args.kernelInitializer, 'kernelInitializer', 'glorotUniform', kernelShape),
+  };
+  return args.useBias === false
+    ? [kernel]
+    : [kernel, { name: 'bias', shape: [units], init: init(args.biasInitializer, 'biasInitializer', 'zeros', [units]) }];
 }
 
 /** Options of the layers with a kernel (Conv2D, Dense). */
 export interface KernelArgs {
   /** Add a learned bias (default true). */
   useBias?: boolean;
-  /** Default 'glorotUniform'. */
-  kernelInitializer?: Initializer;
-  /** Default 'zeros'. */
-  biasInitializer?: Initializer;
+  /** Default 'glorotUniform'; or an initializer from kernelnet/tfjs's tf.initializers. */
+  kernelInitializer?: Initializer | TfjsInitializer;
+  /** Default 'zeros'; or an initializer from kernelnet/tfjs's tf.initializers. */
+  biasInitializer?: Initializer | TfjsInitializer;
+}
+
+/** The initializers as getConfig gives them: a tfjs initializer by its Keras name where it has one. */
+function kernelConfig(args: KernelArgs): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...args };
+  for (const k of ['kernelInitializer', 'biasInitializer'] as const) {
+    const v = args[k];
+    if (v instanceof TfjsInitializer) out[k] = v.kerasName() ?? v;
+  }
+  return out;
 }
 
 /** @internal The options schema of a layer class: its own options on top of every layer's. */
@@ -355,7 +376,8 @@ function kernelArgs(args: KernelArgs): KernelArgs {
     out.useBias = args.useBias;
   }
   for (const k of ['kernelInitializer', 'biasInitializer'] as const)
-    if (args[k] !== undefined) out[k] = oneOf(args[k], k, INITIALIZERS, INITIALIZER_ALIASES);
+    if (args[k] instanceof TfjsInitializer) out[k] = args[k];
+    else if (args[k] !== undefined) out[k] = oneOf(args[k], k, INITIALIZERS, INITIALIZER_ALIASES);
   return out;
 }
 
@@ -560,7 +582,7 @@ export class Conv2D extends Layer {
       padding: this.padding,
       dilationRate: this.dilationRate,
       activation: this.activation,
-      ...this.kernelArgs,
+      ...kernelConfig(this.kernelArgs),
     };
   }
 }
@@ -1104,7 +1126,7 @@ export class Dense extends Layer {
   }
 
   override getConfig(): Record<string, unknown> {
-    return { ...super.getConfig(), units: this.units, activation: this.activation, ...this.kernelArgs };
+    return { ...super.getConfig(), units: this.units, activation: this.activation, ...kernelConfig(this.kernelArgs) };
   }
 }
 
