@@ -25,6 +25,7 @@ import { cast as castOp, scalar } from './ops/ops.js';
 import './ops/methods.js';
 import { Reduction, losses as lossFunctions, metrics as metricFunctions } from './ops/metrics.js';
 import { util as utilFunctions } from './ops/util.js';
+import { node as nodeFunctions } from './ops/node.js';
 import { metricKeys, type EvaluateArgs, type FitArgs, type FitDatasetArgs, type History, type PredictArgs } from './engine/training.js';
 import type { Dataset } from './data/data.js';
 
@@ -115,6 +116,8 @@ export const metrics = strict('tf.metrics', metricFunctions);
 /** tf.losses: tfjs-core's loss functions. */
 export const losses = strict('tf.losses', lossFunctions);
 export { Reduction };
+/** tf.node: tfjs-node's image decoding and encoding (decodeImage, decodePng, decodeJpeg, encodePng, ...), through sharp. */
+export const node = strict('tf.node', nodeFunctions);
 
 /** Resolves after the event loop turns (tfjs's nextFrame; in Node there is no animation frame). */
 export function nextFrame(): Promise<void> {
