@@ -5,7 +5,8 @@
 # suite (every op against the CPU backend, programs as graphs, training on both), the program suite, the shape
 # edges (limits), faults injected into recorded programs (cuda-faults) and the GPU part of the shape sweep (sweep:
 # CUDA against the CPU over generated shapes, scratch poisoned; KERNELNET_SWEEP=long for its long mode) against
-# it, and the functional acceptance models small (functional-cuda). A functional check of the kernels' indexing, barriers, launchers and host logic; it says nothing of speed or
+# it, the functional acceptance models small (functional-cuda), every tensor-math kernel against the CPU (math-cuda) and
+# kernelnet/tfjs's ops against tfjs on the GPU, a smaller set (tfjs-ops). A functional check of the kernels' indexing, barriers, launchers and host logic; it says nothing of speed or
 # of the GPU's memory model, which `npm run test:gpu` covers on a real GPU. About seven minutes on 2 cores.
 #   SANITIZE=1 bash scripts/emulate-cuda.sh   also AddressSanitizer + UBSan over kernels and host code (slower)
 set -euo pipefail
@@ -36,7 +37,8 @@ node -e 'import("./dist/lib/core/native.js").then(m => { const c = m.native.back
 status=0 passed=0 failed=0 skipped=0
 num() { sed 's/\x1b\[[0-9;]*m//g' "$1" | grep -E "^\s*$2:" | tail -1 | grep -oE '[0-9]+' || echo 0; }
 export KERNELNET_SWEEP_PART=${KERNELNET_SWEEP_PART:-gpu} # the sweep's CPU half runs in npm test
-for suite in ${SUITES:-cuda program limits cuda-faults sweep registry-cuda functional-cuda math-cuda}; do
+export KERNELNET_TFJS_OPS_DEVICE=${KERNELNET_TFJS_OPS_DEVICE:-cuda} # tfjs-ops: its smaller set, on the GPU
+for suite in ${SUITES:-cuda program limits cuda-faults sweep registry-cuda functional-cuda math-cuda tfjs-ops}; do
   echo "== $suite on the emulated GPU"
   code=0
   KERNELNET_BACKEND=${BACKEND:-cpu} node node_modules/uvu/bin.js dist/test "^$suite\\.test\\.js$" > "$suite.log" 2>&1 || code=$?
