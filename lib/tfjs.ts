@@ -26,6 +26,7 @@ import './ops/methods.js';
 import { Reduction, losses as lossFunctions, metrics as metricFunctions } from './ops/metrics.js';
 import { util as utilFunctions } from './ops/util.js';
 import { node as nodeFunctions } from './ops/node.js';
+import { testUtil } from './ops/test-util.js';
 import { metricKeys, type EvaluateArgs, type FitArgs, type FitDatasetArgs, type History, type PredictArgs } from './engine/training.js';
 import type { Dataset } from './data/data.js';
 
@@ -261,6 +262,27 @@ export const data = new Proxy(
   },
 );
 
+/**
+ * tf.io is not here yet: save with model.save('file://DIR') or an IOHandler object ({ save }), load with
+ * tf.loadLayersModel('file://DIR/model.json') or an IOHandler ({ load }).
+ */
+export const io = new Proxy(
+  {},
+  {
+    get(_t, key) {
+      if (typeof key === 'symbol' || key === 'then' || key === 'toJSON') return undefined;
+      throw unsupported(
+        `tf.io.${key}`,
+        "save with model.save('file://DIR') or an object with a save(artifacts) method, and load with " +
+          "tf.loadLayersModel('file://DIR/model.json') or an object with a load() method",
+      );
+    },
+  },
+);
+
+/** tf.test_util: tfjs-core's array assertions, for tests written for tfjs. */
+export const test_util = strict('tf.test_util', testUtil);
+
 /** tf.callbacks: only earlyStopping. */
 export const callbacks = strict('tf.callbacks', {
   /** tf.callbacks.earlyStopping(args?): an EarlyStopping callback (monitor defaults to 'val_loss', patience to 0). */
@@ -342,6 +364,20 @@ export class LayersModel {
     const optimizer = typeof own.optimizer === 'string' ? tfjsOptimizer(own.optimizer) : own.optimizer;
     const metrics = typeof own.metrics === 'string' ? [own.metrics] : own.metrics;
     this.model.compile({ ...own, optimizer, metrics, loss: tfjsLosses(own.loss) } as CompileArgs);
+  }
+
+  /**
+   * The model's inputs as tfjs's SymbolicTensors describe them: name, dtype and shape with the batch axis null
+   * ([null, ...inputShape]), one per input (model.inputs[0].shape in a tfjs script).
+   */
+  get inputs(): Array<{ name: string; dtype: 'float32'; shape: Array<number | null> }> {
+    const m = this.model;
+    return m.inputShapes.map((shape, k) => ({ name: m.inputNames[k], dtype: 'float32' as const, shape: [null, ...shape] }));
+  }
+  /** The model's outputs likewise: name (the output layer's), dtype and shape with the batch axis null. */
+  get outputs(): Array<{ name: string; dtype: 'float32'; shape: Array<number | null> }> {
+    const m = this.model;
+    return m.outputShapes.map((shape, k) => ({ name: m.outputNames[k], dtype: 'float32' as const, shape: [null, ...shape] }));
   }
 
   /** tfjs's metricsNames once compiled: 'loss', then each metric by the name fit logs it under ('acc' for 'accuracy'). */
@@ -906,5 +942,7 @@ export const OUT_OF_SCOPE_NAMES: readonly string[] = OUT_OF_SCOPE;
 // works in Node, and the same line with 'kernelnet/tfjs' must as well.
 import * as self from './tfjs.js';
 /** The kernelnet/tfjs namespace itself, for `import tf from 'kernelnet/tfjs'`. */
-const tf: Omit<typeof self, 'default'> = self;
+// A member it does not have (tf.someOp) is refused by name, ERR_KERNELNET_UNSUPPORTED, instead of being undefined
+// (the named imports cannot be guarded: an ES module namespace is fixed).
+const tf: Omit<typeof self, 'default'> = strict('tf', self);
 export default tf;

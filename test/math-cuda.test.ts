@@ -262,7 +262,8 @@ if (!cuda.available) {
         ib = twin(bs, 'int32', Int32Array.from(intArray(size(bs), r, -3, 3)));
       for (const op of BINARY_OPS) {
         const bool = BOOL_BINARY.has(op);
-        const yf = outs(ys, bool ? 'bool' : 'float32'),
+        // floorDiv writes int32 from float32 operands too (tfjs's FloorDiv kernel)
+        const yf = outs(ys, bool ? 'bool' : op === 'floorDiv' ? 'int32' : 'float32'),
           yi = outs(ys, bool ? 'bool' : 'int32');
         for (let d = 0; d < 2; ++d) {
           native.mathBinary(op, fa[d], fb[d], yf[d]);
