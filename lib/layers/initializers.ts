@@ -185,7 +185,12 @@ export class TfjsInitializer {
   }
 
   /** tfjs's serialised form, { class_name, config }, as its model.json writes it. */
-  toJSON(): { class_name: string; config: Record<string, unknown> } {
+  toJSON(): {
+    /** tfjs's class name. */
+    class_name: string;
+    /** tfjs's getConfig(). */
+    config: Record<string, unknown>;
+  } {
     return { class_name: this.className, config: this.getConfig() };
   }
 }

@@ -7,7 +7,16 @@ import { Tensor } from '../core/tensor.js';
 import * as ops from './ops.js';
 import type { DataType, TensorInput } from './ops.js';
 
-type Axis = number | number[] | null;
+/** The axes a reduction takes: one, several, or null (and left out) for all. */
+export type AxisArg = number | number[] | null;
+type Axis = AxisArg;
+/** topk's result: the k largest values along the last axis and their indices. */
+export interface TopK {
+  /** The values, descending. */
+  values: Tensor;
+  /** Their indices along the last axis (int32). */
+  indices: Tensor;
+}
 
 declare module '../core/tensor.js' {
   interface Tensor {
@@ -106,7 +115,7 @@ declare module '../core/tensor.js' {
     /** tf.dot(this, b). */ dot(b: TensorInput): Tensor;
     /** tf.softmax(this, dim). */ softmax(dim?: number): Tensor;
     /** tf.logSoftmax(this, axis). */ logSoftmax(axis?: number): Tensor;
-    /** tf.topk(this, k, sorted). */ topk(k?: number, sorted?: boolean): { values: Tensor; indices: Tensor };
+    /** tf.topk(this, k, sorted). */ topk(k?: number, sorted?: boolean): TopK;
     /** tf.oneHot(this, depth, onValue, offValue, dtype). */ oneHot(depth: number, onValue?: number, offValue?: number, dtype?: DataType): Tensor;
     /** tf.zerosLike(this). */ zerosLike(): Tensor;
     /** tf.onesLike(this). */ onesLike(): Tensor;

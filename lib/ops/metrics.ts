@@ -10,9 +10,13 @@ const EPSILON = 1e-7; // tfjs-layers' backend epsilon()
 
 /** tf.losses' reductions (tfjs-core's Reduction enum, the same values). */
 export enum Reduction {
+  /** The losses as they are, one per element. */
   NONE = 0,
+  /** The weighted sum over the sum of the weights. */
   MEAN = 1,
+  /** The weighted sum. */
   SUM = 2,
+  /** The weighted sum over the number of non-zero weights (the default). */
   SUM_BY_NONZERO_WEIGHTS = 3,
 }
 
@@ -133,6 +137,7 @@ function computeWeightedLoss(losses: TensorInput, weights?: TensorInput, reducti
 
 /** tf.losses: tfjs-core's loss functions, each reduced by computeWeightedLoss. */
 export const losses = {
+  /** The losses weighted (weights broadcast to them) and reduced as `reduction` says (default SUM_BY_NONZERO_WEIGHTS). */
   computeWeightedLoss,
   /** |labels - predictions|, weighted and reduced. */
   absoluteDifference(labels: TensorInput, predictions: TensorInput, weights?: TensorInput, reduction?: Reduction): Tensor {

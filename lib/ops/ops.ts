@@ -553,8 +553,16 @@ function meanH(s: Scope, h: NativeTensor, axis: unknown, keepDims: boolean): Nat
   return y;
 }
 
+/** tf.moments' result. */
+export interface Moments {
+  /** The mean over the axes. */
+  mean: Tensor;
+  /** The variance over the axes (of the population). */
+  variance: Tensor;
+}
+
 /** tf.moments(x, axes?, keepDims = false): { mean, variance } (the variance of the population). */
-export function moments(x: TensorInput, axis?: number | number[] | null, keepDims = false): { mean: Tensor; variance: Tensor } {
+export function moments(x: TensorInput, axis?: number | number[] | null, keepDims = false): Moments {
   return scoped('moments', deviceOf(x), s => {
     const h = castTo(s, input(s, x, 'x'), 'float32');
     const axes = axesArg('moments', axis, h.shape.length);
@@ -1178,8 +1186,16 @@ export function logSoftmax(logits: TensorInput, axis = -1): Tensor {
   });
 }
 
+/** tf.topk's result. */
+export interface TopKResult {
+  /** The k largest values along the last axis, descending. */
+  values: Tensor;
+  /** Their indices along the last axis (int32). */
+  indices: Tensor;
+}
+
 /** tf.topk(x, k = 1, sorted = true): the k largest values of the last axis, descending, and their indices. */
-export function topk(x: TensorInput, k = 1, sorted = true): { values: Tensor; indices: Tensor } {
+export function topk(x: TensorInput, k = 1, sorted = true): TopKResult {
   return scoped('topk', deviceOf(x), s => {
     const h0 = input(s, x, 'x');
     const h = castTo(s, h0, 'float32');

@@ -7,7 +7,9 @@ import { Tensor } from '../core/tensor.js';
 import { util } from './util.js';
 
 const TEST_EPSILON_FLOAT32 = 1e-3;
-type Values = Tensor | ArrayLike<number> | number | boolean | unknown[];
+/** What tf.test_util's checks compare: a Tensor (its values), a typed array, nested arrays or a number. */
+export type TestValues = Tensor | ArrayLike<number> | number | boolean | unknown[];
+type Values = TestValues;
 
 const fail = (message: string): never => {
   throw new ValidationError(message, 'ERR_KERNELNET_ARG');

@@ -6,7 +6,8 @@ import { performance } from 'node:perf_hooks';
 import { ValidationError } from '../core/errors.js';
 import { describe } from '../core/validate.js';
 
-type Shuffleable = unknown[] | Float32Array | Int32Array | Uint8Array;
+/** What tf.util.shuffle permutes in place: an array or a typed array. */
+export type Shuffleable = unknown[] | Float32Array | Int32Array | Uint8Array;
 
 function shuffle(array: Shuffleable): void {
   let counter = array.length,
