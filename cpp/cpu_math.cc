@@ -140,10 +140,30 @@ void binary_typed(const BroadcastShape& s, BinaryOp op, const void* a, const voi
   }
 }
 
+// A long row's chunk for reduce_typed: rows of at least two chunks are reduced chunk by chunk in parallel.
+constexpr std::size_t kReduceChunk = std::size_t{1} << 16;
+
 // A reduction along n of [outer, n, inner] for type T.
 template <typename T>
 void reduce_typed(ReduceOp op, std::size_t outer, std::size_t n, std::size_t inner, const T* x, void* out) {
   const bool arg = op == ReduceOp::kArgMax || op == ReduceOp::kArgMin;
+  if (inner == 1 && !arg && n >= 2 * kReduceChunk) {
+    // Long rows: each cut into chunks of kReduceChunk, the chunks reduced in parallel (reduce_run each), then
+    // each row's chunk results reduced in order (reduce_run again). The order depends on n alone, never on
+    // the thread count.
+    const std::size_t chunks = (n + kReduceChunk - 1) / kReduceChunk;
+    std::vector<T> partial(outer * chunks);
+    parallel_chunks(outer * chunks, 1, [&](std::size_t t0, std::size_t t1) {
+      for (std::size_t t = t0; t < t1; ++t) {
+        const std::size_t o = t / chunks, c = t % chunks, len = std::min(kReduceChunk, n - c * kReduceChunk);
+        partial[t] = reduce_run<T>(op, x + o * n + c * kReduceChunk, static_cast<int64_t>(len), 1);
+      }
+    });
+    for (std::size_t o = 0; o < outer; ++o)
+      static_cast<T*>(out)[o] =
+          reduce_run<T>(op, partial.data() + o * chunks, static_cast<int64_t>(chunks), 1);
+    return;
+  }
   if (inner == 1) {  // rows: one run per output
     parallel_chunks(outer, std::max<std::size_t>(1, kGrain / std::max<std::size_t>(n, 1)),
                     [&](std::size_t o0, std::size_t o1) {
