@@ -143,60 +143,105 @@ void binary_typed(const BroadcastShape& s, BinaryOp op, const void* a, const voi
 // A long row's chunk for reduce_typed: rows of at least two chunks are reduced chunk by chunk in parallel.
 constexpr std::size_t kReduceChunk = std::size_t{1} << 16;
 
-// A reduction along n of [outer, n, inner] for type T.
-template <typename T>
-void reduce_typed(ReduceOp op, std::size_t outer, std::size_t n, std::size_t inner, const T* x, void* out) {
-  const bool arg = op == ReduceOp::kArgMax || op == ReduceOp::kArgMin;
-  if (inner == 1 && !arg && n >= 2 * kReduceChunk) {
+// Columns [i0, i1) of one [n, inner] slab reduced as reduce_run reduces each column, lane for lane (element j
+// into accumulator j % 8 for the whole groups of 8, then the tail into accumulators 0, 1, ..; the same
+// pairwise combination), but with the columns innermost so that the loops run along memory and vectorise.
+template <ReduceOp OP, typename T>
+void reduce_columns(const T* base, std::size_t n, std::size_t inner, std::size_t i0, std::size_t i1, T* out) {
+  constexpr std::size_t kW = 64;
+  T p[8][kW];
+  const std::size_t w = i1 - i0;
+  for (int l = 0; l < 8; ++l)
+    for (std::size_t i = 0; i < w; ++i) p[l][i] = reduce_identity<T>(OP);
+  std::size_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int l = 0; l < 8; ++l) {
+      const T* row = base + (j + l) * inner + i0;
+      for (std::size_t i = 0; i < w; ++i) p[l][i] = reduce_step<T>(OP, p[l][i], row[i]);
+    }
+  for (int l = 0; j < n; ++j, ++l) {
+    const T* row = base + j * inner + i0;
+    for (std::size_t i = 0; i < w; ++i) p[l][i] = reduce_step<T>(OP, p[l][i], row[i]);
+  }
+  for (std::size_t i = 0; i < w; ++i)
+    out[i] = reduce_step<T>(
+        OP, reduce_step<T>(OP, reduce_step<T>(OP, p[0][i], p[1][i]), reduce_step<T>(OP, p[2][i], p[3][i])),
+        reduce_step<T>(OP, reduce_step<T>(OP, p[4][i], p[5][i]), reduce_step<T>(OP, p[6][i], p[7][i])));
+}
+
+// A reduction along n of [outer, n, inner] for type T, the op known to the compiler (so that each loop is a
+// plain one it vectorises): rows of 2^17 values and more in chunks, other rows one run each, columns by
+// reduce_columns. Every output's order depends on the shape alone.
+template <ReduceOp OP, typename T>
+void reduce_op(std::size_t outer, std::size_t n, std::size_t inner, const T* x, T* out) {
+  if (inner == 1 && n >= 2 * kReduceChunk) {
     // Long rows: each cut into chunks of kReduceChunk, the chunks reduced in parallel (reduce_run each), then
-    // each row's chunk results reduced in order (reduce_run again). The order depends on n alone, never on
-    // the thread count.
+    // each row's chunk results reduced in order (reduce_run again).
     const std::size_t chunks = (n + kReduceChunk - 1) / kReduceChunk;
     std::vector<T> partial(outer * chunks);
     parallel_chunks(outer * chunks, 1, [&](std::size_t t0, std::size_t t1) {
       for (std::size_t t = t0; t < t1; ++t) {
         const std::size_t o = t / chunks, c = t % chunks, len = std::min(kReduceChunk, n - c * kReduceChunk);
-        partial[t] = reduce_run<T>(op, x + o * n + c * kReduceChunk, static_cast<int64_t>(len), 1);
+        partial[t] = reduce_run<T>(OP, x + o * n + c * kReduceChunk, static_cast<int64_t>(len), 1);
       }
     });
     for (std::size_t o = 0; o < outer; ++o)
-      static_cast<T*>(out)[o] =
-          reduce_run<T>(op, partial.data() + o * chunks, static_cast<int64_t>(chunks), 1);
+      out[o] = reduce_run<T>(OP, partial.data() + o * chunks, static_cast<int64_t>(chunks), 1);
     return;
   }
-  if (inner == 1) {  // rows: one run per output
+  if (inner == 1) {
     parallel_chunks(outer, std::max<std::size_t>(1, kGrain / std::max<std::size_t>(n, 1)),
                     [&](std::size_t o0, std::size_t o1) {
-                      for (std::size_t o = o0; o < o1; ++o) {
-                        const T* r = x + o * n;
-                        if (arg)
-                          static_cast<int32_t*>(out)[o] = arg_run<T>(op == ReduceOp::kArgMax, r, n, 1);
-                        else
-                          static_cast<T*>(out)[o] = reduce_run<T>(op, r, static_cast<int64_t>(n), 1);
-                      }
+                      for (std::size_t o = o0; o < o1; ++o)
+                        out[o] = reduce_run<T>(OP, x + o * n, static_cast<int64_t>(n), 1);
                     });
     return;
   }
-  // Columns: each output element is still one run, strided by inner; split over (o, i) in blocks of i so
-  // that neighbouring outputs' runs are read together.
   constexpr std::size_t kCols = 64;
   const std::size_t col_blocks = (inner + kCols - 1) / kCols;
   parallel_chunks(outer * col_blocks, std::max<std::size_t>(1, kGrain / std::max<std::size_t>(n * kCols, 1)),
                   [&](std::size_t t0, std::size_t t1) {
                     for (std::size_t t = t0; t < t1; ++t) {
                       const std::size_t o = t / col_blocks, i0 = (t % col_blocks) * kCols;
-                      const std::size_t i1 = std::min(inner, i0 + kCols);
-                      const T* base = x + o * n * inner;
-                      for (std::size_t i = i0; i < i1; ++i) {
-                        if (arg)
-                          static_cast<int32_t*>(out)[o * inner + i] =
-                              arg_run<T>(op == ReduceOp::kArgMax, base + i, n, static_cast<int64_t>(inner));
-                        else
-                          static_cast<T*>(out)[o * inner + i] = reduce_run<T>(
-                              op, base + i, static_cast<int64_t>(n), static_cast<int64_t>(inner));
-                      }
+                      reduce_columns<OP, T>(x + o * n * inner, n, inner, i0, std::min(inner, i0 + kCols),
+                                            out + o * inner + i0);
                     }
                   });
+}
+
+// argMax and argMin: one run per output (arg_run), split over the outputs.
+template <typename T>
+void arg_reduce(bool arg_max, std::size_t outer, std::size_t n, std::size_t inner, const T* x, int32_t* out) {
+  parallel_chunks(outer * inner, std::max<std::size_t>(1, kGrain / std::max<std::size_t>(n, 1)),
+                  [&](std::size_t t0, std::size_t t1) {
+                    for (std::size_t t = t0; t < t1; ++t) {
+                      const std::size_t o = t / inner, i = t % inner;
+                      out[t] = arg_run<T>(arg_max, x + o * n * inner + i, static_cast<int64_t>(n),
+                                          static_cast<int64_t>(inner));
+                    }
+                  });
+}
+
+template <typename T>
+void reduce_typed(ReduceOp op, std::size_t outer, std::size_t n, std::size_t inner, const T* x, void* out) {
+  T* y = static_cast<T*>(out);
+  switch (op) {
+    case ReduceOp::kSum:
+      return reduce_op<ReduceOp::kSum, T>(outer, n, inner, x, y);
+    case ReduceOp::kProd:
+      return reduce_op<ReduceOp::kProd, T>(outer, n, inner, x, y);
+    case ReduceOp::kMin:
+      return reduce_op<ReduceOp::kMin, T>(outer, n, inner, x, y);
+    case ReduceOp::kMax:
+      return reduce_op<ReduceOp::kMax, T>(outer, n, inner, x, y);
+    case ReduceOp::kAll:
+      return reduce_op<ReduceOp::kAll, T>(outer, n, inner, x, y);
+    case ReduceOp::kAny:
+      return reduce_op<ReduceOp::kAny, T>(outer, n, inner, x, y);
+    case ReduceOp::kArgMax:
+    case ReduceOp::kArgMin:
+      return arg_reduce<T>(op == ReduceOp::kArgMax, outer, n, inner, x, static_cast<int32_t*>(out));
+  }
 }
 
 template <typename T>
@@ -262,6 +307,28 @@ Status CpuBackend::strided_copy(const StridedView& v, const void* x, void* y) {
   const uint32_t* xv = static_cast<const uint32_t*>(x);
   uint32_t* yv = static_cast<uint32_t*>(y);
   const std::size_t count = static_cast<std::size_t>(v.count());
+  const int r = v.rank;
+  if (r >= 2 && v.stride[r - 1] != 1 && v.stride[r - 2] == 1) {
+    // A transpose of the last two dimensions: y's rows step through x's columns. In 32 x 32 tiles: each tile's
+    // 32 rows of y written along memory, the 32 columns of x they read staying in cache from row to row.
+    constexpr int64_t kT = 32;
+    const int64_t rows = v.dims[r - 2], cols = v.dims[r - 1], cs = v.stride[r - 1];
+    const int64_t tr = (rows + kT - 1) / kT, tc = (cols + kT - 1) / kT, slab = rows * cols;
+    const std::size_t slabs = count / static_cast<std::size_t>(slab);
+    parallel_chunks(slabs * static_cast<std::size_t>(tr * tc), 1, [&](std::size_t t0, std::size_t t1) {
+      for (std::size_t t = t0; t < t1; ++t) {
+        const std::size_t sl = t / static_cast<std::size_t>(tr * tc);
+        const int64_t tile = static_cast<int64_t>(t % static_cast<std::size_t>(tr * tc));
+        const int64_t a0 = (tile / tc) * kT, b0 = (tile % tc) * kT;
+        const int64_t a1 = std::min(rows, a0 + kT), b1 = std::min(cols, b0 + kT);
+        const int64_t base = strided_offset<std::size_t>(v, sl * static_cast<std::size_t>(slab));
+        uint32_t* ys = yv + sl * static_cast<std::size_t>(slab);
+        for (int64_t a = a0; a < a1; ++a)
+          for (int64_t b = b0; b < b1; ++b) ys[a * cols + b] = xv[base + a + b * cs];
+      }
+    });
+    return Status::Ok();
+  }
   const std::size_t last = static_cast<std::size_t>(v.dims[v.rank - 1]);
   const int64_t step = v.stride[v.rank - 1];
   parallel_chunks(count, kGrain, [&](std::size_t o0, std::size_t o1) {

@@ -22,6 +22,7 @@
 
 #include "elementwise.h"
 #include "hd.h"
+#include "kn_math.h"
 #include "tensor_math_types.h"
 
 namespace kn {
@@ -35,6 +36,7 @@ KN_HD bool unary_to_bool(UnaryOp op) {
 // A number as JavaScript's Int32Array stores it (ToInt32): truncated, wrapped modulo 2^32, NaN and infinities
 // 0.
 KN_HD int32_t to_int32(double v) {
+  if (v > -2147483649.0 && v < 2147483648.0) return static_cast<int32_t>(v);  // in range: truncation alone
   if (!(v == v) || v > 1.7976931348623157e308 || v < -1.7976931348623157e308) return 0;
   double t = v < 0 ? ceil(v) : floor(v);
   t = fmod(t, 4294967296.0);
@@ -151,6 +153,14 @@ KN_HD float unary_float(UnaryOp op, float x, float p0, float p1) {
       return x > p1 ? p1 : x < p0 ? p0 : x;
     case UnaryOp::k_cast:
       return x;
+    // exp, sigmoid and tanh in float32 arithmetic that vectorises (kn_math.h: 1 to 2.5 ulp, subnormal results
+    // flushed to 0), where libm's double versions run one element at a time
+    case UnaryOp::k_exp:
+      return exp_(x);
+    case UnaryOp::k_sigmoid:
+      return sigmoid_(x);
+    case UnaryOp::k_tanh:
+      return tanh_(x);
     default:
       return static_cast<float>(unary_double(op, x, p0, p1));
   }
