@@ -309,8 +309,9 @@ Status CpuBackend::strided_copy(const StridedView& v, const void* x, void* y) {
   const std::size_t count = static_cast<std::size_t>(v.count());
   const int r = v.rank;
   if (r >= 2 && v.stride[r - 1] != 1 && v.stride[r - 2] == 1) {
-    // A transpose of the last two dimensions: y's rows step through x's columns. In 32 x 32 tiles: each tile's
-    // 32 rows of y written along memory, the 32 columns of x they read staying in cache from row to row.
+    // A transpose of the last two dimensions: y's rows step through x's columns. In 32 x 32 tiles: each
+    // tile's 32 rows of y written along memory, the 32 columns of x they read staying in cache from row to
+    // row.
     constexpr int64_t kT = 32;
     const int64_t rows = v.dims[r - 2], cols = v.dims[r - 1], cs = v.stride[r - 1];
     const int64_t tr = (rows + kT - 1) / kT, tc = (cols + kT - 1) / kT, slab = rows * cols;
