@@ -29,6 +29,7 @@ import { node as nodeFunctions } from './ops/node.js';
 import { testUtil } from './ops/test-util.js';
 import { metricKeys, type EvaluateArgs, type FitArgs, type FitDatasetArgs, type History, type PredictArgs } from './engine/training.js';
 import type { Dataset } from './data/data.js';
+import { TfDataBatches, adaptFitDataset, array, csv, generator, isTfDataset, zip, type TfDataFitArgs, type TfDataset } from './data/tfjs-data.js';
 
 export { Tensor, tidy, dispose, keep };
 export type { History, FitArgs, EvaluateArgs, PredictArgs, Layer, Optimizer, TfjsArtifacts };
@@ -248,19 +249,12 @@ export interface TfjsCompileArgs extends Omit<CompileArgs, 'optimizer' | 'metric
   metrics?: string | string[];
 }
 
-/** tf.data is not here: kernelnet's Dataset (fromTensors, fromGenerator, imageDatasetFromDirectory) feeds fitDataset. */
-export const data = new Proxy(
-  {},
-  {
-    get(_t, key) {
-      if (typeof key === 'symbol' || key === 'then' || key === 'toJSON') return undefined;
-      throw unsupported(
-        `tf.data.${key}`,
-        "use kernelnet's Dataset (Dataset.fromGenerator for batches, Dataset.fromTensors, imageDatasetFromDirectory) with model.fitDataset",
-      );
-    },
-  },
-);
+/**
+ * tf.data: tfjs-data's datasets (lib/data/tfjs-data.ts): array, generator, csv (a 'file://' path, streamed) and
+ * zip, with map, mapAsync, filter, batch, shuffle, take, skip, repeat, prefetch, concatenate, forEachAsync,
+ * toArray and iterator(); fitDataset and evaluateDataset take them (and kernelnet's Dataset).
+ */
+export const data = strict('tf.data', { array, generator, csv, zip });
 
 /**
  * tf.io is not here yet: save with model.save('file://DIR') or an IOHandler object ({ save }), load with
@@ -453,17 +447,35 @@ export class LayersModel {
       dispose(t.made);
     }
   }
-  /** Trains on a kernelnet Dataset (Dataset.fromTensors, Dataset.fromGenerator, imageDatasetFromDirectory). */
-  async fitDataset(dataset: Dataset, args?: FitDatasetArgs): Promise<TfjsHistory> {
-    return this.withMetrics(await this.model.fitDataset(dataset, args));
+  /**
+   * Trains on a tf.data dataset of { xs, ys } batches (tfjs's fitDataset: `batchesPerEpoch` takes each epoch's
+   * batches from one iteration; `validationData` a dataset, with `validationBatches`, or tensors) or on a
+   * kernelnet Dataset (Dataset.fromTensors, Dataset.fromGenerator, imageDatasetFromDirectory).
+   */
+  async fitDataset(dataset: Dataset | TfDataset<unknown>, args?: FitDatasetArgs | TfDataFitArgs): Promise<TfjsHistory> {
+    const a = adaptFitDataset(dataset, args as TfDataFitArgs, () => (this.model.stopTraining = true));
+    try {
+      return this.withMetrics(await this.model.fitDataset(a.dataset, a.args as FitDatasetArgs));
+    } finally {
+      a.close();
+    }
   }
   private withMetrics(h: History): TfjsHistory {
     const names = this.metricsNames;
     const validated = Object.hasOwn(h.history, 'val_loss');
     return { ...h, params: { ...h.params, metrics: validated ? [...names, ...names.map(n => `val_${n}`)] : names } };
   }
-  /** Evaluates on a kernelnet Dataset, returning scalar tensors as evaluate does. */
-  async evaluateDataset(dataset: Dataset, args?: { verbose?: 0 | 1 }): Promise<Tensor | Tensor[]> {
+  /**
+   * Evaluates on a tf.data dataset of { xs, ys } batches (at most `batches` of them) or a kernelnet Dataset,
+   * returning scalar tensors as evaluate does.
+   */
+  async evaluateDataset(dataset: Dataset | TfDataset<unknown>, args?: { verbose?: 0 | 1; batches?: number }): Promise<Tensor | Tensor[]> {
+    const { batches, ...rest } = args ?? {};
+    if (isTfDataset(dataset)) {
+      if (batches !== undefined && !(Number.isInteger(batches) && batches > 0)) fail('a positive integer', 'batches', batches);
+      const adapted = new TfDataBatches(dataset, { limit: batches });
+      return scalars(await this.model.evaluateDataset(adapted, rest));
+    }
     return scalars(await this.model.evaluateDataset(dataset, args));
   }
   /** The loss and metrics on (x, y) as scalar tensors: one Scalar without metrics, else a list, as tfjs returns them. */
