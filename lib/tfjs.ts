@@ -19,6 +19,28 @@ import { native, type Device } from './core/native.js';
 import { Adadelta, Adagrad, Adam, RMSprop, SGD, type Optimizer } from './engine/optimizers.js';
 import { resolveTfjsLoss } from './engine/losses.js';
 import { fromTfjsArtifacts, loadTfjs, saveTfjs, toTfjsArtifacts, type TfjsArtifacts } from './io/tfjs-format.js';
+import {
+  FileSystemHandler,
+  HTTPRequest,
+  getLoadHandlers,
+  getSaveHandlers,
+  ioNamespace,
+  refuseBrowserScheme,
+  type EncodedWeights,
+  type FetchFunction,
+  type LoadedArtifacts,
+  type LoadHandler,
+  type LoadOptions,
+  type MemoryLoader,
+  type MemoryLoaderSync,
+  type ModelArtifacts,
+  type ModelArtifactsInfo,
+  type PassthroughSaver,
+  type SaveHandler,
+  type SaveResult,
+  type WeightsManifestEntry,
+  type WeightsManifestGroupConfig,
+} from './io/tfjs-io.js';
 import { Tensor, dispose, keep, tidy } from './core/tensor.js';
 import { setOpsDevice } from './ops/base.js';
 import { cast as castOp, scalar } from './ops/ops.js';
@@ -257,22 +279,30 @@ export interface TfjsCompileArgs extends Omit<CompileArgs, 'optimizer' | 'metric
 export const data = strict('tf.data', { array, generator, csv, zip });
 
 /**
- * tf.io is not here yet: save with model.save('file://DIR') or an IOHandler object ({ save }), load with
- * tf.loadLayersModel('file://DIR/model.json') or an IOHandler ({ load }).
+ * tf.io: fromMemory, withSaveHandler, fileSystem and http handlers for model.save and tf.loadLayersModel,
+ * getLoadHandlers and getSaveHandlers for 'file://' and 'http(s)://' URLs, and the artifact helpers (encodeWeights,
+ * decodeWeights, concatenateArrayBuffers, getModelArtifactsInfoForJSON, ...). Browser-only members (browserFiles,
+ * browserDownloads, the localStorage and IndexedDB model stores) are refused by name.
  */
-export const io = new Proxy(
-  {},
-  {
-    get(_t, key) {
-      if (typeof key === 'symbol' || key === 'then' || key === 'toJSON') return undefined;
-      throw unsupported(
-        `tf.io.${key}`,
-        "save with model.save('file://DIR') or an object with a save(artifacts) method, and load with " +
-          "tf.loadLayersModel('file://DIR/model.json') or an object with a load() method",
-      );
-    },
-  },
-);
+export const io = strict('tf.io', ioNamespace());
+export type {
+  EncodedWeights,
+  FetchFunction,
+  FileSystemHandler,
+  HTTPRequest,
+  LoadedArtifacts,
+  LoadHandler,
+  LoadOptions,
+  MemoryLoader,
+  MemoryLoaderSync,
+  ModelArtifacts,
+  ModelArtifactsInfo,
+  PassthroughSaver,
+  SaveHandler,
+  SaveResult,
+  WeightsManifestEntry,
+  WeightsManifestGroupConfig,
+};
 
 /** tf.test_util: tfjs-core's array assertions, for tests written for tfjs. */
 export const test_util = strict('tf.test_util', testUtil);
@@ -526,7 +556,8 @@ export class LayersModel {
 
   /**
    * Writes tfjs's layers-model format: 'file://DIR' gives DIR/model.json and DIR/weights.bin (tfjs-node's layout,
-   * which tf.loadLayersModel reads in a browser or in Node); an IOHandler receives the artifacts.
+   * which tf.loadLayersModel reads in a browser or in Node); 'http(s)://URL' POSTs tfjs's multipart form
+   * (model.json and model.weights.bin); an IOHandler (tf.io.withSaveHandler, fileSystem, http) receives the artifacts.
    */
   async save(handlerOrUrl: string | IOHandler, config?: { trainableOnly?: boolean; includeOptimizer?: boolean }): Promise<unknown> {
     checkOptions(config, { what: 'save config', supported: [], notYet: { trainableOnly: { ok: [false] }, includeOptimizer: { ok: [false] } } });
@@ -540,11 +571,14 @@ export class LayersModel {
           );
     }
     if (typeof handlerOrUrl === 'string') {
-      if (!handlerOrUrl.startsWith('file://')) throw unsupported(`model.save('${handlerOrUrl}')`, "save to a 'file://' URL or pass an IOHandler");
-      return saveTfjs(this.model, handlerOrUrl);
+      if (handlerOrUrl.startsWith('file://')) return saveTfjs(this.model, handlerOrUrl);
+      refuseBrowserScheme(handlerOrUrl, 'model.save');
+      const [handler] = getSaveHandlers(handlerOrUrl);
+      if (!handler) throw unsupported(`model.save('${handlerOrUrl}')`, "save to a 'file://' or 'http(s)://' URL or pass an IOHandler");
+      handlerOrUrl = handler;
     }
     if (!handlerOrUrl || typeof handlerOrUrl.save !== 'function')
-      throw new ValidationError('model.save: expected a file:// URL or an IOHandler with a save method');
+      throw new ValidationError("model.save: expected a 'file://' or 'http(s)://' URL or an IOHandler with a save method");
     return handlerOrUrl.save(toTfjsArtifacts(this.model));
   }
 
@@ -615,16 +649,23 @@ export function input(config: InputArgs): SymbolicTensor {
 
 /**
  * Loads a tfjs layers model: 'file://DIR/model.json' (written by tfjs-node's model.save('file://DIR') or by
- * kernelnet), or an IOHandler (tf.io.fromMemory's shape). Returned uncompiled, as tfjs does: compile it to train.
+ * kernelnet), 'http(s)://.../model.json' through fetch (options: requestInit, weightPathPrefix, fetchFunc,
+ * onProgress), or an IOHandler (tf.io.fromMemory, fileSystem, http). Returned uncompiled, as tfjs does: compile it
+ * to train.
  */
-export async function loadLayersModel(pathOrHandler: string | IOHandler): Promise<LayersModel> {
+export async function loadLayersModel(pathOrHandler: string | IOHandler | MemoryLoaderSync, options?: LoadOptions): Promise<LayersModel> {
   if (typeof pathOrHandler === 'string') {
-    if (!pathOrHandler.startsWith('file://'))
-      throw unsupported(`loadLayersModel('${pathOrHandler}')`, "load from a 'file://' URL or pass an IOHandler");
-    return new LayersModel(loadTfjs({ Sequential, Model }, pathOrHandler, { device }) as KernelnetModel);
+    if (pathOrHandler.startsWith('file://')) return new LayersModel(loadTfjs({ Sequential, Model }, pathOrHandler, { device }) as KernelnetModel);
+    refuseBrowserScheme(pathOrHandler, 'loadLayersModel');
+    const [handler] = getLoadHandlers(pathOrHandler, options);
+    if (!handler) throw unsupported(`loadLayersModel('${pathOrHandler}')`, "load from a 'file://' or 'http(s)://' URL or pass an IOHandler");
+    pathOrHandler = handler;
   }
+  if (pathOrHandler instanceof FileSystemHandler)
+    return new LayersModel(loadTfjs({ Sequential, Model }, pathOrHandler.path, { device }) as KernelnetModel);
   if (!pathOrHandler || typeof pathOrHandler.load !== 'function')
-    throw new ValidationError('loadLayersModel: expected a file:// URL or an IOHandler with a load method');
+    throw new ValidationError("loadLayersModel: expected a 'file://' or 'http(s)://' URL or an IOHandler with a load method");
+  const where = pathOrHandler instanceof HTTPRequest ? `loadLayersModel('${pathOrHandler.path}')` : 'loadLayersModel';
   const a = await pathOrHandler.load();
   const data = a.weightData;
   const weightData = Array.isArray(data) ? concatBuffers(data) : (data ?? new ArrayBuffer(0));
@@ -632,7 +673,7 @@ export async function loadLayersModel(pathOrHandler: string | IOHandler): Promis
     fromTfjsArtifacts(
       { Sequential, Model },
       { modelTopology: a.modelTopology as Record<string, unknown>, weightSpecs: a.weightSpecs ?? [], weightData },
-      'loadLayersModel',
+      where,
       { device },
     ) as KernelnetModel,
   );
