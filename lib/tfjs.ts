@@ -276,7 +276,27 @@ export interface TfjsCompileArgs extends Omit<CompileArgs, 'optimizer' | 'metric
  * zip, with map, mapAsync, filter, batch, shuffle, take, skip, repeat, prefetch, concatenate, forEachAsync,
  * toArray and iterator(); fitDataset and evaluateDataset take them (and kernelnet's Dataset).
  */
-export const data = strict('tf.data', { array, generator, csv, zip });
+export const data = strict('tf.data', {
+  /** A dataset of the items of an array (tensors are cloned as each is read). */
+  array,
+  /** A dataset of what a (sync or async) generator function's iterator yields, the function called per iteration. */
+  generator,
+  /** The rows of a CSV file ('file://'), streamed; with a label column, { xs, ys } objects, as tfjs-data. */
+  csv,
+  /** Datasets read together: an array or object of datasets gives arrays or objects of their elements. */
+  zip,
+});
+export type {
+  TfDataset,
+  CSVDataset,
+  CSVConfig,
+  ColumnConfig,
+  TfDataFitArgs,
+  DatasetTree,
+  TensorContainer,
+  LazyIterator,
+  IteratorResult,
+} from './data/tfjs-data.js';
 
 /**
  * tf.io: fromMemory, withSaveHandler, fileSystem and http handlers for model.save and tf.loadLayersModel,

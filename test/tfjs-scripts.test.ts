@@ -8,7 +8,7 @@
 // backend, and @tensorflow/tfjs-layers for models given the same weights), computed in the same test.
 // What a script needs from tf.data or gradients is refused with ERR_KERNELNET_UNSUPPORTED for now: those
 // assertions are marked "not yet in kernelnet/tfjs".
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -336,13 +336,22 @@ S('housing script: tf.moments statistics, normalisation with sub/div/sqrt, tf.ut
   assert.is(tf.memory().numTensors, before, 'every tensor disposed');
 });
 
-S('housing script: reading the CSV with tf.data.csv (not yet in kernelnet/tfjs)', async () => {
-  // not yet in kernelnet/tfjs: tf.data
-  await notYet(
-    () => loose.data.csv('file:///tmp/california_housing_train_10k.csv', { columnConfigs: { median_house_value: { isLabel: true } } }),
-    /tf\.data\.csv/,
-    'tf.data.csv',
-  );
+S('housing script: tf.data.csv with a label column, its rows read for statistics and batched', async () => {
+  const before = tf.memory().numTensors;
+  const path = join(dir, 'housing.csv');
+  const rows = Array.from({ length: 40 }, (_, i) => `${i % 7},${(i * 3) % 11},${100 + i}`);
+  writeFileSync(path, ['longitude,latitude,median_house_value', ...rows].join('\n') + '\n');
+  const ds = tf.data.csv(`file://${path}`, { columnConfigs: { median_house_value: { isLabel: true } } });
+  const all = (await ds.toArray()) as Array<{ xs: Record<string, number>; ys: Record<string, number> }>;
+  assert.is(all.length, 40);
+  assert.equal(all[3], { xs: { longitude: 3, latitude: 9 }, ys: { median_house_value: 103 } });
+  const batches = ds.map(e => ({ xs: Object.values((e as (typeof all)[0]).xs), ys: Object.values((e as (typeof all)[0]).ys) })).batch(16);
+  const first = (await batches.iterator().then(it => it.next())).value as { xs: tf.Tensor; ys: tf.Tensor };
+  assert.equal(first.xs.shape, [16, 2]);
+  assert.equal(first.ys.shape, [16, 1]);
+  assert.equal(values(first.ys).slice(0, 3), [100, 101, 102]);
+  tf.dispose(first);
+  assert.is(tf.memory().numTensors, before);
 });
 
 // --- website-phishing binary classifier ---------------------------------------------------------------------
@@ -689,14 +698,29 @@ S('abalone model_test: tf.test_util.expectArraysClose compares a prediction with
   }
 });
 
-S('abalone script: reading the CSV with tf.data.csv and fitDataset (not yet in kernelnet/tfjs)', async () => {
-  // not yet in kernelnet/tfjs: tf.data
-  await notYet(
-    () => loose.data.csv('file://./abalone.csv', { hasHeader: true, columnConfigs: { rings: { isLabel: true } } }),
-    /tf\.data\.csv/,
-    'tf.data.csv',
-  );
-  await notYet(() => loose.data.array([1, 2, 3]), /tf\.data\.array/, 'tf.data.array');
+S('abalone script: tf.data.csv mapped to arrays, batched, trained with fitDataset', async () => {
+  const before = tf.memory().numTensors;
+  const path = join(dir, 'abalone.csv');
+  const r = rng(21);
+  const lines = Array.from({ length: 120 }, () => {
+    const f = Array.from({ length: 3 }, () => +r().toFixed(3));
+    return [...f, (f[0] * 10 + f[1] * 5 + 3).toFixed(3)].join(',');
+  });
+  writeFileSync(path, ['length,diameter,height,rings', ...lines].join('\n') + '\n');
+  const dataset = tf.data
+    .csv(`file://${path}`, { hasHeader: true, columnConfigs: { rings: { isLabel: true } } })
+    .map(e => {
+      const { xs, ys } = e as { xs: Record<string, number>; ys: Record<string, number> };
+      return { xs: Object.values(xs), ys: Object.values(ys) };
+    })
+    .batch(20);
+  const model = tf.sequential({ layers: [tf.layers.dense({ units: 8, activation: 'relu', inputShape: [3] }), tf.layers.dense({ units: 1 })] });
+  model.compile({ optimizer: tf.train.adam(0.05), loss: 'meanSquaredError' });
+  const h = await model.fitDataset(dataset, { epochs: 8, verbose: 0 });
+  const loss = h.history.loss as number[];
+  assert.ok(loss[loss.length - 1] < loss[0] / 2, `the loss falls: ${loss.map(v => v.toFixed(3))}`);
+  model.dispose();
+  assert.is(tf.memory().numTensors, before);
 });
 
 S('custom training loops the scripts do not use but their readers try next (not yet in kernelnet/tfjs)', async () => {

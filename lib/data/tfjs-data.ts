@@ -30,10 +30,23 @@ import { stack, tensor } from '../ops/ops.js';
 import { Dataset as KernelnetDataset, type BatchLike } from './data.js';
 
 /** What next() resolves to: an element, or done (value null), as tfjs-data's LazyIterator. */
-export type IteratorResult<T> = { value: T; done: false } | { value: null; done: true };
+export type IteratorResult<T> =
+  | {
+      /** The element. */
+      value: T;
+      /** False: an element. */
+      done: false;
+    }
+  | {
+      /** null at the end. */
+      value: null;
+      /** True: the iteration is over. */
+      done: true;
+    };
 
 /** One pass over a dataset (tfjs-data's LazyIterator): next() resolves { value, done }. */
 export interface LazyIterator<T> {
+  /** The next element, or done. */
   next(): Promise<IteratorResult<T>>;
 }
 
@@ -453,7 +466,8 @@ export function generator<T>(fn: () => Iterator<T> | AsyncIterator<T> | Promise<
   }, null);
 }
 
-type DatasetTree = TfDataset<unknown> | DatasetTree[] | { [key: string]: DatasetTree };
+/** What tf.data.zip takes: datasets, or arrays and objects of them, nested. */
+export type DatasetTree = TfDataset<unknown> | DatasetTree[] | { [key: string]: DatasetTree };
 
 /**
  * tf.data.zip(datasets): elements of the same structure as `datasets` (an array or object of datasets, nested
@@ -699,9 +713,13 @@ export function isTfDataset(v: unknown): v is TfDataset<unknown> {
 
 /** tfjs's fitDataset options: kernelnet's, with batchesPerEpoch, validationBatches and tf.data validation. */
 export interface TfDataFitArgs {
+  /** Batches per epoch, read on from one iterator across epochs (default: the dataset once per epoch). */
   batchesPerEpoch?: number;
+  /** Batches of a validation dataset to evaluate (default: all of it). */
   validationBatches?: number;
+  /** A tf.data dataset of { xs, ys } batches, or [x, y] tensors. */
   validationData?: unknown;
+  /** fitDataset's other options (epochs, callbacks, verbose, ...). */
   [option: string]: unknown;
 }
 
