@@ -2,7 +2,7 @@
 // each missing file, stray test file and build product. The prebuilds themselves are CI's prebuild step's to
 // check (--require-prebuilds), after they are built.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { suite } from 'uvu';
@@ -97,6 +97,24 @@ P("--require-prebuilds: each platform's prebuild must be in the tarball, and a p
   assert.equal(pc.checkFiles(withX64, { pkg, requirePrebuilds: true }), ['missing prebuilds/linux-arm64/kernelnet.node (npm run prebuilds)']);
   assert.equal(pc.checkFiles([...withX64, 'prebuilds/linux-arm64/kernelnet.node'], { pkg, requirePrebuilds: true }), []);
   assert.equal(pc.PREBUILD_PLATFORMS, ['linux-x64', 'linux-arm64']);
+});
+
+P('binding.gyp (the CPU-only build from source without CMake) compiles every C++ source of the addon', () => {
+  const gyp = readFileSync(join(root, 'binding.gyp'), 'utf8');
+  const listed = new Set([...gyp.matchAll(/"(cpp\/[\w.]+\.cc)"/g)].map(m => m[1]));
+  const sources = readdirSync(join(root, 'cpp'))
+    .filter(f => f.endsWith('.cc'))
+    .map(f => `cpp/${f}`);
+  assert.equal(
+    sources.filter(f => !listed.has(f)),
+    [],
+    'cpp/*.cc missing from binding.gyp',
+  );
+  assert.equal(
+    [...listed].filter(f => !sources.includes(f)),
+    [],
+    'binding.gyp names a file that is not there',
+  );
 });
 
 P.run();

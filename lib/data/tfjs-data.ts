@@ -23,7 +23,7 @@
 import { createReadStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'csv-parse';
-import { ValidationError } from '../core/errors.js';
+import { DataError, ValidationError } from '../core/errors.js';
 import { Tensor, dispose, tidy } from '../core/tensor.js';
 import { fail } from '../core/validate.js';
 import { stack, tensor } from '../ops/ops.js';
@@ -299,7 +299,7 @@ export abstract class TfDataset<T = TensorContainer> {
 
   /** Reads up to bufferSize elements ahead of the consumer. */
   prefetch(bufferSize: number): TfDataset<T> {
-    if (bufferSize == null) throw new RangeError('`Dataset.prefetch()` requires bufferSize to be specified.');
+    if (bufferSize == null) throw new ValidationError('`Dataset.prefetch()` requires bufferSize to be specified.');
     if (!(Number.isInteger(bufferSize) && bufferSize > 0)) fail('a positive integer', 'bufferSize', bufferSize);
     return datasetFrom(async () => {
       const up = await this.iterator();
@@ -369,7 +369,7 @@ export abstract class TfDataset<T = TensorContainer> {
    */
   shuffle(bufferSize: number, seed?: string | number, reshuffleEachIteration = true): TfDataset<T> {
     if (bufferSize == null || bufferSize < 0) {
-      throw new RangeError(
+      throw new ValidationError(
         this.size == null
           ? '`Dataset.shuffle()` requires bufferSize to be specified.'
           : '`Dataset.shuffle()` requires bufferSize to be specified.  If your data fits in main memory (for regular JS objects), ' +
@@ -422,7 +422,7 @@ export abstract class TfDataset<T = TensorContainer> {
 
   /** Every element in an array (the caller disposes their tensors); refused for an endless dataset. */
   async toArray(): Promise<T[]> {
-    if (this.size === Infinity) throw new Error('Can not convert infinite data stream to array.');
+    if (this.size === Infinity) throw new ValidationError('Can not convert infinite data stream to array.');
     const it = await this.iterator();
     const out: T[] = [];
     for (let item = await it.next(); !item.done; item = await it.next()) out.push(item.value);
@@ -474,12 +474,12 @@ export type DatasetTree = TfDataset<unknown> | DatasetTree[] | { [key: string]: 
  * allowed), one from each; ends with the shortest. Its size is the least of the sizes, null if one is unknown.
  */
 export function zip<O = TensorContainer>(datasets: DatasetTree[] | { [key: string]: DatasetTree }): TfDataset<O> {
-  if (!isContainer(datasets)) throw new Error('The argument to zip() must be an object or array.');
+  if (!isContainer(datasets)) throw new ValidationError('The argument to zip() must be an object or array.');
   const leaves: TfDataset<unknown>[] = [];
   const walk = (d: DatasetTree): void => {
     if (d instanceof TfDataset) leaves.push(d);
     else if (isContainer(d)) for (const k in d) walk((d as Record<string, DatasetTree>)[k]);
-    else throw new Error('Leaves of the structure passed to zip() must be Datasets, not primitives.');
+    else throw new ValidationError('Leaves of the structure passed to zip() must be Datasets, not primitives.');
   };
   walk(datasets as DatasetTree);
   const size = leaves.some(d => d.size == null) ? null : leaves.reduce((a, d) => Math.min(a, d.size!), Infinity);
@@ -558,7 +558,7 @@ export class CSVDataset extends TfDataset<TensorContainer> {
     this.columnConfigs = config.columnConfigs ?? null;
     this.configuredColumnsOnly = !!config.configuredColumnsOnly;
     if (config.delimWhitespace) {
-      if (config.delimiter != null) throw new Error('Delimiter should not be provided when delimWhitespace is true.');
+      if (config.delimiter != null) throw new ValidationError('Delimiter should not be provided when delimWhitespace is true.');
       this.delimWhitespace = true;
       this.delimiter = ' ';
     } else {
@@ -591,21 +591,21 @@ export class CSVDataset extends TfDataset<TensorContainer> {
       const it = this.records();
       const first = await it.next();
       await it.return(undefined);
-      if (first.done) throw new Error('No data was found for CSV parsing.');
+      if (first.done) throw new DataError('No data was found for CSV parsing.');
       fromFile = first.value;
     }
-    if (!this.fullColumnNames && !fromFile) throw new Error('Column names must be provided if there is no header line.');
+    if (!this.fullColumnNames && !fromFile) throw new ValidationError('Column names must be provided if there is no header line.');
     if (this.fullColumnNames && fromFile && fromFile.length !== this.fullColumnNames.length)
-      throw new Error(
+      throw new DataError(
         `The length of provided columnNames (${this.fullColumnNames.length}) does not match the length of the header line read from file (${fromFile.length}).`,
       );
     this.fullColumnNames ??= fromFile;
     const names = this.fullColumnNames!;
     const dup = names.filter((n, i) => names.indexOf(n) !== i);
-    if (dup.length) throw new Error('Duplicate column names found: ' + [...new Set(dup)].toString());
+    if (dup.length) throw new DataError('Duplicate column names found: ' + [...new Set(dup)].toString());
     for (const key of Object.keys(this.columnConfigs ?? {}))
       if (!names.includes(key))
-        throw new Error(`The key "${key}" provided in columnConfigs does not match any of the column names (${names.toString()}).`);
+        throw new ValidationError(`The key "${key}" provided in columnConfigs does not match any of the column names (${names.toString()}).`);
     this.validated = true;
   }
 
@@ -624,7 +624,7 @@ export class CSVDataset extends TfDataset<TensorContainer> {
   private element(values: string[]): TensorContainer {
     const names = this.fullColumnNames!;
     if (values.length !== names.length)
-      throw new Error(`Invalid row in csv file. Should have ${names.length} elements in a row, but got ${values.toString()}`);
+      throw new ValidationError(`Invalid row in csv file. Should have ${names.length} elements in a row, but got ${values.toString()}`);
     const features: Record<string, unknown> = {},
       labels: Record<string, unknown> = {};
     names.forEach((key, i) => {
@@ -635,7 +635,7 @@ export class CSVDataset extends TfDataset<TensorContainer> {
       if (value === '') {
         if (config?.default !== undefined) parsed = config.default;
         else if (config && (config.required || config.isLabel))
-          throw new Error(`Required column ${key} is empty in this line: ${values.join(this.delimiter)}`);
+          throw new ValidationError(`Required column ${key} is empty in this line: ${values.join(this.delimiter)}`);
         else parsed = undefined;
       } else {
         const num = Number(value);
