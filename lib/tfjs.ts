@@ -3,8 +3,9 @@
 //   import * as tf from 'kernelnet/tfjs';   // was '@tensorflow/tfjs-node'
 // In scope: models of the layers kernelnet has (tf.layers.*), tf.train.* optimizers, fit/evaluate/predict as tfjs
 // returns them, tfjs's tensor operations and tensor methods (lib/ops/, computed natively on the current backend's
-// device), memory management (tidy, dispose, keep, memory) and the tfjs layers-model format
-// (model.save('file://DIR'), loadLayersModel). Refused with ERR_KERNELNET_UNSUPPORTED naming the call: gradients
+// device), memory management (tidy, dispose, keep, memory), tf.data's datasets (lib/data/tfjs-data.ts) and the tfjs
+// layers-model format through tf.io's handlers (model.save and loadLayersModel with 'file://', 'http(s)://', fromMemory,
+// withSaveHandler: lib/io/tfjs-io.ts). Refused with ERR_KERNELNET_UNSUPPORTED naming the call: gradients
 // and custom training loops, convolution and pooling as functions, graph models, and the other ops listed at the end.
 import { EarlyStopping, type EarlyStoppingArgs } from './callbacks/callbacks.js';
 import { ValidationError } from './core/errors.js';
