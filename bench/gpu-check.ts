@@ -13,8 +13,8 @@
 //   part         what                                                            expected   cap
 //   load         which binary, which backend and why                                   2 s   30 s
 //   build        only if the carried binary does not load: cmake-js for sm_90         90 s  240 s
-//   cuda-suite   the cuda, program, ops, gradcheck, limits, cuda-faults suites and    30 s   90 s
-//                the shape sweep's GPU half on the CUDA backend
+//   cuda-suite   the cuda, program, ops, gradcheck, limits, cuda-faults, math-cuda    35 s   90 s
+//                suites, the shape sweep's GPU half, and tfjs's ops against tfjs (GPU set) on the CUDA backend
 //   mnist-fp32   2 whole 60,000-image epochs of the seed example + test, FP32         10 s   75 s
 //   mnist-tf32   the same with KERNELNET_TF32=1                                        8 s   60 s
 //   bench        kernel table, 3 whole epochs after a warm-up, PyTorch on the card    45 s  120 s
@@ -156,7 +156,7 @@ const quick: Part[] = [
   build,
   {
     name: 'cuda-suite',
-    what: "the cuda, program, ops, gradcheck, limits and cuda-faults suites and the shape sweep's GPU half on the CUDA backend",
+    what: "the cuda, program, ops, gradcheck, limits, cuda-faults and math-cuda suites, the shape sweep's GPU half and tfjs's ops against tfjs on the CUDA backend",
     capS: 90,
     skip: noGpu,
     command: () => ({
@@ -164,9 +164,9 @@ const quick: Part[] = [
         node,
         join(root, 'node_modules', 'uvu', 'bin.js'),
         join(root, 'dist', 'test'),
-        '^(cuda|program|ops|gradcheck|limits|cuda-faults|sweep)\\.test\\.js$',
+        '^(cuda|program|ops|gradcheck|limits|cuda-faults|sweep|math-cuda|tfjs-ops)\\.test\\.js$',
       ],
-      env: { ...onCuda, KERNELNET_SWEEP_PART: 'gpu' },
+      env: { ...onCuda, KERNELNET_SWEEP_PART: 'gpu', KERNELNET_TFJS_OPS_DEVICE: 'cuda' },
     }),
     summarize: uvuCounts,
   },

@@ -6,6 +6,8 @@
 // timed interleaved with each op, called natively on tensors already allocated (no allocation in the timed call),
 // and the op's bytes moved per call (its operands read once, its output written once) give its GB/s and its share
 // of the triad's GB/s in the same rounds. Medians of --reps rounds (a round: triad, op).
+// The tensors live on the environment's default device (KERNELNET_BACKEND=cpu or cuda picks it); each timing waits
+// for the device's queue to drain.
 // Calls: the public functions (tf.add(a, b) through kernelnet/tfjs, allocation and checks included) at 1 kB and
 // 64 kB, against @tensorflow/tfjs-core on tfjs-backend-cpu with the same call, interleaved, each call's result
 // disposed: calls per second (medians).
@@ -145,14 +147,18 @@ const cases: Case[] = [
   },
 ];
 
+/** Seconds per call of `calls` calls, the device's queue drained before the clock stops (a GPU runs ops asynchronously). */
 function time(fn: () => void, calls: number): number {
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < calls; ++i) fn();
+  native.synchronize();
   return Number(process.hrtime.bigint() - t0) / 1e9 / calls;
 }
 
 const rows: Array<Record<string, number | string>> = [];
-console.log(`kernelnet ops against the memory bandwidth: ${native.numThreads()} threads, medians of ${reps} rounds`);
+console.log(
+  `kernelnet ops against the memory bandwidth on ${native.backend().name} (${native.backend().device}): ${native.numThreads()} CPU threads, medians of ${reps} rounds`,
+);
 console.log('size      op                              us/call     GB/s   triad GB/s   share');
 for (const bytes of sizes) {
   const n = bytes / 4;
