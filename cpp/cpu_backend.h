@@ -39,6 +39,7 @@ void parallel_chunks(std::size_t n, std::size_t grain, F&& fn);
 
 }  // namespace kn
 
+#include <algorithm>
 #include <limits>
 #include <vector>
 
@@ -52,6 +53,24 @@ namespace kn {
 inline void grow(std::vector<float>& v, std::size_t n) {
   if (v.size() < n) v.resize(n);
   if (poison_scratch()) std::fill(v.begin(), v.begin() + n, std::numeric_limits<float>::quiet_NaN());
+}
+
+// Broadcasting elementwise loops (cpu_elementwise.cc, cpu_math.cc): f(o, len, ao, bo, sa, sb) for each run of
+// y's elements [o, o + len) inside [o0, o1) along the innermost dimension: a's elements ao + j sa and b's bo
+// + j sb for j < len (sa, sb: 0 or 1).
+template <typename F>
+void for_runs(const BroadcastShape& s, std::size_t o0, std::size_t o1, F&& f) {
+  const int last = s.rank - 1;
+  const std::size_t n = static_cast<std::size_t>(s.dims[last]);
+  const std::size_t sa = static_cast<std::size_t>(s.a_stride[last]),
+                    sb = static_cast<std::size_t>(s.b_stride[last]);
+  for (std::size_t o = o0; o < o1;) {
+    const std::size_t len = std::min(n - o % n, o1 - o);
+    std::size_t ao, bo;
+    broadcast_offsets<std::size_t>(s, o, &ao, &bo);
+    f(o, len, ao, bo, sa, sb);
+    o += len;
+  }
 }
 
 template <typename F>

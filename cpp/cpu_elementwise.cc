@@ -12,23 +12,6 @@ namespace kn {
 
 namespace {
 
-// f(o, len, ao, bo, sa, sb) for each run of y's elements [o, o + len) inside [o0, o1) along the innermost
-// dimension: a's elements ao + j sa and b's bo + j sb for j < len (sa, sb: 0 or 1).
-template <typename F>
-void for_runs(const BroadcastShape& s, std::size_t o0, std::size_t o1, F&& f) {
-  const int last = s.rank - 1;
-  const std::size_t n = static_cast<std::size_t>(s.dims[last]);
-  const std::size_t sa = static_cast<std::size_t>(s.a_stride[last]),
-                    sb = static_cast<std::size_t>(s.b_stride[last]);
-  for (std::size_t o = o0; o < o1;) {
-    const std::size_t len = std::min(n - o % n, o1 - o);
-    std::size_t ao, bo;
-    broadcast_offsets<std::size_t>(s, o, &ao, &bo);
-    f(o, len, ao, bo, sa, sb);
-    o += len;
-  }
-}
-
 // y[j] = (a[j sa] op b[j sb]) * scale for j < len, with the strides known to the compiler where it matters.
 template <BinaryOp OP>
 void forward_run(const float* a, const float* b, float* y, std::size_t len, std::size_t sa, std::size_t sb,

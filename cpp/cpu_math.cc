@@ -33,23 +33,6 @@ void unary_typed(UnaryOp op, std::size_t n, const In* x, Out* y, float p0, float
   }
 }
 
-// f(o, len, ao, bo, sa, sb) for each run of y's elements along the innermost dimension
-// (cpu_elementwise.cc's).
-template <typename F>
-void for_runs(const BroadcastShape& s, std::size_t o0, std::size_t o1, F&& f) {
-  const int last = s.rank - 1;
-  const std::size_t n = static_cast<std::size_t>(s.dims[last]);
-  const std::size_t sa = static_cast<std::size_t>(s.a_stride[last]),
-                    sb = static_cast<std::size_t>(s.b_stride[last]);
-  for (std::size_t o = o0; o < o1;) {
-    const std::size_t len = std::min(n - o % n, o1 - o);
-    std::size_t ao, bo;
-    broadcast_offsets<std::size_t>(s, o, &ao, &bo);
-    f(o, len, ao, bo, sa, sb);
-    o += len;
-  }
-}
-
 // a op b as R: float operands to float, or to int32 where binary_float_to_int(op); int32 operands to int32.
 template <typename R, typename T>
 inline R binary_typed_value(BinaryOp op, T a, T b) {
