@@ -17,8 +17,7 @@
 //   math_select_kernel    y[i] = cond[i] ? a[i] : b[i] (4-byte elements): 16 bytes per element, 4.8 us per
 //                         million.
 //   strided_copy_kernel   y[o] = x[strided_offset(v, o)]: 8 bytes per element where x's reads coalesce (2.4
-//   us
-//                         per million); a transpose whose innermost stride is large reads a 32-byte sector
+//                         us per million); a transpose whose innermost stride is large reads a 32-byte sector
 //                         per 4-byte element, up to 8x the read traffic (about 11 us per million).
 //   reduce_kernel         one thread per output element (o, i) running reduce_run (arg_run for argMax and
 //                         argMin) along its run of x, strided by inner: the CPU's own code and order, so
@@ -37,27 +36,23 @@
 //                         leave a serial chain of n steps each (roughly n x 5 ns: a long single cumsum is
 //                         latency-bound, a block-wide scan would be its cure).
 //   gather_axis_kernel    y[o, j, i] = x[o, idx[j], i] (0 outside [0, n)), one thread per element of y: 8
-//   bytes
-//                         per element (12 with idx from cache), about 2.4 us per million.
+//                         bytes per element (12 with idx from cache), about 2.4 us per million.
 //   batch_matmul_kernel   y[b] = a[b] x b[b] for more than 4 batches: a 64 x 64 tile per block, 256 threads
-//   of
-//                         4 x 4 outputs, K in steps of 16 through shared memory, grid z = batch (in launches
-//                         of at most 65535 batches); each output one FP32 FMA chain in k order
+//                         of 4 x 4 outputs, K in steps of 16 through shared memory, grid z = batch (in
+//                         launches of at most 65535 batches); each output one FP32 FMA chain in k order
 //                         (deterministic). Compute-bound at about a third of FP32 peak (about 20 TFLOP/s:
 //                         2 m n k batch / 2e13 s) when the tiles fill the GPU; small matrices pay a mostly
 //                         empty tile each. At most 4 batches run as one GEMM each on gemm.cu's kernel 1 (the
 //                         SIMT FP32 GEMM, with its deterministic split-K when the tiles alone cannot fill the
 //                         GPU), in FP32 whatever the TF32 setting, as the CPU's.
 //   topk_kernel           a warp per row, k passes: each pass finds the first element (descending, ties by
-//   the
-//                         lower index, NaN after every number: cpu_math.cc's comparator) that comes after the
-//                         previous pass's, each lane over every 32nd element, then a butterfly of shuffles (a
-//                         strict total order: the same winner in any combining order). O(n k / 32) steps per
-//                         row, the row re-read from L1/L2 on every pass: fine for small k; a sort (k = n) of
-//                         long rows is quadratic.
+//                         the lower index, NaN after every number: cpu_math.cc's comparator) that comes after
+//                         the previous pass's, each lane over every 32nd element, then a butterfly of
+//                         shuffles (a strict total order: the same winner in any combining order). O(n k /
+//                         32) steps per row, the row re-read from L1/L2 on every pass: fine for small k; a
+//                         sort (k = n) of long rows is quadratic.
 //   resize2d_kernel       y[o] = resize_value(s, x, o), one thread per output: its 64-bit divisions and
-//   double
-//                         coordinates make it compute-bound at roughly 10 us per million outputs.
+//                         double coordinates make it compute-bound at roughly 10 us per million outputs.
 //   iota_kernel           y[i] = start + i * step in double (unfused, as the CPU), rounded once: 4 bytes per
 //                         element, 1.2 us per million.
 //   random_gauss_kernel   philox_gauss per element (Philox4x32-10 and Box-Muller): compute-bound at about
