@@ -235,18 +235,14 @@ KN_HD bool binary_float_to_int(BinaryOp op) {
 KN_HD float binary_float(BinaryOp op, float a, float b) {
   const double x = a, y = b;
   switch (op) {
-    case BinaryOp::kAdd:
-      return a + b;
+    case BinaryOp::kAdd:  // the merge layers' six, as elementwise.h computes them (NaN propagates in max,
+                          // min)
     case BinaryOp::kSub:
-      return a - b;
     case BinaryOp::kMul:
-      return mul_rn(a, b);
     case BinaryOp::kDiv:
-      return a / b;
-    case BinaryOp::kMax:  // Math.max: NaN if either is
-      return a != a || b != b ? NAN : a >= b ? a : b;
+    case BinaryOp::kMax:
     case BinaryOp::kMin:
-      return a != a || b != b ? NAN : a <= b ? a : b;
+      return binary_apply(op, a, b);
     case BinaryOp::kPow:
       return static_cast<float>(pow(x, y));
     case BinaryOp::kMod: {  // floored: the sign of b (tfjs's mod)
