@@ -44,7 +44,9 @@ import {
 } from './io/tfjs-io.js';
 import { Tensor, dispose, keep, tidy } from './core/tensor.js';
 import { setOpsDevice } from './ops/base.js';
-import { cast as castOp, scalar } from './ops/ops.js';
+import { Variable, addVariableSource } from './ops/autodiff.js';
+import { ModelVariables, applyModel, taped } from './ops/model-tape.js';
+import { cast as castOp, scalar } from './ops/differentiable.js';
 import './ops/methods.js';
 import { Reduction, losses as lossFunctions, metrics as metricFunctions } from './ops/metrics.js';
 import { util as utilFunctions } from './ops/util.js';
@@ -368,10 +370,55 @@ export class LayersModel {
   /** @internal */
   readonly model: KernelnetModel;
 
+  /** @internal The model's weights as registered variables (tfjs's LayerVariables read()). */
+  private readonly variables: ModelVariables;
+  private readonly dropSource: () => void;
+
   /** @internal */
   constructor(model: KernelnetModel) {
     this.model = model;
     model.logAliases = { accuracy: 'acc' };
+    this.variables = new ModelVariables(model);
+    this.dropSource = addVariableSource(this.variables);
+  }
+
+  /** The weights of the model's layers, in getWeights() order, as tfjs's LayerVariables (read() gives the tf.Variable). */
+  get weights(): LayerVariable[] {
+    return this.layerVariables(() => true);
+  }
+  /** The weights training updates: those of trainable layers, but BatchNormalization's moving statistics. */
+  get trainableWeights(): LayerVariable[] {
+    return this.layerVariables(v => v.trainable);
+  }
+  /** The weights training does not update (frozen layers', BatchNormalization's moving statistics). */
+  get nonTrainableWeights(): LayerVariable[] {
+    return this.layerVariables(v => !v.trainable);
+  }
+  private layerVariables(keep: (v: Variable) => boolean): LayerVariable[] {
+    this.model.alive('weights');
+    return this.variables
+      .sync()
+      .filter(keep)
+      .map(v => ({ name: v.name, shape: v.shape, dtype: 'float32' as const, trainable: v.trainable, read: () => v }));
+  }
+
+  /**
+   * tfjs's model.apply(inputs, { training }) on tensors: the outputs for the whole batch (one tensor per output, an
+   * array for several), with dropout and batch statistics when training (default false). Differentiable: inside
+   * tf.grad, tf.variableGrads or optimizer.minimize the gradients flow to the inputs and the model's weights.
+   */
+  apply(inputs: Tensor | Tensor[], kwargs?: { training?: boolean }): Tensor | Tensor[] {
+    checkOptions(kwargs, { what: 'apply kwargs', supported: ['training'], notYet: { mask: {} } });
+    const training = kwargs?.training ?? false;
+    if (typeof training !== 'boolean') fail('a boolean', 'training', training);
+    const xs = Array.isArray(inputs) ? inputs : [inputs];
+    if (!xs.every(x => x instanceof Tensor))
+      throw unsupported(
+        'model.apply on symbolic tensors (a model as a layer of another)',
+        'apply the model to tensors, or build one tf.model of all the layers',
+      );
+    const outs = applyModel(this.model, xs, training, this.variables);
+    return outs.length === 1 ? outs[0] : outs;
   }
 
   /** The model's name. */
@@ -540,6 +587,13 @@ export class LayersModel {
   }
   /** The model's outputs for x, computed in batches of args.batchSize (default 32): one tensor per output (an array for several). */
   predict(x: ModelData, args?: PredictArgs): Tensor | Tensor[] {
+    // inside tf.grad or optimizer.minimize, differentiable, as tfjs's (one batch: gradients need the whole pass)
+    const xs = x instanceof Tensor ? [x] : Array.isArray(x) && x.every(t => t instanceof Tensor) ? x : null;
+    if (xs && taped(xs, this.variables)) {
+      checkOptions(args, { what: 'predict args', supported: ['batchSize', 'verbose'], notYet: {} });
+      const outs = applyModel(this.model, xs, false, this.variables);
+      return outs.length === 1 ? outs[0] : outs;
+    }
     return this.model.predict(x, args);
   }
   /** The model's outputs for x as one batch. */
@@ -611,6 +665,8 @@ export class LayersModel {
     numDisposedVariables: number;
   } {
     const n = this.model.params.length;
+    this.variables.drop();
+    this.dropSource();
     this.model.dispose();
     return { refCountAfterDispose: 0, numDisposedVariables: n };
   }
@@ -632,6 +688,20 @@ function floatTargets(y: ModelData): { y: ModelData; made: Tensor[] } {
   if (Array.isArray(y)) return { y: y.map(conv), made };
   if (y && typeof y === 'object') return { y: Object.fromEntries(Object.entries(y).map(([k, v]) => [k, conv(v)])), made };
   return { y, made };
+}
+
+/** A model's weight as tfjs's LayerVariable describes it: read() gives the tf.Variable over the model's memory. */
+export interface LayerVariable {
+  /** `layer/weight`, e.g. 'dense/kernel' (unique among live variables: '_1' and so on are added where two models share names). */
+  readonly name: string;
+  /** The weight's shape. */
+  readonly shape: number[];
+  /** Always 'float32'. */
+  readonly dtype: 'float32';
+  /** Whether training updates it. */
+  readonly trainable: boolean;
+  /** The weight as a tf.Variable (optimizer.minimize's varList takes these). */
+  read(): Variable;
 }
 
 /** What model.inputs and model.outputs describe of each input or output, as tfjs's SymbolicTensor does. */
@@ -857,9 +927,25 @@ export {
   randomUniformInt,
   upcastType,
   print,
-} from './ops/ops.js';
+} from './ops/differentiable.js';
 export type { DataType, TensorInput, Moments, TopKResult } from './ops/ops.js';
 export type { NestedInput } from './ops/base.js';
+export {
+  Variable,
+  variable,
+  disposeVariables,
+  grad,
+  grads,
+  valueAndGrad,
+  valueAndGrads,
+  variableGrads,
+  customGrad,
+  type CustomGradientResult,
+  type NamedTensorMap,
+  type VariableGradients,
+  type ValueAndGrad,
+  type ValueAndGrads,
+} from './ops/autodiff.js';
 export type { TestValues } from './ops/test-util.js';
 export type { Shuffleable } from './ops/util.js';
 export type { VarianceScalingArgs, FanMode, Distribution } from './layers/initializers.js';
@@ -890,13 +976,6 @@ const OUT_OF_SCOPE = [
   'depthToSpace',
   'buffer',
   'complex',
-  'variable',
-  'grad',
-  'grads',
-  'valueAndGrad',
-  'valueAndGrads',
-  'variableGrads',
-  'customGrad',
   'loadGraphModel',
   'avgPool3d',
   'maxPool3d',
@@ -943,7 +1022,6 @@ function refuse(name: string, hint: string) {
   };
 }
 const NO_OP = "kernelnet/tfjs has tfjs's tensor math (see docs/tfjs.md) but not this op; compute it with @tensorflow/tfjs itself";
-const NO_GRAD = 'gradients and custom training loops are not in kernelnet/tfjs yet; train with model.fit';
 
 /** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call. */
 export const conv1d = refuse('conv1d', NO_OP),
@@ -971,14 +1049,6 @@ export const mirrorPad = refuse('mirrorPad', NO_OP),
   depthToSpace = refuse('depthToSpace', NO_OP),
   buffer = refuse('buffer', NO_OP),
   complex = refuse('complex', NO_OP);
-/** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call. */
-export const variable = refuse('variable', NO_GRAD),
-  grad = refuse('grad', NO_GRAD),
-  grads = refuse('grads', NO_GRAD),
-  valueAndGrad = refuse('valueAndGrad', NO_GRAD),
-  valueAndGrads = refuse('valueAndGrads', NO_GRAD),
-  variableGrads = refuse('variableGrads', NO_GRAD),
-  customGrad = refuse('customGrad', NO_GRAD);
 /** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call. */
 export const avgPool3d = refuse('avgPool3d', NO_OP),
   maxPool3d = refuse('maxPool3d', NO_OP),

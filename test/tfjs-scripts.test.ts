@@ -27,31 +27,6 @@ S.before(async () => {
 });
 S.after(() => rmSync(dir, { recursive: true, force: true }));
 
-type Coded = Error & { code?: string };
-/** tf.data and the gradient functions as a script calls them (kernelnet/tfjs types them as refusals). */
-const loose = tf as unknown as {
-  data: Record<string, (...args: unknown[]) => unknown>;
-  grad: (f: (x: tf.Tensor) => tf.Tensor) => unknown;
-  variableGrads: (f: () => tf.Tensor) => unknown;
-  variable: (x: tf.Tensor) => unknown;
-};
-
-/** The error fn throws or rejects with, or null. */
-async function caught(fn: () => unknown): Promise<Coded | null> {
-  try {
-    await fn();
-    return null;
-  } catch (e) {
-    return e as Coded;
-  }
-}
-
-/** Not yet in kernelnet/tfjs: fn must fail with ERR_KERNELNET_UNSUPPORTED naming what it is. */
-async function notYet(fn: () => unknown, name: RegExp, what: string) {
-  const e = await caught(fn);
-  assert.ok(e?.code === 'ERR_KERNELNET_UNSUPPORTED' && name.test(e.message), `${what}: expected ERR_KERNELNET_UNSUPPORTED, got ${e}`);
-}
-
 const values = (t: tf.Tensor | tfc.Tensor) => Array.from(t.dataSync() as ArrayLike<number>);
 
 /** A tfjs-layers model given the kernelnet model's weights, as they are read back. */
@@ -723,15 +698,20 @@ S('abalone script: tf.data.csv mapped to arrays, batched, trained with fitDatase
   assert.is(tf.memory().numTensors, before);
 });
 
-S('custom training loops the scripts do not use but their readers try next (not yet in kernelnet/tfjs)', async () => {
-  // not yet in kernelnet/tfjs: gradients
+S('custom training loops the scripts do not use but their readers try next', () => {
+  // tf.grad, tf.variable and tf.variableGrads as the tfjs docs' first examples call them (test/tfjs-grads.test.ts has the rest)
   const x = tf.scalar(3);
+  const v = tf.variable(tf.scalar(2), true, 'scripts_v');
   try {
-    await notYet(() => loose.grad(v => v.square()), /tf\.grad/, 'tf.grad');
-    await notYet(() => loose.variableGrads(() => x.square()), /tf\.variableGrads/, 'tf.variableGrads');
-    await notYet(() => loose.variable(x), /tf\.variable/, 'tf.variable');
+    const g = tf.grad((t: tf.Tensor) => t.square())(x);
+    assert.is(g.dataSync()[0], 6);
+    const { value, grads } = tf.variableGrads(() => v.mul(x));
+    assert.is(value.dataSync()[0], 6);
+    assert.is(grads.scripts_v!.dataSync()[0], 3);
+    tf.dispose([g, value, grads]);
   } finally {
     x.dispose();
+    v.dispose();
   }
 });
 

@@ -40,7 +40,7 @@ export class Tensor {
   }
   /** Whether it was disposed (tfjs's isDisposed): its memory is freed and its values can no longer be read. */
   get isDisposed(): boolean {
-    return this[HANDLE].disposed;
+    return this[HANDLE].disposed || released.has(this);
   }
   /** Where the tensor lives: 'cpu' or 'cuda'. */
   get device(): Device {
@@ -164,7 +164,12 @@ export class Tensor {
 
   /** Frees the tensor's memory now (and that of views sharing it); disposing twice is harmless. */
   dispose(): void {
-    this[HANDLE].dispose();
+    const held = holds.get(this[HANDLE]);
+    if (held) {
+      // a gradient tape still reads it: this Tensor reads as disposed now, the memory goes when the tape lets go
+      released.add(this);
+      held.pending = true;
+    } else this[HANDLE].dispose();
   }
 
   /** `using t = tensor(...)` disposes t at the end of the block. */
@@ -386,6 +391,45 @@ export function keep<T extends Tensor>(t: T): T {
   if (!(t instanceof Tensor)) fail('a Tensor', 'keep', t);
   kept.add(t);
   return t;
+}
+
+/** Handles a gradient tape holds (hold()): how many holds, and whether some Tensor over it was disposed meanwhile. */
+const holds = new Map<NativeTensor, { count: number; pending: boolean }>();
+/** Tensors disposed while their handle was held: they read as disposed, their memory waits for release(). */
+const released = new WeakSet<Tensor>();
+
+/**
+ * @internal Another Tensor over t's memory, for a gradient tape: no tidy() disposes it, and disposing t (or any
+ * Tensor over the same memory) meanwhile only marks that Tensor disposed; the memory is freed when the last hold
+ * is release()d. The Tensor returned must not be disposed: release() it.
+ */
+export function hold(t: Tensor): Tensor {
+  const h = t[HANDLE];
+  const held = holds.get(h);
+  if (held) held.count++;
+  else holds.set(h, { count: 1, pending: h.disposed });
+  const alias = Object.create(Tensor.prototype) as Tensor;
+  Object.defineProperty(alias, HANDLE, { value: h });
+  return alias;
+}
+
+/** @internal The memory a Tensor is over (the same for every Tensor over it, disposed or not): a gradient tape's key. */
+export function handleKey(t: Tensor): NativeTensor {
+  return t[HANDLE];
+}
+
+/** @internal Lets go of a hold(); frees the memory if some Tensor over it was disposed meanwhile. */
+export function release(alias: Tensor): void {
+  const h = alias[HANDLE],
+    held = holds.get(h);
+  if (!held || --held.count > 0) return;
+  holds.delete(h);
+  if (held.pending) h.dispose();
+}
+
+/** @internal Takes t out of the running tidy() scopes (a variable lives until it is disposed). */
+export function untrack(t: Tensor): void {
+  for (const scope of scopes) scope.delete(t);
 }
 
 /** Disposes a Tensor, or every Tensor in arrays and plain objects of them. */

@@ -7,7 +7,17 @@
 import { randomInt } from 'node:crypto';
 import { DeviceError, ValidationError, stateError } from '../core/errors.js';
 import { checkLabels } from './labels.js';
-import { Conv2D, Dense, Dropout, Layer, MaxPooling2D, type LayerBuffers, type Param, type StepContext } from '../layers/layers.js';
+import {
+  BatchNormalization,
+  Conv2D,
+  Dense,
+  Dropout,
+  Layer,
+  MaxPooling2D,
+  type LayerBuffers,
+  type Param,
+  type StepContext,
+} from '../layers/layers.js';
 import { Merge } from '../layers/merge.js';
 import { initialize } from '../layers/initializers.js';
 import { resolveLoss, resolveMetrics, type AccuracyKind, type Loss, type LossIdentifier, type MetricSpec } from './losses.js';
@@ -920,6 +930,138 @@ export abstract class Network {
       else if (head === 'sigmoid') native.activation(out, probs, 'sigmoid');
       return head ? probs : out;
     });
+  }
+
+  /** How many tapeCall()s ran: their dropout streams' offsets, apart from fit's steps. */
+  private tapeCalls = 0;
+
+  /**
+   * @internal One forward pass of the whole batch Xs (one per input) for a gradient tape (kernelnet/tfjs's
+   * model.apply and predict inside tf.grad, tf.variableGrads, optimizer.minimize), with buffers of its own that
+   * live until dispose(): the outputs before the head (predict's softmax or sigmoid, which the caller applies),
+   * and backward(dys), which runs the layers' own backward ops from the outputs' gradients (null: none) and
+   * returns the gradient of each input asked for in `inputGrads` and copies of the trainable weights'
+   * gradients, all the caller's to dispose. No fusion rule runs (each layer is its own op), so every layer's input gradient can be had.
+   * In training mode (Dropout drops, BatchNormalization uses and updates the batch's statistics, as tfjs's
+   * apply with training: true) each call draws new dropout masks.
+   */
+  tapeCall(
+    Xs: NativeTensor[],
+    training: boolean,
+    inputGrads: boolean[],
+  ): {
+    outputs: NativeTensor[];
+    backward(dys: (NativeTensor | null)[]): { dxs: (NativeTensor | null)[]; params: Map<Param, NativeTensor> };
+    dispose(): void;
+  } {
+    this.alive('apply');
+    this.ensureParams();
+    const batch = this.checkInputs(Xs, this.inputNames);
+    this.checkBatchFits(batch);
+    const graph = this.graph,
+      device = this.device;
+    const sw: FusionSwitches = { fuseConvPool: false, fuseHead: false, foldInference: false, foldDropout: false, foldBelow: false };
+    const wanted = (ref: number) => ref < 0 && inputGrads[inputIndex(ref)] === true;
+    const trains = (id: number) => {
+      const l = graph.nodes[id].layer;
+      return l.trainable !== false && l.params.some(p => p.trainable !== false);
+    };
+    const plan = stepPlan(graph, id => trains(id) || graph.nodes[id].inputs.some(wanted), sw);
+    const flows = (ref: number) => (ref < 0 ? wanted(ref) : plan.needsBackward(ref));
+    const layers = graph.nodes.map(n =>
+      n.layer instanceof Merge
+        ? n.layer.allocateFor(
+            batch,
+            n.inputs.map(ref => ref >= 0 || wanted(ref)),
+            device,
+          )
+        : n.layer.allocate(
+            batch,
+            n.inputs.some(ref => ref >= 0 || wanted(ref)),
+            device,
+          ),
+    );
+    const sums = graph.nodes.map(n => (graph.fansOut(n.id) ? empty([batch, ...n.layer.outputShape], 'float32', device) : null));
+    const ws: Workspace = { xs: Xs, heads: [], layers, sums };
+    let alive = true;
+    const free = () => {
+      if (!alive) return;
+      alive = false;
+      disposeWorkspace({ ...ws, xs: [] }); // the inputs are the caller's
+    };
+    const step = training ? ({ base: 2 ** 31 + this.tapeCalls++, counter: null } as unknown as TrainStep) : null;
+    const inputs: NativeTensor[][] = [],
+      outputs: NativeTensor[] = [];
+    let value: NativeTensor[];
+    try {
+      value = this.runForward(graph, plan.forward, ws, step, inputs, outputs);
+    } catch (err) {
+      free();
+      throw err;
+    }
+    return {
+      outputs: graph.outputs.map(id => value[id]),
+      backward: dys => {
+        if (!alive) throw stateError(`${this.name}: this forward pass was disposed`, 'ERR_KERNELNET_DISPOSED');
+        if (!training) {
+          const stateful = graph.nodes.find(n => (n.layer instanceof Dropout && n.layer.rate > 0) || n.layer instanceof BatchNormalization);
+          if (stateful)
+            throw new ValidationError(
+              `${this.name}: a gradient through ${stateful.layer.name} in inference mode is not supported; apply the model with { training: true }`,
+              'ERR_KERNELNET_UNSUPPORTED',
+            );
+        }
+        const grads = new Map<number, NativeTensor>();
+        const dxs: (NativeTensor | null)[] = Xs.map(() => null);
+        const contribute = (ref: number, g: NativeTensor | null) => {
+          if (!g) return;
+          if (ref < 0) {
+            const k = inputIndex(ref);
+            if (!inputGrads[k]) return;
+            const sum = empty(g.shape, 'float32', device); // the caller's
+            if (dxs[k]) {
+              native.binary('add', dxs[k]!, g, sum);
+              dxs[k]!.dispose();
+            } else if (g.size) native.copyRegion(g.reshape([g.size]), [0], sum.reshape([g.size]), [0], [g.size]);
+            dxs[k] = sum;
+            return;
+          }
+          const prev = grads.get(ref);
+          if (!prev) grads.set(ref, g);
+          else {
+            const sum = ws.sums[ref]!;
+            native.binary('add', prev, g, sum);
+            grads.set(ref, sum);
+          }
+        };
+        graph.outputs.forEach((id, o) => contribute(id, dys[o]));
+        const seen = new Set<Layer>();
+        for (const op of plan.backward) {
+          const grad = grads.get(op.out);
+          if (!grad) continue;
+          const i = op.at,
+            node = graph.nodes[i],
+            layer = node.layer;
+          const ctx = { ...this.context(i, training, step ?? undefined), inputGrad: node.inputs.some(flows), weightGrads: trains(i) };
+          this.backwardOf(layer, ctx.weightGrads, seen, () => {
+            if (layer instanceof Merge) {
+              const dx = layer.backwardAll(inputs[i], outputs[i], grad, ws.layers[i], node.inputs.map(flows));
+              node.inputs.forEach((ref, j) => contribute(ref, dx[j]));
+            } else contribute(node.inputs[0], layer.backward(inputs[i][0], outputs[i], grad, ws.layers[i], { ...ctx, dzGiven: false }));
+          });
+        }
+        const params = new Map<Param, NativeTensor>();
+        for (const l of seen)
+          for (const p of l.params) {
+            if (p.trainable === false) continue;
+            const copy = empty(p.shape, 'float32', device);
+            if (p.grad.size) native.copyRegion(p.grad.reshape([p.grad.size]), [0], copy.reshape([p.grad.size]), [0], [p.grad.size]);
+            params.set(p, copy);
+          }
+        return { dxs, params };
+      },
+      dispose: free,
+    };
   }
 
   /** @internal How the last epoch's full batches ran: as a recorded program of `ops` ops, a CUDA graph or not. */

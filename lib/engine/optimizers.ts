@@ -10,8 +10,9 @@
 // host round trip per step.
 import { native, type NativeTensor } from '../core/native.js';
 import type { Param } from '../layers/layers.js';
-import { empty } from '../core/tensor.js';
-import { ValidationError, stateError } from '../core/errors.js';
+import { empty, handleOf, type Tensor } from '../core/tensor.js';
+import { DeviceError, ValidationError, stateError } from '../core/errors.js';
+import { registeredVariables, variableGrads, type Variable, type VariableGradients } from '../ops/autodiff.js';
 import { NOT_USED, checkOptions, fail, nonNegativeInt, numberIn, type NotYet } from '../core/validate.js';
 import { LearningRateSchedule } from './schedules.js';
 
@@ -186,6 +187,112 @@ export abstract class Optimizer {
     native.advance(iterations);
   }
 
+  /** Slots of the variables updated through applyGradients (tfjs's custom loops), by their memory. */
+  private loose = new Map<NativeTensor, NativeTensor[]>();
+
+  /**
+   * tfjs's optimizer.minimize(f, returnCost = false, varList?): f's value (a scalar loss) differentiated with
+   * respect to varList (by default every registered trainable variable: tf.variable()s and models' weights) and
+   * one update of each from its gradient. Returns the loss when returnCost, else null (the loss is disposed).
+   */
+  minimize(f: () => Tensor, returnCost = false, varList?: Variable[]): Tensor | null {
+    const { value, grads } = this.computeGradients(f, varList);
+    try {
+      this.applyGradients(varList ? varList.map(v => ({ name: v.name, tensor: grads[v.name] })) : grads);
+    } finally {
+      for (const g of Object.values(grads)) g?.dispose();
+    }
+    if (returnCost) return value;
+    value.dispose();
+    return null;
+  }
+
+  /** tfjs's optimizer.computeGradients(f, varList?): tf.variableGrads(f, varList), { value, grads } by variable name. */
+  computeGradients(f: () => Tensor, varList?: Variable[]): VariableGradients {
+    return variableGrads(f, varList);
+  }
+
+  /**
+   * tfjs's optimizer.applyGradients(gradients): one update of each named variable (a registered one: tf.variable()s
+   * and models' weights) from its gradient, given as { name: gradient } or [{ name, tensor }]; null gradients are
+   * skipped. The optimizer keeps its slots (Adam's moments, ...) per variable, and counts one iteration.
+   */
+  applyGradients(gradients: Record<string, Tensor | null | undefined> | { name: string; tensor: Tensor | null | undefined }[]): void {
+    const entries: [string, Tensor | null | undefined][] = Array.isArray(gradients)
+      ? gradients.map(g => {
+          if (g === null || typeof g !== 'object' || typeof g.name !== 'string') fail('{ name, tensor } entries', 'gradients', g);
+          return [g.name, g.tensor];
+        })
+      : gradients !== null && typeof gradients === 'object'
+        ? Object.entries(gradients)
+        : fail('an object of gradients by variable name, or an array of { name, tensor }', 'gradients', gradients);
+    const vars = new Map(registeredVariables().map(v => [v.name, v]));
+    const params: NativeTensor[] = [],
+      grads: NativeTensor[] = [];
+    for (const [name, g] of entries) {
+      if (g === null || g === undefined) continue;
+      const v = vars.get(name);
+      if (!v) throw new ValidationError(`${this.className}.applyGradients: no variable named '${name}' is registered`, 'ERR_KERNELNET_ARG');
+      const p = handleOf(v, `variable '${name}'`),
+        gh = handleOf(g, `the gradient of '${name}'`);
+      if (p.dtype !== 'float32')
+        throw new ValidationError(
+          `${this.className}.applyGradients: variable '${name}' is ${p.dtype}; only float32 variables train`,
+          'ERR_KERNELNET_SHAPE',
+        );
+      if (gh.shape.join() !== p.shape.join() || gh.dtype !== 'float32')
+        throw new ValidationError(
+          `${this.className}.applyGradients: the gradient of '${name}' is ${gh.dtype} [${gh.shape}] where the variable is float32 [${p.shape}]`,
+          'ERR_KERNELNET_SHAPE',
+        );
+      if (gh.device !== p.device)
+        throw new DeviceError(
+          `${this.className}.applyGradients: the gradient of '${name}' is on ${gh.device}, the variable on ${p.device}`,
+          'ERR_KERNELNET_DEVICE',
+        );
+      params.push(p);
+      grads.push(gh);
+    }
+    if (!params.length) return;
+    const device = params[0].device;
+    if (params.some(p => p.device !== device))
+      throw new DeviceError(`${this.className}.applyGradients: the variables are on more than one device`, 'ERR_KERNELNET_DEVICE');
+    if (!this.hyper || this.hyper.lr.device !== device) {
+      if (this.state)
+        throw new DeviceError(
+          `${this.className}: it updates a model on ${this.hyper!.lr.device}; these variables are on ${device}`,
+          'ERR_KERNELNET_DEVICE',
+        );
+      this.hyper?.lr.dispose();
+      this.hyper?.iterations.dispose();
+      this.hyper = { lr: empty([1], 'float32', device), iterations: empty([1], 'int32', device) };
+      this.hyper.lr.fill(this.schedule ? 0 : this.lr);
+      this.hyper.iterations.write(Int32Array.of(Math.min(this.iters, 2 ** 31 - 1)));
+    }
+    const names = this.slotNames();
+    const slots = names.map(() => [] as NativeTensor[]);
+    for (const p of params) {
+      let own = this.loose.get(p);
+      if (!own) {
+        own = names.map(slot => {
+          const t = empty(p.shape, 'float32', p.device);
+          t.fill(this.slotStart(slot));
+          return t;
+        });
+        this.loose.set(p, own);
+      }
+      own.forEach((t, i) => slots[i].push(t));
+    }
+    const { lr, iterations } = this.hyper;
+    if (this.schedule) {
+      const { kind, params: sp } = this.schedule.native();
+      native.learningRate(kind, sp, iterations, lr);
+    }
+    this.update(params, grads, slots, lr, iterations);
+    native.advance(iterations);
+    this.counted();
+  }
+
   /** @internal The slots by name, each in parameter order (for checkpoints and tests). */
   slots(): Record<string, NativeTensor[]> {
     if (!this.state) throw stateError(`${this.className}: no state; compile the model first`);
@@ -199,6 +306,8 @@ export abstract class Optimizer {
   }
 
   private freeState(): void {
+    for (const own of this.loose.values()) for (const t of own) t.dispose();
+    this.loose.clear();
     if (this.hyper) for (const t of [this.hyper.lr, this.hyper.iterations]) t.dispose();
     this.hyper = null;
     if (!this.state) return;

@@ -4,7 +4,7 @@
 // Imported for its effect by lib/index.ts and lib/tfjs.ts.
 import { ValidationError } from '../core/errors.js';
 import { Tensor } from '../core/tensor.js';
-import * as ops from './ops.js';
+import * as ops from './differentiable.js';
 import type { DataType, TensorInput } from './ops.js';
 
 /** The axes a reduction takes: one, several, or null (and left out) for all. */

@@ -3,7 +3,7 @@
 // same formulas, the same epsilon (1e-7), the same clipping, the same reductions.
 import { tidy, type Tensor } from '../core/tensor.js';
 import { opError } from './base.js';
-import * as o from './ops.js';
+import * as o from './differentiable.js';
 import type { TensorInput } from './ops.js';
 
 const EPSILON = 1e-7; // tfjs-layers' backend epsilon()

@@ -844,6 +844,37 @@ export function slice(x: TensorInput, begin: number | number[], size?: number | 
   });
 }
 
+/** @internal stridedSlice's selection on each axis of `shape`: the first index, how many, the step, and whether the axis is dropped (shrinkAxisMask). */
+export function stridedAxes(
+  shape: readonly number[],
+  begin: number[],
+  end: number[],
+  strides: number[] | undefined,
+  beginMask: number,
+  endMask: number,
+  shrinkAxisMask: number,
+): { b: number; count: number; step: number; shrink: boolean }[] {
+  return shape.map((n, d) => {
+    const step = strides?.[d] ?? 1;
+    if (!Number.isInteger(step) || step === 0) throw opError('stridedSlice', `strides[${d}] must be a non-zero integer`, 'ERR_KERNELNET_ARG');
+    const norm = (v: number, lo: number, hi: number) => Math.min(Math.max(v < 0 ? v + n : v, lo), hi);
+    let b: number, e: number;
+    if (shrinkAxisMask & (1 << d)) {
+      b = (begin[d] ?? 0) < 0 ? (begin[d] ?? 0) + n : (begin[d] ?? 0);
+      if (b < 0 || b >= n) throw opError('stridedSlice', `index ${begin[d]} is out of range for axis ${d} of size ${n}`);
+      return { b, count: 1, step: 1, shrink: true };
+    }
+    if (step > 0) {
+      b = beginMask & (1 << d) || begin[d] === undefined ? 0 : norm(begin[d], 0, n);
+      e = endMask & (1 << d) || end[d] === undefined ? n : norm(end[d], 0, n);
+    } else {
+      b = beginMask & (1 << d) || begin[d] === undefined ? n - 1 : norm(begin[d], -1, n - 1);
+      e = endMask & (1 << d) || end[d] === undefined ? -1 : norm(end[d], -1, n - 1);
+    }
+    return { b, count: Math.max(0, Math.ceil((e - b) / step)), step, shrink: false };
+  });
+}
+
 /**
  * tf.stridedSlice(x, begin, end, strides?, beginMask = 0, endMask = 0, ellipsisMask = 0, newAxisMask = 0,
  * shrinkAxisMask = 0): Python's x[begin:end:stride] per axis (negative indices count from the end; a mask bit
@@ -863,34 +894,15 @@ export function stridedSlice(
   if (ellipsisMask || newAxisMask) throw opError('stridedSlice', 'ellipsisMask and newAxisMask are not supported', 'ERR_KERNELNET_UNSUPPORTED');
   return scoped('stridedSlice', deviceOf(x), s => {
     const h = input(s, x, 'x'),
-      shape = h.shape,
-      st = stridesOf(shape);
+      st = stridesOf(h.shape);
     const dims: number[] = [],
-      vstrides: number[] = [],
-      keep: number[] = [];
+      vstrides: number[] = [];
     let offset = 0;
-    shape.forEach((n, d) => {
-      const step = strides?.[d] ?? 1;
-      if (!Number.isInteger(step) || step === 0) throw opError('stridedSlice', `strides[${d}] must be a non-zero integer`, 'ERR_KERNELNET_ARG');
-      const norm = (v: number, lo: number, hi: number) => Math.min(Math.max(v < 0 ? v + n : v, lo), hi);
-      let b: number, e: number;
-      if (shrinkAxisMask & (1 << d)) {
-        b = (begin[d] ?? 0) < 0 ? (begin[d] ?? 0) + n : (begin[d] ?? 0);
-        if (b < 0 || b >= n) throw opError('stridedSlice', `index ${begin[d]} is out of range for axis ${d} of size ${n}`);
-        offset += b * st[d];
-        return;
+    stridedAxes(h.shape, begin, end, strides, beginMask, endMask, shrinkAxisMask).forEach(({ b, count, step, shrink }, d) => {
+      if (!shrink) {
+        dims.push(count);
+        vstrides.push(step * st[d]);
       }
-      if (step > 0) {
-        b = beginMask & (1 << d) || begin[d] === undefined ? 0 : norm(begin[d], 0, n);
-        e = endMask & (1 << d) || end[d] === undefined ? n : norm(end[d], 0, n);
-      } else {
-        b = beginMask & (1 << d) || begin[d] === undefined ? n - 1 : norm(begin[d], -1, n - 1);
-        e = endMask & (1 << d) || end[d] === undefined ? -1 : norm(end[d], -1, n - 1);
-      }
-      const count = Math.max(0, Math.ceil((e - b) / step));
-      dims.push(count);
-      vstrides.push(step * st[d]);
-      keep.push(d);
       if (count) offset += b * st[d];
     });
     const y = s.make(dims, h.dtype);
@@ -1252,7 +1264,8 @@ export const image = {
 
 // --- tfjs's rank-checked spellings and small extras ---------------------------------------------------------------
 
-function ranked<A extends unknown[]>(name: string, rank: number, fn: (x: TensorInput, ...a: A) => Tensor, pick = 0) {
+/** @internal fn, refusing a Tensor operand (args[pick]) of another rank than `rank`: tfjs's pad2d, slice3d, ... */
+export function ranked<A extends unknown[]>(name: string, rank: number, fn: (x: TensorInput, ...a: A) => Tensor, pick = 0) {
   return (...args: [TensorInput, ...A]): Tensor => {
     const x = args[pick];
     if (x instanceof Tensor && x.shape.length !== rank) throw opError(name, `expected a rank-${rank} tensor but received [${x.shape}]`);
