@@ -139,7 +139,7 @@ void MathBinary(const Napi::CallbackInfo& info) {
     a.fail("ERR_KERNELNET_SHAPE", std::string("expected y to be a ") + dtype_name(want) +
                                       " tensor of shape " + shape_string(ys) + " but received " +
                                       y->describe());
-  a.distinct({y, x, w});
+  a.distinct_output(y, {x, w});  // the operands may be one tensor (tf.mul(x, x))
   if (s.count() == 0) return;
   a.run([s, op, t = elem(x), x = x->buffer()->data, w = w->buffer()->data,
          y = y->buffer()->data](Backend& be) { return be.math_binary(s, op, t, x, w, y); });
@@ -156,7 +156,7 @@ void MathSelect(const Napi::CallbackInfo& info) {
     expect_size(a, t, name, y->size());
   }
   expect_size(a, c, "cond", y->size());
-  a.distinct({y, c, x, w});
+  a.distinct_output(y, {c, x, w});  // the branches may be one tensor
   if (!y->size()) return;
   a.run([n = y->size(), c = c->i32(), x = x->buffer()->data, w = w->buffer()->data,
          y = y->buffer()->data](Backend& be) { return be.math_select(n, c, x, w, y); });
@@ -262,7 +262,7 @@ void BatchMatmul(const Napi::CallbackInfo& info) {
   expect_size(a, x, "a", static_cast<std::size_t>((ar ? 1 : s.batch) * s.m * s.k));
   expect_size(a, w, "b", static_cast<std::size_t>((br ? 1 : s.batch) * s.k * s.n));
   expect_size(a, y, "y", static_cast<std::size_t>(s.batch * s.m * s.n));
-  a.distinct({y, x, w});
+  a.distinct_output(y, {x, w});  // tf.matMul(x, x, true) reads one tensor twice
   if (!y->size()) return;
   if (s.k == 0) {  // an empty sum: zeros
     a.run([y = y->f32(), n = y->size()](Backend& be) { return be.fill(y, 0.0f, n); });
