@@ -109,8 +109,8 @@ export function variable(initialValue: Tensor, trainable = true, name?: string, 
   if (registry.has(n) && !registry.get(n)!.isDisposed)
     throw new ValidationError(`Variable with name ${n} was already registered`, 'ERR_KERNELNET_ARG');
   const value = dtype && dtype !== h.dtype ? d.cast(initialValue, dtype) : d.clone(initialValue);
-  const v = new Variable(handleKey(value), trainable !== false, n);
-  return v;
+  untrack(value); // its memory is the variable's now: no tidy frees it
+  return new Variable(handleKey(value), trainable !== false, n);
 }
 
 /** tf.disposeVariables(): disposes every variable made by tf.variable() (a model's weights stay with the model). */

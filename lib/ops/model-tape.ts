@@ -108,8 +108,9 @@ export function applyModel(model: Network, xs: Tensor[], training: boolean, vars
     'model',
     [xs, variables],
     raw,
-    (dys, _args, _outs, needs) => {
-      if (dys.some(watched))
+    (dys, args, _outs, needs) => {
+      // recorded on a tape outside (tf.grad of tf.grad): what this returns would have to be differentiable again
+      if (dys.some(watched) || (args as Tensor[][]).some(list => list.some(watched)))
         throw new ValidationError(
           `${model.name}: a gradient of a gradient through a model is not supported (its backward pass is native)`,
           'ERR_KERNELNET_UNSUPPORTED',
