@@ -357,7 +357,8 @@ void Args::distinct(std::initializer_list<TensorHandle*> tensors) {
 void Args::distinct_output(TensorHandle* out, std::initializer_list<TensorHandle*> inputs) {
   for (TensorHandle* t : inputs)
     if (t && t->buffer() == out->buffer())
-      fail("ERR_KERNELNET_ARG", "the output was also passed as an input; the output must be a tensor of its own");
+      fail("ERR_KERNELNET_ARG",
+           "the output was also passed as an input; the output must be a tensor of its own");
 }
 
 }  // namespace kn

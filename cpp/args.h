@@ -123,7 +123,8 @@ class Args {
   void expect_rank(TensorHandle* t, const char* name, DType dtype, int rank, const char* layout);
   // Outputs must not share memory with any other argument.
   void distinct(std::initializer_list<TensorHandle*> tensors);
-  // Fails unless `out` shares no buffer with any of `inputs` (which may share one among themselves: they are only read).
+  // Fails unless `out` shares no buffer with any of `inputs` (which may share one among themselves: they are
+  // only read).
   void distinct_output(TensorHandle* out, std::initializer_list<TensorHandle*> inputs);
 
   [[noreturn]] void fail(const char* code, const std::string& what, bool type_error = false) const;
