@@ -382,6 +382,18 @@ export class LayersModel {
     this.dropSource = addVariableSource(this.variables);
   }
 
+  private trainableFlag = true;
+  /** Whether the model's weights train (tfjs's container trainable): setting it sets every layer's trainable. */
+  get trainable(): boolean {
+    return this.trainableFlag;
+  }
+  /** Freezes (false) or unfreezes (true) every layer. */
+  set trainable(value: boolean) {
+    if (typeof value !== 'boolean') fail('a boolean', 'trainable', value);
+    for (const l of this.model.layers) l.trainable = value;
+    this.trainableFlag = value;
+  }
+
   /** The weights of the model's layers, in getWeights() order, as tfjs's LayerVariables (read() gives the tf.Variable). */
   get weights(): LayerVariable[] {
     return this.layerVariables(() => true);
@@ -930,6 +942,7 @@ export {
 } from './ops/differentiable.js';
 export type { DataType, TensorInput, Moments, TopKResult } from './ops/ops.js';
 export type { NestedInput } from './ops/base.js';
+export { buffer, TensorBuffer } from './ops/buffer.js';
 export {
   Variable,
   variable,
@@ -974,7 +987,6 @@ const OUT_OF_SCOPE = [
   'spaceToBatchND',
   'batchToSpaceND',
   'depthToSpace',
-  'buffer',
   'complex',
   'loadGraphModel',
   'avgPool3d',
@@ -1047,7 +1059,6 @@ export const mirrorPad = refuse('mirrorPad', NO_OP),
   spaceToBatchND = refuse('spaceToBatchND', NO_OP),
   batchToSpaceND = refuse('batchToSpaceND', NO_OP),
   depthToSpace = refuse('depthToSpace', NO_OP),
-  buffer = refuse('buffer', NO_OP),
   complex = refuse('complex', NO_OP);
 /** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call. */
 export const avgPool3d = refuse('avgPool3d', NO_OP),

@@ -6,8 +6,8 @@
 // tf.metrics) and the abalone regression (tensor2d from arrays, tensor methods, save and load). Each script's data
 // is synthetic and small. Numbers are checked against TensorFlow.js itself (@tensorflow/tfjs-core with its CPU
 // backend, and @tensorflow/tfjs-layers for models given the same weights), computed in the same test.
-// What a script needs from tf.data or gradients is refused with ERR_KERNELNET_UNSUPPORTED for now: those
-// assertions are marked "not yet in kernelnet/tfjs".
+// The custom training loops: snake-dqn's replay step (tf.buffer states, variableGrads, a frozen target network) and
+// the first calls of tf.grad and tf.variable (test/tfjs-grads.test.ts has the rest).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -713,6 +713,76 @@ S('custom training loops the scripts do not use but their readers try next', () 
     x.dispose();
     v.dispose();
   }
+});
+
+S("snake-dqn's replay step: game states through tf.buffer, a frozen target network, variableGrads over every trainable variable", () => {
+  // tfjs-examples/snake-dqn: getStateTensor fills a tf.buffer per batch; trainOnReplayBatch takes tf.variableGrads of
+  // the online network's loss (apply with training: true) against a target network frozen by trainable = false,
+  // whose predict must then stay off the tape, and applies the gradients with applyGradients.
+  const states = [
+    {
+      s: [
+        [1, 1],
+        [1, 2],
+      ],
+      f: [[3, 0]],
+    },
+    {
+      s: [
+        [0, 3],
+        [1, 3],
+        [2, 3],
+      ],
+      f: [[2, 2]],
+    },
+  ];
+  const fill = (buf: { set(v: number, ...loc: number[]): void }) =>
+    states.forEach((st, n) => {
+      st.s.forEach((yx, i) => buf.set(i === 0 ? 2 : 1, n, yx[0], yx[1], 0));
+      st.f.forEach(yx => buf.set(1, n, yx[0], yx[1], 1));
+    });
+  const buf = tf.buffer([2, 4, 4, 2]);
+  fill(buf);
+  const ref = tfc.buffer([2, 4, 4, 2]);
+  fill(ref);
+  const x = buf.toTensor();
+  assert.equal(values(x), values(ref.toTensor()), 'tf.buffer as tfjs');
+  assert.is(buf.get(1, 0, 3, 0), 2);
+  const net = () =>
+    tf.sequential({
+      layers: [
+        tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', inputShape: [4, 4, 2] }),
+        tf.layers.batchNormalization(),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 8, activation: 'relu' }),
+        tf.layers.dropout({ rate: 0.25 }),
+        tf.layers.dense({ units: 4 }),
+      ],
+    });
+  const online = net(),
+    target = net();
+  target.trainable = false;
+  assert.ok(
+    target.trainableWeights.length === 0 && target.nonTrainableWeights.length === target.weights.length,
+    'a frozen model has no trainable weights',
+  );
+  const opt = tf.train.adam(0.001);
+  const actions = tf.oneHot(tf.tensor1d([0, 3], 'int32'), 4);
+  const before = values(online.trainableWeights[0].read());
+  const { value, grads } = tf.variableGrads(() =>
+    tf.tidy(() => {
+      const qs = tf.sum(tf.mul(online.apply(x, { training: true }) as tf.Tensor, actions), -1);
+      const targetQs = tf.add(tf.tensor1d([1, -1]), tf.mul(tf.max(target.predict(x) as tf.Tensor, -1), 0.99));
+      return tf.losses.meanSquaredError(targetQs, qs);
+    }),
+  );
+  assert.equal(Object.keys(grads).sort(), online.trainableWeights.map(w => w.name).sort(), "the online network's trainable weights, no more");
+  opt.applyGradients(grads as Record<string, tf.Tensor>);
+  assert.not.equal(values(online.trainableWeights[0].read()), before, 'applyGradients moved them');
+  tf.dispose([x, actions, value, grads]);
+  online.dispose();
+  target.dispose();
+  opt.dispose();
 });
 
 S.run();

@@ -6,6 +6,8 @@ import { ValidationError } from '../core/errors.js';
 import { Tensor } from '../core/tensor.js';
 import * as ops from './differentiable.js';
 import type { DataType, TensorInput } from './ops.js';
+import { bufferOf, type TensorBuffer } from './buffer.js';
+import { variable, type Variable } from './autodiff.js';
 
 /** The axes a reduction takes: one, several, or null (and left out) for all. */
 export type AxisArg = number | number[] | null;
@@ -136,6 +138,9 @@ declare module '../core/tensor.js' {
     resizeBilinear(size: [number, number], alignCorners?: boolean, halfPixelCenters?: boolean): Tensor;
     /** tf.image.resizeNearestNeighbor(this, size, alignCorners, halfPixelCenters). */
     resizeNearestNeighbor(size: [number, number], alignCorners?: boolean, halfPixelCenters?: boolean): Tensor;
+    /** A TensorBuffer holding a copy of the values (tf.buffer). */ bufferSync(): TensorBuffer;
+    /** bufferSync(), as a promise. */ buffer(): Promise<TensorBuffer>;
+    /** tf.variable(this, trainable, name, dtype). */ variable(trainable?: boolean, name?: string, dtype?: DataType): Variable;
   }
 }
 
@@ -197,6 +202,15 @@ const methods: Record<string, Method> = {
   },
   resizeNearestNeighbor(this: Tensor, size: [number, number], alignCorners?: boolean, halfPixelCenters?: boolean) {
     return ops.image.resizeNearestNeighbor(this, size, alignCorners, halfPixelCenters);
+  },
+  bufferSync(this: Tensor) {
+    return bufferOf(this);
+  },
+  async buffer(this: Tensor) {
+    return bufferOf(this);
+  },
+  variable(this: Tensor, trainable?: boolean, name?: string, dtype?: DataType) {
+    return variable(this, trainable, name, dtype);
   },
 };
 
@@ -336,10 +350,7 @@ export const UNSUPPORTED_METHODS: readonly string[] = [
   'spaceToBatchND',
   'unique',
   'unsortedSegmentSum',
-  'buffer',
-  'bufferSync',
   'bytes',
-  'variable',
   'complex',
   'real',
   'imag',
