@@ -652,7 +652,17 @@ export function norm(x: TensorInput, ord: number | 'euclidean' | 'fro' = 'euclid
       throw opError('norm', `ord ${ord} over two axes is not supported`, 'ERR_KERNELNET_UNSUPPORTED');
     const [r, c] = axes;
     const inner = reduceAxes(s, 'sum', a, [Math.abs(ord) === 1 ? r : c], true);
-    return s.result(reduceAxes(s, ord > 0 ? 'max' : 'min', inner, [Math.abs(ord) === 1 ? c : r], keepDims));
+    const y = reduceAxes(s, ord > 0 ? 'max' : 'min', inner, [Math.abs(ord) === 1 ? c : r], true);
+    // without keepDims both axes go (the first reduction kept its axis for the second)
+    return s.result(
+      keepDims
+        ? y
+        : copyAs(
+            s,
+            y,
+            y.shape.filter((_, d) => d !== r && d !== c),
+          ),
+    );
   });
 }
 
