@@ -1,7 +1,7 @@
 // Each recorded op's gradient (lib/ops/tape.ts's GRADIENTS), written with the recorded ops themselves so that a
 // gradient is differentiable again (tf.grad of tf.grad), and the backward walk over a tape. The formulas are
 // tfjs-core's (src/gradients/*_grad.ts) where tfjs has the op's gradient, so that kernelnet and tfjs agree also
-// where a derivative is a convention (abs at 0, relu at 0, max's ties); test/tfjs-grads.test.ts checks each one
+// where a derivative is a convention (abs at 0, relu at 0, max's ties); test/tfjs-grads-ops.test.ts checks each one
 // against tfjs's tf.grads and against finite differences.
 import { ValidationError } from '../core/errors.js';
 import type { NativeTensor } from '../core/native.js';
@@ -190,13 +190,33 @@ GRADIENTS.norm = ([dy], [x, ord = 'euclidean', axis], [y]) => {
     // d/dx (sum |x|^p)^(1/p) = |x|^(p-1) sign(x) y^(1-p)
     return [d.mul(g, d.mul(d.mul(d.pow(d.abs(xf), ord - 1), s), d.pow(expand(y, shape, axes), 1 - ord)))];
   }
+  if (!vector && (ord === 1 || ord === -1 || ord === Infinity || ord === -Infinity)) {
+    // A matrix norm, the max (min for -1, -Infinity) of |x|'s column sums (ord +-1) or row sums (ord +-Infinity):
+    // dy * sign(x) in the columns (rows) that reach it, ties included, as tfjs's max(sum(abs(x))) differentiates.
+    const along = Math.abs(ord) === 1 ? axes[0] : axes[1],
+      kept = shape.map((n, i) => (axes.includes(i) ? 1 : n));
+    const sums = d.sum(d.abs(xf), along, true);
+    const hit = d.cast(d.equal(sums, d.reshape(y, kept)), 'float32');
+    return [d.mul(d.mul(g, s), hit)];
+  }
   throw noGradient(`norm with ord ${String(ord)} over two axes`);
 };
 GRADIENTS.cumsum = ([dy], [, axis = 0, exclusive = false, reverse = false]) => [d.cumsum(dy, axis as number, exclusive as boolean, !reverse)];
 GRADIENTS.cumprod = ([dy], [x, axis = 0, exclusive = false, reverse = false], [y]) => {
-  // d y_j / d x_i = y_j / x_i for the j that include i: a reverse cumulative sum of dy * y, over x (x without zeros)
-  const a = axis as number;
-  return [d.div(d.cumsum(d.mul(dy, y), a, exclusive as boolean, !reverse), f32(T(x)))];
+  // d y_j / d x_i = y_j / x_i for the j that include i: a reverse cumulative sum of dy * y, over x. Where x_i is 0
+  // that quotient is 0 / 0: the first zero in scan order gets the same sum over the products that skip it (a cumprod
+  // of x with that zero as 1), and a later zero gets 0 (each product that takes it takes the first zero too).
+  const a = axis as number,
+    ex = exclusive as boolean,
+    rev = reverse as boolean,
+    xf = f32(T(x));
+  const zero = d.equal(xf, 0),
+    ones = d.onesLike(xf);
+  const nonzero = d.div(d.cumsum(d.mul(dy, y), a, ex, !rev), d.where(zero, ones, xf));
+  const first = d.logicalAnd(zero, d.equal(d.cumsum(d.cast(zero, 'float32'), a, true, rev), 0));
+  const skipping = d.cumprod(d.where(first, ones, xf), a, ex, rev);
+  const atFirst = d.cumsum(d.mul(dy, skipping), a, ex, !rev);
+  return [d.where(zero, d.where(first, atFirst, d.zerosLike(xf)), nonzero)];
 };
 
 // --- shapes ---------------------------------------------------------------------------------------------------
