@@ -5,8 +5,9 @@
 // returns them, tfjs's tensor operations and tensor methods (lib/ops/, computed natively on the current backend's
 // device), memory management (tidy, dispose, keep, memory), tf.data's datasets (lib/data/tfjs-data.ts) and the tfjs
 // layers-model format through tf.io's handlers (model.save and loadLayersModel with 'file://', 'http(s)://', fromMemory,
-// withSaveHandler: lib/io/tfjs-io.ts). Refused with ERR_KERNELNET_UNSUPPORTED naming the call: gradients
-// and custom training loops, convolution and pooling as functions, graph models, and the other ops listed at the end.
+// withSaveHandler: lib/io/tfjs-io.ts), and custom training loops (tf.grad, tf.variableGrads, optimizer.minimize,
+// models applied inside them: lib/ops/autodiff.ts, lib/ops/model-tape.ts). Refused with ERR_KERNELNET_UNSUPPORTED
+// naming the call: convolution and pooling as functions, graph models, and the other ops listed at the end.
 import { EarlyStopping, type EarlyStoppingArgs } from './callbacks/callbacks.js';
 import { ValidationError } from './core/errors.js';
 import { checkOptions, fail, ownOptions } from './core/validate.js';
