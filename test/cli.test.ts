@@ -94,4 +94,29 @@ Cli('the Keras models example: each Sequential and functional model trains and r
   );
 });
 
+// examples/tfjs_gan.ts and examples/tfjs_regression.ts: custom training loops as tfjs scripts write them.
+Cli('the tfjs custom-loop examples: a GAN on MNIST (two models, two optimizers) and a regression with variableGrads', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kernelnet-loops-'));
+  try {
+    const gan = fileURLToPath(new URL('../examples/tfjs_gan.js', import.meta.url));
+    const json = join(dir, 'gan.json');
+    const r = spawnSync(process.execPath, [gan, '--steps', '60', '--train-limit', '512', '--json', json], { encoding: 'utf8', timeout: 120_000 });
+    assert.is(r.status, 0, r.stderr.slice(-800));
+    const out = JSON.parse(readFileSync(json, 'utf8'));
+    assert.is(out.history.length, 2);
+    for (const h of out.history)
+      assert.ok(Number.isFinite(h.dLoss) && Number.isFinite(h.gLoss) && h.dAccuracy >= 0 && h.dAccuracy <= 1, JSON.stringify(h));
+    assert.is(out.tensorsAtEnd, out.tensorsAtStart, 'no tensor leaks from step to step');
+    const reg = fileURLToPath(new URL('../examples/tfjs_regression.js', import.meta.url));
+    const rj = join(dir, 'regression.json');
+    const q = spawnSync(process.execPath, [reg, '--steps', '400', '--json', rj], { encoding: 'utf8', timeout: 120_000 });
+    assert.is(q.status, 0, q.stderr.slice(-800));
+    const fit = JSON.parse(readFileSync(rj, 'utf8'));
+    for (const k of ['a', 'b', 'c', 'd']) assert.ok(Math.abs(fit.found[k] - fit.truth[k]) < 0.05, `${k}: ${fit.found[k]} vs ${fit.truth[k]}`);
+    assert.ok(fit.losses.at(-1) < fit.losses[0] / 50, `the loss fell: ${fit.losses}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 Cli.run();
