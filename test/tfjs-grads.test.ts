@@ -14,7 +14,14 @@ import { registeredVariables } from '../lib/ops/autodiff.js';
 import { close } from './helpers.js';
 
 tfc.env().set('IS_TEST', true);
-const S = suite('kernelnet/tfjs gradients');
+const suiteOf = suite('kernelnet/tfjs gradients');
+/** A test whose tensors (but what it disposes itself: variables, models, optimizers) a tidy frees, checked. */
+const S = (name: string, fn: () => void) =>
+  suiteOf(name, () => {
+    const before = tf.memory().numTensors;
+    tf.tidy(fn);
+    assert.is(tf.memory().numTensors, before, `${name}: every tensor freed`);
+  });
 const values = (t: { dataSync(): ArrayLike<number> }) => Array.from(t.dataSync());
 type Coded = Error & { code?: string };
 function throwsCoded(fn: () => unknown, code: string, message: RegExp, what: string): void {
@@ -277,7 +284,7 @@ S('a conv model: the input gradient through Conv2D, MaxPooling2D and Dense again
   model.dispose();
 });
 
-S('dropout in training mode: new masks each call, gradients through the same mask; inference mode refused under a gradient', () => {
+S('dropout: a new mask each call in training mode and the gradient through that mask; the identity in inference mode', () => {
   const model = tf.sequential({ layers: [tf.layers.dropout({ rate: 0.5, inputShape: [64] })] });
   const x = tf.ones([1, 64]);
   const a = values(model.apply(x, { training: true }) as tf.Tensor),
@@ -296,19 +303,68 @@ S('dropout in training mode: new masks each call, gradients through the same mas
     'the gradient is the mask scaled by 1 / (1 - rate)',
   );
   assert.is(gv.filter(v => v === 2).length * 2, Math.round(value.dataSync()[0]), 'the same mask as the value');
-  throwsCoded(
-    () => tf.grad((t: tf.Tensor) => tf.sum(model.apply(t) as tf.Tensor))(x),
-    'ERR_KERNELNET_UNSUPPORTED',
-    /training: true/,
-    'inference mode',
-  );
+  const inference = tf.grad((t: tf.Tensor) => tf.sum(model.predict(t) as tf.Tensor))(x);
+  assert.equal(values(inference), values(x), "predict's gradient: the identity's");
   throwsCoded(
     () => tf.grad((t: tf.Tensor) => tf.sum(tf.grad((u: tf.Tensor) => tf.sum(model.apply(u, { training: true }) as tf.Tensor))(t)))(x),
     'ERR_KERNELNET_UNSUPPORTED',
     /gradient of a gradient through a model/,
     'second order through a model',
   );
-  tf.dispose([x, value, grad]);
+  tf.dispose([x, value, grad, inference]);
+  model.dispose();
+});
+
+S('BatchNormalization inside a gradient: batch statistics with training: true, the moving ones in predict, against tensor ops', () => {
+  const model = tf.sequential({
+    layers: [tf.layers.dense({ units: 3, inputShape: [2] }), tf.layers.batchNormalization(), tf.layers.dense({ units: 2 })],
+  });
+  // moving statistics away from 0 and 1, so that inference differs from the identity
+  const w = model.getWeights();
+  model.setWeights([
+    w[0],
+    w[1],
+    tf.tensor1d([1.5, 0.5, -1]),
+    tf.tensor1d([0.1, -0.2, 0.3]),
+    tf.tensor1d([0.2, -0.1, 0.4]),
+    tf.tensor1d([2, 0.5, 1.5]),
+    w[6],
+    w[7],
+  ]);
+  const [k1, b1, gamma, beta, mm, mv, k2, b2] = model.weights.map(v => v.read());
+  const eps = 1e-3; // tfjs's default
+  const ops = (x: tf.Tensor, training: boolean) => {
+    const h = tf.add(tf.matMul(x, k1), b1);
+    const m = training ? tf.moments(h, 0) : { mean: mm, variance: mv };
+    const n = tf.add(tf.mul(gamma, tf.div(tf.sub(h, m.mean), tf.sqrt(tf.add(m.variance, eps)))), beta);
+    return tf.add(tf.matMul(n, k2), b2);
+  };
+  const x = tf.tensor2d([
+    [0.5, -1],
+    [1.5, 0.25],
+    [-0.75, 2],
+    [0.1, 0.3],
+  ]);
+  const W = tf.tensor2d([
+    [1, -2],
+    [0.5, 3],
+    [-1, 0.25],
+    [2, 1],
+  ]);
+  const trained = [k1, b1, gamma, beta, k2, b2];
+  for (const training of [true, false]) {
+    const run = training ? (t: tf.Tensor) => model.apply(t, { training: true }) as tf.Tensor : (t: tf.Tensor) => model.predict(t) as tf.Tensor;
+    const viaModel = tf.variableGrads(() => tf.sum(tf.mul(run(x), W)), trained);
+    const viaOps = tf.variableGrads(() => tf.sum(tf.mul(ops(x, training), W)), trained);
+    close(values(viaModel.value), values(viaOps.value), 1e-4, 1e-4, `training ${training}: the value`);
+    for (const v of trained)
+      close(values(viaModel.grads[v.name]!), values(viaOps.grads[v.name]!), 1e-4, 1e-3, `training ${training}: ${v.name}'s gradient`);
+    const dxModel = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(run(t), W)))(x),
+      dxOps = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(ops(t, training), W)))(x);
+    close(values(dxModel), values(dxOps), 1e-4, 1e-3, `training ${training}: the input's gradient`);
+    tf.dispose([viaModel, viaOps, dxModel, dxOps]);
+  }
+  tf.dispose([x, W, ...w]);
   model.dispose();
 });
 
@@ -378,4 +434,4 @@ S("a GAN: two models, two optimizers, minimize with each model's weights; the ge
   dOpt.dispose();
 });
 
-S.run();
+suiteOf.run();

@@ -701,7 +701,7 @@ S('abalone script: tf.data.csv mapped to arrays, batched, trained with fitDatase
 S('custom training loops the scripts do not use but their readers try next', () => {
   // tf.grad, tf.variable and tf.variableGrads as the tfjs docs' first examples call them (test/tfjs-grads.test.ts has the rest)
   const x = tf.scalar(3);
-  const v = tf.variable(tf.scalar(2), true, 'scripts_v');
+  const v = tf.tidy(() => tf.variable(tf.scalar(2), true, 'scripts_v'));
   try {
     const g = tf.grad((t: tf.Tensor) => t.square())(x);
     assert.is(g.dataSync()[0], 6);
@@ -719,6 +719,7 @@ S("snake-dqn's replay step: game states through tf.buffer, a frozen target netwo
   // tfjs-examples/snake-dqn: getStateTensor fills a tf.buffer per batch; trainOnReplayBatch takes tf.variableGrads of
   // the online network's loss (apply with training: true) against a target network frozen by trainable = false,
   // whose predict must then stay off the tape, and applies the gradients with applyGradients.
+  const live = tf.memory().numTensors;
   const states = [
     {
       s: [
@@ -767,7 +768,7 @@ S("snake-dqn's replay step: game states through tf.buffer, a frozen target netwo
     'a frozen model has no trainable weights',
   );
   const opt = tf.train.adam(0.001);
-  const actions = tf.oneHot(tf.tensor1d([0, 3], 'int32'), 4);
+  const actions = tf.tidy(() => tf.oneHot(tf.tensor1d([0, 3], 'int32'), 4));
   const before = values(online.trainableWeights[0].read());
   const { value, grads } = tf.variableGrads(() =>
     tf.tidy(() => {
@@ -783,6 +784,7 @@ S("snake-dqn's replay step: game states through tf.buffer, a frozen target netwo
   online.dispose();
   target.dispose();
   opt.dispose();
+  assert.is(tf.memory().numTensors, live, 'every tensor freed');
 });
 
 S.run();

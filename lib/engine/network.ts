@@ -7,17 +7,7 @@
 import { randomInt } from 'node:crypto';
 import { DeviceError, ValidationError, stateError } from '../core/errors.js';
 import { checkLabels } from './labels.js';
-import {
-  BatchNormalization,
-  Conv2D,
-  Dense,
-  Dropout,
-  Layer,
-  MaxPooling2D,
-  type LayerBuffers,
-  type Param,
-  type StepContext,
-} from '../layers/layers.js';
+import { Conv2D, Dense, Dropout, Layer, MaxPooling2D, type LayerBuffers, type Param, type StepContext } from '../layers/layers.js';
 import { Merge } from '../layers/merge.js';
 import { initialize } from '../layers/initializers.js';
 import { resolveLoss, resolveMetrics, type AccuracyKind, type Loss, type LossIdentifier, type MetricSpec } from './losses.js';
@@ -943,7 +933,8 @@ export abstract class Network {
    * returns the gradient of each input asked for in `inputGrads` and copies of the trainable weights'
    * gradients, all the caller's to dispose. No fusion rule runs (each layer is its own op), so every layer's input gradient can be had.
    * In training mode (Dropout drops, BatchNormalization uses and updates the batch's statistics, as tfjs's
-   * apply with training: true) each call draws new dropout masks.
+   * apply with training: true) each call draws new dropout masks; in inference mode Dropout is the identity and
+   * BatchNormalization the affine map of its moving statistics, and their backward passes are those maps'.
    */
   tapeCall(
     Xs: NativeTensor[],
@@ -1003,14 +994,6 @@ export abstract class Network {
       outputs: graph.outputs.map(id => value[id]),
       backward: dys => {
         if (!alive) throw stateError(`${this.name}: this forward pass was disposed`, 'ERR_KERNELNET_DISPOSED');
-        if (!training) {
-          const stateful = graph.nodes.find(n => (n.layer instanceof Dropout && n.layer.rate > 0) || n.layer instanceof BatchNormalization);
-          if (stateful)
-            throw new ValidationError(
-              `${this.name}: a gradient through ${stateful.layer.name} in inference mode is not supported; apply the model with { training: true }`,
-              'ERR_KERNELNET_UNSUPPORTED',
-            );
-        }
         const grads = new Map<number, NativeTensor>();
         const dxs: (NativeTensor | null)[] = Xs.map(() => null);
         const contribute = (ref: number, g: NativeTensor | null) => {

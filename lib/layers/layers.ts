@@ -953,7 +953,7 @@ export class Dropout extends Layer {
 
   backward(_x: NativeTensor, _y: NativeTensor, dy: NativeTensor, buf: LayerBuffers, ctx: StepContext) {
     if (!buf.dx) return null;
-    if (this.rate === 0) return dy;
+    if (this.rate === 0 || !ctx.training) return dy; // inference: the identity (a gradient through predict)
     native.dropoutBackward(dy, buf.dx, this.rate, ctx.seed, ctx.offset, ctx.counter);
     return buf.dx;
   }
