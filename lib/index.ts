@@ -38,6 +38,7 @@ export type {
   DropoutArgs,
   DenseArgs,
   LayerArgs,
+  DisposeResult,
   ReshapeArgs,
   RescalingArgs,
   BatchNormalizationArgs,
@@ -73,6 +74,7 @@ export { LearningRateSchedule, ExponentialDecay, PiecewiseConstantDecay, CosineD
 export type { ExponentialDecayArgs, PiecewiseConstantDecayArgs, CosineDecayArgs } from './engine/schedules.js';
 // tfjs's tensor methods (t.add(b), t.mean(), ...) on every Tensor (lib/ops/methods.ts).
 import './ops/methods.js';
+import './ops/eager.js';
 export { Tensor, tensor, toCategorical, concat, fromPixels, memory, backend, tidy, keep, dispose } from './core/tensor.js';
 export type { NestedArray, TensorLike } from './core/tensor.js';
 export { TrainingReport } from './callbacks/report.js';

@@ -17,6 +17,7 @@ import { TFJS_INITIALIZERS, TfjsInitializer, tfjsInitializer } from './layers/in
 import { Sequential, type CompileArgs, type LayersModel as KernelnetModel, type ModelData, type SequentialArgs } from './models/model.js';
 import { Model, type ModelArgs } from './models/functional.js';
 import { input as symbolicInput, type InputArgs, type SymbolicTensor } from './engine/symbolic.js';
+import './ops/eager.js';
 import { native, type Device } from './core/native.js';
 import { Adadelta, Adagrad, Adam, RMSprop, SGD, type Optimizer } from './engine/optimizers.js';
 import { resolveTfjsLoss } from './engine/losses.js';
@@ -59,6 +60,7 @@ import { TfDataBatches, adaptFitDataset, array, csv, generator, isTfDataset, zip
 
 export { Tensor, tidy, dispose, keep };
 export type { History, FitArgs, EvaluateArgs, PredictArgs, Layer, Optimizer, TfjsArtifacts };
+export type { DisposeResult } from './layers/layers.js';
 
 const unsupported = (what: string, hint: string) =>
   new ValidationError(`${what} is not supported by kernelnet/tfjs: ${hint}`, 'ERR_KERNELNET_UNSUPPORTED');

@@ -456,7 +456,15 @@ Functional('refused with coded errors: shapes that do not merge, a disconnected 
   throwsA(ValidationError, () => new Concatenate({ axis: 0 }).apply([a, a]), /batch axis/, 'Concatenate on the batch axis');
   throwsA(ValidationError, () => new Concatenate().apply([input({ shape: [2, 3] }), input({ shape: [3, 3] })]), /matching shapes/, 'concat mismatch');
   throwsA(ValidationError, () => new Dense({ units: 2 }).apply([a, a]), /one input/, 'Dense of two');
-  throwsA(ValidationError, () => new Dense({ units: 2 }).apply(data([2, 3]) as never), /not supported yet/, 'apply to data');
+  // applied to data, a layer runs (Keras's layer(x)); a mix of data and symbolic tensors is refused
+  const eager = new Dense({ units: 2 });
+  const d23 = data([2, 3]);
+  const y = eager.apply(d23);
+  assert.equal(y.shape, [2, 2]);
+  throwsA(ValidationError, () => new Concatenate().apply([a, d23] as never), /not a mix/, 'a mix');
+  assert.is(eager.dispose().numDisposedVariables, 2);
+  y.dispose();
+  d23.dispose();
   const out = new Dense({ units: 2 }).apply(new Add().apply([a, new Dense({ units: 3 }).apply(b)]));
   throwsA(ValidationError, () => model({ inputs: a, outputs: out }), /graph disconnected/, 'missing input');
   throwsA(ValidationError, () => model({ inputs: a, outputs: a }), /input itself/, 'identity');

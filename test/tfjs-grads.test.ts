@@ -398,6 +398,29 @@ S("a model's weights as variables: trainableWeights, read(), minimize without a 
   opt.dispose();
 });
 
+S('a layer applied to tensors (tfjs eager apply): its output, its weights trained by minimize, a merge, shape changes refused', () => {
+  const dense = tf.layers.dense({ units: 2 });
+  const x = tf.tensor2d([
+    [1, 2, 3],
+    [4, 5, 6],
+  ]);
+  const y = dense.apply(x);
+  const [k, b] = dense.getWeights();
+  close(values(y), values(tf.add(tf.matMul(x, k), b)), 1e-6, 1e-6, 'x k + b');
+  const opt = tf.train.sgd(0.01);
+  const loss = () => tf.sum(tf.square(dense.apply(x)));
+  const first = values(loss())[0];
+  for (let i = 0; i < 20; ++i) opt.minimize(loss);
+  assert.ok(values(loss())[0] < first / 2, "minimize without a list trains the layer's weights (registered variables)");
+  assert.equal(values(tf.layers.add().apply([x, x])), values(tf.mul(x, 2)), 'a merge layer on two tensors');
+  throwsCoded(() => dense.apply(tf.ones([2, 4])), 'ERR_KERNELNET_SHAPE', /ran on inputs of shape \[N, 3\]/, 'another input shape');
+  tf.dispose([k, b]);
+  opt.dispose();
+  assert.equal(dense.dispose(), { refCountAfterDispose: 0, numDisposedVariables: 2 }, 'layer.dispose() frees the weights apply made');
+  const names = registeredVariables().map(v => v.name);
+  assert.not.ok(names.includes(`${dense.name}/kernel`), `and unregisters them: ${names}`);
+});
+
 S("a GAN: two models, two optimizers, minimize with each model's weights; the generator learns the data's mean", () => {
   // real data: N(2, 0.25); the generator maps noise to one number; the discriminator says real or fake
   const G = tf.sequential({ layers: [tf.layers.dense({ units: 8, inputShape: [2], activation: 'tanh' }), tf.layers.dense({ units: 1 })] });

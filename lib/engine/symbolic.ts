@@ -126,11 +126,10 @@ export function symbolicList(inputs: unknown, who: string): SymbolicTensor[] {
   const list = Array.isArray(inputs) ? inputs : [inputs];
   list.forEach((t, i) => {
     if (!(t instanceof SymbolicTensor)) {
-      const isData = t !== null && typeof t === 'object' && 'shape' in (t as object) && 'dataSync' in (t as object);
-      if (isData)
+      if (isData(t))
         throw new ValidationError(
-          `${who}.apply: applying a layer to a tensor of data is not supported yet; build a model (model({ inputs, outputs })) and call predict()`,
-          'ERR_KERNELNET_UNSUPPORTED',
+          `${who}.apply: a layer applies to tensors of data or to symbolic tensors, not a mix of them (inputs[${i}] is data)`,
+          'ERR_KERNELNET_ARG',
         );
       fail('a symbolic tensor (from input() or another layer.apply())', Array.isArray(inputs) ? `inputs[${i}]` : 'inputs', t);
     }
@@ -139,8 +138,31 @@ export function symbolicList(inputs: unknown, who: string): SymbolicTensor[] {
   return list as SymbolicTensor[];
 }
 
-/** layer.apply(inputs): builds the layer for the inputs' shapes and returns its output, symbolically. */
-export function applyLayer(layer: SymbolicLayer, inputs: SymbolicTensor | SymbolicTensor[]): SymbolicTensor {
+/** What layer.apply does with tensors of data (lib/ops/eager.ts: runs the layer on them); null: refused. */
+let eager: ((layer: SymbolicLayer, inputs: unknown[], kwargs: unknown) => unknown) | null = null;
+/** @internal Sets what layer.apply does with tensors of data (lib/ops/eager.ts). */
+export function setEagerApply(fn: (layer: SymbolicLayer, inputs: unknown[], kwargs: unknown) => unknown): void {
+  eager = fn;
+}
+/** What layer.dispose() frees besides (lib/ops/eager.ts: the one-layer model an eager apply made); the weights freed. */
+let eagerRelease: ((layer: SymbolicLayer) => number) | null = null;
+/** @internal Sets what layer.dispose() frees (lib/ops/eager.ts). */
+export function setEagerRelease(fn: (layer: SymbolicLayer) => number): void {
+  eagerRelease = fn;
+}
+/** @internal layer.dispose(): frees what applying the layer to data made; returns how many weights were freed. */
+export function releaseLayer(layer: SymbolicLayer): number {
+  return eagerRelease ? eagerRelease(layer) : 0;
+}
+const isData = (t: unknown): boolean => t !== null && typeof t === 'object' && 'shape' in (t as object) && 'dataSync' in (t as object);
+
+/**
+ * layer.apply(inputs): builds the layer for the inputs' shapes and returns its output, symbolically; on tensors of
+ * data, the layer's output for them (lib/ops/eager.ts: Keras's layer(x), tfjs's eager apply).
+ */
+export function applyLayer(layer: SymbolicLayer, inputs: SymbolicTensor | SymbolicTensor[], kwargs?: unknown): SymbolicTensor {
+  const given = Array.isArray(inputs) ? inputs : [inputs];
+  if (eager && given.length && given.every(isData)) return eager(layer, given, kwargs) as SymbolicTensor;
   const list = symbolicList(inputs, layer.name || layer.className);
   const shape = layer.buildFor(list.map(t => t.perExample));
   return new SymbolicTensor([...shape], { kind: 'layer', layer, inputs: list });

@@ -15,7 +15,7 @@ import {
   type PoolArgs,
 } from '../core/native.js';
 import { Tensor, empty, handleOf } from '../core/tensor.js';
-import { applyLayer, type SymbolicTensor } from '../engine/symbolic.js';
+import { applyLayer, releaseLayer, type SymbolicTensor } from '../engine/symbolic.js';
 import { ValidationError, stateError } from '../core/errors.js';
 import { TfjsInitializer, type InitSpec } from './initializers.js';
 import { NOT_USED, checkOptions, ownOptions, fail, intPair, numberIn, oneOf, positiveInt, shapeArg, type NotYet } from '../core/validate.js';
@@ -95,6 +95,14 @@ export interface StepContext {
   below?: BelowAct;
   /** Backward: dy is already the gradient of this layer's activation's input (the layer above applied it). */
   dzGiven?: boolean;
+}
+
+/** What dispose() returns (tfjs's DisposeResult). */
+export interface DisposeResult {
+  /** Always 0: the memory is freed at once. */
+  refCountAfterDispose: number;
+  /** How many weights were freed. */
+  numDisposedVariables: number;
 }
 
 /** The options every layer takes (tfjs's LayerArgs). */
@@ -263,8 +271,23 @@ export abstract class Layer {
    * layer's apply(), building it on first use: the functional API (tfjs's layer.apply, Keras's layer(x)). The same
    * layer applied twice shares its weights.
    */
-  apply(inputs: SymbolicTensor | SymbolicTensor[]): SymbolicTensor {
-    return applyLayer(this, inputs);
+  apply(inputs: SymbolicTensor | SymbolicTensor[]): SymbolicTensor;
+  /**
+   * The layer's output for tensors of data (Keras's layer(x), tfjs's eager apply), as a one-layer model runs it: its
+   * weights are made on the first call and kept (dispose() frees them); differentiable inside tf.grad and
+   * optimizer.minimize. `training` as model.apply's.
+   */
+  apply(inputs: Tensor | Tensor[], kwargs?: { training?: boolean }): Tensor;
+  apply(inputs: SymbolicTensor | SymbolicTensor[] | Tensor | Tensor[], kwargs?: { training?: boolean }): SymbolicTensor | Tensor {
+    return applyLayer(this, inputs as SymbolicTensor | SymbolicTensor[], kwargs);
+  }
+
+  /**
+   * Frees the weights apply() on tensors made (tfjs's layer.dispose()); a model holding the layer keeps its own.
+   * Returns tfjs's DisposeResult.
+   */
+  dispose(): DisposeResult {
+    return { refCountAfterDispose: 0, numDisposedVariables: releaseLayer(this) };
   }
 
   /** @internal The output shape for an input shape (both per example); declares the weights (specs) too. */
