@@ -2,6 +2,8 @@
 // and read through the addon. Tolerances are |a - b| <= atol + rtol * |ref|, and a failure names the worst
 // element with both values.
 import * as assert from 'uvu/assert';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import {
   Adadelta,
   CheckpointError,
@@ -522,4 +524,18 @@ export function registryModel(e: LayerEntry, args: { seed?: number; device?: str
 /** The registry's layer in its sample model. */
 export function registryLayer(m: LayersModel, e: LayerEntry) {
   return m.layers.find(l => l.className === e.className)!;
+}
+
+v8.setFlagsFromString('--expose-gc');
+const collect = vm.runInNewContext('gc') as () => void;
+/**
+ * The live native tensors once the garbage collector has run and the finalizers of what it found have (they run on
+ * later turns of the event loop): a count that tensors another test dropped without disposing cannot move later.
+ */
+export async function settledLiveTensors(): Promise<number> {
+  for (let i = 0; i < 3; ++i) {
+    collect();
+    await new Promise(resolve => setImmediate(resolve));
+  }
+  return native.stats().liveTensors;
 }

@@ -15,7 +15,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as tf from '../lib/tfjs.js';
 import { loadMnist, memory as knMemory } from '../lib/index.js';
-import { close } from './helpers.js';
+import { close, settledLiveTensors } from './helpers.js';
 
 tfc.env().set('IS_TEST', true); // tfjs's banner suggesting tfjs-node
 const J = suite('kernelnet/tfjs');
@@ -80,7 +80,7 @@ async function tfjsScript(tfx: typeof tf, data: ReturnType<typeof mnistArrays>, 
 }
 
 J('a tfjs-node training script runs with one changed import, on MNIST', async () => {
-  const before = knMemory().liveTensors;
+  const before = await settledLiveTensors(); // not moved by another test's garbage collected meanwhile
   const data = mnistArrays(3000, 500);
   const r = await tfjsScript(tf, data, `file://${join(dir, 'script-model')}`);
   assert.equal(
@@ -100,7 +100,7 @@ J('a tfjs-node training script runs with one changed import, on MNIST', async ()
   close([hits], [r.evaluated.acc], 1e-6, 0, 'predict().argMax(-1) agrees with evaluate');
   const saved = JSON.parse(readFileSync(join(dir, 'script-model', 'model.json'), 'utf8'));
   assert.is(saved.format, 'layers-model');
-  assert.is(knMemory().liveTensors, before, 'the script disposed everything it made');
+  assert.is(await settledLiveTensors(), before, 'the script disposed everything it made');
 });
 
 /** A small model with every layer the format maps, trained a little so that BatchNormalization's statistics move. */
