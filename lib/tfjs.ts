@@ -940,6 +940,7 @@ export {
   slice4d,
   randomStandardNormal,
   randomUniformInt,
+  multinomial,
   upcastType,
   print,
 } from './ops/differentiable.js';
@@ -1017,7 +1018,6 @@ const OUT_OF_SCOPE = [
   'upperBound',
   'diag',
   'meshgrid',
-  'multinomial',
   'randomGamma',
   'rand',
   'dropout',
@@ -1092,7 +1092,6 @@ export const lowerBound = refuse('lowerBound', NO_OP),
   upperBound = refuse('upperBound', NO_OP),
   diag = refuse('diag', NO_OP),
   meshgrid = refuse('meshgrid', NO_OP),
-  multinomial = refuse('multinomial', NO_OP),
   randomGamma = refuse('randomGamma', NO_OP),
   rand = refuse('rand', NO_OP);
 /** Refused: throws a ValidationError (ERR_KERNELNET_UNSUPPORTED) naming the call. */

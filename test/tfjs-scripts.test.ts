@@ -787,4 +787,63 @@ S("snake-dqn's replay step: game states through tf.buffer, a frozen target netwo
   assert.is(tf.memory().numTensors, live, 'every tensor freed');
 });
 
+S("cart-pole's policy step: multinomial actions, variableGrads through predict, gradients stacked by rank", () => {
+  // tfjs-examples/cart-pole (REINFORCE): the action is tf.multinomial of [p, 1 - p] with p = sigmoid(logits); the
+  // gradient of sigmoidCrossEntropy(1 - action, logits) for each step is kept, stacked and scaled by the rewards
+  // reshaped with `rank - 1` ones (tfjs's tensor.rank), then averaged and applied.
+  const live = tf.memory().numTensors;
+  const probs = tf.tensor2d([
+    [0.9, 0.1],
+    [0.25, 0.75],
+  ]);
+  const draws = tf.multinomial(probs, 4000, 17, true);
+  assert.equal([draws.shape, draws.dtype], [[2, 4000], 'int32']);
+  const v = Array.from(draws.dataSync());
+  const mean = (from: number) => v.slice(from, from + 4000).reduce((a, b) => a + b, 0) / 4000;
+  assert.ok(Math.abs(mean(0) - 0.1) < 0.03 && Math.abs(mean(4000) - 0.75) < 0.03, `frequencies ${mean(0)} and ${mean(4000)}`);
+  tf.tidy(() =>
+    assert.equal(
+      Array.from(tf.multinomial(probs, 8, 3, true).dataSync()),
+      Array.from(tf.multinomial(probs, 8, 3, true).dataSync()),
+      'a seed repeats',
+    ),
+  );
+  const policy = tf.sequential({ layers: [tf.layers.dense({ units: 8, activation: 'elu', inputShape: [4] }), tf.layers.dense({ units: 1 })] });
+  const opt = tf.train.adam(0.05);
+  const steps: Record<string, tf.Tensor>[] = [];
+  for (let i = 0; i < 3; ++i) {
+    const state = tf.tensor2d([[0.1 * i, -0.2, 0.05, 0.3]]);
+    const { value, grads } = tf.variableGrads(() =>
+      tf.tidy(() => {
+        const logits = policy.predict(state) as tf.Tensor;
+        const left = tf.sigmoid(logits);
+        const actions = tf.multinomial(tf.concat([left, tf.sub(1, left)], 1), 1, null as never, true);
+        const labels = tf.sub(1, tf.tensor2d(actions.dataSync(), actions.shape));
+        return tf.losses.sigmoidCrossEntropy(labels, logits).asScalar();
+      }),
+    );
+    steps.push(grads as Record<string, tf.Tensor>);
+    tf.dispose([state, value]);
+  }
+  const rewards = tf.tensor1d([1, -0.5, 0.25]);
+  const averaged = tf.tidy(() =>
+    Object.fromEntries(
+      Object.keys(steps[0]).map(name => {
+        const stacked = tf.stack(steps.map(g => g[name]));
+        const scale = rewards.reshape([3, ...new Array<number>(stacked.rank - 1).fill(1)]);
+        return [name, tf.mean(stacked.mul(scale), 0)];
+      }),
+    ),
+  );
+  assert.equal(
+    Object.values(averaged).map(t => t.shape),
+    policy.trainableWeights.map(w => w.shape),
+  );
+  opt.applyGradients(averaged);
+  tf.dispose([probs, draws, rewards, steps, averaged]);
+  policy.dispose();
+  opt.dispose();
+  assert.is(tf.memory().numTensors, live, 'every tensor freed');
+});
+
 S.run();

@@ -30,6 +30,10 @@ export class Tensor {
   get shape(): number[] {
     return this[HANDLE].shape;
   }
+  /** The number of axes (tfjs's rank): 0 for a scalar. */
+  get rank(): number {
+    return this[HANDLE].shape.length;
+  }
   /** The element type: 'float32', 'int32' or 'bool'. */
   get dtype(): DType {
     return this[HANDLE].dtype;

@@ -256,6 +256,44 @@ export function truncatedNormal(shape: number[], mean = 0, stdDev = 1, dtype: 'f
   });
 }
 
+/**
+ * tf.multinomial(logits, numSamples, seed?, normalized = false): numSamples class indices (int32) drawn per row of
+ * logits ([k] or [batch, k]) from softmax(logits), or from logits taken as probabilities when normalized. Each
+ * draw is the number of the cumulative probabilities below a uniform value (the last class where rounding leaves
+ * the total under 1).
+ */
+export function multinomial(logits: TensorInput, numSamples: number, seed?: number | null, normalized = false): Tensor {
+  if (!Number.isInteger(numSamples) || numSamples < 1)
+    throw opError('multinomial', `expected numSamples to be a positive integer but received ${describe(numSamples)}`, 'ERR_KERNELNET_ARG');
+  const r = seedOf(seed);
+  return scoped('multinomial', deviceOf(logits), s => {
+    const given = castTo(s, input(s, logits, 'logits'), 'float32');
+    const rank = given.shape.length;
+    if (rank !== 1 && rank !== 2) throw opError('multinomial', `logits must be rank 1 or 2 but it is rank ${rank}`);
+    const [b, k] = rank === 1 ? [1, given.shape[0]] : given.shape;
+    if (k < 2) throw opError('multinomial', `expected at least 2 classes but received ${k}`, 'ERR_KERNELNET_ARG');
+    const h = copyAs(s, given, [b, k]);
+    let p = h;
+    if (!normalized) {
+      p = s.make([b, k], 'float32');
+      if (p.size) native.softmax(h, p);
+    }
+    const cdf = s.make([b, k], 'float32'),
+      u = s.make([b, numSamples], 'float32'),
+      below = s.make([b, numSamples, k], 'bool');
+    const out = s.make([b, numSamples], 'int32'),
+      last = s.make([], 'int32');
+    if (!out.size) return s.result(copyAs(s, out, rank === 1 ? [numSamples] : [b, numSamples]));
+    native.scan('add', p, [b, k, 1], false, false, cdf);
+    native.randomUniform(u, 0, 1, r.seed, r.offset);
+    native.mathBinary('less', cdf.reshape([b, 1, k]), u.reshape([b, numSamples, 1]), below);
+    const counts = reduceAxes(s, 'sum', castTo(s, below, 'int32'), [2], false);
+    last.fill(k - 1);
+    native.mathBinary('min', counts, last, out);
+    return s.result(copyAs(s, out, rank === 1 ? [numSamples] : [b, numSamples]));
+  });
+}
+
 /** tf.randomUniform(shape, minval = 0, maxval = 1, dtype = 'float32', seed?): uniform in [minval, maxval) (int32: floored). */
 export function randomUniform(shape: number[], minval = 0, maxval = 1, dtype: DataType = 'float32', seed?: number | string): Tensor {
   const dims = shapeArg('randomUniform', shape),
