@@ -9,7 +9,7 @@
 // models applied inside them: lib/ops/autodiff.ts, lib/ops/model-tape.ts). Refused with ERR_KERNELNET_UNSUPPORTED
 // naming the call: convolution and pooling as functions, graph models, and the other ops listed at the end.
 import { EarlyStopping, type EarlyStoppingArgs } from './callbacks/callbacks.js';
-import { ValidationError } from './core/errors.js';
+import { StateError, ValidationError } from './core/errors.js';
 import { checkOptions, fail, ownOptions } from './core/validate.js';
 import type { Layer } from './layers/layers.js';
 import { REGISTRY, layerFactories, type LayerEntry } from './layers/registry.js';
@@ -44,7 +44,7 @@ import {
   type WeightsManifestEntry,
   type WeightsManifestGroupConfig,
 } from './io/tfjs-io.js';
-import { Tensor, dispose, keep, tidy } from './core/tensor.js';
+import { Tensor, dispose, isHeld, keep, tidy } from './core/tensor.js';
 import { setOpsDevice } from './ops/base.js';
 import { Variable, addVariableSource } from './ops/autodiff.js';
 import { ModelVariables, applyModel, taped } from './ops/model-tape.js';
@@ -637,6 +637,8 @@ export class LayersModel {
   }
   /** Writes every weight, in getWeights() order, from the given tensors (their values are copied). */
   setWeights(weights: Tensor[]): void {
+    if (this.variables.sync().some(isHeld))
+      throw new StateError(`${this.name}.setWeights: a gradient being computed reads the weights; set them after it returns`, 'ERR_KERNELNET_STATE');
     this.model.setWeights(weights);
   }
   /** The layer called name, or the one at index. */
@@ -680,9 +682,8 @@ export class LayersModel {
     numDisposedVariables: number;
   } {
     const n = this.model.params.length;
-    this.variables.drop();
     this.dropSource();
-    this.model.dispose();
+    this.variables.disposeModel();
     return { refCountAfterDispose: 0, numDisposedVariables: n };
   }
 }

@@ -421,6 +421,164 @@ S('a layer applied to tensors (tfjs eager apply): its output, its weights traine
   assert.not.ok(names.includes(`${dense.name}/kernel`), `and unregisters them: ${names}`);
 });
 
+S("what f returns or keeps is the caller's; nested customGrads count once; tf.variable inside f is a new leaf", () => {
+  const x = tf.tensor1d([1, 2, 3]);
+  let kept: tf.Tensor | null = null;
+  const g = tf.grad((t: tf.Tensor) => (kept = tf.keep(tf.sum(tf.square(t)))))(x);
+  assert.equal(values(g), [2, 4, 6]);
+  assert.not.ok(kept!.isDisposed, 'a tensor f kept stays, as tfjs');
+  assert.not.ok(x.isDisposed);
+  kept!.dispose();
+  // tfjs: a customGrad whose f calls another customGrad records only the outer one (its gradFunc decides)
+  const make = (scale: number, inner?: (t: tf.Tensor) => tf.Tensor) =>
+    tf.customGrad(((t: tf.Tensor) => ({
+      value: inner ? inner(t) : tf.mul(t, 1),
+      gradFunc: (dy: tf.Tensor) => [tf.mul(dy, scale)],
+    })) as never) as (t: tf.Tensor) => tf.Tensor;
+  const nested = make(10, make(100));
+  const cg = tf.grad((t: tf.Tensor) => tf.sum(nested(t)))(x);
+  const tfNested = (() => {
+    const m = (scale: number, inner?: (t: tfc.Tensor) => tfc.Tensor) =>
+      tfc.customGrad(((t: tfc.Tensor) => ({
+        value: inner ? inner(t) : tfc.mul(t, 1),
+        gradFunc: (dy: tfc.Tensor) => [tfc.mul(dy, scale)],
+      })) as never) as (t: tfc.Tensor) => tfc.Tensor;
+    return Array.from(
+      tfc
+        .grad((t: tfc.Tensor) => tfc.sum(m(10, m(100))(t)))(tfc.tensor1d([1, 2, 3]))
+        .dataSync(),
+    );
+  })();
+  assert.equal(values(cg), tfNested, 'as tfjs');
+  assert.equal(values(cg), [10, 10, 10]);
+  throwsCoded(
+    () => tf.grad((t: tf.Tensor) => tf.sum(tf.square(tf.variable(t, true, 'leaf_v'))))(x),
+    'ERR_KERNELNET_ARG',
+    /Cannot compute gradient/,
+    'tf.variable(x) is not a function of x',
+  );
+  tf.disposeVariables();
+  x.dispose();
+});
+
+S("assigning a variable or setting a model's weights while a gradient reads them is refused (the gradient would see the new values)", () => {
+  const v = tf.variable(tf.tensor1d([1, 2, 3]), true, 'assign_v');
+  throwsCoded(
+    () =>
+      tf.variableGrads(() => {
+        const y = tf.sum(tf.square(v));
+        v.assign(tf.tensor1d([10, 20, 30]));
+        return y;
+      }),
+    'ERR_KERNELNET_STATE',
+    /read by a gradient being computed/,
+    'assign inside f',
+  );
+  assert.equal(values(v), [1, 2, 3]);
+  v.assign(tf.tensor1d([4, 5, 6]));
+  assert.equal(values(v), [4, 5, 6], 'after the call, assign works');
+  const model = tf.sequential({ layers: [tf.layers.dense({ units: 1, inputShape: [2] })] });
+  const w = model.getWeights();
+  throwsCoded(
+    () =>
+      tf.variableGrads(() => {
+        const y = tf.sum(model.apply(tf.ones([1, 2])) as tf.Tensor);
+        model.setWeights(w);
+        return y;
+      }),
+    'ERR_KERNELNET_STATE',
+    /setWeights: a gradient being computed/,
+    'setWeights inside f',
+  );
+  tf.dispose(w);
+  model.dispose();
+  tf.disposeVariables();
+});
+
+S('a shared layer has one variable per weight; a layer frozen since compile runs both passes in inference mode', () => {
+  const shared = tf.layers.dense({ units: 2, inputShape: [3] });
+  const a = tf.sequential({ layers: [shared] }),
+    b = tf.sequential({ layers: [shared, tf.layers.dense({ units: 1 })] });
+  const x = tf.tensor2d([[1, -1, 0.5]]);
+  const sharedNames = a.trainableWeights.map(w => w.name);
+  assert.equal(
+    b.trainableWeights.slice(0, 2).map(w => w.name),
+    sharedNames,
+    'the same variables in both models',
+  );
+  const opt = tf.train.sgd(0.01);
+  const { grads } = tf.variableGrads(() => tf.add(tf.sum(a.apply(x) as tf.Tensor), tf.sum(b.apply(x) as tf.Tensor)));
+  assert.is(Object.keys(grads).filter(n => sharedNames.includes(n)).length, 2, 'one gradient per shared weight, summed over both uses');
+  opt.minimize(() => tf.add(tf.sum(a.apply(x) as tf.Tensor), tf.sum(b.apply(x) as tf.Tensor)));
+  a.dispose();
+  assert.ok(
+    sharedNames.every(n => registeredVariables().some(v => v.name === n)),
+    'disposing one model keeps the shared weights (and their variables) for the other',
+  );
+  b.dispose();
+  tf.dispose([x, grads]);
+  opt.dispose();
+  // BatchNormalization frozen after compile, without another compile: inference mode both ways (Keras, tfjs)
+  const m = tf.sequential({ layers: [tf.layers.batchNormalization({ inputShape: [2] })] });
+  m.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
+  m.layers[0].trainable = false;
+  const xs = tf.tensor2d([
+    [1, 2],
+    [3, -1],
+    [0.5, 0.5],
+  ]);
+  const W = tf.tensor2d([
+    [1, 2],
+    [-1, 0.5],
+    [2, 1],
+  ]);
+  const f = (t: tf.Tensor) => tf.sum(tf.mul(m.apply(t, { training: true }) as tf.Tensor, W));
+  const g = values(tf.grad(f)(xs));
+  const data = values(xs),
+    h = 1e-2;
+  for (const i of [0, 1, 2, 3]) {
+    const at = (delta: number) =>
+      tf.tidy(
+        () =>
+          f(
+            tf.tensor2d(
+              data.map((v, j) => (j === i ? v + delta : v)),
+              [3, 2],
+            ),
+          ).dataSync()[0],
+      );
+    close([g[i]], [(at(h) - at(-h)) / (2 * h)], 1e-3, 1e-2, `d/dx[${i}]`);
+  }
+  tf.dispose([xs, W]);
+  m.dispose();
+});
+
+S('a gradient taken through a model inside a function that is itself differentiated: first order works (an adversarial step)', () => {
+  const model = tf.sequential({ layers: [tf.layers.dense({ units: 3, inputShape: [2], activation: 'tanh' }), tf.layers.dense({ units: 1 })] });
+  const x0 = tf.tensor2d([[0.3, -0.6]]);
+  const weights = model.trainableWeights.map(w => w.read());
+  const opt = tf.train.sgd(0.05);
+  // FGSM-style: the loss at x0 moved along the sign of the input's gradient, minimised over the weights
+  const loss = opt.minimize(
+    () => {
+      const gx = tf.grad((t: tf.Tensor) => tf.sum(model.apply(t) as tf.Tensor))(x0);
+      return tf.sum(model.apply(tf.add(x0, tf.mul(tf.sign(gx), 0.1))) as tf.Tensor);
+    },
+    true,
+    weights,
+  );
+  assert.ok(Number.isFinite(loss!.dataSync()[0]));
+  throwsCoded(
+    () => tf.grad((t: tf.Tensor) => tf.sum(tf.grad((u: tf.Tensor) => tf.sum(model.apply(u) as tf.Tensor))(t)))(x0),
+    'ERR_KERNELNET_UNSUPPORTED',
+    /gradient of a gradient through a model/,
+    'second order through the model',
+  );
+  tf.dispose([x0, loss!]);
+  model.dispose();
+  opt.dispose();
+});
+
 S("a GAN: two models, two optimizers, minimize with each model's weights; the generator learns the data's mean", () => {
   // real data: N(2, 0.25); the generator maps noise to one number; the discriminator says real or fake
   const G = tf.sequential({ layers: [tf.layers.dense({ units: 8, inputShape: [2], activation: 'tanh' }), tf.layers.dense({ units: 1 })] });

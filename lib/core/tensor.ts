@@ -422,6 +422,11 @@ export function handleKey(t: Tensor): NativeTensor {
   return t[HANDLE];
 }
 
+/** @internal Whether a gradient tape holds t's memory (hold()). */
+export function isHeld(t: Tensor): boolean {
+  return holds.has(t[HANDLE]);
+}
+
 /** @internal Lets go of a hold(); frees the memory if some Tensor over it was disposed meanwhile. */
 export function release(alias: Tensor): void {
   const h = alias[HANDLE],

@@ -693,7 +693,7 @@ export abstract class Network {
       seed: this.key(STREAM_DROPOUT + node),
       offset: step?.base ?? this.steps,
       counter: step?.counter ?? null,
-      weightGrads: this.training[this.layerIndex(this.graph.nodes[node].layer)] ?? true, // a frozen layer (BatchNormalization then runs in inference mode, as Keras)
+      weightGrads: (this.trainingNow ?? this.training)[this.layerIndex(this.graph.nodes[node].layer)] ?? true, // a frozen layer (BatchNormalization then runs in inference mode, as Keras)
     };
   }
 
@@ -924,6 +924,11 @@ export abstract class Network {
 
   /** How many tapeCall()s ran: their dropout streams' offsets, apart from fit's steps. */
   private tapeCalls = 0;
+  /**
+   * During a tapeCall's forward and backward: each layer's trainable flag as the call read it (not as fit's last
+   * applyTrainable did), so that a layer frozen since runs both passes in the same mode.
+   */
+  private trainingNow: boolean[] | null = null;
 
   /**
    * @internal One forward pass of the whole batch Xs (one per input) for a gradient tape (kernelnet/tfjs's
@@ -948,14 +953,20 @@ export abstract class Network {
     this.alive('apply');
     this.ensureParams();
     const batch = this.checkInputs(Xs, this.inputNames);
+    if (!batch && training)
+      throw new ValidationError(
+        `${this.name}.apply: an empty batch in training mode (no statistics to normalise or update with)`,
+        'ERR_KERNELNET_SHAPE',
+      );
     this.checkBatchFits(batch);
     const graph = this.graph,
       device = this.device;
     const sw: FusionSwitches = { fuseConvPool: false, fuseHead: false, foldInference: false, foldDropout: false, foldBelow: false };
     const wanted = (ref: number) => ref < 0 && inputGrads[inputIndex(ref)] === true;
+    const frozen = new Set(this.layers.filter(l => l.trainable === false));
     const trains = (id: number) => {
       const l = graph.nodes[id].layer;
-      return l.trainable !== false && l.params.some(p => p.trainable !== false);
+      return !frozen.has(l) && l.params.some(p => p.trainable !== false);
     };
     const plan = stepPlan(graph, id => trains(id) || graph.nodes[id].inputs.some(wanted), sw);
     const flows = (ref: number) => (ref < 0 ? wanted(ref) : plan.needsBackward(ref));
@@ -984,11 +995,15 @@ export abstract class Network {
     const inputs: NativeTensor[][] = [],
       outputs: NativeTensor[] = [];
     let value: NativeTensor[];
+    const modes = this.layers.map(l => l.trainable);
+    this.trainingNow = modes;
     try {
       value = this.runForward(graph, plan.forward, ws, step, inputs, outputs);
     } catch (err) {
       free();
       throw err;
+    } finally {
+      this.trainingNow = null;
     }
     return {
       outputs: graph.outputs.map(id => value[id]),
@@ -1019,19 +1034,24 @@ export abstract class Network {
         };
         graph.outputs.forEach((id, o) => contribute(id, dys[o]));
         const seen = new Set<Layer>();
-        for (const op of plan.backward) {
-          const grad = grads.get(op.out);
-          if (!grad) continue;
-          const i = op.at,
-            node = graph.nodes[i],
-            layer = node.layer;
-          const ctx = { ...this.context(i, training, step ?? undefined), inputGrad: node.inputs.some(flows), weightGrads: trains(i) };
-          this.backwardOf(layer, ctx.weightGrads, seen, () => {
-            if (layer instanceof Merge) {
-              const dx = layer.backwardAll(inputs[i], outputs[i], grad, ws.layers[i], node.inputs.map(flows));
-              node.inputs.forEach((ref, j) => contribute(ref, dx[j]));
-            } else contribute(node.inputs[0], layer.backward(inputs[i][0], outputs[i], grad, ws.layers[i], { ...ctx, dzGiven: false }));
-          });
+        this.trainingNow = modes;
+        try {
+          for (const op of plan.backward) {
+            const grad = grads.get(op.out);
+            if (!grad) continue;
+            const i = op.at,
+              node = graph.nodes[i],
+              layer = node.layer;
+            const ctx = { ...this.context(i, training, step ?? undefined), inputGrad: node.inputs.some(flows), weightGrads: trains(i) };
+            this.backwardOf(layer, ctx.weightGrads, seen, () => {
+              if (layer instanceof Merge) {
+                const dx = layer.backwardAll(inputs[i], outputs[i], grad, ws.layers[i], node.inputs.map(flows));
+                node.inputs.forEach((ref, j) => contribute(ref, dx[j]));
+              } else contribute(node.inputs[0], layer.backward(inputs[i][0], outputs[i], grad, ws.layers[i], { ...ctx, dzGiven: false }));
+            });
+          }
+        } finally {
+          this.trainingNow = null;
         }
         const params = new Map<Param, NativeTensor>();
         for (const l of seen)

@@ -12,7 +12,7 @@ import { native, type NativeTensor } from '../core/native.js';
 import type { Param } from '../layers/layers.js';
 import { empty, handleOf, type Tensor } from '../core/tensor.js';
 import { DeviceError, ValidationError, stateError } from '../core/errors.js';
-import { registeredVariables, variableGrads, type Variable, type VariableGradients } from '../ops/autodiff.js';
+import { variableGrads, variableNamed, type Variable, type VariableGradients } from '../ops/autodiff.js';
 import { NOT_USED, checkOptions, fail, nonNegativeInt, numberIn, type NotYet } from '../core/validate.js';
 import { LearningRateSchedule } from './schedules.js';
 
@@ -197,14 +197,15 @@ export abstract class Optimizer {
    */
   minimize(f: () => Tensor, returnCost = false, varList?: Variable[]): Tensor | null {
     const { value, grads } = this.computeGradients(f, varList);
+    let ok = false;
     try {
       this.applyGradients(varList ? varList.map(v => ({ name: v.name, tensor: grads[v.name] })) : grads);
+      ok = true;
     } finally {
       for (const g of Object.values(grads)) g?.dispose();
+      if (!ok || !returnCost) value.dispose();
     }
-    if (returnCost) return value;
-    value.dispose();
-    return null;
+    return returnCost ? value : null;
   }
 
   /** tfjs's optimizer.computeGradients(f, varList?): tf.variableGrads(f, varList), { value, grads } by variable name. */
@@ -226,12 +227,17 @@ export abstract class Optimizer {
       : gradients !== null && typeof gradients === 'object'
         ? Object.entries(gradients)
         : fail('an object of gradients by variable name, or an array of { name, tensor }', 'gradients', gradients);
-    const vars = new Map(registeredVariables().map(v => [v.name, v]));
+    // the slots of variables disposed since (their memory freed) go
+    for (const [h, own] of this.loose)
+      if (h.disposed) {
+        for (const t of own) t.dispose();
+        this.loose.delete(h);
+      }
     const params: NativeTensor[] = [],
       grads: NativeTensor[] = [];
     for (const [name, g] of entries) {
       if (g === null || g === undefined) continue;
-      const v = vars.get(name);
+      const v = variableNamed(name);
       if (!v) throw new ValidationError(`${this.className}.applyGradients: no variable named '${name}' is registered`, 'ERR_KERNELNET_ARG');
       const p = handleOf(v, `variable '${name}'`),
         gh = handleOf(g, `the gradient of '${name}'`);

@@ -5,7 +5,7 @@
 // variable when no list is given and returns its gradients by variable name.
 import { StateError, ValidationError } from '../core/errors.js';
 import { native, type DType, type NativeTensor } from '../core/native.js';
-import { Tensor, handleKey, handleOf, tidy, untrack } from '../core/tensor.js';
+import { Tensor, handleKey, handleOf, isHeld, tidy, untrack } from '../core/tensor.js';
 import { describe } from '../core/validate.js';
 import * as d from './differentiable.js';
 import { backward } from './gradients.js';
@@ -17,8 +17,17 @@ const assert = (ok: boolean, message: () => string): void => {
 
 // --- variables --------------------------------------------------------------------------------------------------
 
-/** Every live variable by name (tfjs's engine.registeredVariables). */
-const registry = new Map<string, Variable>();
+/**
+ * Every live variable by name (tfjs's engine.registeredVariables): tf.variable()s held strongly, as tfjs holds them
+ * until disposed; a model's weights weakly, so that a model dropped without dispose() is still collected.
+ */
+const registry = new Map<string, { strong: Variable } | { weak: WeakRef<Variable> }>();
+const entryOf = (name: string): Variable | undefined => {
+  const e = registry.get(name);
+  const v = e && ('strong' in e ? e.strong : e.weak.deref());
+  if (e && (!v || v.isDisposed)) registry.delete(name);
+  return v && !v.isDisposed ? v : undefined;
+};
 let nextId = 0;
 /** Sources of variables made on demand (the models of kernelnet/tfjs: their weights), asked before the registry is read. */
 const sources = new Set<WeakRef<{ sync(): unknown }>>();
@@ -36,17 +45,21 @@ export class Variable extends Tensor {
   /** @internal Set for a model's weight: freed with the model, not by dispose(). */
   readonly owner: string | null;
 
-  /** @internal Use tf.variable(). */
-  constructor(handle: NativeTensor, trainable: boolean, name: string, owner: string | null = null) {
+  /** @internal Use tf.variable(). `weak`: registered weakly (a model's weight). */
+  constructor(handle: NativeTensor, trainable: boolean, name: string, owner: string | null = null, weak = false) {
     super(handle);
     untrack(this);
     this.trainable = trainable;
     this.name = name;
     this.owner = owner;
-    registry.set(name, this);
+    registry.set(name, weak ? { weak: new WeakRef(this) } : { strong: this });
   }
 
-  /** Writes newValue's values into the variable (same shape and dtype), in place: tfjs's assign. */
+  /**
+   * Writes newValue's values into the variable (same shape and dtype), in place: tfjs's assign. Refused while a
+   * gradient being computed reads the variable (inside the function given to tf.grad, variableGrads, minimize):
+   * the gradient would see the new values.
+   */
   assign(newValue: Tensor): void {
     const h = handleOf(this, `variable '${this.name}'`),
       v = handleOf(newValue, 'newValue');
@@ -54,7 +67,12 @@ export class Variable extends Tensor {
       throw new ValidationError(`dtype of the new value (${v.dtype}) and previous value (${h.dtype}) must match`, 'ERR_KERNELNET_SHAPE');
     if (v.shape.join() !== h.shape.join())
       throw new ValidationError(`shape of the new value ([${v.shape}]) and previous value ([${h.shape}]) must match`, 'ERR_KERNELNET_SHAPE');
-    if (!h.size) return;
+    if (isHeld(this))
+      throw new StateError(
+        `variable '${this.name}' is read by a gradient being computed; assign it after tf.grad, variableGrads or minimize returns`,
+        'ERR_KERNELNET_STATE',
+      );
+    if (!h.size || v === h) return;
     const src = v.device === h.device ? v : new native.Tensor(v.shape, v.dtype, v.read(), h.device);
     native.copyRegion(src.reshape([src.size]), [0], h.reshape([h.size]), [0], [h.size]);
     if (src !== v) src.dispose();
@@ -64,20 +82,21 @@ export class Variable extends Tensor {
   override dispose(): void {
     if (this.owner !== null)
       throw new StateError(`variable '${this.name}' is a weight of model '${this.owner}': model.dispose() frees it`, 'ERR_KERNELNET_STATE');
-    if (registry.get(this.name) === this) registry.delete(this.name);
+    unregister(this);
     super.dispose();
   }
 }
 
-/** @internal Takes a model's weight out of the registry (its model was disposed). */
+/** @internal Takes a variable out of the registry. */
 export function unregister(v: Variable): void {
-  if (registry.get(v.name) === v) registry.delete(v.name);
+  const e = registry.get(v.name);
+  if (e && ('strong' in e ? e.strong : e.weak.deref()) === v) registry.delete(v.name);
 }
 
 /** @internal A name not yet taken: `base`, else base_1, base_2, ... */
 export function freeName(base: string): string {
-  if (!registry.has(base)) return base;
-  for (let i = 1; ; ++i) if (!registry.has(`${base}_${i}`)) return `${base}_${i}`;
+  if (!entryOf(base)) return base;
+  for (let i = 1; ; ++i) if (!entryOf(`${base}_${i}`)) return `${base}_${i}`;
 }
 
 /** @internal Adds a source of variables made on demand (a kernelnet/tfjs model's weights), held weakly; returns its removal. */
@@ -87,14 +106,26 @@ export function addVariableSource(source: { sync(): unknown }): () => void {
   return () => sources.delete(ref);
 }
 
-/** The live variables, in the order they were made (tfjs's engine.registeredVariables, as an array). */
-export function registeredVariables(): Variable[] {
+function syncSources(): void {
   for (const ref of sources) {
     const source = ref.deref();
     if (source) source.sync();
     else sources.delete(ref);
   }
-  return [...registry.values()].filter(v => !v.isDisposed);
+}
+
+/** The live variables, in the order they were made (tfjs's engine.registeredVariables, as an array). */
+export function registeredVariables(): Variable[] {
+  syncSources();
+  return [...registry.keys()].map(entryOf).filter((v): v is Variable => v !== undefined);
+}
+
+/** @internal The live variable of this name (models' weights made first if it is not there yet), or undefined. */
+export function variableNamed(name: string): Variable | undefined {
+  const v = entryOf(name);
+  if (v) return v;
+  syncSources();
+  return entryOf(name);
 }
 
 /**
@@ -106,16 +137,16 @@ export function variable(initialValue: Tensor, trainable = true, name?: string, 
   if (name !== undefined && name !== null && typeof name !== 'string')
     throw new ValidationError(`Expected a string for name but received ${describe(name)}`);
   const n = name ?? String(nextId++);
-  if (registry.has(n) && !registry.get(n)!.isDisposed)
-    throw new ValidationError(`Variable with name ${n} was already registered`, 'ERR_KERNELNET_ARG');
-  const value = dtype && dtype !== h.dtype ? d.cast(initialValue, dtype) : d.clone(initialValue);
+  if (entryOf(n)) throw new ValidationError(`Variable with name ${n} was already registered`, 'ERR_KERNELNET_ARG');
+  // not recorded: a variable is a new leaf, not a function of initialValue (as tfjs)
+  const value = unrecorded(() => (dtype && dtype !== h.dtype ? d.cast(initialValue, dtype) : d.clone(initialValue)));
   untrack(value); // its memory is the variable's now: no tidy frees it
   return new Variable(handleKey(value), trainable !== false, n);
 }
 
 /** tf.disposeVariables(): disposes every variable made by tf.variable() (a model's weights stay with the model). */
 export function disposeVariables(): void {
-  for (const v of [...registry.values()]) if (v.owner === null) v.dispose();
+  for (const v of registeredVariables()) if (v.owner === null) v.dispose();
 }
 
 // --- gradients --------------------------------------------------------------------------------------------------
@@ -171,10 +202,10 @@ export function grad(f: (x: Tensor) => Tensor): (x: Tensor, dy?: Tensor) => Tens
   return (x, dy) => {
     assert(x instanceof Tensor, () => 'The x passed in grad(f)(x) must be a tensor');
     assert(dy === undefined || dy === null || dy instanceof Tensor, () => 'The dy passed in grad(f)(x, dy) must be a tensor');
+    // the tidy frees f's value, and on an error every tensor made (not f's own result when f returned a tensor it did not make)
     return tidy(() => {
-      const { value, grads } = gradients(() => f(x), [x], dy);
+      const { grads } = gradients(() => f(x), [x], dy);
       checkGrads(grads);
-      value.dispose();
       return grads[0];
     });
   };
@@ -190,9 +221,8 @@ export function grads(f: (...args: Tensor[]) => Tensor): (args: Tensor[], dy?: T
     );
     assert(dy === undefined || dy === null || dy instanceof Tensor, () => 'The dy passed in grads(f)(args, dy) must be a tensor');
     return tidy(() => {
-      const { value, grads } = gradients(() => f(...args), args, dy);
+      const { grads } = gradients(() => f(...args), args, dy);
       checkGrads(grads);
-      value.dispose();
       return grads;
     });
   };
@@ -204,9 +234,11 @@ export function valueAndGrad(f: (x: Tensor) => Tensor): (x: Tensor, dy?: Tensor)
   return (x, dy) => {
     assert(x instanceof Tensor, () => 'The x passed in valueAndGrad(f)(x) must be a tensor');
     assert(dy === undefined || dy === null || dy instanceof Tensor, () => 'The dy passed in valueAndGrad(f)(x, dy) must be a tensor');
-    const { value, grads } = gradients(() => f(x), [x], dy);
-    checkGrads(grads);
-    return { value, grad: grads[0] };
+    return tidy(() => {
+      const { value, grads } = gradients(() => f(x), [x], dy);
+      checkGrads(grads);
+      return { value, grad: grads[0] };
+    });
   };
 }
 
@@ -216,9 +248,11 @@ export function valueAndGrads(f: (...args: Tensor[]) => Tensor): (args: Tensor[]
   return (args, dy) => {
     assert(Array.isArray(args) && args.every(a => a instanceof Tensor), () => 'The args passed in valueAndGrads(f)(args) must be array of tensors');
     assert(dy === undefined || dy === null || dy instanceof Tensor, () => 'The dy passed in valueAndGrads(f)(args, dy) must be a tensor');
-    const { value, grads } = gradients(() => f(...args), args, dy);
-    checkGrads(grads);
-    return { value, grads };
+    return tidy(() => {
+      const { value, grads } = gradients(() => f(...args), args, dy);
+      checkGrads(grads);
+      return { value, grads };
+    });
   };
 }
 
@@ -261,7 +295,7 @@ export function variableGrads(f: () => Tensor, varList?: Variable[]): VariableGr
     () => 'The varList passed in variableGrads(f, varList) must be an array of variables',
   );
   const specified = varList !== undefined && varList !== null;
-  let list = specified ? varList : registeredVariables();
+  let list = [...new Set(specified ? varList : registeredVariables())];
   const nonTrainable = specified ? list.filter(v => !v.trainable) : [];
   const count = list.length;
   list = list.filter(v => v.trainable);
@@ -269,28 +303,26 @@ export function variableGrads(f: () => Tensor, varList?: Variable[]): VariableGr
     list.length > 0,
     () => `variableGrads() expects at least one of the input variables to be trainable, but none of the ${count} variables is trainable.`,
   );
-  const { value, grads } = gradients(f, list, null);
-  if (!grads.some(g => g !== null)) {
-    value.dispose();
-    throw new ValidationError(
-      'Cannot find a connection between any variable and the result of the loss function y=f(x). Please make sure the operations that use variables are inside the function f passed to minimize().',
-      'ERR_KERNELNET_ARG',
-    );
-  }
-  if (value.shape.length !== 0) {
-    value.dispose();
-    grads.forEach(g => g?.dispose());
-    throw new ValidationError(
-      `The f passed in variableGrads(f) must return a scalar, but it returned a rank-${value.shape.length} tensor`,
-      'ERR_KERNELNET_SHAPE',
-    );
-  }
-  const named: Record<string, Tensor | null> = {};
-  list.forEach((v, i) => {
-    if (grads[i]) named[v.name] = grads[i];
+  // in a tidy: a refusal below frees what was made (never a tensor f returned that it did not make)
+  return tidy(() => {
+    const { value, grads } = gradients(f, list, null);
+    if (!grads.some(g => g !== null))
+      throw new ValidationError(
+        'Cannot find a connection between any variable and the result of the loss function y=f(x). Please make sure the operations that use variables are inside the function f passed to minimize().',
+        'ERR_KERNELNET_ARG',
+      );
+    if (value.shape.length !== 0)
+      throw new ValidationError(
+        `The f passed in variableGrads(f) must return a scalar, but it returned a rank-${value.shape.length} tensor`,
+        'ERR_KERNELNET_SHAPE',
+      );
+    const named: Record<string, Tensor | null> = {};
+    list.forEach((v, i) => {
+      if (grads[i]) named[v.name] = grads[i];
+    });
+    for (const v of nonTrainable) named[v.name] = null;
+    return { value, grads: named };
   });
-  for (const v of nonTrainable) named[v.name] = null;
-  return { value, grads: named };
 }
 
 /** What the function given to tf.customGrad returns: its value, and the gradient of each input from dy. */

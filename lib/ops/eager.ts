@@ -50,9 +50,8 @@ setEagerRelease(layer => {
   if (!entry) return 0;
   eager.delete(layer);
   const n = entry.model.params.length;
-  entry.variables.drop();
   entry.dropSource();
-  entry.model.dispose();
+  entry.variables.disposeModel();
   return n;
 });
 

@@ -11,9 +11,14 @@ import { Variable, freeName, unregister } from './autodiff.js';
 import * as d from './differentiable.js';
 import { record, recording, watched } from './tape.js';
 
+/**
+ * Each weight's variable, one per weight however many models hold its layer (a shared layer, or one applied to
+ * tensors and used in a model): tfjs has one variable per weight.
+ */
+const variableOf = new WeakMap<Param, Variable>();
+
 /** A model's weights as registered variables, made on first use and kept in step with the model. */
 export class ModelVariables {
-  private readonly vars = new Map<Param, Variable>();
   constructor(private readonly model: Network) {}
 
   /** The variable of each of the model's weights (made now where missing), in getWeights() order. */
@@ -30,14 +35,14 @@ export class ModelVariables {
     const out: Variable[] = [];
     for (const layer of m.layers)
       for (const p of layer.params) {
-        let v = this.vars.get(p);
-        if (v && handleKey(v) !== p.value) {
+        let v = variableOf.get(p);
+        if (v && (handleKey(v) !== p.value || v.isDisposed)) {
           unregister(v);
           v = undefined;
         }
         if (!v) {
-          v = new Variable(p.value, true, freeName(`${layer.name}/${p.name}`), m.name);
-          this.vars.set(p, v);
+          v = new Variable(p.value, true, freeName(`${layer.name}/${p.name}`), m.name, true);
+          variableOf.set(p, v);
         }
         v.trainable = layer.trainable !== false && p.trainable !== false;
         out.push(v);
@@ -45,15 +50,22 @@ export class ModelVariables {
     return out;
   }
 
-  /** The variable of one weight (after sync()). */
-  of(p: Param): Variable | undefined {
-    return this.vars.get(p);
-  }
-
-  /** Takes the model's variables out of the registry (the model is being disposed). */
-  drop(): void {
-    for (const v of this.vars.values()) unregister(v);
-    this.vars.clear();
+  /**
+   * Disposes the model, and takes out of the registry the variables of the weights that freed (a layer another live
+   * model holds keeps its weights, and their variables).
+   */
+  disposeModel(): void {
+    const m = this.model,
+      had = m.layers.map(l => [...l.params]);
+    m.dispose();
+    m.layers.forEach((l, i) => {
+      if (l.params.length) return; // still held by another model
+      for (const p of had[i]) {
+        const v = variableOf.get(p);
+        if (v) unregister(v);
+        variableOf.delete(p);
+      }
+    });
   }
 }
 
@@ -109,12 +121,6 @@ export function applyModel(model: Network, xs: Tensor[], training: boolean, vars
     [xs, variables],
     raw,
     (dys, args, _outs, needs) => {
-      // recorded on a tape outside (tf.grad of tf.grad): what this returns would have to be differentiable again
-      if (dys.some(watched) || (args as Tensor[][]).some(list => list.some(watched)))
-        throw new ValidationError(
-          `${model.name}: a gradient of a gradient through a model is not supported (its backward pass is native)`,
-          'ERR_KERNELNET_UNSUPPORTED',
-        );
       const g = call.backward(dys.map(dy => handleOf(dy, 'dy')));
       const dxs = g.dxs.map((h, i) =>
         needs[0] && h ? new Tensor(h.device === handles[i].device ? h : moved(h, handles[i].device)) : (h?.dispose(), null),
@@ -129,6 +135,19 @@ export function applyModel(model: Network, xs: Tensor[], training: boolean, vars
         return new Tensor(h);
       });
       for (const [p, h] of g.params) if (!params.includes(p)) h.dispose();
+      // Inside a gradient that a tape outside records (tf.grad of tf.grad), these gradients depend on what it
+      // watches, but the native backward pass has no gradient of its own: recorded as an op whose gradient is
+      // refused, so only a second-order gradient that reaches them fails, and a first-order use of them (an
+      // adversarial step, a gradient penalty's value) works.
+      const made = [...dxs, ...dws].filter((t): t is Tensor => t !== null);
+      record('modelGradient', [dys, ...(args as Tensor[][])], made, (outer, outerArgs) => {
+        // zeros reach it where the result passed through sign() or round() (an adversarial step): nothing flows
+        if (outer.every(t => t.size === 0 || d.all(d.equal(t, 0)).dataSync()[0] === 1)) return outerArgs.map(() => null);
+        throw new ValidationError(
+          `${model.name}: a gradient of a gradient through a model is not supported (its backward pass is native)`,
+          'ERR_KERNELNET_UNSUPPORTED',
+        );
+      });
       return [dxs, dws];
     },
     undefined,

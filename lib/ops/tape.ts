@@ -104,6 +104,7 @@ export function unrecorded<T>(fn: () => T): T {
  * many tapes it was recorded; `onClose` is called as each of them closes.
  */
 export function record(name: string, args: unknown[], out: unknown, grad?: GradientFn, extra?: Tensor[], onClose?: () => void): number {
+  if (depth > 0) return 0; // inside another op (a customGrad's f): part of that op
   const outs = resultTensors(out);
   let count = 0;
   for (const tape of tapes) {
