@@ -579,6 +579,21 @@ S('a gradient taken through a model inside a function that is itself differentia
   opt.dispose();
 });
 
+S('an optimizer frees the slots of variables disposed since its last update', () => {
+  const opt = tf.train.adam(0.1);
+  const x = tf.tensor1d([1, 2]);
+  let count = -1;
+  for (let i = 0; i < 20; ++i) {
+    const v = tf.tidy(() => tf.variable(tf.ones([2]), true, `slot_v${i}`));
+    opt.minimize(() => tf.sum(tf.mul(v, x)), false, [v]);
+    v.dispose();
+    if (i === 1) count = tf.memory().numTensors;
+  }
+  assert.is(tf.memory().numTensors, count, "a variable's Adam slots go with it");
+  x.dispose();
+  opt.dispose();
+});
+
 S("a GAN: two models, two optimizers, minimize with each model's weights; the generator learns the data's mean", () => {
   // real data: N(2, 0.25); the generator maps noise to one number; the discriminator says real or fake
   const G = tf.sequential({ layers: [tf.layers.dense({ units: 8, inputShape: [2], activation: 'tanh' }), tf.layers.dense({ units: 1 })] });
