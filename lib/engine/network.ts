@@ -1024,13 +1024,7 @@ export abstract class Network {
             dxs[k] = sum;
             return;
           }
-          const prev = grads.get(ref);
-          if (!prev) grads.set(ref, g);
-          else {
-            const sum = ws.sums[ref]!;
-            native.binary('add', prev, g, sum);
-            grads.set(ref, sum);
-          }
+          accumulate(grads, ws.sums, ref, g);
         };
         graph.outputs.forEach((id, o) => contribute(id, dys[o]));
         const seen = new Set<Layer>();
@@ -1134,13 +1128,7 @@ export abstract class Network {
     const grads = new Map<number, NativeTensor>();
     const contribute = (ref: number, g: NativeTensor | null) => {
       if (ref < 0 || !g) return;
-      const prev = grads.get(ref);
-      if (!prev) grads.set(ref, g);
-      else {
-        const sum = ws.sums[ref]!;
-        native.binary('add', prev, g, sum);
-        grads.set(ref, sum);
-      }
+      accumulate(grads, ws.sums, ref, g);
     };
     const seen = new Set<Layer>(); // layers whose weight gradients this step has written (a shared layer adds the rest)
     if (plan.fusedHead) {
@@ -1202,6 +1190,19 @@ export abstract class Network {
     }
     optimizer.step();
     native.advance(counter);
+  }
+}
+
+/**
+ * Adds g to node ref's gradient: the first contribution is taken as it is, the next are summed into the node's sum
+ * buffer (a node several others read), in the order they come.
+ */
+function accumulate(grads: Map<number, NativeTensor>, sums: (NativeTensor | null)[], ref: number, g: NativeTensor): void {
+  const prev = grads.get(ref);
+  if (!prev) grads.set(ref, g);
+  else {
+    native.binary('add', prev, g, sums[ref]!);
+    grads.set(ref, sums[ref]!);
   }
 }
 
