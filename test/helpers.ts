@@ -196,8 +196,8 @@ export const CONV_CASES: ConvCase[] = [
   { n: 17, h: 6, w: 5, c: 16, kh: 3, kw: 3, f: 20, sh: 2, sw: 1, same: true },
   // K = 432 taps x channels: the CPU's implicit GEMM splits the taps into two blocks; dilated, 'same'
   { n: 3, h: 7, w: 6, c: 48, kh: 3, kw: 3, f: 9, sh: 1, sw: 1, same: true, dilH: 2, dilW: 1 },
-  // 3x3, stride 1, channels and filters multiples of 8: the CPU's Winograd forward; odd outputs (partial 2x2
-  // tiles), with and without padding
+  // 3x3, stride 1, channels and filters multiples of 8: the CPU's Winograd forward and input gradient (the
+  // latter a Winograd conv of dy padded by 2 - pad); odd outputs (partial 2x2 tiles), with and without padding
   { n: 3, h: 7, w: 9, c: 8, kh: 3, kw: 3, f: 24, sh: 1, sw: 1, same: true },
   { n: 2, h: 8, w: 7, c: 16, kh: 3, kw: 3, f: 8, sh: 1, sw: 1, same: false },
   // Channels and filters multiples of 4 (CUDA's implicit GEMMs with TF32): 4 channels, so each K step wraps the
