@@ -41,8 +41,8 @@ const steps = positive('steps', opts.steps),
 
 // imported after the environment is set: the addon reads the thread count when it loads
 const { loadMnist, tensor, backend, Adam, SGD, RMSprop } = await import('../lib/index.js');
-const { buildModel, ZOO } = await import('../examples/zoo.js');
-type Zoo = (typeof ZOO)[number];
+const { buildModel } = await import('../examples/zoo.js');
+type Zoo = import('../examples/zoo.js').ZooName;
 
 const MODELS: Record<string, { batch: number; compile: () => object; torch: boolean }> = {
   mnist_cnn: { batch: 128, compile: () => ({ loss: 'sparseCategoricalCrossentropy', optimizer: 'adadelta', metrics: ['accuracy'] }), torch: false },
