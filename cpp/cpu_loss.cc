@@ -23,15 +23,18 @@ Status CpuBackend::loss(const LossSpec& spec, int n, int k, const float* pred, c
       if (z[j] > z[zmax_i]) zmax_i = j;
       if (y && y[j] > y[ymax_i]) ymax_i = j;
     }
-    float lse = 0.0f;
+    // The softmax's log-sum-exp with the largest logit taken out: loss_element sees z - zmax and log(sum), so
+    // a confident row's 1 - p keeps its digits (zmax + log(sum) rounded at zmax's magnitude loses them).
+    float lse = 0.0f, shift = 0.0f;
     if (spec.kind == LossSpec::Kind::kCrossentropy) {
       float sum = 0.0f;
-      for (int j = 0; j < k; ++j) sum += std::exp(z[j] - z[zmax_i]);
-      lse = z[zmax_i] + std::log(sum);
+      shift = z[zmax_i];
+      for (int j = 0; j < k; ++j) sum += std::exp(z[j] - shift);
+      lse = std::log(sum);
     }
     float kept = 0.0f;  // clipped categorical: the target mass inside the clip (loss_element's `kept`)
     if (spec.kind == LossSpec::Kind::kCrossentropy && spec.clip_probabilities)
-      for (int j = 0; j < k; ++j) kept += kept_mass(z[j], target(j), lse);
+      for (int j = 0; j < k; ++j) kept += kept_mass(z[j] - shift, target(j), lse);
     const float w = weights ? weights[r] : 1.0f;
     const float scale = weights ? w * inv_n : inv_n;
     float loss = 0.0f, sq = 0.0f, ab = 0.0f, binary_hits = 0.0f;
@@ -39,7 +42,7 @@ Status CpuBackend::loss(const LossSpec& spec, int n, int k, const float* pred, c
     for (int j = 0; j < k; ++j) {
       float grad, out;
       const float t = target(j);
-      loss += loss_element(spec, z[j], t, lse, kept, k, &grad, &out);
+      loss += loss_element(spec, z[j] - shift, t, lse, kept, k, &grad, &out);
       if (d) d[j] = grad * scale;
       sq += (out - t) * (out - t);
       ab += std::fabs(out - t);

@@ -41,15 +41,19 @@ __device__ void loss_row(const LossSpec& spec, int n, int k, const float* zr, co
   }
   warp_argmax(zmax, zi);
   warp_argmax(ymax, yi);
-  float lse = 0.0f;
+  // The log-sum-exp with the largest logit taken out (as cpu_loss.cc): loss_element sees z - zmax and
+  // log(sum).
+  float lse = 0.0f, shift = 0.0f;
   if (spec.kind == LossSpec::Kind::kCrossentropy) {
     float sum = 0.0f;
-    for (int j = lane; j < k; j += 32) sum += expf(zr[j] - zmax);
-    lse = zmax + logf(warp_sum(sum));
+    shift = zmax;
+    for (int j = lane; j < k; j += 32) sum += expf(zr[j] - shift);
+    lse = logf(warp_sum(sum));
   }
   float kept = 0.0f;  // clipped categorical: the target mass inside the clip (loss_element's `kept`)
   if (spec.kind == LossSpec::Kind::kCrossentropy && spec.clip_probabilities) {
-    for (int j = lane; j < k; j += 32) kept += kept_mass(zr[j], yr ? yr[j] : (j == cls ? 1.0f : 0.0f), lse);
+    for (int j = lane; j < k; j += 32)
+      kept += kept_mass(zr[j] - shift, yr ? yr[j] : (j == cls ? 1.0f : 0.0f), lse);
     kept = warp_sum(kept);
   }
   const float w = weights ? weights[r] : 1.0f;
@@ -58,7 +62,7 @@ __device__ void loss_row(const LossSpec& spec, int n, int k, const float* zr, co
   for (int j = lane; j < k; j += 32) {
     const float t = yr ? yr[j] : (j == cls ? 1.0f : 0.0f);
     float grad, out;
-    l += loss_element(spec, zr[j], t, lse, kept, k, &grad, &out);
+    l += loss_element(spec, zr[j] - shift, t, lse, kept, k, &grad, &out);
     if (dzr) dzr[j] = grad * scale;
     sq += (out - t) * (out - t);
     ab += fabsf(out - t);
