@@ -256,17 +256,23 @@ S('model.apply and predict inside a gradient: the native backward pass against t
 S('a conv model: the input gradient through Conv2D, MaxPooling2D and Dense against finite differences', () => {
   const model = tf.sequential({
     layers: [
-      tf.layers.conv2d({ filters: 2, kernelSize: 3, inputShape: [5, 5, 1], activation: 'relu' }),
+      tf.layers.conv2d({ filters: 2, kernelSize: 3, inputShape: [5, 5, 1], activation: 'tanh' }),
       tf.layers.maxPooling2d({ poolSize: 2 }),
       tf.layers.flatten(),
       tf.layers.dense({ units: 1 }),
     ],
   });
+  // Fixed weights (a model's own initial ones are random) and tanh: the same case every run, and no relu kink for
+  // a step of the differences to cross (with random weights, one did now and then)
+  const fixed = (n: number, k: number) => Array.from({ length: n }, (_, i) => Math.sin(i * k + 0.3) * 0.6);
+  const w = model.getWeights();
+  model.setWeights(w.map((t, j) => tf.tensor(fixed(t.size, 1.3 + j), t.shape)));
+  tf.dispose(w);
   const data = Array.from({ length: 25 }, (_, i) => Math.sin(i * 1.7) * 0.8);
   const f = (t: tf.Tensor) => tf.sum(model.apply(t) as tf.Tensor);
   const x = tf.tensor4d(data, [1, 5, 5, 1]);
   const g = values(tf.grad(f)(x));
-  const h = 1e-2;
+  const h = 1e-3;
   for (const i of [0, 6, 12, 18, 24]) {
     const at = (delta: number) =>
       tf.tidy(
@@ -399,6 +405,7 @@ S("a model's weights as variables: trainableWeights, read(), minimize without a 
 });
 
 S('a layer applied to tensors (tfjs eager apply): its output, its weights trained by minimize, a merge, shape changes refused', () => {
+  const before = new Set(registeredVariables());
   const dense = tf.layers.dense({ units: 2 });
   const x = tf.tensor2d([
     [1, 2, 3],
@@ -417,8 +424,12 @@ S('a layer applied to tensors (tfjs eager apply): its output, its weights traine
   tf.dispose([k, b]);
   opt.dispose();
   assert.equal(dense.dispose(), { refCountAfterDispose: 0, numDisposedVariables: 2 }, 'layer.dispose() frees the weights apply made');
-  const names = registeredVariables().map(v => v.name);
-  assert.not.ok(names.includes(`${dense.name}/kernel`), `and unregisters them: ${names}`);
+  const left = registeredVariables().filter(v => !before.has(v));
+  assert.equal(
+    left.map(v => v.name),
+    [],
+    'and unregisters them',
+  );
 });
 
 S("what f returns or keeps is the caller's; nested customGrads count once; tf.variable inside f is a new leaf", () => {
