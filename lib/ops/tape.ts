@@ -128,6 +128,9 @@ export function record(name: string, args: unknown[], out: unknown, grad?: Gradi
 /** Whether an open tape watches t or something t depends on. */
 export const watched = (t: unknown): boolean => recording() && tapes.some(tape => isConnected(tape, t));
 
+/** @internal The name of every op recorded() wrapped, in the order they were wrapped. */
+export const RECORDED: string[] = [];
+
 /** The op `fn` under `name`, recorded on the open tapes when its operands depend on what they watch. */
 export function recorded<F extends (...args: never[]) => unknown>(name: string, fn: F): F {
   const wrapped = (...args: Parameters<F>): ReturnType<F> => {
@@ -137,6 +140,7 @@ export function recorded<F extends (...args: never[]) => unknown>(name: string, 
     return out;
   };
   Object.defineProperty(wrapped, 'name', { value: fn.name || name });
+  if (!RECORDED.includes(name)) RECORDED.push(name);
   return wrapped as unknown as F;
 }
 
