@@ -320,6 +320,94 @@ void conv_image_winograd(const Conv2dShape& s, const float* xi, const float* u, 
   }
 }
 
+// ---- Winograd F(2x2, 3x3) for the weight gradient of the same convolutions ----
+//
+// The forward's tile is y = A^T [U .* V] A with U = G g G^T, linear in g, so its adjoint gives g's gradient:
+// dU = (A dy A^T) .* V, dg = G^T dU G. Summed over an image's tiles first: M_e = sum_tiles Z_e^T V_e for the
+// 16 transformed positions e (Z = A dy A^T per tile, V the forward's B^T d B), 16 GEMMs [F, tiles] x [tiles,
+// C], then dg = G^T M G once per image: 16 multiply-adds per tile and channel pair where the implicit GEMM
+// does 36. A, B and G's factors are 0, +-1 and 1/2, so small-integer data stays exact.
+
+// z[e][tile][f] = (A dz A^T)[e], A = [1 0; 1 1; 1 -1; 0 -1], dz the tile's 2x2 outputs (zeros past the
+// output's edge), 8 filters per vector (F a multiple of 8).
+KN_CLONES void winograd_transforms_dz(const Conv2dShape& s, const float* __restrict dz, const float* zeros,
+                                      int tr0, int tr1, int tw, float* __restrict z) {
+  const long tiles = static_cast<long>(tr1 - tr0) * tw, f = s.f, plane = tiles * f;
+  for (int tr = tr0; tr < tr1; ++tr)
+    for (int tc = 0; tc < tw; ++tc) {
+      const long tile = static_cast<long>(tr - tr0) * tw + tc;
+      const float* row[2][2];
+      for (int i = 0; i < 2; ++i)
+        for (int j = 0; j < 2; ++j) {
+          const int oy = 2 * tr + i, ox = 2 * tc + j;
+          row[i][j] = oy < s.oh && ox < s.ow ? dz + (static_cast<long>(oy) * s.ow + ox) * f : zeros;
+        }
+      float* out = z + tile * f;
+      for (long j = 0; j < f; j += 8) {
+        wv8 d[2][2], t[4][2];
+        for (int a = 0; a < 2; ++a)
+          for (int b = 0; b < 2; ++b) d[a][b] = *reinterpret_cast<const wv8u*>(row[a][b] + j);
+        for (int b = 0; b < 2; ++b) {
+          t[0][b] = d[0][b];
+          t[1][b] = d[0][b] + d[1][b];
+          t[2][b] = d[0][b] - d[1][b];
+          t[3][b] = -d[1][b];
+        }
+        for (int a = 0; a < 4; ++a) {
+          float* o = out + (a * 4) * plane + j;
+          *reinterpret_cast<wv8u*>(o) = t[a][0];
+          *reinterpret_cast<wv8u*>(o + plane) = t[a][0] + t[a][1];
+          *reinterpret_cast<wv8u*>(o + 2 * plane) = t[a][0] - t[a][1];
+          *reinterpret_cast<wv8u*>(o + 3 * plane) = -t[a][1];
+        }
+      }
+    }
+}
+
+// m [16, F, C] += image xi's M_e for its dz [OH*OW, F] (C a multiple of the GEMM's panel width).
+void weight_grad_winograd(const Conv2dShape& s, const float* xi, const float* dz, const float* zeros,
+                          float* m, ConvScratch& sc) {
+  const int th = (s.oh + 1) / 2, tw = (s.ow + 1) / 2;
+  const int block = std::max(1, 96 / tw);  // tile rows per block: about 96 tiles, the GEMMs' depth
+  const long fc = static_cast<long>(s.f) * s.c;
+  grow(sc.wv, static_cast<std::size_t>(16) * block * tw * s.c);
+  grow(sc.wm, static_cast<std::size_t>(16) * block * tw * s.f);
+  for (int tr0 = 0; tr0 < th; tr0 += block) {
+    const int tr1 = std::min(th, tr0 + block), tiles = (tr1 - tr0) * tw;
+    winograd_transforms_in(s, xi, zeros, tr0, tr1, tw, sc.wv.data());
+    winograd_transforms_dz(s, dz, zeros, tr0, tr1, tw, sc.wm.data());
+    sc.rows.resize(tiles);
+    for (int e = 0; e < 16; ++e) {
+      const float* ve = sc.wv.data() + static_cast<long>(e) * tiles * s.c;
+      for (int t = 0; t < tiles; ++t) sc.rows[t] = ve + static_cast<long>(t) * s.c;
+      gemm_at_rows(s.f, s.c, tiles, sc.wm.data() + static_cast<long>(e) * tiles * s.f, s.f, sc.rows.data(),
+                   m + e * fc, s.c);
+    }
+  }
+}
+
+// dw [3, 3, C, F] = G^T M G for the batch's summed m [16, F, C], G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0
+// 1].
+void winograd_weight_grad_out(const Conv2dShape& s, const float* m, float* dw) {
+  const long fc = static_cast<long>(s.f) * s.c;
+  for (long f = 0; f < s.f; ++f)
+    for (long c = 0; c < s.c; ++c) {
+      float mm[4][4], t[3][4];
+      for (int e = 0; e < 16; ++e) mm[e / 4][e % 4] = m[e * fc + f * s.c + c];
+      for (int b = 0; b < 4; ++b) {
+        t[0][b] = mm[0][b] + 0.5f * (mm[1][b] + mm[2][b]);
+        t[1][b] = 0.5f * (mm[1][b] - mm[2][b]);
+        t[2][b] = 0.5f * (mm[1][b] + mm[2][b]) + mm[3][b];
+      }
+      float* o = dw + c * s.f + f;
+      for (int a = 0; a < 3; ++a) {
+        o[(a * 3 + 0) * fc] = t[a][0] + 0.5f * (t[a][1] + t[a][2]);
+        o[(a * 3 + 1) * fc] = 0.5f * (t[a][1] - t[a][2]);
+        o[(a * 3 + 2) * fc] = 0.5f * (t[a][1] + t[a][2]) + t[a][3];
+      }
+    }
+}
+
 // One image's convolution into yi [OH*OW, F], done(r0, rows) after each block of rows (the epilogue's place).
 // prev_xi: the image the thread's pointer table was last built for in this call (or null): with no tap
 // outside the input, the table is that one moved by the distance between the images, not rebuilt.
@@ -350,23 +438,28 @@ void conv_image(const Conv2dShape& s, const float* xi, const float* packed, cons
   }
 }
 
+// How a chunk's weight-gradient partial is laid out: dw's own [KH, KW, C, F], its transpose [F, KH*KW*C] (the
+// implicit GEMM's), or Winograd's [16, F, C] (transformed into dw once, after the chunks are summed).
+enum class DwLayout { kDirect, kTransposed, kWinograd };
+
 // The batch's weight and bias gradients summed in chunks of images fixed by N (never by the thread count),
 // each chunk's partials in image order, then the chunks in order: the same bits at every thread count.
-// per_image(i, sc, pdw, pdb) adds image i's gradients into its chunk's partials (pdw in dw's layout, or dw^T
-// [F, K] when transposed; either null when not asked for) and writes its dx.
+// per_image(i, sc, pdw, pdb) adds image i's gradients into its chunk's partials (pdw in `layout`; either null
+// when not asked for) and writes its dx.
 template <class PerImage>
-void conv_backward_chunks(const Conv2dShape& s, float* dw, float* db, bool transposed, PerImage&& per_image) {
+void conv_backward_chunks(const Conv2dShape& s, float* dw, float* db, DwLayout layout, PerImage&& per_image) {
   const long cols = s.col_cols(), wsize = cols * s.f;
+  const long psize = layout == DwLayout::kWinograd ? 16L * s.f * s.c : wsize;  // a chunk's dw partial
   const int chunks = std::max(1, std::min(s.n, 16));  // (an empty batch: one chunk, zero gradients)
   thread_local std::vector<float> parts_buf;          // named through a pointer below (see pack_weights)
-  if (dw || db) grow(parts_buf, static_cast<std::size_t>(chunks) * (wsize + s.f));
+  if (dw || db) grow(parts_buf, static_cast<std::size_t>(chunks) * (psize + s.f));
   float* const parts = parts_buf.data();
   parallel_for(chunks, [&](std::size_t c0, std::size_t c1, int) {
     ConvScratch& sc = scratch();
     for (std::size_t c = c0; c < c1; ++c) {
-      float* pdw = parts + c * (wsize + s.f);
-      float* pdb = pdw + wsize;
-      if (dw) std::fill_n(pdw, wsize, 0.0f);
+      float* pdw = parts + c * (psize + s.f);
+      float* pdb = pdw + psize;
+      if (dw) std::fill_n(pdw, psize, 0.0f);
       if (db) std::fill_n(pdb, s.f, 0.0f);
       const long i_begin = static_cast<long>(c) * s.n / chunks,
                  i_end = static_cast<long>(c + 1) * s.n / chunks;
@@ -375,23 +468,25 @@ void conv_backward_chunks(const Conv2dShape& s, float* dw, float* db, bool trans
   });
   if (dw) {
     thread_local std::vector<float> sum;
-    if (transposed) grow(sum, wsize);
-    float* const out = transposed ? sum.data() : dw;
-    parallel_chunks(wsize, kGrain, [&](std::size_t e0, std::size_t e1) {
+    if (layout != DwLayout::kDirect) grow(sum, psize);
+    float* const out = layout == DwLayout::kDirect ? dw : sum.data();
+    parallel_chunks(psize, kGrain, [&](std::size_t e0, std::size_t e1) {
       for (std::size_t e = e0; e < e1; ++e) {
         float acc = parts[e];
-        for (int c = 1; c < chunks; ++c) acc += parts[c * (wsize + s.f) + e];
+        for (int c = 1; c < chunks; ++c) acc += parts[c * (psize + s.f) + e];
         out[e] = acc;
       }
     });
-    if (transposed)
+    if (layout == DwLayout::kTransposed)
       for (long f = 0; f < s.f; ++f)
         for (long k = 0; k < cols; ++k) dw[k * s.f + f] = out[f * cols + k];
+    else if (layout == DwLayout::kWinograd)
+      winograd_weight_grad_out(s, out, dw);
   }
   if (db)
     for (int j = 0; j < s.f; ++j) {
-      float acc = parts[wsize + j];
-      for (int c = 1; c < chunks; ++c) acc += parts[c * (wsize + s.f) + wsize + j];
+      float acc = parts[psize + j];
+      for (int c = 1; c < chunks; ++c) acc += parts[c * (psize + s.f) + psize + j];
       db[j] = acc;
     }
 }
@@ -405,6 +500,8 @@ void conv_backward(const Conv2dShape& s, const float* x, const float* w, float* 
   const long in_size = static_cast<long>(s.h) * s.w * s.c;
   const float* zeros = zero_run(std::max(s.c, s.f));
   const bool implicit_dw = s.c % gemm_panel_width() == 0;
+  const bool wino_dw =
+      dw && implicit_dw && winograd_ok(s);  // in the transposed layout implicit_dw's chunks use
   // A 3x3 stride-1 conv's input gradient is itself such a conv, of dz with the kernel turned half a turn and
   // its channels swapped, padded by 2 - pad: computed by Winograd as the forward is (2.25x fewer
   // multiply-adds than the GEMM and col2im below).
@@ -431,11 +528,16 @@ void conv_backward(const Conv2dShape& s, const float* x, const float* w, float* 
     pack_b_all(true, w, s.f, s.f, static_cast<int>(cols), packed_buf.data());
   }
   const float* const packed = packed_buf.data();
-  conv_backward_chunks(s, dw, db, implicit_dw, [&](long i, ConvScratch& sc, float* pdw, float* pdb) {
+  const DwLayout layout = wino_dw       ? DwLayout::kWinograd
+                          : implicit_dw ? DwLayout::kTransposed
+                                        : DwLayout::kDirect;
+  conv_backward_chunks(s, dw, db, layout, [&](long i, ConvScratch& sc, float* pdw, float* pdb) {
     const float* dz = dz_of(i, sc);
     sc.rows.resize(rows);
     if (pdb) add_column_sums(dz, rows, s.f, pdb);
-    if (pdw && implicit_dw) {
+    if (pdw && wino_dw) {
+      weight_grad_winograd(s, x + i * in_size, dz, zeros, pdw, sc);
+    } else if (pdw && implicit_dw) {
       weight_grad_implicit(s, x + i * in_size, dz, zeros, pdw);
     } else if (pdw) {
       grow(sc.col, rows * cols);
@@ -452,6 +554,7 @@ void conv_backward(const Conv2dShape& s, const float* x, const float* w, float* 
       conv_image_winograd(t, dz, wino_dx, zeros, dx + i * in_size, sc, nullptr);
     } else if (dx) {
       grow(sc.dcol, std::min<long>(rows, kDcolRows) * cols);
+      sc.rows.resize(rows);  // (the Winograd weight gradient's table may have been shorter)
       for (long r = 0; r < rows; ++r) sc.rows[r] = dz + r * s.f;
       float* dxi = dx + i * in_size;
       std::memset(dxi, 0, sizeof(float) * in_size);
@@ -810,7 +913,7 @@ Status CpuBackend::conv2d_pool_backward(const Conv2dShape& s, const Pool2dShape&
   const int* const tap_y = tap_y_buf.data();
   const int* const tap_x = tap_x_buf.data();
   const double inv_f = 1.0 / s.f;
-  conv_backward_chunks(s, dw, db, true, [&](long i, ConvScratch&, float* pdw, float* pdb) {
+  conv_backward_chunks(s, dw, db, DwLayout::kTransposed, [&](long i, ConvScratch&, float* pdw, float* pdb) {
     thread_local SparseScratch sp;
     // dz at the argmaxes: g = act'(pooled) * dpooled, [windows, F].
     sp.g.resize(pooled_size);

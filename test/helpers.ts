@@ -211,6 +211,9 @@ export const CONV_CASES: ConvCase[] = [
   // 28 channels: the FP32 input gradient's narrow tile (128 x 32) with its last 4 columns empty; K = 6 taps x
   // 13 filters, not a multiple of its 8-deep step; dilated, 'same'
   { n: 2, h: 9, w: 7, c: 28, kh: 3, kw: 2, f: 13, sh: 1, sw: 1, same: true, dilH: 2, dilW: 1 },
+  // 3x3 stride 1, channels a multiple of 16: the CPU's Winograd weight gradient too (dy's 2x2 tiles, odd outputs with 'same'
+  // padding), more images than the backward pass's 16 chunks
+  { n: 18, h: 7, w: 9, c: 16, kh: 3, kw: 3, f: 24, sh: 1, sw: 1, same: true },
   { n: 4, h: 28, w: 28, c: 1, kh: 3, kw: 3, f: 32, sh: 1, sw: 1, same: false }, // the seed's conv1
   { n: 2, h: 26, w: 26, c: 32, kh: 3, kw: 3, f: 64, sh: 1, sw: 1, same: false }, // the seed's conv2
 ];
