@@ -1,28 +1,83 @@
 // Batch normalization on the CPU over x [M, C] (M = N*H*W rows, channels last), the twin of
-// cuda/batchnorm.cu. Statistics are summed in double, in blocks of kBnBlock rows whose partial sums are added
-// in block order, so the result does not depend on the thread count.
+// cuda/batchnorm.cu. Statistics are summed in blocks of kBnBlock rows, in float within a block (vectorised
+// over the channels) and in double across blocks, added in block order: the result does not depend on the
+// thread count. The forward's sums are of x - k with k a row of x (the first), so the variance's E[(x-k)^2] -
+// E[x-k]^2 does not cancel when the mean is large against the spread; the backward's are of dy and of
+// dy (x - mean).
 #include <cmath>
 #include <vector>
 
 #include "cpu_backend.h"
+#include "cpu_simd.h"
 
 namespace kn {
 namespace {
 
 constexpr std::size_t kBnBlock = 256;
 
-// sums[b * 2C + c] and sums[b * 2C + C + c]: the block's sum of f(row, c) and of g(row, c).
-template <typename F, typename G>
-void block_sums(std::size_t m, int c, std::vector<double>& sums, F f, G g) {
+// s[j] = sum over rows [r0, r1) of u(r, j), q[j] of v(r, j), where (u, v) = (x - k, (x - k)^2) with k = `a`,
+// or (dy, dy (x - mean)) with `b` = dy and k = mean (Backward).
+template <bool Backward>
+KN_ALWAYS_INLINE void block_sums_body(const float* __restrict x, const float* __restrict b, std::size_t r0,
+                                      std::size_t r1, int c, const float* __restrict k, float* __restrict s,
+                                      float* __restrict q) {
+  for (int j = 0; j < c; ++j) s[j] = 0.0f, q[j] = 0.0f;
+  for (std::size_t r = r0; r < r1; ++r) {
+    const float* __restrict xr = x + r * c;
+    const float* __restrict br = Backward ? b + r * c : nullptr;
+    for (int j = 0; j < c; ++j) {
+      const float d = xr[j] - k[j];
+      if (Backward) {
+        s[j] += br[j];
+        q[j] += br[j] * d;
+      } else {
+        s[j] += d;
+        q[j] += d * d;
+      }
+    }
+  }
+}
+KN_CLONES void forward_sums(const float* x, std::size_t r0, std::size_t r1, int c, const float* k, float* s,
+                            float* q) {
+  block_sums_body<false>(x, nullptr, r0, r1, c, k, s, q);
+}
+KN_CLONES void backward_sums(const float* x, const float* dy, std::size_t r0, std::size_t r1, int c,
+                             const float* mean, float* s, float* q) {
+  block_sums_body<true>(x, dy, r0, r1, c, mean, s, q);
+}
+
+// The batch's per-channel sums in double: blocks summed in block order, each block by sums(r0, r1, s, q).
+template <typename Sums>
+void batch_sums(std::size_t m, int c, std::vector<double>& s, std::vector<double>& q, Sums sums) {
   const std::size_t blocks = (m + kBnBlock - 1) / kBnBlock;
-  sums.assign(blocks * 2 * c, 0.0);
+  std::vector<float> parts(blocks * 2 * c);
   parallel_chunks(blocks, 1, [&](std::size_t b0, std::size_t b1) {
     for (std::size_t b = b0; b < b1; ++b) {
-      double* s = sums.data() + b * 2 * c;
-      for (std::size_t r = b * kBnBlock; r < std::min(m, (b + 1) * kBnBlock); ++r)
-        for (int j = 0; j < c; ++j) s[j] += f(r, j), s[c + j] += g(r, j);
+      float* p = parts.data() + b * 2 * c;
+      sums(b * kBnBlock, std::min(m, (b + 1) * kBnBlock), p, p + c);
     }
   });
+  s.assign(c, 0.0), q.assign(c, 0.0);
+  for (std::size_t b = 0; b < blocks; ++b)
+    for (int j = 0; j < c; ++j) s[j] += parts[b * 2 * c + j], q[j] += parts[b * 2 * c + c + j];
+}
+
+// y = (x - mean[j]) scale[j] + shift[j] for rows [r0, r1).
+KN_CLONES void apply_rows(const float* __restrict x, std::size_t r0, std::size_t r1, int c,
+                          const float* __restrict mean, const float* __restrict scale,
+                          const float* __restrict shift, float* __restrict y) {
+  for (std::size_t r = r0; r < r1; ++r)
+    for (int j = 0; j < c; ++j) y[r * c + j] = (x[r * c + j] - mean[j]) * scale[j] + shift[j];
+}
+
+// dx = dy k1[j] + (x - mean[j]) k2[j] + k3[j] for rows [r0, r1).
+KN_CLONES void input_grad_rows(const float* __restrict x, const float* __restrict dy, std::size_t r0,
+                               std::size_t r1, int c, const float* __restrict mean,
+                               const float* __restrict k1, const float* __restrict k2,
+                               const float* __restrict k3, float* __restrict dx) {
+  for (std::size_t r = r0; r < r1; ++r)
+    for (int j = 0; j < c; ++j)
+      dx[r * c + j] = dy[r * c + j] * k1[j] + (x[r * c + j] - mean[j]) * k2[j] + k3[j];
 }
 
 }  // namespace
@@ -31,17 +86,16 @@ Status CpuBackend::batchnorm_forward(const BatchNormArgs& a, const float* x, flo
                                      float* invstd, float* moving_mean, float* moving_var) {
   const std::size_t m = a.m;
   const int c = a.c;
-  if (c == 0) return Status::Ok();  // (no channels: nothing to compute; the block sums below divide by c)
+  if (c == 0) return Status::Ok();  // (no channels: nothing to compute)
   if (a.training) {
-    std::vector<double> sums;
-    block_sums(
-        m, c, sums, [&](std::size_t r, int j) { return static_cast<double>(x[r * c + j]); },
-        [&](std::size_t r, int j) { return static_cast<double>(x[r * c + j]) * x[r * c + j]; });
-    const std::size_t blocks = sums.size() / (2 * c);
+    std::vector<float> k(x, x + (m > 0 ? c : 0));  // the shift: the first row
+    k.resize(c, 0.0f);
+    std::vector<double> s, q;
+    batch_sums(m, c, s, q, [&](std::size_t r0, std::size_t r1, float* ps, float* pq) {
+      forward_sums(x, r0, r1, c, k.data(), ps, pq);
+    });
     for (int j = 0; j < c; ++j) {
-      double s = 0.0, q = 0.0;
-      for (std::size_t b = 0; b < blocks; ++b) s += sums[b * 2 * c + j], q += sums[b * 2 * c + c + j];
-      const double mu = s / m, var = std::max(q / m - mu * mu, 0.0);
+      const double d = s[j] / m, mu = k[j] + d, var = std::max(q[j] / m - d * d, 0.0);
       mean[j] = static_cast<float>(mu);
       invstd[j] = static_cast<float>(1.0 / std::sqrt(var + a.epsilon));
       moving_mean[j] = moving_mean[j] * a.momentum + static_cast<float>(mu) * (1.0f - a.momentum);
@@ -53,9 +107,13 @@ Status CpuBackend::batchnorm_forward(const BatchNormArgs& a, const float* x, flo
       invstd[j] = 1.0f / std::sqrt(moving_var[j] + a.epsilon);
     }
   }
+  std::vector<float> scale(c), shift(c);
+  for (int j = 0; j < c; ++j) {
+    scale[j] = invstd[j] * (a.gamma ? a.gamma[j] : 1.0f);
+    shift[j] = a.beta ? a.beta[j] : 0.0f;
+  }
   parallel_chunks(m, (kGrain + c - 1) / c, [&](std::size_t r0, std::size_t r1) {
-    for (std::size_t r = r0; r < r1; ++r)
-      for (int j = 0; j < c; ++j) y[r * c + j] = batchnorm_apply(a, x[r * c + j], mean[j], invstd[j], j);
+    apply_rows(x, r0, r1, c, mean, scale.data(), shift.data(), y);
   });
   return Status::Ok();
 }
@@ -66,27 +124,26 @@ Status CpuBackend::batchnorm_backward(const BatchNormArgs& a, const float* x, co
   const std::size_t m = a.m;
   const int c = a.c;
   if (c == 0) return Status::Ok();
-  std::vector<double> sums;
-  block_sums(
-      m, c, sums, [&](std::size_t r, int j) { return static_cast<double>(dy[r * c + j]); },
-      [&](std::size_t r, int j) {
-        return static_cast<double>(dy[r * c + j]) * ((x[r * c + j] - mean[j]) * invstd[j]);
-      });
-  const std::size_t blocks = sums.size() / (2 * c);
-  std::vector<float> sum_dy(c), sum_dy_xhat(c);
+  std::vector<double> s, q;
+  batch_sums(m, c, s, q, [&](std::size_t r0, std::size_t r1, float* ps, float* pq) {
+    backward_sums(x, dy, r0, r1, c, mean, ps, pq);
+  });
+  // sum dy and sum dy x_hat (= invstd sum dy (x - mean)); then dx = g invstd (dy - sum_dy / m - x_hat
+  // sum_dy_xhat / m) in training, g invstd dy in inference, as dy k1 + (x - mean) k2 + k3.
+  std::vector<float> k1(c), k2(c), k3(c);
+  const double inv_m = 1.0 / static_cast<double>(m);
   for (int j = 0; j < c; ++j) {
-    double s = 0.0, q = 0.0;
-    for (std::size_t b = 0; b < blocks; ++b) s += sums[b * 2 * c + j], q += sums[b * 2 * c + c + j];
-    sum_dy[j] = static_cast<float>(s), sum_dy_xhat[j] = static_cast<float>(q);
-    if (dbeta) dbeta[j] = sum_dy[j];
-    if (dgamma) dgamma[j] = sum_dy_xhat[j];
+    const float sum_dy = static_cast<float>(s[j]), sum_dy_xhat = static_cast<float>(q[j] * invstd[j]);
+    if (dbeta) dbeta[j] = sum_dy;
+    if (dgamma) dgamma[j] = sum_dy_xhat;
+    const double g = a.gamma ? a.gamma[j] : 1.0, gi = g * invstd[j];
+    k1[j] = static_cast<float>(gi);
+    k2[j] = a.training ? static_cast<float>(-gi * invstd[j] * sum_dy_xhat * inv_m) : 0.0f;
+    k3[j] = a.training ? static_cast<float>(-gi * sum_dy * inv_m) : 0.0f;
   }
   if (!dx) return Status::Ok();
   parallel_chunks(m, (kGrain + c - 1) / c, [&](std::size_t r0, std::size_t r1) {
-    for (std::size_t r = r0; r < r1; ++r)
-      for (int j = 0; j < c; ++j)
-        dx[r * c + j] = batchnorm_input_grad(a, x[r * c + j], dy[r * c + j], mean[j], invstd[j], sum_dy[j],
-                                             sum_dy_xhat[j], j);
+    input_grad_rows(x, dy, r0, r1, c, mean, k1.data(), k2.data(), k3.data(), dx);
   });
   return Status::Ok();
 }
