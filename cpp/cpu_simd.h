@@ -105,7 +105,9 @@ KN_CLONES inline void act_mask_scatter(Act act, float alpha, const float* __rest
 }
 
 // The epilogue of y[rows, f]: += bias[j] when there is a bias, then the activation, storing the
-// pre-activation at ep.pre (offset by `at` floats) when asked.
+// pre-activation at ep.pre (offset by `at` floats) when asked. Rows are taken as flat runs: all of y at once
+// without a bias, else 8 rows at a time against the bias repeated 8 times when f is not a multiple of 8 (a
+// layer of 6 filters would otherwise run one element at a time), else row by row.
 KN_CLONES inline void apply_epilogue(float* __restrict y, std::size_t rows, int f, const Epilogue& ep,
                                      std::size_t at = 0) {
   const float* __restrict b = ep.bias;
@@ -113,21 +115,33 @@ KN_CLONES inline void apply_epilogue(float* __restrict y, std::size_t rows, int 
   const float alpha = ep.alpha;
   if (!b && !pre && ep.act == Act::kLinear) return;
   with_act(ep.act, [&](auto a) KN_ALWAYS_INLINE_LAMBDA {
-    for (std::size_t r = 0; r < rows; ++r) {
-      float* __restrict row = y + r * f;
-      if (pre) {
-        float* __restrict p = pre + r * f;
-        for (int j = 0; j < f; ++j) {
-          const float v = b ? row[j] + b[j] : row[j];
+    // y[0 .. n) and pre alike, bias[k] (or none) added first.
+    const auto run = [&](float* __restrict row, float* __restrict p, const float* __restrict bias,
+                         std::size_t n) KN_ALWAYS_INLINE_LAMBDA {
+      if (p) {
+        for (std::size_t j = 0; j < n; ++j) {
+          const float v = bias ? row[j] + bias[j] : row[j];
           p[j] = v;
           row[j] = act_forward(a.value, v, alpha);
         }
-      } else if (b) {
-        for (int j = 0; j < f; ++j) row[j] = act_forward(a.value, row[j] + b[j], alpha);
+      } else if (bias) {
+        for (std::size_t j = 0; j < n; ++j) row[j] = act_forward(a.value, row[j] + bias[j], alpha);
       } else {
-        for (int j = 0; j < f; ++j) row[j] = act_forward(a.value, row[j], alpha);
+        for (std::size_t j = 0; j < n; ++j) row[j] = act_forward(a.value, row[j], alpha);
       }
+    };
+    std::size_t r = 0;
+    if (!b) {
+      run(y, pre, nullptr, rows * f);
+      return;
     }
+    constexpr int kRows = 8, kMaxF = 64;
+    if (f % 8 != 0 && f < kMaxF) {
+      float bias8[kRows * kMaxF];
+      for (int k = 0; k < kRows * f; ++k) bias8[k] = b[k % f];
+      for (; r + kRows <= rows; r += kRows) run(y + r * f, pre ? pre + r * f : nullptr, bias8, kRows * f);
+    }
+    for (; r < rows; ++r) run(y + r * f, pre ? pre + r * f : nullptr, b, f);
   });
 }
 
