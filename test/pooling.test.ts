@@ -8,14 +8,17 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
+  Activation,
   Adam,
   AveragePooling2D,
+  BatchNormalization,
   Conv2D,
   Dense,
   Dropout,
   Flatten,
   GlobalAveragePooling2D,
   GlobalMaxPooling2D,
+  LeakyReLU,
   MaxPooling2D,
   Reshape,
   Rescaling,
@@ -294,6 +297,50 @@ P("the layer below's activation in the input gradient above it: the same weights
     restore();
   }
   assert.equal([...new Set(folded)].sort(), ['conv2dBackward relu', 'conv2dPoolBackward elu', 'denseBackward sigmoid']);
+  sameTraining(runs, losses);
+  dispose([x, y]);
+});
+
+// The same for standalone Activation layers (a BatchNorm CNN's conv - BatchNormalization - Activation('relu') -
+// conv): the conv or dense above applies the activation's derivative, and the Activation's backward passes dz on.
+// Not folded: an activation whose derivative needs its input (swish), and one under a layer other than a conv or
+// dense (the Activation under Flatten).
+P("a standalone Activation layer's derivative in the input gradient above it: the same weights bit for bit", async () => {
+  const { x, y } = syntheticData(40);
+  const make = () =>
+    new Sequential({
+      seed: 11,
+      layers: [
+        new Conv2D({ filters: 4, kernelSize: 3, useBias: false, inputShape: [8, 8, 1] }),
+        new BatchNormalization(),
+        new Activation({ activation: 'relu' }),
+        new Conv2D({ filters: 6, kernelSize: 3 }),
+        new LeakyReLU({ alpha: 0.1 }),
+        new Conv2D({ filters: 4, kernelSize: 1 }),
+        new Activation({ activation: 'swish' }),
+        new Conv2D({ filters: 3, kernelSize: 1 }),
+        new Activation({ activation: 'elu' }),
+        new Flatten(),
+        new Dense({ units: 12 }),
+        new Activation({ activation: 'tanh' }),
+        new Dense({ units: 8 }), // (the head's own input gradient does not fold: the Dense below the head)
+        new Dense({ units: 3, activation: 'softmax' }),
+      ],
+    });
+  const runs = bothWays(make, (m, on) => (m.foldBelow = on));
+  const folded: string[] = [];
+  const restore = spyNatives(['conv2dBackward', 'denseBackward'], (name, args) => {
+    const below =
+      name === 'denseBackward' ? [args[10], args[11]] : [(args[8] as BelowAct | undefined)?.activation, (args[8] as BelowAct | undefined)?.alpha];
+    if (below[0]) folded.push(`${name} ${String(below[0])}${below[1] === undefined ? '' : ` ${String(below[1])}`}`);
+  });
+  const losses = [];
+  try {
+    for (const m of runs) losses.push((await m.fit(x, y, { batchSize: 16, epochs: 2, verbose: 0 })).history.loss);
+  } finally {
+    restore();
+  }
+  assert.equal([...new Set(folded)].sort(), ['conv2dBackward leaky_relu 0.1', 'conv2dBackward relu', 'denseBackward tanh']);
   sameTraining(runs, losses);
   dispose([x, y]);
 });

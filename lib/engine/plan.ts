@@ -13,8 +13,9 @@
 // - foldedBatchNorm (inference): Conv2D/Dense + BatchNormalization (+ an Activation) as one op, the statistics
 //   folded into the weights.
 // - denseLossHead (training): a linear Dense last layer runs its forward, the loss and its backward as one op.
-// - activationBelow (training): a Conv2D or Dense layer's activation is applied by the input gradient of the op
-//   above it, so the layer's own backward starts from dz.
+// - activationBelow (training): a Conv2D or Dense layer's activation, or a standalone Activation layer's (the
+//   BatchNormalization-relu-conv of a BatchNorm CNN or a ResNet body), is applied by the input gradient of the
+//   conv or dense above it, so the layer's own backward starts from dz (an Activation layer's passes it on).
 import { KernelnetError } from '../core/errors.js';
 import { Activation, BatchNormalization, Conv2D, Dense, Dropout, MaxPooling2D, type Layer } from '../layers/layers.js';
 import { NEEDS_INPUT, type BelowAct, type NativeActivation } from '../core/native.js';
@@ -257,8 +258,14 @@ export function stepPlan(graph: Graph, trains: (id: number) => boolean, sw: Fusi
   const below = (id: number): BelowAct | undefined => {
     const under = graph.soleInput(id),
       l = under?.layer;
-    if (!sw.foldBelow || !under || !needsBackward(under.id) || !(l instanceof Conv2D || l instanceof Dense) || pooled?.has(under.id))
-      return undefined;
+    if (!sw.foldBelow || !under || !needsBackward(under.id) || pooled?.has(under.id)) return undefined;
+    if (l instanceof Activation) {
+      const act = l.activation as NativeActivation;
+      return l.passes() || NEEDS_INPUT.includes(act)
+        ? undefined
+        : { activation: act, ...(l.nativeAlpha === undefined ? {} : { alpha: l.nativeAlpha }) };
+    }
+    if (!(l instanceof Conv2D || l instanceof Dense)) return undefined;
     const act = l.epilogueActivation;
     return act === 'linear' || NEEDS_INPUT.includes(act) ? undefined : { activation: act };
   };

@@ -1209,7 +1209,7 @@ export class Activation extends Layer {
   }
 
   backward(x: NativeTensor, y: NativeTensor, dy: NativeTensor, buf: LayerBuffers, ctx: StepContext): NativeTensor | null {
-    if (this.passes()) return dy;
+    if (this.passes() || ctx.dzGiven) return dy; // dzGiven: the op above applied the derivative (plan.ts's activationBelow)
     if (!buf.dx || ctx.inputGrad === false) return null;
     native.activationBackward(x, y, dy, buf.dx, this.activation as NativeActivation, this.alpha);
     return buf.dx;
