@@ -242,12 +242,19 @@ KN_CLONES void winograd_transforms_in(const Conv2dShape& s, const float* __restr
       const long tile = static_cast<long>(tr - tr0) * tw + tc;
       const int iy0 = 2 * tr - s.pt, ix0 = 2 * tc - s.pl;
       const float* row[4][4];
-      for (int a = 0; a < 4; ++a)
-        for (int b = 0; b < 4; ++b) {
-          const int iy = iy0 + a, ix = ix0 + b;
-          row[a][b] = iy >= 0 && iy < s.h && ix >= 0 && ix < s.w ? xi + (static_cast<long>(iy) * s.w + ix) * c
-                                                                 : zeros;
-        }
+      if (iy0 >= 0 && iy0 + 4 <= s.h && ix0 >= 0 && ix0 + 4 <= s.w) {  // inside: no test per tap
+        const float* base = xi + (static_cast<long>(iy0) * s.w + ix0) * c;
+        for (int a = 0; a < 4; ++a)
+          for (int b = 0; b < 4; ++b) row[a][b] = base + (static_cast<long>(a) * s.w + b) * c;
+      } else {
+        for (int a = 0; a < 4; ++a)
+          for (int b = 0; b < 4; ++b) {
+            const int iy = iy0 + a, ix = ix0 + b;
+            row[a][b] = iy >= 0 && iy < s.h && ix >= 0 && ix < s.w
+                            ? xi + (static_cast<long>(iy) * s.w + ix) * c
+                            : zeros;
+          }
+      }
       float* out = v + tile * c;
       for (long ci = 0; ci < c; ci += 8) {
         wv8 d[4][4], t[4][4];
