@@ -24,7 +24,7 @@ import {
 } from '../lib/index.js';
 import { Graph, foldedInference } from '../lib/engine/plan.js';
 import { native } from '../lib/core/native.js';
-import { T, close, disposeAll, out, randomArray, rng, syntheticData, throwsA } from './helpers.js';
+import { T, close, disposeAll, exact, out, randomArray, rng, syntheticData, throwsA } from './helpers.js';
 
 const B = suite('BatchNormalization');
 B.after.each(disposeAll);
@@ -164,6 +164,69 @@ B('backward by finite differences (training mode)', () => {
       const fd = (up - down) / (2 * h);
       assert.ok(Math.abs(grad[i] - fd) <= 2e-3 + 2e-2 * Math.abs(fd), `${what}[${i}]: ${grad[i]} vs ${fd}`);
     }
+});
+
+// The statistics are sums over blocks of 256 rows, in float within a block and in double across blocks in block
+// order (cpu_batchnorm.cc), so every thread count gives the same bits; and the forward's sums are of x minus its
+// first row, so a mean large against the spread keeps the variance's digits (E[x^2] - E[x]^2 of the raw values
+// would cancel to nothing here: mean 1000, spread 0.01, variance 1e-4 against E[x^2] = 1e6 in float).
+B('statistics: the same bits at every thread count, and the variance of a large mean with a small spread', () => {
+  const r = rng(83),
+    [m, c] = [6272, 24]; // 24.5 blocks of 256 rows
+  const x = randomArray(m * c, r, -3, 5),
+    dyv = randomArray(m * c, r),
+    g = randomArray(c, r, 0.5, 2),
+    b = randomArray(c, r);
+  const before = native.numThreads(),
+    results: ArrayLike<number>[][] = [];
+  try {
+    for (const n of [1, 2, 3, before]) {
+      native.numThreads(n);
+      const Y = out([m, c]),
+        mean = out([c]),
+        inv = out([c]),
+        MM = T([c]),
+        MV = T([c], new Float32Array(c).fill(1));
+      native.batchNormForward(T([m, c], x), Y, T([c], g), T([c], b), mean, inv, MM, MV, 0.99, 1e-3, true);
+      const dx = out([m, c]),
+        dg = out([c]),
+        db = out([c]);
+      native.batchNormBackward(T([m, c], x), T([m, c], dyv), T([c], g), mean, inv, dx, dg, db, true);
+      results.push([Y.read(), mean.read(), inv.read(), MV.read(), dx.read(), dg.read(), db.read()]);
+    }
+  } finally {
+    native.numThreads(before);
+  }
+  for (const res of results.slice(1))
+    res.forEach((a, i) =>
+      exact(a, results[0][i], `${['y', 'mean', 'invstd', 'moving variance', 'dx', 'dgamma', 'dbeta'][i]} at another thread count`),
+    );
+  // mean 1000, spread 0.01: the float64 variance against the op's (through invstd) and the moving variance.
+  const [m2, c2] = [3000, 3];
+  const x2 = Float32Array.from(randomArray(m2 * c2, r, -0.02, 0.02), v => 1000 + v);
+  const mean = out([c2]),
+    inv = out([c2]),
+    MV = T([c2]);
+  native.batchNormForward(T([m2, c2], x2), out([m2, c2]), null, null, mean, inv, T([c2]), MV, 0, 0, true);
+  const mu = Array.from({ length: c2 }, (_, j) => {
+    let s = 0;
+    for (let i = 0; i < m2; ++i) s += x2[i * c2 + j];
+    return s / m2;
+  });
+  const va = mu.map((u, j) => {
+    let s = 0;
+    for (let i = 0; i < m2; ++i) s += (x2[i * c2 + j] - u) ** 2;
+    return s / m2;
+  });
+  close(MV.read(), va, 0, 1e-3, 'moving variance (momentum 0: the batch variance)');
+  close(
+    inv.read(),
+    va.map(v => 1 / Math.sqrt(v)),
+    0,
+    1e-3,
+    'invstd (epsilon 0)',
+  );
+  close(mean.read(), mu, 0, 1e-6, 'mean');
 });
 
 B('batchNormFold: folded weights and bias against float64, with and without bias, gamma and beta', () => {
