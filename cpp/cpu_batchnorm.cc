@@ -1,9 +1,9 @@
 // Batch normalization on the CPU over x [M, C] (M = N*H*W rows, channels last), the twin of
-// cuda/batchnorm.cu. Statistics are summed in blocks of kBnBlock rows, in float within a block (vectorised
-// over the channels) and in double across blocks, added in block order: the result does not depend on the
-// thread count. The forward's sums are of x - k with k a row of x (the first), so the variance's E[(x-k)^2] -
-// E[x-k]^2 does not cancel when the mean is large against the spread; the backward's are of dy and of
-// dy (x - mean).
+// cuda/batchnorm.cu. Statistics are summed in blocks of kBnBlock rows, in float over runs of 16 rows within a
+// block (vectorised over the channels) and in double across runs and blocks, added in order: the result does
+// not depend on the thread count. The forward's sums are of x - k with k a row of x (the first), so the
+// variance's E[(x-k)^2] - E[x-k]^2 does not cancel when the mean is large against the spread; the backward's
+// are of dy and of dy (x - mean).
 #include <cmath>
 #include <vector>
 
@@ -15,46 +15,55 @@ namespace {
 
 constexpr std::size_t kBnBlock = 256;
 
-// s[j] = sum over rows [r0, r1) of u(r, j), q[j] of v(r, j), where (u, v) = (x - k, (x - k)^2) with k = `a`,
-// or (dy, dy (x - mean)) with `b` = dy and k = mean (Backward).
+// s[j] = sum over rows [r0, r1) of u(r, j), q[j] of v(r, j), where (u, v) = (x - k, (x - k)^2) with k = `k`,
+// or (dy, dy (x - mean)) with `b` = dy and k = mean (Backward): in float over runs of kRun rows (vectorised
+// over the channels), each run's sums added into s and q in double, so a float sum never spans more than kRun
+// rows.
+constexpr std::size_t kRun = 16;
 template <bool Backward>
 KN_ALWAYS_INLINE void block_sums_body(const float* __restrict x, const float* __restrict b, std::size_t r0,
-                                      std::size_t r1, int c, const float* __restrict k, float* __restrict s,
-                                      float* __restrict q) {
-  for (int j = 0; j < c; ++j) s[j] = 0.0f, q[j] = 0.0f;
-  for (std::size_t r = r0; r < r1; ++r) {
-    const float* __restrict xr = x + r * c;
-    const float* __restrict br = Backward ? b + r * c : nullptr;
-    for (int j = 0; j < c; ++j) {
-      const float d = xr[j] - k[j];
-      if (Backward) {
-        s[j] += br[j];
-        q[j] += br[j] * d;
-      } else {
-        s[j] += d;
-        q[j] += d * d;
+                                      std::size_t r1, int c, const float* __restrict k, double* __restrict s,
+                                      double* __restrict q, float* __restrict fs, float* __restrict fq) {
+  for (int j = 0; j < c; ++j) s[j] = 0.0, q[j] = 0.0;
+  for (std::size_t t0 = r0; t0 < r1; t0 += kRun) {
+    for (int j = 0; j < c; ++j) fs[j] = 0.0f, fq[j] = 0.0f;
+    for (std::size_t r = t0; r < std::min(r1, t0 + kRun); ++r) {
+      const float* __restrict xr = x + r * c;
+      const float* __restrict br = Backward ? b + r * c : nullptr;
+      for (int j = 0; j < c; ++j) {
+        const float d = xr[j] - k[j];
+        if (Backward) {
+          fs[j] += br[j];
+          fq[j] += br[j] * d;
+        } else {
+          fs[j] += d;
+          fq[j] += d * d;
+        }
       }
     }
+    for (int j = 0; j < c; ++j) s[j] += fs[j], q[j] += fq[j];
   }
 }
-KN_CLONES void forward_sums(const float* x, std::size_t r0, std::size_t r1, int c, const float* k, float* s,
-                            float* q) {
-  block_sums_body<false>(x, nullptr, r0, r1, c, k, s, q);
+KN_CLONES void forward_sums(const float* x, std::size_t r0, std::size_t r1, int c, const float* k, double* s,
+                            double* q, float* fs, float* fq) {
+  block_sums_body<false>(x, nullptr, r0, r1, c, k, s, q, fs, fq);
 }
 KN_CLONES void backward_sums(const float* x, const float* dy, std::size_t r0, std::size_t r1, int c,
-                             const float* mean, float* s, float* q) {
-  block_sums_body<true>(x, dy, r0, r1, c, mean, s, q);
+                             const float* mean, double* s, double* q, float* fs, float* fq) {
+  block_sums_body<true>(x, dy, r0, r1, c, mean, s, q, fs, fq);
 }
 
-// The batch's per-channel sums in double: blocks summed in block order, each block by sums(r0, r1, s, q).
+// The batch's per-channel sums in double: blocks of kBnBlock rows summed in block order, each block by
+// sums(r0, r1, s, q, fs, fq) (fs, fq: c floats of scratch).
 template <typename Sums>
 void batch_sums(std::size_t m, int c, std::vector<double>& s, std::vector<double>& q, Sums sums) {
   const std::size_t blocks = (m + kBnBlock - 1) / kBnBlock;
-  std::vector<float> parts(blocks * 2 * c);
+  std::vector<double> parts(blocks * 2 * c);
   parallel_chunks(blocks, 1, [&](std::size_t b0, std::size_t b1) {
+    std::vector<float> scratch(2 * c);
     for (std::size_t b = b0; b < b1; ++b) {
-      float* p = parts.data() + b * 2 * c;
-      sums(b * kBnBlock, std::min(m, (b + 1) * kBnBlock), p, p + c);
+      double* p = parts.data() + b * 2 * c;
+      sums(b * kBnBlock, std::min(m, (b + 1) * kBnBlock), p, p + c, scratch.data(), scratch.data() + c);
     }
   });
   s.assign(c, 0.0), q.assign(c, 0.0);
@@ -91,8 +100,8 @@ Status CpuBackend::batchnorm_forward(const BatchNormArgs& a, const float* x, flo
     std::vector<float> k(x, x + (m > 0 ? c : 0));  // the shift: the first row
     k.resize(c, 0.0f);
     std::vector<double> s, q;
-    batch_sums(m, c, s, q, [&](std::size_t r0, std::size_t r1, float* ps, float* pq) {
-      forward_sums(x, r0, r1, c, k.data(), ps, pq);
+    batch_sums(m, c, s, q, [&](std::size_t r0, std::size_t r1, double* ps, double* pq, float* fs, float* fq) {
+      forward_sums(x, r0, r1, c, k.data(), ps, pq, fs, fq);
     });
     for (int j = 0; j < c; ++j) {
       const double d = s[j] / m, mu = k[j] + d, var = std::max(q[j] / m - d * d, 0.0);
@@ -125,8 +134,8 @@ Status CpuBackend::batchnorm_backward(const BatchNormArgs& a, const float* x, co
   const int c = a.c;
   if (c == 0) return Status::Ok();
   std::vector<double> s, q;
-  batch_sums(m, c, s, q, [&](std::size_t r0, std::size_t r1, float* ps, float* pq) {
-    backward_sums(x, dy, r0, r1, c, mean, ps, pq);
+  batch_sums(m, c, s, q, [&](std::size_t r0, std::size_t r1, double* ps, double* pq, float* fs, float* fq) {
+    backward_sums(x, dy, r0, r1, c, mean, ps, pq, fs, fq);
   });
   // sum dy and sum dy x_hat (= invstd sum dy (x - mean)); then dx = g invstd (dy - sum_dy / m - x_hat
   // sum_dy_xhat / m) in training, g invstd dy in inference, as dy k1 + (x - mean) k2 + k3.
