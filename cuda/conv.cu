@@ -12,6 +12,8 @@
 //   long);
 //             dcol = dz w^T; dx = col2im(dcol), computed as a gather (each dx element sums its own
 //             contributions: no atomics, deterministic).
+#include <cstdint>
+
 #include "cuda_backend.cuh"
 #include "gemm.cuh"
 #include "philox.h"
@@ -145,6 +147,81 @@ __global__ void conv_direct_forward_kernel(ConvDims d, const float* __restrict__
   y[o] = act_epilogue(act, sum, alpha);
 }
 
+// The same forward with one thread per pixel and NF of its filters (NF in 4, 8, 16, 32 dividing F): the
+// kernel above has the F threads of a pixel each redo the pixel's address arithmetic for every tap (about 300
+// instructions per output at the seed's conv1); here a thread works out each tap's input once and multiplies
+// it into NF accumulators, its weights read as float4 broadcasts from shared memory (the whole warp reads the
+// same address), offsets within an image in 32 bits, the NF outputs stored as float4. Taps are summed in the
+// same order, skipping those outside the input, then the bias added: the same bits as the kernel above.
+template <int NF>
+__global__ void conv_direct_forward_pixels_kernel(ConvDims d, const float* __restrict__ x,
+                                                  const float* __restrict__ w, const float* __restrict__ bias,
+                                                  Act act, float alpha, float* __restrict__ pre,
+                                                  float* __restrict__ y, int threads) {
+  __shared__ __align__(16) float ws[kDirectTaps * kDirectThreads];
+  __shared__ int ty[kDirectTaps], tx[kDirectTaps], tc[kDirectTaps], toff[kDirectTaps];
+  const int K = d.kh * d.kw * d.c, F = d.f, G = F / NF;
+  for (int i = threadIdx.x; i < K * F; i += blockDim.x) ws[i] = w[i];
+  for (int k = threadIdx.x; k < K; k += blockDim.x) {
+    const int tap = k / d.c;
+    ty[k] = (tap / d.kw) * d.dh, tx[k] = (tap % d.kw) * d.dw, tc[k] = k % d.c;
+    toff[k] = (ty[k] * d.w + tx[k]) * d.c + tc[k];
+  }
+  __syncthreads();
+  const int t = blockIdx.x * blockDim.x + threadIdx.x;
+  if (t >= threads) return;
+  const int p = t / G, f0 = (t % G) * NF;
+  const int ox = p % d.ow, rest = p / d.ow, oy = rest % d.oh, n = rest / d.oh;
+  const int iy0 = oy * d.sh - d.pt, ix0 = ox * d.sw - d.pl;
+  const float* xn = x + (long long)n * d.h * d.w * d.c;
+  float acc[NF];
+#pragma unroll
+  for (int j = 0; j < NF; ++j) acc[j] = 0.0f;
+  const auto add = [&](int k, float v) {
+    const float4* wk = reinterpret_cast<const float4*>(ws + k * F + f0);
+#pragma unroll
+    for (int j = 0; j < NF / 4; ++j) {
+      const float4 q = wk[j];
+      acc[4 * j] = fmaf(v, q.x, acc[4 * j]);
+      acc[4 * j + 1] = fmaf(v, q.y, acc[4 * j + 1]);
+      acc[4 * j + 2] = fmaf(v, q.z, acc[4 * j + 2]);
+      acc[4 * j + 3] = fmaf(v, q.w, acc[4 * j + 3]);
+    }
+  };
+  if (iy0 >= 0 && ix0 >= 0 && iy0 + (d.kh - 1) * d.dh < d.h && ix0 + (d.kw - 1) * d.dw < d.w) {
+    const float* xp = xn + (iy0 * d.w + ix0) * d.c;  // every tap inside
+    for (int k = 0; k < K; ++k) add(k, xp[toff[k]]);
+  } else {
+    for (int k = 0; k < K; ++k) {
+      const int iy = iy0 + ty[k], ix = ix0 + tx[k];
+      if ((unsigned)iy < (unsigned)d.h && (unsigned)ix < (unsigned)d.w)
+        add(k, xn[(iy * d.w + ix) * d.c + tc[k]]);
+    }
+  }
+  const long long o = (long long)p * F + f0;
+#pragma unroll
+  for (int j = 0; j < NF; j += 4) {
+    float4 v = make_float4(acc[j], acc[j + 1], acc[j + 2], acc[j + 3]);
+    if (bias) v.x += bias[f0 + j], v.y += bias[f0 + j + 1], v.z += bias[f0 + j + 2], v.w += bias[f0 + j + 3];
+    if (pre) *reinterpret_cast<float4*>(pre + o + j) = v;
+    v.x = act_epilogue(act, v.x, alpha), v.y = act_epilogue(act, v.y, alpha);
+    v.z = act_epilogue(act, v.z, alpha), v.w = act_epilogue(act, v.w, alpha);
+    *reinterpret_cast<float4*>(y + o + j) = v;
+  }
+}
+
+// NF for the kernel above (the most filters per thread, up to 32, dividing F), or 0 where it does not apply:
+// F not a multiple of 4, y or pre not 16-byte aligned (a view), an image of 2^31 values or more, or 2^31
+// threads or more.
+int direct_pixel_filters(const Conv2dShape& s, const float* y, const float* pre) {
+  const auto aligned = [](const float* q) { return reinterpret_cast<std::uintptr_t>(q) % 16 == 0; };
+  if (!direct_conv(s) || s.f % 4 != 0 || !aligned(y) || (pre && !aligned(pre)) ||
+      (long long)s.h * s.w * s.c > INT32_MAX)
+    return 0;
+  const int nf = s.f % 32 == 0 ? 32 : s.f % 16 == 0 ? 16 : s.f % 8 == 0 ? 8 : 4;
+  return (long long)s.n * s.oh * s.ow * (s.f / nf) <= kDirectMaxRows ? nf : 0;
+}
+
 // partial[b, e] for e = k * F + f: the sum over block b's 128 pixels p of patch(p)[k] dz[p, f] (k < K), and
 // of dz[p, f] (k = K, the bias), dz = dy * act'(.) computed on the fly. Per chunk of 32 pixels, the block
 // stages dz (thread (f, lane) reading rows lane, lane + lanes, ...: coalesced) and the pixels' patches in
@@ -251,6 +328,18 @@ Status CudaBackend::conv2d_forward(const Conv2dShape& s, const float* x, const f
   if (rows == 0 || s.f == 0) return Status::Ok();
   if (rows > INT32_MAX)
     return Status{"ERR_KERNELNET_SHAPE", "conv2d_forward: more than 2^31 output positions"};
+  if (const int nf = direct_pixel_filters(s, y, ep.pre)) {
+    const int threads = (int)(rows * (s.f / nf));
+    const unsigned blocks = (unsigned)CEIL_DIV(threads, kDirectThreads);
+    const auto kernel = nf == 32   ? conv_direct_forward_pixels_kernel<32>
+                        : nf == 16 ? conv_direct_forward_pixels_kernel<16>
+                        : nf == 8  ? conv_direct_forward_pixels_kernel<8>
+                                   : conv_direct_forward_pixels_kernel<4>;
+    launch(kernel, blocks, kDirectThreads, 0, stream(), dims(s), x, w, ep.bias, ep.act, ep.alpha, ep.pre, y,
+           threads);
+    KN_LAUNCHED(stream(), "conv_direct_forward_pixels_kernel");
+    return Status::Ok();
+  }
   if (direct_conv(s)) {
     const dim3 block = direct_block(s);
     launch(conv_direct_forward_kernel, (unsigned)CEIL_DIV(rows, (long long)block.y), block, 0, stream(),

@@ -214,6 +214,10 @@ export const CONV_CASES: ConvCase[] = [
   // 3x3 stride 1, channels a multiple of 16: the CPU's Winograd weight gradient too (dy's 2x2 tiles, odd outputs with 'same'
   // padding), more images than the backward pass's 16 chunks
   { n: 18, h: 7, w: 9, c: 16, kh: 3, kw: 3, f: 24, sh: 1, sw: 1, same: true },
+  // A first layer's small window (CUDA's direct conv, one thread per pixel and 8 or 16 of its filters): 'same'
+  // padding and a stride, so pixels near the border skip taps
+  { n: 2, h: 7, w: 9, c: 2, kh: 3, kw: 3, f: 24, sh: 1, sw: 2, same: true },
+  { n: 3, h: 6, w: 5, c: 1, kh: 5, kw: 5, f: 16, sh: 1, sw: 1, same: true },
   { n: 4, h: 28, w: 28, c: 1, kh: 3, kw: 3, f: 32, sh: 1, sw: 1, same: false }, // the seed's conv1
   { n: 2, h: 26, w: 26, c: 32, kh: 3, kw: 3, f: 64, sh: 1, sw: 1, same: false }, // the seed's conv2
 ];
