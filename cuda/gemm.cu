@@ -498,8 +498,8 @@ struct ConvForwardA {
       const int iy = iy0[i] + tap.ky * g.dh, ix = ix0[i] + tap.kx * g.dw;
       const bool valid =
           px[i] && k0 + cc < k_end && (unsigned)iy < (unsigned)g.h && (unsigned)ix < (unsigned)g.w;
-      ptx::cp_async<16>(stage + layout::mma::tile_word<tc::BK>(tid / 4 + 64 * i, cc, 0),
-                        valid ? px[i] + ((long long)iy * g.w + ix) * g.c + tap.c : x, valid ? 16 : 0);
+      ptx::cp_async<16, true>(stage + layout::mma::tile_word<tc::BK>(tid / 4 + 64 * i, cc, 0),
+                              valid ? px[i] + ((long long)iy * g.w + ix) * g.c + tap.c : x, valid ? 16 : 0);
     }
     tap.step(tc::BK, g.c, g.kw);
   }
@@ -528,9 +528,9 @@ struct ConvWeightGradA {
       const int r = tid / 32 + 8 * i, iy = pix[i].y * g.sh + offy, ix = pix[i].x * g.sw + offx;
       const bool valid =
           m_ok && k0 + r < k_end && (unsigned)iy < (unsigned)g.h && (unsigned)ix < (unsigned)g.w;
-      ptx::cp_async<16>(stage + layout::mma::tile_word<tc::BM>(r, (tid % 32) * 4, tc::LD_AM),
-                        valid ? x + (((long long)pix[i].n * g.h + iy) * g.w + ix) * g.c + ci : x,
-                        valid ? 16 : 0);
+      ptx::cp_async<16, true>(stage + layout::mma::tile_word<tc::BM>(r, (tid % 32) * 4, tc::LD_AM),
+                              valid ? x + (((long long)pix[i].n * g.h + iy) * g.w + ix) * g.c + ci : x,
+                              valid ? 16 : 0);
       pix[i].step(tc::BK, g.oh, g.ow);
     }
   }
@@ -561,8 +561,8 @@ struct ConvInputGradAB {
     for (int i = 0; i < 2; ++i) {
       const int oy = ty[i] - tap.ky * g.dh, ox = tx[i] - tap.kx * g.dw;
       const bool valid = pz[i] && k_ok && (unsigned)oy < (unsigned)g.oh && (unsigned)ox < (unsigned)g.ow;
-      ptx::cp_async<16>(a_stage + layout::mma::tile_word<tc::BK>(tid / 4 + 64 * i, kc, 0),
-                        valid ? pz[i] + ((long long)oy * g.ow + ox) * g.f + tap.c : dz, valid ? 16 : 0);
+      ptx::cp_async<16, true>(a_stage + layout::mma::tile_word<tc::BK>(tid / 4 + 64 * i, kc, 0),
+                              valid ? pz[i] + ((long long)oy * g.ow + ox) * g.f + tap.c : dz, valid ? 16 : 0);
     }
     if (tid / 4 < BN_ROWS) {
       const int c = n0 + tid / 4;

@@ -45,11 +45,17 @@ __device__ __forceinline__ void mma_tf32_16x8x8(float (&d)[4], const uint32_t (&
 // Copies src_bytes (0 to BYTES) from global src to shared dst and zero-fills the rest of BYTES (4 or 16),
 // asynchronously: visible to this thread after cp_async_wait, to the block after that and a barrier. Both
 // addresses must be aligned to BYTES, src even when src_bytes is 0.
-template <int BYTES>
+// KEEP_L1: a 16-byte copy cached in L1 too (.ca), for gathers that read the same input lines again (the
+// implicit GEMMs' taps of a convolution: up to KH*KW reads of each input value within a block's tiles); else
+// .cg, through L2 only, for operand tiles read once per block.
+template <int BYTES, bool KEEP_L1 = false>
 __device__ __forceinline__ void cp_async(void* dst, const void* src, int src_bytes) {
   static_assert(BYTES == 4 || BYTES == 16, "cp.async copies 4 or 16 bytes here");
   const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(dst));
-  if constexpr (BYTES == 16)  // .cg: through L2 only, the operand tiles are read once per block
+  if constexpr (BYTES == 16 && KEEP_L1)
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 16, %2;" ::"r"(s), "l"(src), "r"(src_bytes)
+                 : "memory");
+  else if constexpr (BYTES == 16)
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(s), "l"(src), "r"(src_bytes)
                  : "memory");
   else
@@ -70,7 +76,7 @@ __device__ __forceinline__ void cp_async_wait() {
 // for sm_80 and newer).
 __device__ uint32_t to_tf32(float x);
 __device__ void mma_tf32_16x8x8(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]);
-template <int BYTES>
+template <int BYTES, bool KEEP_L1 = false>
 __device__ void cp_async(void* dst, const void* src, int src_bytes);
 __device__ void cp_async_commit();
 template <int PENDING>

@@ -67,7 +67,7 @@ inline void mma_tf32_16x8x8(float (&d)[4], const uint32_t (&a)[4], const uint32_
   }
 }
 
-template <int BYTES>
+template <int BYTES, bool KEEP_L1 = false>  // KEEP_L1: the cache hint (.ca or .cg), no difference here
 inline void cp_async(void* dst, const void* src, int src_bytes) {
   static_assert(BYTES == 4 || BYTES == 16, "cp.async copies 4 or 16 bytes here");
   if (reinterpret_cast<uintptr_t>(dst) % BYTES || reinterpret_cast<uintptr_t>(src) % BYTES || src_bytes < 0 ||
