@@ -330,10 +330,11 @@ void conv_image_winograd(const Conv2dShape& s, const float* xi, const float* u, 
 // ---- Winograd F(2x2, 3x3) for the weight gradient of the same convolutions ----
 //
 // The forward's tile is y = A^T [U .* V] A with U = G g G^T, linear in g, so its adjoint gives g's gradient:
-// dU = (A dy A^T) .* V, dg = G^T dU G. Summed over an image's tiles first: M_e = sum_tiles Z_e^T V_e for the
-// 16 transformed positions e (Z = A dy A^T per tile, V the forward's B^T d B), 16 GEMMs [F, tiles] x [tiles,
-// C], then dg = G^T M G once per image: 16 multiply-adds per tile and channel pair where the implicit GEMM
-// does 36. A, B and G's factors are 0, +-1 and 1/2, so small-integer data stays exact.
+// dU = (A dy A^T) .* V, dg = G^T dU G. Summed over the tiles first: M_e = sum_tiles Z_e^T V_e for the 16
+// transformed positions e (Z = A dy A^T per tile, V the forward's B^T d B), 16 GEMMs [F, tiles] x [tiles, C]
+// per image into its chunk's M, the chunks' M summed in order, then dg = G^T M G once per call: 16
+// multiply-adds per tile and channel pair where the implicit GEMM does 36. A, B and G's factors are 0, +-1
+// and 1/2, so small-integer data stays exact.
 
 // z[e][tile][f] = (A dz A^T)[e], A = [1 0; 1 1; 1 -1; 0 -1], dz the tile's 2x2 outputs (zeros past the
 // output's edge), 8 filters per vector (F a multiple of 8).
