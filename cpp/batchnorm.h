@@ -1,5 +1,7 @@
-// Batch normalization's per-element math (Keras 3's BatchNormalization, axis -1), written once for both
-// backends (cpu_batchnorm.cc, batchnorm.cu): over x [M, C] with M = N*H*W rows,
+// Batch normalization's math (Keras 3's BatchNormalization, axis -1) over x [M, C] with M = N*H*W rows. The
+// fold below is shared by both backends; the per-element functions are batchnorm.cu's, while
+// cpu_batchnorm.cc applies the same formulas with their per-channel factors taken once (y = (x - mean) scale
+// + beta, dx = dy k1 + (x - mean) k2 + k3), so the backends agree within float rounding, not bit for bit:
 //   training: mean and biased variance of each channel over the batch, x_hat = (x - mean) / sqrt(var + eps),
 //     y = gamma x_hat + beta, moving = moving * momentum + batch * (1 - momentum) (Keras updates the moving
 //     variance with the biased batch variance);
