@@ -118,6 +118,15 @@ inline uint64_t counter_value(const int32_t* counter) {
   return counter && *counter > 0 ? static_cast<uint64_t>(*counter) : 0;
 }
 
+// One source of a gather_rows call: src's rows of row_size floats (copied as bits: int32 rows too) into dst.
+struct RowCopy {
+  const float* src = nullptr;
+  std::size_t src_rows = 0, row_size = 0;
+  float* dst = nullptr;
+};
+// The copies one GPU launch of gather_rows takes (more are launched in groups of this many).
+constexpr int kRowCopies = 4;
+
 class Backend;
 
 // A recorded op: one call on a backend with its arguments (raw pointers included) fixed at recording time.
@@ -141,6 +150,10 @@ class Program {
   virtual bool graph() const { return false; }
   // Parallel branches in the graph the last run() launched (0 for a chain, or when not a graph).
   virtual int branches() const { return 0; }
+  // The nodes of that graph (kernels, copies and memsets; 0 when not a graph) and the names of its kernels in
+  // the order they were captured (KN_LAUNCHED's names): what one step launches, for tests and the GPU check.
+  virtual int nodes() const { return 0; }
+  virtual std::vector<std::string> kernels() const { return {}; }
   virtual std::string why_not_graph() const { return "the backend runs ops as they are called"; }
 };
 

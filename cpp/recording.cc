@@ -43,6 +43,8 @@ class ProgramHandle : public Napi::ObjectWrap<ProgramHandle> {
                            InstanceAccessor<&ProgramHandle::Device>("device"),
                            InstanceAccessor<&ProgramHandle::Graph>("graph"),
                            InstanceAccessor<&ProgramHandle::Branches>("branches"),
+                           InstanceAccessor<&ProgramHandle::Nodes>("nodes"),
+                           InstanceAccessor<&ProgramHandle::Kernels>("kernels"),
                            InstanceAccessor<&ProgramHandle::Reason>("reason"),
                            InstanceAccessor<&ProgramHandle::Disposed>("disposed"),
                        });
@@ -90,6 +92,15 @@ class ProgramHandle : public Napi::ObjectWrap<ProgramHandle> {
   }
   Napi::Value Branches(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), program_ ? program_->branches() : 0);
+  }
+  Napi::Value Nodes(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), program_ ? program_->nodes() : 0);
+  }
+  Napi::Value Kernels(const Napi::CallbackInfo& info) {
+    const std::vector<std::string> names = program_ ? program_->kernels() : std::vector<std::string>{};
+    Napi::Array out = Napi::Array::New(info.Env(), names.size());
+    for (std::size_t i = 0; i < names.size(); ++i) out.Set(static_cast<uint32_t>(i), names[i]);
+    return out;
   }
   Napi::Value Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !program_); }
 

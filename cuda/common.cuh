@@ -32,7 +32,11 @@ __device__ __forceinline__ unsigned long long device_counter(const int32_t* coun
 }
 
 // Checks the launch just made on `stream` (and, in debug mode, its completion).
+// Notes a kernel launched into a graph capture on this thread (graph.cu: the program's kernel list).
+void note_captured(const char* kernel);
+
 inline Status check_launch(cudaStream_t stream, const char* kernel) {
+  note_captured(kernel);
 #ifdef KERNELNET_CUDA_EMULATED
   ::kn_emu::launched(kernel);  // names the kernel for an injected fault (emulate/cuda_runtime.h)
 #endif

@@ -37,6 +37,8 @@ thread_local cudaStream_t capture_side = nullptr, branch_stream = nullptr;
 thread_local cudaEvent_t capture_fork = nullptr, capture_join = nullptr;
 thread_local bool weight_branch = false;
 thread_local int capture_branches = 0;
+// The names of the kernels launched into this thread's capture, in order (note_captured).
+thread_local std::vector<std::string>* capture_names = nullptr;
 
 const char kSyncReason[] =
     "KERNELNET_CUDA_SYNC is set: the ops are replayed one by one, each launch synchronised, so that a fault "
@@ -97,6 +99,8 @@ class GraphProgram final : public Program {
 
   bool graph() const override { return graph_; }
   int branches() const override { return graph_ ? branches_ : 0; }
+  int nodes() const override { return graph_ ? nodes_ : 0; }
+  std::vector<std::string> kernels() const override { return graph_ ? kernels_ : std::vector<std::string>{}; }
   std::string why_not_graph() const override {
     return debug_sync() ? kSyncReason : why_.empty() ? "the program has not run yet" : why_;
   }
@@ -135,10 +139,14 @@ class GraphProgram final : public Program {
       capture_side = branches ? side : nullptr;
       capture_fork = fork, capture_join = join;
       capture_branches = 0;
+      std::vector<std::string> names;
+      capture_names = &names;
       for (const RecordedOp& op : ops_) {
         st = op.fn(be_);
         if (!st.ok()) break;
       }
+      capture_names = nullptr;
+      kernels_ = std::move(names);
       capture_stream = capture_side = branch_stream = nullptr;
       capture_fork = capture_join = nullptr;
       branches_ = capture_branches;
@@ -146,6 +154,9 @@ class GraphProgram final : public Program {
       const cudaError_t end = cudaStreamEndCapture(s, &graph);
       if (st.ok()) st = cuda_status(end, "cudaStreamEndCapture");
       cudaGetLastError();  // a failed op invalidates the capture; that error is not sticky
+      std::size_t count = 0;
+      if (st.ok()) st = cuda_status(cudaGraphGetNodes(graph, nullptr, &count), "cudaGraphGetNodes");
+      nodes_ = static_cast<int>(count);
       if (st.ok()) st = cuda_status(cudaGraphInstantiate(&exec_, graph, 0), "cudaGraphInstantiate");
       if (graph) cudaGraphDestroy(graph);
     }
@@ -171,7 +182,8 @@ class GraphProgram final : public Program {
   bool failed_ = false;
   uint64_t failed_generation_ = 0;
   bool graph_ = false;
-  int branches_ = 0;
+  int branches_ = 0, nodes_ = 0;
+  std::vector<std::string> kernels_;
   std::string why_;
 };
 
@@ -179,6 +191,10 @@ class GraphProgram final : public Program {
 
 bool capturing() {
   return capture_stream != nullptr;
+}
+
+void note_captured(const char* kernel) {
+  if (capture_names && kernel) capture_names->emplace_back(kernel);
 }
 
 bool in_weight_branch() {

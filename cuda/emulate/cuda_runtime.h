@@ -766,6 +766,12 @@ inline cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph
   *exec = new CUgraphExec_st{graph->nodes, 0};
   return cudaSuccess;
 }
+// The graph's nodes: their count (nodes null) or, as CUDA, up to *count of them (not used: no node handles).
+inline cudaError_t cudaGraphGetNodes(cudaGraph_t graph, void* nodes, std::size_t* count) {
+  if (!graph || !count || nodes) return kn_emu::fail(cudaErrorInvalidValue);
+  *count = graph->nodes.size();
+  return cudaSuccess;
+}
 inline cudaError_t cudaGraphDestroy(cudaGraph_t g) {
   delete g;
   return cudaSuccess;

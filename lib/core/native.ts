@@ -194,6 +194,10 @@ export interface NativeProgram {
    * gradient onto a second stream and joins it at the op's end (0 when not a graph).
    */
   readonly branches: number;
+  /** The nodes of that graph: its kernels, copies and memsets (0 when not a graph). */
+  readonly nodes: number;
+  /** The names of that graph's kernels in the order they were captured (empty when not a graph). */
+  readonly kernels: string[];
   readonly disposed: boolean;
 }
 

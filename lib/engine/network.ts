@@ -1062,7 +1062,7 @@ export abstract class Network {
   }
 
   /** @internal How the last epoch's full batches ran: as a recorded program of `ops` ops, a CUDA graph or not. */
-  lastStepProgram: { ops: number; device: string; graph: boolean; branches: number; reason: string } | null = null;
+  lastStepProgram: { ops: number; device: string; graph: boolean; branches: number; nodes: number; kernels: string[]; reason: string } | null = null;
 
   /** Per shared layer (one applied at several nodes): where a later node's weight gradients go before they are added. */
   private readonly gradScratch = new Map<Layer, NativeTensor[]>();

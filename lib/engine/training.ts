@@ -1100,7 +1100,16 @@ async function trainEpoch(
       stillThere(end);
     }
     const last = programs.get(per) ?? [...programs.values()][0];
-    if (last) model.lastStepProgram = { ops: last.ops, device: last.device, graph: last.graph, branches: last.branches, reason: last.reason };
+    if (last)
+      model.lastStepProgram = {
+        ops: last.ops,
+        device: last.device,
+        graph: last.graph,
+        branches: last.branches,
+        nodes: last.nodes,
+        kernels: last.kernels,
+        reason: last.reason,
+      };
   } finally {
     for (const p of programs.values()) p.dispose();
   }
