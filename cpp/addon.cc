@@ -497,7 +497,9 @@ void same_size(Args& a, TensorHandle* src, const char* src_name, TensorHandle* d
                                       src->describe() + " and " + dst->describe());
 }
 
-// dropoutForward(x, y, rate, seed, offset, counter?) / dropoutBackward(dy, dx, rate, seed, offset, counter?)
+// dropoutForward(x, y, rate, seed, offset, counter?) / dropoutBackward(dy, dx, rate, seed, offset, counter?,
+// below?, x?): backward given below ({activation, alpha?}, as the conv ops') also applies the layer below's
+// activation to dx from x, the dropout's input (that layer's output).
 template <bool kForward>
 void Dropout(const Napi::CallbackInfo& info) {
   Args a(info, kForward ? "dropoutForward" : "dropoutBackward");
@@ -506,18 +508,35 @@ void Dropout(const Napi::CallbackInfo& info) {
   const uint64_t seed = a.uint53(3, "seed"), offset = a.uint53(4, "offset");
   const int32_t* counter = step_counter(a, 5);
   same_size(a, src, kForward ? "x" : "dy", dst, kForward ? "y" : "dx");
-  a.run([count = src->size(), src = src->f32(), dst = dst->f32(), rate, seed, offset, counter](Backend& be) {
+  Epilogue ep;
+  if (!kForward) {
+    const Options below = below_options(a, 6);
+    if (below.given()) {
+      TensorHandle* x = a.tensor(7, "x");
+      same_size(a, src, "dy", x, "x");
+      a.distinct_output(dst, {x, src});
+      below_act(a, below, x, dst, &ep);
+    }
+  }
+  a.run([count = src->size(), src = src->f32(), dst = dst->f32(), rate, seed, offset, counter,
+         below = ep.below](Backend& be) {
     return kForward ? be.dropout_forward(count, src, dst, rate, seed, offset, counter)
-                    : be.dropout_backward(count, src, dst, rate, seed, offset, counter);
+                    : be.dropout_backward(count, src, dst, rate, seed, offset, counter, below);
   });
 }
 
-// advance(counter): counter[0] += 1 on the counter's device, queued after the work that reads it.
+// advance(counter, also?): counter[0] += 1, and also[0] += 1 when given (one launch on a GPU), on the
+// counters' device, queued after the work that reads them.
 void Advance(const Napi::CallbackInfo& info) {
   Args a(info, "advance");
   TensorHandle* c = a.tensor(0, "counter");
   a.expect(c, "counter", DType::kInt32, {1}, "(the step counter)");
-  a.run([c = c->i32()](Backend& be) { return be.advance(c); });
+  TensorHandle* also = a.optional_tensor(1, "also");
+  if (also) {
+    a.expect(also, "also", DType::kInt32, {1}, "(a second counter)");
+    a.distinct({c, also});
+  }
+  a.run([c = c->i32(), also = also ? also->i32() : nullptr](Backend& be) { return be.advance(c, also); });
 }
 
 // The arguments shared by loss() and softmaxCrossEntropy() from index `first` on: pred, labels, then (after
@@ -1192,33 +1211,56 @@ void ArgMax(const Napi::CallbackInfo& info) {
   });
 }
 
-// gatherRows(src, indices, start, dst, counter?): dst[i] = src[indices[start + counter * rows + i]]
+// gatherRows(src, indices, start, dst, counter?): dst[i] = src[indices[start + counter * rows + i]]; src and
+// dst may be arrays of as many tensors (a batch's inputs, labels and weights: one launch on a GPU), each dst
+// with its src's dtype and row shape, all with the same rows.
 void GatherRows(const Napi::CallbackInfo& info) {
   Args a(info, "gatherRows");
-  TensorHandle *src = a.tensor(0, "src"), *idx = a.tensor(1, "indices"), *dst = a.tensor(3, "dst");
+  const bool many = info[0].IsArray();
+  if (many != info[3].IsArray())
+    a.fail("ERR_KERNELNET_ARG", "expected src and dst to be both tensors or both arrays of tensors", true);
+  const std::vector<TensorHandle*> srcs = many ? a.tensor_array(0, "src") : std::vector{a.tensor(0, "src")};
+  TensorHandle* idx = a.tensor(1, "indices");
+  const std::vector<TensorHandle*> dsts = many ? a.tensor_array(3, "dst") : std::vector{a.tensor(3, "dst")};
   const int64_t start = a.integer(2, "start", 0, INT_MAX);
-  if (src->shape().empty())
-    a.fail("ERR_KERNELNET_SHAPE", "expected src to be a tensor of rank >= 1 but received " + src->describe());
   a.expect_rank(idx, "indices", DType::kInt32, 1, "[M]");
-  // Rows are copied as bits, so float32 and int32 (class labels) alike.
-  if (dst->dtype() != src->dtype() || dst->shape().size() != src->shape().size() ||
-      !std::equal(src->shape().begin() + 1, src->shape().end(), dst->shape().begin() + 1))
-    a.fail("ERR_KERNELNET_SHAPE", "expected dst to be a tensor of src's dtype with its row shape (" +
-                                      src->describe() + ") but received " + dst->describe());
+  if (srcs.size() != dsts.size())
+    a.fail("ERR_KERNELNET_ARG", "expected as many dst tensors as src tensors but received " +
+                                    std::to_string(dsts.size()) + " and " + std::to_string(srcs.size()));
+  if (srcs.empty()) a.fail("ERR_KERNELNET_ARG", "expected at least one src tensor");
   const int32_t* counter = step_counter(a, 4);
-  const int64_t rows = dst->shape()[0];
+  const int64_t rows = dsts[0]->shape().empty() ? 0 : dsts[0]->shape()[0];
+  std::vector<RowCopy> copies;
+  for (std::size_t k = 0; k < srcs.size(); ++k) {
+    TensorHandle *src = srcs[k], *dst = dsts[k];
+    const std::string at = many ? "[" + std::to_string(k) + "]" : "";
+    if (src->shape().empty())
+      a.fail("ERR_KERNELNET_SHAPE",
+             "expected src" + at + " to be a tensor of rank >= 1 but received " + src->describe());
+    // Rows are copied as bits, so float32 and int32 (class labels) alike.
+    if (dst->dtype() != src->dtype() || dst->shape().size() != src->shape().size() ||
+        !std::equal(src->shape().begin() + 1, src->shape().end(), dst->shape().begin() + 1))
+      a.fail("ERR_KERNELNET_SHAPE", "expected dst" + at + " to be a tensor of src" + at +
+                                        "'s dtype with its row shape (" + src->describe() +
+                                        ") but received " + dst->describe());
+    if (dst->shape()[0] != rows)
+      a.fail("ERR_KERNELNET_SHAPE", "expected dst" + at + " to have " + std::to_string(rows) +
+                                        " rows, as dst[0], but received " + dst->describe());
+    a.distinct({dst, src, idx});
+    for (std::size_t j = 0; j < k; ++j) a.distinct({dst, dsts[j]});
+    const std::size_t src_rows = static_cast<std::size_t>(src->shape()[0]);
+    copies.push_back({static_cast<const float*>(src->buffer()->data), src_rows,
+                      src_rows ? src->size() / src_rows : 0, static_cast<float*>(dst->buffer()->data)});
+  }
   // With a counter the first row is only known on the device, which gives zero rows past the end.
   if (start + rows > idx->shape()[0])
     a.fail("ERR_KERNELNET_SHAPE", "rows " + std::to_string(start) + " to " + std::to_string(start + rows) +
                                       " are past the end of indices (" + idx->describe() + ")");
-  a.distinct({dst, src, idx});
-  const std::size_t src_rows = static_cast<std::size_t>(src->shape()[0]);
-  const std::size_t row_size = src_rows ? src->size() / src_rows : 0;
-  if (rows == 0 || row_size == 0) return;
-  a.run([src = static_cast<const float*>(src->buffer()->data), src_rows, row_size, idx = idx->i32(),
-         n_idx = idx->size(), start = static_cast<std::size_t>(start), counter,
-         rows = static_cast<std::size_t>(rows), dst = static_cast<float*>(dst->buffer()->data)](Backend& be) {
-    return be.gather_rows(src, src_rows, row_size, idx, n_idx, start, counter, rows, dst);
+  if (rows == 0) return;
+  a.run([copies = std::move(copies), idx = idx->i32(), n_idx = idx->size(),
+         start = static_cast<std::size_t>(start), counter,
+         rows = static_cast<std::size_t>(rows)](Backend& be) {
+    return be.gather_rows(copies.data(), static_cast<int>(copies.size()), idx, n_idx, start, counter, rows);
   });
 }
 

@@ -880,7 +880,7 @@ Status CpuBackend::conv2d_pool_backward(const Conv2dShape& s, const Pool2dShape&
     thread_local std::vector<float> masked;
     masked.resize(static_cast<std::size_t>(s.n) * pooled_size);
     const Status st = dropout_backward(masked.size(), dpooled, masked.data(), drop.rate, drop.seed,
-                                       drop.offset, drop.counter);
+                                       drop.offset, drop.counter, BelowAct{});
     if (!st.ok()) return st;
     dpooled = masked.data();
   }

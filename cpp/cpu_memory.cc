@@ -112,25 +112,31 @@ Status CpuBackend::fill(float* dst, float value, std::size_t count) {
   return Status::Ok();
 }
 
-Status CpuBackend::gather_rows(const float* src, std::size_t src_rows, std::size_t row_size,
-                               const int32_t* indices, std::size_t n_indices, std::size_t start,
-                               const int32_t* counter, std::size_t rows, float* dst) {
+Status CpuBackend::gather_rows(const RowCopy* copies, int count, const int32_t* indices,
+                               std::size_t n_indices, std::size_t start, const int32_t* counter,
+                               std::size_t rows) {
   const std::size_t first = start + counter_value(counter) * rows;
-  parallel_chunks(rows, (kGrain + row_size - 1) / row_size, [&](std::size_t r0, std::size_t r1) {
-    for (std::size_t r = r0; r < r1; ++r) {
-      const int32_t i = first + r < n_indices ? indices[first + r] : -1;
-      float* out = dst + r * row_size;
-      if (i < 0 || static_cast<std::size_t>(i) >= src_rows)
-        std::memset(out, 0, sizeof(float) * row_size);
-      else
-        std::memcpy(out, src + static_cast<std::size_t>(i) * row_size, sizeof(float) * row_size);
-    }
-  });
+  for (int c = 0; c < count; ++c) {
+    const RowCopy& rc = copies[c];
+    const std::size_t row_size = rc.row_size;
+    if (!row_size) continue;
+    parallel_chunks(rows, (kGrain + row_size - 1) / row_size, [&](std::size_t r0, std::size_t r1) {
+      for (std::size_t r = r0; r < r1; ++r) {
+        const int32_t i = first + r < n_indices ? indices[first + r] : -1;
+        float* out = rc.dst + r * row_size;
+        if (i < 0 || static_cast<std::size_t>(i) >= rc.src_rows)
+          std::memset(out, 0, sizeof(float) * row_size);
+        else
+          std::memcpy(out, rc.src + static_cast<std::size_t>(i) * row_size, sizeof(float) * row_size);
+      }
+    });
+  }
   return Status::Ok();
 }
 
-Status CpuBackend::advance(int32_t* counter) {
+Status CpuBackend::advance(int32_t* counter, int32_t* also) {
   if (*counter < INT32_MAX) ++*counter;
+  if (also && *also < INT32_MAX) ++*also;
   return Status::Ok();
 }
 

@@ -135,9 +135,10 @@ Status CpuBackend::dropout_forward(std::size_t count, const float* x, float* y, 
 }
 
 Status CpuBackend::dropout_backward(std::size_t count, const float* dy, float* dx, float rate, uint64_t seed,
-                                    uint64_t offset, const int32_t* counter) {
+                                    uint64_t offset, const int32_t* counter, const BelowAct& below) {
   dropout(count, dy, dx, rate, seed,
           offset + counter_value(counter));  // the same mask and scale, applied to dy
+  apply_below(below, dx, count);
   return Status::Ok();
 }
 

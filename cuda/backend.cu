@@ -35,25 +35,37 @@ __global__ void fill_kernel(float* dst, float value, long long n) {
   if (i < n) dst[i] = value;
 }
 
-// dst[r, :] = src[indices[first + r], :], first = start + *counter * rows; a position past n_indices or an
-// index out of range gives a zero row. Index math in I (with_index_type: both tensors' element counts).
+// Up to kRowCopies gathers by one set of indices (backend.h's RowCopy), one launch: copy c's blocks are
+// [block0[c], block0[c + 1]) of the grid. dst[r, :] = src[indices[first + r], :], first = start + *counter *
+// rows; a position past n_indices or an index out of range gives a zero row. Index math in I
+// (with_index_type: every copy's element counts).
+struct RowCopies {
+  RowCopy part[kRowCopies];
+  unsigned block0[kRowCopies + 1];
+};
+
 template <typename I>
-__global__ void gather_rows_kernel(const float* __restrict__ src, I src_rows, I row_size,
-                                   const int32_t* __restrict__ indices, unsigned long long n_indices,
-                                   unsigned long long start, const int32_t* __restrict__ counter, I rows,
-                                   float* __restrict__ dst) {
-  const I i = blockIdx.x * (I)blockDim.x + threadIdx.x;
+__global__ void gather_rows_kernel(RowCopies copies, const int32_t* __restrict__ indices,
+                                   unsigned long long n_indices, unsigned long long start,
+                                   const int32_t* __restrict__ counter, I rows) {
+  int c = 0;
+  while (blockIdx.x >= copies.block0[c + 1]) ++c;
+  const RowCopy& rc = copies.part[c];
+  const I row_size = (I)rc.row_size;
+  const I i = (blockIdx.x - copies.block0[c]) * (I)blockDim.x + threadIdx.x;
   if (i >= rows * row_size) return;
-  const I r = i / row_size, c = i % row_size;
+  const I r = i / row_size, col = i % row_size;
   const unsigned long long pos = start + device_counter(counter) * (unsigned long long)rows + r;
   const int32_t s = pos < n_indices ? indices[pos] : -1;
   // Copied as bits: int32 rows (class labels) travel through here too.
-  reinterpret_cast<uint32_t*>(dst)[i] =
-      (s >= 0 && (I)s < src_rows) ? reinterpret_cast<const uint32_t*>(src)[(I)s * row_size + c] : 0u;
+  reinterpret_cast<uint32_t*>(rc.dst)[i] =
+      (s >= 0 && (I)s < (I)rc.src_rows) ? reinterpret_cast<const uint32_t*>(rc.src)[(I)s * row_size + col]
+                                        : 0u;
 }
 
-__global__ void advance_kernel(int32_t* counter) {
+__global__ void advance_kernel(int32_t* counter, int32_t* also) {
   if (*counter < INT32_MAX) ++*counter;
+  if (also && *also < INT32_MAX) ++*also;
 }
 
 template <typename I>
@@ -145,25 +157,42 @@ std::size_t CudaBackend::scratch_bytes() const {
   return total;
 }
 
-Status CudaBackend::gather_rows(const float* src, std::size_t src_rows, std::size_t row_size,
-                                const int32_t* indices, std::size_t n_indices, std::size_t start,
-                                const int32_t* counter, std::size_t rows, float* dst) {
+Status CudaBackend::gather_rows(const RowCopy* copies, int count, const int32_t* indices,
+                                std::size_t n_indices, std::size_t start, const int32_t* counter,
+                                std::size_t rows) {
   std::lock_guard<std::mutex> lock(mutex_);
-  const long long total = (long long)rows * row_size;
-  if (!total) return Status::Ok();
-  KN_EXPECT(src && indices && dst, "gather_rows");
-  with_index_type(std::max(total, (long long)(src_rows * row_size)), [&](auto index) {
-    using I = decltype(index);
-    launch(gather_rows_kernel<I>, CEIL_DIV(total, 256), 256, 0, stream(), src, (I)src_rows, (I)row_size,
-           indices, (unsigned long long)n_indices, (unsigned long long)start, counter, (I)rows, dst);
-  });
-  KN_LAUNCHED(stream(), "gather_rows_kernel");
+  KN_EXPECT(count >= 0 && (count == 0 || (copies && indices)), "gather_rows");
+  for (int c0 = 0; c0 < count; c0 += kRowCopies) {
+    RowCopies group{};
+    long long largest = 0;
+    unsigned blocks = 0;
+    int parts = 0;
+    for (int c = c0; c < std::min(count, c0 + kRowCopies); ++c) {
+      const RowCopy& rc = copies[c];
+      const long long total = (long long)rows * rc.row_size;
+      if (!total) continue;
+      KN_EXPECT(rc.src && rc.dst && CEIL_DIV(total, 256) <= (long long)INT32_MAX - blocks, "gather_rows");
+      largest = std::max({largest, total, (long long)(rc.src_rows * rc.row_size)});
+      group.part[parts] = rc;
+      group.block0[parts] = blocks;
+      blocks += (unsigned)CEIL_DIV(total, 256);
+      ++parts;
+    }
+    if (!parts) continue;
+    for (int p = parts; p <= kRowCopies; ++p) group.block0[p] = blocks;
+    with_index_type(largest, [&](auto index) {
+      using I = decltype(index);
+      launch(gather_rows_kernel<I>, blocks, 256, 0, stream(), group, indices, (unsigned long long)n_indices,
+             (unsigned long long)start, counter, (I)rows);
+    });
+    KN_LAUNCHED(stream(), "gather_rows_kernel");
+  }
   return Status::Ok();
 }
 
-Status CudaBackend::advance(int32_t* counter) {
+Status CudaBackend::advance(int32_t* counter, int32_t* also) {
   std::lock_guard<std::mutex> lock(mutex_);
-  launch(advance_kernel, 1, 1, 0, stream(), counter);
+  launch(advance_kernel, 1, 1, 0, stream(), counter, also);
   KN_LAUNCHED(stream(), "advance_kernel");
   return Status::Ok();
 }

@@ -12,9 +12,10 @@ namespace kn {
 namespace cu {
 namespace {
 
+// Backward may apply the layer below's activation after the mask (below.y set: dropout_backward's fold).
 __global__ void dropout_kernel(const float* __restrict__ src, float* __restrict__ dst, long long count,
                                float rate, float scale, uint64_t seed, uint64_t offset,
-                               const int32_t* __restrict__ counter) {
+                               const int32_t* __restrict__ counter, BelowAct below) {
   const long long blk = blockIdx.x * (long long)blockDim.x + threadIdx.x;
   if (blk * 4 >= count) return;
   float u[4];
@@ -22,7 +23,9 @@ __global__ void dropout_kernel(const float* __restrict__ src, float* __restrict_
 #pragma unroll
   for (int l = 0; l < 4; ++l) {
     const long long i = blk * 4 + l;
-    if (i < count) dst[i] = __fmul_rn(src[i], u[l] >= rate ? scale : 0.0f);  // as the CPU: NaN stays NaN
+    if (i >= count) continue;
+    const float d = __fmul_rn(src[i], u[l] >= rate ? scale : 0.0f);  // as the CPU: NaN stays NaN
+    dst[i] = below.y ? act_backward(below.act, below.y[i], 0.0f, d, below.alpha) : d;
   }
 }
 
@@ -57,19 +60,19 @@ Status CudaBackend::random_normal(float* dst, std::size_t count, float stddev, u
 
 Status CudaBackend::dropout_forward(std::size_t count, const float* x, float* y, float rate, uint64_t seed,
                                     uint64_t offset, const int32_t* counter) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (!count) return Status::Ok();
-  KN_EXPECT(rate >= 0.0f && rate < 1.0f, "dropout_forward");
-  launch(dropout_kernel, CEIL_DIV((long long)CEIL_DIV(count, 4), 256), 256, 0, stream(), x, y, count, rate,
-         1.0f / (1.0f - rate), seed, offset, counter);
-  KN_LAUNCHED(stream(), "dropout_kernel");
-  return Status::Ok();
+  return dropout_backward(count, x, y, rate, seed, offset, counter, BelowAct{});
 }
 
 Status CudaBackend::dropout_backward(std::size_t count, const float* dy, float* dx, float rate, uint64_t seed,
-                                     uint64_t offset, const int32_t* counter) {
-  return dropout_forward(count, dy, dx, rate, seed, offset,
-                         counter);  // the same mask and scale, applied to dy
+                                     uint64_t offset, const int32_t* counter, const BelowAct& below) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!count) return Status::Ok();
+  KN_EXPECT(rate >= 0.0f && rate < 1.0f, "dropout");
+  // Backward: the same mask and scale, applied to dy.
+  launch(dropout_kernel, CEIL_DIV((long long)CEIL_DIV(count, 4), 256), 256, 0, stream(), dy, dx, count, rate,
+         1.0f / (1.0f - rate), seed, offset, counter, below);
+  KN_LAUNCHED(stream(), "dropout_kernel");
+  return Status::Ok();
 }
 
 Status CudaBackend::random_uniform(float* dst, std::size_t count, float low, float high, uint64_t seed,

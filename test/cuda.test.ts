@@ -380,6 +380,13 @@ if (!cuda.available) {
     same(y, 'dropout y (same Philox mask, same scaling)');
     for (const d of [0, 1]) native.dropoutBackward(x[d], dx[d], 0.4, 5, 77);
     same(dx, 'dropout dx');
+    // The layer below's activation applied with the mask (a Dense's relu, sigmoid, leaky_relu's alpha), from that
+    // layer's output: the mask's product first, then act_backward's, on both.
+    const below = twin([1001], randomArray(1001, r, -1, 1));
+    for (const b of [{ activation: 'relu' }, { activation: 'sigmoid' }, { activation: 'leaky_relu', alpha: 0.3 }] as const) {
+      for (const d of [0, 1]) native.dropoutBackward(x[d], dx[d], 0.4, 5, 77, null, b, below[d]);
+      same(dx, `dropout dx with the ${b.activation} below`);
+    }
     // The step counter lives on each device; a replayed call (same arguments) draws the next mask.
     const counter: [NativeTensor, NativeTensor] = [I([1], new Int32Array([3]), 'cpu'), I([1], new Int32Array([3]), 'cuda')];
     for (let step = 0; step < 3; ++step) {
@@ -388,6 +395,12 @@ if (!cuda.available) {
       for (const d of [0, 1]) native.advance(counter[d]);
     }
     same(counter, 'advanced counter');
+    // Two counters in one call (a step's counter and its optimizer's iterations: one launch), saturating at 2^31 - 1.
+    const top: [NativeTensor, NativeTensor] = [I([1], new Int32Array([2 ** 31 - 1]), 'cpu'), I([1], new Int32Array([2 ** 31 - 1]), 'cuda')];
+    for (const d of [0, 1]) native.advance(counter[d], top[d]);
+    same(counter, 'advanced with a second counter');
+    same(top, 'the second counter saturated');
+    assert.equal(Array.from(counter[1].read()), [7]);
     for (const [n, k] of [
       [1, 1],
       [7, 10],
@@ -451,6 +464,40 @@ if (!cuda.available) {
       for (const d of [0, 1]) counter[d].write(new Int32Array([batch]));
       for (const d of [0, 1]) native.gatherRows(src[d], idx[d], 0, g[d], counter[d]);
       same(g, `gatherRows of batch ${batch} by the step counter`);
+    }
+    // Several sources by the same indices in one call (inputs, labels, weights: one launch for up to 4, then the
+    // rest): 5 sources of other row sizes and an int32 one, each equal to its own gatherRows.
+    const srcs = [[3, 2], [1], [7], [4, 5], [2]].map(shape => twin([50, ...shape], randomArray(50 * shape.reduce((a, b) => a * b, 1), r)));
+    const classes: [NativeTensor, NativeTensor] = [
+      I(
+        [50],
+        Int32Array.from({ length: 50 }, (_, i) => i * 3),
+        'cpu',
+      ),
+      I(
+        [50],
+        Int32Array.from({ length: 50 }, (_, i) => i * 3),
+        'cuda',
+      ),
+    ];
+    const many = [...srcs, classes];
+    const dsts = many.map(sd =>
+      [0, 1].map(d => (sd[d].dtype === 'int32' ? I([20], undefined, d ? 'cuda' : 'cpu') : out([20, ...sd[d].shape.slice(1)], d ? 'cuda' : 'cpu'))),
+    );
+    for (const batch of [0, 2]) {
+      for (const d of [0, 1]) counter[d].write(new Int32Array([batch]));
+      for (const d of [0, 1])
+        native.gatherRows(
+          many.map(sd => sd[d]),
+          idx[d],
+          0,
+          dsts.map(dd => dd[d]),
+          counter[d],
+        );
+      const one = outs([20, 3, 2]);
+      for (const d of [0, 1]) native.gatherRows(srcs[0][d], idx[d], 0, one[d], counter[d]);
+      exact(Array.from(dsts[0][1].read()), Array.from(one[0].read()), `gatherRows of 6 sources, batch ${batch}: the first as alone`);
+      dsts.forEach((dd, k) => exact(Array.from(dd[1].read()), Array.from(dd[0].read()), `gatherRows of 6 sources, batch ${batch}, source ${k}`));
     }
     const bad = twin([1, 2], new Float32Array([NaN, 1])),
       badLabels = twin([1, 2], new Float32Array([1, 0])),

@@ -48,7 +48,8 @@ Plan("the seed model's step: conv + pool + dropout as one op, the dense + loss h
   // conv 0, conv 1 + pool 2 + dropout 3, flatten 4, dense 5, dropout 6, dense 7 (the head, with the loss)
   assert.equal(show(plan.forward), ['layer@0', 'convPool@1+3', 'layer@4', 'layer@5', 'layer@6']);
   assert.ok(plan.fusedHead);
-  assert.equal(show(plan.backward), ['layer@6', 'layer@5', 'layer@4', 'convPool@1+3 below:relu', 'layer@0']);
+  // dropout 6's backward applies dense 5's relu with its mask (activationBelow through a Dropout)
+  assert.equal(show(plan.backward), ['layer@6 below:relu', 'layer@5', 'layer@4', 'convPool@1+3 below:relu', 'layer@0']);
   assert.equal(
     show(forwardPlan(chain(m), false, ALL)),
     ['layer@0', 'convPool@1', 'layer@3', 'layer@4', 'layer@5', 'layer@6', 'layer@7'],

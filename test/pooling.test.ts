@@ -301,6 +301,47 @@ P("the layer below's activation in the input gradient above it: the same weights
   dispose([x, y]);
 });
 
+// Through a Dropout (the seed model's hidden Dense - Dropout): the Dropout's backward applies the activation of the
+// layer under it with its mask (dropoutBackward's below, one pass), that layer's backward then starting from dz.
+// Covered: a Dense's own activation (sigmoid: not a select, so the order of the two products counts), a standalone
+// Activation's, a LeakyReLU's alpha; not folded: under a rate-0 Dropout (the identity: the Dense applies its own
+// relu) and a swish, whose derivative needs its input.
+P("a Dropout's backward applies the activation of the layer under it: the same weights bit for bit", async () => {
+  const { x, y } = syntheticData(40);
+  const make = () =>
+    new Sequential({
+      seed: 12,
+      layers: [
+        new Flatten({ inputShape: [8, 8, 1] }),
+        new Dense({ units: 16, activation: 'sigmoid' }),
+        new Dropout({ rate: 0.3 }),
+        new Dense({ units: 12 }),
+        new LeakyReLU({ alpha: 0.2 }),
+        new Dropout({ rate: 0.5 }),
+        new Dense({ units: 10, activation: 'swish' }),
+        new Dropout({ rate: 0.2 }),
+        new Dense({ units: 8, activation: 'relu' }),
+        new Dropout({ rate: 0 }),
+        new Dense({ units: 3, activation: 'softmax' }),
+      ],
+    });
+  const runs = bothWays(make, (m, on) => (m.foldBelow = on));
+  const folded: string[] = [];
+  const restore = spyNatives(['dropoutBackward'], (_name, args) => {
+    const below = args[6] as BelowAct | undefined;
+    if (below) folded.push(`${below.activation}${below.alpha === undefined ? '' : ` ${below.alpha}`}`);
+  });
+  const losses = [];
+  try {
+    for (const m of runs) losses.push((await m.fit(x, y, { batchSize: 16, epochs: 2, verbose: 0 })).history.loss);
+  } finally {
+    restore();
+  }
+  assert.equal([...new Set(folded)].sort(), ['leaky_relu 0.2', 'sigmoid']);
+  sameTraining(runs, losses);
+  dispose([x, y]);
+});
+
 // The same for standalone Activation layers (a BatchNorm CNN's conv - BatchNormalization - Activation('relu') -
 // conv): the conv or dense above applies the activation's derivative, and the Activation's backward passes dz on.
 // Not folded: an activation whose derivative needs its input (swish), and one under a layer other than a conv or

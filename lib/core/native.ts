@@ -322,7 +322,20 @@ export interface Native {
    * step to the next (and can be replayed) while its randomness, batch and step number move on.
    */
   dropoutForward(x: NativeTensor, y: NativeTensor, rate: number, seed: number, offset: number, counter?: NativeTensor | null): void;
-  dropoutBackward(dy: NativeTensor, dx: NativeTensor, rate: number, seed: number, offset: number, counter?: NativeTensor | null): void;
+  /**
+   * Given below, dx also takes the derivative of the layer below's activation, from x (the dropout's input, that
+   * layer's output), as the conv and dense ops' input gradients do: that layer's backward then runs from dz.
+   */
+  dropoutBackward(
+    dy: NativeTensor,
+    dx: NativeTensor,
+    rate: number,
+    seed: number,
+    offset: number,
+    counter?: NativeTensor | null,
+    below?: BelowAct,
+    x?: NativeTensor,
+  ): void;
   /**
    * Accumulates metrics += [sum of row losses, correct predictions, rows, -, sum of weights] (each row's loss
    * and hit times its weight, 1 without weights), and sets metrics[3] = step + counter[0] + 1 when this batch's
@@ -485,8 +498,10 @@ export interface Native {
    * indices, which only the device sees when there is a counter, give zero rows.
    */
   gatherRows(src: NativeTensor, indices: NativeTensor, start: number, dst: NativeTensor, counter?: NativeTensor | null): void;
-  /** counter[0] += 1 on the counter's device (saturating at 2^31 - 1). */
-  advance(counter: NativeTensor): void;
+  /** The same for several sources by one set of indices (dst[k] from src[k], all with the same rows): one launch on a GPU. */
+  gatherRows(src: NativeTensor[], indices: NativeTensor, start: number, dst: NativeTensor[], counter?: NativeTensor | null): void;
+  /** counter[0] += 1 on the counter's device (saturating at 2^31 - 1), and also[0] += 1 when given (one launch on a GPU). */
+  advance(counter: NativeTensor, also?: NativeTensor | null): void;
   /**
    * Starts recording: until endRecord(), ops on `device` (default: the environment's backend) are checked and
    * stored instead of run. Tensor reads and writes, permutation, fromBytes and synchronize are refused meanwhile.

@@ -889,11 +889,7 @@ export abstract class Network {
     metrics: NativeTensor[],
   ): void {
     const ws = this.workspace(rows, false);
-    Xs.forEach((X, i) => native.gatherRows(X, indices, start, ws.xs[i]));
-    this.heads.forEach((_, o) => {
-      native.gatherRows(Ys[o], indices, start, ws.heads[o].y);
-      if (Ws[o]) native.gatherRows(Ws[o]!, indices, start, ws.heads[o].w);
-    });
+    this.gatherBatch(ws, indices, start, null, Xs, Ys, Ws);
     const outs = this.forward(ws, null);
     this.heads.forEach((h, o) => {
       const v = this.lossViews(h, ws.heads[o], outs[o], rows, Ws[o] !== null);
@@ -908,7 +904,7 @@ export abstract class Network {
    */
   predictBatch(Xs: NativeTensor[], indices: NativeTensor, start: number, rows: number): NativeTensor[] {
     const ws = this.workspace(rows, false);
-    Xs.forEach((X, i) => native.gatherRows(X, indices, start, ws.xs[i]));
+    this.gatherBatch(ws, indices, start, null, Xs);
     const outs = this.forward(ws, null),
       shapes = this.outputShapes;
     return outs.map((out, o) => {
@@ -1104,15 +1100,34 @@ export abstract class Network {
     return { pred: pred.reshape([n, h.k]), labels: hb.y.reshape(h.loss.labels === 'classes' ? [n] : [n, h.k]), weights };
   }
 
+  /** The batch's rows of every input (and, given Ys, target and sample weight) into the workspace: one native call, one GPU launch. */
+  private gatherBatch(
+    ws: Workspace,
+    indices: NativeTensor,
+    start: number,
+    counter: NativeTensor | null,
+    Xs: NativeTensor[],
+    Ys?: NativeTensor[],
+    Ws?: (NativeTensor | null)[],
+  ): void {
+    const src = [...Xs],
+      dst = [...ws.xs];
+    if (Ys)
+      this.heads.forEach((_, o) => {
+        src.push(Ys[o]);
+        dst.push(ws.heads[o].y);
+        if (Ws?.[o]) {
+          src.push(Ws[o]!);
+          dst.push(ws.heads[o].w);
+        }
+      });
+    native.gatherRows(src, indices, start, dst, counter);
+  }
+
   private stepOps(step: TrainStep, start: number, rows: number, ws: Workspace): void {
     const { Xs, Ys, Ws, indices, counter, base, optimizer, metrics } = step;
     const full = rows === step.batchSize;
-    const gather = (from: NativeTensor, to: NativeTensor) => native.gatherRows(from, indices, full ? 0 : start, to, full ? counter : null);
-    Xs.forEach((X, i) => gather(X, ws.xs[i]));
-    this.heads.forEach((_, o) => {
-      gather(Ys[o], ws.heads[o].y);
-      if (Ws[o]) gather(Ws[o]!, ws.heads[o].w);
-    });
+    this.gatherBatch(ws, indices, full ? 0 : start, full ? counter : null, Xs, Ys, Ws);
     const inputs: NativeTensor[][] = [],
       outputs: NativeTensor[] = [];
     const graph = this.graph;
@@ -1188,8 +1203,7 @@ export abstract class Network {
       });
       if (op.below) dzGiven.add(from);
     }
-    optimizer.step();
-    native.advance(counter);
+    optimizer.step(counter); // advances the step counter with its iteration count (one launch on a GPU)
   }
 }
 

@@ -169,8 +169,11 @@ export abstract class Optimizer {
     this.active = active.every(a => a) ? null : active;
   }
 
-  /** @internal One update of every trained parameter from its gradient, then the iteration count's advance. */
-  step(): void {
+  /**
+   * @internal One update of every trained parameter from its gradient, then the iteration count's advance, and
+   * `alsoAdvance`'s (a training step's counter) in the same call.
+   */
+  step(alsoAdvance: NativeTensor | null = null): void {
     const s = this.state;
     if (!s) throw stateError(`${this.className}: step() before attach(); compile the model first`);
     const on = this.active,
@@ -184,7 +187,7 @@ export abstract class Optimizer {
       }
       this.update(pick(s.params), pick(s.grads), s.slots.map(pick), lr, iterations);
     }
-    native.advance(iterations);
+    native.advance(iterations, alsoAdvance);
   }
 
   /** Slots of the variables updated through applyGradients (tfjs's custom loops), by their memory. */

@@ -15,7 +15,8 @@
 // - denseLossHead (training): a linear Dense last layer runs its forward, the loss and its backward as one op.
 // - activationBelow (training): a Conv2D or Dense layer's activation, or a standalone Activation layer's (the
 //   BatchNormalization-relu-conv of a BatchNorm CNN or a ResNet body), is applied by the input gradient of the
-//   conv or dense above it, so the layer's own backward starts from dz (an Activation layer's passes it on).
+//   conv or dense above it, or by a Dropout's backward with its mask (the hidden Dense-Dropout of the seed model),
+//   so the layer's own backward starts from dz (an Activation layer's passes it on).
 import { KernelnetError } from '../core/errors.js';
 import { Activation, BatchNormalization, Conv2D, Dense, Dropout, MaxPooling2D, type Layer } from '../layers/layers.js';
 import { NEEDS_INPUT, type BelowAct, type NativeActivation } from '../core/native.js';
@@ -285,7 +286,9 @@ export function stepPlan(graph: Graph, trains: (id: number) => boolean, sw: Fusi
       backward.push({ op: 'convPool', at: conv, pool: id, dropout: null, out: id, below: below(conv) });
       done.add(conv);
     } else {
-      backward.push({ op: 'layer', at: id, out: id, below: layer instanceof Conv2D || layer instanceof Dense ? below(id) : undefined });
+      // (a Dropout applies it with its mask: dropoutBackward's below, one pass over the gradient instead of two)
+      const applies = layer instanceof Conv2D || layer instanceof Dense || isDropout(layer);
+      backward.push({ op: 'layer', at: id, out: id, below: applies ? below(id) : undefined });
     }
   }
   return { fusedHead, forward: forwardPlan(graph, true, sw, fusedHead ? out.id : undefined), backward, needsBackward };

@@ -974,10 +974,11 @@ export class Dropout extends Layer {
     return buf.y!;
   }
 
-  backward(_x: NativeTensor, _y: NativeTensor, dy: NativeTensor, buf: LayerBuffers, ctx: StepContext) {
+  backward(x: NativeTensor, _y: NativeTensor, dy: NativeTensor, buf: LayerBuffers, ctx: StepContext) {
     if (!buf.dx) return null;
     if (this.rate === 0 || !ctx.training) return dy; // inference: the identity (a gradient through predict)
-    native.dropoutBackward(dy, buf.dx, this.rate, ctx.seed, ctx.offset, ctx.counter);
+    if (ctx.below) native.dropoutBackward(dy, buf.dx, this.rate, ctx.seed, ctx.offset, ctx.counter, ctx.below, x);
+    else native.dropoutBackward(dy, buf.dx, this.rate, ctx.seed, ctx.offset, ctx.counter);
     return buf.dx;
   }
 
