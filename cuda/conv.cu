@@ -362,11 +362,17 @@ Status CudaBackend::conv2d_forward(const Conv2dShape& s, const float* x, const f
 
 Status CudaBackend::conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* y,
                                     const float* dy, float* dx, float* dw, float* db, const Epilogue& ep) {
+  return conv2d_backward_with(s, x, w, y, dy, dx, dw, db, ep, nullptr, 0);
+}
+
+Status CudaBackend::conv2d_backward_with(const Conv2dShape& s, const float* x, const float* w, const float* y,
+                                         const float* dy, float* dx, float* dw, float* db, const Epilogue& ep,
+                                         const float* bias_parts, int parts) {
   std::lock_guard<std::mutex> lock(mutex_);
   const long long rows = (long long)s.n * s.oh * s.ow, cols = s.col_cols();
   if (rows > INT32_MAX)
     return Status{"ERR_KERNELNET_SHAPE", "conv2d_backward: more than 2^31 output positions"};
-  if (!dx && dw && rows && direct_conv_backward(s)) {  // the seed's conv1: no input gradient
+  if (!dx && dw && rows && !bias_parts && direct_conv_backward(s)) {  // the seed's conv1: no input gradient
     const int K = (int)cols, parts = direct_parts(rows);
     void* partial;
     KN_TRY(scratch(kColSum, sizeof(float) * parts * (K + 1) * s.f, &partial));
@@ -374,14 +380,16 @@ Status CudaBackend::conv2d_backward(const Conv2dShape& s, const float* x, const 
     launch(conv_direct_backward_kernel, parts, direct_block(s), 0, stream(), dims(s), x, y,
            static_cast<const float*>(ep.pre), dy, ep.act, ep.alpha, (int)rows, pt);
     KN_LAUNCHED(stream(), "conv_direct_backward_kernel");
-    KN_TRY(launch_sum_parts(stream(), pt, parts, (K + 1) * s.f, K * s.f, dw));
-    if (db) KN_TRY(launch_sum_parts(stream(), pt + K * s.f, parts, (K + 1) * s.f, s.f, db));
+    KN_TRY(launch_sum_parts(stream(), pt, parts, (K + 1) * s.f, K * s.f, dw, s.f, db));  // (db: may be null)
     return Status::Ok();
   }
   const float* dz;
   KN_TRY(act_mask(ep, rows * s.f, y, dy, &dz));
   Branch weights(dx && (dw || db));  // db and dw beside dx (a parallel branch in a captured graph)
-  if (db) KN_TRY(column_sums(dz, rows, s.f, db));
+  if (db && bias_parts)
+    KN_TRY(launch_sum_parts(stream(), bias_parts, parts, s.f, s.f, db));
+  else if (db)
+    KN_TRY(column_sums(dz, rows, s.f, db));
   if (dw && rows && cols && implicit_gemm(gemm_kernel(), s, x, dz)) {
     const ConvGeom g = geom(s);
     KN_TRY(gemm_with(gemm_kernel(), true, false, cols, s.f, rows, x, cols, dz, s.f, dw, s.f, Epilogue{},
@@ -455,13 +463,18 @@ bool pool_in_epilogue(GemmKernel kernel, const Conv2dShape& s, const Pool2dShape
 // overlap), coalesced along f.
 // With a dropout after the pool (rate > 0), dpooled is the dropout's output gradient: its mask (element o of
 // the Philox stream, as dropout_kernel) is applied first, the dropout's backward folded in.
+// With bias_parts, each thread also sums the values it writes (its rows in order) into bias_parts[blockIdx.y
+// * ow * F + e]: gridDim.y * ow partial rows of F, whose column sums are the bias gradient (dz's only nonzero
+// entries are these), read in place of dz's 4x larger rows.
 __global__ void pool_dz_kernel(Pool2dShape p, Act act, float alpha, const float* __restrict__ pooled,
                                const int32_t* __restrict__ argmax, const float* __restrict__ dpooled,
                                float* __restrict__ dz, float rate, float scale, uint64_t seed,
-                               uint64_t offset, const int32_t* __restrict__ counter) {
+                               uint64_t offset, const int32_t* __restrict__ counter,
+                               float* __restrict__ bias_parts) {
   const int e = blockIdx.x * blockDim.x + threadIdx.x;
   if (e >= p.ow * p.c) return;
   const int px = e / p.c, f = e - px * p.c;
+  float sum = 0.0f;
   for (int r = blockIdx.y; r < p.n * p.oh; r += gridDim.y) {
     const int n = r / p.oh, py = r - n * p.oh;
     const long long o = (long long)r * p.ow * p.c + e;
@@ -474,6 +487,7 @@ __global__ void pool_dz_kernel(Pool2dShape p, Act act, float alpha, const float*
       d = __fmul_rn(d, uo >= rate ? scale : 0.0f);  // dropout_kernel's product
     }
     const float g = act_backward(act, pooled[o], 0.0f, d, alpha);
+    sum += g;
     const int32_t arg = argmax[o];
     int y0, y1, x0, x1;
     pool_window(p, py, px, &y0, &y1, &x0, &x1);
@@ -484,6 +498,7 @@ __global__ void pool_dz_kernel(Pool2dShape p, Act act, float alpha, const float*
         dzn[i] = i == arg ? g : 0.0f;
       }
   }
+  if (bias_parts) bias_parts[(long long)blockIdx.y * p.ow * p.c + e] = sum;
 }
 
 }  // namespace
@@ -534,6 +549,8 @@ Status CudaBackend::conv2d_pool_backward(const Conv2dShape& s, const Pool2dShape
                                          const Epilogue& ep, const DropoutArgs& drop) {
   std::lock_guard<std::mutex> turn(conv_pool_mutex_);
   void* dz;
+  float* bias_parts = nullptr;
+  int parts = 0;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     KN_EXPECT(p.sh >= p.ph && p.sw >= p.pw && p.h == s.oh && p.w == s.ow && p.c == s.f,
@@ -550,16 +567,25 @@ Status CudaBackend::conv2d_pool_backward(const Conv2dShape& s, const Pool2dShape
         return Status{"ERR_KERNELNET_SHAPE",
                       "conv2d_pool_backward: more than 2^31 - 65536 pooled rows or "
                       "2^31 - 128 elements per pooled row"};
-      const dim3 grid((unsigned)CEIL_DIV(row_elems, 128), (unsigned)std::min<long long>(rows, 65535));
+      // With db, 256 row groups at most (a fixed count: the sums' order depends on the shape alone), each
+      // thread summing its rows; their ow * groups partial rows are then summed per filter.
+      const long long groups = std::min<long long>(rows, db ? 256 : 65535);
+      if (db && groups * p.ow <= INT32_MAX / std::max(p.c, 1)) {
+        parts = (int)(groups * p.ow);
+        void* bp;
+        KN_TRY(scratch(kPoolBiasParts, sizeof(float) * parts * p.c, &bp));
+        bias_parts = static_cast<float*>(bp);
+      }
+      const dim3 grid((unsigned)CEIL_DIV(row_elems, 128), (unsigned)groups);
       KN_EXPECT(drop.rate >= 0.0f && drop.rate < 1.0f, "conv2d_pool_backward");
       launch(pool_dz_kernel, grid, 128, 0, stream(), p, ep.act, ep.alpha, pooled, argmax, dpooled,
              static_cast<float*>(dz), drop.rate, drop.rate > 0.0f ? 1.0f / (1.0f - drop.rate) : 1.0f,
-             drop.seed, drop.offset, drop.counter);
+             drop.seed, drop.offset, drop.counter, bias_parts);
       KN_LAUNCHED(stream(), "pool_dz_kernel");
     }
   }
   const float* g = static_cast<float*>(dz);
-  return conv2d_backward(s, x, w, g, g, dx, dw, db, input_grad_epilogue(ep));
+  return conv2d_backward_with(s, x, w, g, g, dx, dw, db, input_grad_epilogue(ep), bias_parts, parts);
 }
 
 }  // namespace cu

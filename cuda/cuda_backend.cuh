@@ -31,6 +31,7 @@ enum Scratch {
   kBatchNorm,
   kConvOut,
   kConvOutGrad,
+  kPoolBiasParts,  // the conv + pool op's bias-gradient partials (pool_dz_kernel's)
   kLossPartial,
   kScratchSlots
 };
@@ -94,6 +95,12 @@ class CudaBackend final : public Backend {
   Status column_sums(const float* x, long long rows, int cols, float* out);
   // dz = dy * act'(y) into a scratch buffer (epilogue.h), or dz = dy when act is linear.
   Status act_mask(const Epilogue& ep, std::size_t count, const float* y, const float* dy, const float** dz);
+  // conv2d_backward, with db (when asked for) summed from `parts` partial rows of s.f floats at `bias_parts`
+  // instead of over dz's rows (the conv + pool op's pool_dz_kernel writes them: a quarter of the pass or
+  // less).
+  Status conv2d_backward_with(const Conv2dShape& s, const float* x, const float* w, const float* y,
+                              const float* dy, float* dx, float* dw, float* db, const Epilogue& ep,
+                              const float* bias_parts, int parts);
   // Where ops queue their work: the stream, or the capture stream while this thread captures a graph.
   cudaStream_t stream() const;
 

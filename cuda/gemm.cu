@@ -770,12 +770,13 @@ __global__ void column_sums_kernel(const float* __restrict__ x, int M, int N, fl
 }
 
 // out[j] = sum_p partial[p * stride + j], as a tree: a block of 32 columns x 32 lanes, lane y summing parts
-// y, y + 32,
-// ... (at most 8 of the 256), then the 32 lane sums halved 5 times in shared memory. A fixed order, so the
-// result is deterministic, and a dependent chain of about 13 adds instead of one thread's 256 (the
-// single-block tail of every bias gradient).
+// y, y + 32, ... (8 of column_sums' 256 parts at most; 96 of the conv + pool op's 3072 bias partials at the
+// seed's conv2), then the 32 lane sums halved 5 times in shared memory. A fixed order, so the result is
+// deterministic, and a dependent chain of about 13 adds instead of one thread's 256 (the single-block tail of
+// every bias gradient). Columns [0, N) of the partial rows are summed: column j < N1 into out[j], the rest
+// into out2[j - N1] (a weight gradient and its bias gradient side by side in each partial row: one launch).
 __global__ void sum_parts_kernel(const float* __restrict__ partial, int parts, int stride, int N,
-                                 float* __restrict__ out) {
+                                 float* __restrict__ out, int N1, float* __restrict__ out2) {
   __shared__ float sums[32][33];
   const int col = blockIdx.x * 32 + threadIdx.x;
   float s = 0.0f;
@@ -787,7 +788,12 @@ __global__ void sum_parts_kernel(const float* __restrict__ partial, int parts, i
     __syncthreads();
     if (threadIdx.y < half) sums[threadIdx.y][threadIdx.x] += sums[threadIdx.y + half][threadIdx.x];
   }
-  if (threadIdx.y == 0 && col < N) out[col] = sums[0][threadIdx.x];
+  if (threadIdx.y == 0 && col < N) {
+    if (col < N1)
+      out[col] = sums[0][threadIdx.x];
+    else
+      out2[col - N1] = sums[0][threadIdx.x];
+  }
 }
 
 __global__ void act_mask_kernel(Act act, float alpha, const float* __restrict__ y,
@@ -966,15 +972,21 @@ Status launch_column_sums(cudaStream_t stream, const float* x, int m, int n, flo
                           float* partial) {
   if (n <= 0) return Status::Ok();
   KN_EXPECT(m >= 0 && parts >= 1 && parts <= 65535 && x && out && partial, "launch_column_sums");
-  launch(column_sums_kernel, dim3(CEIL_DIV(n, 32), parts), dim3(32, 8), 0, stream, x, m, n, partial);
+  // One row group (at most 256 rows): its sums are the result, written in place (no second launch).
+  launch(column_sums_kernel, dim3(CEIL_DIV(n, 32), parts), dim3(32, 8), 0, stream, x, m, n,
+         parts == 1 ? out : partial);
   KN_LAUNCHED(stream, "column_sums_kernel");
-  return launch_sum_parts(stream, partial, parts, n, n, out);
+  return parts == 1 ? Status::Ok() : launch_sum_parts(stream, partial, parts, n, n, out);
 }
 
-Status launch_sum_parts(cudaStream_t stream, const float* partial, int parts, int stride, int n, float* out) {
-  if (n <= 0) return Status::Ok();
-  KN_EXPECT(parts >= 1 && stride >= n && partial && out, "launch_sum_parts");
-  launch(sum_parts_kernel, CEIL_DIV(n, 32), dim3(32, 32), 0, stream, partial, parts, stride, n, out);
+Status launch_sum_parts(cudaStream_t stream, const float* partial, int parts, int stride, int n, float* out,
+                        int n2, float* out2) {
+  if (!out2) n2 = 0;
+  if (n + n2 <= 0) return Status::Ok();
+  KN_EXPECT(parts >= 1 && n >= 0 && n2 >= 0 && stride >= n + n2 && partial && (out || !n),
+            "launch_sum_parts");
+  launch(sum_parts_kernel, CEIL_DIV(n + n2, 32), dim3(32, 32), 0, stream, partial, parts, stride, n + n2, out,
+         n, out2);
   KN_LAUNCHED(stream, "sum_parts_kernel");
   return Status::Ok();
 }
@@ -992,7 +1004,9 @@ Status CudaBackend::gemm_with(GemmKernel kernel, bool ta, bool tb, int m, int n,
   // towards kSplitKBlocks blocks, each split at least 8 K steps (128). (The seed's dense1 forward, 128 x 128
   // x 9216: 64 splits, 128 blocks on kernel 3's 2 tiles, 256 on kernel 1's 4.) The target is a constant, not
   // the device's SM count, so that the same model gives the same bits on every GPU model (README:
-  // determinism): the split decides the order of the float sums.
+  // determinism): the split decides the order of the float sums. Fewer, longer splits (16-18 for dense1, 1.2
+  // MB of partials instead of 4.2) were weighed and not taken: a split's block does 4x the multiply-adds on
+  // a quarter of the SMs, about 2-3 us more than the 3 MB of partial traffic saves (bench/NOTES.md).
   const long long tiles = (long long)CEIL_DIV(m, gemm_tile_m(kernel)) * CEIL_DIV(n, kGemmTile);
   int splits = 1;
   if (tiles < kSplitKBlocks && k >= 1024 && !(conv && conv->pool_h)) {  // a pool epilogue needs whole sums

@@ -54,8 +54,10 @@ Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, 
 Status launch_below_pass(cudaStream_t stream, const BelowAct& below, float* c, long long m, int n, int ldc);
 
 // out[j] = sum_i x[i, j] over an [M, N] matrix, via `parts` row groups written to partial[parts, N].
-// out[j] = sum_p partial[p * stride + j] for j < n, in a fixed order (a tree over the parts).
-Status launch_sum_parts(cudaStream_t stream, const float* partial, int parts, int stride, int n, float* out);
+// out[j] = sum_p partial[p * stride + j] for j < n, in a fixed order (a tree over the parts); with out2, the
+// next n2 columns the same into out2 (a weight gradient and its bias side by side: one launch).
+Status launch_sum_parts(cudaStream_t stream, const float* partial, int parts, int stride, int n, float* out,
+                        int n2 = 0, float* out2 = nullptr);
 Status launch_column_sums(cudaStream_t stream, const float* x, int m, int n, float* out, int parts,
                           float* partial);
 

@@ -239,8 +239,10 @@ Status CudaBackend::dense_loss(const LossSpec& spec, int n, int in, int k, const
   launch(dense_loss_kernel, blocks, WARPS * 32, 0, stream(), spec, n, in, k, x, w, b, logits, labels, classes,
          weights, dlogits, dx, gp, static_cast<float*>(loss_partial));
   KN_LAUNCHED(stream(), "dense_loss_kernel");
-  if (dw) KN_TRY(launch_sum_parts(stream(), gp, blocks, entries, in * k, dw));
-  if (db) KN_TRY(launch_sum_parts(stream(), gp + in * k, blocks, entries, k, db));
+  if (dw)
+    KN_TRY(launch_sum_parts(stream(), gp, blocks, entries, in * k, dw, k, db));  // both in one launch
+  else if (db)
+    KN_TRY(launch_sum_parts(stream(), gp + in * k, blocks, entries, k, db));
   launch(loss_metrics_kernel, 1, 1, 0, stream(), static_cast<const float*>(loss_partial), blocks, n, metrics,
          step, counter);
   KN_LAUNCHED(stream(), "loss_metrics_kernel");

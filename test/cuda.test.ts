@@ -17,6 +17,7 @@ import {
   Sequential,
   dispose,
   loadMnist,
+  tensor,
   tidy,
   toCategorical,
   type Tensor,
@@ -922,6 +923,44 @@ if (!cuda.available) {
     const chain = await run('1').finally(() => delete process.env.KERNELNET_GRAPH_BRANCHES);
     assert.ok(chain.info?.graph && chain.info.branches === 0, `a graph without branches: ${JSON.stringify(chain.info)}`);
     assert.equal(chain.weights, graphed.weights, 'KERNELNET_GRAPH_BRANCHES=0: the same weights bit for bit');
+  });
+
+  // The seed model's step as captured (Program.kernels: the kernels in capture order, KN_LAUNCHED's names), pinned
+  // where nodes were merged: one gather for the batch's inputs and labels, one counter kernel for the step and the
+  // optimizer's iterations, no ReLU-mask pass for the hidden Dense (the Dropout's backward applies it), conv2's
+  // bias gradient from the pool's per-thread sums (no column sums over its 4x larger dz: the one column_sums
+  // launch left is the hidden Dense's, whose 8 rows are one group, summed in place), the head's and conv1's
+  // weight and bias sums one launch each. The FP32 step at batch 8; `nodes` counts the graph's nodes (memsets
+  // too), which the GPU check records at batch 128.
+  Cuda("the seed model's step graph: merged nodes", async () => {
+    const n = 16,
+      x = tensor(
+        Float32Array.from({ length: n * 784 }, (_, i) => 0.5 + 0.5 * Math.sin(i * 0.37)),
+        [n, 28, 28, 1],
+        { device: 'cuda' },
+      ),
+      onHost = toCategorical(
+        Array.from({ length: n }, (_, i) => i % 10),
+        10,
+      ),
+      y = onHost.to('cuda');
+    onHost.dispose();
+    const m = seedModel(3, true, 'cuda');
+    await m.fit(x, y, { batchSize: 8, epochs: 1, verbose: 0 });
+    const info = m.lastStepProgram!;
+    m.dispose();
+    dispose([x, y]);
+    assert.ok(info.graph, `the step ran as a CUDA graph: ${info.reason}`);
+    const count = (name: string) => info.kernels.filter(k => k === name).length;
+    const list = info.kernels.join(', ');
+    assert.is(count('gather_rows_kernel'), 1, list);
+    assert.is(count('advance_kernel'), 1, list);
+    assert.is(count('act_mask_kernel'), 0, list);
+    assert.is(count('dropout_kernel'), 2, `the hidden Dropout's forward and backward: ${list}`);
+    assert.is(count('column_sums_kernel'), 1, list);
+    assert.is(count('sum_parts_kernel'), 3, `the head's dw and db, conv2's db, conv1's dw and db: ${list}`);
+    assert.ok(info.kernels.length <= 22, `at most 22 kernels a step: ${info.kernels.length}: ${list}`);
+    assert.ok(info.nodes >= info.kernels.length, `${info.nodes} nodes`);
   });
 
   // TF32 tensor cores exist from compute capability 8.0 (the device string names it, e.g. "(sm_90, 80 GiB)").
