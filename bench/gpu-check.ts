@@ -21,7 +21,8 @@
 //                with the data on the GPU
 //   lab          the kernel lab: each GEMM variant at the step's shapes, checked      10 s   45 s
 //                against variant 1 and timed side by side (bench/lab.ts)
-//   ncu          Nsight Compute over one training step (about 45 kernels replayed)    40 s   90 s
+//   ncu          Nsight Compute over one training step, FP32 and TF32 (about 23      40 s   90 s
+//                kernels each, replayed)
 //   cpu-bench    the CPU backend on all cores: kernel table, fit, 1..N-thread scaling 45 s   90 s
 //   total                                                                            ~180 s  450 s (budget)
 // With about 2 minutes to start the machine and 1 to carry and unpack the files, a quick run costs about 6
@@ -198,21 +199,23 @@ const quick: Part[] = [
   },
   {
     name: 'ncu',
-    what: 'Nsight Compute over one training step (after a warm-up step), kernel by kernel',
+    what: 'Nsight Compute over one training step (after a warm-up step), kernel by kernel, FP32 then TF32',
     capS: 90,
     skip: noGpu,
-    command: () => ({
-      argv: [
-        'bash',
-        '-c',
+    command: () => {
+      const ncu = (csv: string) =>
         `ncu --profile-from-start off --clock-control none --csv --page details --section SpeedOfLight \
---section Occupancy --section LaunchStats "${node}" "${js('bench/profile-step.js')}" --one-step > "${join(logs, 'ncu.csv')}"`,
-      ],
-      env: { ...onCuda, KERNELNET_GRAPHS: '0' },
-    }),
+--section Occupancy --section LaunchStats "${node}" "${js('bench/profile-step.js')}" --one-step > "${join(logs, csv)}"`;
+      // The step's kernels in each math mode (TF32 runs kernel 3's instances: the narrow input-gradient tile, the
+      // L1 gathers), about 23 each.
+      return { argv: ['bash', '-c', `${ncu('ncu.csv')} && KERNELNET_TF32=1 ${ncu('ncu-tf32.csv')}`], env: { ...onCuda, KERNELNET_GRAPHS: '0' } };
+    },
     summarize: () => {
-      const kernels = summariseNcu(readFileSync(join(logs, 'ncu.csv'), 'utf8'));
-      return { stepUs: kernels.reduce((a, k) => a + k.totalUs, 0), launches: kernels.reduce((a, k) => a + k.launches, 0), kernels };
+      const step = (csv: string) => {
+        const kernels = summariseNcu(readFileSync(join(logs, csv), 'utf8'));
+        return { stepUs: kernels.reduce((a, k) => a + k.totalUs, 0), launches: kernels.reduce((a, k) => a + k.launches, 0), kernels };
+      };
+      return { ...step('ncu.csv'), tf32: step('ncu-tf32.csv') };
     },
   },
   {
