@@ -11,6 +11,7 @@
 #include "args.h"
 #include "backend.h"
 #include "cpu_gemm.h"
+#include "distributed_addon.h"
 #include "env.h"
 #include "math_addon.h"
 #include "recording.h"

@@ -71,6 +71,8 @@ export {
 } from './engine/losses.js';
 export type { LossIdentifier, LossArgs } from './engine/losses.js';
 export { LearningRateSchedule, ExponentialDecay, PiecewiseConstantDecay, CosineDecay } from './engine/schedules.js';
+/** Data-parallel training across processes (Keras 3's keras.distribution): initialize, DataParallel, setDistribution. */
+export * as distribution from './distribution.js';
 export type { ExponentialDecayArgs, PiecewiseConstantDecayArgs, CosineDecayArgs } from './engine/schedules.js';
 // tfjs's tensor methods (t.add(b), t.mean(), ...) on every Tensor (lib/ops/methods.ts).
 import './ops/methods.js';

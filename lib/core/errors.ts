@@ -25,6 +25,11 @@ export const ERROR_CODES = {
   ERR_KERNELNET_OOM: ['DeviceError', 'an allocation failed (host or GPU); the process and other tensors stay usable'],
   /** A DeviceError: a CUDA call failed (`cudaError` names it). */
   ERR_KERNELNET_CUDA: ['DeviceError', 'a CUDA call failed; `cudaError` holds the CUDA error name'],
+  /** A DeviceError: data-parallel training's collective engine (Open MPI) is missing, or one of its calls failed. */
+  ERR_KERNELNET_DISTRIBUTED: [
+    'DeviceError',
+    "data-parallel training's collective engine (Open MPI) is missing, or one of its calls failed (the message says which)",
+  ],
   /** A DeviceError: a recorded step could not be captured as a CUDA graph. */
   ERR_KERNELNET_CAPTURE: ['DeviceError', 'a recorded step could not be captured as a CUDA graph'],
   /** A TrainingError: the training loss became NaN or infinite. */

@@ -545,6 +545,17 @@ export interface Native {
   iota(y: NativeTensor, start: number, step: number): void;
   /** t = mean + stddev * a standard normal (not truncated), from the Philox stream (seed, offset). */
   randomGauss(t: NativeTensor, mean: number, stddev: number, seed: number, offset: number): void;
+  // Data-parallel training's collectives (cpp/collective.h, cpp/distributed_addon.cc; lib/distribution.ts).
+  /** Loads and starts the collective engine (Open MPI, once per process); each collective bounded by timeoutS. */
+  distInit(timeoutS: number): void;
+  /** The engine's name and version, this process's rank and the job's size. */
+  distInfo(): { engine: string; rank: number; size: number };
+  /** Each float32 tensor (CPU) = scale * the sum of its copies over the ranks, summed in rank order: the same bits everywhere. */
+  distAverage(tensors: NativeTensor[], scale: number): void;
+  /** Each tensor (CPU, any dtype) = the root rank's. */
+  distBroadcast(tensors: NativeTensor[], root: number): void;
+  /** Ends the whole job now (every rank) with this exit code, printing the message with this rank's number. */
+  distAbort(code: number, message: string): never;
   stats(): MemoryStats;
   backend(): BackendInfo;
   /** What each backend would run on; for a usable GPU also its datasheet FP32 peak and DRAM bandwidth. */

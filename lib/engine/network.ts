@@ -118,6 +118,11 @@ export interface TrainStep {
   optimizer: Optimizer;
   /** One per output: its running loss and metrics (METRIC_SLOTS floats). */
   metrics: NativeTensor[];
+  /**
+   * Data-parallel training (lib/engine/replicas.ts): the number of replicas whose gradients each step averages
+   * before the update, and this one's index (its dropout draws from its own stream); absent for one process.
+   */
+  replicas?: { size: number; rank: number };
 }
 
 // Random streams: key = stream * 2^32 + seed (see philox.h); offsets count steps or epochs.
@@ -691,7 +696,8 @@ export abstract class Network {
     return {
       training,
       seed: this.key(STREAM_DROPOUT + node),
-      offset: step?.base ?? this.steps,
+      // (a replica's dropout masks from a stream of its own, 2^40 steps past the previous replica's)
+      offset: (step?.base ?? this.steps) + (step?.replicas?.rank ?? 0) * 2 ** 40,
       counter: step?.counter ?? null,
       weightGrads: (this.trainingNow ?? this.training)[this.layerIndex(this.graph.nodes[node].layer)] ?? true, // a frozen layer (BatchNormalization then runs in inference mode, as Keras)
     };
@@ -1203,6 +1209,8 @@ export abstract class Network {
       });
       if (op.below) dzGiven.add(from);
     }
+    // Data-parallel: the replicas' gradients averaged (summed in rank order: the same bits on every replica).
+    if (step.replicas && step.replicas.size > 1) native.distAverage(optimizer.trainedGrads(), 1 / step.replicas.size);
     optimizer.step(counter); // advances the step counter with its iteration count (one launch on a GPU)
   }
 }

@@ -164,6 +164,20 @@ export abstract class Optimizer {
     };
   }
 
+  /** @internal The gradients step() reads (the trained parameters'): data-parallel training averages them before it. */
+  trainedGrads(): NativeTensor[] {
+    const s = this.state;
+    if (!s) throw stateError(`${this.className}: trainedGrads() before attach(); compile the model first`);
+    return this.active ? s.grads.filter((_, i) => this.active![i]) : s.grads;
+  }
+
+  /** @internal What a data-parallel replica takes from rank 0 before training: every slot, the rate and the iteration count on the device. */
+  replicaState(): NativeTensor[] {
+    const s = this.state;
+    if (!s || !this.hyper) throw stateError(`${this.className}: replicaState() before attach(); compile the model first`);
+    return [...s.slots.flat(), this.hyper.lr, this.hyper.iterations];
+  }
+
   /** @internal The parameters step() updates from now on, by index (frozen layers' are left out). */
   train(active: boolean[]): void {
     this.active = active.every(a => a) ? null : active;

@@ -14,6 +14,8 @@ import { ProgressBar, formatLogs, type ProgressStream } from './progress.js';
 import { Tensor, empty, handleOf, sliceRows } from '../core/tensor.js';
 import { disposeBatch, isDataset, type Dataset } from '../data/data.js';
 import { checkOptions, envFlag, fail, nonNegativeInt, numberIn, positiveInt } from '../core/validate.js';
+import { abortJob, distribution } from '../distribution.js';
+import { Replicas } from './replicas.js';
 
 /** What a callback sees: `loss`, each metric, and at epoch end `val_*` and `lr`, by name. */
 export type Logs = Record<string, number>;
@@ -250,10 +252,13 @@ class CallbackList {
 interface FitRun {
   epochs: number;
   steps: number;
+  /** Rows per step (a replica's share of the global batch in data-parallel training). */
   batchSize: number;
   samples: number;
   validation?: [ModelData, ModelData] | Dataset;
   step: TrainStep;
+  /** Data-parallel training's collectives beside the steps (lib/engine/replicas.ts), or undefined. */
+  replicas?: Replicas;
 }
 
 /** What changes in an epoch: its number, where its steps started, and the first non-finite step seen. */
@@ -516,14 +521,17 @@ function commonFitArgs(model: Network, args: FitDatasetArgs) {
   /** Whether to validate after `epoch` (0-based), given validation data. */
   const validateAt = (epoch: number, doValidation: boolean) =>
     doValidation && (Array.isArray(validationFreq) ? validationFreq.includes(epoch + 1) : (epoch + 1) % (validationFreq as number) === 0);
-  /** The callback list: the non-finite stop, the progress bar, History, then the user's. */
-  const callbackList = (run: FitRun, state: EpochState, everyBatch: boolean) => {
+  /**
+   * The callback list: the non-finite stop, the progress bar, History, then the user's; on a data-parallel replica
+   * other than rank 0 (`quiet`), no progress bar and no user callbacks.
+   */
+  const callbackList = (run: FitRun, state: EpochState, everyBatch: boolean, quiet = false) => {
     const history = new HistoryCallback(run);
     const callbacks = new CallbackList([
       ...(stopOnNonFinite ? [new NonFiniteStop(run, state, everyBatch)] : []),
-      ...(verbose !== 0 ? [new ProgressBarLogger(run, verbose, out)] : []),
+      ...(verbose !== 0 && !quiet ? [new ProgressBarLogger(run, verbose, out)] : []),
       history,
-      ...user,
+      ...(quiet ? [] : user),
     ]);
     return { history, callbacks };
   };
@@ -632,19 +640,41 @@ async function fitTensors(
   const doValidation = validation !== undefined || validationSet !== undefined;
   const validateAt = (epoch: number) => validateAfter(epoch, doValidation);
   // The first `samples` rows train (all of them without validationSplit): the epoch's order is a permutation of them.
+  // Data-parallel (a distribution set): each replica trains on its batchSize / P rows of every global batch of
+  // batchSize, the last partial global batch dropped (docs/distributed.md).
+  const dp = distribution();
+  let steps = Math.ceil(samples / batchSize),
+    rows = batchSize;
+  if (dp) {
+    if (model.device !== 'cpu')
+      throw new ValidationError(
+        `fit: data-parallel training runs on the CPU backend for now (this model is on '${model.device}'); on CUDA it needs NCCL, which this build does not have`,
+        'ERR_KERNELNET_UNSUPPORTED',
+      );
+    if (batchSize % dp.numProcesses !== 0)
+      throw new ValidationError(
+        `fit: the global batch size ${batchSize} does not split evenly across ${dp.numProcesses} processes (DataParallel); give a multiple of ${dp.numProcesses}`,
+      );
+    steps = Math.floor(samples / batchSize);
+    if (steps === 0) throw new ValidationError(`fit: ${samples} training examples make no whole global batch of ${batchSize} (DataParallel drops a partial one)`);
+    rows = batchSize / dp.numProcesses;
+  }
   const Ws = args.classWeight != null ? [classWeights(model, args.classWeight, Ys[0])] : givenW;
-  const indices = empty([samples], 'int32', model.device),
+  const indices = empty([dp ? steps * rows : samples], 'int32', model.device),
+    order = dp ? empty([samples], 'int32', model.device) : indices,
     counter = empty([1], 'int32', model.device);
+  const replicas = dp ? new Replicas(model, optimizer, dp, steps, batchSize) : undefined;
   const run: FitRun = {
     epochs,
-    steps: Math.ceil(samples / batchSize),
-    batchSize,
-    samples,
+    steps,
+    batchSize: rows,
+    samples: dp ? steps * rows : samples,
     validation: validation ?? validationSet,
-    step: { Xs, Ys, Ws, indices, batchSize, counter, base: 0, optimizer, metrics },
+    step: { Xs, Ys, Ws, indices, batchSize: rows, counter, base: 0, optimizer, metrics, ...(replicas ? { replicas: { size: replicas.size, rank: replicas.rank } } : {}) },
+    replicas,
   };
   const state: EpochState = { epoch: 0, firstStep: 0, nonFiniteStep: 0 };
-  const { history, callbacks } = callbackList(run, state, model.device === 'cpu');
+  const { history, callbacks } = callbackList(run, state, model.device === 'cpu', (replicas?.rank ?? 0) !== 0);
   const inputs: [string, Tensor][] = [
     ...x.map((t, i): [string, Tensor] => [xNames[i], t]),
     ...y.map((t, i): [string, Tensor] => [yNames[i], t]),
@@ -660,7 +690,7 @@ async function fitTensors(
     for (const [name, t] of inputs)
       if (t.isDisposed) throw stateError(`${model.name}.fit: ${name} was disposed during training ${where}`, 'ERR_KERNELNET_DISPOSED');
   };
-  return trainLoop(
+  const loop = trainLoop(
     model,
     { epochs, initialEpoch, verbose, validateAt },
     {
@@ -668,12 +698,18 @@ async function fitTensors(
       state,
       callbacks,
       history,
-      fitShape: [batchSize, samples % batchSize],
+      fitShape: [run.batchSize, run.samples % run.batchSize],
       start: () => {
-        if (!shuffle) indices.write(Int32Array.from({ length: samples }, (_, i) => i));
+        replicas?.start();
+        if (!shuffle) {
+          order.write(Int32Array.from({ length: samples }, (_, i) => i));
+          replicas?.shard(order, indices);
+        }
       },
       beginEpoch: () => {
-        if (shuffle) native.permutation(indices, model.shuffleKey(), model.epochsRun);
+        if (!shuffle) return;
+        native.permutation(order, model.shuffleKey(), model.epochsRun);
+        replicas?.shard(order, indices); // rank 0's order, each replica's rows of it
       },
       epoch: () => trainEpoch(model, run, state, callbacks, stillThere),
       stepsDone: () => run.steps,
@@ -684,12 +720,21 @@ async function fitTensors(
       stillThere,
       dispose: () => {
         indices.dispose();
+        if (order !== indices) order.dispose();
         counter.dispose();
+        replicas?.dispose();
         if (args.classWeight != null) Ws[0]?.dispose();
         for (const t of owned) t.dispose();
       },
     },
   );
+  if (!replicas || replicas.size === 1) return loop;
+  // A replica that raises would leave the others waiting in their next collective: the whole job ends at once,
+  // naming the rank and the error.
+  return loop.catch((e: unknown) => {
+    const err = e as { code?: string; name?: string; message?: string };
+    return abortJob(`fit raised ${err.code ?? err.name ?? 'an error'}: ${err.message ?? String(e)}`);
+  });
 }
 
 /** The tensors of a data argument (a tensor, an array or an object of them), named for messages. */
@@ -759,6 +804,11 @@ export type FitDatasetArgs = Pick<
  * else counted in the first epoch.
  */
 export async function fitDataset(model: Network, dataset: Dataset, args: FitDatasetArgs): Promise<History> {
+  if (distribution())
+    throw new ValidationError(
+      'fit: data-parallel training (a DataParallel distribution is set) takes tensors for now, not a Dataset: pass x and y, or setDistribution(null)',
+      'ERR_KERNELNET_UNSUPPORTED',
+    );
   model.alive('fit');
   args = checkOptions(args, FIT_DATASET_SCHEMA);
   const { epochs, initialEpoch, verbose, validateAt: validateAfter, callbackList } = commonFitArgs(model, args);
@@ -891,6 +941,7 @@ async function trainLoop(
       source.beginEpoch();
       model.epochsRun++;
       await callbacks.call('onEpochBegin', epoch, {});
+      run.replicas?.sync(); // rank 0's callbacks may have set the rate
       const logs = await source.epoch();
       if (validateAt(epoch)) {
         const values = await source.validate();
@@ -899,6 +950,7 @@ async function trainLoop(
       }
       logs.lr = run.step.optimizer.learningRate;
       await callbacks.call('onEpochEnd', epoch, logs);
+      run.replicas?.sync(); // ... or stopped training
       last = logs;
       source.stillThere(source.stepsDone());
     }
@@ -1096,6 +1148,7 @@ async function trainEpoch(
       if (fullEnd < end) model.trainStep(step, fullEnd * batchSize, rowsOf(fullEnd));
       s = end;
       if (callbacks.wantsBatch(end - 1)) await callbacks.batchEnd(state.epoch, end - 1, readLogs(model, step.metrics, state));
+      run.replicas?.sync(); // rank 0's batch callbacks' stopTraining and rate on every replica
       await new Promise(setImmediate); // keep the event loop (timers, I/O, signals) alive between executions
       stillThere(end);
     }
@@ -1113,6 +1166,7 @@ async function trainEpoch(
   } finally {
     for (const p of programs.values()) p.dispose();
   }
+  run.replicas?.endEpoch(step.metrics); // the global batch's sums; BatchNormalization's statistics averaged
   return readLogs(model, step.metrics, state);
 }
 
