@@ -495,11 +495,16 @@ export interface Native {
   scheduleValue(schedule: ScheduleKind, params: number[], step: number): number;
   /**
    * dst[i] = src[indices[start + counter[0] * rows + i]] (rows = dst.shape[0]); positions past the end of
-   * indices, which only the device sees when there is a counter, give zero rows.
+   * indices, which only the device sees when there is a counter, give zero rows. src and dst may be arrays of as
+   * many tensors, gathered by the same indices (dst[k] from src[k], all with the same rows): one launch on a GPU.
    */
-  gatherRows(src: NativeTensor, indices: NativeTensor, start: number, dst: NativeTensor, counter?: NativeTensor | null): void;
-  /** The same for several sources by one set of indices (dst[k] from src[k], all with the same rows): one launch on a GPU. */
-  gatherRows(src: NativeTensor[], indices: NativeTensor, start: number, dst: NativeTensor[], counter?: NativeTensor | null): void;
+  gatherRows(
+    src: NativeTensor | NativeTensor[],
+    indices: NativeTensor,
+    start: number,
+    dst: NativeTensor | NativeTensor[],
+    counter?: NativeTensor | null,
+  ): void;
   /** counter[0] += 1 on the counter's device (saturating at 2^31 - 1), and also[0] += 1 when given (one launch on a GPU). */
   advance(counter: NativeTensor, also?: NativeTensor | null): void;
   /**
@@ -546,8 +551,8 @@ export interface Native {
   /** t = mean + stddev * a standard normal (not truncated), from the Philox stream (seed, offset). */
   randomGauss(t: NativeTensor, mean: number, stddev: number, seed: number, offset: number): void;
   // Data-parallel training's collectives (cpp/collective.h, cpp/distributed_addon.cc; lib/distribution.ts).
-  /** Loads and starts the collective engine (Open MPI, once per process); each collective bounded by timeoutS. */
-  distInit(timeoutS: number): void;
+  /** Loads and starts the collective engine (Open MPI from `library`, a path, or libmpi.so.40; once per process); each collective bounded by timeoutS. */
+  distInit(timeoutS: number, library?: string): void;
   /** The engine's name and version, this process's rank and the job's size. */
   distInfo(): { engine: string; rank: number; size: number };
   /** Each float32 tensor (CPU) = scale * the sum of its copies over the ranks, summed in rank order: the same bits everywhere. */
