@@ -1,9 +1,9 @@
-// Collective over Open MPI 4.1, loaded at run time (collective.h has the design). Open MPI's C handles are the
-// addresses of its predefined objects (MPI_COMM_WORLD is &ompi_mpi_comm_world, MPI_FLOAT &ompi_mpi_float, ...),
-// so the handful of functions and objects used here are looked up by name with dlsym and no MPI header is
-// needed to build: the addon builds and loads where Open MPI is absent. libmpi is opened RTLD_GLOBAL, as Open
-// MPI's own plugins (dlopened by it) need its symbols. Another MPI (MPICH's libmpi.so.12) has another ABI and
-// is refused by name.
+// Collective over Open MPI 4.1, loaded at run time (collective.h has the design). Open MPI's C handles are
+// the addresses of its predefined objects (MPI_COMM_WORLD is &ompi_mpi_comm_world, MPI_FLOAT &ompi_mpi_float,
+// ...), so the handful of functions and objects used here are looked up by name with dlsym and no MPI header
+// is needed to build: the addon builds and loads where Open MPI is absent. libmpi is opened RTLD_GLOBAL, as
+// Open MPI's own plugins (dlopened by it) need its symbols. Another MPI (MPICH's libmpi.so.12) has another
+// ABI and is refused by name.
 #include <dlfcn.h>
 
 #include <algorithm>
@@ -49,12 +49,14 @@ struct MpiApi {
   Handle comm_world = nullptr, float_type = nullptr, byte_type = nullptr, errors_return = nullptr;
 };
 
-// Loads libmpi.so.40 (Open MPI 4.x) and its symbols, or says what is missing.
-Status load(MpiApi* api) {
-  const char* names[] = {"libmpi.so.40", "libmpi.so"};
+// Loads libmpi.so.40 (Open MPI 4.x; or `library`, a path, when given) and its symbols, or says what is
+// missing.
+Status load(const std::string& library, MpiApi* api) {
+  std::vector<std::string> names = {"libmpi.so.40", "libmpi.so"};
+  if (!library.empty()) names = {library};
   std::string why;
-  for (const char* name : names) {
-    api->lib = dlopen(name, RTLD_NOW | RTLD_GLOBAL);
+  for (const std::string& name : names) {
+    api->lib = dlopen(name.c_str(), RTLD_NOW | RTLD_GLOBAL);
     if (api->lib) break;
     const char* e = dlerror();
     if (why.empty()) why = e ? e : name;
@@ -62,10 +64,12 @@ Status load(MpiApi* api) {
   const std::string install =
       "data-parallel training runs on Open MPI 4.1: install it (Debian/Ubuntu: apt-get install openmpi-bin; "
       "its libmpi.so.40) and launch the script with mpirun, e.g. mpirun -np 2 node train.js";
-  if (!api->lib) return Status{"ERR_KERNELNET_DISTRIBUTED", "Open MPI could not be loaded (" + why + "): " + install};
+  if (!api->lib)
+    return Status{"ERR_KERNELNET_DISTRIBUTED", "Open MPI could not be loaded (" + why + "): " + install};
   if (!dlsym(api->lib, "ompi_mpi_comm_world"))
-    return Status{"ERR_KERNELNET_DISTRIBUTED",
-                  "the libmpi found is not Open MPI (no ompi_mpi_comm_world; another MPI has another ABI): " + install};
+    return Status{
+        "ERR_KERNELNET_DISTRIBUTED",
+        "the libmpi found is not Open MPI (no ompi_mpi_comm_world; another MPI has another ABI): " + install};
   std::string missing;
   auto fn = [&](auto** slot, const char* name) {
     *reinterpret_cast<void**>(slot) = dlsym(api->lib, name);
@@ -118,8 +122,8 @@ class MpiCollective final : public Collective {
       sum_.resize(chunk);
       Deadline d(this, "average (all-to-all)");
       KN_DIST_TRY(check(api_.Alltoall(send_.data(), static_cast<int>(chunk), api_.float_type, recv_.data(),
-                                 static_cast<int>(chunk), api_.float_type, api_.comm_world),
-                   "MPI_Alltoall"));
+                                      static_cast<int>(chunk), api_.float_type, api_.comm_world),
+                        "MPI_Alltoall"));
       // Chunk `rank` of every rank's vector, summed in rank order: the same order on every rank.
       for (std::size_t i = 0; i < chunk; ++i) {
         float s = recv_[i];
@@ -128,8 +132,8 @@ class MpiCollective final : public Collective {
       }
       d.rename("average (all-gather)");
       KN_DIST_TRY(check(api_.Allgather(sum_.data(), static_cast<int>(chunk), api_.float_type, send_.data(),
-                                  static_cast<int>(chunk), api_.float_type, api_.comm_world),
-                   "MPI_Allgather"));
+                                       static_cast<int>(chunk), api_.float_type, api_.comm_world),
+                        "MPI_Allgather"));
       std::memcpy(data + at, send_.data(), n * sizeof(float));
     }
     return Status::Ok();
@@ -141,13 +145,14 @@ class MpiCollective final : public Collective {
     for (std::size_t at = 0; at < bytes; at += static_cast<std::size_t>(1) << 30) {
       const int n = static_cast<int>(std::min(bytes - at, static_cast<std::size_t>(1) << 30));
       KN_DIST_TRY(check(api_.Bcast(static_cast<char*>(data) + at, n, api_.byte_type, root, api_.comm_world),
-                   "MPI_Bcast"));
+                        "MPI_Bcast"));
     }
     return Status::Ok();
   }
 
   [[noreturn]] void abort(int code, const std::string& why) override {
-    std::fprintf(stderr, "kernelnet: rank %d of %d: %s; ending the job (MPI_Abort)\n", rank_, size_, why.c_str());
+    std::fprintf(stderr, "kernelnet: rank %d of %d: %s; ending the job (MPI_Abort)\n", rank_, size_,
+                 why.c_str());
     std::fflush(stderr);
     api_.Abort(api_.comm_world, code);
     std::_Exit(code);  // (MPI_Abort does not return)
@@ -220,14 +225,14 @@ void finalize_at_exit() {
 
 }  // namespace
 
-Status collective_init(double timeout_s, Collective** out) {
+Status collective_init(double timeout_s, const std::string& library, Collective** out) {
   std::lock_guard<std::mutex> lock(init_mutex);
   if (instance) {
     *out = instance;
     return Status::Ok();
   }
   MpiApi api;
-  KN_DIST_TRY(load(&api));
+  KN_DIST_TRY(load(library, &api));
   int initialized = 0, provided = 0;
   api.Initialized(&initialized);
   if (!initialized) {

@@ -1,19 +1,21 @@
-// The native functions of data-parallel training (lib/distribution.ts) over collective.h's engine, exported by
-// addon.cc through exports.def.
-//   distInit(timeoutS) -> { engine, rank, size }        loads and starts the engine (once per process)
+// The native functions of data-parallel training (lib/distribution.ts) over collective.h's engine, exported
+// by addon.cc through exports.def.
+//   distInit(timeoutS, library?)                       loads and starts the engine (once per process)
+//   distInfo() -> { engine, rank, size }
 //   distAverage(tensors, scale)                         each float32 tensor = scale * the rank-ordered sum of
-//                                                       its copies on every rank (recordable: a training step's
-//                                                       gradient average runs inside its program)
+//                                                       its copies on every rank (recordable: a training
+//                                                       step's gradient average runs inside its program)
 //   distBroadcast(tensors, root)                        each tensor = the root rank's (any dtype)
 //   distAbort(code, message)                            ends the whole job, naming this rank
-// The tensors live in host memory (the CPU backend): data-parallel CUDA training needs NCCL (collective.h), not
-// built yet, and is refused with that reason.
+// The tensors live in host memory (the CPU backend): data-parallel CUDA training needs NCCL (collective.h),
+// not built yet, and is refused with that reason.
+#include "distributed_addon.h"
+
 #include <cstring>
 #include <vector>
 
 #include "args.h"
 #include "collective.h"
-#include "distributed_addon.h"
 #include "tensor.h"
 
 namespace kn {
@@ -48,8 +50,13 @@ std::vector<TensorHandle*> host_tensors(Args& a, const char* name) {
 void DistInit(const Napi::CallbackInfo& info) {
   Args a(info, "distInit");
   const double timeout = a.number(0, "timeoutS", 0.001, 1e9);
+  std::string library;
+  if (info.Length() > 1 && !info[1].IsUndefined() && !info[1].IsNull()) {
+    if (!info[1].IsString()) a.fail("ERR_KERNELNET_ARG", "expected library to be a path (a string)", true);
+    library = info[1].As<Napi::String>().Utf8Value();
+  }
   Collective* c = nullptr;
-  check_status(info.Env(), collective_init(timeout, &c));
+  check_status(info.Env(), collective_init(timeout, library, &c));
 }
 
 Napi::Value DistInfo(const Napi::CallbackInfo& info) {
@@ -71,8 +78,8 @@ void DistAverage(const Napi::CallbackInfo& info) {
   std::size_t total = 0;
   for (std::size_t k = 0; k < ts.size(); ++k) {
     if (ts[k]->dtype() != DType::kFloat32)
-      a.fail("ERR_KERNELNET_ARG", "expected tensors[" + std::to_string(k) + "] to be float32 but received " +
-                                      ts[k]->describe());
+      a.fail("ERR_KERNELNET_ARG",
+             "expected tensors[" + std::to_string(k) + "] to be float32 but received " + ts[k]->describe());
     parts.emplace_back(ts[k]->f32(), ts[k]->size());
     total += ts[k]->size();
   }

@@ -31,9 +31,10 @@ let group: ProcessGroup | null = null;
 let current: DataParallel | null = null;
 
 /**
- * Joins the job the launcher started (Keras's `keras.distribution.initialize()`): loads Open MPI 4.1 and takes this
- * process's rank and the job's size from it (mpirun's). Run without mpirun, the process is a job of one. Idempotent;
- * throws ERR_KERNELNET_DISTRIBUTED, saying what to install, where Open MPI is missing.
+ * Joins the job the launcher started (Keras's `keras.distribution.initialize()`): loads Open MPI 4.1 (libmpi.so.40,
+ * or the path in KERNELNET_MPI_LIBRARY) and takes this process's rank and the job's size from it (mpirun's). Run
+ * without mpirun, the process is a job of one. Idempotent; throws ERR_KERNELNET_DISTRIBUTED, saying what to install,
+ * where Open MPI is missing.
  */
 export function initialize(args: InitializeArgs = {}): ProcessGroup {
   args = checkOptions(args, {
@@ -52,7 +53,7 @@ export function initialize(args: InitializeArgs = {}): ProcessGroup {
     throw new ValidationError(
       `distribution.initialize: expected timeout (or KERNELNET_COLLECTIVE_TIMEOUT) to be a positive number of seconds but received ${String(args.timeout ?? fromEnv)}`,
     );
-  native.distInit(timeout);
+  native.distInit(timeout, process.env.KERNELNET_MPI_LIBRARY || undefined); // (a path, where Open MPI is not on the loader's path)
   const info = native.distInfo();
   group = { engine: info.engine, processId: info.rank, numProcesses: info.size };
   return group;

@@ -656,7 +656,8 @@ async function fitTensors(
         `fit: the global batch size ${batchSize} does not split evenly across ${dp.numProcesses} processes (DataParallel); give a multiple of ${dp.numProcesses}`,
       );
     steps = Math.floor(samples / batchSize);
-    if (steps === 0) throw new ValidationError(`fit: ${samples} training examples make no whole global batch of ${batchSize} (DataParallel drops a partial one)`);
+    if (steps === 0)
+      throw new ValidationError(`fit: ${samples} training examples make no whole global batch of ${batchSize} (DataParallel drops a partial one)`);
     rows = batchSize / dp.numProcesses;
   }
   const Ws = args.classWeight != null ? [classWeights(model, args.classWeight, Ys[0])] : givenW;
@@ -670,7 +671,18 @@ async function fitTensors(
     batchSize: rows,
     samples: dp ? steps * rows : samples,
     validation: validation ?? validationSet,
-    step: { Xs, Ys, Ws, indices, batchSize: rows, counter, base: 0, optimizer, metrics, ...(replicas ? { replicas: { size: replicas.size, rank: replicas.rank } } : {}) },
+    step: {
+      Xs,
+      Ys,
+      Ws,
+      indices,
+      batchSize: rows,
+      counter,
+      base: 0,
+      optimizer,
+      metrics,
+      ...(replicas ? { replicas: { size: replicas.size, rank: replicas.rank } } : {}),
+    },
     replicas,
   };
   const state: EpochState = { epoch: 0, firstStep: 0, nonFiniteStep: 0 };
