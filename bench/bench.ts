@@ -16,6 +16,7 @@
 //   npm run bench -- --predict [...]: inference against onnxruntime-node (bench/predict.ts, its flags)
 //   npm run bench -- --ops [...]: tensor ops against the memory bandwidth and tfjs-backend-cpu (bench/ops.ts)
 //   npm run bench -- --models [...]: every acceptance model's training against PyTorch's (bench/models.ts)
+//   npm run bench -- --distributed [...]: data-parallel training's communication share under mpirun (bench/distributed.ts)
 import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -34,6 +35,7 @@ for (const [flag, file] of [
   ['--predict', './predict.js'],
   ['--ops', './ops.js'],
   ['--models', './models.js'],
+  ['--distributed', './distributed.js'],
 ] as const)
   if (process.argv.includes(flag)) {
     const script = fileURLToPath(new URL(file, import.meta.url));
