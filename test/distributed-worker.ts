@@ -26,6 +26,7 @@ interface Config {
   batchSize: number;
   examples?: number;
   shuffle?: boolean;
+  validationSplit?: number;
   /** Rank 0 saves the model here after every epoch (ModelCheckpoint). */
   checkpoint?: string;
   /** Start from this checkpoint (loadModel) at `initialEpoch`. */
@@ -80,6 +81,7 @@ const h = await model.fit(x, y, {
   epochs: cfg.epochs,
   initialEpoch: cfg.initialEpoch ?? 0,
   shuffle: cfg.shuffle ?? true,
+  validationSplit: cfg.validationSplit,
   verbose: 0,
   callbacks,
 });

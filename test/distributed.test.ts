@@ -96,15 +96,18 @@ if (!haveMpi) {
   // Keras's data parallelism: each replica's gradient is its local batch's mean, the replicas' average is the
   // global batch's mean. Without BatchNormalization and dropout the replicas compute the one-process step up to the
   // order of the float sums: bound |w_P - w_1| <= 1e-6 (1 + max|w|) after 3 epochs of 6 steps (SGD with momentum;
-  // measured 6e-8 at P = 2 and 4 when this was written), the losses within 1e-6 relative.
+  // measured 6e-8 at P = 2 and 4 when this was written), the losses within 1e-6 relative. 128 examples, a quarter
+  // held out (validationSplit): 96 train, 6 whole global batches of 16; the validation loss, each process
+  // evaluating its 1/P of the held-out rows and the sums added, matches one process's too.
   D('world sizes 2 and 4 train as one process on the global batch, up to float reassociation', () => {
     const uneven = job(2, { batchSize: 15 });
     assert.ok(uneven.status !== 0, uneven.output);
     assert.match(uneven.output, /the global batch size 15 does not split evenly across 2 processes/);
-    const one = job(0, { dp: false });
+    const data = { examples: 128, validationSplit: 0.25 };
+    const one = job(0, { dp: false, ...data });
     assert.is(one.status, 0, one.output);
     for (const np of [2, 4]) {
-      const r = job(np, {});
+      const r = job(np, data);
       assert.is(r.status, 0, r.output);
       assert.is(r.results.length, np, `every rank wrote its result: ${r.output}`);
       for (const res of r.results) {
@@ -118,6 +121,13 @@ if (!haveMpi) {
         assert.ok(Math.abs(l - one.results[0].history.loss[e]) <= 1e-6 * Math.abs(l), `epoch ${e} loss ${l} vs ${one.results[0].history.loss[e]}`),
       );
       assert.equal(r.results[0].history.accuracy, one.results[0].history.accuracy, 'the global accuracy');
+      r.results[0].history.val_loss.forEach((l, e) =>
+        assert.ok(
+          Math.abs(l - one.results[0].history.val_loss[e]) <= 1e-6 * Math.abs(l),
+          `epoch ${e} val_loss ${l} vs ${one.results[0].history.val_loss[e]}`,
+        ),
+      );
+      assert.equal(r.results[0].history.val_accuracy, one.results[0].history.val_accuracy, 'the validation accuracy');
     }
   });
 

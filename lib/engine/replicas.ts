@@ -80,9 +80,14 @@ export class Replicas {
    * during the epoch) averaged.
    */
   endEpoch(metrics: NativeTensor[]): void {
-    native.distAverage(metrics, 1);
+    this.sumMetrics(metrics);
     const own = this.model.params.filter(p => p.trainable === false).map(p => p.value);
     if (own.length) native.distAverage(own, 1 / this.size);
+  }
+
+  /** Loss and metric sums (METRIC_SLOTS floats per output) added over the processes, in rank order. */
+  sumMetrics(metrics: NativeTensor[]): void {
+    native.distAverage(metrics, 1);
   }
 
   dispose(): void {

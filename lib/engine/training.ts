@@ -728,7 +728,7 @@ async function fitTensors(
       validate: () =>
         validationSet
           ? evaluateDataset(model, validationSet, {})
-          : drainAsync(evaluation(model, validation![0], validation![1], { batchSize: validationBatchSize, sampleWeight: validationW })), // yields between batches
+          : drainAsync(evaluation(model, validation![0], validation![1], { batchSize: validationBatchSize, sampleWeight: validationW }, replicas)), // yields between batches
       stillThere,
       dispose: () => {
         indices.dispose();
@@ -1212,7 +1212,11 @@ export async function trainOnBatch(model: Network, x: ModelData, y: ModelData): 
 }
 
 /** Loss and accuracy over (x, y): evaluate's work, one batch per step of the generator. */
-export function* evaluation(model: Network, x: ModelData, y: ModelData, args: EvaluateArgs): Generator<void, number[]> {
+/**
+ * evaluate's work, one batch per step of the generator. With `replicas` (fit's validation in data-parallel training)
+ * each process evaluates its contiguous 1/P of the rows and the loss and metric sums are added over the processes.
+ */
+export function* evaluation(model: Network, x: ModelData, y: ModelData, args: EvaluateArgs, replicas?: Replicas): Generator<void, number[]> {
   model.alive('evaluate');
   args = checkOptions(args, EVALUATE_SCHEMA);
   model.requireCompiled('evaluate');
@@ -1232,13 +1236,16 @@ export function* evaluation(model: Network, x: ModelData, y: ModelData, args: Ev
     metrics = model.heads.map(() => empty([METRIC_SLOTS], 'float32', model.device));
     indices = model.identity(n);
     for (const m of metrics) m.fill(0);
-    for (let start = 0; start < n; start += batchSize) {
-      if (start) {
+    const from = replicas ? Math.floor((n * replicas.rank) / replicas.size) : 0,
+      to = replicas ? Math.floor((n * (replicas.rank + 1)) / replicas.size) : n;
+    for (let start = from; start < to; start += batchSize) {
+      if (start > from) {
         yield;
         stillUsable(model, 'evaluate', data);
       }
-      model.evaluateBatch(d.Xs, Ys, Ws, indices, start, Math.min(batchSize, n - start), metrics);
+      model.evaluateBatch(d.Xs, Ys, Ws, indices, start, Math.min(batchSize, to - start), metrics);
     }
+    replicas?.sumMetrics(metrics); // (every process, after its share: no collective inside the loop)
     return evaluateResult(model, metrics, verbose);
   } finally {
     release();
