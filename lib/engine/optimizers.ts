@@ -201,7 +201,12 @@ export abstract class Optimizer {
       }
       this.update(pick(s.params), pick(s.grads), s.slots.map(pick), lr, iterations);
     }
-    native.advance(iterations, alsoAdvance);
+    // (one call, one launch, where both counters share a device: an optimizer with no parameters keeps its count on
+    // the default device, which may not be the model's)
+    if (alsoAdvance && alsoAdvance.device !== iterations.device) {
+      native.advance(iterations);
+      native.advance(alsoAdvance);
+    } else native.advance(iterations, alsoAdvance);
   }
 
   /** Slots of the variables updated through applyGradients (tfjs's custom loops), by their memory. */
