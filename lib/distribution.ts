@@ -55,6 +55,15 @@ export function initialize(args: InitializeArgs = {}): ProcessGroup {
     );
   native.distInit(timeout, process.env.KERNELNET_MPI_LIBRARY || undefined); // (a path, where Open MPI is not on the loader's path)
   const info = native.distInfo();
+  // A launcher of another kind (torchrun's RANK and WORLD_SIZE, a TCP rendezvous) starts processes that Open MPI
+  // sees as jobs of one each: refused rather than P processes training P unrelated models.
+  const worldSize = Number(process.env.WORLD_SIZE ?? 1);
+  if (info.size === 1 && worldSize > 1)
+    throw new ValidationError(
+      `distribution.initialize: WORLD_SIZE is ${worldSize} but Open MPI sees a job of one process: this process was not started by mpirun ` +
+        '(a launcher that sets RANK and WORLD_SIZE, such as torchrun, is not supported); launch with mpirun -np N node script.js',
+      'ERR_KERNELNET_UNSUPPORTED',
+    );
   group = { engine: info.engine, processId: info.rank, numProcesses: info.size };
   return group;
 }

@@ -72,6 +72,17 @@ D('without Open MPI, asking for distribution says what to install; a Dataset is 
   const e = JSON.parse(missing.stdout.trim().split('\n').pop()!) as { code: string; message: string };
   assert.is(e.code, 'ERR_KERNELNET_DISTRIBUTED', missing.stdout + missing.stderr);
   assert.match(e.message, /Open MPI could not be loaded .*apt-get install openmpi-bin.*mpirun -np 2/);
+  if (haveMpi) {
+    // Another launcher's environment (torchrun's RANK and WORLD_SIZE) without mpirun: refused, not P lone jobs.
+    const other = code(
+      `const k = await import('./dist/lib/index.js');
+       try { k.distribution.initialize(); console.log('no error'); } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }`,
+      { RANK: '1', WORLD_SIZE: '2' },
+    );
+    const o = JSON.parse(other.stdout.trim().split('\n').pop()!) as { code: string; message: string };
+    assert.is(o.code, 'ERR_KERNELNET_UNSUPPORTED', other.stdout + other.stderr);
+    assert.match(o.message, /WORLD_SIZE is 2 but Open MPI sees a job of one process/);
+  }
   if (!haveMpi) {
     console.log('  skipped: the Dataset refusal needs Open MPI (mpirun not found)');
     return;
