@@ -24,6 +24,14 @@
 
 #include "backend.h"
 
+// Returns a failed Status from the enclosing function (the collective code's KN_TRY; cuda/common.cuh has its
+// own).
+#define KN_DIST_TRY(expr)      \
+  do {                         \
+    ::kn::Status st_ = (expr); \
+    if (!st_.ok()) return st_; \
+  } while (0)
+
 namespace kn {
 
 class Collective {
@@ -48,5 +56,8 @@ class Collective {
 Status collective_init(double timeout_s, const std::string& library, Collective** out);
 // The engine if collective_init succeeded, else null.
 Collective* collective();
+// Makes the process's exit end the whole job (abort(code, why)) instead of finalizing: for a process that
+// exits with an error, called from its exit event, so that the abort comes after Node has printed the error.
+void abort_at_exit(int code, const std::string& why);
 
 }  // namespace kn

@@ -22,12 +22,6 @@
 namespace kn {
 namespace {
 
-#define KN_DIST_TRY(expr)      \
-  do {                         \
-    ::kn::Status st_ = (expr); \
-    if (!st_.ok()) return st_; \
-  } while (0)
-
 using Handle = void*;  // MPI_Comm, MPI_Datatype, MPI_Op, MPI_Errhandler: pointers in Open MPI
 constexpr int kSuccess = 0, kThreadSerialized = 2;
 
@@ -218,7 +212,15 @@ std::mutex init_mutex;
 MpiCollective* instance = nullptr;
 MpiApi* finalize_api = nullptr;
 
+// abort_at_exit()'s code and reason (code 0: none).
+std::atomic<int> exit_code{0};
+std::string exit_why;
+
+// At the process's exit (after Node has printed an uncaught error): MPI_Abort when abort_at_exit() asked for
+// it (an exit with an error: MPI_Finalize would wait for the ranks that wait for this one), else
+// MPI_Finalize.
 void finalize_at_exit() {
+  if (exit_code.load() && instance) instance->abort(exit_code.load(), exit_why);
   int done = 1;
   if (finalize_api && finalize_api->Finalized(&done) == kSuccess && !done) finalize_api->Finalize();
 }
@@ -257,6 +259,12 @@ Status collective_init(double timeout_s, const std::string& library, Collective*
   instance = new MpiCollective(api, rank, size, v, timeout_s);  // lives until the process ends
   *out = instance;
   return Status::Ok();
+}
+
+void abort_at_exit(int code, const std::string& why) {
+  std::lock_guard<std::mutex> lock(init_mutex);
+  exit_why = why;
+  exit_code = code;
 }
 
 Collective* collective() {

@@ -6,7 +6,8 @@
 //                                                       its copies on every rank (recordable: a training
 //                                                       step's gradient average runs inside its program)
 //   distBroadcast(tensors, root)                        each tensor = the root rank's (any dtype)
-//   distAbort(code, message)                            ends the whole job, naming this rank
+//   distAbort(code, message, atExit?)                   ends the whole job, naming this rank (now, or as the
+//                                                       process exits)
 // The tensors live in host memory (the CPU backend): data-parallel CUDA training needs NCCL (collective.h),
 // not built yet, and is refused with that reason.
 #include "distributed_addon.h"
@@ -20,12 +21,6 @@
 
 namespace kn {
 namespace {
-
-#define KN_DIST_TRY(expr)      \
-  do {                         \
-    ::kn::Status st_ = (expr); \
-    if (!st_.ok()) return st_; \
-  } while (0)
 
 Collective* engine(Args& a) {
   Collective* c = collective();
@@ -113,7 +108,12 @@ void DistAbort(const Napi::CallbackInfo& info) {
   Args a(info, "distAbort");
   const int code = a.integer(0, "code", 1, 255);
   if (!info[1].IsString()) a.fail("ERR_KERNELNET_ARG", "expected message to be a string", true);
-  engine(a)->abort(code, info[1].As<Napi::String>().Utf8Value());
+  const bool at_exit = info.Length() > 2 && a.boolean(2, "atExit");
+  Collective* c = engine(a);
+  if (at_exit)
+    abort_at_exit(code, info[1].As<Napi::String>().Utf8Value());
+  else
+    c->abort(code, info[1].As<Napi::String>().Utf8Value());
 }
 
 }  // namespace kn

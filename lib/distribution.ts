@@ -65,6 +65,13 @@ export function initialize(args: InitializeArgs = {}): ProcessGroup {
       'ERR_KERNELNET_UNSUPPORTED',
     );
   group = { engine: info.engine, processId: info.rank, numProcesses: info.size };
+  // A process of a job of several that exits with an error (an uncaught exception after fit, process.exit(1)) ends
+  // the job at once with MPI_Abort, naming its rank: MPI_Finalize at exit would wait for ranks that are themselves
+  // waiting for this one (until their collective's timeout). A clean exit finalizes (cpp/collective_mpi.cc).
+  if (info.size > 1)
+    process.once('exit', code => {
+      if (code !== 0) native.distAbort(Math.min(Math.max(code, 1), 255), `the process is exiting with code ${code}`, true);
+    });
   return group;
 }
 
@@ -131,5 +138,6 @@ export function distribution(): DataParallel | null {
  */
 export function abortJob(message: string): never {
   if (!group) throw new StateError('distribution.abortJob: initialize() was not called');
-  return native.distAbort(1, message);
+  native.distAbort(1, message);
+  throw new StateError('distribution.abortJob: MPI_Abort returned'); // (it does not)
 }

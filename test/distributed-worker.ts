@@ -36,6 +36,8 @@ interface Config {
   nanRow?: number;
   /** After the fit, this rank kills itself (SIGKILL) while the others start a second fit (a rank that dies). */
   killRank?: number;
+  /** After the fit, this rank exits with code 3 (an error outside fit) while the others start a second fit. */
+  exitRank?: number;
   /** This rank stops taking part for a minute before fit (a hang). */
   stallRank?: number;
 }
@@ -91,8 +93,9 @@ const weights = model.getWeights().map(t => {
   return v;
 });
 writeFileSync(`${cfg.out}.${rank}`, JSON.stringify({ rank, size: dp?.numProcesses ?? 1, weights, history: h.history }));
-if (cfg.killRank !== undefined) {
+if (cfg.killRank !== undefined || cfg.exitRank !== undefined) {
   if (cfg.killRank === rank) process.kill(process.pid, 'SIGKILL');
+  if (cfg.exitRank === rank) process.exit(3);
   await model.fit(x, y, { batchSize: cfg.batchSize, epochs: cfg.epochs + 1, initialEpoch: cfg.epochs, verbose: 0, callbacks });
   writeFileSync(`${cfg.out}.${rank}.second`, 'the second fit ended: it should not have');
 }

@@ -173,7 +173,7 @@ if (!haveMpi) {
   });
 
   // Failure (Open MPI 4.1: no fault tolerance; mpirun ends the job when a rank exits abnormally): a rank killed
-  // mid-job, a rank whose fit raises (a NaN in its share: ERR_KERNELNET_NON_FINITE, MPI_Abort naming it), a rank
+  // mid-job, a rank that exits with an error outside fit, a rank whose fit raises (a NaN in its share: ERR_KERNELNET_NON_FINITE, MPI_Abort naming it), a rank
   // that hangs (the others' collective times out after KERNELNET_COLLECTIVE_TIMEOUT = 3 s). Each ends the whole
   // job with a non-zero status within 30 s, no rank left running, and rank 0's last checkpoint loads.
   D('a rank that dies, raises or hangs ends the job with a message naming a rank; the checkpoint stays loadable', () => {
@@ -186,6 +186,12 @@ if (!haveMpi) {
     const m = loadModel(ckpt);
     assert.is(m.getWeights().length, 4, 'the checkpoint loads');
     m.dispose();
+
+    // A rank that exits with an error outside fit: its exit ends the job (MPI_Abort), not a wait at MPI_Finalize.
+    const exited = job(2, { epochs: 1, exitRank: 1 }, {}, 60_000);
+    assert.ok(exited.status !== 0, exited.output);
+    assert.ok(exited.seconds < 30, `ended in ${exited.seconds} s`);
+    assert.match(exited.output, /kernelnet: rank 1 of 2: the process is exiting with code 3/, exited.output);
 
     const raised = job(2, { shuffle: false, nanRow: 12 }, {}, 60_000); // row 12: rank 1's share of the first batch
     assert.ok(raised.status !== 0, raised.output);

@@ -559,8 +559,11 @@ export interface Native {
   distAverage(tensors: NativeTensor[], scale: number): void;
   /** Each tensor (CPU, any dtype) = the root rank's. */
   distBroadcast(tensors: NativeTensor[], root: number): void;
-  /** Ends the whole job now (every rank) with this exit code, printing the message with this rank's number. */
-  distAbort(code: number, message: string): never;
+  /**
+   * Ends the whole job (every rank) with this exit code, printing the message with this rank's number: now, or with
+   * atExit when this process exits (after Node has printed what it prints).
+   */
+  distAbort(code: number, message: string, atExit?: boolean): void;
   stats(): MemoryStats;
   backend(): BackendInfo;
   /** What each backend would run on; for a usable GPU also its datasheet FP32 peak and DRAM bandwidth. */

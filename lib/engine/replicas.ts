@@ -8,7 +8,7 @@ import type { DataParallel } from '../distribution.js';
 import type { Network } from './network.js';
 import type { Optimizer } from './optimizers.js';
 
-/** @internal */
+/** What a data-parallel replica does beside its steps (not exported from the package: fit makes it). */
 export class Replicas {
   readonly size: number;
   readonly rank: number;
