@@ -27,6 +27,8 @@ interface Config {
   examples?: number;
   shuffle?: boolean;
   validationSplit?: number;
+  /** Record the loss onBatchEnd sees (rank 0's callbacks: the global batches' running loss). */
+  batchLogs?: boolean;
   /** Rank 0 saves the model here after every epoch (ModelCheckpoint). */
   checkpoint?: string;
   /** Start from this checkpoint (loadModel) at `initialEpoch`. */
@@ -77,6 +79,8 @@ else {
 }
 const callbacks: Callback[] = [];
 if (cfg.checkpoint) callbacks.push(new ModelCheckpoint({ filepath: cfg.checkpoint }));
+const batches: number[] = [];
+if (cfg.batchLogs) callbacks.push({ onBatchEnd: (_b: number, logs?: Record<string, number>) => void batches.push(logs!.loss) });
 if (cfg.stallRank === rank) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60_000);
 const h = await model.fit(x, y, {
   batchSize: cfg.batchSize,
@@ -92,7 +96,7 @@ const weights = model.getWeights().map(t => {
   t.dispose();
   return v;
 });
-writeFileSync(`${cfg.out}.${rank}`, JSON.stringify({ rank, size: dp?.numProcesses ?? 1, weights, history: h.history }));
+writeFileSync(`${cfg.out}.${rank}`, JSON.stringify({ rank, size: dp?.numProcesses ?? 1, weights, history: h.history, batches }));
 if (cfg.killRank !== undefined || cfg.exitRank !== undefined) {
   if (cfg.killRank === rank) process.kill(process.pid, 'SIGKILL');
   if (cfg.exitRank === rank) process.exit(3);

@@ -27,6 +27,8 @@ interface Result {
   size: number;
   weights: number[][];
   history: Record<string, number[]>;
+  /** The loss each onBatchEnd saw (rank 0's callbacks). */
+  batches: number[];
 }
 
 let runs = 0;
@@ -109,12 +111,13 @@ if (!haveMpi) {
   // order of the float sums: bound |w_P - w_1| <= 1e-6 (1 + max|w|) after 3 epochs of 6 steps (SGD with momentum;
   // measured 6e-8 at P = 2 and 4 when this was written), the losses within 1e-6 relative. 128 examples, a quarter
   // held out (validationSplit): 96 train, 6 whole global batches of 16; the validation loss, each process
-  // evaluating its 1/P of the held-out rows and the sums added, matches one process's too.
+  // evaluating its 1/P of the held-out rows and the sums added, matches one process's too, and so does the running
+  // loss rank 0's onBatchEnd sees.
   D('world sizes 2 and 4 train as one process on the global batch, up to float reassociation', () => {
     const uneven = job(2, { batchSize: 15 });
     assert.ok(uneven.status !== 0, uneven.output);
     assert.match(uneven.output, /the global batch size 15 does not split evenly across 2 processes/);
-    const data = { examples: 128, validationSplit: 0.25 };
+    const data = { examples: 128, validationSplit: 0.25, batchLogs: true };
     const one = job(0, { dp: false, ...data });
     assert.is(one.status, 0, one.output);
     for (const np of [2, 4]) {
@@ -139,6 +142,11 @@ if (!haveMpi) {
         ),
       );
       assert.equal(r.results[0].history.val_accuracy, one.results[0].history.val_accuracy, 'the validation accuracy');
+      // The batch-level logs rank 0's callbacks see are the global batches' running loss too, not rank 0's share.
+      assert.is(r.results[0].batches.length, one.results[0].batches.length, 'one onBatchEnd per global batch');
+      r.results[0].batches.forEach((l, b) =>
+        assert.ok(Math.abs(l - one.results[0].batches[b]) <= 1e-6 * Math.abs(l), `batch ${b}: loss ${l} vs ${one.results[0].batches[b]}`),
+      );
     }
   });
 

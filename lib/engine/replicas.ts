@@ -8,6 +8,9 @@ import type { DataParallel } from '../distribution.js';
 import type { Network } from './network.js';
 import type { Optimizer } from './optimizers.js';
 
+/** The metrics slot of the first non-finite step (native.ts's METRIC_SLOTS layout, as training.ts's readLogs reads it). */
+const FIRST_BAD = 3;
+
 /** What a data-parallel replica does beside its steps (not exported from the package: fit makes it). */
 export class Replicas {
   readonly size: number;
@@ -16,6 +19,9 @@ export class Replicas {
   private readonly flag: NativeTensor;
   /** Each replica's positions in the epoch's global order: global batch g's rows [rank b, (rank + 1) b). */
   private readonly mine: NativeTensor;
+  /** Whether rank 0 logs this batch (int32 [1], broadcast), and the global sums it then reads. */
+  private readonly want: NativeTensor;
+  private sums: NativeTensor[] | null = null;
 
   /**
    * `steps` global batches of `batchSize` rows (the last partial one dropped), `batchSize / size` of them per
@@ -31,6 +37,7 @@ export class Replicas {
     this.size = dp.numProcesses;
     this.rank = dp.dataShardId;
     this.flag = empty([4], 'int32', 'cpu');
+    this.want = empty([1], 'int32', 'cpu');
     const b = batchSize / this.size;
     this.mine = empty([steps * b], 'int32', 'cpu');
     this.mine.write(Int32Array.from({ length: steps * b }, (_, i) => Math.floor(i / b) * batchSize + this.rank * b + (i % b)));
@@ -85,13 +92,40 @@ export class Replicas {
     if (own.length) native.distAverage(own, 1 / this.size);
   }
 
-  /** Loss and metric sums (METRIC_SLOTS floats per output) added over the processes, in rank order. */
+  /**
+   * Loss and metric sums (METRIC_SLOTS floats per output) added over the processes, in rank order. The slot of the
+   * first non-finite step (readLogs' badStep) is a step number, not a sum: each process keeps its own.
+   */
   sumMetrics(metrics: NativeTensor[]): void {
+    const own = metrics.map(m => (m.read() as Float32Array)[FIRST_BAD]);
     native.distAverage(metrics, 1);
+    metrics.forEach((m, i) => {
+      const all = m.read() as Float32Array;
+      if (all[FIRST_BAD] === own[i]) return;
+      all[FIRST_BAD] = own[i];
+      m.write(all);
+    });
+  }
+
+  /**
+   * The metrics rank 0's batch-level logs read (the progress bar during an epoch, onBatchEnd): when rank 0's callbacks
+   * want this batch's logs (rank 0 decides; every process takes part), the running sums of every process added
+   * into a copy, so the logs are the global batches' so far, as the epoch's; elsewhere each process's own.
+   */
+  batchMetrics(wanted: boolean, metrics: NativeTensor[]): NativeTensor[] {
+    if (this.rank === 0) this.want.write(Int32Array.of(wanted ? 1 : 0));
+    native.distBroadcast([this.want], 0);
+    if ((this.want.read() as Int32Array)[0] !== 1) return metrics;
+    const sums = (this.sums ??= metrics.map(m => empty(m.shape, 'float32', 'cpu')));
+    metrics.forEach((m, i) => sums[i].write(m.read() as Float32Array));
+    this.sumMetrics(sums);
+    return this.rank === 0 ? sums : metrics;
   }
 
   dispose(): void {
     this.flag.dispose();
     this.mine.dispose();
+    this.want.dispose();
+    for (const t of this.sums ?? []) t.dispose();
   }
 }

@@ -1159,7 +1159,10 @@ async function trainEpoch(
       }
       if (fullEnd < end) model.trainStep(step, fullEnd * batchSize, rowsOf(fullEnd));
       s = end;
-      if (callbacks.wantsBatch(end - 1)) await callbacks.batchEnd(state.epoch, end - 1, readLogs(model, step.metrics, state));
+      const wants = callbacks.wantsBatch(end - 1);
+      // (data-parallel: rank 0 logs the global batches' sums, each process its own non-finite check)
+      const logged = run.replicas ? run.replicas.batchMetrics(wants, step.metrics) : step.metrics;
+      if (wants) await callbacks.batchEnd(state.epoch, end - 1, readLogs(model, logged, state));
       run.replicas?.sync(); // rank 0's batch callbacks' stopTraining and rate on every replica
       await new Promise(setImmediate); // keep the event loop (timers, I/O, signals) alive between executions
       stillThere(end);
