@@ -331,7 +331,7 @@ export abstract class Network {
     if (!this.params.length) this.allocateParams();
     if (this.optimizer !== optimizer) this.optimizer?.dispose();
     this.optimizer = optimizer;
-    optimizer.attach(this.trainableParams);
+    optimizer.attach(this.trainableParams, this.device); // (the rate and count on the model's device, parameters or not)
     this.applyTrainable(); // as Keras: which layers train is fixed by compile (and read again at each fit)
     for (const m of this.metrics.splice(heads.length)) m.dispose();
     while (this.metrics.length < heads.length) this.metrics.push(empty([METRIC_SLOTS], 'float32', this.device));

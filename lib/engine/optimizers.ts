@@ -8,7 +8,7 @@
 // there, and a schedule (lib/engine/schedules.ts) is evaluated there before each update. So a rate changed by a
 // callback, or moved by a schedule at every iteration, needs no new recording of the training step and no
 // host round trip per step.
-import { native, type NativeTensor } from '../core/native.js';
+import { native, type Device, type NativeTensor } from '../core/native.js';
 import type { Param } from '../layers/layers.js';
 import { empty, handleOf, type Tensor } from '../core/tensor.js';
 import { DeviceError, ValidationError, stateError } from '../core/errors.js';
@@ -144,10 +144,9 @@ export abstract class Optimizer {
     this.owner = model;
   }
 
-  /** @internal Allocates the slots for these parameters, beside each of them. */
-  attach(params: Param[]): void {
+  /** @internal Allocates the slots for these parameters, beside each of them, and the rate and count on `device` (the model's). */
+  attach(params: Param[], device: Device): void {
     this.freeState();
-    const device = params[0]?.value.device;
     this.hyper = { lr: empty([1], 'float32', device), iterations: empty([1], 'int32', device) };
     this.hyper.lr.fill(this.schedule ? 0 : this.lr);
     this.hyper.iterations.write(Int32Array.of(Math.min(this.iters, 2 ** 31 - 1)));
@@ -201,12 +200,7 @@ export abstract class Optimizer {
       }
       this.update(pick(s.params), pick(s.grads), s.slots.map(pick), lr, iterations);
     }
-    // (one call, one launch, where both counters share a device: an optimizer with no parameters keeps its count on
-    // the default device, which may not be the model's)
-    if (alsoAdvance && alsoAdvance.device !== iterations.device) {
-      native.advance(iterations);
-      native.advance(alsoAdvance);
-    } else native.advance(iterations, alsoAdvance);
+    native.advance(iterations, alsoAdvance);
   }
 
   /** Slots of the variables updated through applyGradients (tfjs's custom loops), by their memory. */
