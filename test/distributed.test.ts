@@ -73,6 +73,24 @@ D('without Open MPI, asking for distribution says what to install; a Dataset is 
   );
   const e = JSON.parse(missing.stdout.trim().split('\n').pop()!) as { code: string; message: string };
   assert.is(e.code, 'ERR_KERNELNET_DISTRIBUTED', missing.stdout + missing.stderr);
+  // Keras 3's DataParallel(device_mesh=None, devices=None, auto_shard_dataset=True): its options by tfjs-style
+  // names, checked before Open MPI loads; a misspelt one refused with the closest name, the known ones kernelnet
+  // does not take refused as unsupported.
+  const opts = code(`const k = await import('./dist/lib/index.js');
+    for (const a of [{ autoshardDataset: true }, { devices: ['cpu:0'] }, { autoShardDataset: false }, { timeot: 5 }])
+      try { a.timeot ? k.distribution.initialize(a) : new k.distribution.DataParallel(a); console.log('{}'); }
+      catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }`);
+  const refusals = opts.stdout
+    .trim()
+    .split('\n')
+    .map(l => JSON.parse(l) as { code?: string; message?: string });
+  assert.equal(
+    refusals.map(r => r.code),
+    ['ERR_KERNELNET_ARG', 'ERR_KERNELNET_UNSUPPORTED', 'ERR_KERNELNET_UNSUPPORTED', 'ERR_KERNELNET_ARG'],
+    opts.stdout + opts.stderr,
+  );
+  assert.match(refusals[0].message!, /autoShardDataset/);
+  assert.match(refusals[3].message!, /timeout/);
   assert.match(e.message, /Open MPI could not be loaded .*apt-get install openmpi-bin.*mpirun -np 2/);
   if (haveMpi) {
     // Another launcher's environment (torchrun's RANK and WORLD_SIZE) without mpirun: refused, not P lone jobs.
