@@ -261,12 +261,39 @@ function sameTraining(runs: Sequential[], losses: unknown[]): void {
   for (const m of runs) m.dispose();
 }
 
+/**
+ * Trains make()'s model with foldBelow on and off (40 examples, 2 epochs) and checks the two runs give the same
+ * losses and weights bit for bit; returns, sorted and unique, what `fold` says of each call of the spied natives
+ * (null: nothing to note).
+ */
+async function foldBelowBothWays(
+  make: () => Sequential,
+  names: (keyof typeof native)[],
+  fold: (name: string, args: unknown[]) => string | null,
+): Promise<string[]> {
+  const { x, y } = syntheticData(40);
+  const runs = bothWays(make, (m, on) => (m.foldBelow = on));
+  const folded: string[] = [];
+  const restore = spyNatives(names, (name, args) => {
+    const f = fold(name, args);
+    if (f) folded.push(f);
+  });
+  const losses = [];
+  try {
+    for (const m of runs) losses.push((await m.fit(x, y, { batchSize: 16, epochs: 2, verbose: 0 })).history.loss);
+  } finally {
+    restore();
+  }
+  sameTraining(runs, losses);
+  dispose([x, y]);
+  return [...new Set(folded)].sort();
+}
+
 // A Conv2D or Dense layer's activation applied by the input gradient of the Conv2D or Dense op above it (on a
 // GPU in that GEMM's epilogue; StepContext's below), that layer's backward then starting from dz: the same
 // arithmetic, so the same weights bit for bit as each layer applying its own. Covered: a conv under a conv, a
 // conv under a fused conv + pool + dropout, a dense under a dense (the head's own input gradient does not fold).
 P("the layer below's activation in the input gradient above it: the same weights bit for bit", async () => {
-  const { x, y } = syntheticData(40);
   const make = () =>
     new Sequential({
       seed: 10,
@@ -282,23 +309,13 @@ P("the layer below's activation in the input gradient above it: the same weights
         new Dense({ units: 3, activation: 'softmax' }),
       ],
     });
-  const runs = bothWays(make, (m, on) => (m.foldBelow = on));
   // Which backward calls take a layer below's activation (the conv ops' below, denseBackward's trailing belowActivation).
-  const folded: string[] = [],
-    at: Record<string, number> = { conv2dBackward: 8, denseBackward: 10, conv2dPoolBackward: 11 };
-  const restore = spyNatives(['conv2dBackward', 'denseBackward', 'conv2dPoolBackward'], (name, args) => {
+  const at: Record<string, number> = { conv2dBackward: 8, denseBackward: 10, conv2dPoolBackward: 11 };
+  const folded = await foldBelowBothWays(make, ['conv2dBackward', 'denseBackward', 'conv2dPoolBackward'], (name, args) => {
     const below = name === 'denseBackward' ? args[at[name]] : (args[at[name]] as BelowAct | undefined)?.activation;
-    if (below) folded.push(`${name} ${String(below)}`);
+    return below ? `${name} ${String(below)}` : null;
   });
-  const losses = [];
-  try {
-    for (const m of runs) losses.push((await m.fit(x, y, { batchSize: 16, epochs: 2, verbose: 0 })).history.loss);
-  } finally {
-    restore();
-  }
-  assert.equal([...new Set(folded)].sort(), ['conv2dBackward relu', 'conv2dPoolBackward elu', 'denseBackward sigmoid']);
-  sameTraining(runs, losses);
-  dispose([x, y]);
+  assert.equal(folded, ['conv2dBackward relu', 'conv2dPoolBackward elu', 'denseBackward sigmoid']);
 });
 
 // Through a Dropout (the seed model's hidden Dense - Dropout): the Dropout's backward applies the activation of the
@@ -307,7 +324,6 @@ P("the layer below's activation in the input gradient above it: the same weights
 // Activation's, a LeakyReLU's alpha; not folded: under a rate-0 Dropout (the identity: the Dense applies its own
 // relu) and a swish, whose derivative needs its input.
 P("a Dropout's backward applies the activation of the layer under it: the same weights bit for bit", async () => {
-  const { x, y } = syntheticData(40);
   const make = () =>
     new Sequential({
       seed: 12,
@@ -325,21 +341,11 @@ P("a Dropout's backward applies the activation of the layer under it: the same w
         new Dense({ units: 3, activation: 'softmax' }),
       ],
     });
-  const runs = bothWays(make, (m, on) => (m.foldBelow = on));
-  const folded: string[] = [];
-  const restore = spyNatives(['dropoutBackward'], (_name, args) => {
+  const folded = await foldBelowBothWays(make, ['dropoutBackward'], (_name, args) => {
     const below = args[6] as BelowAct | undefined;
-    if (below) folded.push(`${below.activation}${below.alpha === undefined ? '' : ` ${below.alpha}`}`);
+    return below ? `${below.activation}${below.alpha === undefined ? '' : ` ${below.alpha}`}` : null;
   });
-  const losses = [];
-  try {
-    for (const m of runs) losses.push((await m.fit(x, y, { batchSize: 16, epochs: 2, verbose: 0 })).history.loss);
-  } finally {
-    restore();
-  }
-  assert.equal([...new Set(folded)].sort(), ['leaky_relu 0.2', 'sigmoid']);
-  sameTraining(runs, losses);
-  dispose([x, y]);
+  assert.equal(folded, ['leaky_relu 0.2', 'sigmoid']);
 });
 
 // The same for standalone Activation layers (a BatchNorm CNN's conv - BatchNormalization - Activation('relu') -
@@ -347,7 +353,6 @@ P("a Dropout's backward applies the activation of the layer under it: the same w
 // Not folded: an activation whose derivative needs its input (swish), and one under a layer other than a conv or
 // dense (the Activation under Flatten).
 P("a standalone Activation layer's derivative in the input gradient above it: the same weights bit for bit", async () => {
-  const { x, y } = syntheticData(40);
   const make = () =>
     new Sequential({
       seed: 11,
@@ -368,22 +373,12 @@ P("a standalone Activation layer's derivative in the input gradient above it: th
         new Dense({ units: 3, activation: 'softmax' }),
       ],
     });
-  const runs = bothWays(make, (m, on) => (m.foldBelow = on));
-  const folded: string[] = [];
-  const restore = spyNatives(['conv2dBackward', 'denseBackward'], (name, args) => {
+  const folded = await foldBelowBothWays(make, ['conv2dBackward', 'denseBackward'], (name, args) => {
     const below =
       name === 'denseBackward' ? [args[10], args[11]] : [(args[8] as BelowAct | undefined)?.activation, (args[8] as BelowAct | undefined)?.alpha];
-    if (below[0]) folded.push(`${name} ${String(below[0])}${below[1] === undefined ? '' : ` ${String(below[1])}`}`);
+    return below[0] ? `${name} ${String(below[0])}${below[1] === undefined ? '' : ` ${String(below[1])}`}` : null;
   });
-  const losses = [];
-  try {
-    for (const m of runs) losses.push((await m.fit(x, y, { batchSize: 16, epochs: 2, verbose: 0 })).history.loss);
-  } finally {
-    restore();
-  }
-  assert.equal([...new Set(folded)].sort(), ['conv2dBackward leaky_relu 0.1', 'conv2dBackward relu', 'denseBackward tanh']);
-  sameTraining(runs, losses);
-  dispose([x, y]);
+  assert.equal(folded, ['conv2dBackward leaky_relu 0.1', 'conv2dBackward relu', 'denseBackward tanh']);
 });
 
 // A Dropout after a fused Conv2D + MaxPooling2D pair, its forward in the pair's op in training (on a GPU's FP32
