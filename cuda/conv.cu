@@ -372,7 +372,8 @@ Status CudaBackend::conv2d_backward_with(const Conv2dShape& s, const float* x, c
   const long long rows = (long long)s.n * s.oh * s.ow, cols = s.col_cols();
   if (rows > INT32_MAX)
     return Status{"ERR_KERNELNET_SHAPE", "conv2d_backward: more than 2^31 output positions"};
-  if (!dx && dw && rows && !bias_parts && direct_conv_backward(s)) {  // the seed's conv1: no input gradient
+  // The seed's conv1 (no input gradient): its kernel sums db beside dw from dz itself (bias_parts unused).
+  if (!dx && dw && rows && direct_conv_backward(s)) {
     const int K = (int)cols, parts = direct_parts(rows);
     void* partial;
     KN_TRY(scratch(kColSum, sizeof(float) * parts * (K + 1) * s.f, &partial));

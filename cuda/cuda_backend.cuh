@@ -97,7 +97,7 @@ class CudaBackend final : public Backend {
   Status act_mask(const Epilogue& ep, std::size_t count, const float* y, const float* dy, const float** dz);
   // conv2d_backward, with db (when asked for) summed from `parts` partial rows of s.f floats at `bias_parts`
   // instead of over dz's rows (the conv + pool op's pool_dz_kernel writes them: a quarter of the pass or
-  // less).
+  // less; a direct first layer's backward, which sums db from dz in its own pass, ignores them).
   Status conv2d_backward_with(const Conv2dShape& s, const float* x, const float* w, const float* y,
                               const float* dy, float* dx, float* dw, float* db, const Epilogue& ep,
                               const float* bias_parts, int parts);
