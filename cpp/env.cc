@@ -35,6 +35,8 @@ const std::vector<Spec>& table() {
       // Read by lib/engine/training.ts at each fit (with the same rule); listed so that a bad value is
       // refused at load.
       {Var::kGraphs, "KERNELNET_GRAPHS", Kind::kFlag, false, true},
+      // Kernel 1's micro-tile (cuda/gemm.cu, simt_wide): the speed only, never the bits.
+      {Var::kSimtTile, "KERNELNET_SIMT_TILE", Kind::kChoice, true, false, 0, {"4x4", "8x4"}},
   };
   return *specs;
 }

@@ -21,6 +21,7 @@ enum class Var {
   kGraphBranches,  // KERNELNET_GRAPH_BRANCHES: flag, default 1, read at each capture
   kPoisonScratch,  // KERNELNET_POISON_SCRATCH: flag, default 0, read at each op
   kGraphs,         // KERNELNET_GRAPHS: flag, default 1, read by lib/engine/training.ts at each fit
+  kSimtTile,       // KERNELNET_SIMT_TILE: '4x4' | '8x4', read at each FP32 GEMM on CUDA (unset: by shape)
 };
 
 // The readers, for the places that use a variable. An unset, empty or invalid variable gives the default:
@@ -32,7 +33,8 @@ std::string choice(Var v);  // "" when unset
 
 // The first variable of the table set to a value it does not accept, as a message; "" when there is none.
 std::string problem();
-// The same for the variables read at each use (KERNELNET_POISON_SCRATCH, KERNELNET_GRAPH_BRANCHES).
+// The same for the variables read at each use (KERNELNET_POISON_SCRATCH, KERNELNET_GRAPH_BRANCHES,
+// KERNELNET_SIMT_TILE).
 std::string per_use_problem();
 
 }  // namespace kn::env

@@ -3,15 +3,18 @@
 // storing a thread's adjacent columns as one float4 (SIMT kernel) or float2 (kernel 3) where rows are
 // aligned.
 //
-// Tiles of 64 x 64 outputs per block of 256 threads, K in steps of 16 through shared memory; each thread
-// holds a 4 x 4 register block and reads its operands from shared memory as float4. The transposed variants
-// (forward: A B; input gradient: A B^T; weight gradient: A^T B) differ only in how a tile is loaded, chosen
-// at compile time, and every load is bounds-checked, so any M, N, K works. Split-K (gridDim.z > 1) writes
-// partial products that a second kernel sums in a fixed order: deterministic, unlike atomics.
+// Kernel 1 (FP32 SIMT): tiles of 64 x 64 outputs per block of 256 threads, K in steps of 16 through shared
+// memory, each thread holding a 4 x 4 register block; or, where the grid has enough blocks, 128 x 64 with 8 x
+// 4 per thread (a third fewer shared-memory reads per FMA; simt_wide). Operands are read from shared memory
+// as float4. The transposed variants (forward: A B; input gradient: A B^T; weight gradient: A^T B) differ
+// only in how a tile is loaded, chosen at compile time, and every load is bounds-checked, so any M, N, K
+// works. Split-K (gridDim.z > 1) writes partial products that a second kernel sums in a fixed order:
+// deterministic, unlike atomics.
 #include <mma.h>
 
 #include "common.cuh"
 #include "cuda_backend.cuh"
+#include "env.h"
 #include "gemm.cuh"
 #include "gemm_layout.cuh"
 #include "philox.h"
@@ -21,36 +24,47 @@ namespace kn {
 namespace cu {
 namespace {
 
-constexpr int BM = layout::Simt::BM, BN = layout::Simt::BN, BK = layout::Simt::BK, TM = layout::Simt::TM,
-              TN = layout::Simt::TN, THREADS = layout::Simt::THREADS;
+constexpr int BM = layout::Simt::BM, BN = layout::Simt::BN, BK = layout::Simt::BK,
+              THREADS = layout::Simt::THREADS;
+
+// A read-only load through the non-coherent path (ld.global.nc), as the kernel's const __restrict__ operands
+// get it: the loaders hand addresses over, which would lose that.
+__device__ __forceinline__ float load_nc(const float* p) {
+#ifdef KERNELNET_CUDA_EMULATED
+  return *p;
+#else
+  return __ldg(p);
+#endif
+}
 
 // Loads the BM x BK tile of op(A) at rows m0, depth k0 (zero outside [0, M) x [.., k_end)), handing each
-// element to put(mm, kk, v). Consecutive threads read consecutive addresses of A as stored ([M, K], or [K, M]
-// if TA).
-template <bool TA, typename Put>
+// element to put(mm, kk, in, at), a zero where !in, else at its address at() (a lambda, so that an element
+// outside computes none): the kernel reads it (a 4 x 4 tile) or copies it
+// with cp.async (an 8 x 4 tile on sm_80 and newer). Consecutive threads read consecutive addresses of A as
+// stored ([M, K], or [K, M] if TA). The implicit-GEMM loaders below hand their elements over alike.
+template <typename L, bool TA, typename Put>
 __device__ __forceinline__ void load_a_tile(const float* __restrict__ A, int lda, int M, int m0, int k0,
                                             int k_end, int tid, Put put) {
 #pragma unroll
-  for (int i = 0; i < (BM * BK) / THREADS; ++i) {
-    const int e = tid + i * THREADS, mm = layout::Simt::a_load_m(TA, e), kk = layout::Simt::a_load_k(TA, e);
+  for (int i = 0; i < (L::BM * L::BK) / L::THREADS; ++i) {
+    const int e = tid + i * L::THREADS, mm = L::a_load_m(TA, e), kk = L::a_load_k(TA, e);
     const int gm = m0 + mm, gk = k0 + kk;
-    float v = 0.0f;
-    if (gm < M && gk < k_end) v = TA ? A[(long long)gk * lda + gm] : A[(long long)gm * lda + gk];
-    put(mm, kk, v);
+    put(mm, kk, gm < M && gk < k_end,
+        [&] { return A + (TA ? (long long)gk * lda + gm : (long long)gm * lda + gk); });
   }
 }
 
-// The BK x BN tile of op(B) at depth k0, columns n0, as put(kk, nn, v); B is stored [K, N], or [N, K] if TB.
-template <bool TB, typename Put>
+// The BK x BN tile of op(B) at depth k0, columns n0, as put(kk, nn, in, at); B is stored [K, N], or [N, K] if
+// TB.
+template <typename L, bool TB, typename Put>
 __device__ __forceinline__ void load_b_tile(const float* __restrict__ B, int ldb, int N, int n0, int k0,
                                             int k_end, int tid, Put put) {
 #pragma unroll
-  for (int i = 0; i < (BN * BK) / THREADS; ++i) {
-    const int e = tid + i * THREADS, nn = layout::Simt::b_load_n(TB, e), kk = layout::Simt::b_load_k(TB, e);
+  for (int i = 0; i < (L::BN * L::BK) / L::THREADS; ++i) {
+    const int e = tid + i * L::THREADS, nn = L::b_load_n(TB, e), kk = L::b_load_k(TB, e);
     const int gn = n0 + nn, gk = k0 + kk;
-    float v = 0.0f;
-    if (gn < N && gk < k_end) v = TB ? B[(long long)gn * ldb + gk] : B[(long long)gk * ldb + gn];
-    put(kk, nn, v);
+    put(kk, nn, gn < N && gk < k_end,
+        [&] { return B + (TB ? (long long)gn * ldb + gk : (long long)gk * ldb + gn); });
   }
 }
 
@@ -184,93 +198,108 @@ __device__ __forceinline__ void epilogue_run(const Epilogue& ep, float* __restri
 }
 
 // Implicit GEMM on the SIMT kernel (FP32, any C): A's elements gathered from x as they are loaded, in the
-// tile positions gemm_layout.cuh's a_load_m / a_load_k give element e = tid + 256 i. Forward (A = col): every
-// element of a thread has k column tid % 16 and rows tid / 16 + 16 i, so four pixels are decomposed once and
-// one (ky, kx, c) is stepped by 16 per tile. Weight gradient (A = col^T): column (tid % 64) fixes (ky, kx,
-// c), and the four pixel rows tid / 64 + 4 i step by 16. No division after set-up, as in kernel 3's loaders.
+// tile positions gemm_layout.cuh's a_load_m / a_load_k give element e = tid + THREADS i (kA of them per
+// thread). Forward (A = col): every element of a thread has k column tid % BK and rows tid / BK + (THREADS /
+// BK) i, so kA pixels are decomposed once and one (ky, kx, c) is stepped by BK a tile. Weight gradient (A =
+// col^T): column tid % BM fixes (ky, kx, c), and the kA pixel rows tid / BM + (THREADS / BM) i step by BK.
+// No division after set-up, as in kernel 3's loaders. L: the tile (layout::Simt or SimtWide). A row's state
+// is three ints (its image, -1 past M, and its window's corner): the 8 x 4 tile's eight rows fit its register
+// budget that way, where pointers would spill; the loads, 8 per thread and 16-deep step against 512 FMA,
+// afford the address arithmetic.
+template <typename L>
 struct SimtConvForwardA {
-  const float* px[4];
-  int iy0[4], ix0[4];
+  static constexpr int kA = L::BM * L::BK / L::THREADS;
+  const float* x;
+  int img[kA], iy0[kA], ix0[kA];
   TapCursor tap;
-  __device__ __forceinline__ void init(const ConvGeom& g, const float* x, int M, int m0, int k_begin,
+  __device__ __forceinline__ void init(const ConvGeom& g, const float* x_, int M, int m0, int k_begin,
                                        int tid) {
+    x = x_;
 #pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      const int gm = m0 + layout::Simt::a_load_m(false, tid + i * THREADS);
-      px[i] = nullptr;
+    for (int i = 0; i < kA; ++i) {
+      const int gm = m0 + L::a_load_m(false, tid + i * L::THREADS);
+      img[i] = -1;
       iy0[i] = ix0[i] = 0;
       if (gm < M) {
         const PixelCursor o = conv_row_pixel(g, gm);
-        px[i] = x + (long long)o.n * g.h * g.w * g.c;
+        img[i] = o.n;
         iy0[i] = o.y * g.sh - g.pt, ix0[i] = o.x * g.sw - g.pl;
       }
     }
-    tap.init(k_begin + layout::Simt::a_load_k(false, tid), g.c, g.kw);
+    tap.init(k_begin + L::a_load_k(false, tid), g.c, g.kw);
   }
   template <typename Put>
   __device__ __forceinline__ void load(const ConvGeom& g, int k0, int k_end, int tid, Put put) {
-    const int kk = layout::Simt::a_load_k(false, tid);
+    const int kk = L::a_load_k(false, tid);
     const bool k_ok = k0 + kk < k_end;
 #pragma unroll
-    for (int i = 0; i < 4; ++i) {
+    for (int i = 0; i < kA; ++i) {
       const int iy = iy0[i] + tap.ky * g.dh, ix = ix0[i] + tap.kx * g.dw;
-      float v = 0.0f;
-      if (px[i] && k_ok && (unsigned)iy < (unsigned)g.h && (unsigned)ix < (unsigned)g.w)
-        v = px[i][((long long)iy * g.w + ix) * g.c + tap.c];
-      put(layout::Simt::a_load_m(false, tid + i * THREADS), kk, v);
+      const bool in = img[i] >= 0 && k_ok && (unsigned)iy < (unsigned)g.h && (unsigned)ix < (unsigned)g.w;
+      put(L::a_load_m(false, tid + i * L::THREADS), kk, in,
+          [&] { return x + (((long long)img[i] * g.h + iy) * g.w + ix) * g.c + tap.c; });
     }
-    tap.step(BK, g.c, g.kw);
+    tap.step(L::BK, g.c, g.kw);
   }
 };
 
+template <typename L>
 struct SimtConvWeightGradA {
+  static constexpr int kA = L::BM * L::BK / L::THREADS;
   const float* x;
-  PixelCursor pix[4];
+  PixelCursor pix[kA];
   int offy, offx, ci;
   bool m_ok;
   __device__ __forceinline__ void init(const ConvGeom& g, const float* x_, int M, int m0, int k_begin,
                                        int tid) {
     x = x_;
-    const int m = m0 + layout::Simt::a_load_m(true, tid), tap = m / g.c;
+    const int m = m0 + L::a_load_m(true, tid), tap = m / g.c;
     m_ok = m < M;
     ci = m % g.c;
     offy = (tap / g.kw) * g.dh - g.pt, offx = (tap % g.kw) * g.dw - g.pl;
 #pragma unroll
-    for (int i = 0; i < 4; ++i)
-      pix[i].init(k_begin + layout::Simt::a_load_k(true, tid + i * THREADS), g.oh, g.ow);
+    for (int i = 0; i < kA; ++i) pix[i].init(k_begin + L::a_load_k(true, tid + i * L::THREADS), g.oh, g.ow);
   }
   template <typename Put>
   __device__ __forceinline__ void load(const ConvGeom& g, int k0, int k_end, int tid, Put put) {
 #pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      const int kk = layout::Simt::a_load_k(true, tid + i * THREADS);
+    for (int i = 0; i < kA; ++i) {
+      const int kk = L::a_load_k(true, tid + i * L::THREADS);
       const int iy = pix[i].y * g.sh + offy, ix = pix[i].x * g.sw + offx;
-      float v = 0.0f;
-      if (m_ok && k0 + kk < k_end && (unsigned)iy < (unsigned)g.h && (unsigned)ix < (unsigned)g.w)
-        v = x[(((long long)pix[i].n * g.h + iy) * g.w + ix) * g.c + ci];
-      put(layout::Simt::a_load_m(true, tid), kk, v);
-      pix[i].step(BK, g.oh, g.ow);
+      const bool in = m_ok && k0 + kk < k_end && (unsigned)iy < (unsigned)g.h && (unsigned)ix < (unsigned)g.w;
+      put(L::a_load_m(true, tid), kk, in,
+          [&] { return x + (((long long)pix[i].n * g.h + iy) * g.w + ix) * g.c + ci; });
+      pix[i].step(L::BK, g.oh, g.ow);
     }
   }
 };
 
 // Input gradient (stride 1) on the SIMT kernel, as kernel 3's ConvInputGradAB: dx = sum over taps of dz w^T,
 // M = input pixels, N = C, K = KH*KW*F with k = tap * F + f. Every element a thread loads, of A (rows tid /
-// BK + (256 / BK) i: input pixels) and of B (stored transposed, rows tid / BK + (256 / BK) i: channels), has
-// k column tid % BK, so one (ky, kx, f) cursor serves both, stepped by BK; A reads dz at the output pixel the
-// tap maps the input pixel to (zero outside), B reads w[tap][c][f]. No dcol matrix, no col2im, no division
-// after set-up. L: the tile (layout::Simt, or SimtNarrow for 32 or fewer channels).
+// BK + (THREADS / BK) i: input pixels) and of B (stored transposed, rows tid / BK + (THREADS / BK) i:
+// channels), has k column tid % BK, so one (ky, kx, f) cursor serves both, stepped by BK; A reads dz at the
+// output pixel the tap maps the input pixel to (zero outside), B reads w[tap][c][f]. No dcol matrix, no
+// col2im, no division after set-up. L: the tile (layout::Simt or SimtWide, SimtNarrow or SimtWideNarrow for
+// 32 or fewer channels).
 template <typename L>
 struct SimtConvInputGradAB {
   static constexpr int kA = L::BM * L::BK / L::THREADS, kB = L::BN * L::BK / L::THREADS;  // loads per thread
-  const float* pz[kA];
-  int ty[kA], tx[kA];
-  TapCursor tap;  // (ky, kx, f)
-  __device__ __forceinline__ void init(const ConvGeom& g, const float* dz, int M, int m0, int k_begin,
+  const float* dz;
+  int img[kA], ty[kA], tx[kA];  // as SimtConvForwardA's rows: the image (-1 past M), the shifted position
+  TapCursor tap;                // (ky, kx, f)
+  __device__ __forceinline__ void init(const ConvGeom& g, const float* dz_, int M, int m0, int k_begin,
                                        int tid) {
+    dz = dz_;
 #pragma unroll
-    for (int i = 0; i < kA; ++i)
-      input_grad_row(g, dz, m0 + L::a_load_m(false, tid + i * L::THREADS), M, &pz[i], &ty[i], &tx[i]);
+    for (int i = 0; i < kA; ++i) {
+      const int m = m0 + L::a_load_m(false, tid + i * L::THREADS);
+      img[i] = -1, ty[i] = tx[i] = 0;
+      if (m < M) {
+        PixelCursor in;
+        in.init(m, g.h, g.w);
+        img[i] = in.n, ty[i] = in.y + g.pt, tx[i] = in.x + g.pl;
+      }
+    }
     tap.init(k_begin + L::a_load_k(false, tid), g.f, g.kw);
   }
   template <typename PutA, typename PutB>
@@ -281,33 +310,51 @@ struct SimtConvInputGradAB {
 #pragma unroll
     for (int i = 0; i < kA; ++i) {
       const int oy = ty[i] - tap.ky * g.dh, ox = tx[i] - tap.kx * g.dw;
-      float v = 0.0f;
-      if (pz[i] && k_ok && (unsigned)oy < (unsigned)g.oh && (unsigned)ox < (unsigned)g.ow)
-        v = pz[i][((long long)oy * g.ow + ox) * g.f + tap.c];
-      put_a(L::a_load_m(false, tid + i * L::THREADS), kk, v);
+      const bool in = img[i] >= 0 && k_ok && (unsigned)oy < (unsigned)g.oh && (unsigned)ox < (unsigned)g.ow;
+      put_a(L::a_load_m(false, tid + i * L::THREADS), kk, in,
+            [&] { return dz + (((long long)img[i] * g.oh + oy) * g.ow + ox) * g.f + tap.c; });
     }
     const float* wt = w + (long long)(tap.ky * g.kw + tap.kx) * g.c * g.f + tap.c;
 #pragma unroll
     for (int i = 0; i < kB; ++i) {
       const int nn = L::b_load_n(true, tid + i * L::THREADS), c = n0 + nn;
-      put_b(kk, nn, k_ok && c < N ? wt[(long long)c * g.f] : 0.0f);
+      put_b(kk, nn, k_ok && c < N, [&] { return wt + (long long)c * g.f; });
     }
     tap.step(L::BK, g.f, g.kw);
   }
 };
 
+// Blocks per SM each instance is built for: the 4 x 4 tile at 4 (64 registers; its implicit-GEMM instances,
+// with four pixels' state per thread, 3), the 8 x 4 tiles at 2 blocks of 256 or 4 of 128 threads (128
+// registers: 32 accumulators and eight pixels' state).
+template <typename L, int CONV>
+constexpr int simt_min_blocks() {
+  return L::TM == 4 ? (CONV ? 3 : 4) : 512 / L::THREADS;
+}
+
 template <bool TA, bool TB, int CONV, typename L = layout::Simt>
-__global__ void __launch_bounds__(THREADS, CONV ? 3 : 4)
+__global__ void __launch_bounds__(L::THREADS, simt_min_blocks<L, CONV>())
     sgemm_kernel(int M, int N, int K, const float* __restrict__ A, int lda, const float* __restrict__ B,
                  int ldb, float* __restrict__ C, int ldc, long long split_stride, int k_per_split,
                  Epilogue ep, bool accumulate, ConvGeom conv) {
-  // L: the tile, 64 x 64 x 16 (layout::Simt), or 128 x 32 x 8 (SimtNarrow: the input gradient of a layer with
-  // at most 32 channels). Both tiles k-major with rows padded by 4 floats (gemm_layout.cuh: the transposed
-  // loads' stores 2-way instead of 16-way bank conflicts; rows stay 16-byte aligned for the float4 reads).
-  static_assert(std::is_same_v<L, layout::Simt> || CONV == 2, "the narrow tile is the input gradient's");
-  constexpr int BM = L::BM, BN = L::BN, BK = L::BK;
-  __shared__ __align__(16) float As[BK * L::LDA];
-  __shared__ __align__(16) float Bs[BK * L::LDB];
+  // L: the tile (gemm_layout.cuh), 64 x 64 x 16 (layout::Simt) or 128 x 64 x 16 (SimtWide), or for the
+  // input gradient of a layer with at most 32 channels 128 x 32 x 8 (SimtNarrow, SimtWideNarrow). All
+  // k-major with rows padded by 4 floats (the transposed loads' stores 2-way instead of 16-way bank
+  // conflicts; rows stay 16-byte aligned for the float4 reads).
+  static_assert(L::BN == 64 || CONV == 2, "the narrow tiles are the input gradient's");
+  constexpr int BM = L::BM, BN = L::BN, BK = L::BK, TM = L::TM, TN = L::TN;
+  // The 8 x 4 tiles on sm_80 and newer (and the emulated GPU): two stages of shared memory, one filled by
+  // 4-byte cp.async copies (zero-filled past the edges) while the other is multiplied, so a block's loads of
+  // step k + 1 overlap its FMA of step k (with 16 warps an SM, two blocks' alternating phases hid too
+  // little). The 4 x 4 tiles, and older GPUs: one stage, loaded through registers.
+#if (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800) || defined(KERNELNET_CUDA_EMULATED)
+  constexpr bool kAsync = TM == 8;
+#else
+  constexpr bool kAsync = false;
+#endif
+  constexpr int STAGES = kAsync ? 2 : 1;
+  __shared__ __align__(16) float As[STAGES][BK * L::LDA];
+  __shared__ __align__(16) float Bs[STAGES][BK * L::LDB];
   const int tid = threadIdx.x, tx = tid % L::COLS, ty = tid / L::COLS;
   const int m0 = blockIdx.x * BM,
             n0 = blockIdx.y * BN;  // M tiles on x: a batch's M can pass gridDim.y's 65535
@@ -319,38 +366,69 @@ __global__ void __launch_bounds__(THREADS, CONV ? 3 : 4)
   // if TA); 2 the input gradient, A gathered from dz and B from w (SimtConvInputGradAB).
   static_assert(CONV != 2 || (!TA && TB), "the input gradient reads w as a transposed B");
   std::conditional_t<CONV == 2, SimtConvInputGradAB<L>,
-                     std::conditional_t<TA, SimtConvWeightGradA, SimtConvForwardA>>
+                     std::conditional_t<TA, SimtConvWeightGradA<L>, SimtConvForwardA<L>>>
       gather;
   if constexpr (CONV) gather.init(conv, A, M, m0, k_begin, tid);
   float acc[TM][TN] = {};
-  for (int k0 = k_begin; k0 < k_end; k0 += BK) {
-    const auto put_a = [&](int mm, int kk, float v) { As[L::a_word(mm, kk)] = v; };
-    const auto put_b = [&](int kk, int nn, float v) { Bs[L::b_word(kk, nn)] = v; };
+  // Stage st of both tiles at depth k0, each element handed over as a flag and its address (load_a_tile).
+  const auto fill = [&](int k0, int st) {
+    const auto put = [&](float* d, bool in, auto at, const float* any) {
+      if constexpr (kAsync)
+        ptx::cp_async<4>(d, in ? at() : any, in ? 4 : 0);  // `any`: a valid address for the zero-byte copy
+      else
+        *d = in ? load_nc(at()) : 0.0f;
+    };
+    const auto put_a = [&](int mm, int kk, bool in, auto at) { put(&As[st][L::a_word(mm, kk)], in, at, A); };
+    const auto put_b = [&](int kk, int nn, bool in, auto at) { put(&Bs[st][L::b_word(kk, nn)], in, at, B); };
     if constexpr (CONV == 2) {
       gather.load(conv, B, N, n0, k0, k_end, tid, put_a, put_b);
     } else {
       if constexpr (CONV)
         gather.load(conv, k0, k_end, tid, put_a);
       else
-        load_a_tile<TA>(A, lda, M, m0, k0, k_end, tid, put_a);
-      load_b_tile<TB>(B, ldb, N, n0, k0, k_end, tid, put_b);
+        load_a_tile<L, TA>(A, lda, M, m0, k0, k_end, tid, put_a);
+      load_b_tile<L, TB>(B, ldb, N, n0, k0, k_end, tid, put_b);
+    }
+  };
+  // With kAsync, step k's copies are the group before the newest: wait for it, then a barrier makes every
+  // thread's copies visible; the barrier after the multiply keeps step k + 2's copies off the stage until all
+  // have read it. (The multiply is written out here, not called: as a function or lambda ptxas spilled the 4
+  // x 4 tile's instances.)
+  if constexpr (kAsync) {
+    if (k_begin < k_end) fill(k_begin, 0);
+    ptx::cp_async_commit();
+  }
+  int st = 0;
+  for (int k0 = k_begin; k0 < k_end; k0 += BK) {
+    if constexpr (kAsync) {
+      if (k0 + BK < k_end) fill(k0 + BK, st ^ 1);
+      ptx::cp_async_commit();
+      ptx::cp_async_wait<1>();
+    } else {
+      fill(k0, 0);
     }
     __syncthreads();
 #pragma unroll
     for (int kk = 0; kk < BK; ++kk) {
-      const float4 a = *reinterpret_cast<const float4*>(&As[L::a_read_word(tid, kk)]);
-      const float4 b = *reinterpret_cast<const float4*>(&Bs[L::b_read_word(tid, kk)]);
-      const float av[TM] = {a.x, a.y, a.z, a.w}, bv[TN] = {b.x, b.y, b.z, b.w};
+      float av[TM];
+#pragma unroll
+      for (int j = 0; j < TM / 4; ++j) {
+        const float4 a = *reinterpret_cast<const float4*>(&As[st][L::a_read_word(tid, kk, j)]);
+        av[4 * j] = a.x, av[4 * j + 1] = a.y, av[4 * j + 2] = a.z, av[4 * j + 3] = a.w;
+      }
+      const float4 b = *reinterpret_cast<const float4*>(&Bs[st][L::b_read_word(tid, kk)]);
+      const float bv[TN] = {b.x, b.y, b.z, b.w};
 #pragma unroll
       for (int i = 0; i < TM; ++i)
 #pragma unroll
         for (int j = 0; j < TN; ++j) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
     }
     __syncthreads();
+    if constexpr (kAsync) st ^= 1;
   }
 
   if constexpr (CONV == 1 && !TA) {
-    if (conv.pool_h) {  // a max-pool of 2 or 4 positions: whole windows in each thread's 4 rows
+    if (conv.pool_h) {  // a max-pool of 2 or 4 positions: whole windows in each thread's TM rows
       const int last = conv.pool_h * conv.pool_w - 1;
       PoolWindows pw;
       pw.init(conv);
@@ -392,6 +470,7 @@ __global__ void __launch_bounds__(THREADS, CONV ? 3 : 4)
       return;
     }
   }
+  static_assert(TN == 4, "a thread's 4 columns: one float4, one Philox block");
   if (epilogue_vec<TN>(ep, accumulate, C, ldc, n0 + BN <= N)) {  // a thread's 4 columns as one float4
     const int gn = n0 + tx * TN;
 #pragma unroll
@@ -853,7 +932,7 @@ bool tf32_kernel_usable() {
 const char* gemm_kernel_name(GemmKernel kernel) {
   switch (kernel) {
     case GemmKernel::kSimt:
-      return "1 simt-fp32-64x64";
+      return "1 simt-fp32";
     case GemmKernel::kWmmaTf32:
       return "2 wmma-tf32-64x64";
     case GemmKernel::kMmaTf32:
@@ -878,15 +957,21 @@ Status launch_below_pass(cudaStream_t stream, const BelowAct& below, float* c, l
   return Status::Ok();
 }
 
+bool simt_wide(long long wide_blocks, int sm_count) {
+  const std::string forced = env::choice(env::Var::kSimtTile);
+  if (!forced.empty()) return forced == "8x4";
+  return wide_blocks >= 4LL * sm_count && sm_count > 0;
+}
+
 Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, const float* a, int lda,
                     const float* b, int ldb, float* c, int ldc, const Epilogue& ep, bool accumulate,
-                    int splits, float* partial, GemmKernel kernel, const ConvGeom* conv) {
+                    int splits, float* partial, GemmKernel kernel, const ConvGeom* conv, int sm_count) {
   if (m <= 0 || n <= 0) return Status::Ok();
   if (ep.below.y && !below_in_epilogue(ep.below.act)) {  // the GEMM, then the layer below's activation
     Epilogue own = ep;
     own.below = BelowAct{};
     KN_TRY(launch_sgemm(stream, ta, tb, m, n, k, a, lda, b, ldb, c, ldc, own, accumulate, splits, partial,
-                        kernel, conv));
+                        kernel, conv, sm_count));
     return launch_below_pass(stream, ep.below, c, m, n, ldc);
   }
   // Implicit GEMMs: kernel 3 (16-byte runs: C and F multiples of 4, aligned tensors) or kernel 1 (any C); the
@@ -928,10 +1013,20 @@ Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, 
   const int kps = (int)kps_wide;
   const int z = splits > 1 ? CEIL_DIV(k, kps) : 1;
   // The input gradient of a layer with at most 32 channels: 32-wide N tiles (not half-empty 64-wide ones), on
-  // kernel 3 128 x 32, on kernel 1 the narrow tile (128 x 32 x 8).
+  // kernel 3 128 x 32, on kernel 1 a narrow tile (128 x 32 x 8).
   const bool narrow = conv && conv->input_grad && n <= 32;
-  const int tile_m = narrow && kernel == GemmKernel::kSimt ? layout::SimtNarrow::BM : gemm_tile_m(kernel);
   const int tile_n = narrow ? 32 : BN;
+  // Kernel 1's micro-tile (gemm_layout.cuh): 8 x 4 outputs per thread (SimtWide, SimtWideNarrow: 128 rows a
+  // block) where that grid has at least 4 blocks per SM, two rounds of the 2 (of 256 threads) or 4 (of 128)
+  // an SM holds, so that its last round is no larger a share of the time than the 4 x 4 tile's; otherwise 4 x
+  // 4 (64 rows a block, twice the blocks: small M, split-K weight gradients). The seed's conv2 forward at
+  // batch 128 (576 blocks) and its input gradient (676) take 8 x 4 on an H100 (132 SMs), its weight gradient
+  // (192 with 64 splits) and the dense layers 4 x 4. Each output is the same sequential sum either way, so
+  // the choice may depend on the device (and on KERNELNET_SIMT_TILE, which forces one) without changing a
+  // bit.
+  const bool wide = kernel == GemmKernel::kSimt &&
+                    simt_wide((long long)CEIL_DIV(m, 128) * CEIL_DIV(n, tile_n) * z, sm_count);
+  const int tile_m = kernel == GemmKernel::kSimt ? (narrow || wide ? 128 : BM) : gemm_tile_m(kernel);
   // N tiles sit on grid.y (at most 65535): a wider product runs as slices of 65535 tiles of columns, each its
   // own launch (the same arithmetic per output: a column's sum does not depend on the others). Implicit GEMMs
   // (N = filters or channels) never come near.
@@ -944,13 +1039,15 @@ Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, 
       if (slice.pre) slice.pre += j0;
       if (slice.below.y) slice.below.y += j0;
       KN_TRY(launch_sgemm(stream, ta, tb, m, nn, k, a, lda, tb ? b + (long long)j0 * ldb : b + j0, ldb,
-                          c + j0, ldc, slice, accumulate, splits, partial, kernel, nullptr));
+                          c + j0, ldc, slice, accumulate, splits, partial, kernel, nullptr, sm_count));
       if (n - j0 <= kSliceN) break;  // (j0 + kSliceN would pass INT32_MAX near the top)
     }
     return Status::Ok();
   }
   KN_EXPECT(CEIL_DIV(n, tile_n) <= 65535 && z <= 65535, "launch_sgemm");
-  const dim3 grid(CEIL_DIV(m, tile_m), CEIL_DIV(n, tile_n), z), block(THREADS);
+  const int threads =
+      kernel == GemmKernel::kSimt && narrow && wide ? layout::SimtWideNarrow::THREADS : THREADS;
+  const dim3 grid(CEIL_DIV(m, tile_m), CEIL_DIV(n, tile_n), z), block(threads);
   float* out = splits > 1 ? partial : c;
   const int ldo = splits > 1 ? n : ldc;
   const long long stride = splits > 1 ? (long long)m * n : 0;
@@ -979,16 +1076,30 @@ Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, 
                                        {sgemm_kernel<true, false, 0>, sgemm_kernel<true, true, 0>}},
                                       {{sgemm_tf32_kernel<false, false>, sgemm_tf32_kernel<false, true>},
                                        {sgemm_tf32_kernel<true, false>, sgemm_tf32_kernel<true, true>}}};
+    using W = layout::SimtWide;
+    const Kernel wide_variants[2][2] = {{sgemm_kernel<false, false, 0, W>, sgemm_kernel<false, true, 0, W>},
+                                        {sgemm_kernel<true, false, 0, W>, sgemm_kernel<true, true, 0, W>}};
     if (conv && conv->input_grad)
-      f = narrow ? sgemm_kernel<false, true, 2, layout::SimtNarrow> : sgemm_kernel<false, true, 2>;
+      f = narrow ? (wide ? sgemm_kernel<false, true, 2, layout::SimtWideNarrow>
+                         : sgemm_kernel<false, true, 2, layout::SimtNarrow>)
+                 : (wide ? sgemm_kernel<false, true, 2, W> : sgemm_kernel<false, true, 2>);
     else if (conv)
-      f = ta ? sgemm_kernel<true, false, 1> : sgemm_kernel<false, false, 1>;
+      f = ta ? (wide ? sgemm_kernel<true, false, 1, W> : sgemm_kernel<true, false, 1>)
+             : (wide ? sgemm_kernel<false, false, 1, W> : sgemm_kernel<false, false, 1>);
+    else if (kernel == GemmKernel::kSimt && wide)
+      f = wide_variants[ta][tb];
     else
       f = variants[kernel == GemmKernel::kWmmaTf32][ta][tb];
   }
   launch(f, grid, block, 0, stream, m, n, k, a, lda, b, ldb, out, ldo, stride, kps, tile_ep, tile_acc,
          conv ? *conv : ConvGeom{});
-  KN_LAUNCHED(stream, gemm_kernel_name(kernel));
+  // Kernel 1 named with its tile (a graph's node list, a fault's report): blocks of rows x columns, and the
+  // 8 x 4 micro-tile where it runs.
+  const char* name = gemm_kernel_name(kernel);
+  if (kernel == GemmKernel::kSimt)
+    name = narrow ? (wide ? "1 simt-fp32-128x32-8x4" : "1 simt-fp32-128x32")
+                  : (wide ? "1 simt-fp32-128x64-8x4" : "1 simt-fp32-64x64");
+  KN_LAUNCHED(stream, name);
   if (splits > 1) {
     const long long mn = (long long)m * n;
     with_index_type(std::max(mn * z, (long long)m * ldc), [&](auto index) {
@@ -1054,7 +1165,7 @@ Status CudaBackend::gemm_with(GemmKernel kernel, bool ta, bool tb, int m, int n,
     partial = static_cast<float*>(p);
   }
   return launch_sgemm(stream(), ta, tb, m, n, k, a, lda, b, ldb, c, ldc, ep, accumulate, splits, partial,
-                      kernel, conv);
+                      kernel, conv, sm_count_);
 }
 
 std::vector<Backend::KernelFamily> CudaBackend::kernel_families() const {

@@ -14,7 +14,7 @@ namespace cu {
 // `kernel` picks the implementation: the GEMM family's numbered variants (the kernel lab, bench/lab.ts, times
 // them side by side); the TF32 ones use the tensor cores (sm_80 and newer only) with inputs rounded to TF32.
 enum class GemmKernel : int {
-  kSimt = 1,  // FP32 on the CUDA cores, 64 x 64 tiles (128 x 32 for a narrow input gradient): without TF32
+  kSimt = 1,      // FP32 on the CUDA cores, 4 x 4 or 8 x 4 outputs per thread (gemm_layout.cuh): without TF32
   kWmmaTf32 = 2,  // WMMA 16x16x8 TF32, 64 x 64 tiles, loads through registers
   kMmaTf32 = 3,   // mma.sync m16n8k8 TF32, 128 x 64 tiles, 3-stage cp.async: production with TF32
 };
@@ -47,7 +47,11 @@ struct ConvGeom {
 };
 Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, const float* a, int lda,
                     const float* b, int ldb, float* c, int ldc, const Epilogue& ep, bool accumulate,
-                    int splits, float* partial, GemmKernel kernel, const ConvGeom* conv = nullptr);
+                    int splits, float* partial, GemmKernel kernel, const ConvGeom* conv = nullptr,
+                    int sm_count = 0);
+// Whether kernel 1 takes its 8 x 4 micro-tile for a product whose 128-row grid has wide_blocks blocks
+// (launch_sgemm says why; KERNELNET_SIMT_TILE forces either).
+bool simt_wide(long long wide_blocks, int sm_count);
 
 // C[r, j] = C[r, j] * act'(below.y[r, j]) over an [M, N] matrix with rows of ldc (BelowAct, epilogue.h): the
 // layer below's activation where an epilogue does not apply it (below_in_epilogue); launch_sgemm calls it.

@@ -10,16 +10,25 @@ namespace kn {
 namespace cu {
 namespace layout {
 
-// Kernel 1, the FP32 SIMT GEMM: BM x BN x BK tiles, 256 threads, each with a 4 x 4 block of outputs. Both
-// tiles are stored k-major, As[k][m] and Bs[k][n], rows padded by 4 words (rows stay 16-byte aligned for the
-// float4 reads; without the padding the transposed loads' stores put 16 lanes on one bank). Simt (64 x 64 x
-// 16) serves every product; SimtNarrow (128 x 32 x 8) the input gradient of a layer with at most 32 channels,
-// whose 64-wide tiles would be half empty. Both give each thread 4 elements of A per K step.
-template <int BM_, int BN_, int BK_>
+// Kernel 1, the FP32 SIMT GEMM: BM x BN x BK tiles, each thread with a TM x TN block of outputs (TN = 4: a
+// row's 4 columns, one float4). Both tiles are stored k-major, As[k][m] and Bs[k][n], rows padded by 4 words
+// (rows stay 16-byte aligned for the float4 reads; without the padding the transposed loads' stores put 16
+// lanes on one bank). Two micro-tiles, the same sums in the same order (each output a thread's sequential
+// fmaf over k), so the choice between them changes the speed and never the bits:
+// - 4 x 4 per thread (16 FMA per 8 floats read from shared memory): Simt (64 x 64 x 16, 256 threads) serves
+//   every product; SimtNarrow (128 x 32 x 8, 256 threads) the input gradient of a layer with at most 32
+//   channels, whose 64-wide tiles would be half empty.
+// - 8 x 4 per thread (32 FMA per 12 floats): SimtWide (128 x 64 x 16, 256 threads) and SimtWideNarrow (128 x
+//   32 x 8, 128 threads), for products with enough blocks to fill the GPU (gemm.cu, simt_wide; two cp.async
+//   stages on sm_80 and newer).
+template <int BM_, int BN_, int BK_, int TM_ = 4>
 struct SimtTile {
-  static constexpr int BM = BM_, BN = BN_, BK = BK_, THREADS = 256, TM = 4, TN = 4;
+  static constexpr int BM = BM_, BN = BN_, BK = BK_, TM = TM_, TN = 4;
+  static constexpr int COLS = BN / TN;              // threads across a row of the block's outputs
+  static constexpr int THREADS = COLS * (BM / TM);  // one thread per TM x TN outputs
   static constexpr int LDA = BM + 4, LDB = BN + 4;
-  static constexpr int COLS = BN / TN;  // threads across a row of the block's outputs
+  static_assert(TM % 4 == 0 && BM % TM == 0 && THREADS % BK == 0 && THREADS % BM == 0 && THREADS % BN == 0,
+                "every thread loads whole columns of its tiles");
   // Element e (= tid + i * THREADS) of the A tile load: m and k. Consecutive e read consecutive addresses of
   // A as stored: [M, K] (m = e / BK) or, transposed, [K, M] (m = e % BM).
   static KN_HD constexpr int a_load_m(bool ta, int e) { return ta ? e % BM : e / BK; }
@@ -28,13 +37,17 @@ struct SimtTile {
   static KN_HD constexpr int b_load_k(bool tb, int e) { return tb ? e % BK : e / BN; }
   static KN_HD constexpr int a_word(int m, int k, int lda = LDA) { return k * lda + m; }
   static KN_HD constexpr int b_word(int k, int n, int ldb = LDB) { return k * ldb + n; }
-  // The float4 reads of the inner loop: thread (tx, ty) = (tid % COLS, tid / COLS) reads A's 4 rows from m =
-  // ty * TM and B's 4 columns from n = tx * TN at depth k.
-  static KN_HD constexpr int a_read_word(int tid, int k) { return a_word((tid / COLS) * TM, k); }
+  // The float4 reads of the inner loop: thread (tx, ty) = (tid % COLS, tid / COLS) reads A's TM rows from m =
+  // ty * TM (TM / 4 float4s, the j-th at + 4 j) and B's 4 columns from n = tx * TN at depth k.
+  static KN_HD constexpr int a_read_word(int tid, int k, int j = 0) {
+    return a_word((tid / COLS) * TM + 4 * j, k);
+  }
   static KN_HD constexpr int b_read_word(int tid, int k) { return b_word(k, (tid % COLS) * TN); }
 };
 using Simt = SimtTile<64, 64, 16>;
 using SimtNarrow = SimtTile<128, 32, 8>;
+using SimtWide = SimtTile<128, 64, 16, 8>;
+using SimtWideNarrow = SimtTile<128, 32, 8, 8>;
 
 // Kernel 3, the mma.sync TF32 GEMM: 128 x 64 x 16 tiles, 8 warps of 32 x 32 outputs (warp w at rows
 // (w % 4) * 32, columns (w / 4) * 32), tiles stored as in global memory (cp.async cannot transpose).

@@ -71,6 +71,20 @@ if (!haveCxx) {
     // Its narrow tile (128 x 32 x 8, the input gradient of 32 or fewer channels): every access ideal.
     for (const name of ['simt narrow AN store', 'simt narrow BT store', 'simt narrow A read (float4)', 'simt narrow B read (float4)'])
       assert.is(get(name).worst, get(name).ideal, `${name}: ${get(name).worst} passes, ideal ${get(name).ideal}`);
+    // The 8 x 4 micro-tiles (SimtWide, SimtWideNarrow: gemm_layout.cuh): both float4 reads of a thread's 8 rows
+    // and its columns' read ideal; the stores as the 4 x 4 tiles' (the wide tile's rows padded alike: at most
+    // 2-way; the narrow one's ideal).
+    for (const name of [
+      'simt wide A read (float4)',
+      'simt wide B read (float4)',
+      'simt wide narrow A read (float4)',
+      'simt wide narrow B read (float4)',
+    ])
+      assert.is(get(name).worst, get(name).ideal, `${name}: ${get(name).worst} passes, ideal ${get(name).ideal}`);
+    for (const name of ['simt wide AN store', 'simt wide AT store', 'simt wide BN store', 'simt wide BT store'])
+      assert.ok(get(name).worst <= 2, `${name}: ${get(name).worst}-way`);
+    for (const name of ['simt wide narrow AN store', 'simt wide narrow BT store'])
+      assert.is(get(name).worst, get(name).ideal, `${name}: ${get(name).worst} passes, ideal ${get(name).ideal}`);
     // The controls: the same formulas without padding or swizzle conflict, so the count would see a regression.
     const controls = [...all.values()].filter(a => a.access.startsWith('control:'));
     assert.ok(controls.length >= 6, `controls: ${controls.length}`);

@@ -23,6 +23,7 @@ const VARS = [
   'KERNELNET_GRAPHS',
   'KERNELNET_GRAPH_BRANCHES',
   'KERNELNET_POISON_SCRATCH',
+  'KERNELNET_SIMT_TILE',
 ];
 
 /** Runs `code` after importing kernelnet as `k`, in a child whose KERNELNET_* variables are only `env`'s. */
@@ -61,6 +62,7 @@ const BAD: [string, string, string][] = [
   ['KERNELNET_GRAPHS', 'no', FLAG],
   ['KERNELNET_GRAPH_BRANCHES', '2', FLAG],
   ['KERNELNET_POISON_SCRATCH', 'on', FLAG],
+  ['KERNELNET_SIMT_TILE', '8x8', "'4x4' or '8x4'"],
 ];
 
 E('a variable set to a value it does not accept: a ValidationError at import, an ordinary uncaught exception', () => {
@@ -95,6 +97,7 @@ E('valid values, and empty ones (the default), work', () => {
       KERNELNET_GRAPHS: '0',
       KERNELNET_GRAPH_BRANCHES: '0',
       KERNELNET_POISON_SCRATCH: '1',
+      KERNELNET_SIMT_TILE: '8x4',
     },
     run,
   );
@@ -149,6 +152,12 @@ E('a variable read at each use, set to a bad value after the import: refused by 
     });
     tensor([1, 2, 3]).dispose();
   }
+  await withEnv('KERNELNET_SIMT_TILE', '2x2', () => {
+    const tile = (e: unknown) =>
+      e instanceof ValidationError && e.message.endsWith("Expected '4x4' or '8x4' for KERNELNET_SIMT_TILE but received '2x2'");
+    assert.throws(() => tensor([1, 2, 3]).dispose(), tile, 'KERNELNET_SIMT_TILE');
+  });
+  tensor([1, 2, 3]).dispose();
   const { x, y } = syntheticData(8);
   const m = new Sequential({ layers: [new Flatten({ inputShape: x.shape.slice(1) }), new Dense({ units: 3, activation: 'softmax' })] });
   m.compile({ loss: 'categoricalCrossentropy', optimizer: 'sgd' });

@@ -88,6 +88,17 @@ if (!nvcc) {
             }
           }
         }
+        // Kernel 1 (FP32, every GPU): its 8 x 4 tiles fill two stages by 4-byte cp.async from sm_80 on, waiting for
+        // all but the newest group; the 4 x 4 tiles, and every tile below sm_80, load through registers.
+        const simt = all.filter(([name]) => /sgemm_kernelI/.test(name));
+        assert.is(simt.length, 16, `${arch}: kernel 1's instances`);
+        for (const [name, body] of simt) {
+          const wide = /SimtTileILi\d+ELi\d+ELi\d+ELi8E/.test(name);
+          if (wide && expect !== 'trap') {
+            assert.match(body, /cp\.async\.ca\.shared\.global \[%r\d+\], \[%rd\d+\], 4, %r\d+;/, `${arch} ${name}: 4-byte cp.async`);
+            assert.match(body, /cp\.async\.wait_group 1;/, `${arch} ${name}: two stages`);
+          } else assert.not.match(body, /cp\.async/, `${arch} ${name}: no cp.async`);
+        }
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -97,10 +108,14 @@ if (!nvcc) {
   // The offline report of every kernel (about 30 s of nvcc), shared by the checks below.
   let report: KernelReport[] | null = null;
   const kernels = () => (report ??= ptxReport('sm_90'));
-  // Kernel 1's tile (its last template argument, layout::Simt by default) named by its width: ', narrow' for the
-  // 128 x 32 x 8 tile, nothing for the 64 x 64 x 16 one.
+  // Kernel 1's tile (its last template argument, layout::Simt by default) named by its width and micro-tile:
+  // nothing for 64 x 64 x 16, ', narrow' for 128 x 32 x 8, ', wide' and ', wide narrow' for their 8 x 4 forms.
   const tile = (name: string) =>
-    name.replace(/, kn::cu::layout::SimtTile<64, 64, 16> ?>$/, '>').replace(/, kn::cu::layout::SimtTile<128, 32, 8> ?>$/, ', narrow>');
+    name
+      .replace(/, kn::cu::layout::SimtTile<64, 64, 16, 4> ?>$/, '>')
+      .replace(/, kn::cu::layout::SimtTile<128, 32, 8, 4> ?>$/, ', narrow>')
+      .replace(/, kn::cu::layout::SimtTile<128, 64, 16, 8> ?>$/, ', wide>')
+      .replace(/, kn::cu::layout::SimtTile<128, 32, 8, 8> ?>$/, ', wide narrow>');
   const named = (prefix: string) =>
     kernels()
       .filter(k => k.kernel.startsWith(prefix + '<') || k.kernel === prefix)
@@ -119,11 +134,12 @@ if (!nvcc) {
     const mma = named('sgemm_mma_kernel'),
       simt = named('sgemm_kernel');
     assert.is(mma.length, 12);
-    assert.is(simt.length, 8);
-    assert.ok(
-      simt.some(k => k.kernel === 'sgemm_kernel<false, true, 2, narrow>'),
-      simt.map(k => k.kernel).join('; '),
-    );
+    assert.is(simt.length, 16);
+    for (const name of ['sgemm_kernel<false, true, 2, narrow>', 'sgemm_kernel<false, true, 2, wide narrow>', 'sgemm_kernel<false, false, 1, wide>'])
+      assert.ok(
+        simt.some(k => k.kernel === name),
+        simt.map(k => k.kernel).join('; '),
+      );
     for (const k of mma) {
       // 16-byte copies (every conv GEMM): 3 blocks of 256 per SM (<= 80 registers); 4-byte copies: 2.
       assert.ok(
@@ -139,16 +155,18 @@ if (!nvcc) {
         );
     }
     // The FP32 SIMT kernel was capped at 3 blocks per SM by 80 registers; __launch_bounds__(256, 4) makes it 4
-    // (its implicit-GEMM instances, with four pixels' state per thread, 3).
+    // (its implicit-GEMM instances, with four pixels' state per thread, 3). The 8 x 4 micro-tiles: 16 warps an
+    // SM (2 blocks of 256 threads, 4 of 128), at most 128 registers, without spilling (above).
     for (const k of simt) {
-      const conv = !k.kernel.endsWith(', 0>');
-      assert.ok(k.blocks256 >= (conv ? 3 : 4), `${k.kernel}: ${k.registers} registers, ${k.blocks256} blocks per SM`);
+      const conv = !/, 0(, wide)?>$/.test(k.kernel);
+      const wide = /wide/.test(k.kernel);
+      assert.ok(k.blocks256 >= (wide ? 2 : conv ? 3 : 4), `${k.kernel}: ${k.registers} registers, ${k.blocks256} blocks per SM`);
       if (!conv) assert.is(k.div32 + k.div64, 0, `${k.kernel}: no division`);
     }
     // The implicit-GEMM convolutions decompose each thread's pixels and taps once, before the first read of
     // global memory; the loaders in the K loop only add. A division in a loader would show in the tile loop (the
     // pool epilogue after the last barrier divides a few times per thread).
-    for (const k of [...mma, ...simt].filter(k => /, (1|2)(, \d+|, narrow)?>$/.test(k.kernel))) {
+    for (const k of [...mma, ...simt].filter(k => /, (1|2)(, \d+|, narrow|, wide|, wide narrow)?>$/.test(k.kernel))) {
       assert.ok(k.div32 > 0, `${k.kernel}: the set-up divisions the check would see`);
       assert.is(k.div64, 0, `${k.kernel}: no 64-bit division`);
       assert.is(k.divInLoop, 0, `${k.kernel}: ${k.divInLoop} div/rem in the tile loop (a loader)`);

@@ -32,8 +32,12 @@ __global__ void __launch_bounds__(THREADS)
   wmma::fill_fragment(acc[0], 0.0f);
   wmma::fill_fragment(acc[1], 0.0f);
   for (int k0 = k_begin; k0 < k_end; k0 += BK) {
-    load_a_tile<TA>(A, lda, M, m0, k0, k_end, tid, [&](int mm, int kk, float v) { As[mm * LDA + kk] = v; });
-    load_b_tile<TB>(B, ldb, N, n0, k0, k_end, tid, [&](int kk, int nn, float v) { Bs[kk * LDB + nn] = v; });
+    load_a_tile<layout::Simt, TA>(A, lda, M, m0, k0, k_end, tid, [&](int mm, int kk, bool in, auto at) {
+      As[mm * LDA + kk] = in ? *at() : 0.0f;
+    });
+    load_b_tile<layout::Simt, TB>(B, ldb, N, n0, k0, k_end, tid, [&](int kk, int nn, bool in, auto at) {
+      Bs[kk * LDB + nn] = in ? *at() : 0.0f;
+    });
     __syncthreads();
 #pragma unroll
     for (int kk = 0; kk < BK; kk += 8) {

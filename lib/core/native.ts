@@ -576,7 +576,7 @@ export interface Native {
       peakGflops?: number;
       peakGBs?: number;
       tf32?: boolean;
-      /** The variant each op family runs (the kernel lab's numbering), e.g. { gemm: '1 simt-fp32-64x64' }. */
+      /** The variant each op family runs (the kernel lab's numbering), e.g. { gemm: '1 simt-fp32' }. */
       kernels?: Record<string, string>;
       /** Every numbered variant per family, as gemmVariant() takes them (1-based). */
       variants?: Record<string, string[]>;

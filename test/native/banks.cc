@@ -43,16 +43,32 @@ static void add(const std::string& name, const std::function<int(int)>& word, in
   ++s.count;
 }
 
-// Kernel 1's inner-loop float4 reads of tile L, for each warp and k.
+// Kernel 1's inner-loop float4 reads of tile L, for each warp and k (the A rows' TM / 4 float4s each).
 template <typename L>
 static void simt_reads(const std::string& tile) {
   for (int warp = 0; warp < L::THREADS / 32; ++warp)
     for (int k = 0; k < L::BK; ++k) {
-      add(
-          tile + " A read (float4)", [&](int l) { return L::a_read_word(warp * 32 + l, k); }, 4);
+      for (int j = 0; j < L::TM / 4; ++j)
+        add(
+            tile + " A read (float4)", [&](int l) { return L::a_read_word(warp * 32 + l, k, j); }, 4);
       add(
           tile + " B read (float4)", [&](int l) { return L::b_read_word(warp * 32 + l, k); }, 4);
     }
+}
+
+// Kernel 1's tile stores of tile L, A and B as stored ("N") or transposed ("T"): element e = tid + THREADS i
+// of a load, a warp's 32 consecutive e at a time.
+template <typename L>
+static void simt_stores(const std::string& tile, bool a_t, bool b_t) {
+  const std::string ta = a_t ? "T" : "N", tb = b_t ? "T" : "N";
+  for (int e0 = 0; e0 < L::BM * L::BK; e0 += 32)
+    add(
+        tile + " A" + ta + " store",
+        [&](int l) { return L::a_word(L::a_load_m(a_t, e0 + l), L::a_load_k(a_t, e0 + l)); }, 1);
+  for (int e0 = 0; e0 < L::BN * L::BK; e0 += 32)
+    add(
+        tile + " B" + tb + " store",
+        [&](int l) { return L::b_word(L::b_load_k(b_t, e0 + l), L::b_load_n(b_t, e0 + l)); }, 1);
 }
 
 int main() {
@@ -86,6 +102,12 @@ int main() {
         "simt narrow BT store",
         [&](int l) { return N::b_word(N::b_load_k(true, e0 + l), N::b_load_n(true, e0 + l)); }, 1);
   simt_reads<N>("simt narrow");
+  // The 8 x 4 micro-tiles: SimtWide (every product, A and B either way) and SimtWideNarrow (the narrow input
+  // gradient's).
+  for (int t = 0; t < 2; ++t) simt_stores<SimtWide>("simt wide", t, t);
+  simt_reads<SimtWide>("simt wide");
+  simt_stores<SimtWideNarrow>("simt wide narrow", false, true);
+  simt_reads<SimtWideNarrow>("simt wide narrow");
   // Kernel 3 (mma.sync): fragment loads for each warp, k step and register, and the cp.async stores.
   for (int t = 0; t < 2; ++t) {
     const std::string s = t ? "T" : "N";
