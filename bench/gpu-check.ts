@@ -19,8 +19,9 @@
 //   mnist-tf32   the same with KERNELNET_TF32=1                                        8 s   60 s
 //   bench        kernel table, 3 whole epochs after a warm-up, PyTorch on the card    45 s  120 s
 //                with the data on the GPU
-//   lab          the kernel lab: each GEMM variant at the step's shapes, checked      10 s   45 s
-//                against variant 1 and timed side by side (bench/lab.ts)
+//   lab          the kernel lab: each GEMM variant at the step's shapes, checked      15 s   45 s
+//                against variant 1 and timed side by side, kernel 1 at both micro-tiles;
+//                conv2's three implicit-GEMM ops at both (bench/lab.ts)
 //   ncu          Nsight Compute over one training step, FP32 and TF32 (about 23      40 s   90 s
 //                kernels each, replayed)
 //   cpu-bench    the CPU backend on all cores: kernel table, fit, 1..N-thread scaling 45 s   90 s
@@ -191,7 +192,7 @@ const quick: Part[] = [
   },
   {
     name: 'lab',
-    what: "the kernel lab: each GEMM variant at the training step's shapes, checked against variant 1, timed side by side",
+    what: "the kernel lab: each GEMM variant (kernel 1 at both micro-tiles) at the training step's shapes, checked against variant 1, timed side by side; conv2's implicit-GEMM ops at both micro-tiles",
     capS: 45,
     skip: noGpu,
     command: () => ({ argv: [node, js('bench/lab.js'), '--json', join(logs, 'lab.json')], env: onCuda }),
