@@ -957,7 +957,9 @@ Status launch_below_pass(cudaStream_t stream, const BelowAct& below, float* c, l
   return Status::Ok();
 }
 
-bool simt_wide(long long wide_blocks, int sm_count) {
+// Whether kernel 1 takes its 8 x 4 micro-tile for a product whose 128-row grid has wide_blocks blocks
+// (launch_sgemm says why; KERNELNET_SIMT_TILE forces either).
+static bool simt_wide(long long wide_blocks, int sm_count) {
   const std::string forced = env::choice(env::Var::kSimtTile);
   if (!forced.empty()) return forced == "8x4";
   return wide_blocks >= 4LL * sm_count && sm_count > 0;

@@ -49,9 +49,6 @@ Status launch_sgemm(cudaStream_t stream, bool ta, bool tb, int m, int n, int k, 
                     const float* b, int ldb, float* c, int ldc, const Epilogue& ep, bool accumulate,
                     int splits, float* partial, GemmKernel kernel, const ConvGeom* conv = nullptr,
                     int sm_count = 0);
-// Whether kernel 1 takes its 8 x 4 micro-tile for a product whose 128-row grid has wide_blocks blocks
-// (launch_sgemm says why; KERNELNET_SIMT_TILE forces either).
-bool simt_wide(long long wide_blocks, int sm_count);
 
 // C[r, j] = C[r, j] * act'(below.y[r, j]) over an [M, N] matrix with rows of ldc (BelowAct, epilogue.h): the
 // layer below's activation where an epilogue does not apply it (below_in_epilogue); launch_sgemm calls it.
