@@ -145,17 +145,45 @@ __device__ __forceinline__ void input_grad_row(const ConvGeom& g, const float* d
   *ty = in.y + g.pt, *tx = in.x + g.pl;
 }
 
+// An epilogue's switches (accumulate, bias, pre, below, both activations), read afresh at each output.
+// A tile's epilogue is an unrolled loop over a thread's 8-32 outputs, and the compiler unswitches a loop on
+// switches that are the same at each iteration: one copy of it per combination, 10-20 copies, most of each
+// kernel's code and nine tenths of the addon's build time. Building the switches stops that twice over: they
+// pass through an empty asm, so they are a new value at each output; and inline asm is convergent in CUDA, so
+// the loop that holds it is not unswitched at all (that would make the asm depend on the switch). One copy,
+// then, its branches uniform across the warp: a few instructions an output.
+struct EpSwitches {
+  unsigned bits;
+  __device__ __forceinline__ EpSwitches(const Epilogue& ep, bool accumulate)
+      : bits((accumulate ? 1u : 0u) | (ep.bias ? 2u : 0u) | (ep.pre ? 4u : 0u) | (ep.below.y ? 8u : 0u) |
+             static_cast<unsigned>(ep.act) << 8 | static_cast<unsigned>(ep.below.act) << 16) {
+    asm volatile("" : "+r"(bits));
+  }
+  __device__ __forceinline__ bool accumulate() const { return bits & 1u; }
+  __device__ __forceinline__ bool bias() const { return bits & 2u; }
+  __device__ __forceinline__ bool pre() const { return bits & 4u; }
+  __device__ __forceinline__ bool below() const { return bits & 8u; }
+  __device__ __forceinline__ Act act() const { return static_cast<Act>(bits >> 8 & 0xffu); }
+  __device__ __forceinline__ Act below_act() const { return static_cast<Act>(bits >> 16 & 0xffu); }
+};
+
 // The epilogue of one output C[at] (column gn): + the old value when accumulating, + bias[gn], the
 // pre-activation stored, the activation, then the layer below's act' (an input gradient's BelowAct). Without
 // kOwn, the product has no bias, pre-activation or activation of its own (the implicit input gradient's).
-template <bool kOwn = true>
+// kFresh: the branches test EpSwitches' bits; else they test ep's fields, the switches' asm still keeping
+// the loop in one copy. Which of the two a kernel fits in its register budget without spilling is ptxas's
+// call, one register either way: the tensor-core kernel takes false, the others true (test/ptx.test.ts).
+template <bool kOwn = true, bool kFresh = true>
 __device__ __forceinline__ void epilogue_one(const Epilogue& ep, bool accumulate, float* __restrict__ C,
                                              long long at, int gn, float v) {
-  if (accumulate) v += C[at];
-  if (kOwn && ep.bias) v += ep.bias[gn];
-  if (kOwn && ep.pre) ep.pre[at] = v;
-  if (kOwn) v = act_epilogue(ep.act, v, ep.alpha);
-  if (ep.below.y) v = below_epilogue(ep.below.act, ep.below.y[at], v, ep.below.alpha);
+  const EpSwitches on(ep, accumulate);
+  const bool add = kFresh ? on.accumulate() : accumulate, bias = kFresh ? on.bias() : ep.bias != nullptr;
+  const bool pre = kFresh ? on.pre() : ep.pre != nullptr, below = kFresh ? on.below() : ep.below.y != nullptr;
+  if (add) v += C[at];
+  if (kOwn && bias) v += ep.bias[gn];
+  if (kOwn && pre) ep.pre[at] = v;
+  if (kOwn) v = act_epilogue(kFresh ? on.act() : ep.act, v, ep.alpha);
+  if (below) v = below_epilogue(kFresh ? on.below_act() : ep.below.act, ep.below.y[at], v, ep.below.alpha);
   C[at] = v;
 }
 
@@ -184,14 +212,15 @@ template <int V, bool kOwn = true>
 __device__ __forceinline__ void epilogue_run(const Epilogue& ep, float* __restrict__ C, long long at, int gn,
                                              const float (&v)[V]) {
   using VT = std::conditional_t<V == 4, float4, float2>;
+  const EpSwitches on(ep, false);
   VT out{}, below{};
-  if (ep.below.y) below = *reinterpret_cast<const VT*>(ep.below.y + at);
+  if (on.below()) below = *reinterpret_cast<const VT*>(ep.below.y + at);
 #pragma unroll
   for (int j = 0; j < V; ++j) {
     float x = v[j];
-    if (kOwn && ep.bias) x += ep.bias[gn + j];
-    if (kOwn && ep.act == Act::kRelu) x = x < 0.0f ? 0.0f : x;  // act_epilogue's relu
-    if (ep.below.y) x = below_epilogue(ep.below.act, part(below, j), x, ep.below.alpha);
+    if (kOwn && on.bias()) x += ep.bias[gn + j];
+    if (kOwn && on.act() == Act::kRelu) x = x < 0.0f ? 0.0f : x;  // act_epilogue's relu
+    if (on.below()) x = below_epilogue(on.below_act(), part(below, j), x, ep.below.alpha);
     part(out, j) = x;
   }
   *reinterpret_cast<VT*>(C + at) = out;
@@ -440,9 +469,10 @@ __global__ void __launch_bounds__(L::THREADS, simt_min_blocks<L, CONV>())
 #pragma unroll
         for (int j = 0; j < TN; ++j) {
           const int gn = n0 + tx * TN + j;
+          const EpSwitches on(ep, false);
           float v = acc[i][j];
-          if (ep.bias && gn < N) v += ep.bias[gn];
-          v = act_epilogue(ep.act, v, ep.alpha);
+          if (on.bias() && gn < N) v += ep.bias[gn];
+          v = act_epilogue(on.act(), v, ep.alpha);
           if (d == 0 || v > best[j]) best[j] = v, at[j] = d;
         }
         if (d != last || gm >= M) continue;
@@ -795,9 +825,10 @@ __global__ void __launch_bounds__(tc::THREADS, VEC == 4 ? 3 : 2)
 #pragma unroll
             for (int e = 0; e < 2; ++e) {
               const int gn = n0 + wn + ni * 8 + 2 * t + e;
+              const EpSwitches on(ep, false);
               float v = acc[mi][ni][h * 2 + e];
-              if (ep.bias && gn < N) v += ep.bias[gn];
-              v = act_epilogue(ep.act, v, ep.alpha);
+              if (on.bias() && gn < N) v += ep.bias[gn];
+              v = act_epilogue(on.act(), v, ep.alpha);
               float best = v;  // the first lane gathers the window's other positions in order
               int at = 0;
 #pragma unroll
@@ -835,7 +866,7 @@ __global__ void __launch_bounds__(tc::THREADS, VEC == 4 ? 3 : 2)
       for (int q = 0; q < 4; ++q) {  // D[g][2t], D[g][2t+1], D[g+8][2t], D[g+8][2t+1]
         const int gm = m0 + wm + mi * 16 + g + (q >> 1) * 8, gn = n0 + wn + ni * 8 + 2 * t + (q & 1);
         if (gm < M && gn < N)
-          epilogue_one<CONV != 2>(ep, accumulate, C, (long long)gm * ldc + gn, gn, acc[mi][ni][q]);
+          epilogue_one<CONV != 2, false>(ep, accumulate, C, (long long)gm * ldc + gn, gn, acc[mi][ni][q]);
       }
 #elif defined(__CUDA_ARCH__)
   __trap();  // compiled below sm_80: see sgemm_tf32_kernel

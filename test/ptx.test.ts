@@ -99,6 +99,14 @@ if (!nvcc) {
             assert.match(body, /cp\.async\.wait_group 1;/, `${arch} ${name}: two stages`);
           } else assert.not.match(body, /cp\.async/, `${arch} ${name}: no cp.async`);
         }
+        // Each GEMM's epilogue compiled once (cuda/gemm.cu's EpSwitches): at most one call of the activation per
+        // output of a thread's tile (32 at most) in the plain epilogue and one in the pool's, so 64 at most.
+        // Versioned on its switches, the plain epilogue alone held 15 copies (480 calls), and the addon's build
+        // took five times as long.
+        for (const [name, body] of all) {
+          const calls = body.match(/\bcall(\.uni)?\b[^;]*act_forward_call/g)?.length ?? 0;
+          assert.ok(calls <= 64, `${arch} ${name}: ${calls} calls of the activation (the epilogue versioned?)`);
+        }
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
