@@ -133,16 +133,23 @@ struct PoolWindows {
   }
 };
 
-// An input-gradient GEMM row: input pixel m's image in dz ([N, OH, OW, F]) and its position shifted by the
-// padding (tap (ky, kx) then reads output pixel (ty - ky * DH, tx - kx * DW)); null past M.
-__device__ __forceinline__ void input_grad_row(const ConvGeom& g, const float* dz, int m, int M,
-                                               const float** pz, int* ty, int* tx) {
-  *pz = nullptr, *ty = *tx = 0;
+// An input-gradient GEMM row: input pixel m's image (-1 past M) and its position shifted by the padding (tap
+// (ky, kx) then reads output pixel (ty - ky * DH, tx - kx * DW)).
+__device__ __forceinline__ void input_grad_pixel(const ConvGeom& g, int m, int M, int* img, int* ty,
+                                                 int* tx) {
+  *img = -1, *ty = *tx = 0;
   if (m >= M) return;
   PixelCursor in;
   in.init(m, g.h, g.w);
-  *pz = dz + (long long)in.n * g.oh * g.ow * g.f;
-  *ty = in.y + g.pt, *tx = in.x + g.pl;
+  *img = in.n, *ty = in.y + g.pt, *tx = in.x + g.pl;
+}
+
+// The same with the image as a pointer into dz ([N, OH, OW, F]), null past M (kernel 3's loader).
+__device__ __forceinline__ void input_grad_row(const ConvGeom& g, const float* dz, int m, int M,
+                                               const float** pz, int* ty, int* tx) {
+  int img;
+  input_grad_pixel(g, m, M, &img, ty, tx);
+  *pz = img >= 0 ? dz + (long long)img * g.oh * g.ow * g.f : nullptr;
 }
 
 // An epilogue's switches (accumulate, bias, pre, below, both activations), read afresh at each output.
@@ -314,21 +321,14 @@ template <typename L>
 struct SimtConvInputGradAB {
   static constexpr int kA = L::BM * L::BK / L::THREADS, kB = L::BN * L::BK / L::THREADS;  // loads per thread
   const float* dz;
-  int img[kA], ty[kA], tx[kA];  // as SimtConvForwardA's rows: the image (-1 past M), the shifted position
+  int img[kA], ty[kA], tx[kA];  // input_grad_pixel's, a row each
   TapCursor tap;                // (ky, kx, f)
   __device__ __forceinline__ void init(const ConvGeom& g, const float* dz_, int M, int m0, int k_begin,
                                        int tid) {
     dz = dz_;
 #pragma unroll
-    for (int i = 0; i < kA; ++i) {
-      const int m = m0 + L::a_load_m(false, tid + i * L::THREADS);
-      img[i] = -1, ty[i] = tx[i] = 0;
-      if (m < M) {
-        PixelCursor in;
-        in.init(m, g.h, g.w);
-        img[i] = in.n, ty[i] = in.y + g.pt, tx[i] = in.x + g.pl;
-      }
-    }
+    for (int i = 0; i < kA; ++i)
+      input_grad_pixel(g, m0 + L::a_load_m(false, tid + i * L::THREADS), M, &img[i], &ty[i], &tx[i]);
     tap.init(k_begin + L::a_load_k(false, tid), g.f, g.kw);
   }
   template <typename PutA, typename PutB>
