@@ -41,6 +41,7 @@ import {
   seedModel,
   smallModel,
   syntheticData,
+  withEnv,
 } from './helpers.js';
 import { BINARY_CASES, BINARY_OPS, broadcastShape, operandData } from './sweep-refs.js';
 
@@ -206,86 +207,83 @@ if (!cuda.available) {
     const convCases = [CONV_CASES[8], CONV_CASES[12], CONV_CASES[14], CONV_CASES.at(-1)!];
     const denseCases = DENSE_CASES.filter(([n]) => n >= 5);
     /** Every kernel-1 op on the device `d` of the pairs, under KERNELNET_SIMT_TILE = tile: the outputs, read. */
-    const run = (tile: string, gen: typeof intArray, seed: number, d: 0 | 1) => {
-      const saved = process.env.KERNELNET_SIMT_TILE;
-      process.env.KERNELNET_SIMT_TILE = tile;
-      const g = rng(seed),
-        got: { what: string; data: Float32Array | Int32Array }[] = [];
-      const dev = d ? 'cuda' : 'cpu';
-      const keep = (what: string, t: NativeTensor) => got.push({ what, data: t.read() as Float32Array | Int32Array });
-      try {
-        for (const [n, i, o] of denseCases) {
-          const x = T([n, i], gen(n * i, g), dev),
-            w = T([i, o], gen(i * o, g), dev),
-            b = T([o], gen(o, g), dev),
-            y = out([n, o], dev);
-          native.denseForward(x, w, b, y, 'relu');
-          keep(`dense y ${n}x${i}x${o}`, y);
-          const dy = T([n, o], gen(n * o, g), dev),
-            dx = out([n, i], dev),
-            dw = out([i, o], dev),
-            db = out([o], dev);
-          native.denseBackward(x, w, y, dy, dx, dw, db, 'relu');
-          for (const [name, t] of [
-            ['dx', dx],
-            ['dw', dw],
-            ['db', db],
-          ] as const)
-            keep(`dense ${name} ${n}x${i}x${o}`, t);
+    const run = (tile: string, gen: typeof intArray, seed: number, d: 0 | 1) =>
+      withEnv('KERNELNET_SIMT_TILE', tile, () => {
+        const g = rng(seed),
+          got: { what: string; data: Float32Array | Int32Array }[] = [];
+        const dev = d ? 'cuda' : 'cpu';
+        const keep = (what: string, t: NativeTensor) => got.push({ what, data: t.read() as Float32Array | Int32Array });
+        try {
+          for (const [n, i, o] of denseCases) {
+            const x = T([n, i], gen(n * i, g), dev),
+              w = T([i, o], gen(i * o, g), dev),
+              b = T([o], gen(o, g), dev),
+              y = out([n, o], dev);
+            native.denseForward(x, w, b, y, 'relu');
+            keep(`dense y ${n}x${i}x${o}`, y);
+            const dy = T([n, o], gen(n * o, g), dev),
+              dx = out([n, i], dev),
+              dw = out([i, o], dev),
+              db = out([o], dev);
+            native.denseBackward(x, w, y, dy, dx, dw, db, 'relu');
+            for (const [name, t] of [
+              ['dx', dx],
+              ['dw', dw],
+              ['db', db],
+            ] as const)
+              keep(`dense ${name} ${n}x${i}x${o}`, t);
+          }
+          for (const s of convCases) {
+            const label = JSON.stringify(s),
+              { oh, ow } = convOut(s),
+              conv = convArgs(s, 'relu');
+            const x = T([s.n, s.h, s.w, s.c], gen(s.n * s.h * s.w * s.c, g), dev),
+              w = T([s.kh, s.kw, s.c, s.f], gen(s.kh * s.kw * s.c * s.f, g), dev),
+              b = T([s.f], gen(s.f, g), dev),
+              y = out([s.n, oh, ow, s.f], dev);
+            native.conv2dForward(x, w, b, y, conv);
+            keep(`conv y ${label}`, y);
+            const dy = T(y.shape, gen(y.size, g), dev),
+              dx = out(x.shape, dev),
+              dw = out(w.shape, dev),
+              db = out([s.f], dev);
+            native.conv2dBackward(x, w, y, dy, dx, dw, db, conv);
+            for (const [name, t] of [
+              ['dx', dx],
+              ['dw', dw],
+              ['db', db],
+            ] as const)
+              keep(`conv ${name} ${label}`, t);
+            if (s.sh !== 1 || s.same || s.dilH) continue;
+            // The pool epilogue (2 x 2 windows) with a Dropout's mask drawn in it.
+            const ps = [s.n, Math.floor(oh / 2), Math.floor(ow / 2), s.f];
+            const p = out(ps, dev),
+              a = I(ps, undefined, dev),
+              dropped = out(ps, dev),
+              ctr = I([1], Int32Array.of(3), dev);
+            native.conv2dPoolForward(
+              x,
+              w,
+              b,
+              p,
+              a,
+              conv,
+              { poolSize: [2, 2], padding: 'valid' },
+              { rate: 0.5, seed: 9, offset: 5, counter: ctr },
+              dropped,
+            );
+            for (const [name, t] of [
+              ['pooled', p],
+              ['argmax', a],
+              ['dropped', dropped],
+            ] as const)
+              keep(`conv + pool ${name} ${label}`, t);
+          }
+        } finally {
+          disposeAll();
         }
-        for (const s of convCases) {
-          const label = JSON.stringify(s),
-            { oh, ow } = convOut(s),
-            conv = convArgs(s, 'relu');
-          const x = T([s.n, s.h, s.w, s.c], gen(s.n * s.h * s.w * s.c, g), dev),
-            w = T([s.kh, s.kw, s.c, s.f], gen(s.kh * s.kw * s.c * s.f, g), dev),
-            b = T([s.f], gen(s.f, g), dev),
-            y = out([s.n, oh, ow, s.f], dev);
-          native.conv2dForward(x, w, b, y, conv);
-          keep(`conv y ${label}`, y);
-          const dy = T(y.shape, gen(y.size, g), dev),
-            dx = out(x.shape, dev),
-            dw = out(w.shape, dev),
-            db = out([s.f], dev);
-          native.conv2dBackward(x, w, y, dy, dx, dw, db, conv);
-          for (const [name, t] of [
-            ['dx', dx],
-            ['dw', dw],
-            ['db', db],
-          ] as const)
-            keep(`conv ${name} ${label}`, t);
-          if (s.sh !== 1 || s.same || s.dilH) continue;
-          // The pool epilogue (2 x 2 windows) with a Dropout's mask drawn in it.
-          const ps = [s.n, Math.floor(oh / 2), Math.floor(ow / 2), s.f];
-          const p = out(ps, dev),
-            a = I(ps, undefined, dev),
-            dropped = out(ps, dev),
-            ctr = I([1], Int32Array.of(3), dev);
-          native.conv2dPoolForward(
-            x,
-            w,
-            b,
-            p,
-            a,
-            conv,
-            { poolSize: [2, 2], padding: 'valid' },
-            { rate: 0.5, seed: 9, offset: 5, counter: ctr },
-            dropped,
-          );
-          for (const [name, t] of [
-            ['pooled', p],
-            ['argmax', a],
-            ['dropped', dropped],
-          ] as const)
-            keep(`conv + pool ${name} ${label}`, t);
-        }
-      } finally {
-        if (saved === undefined) delete process.env.KERNELNET_SIMT_TILE;
-        else process.env.KERNELNET_SIMT_TILE = saved;
-        disposeAll();
-      }
-      return got;
-    };
+        return got;
+      });
     const seed = Math.floor(r() * 1e6);
     const narrow = run('4x4', randomArray, seed, 1),
       wide = run('8x4', randomArray, seed, 1);
@@ -299,9 +297,8 @@ if (!cuda.available) {
       ['4x4', '1 simt-fp32-64x64'],
       ['8x4', '1 simt-fp32-128x64-8x4'],
     ]) {
-      process.env.KERNELNET_SIMT_TILE = tile;
-      try {
-        const { info } = await fitGraphs('1', 32, 1, () => {
+      const { info } = await withEnv('KERNELNET_SIMT_TILE', tile, () =>
+        fitGraphs('1', 32, 1, () => {
           const m = new Sequential({
             seed: 3,
             device: 'cuda',
@@ -313,11 +310,9 @@ if (!cuda.available) {
           });
           m.compile({ loss: 'categoricalCrossentropy', optimizer: 'sgd' });
           return m;
-        });
-        assert.ok(info?.kernels.includes(name), `${tile}: ${info?.kernels.join(', ')}`);
-      } finally {
-        delete process.env.KERNELNET_SIMT_TILE;
-      }
+        }),
+      );
+      assert.ok(info?.kernels.includes(name), `${tile}: ${info?.kernels.join(', ')}`);
     }
   });
 

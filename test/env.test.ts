@@ -10,7 +10,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Dense, Flatten, Sequential, ValidationError, tensor } from '../lib/index.js';
 import { native } from '../lib/core/native.js';
-import { syntheticData } from './helpers.js';
+import { syntheticData, withEnv } from './helpers.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const VARS = [
@@ -128,18 +128,6 @@ E('`kernelnet doctor` names the variable rather than advising a reinstall', () =
   assert.match(r.stdout, /- an environment variable has a value kernelnet does not accept: .*; change it or unset it/);
   assert.not.match(r.stdout, /reinstall/);
 });
-
-/** Sets name to value for fn, then restores it. */
-async function withEnv(name: string, value: string, fn: () => unknown): Promise<void> {
-  const saved = process.env[name];
-  process.env[name] = value;
-  try {
-    await fn();
-  } finally {
-    if (saved === undefined) delete process.env[name];
-    else process.env[name] = saved;
-  }
-}
 
 const refused = (name: string, value: string) => (e: unknown) =>
   e instanceof ValidationError && e.code === 'ERR_KERNELNET_ARG' && e.message.endsWith(`Expected '0' or '1' for ${name} but received '${value}'`);

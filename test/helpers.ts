@@ -156,6 +156,29 @@ export function I(shape: number[], data?: Int32Array, device?: Device): NativeTe
   return t;
 }
 
+/**
+ * Runs fn with the environment variable `name` set to value (undefined: unset), then restores it: when fn returns,
+ * or once its promise settles. The native variables read at each use (cpp/env.h) see the value inside fn.
+ */
+export function withEnv<R>(name: string, value: string | undefined, fn: () => R): R {
+  const saved = process.env[name];
+  const set = (v: string | undefined) => {
+    if (v === undefined) delete process.env[name];
+    else process.env[name] = v;
+  };
+  set(value);
+  let result: R;
+  try {
+    result = fn();
+  } catch (e) {
+    set(saved);
+    throw e;
+  }
+  if (result instanceof Promise) return result.finally(() => set(saved)) as R;
+  set(saved);
+  return result;
+}
+
 export function disposeAll(): void {
   for (const t of live.splice(0)) t.dispose();
 }

@@ -58,7 +58,7 @@ import {
   type NativeTensor,
   type PoolArgs,
 } from '../lib/core/native.js';
-import { I, T, close, convArgs, convOut, disposeAll, exact, intArray, out, randomArray, rng, type ConvCase } from './helpers.js';
+import { I, T, close, convArgs, convOut, disposeAll, exact, intArray, out, randomArray, rng, withEnv, type ConvCase } from './helpers.js';
 import * as R from './sweep-refs.js';
 
 // ---- configuration ----
@@ -1389,20 +1389,9 @@ const twice = (t: { atol: number; rtol: number }) => ({ atol: 2 * t.atol, rtol: 
  * small and ragged shapes through its edges (the cp.async zero-fill, rows and columns past M and N, part-filled
  * pool windows). Either tile gives the same bits (test/cuda.test.ts), so the tolerances do not change.
  */
-const tileOf = (seed: number) => (['', '4x4', '8x4'] as const)[seed % 3];
+const tileOf = (seed: number) => ([undefined, '4x4', '8x4'] as const)[seed % 3];
 const tileNote = (seed: number) => (tileOf(seed) ? ` (tile ${tileOf(seed)})` : '');
-function underTile(seed: number, body: () => void): void {
-  const tile = tileOf(seed),
-    old = process.env.KERNELNET_SIMT_TILE;
-  if (tile) process.env.KERNELNET_SIMT_TILE = tile;
-  else delete process.env.KERNELNET_SIMT_TILE;
-  try {
-    body();
-  } finally {
-    if (old === undefined) delete process.env.KERNELNET_SIMT_TILE;
-    else process.env.KERNELNET_SIMT_TILE = old;
-  }
-}
+const underTile = (seed: number, body: () => void) => withEnv('KERNELNET_SIMT_TILE', tileOf(seed), body);
 
 /** conv2dForward and conv2dBackward of one case on both devices. */
 function convGpuCase(g: ConvGen): void {
